@@ -1,0 +1,73 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+/**
+ * Event types are dot-separated segments of letters, digits and `_ - : / @ +`
+ * (for example `upstream.release`). The type becomes the tail of the event's stream
+ * subject (`flows.events.<type>`), so it can never carry NATS wildcards or whitespace.
+ */
+export const EVENT_TYPE_PATTERN = "^[A-Za-z0-9_:/@+-]+(\\.[A-Za-z0-9_:/@+-]+)*$";
+export const EVENT_TYPE_MAX = 200;
+/** Event ids are any printable text without control characters (they travel as a NATS header). */
+export const EVENT_ID_PATTERN = "^[^\\u0000-\\u001f\\u007f]+$";
+export const EVENT_ID_MAX = 512;
+
+const eventFields = {
+  id: Type.String({ minLength: 1, maxLength: EVENT_ID_MAX, pattern: EVENT_ID_PATTERN, description: "The caller's idempotency key." }),
+  type: Type.String({ minLength: 1, maxLength: EVENT_TYPE_MAX, pattern: EVENT_TYPE_PATTERN, description: "Dot-separated event type, e.g. upstream.release." }),
+  source: Type.Optional(Type.String({ maxLength: 512 })),
+  occurredAt: Type.Optional(Type.String({ maxLength: 64 })),
+};
+
+/** A FlowEvent as a client sends it: `receivedAt` and `payload` may be missing. */
+export const FlowEventInput = Type.Object(
+  { ...eventFields, receivedAt: Type.Optional(Type.String({ maxLength: 64 })), payload: Type.Optional(Type.Unknown()) },
+  { additionalProperties: true, $id: "FlowEventInput" },
+);
+export type FlowEventInput = Static<typeof FlowEventInput>;
+
+/** A FlowEvent as every step receives it (seed: flows.md). */
+export const FlowEvent = Type.Object({ ...eventFields, receivedAt: Type.String(), payload: Type.Unknown() }, { $id: "FlowEvent" });
+export type FlowEvent<T = unknown> = Omit<Static<typeof FlowEvent>, "payload"> & { payload: T };
+
+export type EventCheck = { ok: true; event: FlowEvent } | { ok: false; errors: string[] };
+
+/**
+ * Validates an incoming FlowEvent and normalises it as the seed does: `receivedAt`
+ * defaults to `now`, `payload` to `{}`. Unknown top-level fields are dropped.
+ */
+export function parseFlowEvent(value: unknown, now: Date): EventCheck {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, errors: ["body: expected a JSON object (a FlowEvent)"] };
+  }
+  const errors = firstErrorPerField([...Value.Errors(FlowEventInput, value)]).map(describeError);
+  if (errors.length > 0) return { ok: false, errors };
+  const input = value as FlowEventInput;
+  const event: FlowEvent = {
+    id: input.id,
+    type: input.type,
+    ...(input.source !== undefined ? { source: input.source } : {}),
+    ...(input.occurredAt !== undefined ? { occurredAt: input.occurredAt } : {}),
+    receivedAt: input.receivedAt ?? now.toISOString(),
+    payload: input.payload === undefined || input.payload === null ? {} : input.payload,
+  };
+  return { ok: true, event };
+}
+
+function describeError(error: SchemaError): string {
+  const field = error.path === "" ? "body" : error.path.slice(1).replaceAll("/", ".");
+  if (field === "type" && error.message.startsWith("Expected string to match")) {
+    return "type: expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release)";
+  }
+  if (field === "id" && error.message.startsWith("Expected string to match")) return "id: must not contain control characters";
+  return `${field}: ${error.message.toLowerCase()}`;
+}
+
+type SchemaError = { path: string; message: string; schema: { pattern?: string } };
+
+/** TypeBox reports every failed keyword; the first one per field is the one that explains it. */
+function firstErrorPerField(errors: SchemaError[]): SchemaError[] {
+  const byPath = new Map<string, SchemaError>();
+  for (const error of errors) if (!byPath.has(error.path)) byPath.set(error.path, error);
+  return [...byPath.values()];
+}

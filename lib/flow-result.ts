@@ -1,0 +1,64 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { FlowEventInput } from "./event.ts";
+
+export const FLOW_RESULT_PREFIX = "FLOW_RESULT ";
+
+/** What a step says about its own outcome (the seed's statuses). */
+export const FlowResultStatus = Type.Union([
+  Type.Literal("skipped"),
+  Type.Literal("completed"),
+  Type.Literal("changed"),
+  Type.Literal("needs_intervention"),
+  Type.Literal("blocked"),
+  Type.Literal("failed"),
+]);
+export type FlowResultStatus = Static<typeof FlowResultStatus>;
+
+/** The JSON object after `FLOW_RESULT ` on a step's last result line. Extra fields are kept. */
+export const FlowResult = Type.Object(
+  {
+    status: FlowResultStatus,
+    message: Type.Optional(Type.String()),
+    artifacts: Type.Optional(Type.Unknown()),
+    next: Type.Optional(Type.Array(FlowEventInput)),
+  },
+  { additionalProperties: true, $id: "FlowResult" },
+);
+export type FlowResult = Static<typeof FlowResult>;
+
+export type FlowResultParse = { ok: true; result: FlowResult } | { ok: false; error: string };
+
+/**
+ * Finds the last stdout line that begins with `FLOW_RESULT ` and validates the JSON
+ * object after it. Earlier result lines are superseded by later ones.
+ */
+export function parseFlowResult(stdout: string): FlowResultParse {
+  let end = stdout.length;
+  while (end > 0) {
+    const start = stdout.lastIndexOf("\n", end - 1) + 1;
+    const line = stdout.slice(start, end).replace(/\r$/, "");
+    if (line.startsWith(FLOW_RESULT_PREFIX)) return validateResultLine(line.slice(FLOW_RESULT_PREFIX.length));
+    end = start - 1;
+  }
+  return { ok: false, error: "the step printed no FLOW_RESULT line (expected a final line `FLOW_RESULT {\"status\":...}` on stdout)" };
+}
+
+function validateResultLine(json: string): FlowResultParse {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    return { ok: false, error: `FLOW_RESULT is not valid JSON: ${(error as Error).message}` };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, error: "FLOW_RESULT must be a JSON object" };
+  }
+  const first = Value.Errors(FlowResult, value).First();
+  if (first) {
+    const field = first.path === "" ? "FLOW_RESULT" : `FLOW_RESULT${first.path.replaceAll("/", ".")}`;
+    const expected = first.path === "/status" ? `expected one of ${FlowResultStatus.anyOf.map((s) => s.const).join(", ")}` : first.message.toLowerCase();
+    return { ok: false, error: `${field}: ${expected}` };
+  }
+  return { ok: true, result: value as FlowResult };
+}

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+/** A nats-server child process with JetStream, started on a free loopback port. */
+export type EmbeddedNats = {
+  url: string;
+  port: number;
+  storeDir: string;
+  process: Subprocess;
+  /** Stops the server; removes the store when it was a temporary one. */
+  stop(): Promise<void>;
+};
+
+export type EmbeddedNatsOptions = {
+  /** Where JetStream keeps its files; a temporary directory (removed on stop) when absent. */
+  storeDir?: string;
+  /** A fixed port; a free one when absent. */
+  port?: number;
+  /** The server binary; `NATS_SERVER_BIN` or `nats-server` on PATH (or /usr/sbin) when absent. */
+  binary?: string;
+};
+
+/** Asks the kernel for a free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Finds the nats-server binary: the explicit one, `NATS_SERVER_BIN`, PATH, then Debian's /usr/sbin. */
+export function natsServerBinary(explicit?: string): string {
+  const found = explicit ?? process.env.NATS_SERVER_BIN ?? Bun.which("nats-server") ?? Bun.which("nats-server", { PATH: "/usr/sbin:/usr/local/sbin" });
+  if (!found) {
+    throw new Error("nats-server not found: install it (Debian: apt-get install nats-server) or set NATS_SERVER_BIN or NATS_URL");
+  }
+  return found;
+}
+
+/** Starts nats-server with JetStream and waits until it accepts connections. */
+export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promise<EmbeddedNats> {
+  const temporary = options.storeDir === undefined;
+  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "codex-flows-nats-"));
+  const binary = natsServerBinary(options.binary);
+  for (let tries = 0; ; tries++) {
+    const port = options.port ?? (await freePort());
+    const child = Bun.spawn([binary, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    const ready = await waitForPort(port, child, 10_000);
+    if (ready === "ready") {
+      const stop = async () => {
+        child.kill("SIGTERM");
+        const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(5_000).then(() => false)]);
+        if (!exited) child.kill("SIGKILL");
+        await child.exited;
+        if (temporary) rmSync(storeDir, { recursive: true, force: true });
+      };
+      return { url: `nats://127.0.0.1:${port}`, port, storeDir, process: child, stop };
+    }
+    child.kill("SIGKILL");
+    const stderr = await new Response(child.stderr as ReadableStream).text();
+    // Another process may have taken the free port between our probe and the server's bind.
+    if (options.port === undefined && tries < 3 && /address already in use/i.test(stderr)) continue;
+    if (temporary) rmSync(storeDir, { recursive: true, force: true });
+    throw new Error(`nats-server did not start on port ${port}: ${stderr.trim().slice(-2000) || ready}`);
+  }
+}
+
+async function waitForPort(port: number, child: Subprocess, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) return `exited with code ${child.exitCode}`;
+    try {
+      const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      socket.end();
+      return "ready";
+    } catch {
+      await Bun.sleep(20);
+    }
+  }
+  return `no answer within ${timeoutMs} ms`;
+}
