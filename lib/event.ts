@@ -63,7 +63,7 @@ function describeError(error: SchemaError): string {
   return `${field}: ${error.message.toLowerCase()}`;
 }
 
-type SchemaError = { path: string; message: string; schema: { pattern?: string } };
+type SchemaError = { path: string; message: string };
 
 /** TypeBox reports every failed keyword; the first one per field is the one that explains it. */
 function firstErrorPerField(errors: SchemaError[]): SchemaError[] {

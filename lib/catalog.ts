@@ -1,0 +1,77 @@
+import { readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type Discovery, discoverFlows, FLOW_DIRS } from "./discovery.ts";
+import type { Logger } from "./log.ts";
+import type { Flow, FlowStep } from "./manifest.ts";
+import { compileTriggers, type TriggerIndex } from "./trigger.ts";
+
+/** The flows of one working directory, discovered and compiled once and again only when files change. */
+export type FlowCatalog = {
+  /** The current index; re-discovers first when a flow file changed since the last look. */
+  current(): TriggerIndex & { discovery: Discovery };
+  /** The flow and step of that name, from the current index. */
+  find(flow: string, step: string): { flow: Flow; step: FlowStep } | undefined;
+};
+
+/**
+ * Loads the flows under `cwd`. Changes are noticed by a cheap fingerprint of the flow
+ * folders' file names and mtimes, taken at most every `checkEveryMs`, so matching an
+ * event never reads a manifest or compiles a schema unless something changed.
+ */
+export function flowCatalog(cwd: string, log?: Logger, checkEveryMs = 2_000): FlowCatalog {
+  let fingerprint = fingerprintOf(cwd);
+  let index = build(cwd, log);
+  let checkedAt = Date.now();
+  const current = () => {
+    if (Date.now() - checkedAt >= checkEveryMs) {
+      checkedAt = Date.now();
+      const now = fingerprintOf(cwd);
+      if (now !== fingerprint) {
+        fingerprint = now;
+        index = build(cwd, log);
+        log?.info("flows reloaded", { flows: index.flows.map((f) => f.name) });
+      }
+    }
+    return index;
+  };
+  return {
+    current,
+    find(flowName, stepName) {
+      const flow = current().flows.find((f) => f.name === flowName);
+      const step = flow?.steps.find((s) => s.name === stepName);
+      return flow && step ? { flow, step } : undefined;
+    },
+  };
+}
+
+function build(cwd: string, log?: Logger): TriggerIndex & { discovery: Discovery } {
+  const discovery = discoverFlows(cwd);
+  const index = compileTriggers(discovery.flows);
+  for (const problem of [...discovery.problems, ...index.problems]) log?.warn("flow problem", { path: problem.path, problem: problem.message });
+  return { ...index, discovery };
+}
+
+/** Names and mtimes of everything under the flow folders (two levels of manifests, schemas, scripts). */
+function fingerprintOf(cwd: string): string {
+  const parts: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const entry of entries.sort()) {
+      const path = join(dir, entry);
+      try {
+        const stat = statSync(path);
+        parts.push(`${path}:${stat.mtimeMs}:${stat.size}`);
+        if (stat.isDirectory() && depth < 3) walk(path, depth + 1);
+      } catch {
+        parts.push(`${path}:gone`);
+      }
+    }
+  };
+  for (const dir of FLOW_DIRS) walk(resolve(cwd, dir), 0);
+  return parts.join("\n");
+}

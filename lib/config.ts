@@ -1,0 +1,107 @@
+import { availableParallelism, hostname } from "node:os";
+import { resolve } from "node:path";
+import { isValidPrefix } from "./subjects.ts";
+
+export type ExecutorKind = "direct" | "systemd-run";
+
+/** Everything the services read from the environment (docs/configuration.md lists each variable). */
+export type Config = {
+  host: string;
+  port: number;
+  cwd: string;
+  dataDir: string;
+  secret?: string;
+  executor: ExecutorKind;
+  natsUrl?: string;
+  stream: string;
+  subjectPrefix: string;
+  hostId: string;
+  concurrency: number;
+  maxBodyBytes: number;
+  duplicateWindowMs: number;
+  maxAgeMs: number;
+  maxBytes: number;
+  replicas: number;
+  ackWaitMs: number;
+  publishTimeoutMs: number;
+  waitTimeoutMs: number;
+  outputCapBytes: number;
+};
+
+/** A configuration value that is not what its variable expects; the message names both. */
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads the configuration from environment variables (the seed's names where it has
+ * them). `overrides` (CLI flags) win over the environment. A bad value throws a
+ * ConfigError naming the variable and what was expected.
+ */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const cwd = resolve(overrides.cwd ?? env.CODEX_FLOW_BACKEND_CWD ?? process.cwd());
+  const read = reader(env);
+  const config: Config = {
+    host: read.string("CODEX_FLOW_BACKEND_HOST", "127.0.0.1"),
+    port: read.int("CODEX_FLOW_BACKEND_PORT", 7345, 0, 65535),
+    cwd,
+    dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", ".data")),
+    secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
+    executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
+    natsUrl: env.NATS_URL || undefined,
+    stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
+    subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", "flows", { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
+    hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or - (it names a work queue)"),
+    concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(2, availableParallelism()), 1, 1024),
+    maxBodyBytes: read.int("CODEX_FLOW_MAX_BODY_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
+    duplicateWindowMs: read.int("CODEX_FLOW_DUPLICATE_WINDOW_MS", 120_000, 1000, 7 * 24 * 3600_000),
+    maxAgeMs: read.int("CODEX_FLOW_STREAM_MAX_AGE_MS", 0, 0, Number.MAX_SAFE_INTEGER),
+    maxBytes: read.int("CODEX_FLOW_STREAM_MAX_BYTES", -1, -1, Number.MAX_SAFE_INTEGER),
+    replicas: read.int("CODEX_FLOW_STREAM_REPLICAS", 1, 1, 5),
+    ackWaitMs: read.int("CODEX_FLOW_ACK_WAIT_MS", 30_000, 1000, 3600_000),
+    publishTimeoutMs: read.int("CODEX_FLOW_PUBLISH_TIMEOUT_MS", 5_000, 100, 120_000),
+    waitTimeoutMs: read.int("CODEX_FLOW_WAIT_TIMEOUT_MS", 30_000, 0, 3600_000),
+    outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
+  };
+  return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+}
+
+/** The SQLite read model's file under the data directory. */
+export function readModelPath(config: Pick<Config, "dataDir">): string {
+  return resolve(config.dataDir, "read-model.sqlite");
+}
+
+function hostId(): string {
+  const name = hostname().replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64);
+  return name || "host";
+}
+
+function reader(env: Env) {
+  const fail = (name: string, value: string, expected: string): never => {
+    throw new ConfigError(`${name}=${JSON.stringify(value)} is invalid: expected ${expected}`);
+  };
+  return {
+    string(name: string, fallback: string): string {
+      return env[name] || fallback;
+    },
+    int(name: string, fallback: number, min: number, max: number): number {
+      const raw = env[name];
+      if (raw === undefined || raw === "") return fallback;
+      const value = Number(raw);
+      if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+        return fail(name, raw, `an integer from ${min} to ${max}`);
+      }
+      return value;
+    },
+    oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+      const raw = env[name];
+      if (raw === undefined || raw === "") return fallback;
+      return allowed.includes(raw as T) ? (raw as T) : fail(name, raw, `one of ${allowed.join(", ")}`);
+    },
+    matching(name: string, fallback: string, pattern: { test(value: string): boolean }, expected: string): string {
+      const raw = env[name];
+      if (raw === undefined || raw === "") return fallback;
+      return pattern.test(raw) ? raw : fail(name, raw, expected);
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type Flow, loadManifest } from "./manifest.ts";
+
+export type DiscoveryProblem = { path: string; message: string };
+export type ShadowedFlow = { name: string; path: string; shadowedBy: string };
+export type Discovery = { flows: Flow[]; problems: DiscoveryProblem[]; shadowed: ShadowedFlow[] };
+
+/** Where flows live under a working directory, highest precedence first (installed copies win). */
+export const FLOW_DIRS: readonly string[] = [".codex/flows", "flows"];
+export const MANIFEST_FILE = "flow.toml";
+
+/**
+ * Finds every `<dir>/<flow>/flow.toml` under `cwd` for each of FLOW_DIRS. A manifest
+ * that fails to load (bad TOML, bad field, missing step script) becomes a problem and
+ * its flow is dropped: listing a flow whose step can never start would only turn into
+ * failed runs later. Only loaded flows take part in shadowing, so a broken installed
+ * copy does not hide a working one; the problem entry still reports it.
+ */
+export function discoverFlows(cwd: string): Discovery {
+  const byName = new Map<string, Flow>();
+  const problems: DiscoveryProblem[] = [];
+  const shadowed: ShadowedFlow[] = [];
+  for (const dir of FLOW_DIRS) {
+    const claimedHere = new Set<string>();
+    for (const manifestPath of manifestsIn(resolve(cwd, dir), problems)) {
+      const flow = tryLoad(manifestPath, problems);
+      if (!flow) continue;
+      const winner = byName.get(flow.name);
+      if (winner && claimedHere.has(flow.name)) {
+        // Two folders of one directory have no precedence between them, so this is a mistake to report.
+        problems.push({ path: manifestPath, message: `duplicate flow name "${flow.name}", already declared by ${winner.manifestPath}` });
+      } else if (winner) {
+        shadowed.push({ name: flow.name, path: manifestPath, shadowedBy: winner.manifestPath });
+      } else {
+        byName.set(flow.name, flow);
+        claimedHere.add(flow.name);
+      }
+    }
+  }
+  const flows = [...byName.values()].sort(byFlowName);
+  return { flows, problems, shadowed };
+}
+
+/** Orders flows by name with plain code-unit comparison, so the order does not depend on the locale. */
+export function byFlowName(a: Flow, b: Flow): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Manifest paths of the immediate subfolders of `dir`, sorted so that results are stable. */
+function manifestsIn(dir: string, problems: DiscoveryProblem[]): string[] {
+  if (!existsSync(dir)) return [];
+  try {
+    return readdirSync(dir)
+      .sort()
+      .map((entry) => join(dir, entry, MANIFEST_FILE))
+      // statSync follows symlinks, so a flow folder installed as a link is found too.
+      .filter((manifestPath) => existsSync(manifestPath) && statSync(manifestPath).isFile());
+  } catch (error) {
+    problems.push({ path: dir, message: `cannot read flow directory: ${(error as Error).message}` });
+    return [];
+  }
+}
+
+function tryLoad(manifestPath: string, problems: DiscoveryProblem[]): Flow | undefined {
+  try {
+    return loadManifest(manifestPath);
+  } catch (error) {
+    // ManifestError messages already start with the path; other errors (EACCES...) need it added.
+    const message = (error as Error).message;
+    problems.push({ path: manifestPath, message: message.startsWith(manifestPath) ? message : `${manifestPath}: ${message}` });
+    return undefined;
+  }
+}

@@ -1,0 +1,158 @@
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { FlowEvent } from "./event.ts";
+import { FlowResult } from "./flow-result.ts";
+
+/**
+ * Every message in the stream. Each carries `v` (schema version) and `kind` (the union
+ * tag). Events are named in the past tense, commands in the imperative.
+ */
+const V1 = Type.Literal(1);
+const Time = Type.String({ description: "ISO-8601 timestamp" });
+
+export const Replay = Type.Object({
+  generation: Type.Integer({ minimum: 1, description: "1 for the first replay, 2 for the next, ..." }),
+  requestedAt: Time,
+});
+
+export const Chain = Type.Object({
+  depth: Type.Integer({ minimum: 1 }),
+  runId: Type.String(),
+  flow: Type.String(),
+  step: Type.String(),
+});
+
+/** A FlowEvent was accepted into the log (ingress, a replay, or a step's `next`). */
+export const EventAccepted = Type.Object({
+  v: V1,
+  kind: Type.Literal("event.accepted"),
+  event: FlowEvent,
+  acceptedAt: Time,
+  replay: Type.Optional(Replay),
+  chain: Type.Optional(Chain),
+});
+
+export const StepDecision = Type.Object({
+  flow: Type.String(),
+  flowVersion: Type.Integer(),
+  step: Type.String(),
+  runner: Type.String(),
+  matched: Type.Boolean(),
+  runId: Type.Optional(Type.String()),
+  queue: Type.Optional(Type.String()),
+  reasons: Type.Array(Type.String()),
+});
+
+/** The matcher's decision for one event: every step that matched and every one that did not, with why. */
+export const EventMatched = Type.Object({
+  v: V1,
+  kind: Type.Literal("event.matched"),
+  eventId: Type.String(),
+  generation: Type.Integer({ minimum: 0 }),
+  matchedAt: Time,
+  decisions: Type.Array(StepDecision),
+});
+
+/** Run this step for this event. */
+export const RunStep = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.step"),
+  runId: Type.String(),
+  eventId: Type.String(),
+  generation: Type.Integer({ minimum: 0 }),
+  flow: Type.String(),
+  flowVersion: Type.Integer(),
+  step: Type.String(),
+  runner: Type.String(),
+  queue: Type.String(),
+  event: FlowEvent,
+  createdAt: Time,
+  chainDepth: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Attempts before this command (a retry starts a new command at a higher attempt). */
+  attemptBase: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+/** An executor began an attempt. */
+export const RunStarted = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.started"),
+  runId: Type.String(),
+  attempt: Type.Integer({ minimum: 1 }),
+  host: Type.String(),
+  startedAt: Time,
+  /** How the host runs steps: `direct` or `systemd-run`. */
+  executor: Type.Optional(Type.String()),
+  pid: Type.Optional(Type.Integer()),
+});
+
+export const ProcessStatus = Type.Union([
+  Type.Literal("completed"),
+  Type.Literal("failed"),
+  Type.Literal("timed_out"),
+  Type.Literal("canceled"),
+]);
+export type ProcessStatus = Static<typeof ProcessStatus>;
+
+/** An attempt ended: how the process ended, the step's FLOW_RESULT, and the tails of its output. */
+export const RunFinished = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.finished"),
+  runId: Type.String(),
+  attempt: Type.Integer({ minimum: 1 }),
+  host: Type.String(),
+  status: ProcessStatus,
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  signal: Type.Union([Type.String(), Type.Null()]),
+  result: Type.Optional(FlowResult),
+  error: Type.Optional(Type.String()),
+  stdout: Type.String(),
+  stderr: Type.String(),
+  stdoutTruncated: Type.Boolean(),
+  stderrTruncated: Type.Boolean(),
+  startedAt: Time,
+  finishedAt: Time,
+  durationMs: Type.Number(),
+});
+
+export const FlowMessage = Type.Union([EventAccepted, EventMatched, RunStep, RunStarted, RunFinished]);
+
+export type EventAccepted = Static<typeof EventAccepted>;
+export type EventMatched = Static<typeof EventMatched>;
+export type StepDecision = Static<typeof StepDecision>;
+export type RunStep = Static<typeof RunStep>;
+export type RunStarted = Static<typeof RunStarted>;
+export type RunFinished = Static<typeof RunFinished>;
+export type FlowMessage = Static<typeof FlowMessage>;
+
+const checker = TypeCompiler.Compile(FlowMessage);
+
+export type Decoded = { ok: true; message: FlowMessage } | { ok: false; error: string };
+
+/** Decodes and validates one stream message body. A bad body names the first field at fault. */
+export function decodeMessage(data: Uint8Array | string): Decoded {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data));
+  } catch (error) {
+    return { ok: false, error: `not JSON: ${(error as Error).message}` };
+  }
+  if (checker.Check(value)) return { ok: true, message: value };
+  const kind = (value as { kind?: unknown } | null)?.kind;
+  const specific = kindSchemas[String(kind) as FlowMessage["kind"]];
+  const first = specific ? TypeCompiler.Compile(specific).Errors(value).First() : undefined;
+  const where = first ? `${first.path || "/"}: ${first.message}` : `unknown kind ${JSON.stringify(kind)}`;
+  return { ok: false, error: `invalid ${String(kind)} message: ${where}` };
+}
+
+const kindSchemas: Record<FlowMessage["kind"], TSchema> = {
+  "event.accepted": EventAccepted,
+  "event.matched": EventMatched,
+  "run.step": RunStep,
+  "run.started": RunStarted,
+  "run.finished": RunFinished,
+};
+
+/** Encodes a message for publishing. */
+export function encodeMessage(message: FlowMessage): string {
+  return JSON.stringify(message);
+}

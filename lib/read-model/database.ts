@@ -1,0 +1,119 @@
+import { Database as Sqlite } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { Kysely, Migrator, type Migration } from "kysely";
+import { BunSqliteDialect } from "kysely-bun-sqlite";
+import * as initial from "./migrations/2026-11-23-initial.ts";
+
+/** One FlowEvent as accepted, with its latest match decision summary. */
+export type EventsTable = {
+  id: string;
+  type: string;
+  source: string | null;
+  occurred_at: string | null;
+  received_at: string;
+  accepted_at: string;
+  payload_json: string;
+  seq: number;
+  generation: number;
+  matched_generation: number | null;
+  matched_at: string | null;
+  matched_count: number | null;
+  chain_depth: number;
+  parent_run_id: string | null;
+};
+
+/** One step's match decision for one event generation. */
+export type DecisionsTable = {
+  event_id: string;
+  generation: number;
+  flow_name: string;
+  flow_version: number;
+  step_name: string;
+  runner: string;
+  matched: number;
+  run_id: string | null;
+  queue: string | null;
+  reasons_json: string;
+};
+
+/** One run: a request to run one step for one event, with its latest attempt's outcome. */
+export type RunsTable = {
+  id: string;
+  event_id: string;
+  generation: number;
+  flow_name: string;
+  flow_version: number;
+  step_name: string;
+  runner: string;
+  queue: string;
+  status: string;
+  attempt: number;
+  host: string | null;
+  executor: string | null;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  updated_at: string;
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
+  result_json: string | null;
+  result_status: string | null;
+  stdout: string;
+  stderr: string;
+  stdout_truncated: number;
+  stderr_truncated: number;
+  duration_ms: number | null;
+  seq: number;
+};
+
+/** One attempt (1-based) of one run, as one executor saw it. */
+export type AttemptsTable = {
+  run_id: string;
+  attempt: number;
+  host: string;
+  status: string;
+  started_at: string;
+  completed_at: string | null;
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
+  result_status: string | null;
+  duration_ms: number | null;
+};
+
+/** The projector's checkpoint: the last stream sequence applied. */
+export type ProjectorStateTable = { name: string; seq: number };
+
+export type ReadModelDatabase = {
+  events: EventsTable;
+  decisions: DecisionsTable;
+  runs: RunsTable;
+  attempts: AttemptsTable;
+  projector_state: ProjectorStateTable;
+};
+
+export type ReadModel = Kysely<ReadModelDatabase>;
+
+const migrations: Record<string, Migration> = { "2026-11-23-initial": initial };
+
+/**
+ * Opens (and creates) the SQLite read model in WAL mode and brings its schema up to
+ * date. Readers in other processes see the projector's commits as they land.
+ */
+export async function openReadModel(path: string): Promise<ReadModel> {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Sqlite(path, { create: true });
+  sqlite.exec("PRAGMA journal_mode = WAL");
+  sqlite.exec("PRAGMA synchronous = NORMAL");
+  sqlite.exec("PRAGMA busy_timeout = 5000");
+  const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: sqlite }) });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw new Error(`read model ${path}: migration failed: ${String(error)}`);
+  }
+  return db;
+}

@@ -1,0 +1,48 @@
+import { createHash } from "node:crypto";
+
+/** The default subject prefix: the stream `FLOWS` holds `flows.>`. */
+export const DEFAULT_SUBJECT_PREFIX = "flows";
+
+/** The lifecycle kinds a run publishes under `<prefix>.runs.<runId>.<kind>`. */
+export type RunSubjectKind = "started" | "output" | "heartbeat" | "finished" | "cancel";
+
+/**
+ * Every subject the system writes, built from one prefix. User data never reaches a
+ * subject unchecked: event types are validated by EVENT_TYPE_PATTERN (no wildcards, no
+ * whitespace, no empty tokens), event ids are hashed, run ids are our own hex tokens,
+ * and queue names are checked by `queueToken`.
+ */
+export type Subjects = ReturnType<typeof subjects>;
+
+/** Builds the subject set for one prefix (tests use a fresh prefix per stream). */
+export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
+  return {
+    prefix,
+    all: `${prefix}.>`,
+    allEvents: `${prefix}.events.>`,
+    allCommands: `${prefix}.commands.>`,
+    allRuns: `${prefix}.runs.>`,
+    event: (type: string) => `${prefix}.events.${type}`,
+    matched: (eventId: string) => `${prefix}.matched.${eventToken(eventId)}`,
+    command: (queue: string) => `${prefix}.commands.${queueToken(queue)}`,
+    run: (runId: string, kind: RunSubjectKind) => `${prefix}.runs.${runId}.${kind}`,
+  };
+}
+
+/** A stable, subject-safe token for an event id (ids contain `.`, `:` and `/` in the wild). */
+export function eventToken(eventId: string): string {
+  return createHash("sha256").update(eventId).digest("hex").slice(0, 32);
+}
+
+const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Queue names become one subject token and a consumer name: letters, digits, `_` and `-`. */
+export function queueToken(queue: string): string {
+  if (!QUEUE_PATTERN.test(queue)) throw new Error(`invalid queue name ${JSON.stringify(queue)}: expected 1-64 letters, digits, _ or -`);
+  return queue;
+}
+
+/** Whether a string may be used as a subject prefix (dot-separated plain tokens). */
+export function isValidPrefix(prefix: string): boolean {
+  return /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix);
+}

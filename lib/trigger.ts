@@ -1,0 +1,77 @@
+import { readFileSync } from "node:fs";
+import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import addFormats from "ajv-formats";
+import { byFlowName, type DiscoveryProblem } from "./discovery.ts";
+import type { FlowEvent } from "./event.ts";
+import type { Flow, FlowStep } from "./manifest.ts";
+
+export type StepMatch = { flow: Flow; step: FlowStep; matched: boolean; reasons: string[] };
+export type TriggerIndex = { flows: Flow[]; problems: DiscoveryProblem[]; match(event: FlowEvent): StepMatch[] };
+
+/** A step's payload check: the reasons it refuses a payload (empty when it accepts). */
+type PayloadCheck = (payload: unknown) => string[];
+type CompiledStep = { flow: Flow; step: FlowStep; check: PayloadCheck };
+
+const acceptAll: PayloadCheck = () => [];
+
+/**
+ * Reads and compiles every step's trigger schema once, up front, so that matching an
+ * event does no I/O. A schema that cannot be used is reported in `problems` and its
+ * steps never match (their reason says why), rather than matching everything.
+ * `match` returns one StepMatch per step of every flow, ordered by flow name then step order.
+ */
+export function compileTriggers(flows: Flow[]): TriggerIndex {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
+  // Keyed by absolute path: steps sharing a schema share one compile, and ajv would
+  // reject a second compile of a schema that declares an $id anyway.
+  const checks = new Map<string, PayloadCheck>();
+  const problems: DiscoveryProblem[] = [];
+  const schemaCheck = (schemaPath: string): PayloadCheck => {
+    let check = checks.get(schemaPath);
+    if (!check) {
+      check = compileSchema(ajv, schemaPath, problems);
+      checks.set(schemaPath, check);
+    }
+    return check;
+  };
+
+  const ordered = [...flows].sort(byFlowName);
+  const compiled: CompiledStep[] = ordered.flatMap((flow) =>
+    flow.steps.map((step) => ({ flow, step, check: step.trigger.schemaPath ? schemaCheck(step.trigger.schemaPath) : acceptAll })),
+  );
+  return { flows: ordered, problems, match: (event) => compiled.map((entry) => matchStep(entry, event)) };
+}
+
+/** Exact type equality first; the payload schema is only consulted for steps that want this type. */
+function matchStep({ flow, step, check }: CompiledStep, event: FlowEvent): StepMatch {
+  if (step.trigger.type !== event.type) {
+    return { flow, step, matched: false, reasons: [`type differs: step wants "${step.trigger.type}", event is "${event.type}"`] };
+  }
+  const reasons = check(event.payload);
+  return { flow, step, matched: reasons.length === 0, reasons };
+}
+
+function compileSchema(ajv: Ajv, schemaPath: string, problems: DiscoveryProblem[]): PayloadCheck {
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(JSON.parse(readFileSync(schemaPath, "utf8")));
+  } catch (error) {
+    const why = describeCompileError(error);
+    problems.push({ path: schemaPath, message: `${schemaPath}: trigger schema unusable: ${why}` });
+    const reason = `schema: unusable trigger schema ${schemaPath} (${why}); this step never matches`;
+    return () => [reason];
+  }
+  return (payload) => (validate(payload) ? [] : (validate.errors ?? []).map(describeValidationError));
+}
+
+function describeCompileError(error: unknown): string {
+  if ((error as NodeJS.ErrnoException).code === "ENOENT") return "file not found";
+  if (error instanceof SyntaxError) return `not valid JSON: ${error.message}`;
+  return (error as Error).message;
+}
+
+/** `schema: /repo must be string`; ajv's `required` message already names the missing property. */
+function describeValidationError(error: ErrorObject): string {
+  return `schema: ${error.instancePath === "" ? "/" : error.instancePath} ${error.message ?? `fails ${error.keyword}`}`;
+}

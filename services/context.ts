@@ -1,0 +1,58 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { Config } from "../lib/config.ts";
+import { connectNats, ensureStream } from "../lib/jetstream.ts";
+import { type Logger, logger } from "../lib/log.ts";
+import { type Subjects, subjects } from "../lib/subjects.ts";
+
+/** What every service needs: its configuration, a NATS connection, and the provisioned stream. */
+export type ServiceContext = {
+  config: Config;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  subjects: Subjects;
+  log: Logger;
+};
+
+/** A running service. */
+export type Service = { name: string; stop(): Promise<void> };
+
+/** Connects to `natsUrl` and makes sure the stream exists with our settings. */
+export async function connectContext(config: Config, natsUrl: string, name: string): Promise<ServiceContext> {
+  const log = logger(name);
+  const nc = await connectNats(natsUrl, `codex-flows ${name} ${config.hostId}`, log);
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, config);
+  return { config, nc, js: jetstream(nc), jsm, subjects: subjects(config.subjectPrefix), log };
+}
+
+/**
+ * Stops the services in order on SIGTERM or SIGINT (consumers and HTTP first, so no new
+ * work is taken; in-flight work finishes up to each service's grace), drains the NATS
+ * connection, and exits. A second signal, or `forceAfterMs`, exits at once.
+ */
+export function stopOnSignal(stop: () => Promise<void>, log: Logger, forceAfterMs = 30_000): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) {
+      log.warn(`second ${signal}: exiting now`);
+      process.exit(130);
+    }
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    setTimeout(() => {
+      log.error(`shutdown took longer than ${forceAfterMs} ms: exiting`);
+      process.exit(1);
+    }, forceAfterMs).unref();
+    stop().then(
+      () => process.exit(0),
+      (error) => {
+        log.error("shutdown failed", { error: String(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => handler("SIGTERM"));
+  process.on("SIGINT", () => handler("SIGINT"));
+}

@@ -1,0 +1,54 @@
+import type { ReadModel } from "../../../lib/read-model/database.ts";
+import { FINAL_STATUSES } from "../../projector/evolve.ts";
+import { runsById } from "../runs/queries.ts";
+import type { RunView } from "../runs/present.ts";
+
+export type WaitMode = "matched" | "final";
+export type MatchOutcome = { matched: number; runIds: string[]; runs: RunView[]; timedOut: boolean };
+
+/** A signal from an in-process projector that it committed; other processes fall back to polling. */
+export type AppliedSignal = (listener: () => void) => () => void;
+
+/**
+ * Waits, bounded by `timeoutMs`, until the read model has the event's match decision
+ * (and with `final`, until every matched run has a final status), then returns what
+ * it has. Wakes on the projector's commit signal when it shares the process, and
+ * polls otherwise.
+ */
+export async function waitForMatch(db: ReadModel, eventId: string, generation: number, mode: WaitMode, timeoutMs: number, applied?: AppliedSignal): Promise<MatchOutcome> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const outcome = await readMatch(db, eventId, generation);
+    const done = outcome !== undefined && (mode === "matched" || outcome.runs.every((run) => FINAL_STATUSES.has(run.status)));
+    if (done) return { ...outcome, timedOut: false };
+    const left = deadline - Date.now();
+    if (left <= 0) return { ...(outcome ?? { matched: 0, runIds: [], runs: [] }), timedOut: true };
+    await nextChange(Math.min(left, applied ? 250 : 20), applied);
+  }
+}
+
+async function readMatch(db: ReadModel, eventId: string, generation: number): Promise<Omit<MatchOutcome, "timedOut"> | undefined> {
+  const event = await db.selectFrom("events").select(["matched_generation"]).where("id", "=", eventId).executeTakeFirst();
+  if (!event || event.matched_generation === null || event.matched_generation < generation) return undefined;
+  const decisions = await db
+    .selectFrom("decisions")
+    .select("run_id")
+    .where("event_id", "=", eventId)
+    .where("generation", "=", event.matched_generation)
+    .where("matched", "=", 1)
+    .execute();
+  const runIds = decisions.flatMap((d) => (d.run_id ? [d.run_id] : []));
+  return { matched: runIds.length, runIds, runs: await runsById(db, runIds) };
+}
+
+function nextChange(ms: number, applied?: AppliedSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(finish, ms);
+    const off = applied?.(finish);
+    function finish() {
+      clearTimeout(timer);
+      off?.();
+      resolve();
+    }
+  });
+}

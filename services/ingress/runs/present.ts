@@ -1,0 +1,70 @@
+import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
+
+/** Effective statuses that ask a person to look (the original's later clients derive the same). */
+const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
+
+/**
+ * A run as the API shows it: the seed's fields (id, eventId, flowName, stepName, status,
+ * executor, times, stdout, stderr, error, result) plus what the existing HTTP client
+ * reads (runId, resultJson, attempts, attemptCount, finishedAt, effectiveStatus,
+ * needsAttention) and what this backend adds (host, queue, exit code, duration).
+ */
+export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []) {
+  const effectiveStatus = row.result_status ?? row.status;
+  return {
+    id: row.id,
+    runId: row.id,
+    eventId: row.event_id,
+    flowName: row.flow_name,
+    flowVersion: row.flow_version,
+    stepName: row.step_name,
+    runner: row.runner,
+    backend: "jetstream",
+    executor: row.executor,
+    queue: row.queue,
+    host: row.host,
+    status: row.status,
+    resultStatus: row.result_status,
+    effectiveStatus,
+    needsAttention: ATTENTION.has(effectiveStatus),
+    attempt: row.attempt,
+    attemptCount: row.attempt,
+    generation: row.generation,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    finishedAt: row.completed_at,
+    updatedAt: row.updated_at,
+    exitCode: row.exit_code,
+    signal: row.signal,
+    durationMs: row.duration_ms,
+    error: row.error,
+    result: row.result_json ? (JSON.parse(row.result_json) as Record<string, unknown>) : null,
+    resultJson: row.result_json,
+    stdout: row.stdout,
+    stderr: row.stderr,
+    stdoutTruncated: row.stdout_truncated === 1,
+    stderrTruncated: row.stderr_truncated === 1,
+    attempts: attempts.map(presentAttempt),
+  };
+}
+
+export type RunView = ReturnType<typeof presentRun>;
+
+function presentAttempt(row: AttemptsTable) {
+  return {
+    id: `${row.run_id}:${row.attempt}`,
+    attemptNumber: row.attempt,
+    status: row.status,
+    workerId: row.host,
+    host: row.host,
+    leaseExpiresAt: null,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    exitCode: row.exit_code,
+    signal: row.signal,
+    resultStatus: row.result_status,
+    durationMs: row.duration_ms,
+    error: row.error,
+  };
+}

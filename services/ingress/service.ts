@@ -1,0 +1,49 @@
+import { readModelPath } from "../../lib/config.ts";
+import { isConnected } from "../../lib/jetstream.ts";
+import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
+import { readCheckpoint } from "../projector/store.ts";
+import type { Service, ServiceContext } from "../context.ts";
+import { createIngressApp, type Health } from "./app.ts";
+import { jetStreamPublisher } from "./events/publish.ts";
+import type { AppliedSignal } from "./events/wait.ts";
+
+export type IngressService = Service & { url: string };
+
+/**
+ * Serves the HTTP API. It reads the SQLite file the projector writes on this host
+ * (shared in-process when `db` is given, with the projector's commit signal).
+ */
+export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
+  const { config, nc, js, jsm, subjects, log } = ctx;
+  const db = shared?.db ?? (await openReadModel(readModelPath(config)));
+  let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
+  const health = async (): Promise<Health> => {
+    const connected = isConnected(nc);
+    if (Date.now() - streamSeq.at > 1_000 && connected) {
+      const info = await jsm.streams.info(config.stream).catch(() => undefined);
+      streamSeq = { value: info?.state.last_seq ?? null, at: Date.now() };
+    }
+    const appliedSeq = await readCheckpoint(db);
+    const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
+    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag } };
+  };
+  const app = createIngressApp({
+    db,
+    publish: jetStreamPublisher(nc, js, subjects, config.publishTimeoutMs),
+    health,
+    secret: config.secret,
+    maxBodyBytes: config.maxBodyBytes,
+    waitTimeoutMs: config.waitTimeoutMs,
+    applied: shared?.applied,
+  }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
+  const url = `http://${config.host}:${app.server!.port}`;
+  log.info(`listening on ${url}`);
+  return {
+    name: "ingress",
+    url,
+    async stop() {
+      await app.stop();
+      if (!shared) await db.destroy();
+    },
+  };
+}

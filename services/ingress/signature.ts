@@ -1,0 +1,23 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+/** Header names that carry the same HMAC: our client's, the seed's Patchbay's, later Patch dispatchers'. */
+export const SIGNATURE_HEADERS = ["x-flow-signature-256", "x-patchbay-flow-signature-256", "x-patch-flow-signature-256"] as const;
+
+/** `sha256=<hex>` of the HMAC-SHA256 of the exact body bytes. */
+export function signBody(secret: string, body: Uint8Array | string): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+/**
+ * Whether any of the signature headers carries the body's HMAC. Compared in constant
+ * time over equal-length buffers, so the answer leaks nothing about the expected value.
+ */
+export function verifySignature(secret: string, body: Uint8Array, headers: Headers): boolean {
+  const expected = Buffer.from(signBody(secret, body));
+  return SIGNATURE_HEADERS.some((name) => {
+    const given = headers.get(name);
+    if (!given) return false;
+    const actual = Buffer.from(given.trim().toLowerCase());
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  });
+}

@@ -1,0 +1,35 @@
+import { ConfigError, type Config, loadConfig } from "../lib/config.ts";
+import { logger } from "../lib/log.ts";
+import { stopOnSignal } from "./context.ts";
+import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
+
+/** Where services connect when NATS_URL is not set: the NATS default on this host. */
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+/**
+ * A service process: read the configuration, connect, start, stop gracefully on
+ * SIGTERM/SIGINT. A bad configuration or an unreachable NATS ends it with a message
+ * that says what to fix.
+ */
+export async function runServices(names: readonly ServiceName[], overrides: Partial<Config> = {}): Promise<RunningSystem> {
+  const log = logger(names.join("+"));
+  let config: Config;
+  try {
+    config = loadConfig(process.env, overrides);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      log.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
+  try {
+    const system = await startSystem(config, natsUrl, names);
+    stopOnSignal(system.stop, log, config.ackWaitMs + 10_000);
+    return system;
+  } catch (error) {
+    log.error(`cannot start: ${(error as Error).message}`, { nats: natsUrl });
+    process.exit(1);
+  }
+}

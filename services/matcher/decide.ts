@@ -1,0 +1,42 @@
+import { runIdFor } from "../../lib/ids.ts";
+import type { EventAccepted, EventMatched, RunStep } from "../../lib/messages.ts";
+import type { TriggerIndex } from "../../lib/trigger.ts";
+
+/** Every run waits on the shared queue until steps can name where they run. */
+export const SHARED_QUEUE = "any";
+
+export type Decision = { matched: EventMatched; commands: RunStep[] };
+
+/**
+ * Decides what one accepted event starts: one RunStep per matching step, with run ids
+ * derived from (event id, generation, flow, step) so a repeat decides identically, and
+ * the match decision for every step, matched or not, with its reasons. Pure: the time
+ * arrives as `now`.
+ */
+export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match">, now: string): Decision {
+  const { event } = accepted;
+  const generation = accepted.replay?.generation ?? 0;
+  const commands: RunStep[] = [];
+  const decisions = index.match(event).map(({ flow, step, matched, reasons }) => {
+    const base = { flow: flow.name, flowVersion: flow.version, step: step.name, runner: step.runner, matched, reasons };
+    if (!matched) return base;
+    const runId = runIdFor(event.id, generation, flow.name, step.name);
+    commands.push({
+      v: 1,
+      kind: "run.step",
+      runId,
+      eventId: event.id,
+      generation,
+      flow: flow.name,
+      flowVersion: flow.version,
+      step: step.name,
+      runner: step.runner,
+      queue: SHARED_QUEUE,
+      event,
+      createdAt: now,
+      chainDepth: accepted.chain?.depth ?? 0,
+    });
+    return { ...base, runId, queue: SHARED_QUEUE };
+  });
+  return { matched: { v: 1, kind: "event.matched", eventId: event.id, generation, matchedAt: now, decisions }, commands };
+}

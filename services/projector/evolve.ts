@@ -1,0 +1,220 @@
+import type { AttemptsTable, DecisionsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
+import type { EventAccepted, EventMatched, FlowMessage, RunFinished, RunStarted, RunStep } from "../../lib/messages.ts";
+
+/** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
+export type ReadState = {
+  event(id: string): EventsTable | undefined;
+  run(id: string): RunsTable | undefined;
+  attempt(runId: string, attempt: number): AttemptsTable | undefined;
+};
+
+/** A row to upsert (whole rows, so applying a message twice writes the same thing). */
+export type Write =
+  | { table: "events"; row: EventsTable }
+  | { table: "decisions"; row: DecisionsTable }
+  | { table: "runs"; row: RunsTable }
+  | { table: "attempts"; row: AttemptsTable };
+
+/** Process statuses after which a run does not change unless a new attempt starts. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled"]);
+
+/**
+ * The read model's whole logic: given the current rows and one stream message (with its
+ * sequence), the rows to write. Pure: no clock, no I/O. Idempotent: a message that is
+ * applied again (a redelivery, a duplicate beyond the dedup window) writes nothing new.
+ */
+export function evolve(state: ReadState, message: FlowMessage, seq: number): Write[] {
+  switch (message.kind) {
+    case "event.accepted":
+      return eventAccepted(state, message, seq);
+    case "event.matched":
+      return eventMatched(state, message);
+    case "run.step":
+      return runStep(state, message, seq);
+    case "run.started":
+      return runStarted(state, message, seq);
+    case "run.finished":
+      return runFinished(state, message, seq);
+    default: {
+      const unknown: never = message;
+      throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);
+    }
+  }
+}
+
+function eventAccepted(state: ReadState, message: EventAccepted, seq: number): Write[] {
+  const { event } = message;
+  const existing = state.event(event.id);
+  const generation = message.replay?.generation ?? 0;
+  // The first acceptance is the event; a later one is a duplicate or a replay mark.
+  if (existing) return generation > existing.generation ? [{ table: "events", row: { ...existing, generation } }] : [];
+  return [
+    {
+      table: "events",
+      row: {
+        id: event.id,
+        type: event.type,
+        source: event.source ?? null,
+        occurred_at: event.occurredAt ?? null,
+        received_at: event.receivedAt,
+        accepted_at: message.acceptedAt,
+        payload_json: JSON.stringify(event.payload),
+        seq,
+        generation,
+        matched_generation: null,
+        matched_at: null,
+        matched_count: null,
+        chain_depth: message.chain?.depth ?? 0,
+        parent_run_id: message.chain?.runId ?? null,
+      },
+    },
+  ];
+}
+
+function eventMatched(state: ReadState, message: EventMatched): Write[] {
+  const writes: Write[] = message.decisions.map((d) => ({
+    table: "decisions",
+    row: {
+      event_id: message.eventId,
+      generation: message.generation,
+      flow_name: d.flow,
+      flow_version: d.flowVersion,
+      step_name: d.step,
+      runner: d.runner,
+      matched: d.matched ? 1 : 0,
+      run_id: d.runId ?? null,
+      queue: d.queue ?? null,
+      reasons_json: JSON.stringify(d.reasons),
+    },
+  }));
+  const event = state.event(message.eventId);
+  if (event && (event.matched_generation === null || message.generation >= event.matched_generation)) {
+    const matched_count = message.decisions.filter((d) => d.matched).length;
+    writes.push({ table: "events", row: { ...event, matched_generation: message.generation, matched_at: message.matchedAt, matched_count } });
+  }
+  return writes;
+}
+
+function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
+  const existing = state.run(command.runId);
+  const base = command.attemptBase ?? 0;
+  if (existing && !(FINAL_STATUSES.has(existing.status) && base >= existing.attempt && base > 0)) return [];
+  if (existing) return [{ table: "runs", row: { ...existing, status: "queued", updated_at: command.createdAt, seq } }];
+  return [
+    {
+      table: "runs",
+      row: {
+        id: command.runId,
+        event_id: command.eventId,
+        generation: command.generation,
+        flow_name: command.flow,
+        flow_version: command.flowVersion,
+        step_name: command.step,
+        runner: command.runner,
+        queue: command.queue,
+        status: "queued",
+        attempt: 0,
+        host: null,
+        executor: null,
+        created_at: command.createdAt,
+        started_at: null,
+        completed_at: null,
+        updated_at: command.createdAt,
+        exit_code: null,
+        signal: null,
+        error: null,
+        result_json: null,
+        result_status: null,
+        stdout: "",
+        stderr: "",
+        stdout_truncated: 0,
+        stderr_truncated: 0,
+        duration_ms: null,
+        seq,
+      },
+    },
+  ];
+}
+
+function runStarted(state: ReadState, message: RunStarted, seq: number): Write[] {
+  const run = state.run(message.runId);
+  if (!run || message.attempt < run.attempt || state.attempt(message.runId, message.attempt)) return [];
+  const writes: Write[] = [];
+  // A newer attempt started while an older one never finished: its executor was lost.
+  const previous = state.attempt(message.runId, run.attempt);
+  if (previous && previous.status === "running") {
+    writes.push({ table: "attempts", row: { ...previous, status: "lost", error: `executor on ${previous.host} stopped before the attempt finished` } });
+  }
+  writes.push({
+    table: "attempts",
+    row: {
+      run_id: message.runId,
+      attempt: message.attempt,
+      host: message.host,
+      status: "running",
+      started_at: message.startedAt,
+      completed_at: null,
+      exit_code: null,
+      signal: null,
+      error: null,
+      result_status: null,
+      duration_ms: null,
+    },
+  });
+  writes.push({
+    table: "runs",
+    row: { ...run, status: "running", attempt: message.attempt, host: message.host, executor: message.executor ?? run.executor, started_at: message.startedAt, completed_at: null, updated_at: message.startedAt, seq },
+  });
+  return writes;
+}
+
+function runFinished(state: ReadState, message: RunFinished, seq: number): Write[] {
+  const run = state.run(message.runId);
+  const attempt = state.attempt(message.runId, message.attempt);
+  if (!run || (attempt && attempt.completed_at !== null)) return [];
+  const resultStatus = message.result?.status ?? null;
+  const writes: Write[] = [
+    {
+      table: "attempts",
+      row: {
+        run_id: message.runId,
+        attempt: message.attempt,
+        host: message.host,
+        status: message.status,
+        started_at: attempt?.started_at ?? message.startedAt,
+        completed_at: message.finishedAt,
+        exit_code: message.exitCode,
+        signal: message.signal,
+        error: message.error ?? null,
+        result_status: resultStatus,
+        duration_ms: message.durationMs,
+      },
+    },
+  ];
+  // A late finish of an older attempt is history; the run shows its newest attempt.
+  if (message.attempt < run.attempt) return writes;
+  writes.push({
+    table: "runs",
+    row: {
+      ...run,
+      status: message.status,
+      attempt: message.attempt,
+      host: message.host,
+      started_at: run.started_at ?? message.startedAt,
+      completed_at: message.finishedAt,
+      updated_at: message.finishedAt,
+      exit_code: message.exitCode,
+      signal: message.signal,
+      error: message.error ?? null,
+      result_json: message.result ? JSON.stringify(message.result) : null,
+      result_status: resultStatus,
+      stdout: message.stdout,
+      stderr: message.stderr,
+      stdout_truncated: message.stdoutTruncated ? 1 : 0,
+      stderr_truncated: message.stderrTruncated ? 1 : 0,
+      duration_ms: message.durationMs,
+      seq,
+    },
+  });
+  return writes;
+}

@@ -1,0 +1,3 @@
+import { runServices } from "../main.ts";
+
+await runServices(["projector"]);

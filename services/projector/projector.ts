@@ -1,0 +1,112 @@
+import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../../lib/log.ts";
+import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
+import type { ReadModel } from "../../lib/read-model/database.ts";
+import { evolve } from "./evolve.ts";
+import { applyBatch, loadBatchState, readCheckpoint } from "./store.ts";
+
+export type ProjectorOptions = {
+  js: JetStreamClient;
+  db: ReadModel;
+  stream: string;
+  /** The subject filter to follow: the whole stream (`flows.>`). */
+  filterSubject: string;
+  log: Logger;
+  /** The most messages applied in one transaction. */
+  maxBatch?: number;
+};
+
+export type Projector = {
+  /** The last stream sequence applied to the read model. */
+  appliedSeq(): number;
+  /** Resolves once `seq` is applied, or false after `timeoutMs`. */
+  waitFor(seq: number, timeoutMs: number): Promise<boolean>;
+  /** Calls `listener` after every committed batch. */
+  onApplied(listener: (seq: number) => void): () => void;
+  stop(): Promise<void>;
+};
+
+/**
+ * Follows the whole stream with an ordered consumer from the checkpoint on and applies
+ * messages in batches: one SQLite transaction per batch, the checkpoint inside it, so a
+ * restart resumes exactly where the last commit ended. Messages that are already waiting
+ * are gathered into the same batch; a caught-up projector commits every message at once.
+ */
+export async function startProjector(options: ProjectorOptions): Promise<Projector> {
+  const { js, db, log } = options;
+  const maxBatch = options.maxBatch ?? 500;
+  let applied = await readCheckpoint(db);
+  let stopping = false;
+  const listeners = new Set<(seq: number) => void>();
+  let current: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient["consumers"]["get"]>>["consume"]>> | undefined;
+
+  const commit = async (batch: JsMsg[]) => {
+    const decoded: { seq: number; message: FlowMessage }[] = [];
+    for (const m of batch) {
+      const result = decodeMessage(m.data);
+      if (result.ok) decoded.push({ seq: m.seq, message: result.message });
+      else log.warn("skipping a message the read model cannot use", { seq: m.seq, subject: m.subject, error: result.error });
+    }
+    const last = batch[batch.length - 1]!.seq;
+    await db.transaction().execute(async (trx) => {
+      const state = await loadBatchState(trx, decoded.map((d) => d.message));
+      for (const { seq, message } of decoded) state.apply(evolve(state, message, seq));
+      await applyBatch(trx, state.dirty(), last);
+    });
+    applied = last;
+    for (const listener of listeners) listener(applied);
+  };
+
+  const follow = async () => {
+    while (!stopping) {
+      try {
+        const consumer = await js.consumers.get(options.stream, {
+          filter_subjects: options.filterSubject,
+          ...(applied > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: applied + 1 } : { deliver_policy: DeliverPolicy.All }),
+        });
+        current = await consumer.consume({ max_messages: 1_000 });
+        let batch: JsMsg[] = [];
+        for await (const m of current) {
+          if (m.seq <= applied) continue;
+          batch.push(m);
+          if (current.getPending() === 0 || batch.length >= maxBatch) {
+            const toCommit = batch;
+            batch = [];
+            await commit(toCommit);
+          }
+        }
+      } catch (error) {
+        if (stopping) break;
+        log.warn("projector consumer failed; resuming from the checkpoint", { applied, error: String(error) });
+        await Bun.sleep(500);
+      }
+    }
+  };
+  const following = follow();
+
+  const onApplied = (listener: (seq: number) => void) => {
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  };
+  return {
+    appliedSeq: () => applied,
+    onApplied,
+    async waitFor(seq, timeoutMs) {
+      if (applied >= seq) return true;
+      return await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), timeoutMs);
+        const off = onApplied((now) => now >= seq && done(true));
+        function done(ok: boolean) {
+          clearTimeout(timer);
+          off();
+          resolve(ok);
+        }
+      });
+    },
+    async stop() {
+      stopping = true;
+      await current?.close().catch(() => undefined);
+      await Promise.race([following, Bun.sleep(5_000)]);
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import type { Transaction } from "kysely";
+import type { FlowMessage } from "../../lib/messages.ts";
+import type { AttemptsTable, EventsTable, ReadModel, ReadModelDatabase, RunsTable } from "../../lib/read-model/database.ts";
+import type { ReadState, Write } from "./evolve.ts";
+
+type Db = ReadModel | Transaction<ReadModelDatabase>;
+
+const CHECKPOINT = "checkpoint";
+const PRIMARY_KEYS = {
+  events: (row: { id: string }) => row.id,
+  runs: (row: { id: string }) => row.id,
+  attempts: (row: { run_id: string; attempt: number }) => `${row.run_id}\n${row.attempt}`,
+  decisions: (row: { event_id: string; generation: number; flow_name: string; step_name: string }) =>
+    `${row.event_id}\n${row.generation}\n${row.flow_name}\n${row.step_name}`,
+};
+
+/** The last stream sequence the read model has applied (0 for a new one). */
+export async function readCheckpoint(db: Db): Promise<number> {
+  const row = await db.selectFrom("projector_state").select("seq").where("name", "=", CHECKPOINT).executeTakeFirst();
+  return row?.seq ?? 0;
+}
+
+/** The rows one batch reads, loaded in three queries, plus the rows the batch has written so far. */
+export type BatchState = ReadState & {
+  apply(writes: Write[]): void;
+  dirty(): Write[];
+};
+
+/** Loads every row the batch's messages can touch, so evolve can run without I/O. */
+export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<BatchState> {
+  const eventIds = new Set<string>();
+  const runIds = new Set<string>();
+  for (const m of messages) {
+    if (m.kind === "event.accepted") eventIds.add(m.event.id);
+    else if (m.kind === "event.matched") eventIds.add(m.eventId);
+    else runIds.add(m.runId);
+  }
+  const events = new Map<string, EventsTable>();
+  const runs = new Map<string, RunsTable>();
+  const attempts = new Map<string, AttemptsTable>();
+  for (const chunk of chunks([...eventIds])) {
+    for (const row of await db.selectFrom("events").selectAll().where("id", "in", chunk).execute()) events.set(row.id, row);
+  }
+  for (const chunk of chunks([...runIds])) {
+    for (const row of await db.selectFrom("runs").selectAll().where("id", "in", chunk).execute()) runs.set(row.id, row);
+    for (const row of await db.selectFrom("attempts").selectAll().where("run_id", "in", chunk).execute()) attempts.set(PRIMARY_KEYS.attempts(row), row);
+  }
+  const dirty = new Map<string, Write>();
+  return {
+    event: (id) => events.get(id),
+    run: (id) => runs.get(id),
+    attempt: (runId, attempt) => attempts.get(`${runId}\n${attempt}`),
+    apply(writes) {
+      for (const write of writes) {
+        const key = keyOf(write);
+        dirty.set(`${write.table}\n${key}`, write);
+        if (write.table === "events") events.set(key, write.row);
+        else if (write.table === "runs") runs.set(key, write.row);
+        else if (write.table === "attempts") attempts.set(key, write.row);
+      }
+    },
+    dirty: () => [...dirty.values()],
+  };
+}
+
+/** Writes the batch's final rows and the checkpoint (call inside the batch's transaction). */
+export async function applyBatch(trx: Transaction<ReadModelDatabase>, writes: Write[], seq: number): Promise<void> {
+  const byTable = new Map<Write["table"], Write["row"][]>();
+  for (const write of writes) byTable.set(write.table, [...(byTable.get(write.table) ?? []), write.row]);
+  for (const [table, rows] of byTable) {
+    // SQLite caps bound parameters per statement; 100 rows of at most 26 columns stays well inside.
+    for (const chunk of chunks(rows, 100)) await trx.insertInto(table).orReplace().values(chunk as never).execute();
+  }
+  await trx.insertInto("projector_state").orReplace().values({ name: CHECKPOINT, seq }).execute();
+}
+
+function keyOf(write: Write): string {
+  switch (write.table) {
+    case "events":
+      return PRIMARY_KEYS.events(write.row);
+    case "runs":
+      return PRIMARY_KEYS.runs(write.row);
+    case "attempts":
+      return PRIMARY_KEYS.attempts(write.row);
+    case "decisions":
+      return PRIMARY_KEYS.decisions(write.row);
+  }
+}
+
+function chunks<T>(items: T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

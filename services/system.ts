@@ -1,0 +1,50 @@
+import type { Config } from "../lib/config.ts";
+import { logger } from "../lib/log.ts";
+import { connectContext, type Service } from "./context.ts";
+import { startExecutorService } from "./executor/service.ts";
+import { startIngress } from "./ingress/service.ts";
+import { startMatcherService } from "./matcher/service.ts";
+import { startProjectorService } from "./projector/service.ts";
+
+export const SERVICE_NAMES = ["ingress", "matcher", "executor", "projector"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export type RunningSystem = { services: Service[]; ingressUrl?: string; stop(): Promise<void> };
+
+/**
+ * Starts the named services in this process on one NATS connection: the projector
+ * first (an ingress beside it shares its database and commit signal), the ingress
+ * last. `stop` reverses that: the ingress stops accepting, consumers stop taking work
+ * and finish what they hold, the projector commits, then the connection drains.
+ */
+export async function startSystem(config: Config, natsUrl: string, names: readonly ServiceName[]): Promise<RunningSystem> {
+  const ctx = await connectContext(config, natsUrl, names.length === 1 ? names[0]! : "flows");
+  const services: Service[] = [];
+  let ingressUrl: string | undefined;
+  try {
+    const projector = names.includes("projector") ? await startProjectorService(ctx) : undefined;
+    if (projector) services.push(projector);
+    if (names.includes("matcher")) services.push(await startMatcherService(ctx));
+    if (names.includes("executor")) services.push(await startExecutorService(ctx));
+    if (names.includes("ingress")) {
+      const shared = projector ? { db: projector.db, applied: projector.projector.onApplied } : undefined;
+      const ingress = await startIngress(ctx, shared);
+      ingressUrl = ingress.url;
+      services.push(ingress);
+    }
+  } catch (error) {
+    for (const service of services.reverse()) await service.stop().catch(() => undefined);
+    await ctx.nc.close();
+    throw error;
+  }
+  return {
+    services,
+    ingressUrl,
+    async stop() {
+      for (const service of [...services].reverse()) {
+        await service.stop().catch((error) => logger(service.name).error("stop failed", { error: String(error) }));
+      }
+      await ctx.nc.drain().catch(() => ctx.nc.close());
+    },
+  };
+}
