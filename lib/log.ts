@@ -5,12 +5,18 @@ export type Logger = {
   error(message: string, fields?: Record<string, unknown>): void;
 };
 
-const quiet = process.env.CODEX_FLOW_LOG === "silent";
+const LEVELS = ["error", "warn", "info"];
 
-/** A logger that prefixes every line with the service name. CODEX_FLOW_LOG=silent mutes it. */
+/** The most detailed level written: CODEX_FLOW_LOG=silent|error|warn|info (default info). */
+function threshold(): number {
+  const wanted = process.env.CODEX_FLOW_LOG ?? "info";
+  return wanted === "silent" ? -1 : LEVELS.indexOf(wanted) === -1 ? 2 : LEVELS.indexOf(wanted);
+}
+
+/** A logger that prefixes every line with the time and the service name. */
 export function logger(service: string): Logger {
   const write = (level: string, message: string, fields?: Record<string, unknown>) => {
-    if (quiet) return;
+    if (LEVELS.indexOf(level) > threshold()) return;
     const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
     process.stderr.write(`${new Date().toISOString()} ${service} ${level} ${message}${extra}\n`);
   };

@@ -1,0 +1,101 @@
+#!/usr/bin/env bun
+import { ConfigError, type Config } from "../lib/config.ts";
+import { parse, UsageError } from "../cli/args.ts";
+import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
+import { listRuns, publish } from "../cli/client.ts";
+import { dev, serve } from "../cli/serve.ts";
+
+const HELP = `flow: codex-flows on NATS JetStream
+
+Usage: bun run flow <command> [options]
+
+Local (no NATS, as the original):
+  list                              list the flows found under --cwd (.codex/flows first, then flows)
+  fire --event FILE                 run every step whose trigger matches the event, here
+  run FLOW STEP --event FILE        run one step for the event, here
+
+System:
+  dev [--example]                   everything on this machine: an embedded nats-server (unless NATS_URL
+                                    is set), ingress, matcher, executor and projector in one process;
+                                    --example also fires the example flow
+  serve <ingress|matcher|executor|projector|all>
+                                    one service (or all four) as this process, against NATS_URL
+                                    (default nats://127.0.0.1:4222)
+
+Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HOST:PORT):
+  publish --event FILE [--wait matched|true]
+                                    post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)
+  runs --event ID [--json]          the runs of an event
+
+Options:
+  --cwd DIR      where flows are discovered (CODEX_FLOW_BACKEND_CWD, default: the current directory)
+  --port N       the ingress port (CODEX_FLOW_BACKEND_PORT, default 7345)
+  -h, --help     this help; configuration: docs/configuration.md
+`;
+
+const COMMON = { cwd: { type: "string" }, port: { type: "string" }, url: { type: "string" } } as const;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    console.log(HELP);
+    return command ? 0 : 2;
+  }
+  const { values, positionals } = parse(rest, {
+    ...COMMON,
+    event: { type: "string" },
+    wait: { type: "string" },
+    json: { type: "boolean" },
+    example: { type: "boolean" },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const overrides: Partial<Config> = {
+    ...(values.cwd ? { cwd: values.cwd } : {}),
+    ...(values.port ? { port: portFlag(values.port) } : {}),
+  };
+  const cwd = overrides.cwd ?? process.env.CODEX_FLOW_BACKEND_CWD ?? process.cwd();
+  const url = values.url ?? process.env.CODEX_FLOW_URL ?? `http://${process.env.CODEX_FLOW_BACKEND_HOST ?? "127.0.0.1"}:${overrides.port ?? process.env.CODEX_FLOW_BACKEND_PORT ?? 7345}`;
+  const secret = process.env.CODEX_FLOW_BACKEND_SECRET || undefined;
+  switch (command) {
+    case "list":
+      return listFlows(cwd);
+    case "fire":
+      return await fireLocally(cwd, values.event);
+    case "run":
+      return await runLocally(cwd, positionals[0], positionals[1], values.event);
+    case "serve":
+      await serve(positionals[0], overrides);
+      return -1;
+    case "dev":
+      await dev(overrides, values.example === true);
+      return -1;
+    case "publish":
+      return await publish(url, values.event, secret, values.wait);
+    case "runs":
+      return await listRuns(url, values.event, values.json === true);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function portFlag(raw: string): number {
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) throw new UsageError(`--port ${raw}: expected an integer from 0 to 65535`);
+  return port;
+}
+
+try {
+  const code = await main(process.argv.slice(2));
+  // Long-running commands (serve, dev) return -1 and keep the process alive.
+  if (code >= 0) process.exit(code);
+} catch (error) {
+  if (error instanceof UsageError || error instanceof ConfigError) {
+    console.error(`flow: ${error.message}\nRun \`bun run flow --help\` for usage.`);
+    process.exit(2);
+  }
+  console.error(`flow: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+}

@@ -1,0 +1,66 @@
+import { flowCatalog } from "../lib/catalog.ts";
+import { parseFlowEvent, type FlowEvent } from "../lib/event.ts";
+import { runIdFor } from "../lib/ids.ts";
+import type { Flow, FlowStep } from "../lib/manifest.ts";
+import { runStep } from "../lib/runners/index.ts";
+import type { StepOutcome } from "../lib/runners/types.ts";
+import { readJsonFile, UsageError } from "./args.ts";
+
+/** `flow list`: every flow and step found under the working directory, and what is wrong with the rest. */
+export function listFlows(cwd: string): number {
+  const { discovery, problems } = flowCatalog(cwd).current();
+  if (discovery.flows.length === 0) console.log(`no flows under ${cwd} (looked in .codex/flows and flows)`);
+  for (const flow of discovery.flows) {
+    console.log(`${flow.name} v${flow.version}  ${flow.description ?? ""}`.trimEnd());
+    console.log(`  ${flow.root}`);
+    for (const step of flow.steps) {
+      console.log(`  - ${step.name} (${step.runner}, ${step.script}) on ${step.trigger.type}${step.trigger.schema ? ` matching ${step.trigger.schema}` : ""}`);
+    }
+  }
+  for (const s of discovery.shadowed) console.log(`shadowed: ${s.name} at ${s.path} (the copy at ${s.shadowedBy} wins)`);
+  for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
+  return discovery.problems.length + problems.length > 0 ? 1 : 0;
+}
+
+async function loadEvent(path: string | undefined): Promise<FlowEvent> {
+  const parsed = parseFlowEvent(await readJsonFile(path, "--event"), new Date());
+  if (!parsed.ok) throw new UsageError(`--event ${path}: not a FlowEvent: ${parsed.errors.join("; ")}`);
+  return parsed.event;
+}
+
+/** `flow fire`: runs every matching step for the event here, without NATS, as the seed did. */
+export async function fireLocally(cwd: string, eventPath: string | undefined): Promise<number> {
+  const event = await loadEvent(eventPath);
+  const matches = flowCatalog(cwd).current().match(event);
+  const matched = matches.filter((m) => m.matched);
+  if (matched.length === 0) {
+    console.log(`no step matched event ${event.id} (${event.type})`);
+    for (const m of matches) console.log(`  ${m.flow.name}/${m.step.name}: ${m.reasons.join("; ")}`);
+    return 0;
+  }
+  let failures = 0;
+  for (const { flow, step } of matched) if (!(await runOne(flow, step, event))) failures++;
+  return failures > 0 ? 1 : 0;
+}
+
+/** `flow run FLOW STEP`: runs one step for the event here, whether or not its trigger matches. */
+export async function runLocally(cwd: string, flowName: string | undefined, stepName: string | undefined, eventPath: string | undefined): Promise<number> {
+  if (!flowName || !stepName) throw new UsageError("expected FLOW and STEP, e.g. flow run example-flow greet --event event.json");
+  const found = flowCatalog(cwd).find(flowName, stepName);
+  if (!found) throw new UsageError(`no step "${stepName}" in flow "${flowName}" under ${cwd} (see: flow list)`);
+  return (await runOne(found.flow, found.step, await loadEvent(eventPath))) ? 0 : 1;
+}
+
+async function runOne(flow: Flow, step: FlowStep, event: FlowEvent): Promise<boolean> {
+  const runId = runIdFor(event.id, 0, flow.name, step.name);
+  console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
+  const outcome = await runStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => (stream === "stdout" ? process.stdout : process.stderr).write(text) });
+  console.log(summary(flow, step, outcome));
+  return outcome.status === "completed";
+}
+
+function summary(flow: Flow, step: FlowStep, outcome: StepOutcome): string {
+  const verdict = outcome.result ? ` result=${outcome.result.status}${outcome.result.message ? ` "${outcome.result.message}"` : ""}` : "";
+  const error = outcome.error ? ` error="${outcome.error}"` : "";
+  return `${flow.name}/${step.name}: ${outcome.status}${verdict}${error} in ${Math.round(outcome.durationMs)} ms`;
+}

@@ -1,0 +1,63 @@
+import { join } from "node:path";
+import { type Config, loadConfig } from "../lib/config.ts";
+import { logger } from "../lib/log.ts";
+import { startNatsServer } from "../lib/nats-server.ts";
+import { stopOnSignal } from "../services/context.ts";
+import { runServices } from "../services/main.ts";
+import { SERVICE_NAMES, type ServiceName, startSystem } from "../services/system.ts";
+import { UsageError } from "./args.ts";
+import { postEvent } from "./client.ts";
+
+/** `flow serve <service|all>`: one service (or all four) as this process, against NATS_URL. */
+export async function serve(what: string | undefined, overrides: Partial<Config>): Promise<void> {
+  if (!what) throw new UsageError(`expected a service: ${[...SERVICE_NAMES, "all"].join(", ")}`);
+  const names = what === "all" ? SERVICE_NAMES : SERVICE_NAMES.filter((name) => name === what);
+  if (names.length === 0) throw new UsageError(`unknown service "${what}": expected one of ${[...SERVICE_NAMES, "all"].join(", ")}`);
+  await runServices(names as readonly ServiceName[], overrides);
+}
+
+/**
+ * `flow dev`: the embedded default. Its own nats-server (store under the data
+ * directory) unless NATS_URL is set, all four services in this process, then the URL
+ * and a ready-to-paste curl line. With `--example` it also fires the example flow.
+ */
+export async function dev(overrides: Partial<Config>, fireExample: boolean): Promise<void> {
+  const log = logger("dev");
+  const config = loadConfig(process.env, overrides);
+  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats") });
+  const natsUrl = config.natsUrl ?? nats!.url;
+  const system = await startSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {
+    await nats?.stop();
+    throw error;
+  });
+  stopOnSignal(async () => {
+    await system.stop();
+    await nats?.stop();
+  }, log);
+  const url = system.ingressUrl!;
+  const sign = config.secret ? ` -H "x-flow-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$CODEX_FLOW_BACKEND_SECRET" | cut -d' ' -f2)"` : "";
+  console.log(`
+codex-flows is up
+  API      ${url}   (GET /healthz, POST /events, GET /runs?eventId=...)
+  NATS     ${natsUrl}   stream ${config.stream}, subjects ${config.subjectPrefix}.>${nats ? ` (embedded, store ${nats.storeDir})` : ""}
+  flows    ${config.cwd}
+  data     ${config.dataDir}
+
+Fire an event:
+  BODY='{"id":"hello-'$(date +%s)'","type":"example.greet","payload":{"name":"you"}}'
+  curl -s -X POST "${url}/events?wait=true" -H 'content-type: application/json'${sign} -d "$BODY"
+`);
+  if (fireExample) {
+    const event = { id: `example-${Date.now()}`, type: "example.greet", source: "flow dev --example", payload: { name: "world" } };
+    const { status, body } = await postEvent(url, event, config.secret, "true");
+    console.log(`fired the example flow: POST /events?wait=true -> ${status}`);
+    console.log(JSON.stringify(summarise(body), null, 2));
+  }
+  console.log("Ctrl-C stops everything.");
+}
+
+function summarise(body: unknown): unknown {
+  const answer = body as { runs?: { id: string; status: string; result: unknown; stdout?: string }[] };
+  if (!answer.runs) return body;
+  return { ...answer, runs: answer.runs.map(({ id, status, result, stdout }) => ({ id, status, result, stdout })) };
+}

@@ -1,0 +1,51 @@
+import type { FlowEvent } from "../event.ts";
+import type { FlowResult } from "../flow-result.ts";
+import type { Flow, FlowStep } from "../manifest.ts";
+
+/** Per-stream output kept by default: enough for any FLOW_RESULT line and a useful log tail. */
+export const DEFAULT_OUTPUT_CAP_BYTES = 1024 * 1024;
+/** How long a step gets between SIGTERM and SIGKILL to clean up. */
+export const DEFAULT_KILL_GRACE_MS = 5000;
+
+/**
+ * How the step's process ended, independent of the verdict the step printed:
+ * a step that reports `FLOW_RESULT {"status":"failed"}` still `completed` as a process.
+ */
+export type ProcessStatus = "completed" | "failed" | "timed_out" | "canceled";
+
+/** One attempt of one step for one event. */
+export type StepRunRequest = {
+  flow: Flow;
+  step: FlowStep;
+  event: FlowEvent;
+  runId: string;
+  /** 1-based. */
+  attempt: number;
+  /** Extra environment on top of `process.env`; an `undefined` value removes the variable. */
+  env?: Record<string, string | undefined>;
+  /** Aborting cancels the attempt: the process group is killed and the status is `canceled`. */
+  signal?: AbortSignal;
+  /** Bytes kept per stream (the tail); defaults to DEFAULT_OUTPUT_CAP_BYTES. */
+  outputCapBytes?: number;
+  /** SIGTERM -> SIGKILL grace; defaults to DEFAULT_KILL_GRACE_MS. */
+  killGraceMs?: number;
+  /** Live output as it arrives, decoded as UTF-8. Must not throw. */
+  onOutput?: (chunk: { stream: "stdout" | "stderr"; text: string }) => void;
+};
+
+/** What happened to one attempt. `stdout`/`stderr` are the captured tails. */
+export type StepOutcome = {
+  status: ProcessStatus;
+  exitCode: number | null;
+  signal: string | null;
+  result?: FlowResult;
+  error?: string;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  pid?: number;
+};

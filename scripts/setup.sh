@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what codex-flows needs on a fresh Debian machine: Bun (from the npm
+# registry's `bun` package) when it is missing or older than 1.3, the project's
+# packages (from bun.lock), and nats-server (Debian's package) when it is not on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+bun_ok() {
+  command -v bun >/dev/null 2>&1 || return 1
+  local v; v=$(bun --version 2>/dev/null) || return 1
+  local major=${v%%.*} rest=${v#*.}; local minor=${rest%%.*}
+  [ "$major" -gt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -ge 3 ]; }
+}
+
+if ! bun_ok; then
+  say "installing bun from the npm registry"
+  npm install -g --silent bun@1.4.4 >&2
+  hash -r
+fi
+say "bun $(bun --version)"
+
+say "installing packages"
+bun install --frozen-lockfile >&2
+
+nats_bin() { command -v nats-server 2>/dev/null || { [ -x /usr/sbin/nats-server ] && echo /usr/sbin/nats-server; }; }
+if [ -z "$(nats_bin)" ]; then
+  say "installing nats-server from Debian's packages"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >&2
+fi
+say "$($(nats_bin) --version)"

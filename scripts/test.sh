@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test (unit, integration against real nats-servers, end-to-end with the
+# services as processes) and ends with bun test's own counts as `N passed, N failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin"
+export CODEX_FLOW_LOG="${CODEX_FLOW_LOG:-warn}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+bun test --timeout 120000 "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+echo "${passed} passed, ${failed} failed"
+exit "$status"

@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { accepted, anEvent, command, finished, started } from "./support/messages.ts";
+import { memoryReadModel } from "./support/read-state.ts";
+import type { FlowMessage } from "../lib/messages.ts";
+
+const RUN = "run-aaaaaaaaaaaaaaaaaaaaaaaa";
+
+function given(messages: FlowMessage[]) {
+  const model = memoryReadModel();
+  messages.forEach((m, i) => model.apply(m, i + 1));
+  return model;
+}
+
+describe("projector evolve", () => {
+  test("given an accepted event, then the event row keeps its fields and an empty match", () => {
+    const model = given([accepted()]);
+    const row = model.events.get(anEvent().id)!;
+    expect(row).toMatchObject({ type: "upstream.release", seq: 1, generation: 0, matched_generation: null, payload_json: '{"tag":"rust-v0.169.0"}' });
+  });
+
+  test("given the same event accepted twice (beyond the dedup window), then the first one stays", () => {
+    const model = given([accepted(), accepted(anEvent({ payload: { tag: "other" } }))]);
+    expect(model.events.get(anEvent().id)!.payload_json).toBe('{"tag":"rust-v0.169.0"}');
+    expect(model.events.get(anEvent().id)!.seq).toBe(1);
+  });
+
+  test("given a command, a start and a finish, then the run is completed with its result, attempt and host", () => {
+    const model = given([accepted(), command(RUN), started(RUN, 1), finished(RUN, 1)]);
+    expect(model.runs.get(RUN)).toMatchObject({ status: "completed", attempt: 1, host: "host-a", result_status: "changed", exit_code: 0, stdout: "ok\n" });
+    expect(JSON.parse(model.runs.get(RUN)!.result_json!)).toEqual({ status: "changed", message: "regenerated" });
+    expect(model.attempts.get(`${RUN}:1`)).toMatchObject({ status: "completed", completed_at: "2026-11-23T10:00:02.000Z" });
+  });
+
+  test("given a command only, then the run is queued with no attempt", () => {
+    const model = given([accepted(), command(RUN)]);
+    expect(model.runs.get(RUN)).toMatchObject({ status: "queued", attempt: 0, started_at: null });
+  });
+
+  test("given attempt 1 started and attempt 2 started (a lost executor), then attempt 1 is lost and the run shows attempt 2", () => {
+    const model = given([accepted(), command(RUN), started(RUN, 1, "host-a"), started(RUN, 2, "host-b"), finished(RUN, 2, { host: "host-b" })]);
+    expect(model.attempts.get(`${RUN}:1`)).toMatchObject({ status: "lost", host: "host-a" });
+    expect(model.attempts.get(`${RUN}:1`)!.error).toContain("host-a");
+    expect(model.runs.get(RUN)).toMatchObject({ status: "completed", attempt: 2, host: "host-b" });
+  });
+
+  test("given a late finish of an older attempt, then it is recorded on that attempt and the run keeps its newest", () => {
+    const model = given([accepted(), command(RUN), started(RUN, 1), started(RUN, 2, "host-b"), finished(RUN, 1, { status: "failed", exitCode: 1 })]);
+    expect(model.attempts.get(`${RUN}:1`)).toMatchObject({ status: "failed", exit_code: 1 });
+    expect(model.runs.get(RUN)).toMatchObject({ status: "running", attempt: 2, host: "host-b" });
+  });
+
+  test("given the whole log applied twice, then the read model is the same as after once (idempotent)", () => {
+    const log: FlowMessage[] = [
+      accepted(),
+      { v: 1, kind: "event.matched", eventId: anEvent().id, generation: 0, matchedAt: "2026-11-23T10:00:00.500Z", decisions: [{ flow: "bindings", flowVersion: 1, step: "regenerate", runner: "bun", matched: true, runId: RUN, queue: "any", reasons: [] }] },
+      command(RUN),
+      started(RUN, 1),
+      finished(RUN, 1),
+    ];
+    const once = given(log);
+    const twice = given([...log, ...log]);
+    expect(twice.snapshot()).toBe(once.snapshot());
+    for (const [i, m] of log.entries()) expect(once.apply(m, i + 1).filter((w) => w.table !== "decisions" && w.table !== "events")).toEqual([]);
+  });
+
+  test("given a match decision, then the event records how many steps matched and every decision with its reasons", () => {
+    const model = given([
+      accepted(),
+      {
+        v: 1, kind: "event.matched", eventId: anEvent().id, generation: 0, matchedAt: "2026-11-23T10:00:00.500Z",
+        decisions: [
+          { flow: "bindings", flowVersion: 1, step: "regenerate", runner: "bun", matched: true, runId: RUN, queue: "any", reasons: [] },
+          { flow: "fork", flowVersion: 2, step: "rebase", runner: "code-mode", matched: false, reasons: ["schema: /repo must be string"] },
+        ],
+      },
+    ]);
+    expect(model.events.get(anEvent().id)).toMatchObject({ matched_generation: 0, matched_count: 1 });
+    expect([...model.decisions.values()].map((d) => (d as { reasons_json: string }).reasons_json)).toEqual(["[]", '["schema: /repo must be string"]']);
+  });
+});

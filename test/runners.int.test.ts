@@ -1,0 +1,213 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FlowEvent } from "../lib/event.ts";
+import type { Flow, FlowStep, Runner } from "../lib/manifest.ts";
+import { TailBuffer } from "../lib/runners/capture.ts";
+import { codeModeEnabled, DEFAULT_OUTPUT_CAP_BYTES, runStep, type StepRunRequest } from "../lib/runners/index.ts";
+
+const STEPS = join(import.meta.dir, "fixtures", "steps");
+const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "runners-int-")));
+const EVENT: FlowEvent = { id: "evt-1", type: "test.ping", receivedAt: "2025-01-01T00:00:00.000Z", payload: { n: 1 } };
+
+type Options = Partial<Omit<StepRunRequest, "flow" | "step" | "event">> & { timeoutMs?: number; runner?: Runner; scriptPath?: string; workingDirectory?: string };
+
+function request(script: string, options: Options = {}): StepRunRequest {
+  const { timeoutMs = 10_000, runner = "bun", scriptPath = join(STEPS, script), workingDirectory = WORKDIR, ...rest } = options;
+  const step: FlowStep = { name: "do-work", runner, script, scriptPath, timeoutMs, workingDirectory, trigger: { type: "test.ping" } };
+  const flow: Flow = { name: "example-flow", version: 2, config: { greeting: "hi" }, steps: [step], root: STEPS, manifestPath: join(STEPS, "flow.toml") };
+  return { flow, step, event: EVENT, runId: "run-1", attempt: 3, ...rest };
+}
+
+/** A zombie waiting for init to reap it runs no code, so it counts as gone. */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw error;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false; // reaped between the two checks
+  }
+}
+
+async function waitUntilGone(pid: number, withinMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(20);
+  }
+  return true;
+}
+
+function grandchildPid(stdout: string): number {
+  const match = /GRANDCHILD (\d+)/.exec(stdout);
+  if (!match) throw new Error(`no GRANDCHILD line in stdout: ${stdout}`);
+  return Number(match[1]);
+}
+
+describe("bun runner", () => {
+  test("hands over the seed's stdin, env and working directory, and streams output", async () => {
+    const chunks: { stream: string; text: string }[] = [];
+    process.env.REMOVED_VAR = "should not arrive";
+    const outcome = await runStep(request("echo.ts", { env: { EXTRA_VAR: "extra", REMOVED_VAR: undefined }, onOutput: (c) => chunks.push(c) }));
+    delete process.env.REMOVED_VAR;
+
+    expect(outcome.status).toBe("completed");
+    expect(outcome.exitCode).toBe(0);
+    expect(outcome.error).toBeUndefined();
+    const result = outcome.result as Record<string, unknown>;
+    expect(result.status).toBe("completed");
+    expect(result.stdin).toBe(
+      JSON.stringify({ flow: { name: "example-flow", version: 2, root: STEPS, step: "do-work", config: { greeting: "hi" }, event: EVENT } }),
+    );
+    expect(result.env).toEqual({ eventId: "evt-1", runId: "run-1", attempt: "3", extra: "extra", removed: null });
+    expect(result.cwd).toBe(WORKDIR);
+    expect(chunks.filter((c) => c.stream === "stdout").map((c) => c.text).join("")).toBe(outcome.stdout);
+    expect(chunks.filter((c) => c.stream === "stderr").map((c) => c.text).join("")).toBe("echo: starting\n");
+    expect(outcome.pid).toBeGreaterThan(0);
+    expect(Date.parse(outcome.finishedAt) - Date.parse(outcome.startedAt)).toBe(outcome.durationMs);
+  });
+
+  test("a step's own failed verdict is still a completed process", async () => {
+    const outcome = await runStep(request("echo.ts", { env: { RESULT_STATUS: "blocked" } }));
+    expect(outcome.status).toBe("completed");
+    expect(outcome.result?.status).toBe("blocked");
+  });
+
+  test("exit 0 without a FLOW_RESULT line fails with the reason", async () => {
+    const outcome = await runStep(request("no-result.ts"));
+    expect(outcome.status).toBe("failed");
+    expect(outcome.exitCode).toBe(0);
+    expect(outcome.error).toContain("the step printed no FLOW_RESULT line");
+    expect(outcome.result).toBeUndefined();
+  });
+
+  test("invalid FLOW_RESULT JSON fails with the parse error", async () => {
+    const outcome = await runStep(request("invalid-result.ts"));
+    expect(outcome.status).toBe("failed");
+    expect(outcome.error).toStartWith("FLOW_RESULT is not valid JSON");
+  });
+
+  test("a non-zero exit fails with the code and the last stderr line, keeping the printed result", async () => {
+    const outcome = await runStep(request("fail-exit.ts"));
+    expect(outcome.status).toBe("failed");
+    expect(outcome.exitCode).toBe(3);
+    expect(outcome.error).toBe("exited with code 3: boom: disk full");
+    expect(outcome.result).toEqual({ status: "failed", message: "partial work" });
+  });
+
+  test("a signal the runner did not send is reported", async () => {
+    const outcome = await runStep(request("self-kill.ts"));
+    expect(outcome).toMatchObject({ status: "failed", exitCode: null, signal: "SIGKILL", error: "killed by SIGKILL" });
+  });
+
+  test("a missing script fails before spawning, naming the path", async () => {
+    const scriptPath = join(STEPS, "does-not-exist.ts");
+    const outcome = await runStep(request("does-not-exist.ts", { scriptPath }));
+    expect(outcome).toMatchObject({ status: "failed", error: `script not found: ${scriptPath}` });
+    expect(outcome.pid).toBeUndefined();
+  });
+
+  test("a missing working directory fails with a clear message", async () => {
+    const outcome = await runStep(request("echo.ts", { workingDirectory: join(WORKDIR, "missing") }));
+    expect(outcome.status).toBe("failed");
+    expect(outcome.error).toContain(`working directory not found: ${join(WORKDIR, "missing")}`);
+  });
+
+  test("a timeout kills the whole group, grandchildren included", async () => {
+    let seenAlive = false;
+    const outcome = await runStep(
+      request("grandchild.ts", {
+        timeoutMs: 500,
+        killGraceMs: 1000,
+        onOutput: ({ text }) => {
+          const match = /GRANDCHILD (\d+)/.exec(text);
+          if (match) seenAlive = isRunning(Number(match[1]));
+        },
+      }),
+    );
+    expect(outcome).toMatchObject({ status: "timed_out", error: "step timed out after 500 ms", signal: "SIGTERM" });
+    expect(outcome.durationMs).toBeGreaterThanOrEqual(500);
+    expect(outcome.durationMs).toBeLessThan(500 + 1000);
+    expect(seenAlive).toBe(true);
+    expect(await waitUntilGone(grandchildPid(outcome.stdout))).toBe(true);
+  });
+
+  test("a grandchild orphaned by a leader that exited is killed too", async () => {
+    const outcome = await runStep(request("grandchild.ts", { env: { LEADER_EXITS: "1" } }));
+    expect(outcome.status).toBe("completed");
+    expect(await waitUntilGone(grandchildPid(outcome.stdout))).toBe(true);
+  });
+
+  test("a step that ignores SIGTERM is SIGKILLed after the grace", async () => {
+    const outcome = await runStep(request("trap-term.ts", { timeoutMs: 800, killGraceMs: 300 }));
+    expect(outcome).toMatchObject({ status: "timed_out", signal: "SIGKILL", exitCode: null });
+    expect(outcome.stdout).toContain("ignoring SIGTERM");
+    expect(outcome.durationMs).toBeGreaterThanOrEqual(800 + 300);
+    expect(outcome.durationMs).toBeLessThan(800 + 300 + 1000);
+  });
+
+  test("aborting the signal cancels the step", async () => {
+    const controller = new AbortController();
+    const outcome = await runStep(request("sleep.ts", { signal: controller.signal, onOutput: ({ text }) => text.includes("sleeping") && controller.abort() }));
+    expect(outcome).toMatchObject({ status: "canceled", error: "canceled", signal: "SIGTERM" });
+  });
+
+  test("an already aborted signal cancels without spawning", async () => {
+    const outcome = await runStep(request("sleep.ts", { signal: AbortSignal.abort() }));
+    expect(outcome).toMatchObject({ status: "canceled", error: "canceled" });
+    expect(outcome.pid).toBeUndefined();
+  });
+
+  test("output is capped to its tail and the final FLOW_RESULT still parses", async () => {
+    const outcome = await runStep(request("big-output.ts"));
+    expect(outcome.status).toBe("completed");
+    expect(outcome.result).toEqual({ status: "changed", message: "big" });
+    expect(outcome.stdoutTruncated).toBe(true);
+    expect(outcome.stderrTruncated).toBe(false);
+    expect(outcome.stdout.length).toBeLessThanOrEqual(DEFAULT_OUTPUT_CAP_BYTES);
+    expect(Buffer.byteLength(outcome.stdout)).toBeGreaterThan(DEFAULT_OUTPUT_CAP_BYTES - 4);
+    expect(outcome.stdout).not.toContain("\uFFFD");
+  });
+});
+
+describe("TailBuffer", () => {
+  test("keeps the last bytes and drops a character split at the cut", () => {
+    const tail = new TailBuffer(5);
+    tail.push(Buffer.from("ab"));
+    expect(tail.truncated).toBe(false);
+    tail.push(Buffer.from("éé")); // 4 bytes: keeps "b" + "éé"
+    expect([tail.text(), tail.truncated]).toEqual(["béé", true]);
+    tail.push(Buffer.from("x")); // drops "b"
+    expect(tail.text()).toBe("ééx");
+    tail.push(Buffer.from("y")); // cut lands inside the first "é"
+    expect(tail.text()).toBe("éxy");
+    tail.push(Buffer.from("123456")); // one chunk larger than the cap
+    expect(tail.text()).toBe("23456");
+  });
+});
+
+describe("code-mode runner", () => {
+  test("is disabled unless the variable is set, and says which variable", async () => {
+    const outcome = await runStep(request("echo.ts", { runner: "code-mode", env: { CODEX_FLOWS_ENABLE_CODE_MODE: undefined } }));
+    expect(outcome).toMatchObject({
+      status: "failed",
+      error: 'code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "do-work" of flow "example-flow"',
+    });
+  });
+
+  test("when enabled, reports that this build has no code-mode runner yet", async () => {
+    const outcome = await runStep(request("echo.ts", { runner: "code-mode", env: { CODEX_FLOWS_ENABLE_CODE_MODE: "Yes" } }));
+    expect(outcome).toMatchObject({ status: "failed", error: "code-mode runner is not available in this build yet" });
+  });
+
+  test("codeModeEnabled accepts 1, true, yes, on in any case", () => {
+    for (const value of ["1", "true", "TRUE", "yes", "On"]) expect(codeModeEnabled({ CODEX_FLOWS_ENABLE_CODE_MODE: value })).toBe(true);
+    for (const value of [undefined, "", "0", "false", "off", "enabled"]) expect(codeModeEnabled({ CODEX_FLOWS_ENABLE_CODE_MODE: value })).toBe(false);
+  });
+});

@@ -1,0 +1,28 @@
+import type { AttemptsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
+import type { FlowMessage } from "../../lib/messages.ts";
+import { evolve, type ReadState, type Write } from "../../services/projector/evolve.ts";
+
+/** An in-memory read model driven by the pure evolve, for projector specifications. */
+export function memoryReadModel() {
+  const events = new Map<string, EventsTable>();
+  const runs = new Map<string, RunsTable>();
+  const attempts = new Map<string, AttemptsTable>();
+  const decisions = new Map<string, Write["row"]>();
+  const state: ReadState = {
+    event: (id) => events.get(id),
+    run: (id) => runs.get(id),
+    attempt: (runId, n) => attempts.get(`${runId}:${n}`),
+  };
+  const apply = (message: FlowMessage, seq: number): Write[] => {
+    const writes = evolve(state, message, seq);
+    for (const w of writes) {
+      if (w.table === "events") events.set(w.row.id, w.row);
+      else if (w.table === "runs") runs.set(w.row.id, w.row);
+      else if (w.table === "attempts") attempts.set(`${w.row.run_id}:${w.row.attempt}`, w.row);
+      else decisions.set(`${w.row.event_id}:${w.row.generation}:${w.row.flow_name}:${w.row.step_name}`, w.row);
+    }
+    return writes;
+  };
+  const snapshot = () => JSON.stringify({ events: [...events], runs: [...runs], attempts: [...attempts], decisions: [...decisions] });
+  return { state, apply, events, runs, attempts, decisions, snapshot };
+}
