@@ -26,6 +26,7 @@ export type Config = {
   publishTimeoutMs: number;
   waitTimeoutMs: number;
   outputCapBytes: number;
+  outputTailBytes: number;
 };
 
 /** A configuration value that is not what its variable expects; the message names both. */
@@ -62,6 +63,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     publishTimeoutMs: read.int("CODEX_FLOW_PUBLISH_TIMEOUT_MS", 5_000, 100, 120_000),
     waitTimeoutMs: read.int("CODEX_FLOW_WAIT_TIMEOUT_MS", 30_000, 0, 3600_000),
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
+    // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.
+    outputTailBytes: read.int("CODEX_FLOW_OUTPUT_TAIL_BYTES", 64 * 1024, 0, 256 * 1024),
   };
   return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
 }

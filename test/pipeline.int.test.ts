@@ -6,6 +6,7 @@ import { subjects } from "../lib/subjects.ts";
 import { signBody } from "../services/ingress/signature.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
+import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();
@@ -37,12 +38,12 @@ describe("POST /events through the whole pipeline", () => {
     const event = { id: PATCH_ID, type: "upstream.release", source: "patch", payload: { tag: "rust-v0.169.0" } };
     const response = await post(JSON.stringify(event), {}, "?wait=true");
     expect(response.status).toBe(202);
-    const answer = (await response.json()) as { status: string; eventId: string; seq: number; matched: number; runIds: string[]; runs: { status: string }[] };
+    const answer = (await json(response)) as { status: string; eventId: string; seq: number; matched: number; runIds: string[]; runs: { status: string }[] };
     expect(answer).toMatchObject({ status: "accepted", eventId: PATCH_ID, matched: 1 });
     expect(answer.seq).toBeGreaterThan(0);
     expect(answer.runs.map((r) => r.status)).toEqual(["completed"]);
 
-    const runs = await (await fetch(`${url}/runs?eventId=${encodeURIComponent(PATCH_ID)}`)).json();
+    const runs = await json(fetch(`${url}/runs?eventId=${encodeURIComponent(PATCH_ID)}`));
     expect(runs.eventId).toBe(PATCH_ID);
     expect(runs.runs).toHaveLength(1);
     const [run] = runs.runs;
@@ -69,8 +70,8 @@ describe("POST /events through the whole pipeline", () => {
     const event = { id: PATCH_ID, type: "upstream.release", payload: { tag: "rust-v0.169.0" } };
     const response = await post(JSON.stringify(event), {}, "?wait=matched");
     expect(response.status).toBe(202);
-    expect(await response.json()).toMatchObject({ status: "duplicate", eventId: PATCH_ID, matched: 1, idempotent: true });
-    const runs = await (await fetch(`${url}/runs?eventId=${encodeURIComponent(PATCH_ID)}`)).json();
+    expect(await json(response)).toMatchObject({ status: "duplicate", eventId: PATCH_ID, matched: 1, idempotent: true });
+    const runs = await json(fetch(`${url}/runs?eventId=${encodeURIComponent(PATCH_ID)}`));
     expect(runs.runs).toHaveLength(1);
   });
 
@@ -84,25 +85,25 @@ describe("POST /events through the whole pipeline", () => {
     expect(ack.duplicate).toBe(false);
     // The projector has applied the re-published event (and anything the matcher did with it) once health shows no lag.
     await eventually(async () => {
-      const health = await (await fetch(`${url}/healthz`)).json();
+      const health = await json(fetch(`${url}/healthz`));
       return health.projector.appliedSeq >= ack.seq && health.projector.lag === 0;
     });
     await Bun.sleep(300);
-    const runs = await (await fetch(`${url}/runs?eventId=${id}`)).json();
+    const runs = await json(fetch(`${url}/runs?eventId=${id}`));
     expect(runs.runs).toHaveLength(1);
   });
 
   test("an event no step matches is accepted with matched 0", async () => {
     const response = await post(JSON.stringify({ id: "nobody-1", type: "nobody.cares" }), {}, "?wait=matched");
     expect(response.status).toBe(202);
-    expect(await response.json()).toMatchObject({ status: "accepted", matched: 0, runIds: [] });
+    expect(await json(response)).toMatchObject({ status: "accepted", matched: 0, runIds: [] });
   });
 
   test("POST /flow-events is the same endpoint", async () => {
     const body = JSON.stringify({ id: "flow-events-1", type: "upstream.release", payload: { tag: "v2" } });
     const response = await fetch(`${url}/flow-events?wait=true`, { method: "POST", body, headers: { "x-patchbay-flow-signature-256": signBody(SECRET, body) } });
     expect(response.status).toBe(202);
-    expect(await response.json()).toMatchObject({ status: "accepted", matched: 1 });
+    expect(await json(response)).toMatchObject({ status: "accepted", matched: 1 });
   });
 });
 
@@ -111,19 +112,19 @@ describe("bad input is answered clearly and nothing is published", () => {
     const body = JSON.stringify({ id: "big", type: "upstream.release", payload: { blob: "x".repeat(70 * 1024) } });
     const response = await post(body);
     expect(response.status).toBe(413);
-    expect((await response.json()).error).toContain("larger than 65536 bytes");
+    expect((await json(response)).error).toContain("larger than 65536 bytes");
   });
 
   test("a body that is not JSON is 400", async () => {
     const response = await post("{not json");
     expect(response.status).toBe(400);
-    expect((await response.json()).error).toContain("not valid JSON");
+    expect((await json(response)).error).toContain("not valid JSON");
   });
 
   test("a body that is not a FlowEvent is 400 naming the fields", async () => {
     const response = await post(JSON.stringify({ type: "a..b", payload: 1 }));
     expect(response.status).toBe(400);
-    const answer = await response.json();
+    const answer = await json(response);
     expect(answer.details).toEqual(["id: expected required property", "type: expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release)"]);
   });
 
@@ -138,7 +139,7 @@ describe("bad input is answered clearly and nothing is published", () => {
   test("GET /runs without eventId is 400", async () => {
     const response = await fetch(`${url}/runs`);
     expect(response.status).toBe(400);
-    expect((await response.json()).error).toContain("eventId");
+    expect((await json(response)).error).toContain("eventId");
   });
 
   test("an unknown wait mode is 400", async () => {

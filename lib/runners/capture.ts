@@ -58,3 +58,11 @@ export class TailBuffer {
     return new TextDecoder().decode(start === 0 ? bytes : bytes.subarray(start));
   }
 }
+
+/** The last `capBytes` bytes of a text (cut on a character boundary), and whether anything was cut. */
+export function tailOf(text: string, capBytes: number): { text: string; truncated: boolean } {
+  if (text.length <= capBytes / 4) return { text, truncated: false };
+  const buffer = new TailBuffer(capBytes);
+  buffer.push(Buffer.from(text));
+  return { text: buffer.text(), truncated: buffer.truncated };
+}

@@ -4,6 +4,7 @@ import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
 import { msgIds } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage, type RunFinished, type RunStep } from "../../lib/messages.ts";
+import { tailOf } from "../../lib/runners/capture.ts";
 import { runStep } from "../../lib/runners/index.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/subjects.ts";
@@ -21,6 +22,8 @@ export type ExecutorOptions = {
   ackWaitMs: number;
   publishTimeoutMs: number;
   outputCapBytes: number;
+  /** Bytes of each output stream's tail that the finished message carries. */
+  outputTailBytes: number;
   log: Logger;
 };
 
@@ -81,6 +84,8 @@ export function startExecutor(options: ExecutorOptions): DurableLoop {
     const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: options.executorKind };
     await publishDurably(subjects.run(command.runId, "started"), encodeMessage(started), msgIds.lifecycle(command.runId, attempt, "started"), message);
     const outcome = await execute(command, attempt, message);
+    const stdout = tailOf(outcome.stdout, options.outputTailBytes);
+    const stderr = tailOf(outcome.stderr, options.outputTailBytes);
     const finished: RunFinished = {
       v: 1,
       kind: "run.finished",
@@ -92,10 +97,10 @@ export function startExecutor(options: ExecutorOptions): DurableLoop {
       signal: outcome.signal,
       ...(outcome.result ? { result: outcome.result } : {}),
       ...(outcome.error ? { error: outcome.error } : {}),
-      stdout: outcome.stdout,
-      stderr: outcome.stderr,
-      stdoutTruncated: outcome.stdoutTruncated,
-      stderrTruncated: outcome.stderrTruncated,
+      stdout: stdout.text,
+      stderr: stderr.text,
+      stdoutTruncated: outcome.stdoutTruncated || stdout.truncated,
+      stderrTruncated: outcome.stderrTruncated || stderr.truncated,
       startedAt: outcome.startedAt,
       finishedAt: outcome.finishedAt,
       durationMs: outcome.durationMs,

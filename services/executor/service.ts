@@ -21,6 +21,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Service
     ackWaitMs: config.ackWaitMs,
     publishTimeoutMs: config.publishTimeoutMs,
     outputCapBytes: config.outputCapBytes,
+    outputTailBytes: config.outputTailBytes,
     log,
   });
   log.info(`executing on host ${config.hostId}, queue ${SHARED_QUEUE}, ${config.concurrency} at a time`);
