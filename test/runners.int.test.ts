@@ -1,5 +1,5 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FlowEvent } from "../lib/event.ts";
@@ -9,6 +9,7 @@ import { codeModeEnabled, DEFAULT_OUTPUT_CAP_BYTES, runStep, type StepRunRequest
 
 const STEPS = join(import.meta.dir, "fixtures", "steps");
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "runners-int-")));
+afterAll(() => rmSync(WORKDIR, { recursive: true, force: true }));
 const EVENT: FlowEvent = { id: "evt-1", type: "test.ping", receivedAt: "2025-01-01T00:00:00.000Z", payload: { n: 1 } };
 
 type Options = Partial<Omit<StepRunRequest, "flow" | "step" | "event">> & { timeoutMs?: number; runner?: Runner; scriptPath?: string; workingDirectory?: string };
@@ -54,8 +55,9 @@ describe("bun runner", () => {
   test("hands over the seed's stdin, env and working directory, and streams output", async () => {
     const chunks: { stream: string; text: string }[] = [];
     process.env.REMOVED_VAR = "should not arrive";
-    const outcome = await runStep(request("echo.ts", { env: { EXTRA_VAR: "extra", REMOVED_VAR: undefined }, onOutput: (c) => chunks.push(c) }));
-    delete process.env.REMOVED_VAR;
+    const outcome = await runStep(request("echo.ts", { env: { EXTRA_VAR: "extra", REMOVED_VAR: undefined }, onOutput: (c) => chunks.push(c) })).finally(
+      () => delete process.env.REMOVED_VAR,
+    );
 
     expect(outcome.status).toBe("completed");
     expect(outcome.exitCode).toBe(0);
@@ -142,6 +144,14 @@ describe("bun runner", () => {
     const outcome = await runStep(request("grandchild.ts", { env: { LEADER_EXITS: "1" } }));
     expect(outcome.status).toBe("completed");
     expect(await waitUntilGone(grandchildPid(outcome.stdout))).toBe(true);
+  });
+
+  test("a process that escaped the group cannot hold the runner past the drain limit", async () => {
+    const outcome = await runStep(request("escape-group.ts"));
+    const escaped = Number(/ESCAPED (\d+)/.exec(outcome.stdout)?.[1]);
+    if (escaped > 0) process.kill(escaped, "SIGKILL");
+    expect(outcome).toMatchObject({ status: "completed", result: { status: "completed" } });
+    expect(outcome.error).toContain("output still open 2000 ms after exit");
   });
 
   test("a step that ignores SIGTERM is SIGKILLed after the grace", async () => {

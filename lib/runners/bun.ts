@@ -16,7 +16,7 @@ type Ended = { exitCode: number | null; signal: string | null; stopReason: "time
 /**
  * Runs one attempt of a `runner = "bun"` step: the running Bun executes the script with
  * the seed's JSON on stdin, in its own process group so a timeout or cancel reaches
- * every process the step started. Never throws; every failure is an outcome.
+ * every process the step started. Every failure of the step is an outcome, not a throw.
  */
 export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> {
   const { flow, step, event } = request;

@@ -65,8 +65,10 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
           ...(applied > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: applied + 1 } : { deliver_policy: DeliverPolicy.All }),
         });
         current = await consumer.consume({ max_messages: 1_000 });
+        if (stopping) await current.close();
         let batch: JsMsg[] = [];
         for await (const m of current) {
+          if (stopping) break;
           if (m.seq <= applied) continue;
           batch.push(m);
           if (current.getPending() === 0 || batch.length >= maxBatch) {
