@@ -1,0 +1,111 @@
+import { describe, expect, test } from "bun:test";
+import { join, resolve } from "node:path";
+import { ConfigError, loadConfig } from "../lib/config.ts";
+
+const CWD = "/srv/flows-checkout";
+
+describe("loadConfig defaults", () => {
+  test("given no variables, when loaded, then it listens on 127.0.0.1:7345 with stream FLOWS, prefix flows and the direct executor", () => {
+    const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD });
+    expect(config).toMatchObject({ host: "127.0.0.1", port: 7345, stream: "FLOWS", subjectPrefix: "flows", executor: "direct", cwd: CWD });
+    expect(config.secret).toBeUndefined();
+    expect(config.natsUrl).toBeUndefined();
+    expect(config.concurrency).toBeGreaterThanOrEqual(2);
+    expect(config.hostId).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+  });
+
+  test("given no data dir, when loaded, then the data lives under the working directory", () => {
+    expect(loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD }).dataDir).toBe(join(CWD, ".data"));
+  });
+
+  test("given no cwd at all, when loaded, then the process's directory is the working directory", () => {
+    const config = loadConfig({});
+    expect(config.cwd).toBe(process.cwd());
+    expect(config.dataDir).toBe(join(process.cwd(), ".data"));
+  });
+
+  test("given empty values, when loaded, then they count as unset", () => {
+    const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_BACKEND_PORT: "", CODEX_FLOW_BACKEND_SECRET: "", NATS_URL: "", CODEX_FLOW_STREAM: "" });
+    expect(config).toMatchObject({ port: 7345, stream: "FLOWS" });
+    expect(config.secret).toBeUndefined();
+    expect(config.natsUrl).toBeUndefined();
+  });
+});
+
+describe("loadConfig honours every seed variable", () => {
+  const env = {
+    CODEX_FLOW_BACKEND_HOST: "0.0.0.0",
+    CODEX_FLOW_BACKEND_PORT: "8123",
+    CODEX_FLOW_BACKEND_DATA_DIR: "/var/lib/codex-flow-systemd-local",
+    CODEX_FLOW_BACKEND_SECRET: "shared-hmac-secret",
+    CODEX_FLOW_BACKEND_EXECUTOR: "systemd-run",
+    CODEX_FLOW_BACKEND_CWD: "/home/peezy/codex-flows-public",
+    NATS_URL: "nats://nats.internal:4222",
+    CODEX_FLOW_STREAM: "FLOWS_STAGING",
+    CODEX_FLOW_SUBJECT_PREFIX: "staging.flows",
+    CODEX_FLOW_HOST_ID: "builder-1",
+    CODEX_FLOW_EXECUTOR_CONCURRENCY: "3",
+  };
+
+  test("given the seed's variables, when loaded, then each one is the value used", () => {
+    expect(loadConfig(env)).toMatchObject({
+      host: "0.0.0.0",
+      port: 8123,
+      dataDir: "/var/lib/codex-flow-systemd-local",
+      secret: "shared-hmac-secret",
+      executor: "systemd-run",
+      cwd: "/home/peezy/codex-flows-public",
+      natsUrl: "nats://nats.internal:4222",
+      stream: "FLOWS_STAGING",
+      subjectPrefix: "staging.flows",
+      hostId: "builder-1",
+      concurrency: 3,
+    });
+  });
+
+  test("given a relative data dir, when loaded, then it is resolved against the working directory", () => {
+    expect(loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_BACKEND_DATA_DIR: "state" }).dataDir).toBe(join(CWD, "state"));
+  });
+
+  test("given a relative cwd, when loaded, then it is made absolute", () => {
+    expect(loadConfig({ CODEX_FLOW_BACKEND_CWD: "some/dir" }).cwd).toBe(resolve("some/dir"));
+  });
+
+  test("given CLI overrides, when loaded, then --cwd and --port win over the environment", () => {
+    const config = loadConfig(env, { cwd: "/elsewhere", port: 9001 });
+    expect(config).toMatchObject({ cwd: "/elsewhere", port: 9001, host: "0.0.0.0" });
+    expect(config.dataDir).toBe("/var/lib/codex-flow-systemd-local");
+  });
+
+  test("given port 0, when loaded, then it is accepted (the kernel picks a port)", () => {
+    expect(loadConfig({ CODEX_FLOW_BACKEND_PORT: "0" }).port).toBe(0);
+  });
+});
+
+describe("loadConfig rejects bad values with a ConfigError naming the variable and what was expected", () => {
+  const cases: [string, string, RegExp][] = [
+    ["CODEX_FLOW_BACKEND_PORT", "70000", /expected an integer from 0 to 65535/],
+    ["CODEX_FLOW_BACKEND_PORT", "abc", /expected an integer from 0 to 65535/],
+    ["CODEX_FLOW_BACKEND_PORT", "80.5", /expected an integer from 0 to 65535/],
+    ["CODEX_FLOW_BACKEND_EXECUTOR", "docker", /expected one of direct, systemd-run/],
+    ["CODEX_FLOW_STREAM", "a.b", /expected 1-64 letters, digits, _ or -/],
+    ["CODEX_FLOW_SUBJECT_PREFIX", "flows.>", /expected dot-separated tokens/],
+    ["CODEX_FLOW_HOST_ID", "my host", /expected 1-64 letters, digits, _ or -/],
+    ["CODEX_FLOW_EXECUTOR_CONCURRENCY", "0", /expected an integer from 1 to 1024/],
+  ];
+
+  for (const [name, value, expected] of cases) {
+    test(`given ${name}=${JSON.stringify(value)}, when loaded, then it throws naming ${name} and ${expected.source}`, () => {
+      let thrown: unknown;
+      try {
+        loadConfig({ [name]: value });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      const message = (thrown as Error).message;
+      expect(message).toContain(`${name}=${JSON.stringify(value)}`);
+      expect(message).toMatch(expected);
+    });
+  }
+});
