@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // The seed's one-host backend command: `bun run flow:backend serve --cwd DIR` runs every
 // service against an existing NATS (NATS_URL, default nats://127.0.0.1:4222).
-import { parse, UsageError } from "../cli/args.ts";
+import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { serve } from "../cli/serve.ts";
 
 const HELP = `flow:backend: every codex-flows service on this host, against NATS_URL
@@ -18,7 +18,7 @@ try {
     process.exit(command ? 0 : 2);
   }
   if (command !== "serve") throw new UsageError(`unknown command "${command}": expected serve`);
-  await serve("all", { ...(values.cwd ? { cwd: values.cwd } : {}), ...(values.port ? { port: Number(values.port) } : {}) });
+  await serve("all", { ...(values.cwd ? { cwd: values.cwd } : {}), ...(values.port ? { port: portFlag(values.port) } : {}) });
 } catch (error) {
   console.error(`flow:backend: ${(error as Error).message}`);
   process.exit(2);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import { ConfigError, type Config } from "../lib/config.ts";
-import { parse, UsageError } from "../cli/args.ts";
+import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { listRuns, publish } from "../cli/client.ts";
 import { dev, serve } from "../cli/serve.ts";
@@ -79,12 +79,6 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
-}
-
-function portFlag(raw: string): number {
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) throw new UsageError(`--port ${raw}: expected an integer from 0 to 65535`);
-  return port;
 }
 
 try {

@@ -25,3 +25,10 @@ export async function readJsonFile(path: string | undefined, flag: string): Prom
     throw new UsageError(`${flag} ${path}: not valid JSON (${(error as Error).message})`);
   }
 }
+
+/** `--port N`: an integer from 0 to 65535. */
+export function portFlag(raw: string): number {
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) throw new UsageError(`--port ${raw}: expected an integer from 0 to 65535`);
+  return port;
+}
