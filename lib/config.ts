@@ -1,5 +1,6 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
+import { QUEUE_NAME } from "./step-policy.ts";
 import { isValidPrefix } from "./subjects.ts";
 
 export type ExecutorKind = "direct" | "systemd-run";
@@ -27,6 +28,11 @@ export type Config = {
   waitTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
+  labels: string[];
+  maxDeliver: number;
+  maxLostAttempts: number;
+  maxChainDepth: number;
+  shutdownGraceMs: number;
 };
 
 /** A configuration value that is not what its variable expects; the message names both. */
@@ -52,7 +58,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     natsUrl: env.NATS_URL || undefined,
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
     subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", "flows", { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
-    hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or - (it names a work queue)"),
+    hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), QUEUE_NAME, "1-48 letters, digits, _ or - (it names a work queue)"),
     concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(2, availableParallelism()), 1, 1024),
     maxBodyBytes: read.int("CODEX_FLOW_MAX_BODY_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
     duplicateWindowMs: read.int("CODEX_FLOW_DUPLICATE_WINDOW_MS", 120_000, 1000, 7 * 24 * 3600_000),
@@ -65,6 +71,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.
     outputTailBytes: read.int("CODEX_FLOW_OUTPUT_TAIL_BYTES", 64 * 1024, 0, 256 * 1024),
+    labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),
+    maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
+    maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),
+    maxChainDepth: read.int("CODEX_FLOW_MAX_CHAIN_DEPTH", 8, 0, 100),
+    shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 20_000, 0, 3600_000),
   };
   return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
 }
@@ -75,7 +86,7 @@ export function readModelPath(config: Pick<Config, "dataDir">): string {
 }
 
 function hostId(): string {
-  const name = hostname().replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64);
+  const name = hostname().replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 48);
   return name || "host";
 }
 
@@ -100,6 +111,12 @@ function reader(env: Env) {
       const raw = env[name];
       if (raw === undefined || raw === "") return fallback;
       return allowed.includes(raw as T) ? (raw as T) : fail(name, raw, `one of ${allowed.join(", ")}`);
+    },
+    list(name: string, pattern: RegExp, expected: string): string[] {
+      const raw = env[name];
+      if (raw === undefined || raw.trim() === "") return [];
+      const items = raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+      return items.every((item) => pattern.test(item)) ? items : fail(name, raw, expected);
     },
     matching(name: string, fallback: string, pattern: { test(value: string): boolean }, expected: string): string {
       const raw = env[name];

@@ -1,6 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { type DurableSpec, ensureConsumer } from "./jetstream.ts";
 import type { Logger } from "./log.ts";
+import type { Slots } from "./slots.ts";
 
 /** What a handler decided for one message. */
 export type Disposition = "ack" | { nak: number } | { term: string };
@@ -10,8 +11,9 @@ export type DurableLoopOptions = {
   jsm: JetStreamManager;
   stream: string;
   spec: DurableSpec;
-  /** Messages handled at once (each slot holds at most `batch` leased messages). */
-  slots: number;
+  /** Handler capacity, shared with the service's other loops. */
+  slots: Slots;
+  /** Messages asked for per pull request. */
   batch: number;
   /** How long one pull request waits on an idle stream. */
   expiresMs?: number;
@@ -20,28 +22,30 @@ export type DurableLoopOptions = {
 };
 
 export type DurableLoop = {
-  /** Stops pulling; waits up to `graceMs` for handlers in progress, then returns. */
-  stop(graceMs?: number): Promise<void>;
+  /** Stops pulling (messages that arrive meanwhile go back at once); waits up to `graceMs` for handlers; true when none is left. */
+  stop(graceMs: number): Promise<boolean>;
+  /** Resolves when no handler is running. */
+  idle(): Promise<void>;
   /** How many messages are being handled right now. */
   inFlight(): number;
 };
 
 /**
- * The one consumer loop every service uses: it pulls from a shared durable consumer,
- * re-creates the consumer when it disappears, acks only after the handler's durable
- * effect is done, naks with a delay on a transient failure (a thrown error), and terms
- * a poison message after the handler recorded it. Each slot pulls its own messages so
- * no host holds leases on work it has no capacity for.
+ * The one consumer loop every service uses: it pulls from a shared durable consumer
+ * only while the service has a free slot (so no host holds leases on work it has no
+ * capacity for), re-creates the consumer when it disappears, acks only after the
+ * handler's durable effect is done, naks with a delay on a transient failure (a thrown
+ * error), and terms a poison message after the handler recorded it. A message that
+ * arrives when every slot is taken keeps its lease (`working()`) until one frees.
  */
 export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
-  const { js, jsm, stream, spec, log } = options;
+  const { js, jsm, stream, spec, slots, log } = options;
   let stopping = false;
   let inFlight = 0;
   const pulls = new Set<ConsumerMessages>();
-  const idle: (() => void)[] = [];
+  const idleWaiters: (() => void)[] = [];
 
-  const settle = async (message: JsMsg): Promise<void> => {
-    inFlight++;
+  const settle = async (message: JsMsg, release: () => void): Promise<void> => {
     try {
       let disposition: Disposition;
       try {
@@ -54,24 +58,33 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
       else if ("nak" in disposition) message.nak(disposition.nak);
       else message.term(disposition.term);
     } finally {
+      release();
       inFlight--;
-      if (inFlight === 0) for (const wake of idle.splice(0)) wake();
+      if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
     }
   };
 
-  const slot = async (): Promise<void> => {
+  const takeSlot = (message: JsMsg) => withLease(message, spec.ackWaitMs, () => slots.acquire());
+
+  const loop = async (): Promise<void> => {
     let failures = 0;
     while (!stopping) {
       try {
+        await slots.whenFree();
+        if (stopping) break;
         const consumer = await js.consumers.get(stream, spec.durable);
         const pull = await consumer.fetch({ max_messages: options.batch, expires: options.expiresMs ?? 10_000 });
         pulls.add(pull);
         try {
           for await (const message of pull) {
             failures = 0;
-            // A message that arrives while stopping goes straight back for another host.
-            if (stopping) message.nak();
-            else await settle(message);
+            if (stopping) {
+              message.nak();
+              continue;
+            }
+            inFlight++;
+            const release = await takeSlot(message);
+            void settle(message, release);
           }
         } finally {
           pulls.delete(pull);
@@ -85,16 +98,28 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
       }
     }
   };
+  const running = loop();
 
-  const slots = Array.from({ length: options.slots }, () => slot());
-
+  const idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((wake) => idleWaiters.push(wake)));
   return {
     inFlight: () => inFlight,
-    async stop(graceMs = 10_000) {
+    idle,
+    async stop(graceMs) {
       stopping = true;
       for (const pull of pulls) await pull.close().catch(() => undefined);
-      if (inFlight > 0) await Promise.race([new Promise<void>((wake) => idle.push(wake)), Bun.sleep(graceMs)]);
-      await Promise.race([Promise.allSettled(slots), Bun.sleep(1_000)]);
+      const drained = await Promise.race([idle().then(() => true), Bun.sleep(graceMs).then(() => false)]);
+      await Promise.race([running, Bun.sleep(1_000)]);
+      return drained;
     },
   };
+}
+
+/** Runs `work` while renewing the message's lease (`working()`) well inside `ackWaitMs`. */
+export async function withLease<T>(message: JsMsg, ackWaitMs: number, work: () => Promise<T>): Promise<T> {
+  const keep = setInterval(() => message.working(), Math.max(200, Math.floor(ackWaitMs / 3)));
+  try {
+    return await work();
+  } finally {
+    clearInterval(keep);
+  }
 }

@@ -1,6 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { FlowEventInput } from "./event.ts";
+
 
 export const FLOW_RESULT_PREFIX = "FLOW_RESULT ";
 
@@ -15,13 +15,19 @@ export const FlowResultStatus = Type.Union([
 ]);
 export type FlowResultStatus = Static<typeof FlowResultStatus>;
 
+/** An event a step asks to start; its id may be left out (the executor derives one from the run). */
+export const NextEvent = Type.Object(
+  { id: Type.Optional(Type.String()), type: Type.String(), source: Type.Optional(Type.String()), occurredAt: Type.Optional(Type.String()), payload: Type.Optional(Type.Unknown()) },
+  { additionalProperties: true },
+);
+
 /** The JSON object after `FLOW_RESULT ` on a step's last result line. Extra fields are kept. */
 export const FlowResult = Type.Object(
   {
     status: FlowResultStatus,
     message: Type.Optional(Type.String()),
     artifacts: Type.Optional(Type.Unknown()),
-    next: Type.Optional(Type.Array(FlowEventInput)),
+    next: Type.Optional(Type.Array(NextEvent)),
   },
   { additionalProperties: true, $id: "FlowResult" },
 );

@@ -65,22 +65,29 @@ export function streamConfig(settings: StreamSettings): Partial<StreamConfig> & 
  */
 export async function ensureStream(jsm: JetStreamManager, settings: StreamSettings): Promise<void> {
   const want = streamConfig(settings);
-  let current: StreamConfig;
-  try {
-    current = (await jsm.streams.info(want.name)).config;
-  } catch (error) {
-    if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
-    try {
-      await jsm.streams.add(want);
-      return;
-    } catch (raced) {
-      current = (await jsm.streams.info(want.name).catch(() => Promise.reject(raced))).config;
-    }
-  }
-  const differs = (["subjects", "allow_direct", "duplicate_window", "max_age", "max_bytes", "discard"] as const).some((key) => JSON.stringify(current[key]) !== JSON.stringify(want[key]));
+  const current = await createStreamIfMissing(jsm, want);
+  if (!current) return;
+  const differs = (["subjects", "allow_direct", "duplicate_window", "max_age", "max_bytes", "discard"] as const).some(
+    (key) => JSON.stringify(current[key]) !== JSON.stringify(want[key]),
+  );
   // Storage can't change in place and replicas are the operator's call once the stream exists.
   const { storage: _storage, num_replicas: _replicas, ...updatable } = want;
   if (differs) await jsm.streams.update(want.name, { ...current, ...updatable });
+}
+
+/** Adds the stream when it does not exist (undefined), else returns its current configuration. */
+export async function createStreamIfMissing(jsm: JetStreamManager, want: Partial<StreamConfig> & { name: string }): Promise<StreamConfig | undefined> {
+  try {
+    return (await jsm.streams.info(want.name)).config;
+  } catch (error) {
+    if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+  }
+  try {
+    await jsm.streams.add(want);
+    return undefined;
+  } catch (raced) {
+    return (await jsm.streams.info(want.name).catch(() => Promise.reject(raced))).config;
+  }
 }
 
 export type DurableSpec = {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "./event.ts";
+import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
 
 export type Runner = "bun" | "code-mode";
 export const RUNNERS: readonly Runner[] = ["bun", "code-mode"];
@@ -17,6 +18,7 @@ export type FlowStep = {
   cwd?: string;
   workingDirectory: string;
   trigger: StepTrigger;
+  policy: StepPolicy;
 };
 export type Flow = {
   name: string;
@@ -48,7 +50,7 @@ const EVENT_TYPE = new RegExp(EVENT_TYPE_PATTERN);
 // Unknown keys are rejected because in a hand-written manifest they are almost always typos.
 const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "steps"];
 const GUIDANCE_KEYS = ["skills"];
-const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger"];
+const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", ...STEP_POLICY_KEYS];
 const TRIGGER_KEYS = ["type", "schema"];
 
 type Table = Record<string, unknown>;
@@ -146,6 +148,7 @@ function parseStep(value: unknown, field: string, root: string, fail: Fail): Flo
     timeoutMs,
     workingDirectory: resolve(root, cwd ?? "."),
     trigger: stepTrigger,
+    policy: parseStepPolicy(step, field, fail),
   };
   if (cwd !== undefined) parsed.cwd = cwd;
   return parsed;

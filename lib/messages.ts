@@ -112,9 +112,37 @@ export const RunFinished = Type.Object({
   startedAt: Time,
   finishedAt: Time,
   durationMs: Type.Number(),
+  /** Set when the executor will try again: the delay before the next attempt. */
+  retryInMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Retryable failures of this run's current command so far, this attempt included (the retry budget's count). */
+  failures: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Ids of the events the step's FLOW_RESULT `next` started. */
+  next: Type.Optional(Type.Array(Type.String())),
+  /** The transient systemd unit the attempt ran in (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run). */
+  unit: Type.Optional(Type.String()),
 });
 
-export const FlowMessage = Type.Union([EventAccepted, EventMatched, RunStep, RunStarted, RunFinished]);
+/** An operator asked to cancel a run (API, CLI or the nats CLI). */
+export const RunCancelRequested = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.cancel"),
+  runId: Type.String(),
+  requestedAt: Time,
+  reason: Type.Optional(Type.String()),
+});
+
+/** An executor gave an attempt back unfinished (it is shutting down); another host takes the run. */
+export const RunReleased = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.released"),
+  runId: Type.String(),
+  attempt: Type.Integer({ minimum: 1 }),
+  host: Type.String(),
+  releasedAt: Time,
+  reason: Type.String(),
+});
+
+export const FlowMessage = Type.Union([EventAccepted, EventMatched, RunStep, RunStarted, RunFinished, RunCancelRequested, RunReleased]);
 
 export type EventAccepted = Static<typeof EventAccepted>;
 export type EventMatched = Static<typeof EventMatched>;
@@ -122,6 +150,8 @@ export type StepDecision = Static<typeof StepDecision>;
 export type RunStep = Static<typeof RunStep>;
 export type RunStarted = Static<typeof RunStarted>;
 export type RunFinished = Static<typeof RunFinished>;
+export type RunCancelRequested = Static<typeof RunCancelRequested>;
+export type RunReleased = Static<typeof RunReleased>;
 export type FlowMessage = Static<typeof FlowMessage>;
 
 const checker = TypeCompiler.Compile(FlowMessage);
@@ -150,6 +180,8 @@ const kindSchemas: Record<FlowMessage["kind"], TSchema> = {
   "run.step": RunStep,
   "run.started": RunStarted,
   "run.finished": RunFinished,
+  "run.cancel": RunCancelRequested,
+  "run.released": RunReleased,
 };
 
 /** Encodes a message for publishing. */

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 export const DEFAULT_SUBJECT_PREFIX = "flows";
 
 /** The lifecycle kinds a run publishes under `<prefix>.runs.<runId>.<kind>`. */
-export type RunSubjectKind = "started" | "output" | "heartbeat" | "finished" | "cancel";
+export type RunSubjectKind = "started" | "output" | "heartbeat" | "finished" | "cancel" | "released";
 
 /**
  * Every subject the system writes, built from one prefix. User data never reaches a
@@ -22,6 +22,7 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     allEvents: `${prefix}.events.>`,
     allCommands: `${prefix}.commands.>`,
     allRuns: `${prefix}.runs.>`,
+    allCancels: `${prefix}.runs.*.cancel`,
     event: (type: string) => `${prefix}.events.${type}`,
     matched: (eventId: string) => `${prefix}.matched.${eventToken(eventId)}`,
     command: (queue: string) => `${prefix}.commands.${queueToken(queue)}`,
@@ -34,11 +35,12 @@ export function eventToken(eventId: string): string {
   return createHash("sha256").update(eventId).digest("hex").slice(0, 32);
 }
 
-const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+// A queue is `<host or label or any>` or `<that>--<concurrency group>` (lib/step-policy.ts).
+const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
 
 /** Queue names become one subject token and a consumer name: letters, digits, `_` and `-`. */
 export function queueToken(queue: string): string {
-  if (!QUEUE_PATTERN.test(queue)) throw new Error(`invalid queue name ${JSON.stringify(queue)}: expected 1-64 letters, digits, _ or -`);
+  if (!QUEUE_PATTERN.test(queue)) throw new Error(`invalid queue name ${JSON.stringify(queue)}: expected letters, digits, _ or -`);
   return queue;
 }
 

@@ -1,3 +1,4 @@
+import { DEFAULT_STEP_POLICY } from "../lib/step-policy.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -53,6 +54,7 @@ describe("parseManifest", () => {
           cwd: "../..",
           workingDirectory: "/repo",
           trigger: { type: "upstream.release", schema: "schemas/upstream-release.schema.json", schemaPath: "/repo/flows/demo/schemas/upstream-release.schema.json" },
+          policy: DEFAULT_STEP_POLICY,
         },
       ],
     });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Flow, FlowStep } from "../lib/manifest.ts";
+import { DEFAULT_STEP_POLICY } from "../lib/step-policy.ts";
 import type { StepMatch } from "../lib/trigger.ts";
 import { decide } from "../services/matcher/decide.ts";
 import { accepted, anEvent } from "./support/messages.ts";
@@ -8,7 +9,7 @@ const NOW = "2026-11-23T10:00:00.100Z";
 
 function flow(name: string, steps: string[]): Flow {
   const root = `/flows/${name}`;
-  const stepOf = (s: string): FlowStep => ({ name: s, runner: "bun", script: `exec/${s}.ts`, scriptPath: `${root}/exec/${s}.ts`, timeoutMs: 300_000, workingDirectory: root, trigger: { type: "upstream.release" } });
+  const stepOf = (s: string): FlowStep => ({ name: s, runner: "bun", script: `exec/${s}.ts`, scriptPath: `${root}/exec/${s}.ts`, timeoutMs: 300_000, workingDirectory: root, trigger: { type: "upstream.release" }, policy: DEFAULT_STEP_POLICY });
   return { name, version: 3, config: {}, steps: steps.map(stepOf), root, manifestPath: `${root}/flow.toml` };
 }
 

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, type Migration } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
+import * as durableExecution from "./migrations/2026-11-24-durable-execution.ts";
 import * as initial from "./migrations/2026-11-23-initial.ts";
 
 /** One FlowEvent as accepted, with its latest match decision summary. */
@@ -66,6 +67,12 @@ export type RunsTable = {
   stderr_truncated: number;
   duration_ms: number | null;
   seq: number;
+  cancel_requested_at: string | null;
+  /** When a retry is due (the run waits, queued, until then). */
+  retry_at: string | null;
+  /** Ids of the events this run's FLOW_RESULT `next` started (JSON array). */
+  next_json: string | null;
+  unit: string | null;
 };
 
 /** One attempt (1-based) of one run, as one executor saw it. */
@@ -81,6 +88,7 @@ export type AttemptsTable = {
   error: string | null;
   result_status: string | null;
   duration_ms: number | null;
+  unit: string | null;
 };
 
 /** The projector's checkpoint: the last stream sequence applied. */
@@ -96,7 +104,7 @@ export type ReadModelDatabase = {
 
 export type ReadModel = Kysely<ReadModelDatabase>;
 
-const migrations: Record<string, Migration> = { "2026-11-23-initial": initial };
+const migrations: Record<string, Migration> = { "2026-11-23-initial": initial, "2026-11-24-durable-execution": durableExecution };
 
 /**
  * Opens (and creates) the SQLite read model in WAL mode and brings its schema up to

@@ -1,30 +1,27 @@
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { FlowCatalog } from "../../lib/catalog.ts";
-import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
-import { msgIds } from "../../lib/ids.ts";
-import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage, type RunFinished, type RunStep } from "../../lib/messages.ts";
-import { tailOf } from "../../lib/runners/capture.ts";
-import { runStep } from "../../lib/runners/index.ts";
-import type { StepOutcome } from "../../lib/runners/types.ts";
-import type { Subjects } from "../../lib/subjects.ts";
-import { SHARED_QUEUE } from "../matcher/decide.ts";
+import { type DurableLoop, runDurableLoop, withLease } from "../../lib/consume.ts";
+import { ensureConsumer } from "../../lib/jetstream.ts";
+import { Slots } from "../../lib/slots.ts";
+import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/step-policy.ts";
+import type { AttemptDeps } from "./attempt.ts";
+import { handleCommand } from "./attempt.ts";
+import { startDeadLetters } from "./dead-letters.ts";
 
-export type ExecutorOptions = {
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  stream: string;
-  subjects: Subjects;
-  catalog: FlowCatalog;
-  hostId: string;
-  executorKind: string;
+export type ExecutorOptions = Omit<AttemptDeps, "inflight"> & {
+  nc: NatsConnection;
+  labels: string[];
   concurrency: number;
   ackWaitMs: number;
-  publishTimeoutMs: number;
-  outputCapBytes: number;
-  /** Bytes of each output stream's tail that the finished message carries. */
-  outputTailBytes: number;
-  log: Logger;
+  maxDeliver: number;
+};
+
+export type Executor = {
+  queues(): string[];
+  slotsInUse(): number;
+  /** Takes no new work; lets running steps finish for `graceMs`, then hands the rest back. */
+  stop(graceMs: number): Promise<void>;
 };
 
 /** The durable consumer shared by every executor that serves a queue. */
@@ -33,91 +30,71 @@ export function executorDurable(queue: string): string {
 }
 
 /**
- * Runs step commands from the shared queue, at most `concurrency` at a time. Each
- * attempt is announced (`started`) before the step runs and recorded (`finished`)
- * before the command is acked; the lease is kept with `working()` while the step runs.
+ * The queues this host serves: `any`, its host id, its labels, and the concurrency-group
+ * queues of the flows it knows whose host part is one of those.
  */
-export function startExecutor(options: ExecutorOptions): DurableLoop {
-  const { js, jsm, stream, subjects, catalog, hostId, log } = options;
+export function servedQueues(hostId: string, labels: string[], catalog: FlowCatalog): string[] {
+  const bases = new Set([SHARED_QUEUE, hostId, ...labels]);
+  const groups = catalog.current().flows.flatMap((flow) => flow.steps.map((step) => queueFor(step.policy)).filter((q) => isGroupQueue(q) && bases.has(queueBase(q))));
+  return [...new Set([...bases, ...groups])];
+}
 
-  const publishDurably = async (subject: string, body: string, msgID: string, message: JsMsg) => {
-    // The attempt's record must reach the log: keep the lease and retry until it does.
-    for (let tries = 1; ; tries++) {
-      try {
-        return await js.publish(subject, body, { msgID, timeout: options.publishTimeoutMs });
-      } catch (error) {
-        if (tries >= 30) throw error;
-        log.warn("publish failed; retrying", { subject, tries, error: String(error) });
-        message.working();
-        await Bun.sleep(Math.min(2_000, 100 * tries));
-      }
-    }
-  };
+/**
+ * Runs step commands from every queue this host serves, at most `concurrency` at once
+ * across all of them. A concurrency group's queue is a consumer with max_ack_pending 1,
+ * so its runs never overlap on any host. Cancels arrive on a plain subscription to
+ * `<prefix>.runs.*.cancel` and reach the run wherever it is in progress.
+ */
+export async function startExecutor(options: ExecutorOptions): Promise<Executor> {
+  const { js, jsm, nc, stream, subjects, catalog, log } = options;
+  const inflight = new Map<string, AbortController>();
+  const deps: AttemptDeps = { ...options, inflight };
+  const slots = new Slots(options.concurrency);
+  const loops = new Map<string, DurableLoop>();
 
-  const execute = async (command: RunStep, attempt: number, message: JsMsg): Promise<StepOutcome> => {
-    const found = catalog.find(command.flow, command.step);
-    if (!found) {
-      const now = new Date().toISOString();
-      return {
-        status: "failed", exitCode: null, signal: null,
-        error: `flow "${command.flow}" has no step "${command.step}" on host ${hostId}`,
-        stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false,
-        startedAt: now, finishedAt: now, durationMs: 0,
-      };
-    }
-    const lease = setInterval(() => message.working(), Math.max(500, Math.floor(options.ackWaitMs / 3)));
-    try {
-      return await runStep({ ...found, event: command.event, runId: command.runId, attempt, outputCapBytes: options.outputCapBytes });
-    } finally {
-      clearInterval(lease);
-    }
-  };
-
-  const handle = async (message: JsMsg) => {
-    const decoded = decodeMessage(message.data);
-    if (!decoded.ok || decoded.message.kind !== "run.step") {
-      log.error("poison message on the command queue; terminated", { seq: message.seq, error: decoded.ok ? decoded.message.kind : decoded.error });
-      return { term: "not a run.step message" };
-    }
-    const command = decoded.message;
-    const attempt = (command.attemptBase ?? 0) + message.info.deliveryCount;
-    const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: options.executorKind };
-    await publishDurably(subjects.run(command.runId, "started"), encodeMessage(started), msgIds.lifecycle(command.runId, attempt, "started"), message);
-    const outcome = await execute(command, attempt, message);
-    const stdout = tailOf(outcome.stdout, options.outputTailBytes);
-    const stderr = tailOf(outcome.stderr, options.outputTailBytes);
-    const finished: RunFinished = {
-      v: 1,
-      kind: "run.finished",
-      runId: command.runId,
-      attempt,
-      host: hostId,
-      status: outcome.status,
-      exitCode: outcome.exitCode,
-      signal: outcome.signal,
-      ...(outcome.result ? { result: outcome.result } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-      stdout: stdout.text,
-      stderr: stderr.text,
-      stdoutTruncated: outcome.stdoutTruncated || stdout.truncated,
-      stderrTruncated: outcome.stderrTruncated || stderr.truncated,
-      startedAt: outcome.startedAt,
-      finishedAt: outcome.finishedAt,
-      durationMs: outcome.durationMs,
+  const serve = async (queue: string) => {
+    const spec = {
+      durable: executorDurable(queue),
+      filterSubject: subjects.command(queue),
+      ackWaitMs: options.ackWaitMs,
+      maxDeliver: options.maxDeliver,
+      ...(isGroupQueue(queue) ? { maxAckPending: 1 } : {}),
     };
-    await publishDurably(subjects.run(command.runId, "finished"), encodeMessage(finished), msgIds.lifecycle(command.runId, attempt, "finished"), message);
-    log.info("run finished", { runId: command.runId, flow: command.flow, step: command.step, attempt, status: outcome.status, ms: Math.round(outcome.durationMs) });
-    return "ack" as const;
+    await ensureConsumer(jsm, stream, spec);
+    const handle = (message: Parameters<typeof handleCommand>[1]) => withLease(message, options.ackWaitMs, () => handleCommand(deps, message));
+    loops.set(queue, runDurableLoop({ js, jsm, stream, spec, slots, batch: 1, log, handle }));
   };
+  for (const queue of servedQueues(options.hostId, options.labels, catalog)) await serve(queue);
 
-  return runDurableLoop({
-    js,
-    jsm,
-    stream,
-    spec: { durable: executorDurable(SHARED_QUEUE), filterSubject: subjects.command(SHARED_QUEUE), ackWaitMs: options.ackWaitMs },
-    slots: options.concurrency,
-    batch: 1,
-    log,
-    handle,
+  // Flows can change while we run: serve concurrency groups that appear.
+  const watch = setInterval(() => {
+    for (const queue of servedQueues(options.hostId, options.labels, catalog)) {
+      if (!loops.has(queue)) serve(queue).catch((error) => log.error("cannot serve queue", { queue, error: String(error) }));
+    }
+  }, 2_000);
+
+  const deadLetters = await startDeadLetters(options);
+  const cancels = nc.subscribe(subjects.allCancels, {
+    callback: (error, msg) => {
+      if (error) return log.warn("cancel subscription", { error: String(error) });
+      const runId = msg.subject.split(".").at(-2)!;
+      inflight.get(runId)?.abort("cancel");
+    },
   });
+
+  return {
+    queues: () => [...loops.keys()],
+    slotsInUse: () => slots.used,
+    async stop(graceMs) {
+      clearInterval(watch);
+      await deadLetters.stop(5_000);
+      const drained = await Promise.all([...loops.values()].map((loop) => loop.stop(graceMs)));
+      if (drained.some((ok) => !ok)) {
+        log.warn(`grace period over: handing ${inflight.size} running step(s) back`);
+        for (const controller of inflight.values()) controller.abort("shutdown");
+        await Promise.race([Promise.all([...loops.values()].map((loop) => loop.idle())), Bun.sleep(15_000)]);
+      }
+      cancels.unsubscribe();
+    },
+  };
 }

@@ -1,30 +1,32 @@
 import { flowCatalog } from "../../lib/catalog.ts";
-import { ensureConsumer } from "../../lib/jetstream.ts";
 import type { Service, ServiceContext } from "../context.ts";
-import { SHARED_QUEUE } from "../matcher/decide.ts";
-import { executorDurable, startExecutor } from "./executor.ts";
+import { type Executor, startExecutor } from "./executor.ts";
 
-/** Provisions the shared queue's consumer and runs steps from it until stopped. */
-export async function startExecutorService(ctx: ServiceContext): Promise<Service> {
-  const { config, js, jsm, subjects, log } = ctx;
-  const catalog = flowCatalog(config.cwd, log);
-  await ensureConsumer(jsm, config.stream, { durable: executorDurable(SHARED_QUEUE), filterSubject: subjects.command(SHARED_QUEUE), ackWaitMs: config.ackWaitMs });
-  const loop = startExecutor({
+export type ExecutorService = Service & { executor: Executor };
+
+/** Serves this host's queues and runs steps from them until stopped. */
+export async function startExecutorService(ctx: ServiceContext): Promise<ExecutorService> {
+  const { config, nc, js, jsm, subjects, log } = ctx;
+  const executor = await startExecutor({
     js,
     jsm,
+    nc,
     stream: config.stream,
     subjects,
-    catalog,
+    catalog: flowCatalog(config.cwd, log),
     hostId: config.hostId,
     executorKind: config.executor,
+    labels: config.labels,
     concurrency: config.concurrency,
     ackWaitMs: config.ackWaitMs,
+    maxDeliver: config.maxDeliver,
     publishTimeoutMs: config.publishTimeoutMs,
     outputCapBytes: config.outputCapBytes,
     outputTailBytes: config.outputTailBytes,
+    maxLostAttempts: config.maxLostAttempts,
+    maxChainDepth: config.maxChainDepth,
     log,
   });
-  log.info(`executing on host ${config.hostId}, queue ${SHARED_QUEUE}, ${config.concurrency} at a time`);
-  // Running steps get the whole grace period to finish before they are handed back.
-  return { name: "executor", stop: () => loop.stop(config.ackWaitMs) };
+  log.info(`executing on host ${config.hostId}: queues ${executor.queues().join(", ")}, ${config.concurrency} at a time`);
+  return { name: "executor", executor, stop: () => executor.stop(config.shutdownGraceMs) };
 }

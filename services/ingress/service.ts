@@ -3,8 +3,9 @@ import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import { readCheckpoint } from "../projector/store.ts";
 import type { Service, ServiceContext } from "../context.ts";
-import { createIngressApp, type Health } from "./app.ts";
-import { jetStreamPublisher } from "./events/publish.ts";
+import { createIngressApp } from "./app.ts";
+import type { Health } from "./deps.ts";
+import { jetStreamPublisher } from "./publish.ts";
 import type { AppliedSignal } from "./events/wait.ts";
 
 export type IngressService = Service & { url: string };
@@ -29,7 +30,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
   };
   const app = createIngressApp({
     db,
-    publish: jetStreamPublisher(nc, js, subjects, config.publishTimeoutMs),
+    publish: jetStreamPublisher(nc, js, config.publishTimeoutMs),
+    subjects,
     health,
     secret: config.secret,
     maxBodyBytes: config.maxBodyBytes,

@@ -1,9 +1,7 @@
 import { runIdFor } from "../../lib/ids.ts";
 import type { EventAccepted, EventMatched, RunStep } from "../../lib/messages.ts";
+import { queueFor } from "../../lib/step-policy.ts";
 import type { TriggerIndex } from "../../lib/trigger.ts";
-
-/** Every run waits on the shared queue until steps can name where they run. */
-export const SHARED_QUEUE = "any";
 
 export type Decision = { matched: EventMatched; commands: RunStep[] };
 
@@ -21,6 +19,7 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
     const base = { flow: flow.name, flowVersion: flow.version, step: step.name, runner: step.runner, matched, reasons };
     if (!matched) return base;
     const runId = runIdFor(event.id, generation, flow.name, step.name);
+    const queue = queueFor(step.policy);
     commands.push({
       v: 1,
       kind: "run.step",
@@ -31,12 +30,12 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
       flowVersion: flow.version,
       step: step.name,
       runner: step.runner,
-      queue: SHARED_QUEUE,
+      queue,
       event,
       createdAt: now,
       chainDepth: accepted.chain?.depth ?? 0,
     });
-    return { ...base, runId, queue: SHARED_QUEUE };
+    return { ...base, runId, queue };
   });
   return { matched: { v: 1, kind: "event.matched", eventId: event.id, generation, matchedAt: now, decisions }, commands };
 }

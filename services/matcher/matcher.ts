@@ -1,6 +1,7 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { FlowCatalog } from "../../lib/catalog.ts";
 import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
+import { Slots } from "../../lib/slots.ts";
 import { msgIds } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage } from "../../lib/messages.ts";
@@ -57,8 +58,8 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     jsm,
     stream,
     spec: { durable: MATCHER_DURABLE, filterSubject: subjects.allEvents, ackWaitMs: options.ackWaitMs },
-    slots: 4,
-    batch: 16,
+    slots: new Slots(8),
+    batch: 8,
     log,
     handle,
   });

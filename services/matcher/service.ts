@@ -11,5 +11,5 @@ export async function startMatcherService(ctx: ServiceContext): Promise<Service>
   log.info(`matching against ${flows.length} flow(s) from ${config.cwd}`, { flows: flows.map((f) => f.name) });
   await ensureConsumer(jsm, config.stream, { durable: MATCHER_DURABLE, filterSubject: subjects.allEvents, ackWaitMs: config.ackWaitMs });
   const loop = startMatcher({ js, jsm, stream: config.stream, subjects, catalog, ackWaitMs: config.ackWaitMs, publishTimeoutMs: config.publishTimeoutMs, log });
-  return { name: "matcher", stop: () => loop.stop(config.ackWaitMs) };
+  return { name: "matcher", stop: async () => void (await loop.stop(config.ackWaitMs)) };
 }

@@ -1,5 +1,5 @@
 import type { AttemptsTable, DecisionsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
-import type { EventAccepted, EventMatched, FlowMessage, RunFinished, RunStarted, RunStep } from "../../lib/messages.ts";
+import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/messages.ts";
 
 /** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
 export type ReadState = {
@@ -35,6 +35,10 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
       return runStarted(state, message, seq);
     case "run.finished":
       return runFinished(state, message, seq);
+    case "run.cancel":
+      return runCancel(state, message, seq);
+    case "run.released":
+      return runReleased(state, message, seq);
     default: {
       const unknown: never = message;
       throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);
@@ -99,7 +103,7 @@ function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
   const existing = state.run(command.runId);
   const base = command.attemptBase ?? 0;
   if (existing && !(FINAL_STATUSES.has(existing.status) && base >= existing.attempt && base > 0)) return [];
-  if (existing) return [{ table: "runs", row: { ...existing, status: "queued", updated_at: command.createdAt, seq } }];
+  if (existing) return [{ table: "runs", row: { ...existing, status: "queued", cancel_requested_at: null, retry_at: null, updated_at: command.createdAt, seq } }];
   return [
     {
       table: "runs",
@@ -131,6 +135,10 @@ function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
         stderr_truncated: 0,
         duration_ms: null,
         seq,
+        cancel_requested_at: null,
+        retry_at: null,
+        next_json: null,
+        unit: null,
       },
     },
   ];
@@ -139,12 +147,7 @@ function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
 function runStarted(state: ReadState, message: RunStarted, seq: number): Write[] {
   const run = state.run(message.runId);
   if (!run || message.attempt < run.attempt || state.attempt(message.runId, message.attempt)) return [];
-  const writes: Write[] = [];
-  // A newer attempt started while an older one never finished: its executor was lost.
-  const previous = state.attempt(message.runId, run.attempt);
-  if (previous && previous.status === "running") {
-    writes.push({ table: "attempts", row: { ...previous, status: "lost", error: `executor on ${previous.host} stopped before the attempt finished` } });
-  }
+  const writes: Write[] = lostBefore(state, run, message.attempt);
   writes.push({
     table: "attempts",
     row: {
@@ -159,11 +162,12 @@ function runStarted(state: ReadState, message: RunStarted, seq: number): Write[]
       error: null,
       result_status: null,
       duration_ms: null,
+      unit: null,
     },
   });
   writes.push({
     table: "runs",
-    row: { ...run, status: "running", attempt: message.attempt, host: message.host, executor: message.executor ?? run.executor, started_at: message.startedAt, completed_at: null, updated_at: message.startedAt, seq },
+    row: { ...run, status: "running", retry_at: null, attempt: message.attempt, host: message.host, executor: message.executor ?? run.executor, started_at: message.startedAt, completed_at: null, updated_at: message.startedAt, seq },
   });
   return writes;
 }
@@ -172,8 +176,11 @@ function runFinished(state: ReadState, message: RunFinished, seq: number): Write
   const run = state.run(message.runId);
   const attempt = state.attempt(message.runId, message.attempt);
   if (!run || (attempt && attempt.completed_at !== null)) return [];
+  // An executor that finds a run already canceled before it started reports it; the run said so already.
+  if (!attempt && message.status === "canceled" && FINAL_STATUSES.has(run.status)) return [];
   const resultStatus = message.result?.status ?? null;
   const writes: Write[] = [
+    ...lostBefore(state, run, message.attempt),
     {
       table: "attempts",
       row: {
@@ -188,6 +195,7 @@ function runFinished(state: ReadState, message: RunFinished, seq: number): Write
         error: message.error ?? null,
         result_status: resultStatus,
         duration_ms: message.durationMs,
+        unit: message.unit ?? attempt?.unit ?? null,
       },
     },
   ];
@@ -197,7 +205,11 @@ function runFinished(state: ReadState, message: RunFinished, seq: number): Write
     table: "runs",
     row: {
       ...run,
-      status: message.status,
+      // A failed attempt that will be retried leaves the run waiting on its queue.
+      status: message.retryInMs === undefined ? message.status : "queued",
+      retry_at: message.retryInMs === undefined ? null : new Date(Date.parse(message.finishedAt) + message.retryInMs).toISOString(),
+      next_json: message.next ? JSON.stringify(message.next) : run.next_json,
+      unit: message.unit ?? run.unit,
       attempt: message.attempt,
       host: message.host,
       started_at: run.started_at ?? message.startedAt,
@@ -217,4 +229,34 @@ function runFinished(state: ReadState, message: RunFinished, seq: number): Write
     },
   });
   return writes;
+}
+
+function runCancel(state: ReadState, message: RunCancelRequested, seq: number): Write[] {
+  const run = state.run(message.runId);
+  if (!run || FINAL_STATUSES.has(run.status) || run.cancel_requested_at !== null) return [];
+  // A run nobody has started yet is canceled now: any executor that takes it later finds the cancel and skips it.
+  if (run.status === "queued") {
+    const error = run.attempt === 0 ? "canceled before it started" : "canceled while waiting for a retry";
+    return [{ table: "runs", row: { ...run, status: "canceled", error, completed_at: message.requestedAt, updated_at: message.requestedAt, cancel_requested_at: message.requestedAt, retry_at: null, seq } }];
+  }
+  return [{ table: "runs", row: { ...run, cancel_requested_at: message.requestedAt, updated_at: message.requestedAt, seq } }];
+}
+
+function runReleased(state: ReadState, message: RunReleased, seq: number): Write[] {
+  const run = state.run(message.runId);
+  const attempt = state.attempt(message.runId, message.attempt);
+  if (!run || !attempt || attempt.status !== "running") return [];
+  const writes: Write[] = [{ table: "attempts", row: { ...attempt, status: "released", completed_at: message.releasedAt, error: message.reason } }];
+  if (run.attempt === message.attempt && run.status === "running") {
+    writes.push({ table: "runs", row: { ...run, status: "queued", updated_at: message.releasedAt, seq } });
+  }
+  return writes;
+}
+
+/** A newer attempt began while the run's current one never finished: that one's executor was lost. */
+function lostBefore(state: ReadState, run: RunsTable, attempt: number): Write[] {
+  if (attempt <= run.attempt) return [];
+  const previous = state.attempt(run.id, run.attempt);
+  if (!previous || previous.status !== "running") return [];
+  return [{ table: "attempts", row: { ...previous, status: "lost", error: `executor on ${previous.host} stopped before the attempt finished` } }];
 }

@@ -1,5 +1,6 @@
 import type { ReadModel } from "../../../lib/read-model/database.ts";
 import { FINAL_STATUSES } from "../../projector/evolve.ts";
+import { nextChange } from "../read-your-writes.ts";
 import { runsById } from "../runs/queries.ts";
 import type { RunView } from "../runs/present.ts";
 
@@ -39,16 +40,4 @@ async function readMatch(db: ReadModel, eventId: string, generation: number): Pr
     .execute();
   const runIds = decisions.flatMap((d) => (d.run_id ? [d.run_id] : []));
   return { matched: runIds.length, runIds, runs: await runsById(db, runIds) };
-}
-
-function nextChange(ms: number, applied?: AppliedSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(finish, ms);
-    const off = applied?.(finish);
-    function finish() {
-      clearTimeout(timer);
-      off?.();
-      resolve();
-    }
-  });
 }

@@ -38,6 +38,10 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []) {
     exitCode: row.exit_code,
     signal: row.signal,
     durationMs: row.duration_ms,
+    cancelRequestedAt: row.cancel_requested_at,
+    retryAt: row.retry_at,
+    nextEventIds: row.next_json ? (JSON.parse(row.next_json) as string[]) : [],
+    unit: row.unit,
     error: row.error,
     result: row.result_json ? (JSON.parse(row.result_json) as Record<string, unknown>) : null,
     resultJson: row.result_json,
@@ -65,6 +69,7 @@ function presentAttempt(row: AttemptsTable) {
     signal: row.signal,
     resultStatus: row.result_status,
     durationMs: row.duration_ms,
+    unit: row.unit,
     error: row.error,
   };
 }

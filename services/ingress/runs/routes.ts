@@ -1,16 +1,26 @@
 import { Elysia, t } from "elysia";
-import type { ReadModel } from "../../../lib/read-model/database.ts";
+import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { runsForEvent } from "./queries.ts";
+import { cancelRun, retryRun } from "./operate.ts";
+import { runsById, runsForEvent } from "./queries.ts";
 
-/** `GET /runs?eventId=`: the seed's run listing for one event. */
-export function runRoutes(db: ReadModel) {
-  return new Elysia({ name: "runs" }).get(
-    "/runs",
-    async ({ query }) => {
-      if (!query.eventId) throw new HttpError(400, "query parameter eventId is required, e.g. GET /runs?eventId=<id>");
-      return { eventId: query.eventId, runs: await runsForEvent(db, query.eventId) };
-    },
-    { query: t.Object({ eventId: t.Optional(t.String()) }, { additionalProperties: true }) },
-  );
+/** Runs: the seed's listing for one event, one run, and the operator's cancel and retry. */
+export function runRoutes(deps: IngressDeps) {
+  const { db } = deps;
+  return new Elysia({ name: "runs" })
+    .get(
+      "/runs",
+      async ({ query }) => {
+        if (!query.eventId) throw new HttpError(400, "query parameter eventId is required, e.g. GET /runs?eventId=<id>");
+        return { eventId: query.eventId, runs: await runsForEvent(db, query.eventId) };
+      },
+      { query: t.Object({ eventId: t.Optional(t.String()) }, { additionalProperties: true }) },
+    )
+    .get("/runs/:id", async ({ params }) => {
+      const [run] = await runsById(db, [params.id]);
+      if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(params.id)}`);
+      return { run };
+    })
+    .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), { parse: "none" })
+    .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), { parse: "none" });
 }

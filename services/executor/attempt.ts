@@ -1,0 +1,150 @@
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { FlowCatalog } from "../../lib/catalog.ts";
+import type { Disposition } from "../../lib/consume.ts";
+import { msgIds } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/log.ts";
+import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/messages.ts";
+import { tailOf } from "../../lib/runners/capture.ts";
+import { runStep } from "../../lib/runners/index.ts";
+import type { StepOutcome } from "../../lib/runners/types.ts";
+import type { Subjects } from "../../lib/subjects.ts";
+import { chainedEvents } from "./chain.ts";
+import { isRetryable, retryAfter } from "./retry.ts";
+
+export type AttemptDeps = {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  subjects: Subjects;
+  catalog: FlowCatalog;
+  hostId: string;
+  executorKind: string;
+  publishTimeoutMs: number;
+  outputCapBytes: number;
+  outputTailBytes: number;
+  maxLostAttempts: number;
+  maxChainDepth: number;
+  /** Runs in progress on this host, by run id: aborting with "cancel" cancels, with "shutdown" hands the run back. */
+  inflight: Map<string, AbortController>;
+  log: Logger;
+};
+
+/** Why an attempt was aborted. */
+export type AbortReason = "cancel" | "shutdown";
+
+/**
+ * Handles one delivery of a run command: skips it when the run already ended or was
+ * canceled after the command was queued, gives up when too many attempts in a row ended
+ * without a result (their executors died), otherwise runs the step, publishes what it
+ * started (`next` events), then the attempt's record, and only then acks, or naks with
+ * the backoff delay when the step will be retried.
+ */
+export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<Disposition> {
+  const { subjects, hostId, log } = deps;
+  const decoded = decodeMessage(message.data);
+  if (!decoded.ok || decoded.message.kind !== "run.step") {
+    log.error("poison message on a command queue; terminated", { seq: message.seq, error: decoded.ok ? decoded.message.kind : decoded.error });
+    return { term: "not a run.step message" };
+  }
+  const command = decoded.message;
+  const base = command.attemptBase ?? 0;
+  const attempt = base + message.info.deliveryCount;
+  const publish = (subject: string, body: FlowMessage, msgID: string) => publishDurably(deps, subject, encodeMessage(body), msgID, message);
+  const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">) => {
+    const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };
+    await publish(subjects.run(command.runId, "finished"), finished, msgIds.lifecycle(command.runId, attempt, "finished"));
+  };
+
+  const [last, cancel] = await Promise.all([lastOn(deps, subjects.run(command.runId, "finished")), lastOn(deps, subjects.run(command.runId, "cancel"))]);
+  const lastFinished = last?.message.kind === "run.finished" && last.message.attempt > base ? last.message : undefined;
+  if (lastFinished && lastFinished.retryInMs === undefined) return "ack";
+  if (cancel && cancel.seq > message.seq) {
+    await finish(noRun("canceled", "canceled before it started"));
+    return "ack";
+  }
+  const unfinished = attempt - 1 - (lastFinished?.attempt ?? base);
+  if (unfinished >= deps.maxLostAttempts) {
+    await finish(noRun("failed", `gave up: the last ${unfinished} attempts ended without a result (their executors stopped mid-step)`));
+    return "ack";
+  }
+  const found = deps.catalog.find(command.flow, command.step);
+  if (!found) {
+    await finish(noRun("failed", `flow "${command.flow}" has no step "${command.step}" on host ${hostId}`));
+    return "ack";
+  }
+
+  const controller = new AbortController();
+  deps.inflight.set(command.runId, controller);
+  let outcome: StepOutcome;
+  try {
+    const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
+    await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
+    const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
+    outcome = await runStep({ ...found, event: command.event, runId: command.runId, attempt, env, signal: controller.signal, outputCapBytes: deps.outputCapBytes });
+  } finally {
+    deps.inflight.delete(command.runId);
+  }
+
+  if (controller.signal.reason === "shutdown") {
+    const released = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `executor on ${hostId} shut down before the step finished; handed back` };
+    await publish(subjects.run(command.runId, "released"), released, msgIds.lifecycle(command.runId, attempt, "released"));
+    return { nak: 0 };
+  }
+
+  const failuresBefore = lastFinished?.failures ?? 0;
+  const retryInMs = retryAfter(outcome, found.step.policy, failuresBefore);
+  const chained = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.maxChainDepth) : { events: [], problems: [] };
+  for (const accepted of chained.events) {
+    await publish(subjects.event(accepted.event.type), accepted, msgIds.event(accepted.event.id, 0));
+  }
+  const stdout = tailOf(outcome.stdout, deps.outputTailBytes);
+  const stderr = tailOf(outcome.stderr, deps.outputTailBytes);
+  const error = [outcome.error, ...chained.problems].filter(Boolean).join("; ");
+  await finish({
+    status: outcome.status,
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    ...(outcome.result ? { result: outcome.result } : {}),
+    ...(error ? { error } : {}),
+    stdout: stdout.text,
+    stderr: stderr.text,
+    stdoutTruncated: outcome.stdoutTruncated || stdout.truncated,
+    stderrTruncated: outcome.stderrTruncated || stderr.truncated,
+    startedAt: outcome.startedAt,
+    finishedAt: outcome.finishedAt,
+    durationMs: outcome.durationMs,
+    failures: failuresBefore + (isRetryable(outcome) ? 1 : 0),
+    ...(retryInMs !== undefined ? { retryInMs } : {}),
+    ...(chained.events.length > 0 ? { next: chained.events.map((e) => e.event.id) } : {}),
+  });
+  log.info("run finished", { runId: command.runId, flow: command.flow, step: command.step, attempt, status: outcome.status, ms: Math.round(outcome.durationMs), ...(retryInMs !== undefined ? { retryInMs } : {}) });
+  return retryInMs === undefined ? "ack" : { nak: retryInMs };
+}
+
+/** An attempt that ends before any step process starts. */
+function noRun(status: RunFinished["status"], error: string): Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt"> {
+  const now = new Date().toISOString();
+  return { status, exitCode: null, signal: null, error, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0 };
+}
+
+/** The last message on a subject (a direct get), decoded, with its stream sequence. */
+async function lastOn(deps: AttemptDeps, subject: string): Promise<{ seq: number; message: FlowMessage } | undefined> {
+  const stored = await deps.jsm.direct.getMessage(deps.stream, { last_by_subj: subject });
+  if (!stored) return undefined;
+  const decoded = decodeMessage(stored.data);
+  return decoded.ok ? { seq: stored.seq, message: decoded.message } : undefined;
+}
+
+/** The attempt's records must reach the log: keep the lease and retry until they do. */
+async function publishDurably(deps: AttemptDeps, subject: string, body: string, msgID: string, lease: JsMsg) {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await deps.js.publish(subject, body, { msgID, timeout: deps.publishTimeoutMs });
+    } catch (error) {
+      if (tries >= 60) throw error;
+      deps.log.warn("publish failed; retrying", { subject, tries, error: String(error) });
+      lease.working();
+      await Bun.sleep(Math.min(2_000, 100 * tries));
+    }
+  }
+}

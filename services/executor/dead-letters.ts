@@ -1,0 +1,52 @@
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
+import { createStreamIfMissing, ensureConsumer } from "../../lib/jetstream.ts";
+import { msgIds } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/log.ts";
+import { decodeMessage, encodeMessage, type RunFinished } from "../../lib/messages.ts";
+import { Slots } from "../../lib/slots.ts";
+import type { Subjects } from "../../lib/subjects.ts";
+
+export const DEAD_LETTER_DURABLE = "dead-letters";
+
+/** The stream that keeps the server's max-deliveries advisories for our stream (they are plain NATS messages otherwise). */
+export function advisoryStream(stream: string): { name: string; subject: string } {
+  return { name: `${stream}_ADVISORIES`, subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.*` };
+}
+
+type MaxDeliveries = { stream: string; consumer: string; stream_seq: number; deliveries: number };
+
+/**
+ * Records a failed run for every command that exhausted its deliveries (executors that
+ * died on it every time), so nothing stays `queued` or `running` forever. The server's
+ * advisories are captured in a small stream of their own, so one sent while no executor
+ * was up is still handled when one starts.
+ */
+export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subjects: Subjects; hostId: string; log: Logger }): Promise<DurableLoop> {
+  const { js, jsm, stream, subjects, log } = options;
+  const advisories = advisoryStream(stream);
+  await createStreamIfMissing(jsm, { name: advisories.name, subjects: [advisories.subject], max_age: nanos(7 * 24 * 3600_000) });
+  const spec = { durable: DEAD_LETTER_DURABLE, filterSubject: advisories.subject, ackWaitMs: 30_000 };
+  await ensureConsumer(jsm, advisories.name, spec);
+
+  const handle = async (message: JsMsg) => {
+    const advisory = message.json<MaxDeliveries>();
+    const stored = await jsm.streams.getMessage(stream, { seq: advisory.stream_seq }).catch(() => null);
+    const decoded = stored ? decodeMessage(stored.data) : undefined;
+    if (!decoded?.ok || decoded.message.kind !== "run.step") return "ack" as const;
+    const command = decoded.message;
+    const attempt = (command.attemptBase ?? 0) + advisory.deliveries;
+    const now = new Date().toISOString();
+    const finished: RunFinished = {
+      v: 1, kind: "run.finished", runId: command.runId, attempt, host: options.hostId, status: "failed", exitCode: null, signal: null,
+      error: `gave up after ${advisory.deliveries} deliveries without a result (max deliveries reached on ${advisory.consumer}: the executors that took it stopped)`,
+      stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0,
+    };
+    // Same msg id as the last attempt's own record: if that executor did finish after all, this one is dropped.
+    await js.publish(subjects.run(command.runId, "finished"), encodeMessage(finished), { msgID: msgIds.lifecycle(command.runId, attempt, "finished") });
+    log.warn("dead letter recorded as a failed run", { runId: command.runId, deliveries: advisory.deliveries });
+    return "ack" as const;
+  };
+  return runDurableLoop({ js, jsm, stream: advisories.name, spec, slots: new Slots(1), batch: 8, log, handle });
+}

@@ -1,0 +1,19 @@
+import type { ReadModel } from "../../lib/read-model/database.ts";
+import type { Subjects } from "../../lib/subjects.ts";
+import type { AppliedSignal } from "./events/wait.ts";
+import type { Publisher } from "./publish.ts";
+
+export type Health = { ok: boolean; nats: { connected: boolean; server?: string }; projector: { appliedSeq: number; streamSeq: number | null; lag: number | null } };
+
+/** What the HTTP API's routes need: the read model, the stream, and their limits. */
+export type IngressDeps = {
+  db: ReadModel;
+  publish: Publisher;
+  subjects: Subjects;
+  health: () => Promise<Health>;
+  secret?: string;
+  maxBodyBytes: number;
+  waitTimeoutMs: number;
+  /** The in-process projector's commit signal, when there is one. */
+  applied?: AppliedSignal;
+};

@@ -1,0 +1,28 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { isConnected } from "../../lib/jetstream.ts";
+import { encodeMessage, type FlowMessage } from "../../lib/messages.ts";
+import { HttpError } from "./errors.ts";
+
+export type Published = { seq: number; duplicate: boolean };
+
+/** Appends one message to the stream; the API's only write path. */
+export type Publisher = (subject: string, message: FlowMessage, msgID: string) => Promise<Published>;
+
+/**
+ * Publishes with a deterministic Nats-Msg-Id and resolves only once JetStream has
+ * stored the message. While NATS is unreachable it answers 503 at once instead of
+ * letting the request wait on a reconnect, and a slow JetStream is bounded by
+ * `timeoutMs`, so a caller always learns that it should retry.
+ */
+export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, timeoutMs: number): Publisher {
+  return async (subject, message, msgID) => {
+    if (!isConnected(nc)) throw new HttpError(503, "JetStream is unavailable (not connected to NATS); nothing was accepted, retry later");
+    try {
+      const ack = await js.publish(subject, encodeMessage(message), { msgID, timeout: timeoutMs });
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (error) {
+      throw new HttpError(503, `JetStream did not acknowledge the write (${(error as Error).message}); nothing was accepted, retry later`);
+    }
+  };
+}

@@ -1,0 +1,68 @@
+import { msgIds } from "../../../lib/ids.ts";
+import type { RunCancelRequested, RunStep } from "../../../lib/messages.ts";
+import { FINAL_STATUSES } from "../../projector/evolve.ts";
+import type { IngressDeps } from "../deps.ts";
+import { HttpError } from "../errors.ts";
+import { eventFromRow } from "../events/present.ts";
+import { nextChange, waitForSeq } from "../read-your-writes.ts";
+import type { RunView } from "./present.ts";
+import { runsById } from "./queries.ts";
+
+/** How long a cancel waits for a running step to be stopped before answering (the executor has 2 s). */
+const CANCEL_SETTLE_MS = 5_000;
+
+async function currentRun(deps: IngressDeps, runId: string): Promise<RunView> {
+  const [run] = await runsById(deps.db, [runId]);
+  if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(runId)}`);
+  return run;
+}
+
+/**
+ * Cancels a queued or running run: a queued run never starts, a running one has its
+ * process tree ended by whichever executor runs it. Answers with the run once the
+ * cancel is in the read model (and, for a running run, once it stopped or a bound passed).
+ */
+export async function cancelRun(deps: IngressDeps, runId: string): Promise<RunView> {
+  const run = await currentRun(deps, runId);
+  if (FINAL_STATUSES.has(run.status)) throw new HttpError(409, `run ${runId} already ended (${run.status}); there is nothing to cancel`);
+  if (run.cancelRequestedAt) throw new HttpError(409, `run ${runId} is already being canceled (requested at ${run.cancelRequestedAt})`);
+  const request: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: new Date().toISOString(), reason: "requested through the API" };
+  const { seq } = await deps.publish(deps.subjects.run(runId, "cancel"), request, `run:${runId}:cancel:${run.attempt}`);
+  await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.applied);
+  const deadline = Date.now() + CANCEL_SETTLE_MS;
+  for (;;) {
+    const now = await currentRun(deps, runId);
+    if (FINAL_STATUSES.has(now.status) || Date.now() > deadline) return now;
+    await nextChange(50, deps.applied);
+  }
+}
+
+/**
+ * Starts a new attempt of a run that ended: a new command on the run's queue, numbered
+ * after its last attempt, with the step's whole retry budget again.
+ */
+export async function retryRun(deps: IngressDeps, runId: string): Promise<RunView> {
+  const run = await currentRun(deps, runId);
+  if (!FINAL_STATUSES.has(run.status)) throw new HttpError(409, `run ${runId} is ${run.status}; only a run that ended can be retried`);
+  const event = await deps.db.selectFrom("events").selectAll().where("id", "=", run.eventId).executeTakeFirst();
+  if (!event) throw new HttpError(409, `run ${runId}'s event ${run.eventId} is not in the read model; it cannot be retried`);
+  const command: RunStep = {
+    v: 1,
+    kind: "run.step",
+    runId,
+    eventId: run.eventId,
+    generation: run.generation,
+    flow: run.flowName,
+    flowVersion: run.flowVersion,
+    step: run.stepName,
+    runner: run.runner,
+    queue: run.queue,
+    event: eventFromRow(event),
+    createdAt: new Date().toISOString(),
+    chainDepth: event.chain_depth,
+    attemptBase: run.attempt,
+  };
+  const { seq } = await deps.publish(deps.subjects.command(run.queue), command, msgIds.command(runId, run.attempt + 1));
+  await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.applied);
+  return await currentRun(deps, runId);
+}
