@@ -2,6 +2,7 @@ import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import type { AppliedSignal } from "./events/wait.ts";
 import type { Publisher } from "./publish.ts";
+import type { QueueWatch } from "./runs/queues.ts";
 
 export type Health = { ok: boolean; nats: { connected: boolean; server?: string }; projector: { appliedSeq: number; streamSeq: number | null; lag: number | null } };
 
@@ -14,6 +15,8 @@ export type IngressDeps = {
   secret?: string;
   maxBodyBytes: number;
   waitTimeoutMs: number;
+  /** Why queued runs wait (no executor serving their queue), when it can be known. */
+  queues?: QueueWatch;
   /** The in-process projector's commit signal, when there is one. */
   applied?: AppliedSignal;
 };

@@ -6,6 +6,7 @@ import type { Service, ServiceContext } from "../context.ts";
 import { createIngressApp } from "./app.ts";
 import type { Health } from "./deps.ts";
 import { jetStreamPublisher } from "./publish.ts";
+import { queueWatch } from "./runs/queues.ts";
 import type { AppliedSignal } from "./events/wait.ts";
 
 export type IngressService = Service & { url: string };
@@ -32,6 +33,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     db,
     publish: jetStreamPublisher(nc, js, config.publishTimeoutMs),
     subjects,
+    queues: queueWatch(jsm, config.stream),
     health,
     secret: config.secret,
     maxBodyBytes: config.maxBodyBytes,

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-export type StepSpec = { name: string; type: string; source: string; schema?: object; timeoutMs?: number; runner?: string };
+export type StepSpec = { name: string; type: string; source: string; schema?: object; timeoutMs?: number; runner?: string; /** Raw TOML lines for the step, e.g. `retries = 2`. */ extra?: string };
 
 /**
  * Writes a working directory with `flows/<name>/` packages: a flow.toml, one script per
@@ -16,6 +16,7 @@ export function writeFlows(flows: Record<string, StepSpec[]>, cwd = mkdtempSync(
       write(join(root, "exec", `${step.name}.ts`), step.source);
       toml.push("[[steps]]", `name = "${step.name}"`, `runner = "${step.runner ?? "bun"}"`, `script = "exec/${step.name}.ts"`);
       if (step.timeoutMs) toml.push(`timeout_ms = ${step.timeoutMs}`);
+      if (step.extra) toml.push(step.extra);
       toml.push("", "[steps.trigger]", `type = "${step.type}"`);
       if (step.schema) {
         write(join(root, "schemas", `${step.name}.schema.json`), JSON.stringify(step.schema));
