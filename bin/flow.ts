@@ -2,7 +2,7 @@
 import { ConfigError, type Config } from "../lib/config.ts";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
-import { listRuns, publish } from "../cli/client.ts";
+import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
 import { dev, serve } from "../cli/serve.ts";
 
 const HELP = `flow: codex-flows on NATS JetStream
@@ -26,6 +26,10 @@ Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HO
   publish --event FILE [--wait matched|true]
                                     post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)
   runs --event ID [--json]          the runs of an event
+  cancel RUN                        cancel a queued or running run
+  retry RUN                         start a new attempt of a run that ended
+  replay EVENT [--wait matched|true]
+                                    match a stored event again (new runs, marked as a replay)
 
 Options:
   --cwd DIR      where flows are discovered (CODEX_FLOW_BACKEND_CWD, default: the current directory)
@@ -57,8 +61,11 @@ async function main(argv: string[]): Promise<number> {
     ...(values.port ? { port: portFlag(values.port) } : {}),
   };
   const cwd = overrides.cwd ?? process.env.CODEX_FLOW_BACKEND_CWD ?? process.cwd();
-  const url = values.url ?? process.env.CODEX_FLOW_URL ?? `http://${process.env.CODEX_FLOW_BACKEND_HOST ?? "127.0.0.1"}:${overrides.port ?? process.env.CODEX_FLOW_BACKEND_PORT ?? 7345}`;
-  const secret = process.env.CODEX_FLOW_BACKEND_SECRET || undefined;
+  const target: ApiTarget = {
+    url: values.url ?? process.env.CODEX_FLOW_URL ?? `http://${process.env.CODEX_FLOW_BACKEND_HOST ?? "127.0.0.1"}:${overrides.port ?? process.env.CODEX_FLOW_BACKEND_PORT ?? 7345}`,
+    secret: process.env.CODEX_FLOW_BACKEND_SECRET || undefined,
+    token: process.env.CODEX_FLOW_BACKEND_TOKEN || undefined,
+  };
   switch (command) {
     case "list":
       return listFlows(cwd);
@@ -73,9 +80,14 @@ async function main(argv: string[]): Promise<number> {
       await dev(overrides, values.example === true);
       return -1;
     case "publish":
-      return await publish(url, values.event, secret, values.wait);
+      return await publish(target, values.event, values.wait);
     case "runs":
-      return await listRuns(url, values.event, values.json === true);
+      return await listRuns(target, values.event, values.json === true);
+    case "cancel":
+    case "retry":
+      return await operateRun(target, command, positionals[0]);
+    case "replay":
+      return await replayEvent(target, positionals[0], values.wait);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

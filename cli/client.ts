@@ -1,38 +1,63 @@
 import { signBody } from "../services/ingress/signature.ts";
 import { readJsonFile, UsageError } from "./args.ts";
 
-/** Posts a FlowEvent to an ingress (signed when a secret is given). */
-export async function postEvent(url: string, event: unknown, secret: string | undefined, wait?: string): Promise<{ status: number; body: unknown }> {
-  const body = JSON.stringify(event);
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (secret) headers["x-flow-signature-256"] = signBody(secret, body);
-  const target = `${url.replace(/\/$/, "")}/events${wait ? `?wait=${encodeURIComponent(wait)}` : ""}`;
-  const response = await fetch(target, { method: "POST", headers, body }).catch((error) => {
-    throw new UsageError(`cannot reach the ingress at ${url}: ${(error as Error).message} (is \`flow serve\` or \`flow dev\` running? set --url or CODEX_FLOW_URL)`);
+/** Where a running ingress is, and how to sign what is sent to it. */
+export type ApiTarget = { url: string; secret?: string; token?: string };
+
+/** One API call: JSON in and out, signed when there is a body and a secret. */
+export async function callApi(target: ApiTarget, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const headers: Record<string, string> = {};
+  if (text !== undefined) headers["content-type"] = "application/json";
+  if (text !== undefined && target.secret) headers["x-flow-signature-256"] = signBody(target.secret, text);
+  if (target.token) headers.authorization = `Bearer ${target.token}`;
+  const response = await fetch(`${target.url.replace(/\/$/, "")}${path}`, { method, headers, body: text }).catch((error) => {
+    throw new UsageError(`cannot reach the ingress at ${target.url}: ${(error as Error).message} (is \`flow serve\` or \`flow dev\` running? set --url or CODEX_FLOW_URL)`);
   });
   return { status: response.status, body: await response.json().catch(() => ({ error: `non-JSON answer with status ${response.status}` })) };
 }
 
+/** Prints an answer: the JSON on success, the error on stderr otherwise; the exit code. */
+function report({ status, body }: { status: number; body: any }): number {
+  if (status >= 200 && status < 300) {
+    console.log(JSON.stringify(body, null, 2));
+    return 0;
+  }
+  console.error(`error ${status}: ${body?.error ?? JSON.stringify(body)}`);
+  return 1;
+}
+
+/** Posts a FlowEvent to an ingress. */
+export function postEvent(target: ApiTarget, event: unknown, wait?: string) {
+  return callApi(target, "POST", `/events${wait ? `?wait=${encodeURIComponent(wait)}` : ""}`, event);
+}
+
 /** `flow publish --event FILE`: sends the event to the ingress and prints its answer. */
-export async function publish(url: string, eventPath: string | undefined, secret: string | undefined, wait: string | undefined): Promise<number> {
-  const { status, body } = await postEvent(url, await readJsonFile(eventPath, "--event"), secret, wait);
-  console.log(JSON.stringify(body, null, 2));
-  return status >= 200 && status < 300 ? 0 : 1;
+export async function publish(target: ApiTarget, eventPath: string | undefined, wait: string | undefined): Promise<number> {
+  return report(await postEvent(target, await readJsonFile(eventPath, "--event"), wait));
+}
+
+/** `flow cancel RUN`, `flow retry RUN`: operate on one run. */
+export async function operateRun(target: ApiTarget, action: "cancel" | "retry", runId: string | undefined): Promise<number> {
+  if (!runId) throw new UsageError(`expected a run id: flow ${action} RUN`);
+  return report(await callApi(target, "POST", `/runs/${encodeURIComponent(runId)}/${action}`, {}));
+}
+
+/** `flow replay EVENT [--wait true]`: matches a stored event again against today's flows. */
+export async function replayEvent(target: ApiTarget, eventId: string | undefined, wait: string | undefined): Promise<number> {
+  if (!eventId) throw new UsageError("expected an event id: flow replay EVENT");
+  return report(await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, { wait: wait === "true" ? true : wait === "matched" ? "matched" : false }));
 }
 
 /** `flow runs --event ID`: the runs of one event, as the ingress reports them. */
-export async function listRuns(url: string, eventId: string | undefined, json: boolean): Promise<number> {
+export async function listRuns(target: ApiTarget, eventId: string | undefined, json: boolean): Promise<number> {
   if (!eventId) throw new UsageError("--event ID is required (the event whose runs to show)");
-  const response = await fetch(`${url.replace(/\/$/, "")}/runs?eventId=${encodeURIComponent(eventId)}`).catch((error) => {
-    throw new UsageError(`cannot reach the ingress at ${url}: ${(error as Error).message}`);
-  });
-  const body = (await response.json()) as { runs?: Record<string, unknown>[]; error?: string };
-  if (!response.ok || !body.runs) {
-    console.error(`error ${response.status}: ${body.error ?? JSON.stringify(body)}`);
-    return 1;
+  const answer = await callApi(target, "GET", `/runs?eventId=${encodeURIComponent(eventId)}`);
+  if (answer.status !== 200 || json) return report(answer);
+  const runs = answer.body.runs as Record<string, unknown>[];
+  if (runs.length === 0) console.log(`no runs for event ${eventId}`);
+  for (const run of runs) {
+    console.log([run.id, `${run.flowName}/${run.stepName}`, run.status, run.effectiveStatus, `attempt ${run.attempt}`, run.host ?? "-", run.completedAt ?? run.startedAt ?? run.createdAt, run.error ?? ""].join("  ").trimEnd());
   }
-  if (json) console.log(JSON.stringify(body, null, 2));
-  else if (body.runs.length === 0) console.log(`no runs for event ${eventId}`);
-  else for (const run of body.runs) console.log([run.id, `${run.flowName}/${run.stepName}`, run.status, run.effectiveStatus, `attempt ${run.attempt}`, run.host ?? "-", run.completedAt ?? run.startedAt ?? run.createdAt, run.error ?? ""].join("  ").trimEnd());
   return 0;
 }

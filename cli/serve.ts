@@ -49,7 +49,7 @@ Fire an event:
 `);
   if (fireExample) {
     const event = { id: `example-${Date.now()}`, type: "example.greet", source: "flow dev --example", payload: { name: "world" } };
-    const { status, body } = await postEvent(url, event, config.secret, "true");
+    const { status, body } = await postEvent({ url, secret: config.secret }, event, "true");
     console.log(`fired the example flow: POST /events?wait=true -> ${status}`);
     console.log(JSON.stringify(summarise(body), null, 2));
   }

@@ -68,7 +68,7 @@ describe("routing and concurrency", () => {
     const ctx = await connectContext(config, nats.url, "probe");
     nats.cleanup(() => ctx.nc.close());
     const reported = await eventually(() => ctx.jsm.direct.getMessage(config.stream, { last_by_subj: ctx.subjects.run(runId, "finished") }));
-    expect(reported.json<{ status: string; error: string }>()).toMatchObject({ status: "canceled", error: "canceled before it started" });
+    expect(reported!.json<{ status: string; error: string }>()).toMatchObject({ status: "canceled", error: "canceled before it started" });
     const { run } = await json(fetch(`${url}/runs/${runId}`));
     expect(run).toMatchObject({ status: "canceled", attempts: [] });
     expect(await Bun.file(log).exists()).toBe(false);
