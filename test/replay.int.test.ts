@@ -1,0 +1,58 @@
+import { beforeAll, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { headers } from "@nats-io/nats-core";
+import { connectContext, type ServiceContext } from "../services/context.ts";
+import { startSystem } from "../services/system.ts";
+import { echoStep, writeFlows } from "./support/flows.ts";
+import { json } from "./support/http.ts";
+import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+
+const nats = useNatsServer();
+const ID = "patch:upstream.release:openai/codex:rust-v0.171.0";
+let url: string;
+let ctx: ServiceContext;
+
+beforeAll(async () => {
+  const config = testConfig({ cwd: writeFlows({ release: [{ name: "build", type: "upstream.release", source: echoStep() }] }) });
+  const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
+  url = system.ingressUrl!;
+  ctx = await connectContext(config, nats.url, "operator");
+  nats.cleanup(async () => {
+    await system.stop();
+    await ctx.nc.close();
+  });
+});
+
+// The same steps docs/replay.md gives for the nats CLI, through the client library.
+test("an operator replays an event with nothing but the stream: get it, mark it, publish it", async () => {
+  const first = await json(fetch(`${url}/events?wait=true`, { method: "POST", body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.171.0" } }) }));
+  expect(first.runs[0].status).toBe("completed");
+  const { stream } = ctx.config;
+
+  // nats stream get FLOWS <seq> (the seq the POST answered, or found with nats stream view)
+  const stored = await ctx.jsm.streams.getMessage(stream, { seq: first.seq });
+  const body = stored!.json<Record<string, unknown>>();
+  expect(body).toMatchObject({ kind: "event.accepted", event: { id: ID } });
+
+  // nats stream get FLOWS --last-for flows.matched.<first 32 hex of sha256(id)>: the generation to go past
+  const token = createHash("sha256").update(ID).digest("hex").slice(0, 32);
+  const matched = (await ctx.jsm.direct.getMessage(stream, { last_by_subj: `${ctx.config.subjectPrefix}.matched.${token}` }))!.json<{ generation: number }>();
+  const generation = matched.generation + 1;
+
+  // nats req flows.events.upstream.release --header Nats-Msg-Id:event:<id>:replay:<n> "<body with a replay mark>"
+  const replay = { ...body, replay: { generation, requestedAt: new Date().toISOString() } };
+  const h = headers();
+  h.set("Nats-Msg-Id", `event:${ID}:replay:${generation}`);
+  const reply = await ctx.nc.request(stored!.subject, JSON.stringify(replay), { headers: h, timeout: 5_000 });
+  expect(reply.json<{ seq: number; duplicate?: boolean }>().duplicate).toBeUndefined();
+
+  const runs = await eventually(async () => {
+    const answer = await json(fetch(`${url}/runs?eventId=${encodeURIComponent(ID)}`));
+    return answer.runs.length === 2 && answer.runs.every((r: { status: string }) => r.status === "completed") && answer.runs;
+  });
+  expect(runs.map((r: { generation: number }) => r.generation).sort()).toEqual([0, 1]);
+
+  // The same request again is a duplicate for JetStream: no third run.
+  const again = await ctx.nc.request(stored!.subject, JSON.stringify(replay), { headers: h, timeout: 5_000 });
+  expect(again.json<{ duplicate?: boolean }>().duplicate).toBe(true);
+});
