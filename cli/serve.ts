@@ -24,16 +24,17 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
 export async function dev(overrides: Partial<Config>, fireExample: boolean): Promise<void> {
   const log = logger("dev");
   const config = loadConfig(process.env, overrides);
+  const shutdown = stopOnSignal(log, config.shutdownGraceMs + 15_000);
   const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats") });
   const natsUrl = config.natsUrl ?? nats!.url;
   const system = await startSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {
     await nats?.stop();
     throw error;
   });
-  stopOnSignal(async () => {
+  shutdown.ready(async () => {
     await system.stop();
     await nats?.stop();
-  }, log);
+  });
   const url = system.ingressUrl!;
   const sign = config.secret ? ` -H "x-flow-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$CODEX_FLOW_BACKEND_SECRET" | cut -d' ' -f2)"` : "";
   console.log(`

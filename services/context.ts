@@ -30,22 +30,21 @@ export async function connectContext(config: Config, natsUrl: string, name: stri
 /**
  * Stops the services in order on SIGTERM or SIGINT (consumers and HTTP first, so no new
  * work is taken; in-flight work finishes up to each service's grace), drains the NATS
- * connection, and exits. A second signal, or `forceAfterMs`, exits at once.
+ * connection, and exits. Registered before anything starts: a signal that arrives while
+ * the services are still starting stops them as soon as they are up. A second signal,
+ * or `forceAfterMs`, exits at once. Call `ready` with the stop function once started.
  */
-export function stopOnSignal(stop: () => Promise<void>, log: Logger, forceAfterMs = 30_000): void {
+export function stopOnSignal(log: Logger, forceAfterMs = 30_000): { ready(stop: () => Promise<void>): void } {
   let stopping = false;
-  const handler = (signal: string) => {
-    if (stopping) {
-      log.warn(`second ${signal}: exiting now`);
-      process.exit(130);
-    }
-    stopping = true;
+  let stop: (() => Promise<void>) | undefined;
+  let requested: string | undefined;
+  const run = (signal: string) => {
     log.info(`${signal}: shutting down`);
     setTimeout(() => {
       log.error(`shutdown took longer than ${forceAfterMs} ms: exiting`);
       process.exit(1);
     }, forceAfterMs).unref();
-    stop().then(
+    stop!().then(
       () => process.exit(0),
       (error) => {
         log.error("shutdown failed", { error: String(error) });
@@ -53,6 +52,21 @@ export function stopOnSignal(stop: () => Promise<void>, log: Logger, forceAfterM
       },
     );
   };
+  const handler = (signal: string) => {
+    if (stopping) {
+      log.warn(`second ${signal}: exiting now`);
+      process.exit(130);
+    }
+    stopping = true;
+    if (stop) run(signal);
+    else requested = signal;
+  };
   process.on("SIGTERM", () => handler("SIGTERM"));
   process.on("SIGINT", () => handler("SIGINT"));
+  return {
+    ready(fn) {
+      stop = fn;
+      if (requested) run(requested);
+    },
+  };
 }

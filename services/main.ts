@@ -24,9 +24,10 @@ export async function runServices(names: readonly ServiceName[], overrides: Part
     throw error;
   }
   const natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
+  const shutdown = stopOnSignal(log, config.shutdownGraceMs + 15_000);
   try {
     const system = await startSystem(config, natsUrl, names);
-    stopOnSignal(system.stop, log, config.ackWaitMs + 10_000);
+    shutdown.ready(system.stop);
     return system;
   } catch (error) {
     log.error(`cannot start: ${(error as Error).message}`, { nats: natsUrl });

@@ -113,9 +113,10 @@ const migrations: Record<string, Migration> = { "2026-11-23-initial": initial, "
 export async function openReadModel(path: string): Promise<ReadModel> {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Sqlite(path, { create: true });
+  // The busy timeout first: switching to WAL needs a lock another process may hold for a moment.
+  sqlite.exec("PRAGMA busy_timeout = 5000");
   sqlite.exec("PRAGMA journal_mode = WAL");
   sqlite.exec("PRAGMA synchronous = NORMAL");
-  sqlite.exec("PRAGMA busy_timeout = 5000");
   const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: sqlite }) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error } = await migrator.migrateToLatest();
