@@ -12,6 +12,7 @@ export type Config = {
   cwd: string;
   dataDir: string;
   secret?: string;
+  token?: string;
   executor: ExecutorKind;
   natsUrl?: string;
   stream: string;
@@ -54,6 +55,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     cwd,
     dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", ".data")),
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
+    token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),

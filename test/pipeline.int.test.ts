@@ -136,10 +136,14 @@ describe("bad input is answered clearly and nothing is published", () => {
     expect(viaPatch.status).toBe(202);
   });
 
-  test("GET /runs without eventId is 400", async () => {
-    const response = await fetch(`${url}/runs`);
-    expect(response.status).toBe(400);
-    expect((await json(response)).error).toContain("eventId");
+  test("GET /runs without eventId lists runs newest first; a bad limit is 400", async () => {
+    const answer = await json(fetch(`${url}/runs?limit=2`));
+    expect(answer.runs).toHaveLength(2);
+    expect(answer.nextCursor).toBeString();
+    expect(Date.parse(answer.runs[0].createdAt)).toBeGreaterThanOrEqual(Date.parse(answer.runs[1].createdAt));
+    const bad = await fetch(`${url}/runs?limit=0`);
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error).toContain("limit");
   });
 
   test("an unknown wait mode is 400", async () => {

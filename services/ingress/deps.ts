@@ -13,6 +13,8 @@ export type IngressDeps = {
   subjects: Subjects;
   health: () => Promise<Health>;
   secret?: string;
+  /** CODEX_FLOW_BACKEND_TOKEN: required on read and operator endpoints when set. */
+  token?: string;
   maxBodyBytes: number;
   waitTimeoutMs: number;
   /** Why queued runs wait (no executor serving their queue), when it can be known. */

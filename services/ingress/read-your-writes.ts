@@ -1,4 +1,6 @@
 import type { ReadModel } from "../../lib/read-model/database.ts";
+import type { IngressDeps } from "./deps.ts";
+import { HttpError } from "./errors.ts";
 import { readCheckpoint } from "../projector/store.ts";
 import type { AppliedSignal } from "./events/wait.ts";
 
@@ -28,4 +30,17 @@ export function nextChange(ms: number, applied?: AppliedSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/**
+ * `?after=SEQ` on a read: answer only once the read model has applied stream sequence
+ * SEQ (the `seq` a write answered with), or 503 when it does not within the wait bound.
+ */
+export async function readAfter(deps: Pick<IngressDeps, "db" | "waitTimeoutMs" | "applied">, after: string | undefined): Promise<void> {
+  if (after === undefined || after === "") return;
+  const seq = Number(after);
+  if (!/^\d+$/.test(after)) throw new HttpError(400, `after=${JSON.stringify(after)} is invalid: expected a stream sequence (the seq a write answered with)`);
+  if (!(await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.applied))) {
+    throw new HttpError(503, `the read model has not applied sequence ${seq} within ${deps.waitTimeoutMs} ms; retry later`);
+  }
 }

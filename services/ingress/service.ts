@@ -36,6 +36,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     queues: queueWatch(jsm, config.stream),
     health,
     secret: config.secret,
+    token: config.token,
     maxBodyBytes: config.maxBodyBytes,
     waitTimeoutMs: config.waitTimeoutMs,
     applied: shared?.applied,

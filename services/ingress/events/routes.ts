@@ -5,9 +5,25 @@ import type { EventAccepted } from "../../../lib/messages.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
+import { requireToken } from "../auth.ts";
+import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../signature.ts";
+import { getEvent, listEvents } from "./queries.ts";
 import { eventFromRow } from "./present.ts";
 import { type WaitMode, waitForMatch } from "./wait.ts";
+
+const EventQuery = t.Object(
+  {
+    type: t.Optional(t.String()),
+    source: t.Optional(t.String()),
+    since: t.Optional(t.String()),
+    until: t.Optional(t.String()),
+    limit: t.Optional(t.String()),
+    cursor: t.Optional(t.String()),
+    after: t.Optional(t.String()),
+  },
+  { additionalProperties: true },
+);
 
 /** `?wait=matched` waits for the match decision; `?wait=true` (the existing client) for every run to end. */
 export function waitMode(raw: unknown): WaitMode | undefined {
@@ -65,8 +81,12 @@ export function eventRoutes(deps: IngressDeps) {
   };
 
   const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.String()) }, { additionalProperties: true }) };
+  const operator = { ...route, beforeHandle: requireToken(deps.token) };
+  const reader = { beforeHandle: requireToken(deps.token) };
   return new Elysia({ name: "events" })
     .post("/events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), route)
     .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), route)
-    .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), route);
+    .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), operator)
+    .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query)), { ...reader, query: EventQuery })
+    .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id)), reader);
 }

@@ -1,7 +1,7 @@
 import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
 
 /** Effective statuses that ask a person to look (the original's later clients derive the same). */
-const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
+export const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
 
 /**
  * A run as the API shows it: the seed's fields (id, eventId, flowName, stepName, status,

@@ -1,27 +1,44 @@
 import { Elysia, t } from "elysia";
+import { requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
+import { readAfter } from "../read-your-writes.ts";
+import { listRuns } from "./list.ts";
 import { cancelRun, retryRun } from "./operate.ts";
-import { runsById, runsForEvent } from "./queries.ts";
+import { runsById } from "./queries.ts";
 import { explainWaits } from "./queues.ts";
 
-/** Runs: the seed's listing for one event, one run, and the operator's cancel and retry. */
+const RunQuery = t.Object(
+  Object.fromEntries(
+    ["eventId", "flow", "step", "status", "effectiveStatus", "needsAttention", "host", "queue", "since", "until", "limit", "cursor", "order", "after"].map((name) => [name, t.Optional(t.String())]),
+  ),
+  { additionalProperties: true },
+);
+
+/** Runs: listing with filters and paging (the seed's `?eventId=` included), one run, and the operator's cancel and retry. */
 export function runRoutes(deps: IngressDeps) {
   const { db } = deps;
+  const guarded = { beforeHandle: requireToken(deps.token) };
   return new Elysia({ name: "runs" })
     .get(
       "/runs",
       async ({ query }) => {
-        if (!query.eventId) throw new HttpError(400, "query parameter eventId is required, e.g. GET /runs?eventId=<id>");
-        return { eventId: query.eventId, runs: await explainWaits(await runsForEvent(db, query.eventId), deps.queues) };
+        await readAfter(deps, query.after);
+        const page = await listRuns(db, query);
+        return { ...(query.eventId ? { eventId: query.eventId } : {}), ...page, runs: await explainWaits(page.runs, deps.queues) };
       },
-      { query: t.Object({ eventId: t.Optional(t.String()) }, { additionalProperties: true }) },
+      { ...guarded, query: RunQuery },
     )
-    .get("/runs/:id", async ({ params }) => {
-      const [run] = await runsById(db, [params.id]);
-      if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(params.id)}`);
-      return { run: (await explainWaits([run], deps.queues))[0] };
-    })
-    .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), { parse: "none" })
-    .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), { parse: "none" });
+    .get(
+      "/runs/:id",
+      async ({ params, query }) => {
+        await readAfter(deps, query.after);
+        const [run] = await runsById(db, [params.id]);
+        if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(params.id)}`);
+        return { run: (await explainWaits([run], deps.queues))[0] };
+      },
+      { ...guarded, query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }) },
+    )
+    .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), { ...guarded, parse: "none" })
+    .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), { ...guarded, parse: "none" });
 }

@@ -1,0 +1,68 @@
+import type { EventsTable, ReadModel } from "../../../lib/read-model/database.ts";
+import { HttpError } from "../errors.ts";
+import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts";
+import { runsForEvent } from "../runs/queries.ts";
+import type { RunView } from "../runs/present.ts";
+import { eventFromRow } from "./present.ts";
+
+export type EventFilters = Partial<Record<"type" | "source" | "since" | "until" | "limit" | "cursor", string>>;
+
+/** An event as the API shows it: the FlowEvent, when it was accepted, and what it started. */
+export function presentEvent(row: EventsTable, runIds: string[]) {
+  return {
+    ...eventFromRow(row),
+    createdAt: row.accepted_at,
+    acceptedAt: row.accepted_at,
+    seq: row.seq,
+    generation: row.generation,
+    matchedGeneration: row.matched_generation,
+    matchedAt: row.matched_at,
+    matchedCount: row.matched_count,
+    chainDepth: row.chain_depth,
+    parentRunId: row.parent_run_id,
+    runIds,
+  };
+}
+
+/** One page of events, newest accepted first, filtered by type, source and time of receipt. */
+export async function listEvents(db: ReadModel, filters: EventFilters) {
+  const limit = parseLimit(filters.limit);
+  const cursor = decodeCursor(filters.cursor, 1) as [number] | undefined;
+  const since = parseTime("since", filters.since);
+  const until = parseTime("until", filters.until);
+  let query = db.selectFrom("events").selectAll();
+  if (filters.type) query = query.where("type", "=", filters.type);
+  if (filters.source) query = query.where("source", "=", filters.source);
+  if (since) query = query.where("accepted_at", ">=", since);
+  if (until) query = query.where("accepted_at", "<", until);
+  if (cursor) query = query.where("seq", "<", cursor[0]);
+  const rows = await query.orderBy("seq", "desc").limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  const runs = page.length === 0 ? [] : await db.selectFrom("runs").select(["id", "event_id"]).where("event_id", "in", page.map((e) => e.id)).orderBy("created_at").execute();
+  const events = page.map((row) => presentEvent(row, runs.filter((r) => r.event_id === row.id).map((r) => r.id)));
+  return rows.length > limit ? { events, nextCursor: encodeCursor([page.at(-1)!.seq]) } : { events };
+}
+
+/** One event with every match decision (each step, matched or not, with the reasons) and its runs; 404 when unknown. */
+export async function getEvent(db: ReadModel, id: string): Promise<{ event: ReturnType<typeof presentEvent> & { decisions: unknown[]; runs: RunView[] }; runs: RunView[] }> {
+  const row = await db.selectFrom("events").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(id)}`);
+  const decisions = await db.selectFrom("decisions").selectAll().where("event_id", "=", id).orderBy("generation").orderBy("flow_name").execute();
+  const runs = await runsForEvent(db, id);
+  const event = {
+    ...presentEvent(row, runs.map((r) => r.id)),
+    decisions: decisions.map((d) => ({
+      generation: d.generation,
+      flowName: d.flow_name,
+      flowVersion: d.flow_version,
+      stepName: d.step_name,
+      runner: d.runner,
+      matched: d.matched === 1,
+      runId: d.run_id,
+      queue: d.queue,
+      reasons: JSON.parse(d.reasons_json) as string[],
+    })),
+    runs,
+  };
+  return { event, runs };
+}

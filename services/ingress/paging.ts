@@ -1,0 +1,45 @@
+import { HttpError } from "./errors.ts";
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 500;
+
+/** `limit`: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent. */
+export function parseLimit(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return DEFAULT_LIMIT;
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new HttpError(400, `limit=${JSON.stringify(raw)} is invalid: expected an integer from 1 to ${MAX_LIMIT}`);
+  return limit;
+}
+
+/** An opaque cursor: the sort key of the last row of a page. */
+export function encodeCursor(key: (string | number)[]): string {
+  return Buffer.from(JSON.stringify(key)).toString("base64url");
+}
+
+/** Decodes a cursor made by encodeCursor with `arity` parts; 400 for anything else. */
+export function decodeCursor(raw: string | undefined, arity: number): (string | number)[] | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  try {
+    const key = JSON.parse(Buffer.from(raw, "base64url").toString("utf8"));
+    if (Array.isArray(key) && key.length === arity && key.every((k) => typeof k === "string" || typeof k === "number")) return key;
+  } catch {
+    // fall through to the 400
+  }
+  throw new HttpError(400, "cursor is invalid: pass the nextCursor of a previous page unchanged");
+}
+
+/** `since`/`until`: an ISO-8601 time, normalised for comparison with stored times. */
+export function parseTime(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const time = Date.parse(raw);
+  if (Number.isNaN(time)) throw new HttpError(400, `${name}=${JSON.stringify(raw)} is invalid: expected an ISO-8601 time such as 2026-11-23T10:00:00Z`);
+  return new Date(time).toISOString();
+}
+
+/** A boolean query parameter. */
+export function parseBoolean(name: string, raw: string | undefined): boolean | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new HttpError(400, `${name}=${JSON.stringify(raw)} is invalid: expected true or false`);
+}
