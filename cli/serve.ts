@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
 import { startNatsServer } from "../lib/nats-server.ts";
-import { stopOnSignal } from "../services/context.ts";
+import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
 import { SERVICE_NAMES, type ServiceName, startSystem } from "../services/system.ts";
 import { UsageError } from "./args.ts";
@@ -24,7 +24,7 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
 export async function dev(overrides: Partial<Config>, fireExample: boolean): Promise<void> {
   const log = logger("dev");
   const config = loadConfig(process.env, overrides);
-  const shutdown = stopOnSignal(log, config.shutdownGraceMs + 15_000);
+  const shutdown = stopOnSignal(log, forceStopAfterMs(config));
   const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats") });
   const natsUrl = config.natsUrl ?? nats!.url;
   const system = await startSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {

@@ -53,7 +53,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     host: read.string("CODEX_FLOW_BACKEND_HOST", "127.0.0.1"),
     port: read.int("CODEX_FLOW_BACKEND_PORT", 7345, 0, 65535),
     cwd,
-    dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", ".data")),
+    // systemd's StateDirectory= hands services $STATE_DIRECTORY; that is the natural default there.
+    dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", env.STATE_DIRECTORY || ".data")),
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
@@ -62,7 +63,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", "flows", { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
     hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), QUEUE_NAME, "1-48 letters, digits, _ or - (it names a work queue)"),
     concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(2, availableParallelism()), 1, 1024),
-    maxBodyBytes: read.int("CODEX_FLOW_MAX_BODY_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
+    // The event travels in one message, under NATS's max_payload (1 MiB by default) with its envelope.
+    maxBodyBytes: read.int("CODEX_FLOW_MAX_BODY_BYTES", 1_000_000, 1, 64 * 1024 * 1024),
     duplicateWindowMs: read.int("CODEX_FLOW_DUPLICATE_WINDOW_MS", 120_000, 1000, 7 * 24 * 3600_000),
     maxAgeMs: read.int("CODEX_FLOW_STREAM_MAX_AGE_MS", 0, 0, Number.MAX_SAFE_INTEGER),
     maxBytes: read.int("CODEX_FLOW_STREAM_MAX_BYTES", -1, -1, Number.MAX_SAFE_INTEGER),
@@ -77,7 +79,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
     maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),
     maxChainDepth: read.int("CODEX_FLOW_MAX_CHAIN_DEPTH", 8, 0, 100),
-    shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 20_000, 0, 3600_000),
+    shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 10_000, 0, 3600_000),
   };
   return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
 }

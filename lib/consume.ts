@@ -3,6 +3,16 @@ import { type DurableSpec, ensureConsumer } from "./jetstream.ts";
 import type { Logger } from "./log.ts";
 import type { Slots } from "./slots.ts";
 
+/** How long one pull request waits on an idle stream. */
+export const PULL_EXPIRES_MS = 5_000;
+
+/**
+ * The delay for handing a message back from a consumer that is stopping. The server
+ * still holds this process's open pull requests until they expire; a message redelivered
+ * before then could go to one of them and be lost until its ack wait ran out.
+ */
+export const HAND_BACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
+
 /** What a handler decided for one message. */
 export type Disposition = "ack" | { nak: number } | { term: string };
 
@@ -15,8 +25,6 @@ export type DurableLoopOptions = {
   slots: Slots;
   /** Messages asked for per pull request. */
   batch: number;
-  /** How long one pull request waits on an idle stream. */
-  expiresMs?: number;
   log: Logger;
   handle(message: JsMsg): Promise<Disposition>;
 };
@@ -73,13 +81,13 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
         await slots.whenFree();
         if (stopping) break;
         const consumer = await js.consumers.get(stream, spec.durable);
-        const pull = await consumer.fetch({ max_messages: options.batch, expires: options.expiresMs ?? 10_000 });
+        const pull = await consumer.fetch({ max_messages: options.batch, expires: PULL_EXPIRES_MS });
         pulls.add(pull);
         try {
           for await (const message of pull) {
             failures = 0;
             if (stopping) {
-              message.nak();
+              message.nak(HAND_BACK_DELAY_MS);
               continue;
             }
             inFlight++;

@@ -31,7 +31,8 @@ export const FlowResult = Type.Object(
   },
   { additionalProperties: true, $id: "FlowResult" },
 );
-export type FlowResult = Static<typeof FlowResult>;
+/** Extra fields a step prints are kept (the schema allows them), so the type does too. */
+export type FlowResult = Static<typeof FlowResult> & Record<string, unknown>;
 
 export type FlowResultParse = { ok: true; result: FlowResult } | { ok: false; error: string };
 

@@ -23,7 +23,9 @@ export type StreamSettings = Pick<Config, "stream" | "subjectPrefix" | "duplicat
  * The first connection attempt fails fast so a service with a wrong NATS_URL says so.
  */
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
-  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5_000 });
+  // NATS_URL may list several servers (a cluster), comma-separated.
+  const servers = url.split(",").map((server) => server.trim()).filter(Boolean);
+  const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5_000 });
   disconnected.set(nc, false);
   void (async () => {
     for await (const status of nc.status()) {

@@ -15,6 +15,15 @@ export type ServiceContext = {
   log: Logger;
 };
 
+/**
+ * How long a graceful stop may take before the process exits anyway: the executor's
+ * grace for running steps, then up to 10 s to hand the rest back, plus a margin.
+ * Keep a supervisor's stop timeout (systemd TimeoutStopSec) above it.
+ */
+export function forceStopAfterMs(config: Pick<Config, "shutdownGraceMs">): number {
+  return config.shutdownGraceMs + 20_000;
+}
+
 /** A running service. */
 export type Service = { name: string; stop(): Promise<void> };
 

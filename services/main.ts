@@ -1,6 +1,6 @@
 import { ConfigError, type Config, loadConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
-import { stopOnSignal } from "./context.ts";
+import { forceStopAfterMs, stopOnSignal } from "./context.ts";
 import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
 
 /** Where services connect when NATS_URL is not set: the NATS default on this host. */
@@ -24,7 +24,7 @@ export async function runServices(names: readonly ServiceName[], overrides: Part
     throw error;
   }
   const natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
-  const shutdown = stopOnSignal(log, config.shutdownGraceMs + 15_000);
+  const shutdown = stopOnSignal(log, forceStopAfterMs(config));
   try {
     const system = await startSystem(config, natsUrl, names);
     shutdown.ready(system.stop);

@@ -119,10 +119,15 @@ export async function openReadModel(path: string): Promise<ReadModel> {
   sqlite.exec("PRAGMA synchronous = NORMAL");
   const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: sqlite }) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
-    await db.destroy();
-    throw new Error(`read model ${path}: migration failed: ${String(error)}`);
+  // Kysely's SQLite migration lock is per connection: two processes (projector and ingress on
+  // one host) can migrate a new file at once. The loser fails; by its retry the work is done.
+  for (let tries = 1; ; tries++) {
+    const { error } = await migrator.migrateToLatest();
+    if (!error) return db;
+    if (tries >= 10) {
+      await db.destroy();
+      throw new Error(`read model ${path}: migration failed: ${String(error)}`);
+    }
+    await Bun.sleep(50 * tries);
   }
-  return db;
 }

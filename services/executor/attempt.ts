@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { FlowCatalog } from "../../lib/catalog.ts";
-import type { Disposition } from "../../lib/consume.ts";
+import { type Disposition, HAND_BACK_DELAY_MS } from "../../lib/consume.ts";
 import { msgIds } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/messages.ts";
@@ -88,7 +88,7 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
   if (controller.signal.reason === "shutdown") {
     const released = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `executor on ${hostId} shut down before the step finished; handed back` };
     await publish(subjects.run(command.runId, "released"), released, msgIds.lifecycle(command.runId, attempt, "released"));
-    return { nak: 0 };
+    return { nak: HAND_BACK_DELAY_MS };
   }
 
   const failuresBefore = lastFinished?.failures ?? 0;

@@ -23,10 +23,10 @@ type MaxDeliveries = { stream: string; consumer: string; stream_seq: number; del
  * advisories are captured in a small stream of their own, so one sent while no executor
  * was up is still handled when one starts.
  */
-export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subjects: Subjects; hostId: string; log: Logger }): Promise<DurableLoop> {
+export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; replicas: number; subjects: Subjects; hostId: string; log: Logger }): Promise<DurableLoop> {
   const { js, jsm, stream, subjects, log } = options;
   const advisories = advisoryStream(stream);
-  await createStreamIfMissing(jsm, { name: advisories.name, subjects: [advisories.subject], max_age: nanos(7 * 24 * 3600_000) });
+  await createStreamIfMissing(jsm, { name: advisories.name, subjects: [advisories.subject], max_age: nanos(7 * 24 * 3600_000), num_replicas: options.replicas });
   const spec = { durable: DEAD_LETTER_DURABLE, filterSubject: advisories.subject, ackWaitMs: 30_000 };
   await ensureConsumer(jsm, advisories.name, spec);
 

@@ -15,6 +15,7 @@ export type ExecutorOptions = Omit<AttemptDeps, "inflight"> & {
   concurrency: number;
   ackWaitMs: number;
   maxDeliver: number;
+  replicas: number;
 };
 
 export type Executor = {
@@ -87,12 +88,12 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
     slotsInUse: () => slots.used,
     async stop(graceMs) {
       clearInterval(watch);
-      await deadLetters.stop(5_000);
+      await deadLetters.stop(2_000);
       const drained = await Promise.all([...loops.values()].map((loop) => loop.stop(graceMs)));
       if (drained.some((ok) => !ok)) {
         log.warn(`grace period over: handing ${inflight.size} running step(s) back`);
         for (const controller of inflight.values()) controller.abort("shutdown");
-        await Promise.race([Promise.all([...loops.values()].map((loop) => loop.idle())), Bun.sleep(15_000)]);
+        await Promise.race([Promise.all([...loops.values()].map((loop) => loop.idle())), Bun.sleep(10_000)]);
       }
       cancels.unsubscribe();
     },

@@ -20,6 +20,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     concurrency: config.concurrency,
     ackWaitMs: config.ackWaitMs,
     maxDeliver: config.maxDeliver,
+    replicas: config.replicas,
     publishTimeoutMs: config.publishTimeoutMs,
     outputCapBytes: config.outputCapBytes,
     outputTailBytes: config.outputTailBytes,

@@ -4,7 +4,9 @@ import type { AppliedSignal } from "./events/wait.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
 
-export type Health = { ok: boolean; nats: { connected: boolean; server?: string }; projector: { appliedSeq: number; streamSeq: number | null; lag: number | null } };
+import type { Health } from "./schemas.ts";
+
+export type { Health };
 
 /** What the HTTP API's routes need: the read model, the stream, and their limits. */
 export type IngressDeps = {

@@ -18,8 +18,14 @@ export type Publisher = (subject: string, message: FlowMessage, msgID: string) =
 export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, timeoutMs: number): Publisher {
   return async (subject, message, msgID) => {
     if (!isConnected(nc)) throw new HttpError(503, "JetStream is unavailable (not connected to NATS); nothing was accepted, retry later");
+    const body = encodeMessage(message);
+    const limit = nc.info?.max_payload;
+    // Retrying can never help a message over the server's max_payload: that is the sender's to fix.
+    if (limit !== undefined && Buffer.byteLength(body) > limit) {
+      throw new HttpError(413, `the event is too large for the stream: ${Buffer.byteLength(body)} bytes with its envelope, over the NATS server's max_payload of ${limit}`);
+    }
     try {
-      const ack = await js.publish(subject, encodeMessage(message), { msgID, timeout: timeoutMs });
+      const ack = await js.publish(subject, body, { msgID, timeout: timeoutMs });
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       throw new HttpError(503, `JetStream did not acknowledge the write (${(error as Error).message}); nothing was accepted, retry later`);

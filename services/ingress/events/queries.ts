@@ -2,7 +2,8 @@ import type { EventsTable, ReadModel } from "../../../lib/read-model/database.ts
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts";
 import { runsForEvent } from "../runs/queries.ts";
-import type { RunView } from "../runs/present.ts";
+import type { Static } from "@sinclair/typebox";
+import type { EventDetail } from "../schemas.ts";
 import { eventFromRow } from "./present.ts";
 
 export type EventFilters = Partial<Record<"type" | "source" | "since" | "until" | "limit" | "cursor", string>>;
@@ -44,7 +45,7 @@ export async function listEvents(db: ReadModel, filters: EventFilters) {
 }
 
 /** One event with every match decision (each step, matched or not, with the reasons) and its runs; 404 when unknown. */
-export async function getEvent(db: ReadModel, id: string): Promise<{ event: ReturnType<typeof presentEvent> & { decisions: unknown[]; runs: RunView[] }; runs: RunView[] }> {
+export async function getEvent(db: ReadModel, id: string): Promise<Static<typeof EventDetail>> {
   const row = await db.selectFrom("events").selectAll().where("id", "=", id).executeTakeFirst();
   if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(id)}`);
   const decisions = await db.selectFrom("decisions").selectAll().where("event_id", "=", id).orderBy("generation").orderBy("flow_name").execute();

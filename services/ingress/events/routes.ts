@@ -8,6 +8,7 @@ import { HttpError } from "../errors.ts";
 import { requireToken } from "../auth.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../signature.ts";
+import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput } from "../schemas.ts";
 import { getEvent, listEvents } from "./queries.ts";
 import { eventFromRow } from "./present.ts";
 import { type WaitMode, waitForMatch } from "./wait.ts";
@@ -80,13 +81,37 @@ export function eventRoutes(deps: IngressDeps) {
     return { ...(await answer(eventId, generation, published, mode)), generation };
   };
 
-  const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.String()) }, { additionalProperties: true }) };
+  const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.String({ description: "matched: wait for the match decision; true: until every run ended" })) }, { additionalProperties: true }) };
   const operator = { ...route, beforeHandle: requireToken(deps.token) };
   const reader = { beforeHandle: requireToken(deps.token) };
+  const post = (summary: string) => ({
+    ...route,
+    response: { 202: EventAnswer, ...errors(400, 401, 413, 503) },
+    detail: {
+      tags: ["events"],
+      summary,
+      description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event; 503 while it cannot.",
+      requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/FlowEventInput" } } } },
+    },
+  });
   return new Elysia({ name: "events" })
-    .post("/events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), route)
-    .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), route)
-    .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), operator)
-    .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query)), { ...reader, query: EventQuery })
-    .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id)), reader);
+    .model({ FlowEventInput })
+    .post("/events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent"))
+    .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent (the seed's second path)"))
+    .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
+      ...operator,
+      response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
+      detail: { tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
+    })
+    .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query)), {
+      ...reader,
+      query: EventQuery,
+      response: { 200: EventsPage, ...errors(400, 401, 503) },
+      detail: { tags: ["events"], summary: "List events, newest first, with filters and cursor paging" },
+    })
+    .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id)), {
+      ...reader,
+      response: { 200: EventDetail, ...errors(401, 404, 503) },
+      detail: { tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },
+    });
 }

@@ -1,4 +1,5 @@
 import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
+import type { RunView } from "../schemas.ts";
 
 /** Effective statuses that ask a person to look (the original's later clients derive the same). */
 export const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
@@ -9,7 +10,7 @@ export const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "ti
  * reads (runId, resultJson, attempts, attemptCount, finishedAt, effectiveStatus,
  * needsAttention) and what this backend adds (host, queue, exit code, duration).
  */
-export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []) {
+export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []): RunView {
   const effectiveStatus = row.result_status ?? row.status;
   return {
     id: row.id,
@@ -19,7 +20,7 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []) {
     flowVersion: row.flow_version,
     stepName: row.step_name,
     runner: row.runner,
-    backend: "jetstream",
+    backend: "jetstream" as const,
     executor: row.executor,
     queue: row.queue,
     host: row.host,
@@ -53,7 +54,7 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []) {
   };
 }
 
-export type RunView = ReturnType<typeof presentRun>;
+export type { RunView };
 
 function presentAttempt(row: AttemptsTable) {
   return {

@@ -7,6 +7,7 @@ import { listRuns } from "./list.ts";
 import { cancelRun, retryRun } from "./operate.ts";
 import { runsById } from "./queries.ts";
 import { explainWaits } from "./queues.ts";
+import { errors, RunAnswer, RunsPage } from "../schemas.ts";
 
 const RunQuery = t.Object(
   Object.fromEntries(
@@ -27,7 +28,12 @@ export function runRoutes(deps: IngressDeps) {
         const page = await listRuns(db, query);
         return { ...(query.eventId ? { eventId: query.eventId } : {}), ...page, runs: await explainWaits(page.runs, deps.queues) };
       },
-      { ...guarded, query: RunQuery },
+      {
+        ...guarded,
+        query: RunQuery,
+        response: { 200: RunsPage, ...errors(400, 401, 503) },
+        detail: { tags: ["runs"], summary: "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the seed's listing, oldest first" },
+      },
     )
     .get(
       "/runs/:id",
@@ -35,10 +41,25 @@ export function runRoutes(deps: IngressDeps) {
         await readAfter(deps, query.after);
         const [run] = await runsById(db, [params.id]);
         if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(params.id)}`);
-        return { run: (await explainWaits([run], deps.queues))[0] };
+        return { run: (await explainWaits([run], deps.queues))[0]! };
       },
-      { ...guarded, query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }) },
+      {
+        ...guarded,
+        query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
+        response: { 200: RunAnswer, ...errors(401, 404, 503) },
+        detail: { tags: ["runs"], summary: "One run with every attempt" },
+      },
     )
-    .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), { ...guarded, parse: "none" })
-    .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), { ...guarded, parse: "none" });
+    .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), {
+      ...guarded,
+      parse: "none",
+      response: { 200: RunAnswer, ...errors(401, 404, 409, 503) },
+      detail: { tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
+    })
+    .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), {
+      ...guarded,
+      parse: "none",
+      response: { 202: RunAnswer, ...errors(401, 404, 409, 503) },
+      detail: { tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
+    });
 }

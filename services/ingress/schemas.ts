@@ -1,0 +1,140 @@
+import { type Static, Type as t } from "@sinclair/typebox";
+import { FlowEventInput } from "../../lib/event.ts";
+
+/** The API's bodies as TypeBox schemas: the OpenAPI document and the handlers' types come from these. */
+const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
+const Time = t.String({ description: "ISO-8601 time" });
+const MaybeTime = t.Union([Time, t.Null()]);
+
+export const ErrorBody = t.Object({ error: t.String({ description: "What was wrong, naming the field or parameter" }), details: t.Optional(t.Array(t.String())) }, { $id: "Error" });
+
+export const AttemptView = t.Object(
+  {
+    id: t.String(),
+    attemptNumber: t.Integer({ minimum: 1 }),
+    status: t.String({ description: "running, completed, failed, timed_out, canceled, lost (its executor died) or released (handed back at shutdown)" }),
+    workerId: t.String(),
+    host: t.String(),
+    leaseExpiresAt: t.Null(),
+    startedAt: Time,
+    completedAt: MaybeTime,
+    exitCode: t.Union([t.Integer(), t.Null()]),
+    signal: Nullable(t.String()),
+    resultStatus: Nullable(t.String()),
+    durationMs: t.Union([t.Number(), t.Null()]),
+    unit: Nullable(t.String()),
+    error: Nullable(t.String()),
+  },
+  { $id: "Attempt" },
+);
+
+export const RunView = t.Object(
+  {
+    id: t.String(),
+    runId: t.String(),
+    eventId: t.String(),
+    flowName: t.String(),
+    flowVersion: t.Integer(),
+    stepName: t.String(),
+    runner: t.String(),
+    backend: t.Literal("jetstream"),
+    executor: Nullable(t.String()),
+    queue: t.String(),
+    host: Nullable(t.String()),
+    status: t.String({ description: "Process status: queued, running, completed, failed, timed_out, canceled" }),
+    resultStatus: Nullable(t.String({ description: "The FLOW_RESULT status, when the step printed one" })),
+    effectiveStatus: t.String(),
+    needsAttention: t.Boolean(),
+    attempt: t.Integer({ minimum: 0 }),
+    attemptCount: t.Integer({ minimum: 0 }),
+    generation: t.Integer({ minimum: 0, description: "0 for the original event, n for its n-th replay" }),
+    createdAt: Time,
+    startedAt: MaybeTime,
+    completedAt: MaybeTime,
+    finishedAt: MaybeTime,
+    updatedAt: Time,
+    exitCode: t.Union([t.Integer(), t.Null()]),
+    signal: Nullable(t.String()),
+    durationMs: t.Union([t.Number(), t.Null()]),
+    cancelRequestedAt: MaybeTime,
+    retryAt: MaybeTime,
+    nextEventIds: t.Array(t.String()),
+    unit: Nullable(t.String()),
+    error: Nullable(t.String()),
+    result: t.Union([t.Record(t.String(), t.Unknown()), t.Null()]),
+    resultJson: Nullable(t.String()),
+    stdout: t.String({ description: "The tail of the step's stdout" }),
+    stderr: t.String({ description: "The tail of the step's stderr" }),
+    stdoutTruncated: t.Boolean(),
+    stderrTruncated: t.Boolean(),
+    attempts: t.Array(AttemptView),
+    waiting: t.Optional(Nullable(t.String({ description: "Why a queued run has not started (no executor serves its queue)" }))),
+  },
+  { $id: "Run" },
+);
+export type RunView = Static<typeof RunView>;
+
+export const DecisionView = t.Object({
+  generation: t.Integer(),
+  flowName: t.String(),
+  flowVersion: t.Integer(),
+  stepName: t.String(),
+  runner: t.String(),
+  matched: t.Boolean(),
+  runId: Nullable(t.String()),
+  queue: Nullable(t.String()),
+  reasons: t.Array(t.String(), { description: "Why the step did not match: the type, or schema errors with their paths" }),
+});
+
+export const EventView = t.Object(
+  {
+    id: t.String(),
+    type: t.String(),
+    source: t.Optional(t.String()),
+    occurredAt: t.Optional(t.String()),
+    receivedAt: t.String(),
+    payload: t.Unknown(),
+    createdAt: Time,
+    acceptedAt: Time,
+    seq: t.Integer({ description: "The stream sequence it was accepted at" }),
+    generation: t.Integer(),
+    matchedGeneration: t.Union([t.Integer(), t.Null()]),
+    matchedAt: MaybeTime,
+    matchedCount: t.Union([t.Integer(), t.Null()]),
+    chainDepth: t.Integer(),
+    parentRunId: Nullable(t.String()),
+    runIds: t.Array(t.String()),
+  },
+  { $id: "Event" },
+);
+
+export const EventDetail = t.Object({ event: t.Intersect([EventView, t.Object({ decisions: t.Array(DecisionView), runs: t.Array(RunView) })]), runs: t.Array(RunView) });
+export const EventsPage = t.Object({ events: t.Array(EventView), nextCursor: t.Optional(t.String()) });
+export const RunsPage = t.Object({ runs: t.Array(RunView), eventId: t.Optional(t.String()), nextCursor: t.Optional(t.String()) });
+export const RunAnswer = t.Object({ run: RunView });
+
+export const EventAnswer = t.Object({
+  status: t.Union([t.Literal("accepted"), t.Literal("duplicate")]),
+  eventId: t.String(),
+  seq: t.Integer({ description: "The stream sequence: pass it as ?after= to read your write" }),
+  idempotent: t.Optional(t.Boolean()),
+  generation: t.Optional(t.Integer()),
+  matched: t.Optional(t.Integer()),
+  runIds: t.Optional(t.Array(t.String())),
+  runs: t.Optional(t.Array(RunView)),
+  waitTimedOut: t.Optional(t.Boolean()),
+});
+
+export const Health = t.Object({
+  ok: t.Boolean(),
+  nats: t.Object({ connected: t.Boolean(), server: t.Optional(t.String()) }),
+  projector: t.Object({ appliedSeq: t.Integer(), streamSeq: t.Union([t.Integer(), t.Null()]), lag: t.Union([t.Integer(), t.Null()]) }),
+});
+export type Health = Static<typeof Health>;
+
+export { FlowEventInput };
+
+/** The error answers a route can give, for the OpenAPI document. */
+export function errors(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorBody]));
+}
