@@ -1,6 +1,9 @@
 import { afterAll } from "bun:test";
-import { resolve } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { freePort } from "../../lib/nats-server.ts";
 
 /** The repository root: where `bin/flow.ts` lives and the default cwd of a started CLI. */
 export const REPO = resolve(import.meta.dir, "../..");
@@ -44,11 +47,14 @@ function cleanEnv(): Record<string, string> {
 /** Starts `bun run <entry> ...args` as a child process; prefer `useProcesses().start`, which also cleans up. */
 export function startCli(args: string[], options: StartOptions = {}): CliProcess {
   const entry = resolve(REPO, options.entry ?? "bin/flow.ts");
-  const env = { ...cleanEnv(), CODEX_FLOW_LOG: "info", ...options.env };
-  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+  const env: Record<string, string> = { ...cleanEnv(), CODEX_FLOW_LOG: "info" };
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
   const child = Bun.spawn([process.execPath, "run", entry, ...args], {
     cwd: options.cwd ?? REPO,
-    env: env as Record<string, string>,
+    env,
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -64,15 +70,16 @@ export function startCli(args: string[], options: StartOptions = {}): CliProcess
   };
   const pump = async (stream: ReadableStream<Uint8Array>, into: string[]) => {
     let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const parts = (rest + chunk).split("\n");
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      const parts = (rest + decoder.decode(bytes, { stream: true })).split("\n");
       rest = parts.pop() ?? "";
       for (const line of parts) onLine(into, line);
     }
     if (rest) onLine(into, rest);
   };
   const drained = Promise.all([pump(child.stdout, stdout), pump(child.stderr, stderr)]).catch(() => undefined);
-  const describe = () => `\`flow ${args.join(" ")}\` (pid ${child.pid}) printed:\n${all.join("\n") || "(nothing)"}`;
+  const describe = () => `\`bun run ${options.entry ?? "bin/flow.ts"} ${args.join(" ")}\` (pid ${child.pid}) printed:\n${all.join("\n") || "(nothing)"}`;
 
   return {
     pid: child.pid,
@@ -132,7 +139,7 @@ export type CliResult = { code: number; stdout: string; stderr: string };
 export function useProcesses() {
   const started: CliProcess[] = [];
   const extra: (() => Promise<unknown> | unknown)[] = [];
-  afterAll(async () => {
+  const stopAll = async () => {
     await Promise.all(
       started.map(async (proc) => {
         if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
@@ -143,8 +150,9 @@ export function useProcesses() {
         });
       }),
     );
-    for (const fn of extra.reverse()) await Promise.resolve(fn()).catch(() => undefined);
-  });
+    for (const fn of extra.splice(0).reverse()) await Promise.resolve(fn()).catch(() => undefined);
+  };
+  afterAll(stopAll);
   return {
     start(args: string[], options: StartOptions = {}): CliProcess {
       const proc = startCli(args, options);
@@ -157,9 +165,37 @@ export function useProcesses() {
       const code = await proc.exit(options.timeoutMs ?? 20_000);
       return { code, stdout: proc.stdout.join("\n"), stderr: proc.stderr.join("\n") };
     },
+    /** Stops every process still running (SIGTERM, then SIGKILL after 3 s), then runs the registered cleanups; idempotent. */
+    stopAll,
     /** Registers cleanup that runs after every started process is gone (e.g. an orphan check). */
     cleanup(fn: () => Promise<unknown> | unknown): void {
       extra.push(fn);
     },
   };
+}
+
+let deployments = 0;
+
+/**
+ * The environment of one deployment of the services: its own stream, subject prefix, data
+ * directory and ingress port (so tests sharing a nats-server never see each other), a host
+ * id, and the given NATS_URL. `extra` wins; an `undefined` in it removes a variable.
+ */
+export async function serviceEnv(natsUrl: string | undefined, extra: Record<string, string | undefined> = {}): Promise<Record<string, string | undefined>> {
+  const id = `${process.pid}x${++deployments}`;
+  return {
+    NATS_URL: natsUrl,
+    CODEX_FLOW_STREAM: `E2E${id}`,
+    CODEX_FLOW_SUBJECT_PREFIX: `e2e${id}`,
+    CODEX_FLOW_BACKEND_DATA_DIR: mkdtempSync(join(tmpdir(), "codex-flows-e2e-data-")),
+    CODEX_FLOW_BACKEND_PORT: String(await freePort()),
+    CODEX_FLOW_HOST_ID: "e2e-host",
+    ...extra,
+  };
+}
+
+/** Waits for a service process to log that its HTTP API listens, and returns the URL. */
+export async function ingressUrlOf(proc: CliProcess, timeoutMs = 15_000): Promise<string> {
+  const line = await proc.waitForLine(/ info listening on http:\/\/\S+/, timeoutMs);
+  return line.match(/http:\/\/\S+/)![0];
 }
