@@ -3,6 +3,7 @@ import { ConfigError, type Config } from "../lib/config.ts";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
+import { logs } from "../cli/logs.ts";
 import { dev, serve } from "../cli/serve.ts";
 
 const HELP = `flow: codex-flows on NATS JetStream
@@ -26,6 +27,7 @@ Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HO
   publish --event FILE [--wait matched|true]
                                     post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)
   runs --event ID [--json]          the runs of an event
+  logs RUN [-f]                     a run's output; -f follows it until the run ends
   cancel RUN                        cancel a queued or running run
   retry RUN                         start a new attempt of a run that ended
   replay EVENT [--wait matched|true]
@@ -51,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
     wait: { type: "string" },
     json: { type: "boolean" },
     example: { type: "boolean" },
+    follow: { type: "boolean", short: "f" },
   });
   if (values.help) {
     console.log(HELP);
@@ -83,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
       return await publish(target, values.event, values.wait);
     case "runs":
       return await listRuns(target, values.event, values.json === true);
+    case "logs":
+      return await logs(target, positionals[0], values.follow === true);
     case "cancel":
     case "retry":
       return await operateRun(target, command, positionals[0]);

@@ -29,6 +29,8 @@ export type Config = {
   waitTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
+  liveOutputBytes: number;
+  outputRetentionBytes: number;
   labels: string[];
   maxDeliver: number;
   maxLostAttempts: number;
@@ -75,6 +77,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.
     outputTailBytes: read.int("CODEX_FLOW_OUTPUT_TAIL_BYTES", 64 * 1024, 0, 256 * 1024),
+    liveOutputBytes: read.int("CODEX_FLOW_LIVE_OUTPUT_BYTES", 1024 * 1024, 0, 64 * 1024 * 1024),
+    outputRetentionBytes: read.int("CODEX_FLOW_OUTPUT_RETENTION_BYTES", 256 * 1024, 1024, 256 * 1024 * 1024),
     labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),
     maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
     maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),

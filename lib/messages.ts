@@ -142,7 +142,20 @@ export const RunReleased = Type.Object({
   reason: Type.String(),
 });
 
-export const FlowMessage = Type.Union([EventAccepted, EventMatched, RunStep, RunStarted, RunFinished, RunCancelRequested, RunReleased]);
+/** A piece of a running step's output, published as it is written (bounded per attempt). */
+export const RunOutput = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.output"),
+  runId: Type.String(),
+  attempt: Type.Integer({ minimum: 1 }),
+  /** 0-based, in the order written within the attempt. */
+  chunk: Type.Integer({ minimum: 0 }),
+  stream: Type.Union([Type.Literal("stdout"), Type.Literal("stderr")]),
+  text: Type.String(),
+  at: Time,
+});
+
+export const FlowMessage = Type.Union([EventAccepted, EventMatched, RunStep, RunStarted, RunFinished, RunCancelRequested, RunReleased, RunOutput]);
 
 export type EventAccepted = Static<typeof EventAccepted>;
 export type EventMatched = Static<typeof EventMatched>;
@@ -152,6 +165,7 @@ export type RunStarted = Static<typeof RunStarted>;
 export type RunFinished = Static<typeof RunFinished>;
 export type RunCancelRequested = Static<typeof RunCancelRequested>;
 export type RunReleased = Static<typeof RunReleased>;
+export type RunOutput = Static<typeof RunOutput>;
 export type FlowMessage = Static<typeof FlowMessage>;
 
 const checker = TypeCompiler.Compile(FlowMessage);
@@ -182,6 +196,7 @@ const kindSchemas: Record<FlowMessage["kind"], TSchema> = {
   "run.finished": RunFinished,
   "run.cancel": RunCancelRequested,
   "run.released": RunReleased,
+  "run.output": RunOutput,
 };
 
 /** Encodes a message for publishing. */

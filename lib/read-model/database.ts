@@ -5,6 +5,7 @@ import { Kysely, Migrator, type Migration } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
 import * as durableExecution from "./migrations/2026-11-24-durable-execution.ts";
 import * as initial from "./migrations/2026-11-23-initial.ts";
+import * as output from "./migrations/2026-11-24-output.ts";
 
 /** One FlowEvent as accepted, with its latest match decision summary. */
 export type EventsTable = {
@@ -73,7 +74,12 @@ export type RunsTable = {
   /** Ids of the events this run's FLOW_RESULT `next` started (JSON array). */
   next_json: string | null;
   unit: string | null;
+  /** 1 once retention dropped the oldest of its live output. */
+  output_cut: number;
 };
+
+/** One chunk of an attempt's live output. */
+export type OutputTable = { run_id: string; attempt: number; chunk: number; stream: string; text: string; at: string; seq: number };
 
 /** One attempt (1-based) of one run, as one executor saw it. */
 export type AttemptsTable = {
@@ -99,12 +105,13 @@ export type ReadModelDatabase = {
   decisions: DecisionsTable;
   runs: RunsTable;
   attempts: AttemptsTable;
+  output: OutputTable;
   projector_state: ProjectorStateTable;
 };
 
 export type ReadModel = Kysely<ReadModelDatabase>;
 
-const migrations: Record<string, Migration> = { "2026-11-23-initial": initial, "2026-11-24-durable-execution": durableExecution };
+const migrations: Record<string, Migration> = { "2026-11-23-initial": initial, "2026-11-24-durable-execution": durableExecution, "2026-11-24-output": output };
 
 /**
  * Opens (and creates) the SQLite read model in WAL mode and brings its schema up to

@@ -9,6 +9,7 @@ import { runStep } from "../../lib/runners/index.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { chainedEvents } from "./chain.ts";
+import { liveOutput } from "./output.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
 
 export type AttemptDeps = {
@@ -22,6 +23,8 @@ export type AttemptDeps = {
   publishTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
+  /** Live output published per attempt (bytes). */
+  liveOutputBytes: number;
   maxLostAttempts: number;
   maxChainDepth: number;
   /** Runs in progress on this host, by run id: aborting with "cancel" cancels, with "shutdown" hands the run back. */
@@ -80,7 +83,12 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
     const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
     await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
     const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
-    outcome = await runStep({ ...found, event: command.event, runId: command.runId, attempt, env, signal: controller.signal, outputCapBytes: deps.outputCapBytes });
+    const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
+    try {
+      outcome = await runStep({ ...found, event: command.event, runId: command.runId, attempt, env, signal: controller.signal, outputCapBytes: deps.outputCapBytes, onOutput: live.write });
+    } finally {
+      await live.close();
+    }
   } finally {
     deps.inflight.delete(command.runId);
   }

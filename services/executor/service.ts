@@ -24,6 +24,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     publishTimeoutMs: config.publishTimeoutMs,
     outputCapBytes: config.outputCapBytes,
     outputTailBytes: config.outputTailBytes,
+    liveOutputBytes: config.liveOutputBytes,
     maxLostAttempts: config.maxLostAttempts,
     maxChainDepth: config.maxChainDepth,
     log,

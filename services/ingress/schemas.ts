@@ -67,6 +67,7 @@ export const RunView = t.Object(
     stderr: t.String({ description: "The tail of the step's stderr" }),
     stdoutTruncated: t.Boolean(),
     stderrTruncated: t.Boolean(),
+    outputCut: t.Boolean({ description: "Retention dropped the oldest of this run's live output (GET /runs/:id/output)" }),
     attempts: t.Array(AttemptView),
     waiting: t.Optional(Nullable(t.String({ description: "Why a queued run has not started (no executor serves its queue)" }))),
   },

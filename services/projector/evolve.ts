@@ -1,4 +1,4 @@
-import type { AttemptsTable, DecisionsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
+import type { AttemptsTable, DecisionsTable, EventsTable, OutputTable, RunsTable } from "../../lib/read-model/database.ts";
 import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/messages.ts";
 
 /** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
@@ -13,7 +13,8 @@ export type Write =
   | { table: "events"; row: EventsTable }
   | { table: "decisions"; row: DecisionsTable }
   | { table: "runs"; row: RunsTable }
-  | { table: "attempts"; row: AttemptsTable };
+  | { table: "attempts"; row: AttemptsTable }
+  | { table: "output"; row: OutputTable };
 
 /** Process statuses after which a run does not change unless a new attempt starts. */
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled"]);
@@ -39,6 +40,10 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
       return runCancel(state, message, seq);
     case "run.released":
       return runReleased(state, message, seq);
+    case "run.output": {
+      const { runId, attempt, chunk, stream, text, at } = message;
+      return state.run(runId) ? [{ table: "output", row: { run_id: runId, attempt, chunk, stream, text, at, seq } }] : [];
+    }
     default: {
       const unknown: never = message;
       throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);
@@ -139,6 +144,7 @@ function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
         retry_at: null,
         next_json: null,
         unit: null,
+        output_cut: 0,
       },
     },
   ];

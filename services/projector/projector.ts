@@ -14,6 +14,8 @@ export type ProjectorOptions = {
   log: Logger;
   /** The most messages applied in one transaction. */
   maxBatch?: number;
+  /** Live output kept per run (characters, the newest); older chunks are dropped. */
+  outputRetentionBytes?: number;
 };
 
 export type Projector = {
@@ -51,7 +53,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     await db.transaction().execute(async (trx) => {
       const state = await loadBatchState(trx, decoded.map((d) => d.message));
       for (const { seq, message } of decoded) state.apply(evolve(state, message, seq));
-      await applyBatch(trx, state.dirty(), last);
+      await applyBatch(trx, state.dirty(), last, options.outputRetentionBytes);
     });
     applied = last;
     for (const listener of listeners) listener(applied);

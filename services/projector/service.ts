@@ -9,7 +9,7 @@ export type ProjectorService = Service & { projector: Projector; db: ReadModel }
 export async function startProjectorService(ctx: ServiceContext, path = readModelPath(ctx.config), maxBatch?: number): Promise<ProjectorService> {
   const { config, js, subjects, log } = ctx;
   const db = await openReadModel(path);
-  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch });
+  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch, outputRetentionBytes: config.outputRetentionBytes });
   log.info(`projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}`);
   return {
     name: "projector",

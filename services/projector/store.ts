@@ -12,6 +12,7 @@ const PRIMARY_KEYS = {
   attempts: (row: { run_id: string; attempt: number }) => `${row.run_id}\n${row.attempt}`,
   decisions: (row: { event_id: string; generation: number; flow_name: string; step_name: string }) =>
     `${row.event_id}\n${row.generation}\n${row.flow_name}\n${row.step_name}`,
+  output: (row: { run_id: string; attempt: number; chunk: number }) => `${row.run_id}\n${row.attempt}\n${row.chunk}`,
 };
 
 /** The last stream sequence the read model has applied (0 for a new one). */
@@ -63,8 +64,11 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
   };
 }
 
-/** Writes the batch's final rows and the checkpoint (call inside the batch's transaction). */
-export async function applyBatch(trx: Transaction<ReadModelDatabase>, writes: Write[], seq: number): Promise<void> {
+/**
+ * Writes the batch's final rows and the checkpoint (call inside the batch's transaction),
+ * then applies output retention to the runs whose output grew.
+ */
+export async function applyBatch(trx: Transaction<ReadModelDatabase>, writes: Write[], seq: number, outputRetentionBytes = Number.POSITIVE_INFINITY): Promise<void> {
   const byTable = new Map<Write["table"], Write["row"][]>();
   for (const write of writes) byTable.set(write.table, [...(byTable.get(write.table) ?? []), write.row]);
   for (const [table, rows] of byTable) {
@@ -72,6 +76,34 @@ export async function applyBatch(trx: Transaction<ReadModelDatabase>, writes: Wr
     for (const chunk of chunks(rows, 100)) await trx.insertInto(table).orReplace().values(chunk as never).execute();
   }
   await trx.insertInto("projector_state").orReplace().values({ name: CHECKPOINT, seq }).execute();
+  const grown = new Set(writes.flatMap((w) => (w.table === "output" ? [w.row.run_id] : [])));
+  for (const runId of grown) await keepOutputTail(trx, runId, outputRetentionBytes);
+}
+
+/**
+ * Keeps at most `limit` characters of a run's live output: the newest chunks, across its
+ * attempts; the oldest go, and the run records that its output was cut.
+ */
+async function keepOutputTail(trx: Transaction<ReadModelDatabase>, runId: string, limit: number): Promise<void> {
+  if (!Number.isFinite(limit)) return;
+  const chunks = await trx
+    .selectFrom("output")
+    .select(["attempt", "chunk", (eb) => eb.fn("length", ["text"]).as("size")])
+    .where("run_id", "=", runId)
+    .orderBy("attempt", "desc")
+    .orderBy("chunk", "desc")
+    .execute();
+  // The newest chunk always stays, whatever its size: the tail is what a reader needs.
+  let kept = 0;
+  const cut = chunks.findIndex((c, i) => (kept += Number(c.size)) > limit && i > 0);
+  if (cut === -1) return;
+  const oldestKept = chunks[cut - 1]!;
+  await trx
+    .deleteFrom("output")
+    .where("run_id", "=", runId)
+    .where((eb) => eb.or([eb("attempt", "<", oldestKept.attempt), eb.and([eb("attempt", "=", oldestKept.attempt), eb("chunk", "<", oldestKept.chunk)])]))
+    .execute();
+  await trx.updateTable("runs").set({ output_cut: 1 }).where("id", "=", runId).execute();
 }
 
 function keyOf(write: Write): string {
@@ -84,6 +116,8 @@ function keyOf(write: Write): string {
       return PRIMARY_KEYS.attempts(write.row);
     case "decisions":
       return PRIMARY_KEYS.decisions(write.row);
+    case "output":
+      return PRIMARY_KEYS.output(write.row);
   }
 }
 

@@ -8,6 +8,7 @@ export function memoryReadModel() {
   const runs = new Map<string, RunsTable>();
   const attempts = new Map<string, AttemptsTable>();
   const decisions = new Map<string, Write["row"]>();
+  const output = new Map<string, Write["row"]>();
   const state: ReadState = {
     event: (id) => events.get(id),
     run: (id) => runs.get(id),
@@ -19,10 +20,11 @@ export function memoryReadModel() {
       if (w.table === "events") events.set(w.row.id, w.row);
       else if (w.table === "runs") runs.set(w.row.id, w.row);
       else if (w.table === "attempts") attempts.set(`${w.row.run_id}:${w.row.attempt}`, w.row);
+      else if (w.table === "output") output.set(`${w.row.run_id}:${w.row.attempt}:${w.row.chunk}`, w.row);
       else decisions.set(`${w.row.event_id}:${w.row.generation}:${w.row.flow_name}:${w.row.step_name}`, w.row);
     }
     return writes;
   };
-  const snapshot = () => JSON.stringify({ events: [...events], runs: [...runs], attempts: [...attempts], decisions: [...decisions] });
-  return { state, apply, events, runs, attempts, decisions, snapshot };
+  const snapshot = () => JSON.stringify({ events: [...events], runs: [...runs], attempts: [...attempts], decisions: [...decisions], output: [...output] });
+  return { state, apply, events, runs, attempts, decisions, output, snapshot };
 }

@@ -50,6 +50,7 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []): RunV
     stderr: row.stderr,
     stdoutTruncated: row.stdout_truncated === 1,
     stderrTruncated: row.stderr_truncated === 1,
+    outputCut: row.output_cut === 1,
     attempts: attempts.map(presentAttempt),
   };
 }

@@ -4,6 +4,7 @@ import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { listRuns } from "./list.ts";
+import { outputJson, outputStream } from "./output.ts";
 import { cancelRun, retryRun } from "./operate.ts";
 import { runsById } from "./queries.ts";
 import { explainWaits } from "./queues.ts";
@@ -48,6 +49,23 @@ export function runRoutes(deps: IngressDeps) {
         query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
         response: { 200: RunAnswer, ...errors(401, 404, 503) },
         detail: { tags: ["runs"], summary: "One run with every attempt" },
+      },
+    )
+    .get(
+      "/runs/:id/output",
+      async ({ params, query, request }) => {
+        const follow = query.follow !== "false" && query.follow !== "0";
+        if (request.headers.get("accept")?.includes("application/json")) return await outputJson(db, params.id);
+        return await outputStream(deps, params.id, follow, request);
+      },
+      {
+        ...guarded,
+        query: t.Object({ follow: t.Optional(t.String()) }, { additionalProperties: true }),
+        detail: {
+          tags: ["runs"],
+          summary: "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends, or JSON with Accept: application/json",
+          responses: { 200: { description: "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}" }, 401: { description: "token missing" }, 404: { description: "no such run" } },
+        },
       },
     )
     .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), {

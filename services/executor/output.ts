@@ -1,0 +1,70 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { msgIds } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/log.ts";
+import { encodeMessage, type RunOutput } from "../../lib/messages.ts";
+import type { Subjects } from "../../lib/subjects.ts";
+
+const FLUSH_BYTES = 16 * 1024;
+const FLUSH_EVERY_MS = 200;
+
+export type LiveOutput = {
+  /** Takes output as the step writes it (the runner's onOutput). */
+  write(chunk: { stream: "stdout" | "stderr"; text: string }): void;
+  /** Publishes what is buffered and waits for every publish, so output precedes the attempt's record. */
+  close(): Promise<void>;
+};
+
+/**
+ * Publishes a running step's output in chunks of up to 16 KiB, at least every 200 ms
+ * while it writes, up to `capBytes` per attempt; past the cap one last chunk says so
+ * (the attempt's record keeps the tail). Publishing never holds up the step, and a
+ * failed publish only costs live output, never the run.
+ */
+export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: string, attempt: number, capBytes: number, log: Logger): LiveOutput {
+  let pending: { stream: "stdout" | "stderr"; text: string } | undefined;
+  let sent = 0;
+  let chunk = 0;
+  let capped = capBytes === 0;
+  let timer: Timer | undefined;
+  const inflight = new Set<Promise<unknown>>();
+
+  const publish = (stream: "stdout" | "stderr", text: string) => {
+    const message: RunOutput = { v: 1, kind: "run.output", runId, attempt, chunk, stream, text, at: new Date().toISOString() };
+    const done = js
+      .publish(subjects.run(runId, "output"), encodeMessage(message), { msgID: msgIds.lifecycle(runId, attempt, `output:${chunk}`) })
+      .catch((error) => log.warn("live output chunk not published", { runId, chunk: message.chunk, error: String(error) }))
+      .finally(() => inflight.delete(done));
+    inflight.add(done);
+    chunk++;
+  };
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (!pending) return;
+    publish(pending.stream, pending.text);
+    pending = undefined;
+  };
+
+  return {
+    write({ stream, text }) {
+      if (capped) return;
+      const room = capBytes - sent;
+      const piece = Buffer.byteLength(text) > room ? Buffer.from(text).subarray(0, room).toString() : text;
+      sent += Buffer.byteLength(piece);
+      if (pending && pending.stream !== stream) flush();
+      pending = { stream, text: (pending?.text ?? "") + piece };
+      if (sent >= capBytes) {
+        flush();
+        capped = true;
+        publish("stderr", `\n[live output stopped at ${capBytes} bytes; the run keeps the tail of its output]\n`);
+        return;
+      }
+      if (Buffer.byteLength(pending.text) >= FLUSH_BYTES) flush();
+      else timer ??= setTimeout(flush, FLUSH_EVERY_MS);
+    },
+    async close() {
+      flush();
+      await Promise.all(inflight);
+    },
+  };
+}

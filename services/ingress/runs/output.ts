@@ -1,0 +1,77 @@
+import type { OutputTable, ReadModel } from "../../../lib/read-model/database.ts";
+import { FINAL_STATUSES } from "../../projector/evolve.ts";
+import type { IngressDeps } from "../deps.ts";
+import { HttpError } from "../errors.ts";
+import { nextChange } from "../read-your-writes.ts";
+
+type Position = { attempt: number; chunk: number };
+
+/** Stored output chunks after `from`, in the order they were written. */
+async function chunksAfter(db: ReadModel, runId: string, from: Position): Promise<OutputTable[]> {
+  return await db
+    .selectFrom("output")
+    .selectAll()
+    .where("run_id", "=", runId)
+    .where((eb) => eb.or([eb("attempt", ">", from.attempt), eb.and([eb("attempt", "=", from.attempt), eb("chunk", ">", from.chunk)])]))
+    .orderBy("attempt")
+    .orderBy("chunk")
+    .limit(500)
+    .execute();
+}
+
+async function runState(db: ReadModel, runId: string) {
+  const run = await db.selectFrom("runs").select(["status", "output_cut"]).where("id", "=", runId).executeTakeFirst();
+  if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(runId)}`);
+  return run;
+}
+
+/** The output kept for a run, as the original's clients read it: `[{kind, text, createdAt}]`. */
+export async function outputJson(db: ReadModel, runId: string) {
+  const run = await runState(db, runId);
+  const output: { kind: string; text: string; createdAt: string; attempt: number }[] = [];
+  for (let from: Position = { attempt: 0, chunk: -1 }; ; ) {
+    const page = await chunksAfter(db, runId, from);
+    output.push(...page.map((c) => ({ kind: c.stream, text: c.text, createdAt: c.at, attempt: c.attempt })));
+    if (page.length < 500) break;
+    from = page.at(-1)!;
+  }
+  return { runId, status: run.status, cut: run.output_cut === 1, output };
+}
+
+/**
+ * Server-Sent Events: every stored chunk (`event: output`), then new ones as the
+ * projector applies them, until the run is final (`event: end` with its status). The
+ * first event says whether retention already cut the oldest output. With
+ * `follow=false` it ends after what is stored.
+ */
+export async function outputStream(deps: IngressDeps, runId: string, follow: boolean, request: Request): Promise<Response> {
+  const first = await runState(deps.db, runId);
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (event: string, data: unknown, id?: string) =>
+        controller.enqueue(encoder.encode(`${id ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+      send("run", { runId, status: first.status, cut: first.output_cut === 1 });
+      let from: Position = { attempt: 0, chunk: -1 };
+      try {
+        while (!request.signal.aborted) {
+          const page = await chunksAfter(deps.db, runId, from);
+          for (const c of page) send("output", { stream: c.stream, text: c.text, attempt: c.attempt, at: c.at }, `${c.attempt}:${c.chunk}`);
+          if (page.length > 0) from = page.at(-1)!;
+          if (page.length === 500) continue;
+          const { status } = await runState(deps.db, runId);
+          // Chunks are applied before the attempt's record, so a final run has no more to come.
+          if (!follow || FINAL_STATUSES.has(status)) {
+            send("end", { status });
+            break;
+          }
+          await nextChange(200, deps.applied);
+        }
+      } catch (error) {
+        send("error", { error: String(error) });
+      }
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" } });
+}
