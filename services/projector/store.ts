@@ -81,27 +81,38 @@ export async function applyBatch(trx: Transaction<ReadModelDatabase>, writes: Wr
 }
 
 /**
- * Keeps at most `limit` characters of a run's live output: the newest chunks, across its
- * attempts; the oldest go, and the run records that its output was cut.
+ * Keeps at most `limit` characters of a run's live output: the newest, across its
+ * attempts. The chunk on the boundary keeps its tail, older ones go, and the run records
+ * that its output was cut.
  */
 async function keepOutputTail(trx: Transaction<ReadModelDatabase>, runId: string, limit: number): Promise<void> {
   if (!Number.isFinite(limit)) return;
   const chunks = await trx
     .selectFrom("output")
-    .select(["attempt", "chunk", (eb) => eb.fn("length", ["text"]).as("size")])
+    .select(["attempt", "chunk", (eb) => eb.fn<number>("length", ["text"]).as("size")])
     .where("run_id", "=", runId)
     .orderBy("attempt", "desc")
     .orderBy("chunk", "desc")
     .execute();
-  // The newest chunk always stays, whatever its size: the tail is what a reader needs.
-  let kept = 0;
-  const cut = chunks.findIndex((c, i) => (kept += Number(c.size)) > limit && i > 0);
-  if (cut === -1) return;
-  const oldestKept = chunks[cut - 1]!;
+  let room = limit;
+  const boundary = chunks.findIndex((c) => (room -= Number(c.size)) < 0);
+  if (boundary === -1) return;
+  const edge = chunks[boundary]!;
+  const keep = Number(edge.size) + room;
+  if (keep > 0) {
+    await trx
+      .updateTable("output")
+      .set((eb) => ({ text: eb.fn("substr", ["text", eb.val(-keep)]) }))
+      .where("run_id", "=", runId)
+      .where("attempt", "=", edge.attempt)
+      .where("chunk", "=", edge.chunk)
+      .execute();
+  }
+  const newestGone = keep > 0 ? { attempt: edge.attempt, chunk: edge.chunk - 1 } : edge;
   await trx
     .deleteFrom("output")
     .where("run_id", "=", runId)
-    .where((eb) => eb.or([eb("attempt", "<", oldestKept.attempt), eb.and([eb("attempt", "=", oldestKept.attempt), eb("chunk", "<", oldestKept.chunk)])]))
+    .where((eb) => eb.or([eb("attempt", "<", newestGone.attempt), eb.and([eb("attempt", "=", newestGone.attempt), eb("chunk", "<=", newestGone.chunk)])]))
     .execute();
   await trx.updateTable("runs").set({ output_cut: 1 }).where("id", "=", runId).execute();
 }
