@@ -27,6 +27,9 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     matched: (eventId: string) => `${prefix}.matched.${eventToken(eventId)}`,
     command: (queue: string) => `${prefix}.commands.${queueToken(queue)}`,
     run: (runId: string, kind: RunSubjectKind) => `${prefix}.runs.${runId}.${kind}`,
+    // Outside the stream's `<prefix>.>` on purpose: presence is plain NATS, never stored.
+    hostBeat: (hostId: string) => `${prefix}_hosts.${hostId}`,
+    allHostBeats: `${prefix}_hosts.*`,
   };
 }
 

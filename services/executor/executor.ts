@@ -8,6 +8,7 @@ import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/step-
 import type { AttemptDeps } from "./attempt.ts";
 import { handleCommand } from "./attempt.ts";
 import { startDeadLetters } from "./dead-letters.ts";
+import { startHeartbeat } from "./heartbeat.ts";
 
 export type ExecutorOptions = Omit<AttemptDeps, "inflight"> & {
   nc: NatsConnection;
@@ -75,6 +76,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
   }, 2_000);
 
   const deadLetters = await startDeadLetters(options);
+  const stopBeat = startHeartbeat(nc, subjects, () => ({ host: options.hostId, queues: [...loops.keys()], slotsInUse: slots.used, capacity: slots.capacity }));
   const cancels = nc.subscribe(subjects.allCancels, {
     callback: (error, msg) => {
       if (error) return log.warn("cancel subscription", { error: String(error) });
@@ -88,6 +90,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
     slotsInUse: () => slots.used,
     async stop(graceMs) {
       clearInterval(watch);
+      stopBeat();
       await deadLetters.stop(2_000);
       const drained = await Promise.all([...loops.values()].map((loop) => loop.stop(graceMs)));
       if (drained.some((ok) => !ok)) {

@@ -4,6 +4,7 @@ import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
 import { eventRoutes } from "./events/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
+import { requireToken } from "./auth.ts";
 import { Health } from "./schemas.ts";
 
 /** The HTTP API: the write side publishes to the stream, the read side queries the projector's SQLite. */
@@ -23,6 +24,21 @@ export function createIngressApp(deps: IngressDeps) {
     )
     .use(eventRoutes(deps))
     .use(runRoutes(deps))
+    .get(
+      "/metrics",
+      async ({ set }) => {
+        set.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
+        return await deps.metrics();
+      },
+      {
+        beforeHandle: requireToken(deps.token),
+        detail: {
+          tags: ["system"],
+          summary: "Prometheus metrics: events, runs by status, step durations, projector lag, consumers' pending counts, executor slots",
+          responses: { 200: { description: "Prometheus text format 0.0.4" }, 401: { description: "token missing" } },
+        },
+      },
+    )
     .get(
       "/healthz",
       async ({ set }) => {

@@ -1,6 +1,7 @@
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import type { AppliedSignal } from "./events/wait.ts";
+import type { IngressCounters } from "./metrics.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
 
@@ -21,6 +22,9 @@ export type IngressDeps = {
   waitTimeoutMs: number;
   /** Why queued runs wait (no executor serving their queue), when it can be known. */
   queues?: QueueWatch;
+  /** This process's event counters, and the /metrics rendering over everything else. */
+  counters: IngressCounters;
+  metrics: () => Promise<string>;
   /** The in-process projector's commit signal, when there is one. */
   applied?: AppliedSignal;
 };

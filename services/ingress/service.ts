@@ -5,6 +5,7 @@ import { readCheckpoint } from "../projector/store.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { createIngressApp } from "./app.ts";
 import type { Health } from "./deps.ts";
+import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
 import { jetStreamPublisher } from "./publish.ts";
 import { queueWatch } from "./runs/queues.ts";
 import type { AppliedSignal } from "./events/wait.ts";
@@ -29,7 +30,11 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
     return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag } };
   };
+  const counters = ingressCounters();
+  const hosts = watchHosts(nc, subjects);
   const app = createIngressApp({
+    counters,
+    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts }),
     db,
     publish: jetStreamPublisher(nc, js, config.publishTimeoutMs),
     subjects,
@@ -47,6 +52,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     name: "ingress",
     url,
     async stop() {
+      hosts.stop();
       await app.stop();
       if (!shared) await db.destroy();
     },

@@ -42,13 +42,25 @@ export function waitMode(raw: unknown): WaitMode | undefined {
 export function eventRoutes(deps: IngressDeps) {
   const { db, publish, subjects } = deps;
   const answer = async (eventId: string, generation: number, published: { seq: number; duplicate: boolean }, mode: WaitMode | undefined) => {
-    const base = { status: published.duplicate ? "duplicate" : "accepted", eventId, seq: published.seq, ...(published.duplicate ? { idempotent: true } : {}) };
+    if (published.duplicate) deps.counters.duplicates++;
+    else deps.counters.accepted++;
+    const base = { status: published.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, seq: published.seq, ...(published.duplicate ? { idempotent: true } : {}) };
     if (!mode) return base;
     const outcome = await waitForMatch(db, eventId, generation, mode, deps.waitTimeoutMs, deps.applied);
     return { ...base, matched: outcome.matched, runIds: outcome.runIds, runs: outcome.runs, ...(outcome.timedOut ? { waitTimedOut: true } : {}) };
   };
 
   const accept = async (request: Request, wait: string | undefined) => {
+    try {
+      return await acceptEvent(request, wait);
+    } catch (error) {
+      const status = error instanceof HttpError ? error.status : 500;
+      deps.counters.rejected.set(status, (deps.counters.rejected.get(status) ?? 0) + 1);
+      throw error;
+    }
+  };
+
+  const acceptEvent = async (request: Request, wait: string | undefined) => {
     const mode = waitMode(wait);
     const body = await readBody(request, deps.maxBodyBytes);
     if (deps.secret && !verifySignature(deps.secret, body, request.headers)) {

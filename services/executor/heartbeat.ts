@@ -1,0 +1,17 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Subjects } from "../../lib/subjects.ts";
+
+/** What an executor says about itself every few seconds (plain NATS, not stored). */
+export type HostBeat = { host: string; queues: string[]; slotsInUse: number; capacity: number; at: string };
+
+export const BEAT_EVERY_MS = 5_000;
+
+/** Publishes this executor's presence and load until the returned function is called. */
+export function startHeartbeat(nc: NatsConnection, subjects: Subjects, beat: () => Omit<HostBeat, "at">): () => void {
+  const send = () => {
+    if (!nc.isClosed()) nc.publish(subjects.hostBeat(beat().host), JSON.stringify({ ...beat(), at: new Date().toISOString() }));
+  };
+  send();
+  const timer = setInterval(send, BEAT_EVERY_MS);
+  return () => clearInterval(timer);
+}

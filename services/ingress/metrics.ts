@@ -1,0 +1,111 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { sql } from "kysely";
+import type { ReadModel } from "../../lib/read-model/database.ts";
+import type { Subjects } from "../../lib/subjects.ts";
+import { BEAT_EVERY_MS, type HostBeat } from "../executor/heartbeat.ts";
+import type { Health } from "./schemas.ts";
+
+/** Counters this ingress process keeps (Prometheus counters restart with the process). */
+export type IngressCounters = { accepted: number; duplicates: number; rejected: Map<number, number> };
+
+export function ingressCounters(): IngressCounters {
+  return { accepted: 0, duplicates: 0, rejected: new Map() };
+}
+
+/** Step duration buckets, in seconds. */
+const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+
+export type MetricsSources = {
+  db: ReadModel;
+  jsm: JetStreamManager;
+  stream: string;
+  counters: IngressCounters;
+  health: () => Promise<Health>;
+  hosts: () => HostBeat[];
+};
+
+/** Follows executors' heartbeats; `hosts()` are the ones heard from within three beats. */
+export function watchHosts(nc: NatsConnection, subjects: Subjects): { hosts(): HostBeat[]; stop(): void } {
+  const seen = new Map<string, { beat: HostBeat; at: number }>();
+  const sub = nc.subscribe(subjects.allHostBeats, {
+    callback: (error, msg) => {
+      if (error) return;
+      try {
+        const beat = msg.json<HostBeat>();
+        seen.set(beat.host, { beat, at: Date.now() });
+      } catch {
+        // A malformed beat is someone else's noise on our subject; it is not a host.
+      }
+    },
+  });
+  return {
+    hosts: () => [...seen.values()].filter((s) => Date.now() - s.at < 3 * BEAT_EVERY_MS).map((s) => s.beat),
+    stop: () => sub.unsubscribe(),
+  };
+}
+
+/** The Prometheus text exposition of everything /metrics reports. */
+export async function renderMetrics(sources: MetricsSources): Promise<string> {
+  const out: string[] = [];
+  const metric = (name: string, type: string, help: string, samples: [Record<string, string | number>, number][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) out.push(`${name}${labelText(labels)} ${value}`);
+  };
+  const { counters, db } = sources;
+  metric("codex_flows_events_accepted_total", "counter", "Events this ingress accepted into the stream.", [[{}, counters.accepted]]);
+  metric("codex_flows_events_duplicate_total", "counter", "Events this ingress answered as duplicates (the id was accepted before).", [[{}, counters.duplicates]]);
+  metric("codex_flows_events_rejected_total", "counter", "Event posts this ingress refused, by HTTP status.", [...counters.rejected].map(([status, n]) => [{ status }, n]));
+
+  const events = await db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  metric("codex_flows_events", "gauge", "Events in the read model.", [[{}, Number(events.n)]]);
+  const byStatus = await db.selectFrom("runs").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).groupBy("status").execute();
+  metric("codex_flows_runs", "gauge", "Runs in the read model by process status.", byStatus.map((r) => [{ status: r.status }, Number(r.n)]));
+
+  const histogram = await db
+    .selectFrom("runs")
+    .select(["flow_name", "step_name", (eb) => eb.fn.countAll<number>().as("count"), (eb) => eb.fn.sum<number>("duration_ms").as("sum")])
+    .select(BUCKETS.map((b, i) => sql<number>`sum(case when duration_ms <= ${b * 1000} then 1 else 0 end)`.as(`b${i}`)))
+    .where("duration_ms", "is not", null)
+    .groupBy(["flow_name", "step_name"])
+    .execute();
+  out.push("# HELP codex_flows_step_duration_seconds How long attempts' steps ran, by flow and step (the latest attempt of each run).", "# TYPE codex_flows_step_duration_seconds histogram");
+  for (const row of histogram) {
+    const labels = { flow: row.flow_name, step: row.step_name };
+    BUCKETS.forEach((b, i) => out.push(`codex_flows_step_duration_seconds_bucket${labelText({ ...labels, le: b })} ${Number((row as Record<string, unknown>)[`b${i}`])}`));
+    out.push(`codex_flows_step_duration_seconds_bucket${labelText({ ...labels, le: "+Inf" })} ${Number(row.count)}`);
+    out.push(`codex_flows_step_duration_seconds_sum${labelText(labels)} ${Number(row.sum) / 1000}`);
+    out.push(`codex_flows_step_duration_seconds_count${labelText(labels)} ${Number(row.count)}`);
+  }
+
+  const health = await sources.health();
+  metric("codex_flows_nats_connected", "gauge", "1 while this ingress is connected to NATS.", [[{}, health.nats.connected ? 1 : 0]]);
+  metric("codex_flows_projector_applied_sequence", "gauge", "The last stream sequence the read model applied.", [[{}, health.projector.appliedSeq]]);
+  if (health.projector.lag !== null) metric("codex_flows_projector_lag", "gauge", "Stream sequence minus the read model's applied sequence.", [[{}, health.projector.lag]]);
+
+  const consumers: [Record<string, string>, number][][] = [[], [], []];
+  try {
+    for await (const info of sources.jsm.consumers.list(sources.stream)) {
+      const labels = { consumer: info.name };
+      consumers[0]!.push([labels, info.num_pending]);
+      consumers[1]!.push([labels, info.num_ack_pending]);
+      consumers[2]!.push([labels, info.num_waiting]);
+    }
+  } catch {
+    // NATS unreachable: codex_flows_nats_connected already says so; the rest still renders.
+  }
+  metric("codex_flows_consumer_pending", "gauge", "Messages a durable consumer has not delivered yet.", consumers[0]!);
+  metric("codex_flows_consumer_ack_pending", "gauge", "Messages delivered and not yet acknowledged (in progress, or waiting for a retry).", consumers[1]!);
+  metric("codex_flows_consumer_waiting_pulls", "gauge", "Open pull requests (executors or matchers ready for work).", consumers[2]!);
+
+  const hosts = sources.hosts();
+  metric("codex_flows_executor_slots_in_use", "gauge", "Steps an executor is running, by host (from its heartbeat).", hosts.map((h) => [{ host: h.host }, h.slotsInUse]));
+  metric("codex_flows_executor_slots", "gauge", "An executor's concurrency limit, by host.", hosts.map((h) => [{ host: h.host }, h.capacity]));
+  return `${out.join("\n")}\n`;
+}
+
+function labelText(labels: Record<string, string | number>): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return "";
+  return `{${entries.map(([k, v]) => `${k}="${String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",")}}`;
+}
