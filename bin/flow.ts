@@ -4,6 +4,7 @@ import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
 import { logs } from "../cli/logs.ts";
+import { projectorCommand } from "../cli/projector.ts";
 import { dev, serve } from "../cli/serve.ts";
 
 const HELP = `flow: codex-flows on NATS JetStream
@@ -19,6 +20,8 @@ System:
   dev [--example]                   everything on this machine: an embedded nats-server (unless NATS_URL
                                     is set), ingress, matcher, executor and projector in one process;
                                     --example also fires the example flow
+  projector rebuild [--output FILE] the read model again from stream sequence 1, into FILE or swapped in
+                                    for this host's (stop its projector and ingress first)
   serve <ingress|matcher|executor|projector|all>
                                     one service (or all four) as this process, against NATS_URL
                                     (default nats://127.0.0.1:4222)
@@ -54,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     json: { type: "boolean" },
     example: { type: "boolean" },
     follow: { type: "boolean", short: "f" },
+    output: { type: "string" },
   });
   if (values.help) {
     console.log(HELP);
@@ -86,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
       return await publish(target, values.event, values.wait);
     case "runs":
       return await listRuns(target, values.event, values.json === true);
+    case "projector":
+      return await projectorCommand(positionals[0], values.output, overrides);
     case "logs":
       return await logs(target, positionals[0], values.follow === true);
     case "cancel":

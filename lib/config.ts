@@ -1,5 +1,6 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
+import { parseForwardEnv } from "./runners/systemd.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { isValidPrefix } from "./subjects.ts";
 
@@ -29,6 +30,8 @@ export type Config = {
   waitTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
+  /** systemd-run only: the variables a step's unit gets from the executor (CODEX_FLOW_BACKEND_FORWARD_ENV). */
+  forwardEnv: readonly string[];
   liveOutputBytes: number;
   outputRetentionBytes: number;
   labels: string[];
@@ -77,6 +80,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.
     outputTailBytes: read.int("CODEX_FLOW_OUTPUT_TAIL_BYTES", 64 * 1024, 0, 256 * 1024),
+    forwardEnv: parseForwardEnv(env.CODEX_FLOW_BACKEND_FORWARD_ENV),
     liveOutputBytes: read.int("CODEX_FLOW_LIVE_OUTPUT_BYTES", 1024 * 1024, 0, 64 * 1024 * 1024),
     outputRetentionBytes: read.int("CODEX_FLOW_OUTPUT_RETENTION_BYTES", 256 * 1024, 1024, 256 * 1024 * 1024),
     labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),

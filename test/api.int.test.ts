@@ -12,7 +12,7 @@ const SECRET = "hmac-secret";
 let url: string;
 
 /** Requests the way the original's FlowBackendHttpClient sends them: token headers always, signed JSON bodies. */
-async function client(method: string, path: string, body?: unknown) {
+async function client(method: string, path: string, body?: unknown): Promise<any> {
   const text = body === undefined ? undefined : JSON.stringify(body);
   const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}`, "x-api-key": TOKEN };
   if (text !== undefined) Object.assign(headers, { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, text) });

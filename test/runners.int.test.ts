@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FlowEvent } from "../lib/event.ts";
-import type { Flow, FlowStep, Runner } from "../lib/manifest.ts";
+import { type Flow, type FlowStep, ManifestError, parseManifest, type Runner, RUNNERS } from "../lib/manifest.ts";
 import { TailBuffer } from "../lib/runners/capture.ts";
-import { codeModeEnabled, DEFAULT_OUTPUT_CAP_BYTES, runStep, type StepRunRequest } from "../lib/runners/index.ts";
+import { codeModeEnabled, DEFAULT_OUTPUT_CAP_BYTES, RUNNER_IMPLEMENTATIONS, runStep, type StepRunRequest } from "../lib/runners/index.ts";
+import { DEFAULT_STEP_POLICY } from "../lib/step-policy.ts";
 
 const STEPS = join(import.meta.dir, "fixtures", "steps");
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "runners-int-")));
@@ -16,7 +17,7 @@ type Options = Partial<Omit<StepRunRequest, "flow" | "step" | "event">> & { time
 
 function request(script: string, options: Options = {}): StepRunRequest {
   const { timeoutMs = 10_000, runner = "bun", scriptPath = join(STEPS, script), workingDirectory = WORKDIR, ...rest } = options;
-  const step: FlowStep = { name: "do-work", runner, script, scriptPath, timeoutMs, workingDirectory, trigger: { type: "test.ping" } };
+  const step: FlowStep = { name: "do-work", runner, script, scriptPath, timeoutMs, workingDirectory, trigger: { type: "test.ping" }, policy: DEFAULT_STEP_POLICY };
   const flow: Flow = { name: "example-flow", version: 2, config: { greeting: "hi" }, steps: [step], root: STEPS, manifestPath: join(STEPS, "flow.toml") };
   return { flow, step, event: EVENT, runId: "run-1", attempt: 3, ...rest };
 }
@@ -211,13 +212,20 @@ describe("code-mode runner", () => {
     });
   });
 
-  test("when enabled, reports that this build has no code-mode runner yet", async () => {
-    const outcome = await runStep(request("echo.ts", { runner: "code-mode", env: { CODEX_FLOWS_ENABLE_CODE_MODE: "Yes" } }));
-    expect(outcome).toMatchObject({ status: "failed", error: "code-mode runner is not available in this build yet" });
-  });
-
   test("codeModeEnabled accepts 1, true, yes, on in any case", () => {
     for (const value of ["1", "true", "TRUE", "yes", "On"]) expect(codeModeEnabled({ CODEX_FLOWS_ENABLE_CODE_MODE: value })).toBe(true);
     for (const value of [undefined, "", "0", "false", "off", "enabled"]) expect(codeModeEnabled({ CODEX_FLOWS_ENABLE_CODE_MODE: value })).toBe(false);
+  });
+});
+
+describe("runner selection", () => {
+  test("the runners a manifest may name are exactly the runners implemented", () => {
+    expect(Object.keys(RUNNER_IMPLEMENTATIONS).sort()).toEqual([...RUNNERS].sort());
+  });
+
+  test("an unknown runner is a manifest error when the flow is loaded, naming the field and the choices", () => {
+    const toml = 'name = "f"\n[[steps]]\nname = "s"\nrunner = "python"\nscript = "exec/s.py"\n[steps.trigger]\ntype = "t"\n';
+    expect(() => parseManifest(toml, join(WORKDIR, "flow.toml"))).toThrow(ManifestError);
+    expect(() => parseManifest(toml, join(WORKDIR, "flow.toml"))).toThrow('steps[0].runner: expected one of "bun", "code-mode", got string "python"');
   });
 });

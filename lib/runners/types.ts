@@ -1,3 +1,4 @@
+import type { ExecutorKind } from "../config.ts";
 import type { FlowEvent } from "../event.ts";
 import type { FlowResult } from "../flow-result.ts";
 import type { Flow, FlowStep } from "../manifest.ts";
@@ -31,6 +32,14 @@ export type StepRunRequest = {
   killGraceMs?: number;
   /** Live output as it arrives, decoded as UTF-8. Must not throw. */
   onOutput?: (chunk: { stream: "stdout" | "stderr"; text: string }) => void;
+  /** How the step's process starts: `direct` (default) as our child, `systemd-run` in a transient user unit. */
+  executor?: ExecutorKind;
+  /**
+   * systemd-run only: the executor's variables the unit gets (a unit starts from the user
+   * manager's environment, not ours). Default: CODEX_FLOW_BACKEND_FORWARD_ENV, else the
+   * seed's list (lib/runners/systemd.ts DEFAULT_FORWARD_ENV).
+   */
+  forwardEnv?: readonly string[];
 };
 
 /** What happened to one attempt. `stdout`/`stderr` are the captured tails. */
@@ -47,5 +56,10 @@ export type StepOutcome = {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
+  /** The process we started: the step, the Codex app-server, or the systemd-run client. */
   pid?: number;
+  /** The transient systemd unit the attempt ran in (`systemd-run` executor only), e.g. `codex-flow-run-…`. */
+  unit?: string;
+  /** The Codex thread a code-mode step ran on, so an operator can resume it. */
+  codexThreadId?: string;
 };

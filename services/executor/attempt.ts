@@ -1,5 +1,6 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { FlowCatalog } from "../../lib/catalog.ts";
+import type { ExecutorKind } from "../../lib/config.ts";
 import { type Disposition, HAND_BACK_DELAY_MS } from "../../lib/consume.ts";
 import { msgIds } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
@@ -19,7 +20,8 @@ export type AttemptDeps = {
   subjects: Subjects;
   catalog: FlowCatalog;
   hostId: string;
-  executorKind: string;
+  executorKind: ExecutorKind;
+  forwardEnv: readonly string[];
   publishTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
@@ -85,7 +87,18 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
     const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
     const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
     try {
-      outcome = await runStep({ ...found, event: command.event, runId: command.runId, attempt, env, signal: controller.signal, outputCapBytes: deps.outputCapBytes, onOutput: live.write });
+      outcome = await runStep({
+        ...found,
+        event: command.event,
+        runId: command.runId,
+        attempt,
+        env,
+        signal: controller.signal,
+        outputCapBytes: deps.outputCapBytes,
+        onOutput: live.write,
+        executor: deps.executorKind,
+        forwardEnv: deps.forwardEnv,
+      });
     } finally {
       await live.close();
     }
@@ -124,6 +137,7 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
     failures: failuresBefore + (isRetryable(outcome) ? 1 : 0),
     ...(retryInMs !== undefined ? { retryInMs } : {}),
     ...(chained.events.length > 0 ? { next: chained.events.map((e) => e.event.id) } : {}),
+    ...(outcome.unit ? { unit: outcome.unit } : {}),
   });
   log.info("run finished", { runId: command.runId, flow: command.flow, step: command.step, attempt, status: outcome.status, ms: Math.round(outcome.durationMs), ...(retryInMs !== undefined ? { retryInMs } : {}) });
   return retryInMs === undefined ? "ack" : { nak: retryInMs };

@@ -16,6 +16,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     catalog: flowCatalog(config.cwd, log),
     hostId: config.hostId,
     executorKind: config.executor,
+    forwardEnv: config.forwardEnv,
     labels: config.labels,
     concurrency: config.concurrency,
     ackWaitMs: config.ackWaitMs,

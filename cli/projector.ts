@@ -1,0 +1,34 @@
+import { resolve } from "node:path";
+import { type Config, loadConfig, readModelPath } from "../lib/config.ts";
+import { connectContext } from "../services/context.ts";
+import { DEFAULT_NATS_URL } from "../services/main.ts";
+import { rebuildReadModel } from "../services/projector/rebuild.ts";
+import { UsageError } from "./args.ts";
+
+/**
+ * `flow projector rebuild [--output FILE]`: the read model again from stream sequence 1.
+ * Without --output it is built beside the current file and swapped in; stop this host's
+ * projector and ingress first (they hold the old file open) and start them after.
+ */
+export async function projectorCommand(action: string | undefined, output: string | undefined, overrides: Partial<Config>): Promise<number> {
+  if (action !== "rebuild") throw new UsageError(`expected: flow projector rebuild [--output FILE]${action ? ` (not "${action}")` : ""}`);
+  const config = loadConfig(process.env, overrides);
+  const current = readModelPath(config);
+  const ctx = await connectContext(config, config.natsUrl ?? DEFAULT_NATS_URL, "rebuild");
+  try {
+    const into = output ? resolve(output) : `${current}.rebuild`;
+    console.error(`rebuilding the read model of stream ${config.stream} into ${into}`);
+    const result = await rebuildReadModel(ctx, into, {
+      swapInto: output ? undefined : current,
+      onProgress: ({ applied, target, elapsedMs }) => {
+        const rate = elapsedMs > 0 ? Math.round((applied / elapsedMs) * 1000) : 0;
+        console.error(`  ${applied}/${target} messages (${target ? Math.floor((applied / target) * 100) : 100}%), ${rate}/s`);
+      },
+    });
+    console.log(`rebuilt ${result.path} from ${result.applied} messages in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+    if (!output) console.log("restart this host's projector and ingress so they open the new file");
+    return 0;
+  } finally {
+    await ctx.nc.close();
+  }
+}

@@ -1,0 +1,165 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { checkSystemdRunSpec, parseForwardEnv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
+import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
+
+export type StepStdin = "pipe" | Uint8Array;
+export type StepChild<In extends StepStdin> = Bun.Subprocess<In, "pipe", "pipe">;
+
+/** What a runner wants started for one attempt; the executor kind decides how. */
+export type LaunchSpec<In extends StepStdin> = {
+  /** argv[0] is looked up on the step's PATH unless it is a path already. */
+  argv: string[];
+  /** The step's whole environment (the executor's, the request's and the step's own variables). */
+  env: Record<string, string>;
+  /** The step's own variables, which reach it under systemd-run whatever the forward list says. */
+  stepEnv: Record<string, string>;
+  stdin: In;
+};
+
+/** A started attempt: the child we hold and how to stop it the executor's way. */
+export type Launched<In extends StepStdin> = {
+  child: StepChild<In>;
+  /** The transient unit (systemd-run only). */
+  unit?: string;
+  /** SIGTERM now and SIGKILL after the grace, to everything the step started. Idempotent. */
+  stop(): void;
+  /** Once the child exited: kill what is left of a direct step's process group. */
+  reap(): Promise<void>;
+  /** Problems met while stopping (a failed `systemctl stop`), for the outcome's error. */
+  problems: string[];
+};
+
+export type LaunchResult<In extends StepStdin> = { ok: true; launched: Launched<In> } | { ok: false; error: string };
+
+/**
+ * The step's environment: the executor's, then the request's (`undefined` removes a
+ * variable), then the step's own CODEX_FLOW_EVENT_ID, CODEX_FLOW_RUN_ID and
+ * CODEX_FLOW_ATTEMPT, which are also returned alone as `stepEnv`.
+ */
+export function stepEnvironment(request: StepRunRequest): { env: Record<string, string>; stepEnv: Record<string, string> } {
+  const stepEnv = { CODEX_FLOW_EVENT_ID: request.event.id, CODEX_FLOW_RUN_ID: request.runId, CODEX_FLOW_ATTEMPT: String(request.attempt) };
+  const merged: Record<string, string | undefined> = { ...process.env, ...request.env, ...stepEnv };
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(merged)) if (value !== undefined) env[name] = value;
+  // The request's own variables reach a systemd unit too, as explicitly as the step's.
+  const extra: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.env ?? {})) if (value !== undefined) extra[name] = value;
+  return { env, stepEnv: { ...extra, ...stepEnv } };
+}
+
+/**
+ * Starts one attempt directly (its own process group, so a stop reaches every process
+ * it started) or, when `request.executor` is `systemd-run`, inside a transient user unit
+ * (`systemd-run --wait --pipe`), which a stop ends with `systemctl --user stop`: killing
+ * the waiting systemd-run client would leave the unit running. Never throws.
+ */
+export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: LaunchSpec<In>): LaunchResult<In> {
+  const { workingDirectory } = request.step;
+  const program = resolveProgram(spec.argv[0] ?? "", spec.env.PATH);
+  if (program === undefined) return { ok: false, error: `could not start ${spec.argv[0]}: ${spec.argv[0]?.includes("/") ? "no such file" : "not found on PATH"}` };
+  if (!existsSync(workingDirectory)) return { ok: false, error: `could not start the step: working directory not found: ${workingDirectory}` };
+  const grace = request.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const argv = [program, ...spec.argv.slice(1)];
+  if (request.executor !== "systemd-run") return spawnDirect(argv, workingDirectory, spec, grace);
+
+  const unit = unitNameFor(request.runId);
+  const forward = request.forwardEnv ?? parseForwardEnv(spec.env.CODEX_FLOW_BACKEND_FORWARD_ENV);
+  const runSpec = { unit, workingDirectory, env: unitEnvironment(spec.env, forward, spec.stepEnv), command: argv, killGraceMs: grace };
+  const problem = checkSystemdRunSpec(runSpec);
+  if (problem !== undefined) return { ok: false, error: `could not start unit ${unit}: ${problem}` };
+  const wrapped = systemdRunArgv(runSpec);
+  const client = resolveProgram(wrapped[0]!, spec.env.PATH);
+  if (client === undefined) return { ok: false, error: "could not start the step: systemd-run not found on PATH (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run)" };
+  return spawnUnit([client, ...wrapped.slice(1)], unit, spec, grace);
+}
+
+function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: LaunchSpec<In>, grace: number): LaunchResult<In> {
+  let child: StepChild<In>;
+  try {
+    // `detached` calls setsid(): the step leads a process group of its own.
+    child = Bun.spawn(argv, { cwd, env: spec.env, stdin: spec.stdin, stdout: "pipe", stderr: "pipe", detached: true }) as StepChild<In>;
+  } catch (error) {
+    return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
+  }
+  let killTimer: Timer | undefined;
+  const launched: Launched<In> = {
+    child,
+    problems: [],
+    stop() {
+      if (killTimer !== undefined || exited(child)) return;
+      signalGroup(child.pid, "SIGTERM");
+      killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace);
+    },
+    async reap() {
+      clearTimeout(killTimer);
+      // Grandchildren outlive their parent unless told otherwise; the group is the step's, so nothing in it may stay.
+      signalGroup(child.pid, "SIGKILL");
+    },
+  };
+  return { ok: true, launched };
+}
+
+function spawnUnit<In extends StepStdin>(argv: string[], unit: string, spec: LaunchSpec<In>, grace: number): LaunchResult<In> {
+  let child: StepChild<In>;
+  try {
+    // systemd-run itself needs the executor's environment (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS) to reach the user manager.
+    child = Bun.spawn(argv, { env: spec.env, stdin: spec.stdin, stdout: "pipe", stderr: "pipe", detached: true }) as StepChild<In>;
+  } catch (error) {
+    return { ok: false, error: `could not start systemd-run: ${(error as Error).message}` };
+  }
+  let stopping: Promise<void> | undefined;
+  let killTimer: Timer | undefined;
+  const launched: Launched<In> = {
+    child,
+    unit,
+    problems: [],
+    stop() {
+      if (stopping !== undefined || exited(child)) return;
+      stopping = stopUnit(unit, spec.env, launched.problems);
+      // systemctl returns once the unit is stopped (TimeoutStopSec bounds it); if the client still waits after that, something is wrong with systemd, not the step.
+      killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace + 10_000);
+    },
+    async reap() {
+      clearTimeout(killTimer);
+      await stopping;
+    },
+  };
+  return { ok: true, launched };
+}
+
+async function stopUnit(unit: string, env: Record<string, string>, problems: string[]): Promise<void> {
+  const argv = systemctlStopArgv(unit);
+  const program = resolveProgram(argv[0]!, env.PATH);
+  if (program === undefined) {
+    problems.push(`could not stop unit ${unit}: systemctl not found on PATH`);
+    return;
+  }
+  try {
+    const stopper = Bun.spawn([program, ...argv.slice(1)], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const [code, stderr] = await Promise.all([stopper.exited, new Response(stopper.stderr).text()]);
+    // 5 is "unit not loaded": it ended on its own between the timeout and the stop.
+    if (code !== 0 && code !== 5) problems.push(`systemctl --user stop ${unit} exited with code ${code}${stderr.trim() ? `: ${stderr.trim().split("\n").pop()}` : ""}`);
+  } catch (error) {
+    problems.push(`could not stop unit ${unit}: ${(error as Error).message}`);
+  }
+}
+
+function resolveProgram(name: string, path: string | undefined): string | undefined {
+  if (name === "") return undefined;
+  if (name.includes("/")) return existsSync(name) ? resolve(name) : undefined;
+  return Bun.which(name, { PATH: path ?? "" }) ?? undefined;
+}
+
+function exited(child: Bun.Subprocess<StepStdin, "pipe", "pipe">): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Signals the whole process group led by `pid`; a group that is already gone is fine. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}

@@ -1,0 +1,89 @@
+import { TailBuffer } from "./capture.ts";
+import { DEFAULT_OUTPUT_CAP_BYTES, type StepOutcome, type StepRunRequest } from "./types.ts";
+
+export type Stream = "stdout" | "stderr";
+/** Structural, because Bun's pipes are typed with node:stream/web's reader rather than the global one. */
+export type ChunkReader = { read(): Promise<{ done: boolean; value?: Uint8Array }> };
+
+/**
+ * One attempt's output: the capped tail of each stream, and the live copy handed to
+ * `onOutput`. A listener that throws is reported once and not called again, so a
+ * broken listener can lose neither the capture nor the step.
+ */
+export class StepOutput {
+  readonly stdout: TailBuffer;
+  readonly stderr: TailBuffer;
+  #onOutput: StepRunRequest["onOutput"];
+
+  constructor(private readonly request: Pick<StepRunRequest, "onOutput" | "outputCapBytes" | "step">) {
+    this.stdout = new TailBuffer(request.outputCapBytes ?? DEFAULT_OUTPUT_CAP_BYTES);
+    this.stderr = new TailBuffer(request.outputCapBytes ?? DEFAULT_OUTPUT_CAP_BYTES);
+    this.#onOutput = request.onOutput;
+  }
+
+  /** Appends text that did not come from a pipe (Code Mode's output deltas). */
+  write(stream: Stream, text: string): void {
+    if (text === "") return;
+    this[stream].push(Buffer.from(text));
+    this.#emit(stream, text);
+  }
+
+  /** Copies a pipe into its tail, forwarding decoded text live; resolves to a read error, if any. */
+  async pump(reader: ChunkReader, stream: Stream): Promise<string | undefined> {
+    // A streaming decoder per stream, so a character split across two reads is not mangled.
+    const decoder = this.#onOutput ? new TextDecoder() : undefined;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done || value === undefined) break;
+        this[stream].push(value);
+        if (decoder) this.#emit(stream, decoder.decode(value, { stream: true }));
+      }
+    } catch (error) {
+      return `reading ${stream} failed: ${(error as Error).message}`;
+    }
+    if (decoder) this.#emit(stream, decoder.decode());
+    return undefined;
+  }
+
+  /** The captured tails as text, and whether anything was dropped. */
+  tails(): { stdout: string; stderr: string; stdoutTruncated: boolean; stderrTruncated: boolean } {
+    return { stdout: this.stdout.text(), stderr: this.stderr.text(), stdoutTruncated: this.stdout.truncated, stderrTruncated: this.stderr.truncated };
+  }
+
+  #emit(stream: Stream, text: string): void {
+    const onOutput = this.#onOutput;
+    if (!onOutput || text === "") return;
+    try {
+      onOutput({ stream, text });
+    } catch (error) {
+      console.error(`onOutput threw for ${stream} of step "${this.request.step.name}"; live output stopped:`, error);
+      this.#onOutput = undefined;
+    }
+  }
+}
+
+/** The output fields of an attempt that never started. */
+export const NO_OUTPUT = { stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false };
+
+/** Completes an outcome with the attempt's timing, measured from `started`. */
+export function outcomeTimer(started: Date): (fields: Omit<StepOutcome, "startedAt" | "finishedAt" | "durationMs">) => StepOutcome {
+  return (fields) => {
+    const finished = new Date();
+    return { ...fields, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
+  };
+}
+
+const LINE_MAX = 500;
+
+/** The last non-empty line of a text, shortened; scans backwards so a megabyte of stderr is not split into lines. */
+export function lastNonEmptyLine(text: string): string {
+  let end = text.length;
+  while (end > 0) {
+    const start = text.lastIndexOf("\n", end - 1) + 1;
+    const line = text.slice(start, end).trim();
+    if (line !== "") return line.length > LINE_MAX ? `${line.slice(0, LINE_MAX)}…` : line;
+    end = start - 1;
+  }
+  return "";
+}

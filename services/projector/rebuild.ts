@@ -1,0 +1,39 @@
+import { Database } from "bun:sqlite";
+import { existsSync, renameSync, rmSync } from "node:fs";
+import type { ServiceContext } from "../context.ts";
+import { startProjectorService } from "./service.ts";
+
+export type RebuildProgress = { applied: number; target: number; elapsedMs: number };
+
+/**
+ * Builds a read model from stream sequence 1 into a new file until it has caught up with
+ * the stream's last sequence as of the start, then makes it one self-contained file (the
+ * WAL checkpointed away). With `swapInto`, renames it over that path (and drops the old
+ * file's WAL side files). Returns the path of the new read model.
+ */
+export async function rebuildReadModel(ctx: ServiceContext, output: string, options: { swapInto?: string; onProgress?: (p: RebuildProgress) => void } = {}): Promise<{ path: string; applied: number; elapsedMs: number }> {
+  const started = Date.now();
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${output}${suffix}`, { force: true });
+  const target = (await ctx.jsm.streams.info(ctx.config.stream)).state.last_seq;
+  const service = await startProjectorService(ctx, output, 2_000);
+  const report = () => options.onProgress?.({ applied: service.projector.appliedSeq(), target, elapsedMs: Date.now() - started });
+  const ticker = setInterval(report, 1_000);
+  try {
+    await service.projector.waitFor(target, Number.MAX_SAFE_INTEGER);
+  } finally {
+    clearInterval(ticker);
+    await service.stop();
+  }
+  report();
+  const sqlite = new Database(output);
+  sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  sqlite.exec("PRAGMA journal_mode = DELETE");
+  sqlite.close();
+  let path = output;
+  if (options.swapInto) {
+    renameSync(output, options.swapInto);
+    for (const suffix of ["-wal", "-shm"]) if (existsSync(`${options.swapInto}${suffix}`)) rmSync(`${options.swapInto}${suffix}`);
+    path = options.swapInto;
+  }
+  return { path, applied: target, elapsedMs: Date.now() - started };
+}
