@@ -114,7 +114,8 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
     idle,
     async stop(graceMs) {
       stopping = true;
-      for (const pull of pulls) await pull.close().catch(() => undefined);
+      // Not awaited: close() can hang on a pull that is still being set up; the iterator ends anyway.
+      for (const pull of pulls) void pull.close().catch(() => undefined);
       const drained = await Promise.race([idle().then(() => true), Bun.sleep(graceMs).then(() => false)]);
       await Promise.race([running, Bun.sleep(1_000)]);
       return drained;

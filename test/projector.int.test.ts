@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { openReadModel, type ReadModel } from "../lib/read-model/database.ts";
+import { openReadModel } from "../lib/read-model/database.ts";
+import { snapshotOf } from "./support/snapshot.ts";
 import { connectContext, type ServiceContext } from "../services/context.ts";
 import { startProjectorService } from "../services/projector/service.ts";
 import { startSystem } from "../services/system.ts";
@@ -13,27 +14,6 @@ const EVENTS = 12;
 let config: ReturnType<typeof testConfig>;
 let lastSeq: number;
 let ctx: ServiceContext;
-
-/** Every row of every table, in key order: two read models are equal when these are. */
-async function snapshot(db: ReadModel): Promise<string> {
-  const tables = {
-    events: await db.selectFrom("events").selectAll().orderBy("id").execute(),
-    decisions: await db.selectFrom("decisions").selectAll().orderBy("event_id").orderBy("generation").orderBy("flow_name").orderBy("step_name").execute(),
-    runs: await db.selectFrom("runs").selectAll().orderBy("id").execute(),
-    attempts: await db.selectFrom("attempts").selectAll().orderBy("run_id").orderBy("attempt").execute(),
-    checkpoint: await db.selectFrom("projector_state").selectAll().execute(),
-  };
-  return JSON.stringify(tables);
-}
-
-async function snapshotOf(path: string): Promise<string> {
-  const db = await openReadModel(path);
-  try {
-    return await snapshot(db);
-  } finally {
-    await db.destroy();
-  }
-}
 
 beforeAll(async () => {
   const cwd = writeFlows({

@@ -67,7 +67,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
           ...(applied > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: applied + 1 } : { deliver_policy: DeliverPolicy.All }),
         });
         current = await consumer.consume({ max_messages: 1_000 });
-        if (stopping) await current.close();
+        // close() can hang on a consumer that has not finished setting up; the iterator ends anyway.
+        if (stopping) void current.close().catch(() => undefined);
         let batch: JsMsg[] = [];
         for await (const m of current) {
           if (stopping) break;
@@ -109,7 +110,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     },
     async stop() {
       stopping = true;
-      await current?.close().catch(() => undefined);
+      void current?.close().catch(() => undefined);
       await Promise.race([following, Bun.sleep(5_000)]);
     },
   };

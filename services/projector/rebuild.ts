@@ -1,4 +1,4 @@
-import { Database } from "bun:sqlite";
+import { sql } from "kysely";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import type { ServiceContext } from "../context.ts";
 import { startProjectorService } from "./service.ts";
@@ -19,16 +19,17 @@ export async function rebuildReadModel(ctx: ServiceContext, output: string, opti
   const report = () => options.onProgress?.({ applied: service.projector.appliedSeq(), target, elapsedMs: Date.now() - started });
   const ticker = setInterval(report, 1_000);
   try {
-    await service.projector.waitFor(target, Number.MAX_SAFE_INTEGER);
+    // However long it takes: progress is reported every second meanwhile.
+    while (!(await service.projector.waitFor(target, 60_000)));
+    await service.projector.stop();
+    // One self-contained file, so it can be renamed into place.
+    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(service.db);
+    await sql`PRAGMA journal_mode = DELETE`.execute(service.db);
   } finally {
     clearInterval(ticker);
     await service.stop();
   }
   report();
-  const sqlite = new Database(output);
-  sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  sqlite.exec("PRAGMA journal_mode = DELETE");
-  sqlite.close();
   let path = output;
   if (options.swapInto) {
     renameSync(output, options.swapInto);

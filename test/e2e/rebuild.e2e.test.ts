@@ -1,0 +1,45 @@
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { signBody } from "../../services/ingress/signature.ts";
+import { writeFlows, echoStep } from "../support/flows.ts";
+import { useNatsServer } from "../support/nats.ts";
+import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { snapshotOf } from "../support/snapshot.ts";
+
+setDefaultTimeout(60_000);
+const nats = useNatsServer();
+const cli = useProcesses();
+
+test("given a workload, when flow projector rebuild runs with the services stopped, then it reports progress and the swapped-in read model is identical", async () => {
+  const cwd = writeFlows({ tick: [{ name: "a", type: "t.tick", source: echoStep() }, { name: "b", type: "t.tick", source: echoStep("changed") }] });
+  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_BACKEND_SECRET: "s" });
+  const all = cli.start(["serve", "all"], { env });
+  const url = await ingressUrlOf(all);
+  for (let i = 0; i < 10; i++) {
+    const body = JSON.stringify({ id: `tick-${i}`, type: "t.tick", payload: { i } });
+    const response = await fetch(`${url}/events?wait=true`, { method: "POST", body, headers: { "x-flow-signature-256": signBody("s", body) } });
+    expect(response.status).toBe(202);
+  }
+  all.signal("SIGTERM");
+  expect(await all.exit(30_000)).toBe(0);
+  const path = join(env.CODEX_FLOW_BACKEND_DATA_DIR!, "read-model.sqlite");
+  const before = await snapshotOf(path);
+
+  const rebuild = await cli.run(["projector", "rebuild"], { env, timeoutMs: 30_000 });
+  expect(rebuild.code).toBe(0);
+  expect(rebuild.stderr).toMatch(/\d+\/\d+ messages \(100%\)/);
+  expect(rebuild.stdout).toContain(`rebuilt ${path} from`);
+  expect(await snapshotOf(path)).toBe(before);
+});
+
+test("given --output, when flow projector rebuild runs, then it writes only that file", async () => {
+  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: writeFlows({ x: [{ name: "a", type: "t.x", source: echoStep() }] }) });
+  const output = join(env.CODEX_FLOW_BACKEND_DATA_DIR!, "elsewhere.sqlite");
+  const rebuild = await cli.run(["projector", "rebuild", "--output", output], { env, timeoutMs: 30_000 });
+  expect(rebuild.code).toBe(0);
+  expect(await Bun.file(output).exists()).toBe(true);
+  expect(await Bun.file(join(env.CODEX_FLOW_BACKEND_DATA_DIR!, "read-model.sqlite")).exists()).toBe(false);
+  const wrong = await cli.run(["projector", "nonsense"], { env });
+  expect(wrong.code).toBe(2);
+  expect(wrong.stderr).toContain("flow projector rebuild");
+});

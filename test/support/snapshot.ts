@@ -1,0 +1,24 @@
+import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
+
+/** Every row of every table, in key order: two read models are equal when these are. */
+export async function snapshot(db: ReadModel): Promise<string> {
+  const tables = {
+    events: await db.selectFrom("events").selectAll().orderBy("id").execute(),
+    decisions: await db.selectFrom("decisions").selectAll().orderBy("event_id").orderBy("generation").orderBy("flow_name").orderBy("step_name").execute(),
+    runs: await db.selectFrom("runs").selectAll().orderBy("id").execute(),
+    attempts: await db.selectFrom("attempts").selectAll().orderBy("run_id").orderBy("attempt").execute(),
+    output: await db.selectFrom("output").selectAll().orderBy("run_id").orderBy("attempt").orderBy("chunk").execute(),
+    checkpoint: await db.selectFrom("projector_state").selectAll().execute(),
+  };
+  return JSON.stringify(tables);
+}
+
+/** The snapshot of the read model at `path`. */
+export async function snapshotOf(path: string): Promise<string> {
+  const db = await openReadModel(path);
+  try {
+    return await snapshot(db);
+  } finally {
+    await db.destroy();
+  }
+}
