@@ -67,7 +67,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
     subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", "flows", { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
     hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), QUEUE_NAME, "1-48 letters, digits, _ or - (it names a work queue)"),
-    concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(2, availableParallelism()), 1, 1024),
+    // Steps mostly wait (on git, the network, a child): twice the cores, at least 4, keeps a host busy.
+    concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(4, 2 * availableParallelism()), 1, 1024),
     // The event travels in one message, under NATS's max_payload (1 MiB by default) with its envelope.
     maxBodyBytes: read.int("CODEX_FLOW_MAX_BODY_BYTES", 1_000_000, 1, 64 * 1024 * 1024),
     duplicateWindowMs: read.int("CODEX_FLOW_DUPLICATE_WINDOW_MS", 120_000, 1000, 7 * 24 * 3600_000),

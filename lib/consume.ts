@@ -1,4 +1,4 @@
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { type DurableSpec, ensureConsumer } from "./jetstream.ts";
 import type { Logger } from "./log.ts";
 import type { Slots } from "./slots.ts";
@@ -23,7 +23,7 @@ export type DurableLoopOptions = {
   spec: DurableSpec;
   /** Handler capacity, shared with the service's other loops. */
   slots: Slots;
-  /** Messages asked for per pull request. */
+  /** The most messages asked for per pull request (never more than the free slots). */
   batch: number;
   log: Logger;
   handle(message: JsMsg): Promise<Disposition>;
@@ -76,12 +76,14 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
 
   const loop = async (): Promise<void> => {
     let failures = 0;
+    let consumer: Consumer | undefined;
     while (!stopping) {
       try {
         await slots.whenFree();
         if (stopping) break;
-        const consumer = await js.consumers.get(stream, spec.durable);
-        const pull = await consumer.fetch({ max_messages: options.batch, expires: PULL_EXPIRES_MS });
+        // Looked up once, and again only after a failure: each lookup is a request to the server.
+        consumer ??= await js.consumers.get(stream, spec.durable);
+        const pull = await consumer.fetch({ max_messages: Math.max(1, Math.min(options.batch, slots.free)), expires: PULL_EXPIRES_MS });
         pulls.add(pull);
         try {
           for await (const message of pull) {
@@ -99,6 +101,7 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
         }
       } catch (error) {
         if (stopping) break;
+        consumer = undefined;
         failures++;
         log.warn("pull failed; retrying", { consumer: spec.durable, error: String(error) });
         await ensureConsumer(jsm, stream, spec).catch(() => undefined);

@@ -16,6 +16,11 @@ export class Slots {
     return this.capacity - this.#free;
   }
 
+  /** Slots free right now. */
+  get free(): number {
+    return this.#free;
+  }
+
   /** Resolves once at least one slot is free (without taking it). */
   async whenFree(): Promise<void> {
     if (this.#free > 0) return;

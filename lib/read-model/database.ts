@@ -114,6 +114,21 @@ export type ReadModel = Kysely<ReadModelDatabase>;
 const migrations: Record<string, Migration> = { "2026-11-23-initial": initial, "2026-11-24-durable-execution": durableExecution, "2026-11-24-output": output };
 
 /**
+ * kysely-bun-sqlite prepares every query anew (`prepare`); bun:sqlite's `query` keeps each
+ * compiled statement for the next call with the same SQL. Preparing costs more than
+ * running most of our queries, so the dialect gets a database whose `prepare` is `query`.
+ */
+function withStatementCache(sqlite: Sqlite): Sqlite {
+  return new Proxy(sqlite, {
+    get(target, property) {
+      if (property === "prepare") return (sql: string) => target.query(sql);
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
  * Opens (and creates) the SQLite read model in WAL mode and brings its schema up to
  * date. Readers in other processes see the projector's commits as they land.
  */
@@ -124,7 +139,7 @@ export async function openReadModel(path: string): Promise<ReadModel> {
   sqlite.exec("PRAGMA busy_timeout = 5000");
   sqlite.exec("PRAGMA journal_mode = WAL");
   sqlite.exec("PRAGMA synchronous = NORMAL");
-  const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: sqlite }) });
+  const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: withStatementCache(sqlite) }) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   // Kysely's SQLite migration lock is per connection: two processes (projector and ingress on
   // one host) can migrate a new file at once. The loser fails; by its retry the work is done.

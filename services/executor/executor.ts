@@ -64,7 +64,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
     };
     await ensureConsumer(jsm, stream, spec);
     const handle = (message: Parameters<typeof handleCommand>[1]) => withLease(message, options.ackWaitMs, () => handleCommand(deps, message));
-    loops.set(queue, runDurableLoop({ js, jsm, stream, spec, slots, batch: 1, log, handle }));
+    loops.set(queue, runDurableLoop({ js, jsm, stream, spec, slots, batch: options.concurrency, log, handle }));
   };
   for (const queue of servedQueues(options.hostId, options.labels, catalog)) await serve(queue);
 

@@ -1,6 +1,6 @@
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
-import type { AppliedSignal } from "./events/wait.ts";
+import type { Changes } from "./changes.ts";
 import type { IngressCounters } from "./metrics.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
@@ -25,6 +25,6 @@ export type IngressDeps = {
   /** This process's event counters, and the /metrics rendering over everything else. */
   counters: IngressCounters;
   metrics: () => Promise<string>;
-  /** The in-process projector's commit signal, when there is one. */
-  applied?: AppliedSignal;
+  /** Read-model changes to wait on (the in-process projector's commits, or polling). */
+  changes: Changes;
 };

@@ -8,7 +8,7 @@ import type { Health } from "./deps.ts";
 import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
 import { jetStreamPublisher } from "./publish.ts";
 import { queueWatch } from "./runs/queues.ts";
-import type { AppliedSignal } from "./events/wait.ts";
+import { type AppliedSignal, changes } from "./changes.ts";
 
 export type IngressService = Service & { url: string };
 
@@ -44,7 +44,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     token: config.token,
     maxBodyBytes: config.maxBodyBytes,
     waitTimeoutMs: config.waitTimeoutMs,
-    applied: shared?.applied,
+    changes: changes(shared?.applied),
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
   const url = `http://${config.host}:${app.server!.port}`;
   log.info(`listening on ${url}`);

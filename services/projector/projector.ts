@@ -18,13 +18,17 @@ export type ProjectorOptions = {
   outputRetentionBytes?: number;
 };
 
+/** What one committed batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
+export type AppliedChange = { seq: number; eventIds: ReadonlySet<string> };
+export type AppliedListener = (change: AppliedChange) => void;
+
 export type Projector = {
   /** The last stream sequence applied to the read model. */
   appliedSeq(): number;
   /** Resolves once `seq` is applied, or false after `timeoutMs`. */
   waitFor(seq: number, timeoutMs: number): Promise<boolean>;
-  /** Calls `listener` after every committed batch. */
-  onApplied(listener: (seq: number) => void): () => void;
+  /** Calls `listener` after every committed batch with its last sequence and the events it touched. */
+  onApplied(listener: AppliedListener): () => void;
   stop(): Promise<void>;
 };
 
@@ -39,7 +43,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const maxBatch = options.maxBatch ?? 500;
   let applied = await readCheckpoint(db);
   let stopping = false;
-  const listeners = new Set<(seq: number) => void>();
+  const listeners = new Set<AppliedListener>();
   let current: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient["consumers"]["get"]>>["consume"]>> | undefined;
 
   const commit = async (batch: JsMsg[]) => {
@@ -50,13 +54,19 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       else log.warn("skipping a message the read model cannot use", { seq: m.seq, subject: m.subject, error: result.error });
     }
     const last = batch[batch.length - 1]!.seq;
+    const eventIds = new Set<string>();
     await db.transaction().execute(async (trx) => {
       const state = await loadBatchState(trx, decoded.map((d) => d.message));
       for (const { seq, message } of decoded) state.apply(evolve(state, message, seq));
-      await applyBatch(trx, state.dirty(), last, options.outputRetentionBytes);
+      const writes = state.dirty();
+      await applyBatch(trx, writes, last, options.outputRetentionBytes);
+      for (const write of writes) {
+        if (write.table === "events") eventIds.add(write.row.id);
+        else if (write.table === "runs" || write.table === "decisions") eventIds.add(write.row.event_id);
+      }
     });
     applied = last;
-    for (const listener of listeners) listener(applied);
+    for (const listener of listeners) listener({ seq: applied, eventIds });
   };
 
   const follow = async () => {
@@ -89,7 +99,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   };
   const following = follow();
 
-  const onApplied = (listener: (seq: number) => void) => {
+  const onApplied = (listener: AppliedListener) => {
     listeners.add(listener);
     return () => void listeners.delete(listener);
   };
@@ -100,7 +110,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       if (applied >= seq) return true;
       return await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => done(false), timeoutMs);
-        const off = onApplied((now) => now >= seq && done(true));
+        const off = onApplied((change) => change.seq >= seq && done(true));
         function done(ok: boolean) {
           clearTimeout(timer);
           off();

@@ -46,7 +46,7 @@ export function eventRoutes(deps: IngressDeps) {
     else deps.counters.accepted++;
     const base = { status: published.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, seq: published.seq, ...(published.duplicate ? { idempotent: true } : {}) };
     if (!mode) return base;
-    const outcome = await waitForMatch(db, eventId, generation, mode, deps.waitTimeoutMs, deps.applied);
+    const outcome = await waitForMatch(db, eventId, generation, mode, deps.waitTimeoutMs, deps.changes);
     return { ...base, matched: outcome.matched, runIds: outcome.runIds, runs: outcome.runs, ...(outcome.timedOut ? { waitTimedOut: true } : {}) };
   };
 

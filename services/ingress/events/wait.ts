@@ -1,22 +1,19 @@
 import type { ReadModel } from "../../../lib/read-model/database.ts";
 import { FINAL_STATUSES } from "../../projector/evolve.ts";
-import { nextChange } from "../read-your-writes.ts";
+import type { Changes } from "../changes.ts";
 import { runsById } from "../runs/queries.ts";
 import type { RunView } from "../runs/present.ts";
 
 export type WaitMode = "matched" | "final";
 export type MatchOutcome = { matched: number; runIds: string[]; runs: RunView[]; timedOut: boolean };
 
-/** A signal from an in-process projector that it committed; other processes fall back to polling. */
-export type AppliedSignal = (listener: () => void) => () => void;
-
 /**
  * Waits, bounded by `timeoutMs`, until the read model has the event's match decision
  * (and with `final`, until every matched run has a final status), then returns what
- * it has. Wakes on the projector's commit signal when it shares the process, and
- * polls otherwise.
+ * it has. Wakes when a commit touched the event (beside an in-process projector) or
+ * polls.
  */
-export async function waitForMatch(db: ReadModel, eventId: string, generation: number, mode: WaitMode, timeoutMs: number, applied?: AppliedSignal): Promise<MatchOutcome> {
+export async function waitForMatch(db: ReadModel, eventId: string, generation: number, mode: WaitMode, timeoutMs: number, changes: Changes): Promise<MatchOutcome> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const outcome = await readMatch(db, eventId, generation);
@@ -24,7 +21,7 @@ export async function waitForMatch(db: ReadModel, eventId: string, generation: n
     if (done) return { ...outcome, timedOut: false };
     const left = deadline - Date.now();
     if (left <= 0) return { ...(outcome ?? { matched: 0, runIds: [], runs: [] }), timedOut: true };
-    await nextChange(Math.min(left, applied ? 250 : 20), applied);
+    await changes.next(Math.min(left, 1_000), eventId);
   }
 }
 

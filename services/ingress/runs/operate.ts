@@ -4,7 +4,7 @@ import { FINAL_STATUSES } from "../../projector/evolve.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { eventFromRow } from "../events/present.ts";
-import { nextChange, waitForSeq } from "../read-your-writes.ts";
+import { waitForSeq } from "../read-your-writes.ts";
 import type { RunView } from "./present.ts";
 import { runsById } from "./queries.ts";
 
@@ -28,12 +28,12 @@ export async function cancelRun(deps: IngressDeps, runId: string): Promise<RunVi
   if (run.cancelRequestedAt) throw new HttpError(409, `run ${runId} is already being canceled (requested at ${run.cancelRequestedAt})`);
   const request: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: new Date().toISOString(), reason: "requested through the API" };
   const { seq } = await deps.publish(deps.subjects.run(runId, "cancel"), request, `run:${runId}:cancel:${run.attempt}`);
-  await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.applied);
+  await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
   const deadline = Date.now() + CANCEL_SETTLE_MS;
   for (;;) {
     const now = await currentRun(deps, runId);
     if (FINAL_STATUSES.has(now.status) || Date.now() > deadline) return now;
-    await nextChange(50, deps.applied);
+    await deps.changes.next(200, run.eventId);
   }
 }
 
@@ -63,6 +63,6 @@ export async function retryRun(deps: IngressDeps, runId: string): Promise<RunVie
     attemptBase: run.attempt,
   };
   const { seq } = await deps.publish(deps.subjects.command(run.queue), command, msgIds.command(runId, run.attempt + 1));
-  await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.applied);
+  await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
   return await currentRun(deps, runId);
 }

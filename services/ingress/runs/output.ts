@@ -2,7 +2,6 @@ import type { OutputTable, ReadModel } from "../../../lib/read-model/database.ts
 import { FINAL_STATUSES } from "../../projector/evolve.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { nextChange } from "../read-your-writes.ts";
 
 type Position = { attempt: number; chunk: number };
 
@@ -65,7 +64,7 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
             send("end", { status });
             break;
           }
-          await nextChange(200, deps.applied);
+          await deps.changes.next(200);
         }
       } catch (error) {
         send("error", { error: String(error) });
