@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 import { parseFlowEvent } from "../../../lib/event.ts";
 import { msgIds } from "../../../lib/ids.ts";
 import type { EventAccepted } from "../../../lib/messages.ts";
+import { acceptedSeq } from "../../../lib/read-model/database.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
@@ -70,9 +71,9 @@ export function eventRoutes(deps: IngressDeps) {
     const parsed = parseFlowEvent(parseJson(body), now);
     if (!parsed.ok) throw new HttpError(400, `not a FlowEvent: ${parsed.errors.join("; ")}`, parsed.errors);
     const { event } = parsed;
-    const known = await db.selectFrom("events").select("seq").where("id", "=", event.id).executeTakeFirst();
+    const knownSeq = acceptedSeq(db, event.id);
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
-    if (known) return await answer(event.id, 0, { seq: known.seq, duplicate: true }, mode);
+    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, mode);
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
     return await answer(event.id, 0, await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0)), mode);
   };
