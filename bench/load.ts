@@ -23,6 +23,9 @@ export type LoadReport = {
   failures: string[];
   /** Duration mode: the measured window; count mode: first measured send to last answer. */
   elapsedMs: number;
+  /** Duration mode: the warm-up's length; count mode: how many warm-up requests were sent. */
+  warmupMs: number;
+  warmupRequests: number;
   latenciesMs: number[];
 };
 
@@ -108,7 +111,7 @@ async function byDuration(durationMs: number, warmupMs: number): Promise<LoadRep
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return report("duration", tally, lastAnswer - measureFrom);
+  return report("duration", tally, lastAnswer - measureFrom, warmupMs, 0);
 }
 
 async function byCount(count: number, warmupCount: number): Promise<LoadReport> {
@@ -125,12 +128,12 @@ async function byCount(count: number, warmupCount: number): Promise<LoadReport> 
   const started = performance.now();
   await run(count, tally);
   tally.failures.push(...warm.failures.map((f) => `warm-up: ${f}`));
-  return report("count", tally, performance.now() - started);
+  return report("count", tally, performance.now() - started, 0, warmupCount);
 }
 
-function report(mode: LoadReport["mode"], tally: Tally, elapsedMs: number): LoadReport {
+function report(mode: LoadReport["mode"], tally: Tally, elapsedMs: number, warmupMs: number, warmupRequests: number): LoadReport {
   const { latencies, statuses, failures, errors } = tally;
-  return { mode, concurrency, requests: latencies.length + errors, errors, statuses, failures, elapsedMs, latenciesMs: latencies };
+  return { mode, concurrency, requests: latencies.length + errors, errors, statuses, failures, elapsedMs, warmupMs, warmupRequests, latenciesMs: latencies };
 }
 
 const result = values.duration

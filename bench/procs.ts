@@ -3,7 +3,7 @@
  * calls it in `finally` and on SIGINT/SIGTERM) stops each one by its own pid: SIGTERM,
  * then SIGKILL after a grace. Servers log to files under bench/results/logs/.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
@@ -46,6 +46,17 @@ export async function waitHealthy(child: Child, url: string, timeoutMs = 20_000)
   }
   throw new Error(`${child.name} was not ready at ${url} within ${timeoutMs} ms; see ${child.logFile}`);
 }
+
+/** CPU time (user + system, ms) a process has used so far, from /proc; undefined where there is none. */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100;
 
 /** Stops every registered child, newest first. */
 export async function stopAll(): Promise<void> {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
+import { isRunning } from "./fixtures/request.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();
@@ -84,7 +85,7 @@ describe("cancel", () => {
     const { run } = await json(response);
     expect(run.status).toBe("canceled");
     expect(Date.now() - started).toBeLessThan(2_000);
-    for (const pid of [pids.step, pids.grandchild]) await eventually(() => !alive(pid), 3_000, `process ${pid} to be gone`);
+    for (const pid of [pids.step, pids.grandchild]) await eventually(() => !isRunning(pid), 3_000, `process ${pid} to be gone`);
   });
 
   test("a queued run never starts, and cancelling again or an unknown run is answered clearly", async () => {
@@ -168,14 +169,3 @@ describe("chaining", () => {
     expect(last.error).toContain("chain depth 9 is over the limit of 8");
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A killed process can linger as a zombie until its parent reaps it.
-  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8") : "";
-  return !/^\d+ \(.*\) Z/.test(stat);
-}

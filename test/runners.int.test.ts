@@ -2,48 +2,17 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FlowEvent } from "../lib/event.ts";
-import { type Flow, type FlowStep, ManifestError, parseManifest, type Runner, RUNNERS } from "../lib/manifest.ts";
+import { ManifestError, parseManifest, RUNNERS } from "../lib/manifest.ts";
 import { TailBuffer } from "../lib/runners/capture.ts";
 import { codeModeEnabled, DEFAULT_OUTPUT_CAP_BYTES, RUNNER_IMPLEMENTATIONS, runStep, type StepRunRequest } from "../lib/runners/index.ts";
-import { DEFAULT_STEP_POLICY } from "../lib/step-policy.ts";
+import { EVENT, isRunning, type RequestOptions, STEPS, stepRequest, waitUntilGone } from "./fixtures/request.ts";
 
-const STEPS = join(import.meta.dir, "fixtures", "steps");
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "runners-int-")));
 afterAll(() => rmSync(WORKDIR, { recursive: true, force: true }));
-const EVENT: FlowEvent = { id: "evt-1", type: "test.ping", receivedAt: "2025-01-01T00:00:00.000Z", payload: { n: 1 } };
 
-type Options = Partial<Omit<StepRunRequest, "flow" | "step" | "event">> & { timeoutMs?: number; runner?: Runner; scriptPath?: string; workingDirectory?: string };
-
-function request(script: string, options: Options = {}): StepRunRequest {
-  const { timeoutMs = 10_000, runner = "bun", scriptPath = join(STEPS, script), workingDirectory = WORKDIR, ...rest } = options;
-  const step: FlowStep = { name: "do-work", runner, script, scriptPath, timeoutMs, workingDirectory, trigger: { type: "test.ping" }, policy: DEFAULT_STEP_POLICY };
-  const flow: Flow = { name: "example-flow", version: 2, config: { greeting: "hi" }, steps: [step], root: STEPS, manifestPath: join(STEPS, "flow.toml") };
-  return { flow, step, event: EVENT, runId: "run-1", attempt: 3, ...rest };
-}
-
-/** A zombie waiting for init to reap it runs no code, so it counts as gone. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw error;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false; // reaped between the two checks
-  }
-}
-
-async function waitUntilGone(pid: number, withinMs = 3000): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (isRunning(pid)) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
+/** A request for a fixture step, run in this file's temporary working directory. */
+function request(script: string, options: Partial<RequestOptions> = {}): StepRunRequest {
+  return stepRequest(script, { workingDirectory: WORKDIR, ...options });
 }
 
 function grandchildPid(stdout: string): number {

@@ -1,0 +1,124 @@
+/**
+ * `bun run bench`: measures, in one run on this machine, the minimal handler (the limit),
+ * the real ingress, the spawn floor of a trivial step, and the whole system end to end;
+ * prints a table on stdout (progress on stderr) and writes the figures to
+ * bench/results/latest.json. Every child and the nats-server are stopped at the end,
+ * also on failure or Ctrl-C. `bun run bench --help` lists the flags.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nats-server.ts";
+import { RESULTS_DIR, stopAll } from "./procs.ts";
+import { type E2eFigures, type LoadFigures, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
+import { formatTable, verdicts } from "./table.ts";
+
+const ROWS = ["minimal", "ingress", "spawn", "e2e"] as const;
+type RowName = (typeof ROWS)[number];
+
+const HELP = `bun run bench [--duration S] [--warmup S] [--only ROWS]
+
+  --duration S   measured seconds of each HTTP load row (default 5)
+  --warmup S     warm-up seconds before each HTTP load row (default 1)
+  --only ROWS    comma-separated subset of: ${ROWS.join(", ")} (default: all)
+  -h, --help     this help
+
+Rows: minimal = a minimal Elysia handler publishing to JetStream (the limit); ingress =
+\`flow serve ingress\` under the same load (16 keep-alive connections, signed events no flow
+matches); spawn = Bun.spawn of bench/fixtures/trivial-step.ts; e2e = \`flow serve all\` with
+a one-step flow, 30 events one at a time and 200 at once, all with ?wait=true.`;
+
+/** A wrong flag: printed with the usage line, exit code 2. */
+class UsageError extends Error {}
+
+export type Results = {
+  machine: { cores: number; bun: string; natsServer: string; at: string };
+  options: { durationS: number; warmupS: number; rows: RowName[] };
+  minimal?: LoadFigures;
+  ingress?: LoadFigures;
+  spawn?: SpawnFigures;
+  e2e?: E2eFigures;
+  /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
+  problems: Partial<Record<RowName, string>>;
+};
+
+function options() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: { duration: { type: "string", default: "5" }, warmup: { type: "string", default: "1" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const durationS = Number(values.duration);
+  const warmupS = Number(values.warmup);
+  if (!(durationS > 0) || !(warmupS >= 0)) throw new UsageError("--duration must be > 0 and --warmup >= 0 (seconds)");
+  const rows = values.only ? values.only.split(",").map((r) => r.trim()) : [...ROWS];
+  const unknown = rows.filter((r) => !(ROWS as readonly string[]).includes(r));
+  if (unknown.length > 0) throw new UsageError(`--only: unknown row(s) ${unknown.join(", ")}; expected ${ROWS.join(", ")}`);
+  return { durationS, warmupS, rows: rows as RowName[] };
+}
+
+async function main(): Promise<number> {
+  const opts = options();
+  const binary = natsServerBinary();
+  const natsVersion = (await new Response(Bun.spawn([binary, "--version"]).stdout).text()).trim().replace(/^nats-server:\s*v?/, "");
+  const results: Results = { machine: { cores: availableParallelism(), bun: Bun.version, natsServer: natsVersion, at: new Date().toISOString() }, options: opts, problems: {} };
+  let nats: EmbeddedNats | undefined;
+  const cleanup = async () => {
+    await stopAll();
+    await nats?.stop();
+    for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: string) => {
+    progress(`${signal}: stopping every child`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    nats = await startNatsServer({ binary });
+    progress(`nats-server ${natsVersion} on ${nats.url} (store ${nats.storeDir})`);
+    const server = nats;
+    // One row that cannot be measured is reported, and the others still run.
+    const measure = async <T>(row: RowName, run: () => Promise<T>): Promise<T | undefined> => {
+      if (!opts.rows.includes(row)) return undefined;
+      try {
+        return await run();
+      } catch (error) {
+        results.problems[row] = (error as Error).message;
+        progress(`${row} could not be measured: ${(error as Error).message}`);
+        return undefined;
+      }
+    };
+    results.minimal = await measure("minimal", () => measureMinimal(server, opts));
+    results.ingress = await measure("ingress", () => measureIngress(server, opts));
+    results.spawn = await measure("spawn", () => measureSpawn());
+    results.e2e = await measure("e2e", () => measureEndToEnd(server));
+  } finally {
+    await cleanup();
+  }
+  const rows = verdicts(results);
+  console.log(formatTable(results, rows));
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, "latest.json");
+  writeFileSync(file, `${JSON.stringify({ ...results, rows }, null, 2)}\n`);
+  progress(`figures written to ${file}`);
+  // A missed target is a result, not an error; a measurement that failed is.
+  return rows.some((row) => row.verdict === "INVALID") || Object.keys(results.problems).length > 0 ? 1 : 0;
+}
+
+try {
+  process.exit(await main());
+} catch (error) {
+  if (error instanceof UsageError) console.error(`bench: ${error.message}\n${HELP.split("\n")[0]}`);
+  else console.error(`bench: ${(error as Error).stack ?? error}`);
+  process.exit(2);
+}
