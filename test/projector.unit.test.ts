@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { accepted, anEvent, command, finished, started } from "./support/messages.ts";
+import { accepted, anEvent, command, finished, started, T0 } from "./support/messages.ts";
 import { memoryReadModel } from "./support/read-state.ts";
 import type { FlowMessage } from "../lib/messages.ts";
 
@@ -61,6 +61,14 @@ describe("projector evolve", () => {
     const twice = given([...log, ...log]);
     expect(twice.snapshot()).toBe(once.snapshot());
     for (const [i, m] of log.entries()) expect(once.apply(m, i + 1).filter((w) => w.table !== "decisions" && w.table !== "events")).toEqual([]);
+  });
+
+  test("given output chunks, then they are stored once each and the run counts their size once, however often they are applied", () => {
+    const chunk = (n: number, text: string) => ({ v: 1 as const, kind: "run.output" as const, runId: RUN, attempt: 1, chunk: n, stream: "stdout" as const, text, at: T0 });
+    const model = given([accepted(), command(RUN), started(RUN, 1), chunk(0, "hello "), chunk(1, "world\n")]);
+    model.apply(chunk(1, "world\n"), 99);
+    expect(model.runs.get(RUN)!.output_bytes).toBe(12);
+    expect([...model.output.values()].map((o) => (o as { text: string }).text)).toEqual(["hello ", "world\n"]);
   });
 
   test("given a match decision, then the event records how many steps matched and every decision with its reasons", () => {

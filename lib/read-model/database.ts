@@ -76,6 +76,8 @@ export type RunsTable = {
   unit: string | null;
   /** 1 once retention dropped the oldest of its live output. */
   output_cut: number;
+  /** Characters of live output kept for the run (what retention counts). */
+  output_bytes: number;
 };
 
 /** One chunk of an attempt's live output. */

@@ -6,6 +6,8 @@ export type ReadState = {
   event(id: string): EventsTable | undefined;
   run(id: string): RunsTable | undefined;
   attempt(runId: string, attempt: number): AttemptsTable | undefined;
+  /** Whether this output chunk is already stored. */
+  hasOutput(runId: string, attempt: number, chunk: number): boolean;
 };
 
 /** A row to upsert (whole rows, so applying a message twice writes the same thing). */
@@ -42,7 +44,12 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
       return runReleased(state, message, seq);
     case "run.output": {
       const { runId, attempt, chunk, stream, text, at } = message;
-      return state.run(runId) ? [{ table: "output", row: { run_id: runId, attempt, chunk, stream, text, at, seq } }] : [];
+      const run = state.run(runId);
+      if (!run || state.hasOutput(runId, attempt, chunk)) return [];
+      return [
+        { table: "output", row: { run_id: runId, attempt, chunk, stream, text, at, seq } },
+        { table: "runs", row: { ...run, output_bytes: run.output_bytes + text.length } },
+      ];
     }
     default: {
       const unknown: never = message;
@@ -145,6 +152,7 @@ function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
         next_json: null,
         unit: null,
         output_cut: 0,
+        output_bytes: 0,
       },
     },
   ];

@@ -36,6 +36,7 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
     else if (m.kind === "event.matched") eventIds.add(m.eventId);
     else runIds.add(m.runId);
   }
+  const outputRuns = new Set(messages.flatMap((m) => (m.kind === "run.output" ? [m.runId] : [])));
   const events = new Map<string, EventsTable>();
   const runs = new Map<string, RunsTable>();
   const attempts = new Map<string, AttemptsTable>();
@@ -46,11 +47,16 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
     for (const row of await db.selectFrom("runs").selectAll().where("id", "in", chunk).execute()) runs.set(row.id, row);
     for (const row of await db.selectFrom("attempts").selectAll().where("run_id", "in", chunk).execute()) attempts.set(PRIMARY_KEYS.attempts(row), row);
   }
+  const outputs = new Set<string>();
+  for (const chunk of chunks([...outputRuns])) {
+    for (const row of await db.selectFrom("output").select(["run_id", "attempt", "chunk"]).where("run_id", "in", chunk).execute()) outputs.add(PRIMARY_KEYS.output(row));
+  }
   const dirty = new Map<string, Write>();
   return {
     event: (id) => events.get(id),
     run: (id) => runs.get(id),
     attempt: (runId, attempt) => attempts.get(`${runId}\n${attempt}`),
+    hasOutput: (run_id, attempt, chunk) => outputs.has(PRIMARY_KEYS.output({ run_id, attempt, chunk })),
     apply(writes) {
       for (const write of writes) {
         const key = keyOf(write);
@@ -58,6 +64,7 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
         if (write.table === "events") events.set(key, write.row);
         else if (write.table === "runs") runs.set(key, write.row);
         else if (write.table === "attempts") attempts.set(key, write.row);
+        else if (write.table === "output") outputs.add(key);
       }
     },
     dirty: () => [...dirty.values()],
@@ -76,8 +83,8 @@ export async function applyBatch(trx: Transaction<ReadModelDatabase>, writes: Wr
     for (const chunk of chunks(rows, 100)) await trx.insertInto(table).orReplace().values(chunk as never).execute();
   }
   await trx.insertInto("projector_state").orReplace().values({ name: CHECKPOINT, seq }).execute();
-  const grown = new Set(writes.flatMap((w) => (w.table === "output" ? [w.row.run_id] : [])));
-  for (const runId of grown) await keepOutputTail(trx, runId, outputRetentionBytes);
+  const over = writes.flatMap((w) => (w.table === "runs" && w.row.output_bytes > outputRetentionBytes ? [w.row.id] : []));
+  for (const runId of over) await keepOutputTail(trx, runId, outputRetentionBytes);
 }
 
 /**
@@ -114,7 +121,7 @@ async function keepOutputTail(trx: Transaction<ReadModelDatabase>, runId: string
     .where("run_id", "=", runId)
     .where((eb) => eb.or([eb("attempt", "<", newestGone.attempt), eb.and([eb("attempt", "=", newestGone.attempt), eb("chunk", "<=", newestGone.chunk)])]))
     .execute();
-  await trx.updateTable("runs").set({ output_cut: 1 }).where("id", "=", runId).execute();
+  await trx.updateTable("runs").set({ output_cut: 1, output_bytes: limit }).where("id", "=", runId).execute();
 }
 
 function keyOf(write: Write): string {

@@ -13,6 +13,7 @@ export function memoryReadModel() {
     event: (id) => events.get(id),
     run: (id) => runs.get(id),
     attempt: (runId, n) => attempts.get(`${runId}:${n}`),
+    hasOutput: (runId, n, chunk) => output.has(`${runId}:${n}:${chunk}`),
   };
   const apply = (message: FlowMessage, seq: number): Write[] => {
     const writes = evolve(state, message, seq);
