@@ -18,7 +18,9 @@ export type LiveOutput = {
  * Publishes a running step's output in chunks of up to 16 KiB, at least every 200 ms
  * while it writes, up to `capBytes` per attempt; past the cap one last chunk says so
  * (the attempt's record keeps the tail). Publishing never holds up the step, and a
- * failed publish only costs live output, never the run.
+ * failed publish only costs live output, never the run. A step that ends before its
+ * first chunk is due publishes none: its whole output is in the attempt's record, and
+ * most steps are that short.
  */
 export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: string, attempt: number, capBytes: number, log: Logger): LiveOutput {
   let pending: { stream: "stdout" | "stderr"; text: string } | undefined;
@@ -63,7 +65,8 @@ export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: strin
       else timer ??= setTimeout(flush, FLUSH_EVERY_MS);
     },
     async close() {
-      flush();
+      clearTimeout(timer);
+      if (chunk > 0) flush();
       await Promise.all(inflight);
     },
   };

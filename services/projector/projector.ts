@@ -69,6 +69,25 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     for (const listener of listeners) listener({ seq: applied, eventIds });
   };
 
+  // Messages wait here for the next commit; one drain commits them in batches, in order.
+  const queue: JsMsg[] = [];
+  let draining: Promise<void> | undefined;
+  const drain = (): Promise<void> =>
+    (draining ??= (async () => {
+      try {
+        // A macrotask first, so the messages that arrive together are committed together.
+        await new Promise((resolve) => setImmediate(resolve));
+        while (queue.length > 0) await commit(queue.splice(0, maxBatch));
+      } catch (error) {
+        // Nothing of a failed batch was applied: start again from the checkpoint.
+        log.error("projector commit failed; resuming from the checkpoint", { applied, error: String(error) });
+        queue.length = 0;
+        void current?.close().catch(() => undefined);
+      } finally {
+        draining = undefined;
+      }
+    })());
+
   const follow = async () => {
     while (!stopping) {
       try {
@@ -79,22 +98,22 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         current = await consumer.consume({ max_messages: 1_000 });
         // close() can hang on a consumer that has not finished setting up; the iterator ends anyway.
         if (stopping) void current.close().catch(() => undefined);
-        let batch: JsMsg[] = [];
         for await (const m of current) {
           if (stopping) break;
-          if (m.seq <= applied) continue;
-          batch.push(m);
-          if (current.getPending() === 0 || batch.length >= maxBatch) {
-            const toCommit = batch;
-            batch = [];
-            await commit(toCommit);
-          }
+          if (m.seq <= applied || m.seq <= (queue.at(-1)?.seq ?? 0)) continue;
+          queue.push(m);
+          // Enough waiting: let the commits catch up before taking more.
+          if (queue.length >= 2 * maxBatch) await drain();
+          else void drain();
         }
       } catch (error) {
         if (stopping) break;
         log.warn("projector consumer failed; resuming from the checkpoint", { applied, error: String(error) });
         await Bun.sleep(500);
       }
+      // Whatever was taken is committed before the consumer is made again from the checkpoint.
+      await draining;
+      queue.length = 0;
     }
   };
   const following = follow();
@@ -122,6 +141,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       stopping = true;
       void current?.close().catch(() => undefined);
       await Promise.race([following, Bun.sleep(5_000)]);
+      await draining;
     },
   };
 }

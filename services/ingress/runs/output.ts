@@ -19,9 +19,23 @@ async function chunksAfter(db: ReadModel, runId: string, from: Position): Promis
 }
 
 async function runState(db: ReadModel, runId: string) {
-  const run = await db.selectFrom("runs").select(["status", "output_cut"]).where("id", "=", runId).executeTakeFirst();
+  const run = await db.selectFrom("runs").select(["status", "output_cut", "attempt"]).where("id", "=", runId).executeTakeFirst();
   if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(runId)}`);
   return run;
+}
+
+/**
+ * A step that ended before its first live chunk was due published none (services/executor
+ * output.ts): its output is the attempt's record, stdout then stderr.
+ */
+async function recordedTail(db: ReadModel, runId: string, attempt: number): Promise<OutputTable[]> {
+  const streamed = await db.selectFrom("output").select("chunk").where("run_id", "=", runId).where("attempt", "=", attempt).limit(1).execute();
+  if (streamed.length > 0) return [];
+  const run = await db.selectFrom("runs").select(["stdout", "stderr", "completed_at"]).where("id", "=", runId).executeTakeFirstOrThrow();
+  const at = run.completed_at ?? "";
+  return (["stdout", "stderr"] as const)
+    .filter((stream) => run[stream] !== "")
+    .map((stream, i) => ({ run_id: runId, attempt, chunk: i, stream, text: run[stream], at, seq: 0 }));
 }
 
 /** The output kept for a run, as the original's clients read it: `[{kind, text, createdAt}]`. */
@@ -33,6 +47,9 @@ export async function outputJson(db: ReadModel, runId: string) {
     output.push(...page.map((c) => ({ kind: c.stream, text: c.text, createdAt: c.at, attempt: c.attempt })));
     if (page.length < 500) break;
     from = page.at(-1)!;
+  }
+  if (FINAL_STATUSES.has(run.status) && run.attempt > 0) {
+    output.push(...(await recordedTail(db, runId, run.attempt)).map((c) => ({ kind: c.stream, text: c.text, createdAt: c.at, attempt: c.attempt })));
   }
   return { runId, status: run.status, cut: run.output_cut === 1, output };
 }
@@ -58,9 +75,12 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
           for (const c of page) send("output", { stream: c.stream, text: c.text, attempt: c.attempt, at: c.at }, `${c.attempt}:${c.chunk}`);
           if (page.length > 0) from = page.at(-1)!;
           if (page.length === 500) continue;
-          const { status } = await runState(deps.db, runId);
+          const { status, attempt } = await runState(deps.db, runId);
           // Chunks are applied before the attempt's record, so a final run has no more to come.
           if (!follow || FINAL_STATUSES.has(status)) {
+            if (FINAL_STATUSES.has(status) && attempt > 0) {
+              for (const c of await recordedTail(deps.db, runId, attempt)) send("output", { stream: c.stream, text: c.text, attempt: c.attempt, at: c.at });
+            }
             send("end", { status });
             break;
           }
