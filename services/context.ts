@@ -40,8 +40,8 @@ export async function connectContext(config: Config, natsUrl: string, name: stri
  * Stops the services in order on SIGTERM or SIGINT (consumers and HTTP first, so no new
  * work is taken; in-flight work finishes up to each service's grace), drains the NATS
  * connection, and exits. Registered before anything starts: a signal that arrives while
- * the services are still starting stops them as soon as they are up. A second signal,
- * or `forceAfterMs`, exits at once. Call `ready` with the stop function once started.
+ * the services are still starting stops them as soon as they are up. A second signal
+ * (more than a second after the first), or `forceAfterMs`, exits at once. Call `ready` with the stop function once started.
  */
 export function stopOnSignal(log: Logger, forceAfterMs = 30_000): { ready(stop: () => Promise<void>): void } {
   let stopping = false;
@@ -61,12 +61,17 @@ export function stopOnSignal(log: Logger, forceAfterMs = 30_000): { ready(stop: 
       },
     );
   };
+  let firstAt = 0;
   const handler = (signal: string) => {
     if (stopping) {
+      // `bun run` forwards the terminal's Ctrl-C to a child that got it from the terminal
+      // too: a repeat within a second is that echo, not a person insisting.
+      if (Date.now() - firstAt < 1_000) return;
       log.warn(`second ${signal}: exiting now`);
       process.exit(130);
     }
     stopping = true;
+    firstAt = Date.now();
     if (stop) run(signal);
     else requested = signal;
   };
