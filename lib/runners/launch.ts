@@ -61,7 +61,11 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
   if (!existsSync(workingDirectory)) return { ok: false, error: `could not start the step: working directory not found: ${workingDirectory}` };
   const grace = request.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const argv = [program, ...spec.argv.slice(1)];
-  if (request.executor !== "systemd-run") return spawnDirect(argv, workingDirectory, spec, grace);
+  if (request.executor !== "systemd-run") {
+    const direct = spawnDirect(argv, workingDirectory, spec, grace);
+    if (direct.ok) request.onLaunch?.(direct.launched.child.pid);
+    return direct;
+  }
 
   const unit = unitNameFor(request.runId);
   const forward = request.forwardEnv ?? parseForwardEnv(spec.env.CODEX_FLOW_BACKEND_FORWARD_ENV);

@@ -30,6 +30,8 @@ export type StepRunRequest = {
   outputCapBytes?: number;
   /** SIGTERM -> SIGKILL grace; defaults to DEFAULT_KILL_GRACE_MS. */
   killGraceMs?: number;
+  /** Called with the step's process id (the leader of its process group) once it runs directly. */
+  onLaunch?: (pid: number) => void;
   /** Live output as it arrives, decoded as UTF-8. Must not throw. */
   onOutput?: (chunk: { stream: "stdout" | "stderr"; text: string }) => void;
   /** How the step's process starts: `direct` (default) as our child, `systemd-run` in a transient user unit. */

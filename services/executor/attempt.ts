@@ -29,6 +29,8 @@ export type AttemptDeps = {
   liveOutputBytes: number;
   maxLostAttempts: number;
   maxChainDepth: number;
+  /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
+  ledger?: { record(pid: number, runId: string, attempt: number): void; forget(pid: number): void };
   /** Runs in progress on this host, by run id: aborting with "cancel" cancels, with "shutdown" hands the run back. */
   inflight: Map<string, AbortController>;
   log: Logger;
@@ -85,6 +87,7 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
     const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
     await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
     const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
+    let launchedPid: number | undefined;
     const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
     try {
       outcome = await runStep({
@@ -98,8 +101,13 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
         onOutput: live.write,
         executor: deps.executorKind,
         forwardEnv: deps.forwardEnv,
+        onLaunch: (pid) => {
+          launchedPid = pid;
+          deps.ledger?.record(pid, command.runId, attempt);
+        },
       });
     } finally {
+      if (launchedPid !== undefined) deps.ledger?.forget(launchedPid);
       await live.close();
     }
   } finally {

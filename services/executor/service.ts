@@ -1,12 +1,15 @@
 import { flowCatalog } from "../../lib/catalog.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { type Executor, startExecutor } from "./executor.ts";
+import { processLedger } from "./ledger.ts";
 
 export type ExecutorService = Service & { executor: Executor };
 
 /** Serves this host's queues and runs steps from them until stopped. */
 export async function startExecutorService(ctx: ServiceContext): Promise<ExecutorService> {
   const { config, nc, js, jsm, subjects, log } = ctx;
+  const ledger = processLedger(config.dataDir, config.hostId, log);
+  ledger.reapOrphans();
   const executor = await startExecutor({
     js,
     jsm,
@@ -28,6 +31,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     liveOutputBytes: config.liveOutputBytes,
     maxLostAttempts: config.maxLostAttempts,
     maxChainDepth: config.maxChainDepth,
+    ledger,
     log,
   });
   log.info(`executing on host ${config.hostId}: queues ${executor.queues().join(", ")}, ${config.concurrency} at a time`);

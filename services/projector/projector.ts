@@ -98,6 +98,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         current = await consumer.consume({ max_messages: 1_000 });
         // close() can hang on a consumer that has not finished setting up; the iterator ends anyway.
         if (stopping) void current.close().catch(() => undefined);
+        restartWhenRecreated(current);
         for await (const m of current) {
           if (stopping) break;
           if (m.seq <= applied || m.seq <= (queue.at(-1)?.seq ?? 0)) continue;
@@ -116,6 +117,24 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       queue.length = 0;
     }
   };
+  /**
+   * After a nats-server restart nats.js re-creates the ordered consumer (an ephemeral one
+   * does not survive it) but keeps the pending counts of the pull requests that died with
+   * the server, so it asks for almost nothing and pulls again only once two idle heartbeats
+   * were missed (30 s and more): the read model would stall. Start afresh from the
+   * checkpoint instead.
+   */
+  function restartWhenRecreated(messages: NonNullable<typeof current>): void {
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (status.type !== "ordered_consumer_recreated") continue;
+        log.info("projector consumer re-created by the client; resuming from the checkpoint", { applied });
+        void messages.close().catch(() => undefined);
+        break;
+      }
+    })();
+  }
+
   const following = follow();
 
   const onApplied = (listener: AppliedListener) => {

@@ -1,0 +1,48 @@
+import { expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { logger } from "../lib/log.ts";
+import { processLedger } from "../services/executor/ledger.ts";
+import { isRunning, waitUntilGone } from "./fixtures/request.ts";
+
+const LEDGER = resolve(import.meta.dir, "../services/executor/ledger.ts");
+const LOG = resolve(import.meta.dir, "../lib/log.ts");
+
+/** A stand-in executor process: starts a step in its own process group (with a grandchild), records it, waits. */
+async function executorWithStep(dataDir: string): Promise<{ executor: Bun.Subprocess; step: number; grandchild: number }> {
+  const executor = Bun.spawn(
+    [
+      process.execPath,
+      "-e",
+      `const { processLedger } = await import(${JSON.stringify(LEDGER)});
+       const { logger } = await import(${JSON.stringify(LOG)});
+       const step = Bun.spawn(["sh", "-c", "sleep 300 & echo $!; wait"], { detached: true, stdout: "pipe" });
+       const first = await step.stdout.getReader().read();
+       processLedger(${JSON.stringify(dataDir)}, "host-a", logger("test")).record(step.pid, "run-1", 1);
+       console.log(step.pid + " " + new TextDecoder().decode(first.value).trim());
+       await Bun.sleep(300_000);`,
+    ],
+    { stdout: "pipe" },
+  );
+  const { value } = await executor.stdout.getReader().read();
+  const [step, grandchild] = new TextDecoder().decode(value).trim().split(" ").map(Number) as [number, number];
+  return { executor, step, grandchild };
+}
+
+test("given an executor killed while its step runs, when the next executor on the host starts, then it ends the step's whole process group", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "ledger-"));
+  const { executor, step, grandchild } = await executorWithStep(dataDir);
+  const ledger = processLedger(dataDir, "host-a", logger("test"));
+  // While its executor lives, a step is not an orphan: nothing is ended.
+  expect(ledger.reapOrphans()).toBe(0);
+  expect(isRunning(step)).toBe(true);
+
+  executor.kill("SIGKILL");
+  await executor.exited;
+  expect(isRunning(step) && isRunning(grandchild)).toBe(true);
+  expect(ledger.reapOrphans()).toBe(1);
+  expect(await waitUntilGone(step)).toBe(true);
+  expect(await waitUntilGone(grandchild)).toBe(true);
+  expect(ledger.reapOrphans()).toBe(0);
+});
