@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../lib/nats-server.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { REPO, useProcesses } from "./support/processes.ts";
+import { tempDir } from "./support/temp.ts";
 
 const cli = useProcesses();
 const GREET = "flows/example-flow/events/greet.json";
@@ -56,7 +57,7 @@ describe("flow fire and flow run, locally without NATS", () => {
   });
 
   test("given an event no step matches, when fired, then it says so and why, and exits 0", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "codex-flows-event-"));
+    const dir = tempDir("codex-flows-event-");
     writeFileSync(join(dir, "other.json"), JSON.stringify({ id: "other-1", type: "nobody.listens", payload: {} }));
     const { code, stdout } = await cli.run(["fire", "--event", join(dir, "other.json")]);
     expect(code).toBe(0);
@@ -105,7 +106,7 @@ describe("flow fire and flow run, locally without NATS", () => {
   });
 
   test("given an --event file that is not a FlowEvent, when fired, then it exits 2 naming the missing field", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "codex-flows-event-"));
+    const dir = tempDir("codex-flows-event-");
     writeFileSync(join(dir, "bad.json"), JSON.stringify({ type: "example.greet" }));
     const { code, stderr } = await cli.run(["fire", "--event", join(dir, "bad.json")]);
     expect(code).toBe(2);
@@ -174,7 +175,7 @@ describe("usage mistakes and help", () => {
   });
 
   test("given --port that is not a number, when flow:backend serve runs, then it exits 2 naming --port before connecting", async () => {
-    const env = { NATS_URL: `nats://127.0.0.1:${await freePort()}`, CODEX_FLOW_BACKEND_DATA_DIR: mkdtempSync(join(tmpdir(), "codex-flows-data-")) };
+    const env = { NATS_URL: `nats://127.0.0.1:${await freePort()}`, CODEX_FLOW_BACKEND_DATA_DIR: tempDir("codex-flows-data-") };
     const { code, stderr } = await cli.run(["serve", "--port", "abc"], { entry: "bin/flow-backend.ts", env });
     expect(stderr).toContain("--port abc");
     expect(code).toBe(2);
@@ -188,7 +189,7 @@ describe("usage mistakes and help", () => {
   });
 
   test("given CODEX_FLOW_BACKEND_EXECUTOR=docker, when flow dev runs, then it exits 2 naming the variable before starting anything", async () => {
-    const env = { CODEX_FLOW_BACKEND_EXECUTOR: "docker", CODEX_FLOW_BACKEND_DATA_DIR: mkdtempSync(join(tmpdir(), "codex-flows-data-")) };
+    const env = { CODEX_FLOW_BACKEND_EXECUTOR: "docker", CODEX_FLOW_BACKEND_DATA_DIR: tempDir("codex-flows-data-") };
     const { code, stderr } = await cli.run(["dev"], { env });
     expect(code).toBe(2);
     expect(stderr).toContain('CODEX_FLOW_BACKEND_EXECUTOR="docker" is invalid: expected one of direct, systemd-run');

@@ -1,10 +1,9 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { logger } from "../lib/log.ts";
 import { processLedger } from "../services/executor/ledger.ts";
 import { isRunning, waitUntilGone } from "./fixtures/request.ts";
+import { tempDir } from "./support/temp.ts";
 
 const LEDGER = resolve(import.meta.dir, "../services/executor/ledger.ts");
 const LOG = resolve(import.meta.dir, "../lib/log.ts");
@@ -31,7 +30,7 @@ async function executorWithStep(dataDir: string): Promise<{ executor: Bun.Subpro
 }
 
 test("given an executor killed while its step runs, when the next executor on the host starts, then it ends the step's whole process group", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "ledger-"));
+  const dataDir = tempDir("ledger-");
   const { executor, step, grandchild } = await executorWithStep(dataDir);
   const ledger = processLedger(dataDir, "host-a", logger("test"));
   // While its executor lives, a step is not an orphan: nothing is ended.

@@ -1,10 +1,9 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { openReadModel } from "../lib/read-model/database.ts";
+import { tempDir } from "./support/temp.ts";
 
-const fresh = () => join(mkdtempSync(join(tmpdir(), "read-model-")), "read-model.sqlite");
+const fresh = () => join(tempDir("read-model-"), "read-model.sqlite");
 
 test("given a new read model file, when three connections open it at once, then every one gets the migrated schema", async () => {
   const path = fresh();

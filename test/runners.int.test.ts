@@ -138,6 +138,15 @@ describe("bun runner", () => {
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled", signal: "SIGTERM" });
   });
 
+  test("a cancel that comes while the step is being launched still stops it", async () => {
+    const controller = new AbortController();
+    const running = runStep(request("sleep.ts", { signal: controller.signal, timeoutMs: 30_000 }));
+    controller.abort();
+    const outcome = await running;
+    expect(outcome).toMatchObject({ status: "canceled", error: "canceled" });
+    expect(outcome.durationMs).toBeLessThan(5_000);
+  });
+
   test("an already aborted signal cancels without spawning", async () => {
     const outcome = await runStep(request("sleep.ts", { signal: AbortSignal.abort() }));
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled" });

@@ -76,6 +76,8 @@ async function waitForExit(launched: Launched<Uint8Array>, request: StepRunReque
   const timeoutTimer = setTimeout(() => stop("timed_out"), request.step.timeoutMs);
   const onAbort = () => stop("canceled");
   request.signal?.addEventListener("abort", onAbort, { once: true });
+  // A cancel that came while the step was being launched did not reach the listener.
+  if (request.signal?.aborted) onAbort();
   try {
     await child.exited;
   } finally {

@@ -143,6 +143,8 @@ async function settle(request: StepRunRequest, work: Promise<Verdict>): Promise<
     timer = setTimeout(() => resolve({ kind: "timed_out" }), request.step.timeoutMs);
     onAbort = () => resolve({ kind: "canceled" });
     request.signal?.addEventListener("abort", onAbort, { once: true });
+    // A cancel that came while the app-server was being launched did not reach the listener.
+    if (request.signal?.aborted) onAbort();
   });
   const done = work.then(
     (verdict): Settled => ({ kind: "done", verdict }),

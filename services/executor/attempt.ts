@@ -62,13 +62,30 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
     await publish(subjects.run(command.runId, "finished"), finished, msgIds.lifecycle(command.runId, attempt, "finished"));
   };
 
+  // Registered before anything is awaited, so a cancel that arrives from here on reaches this attempt.
+  const controller = new AbortController();
+  deps.inflight.set(command.runId, controller);
+  try {
+    return await attemptRun(deps, message, command, attempt, controller, finish, publish);
+  } finally {
+    deps.inflight.delete(command.runId);
+  }
+}
+
+type Finish = (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">) => Promise<void>;
+type Publish = (subject: string, body: FlowMessage, msgID: string) => Promise<unknown>;
+
+async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, attempt: number, controller: AbortController, finish: Finish, publish: Publish): Promise<Disposition> {
+  const { subjects, hostId, log } = deps;
+  const base = command.attemptBase ?? 0;
   const [last, cancel] = await Promise.all([lastOn(deps, subjects.run(command.runId, "finished")), lastOn(deps, subjects.run(command.runId, "cancel"))]);
   const lastFinished = last?.message.kind === "run.finished" && last.message.attempt > base ? last.message : undefined;
   if (lastFinished && lastFinished.retryInMs === undefined) return "ack";
-  if (cancel && cancel.seq > message.seq) {
+  if ((cancel && cancel.seq > message.seq) || controller.signal.reason === "cancel") {
     await finish(noRun("canceled", "canceled before it started"));
     return "ack";
   }
+  if (controller.signal.reason === "shutdown") return { nak: HAND_BACK_DELAY_MS };
   const unfinished = attempt - 1 - (lastFinished?.attempt ?? base);
   if (unfinished >= deps.maxLostAttempts) {
     await finish(noRun("failed", `gave up: the last ${unfinished} attempts ended without a result (their executors stopped mid-step)`));
@@ -80,38 +97,32 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
     return "ack";
   }
 
-  const controller = new AbortController();
-  deps.inflight.set(command.runId, controller);
   let outcome: StepOutcome;
+  const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
+  await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
+  const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
+  let launchedPid: number | undefined;
+  const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
   try {
-    const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
-    await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
-    const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
-    let launchedPid: number | undefined;
-    const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
-    try {
-      outcome = await runStep({
-        ...found,
-        event: command.event,
-        runId: command.runId,
-        attempt,
-        env,
-        signal: controller.signal,
-        outputCapBytes: deps.outputCapBytes,
-        onOutput: live.write,
-        executor: deps.executorKind,
-        forwardEnv: deps.forwardEnv,
-        onLaunch: (pid) => {
-          launchedPid = pid;
-          deps.ledger?.record(pid, command.runId, attempt);
-        },
-      });
-    } finally {
-      if (launchedPid !== undefined) deps.ledger?.forget(launchedPid);
-      await live.close();
-    }
+    outcome = await runStep({
+      ...found,
+      event: command.event,
+      runId: command.runId,
+      attempt,
+      env,
+      signal: controller.signal,
+      outputCapBytes: deps.outputCapBytes,
+      onOutput: live.write,
+      executor: deps.executorKind,
+      forwardEnv: deps.forwardEnv,
+      onLaunch: (pid) => {
+        launchedPid = pid;
+        deps.ledger?.record(pid, command.runId, attempt);
+      },
+    });
   } finally {
-    deps.inflight.delete(command.runId);
+    if (launchedPid !== undefined) deps.ledger?.forget(launchedPid);
+    await live.close();
   }
 
   if (controller.signal.reason === "shutdown") {

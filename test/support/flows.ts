@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { tempDir } from "./temp.ts";
 
 export type StepSpec = { name: string; type: string; source: string; schema?: object; timeoutMs?: number; runner?: string; /** Raw TOML lines for the step, e.g. `retries = 2`. */ extra?: string };
 
@@ -8,7 +8,7 @@ export type StepSpec = { name: string; type: string; source: string; schema?: ob
  * Writes a working directory with `flows/<name>/` packages: a flow.toml, one script per
  * step and its trigger schema. Returns the working directory.
  */
-export function writeFlows(flows: Record<string, StepSpec[]>, cwd = mkdtempSync(join(tmpdir(), "codex-flows-cwd-"))): string {
+export function writeFlows(flows: Record<string, StepSpec[]>, cwd = tempDir("codex-flows-cwd-")): string {
   for (const [name, steps] of Object.entries(flows)) {
     const root = join(cwd, "flows", name);
     const toml = [`name = "${name}"`, "version = 1", ""];

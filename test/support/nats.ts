@@ -1,9 +1,7 @@
 import { afterAll, beforeAll } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type Config, loadConfig } from "../../lib/config.ts";
 import { type EmbeddedNats, startNatsServer } from "../../lib/nats-server.ts";
+import { tempDir } from "./temp.ts";
 
 /**
  * Starts one real nats-server (JetStream, temporary store, free port) for the test file.
@@ -41,7 +39,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   const id = `${process.pid}x${counter}`;
   return loadConfig(
     {},
-    { stream: `T${id}`, subjectPrefix: `t${id}`, dataDir: mkdtempSync(join(tmpdir(), "codex-flows-data-")), port: 0, hostId: "test-host", ackWaitMs: 5_000, ...overrides },
+    { stream: `T${id}`, subjectPrefix: `t${id}`, dataDir: tempDir("codex-flows-data-"), port: 0, hostId: "test-host", ackWaitMs: 5_000, ...overrides },
   );
 }
 

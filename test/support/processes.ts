@@ -1,9 +1,8 @@
 import { afterAll } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "../../lib/nats-server.ts";
+import { tempDir } from "./temp.ts";
 
 /** The repository root: where `bin/flow.ts` lives and the default cwd of a started CLI. */
 export const REPO = resolve(import.meta.dir, "../..");
@@ -187,7 +186,7 @@ export async function serviceEnv(natsUrl: string | undefined, extra: Record<stri
     NATS_URL: natsUrl,
     CODEX_FLOW_STREAM: `E2E${id}`,
     CODEX_FLOW_SUBJECT_PREFIX: `e2e${id}`,
-    CODEX_FLOW_BACKEND_DATA_DIR: mkdtempSync(join(tmpdir(), "codex-flows-e2e-data-")),
+    CODEX_FLOW_BACKEND_DATA_DIR: tempDir("codex-flows-e2e-data-"),
     CODEX_FLOW_BACKEND_PORT: String(await freePort()),
     CODEX_FLOW_HOST_ID: "e2e-host",
     ...extra,
