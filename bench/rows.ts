@@ -37,7 +37,7 @@ export const progress = (line: string) => console.error(`bench: ${line}`);
 
 /** A temporary directory that run.ts removes at the end. */
 export const tempDirs: string[] = [];
-function tempDir(label: string): string {
+export function tempDir(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `codex-flows-bench-${label}-`));
   tempDirs.push(dir);
   return dir;
@@ -78,7 +78,7 @@ export async function measureMinimal(nats: EmbeddedNats, opts: LoadOptions): Pro
 }
 
 /** The environment of a real service process: its own stream, data directory and port, HMAC on. */
-function serviceEnv(natsUrl: string, port: number, label: string, cwd: string): Record<string, string | undefined> {
+export function serviceEnv(natsUrl: string, port: number, label: string, cwd: string): Record<string, string | undefined> {
   return {
     ...process.env,
     NATS_URL: natsUrl,

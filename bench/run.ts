@@ -1,6 +1,7 @@
 /**
  * `bun run bench`: measures, in one run on this machine, the minimal handler (the limit),
- * the real ingress, the spawn floor of a trivial step, and the whole system end to end;
+ * the real ingress, the spawn floor of a trivial step, the whole system end to end, and
+ * the data rows (raw consume vs projector apply, a rebuild, GET /runs on 100k runs);
  * prints a table on stdout (progress on stderr) and writes the figures to
  * bench/results/latest.json. Every child and the nats-server are stopped at the end,
  * also on failure or Ctrl-C. `bun run bench --help` lists the flags.
@@ -13,8 +14,12 @@ import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nat
 import { RESULTS_DIR, stopAll } from "./procs.ts";
 import { type E2eFigures, type LoadFigures, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
 import { formatTable, verdicts } from "./table.ts";
+import { MESSAGES, measureProjection, measureRead, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
+import type { ProjectorReport } from "./projector.ts";
 
-const ROWS = ["minimal", "ingress", "spawn", "e2e"] as const;
+const ROWS = ["minimal", "ingress", "spawn", "e2e", "consume", "projector", "rebuild", "read"] as const;
+/** The rows measured over one shared stream (bench/projector.ts). */
+const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
 
 const HELP = `bun run bench [--duration S] [--warmup S] [--only ROWS]
@@ -27,7 +32,12 @@ const HELP = `bun run bench [--duration S] [--warmup S] [--only ROWS]
 Rows: minimal = a minimal Elysia handler publishing to JetStream (the limit); ingress =
 \`flow serve ingress\` under the same load (16 keep-alive connections, signed events no flow
 matches); spawn = Bun.spawn of bench/fixtures/trivial-step.ts; e2e = \`flow serve all\` with
-a one-step flow, 30 events one at a time and 200 at once, all with ?wait=true.`;
+a one-step flow, 30 events one at a time and 200 at once, all with ?wait=true.
+Data rows (bench/workload.ts makes the messages the services write): consume = an ordered
+consumer reading ${MESSAGES} messages without applying them (the baseline); projector = the
+projector applying the same messages into a new SQLite file; rebuild = rebuildReadModel of
+them; read = GET /runs on \`flow serve ingress\` over a read model of ${READ_MODEL_RUNS} runs that
+the projector built from the stream, typical list queries one at a time.`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -39,6 +49,9 @@ export type Results = {
   ingress?: LoadFigures;
   spawn?: SpawnFigures;
   e2e?: E2eFigures;
+  /** Rows consume, projector and rebuild, from one stream. */
+  projection?: ProjectorReport;
+  read?: ReadFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -88,12 +101,12 @@ async function main(): Promise<number> {
     progress(`nats-server ${natsVersion} on ${nats.url} (store ${nats.storeDir})`);
     const server = nats;
     // One row that cannot be measured is reported, and the others still run.
-    const measure = async <T>(row: RowName, run: () => Promise<T>): Promise<T | undefined> => {
+    const measure = async <T>(row: RowName, run: () => Promise<T>, rows: RowName[] = [row]): Promise<T | undefined> => {
       if (!opts.rows.includes(row)) return undefined;
       try {
         return await run();
       } catch (error) {
-        results.problems[row] = (error as Error).message;
+        for (const r of rows) results.problems[r] = (error as Error).message;
         progress(`${row} could not be measured: ${(error as Error).message}`);
         return undefined;
       }
@@ -102,6 +115,9 @@ async function main(): Promise<number> {
     results.ingress = await measure("ingress", () => measureIngress(server, opts));
     results.spawn = await measure("spawn", () => measureSpawn());
     results.e2e = await measure("e2e", () => measureEndToEnd(server));
+    const projection = opts.rows.filter((r) => PROJECTION_ROWS.includes(r));
+    if (projection.length > 0) results.projection = await measure(projection[0]!, () => measureProjection(server, projection), projection);
+    results.read = await measure("read", () => measureRead(server));
   } finally {
     await cleanup();
   }

@@ -6,6 +6,7 @@
 import type { Results } from "./run.ts";
 import type { LoadFigures } from "./rows.ts";
 import { round } from "./stats.ts";
+import { dataRows } from "./data.ts";
 
 export type Verdict = "ok" | "MISSED" | "INVALID" | "n/a" | "-";
 export type Row = { row: string; rps?: number; p50?: number; p99?: number; target: string; verdict: Verdict; note: string; failures?: string[] };
@@ -61,12 +62,12 @@ export function verdicts(r: Results): Row[] {
     const burstRow = loadRow(`e2e burst (${burst.count} at once)`, burst, floorS === undefined ? "n/a: run spawn" : `<=${round(BURST_FACTOR * floorS)} s`, floorS === undefined ? undefined : totalS <= BURST_FACTOR * floorS, note);
     rows.push({ ...burstRow, rps: burst.count / totalS });
   }
-  return rows;
+  return [...rows, ...dataRows(r)];
 }
 
 const COLUMNS: [string, number, (row: Row) => string][] = [
   ["row", 24, (x) => x.row],
-  ["req/s", 9, (x) => num(x.rps)],
+  ["per s", 9, (x) => num(x.rps)],
   ["p50 ms", 8, (x) => num(x.p50)],
   ["p99 ms", 8, (x) => num(x.p99)],
   ["target", 17, (x) => x.target],
