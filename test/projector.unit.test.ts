@@ -60,7 +60,7 @@ describe("projector evolve", () => {
     const once = given(log);
     const twice = given([...log, ...log]);
     expect(twice.snapshot()).toBe(once.snapshot());
-    for (const [i, m] of log.entries()) expect(once.apply(m, i + 1).filter((w) => w.table !== "decisions" && w.table !== "events")).toEqual([]);
+    for (const [i, m] of log.entries()) expect(once.apply(m, i + 1).filter((w) => w.table !== "matches" && w.table !== "events")).toEqual([]);
   });
 
   test("given output chunks, then they are stored once each and the run counts their size once, however often they are applied", () => {
@@ -83,6 +83,10 @@ describe("projector evolve", () => {
       },
     ]);
     expect(model.events.get(anEvent().id)).toMatchObject({ matched_generation: 0, matched_count: 1 });
-    expect([...model.decisions.values()].map((d) => (d as { reasons_json: string }).reasons_json)).toEqual(["[]", '["schema: /repo must be string"]']);
+    const [match] = [...model.matches.values()] as { decisions_json: string }[];
+    expect(JSON.parse(match!.decisions_json).map((d: { step: string; reasons: string[] }) => [d.step, d.reasons])).toEqual([
+      ["regenerate", []],
+      ["rebase", ["schema: /repo must be string"]],
+    ]);
   });
 });

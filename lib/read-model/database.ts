@@ -3,9 +3,10 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, type Migration } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
-import * as durableExecution from "./migrations/2026-11-24-durable-execution.ts";
+import * as durableExecution from "./migrations/2026-11-24-1-durable-execution.ts";
 import * as initial from "./migrations/2026-11-23-initial.ts";
-import * as output from "./migrations/2026-11-24-output.ts";
+import * as matches from "./migrations/2026-11-24-3-matches.ts";
+import * as output from "./migrations/2026-11-24-2-output.ts";
 
 /** One FlowEvent as accepted, with its latest match decision summary. */
 export type EventsTable = {
@@ -25,18 +26,12 @@ export type EventsTable = {
   parent_run_id: string | null;
 };
 
-/** One step's match decision for one event generation. */
-export type DecisionsTable = {
+/** One match decision: every step's verdict for one event generation (StepDecision[] as JSON). */
+export type MatchesTable = {
   event_id: string;
   generation: number;
-  flow_name: string;
-  flow_version: number;
-  step_name: string;
-  runner: string;
-  matched: number;
-  run_id: string | null;
-  queue: string | null;
-  reasons_json: string;
+  matched_at: string;
+  decisions_json: string;
 };
 
 /** One run: a request to run one step for one event, with its latest attempt's outcome. */
@@ -104,7 +99,7 @@ export type ProjectorStateTable = { name: string; seq: number };
 
 export type ReadModelDatabase = {
   events: EventsTable;
-  decisions: DecisionsTable;
+  matches: MatchesTable;
   runs: RunsTable;
   attempts: AttemptsTable;
   output: OutputTable;
@@ -120,11 +115,24 @@ const raw = new WeakMap<ReadModel, Sqlite>();
  * every POST /events, so it skips the query builder: one compiled statement, kept.
  */
 export function acceptedSeq(db: ReadModel, eventId: string): number | undefined {
-  const row = raw.get(db)!.query<{ seq: number }, [string]>("SELECT seq FROM events WHERE id = ?").get(eventId);
+  const row = rawSqlite(db).query<{ seq: number }, [string]>("SELECT seq FROM events WHERE id = ?").get(eventId);
   return row?.seq;
 }
 
-const migrations: Record<string, Migration> = { "2026-11-23-initial": initial, "2026-11-24-durable-execution": durableExecution, "2026-11-24-output": output };
+/** The bun:sqlite handle under a read model, for the few hot paths that skip the query builder. */
+export function rawSqlite(db: ReadModel): Sqlite {
+  const sqlite = raw.get(db);
+  if (!sqlite) throw new Error("not a read model opened by openReadModel");
+  return sqlite;
+}
+
+// Applied in the order of their names (Kysely sorts them).
+const migrations: Record<string, Migration> = {
+  "2026-11-23-initial": initial,
+  "2026-11-24-1-durable-execution": durableExecution,
+  "2026-11-24-2-output": output,
+  "2026-11-24-3-matches": matches,
+};
 
 /**
  * kysely-bun-sqlite prepares every query anew (`prepare`); bun:sqlite's `query` keeps each
@@ -156,15 +164,17 @@ export async function openReadModel(path: string): Promise<ReadModel> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   // Kysely's SQLite migration lock is per connection: two processes (projector and ingress on
   // one host) can migrate a new file at once. The loser fails; by its retry the work is done.
+  let first: unknown;
   for (let tries = 1; ; tries++) {
     const { error } = await migrator.migrateToLatest();
     if (!error) {
       raw.set(db, sqlite);
       return db;
     }
-    if (tries >= 10) {
+    first ??= error;
+    if (tries >= 10 || !/locked|busy|already exists|duplicate column/i.test(String(error))) {
       await db.destroy();
-      throw new Error(`read model ${path}: migration failed: ${String(error)}`);
+      throw new Error(`read model ${path}: migration failed: ${String(first)}`);
     }
     await Bun.sleep(50 * tries);
   }

@@ -1,4 +1,4 @@
-import type { AttemptsTable, DecisionsTable, EventsTable, OutputTable, RunsTable } from "../../lib/read-model/database.ts";
+import type { AttemptsTable, EventsTable, MatchesTable, OutputTable, RunsTable } from "../../lib/read-model/database.ts";
 import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/messages.ts";
 
 /** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
@@ -13,7 +13,7 @@ export type ReadState = {
 /** A row to upsert (whole rows, so applying a message twice writes the same thing). */
 export type Write =
   | { table: "events"; row: EventsTable }
-  | { table: "decisions"; row: DecisionsTable }
+  | { table: "matches"; row: MatchesTable }
   | { table: "runs"; row: RunsTable }
   | { table: "attempts"; row: AttemptsTable }
   | { table: "output"; row: OutputTable };
@@ -88,21 +88,12 @@ function eventAccepted(state: ReadState, message: EventAccepted, seq: number): W
 }
 
 function eventMatched(state: ReadState, message: EventMatched): Write[] {
-  const writes: Write[] = message.decisions.map((d) => ({
-    table: "decisions",
-    row: {
-      event_id: message.eventId,
-      generation: message.generation,
-      flow_name: d.flow,
-      flow_version: d.flowVersion,
-      step_name: d.step,
-      runner: d.runner,
-      matched: d.matched ? 1 : 0,
-      run_id: d.runId ?? null,
-      queue: d.queue ?? null,
-      reasons_json: JSON.stringify(d.reasons),
+  const writes: Write[] = [
+    {
+      table: "matches",
+      row: { event_id: message.eventId, generation: message.generation, matched_at: message.matchedAt, decisions_json: JSON.stringify(message.decisions) },
     },
-  }));
+  ];
   const event = state.event(message.eventId);
   if (event && (event.matched_generation === null || message.generation >= event.matched_generation)) {
     const matched_count = message.decisions.filter((d) => d.matched).length;

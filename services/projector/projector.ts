@@ -1,7 +1,7 @@
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
-import type { ReadModel } from "../../lib/read-model/database.ts";
+import { type ReadModel, rawSqlite } from "../../lib/read-model/database.ts";
 import { evolve } from "./evolve.ts";
 import { applyBatch, loadBatchState, readCheckpoint } from "./store.ts";
 
@@ -42,6 +42,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const { js, db, log } = options;
   const maxBatch = options.maxBatch ?? 500;
   let applied = await readCheckpoint(db);
+  const sqlite = rawSqlite(db);
   let stopping = false;
   const listeners = new Set<AppliedListener>();
   let current: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient["consumers"]["get"]>>["consume"]>> | undefined;
@@ -59,10 +60,10 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       const state = await loadBatchState(trx, decoded.map((d) => d.message));
       for (const { seq, message } of decoded) state.apply(evolve(state, message, seq));
       const writes = state.dirty();
-      await applyBatch(trx, writes, last, options.outputRetentionBytes);
+      await applyBatch(sqlite, trx, writes, last, options.outputRetentionBytes);
       for (const write of writes) {
         if (write.table === "events") eventIds.add(write.row.id);
-        else if (write.table === "runs" || write.table === "decisions") eventIds.add(write.row.event_id);
+        else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
       }
     });
     applied = last;

@@ -1,3 +1,4 @@
+import type { Database as Sqlite, SQLQueryBindings } from "bun:sqlite";
 import type { Transaction } from "kysely";
 import type { FlowMessage } from "../../lib/messages.ts";
 import type { AttemptsTable, EventsTable, ReadModel, ReadModelDatabase, RunsTable } from "../../lib/read-model/database.ts";
@@ -10,8 +11,7 @@ const PRIMARY_KEYS = {
   events: (row: { id: string }) => row.id,
   runs: (row: { id: string }) => row.id,
   attempts: (row: { run_id: string; attempt: number }) => `${row.run_id}\n${row.attempt}`,
-  decisions: (row: { event_id: string; generation: number; flow_name: string; step_name: string }) =>
-    `${row.event_id}\n${row.generation}\n${row.flow_name}\n${row.step_name}`,
+  matches: (row: { event_id: string; generation: number }) => `${row.event_id}\n${row.generation}`,
   output: (row: { run_id: string; attempt: number; chunk: number }) => `${row.run_id}\n${row.attempt}\n${row.chunk}`,
 };
 
@@ -72,19 +72,36 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
 }
 
 /**
- * Writes the batch's final rows and the checkpoint (call inside the batch's transaction),
- * then applies output retention to the runs whose output grew.
+ * Writes the batch's final rows and the checkpoint (call inside the batch's transaction,
+ * with the read model's own bun:sqlite handle), then applies output retention to the runs
+ * whose output went over it. Rows go through one kept INSERT OR REPLACE statement per
+ * table and column set: building statements was the larger part of a batch's cost.
  */
-export async function applyBatch(trx: Transaction<ReadModelDatabase>, writes: Write[], seq: number, outputRetentionBytes = Number.POSITIVE_INFINITY): Promise<void> {
-  const byTable = new Map<Write["table"], Write["row"][]>();
-  for (const write of writes) byTable.set(write.table, [...(byTable.get(write.table) ?? []), write.row]);
-  for (const [table, rows] of byTable) {
-    // SQLite caps bound parameters per statement; 100 rows of at most 26 columns stays well inside.
-    for (const chunk of chunks(rows, 100)) await trx.insertInto(table).orReplace().values(chunk as never).execute();
-  }
-  await trx.insertInto("projector_state").orReplace().values({ name: CHECKPOINT, seq }).execute();
+export async function applyBatch(sqlite: Sqlite, trx: Transaction<ReadModelDatabase>, writes: Write[], seq: number, outputRetentionBytes = Number.POSITIVE_INFINITY): Promise<void> {
+  for (const write of writes) upsert(sqlite, write.table, write.row as unknown as Record<string, SQLQueryBindings>);
+  upsert(sqlite, "projector_state", { name: CHECKPOINT, seq });
   const over = writes.flatMap((w) => (w.table === "runs" && w.row.output_bytes > outputRetentionBytes ? [w.row.id] : []));
   for (const runId of over) await keepOutputTail(trx, runId, outputRetentionBytes);
+}
+
+/** Each table's primary key: an upsert updates the row in place (only the indexes whose columns changed). */
+const KEY_COLUMNS: Record<Write["table"] | "projector_state", string[]> = {
+  events: ["id"],
+  runs: ["id"],
+  attempts: ["run_id", "attempt"],
+  matches: ["event_id", "generation"],
+  output: ["run_id", "attempt", "chunk"],
+  projector_state: ["name"],
+};
+
+function upsert(sqlite: Sqlite, table: keyof typeof KEY_COLUMNS, row: Record<string, SQLQueryBindings>): void {
+  const columns = Object.keys(row).sort();
+  const keys = KEY_COLUMNS[table];
+  const updates = columns.filter((c) => !keys.includes(c)).map((c) => `${c} = excluded.${c}`);
+  const statement = sqlite.query(
+    `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ON CONFLICT (${keys.join(", ")}) DO UPDATE SET ${updates.join(", ")}`,
+  );
+  statement.run(...columns.map((c) => row[c]!));
 }
 
 /**
@@ -132,8 +149,8 @@ function keyOf(write: Write): string {
       return PRIMARY_KEYS.runs(write.row);
     case "attempts":
       return PRIMARY_KEYS.attempts(write.row);
-    case "decisions":
-      return PRIMARY_KEYS.decisions(write.row);
+    case "matches":
+      return PRIMARY_KEYS.matches(write.row);
     case "output":
       return PRIMARY_KEYS.output(write.row);
   }

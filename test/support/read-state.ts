@@ -7,7 +7,7 @@ export function memoryReadModel() {
   const events = new Map<string, EventsTable>();
   const runs = new Map<string, RunsTable>();
   const attempts = new Map<string, AttemptsTable>();
-  const decisions = new Map<string, Write["row"]>();
+  const matches = new Map<string, Write["row"]>();
   const output = new Map<string, Write["row"]>();
   const state: ReadState = {
     event: (id) => events.get(id),
@@ -22,10 +22,10 @@ export function memoryReadModel() {
       else if (w.table === "runs") runs.set(w.row.id, w.row);
       else if (w.table === "attempts") attempts.set(`${w.row.run_id}:${w.row.attempt}`, w.row);
       else if (w.table === "output") output.set(`${w.row.run_id}:${w.row.attempt}:${w.row.chunk}`, w.row);
-      else decisions.set(`${w.row.event_id}:${w.row.generation}:${w.row.flow_name}:${w.row.step_name}`, w.row);
+      else matches.set(`${w.row.event_id}:${w.row.generation}`, w.row);
     }
     return writes;
   };
-  const snapshot = () => JSON.stringify({ events: [...events], runs: [...runs], attempts: [...attempts], decisions: [...decisions], output: [...output] });
-  return { state, apply, events, runs, attempts, decisions, output, snapshot };
+  const snapshot = () => JSON.stringify({ events: [...events], runs: [...runs], attempts: [...attempts], matches: [...matches], output: [...output] });
+  return { state, apply, events, runs, attempts, matches, output, snapshot };
 }

@@ -4,7 +4,7 @@ import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts"
 export async function snapshot(db: ReadModel): Promise<string> {
   const tables = {
     events: await db.selectFrom("events").selectAll().orderBy("id").execute(),
-    decisions: await db.selectFrom("decisions").selectAll().orderBy("event_id").orderBy("generation").orderBy("flow_name").orderBy("step_name").execute(),
+    matches: await db.selectFrom("matches").selectAll().orderBy("event_id").orderBy("generation").execute(),
     runs: await db.selectFrom("runs").selectAll().orderBy("id").execute(),
     attempts: await db.selectFrom("attempts").selectAll().orderBy("run_id").orderBy("attempt").execute(),
     output: await db.selectFrom("output").selectAll().orderBy("run_id").orderBy("attempt").orderBy("chunk").execute(),

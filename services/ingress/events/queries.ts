@@ -1,3 +1,4 @@
+import type { StepDecision } from "../../../lib/messages.ts";
 import type { EventsTable, ReadModel } from "../../../lib/read-model/database.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts";
@@ -48,21 +49,23 @@ export async function listEvents(db: ReadModel, filters: EventFilters) {
 export async function getEvent(db: ReadModel, id: string): Promise<Static<typeof EventDetail>> {
   const row = await db.selectFrom("events").selectAll().where("id", "=", id).executeTakeFirst();
   if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(id)}`);
-  const decisions = await db.selectFrom("decisions").selectAll().where("event_id", "=", id).orderBy("generation").orderBy("flow_name").execute();
+  const matches = await db.selectFrom("matches").selectAll().where("event_id", "=", id).orderBy("generation").execute();
   const runs = await runsForEvent(db, id);
   const event = {
     ...presentEvent(row, runs.map((r) => r.id)),
-    decisions: decisions.map((d) => ({
-      generation: d.generation,
-      flowName: d.flow_name,
-      flowVersion: d.flow_version,
-      stepName: d.step_name,
-      runner: d.runner,
-      matched: d.matched === 1,
-      runId: d.run_id,
-      queue: d.queue,
-      reasons: JSON.parse(d.reasons_json) as string[],
-    })),
+    decisions: matches.flatMap((m) =>
+      (JSON.parse(m.decisions_json) as StepDecision[]).map((d) => ({
+        generation: m.generation,
+        flowName: d.flow,
+        flowVersion: d.flowVersion,
+        stepName: d.step,
+        runner: d.runner,
+        matched: d.matched,
+        runId: d.runId ?? null,
+        queue: d.queue ?? null,
+        reasons: d.reasons,
+      })),
+    ),
     runs,
   };
   return { event, runs };

@@ -1,3 +1,4 @@
+import type { StepDecision } from "../../../lib/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
 import { FINAL_STATUSES } from "../../projector/evolve.ts";
 import type { Changes } from "../changes.ts";
@@ -28,13 +29,8 @@ export async function waitForMatch(db: ReadModel, eventId: string, generation: n
 async function readMatch(db: ReadModel, eventId: string, generation: number): Promise<Omit<MatchOutcome, "timedOut"> | undefined> {
   const event = await db.selectFrom("events").select(["matched_generation"]).where("id", "=", eventId).executeTakeFirst();
   if (!event || event.matched_generation === null || event.matched_generation < generation) return undefined;
-  const decisions = await db
-    .selectFrom("decisions")
-    .select("run_id")
-    .where("event_id", "=", eventId)
-    .where("generation", "=", event.matched_generation)
-    .where("matched", "=", 1)
-    .execute();
-  const runIds = decisions.flatMap((d) => (d.run_id ? [d.run_id] : []));
+  const match = await db.selectFrom("matches").select("decisions_json").where("event_id", "=", eventId).where("generation", "=", event.matched_generation).executeTakeFirst();
+  const decisions = match ? (JSON.parse(match.decisions_json) as StepDecision[]) : [];
+  const runIds = decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
   return { matched: runIds.length, runIds, runs: await runsById(db, runIds) };
 }

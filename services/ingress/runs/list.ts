@@ -36,11 +36,8 @@ export async function listRuns(db: ReadModel, filters: RunFilters): Promise<{ ru
   if (until) query = query.where("created_at", "<", until);
   if (cursor) {
     const [createdAt, id] = cursor;
-    query = query.where((eb) =>
-      order === "desc"
-        ? eb.or([eb("created_at", "<", createdAt), eb.and([eb("created_at", "=", createdAt), eb("id", "<", id)])])
-        : eb.or([eb("created_at", ">", createdAt), eb.and([eb("created_at", "=", createdAt), eb("id", ">", id)])]),
-    );
+    // A row-value comparison, so SQLite seeks in the (…, created_at, id) index instead of scanning to the cursor.
+    query = query.where((eb) => eb(eb.refTuple("created_at", "id"), order === "desc" ? "<" : ">", eb.tuple(createdAt, id)));
   }
   const rows = await query.orderBy("created_at", order).orderBy("id", order).limit(limit + 1).execute();
   const page = rows.slice(0, limit).map((r) => r.id);
