@@ -1,4 +1,4 @@
-import { Database as Sqlite } from "bun:sqlite";
+import { Database as Sqlite, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, type Migration } from "kysely";
@@ -115,9 +115,11 @@ const raw = new WeakMap<ReadModel, Sqlite>();
  * every POST /events, so it skips the query builder: one compiled statement, kept.
  */
 export function acceptedSeq(db: ReadModel, eventId: string): number | undefined {
-  const row = rawSqlite(db).query<{ seq: number }, [string]>("SELECT seq FROM events WHERE id = ?").get(eventId);
-  return row?.seq;
+  let statement = seqStatements.get(db);
+  if (!statement) seqStatements.set(db, (statement = rawSqlite(db).prepare<{ seq: number }, [string]>("SELECT seq FROM events WHERE id = ?")));
+  return statement.get(eventId)?.seq;
 }
+const seqStatements = new WeakMap<ReadModel, Statement<{ seq: number }, [string]>>();
 
 /** The bun:sqlite handle under a read model, for the few hot paths that skip the query builder. */
 export function rawSqlite(db: ReadModel): Sqlite {
