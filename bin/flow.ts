@@ -29,7 +29,7 @@ System:
 Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HOST:PORT):
   publish --event FILE [--wait matched|true]
                                     post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)
-  runs --event ID [--json]          the runs of an event
+  runs [--event ID] [--json]        the runs of an event, or the 20 newest
   logs RUN [-f]                     a run's output; -f follows it until the run ends
   cancel RUN                        cancel a queued or running run
   retry RUN                         start a new attempt of a run that ended

@@ -49,13 +49,12 @@ export async function replayEvent(target: ApiTarget, eventId: string | undefined
   return report(await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, { wait: wait === "true" ? true : wait === "matched" ? "matched" : false }));
 }
 
-/** `flow runs --event ID`: the runs of one event, as the ingress reports them. */
+/** `flow runs [--event ID]`: the runs of one event, or the 20 newest, as the ingress reports them. */
 export async function listRuns(target: ApiTarget, eventId: string | undefined, json: boolean): Promise<number> {
-  if (!eventId) throw new UsageError("--event ID is required (the event whose runs to show)");
-  const answer = await callApi(target, "GET", `/runs?eventId=${encodeURIComponent(eventId)}`);
+  const answer = await callApi(target, "GET", eventId ? `/runs?eventId=${encodeURIComponent(eventId)}` : "/runs?limit=20");
   if (answer.status !== 200 || json) return report(answer);
   const runs = answer.body.runs as Record<string, unknown>[];
-  if (runs.length === 0) console.log(`no runs for event ${eventId}`);
+  if (runs.length === 0) console.log(eventId ? `no runs for event ${eventId}` : "no runs yet");
   for (const run of runs) {
     console.log([run.id, `${run.flowName}/${run.stepName}`, run.status, run.effectiveStatus, `attempt ${run.attempt}`, run.host ?? "-", run.completedAt ?? run.startedAt ?? run.createdAt, run.error ?? ""].join("  ").trimEnd());
   }

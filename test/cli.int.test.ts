@@ -119,7 +119,7 @@ describe("usage mistakes and help", () => {
   test("given --help, when flow runs, then it exits 0 and describes every command", async () => {
     const { code, stdout } = await cli.run(["--help"]);
     expect(code).toBe(0);
-    for (const command of ["list", "fire --event FILE", "run FLOW STEP --event FILE", "dev [--example]", "serve <ingress|matcher|executor|projector|all>", "publish --event FILE", "runs --event ID"]) {
+    for (const command of ["list", "fire --event FILE", "run FLOW STEP --event FILE", "dev [--example]", "serve <ingress|matcher|executor|projector|all>", "publish --event FILE", "runs [--event ID]", "logs RUN [-f]", "cancel RUN", "retry RUN", "replay EVENT", "projector rebuild"]) {
       expect(stdout).toContain(command);
     }
   });

@@ -8,7 +8,7 @@ setDefaultTimeout(60_000);
 const nats = useNatsServer();
 const cli = useProcesses();
 
-test("given a running step, when flow logs RUN -f follows it, then its lines appear as written and the command ends with the run", async () => {
+test("given a running step, when flow logs RUN -f follows it, then its lines appear as written and the command ends with the run; flow runs lists it", async () => {
   const cwd = writeFlows({
     talk: [{ name: "count", type: "talk.count", source: 'for (let i = 1; i <= 3; i++) { console.log("tick " + i); await Bun.sleep(300); }\nconsole.error("done counting");\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");' }],
   });
@@ -29,6 +29,11 @@ test("given a running step, when flow logs RUN -f follows it, then its lines app
   const again = await cli.run(["logs", runIds[0], "--url", url], { env });
   expect(again.code).toBe(0);
   expect(again.stdout).toContain("tick 3");
+  const newest = await cli.run(["runs", "--url", url], { env });
+  expect(newest.code).toBe(0);
+  expect(newest.stdout).toContain(`${runIds[0]}  talk/count  completed`);
+  const ofEvent = await cli.run(["runs", "--event", "count-1", "--json", "--url", url], { env });
+  expect(JSON.parse(ofEvent.stdout).runs.map((r: { id: string }) => r.id)).toEqual(runIds);
   const missing = await cli.run(["logs", "run-nope", "--url", url], { env });
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain("404");
