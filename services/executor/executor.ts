@@ -1,5 +1,4 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { FlowCatalog } from "../../lib/catalog.ts";
 import { type DurableLoop, runDurableLoop, withLease } from "../../lib/consume.ts";
 import { ensureConsumer } from "../../lib/jetstream.ts";

@@ -1,5 +1,5 @@
 import { afterAll } from "bun:test";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "../../lib/nats-server.ts";
 import { tempDir } from "./temp.ts";
