@@ -162,6 +162,8 @@ export async function openReadModel(path: string): Promise<ReadModel> {
   sqlite.exec("PRAGMA busy_timeout = 5000");
   sqlite.exec("PRAGMA journal_mode = WAL");
   sqlite.exec("PRAGMA synchronous = NORMAL");
+  // Fewer, larger checkpoints: each one syncs the file, and the projector writes in bursts.
+  sqlite.exec("PRAGMA wal_autocheckpoint = 8000");
   const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: withStatementCache(sqlite) }) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   // Kysely's SQLite migration lock is per connection: two processes (projector and ingress on

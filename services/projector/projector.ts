@@ -40,7 +40,7 @@ export type Projector = {
  */
 export async function startProjector(options: ProjectorOptions): Promise<Projector> {
   const { js, db, log } = options;
-  const maxBatch = options.maxBatch ?? 500;
+  const maxBatch = options.maxBatch ?? 2_000;
   let applied = await readCheckpoint(db);
   const sqlite = rawSqlite(db);
   let stopping = false;

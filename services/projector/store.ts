@@ -1,4 +1,4 @@
-import type { Database as Sqlite, SQLQueryBindings } from "bun:sqlite";
+import type { Database as Sqlite, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { Transaction } from "kysely";
 import type { FlowMessage } from "../../lib/messages.ts";
 import type { AttemptsTable, EventsTable, ReadModel, ReadModelDatabase, RunsTable } from "../../lib/read-model/database.ts";
@@ -94,14 +94,22 @@ const KEY_COLUMNS: Record<Write["table"] | "projector_state", string[]> = {
   projector_state: ["name"],
 };
 
+type Upsert = { columns: string[]; statement: Statement };
+const upserts = new WeakMap<Sqlite, Map<string, Upsert>>();
+
 function upsert(sqlite: Sqlite, table: keyof typeof KEY_COLUMNS, row: Record<string, SQLQueryBindings>): void {
-  const columns = Object.keys(row).sort();
-  const keys = KEY_COLUMNS[table];
-  const updates = columns.filter((c) => !keys.includes(c)).map((c) => `${c} = excluded.${c}`);
-  const statement = sqlite.query(
-    `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ON CONFLICT (${keys.join(", ")}) DO UPDATE SET ${updates.join(", ")}`,
-  );
-  statement.run(...columns.map((c) => row[c]!));
+  const byTable = upserts.get(sqlite) ?? upserts.set(sqlite, new Map()).get(sqlite)!;
+  // Every row evolve writes for a table has the same columns; the statement is built once.
+  let prepared = byTable.get(table);
+  if (!prepared || !prepared.columns.every((c) => c in row)) {
+    const columns = Object.keys(row).sort();
+    const keys = KEY_COLUMNS[table];
+    const updates = columns.filter((c) => !keys.includes(c)).map((c) => `${c} = excluded.${c}`);
+    const sql = `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ON CONFLICT (${keys.join(", ")}) DO UPDATE SET ${updates.join(", ")}`;
+    prepared = { columns, statement: sqlite.prepare(sql) };
+    byTable.set(table, prepared);
+  }
+  prepared.statement.run(...prepared.columns.map((c) => row[c]!));
 }
 
 /**
