@@ -109,6 +109,11 @@ describe("runs", () => {
     expect(effective.runs.every((r: { stepName: string }) => r.stepName === "stop")).toBe(true);
     const future = await client("GET", "/runs?since=2999-01-01T00:00:00Z");
     expect(future.runs).toEqual([]);
+    expect((await client("GET", "/runs?until=2000-01-01T00:00:00Z")).runs).toEqual([]);
+    const onHost = await client("GET", "/runs?host=test-host&queue=any&limit=500");
+    expect(onHost.runs.length).toBeGreaterThan(0);
+    expect(onHost.runs.every((r: { host: string; queue: string }) => r.host === "test-host" && r.queue === "any")).toBe(true);
+    expect((await client("GET", "/runs?host=elsewhere")).runs).toEqual([]);
   });
 
   test("a read with ?after= the sequence a write answered shows that write", async () => {
