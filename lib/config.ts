@@ -2,7 +2,7 @@ import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { parseForwardEnv } from "./runners/systemd.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
-import { isValidPrefix } from "./subjects.ts";
+import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
 
 export type ExecutorKind = "direct" | "systemd-run";
 
@@ -65,7 +65,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
-    subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", "flows", { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
+    subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", DEFAULT_SUBJECT_PREFIX, { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
     hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), QUEUE_NAME, "1-48 letters, digits, _ or - (it names a work queue)"),
     // Steps mostly wait (on git, the network, a child): twice the cores, at least 4, keeps a host busy.
     concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(4, 2 * availableParallelism()), 1, 1024),

@@ -13,7 +13,7 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 import type { Config } from "./config.ts";
-import { type Subjects, subjects } from "./subjects.ts";
+import { subjects } from "./subjects.ts";
 import type { Logger } from "./log.ts";
 
 export type StreamSettings = Pick<Config, "stream" | "subjectPrefix" | "duplicateWindowMs" | "maxAgeMs" | "maxBytes" | "replicas">;
@@ -125,11 +125,6 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, spec
     const info = await jsm.consumers.info(stream, spec.durable).catch(() => Promise.reject(error));
     await jsm.consumers.update(stream, spec.durable, { ...info.config, ...want });
   }
-}
-
-/** The stream subjects for a configuration. */
-export function subjectsFor(config: Pick<Config, "subjectPrefix">): Subjects {
-  return subjects(config.subjectPrefix);
 }
 
 /** Whether an error is a JetStream API error with the given code. */

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 export const DEFAULT_SUBJECT_PREFIX = "flows";
 
 /** The lifecycle kinds a run publishes under `<prefix>.runs.<runId>.<kind>`. */
-export type RunSubjectKind = "started" | "output" | "heartbeat" | "finished" | "cancel" | "released";
+export type RunSubjectKind = "started" | "output" | "finished" | "cancel" | "released";
 
 /**
  * Every subject the system writes, built from one prefix. User data never reaches a

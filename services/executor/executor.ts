@@ -4,7 +4,7 @@ import { type DurableLoop, runDurableLoop, withLease } from "../../lib/consume.t
 import { ensureConsumer } from "../../lib/jetstream.ts";
 import { Slots } from "../../lib/slots.ts";
 import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/step-policy.ts";
-import type { AttemptDeps } from "./attempt.ts";
+import type { AbortReason, AttemptDeps } from "./attempt.ts";
 import { handleCommand } from "./attempt.ts";
 import { startDeadLetters } from "./dead-letters.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -80,7 +80,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
     callback: (error, msg) => {
       if (error) return log.warn("cancel subscription", { error: String(error) });
       const runId = msg.subject.split(".").at(-2)!;
-      inflight.get(runId)?.abort("cancel");
+      inflight.get(runId)?.abort("cancel" satisfies AbortReason);
     },
   });
 
@@ -94,7 +94,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
       const drained = await Promise.all([...loops.values()].map((loop) => loop.stop(graceMs)));
       if (drained.some((ok) => !ok)) {
         log.warn(`grace period over: handing ${inflight.size} running step(s) back`);
-        for (const controller of inflight.values()) controller.abort("shutdown");
+        for (const controller of inflight.values()) controller.abort("shutdown" satisfies AbortReason);
         await Promise.race([Promise.all([...loops.values()].map((loop) => loop.idle())), Bun.sleep(10_000)]);
       }
       cancels.unsubscribe();

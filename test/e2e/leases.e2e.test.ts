@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { alive, api, consumerInfo, Deployment, executions, killLeftoverSteps, lastSeq, recordingPrelude, summary, tempDir, withOutput } from "../support/cluster.ts";
+import { api, consumerInfo, Deployment, executions, killLeftoverSteps, lastSeq, recordingPrelude, summary, tempDir, withOutput } from "../support/cluster.ts";
 import { writeFlows } from "../support/flows.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { isRunning } from "../fixtures/request.ts";
 
 // Leases and graceful shutdown, with every service a process of its own and two executor
 // processes (distinct host ids) sharing the queue `any`.
@@ -158,7 +159,7 @@ describe("graceful shutdown: SIGTERM to an executor", () => {
       expect(output).toContain("grace period over: handing 1 running step(s) back");
       expect(tookMs).toBeGreaterThanOrEqual(GRACE_MS);
       // The handed-back step's process is stopped, not left running without an executor.
-      await eventually(() => !alive(step.pid), 5_000, `step process ${step.pid} to end`);
+      await eventually(() => !isRunning(step.pid), 5_000, `step process ${step.pid} to end`);
 
       // Once the executor is gone, nothing is left `running` on it: the run waits on its queue.
       expect(await runningOn(victim)).toEqual([]);

@@ -1,11 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { ServiceName } from "../../services/system.ts";
 import { json } from "./http.ts";
 import { type CliProcess, type useProcesses } from "./processes.ts";
+import { isRunning } from "../fixtures/request.ts";
+import { tempDir as makeTempDir } from "./temp.ts";
 
 /** The line each service logs once it is ready (the executor's names its host id). */
 export function readyLine(service: ServiceName, hostId: string): RegExp {
@@ -135,9 +136,9 @@ export async function withOutput<T>(deployment: Deployment, body: () => Promise<
   }
 }
 
-/** A temporary directory removed by `removeTempDirs`. */
+/** A temporary directory removed by `removeTempDirs` (and at exit in any case). */
 export function tempDir(deployment: Deployment, prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = makeTempDir(prefix);
   deployment.tempDirs.push(dir);
   return dir;
 }
@@ -231,16 +232,6 @@ export function executions(dir: string, runId?: string): Execution[] {
 }
 
 /** Whether a process is alive (a zombie is not). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8") : "";
-  return !/^\d+ \(.*\) Z/.test(stat);
-}
-
 /**
  * Step processes outlive an executor killed with SIGKILL (they lead their own process
  * group). SIGKILLs the ones recorded in `pids` that still run `marker` (a script path),
@@ -249,7 +240,7 @@ export function alive(pid: number): boolean {
 export function killLeftoverSteps(pids: number[], marker: string): number {
   let found = 0;
   for (const pid of pids) {
-    if (!alive(pid)) continue;
+    if (!isRunning(pid)) continue;
     const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "";
     if (!cmdline.includes(marker)) continue;
     found++;
