@@ -31,6 +31,15 @@ describe("projector evolve", () => {
     expect(model.attempts.get(`${RUN}:1`)).toMatchObject({ status: "completed", completed_at: "2026-11-23T10:00:02.000Z" });
   });
 
+  test("given a run that ended needs_intervention and is retried, then it no longer needs attention while queued and running, and its attempt keeps the verdict", () => {
+    const verdict = finished(RUN, 1, { result: { status: "needs_intervention", message: "conflict" } });
+    const retried = given([accepted(), command(RUN), started(RUN, 1), verdict, command(RUN, anEvent(), { attemptBase: 1 })]);
+    expect(retried.runs.get(RUN)).toMatchObject({ status: "queued", result_status: null });
+    const running = given([accepted(), command(RUN), started(RUN, 1), verdict, command(RUN, anEvent(), { attemptBase: 1 }), started(RUN, 2)]);
+    expect(running.runs.get(RUN)).toMatchObject({ status: "running", attempt: 2, result_status: null });
+    expect(running.attempts.get(`${RUN}:1`)).toMatchObject({ result_status: "needs_intervention" });
+  });
+
   test("given a command only, then the run is queued with no attempt", () => {
     const model = given([accepted(), command(RUN)]);
     expect(model.runs.get(RUN)).toMatchObject({ status: "queued", attempt: 0, started_at: null });

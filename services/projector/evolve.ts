@@ -106,7 +106,8 @@ function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
   const existing = state.run(command.runId);
   const base = command.attemptBase ?? 0;
   if (existing && !(FINAL_STATUSES.has(existing.status) && base >= existing.attempt && base > 0)) return [];
-  if (existing) return [{ table: "runs", row: { ...existing, status: "queued", cancel_requested_at: null, retry_at: null, updated_at: command.createdAt, seq } }];
+  // A retried run waits again: the verdict of its last attempt (kept on that attempt) no longer asks for attention.
+  if (existing) return [{ table: "runs", row: { ...existing, status: "queued", result_status: null, cancel_requested_at: null, retry_at: null, updated_at: command.createdAt, seq } }];
   return [
     {
       table: "runs",
@@ -172,7 +173,7 @@ function runStarted(state: ReadState, message: RunStarted, seq: number): Write[]
   });
   writes.push({
     table: "runs",
-    row: { ...run, status: "running", retry_at: null, attempt: message.attempt, host: message.host, executor: message.executor ?? run.executor, started_at: message.startedAt, completed_at: null, updated_at: message.startedAt, seq },
+    row: { ...run, status: "running", result_status: null, retry_at: null, attempt: message.attempt, host: message.host, executor: message.executor ?? run.executor, started_at: message.startedAt, completed_at: null, updated_at: message.startedAt, seq },
   });
   return writes;
 }
