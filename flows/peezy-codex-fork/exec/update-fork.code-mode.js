@@ -147,7 +147,7 @@ async function main() {
     const branch = String(payload.branch || "");
     const sha = String(payload.sha || "").toLowerCase();
     if (!REF.test(branch) || !/^[0-9a-f]{7,40}$/.test(sha)) stop("failed", `upstream.branch_update needs a branch name and a commit sha, got ${JSON.stringify({ branch, sha })}`);
-    Object.assign(facts, { branch, sha });
+    Object.assign(facts, { branch, sha, tag: null, version: null });
     baseRef = sha;
   } else {
     tag = String(payload.tag || "");
