@@ -11,7 +11,8 @@ import { CORE_LIB, type Fork, git, makeFork, makeUpstream, type Upstream } from 
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
-import { FAKE_CODEX } from "./fixtures/request.ts";
+import { runStep } from "../lib/runners/index.ts";
+import { FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 
 const nats = useNatsServer();
 const ROOT = tempDir("codex-fork-int-");
@@ -183,4 +184,53 @@ describe("peezy-codex-fork", () => {
       delete process.env.CODEX_FLOW_PUSH;
     }
   }, RUN_MS * 2);
+});
+
+/** One attempt of the fork script on the code-mode runner directly, with `config` over the package's defaults. */
+async function runScript(scenario: string, config: Record<string, unknown>, env: Record<string, string> = {}, tag = "rust-v0.170.0"): Promise<Json> {
+  const root = join(REPO, "flows", "peezy-codex-fork");
+  const request = stepRequest("update-fork.code-mode.js", {
+    runner: "code-mode",
+    scriptPath: join(root, "exec", "update-fork.code-mode.js"),
+    workingDirectory: root,
+    timeoutMs: RUN_MS,
+    event: { id: `direct-${++events}`, type: "upstream.release", receivedAt: new Date().toISOString(), payload: { repo: "openai/codex", tag } },
+    env: { PEEZY_CODEX_REPO: "", ...env },
+  });
+  const defaults = { package_name: "", codex_repo_env: "PEEZY_CODEX_REPO", target_branch: "main", upstream_remote: "upstream", upstream_repo_url: upstream.path, squash_patch_stack: true, push: false, publish: false, force: false };
+  request.flow.config = { ...defaults, ...config };
+  const started = Date.now();
+  const outcome = await runStep(request);
+  const run = { status: outcome.status, effectiveStatus: outcome.result?.status ?? outcome.status, result: outcome.result, error: outcome.error };
+  report(scenario, run, started);
+  return run;
+}
+
+describe("peezy-codex-fork's script on the code-mode runner", () => {
+  test("a verification command that outlives Code Mode's yield comes back as a session and is polled to its exit code", async () => {
+    const fork = makeFork(ROOT, upstream, "slow", "clean");
+    const run = await runScript("slow verification (yield 250 ms)", { codex_repo: fork.path, exec_yield_time_ms: 250, verify: ["sleep 2 && echo slow-done", "sleep 1 && exit 3"] });
+    expect(run.result.status).toBe("failed");
+    expect(run.result.message).toStartWith("verification failed: `sleep 1 && exit 3` exited with 3");
+    expect(command(run, "sleep 2 && echo slow-done")).toMatchObject({ exitCode: 0, output: "slow-done\n" });
+    expect(command(run, "sleep 2 && echo slow-done").durationMs).toBeGreaterThanOrEqual(2000);
+  }, RUN_MS);
+
+  test("no checkout configured is blocked; a checkout without codex-rs fails; a dirty tree is blocked; a tag without a version fails", async () => {
+    const none = await runScript("no checkout", { codex_repo: "" });
+    expect(none.result).toMatchObject({ status: "blocked", message: "no fork checkout configured: set codex_repo in the flow's [config] or the PEEZY_CODEX_REPO environment variable", artifacts: { tag: "rust-v0.170.0", version: "0.170.0" } });
+
+    const plain = join(ROOT, "plain");
+    git(ROOT, "init", "-q", plain);
+    const notCodex = await runScript("not a codex checkout", { codex_repo: "" }, { PEEZY_CODEX_REPO: plain });
+    expect(notCodex.result).toMatchObject({ status: "failed", message: `${plain} has no codex-rs/Cargo.toml: not a Codex checkout` });
+
+    const fork = makeFork(ROOT, upstream, "dirty", "clean");
+    writeFileSync(join(fork.path, "README.md"), "local edits\n");
+    const dirty = await runScript("dirty tree", { codex_repo: fork.path });
+    expect(dirty.result).toMatchObject({ status: "blocked", message: `${fork.path} has uncommitted changes on main; commit or stash them first` });
+
+    const badTag = await runScript("tag without a version", { codex_repo: fork.path }, {}, "nightly");
+    expect(badTag.result).toMatchObject({ status: "failed", message: "tag nightly has no MAJOR.MINOR.PATCH version in it" });
+  }, RUN_MS);
 });

@@ -55,6 +55,21 @@ describe("code-mode runner (app-server stand-in)", () => {
     expect(await waitUntilGone(outcome.pid!)).toBe(true);
   });
 
+  test("exec_command answers in Code Mode's shape: exit_code once ended, session_id while running past yield_time_ms, output cut to max_output_tokens", async () => {
+    const { request } = codeMode("code-mode-exec-shape.js");
+    const outcome = await runStep(request);
+    expect(outcome.status).toBe("completed");
+    const { done, running, long } = outcome.result!.artifacts as Record<string, Record<string, unknown>>;
+    expect(done).toMatchObject({ exit_code: 4, output: "/\nerr\n", chunk_id: expect.any(String), wall_time_seconds: expect.any(Number) });
+    expect(done!.session_id).toBeUndefined();
+    expect(running).toMatchObject({ session_id: expect.any(String), output: "started\n" });
+    expect(running!.exit_code).toBeUndefined();
+    expect(running!.wall_time_seconds as number).toBeLessThan(2);
+    expect(long!.exit_code).toBe(0);
+    expect(long!.original_token_count).toBe(100);
+    expect(long!.output).toBe(`Total output lines: 1\n\n${"x".repeat(20)}…90 tokens truncated…${"x".repeat(20)}`);
+  });
+
   test("answers a server request it cannot handle with an error, and the turn goes on", async () => {
     const { request, record } = codeMode("code-mode-happy.js", { mode: "server-request" });
     const outcome = await runStep(request);

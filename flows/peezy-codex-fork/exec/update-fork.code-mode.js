@@ -5,15 +5,17 @@
 // shell command through `tools.exec_command`, reports progress with `text(...)` and ends
 // with one `result(...)`. Every value put into a shell line goes through `q()`.
 
+const config = flow.config || {};
 const OUTPUT_CHARS = 4000; // kept per command in artifacts.commands
-const YIELD_MS = 30000; // Code Mode's longest wait before a command is handed back as a session
-const POLL_ROUNDS = 200; // x ~25 s: longer than the step's timeout
+// How long one exec_command call waits (Code Mode allows 250 ms to 30 s) before the command is handed back as a session and polled.
+const YIELD_MS = Number.isInteger(config.exec_yield_time_ms) && config.exec_yield_time_ms > 0 ? config.exec_yield_time_ms : 30000;
+const POLL_SECONDS = Math.max(1, Math.floor(YIELD_MS / 1000) - 5);
+const MAX_COMMAND_MS = 3600000; // the step's own timeout_ms ends it before this
 const MAX_TOKENS = 4000;
 const ENABLED = ["1", "true", "yes", "on"];
 const DISABLED = ["0", "false", "no", "off"];
 const REF = /^[A-Za-z0-9][A-Za-z0-9._\/+-]*$/;
 
-const config = flow.config || {};
 const payload = (flow.event && flow.event.payload) || {};
 const onBranch = flow.event.type === "upstream.branch_update";
 const commands = [];
@@ -44,8 +46,9 @@ async function shell(cmd, workdir, maxTokens = MAX_TOKENS) {
   const code = `${scratch}/${n}.code`;
   const wrapped = scratch === "" ? cmd : `( ${cmd}\n) > ${q(out)} 2>&1; echo $? > ${q(code)}; cat ${q(out)}; exit "$(cat ${q(code)})"`;
   let reply = await tools.exec_command({ cmd: wrapped, workdir, yield_time_ms: YIELD_MS, max_output_tokens: maxTokens });
-  for (let round = 0; typeof reply.exit_code !== "number" && scratch !== "" && round < POLL_ROUNDS; round++) {
-    const poll = `i=0; while [ ! -s ${q(code)} ] && [ $i -lt 25 ]; do sleep 1; i=$((i+1)); done; if [ -s ${q(code)} ]; then cat ${q(out)}; exit "$(cat ${q(code)})"; fi; exit 75`;
+  const deadline = Date.now() + MAX_COMMAND_MS;
+  while (typeof reply.exit_code !== "number" && scratch !== "" && Date.now() < deadline) {
+    const poll = `i=0; while [ ! -s ${q(code)} ] && [ $i -lt ${POLL_SECONDS} ]; do sleep 1; i=$((i+1)); done; if [ -s ${q(code)} ]; then cat ${q(out)}; exit "$(cat ${q(code)})"; fi; exit 75`;
     reply = await tools.exec_command({ cmd: poll, workdir, yield_time_ms: YIELD_MS, max_output_tokens: maxTokens });
     if (reply.exit_code === 75 && !(await exists(code))) reply = { output: "" };
   }
