@@ -11,6 +11,7 @@ import { CORE_LIB, type Fork, git, makeFork, makeUpstream, type Upstream } from 
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
+import { discoverFlows } from "../lib/discovery.ts";
 import { runStep } from "../lib/runners/index.ts";
 import { FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 
@@ -233,4 +234,18 @@ describe("peezy-codex-fork's script on the code-mode runner", () => {
     const badTag = await runScript("tag without a version", { codex_repo: fork.path }, {}, "nightly");
     expect(badTag.result).toMatchObject({ status: "failed", message: "tag nightly has no MAJOR.MINOR.PATCH version in it" });
   }, RUN_MS);
+});
+
+test("the repository ships the package: both steps on one script, the [guidance] table accepted and ignored", () => {
+  const { flows, problems } = discoverFlows(REPO);
+  expect(problems).toEqual([]);
+  const fork = flows.find((f) => f.name === "peezy-codex-fork")!;
+  expect(fork.guidance?.skills?.length).toBeGreaterThan(0);
+  expect(fork.steps.map((s) => [s.name, s.runner, s.script, s.timeoutMs, s.trigger.type])).toEqual([
+    ["rebase-patch-stack", "code-mode", "exec/update-fork.code-mode.js", 3_600_000, "upstream.release"],
+    ["rebuild-on-main", "code-mode", "exec/update-fork.code-mode.js", 3_600_000, "upstream.branch_update"],
+  ]);
+  expect(Object.keys(fork.config).sort()).toEqual(
+    ["cargo_target_dir", "cargo_target_dir_env", "codex_repo", "codex_repo_env", "force", "package_name", "publish", "push", "squash_patch_stack", "target_branch", "target_branch_env", "upstream_remote", "upstream_repo_url", "verify"].sort(),
+  );
 });
