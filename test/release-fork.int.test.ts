@@ -217,6 +217,29 @@ describe("peezy-codex-fork's script on the code-mode runner", () => {
     expect(command(run, "sleep 2 && echo slow-done").durationMs).toBeGreaterThanOrEqual(2000);
   }, RUN_MS);
 
+  test("publish pushes an annotated rust-v<version> tag on the new head to origin and leaves the local upstream tag alone", async () => {
+    const fork = makeFork(ROOT, upstream, "publishing", "clean");
+    const run = await runScript("publish", { codex_repo: fork.path }, { CODEX_FLOW_PUBLISH: "true" });
+    expect(run.result).toMatchObject({ status: "changed", artifacts: { pushed: false, published: true, releaseTag: "rust-v0.170.0" } });
+    const head = git(fork.path, "rev-parse", "HEAD");
+    expect(git(fork.origin, "cat-file", "-t", "refs/tags/rust-v0.170.0")).toBe("tag");
+    expect(git(fork.origin, "rev-parse", "refs/tags/rust-v0.170.0^{commit}")).toBe(head);
+    expect(git(fork.origin, "rev-parse", "main")).not.toBe(head); // publish alone does not push the branch
+    expect(git(fork.path, "rev-parse", "refs/tags/rust-v0.170.0^{commit}")).toBe(upstream.tag170);
+  }, RUN_MS);
+
+  test("a version already on npm is skipped unless forced (asks the real npm registry)", async () => {
+    const fork = makeFork(ROOT, upstream, "published", "clean");
+    const config = { codex_repo: fork.path, package_name: "@openai/codex" };
+    const skipped = await runScript("already published", config, {}, "rust-v0.169.0");
+    expect(skipped.result).toMatchObject({ status: "skipped", message: "@openai/codex@0.169.0 is already published (set force or CODEX_FLOW_FORCE=1 to rebuild anyway)" });
+    expect(command(skipped, "npm view '@openai/codex@0.169.0' version --json").exitCode).toBe(0);
+    writeFileSync(join(fork.path, "README.md"), "local edits\n");
+    const forced = await runScript("already published, forced", config, { CODEX_FLOW_FORCE: "on" }, "rust-v0.169.0");
+    expect(forced.result.status).toBe("blocked"); // went past the npm check to the dirty tree
+    expect(forced.result.artifacts.commands.some((c: Json) => c.command.startsWith("npm view"))).toBe(false);
+  }, RUN_MS);
+
   test("no checkout configured is blocked; a checkout without codex-rs fails; a dirty tree is blocked; a tag without a version fails", async () => {
     const none = await runScript("no checkout", { codex_repo: "" });
     expect(none.result).toMatchObject({ status: "blocked", message: "no fork checkout configured: set codex_repo in the flow's [config] or the PEEZY_CODEX_REPO environment variable", artifacts: { tag: "rust-v0.170.0", version: "0.170.0" } });

@@ -161,7 +161,7 @@ async function main() {
     Object.assign(facts, { tag, version });
     baseRef = `refs/tags/${tag}`;
   }
-  const names = [config.codex_repo_env, config.target_branch_env, config.cargo_target_dir_env, "CODEX_FLOW_FORCE", "CODEX_FLOW_PUSH", "CODEX_FLOW_PUBLISH", "CODEX_FLOW_SQUASH_PATCH_STACK", "CODEX_FLOW_RUN_ID", "TMPDIR"];
+  const names = [config.codex_repo_env, config.target_branch_env, config.cargo_target_dir_env, "CODEX_FLOW_FORCE", "CODEX_FLOW_PUSH", "CODEX_FLOW_PUBLISH", "CODEX_FLOW_SQUASH_PATCH_STACK", "CODEX_FLOW_RUN_ID"];
   const env = await readEnv(names);
   facts.runId = env.CODEX_FLOW_RUN_ID || null;
   const force = flag("force", "CODEX_FLOW_FORCE", env, false);
