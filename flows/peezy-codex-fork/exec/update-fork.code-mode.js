@@ -98,7 +98,7 @@ function flag(name, variable, env, fallback) {
   return typeof value === "boolean" ? value : fallback;
 }
 
-/** Reads the few environment variables the flow uses (names checked, values never recorded). */
+/** Reads the few environment variables the flow names (names checked; values kept out of artifacts.commands). */
 async function readEnv(names) {
   const valid = names.filter((n) => typeof n === "string" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
   const r = await tools.exec_command({ cmd: valid.map((n) => `printf '%s\\n' "\${${n}-}"`).join("; "), yield_time_ms: YIELD_MS, max_output_tokens: 2000 });
