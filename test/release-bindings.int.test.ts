@@ -118,7 +118,7 @@ describe("openai-codex-bindings installed in the repository's flows/", () => {
     try {
       const run = await release(sys.client, "flows/: dirty worktree -> blocked", `${PATCH_ID}:dirty`);
       expect(run.result.status).toBe("blocked");
-      expect(run.result.message).toContain("has local changes (1 path");
+      expect(run.result.message).toContain("has local changes (1 path: notes.txt");
       expect(run.result.message).toContain("notes.txt");
       expect(run.result.artifacts.dirty).toEqual(["?? notes.txt"]);
       expect(run).toMatchObject({ effectiveStatus: "blocked", needsAttention: true });
@@ -171,6 +171,18 @@ describe("openai-codex-bindings pointed at another checkout", () => {
       expect(run.result.message).toContain("is not inside a git checkout");
       expect(run.result.message).toContain("repo_env");
       expect(run.needsAttention).toBe(true);
+    } finally {
+      await sys.stop();
+    }
+  }, RUN_MS);
+
+  test("a checkout without the configured package_json fails before anything is written", async () => {
+    const repo = releaseRepo(FLOW, "flows", { package_name: UNPUBLISHED });
+    const sys = await system(repo.dir);
+    try {
+      const run = await release(sys.client, "wrong checkout (no package_json) -> failed", PATCH_ID);
+      expect(run.result).toMatchObject({ status: "failed", message: `package_json "packages/codex-client/package.json" does not exist in ${repo.dir}; set package_json (and generated_dir) to this repository's bindings package` });
+      expect(sh(repo.dir, "git", "status", "--porcelain")).toBe("");
     } finally {
       await sys.stop();
     }

@@ -2,6 +2,7 @@
 // the app-server TypeScript bindings with that release's own CLI, bump the package
 // version, run the checks and commit; push and publish only when enabled.
 // Reads the seed's stdin and prints one final `FLOW_RESULT {...}` line.
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { boundRecords, Commands } from "./lib/commands.ts";
 import { Outcome, parseStepInput, releaseTag, versionFromTag } from "./lib/release.ts";
@@ -38,10 +39,12 @@ async function update(repo: string, tag: string, version: string, s: Settings): 
   const dirty = await commands.run("check the worktree is clean", ["git", "status", "--porcelain=v1"], at);
   if (dirty.output.trim()) {
     const paths = dirty.output.trimEnd().split("\n");
-    return new Outcome("blocked", `${repo} has local changes (${paths.length === 1 ? "1 path" : `${paths.length} paths, e.g.`} ${paths.slice(0, 3).map((p) => p.slice(3)).join(", ")}${paths.length > 3 ? ", ..." : ""}); commit or stash them, then retry the run`, {
+    return new Outcome("blocked", `${repo} has local changes (${paths.length === 1 ? "1 path:" : `${paths.length} paths, e.g.`} ${paths.slice(0, 3).map((p) => p.slice(3)).join(", ")}${paths.length > 3 ? ", ..." : ""}); commit or stash them, then retry the run`, {
       dirty: paths.slice(0, 50),
     });
   }
+  // Before anything is written: a repository without the configured package is the wrong one (or the config is).
+  if (!existsSync(packageJson)) return new Outcome("failed", `package_json "${s.packageJson}" does not exist in ${repo}; set package_json (and generated_dir) to this repository's bindings package`);
   await preflight(repo, s);
 
   facts.removedBeforeGenerating = await clearTracked(repo, generatedDir, commands);
