@@ -31,12 +31,12 @@ afterAll(() => {
 });
 
 /** The four services in this process, discovering flows in `cwd`. */
-async function system(cwd: string): Promise<{ client: ReturnType<typeof api>; stop(): Promise<void> }> {
+async function system(cwd: string): Promise<{ client: ReturnType<typeof api>; url: string; stop(): Promise<void> }> {
   const running: RunningSystem = await startSystem(testConfig({ cwd }), nats.url, ["ingress", "matcher", "executor", "projector"]);
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= running.stop());
   nats.cleanup(stop);
-  return { client: api(() => running.ingressUrl!), stop };
+  return { client: api(() => running.ingressUrl!), url: running.ingressUrl!, stop };
 }
 
 /** Posts a release event, waits for its one run to end, records the scenario's status and wall time. */
@@ -113,8 +113,9 @@ describe("openai-codex-bindings installed in the repository's flows/", () => {
     expect(commitsSince(repo)).toBe(1);
   }, RUN_MS);
 
-  test("a dirty worktree is blocked before anything is generated, and /runs says it needs attention", async () => {
+  test("a dirty worktree is blocked before anything is generated, /runs says it needs attention, and a retry once it is clean runs again", async () => {
     writeFileSync(join(repo.dir, "notes.txt"), "work in progress\n");
+    let blockedRun: Json;
     try {
       const run = await release(sys.client, "flows/: dirty worktree -> blocked", `${PATCH_ID}:dirty`);
       expect(run.result.status).toBe("blocked");
@@ -126,9 +127,19 @@ describe("openai-codex-bindings installed in the repository's flows/", () => {
       const attention = await sys.client.runs("needsAttention=true");
       expect(attention.map((r: Json) => r.id)).toContain(run.id);
       expect(commitsSince(repo)).toBe(1);
+      blockedRun = run;
     } finally {
       sh(repo.dir, "rm", "notes.txt");
     }
+    // The person cleaned up; `flow retry RUN` / POST /runs/:id/retry starts attempt 2 of the same run.
+    const started = Date.now();
+    const retried = await fetch(`${sys.url}/runs/${encodeURIComponent(blockedRun.id)}/retry`, { method: "POST" });
+    expect(retried.status).toBe(202);
+    const again = await sys.client.waitForRun(blockedRun.id, (r) => r.attempt === 2 && !["queued", "running"].includes(r.status), RUN_MS, "the retried run to end");
+    timings.push({ scenario: "flows/: blocked, cleaned, retried -> skipped", status: again.result.status, ms: Date.now() - started });
+    expect(again.result).toMatchObject({ status: "skipped", message: `No generated binding changes for ${TAG}` });
+    expect(again.needsAttention).toBe(false);
+    expect(commitsSince(repo)).toBe(1);
   }, RUN_MS);
 
   test("a tag without a version fails, saying so", async () => {
