@@ -19,14 +19,16 @@ const BINDINGS = { package_name: UNPUBLISHED, generated_dir: "src/generated", pa
 const RUN_MS = 240_000;
 const gh = standInGh();
 const timings: { scenario: string; status: string; ms: number }[] = [];
+const pathBefore = process.env.PATH;
 
 beforeAll(() => {
   // The executor runs in this process, so steps inherit this environment.
-  process.env.PATH = `${gh.bin}:${process.env.PATH}`;
+  process.env.PATH = `${gh.bin}:${pathBefore}`;
   for (const name of ["CODEX_FLOW_PUSH", "CODEX_FLOW_PUBLISH", "CODEX_FLOW_FORCE", "CODEX_FLOWS_BINDINGS_REPO"]) delete process.env[name];
 });
 
 afterAll(() => {
+  process.env.PATH = pathBefore;
   console.log(`\nopenai-codex-bindings scenarios (post -> final run, wall time):\n${timings.map((t) => `  ${t.scenario.padEnd(52)} ${t.status.padEnd(8)} ${(t.ms / 1000).toFixed(1)} s`).join("\n")}`);
 });
 
