@@ -20,6 +20,13 @@ describe("flow list", () => {
     expect(stderr).not.toContain("problem");
   });
 
+  test("given the repository, when listed, then the release flow openai-codex-bindings is shown beside example-flow", async () => {
+    const { code, stdout } = await cli.run(["list"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(join(REPO, "flows/openai-codex-bindings"));
+    expect(stdout).toMatch(/- regenerate-bindings \(bun, exec\/update-bindings\.ts\) on upstream\.release matching schemas\/upstream-release\.schema\.json/);
+  });
+
   test("given a cwd with one broken manifest, when listed, then it exits 1 naming the path and field and still lists the good flow", async () => {
     const cwd = writeFlows({ good: [{ name: "hello", type: "demo.hello", source: echoStep() }] });
     const broken = join(cwd, "flows", "broken");

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { discoverFlows } from "../../lib/discovery.ts";
 import { signBody } from "../../services/ingress/signature.ts";
 import { echoStep, writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
@@ -20,7 +21,8 @@ const SECRET = "e2e-hmac-secret";
 // The line each service logs once it is ready.
 const READY = {
   projector: /projector info projecting /,
-  matcher: /matcher info matching against \d+ flow\(s\)/, // the repository ships several flows
+  // Every flow the repository ships (example-flow and the release flows), counted the way the matcher counts them.
+  matcher: new RegExp(`matcher info matching against ${discoverFlows(REPO).flows.length} flow\\(s\\)`),
   executor: /executor info executing on host e2e-host/,
   ingress: /ingress info listening on http:/,
 } as const;
