@@ -1,6 +1,6 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
-import { parseForwardEnv } from "./runners/systemd.ts";
+import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
 
@@ -30,8 +30,13 @@ export type Config = {
   waitTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
-  /** systemd-run only: the variables a step's unit gets from the executor (CODEX_FLOW_BACKEND_FORWARD_ENV). */
-  forwardEnv: readonly string[];
+  /**
+   * The executor's variables a step gets (CODEX_FLOW_BACKEND_FORWARD_ENV); unset: every
+   * one for a direct step, the seed's list for a systemd unit (docs/runners.md).
+   */
+  forwardEnv: readonly string[] | undefined;
+  /** Names no step gets, on top of the system's secrets (CODEX_FLOW_STEP_ENV_DENY). */
+  stepEnvDeny: readonly string[];
   liveOutputBytes: number;
   outputRetentionBytes: number;
   labels: string[];
@@ -81,7 +86,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.
     outputTailBytes: read.int("CODEX_FLOW_OUTPUT_TAIL_BYTES", 64 * 1024, 0, 256 * 1024),
-    forwardEnv: parseForwardEnv(env.CODEX_FLOW_BACKEND_FORWARD_ENV),
+    forwardEnv: read.names("CODEX_FLOW_BACKEND_FORWARD_ENV"),
+    stepEnvDeny: read.names("CODEX_FLOW_STEP_ENV_DENY") ?? [],
     liveOutputBytes: read.int("CODEX_FLOW_LIVE_OUTPUT_BYTES", 1024 * 1024, 0, 64 * 1024 * 1024),
     outputRetentionBytes: read.int("CODEX_FLOW_OUTPUT_RETENTION_BYTES", 256 * 1024, 1024, 256 * 1024 * 1024),
     labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),
@@ -130,6 +136,10 @@ function reader(env: Env) {
       if (raw === undefined || raw.trim() === "") return [];
       const items = raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
       return items.every((item) => pattern.test(item)) ? items : fail(name, raw, expected);
+    },
+    names(name: string): string[] | undefined {
+      const names = parseEnvNames(env[name]);
+      return names === undefined || validEnvNames(names) ? names : fail(name, env[name]!, "comma-separated environment variable names");
     },
     matching(name: string, fallback: string, pattern: { test(value: string): boolean }, expected: string): string {
       const raw = env[name];

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { checkSystemdRunSpec, parseForwardEnv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
+import { parseEnvNames, withoutWithheld } from "./step-env.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
 
 export type StepStdin = "pipe" | Uint8Array;
@@ -35,17 +36,21 @@ export type LaunchResult<In extends StepStdin> = { ok: true; launched: Launched<
 /**
  * The step's environment: the executor's, then the request's (`undefined` removes a
  * variable), then the step's own CODEX_FLOW_EVENT_ID, CODEX_FLOW_RUN_ID and
- * CODEX_FLOW_ATTEMPT, which are also returned alone as `stepEnv`.
+ * CODEX_FLOW_ATTEMPT, which are also returned alone as `stepEnv`. The system's secrets
+ * and the operator's denied names (lib/runners/step-env.ts) are never in it; a direct
+ * step with an explicit forward list gets only those names (a systemd unit gets only them
+ * anyway, see launchStep), the request's and its own.
  */
 export function stepEnvironment(request: StepRunRequest): { env: Record<string, string>; stepEnv: Record<string, string> } {
-  const stepEnv = { CODEX_FLOW_EVENT_ID: request.event.id, CODEX_FLOW_RUN_ID: request.runId, CODEX_FLOW_ATTEMPT: String(request.attempt) };
-  const merged: Record<string, string | undefined> = { ...process.env, ...request.env, ...stepEnv };
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(merged)) if (value !== undefined) env[name] = value;
+  const own = { CODEX_FLOW_EVENT_ID: request.event.id, CODEX_FLOW_RUN_ID: request.runId, CODEX_FLOW_ATTEMPT: String(request.attempt) };
+  const merged: Record<string, string | undefined> = { ...process.env, ...request.env, ...own };
+  const denied = request.envDeny ?? parseEnvNames(merged.CODEX_FLOW_STEP_ENV_DENY) ?? [];
+  const env = withoutWithheld(merged, denied);
   // The request's own variables reach a systemd unit too, as explicitly as the step's.
-  const extra: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.env ?? {})) if (value !== undefined) extra[name] = value;
-  return { env, stepEnv: { ...extra, ...stepEnv } };
+  const stepEnv = { ...withoutWithheld(request.env ?? {}, denied), ...own };
+  const forward = request.forwardEnv ?? parseEnvNames(merged.CODEX_FLOW_BACKEND_FORWARD_ENV);
+  if (request.executor === "systemd-run" || forward === undefined) return { env, stepEnv };
+  return { env: { ...unitEnvironment(env, forward, {}), ...stepEnv }, stepEnv };
 }
 
 /**

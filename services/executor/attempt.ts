@@ -21,7 +21,8 @@ export type AttemptDeps = {
   catalog: FlowCatalog;
   hostId: string;
   executorKind: ExecutorKind;
-  forwardEnv: readonly string[];
+  forwardEnv: readonly string[] | undefined;
+  stepEnvDeny: readonly string[];
   publishTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
@@ -114,7 +115,8 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
       outputCapBytes: deps.outputCapBytes,
       onOutput: live.write,
       executor: deps.executorKind,
-      forwardEnv: deps.forwardEnv,
+      ...(deps.forwardEnv ? { forwardEnv: deps.forwardEnv } : {}),
+      envDeny: deps.stepEnvDeny,
       onLaunch: (pid) => {
         launchedPid = pid;
         deps.ledger?.record(pid, command.runId, attempt);

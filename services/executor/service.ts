@@ -20,6 +20,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     hostId: config.hostId,
     executorKind: config.executor,
     forwardEnv: config.forwardEnv,
+    stepEnvDeny: config.stepEnvDeny,
     labels: config.labels,
     concurrency: config.concurrency,
     ackWaitMs: config.ackWaitMs,
