@@ -1,5 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.ts";
 
 
 export const FLOW_RESULT_PREFIX = "FLOW_RESULT ";
@@ -52,6 +53,7 @@ export function parseFlowResult(stdout: string): FlowResultParse {
 }
 
 function validateResultLine(json: string): FlowResultParse {
+  if (nestsDeeperThan(json)) return { ok: false, error: `FLOW_RESULT nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels, the limit` };
   let value: unknown;
   try {
     value = JSON.parse(json);
