@@ -43,6 +43,10 @@ export type Config = {
   maxDeliver: number;
   maxLostAttempts: number;
   maxChainDepth: number;
+  /** The most `next` events one FLOW_RESULT starts (CODEX_FLOW_MAX_NEXT_EVENTS). */
+  maxNextEvents: number;
+  /** The most events one chain starts through one step, all levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
+  maxChainEvents: number;
   shutdownGraceMs: number;
 };
 
@@ -94,6 +98,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
     maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),
     maxChainDepth: read.int("CODEX_FLOW_MAX_CHAIN_DEPTH", 8, 0, 100),
+    maxNextEvents: read.int("CODEX_FLOW_MAX_NEXT_EVENTS", 100, 0, 100_000),
+    maxChainEvents: read.int("CODEX_FLOW_MAX_CHAIN_EVENTS", 1000, 0, 1_000_000),
     shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 10_000, 0, 3600_000),
   };
   return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };

@@ -4,9 +4,15 @@ import { MAX_JSON_DEPTH } from "../lib/json-depth.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
-import { testConfig, useNatsServer } from "./support/nats.ts";
+import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();
+const FAN_OUT = `const { flow } = JSON.parse(await Bun.stdin.text());
+const next = Array.from({ length: flow.event.payload.n }, (_, i) => ({ type: "fan.leaf", payload: { i } }));
+console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next }));
+`;
+// Every node asks for two more: without a chain budget, depth 8 alone lets one event become 511.
+const SPLIT = `console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "tree.node" }, { type: "tree.node" }] }));`;
 let system: RunningSystem;
 let url: string;
 
@@ -14,8 +20,12 @@ const post = (body: string, query = "") => fetch(`${url}/events${query}`, { meth
 const nested = (id: string, depth: number) => `{"id":"${id}","type":"note.posted","payload":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
 
 beforeAll(async () => {
-  const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: echoStep() }] });
-  system = await startSystem(testConfig({ cwd }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const cwd = writeFlows({
+    notes: [{ name: "write", type: "note.posted", source: echoStep() }],
+    fan: [{ name: "out", type: "fan.out", source: FAN_OUT }],
+    tree: [{ name: "split", type: "tree.node", source: SPLIT }],
+  });
+  system = await startSystem(testConfig({ cwd, maxNextEvents: 5, maxChainEvents: 6 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
@@ -38,5 +48,30 @@ describe("deeply nested JSON (item 6)", () => {
     expect((await health).status).toBe(200);
     expect((await health).ms).toBeLessThan(1_000);
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe("fan-out limits (item 5)", () => {
+  test("one result asking for 8 next events starts 5 (CODEX_FLOW_MAX_NEXT_EVENTS=5) and the run says why", async () => {
+    const answer = await json(post(JSON.stringify({ id: "fan-1", type: "fan.out", payload: { n: 8 } }), "?wait=true"));
+    const [run] = answer.runs;
+    expect(run.status).toBe("completed");
+    expect(run.nextEventIds).toHaveLength(5);
+    expect(run.error).toBe("next events cut: the result asked for 8, 5 started; one result may start at most 5 (CODEX_FLOW_MAX_NEXT_EVENTS)");
+  });
+
+  test("a chain that doubles at every step starts 6 events in all (CODEX_FLOW_MAX_CHAIN_EVENTS=6), and its last runs say why", async () => {
+    expect((await post(JSON.stringify({ id: "tree-root", type: "tree.node" }))).status).toBe(202);
+    const runs = await eventually(async () => {
+      const page = await json(fetch(`${url}/runs?step=split&limit=100`));
+      const done = page.runs.filter((r: { status: string }) => r.status === "completed");
+      return done.length >= 7 && page.runs.length === done.length && page.runs;
+    }, 30_000, "the tree's runs");
+    const events = await json(fetch(`${url}/events?type=tree.node&limit=100`));
+    expect(events.events).toHaveLength(7);
+    expect(runs).toHaveLength(7);
+    const cut = runs.filter((r: { error: string | null }) => r.error?.includes("CODEX_FLOW_MAX_CHAIN_EVENTS"));
+    expect(cut).toHaveLength(4);
+    expect(cut[0].error).toBe("next events cut: the result asked for 2, 0 started; this chain may start only 0 more of its 6 events (CODEX_FLOW_MAX_CHAIN_EVENTS)");
   });
 });

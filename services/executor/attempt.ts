@@ -9,7 +9,7 @@ import { tailOf } from "../../lib/runners/capture.ts";
 import { runStep } from "../../lib/runners/index.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/subjects.ts";
-import { chainedEvents } from "./chain.ts";
+import { type ChainLimits, chainedEvents } from "./chain.ts";
 import { liveOutput } from "./output.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
 
@@ -29,7 +29,7 @@ export type AttemptDeps = {
   /** Live output published per attempt (bytes). */
   liveOutputBytes: number;
   maxLostAttempts: number;
-  maxChainDepth: number;
+  chainLimits: ChainLimits;
   /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
   ledger?: { record(pid: number, runId: string, attempt: number): void; forget(pid: number): void };
   /** Runs in progress on this host, by run id: aborting with "cancel" cancels, with "shutdown" hands the run back. */
@@ -135,7 +135,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
 
   const failuresBefore = lastFinished?.failures ?? 0;
   const retryInMs = retryAfter(outcome, found.step.policy, failuresBefore);
-  const chained = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.maxChainDepth) : { events: [], problems: [] };
+  const chained = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits) : { events: [], problems: [] };
   for (const accepted of chained.events) {
     await publish(subjects.event(accepted.event.type), accepted, msgIds.event(accepted.event.id, 0));
   }

@@ -31,7 +31,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     outputTailBytes: config.outputTailBytes,
     liveOutputBytes: config.liveOutputBytes,
     maxLostAttempts: config.maxLostAttempts,
-    maxChainDepth: config.maxChainDepth,
+    chainLimits: { maxDepth: config.maxChainDepth, maxNext: config.maxNextEvents, maxChainEvents: config.maxChainEvents },
     ledger,
     log,
   });
