@@ -35,6 +35,18 @@ export const FlowResult = Type.Object(
 /** Extra fields a step prints are kept (the schema allows them), so the type does too. */
 export type FlowResult = Static<typeof FlowResult> & Record<string, unknown>;
 
+/** The error of a run whose FLOW_RESULT cannot be kept or published whole; never retried (the same result would come back). */
+export function resultTooLarge(bytes: number, limit: number): string {
+  return `${TOO_LARGE} (${bytes} bytes, limit ${limit})`;
+}
+
+const TOO_LARGE = "FLOW_RESULT too large";
+
+/** Whether a run's error says its FLOW_RESULT was too large (see resultTooLarge). */
+export function isResultTooLarge(error: string | undefined): boolean {
+  return error?.startsWith(TOO_LARGE) === true;
+}
+
 export type FlowResultParse = { ok: true; result: FlowResult } | { ok: false; error: string };
 
 /**

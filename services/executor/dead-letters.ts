@@ -27,7 +27,8 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
   const { js, jsm, stream, subjects, log } = options;
   const advisories = advisoryStream(stream);
   await createStreamIfMissing(jsm, { name: advisories.name, subjects: [advisories.subject], max_age: nanos(7 * 24 * 3600_000), num_replicas: options.replicas });
-  const spec = { durable: DEAD_LETTER_DURABLE, filterSubject: advisories.subject, ackWaitMs: 30_000 };
+  // Bounded like every consumer: an advisory that cannot be recorded in 20 tries is left (logged each time).
+  const spec = { durable: DEAD_LETTER_DURABLE, filterSubject: advisories.subject, ackWaitMs: 30_000, maxDeliver: 20 };
   await ensureConsumer(jsm, advisories.name, spec);
 
   const handle = async (message: JsMsg) => {

@@ -1,4 +1,5 @@
 import { flowCatalog } from "../../lib/catalog.ts";
+import { bodyLimit } from "../../lib/payload.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { type Executor, startExecutor } from "./executor.ts";
 import { processLedger } from "./ledger.ts";
@@ -32,6 +33,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     liveOutputBytes: config.liveOutputBytes,
     maxLostAttempts: config.maxLostAttempts,
     chainLimits: { maxDepth: config.maxChainDepth, maxNext: config.maxNextEvents, maxChainEvents: config.maxChainEvents },
+    payloadLimit: () => bodyLimit(nc),
     ledger,
     log,
   });
