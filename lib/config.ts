@@ -21,6 +21,8 @@ export type Config = {
   hostId: string;
   concurrency: number;
   maxBodyBytes: number;
+  /** What one list answer of the API may spend on results, output tails and payloads (CODEX_FLOW_RESPONSE_BUDGET_BYTES). */
+  responseBudgetBytes: number;
   duplicateWindowMs: number;
   maxAgeMs: number;
   maxBytes: number;
@@ -80,6 +82,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(4, 2 * availableParallelism()), 1, 1024),
     // The event travels in one message, under NATS's max_payload (1 MiB by default) with its envelope.
     maxBodyBytes: read.int("CODEX_FLOW_MAX_BODY_BYTES", 1_000_000, 1, 64 * 1024 * 1024),
+    responseBudgetBytes: read.int("CODEX_FLOW_RESPONSE_BUDGET_BYTES", 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     duplicateWindowMs: read.int("CODEX_FLOW_DUPLICATE_WINDOW_MS", 120_000, 1000, 7 * 24 * 3600_000),
     maxAgeMs: read.int("CODEX_FLOW_STREAM_MAX_AGE_MS", 0, 0, Number.MAX_SAFE_INTEGER),
     maxBytes: read.int("CODEX_FLOW_STREAM_MAX_BYTES", -1, -1, Number.MAX_SAFE_INTEGER),

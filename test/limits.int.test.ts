@@ -13,6 +13,8 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next }));
 `;
 // Every node asks for two more: without a chain budget, depth 8 alone lets one event become 511.
 const SPLIT = `console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "tree.node" }, { type: "tree.node" }] }));`;
+const BULK = `console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "r".repeat(500_000) }));`;
+const BUDGET = 2 * 1024 * 1024;
 let system: RunningSystem;
 let url: string;
 
@@ -24,8 +26,9 @@ beforeAll(async () => {
     notes: [{ name: "write", type: "note.posted", source: echoStep() }],
     fan: [{ name: "out", type: "fan.out", source: FAN_OUT }],
     tree: [{ name: "split", type: "tree.node", source: SPLIT }],
+    bulk: [{ name: "make", type: "bulk.make", source: BULK }],
   });
-  system = await startSystem(testConfig({ cwd, maxNextEvents: 5, maxChainEvents: 6 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  system = await startSystem(testConfig({ cwd, maxNextEvents: 5, maxChainEvents: 6, responseBudgetBytes: BUDGET }), nats.url, ["ingress", "matcher", "executor", "projector"]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
@@ -73,5 +76,29 @@ describe("fan-out limits (item 5)", () => {
     const cut = runs.filter((r: { error: string | null }) => r.error?.includes("CODEX_FLOW_MAX_CHAIN_EVENTS"));
     expect(cut).toHaveLength(4);
     expect(cut[0].error).toBe("next events cut: the result asked for 2, 0 started; this chain may start only 0 more of its 6 events (CODEX_FLOW_MAX_CHAIN_EVENTS)");
+  });
+});
+
+describe("response budget (item 11)", () => {
+  test("12 runs with 500 KB results: GET /runs stays within the budget, elides the rest with a link, and GET /runs/:id gives the whole result", async () => {
+    for (let i = 0; i < 12; i++) expect((await post(JSON.stringify({ id: `bulk-${i}`, type: "bulk.make" }), "?wait=true")).status).toBe(202);
+    const text = await (await fetch(`${url}/runs?step=make&limit=100`)).text();
+    expect(text.length).toBeLessThan(BUDGET + 256 * 1024);
+    const { runs } = JSON.parse(text);
+    expect(runs).toHaveLength(12);
+    expect(runs[0].resultJson).toBeUndefined();
+    const whole = runs.filter((r: { elided?: unknown }) => r.elided === undefined);
+    const elided = runs.filter((r: { elided?: unknown }) => r.elided !== undefined);
+    // Each run's result and tails cost the same: as many fit as the budget holds, the newest first.
+    expect(elided.length).toBeGreaterThan(0);
+    expect(whole.length).toBe(Math.floor(BUDGET / elided[0].elided.bytes));
+    expect(runs.slice(0, whole.length)).toEqual(whole);
+    expect(whole[0].result.message).toHaveLength(500_000);
+    expect(elided[0]).toMatchObject({ result: null, stdout: "", effectiveStatus: "completed", elided: { fields: ["result", "stdout", "stderr"], href: `/runs/${elided[0].id}` } });
+    expect(elided[0].elided.bytes).toBeGreaterThan(500_000);
+
+    const { run } = await json(fetch(`${url}${elided[0].elided.href}`));
+    expect(run.result.message).toHaveLength(500_000);
+    expect(run.resultJson).toBeUndefined();
   });
 });
