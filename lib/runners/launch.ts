@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { checkSystemdRunSpec, parseForwardEnv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
+import { escapedProcesses } from "./escapees.ts";
 import { parseEnvNames, withoutWithheld } from "./step-env.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
 
@@ -92,6 +93,7 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
     return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
   }
   let killTimer: Timer | undefined;
+  const marker = { CODEX_FLOW_RUN_ID: spec.stepEnv.CODEX_FLOW_RUN_ID ?? "", CODEX_FLOW_ATTEMPT: spec.stepEnv.CODEX_FLOW_ATTEMPT ?? "" };
   const launched: Launched<In> = {
     child,
     problems: [],
@@ -102,8 +104,17 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
     },
     async reap() {
       clearTimeout(killTimer);
+      // What left the group (setsid) is found before the group goes, while parentage still shows it.
+      const escaped = escapedProcesses(child.pid, marker);
       // Grandchildren outlive their parent unless told otherwise; the group is the step's, so nothing in it may stay.
       signalGroup(child.pid, "SIGKILL");
+      for (const pid of escaped) {
+        try {
+          signalProcess(pid, "SIGKILL");
+        } catch (error) {
+          launched.problems.push(`could not end process ${pid}, which left the step's process group: ${(error as Error).message}`);
+        }
+      }
     },
   };
   return { ok: true, launched };
@@ -166,8 +177,12 @@ function exited(child: Bun.Subprocess<StepStdin, "pipe", "pipe">): boolean {
 
 /** Signals the whole process group led by `pid`; a group that is already gone is fine. */
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  signalProcess(-pid, signal);
+}
+
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pid, signal);
+    process.kill(pid, signal);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
   }
