@@ -2,13 +2,13 @@
 // read token, NATS credentials), under either executor, and they never reach its
 // result, its output, the stream or /runs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { realpathSync } from "node:fs";
+import { mkdirSync, realpathSync } from "node:fs";
+import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { runStep, type StepRunRequest } from "../lib/runners/index.ts";
-import { stepEnvironment } from "../lib/runners/launch.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
-import { BIN, stepRequest } from "./fixtures/request.ts";
+import { BIN, FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
@@ -71,11 +71,15 @@ describe("the step's environment", () => {
     expect(env).toMatchObject({ CODEX_FLOW_PUSH: "1" });
   });
 
-  test("the code-mode app-server is started with the same environment, without the secrets", () => {
-    const request = stepRequest("code-mode-happy.js", { workingDirectory: WORKDIR, runner: "code-mode" });
-    const { env } = stepEnvironment(request);
-    expect(leaked(JSON.stringify(env))).toEqual([]);
-    expect(env).toMatchObject({ CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: "codex" });
+  test("the code-mode app-server (the stand-in, listing its environment through exec_command) gets none of the secrets", async () => {
+    mkdirSync(join(WORKDIR, "codex-home"), { recursive: true });
+    const request = stepRequest("code-mode-env.js", { workingDirectory: WORKDIR, runner: "code-mode", env: { CODEX_APP_SERVER_CODEX_COMMAND: FAKE_CODEX, CODEX_HOME: join(WORKDIR, "codex-home") } });
+    const outcome = await runStep(request);
+    expect(outcome.status).toBe("completed");
+    const listing = String(outcome.result?.message);
+    expect(listing).toContain("CODEX_FLOW_RUN_ID=run-1");
+    expect(listing).toContain("CODEX_FLOW_PUSH=1");
+    expect(leaked(listing + outcome.stdout + outcome.stderr)).toEqual([]);
   });
 });
 
