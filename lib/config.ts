@@ -1,6 +1,6 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
-import { parseForwardEnv } from "./runners/systemd.ts";
+import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
 
@@ -21,6 +21,8 @@ export type Config = {
   hostId: string;
   concurrency: number;
   maxBodyBytes: number;
+  /** What one list answer of the API may spend on results, output tails and payloads (CODEX_FLOW_RESPONSE_BUDGET_BYTES). */
+  responseBudgetBytes: number;
   duplicateWindowMs: number;
   maxAgeMs: number;
   maxBytes: number;
@@ -30,14 +32,23 @@ export type Config = {
   waitTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
-  /** systemd-run only: the variables a step's unit gets from the executor (CODEX_FLOW_BACKEND_FORWARD_ENV). */
-  forwardEnv: readonly string[];
+  /**
+   * The executor's variables a step gets (CODEX_FLOW_BACKEND_FORWARD_ENV); unset: every
+   * one for a direct step, the seed's list for a systemd unit (docs/runners.md).
+   */
+  forwardEnv: readonly string[] | undefined;
+  /** Names no step gets, on top of the system's secrets (CODEX_FLOW_STEP_ENV_DENY). */
+  stepEnvDeny: readonly string[];
   liveOutputBytes: number;
   outputRetentionBytes: number;
   labels: string[];
   maxDeliver: number;
   maxLostAttempts: number;
   maxChainDepth: number;
+  /** The most `next` events one FLOW_RESULT starts (CODEX_FLOW_MAX_NEXT_EVENTS). */
+  maxNextEvents: number;
+  /** The most events one chain starts through one step, all levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
+  maxChainEvents: number;
   shutdownGraceMs: number;
 };
 
@@ -71,6 +82,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(4, 2 * availableParallelism()), 1, 1024),
     // The event travels in one message, under NATS's max_payload (1 MiB by default) with its envelope.
     maxBodyBytes: read.int("CODEX_FLOW_MAX_BODY_BYTES", 1_000_000, 1, 64 * 1024 * 1024),
+    responseBudgetBytes: read.int("CODEX_FLOW_RESPONSE_BUDGET_BYTES", 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     duplicateWindowMs: read.int("CODEX_FLOW_DUPLICATE_WINDOW_MS", 120_000, 1000, 7 * 24 * 3600_000),
     maxAgeMs: read.int("CODEX_FLOW_STREAM_MAX_AGE_MS", 0, 0, Number.MAX_SAFE_INTEGER),
     maxBytes: read.int("CODEX_FLOW_STREAM_MAX_BYTES", -1, -1, Number.MAX_SAFE_INTEGER),
@@ -81,13 +93,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.
     outputTailBytes: read.int("CODEX_FLOW_OUTPUT_TAIL_BYTES", 64 * 1024, 0, 256 * 1024),
-    forwardEnv: parseForwardEnv(env.CODEX_FLOW_BACKEND_FORWARD_ENV),
+    forwardEnv: read.names("CODEX_FLOW_BACKEND_FORWARD_ENV"),
+    stepEnvDeny: read.names("CODEX_FLOW_STEP_ENV_DENY") ?? [],
     liveOutputBytes: read.int("CODEX_FLOW_LIVE_OUTPUT_BYTES", 1024 * 1024, 0, 64 * 1024 * 1024),
     outputRetentionBytes: read.int("CODEX_FLOW_OUTPUT_RETENTION_BYTES", 256 * 1024, 1024, 256 * 1024 * 1024),
     labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),
     maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
     maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),
     maxChainDepth: read.int("CODEX_FLOW_MAX_CHAIN_DEPTH", 8, 0, 100),
+    maxNextEvents: read.int("CODEX_FLOW_MAX_NEXT_EVENTS", 100, 0, 100_000),
+    maxChainEvents: read.int("CODEX_FLOW_MAX_CHAIN_EVENTS", 1000, 0, 1_000_000),
     shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 10_000, 0, 3600_000),
   };
   return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
@@ -130,6 +145,10 @@ function reader(env: Env) {
       if (raw === undefined || raw.trim() === "") return [];
       const items = raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
       return items.every((item) => pattern.test(item)) ? items : fail(name, raw, expected);
+    },
+    names(name: string): string[] | undefined {
+      const names = parseEnvNames(env[name]);
+      return names === undefined || validEnvNames(names) ? names : fail(name, env[name]!, "comma-separated environment variable names");
     },
     matching(name: string, fallback: string, pattern: { test(value: string): boolean }, expected: string): string {
       const raw = env[name];

@@ -27,7 +27,19 @@ export type DurableLoopOptions = {
   batch: number;
   log: Logger;
   handle(message: JsMsg): Promise<Disposition>;
+  /**
+   * The poison-message path: called when the handler failed on the last delivery
+   * `spec.maxDeliver` allows, to record the failure where users look; the message is
+   * then terminated. Without it the message is handed back, and the server's
+   * max-deliveries advisory is the record (the executor's dead letters).
+   */
+  giveUp?(message: JsMsg, error: unknown): Promise<void>;
 };
+
+/** How long a message whose handler failed waits before its next delivery: 1 s, doubling up to 30 s. */
+export function redeliveryDelayMs(deliveryCount: number): number {
+  return Math.min(30_000, 1_000 * 2 ** Math.min(Math.max(deliveryCount - 1, 0), 5));
+}
 
 export type DurableLoop = {
   /** Stops pulling (messages that arrive meanwhile go back at once); waits up to `graceMs` for handlers; true when none is left. */
@@ -42,8 +54,9 @@ export type DurableLoop = {
  * The one consumer loop every service uses: it pulls from a shared durable consumer
  * only while the service has a free slot (so no host holds leases on work it has no
  * capacity for), re-creates the consumer when it disappears, acks only after the
- * handler's durable effect is done, naks with a delay on a transient failure (a thrown
- * error), and terms a poison message after the handler recorded it. A message that
+ * handler's durable effect is done, naks with a growing delay on a transient failure (a
+ * thrown error), and terms a poison message after the handler recorded it, or after
+ * `giveUp` recorded a failure that lasted every delivery `spec.maxDeliver` allows. A message that
  * arrives when every slot is taken keeps its lease (`working()`) until one frees.
  */
 export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
@@ -59,8 +72,7 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
       try {
         disposition = await options.handle(message);
       } catch (error) {
-        log.warn("handler failed; the message will be redelivered", { subject: message.subject, seq: message.seq, error: String(error) });
-        disposition = { nak: 1_000 };
+        disposition = await failed(message, error);
       }
       if (disposition === "ack") await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error: String(error) }));
       else if ("nak" in disposition) message.nak(disposition.nak);
@@ -70,6 +82,24 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
       inFlight--;
       if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
     }
+  };
+
+  const failed = async (message: JsMsg, error: unknown): Promise<Disposition> => {
+    const deliveries = message.info.deliveryCount;
+    const last = options.giveUp !== undefined && spec.maxDeliver !== undefined && spec.maxDeliver > 0 && deliveries >= spec.maxDeliver;
+    if (!last) {
+      log.warn("handler failed; the message will be redelivered", { subject: message.subject, seq: message.seq, deliveries, error: String(error) });
+      return { nak: redeliveryDelayMs(deliveries) };
+    }
+    log.error("handler failed on the last delivery; recorded and terminated", { subject: message.subject, seq: message.seq, deliveries, error: String(error) });
+    try {
+      await options.giveUp!(message, error);
+    } catch (recordError) {
+      // Not recorded: hand it back once more rather than lose it silently (the server's limit ends it).
+      log.error("could not record the failure; handing the message back", { seq: message.seq, error: String(recordError) });
+      return { nak: redeliveryDelayMs(deliveries) };
+    }
+    return { term: `gave up after ${deliveries} deliveries: ${String(error)}` };
   };
 
   const takeSlot = (message: JsMsg) => withLease(message, spec.ackWaitMs, () => slots.acquire());

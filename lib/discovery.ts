@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { type Flow, loadManifest } from "./manifest.ts";
+import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { type Flow, loadManifest, resolvesInside } from "./manifest.ts";
 
 export type DiscoveryProblem = { path: string; message: string };
 export type ShadowedFlow = { name: string; path: string; shadowedBy: string };
@@ -15,15 +15,22 @@ export const MANIFEST_FILE = "flow.toml";
  * that fails to load (bad TOML, bad field, missing step script) becomes a problem and
  * its flow is dropped: listing a flow whose step can never start would only turn into
  * failed runs later. Only loaded flows take part in shadowing, so a broken installed
- * copy does not hide a working one; the problem entry still reports it.
+ * copy does not hide a working one; the problem entry still reports it. A flow folder
+ * that is a symlink to somewhere outside `cwd` is refused like a `../` path.
  */
 export function discoverFlows(cwd: string): Discovery {
   const byName = new Map<string, Flow>();
   const problems: DiscoveryProblem[] = [];
   const shadowed: ShadowedFlow[] = [];
+  const realCwd = existsSync(cwd) ? realpathSync(cwd) : resolve(cwd);
   for (const dir of FLOW_DIRS) {
     const claimedHere = new Set<string>();
     for (const manifestPath of manifestsIn(resolve(cwd, dir), problems)) {
+      // A flow folder may be a link (an installed copy), but only to somewhere inside the working directory.
+      if (!resolvesInside(realCwd, dirname(manifestPath))) {
+        problems.push({ path: manifestPath, message: `${manifestPath}: the flow folder resolves through a symlink to ${realpathSync(dirname(manifestPath))}, outside the working directory ${realCwd}` });
+        continue;
+      }
       const flow = tryLoad(manifestPath, problems);
       if (!flow) continue;
       const winner = byName.get(flow.name);

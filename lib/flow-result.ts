@@ -1,5 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.ts";
 
 
 export const FLOW_RESULT_PREFIX = "FLOW_RESULT ";
@@ -34,6 +35,18 @@ export const FlowResult = Type.Object(
 /** Extra fields a step prints are kept (the schema allows them), so the type does too. */
 export type FlowResult = Static<typeof FlowResult> & Record<string, unknown>;
 
+/** The error of a run whose FLOW_RESULT cannot be kept or published whole; never retried (the same result would come back). */
+export function resultTooLarge(bytes: number, limit: number): string {
+  return `${TOO_LARGE} (${bytes} bytes, limit ${limit})`;
+}
+
+const TOO_LARGE = "FLOW_RESULT too large";
+
+/** Whether a run's error says its FLOW_RESULT was too large (see resultTooLarge). */
+export function isResultTooLarge(error: string | undefined): boolean {
+  return error?.startsWith(TOO_LARGE) === true;
+}
+
 export type FlowResultParse = { ok: true; result: FlowResult } | { ok: false; error: string };
 
 /**
@@ -52,6 +65,7 @@ export function parseFlowResult(stdout: string): FlowResultParse {
 }
 
 function validateResultLine(json: string): FlowResultParse {
+  if (nestsDeeperThan(json)) return { ok: false, error: `FLOW_RESULT nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels, the limit` };
   let value: unknown;
   try {
     value = JSON.parse(json);

@@ -10,10 +10,15 @@ export function runIdFor(eventId: string, generation: number, flow: string, step
   return `run-${digest.slice(0, 24)}`;
 }
 
-/** Nats-Msg-Id values: one place, so every writer dedups the same way. */
+/**
+ * Nats-Msg-Id values: one place, so every writer dedups the same way. Each kind has its
+ * own prefix and user text (an event id) only ever comes last, so no event id can
+ * produce another message's id: an event `X:replay:1` is `event:X:replay:1`, the first
+ * replay of X is `replay:1:X`.
+ */
 export const msgIds = {
-  event: (eventId: string, generation: number) => (generation === 0 ? `event:${eventId}` : `event:${eventId}:replay:${generation}`),
-  matched: (eventId: string, generation: number) => `matched:${eventId}:${generation}`,
+  event: (eventId: string, generation: number) => (generation === 0 ? `event:${eventId}` : `replay:${generation}:${eventId}`),
+  matched: (eventId: string, generation: number) => `matched:${generation}:${eventId}`,
   command: (runId: string, attempt: number) => `run:${runId}:${attempt}`,
   lifecycle: (runId: string, attempt: number, kind: string) => `run:${runId}:${attempt}:${kind}`,
 };

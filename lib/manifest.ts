@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "./event.ts";
@@ -99,12 +99,29 @@ export function parseManifest(text: string, manifestPath: string): Flow {
  */
 export function loadManifest(manifestPath: string): Flow {
   const flow = parseManifest(readFileSync(manifestPath, "utf8"), manifestPath);
+  // Paths were checked as written; a symlink inside the folder could still lead out of it.
+  const realRoot = realpathSync(flow.root);
   flow.steps.forEach((step, index) => {
     if (!existsSync(step.scriptPath) || !statSync(step.scriptPath).isFile()) {
       throw new ManifestError(flow.manifestPath, `steps[${index}].script`, `script "${step.script}" not found at ${step.scriptPath}`);
     }
+    checkResolvesInside(realRoot, step.scriptPath, step.script, flow.manifestPath, `steps[${index}].script`);
+    if (step.trigger.schemaPath !== undefined && existsSync(step.trigger.schemaPath)) {
+      checkResolvesInside(realRoot, step.trigger.schemaPath, step.trigger.schema ?? "", flow.manifestPath, `steps[${index}].trigger.schema`);
+    }
   });
   return flow;
+}
+
+/** Whether `path`, with every symlink resolved, is strictly inside the real directory `realDir`. */
+export function resolvesInside(realDir: string, path: string): boolean {
+  const rel = relative(realDir, realpathSync(path));
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+function checkResolvesInside(realRoot: string, path: string, written: string, manifestPath: string, field: string): void {
+  if (resolvesInside(realRoot, path)) return;
+  throw new ManifestError(manifestPath, field, `"${written}" resolves through a symlink to ${realpathSync(path)}, outside the flow folder ${realRoot}`);
 }
 
 function parseToml(text: string, fail: Fail): Table {

@@ -20,6 +20,8 @@ export const Chain = Type.Object({
   runId: Type.String(),
   flow: Type.String(),
   step: Type.String(),
+  /** How many more events this event's chain may start (CODEX_FLOW_MAX_CHAIN_EVENTS, split at each fan-out). */
+  budget: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
 /** A FlowEvent was accepted into the log (ingress, a replay, or a step's `next`). */
@@ -68,6 +70,8 @@ export const RunStep = Type.Object({
   event: FlowEvent,
   createdAt: Time,
   chainDepth: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The chain's remaining budget of events (from the event's `chain.budget`). */
+  chainBudget: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Attempts before this command (a retry starts a new command at a higher attempt). */
   attemptBase: Type.Optional(Type.Integer({ minimum: 0 })),
 });

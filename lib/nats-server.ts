@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,8 @@ export type EmbeddedNatsOptions = {
   port?: number;
   /** The server binary; `NATS_SERVER_BIN` or `nats-server` on PATH (or /usr/sbin) when absent. */
   binary?: string;
+  /** The server's max_payload in bytes (nats-server's default, 1 MiB, when absent). */
+  maxPayload?: number;
 };
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
@@ -53,7 +55,7 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
   const binary = natsServerBinary(options.binary);
   for (let tries = 0; ; tries++) {
     const port = options.port ?? (await freePort());
-    const child = Bun.spawn([binary, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+    const child = Bun.spawn([binary, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...configArgs(storeDir, options)], {
       stdout: "ignore",
       stderr: "pipe",
     });
@@ -75,6 +77,14 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
     if (temporary) rmSync(storeDir, { recursive: true, force: true });
     throw new Error(`nats-server did not start on port ${port}: ${stderr.trim().slice(-2000) || ready}`);
   }
+}
+
+/** Settings without a command-line flag go in a config file beside the store. */
+function configArgs(storeDir: string, options: EmbeddedNatsOptions): string[] {
+  if (options.maxPayload === undefined) return [];
+  const file = join(storeDir, "server.conf");
+  writeFileSync(file, `max_payload: ${options.maxPayload}\n`);
+  return ["-c", file];
 }
 
 async function waitForPort(port: number, child: Subprocess, timeoutMs: number): Promise<string> {

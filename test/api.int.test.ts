@@ -43,7 +43,7 @@ describe("the API as the existing HTTP client drives it", () => {
     const listed = await client("GET", "/runs?eventId=client-1&status=completed&limit=10");
     expect(listed.runs.map((r: { id: string }) => r.id).sort()).toEqual([...dispatched.runIds].sort());
     const blocked = listed.runs.find((r: { flowName: string }) => r.flowName === "blocked");
-    expect(blocked).toMatchObject({ effectiveStatus: "blocked", needsAttention: true, resultJson: '{"status":"blocked"}' });
+    expect(blocked).toMatchObject({ effectiveStatus: "blocked", needsAttention: true, result: { status: "blocked" } });
     expect((await client("GET", `/runs/${encodeURIComponent(blocked.id)}`)).run.id).toBe(blocked.id);
     const events = await client("GET", "/events?type=note.posted&limit=2");
     expect(events.events).toHaveLength(2);

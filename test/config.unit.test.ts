@@ -109,3 +109,18 @@ describe("loadConfig rejects bad values with a ConfigError naming the variable a
     });
   }
 });
+
+describe("issue 9's limits and the step environment", () => {
+  test("given no variables, when loaded, then the forward list is unset, nothing more is denied, and the fan-out and response limits have their defaults", () => {
+    const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD });
+    expect(config).toMatchObject({ stepEnvDeny: [], maxNextEvents: 100, maxChainEvents: 1000, responseBudgetBytes: 4 * 1024 * 1024 });
+    expect(config.forwardEnv).toBeUndefined();
+  });
+
+  test("given name lists, when loaded, then they are read; a bad name is a ConfigError naming the variable", () => {
+    const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_BACKEND_FORWARD_ENV: "PATH, HOME", CODEX_FLOW_STEP_ENV_DENY: "AWS_SECRET_ACCESS_KEY" });
+    expect(config).toMatchObject({ forwardEnv: ["PATH", "HOME"], stepEnvDeny: ["AWS_SECRET_ACCESS_KEY"] });
+    expect(() => loadConfig({ CODEX_FLOW_STEP_ENV_DENY: "OK,not-a-name" })).toThrow(new ConfigError('CODEX_FLOW_STEP_ENV_DENY="OK,not-a-name" is invalid: expected comma-separated environment variable names'));
+    expect(() => loadConfig({ CODEX_FLOW_MAX_NEXT_EVENTS: "-1" })).toThrow(ConfigError);
+  });
+});

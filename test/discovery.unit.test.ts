@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { discoverFlows } from "../lib/discovery.ts";
@@ -87,6 +87,32 @@ describe("discoverFlows", () => {
     const found = discoverFlows(cwd);
     expect(found.flows.map((f) => f.name)).toEqual(["linked"]);
     expect(found.problems).toEqual([]);
+  });
+
+  test("given a script or a schema that is a symlink leading out of the flow folder, when discovering, then the flow is refused naming the field and the target", () => {
+    const cwd = workspace({ ...flow("flows/sneaky", "sneaky"), "secret.txt": "s3cret", "flows/schemed/flow.toml": `name = "schemed"\n[[steps]]\nname = "s"\nrunner = "bun"\nscript = "run.ts"\n[steps.trigger]\ntype = "t.x"\nschema = "schema.json"\n`, "flows/schemed/run.ts": "" });
+    rmSync(join(cwd, "flows/sneaky/run.ts"));
+    symlinkSync(join(cwd, "secret.txt"), join(cwd, "flows/sneaky/run.ts"));
+    symlinkSync("../../secret.txt", join(cwd, "flows/schemed/schema.json"));
+    const found = discoverFlows(cwd);
+    expect(found.flows).toEqual([]);
+    const real = realpathSync(cwd);
+    expect(found.problems).toEqual([
+      { path: join(cwd, "flows/schemed/flow.toml"), message: `${join(cwd, "flows/schemed/flow.toml")}: steps[0].trigger.schema: "schema.json" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/schemed` },
+      { path: join(cwd, "flows/sneaky/flow.toml"), message: `${join(cwd, "flows/sneaky/flow.toml")}: steps[0].script: "run.ts" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/sneaky` },
+    ]);
+  });
+
+  test("given a flow folder that is a symlink to outside the working directory, when discovering, then it is refused; one inside is found", () => {
+    const outside = workspace(flow("away", "away"));
+    const cwd = workspace(flow("elsewhere/near", "near"));
+    mkdirSync(join(cwd, "flows"));
+    symlinkSync(join(outside, "away"), join(cwd, "flows/away"));
+    symlinkSync(join(cwd, "elsewhere/near"), join(cwd, "flows/near"));
+    const found = discoverFlows(cwd);
+    expect(found.flows.map((f) => f.name)).toEqual(["near"]);
+    const manifest = join(cwd, "flows/away/flow.toml");
+    expect(found.problems).toEqual([{ path: manifest, message: `${manifest}: the flow folder resolves through a symlink to ${realpathSync(join(outside, "away"))}, outside the working directory ${realpathSync(cwd)}` }]);
   });
 
   test("given this repository, when discovering, then example-flow loads and its sample event matches its greet step", async () => {

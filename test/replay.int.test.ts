@@ -39,10 +39,10 @@ test("an operator replays an event with nothing but the stream: get it, mark it,
   const matched = (await ctx.jsm.direct.getMessage(stream, { last_by_subj: `${ctx.config.subjectPrefix}.matched.${token}` }))!.json<{ generation: number }>();
   const generation = matched.generation + 1;
 
-  // nats req flows.events.upstream.release --header Nats-Msg-Id:event:<id>:replay:<n> "<body with a replay mark>"
+  // nats req flows.events.upstream.release --header Nats-Msg-Id:replay:<n>:<id> "<body with a replay mark>"
   const replay = { ...body, replay: { generation, requestedAt: new Date().toISOString() } };
   const h = headers();
-  h.set("Nats-Msg-Id", `event:${ID}:replay:${generation}`);
+  h.set("Nats-Msg-Id", `replay:${generation}:${ID}`);
   const reply = await ctx.nc.request(stored!.subject, JSON.stringify(replay), { headers: h, timeout: 5_000 });
   expect(reply.json<{ seq: number; duplicate?: boolean }>().duplicate).toBeUndefined();
 
@@ -55,4 +55,26 @@ test("an operator replays an event with nothing but the stream: get it, mark it,
   // The same request again is a duplicate for JetStream: no third run.
   const again = await ctx.nc.request(stored!.subject, JSON.stringify(replay), { headers: h, timeout: 5_000 });
   expect(again.json<{ duplicate?: boolean }>().duplicate).toBe(true);
+});
+
+// Item 7 of issue 9: event ids and replay message ids are disjoint id spaces.
+const post = (id: string) => json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type: "upstream.release" }) }));
+const replayOf = (id: string) => json(fetch(`${url}/events/${encodeURIComponent(id)}/replay?wait=true`, { method: "POST" }));
+
+test("an event whose id looks like a replay's (X:replay:1) does not block the replay of X", async () => {
+  const x = "collide-a";
+  expect((await post(`${x}:replay:1`)).status).toBe("accepted");
+  expect((await post(x)).status).toBe("accepted");
+  const replay = await replayOf(x);
+  expect(replay).toMatchObject({ status: "accepted", generation: 1, matched: 1 });
+  expect(replay.runs.map((r: { status: string }) => r.status)).toEqual(["completed"]);
+});
+
+test("an event X:replay:1 posted after X was replayed is accepted, not dropped as a duplicate", async () => {
+  const x = "collide-b";
+  expect((await post(x)).status).toBe("accepted");
+  expect(await replayOf(x)).toMatchObject({ status: "accepted", generation: 1 });
+  const lookalike = await post(`${x}:replay:1`);
+  expect(lookalike).toMatchObject({ status: "accepted", eventId: `${x}:replay:1`, matched: 1 });
+  expect(lookalike.runs.map((r: { status: string }) => r.status)).toEqual(["completed"]);
 });

@@ -116,8 +116,21 @@ describe("bun runner", () => {
     expect(await waitUntilGone(grandchildPid(outcome.stdout))).toBe(true);
   });
 
-  test("a process that escaped the group cannot hold the runner past the drain limit", async () => {
-    const outcome = await runStep(request("escape-group.ts"));
+  test("a process that escaped the group (setsid) is ended with the step: by its inherited marker, or by parentage", async () => {
+    for (const env of [{}, { ESCAPE_VIA_CHILD: "1" }]) {
+      const started = performance.now();
+      const outcome = await runStep(request("escape-group.ts", { env }));
+      const escaped = Number(/ESCAPED (\d+)/.exec(outcome.stdout)?.[1]);
+      expect(escaped).toBeGreaterThan(0);
+      expect({ env, gone: await waitUntilGone(escaped, 1_000) }).toEqual({ env, gone: true });
+      expect(outcome).toMatchObject({ status: "completed", result: { status: "completed" } });
+      expect(outcome.error).toBeUndefined();
+      expect(performance.now() - started).toBeLessThan(2_000);
+    }
+  });
+
+  test("a process that escaped the group and scrubbed its environment cannot hold the runner past the drain limit", async () => {
+    const outcome = await runStep(request("escape-group.ts", { env: { SCRUB_ENV: "1" } }));
     const escaped = Number(/ESCAPED (\d+)/.exec(outcome.stdout)?.[1]);
     if (escaped > 0) process.kill(escaped, "SIGKILL");
     expect(outcome).toMatchObject({ status: "completed", result: { status: "completed" } });

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { parseFlowResult } from "../flow-result.ts";
+import type { FlowResultParse } from "../flow-result.ts";
 import { hasDefaultExport, MODULE_ENTRY } from "./bun-module.ts";
 import { type Launched, launchStep, stepEnvironment } from "./launch.ts";
 import { lastNonEmptyLine, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
@@ -49,7 +49,7 @@ export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> 
   if (gaveUp) await Promise.all([readers.stdout.cancel(), readers.stderr.cancel()]);
 
   const tails = output.tails();
-  const { status, result, error } = verdict(ended, tails, request);
+  const { status, result, error } = verdict(ended, tails, output.parseResult(), request);
   const drainProblem = gaveUp ? `output still open ${DRAIN_AFTER_EXIT_MS} ms after exit (held by a process outside the step's group); capture cut short` : undefined;
   const problems = [error, drainProblem, ...(readErrors ?? []), ...launched.problems].filter((p): p is string => p !== undefined);
   return finish({
@@ -88,11 +88,10 @@ async function waitForExit(launched: Launched<Uint8Array>, request: StepRunReque
   return { exitCode: child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), stopReason };
 }
 
-function verdict(ended: Ended, out: { stdout: string; stderr: string }, request: StepRunRequest): Pick<StepOutcome, "status" | "result" | "error"> {
+function verdict(ended: Ended, out: { stdout: string; stderr: string }, parsed: FlowResultParse, request: StepRunRequest): Pick<StepOutcome, "status" | "result" | "error"> {
   if (ended.stopReason === "timed_out") return { status: "timed_out", error: `step timed out after ${request.step.timeoutMs} ms` };
   if (ended.stopReason === "canceled") return { status: "canceled", error: "canceled" };
   if (ended.signal !== null) return { status: "failed", error: `killed by ${ended.signal}` };
-  const parsed = parseFlowResult(out.stdout);
   if (ended.exitCode === 0) return parsed.ok ? { status: "completed", result: parsed.result } : { status: "failed", error: parsed.error };
   const lastLine = lastNonEmptyLine(out.stderr);
   const error = `exited with code ${ended.exitCode}${lastLine ? `: ${lastLine}` : ""}`;

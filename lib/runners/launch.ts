@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { checkSystemdRunSpec, parseForwardEnv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
+import { escapedProcesses } from "./escapees.ts";
+import { parseEnvNames, withoutWithheld } from "./step-env.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
 
 export type StepStdin = "pipe" | Uint8Array;
@@ -35,17 +37,21 @@ export type LaunchResult<In extends StepStdin> = { ok: true; launched: Launched<
 /**
  * The step's environment: the executor's, then the request's (`undefined` removes a
  * variable), then the step's own CODEX_FLOW_EVENT_ID, CODEX_FLOW_RUN_ID and
- * CODEX_FLOW_ATTEMPT, which are also returned alone as `stepEnv`.
+ * CODEX_FLOW_ATTEMPT, which are also returned alone as `stepEnv`. The system's secrets
+ * and the operator's denied names (lib/runners/step-env.ts) are never in it; a direct
+ * step with an explicit forward list gets only those names (a systemd unit gets only them
+ * anyway, see launchStep), the request's and its own.
  */
 export function stepEnvironment(request: StepRunRequest): { env: Record<string, string>; stepEnv: Record<string, string> } {
-  const stepEnv = { CODEX_FLOW_EVENT_ID: request.event.id, CODEX_FLOW_RUN_ID: request.runId, CODEX_FLOW_ATTEMPT: String(request.attempt) };
-  const merged: Record<string, string | undefined> = { ...process.env, ...request.env, ...stepEnv };
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(merged)) if (value !== undefined) env[name] = value;
+  const own = { CODEX_FLOW_EVENT_ID: request.event.id, CODEX_FLOW_RUN_ID: request.runId, CODEX_FLOW_ATTEMPT: String(request.attempt) };
+  const merged: Record<string, string | undefined> = { ...process.env, ...request.env, ...own };
+  const denied = request.envDeny ?? parseEnvNames(merged.CODEX_FLOW_STEP_ENV_DENY) ?? [];
+  const env = withoutWithheld(merged, denied);
   // The request's own variables reach a systemd unit too, as explicitly as the step's.
-  const extra: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.env ?? {})) if (value !== undefined) extra[name] = value;
-  return { env, stepEnv: { ...extra, ...stepEnv } };
+  const stepEnv = { ...withoutWithheld(request.env ?? {}, denied), ...own };
+  const forward = request.forwardEnv ?? parseEnvNames(merged.CODEX_FLOW_BACKEND_FORWARD_ENV);
+  if (request.executor === "systemd-run" || forward === undefined) return { env, stepEnv };
+  return { env: { ...unitEnvironment(env, forward, {}), ...stepEnv }, stepEnv };
 }
 
 /**
@@ -87,6 +93,7 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
     return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
   }
   let killTimer: Timer | undefined;
+  const marker = { CODEX_FLOW_RUN_ID: spec.stepEnv.CODEX_FLOW_RUN_ID ?? "", CODEX_FLOW_ATTEMPT: spec.stepEnv.CODEX_FLOW_ATTEMPT ?? "" };
   const launched: Launched<In> = {
     child,
     problems: [],
@@ -97,8 +104,17 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
     },
     async reap() {
       clearTimeout(killTimer);
+      // What left the group (setsid) is found before the group goes, while parentage still shows it.
+      const escaped = escapedProcesses(child.pid, marker);
       // Grandchildren outlive their parent unless told otherwise; the group is the step's, so nothing in it may stay.
       signalGroup(child.pid, "SIGKILL");
+      for (const pid of escaped) {
+        try {
+          signalProcess(pid, "SIGKILL");
+        } catch (error) {
+          launched.problems.push(`could not end process ${pid}, which left the step's process group: ${(error as Error).message}`);
+        }
+      }
     },
   };
   return { ok: true, launched };
@@ -161,8 +177,12 @@ function exited(child: Bun.Subprocess<StepStdin, "pipe", "pipe">): boolean {
 
 /** Signals the whole process group led by `pid`; a group that is already gone is fine. */
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  signalProcess(-pid, signal);
+}
+
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pid, signal);
+    process.kill(pid, signal);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
   }

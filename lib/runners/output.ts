@@ -1,4 +1,6 @@
+import { type FlowResultParse, FLOW_RESULT_PREFIX, parseFlowResult, resultTooLarge } from "../flow-result.ts";
 import { TailBuffer } from "./capture.ts";
+import { ResultLineMeter } from "./result-line.ts";
 import { DEFAULT_OUTPUT_CAP_BYTES, type StepOutcome, type StepRunRequest } from "./types.ts";
 
 export type Stream = "stdout" | "stderr";
@@ -13,6 +15,8 @@ export type ChunkReader = { read(): Promise<{ done: boolean; value?: Uint8Array 
 export class StepOutput {
   readonly stdout: TailBuffer;
   readonly stderr: TailBuffer;
+  /** Sizes stdout's FLOW_RESULT lines, which the tail may be too small to hold. */
+  readonly resultLine = new ResultLineMeter();
   #onOutput: StepRunRequest["onOutput"];
 
   constructor(private readonly request: Pick<StepRunRequest, "onOutput" | "outputCapBytes" | "step">) {
@@ -24,7 +28,9 @@ export class StepOutput {
   /** Appends text that did not come from a pipe (Code Mode's output deltas). */
   write(stream: Stream, text: string): void {
     if (text === "") return;
-    this[stream].push(Buffer.from(text));
+    const bytes = Buffer.from(text);
+    this[stream].push(bytes);
+    if (stream === "stdout") this.resultLine.push(bytes);
     this.#emit(stream, text);
   }
 
@@ -37,13 +43,26 @@ export class StepOutput {
         const { done, value } = await reader.read();
         if (done || value === undefined) break;
         this[stream].push(value);
+        if (stream === "stdout") this.resultLine.push(value);
         if (decoder) this.#emit(stream, decoder.decode(value, { stream: true }));
       }
     } catch (error) {
       return `reading ${stream} failed: ${(error as Error).message}`;
     }
     if (decoder) this.#emit(stream, decoder.decode());
+    if (stream === "stdout") this.resultLine.end();
     return undefined;
+  }
+
+  /**
+   * The FLOW_RESULT of the kept stdout tail; when there is none there because the last
+   * result line was larger than the tail, says that it was too large, and how large.
+   */
+  parseResult(): FlowResultParse {
+    const parsed = parseFlowResult(this.stdout.text());
+    const seen = this.resultLine.lastResultBytes;
+    if (parsed.ok || seen === undefined || seen + FLOW_RESULT_PREFIX.length <= this.stdout.capBytes) return parsed;
+    return { ok: false, error: resultTooLarge(seen, this.stdout.capBytes - FLOW_RESULT_PREFIX.length) };
   }
 
   /** The captured tails as text, and whether anything was dropped. */

@@ -39,9 +39,12 @@ export type StepRunRequest = {
   /**
    * systemd-run only: the executor's variables the unit gets (a unit starts from the user
    * manager's environment, not ours). Default: CODEX_FLOW_BACKEND_FORWARD_ENV, else the
-   * seed's list (lib/runners/systemd.ts DEFAULT_FORWARD_ENV).
+   * seed's list (lib/runners/systemd.ts DEFAULT_FORWARD_ENV). When given (or set in
+   * CODEX_FLOW_BACKEND_FORWARD_ENV), a direct step gets only these names too.
    */
   forwardEnv?: readonly string[];
+  /** Names a step never gets, on top of the system's secrets (CODEX_FLOW_STEP_ENV_DENY; lib/runners/step-env.ts). */
+  envDeny?: readonly string[];
 };
 
 /** What happened to one attempt. `stdout`/`stderr` are the captured tails. */

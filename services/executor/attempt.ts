@@ -9,7 +9,8 @@ import { tailOf } from "../../lib/runners/capture.ts";
 import { runStep } from "../../lib/runners/index.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/subjects.ts";
-import { chainedEvents } from "./chain.ts";
+import { type ChainLimits, chainedEvents } from "./chain.ts";
+import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
 import { liveOutput } from "./output.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
 
@@ -21,14 +22,17 @@ export type AttemptDeps = {
   catalog: FlowCatalog;
   hostId: string;
   executorKind: ExecutorKind;
-  forwardEnv: readonly string[];
+  forwardEnv: readonly string[] | undefined;
+  stepEnvDeny: readonly string[];
   publishTimeoutMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
   /** Live output published per attempt (bytes). */
   liveOutputBytes: number;
   maxLostAttempts: number;
-  maxChainDepth: number;
+  chainLimits: ChainLimits;
+  /** The most bytes one message body may have (lib/payload.ts bodyLimit of the connection). */
+  payloadLimit: () => number;
   /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
   ledger?: { record(pid: number, runId: string, attempt: number): void; forget(pid: number): void };
   /** Runs in progress on this host, by run id: aborting with "cancel" cancels, with "shutdown" hands the run back. */
@@ -59,7 +63,9 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
   const publish = (subject: string, body: FlowMessage, msgID: string) => publishDurably(deps, subject, encodeMessage(body), msgID, message);
   const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">) => {
     const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };
-    await publish(subjects.run(command.runId, "finished"), finished, msgIds.lifecycle(command.runId, attempt, "finished"));
+    // Sized before publishing: a record over max_payload would be refused on every attempt.
+    const body = encodeFinished(finished, deps.payloadLimit());
+    await publishDurably(deps, subjects.run(command.runId, "finished"), body, msgIds.lifecycle(command.runId, attempt, "finished"), message);
   };
 
   // Registered before anything is awaited, so a cancel that arrives from here on reaches this attempt.
@@ -97,14 +103,14 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     return "ack";
   }
 
-  let outcome: StepOutcome;
+  let ran: StepOutcome;
   const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
   await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
   const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
   let launchedPid: number | undefined;
   const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
   try {
-    outcome = await runStep({
+    ran = await runStep({
       ...found,
       event: command.event,
       runId: command.runId,
@@ -114,7 +120,8 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
       outputCapBytes: deps.outputCapBytes,
       onOutput: live.write,
       executor: deps.executorKind,
-      forwardEnv: deps.forwardEnv,
+      ...(deps.forwardEnv ? { forwardEnv: deps.forwardEnv } : {}),
+      envDeny: deps.stepEnvDeny,
       onLaunch: (pid) => {
         launchedPid = pid;
         deps.ledger?.record(pid, command.runId, attempt);
@@ -131,9 +138,13 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     return { nak: HAND_BACK_DELAY_MS };
   }
 
+  const limit = deps.payloadLimit();
+  const outcome = withResultThatFits(ran, limit);
   const failuresBefore = lastFinished?.failures ?? 0;
   const retryInMs = retryAfter(outcome, found.step.policy, failuresBefore);
-  const chained = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.maxChainDepth) : { events: [], problems: [] };
+  const proposed = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits) : { events: [], problems: [] };
+  const fitting = eventsThatFit(proposed.events, limit);
+  const chained = { events: fitting.events, problems: [...proposed.problems, ...fitting.problems] };
   for (const accepted of chained.events) {
     await publish(subjects.event(accepted.event.type), accepted, msgIds.event(accepted.event.id, 0));
   }

@@ -27,13 +27,19 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
   const { js, jsm, stream, subjects, log } = options;
   const advisories = advisoryStream(stream);
   await createStreamIfMissing(jsm, { name: advisories.name, subjects: [advisories.subject], max_age: nanos(7 * 24 * 3600_000), num_replicas: options.replicas });
-  const spec = { durable: DEAD_LETTER_DURABLE, filterSubject: advisories.subject, ackWaitMs: 30_000 };
+  // Bounded like every consumer: an advisory that cannot be recorded in 20 tries is left (logged each time).
+  const spec = { durable: DEAD_LETTER_DURABLE, filterSubject: advisories.subject, ackWaitMs: 30_000, maxDeliver: 20 };
   await ensureConsumer(jsm, advisories.name, spec);
 
   const handle = async (message: JsMsg) => {
     const advisory = message.json<MaxDeliveries>();
     const stored = await jsm.streams.getMessage(stream, { seq: advisory.stream_seq }).catch(() => null);
     const decoded = stored ? decodeMessage(stored.data) : undefined;
+    if (decoded?.ok && decoded.message.kind === "event.accepted") {
+      // The matcher records what fails in its handler (lib/consume.ts giveUp); this is an event whose matcher died on it every time.
+      log.error("an event used up the matcher's deliveries without a decision; it stays unmatched until replayed", { eventId: decoded.message.event.id, deliveries: advisory.deliveries, consumer: advisory.consumer });
+      return "ack" as const;
+    }
     if (!decoded?.ok || decoded.message.kind !== "run.step") return "ack" as const;
     const command = decoded.message;
     const attempt = (command.attemptBase ?? 0) + advisory.deliveries;

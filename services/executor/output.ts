@@ -43,7 +43,8 @@ export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: strin
     clearTimeout(timer);
     timer = undefined;
     if (!pending) return;
-    publish(pending.stream, pending.text);
+    // One large write arrives whole; each chunk must still fit a message.
+    for (const piece of utf8Pieces(pending.text, FLUSH_BYTES)) publish(pending.stream, piece);
     pending = undefined;
   };
 
@@ -70,4 +71,20 @@ export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: strin
       await Promise.all(inflight);
     },
   };
+}
+
+/** Cuts text into pieces of at most `maxBytes` UTF-8 bytes, never inside a character. */
+export function utf8Pieces(text: string, maxBytes: number): string[] {
+  const bytes = Buffer.from(text);
+  if (bytes.byteLength <= maxBytes) return [text];
+  const pieces: string[] = [];
+  let start = 0;
+  while (start < bytes.byteLength) {
+    let end = Math.min(start + maxBytes, bytes.byteLength);
+    // Back off continuation bytes (0b10xxxxxx) so the cut lands on a character boundary.
+    while (end < bytes.byteLength && end > start + 1 && (bytes[end]! & 0xc0) === 0x80) end--;
+    pieces.push(bytes.subarray(start, end).toString());
+    start = end;
+  }
+  return pieces;
 }

@@ -1,4 +1,4 @@
-import type { FlowResultStatus } from "../../lib/flow-result.ts";
+import { type FlowResultStatus, isResultTooLarge } from "../../lib/flow-result.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import { retryDelayMs, type StepPolicy } from "../../lib/step-policy.ts";
 
@@ -7,11 +7,13 @@ const VERDICTS: ReadonlySet<FlowResultStatus> = new Set(["needs_intervention", "
 
 /**
  * Which failures are retried: a non-zero exit, a crash, a missing or invalid
- * FLOW_RESULT, a timeout. Not retried: success, a cancel, and a FLOW_RESULT in which
- * the step itself said `needs_intervention`, `blocked` or `failed`.
+ * FLOW_RESULT, a timeout. Not retried: success, a cancel, a FLOW_RESULT too large to
+ * keep or publish (the same result would come back), and a FLOW_RESULT in which the
+ * step itself said `needs_intervention`, `blocked` or `failed`.
  */
-export function isRetryable(outcome: Pick<StepOutcome, "status" | "result">): boolean {
+export function isRetryable(outcome: Pick<StepOutcome, "status" | "result" | "error">): boolean {
   if (outcome.status !== "failed" && outcome.status !== "timed_out") return false;
+  if (isResultTooLarge(outcome.error)) return false;
   return !(outcome.result && VERDICTS.has(outcome.result.status));
 }
 
@@ -20,7 +22,7 @@ export function isRetryable(outcome: Pick<StepOutcome, "status" | "result">): bo
  * `failuresBefore` counts this command's earlier retryable failures (lost attempts,
  * whose executor died, are not failures of the step and do not count).
  */
-export function retryAfter(outcome: Pick<StepOutcome, "status" | "result">, policy: StepPolicy, failuresBefore: number): number | undefined {
+export function retryAfter(outcome: Pick<StepOutcome, "status" | "result" | "error">, policy: StepPolicy, failuresBefore: number): number | undefined {
   if (!isRetryable(outcome)) return undefined;
   const retry = failuresBefore + 1;
   return retry <= policy.retries ? retryDelayMs(policy, retry) : undefined;

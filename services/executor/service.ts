@@ -1,4 +1,5 @@
 import { flowCatalog } from "../../lib/catalog.ts";
+import { bodyLimit } from "../../lib/payload.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { type Executor, startExecutor } from "./executor.ts";
 import { processLedger } from "./ledger.ts";
@@ -20,6 +21,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     hostId: config.hostId,
     executorKind: config.executor,
     forwardEnv: config.forwardEnv,
+    stepEnvDeny: config.stepEnvDeny,
     labels: config.labels,
     concurrency: config.concurrency,
     ackWaitMs: config.ackWaitMs,
@@ -30,7 +32,8 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     outputTailBytes: config.outputTailBytes,
     liveOutputBytes: config.liveOutputBytes,
     maxLostAttempts: config.maxLostAttempts,
-    maxChainDepth: config.maxChainDepth,
+    chainLimits: { maxDepth: config.maxChainDepth, maxNext: config.maxNextEvents, maxChainEvents: config.maxChainEvents },
+    payloadLimit: () => bodyLimit(nc),
     ledger,
     log,
   });

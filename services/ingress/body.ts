@@ -1,3 +1,4 @@
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../lib/json-depth.ts";
 import { HttpError } from "./errors.ts";
 
 /**
@@ -15,9 +16,10 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   return body;
 }
 
-/** Parses a JSON body; 400 naming the parser's complaint otherwise. */
+/** Parses a JSON body; 400 naming the parser's complaint, or the nesting limit (checked first, in linear time), otherwise. */
 export function parseJson(body: Uint8Array): unknown {
   if (body.byteLength === 0) throw new HttpError(400, "request body is empty: expected a FlowEvent as JSON");
+  if (nestsDeeperThan(body)) throw new HttpError(400, `request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels, the limit`);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
   } catch (error) {

@@ -19,6 +19,8 @@ export type IngressDeps = {
   /** CODEX_FLOW_BACKEND_TOKEN: required on read and operator endpoints when set. */
   token?: string;
   maxBodyBytes: number;
+  /** What one list answer may spend on results, output tails and payloads (CODEX_FLOW_RESPONSE_BUDGET_BYTES). */
+  responseBudgetBytes: number;
   waitTimeoutMs: number;
   /** Why queued runs wait (no executor serving their queue), when it can be known. */
   queues?: QueueWatch;

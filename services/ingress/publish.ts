@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { isConnected } from "../../lib/jetstream.ts";
 import { encodeMessage, type FlowMessage } from "../../lib/messages.ts";
+import { bodyBytes, bodyLimit, HEADER_ALLOWANCE } from "../../lib/payload.ts";
 import { HttpError } from "./errors.ts";
 
 export type Published = { seq: number; duplicate: boolean };
@@ -19,10 +20,10 @@ export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, time
   return async (subject, message, msgID) => {
     if (!isConnected(nc)) throw new HttpError(503, "JetStream is unavailable (not connected to NATS); nothing was accepted, retry later");
     const body = encodeMessage(message);
-    const limit = nc.info?.max_payload;
+    const limit = bodyLimit(nc);
     // Retrying can never help a message over the server's max_payload: that is the sender's to fix.
-    if (limit !== undefined && Buffer.byteLength(body) > limit) {
-      throw new HttpError(413, `the event is too large for the stream: ${Buffer.byteLength(body)} bytes with its envelope, over the NATS server's max_payload of ${limit}`);
+    if (bodyBytes(body) > limit) {
+      throw new HttpError(413, `the ${message.kind} message is too large for the stream: ${bodyBytes(body)} bytes with its envelope, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`);
     }
     try {
       const ack = await js.publish(subject, body, { msgID, timeout: timeoutMs });

@@ -1,5 +1,6 @@
 import { type Static, Type as t } from "@sinclair/typebox";
 import { FlowEventInput } from "../../lib/event.ts";
+import { Elided } from "./budget.ts";
 
 /** The API's bodies as TypeBox schemas: the OpenAPI document and the handlers' types come from these. */
 const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
@@ -61,14 +62,14 @@ export const RunView = t.Object(
     nextEventIds: t.Array(t.String()),
     unit: Nullable(t.String()),
     error: Nullable(t.String()),
-    result: t.Union([t.Record(t.String(), t.Unknown()), t.Null()]),
-    resultJson: Nullable(t.String()),
+    result: t.Union([t.Record(t.String(), t.Unknown()), t.Null()], { description: "The FLOW_RESULT (null when none, or when `elided`)" }),
     stdout: t.String({ description: "The tail of the step's stdout" }),
     stderr: t.String({ description: "The tail of the step's stderr" }),
     stdoutTruncated: t.Boolean(),
     stderrTruncated: t.Boolean(),
     outputCut: t.Boolean({ description: "Retention dropped the oldest of this run's live output (GET /runs/:id/output)" }),
     attempts: t.Array(AttemptView),
+    elided: t.Optional(Elided),
     waiting: t.Optional(Nullable(t.String({ description: "Why a queued run has not started (no executor serves its queue)" }))),
   },
   { $id: "Run" },
@@ -105,11 +106,12 @@ export const EventView = t.Object(
     chainDepth: t.Integer(),
     parentRunId: Nullable(t.String()),
     runIds: t.Array(t.String()),
+    elided: t.Optional(Elided),
   },
   { $id: "Event" },
 );
 
-export const EventDetail = t.Object({ event: t.Intersect([EventView, t.Object({ decisions: t.Array(DecisionView), runs: t.Array(RunView) })]), runs: t.Array(RunView) });
+export const EventDetail = t.Object({ event: t.Intersect([EventView, t.Object({ decisions: t.Array(DecisionView) })]), runs: t.Array(RunView) });
 export const EventsPage = t.Object({ events: t.Array(EventView), nextCursor: t.Optional(t.String()) });
 export const RunsPage = t.Object({ runs: t.Array(RunView), eventId: t.Optional(t.String()), nextCursor: t.Optional(t.String()) });
 export const RunAnswer = t.Object({ run: RunView });

@@ -43,6 +43,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     secret: config.secret,
     token: config.token,
     maxBodyBytes: config.maxBodyBytes,
+    responseBudgetBytes: config.responseBudgetBytes,
     waitTimeoutMs: config.waitTimeoutMs,
     changes: changes(shared?.applied),
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });

@@ -34,6 +34,7 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
       event,
       createdAt: now,
       chainDepth: accepted.chain?.depth ?? 0,
+      ...(accepted.chain?.budget !== undefined ? { chainBudget: accepted.chain.budget } : {}),
     });
     return { ...base, runId, queue };
   });

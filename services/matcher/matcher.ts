@@ -1,12 +1,14 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { FlowCatalog } from "../../lib/catalog.ts";
 import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
+import type { DurableSpec } from "../../lib/jetstream.ts";
 import { Slots } from "../../lib/slots.ts";
 import { msgIds } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage } from "../../lib/messages.ts";
+import { decodeMessage, encodeMessage, type EventMatched } from "../../lib/messages.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { decide } from "./decide.ts";
+import { fitDecision } from "./fit.ts";
 
 export const MATCHER_DURABLE = "matcher";
 
@@ -18,6 +20,10 @@ export type MatcherOptions = {
   catalog: FlowCatalog;
   ackWaitMs: number;
   publishTimeoutMs: number;
+  /** The most bytes one message body may have (lib/payload.ts bodyLimit of the connection). */
+  payloadLimit: () => number;
+  /** Deliveries of one event before the matcher gives up on it (a failure that keeps coming back). */
+  maxDeliver: number;
   log: Logger;
 };
 
@@ -47,20 +53,38 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     const accepted = decoded.message;
     const generation = accepted.replay?.generation ?? 0;
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
-    const { matched, commands } = decide(accepted, catalog.current(), new Date().toISOString());
-    await Promise.all(commands.map((command) => publish(subjects.command(command.queue), encodeMessage(command), msgIds.command(command.runId, 1))));
-    await publish(subjects.matched(accepted.event.id), encodeMessage(matched), msgIds.matched(accepted.event.id, generation));
+    const { matched, commands } = fitDecision(decide(accepted, catalog.current(), new Date().toISOString()), options.payloadLimit());
+    await Promise.all(commands.map(({ command, body }) => publish(subjects.command(command.queue), body, msgIds.command(command.runId, 1))));
+    await publish(subjects.matched(accepted.event.id), matched, msgIds.matched(accepted.event.id, generation));
     return "ack" as const;
+  };
+
+  // A failure on every delivery: the event's decision says so, once, instead of a redelivery loop.
+  const giveUp = async (message: JsMsg, error: unknown) => {
+    const decoded = decodeMessage(message.data);
+    if (!decoded.ok || decoded.message.kind !== "event.accepted") return;
+    const accepted = decoded.message;
+    const { matched } = decide(accepted, catalog.current(), new Date().toISOString());
+    const why = `not started: the matcher gave up after ${message.info.deliveryCount} deliveries: ${String(error).slice(0, 500)}`;
+    const decisions = matched.decisions.map(({ runId: _runId, queue: _queue, ...d }) => (d.matched ? { ...d, matched: false, reasons: [...d.reasons, why] } : d));
+    const failed: EventMatched = { ...matched, decisions };
+    await publish(subjects.matched(accepted.event.id), encodeMessage(failed), msgIds.matched(accepted.event.id, matched.generation));
   };
 
   return runDurableLoop({
     js,
     jsm,
     stream,
-    spec: { durable: MATCHER_DURABLE, filterSubject: subjects.allEvents, ackWaitMs: options.ackWaitMs },
+    spec: matcherSpec(subjects, options),
+    giveUp,
     slots: new Slots(8),
     batch: 8,
     log,
     handle,
   });
+}
+
+/** The shared `matcher` consumer: a bounded number of deliveries per event (the poison-message path records the rest). */
+export function matcherSpec(subjects: Subjects, options: Pick<MatcherOptions, "ackWaitMs" | "maxDeliver">): DurableSpec {
+  return { durable: MATCHER_DURABLE, filterSubject: subjects.allEvents, ackWaitMs: options.ackWaitMs, maxDeliver: options.maxDeliver };
 }

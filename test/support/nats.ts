@@ -1,17 +1,17 @@
 import { afterAll, beforeAll } from "bun:test";
 import { type Config, loadConfig } from "../../lib/config.ts";
-import { type EmbeddedNats, startNatsServer } from "../../lib/nats-server.ts";
+import { type EmbeddedNats, type EmbeddedNatsOptions, startNatsServer } from "../../lib/nats-server.ts";
 import { tempDir } from "./temp.ts";
 
 /**
  * Starts one real nats-server (JetStream, temporary store, free port) for the test file.
  * `cleanup` registers work (stopping services) that must run before the server stops.
  */
-export function useNatsServer(): { readonly url: string; readonly server: EmbeddedNats; cleanup(fn: () => Promise<unknown>): void } {
+export function useNatsServer(options: EmbeddedNatsOptions = {}): { readonly url: string; readonly server: EmbeddedNats; cleanup(fn: () => Promise<unknown>): void } {
   let server: EmbeddedNats | undefined;
   const cleanups: (() => Promise<unknown>)[] = [];
   beforeAll(async () => {
-    server = await startNatsServer();
+    server = await startNatsServer(options);
   });
   afterAll(async () => {
     for (const fn of cleanups.reverse()) await fn().catch(() => undefined);

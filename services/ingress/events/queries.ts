@@ -1,5 +1,6 @@
 import type { StepDecision } from "../../../lib/messages.ts";
 import type { EventsTable, ReadModel } from "../../../lib/read-model/database.ts";
+import { ResponseBudget } from "../budget.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts";
 import { runsForEvent } from "../runs/queries.ts";
@@ -9,10 +10,15 @@ import { eventFromRow } from "./present.ts";
 
 export type EventFilters = Partial<Record<"type" | "source" | "since" | "until" | "limit" | "cursor", string>>;
 
-/** An event as the API shows it: the FlowEvent, when it was accepted, and what it started. */
-export function presentEvent(row: EventsTable, runIds: string[]) {
+/**
+ * An event as the API shows it: the FlowEvent, when it was accepted, and what it
+ * started. In a list, a payload that does not fit the answer's `budget` is left out
+ * (null) and `elided` links the event.
+ */
+export function presentEvent(row: EventsTable, runIds: string[], budget?: ResponseBudget) {
+  const whole = budget === undefined || budget.take(row.payload_json.length);
   return {
-    ...eventFromRow(row),
+    ...(whole ? eventFromRow(row) : { ...eventFromRow({ ...row, payload_json: "null" }), elided: { fields: ["payload"], bytes: row.payload_json.length, href: `/events/${encodeURIComponent(row.id)}` } }),
     createdAt: row.accepted_at,
     acceptedAt: row.accepted_at,
     seq: row.seq,
@@ -27,7 +33,7 @@ export function presentEvent(row: EventsTable, runIds: string[]) {
 }
 
 /** One page of events, newest accepted first, filtered by type, source and time of receipt. */
-export async function listEvents(db: ReadModel, filters: EventFilters) {
+export async function listEvents(db: ReadModel, filters: EventFilters, budgetBytes: number) {
   const limit = parseLimit(filters.limit);
   const cursor = decodeCursor(filters.cursor, 1) as [number] | undefined;
   const since = parseTime("since", filters.since);
@@ -41,16 +47,17 @@ export async function listEvents(db: ReadModel, filters: EventFilters) {
   const rows = await query.orderBy("seq", "desc").limit(limit + 1).execute();
   const page = rows.slice(0, limit);
   const runs = page.length === 0 ? [] : await db.selectFrom("runs").select(["id", "event_id"]).where("event_id", "in", page.map((e) => e.id)).orderBy("created_at").execute();
-  const events = page.map((row) => presentEvent(row, runs.filter((r) => r.event_id === row.id).map((r) => r.id)));
+  const budget = new ResponseBudget(budgetBytes);
+  const events = page.map((row) => presentEvent(row, runs.filter((r) => r.event_id === row.id).map((r) => r.id), budget));
   return rows.length > limit ? { events, nextCursor: encodeCursor([page.at(-1)!.seq]) } : { events };
 }
 
 /** One event with every match decision (each step, matched or not, with the reasons) and its runs; 404 when unknown. */
-export async function getEvent(db: ReadModel, id: string): Promise<Static<typeof EventDetail>> {
+export async function getEvent(db: ReadModel, id: string, budgetBytes: number): Promise<Static<typeof EventDetail>> {
   const row = await db.selectFrom("events").selectAll().where("id", "=", id).executeTakeFirst();
   if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(id)}`);
   const matches = await db.selectFrom("matches").selectAll().where("event_id", "=", id).orderBy("generation").execute();
-  const runs = await runsForEvent(db, id);
+  const runs = await runsForEvent(db, id, budgetBytes);
   const event = {
     ...presentEvent(row, runs.map((r) => r.id)),
     decisions: matches.flatMap((m) =>
@@ -66,7 +73,7 @@ export async function getEvent(db: ReadModel, id: string): Promise<Static<typeof
         reasons: d.reasons,
       })),
     ),
-    runs,
   };
+  // The runs once, beside the event (the existing client reads `runs` there, or on the event).
   return { event, runs };
 }

@@ -47,7 +47,7 @@ export function eventRoutes(deps: IngressDeps) {
     else deps.counters.accepted++;
     const base = { status: published.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, seq: published.seq, ...(published.duplicate ? { idempotent: true } : {}) };
     if (!mode) return base;
-    const outcome = await waitForMatch(db, eventId, generation, mode, deps.waitTimeoutMs, deps.changes);
+    const outcome = await waitForMatch(db, eventId, generation, mode, deps.waitTimeoutMs, deps.changes, deps.responseBudgetBytes);
     return { ...base, matched: outcome.matched, runIds: outcome.runIds, runs: outcome.runs, ...(outcome.timedOut ? { waitTimedOut: true } : {}) };
   };
 
@@ -116,13 +116,13 @@ export function eventRoutes(deps: IngressDeps) {
       response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
       detail: { tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
     })
-    .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query)), {
+    .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {
       ...reader,
       query: EventQuery,
       response: { 200: EventsPage, ...errors(400, 401, 503) },
       detail: { tags: ["events"], summary: "List events, newest first, with filters and cursor paging" },
     })
-    .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id)), {
+    .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id, deps.responseBudgetBytes)), {
       ...reader,
       response: { 200: EventDetail, ...errors(401, 404, 503) },
       detail: { tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },

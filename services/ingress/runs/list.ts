@@ -10,9 +10,9 @@ export type RunFilters = Partial<Record<"eventId" | "flow" | "step" | "status" |
 
 /**
  * One page of runs matching the filters, in a stable order (creation time, then id),
- * with `nextCursor` when there is more.
+ * with `nextCursor` when there is more; results and tails beyond `budgetBytes` are elided.
  */
-export async function listRuns(db: ReadModel, filters: RunFilters): Promise<{ runs: RunView[]; nextCursor?: string }> {
+export async function listRuns(db: ReadModel, filters: RunFilters, budgetBytes: number): Promise<{ runs: RunView[]; nextCursor?: string }> {
   const limit = parseLimit(filters.limit);
   // One event's runs read oldest first (the seed's listing); everything else newest first.
   const order = filters.order ?? (filters.eventId ? "asc" : "desc");
@@ -41,7 +41,7 @@ export async function listRuns(db: ReadModel, filters: RunFilters): Promise<{ ru
   }
   const rows = await query.orderBy("created_at", order).orderBy("id", order).limit(limit + 1).execute();
   const page = rows.slice(0, limit).map((r) => r.id);
-  const runs = await runsById(db, page);
+  const runs = await runsById(db, page, budgetBytes);
   const last = runs.at(-1);
   return rows.length > limit && last ? { runs, nextCursor: encodeCursor([last.createdAt, last.id]) } : { runs };
 }

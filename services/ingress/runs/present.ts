@@ -1,4 +1,5 @@
 import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
+import type { ResponseBudget } from "../budget.ts";
 import type { RunView } from "../schemas.ts";
 
 /** Effective statuses that ask a person to look (the original's later clients derive the same). */
@@ -7,11 +8,16 @@ export const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "ti
 /**
  * A run as the API shows it: the seed's fields (id, eventId, flowName, stepName, status,
  * executor, times, stdout, stderr, error, result) plus what the existing HTTP client
- * reads (runId, resultJson, attempts, attemptCount, finishedAt, effectiveStatus,
- * needsAttention) and what this backend adds (host, queue, exit code, duration).
+ * reads (runId, attempts, attemptCount, finishedAt, effectiveStatus, needsAttention)
+ * and what this backend adds (host, queue, exit code, duration). The result is sent
+ * once, as `result` (the client reads `result` or `resultJson`). In a list, `budget`
+ * decides whether the result and the output tails fit; when they do not they are left
+ * out and `elided` says so and links the run.
  */
-export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []): RunView {
+export function presentRun(row: RunsTable, attempts: AttemptsTable[] = [], budget?: ResponseBudget): RunView {
   const effectiveStatus = row.result_status ?? row.status;
+  const heavy = (row.result_json?.length ?? 0) + row.stdout.length + row.stderr.length;
+  const whole = budget === undefined || budget.take(heavy);
   return {
     id: row.id,
     runId: row.id,
@@ -44,14 +50,14 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []): RunV
     nextEventIds: row.next_json ? (JSON.parse(row.next_json) as string[]) : [],
     unit: row.unit,
     error: row.error,
-    result: row.result_json ? (JSON.parse(row.result_json) as Record<string, unknown>) : null,
-    resultJson: row.result_json,
-    stdout: row.stdout,
-    stderr: row.stderr,
+    result: whole && row.result_json ? (JSON.parse(row.result_json) as Record<string, unknown>) : null,
+    stdout: whole ? row.stdout : "",
+    stderr: whole ? row.stderr : "",
     stdoutTruncated: row.stdout_truncated === 1,
     stderrTruncated: row.stderr_truncated === 1,
     outputCut: row.output_cut === 1,
     attempts: attempts.map(presentAttempt),
+    ...(whole ? {} : { elided: { fields: ["result", "stdout", "stderr"], bytes: heavy, href: `/runs/${encodeURIComponent(row.id)}` } }),
   };
 }
 

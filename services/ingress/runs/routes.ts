@@ -26,14 +26,16 @@ export function runRoutes(deps: IngressDeps) {
       "/runs",
       async ({ query }) => {
         await readAfter(deps, query.after);
-        const page = await listRuns(db, query);
+        const page = await listRuns(db, query, deps.responseBudgetBytes);
         return { ...(query.eventId ? { eventId: query.eventId } : {}), ...page, runs: await explainWaits(page.runs, deps.queues) };
       },
       {
         ...guarded,
         query: RunQuery,
         response: { 200: RunsPage, ...errors(400, 401, 503) },
-        detail: { tags: ["runs"], summary: "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the seed's listing, oldest first" },
+        detail: { tags: ["runs"], summary: "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the seed's listing, oldest first",
+          description: "Results and output tails beyond the answer's budget (CODEX_FLOW_RESPONSE_BUDGET_BYTES) are left out, marked `elided` with a link to the run, which GET /runs/:id gives whole.",
+        },
       },
     )
     .get(

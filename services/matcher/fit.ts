@@ -1,0 +1,40 @@
+import { encodeMessage, type EventMatched, type RunStep } from "../../lib/messages.ts";
+import { bodyBytes, HEADER_ALLOWANCE } from "../../lib/payload.ts";
+import type { Decision } from "./decide.ts";
+
+/** The longest reason a decision keeps when the decision must be shortened to fit. */
+const REASON_MAX = 300;
+
+/** A decision ready to publish: each message encoded, all of them under the limit. */
+export type FittedDecision = { matched: string; commands: { command: RunStep; body: string }[] };
+
+/**
+ * Sizes a decision against the most bytes one message may carry. A command that cannot
+ * fit (an event that fit the ingress, plus the command's fields) starts no run: its step's
+ * decision becomes "not started" with the sizes, so the event's decisions say why, once,
+ * and nothing is retried. A match message that is still too large keeps one short reason
+ * per step. Pure.
+ */
+export function fitDecision(decision: Decision, limit: number): FittedDecision {
+  const commands: FittedDecision["commands"] = [];
+  const refused = new Map<string, string>();
+  for (const command of decision.commands) {
+    const body = encodeMessage(command);
+    const bytes = bodyBytes(body);
+    if (bytes <= limit) commands.push({ command, body });
+    else refused.set(command.runId, `not started: its run.step command would be ${bytes} bytes, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`);
+  }
+  const decisions = decision.matched.decisions.map((d) => {
+    const why = d.runId === undefined ? undefined : refused.get(d.runId);
+    if (why === undefined) return d;
+    const { runId: _runId, queue: _queue, ...rest } = d;
+    return { ...rest, matched: false, reasons: [...d.reasons, why] };
+  });
+  let matched: EventMatched = { ...decision.matched, decisions };
+  let body = encodeMessage(matched);
+  if (bodyBytes(body) > limit) {
+    matched = { ...matched, decisions: decisions.map((d) => ({ ...d, reasons: d.reasons.slice(-1).map((r) => (r.length > REASON_MAX ? `${r.slice(0, REASON_MAX)}…` : r)) })) };
+    body = encodeMessage(matched);
+  }
+  return { matched: body, commands };
+}

@@ -1,0 +1,47 @@
+// The consumer-loop helper's poison path (issue 9, item 3): a handler that fails on every
+// delivery is given up on after the consumer's max_deliver, recorded once, terminated.
+import { expect, test } from "bun:test";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { runDurableLoop } from "../lib/consume.ts";
+import { ensureConsumer, ensureStream } from "../lib/jetstream.ts";
+import { logger } from "../lib/log.ts";
+import { Slots } from "../lib/slots.ts";
+import { subjects } from "../lib/subjects.ts";
+import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+
+const nats = useNatsServer();
+
+test("given a handler that fails every time, when the consumer allows 3 deliveries, then it runs 3 times, the failure is recorded once and the message is terminated", async () => {
+  const config = testConfig();
+  const nc = await connect({ servers: nats.url });
+  nats.cleanup(() => nc.close());
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, config);
+  const subject = subjects(config.subjectPrefix).event("poison.test");
+  const spec = { durable: "poison", filterSubject: subject, ackWaitMs: 5_000, maxDeliver: 3 };
+  await ensureConsumer(jsm, config.stream, spec);
+  await js.publish(subject, "{}");
+
+  let handled = 0;
+  const recorded: string[] = [];
+  const loop = runDurableLoop({
+    js, jsm, stream: config.stream, spec, slots: new Slots(1), batch: 1, log: logger("test"),
+    handle: async () => {
+      handled++;
+      throw new Error("always broken");
+    },
+    giveUp: async (message, error) => void recorded.push(`${message.seq}: ${String(error)}`),
+  });
+  nats.cleanup(() => loop.stop(1_000));
+
+  await eventually(() => recorded.length > 0, 15_000, "the give-up record");
+  const consumer = await eventually(async () => {
+    const info = await jsm.consumers.info(config.stream, "poison");
+    return info.num_ack_pending === 0 && info.num_pending === 0 && info;
+  }, 5_000, "the message to be terminated");
+  expect(recorded).toEqual(["1: Error: always broken"]);
+  expect(handled).toBe(3);
+  expect(consumer.delivered.consumer_seq).toBe(3);
+});

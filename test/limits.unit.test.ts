@@ -1,0 +1,85 @@
+// The pure parts of issue 9's limits: nesting depth, result-line sizing, chain budgets,
+// output pieces and decision fitting, given/when/then.
+import { describe, expect, test } from "bun:test";
+import { nestsDeeperThan } from "../lib/json-depth.ts";
+import { ResultLineMeter } from "../lib/runners/result-line.ts";
+import { chainedEvents, type ChainLimits } from "../services/executor/chain.ts";
+import { utf8Pieces } from "../services/executor/output.ts";
+import { fitDecision } from "../services/matcher/fit.ts";
+import { decide } from "../services/matcher/decide.ts";
+import { accepted, anEvent, command, T0 } from "./support/messages.ts";
+
+describe("nestsDeeperThan", () => {
+  test("given brackets inside strings (escaped quotes too), when measuring, then only structure counts", () => {
+    expect(nestsDeeperThan('{"a":"[[[[[[","b":"\\"[[[[["}', 1)).toBe(false);
+    expect(nestsDeeperThan('{"a":[{"b":[]}]}', 3)).toBe(true);
+    expect(nestsDeeperThan('{"a":[{"b":[]}]}', 4)).toBe(false);
+    expect(nestsDeeperThan(Buffer.from(`${"[".repeat(65)}${"]".repeat(65)}`))).toBe(true);
+  });
+});
+
+describe("ResultLineMeter", () => {
+  test("given a result line split across chunks, even inside its prefix, when fed, then its JSON's size is known without keeping it", () => {
+    const meter = new ResultLineMeter();
+    for (const piece of ["noise\nFLOW_RE", "SULT {\"st", "atus\":\"completed\"}", "\nafter\n"]) meter.push(Buffer.from(piece));
+    expect(meter.lastResultBytes).toBe('{"status":"completed"}'.length);
+  });
+
+  test("given a later result line without a newline at the end, when the stream ends, then it is the one measured", () => {
+    const meter = new ResultLineMeter();
+    meter.push(Buffer.from('FLOW_RESULT {"a":1}\nFLOW_RESULT {"status":"x"}'));
+    meter.end();
+    expect(meter.lastResultBytes).toBe('{"status":"x"}'.length);
+  });
+});
+
+describe("chainedEvents budget", () => {
+  const limits: ChainLimits = { maxDepth: 20, maxNext: 10, maxChainEvents: 50 };
+  const result = (n: number) => ({ status: "completed" as const, next: Array.from({ length: n }, () => ({ type: "tree.node" })) });
+
+  test("given a chain in which every result asks for 3 more, when it runs to the end, then it starts at most the budget in all", () => {
+    let total = 0;
+    let frontier = [command("run-root", anEvent())];
+    for (let depth = 0; frontier.length > 0 && depth < 30; depth++) {
+      const next = frontier.flatMap((c) => chainedEvents(result(3), c, T0, limits).events);
+      total += next.length;
+      frontier = next.map((e, i) => ({ ...command(`run-${depth}-${i}`, e.event), chainDepth: e.chain!.depth, ...(e.chain!.budget !== undefined ? { chainBudget: e.chain!.budget } : {}) }));
+    }
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(limits.maxChainEvents);
+  });
+
+  test("given a result asking for more than one result may start, then the first ones start and the cut is named", () => {
+    const chained = chainedEvents(result(12), command("run-a"), T0, limits);
+    expect(chained.events).toHaveLength(10);
+    expect(chained.problems).toEqual(["next events cut: the result asked for 12, 10 started; one result may start at most 10 (CODEX_FLOW_MAX_NEXT_EVENTS)"]);
+  });
+});
+
+describe("utf8Pieces", () => {
+  test("given text with multi-byte characters, when cut, then no piece is over the limit and none splits a character", () => {
+    const text = "é€😀".repeat(1000);
+    const pieces = utf8Pieces(text, 100);
+    expect(pieces.join("")).toBe(text);
+    for (const piece of pieces) expect(Buffer.byteLength(piece)).toBeLessThanOrEqual(100);
+  });
+});
+
+describe("fitDecision", () => {
+  const index = { match: () => [{ flow: { name: "f", version: 1 }, step: { name: "s", runner: "bun", policy: { runsOn: undefined, concurrency: undefined } }, matched: true, reasons: [] }] } as never;
+
+  test("given a command over the limit, when fitted, then it is not sent and the step's decision says why", () => {
+    const decision = decide(accepted(anEvent({ payload: { blob: "x".repeat(5_000) } })), index, T0);
+    const fitted = fitDecision(decision, 4_000);
+    expect(fitted.commands).toEqual([]);
+    const [d] = JSON.parse(fitted.matched).decisions;
+    expect(d.matched).toBe(false);
+    expect(d.runId).toBeUndefined();
+    expect(d.reasons.at(-1)).toMatch(/^not started: its run\.step command would be \d+ bytes, over the limit of 4000/);
+  });
+
+  test("given a command that fits, when fitted, then it is sent unchanged", () => {
+    const decision = decide(accepted(), index, T0);
+    expect(fitDecision(decision, 1_000_000).commands.map((c) => c.command)).toEqual(decision.commands);
+  });
+});

@@ -1,0 +1,89 @@
+// Issue 9, item 3: every message we publish is sized against the server's max_payload
+// first; what cannot fit is recorded once as a failed match, never redelivered in a loop.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { encodeMessage } from "../lib/messages.ts";
+import { HEADER_ALLOWANCE } from "../lib/payload.ts";
+import { subjects } from "../lib/subjects.ts";
+import { type RunningSystem, startSystem } from "../services/system.ts";
+import { echoStep, writeFlows } from "./support/flows.ts";
+import { json } from "./support/http.ts";
+import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+
+const MAX_PAYLOAD = 64 * 1024;
+const LIMIT = MAX_PAYLOAD - HEADER_ALLOWANCE;
+const nats = useNatsServer({ maxPayload: MAX_PAYLOAD });
+const LOUD = `process.stdout.write("y".repeat(200_000));
+console.log("\\nFLOW_RESULT " + JSON.stringify({ status: "completed", message: "said 200000" }));
+`;
+let system: RunningSystem;
+let config: ReturnType<typeof testConfig>;
+let url: string;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+
+const post = (event: object, query = "") => fetch(`${url}/events${query}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) });
+
+/** An event whose event.accepted message is `bytes` long (the ingress adds receivedAt and acceptedAt, 24 characters each). */
+function eventOfSize(id: string, bytes: number) {
+  const at = new Date().toISOString();
+  const shell = { id, type: "big.event", receivedAt: at, payload: { blob: "" } };
+  const envelope = encodeMessage({ v: 1, kind: "event.accepted", event: shell, acceptedAt: at });
+  return { id, type: "big.event", payload: { blob: "x".repeat(bytes - Buffer.byteLength(envelope)) } };
+}
+
+beforeAll(async () => {
+  const cwd = writeFlows({
+    big: [{ name: "take", type: "big.event", source: echoStep() }],
+    loud: [{ name: "shout", type: "loud.event", source: LOUD }],
+  });
+  config = testConfig({ cwd, maxBodyBytes: 1024 * 1024 });
+  system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
+  url = system.ingressUrl!;
+  nc = await connect({ servers: nats.url });
+  jsm = await jetstreamManager(nc);
+  nats.cleanup(async () => {
+    await system.stop();
+    await nc.close();
+  });
+});
+
+describe("messages over max_payload", () => {
+  test("an event that fits the ingress but whose command does not is recorded once as a failed match, and never redelivered", async () => {
+    const event = eventOfSize("fits-ingress-not-command", LIMIT - 50);
+    const answer = await json(post(event, "?wait=matched"));
+    expect(answer).toMatchObject({ status: "accepted", matched: 0, runIds: [] });
+
+    const { event: detail } = await json(fetch(`${url}/events/${encodeURIComponent(event.id)}`));
+    const [decision] = detail.decisions;
+    expect(decision).toMatchObject({ stepName: "take", matched: false, runId: null });
+    expect(decision.reasons.at(-1)).toMatch(new RegExp(`^not started: its run\\.step command would be \\d+ bytes, over the limit of ${LIMIT} \\(the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers\\)$`));
+
+    // One decision in the stream, and the matcher's consumer has nothing pending or redelivered.
+    const info = await jsm.streams.info(config.stream, { subjects_filter: subjects(config.subjectPrefix).matched(event.id) });
+    expect(Object.values(info.state.subjects ?? {})).toEqual([1]);
+    const matcher = await eventually(async () => {
+      const consumer = await jsm.consumers.info(config.stream, "matcher");
+      return consumer.num_ack_pending === 0 && consumer.num_pending === 0 && consumer;
+    }, 10_000, "the matcher to settle");
+    expect(matcher.num_redelivered).toBe(0);
+    expect(matcher.config.max_deliver).toBe(config.maxDeliver);
+  });
+
+  test("an event whose envelope is over the limit is a 413 at the ingress, naming both sizes", async () => {
+    const response = await post(eventOfSize("over-ingress", LIMIT + 10));
+    expect(response.status).toBe(413);
+    expect((await json(response)).error).toBe(`the event.accepted message is too large for the stream: ${LIMIT + 10} bytes with its envelope, over the limit of ${LIMIT} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`);
+  });
+
+  test("a step writing more than max_payload at once: its live output arrives whole in chunks that fit, and its record keeps the result with shorter tails", async () => {
+    const answer = await json(post({ id: "loud-1", type: "loud.event" }, "?wait=true"));
+    const [run] = answer.runs;
+    expect(run).toMatchObject({ status: "completed", attempt: 1, error: null, result: { status: "completed", message: "said 200000" }, stdoutTruncated: true });
+    expect(Buffer.byteLength(run.stdout)).toBeLessThan(LIMIT);
+    const output = await json(fetch(`${url}/runs/${run.id}/output`, { headers: { accept: "application/json" } }));
+    const stdout = output.output.filter((o: { kind: string }) => o.kind === "stdout").map((o: { text: string }) => o.text).join("");
+    expect(stdout.startsWith("y".repeat(200_000))).toBe(true);
+  });
+});
