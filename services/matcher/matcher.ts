@@ -7,6 +7,7 @@ import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage } from "../../lib/messages.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { decide } from "./decide.ts";
+import { defer, route } from "./dispatch.ts";
 
 export const MATCHER_DURABLE = "matcher";
 
@@ -48,7 +49,14 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     const generation = accepted.replay?.generation ?? 0;
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
     const { matched, commands } = decide(accepted, catalog.current(), new Date().toISOString());
-    await Promise.all(commands.map((command) => publish(subjects.command(command.queue), encodeMessage(command), msgIds.command(command.runId, 1))));
+    const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
+    // A debounced step's run waits for newer events with its key (a replay is not debounced); a paused flow's run is held.
+    await Promise.all(
+      commands.map((command) => {
+        const debounced = generation === 0 ? catalog.find(command.flow, command.step)?.step : undefined;
+        return debounced?.trigger.debounce ? defer(deps, command, debounced, accepted.acceptedAt) : route(deps, command);
+      }),
+    );
     await publish(subjects.matched(accepted.event.id), encodeMessage(matched), msgIds.matched(accepted.event.id, generation));
     return "ack" as const;
   };
