@@ -2,18 +2,11 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { debounceDueAt, debounceKey } from "../../lib/debounce.ts";
 import { msgIds } from "../../lib/ids.ts";
 import type { FlowStep } from "../../lib/manifest.ts";
+import { lastMessage } from "../../lib/last-message.ts";
 import { decodeMessage, encodeMessage, type FlowMessage, type RunDeferred, type RunHeld, type RunStep } from "../../lib/messages.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 
 export type DispatchDeps = { js: JetStreamClient; jsm: JetStreamManager; stream: string; subjects: Subjects; publishTimeoutMs: number };
-
-/** The last message on a subject (a direct get), decoded, with its stream sequence. */
-export async function lastMessage(deps: Pick<DispatchDeps, "jsm" | "stream">, subject: string): Promise<{ seq: number; message: FlowMessage } | undefined> {
-  const stored = await deps.jsm.direct.getMessage(deps.stream, { last_by_subj: subject });
-  if (!stored) return undefined;
-  const decoded = decodeMessage(stored.data);
-  return decoded.ok ? { seq: stored.seq, message: decoded.message } : undefined;
-}
 
 /** The pause a step's runs wait for now (the flow's first, then the step's), with its sequence. */
 async function activePause(deps: DispatchDeps, flow: string, step: string): Promise<{ key: string; step?: string; seq: number } | undefined> {

@@ -4,7 +4,8 @@ import type { Logger } from "../../lib/log.ts";
 import type { Flow } from "../../lib/manifest.ts";
 import { encodeMessage, type EventAccepted, type FlowMessage, type ScheduleTicked } from "../../lib/messages.ts";
 import { dueTicks, type Schedule, tickEvent, tickEventId } from "../../lib/schedule.ts";
-import { type DispatchDeps, lastMessage } from "./dispatch.ts";
+import { lastMessage } from "../../lib/last-message.ts";
+import type { DispatchDeps } from "./dispatch.ts";
 
 /** How often a scheduler looks for due ticks. */
 export const SCHEDULER_EVERY_MS = 1_000;
