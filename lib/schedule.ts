@@ -91,7 +91,8 @@ export function dueTicks(schedule: Pick<Schedule, "cron" | "timezone" | "catchUp
       dropped++;
       // Very old gaps: jump near the end instead of walking every tick (bounded work).
       if (dropped > 10 * MAX_CATCH_UP) {
-        const recent = cron.previousRuns(MAX_CATCH_UP, now).reverse();
+        // previousRuns looks strictly before its reference (to the second): a second on includes a tick at `now`.
+        const recent = cron.previousRuns(MAX_CATCH_UP + 1, new Date(now.getTime() + 1_000)).filter((tick) => tick.getTime() <= now.getTime()).slice(0, MAX_CATCH_UP).reverse();
         return split(schedule.catchUp, recent, dropped);
       }
     }
