@@ -5,6 +5,8 @@ import { ManifestError, parseManifest } from "../lib/manifest.ts";
 import type { RunFinished, RunStep, StepDecision } from "../lib/messages.ts";
 import { runEventFor } from "../services/executor/run-events.ts";
 import { replayDiff } from "../services/ingress/replays/diff.ts";
+import { accepted, command } from "./support/messages.ts";
+import { memoryReadModel } from "./support/read-state.ts";
 
 const event = (id: string, payload: unknown, type = "upstream.branch_update"): FlowEvent => ({ id, type, receivedAt: "2026-06-01T00:00:00Z", payload });
 const arrival = (eventId: string, ms: number): Arrival => ({ eventId, arrivedAt: new Date(Date.UTC(2026, 5, 1) + ms).toISOString() });
@@ -82,7 +84,7 @@ describe("replay diffs", () => {
 });
 
 describe("run events", () => {
-  const command = (type = "upstream.release"): RunStep => ({
+  const runCommand = (type = "upstream.release"): RunStep => ({
     v: 1, kind: "run.step", runId: "run-abc", eventId: "ev-1", generation: 0, flow: "fork", flowVersion: 1, step: "rebase", runner: "bun", queue: "any", event: event("ev-1", {}, type), createdAt: "2026-06-01T00:00:00Z",
   });
   const finished = (fields: Partial<RunFinished>): Omit<RunFinished, "v" | "kind"> => ({
@@ -90,7 +92,7 @@ describe("run events", () => {
   });
 
   test("a run that needs intervention emits codex-flows.run.needs_intervention with a deterministic id and the run's summary", () => {
-    const accepted = runEventFor(command(), finished({ result: { status: "needs_intervention", message: "conflict in Cargo.lock" } }), "2026-06-01T00:00:02Z")!;
+    const accepted = runEventFor(runCommand(), finished({ result: { status: "needs_intervention", message: "conflict in Cargo.lock" } }), "2026-06-01T00:00:02Z")!;
     expect(accepted.event).toMatchObject({
       id: "codex-flows.run.needs_intervention:run-abc:2",
       type: "codex-flows.run.needs_intervention",
@@ -99,15 +101,47 @@ describe("run events", () => {
   });
 
   test("failed, timed_out and blocked emit; completed, changed, canceled and a failure that will be retried do not", () => {
-    expect(runEventFor(command(), finished({ status: "failed", exitCode: 1, error: "exit 1" }), "t")?.event.type).toBe("codex-flows.run.failed");
-    expect(runEventFor(command(), finished({ status: "timed_out" }), "t")?.event.type).toBe("codex-flows.run.timed_out");
-    expect(runEventFor(command(), finished({ result: { status: "blocked" } }), "t")?.event.type).toBe("codex-flows.run.blocked");
-    expect(runEventFor(command(), finished({ result: { status: "changed" } }), "t")).toBeUndefined();
-    expect(runEventFor(command(), finished({ status: "canceled" }), "t")).toBeUndefined();
-    expect(runEventFor(command(), finished({ status: "failed", retryInMs: 1000 }), "t")).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "failed", exitCode: 1, error: "exit 1" }), "t")?.event.type).toBe("codex-flows.run.failed");
+    expect(runEventFor(runCommand(), finished({ status: "timed_out" }), "t")?.event.type).toBe("codex-flows.run.timed_out");
+    expect(runEventFor(runCommand(), finished({ result: { status: "blocked" } }), "t")?.event.type).toBe("codex-flows.run.blocked");
+    expect(runEventFor(runCommand(), finished({ result: { status: "changed" } }), "t")).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "canceled" }), "t")).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "failed", retryInMs: 1000 }), "t")).toBeUndefined();
   });
 
   test("a run of a step triggered by a run event emits none (no notification loops)", () => {
-    expect(runEventFor(command("codex-flows.run.failed"), finished({ status: "failed" }), "t")).toBeUndefined();
+    expect(runEventFor(runCommand("codex-flows.run.failed"), finished({ status: "failed" }), "t")).toBeUndefined();
+  });
+});
+
+describe("read model of held, debounced and superseded runs", () => {
+  const RUN = "run-bbbbbbbbbbbbbbbbbbbbbbbb";
+  const T = "2026-11-23T10:00:05.000Z";
+
+  test("given a held run then its release, then it is queued saying why, then on its queue saying nothing; applying everything twice changes nothing", () => {
+    const model = memoryReadModel();
+    const messages = [
+      accepted(),
+      { v: 1 as const, kind: "flow.paused" as const, flow: "bindings", at: T, reason: "freeze" },
+      { v: 1 as const, kind: "run.held" as const, runId: RUN, command: command(RUN), pause: "bindings", pausedSeq: 2, reason: "held: flow bindings is paused", heldAt: T },
+    ];
+    messages.forEach((m, i) => model.apply(m, i + 1));
+    expect(model.runs.get(RUN)).toMatchObject({ status: "queued", attempt: 0, held_reason: "held: flow bindings is paused" });
+    const released = [{ v: 1 as const, kind: "flow.resumed" as const, flow: "bindings", at: T, pausedSeq: 2 }, command(RUN)];
+    released.forEach((m, i) => model.apply(m, i + 4));
+    expect(model.runs.get(RUN)).toMatchObject({ status: "queued", held_reason: null });
+    const before = model.snapshot();
+    [...messages, ...released].forEach((m, i) => model.apply(m, i + 1));
+    expect(model.snapshot()).toBe(before);
+  });
+
+  test("given a deferred run then superseded, then it is superseded with the event that superseded it and no attempt", () => {
+    const model = memoryReadModel();
+    model.apply(accepted(), 1);
+    model.apply({ v: 1, kind: "run.deferred", runId: RUN, command: command(RUN), key: "openai/codex", debounceMs: 1000, arrivedAt: T, dueAt: T }, 2);
+    expect(model.runs.get(RUN)!.held_reason).toContain('debounced: starts at 2026-11-23T10:00:05.000Z unless another event with key "openai/codex" arrives within 1000 ms');
+    model.apply({ v: 1, kind: "run.superseded", runId: RUN, supersededBy: "ev-2", at: T }, 3);
+    expect(model.runs.get(RUN)).toMatchObject({ status: "superseded", superseded_by: "ev-2", held_reason: null, attempt: 0, error: "superseded by event ev-2 (debounce)" });
+    expect(model.apply({ v: 1, kind: "run.superseded", runId: RUN, supersededBy: "ev-3", at: T }, 4)).toEqual([]);
   });
 });

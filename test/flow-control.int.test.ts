@@ -77,7 +77,7 @@ describe("pause and resume", () => {
     for (let n = 1; n <= 5; n++) expect((await post("/events", { id: `ordered-${n}`, type: "demo.ordered", payload: { n } })).status).toBe(202);
     // Progress elsewhere proves the system is moving: an unpaused flow's run completes.
     await post("/events?wait=true", { id: "other-1", type: "demo.other", payload: { repo: "x" } });
-    expect((await runsOf("eventId=other-1"))[0].status).toBe("completed");
+    expect((await runsOf("eventId=other-1"))[0]!.status).toBe("completed");
     const held = await eventually(async () => {
       const runs = await runsOf("flow=ordered");
       return runs.length === 5 ? runs : undefined;

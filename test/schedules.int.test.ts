@@ -54,7 +54,7 @@ async function stored(jsm: JetStreamManager, stream: string, filter: string): Pr
 describe("schedules", () => {
   test("given two schedulers on two connections, when a schedule ticks every second, then exactly one event per tick enters the stream", async () => {
     const cwd = scheduledFlow(`[[schedules]]\nname = "every-second"\ncron = "* * * * * *"\noverlap = "allow"\nevent = { type = "nightly.tick", payload = { n = 1 } }\n`);
-    const { config, js, jsm, subjects, deps } = await setup(cwd);
+    const { config, jsm, subjects, deps } = await setup(cwd);
     const schedulers = deps.map((d) => startScheduler({ ...d, everyMs: 50 }));
     try {
       await eventually(async () => (await stored(jsm, config.stream, subjects.schedule("nightly", "every-second"))).length >= 4 || undefined, 15_000, "four ticks");
