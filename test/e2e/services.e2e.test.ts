@@ -20,7 +20,8 @@ const SECRET = "e2e-hmac-secret";
 // The line each service logs once it is ready.
 const READY = {
   projector: /projector info projecting /,
-  matcher: /matcher info matching against 1 flow\(s\)/,
+  // The repository ships example-flow and notify-webhook.
+  matcher: /matcher info matching against 2 flow\(s\)/,
   executor: /executor info executing on host e2e-host/,
   ingress: /ingress info listening on http:/,
 } as const;
