@@ -166,6 +166,8 @@ export const RunHeld = Type.Object({
   pausedSeq: Type.Integer({ minimum: 1 }),
   reason: Type.String(),
   heldAt: Time,
+  /** The stream sequence of the event that matched: a resume queues held runs in this order. */
+  eventSeq: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
 /** A debounced run waits until `dueAt`; a newer event with the same key before then supersedes it. */

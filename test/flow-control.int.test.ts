@@ -114,6 +114,21 @@ describe("pause and resume", () => {
     await post("/flows/ordered/resume", { step: "record" });
     await eventually(async () => (await runsOf("eventId=ordered-step-1"))[0]?.status === "completed", 20_000, "the released run");
   }, 40_000);
+
+  test("a held run canceled while paused stays canceled after the resume; the runs held with it run", async () => {
+    expect((await post("/flows/ordered/pause", {})).status).toBe(200);
+    await post("/events", { id: "ordered-cancel-1", type: "demo.ordered", payload: { n: 7 } });
+    await post("/events", { id: "ordered-cancel-2", type: "demo.ordered", payload: { n: 8 } });
+    const [first] = await eventually(async () => {
+      const runs = await runsOf("eventId=ordered-cancel-1");
+      return runs[0]?.heldReason ? runs : undefined;
+    }, 15_000, "the held run");
+    const canceled = await json(await post(`/runs/${first!.id}/cancel`, {}));
+    expect(canceled.run).toMatchObject({ status: "canceled", attempt: 0 });
+    await post("/flows/ordered/resume", {});
+    await eventually(async () => (await runsOf("eventId=ordered-cancel-2"))[0]?.status === "completed", 20_000, "the other held run");
+    expect((await runsOf("eventId=ordered-cancel-1"))[0]).toMatchObject({ status: "canceled", attempt: 0 });
+  }, 40_000);
 });
 
 describe("debounce", () => {

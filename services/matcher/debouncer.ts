@@ -4,7 +4,7 @@ import { type Arrival, debounceVerdict } from "../../lib/debounce.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage, type RunSuperseded } from "../../lib/messages.ts";
 import { Slots } from "../../lib/slots.ts";
-import { type DispatchDeps, route } from "./dispatch.ts";
+import { canceled, type DispatchDeps, route } from "./dispatch.ts";
 
 export const DEBOUNCER_DURABLE = "debouncer";
 
@@ -30,7 +30,7 @@ export function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; log: Lo
     const later: Arrival | undefined = next?.ok && next.message.kind === "run.deferred" ? { eventId: next.message.command.eventId, arrivedAt: next.message.arrivedAt } : undefined;
     const verdict = debounceVerdict({ eventId: deferred.command.eventId, arrivedAt: deferred.arrivedAt }, later, deferred.debounceMs);
     if (verdict.start) {
-      await route(deps, deferred.command);
+      if (!(await canceled(deps, deferred.runId))) await route(deps, deferred.command);
     } else {
       const superseded: RunSuperseded = { v: 1, kind: "run.superseded", runId: deferred.runId, supersededBy: verdict.supersededBy, at: new Date().toISOString() };
       await js.publish(subjects.run(deferred.runId, "superseded"), encodeMessage(superseded), { msgID: `run:${deferred.runId}:superseded`, timeout: deps.publishTimeoutMs });

@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
+import { type DurableLoop, runDurableLoop, withLease } from "../../lib/consume.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage } from "../../lib/messages.ts";
 import { Slots } from "../../lib/slots.ts";
@@ -22,7 +22,8 @@ export function startResumer(deps: DispatchDeps & { ackWaitMs: number; log: Logg
     }
     const control = decoded.message;
     if (control.kind !== "flow.resumed") return "ack" as const;
-    const released = await releaseHeld(deps, control.flow, control.step, control.pausedSeq, message.seq);
+    // A long release keeps its lease, so no other matcher starts the same one meanwhile.
+    const released = await withLease(message, deps.ackWaitMs, () => releaseHeld(deps, control.flow, control.step, control.pausedSeq, message.seq));
     log.info("resumed", { flow: control.flow, ...(control.step ? { step: control.step } : {}), released });
     return "ack" as const;
   };
