@@ -101,6 +101,20 @@ describe("schedules", () => {
     );
   }, 30_000);
 
+  test("given a tick claimed by a scheduler that died before publishing its event, when another scheduler looks, then the event is published (once)", async () => {
+    const cwd = scheduledFlow(`[[schedules]]\nname = "daily"\ncron = "0 0 * * *"\nevent = { type = "nightly.tick" }\n`);
+    const { config, js, jsm, subjects, deps } = await setup(cwd);
+    const tick = "2026-06-01T00:00:00.000Z";
+    const eventId = `schedule:nightly:daily:${tick}`;
+    const claim: ScheduleTicked = { v: 1, kind: "schedule.ticked", flow: "nightly", schedule: "daily", tick, outcome: "emitted", eventId, lastEmittedEventId: eventId, at: new Date().toISOString() };
+    await js.publish(subjects.schedule("nightly", "daily"), encodeMessage(claim), { msgID: `tick:nightly:daily:${tick}` });
+    const schedulers = deps.map((d) => startScheduler({ ...d, everyMs: 60_000 }));
+    await Promise.all(schedulers.map((s) => s.pass(new Date("2026-06-01T00:00:30Z"))));
+    await Promise.all(schedulers.map((s) => s.stop()));
+    const events = (await stored(jsm, config.stream, subjects.allEvents)).flatMap((m) => (m.kind === "event.accepted" ? [m.event.id] : []));
+    expect(events).toEqual([eventId]);
+  });
+
   test("given a whole system and a step that outlasts the interval, when ticks come, then they run as events, an overlapping tick is skipped with why, and GET /schedules shows next and last tick", async () => {
     const cwd = scheduledFlow(`[[schedules]]\nname = "fast"\ncron = "*/2 * * * * *"\nevent = { type = "nightly.tick" }\n`, 'await Bun.sleep(3_000);\nconsole.log("FLOW_RESULT " + JSON.stringify({ status: "completed" }));\n');
     const config = testConfig({ cwd });

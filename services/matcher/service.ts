@@ -19,7 +19,7 @@ export async function startMatcherService(ctx: ServiceContext): Promise<Service>
   await ensureConsumer(jsm, config.stream, { durable: DEBOUNCER_DURABLE, filterSubject: subjects.allDebounce, ackWaitMs: config.ackWaitMs });
   await ensureConsumer(jsm, config.stream, { durable: RESUMER_DURABLE, filterSubject: subjects.allControl, ackWaitMs: config.ackWaitMs, maxAckPending: 1 });
   const loops = [loop, startDebouncer(deps), startResumer(deps)];
-  const scheduler = startScheduler({ ...deps, catalog });
+  const scheduler = startScheduler({ ...deps, catalog, duplicateWindowMs: config.duplicateWindowMs });
   return {
     name: "matcher",
     stop: async () => {
