@@ -101,6 +101,11 @@ describe("pause and resume", () => {
 
   test("pausing one step holds only that step; an unknown flow or step is 404", async () => {
     expect((await post("/flows/nope/pause", {})).status).toBe(404);
+    // Without a body (curl -X POST) too; an unknown field is named.
+    expect((await fetch(`${url}/flows/other/pause`, { method: "POST" })).status).toBe(200);
+    expect((await fetch(`${url}/flows/other/resume`, { method: "POST" })).status).toBe(200);
+    const typo = await post("/flows/other/pause", { stpe: "echo" });
+    expect(typo.status).toBe(400);
     expect((await post("/flows/ordered/pause", { step: "nope" })).status).toBe(404);
     expect((await post("/flows/ordered/pause", { step: "record" })).status).toBe(200);
     await post("/events", { id: "ordered-step-1", type: "demo.ordered", payload: { n: 6 } });

@@ -1,4 +1,4 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { FlowPaused, FlowResumed } from "../../../lib/messages.ts";
 import { nextTick } from "../../../lib/schedule.ts";
 import { requireToken } from "../auth.ts";
@@ -6,6 +6,7 @@ import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { waitForSeq } from "../read-your-writes.ts";
 import { errors } from "../schemas.ts";
+import { jsonRequestBody, strictBody } from "../strict-body.ts";
 import { FlowsAnswer, PauseAnswer, PauseBody, SchedulesAnswer } from "./schemas.ts";
 
 /** The flows this host knows; 503 when the ingress was started without them. */
@@ -77,17 +78,17 @@ export function flowRoutes(deps: IngressDeps) {
       },
       { ...guarded, response: { 200: FlowsAnswer, ...errors(401, 503) }, detail: { tags: ["flows"], summary: "The flows this host knows, with their pause state (flow and step) and schedules" } },
     )
-    .post("/flows/:flow/pause", async ({ params, body }) => await setPaused(params.flow, body ?? {}, true), {
+    .post("/flows/:flow/pause", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), true), {
       ...guarded,
-      body: t.Optional(PauseBody),
+      parse: "none",
       response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503) },
-      detail: { tags: ["flows"], summary: "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed" },
+      detail: { tags: ["flows"], summary: "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed", requestBody: jsonRequestBody(PauseBody, false) },
     })
-    .post("/flows/:flow/resume", async ({ params, body }) => await setPaused(params.flow, body ?? {}, false), {
+    .post("/flows/:flow/resume", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), false), {
       ...guarded,
-      body: t.Optional(PauseBody),
+      parse: "none",
       response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503) },
-      detail: { tags: ["flows"], summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held" },
+      detail: { tags: ["flows"], summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held", requestBody: jsonRequestBody(PauseBody, false) },
     })
     .get(
       "/schedules",

@@ -6,6 +6,7 @@ import { requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { errors } from "../schemas.ts";
+import { jsonRequestBody, strictBody } from "../strict-body.ts";
 import { replayDiff } from "./diff.ts";
 import { ReplayAnswer, ReplayBody } from "./schemas.ts";
 
@@ -29,7 +30,8 @@ function time(raw: string | undefined, field: string): string | undefined {
 export function replayRoutes(deps: IngressDeps) {
   return new Elysia({ name: "replays" }).post(
     "/replays",
-    async ({ body }) => {
+    async ({ request }) => {
+      const body = await strictBody(request, ReplayBody, deps.maxBodyBytes);
       if (!deps.catalog) throw new HttpError(503, "this ingress has no flow catalog (it reads flows from CODEX_FLOW_BACKEND_CWD)");
       const since = time(body.since, "since")!;
       const until = time(body.until, "until");
@@ -58,11 +60,12 @@ export function replayRoutes(deps: IngressDeps) {
     },
     {
       beforeHandle: requireToken(deps.token),
-      body: ReplayBody,
+      parse: "none",
       response: { 200: ReplayAnswer, ...errors(400, 401, 404, 503) },
       detail: {
         tags: ["events"],
         summary: "Bulk replay: the events of a type in a time range; dryRun (the default) shows per event which steps would match now versus then",
+        requestBody: jsonRequestBody(ReplayBody, true),
       },
     },
   );
