@@ -3,7 +3,7 @@ import { ConfigError, type Config } from "../lib/config.ts";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
-import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/features.ts";
+import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
 import { logs } from "../cli/logs.ts";
 import { projectorCommand } from "../cli/projector.ts";
 import { dev, serve } from "../cli/serve.ts";
