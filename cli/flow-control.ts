@@ -34,10 +34,14 @@ export async function pauseFlow(target: ApiTarget, action: "pause" | "resume", f
 
 /** The pause marks `flow list` shows, from a running ingress; undefined when none answers. */
 export async function pauseMarks(target: ApiTarget): Promise<Set<string> | undefined> {
-  const answer = await callApi(target, "GET", "/flows").catch(() => undefined);
-  if (!answer || answer.status !== 200) return undefined;
+  // `flow list` works without a server: a short look, and nothing when none answers.
+  const headers: Record<string, string> = target.token ? { authorization: `Bearer ${target.token}` } : {};
+  const response = await fetch(`${target.url.replace(/\/$/, "")}/flows`, { headers, signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+  if (!response || response.status !== 200) return undefined;
+  const body = (await response.json().catch(() => undefined)) as { flows?: unknown } | undefined;
+  if (!Array.isArray(body?.flows)) return undefined;
   const marks = new Set<string>();
-  for (const flow of answer.body.flows as { name: string; paused: boolean; steps: { name: string; paused: boolean }[] }[]) {
+  for (const flow of body.flows as { name: string; paused: boolean; steps: { name: string; paused: boolean }[] }[]) {
     if (flow.paused) marks.add(flow.name);
     for (const step of flow.steps) if (step.paused) marks.add(`${flow.name}/${step.name}`);
   }
