@@ -10,10 +10,10 @@ export type DispatchDeps = { js: JetStreamClient; jsm: JetStreamManager; stream:
 
 /** The pause a step's runs wait for now (the flow's first, then the step's), with its sequence. */
 async function activePause(deps: DispatchDeps, flow: string, step: string): Promise<{ key: string; step?: string; seq: number } | undefined> {
-  for (const which of [undefined, step]) {
-    const last = await lastMessage(deps, deps.subjects.control(flow, which));
-    if (last?.message.kind === "flow.paused") return { key: which ? `${flow}/${which}` : flow, ...(which ? { step: which } : {}), seq: last.seq };
-  }
+  // Read from the stream for every run (not a cached watch): once a pause is stored, no run of that flow slips past it.
+  const [ofFlow, ofStep] = await Promise.all([lastMessage(deps, deps.subjects.control(flow)), lastMessage(deps, deps.subjects.control(flow, step))]);
+  if (ofFlow?.message.kind === "flow.paused") return { key: flow, seq: ofFlow.seq };
+  if (ofStep?.message.kind === "flow.paused") return { key: `${flow}/${step}`, step, seq: ofStep.seq };
   return undefined;
 }
 
