@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO } from "./support/processes.ts";
+import { openReadModel } from "../lib/read-model/database.ts";
+import { connectContext } from "../services/context.ts";
 import { verifySignature } from "../services/ingress/signature.ts";
+import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
@@ -50,13 +53,15 @@ cpSync(join(REPO, "flows", "notify-webhook"), join(cwd, "flows", "notify-webhook
 
 let system: RunningSystem;
 let url: string;
+let config: ReturnType<typeof testConfig>;
 const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 const runsOf = async (query: string) => (await json(fetch(`${url}/runs?${query}&limit=200`))).runs as Record<string, any>[];
 
 beforeAll(async () => {
   process.env.NOTIFY_WEBHOOK_URL = `http://127.0.0.1:${receiver.port}/hook`;
   process.env.NOTIFY_WEBHOOK_SECRET = WEBHOOK_SECRET;
-  system = await startSystem(testConfig({ cwd, concurrency: 1 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  config = testConfig({ cwd, concurrency: 1 });
+  system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
@@ -133,6 +138,26 @@ describe("pause and resume", () => {
     await post("/flows/ordered/resume", {});
     await eventually(async () => (await runsOf("eventId=ordered-cancel-2"))[0]?.status === "completed", 20_000, "the other held run");
     expect((await runsOf("eventId=ordered-cancel-1"))[0]).toMatchObject({ status: "canceled", attempt: 0 });
+  }, 40_000);
+
+  test("a pause is a message in the stream: a read model rebuilt from sequence 1 shows the flow paused and its runs held", async () => {
+    expect((await post("/flows/other/pause", { reason: "rebuild check" })).status).toBe(200);
+    await post("/events", { id: "other-held-1", type: "demo.other", payload: { repo: "y" } });
+    await eventually(async () => (await runsOf("eventId=other-held-1"))[0]?.heldReason, 15_000, "the held run");
+    const ctx = await connectContext(config, nats.url, "rebuild");
+    try {
+      const { path } = await rebuildReadModel(ctx, join(tempDir("codex-flows-rebuild-"), "rebuilt.sqlite"));
+      const db = await openReadModel(path);
+      const control = await db.selectFrom("flow_controls").selectAll().where("flow", "=", "other").executeTakeFirst();
+      const run = await db.selectFrom("runs").selectAll().where("event_id", "=", "other-held-1").executeTakeFirst();
+      await db.destroy();
+      expect(control).toMatchObject({ step: "", paused: 1, reason: "rebuild check" });
+      expect(run).toMatchObject({ status: "queued", held_reason: "held: flow other is paused; the run starts when it is resumed" });
+    } finally {
+      await ctx.nc.close();
+    }
+    await post("/flows/other/resume", {});
+    await eventually(async () => (await runsOf("eventId=other-held-1"))[0]?.status === "completed", 20_000, "the released run");
   }, 40_000);
 });
 
