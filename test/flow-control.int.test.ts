@@ -62,8 +62,11 @@ beforeAll(async () => {
   process.env.NOTIFY_WEBHOOK_SECRET = WEBHOOK_SECRET;
   config = testConfig({ cwd, concurrency: 1 });
   system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
+  // A second host's matcher (its own connection): pauses, debounces and resumes must hold across both.
+  const secondMatcher = await startSystem({ ...config, hostId: "second-host" }, nats.url, ["matcher"]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
+  nats.cleanup(() => secondMatcher.stop());
 });
 afterAll(() => {
   delete process.env.NOTIFY_WEBHOOK_URL;
