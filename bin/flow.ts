@@ -3,6 +3,7 @@ import { ConfigError, type Config } from "../lib/config.ts";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
+import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
 import { logs } from "../cli/logs.ts";
 import { projectorCommand } from "../cli/projector.ts";
 import { dev, serve } from "../cli/serve.ts";
@@ -12,7 +13,8 @@ const HELP = `flow: codex-flows on NATS JetStream
 Usage: bun run flow <command> [options]
 
 Local (no NATS, as the original):
-  list                              list the flows found under --cwd (.codex/flows first, then flows)
+  list                              list the flows found under --cwd (.codex/flows first, then flows);
+                                    marks paused flows and steps when an ingress answers at --url
   fire --event FILE                 run every step whose trigger matches the event, here
   run FLOW STEP --event FILE        run one step for the event, here
 
@@ -35,6 +37,13 @@ Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HO
   retry RUN                         start a new attempt of a run that ended
   replay EVENT [--wait matched|true]
                                     match a stored event again (new runs, marked as a replay)
+  replay --type T --since TIME [--until TIME] [--flow F] [--dry-run] [--concurrency N]
+                                    bulk replay: per event, the steps that match now versus then;
+                                    without --dry-run replays them, N at a time (default 4)
+  schedules [--json]                every schedule with its next and last tick
+  pause FLOW [--step STEP] [--reason TEXT]
+                                    hold the flow's (or step's) matched runs until it is resumed
+  resume FLOW [--step STEP]         queue the held runs, in order
 
 Options:
   --cwd DIR      where flows are discovered (CODEX_FLOW_BACKEND_CWD, default: the current directory)
@@ -58,6 +67,14 @@ async function main(argv: string[]): Promise<number> {
     example: { type: "boolean" },
     follow: { type: "boolean", short: "f" },
     output: { type: "string" },
+    step: { type: "string" },
+    reason: { type: "string" },
+    type: { type: "string" },
+    since: { type: "string" },
+    until: { type: "string" },
+    flow: { type: "string" },
+    "dry-run": { type: "boolean" },
+    concurrency: { type: "string" },
   });
   if (values.help) {
     console.log(HELP);
@@ -75,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case "list":
-      return listFlows(cwd);
+      return listFlows(cwd, await pauseMarks(target));
     case "fire":
       return await fireLocally(cwd, values.event);
     case "run":
@@ -98,7 +115,16 @@ async function main(argv: string[]): Promise<number> {
     case "retry":
       return await operateRun(target, command, positionals[0]);
     case "replay":
+      if (values.type !== undefined || values.since !== undefined || values["dry-run"]) {
+        const bulk = { dryRun: values["dry-run"] === true, json: values.json === true, concurrency: values.concurrency };
+        return await bulkReplay(target, { ...bulk, type: values.type, since: values.since, until: values.until, flow: values.flow });
+      }
       return await replayEvent(target, positionals[0], values.wait);
+    case "schedules":
+      return await listSchedules(target, values.json === true);
+    case "pause":
+    case "resume":
+      return await pauseFlow(target, command, positionals[0], values.step, values.reason);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -6,16 +6,18 @@ import { runStep } from "../lib/runners/index.ts";
 import type { StepOutcome } from "../lib/runners/types.ts";
 import { readJsonFile, UsageError } from "./args.ts";
 
-/** `flow list`: every flow and step found under the working directory, and what is wrong with the rest. */
-export function listFlows(cwd: string): number {
+/** `flow list`: every flow and step found under the working directory, and what is wrong with the rest; `paused` marks (from a running ingress) say which flows and steps are paused. */
+export function listFlows(cwd: string, paused?: Set<string>): number {
   const { discovery, problems } = flowCatalog(cwd).current();
   if (discovery.flows.length === 0) console.log(`no flows under ${cwd} (looked in .codex/flows and flows)`);
   for (const flow of discovery.flows) {
-    console.log(`${flow.name} v${flow.version}  ${flow.description ?? ""}`.trimEnd());
+    console.log(`${flow.name} v${flow.version}${paused?.has(flow.name) ? "  [paused]" : ""}  ${flow.description ?? ""}`.trimEnd());
     console.log(`  ${flow.root}`);
     for (const step of flow.steps) {
-      console.log(`  - ${step.name} (${step.runner}, ${step.script}) on ${step.trigger.type}${step.trigger.schema ? ` matching ${step.trigger.schema}` : ""}`);
+      const debounce = step.trigger.debounce ? ` debounced ${step.trigger.debounce.ms} ms by ${step.trigger.debounce.key}` : "";
+      console.log(`  - ${step.name} (${step.runner}, ${step.script}) on ${step.trigger.type}${step.trigger.schema ? ` matching ${step.trigger.schema}` : ""}${debounce}${paused?.has(`${flow.name}/${step.name}`) ? "  [paused]" : ""}`);
     }
+    for (const schedule of flow.schedules ?? []) console.log(`  schedule ${schedule.name}: "${schedule.cron}" ${schedule.timezone} -> ${schedule.event.type}`);
   }
   for (const s of discovery.shadowed) console.log(`shadowed: ${s.name} at ${s.path} (the copy at ${s.shadowedBy} wins)`);
   for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);

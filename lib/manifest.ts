@@ -1,14 +1,16 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse, TomlError } from "smol-toml";
+import { type Debounce, DEBOUNCE_KEYS, parseDebounce } from "./debounce.ts";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "./event.ts";
+import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
 
 export type Runner = "bun" | "code-mode";
 export const RUNNERS: readonly Runner[] = ["bun", "code-mode"];
 export const DEFAULT_TIMEOUT_MS = 300_000;
 
-export type StepTrigger = { type: string; schema?: string; schemaPath?: string };
+export type StepTrigger = { type: string; schema?: string; schemaPath?: string; debounce?: Debounce };
 export type FlowStep = {
   name: string;
   runner: Runner;
@@ -27,6 +29,8 @@ export type Flow = {
   config: Record<string, unknown>;
   guidance?: { skills?: string[] };
   steps: FlowStep[];
+  /** `[[schedules]]`: cron ticks that emit events (lib/schedule.ts). */
+  schedules?: Schedule[];
   root: string;
   manifestPath: string;
 };
@@ -48,10 +52,10 @@ const NAME = /^[A-Za-z0-9._-]+$/;
 const NAME_RULE = "expected a non-empty name of letters, digits, '.', '_' or '-'";
 const EVENT_TYPE = new RegExp(EVENT_TYPE_PATTERN);
 // Unknown keys are rejected because in a hand-written manifest they are almost always typos.
-const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "steps"];
+const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "steps", "schedules"];
 const GUIDANCE_KEYS = ["skills"];
 const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", ...STEP_POLICY_KEYS];
-const TRIGGER_KEYS = ["type", "schema"];
+const TRIGGER_KEYS = ["type", "schema", ...DEBOUNCE_KEYS];
 
 type Table = Record<string, unknown>;
 type Fail = (field: string, message: string) => never;
@@ -88,6 +92,7 @@ export function parseManifest(text: string, manifestPath: string): Flow {
   });
 
   const flow: Flow = { name, version, config, steps: flowSteps, root, manifestPath: path };
+  if (doc.schedules !== undefined) flow.schedules = parseSchedules(doc.schedules, fail);
   if (description !== undefined) flow.description = description;
   if (guidance !== undefined) flow.guidance = guidance;
   return flow;
@@ -156,6 +161,8 @@ function parseStep(value: unknown, field: string, root: string, fail: Fail): Flo
   const schema = optionalString(trigger.schema, `${field}.trigger.schema`, fail);
   const stepTrigger: StepTrigger =
     schema === undefined ? { type } : { type, schema, schemaPath: insideRoot(root, schema, `${field}.trigger.schema`, fail) };
+  const debounce = parseDebounce(trigger, `${field}.trigger`, fail);
+  if (debounce) stepTrigger.debounce = debounce;
 
   const parsed: FlowStep = {
     name,
@@ -169,6 +176,18 @@ function parseStep(value: unknown, field: string, root: string, fail: Fail): Flo
   };
   if (cwd !== undefined) parsed.cwd = cwd;
   return parsed;
+}
+
+function parseSchedules(value: unknown, fail: Fail): Schedule[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return fail("schedules", `expected [[schedules]] tables, got ${describe(value)}`);
+  const seen = new Set<string>();
+  return value.map((table, index) => {
+    const schedule = parseSchedule(readTable(table, `schedules[${index}]`, fail), `schedules[${index}]`, fail);
+    if (seen.has(schedule.name)) fail(`schedules[${index}].name`, `duplicate schedule name "${schedule.name}"`);
+    seen.add(schedule.name);
+    return schedule;
+  });
 }
 
 function parseGuidance(guidance: Table, fail: Fail): { skills?: string[] } {

@@ -159,7 +159,93 @@ export const RunOutput = Type.Object({
   at: Time,
 });
 
-export const FlowMessage = Type.Union([EventAccepted, EventMatched, RunStep, RunStarted, RunFinished, RunCancelRequested, RunReleased, RunOutput]);
+/** A matched run waits, unqueued, because its flow (or step) is paused; a resume releases it in order. */
+export const RunHeld = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.held"),
+  runId: Type.String(),
+  command: RunStep,
+  /** The pause it waits for (`<flow>` or `<flow>/<step>`) and that pause's stream sequence. */
+  pause: Type.String(),
+  pausedSeq: Type.Integer({ minimum: 1 }),
+  reason: Type.String(),
+  heldAt: Time,
+  /** The stream sequence of the event that matched: a resume queues held runs in this order. */
+  eventSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+
+/** A debounced run waits until `dueAt`; a newer event with the same key before then supersedes it. */
+export const RunDeferred = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.deferred"),
+  runId: Type.String(),
+  command: RunStep,
+  key: Type.String(),
+  debounceMs: Type.Integer({ minimum: 1 }),
+  arrivedAt: Time,
+  dueAt: Time,
+});
+
+/** A debounced run will not start: a newer event with the same key came within the debounce time. */
+export const RunSuperseded = Type.Object({
+  v: V1,
+  kind: Type.Literal("run.superseded"),
+  runId: Type.String(),
+  supersededBy: Type.String({ description: "The id of the event that superseded this run's event." }),
+  at: Time,
+});
+
+/** An operator paused a flow (or one step of it): its matched runs are held until it is resumed. */
+export const FlowPaused = Type.Object({
+  v: V1,
+  kind: Type.Literal("flow.paused"),
+  flow: Type.String(),
+  step: Type.Optional(Type.String()),
+  at: Time,
+  reason: Type.Optional(Type.String()),
+});
+
+/** An operator resumed a paused flow (or step): the runs held since `pausedSeq` are queued in order. */
+export const FlowResumed = Type.Object({
+  v: V1,
+  kind: Type.Literal("flow.resumed"),
+  flow: Type.String(),
+  step: Type.Optional(Type.String()),
+  at: Time,
+  pausedSeq: Type.Integer({ minimum: 1 }),
+});
+
+/** A scheduler handled one tick of a schedule: it emitted the tick's event, or skipped it and why. */
+export const ScheduleTicked = Type.Object({
+  v: V1,
+  kind: Type.Literal("schedule.ticked"),
+  flow: Type.String(),
+  schedule: Type.String(),
+  tick: Time,
+  outcome: Type.Union([Type.Literal("emitted"), Type.Literal("skipped")]),
+  eventId: Type.String(),
+  /** The event of the newest tick emitted so far (this one's when emitted): the overlap check looks at its runs. */
+  lastEmittedEventId: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+  at: Time,
+});
+
+export const FlowMessage = Type.Union([
+  EventAccepted,
+  EventMatched,
+  RunStep,
+  RunStarted,
+  RunFinished,
+  RunCancelRequested,
+  RunReleased,
+  RunOutput,
+  RunHeld,
+  RunDeferred,
+  RunSuperseded,
+  FlowPaused,
+  FlowResumed,
+  ScheduleTicked,
+]);
 
 export type EventAccepted = Static<typeof EventAccepted>;
 export type EventMatched = Static<typeof EventMatched>;
@@ -170,6 +256,12 @@ export type RunFinished = Static<typeof RunFinished>;
 export type RunCancelRequested = Static<typeof RunCancelRequested>;
 export type RunReleased = Static<typeof RunReleased>;
 export type RunOutput = Static<typeof RunOutput>;
+export type RunHeld = Static<typeof RunHeld>;
+export type RunDeferred = Static<typeof RunDeferred>;
+export type RunSuperseded = Static<typeof RunSuperseded>;
+export type FlowPaused = Static<typeof FlowPaused>;
+export type FlowResumed = Static<typeof FlowResumed>;
+export type ScheduleTicked = Static<typeof ScheduleTicked>;
 export type FlowMessage = Static<typeof FlowMessage>;
 
 const utf8 = new TextDecoder();
@@ -185,6 +277,12 @@ const kindSchemas: Record<FlowMessage["kind"], TSchema> = {
   "run.cancel": RunCancelRequested,
   "run.released": RunReleased,
   "run.output": RunOutput,
+  "run.held": RunHeld,
+  "run.deferred": RunDeferred,
+  "run.superseded": RunSuperseded,
+  "flow.paused": FlowPaused,
+  "flow.resumed": FlowResumed,
+  "schedule.ticked": ScheduleTicked,
 };
 // One compiled check per kind, picked by the tag: checking the whole union tries every branch.
 const checkers = new Map(Object.entries(kindSchemas).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]));

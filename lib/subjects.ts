@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 export const DEFAULT_SUBJECT_PREFIX = "flows";
 
 /** The lifecycle kinds a run publishes under `<prefix>.runs.<runId>.<kind>`. */
-export type RunSubjectKind = "started" | "output" | "finished" | "cancel" | "released";
+export type RunSubjectKind = "started" | "output" | "finished" | "cancel" | "released" | "superseded";
 
 /**
  * Every subject the system writes, built from one prefix. User data never reaches a
@@ -27,6 +27,13 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     matched: (eventId: string) => `${prefix}.matched.${eventToken(eventId)}`,
     command: (queue: string) => `${prefix}.commands.${queueToken(queue)}`,
     run: (runId: string, kind: RunSubjectKind) => `${prefix}.runs.${runId}.${kind}`,
+    // Pause and resume of one flow (`step` absent) or one step: the last message is the state.
+    control: (flow: string, step?: string) => `${prefix}.control.${eventToken(`${flow}\n${step ?? ""}`)}`,
+    allControl: `${prefix}.control.>`,
+    held: (flow: string, step?: string) => `${prefix}.held.${eventToken(`${flow}\n${step ?? ""}`)}`,
+    debounce: (flow: string, step: string, key: string) => `${prefix}.debounce.${eventToken(`${flow}\n${step}\n${key}`)}`,
+    allDebounce: `${prefix}.debounce.>`,
+    schedule: (flow: string, name: string) => `${prefix}.schedules.${eventToken(`${flow}\n${name}`)}`,
     // Outside the stream's `<prefix>.>` on purpose: presence is plain NATS, never stored.
     hostBeat: (hostId: string) => `${prefix}_hosts.${hostId}`,
     allHostBeats: `${prefix}_hosts.*`,

@@ -7,6 +7,7 @@ import * as durableExecution from "./migrations/2026-11-24-1-durable-execution.t
 import * as initial from "./migrations/2026-11-23-initial.ts";
 import * as matches from "./migrations/2026-11-24-3-matches.ts";
 import * as output from "./migrations/2026-11-24-2-output.ts";
+import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
 
 /** One FlowEvent as accepted, with its latest match decision summary. */
 export type EventsTable = {
@@ -73,7 +74,17 @@ export type RunsTable = {
   output_cut: number;
   /** Characters of live output kept for the run (what retention counts). */
   output_bytes: number;
+  /** Why a queued run does not wait on its queue yet: its flow is paused, or it is debounced. */
+  held_reason: string | null;
+  /** The event that superseded this debounced run (status `superseded`). */
+  superseded_by: string | null;
 };
+
+/** The pause state of a flow (`step` is "") or one step: the last pause or resume. */
+export type FlowControlsTable = { flow: string; step: string; paused: number; at: string; reason: string | null; seq: number };
+
+/** One schedule tick a scheduler handled: `emitted` (its event id) or `skipped` (and why). */
+export type ScheduleTicksTable = { flow: string; schedule: string; tick: string; outcome: string; event_id: string; reason: string | null; at: string; seq: number };
 
 /** One chunk of an attempt's live output. */
 export type OutputTable = { run_id: string; attempt: number; chunk: number; stream: string; text: string; at: string; seq: number };
@@ -104,6 +115,8 @@ export type ReadModelDatabase = {
   attempts: AttemptsTable;
   output: OutputTable;
   projector_state: ProjectorStateTable;
+  flow_controls: FlowControlsTable;
+  schedule_ticks: ScheduleTicksTable;
 };
 
 export type ReadModel = Kysely<ReadModelDatabase>;
@@ -134,6 +147,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-24-1-durable-execution": durableExecution,
   "2026-11-24-2-output": output,
   "2026-11-24-3-matches": matches,
+  "2026-12-02-1-schedules-pause-debounce": schedulesPauseDebounce,
 };
 
 /**

@@ -12,6 +12,7 @@ import type { Subjects } from "../../lib/subjects.ts";
 import { type ChainLimits, chainedEvents } from "./chain.ts";
 import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
 import { liveOutput } from "./output.ts";
+import { runEventFor } from "./run-events.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
 
 export type AttemptDeps = {
@@ -63,6 +64,9 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
   const publish = (subject: string, body: FlowMessage, msgID: string) => publishDurably(deps, subject, encodeMessage(body), msgID, message);
   const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">) => {
     const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };
+    // The run event goes first: once the record is written, a redelivery would not emit it.
+    const runEvent = runEventFor(command, finished, new Date().toISOString());
+    if (runEvent) await publish(subjects.event(runEvent.event.type), runEvent, msgIds.event(runEvent.event.id, 0));
     // Sized before publishing: a record over max_payload would be refused on every attempt.
     const body = encodeFinished(finished, deps.payloadLimit());
     await publishDurably(deps, subjects.run(command.runId, "finished"), body, msgIds.lifecycle(command.runId, attempt, "finished"), message);

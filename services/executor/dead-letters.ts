@@ -7,6 +7,7 @@ import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage, type RunFinished } from "../../lib/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import type { Subjects } from "../../lib/subjects.ts";
+import { runEventFor } from "./run-events.ts";
 
 export const DEAD_LETTER_DURABLE = "dead-letters";
 
@@ -49,6 +50,8 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
       error: `gave up after ${advisory.deliveries} deliveries without a result (max deliveries reached on ${advisory.consumer}: the executors that took it stopped)`,
       stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0,
     };
+    const runEvent = runEventFor(command, finished, now);
+    if (runEvent) await js.publish(subjects.event(runEvent.event.type), encodeMessage(runEvent), { msgID: msgIds.event(runEvent.event.id, 0) });
     // Same msg id as the last attempt's own record: if that executor did finish after all, this one is dropped.
     await js.publish(subjects.run(command.runId, "finished"), encodeMessage(finished), { msgID: msgIds.lifecycle(command.runId, attempt, "finished") });
     log.warn("dead letter recorded as a failed run", { runId: command.runId, deliveries: advisory.deliveries });

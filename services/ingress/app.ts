@@ -4,6 +4,8 @@ import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
 import { eventRoutes } from "./events/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
+import { flowRoutes } from "./flows/routes.ts";
+import { replayRoutes } from "./replays/routes.ts";
 import { requireToken } from "./auth.ts";
 import { Health } from "./schemas.ts";
 
@@ -17,13 +19,15 @@ export function createIngressApp(deps: IngressDeps) {
         specPath: "/openapi.json",
         documentation: {
           info: { title: "codex-flows", version: "1", description: "Event-driven automation on NATS JetStream: accept FlowEvents, inspect and operate runs." },
-          tags: [{ name: "events" }, { name: "runs" }, { name: "system" }],
+          tags: [{ name: "events" }, { name: "runs" }, { name: "flows" }, { name: "system" }],
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" }, apiKey: { type: "apiKey", in: "header", name: "x-api-key" } } },
         },
       }),
     )
     .use(eventRoutes(deps))
     .use(runRoutes(deps))
+    .use(flowRoutes(deps))
+    .use(replayRoutes(deps))
     .get(
       "/metrics",
       async ({ set }) => {

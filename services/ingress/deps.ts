@@ -1,3 +1,5 @@
+import type { FlowCatalog } from "../../lib/catalog.ts";
+import type { FlowMessage } from "../../lib/messages.ts";
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import type { Changes } from "./changes.ts";
@@ -29,4 +31,8 @@ export type IngressDeps = {
   metrics: () => Promise<string>;
   /** Read-model changes to wait on (the in-process projector's commits, or polling). */
   changes: Changes;
+  /** The flows under this host's working directory (flow list, pause, schedules, replay plans). */
+  catalog?: FlowCatalog;
+  /** The last message on a subject, straight from the stream (a pause's current state). */
+  lastOn?: (subject: string) => Promise<{ seq: number; message: FlowMessage } | undefined>;
 };

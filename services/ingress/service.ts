@@ -1,4 +1,6 @@
+import { flowCatalog } from "../../lib/catalog.ts";
 import { readModelPath } from "../../lib/config.ts";
+import { lastMessage } from "../../lib/last-message.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import { readCheckpoint } from "../projector/store.ts";
@@ -46,6 +48,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     responseBudgetBytes: config.responseBudgetBytes,
     waitTimeoutMs: config.waitTimeoutMs,
     changes: changes(shared?.applied),
+    catalog: flowCatalog(config.cwd, log),
+    lastOn: (subject) => lastMessage({ jsm, stream: config.stream }, subject),
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
   const url = `http://${config.host}:${app.server!.port}`;
   log.info(`listening on ${url}`);

@@ -8,9 +8,13 @@ import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage, type EventMatched } from "../../lib/messages.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { decide } from "./decide.ts";
+import { defer, route } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
 
 export const MATCHER_DURABLE = "matcher";
+
+/** Bytes kept free beside a command for the run.held / run.deferred envelope that carries it while paused or debounced. */
+const ENVELOPE_ALLOWANCE = 2048;
 
 export type MatcherOptions = {
   js: JetStreamClient;
@@ -53,8 +57,17 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     const accepted = decoded.message;
     const generation = accepted.replay?.generation ?? 0;
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
-    const { matched, commands } = fitDecision(decide(accepted, catalog.current(), new Date().toISOString()), options.payloadLimit());
-    await Promise.all(commands.map(({ command, body }) => publish(subjects.command(command.queue), body, msgIds.command(command.runId, 1))));
+    const limit = options.payloadLimit();
+    // Room for the run.held / run.deferred envelope that carries a command while its flow is paused or debounced.
+    const { matched, commands } = fitDecision(decide(accepted, catalog.current(), new Date().toISOString()), limit - ENVELOPE_ALLOWANCE);
+    const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
+    // A debounced step's run waits for newer events with its key (a replay is not debounced); a paused flow's run is held.
+    await Promise.all(
+      commands.map(({ command }) => {
+        const debounced = generation === 0 ? catalog.find(command.flow, command.step)?.step : undefined;
+        return debounced?.trigger.debounce ? defer(deps, command, debounced, accepted.acceptedAt) : route(deps, command, message.seq);
+      }),
+    );
     await publish(subjects.matched(accepted.event.id), matched, msgIds.matched(accepted.event.id, generation));
     return "ack" as const;
   };

@@ -2,7 +2,10 @@ import { flowCatalog } from "../../lib/catalog.ts";
 import { ensureConsumer } from "../../lib/jetstream.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { bodyLimit } from "../../lib/payload.ts";
+import { DEBOUNCER_DURABLE, startDebouncer } from "./debouncer.ts";
 import { matcherSpec, startMatcher } from "./matcher.ts";
+import { RESUMER_DURABLE, startResumer } from "./resumer.ts";
+import { startScheduler } from "./scheduler.ts";
 
 /** Provisions the shared `matcher` consumer and matches events until stopped. */
 export async function startMatcherService(ctx: ServiceContext): Promise<Service> {
@@ -13,5 +16,17 @@ export async function startMatcherService(ctx: ServiceContext): Promise<Service>
   const options = { js, jsm, stream: config.stream, subjects, catalog, ackWaitMs: config.ackWaitMs, publishTimeoutMs: config.publishTimeoutMs, payloadLimit: () => bodyLimit(nc), maxDeliver: config.maxDeliver, log };
   await ensureConsumer(jsm, config.stream, matcherSpec(subjects, options));
   const loop = startMatcher(options);
-  return { name: "matcher", stop: async () => void (await loop.stop(config.ackWaitMs)) };
+  // Beside the matcher: debounced runs, resumed flows, and schedule ticks (every host may run them).
+  const deps = { js, jsm, stream: config.stream, subjects, publishTimeoutMs: config.publishTimeoutMs, ackWaitMs: config.ackWaitMs, log };
+  await ensureConsumer(jsm, config.stream, { durable: DEBOUNCER_DURABLE, filterSubject: subjects.allDebounce, ackWaitMs: config.ackWaitMs });
+  await ensureConsumer(jsm, config.stream, { durable: RESUMER_DURABLE, filterSubject: subjects.allControl, ackWaitMs: config.ackWaitMs, maxAckPending: 1 });
+  const loops = [loop, startDebouncer(deps), startResumer(deps)];
+  const scheduler = startScheduler({ ...deps, catalog, duplicateWindowMs: config.duplicateWindowMs });
+  return {
+    name: "matcher",
+    stop: async () => {
+      await scheduler.stop();
+      await Promise.all(loops.map((l) => l.stop(config.ackWaitMs)));
+    },
+  };
 }

@@ -1,5 +1,6 @@
-import type { AttemptsTable, EventsTable, MatchesTable, OutputTable, RunsTable } from "../../lib/read-model/database.ts";
+import type { AttemptsTable, EventsTable, FlowControlsTable, MatchesTable, OutputTable, RunsTable, ScheduleTicksTable } from "../../lib/read-model/database.ts";
 import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/messages.ts";
+import { flowControl, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 
 /** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
 export type ReadState = {
@@ -16,10 +17,12 @@ export type Write =
   | { table: "matches"; row: MatchesTable }
   | { table: "runs"; row: RunsTable }
   | { table: "attempts"; row: AttemptsTable }
-  | { table: "output"; row: OutputTable };
+  | { table: "output"; row: OutputTable }
+  | { table: "flow_controls"; row: FlowControlsTable }
+  | { table: "schedule_ticks"; row: ScheduleTicksTable };
 
 /** Process statuses after which a run does not change unless a new attempt starts. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled"]);
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled", "superseded"]);
 
 /**
  * The read model's whole logic: given the current rows and one stream message (with its
@@ -51,6 +54,17 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
         { table: "runs", row: { ...run, output_bytes: run.output_bytes + text.length } },
       ];
     }
+    case "run.held":
+      return runHeld(state, message, seq);
+    case "run.deferred":
+      return runDeferred(state, message, seq);
+    case "run.superseded":
+      return runSuperseded(state, message, seq);
+    case "flow.paused":
+    case "flow.resumed":
+      return flowControl(message, seq);
+    case "schedule.ticked":
+      return scheduleTicked(message, seq);
     default: {
       const unknown: never = message;
       throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);
@@ -105,49 +119,53 @@ function eventMatched(state: ReadState, message: EventMatched): Write[] {
 function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
   const existing = state.run(command.runId);
   const base = command.attemptBase ?? 0;
+  // A held or debounced run reaches its queue now: it no longer says why it waits.
+  if (existing?.held_reason && existing.status === "queued") return [{ table: "runs", row: { ...existing, held_reason: null, seq } }];
   if (existing && !(FINAL_STATUSES.has(existing.status) && base >= existing.attempt && base > 0)) return [];
   // A retried run waits again: the verdict of its last attempt (kept on that attempt) no longer asks for attention.
   if (existing) return [{ table: "runs", row: { ...existing, status: "queued", result_status: null, cancel_requested_at: null, retry_at: null, updated_at: command.createdAt, seq } }];
-  return [
-    {
-      table: "runs",
-      row: {
-        id: command.runId,
-        event_id: command.eventId,
-        generation: command.generation,
-        flow_name: command.flow,
-        flow_version: command.flowVersion,
-        step_name: command.step,
-        runner: command.runner,
-        queue: command.queue,
-        status: "queued",
-        attempt: 0,
-        host: null,
-        executor: null,
-        created_at: command.createdAt,
-        started_at: null,
-        completed_at: null,
-        updated_at: command.createdAt,
-        exit_code: null,
-        signal: null,
-        error: null,
-        result_json: null,
-        result_status: null,
-        stdout: "",
-        stderr: "",
-        stdout_truncated: 0,
-        stderr_truncated: 0,
-        duration_ms: null,
-        seq,
-        cancel_requested_at: null,
-        retry_at: null,
-        next_json: null,
-        unit: null,
-        output_cut: 0,
-        output_bytes: 0,
-      },
-    },
-  ];
+  return [{ table: "runs", row: queuedRun(command, seq, null) }];
+}
+
+/** The row of a run that has just been asked for: queued, no attempt yet (`heldReason` when it waits off its queue). */
+export function queuedRun(command: RunStep, seq: number, heldReason: string | null): RunsTable {
+  return {
+    id: command.runId,
+    event_id: command.eventId,
+    generation: command.generation,
+    flow_name: command.flow,
+    flow_version: command.flowVersion,
+    step_name: command.step,
+    runner: command.runner,
+    queue: command.queue,
+    status: "queued",
+    attempt: 0,
+    host: null,
+    executor: null,
+    created_at: command.createdAt,
+    started_at: null,
+    completed_at: null,
+    updated_at: command.createdAt,
+    exit_code: null,
+    signal: null,
+    error: null,
+    result_json: null,
+    result_status: null,
+    stdout: "",
+    stderr: "",
+    stdout_truncated: 0,
+    stderr_truncated: 0,
+    duration_ms: null,
+    seq,
+    cancel_requested_at: null,
+    retry_at: null,
+    next_json: null,
+    unit: null,
+    output_cut: 0,
+    output_bytes: 0,
+    held_reason: heldReason,
+    superseded_by: null,
+  };
 }
 
 function runStarted(state: ReadState, message: RunStarted, seq: number): Write[] {

@@ -13,6 +13,8 @@ const PRIMARY_KEYS = {
   attempts: (row: { run_id: string; attempt: number }) => `${row.run_id}\n${row.attempt}`,
   matches: (row: { event_id: string; generation: number }) => `${row.event_id}\n${row.generation}`,
   output: (row: { run_id: string; attempt: number; chunk: number }) => `${row.run_id}\n${row.attempt}\n${row.chunk}`,
+  flow_controls: (row: { flow: string; step: string }) => `${row.flow}\n${row.step}`,
+  schedule_ticks: (row: { flow: string; schedule: string; tick: string }) => `${row.flow}\n${row.schedule}\n${row.tick}`,
 };
 
 /** The last stream sequence the read model has applied (0 for a new one). */
@@ -34,7 +36,7 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
   for (const m of messages) {
     if (m.kind === "event.accepted") eventIds.add(m.event.id);
     else if (m.kind === "event.matched") eventIds.add(m.eventId);
-    else runIds.add(m.runId);
+    else if ("runId" in m) runIds.add(m.runId);
   }
   const outputRuns = new Set(messages.flatMap((m) => (m.kind === "run.output" ? [m.runId] : [])));
   const events = new Map<string, EventsTable>();
@@ -91,6 +93,8 @@ const KEY_COLUMNS: Record<Write["table"] | "projector_state", string[]> = {
   attempts: ["run_id", "attempt"],
   matches: ["event_id", "generation"],
   output: ["run_id", "attempt", "chunk"],
+  flow_controls: ["flow", "step"],
+  schedule_ticks: ["flow", "schedule", "tick"],
   projector_state: ["name"],
 };
 
@@ -161,6 +165,10 @@ function keyOf(write: Write): string {
       return PRIMARY_KEYS.matches(write.row);
     case "output":
       return PRIMARY_KEYS.output(write.row);
+    case "flow_controls":
+      return PRIMARY_KEYS.flow_controls(write.row);
+    case "schedule_ticks":
+      return PRIMARY_KEYS.schedule_ticks(write.row);
   }
 }
 

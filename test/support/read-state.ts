@@ -22,7 +22,7 @@ export function memoryReadModel() {
       else if (w.table === "runs") runs.set(w.row.id, w.row);
       else if (w.table === "attempts") attempts.set(`${w.row.run_id}:${w.row.attempt}`, w.row);
       else if (w.table === "output") output.set(`${w.row.run_id}:${w.row.attempt}:${w.row.chunk}`, w.row);
-      else matches.set(`${w.row.event_id}:${w.row.generation}`, w.row);
+      else if (w.table === "matches") matches.set(`${w.row.event_id}:${w.row.generation}`, w.row);
     }
     return writes;
   };

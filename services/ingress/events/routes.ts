@@ -11,7 +11,7 @@ import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../signature.ts";
 import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput } from "../schemas.ts";
 import { getEvent, listEvents } from "./queries.ts";
-import { eventFromRow } from "./present.ts";
+import { replayStored } from "./replay.ts";
 import { type WaitMode, waitForMatch } from "./wait.ts";
 
 const EventQuery = t.Object(
@@ -87,10 +87,7 @@ export function eventRoutes(deps: IngressDeps) {
     const mode = waitMode(queryWait ?? (options as { wait?: unknown }).wait);
     const row = await db.selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
     if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(eventId)}`);
-    const generation = row.generation + 1;
-    const now = new Date().toISOString();
-    const accepted: EventAccepted = { v: 1, kind: "event.accepted", event: eventFromRow(row), acceptedAt: now, replay: { generation, requestedAt: now } };
-    const published = await publish(subjects.event(row.type), accepted, msgIds.event(eventId, generation));
+    const { generation, ...published } = await replayStored(deps, row);
     return { ...(await answer(eventId, generation, published, mode)), generation };
   };
 

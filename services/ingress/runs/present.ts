@@ -56,6 +56,8 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = [], budge
     stdoutTruncated: row.stdout_truncated === 1,
     stderrTruncated: row.stderr_truncated === 1,
     outputCut: row.output_cut === 1,
+    heldReason: row.held_reason,
+    supersededBy: row.superseded_by,
     attempts: attempts.map(presentAttempt),
     ...(whole ? {} : { elided: { fields: ["result", "stdout", "stderr"], bytes: heavy, href: `/runs/${encodeURIComponent(row.id)}` } }),
   };

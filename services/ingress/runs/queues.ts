@@ -27,6 +27,7 @@ export function queueWatch(jsm: JetStreamManager, stream: string, cacheMs = 2_00
 }
 
 /** Adds `waiting` (why it has not started) to each queued run; null when nothing stands in its way. */
-export async function explainWaits<T extends { status: string; queue: string }>(runs: T[], watch?: QueueWatch): Promise<(T & { waiting: string | null })[]> {
-  return await Promise.all(runs.map(async (run) => ({ ...run, waiting: run.status === "queued" && watch ? ((await watch(run.queue)) ?? null) : null })));
+export async function explainWaits<T extends { status: string; queue: string; heldReason?: string | null }>(runs: T[], watch?: QueueWatch): Promise<(T & { waiting: string | null })[]> {
+  const why = async (run: T) => (run.status !== "queued" ? null : (run.heldReason ?? (watch ? ((await watch(run.queue)) ?? null) : null)));
+  return await Promise.all(runs.map(async (run) => ({ ...run, waiting: await why(run) })));
 }

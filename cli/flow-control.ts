@@ -1,0 +1,91 @@
+import { type ApiTarget, callApi } from "./client.ts";
+import { UsageError } from "./args.ts";
+
+/** Prints an API error and gives the exit code; 0 on success. */
+function failed(answer: { status: number; body: any }): number {
+  if (answer.status >= 200 && answer.status < 300) return 0;
+  console.error(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}${answer.body?.details ? ` (${answer.body.details.join("; ")})` : ""}`);
+  return 1;
+}
+
+/** `flow schedules`: every schedule with its next and last tick. */
+export async function listSchedules(target: ApiTarget, json: boolean): Promise<number> {
+  const answer = await callApi(target, "GET", "/schedules");
+  if (failed(answer)) return 1;
+  if (json) return (console.log(JSON.stringify(answer.body, null, 2)), 0);
+  const schedules = answer.body.schedules as Record<string, any>[];
+  if (schedules.length === 0) console.log("no schedules (a flow declares them with [[schedules]] in flow.toml)");
+  for (const s of schedules) {
+    const last = s.lastTick ? `last ${s.lastTick.tick} ${s.lastTick.outcome}${s.lastTick.reason ? ` (${s.lastTick.reason})` : ""}` : "never ticked";
+    console.log(`${s.flow}/${s.name}  "${s.cron}" ${s.timezone} -> ${s.eventType}  next ${s.nextTick ?? "-"}  ${last}`);
+  }
+  return 0;
+}
+
+/** `flow pause FLOW [--step STEP] [--reason TEXT]`, `flow resume FLOW [--step STEP]`. */
+export async function pauseFlow(target: ApiTarget, action: "pause" | "resume", flow: string | undefined, step: string | undefined, reason: string | undefined): Promise<number> {
+  if (!flow) throw new UsageError(`expected a flow name: flow ${action} FLOW [--step STEP]`);
+  const answer = await callApi(target, "POST", `/flows/${encodeURIComponent(flow)}/${action}`, { ...(step ? { step } : {}), ...(reason && action === "pause" ? { reason } : {}) });
+  if (failed(answer)) return 1;
+  const what = step ? `step ${flow}/${step}` : `flow ${flow}`;
+  console.log(action === "pause" ? `${what} paused: its matched runs wait until \`flow resume\`` : `${what} resumed: runs held meanwhile are queued in order`);
+  return 0;
+}
+
+/** The pause marks `flow list` shows, from a running ingress; undefined when none answers. */
+export async function pauseMarks(target: ApiTarget): Promise<Set<string> | undefined> {
+  // `flow list` works without a server: a short look, and nothing when none answers.
+  const headers: Record<string, string> = target.token ? { authorization: `Bearer ${target.token}` } : {};
+  const response = await fetch(`${target.url.replace(/\/$/, "")}/flows`, { headers, signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+  if (!response || response.status !== 200) return undefined;
+  const body = (await response.json().catch(() => undefined)) as { flows?: unknown } | undefined;
+  if (!Array.isArray(body?.flows)) return undefined;
+  const marks = new Set<string>();
+  for (const flow of body.flows as { name: string; paused: boolean; steps: { name: string; paused: boolean }[] }[]) {
+    if (flow.paused) marks.add(flow.name);
+    for (const step of flow.steps) if (step.paused) marks.add(`${flow.name}/${step.name}`);
+  }
+  return marks;
+}
+
+export type BulkReplay = { type?: string; since?: string; until?: string; flow?: string; dryRun: boolean; concurrency?: string; json: boolean };
+
+/**
+ * `flow replay --type T --since TIME [--until TIME] [--flow F] [--dry-run]`: the plan
+ * (per event: steps that would newly match, no longer match and why, the same), then,
+ * without --dry-run, each event replayed through POST /events/:id/replay, at most
+ * --concurrency at a time, with a progress line per event.
+ */
+export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promise<number> {
+  if (!options.type || !options.since) throw new UsageError("bulk replay needs --type TYPE and --since TIME (and optionally --until TIME, --flow FLOW, --dry-run)");
+  const concurrency = options.concurrency === undefined ? 4 : Number(options.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new UsageError(`--concurrency ${options.concurrency}: expected an integer from 1 to 16`);
+  const body = { type: options.type, since: options.since, ...(options.until ? { until: options.until } : {}), ...(options.flow ? { flow: options.flow } : {}), dryRun: true };
+  const answer = await callApi(target, "POST", "/replays", body);
+  if (failed(answer)) return 1;
+  const plan = answer.body as { count: number; truncated: boolean; events: Record<string, any>[] };
+  if (options.json && options.dryRun) return (console.log(JSON.stringify(plan, null, 2)), 0);
+  const steps = (list: { flow: string; step: string }[]) => list.map((s) => `${s.flow}/${s.step}`).join(", ");
+  for (const e of plan.events) {
+    console.log(`${e.eventId}  ${e.acceptedAt}${e.matchedBefore ? "" : "  (never matched)"}`);
+    if (e.newMatches.length) console.log(`  new:  ${steps(e.newMatches)}`);
+    for (const gone of e.noLongerMatching) console.log(`  no longer: ${gone.flow}/${gone.step}: ${gone.reasons.join("; ")}`);
+    if (e.same.length) console.log(`  same: ${steps(e.same)}`);
+    if (!e.newMatches.length && !e.noLongerMatching.length && !e.same.length) console.log("  nothing matches, then or now");
+  }
+  console.log(`${plan.count} event(s)${plan.truncated ? " (cut at the first 1000: narrow --since/--until)" : ""}`);
+  if (options.dryRun) return 0;
+  let done = 0;
+  let errors = 0;
+  const queue = [...plan.events];
+  const worker = async () => {
+    for (let e = queue.shift(); e; e = queue.shift()) {
+      const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, { wait: false });
+      done++;
+      if (replayed.status === 202) console.log(`[${done}/${plan.count}] ${e.eventId} replayed as generation ${replayed.body.generation}`);
+      else (errors++, console.error(`[${done}/${plan.count}] ${e.eventId} failed: ${replayed.status} ${replayed.body?.error ?? ""}`));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, plan.events.length) }, worker));
+  return errors > 0 ? 1 : 0;
+}

@@ -1,0 +1,18 @@
+import { msgIds } from "../../../lib/ids.ts";
+import type { EventAccepted } from "../../../lib/messages.ts";
+import type { EventsTable } from "../../../lib/read-model/database.ts";
+import type { IngressDeps } from "../deps.ts";
+import type { Published } from "../publish.ts";
+import { eventFromRow } from "./present.ts";
+
+/**
+ * Publishes a stored event again, marked as the next replay generation: the matcher
+ * matches it anew against today's flows (new run ids). The one replay path, used by
+ * `POST /events/:id/replay` and bulk replays.
+ */
+export async function replayStored(deps: Pick<IngressDeps, "publish" | "subjects">, row: EventsTable): Promise<Published & { generation: number }> {
+  const generation = row.generation + 1;
+  const now = new Date().toISOString();
+  const accepted: EventAccepted = { v: 1, kind: "event.accepted", event: eventFromRow(row), acceptedAt: now, replay: { generation, requestedAt: now } };
+  return { ...(await deps.publish(deps.subjects.event(row.type), accepted, msgIds.event(row.id, generation))), generation };
+}

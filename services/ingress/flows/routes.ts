@@ -1,0 +1,126 @@
+import { Elysia } from "elysia";
+import type { FlowPaused, FlowResumed } from "../../../lib/messages.ts";
+import { nextTick } from "../../../lib/schedule.ts";
+import { requireToken } from "../auth.ts";
+import type { IngressDeps } from "../deps.ts";
+import { HttpError } from "../errors.ts";
+import { waitForSeq } from "../read-your-writes.ts";
+import { errors } from "../schemas.ts";
+import { jsonRequestBody, strictBody } from "../strict-body.ts";
+import { FlowsAnswer, PauseAnswer, PauseBody, SchedulesAnswer } from "./schemas.ts";
+
+/** The flows this host knows; 503 when the ingress was started without them. */
+function catalogOf(deps: IngressDeps) {
+  if (!deps.catalog || !deps.lastOn) throw new HttpError(503, "this ingress has no flow catalog (it reads flows from CODEX_FLOW_BACKEND_CWD)");
+  return { catalog: deps.catalog, lastOn: deps.lastOn };
+}
+
+/**
+ * Flows: the list with each flow's and step's pause state and schedules, pause and
+ * resume (messages in the stream, so every host's matcher sees them and a rebuild keeps
+ * them), and the schedules with their next and last ticks.
+ */
+export function flowRoutes(deps: IngressDeps) {
+  const guarded = { beforeHandle: requireToken(deps.token) };
+
+  const controls = async () => {
+    const rows = await deps.db.selectFrom("flow_controls").selectAll().where("paused", "=", 1).execute();
+    return new Map(rows.map((row) => [`${row.flow}\n${row.step}`, row]));
+  };
+
+  const setPaused = async (flowName: string, body: { step?: string; reason?: string }, pause: boolean) => {
+    const { catalog, lastOn } = catalogOf(deps);
+    const flow = catalog.current().flows.find((f) => f.name === flowName);
+    if (!flow) throw new HttpError(404, `no flow named ${JSON.stringify(flowName)} (see GET /flows)`);
+    if (body.step !== undefined && !flow.steps.some((s) => s.name === body.step)) throw new HttpError(404, `flow ${flowName} has no step ${JSON.stringify(body.step)}`);
+    const what = body.step ? `step ${flowName}/${body.step}` : `flow ${flowName}`;
+    const subject = deps.subjects.control(flowName, body.step);
+    const last = await lastOn(subject);
+    const paused = last?.message.kind === "flow.paused";
+    if (pause && paused) throw new HttpError(409, `${what} is already paused (since ${(last!.message as FlowPaused).at})`);
+    if (!pause && !paused) throw new HttpError(409, `${what} is not paused`);
+    const at = new Date().toISOString();
+    const step = body.step !== undefined ? { step: body.step } : {};
+    const message: FlowPaused | FlowResumed = pause
+      ? { v: 1, kind: "flow.paused", flow: flowName, ...step, at, ...(body.reason ? { reason: body.reason } : {}) }
+      : { v: 1, kind: "flow.resumed", flow: flowName, ...step, at, pausedSeq: last!.seq };
+    // The msgID names the state it leaves, so two operators' identical requests make one message.
+    const { seq } = await deps.publish(subject, message, `${message.kind}:${flowName}:${body.step ?? ""}:${last?.seq ?? 0}`);
+    await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
+    return { flow: flowName, ...step, paused: pause, seq, at };
+  };
+
+  return new Elysia({ name: "flows" })
+    .get(
+      "/flows",
+      async () => {
+        const { catalog } = catalogOf(deps);
+        const paused = await controls();
+        const flows = catalog.current().flows.map((flow) => {
+          const own = paused.get(`${flow.name}\n`);
+          return {
+            name: flow.name,
+            version: flow.version,
+            description: flow.description ?? null,
+            paused: own !== undefined,
+            pausedAt: own?.at ?? null,
+            pauseReason: own?.reason ?? null,
+            steps: flow.steps.map((step) => ({
+              name: step.name,
+              trigger: step.trigger.type,
+              debounce: step.trigger.debounce ?? null,
+              paused: paused.has(`${flow.name}\n${step.name}`),
+            })),
+            schedules: (flow.schedules ?? []).map((s) => s.name),
+          };
+        });
+        return { flows };
+      },
+      { ...guarded, response: { 200: FlowsAnswer, ...errors(401, 503) }, detail: { tags: ["flows"], summary: "The flows this host knows, with their pause state (flow and step) and schedules" } },
+    )
+    .post("/flows/:flow/pause", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), true), {
+      ...guarded,
+      parse: "none",
+      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503) },
+      detail: { tags: ["flows"], summary: "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed", requestBody: jsonRequestBody(PauseBody, false) },
+    })
+    .post("/flows/:flow/resume", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), false), {
+      ...guarded,
+      parse: "none",
+      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503) },
+      detail: { tags: ["flows"], summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held", requestBody: jsonRequestBody(PauseBody, false) },
+    })
+    .get(
+      "/schedules",
+      async () => {
+        const { catalog } = catalogOf(deps);
+        const now = new Date();
+        const schedules = [];
+        for (const flow of catalog.current().flows) {
+          for (const schedule of flow.schedules ?? []) {
+            const last = await deps.db
+              .selectFrom("schedule_ticks")
+              .selectAll()
+              .where("flow", "=", flow.name)
+              .where("schedule", "=", schedule.name)
+              .orderBy("tick", "desc")
+              .limit(1)
+              .executeTakeFirst();
+            schedules.push({
+              flow: flow.name,
+              name: schedule.name,
+              cron: schedule.cron,
+              timezone: schedule.timezone,
+              eventType: schedule.event.type,
+              catchUp: schedule.catchUp,
+              overlap: schedule.overlap,
+              nextTick: nextTick(schedule, now)?.toISOString() ?? null,
+              lastTick: last ? { tick: last.tick, outcome: last.outcome, eventId: last.event_id, reason: last.reason } : null,
+            });
+          }
+        }
+        return { schedules };
+      },
+      { ...guarded, response: { 200: SchedulesAnswer, ...errors(401, 503) }, detail: { tags: ["flows"], summary: "Every schedule of every flow, with its next tick and the last tick handled (emitted or skipped, and why)" } },
+    );
+}

@@ -1,0 +1,117 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type RunningSystem, startSystem } from "../services/system.ts";
+import { json } from "./support/http.ts";
+import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { useProcesses } from "./support/processes.ts";
+import { tempDir } from "./support/temp.ts";
+
+const nats = useNatsServer();
+const cli = useProcesses();
+const DONE = 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed" }));\n';
+
+/** The `deploy` flow: a step on deploy.requested (optionally with a schema on payload.env), plus an hourly schedule. */
+function writeDeployFlow(cwd: string, steps: { name: string; envMustBe?: string; type?: string }[]): void {
+  const root = join(cwd, "flows", "deploy");
+  mkdirSync(join(root, "exec"), { recursive: true });
+  mkdirSync(join(root, "schemas"), { recursive: true });
+  const toml = ['name = "deploy"', "", "[[schedules]]", 'name = "hourly"', 'cron = "0 * * * *"', 'timezone = "Europe/Berlin"', 'event = { type = "deploy.requested", payload = { env = "staging" } }', ""];
+  for (const step of steps) {
+    writeFileSync(join(root, "exec", `${step.name}.ts`), DONE);
+    toml.push("[[steps]]", `name = "${step.name}"`, 'runner = "bun"', `script = "exec/${step.name}.ts"`, "", "[steps.trigger]", `type = "${step.type ?? "deploy.requested"}"`);
+    if (step.envMustBe) {
+      writeFileSync(join(root, "schemas", `${step.name}.json`), JSON.stringify({ type: "object", required: ["env"], properties: { env: { const: step.envMustBe } } }));
+      toml.push(`schema = "schemas/${step.name}.json"`);
+    }
+    toml.push("");
+  }
+  writeFileSync(join(root, "flow.toml"), toml.join("\n"));
+}
+
+const cwd = tempDir("codex-flows-cli-features-");
+writeDeployFlow(cwd, [{ name: "ship" }, { name: "announce", envMustBe: "prod" }]);
+let system: RunningSystem;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  system = await startSystem(testConfig({ cwd }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  nats.cleanup(() => system.stop());
+  env = { CODEX_FLOW_URL: system.ingressUrl!, CODEX_FLOW_BACKEND_CWD: cwd };
+});
+
+describe("flow schedules, pause, resume", () => {
+  test("flow schedules lists each schedule with its cron, zone, event type and next tick", async () => {
+    const { code, stdout } = await cli.run(["schedules"], { env });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^deploy\/hourly {2}"0 \* \* \* \*" Europe\/Berlin -> deploy\.requested {2}next \d{4}-\d\d-\d\dT\d\d:00:00\.000Z {2}never ticked$/m);
+    const asJson = JSON.parse((await cli.run(["schedules", "--json"], { env })).stdout);
+    expect(asJson.schedules[0]).toMatchObject({ flow: "deploy", name: "hourly", catchUp: "latest", overlap: "skip", lastTick: null });
+  });
+
+  test("flow pause marks the flow in flow list; pausing twice is an error; flow resume clears it", async () => {
+    const paused = await cli.run(["pause", "deploy", "--reason", "freeze"], { env });
+    expect(paused).toMatchObject({ code: 0 });
+    expect(paused.stdout).toContain("flow deploy paused");
+    const again = await cli.run(["pause", "deploy"], { env });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("error 409: flow deploy is already paused");
+    expect((await cli.run(["list"], { env })).stdout).toMatch(/^deploy v1 {2}\[paused\]$/m);
+    expect((await cli.run(["pause", "deploy", "--step", "ship"], { env })).code).toBe(0);
+    expect((await cli.run(["list"], { env })).stdout).toMatch(/- ship \(bun, exec\/ship\.ts\) on deploy\.requested {2}\[paused\]/);
+    expect((await cli.run(["resume", "deploy"], { env })).stdout).toContain("flow deploy resumed");
+    expect((await cli.run(["resume", "deploy", "--step", "ship"], { env })).code).toBe(0);
+    expect((await cli.run(["list"], { env })).stdout).not.toContain("[paused]");
+    expect((await cli.run(["pause"], { env })).code).toBe(2);
+  });
+});
+
+describe("flow replay --type --since --dry-run", () => {
+  test("given events that ran under yesterday's flows, when the flows changed, then the dry run shows new, no longer matching (with why) and same; without --dry-run it replays them with progress", async () => {
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const url = system.ingressUrl!;
+    for (const [id, target] of [["d-1", "prod"], ["d-2", "staging"]] as const) {
+      await fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type: "deploy.requested", payload: { env: target } }) });
+    }
+    // The flows change: `ship` stays, `announce` now wants staging, `audit` is new.
+    writeDeployFlow(cwd, [{ name: "ship" }, { name: "announce", envMustBe: "staging" }, { name: "audit" }, { name: "probe", type: "deploy.probe" }]);
+    await eventually(async () => (await json(fetch(`${url}/flows`))).flows[0].steps.some((s: { name: string }) => s.name === "audit"), 10_000, "the ingress to see the new flows");
+    // Each service reloads flows on its own; a probe only the new flows run proves the matcher and executor have them.
+    let probes = 0;
+    await eventually(async () => {
+      const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: `probe-${++probes}`, type: "deploy.probe" }) }));
+      return answer.runs?.[0]?.status === "completed";
+    }, 15_000, "the matcher and executor to run the new flows");
+
+    const dry = await cli.run(["replay", "--type", "deploy.requested", "--since", since, "--dry-run"], { env });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^d-1 .*\n {2}new: {2}deploy\/audit\n {2}no longer: deploy\/announce: schema: \/env must be equal to constant\n {2}same: deploy\/ship$/m);
+    expect(dry.stdout).toMatch(/^d-2 .*\n {2}new: {2}deploy\/announce, deploy\/audit\n {2}same: deploy\/ship$/m);
+    expect(dry.stdout).toContain("2 event(s)");
+    const plan = JSON.parse((await cli.run(["replay", "--type", "deploy.requested", "--since", since, "--dry-run", "--json"], { env })).stdout);
+    expect(plan.events.map((e: { eventId: string }) => e.eventId)).toEqual(["d-1", "d-2"]);
+    expect((await json(fetch(`${url}/runs?eventId=d-1`))).runs).toHaveLength(2);
+
+    const real = await cli.run(["replay", "--type", "deploy.requested", "--since", since, "--concurrency", "2"], { env });
+    expect(real.code).toBe(0);
+    expect(real.stdout).toMatch(/\[1\/2\] d-\d replayed as generation 1/);
+    expect(real.stdout).toMatch(/\[2\/2\] d-\d replayed as generation 1/);
+    const replayed = await eventually(async () => {
+      const runs = (await json(fetch(`${url}/runs?eventId=d-2`))).runs.filter((r: { generation: number }) => r.generation === 1);
+      return runs.length === 3 && runs.every((r: { status: string }) => r.status === "completed") ? runs : undefined;
+    }, 20_000, "the replay's runs");
+    expect(replayed.map((r: { stepName: string }) => r.stepName).sort()).toEqual(["announce", "audit", "ship"]);
+
+    // The API replays too (the same single replay path), at most `concurrency` at a time.
+    const viaApi = await json(fetch(`${url}/replays`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "deploy.requested", since, flow: "deploy", dryRun: false, concurrency: 2 }) }));
+    expect(viaApi).toMatchObject({ dryRun: false, count: 2, truncated: false });
+    expect(viaApi.replayed.map((r: { eventId: string; generation: number }) => [r.eventId, r.generation])).toEqual([["d-1", 2], ["d-2", 2]]);
+    const tooMany = await fetch(`${url}/replays`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "deploy.requested", since, concurrency: 100 }) });
+    expect(tooMany.status).toBe(400);
+
+    const bad = await cli.run(["replay", "--type", "deploy.requested", "--since", "yesterday", "--dry-run"], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("since: expected an ISO-8601 time");
+    expect((await cli.run(["replay", "--dry-run"], { env })).code).toBe(2);
+  }, 60_000);
+});
