@@ -5,6 +5,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { encodeMessage } from "../lib/messages.ts";
 import { HEADER_ALLOWANCE } from "../lib/payload.ts";
+import { ENVELOPE_ALLOWANCE } from "../services/matcher/fit.ts";
 import { subjects } from "../lib/subjects.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
@@ -58,7 +59,7 @@ describe("messages over max_payload", () => {
     const { event: detail } = await json(fetch(`${url}/events/${encodeURIComponent(event.id)}`));
     const [decision] = detail.decisions;
     expect(decision).toMatchObject({ stepName: "take", matched: false, runId: null });
-    expect(decision.reasons.at(-1)).toMatch(new RegExp(`^not started: its run\\.step command would be \\d+ bytes, over the limit of ${LIMIT} \\(the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers\\)$`));
+    expect(decision.reasons.at(-1)).toMatch(new RegExp(`^not started: its run\\.step command would be \\d+ bytes, over the limit of ${LIMIT - ENVELOPE_ALLOWANCE} \\(the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers and ${ENVELOPE_ALLOWANCE} for the envelope of a paused or debounced run\\)$`));
 
     // One decision in the stream, and the matcher's consumer has nothing pending or redelivered.
     const info = await jsm.streams.info(config.stream, { subjects_filter: subjects(config.subjectPrefix).matched(event.id) });

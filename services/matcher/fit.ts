@@ -5,6 +5,9 @@ import type { Decision } from "./decide.ts";
 /** The longest reason a decision keeps when the decision must be shortened to fit. */
 const REASON_MAX = 300;
 
+/** Bytes a command leaves free for the run.held / run.deferred envelope that carries it while its flow is paused or debounced. */
+export const ENVELOPE_ALLOWANCE = 2048;
+
 /** A decision ready to publish: each message encoded, all of them under the limit. */
 export type FittedDecision = { matched: string; commands: { command: RunStep; body: string }[] };
 
@@ -21,8 +24,8 @@ export function fitDecision(decision: Decision, limit: number): FittedDecision {
   for (const command of decision.commands) {
     const body = encodeMessage(command);
     const bytes = bodyBytes(body);
-    if (bytes <= limit) commands.push({ command, body });
-    else refused.set(command.runId, `not started: its run.step command would be ${bytes} bytes, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`);
+    if (bytes + ENVELOPE_ALLOWANCE <= limit) commands.push({ command, body });
+    else refused.set(command.runId, `not started: its run.step command would be ${bytes} bytes, over the limit of ${limit - ENVELOPE_ALLOWANCE} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers and ${ENVELOPE_ALLOWANCE} for the envelope of a paused or debounced run)`);
   }
   const decisions = decision.matched.decisions.map((d) => {
     const why = d.runId === undefined ? undefined : refused.get(d.runId);

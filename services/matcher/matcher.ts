@@ -13,9 +13,6 @@ import { fitDecision } from "./fit.ts";
 
 export const MATCHER_DURABLE = "matcher";
 
-/** Bytes kept free beside a command for the run.held / run.deferred envelope that carries it while paused or debounced. */
-const ENVELOPE_ALLOWANCE = 2048;
-
 export type MatcherOptions = {
   js: JetStreamClient;
   jsm: JetStreamManager;
@@ -57,9 +54,7 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     const accepted = decoded.message;
     const generation = accepted.replay?.generation ?? 0;
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
-    const limit = options.payloadLimit();
-    // Room for the run.held / run.deferred envelope that carries a command while its flow is paused or debounced.
-    const { matched, commands } = fitDecision(decide(accepted, catalog.current(), new Date().toISOString()), limit - ENVELOPE_ALLOWANCE);
+    const { matched, commands } = fitDecision(decide(accepted, catalog.current(), new Date().toISOString()), options.payloadLimit());
     const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     // A debounced step's run waits for newer events with its key (a replay is not debounced); a paused flow's run is held.
     await Promise.all(
