@@ -2,8 +2,9 @@ import { Database } from "bun:sqlite";
 import { expect } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { eventToken } from "../../lib/subjects.ts";
 import type { Json } from "./cluster.ts";
 import { writeFlows } from "./flows.ts";
 
@@ -147,11 +148,35 @@ export async function quiescence(natsUrl: string, env: Record<string, string | u
       }
       report.quiescence = { ...state, afterMs: Date.now() - since };
       if (state.appliedSeq >= state.streamSeq && state.unmatched === 0 && state.unfinished === 0 && state.held === 0) return;
-      if (Date.now() - since > timeoutMs) throw new Error(`no quiescence within ${timeoutMs} ms: ${JSON.stringify(state)}`);
+      if (Date.now() - since > timeoutMs) throw new Error(`no quiescence within ${timeoutMs} ms: ${JSON.stringify(state)}; ${JSON.stringify(await whatIsStuck(jsm, stream, readModel, env.CODEX_FLOW_SUBJECT_PREFIX!))}`);
       await Bun.sleep(200);
     }
   } finally {
     await nc.close();
+  }
+}
+
+/** For a quiescence that did not come: the unmatched events and unfinished runs, what the stream holds for them, and the consumers' state. */
+async function whatIsStuck(jsm: JetStreamManager, stream: string, readModel: string, prefix: string) {
+  const db = new Database(readModel, { readonly: true });
+  try {
+    const unmatched = db.query("SELECT id, seq FROM events WHERE matched_at IS NULL LIMIT 5").all() as { id: string; seq: number }[];
+    const unfinished = db.query(`SELECT id, status, attempt, host, event_id FROM runs WHERE status NOT IN (${FINAL.map((s) => `'${s}'`).join(",")}) LIMIT 5`).all();
+    const events = await Promise.all(
+      unmatched.map(async (e) => {
+        const matched = await jsm.streams.getMessage(stream, { last_by_subj: `${prefix}.matched.${eventToken(e.id)}` }).catch((error) => String(error));
+        return { ...e, matchedInStream: typeof matched === "string" ? matched : matched ? matched.seq : "none" };
+      }),
+    );
+    const consumers = await Promise.all(
+      ["matcher", "executor-any"].map(async (name) => {
+        const c = await jsm.consumers.info(stream, name);
+        return { name, replicas: c.config.num_replicas, delivered: c.delivered.stream_seq, ackFloor: c.ack_floor.stream_seq, pending: c.num_pending, ackPending: c.num_ack_pending, redelivered: c.num_redelivered, leader: c.cluster?.leader };
+      }),
+    );
+    return { events, unfinished, consumers };
+  } finally {
+    db.close();
   }
 }
 
