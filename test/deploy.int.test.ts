@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { tempDir } from "./support/temp.ts";
 
 // deploy/ as shipped: the systemd units pass `systemd-analyze verify` (systemd need not
-// run; scripts/install-systemd-analyze.sh installs the tool in CI), and the nats-server
+// run; scripts/install-ci-tools.sh installs the tool in CI), and the nats-server
 // configs pass `nats-server -t` and start as a single server and a 3-node cluster
 // (deploy/check.ts) on both server versions: Debian's 2.9.10 and the current release
 // scripts/install-nats-server-current.sh installs.
@@ -18,7 +18,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function verify(files: string[]): { code: number; output: string } {
   const tool = Bun.which("systemd-analyze");
-  if (!tool) throw new Error("systemd-analyze not found: run scripts/install-systemd-analyze.sh (Debian's systemd package)");
+  if (!tool) throw new Error("systemd-analyze not found: run scripts/install-ci-tools.sh (Debian's systemd package)");
   // --man=no: the units' Documentation= is a file: URL of the checkout, not a man page.
   const result = Bun.spawnSync([tool, "verify", "--man=no", ...files], { stdout: "pipe", stderr: "pipe", cwd: UNITS });
   return { code: result.exitCode, output: `${result.stdout.toString()}${result.stderr.toString()}`.trim() };
