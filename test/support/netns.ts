@@ -27,9 +27,10 @@ let labs = 0;
 /** A lab of namespaces; `serverIp` is the address a nats-server in this namespace should listen on. */
 export function netnsLab() {
   const id = `${process.pid % 10_000}${++labs}`;
-  const net = 20 + ((process.pid + labs) % 200);
+  // 198.18.0.0/15 is set aside for network tests (RFC 2544): no real network uses it.
+  const net = (process.pid + labs) % 250;
   const namespaces: string[] = [];
-  const serverIp = `10.${net}.0.1`;
+  const serverIp = `198.19.${net}.1`;
   let created = false;
 
   const ensureServerIp = () => {
@@ -50,12 +51,12 @@ export function netnsLab() {
       namespaces.push(name);
       ip("link", "add", outside, "type", "veth", "peer", "name", inside);
       ip("link", "set", inside, "netns", name);
-      ip("addr", "add", `10.${net}.${n}.1/30`, "dev", outside);
+      ip("addr", "add", `198.18.${net}.${4 * n + 1}/30`, "dev", outside);
       ip("link", "set", outside, "up");
-      ip("-n", name, "addr", "add", `10.${net}.${n}.2/30`, "dev", inside);
+      ip("-n", name, "addr", "add", `198.18.${net}.${4 * n + 2}/30`, "dev", inside);
       ip("-n", name, "link", "set", inside, "up");
       ip("-n", name, "link", "set", "lo", "up");
-      ip("-n", name, "route", "add", "default", "via", `10.${net}.${n}.1`);
+      ip("-n", name, "route", "add", "default", "via", `198.18.${net}.${4 * n + 1}`);
       return {
         name,
         exec: ["ip", "netns", "exec", name],
