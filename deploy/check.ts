@@ -143,13 +143,15 @@ async function cluster(): Promise<void> {
   await Promise.all(nodes.map((n) => start(join(work, `node-${n}.conf`), ports[n - 1]!.client)));
   // What docs/deploy.md tells the operator to look at once the three run.
   const monitor = async () => {
-    const routez = (await (await fetch(`http://127.0.0.1:${ports[0]!.http}/routez`)).json()) as { num_routes: number };
+    // nats-server 2.10+ pools several routes per peer (num_routes 6 or more): count the peers.
+    const routez = (await (await fetch(`http://127.0.0.1:${ports[0]!.http}/routez`)).json()) as { num_routes: number; routes?: { remote_id: string }[] };
+    const peers = new Set((routez.routes ?? []).map((r) => r.remote_id)).size;
     const jsz = (await (await fetch(`http://127.0.0.1:${ports[0]!.http}/jsz`)).json()) as { meta_cluster?: { leader?: string; cluster_size?: number } };
-    if (routez.num_routes !== 2 || !jsz.meta_cluster?.leader || jsz.meta_cluster.cluster_size !== 3) throw new Error(JSON.stringify({ routez: routez.num_routes, meta: jsz.meta_cluster }));
-    return { routes: routez.num_routes, meta: jsz.meta_cluster };
+    if (peers !== 2 || !jsz.meta_cluster?.leader || jsz.meta_cluster.cluster_size !== 3) throw new Error(JSON.stringify({ routez: routez.num_routes, peers, meta: jsz.meta_cluster }));
+    return { routes: routez.num_routes, peers, meta: jsz.meta_cluster };
   };
   const seen = await retry("routes and a JetStream meta leader", monitor);
-  check(true, `cluster: /routez num_routes ${seen.routes}, /jsz meta_cluster leader ${seen.meta.leader}, cluster_size ${seen.meta.cluster_size}`);
+  check(true, `cluster: /routez num_routes ${seen.routes} to ${seen.peers} peers, /jsz meta_cluster leader ${seen.meta.leader}, cluster_size ${seen.meta.cluster_size}`);
   const config = loadConfig({ CODEX_FLOW_STREAM_REPLICAS: "3" }, {});
   check(config.replicas === 3, "loadConfig({CODEX_FLOW_STREAM_REPLICAS: \"3\"}).replicas === 3");
   const nc = await connectNats(`nats://127.0.0.1:${ports[0]!.client}`, "deploy-check", log);

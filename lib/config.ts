@@ -52,6 +52,9 @@ export type Config = {
   shutdownGraceMs: number;
 };
 
+/** The default lease (ack wait): failover within 10 s, renewed every second, fenced after 6 s cut off. */
+export const DEFAULT_ACK_WAIT_MS = 8_000;
+
 /** A configuration value that is not what its variable expects; the message names both. */
 export class ConfigError extends Error {}
 
@@ -87,7 +90,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxAgeMs: read.int("CODEX_FLOW_STREAM_MAX_AGE_MS", 0, 0, Number.MAX_SAFE_INTEGER),
     maxBytes: read.int("CODEX_FLOW_STREAM_MAX_BYTES", -1, -1, Number.MAX_SAFE_INTEGER),
     replicas: read.int("CODEX_FLOW_STREAM_REPLICAS", 1, 1, 5),
-    ackWaitMs: read.int("CODEX_FLOW_ACK_WAIT_MS", 30_000, 1000, 3600_000),
+    // The lease on a command: a dead executor's run starts elsewhere about this long after it died (docs/configuration.md).
+    ackWaitMs: read.int("CODEX_FLOW_ACK_WAIT_MS", DEFAULT_ACK_WAIT_MS, 1000, 3600_000),
     publishTimeoutMs: read.int("CODEX_FLOW_PUBLISH_TIMEOUT_MS", 5_000, 100, 120_000),
     waitTimeoutMs: read.int("CODEX_FLOW_WAIT_TIMEOUT_MS", 30_000, 0, 3600_000),
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),

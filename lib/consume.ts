@@ -13,8 +13,11 @@ export const PULL_EXPIRES_MS = 5_000;
  */
 export const HAND_BACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
 
-/** What a handler decided for one message. */
-export type Disposition = "ack" | { nak: number } | { term: string };
+/**
+ * What a handler decided for one message. `abandon` settles nothing: the handler lost
+ * its lease (it fenced itself), so the delivery is no longer its to ack or nak.
+ */
+export type Disposition = "ack" | { nak: number } | { term: string } | { abandon: string };
 
 export type DurableLoopOptions = {
   js: JetStreamClient;
@@ -76,7 +79,8 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
       }
       if (disposition === "ack") await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error: String(error) }));
       else if ("nak" in disposition) message.nak(disposition.nak);
-      else message.term(disposition.term);
+      else if ("term" in disposition) message.term(disposition.term);
+      else log.warn("lease given up; leaving the message to its next holder", { subject: message.subject, seq: message.seq, why: disposition.abandon });
     } finally {
       release();
       inFlight--;

@@ -135,7 +135,10 @@ export const RunCancelRequested = Type.Object({
   reason: Type.Optional(Type.String()),
 });
 
-/** An executor gave an attempt back unfinished (it is shutting down); another host takes the run. */
+/**
+ * An executor gave an attempt back unfinished: it is shutting down, or (`fenced`) it
+ * could not renew the lease and stopped the step so that another host can take the run.
+ */
 export const RunReleased = Type.Object({
   v: V1,
   kind: Type.Literal("run.released"),
@@ -144,6 +147,8 @@ export const RunReleased = Type.Object({
   host: Type.String(),
   releasedAt: Time,
   reason: Type.String(),
+  /** The executor was cut off from NATS and killed the step itself (absent on older messages: a shutdown). */
+  fenced: Type.Optional(Type.Boolean()),
 });
 
 /** A piece of a running step's output, published as it is written (bounded per attempt). */

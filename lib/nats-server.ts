@@ -23,6 +23,10 @@ export type EmbeddedNatsOptions = {
   binary?: string;
   /** The server's max_payload in bytes (nats-server's default, 1 MiB, when absent). */
   maxPayload?: number;
+  /** The address it listens on; 127.0.0.1 when absent. */
+  host?: string;
+  /** More command-line arguments (a cluster's routes, a server name). */
+  args?: string[];
 };
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
@@ -39,7 +43,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Finds the nats-server binary: the explicit one, `NATS_SERVER_BIN`, PATH, then Debian's /usr/sbin. */
+/**
+ * Finds the nats-server binary: the explicit one, `NATS_SERVER_BIN` (CI's second run sets
+ * it to a current release), PATH, then Debian's /usr/sbin.
+ */
 export function natsServerBinary(explicit?: string): string {
   const found = explicit ?? process.env.NATS_SERVER_BIN ?? Bun.which("nats-server") ?? Bun.which("nats-server", { PATH: "/usr/sbin:/usr/local/sbin" });
   if (!found) {
@@ -53,13 +60,14 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
   const temporary = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "codex-flows-nats-"));
   const binary = natsServerBinary(options.binary);
+  const host = options.host ?? "127.0.0.1";
   for (let tries = 0; ; tries++) {
     const port = options.port ?? (await freePort());
-    const child = Bun.spawn([binary, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...configArgs(storeDir, options)], {
+    const child = Bun.spawn([binary, "-a", host, "-p", String(port), "-js", "-sd", storeDir, ...configArgs(storeDir, options), ...(options.args ?? [])], {
       stdout: "ignore",
       stderr: "pipe",
     });
-    const ready = await waitForPort(port, child, 10_000);
+    const ready = await waitForPort(host, port, child, 10_000);
     if (ready === "ready") {
       const stop = async () => {
         child.kill("SIGTERM");
@@ -68,7 +76,7 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
         await child.exited;
         if (temporary) rmSync(storeDir, { recursive: true, force: true });
       };
-      return { url: `nats://127.0.0.1:${port}`, port, storeDir, process: child, stop };
+      return { url: `nats://${host}:${port}`, port, storeDir, process: child, stop };
     }
     child.kill("SIGKILL");
     const stderr = await new Response(child.stderr as ReadableStream).text();
@@ -87,12 +95,12 @@ function configArgs(storeDir: string, options: EmbeddedNatsOptions): string[] {
   return ["-c", file];
 }
 
-async function waitForPort(port: number, child: Subprocess, timeoutMs: number): Promise<string> {
+async function waitForPort(hostname: string, port: number, child: Subprocess, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) return `exited with code ${child.exitCode}`;
     try {
-      const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      const socket = await Bun.connect({ hostname, port, socket: { data() {} } });
       socket.end();
       return "ready";
     } catch {

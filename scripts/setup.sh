@@ -34,3 +34,4 @@ fi
 say "$($(nats_bin) --version)"
 bash scripts/install-git.sh
 bash scripts/install-rust.sh
+bash scripts/install-nats-cli.sh

@@ -52,6 +52,21 @@ describe("projector evolve", () => {
     expect(model.runs.get(RUN)).toMatchObject({ status: "completed", attempt: 2, host: "host-b" });
   });
 
+  test("given attempt 1 fenced (its host cut off) after attempt 2 began, then attempt 1 says fenced with its host and why, and the run keeps attempt 2", () => {
+    const fenced: FlowMessage = { v: 1, kind: "run.released", runId: RUN, attempt: 1, host: "host-a", releasedAt: T0, reason: "fenced on host-a: no lease renewal answered", fenced: true };
+    const model = given([accepted(), command(RUN), started(RUN, 1, "host-a"), started(RUN, 2, "host-b"), fenced, finished(RUN, 2, { host: "host-b" })]);
+    expect(model.attempts.get(`${RUN}:1`)).toMatchObject({ status: "fenced", host: "host-a", error: "fenced on host-a: no lease renewal answered" });
+    expect(model.runs.get(RUN)).toMatchObject({ status: "completed", attempt: 2, host: "host-b" });
+  });
+
+  test("given attempt 1 fenced before another host took the run, then the attempt is fenced and the run waits on its queue; a plain release of a lost attempt changes nothing", () => {
+    const fenced: FlowMessage = { v: 1, kind: "run.released", runId: RUN, attempt: 1, host: "host-a", releasedAt: T0, reason: "fenced on host-a", fenced: true };
+    expect(given([accepted(), command(RUN), started(RUN, 1, "host-a"), fenced]).runs.get(RUN)).toMatchObject({ status: "queued", attempt: 1 });
+    const released: FlowMessage = { v: 1, kind: "run.released", runId: RUN, attempt: 1, host: "host-a", releasedAt: T0, reason: "shut down" };
+    const model = given([accepted(), command(RUN), started(RUN, 1, "host-a"), started(RUN, 2, "host-b"), released]);
+    expect(model.attempts.get(`${RUN}:1`)!.status).toBe("lost");
+  });
+
   test("given a late finish of an older attempt, then it is recorded on that attempt and the run keeps its newest", () => {
     const model = given([accepted(), command(RUN), started(RUN, 1), started(RUN, 2, "host-b"), finished(RUN, 1, { status: "failed", exitCode: 1 })]);
     expect(model.attempts.get(`${RUN}:1`)).toMatchObject({ status: "failed", exit_code: 1 });

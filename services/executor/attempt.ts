@@ -1,12 +1,15 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { FlowCatalog } from "../../lib/catalog.ts";
 import type { ExecutorKind } from "../../lib/config.ts";
 import { type Disposition, HAND_BACK_DELAY_MS } from "../../lib/consume.ts";
 import { msgIds } from "../../lib/ids.ts";
+import { fenceAfterMs, holdLease, type Lease } from "../../lib/lease.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/messages.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
 import { runStep } from "../../lib/runners/index.ts";
+import { signalGroup } from "../../lib/runners/launch.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { type ChainLimits, chainedEvents } from "./chain.ts";
@@ -16,12 +19,15 @@ import { runEventFor } from "./run-events.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
 
 export type AttemptDeps = {
+  nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   stream: string;
   subjects: Subjects;
   catalog: FlowCatalog;
   hostId: string;
+  /** The command consumers' ack wait: how long a step's lease lasts without a renewal. */
+  ackWaitMs: number;
   executorKind: ExecutorKind;
   forwardEnv: readonly string[] | undefined;
   stepEnvDeny: readonly string[];
@@ -41,15 +47,17 @@ export type AttemptDeps = {
   log: Logger;
 };
 
-/** Why an attempt was aborted. */
-export type AbortReason = "cancel" | "shutdown";
+/** Why an attempt was aborted: `fenced` when this host could not renew the lease (lib/lease.ts). */
+export type AbortReason = "cancel" | "shutdown" | "fenced";
 
 /**
  * Handles one delivery of a run command: skips it when the run already ended or was
  * canceled after the command was queued, gives up when too many attempts in a row ended
  * without a result (their executors died), otherwise runs the step, publishes what it
  * started (`next` events), then the attempt's record, and only then acks, or naks with
- * the backoff delay when the step will be retried.
+ * the backoff delay when the step will be retried. The lease is renewed all along; when
+ * renewals go unanswered the attempt fences itself (kills the step, records `fenced`
+ * once it can publish) and leaves the delivery to the host that gets it next.
  */
 export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<Disposition> {
   const { subjects, hostId, log } = deps;
@@ -61,7 +69,12 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
   const command = decoded.message;
   const base = command.attemptBase ?? 0;
   const attempt = base + message.info.deliveryCount;
-  const publish = (subject: string, body: FlowMessage, msgID: string) => publishDurably(deps, subject, encodeMessage(body), msgID, message);
+  const controller = new AbortController();
+  const lease = holdLease(deps.nc, message, deps.ackWaitMs, (silentMs) => {
+    log.warn("no lease renewal answered: fencing the step so that another host can take it", { runId: command.runId, attempt, silentMs });
+    controller.abort("fenced" satisfies AbortReason);
+  });
+  const publish = (subject: string, body: FlowMessage, msgID: string) => publishDurably(deps, subject, encodeMessage(body), msgID, lease);
   const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">) => {
     const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };
     // The run event goes first: once the record is written, a redelivery would not emit it.
@@ -69,15 +82,20 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
     if (runEvent) await publish(subjects.event(runEvent.event.type), runEvent, msgIds.event(runEvent.event.id, 0));
     // Sized before publishing: a record over max_payload would be refused on every attempt.
     const body = encodeFinished(finished, deps.payloadLimit());
-    await publishDurably(deps, subjects.run(command.runId, "finished"), body, msgIds.lifecycle(command.runId, attempt, "finished"), message);
+    await publishDurably(deps, subjects.run(command.runId, "finished"), body, msgIds.lifecycle(command.runId, attempt, "finished"), lease);
   };
 
   // Registered before anything is awaited, so a cancel that arrives from here on reaches this attempt.
-  const controller = new AbortController();
   deps.inflight.set(command.runId, controller);
   try {
-    return await attemptRun(deps, message, command, attempt, controller, finish, publish);
+    const disposition = await attemptRun(deps, message, command, attempt, controller, finish, publish);
+    // A delivery whose lease was given up is someone else's now: acking or naking it would touch theirs.
+    return lease.fenced() ? { abandon: `fenced on ${hostId}` } : disposition;
+  } catch (error) {
+    if (lease.fenced()) return { abandon: `fenced on ${hostId}: ${String(error)}` };
+    throw error;
   } finally {
+    lease.release();
     deps.inflight.delete(command.runId);
   }
 }
@@ -96,6 +114,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     return "ack";
   }
   if (controller.signal.reason === "shutdown") return { nak: HAND_BACK_DELAY_MS };
+  if (controller.signal.reason === "fenced") return { abandon: "fenced before the step started" };
   const unfinished = attempt - 1 - (lastFinished?.attempt ?? base);
   if (unfinished >= deps.maxLostAttempts) {
     await finish(noRun("failed", `gave up: the last ${unfinished} attempts ended without a result (their executors stopped mid-step)`));
@@ -112,6 +131,10 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
   const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
   let launchedPid: number | undefined;
+  // Fencing cannot wait for the step's kill grace: its whole process group goes at once.
+  controller.signal.addEventListener("abort", () => {
+    if (controller.signal.reason === "fenced" && launchedPid !== undefined && deps.executorKind === "direct") signalGroup(launchedPid, "SIGKILL");
+  });
   const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
   try {
     ran = await runStep({
@@ -140,6 +163,12 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     const released = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `executor on ${hostId} shut down before the step finished; handed back` };
     await publish(subjects.run(command.runId, "released"), released, msgIds.lifecycle(command.runId, attempt, "released"));
     return { nak: HAND_BACK_DELAY_MS };
+  }
+  if (controller.signal.reason === "fenced") {
+    const reason = `fenced on ${hostId}: no lease renewal answered for ${fenceAfterMs(deps.ackWaitMs)} ms (cut off from NATS); the step was stopped before its lease could pass to another host`;
+    const fenced = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason, fenced: true };
+    await publish(subjects.run(command.runId, "released"), fenced, msgIds.lifecycle(command.runId, attempt, "released"));
+    return { abandon: "fenced" };
   }
 
   const limit = deps.payloadLimit();
@@ -192,14 +221,14 @@ async function lastOn(deps: AttemptDeps, subject: string): Promise<{ seq: number
 }
 
 /** The attempt's records must reach the log: keep the lease and retry until they do. */
-async function publishDurably(deps: AttemptDeps, subject: string, body: string, msgID: string, lease: JsMsg) {
+async function publishDurably(deps: AttemptDeps, subject: string, body: string, msgID: string, lease: Lease) {
   for (let tries = 1; ; tries++) {
     try {
       return await deps.js.publish(subject, body, { msgID, timeout: deps.publishTimeoutMs });
     } catch (error) {
       if (tries >= 60) throw error;
       deps.log.warn("publish failed; retrying", { subject, tries, error: String(error) });
-      lease.working();
+      lease.renewNow();
       await Bun.sleep(Math.min(2_000, 100 * tries));
     }
   }

@@ -1,6 +1,5 @@
-import type { NatsConnection } from "@nats-io/nats-core";
 import type { FlowCatalog } from "../../lib/catalog.ts";
-import { type DurableLoop, runDurableLoop, withLease } from "../../lib/consume.ts";
+import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
 import { ensureConsumer } from "../../lib/jetstream.ts";
 import { Slots } from "../../lib/slots.ts";
 import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/step-policy.ts";
@@ -10,10 +9,8 @@ import { startDeadLetters } from "./dead-letters.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 
 export type ExecutorOptions = Omit<AttemptDeps, "inflight"> & {
-  nc: NatsConnection;
   labels: string[];
   concurrency: number;
-  ackWaitMs: number;
   maxDeliver: number;
   replicas: number;
 };
@@ -62,7 +59,8 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
       ...(isGroupQueue(queue) ? { maxAckPending: 1 } : {}),
     };
     await ensureConsumer(jsm, stream, spec);
-    const handle = (message: Parameters<typeof handleCommand>[1]) => withLease(message, options.ackWaitMs, () => handleCommand(deps, message));
+    // handleCommand holds the lease itself (renewed, and fenced when renewals go unanswered).
+    const handle = (message: Parameters<typeof handleCommand>[1]) => handleCommand(deps, message);
     loops.set(queue, runDurableLoop({ js, jsm, stream, spec, slots, batch: options.concurrency, log, handle }));
   };
   for (const queue of servedQueues(options.hostId, options.labels, catalog)) await serve(queue);

@@ -13,7 +13,7 @@ export const AttemptView = t.Object(
   {
     id: t.String(),
     attemptNumber: t.Integer({ minimum: 1 }),
-    status: t.String({ description: "running, completed, failed, timed_out, canceled, lost (its executor died) or released (handed back at shutdown)" }),
+    status: t.String({ description: "running, completed, failed, timed_out, canceled, lost (its executor died), released (handed back at shutdown) or fenced (its executor was cut off from NATS and stopped the step)" }),
     workerId: t.String(),
     host: t.String(),
     leaseExpiresAt: t.Null(),

@@ -269,8 +269,11 @@ function runCancel(state: ReadState, message: RunCancelRequested, seq: number): 
 function runReleased(state: ReadState, message: RunReleased, seq: number): Write[] {
   const run = state.run(message.runId);
   const attempt = state.attempt(message.runId, message.attempt);
-  if (!run || !attempt || attempt.status !== "running") return [];
-  const writes: Write[] = [{ table: "attempts", row: { ...attempt, status: "released", completed_at: message.releasedAt, error: message.reason } }];
+  // A fenced attempt's record can arrive after the next attempt began (and marked this one lost): it says why.
+  const open = attempt?.status === "running" || (message.fenced === true && attempt?.status === "lost");
+  if (!run || !attempt || !open) return [];
+  const status = message.fenced ? "fenced" : "released";
+  const writes: Write[] = [{ table: "attempts", row: { ...attempt, status, completed_at: message.releasedAt, error: message.reason } }];
   if (run.attempt === message.attempt && run.status === "running") {
     writes.push({ table: "runs", row: { ...run, status: "queued", updated_at: message.releasedAt, seq } });
   }

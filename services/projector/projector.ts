@@ -1,4 +1,5 @@
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { PULL_EXPIRES_MS } from "../../lib/consume.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
 import { type ReadModel, rawSqlite } from "../../lib/read-model/database.ts";
@@ -96,7 +97,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
           filter_subjects: options.filterSubject,
           ...(applied > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: applied + 1 } : { deliver_policy: DeliverPolicy.All }),
         });
-        current = await consumer.consume({ max_messages: 1_000 });
+        // Short pulls, so idle heartbeats come every 2.5 s: in a cluster the ordered consumer lives on one
+        // node, and when that node dies while our connection's node lives, missed heartbeats are the only sign.
+        current = await consumer.consume({ max_messages: 1_000, expires: PULL_EXPIRES_MS });
         // close() can hang on a consumer that has not finished setting up; the iterator ends anyway.
         if (stopping) void current.close().catch(() => undefined);
         restartWhenRecreated(current);

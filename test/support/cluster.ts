@@ -33,7 +33,7 @@ export type Generation = { proc: CliProcess; startedAt: number; readyAt?: number
  * environment; every generation is kept, so a failure can show what each printed.
  */
 export class Deployment {
-  readonly roles = new Map<string, { service: ServiceName; env: Record<string, string | undefined>; generations: Generation[] }>();
+  readonly roles = new Map<string, { service: ServiceName; env: Record<string, string | undefined>; wrap?: string[]; generations: Generation[] }>();
   readonly tempDirs: string[] = [];
 
   constructor(
@@ -44,13 +44,16 @@ export class Deployment {
     if (env.CODEX_FLOW_BACKEND_DATA_DIR) this.tempDirs.push(env.CODEX_FLOW_BACKEND_DATA_DIR);
   }
 
-  /** Starts `flow serve <service>` as `role` and waits until it says it is ready. */
-  async start(role: string, service: ServiceName, extra: Record<string, string | undefined> = {}, timeoutMs = 20_000): Promise<CliProcess> {
+  /**
+   * Starts `flow serve <service>` as `role` and waits until it says it is ready. `wrap`
+   * (kept for restarts) runs it inside something, e.g. a network namespace.
+   */
+  async start(role: string, service: ServiceName, extra: Record<string, string | undefined> = {}, timeoutMs = 20_000, wrap?: string[]): Promise<CliProcess> {
     const known = this.roles.get(role);
     const env = known?.env ?? { ...this.env, ...extra };
-    if (!known) this.roles.set(role, { service, env, generations: [] });
+    if (!known) this.roles.set(role, { service, env, wrap, generations: [] });
     const entry = this.roles.get(role)!;
-    const proc = this.cli.start(["serve", service], { env });
+    const proc = this.cli.start(["serve", service], { env, wrap: entry.wrap });
     const generation: Generation = { proc, startedAt: Date.now() };
     entry.generations.push(generation);
     await proc.waitForLine(readyLine(service, env.CODEX_FLOW_HOST_ID ?? ""), timeoutMs);

@@ -14,6 +14,8 @@ export type StartOptions = {
   env?: Record<string, string | undefined>;
   /** The entry point under the repository; bin/flow.ts when absent. */
   entry?: string;
+  /** A command that runs bun (e.g. `ip netns exec <name>`); it must exec it, so the pid stays bun's. */
+  wrap?: string[];
 };
 
 /** A started CLI process whose output is collected line by line. */
@@ -51,7 +53,7 @@ export function startCli(args: string[], options: StartOptions = {}): CliProcess
     if (value === undefined) delete env[key];
     else env[key] = value;
   }
-  const child = Bun.spawn([process.execPath, "run", entry, ...args], {
+  const child = Bun.spawn([...(options.wrap ?? []), process.execPath, "run", entry, ...args], {
     cwd: options.cwd ?? REPO,
     env,
     stdin: "ignore",
