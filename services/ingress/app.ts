@@ -3,7 +3,10 @@ import { Elysia } from "elysia";
 import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
 import { eventRoutes } from "./events/routes.ts";
+import { flowRoutes } from "./flows/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
+import { systemRoutes } from "./system/routes.ts";
+import { uiRoutes } from "./ui/routes.ts";
 import { requireToken } from "./auth.ts";
 import { Health } from "./schemas.ts";
 
@@ -17,13 +20,16 @@ export function createIngressApp(deps: IngressDeps) {
         specPath: "/openapi.json",
         documentation: {
           info: { title: "codex-flows", version: "1", description: "Event-driven automation on NATS JetStream: accept FlowEvents, inspect and operate runs." },
-          tags: [{ name: "events" }, { name: "runs" }, { name: "system" }],
+          tags: [{ name: "events" }, { name: "runs" }, { name: "flows" }, { name: "system" }],
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" }, apiKey: { type: "apiKey", in: "header", name: "x-api-key" } } },
         },
       }),
     )
     .use(eventRoutes(deps))
     .use(runRoutes(deps))
+    .use(flowRoutes(deps))
+    .use(systemRoutes(deps))
+    .use(uiRoutes())
     .get(
       "/metrics",
       async ({ set }) => {

@@ -4,6 +4,7 @@ import type { Changes } from "./changes.ts";
 import type { IngressCounters } from "./metrics.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
+import type { SystemSources } from "./system/sources.ts";
 
 import type { Health } from "./schemas.ts";
 
@@ -27,4 +28,6 @@ export type IngressDeps = {
   metrics: () => Promise<string>;
   /** Read-model changes to wait on (the in-process projector's commits, or polling). */
   changes: Changes;
+  /** The flow catalog, executors' heartbeats and consumers' backlogs (GET /flows, GET /hosts). */
+  system?: SystemSources;
 };

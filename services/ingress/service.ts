@@ -9,6 +9,8 @@ import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
 import { jetStreamPublisher } from "./publish.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
+import { flowCatalog } from "../../lib/catalog.ts";
+import { consumerDepths } from "./system/sources.ts";
 
 export type IngressService = Service & { url: string };
 
@@ -45,6 +47,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     maxBodyBytes: config.maxBodyBytes,
     waitTimeoutMs: config.waitTimeoutMs,
     changes: changes(shared?.applied),
+    system: { catalog: flowCatalog(config.cwd), hosts: hosts.hosts, consumers: () => consumerDepths(jsm, config.stream) },
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
   const url = `http://${config.host}:${app.server!.port}`;
   log.info(`listening on ${url}`);
