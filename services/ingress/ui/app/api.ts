@@ -81,24 +81,33 @@ export async function readEvents(path: string, signal: AbortSignal, onEvent: (ev
   }
 }
 
+/** At most one refresh per this long, however often the projector commits. */
+const MIN_REFRESH_MS = 500;
+
 /**
- * Calls `onChange` once the watch is up and whenever the read model applied something new (GET /changes, a long
- * poll), until `signal` aborts. Errors are reported through `onStatus` and retried after
- * a pause, never dropped.
+ * Calls `onChange` once the watch is up and whenever the read model applied something
+ * new (GET /changes, a long poll), one call at a time and at most every MIN_REFRESH_MS,
+ * until `signal` aborts. Errors are reported through `onStatus` and retried after a
+ * pause, never dropped.
  */
-export async function watchChanges(signal: AbortSignal, onChange: () => void, onStatus: (live: boolean, problem?: string) => void): Promise<void> {
+export async function watchChanges(signal: AbortSignal, onChange: () => void | Promise<void>, onStatus: (live: boolean, problem?: string) => void): Promise<void> {
   let seq: number | undefined;
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   while (!signal.aborted) {
     try {
       const answer = await get<{ seq: number }>(`/changes?after=${seq ?? 0}`, signal);
       onStatus(true);
       // The first answer too: something may have changed between the page's first read and it.
-      if (answer.seq !== seq) onChange();
-      seq = answer.seq;
+      if (answer.seq !== seq) {
+        seq = answer.seq;
+        const started = Date.now();
+        await onChange();
+        await pause(Math.max(0, MIN_REFRESH_MS - (Date.now() - started)));
+      }
     } catch (error) {
       if (signal.aborted) return;
       onStatus(false, error instanceof Error ? error.message : String(error));
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await pause(2_000);
     }
   }
 }

@@ -3,6 +3,7 @@
  * indicator. Each page renders into <main> and returns a cleanup (stop polling, close
  * streams) that runs when the reader navigates away.
  */
+performance.mark("dashboard-start");
 import { setToken, TokenNeeded } from "./api.ts";
 import { navigate } from "./nav.ts";
 import { errorBox, h, show } from "./dom.ts";
@@ -83,6 +84,8 @@ async function render(): Promise<void> {
     else a.removeAttribute("aria-current");
   }
   show(main, h("p", { class: "loading", role: "status" }, "Loading…"));
+  const live = document.getElementById("live");
+  if (live) live.textContent = "";
   const fail = (error: unknown) => {
     if (controller.signal.aborted) return;
     if (error instanceof TokenNeeded) {

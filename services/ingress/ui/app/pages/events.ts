@@ -59,5 +59,5 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
     }
   };
   await load();
-  void watchChanges(signal, () => void load(), ctx.live);
+  void watchChanges(signal, load, ctx.live);
 }

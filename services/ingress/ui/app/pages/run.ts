@@ -166,5 +166,5 @@ export async function runPage(ctx: PageContext, id?: string): Promise<void> {
       if (!signal.aborted) ctx.fail(error);
     }
   };
-  void watchChanges(signal, () => void refresh(), ctx.live);
+  void watchChanges(signal, refresh, ctx.live);
 }

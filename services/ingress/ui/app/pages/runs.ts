@@ -92,5 +92,5 @@ export async function runsPage(ctx: PageContext): Promise<void> {
     }
   };
   await load();
-  void watchChanges(signal, () => void load(), ctx.live);
+  void watchChanges(signal, load, ctx.live);
 }
