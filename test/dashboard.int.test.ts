@@ -3,7 +3,7 @@
  * the four services in this process): what a person sees, without reloading the page.
  * Screenshots of each page go to a temporary folder (or CODEX_FLOWS_UI_SHOTS).
  */
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
@@ -12,6 +12,10 @@ import { useBrowser, type WatchedPage } from "./support/browser.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { tempDir } from "./support/temp.ts";
+
+// What page functions see, evaluated inside Chromium (the test's own tsconfig has no DOM types).
+declare const document: any;
+declare const getComputedStyle: any;
 
 const nats = useNatsServer();
 const browser = useBrowser();
@@ -80,9 +84,11 @@ const row = (runId: string, status?: string) => `tr[data-run="${runId}"]${status
 
 describe("the dashboard without a token", () => {
   let sys: Awaited<ReturnType<typeof startDashboard>>;
+  beforeAll(async () => {
+    sys = await startDashboard();
+  });
 
   test("/ opens the runs page; a run appears and turns completed without a reload", async () => {
-    sys = await startDashboard();
     const watched = await visit(sys.url, "/");
     const { page } = watched;
     expect(new URL(page.url()).pathname).toBe("/ui/");
@@ -106,15 +112,15 @@ describe("the dashboard without a token", () => {
     const flagged = page.locator(row(runId));
     expect(await flagged.getAttribute("class")).toContain("attention");
     expect(await flagged.innerText()).toContain("NEEDS ATTENTION");
-    const background = (selector: string) => page.locator(`${selector} td`).first().evaluate("(td) => getComputedStyle(td).backgroundColor");
+    const background = (selector: string) => page.locator(`${selector} td`).first().evaluate((td) => getComputedStyle(td).backgroundColor as string);
     const plain = await page.locator("tr[data-run]:not(.attention)").first().getAttribute("data-run");
     expect(await background(row(runId))).not.toBe(await background(row(plain!)));
-    await screenshot(page, "runs");
+    await screenshot(page, "runs-attention");
     // The filter is in the URL: a shared link shows the same view.
     await page.selectOption("#f-status", "attention");
     await page.click("form.filters button[type=submit]");
     await page.waitForURL(/needsAttention=true/);
-    await page.waitForFunction("document.querySelectorAll('tr[data-run]').length > 0 && [...document.querySelectorAll('tr[data-run]')].every((tr) => tr.classList.contains('attention'))");
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-run]").length > 0 && [...document.querySelectorAll("tr[data-run]")].every((tr) => tr.classList.contains("attention")));
 
     await page.click(`${row(runId)} a[href^="/ui/runs/"]`);
     await page.waitForSelector(".attention-banner");
@@ -149,11 +155,11 @@ describe("the dashboard without a token", () => {
     const { runIds } = await sys.post({ id: "ui-slow-1", type: "ui.slow", payload: {} });
     const watched = await visit(sys.url, `/ui/runs/${runIds[0]}`);
     const { page } = watched;
-    await page.waitForFunction("document.querySelector('.live-output')?.textContent.includes('started slow')", undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelector(".live-output")?.textContent.includes("started slow"), undefined, { timeout: 15_000 });
     await page.click("button:text('Cancel run')");
     await page.waitForSelector(".answer.ok", { timeout: 15_000 });
     expect(await page.locator(".answer").innerText()).toMatch(/^Cancel: 200, run is canceled/);
-    await page.waitForFunction("document.querySelector('.facts .badge')?.textContent === 'canceled'");
+    await page.waitForFunction(() => document.querySelector(".facts .badge")?.textContent === "canceled");
     expect(await page.locator("table:has(caption:text('Attempts')) tbody tr").first().innerText()).toContain("canceled by an operator");
     const api = (await (await fetch(`${sys.url}/runs/${runIds[0]}`)).json()) as { run: object };
     expect(api.run).toMatchObject({ status: "canceled" });
@@ -169,10 +175,10 @@ describe("the dashboard without a token", () => {
     await page.waitForSelector(".answer.ok", { timeout: 15_000 });
     expect(await page.locator(".answer").innerText()).toMatch(/^Retry: 202/);
     const attempts = page.locator("table:has(caption:text('Attempts')) tbody tr");
-    await page.waitForFunction("document.querySelectorAll('table:has(caption) tbody tr').length >= 2 && document.querySelector('.facts .badge')?.textContent === 'failed'", undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelectorAll("table:has(caption) tbody tr").length >= 2 && document.querySelector(".facts .badge")?.textContent === "failed", undefined, { timeout: 15_000 });
     expect(await attempts.count()).toBe(2);
     expect(await attempts.nth(1).locator("td").first().innerText()).toBe("2");
-    await page.waitForFunction("document.querySelector('.live-output')?.textContent.includes('attempt 2')", undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelector(".live-output")?.textContent.includes("attempt 2"), undefined, { timeout: 15_000 });
     await done(watched);
   });
 
@@ -184,7 +190,7 @@ describe("the dashboard without a token", () => {
     await page.click("button:text('Replay event')");
     await page.waitForSelector(".answer.ok");
     expect(await page.locator(".answer").innerText()).toMatch(/^Replay: 202 accepted, generation 1/);
-    await page.waitForFunction("document.querySelectorAll('tr[data-run]').length === 2", undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-run]").length === 2, undefined, { timeout: 15_000 });
     await done(watched);
   });
 
@@ -213,9 +219,11 @@ describe("the dashboard without a token", () => {
   });
 
   test("keyboard and phone: a skip link first, runs reachable by Tab, times in the viewer's zone, no sideways page scroll at 390 px", async () => {
-    const watched = await visit(sys.url, "/ui/runs", { width: 390, height: 844 });
+    const watched = await visit(sys.url, "/ui/runs", { width: 1280, height: 720 });
     const { page } = watched;
     await page.waitForSelector("tr[data-run]");
+    await screenshot(page, "runs");
+    await page.setViewportSize({ width: 390, height: 844 });
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await screenshot(page, "runs-phone");
     await page.keyboard.press("Tab");
@@ -260,7 +268,7 @@ describe("the dashboard with a token", () => {
     await page.click("button:text('Replay event')");
     await page.waitForSelector(".answer.ok");
     expect(await page.locator(".answer").innerText()).toMatch(/^Replay: 202/);
-    await page.waitForFunction("document.querySelectorAll('tr[data-run]').length === 2", undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-run]").length === 2, undefined, { timeout: 15_000 });
     // The 401s before the token was given are the browser's own log lines, expected here.
     await done(watched, [/status of 401/]);
   });

@@ -49,7 +49,7 @@ export function flowRoutes(deps: IngressDeps) {
         manifestPath: flow.manifestPath,
         steps: flow.steps.map(presentStep),
       }));
-      return { flows, problems: index.problems, shadowed: index.discovery.shadowed };
+      return { flows, problems: [...index.discovery.problems, ...index.problems], shadowed: index.discovery.shadowed };
     },
     {
       beforeHandle: requireToken(deps.token),
