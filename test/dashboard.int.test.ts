@@ -71,7 +71,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 async function visit(url: string, path: string, viewport?: { width: number; height: number }): Promise<WatchedPage> {
   const watched = await browser.open(viewport);
   await watched.page.goto(`${url}${path}`);
-  await watched.page.waitForSelector("main :is(table, .empty, h1)", { timeout: 15_000 });
+  await watched.page.waitForSelector("main :is(table, .empty, h1, .error)", { timeout: 15_000 });
   return watched;
 }
 
@@ -242,6 +242,12 @@ describe("the dashboard without a token", () => {
     expect(await stamp.getAttribute("title")).toContain(new Date(iso).toISOString());
     expect(await stamp.innerText()).toBe(await page.evaluate(`new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" }).format(new Date(${JSON.stringify(iso)}))`));
     await done(watched);
+  });
+  test("a failed read is shown, not swallowed: an unknown run's page says so", async () => {
+    const watched = await visit(sys.url, "/ui/runs/run-000000000000000000000000");
+    const { page } = watched;
+    expect(await page.locator("#page-error[role=alert]").innerText()).toContain('GET /runs/run-000000000000000000000000 failed (404): no run with id "run-000000000000000000000000"');
+    await done(watched, [/status of 404/]);
   });
 });
 

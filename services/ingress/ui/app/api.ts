@@ -84,18 +84,39 @@ export async function readEvents(path: string, signal: AbortSignal, onEvent: (ev
 /** At most one refresh per this long, however often the projector commits. */
 const MIN_REFRESH_MS = 500;
 
+/** Resolves when this tab is visible (at once if it is), or when `signal` aborts. */
+function whenVisible(signal: AbortSignal): Promise<void> {
+  if (!document.hidden || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (document.hidden && !signal.aborted) return;
+      document.removeEventListener("visibilitychange", done);
+      resolve();
+    };
+    document.addEventListener("visibilitychange", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /**
  * Calls `onChange` once the watch is up and whenever the read model applied something
  * new (GET /changes, a long poll), one call at a time and at most every MIN_REFRESH_MS,
- * until `signal` aborts. Errors are reported through `onStatus` and retried after a
- * pause, never dropped.
+ * until `signal` aborts. A hidden tab holds no request (a browser allows six per
+ * server, and a few open tabs would use them up); it catches up when shown. Errors are
+ * reported through `onStatus` and retried after a pause, never dropped.
  */
 export async function watchChanges(signal: AbortSignal, onChange: () => void | Promise<void>, onStatus: (live: boolean, problem?: string) => void): Promise<void> {
   let seq: number | undefined;
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   while (!signal.aborted) {
+    await whenVisible(signal);
+    const poll = new AbortController();
+    const stop = () => poll.abort();
+    const onHidden = () => document.hidden && poll.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    document.addEventListener("visibilitychange", onHidden);
     try {
-      const answer = await get<{ seq: number }>(`/changes?after=${seq ?? 0}`, signal);
+      const answer = await get<{ seq: number }>(`/changes?after=${seq ?? 0}`, poll.signal);
       onStatus(true);
       // The first answer too: something may have changed between the page's first read and it.
       if (answer.seq !== seq) {
@@ -106,8 +127,14 @@ export async function watchChanges(signal: AbortSignal, onChange: () => void | P
       }
     } catch (error) {
       if (signal.aborted) return;
+      if (poll.signal.aborted) continue; // hidden: wait to be shown
       onStatus(false, error instanceof Error ? error.message : String(error));
+      // A refused token does not come right by asking again; the page's next read shows the prompt.
+      if (error instanceof TokenNeeded) return;
       await pause(2_000);
+    } finally {
+      signal.removeEventListener("abort", stop);
+      document.removeEventListener("visibilitychange", onHidden);
     }
   }
 }

@@ -96,6 +96,7 @@ async function render(): Promise<void> {
     }
     const box = errorBox(error);
     box.id = "page-error";
+    for (const placeholder of main.querySelectorAll(".loading")) placeholder.remove();
     document.getElementById("page-error")?.remove();
     main.prepend(box);
   };
