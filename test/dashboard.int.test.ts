@@ -243,6 +243,24 @@ describe("the dashboard without a token", () => {
     expect(await stamp.innerText()).toBe(await page.evaluate(`new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" }).format(new Date(${JSON.stringify(iso)}))`));
     await done(watched);
   });
+  test("cursor paging is in the URL: older pages follow on without repeats", async () => {
+    const watched = await visit(sys.url, "/ui/runs?limit=2");
+    const { page } = watched;
+    const seen: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      await page.waitForSelector("tr[data-run]");
+      seen.push(...(await page.locator("tr[data-run]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run") as string))));
+      const older = page.locator("a[rel=next]");
+      if ((await older.count()) === 0) break;
+      const before = page.url();
+      await older.click();
+      await page.waitForURL((url) => url.href !== before && url.searchParams.has("cursor"));
+    }
+    const api = (await (await fetch(`${sys.url}/runs?limit=500`)).json()) as { runs: { id: string }[] };
+    expect(seen).toEqual(api.runs.map((r) => r.id));
+    await done(watched);
+  });
+
   test("a failed read is shown, not swallowed: an unknown run's page says so", async () => {
     const watched = await visit(sys.url, "/ui/runs/run-000000000000000000000000");
     const { page } = watched;

@@ -1,7 +1,7 @@
 /**
  * The dashboard's entry: a path router over /ui/..., the token prompt, and the live
- * indicator. Each page renders into <main> and returns a cleanup (stop polling, close
- * streams) that runs when the reader navigates away.
+ * indicator. Each page renders into <main>; its signal aborts (stopping its polls and
+ * streams) when the reader navigates away.
  */
 performance.mark("dashboard-start");
 import { setToken, TokenNeeded } from "./api.ts";

@@ -6,7 +6,7 @@ import { type RunView, runsTable } from "../runs-table.ts";
 
 const STATUSES = ["queued", "running", "completed", "failed", "timed_out", "canceled"];
 /** The URL's parameters that GET /runs takes as they are. */
-const PASSED = ["eventId", "status", "needsAttention", "flow", "step", "host", "since", "until", "cursor"];
+const PASSED = ["eventId", "status", "needsAttention", "flow", "step", "host", "since", "until", "cursor", "limit"];
 
 /** datetime-local wants local time without a zone; the URL keeps ISO (UTC). */
 function localInput(iso: string | null): string {
@@ -58,7 +58,9 @@ export async function runsPage(ctx: PageContext): Promise<void> {
     if (value) api.set(name, value);
   }
   const results = h("div", { "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "loading", role: "status" }, "Loading runs…"));
-  show(main, h("h1", {}, "Runs"), filterForm(params), results);
+  const eventId = params.get("eventId");
+  const scope = eventId ? h("p", {}, "Runs of event ", h("a", { href: `/ui/events/${encodeURIComponent(eventId)}` }, eventId), " · ", h("a", { href: "/ui/runs" }, "all runs")) : null;
+  show(main, h("h1", {}, "Runs"), scope, filterForm(params), results);
   const load = async () => {
     try {
       const page = await get<{ runs: RunView[]; nextCursor?: string }>(`/runs?${api}`, signal);
