@@ -28,6 +28,8 @@ export type IngressDeps = {
   metrics: () => Promise<string>;
   /** Read-model changes to wait on (the in-process projector's commits, or polling). */
   changes: Changes;
+  /** Aborted when the ingress stops: held requests (GET /changes, output streams) end instead of delaying the stop. */
+  closing?: AbortSignal;
   /** The flow catalog, executors' heartbeats and consumers' backlogs (GET /flows, GET /hosts). */
   system?: SystemSources;
 };

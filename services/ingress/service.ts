@@ -34,6 +34,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
   };
   const counters = ingressCounters();
   const hosts = watchHosts(nc, subjects);
+  const closing = new AbortController();
   const app = createIngressApp({
     counters,
     metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts }),
@@ -47,6 +48,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     maxBodyBytes: config.maxBodyBytes,
     waitTimeoutMs: config.waitTimeoutMs,
     changes: changes(shared?.applied),
+    closing: closing.signal,
     system: { catalog: flowCatalog(config.cwd), hosts: hosts.hosts, consumers: () => consumerDepths(jsm, config.stream) },
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
   const url = `http://${config.host}:${app.server!.port}`;
@@ -55,6 +57,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     name: "ingress",
     url,
     async stop() {
+      closing.abort();
       hosts.stop();
       await app.stop();
       if (!shared) await db.destroy();

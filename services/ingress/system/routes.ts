@@ -12,8 +12,8 @@ export const CHANGES_HOLD_MS = 25_000;
 /**
  * GET /hosts: executors heard from, the stream's consumers with their backlogs, and the
  * projector's lag. GET /changes?after=SEQ: a long poll that answers as soon as the read
- * model applied a sequence past SEQ (or after CHANGES_HOLD_MS with the same one), so a
- * page can refresh only when something changed.
+ * model applied a sequence other than SEQ (or after CHANGES_HOLD_MS with the same one),
+ * so a page can refresh only when something changed; without `after` it answers at once.
  */
 export function systemRoutes(deps: IngressDeps) {
   const guarded = { beforeHandle: requireToken(deps.token) };
@@ -37,15 +37,16 @@ export function systemRoutes(deps: IngressDeps) {
     )
     .get(
       "/changes",
-      async ({ query }) => {
-        const raw = query.after ?? "0";
+      async ({ query, request }) => {
+        const raw = query.after;
+        if (raw === undefined || raw === "") return { seq: await readCheckpoint(deps.db) };
         if (!/^\d+$/.test(raw)) throw new HttpError(400, `after=${JSON.stringify(raw)} is invalid: expected a stream sequence (the seq a previous answer gave)`);
         const after = Number(raw);
         const deadline = Date.now() + CHANGES_HOLD_MS;
         for (;;) {
           const seq = await readCheckpoint(deps.db);
           const left = deadline - Date.now();
-          if (seq !== after || left <= 0) return { seq };
+          if (seq !== after || left <= 0 || request.signal.aborted || deps.closing?.aborted) return { seq };
           await deps.changes.next(Math.min(left, 1_000));
         }
       },
@@ -53,7 +54,7 @@ export function systemRoutes(deps: IngressDeps) {
         ...guarded,
         query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
         response: { 200: Changed, ...errors(400, 401) },
-        detail: { tags: ["system"], summary: "Long poll: answers {seq} once the read model applied a sequence other than ?after= (or after 25 s)" },
+        detail: { tags: ["system"], summary: "Long poll: answers {seq} once the read model applied a sequence other than ?after= (or after 25 s); at once without ?after=" },
       },
     );
 }

@@ -116,7 +116,7 @@ export async function watchChanges(signal: AbortSignal, onChange: () => void | P
     signal.addEventListener("abort", stop, { once: true });
     document.addEventListener("visibilitychange", onHidden);
     try {
-      const answer = await get<{ seq: number }>(`/changes?after=${seq ?? 0}`, poll.signal);
+      const answer = await get<{ seq: number }>(seq === undefined ? "/changes" : `/changes?after=${seq}`, poll.signal);
       onStatus(true);
       // The first answer too: something may have changed between the page's first read and it.
       if (answer.seq !== seq) {

@@ -105,6 +105,7 @@ function followOutput(runId: string, pre: HTMLElement, state: HTMLElement, signa
     following = true;
     state.textContent = "following live output…";
     let attempt = 0;
+    let ended = false;
     readEvents(`/runs/${encodeURIComponent(runId)}/output`, mine.signal, (event, data) => {
       const d = data as { text?: string; stream?: string; attempt?: number; status?: string; cut?: boolean; error?: string };
       if (event === "run" && d.cut) pre.append(h("span", { class: "muted" }, "[older output was dropped by retention]\n"));
@@ -116,10 +117,16 @@ function followOutput(runId: string, pre: HTMLElement, state: HTMLElement, signa
         pre.append(d.stream === "stderr" ? h("span", { class: "stderr" }, d.text) : d.text);
         pre.scrollTop = pre.scrollHeight;
       }
-      if (event === "end") state.textContent = `output complete (run ${d.status})`;
+      if (event === "end") {
+        ended = true;
+        state.textContent = `output complete (run ${d.status})`;
+      }
       if (event === "error") state.textContent = `output stream failed: ${d.error}`;
     }).then(
-      () => (following = false),
+      () => {
+        following = false;
+        if (!ended && !mine.signal.aborted) state.textContent = "the output stream was closed by the server (restarting?); reload the page to follow it again";
+      },
       (error) => {
         following = false;
         if (!mine.signal.aborted) ctx.fail(error);
