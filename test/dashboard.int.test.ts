@@ -234,6 +234,10 @@ describe("the dashboard without a token", () => {
       href = (await page.evaluate("document.activeElement?.getAttribute('href') ?? undefined")) as string | undefined;
     }
     expect(href).toMatch(/^\/ui\/runs\/run-/);
+    // A live update (a new run at the top) keeps the keyboard focus where it was.
+    const { runIds } = await sys.post({ id: "ui-focus-1", type: "ui.strict", payload: { repo: "a/b" } }, "true");
+    await page.waitForSelector(row(runIds[0]));
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("href"))).toBe(href);
     await page.keyboard.press("Enter");
     await page.waitForURL(`**${href}`);
     await page.waitForSelector(".facts time");

@@ -50,6 +50,18 @@ export function show(container: Element, ...children: (Child | Child[])[]): void
   container.replaceChildren(...children.flat().filter((c): c is Node | string => c !== null && c !== undefined && c !== false).map((c) => (typeof c === "number" ? String(c) : c)));
 }
 
+/**
+ * Replaces a container's content and, when focus was on a link inside it, puts focus
+ * back on the link to the same place, so a live update does not throw a keyboard user
+ * back to the top of the page.
+ */
+export function showKeepingFocus(container: Element, ...children: (Child | Child[])[]): void {
+  const active = document.activeElement;
+  const href = active && container.contains(active) ? active.getAttribute("href") : null;
+  show(container, ...children);
+  if (href) container.querySelector<HTMLElement>(`[href="${CSS.escape(href)}"]`)?.focus({ preventScroll: true });
+}
+
 /** An error as a person reads it, in an alert region. */
 export function errorBox(error: unknown): HTMLElement {
   return h("div", { class: "error", role: "alert" }, error instanceof Error ? error.message : String(error));

@@ -1,7 +1,7 @@
 import type { Static } from "@sinclair/typebox";
 import type { EventView } from "../../../schemas.ts";
 import { get, watchChanges } from "../api.ts";
-import { h, link, show, table, time } from "../dom.ts";
+import { h, link, show, showKeepingFocus, table, time } from "../dom.ts";
 import type { PageContext } from "../main.ts";
 import { navigate } from "../nav.ts";
 
@@ -25,11 +25,16 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
   const { main, params, signal } = ctx;
   const api = new URLSearchParams({ limit: "50" });
   for (const name of PASSED) if (params.get(name)) api.set(name, params.get(name)!);
-  const results = h("div", { "aria-live": "polite" }, h("p", { class: "loading", role: "status" }, "Loading events…"));
+  const results = h("div", {}, h("p", { class: "loading", role: "status" }, "Loading events…"));
+  let drawn = "";
   show(main, h("h1", {}, "Events"), filterForm(params), results);
   const load = async () => {
     try {
       const page = await get<{ events: Event[]; nextCursor?: string }>(`/events?${api}`, signal);
+      ctx.ok();
+      const text = JSON.stringify(page);
+      if (text === drawn) return;
+      drawn = text;
       const rows = page.events.map((e) =>
         h(
           "tr",
@@ -52,8 +57,7 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
         here.set("cursor", page.nextCursor);
         paging.append(h("a", { href: `/ui/events?${here}`, rel: "next" }, "Older »"));
       }
-      show(results, rows.length ? table(["Type", "Event", "Source", "Received", "Matched", "Runs"], rows, "Events") : h("p", { class: "empty" }, "No events match these filters."), paging);
-      ctx.ok();
+      showKeepingFocus(results, rows.length ? table(["Type", "Event", "Source", "Received", "Matched", "Runs"], rows, "Events") : h("p", { class: "empty" }, "No events match these filters."), paging);
     } catch (error) {
       if (!signal.aborted) ctx.fail(error);
     }

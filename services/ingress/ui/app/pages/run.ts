@@ -150,25 +150,24 @@ export async function runPage(ctx: PageContext, id?: string): Promise<void> {
   const pre = h("pre", { class: "output live-output", tabindex: 0, "aria-label": "Run output" });
   const outputState = h("p", { class: "muted small", role: "status" });
   show(main, h("p", { class: "crumbs" }, h("a", { href: "/ui/runs" }, "Runs"), " / ", h("code", {}, runId)), heading, actionSlot, answer, body, h("h2", {}, "Output"), outputState, pre);
-  let lastStatus = "";
   const draw = () => {
     show(actionSlot, actions(run, answer, () => void refresh()));
     show(body, summary(run));
   };
   draw();
   const output = followOutput(runId, pre, outputState, signal, ctx);
-  lastStatus = run.status;
   const refresh = async () => {
     try {
       const next = await load();
       ctx.ok();
       // Redraw only when the run changed, so open details and focus survive unrelated commits.
       const changed = JSON.stringify(next) !== JSON.stringify(run);
+      const newAttempt = next.attempt !== run.attempt;
       run = next;
       if (changed) draw();
-      // A retry makes an ended run queued again: follow its new output too.
-      if (!FINAL.has(run.status) && FINAL.has(lastStatus) && !output.following()) output.restart();
-      lastStatus = run.status;
+      // The stream ended with the last attempt: a retry (perhaps already over by now) or a
+      // stream the server closed while the run goes on means following it again.
+      if (!output.following() && (newAttempt || !FINAL.has(run.status))) output.restart();
     } catch (error) {
       if (!signal.aborted) ctx.fail(error);
     }

@@ -1,5 +1,5 @@
 import { get, watchChanges } from "../api.ts";
-import { h, show } from "../dom.ts";
+import { h, show, showKeepingFocus } from "../dom.ts";
 import type { PageContext } from "../main.ts";
 import { navigate } from "../nav.ts";
 import { type RunView, runsTable } from "../runs-table.ts";
@@ -57,7 +57,8 @@ export async function runsPage(ctx: PageContext): Promise<void> {
     const value = params.get(name);
     if (value) api.set(name, value);
   }
-  const results = h("div", { "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "loading", role: "status" }, "Loading runs…"));
+  const results = h("div", { "aria-busy": "true" }, h("p", { class: "loading", role: "status" }, "Loading runs…"));
+  let drawn = "";
   const eventId = params.get("eventId");
   const scope = eventId ? h("p", {}, "Runs of event ", h("a", { href: `/ui/events/${encodeURIComponent(eventId)}` }, eventId), " · ", h("a", { href: "/ui/runs" }, "all runs")) : null;
   show(main, h("h1", {}, "Runs"), scope, filterForm(params), results);
@@ -65,6 +66,11 @@ export async function runsPage(ctx: PageContext): Promise<void> {
     try {
       const page = await get<{ runs: RunView[]; nextCursor?: string }>(`/runs?${api}`, signal);
       if (signal.aborted) return;
+      ctx.ok();
+      // Unchanged rows are left alone: no flicker, no lost focus, nothing re-announced.
+      const text = JSON.stringify(page);
+      if (text === drawn) return;
+      drawn = text;
       const paging = h("nav", { class: "paging", "aria-label": "Pages of runs" });
       const here = new URLSearchParams(params);
       if (params.get("cursor")) {
@@ -76,14 +82,13 @@ export async function runsPage(ctx: PageContext): Promise<void> {
         paging.append(h("a", { href: `/ui/runs?${here}`, rel: "next" }, "Older »"));
       }
       const attention = page.runs.filter((r) => r.needsAttention).length;
-      show(
+      showKeepingFocus(
         results,
-        h("p", { class: "summary" }, `${page.runs.length} run${page.runs.length === 1 ? "" : "s"} on this page`, attention ? h("strong", { class: "attention-count" }, ` · ${attention} need${attention === 1 ? "s" : ""} attention`) : null),
+        h("p", { class: "summary", role: "status" }, `${page.runs.length} run${page.runs.length === 1 ? "" : "s"} on this page`, attention ? h("strong", { class: "attention-count" }, ` · ${attention} need${attention === 1 ? "s" : ""} attention`) : null),
         page.runs.length ? runsTable(page.runs) : h("p", { class: "empty" }, "No runs match these filters."),
         paging,
       );
       results.setAttribute("aria-busy", "false");
-      ctx.ok();
       if (!document.body.dataset.ready) {
         document.body.dataset.ready = "runs";
         performance.mark("dashboard-ready");
