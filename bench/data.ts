@@ -46,11 +46,40 @@ export async function measureProjection(nats: EmbeddedNats, rows: string[]): Pro
   return await runJson<ProjectorReport>("projector", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
 }
 
-/** Row read: a read model of READ_MODEL_RUNS runs built by the projector, then GET /runs on `flow serve ingress` over it. */
-export async function measureRead(nats: EmbeddedNats): Promise<ReadFigures> {
-  const dir = tempDir("read-data");
-  progress(`GET /runs: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)`);
+/** A read model of READ_MODEL_RUNS runs built by the projector, served by `flow serve ingress` until `stop`. */
+export type ServedReadModel = { url: string; server: Child; built: ReadModelReport; stop(): Promise<void> };
+
+/** Builds the big read model (publish, then rebuild) and starts a real ingress over it. */
+export async function serveReadModel(nats: EmbeddedNats, label: string): Promise<ServedReadModel> {
+  const dir = tempDir(`${label}-data`);
+  progress(`${label}: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)`);
   const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), "--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--nats-pid", String(nats.process.pid)], childEnv);
+  const port = await freePort();
+  const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), CODEX_FLOW_BACKEND_DATA_DIR: dir };
+  const server: Child = startServer(`ingress-${label}`, [BUN, join(ROOT, "bin", "flow.ts"), "serve", "ingress"], env, ROOT);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitHealthy(server, `${url}/healthz`);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return { url, server, built, stop: () => server.stop() };
+}
+
+/** Sequential GET requests of each query in turn (bench/read.ts), with the ingress's CPU per request. */
+export async function readLoad(served: ServedReadModel, queries: ReadQuery[]): Promise<{ report: ReadReport; cpuPerRequestMs?: number }> {
+  const before = cpuMs(served.server.proc.pid);
+  const args = ["--url", served.url, "--queries", JSON.stringify(queries), "--rounds", String(READ_ROUNDS)];
+  const report = await runJson<ReadReport>("read", [BUN, join(import.meta.dir, "read.ts"), ...args]);
+  const after = cpuMs(served.server.proc.pid);
+  return { report, ...(before !== undefined && after !== undefined ? { cpuPerRequestMs: (after - before) / report.requests } : {}) };
+}
+
+/** Row read: GET /runs on `flow serve ingress` over a read model of READ_MODEL_RUNS runs. */
+export async function measureRead(nats: EmbeddedNats): Promise<ReadFigures> {
+  const served = await serveReadModel(nats, "read");
+  const { built } = served;
   const { eventIds, deepCursor, ...spread } = built.samples;
   const queries: ReadQuery[] = [
     { name: "all", paths: ["/runs?limit=50"] },
@@ -61,27 +90,19 @@ export async function measureRead(nats: EmbeddedNats): Promise<ReadFigures> {
     { name: "event", paths: eventIds.map((id) => `/runs?eventId=${encodeURIComponent(id)}`) },
     { name: "deep page", paths: [`/runs?limit=50&cursor=${deepCursor}`] },
   ];
-  const port = await freePort();
-  const env = { ...serviceEnv(nats.url, port, "read", tempDir("read-cwd")), CODEX_FLOW_BACKEND_DATA_DIR: dir };
-  const server: Child = startServer("ingress-read", [BUN, join(ROOT, "bin", "flow.ts"), "serve", "ingress"], env, ROOT);
   try {
-    await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
-    progress(`ingress up on :${port} over ${spread.runs} runs; ${queries.length} queries x ${READ_ROUNDS} rounds, one request at a time`);
-    const before = cpuMs(server.proc.pid);
-    const args = ["--url", `http://127.0.0.1:${port}`, "--queries", JSON.stringify(queries), "--rounds", String(READ_ROUNDS)];
-    const report = await runJson<ReadReport>("read", [BUN, join(import.meta.dir, "read.ts"), ...args]);
-    const after = cpuMs(server.proc.pid);
+    progress(`ingress up at ${served.url} over ${spread.runs} runs; ${queries.length} queries x ${READ_ROUNDS} rounds, one request at a time`);
+    const { report, ...cpu } = await readLoad(served, queries);
     const byQuery = Object.fromEntries(
       queries.map((q) => {
         const mine = report.byQuery[q.name]!;
         return [q.name, { ...summarize(mine.latenciesMs), path: q.paths[0]!.replace(/cursor=.*/, "cursor=..."), runs: [mine.minRuns, mine.maxRuns] as [number, number] }];
       }),
     );
-    const cpu = before !== undefined && after !== undefined ? { cpuPerRequestMs: (after - before) / report.requests } : {};
     const rps = report.latenciesMs.length / (report.elapsedMs / 1000);
     return { build: built.build, workload: built.workload, spread, requests: report.requests, rps, latency: summarize(report.latenciesMs), byQuery, errors: report.errors, failures: report.failures, ...cpu };
   } finally {
-    await server.stop();
+    await served.stop();
   }
 }
 

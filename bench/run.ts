@@ -16,8 +16,9 @@ import { type E2eFigures, type LoadFigures, measureEndToEnd, measureIngress, mea
 import { formatTable, verdicts } from "./table.ts";
 import { MESSAGES, measureProjection, measureRead, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
 import type { ProjectorReport } from "./projector.ts";
+import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
 
-const ROWS = ["minimal", "ingress", "spawn", "e2e", "consume", "projector", "rebuild", "read"] as const;
+const ROWS = ["minimal", "ingress", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard"] as const;
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -37,7 +38,9 @@ Data rows (bench/workload.ts makes the messages the services write): consume = a
 consumer reading ${MESSAGES} messages without applying them (the baseline); projector = the
 projector applying the same messages into a new SQLite file; rebuild = rebuildReadModel of
 them; read = GET /runs on \`flow serve ingress\` over a read model of ${READ_MODEL_RUNS} runs that
-the projector built from the stream, typical list queries one at a time.`;
+the projector built from the stream, typical list queries one at a time; dashboard = the
+runs page over such a read model in headless Chromium (time to interactive) and its API
+calls' p99.`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -52,6 +55,7 @@ export type Results = {
   /** Rows consume, projector and rebuild, from one stream. */
   projection?: ProjectorReport;
   read?: ReadFigures;
+  dashboard?: DashboardFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -118,6 +122,7 @@ async function main(): Promise<number> {
     const projection = opts.rows.filter((r) => PROJECTION_ROWS.includes(r));
     if (projection.length > 0) results.projection = await measure(projection[0]!, () => measureProjection(server, projection), projection);
     results.read = await measure("read", () => measureRead(server));
+    results.dashboard = await measure("dashboard", () => measureDashboard(server));
   } finally {
     await cleanup();
   }

@@ -7,6 +7,7 @@ import type { Results } from "./run.ts";
 import type { LoadFigures } from "./rows.ts";
 import { round } from "./stats.ts";
 import { dataRows } from "./data.ts";
+import { dashboardRow } from "./dashboard-row.ts";
 
 export type Verdict = "ok" | "MISSED" | "INVALID" | "n/a" | "-";
 export type Row = { row: string; rps?: number; p50?: number; p99?: number; target: string; verdict: Verdict; note: string; failures?: string[] };
@@ -62,7 +63,7 @@ export function verdicts(r: Results): Row[] {
     const burstRow = loadRow(`e2e burst (${burst.count} at once)`, burst, floorS === undefined ? "n/a: run spawn" : `<=${round(BURST_FACTOR * floorS)} s`, floorS === undefined ? undefined : totalS <= BURST_FACTOR * floorS, note);
     rows.push({ ...burstRow, rps: burst.count / totalS });
   }
-  return [...rows, ...dataRows(r)];
+  return [...rows, ...dataRows(r), ...(r.dashboard ? [dashboardRow(r.dashboard)] : [])];
 }
 
 const COLUMNS: [string, number, (row: Row) => string][] = [

@@ -35,3 +35,4 @@ say "$($(nats_bin) --version)"
 bash scripts/install-git.sh
 bash scripts/install-rust.sh
 bash scripts/install-nats-cli.sh
+bash scripts/install-chromium.sh

@@ -73,7 +73,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
   }, 2_000);
 
   const deadLetters = await startDeadLetters(options);
-  const stopBeat = startHeartbeat(nc, subjects, () => ({ host: options.hostId, queues: [...loops.keys()], slotsInUse: slots.used, capacity: slots.capacity }));
+  const stopBeat = startHeartbeat(nc, subjects, () => ({ host: options.hostId, labels: options.labels, queues: [...loops.keys()], slotsInUse: slots.used, capacity: slots.capacity }));
   const cancels = nc.subscribe(subjects.allCancels, {
     callback: (error, msg) => {
       if (error) return log.warn("cancel subscription", { error: String(error) });

@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Subjects } from "../../lib/subjects.ts";
 
 /** What an executor says about itself every few seconds (plain NATS, not stored). */
-export type HostBeat = { host: string; queues: string[]; slotsInUse: number; capacity: number; at: string };
+export type HostBeat = { host: string; labels?: string[]; queues: string[]; slotsInUse: number; capacity: number; at: string };
 
 export const BEAT_EVERY_MS = 5_000;
 

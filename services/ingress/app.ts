@@ -3,9 +3,11 @@ import { Elysia } from "elysia";
 import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
 import { eventRoutes } from "./events/routes.ts";
-import { runRoutes } from "./runs/routes.ts";
 import { flowRoutes } from "./flows/routes.ts";
+import { runRoutes } from "./runs/routes.ts";
 import { replayRoutes } from "./replays/routes.ts";
+import { systemRoutes } from "./system/routes.ts";
+import { uiRoutes } from "./ui/routes.ts";
 import { requireToken } from "./auth.ts";
 import { Health } from "./schemas.ts";
 
@@ -28,6 +30,8 @@ export function createIngressApp(deps: IngressDeps) {
     .use(runRoutes(deps))
     .use(flowRoutes(deps))
     .use(replayRoutes(deps))
+    .use(systemRoutes(deps))
+    .use(uiRoutes())
     .get(
       "/metrics",
       async ({ set }) => {

@@ -6,6 +6,7 @@ import type { Changes } from "./changes.ts";
 import type { IngressCounters } from "./metrics.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
+import type { SystemSources } from "./system/sources.ts";
 
 import type { Health } from "./schemas.ts";
 
@@ -35,4 +36,8 @@ export type IngressDeps = {
   catalog?: FlowCatalog;
   /** The last message on a subject, straight from the stream (a pause's current state). */
   lastOn?: (subject: string) => Promise<{ seq: number; message: FlowMessage } | undefined>;
+  /** Aborted when the ingress stops: held requests (GET /changes, output streams) end instead of delaying the stop. */
+  closing?: AbortSignal;
+  /** Executors' heartbeats and consumers' backlogs (GET /flows, GET /hosts). */
+  system?: SystemSources;
 };

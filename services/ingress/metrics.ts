@@ -5,6 +5,7 @@ import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { BEAT_EVERY_MS, type HostBeat } from "../executor/heartbeat.ts";
 import type { Health } from "./schemas.ts";
+import { consumerDepths } from "./system/sources.ts";
 
 /** Counters this ingress process keeps (Prometheus counters restart with the process). */
 export type IngressCounters = { accepted: number; duplicates: number; rejected: Map<number, number> };
@@ -85,11 +86,11 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
 
   const consumers: [Record<string, string>, number][][] = [[], [], []];
   try {
-    for await (const info of sources.jsm.consumers.list(sources.stream)) {
-      const labels = { consumer: info.name };
-      consumers[0]!.push([labels, info.num_pending]);
-      consumers[1]!.push([labels, info.num_ack_pending]);
-      consumers[2]!.push([labels, info.num_waiting]);
+    for (const depth of await consumerDepths(sources.jsm, sources.stream)) {
+      const labels = { consumer: depth.consumer };
+      consumers[0]!.push([labels, depth.pending]);
+      consumers[1]!.push([labels, depth.ackPending]);
+      consumers[2]!.push([labels, depth.waiting]);
     }
   } catch {
     // NATS unreachable: codex_flows_nats_connected already says so; the rest still renders.

@@ -11,6 +11,7 @@ import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
 import { jetStreamPublisher } from "./publish.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
+import { consumerDepths } from "./system/sources.ts";
 
 export type IngressService = Service & { url: string };
 
@@ -34,6 +35,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
   };
   const counters = ingressCounters();
   const hosts = watchHosts(nc, subjects);
+  const closing = new AbortController();
   const app = createIngressApp({
     counters,
     metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts }),
@@ -50,6 +52,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     changes: changes(shared?.applied),
     catalog: flowCatalog(config.cwd, log),
     lastOn: (subject) => lastMessage({ jsm, stream: config.stream }, subject),
+    closing: closing.signal,
+    system: { hosts: hosts.hosts, consumers: () => consumerDepths(jsm, config.stream) },
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
   const url = `http://${config.host}:${app.server!.port}`;
   log.info(`listening on ${url}`);
@@ -57,6 +61,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     name: "ingress",
     url,
     async stop() {
+      closing.abort();
       hosts.stop();
       await app.stop();
       if (!shared) await db.destroy();

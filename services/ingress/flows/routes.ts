@@ -1,13 +1,42 @@
+import { readFileSync } from "node:fs";
 import { Elysia } from "elysia";
+import type { FlowStep } from "../../../lib/manifest.ts";
 import type { FlowPaused, FlowResumed } from "../../../lib/messages.ts";
 import { nextTick } from "../../../lib/schedule.ts";
+import { queueFor } from "../../../lib/step-policy.ts";
 import { requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { waitForSeq } from "../read-your-writes.ts";
 import { errors } from "../schemas.ts";
 import { jsonRequestBody, strictBody } from "../strict-body.ts";
-import { FlowsAnswer, PauseAnswer, PauseBody, SchedulesAnswer } from "./schemas.ts";
+import { FlowsView, PauseAnswer, PauseBody, SchedulesAnswer, type StepView } from "./schemas.ts";
+
+/** A step's trigger schema as JSON, or why it cannot be shown (the matcher reports the same file as a problem). */
+function readSchema(path: string | undefined): { schema: unknown; schemaError: string | null } {
+  if (!path) return { schema: null, schemaError: null };
+  try {
+    return { schema: JSON.parse(readFileSync(path, "utf8")), schemaError: null };
+  } catch (error) {
+    return { schema: null, schemaError: `${path}: ${(error as Error).message}` };
+  }
+}
+
+function presentStep(step: FlowStep, paused: boolean): StepView {
+  const { backoff, runsOn, concurrency, retries } = step.policy;
+  return {
+    name: step.name,
+    runner: step.runner,
+    script: step.script,
+    timeoutMs: step.timeoutMs,
+    trigger: { type: step.trigger.type, schema: step.trigger.schema ?? null },
+    ...readSchema(step.trigger.schemaPath),
+    policy: { retries, backoff, runsOn: runsOn ?? null, concurrency: concurrency ?? null },
+    queue: queueFor(step.policy),
+    debounce: step.trigger.debounce ?? null,
+    paused,
+  };
+}
 
 /** The flows this host knows; 503 when the ingress was started without them. */
 function catalogOf(deps: IngressDeps) {
@@ -16,7 +45,9 @@ function catalogOf(deps: IngressDeps) {
 }
 
 /**
- * Flows: the list with each flow's and step's pause state and schedules, pause and
+ * Flows: the catalog as this host's working directory has it (the same discovery the
+ * matcher uses) with each step's trigger, schema, runner, policies and pause state, the
+ * load errors of broken flows, and schedules; pause and
  * resume (messages in the stream, so every host's matcher sees them and a rebuild keeps
  * them), and the schedules with their next and last ticks.
  */
@@ -55,28 +86,29 @@ export function flowRoutes(deps: IngressDeps) {
       "/flows",
       async () => {
         const { catalog } = catalogOf(deps);
+        const index = catalog.current();
         const paused = await controls();
-        const flows = catalog.current().flows.map((flow) => {
+        const flows = index.flows.map((flow) => {
           const own = paused.get(`${flow.name}\n`);
           return {
             name: flow.name,
             version: flow.version,
             description: flow.description ?? null,
+            manifestPath: flow.manifestPath,
             paused: own !== undefined,
             pausedAt: own?.at ?? null,
             pauseReason: own?.reason ?? null,
-            steps: flow.steps.map((step) => ({
-              name: step.name,
-              trigger: step.trigger.type,
-              debounce: step.trigger.debounce ?? null,
-              paused: paused.has(`${flow.name}\n${step.name}`),
-            })),
+            steps: flow.steps.map((step) => presentStep(step, paused.has(`${flow.name}\n${step.name}`))),
             schedules: (flow.schedules ?? []).map((s) => s.name),
           };
         });
-        return { flows };
+        return { flows, problems: [...index.discovery.problems, ...index.problems], shadowed: index.discovery.shadowed };
       },
-      { ...guarded, response: { 200: FlowsAnswer, ...errors(401, 503) }, detail: { tags: ["flows"], summary: "The flows this host knows, with their pause state (flow and step) and schedules" } },
+      {
+        ...guarded,
+        response: { 200: FlowsView, ...errors(401, 503) },
+        detail: { tags: ["flows"], summary: "The flow catalog: each step's trigger, schema, runner, policies and pause state, schedules, and load errors of broken flows" },
+      },
     )
     .post("/flows/:flow/pause", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), true), {
       ...guarded,

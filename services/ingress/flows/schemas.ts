@@ -1,6 +1,44 @@
-import { Type as t } from "@sinclair/typebox";
+import { type Static, Type as t } from "@sinclair/typebox";
 
 const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
+
+export const StepView = t.Object({
+  name: t.String(),
+  runner: t.String(),
+  script: t.String(),
+  timeoutMs: t.Integer(),
+  trigger: t.Object({ type: t.String(), schema: Nullable(t.String({ description: "The schema file, relative to the flow" })) }),
+  schema: t.Unknown({ description: "The trigger schema's JSON, null when the step has none or it cannot be read" }),
+  schemaError: Nullable(t.String()),
+  policy: t.Object({
+    retries: t.Integer(),
+    backoff: t.Unknown({ description: '{kind: "exponential", baseMs, maxMs} or {kind: "list", delaysMs}' }),
+    runsOn: Nullable(t.String()),
+    concurrency: Nullable(t.String()),
+  }),
+  queue: t.String({ description: "The queue its runs wait on" }),
+  debounce: t.Union([t.Object({ ms: t.Integer(), key: t.String() }), t.Null()]),
+  paused: t.Boolean(),
+});
+export type StepView = Static<typeof StepView>;
+
+export const FlowsView = t.Object({
+  flows: t.Array(
+    t.Object({
+      name: t.String(),
+      version: t.Integer(),
+      description: Nullable(t.String()),
+      manifestPath: t.String(),
+      paused: t.Boolean(),
+      pausedAt: Nullable(t.String()),
+      pauseReason: Nullable(t.String()),
+      steps: t.Array(StepView),
+      schedules: t.Array(t.String()),
+    }),
+  ),
+  problems: t.Array(t.Object({ path: t.String(), message: t.String() }), { description: "Flows that failed to load and unusable schemas" }),
+  shadowed: t.Array(t.Object({ name: t.String(), path: t.String(), shadowedBy: t.String() })),
+});
 
 export const PauseBody = t.Object(
   {
@@ -11,28 +49,6 @@ export const PauseBody = t.Object(
 );
 
 export const PauseAnswer = t.Object({ flow: t.String(), step: t.Optional(t.String()), paused: t.Boolean(), seq: t.Integer(), at: t.String() });
-
-export const FlowsAnswer = t.Object({
-  flows: t.Array(
-    t.Object({
-      name: t.String(),
-      version: t.Integer(),
-      description: Nullable(t.String()),
-      paused: t.Boolean(),
-      pausedAt: Nullable(t.String()),
-      pauseReason: Nullable(t.String()),
-      steps: t.Array(
-        t.Object({
-          name: t.String(),
-          trigger: t.String(),
-          debounce: t.Union([t.Object({ ms: t.Integer(), key: t.String() }), t.Null()]),
-          paused: t.Boolean(),
-        }),
-      ),
-      schedules: t.Array(t.String()),
-    }),
-  ),
-});
 
 export const SchedulesAnswer = t.Object({
   schedules: t.Array(

@@ -70,7 +70,8 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
       send("run", { runId, status: first.status, cut: first.output_cut === 1 });
       let from: Position = { attempt: 0, chunk: -1 };
       try {
-        while (!request.signal.aborted) {
+        // A stopping ingress ends the stream (the client reconnects elsewhere) rather than wait for the run.
+        while (!request.signal.aborted && !deps.closing?.aborted) {
           const page = await chunksAfter(deps.db, runId, from);
           for (const c of page) send("output", { stream: c.stream, text: c.text, attempt: c.attempt, at: c.at }, `${c.attempt}:${c.chunk}`);
           if (page.length > 0) from = page.at(-1)!;

@@ -1,0 +1,96 @@
+import type { Static } from "@sinclair/typebox";
+import type { EventDetail } from "../../../schemas.ts";
+import { get, post, watchChanges } from "../api.ts";
+import { badge, h, jsonBlock, link, show, table, time } from "../dom.ts";
+import type { PageContext } from "../main.ts";
+import { errorsByPath, payloadTree } from "../payload.ts";
+import { runsTable } from "../runs-table.ts";
+
+type Detail = Static<typeof EventDetail>["event"];
+
+function decisionsTable(event: Detail): HTMLElement {
+  if (event.decisions.length === 0) return h("p", { class: "empty" }, event.matchedGeneration === null ? "Not matched yet." : "No flow step was loaded when it was matched.");
+  const rows = event.decisions.map((d) =>
+    h(
+      "tr",
+      { class: d.matched ? "matched" : "unmatched", "data-step": `${d.flowName}/${d.stepName}` },
+      h("td", { class: "num" }, d.generation),
+      h("td", {}, `${d.flowName} / ${d.stepName}`),
+      h("td", {}, d.matched ? badge("matched") : badge("not_matched")),
+      h("td", {}, d.runId ? link(`/ui/runs/${encodeURIComponent(d.runId)}`, d.runId) : h("span", { class: "muted" }, "–")),
+      h("td", {}, d.reasons.length ? h("ul", { class: "reasons" }, d.reasons.map((r) => h("li", {}, r))) : h("span", { class: "muted" }, d.matched ? "trigger and schema accept it" : "–")),
+    ),
+  );
+  return table(["Gen.", "Flow / step", "Decision", "Run", "Reasons"], rows, "Match decisions");
+}
+
+/** One event: payload with schema errors against their paths, every step's decision, its runs, and replay. */
+export async function eventPage(ctx: PageContext, id?: string): Promise<void> {
+  const { main, signal } = ctx;
+  const eventId = id!;
+  const load = () => get<Static<typeof EventDetail>>(`/events/${encodeURIComponent(eventId)}`, signal).then((a) => a.event);
+  let event = await load();
+  const answer = h("p", { class: "answer", role: "status", "aria-live": "polite" });
+  const replay = h("button", { type: "button" }, "Replay event");
+  const body = h("div", {});
+  show(main, h("p", { class: "crumbs" }, h("a", { href: "/ui/events" }, "Events"), " / ", h("code", {}, eventId)), h("h1", {}, event.type), h("div", { class: "actions" }, replay), answer, body);
+  const draw = () => {
+    // The latest generation's schema errors are the ones shown against the payload.
+    const latest = Math.max(-1, ...event.decisions.map((d) => d.generation));
+    const schemaReasons = event.decisions.filter((d) => d.generation === latest && !d.matched).flatMap((d) => d.reasons.filter((r) => r.startsWith("schema:")).map((reason) => ({ step: `${d.flowName}/${d.stepName}`, reason })));
+    const facts: [string, Node | string][] = [
+      ["Id", h("code", {}, event.id)],
+      ["Source", event.source ?? "–"],
+      ["Occurred", time(event.occurredAt ?? null)],
+      ["Received", time(event.acceptedAt)],
+      ["Stream sequence", String(event.seq)],
+      ["Matched", event.matchedCount === null ? "not yet" : `${event.matchedCount} step${event.matchedCount === 1 ? "" : "s"}`],
+    ];
+    if (event.generation > 0) facts.push(["Replays", String(event.generation)]);
+    if (event.parentRunId) facts.push(["Chained from", link(`/ui/runs/${encodeURIComponent(event.parentRunId)}`, event.parentRunId)]);
+    show(
+      body,
+      h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+      h("h2", {}, "Payload"),
+      schemaReasons.length ? h("p", { class: "error-note" }, `${schemaReasons.length} schema error${schemaReasons.length === 1 ? "" : "s"}, shown against the payload below.`) : null,
+      payloadTree(event.payload, errorsByPath(schemaReasons)),
+      h("details", {}, h("summary", {}, "Payload JSON"), jsonBlock(event.payload)),
+      h("h2", {}, "Match decisions"),
+      decisionsTable(event),
+      h("h2", {}, "Runs"),
+      event.runs.length ? runsTable(event.runs, "Runs of this event") : h("p", { class: "empty" }, "No runs."),
+    );
+  };
+  draw();
+  replay.addEventListener("click", async () => {
+    replay.disabled = true;
+    answer.className = "answer";
+    answer.textContent = "Replaying…";
+    try {
+      const { status, body: a } = await post<{ status?: string; generation?: number; seq?: number; error?: string }>(`/events/${encodeURIComponent(eventId)}/replay`);
+      const ok = status >= 200 && status < 300;
+      answer.className = `answer ${ok ? "ok" : "error"}`;
+      answer.textContent = ok ? `Replay: ${status} ${a.status}, generation ${a.generation} (stream sequence ${a.seq})` : `Replay: ${status} ${a.error ?? JSON.stringify(a)}`;
+    } catch (error) {
+      answer.className = "answer error";
+      answer.textContent = error instanceof Error ? error.message : String(error);
+    }
+    replay.disabled = false;
+  });
+  void watchChanges(
+    signal,
+    async () => {
+      try {
+        const next = await load();
+        ctx.ok();
+        if (JSON.stringify(next) !== JSON.stringify(event)) {
+          event = next;
+          draw();
+        }
+      } catch (error) {
+        if (!signal.aborted) ctx.fail(error);
+      }
+    },
+    ctx.live,
+  );
+}

@@ -1,0 +1,36 @@
+import type { RunView } from "../../schemas.ts";
+import { badge, duration, h, link, table, time } from "./dom.ts";
+
+export type { RunView };
+
+/** A run's duration: recorded when it ended, counted up to now while it runs. */
+export function runDuration(run: RunView): string {
+  if (run.durationMs !== null) return duration(run.durationMs);
+  if (run.status === "running" && run.startedAt) return `${duration(Date.now() - Date.parse(run.startedAt))} so far`;
+  return "–";
+}
+
+/** The status cell: the effective status, and a visible marker (not only a colour) when it needs a person. */
+export function statusCell(run: RunView): HTMLElement {
+  const title = run.effectiveStatus === run.status ? undefined : `process status: ${run.status}`;
+  return h("td", {}, badge(run.effectiveStatus, title), run.needsAttention ? h("span", { class: "attention-mark" }, "needs attention") : null, run.waiting ? h("div", { class: "muted small" }, run.waiting) : null);
+}
+
+/** Runs as a table: status, flow, step, event, host, attempts, started, duration. Needs-attention rows stand out. */
+export function runsTable(runs: RunView[], caption = "Runs"): HTMLElement {
+  const rows = runs.map((run) =>
+    h(
+      "tr",
+      { class: run.needsAttention ? "attention" : null, "data-run": run.id, "data-status": run.effectiveStatus },
+      statusCell(run),
+      h("td", {}, link(`/ui/runs/${encodeURIComponent(run.id)}`, run.flowName)),
+      h("td", {}, link(`/ui/runs/${encodeURIComponent(run.id)}`, run.stepName)),
+      h("td", { class: "id" }, link(`/ui/events/${encodeURIComponent(run.eventId)}`, run.eventId)),
+      h("td", {}, run.host ?? h("span", { class: "muted" }, "–")),
+      h("td", { class: "num" }, run.attemptCount),
+      h("td", {}, time(run.startedAt ?? run.createdAt)),
+      h("td", { class: "num" }, runDuration(run)),
+    ),
+  );
+  return table(["Status", "Flow", "Step", "Event", "Host", "Attempts", "Started", "Duration"], rows, caption);
+}
