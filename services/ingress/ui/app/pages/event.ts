@@ -28,7 +28,7 @@ function decisionsTable(event: Detail): HTMLElement {
 export async function eventPage(ctx: PageContext, id?: string): Promise<void> {
   const { main, signal } = ctx;
   const eventId = id!;
-  const load = () => get<Static<typeof EventDetail>>(`/events/${encodeURIComponent(eventId)}`, signal).then((a) => a.event);
+  const load = () => get<Static<typeof EventDetail>>(`/events/${encodeURIComponent(eventId)}`, signal).then((a) => ({ ...a.event, runs: a.runs }));
   let event = await load();
   const answer = h("p", { class: "answer", role: "status", "aria-live": "polite" });
   const replay = h("button", { type: "button" }, "Replay event");
