@@ -33,7 +33,9 @@ beforeAll(async () => {
   // The user's own [config]: no npm package to ask about, this test's upstream.
   const manifest = readFileSync(join(installed, "flow.toml"), "utf8")
     .replace('package_name = "@peezy.tech/codex"', 'package_name = ""')
-    .replace('upstream_repo_url = "https://github.com/openai/codex.git"', `upstream_repo_url = ${JSON.stringify(upstream.path)}`);
+    .replace('upstream_repo_url = "https://github.com/openai/codex.git"', `upstream_repo_url = ${JSON.stringify(upstream.path)}`)
+    // The shipped 5-minute debounce of upstream pushes, shortened so each scenario's push rebuilds within the test.
+    .replace("debounce_ms = 300000", "debounce_ms = 200");
   writeFileSync(join(installed, "flow.toml"), manifest);
   // The executor's environment (steps inherit it): one cargo target dir for every scenario, so cargo builds each crate once.
   Object.assign(process.env, { CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: FAKE_CODEX, CARGO_TARGET_DIR: join(ROOT, "cargo-target"), CODEX_HOME: join(ROOT, "codex-home") });
