@@ -105,6 +105,43 @@ export async function measureIngress(nats: EmbeddedNats, opts: LoadOptions): Pro
   }
 }
 
+export type AllFigures = LoadFigures & { threads: boolean; catchUpMs?: number; lagAfterLoad?: number };
+
+/** Polls GET /healthz until the projector's lag is 0 (the matcher's and projector's work on the load is done); ms, or undefined after 120 s. */
+async function catchUp(url: string): Promise<{ ms?: number; lag?: number }> {
+  const started = performance.now();
+  let lag: number | undefined;
+  while (performance.now() - started < 120_000) {
+    const health = (await fetch(`${url}/healthz`).then((r) => r.json())) as { projector: { lag: number | null } };
+    lag ??= health.projector.lag ?? undefined;
+    if (health.projector.lag === 0) return { ms: performance.now() - started, lag };
+    await Bun.sleep(20);
+  }
+  return { lag };
+}
+
+/**
+ * Row all: the ingress of `flow serve all` (all four services in one command; the
+ * projector, matcher and executor on a worker thread unless `threads` is false) under
+ * the ingress row's load, no flow matching; then how long the projector takes to catch up.
+ */
+export async function measureAll(nats: EmbeddedNats, opts: LoadOptions, threads: boolean): Promise<AllFigures> {
+  const port = await freePort();
+  const label = threads ? "all" : "all1";
+  const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), CODEX_FLOW_THREADS: threads ? "on" : "off" };
+  const server = startServer(`serve-${label}`, [BUN, join(ROOT, "bin", "flow.ts"), "serve", "all"], env, ROOT);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitHealthy(server, `${base}/healthz`);
+    progress(`flow serve all (threads ${threads ? "on" : "off"}) up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
+    const figures = await loadWithCpu(`load-${label}`, ["--url", `${base}/events`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+    const caught = await catchUp(base);
+    return { ...figures, threads, catchUpMs: caught.ms, lagAfterLoad: caught.lag };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** Row 3: spawning the trivial step directly, sequentially and at parallelism 1, 2, 4. */
 export async function measureSpawn(): Promise<SpawnFigures> {
   progress("spawn floor: 50 sequential spawns, then 3 s each at parallelism 1, 2, 4");

@@ -48,6 +48,14 @@ export function verdicts(r: Results): Row[] {
     const note = `${ratio === undefined ? "ratio n/a (run minimal too)" : `${pct(ratio)} of minimal`}, ${r.ingress.latency.count} requests${cpuNote(r.ingress)}`;
     rows.push(loadRow("ingress", r.ingress, `>=${pct(INGRESS_RATIO)} & p99<${INGRESS_P99_MS}`, pass, note));
   }
+  for (const all of [r.all, r.all1]) {
+    if (!all) continue;
+    const ratio = r.minimal ? all.rps / r.minimal.rps : undefined;
+    const pass = ratio === undefined ? undefined : ratio >= INGRESS_RATIO && all.latency.p99 < INGRESS_P99_MS;
+    const caught = all.catchUpMs === undefined ? "projector NOT caught up within 120 s" : `projector caught up ${round(all.catchUpMs / 1000)} s after the load (lag ${all.lagAfterLoad})`;
+    const note = `${ratio === undefined ? "ratio n/a (run minimal too)" : `${pct(ratio)} of minimal`}, POST /events (fire and forget), ${all.latency.count} requests; ${caught}${cpuNote(all)}`;
+    rows.push(loadRow(all.threads ? "serve all (threads)" : "serve all (1 thread)", all, `>=${pct(INGRESS_RATIO)} & p99<${INGRESS_P99_MS}`, pass, note));
+  }
   if (r.spawn) {
     const levels = r.spawn.rates.map((x) => `${x.parallelism}: ${round(x.perSecond)}/s`).join(", ");
     rows.push({ row: "spawn floor", rps: r.spawn.best.perSecond, p50: r.spawn.sequential.p50, p99: r.spawn.sequential.p99, target: "(the floor)", verdict: "-", note: `best at parallelism ${r.spawn.best.parallelism} (${levels})` });

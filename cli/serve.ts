@@ -4,7 +4,8 @@ import { logger } from "../lib/log.ts";
 import { startNatsServer } from "../lib/nats-server.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
-import { SERVICE_NAMES, type ServiceName, startSystem } from "../services/system.ts";
+import { SERVICE_NAMES, type ServiceName } from "../services/system.ts";
+import { startThreadedSystem } from "../services/threads.ts";
 import { UsageError } from "./args.ts";
 import { postEvent } from "./client.ts";
 
@@ -27,7 +28,7 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
   const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats") });
   const natsUrl = config.natsUrl ?? nats!.url;
-  const system = await startSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {
+  const system = await startThreadedSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {
     await nats?.stop();
     throw error;
   });

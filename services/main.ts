@@ -1,7 +1,8 @@
 import { ConfigError, type Config, loadConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
 import { forceStopAfterMs, stopOnSignal } from "./context.ts";
-import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
+import type { RunningSystem, ServiceName } from "./system.ts";
+import { startThreadedSystem } from "./threads.ts";
 
 /** Where services connect when NATS_URL is not set: the NATS default on this host. */
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -26,7 +27,7 @@ export async function runServices(names: readonly ServiceName[], overrides: Part
   const natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
   try {
-    const system = await startSystem(config, natsUrl, names);
+    const system = await startThreadedSystem(config, natsUrl, names);
     shutdown.ready(system.stop);
     return system;
   } catch (error) {

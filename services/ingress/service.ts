@@ -17,9 +17,10 @@ export type IngressService = Service & { url: string };
 
 /**
  * Serves the HTTP API. It reads the SQLite file the projector writes on this host
- * (shared in-process when `db` is given, with the projector's commit signal).
+ * (shared in-process when `db` is given); `applied` is the projector's commit signal,
+ * from this thread or relayed from the projector's worker thread (services/threads.ts).
  */
-export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
+export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
   const { config, nc, js, jsm, subjects, log } = ctx;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
@@ -64,7 +65,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
       closing.abort();
       hosts.stop();
       await app.stop();
-      if (!shared) await db.destroy();
+      if (!shared?.db) await db.destroy();
     },
   };
 }

@@ -1,0 +1,73 @@
+import type { Config } from "../lib/config.ts";
+import { logger } from "../lib/log.ts";
+import { connectContext } from "./context.ts";
+import type { AppliedListener } from "./projector/projector.ts";
+import { startIngress } from "./ingress/service.ts";
+import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
+import type { FromWorker, ToWorker } from "./worker.ts";
+
+/**
+ * Starts the named services with the ingress on this thread and the others (projector,
+ * matcher, executor) on one worker thread (services/worker.ts) with its own NATS
+ * connection, so matching, executing and projecting never hold up an HTTP answer. The
+ * projector's commits are relayed to the ingress (its read-your-writes waits) by
+ * postMessage. `stop` keeps the order of startSystem's: the ingress stops accepting,
+ * then the worker stops its services (steps finish or are released within the grace)
+ * and ends; a worker that dies on its own ends the process (exit 1), never half a system.
+ * Without the ingress, with it alone, or with `config.threads` off: startSystem.
+ */
+export async function startThreadedSystem(config: Config, natsUrl: string, names: readonly ServiceName[]): Promise<RunningSystem> {
+  const others = names.filter((name) => name !== "ingress");
+  if (!config.threads || !names.includes("ingress") || others.length === 0) return await startSystem(config, natsUrl, names);
+  const log = logger("threads");
+  const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+  const listeners = new Set<AppliedListener>();
+  let stopping = false;
+  let stopped: (() => void) | undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      if (message.type === "applied") {
+        const change = { seq: message.seq, eventIds: new Set(message.eventIds) };
+        for (const listener of listeners) listener(change);
+      } else if (message.type === "ready") resolve();
+      else if (message.type === "failed") reject(new Error(message.error));
+      else if (message.type === "stopped") stopped?.();
+    });
+    worker.addEventListener("error", (event) => reject(new Error(`worker thread: ${event.message}`)));
+  });
+  worker.addEventListener("close", () => {
+    if (stopping) return;
+    log.error("the worker thread (projector, matcher, executor) ended on its own; exiting");
+    process.exit(1);
+  });
+  const post = (message: ToWorker) => worker.postMessage(message);
+  post({ type: "start", config, natsUrl, names: others });
+  try {
+    await started;
+  } catch (error) {
+    stopping = true;
+    worker.terminate();
+    throw error;
+  }
+  const ctx = await connectContext(config, natsUrl, "ingress");
+  const applied = (listener: AppliedListener) => {
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  };
+  const ingress = await startIngress(ctx, { applied });
+  return {
+    services: [ingress],
+    ingressUrl: ingress.url,
+    async stop() {
+      stopping = true;
+      await ingress.stop().catch((error) => logger("ingress").error("stop failed", { error: String(error) }));
+      await new Promise<void>((resolve) => {
+        stopped = resolve;
+        post({ type: "stop" });
+      });
+      worker.terminate();
+      await ctx.nc.drain().catch(() => ctx.nc.close());
+    },
+  };
+}
