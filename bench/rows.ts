@@ -108,7 +108,7 @@ export async function measureIngress(nats: EmbeddedNats, opts: LoadOptions): Pro
 export type AllFigures = LoadFigures & { threads: boolean; catchUpMs?: number; lagAfterLoad?: number };
 
 /** Polls GET /healthz until the projector's lag is 0 (the matcher's and projector's work on the load is done); ms, or undefined after 120 s. */
-async function catchUp(url: string): Promise<{ ms?: number; lag?: number }> {
+export async function catchUp(url: string): Promise<{ ms?: number; lag?: number }> {
   const started = performance.now();
   let lag: number | undefined;
   while (performance.now() - started < 120_000) {

@@ -17,8 +17,9 @@ import { formatTable, verdicts } from "./table.ts";
 import { MESSAGES, measureProjection, measureRead, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
 import type { ProjectorReport } from "./projector.ts";
 import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
+import { type MemoryFigures, measureMemory } from "./memory.ts";
 
-const ROWS = ["minimal", "ingress", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard"] as const;
+const ROWS = ["minimal", "ingress", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory"] as const;
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -42,7 +43,8 @@ projector applying the same messages into a new SQLite file; rebuild = rebuildRe
 them; read = GET /runs on \`flow serve ingress\` over a read model of ${READ_MODEL_RUNS} runs that
 the projector built from the stream, typical list queries one at a time; dashboard = the
 runs page over such a read model in headless Chromium (time to interactive) and its API
-calls' p99.`;
+calls' p99; memory = the resident memory of \`flow dev\` and all it starts (its own
+nats-server too), idle and after each of 5 bursts of 20000 events (a leak check).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -61,6 +63,7 @@ export type Results = {
   projection?: ProjectorReport;
   read?: ReadFigures;
   dashboard?: DashboardFigures;
+  memory?: MemoryFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -130,6 +133,7 @@ async function main(): Promise<number> {
     if (projection.length > 0) results.projection = await measure(projection[0]!, () => measureProjection(server, projection), projection);
     results.read = await measure("read", () => measureRead(server));
     results.dashboard = await measure("dashboard", () => measureDashboard(server));
+    results.memory = await measure("memory", () => measureMemory());
   } finally {
     await cleanup();
   }

@@ -8,6 +8,7 @@ import type { LoadFigures } from "./rows.ts";
 import { round } from "./stats.ts";
 import { dataRows } from "./data.ts";
 import { dashboardRow } from "./dashboard-row.ts";
+import { memoryRows } from "./memory.ts";
 
 export type Verdict = "ok" | "MISSED" | "INVALID" | "n/a" | "-";
 export type Row = { row: string; rps?: number; p50?: number; p99?: number; target: string; verdict: Verdict; note: string; failures?: string[] };
@@ -71,7 +72,7 @@ export function verdicts(r: Results): Row[] {
     const burstRow = loadRow(`e2e burst (${burst.count} at once)`, burst, floorS === undefined ? "n/a: run spawn" : `<=${round(BURST_FACTOR * floorS)} s`, floorS === undefined ? undefined : totalS <= BURST_FACTOR * floorS, note);
     rows.push({ ...burstRow, rps: burst.count / totalS });
   }
-  return [...rows, ...dataRows(r), ...(r.dashboard ? [dashboardRow(r.dashboard)] : [])];
+  return [...rows, ...dataRows(r), ...(r.dashboard ? [dashboardRow(r.dashboard)] : []), ...(r.memory ? memoryRows(r.memory) : [])];
 }
 
 const COLUMNS: [string, number, (row: Row) => string][] = [
