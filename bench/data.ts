@@ -19,6 +19,10 @@ const BUN = process.execPath;
 /** Rows 1 to 3 read this many messages; the read model of row 4 has this many runs. */
 export const MESSAGES = 100_000;
 export const READ_MODEL_RUNS = 100_000;
+/** Row read1m: the read model of READ_MODEL_RUNS runs and this many copies of it (1,000,000 runs). */
+export const READ_1M_COPIES = 9;
+/** Row rebuild1m: a rebuild of 1,000,000 messages in less than this. */
+export const REBUILD_1M_S = 15;
 /** The projector: at least this share of the raw consume rate. GET /runs: p99 below this. */
 export const APPLY_RATIO = 0.5;
 export const READ_P99_MS = 20;
@@ -26,8 +30,9 @@ const READ_ROUNDS = 50;
 
 export type ReadFigures = {
   build: Phase;
+  amplify?: ReadModelReport["amplify"];
   workload: ReadModelReport["workload"];
-  spread: Omit<ReadModelReport["samples"], "eventIds" | "deepCursor">;
+  spread: Omit<ReadModelReport["samples"], "eventIds" | "deepCursor" | "page100" | "events">;
   requests: number;
   rps: number;
   latency: Summary;
@@ -40,9 +45,9 @@ export type ReadFigures = {
 const childEnv = { ...process.env, CODEX_FLOW_LOG: "warn" };
 
 /** Rows consume, projector and rebuild (those asked for), over one stream of MESSAGES messages. */
-export async function measureProjection(nats: EmbeddedNats, rows: string[]): Promise<ProjectorReport> {
-  progress(`projector rows (${rows.join(", ")}): ${MESSAGES} synthetic messages to a fresh stream`);
-  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(MESSAGES), "--rows", rows.join(","), "--nats-pid", String(nats.process.pid)];
+export async function measureProjection(nats: EmbeddedNats, rows: string[], messages = MESSAGES): Promise<ProjectorReport> {
+  progress(`projector rows (${rows.join(", ")}): ${messages} synthetic messages to a fresh stream`);
+  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(messages), "--rows", rows.join(","), "--nats-pid", String(nats.process.pid)];
   return await runJson<ProjectorReport>("projector", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
 }
 
@@ -50,10 +55,11 @@ export async function measureProjection(nats: EmbeddedNats, rows: string[]): Pro
 export type ServedReadModel = { url: string; server: Child; built: ReadModelReport; stop(): Promise<void> };
 
 /** Builds the big read model (publish, then rebuild) and starts a real ingress over it. */
-export async function serveReadModel(nats: EmbeddedNats, label: string): Promise<ServedReadModel> {
+export async function serveReadModel(nats: EmbeddedNats, label: string, copies = 0): Promise<ServedReadModel> {
   const dir = tempDir(`${label}-data`);
-  progress(`${label}: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)`);
-  const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), "--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--nats-pid", String(nats.process.pid)], childEnv);
+  progress(`${label}: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)${copies ? `, then ${copies} copies of it` : ""}`);
+  const args = ["--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--amplify", String(copies), "--nats-pid", String(nats.process.pid)];
+  const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
   const port = await freePort();
   const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), CODEX_FLOW_BACKEND_DATA_DIR: dir };
   const server: Child = startServer(`ingress-${label}`, [BUN, join(ROOT, "bin", "flow.ts"), "serve", "ingress"], env, ROOT);
@@ -76,11 +82,14 @@ export async function readLoad(served: ServedReadModel, queries: ReadQuery[]): P
   return { report, ...(before !== undefined && after !== undefined ? { cpuPerRequestMs: (after - before) / report.requests } : {}) };
 }
 
-/** Row read: GET /runs on `flow serve ingress` over a read model of READ_MODEL_RUNS runs. */
-export async function measureRead(nats: EmbeddedNats): Promise<ReadFigures> {
-  const served = await serveReadModel(nats, "read");
+/**
+ * Rows read and read1m: GET /runs and GET /events on `flow serve ingress` over a read
+ * model of READ_MODEL_RUNS runs, times `1 + copies` (bench/amplify.ts).
+ */
+export async function measureRead(nats: EmbeddedNats, copies = 0): Promise<ReadFigures> {
+  const served = await serveReadModel(nats, copies ? "read1m" : "read", copies);
   const { built } = served;
-  const { eventIds, deepCursor, ...spread } = built.samples;
+  const { eventIds, deepCursor, page100, events: _events, ...spread } = built.samples;
   const queries: ReadQuery[] = [
     { name: "all", paths: ["/runs?limit=50"] },
     { name: "status", paths: ["/runs?status=completed&limit=50"] },
@@ -89,6 +98,10 @@ export async function measureRead(nats: EmbeddedNats): Promise<ReadFigures> {
     { name: "attention", paths: ["/runs?needsAttention=true"] },
     { name: "event", paths: eventIds.map((id) => `/runs?eventId=${encodeURIComponent(id)}`) },
     { name: "deep page", paths: [`/runs?limit=50&cursor=${deepCursor}`] },
+    { name: "flow page 100", paths: [`/runs?flow=${page100.flow}&limit=50&cursor=${page100.runs}`] },
+    { name: "events", paths: ["/events?limit=50"] },
+    { name: "events type", paths: [`/events?type=${page100.type}&limit=50`] },
+    { name: "events type page 100", paths: [`/events?type=${page100.type}&limit=50&cursor=${page100.events}`] },
   ];
   try {
     progress(`ingress up at ${served.url} over ${spread.runs} runs; ${queries.length} queries x ${READ_ROUNDS} rounds, one request at a time`);
@@ -100,7 +113,7 @@ export async function measureRead(nats: EmbeddedNats): Promise<ReadFigures> {
       }),
     );
     const rps = report.latenciesMs.length / (report.elapsedMs / 1000);
-    return { build: built.build, workload: built.workload, spread, requests: report.requests, rps, latency: summarize(report.latenciesMs), byQuery, errors: report.errors, failures: report.failures, ...cpu };
+    return { build: built.build, amplify: built.amplify, workload: built.workload, spread, requests: report.requests, rps, latency: summarize(report.latenciesMs), byQuery, errors: report.errors, failures: report.failures, ...cpu };
   } finally {
     await served.stop();
   }
@@ -129,12 +142,13 @@ export function dataRows(r: Results): Row[] {
       rows.push({ row: `rebuild ${round(p.rebuild.messages / 1000)}k (msg/s)`, rps: p.rebuild.perSecond, target: "(seconds)", verdict: "-", note });
     }
   }
-  const read = r.read;
-  if (read) {
+  for (const read of [r.read, r.read1m]) {
+    if (!read) continue;
     const perQuery = Object.entries(read.byQuery).map(([name, q]) => `${name} ${round(q.p50)}/${round(q.p99)}`).join(", ");
-    const built = `built by the projector (rebuildReadModel) from ${read.build.messages} msgs in ${seconds(read.build.elapsedMs)}, published in ${seconds(read.workload.publishMs)}`;
+    const copies = read.amplify ? `, then copied ${read.amplify.copies}x with new ids in ${seconds(read.amplify.ms)} (bench/amplify.ts)` : "";
+    const built = `built by the projector (rebuildReadModel) from ${read.build.messages} msgs in ${seconds(read.build.elapsedMs)}, published in ${seconds(read.workload.publishMs)}${copies}`;
     const note = `${read.latency.count} sequential requests, p50/p99 ms by query: ${perQuery}; ${read.spread.runs} runs ${built}${read.cpuPerRequestMs === undefined ? "" : `; cpu/req ingress ${round(read.cpuPerRequestMs)} ms`}`;
-    const base = { row: `GET /runs (${round(read.spread.runs / 1000)}k runs)`, rps: read.rps, p50: read.latency.p50, p99: read.latency.p99, target: `p99<${READ_P99_MS}`, note };
+    const base = { row: `GET /runs,/events (${round(read.spread.runs / 1000)}k)`, rps: read.rps, p50: read.latency.p50, p99: read.latency.p99, target: `p99<${READ_P99_MS}`, note };
     if (read.errors > 0 || read.failures.length > 0) rows.push({ ...base, verdict: "INVALID", note: `${read.errors} failed; ${note}`, failures: read.failures });
     else rows.push({ ...base, verdict: read.latency.p99 < READ_P99_MS ? "ok" : "MISSED" });
   }

@@ -9,7 +9,8 @@
  * D/read-model.sqlite from it for the GET /runs row (a ReadModelReport, with sample ids).
  * `--dir D` holds the files (the caller removes it); `--nats-pid P` charges nats-server's CPU.
  *   bun bench/projector.ts --nats URL --dir D [--messages 100000] [--rows consume,projector,rebuild]
- *   bun bench/projector.ts --nats URL --dir D --read-model-runs 100000
+ *   bun bench/projector.ts --nats URL --dir D --read-model-runs 100000 [--amplify 9]
+ * `--amplify K` then adds K copies of the rows with new ids (bench/amplify.ts): 10x the runs.
  */
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
@@ -23,6 +24,7 @@ import { startProjectorService } from "../services/projector/service.ts";
 import { encodeCursor } from "../services/ingress/paging.ts";
 import { cpuMs } from "./procs.ts";
 import { emptyCounts, workload, type WorkloadCounts } from "./workload.ts";
+import { amplifyReadModel } from "./amplify.ts";
 
 /** One phase: how long, how fast, and the CPU this process and nats-server spent on it. */
 export type Phase = { messages: number; elapsedMs: number; perSecond: number; cpuMs: { self: number; nats?: number } };
@@ -35,7 +37,9 @@ export type ProjectorReport = {
 export type ReadModelReport = {
   workload: WorkloadCounts & { bytes: number; publishMs: number };
   build: Phase;
-  samples: { runs: number; eventIds: string[]; deepCursor: string; byStatus: Record<string, number>; byEffectiveStatus: Record<string, number>; byFlow: Record<string, number> };
+  /** With --amplify K: the ms it took to add K copies (bench/amplify.ts). */
+  amplify?: { copies: number; ms: number };
+  samples: { runs: number; events: number; eventIds: string[]; deepCursor: string; page100: { runs: string; events: string; flow: string; type: string }; byStatus: Record<string, number>; byEffectiveStatus: Record<string, number>; byFlow: Record<string, number> };
 };
 
 const progress = (line: string) => console.error(`bench: ${line}`);
@@ -116,7 +120,8 @@ async function projectorRows(ctx: ServiceContext, dir: string, maxMessages: numb
     }
   }
   if (rows.includes("rebuild")) {
-    const { value: _done, ...figures } = await phase(n, natsPid, () => rebuildReadModel(ctx, join(dir, "rebuild.sqlite")));
+    const onProgress = (p: RebuildProgress) => progress(`rebuild: applied ${p.applied} of ${p.target} (${Math.round((100 * p.applied) / p.target)}%) in ${(p.elapsedMs / 1000).toFixed(1)} s`);
+    const { value: _done, ...figures } = await phase(n, natsPid, () => rebuildReadModel(ctx, join(dir, "rebuild.sqlite"), n >= 500_000 ? { onProgress } : {}));
     report.rebuild = figures;
     progress(`rebuild: ${n} messages in ${Math.round(figures.elapsedMs)} ms`);
   }
@@ -124,7 +129,7 @@ async function projectorRows(ctx: ServiceContext, dir: string, maxMessages: numb
 }
 
 /** The read model of row 4, built the real way: the workload up to `runs` runs, then rebuildReadModel into `out`. */
-async function buildReadModel(ctx: ServiceContext, out: string, runs: number, natsPid?: number): Promise<ReadModelReport> {
+async function buildReadModel(ctx: ServiceContext, out: string, runs: number, natsPid?: number, copies = 0): Promise<ReadModelReport> {
   const published = await publishWorkload(ctx, { maxRuns: runs });
   progress(`published ${published.messages} messages (${published.events} events, ${published.runs} runs) in ${Math.round(published.publishMs)} ms; building the read model`);
   let said = 0;
@@ -135,7 +140,13 @@ async function buildReadModel(ctx: ServiceContext, out: string, runs: number, na
   };
   const { value: _done, ...figures } = await phase(published.messages, natsPid, () => rebuildReadModel(ctx, out, { onProgress }));
   progress(`read model of ${published.runs} runs built from ${published.messages} messages in ${Math.round(figures.elapsedMs)} ms`);
-  return { workload: published, build: figures, samples: readModelSamples(out) };
+  let amplify: ReadModelReport["amplify"];
+  if (copies > 0) {
+    progress(`adding ${copies} copies of every event, run, attempt and match (bench/amplify.ts)`);
+    amplify = { copies, ms: amplifyReadModel(out, copies) };
+    progress(`amplified in ${Math.round(amplify.ms)} ms`);
+  }
+  return { workload: published, build: figures, ...(amplify ? { amplify } : {}), samples: readModelSamples(out) };
 }
 
 /** What the GET /runs queries ask for: some events with runs, a cursor 90% down the list, and how the runs spread. */
@@ -145,8 +156,15 @@ function readModelSamples(path: string): ReadModelReport["samples"] {
     const eventIds = db.query<{ event_id: string }, []>("SELECT DISTINCT event_id FROM runs WHERE rowid % 997 = 0 LIMIT 60").all().map((r) => r.event_id);
     const total = db.query<{ n: number }, []>("SELECT count(*) AS n FROM runs").get()!.n;
     const deep = db.query<{ created_at: string; id: string }, [number]>("SELECT created_at, id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?").get(Math.floor(total * 0.9))!;
+    // Page 100 of a filter: the cursor the 99th page's answer gives (its last row).
+    const flow = "triage";
+    const type = "github.issue.opened";
+    const runAt = db.query<{ created_at: string; id: string }, [string]>("SELECT created_at, id FROM runs WHERE flow_name = ? ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 4949").get(flow)!;
+    const eventAt = db.query<{ seq: number }, [string]>("SELECT seq FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1 OFFSET 4949").get(type)!;
+    const page100 = { runs: encodeCursor([runAt.created_at, runAt.id]), events: encodeCursor([eventAt.seq]), flow, type };
+    const events = db.query<{ n: number }, []>("SELECT count(*) AS n FROM events").get()!.n;
     const count = (column: string) => Object.fromEntries(db.query<{ k: string; n: number }, []>(`SELECT ${column} AS k, count(*) AS n FROM runs GROUP BY 1 ORDER BY 2 DESC`).all().map((r) => [r.k, r.n]));
-    return { runs: total, eventIds, deepCursor: encodeCursor([deep.created_at, deep.id]), byStatus: count("status"), byEffectiveStatus: count("coalesce(result_status, status)"), byFlow: count("flow_name") };
+    return { runs: total, events, page100, eventIds, deepCursor: encodeCursor([deep.created_at, deep.id]), byStatus: count("status"), byEffectiveStatus: count("coalesce(result_status, status)"), byFlow: count("flow_name") };
   } finally {
     db.close();
   }
@@ -154,7 +172,7 @@ function readModelSamples(path: string): ReadModelReport["samples"] {
 
 async function main(): Promise<ProjectorReport | ReadModelReport> {
   const { values } = parseArgs({
-    options: { nats: { type: "string" }, dir: { type: "string" }, messages: { type: "string", default: "100000" }, rows: { type: "string", default: "consume,projector,rebuild" }, "read-model-runs": { type: "string" }, "nats-pid": { type: "string" } },
+    options: { nats: { type: "string" }, dir: { type: "string" }, messages: { type: "string", default: "100000" }, rows: { type: "string", default: "consume,projector,rebuild" }, "read-model-runs": { type: "string" }, amplify: { type: "string", default: "0" }, "nats-pid": { type: "string" } },
   });
   if (!values.nats || !values.dir) throw new Error("usage: see the head of bench/projector.ts");
   const natsPid = values["nats-pid"] ? Number(values["nats-pid"]) : undefined;
@@ -162,7 +180,7 @@ async function main(): Promise<ProjectorReport | ReadModelReport> {
   const ctx = await connectContext(config, values.nats, "bench-projector");
   try {
     const runs = values["read-model-runs"];
-    if (runs) return await buildReadModel(ctx, join(values.dir, "read-model.sqlite"), Number(runs), natsPid);
+    if (runs) return await buildReadModel(ctx, join(values.dir, "read-model.sqlite"), Number(runs), natsPid, Number(values.amplify));
     return await projectorRows(ctx, values.dir, Number(values.messages), values.rows.split(","), natsPid);
   } finally {
     await ctx.jsm.streams.delete(config.stream).catch(() => undefined);

@@ -1,5 +1,5 @@
 /**
- * The GET /runs load, in its own Bun process: sequential requests (one keep-alive
+ * The GET /runs and GET /events load, in its own Bun process: sequential requests (one keep-alive
  * connection) of each query in turn, round after round, so every kind of query sees the
  * same conditions. Prints one ReadReport as JSON on stdout.
  *   bun bench/read.ts --url http://127.0.0.1:PORT --queries '[{"name":"all","paths":["/runs?limit=50"]}]'
@@ -36,7 +36,8 @@ async function once(path: string): Promise<{ ms: number; runs?: number; problem?
     const text = await response.text();
     const ms = performance.now() - started;
     if (response.status !== 200) return { ms, problem: `${path}: ${response.status} ${text.slice(0, 200)}` };
-    return { ms, runs: (JSON.parse(text) as { runs: unknown[] }).runs.length };
+    const answer = JSON.parse(text) as { runs?: unknown[]; events?: unknown[] };
+    return { ms, runs: (answer.runs ?? answer.events)?.length };
   } catch (error) {
     return { ms: performance.now() - started, problem: `${path}: ${(error as Error).message}` };
   }

@@ -14,12 +14,14 @@ import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nat
 import { RESULTS_DIR, stopAll } from "./procs.ts";
 import { type AllFigures, type E2eFigures, type LoadFigures, measureAll, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
 import { formatTable, verdicts } from "./table.ts";
-import { MESSAGES, measureProjection, measureRead, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
+import { MESSAGES, measureProjection, measureRead, READ_1M_COPIES, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
 import type { ProjectorReport } from "./projector.ts";
 import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
 import { type MemoryFigures, measureMemory } from "./memory.ts";
 
-const ROWS = ["minimal", "ingress", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory"] as const;
+const ROWS = ["minimal", "ingress", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m"] as const;
+/** Rows run only when asked for with --only: they take minutes. */
+const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m"];
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -44,7 +46,9 @@ them; read = GET /runs on \`flow serve ingress\` over a read model of ${READ_MOD
 the projector built from the stream, typical list queries one at a time; dashboard = the
 runs page over such a read model in headless Chromium (time to interactive) and its API
 calls' p99; memory = the resident memory of \`flow dev\` and all it starts (its own
-nats-server too), idle and after each of 5 bursts of 20000 events (a leak check).`;
+nats-server too), idle and after each of 5 bursts of 20000 events (a leak check).
+Opt-in (only with --only, they take minutes): rebuild1m = rebuildReadModel of 1,000,000
+messages; read1m = the read row over 1,000,000 runs (the 100k read model and 9 copies).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -62,6 +66,8 @@ export type Results = {
   /** Rows consume, projector and rebuild, from one stream. */
   projection?: ProjectorReport;
   read?: ReadFigures;
+  read1m?: ReadFigures;
+  rebuild1m?: ProjectorReport;
   dashboard?: DashboardFigures;
   memory?: MemoryFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
@@ -85,7 +91,7 @@ function options() {
   const durationS = Number(values.duration);
   const warmupS = Number(values.warmup);
   if (!(durationS > 0) || !(warmupS >= 0)) throw new UsageError("--duration must be > 0 and --warmup >= 0 (seconds)");
-  const rows = values.only ? values.only.split(",").map((r) => r.trim()) : [...ROWS];
+  const rows = values.only ? values.only.split(",").map((r) => r.trim()) : ROWS.filter((r) => !OPT_IN.includes(r));
   const unknown = rows.filter((r) => !(ROWS as readonly string[]).includes(r));
   if (unknown.length > 0) throw new UsageError(`--only: unknown row(s) ${unknown.join(", ")}; expected ${ROWS.join(", ")}`);
   return { durationS, warmupS, rows: rows as RowName[] };
@@ -132,6 +138,8 @@ async function main(): Promise<number> {
     const projection = opts.rows.filter((r) => PROJECTION_ROWS.includes(r));
     if (projection.length > 0) results.projection = await measure(projection[0]!, () => measureProjection(server, projection), projection);
     results.read = await measure("read", () => measureRead(server));
+    results.read1m = await measure("read1m", () => measureRead(server, READ_1M_COPIES));
+    results.rebuild1m = await measure("rebuild1m", () => measureProjection(server, ["rebuild"], 1_000_000));
     results.dashboard = await measure("dashboard", () => measureDashboard(server));
     results.memory = await measure("memory", () => measureMemory());
   } finally {
