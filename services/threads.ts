@@ -50,24 +50,35 @@ export async function startThreadedSystem(config: Config, natsUrl: string, names
     worker.terminate();
     throw error;
   }
-  const ctx = await connectContext(config, natsUrl, "ingress");
+  const stopWorker = () =>
+    new Promise<void>((resolve) => {
+      stopping = true;
+      stopped = resolve;
+      post({ type: "stop" });
+    }).then(() => worker.terminate());
   const applied = (listener: AppliedListener) => {
     listeners.add(listener);
     return () => void listeners.delete(listener);
   };
-  const ingress = await startIngress(ctx, { applied });
+  let ctx: Awaited<ReturnType<typeof connectContext>> | undefined;
+  let ingress: Awaited<ReturnType<typeof startIngress>>;
+  try {
+    ctx = await connectContext(config, natsUrl, "ingress");
+    ingress = await startIngress(ctx, { applied });
+  } catch (error) {
+    await ctx?.nc.close();
+    await stopWorker();
+    throw error;
+  }
+  const nc = ctx.nc;
   return {
     services: [ingress],
     ingressUrl: ingress.url,
     async stop() {
       stopping = true;
       await ingress.stop().catch((error) => logger("ingress").error("stop failed", { error: String(error) }));
-      await new Promise<void>((resolve) => {
-        stopped = resolve;
-        post({ type: "stop" });
-      });
-      worker.terminate();
-      await ctx.nc.drain().catch(() => ctx.nc.close());
+      await stopWorker();
+      await nc.drain().catch(() => nc.close());
     },
   };
 }
