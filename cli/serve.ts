@@ -17,6 +17,9 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
   await runServices(names as readonly ServiceName[], overrides);
 }
 
+/** `flow dev`'s own nats-server: a soft heap limit, so the blocks it cached while writing a burst go back to the system (docs/performance.md). */
+const DEV_NATS_MEMORY_MIB = 48;
+
 /**
  * `flow dev`: the embedded default. Its own nats-server (store under the data
  * directory) unless NATS_URL is set, all four services in this process, then the URL
@@ -26,7 +29,7 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const log = logger("dev");
   const config = loadConfig(process.env, overrides);
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
-  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats") });
+  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats"), memoryLimitMiB: DEV_NATS_MEMORY_MIB });
   const natsUrl = config.natsUrl ?? nats!.url;
   const system = await startThreadedSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {
     await nats?.stop();

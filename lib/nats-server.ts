@@ -27,6 +27,8 @@ export type EmbeddedNatsOptions = {
   host?: string;
   /** More command-line arguments (a cluster's routes, a server name). */
   args?: string[];
+  /** A soft limit on the server's Go heap (GOMEMLIMIT, MiB): Go collects and returns memory sooner near it. */
+  memoryLimitMiB?: number;
 };
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
@@ -66,6 +68,7 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
     const child = Bun.spawn([binary, "-a", host, "-p", String(port), "-js", "-sd", storeDir, ...configArgs(storeDir, options), ...(options.args ?? [])], {
       stdout: "ignore",
       stderr: "pipe",
+      ...(options.memoryLimitMiB ? { env: { ...process.env, GOMEMLIMIT: `${options.memoryLimitMiB}MiB` } } : {}),
     });
     const ready = await waitForPort(host, port, child, 10_000);
     if (ready === "ready") {
