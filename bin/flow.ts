@@ -27,7 +27,7 @@ System:
                                     (default nats://127.0.0.1:4222)
 
 Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HOST:PORT):
-  publish --event FILE [--wait matched|true]
+  publish --event FILE [--wait none|matched|true]
                                     post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)
   runs [--event ID] [--json]        the runs of an event, or the 20 newest
   logs RUN [-f]                     a run's output; -f follows it until the run ends

@@ -28,6 +28,7 @@ export type Config = {
   ackWaitMs: number;
   publishTimeoutMs: number;
   waitTimeoutMs: number;
+  matchWaitMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
   /** systemd-run only: the variables a step's unit gets from the executor (CODEX_FLOW_BACKEND_FORWARD_ENV). */
@@ -78,6 +79,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     ackWaitMs: read.int("CODEX_FLOW_ACK_WAIT_MS", 30_000, 1000, 3600_000),
     publishTimeoutMs: read.int("CODEX_FLOW_PUBLISH_TIMEOUT_MS", 5_000, 100, 120_000),
     waitTimeoutMs: read.int("CODEX_FLOW_WAIT_TIMEOUT_MS", 30_000, 0, 3600_000),
+    // A write without ?wait= answers the match's runIds when it comes within this bound (the original's clients read them).
+    matchWaitMs: read.int("CODEX_FLOW_MATCH_WAIT_MS", 2_000, 0, 60_000),
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.
     outputTailBytes: read.int("CODEX_FLOW_OUTPUT_TAIL_BYTES", 64 * 1024, 0, 256 * 1024),

@@ -20,6 +20,8 @@ export type IngressDeps = {
   token?: string;
   maxBodyBytes: number;
   waitTimeoutMs: number;
+  /** How long a write without `?wait=` waits for the match decision, to answer runIds (0: not at all). */
+  matchWaitMs: number;
   /** Why queued runs wait (no executor serving their queue), when it can be known. */
   queues?: QueueWatch;
   /** This process's event counters, and the /metrics rendering over everything else. */

@@ -10,11 +10,16 @@ import type { Changes } from "./changes.ts";
  */
 export async function waitForSeq(db: ReadModel, seq: number, timeoutMs: number, changes: Changes): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await readCheckpoint(db)) >= seq) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await changes.next(Math.min(left, 1_000));
+  const watch = changes.watch();
+  try {
+    for (;;) {
+      if ((await readCheckpoint(db)) >= seq) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await watch.next(Math.min(left, 1_000));
+    }
+  } finally {
+    watch.close();
   }
 }
 

@@ -123,7 +123,8 @@ export const EventAnswer = t.Object({
   matched: t.Optional(t.Integer()),
   runIds: t.Optional(t.Array(t.String())),
   runs: t.Optional(t.Array(RunView)),
-  waitTimedOut: t.Optional(t.Boolean()),
+  why: t.Optional(t.String({ description: "When the event matched no step: each step's reasons, and where to see every decision" })),
+  waitTimedOut: t.Optional(t.Boolean({ description: "The wait ended at its bound before the match (or every run) was known" })),
 });
 
 export const Health = t.Object({

@@ -44,6 +44,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     token: config.token,
     maxBodyBytes: config.maxBodyBytes,
     waitTimeoutMs: config.waitTimeoutMs,
+    matchWaitMs: config.matchWaitMs,
     changes: changes(shared?.applied),
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
   const url = `http://${config.host}:${app.server!.port}`;
