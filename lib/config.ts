@@ -14,6 +14,8 @@ export type Config = {
   dataDir: string;
   secret?: string;
   token?: string;
+  /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS; `*`: any). */
+  allowedOrigins: string[];
   executor: ExecutorKind;
   natsUrl?: string;
   stream: string;
@@ -63,6 +65,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", env.STATE_DIRECTORY || ".data")),
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
+    allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),

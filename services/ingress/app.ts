@@ -2,6 +2,7 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
+import { browserGuard } from "./browser.ts";
 import { eventRoutes } from "./events/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
 import { requireToken } from "./auth.ts";
@@ -11,6 +12,7 @@ import { Health } from "./schemas.ts";
 export function createIngressApp(deps: IngressDeps) {
   return new Elysia()
     .use(errors)
+    .use(browserGuard(deps.allowedOrigins))
     .use(
       openapi({
         path: "/openapi",

@@ -16,6 +16,8 @@ export type IngressDeps = {
   subjects: Subjects;
   health: () => Promise<Health>;
   secret?: string;
+  /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS). */
+  allowedOrigins: readonly string[];
   /** CODEX_FLOW_BACKEND_TOKEN: required on read and operator endpoints when set. */
   token?: string;
   maxBodyBytes: number;

@@ -9,6 +9,7 @@ import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
 import { jetStreamPublisher } from "./publish.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
+import { exposureWarning } from "./browser.ts";
 
 export type IngressService = Service & { url: string };
 
@@ -41,6 +42,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     queues: queueWatch(jsm, config.stream),
     health,
     secret: config.secret,
+    allowedOrigins: config.allowedOrigins,
     token: config.token,
     maxBodyBytes: config.maxBodyBytes,
     waitTimeoutMs: config.waitTimeoutMs,
@@ -49,6 +51,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
   const url = `http://${config.host}:${app.server!.port}`;
   log.info(`listening on ${url}`);
+  const exposed = exposureWarning(config.host, config.secret);
+  if (exposed) log.warn(`\n\n${"!".repeat(78)}\n${exposed}\n${"!".repeat(78)}\n`);
   return {
     name: "ingress",
     url,
