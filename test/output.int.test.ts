@@ -46,7 +46,7 @@ async function frames(response: Response): Promise<Frame[]> {
 }
 
 const fire = async (id: string, type: string) =>
-  (await json(fetch(`${url}/events?wait=matched`, { method: "POST", body: JSON.stringify({ id, type }) }))).runIds[0] as string;
+  (await json(fetch(`${url}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type }) }))).runIds[0] as string;
 
 describe("live output", () => {
   test("a client following a running step gets its lines as they are written, then the end with the status", async () => {
