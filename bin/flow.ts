@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { ConfigError, type Config } from "../lib/config.ts";
+import { HintError } from "../lib/hint.ts";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
@@ -112,6 +113,10 @@ try {
   if (error instanceof UsageError || error instanceof ConfigError) {
     console.error(`flow: ${error.message}\nRun \`bun run flow --help\` for usage.`);
     process.exit(2);
+  }
+  if (error instanceof HintError) {
+    console.error(`flow: ${error.message}`);
+    process.exit(1);
   }
   console.error(`flow: ${(error as Error).stack ?? error}`);
   process.exit(1);

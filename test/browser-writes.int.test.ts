@@ -27,17 +27,18 @@ describe("a web page cannot post events to a local instance", () => {
   test("a text/plain body (a simple request with no preflight) is 415 and nothing is stored", async () => {
     const response = await fetch(`${url}/events?wait=none`, { method: "POST", headers: { "content-type": "text/plain" }, body: event("plain-1") });
     expect(response.status).toBe(415);
-    expect((await response.json()).error).toContain("expected application/json");
+    expect(((await response.json()) as { error: string }).error).toContain("expected application/json");
     const none = await fetch(`${url}/events?wait=none`, { method: "POST", body: new Blob([event("plain-2")]) });
     expect(none.status).toBe(415);
     expect(await stored("plain-1")).toBe(false);
   });
 
   test("a write from another origin is 403, also for run operations; same-origin and non-browser clients pass", async () => {
-    for (const headers of [{ origin: "https://evil.example" }, { "sec-fetch-site": "cross-site" }, { origin: "http://localhost:3000", "sec-fetch-site": "same-site" }]) {
+    const variants: Record<string, string>[] = [{ origin: "https://evil.example" }, { "sec-fetch-site": "cross-site" }, { origin: "http://localhost:3000", "sec-fetch-site": "same-site" }];
+    for (const headers of variants) {
       const response = await fetch(`${url}/events?wait=none`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: event("cross-1") });
       expect(response.status).toBe(403);
-      expect((await response.json()).error).toContain("CODEX_FLOW_ALLOWED_ORIGINS");
+      expect(((await response.json()) as { error: string }).error).toContain("CODEX_FLOW_ALLOWED_ORIGINS");
     }
     expect((await fetch(`${url}/runs/x/cancel`, { method: "POST", headers: { origin: "https://evil.example" } })).status).toBe(403);
     expect(await stored("cross-1")).toBe(false);

@@ -1,4 +1,5 @@
 import { readModelPath } from "../../lib/config.ts";
+import { HintError } from "../../lib/hint.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import { readCheckpoint } from "../projector/store.ts";
@@ -10,6 +11,32 @@ import { jetStreamPublisher } from "./publish.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { exposureWarning } from "./browser.ts";
+
+/**
+ * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
+ * still being awaited: keep it above the longest wait (at most Bun's 255 s; beyond that
+ * the waits' own bound ends them).
+ */
+export function idleTimeoutSeconds(waitTimeoutMs: number): number {
+  return Math.min(255, Math.ceil(waitTimeoutMs / 1000) + 15);
+}
+
+/**
+ * Listens on the configured port alone: Elysia asks Bun for SO_REUSEPORT, which would let
+ * a second process bind the same port and silently take part of the traffic. A busy port
+ * is a one-line error naming it and --port.
+ */
+function listenExclusively(app: ReturnType<typeof createIngressApp>, config: ServiceContext["config"]): void {
+  try {
+    app.listen({ hostname: config.host, port: config.port, reusePort: false, idleTimeout: idleTimeoutSeconds(config.waitTimeoutMs), maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "EADDRINUSE" || /in use/i.test((error as Error).message)) {
+      throw new HintError(`port ${config.port} on ${config.host} is already in use (another flow dev or serve?): stop it, or choose another with --port or CODEX_FLOW_BACKEND_PORT`);
+    }
+    throw error;
+  }
+}
 
 export type IngressService = Service & { url: string };
 
@@ -48,7 +75,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     waitTimeoutMs: config.waitTimeoutMs,
     matchWaitMs: config.matchWaitMs,
     changes: changes(shared?.applied),
-  }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
+  });
+  listenExclusively(app, config);
   const url = `http://${config.host}:${app.server!.port}`;
   log.info(`listening on ${url}`);
   const exposed = exposureWarning(config.host, config.secret);

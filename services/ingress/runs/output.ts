@@ -5,6 +5,15 @@ import { HttpError } from "../errors.ts";
 
 type Position = { attempt: number; chunk: number };
 
+/** How often a quiet output stream sends an SSE comment. */
+export const KEEP_ALIVE_MS = 15_000;
+
+/** The `id:` of an output event (`attempt:chunk`), sent back as Last-Event-ID to resume after it. */
+function parsePosition(id: string | null | undefined): Position | undefined {
+  const match = id?.match(/^(\d{1,9}):(\d{1,9})$/);
+  return match ? { attempt: Number(match[1]), chunk: Number(match[2]) } : undefined;
+}
+
 /** Stored output chunks after `from`, in the order they were written. */
 async function chunksAfter(db: ReadModel, runId: string, from: Position): Promise<OutputTable[]> {
   return await db
@@ -60,15 +69,20 @@ export async function outputJson(db: ReadModel, runId: string) {
  * first event says whether retention already cut the oldest output. With
  * `follow=false` it ends after what is stored.
  */
-export async function outputStream(deps: IngressDeps, runId: string, follow: boolean, request: Request): Promise<Response> {
+export async function outputStream(deps: IngressDeps, runId: string, follow: boolean, request: Request, lastEventId?: string | null): Promise<Response> {
   const first = await runState(deps.db, runId);
+  const resumeFrom = parsePosition(lastEventId);
   const encoder = new TextEncoder();
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
-      const send = (event: string, data: unknown, id?: string) =>
-        controller.enqueue(encoder.encode(`${id ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
-      send("run", { runId, status: first.status, cut: first.output_cut === 1 });
-      let from: Position = { attempt: 0, chunk: -1 };
+      let lastWrite = Date.now();
+      const write = (text: string) => {
+        lastWrite = Date.now();
+        controller.enqueue(encoder.encode(text));
+      };
+      const send = (event: string, data: unknown, id?: string) => write(`${id ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      send("run", { runId, status: first.status, cut: first.output_cut === 1, ...(resumeFrom ? { resumedAfter: lastEventId } : {}) });
+      let from: Position = resumeFrom ?? { attempt: 0, chunk: -1 };
       try {
         while (!request.signal.aborted) {
           const page = await chunksAfter(deps.db, runId, from);
@@ -84,6 +98,8 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
             send("end", { status });
             break;
           }
+          // A comment line now and then keeps proxies and idle timeouts from cutting a quiet stream.
+          if (Date.now() - lastWrite >= KEEP_ALIVE_MS) write(": keep-alive\n\n");
           await deps.changes.next(200);
         }
       } catch (error) {

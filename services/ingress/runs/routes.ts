@@ -56,14 +56,14 @@ export function runRoutes(deps: IngressDeps) {
       async ({ params, query, request }) => {
         const follow = query.follow !== "false" && query.follow !== "0";
         if (request.headers.get("accept")?.includes("application/json")) return await outputJson(db, params.id);
-        return await outputStream(deps, params.id, follow, request);
+        return await outputStream(deps, params.id, follow, request, request.headers.get("last-event-id") ?? query.lastEventId);
       },
       {
         ...guarded,
-        query: t.Object({ follow: t.Optional(t.String()) }, { additionalProperties: true }),
+        query: t.Object({ follow: t.Optional(t.String()), lastEventId: t.Optional(t.String({ description: "Resume after this event id (as the Last-Event-ID header does)" })) }, { additionalProperties: true }),
         detail: {
           tags: ["runs"],
-          summary: "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends, or JSON with Accept: application/json",
+          summary: "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends (a keep-alive comment every 15 s; Last-Event-ID resumes), or JSON with Accept: application/json",
           responses: { 200: { description: "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}" }, 401: { description: "token missing" }, 404: { description: "no such run" } },
         },
       },
