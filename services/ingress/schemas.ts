@@ -131,6 +131,10 @@ export const Health = t.Object({
   ok: t.Boolean(),
   nats: t.Object({ connected: t.Boolean(), server: t.Optional(t.String()) }),
   projector: t.Object({ appliedSeq: t.Integer(), streamSeq: t.Union([t.Integer(), t.Null()]), lag: t.Union([t.Integer(), t.Null()]) }),
+  flows: t.Object(
+    { loaded: t.Array(t.String()), problems: t.Array(t.String({ description: "A flow or step that did not load, and why" })) },
+    { description: "The flows under this host's CODEX_FLOW_BACKEND_CWD" },
+  ),
 });
 export type Health = Static<typeof Health>;
 

@@ -1,5 +1,6 @@
 import { readModelPath } from "../../lib/config.ts";
 import { HintError } from "../../lib/hint.ts";
+import { flowCatalog } from "../../lib/catalog.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import { readCheckpoint } from "../projector/store.ts";
@@ -47,6 +48,7 @@ export type IngressService = Service & { url: string };
 export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
   const { config, nc, js, jsm, subjects, log } = ctx;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
+  const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
   let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
   const health = async (): Promise<Health> => {
     const connected = isConnected(nc);
@@ -56,7 +58,9 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     }
     const appliedSeq = await readCheckpoint(db);
     const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
-    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag } };
+    const flows = catalog.current();
+    const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
+    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, flows: { loaded: flows.flows.map((f) => f.name), problems } };
   };
   const counters = ingressCounters();
   const hosts = watchHosts(nc, subjects);
