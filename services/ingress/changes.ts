@@ -1,4 +1,4 @@
-import type { AppliedListener } from "../projector/projector.ts";
+import type { AppliedListener } from "../../lib/read-model/database.ts";
 
 /** Subscribes to an in-process projector's commits (services/projector: onApplied). */
 export type AppliedSignal = (listener: AppliedListener) => () => void;

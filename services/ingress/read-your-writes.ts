@@ -1,7 +1,7 @@
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { IngressDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
-import { readCheckpoint } from "../projector/store.ts";
+import { readCheckpoint } from "../../lib/read-model/database.ts";
 import type { Changes } from "./changes.ts";
 
 /**

@@ -3,7 +3,7 @@ import { HintError } from "../../lib/hint.ts";
 import { flowCatalog } from "../../lib/catalog.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
-import { readCheckpoint } from "../projector/store.ts";
+import { readCheckpoint } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { createIngressApp } from "./app.ts";
 import type { Health } from "./deps.ts";

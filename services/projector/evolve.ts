@@ -1,4 +1,4 @@
-import type { AttemptsTable, EventsTable, MatchesTable, OutputTable, RunsTable } from "../../lib/read-model/database.ts";
+import { type AttemptsTable, type EventsTable, FINAL_STATUSES, type MatchesTable, type OutputTable, type RunsTable } from "../../lib/read-model/database.ts";
 import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/messages.ts";
 
 /** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
@@ -18,8 +18,6 @@ export type Write =
   | { table: "attempts"; row: AttemptsTable }
   | { table: "output"; row: OutputTable };
 
-/** Process statuses after which a run does not change unless a new attempt starts. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled"]);
 
 /**
  * The read model's whole logic: given the current rows and one stream message (with its

@@ -1,6 +1,6 @@
 import type { StepDecision } from "../../../lib/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
-import { FINAL_STATUSES } from "../../projector/evolve.ts";
+import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
 import type { Changes } from "../changes.ts";
 import { HttpError } from "../errors.ts";
 import { runsById } from "../runs/queries.ts";

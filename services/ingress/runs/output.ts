@@ -1,5 +1,5 @@
 import type { OutputTable, ReadModel } from "../../../lib/read-model/database.ts";
-import { FINAL_STATUSES } from "../../projector/evolve.ts";
+import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 
