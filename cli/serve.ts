@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
+import { discoverFlows, FLOW_DIRS } from "../lib/discovery.ts";
 import { startNatsServer } from "../lib/nats-server.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
@@ -13,7 +14,16 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
   if (!what) throw new UsageError(`expected a service: ${[...SERVICE_NAMES, "all"].join(", ")}`);
   const names = what === "all" ? SERVICE_NAMES : SERVICE_NAMES.filter((name) => name === what);
   if (names.length === 0) throw new UsageError(`unknown service "${what}": expected one of ${[...SERVICE_NAMES, "all"].join(", ")}`);
+  if (names.includes("matcher")) warnWithoutFlows(loadConfig(process.env, overrides).cwd);
   await runServices(names as readonly ServiceName[], overrides);
+}
+
+/** A working directory without any flow is almost always a wrong --cwd: say so before events start matching nothing. */
+function warnWithoutFlows(cwd: string): void {
+  const { flows, problems } = discoverFlows(cwd);
+  if (flows.length === 0 && problems.length === 0) {
+    logger("flows").warn(`no flows under ${cwd} (looked in ${FLOW_DIRS.join(" and ")}): every event will match nothing; pass --cwd DIR or set CODEX_FLOW_BACKEND_CWD`);
+  }
 }
 
 /**
@@ -24,6 +34,7 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
 export async function dev(overrides: Partial<Config>, fireExample: boolean): Promise<void> {
   const log = logger("dev");
   const config = loadConfig(process.env, overrides);
+  warnWithoutFlows(config.cwd);
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
   const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats") });
   const natsUrl = config.natsUrl ?? nats!.url;

@@ -15,6 +15,8 @@ export type IngressDeps = {
   publish: Publisher;
   subjects: Subjects;
   health: () => Promise<Health>;
+  /** The stream's last sequence (fresh when the cached one is below `atLeast`); null when NATS cannot say. */
+  lastSeq: (atLeast?: number) => Promise<number | null>;
   secret?: string;
   /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS). */
   allowedOrigins: readonly string[];

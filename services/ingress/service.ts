@@ -9,6 +9,7 @@ import { createIngressApp } from "./app.ts";
 import type { Health } from "./deps.ts";
 import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
 import { jetStreamPublisher } from "./publish.ts";
+import { serverBodyLimit } from "./body.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { exposureWarning } from "./browser.ts";
@@ -29,7 +30,7 @@ export function idleTimeoutSeconds(waitTimeoutMs: number): number {
  */
 function listenExclusively(app: ReturnType<typeof createIngressApp>, config: ServiceContext["config"]): void {
   try {
-    app.listen({ hostname: config.host, port: config.port, reusePort: false, idleTimeout: idleTimeoutSeconds(config.waitTimeoutMs), maxRequestBodySize: config.maxBodyBytes + 64 * 1024 });
+    app.listen({ hostname: config.host, port: config.port, reusePort: false, idleTimeout: idleTimeoutSeconds(config.waitTimeoutMs), maxRequestBodySize: serverBodyLimit(config.maxBodyBytes) });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "EADDRINUSE" || /in use/i.test((error as Error).message)) {
@@ -50,12 +51,18 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
   let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
-  const health = async (): Promise<Health> => {
-    const connected = isConnected(nc);
-    if (Date.now() - streamSeq.at > 1_000 && connected) {
+  // The stream's last sequence, asked at most once a second unless a caller needs a newer one.
+  const lastSeq = async (atLeast = 0): Promise<number | null> => {
+    const stale = Date.now() - streamSeq.at > 1_000 || (streamSeq.value ?? 0) < atLeast;
+    if (stale && isConnected(nc)) {
       const info = await jsm.streams.info(config.stream).catch(() => undefined);
       streamSeq = { value: info?.state.last_seq ?? null, at: Date.now() };
     }
+    return streamSeq.value;
+  };
+  const health = async (): Promise<Health> => {
+    const connected = isConnected(nc);
+    await lastSeq();
     const appliedSeq = await readCheckpoint(db);
     const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
     const flows = catalog.current();
@@ -72,6 +79,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db: ReadModel
     subjects,
     queues: queueWatch(jsm, config.stream),
     health,
+    lastSeq,
     secret: config.secret,
     allowedOrigins: config.allowedOrigins,
     token: config.token,

@@ -1,9 +1,20 @@
 import { sql } from "kysely";
-import type { ReadModel } from "../../../lib/read-model/database.ts";
+import { FlowResultStatus } from "../../../lib/flow-result.ts";
+import { type ReadModel, RUN_STATUSES } from "../../../lib/read-model/database.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseBoolean, parseLimit, parseTime } from "../paging.ts";
 import { ATTENTION, type RunView } from "./present.ts";
 import { runsById } from "./queries.ts";
+
+const EFFECTIVE_STATUSES = [...new Set([...RUN_STATUSES, ...FlowResultStatus.anyOf.map((literal) => literal.const as string)])];
+
+/** A comma-separated status filter; 400 naming the unknown one and the known ones. */
+function statusList(name: string, raw: string, known: readonly string[]): string[] {
+  const wanted = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = wanted.filter((s) => !known.includes(s));
+  if (wanted.length === 0 || unknown.length > 0) throw new HttpError(400, `${name}=${JSON.stringify(raw)} is invalid: expected comma-separated statuses from ${known.join(", ")}`);
+  return wanted;
+}
 
 /** The filters GET /runs takes (query parameters, as strings). */
 export type RunFilters = Partial<Record<"eventId" | "flow" | "step" | "status" | "effectiveStatus" | "needsAttention" | "host" | "queue" | "since" | "until" | "limit" | "cursor" | "order", string>>;
@@ -27,8 +38,8 @@ export async function listRuns(db: ReadModel, filters: RunFilters): Promise<{ ru
   if (filters.eventId) query = query.where("event_id", "=", filters.eventId);
   if (filters.flow) query = query.where("flow_name", "=", filters.flow);
   if (filters.step) query = query.where("step_name", "=", filters.step);
-  if (filters.status) query = query.where("status", "in", filters.status.split(","));
-  if (filters.effectiveStatus) query = query.where(effective, "in", filters.effectiveStatus.split(","));
+  if (filters.status) query = query.where("status", "in", statusList("status", filters.status, RUN_STATUSES));
+  if (filters.effectiveStatus) query = query.where(effective, "in", statusList("effectiveStatus", filters.effectiveStatus, EFFECTIVE_STATUSES));
   if (attention !== undefined) query = query.where(effective, attention ? "in" : "not in", [...ATTENTION]);
   if (filters.host) query = query.where("host", "=", filters.host);
   if (filters.queue) query = query.where("queue", "=", filters.queue);
