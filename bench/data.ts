@@ -42,7 +42,7 @@ const childEnv = { ...process.env, CODEX_FLOW_LOG: "warn" };
 /** Rows consume, projector and rebuild (those asked for), over one stream of MESSAGES messages. */
 export async function measureProjection(nats: EmbeddedNats, rows: string[]): Promise<ProjectorReport> {
   progress(`projector rows (${rows.join(", ")}): ${MESSAGES} synthetic messages to a fresh stream`);
-  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(MESSAGES), "--rows", rows.join(","), "--nats-pid", String(nats.process.pid)];
+  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(MESSAGES), "--rows", rows.join(","), "--nats-pid", String(nats.pid)];
   return await runJson<ProjectorReport>("projector", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
 }
 
@@ -50,7 +50,7 @@ export async function measureProjection(nats: EmbeddedNats, rows: string[]): Pro
 export async function measureRead(nats: EmbeddedNats): Promise<ReadFigures> {
   const dir = tempDir("read-data");
   progress(`GET /runs: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)`);
-  const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), "--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--nats-pid", String(nats.process.pid)], childEnv);
+  const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), "--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--nats-pid", String(nats.pid)], childEnv);
   const { eventIds, deepCursor, ...spread } = built.samples;
   const queries: ReadQuery[] = [
     { name: "all", paths: ["/runs?limit=50"] },

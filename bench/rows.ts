@@ -56,9 +56,9 @@ function figures(report: LoadReport): LoadFigures {
 
 /** Runs the load and charges the CPU the server and nats-server used to the requests sent. */
 async function loadWithCpu(name: string, args: string[], server: Child, nats: EmbeddedNats): Promise<LoadFigures> {
-  const before = [cpuMs(server.proc.pid), cpuMs(nats.process.pid)];
+  const before = [cpuMs(server.proc.pid), cpuMs(nats.pid)];
   const report = await load(name, args);
-  const after = [cpuMs(server.proc.pid), cpuMs(nats.process.pid)];
+  const after = [cpuMs(server.proc.pid), cpuMs(nats.pid)];
   const result = figures(report);
   if (before.some((x) => x === undefined) || after.some((x) => x === undefined)) return result;
   // Warm-up requests used CPU too: spread it over every request sent, assuming the same rate.

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
+import { lockDataDir } from "../lib/lock.ts";
+import { randomBytes } from "node:crypto";
 import { discoverFlows, FLOW_DIRS } from "../lib/discovery.ts";
 import { startNatsServer } from "../lib/nats-server.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
@@ -36,7 +38,10 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const config = loadConfig(process.env, overrides);
   warnWithoutFlows(config.cwd);
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
-  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats") });
+  const lock = lockDataDir(config.dataDir, "dev", "flow dev");
+  // Loopback only, and a password generated for this run: other local users cannot publish around the HMAC.
+  const auth = { user: "codex-flows", password: randomBytes(18).toString("base64url") };
+  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats"), auth });
   const natsUrl = config.natsUrl ?? nats!.url;
   const system = await startSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {
     await nats?.stop();
@@ -44,7 +49,9 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   });
   shutdown.ready(async () => {
     await system.stop();
+    // Last: the services hand back what they hold (released records) through it.
     await nats?.stop();
+    lock.release();
   });
   const url = system.ingressUrl!;
   const sign = config.secret ? ` -H "x-flow-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$CODEX_FLOW_BACKEND_SECRET" | cut -d' ' -f2)"` : "";

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +9,10 @@ export type EmbeddedNats = {
   url: string;
   port: number;
   storeDir: string;
+  /** The watchdog shell that started the server (it exits with the server). */
   process: Subprocess;
+  /** The nats-server process itself. */
+  pid: number;
   /** Stops the server; removes the store when it was a temporary one. */
   stop(): Promise<void>;
 };
@@ -21,7 +24,49 @@ export type EmbeddedNatsOptions = {
   port?: number;
   /** The server binary; `NATS_SERVER_BIN` or `nats-server` on PATH (or /usr/sbin) when absent. */
   binary?: string;
+  /**
+   * Require this user and password (written to a 0600 config file beside the store, never
+   * on the command line where `ps` shows it); `url` then carries them.
+   */
+  auth?: { user: string; password: string };
 };
+
+/**
+ * A watchdog shell between us and nats-server: it starts the server (arguments from the
+ * environment, one per line, so only the server's own command line shows them), prints
+ * its pid, and ends it when its stdin (a pipe only we hold) closes: when we stop it, or
+ * when this process dies, even by SIGKILL. PR_SET_PDEATHSIG would do the same in one
+ * call, but it is not honoured everywhere (some sandboxes), and a pipe always closes.
+ */
+const WATCHDOG = `IFS='
+'
+set -f
+set -- $CODEX_FLOWS_NATS_ARGV
+exec 3<&0
+"$@" </dev/null 3<&- &
+pid=$!
+echo "$pid"
+{ cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null; } &
+wait "$pid"`;
+
+/** Runs the server under the watchdog, in its own session (a terminal's Ctrl-C reaches only us, and we stop it last). */
+function spawnGuarded(argv: string[]) {
+  if (argv.some((arg) => arg.includes("\n"))) throw new Error(`nats-server arguments cannot contain a newline: ${JSON.stringify(argv)}`);
+  return Bun.spawn(["sh", "-c", WATCHDOG], { env: { ...process.env, CODEX_FLOWS_NATS_ARGV: argv.join("\n") }, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+}
+
+/** The server's pid, the first line the watchdog prints. */
+async function serverPid(child: ReturnType<typeof spawnGuarded>): Promise<number> {
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return Number(text.trim().split("\n")[0]);
+}
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -53,28 +98,47 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
   const binary = natsServerBinary(options.binary);
   for (let tries = 0; ; tries++) {
     const port = options.port ?? (await freePort());
-    const child = Bun.spawn([binary, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
-      stdout: "ignore",
-      stderr: "pipe",
-    });
+    const config = options.auth ? ["-c", writeAuthConfig(storeDir, options.auth)] : [];
+    const child = spawnGuarded([binary, ...config, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir]);
+    const pid = await serverPid(child);
     const ready = await waitForPort(port, child, 10_000);
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Already gone.
+      }
+    };
     if (ready === "ready") {
       const stop = async () => {
-        child.kill("SIGTERM");
+        kill("SIGTERM");
         const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(5_000).then(() => false)]);
-        if (!exited) child.kill("SIGKILL");
+        if (!exited) kill("SIGKILL");
         await child.exited;
+        // Closing the pipe ends the watchdog's reader too.
+        void child.stdin.end();
         if (temporary) rmSync(storeDir, { recursive: true, force: true });
       };
-      return { url: `nats://127.0.0.1:${port}`, port, storeDir, process: child, stop };
+      const credentials = options.auth ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.password)}@` : "";
+      return { url: `nats://${credentials}127.0.0.1:${port}`, port, storeDir, process: child, pid, stop };
     }
-    child.kill("SIGKILL");
+    kill("SIGKILL");
+    void child.stdin.end();
     const stderr = await new Response(child.stderr as ReadableStream).text();
     // Another process may have taken the free port between our probe and the server's bind.
     if (options.port === undefined && tries < 3 && /address already in use/i.test(stderr)) continue;
     if (temporary) rmSync(storeDir, { recursive: true, force: true });
     throw new Error(`nats-server did not start on port ${port}: ${stderr.trim().slice(-2000) || ready}`);
   }
+}
+
+/** The config file holding the server's user and password, readable by this user alone. */
+function writeAuthConfig(storeDir: string, auth: { user: string; password: string }): string {
+  mkdirSync(storeDir, { recursive: true });
+  const path = `${storeDir}.auth.conf`;
+  rmSync(path, { force: true });
+  writeFileSync(path, `authorization {\n  user: ${JSON.stringify(auth.user)}\n  password: ${JSON.stringify(auth.password)}\n}\n`, { mode: 0o600 });
+  return path;
 }
 
 async function waitForPort(port: number, child: Subprocess, timeoutMs: number): Promise<string> {
