@@ -14,6 +14,9 @@ export function mayRead(token: string | undefined, request: Request): boolean {
   return given.some((g) => g.length === expected.length && timingSafeEqual(g, expected));
 }
 
+/** The OpenAPI `security` of an endpoint that needs the token when CODEX_FLOW_BACKEND_TOKEN is set. */
+export const TOKEN_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }];
+
 /** A route guard: with a token configured, read and operator endpoints answer 401 without it. */
 export function requireToken(token: string | undefined) {
   return ({ request }: { request: Request }) => {

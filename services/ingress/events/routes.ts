@@ -6,7 +6,7 @@ import { acceptedSeq } from "../../../lib/read-model/database.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { mayRead, requireToken } from "../auth.ts";
+import { mayRead, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../signature.ts";
 import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput } from "../schemas.ts";
@@ -106,6 +106,7 @@ export function eventRoutes(deps: IngressDeps) {
     ...route,
     response: { 202: EventAnswer, ...errors(400, 401, 413, 503) },
     detail: {
+      security: [{ hmac: [] }],
       tags: ["events"],
       summary,
       description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event; 503 while it cannot.",
@@ -119,17 +120,17 @@ export function eventRoutes(deps: IngressDeps) {
     .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
       ...operator,
       response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
-      detail: { tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
+      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
     })
     .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query)), {
       ...reader,
       query: EventQuery,
       response: { 200: EventsPage, ...errors(400, 401, 503) },
-      detail: { tags: ["events"], summary: "List events, newest first, with filters and cursor paging" },
+      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "List events, newest first, with filters and cursor paging" },
     })
     .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id)), {
       ...reader,
       response: { 200: EventDetail, ...errors(401, 404, 503) },
-      detail: { tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },
+      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },
     });
 }
