@@ -32,3 +32,4 @@ if [ -z "$(nats_bin)" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >&2
 fi
 say "$($(nats_bin) --version)"
+bash scripts/install-schemathesis.sh

@@ -130,7 +130,7 @@ export function eventRoutes(deps: IngressDeps) {
     })
     .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id)), {
       ...reader,
-      response: { 200: EventDetail, ...errors(401, 404, 503) },
+      response: { 200: EventDetail, ...errors(400, 401, 404, 503) },
       detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },
     });
 }

@@ -47,7 +47,7 @@ export function runRoutes(deps: IngressDeps) {
       {
         ...guarded,
         query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
-        response: { 200: RunAnswer, ...errors(401, 404, 503) },
+        response: { 200: RunAnswer, ...errors(400, 401, 404, 503) },
         detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "One run with every attempt" },
       },
     )
