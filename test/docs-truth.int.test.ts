@@ -61,4 +61,13 @@ describe("docs that agree with behaviour", () => {
     expect(env).not.toMatch(/forces its exit after this plus 10 s/);
     for (const unit of ["all", "executor", "ingress", "matcher", "projector"]) expect(read(`deploy/systemd/codex-flows-${unit}.service`)).not.toContain("CODEX_FLOW_ACK_WAIT_MS + 10 s");
   });
+
+  test("docs/security.md gives the threat model: every actor, and what each control does and does not promise", () => {
+    const doc = read("docs/security.md");
+    for (const actor of ["## Network clients", "## Signers", "## Token holders", "## Flow authors", "## Local users"]) expect(doc).toContain(actor);
+    for (const control of ["CODEX_FLOW_BACKEND_SECRET", "CODEX_FLOW_BACKEND_TOKEN", "CODEX_FLOW_ALLOWED_ORIGINS", "CODEX_FLOW_MAX_BODY_BYTES", "CODEX_FLOW_MAX_CHAIN_DEPTH", "SO_REUSEPORT", "max_payload", "0600", "setsid"]) expect(doc).toContain(control);
+    expect(doc.match(/Does not|does not guarantee|cannot protect/g)!.length).toBeGreaterThanOrEqual(4);
+    expect(read("README.md")).toContain("docs/security.md");
+  });
 });
+
