@@ -76,6 +76,9 @@ export function outcomeTimer(started: Date): (fields: Omit<StepOutcome, "started
 
 const LINE_MAX = 500;
 
+/** How the executor's note starts when live output reached its cap (readers then add the recorded tail). */
+export const LIVE_OUTPUT_STOPPED = "[live output stopped at";
+
 /**
  * What a crashed step's stderr says went wrong. Bun ends an uncaught error with the
  * failing source, the error line, its stack and its version banner: then the error line
