@@ -19,8 +19,9 @@ export type RunningSystem = { services: Service[]; ingressUrl?: string; stop(): 
  * and finish what they hold, the projector commits, then the connection drains.
  */
 export async function startSystem(config: Config, natsUrl: string, names: readonly ServiceName[]): Promise<RunningSystem> {
-  // One projector (the SQLite writer) and one executor (its process ledger) per data directory.
-  const locks = (["projector", "executor"] as const).filter((role) => names.includes(role)).map((role) => lockDataDir(config.dataDir, role, `flow serve ${names.join(",")}`));
+  // One projector (the SQLite writer) per data directory, and one executor per host id (its process ledger).
+  const roles = [...(names.includes("projector") ? ["projector"] : []), ...(names.includes("executor") ? [`executor-${config.hostId}`] : [])];
+  const locks = roles.map((role) => lockDataDir(config.dataDir, role, `flow serve ${names.join(",")}`));
   const releaseLocks = () => locks.forEach((lock) => lock.release());
   const ctx = await connectContext(config, natsUrl, names.length === 1 ? names[0]! : "flows").catch((error) => {
     releaseLocks();
