@@ -66,6 +66,21 @@ describe("answers that explain", () => {
   });
 });
 
+describe("a chain cut by the depth limit", () => {
+  test("its run completed but needs attention, in the run and in the needsAttention filter", async () => {
+    const cwd = writeFlows({ chain: [{ name: "more", type: "chain.start", source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "chain.start" }] }))' }] });
+    const system = await startSystem(testConfig({ cwd, maxChainDepth: 0 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+    nats.cleanup(() => system.stop());
+    const base = system.ingressUrl!;
+    const answer = await json(fetch(`${base}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "chain-1", type: "chain.start" }) }));
+    expect(answer.runs[0]).toMatchObject({ status: "completed", effectiveStatus: "completed", needsAttention: true });
+    expect(answer.runs[0].error).toContain("next events not started: chain depth 1 is over the limit of 0");
+    const flagged = await json(fetch(`${base}/runs?needsAttention=true`));
+    expect(flagged.runs.map((r: { id: string }) => r.id)).toEqual(answer.runIds);
+    expect((await json(fetch(`${base}/runs?needsAttention=false`))).runs).toEqual([]);
+  });
+});
+
 describe("one-line hints instead of stack traces", () => {
   test("each command has its own --help", async () => {
     for (const [command, usage] of [["logs", "Usage: bun run flow logs RUN [-f]"], ["publish", "Usage: bun run flow publish --event FILE"], ["serve", "Usage: bun run flow serve <ingress|matcher|executor|projector|all>"]] as const) {

@@ -1,5 +1,5 @@
 import { parseFlowEvent } from "../../lib/event.ts";
-import type { FlowResult } from "../../lib/flow-result.ts";
+import { type FlowResult, NEXT_NOT_STARTED } from "../../lib/flow-result.ts";
 import type { EventAccepted, RunStep } from "../../lib/messages.ts";
 
 export const DEFAULT_MAX_CHAIN_DEPTH = 8;
@@ -17,7 +17,7 @@ export function chainedEvents(result: FlowResult | undefined, command: RunStep, 
   if (next.length === 0) return { events: [], problems: [] };
   const depth = (command.chainDepth ?? 0) + 1;
   if (depth > maxDepth) {
-    return { events: [], problems: [`next events not started: chain depth ${depth} is over the limit of ${maxDepth}`] };
+    return { events: [], problems: [`next events ${NEXT_NOT_STARTED} chain depth ${depth} is over the limit of ${maxDepth}`] };
   }
   const events: EventAccepted[] = [];
   const problems: string[] = [];
@@ -25,7 +25,7 @@ export function chainedEvents(result: FlowResult | undefined, command: RunStep, 
     const withDefaults = { source: `flow:${command.flow}/${command.step}`, ...candidate, id: candidate.id || `${command.runId}/next/${index}` };
     const parsed = parseFlowEvent(withDefaults, new Date(now));
     if (!parsed.ok) {
-      problems.push(`next[${index}] not started: ${parsed.errors.join("; ")}`);
+      problems.push(`next[${index}] ${NEXT_NOT_STARTED} ${parsed.errors.join("; ")}`);
       return;
     }
     events.push({ v: 1, kind: "event.accepted", event: parsed.event, acceptedAt: now, chain: { depth, runId: command.runId, flow: command.flow, step: command.step } });

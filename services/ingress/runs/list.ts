@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import { FlowResultStatus } from "../../../lib/flow-result.ts";
+import { FlowResultStatus, NEXT_NOT_STARTED } from "../../../lib/flow-result.ts";
 import { type ReadModel, RUN_STATUSES } from "../../../lib/read-model/database.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseBoolean, parseLimit, parseTime } from "../paging.ts";
@@ -40,7 +40,10 @@ export async function listRuns(db: ReadModel, filters: RunFilters): Promise<{ ru
   if (filters.step) query = query.where("step_name", "=", filters.step);
   if (filters.status) query = query.where("status", "in", statusList("status", filters.status, RUN_STATUSES));
   if (filters.effectiveStatus) query = query.where(effective, "in", statusList("effectiveStatus", filters.effectiveStatus, EFFECTIVE_STATUSES));
-  if (attention !== undefined) query = query.where(effective, attention ? "in" : "not in", [...ATTENTION]);
+  // The same rule as presentRun: an attention status, or `next` events that were cut.
+  const cut = sql<boolean>`coalesce(instr(error, ${NEXT_NOT_STARTED}), 0) > 0`;
+  if (attention === true) query = query.where((eb) => eb.or([eb(effective, "in", [...ATTENTION]), eb(cut, "=", sql<boolean>`1`)]));
+  if (attention === false) query = query.where((eb) => eb.and([eb(effective, "not in", [...ATTENTION]), eb(cut, "=", sql<boolean>`0`)]));
   if (filters.host) query = query.where("host", "=", filters.host);
   if (filters.queue) query = query.where("queue", "=", filters.queue);
   if (since) query = query.where("created_at", ">=", since);

@@ -1,5 +1,6 @@
 import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
 import type { RunView } from "../schemas.ts";
+import { nextWasCut } from "../../../lib/flow-result.ts";
 
 /** Effective statuses that ask a person to look (the original's later clients derive the same). */
 export const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
@@ -27,7 +28,7 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = []): RunV
     status: row.status,
     resultStatus: row.result_status,
     effectiveStatus,
-    needsAttention: ATTENTION.has(effectiveStatus),
+    needsAttention: ATTENTION.has(effectiveStatus) || nextWasCut(row.error),
     attempt: row.attempt,
     attemptCount: row.attempt,
     generation: row.generation,
