@@ -54,6 +54,8 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
     lock.release();
   });
   const url = system.ingressUrl!;
+  // ?wait=true answers run data: with a token set, the line sends it too.
+  const read = config.token ? ` -H "authorization: Bearer $CODEX_FLOW_BACKEND_TOKEN"` : "";
   const sign = config.secret ? ` -H "x-flow-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$CODEX_FLOW_BACKEND_SECRET" | cut -d' ' -f2)"` : "";
   console.log(`
 codex-flows is up
@@ -64,11 +66,11 @@ codex-flows is up
 
 Fire an event:
   BODY='{"id":"hello-'$(date +%s)'","type":"example.greet","payload":{"name":"you"}}'
-  curl -s -X POST "${url}/events?wait=true" -H 'content-type: application/json'${sign} -d "$BODY"
+  curl -s -X POST "${url}/events?wait=true" -H 'content-type: application/json'${read}${sign} -d "$BODY"
 `);
   if (fireExample) {
     const event = { id: `example-${Date.now()}`, type: "example.greet", source: "flow dev --example", payload: { name: "world" } };
-    const { status, body } = await postEvent({ url, secret: config.secret }, event, "true");
+    const { status, body } = await postEvent({ url, secret: config.secret, token: config.token }, event, "true");
     console.log(`fired the example flow: POST /events?wait=true -> ${status}`);
     console.log(JSON.stringify(summarise(body), null, 2));
   }
