@@ -42,7 +42,7 @@ const childEnv = { ...process.env, CODEX_FLOW_LOG: "warn" };
 /** Rows consume, projector and rebuild (those asked for), over one stream of MESSAGES messages. */
 export async function measureProjection(nats: EmbeddedNats, rows: string[]): Promise<ProjectorReport> {
   progress(`projector rows (${rows.join(", ")}): ${MESSAGES} synthetic messages to a fresh stream`);
-  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(MESSAGES), "--rows", rows.join(","), "--nats-pid", String(nats.process.pid)];
+  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(MESSAGES), "--rows", rows.join(","), "--nats-pid", String(nats.pid)];
   return await runJson<ProjectorReport>("projector", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
 }
 
@@ -53,7 +53,7 @@ export type ServedReadModel = { url: string; server: Child; built: ReadModelRepo
 export async function serveReadModel(nats: EmbeddedNats, label: string): Promise<ServedReadModel> {
   const dir = tempDir(`${label}-data`);
   progress(`${label}: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)`);
-  const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), "--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--nats-pid", String(nats.process.pid)], childEnv);
+  const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), "--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--nats-pid", String(nats.pid)], childEnv);
   const port = await freePort();
   const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), CODEX_FLOW_BACKEND_DATA_DIR: dir };
   const server: Child = startServer(`ingress-${label}`, [BUN, join(ROOT, "bin", "flow.ts"), "serve", "ingress"], env, ROOT);

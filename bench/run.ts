@@ -12,13 +12,13 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nats-server.ts";
 import { RESULTS_DIR, stopAll } from "./procs.ts";
-import { type E2eFigures, type LoadFigures, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
+import { type DispatchFigures, type E2eFigures, type LoadFigures, measureDispatch, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
 import { formatTable, verdicts } from "./table.ts";
 import { MESSAGES, measureProjection, measureRead, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
 import type { ProjectorReport } from "./projector.ts";
 import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
 
-const ROWS = ["minimal", "ingress", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard"] as const;
+const ROWS = ["minimal", "ingress", "dispatch", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard"] as const;
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -32,7 +32,9 @@ const HELP = `bun run bench [--duration S] [--warmup S] [--only ROWS]
 
 Rows: minimal = a minimal Elysia handler publishing to JetStream (the limit); ingress =
 \`flow serve ingress\` under the same load (16 keep-alive connections, signed events no flow
-matches); spawn = Bun.spawn of bench/fixtures/trivial-step.ts; e2e = \`flow serve all\` with
+matches, ?wait=none); dispatch = \`flow serve all\` under the same load, the default answer that
+waits for the match decision and carries runIds, then ?wait=none; spawn = Bun.spawn
+of bench/fixtures/trivial-step.ts; e2e = \`flow serve all\` with
 a one-step flow, 30 events one at a time and 200 at once, all with ?wait=true.
 Data rows (bench/workload.ts makes the messages the services write): consume = an ordered
 consumer reading ${MESSAGES} messages without applying them (the baseline); projector = the
@@ -50,6 +52,7 @@ export type Results = {
   options: { durationS: number; warmupS: number; rows: RowName[] };
   minimal?: LoadFigures;
   ingress?: LoadFigures;
+  dispatch?: DispatchFigures;
   spawn?: SpawnFigures;
   e2e?: E2eFigures;
   /** Rows consume, projector and rebuild, from one stream. */
@@ -117,6 +120,7 @@ async function main(): Promise<number> {
     };
     results.minimal = await measure("minimal", () => measureMinimal(server, opts));
     results.ingress = await measure("ingress", () => measureIngress(server, opts));
+    results.dispatch = await measure("dispatch", () => measureDispatch(server, opts));
     results.spawn = await measure("spawn", () => measureSpawn());
     results.e2e = await measure("e2e", () => measureEndToEnd(server));
     const projection = opts.rows.filter((r) => PROJECTION_ROWS.includes(r));

@@ -54,7 +54,7 @@ describe("discoverFlows", () => {
     const found = discoverFlows(cwd);
     const manifest = join(cwd, "flows/b/flow.toml");
     expect(found.flows.map((f) => f.name)).toEqual(["a", "c"]);
-    expect(found.problems).toEqual([{ path: manifest, message: `${manifest}: version: expected an integer >= 1, got string "two"` }]);
+    expect(found.problems).toEqual([{ path: manifest, flow: "b", message: `${manifest}: version: expected an integer >= 1, got string "two"` }]);
   });
 
   test("given a flow whose step script is missing, when discovering, then the flow is dropped and the problem names the script", () => {

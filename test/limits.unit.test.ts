@@ -52,7 +52,7 @@ describe("chainedEvents budget", () => {
   test("given a result asking for more than one result may start, then the first ones start and the cut is named", () => {
     const chained = chainedEvents(result(12), command("run-a"), T0, limits);
     expect(chained.events).toHaveLength(10);
-    expect(chained.problems).toEqual(["next events cut: the result asked for 12, 10 started; one result may start at most 10 (CODEX_FLOW_MAX_NEXT_EVENTS)"]);
+    expect(chained.problems).toEqual(["next events cut: the result asked for 12, 10 started, 2 not started: one result may start at most 10 (CODEX_FLOW_MAX_NEXT_EVENTS)"]);
   });
 });
 
