@@ -98,8 +98,8 @@ describe("discoverFlows", () => {
     expect(found.flows).toEqual([]);
     const real = realpathSync(cwd);
     expect(found.problems).toEqual([
-      { path: join(cwd, "flows/schemed/flow.toml"), message: `${join(cwd, "flows/schemed/flow.toml")}: steps[0].trigger.schema: "schema.json" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/schemed` },
-      { path: join(cwd, "flows/sneaky/flow.toml"), message: `${join(cwd, "flows/sneaky/flow.toml")}: steps[0].script: "run.ts" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/sneaky` },
+      { path: join(cwd, "flows/schemed/flow.toml"), flow: "schemed", message: `${join(cwd, "flows/schemed/flow.toml")}: steps[0].trigger.schema: "schema.json" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/schemed` },
+      { path: join(cwd, "flows/sneaky/flow.toml"), flow: "sneaky", message: `${join(cwd, "flows/sneaky/flow.toml")}: steps[0].script: "run.ts" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/sneaky` },
     ]);
   });
 

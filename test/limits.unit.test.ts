@@ -5,7 +5,7 @@ import { nestsDeeperThan } from "../lib/json-depth.ts";
 import { ResultLineMeter } from "../lib/runners/result-line.ts";
 import { chainedEvents, type ChainLimits } from "../services/executor/chain.ts";
 import { utf8Pieces } from "../services/executor/output.ts";
-import { fitDecision } from "../services/matcher/fit.ts";
+import { ENVELOPE_ALLOWANCE, fitDecision } from "../services/matcher/fit.ts";
 import { decide } from "../services/matcher/decide.ts";
 import { accepted, anEvent, command, T0 } from "./support/messages.ts";
 
@@ -75,7 +75,7 @@ describe("fitDecision", () => {
     const [d] = JSON.parse(fitted.matched).decisions;
     expect(d.matched).toBe(false);
     expect(d.runId).toBeUndefined();
-    expect(d.reasons.at(-1)).toMatch(/^not started: its run\.step command would be \d+ bytes, over the limit of 4000/);
+    expect(d.reasons.at(-1)).toMatch(new RegExp(`^not started: its run\\.step command would be \\d+ bytes, over the limit of ${4_000 - ENVELOPE_ALLOWANCE} `));
   });
 
   test("given a command that fits, when fitted, then it is sent unchanged", () => {
