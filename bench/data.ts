@@ -47,7 +47,7 @@ const childEnv = { ...process.env, CODEX_FLOW_LOG: "warn" };
 /** Rows consume, projector and rebuild (those asked for), over one stream of MESSAGES messages. */
 export async function measureProjection(nats: EmbeddedNats, rows: string[], messages = MESSAGES): Promise<ProjectorReport> {
   progress(`projector rows (${rows.join(", ")}): ${messages} synthetic messages to a fresh stream`);
-  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(messages), "--rows", rows.join(","), "--nats-pid", String(nats.process.pid)];
+  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(messages), "--rows", rows.join(","), "--nats-pid", String(nats.pid)];
   return await runJson<ProjectorReport>("projector", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
 }
 
@@ -58,7 +58,7 @@ export type ServedReadModel = { url: string; server: Child; built: ReadModelRepo
 export async function serveReadModel(nats: EmbeddedNats, label: string, copies = 0): Promise<ServedReadModel> {
   const dir = tempDir(`${label}-data`);
   progress(`${label}: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)${copies ? `, then ${copies} copies of it` : ""}`);
-  const args = ["--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--amplify", String(copies), "--nats-pid", String(nats.process.pid)];
+  const args = ["--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--amplify", String(copies), "--nats-pid", String(nats.pid)];
   const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
   const port = await freePort();
   const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), CODEX_FLOW_BACKEND_DATA_DIR: dir };

@@ -8,7 +8,8 @@
  *   duration mode: `--duration S --warmup S`, latencies of requests started after warm-up
  *   count mode:    `--count N --warmup-count N`, plus the time from first send to last answer
  * `--expect-completed` checks that every answer says each matched run completed
- * (for `?wait=true`); any other answer is an error, with a few samples in `failures`.
+ * (for `?wait=true`); `--expect-matched` that every answer carries the match decision
+ * (the default wait); any other answer is an error, with a few samples in `failures`.
  */
 import { parseArgs } from "node:util";
 import { signBody } from "../services/ingress/signature.ts";
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     type: { type: "string", default: "bench.nomatch" },
     tag: { type: "string", default: `bench-${process.pid}-${Date.now()}` },
     "expect-completed": { type: "boolean", default: false },
+    "expect-matched": { type: "boolean", default: false },
   },
 });
 if (!values.url || (!values.duration && !values.count)) {
@@ -50,6 +52,7 @@ const url = values.url;
 const concurrency = Number(values.concurrency);
 const secret = process.env.BENCH_SECRET || undefined;
 const expectCompleted = values["expect-completed"];
+const expectMatched = values["expect-matched"];
 
 let next = 0;
 type Outcome = { latency: number; status: string; problem?: string };
@@ -79,7 +82,7 @@ async function send(): Promise<Outcome> {
     const response = await fetch(url, { method: "POST", body, headers });
     const text = await response.text();
     const latency = performance.now() - started;
-    const problem = response.status !== 202 ? `HTTP ${response.status}: ${text.slice(0, 300)}` : expectCompleted ? notCompleted(text) : undefined;
+    const problem = response.status !== 202 ? `HTTP ${response.status}: ${text.slice(0, 300)}` : expectCompleted ? notCompleted(text) : expectMatched ? notMatched(text) : undefined;
     return { latency, status: String(response.status), problem };
   } catch (error) {
     return { latency: performance.now() - started, status: "network", problem: `network: ${(error as Error).message}` };
@@ -93,6 +96,12 @@ function notCompleted(text: string): string | undefined {
   if (!answer.matched || !answer.runs || answer.runs.length !== answer.matched) return `no run matched: ${text.slice(0, 300)}`;
   const bad = answer.runs.find((run) => run.status !== "completed");
   return bad ? `run ${bad.id} ended ${bad.status}: ${bad.error ?? ""}` : undefined;
+}
+
+/** Why an answer does not carry the match decision (undefined when it does). */
+function notMatched(text: string): string | undefined {
+  const answer = JSON.parse(text) as { matched?: number; runIds?: string[]; waitTimedOut?: boolean };
+  return answer.waitTimedOut || answer.matched === undefined || !Array.isArray(answer.runIds) ? `no match decision in the answer: ${text.slice(0, 300)}` : undefined;
 }
 
 async function byDuration(durationMs: number, warmupMs: number): Promise<LoadReport> {

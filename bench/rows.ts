@@ -30,6 +30,8 @@ export type LoadFigures = {
   cpuPerRequestMs?: { server: number; nats: number };
 };
 export type SpawnFigures = { sequential: Summary; rates: SpawnReport["rates"]; best: { parallelism: number; perSecond: number } };
+/** The same server and load, fire-and-forget (`?wait=none`) and the default answer (waits for the match, answers runIds). */
+export type DispatchFigures = { none: LoadFigures; matched: LoadFigures };
 export type E2eFigures = { concurrency: number; idle: LoadFigures; burst: LoadFigures & { count: number; totalMs: number } };
 
 /** Progress goes to stderr so the table on stdout stays clean. */
@@ -54,9 +56,9 @@ function figures(report: LoadReport): LoadFigures {
 
 /** Runs the load and charges the CPU the server and nats-server used to the requests sent. */
 async function loadWithCpu(name: string, args: string[], server: Child, nats: EmbeddedNats): Promise<LoadFigures> {
-  const before = [cpuMs(server.proc.pid), cpuMs(nats.process.pid)];
+  const before = [cpuMs(server.proc.pid), cpuMs(nats.pid)];
   const report = await load(name, args);
-  const after = [cpuMs(server.proc.pid), cpuMs(nats.process.pid)];
+  const after = [cpuMs(server.proc.pid), cpuMs(nats.pid)];
   const result = figures(report);
   if (before.some((x) => x === undefined) || after.some((x) => x === undefined)) return result;
   // Warm-up requests used CPU too: spread it over every request sent, assuming the same rate.
@@ -99,7 +101,28 @@ export async function measureIngress(nats: EmbeddedNats, opts: LoadOptions): Pro
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
     progress(`ingress up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
-    return await loadWithCpu("load-ingress", ["--url", `http://127.0.0.1:${port}/events`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+    return await loadWithCpu("load-ingress", ["--url", `http://127.0.0.1:${port}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Rows "dispatch": `flow serve all` (a flow that matches nothing the load sends), the same
+ * 16 connections first without `?wait=` (the default: the answer waits for the matcher's
+ * decision and carries runIds), then with `?wait=none` (its backlog would delay the default).
+ */
+export async function measureDispatch(nats: EmbeddedNats, opts: LoadOptions): Promise<DispatchFigures> {
+  const cwd = writeFlows({ "bench-flow": [{ name: "trivial", type: "bench.run", source: readFileSync(join(import.meta.dir, "fixtures", "trivial-step.ts"), "utf8") }] }, tempDir("dispatch-cwd"));
+  const port = await freePort();
+  const server = startServer("dispatch", [BUN, join(ROOT, "bin", "flow.ts"), "serve", "all"], serviceEnv(nats.url, port, "dispatch", cwd), ROOT);
+  try {
+    await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
+    const args = ["--duration", String(opts.durationS), "--warmup", String(opts.warmupS)];
+    progress(`whole system up on :${port}; the default answer, then ?wait=none, ${opts.warmupS}+${opts.durationS} s each with 16 connections`);
+    const matched = await loadWithCpu("load-dispatch-default", ["--url", `http://127.0.0.1:${port}/events`, "--expect-matched", ...args], server, nats);
+    const none = await loadWithCpu("load-dispatch-none", ["--url", `http://127.0.0.1:${port}/events?wait=none`, ...args], server, nats);
+    return { none, matched };
   } finally {
     await server.stop();
   }
@@ -134,7 +157,7 @@ export async function measureAll(nats: EmbeddedNats, opts: LoadOptions, threads:
     const base = `http://127.0.0.1:${port}`;
     await waitHealthy(server, `${base}/healthz`);
     progress(`flow serve all (threads ${threads ? "on" : "off"}) up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
-    const figures = await loadWithCpu(`load-${label}`, ["--url", `${base}/events`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+    const figures = await loadWithCpu(`load-${label}`, ["--url", `${base}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
     const caught = await catchUp(base);
     return { ...figures, threads, catchUpMs: caught.ms, lagAfterLoad: caught.lag };
   } finally {

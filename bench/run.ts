@@ -12,14 +12,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nats-server.ts";
 import { RESULTS_DIR, stopAll } from "./procs.ts";
-import { type AllFigures, type E2eFigures, type LoadFigures, measureAll, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
+import { type AllFigures, type DispatchFigures, type E2eFigures, type LoadFigures, measureAll, measureDispatch, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
 import { formatTable, verdicts } from "./table.ts";
 import { MESSAGES, measureProjection, measureRead, READ_1M_COPIES, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
 import type { ProjectorReport } from "./projector.ts";
 import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
 import { type MemoryFigures, measureMemory } from "./memory.ts";
 
-const ROWS = ["minimal", "ingress", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m"] as const;
+const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m"] as const;
 /** Rows run only when asked for with --only: they take minutes. */
 const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m"];
 /** The rows measured over one shared stream (bench/projector.ts). */
@@ -35,9 +35,12 @@ const HELP = `bun run bench [--duration S] [--warmup S] [--only ROWS]
 
 Rows: minimal = a minimal Elysia handler publishing to JetStream (the limit); ingress =
 \`flow serve ingress\` under the same load (16 keep-alive connections, signed events no flow
-matches); all = \`flow serve all\` (ingress on the main thread, the other services
-on a worker thread) under the same load, and how long its projector then takes to catch
-up; all1 = the same with CODEX_FLOW_THREADS=off (one thread, for comparison); spawn = Bun.spawn of bench/fixtures/trivial-step.ts; e2e = \`flow serve all\` with
+matches, ?wait=none); dispatch = \`flow serve all\` under the same load, the default answer that
+waits for the match decision and carries runIds, then ?wait=none; all = \`flow serve all\`
+(ingress on the main thread, the other services on a worker thread) under the same
+load with ?wait=none, and how long its projector then takes to catch up; all1 = the same
+with CODEX_FLOW_THREADS=off (one thread, for comparison); spawn = Bun.spawn
+of bench/fixtures/trivial-step.ts; e2e = \`flow serve all\` with
 a one-step flow, 30 events one at a time and 200 at once, all with ?wait=true.
 Data rows (bench/workload.ts makes the messages the services write): consume = an ordered
 consumer reading ${MESSAGES} messages without applying them (the baseline); projector = the
@@ -58,6 +61,7 @@ export type Results = {
   options: { durationS: number; warmupS: number; rows: RowName[] };
   minimal?: LoadFigures;
   ingress?: LoadFigures;
+  dispatch?: DispatchFigures;
   /** `flow serve all` with threads (all) and on one thread (all1). */
   all?: AllFigures;
   all1?: AllFigures;
@@ -131,6 +135,7 @@ async function main(): Promise<number> {
     };
     results.minimal = await measure("minimal", () => measureMinimal(server, opts));
     results.ingress = await measure("ingress", () => measureIngress(server, opts));
+    results.dispatch = await measure("dispatch", () => measureDispatch(server, opts));
     results.all = await measure("all", () => measureAll(server, opts, true));
     results.all1 = await measure("all1", () => measureAll(server, opts, false));
     results.spawn = await measure("spawn", () => measureSpawn());

@@ -16,6 +16,8 @@ export type Row = { row: string; rps?: number; p50?: number; p99?: number; targe
 /** Ingress: at least this share of the minimal handler's requests/s, and p99 below this. */
 export const INGRESS_RATIO = 0.9;
 export const INGRESS_P99_MS = 20;
+/** The default answer (waits for the match decision): p99 below this under 16 connections. */
+export const DISPATCH_P99_MS = 100;
 /** Idle end to end: p50 at most the spawn p50 plus this. */
 export const IDLE_OVERHEAD_MS = 15;
 /** A burst of 200: at most this factor of 200 / (best spawns per second). */
@@ -48,6 +50,12 @@ export function verdicts(r: Results): Row[] {
     const pass = ratio === undefined ? undefined : ratio >= INGRESS_RATIO && r.ingress.latency.p99 < INGRESS_P99_MS;
     const note = `${ratio === undefined ? "ratio n/a (run minimal too)" : `${pct(ratio)} of minimal`}, ${r.ingress.latency.count} requests${cpuNote(r.ingress)}`;
     rows.push(loadRow("ingress", r.ingress, `>=${pct(INGRESS_RATIO)} & p99<${INGRESS_P99_MS}`, pass, note));
+  }
+  if (r.dispatch) {
+    const { none, matched } = r.dispatch;
+    rows.push(loadRow("dispatch ?wait=none", none, "(fire and forget)", true, `flow serve all, ${none.latency.count} requests${cpuNote(none)}`));
+    const cost = matched.latency.p50 - none.latency.p50;
+    rows.push(loadRow("dispatch default", matched, `p99<${DISPATCH_P99_MS}`, matched.latency.p99 < DISPATCH_P99_MS, `answers runIds: +${round(cost)} ms p50 over ?wait=none, ${pct(matched.rps / none.rps)} of its rate${cpuNote(matched)}`));
   }
   for (const all of [r.all, r.all1]) {
     if (!all) continue;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bun
 import { ConfigError, type Config } from "../lib/config.ts";
+import { HintError } from "../lib/hint.ts";
+import { existsSync, statSync } from "node:fs";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
@@ -8,48 +10,72 @@ import { logs } from "../cli/logs.ts";
 import { projectorCommand } from "../cli/projector.ts";
 import { dev, serve } from "../cli/serve.ts";
 
+/** Every command: its usage line and what it does; `flow <command> --help` prints its own. */
+const COMMANDS: Record<string, { usage: string; about: string; group: "local" | "system" | "client" }> = {
+  list: {
+    group: "local",
+    usage: "list",
+    about: "list the flows found under --cwd (.codex/flows first, then flows); marks paused flows and steps\nwhen an ingress answers at --url; exits 1 when any flow or step did not load",
+  },
+  fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here" },
+  run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match)" },
+  dev: {
+    group: "system",
+    usage: "dev [--example]",
+    about: "everything on this machine: an embedded nats-server (unless NATS_URL is set), ingress, matcher,\nexecutor and projector in one process; --example also fires the example flow",
+  },
+  projector: { group: "system", usage: "projector rebuild [--output FILE]", about: "the read model again from stream sequence 1, into FILE or swapped in for this host's\n(stop its projector and ingress first)" },
+  serve: { group: "system", usage: "serve <ingress|matcher|executor|projector|all>", about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222)" },
+  publish: { group: "client", usage: "publish --event FILE [--wait none|matched|true]", about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)" },
+  runs: { group: "client", usage: "runs [--event ID] [--json]", about: "the runs of an event, or the 20 newest" },
+  logs: { group: "client", usage: "logs RUN [-f]", about: "a run's output; -f follows it until the run ends (reconnecting when the connection drops)" },
+  cancel: { group: "client", usage: "cancel RUN", about: "cancel a queued or running run" },
+  retry: { group: "client", usage: "retry RUN", about: "start a new attempt of a run that ended" },
+  replay: {
+    group: "client",
+    usage: "replay EVENT [--wait none|matched|true]",
+    about:
+      "match a stored event again (new runs, marked as a replay); or in bulk:\nreplay --type T --since TIME [--until TIME] [--flow F] [--dry-run] [--concurrency N]\nper event, the steps that match now versus then; without --dry-run replays them,\nN at a time (default 4)",
+  },
+  schedules: { group: "client", usage: "schedules [--json]", about: "every schedule with its next and last tick" },
+  pause: { group: "client", usage: "pause FLOW [--step STEP] [--reason TEXT]", about: "hold the flow's (or step's) matched runs until it is resumed" },
+  resume: { group: "client", usage: "resume FLOW [--step STEP]", about: "queue the held runs, in order" },
+};
+
+const OPTIONS = `Options:
+  --cwd DIR      where flows are discovered (CODEX_FLOW_BACKEND_CWD, default: the current directory; must exist)
+  --port N       the ingress port (CODEX_FLOW_BACKEND_PORT, default 7345)
+  --url URL      the ingress a client command talks to (CODEX_FLOW_URL, default http://HOST:PORT)
+  -h, --help     help; \`bun run flow <command> --help\` for one command; configuration: docs/configuration.md
+`;
+
+function section(group: "local" | "system" | "client"): string {
+  return Object.values(COMMANDS)
+    .filter((c) => c.group === group)
+    .map((c) => `  ${c.usage.length < 34 ? c.usage.padEnd(34) : `${c.usage}\n${" ".repeat(36)}`}${c.about.replaceAll("\n", `\n${" ".repeat(36)}`)}`)
+    .join("\n");
+}
+
 const HELP = `flow: codex-flows on NATS JetStream
 
 Usage: bun run flow <command> [options]
 
 Local (no NATS, as the original):
-  list                              list the flows found under --cwd (.codex/flows first, then flows);
-                                    marks paused flows and steps when an ingress answers at --url
-  fire --event FILE                 run every step whose trigger matches the event, here
-  run FLOW STEP --event FILE        run one step for the event, here
+${section("local")}
 
 System:
-  dev [--example]                   everything on this machine: an embedded nats-server (unless NATS_URL
-                                    is set), ingress, matcher, executor and projector in one process;
-                                    --example also fires the example flow
-  projector rebuild [--output FILE] the read model again from stream sequence 1, into FILE or swapped in
-                                    for this host's (stop its projector and ingress first)
-  serve <ingress|matcher|executor|projector|all>
-                                    one service (or all four) as this process, against NATS_URL
-                                    (default nats://127.0.0.1:4222)
+${section("system")}
 
 Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HOST:PORT):
-  publish --event FILE [--wait matched|true]
-                                    post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)
-  runs [--event ID] [--json]        the runs of an event, or the 20 newest
-  logs RUN [-f]                     a run's output; -f follows it until the run ends
-  cancel RUN                        cancel a queued or running run
-  retry RUN                         start a new attempt of a run that ended
-  replay EVENT [--wait matched|true]
-                                    match a stored event again (new runs, marked as a replay)
-  replay --type T --since TIME [--until TIME] [--flow F] [--dry-run] [--concurrency N]
-                                    bulk replay: per event, the steps that match now versus then;
-                                    without --dry-run replays them, N at a time (default 4)
-  schedules [--json]                every schedule with its next and last tick
-  pause FLOW [--step STEP] [--reason TEXT]
-                                    hold the flow's (or step's) matched runs until it is resumed
-  resume FLOW [--step STEP]         queue the held runs, in order
+${section("client")}
 
-Options:
-  --cwd DIR      where flows are discovered (CODEX_FLOW_BACKEND_CWD, default: the current directory)
-  --port N       the ingress port (CODEX_FLOW_BACKEND_PORT, default 7345)
-  -h, --help     this help; configuration: docs/configuration.md
-`;
+${OPTIONS}`;
+
+/** One command's own help. */
+function commandHelp(name: string): string {
+  const command = COMMANDS[name]!;
+  return `Usage: bun run flow ${command.usage} [options]\n\n${command.about}\n\n${OPTIONS}`;
+}
 
 const COMMON = { cwd: { type: "string" }, port: { type: "string" }, url: { type: "string" } } as const;
 
@@ -77,8 +103,13 @@ async function main(argv: string[]): Promise<number> {
     concurrency: { type: "string" },
   });
   if (values.help) {
-    console.log(HELP);
+    console.log(COMMANDS[command] ? commandHelp(command) : HELP);
     return 0;
+  }
+  const cwdGiven = values.cwd ?? process.env.CODEX_FLOW_BACKEND_CWD;
+  // A mistyped --cwd must not become a new empty directory that silently matches nothing.
+  if (cwdGiven && !(existsSync(cwdGiven) && statSync(cwdGiven).isDirectory())) {
+    throw new UsageError(`${values.cwd ? "--cwd" : "CODEX_FLOW_BACKEND_CWD="}${values.cwd ? " " : ""}${cwdGiven}: no such directory`);
   }
   const overrides: Partial<Config> = {
     ...(values.cwd ? { cwd: values.cwd } : {}),
@@ -138,6 +169,10 @@ try {
   if (error instanceof UsageError || error instanceof ConfigError) {
     console.error(`flow: ${error.message}\nRun \`bun run flow --help\` for usage.`);
     process.exit(2);
+  }
+  if (error instanceof HintError) {
+    console.error(`flow: ${error.message}`);
+    process.exit(1);
   }
   console.error(`flow: ${(error as Error).stack ?? error}`);
   process.exit(1);

@@ -48,9 +48,14 @@ export async function fireLocally(cwd: string, eventPath: string | undefined): P
 /** `flow run FLOW STEP`: runs one step for the event here, whether or not its trigger matches. */
 export async function runLocally(cwd: string, flowName: string | undefined, stepName: string | undefined, eventPath: string | undefined): Promise<number> {
   if (!flowName || !stepName) throw new UsageError("expected FLOW and STEP, e.g. flow run example-flow greet --event event.json");
-  const found = flowCatalog(cwd).find(flowName, stepName);
+  const catalog = flowCatalog(cwd);
+  const found = catalog.find(flowName, stepName);
   if (!found) throw new UsageError(`no step "${stepName}" in flow "${flowName}" under ${cwd} (see: flow list)`);
-  return (await runOne(found.flow, found.step, await loadEvent(eventPath))) ? 0 : 1;
+  const event = await loadEvent(eventPath);
+  // Running a step by name is how one tries it; still say when the system would not have started it.
+  const decision = catalog.current().match(event).find((m) => m.flow.name === flowName && m.step.name === stepName);
+  if (decision && !decision.matched) console.error(`warning: ${flowName}/${stepName}'s trigger would not start it for this event (${decision.reasons.join("; ")}); running it anyway`);
+  return (await runOne(found.flow, found.step, event)) ? 0 : 1;
 }
 
 async function runOne(flow: Flow, step: FlowStep, event: FlowEvent): Promise<boolean> {

@@ -1,6 +1,9 @@
 import { join } from "node:path";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
+import { lockDataDir } from "../lib/lock.ts";
+import { randomBytes } from "node:crypto";
+import { discoverFlows, FLOW_DIRS } from "../lib/discovery.ts";
 import { startNatsServer } from "../lib/nats-server.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
@@ -14,11 +17,20 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
   if (!what) throw new UsageError(`expected a service: ${[...SERVICE_NAMES, "all"].join(", ")}`);
   const names = what === "all" ? SERVICE_NAMES : SERVICE_NAMES.filter((name) => name === what);
   if (names.length === 0) throw new UsageError(`unknown service "${what}": expected one of ${[...SERVICE_NAMES, "all"].join(", ")}`);
+  if (names.includes("matcher")) warnWithoutFlows(loadConfig(process.env, overrides).cwd);
   await runServices(names as readonly ServiceName[], overrides);
 }
 
 /** `flow dev`'s own nats-server: a soft heap limit, so the blocks it cached while writing a burst go back to the system (docs/performance.md). */
 const DEV_NATS_MEMORY_MIB = 48;
+
+/** A working directory without any flow is almost always a wrong --cwd: say so before events start matching nothing. */
+function warnWithoutFlows(cwd: string): void {
+  const { flows, problems } = discoverFlows(cwd);
+  if (flows.length === 0 && problems.length === 0) {
+    logger("flows").warn(`no flows under ${cwd} (looked in ${FLOW_DIRS.join(" and ")}): every event will match nothing; pass --cwd DIR or set CODEX_FLOW_BACKEND_CWD`);
+  }
+}
 
 /**
  * `flow dev`: the embedded default. Its own nats-server (store under the data
@@ -28,8 +40,12 @@ const DEV_NATS_MEMORY_MIB = 48;
 export async function dev(overrides: Partial<Config>, fireExample: boolean): Promise<void> {
   const log = logger("dev");
   const config = loadConfig(process.env, overrides);
+  warnWithoutFlows(config.cwd);
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
-  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats"), memoryLimitMiB: DEV_NATS_MEMORY_MIB });
+  const lock = lockDataDir(config.dataDir, "dev", "flow dev");
+  // Loopback only, and a password generated for this run: other local users cannot publish around the HMAC.
+  const auth = { user: "codex-flows", password: randomBytes(18).toString("base64url") };
+  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats"), auth, memoryLimitMiB: DEV_NATS_MEMORY_MIB });
   const natsUrl = config.natsUrl ?? nats!.url;
   const system = await startThreadedSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {
     await nats?.stop();
@@ -37,9 +53,13 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   });
   shutdown.ready(async () => {
     await system.stop();
+    // Last: the services hand back what they hold (released records) through it.
     await nats?.stop();
+    lock.release();
   });
   const url = system.ingressUrl!;
+  // ?wait=true answers run data: with a token set, the line sends it too.
+  const read = config.token ? ` -H "authorization: Bearer $CODEX_FLOW_BACKEND_TOKEN"` : "";
   const sign = config.secret ? ` -H "x-flow-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$CODEX_FLOW_BACKEND_SECRET" | cut -d' ' -f2)"` : "";
   console.log(`
 codex-flows is up
@@ -51,11 +71,11 @@ codex-flows is up
 
 Fire an event:
   BODY='{"id":"hello-'$(date +%s)'","type":"example.greet","payload":{"name":"you"}}'
-  curl -s -X POST "${url}/events?wait=true" -H 'content-type: application/json'${sign} -d "$BODY"
+  curl -s -X POST "${url}/events?wait=true" -H 'content-type: application/json'${read}${sign} -d "$BODY"
 `);
   if (fireExample) {
     const event = { id: `example-${Date.now()}`, type: "example.greet", source: "flow dev --example", payload: { name: "world" } };
-    const { status, body } = await postEvent({ url, secret: config.secret }, event, "true");
+    const { status, body } = await postEvent({ url, secret: config.secret, token: config.token }, event, "true");
     console.log(`fired the example flow: POST /events?wait=true -> ${status}`);
     console.log(JSON.stringify(summarise(body), null, 2));
   }

@@ -16,11 +16,15 @@ export type FlowCatalog = {
 /**
  * Loads the flows under `cwd`. Changes are noticed by a cheap fingerprint of the flow
  * folders' file names and mtimes, taken at most every `checkEveryMs`, so matching an
- * event never reads a manifest or compiles a schema unless something changed.
+ * event never reads a manifest or compiles a schema unless something changed. What did
+ * not load is logged (once per change) when `reportProblems`; one service per process
+ * reports, the matcher.
  */
-export function flowCatalog(cwd: string, log?: Logger, checkEveryMs = 2_000): FlowCatalog {
+export function flowCatalog(cwd: string, log?: Logger, options: { checkEveryMs?: number; reportProblems?: boolean } = {}): FlowCatalog {
+  const checkEveryMs = options.checkEveryMs ?? 2_000;
+  const report = options.reportProblems === false ? undefined : log;
   let fingerprint = fingerprintOf(cwd);
-  let index = build(cwd, log);
+  let index = build(cwd, report);
   let checkedAt = Date.now();
   const current = () => {
     if (Date.now() - checkedAt >= checkEveryMs) {
@@ -28,7 +32,7 @@ export function flowCatalog(cwd: string, log?: Logger, checkEveryMs = 2_000): Fl
       const now = fingerprintOf(cwd);
       if (now !== fingerprint) {
         fingerprint = now;
-        index = build(cwd, log);
+        index = build(cwd, report);
         log?.info("flows reloaded", { flows: index.flows.map((f) => f.name) });
       }
     }
@@ -46,8 +50,8 @@ export function flowCatalog(cwd: string, log?: Logger, checkEveryMs = 2_000): Fl
 
 function build(cwd: string, log?: Logger): TriggerIndex & { discovery: Discovery } {
   const discovery = discoverFlows(cwd);
-  const index = compileTriggers(discovery.flows);
-  for (const problem of [...discovery.problems, ...index.problems]) log?.warn("flow problem", { path: problem.path, problem: problem.message });
+  const index = compileTriggers(discovery.flows, discovery.problems);
+  for (const problem of [...discovery.problems, ...index.problems]) log?.warn(`flow problem: ${problem.message}`);
   return { ...index, discovery };
 }
 

@@ -14,6 +14,8 @@ export type Config = {
   dataDir: string;
   secret?: string;
   token?: string;
+  /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS; `*`: any). */
+  allowedOrigins: string[];
   executor: ExecutorKind;
   natsUrl?: string;
   stream: string;
@@ -30,6 +32,7 @@ export type Config = {
   ackWaitMs: number;
   publishTimeoutMs: number;
   waitTimeoutMs: number;
+  matchWaitMs: number;
   outputCapBytes: number;
   outputTailBytes: number;
   /**
@@ -78,6 +81,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", env.STATE_DIRECTORY || ".data")),
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
+    allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
@@ -96,6 +100,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     ackWaitMs: read.int("CODEX_FLOW_ACK_WAIT_MS", DEFAULT_ACK_WAIT_MS, 1000, 3600_000),
     publishTimeoutMs: read.int("CODEX_FLOW_PUBLISH_TIMEOUT_MS", 5_000, 100, 120_000),
     waitTimeoutMs: read.int("CODEX_FLOW_WAIT_TIMEOUT_MS", 30_000, 0, 3600_000),
+    // A write without ?wait= answers the match's runIds when it comes within this bound (the original's clients read them).
+    matchWaitMs: read.int("CODEX_FLOW_MATCH_WAIT_MS", 2_000, 0, 60_000),
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.
     outputTailBytes: read.int("CODEX_FLOW_OUTPUT_TAIL_BYTES", 64 * 1024, 0, 256 * 1024),

@@ -4,6 +4,11 @@ import type { Logger } from "./log.ts";
 import type { Slots } from "./slots.ts";
 
 /** How long one pull request waits on an idle stream. */
+/** The durable consumer shared by every executor that serves a queue (the ingress reads its backlog). */
+export function executorDurable(queue: string): string {
+  return `executor-${queue}`;
+}
+
 export const PULL_EXPIRES_MS = 5_000;
 
 /**

@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { type Flow, loadManifest, resolvesInside } from "./manifest.ts";
 
-export type DiscoveryProblem = { path: string; message: string };
+/** Something under the flow folders that did not load; `flow` (and `step`) name what is missing because of it. */
+export type DiscoveryProblem = { path: string; message: string; flow?: string; step?: string };
 export type ShadowedFlow = { name: string; path: string; shadowedBy: string };
 export type Discovery = { flows: Flow[]; problems: DiscoveryProblem[]; shadowed: ShadowedFlow[] };
 
@@ -12,9 +13,9 @@ export const MANIFEST_FILE = "flow.toml";
 
 /**
  * Finds every `<dir>/<flow>/flow.toml` under `cwd` for each of FLOW_DIRS. A manifest
- * that fails to load (bad TOML, bad field, missing step script) becomes a problem and
- * its flow is dropped: listing a flow whose step can never start would only turn into
- * failed runs later. Only loaded flows take part in shadowing, so a broken installed
+ * that fails to load (bad TOML, bad field, no step that can run) becomes a problem and
+ * its flow is dropped; a step whose script is missing becomes a problem and only that
+ * step is dropped. Only loaded flows take part in shadowing, so a broken installed
  * copy does not hide a working one; the problem entry still reports it. A flow folder
  * that is a symlink to somewhere outside `cwd` is refused like a `../` path.
  */
@@ -33,6 +34,9 @@ export function discoverFlows(cwd: string): Discovery {
       }
       const flow = tryLoad(manifestPath, problems);
       if (!flow) continue;
+      for (const broken of flow.brokenSteps ?? []) {
+        problems.push({ path: manifestPath, flow: flow.name, step: broken.step, message: `${manifestPath}: ${broken.field}: ${broken.message}` });
+      }
       const winner = byName.get(flow.name);
       if (winner && claimedHere.has(flow.name)) {
         // Two folders of one directory have no precedence between them, so this is a mistake to report.
@@ -75,7 +79,8 @@ function tryLoad(manifestPath: string, problems: DiscoveryProblem[]): Flow | und
   } catch (error) {
     // ManifestError messages already start with the path; other errors (EACCES...) need it added.
     const message = (error as Error).message;
-    problems.push({ path: manifestPath, message: message.startsWith(manifestPath) ? message : `${manifestPath}: ${message}` });
+    // The folder names the flow well enough when its manifest cannot say.
+    problems.push({ path: manifestPath, flow: basename(dirname(manifestPath)), message: message.startsWith(manifestPath) ? message : `${manifestPath}: ${message}` });
     return undefined;
   }
 }

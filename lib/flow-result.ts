@@ -5,6 +5,18 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.ts";
 
 export const FLOW_RESULT_PREFIX = "FLOW_RESULT ";
 
+/**
+ * How a run's error says that some of its `next` events were cut (the chain's depth or
+ * fan-out limit, or an invalid event): `next events not started: ...`, `next[2] not
+ * started: ...`. Such a run needs attention even when the step completed.
+ */
+export const NEXT_NOT_STARTED = "not started:";
+
+/** Whether a run's error says that `next` events were cut. */
+export function nextWasCut(error: string | null | undefined): boolean {
+  return error?.includes(NEXT_NOT_STARTED) === true;
+}
+
 /** What a step says about its own outcome (the seed's statuses). */
 export const FlowResultStatus = Type.Union([
   Type.Literal("skipped"),

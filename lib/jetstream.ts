@@ -15,6 +15,7 @@ import {
 import type { Config } from "./config.ts";
 import { subjects } from "./subjects.ts";
 import type { Logger } from "./log.ts";
+import { HintError } from "./hint.ts";
 
 export type StreamSettings = Pick<Config, "stream" | "subjectPrefix" | "duplicateWindowMs" | "maxAgeMs" | "maxBytes" | "replicas">;
 
@@ -25,7 +26,9 @@ export type StreamSettings = Pick<Config, "stream" | "subjectPrefix" | "duplicat
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   // NATS_URL may list several servers (a cluster), comma-separated.
   const servers = url.split(",").map((server) => server.trim()).filter(Boolean);
-  const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5_000 });
+  const nc = await connect({ ...credentialsOf(servers), servers: servers.map(redactUrl).map((s) => s.replace("//***@", "//")), name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5_000 }).catch((error: Error) => {
+    throw new HintError(`cannot connect to NATS at ${redactUrl(url)} (${error.message}): start nats-server there, or set NATS_URL to where it runs (unset it for flow dev's embedded server)`);
+  });
   disconnected.set(nc, false);
   void (async () => {
     for await (const status of nc.status()) {
@@ -36,6 +39,22 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
     }
   })();
   return nc;
+}
+
+/** `user:password@` (or `token@`) in the first server URL that has them, as the client's options (it does not read them from URLs). */
+function credentialsOf(servers: string[]): { user?: string; pass?: string; token?: string } {
+  for (const server of servers) {
+    const match = server.match(/^(?:nats|tls|wss?):\/\/([^/@]*)@/);
+    if (!match) continue;
+    const [user, pass] = match[1]!.split(":").map(decodeURIComponent);
+    return pass === undefined ? { token: user } : { user, pass };
+  }
+  return {};
+}
+
+/** A NATS URL (or a comma-separated list) without the credentials in it, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^/@,]*@/g, "//***@");
 }
 
 const disconnected = new WeakMap<NatsConnection, boolean>();

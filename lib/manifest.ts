@@ -22,6 +22,8 @@ export type FlowStep = {
   trigger: StepTrigger;
   policy: StepPolicy;
 };
+/** A step left out of its flow because it cannot run (its script is missing); the rest of the flow loads. */
+export type BrokenStep = { step: string; field: string; message: string };
 export type Flow = {
   name: string;
   version: number;
@@ -33,6 +35,8 @@ export type Flow = {
   schedules?: Schedule[];
   root: string;
   manifestPath: string;
+  /** Steps that were left out, with why (loadManifest). */
+  brokenSteps?: BrokenStep[];
 };
 
 /** A manifest that cannot be used; `field` is a path into the TOML such as `steps[1].timeout_ms`. */
@@ -99,23 +103,28 @@ export function parseManifest(text: string, manifestPath: string): Flow {
 }
 
 /**
- * Reads and parses a `flow.toml`, then checks that every step's script exists, so a
- * flow that could never run is rejected when it is loaded rather than when an event fires.
+ * Reads and parses a `flow.toml`, then checks that every step's script exists. A step
+ * whose script is missing is left out (in `brokenSteps`, so it is reported) and the
+ * healthy steps load; when no step can run, the flow is rejected with the first reason.
  */
 export function loadManifest(manifestPath: string): Flow {
   const flow = parseManifest(readFileSync(manifestPath, "utf8"), manifestPath);
   // Paths were checked as written; a symlink inside the folder could still lead out of it.
   const realRoot = realpathSync(flow.root);
-  flow.steps.forEach((step, index) => {
-    if (!existsSync(step.scriptPath) || !statSync(step.scriptPath).isFile()) {
-      throw new ManifestError(flow.manifestPath, `steps[${index}].script`, `script "${step.script}" not found at ${step.scriptPath}`);
-    }
-    checkResolvesInside(realRoot, step.scriptPath, step.script, flow.manifestPath, `steps[${index}].script`);
+  const broken: BrokenStep[] = [];
+  const healthy = flow.steps.filter((step, index) => {
     if (step.trigger.schemaPath !== undefined && existsSync(step.trigger.schemaPath)) {
       checkResolvesInside(realRoot, step.trigger.schemaPath, step.trigger.schema ?? "", flow.manifestPath, `steps[${index}].trigger.schema`);
     }
+    if (!existsSync(step.scriptPath) || !statSync(step.scriptPath).isFile()) {
+      broken.push({ step: step.name, field: `steps[${index}].script`, message: `script "${step.script}" not found at ${step.scriptPath}` });
+      return false;
+    }
+    checkResolvesInside(realRoot, step.scriptPath, step.script, flow.manifestPath, `steps[${index}].script`);
+    return true;
   });
-  return flow;
+  if (healthy.length === 0) throw new ManifestError(flow.manifestPath, broken[0]!.field, broken[0]!.message);
+  return broken.length === 0 ? flow : { ...flow, steps: healthy, brokenSteps: broken };
 }
 
 /** Whether `path`, with every symlink resolved, is strictly inside the real directory `realDir`. */

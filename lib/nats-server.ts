@@ -1,15 +1,20 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
-/** A nats-server child process with JetStream, started on a free loopback port. */
+/** A nats-server child process with JetStream, started on a free loopback port (or the given address). */
 export type EmbeddedNats = {
   url: string;
   port: number;
   storeDir: string;
+  /** The watchdog shell that started the server (it exits with the server). */
   process: Subprocess;
+  /** The nats-server process itself. */
+  pid: number;
+  /** Sends the server a signal (SIGKILL: a crash) and waits until it is gone; the store stays. */
+  kill(signal: NodeJS.Signals): Promise<void>;
   /** Stops the server; removes the store when it was a temporary one. */
   stop(): Promise<void>;
 };
@@ -21,6 +26,11 @@ export type EmbeddedNatsOptions = {
   port?: number;
   /** The server binary; `NATS_SERVER_BIN` or `nats-server` on PATH (or /usr/sbin) when absent. */
   binary?: string;
+  /**
+   * Require this user and password (written to a 0600 config file beside the store, never
+   * on the command line where `ps` shows it); `url` then carries them.
+   */
+  auth?: { user: string; password: string };
   /** The server's max_payload in bytes (nats-server's default, 1 MiB, when absent). */
   maxPayload?: number;
   /** The address it listens on; 127.0.0.1 when absent. */
@@ -30,6 +40,43 @@ export type EmbeddedNatsOptions = {
   /** A soft limit on the server's Go heap (GOMEMLIMIT, MiB): Go collects and returns memory sooner near it. */
   memoryLimitMiB?: number;
 };
+
+/**
+ * A watchdog shell between us and nats-server: it starts the server (arguments from the
+ * environment, one per line, so only the server's own command line shows them), prints
+ * its pid, and ends it when its stdin (a pipe only we hold) closes: when we stop it, or
+ * when this process dies, even by SIGKILL. PR_SET_PDEATHSIG would do the same in one
+ * call, but it is not honoured everywhere (some sandboxes), and a pipe always closes.
+ */
+const WATCHDOG = `IFS='
+'
+set -f
+set -- $CODEX_FLOWS_NATS_ARGV
+exec 3<&0
+"$@" </dev/null 3<&- &
+pid=$!
+echo "$pid"
+{ cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null; } &
+wait "$pid"`;
+
+/** Runs the server under the watchdog, in its own session (a terminal's Ctrl-C reaches only us, and we stop it last). */
+function spawnGuarded(argv: string[], env: Record<string, string> = {}) {
+  if (argv.some((arg) => arg.includes("\n"))) throw new Error(`nats-server arguments cannot contain a newline: ${JSON.stringify(argv)}`);
+  return Bun.spawn(["sh", "-c", WATCHDOG], { env: { ...process.env, ...env, CODEX_FLOWS_NATS_ARGV: argv.join("\n") }, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+}
+
+/** The server's pid, the first line the watchdog prints. */
+async function serverPid(child: ReturnType<typeof spawnGuarded>): Promise<number> {
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return Number(text.trim().split("\n")[0]);
+}
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -45,10 +92,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/**
- * Finds the nats-server binary: the explicit one, `NATS_SERVER_BIN` (CI's second run sets
- * it to a current release), PATH, then Debian's /usr/sbin.
- */
+/** Finds the nats-server binary: the explicit one, `NATS_SERVER_BIN`, PATH, then Debian's /usr/sbin. */
 export function natsServerBinary(explicit?: string): string {
   const found = explicit ?? process.env.NATS_SERVER_BIN ?? Bun.which("nats-server") ?? Bun.which("nats-server", { PATH: "/usr/sbin:/usr/local/sbin" });
   if (!found) {
@@ -63,25 +107,40 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "codex-flows-nats-"));
   const binary = natsServerBinary(options.binary);
   const host = options.host ?? "127.0.0.1";
+  const config = configArgs(storeDir, options);
   for (let tries = 0; ; tries++) {
     const port = options.port ?? (await freePort());
-    const child = Bun.spawn([binary, "-a", host, "-p", String(port), "-js", "-sd", storeDir, ...configArgs(storeDir, options), ...(options.args ?? [])], {
-      stdout: "ignore",
-      stderr: "pipe",
-      ...(options.memoryLimitMiB ? { env: { ...process.env, GOMEMLIMIT: `${options.memoryLimitMiB}MiB` } } : {}),
-    });
+    const child = spawnGuarded([binary, ...config, "-a", host, "-p", String(port), "-js", "-sd", storeDir, ...(options.args ?? [])], options.memoryLimitMiB ? { GOMEMLIMIT: `${options.memoryLimitMiB}MiB` } : {});
+    const pid = await serverPid(child);
     const ready = await waitForPort(host, port, child, 10_000);
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Already gone.
+      }
+    };
     if (ready === "ready") {
       const stop = async () => {
-        child.kill("SIGTERM");
+        kill("SIGTERM");
         const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(5_000).then(() => false)]);
-        if (!exited) child.kill("SIGKILL");
+        if (!exited) kill("SIGKILL");
         await child.exited;
+        // Closing the pipe ends the watchdog's reader too.
+        void child.stdin.end();
         if (temporary) rmSync(storeDir, { recursive: true, force: true });
+        if (temporary && config.length > 0) rmSync(config[1]!, { force: true });
       };
-      return { url: `nats://${host}:${port}`, port, storeDir, process: child, stop };
+      const credentials = options.auth ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.password)}@` : "";
+      const killAndWait = async (signal: NodeJS.Signals) => {
+        kill(signal);
+        await child.exited;
+        void child.stdin.end();
+      };
+      return { url: `nats://${credentials}${host}:${port}`, port, storeDir, process: child, pid, kill: killAndWait, stop };
     }
-    child.kill("SIGKILL");
+    kill("SIGKILL");
+    void child.stdin.end();
     const stderr = await new Response(child.stderr as ReadableStream).text();
     // Another process may have taken the free port between our probe and the server's bind.
     if (options.port === undefined && tries < 3 && /address already in use/i.test(stderr)) continue;
@@ -90,12 +149,21 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
   }
 }
 
-/** Settings without a command-line flag go in a config file beside the store. */
+/**
+ * Settings without a command-line flag (max_payload) and the user and password go in a
+ * config file beside the store, readable by this user alone (never on the command line,
+ * where `ps` shows it).
+ */
 function configArgs(storeDir: string, options: EmbeddedNatsOptions): string[] {
-  if (options.maxPayload === undefined) return [];
-  const file = join(storeDir, "server.conf");
-  writeFileSync(file, `max_payload: ${options.maxPayload}\n`);
-  return ["-c", file];
+  const lines: string[] = [];
+  if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
+  if (options.auth) lines.push(`authorization {\n  user: ${JSON.stringify(options.auth.user)}\n  password: ${JSON.stringify(options.auth.password)}\n}`);
+  if (lines.length === 0) return [];
+  mkdirSync(storeDir, { recursive: true });
+  const path = `${storeDir}.conf`;
+  rmSync(path, { force: true });
+  writeFileSync(path, `${lines.join("\n")}\n`, { mode: 0o600 });
+  return ["-c", path];
 }
 
 async function waitForPort(hostname: string, port: number, child: Subprocess, timeoutMs: number): Promise<string> {

@@ -6,7 +6,9 @@ import type { FlowEvent } from "./event.ts";
 import type { Flow, FlowStep } from "./manifest.ts";
 
 export type StepMatch = { flow: Flow; step: FlowStep; matched: boolean; reasons: string[] };
-export type TriggerIndex = { flows: Flow[]; problems: DiscoveryProblem[]; match(event: FlowEvent): StepMatch[] };
+/** A flow or step that did not load, as a match decision says it: `flow X not loaded: why`. */
+export type NotLoaded = { flow: string; flowVersion: number; step: string; reason: string };
+export type TriggerIndex = { flows: Flow[]; problems: DiscoveryProblem[]; notLoaded: NotLoaded[]; match(event: FlowEvent): StepMatch[] };
 
 /** A step's payload check: the reasons it refuses a payload (empty when it accepts). */
 type PayloadCheck = (payload: unknown) => string[];
@@ -20,7 +22,7 @@ const acceptAll: PayloadCheck = () => [];
  * steps never match (their reason says why), rather than matching everything.
  * `match` returns one StepMatch per step of every flow, ordered by flow name then step order.
  */
-export function compileTriggers(flows: Flow[]): TriggerIndex {
+export function compileTriggers(flows: Flow[], discoveryProblems: DiscoveryProblem[] = []): TriggerIndex {
   const ajv = new Ajv({ allErrors: true, strict: false });
   addFormats(ajv);
   // Keyed by absolute path: steps sharing a schema share one compile, and ajv would
@@ -40,7 +42,17 @@ export function compileTriggers(flows: Flow[]): TriggerIndex {
   const compiled: CompiledStep[] = ordered.flatMap((flow) =>
     flow.steps.map((step) => ({ flow, step, check: step.trigger.schemaPath ? schemaCheck(step.trigger.schemaPath) : acceptAll })),
   );
-  return { flows: ordered, problems, match: (event) => compiled.map((entry) => matchStep(entry, event)) };
+  return { flows: ordered, problems, notLoaded: notLoaded(flows, discoveryProblems), match: (event) => compiled.map((entry) => matchStep(entry, event)) };
+}
+
+/** Every flow and step that discovery left out, with the reason an event's decisions will carry. */
+function notLoaded(flows: Flow[], problems: DiscoveryProblem[]): NotLoaded[] {
+  const version = (name: string) => flows.find((f) => f.name === name)?.version ?? 0;
+  return problems.flatMap((p) => {
+    if (p.flow === undefined) return [];
+    const what = p.step === undefined ? `flow ${p.flow} not loaded` : `flow ${p.flow} step ${p.step} not loaded`;
+    return [{ flow: p.flow, flowVersion: version(p.flow), step: p.step ?? "*", reason: `${what}: ${p.message}` }];
+  });
 }
 
 /** Exact type equality first; the payload schema is only consulted for steps that want this type. */

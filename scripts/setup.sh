@@ -36,3 +36,4 @@ bash scripts/install-git.sh
 bash scripts/install-rust.sh
 bash scripts/install-nats-cli.sh
 bash scripts/install-chromium.sh
+bash scripts/install-schemathesis.sh

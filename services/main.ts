@@ -1,4 +1,5 @@
 import { ConfigError, type Config, loadConfig } from "../lib/config.ts";
+import { redactUrl } from "../lib/jetstream.ts";
 import { logger } from "../lib/log.ts";
 import { forceStopAfterMs, stopOnSignal } from "./context.ts";
 import type { RunningSystem, ServiceName } from "./system.ts";
@@ -31,7 +32,7 @@ export async function runServices(names: readonly ServiceName[], overrides: Part
     shutdown.ready(system.stop);
     return system;
   } catch (error) {
-    log.error(`cannot start: ${(error as Error).message}`, { nats: natsUrl });
+    log.error(`cannot start: ${(error as Error).message}`, { nats: redactUrl(natsUrl) });
     process.exit(1);
   }
 }

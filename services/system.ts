@@ -1,4 +1,5 @@
 import type { Config } from "../lib/config.ts";
+import { lockDataDir } from "../lib/lock.ts";
 import { logger } from "../lib/log.ts";
 import { connectContext, type Service } from "./context.ts";
 import { startExecutorService } from "./executor/service.ts";
@@ -18,7 +19,14 @@ export type RunningSystem = { services: Service[]; ingressUrl?: string; stop(): 
  * and finish what they hold, the projector commits, then the connection drains.
  */
 export async function startSystem(config: Config, natsUrl: string, names: readonly ServiceName[]): Promise<RunningSystem> {
-  const ctx = await connectContext(config, natsUrl, names.length === 1 ? names[0]! : "flows");
+  // One projector (the SQLite writer) per data directory, and one executor per host id (its process ledger).
+  const roles = [...(names.includes("projector") ? ["projector"] : []), ...(names.includes("executor") ? [`executor-${config.hostId}`] : [])];
+  const locks = roles.map((role) => lockDataDir(config.dataDir, role, `flow serve ${names.join(",")}`));
+  const releaseLocks = () => locks.forEach((lock) => lock.release());
+  const ctx = await connectContext(config, natsUrl, names.length === 1 ? names[0]! : "flows").catch((error) => {
+    releaseLocks();
+    throw error;
+  });
   const services: Service[] = [];
   let ingressUrl: string | undefined;
   try {
@@ -35,6 +43,7 @@ export async function startSystem(config: Config, natsUrl: string, names: readon
   } catch (error) {
     for (const service of services.reverse()) await service.stop().catch(() => undefined);
     await ctx.nc.close();
+    releaseLocks();
     throw error;
   }
   return {
@@ -45,6 +54,7 @@ export async function startSystem(config: Config, natsUrl: string, names: readon
         await service.stop().catch((error) => logger(service.name).error("stop failed", { error: String(error) }));
       }
       await ctx.nc.drain().catch(() => ctx.nc.close());
+      releaseLocks();
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Config } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
 import { connectContext } from "./context.ts";
-import type { AppliedListener } from "./projector/projector.ts";
+import type { AppliedListener } from "../lib/read-model/database.ts";
 import { startIngress } from "./ingress/service.ts";
 import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";

@@ -131,10 +131,11 @@ describe("usage mistakes and help", () => {
     }
   });
 
-  test("given --help after a command, when flow runs, then it exits 0 with the same help", async () => {
+  test("given --help after a command, when flow runs, then it exits 0 with that command's own help", async () => {
     const { code, stdout } = await cli.run(["list", "--help"]);
     expect(code).toBe(0);
-    expect(stdout).toContain("Usage: bun run flow <command>");
+    expect(stdout).toContain("Usage: bun run flow list [options]");
+    expect(stdout).toContain("bun run flow <command> --help");
   });
 
   test("given --help, when flow:backend runs, then it exits 0 and describes serve and --cwd", async () => {

@@ -206,6 +206,22 @@ describe("the dashboard without a token", () => {
     await done(watched);
   });
 
+  test("flows: pausing a step from its card shows the API's answer and a paused badge; resuming clears it", async () => {
+    const watched = await visit(sys.url, "/ui/flows");
+    const { page } = watched;
+    const card = () => page.locator('article[aria-label="strict / check"]');
+    await card().getByRole("button", { name: "Pause" }).click();
+    await page.waitForSelector('p.answer.ok:text("step strict/check paused")');
+    await card().locator(".badge.s-paused").waitFor();
+    const listed = (await (await fetch(`${sys.url}/flows`)).json()) as { flows: { name: string; steps: { name: string; paused: boolean }[] }[] };
+    expect(listed.flows.find((f) => f.name === "strict")!.steps.find((s) => s.name === "check")!.paused).toBe(true);
+    await screenshot(page, "flows-paused");
+    await card().getByRole("button", { name: "Resume" }).click();
+    await page.waitForSelector('p.answer.ok:text("step strict/check resumed")');
+    expect(await card().locator(".badge.s-paused").count()).toBe(0);
+    await done(watched);
+  });
+
   test("hosts: the executor heard from, its queues and slots, the consumers and the projector's lag", async () => {
     const watched = await visit(sys.url, "/ui/hosts");
     const { page } = watched;

@@ -54,7 +54,7 @@ describe("discoverFlows", () => {
     const found = discoverFlows(cwd);
     const manifest = join(cwd, "flows/b/flow.toml");
     expect(found.flows.map((f) => f.name)).toEqual(["a", "c"]);
-    expect(found.problems).toEqual([{ path: manifest, message: `${manifest}: version: expected an integer >= 1, got string "two"` }]);
+    expect(found.problems).toEqual([{ path: manifest, flow: "b", message: `${manifest}: version: expected an integer >= 1, got string "two"` }]);
   });
 
   test("given a flow whose step script is missing, when discovering, then the flow is dropped and the problem names the script", () => {
@@ -98,8 +98,8 @@ describe("discoverFlows", () => {
     expect(found.flows).toEqual([]);
     const real = realpathSync(cwd);
     expect(found.problems).toEqual([
-      { path: join(cwd, "flows/schemed/flow.toml"), message: `${join(cwd, "flows/schemed/flow.toml")}: steps[0].trigger.schema: "schema.json" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/schemed` },
-      { path: join(cwd, "flows/sneaky/flow.toml"), message: `${join(cwd, "flows/sneaky/flow.toml")}: steps[0].script: "run.ts" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/sneaky` },
+      { path: join(cwd, "flows/schemed/flow.toml"), flow: "schemed", message: `${join(cwd, "flows/schemed/flow.toml")}: steps[0].trigger.schema: "schema.json" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/schemed` },
+      { path: join(cwd, "flows/sneaky/flow.toml"), flow: "sneaky", message: `${join(cwd, "flows/sneaky/flow.toml")}: steps[0].script: "run.ts" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/sneaky` },
     ]);
   });
 

@@ -45,12 +45,12 @@ ${result(`{ status: "changed", next: [{ type: "chain.b", payload: { from: input.
 });
 
 async function fire(id: string, type: string, payload: unknown = {}, wait = "true") {
-  const response = await fetch(`${url}/events?wait=${wait}`, { method: "POST", body: JSON.stringify({ id, type, payload }) });
+  const response = await fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type, payload }) });
   expect(response.status).toBe(202);
   return await json(response);
 }
 const getRun = async (id: string) => (await json(fetch(`${url}/runs/${encodeURIComponent(id)}`))).run;
-const post = (path: string, body: unknown = {}) => fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body) });
+const post = (path: string, body: unknown = {}) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 describe("retries", () => {
   test("a step that fails twice with retries = 3 completes on attempt 3, and every attempt is recorded", async () => {

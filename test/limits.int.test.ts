@@ -60,7 +60,8 @@ describe("fan-out limits (item 5)", () => {
     const [run] = answer.runs;
     expect(run.status).toBe("completed");
     expect(run.nextEventIds).toHaveLength(5);
-    expect(run.error).toBe("next events cut: the result asked for 8, 5 started; one result may start at most 5 (CODEX_FLOW_MAX_NEXT_EVENTS)");
+    expect(run.error).toBe("next events cut: the result asked for 8, 5 started, 3 not started: one result may start at most 5 (CODEX_FLOW_MAX_NEXT_EVENTS)");
+    expect(run.needsAttention).toBe(true);
   });
 
   test("a chain that doubles at every step starts 6 events in all (CODEX_FLOW_MAX_CHAIN_EVENTS=6), and its last runs say why", async () => {
@@ -75,7 +76,7 @@ describe("fan-out limits (item 5)", () => {
     expect(runs).toHaveLength(7);
     const cut = runs.filter((r: { error: string | null }) => r.error?.includes("CODEX_FLOW_MAX_CHAIN_EVENTS"));
     expect(cut).toHaveLength(4);
-    expect(cut[0].error).toBe("next events cut: the result asked for 2, 0 started; this chain may start only 0 more of its 6 events (CODEX_FLOW_MAX_CHAIN_EVENTS)");
+    expect(cut[0].error).toBe("next events cut: the result asked for 2, 0 started, 2 not started: this chain may start only 0 more of its 6 events (CODEX_FLOW_MAX_CHAIN_EVENTS)");
   });
 });
 

@@ -5,7 +5,7 @@ import { nestsDeeperThan } from "../lib/json-depth.ts";
 import { ResultLineMeter } from "../lib/runners/result-line.ts";
 import { chainedEvents, type ChainLimits } from "../services/executor/chain.ts";
 import { utf8Pieces } from "../services/executor/output.ts";
-import { fitDecision } from "../services/matcher/fit.ts";
+import { ENVELOPE_ALLOWANCE, fitDecision } from "../services/matcher/fit.ts";
 import { decide } from "../services/matcher/decide.ts";
 import { accepted, anEvent, command, T0 } from "./support/messages.ts";
 
@@ -52,7 +52,7 @@ describe("chainedEvents budget", () => {
   test("given a result asking for more than one result may start, then the first ones start and the cut is named", () => {
     const chained = chainedEvents(result(12), command("run-a"), T0, limits);
     expect(chained.events).toHaveLength(10);
-    expect(chained.problems).toEqual(["next events cut: the result asked for 12, 10 started; one result may start at most 10 (CODEX_FLOW_MAX_NEXT_EVENTS)"]);
+    expect(chained.problems).toEqual(["next events cut: the result asked for 12, 10 started, 2 not started: one result may start at most 10 (CODEX_FLOW_MAX_NEXT_EVENTS)"]);
   });
 });
 
@@ -75,7 +75,7 @@ describe("fitDecision", () => {
     const [d] = JSON.parse(fitted.matched).decisions;
     expect(d.matched).toBe(false);
     expect(d.runId).toBeUndefined();
-    expect(d.reasons.at(-1)).toMatch(/^not started: its run\.step command would be \d+ bytes, over the limit of 4000/);
+    expect(d.reasons.at(-1)).toMatch(new RegExp(`^not started: its run\\.step command would be \\d+ bytes, over the limit of ${4_000 - ENVELOPE_ALLOWANCE} `));
   });
 
   test("given a command that fits, when fitted, then it is sent unchanged", () => {

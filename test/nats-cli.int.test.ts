@@ -37,7 +37,7 @@ beforeAll(async () => {
   });
   env = { NATS_URL: nats.url, ID };
   work = tempDir("codex-flows-nats-cli-");
-  first = await json(fetch(`${url}/events?wait=true`, { method: "POST", body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.172.0" } }) }));
+  first = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.172.0" } }) }));
 });
 
 async function run(command: string): Promise<ShellResult> {

@@ -46,7 +46,7 @@ async function frames(response: Response): Promise<Frame[]> {
 }
 
 const fire = async (id: string, type: string) =>
-  (await json(fetch(`${url}/events?wait=matched`, { method: "POST", body: JSON.stringify({ id, type }) }))).runIds[0] as string;
+  (await json(fetch(`${url}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type }) }))).runIds[0] as string;
 
 describe("live output", () => {
   test("a client following a running step gets its lines as they are written, then the end with the status", async () => {
@@ -85,13 +85,19 @@ describe("live output", () => {
     expect(text.length).toBeLessThanOrEqual(4096);
   });
 
-  test("live output stops at its cap and says so, while the run still keeps the tail of what the step wrote", async () => {
+  test("live output stops at its cap and says so; once the run ends its output (as flow logs reads it) ends with the recorded tail, saying what was cut", async () => {
     const runId = await fire("talk-4", "talk.flood");
     const streamed = (await frames(await fetch(`${url}/runs/${runId}/output`))).filter((f) => f.event === "output");
     const { run } = await json(fetch(`${url}/runs/${runId}`));
     expect(run.status).toBe("completed");
-    expect(streamed.at(-1)!.data.text).toContain("live output stopped at 65536 bytes");
+    const stopAt = streamed.findIndex((f) => f.data.text.includes("live output stopped at 65536 bytes"));
+    expect(stopAt).toBeGreaterThan(0);
+    expect(streamed[stopAt + 1]!.data.text).toContain("[the end of the output follows: the last");
+    expect(streamed[stopAt + 1]!.data.text).toContain("what lies between was not kept");
+    expect(streamed.slice(stopAt + 2).map((f) => f.data.text).join("")).toContain("flood 0999");
     expect(run.stdout).toContain("flood 0999");
+    const kept = await json(fetch(`${url}/runs/${runId}/output`, { headers: { accept: "application/json" } }));
+    expect(kept.output.map((o: { text: string }) => o.text).join("")).toMatch(/the end of the output follows[\s\S]*flood 0999/);
   });
 
   test("an unknown run's output is 404", async () => {

@@ -101,7 +101,7 @@ describe("POST /events through the whole pipeline", () => {
 
   test("POST /flow-events is the same endpoint", async () => {
     const body = JSON.stringify({ id: "flow-events-1", type: "upstream.release", payload: { tag: "v2" } });
-    const response = await fetch(`${url}/flow-events?wait=true`, { method: "POST", body, headers: { "x-patchbay-flow-signature-256": signBody(SECRET, body) } });
+    const response = await fetch(`${url}/flow-events?wait=true`, { method: "POST", body, headers: { "content-type": "application/json", "x-patchbay-flow-signature-256": signBody(SECRET, body) } });
     expect(response.status).toBe(202);
     expect(await json(response)).toMatchObject({ status: "accepted", matched: 1 });
   });
@@ -130,9 +130,9 @@ describe("bad input is answered clearly and nothing is published", () => {
 
   test("a missing or wrong signature is 401, whichever header carries it", async () => {
     const body = JSON.stringify({ id: "unsigned", type: "upstream.release" });
-    expect((await fetch(`${url}/events`, { method: "POST", body })).status).toBe(401);
+    expect((await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body })).status).toBe(401);
     expect((await post(body, { "x-flow-signature-256": signBody("other-secret", body) })).status).toBe(401);
-    const viaPatch = await fetch(`${url}/events`, { method: "POST", body, headers: { "x-patch-flow-signature-256": signBody(SECRET, body) } });
+    const viaPatch = await fetch(`${url}/events`, { method: "POST", body, headers: { "content-type": "application/json", "x-patch-flow-signature-256": signBody(SECRET, body) } });
     expect(viaPatch.status).toBe(202);
   });
 

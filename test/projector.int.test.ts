@@ -24,7 +24,7 @@ beforeAll(async () => {
   const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   await Promise.all(
     Array.from({ length: EVENTS }, (_, i) =>
-      fetch(`${system.ingressUrl}/events?wait=true`, { method: "POST", body: JSON.stringify({ id: `tick/${i}`, type: i % 3 === 0 ? "demo.other" : "demo.tick", payload: { i } }) }),
+      fetch(`${system.ingressUrl}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: `tick/${i}`, type: i % 3 === 0 ? "demo.other" : "demo.tick", payload: { i } }) }),
     ),
   );
   await system.stop();

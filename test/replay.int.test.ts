@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 // The same steps docs/replay.md gives for the nats CLI, through the client library.
 test("an operator replays an event with nothing but the stream: get it, mark it, publish it", async () => {
-  const first = await json(fetch(`${url}/events?wait=true`, { method: "POST", body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.171.0" } }) }));
+  const first = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.171.0" } }) }));
   expect(first.runs[0].status).toBe("completed");
   const { stream } = ctx.config;
 

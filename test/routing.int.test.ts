@@ -40,7 +40,7 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed" }));`;
 });
 
 const fire = (id: string, type: string, payload: unknown, wait = "true") =>
-  json(fetch(`${url}/events?wait=${wait}`, { method: "POST", body: JSON.stringify({ id, type, payload }) }));
+  json(fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type, payload }) }));
 const lines = (log: string) => readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; start: number; end: number });
 
 describe("routing and concurrency", () => {

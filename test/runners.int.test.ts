@@ -65,6 +65,14 @@ describe("bun runner", () => {
     expect(outcome.error).toStartWith("FLOW_RESULT is not valid JSON");
   });
 
+  test("a crash reports the error line and the source before it, not Bun's version banner", async () => {
+    const outcome = await runStep(request("crash.ts"));
+    expect(outcome.status).toBe("failed");
+    expect(outcome.error).toStartWith("exited with code 1: TypeError: cannot read the config");
+    expect(outcome.error).toContain('throw new TypeError("cannot read the config")');
+    expect(outcome.error).not.toContain("Bun v");
+  });
+
   test("a non-zero exit fails with the code and the last stderr line, keeping the printed result", async () => {
     const outcome = await runStep(request("fail-exit.ts"));
     expect(outcome.status).toBe("failed");

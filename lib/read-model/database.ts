@@ -121,6 +121,26 @@ export type ReadModelDatabase = {
 
 export type ReadModel = Kysely<ReadModelDatabase>;
 
+/** The projector_state row that holds the last stream sequence the read model applied. */
+export const CHECKPOINT = "checkpoint";
+
+/** The last stream sequence the read model has applied (0 for a new one). */
+export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<number> {
+  const row = await db.selectFrom("projector_state").select("seq").where("name", "=", CHECKPOINT).executeTakeFirst();
+  return row?.seq ?? 0;
+}
+
+/** Every process status a run can have in the read model. */
+export const RUN_STATUSES: readonly string[] = ["queued", "running", "completed", "failed", "timed_out", "canceled"];
+
+/** Process statuses after which a run does not change unless a new attempt starts. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled", "superseded"]);
+
+/** What one committed projector batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
+export type AppliedChange = { seq: number; eventIds: ReadonlySet<string> };
+/** Told of every committed batch (an in-process ingress waits on it instead of polling). */
+export type AppliedListener = (change: AppliedChange) => void;
+
 const raw = new WeakMap<ReadModel, Sqlite>();
 
 /**

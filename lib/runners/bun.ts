@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { FlowResultParse } from "../flow-result.ts";
 import { hasDefaultExport, MODULE_ENTRY } from "./bun-module.ts";
 import { type Launched, launchStep, stepEnvironment } from "./launch.ts";
-import { lastNonEmptyLine, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
+import { crashSummary, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
 import type { StepOutcome, StepRunRequest } from "./types.ts";
 
 /** After the leader exits and its group is killed, pipes close at once unless an escaped process holds them. */
@@ -93,7 +93,7 @@ function verdict(ended: Ended, out: { stdout: string; stderr: string }, parsed: 
   if (ended.stopReason === "canceled") return { status: "canceled", error: "canceled" };
   if (ended.signal !== null) return { status: "failed", error: `killed by ${ended.signal}` };
   if (ended.exitCode === 0) return parsed.ok ? { status: "completed", result: parsed.result } : { status: "failed", error: parsed.error };
-  const lastLine = lastNonEmptyLine(out.stderr);
+  const lastLine = crashSummary(out.stderr);
   const error = `exited with code ${ended.exitCode}${lastLine ? `: ${lastLine}` : ""}`;
   return parsed.ok ? { status: "failed", error, result: parsed.result } : { status: "failed", error };
 }

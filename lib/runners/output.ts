@@ -95,6 +95,29 @@ export function outcomeTimer(started: Date): (fields: Omit<StepOutcome, "started
 
 const LINE_MAX = 500;
 
+/** How the executor's note starts when live output reached its cap (readers then add the recorded tail). */
+export const LIVE_OUTPUT_STOPPED = "[live output stopped at";
+
+/**
+ * What a crashed step's stderr says went wrong. Bun ends an uncaught error with the
+ * failing source, the error line, its stack and its version banner: then the error line
+ * with up to three lines before it. Otherwise (a step that printed its own last word)
+ * the last line. Never the banner.
+ */
+export function crashSummary(stderr: string): string {
+  const lines = stderr.slice(-64 * 1024).split("\n").map((line) => line.trimEnd()).filter((line) => line.trim() !== "" && !BUN_BANNER.test(line.trim()));
+  while (lines.length > 0 && STACK_FRAME.test(lines.at(-1)!)) lines.pop();
+  const last = lines.at(-1);
+  if (last === undefined) return "";
+  const clip = (line: string) => (line.length > LINE_MAX ? `${line.slice(0, LINE_MAX)}…` : line);
+  if (!ERROR_LINE.test(last.trim())) return clip(last.trim());
+  return [clip(last.trim()), ...lines.slice(Math.max(0, lines.length - 4), -1).map(clip)].join("\n");
+}
+
+const BUN_BANNER = /^Bun v\d+\.\d+\.\d+.*\(.*\)$/;
+const STACK_FRAME = /^\s+at /;
+const ERROR_LINE = /^(error|[A-Z]\w*(Error|Exception))\b.*:/;
+
 /** The last non-empty line of a text, shortened; scans backwards so a megabyte of stderr is not split into lines. */
 export function lastNonEmptyLine(text: string): string {
   let end = text.length;

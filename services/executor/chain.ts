@@ -1,5 +1,5 @@
 import { parseFlowEvent } from "../../lib/event.ts";
-import type { FlowResult } from "../../lib/flow-result.ts";
+import { type FlowResult, NEXT_NOT_STARTED } from "../../lib/flow-result.ts";
 import type { EventAccepted, RunStep } from "../../lib/messages.ts";
 
 export const DEFAULT_MAX_CHAIN_DEPTH = 8;
@@ -28,7 +28,7 @@ export function chainedEvents(result: FlowResult | undefined, command: RunStep, 
   if (next.length === 0) return { events: [], problems: [] };
   const depth = (command.chainDepth ?? 0) + 1;
   if (depth > limits.maxDepth) {
-    return { events: [], problems: [`next events not started: chain depth ${depth} is over the limit of ${limits.maxDepth} (CODEX_FLOW_MAX_CHAIN_DEPTH)`] };
+    return { events: [], problems: [`next events ${NEXT_NOT_STARTED} chain depth ${depth} is over the limit of ${limits.maxDepth} (CODEX_FLOW_MAX_CHAIN_DEPTH)`] };
   }
   const budget = Math.min(command.chainBudget ?? limits.maxChainEvents, limits.maxChainEvents);
   const allowed = Math.min(next.length, limits.maxNext, budget);
@@ -38,7 +38,7 @@ export function chainedEvents(result: FlowResult | undefined, command: RunStep, 
       allowed === limits.maxNext
         ? `one result may start at most ${limits.maxNext} (CODEX_FLOW_MAX_NEXT_EVENTS)`
         : `this chain may start only ${budget} more of its ${limits.maxChainEvents} events (CODEX_FLOW_MAX_CHAIN_EVENTS)`;
-    problems.push(`next events cut: the result asked for ${next.length}, ${allowed} started; ${why}`);
+    problems.push(`next events cut: the result asked for ${next.length}, ${allowed} started, ${next.length - allowed} ${NEXT_NOT_STARTED} ${why}`);
   }
   const childBudget = allowed === 0 ? 0 : Math.floor((budget - allowed) / allowed);
   const events: EventAccepted[] = [];
@@ -46,7 +46,7 @@ export function chainedEvents(result: FlowResult | undefined, command: RunStep, 
     const withDefaults = { source: `flow:${command.flow}/${command.step}`, ...candidate, id: candidate.id || `${command.runId}/next/${index}` };
     const parsed = parseFlowEvent(withDefaults, new Date(now));
     if (!parsed.ok) {
-      problems.push(`next[${index}] not started: ${parsed.errors.join("; ")}`);
+      problems.push(`next[${index}] ${NEXT_NOT_STARTED} ${parsed.errors.join("; ")}`);
       return;
     }
     events.push({ v: 1, kind: "event.accepted", event: parsed.event, acceptedAt: now, chain: { depth, runId: command.runId, flow: command.flow, step: command.step, budget: childBudget } });

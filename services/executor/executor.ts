@@ -1,5 +1,5 @@
 import type { FlowCatalog } from "../../lib/catalog.ts";
-import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
+import { type DurableLoop, executorDurable, runDurableLoop } from "../../lib/consume.ts";
 import { ensureConsumer } from "../../lib/jetstream.ts";
 import { Slots } from "../../lib/slots.ts";
 import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/step-policy.ts";
@@ -21,11 +21,6 @@ export type Executor = {
   /** Takes no new work; lets running steps finish for `graceMs`, then hands the rest back. */
   stop(graceMs: number): Promise<void>;
 };
-
-/** The durable consumer shared by every executor that serves a queue. */
-export function executorDurable(queue: string): string {
-  return `executor-${queue}`;
-}
 
 /**
  * The queues this host serves: `any`, its host id, its labels, and the concurrency-group

@@ -1,10 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Subjects } from "../../lib/subjects.ts";
 
-/** What an executor says about itself every few seconds (plain NATS, not stored). */
-export type HostBeat = { host: string; labels?: string[]; queues: string[]; slotsInUse: number; capacity: number; at: string };
-
-export const BEAT_EVERY_MS = 5_000;
+import { BEAT_EVERY_MS, type HostBeat } from "../../lib/heartbeat.ts";
 
 /** Publishes this executor's presence and load until the returned function is called. */
 export function startHeartbeat(nc: NatsConnection, subjects: Subjects, beat: () => Omit<HostBeat, "at">): () => void {

@@ -1,4 +1,5 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { LIVE_OUTPUT_STOPPED } from "../../lib/runners/output.ts";
 import { msgIds } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import { encodeMessage, type RunOutput } from "../../lib/messages.ts";
@@ -59,7 +60,7 @@ export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: strin
       if (sent >= capBytes) {
         flush();
         capped = true;
-        publish("stderr", `\n[live output stopped at ${capBytes} bytes; the run keeps the tail of its output]\n`);
+        publish("stderr", `\n${LIVE_OUTPUT_STOPPED} ${capBytes} bytes; the run keeps the tail of its output]\n`);
         return;
       }
       if (Buffer.byteLength(pending.text) >= FLUSH_BYTES) flush();

@@ -17,7 +17,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     nc,
     stream: config.stream,
     subjects,
-    catalog: flowCatalog(config.cwd, log),
+    catalog: flowCatalog(config.cwd, log, { reportProblems: false }),
     hostId: config.hostId,
     executorKind: config.executor,
     forwardEnv: config.forwardEnv,

@@ -18,13 +18,19 @@ export type IngressDeps = {
   publish: Publisher;
   subjects: Subjects;
   health: () => Promise<Health>;
+  /** The stream's last sequence (fresh when the cached one is below `atLeast`); null when NATS cannot say. */
+  lastSeq: (atLeast?: number) => Promise<number | null>;
   secret?: string;
+  /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS). */
+  allowedOrigins: readonly string[];
   /** CODEX_FLOW_BACKEND_TOKEN: required on read and operator endpoints when set. */
   token?: string;
   maxBodyBytes: number;
   /** What one list answer may spend on results, output tails and payloads (CODEX_FLOW_RESPONSE_BUDGET_BYTES). */
   responseBudgetBytes: number;
   waitTimeoutMs: number;
+  /** How long a write without `?wait=` waits for the match decision, to answer runIds (0: not at all). */
+  matchWaitMs: number;
   /** Why queued runs wait (no executor serving their queue), when it can be known. */
   queues?: QueueWatch;
   /** This process's event counters, and the /metrics rendering over everything else. */

@@ -3,7 +3,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { sql } from "kysely";
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
-import { BEAT_EVERY_MS, type HostBeat } from "../executor/heartbeat.ts";
+import { BEAT_EVERY_MS, type HostBeat } from "../../lib/heartbeat.ts";
 import type { Health } from "./schemas.ts";
 import { consumerDepths } from "./system/sources.ts";
 

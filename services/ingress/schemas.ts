@@ -127,13 +127,18 @@ export const EventAnswer = t.Object({
   matched: t.Optional(t.Integer()),
   runIds: t.Optional(t.Array(t.String())),
   runs: t.Optional(t.Array(RunView)),
-  waitTimedOut: t.Optional(t.Boolean()),
+  why: t.Optional(t.String({ description: "When the event matched no step: each step's reasons, and where to see every decision" })),
+  waitTimedOut: t.Optional(t.Boolean({ description: "The wait ended at its bound before the match (or every run) was known" })),
 });
 
 export const Health = t.Object({
   ok: t.Boolean(),
   nats: t.Object({ connected: t.Boolean(), server: t.Optional(t.String()) }),
   projector: t.Object({ appliedSeq: t.Integer(), streamSeq: t.Union([t.Integer(), t.Null()]), lag: t.Union([t.Integer(), t.Null()]) }),
+  flows: t.Object(
+    { loaded: t.Array(t.String()), problems: t.Array(t.String({ description: "A flow or step that did not load, and why" })) },
+    { description: "The flows under this host's CODEX_FLOW_BACKEND_CWD" },
+  ),
 });
 export type Health = Static<typeof Health>;
 

@@ -11,7 +11,7 @@ export type Decision = { matched: EventMatched; commands: RunStep[] };
  * the match decision for every step, matched or not, with its reasons. Pure: the time
  * arrives as `now`.
  */
-export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match">, now: string): Decision {
+export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match"> & Partial<Pick<TriggerIndex, "notLoaded">>, now: string): Decision {
   const { event } = accepted;
   const generation = accepted.replay?.generation ?? 0;
   const commands: RunStep[] = [];
@@ -38,5 +38,7 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
     });
     return { ...base, runId, queue };
   });
-  return { matched: { v: 1, kind: "event.matched", eventId: event.id, generation, matchedAt: now, decisions }, commands };
+  // What did not load is part of every decision, so an event it would have matched is not silently ignored.
+  const broken = (index.notLoaded ?? []).map(({ flow, flowVersion, step, reason }) => ({ flow, flowVersion, step, runner: "-", matched: false, reasons: [reason] }));
+  return { matched: { v: 1, kind: "event.matched", eventId: event.id, generation, matchedAt: now, decisions: [...decisions, ...broken] }, commands };
 }

@@ -1,4 +1,4 @@
-import type { AttemptsTable, EventsTable, FlowControlsTable, MatchesTable, OutputTable, RunsTable, ScheduleTicksTable } from "../../lib/read-model/database.ts";
+import { type AttemptsTable, type EventsTable, FINAL_STATUSES, type FlowControlsTable, type MatchesTable, type OutputTable, type RunsTable, type ScheduleTicksTable } from "../../lib/read-model/database.ts";
 import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/messages.ts";
 import { flowControl, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 
@@ -21,8 +21,6 @@ export type Write =
   | { table: "flow_controls"; row: FlowControlsTable }
   | { table: "schedule_ticks"; row: ScheduleTicksTable };
 
-/** Process statuses after which a run does not change unless a new attempt starts. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled", "superseded"]);
 
 /**
  * The read model's whole logic: given the current rows and one stream message (with its

@@ -2,9 +2,9 @@ import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstr
 import { PULL_EXPIRES_MS } from "../../lib/consume.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
-import { type ReadModel, rawSqlite } from "../../lib/read-model/database.ts";
+import { type AppliedListener, type ReadModel, rawSqlite, readCheckpoint } from "../../lib/read-model/database.ts";
 import { evolve } from "./evolve.ts";
-import { applyBatch, loadBatchState, readCheckpoint } from "./store.ts";
+import { applyBatch, loadBatchState } from "./store.ts";
 
 export type ProjectorOptions = {
   js: JetStreamClient;
@@ -19,9 +19,6 @@ export type ProjectorOptions = {
   outputRetentionBytes?: number;
 };
 
-/** What one committed batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
-export type AppliedChange = { seq: number; eventIds: ReadonlySet<string> };
-export type AppliedListener = (change: AppliedChange) => void;
 
 export type Projector = {
   /** The last stream sequence applied to the read model. */

@@ -1,12 +1,11 @@
 import type { Database as Sqlite, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { Transaction } from "kysely";
 import type { FlowMessage } from "../../lib/messages.ts";
-import type { AttemptsTable, EventsTable, ReadModel, ReadModelDatabase, RunsTable } from "../../lib/read-model/database.ts";
+import { type AttemptsTable, CHECKPOINT, type EventsTable, type ReadModel, type ReadModelDatabase, type RunsTable } from "../../lib/read-model/database.ts";
 import type { ReadState, Write } from "./evolve.ts";
 
 type Db = ReadModel | Transaction<ReadModelDatabase>;
 
-const CHECKPOINT = "checkpoint";
 const PRIMARY_KEYS = {
   events: (row: { id: string }) => row.id,
   runs: (row: { id: string }) => row.id,
@@ -16,12 +15,6 @@ const PRIMARY_KEYS = {
   flow_controls: (row: { flow: string; step: string }) => `${row.flow}\n${row.step}`,
   schedule_ticks: (row: { flow: string; schedule: string; tick: string }) => `${row.flow}\n${row.schedule}\n${row.tick}`,
 };
-
-/** The last stream sequence the read model has applied (0 for a new one). */
-export async function readCheckpoint(db: Db): Promise<number> {
-  const row = await db.selectFrom("projector_state").select("seq").where("name", "=", CHECKPOINT).executeTakeFirst();
-  return row?.seq ?? 0;
-}
 
 /** The rows one batch reads, loaded in three queries, plus the rows the batch has written so far. */
 export type BatchState = ReadState & {

@@ -16,8 +16,10 @@ async function pidsMentioning(text: string): Promise<number[]> {
 describe("flow dev --example, the quickstart", () => {
   test("given no NATS_URL, when flow dev --example runs, then it starts its own nats-server, fires the example, prints a curl line that works, and SIGINT leaves nothing behind", async () => {
     const secret = "dev-secret";
+    // With a read token too: the example's ?wait=true and the printed curl line answer run data, so they must send it.
+    const token = "dev-token";
     // No stream or subject overrides: the embedded server belongs to this run alone.
-    const env = await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, CODEX_FLOW_BACKEND_SECRET: secret });
+    const env = await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, CODEX_FLOW_BACKEND_SECRET: secret, CODEX_FLOW_BACKEND_TOKEN: token });
     const storeDir = join(env.CODEX_FLOW_BACKEND_DATA_DIR!, "nats");
     // Should anything below fail, the embedded server must not outlive the test.
     cli.cleanup(async () => {
@@ -28,7 +30,7 @@ describe("flow dev --example, the quickstart", () => {
     await dev.waitForLine("Ctrl-C stops everything.", 30_000);
     const out = dev.stdout.join("\n");
     expect(out).toContain(`API      http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}`);
-    expect(out).toMatch(new RegExp(`NATS     nats://127\\.0\\.0\\.1:\\d+   stream FLOWS, subjects flows\\.> \\(embedded, store ${storeDir}\\)`));
+    expect(out).toMatch(new RegExp(`NATS     nats://codex-flows:[A-Za-z0-9_-]+@127\\.0\\.0\\.1:\\d+   stream FLOWS, subjects flows\\.> \\(embedded, store ${storeDir}\\)`));
     expect(out).toContain("fired the example flow: POST /events?wait=true -> 202");
     expect(out).toContain('"status": "completed"');
     expect(out).toContain('"message": "hello, world"');
@@ -40,7 +42,7 @@ describe("flow dev --example, the quickstart", () => {
     const lines = dev.stdout.map((line) => line.trim());
     const script = [lines.find((l) => l.startsWith("BODY=")), lines.find((l) => l.startsWith("curl "))];
     expect(script).not.toContain(undefined);
-    const curl = Bun.spawn(["bash", "-c", script.join("\n")], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOW_BACKEND_SECRET: secret }, stdout: "pipe", stderr: "pipe" });
+    const curl = Bun.spawn(["bash", "-c", script.join("\n")], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOW_BACKEND_SECRET: secret, CODEX_FLOW_BACKEND_TOKEN: token }, stdout: "pipe", stderr: "pipe" });
     const [answer, curlErr, curlCode] = await Promise.all([new Response(curl.stdout).text(), new Response(curl.stderr).text(), curl.exited]);
     expect({ curlCode, curlErr }).toEqual({ curlCode: 0, curlErr: "" });
     const body = JSON.parse(answer);

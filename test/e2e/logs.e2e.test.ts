@@ -14,7 +14,7 @@ test("given a running step, when flow logs RUN -f follows it, then its lines app
   });
   const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd });
   const url = await ingressUrlOf(cli.start(["serve", "all"], { env }));
-  const { runIds } = await json(fetch(`${url}/events?wait=matched`, { method: "POST", body: JSON.stringify({ id: "count-1", type: "talk.count" }) }));
+  const { runIds } = await json(fetch(`${url}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "count-1", type: "talk.count" }) }));
 
   const follow = cli.start(["logs", runIds[0], "-f", "--url", url], { env });
   await follow.waitForLine("tick 1", 10_000);

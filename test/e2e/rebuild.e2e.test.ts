@@ -17,7 +17,7 @@ test("given a workload, when flow projector rebuild runs with the services stopp
   const url = await ingressUrlOf(all);
   for (let i = 0; i < 10; i++) {
     const body = JSON.stringify({ id: `tick-${i}`, type: "t.tick", payload: { i } });
-    const response = await fetch(`${url}/events?wait=true`, { method: "POST", body, headers: { "x-flow-signature-256": signBody("s", body) } });
+    const response = await fetch(`${url}/events?wait=true`, { method: "POST", body, headers: { "content-type": "application/json", "x-flow-signature-256": signBody("s", body) } });
     expect(response.status).toBe(202);
   }
   all.signal("SIGTERM");

@@ -72,7 +72,7 @@ describe("flow serve: the four services as separate processes sharing one data d
   });
 
   test("given an unsigned event, when posted, then the ingress process answers 401", async () => {
-    const response = await fetch(`${url}/events`, { method: "POST", body: JSON.stringify({ id: "unsigned", type: "example.greet" }) });
+    const response = await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "unsigned", type: "example.greet" }) });
     expect(response.status).toBe(401);
   });
 

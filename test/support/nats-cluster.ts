@@ -46,8 +46,7 @@ export async function startNatsCluster(size = 3) {
       const server = node.server;
       node.server = undefined;
       if (!server) return;
-      server.process.kill(how);
-      await server.process.exited;
+      await server.kill(how);
     },
     /** The running node a client is connected to, found by its connection name in each node's /connz. */
     async nodeOf(connectionName: string): Promise<ClusterNode | undefined> {

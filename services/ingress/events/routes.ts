@@ -6,13 +6,13 @@ import { acceptedSeq } from "../../../lib/read-model/database.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { requireToken } from "../auth.ts";
+import { mayRead, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../signature.ts";
 import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput } from "../schemas.ts";
 import { getEvent, listEvents } from "./queries.ts";
 import { replayStored } from "./replay.ts";
-import { type WaitMode, waitForMatch } from "./wait.ts";
+import { parseWait, type Wait, waitForMatch } from "./wait.ts";
 
 const EventQuery = t.Object(
   {
@@ -27,14 +27,6 @@ const EventQuery = t.Object(
   { additionalProperties: true },
 );
 
-/** `?wait=matched` waits for the match decision; `?wait=true` (the existing client) for every run to end. */
-export function waitMode(raw: unknown): WaitMode | undefined {
-  if (raw === undefined || raw === "" || raw === "false" || raw === "0" || raw === false) return undefined;
-  if (raw === "matched") return "matched";
-  if (raw === "true" || raw === "1" || raw === "final" || raw === true) return "final";
-  throw new HttpError(400, `wait=${JSON.stringify(raw)} is invalid: expected matched, true or false`);
-}
-
 /**
  * `POST /events` and `POST /flow-events`: one FlowEvent in, 202 once JetStream has
  * stored it. The body is read raw (bounded) so the HMAC is checked over the exact bytes.
@@ -42,13 +34,26 @@ export function waitMode(raw: unknown): WaitMode | undefined {
  */
 export function eventRoutes(deps: IngressDeps) {
   const { db, publish, subjects } = deps;
-  const answer = async (eventId: string, generation: number, published: { seq: number; duplicate: boolean }, mode: WaitMode | undefined) => {
+  const answer = async (eventId: string, generation: number, published: { seq: number; duplicate: boolean }, wait: Wait) => {
     if (published.duplicate) deps.counters.duplicates++;
     else deps.counters.accepted++;
     const base = { status: published.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, seq: published.seq, ...(published.duplicate ? { idempotent: true } : {}) };
-    if (!mode) return base;
-    const outcome = await waitForMatch(db, eventId, generation, mode, deps.waitTimeoutMs, deps.changes, deps.responseBudgetBytes);
-    return { ...base, matched: outcome.matched, runIds: outcome.runIds, runs: outcome.runs, ...(outcome.timedOut ? { waitTimedOut: true } : {}) };
+    if (!wait) return base;
+    const outcome = await waitForMatch(db, eventId, generation, wait.mode, wait.timeoutMs, deps.changes, deps.responseBudgetBytes);
+    const runs = wait.explicit ? { runs: outcome.runs } : {};
+    return { ...base, matched: outcome.matched, runIds: outcome.runIds, ...runs, ...(outcome.why ? { why: outcome.why } : {}), ...(outcome.timedOut ? { waitTimedOut: true } : {}) };
+  };
+
+  /**
+   * Run data (ids, results, output) goes only to a caller that may read: with a token
+   * set, a signer without it learns that its event was stored, never what ran. Asking
+   * to wait without the token is refused before anything is published.
+   */
+  const waitFor = (request: Request, raw: unknown): Wait => {
+    const wait = parseWait(raw, deps);
+    if (mayRead(deps.token, request)) return wait;
+    if (wait?.explicit) throw new HttpError(401, "?wait=matched|true answers with run data: send the read token (Authorization: Bearer <CODEX_FLOW_BACKEND_TOKEN> or x-api-key), or post without ?wait");
+    return undefined;
   };
 
   const accept = async (request: Request, wait: string | undefined) => {
@@ -62,7 +67,7 @@ export function eventRoutes(deps: IngressDeps) {
   };
 
   const acceptEvent = async (request: Request, wait: string | undefined) => {
-    const mode = waitMode(wait);
+    const mode = waitFor(request, wait);
     const body = await readBody(request, deps.maxBodyBytes);
     if (deps.secret && !verifySignature(deps.secret, body, request.headers)) {
       throw new HttpError(401, "missing or wrong signature: send x-flow-signature-256: sha256=<hex HMAC-SHA256 of the body>");
@@ -84,20 +89,21 @@ export function eventRoutes(deps: IngressDeps) {
       throw new HttpError(401, "wrong signature: x-flow-signature-256 must be the HMAC-SHA256 of the body");
     }
     const options = body.byteLength > 0 ? parseJson(body) : {};
-    const mode = waitMode(queryWait ?? (options as { wait?: unknown }).wait);
+    const mode = waitFor(request, queryWait ?? (options as { wait?: unknown }).wait);
     const row = await db.selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
     if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(eventId)}`);
     const { generation, ...published } = await replayStored(deps, row);
     return { ...(await answer(eventId, generation, published, mode)), generation };
   };
 
-  const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.String({ description: "matched: wait for the match decision; true: until every run ended" })) }, { additionalProperties: true }) };
+  const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.String({ description: "default (or false): wait briefly for the match decision and answer runIds; none: do not wait; matched: wait for the match decision up to the wait limit; true: until every run ended. Run data needs the read token when one is set." })) }, { additionalProperties: true }) };
   const operator = { ...route, beforeHandle: requireToken(deps.token) };
   const reader = { beforeHandle: requireToken(deps.token) };
   const post = (summary: string) => ({
     ...route,
     response: { 202: EventAnswer, ...errors(400, 401, 413, 503) },
     detail: {
+      security: [{ hmac: [] }],
       tags: ["events"],
       summary,
       description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event; 503 while it cannot.",
@@ -111,17 +117,17 @@ export function eventRoutes(deps: IngressDeps) {
     .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
       ...operator,
       response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
-      detail: { tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
+      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
     })
     .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {
       ...reader,
       query: EventQuery,
       response: { 200: EventsPage, ...errors(400, 401, 503) },
-      detail: { tags: ["events"], summary: "List events, newest first, with filters and cursor paging" },
+      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "List events, newest first, with filters and cursor paging" },
     })
     .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id, deps.responseBudgetBytes)), {
       ...reader,
-      response: { 200: EventDetail, ...errors(401, 404, 503) },
-      detail: { tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },
+      response: { 200: EventDetail, ...errors(400, 401, 404, 503) },
+      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },
     });
 }

@@ -1,13 +1,31 @@
 import type { StepDecision } from "../../../lib/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
-import { FINAL_STATUSES } from "../../projector/evolve.ts";
+import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
 import { DEFAULT_RESPONSE_BUDGET_BYTES } from "../budget.ts";
 import type { Changes } from "../changes.ts";
+import { HttpError } from "../errors.ts";
 import { runsById } from "../runs/queries.ts";
 import type { RunView } from "../runs/present.ts";
 
 export type WaitMode = "matched" | "final";
-export type MatchOutcome = { matched: number; runIds: string[]; runs: RunView[]; timedOut: boolean };
+/** What a write waits for: the match decision (briefly by default, `matched` up to the limit) or every run's end; `undefined` for none. */
+export type Wait = { mode: WaitMode; timeoutMs: number; explicit: boolean } | undefined;
+export type MatchOutcome = { matched: number; runIds: string[]; runs: RunView[]; why?: string; timedOut: boolean };
+
+/**
+ * `?wait=` of a write. Absent, `false` or `0`: wait for the match decision up to
+ * `matchWaitMs` (the original's clients read `runIds` from every answer); `none`: not at
+ * all; `matched`: for the decision, up to `waitTimeoutMs`; `true`: until every run ended.
+ */
+export function parseWait(raw: unknown, limits: { matchWaitMs: number; waitTimeoutMs: number }): Wait {
+  if (raw === undefined || raw === "" || raw === "false" || raw === "0" || raw === false) {
+    return limits.matchWaitMs > 0 ? { mode: "matched", timeoutMs: limits.matchWaitMs, explicit: false } : undefined;
+  }
+  if (raw === "none") return undefined;
+  if (raw === "matched") return { mode: "matched", timeoutMs: limits.waitTimeoutMs, explicit: true };
+  if (raw === "true" || raw === "1" || raw === "final" || raw === true) return { mode: "final", timeoutMs: limits.waitTimeoutMs, explicit: true };
+  throw new HttpError(400, `wait=${JSON.stringify(raw)} is invalid: expected none, false, matched or true`);
+}
 
 /**
  * Waits, bounded by `timeoutMs`, until the read model has the event's match decision
@@ -17,13 +35,18 @@ export type MatchOutcome = { matched: number; runIds: string[]; runs: RunView[];
  */
 export async function waitForMatch(db: ReadModel, eventId: string, generation: number, mode: WaitMode, timeoutMs: number, changes: Changes, budgetBytes = DEFAULT_RESPONSE_BUDGET_BYTES): Promise<MatchOutcome> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const outcome = await readMatch(db, eventId, generation, budgetBytes);
-    const done = outcome !== undefined && (mode === "matched" || outcome.runs.every((run) => FINAL_STATUSES.has(run.status)));
-    if (done) return { ...outcome, timedOut: false };
-    const left = deadline - Date.now();
-    if (left <= 0) return { ...(outcome ?? { matched: 0, runIds: [], runs: [] }), timedOut: true };
-    await changes.next(Math.min(left, 1_000), eventId);
+  const watch = changes.watch(eventId);
+  try {
+    for (;;) {
+      const outcome = await readMatch(db, eventId, generation, budgetBytes);
+      const done = outcome !== undefined && (mode === "matched" || outcome.runs.every((run) => FINAL_STATUSES.has(run.status)));
+      if (done) return { ...outcome, timedOut: false };
+      const left = deadline - Date.now();
+      if (left <= 0) return { ...(outcome ?? { matched: 0, runIds: [], runs: [] }), timedOut: true };
+      await watch.next(Math.min(left, 1_000));
+    }
+  } finally {
+    watch.close();
   }
 }
 
@@ -33,5 +56,13 @@ async function readMatch(db: ReadModel, eventId: string, generation: number, bud
   const match = await db.selectFrom("matches").select("decisions_json").where("event_id", "=", eventId).where("generation", "=", event.matched_generation).executeTakeFirst();
   const decisions = match ? (JSON.parse(match.decisions_json) as StepDecision[]) : [];
   const runIds = decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
-  return { matched: runIds.length, runIds, runs: await runsById(db, runIds, budgetBytes) };
+  return { matched: runIds.length, runIds, runs: await runsById(db, runIds, budgetBytes), ...(runIds.length === 0 ? { why: whyNoMatch(eventId, decisions) } : {}) };
+}
+
+/** Why an event started nothing: each step's reasons (the first few), and where the whole decision is. */
+function whyNoMatch(eventId: string, decisions: StepDecision[]): string {
+  const detail = `GET /events/${encodeURIComponent(eventId)} lists every step's decision`;
+  if (decisions.length === 0) return `no flow has a step (none loaded, or every flow is broken); ${detail}`;
+  const shown = decisions.slice(0, 5).map((d) => `${d.flow}/${d.step}: ${d.reasons.join("; ") || "not matched"}`);
+  return `no step matched: ${shown.join(" | ")}${decisions.length > 5 ? ` | ... ${decisions.length - 5} more` : ""}; ${detail}`;
 }

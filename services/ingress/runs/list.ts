@@ -1,9 +1,20 @@
 import { sql } from "kysely";
-import type { ReadModel } from "../../../lib/read-model/database.ts";
+import { FlowResultStatus, NEXT_NOT_STARTED } from "../../../lib/flow-result.ts";
+import { type ReadModel, RUN_STATUSES } from "../../../lib/read-model/database.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseBoolean, parseLimit, parseTime } from "../paging.ts";
 import { ATTENTION, type RunView } from "./present.ts";
 import { runsById } from "./queries.ts";
+
+const EFFECTIVE_STATUSES = [...new Set([...RUN_STATUSES, ...FlowResultStatus.anyOf.map((literal) => literal.const as string)])];
+
+/** A comma-separated status filter; 400 naming the unknown one and the known ones. */
+function statusList(name: string, raw: string, known: readonly string[]): string[] {
+  const wanted = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = wanted.filter((s) => !known.includes(s));
+  if (wanted.length === 0 || unknown.length > 0) throw new HttpError(400, `${name}=${JSON.stringify(raw)} is invalid: expected comma-separated statuses from ${known.join(", ")}`);
+  return wanted;
+}
 
 /** The filters GET /runs takes (query parameters, as strings). */
 export type RunFilters = Partial<Record<"eventId" | "flow" | "step" | "status" | "effectiveStatus" | "needsAttention" | "host" | "queue" | "since" | "until" | "limit" | "cursor" | "order", string>>;
@@ -27,9 +38,12 @@ export async function listRuns(db: ReadModel, filters: RunFilters, budgetBytes: 
   if (filters.eventId) query = query.where("event_id", "=", filters.eventId);
   if (filters.flow) query = query.where("flow_name", "=", filters.flow);
   if (filters.step) query = query.where("step_name", "=", filters.step);
-  if (filters.status) query = query.where("status", "in", filters.status.split(","));
-  if (filters.effectiveStatus) query = query.where(effective, "in", filters.effectiveStatus.split(","));
-  if (attention !== undefined) query = query.where(effective, attention ? "in" : "not in", [...ATTENTION]);
+  if (filters.status) query = query.where("status", "in", statusList("status", filters.status, RUN_STATUSES));
+  if (filters.effectiveStatus) query = query.where(effective, "in", statusList("effectiveStatus", filters.effectiveStatus, EFFECTIVE_STATUSES));
+  // The same rule as presentRun: an attention status, or `next` events that were cut.
+  const cut = sql<boolean>`coalesce(instr(error, ${NEXT_NOT_STARTED}), 0) > 0`;
+  if (attention === true) query = query.where((eb) => eb.or([eb(effective, "in", [...ATTENTION]), eb(cut, "=", sql<boolean>`1`)]));
+  if (attention === false) query = query.where((eb) => eb.and([eb(effective, "not in", [...ATTENTION]), eb(cut, "=", sql<boolean>`0`)]));
   if (filters.host) query = query.where("host", "=", filters.host);
   if (filters.queue) query = query.where("queue", "=", filters.queue);
   if (since) query = query.where("created_at", ">=", since);

@@ -1,6 +1,6 @@
 import { msgIds } from "../../../lib/ids.ts";
 import type { RunCancelRequested, RunStep } from "../../../lib/messages.ts";
-import { FINAL_STATUSES } from "../../projector/evolve.ts";
+import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { eventFromRow } from "../events/present.ts";

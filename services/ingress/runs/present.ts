@@ -1,6 +1,7 @@
 import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
 import type { ResponseBudget } from "../budget.ts";
 import type { RunView } from "../schemas.ts";
+import { nextWasCut } from "../../../lib/flow-result.ts";
 
 /** Effective statuses that ask a person to look (the original's later clients derive the same). */
 export const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
@@ -33,7 +34,7 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = [], budge
     status: row.status,
     resultStatus: row.result_status,
     effectiveStatus,
-    needsAttention: ATTENTION.has(effectiveStatus),
+    needsAttention: ATTENTION.has(effectiveStatus) || nextWasCut(row.error),
     attempt: row.attempt,
     attemptCount: row.attempt,
     generation: row.generation,

@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { executorDurable } from "../../executor/executor.ts";
+import { executorDurable } from "../../../lib/consume.ts";
 
 /** Says why queued runs wait: whether any executor is pulling from their queue right now. */
 export type QueueWatch = (queue: string) => Promise<string | undefined>;

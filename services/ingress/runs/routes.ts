@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { requireToken } from "../auth.ts";
+import { requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { readAfter } from "../read-your-writes.ts";
@@ -33,7 +33,7 @@ export function runRoutes(deps: IngressDeps) {
         ...guarded,
         query: RunQuery,
         response: { 200: RunsPage, ...errors(400, 401, 503) },
-        detail: { tags: ["runs"], summary: "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the seed's listing, oldest first",
+        detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the seed's listing, oldest first",
           description: "Results and output tails beyond the answer's budget (CODEX_FLOW_RESPONSE_BUDGET_BYTES) are left out, marked `elided` with a link to the run, which GET /runs/:id gives whole.",
         },
       },
@@ -49,8 +49,8 @@ export function runRoutes(deps: IngressDeps) {
       {
         ...guarded,
         query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
-        response: { 200: RunAnswer, ...errors(401, 404, 503) },
-        detail: { tags: ["runs"], summary: "One run with every attempt" },
+        response: { 200: RunAnswer, ...errors(400, 401, 404, 503) },
+        detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "One run with every attempt" },
       },
     )
     .get(
@@ -58,14 +58,15 @@ export function runRoutes(deps: IngressDeps) {
       async ({ params, query, request }) => {
         const follow = query.follow !== "false" && query.follow !== "0";
         if (request.headers.get("accept")?.includes("application/json")) return await outputJson(db, params.id);
-        return await outputStream(deps, params.id, follow, request);
+        return await outputStream(deps, params.id, follow, request, request.headers.get("last-event-id") ?? query.lastEventId);
       },
       {
         ...guarded,
-        query: t.Object({ follow: t.Optional(t.String()) }, { additionalProperties: true }),
+        query: t.Object({ follow: t.Optional(t.String()), lastEventId: t.Optional(t.String({ description: "Resume after this event id (as the Last-Event-ID header does)" })) }, { additionalProperties: true }),
         detail: {
+          security: TOKEN_SECURITY,
           tags: ["runs"],
-          summary: "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends, or JSON with Accept: application/json",
+          summary: "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends (a keep-alive comment every 15 s; Last-Event-ID resumes), or JSON with Accept: application/json",
           responses: { 200: { description: "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}" }, 401: { description: "token missing" }, 404: { description: "no such run" } },
         },
       },
@@ -74,12 +75,12 @@ export function runRoutes(deps: IngressDeps) {
       ...guarded,
       parse: "none",
       response: { 200: RunAnswer, ...errors(401, 404, 409, 503) },
-      detail: { tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
+      detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
     })
     .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), {
       ...guarded,
       parse: "none",
       response: { 202: RunAnswer, ...errors(401, 404, 409, 503) },
-      detail: { tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
+      detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
     });
 }

@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { readCheckpoint } from "../../projector/store.ts";
+import { readCheckpoint } from "../../../lib/read-model/database.ts";
 import { requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";

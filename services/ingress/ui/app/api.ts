@@ -40,9 +40,10 @@ export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
   return (await response.json()) as T;
 }
 
-/** POST an operator action (no body); the API's answer, status and body, whatever it is. */
-export async function post<T>(path: string): Promise<{ status: number; body: T }> {
-  const response = await fetch(path, { method: "POST", headers: headers() });
+/** POST an operator action (a JSON body when given); the API's answer, status and body, whatever it is. */
+export async function post<T>(path: string, json?: unknown): Promise<{ status: number; body: T }> {
+  const init = json === undefined ? { headers: headers() } : { headers: headers({ "content-type": "application/json" }), body: JSON.stringify(json) };
+  const response = await fetch(path, { method: "POST", ...init });
   if (response.status === 401) return await failure(response, `POST ${path}`);
   const text = await response.text();
   let body: unknown = text;

@@ -1,0 +1,123 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort } from "../lib/nats-server.ts";
+import { startSystem } from "../services/system.ts";
+import { writeFlows } from "./support/flows.ts";
+import { json } from "./support/http.ts";
+import { testConfig, useNatsServer } from "./support/nats.ts";
+import { serviceEnv, useProcesses } from "./support/processes.ts";
+import { tempDir } from "./support/temp.ts";
+
+const nats = useNatsServer();
+const cli = useProcesses();
+let url: string;
+
+beforeAll(async () => {
+  const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: 'console.log("FLOW_RESULT {\\"status\\":\\"completed\\"}")', schema: { type: "object", required: ["text"] } }] });
+  // Waits are long here, so an answer that comes at once did not wait.
+  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 30_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  url = system.ingressUrl!;
+  nats.cleanup(() => system.stop());
+});
+
+describe("answers that explain", () => {
+  test("/runs?status=bogus is a 400 naming the parameter and the statuses it takes, like other bad parameters", async () => {
+    for (const query of ["status=bogus", "status=completed,bogus", "effectiveStatus=nope"]) {
+      const response = await fetch(`${url}/runs?${query}`);
+      expect(response.status).toBe(400);
+      expect((await json(response)).error).toContain("expected comma-separated statuses from queued, running");
+    }
+    expect((await fetch(`${url}/runs?status=completed,failed&effectiveStatus=blocked`)).status).toBe(200);
+  });
+
+  test("?after= beyond the stream's end is a 400 at once, not a wait", async () => {
+    const started = Date.now();
+    const response = await fetch(`${url}/runs?after=999999999`);
+    expect(response.status).toBe(400);
+    expect((await json(response)).error).toContain("beyond the stream's last sequence");
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const { seq } = await json(fetch(`${url}/events?wait=none`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "after-1", type: "note.posted", payload: { text: "x" } }) }));
+    expect((await fetch(`${url}/events/after-1?after=${seq}`)).status).toBe(200);
+  });
+
+  test("a body over the default limit is a 413 with a JSON body, with or without a declared length", async () => {
+    const big = JSON.stringify({ id: "big-1", type: "note.posted", payload: { text: "x".repeat(1_500_000) } });
+    const declared = await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: big });
+    expect(declared.status).toBe(413);
+    expect((await json(declared)).error).toContain("CODEX_FLOW_MAX_BODY_BYTES");
+    const chunks = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 3; i++) controller.enqueue(new TextEncoder().encode(big.slice(i * 600_000, (i + 1) * 600_000)));
+        controller.close();
+      },
+    });
+    const streamed = await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: chunks });
+    expect(streamed.status).toBe(413);
+    expect((await json(streamed)).error).toContain("CODEX_FLOW_MAX_BODY_BYTES");
+  });
+
+  test("flow run warns when the event fails the step's schema, and runs it anyway", async () => {
+    const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: 'console.log("FLOW_RESULT {\\"status\\":\\"completed\\"}")', schema: { type: "object", required: ["text"] } }] });
+    writeFileSync(join(cwd, "event.json"), JSON.stringify({ id: "run-1", type: "note.posted", payload: {} }));
+    const { code, stderr } = await cli.run(["run", "notes", "write", "--event", "event.json"], { cwd });
+    expect(code).toBe(0);
+    expect(stderr).toContain("warning: notes/write's trigger would not start it for this event (schema: / must have required property 'text')");
+  });
+});
+
+describe("a chain cut by the depth limit", () => {
+  test("its run completed but needs attention, in the run and in the needsAttention filter", async () => {
+    const cwd = writeFlows({ chain: [{ name: "more", type: "chain.start", source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "chain.start" }] }))' }] });
+    const system = await startSystem(testConfig({ cwd, maxChainDepth: 0 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+    nats.cleanup(() => system.stop());
+    const base = system.ingressUrl!;
+    const answer = await json(fetch(`${base}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "chain-1", type: "chain.start" }) }));
+    expect(answer.runs[0]).toMatchObject({ status: "completed", effectiveStatus: "completed", needsAttention: true });
+    expect(answer.runs[0].error).toContain("next events not started: chain depth 1 is over the limit of 0");
+    const flagged = await json(fetch(`${base}/runs?needsAttention=true`));
+    expect(flagged.runs.map((r: { id: string }) => r.id)).toEqual(answer.runIds);
+    expect((await json(fetch(`${base}/runs?needsAttention=false`))).runs).toEqual([]);
+  });
+});
+
+describe("one-line hints instead of stack traces", () => {
+  test("each command has its own --help", async () => {
+    for (const [command, usage] of [["logs", "Usage: bun run flow logs RUN [-f]"], ["publish", "Usage: bun run flow publish --event FILE"], ["serve", "Usage: bun run flow serve <ingress|matcher|executor|projector|all>"]] as const) {
+      const { code, stdout } = await cli.run([command, "--help"]);
+      expect(code).toBe(0);
+      expect(stdout).toContain(usage);
+    }
+  });
+
+  test("a missing --cwd is refused, not created; a --cwd without flows warns", async () => {
+    const missing = join(tempDir("codex-flows-"), "typo");
+    const { code, stderr } = await cli.run(["dev", "--cwd", missing]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`--cwd ${missing}: no such directory`);
+    expect(existsSync(missing)).toBe(false);
+    const empty = tempDir("codex-flows-empty-");
+    const proc = cli.start(["serve", "all", "--cwd", empty], { env: await serviceEnv(nats.url) });
+    await proc.waitForLine(`no flows under ${empty}`);
+  });
+
+  test("NATS unreachable: flow serve and flow projector rebuild name the URL and NATS_URL in one line", async () => {
+    const env = await serviceEnv(`nats://127.0.0.1:${await freePort()}`);
+    for (const args of [["serve", "all"], ["projector", "rebuild"]]) {
+      const { code, stderr } = await cli.run(args, { env });
+      expect(code).toBe(1);
+      expect(stderr).toContain(`cannot connect to NATS at ${env.NATS_URL}`);
+      expect(stderr).toContain("NATS_URL");
+      expect(stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
+  test("a busy port names the port and --port", async () => {
+    const port = new URL(url).port;
+    const { code, stderr } = await cli.run(["serve", "ingress", "--port", port], { env: await serviceEnv(nats.url) });
+    expect(code).toBe(1);
+    expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    expect(stderr).toContain("--port");
+    expect(stderr).not.toMatch(/^\s+at /m);
+  });
+});
