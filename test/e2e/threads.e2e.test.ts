@@ -29,7 +29,7 @@ const alive = (pid: number) => {
 
 /** Posts the event and waits until its one run is running and its step wrote DIR/<id>.pid; its run id. */
 async function runningRun(url: string, id: string, type: string, dir: string): Promise<string> {
-  const { runIds } = await json(fetch(`${url}/events?wait=matched`, { method: "POST", body: JSON.stringify({ id, type }) }));
+  const { runIds } = await json(fetch(`${url}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type }) }));
   for (let i = 0; i < 200; i++) {
     const { run } = await json(fetch(`${url}/runs/${runIds[0]}`));
     if (run.status === "running" && existsSync(join(dir, `${id}.pid`))) return runIds[0];
@@ -44,7 +44,7 @@ test("given serve all with threads, when an event is posted with wait=true, then
   const all = cli.start(["serve", "all"], { env });
   const url = await ingressUrlOf(all);
   const started = Date.now();
-  const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", body: JSON.stringify({ id: "quick-1", type: "t.quick" }) }));
+  const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "quick-1", type: "t.quick" }) }));
   expect(answer.runs.map((r: { status: string }) => r.status)).toEqual(["completed"]);
   // Woken by the relayed commit, not by a 1 s poll or the wait bound.
   expect(Date.now() - started).toBeLessThan(5_000);
