@@ -23,6 +23,8 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
 
 /** `flow dev`'s own nats-server: a soft heap limit, so the blocks it cached while writing a burst go back to the system (docs/performance.md). */
 const DEV_NATS_MEMORY_MIB = 48;
+/** `flow dev` runs on one thread unless CODEX_FLOW_THREADS=on: a second thread costs about 26 MB idle and, on 2 cores, buys latency, not throughput (docs/performance.md). */
+const DEV_THREADS = false;
 
 /** A working directory without any flow is almost always a wrong --cwd: say so before events start matching nothing. */
 function warnWithoutFlows(cwd: string): void {
@@ -47,7 +49,7 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const auth = { user: "codex-flows", password: randomBytes(18).toString("base64url") };
   const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats"), auth, memoryLimitMiB: DEV_NATS_MEMORY_MIB });
   const natsUrl = config.natsUrl ?? nats!.url;
-  const system = await startThreadedSystem(config, natsUrl, SERVICE_NAMES).catch(async (error) => {
+  const system = await startThreadedSystem(config, natsUrl, SERVICE_NAMES, DEV_THREADS).catch(async (error) => {
     await nats?.stop();
     throw error;
   });

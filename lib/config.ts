@@ -53,8 +53,11 @@ export type Config = {
   /** The most events one chain starts through one step, all levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
   maxChainEvents: number;
   shutdownGraceMs: number;
-  /** `serve all` and `dev`: the ingress on the main thread, the other services on a worker thread (CODEX_FLOW_THREADS). */
-  threads: boolean;
+  /**
+   * `serve all` and `dev`: the ingress on the main thread, the other services on a worker
+   * thread (CODEX_FLOW_THREADS on/off); unset: the command's default (serve: on, dev: off).
+   */
+  threads?: boolean;
 };
 
 /** The default lease (ack wait): failover within 10 s, renewed every second, fenced after 6 s cut off. */
@@ -116,7 +119,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxNextEvents: read.int("CODEX_FLOW_MAX_NEXT_EVENTS", 100, 0, 100_000),
     maxChainEvents: read.int("CODEX_FLOW_MAX_CHAIN_EVENTS", 1000, 0, 1_000_000),
     shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 10_000, 0, 3600_000),
-    threads: read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on",
+    threads: env.CODEX_FLOW_THREADS ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on" : undefined,
   };
   return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
 }

@@ -14,11 +14,12 @@ import type { FromWorker, ToWorker } from "./worker.ts";
  * postMessage. `stop` keeps the order of startSystem's: the ingress stops accepting,
  * then the worker stops its services (steps finish or are released within the grace)
  * and ends; a worker that dies on its own ends the process (exit 1), never half a system.
- * Without the ingress, with it alone, or with `config.threads` off: startSystem.
+ * Without the ingress, with it alone, or with threads off (`config.threads`, else
+ * `byDefault`): startSystem.
  */
-export async function startThreadedSystem(config: Config, natsUrl: string, names: readonly ServiceName[]): Promise<RunningSystem> {
+export async function startThreadedSystem(config: Config, natsUrl: string, names: readonly ServiceName[], byDefault = true): Promise<RunningSystem> {
   const others = names.filter((name) => name !== "ingress");
-  if (!config.threads || !names.includes("ingress") || others.length === 0) return await startSystem(config, natsUrl, names);
+  if (!(config.threads ?? byDefault) || !names.includes("ingress") || others.length === 0) return await startSystem(config, natsUrl, names);
   const log = logger("threads");
   const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
   const listeners = new Set<AppliedListener>();
