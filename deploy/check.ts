@@ -110,11 +110,12 @@ async function single(): Promise<void> {
   const config = loadConfig({}, {});
   const nc = await connectNats(`nats://127.0.0.1:${port}`, "deploy-check", log);
   try {
-    const jsm = await jetstreamManager(nc);
+    // A current server opens its client port before JetStream has finished starting.
+    const jsm = await retry("JetStream on the single server", () => jetstreamManager(nc));
     await retry("ensureStream", () => ensureStream(jsm, config));
     const info = await jsm.streams.info(config.stream);
     check(info.config.num_replicas === 1 && info.config.allow_direct === true, `single: stream ${config.stream} replicas ${info.config.num_replicas}, allow_direct ${info.config.allow_direct}`);
-    const { ack, stored } = await publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`);
+    const { ack, stored } = await retry("publish to the single server", () => publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`));
     check(stored?.seq === ack.seq, `single: published and read back seq ${ack.seq}`);
   } finally {
     await nc.close();
@@ -173,8 +174,8 @@ async function cluster(): Promise<void> {
     // A stream created with 1 replica (CODEX_FLOW_STREAM_REPLICAS unset) and scaled later.
     const small = loadConfig({ CODEX_FLOW_STREAM: "SCALE_CHECK", CODEX_FLOW_SUBJECT_PREFIX: "scalecheck" }, {});
     await retry("ensureStream with replicas 1", () => ensureStream(jsm, small));
-    const before = await jsm.streams.info(small.stream);
-    await jsm.streams.update(small.stream, { ...before.config, num_replicas: 3 });
+    const before = await retry("info of the 1-replica stream", () => jsm.streams.info(small.stream));
+    await retry("scaling it to 3 replicas", () => jsm.streams.update(small.stream, { ...before.config, num_replicas: 3 }));
     const after = await retry("scaled stream with two current replicas", async () => {
       const found = await jsm.streams.info(small.stream);
       if ((found.cluster?.replicas ?? []).filter((r) => r.current).length !== 2) throw new Error("replicas not current yet");

@@ -8,6 +8,7 @@ import { fenceAfterMs, holdLease, type Lease } from "../../lib/lease.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/messages.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
+import { lastMessage } from "../../lib/last-message.ts";
 import { runStep } from "../../lib/runners/index.ts";
 import { signalGroup } from "../../lib/runners/launch.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
@@ -106,7 +107,7 @@ type Publish = (subject: string, body: FlowMessage, msgID: string) => Promise<un
 async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, attempt: number, controller: AbortController, finish: Finish, publish: Publish): Promise<Disposition> {
   const { subjects, hostId, log } = deps;
   const base = command.attemptBase ?? 0;
-  const [last, cancel] = await Promise.all([lastOn(deps, subjects.run(command.runId, "finished")), lastOn(deps, subjects.run(command.runId, "cancel"))]);
+  const [last, cancel] = await Promise.all([lastMessage(deps, subjects.run(command.runId, "finished")), lastMessage(deps, subjects.run(command.runId, "cancel"))]);
   const lastFinished = last?.message.kind === "run.finished" && last.message.attempt > base ? last.message : undefined;
   if (lastFinished && lastFinished.retryInMs === undefined) return "ack";
   if ((cancel && cancel.seq > message.seq) || controller.signal.reason === "cancel") {
@@ -210,14 +211,6 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
 function noRun(status: RunFinished["status"], error: string): Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt"> {
   const now = new Date().toISOString();
   return { status, exitCode: null, signal: null, error, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0 };
-}
-
-/** The last message on a subject (a direct get), decoded, with its stream sequence. */
-async function lastOn(deps: AttemptDeps, subject: string): Promise<{ seq: number; message: FlowMessage } | undefined> {
-  const stored = await deps.jsm.direct.getMessage(deps.stream, { last_by_subj: subject });
-  if (!stored) return undefined;
-  const decoded = decodeMessage(stored.data);
-  return decoded.ok ? { seq: stored.seq, message: decoded.message } : undefined;
 }
 
 /** The attempt's records must reach the log: keep the lease and retry until they do. */

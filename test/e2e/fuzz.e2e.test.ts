@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { tempDir } from "../support/temp.ts";
 
 /**
  * Schemathesis against /openapi.json of the running system (`flow serve all`, token and
@@ -31,7 +32,8 @@ test.skipIf(!binary && !process.env.CI)("schemathesis finds no 5xx and no answer
   const url = await ingressUrlOf(cli.start(["serve", "all"], { env }));
   const run = Bun.spawn(
     [binary!, "run", `${url}/openapi.json`, "-H", `Authorization: Bearer ${TOKEN}`, "--checks", CHECKS.join(","), "--max-examples", "100", "--phases", "examples,coverage,fuzzing,stateful", "--workers", "1", "--request-timeout", "10", "--no-color", "--generation-database", "none", "--seed", String(Date.now() % 1_000_000)],
-    { cwd: join(import.meta.dir, "..", "fuzz"), env: { ...process.env, PYTHONPATH: join(import.meta.dir, "..", "fuzz"), SCHEMATHESIS_HOOKS: "hooks", CODEX_FLOW_FUZZ_SECRET: SECRET }, stdout: "pipe", stderr: "pipe" },
+    // Run in a temporary directory: schemathesis keeps a .schemathesis cache where it runs.
+    { cwd: tempDir("codex-flows-fuzz-"), env: { ...process.env, PYTHONPATH: join(import.meta.dir, "..", "fuzz"), SCHEMATHESIS_HOOKS: "hooks", CODEX_FLOW_FUZZ_SECRET: SECRET }, stdout: "pipe", stderr: "pipe" },
   );
   const timer = setTimeout(() => run.kill("SIGKILL"), 170_000);
   const [out, err, code] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
