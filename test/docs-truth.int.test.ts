@@ -70,4 +70,3 @@ describe("docs that agree with behaviour", () => {
     expect(read("README.md")).toContain("docs/security.md");
   });
 });
-
