@@ -30,7 +30,7 @@ const HELP = `bun run bench [--duration S] [--warmup S] [--only ROWS]
 
   --duration S   measured seconds of each HTTP load row (default 5)
   --warmup S     warm-up seconds before each HTTP load row (default 1)
-  --only ROWS    comma-separated subset of: ${ROWS.join(", ")} (default: all)
+  --only ROWS    comma-separated subset of: ${ROWS.join(", ")} (default: all but ${OPT_IN.join(", ")})
   -h, --help     this help
 
 Rows: minimal = a minimal Elysia handler publishing to JetStream (the limit); ingress =
@@ -45,7 +45,8 @@ a one-step flow, 30 events one at a time and 200 at once, all with ?wait=true.
 Data rows (bench/workload.ts makes the messages the services write): consume = an ordered
 consumer reading ${MESSAGES} messages without applying them (the baseline); projector = the
 projector applying the same messages into a new SQLite file; rebuild = rebuildReadModel of
-them; read = GET /runs on \`flow serve ingress\` over a read model of ${READ_MODEL_RUNS} runs that
+them; read = GET /runs and GET /events (first pages, filters, page 100 of a
+filter) on \`flow serve ingress\` over a read model of ${READ_MODEL_RUNS} runs that
 the projector built from the stream, typical list queries one at a time; dashboard = the
 runs page over such a read model in headless Chromium (time to interactive) and its API
 calls' p99; memory = the resident memory of \`flow dev\` and all it starts (its own
