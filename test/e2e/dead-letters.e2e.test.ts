@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { api, Deployment, executions, killLeftoverSteps, lastSeq, recordingPrelude, tempDir, withOutput } from "../support/cluster.ts";
 import { writeFlows } from "../support/flows.ts";
 import { useNatsServer } from "../support/nats.ts";
-import { type CliProcess, ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { type CliProcess, serviceEnv, useProcesses } from "../support/processes.ts";
 
 // A command whose step kills its own executor every time: the run must still end, as a
 // failed run that says why, by the executors' lost-attempt limit or by the server's
@@ -51,9 +51,7 @@ process.exit(0);
   const script = join(cwd, "flows", "doomed", "exec", "crash.ts");
   deployments.push({ deployment, script, pids });
   env.CODEX_FLOW_BACKEND_CWD = cwd;
-  await deployment.start("projector", "projector");
-  await Promise.all([deployment.start("matcher", "matcher"), deployment.start("ingress", "ingress")]);
-  const url = await ingressUrlOf(deployment.proc("ingress"));
+  const url = await deployment.startControlPlane();
   const executor = supervise(deployment, "executor");
   await executor.started;
   return { deployment, pids, client: api(() => url), executor, stream: env.CODEX_FLOW_STREAM! };

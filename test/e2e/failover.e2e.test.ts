@@ -4,7 +4,7 @@ import { DEFAULT_ACK_WAIT_MS } from "../../lib/config.ts";
 import { api, Deployment, executions, killLeftoverSteps, recordingPrelude, tempDir, withOutput } from "../support/cluster.ts";
 import { writeFlows } from "../support/flows.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
-import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { serviceEnv, useProcesses } from "../support/processes.ts";
 
 // Failover with the default lease (CODEX_FLOW_ACK_WAIT_MS unset): two executors; the one
 // running a long step is killed with SIGKILL, five times. Each time the other host must
@@ -44,9 +44,7 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "att
   );
   script = join(cwd, "flows", "failover", "exec", "work.ts");
   env.CODEX_FLOW_BACKEND_CWD = cwd;
-  await deployment.start("projector", "projector");
-  await Promise.all([deployment.start("matcher", "matcher"), deployment.start("ingress", "ingress")]);
-  url = await ingressUrlOf(deployment.proc("ingress"));
+  url = await deployment.startControlPlane();
 });
 
 afterAll(async () => {

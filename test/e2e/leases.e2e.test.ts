@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { api, consumerInfo, Deployment, executions, killLeftoverSteps, lastSeq, recordingPrelude, summary, tempDir, withOutput } from "../support/cluster.ts";
 import { writeFlows } from "../support/flows.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
-import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { serviceEnv, useProcesses } from "../support/processes.ts";
 import { isRunning } from "../fixtures/request.ts";
 
 // Leases and graceful shutdown, with every service a process of its own and two executor
@@ -50,10 +50,7 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "att
   );
   script = join(cwd, "flows", "lease", "exec", "work.ts");
   env.CODEX_FLOW_BACKEND_CWD = cwd;
-  // The projector creates the read model before the ingress opens it.
-  await deployment.start("projector", "projector");
-  await Promise.all([deployment.start("matcher", "matcher"), deployment.start("ingress", "ingress")]);
-  url = await ingressUrlOf(deployment.proc("ingress"));
+  url = await deployment.startControlPlane();
 });
 
 afterAll(async () => {

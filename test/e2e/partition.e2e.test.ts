@@ -7,7 +7,7 @@ import { api, Deployment, killLeftoverSteps, tempDir, withOutput } from "../supp
 import { writeFlows } from "../support/flows.ts";
 import { eventually } from "../support/nats.ts";
 import { netnsLab } from "../support/netns.ts";
-import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { serviceEnv, useProcesses } from "../support/processes.ts";
 import { isRunning } from "../fixtures/request.ts";
 
 // A partition, for real: two executors, each in a network namespace of its own (veth to
@@ -59,9 +59,7 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "att
   );
   script = join(cwd, "flows", "partition", "exec", "work.ts");
   env.CODEX_FLOW_BACKEND_CWD = cwd;
-  await deployment.start("projector", "projector");
-  await Promise.all([deployment.start("matcher", "matcher"), deployment.start("ingress", "ingress")]);
-  url = await ingressUrlOf(deployment.proc("ingress"));
+  url = await deployment.startControlPlane();
   await Promise.all(hosts.map((host, i) => deployment.start(`exec-${i + 1}`, "executor", { CODEX_FLOW_HOST_ID: `exec-${i + 1}` }, 20_000, host.exec)));
   cuts.push(...hosts);
 });

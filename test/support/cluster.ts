@@ -4,7 +4,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { ServiceName } from "../../services/system.ts";
 import { json } from "./http.ts";
-import { type CliProcess, type useProcesses } from "./processes.ts";
+import { type CliProcess, ingressUrlOf, type useProcesses } from "./processes.ts";
 import { isRunning } from "../fixtures/request.ts";
 import { tempDir as makeTempDir } from "./temp.ts";
 
@@ -42,6 +42,17 @@ export class Deployment {
     readonly env: Record<string, string | undefined>,
   ) {
     if (env.CODEX_FLOW_BACKEND_DATA_DIR) this.tempDirs.push(env.CODEX_FLOW_BACKEND_DATA_DIR);
+  }
+
+  /**
+   * The shared services every host test needs before its executors: the projector
+   * first (it creates the read model the ingress opens), then matcher and ingress.
+   * Returns the ingress's URL.
+   */
+  async startControlPlane(): Promise<string> {
+    await this.start("projector", "projector");
+    await Promise.all([this.start("matcher", "matcher"), this.start("ingress", "ingress")]);
+    return await ingressUrlOf(this.proc("ingress"));
   }
 
   /**
