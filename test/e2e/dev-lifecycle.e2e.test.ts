@@ -6,18 +6,11 @@ import { writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
 import { eventually } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
+import { isRunning } from "../fixtures/request.ts";
 
 setDefaultTimeout(90_000);
 const cli = useProcesses();
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The pid of the nats-server listening on `port`, from /proc (its command line names the port). */
 async function natsPid(port: string): Promise<number> {
@@ -38,7 +31,7 @@ test("flow dev: one per data directory, an embedded NATS that needs the printed 
   const natsUrl = first.stdout.join("\n").match(/NATS +(nats:\/\/\S+)/)![1]!;
   const port = new URL(natsUrl).port;
   const server = await natsPid(port);
-  cli.cleanup(() => alive(server) && process.kill(server, "SIGKILL"));
+  cli.cleanup(() => isRunning(server) && process.kill(server, "SIGKILL"));
 
   // A second flow dev on the same data directory says who holds it.
   const second = await cli.run(["dev"], { env: { ...env, CODEX_FLOW_BACKEND_PORT: "0" } });
@@ -59,15 +52,15 @@ test("flow dev: one per data directory, an embedded NATS that needs the printed 
   first.signal("SIGINT");
   expect(await first.exit(20_000)).toBe(0);
   expect(Date.now() - stopping).toBeLessThan(10_000);
-  expect(alive(server)).toBe(false);
+  expect(isRunning(server)).toBe(false);
 
   const again = cli.start(["dev"], { env });
   await again.waitForLine("Ctrl-C stops everything.", 30_000);
   const { run } = await json(fetch(`${url}/runs/${runIds[0]}`));
   expect(run.attempts[0].status).toBe("released");
   const restarted = await natsPid(new URL(again.stdout.join("\n").match(/NATS +(nats:\/\/\S+)/)![1]!).port);
-  cli.cleanup(() => alive(restarted) && process.kill(restarted, "SIGKILL"));
+  cli.cleanup(() => isRunning(restarted) && process.kill(restarted, "SIGKILL"));
   again.signal("SIGKILL");
   await again.exit(5_000).catch(() => undefined);
-  await eventually(() => !alive(restarted), 10_000, "the embedded nats-server to die with its parent");
+  await eventually(() => !isRunning(restarted), 10_000, "the embedded nats-server to die with its parent");
 });

@@ -6,6 +6,7 @@ import { json } from "../support/http.ts";
 import { useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
 import { tempDir } from "../support/temp.ts";
+import { isRunning } from "../fixtures/request.ts";
 
 // `flow serve all` runs the projector, matcher and executor on a worker thread beside
 // the ingress (services/threads.ts): these check what that must keep.
@@ -18,14 +19,6 @@ function sleeper(dir: string, ms: number): string {
   return `import { writeFileSync } from "node:fs";\nconst input = JSON.parse(await Bun.stdin.text());\nwriteFileSync(${JSON.stringify(dir)} + "/" + input.flow.event.id + ".pid", String(process.pid));\nawait Bun.sleep(${ms});\nconsole.log('FLOW_RESULT {"status":"completed"}');`;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Posts the event and waits until its one run is running and its step wrote DIR/<id>.pid; its run id. */
 async function runningRun(url: string, id: string, type: string, dir: string): Promise<string> {
@@ -62,7 +55,7 @@ test("given serve all with threads and a running step, when SIGTERM arrives, the
   all.signal("SIGTERM");
   expect(await all.exit(30_000)).toBe(0);
   const pid = Number(readFileSync(join(pids, "slow-1.pid"), "utf8"));
-  expect(alive(pid)).toBe(false);
+  expect(isRunning(pid)).toBe(false);
 
   const again = cli.start(["serve", "all"], { env });
   const url2 = await ingressUrlOf(again);
@@ -82,7 +75,7 @@ test("given serve all with threads and a step longer than the grace, when SIGTER
   all.signal("SIGTERM");
   expect(await all.exit(20_000)).toBe(0);
   const pid = Number(readFileSync(join(pids, "long-1.pid"), "utf8"));
-  expect(alive(pid)).toBe(false);
+  expect(isRunning(pid)).toBe(false);
 
   // Read the record the stopping executor wrote, without starting an executor that would run it again.
   const projector = cli.start(["serve", "projector"], { env });
