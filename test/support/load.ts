@@ -130,8 +130,20 @@ export async function quiescence(natsUrl: string, env: Record<string, string | u
   try {
     const jsm = await jetstreamManager(nc);
     for (;;) {
-      const streamSeq = (await jsm.streams.info(stream)).state.last_seq;
-      const consumers = await Promise.all(["matcher", "executor-any"].map((name) => jsm.consumers.info(stream, name)));
+      // Right after a node comes back, a JetStream API request can time out while its
+      // stream or consumer groups elect leaders: that is "not quiet yet", asked again
+      // until the deadline (whose error names the last such answer).
+      let streamSeq: number;
+      let consumers: { num_pending: number; num_ack_pending: number }[];
+      try {
+        streamSeq = (await jsm.streams.info(stream)).state.last_seq;
+        consumers = await Promise.all(["matcher", "executor-any"].map((name) => jsm.consumers.info(stream, name)));
+      } catch (err) {
+        report.quiescence = { jetstreamUnanswered: String(err), afterMs: Date.now() - since };
+        if (Date.now() - since > timeoutMs) throw new Error(`no quiescence within ${timeoutMs} ms: JetStream did not answer (${err})`);
+        await Bun.sleep(200);
+        continue;
+      }
       const db = new Database(readModel, { readonly: true });
       let state: { streamSeq: number; appliedSeq: number; unmatched: number; unfinished: number; held: number };
       try {
