@@ -8,13 +8,13 @@ import { readdirSync, readFileSync } from "node:fs";
  * while the parents still live) and the environment (a process whose environment holds
  * the step's CODEX_FLOW_RUN_ID and CODEX_FLOW_ATTEMPT). A process that both outlives its
  * parents and scrubs its environment is not found; systemd-run's cgroup catches even
- * that (docs/runners.md). Only processes started no earlier than `bornAfter` (the step's
- * own start, in clock ticks since boot: startTicks) have their environment read: one
- * started before the step cannot hold its marker, and reading every process's
- * environment on each step's end was a fifth of a busy executor's CPU (docs/performance.md).
+ * that (docs/runners.md). Neither can be a process started before the step, so only the
+ * pids handed out since the step's own (`since`: stepStart) are read at all: reading
+ * every process's /proc files on each step's end was a fifth of a busy executor's CPU
+ * (docs/performance.md).
  */
-export function escapedProcesses(group: number, marker: Record<string, string>, bornAfter = 0): number[] {
-  const procs = readProcs();
+export function escapedProcesses(group: number, marker: Record<string, string>, since?: StepStart): number[] {
+  const procs = readProcs(since);
   const found = new Set<number>();
   const inTree = new Set(procs.filter((p) => p.pgid === group).map((p) => p.pid));
   // Descendants by parent pid, to a fixed point (bounded: each round adds a process or ends).
@@ -30,20 +30,57 @@ export function escapedProcesses(group: number, marker: Record<string, string>, 
   for (const p of procs) if (inTree.has(p.pid) && p.pgid !== group) found.add(p.pid);
   const wanted = Object.entries(marker).map(([name, value]) => `${name}=${value}`);
   for (const p of procs) {
-    if (p.pgid === group || found.has(p.pid) || p.pid === process.pid || p.start < bornAfter) continue;
+    if (p.pgid === group || found.has(p.pid) || p.pid === process.pid) continue;
     if (environHolds(p.pid, wanted)) found.add(p.pid);
   }
   return [...found];
 }
 
-type Proc = { pid: number; ppid: number; pgid: number; start: number };
+type Proc = { pid: number; ppid: number; pgid: number };
 
-/** When process `pid` started, in clock ticks since boot (/proc/PID/stat field 22); 0 when it cannot be read. */
-export function startTicks(pid: number): number {
+/** A step's start: its pid and the host's fork count then. */
+export type StepStart = { pid: number; forks?: number };
+
+/** Read right after the step is spawned. */
+export function stepStart(pid: number): StepStart {
+  return { pid, forks: forkCount() };
+}
+
+/**
+ * Which pids can belong to processes started since `since.pid` was: Linux hands out pids
+ * in rising order, wrapping at pid_max, so they lie on the circular stretch from the
+ * step's pid to the last one handed out, as long as fewer pids than pid_max went since
+ * (the host's fork count, which counts threads too, tells). Undefined (every pid) when
+ * that cannot be known. A pid on the stretch may still be an older process's from before
+ * a wrap: it cannot descend from the step or hold its marker, so reading it costs a little
+ * and finds nothing.
+ */
+export function pidsSince(since: StepStart, now: { lastPid?: number; forks?: number; pidMax?: number }): ((pid: number) => boolean) | undefined {
+  const { lastPid, forks, pidMax } = now;
+  if (lastPid === undefined || forks === undefined || pidMax === undefined || since.forks === undefined) return undefined;
+  if (forks - since.forks >= pidMax - RESERVED_PIDS) return undefined;
+  const first = since.pid;
+  return first <= lastPid ? (pid) => pid >= first && pid <= lastPid : (pid) => pid >= first || pid <= lastPid;
+}
+
+/** Pids below this are not handed out again after a wrap (the kernel's RESERVED_PIDS). */
+const RESERVED_PIDS = 300;
+
+function forkCount(): number | undefined {
   try {
-    return Number(statFields(readFileSync(`/proc/${pid}/stat`, "utf8"))[19]) || 0;
+    const count = Number(/^processes (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    return Number.isSafeInteger(count) ? count : undefined;
   } catch {
-    return 0;
+    return undefined;
+  }
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    const value = Number(readFileSync(path, "utf8").trim());
+    return Number.isSafeInteger(value) ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -52,14 +89,18 @@ function statFields(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
-function readProcs(): Proc[] {
+function readProcs(since?: StepStart): Proc[] {
   const procs: Proc[] = [];
-  for (const name of readdirSync("/proc")) {
+  const names = readdirSync("/proc");
+  // Read after the listing, so every pid listed was handed out by then.
+  const candidate = since && pidsSince(since, { lastPid: readNumber("/proc/sys/kernel/ns_last_pid"), forks: forkCount(), pidMax: readNumber("/proc/sys/kernel/pid_max") });
+  for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
+    if (candidate && !candidate(Number(name))) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       const fields = statFields(stat);
-      procs.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), start: Number(fields[19]) });
+      procs.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]) });
     } catch {
       // Gone between the listing and the read.
     }

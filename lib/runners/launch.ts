@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { checkSystemdRunSpec, parseForwardEnv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
-import { escapedProcesses, startTicks } from "./escapees.ts";
+import { escapedProcesses, stepStart } from "./escapees.ts";
 import { parseEnvNames, withoutWithheld } from "./step-env.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
 
@@ -94,7 +94,7 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
   }
   let killTimer: Timer | undefined;
   const marker = { CODEX_FLOW_RUN_ID: spec.stepEnv.CODEX_FLOW_RUN_ID ?? "", CODEX_FLOW_ATTEMPT: spec.stepEnv.CODEX_FLOW_ATTEMPT ?? "" };
-  const bornAfter = startTicks(child.pid);
+  const started = stepStart(child.pid);
   const launched: Launched<In> = {
     child,
     problems: [],
@@ -106,7 +106,7 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
     async reap() {
       clearTimeout(killTimer);
       // What left the group (setsid) is found before the group goes, while parentage still shows it.
-      const escaped = escapedProcesses(child.pid, marker, bornAfter);
+      const escaped = escapedProcesses(child.pid, marker, started);
       // Grandchildren outlive their parent unless told otherwise; the group is the step's, so nothing in it may stay.
       signalGroup(child.pid, "SIGKILL");
       for (const pid of escaped) {
