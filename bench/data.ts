@@ -138,7 +138,7 @@ export function dataRows(r: Results): Row[] {
       rows.push({ row: "projector apply (msg/s)", rps: p.projector.perSecond, target: `>=${pct(APPLY_RATIO)} of consume`, verdict, note });
     }
     if (p.rebuild) {
-      const note = `${seconds(p.rebuild.elapsedMs)}: rebuildReadModel of the same ${p.rebuild.messages} msgs (new file, WAL checkpointed); ${cpu(p.rebuild)}`;
+      const note = `${seconds(p.rebuild.elapsedMs)}: rebuildReadModel of the same ${p.rebuild.messages} msgs (a new file, written without a WAL); ${cpu(p.rebuild)}`;
       rows.push({ row: `rebuild ${round(p.rebuild.messages / 1000)}k (msg/s)`, rps: p.rebuild.perSecond, target: "(seconds)", verdict: "-", note });
     }
   }

@@ -57,7 +57,7 @@ describe("projector", () => {
 
   test("a projector stopped part-way resumes from its checkpoint and ends identical", async () => {
     const path = join(config.dataDir, "resume.sqlite");
-    const first = await startProjectorService(ctx, path, 5);
+    const first = await startProjectorService(ctx, path, { maxBatch: 5 });
     const firstBatch = new Promise<void>((resolve) => first.projector.onApplied(() => resolve()));
     await firstBatch;
     await first.stop();

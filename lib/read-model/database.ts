@@ -189,15 +189,23 @@ function withStatementCache(sqlite: Sqlite): Sqlite {
  * Opens (and creates) the SQLite read model in WAL mode and brings its schema up to
  * date. Readers in other processes see the projector's commits as they land.
  */
-export async function openReadModel(path: string): Promise<ReadModel> {
+export async function openReadModel(path: string, options: { scratch?: boolean } = {}): Promise<ReadModel> {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Sqlite(path, { create: true });
   // The busy timeout first: switching to WAL needs a lock another process may hold for a moment.
   sqlite.exec("PRAGMA busy_timeout = 5000");
-  sqlite.exec("PRAGMA journal_mode = WAL");
-  sqlite.exec("PRAGMA synchronous = NORMAL");
-  // Fewer, larger checkpoints: each one syncs the file, and the projector writes in bursts.
-  sqlite.exec("PRAGMA wal_autocheckpoint = 8000");
+  if (options.scratch) {
+    // A file being built that nothing else reads and that is thrown away if the build fails
+    // (a rebuild): pages go straight to the file, unsynced; the journal that lets a batch
+    // roll back stays in memory. Opened again without `scratch`, it is a WAL file like any.
+    sqlite.exec("PRAGMA journal_mode = MEMORY");
+    sqlite.exec("PRAGMA synchronous = OFF");
+  } else {
+    sqlite.exec("PRAGMA journal_mode = WAL");
+    sqlite.exec("PRAGMA synchronous = NORMAL");
+    // Fewer, larger checkpoints: each one syncs the file, and the projector writes in bursts.
+    sqlite.exec("PRAGMA wal_autocheckpoint = 8000");
+  }
   const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: withStatementCache(sqlite) }) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   // Kysely's SQLite migration lock is per connection: two processes (projector and ingress on

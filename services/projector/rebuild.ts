@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import { rawSqlite } from "../../lib/read-model/database.ts";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import type { ServiceContext } from "../context.ts";
@@ -11,29 +10,26 @@ export type RebuildProgress = { applied: number; target: number; elapsedMs: numb
 
 /**
  * Builds a read model from stream sequence 1 into a new file until it has caught up with
- * the stream's last sequence as of the start, then makes it one self-contained file (the
- * WAL checkpointed away). With `swapInto`, renames it over that path (and drops the old
- * file's WAL side files). Returns the path of the new read model.
+ * the stream's last sequence as of the start: one self-contained file (written without a
+ * WAL). With `swapInto`, renames it over that path (and drops the old file's WAL side
+ * files). Returns the path of the new read model.
  */
 export async function rebuildReadModel(ctx: ServiceContext, output: string, options: { swapInto?: string; onProgress?: (p: RebuildProgress) => void } = {}): Promise<{ path: string; applied: number; elapsedMs: number }> {
   const started = Date.now();
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${output}${suffix}`, { force: true });
   const target = (await ctx.jsm.streams.info(ctx.config.stream)).state.last_seq;
-  const service = await startProjectorService(ctx, output, 2_000);
   // A rebuild that fails is thrown away, so it need not survive a power cut on the way,
-  // and one checkpoint at the end beats many along the way.
+  // and nothing reads it before it is done: no WAL to copy back into the file at the end.
+  const service = await startProjectorService(ctx, output, { maxBatch: 2_000, scratch: true });
   // A bigger page cache for the one-off build: the default 2 MB made every lookup of a
   // million-message rebuild a read (half the rate of a 100k one; docs/performance.md).
-  rawSqlite(service.db).exec(`PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -${REBUILD_CACHE_KIB}`);
+  rawSqlite(service.db).exec(`PRAGMA cache_size = -${REBUILD_CACHE_KIB}`);
   const report = () => options.onProgress?.({ applied: service.projector.appliedSeq(), target, elapsedMs: Date.now() - started });
   const ticker = setInterval(report, 1_000);
   try {
     // However long it takes: progress is reported every second meanwhile.
     while (!(await service.projector.waitFor(target, 60_000)));
     await service.projector.stop();
-    // One self-contained file, so it can be renamed into place.
-    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(service.db);
-    await sql`PRAGMA journal_mode = DELETE`.execute(service.db);
   } finally {
     clearInterval(ticker);
     await service.stop();

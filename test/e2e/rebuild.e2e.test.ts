@@ -1,4 +1,5 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { signBody } from "../../services/ingress/signature.ts";
 import { writeFlows, echoStep } from "../support/flows.ts";
@@ -30,6 +31,20 @@ test("given a workload, when flow projector rebuild runs with the services stopp
   expect(rebuild.stderr).toMatch(/\d+\/\d+ messages \(100%\)/);
   expect(rebuild.stdout).toContain(`rebuilt ${path} from`);
   expect(await snapshotOf(path)).toBe(before);
+  // One self-contained file: no journal, WAL or half-built file beside it.
+  expect(readdirSync(env.CODEX_FLOW_BACKEND_DATA_DIR!).filter((name) => name.startsWith("read-model"))).toEqual(["read-model.sqlite"]);
+
+  // The services open the rebuilt file as their live read model and go on from its checkpoint.
+  const again = cli.start(["serve", "all"], { env });
+  const againUrl = await ingressUrlOf(again);
+  const body = JSON.stringify({ id: "tick-after", type: "t.tick", payload: {} });
+  const response = await fetch(`${againUrl}/events?wait=true`, { method: "POST", body, headers: { "content-type": "application/json", "x-flow-signature-256": signBody("s", body) } });
+  expect(response.status).toBe(202);
+  const runs = (await (await fetch(`${againUrl}/runs?limit=50`)).json()) as { runs: { eventId: string; status: string }[] };
+  expect(runs.runs.filter((r) => r.eventId === "tick-after").map((r) => r.status)).toEqual(["completed", "completed"]);
+  expect(runs.runs.length).toBe(22);
+  again.signal("SIGTERM");
+  expect(await again.exit(30_000)).toBe(0);
 });
 
 test("given --output, when flow projector rebuild runs, then it writes only that file", async () => {
