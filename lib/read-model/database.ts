@@ -187,7 +187,8 @@ function withStatementCache(sqlite: Sqlite): Sqlite {
 
 /**
  * Opens (and creates) the SQLite read model in WAL mode and brings its schema up to
- * date. Readers in other processes see the projector's commits as they land.
+ * date. Readers in other processes see the projector's commits as they land. With
+ * `scratch`, a file only its builder uses (see below).
  */
 export async function openReadModel(path: string, options: { scratch?: boolean } = {}): Promise<ReadModel> {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
