@@ -83,9 +83,10 @@ async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs = 30_000):
   }
 }
 
-async function publishOne(nc: NatsConnection, stream: string, subject: string) {
+/** Publishes one message with a fixed id (a retried publish that was stored after all is a duplicate, not a second message). */
+async function publishOne(nc: NatsConnection, stream: string, subject: string, msgID: string) {
   const js = jetstream(nc);
-  const ack = await js.publish(subject, JSON.stringify({ check: "deploy", at: new Date().toISOString() }), { msgID: `deploy-check:${Date.now()}` });
+  const ack = await js.publish(subject, JSON.stringify({ check: "deploy", msgID }), { msgID });
   return { ack, stored: await (await jetstreamManager(nc)).streams.getMessage(stream, { seq: ack.seq }) };
 }
 
@@ -115,7 +116,7 @@ async function single(): Promise<void> {
     await retry("ensureStream", () => ensureStream(jsm, config));
     const info = await jsm.streams.info(config.stream);
     check(info.config.num_replicas === 1 && info.config.allow_direct === true, `single: stream ${config.stream} replicas ${info.config.num_replicas}, allow_direct ${info.config.allow_direct}`);
-    const { ack, stored } = await retry("publish to the single server", () => publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`));
+    const { ack, stored } = await retry("publish to the single server", () => publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:single"));
     check(stored?.seq === ack.seq, `single: published and read back seq ${ack.seq}`);
   } finally {
     await nc.close();
@@ -166,9 +167,10 @@ async function cluster(): Promise<void> {
       return found;
     });
     check(info.config.num_replicas === 3, `cluster: stream ${config.stream} replicas ${info.config.num_replicas}, leader ${info.cluster?.leader}, peers ${(info.cluster?.replicas ?? []).map((r) => `${r.name}${r.current ? " (current)" : ""}`).join(", ")}`);
-    const { ack, stored } = await publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`);
+    // A current server may still answer "JetStream not enabled" for a moment after the stream is made.
+    const { ack, stored } = await retry("publish to the cluster", () => publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:cluster"));
     check(stored?.seq === ack.seq, `cluster: published and read back seq ${ack.seq}`);
-    const direct = await jsm.direct.getMessage(config.stream, { last_by_subj: `${config.subjectPrefix}.events.deploy-check` });
+    const direct = await retry("direct get by subject", () => jsm.direct.getMessage(config.stream, { last_by_subj: `${config.subjectPrefix}.events.deploy-check` }));
     check(direct?.seq === ack.seq, "cluster: direct get by subject (allow_direct) answers");
 
     // A stream created with 1 replica (CODEX_FLOW_STREAM_REPLICAS unset) and scaled later.
@@ -183,9 +185,10 @@ async function cluster(): Promise<void> {
     });
     check(after.config.num_replicas === 3, `cluster: a 1-replica stream scales to ${after.config.num_replicas} replicas by a stream update`);
     // ensureStream leaves the operator's replica count alone.
-    await ensureStream(jsm, small);
-    check((await jsm.streams.info(small.stream)).config.num_replicas === 3, "cluster: ensureStream with replicas 1 keeps an existing stream at 3");
-    await jsm.streams.delete(small.stream);
+    await retry("ensureStream on the scaled stream", () => ensureStream(jsm, small));
+    const kept = await retry("info of the scaled stream", () => jsm.streams.info(small.stream));
+    check(kept.config.num_replicas === 3, "cluster: ensureStream with replicas 1 keeps an existing stream at 3");
+    await retry("deleting the scaled stream", () => jsm.streams.delete(small.stream));
   } finally {
     await nc.close();
   }
@@ -204,7 +207,7 @@ async function cluster(): Promise<void> {
     await third.exited;
     const moved = await Promise.race([reconnected, Bun.sleep(15_000).then(() => false)]);
     check(moved, `cluster: a client connected to nats-3 alone reconnects to ${moving.getServer()} when nats-3 stops`);
-    const { ack } = await retry("publish with nats-3 down", () => publishOne(moving, config.stream, `${config.subjectPrefix}.events.deploy-check`));
+    const { ack } = await retry("publish with nats-3 down", () => publishOne(moving, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:failover"));
     check(ack.seq === 2, `cluster: with nats-3 down the stream still takes a publish (seq ${ack.seq})`);
   } finally {
     await moving.close();
