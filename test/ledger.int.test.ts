@@ -9,7 +9,7 @@ const LEDGER = resolve(import.meta.dir, "../services/executor/ledger.ts");
 const LOG = resolve(import.meta.dir, "../lib/log.ts");
 
 /** A stand-in executor process: starts a step in its own process group (with a grandchild), records it, waits. */
-async function executorWithStep(dataDir: string): Promise<{ executor: Bun.Subprocess; step: number; grandchild: number }> {
+async function executorWithStep(dataDir: string, guarded = false): Promise<{ executor: Bun.Subprocess; step: number; grandchild: number }> {
   const executor = Bun.spawn(
     [
       process.execPath,
@@ -18,7 +18,9 @@ async function executorWithStep(dataDir: string): Promise<{ executor: Bun.Subpro
        const { logger } = await import(${JSON.stringify(LOG)});
        const step = Bun.spawn(["sh", "-c", "sleep 300 & echo $!; wait"], { detached: true, stdout: "pipe" });
        const first = await step.stdout.getReader().read();
-       processLedger(${JSON.stringify(dataDir)}, "host-a", logger("test")).record(step.pid, "run-1", 1);
+       const ledger = processLedger(${JSON.stringify(dataDir)}, "host-a", logger("test"));
+       if (${guarded}) ledger.guard();
+       ledger.record(step.pid, "run-1", 1);
        console.log(step.pid + " " + new TextDecoder().decode(first.value).trim());
        await Bun.sleep(300_000);`,
     ],
@@ -44,4 +46,39 @@ test("given an executor killed while its step runs, when the next executor on th
   expect(await waitUntilGone(step)).toBe(true);
   expect(await waitUntilGone(grandchild)).toBe(true);
   expect(ledger.reapOrphans()).toBe(0);
+});
+
+test("given an executor with its guard, when it is killed with SIGKILL while its step runs, then the step's whole process group ends at once, before any other executor starts", async () => {
+  const dataDir = tempDir("ledger-");
+  const { executor, step, grandchild } = await executorWithStep(dataDir, true);
+  // Another executor's step on the same host is not the guard's to end.
+  const other = await executorWithStep(dataDir, false);
+  await Bun.sleep(200);
+  expect([isRunning(step), isRunning(grandchild)]).toEqual([true, true]);
+
+  executor.kill("SIGKILL");
+  await executor.exited;
+  expect(await waitUntilGone(step, 2_000)).toBe(true);
+  expect(await waitUntilGone(grandchild, 2_000)).toBe(true);
+  expect([isRunning(other.step), isRunning(other.grandchild)]).toEqual([true, true]);
+  // The next executor finds the guarded step ended and only cleans its record up.
+  const ledger = processLedger(dataDir, "host-a", logger("test"));
+  expect(ledger.reapOrphans()).toBe(0);
+  other.executor.kill("SIGKILL");
+  await other.executor.exited;
+  expect(ledger.reapOrphans()).toBe(1);
+  expect(await waitUntilGone(other.grandchild)).toBe(true);
+});
+
+test("given a guard that ends while its executor still runs (a graceful stop, or a pipe closed by mistake), then it touches none of the executor's steps", async () => {
+  const dataDir = tempDir("ledger-");
+  const ledger = processLedger(dataDir, "host-b", logger("test"));
+  const step = Bun.spawn(["sleep", "300"], { detached: true });
+  // Recorded by this process, the live executor here.
+  ledger.record(step.pid, "run-2", 1);
+  ledger.guard().end();
+  await Bun.sleep(500);
+  expect(isRunning(step.pid)).toBe(true);
+  step.kill("SIGKILL");
+  ledger.forget(step.pid);
 });

@@ -7,8 +7,11 @@ type Entry = { pid: number; executorPid: number; runId: string; attempt: number;
 /**
  * The step processes this host's executor started, one file each under
  * `<data dir>/executor/<host>/`. A step leads its own process group, so an executor that
- * is killed leaves its steps running; the next executor on the host ends the groups
- * whose executor is gone (and whose process is still the one recorded, not a reused pid).
+ * is killed leaves its steps running: its guard (a shell watching a pipe only the
+ * executor holds) ends their groups the moment it dies, even by SIGKILL, so its lease can
+ * pass to another host without the step running twice at once; the next executor on the
+ * host ends whatever is left of groups whose executor is gone (and whose process is still
+ * the one recorded, not a reused pid).
  */
 export function processLedger(dataDir: string, hostId: string, log: Logger) {
   const dir = join(dataDir, "executor", hostId);
@@ -20,6 +23,25 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
     },
     forget(pid: number): void {
       rmSync(join(dir, String(pid)), { force: true });
+    },
+    /** Starts this executor's guard; `end()` retires it (after a graceful stop, with nothing left to end). */
+    guard(): { end(): void } {
+      const guard = Bun.spawn(["sh", "-c", GUARD], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOWS_LEDGER: dir, CODEX_FLOWS_EXECUTOR_PID: String(process.pid) },
+        stdin: "pipe",
+        stdout: "ignore",
+        stderr: "ignore",
+        // Its own session: a terminal's Ctrl-C must not end it before the executor's graceful stop.
+        detached: true,
+      });
+      guard.unref();
+      guards.add(guard);
+      return {
+        end() {
+          guards.delete(guard);
+          void guard.stdin.end();
+        },
+      };
     },
     /** Ends the step process groups left by executors that died; returns how many. */
     reapOrphans(): number {
@@ -49,6 +71,26 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
     },
   };
 }
+
+/**
+ * The guard: waits until its stdin ends (the executor closed it, or died and the kernel
+ * closed it); if the executor is gone (no process, or a zombie), kills the process group
+ * of every step the ledger lists for it. An executor that ended its guard itself (a
+ * graceful stop) still runs at that moment, so nothing is touched. The ledger files stay
+ * for the next executor, which finds them ended.
+ */
+const GUARD = `cat >/dev/null
+state=$(sed 's/.*) //' "/proc/$CODEX_FLOWS_EXECUTOR_PID/stat" 2>/dev/null | cut -c1)
+case "$state" in ''|Z|X) ;; *) exit 0 ;; esac
+for f in "$CODEX_FLOWS_LEDGER"/*; do
+  pid=\${f##*/}
+  case "$pid" in ''|*[!0-9]*) continue ;; esac
+  grep -q "\\"executorPid\\":$CODEX_FLOWS_EXECUTOR_PID," "$f" 2>/dev/null || continue
+  kill -s KILL -- "-$pid" 2>/dev/null
+done`;
+
+/** Every live guard's process: its stdin pipe must stay open (not collected) while the executor runs. */
+const guards = new Set<Bun.Subprocess<"pipe", "ignore", "ignore">>();
 
 function cmdlineOf(pid: number): string | undefined {
   try {

@@ -11,6 +11,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
   const { config, nc, js, jsm, subjects, log } = ctx;
   const ledger = processLedger(config.dataDir, config.hostId, log);
   ledger.reapOrphans();
+  const guard = ledger.guard();
   const executor = await startExecutor({
     js,
     jsm,
@@ -38,5 +39,12 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     log,
   });
   log.info(`executing on host ${config.hostId}: queues ${executor.queues().join(", ")}, ${config.concurrency} at a time`);
-  return { name: "executor", executor, stop: () => executor.stop(config.shutdownGraceMs) };
+  return {
+    name: "executor",
+    executor,
+    async stop() {
+      await executor.stop(config.shutdownGraceMs);
+      guard.end();
+    },
+  };
 }

@@ -5,6 +5,7 @@ import { api, Deployment, executions, killLeftoverSteps, recordingPrelude, tempD
 import { writeFlows } from "../support/flows.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
+import { isRunning } from "../fixtures/request.ts";
 
 // Failover with the default lease (CODEX_FLOW_ACK_WAIT_MS unset): two executors; the one
 // running a long step is killed with SIGKILL, five times. Each time the other host must
@@ -70,12 +71,16 @@ test(`given the default lease (${DEFAULT_ACK_WAIT_MS} ms), when the executor run
 
       const killedAt = Date.now();
       expect(await deployment.signal(deployment.roleOfHost(victim), "SIGKILL")).toBeNull();
+      // Attempt 1 (a 60 s step) ends with its executor (the executor's guard), long before the lease passes on.
+      const step = executions(pids, runId)[0]!;
+      await eventually(() => !isRunning(step.pid), 2_000, `attempt 1's step process ${step.pid} to end with its executor`);
+      const stepGoneAt = Date.now();
       const run = await client.waitForRun(runId, (r) => r.status === "completed", 30_000, "the other host to complete the run");
       expect(run.attempts.map((a: { status: string }) => a.status)).toEqual(["lost", "completed"]);
       expect(run.attempts[1].host).not.toBe(victim);
+      expect(Date.parse(run.attempts[1].startedAt)).toBeGreaterThan(stepGoneAt);
       failovers.push(Date.parse(run.attempts[1].startedAt) - killedAt);
-      // The killed executor's step outlives it (its own process group); a restarted executor would reap it, this test does it now.
-      killLeftoverSteps(executions(pids, runId).map((e) => e.pid), script);
+      expect(killLeftoverSteps(executions(pids, runId).map((e) => e.pid), script)).toBe(0);
     }
     const sorted = [...failovers].sort((a, b) => a - b);
     console.log(`failover over ${KILLS} kills (lease ${DEFAULT_ACK_WAIT_MS} ms): p50 ${percentile(sorted, 50)} ms, max ${sorted.at(-1)} ms; all: ${failovers.join(", ")} ms`);

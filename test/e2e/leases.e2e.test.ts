@@ -118,6 +118,10 @@ describe("leases: a running step keeps its command's lease", () => {
       const killedAt = Date.now();
       expect(await deployment.signal(role, "SIGKILL")).toBeNull();
       expect(deployment.proc(role).child.signalCode).toBe("SIGKILL");
+      // Its step ends with it (the executor's guard), before the lease can pass on: never two at once.
+      const step = executions(pids, runId)[0]!;
+      await eventually(() => !isRunning(step.pid), ACK_WAIT_MS / 2, `step process ${step.pid} to end with its executor`);
+      const stepGoneAt = Date.now();
 
       const run = await client.waitForRun(runId, (r) => r.status === "completed", 30_000, "the run to complete on the surviving executor");
       expect(attemptsOf(run)).toEqual([
@@ -129,6 +133,7 @@ describe("leases: a running step keeps its command's lease", () => {
       // Redelivered only once the lease ran out: the last renewal was at most ack_wait/3 before the kill.
       const restartedAfter = Date.parse(run.attempts[1].startedAt) - killedAt;
       expect(restartedAfter).toBeGreaterThanOrEqual(ACK_WAIT_MS / 2);
+      expect(Date.parse(run.attempts[1].startedAt)).toBeGreaterThan(stepGoneAt);
       expect(executions(pids, runId).map((e) => [e.attempt, e.host])).toEqual([
         [1, victim],
         [2, survivor],

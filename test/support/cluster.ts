@@ -245,11 +245,10 @@ export function executions(dir: string, runId?: string): Execution[] {
     .sort((a, b) => a.attempt - b.attempt);
 }
 
-/** Whether a process is alive (a zombie is not). */
 /**
- * Step processes outlive an executor killed with SIGKILL (they lead their own process
- * group). SIGKILLs the ones recorded in `pids` that still run `marker` (a script path),
- * so a test leaves nothing behind; returns how many it found.
+ * SIGKILLs the step processes recorded in `pids` that still run `marker` (a script path),
+ * so a test leaves nothing behind; returns how many it found. (An executor's guard ends
+ * its steps when it dies; a step whose executor was frozen or cut off may still run.)
  */
 export function killLeftoverSteps(pids: number[], marker: string): number {
   let found = 0;
