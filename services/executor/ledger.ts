@@ -24,7 +24,7 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
     forget(pid: number): void {
       rmSync(join(dir, String(pid)), { force: true });
     },
-    /** Starts this executor's guard; `end()` retires it (after a graceful stop, with nothing left to end). */
+    /** Starts this executor's guard; `end()` retires it without touching any step (a graceful stop). */
     guard(): { end(): void } {
       const guard = Bun.spawn(["sh", "-c", GUARD], {
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOWS_LEDGER: dir, CODEX_FLOWS_EXECUTOR_PID: String(process.pid) },
@@ -39,6 +39,7 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
       return {
         end() {
           guards.delete(guard);
+          guard.stdin.write("stop\n");
           void guard.stdin.end();
         },
       };
@@ -73,15 +74,13 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
 }
 
 /**
- * The guard: waits until its stdin ends (the executor closed it, or died and the kernel
- * closed it); if the executor is gone (no process, or a zombie), kills the process group
- * of every step the ledger lists for it. An executor that ended its guard itself (a
- * graceful stop) still runs at that moment, so nothing is touched. The ledger files stay
- * for the next executor, which finds them ended.
+ * The guard: waits on its stdin. The word `stop` (a graceful stop) ends it quietly; an end
+ * without it means the executor died (the kernel closed its end of the pipe), and the
+ * guard kills the process group of every step the ledger lists for that executor. The
+ * ledger files stay for the next executor, which finds them ended.
  */
-const GUARD = `cat >/dev/null
-state=$(sed 's/.*) //' "/proc/$CODEX_FLOWS_EXECUTOR_PID/stat" 2>/dev/null | cut -c1)
-case "$state" in ''|Z|X) ;; *) exit 0 ;; esac
+const GUARD = `IFS= read -r word
+[ "$word" = stop ] && exit 0
 for f in "$CODEX_FLOWS_LEDGER"/*; do
   pid=\${f##*/}
   case "$pid" in ''|*[!0-9]*) continue ;; esac
