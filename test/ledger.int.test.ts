@@ -70,7 +70,7 @@ test("given an executor with its guard, when it is killed with SIGKILL while its
   expect(await waitUntilGone(other.grandchild)).toBe(true);
 });
 
-test("given a guard that ends while its executor still runs (a graceful stop, or a pipe closed by mistake), then it touches none of the executor's steps", async () => {
+test("given a guard retired by a graceful stop (the word stop on its pipe) while its executor still runs, then it touches none of the executor's steps", async () => {
   const dataDir = tempDir("ledger-");
   const ledger = processLedger(dataDir, "host-b", logger("test"));
   const step = Bun.spawn(["sleep", "300"], { detached: true });
