@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { join } from "node:path";
 import { DEFAULT_ACK_WAIT_MS } from "../../lib/config.ts";
-import { api, Deployment, executions, killLeftoverSteps, recordingPrelude, tempDir, withOutput } from "../support/cluster.ts";
-import { writeFlows } from "../support/flows.ts";
+import { api, Deployment, executions, firstAttemptEnds, killLeftoverSteps, recordingWorkFlow, tempDir, withOutput } from "../support/cluster.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
-import { isRunning } from "../fixtures/request.ts";
 
 // Failover with the default lease (CODEX_FLOW_ACK_WAIT_MS unset): two executors; the one
 // running a long step is killed with SIGKILL, five times. Each time the other host must
@@ -27,24 +24,9 @@ beforeAll(async () => {
   const env = await serviceEnv(nats.url, { CODEX_FLOW_EXECUTOR_CONCURRENCY: "2" });
   deployment = new Deployment(cli, env);
   pids = tempDir(deployment, "codex-flows-failover-steps-");
-  const cwd = writeFlows(
-    {
-      failover: [
-        {
-          name: "work",
-          type: "failover.work",
-          timeoutMs: 120_000,
-          source: `${recordingPrelude(pids)}
-await Bun.sleep(attempt === 1 ? 60_000 : 50);
-console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "attempt " + attempt + " on " + process.env.CODEX_FLOW_HOST_ID }));
-`,
-        },
-      ],
-    },
-    tempDir(deployment, "codex-flows-failover-cwd-"),
-  );
-  script = join(cwd, "flows", "failover", "exec", "work.ts");
-  env.CODEX_FLOW_BACKEND_CWD = cwd;
+  const flows = recordingWorkFlow(deployment, pids, "failover", "attempt === 1 ? 60_000 : 50");
+  script = flows.script;
+  env.CODEX_FLOW_BACKEND_CWD = flows.cwd;
   url = await deployment.startControlPlane();
 });
 
@@ -72,9 +54,7 @@ test(`given the default lease (${DEFAULT_ACK_WAIT_MS} ms), when the executor run
       const killedAt = Date.now();
       expect(await deployment.signal(deployment.roleOfHost(victim), "SIGKILL")).toBeNull();
       // Attempt 1 (a 60 s step) ends with its executor (the executor's guard), long before the lease passes on.
-      const step = executions(pids, runId)[0]!;
-      await eventually(() => !isRunning(step.pid), 2_000, `attempt 1's step process ${step.pid} to end with its executor`);
-      const stepGoneAt = Date.now();
+      const stepGoneAt = await firstAttemptEnds(pids, runId, 2_000);
       const run = await client.waitForRun(runId, (r) => r.status === "completed", 30_000, "the other host to complete the run");
       expect(run.attempts.map((a: { status: string }) => a.status)).toEqual(["lost", "completed"]);
       expect(run.attempts[1].host).not.toBe(victim);

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { join } from "node:path";
-import { api, consumerInfo, Deployment, executions, killLeftoverSteps, lastSeq, recordingPrelude, summary, tempDir, withOutput } from "../support/cluster.ts";
-import { writeFlows } from "../support/flows.ts";
+import { api, consumerInfo, Deployment, executions, firstAttemptEnds, killLeftoverSteps, lastSeq, recordingWorkFlow, summary, tempDir, withOutput } from "../support/cluster.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
 import { isRunning } from "../fixtures/request.ts";
@@ -32,24 +30,9 @@ beforeAll(async () => {
   deployment = new Deployment(cli, env);
   pids = tempDir(deployment, "codex-flows-e2e-steps-");
   // `ms` is how long the step works; `firstAttemptMs`, when given, replaces it on attempt 1.
-  const cwd = writeFlows(
-    {
-      lease: [
-        {
-          name: "work",
-          type: "lease.work",
-          timeoutMs: 120_000,
-          source: `${recordingPrelude(pids)}
-await Bun.sleep(attempt === 1 && payload.firstAttemptMs !== undefined ? payload.firstAttemptMs : payload.ms);
-console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "attempt " + attempt + " on " + process.env.CODEX_FLOW_HOST_ID }));
-`,
-        },
-      ],
-    },
-    tempDir(deployment, "codex-flows-e2e-cwd-"),
-  );
-  script = join(cwd, "flows", "lease", "exec", "work.ts");
-  env.CODEX_FLOW_BACKEND_CWD = cwd;
+  const flows = recordingWorkFlow(deployment, pids, "lease", "attempt === 1 && payload.firstAttemptMs !== undefined ? payload.firstAttemptMs : payload.ms");
+  script = flows.script;
+  env.CODEX_FLOW_BACKEND_CWD = flows.cwd;
   url = await deployment.startControlPlane();
 });
 
@@ -119,9 +102,7 @@ describe("leases: a running step keeps its command's lease", () => {
       expect(await deployment.signal(role, "SIGKILL")).toBeNull();
       expect(deployment.proc(role).child.signalCode).toBe("SIGKILL");
       // Its step ends with it (the executor's guard), before the lease can pass on: never two at once.
-      const step = executions(pids, runId)[0]!;
-      await eventually(() => !isRunning(step.pid), ACK_WAIT_MS / 2, `step process ${step.pid} to end with its executor`);
-      const stepGoneAt = Date.now();
+      const stepGoneAt = await firstAttemptEnds(pids, runId, ACK_WAIT_MS / 2);
 
       const run = await client.waitForRun(runId, (r) => r.status === "completed", 30_000, "the run to complete on the surviving executor");
       expect(attemptsOf(run)).toEqual([

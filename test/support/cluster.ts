@@ -6,6 +6,8 @@ import type { ServiceName } from "../../services/system.ts";
 import { json } from "./http.ts";
 import { type CliProcess, ingressUrlOf, type useProcesses } from "./processes.ts";
 import { isRunning } from "../fixtures/request.ts";
+import { writeFlows } from "./flows.ts";
+import { eventually } from "./nats.ts";
 import { tempDir as makeTempDir } from "./temp.ts";
 
 /** The line each service logs once it is ready (the executor's names its host id). */
@@ -235,6 +237,28 @@ writeFileSync(${JSON.stringify(dir)} + "/" + process.env.CODEX_FLOW_RUN_ID + "-"
 }
 
 export type Execution = { runId: string; attempt: number; pid: number; ppid: number; host: string };
+
+/**
+ * A flow `flow` whose one step `work` (on `<flow>.work`, timeout 120 s) records each
+ * execution in `pids` (recordingPrelude), sleeps `sleepMs` (an expression over `attempt`
+ * and `payload`) and reports its attempt and host. Returns the flows directory and the
+ * step's script.
+ */
+export function recordingWorkFlow(deployment: Deployment, pids: string, flow: string, sleepMs: string): { cwd: string; script: string } {
+  const source = `${recordingPrelude(pids)}
+await Bun.sleep(${sleepMs});
+console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "attempt " + attempt + " on " + process.env.CODEX_FLOW_HOST_ID }));
+`;
+  const cwd = writeFlows({ [flow]: [{ name: "work", type: `${flow}.work`, timeoutMs: 120_000, source }] }, tempDir(deployment, "codex-flows-e2e-cwd-"));
+  return { cwd, script: join(cwd, "flows", flow, "exec", "work.ts") };
+}
+
+/** Waits (up to `timeoutMs`) until attempt 1's step process of `runId` has ended with its killed executor; returns when it was seen gone. */
+export async function firstAttemptEnds(pids: string, runId: string, timeoutMs: number): Promise<number> {
+  const step = executions(pids, runId)[0]!;
+  await eventually(() => !isRunning(step.pid), timeoutMs, `attempt 1's step process ${step.pid} to end with its executor`);
+  return Date.now();
+}
 
 /** The executions recorded by `recordingPrelude` steps, optionally of one run. */
 export function executions(dir: string, runId?: string): Execution[] {
