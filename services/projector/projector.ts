@@ -1,10 +1,8 @@
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { PULL_EXPIRES_MS } from "../../lib/consume.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
-import { type AppliedListener, type ReadModel, rawSqlite, readCheckpoint } from "../../lib/read-model/database.ts";
-import { evolve } from "./evolve.ts";
-import { applyBatch, loadBatchState } from "./store.ts";
+import { type AppliedListener, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
+import { type Committed, inlineWriter, packBatch, type Writer } from "./writer.ts";
 
 export type ProjectorOptions = {
   js: JetStreamClient;
@@ -15,8 +13,10 @@ export type ProjectorOptions = {
   log: Logger;
   /** The most messages applied in one transaction. */
   maxBatch?: number;
-  /** Live output kept per run (characters, the newest); older chunks are dropped. */
+  /** Live output kept per run (characters, the newest); older chunks are dropped (for the default writer). */
   outputRetentionBytes?: number;
+  /** What applies the batches: by default this thread, through `db`. */
+  writer?: Writer;
 };
 
 
@@ -40,46 +40,60 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const { js, db, log } = options;
   const maxBatch = options.maxBatch ?? 2_000;
   let applied = await readCheckpoint(db);
-  const sqlite = rawSqlite(db);
+  const writer = options.writer ?? inlineWriter(db, options.outputRetentionBytes);
   let stopping = false;
   const listeners = new Set<AppliedListener>();
   let current: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient["consumers"]["get"]>>["consume"]>> | undefined;
 
-  const commit = async (batch: JsMsg[]) => {
-    const decoded: { seq: number; message: FlowMessage }[] = [];
-    for (const m of batch) {
-      const result = decodeMessage(m.data);
-      if (result.ok) decoded.push({ seq: m.seq, message: result.message });
-      else log.warn("skipping a message the read model cannot use", { seq: m.seq, subject: m.subject, error: result.error });
+  /** Takes a committed batch's answer: the new checkpoint, its listeners told. */
+  const committed = (batch: JsMsg[], answer: Committed) => {
+    for (const { seq, error } of answer.skipped) {
+      log.warn("skipping a message the read model cannot use", { seq, subject: batch.find((m) => m.seq === seq)?.subject, error });
     }
-    const last = batch[batch.length - 1]!.seq;
-    const eventIds = new Set<string>();
-    await db.transaction().execute(async (trx) => {
-      const state = await loadBatchState(trx, decoded.map((d) => d.message));
-      for (const { seq, message } of decoded) state.apply(evolve(state, message, seq));
-      const writes = state.dirty();
-      await applyBatch(sqlite, trx, writes, last, options.outputRetentionBytes);
-      for (const write of writes) {
-        if (write.table === "events") eventIds.add(write.row.id);
-        else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
-      }
-    });
-    applied = last;
-    for (const listener of listeners) listener({ seq: applied, eventIds });
+    applied = answer.last;
+    const change = { seq: applied, eventIds: new Set(answer.eventIds) };
+    for (const listener of listeners) listener(change);
   };
 
-  // Messages wait here for the next commit; one drain commits them in batches, in order.
+  // Messages wait here for the next commit; one drain commits them in batches, in order,
+  // with at most `writer.depth` batches at the writer (a writer thread applies one while
+  // the next is on its way). Each batch names the checkpoint it follows, so a batch sent
+  // behind one that failed is refused, never applied over the gap.
   const queue: JsMsg[] = [];
+  /** The last sequence taken from the consumer. */
+  let taken = applied;
+  /** Set when a commit failed: take nothing more from this consumer (the failed batch would be a gap). */
+  let failed = false;
   let draining: Promise<void> | undefined;
+  // Settled after every commit: a follower waiting for room in the queue goes on then.
+  let room = Promise.withResolvers<void>();
   const drain = (): Promise<void> =>
     (draining ??= (async () => {
+      const inFlight: Promise<void>[] = [];
+      let sent = applied;
       try {
         // A macrotask first, so the messages that arrive together are committed together.
         await new Promise((resolve) => setImmediate(resolve));
-        while (queue.length > 0) await commit(queue.splice(0, maxBatch));
+        while (queue.length > 0 || inFlight.length > 0) {
+          if (queue.length > 0 && inFlight.length < writer.depth) {
+            const batch = queue.splice(0, maxBatch);
+            const answer = writer.commit(packBatch(batch, sent));
+            sent = batch.at(-1)!.seq;
+            const done = (inFlight.at(-1) ?? Promise.resolve()).then(() => answer).then((a) => committed(batch, a));
+            // Their failures are taken where `done` is awaited (a batch behind a failed one is never looked at).
+            for (const promise of [answer, done]) promise.catch(() => undefined);
+            inFlight.push(done);
+            continue;
+          }
+          await inFlight.shift();
+          room.resolve();
+          room = Promise.withResolvers<void>();
+        }
       } catch (error) {
-        // Nothing of a failed batch was applied: start again from the checkpoint.
+        // Nothing of a failed batch (or of any sent after it) was applied: start again from the checkpoint.
         log.error("projector commit failed; resuming from the checkpoint", { applied, error: String(error) });
+        failed = true;
+        await Promise.allSettled(inFlight);
         queue.length = 0;
         void current?.close().catch(() => undefined);
       } finally {
@@ -101,11 +115,12 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         if (stopping) void current.close().catch(() => undefined);
         restartWhenRecreated(current);
         for await (const m of current) {
-          if (stopping) break;
-          if (m.seq <= applied || m.seq <= (queue.at(-1)?.seq ?? 0)) continue;
+          if (stopping || failed) break;
+          if (m.seq <= taken) continue;
+          taken = m.seq;
           queue.push(m);
-          // Enough waiting: let the commits catch up before taking more.
-          if (queue.length >= 2 * maxBatch) await drain();
+          // Enough waiting: take more once the next commit is done.
+          if (queue.length >= 2 * maxBatch) await Promise.race([drain(), room.promise]);
           else void drain();
         }
       } catch (error) {
@@ -116,6 +131,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       // Whatever was taken is committed before the consumer is made again from the checkpoint.
       await draining;
       queue.length = 0;
+      taken = applied;
+      failed = false;
     }
   };
   /**

@@ -1,4 +1,3 @@
-import { rawSqlite } from "../../lib/read-model/database.ts";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import type { ServiceContext } from "../context.ts";
 import { startProjectorService } from "./service.ts";
@@ -20,10 +19,10 @@ export async function rebuildReadModel(ctx: ServiceContext, output: string, opti
   const target = (await ctx.jsm.streams.info(ctx.config.stream)).state.last_seq;
   // A rebuild that fails is thrown away, so it need not survive a power cut on the way,
   // and nothing reads it before it is done: no WAL to copy back into the file at the end.
-  const service = await startProjectorService(ctx, output, { maxBatch: 2_000, scratch: true });
-  // A bigger page cache for the one-off build: the default 2 MB made every lookup of a
-  // million-message rebuild a read (half the rate of a 100k one; docs/performance.md).
-  rawSqlite(service.db).exec(`PRAGMA cache_size = -${REBUILD_CACHE_KIB}`);
+  // Its SQLite work runs on a thread of its own while this one takes messages from NATS,
+  // with a bigger page cache: the default 2 MB made every lookup of a million-message
+  // rebuild a read (half the rate of a 100k one; docs/performance.md).
+  const service = await startProjectorService(ctx, output, { maxBatch: 2_000, scratch: true, thread: true, cacheKiB: REBUILD_CACHE_KIB });
   const report = () => options.onProgress?.({ applied: service.projector.appliedSeq(), target, elapsedMs: Date.now() - started });
   const ticker = setInterval(report, 1_000);
   try {

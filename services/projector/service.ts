@@ -1,22 +1,44 @@
 import { readModelPath } from "../../lib/config.ts";
-import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
+import { openReadModel, rawSqlite, type ReadModel } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { type Projector, startProjector } from "./projector.ts";
+import { threadWriter, type Writer } from "./writer.ts";
 
 export type ProjectorService = Service & { projector: Projector; db: ReadModel };
 
+export type ProjectorServiceOptions = {
+  /** The most messages applied in one transaction. */
+  maxBatch?: number;
+  /** A file only this service uses, thrown away if it fails (openReadModel's `scratch`). */
+  scratch?: boolean;
+  /** Apply batches on a thread of their own (writer.ts threadWriter) instead of this one. */
+  thread?: boolean;
+  /** The writing connection's SQLite page cache, in KiB (SQLite's default: 2,000). */
+  cacheKiB?: number;
+};
+
 /** Builds this host's SQLite read model from the stream until stopped. */
-export async function startProjectorService(ctx: ServiceContext, path = readModelPath(ctx.config), options: { maxBatch?: number; scratch?: boolean } = {}): Promise<ProjectorService> {
+export async function startProjectorService(ctx: ServiceContext, path = readModelPath(ctx.config), options: ProjectorServiceOptions = {}): Promise<ProjectorService> {
   const { config, js, subjects, log } = ctx;
-  const db = await openReadModel(path, { scratch: options.scratch });
-  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes });
-  log.info(`projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}`);
+  const { scratch, cacheKiB } = options;
+  const db = await openReadModel(path, { scratch });
+  let writer: Writer | undefined;
+  try {
+    if (options.thread) writer = await threadWriter({ path, scratch, cacheKiB, outputRetentionBytes: config.outputRetentionBytes });
+    else if (cacheKiB) rawSqlite(db).exec(`PRAGMA cache_size = -${Math.floor(cacheKiB)}`);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer });
+  log.info(`projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}${options.thread ? " (writing on its own thread)" : ""}`);
   return {
     name: "projector",
     projector,
     db,
     async stop() {
       await projector.stop();
+      await writer?.close();
       await db.destroy();
     },
   };

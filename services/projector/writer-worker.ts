@@ -1,0 +1,39 @@
+/**
+ * The read model's writer thread (services/projector/writer.ts threadWriter): opens the
+ * read model on its own connection and applies the batches it is sent, one at a time, in
+ * the order they came.
+ */
+import { openReadModel, rawSqlite, type ReadModel } from "../../lib/read-model/database.ts";
+import { type FromWriterThread, inlineWriter, type ToWriterThread, type Writer } from "./writer.ts";
+
+declare const self: Worker;
+let db: ReadModel | undefined;
+let writer: Writer | undefined;
+let queue = Promise.resolve();
+
+async function handle(message: ToWriterThread): Promise<FromWriterThread> {
+  switch (message.type) {
+    case "open": {
+      const { path, scratch, cacheKiB, outputRetentionBytes } = message.options;
+      db = await openReadModel(path, { scratch });
+      if (cacheKiB) rawSqlite(db).exec(`PRAGMA cache_size = -${Math.floor(cacheKiB)}`);
+      writer = inlineWriter(db, outputRetentionBytes);
+      return { id: message.id, ok: true };
+    }
+    case "commit":
+      if (!writer) throw new Error("the writer thread was not opened");
+      return { id: message.id, ok: true, value: await writer.commit(message.batch) };
+    case "close":
+      await db?.destroy();
+      db = writer = undefined;
+      return { id: message.id, ok: true };
+  }
+}
+
+self.addEventListener("message", (event: MessageEvent<ToWriterThread>) => {
+  const message = event.data;
+  queue = queue.then(async () => {
+    const answer = await handle(message).catch((error: unknown): FromWriterThread => ({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }));
+    self.postMessage(answer);
+  });
+});

@@ -1,0 +1,148 @@
+import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
+import { rawSqlite, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
+import { evolve } from "./evolve.ts";
+import { applyBatch, loadBatchState } from "./store.ts";
+
+/**
+ * One batch of stream messages, packed for a commit: their bodies back to back in one
+ * buffer (`ends[i]` is where message i's ends) and their stream sequences, in order. One
+ * buffer moves to a writer thread without a copy (it is transferred, not cloned). `after`
+ * is the checkpoint the batch follows: a read model at another one refuses it.
+ */
+export type PackedBatch = { after: number; bytes: Uint8Array<ArrayBuffer>; ends: Uint32Array<ArrayBuffer>; seqs: Float64Array<ArrayBuffer> };
+
+/** What one commit did: its last sequence (the new checkpoint), the events whose rows it wrote, the messages it skipped. */
+export type Committed = { last: number; eventIds: string[]; skipped: { seq: number; error: string }[] };
+
+/**
+ * Applies batches to the read model, one transaction each, the checkpoint inside it, in
+ * the order they are given. `depth`: how many batches may be handed over before the first
+ * is done (a thread applies one while the next is on its way; on this thread one is enough).
+ */
+export type Writer = { depth: number; commit(batch: PackedBatch): Promise<Committed>; close(): Promise<void> };
+
+export function packBatch(messages: readonly { seq: number; data: Uint8Array }[], after: number): PackedBatch {
+  let size = 0;
+  for (const m of messages) size += m.data.length;
+  const bytes = new Uint8Array(size);
+  const ends = new Uint32Array(messages.length);
+  const seqs = new Float64Array(messages.length);
+  let at = 0;
+  messages.forEach((m, i) => {
+    bytes.set(m.data, at);
+    ends[i] = at += m.data.length;
+    seqs[i] = m.seq;
+  });
+  return { after, bytes, ends, seqs };
+}
+
+/** Applies batches on this thread, through `db` (the read model's one writer connection). */
+export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writer {
+  const sqlite = rawSqlite(db);
+  return {
+    depth: 1,
+    async commit({ after, bytes, ends, seqs }) {
+      const decoded: { seq: number; message: FlowMessage }[] = [];
+      const skipped: Committed["skipped"] = [];
+      for (let i = 0, start = 0; i < seqs.length; start = ends[i++]!) {
+        const result = decodeMessage(bytes.subarray(start, ends[i]));
+        if (result.ok) decoded.push({ seq: seqs[i]!, message: result.message });
+        else skipped.push({ seq: seqs[i]!, error: result.error });
+      }
+      const last = seqs[seqs.length - 1]!;
+      const eventIds = new Set<string>();
+      await db.transaction().execute(async (trx) => {
+        const at = await readCheckpoint(trx);
+        if (at !== after) throw new Error(`a batch that follows sequence ${after} came to a read model at ${at}`);
+        const state = await loadBatchState(trx, decoded.map((d) => d.message));
+        for (const { seq, message } of decoded) state.apply(evolve(state, message, seq));
+        const writes = state.dirty();
+        await applyBatch(sqlite, trx, writes, last, outputRetentionBytes);
+        for (const write of writes) {
+          if (write.table === "events") eventIds.add(write.row.id);
+          else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
+        }
+      });
+      return { last, eventIds: [...eventIds], skipped };
+    },
+    async close() {},
+  };
+}
+
+/** Where a writer thread keeps the read model, and how it opens it (see openReadModel). */
+export type WriterThreadOptions = { path: string; scratch?: boolean; cacheKiB?: number; outputRetentionBytes?: number };
+
+type WriterRequest = { type: "open"; options: WriterThreadOptions } | { type: "commit"; batch: PackedBatch } | { type: "close" };
+export type ToWriterThread = { id: number } & WriterRequest;
+export type FromWriterThread = { id: number } & ({ ok: true; value?: Committed } | { ok: false; error: string });
+
+/**
+ * Applies batches on a thread of their own (services/projector/writer-worker.ts), which
+ * opens its own connection to the read model: decoding, the batch's reads and its writes
+ * run there while this thread takes the next messages from NATS. A thread that dies is
+ * started again on the next commit (which then fails or succeeds on its own merits).
+ */
+export async function threadWriter(options: WriterThreadOptions): Promise<Writer> {
+  let thread: Promise<WriterThread> | undefined;
+  const start = () => {
+    if (!thread) {
+      const started = startWriterThread(options, () => thread === started && (thread = undefined));
+      started.catch(() => thread === started && (thread = undefined));
+      thread = started;
+    }
+    return thread;
+  };
+  await start();
+  return {
+    depth: 2,
+    async commit(batch) {
+      const writer = await start();
+      return (await writer.call({ type: "commit", batch }, [batch.bytes.buffer, batch.ends.buffer, batch.seqs.buffer])) as Committed;
+    },
+    async close() {
+      const writer = await thread?.catch(() => undefined);
+      thread = undefined;
+      await writer?.call({ type: "close" }).catch(() => undefined);
+      writer?.worker.terminate();
+    },
+  };
+}
+
+type WriterThread = { worker: Worker; call(message: WriterRequest, transfer?: Bun.Transferable[]): Promise<Committed | undefined> };
+
+async function startWriterThread(options: WriterThreadOptions, ended: () => void): Promise<WriterThread> {
+  const worker = new Worker(new URL("./writer-worker.ts", import.meta.url).href);
+  const pending = new Map<number, { resolve(value: Committed | undefined): void; reject(error: Error): void }>();
+  let dead: Error | undefined;
+  let nextId = 0;
+  const die = (error: Error) => {
+    if (dead) return;
+    dead = error;
+    for (const waiter of pending.values()) waiter.reject(dead);
+    pending.clear();
+    ended();
+  };
+  worker.addEventListener("message", (event: MessageEvent<FromWriterThread>) => {
+    const answer = event.data;
+    const waiter = pending.get(answer.id);
+    pending.delete(answer.id);
+    if (answer.ok) waiter?.resolve(answer.value);
+    else waiter?.reject(new Error(answer.error));
+  });
+  worker.addEventListener("error", (event) => die(new Error(`read model writer thread: ${event.message}`)));
+  worker.addEventListener("close", () => die(new Error("read model writer thread ended")));
+  const send = (message: WriterRequest, transfer: Bun.Transferable[] = []) =>
+    new Promise<Committed | undefined>((resolve, reject) => {
+      if (dead) return reject(dead);
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...message, id }, transfer);
+    });
+  try {
+    await send({ type: "open", options });
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  }
+  return { worker, call: send };
+}
