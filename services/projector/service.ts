@@ -1,5 +1,5 @@
 import { readModelPath } from "../../lib/config.ts";
-import { openReadModel, rawSqlite, type ReadModel } from "../../lib/read-model/database.ts";
+import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { type Projector, startProjector } from "./projector.ts";
 import { threadWriter, type Writer } from "./writer.ts";
@@ -21,11 +21,11 @@ export type ProjectorServiceOptions = {
 export async function startProjectorService(ctx: ServiceContext, path = readModelPath(ctx.config), options: ProjectorServiceOptions = {}): Promise<ProjectorService> {
   const { config, js, subjects, log } = ctx;
   const { scratch, cacheKiB } = options;
-  const db = await openReadModel(path, { scratch });
+  // With a writer thread this connection only reads the checkpoint: the page cache is the thread's.
+  const db = await openReadModel(path, { scratch, cacheKiB: options.thread ? undefined : cacheKiB });
   let writer: Writer | undefined;
   try {
     if (options.thread) writer = await threadWriter({ path, scratch, cacheKiB, outputRetentionBytes: config.outputRetentionBytes });
-    else if (cacheKiB) rawSqlite(db).exec(`PRAGMA cache_size = -${Math.floor(cacheKiB)}`);
   } catch (error) {
     await db.destroy();
     throw error;

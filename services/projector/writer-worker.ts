@@ -3,7 +3,7 @@
  * read model on its own connection and applies the batches it is sent, one at a time, in
  * the order they came.
  */
-import { openReadModel, rawSqlite, type ReadModel } from "../../lib/read-model/database.ts";
+import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import { type FromWriterThread, inlineWriter, type ToWriterThread, type Writer } from "./writer.ts";
 
 declare const self: Worker;
@@ -15,8 +15,7 @@ async function handle(message: ToWriterThread): Promise<FromWriterThread> {
   switch (message.type) {
     case "open": {
       const { path, scratch, cacheKiB, outputRetentionBytes } = message.options;
-      db = await openReadModel(path, { scratch });
-      if (cacheKiB) rawSqlite(db).exec(`PRAGMA cache_size = -${Math.floor(cacheKiB)}`);
+      db = await openReadModel(path, { scratch, cacheKiB });
       writer = inlineWriter(db, outputRetentionBytes);
       return { id: message.id, ok: true };
     }
