@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { join, resolve } from "node:path";
 import { openReadModel } from "../lib/read-model/database.ts";
 import { tempDir } from "./support/temp.ts";
@@ -20,4 +21,26 @@ test("given a new read model file, when four processes open it at once (projecto
   const codes = await Promise.all(children.map((child) => child.exited));
   const errors = await Promise.all(children.map((child) => new Response(child.stderr).text()));
   expect({ codes, errors: errors.filter(Boolean) }).toEqual({ codes: [0, 0, 0, 0], errors: [] });
+});
+
+test("a new read model file has 8 KiB pages; one made before (4 KiB) keeps its pages and is migrated in place", async () => {
+  const made = fresh();
+  const db = await openReadModel(made);
+  await db.destroy();
+  const old = fresh();
+  const sqlite = new Database(old, { create: true });
+  sqlite.exec("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE before (x)");
+  sqlite.close();
+  const reopened = await openReadModel(old);
+  expect(await reopened.selectFrom("runs").select("id").execute()).toEqual([]);
+  await reopened.destroy();
+  const pageSize = (path: string) => {
+    const file = new Database(path, { readonly: true });
+    try {
+      return file.query<{ page_size: number }, []>("PRAGMA page_size").get()!.page_size;
+    } finally {
+      file.close();
+    }
+  };
+  expect({ made: pageSize(made), old: pageSize(old) }).toEqual({ made: 8192, old: 4096 });
 });
