@@ -2,7 +2,7 @@ import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstr
 import { PULL_EXPIRES_MS } from "../../lib/consume.ts";
 import type { Logger } from "../../lib/log.ts";
 import { type AppliedListener, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
-import { type Committed, inlineWriter, packBatch, type Writer } from "./writer.ts";
+import { type Committed, inlineWriter, type Writer } from "./writer.ts";
 
 export type ProjectorOptions = {
   js: JetStreamClient;
@@ -77,7 +77,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         while (queue.length > 0 || inFlight.length > 0) {
           if (queue.length > 0 && inFlight.length < writer.depth) {
             const batch = queue.splice(0, maxBatch);
-            const answer = writer.commit(packBatch(batch, sent));
+            const answer = writer.commit({ after: sent, messages: batch });
             sent = batch.at(-1)!.seq;
             const done = (inFlight.at(-1) ?? Promise.resolve()).then(() => answer).then((a) => committed(batch, a));
             // Their failures are taken where `done` is awaited (a batch behind a failed one is never looked at).

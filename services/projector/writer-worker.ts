@@ -4,7 +4,7 @@
  * the order they came.
  */
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
-import { type FromWriterThread, inlineWriter, type ToWriterThread, type Writer } from "./writer.ts";
+import { type FromWriterThread, inlineWriter, type ToWriterThread, unpack, type Writer } from "./writer.ts";
 
 declare const self: Worker;
 let db: ReadModel | undefined;
@@ -21,7 +21,7 @@ async function handle(message: ToWriterThread): Promise<FromWriterThread> {
     }
     case "commit":
       if (!writer) throw new Error("the writer thread was not opened");
-      return { id: message.id, ok: true, value: await writer.commit(message.batch) };
+      return { id: message.id, ok: true, value: await writer.commit(unpack(message.batch)) };
     case "close":
       await db?.destroy();
       db = writer = undefined;

@@ -3,13 +3,14 @@ import { rawSqlite, type ReadModel, readCheckpoint } from "../../lib/read-model/
 import { evolve } from "./evolve.ts";
 import { applyBatch, loadBatchState } from "./store.ts";
 
+/** One message of the stream, as the projector took it. */
+export type StreamMessage = { seq: number; data: Uint8Array };
+
 /**
- * One batch of stream messages, packed for a commit: their bodies back to back in one
- * buffer (`ends[i]` is where message i's ends) and their stream sequences, in order. One
- * buffer moves to a writer thread without a copy (it is transferred, not cloned). `after`
- * is the checkpoint the batch follows: a read model at another one refuses it.
+ * One batch of stream messages for a commit, in order. `after` is the checkpoint the
+ * batch follows: a read model at another one refuses it.
  */
-export type PackedBatch = { after: number; bytes: Uint8Array<ArrayBuffer>; ends: Uint32Array<ArrayBuffer>; seqs: Float64Array<ArrayBuffer> };
+export type Batch = { after: number; messages: readonly StreamMessage[] };
 
 /** What one commit did: its last sequence (the new checkpoint), the events whose rows it wrote, the messages it skipped. */
 export type Committed = { last: number; eventIds: string[]; skipped: { seq: number; error: string }[] };
@@ -19,9 +20,16 @@ export type Committed = { last: number; eventIds: string[]; skipped: { seq: numb
  * the order they are given. `depth`: how many batches may be handed over before the first
  * is done (a thread applies one while the next is on its way; on this thread one is enough).
  */
-export type Writer = { depth: number; commit(batch: PackedBatch): Promise<Committed>; close(): Promise<void> };
+export type Writer = { depth: number; commit(batch: Batch): Promise<Committed>; close(): Promise<void> };
 
-export function packBatch(messages: readonly { seq: number; data: Uint8Array }[], after: number): PackedBatch {
+/**
+ * A batch on its way to a writer thread: the bodies back to back in one buffer (`ends[i]`
+ * is where message i's ends) and their sequences. Its buffers move to the thread without
+ * a copy (they are transferred, not cloned).
+ */
+type PackedBatch = { after: number; bytes: Uint8Array<ArrayBuffer>; ends: Uint32Array<ArrayBuffer>; seqs: Float64Array<ArrayBuffer> };
+
+function pack({ after, messages }: Batch): PackedBatch {
   let size = 0;
   for (const m of messages) size += m.data.length;
   const bytes = new Uint8Array(size);
@@ -36,20 +44,27 @@ export function packBatch(messages: readonly { seq: number; data: Uint8Array }[]
   return { after, bytes, ends, seqs };
 }
 
+/** The batch a writer thread was sent (its messages are views of the one buffer). */
+export function unpack({ after, bytes, ends, seqs }: PackedBatch): Batch {
+  const messages: StreamMessage[] = [];
+  for (let i = 0, start = 0; i < seqs.length; start = ends[i++]!) messages.push({ seq: seqs[i]!, data: bytes.subarray(start, ends[i]) });
+  return { after, messages };
+}
+
 /** Applies batches on this thread, through `db` (the read model's one writer connection). */
 export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writer {
   const sqlite = rawSqlite(db);
   return {
     depth: 1,
-    async commit({ after, bytes, ends, seqs }) {
+    async commit({ after, messages }) {
       const decoded: { seq: number; message: FlowMessage }[] = [];
       const skipped: Committed["skipped"] = [];
-      for (let i = 0, start = 0; i < seqs.length; start = ends[i++]!) {
-        const result = decodeMessage(bytes.subarray(start, ends[i]));
-        if (result.ok) decoded.push({ seq: seqs[i]!, message: result.message });
-        else skipped.push({ seq: seqs[i]!, error: result.error });
+      for (const { seq, data } of messages) {
+        const result = decodeMessage(data);
+        if (result.ok) decoded.push({ seq, message: result.message });
+        else skipped.push({ seq, error: result.error });
       }
-      const last = seqs[seqs.length - 1]!;
+      const last = messages[messages.length - 1]!.seq;
       const eventIds = new Set<string>();
       await db.transaction().execute(async (trx) => {
         const at = await readCheckpoint(trx);
@@ -97,7 +112,8 @@ export async function threadWriter(options: WriterThreadOptions): Promise<Writer
     depth: 2,
     async commit(batch) {
       const writer = await start();
-      return (await writer.call({ type: "commit", batch }, [batch.bytes.buffer, batch.ends.buffer, batch.seqs.buffer])) as Committed;
+      const packed = pack(batch);
+      return (await writer.call({ type: "commit", batch: packed }, [packed.bytes.buffer, packed.ends.buffer, packed.seqs.buffer])) as Committed;
     },
     async close() {
       const writer = await thread?.catch(() => undefined);
