@@ -120,7 +120,7 @@ async function projectorRows(ctx: ServiceContext, dir: string, maxMessages: numb
     }
   }
   if (rows.includes("rebuild")) {
-    const onProgress = (p: RebuildProgress) => progress(`rebuild: applied ${p.applied} of ${p.target} (${Math.round((100 * p.applied) / p.target)}%) in ${(p.elapsedMs / 1000).toFixed(1)} s`);
+    const onProgress = (p: RebuildProgress) => progress(p.stage === "indexing" ? "rebuild: building the indexes" : `rebuild: applied ${p.applied} of ${p.target} (${Math.round((100 * p.applied) / p.target)}%) in ${(p.elapsedMs / 1000).toFixed(1)} s`);
     const { value: _done, ...figures } = await phase(n, natsPid, () => rebuildReadModel(ctx, join(dir, "rebuild.sqlite"), n >= 500_000 ? { onProgress } : {}));
     report.rebuild = figures;
     progress(`rebuild: ${n} messages in ${Math.round(figures.elapsedMs)} ms`);

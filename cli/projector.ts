@@ -20,7 +20,8 @@ export async function projectorCommand(action: string | undefined, output: strin
     console.error(`rebuilding the read model of stream ${config.stream} into ${into}`);
     const result = await rebuildReadModel(ctx, into, {
       swapInto: output ? undefined : current,
-      onProgress: ({ applied, target, elapsedMs }) => {
+      onProgress: ({ stage, applied, target, elapsedMs }) => {
+        if (stage === "indexing") return console.error(`  all ${target} messages applied in ${(elapsedMs / 1000).toFixed(1)} s; building the indexes`);
         const rate = elapsedMs > 0 ? Math.round((applied / elapsedMs) * 1000) : 0;
         console.error(`  ${applied}/${target} messages (${target ? Math.floor((applied / target) * 100) : 100}%), ${rate}/s`);
       },

@@ -8,6 +8,8 @@ export async function snapshot(db: ReadModel): Promise<string> {
     runs: await db.selectFrom("runs").selectAll().orderBy("id").execute(),
     attempts: await db.selectFrom("attempts").selectAll().orderBy("run_id").orderBy("attempt").execute(),
     output: await db.selectFrom("output").selectAll().orderBy("run_id").orderBy("attempt").orderBy("chunk").execute(),
+    flowControls: await db.selectFrom("flow_controls").selectAll().orderBy("flow").orderBy("step").execute(),
+    scheduleTicks: await db.selectFrom("schedule_ticks").selectAll().orderBy("flow").orderBy("schedule").orderBy("tick").execute(),
     checkpoint: await db.selectFrom("projector_state").selectAll().execute(),
   };
   return JSON.stringify(tables);
