@@ -66,6 +66,7 @@ async function createWithoutIndexes(path: string): Promise<string[]> {
   }
 }
 
+/** Builds the indexes createWithoutIndexes dropped, once every row is in (each from one sort). */
 function createIndexes(path: string, statements: string[]): void {
   const sqlite = new Database(path);
   try {
