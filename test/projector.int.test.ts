@@ -1,4 +1,3 @@
-import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openReadModel } from "../lib/read-model/database.ts";
@@ -11,10 +10,8 @@ import { startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { readModelPath } from "../lib/config.ts";
-import { useProcesses } from "./support/processes.ts";
 
 const nats = useNatsServer();
-const cli = useProcesses();
 const EVENTS = 12;
 let config: ReturnType<typeof testConfig>;
 let lastSeq: number;
@@ -59,27 +56,6 @@ describe("projector", () => {
     await service.stop();
     expect(await snapshotOf(path)).toBe(await snapshotOf(readModelPath(config)));
   });
-
-  test("flow projector rebuild --output FILE shows its progress and builds the same read model, row for row, with every index of a live one", async () => {
-    const path = join(config.dataDir, "cli-rebuild.sqlite");
-    const env = { NATS_URL: nats.url, CODEX_FLOW_STREAM: config.stream, CODEX_FLOW_SUBJECT_PREFIX: config.subjectPrefix, CODEX_FLOW_BACKEND_DATA_DIR: config.dataDir };
-    const { code, stdout, stderr } = await cli.run(["projector", "rebuild", "--output", path], { env, timeoutMs: 30_000 });
-    expect(code).toBe(0);
-    expect(stderr).toContain(`rebuilding the read model of stream ${config.stream} into ${path}`);
-    expect(stderr).toMatch(new RegExp(`all ${lastSeq} messages applied in \\d+\\.\\d s; building the indexes`));
-    expect(stdout).toMatch(new RegExp(`^rebuilt ${path} from ${lastSeq} messages in \\d+\\.\\d s$`, "m"));
-    expect(await snapshotOf(path)).toBe(await snapshotOf(readModelPath(config)));
-    const indexes = (file: string) => {
-      const sqlite = new Database(file, { readonly: true });
-      try {
-        return sqlite.query("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name").all();
-      } finally {
-        sqlite.close();
-      }
-    };
-    expect(indexes(path).length).toBeGreaterThanOrEqual(6);
-    expect(indexes(path)).toEqual(indexes(readModelPath(config)));
-  }, 40_000);
 
   test("a projector stopped part-way resumes from its checkpoint and ends identical", async () => {
     const path = join(config.dataDir, "resume.sqlite");

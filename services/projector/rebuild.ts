@@ -37,6 +37,7 @@ export async function rebuildReadModel(ctx: ServiceContext, output: string, opti
     clearInterval(ticker);
     await service.stop();
   }
+  report("applying");
   report("indexing");
   createIndexes(output, indexes);
   let path = output;

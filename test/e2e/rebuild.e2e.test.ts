@@ -5,7 +5,7 @@ import { signBody } from "../../services/ingress/signature.ts";
 import { writeFlows, echoStep } from "../support/flows.ts";
 import { useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
-import { snapshotOf } from "../support/snapshot.ts";
+import { indexesOf, snapshotOf } from "../support/snapshot.ts";
 
 setDefaultTimeout(60_000);
 const nats = useNatsServer();
@@ -25,12 +25,17 @@ test("given a workload, when flow projector rebuild runs with the services stopp
   expect(await all.exit(30_000)).toBe(0);
   const path = join(env.CODEX_FLOW_BACKEND_DATA_DIR!, "read-model.sqlite");
   const before = await snapshotOf(path);
+  const indexes = indexesOf(path);
+  expect(indexes.length).toBeGreaterThanOrEqual(6);
 
   const rebuild = await cli.run(["projector", "rebuild"], { env, timeoutMs: 30_000 });
   expect(rebuild.code).toBe(0);
-  expect(rebuild.stderr).toMatch(/\d+\/\d+ messages \(100%\)/);
+  expect(rebuild.stderr).toMatch(/(\d+)\/\1 messages \(100%\)/);
+  expect(rebuild.stderr).toMatch(/all \d+ messages applied in \d+\.\d s; building the indexes/);
   expect(rebuild.stdout).toContain(`rebuilt ${path} from`);
   expect(await snapshotOf(path)).toBe(before);
+  // A rebuild builds the secondary indexes at the end: the file has every one the live file had.
+  expect(indexesOf(path)).toEqual(indexes);
   // One self-contained file: no journal, WAL or half-built file beside it.
   expect(readdirSync(env.CODEX_FLOW_BACKEND_DATA_DIR!).filter((name) => name.startsWith("read-model"))).toEqual(["read-model.sqlite"]);
 

@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 
 /** Every row of every table, in key order: two read models are equal when these are. */
@@ -22,5 +23,19 @@ export async function snapshotOf(path: string): Promise<string> {
     return await snapshot(db);
   } finally {
     await db.destroy();
+  }
+}
+
+/**
+ * Every index of the SQLite file at `path` (its name, table and CREATE statement), by name.
+ * Opened for writing (nothing is written): the last connection to a WAL file to close
+ * removes its -wal and -shm files, which a read-only one would leave behind.
+ */
+export function indexesOf(path: string): unknown[] {
+  const sqlite = new Database(path, { readwrite: true });
+  try {
+    return sqlite.query("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name").all();
+  } finally {
+    sqlite.close();
   }
 }
