@@ -12,7 +12,8 @@ import { ensureStream } from "../lib/jetstream.ts";
 const STREAM = "BENCHMIN";
 const SUBJECT = "benchmin.events.raw";
 
-const nc = await connect({ servers: process.env.NATS_URL });
+// As the services connect (lib/jetstream.ts): no async traces, the cheapest publish.
+const nc = await connect({ servers: process.env.NATS_URL, noAsyncTraces: true });
 await ensureStream(await jetstreamManager(nc), {
   stream: STREAM,
   subjectPrefix: "benchmin",
