@@ -53,7 +53,7 @@ export async function rebuildReadModel(ctx: ServiceContext, output: string, opti
  * Makes a new read model at `path` and drops its indexes (all but those of primary keys,
  * through which alone the projector reads), returning their CREATE statements. Building
  * an index once from a million rows costs less than adding each row to it as it comes: a
- * rebuild of 1,000,000 messages took 6% less time and 8% less CPU (docs/performance.md).
+ * rebuild of 1,000,000 messages took 6% less time and 7% less CPU (docs/performance.md).
  */
 async function createWithoutIndexes(path: string): Promise<string[]> {
   await (await openReadModel(path, { scratch: true })).destroy();
