@@ -30,6 +30,42 @@ export type FlowEventInput = Static<typeof FlowEventInput>;
 export const FlowEvent = Type.Object({ ...eventFields, receivedAt: Type.String(), payload: Type.Unknown() }, { $id: "FlowEvent" });
 export type FlowEvent<T = unknown> = Omit<Static<typeof FlowEvent>, "payload"> & { payload: T };
 
+/**
+ * The event ids the system generates itself: schedule ticks (`schedule:<flow>:<name>:<tick>`,
+ * lib/schedule.ts tickEventId), run events (`codex-flows.run.<status>:<runId>:<attempt>`,
+ * services/executor/run-events.ts) and the ids of `next` events a result left without one
+ * (`<runId>/next/<n>`, services/executor/chain.ts). An event's id keys its message id
+ * (lib/ids.ts), its match decision and its runs, so no client may post one of these: a
+ * pre-posted id would take the system event's place.
+ */
+const SYSTEM_EVENT_ID = /^(schedule:|codex-flows\.|run-[0-9a-f]{24}\/next\/)/;
+
+/** Why a client may not use this event id (it has the form of an id the system generates), or undefined. */
+export function reservedEventId(eventId: string): string | undefined {
+  if (!SYSTEM_EVENT_ID.test(eventId)) return undefined;
+  return `id: ${JSON.stringify(eventId.slice(0, 80))} has the form of an id the system generates (schedule:..., codex-flows.*, <runId>/next/<n>); choose another id`;
+}
+
+/** The event type namespace of the system's own events (`codex-flows.run.failed`, ...): no client may post into it. */
+export const SYSTEM_TYPE_NAMESPACE = "codex-flows";
+
+/**
+ * What a client (a POST to /events, a step's `next`) may not send although the schema
+ * allows it: a type in the system's namespace, or an id of the form the system
+ * generates (lib/ids.ts reservedEventId). Each problem names its field.
+ */
+export function systemFieldProblems(event: { id?: string; type: string }): string[] {
+  const problems: string[] = [];
+  if (event.id !== undefined) {
+    const reserved = reservedEventId(event.id);
+    if (reserved) problems.push(reserved);
+  }
+  if (event.type === SYSTEM_TYPE_NAMESPACE || event.type.startsWith(`${SYSTEM_TYPE_NAMESPACE}.`)) {
+    problems.push(`type: ${JSON.stringify(event.type.slice(0, 80))} is in the system's namespace (${SYSTEM_TYPE_NAMESPACE}.*); only codex-flows itself emits these events`);
+  }
+  return problems;
+}
+
 export type EventCheck = { ok: true; event: FlowEvent } | { ok: false; errors: string[] };
 
 const inputCheck = TypeCompiler.Compile(FlowEventInput);

@@ -49,6 +49,34 @@ describe("chainedEvents budget", () => {
     expect(total).toBeLessThanOrEqual(limits.maxChainEvents);
   });
 
+  // Issue 18 item 7: every event matches three steps; each run asks for `asks` more events.
+  const threeSteps = { match: () => ["a", "b", "c"].map((name) => ({ flow: { name: "fan", version: 1 }, step: { name, runner: "bun", policy: { runsOn: undefined, concurrency: undefined } }, matched: true, reasons: [] })) } as never;
+  const wholeChain = (asks: number, chainLimits: ChainLimits) => {
+    let events = 0;
+    let runs = 0;
+    let frontier = [accepted(anEvent({ id: "root", type: "tree.node" }))];
+    for (let level = 0; frontier.length > 0 && level <= chainLimits.maxDepth; level++) {
+      const commands = frontier.flatMap((event) => decide(event, threeSteps, T0).commands);
+      runs += commands.length;
+      frontier = commands.flatMap((c) => chainedEvents(result(asks), c, T0, chainLimits).events);
+      events += frontier.length;
+    }
+    return { events, runs };
+  };
+
+  test("given three steps matching every event (limits 20/4), when each run asks for 10 more, then the whole chain starts at most 20 events", () => {
+    const { events, runs } = wholeChain(10, { maxDepth: 8, maxNext: 4, maxChainEvents: 20 });
+    expect(events).toBeGreaterThan(0);
+    expect(events).toBeLessThanOrEqual(20);
+    expect(runs).toBeLessThanOrEqual(3 * (20 + 1));
+  });
+
+  test("given the default limits and three steps asking for 10 each, then the chain starts at most 1000 events", () => {
+    const { events } = wholeChain(10, { maxDepth: 8, maxNext: 100, maxChainEvents: 1000 });
+    expect(events).toBeGreaterThan(0);
+    expect(events).toBeLessThanOrEqual(1000);
+  });
+
   test("given a result asking for more than one result may start, then the first ones start and the cut is named", () => {
     const chained = chainedEvents(result(12), command("run-a"), T0, limits);
     expect(chained.events).toHaveLength(10);
