@@ -3,11 +3,12 @@
 import { describe, expect, test } from "bun:test";
 import { nestsDeeperThan } from "../lib/json-depth.ts";
 import { ResultLineMeter } from "../lib/runners/result-line.ts";
-import { chainedEvents, type ChainLimits } from "../services/executor/chain.ts";
+import { chainedEvents, type ChainLimits, runBudget } from "../services/executor/chain.ts";
+import { runEventFor } from "../services/executor/run-events.ts";
 import { utf8Pieces } from "../services/executor/output.ts";
 import { ENVELOPE_ALLOWANCE, fitDecision } from "../services/matcher/fit.ts";
 import { decide } from "../services/matcher/decide.ts";
-import { accepted, anEvent, command, T0 } from "./support/messages.ts";
+import { accepted, anEvent, command, finished, T0 } from "./support/messages.ts";
 
 describe("nestsDeeperThan", () => {
   test("given brackets inside strings (escaped quotes too), when measuring, then only structure counts", () => {
@@ -75,6 +76,16 @@ describe("chainedEvents budget", () => {
     const { events } = wholeChain(10, { maxDepth: 8, maxNext: 100, maxChainEvents: 1000 });
     expect(events).toBeGreaterThan(0);
     expect(events).toBeLessThanOrEqual(1000);
+  });
+
+  test("given one of three runs of an event with 20 left, when it starts 3, then what it started, their shares and what it left add up to its third, and its run event carries the rest", () => {
+    const run = command("run-share", anEvent(), { chainBudget: 20, chainShares: 3 });
+    expect(runBudget(run, limits)).toBe(6);
+    const chained = chainedEvents(result(3), run, T0, limits);
+    const shares = chained.events.map((e) => e.chain!.budget!);
+    expect(chained.events.length + shares.reduce((a, b) => a + b, 0) + chained.unspent).toBe(6);
+    const failed = runEventFor(run, { ...finished("run-share", 1), status: "failed" }, T0, chained.unspent)!;
+    expect(failed.chain!.budget).toBe(chained.unspent);
   });
 
   test("given a result asking for more than one result may start, then the first ones start and the cut is named", () => {
