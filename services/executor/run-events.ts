@@ -1,7 +1,8 @@
+import { SYSTEM_TYPE_NAMESPACE } from "../../lib/event.ts";
 import type { EventAccepted, RunFinished, RunStep } from "../../lib/messages.ts";
 
 /** The event type prefix of run events; steps triggered by one emit none (no notification loops). */
-export const RUN_EVENT_PREFIX = "codex-flows.run.";
+export const RUN_EVENT_PREFIX = `${SYSTEM_TYPE_NAMESPACE}.run.`;
 /** Run outcomes that emit a run event: the process status, or the step's own FLOW_RESULT status. */
 export const NOTIFY_STATUSES: ReadonlySet<string> = new Set(["failed", "timed_out", "needs_intervention", "blocked"]);
 
