@@ -177,9 +177,9 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   const outcome = withResultThatFits(ran, limit);
   const failuresBefore = lastFinished?.failures ?? 0;
   const retryInMs = retryAfter(outcome, found.step.policy, failuresBefore);
-  const proposed = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits) : undefined;
-  const fitting = eventsThatFit(proposed?.events ?? [], limit);
-  const chained = { events: fitting.events, problems: [...(proposed?.problems ?? []), ...fitting.problems] };
+  const proposed = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits) : { events: [], problems: [], unspent: runBudget(command, deps.chainLimits) };
+  const fitting = eventsThatFit(proposed.events, limit);
+  const chained = { events: fitting.events, problems: [...proposed.problems, ...fitting.problems] };
   for (const accepted of chained.events) {
     await publish(subjects.event(accepted.event.type), accepted, msgIds.event(accepted.event.id, 0));
   }
@@ -203,7 +203,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     ...(retryInMs !== undefined ? { retryInMs } : {}),
     ...(chained.events.length > 0 ? { next: chained.events.map((e) => e.event.id) } : {}),
     ...(outcome.unit ? { unit: outcome.unit } : {}),
-  }, proposed?.unspent);
+  }, proposed.unspent);
   log.info("run finished", { runId: command.runId, flow: command.flow, step: command.step, attempt, status: outcome.status, ms: Math.round(outcome.durationMs), ...(retryInMs !== undefined ? { retryInMs } : {}) });
   return retryInMs === undefined ? "ack" : { nak: retryInMs };
 }
