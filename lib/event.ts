@@ -13,8 +13,8 @@ export const EVENT_ID_PATTERN = "^[^\\u0000-\\u001f\\u007f]+$";
 export const EVENT_ID_MAX = 512;
 
 const eventFields = {
-  id: Type.String({ minLength: 1, maxLength: EVENT_ID_MAX, pattern: EVENT_ID_PATTERN, description: "The caller's idempotency key." }),
-  type: Type.String({ minLength: 1, maxLength: EVENT_TYPE_MAX, pattern: EVENT_TYPE_PATTERN, description: "Dot-separated event type, e.g. upstream.release." }),
+  id: Type.String({ minLength: 1, maxLength: EVENT_ID_MAX, pattern: EVENT_ID_PATTERN, description: "The caller's idempotency key. POST /events refuses the forms the system generates: schedule:..., codex-flows...., run-<24 hex>/next/<n>." }),
+  type: Type.String({ minLength: 1, maxLength: EVENT_TYPE_MAX, pattern: EVENT_TYPE_PATTERN, description: "Dot-separated event type, e.g. upstream.release. POST /events refuses the system's namespace codex-flows.*." }),
   source: Type.Optional(Type.String({ maxLength: 512 })),
   occurredAt: Type.Optional(Type.String({ maxLength: 64 })),
 };
