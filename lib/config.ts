@@ -50,7 +50,7 @@ export type Config = {
   maxChainDepth: number;
   /** The most `next` events one FLOW_RESULT starts (CODEX_FLOW_MAX_NEXT_EVENTS). */
   maxNextEvents: number;
-  /** The most events one chain starts through one step, all levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
+  /** The most events one chain starts, all steps and levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
   maxChainEvents: number;
   shutdownGraceMs: number;
   /**

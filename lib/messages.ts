@@ -72,6 +72,8 @@ export const RunStep = Type.Object({
   chainDepth: Type.Optional(Type.Integer({ minimum: 0 })),
   /** The chain's remaining budget of events (from the event's `chain.budget`). */
   chainBudget: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** How many runs of the event share that budget (the steps it matched; absent: 1). A run spends its even share. */
+  chainShares: Type.Optional(Type.Integer({ minimum: 1 })),
   /** Attempts before this command (a retry starts a new command at a higher attempt). */
   attemptBase: Type.Optional(Type.Integer({ minimum: 0 })),
 });

@@ -92,7 +92,7 @@ describe("run events", () => {
   });
 
   test("a run that needs intervention emits codex-flows.run.needs_intervention with a deterministic id and the run's summary", () => {
-    const accepted = runEventFor(runCommand(), finished({ result: { status: "needs_intervention", message: "conflict in Cargo.lock" } }), "2026-06-01T00:00:02Z")!;
+    const accepted = runEventFor(runCommand(), finished({ result: { status: "needs_intervention", message: "conflict in Cargo.lock" } }), "2026-06-01T00:00:02Z", 0)!;
     expect(accepted.event).toMatchObject({
       id: "codex-flows.run.needs_intervention:run-abc:2",
       type: "codex-flows.run.needs_intervention",
@@ -101,16 +101,16 @@ describe("run events", () => {
   });
 
   test("failed, timed_out and blocked emit; completed, changed, canceled and a failure that will be retried do not", () => {
-    expect(runEventFor(runCommand(), finished({ status: "failed", exitCode: 1, error: "exit 1" }), "t")?.event.type).toBe("codex-flows.run.failed");
-    expect(runEventFor(runCommand(), finished({ status: "timed_out" }), "t")?.event.type).toBe("codex-flows.run.timed_out");
-    expect(runEventFor(runCommand(), finished({ result: { status: "blocked" } }), "t")?.event.type).toBe("codex-flows.run.blocked");
-    expect(runEventFor(runCommand(), finished({ result: { status: "changed" } }), "t")).toBeUndefined();
-    expect(runEventFor(runCommand(), finished({ status: "canceled" }), "t")).toBeUndefined();
-    expect(runEventFor(runCommand(), finished({ status: "failed", retryInMs: 1000 }), "t")).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "failed", exitCode: 1, error: "exit 1" }), "t", 0)?.event.type).toBe("codex-flows.run.failed");
+    expect(runEventFor(runCommand(), finished({ status: "timed_out" }), "t", 0)?.event.type).toBe("codex-flows.run.timed_out");
+    expect(runEventFor(runCommand(), finished({ result: { status: "blocked" } }), "t", 0)?.event.type).toBe("codex-flows.run.blocked");
+    expect(runEventFor(runCommand(), finished({ result: { status: "changed" } }), "t", 0)).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "canceled" }), "t", 0)).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "failed", retryInMs: 1000 }), "t", 0)).toBeUndefined();
   });
 
   test("a run of a step triggered by a run event emits none (no notification loops)", () => {
-    expect(runEventFor(runCommand("codex-flows.run.failed"), finished({ status: "failed" }), "t")).toBeUndefined();
+    expect(runEventFor(runCommand("codex-flows.run.failed"), finished({ status: "failed" }), "t", 0)).toBeUndefined();
   });
 });
 

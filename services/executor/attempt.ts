@@ -13,7 +13,7 @@ import { runStep } from "../../lib/runners/index.ts";
 import { signalGroup } from "../../lib/runners/launch.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/subjects.ts";
-import { type ChainLimits, chainedEvents } from "./chain.ts";
+import { type ChainLimits, chainedEvents, runBudget } from "./chain.ts";
 import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
 import { liveOutput } from "./output.ts";
 import { runEventFor } from "./run-events.ts";
@@ -76,10 +76,11 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
     controller.abort("fenced" satisfies AbortReason);
   });
   const publish = (subject: string, body: FlowMessage, msgID: string) => publishDurably(deps, subject, encodeMessage(body), msgID, lease);
-  const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">) => {
+  // Unless told what the result's `next` left, the run started nothing and leaves its whole share.
+  const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent = runBudget(command, deps.chainLimits)) => {
     const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };
     // The run event goes first: once the record is written, a redelivery would not emit it.
-    const runEvent = runEventFor(command, finished, new Date().toISOString());
+    const runEvent = runEventFor(command, finished, new Date().toISOString(), unspent);
     if (runEvent) await publish(subjects.event(runEvent.event.type), runEvent, msgIds.event(runEvent.event.id, 0));
     // Sized before publishing: a record over max_payload would be refused on every attempt.
     const body = encodeFinished(finished, deps.payloadLimit());
@@ -101,7 +102,7 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
   }
 }
 
-type Finish = (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">) => Promise<void>;
+type Finish = (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent?: number) => Promise<void>;
 type Publish = (subject: string, body: FlowMessage, msgID: string) => Promise<unknown>;
 
 async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, attempt: number, controller: AbortController, finish: Finish, publish: Publish): Promise<Disposition> {
@@ -176,7 +177,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   const outcome = withResultThatFits(ran, limit);
   const failuresBefore = lastFinished?.failures ?? 0;
   const retryInMs = retryAfter(outcome, found.step.policy, failuresBefore);
-  const proposed = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits) : { events: [], problems: [] };
+  const proposed = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits) : { events: [], problems: [], unspent: runBudget(command, deps.chainLimits) };
   const fitting = eventsThatFit(proposed.events, limit);
   const chained = { events: fitting.events, problems: [...proposed.problems, ...fitting.problems] };
   for (const accepted of chained.events) {
@@ -202,7 +203,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     ...(retryInMs !== undefined ? { retryInMs } : {}),
     ...(chained.events.length > 0 ? { next: chained.events.map((e) => e.event.id) } : {}),
     ...(outcome.unit ? { unit: outcome.unit } : {}),
-  });
+  }, proposed.unspent);
   log.info("run finished", { runId: command.runId, flow: command.flow, step: command.step, attempt, status: outcome.status, ms: Math.round(outcome.durationMs), ...(retryInMs !== undefined ? { retryInMs } : {}) });
   return retryInMs === undefined ? "ack" : { nak: retryInMs };
 }

@@ -15,7 +15,10 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
   const { event } = accepted;
   const generation = accepted.replay?.generation ?? 0;
   const commands: RunStep[] = [];
-  const decisions = index.match(event).map(({ flow, step, matched, reasons }) => {
+  const matches = index.match(event);
+  // The event's chain budget is one, shared by every run it starts (services/executor/chain.ts runBudget).
+  const shares = matches.filter((m) => m.matched).length;
+  const decisions = matches.map(({ flow, step, matched, reasons }) => {
     const base = { flow: flow.name, flowVersion: flow.version, step: step.name, runner: step.runner, matched, reasons };
     if (!matched) return base;
     const runId = runIdFor(event.id, generation, flow.name, step.name);
@@ -35,6 +38,7 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
       createdAt: now,
       chainDepth: accepted.chain?.depth ?? 0,
       ...(accepted.chain?.budget !== undefined ? { chainBudget: accepted.chain.budget } : {}),
+      ...(shares > 1 ? { chainShares: shares } : {}),
     });
     return { ...base, runId, queue };
   });

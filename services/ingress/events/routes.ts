@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { parseFlowEvent } from "../../../lib/event.ts";
+import { parseFlowEvent, systemFieldProblems } from "../../../lib/event.ts";
 import { msgIds } from "../../../lib/ids.ts";
 import type { EventAccepted } from "../../../lib/messages.ts";
 import { acceptedSeq } from "../../../lib/read-model/database.ts";
@@ -76,6 +76,8 @@ export function eventRoutes(deps: IngressDeps) {
     const parsed = parseFlowEvent(parseJson(body), now);
     if (!parsed.ok) throw new HttpError(400, `not a FlowEvent: ${parsed.errors.join("; ")}`, parsed.errors);
     const { event } = parsed;
+    const reserved = systemFieldProblems(event);
+    if (reserved.length > 0) throw new HttpError(400, `not a FlowEvent a client may post: ${reserved.join("; ")}`, reserved);
     const knownSeq = acceptedSeq(db, event.id);
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
     if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, mode);
