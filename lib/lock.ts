@@ -9,6 +9,16 @@ type Holder = { pid: number; host: string; command: string; since: string };
 /** A held lock: `release` removes the file and lets go (also done at exit; the kernel lets go when the holder dies). */
 export type DataDirLock = { path: string; release(): void };
 
+/** A lock another process holds: `who` names it (pid, host, command, since when). */
+export class LockHeldError extends HintError {
+  constructor(
+    message: string,
+    readonly who: string,
+  ) {
+    super(message);
+  }
+}
+
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
@@ -32,7 +42,7 @@ function flock(): NonNullable<typeof libc> {
  * flock(2) on `<dir>/<role>.lock`, which names the holder. Taking it is one atomic step
  * of the kernel's, and the kernel lets go when the holder dies however it dies, so a
  * stale lock is no race: exactly one of several contenders gets it. A lock held by
- * another process is a HintError that names the holder's pid. Threads of the holding
+ * another process is a LockHeldError that names the holder's pid. Threads of the holding
  * process share its lock.
  */
 export function lockDataDir(dir: string, role: string, command: string): DataDirLock {
@@ -51,7 +61,7 @@ export function lockDataDir(dir: string, role: string, command: string): DataDir
       // Services started twice in one process (worker threads, tests) share its lock.
       if (holder?.pid === process.pid && holder.host === me.host) return { path, release() {} };
       const who = holder ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.since})` : "another process";
-      throw new HintError(`${dir} is in use by ${who}: stop it first, or use another data directory (CODEX_FLOW_BACKEND_DATA_DIR)`);
+      throw new LockHeldError(`${dir} is in use by ${who}: stop it first, or use another data directory (CODEX_FLOW_BACKEND_DATA_DIR)`, who);
     }
     // A holder that released between our open and our flock removed the file we locked: lock the new one.
     if (!sameFile(fd, path)) {
