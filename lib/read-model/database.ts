@@ -1,7 +1,7 @@
 import { Database as Sqlite, type Statement } from "bun:sqlite";
 import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { Kysely, Migrator, type Migration } from "kysely";
+import { type Dialect, Kysely, Migrator, type Migration } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
 import * as durableExecution from "./migrations/2026-11-24-1-durable-execution.ts";
 import * as initial from "./migrations/2026-11-23-initial.ts";
@@ -186,6 +186,26 @@ function withStatementCache(sqlite: Sqlite): Sqlite {
   });
 }
 
+/**
+ * The dialect over our connection. SQLite rolls a transaction back by itself when a write
+ * fails for a full disk or an I/O error; Kysely's ROLLBACK after it then failed with
+ * "cannot rollback - no transaction is active" and that error replaced the one that said
+ * why. A rollback with no transaction open is skipped, so the cause is what is thrown.
+ */
+function readModelDialect(sqlite: Sqlite): Dialect {
+  const dialect = new BunSqliteDialect({ database: withStatementCache(sqlite) });
+  const createDriver = dialect.createDriver.bind(dialect);
+  dialect.createDriver = () => {
+    const driver = createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (connection) => {
+      if (sqlite.inTransaction) await rollback(connection);
+    };
+    return driver;
+  };
+  return dialect;
+}
+
 const PAGE_SIZE = 8192;
 
 /**
@@ -207,7 +227,7 @@ export async function openReadModel(path: string, options: { scratch?: boolean; 
     sqlite.close();
     throw isDamage(error) ? damagedReadModel(path, String((error as Error).message)) : error;
   }
-  const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<ReadModelDatabase>({ dialect: readModelDialect(sqlite) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   // Kysely's SQLite migration lock is per connection: two processes (projector and ingress on
   // one host) can migrate a new file at once. The loser fails; by its retry the work is done.
