@@ -75,8 +75,9 @@ export function lockDataDir(dir: string, role: string, command: string): DataDir
       if (!held) return;
       held = false;
       process.off("exit", release);
-      // Removed while still locked, so no contender can lock this file after we let go.
-      unlinkSync(path);
+      // Removed while still locked, so no contender can lock this file after we let go
+      // (unless it is gone or another file already: a removed data directory).
+      if (sameFile(fd, path)) unlinkSync(path);
       closeSync(fd);
     };
     process.on("exit", release);
