@@ -45,10 +45,10 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const listeners = new Set<AppliedListener>();
   let current: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient["consumers"]["get"]>>["consume"]>> | undefined;
 
-  /** Takes a committed batch's answer: the new checkpoint, its listeners told. */
   /** Commits failed in a row (a full disk): the consumer is made again after a growing pause, not at once. */
   let commitFailures = 0;
   const wake = Promise.withResolvers<void>();
+  /** Takes a committed batch's answer: the new checkpoint, its listeners told. */
   const committed = (batch: JsMsg[], answer: Committed) => {
     commitFailures = 0;
     for (const { seq, error } of answer.skipped) {
