@@ -1,6 +1,6 @@
 import { dlopen, FFIType, read, suffix } from "bun:ffi";
 import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { hostname } from "node:os";
+import { constants as os, hostname } from "node:os";
 import { join } from "node:path";
 import { HintError } from "./hint.ts";
 
@@ -21,7 +21,8 @@ export class LockHeldError extends HintError {
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const EWOULDBLOCK = 11;
+/** flock's answers that mean it cannot lock this file at all (anything else under LOCK_NB: someone holds it). */
+const UNLOCKABLE = new Set([os.errno.EBADF, os.errno.EINVAL, os.errno.ENOLCK, os.errno.EOPNOTSUPP]);
 
 /** libc's flock(2): Bun's API has none. Loaded on first use. */
 let libc: { flock(fd: number, operation: number): number; errno(): number } | undefined;
@@ -56,7 +57,7 @@ export function lockDataDir(dir: string, role: string, command: string): DataDir
     if (flock().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
       const errno = flock().errno();
       closeSync(fd);
-      if (errno !== EWOULDBLOCK) throw new Error(`cannot lock ${path}: flock failed (errno ${errno})`);
+      if (UNLOCKABLE.has(errno)) throw new Error(`cannot lock ${path}: flock(2) failed with errno ${errno} (a file system without locks?)`);
       const holder = holderOf(path);
       // Services started twice in one process (worker threads, tests) share its lock.
       if (holder?.pid === process.pid && holder.host === me.host) return { path, release() {} };
