@@ -2,7 +2,7 @@ import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstrea
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { FlowCatalog } from "../../lib/catalog.ts";
 import type { ExecutorKind } from "../../lib/config.ts";
-import { type Disposition, HAND_BACK_DELAY_MS } from "../../lib/consume.ts";
+import { type Disposition, HAND_BACK_DELAY_MS, redeliveryDelayMs } from "../../lib/consume.ts";
 import { msgIds } from "../../lib/ids.ts";
 import { fenceAfterMs, holdLease, type Lease } from "../../lib/lease.ts";
 import type { Logger } from "../../lib/log.ts";
@@ -15,6 +15,7 @@ import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { type ChainLimits, chainedEvents, runBudget } from "./chain.ts";
 import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
+import { LocalWriteError, localWriteReason } from "./local-write.ts";
 import { liveOutput } from "./output.ts";
 import { runEventFor } from "./run-events.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
@@ -42,7 +43,7 @@ export type AttemptDeps = {
   /** The most bytes one message body may have (lib/payload.ts bodyLimit of the connection). */
   payloadLimit: () => number;
   /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
-  ledger?: { record(pid: number, runId: string, attempt: number): void; forget(pid: number): void };
+  ledger?: { probe(runId: string, attempt: number): void; record(pid: number, runId: string, attempt: number): void; forget(pid: number): void };
   /** Runs in progress on this host, by run id: aborting with "cancel" cancels, with "shutdown" hands the run back. */
   inflight: Map<string, AbortController>;
   log: Logger;
@@ -128,6 +129,21 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     return "ack";
   }
 
+  // A local write that fails (a full disk) is no result of the step's: recorded as itself, retried with backoff, never a lost attempt.
+  let localError: LocalWriteError | undefined;
+  const retryLocally = async (error: LocalWriteError): Promise<Disposition> => {
+    const retryInMs = redeliveryDelayMs(message.info.deliveryCount);
+    log.error("a local write failed before the step started; retrying", { runId: command.runId, attempt, retryInMs, error: error.message });
+    await finish({ ...noRun("failed", localWriteReason(error, hostId, retryInMs)), failures: lastFinished?.failures ?? 0, retryInMs });
+    return { nak: retryInMs };
+  };
+  try {
+    deps.ledger?.probe(command.runId, attempt);
+  } catch (error) {
+    if (error instanceof LocalWriteError) return await retryLocally(error);
+    throw error;
+  }
+
   let ran: StepOutcome;
   const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
   await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
@@ -153,7 +169,13 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
       envDeny: deps.stepEnvDeny,
       onLaunch: (pid) => {
         launchedPid = pid;
-        deps.ledger?.record(pid, command.runId, attempt);
+        try {
+          deps.ledger?.record(pid, command.runId, attempt);
+        } catch (error) {
+          // Unrecorded, no guard could end it if we died: it goes at once (the disk filled since the probe).
+          localError = error as LocalWriteError;
+          signalGroup(pid, "SIGKILL");
+        }
       },
     });
   } finally {
@@ -161,6 +183,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     await live.close();
   }
 
+  if (localError) return await retryLocally(localError);
   if (controller.signal.reason === "shutdown") {
     const released = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `executor on ${hostId} shut down before the step finished; handed back` };
     await publish(subjects.run(command.runId, "released"), released, msgIds.lifecycle(command.runId, attempt, "released"));

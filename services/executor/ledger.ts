@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../lib/log.ts";
+import { LocalWriteError } from "./local-write.ts";
 
 type Entry = { pid: number; executorPid: number; runId: string; attempt: number; cmdline: string };
 
@@ -17,9 +18,16 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
   const dir = join(dataDir, "executor", hostId);
   mkdirSync(dir, { recursive: true });
   return {
+    /** Writes an entry like the step's will be, and removes it: a full or failing disk is found before the step starts. */
+    probe(runId: string, attempt: number): void {
+      const entry: Entry = { pid: 0, executorPid: process.pid, runId, attempt, cmdline: "" };
+      writeEntry(join(dir, `.probe-${runId}-${attempt}`), `${JSON.stringify(entry)}${" ".repeat(256)}`);
+      rmSync(join(dir, `.probe-${runId}-${attempt}`), { force: true });
+    },
+    /** Throws a LocalWriteError when the entry cannot be written (the caller ends the step at once). */
     record(pid: number, runId: string, attempt: number): void {
       const entry: Entry = { pid, executorPid: process.pid, runId, attempt, cmdline: cmdlineOf(pid) ?? "" };
-      writeFileSync(join(dir, String(pid)), JSON.stringify(entry));
+      writeEntry(join(dir, String(pid)), JSON.stringify(entry));
     },
     forget(pid: number): void {
       rmSync(join(dir, String(pid)), { force: true });
@@ -90,6 +98,16 @@ done`;
 
 /** Every live guard's process: its stdin pipe must stay open (not collected) while the executor runs. */
 const guards = new Set<Bun.Subprocess<"pipe", "ignore", "ignore">>();
+
+function writeEntry(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (error) {
+    // A half-written entry would be read as garbage by the guard and the next executor.
+    rmSync(path, { force: true });
+    throw new LocalWriteError(path, "the executor's process ledger", error);
+  }
+}
 
 function cmdlineOf(pid: number): string | undefined {
   try {

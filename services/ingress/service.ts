@@ -1,7 +1,6 @@
 import { flowCatalog } from "../../lib/catalog.ts";
 import { readModelPath } from "../../lib/config.ts";
 import { lastMessage } from "../../lib/last-message.ts";
-import { HintError } from "../../lib/hint.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import { readCheckpoint } from "../../lib/read-model/database.ts";
@@ -15,6 +14,7 @@ import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
 import { exposureWarning } from "./browser.ts";
+import { busyPort, releasePort } from "./port.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -31,12 +31,13 @@ export function idleTimeoutSeconds(waitTimeoutMs: number): number {
  * is a one-line error naming it and --port.
  */
 function listenExclusively(app: ReturnType<typeof createIngressApp>, config: ServiceContext["config"]): void {
+  releasePort(config);
   try {
     app.listen({ hostname: config.host, port: config.port, reusePort: false, idleTimeout: idleTimeoutSeconds(config.waitTimeoutMs), maxRequestBodySize: serverBodyLimit(config.maxBodyBytes) });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "EADDRINUSE" || /in use/i.test((error as Error).message)) {
-      throw new HintError(`port ${config.port} on ${config.host} is already in use (another flow dev or serve?): stop it, or choose another with --port or CODEX_FLOW_BACKEND_PORT`);
+      throw busyPort(config);
     }
     throw error;
   }
