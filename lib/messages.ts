@@ -13,6 +13,8 @@ const Time = Type.String({ description: "ISO-8601 timestamp" });
 export const Replay = Type.Object({
   generation: Type.Integer({ minimum: 1, description: "1 for the first replay, 2 for the next, ..." }),
   requestedAt: Time,
+  /** Only this flow's steps run (`flow replay --flow F`); the other flows' matches are recorded as not replayed. */
+  flow: Type.Optional(Type.String()),
 });
 
 export const Chain = Type.Object({

@@ -50,6 +50,17 @@ describe("matcher decide", () => {
     expect(replay.commands.map((c) => c.runId).some((id) => original.commands.some((o) => o.runId === id))).toBe(false);
   });
 
+  test("given a replay limited to one flow (flow replay --flow fork), then only that flow's steps get commands; the others' are recorded as not replayed", () => {
+    const all = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: true, reasons: [] })));
+    const { matched, commands } = decide(accepted(anEvent(), { replay: { generation: 1, requestedAt: NOW, flow: "fork" } }), all, NOW);
+    expect(commands.map((c) => `${c.flow}/${c.step}`)).toEqual(["fork/rebase"]);
+    expect(matched.decisions.map((d) => [d.flow, d.step, d.matched, d.runId !== undefined, d.reasons])).toEqual([
+      ["bindings", "regenerate", false, false, ['not replayed: this replay is limited to flow "fork"']],
+      ["bindings", "publish", false, false, ['not replayed: this replay is limited to flow "fork"']],
+      ["fork", "rebase", true, true, []],
+    ]);
+  });
+
   test("given an event no step matches, then no command and every step's reason is kept", () => {
     const none = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: false, reasons: ['type differs: step wants "upstream.release", event is "other"'] })));
     const { matched, commands } = decide(accepted(anEvent({ type: "other" })), none, NOW);
