@@ -191,6 +191,8 @@ export const RunDeferred = Type.Object({
   debounceMs: Type.Integer({ minimum: 1 }),
   arrivedAt: Time,
   dueAt: Time,
+  /** The stream sequence of the event: the debouncer orders a key's runs by it (absent on messages of older versions). */
+  eventSeq: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
 /** A debounced run will not start: a newer event with the same key came within the debounce time. */

@@ -35,11 +35,15 @@ export async function route(deps: DispatchDeps, command: RunStep, eventSeq?: num
   await publish(deps.subjects.command(command.queue), command, msgIds.command(command.runId, 1));
 }
 
-/** A debounced step's run waits on its key's subject until its debounce time passed (services/matcher/debouncer.ts). */
-export async function defer(deps: DispatchDeps, command: RunStep, step: FlowStep, arrivedAt: string): Promise<void> {
+/**
+ * A debounced step's run waits on its key's subject until its debounce time passed
+ * (services/matcher/debouncer.ts). `eventSeq` is the stream sequence of its event: the
+ * debouncer decides which run of a key is the latest by it.
+ */
+export async function defer(deps: DispatchDeps, command: RunStep, step: FlowStep, arrivedAt: string, eventSeq: number): Promise<void> {
   const debounce = step.trigger.debounce!;
   const key = debounceKey(command.event, debounce.key);
-  const deferred: RunDeferred = { v: 1, kind: "run.deferred", runId: command.runId, command, key, debounceMs: debounce.ms, arrivedAt, dueAt: debounceDueAt(arrivedAt, debounce.ms) };
+  const deferred: RunDeferred = { v: 1, kind: "run.deferred", runId: command.runId, command, key, debounceMs: debounce.ms, arrivedAt, dueAt: debounceDueAt(arrivedAt, debounce.ms), eventSeq };
   await deps.js.publish(deps.subjects.debounce(command.flow, command.step, key), encodeMessage(deferred), { msgID: `deferred:${command.runId}`, timeout: deps.publishTimeoutMs });
 }
 

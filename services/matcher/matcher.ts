@@ -60,7 +60,7 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     await Promise.all(
       commands.map(({ command }) => {
         const debounced = generation === 0 ? catalog.find(command.flow, command.step)?.step : undefined;
-        return debounced?.trigger.debounce ? defer(deps, command, debounced, accepted.acceptedAt) : route(deps, command, message.seq);
+        return debounced?.trigger.debounce ? defer(deps, command, debounced, accepted.acceptedAt, message.seq) : route(deps, command, message.seq);
       }),
     );
     await publish(subjects.matched(accepted.event.id), matched, msgIds.matched(accepted.event.id, generation));
