@@ -1,4 +1,5 @@
 import type { FlowEvent } from "./event.ts";
+import type { RunDeferred, RunStep } from "./messages.ts";
 
 /** A trigger's debounce: of events with the same key within `ms` of each other, only the last starts a run. */
 export type Debounce = { ms: number; key: string };
@@ -77,4 +78,14 @@ export function matcherWait(mine: Arrival, dueAt: string, unmatched: Pick<Arriva
 /** When a debounced run's wait is over. */
 export function debounceDueAt(arrivedAt: string, ms: number): string {
   return new Date(Date.parse(arrivedAt) + ms).toISOString();
+}
+
+/**
+ * The run.deferred message of a debounced step's run: it waits on its key's subject
+ * until its debounce time passed (services/matcher/debouncer.ts). `eventSeq` is the
+ * stream sequence of its event, by which the debouncer decides which run is the latest. Pure.
+ */
+export function deferredRun(command: RunStep, debounce: Debounce, arrivedAt: string, eventSeq: number): RunDeferred {
+  const key = debounceKey(command.event, debounce.key);
+  return { v: 1, kind: "run.deferred", runId: command.runId, command, key, debounceMs: debounce.ms, arrivedAt, dueAt: debounceDueAt(arrivedAt, debounce.ms), eventSeq };
 }
