@@ -33,7 +33,7 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   retry: { group: "client", usage: "retry RUN", about: "start a new attempt of a run that ended" },
   replay: {
     group: "client",
-    usage: "replay EVENT [--wait none|matched|true]",
+    usage: "replay EVENT [--wait none|matched|true] [--flow F]",
     about:
       "match a stored event again (new runs, marked as a replay); or in bulk:\nreplay --type T --since TIME [--until TIME] [--flow F] [--dry-run] [--concurrency N]\nper event, the steps that match now versus then; without --dry-run replays them,\nN at a time (default 4)",
   },
@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
         const bulk = { dryRun: values["dry-run"] === true, json: values.json === true, concurrency: values.concurrency };
         return await bulkReplay(target, { ...bulk, type: values.type, since: values.since, until: values.until, flow: values.flow });
       }
-      return await replayEvent(target, positionals[0], values.wait);
+      return await replayEvent(target, positionals[0], values.wait, values.flow);
     case "schedules":
       return await listSchedules(target, values.json === true);
     case "pause":

@@ -43,10 +43,10 @@ export async function operateRun(target: ApiTarget, action: "cancel" | "retry", 
   return report(await callApi(target, "POST", `/runs/${encodeURIComponent(runId)}/${action}`, {}));
 }
 
-/** `flow replay EVENT [--wait true]`: matches a stored event again against today's flows. */
-export async function replayEvent(target: ApiTarget, eventId: string | undefined, wait: string | undefined): Promise<number> {
+/** `flow replay EVENT [--wait true] [--flow F]`: matches a stored event again against today's flows (only F's steps run). */
+export async function replayEvent(target: ApiTarget, eventId: string | undefined, wait: string | undefined, flow?: string): Promise<number> {
   if (!eventId) throw new UsageError("expected an event id: flow replay EVENT");
-  return report(await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, { wait: wait === "true" ? true : wait === "matched" ? "matched" : false }));
+  return report(await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, { wait: wait === "true" ? true : wait === "matched" ? "matched" : false, ...(flow ? { flow } : {}) }));
 }
 
 /** `flow runs [--event ID]`: the runs of one event, or the 20 newest, as the ingress reports them. */

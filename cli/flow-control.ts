@@ -53,8 +53,8 @@ export type BulkReplay = { type?: string; since?: string; until?: string; flow?:
 /**
  * `flow replay --type T --since TIME [--until TIME] [--flow F] [--dry-run]`: the plan
  * (per event: steps that would newly match, no longer match and why, the same), then,
- * without --dry-run, each event replayed through POST /events/:id/replay, at most
- * --concurrency at a time, with a progress line per event.
+ * without --dry-run, each event replayed through POST /events/:id/replay (only --flow's
+ * steps run), at most --concurrency at a time, with a progress line per event.
  */
 export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promise<number> {
   if (!options.type || !options.since) throw new UsageError("bulk replay needs --type TYPE and --since TIME (and optionally --until TIME, --flow FLOW, --dry-run)");
@@ -80,7 +80,7 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
   const queue = [...plan.events];
   const worker = async () => {
     for (let e = queue.shift(); e; e = queue.shift()) {
-      const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, { wait: false });
+      const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, { wait: false, ...(options.flow ? { flow: options.flow } : {}) });
       done++;
       if (replayed.status === 202) console.log(`[${done}/${plan.count}] ${e.eventId} replayed as generation ${replayed.body.generation}`);
       else (errors++, console.error(`[${done}/${plan.count}] ${e.eventId} failed: ${replayed.status} ${replayed.body?.error ?? ""}`));

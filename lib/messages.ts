@@ -13,6 +13,8 @@ const Time = Type.String({ description: "ISO-8601 timestamp" });
 export const Replay = Type.Object({
   generation: Type.Integer({ minimum: 1, description: "1 for the first replay, 2 for the next, ..." }),
   requestedAt: Time,
+  /** Only this flow's steps run (`flow replay --flow F`); the other flows' matches are recorded as not replayed. */
+  flow: Type.Optional(Type.String()),
 });
 
 export const Chain = Type.Object({
@@ -191,6 +193,8 @@ export const RunDeferred = Type.Object({
   debounceMs: Type.Integer({ minimum: 1 }),
   arrivedAt: Time,
   dueAt: Time,
+  /** The stream sequence of the event: the debouncer orders a key's runs by it (absent on messages of older versions). */
+  eventSeq: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
 /** A debounced run will not start: a newer event with the same key came within the debounce time. */

@@ -85,6 +85,15 @@ export function eventRoutes(deps: IngressDeps) {
     return await answer(event.id, 0, await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0)), mode);
   };
 
+  // `{"flow": F}` limits a replay to F's steps (flow replay --flow F); an unknown flow would silently run nothing.
+  const replayFlow = (flow: unknown): string | undefined => {
+    if (flow === undefined) return undefined;
+    if (typeof flow !== "string" || flow === "") throw new HttpError(400, `flow: expected the name of a flow, got ${JSON.stringify(flow)}`);
+    if (!deps.catalog) throw new HttpError(503, "this ingress has no flow catalog to check the flow against (it reads flows from CODEX_FLOW_BACKEND_CWD)");
+    if (!deps.catalog.current().flows.some((f) => f.name === flow)) throw new HttpError(404, `no flow named ${JSON.stringify(flow)}`);
+    return flow;
+  };
+
   const replay = async (request: Request, eventId: string, queryWait: string | undefined) => {
     const body = await readBody(request, deps.maxBodyBytes);
     if (deps.secret && body.byteLength > 0 && !verifySignature(deps.secret, body, request.headers)) {
@@ -92,9 +101,10 @@ export function eventRoutes(deps: IngressDeps) {
     }
     const options = body.byteLength > 0 ? parseJson(body) : {};
     const mode = waitFor(request, queryWait ?? (options as { wait?: unknown }).wait);
+    const flow = replayFlow((options as { flow?: unknown }).flow);
     const row = await db.selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
     if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(eventId)}`);
-    const { generation, ...published } = await replayStored(deps, row);
+    const { generation, ...published } = await replayStored(deps, row, flow);
     return { ...(await answer(eventId, generation, published, mode)), generation };
   };
 
@@ -119,7 +129,7 @@ export function eventRoutes(deps: IngressDeps) {
     .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
       ...operator,
       response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
-      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
+      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched", "flow": "<name>"}; with flow, only that flow\'s steps run.' },
     })
     .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {
       ...reader,

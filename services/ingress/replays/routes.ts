@@ -53,7 +53,7 @@ export function replayRoutes(deps: IngressDeps) {
       const concurrency = Math.min(body.concurrency ?? 4, MAX_REPLAY_CONCURRENCY);
       const replayed: { eventId: string; generation: number; seq: number }[] = [];
       for (let i = 0; i < events.length; i += concurrency) {
-        const batch = await Promise.all(events.slice(i, i + concurrency).map((row) => replayStored(deps, row)));
+        const batch = await Promise.all(events.slice(i, i + concurrency).map((row) => replayStored(deps, row, body.flow)));
         batch.forEach((published, k) => replayed.push({ eventId: events[i + k]!.id, generation: published.generation, seq: published.seq }));
       }
       return { dryRun: false, count: plan.length, truncated, events: plan, replayed };
