@@ -49,7 +49,8 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const auth = { user: "codex-flows", password: randomBytes(18).toString("base64url") };
   const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats"), auth, memoryLimitMiB: DEV_NATS_MEMORY_MIB });
   const natsUrl = config.natsUrl ?? nats!.url;
-  const system = await startThreadedSystem(config, natsUrl, SERVICE_NAMES, DEV_THREADS).catch(async (error) => {
+  // The disk guard watches the embedded server's store too: it is on this host.
+  const system = await startThreadedSystem({ ...config, natsStoreDir: config.natsStoreDir ?? nats?.storeDir }, natsUrl, SERVICE_NAMES, DEV_THREADS).catch(async (error) => {
     await nats?.stop();
     throw error;
   });

@@ -1,5 +1,6 @@
 import { flowCatalog } from "../../lib/catalog.ts";
-import { readModelPath } from "../../lib/config.ts";
+import { readModelPath, watchedDirs } from "../../lib/config.ts";
+import { watchDisk } from "../../lib/disk-watch.ts";
 import { lastMessage } from "../../lib/last-message.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
@@ -15,6 +16,7 @@ import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
 import { exposureWarning } from "./browser.ts";
 import { busyPort, releasePort } from "./port.ts";
+import { diskGuarded, diskHealth } from "./disk.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -54,6 +56,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   const { config, nc, js, jsm, subjects, log } = ctx;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
+  const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
+  const disk = await watchDisk(watchedDirs(config), thresholds, { log, whileLow: "writes are answered 507", whenBack: "writes are accepted again" });
   let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
   // The stream's last sequence, asked at most once a second unless a caller needs a newer one.
   const lastSeq = async (atLeast = 0): Promise<number | null> => {
@@ -71,7 +75,9 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
-    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, flows: { loaded: flows.flows.map((f) => f.name), problems } };
+    // Not ok while a disk is low: this ingress refuses writes, as it does without NATS.
+    const diskState = diskHealth(disk);
+    return { ok: connected && !diskState.low, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, flows: { loaded: flows.flows.map((f) => f.name), problems }, disk: diskState };
   };
   const counters = ingressCounters();
   const hosts = watchHosts(nc, subjects);
@@ -80,7 +86,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     counters,
     metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts }),
     db,
-    publish: jetStreamPublisher(nc, js, config.publishTimeoutMs),
+    publish: diskGuarded(jetStreamPublisher(nc, js, config.publishTimeoutMs), disk),
     subjects,
     queues: queueWatch(jsm, config.stream),
     health,
@@ -109,6 +115,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     async stop() {
       closing.abort();
       hosts.stop();
+      disk.stop();
       await app.stop();
       if (!shared?.db) await db.destroy();
     },
