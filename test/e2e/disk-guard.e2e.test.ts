@@ -55,6 +55,7 @@ test.skipIf(!canMount)("given the read model's disk below the guard's threshold,
   expect(error).toContain("nothing was accepted");
   const metrics = await (await fetch(`${url}/metrics`)).text();
   expect(metrics).toContain(`codex_flows_disk_low{dir="${dataDir}",role="read model"} 1`);
+  expect(metrics).toContain('codex_flows_events_rejected_total{status="507"} 1');
   expect(metrics).toMatch(new RegExp(`codex_flows_disk_free_bytes\\{dir="${dataDir}",role="read model"\\} \\d+`));
   // Reads go on, and what was accepted before is intact.
   expect((await runOf("before")).status).toBe("completed");
