@@ -19,6 +19,17 @@ const nats = useNatsServer();
 const cli = useProcesses();
 const MiB = 1024 * 1024;
 
+/** An event another host's ingress accepted: published straight to the stream. */
+async function acceptElsewhere(env: Record<string, string | undefined>, id: string): Promise<void> {
+  const nc = await connectNats(nats.url, "test", logger("test"));
+  try {
+    const event = anEvent({ id, type: "disk.write", payload: {} });
+    await jetstream(nc).publish(subjects(env.CODEX_FLOW_SUBJECT_PREFIX!).event(event.type), encodeMessage(accepted(event)), { msgID: msgIds.event(event.id, 0) });
+  } finally {
+    await nc.close();
+  }
+}
+
 test.skipIf(!canMount)("given the read model's disk below the guard's threshold, then posts answer 507 naming the directory, /healthz and /metrics show it, the projector pauses without failing, and once space returns everything goes on by itself (needs root for a tmpfs)", async () => {
   const dataDir = smallDisk("disk-guard-", "16m", cli.cleanup);
   const cwd = writeFlows({ disk: [{ name: "echo", type: "disk.write", source: echoStep() }] });
@@ -61,13 +72,7 @@ test.skipIf(!canMount)("given the read model's disk below the guard's threshold,
   expect((await runOf("before")).status).toBe("completed");
 
   // Another host's ingress (its disk fine) accepts an event: this projector pauses instead of writing, and fails nothing.
-  const nc = await connectNats(nats.url, "test", logger("test"));
-  try {
-    const event = anEvent({ id: "elsewhere", type: "disk.write", payload: {} });
-    await jetstream(nc).publish(subjects(env.CODEX_FLOW_SUBJECT_PREFIX!).event(event.type), encodeMessage(accepted(event)), { msgID: msgIds.event(event.id, 0) });
-  } finally {
-    await nc.close();
-  }
+  await acceptElsewhere(env, "elsewhere");
   await all.waitForLine("projector paused: the read model's disk is low", 10_000);
   expect((await fetch(`${url}/events/elsewhere`)).status).toBe(404);
 
@@ -81,6 +86,31 @@ test.skipIf(!canMount)("given the read model's disk below the guard's threshold,
   expect(all.stderr.filter((line) => line.includes("projector paused")).length).toBeLessThanOrEqual(3);
   expect((await runOf("before")).status).toBe("completed");
 
+  all.signal("SIGTERM");
+  expect(await all.exit(30_000)).toBe(0);
+});
+
+test.skipIf(!canMount)("given CODEX_FLOW_NATS_STORE_DIR on a low disk, then posts answer 507 naming the NATS store while the projector, its own disk fine, goes on (needs root for a tmpfs)", async () => {
+  const storeDir = smallDisk("disk-guard-nats-", "4m", cli.cleanup);
+  const cwd = writeFlows({ disk: [{ name: "echo", type: "disk.write", source: echoStep() }] });
+  // 1 MiB: the data directory (on the machine's disk) is far above it, the 4 MiB tmpfs filled below.
+  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_NATS_STORE_DIR: storeDir, CODEX_FLOW_DISK_MIN_FREE_BYTES: String(MiB), CODEX_FLOW_DISK_MIN_FREE_PERCENT: "100" });
+  fill(join(storeDir, "filler"), MiB / 2);
+  const all = cli.start(["serve", "all"], { env });
+  const url = await ingressUrlOf(all);
+  const health = await json(fetch(`${url}/healthz`));
+  expect(health.disk.dirs.map((d: { role: string; dir: string; low: boolean }) => [d.role, d.dir, d.low])).toEqual([
+    ["read model", env.CODEX_FLOW_BACKEND_DATA_DIR, false],
+    ["NATS store", storeDir, true],
+  ]);
+  const refused = await fetch(`${url}/events`, { method: "POST", body: JSON.stringify({ id: "refused", type: "disk.write", payload: {} }), headers: { "content-type": "application/json" } });
+  expect(refused.status).toBe(507);
+  expect((await json(refused)).error).toContain(`the NATS store's disk is low: `);
+  expect((await json(fetch(`${url}/healthz`))).disk.low).toBe(true);
+
+  await acceptElsewhere(env, "elsewhere");
+  await eventually(async () => (await json(fetch(`${url}/runs/${runIdFor("elsewhere", 0, "disk", "echo")}`))).run?.status === "completed", 30_000, "the run to complete");
+  expect(all.stderr.filter((line) => line.includes("projector paused"))).toEqual([]);
   all.signal("SIGTERM");
   expect(await all.exit(30_000)).toBe(0);
 });
