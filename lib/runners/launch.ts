@@ -5,6 +5,9 @@ import { escapedProcesses, stepStart } from "./escapees.ts";
 import { parseEnvNames, withoutWithheld } from "./step-env.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
 
+/** The variable a direct step's processes inherit with a nonce of its launch (docs/runners.md). */
+export const LAUNCH_MARKER_ENV = "CODEX_FLOW_LAUNCH_ID";
+
 export type StepStdin = "pipe" | Uint8Array;
 export type StepChild<In extends StepStdin> = Bun.Subprocess<In, "pipe", "pipe">;
 
@@ -86,14 +89,15 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
 
 function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: LaunchSpec<In>, grace: number): LaunchResult<In> {
   let child: StepChild<In>;
+  // What marks this launch's processes for the escapee scan: random, because a run id and attempt repeat across systems on one host (run ids hash the event id).
+  const marker = { [LAUNCH_MARKER_ENV]: crypto.randomUUID() };
   try {
     // `detached` calls setsid(): the step leads a process group of its own.
-    child = Bun.spawn(argv, { cwd, env: spec.env, stdin: spec.stdin, stdout: "pipe", stderr: "pipe", detached: true }) as StepChild<In>;
+    child = Bun.spawn(argv, { cwd, env: { ...spec.env, ...marker }, stdin: spec.stdin, stdout: "pipe", stderr: "pipe", detached: true }) as StepChild<In>;
   } catch (error) {
     return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
   }
   let killTimer: Timer | undefined;
-  const marker = { CODEX_FLOW_RUN_ID: spec.stepEnv.CODEX_FLOW_RUN_ID ?? "", CODEX_FLOW_ATTEMPT: spec.stepEnv.CODEX_FLOW_ATTEMPT ?? "" };
   const started = stepStart(child.pid);
   const launched: Launched<In> = {
     child,
