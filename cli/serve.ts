@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
@@ -44,6 +45,7 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const config = loadConfig(process.env, overrides);
   warnWithoutFlows(config.cwd);
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
+  privateDataDir(config.dataDir, log);
   const lock = lockDataDir(config.dataDir, "dev", "flow dev");
   // Loopback only, and a password generated for this run: other local users cannot publish around the HMAC.
   const auth = { user: "codex-flows", password: randomBytes(18).toString("base64url") };
@@ -82,6 +84,23 @@ Fire an event:
     console.log(JSON.stringify(summarise(body), null, 2));
   }
   console.log("Ctrl-C stops everything.");
+}
+
+/**
+ * `flow dev`'s data directory holds every payload, result and the NATS store: 0700, so
+ * other local users cannot read it. A new one is made so; an existing one this user owns
+ * is narrowed to 0700 (said in the log), one owned by someone else only warned about.
+ */
+function privateDataDir(dir: string, log: ReturnType<typeof logger>): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { mode, uid } = statSync(dir);
+  if ((mode & 0o077) === 0) return;
+  if (uid !== process.getuid?.()) {
+    log.warn(`the data directory ${dir} is mode ${(mode & 0o777).toString(8)} and owned by another user: other local users may read its payloads and results`);
+    return;
+  }
+  chmodSync(dir, 0o700);
+  log.info(`narrowed the data directory ${dir} from mode ${(mode & 0o777).toString(8)} to 700: it holds every payload and result`);
 }
 
 function summarise(body: unknown): unknown {

@@ -1,5 +1,5 @@
 import { Database as Sqlite, type Statement } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, type Migration } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
@@ -194,7 +194,11 @@ const PAGE_SIZE = 8192;
  * cache (SQLite's default is 2,000 KiB).
  */
 export async function openReadModel(path: string, options: { scratch?: boolean; cacheKiB?: number } = {}): Promise<ReadModel> {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") {
+    mkdirSync(dirname(path), { recursive: true });
+    // Its owner's alone: it holds every payload and result. SQLite gives the -wal and -shm files the database's mode.
+    if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+  }
   const sqlite = new Sqlite(path, { create: true });
   // The busy timeout first: switching to WAL needs a lock another process may hold for a moment.
   sqlite.exec("PRAGMA busy_timeout = 5000");
