@@ -5,6 +5,7 @@ import type { Flow, FlowStep } from "../lib/manifest.ts";
 import { runStep } from "../lib/runners/index.ts";
 import type { StepOutcome } from "../lib/runners/types.ts";
 import { readJsonFile, UsageError } from "./args.ts";
+import { printLine, writeSafely } from "./terminal.ts";
 
 /** `flow list`: every flow and step found under the working directory, and what is wrong with the rest; `paused` marks (from a running ingress) say which flows and steps are paused. */
 export function listFlows(cwd: string, paused?: Set<string>): number {
@@ -61,8 +62,8 @@ export async function runLocally(cwd: string, flowName: string | undefined, step
 async function runOne(flow: Flow, step: FlowStep, event: FlowEvent): Promise<boolean> {
   const runId = runIdFor(event.id, 0, flow.name, step.name);
   console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
-  const outcome = await runStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => (stream === "stdout" ? process.stdout : process.stderr).write(text) });
-  console.log(summary(flow, step, outcome));
+  const outcome = await runStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" ? process.stdout : process.stderr, text, true) });
+  printLine(summary(flow, step, outcome));
   return outcome.status === "completed";
 }
 
