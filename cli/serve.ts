@@ -6,6 +6,7 @@ import { lockDataDir } from "../lib/lock.ts";
 import { randomBytes } from "node:crypto";
 import { discoverFlows, FLOW_DIRS } from "../lib/discovery.ts";
 import { startNatsServer } from "../lib/nats-server.ts";
+import { makeUndumpable } from "../lib/undumpable.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
 import { SERVICE_NAMES, type ServiceName } from "../services/system.ts";
@@ -15,11 +16,18 @@ import { postEvent } from "./client.ts";
 
 /** `flow serve <service|all>`: one service (or all four) as this process, against NATS_URL. */
 export async function serve(what: string | undefined, overrides: Partial<Config>): Promise<void> {
+  hideFromSteps();
   if (!what) throw new UsageError(`expected a service: ${[...SERVICE_NAMES, "all"].join(", ")}`);
   const names = what === "all" ? SERVICE_NAMES : SERVICE_NAMES.filter((name) => name === what);
   if (names.length === 0) throw new UsageError(`unknown service "${what}": expected one of ${[...SERVICE_NAMES, "all"].join(", ")}`);
   if (names.includes("matcher")) warnWithoutFlows(loadConfig(process.env, overrides).cwd);
   await runServices(names as readonly ServiceName[], overrides);
+}
+
+/** Steps run as our user: they must not read our environment (the secrets) or memory through /proc. */
+function hideFromSteps(): void {
+  const problem = makeUndumpable();
+  if (problem !== undefined) logger("flows").warn(`${problem}: a step could read the secrets this process was started with (docs/security.md)`);
 }
 
 /** `flow dev`'s own nats-server: a soft heap limit, so the blocks it cached while writing a burst go back to the system (docs/performance.md). */
@@ -41,6 +49,7 @@ function warnWithoutFlows(cwd: string): void {
  * and a ready-to-paste curl line. With `--example` it also fires the example flow.
  */
 export async function dev(overrides: Partial<Config>, fireExample: boolean): Promise<void> {
+  hideFromSteps();
   const log = logger("dev");
   const config = loadConfig(process.env, overrides);
   warnWithoutFlows(config.cwd);

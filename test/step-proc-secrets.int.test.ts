@@ -1,0 +1,67 @@
+// Item 16 of issue 18: a step must not read the system's secrets out of /proc, from its
+// parent (`/proc/$PPID/environ`, `/proc/$PPID/mem`) or from any other process of the
+// same user (the embedded nats-server of `flow dev` among them). `flow dev` runs as an
+// unprivileged user here (root reads every process's /proc files whatever we do).
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { signBody } from "../services/ingress/signature.ts";
+import { writeFlows } from "./support/flows.ts";
+import { json } from "./support/http.ts";
+import { serviceEnv, useProcesses } from "./support/processes.ts";
+import { tempDir } from "./support/temp.ts";
+
+setDefaultTimeout(60_000);
+const cli = useProcesses();
+const SECRETS = { CODEX_FLOW_BACKEND_SECRET: "proc-hmac-7c1e55", CODEX_FLOW_BACKEND_TOKEN: "proc-token-90ab3f", NOTIFY_WEBHOOK_SECRET: "proc-notify-3d2c1b" };
+// As root, the services run as nobody (setpriv execs bun, so the pid stays bun's); as anyone else, as that user.
+const NOBODY = 65534;
+const asRoot = process.getuid?.() === 0;
+
+// Reads every /proc/<pid>/environ and the parent's memory map it can, and says where a secret showed.
+const snoop = `import { readdirSync, readFileSync } from "node:fs";
+const secrets = ${JSON.stringify(Object.values(SECRETS))};
+const found = [];
+let readable = 0;
+for (const pid of readdirSync("/proc").filter((name) => /^\\d+$/.test(name))) {
+  let environ;
+  try { environ = readFileSync("/proc/" + pid + "/environ", "latin1"); } catch { continue; }
+  readable++;
+  if (secrets.some((secret) => environ.includes(secret))) found.push(pid + ": " + readFileSync("/proc/" + pid + "/cmdline", "latin1").replaceAll("\\0", " ").slice(0, 80));
+}
+const ownIsReadable = readFileSync("/proc/self/environ", "latin1").includes("CODEX_FLOW_RUN_ID=");
+let parentMemory = "readable";
+try { readFileSync("/proc/" + process.ppid + "/maps", "latin1"); } catch (error) { parentMemory = error.code; }
+console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", found, readable, ownIsReadable, parentMemory }));
+`;
+
+describe("a step reading /proc", () => {
+  test("given flow dev with the secret, the token and a flow's secret set, a step finds none of them in any process's environment, and cannot read its parent's memory", async () => {
+    const base = tempDir("codex-flows-proc-");
+    chmodSync(base, 0o755);
+    const home = join(base, "home");
+    const dataDir = join(base, "data");
+    for (const dir of [home, dataDir]) {
+      mkdirSync(dir);
+      if (asRoot) chownSync(dir, NOBODY, NOBODY);
+    }
+    const cwd = writeFlows({ snoop: [{ name: "look", type: "proc.look", source: snoop }] });
+    chmodSync(cwd, 0o755);
+    const env = await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, CODEX_FLOW_BACKEND_DATA_DIR: dataDir, CODEX_FLOW_BACKEND_CWD: cwd, HOME: home, ...SECRETS });
+    const wrap = asRoot ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"] : [];
+    const dev = cli.start(["dev"], { env, wrap });
+    await dev.waitForLine("Ctrl-C stops everything.", 45_000);
+
+    const body = JSON.stringify({ id: "proc-1", type: "proc.look" });
+    const headers = { "content-type": "application/json", "x-flow-signature-256": signBody(SECRETS.CODEX_FLOW_BACKEND_SECRET, body), authorization: `Bearer ${SECRETS.CODEX_FLOW_BACKEND_TOKEN}` };
+    const answer = await json(fetch(`http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}/events?wait=true`, { method: "POST", headers, body }));
+    expect(answer.runs.map((run: { status: string }) => run.status)).toEqual(["completed"]);
+    const { found, readable, ownIsReadable, parentMemory } = answer.runs[0].result;
+    // The scan works (it reads its own environment, and the processes of its user that allow it) and finds no secret.
+    expect({ ownIsReadable, found }).toEqual({ ownIsReadable: true, found: [] });
+    expect(readable).toBeGreaterThan(0);
+    expect(parentMemory).toBe("EACCES");
+    dev.signal("SIGINT");
+    expect(await dev.exit(20_000)).toBe(0);
+  });
+});
