@@ -6,7 +6,8 @@ import { lockDataDir } from "../lib/lock.ts";
 import { randomBytes } from "node:crypto";
 import { discoverFlows, FLOW_DIRS } from "../lib/discovery.ts";
 import { startNatsServer } from "../lib/nats-server.ts";
-import { makeUndumpable } from "../lib/undumpable.ts";
+import { isWithheld } from "../lib/runners/step-env.ts";
+import { ancestorsHolding, makeUndumpable } from "../lib/undumpable.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
 import { SERVICE_NAMES, type ServiceName } from "../services/system.ts";
@@ -24,10 +25,17 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
   await runServices(names as readonly ServiceName[], overrides);
 }
 
-/** Steps run as our user: they must not read our environment (the secrets) or memory through /proc. */
+/** Steps run as our user: they must not read our environment (the secrets) or memory through /proc, nor an ancestor's. */
 function hideFromSteps(): void {
+  const log = logger("flows");
   const problem = makeUndumpable();
-  if (problem !== undefined) logger("flows").warn(`${problem}: a step could read the secrets this process was started with (docs/security.md)`);
+  if (problem !== undefined) log.warn(`${problem}: a step could read the secrets this process was started with (docs/security.md)`);
+  // NATS_URL is withheld from steps because it may carry credentials; one without `user:password@` is no secret.
+  const secret = (name: string, value: string) => isWithheld(name) && !(name === "NATS_URL" && !value.includes("@"));
+  const secrets = Object.entries(process.env).flatMap(([name, value]) => (value && secret(name, value) ? [`${name}=${value}`] : []));
+  for (const ancestor of ancestorsHolding(secrets)) {
+    log.warn(`process ${ancestor.pid} (${ancestor.command}), which started this one, holds ${ancestor.names.join(", ")} in its environment, where steps (they run as this user) can read them: start the service without it, e.g. \`bun bin/flow.ts ...\` rather than \`bun run flow ...\` (docs/security.md)`);
+  }
 }
 
 /** `flow dev`'s own nats-server: a soft heap limit, so the blocks it cached while writing a burst go back to the system (docs/performance.md). */

@@ -1,4 +1,5 @@
 import { dlopen, FFIType } from "bun:ffi";
+import { readFileSync } from "node:fs";
 
 const PR_SET_DUMPABLE = 4;
 
@@ -23,4 +24,37 @@ export function makeUndumpable(): string | undefined {
     return `prctl(PR_SET_DUMPABLE, 0) could not be called: ${(error as Error).message}`;
   }
   return undefined;
+}
+
+/** How far up the process tree ancestorsHolding looks (a service is rarely more than a few levels below init). */
+const MAX_ANCESTORS = 32;
+
+/**
+ * This process's ancestors whose environment (the one they were started with, as
+ * /proc/PID/environ shows it to every process of their user) holds one of `entries`
+ * (`NAME=value`): a `bun run` wrapper or a shell that passed the secrets on. Making
+ * ourselves non-dumpable cannot hide them from a step; the operator can only start the
+ * service another way. Ancestors of another user, or gone, are skipped.
+ */
+export function ancestorsHolding(entries: readonly string[]): { pid: number; command: string; names: string[] }[] {
+  const found: { pid: number; command: string; names: string[] }[] = [];
+  if (entries.length === 0) return found;
+  let pid = process.ppid;
+  for (let depth = 0; depth < MAX_ANCESTORS && pid > 1; depth++) {
+    const environ = readProc(pid, "environ")?.split("\0");
+    const held = environ ? entries.filter((entry) => environ.includes(entry)) : [];
+    if (held.length > 0) found.push({ pid, command: (readProc(pid, "cmdline") ?? "").replaceAll("\0", " ").trim(), names: held.map((entry) => entry.slice(0, entry.indexOf("="))) });
+    const parent = Number(/^PPid:\s+(\d+)$/m.exec(readProc(pid, "status") ?? "")?.[1]);
+    if (!Number.isSafeInteger(parent)) break;
+    pid = parent;
+  }
+  return found;
+}
+
+function readProc(pid: number, file: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "latin1");
+  } catch {
+    return undefined;
+  }
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { signBody } from "../services/ingress/signature.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
+import { freePort } from "../lib/nats-server.ts";
 import { serviceEnv, useProcesses } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 
@@ -61,7 +62,16 @@ describe("a step reading /proc", () => {
     expect({ ownIsReadable, found }).toEqual({ ownIsReadable: true, found: [] });
     expect(readable).toBeGreaterThan(0);
     expect(parentMemory).toBe("EACCES");
+    expect(dev.output()).not.toContain("which started this one");
     dev.signal("SIGINT");
     expect(await dev.exit(20_000)).toBe(0);
+  });
+
+  test("given a parent that holds the secrets (a shell, or `bun run flow`'s wrapper), the service warns naming it and them", async () => {
+    const env = { CODEX_FLOW_BACKEND_SECRET: SECRETS.CODEX_FLOW_BACKEND_SECRET, NATS_URL: `nats://127.0.0.1:${await freePort()}` };
+    // The shell stays the service's parent (it has more to do after it), with the environment it was given.
+    const { code, stderr } = await cli.run(["serve", "ingress"], { env, wrap: ["sh", "-c", '"$@"; exit $?', "sh"] });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/warn process \d+ \(sh -c "\$@"; exit \$\? sh \S+ run \S+ serve ingress\), which started this one, holds CODEX_FLOW_BACKEND_SECRET in its environment, where steps \(they run as this user\) can read them/);
   });
 });
