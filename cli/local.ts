@@ -4,6 +4,8 @@ import { runIdFor } from "../lib/ids.ts";
 import type { Flow, FlowStep } from "../lib/manifest.ts";
 import { runStep } from "../lib/runners/index.ts";
 import type { StepOutcome } from "../lib/runners/types.ts";
+import { logger } from "../lib/log.ts";
+import { hideFromSteps } from "../lib/undumpable.ts";
 import { readJsonFile, UsageError } from "./args.ts";
 import { printLine, writeSafely } from "./terminal.ts";
 
@@ -33,6 +35,7 @@ async function loadEvent(path: string | undefined): Promise<FlowEvent> {
 
 /** `flow fire`: runs every matching step for the event here, without NATS, as the seed did. */
 export async function fireLocally(cwd: string, eventPath: string | undefined): Promise<number> {
+  hideFromSteps(logger("flow"));
   const event = await loadEvent(eventPath);
   const matches = flowCatalog(cwd).current().match(event);
   const matched = matches.filter((m) => m.matched);
@@ -48,6 +51,7 @@ export async function fireLocally(cwd: string, eventPath: string | undefined): P
 
 /** `flow run FLOW STEP`: runs one step for the event here, whether or not its trigger matches. */
 export async function runLocally(cwd: string, flowName: string | undefined, stepName: string | undefined, eventPath: string | undefined): Promise<number> {
+  hideFromSteps(logger("flow"));
   if (!flowName || !stepName) throw new UsageError("expected FLOW and STEP, e.g. flow run example-flow greet --event event.json");
   const catalog = flowCatalog(cwd);
   const found = catalog.find(flowName, stepName);

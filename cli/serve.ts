@@ -6,8 +6,7 @@ import { lockDataDir } from "../lib/lock.ts";
 import { randomBytes } from "node:crypto";
 import { discoverFlows, FLOW_DIRS } from "../lib/discovery.ts";
 import { startNatsServer } from "../lib/nats-server.ts";
-import { isWithheld } from "../lib/runners/step-env.ts";
-import { ancestorsHolding, makeUndumpable } from "../lib/undumpable.ts";
+import { hideFromSteps } from "../lib/undumpable.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
 import { SERVICE_NAMES, type ServiceName } from "../services/system.ts";
@@ -17,25 +16,12 @@ import { postEvent } from "./client.ts";
 
 /** `flow serve <service|all>`: one service (or all four) as this process, against NATS_URL. */
 export async function serve(what: string | undefined, overrides: Partial<Config>): Promise<void> {
-  hideFromSteps();
+  hideFromSteps(logger("flows"));
   if (!what) throw new UsageError(`expected a service: ${[...SERVICE_NAMES, "all"].join(", ")}`);
   const names = what === "all" ? SERVICE_NAMES : SERVICE_NAMES.filter((name) => name === what);
   if (names.length === 0) throw new UsageError(`unknown service "${what}": expected one of ${[...SERVICE_NAMES, "all"].join(", ")}`);
   if (names.includes("matcher")) warnWithoutFlows(loadConfig(process.env, overrides).cwd);
   await runServices(names as readonly ServiceName[], overrides);
-}
-
-/** Steps run as our user: they must not read our environment (the secrets) or memory through /proc, nor an ancestor's. */
-function hideFromSteps(): void {
-  const log = logger("flows");
-  const problem = makeUndumpable();
-  if (problem !== undefined) log.warn(`${problem}: a step could read the secrets this process was started with (docs/security.md)`);
-  // NATS_URL is withheld from steps because it may carry credentials; one without `user:password@` is no secret.
-  const secret = (name: string, value: string) => isWithheld(name) && !(name === "NATS_URL" && !value.includes("@"));
-  const secrets = Object.entries(process.env).flatMap(([name, value]) => (value && secret(name, value) ? [`${name}=${value}`] : []));
-  for (const ancestor of ancestorsHolding(secrets)) {
-    log.warn(`process ${ancestor.pid} (${ancestor.command}), which started this one, holds ${ancestor.names.join(", ")} in its environment, where steps (they run as this user) can read them: start the service without it, e.g. \`bun bin/flow.ts ...\` rather than \`bun run flow ...\` (docs/security.md)`);
-  }
 }
 
 /** `flow dev`'s own nats-server: a soft heap limit, so the blocks it cached while writing a burst go back to the system (docs/performance.md). */
@@ -57,7 +43,7 @@ function warnWithoutFlows(cwd: string): void {
  * and a ready-to-paste curl line. With `--example` it also fires the example flow.
  */
 export async function dev(overrides: Partial<Config>, fireExample: boolean): Promise<void> {
-  hideFromSteps();
+  hideFromSteps(logger("flows"));
   const log = logger("dev");
   const config = loadConfig(process.env, overrides);
   warnWithoutFlows(config.cwd);

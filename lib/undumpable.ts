@@ -1,5 +1,7 @@
 import { dlopen, FFIType } from "bun:ffi";
 import { readFileSync } from "node:fs";
+import type { Logger } from "./log.ts";
+import { isWithheld } from "./runners/step-env.ts";
 
 const PR_SET_DUMPABLE = 4;
 
@@ -24,6 +26,22 @@ export function makeUndumpable(): string | undefined {
     return `prctl(PR_SET_DUMPABLE, 0) could not be called: ${(error as Error).message}`;
   }
   return undefined;
+}
+
+/**
+ * For a process that starts steps or holds the secrets: steps run as our user and must
+ * read neither our environment nor our memory through /proc (makeUndumpable), and an
+ * ancestor that holds our secrets in its environment is named in a warning.
+ */
+export function hideFromSteps(log: Logger): void {
+  const problem = makeUndumpable();
+  if (problem !== undefined) log.warn(`${problem}: a step could read the secrets this process was started with (docs/security.md)`);
+  // NATS_URL is withheld from steps because it may carry credentials; one without `user:password@` is no secret.
+  const secret = (name: string, value: string) => isWithheld(name) && !(name === "NATS_URL" && !value.includes("@"));
+  const secrets = Object.entries(process.env).flatMap(([name, value]) => (value && secret(name, value) ? [`${name}=${value}`] : []));
+  for (const ancestor of ancestorsHolding(secrets)) {
+    log.warn(`process ${ancestor.pid} (${ancestor.command}), which started this one, holds ${ancestor.names.join(", ")} in its environment, where steps (they run as this user) can read them: start the service without it, e.g. \`bun bin/flow.ts ...\` rather than \`bun run flow ...\` (docs/security.md)`);
+  }
 }
 
 /** How far up the process tree ancestorsHolding looks (a service is rarely more than a few levels below init). */

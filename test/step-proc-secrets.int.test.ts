@@ -3,7 +3,7 @@
 // same user (the embedded nats-server of `flow dev` among them). `flow dev` runs as an
 // unprivileged user here (root reads every process's /proc files whatever we do).
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { signBody } from "../services/ingress/signature.ts";
 import { writeFlows } from "./support/flows.ts";
@@ -33,23 +33,30 @@ for (const pid of readdirSync("/proc").filter((name) => /^\\d+$/.test(name))) {
 const ownIsReadable = readFileSync("/proc/self/environ", "latin1").includes("CODEX_FLOW_RUN_ID=");
 let parentMemory = "readable";
 try { readFileSync("/proc/" + process.ppid + "/maps", "latin1"); } catch (error) { parentMemory = error.code; }
-console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", found, readable, ownIsReadable, parentMemory }));
+const seen = { found, readable, ownIsReadable, parentMemory };
+console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: JSON.stringify(seen), ...seen }));
 `;
+
+/** A flows directory, a home and a data directory the unprivileged user can use, and how to run the CLI as that user. */
+function unprivileged() {
+  const base = tempDir("codex-flows-proc-");
+  chmodSync(base, 0o755);
+  const home = join(base, "home");
+  const dataDir = join(base, "data");
+  for (const dir of [home, dataDir]) {
+    mkdirSync(dir);
+    if (asRoot) chownSync(dir, NOBODY, NOBODY);
+  }
+  const cwd = writeFlows({ snoop: [{ name: "look", type: "proc.look", source: snoop }] });
+  chmodSync(cwd, 0o755);
+  const wrap = asRoot ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"] : [];
+  return { home, dataDir, cwd, wrap };
+}
 
 describe("a step reading /proc", () => {
   test("given flow dev with the secret, the token and a flow's secret set, a step finds none of them in any process's environment, and cannot read its parent's memory", async () => {
-    const base = tempDir("codex-flows-proc-");
-    chmodSync(base, 0o755);
-    const home = join(base, "home");
-    const dataDir = join(base, "data");
-    for (const dir of [home, dataDir]) {
-      mkdirSync(dir);
-      if (asRoot) chownSync(dir, NOBODY, NOBODY);
-    }
-    const cwd = writeFlows({ snoop: [{ name: "look", type: "proc.look", source: snoop }] });
-    chmodSync(cwd, 0o755);
+    const { home, dataDir, cwd, wrap } = unprivileged();
     const env = await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, CODEX_FLOW_BACKEND_DATA_DIR: dataDir, CODEX_FLOW_BACKEND_CWD: cwd, HOME: home, ...SECRETS });
-    const wrap = asRoot ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"] : [];
     const dev = cli.start(["dev"], { env, wrap });
     await dev.waitForLine("Ctrl-C stops everything.", 45_000);
 
@@ -65,6 +72,16 @@ describe("a step reading /proc", () => {
     expect(dev.output()).not.toContain("which started this one");
     dev.signal("SIGINT");
     expect(await dev.exit(20_000)).toBe(0);
+  });
+
+  test("given flow run with the secrets in its environment, the step it runs finds none of them either", async () => {
+    const { home, cwd, wrap } = unprivileged();
+    const event = join(home, "event.json");
+    writeFileSync(event, JSON.stringify({ id: "proc-2", type: "proc.look" }));
+    const { code, stdout } = await cli.run(["run", "snoop", "look", "--event", event, "--cwd", cwd], { env: { HOME: home, ...SECRETS }, wrap });
+    expect(code).toBe(0);
+    const seen = JSON.parse(/result=completed "(.*)" in \d+ ms/.exec(stdout)![1]!);
+    expect(seen).toMatchObject({ found: [], ownIsReadable: true, parentMemory: "EACCES" });
   });
 
   test("given a parent that holds the secrets (a shell, or `bun run flow`'s wrapper), the service warns naming it and them", async () => {
