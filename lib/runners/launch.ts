@@ -5,6 +5,9 @@ import { escapedProcesses, stepStart } from "./escapees.ts";
 import { parseEnvNames, withoutWithheld } from "./step-env.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
 
+/** The variable a direct step's processes inherit with a nonce of its launch (docs/runners.md). */
+export const LAUNCH_MARKER_ENV = "CODEX_FLOW_LAUNCH_ID";
+
 export type StepStdin = "pipe" | Uint8Array;
 export type StepChild<In extends StepStdin> = Bun.Subprocess<In, "pipe", "pipe">;
 
@@ -37,8 +40,9 @@ export type LaunchResult<In extends StepStdin> = { ok: true; launched: Launched<
 /**
  * The step's environment: the executor's, then the request's (`undefined` removes a
  * variable), then the step's own CODEX_FLOW_EVENT_ID, CODEX_FLOW_RUN_ID and
- * CODEX_FLOW_ATTEMPT, which are also returned alone as `stepEnv`. The system's secrets
- * and the operator's denied names (lib/runners/step-env.ts) are never in it; a direct
+ * CODEX_FLOW_ATTEMPT, which are also returned alone as `stepEnv`. The system's secrets,
+ * the operator's denied names and the secret-looking names the step's flow does not name
+ * (lib/runners/step-env.ts) are never in it; a direct
  * step with an explicit forward list gets only those names (a systemd unit gets only them
  * anyway, see launchStep), the request's and its own.
  */
@@ -46,9 +50,11 @@ export function stepEnvironment(request: StepRunRequest): { env: Record<string, 
   const own = { CODEX_FLOW_EVENT_ID: request.event.id, CODEX_FLOW_RUN_ID: request.runId, CODEX_FLOW_ATTEMPT: String(request.attempt) };
   const merged: Record<string, string | undefined> = { ...process.env, ...request.env, ...own };
   const denied = request.envDeny ?? parseEnvNames(merged.CODEX_FLOW_STEP_ENV_DENY) ?? [];
-  const env = withoutWithheld(merged, denied);
+  // Secret-looking variables reach only the steps of a flow that names them (flow.toml `[env] secrets`).
+  const passed = request.flow.env?.secrets ?? [];
+  const env = withoutWithheld(merged, denied, passed);
   // The request's own variables reach a systemd unit too, as explicitly as the step's.
-  const stepEnv = { ...withoutWithheld(request.env ?? {}, denied), ...own };
+  const stepEnv = { ...withoutWithheld(request.env ?? {}, denied, passed), ...own };
   const forward = request.forwardEnv ?? parseEnvNames(merged.CODEX_FLOW_BACKEND_FORWARD_ENV);
   if (request.executor === "systemd-run" || forward === undefined) return { env, stepEnv };
   return { env: { ...unitEnvironment(env, forward, {}), ...stepEnv }, stepEnv };
@@ -86,14 +92,15 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
 
 function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: LaunchSpec<In>, grace: number): LaunchResult<In> {
   let child: StepChild<In>;
+  // What marks this launch's processes for the escapee scan: random, because a run id and attempt repeat across systems on one host (run ids hash the event id).
+  const marker = { [LAUNCH_MARKER_ENV]: crypto.randomUUID() };
   try {
     // `detached` calls setsid(): the step leads a process group of its own.
-    child = Bun.spawn(argv, { cwd, env: spec.env, stdin: spec.stdin, stdout: "pipe", stderr: "pipe", detached: true }) as StepChild<In>;
+    child = Bun.spawn(argv, { cwd, env: { ...spec.env, ...marker }, stdin: spec.stdin, stdout: "pipe", stderr: "pipe", detached: true }) as StepChild<In>;
   } catch (error) {
     return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
   }
   let killTimer: Timer | undefined;
-  const marker = { CODEX_FLOW_RUN_ID: spec.stepEnv.CODEX_FLOW_RUN_ID ?? "", CODEX_FLOW_ATTEMPT: spec.stepEnv.CODEX_FLOW_ATTEMPT ?? "" };
   const started = stepStart(child.pid);
   const launched: Launched<In> = {
     child,
