@@ -19,7 +19,7 @@ async function executorWithStep(dataDir: string, guarded = false): Promise<{ exe
        const step = Bun.spawn(["sh", "-c", "sleep 300 & echo $!; wait"], { detached: true, stdout: "pipe" });
        const first = await step.stdout.getReader().read();
        const ledger = processLedger(${JSON.stringify(dataDir)}, "host-a", logger("test"));
-       if (${guarded}) ledger.guard();
+       if (${guarded}) ledger.guard(60_000);
        ledger.record(step.pid, "run-1", 1);
        console.log(step.pid + " " + new TextDecoder().decode(first.value).trim());
        await Bun.sleep(300_000);`,
@@ -76,7 +76,7 @@ test("given a guard retired by a graceful stop (the word stop on its pipe) while
   const step = Bun.spawn(["sleep", "300"], { detached: true });
   // Recorded by this process, the live executor here.
   ledger.record(step.pid, "run-2", 1);
-  ledger.guard().end();
+  ledger.guard(60_000).end();
   await Bun.sleep(500);
   expect(isRunning(step.pid)).toBe(true);
   step.kill("SIGKILL");

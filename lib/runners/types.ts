@@ -26,6 +26,11 @@ export type StepRunRequest = {
   env?: Record<string, string | undefined>;
   /** Aborting cancels the attempt: the process group is killed and the status is `canceled`. */
   signal?: AbortSignal;
+  /**
+   * Aborting kills everything the step started at once (SIGKILL, no grace; under
+   * systemd-run `systemctl kill`): fencing. The outcome then reads as the kill left it.
+   */
+  kill?: AbortSignal;
   /** Bytes kept per stream (the tail); defaults to DEFAULT_OUTPUT_CAP_BYTES. */
   outputCapBytes?: number;
   /** SIGTERM -> SIGKILL grace; defaults to DEFAULT_KILL_GRACE_MS. */
