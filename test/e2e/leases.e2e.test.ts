@@ -152,6 +152,28 @@ describe("fencing a frozen executor", () => {
       expect(run.attempts[0].error).toContain(`fenced on ${victim}`);
       expect(run.attempts[0].error).toContain("its guard killed the step");
     }));
+
+  test("given a step that ends on its own while its executor is frozen past its lease, then attempt 1's record says how the step ended (completed), never that it was stopped", () =>
+    withOutput(deployment, async () => {
+      await executors("exec-a", "exec-b");
+      const runId = await fire({ firstAttemptMs: 400, ms: 400 });
+      const first = await runningAttempt(runId, 1);
+      const victim = first.host as string;
+      const frozen = deployment.proc(deployment.roleOfHost(victim));
+      await eventually(() => workMarks(pids, runId, 1).length > 0, 10_000, "attempt 1 to work");
+      frozen.signal("SIGSTOP");
+      try {
+        // The step ends 400 ms in, unseen; the lease passes and the other host runs attempt 2.
+        await eventually(() => workMarks(pids, runId, 2).length > 0, 30_000, "attempt 2 to work on the other host");
+      } finally {
+        frozen.signal("SIGCONT");
+      }
+      const run = await client.waitForRun(runId, (r) => r.attempts[0]?.status === "completed" && r.attempts[1]?.status === "completed", 30_000, "both attempts' records");
+      const [one, two] = [workMarks(pids, runId, 1), workMarks(pids, runId, 2)];
+      expect(one.at(-1)!).toBeLessThan(two[0]!);
+      expect(run.attempts[0]).toMatchObject({ attemptNumber: 1, host: victim, status: "completed", exitCode: 0 });
+      expect(run.attempts[0].error ?? "").not.toContain("fenced");
+    }));
 });
 
 describe("graceful shutdown: SIGTERM to an executor", () => {
