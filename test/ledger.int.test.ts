@@ -9,7 +9,7 @@ const LEDGER = resolve(import.meta.dir, "../services/executor/ledger.ts");
 const LOG = resolve(import.meta.dir, "../lib/log.ts");
 
 /** A stand-in executor process: starts a step in its own process group (with a grandchild), records it, waits. */
-async function executorWithStep(dataDir: string, guarded = false): Promise<{ executor: Bun.Subprocess; step: number; grandchild: number }> {
+async function executorWithStep(dataDir: string, guarded = false, leaseMs = 60_000): Promise<{ executor: Bun.Subprocess; step: number; grandchild: number }> {
   const executor = Bun.spawn(
     [
       process.execPath,
@@ -19,7 +19,7 @@ async function executorWithStep(dataDir: string, guarded = false): Promise<{ exe
        const step = Bun.spawn(["sh", "-c", "sleep 300 & echo $!; wait"], { detached: true, stdout: "pipe" });
        const first = await step.stdout.getReader().read();
        const ledger = processLedger(${JSON.stringify(dataDir)}, "host-a", logger("test"));
-       if (${guarded}) ledger.guard(60_000);
+       if (${guarded}) ledger.guard(${leaseMs});
        ledger.record(step.pid, "run-1", 1);
        console.log(step.pid + " " + new TextDecoder().decode(first.value).trim());
        await Bun.sleep(300_000);`,
@@ -68,6 +68,24 @@ test("given an executor with its guard, when it is killed with SIGKILL while its
   await other.executor.exited;
   expect(ledger.reapOrphans()).toBe(1);
   expect(await waitUntilGone(other.grandchild)).toBe(true);
+});
+
+test("issue 18: given a guarded executor frozen (SIGSTOP) while its step runs, then once its heartbeat has been silent for the fence time the guard ends the step's whole group and notes it for the executor", async () => {
+  const dataDir = tempDir("ledger-");
+  // Lease 1.5 s: heartbeats every 187 ms, fenced after 1 s of silence.
+  const { executor, step, grandchild } = await executorWithStep(dataDir, true, 1_500);
+  executor.kill("SIGSTOP");
+  try {
+    expect(await waitUntilGone(step, 10_000)).toBe(true);
+    expect(await waitUntilGone(grandchild, 10_000)).toBe(true);
+    // Not before the fence time: the guard's note says how long the executor had been silent.
+    const ledger = processLedger(dataDir, "host-a", logger("test"));
+    expect(ledger.guardFenced(step)).toBeGreaterThanOrEqual(1_000);
+  } finally {
+    executor.kill("SIGCONT");
+    executor.kill("SIGKILL");
+    await executor.exited;
+  }
 });
 
 test("given a guard retired by a graceful stop (the word stop on its pipe) while its executor still runs, then it touches none of the executor's steps", async () => {
