@@ -144,6 +144,7 @@ describe("fencing a frozen executor", () => {
       const run = await client.waitForRun(runId, (r) => r.status === "completed" && r.attempts[0]?.status === "fenced", 30_000, "the run to complete and attempt 1 to read fenced");
       // Never both at once: attempt 1's last mark comes before attempt 2's first.
       const [one, two] = [workMarks(pids, runId, 1), workMarks(pids, runId, 2)];
+      console.log(`frozen executor: attempt 1's last mark came ${two[0]! - one.at(-1)!} ms before attempt 2's first`);
       expect(one.at(-1)!).toBeLessThan(two[0]!);
       expect(attemptsOf(run)).toEqual([
         [1, "fenced", victim],
