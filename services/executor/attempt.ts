@@ -148,6 +148,14 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   let ran: StepOutcome;
   const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
   await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
+  const recordFenced = async (what: string) => {
+    const fenced = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `fenced on ${hostId}: ${what}`, fenced: true };
+    await publish(subjects.run(command.runId, "released"), fenced, msgIds.lifecycle(command.runId, attempt, "released"));
+    return { abandon: "fenced" } satisfies Disposition;
+  };
+  const cutOff = `no lease renewal answered for ${fenceAfterMs(deps.ackWaitMs)} ms (cut off from NATS)`;
+  // Fenced while the started record was being written (retried through an outage): the step never starts.
+  if (fence.aborted) return await recordFenced(`${cutOff}; the step was not started`);
   const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
   let launchedPid: number | undefined;
   // How long the executor was silent when this host's guard killed the step (it was frozen).
@@ -191,13 +199,11 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   }
   // Stopped by the fence, or ran to its end (then its record below says how it ended, and a redelivery finds it).
   if (fencedMidStep && stoppedByFence(deps, ran)) {
-    const reason =
+    return await recordFenced(
       guardFencedMs !== undefined
-        ? `fenced on ${hostId}: the executor did not run for ${guardFencedMs} ms (frozen: no heartbeat reached its guard), so its guard killed the step before its lease could pass to another host`
-        : `fenced on ${hostId}: no lease renewal answered for ${fenceAfterMs(deps.ackWaitMs)} ms (cut off from NATS); the step was killed before its lease could pass to another host`;
-    const fenced = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason, fenced: true };
-    await publish(subjects.run(command.runId, "released"), fenced, msgIds.lifecycle(command.runId, attempt, "released"));
-    return { abandon: "fenced" };
+        ? `the executor did not run for ${guardFencedMs} ms (frozen: no heartbeat reached its guard), so its guard killed the step before its lease could pass to another host`
+        : `${cutOff}; the step was killed before its lease could pass to another host`,
+    );
   }
 
   const limit = deps.payloadLimit();
