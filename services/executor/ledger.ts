@@ -54,9 +54,21 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
       });
       guard.unref();
       guards.add(guard);
+      let lost = false;
+      const guardGone = (error: unknown) => {
+        if (lost) return;
+        lost = true;
+        log.error("the executor's guard is gone: a step of this executor is not fenced if it freezes or dies", { error: String(error) });
+      };
       const beat = setInterval(() => {
-        guard.stdin.write("beat\n");
-        void guard.stdin.flush();
+        // Writing to a guard that is gone fails silently: its exit is what tells.
+        if (guard.exitCode !== null || guard.signalCode !== null) return guardGone(`exited with ${guard.signalCode ?? guard.exitCode}`);
+        try {
+          guard.stdin.write("beat\n");
+          Promise.resolve(guard.stdin.flush()).catch(guardGone);
+        } catch (error) {
+          guardGone(error);
+        }
       }, renewEveryMs(leaseMs));
       beat.unref();
       return {
@@ -96,6 +108,7 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
           }
         }
         rmSync(path, { force: true });
+        rmSync(join(dir, `fenced-${name}`), { force: true });
       }
       return reaped;
     },
