@@ -83,7 +83,9 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
   const wrapped = systemdRunArgv(runSpec);
   const client = resolveProgram(wrapped[0]!, spec.env.PATH);
   if (client === undefined) return { ok: false, error: "could not start the step: systemd-run not found on PATH (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run)" };
-  return killOnAbort(spawnUnit([client, ...wrapped.slice(1)], unit, spec, grace), request.kill);
+  const started = spawnUnit([client, ...wrapped.slice(1)], unit, spec, grace);
+  if (started.ok) request.onLaunch?.(started.launched.child.pid, unit);
+  return killOnAbort(started, request.kill);
 }
 
 /** Kills the launched step at once when `kill` aborts (also when it already has). */

@@ -43,7 +43,7 @@ export type AttemptDeps = {
   /** The most bytes one message body may have (lib/payload.ts bodyLimit of the connection). */
   payloadLimit: () => number;
   /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
-  ledger?: { record(pid: number, runId: string, attempt: number): void; forget(pid: number): void; guardFenced(pid: number): number | undefined };
+  ledger?: { record(pid: number, runId: string, attempt: number, unit?: string): void; forget(pid: number): void; guardFenced(pid: number): number | undefined };
   /**
    * Runs in progress on this host, by run id (one attempt at a time: a delivery of a run
    * still in hand is handed back): aborting with "cancel" cancels, with "shutdown" hands the run back.
@@ -176,9 +176,9 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
       executor: deps.executorKind,
       ...(deps.forwardEnv ? { forwardEnv: deps.forwardEnv } : {}),
       envDeny: deps.stepEnvDeny,
-      onLaunch: (pid) => {
+      onLaunch: (pid, unit) => {
         launchedPid = pid;
-        deps.ledger?.record(pid, command.runId, attempt);
+        deps.ledger?.record(pid, command.runId, attempt, unit);
       },
     });
   } finally {

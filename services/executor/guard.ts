@@ -1,11 +1,13 @@
 // The per-executor guard (started by services/executor/ledger.ts): a tiny process of its
 // own that enforces fencing while its executor does not run. It holds no secrets: its
-// environment is PATH and the three variables below. Its stdin is a pipe only the
+// environment is PATH, the three variables below and what `systemctl --user` needs to
+// reach the user manager (HOME, XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS). Its stdin is a pipe only the
 // executor holds, on which the executor writes a heartbeat line (`beat`) every few
 // hundred ms and the word `stop` on a graceful stop.
 // - `stop`: the guard exits and touches nothing.
 // - end of input without `stop` (the executor died, even by SIGKILL): it kills the process
-//   group of every step the ledger lists for that executor, and exits.
+//   group of every step the ledger lists for that executor (and, under systemd-run, its
+//   unit, with `systemctl --user kill --signal=SIGKILL`), and exits.
 // - no heartbeat for CODEX_FLOWS_FENCE_MS (the executor is frozen: SIGSTOP, a GC pause, a
 //   swap storm): it kills those groups too, before the lease can pass to another host,
 //   writing `fenced-<pid>` beside each entry so the executor, once it runs again, can say
@@ -14,11 +16,14 @@
 // monotonic clock does not count (a suspended VM) still counts once the wall clock catches up.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { systemctlKillArgv } from "../../lib/runners/systemd.ts";
 
 const dir = process.env.CODEX_FLOWS_LEDGER ?? "";
 const executorPid = Number(process.env.CODEX_FLOWS_EXECUTOR_PID);
 const fenceMs = Number(process.env.CODEX_FLOWS_FENCE_MS);
 
+/** Ledger entries whose unit was killed since the last heartbeat. */
+const unitsKilled = new Set<string>();
 let beatAt = performance.now();
 let beatWallAt = Date.now();
 const silentMs = () => Math.max(performance.now() - beatAt, Date.now() - beatWallAt);
@@ -34,10 +39,15 @@ function killListed(fenced: boolean): void {
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const entry = JSON.parse(readFileSync(join(dir, name), "utf8")) as { executorPid?: number };
+      const entry = JSON.parse(readFileSync(join(dir, name), "utf8")) as { executorPid?: number; unit?: string };
       if (entry.executorPid !== executorPid) continue;
       const note = join(dir, `fenced-${name}`);
       if (fenced && !existsSync(note)) writeFileSync(note, JSON.stringify({ silentMs: Math.round(silentMs()) }));
+      // A systemd unit is the user manager's child, not ours: only systemctl ends it (once per silence).
+      if (entry.unit && !unitsKilled.has(name)) {
+        unitsKilled.add(name);
+        Bun.spawnSync(systemctlKillArgv(entry.unit), { stdout: "ignore", stderr: "ignore" });
+      }
       process.kill(-Number(name), "SIGKILL");
     } catch {
       // An entry removed meanwhile, or a group already gone: nothing to end.
@@ -65,6 +75,7 @@ for await (const chunk of Bun.stdin.stream()) {
   if (lines.length > 0) {
     beatAt = performance.now();
     beatWallAt = Date.now();
+    unitsKilled.clear();
   }
   // Bounded: only a partial line is kept, and the executor writes short ones.
   if (pending.length > 64) pending = "";

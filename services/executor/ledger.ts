@@ -6,7 +6,11 @@ import type { Logger } from "../../lib/log.ts";
 /** The guard's program (a Bun script: POSIX sh cannot time out a read). */
 const GUARD = resolve(import.meta.dir, "guard.ts");
 
-type Entry = { pid: number; executorPid: number; runId: string; attempt: number; cmdline: string };
+/** One step: its process (the systemd-run client under systemd-run, with `unit`), its executor and run. */
+type Entry = { pid: number; executorPid: number; runId: string; attempt: number; cmdline: string; unit?: string };
+
+/** The executor's variables `systemctl --user` needs to reach the user manager; the guard gets these and nothing else of it. */
+const USER_MANAGER_ENV = ["HOME", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"];
 
 /**
  * The step processes this host's executor started, one file each under
@@ -22,8 +26,8 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
   const dir = join(dataDir, "executor", hostId);
   mkdirSync(dir, { recursive: true });
   return {
-    record(pid: number, runId: string, attempt: number): void {
-      const entry: Entry = { pid, executorPid: process.pid, runId, attempt, cmdline: cmdlineOf(pid) ?? "" };
+    record(pid: number, runId: string, attempt: number, unit?: string): void {
+      const entry: Entry = { pid, executorPid: process.pid, runId, attempt, cmdline: cmdlineOf(pid) ?? "", ...(unit ? { unit } : {}) };
       writeFileSync(join(dir, String(pid)), JSON.stringify(entry));
     },
     forget(pid: number): void {
@@ -44,8 +48,9 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
      * `end()` retires it without touching any step (a graceful stop).
      */
     guard(leaseMs: number): { end(): void } {
+      const managerEnv = Object.fromEntries(USER_MANAGER_ENV.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
       const guard = Bun.spawn([process.execPath, GUARD], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOWS_LEDGER: dir, CODEX_FLOWS_EXECUTOR_PID: String(process.pid), CODEX_FLOWS_FENCE_MS: String(fenceAfterMs(leaseMs)) },
+        env: { ...managerEnv, PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOWS_LEDGER: dir, CODEX_FLOWS_EXECUTOR_PID: String(process.pid), CODEX_FLOWS_FENCE_MS: String(fenceAfterMs(leaseMs)) },
         stdin: "pipe",
         stdout: "ignore",
         stderr: "ignore",
