@@ -98,8 +98,11 @@ describe("systemd-run executor (stand-in)", () => {
 
   test("issue 18: fencing (`kill`) SIGKILLs the unit at once with systemctl --user kill, whatever its TimeoutStopSec", async () => {
     const fence = new AbortController();
-    const request = unitRequest("trap-term.ts", { timeoutMs: 60_000, killGraceMs: 30_000, kill: fence.signal, onOutput: ({ text }) => text.includes("trapped") && fence.abort() });
+    const launched: [number, string | undefined][] = [];
+    const request = unitRequest("trap-term.ts", { timeoutMs: 60_000, killGraceMs: 30_000, kill: fence.signal, onLaunch: (pid, unit) => launched.push([pid, unit]), onOutput: ({ text }) => text.includes("trapped") && fence.abort() });
     const outcome = await runStep(request);
+    // The executor's ledger gets the unit's name, so its guard can end the unit too.
+    expect(launched).toEqual([[outcome.pid!, `codex-flow-${request.runId}`]]);
     expect(calls().filter((c) => c.tool === "systemctl")).toEqual([{ tool: "systemctl", argv: ["--user", "kill", "--signal=SIGKILL", `codex-flow-${request.runId}`] }]);
     expect(outcome.stdout).not.toContain("ignoring SIGTERM");
     expect(outcome.status).toBe("failed");
