@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
+import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
 
@@ -53,6 +54,8 @@ export type Config = {
   /** The most events one chain starts, all steps and levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
   maxChainEvents: number;
   shutdownGraceMs: number;
+  /** A stopped step's SIGTERM -> SIGKILL grace (CODEX_FLOW_KILL_GRACE_MS); at most a quarter of the lease. Fencing never waits for it. */
+  killGraceMs: number;
   /**
    * `serve all` and `dev`: the ingress on the main thread, the other services on a worker
    * thread (CODEX_FLOW_THREADS on/off); unset: the command's default (serve: on, dev: off).
@@ -119,9 +122,30 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxNextEvents: read.int("CODEX_FLOW_MAX_NEXT_EVENTS", 100, 0, 100_000),
     maxChainEvents: read.int("CODEX_FLOW_MAX_CHAIN_EVENTS", 1000, 0, 1_000_000),
     shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 10_000, 0, 3600_000),
+    killGraceMs: 0,
     threads: env.CODEX_FLOW_THREADS ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on" : undefined,
   };
-  return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+  const merged = { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+  return { ...merged, killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
+}
+
+/** Unset: 5 s, or a quarter of the lease when that is less. */
+export function defaultKillGraceMs(ackWaitMs: number): number {
+  return Math.min(DEFAULT_KILL_GRACE_MS, Math.floor(ackWaitMs / 4));
+}
+
+/**
+ * CODEX_FLOW_KILL_GRACE_MS, checked against the lease: a step stopped for its timeout, a
+ * cancel or a hand-back keeps its lease while it uses its grace, and a grace longer than
+ * the quarter of the lease that fencing keeps in hand is refused (docs/configuration.md).
+ */
+function killGrace(read: ReturnType<typeof reader>, ackWaitMs: number): number {
+  const quarter = Math.floor(ackWaitMs / 4);
+  const grace = read.int("CODEX_FLOW_KILL_GRACE_MS", defaultKillGraceMs(ackWaitMs), 0, 3600_000);
+  if (grace > quarter) {
+    throw new ConfigError(`CODEX_FLOW_KILL_GRACE_MS=${grace} is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=${ackWaitMs}), i.e. ${quarter} ms`);
+  }
+  return grace;
 }
 
 /** The SQLite read model's file under the data directory. */
