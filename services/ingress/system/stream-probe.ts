@@ -1,6 +1,6 @@
 /** How long /healthz (and a read's `?after=`) waits for JetStream to answer a stream info request. */
 export const STREAM_PROBE_TIMEOUT_MS = 2_000;
-/** How long one answer, or one failure, is reused: a busy /healthz poller costs one request a second at most. */
+/** How long one answer is reused: a busy /healthz poller costs one request a second at most. A failure is not reused (one request is in flight at a time anyway), so ok comes back as soon as JetStream answers. */
 export const STREAM_PROBE_TTL_MS = 1_000;
 
 /** What the last stream info request said: the stream's last sequence, or why there is none. */
@@ -38,7 +38,7 @@ export function streamProbe(ask: () => Promise<number>, connected: () => boolean
   return {
     async state(atLeast = 0) {
       if (!connected()) return { lastSeq: null, error: "not connected to NATS" };
-      if (Date.now() - last.at <= STREAM_PROBE_TTL_MS && (last.lastSeq ?? 0) >= atLeast) return last;
+      if (last.error === null && Date.now() - last.at <= STREAM_PROBE_TTL_MS && last.lastSeq >= atLeast) return last;
       inflight ??= askBounded().then((state) => {
         last = { ...state, at: Date.now() };
         inflight = undefined;
