@@ -7,9 +7,10 @@ import { connectContext, type ServiceContext } from "../services/context.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
-import { inTerminal, natsCliBinary, type ShellResult, sh } from "./support/nats-cli.ts";
+import { findNatsCli, inTerminal, type ShellResult, sh } from "./support/nats-cli.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { tempDir } from "./support/temp.ts";
+import { skipWithoutTool } from "./support/tools.ts";
 
 // Every `nats` command in README.md, docs/replay.md, docs/deploy.md and docs/operations.md,
 // run with the real CLI (natscli v0.5.0) against a stream the services wrote, named as
@@ -24,9 +25,10 @@ let url: string;
 let env: Record<string, string>;
 let work: string;
 let first: { seq: number; runIds: string[] };
+const skip = skipWithoutTool(findNatsCli() !== undefined, "the nats CLI (natscli v0.5.0)", "scripts/install-nats-cli.sh");
 
 beforeAll(async () => {
-  natsCliBinary();
+  if (skip) return;
   const config = testConfig({ stream: "FLOWS", subjectPrefix: "flows", cwd: writeFlows({ release: [{ name: "build", type: "upstream.release", source: echoStep() }] }) });
   system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   url = system.ingressUrl!;
@@ -51,7 +53,7 @@ async function runsOf(eventId: string, after?: number): Promise<{ id: string; ge
   return (await json(fetch(`${url}/runs?eventId=${encodeURIComponent(eventId)}${after ? `&after=${after}` : ""}`))).runs;
 }
 
-describe("README quickstart", () => {
+describe.skipIf(skip)("README quickstart", () => {
   test("nats --server <url> stream view FLOWS shows the stream's messages with their subjects, a page at a time, in a terminal", async () => {
     const view = await inTerminal(`nats --server ${nats.url} stream view FLOWS`, {});
     expect(view.code).toBe(0);
@@ -63,7 +65,7 @@ describe("README quickstart", () => {
   });
 });
 
-describe("docs/replay.md, with the nats CLI alone", () => {
+describe.skipIf(skip)("docs/replay.md, with the nats CLI alone", () => {
   test("1. view the accepted events, get one by sequence, save its body", async () => {
     const view = await inTerminal(`nats stream view FLOWS --subject 'flows.events.>'`, env);
     expect(view.stdout).toContain(`[${first.seq}] Subject: flows.events.upstream.release`);
@@ -109,7 +111,7 @@ nats req flows.events.upstream.release "$(cat replay.json)" --header "Nats-Msg-I
   });
 });
 
-describe("docs/deploy.md, looking at the stream", () => {
+describe.skipIf(skip)("docs/deploy.md, looking at the stream", () => {
   test("stream info, subjects, get --last-for, consumer info and consumer ls show what the table says", async () => {
     const info = await run("nats --server $NATS_URL stream info FLOWS");
     expect(info.stdout).toMatch(/Subjects: flows\.>/);
@@ -134,7 +136,7 @@ describe("docs/deploy.md, looking at the stream", () => {
   });
 });
 
-describe("docs/operations.md: backup and restore, removing a host's queue", () => {
+describe.skipIf(skip)("docs/operations.md: backup and restore, removing a host's queue", () => {
   let other: EmbeddedNats | undefined;
   afterAll(async () => {
     await other?.stop();
