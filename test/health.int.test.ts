@@ -29,7 +29,7 @@ test("given a connected ingress, when JetStream stops answering, then /healthz i
     return answer.status === 503 ? answer : undefined;
   }, 20_000, "/healthz to say 503");
   expect(frozen.body).toMatchObject({ ok: false, nats: { connected: true, jetstream: false } });
-  expect(frozen.body.reason).toBe(`JetStream did not answer stream info for ${config.stream}: no answer within ${STREAM_PROBE_TIMEOUT_MS} ms`);
+  expect(frozen.body.reason).toBe(`JetStream stream info for ${config.stream} failed: no answer within ${STREAM_PROBE_TIMEOUT_MS} ms`);
 
   resume();
   const back = await eventually(async () => {

@@ -1,6 +1,10 @@
 /** How long /healthz (and a read's `?after=`) waits for JetStream to answer a stream info request. */
 export const STREAM_PROBE_TIMEOUT_MS = 2_000;
-/** How long one answer is reused: a busy /healthz poller costs one request a second at most. A failure is not reused (one request is in flight at a time anyway), so ok comes back as soon as JetStream answers. */
+/**
+ * How long one answer is reused: a busy /healthz poller costs one request a second at
+ * most. A failure is not reused (one request is in flight at a time anyway), so ok comes
+ * back as soon as JetStream answers again.
+ */
 export const STREAM_PROBE_TTL_MS = 1_000;
 
 /** What the last stream info request said: the stream's last sequence, or why there is none. */
@@ -30,7 +34,7 @@ export function streamProbe(ask: () => Promise<number>, connected: () => boolean
     try {
       return { lastSeq: await Promise.race([ask(), timeout]), error: null };
     } catch (error) {
-      return { lastSeq: null, error: `JetStream did not answer stream info for ${stream}: ${(error as Error).message}` };
+      return { lastSeq: null, error: `JetStream stream info for ${stream} failed: ${(error as Error).message}` };
     } finally {
       clearTimeout(timer);
     }
