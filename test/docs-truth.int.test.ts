@@ -15,6 +15,7 @@ import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { tempDir } from "./support/temp.ts";
+import { runCommand } from "./support/tools.ts";
 
 const nats = useNatsServer();
 const REPO = join(import.meta.dir, "..");
@@ -81,14 +82,8 @@ describe("docs that agree with behaviour", () => {
   });
 });
 
-/** Runs a bash command line in `cwd`, bounded; its exit code and both streams. */
-async function bash(command: string, cwd: string, env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
-  const child = Bun.spawn(["bash", "-euo", "pipefail", "-c", command], { cwd, env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  clearTimeout(timer);
-  return { code, output: `${stdout}${stderr}` };
-}
+/** Runs a bash command line in `cwd` as a reader would paste it (bounded); its exit code and both streams. */
+const bash = (command: string, cwd: string, env: Record<string, string> = {}) => runCommand(["bash", "-euo", "pipefail", "-c", command], { cwd, env: { ...(process.env as Record<string, string>), ...env }, timeoutMs: 60_000 });
 
 describe("first contact: what the docs say the commands do", () => {
   test("README: setup installs what running needs, and the test command what only tests need", () => {

@@ -8,6 +8,7 @@ import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO, serviceEnv, useProcesses } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
+import { runCommand } from "./support/tools.ts";
 
 const nats = useNatsServer();
 const cli = useProcesses();
@@ -133,13 +134,7 @@ describe("the README's two commands on a machine without Go", () => {
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== "CI" && !key.startsWith("CODEX_FLOW")) env[key] = value;
     return { ...env, PATH: `${join(dir, "bin")}:${process.env.PATH}:/usr/sbin`, CODEX_FLOW_TOOLS_BIN: join(dir, "tools"), CODEX_FLOW_NATS_SERVER_CURRENT_DIR: join(dir, "current") };
   }
-  const sh = async (argv: string[], env: Record<string, string>) => {
-    const child = Bun.spawn(argv, { cwd: REPO, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 100_000);
-    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-    clearTimeout(timer);
-    return { code, output: `${stdout}${stderr}` };
-  };
+  const sh = (argv: string[], env: Record<string, string>) => runCommand(argv, { cwd: REPO, env });
 
   test("scripts/setup.sh exits 0, warns about the Go-built tools it could not install, and installs nothing only the tests need", async () => {
     const { code, output } = await sh(["bash", "scripts/setup.sh"], withoutGo());
