@@ -24,7 +24,7 @@ export type StreamProbe = {
  * asking makes sense at all.
  */
 export function streamProbe(ask: () => Promise<number>, connected: () => boolean, stream: string, timeoutMs = STREAM_PROBE_TIMEOUT_MS): StreamProbe {
-  let last: StreamState & { at: number } = { lastSeq: null, error: "not asked yet", at: 0 };
+  let last: { state: StreamState; at: number } = { state: { lastSeq: null, error: "not asked yet" }, at: 0 };
   let inflight: Promise<StreamState> | undefined;
   const askBounded = async (): Promise<StreamState> => {
     let timer: Timer | undefined;
@@ -42,9 +42,10 @@ export function streamProbe(ask: () => Promise<number>, connected: () => boolean
   return {
     async state(atLeast = 0) {
       if (!connected()) return { lastSeq: null, error: "not connected to NATS" };
-      if (last.error === null && Date.now() - last.at <= STREAM_PROBE_TTL_MS && last.lastSeq >= atLeast) return last;
+      const { state, at } = last;
+      if (state.error === null && Date.now() - at <= STREAM_PROBE_TTL_MS && state.lastSeq >= atLeast) return state;
       inflight ??= askBounded().then((state) => {
-        last = { ...state, at: Date.now() };
+        last = { state, at: Date.now() };
         inflight = undefined;
         return state;
       });
