@@ -15,7 +15,7 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   list: {
     group: "local",
     usage: "list",
-    about: "list the flows found under --cwd (.codex/flows first, then flows); marks paused flows and steps\nwhen an ingress answers at --url; exits 1 when any flow or step did not load",
+    about: "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
   },
   fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here" },
   run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match)" },

@@ -2,6 +2,7 @@ import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { WatchedDir } from "./disk.ts";
 import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
+import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
 
@@ -54,6 +55,8 @@ export type Config = {
   /** The most events one chain starts, all steps and levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
   maxChainEvents: number;
   shutdownGraceMs: number;
+  /** A stopped step's SIGTERM -> SIGKILL grace (CODEX_FLOW_KILL_GRACE_MS); at most a quarter of the lease. Fencing never waits for it. */
+  killGraceMs: number;
   /**
    * `serve all` and `dev`: the ingress on the main thread, the other services on a worker
    * thread (CODEX_FLOW_THREADS on/off); unset: the command's default (serve: on, dev: off).
@@ -128,9 +131,30 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     diskMinFreeBytes: read.int("CODEX_FLOW_DISK_MIN_FREE_BYTES", 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     diskMinFreePercent: read.int("CODEX_FLOW_DISK_MIN_FREE_PERCENT", 5, 0, 100),
     natsStoreDir: env.CODEX_FLOW_NATS_STORE_DIR ? resolve(cwd, env.CODEX_FLOW_NATS_STORE_DIR) : undefined,
+    killGraceMs: 0,
     threads: env.CODEX_FLOW_THREADS ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on" : undefined,
   };
-  return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+  const merged = { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+  return { ...merged, killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
+}
+
+/** Unset: 5 s, or a quarter of the lease when that is less. */
+export function defaultKillGraceMs(ackWaitMs: number): number {
+  return Math.min(DEFAULT_KILL_GRACE_MS, Math.floor(ackWaitMs / 4));
+}
+
+/**
+ * CODEX_FLOW_KILL_GRACE_MS, checked against the lease: a step stopped for its timeout, a
+ * cancel or a hand-back keeps its lease while it uses its grace, and a grace longer than
+ * the quarter of the lease that fencing keeps in hand is refused (docs/configuration.md).
+ */
+function killGrace(read: ReturnType<typeof reader>, ackWaitMs: number): number {
+  const quarter = Math.floor(ackWaitMs / 4);
+  const grace = read.int("CODEX_FLOW_KILL_GRACE_MS", defaultKillGraceMs(ackWaitMs), 0, 3600_000);
+  if (grace > quarter) {
+    throw new ConfigError(`CODEX_FLOW_KILL_GRACE_MS=${grace} is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=${ackWaitMs}), i.e. ${quarter} ms`);
+  }
+  return grace;
 }
 
 /** The SQLite read model's file under the data directory. */

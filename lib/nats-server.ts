@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { withoutWithheld } from "./runners/step-env.ts";
 
 /** A nats-server child process with JetStream, started on a free loopback port (or the given address). */
 export type EmbeddedNats = {
@@ -62,7 +63,8 @@ wait "$pid"`;
 /** Runs the server under the watchdog, in its own session (a terminal's Ctrl-C reaches only us, and we stop it last). */
 function spawnGuarded(argv: string[], env: Record<string, string> = {}) {
   if (argv.some((arg) => arg.includes("\n"))) throw new Error(`nats-server arguments cannot contain a newline: ${JSON.stringify(argv)}`);
-  return Bun.spawn(["sh", "-c", WATCHDOG], { env: { ...process.env, ...env, CODEX_FLOWS_NATS_ARGV: argv.join("\n") }, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+  // Without the secrets (lib/runners/step-env.ts): nats-server reads none, and its /proc/PID/environ is open to every process of its user, steps among them.
+  return Bun.spawn(["sh", "-c", WATCHDOG], { env: { ...withoutWithheld(process.env), ...env, CODEX_FLOWS_NATS_ARGV: argv.join("\n") }, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
 }
 
 /** The server's pid, the first line the watchdog prints. */

@@ -1,5 +1,6 @@
 import { flowCatalog } from "../../lib/catalog.ts";
 import { readModelPath, watchedDirs } from "../../lib/config.ts";
+import { lowDiskMessage } from "../../lib/disk.ts";
 import { watchDisk } from "../../lib/disk-watch.ts";
 import { lastMessage } from "../../lib/last-message.ts";
 import { isConnected } from "../../lib/jetstream.ts";
@@ -14,6 +15,7 @@ import { serverBodyLimit } from "./body.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
+import { streamProbe } from "./system/stream-probe.ts";
 import { exposureWarning } from "./browser.ts";
 import { busyPort, releasePort } from "./port.ts";
 import { diskGuarded, diskHealth } from "./disk.ts";
@@ -58,26 +60,27 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
   const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
   const disk = await watchDisk(watchedDirs(config), thresholds, { log, whileLow: "writes are answered 507", whenBack: "writes are accepted again" });
-  let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
-  // The stream's last sequence, asked at most once a second unless a caller needs a newer one.
-  const lastSeq = async (atLeast = 0): Promise<number | null> => {
-    const stale = Date.now() - streamSeq.at > 1_000 || (streamSeq.value ?? 0) < atLeast;
-    if (stale && isConnected(nc)) {
-      const info = await jsm.streams.info(config.stream).catch(() => undefined);
-      streamSeq = { value: info?.state.last_seq ?? null, at: Date.now() };
-    }
-    return streamSeq.value;
-  };
+  const stream = streamProbe(async () => (await jsm.streams.info(config.stream)).state.last_seq, () => isConnected(nc), config.stream);
+  const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
   const health = async (): Promise<Health> => {
     const connected = isConnected(nc);
-    await lastSeq();
+    const { lastSeq: streamSeq, error } = await stream.state();
     const appliedSeq = await readCheckpoint(db);
-    const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
+    const lag = streamSeq === null ? null : Math.max(0, streamSeq - appliedSeq);
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
-    // Not ok while a disk is low: this ingress refuses writes, as it does without NATS.
+    // Not ok while a disk is low either: this ingress refuses writes, as it does without JetStream.
     const diskState = diskHealth(disk);
-    return { ok: connected && !diskState.low, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, flows: { loaded: flows.flows.map((f) => f.name), problems }, disk: diskState };
+    const low = disk.low();
+    const reason = error ?? (low ? lowDiskMessage(low) : null);
+    return {
+      ok: reason === null,
+      ...(reason === null ? {} : { reason }),
+      nats: { connected, jetstream: error === null, server: nc.getServer() },
+      projector: { appliedSeq, streamSeq, lag },
+      flows: { loaded: flows.flows.map((f) => f.name), problems },
+      disk: diskState,
+    };
   };
   const counters = ingressCounters();
   const hosts = watchHosts(nc, subjects);
