@@ -45,6 +45,7 @@ describe("the disk guard at the ingress", () => {
     expect(response.status).toBe(503);
     const health = await json(response);
     expect(health.ok).toBe(false);
+    expect(health.reason).toStartWith(`the read model's disk is low: `);
     expect(health.nats.connected).toBe(true);
     expect(health.disk.low).toBe(true);
     expect(health.disk.dirs).toEqual([{ role: "read model", dir: dataDir, freeBytes: expect.any(Number), totalBytes: expect.any(Number), thresholdBytes: health.disk.dirs[0].totalBytes, low: true }]);
