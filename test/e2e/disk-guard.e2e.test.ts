@@ -68,6 +68,9 @@ test.skipIf(!canMount)("given the read model's disk below the guard's threshold,
   expect(metrics).toContain(`codex_flows_disk_low{dir="${dataDir}",role="read model"} 1`);
   expect(metrics).toContain('codex_flows_events_rejected_total{status="507"} 1');
   expect(metrics).toMatch(new RegExp(`codex_flows_disk_free_bytes\\{dir="${dataDir}",role="read model"\\} \\d+`));
+  // An event accepted before is still answered as a duplicate: nothing to publish.
+  const again = await post("before");
+  expect([again.status, (await json(again)).status]).toEqual([202, "duplicate"]);
   // Reads go on, and what was accepted before is intact.
   expect((await runOf("before")).status).toBe("completed");
 
