@@ -83,7 +83,7 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
 codex-flows is up
   API      ${url}   (GET /healthz, POST /events, GET /runs?eventId=...)
   open     ${url}/ui/   in a browser: the dashboard
-  NATS     ${natsUrl}   stream ${config.stream}, subjects ${config.subjectPrefix}.>${nats ? ` (embedded, store ${nats.storeDir})` : ""}
+  NATS     ${natsUrl}   stream ${config.stream}, subjects ${config.subjectPrefix}.>${nats ? ` (embedded, store ${nats.storeDir}, monitor ${nats.monitorUrl})` : ""}
   flows    ${config.cwd}
   data     ${config.dataDir}
 
