@@ -13,6 +13,7 @@ import { logger } from "../lib/log.ts";
 import { CURRENT_NATS_SERVER, type EmbeddedNats, startNatsServer } from "../lib/nats-server.ts";
 import { startNatsCluster } from "./support/nats-cluster.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "./support/processes.ts";
+import { tempDir } from "./support/temp.ts";
 
 setDefaultTimeout(60_000);
 const DEBIAN = "/usr/sbin/nats-server";
@@ -74,10 +75,10 @@ describe("flow serve / flow:backend serve at start", () => {
 });
 
 describe("flow dev's embedded nats-server", () => {
-  const devEnv = async (binary: string) => await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, NATS_SERVER_BIN: binary });
+  const devEnv = async (extra: Record<string, string | undefined>) => await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, NATS_SERVER_BIN: undefined, ...extra });
 
-  test("given a current nats-server, then it runs with sync_interval: always (read back by the startup check) and warns about nothing", async () => {
-    const dev = cli.start(["dev"], { env: await devEnv(CURRENT_NATS_SERVER) });
+  test("given a current nats-server at the install location, then it runs that one with sync_interval: always (read back by the startup check) and warns about nothing", async () => {
+    const dev = cli.start(["dev"], { env: await devEnv({}) });
     const line = await dev.waitForLine(/^ {2}NATS {5}nats:\/\//, 30_000);
     const [, natsUrl, monitorUrl] = /NATS {5}(\S+) .*monitor (\S+)\)/.exec(line)!;
     const nc = await connectNats(natsUrl!, "durability-test", log);
@@ -93,14 +94,16 @@ describe("flow dev's embedded nats-server", () => {
   });
 
   test("given only nats-server 2.9.10, then it still starts and says once, plainly, what an OS crash can cost and how to get more; --require-durable refuses", async () => {
-    const dev = cli.start(["dev"], { env: await devEnv(DEBIAN) });
+    // No current server where the install script puts one: PATH's (Debian's) nats-server.
+    const dev = cli.start(["dev"], { env: await devEnv({ CODEX_FLOW_NATS_SERVER_CURRENT_DIR: tempDir("codex-flows-no-current-") }) });
     await dev.waitForLine("Ctrl-C stops everything.", 30_000);
     const lines = weaker(dev.stderr);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain("an OS crash or power loss can lose the events accepted in the last 2 minutes (a crash of nats-server or of codex-flows alone loses nothing)");
+    expect(lines[0]).toContain("nats-server 2.9.10 has no sync_interval setting");
     expect(lines[0]).toContain("scripts/install-nats-server-current.sh");
 
-    const refused = await cli.run(["dev", "--require-durable"], { env: await devEnv(DEBIAN), timeoutMs: 30_000 });
+    const refused = await cli.run(["dev", "--require-durable"], { env: await devEnv({ NATS_SERVER_BIN: DEBIAN }), timeoutMs: 30_000 });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("flow: refusing to start (CODEX_FLOW_REQUIRE_DURABLE=1 or --require-durable):");
   });
