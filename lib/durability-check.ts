@@ -48,9 +48,10 @@ export async function readDurabilityFacts(nc: NatsConnection, config: Pick<Confi
     if (typeof read === "string") unchecked.push(read);
     else servers.push(read);
   }
-  if (config.natsMonitorUrls.length === 0 && info) {
-    if (supportsSyncAlways(info.version) === false) servers.push({ name: info.server_name, version: info.version });
-    else unchecked.push(`no monitor URL to read nats-server ${info.version}'s sync_interval from (set CODEX_FLOW_NATS_MONITOR_URL to its http: address)`);
+  // Without any /varz read, the connected server's version still tells a 2.9.x.
+  if (servers.length === 0 && info && supportsSyncAlways(info.version) === false) servers.push({ name: info.server_name, version: info.version });
+  else if (config.natsMonitorUrls.length === 0 && info) {
+    unchecked.push(`no monitor URL to read nats-server ${info.version}'s sync_interval from (set CODEX_FLOW_NATS_MONITOR_URL to its http: address)`);
   }
   const jsm = await jetstreamManager(nc);
   const stream = await jsm.streams.info(config.stream).then(
