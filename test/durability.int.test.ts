@@ -44,7 +44,7 @@ describe("flow serve / flow:backend serve at start", () => {
     const env = await serviceEnv(old.url, { CODEX_FLOW_NATS_MONITOR_URL: old.monitorUrl });
     const proc = cli.start(["serve", "ingress"], { env });
     await ingressUrlOf(proc);
-    expect(weaker(proc.stderr)).toEqual([expect.stringMatching(/ warn weaker than documented \(sync_interval\): nats-server 2\.9\.10 has no sync_interval setting and fsyncs on its own timer; an OS crash or power loss can lose the events accepted in the last 2 minutes/)]);
+    expect(weaker(proc.stderr)).toEqual([expect.stringMatching(/ warn weaker than documented \(sync_interval\): nats-server 2\.9\.10 has no sync_interval setting and fsyncs on its own timer \(every 60 s\); an OS crash or power loss can lose the events accepted in the last 60 s/)]);
 
     const flag = await cli.run(["serve", "--require-durable"], { env: await serviceEnv(old.url, { CODEX_FLOW_NATS_MONITOR_URL: old.monitorUrl }), entry: "bin/flow-backend.ts" });
     expect(flag.code).toBe(1);
@@ -99,7 +99,7 @@ describe("flow dev's embedded nats-server", () => {
     await dev.waitForLine("Ctrl-C stops everything.", 30_000);
     const lines = weaker(dev.stderr);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain("an OS crash or power loss can lose the events accepted in the last 2 minutes (a crash of nats-server or of codex-flows alone loses nothing)");
+    expect(lines[0]).toContain("an OS crash or power loss can lose the events accepted in the last 60 s (a crash of nats-server or of codex-flows alone loses nothing)");
     expect(lines[0]).toContain("nats-server 2.9.10 has no sync_interval setting");
     expect(lines[0]).toContain("scripts/install-nats-server-current.sh");
 

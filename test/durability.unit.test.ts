@@ -31,7 +31,7 @@ describe("durabilityFindings", () => {
     expect(rest).toEqual([]);
     const line = describeFinding(finding!);
     expect(line).toContain("(sync_interval): nats-server 2.9.10 has no sync_interval setting");
-    expect(line).toContain("an OS crash or power loss can lose the events accepted in the last 2 minutes");
+    expect(line).toContain("has no sync_interval setting and fsyncs on its own timer (every 60 s); an OS crash or power loss can lose the events accepted in the last 60 s");
     expect(line).toContain("scripts/install-nats-server-current.sh");
     expect(line).toContain("docs/durability.md");
   });
@@ -66,6 +66,6 @@ describe("durabilityFindings", () => {
   test("given 2.9.10 in a 3-replica cluster, then only sync_interval is named, once per server", () => {
     const old = (name: string) => ({ name, version: "2.9.10" });
     const facts = oneHost({ servers: [old("nats-1"), old("nats-2"), ALWAYS], cluster: "c", stream: { name: "FLOWS", exists: true, replicas: 3, storage: "file" }, configuredReplicas: 3 });
-    expect(durabilityFindings(facts).map((f) => f.found)).toEqual(["nats-server 2.9.10 (nats-1) has no sync_interval setting and fsyncs on its own timer", "nats-server 2.9.10 (nats-2) has no sync_interval setting and fsyncs on its own timer"]);
+    expect(durabilityFindings(facts).map((f) => f.found)).toEqual(["nats-server 2.9.10 (nats-1) has no sync_interval setting and fsyncs on its own timer (every 60 s)", "nats-server 2.9.10 (nats-2) has no sync_interval setting and fsyncs on its own timer (every 60 s)"]);
   });
 });
