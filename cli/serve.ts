@@ -67,8 +67,10 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const auth = { user: "codex-flows", password: randomBytes(18).toString("base64url") };
   const nats = config.natsUrl ? undefined : await startDevNats(config, auth);
   const natsUrl = config.natsUrl ?? nats!.url;
+  // The disk guard watches the embedded server's store too: it is on this host.
+  const served = { ...config, natsStoreDir: config.natsStoreDir ?? nats?.storeDir };
   const system = await checkDurability(nats ? { ...config, natsMonitorUrls: [nats.monitorUrl!] } : config, natsUrl, log)
-    .then(() => startThreadedSystem(config, natsUrl, SERVICE_NAMES, DEV_THREADS))
+    .then(() => startThreadedSystem(served, natsUrl, SERVICE_NAMES, DEV_THREADS))
     .catch(async (error) => {
       await nats?.stop();
       lock.release();

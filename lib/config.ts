@@ -1,5 +1,6 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
+import type { WatchedDir } from "./disk.ts";
 import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
 import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
@@ -65,6 +66,11 @@ export type Config = {
    * thread (CODEX_FLOW_THREADS on/off); unset: the command's default (serve: on, dev: off).
    */
   threads?: boolean;
+  /** The disk guard: a watched disk with less free than the smaller of the two is low (either 0: off). */
+  diskMinFreeBytes: number;
+  diskMinFreePercent: number;
+  /** The NATS server's store directory on this host, watched by the disk guard (CODEX_FLOW_NATS_STORE_DIR; `flow dev`: its own). */
+  natsStoreDir?: string;
 };
 
 /** The default lease (ack wait): failover within 10 s, renewed every second, fenced after 6 s cut off. */
@@ -132,6 +138,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxNextEvents: read.int("CODEX_FLOW_MAX_NEXT_EVENTS", 100, 0, 100_000),
     maxChainEvents: read.int("CODEX_FLOW_MAX_CHAIN_EVENTS", 1000, 0, 1_000_000),
     shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 10_000, 0, 3600_000),
+    diskMinFreeBytes: read.int("CODEX_FLOW_DISK_MIN_FREE_BYTES", 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
+    diskMinFreePercent: read.int("CODEX_FLOW_DISK_MIN_FREE_PERCENT", 5, 0, 100),
+    natsStoreDir: env.CODEX_FLOW_NATS_STORE_DIR ? resolve(cwd, env.CODEX_FLOW_NATS_STORE_DIR) : undefined,
     killGraceMs: 0,
     threads: env.CODEX_FLOW_THREADS ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on" : undefined,
   };
@@ -161,6 +170,12 @@ function killGrace(read: ReturnType<typeof reader>, ackWaitMs: number): number {
 /** The SQLite read model's file under the data directory. */
 export function readModelPath(config: Pick<Config, "dataDir">): string {
   return resolve(config.dataDir, "read-model.sqlite");
+}
+
+/** The directories the disk guard watches for the ingress: the read model's, and the NATS store's when this host knows it. */
+export function watchedDirs(config: Pick<Config, "dataDir" | "natsStoreDir">): WatchedDir[] {
+  const readModel = { role: "read model", dir: config.dataDir };
+  return config.natsStoreDir ? [readModel, { role: "NATS store", dir: config.natsStoreDir }] : [readModel];
 }
 
 function hostId(): string {

@@ -1,6 +1,7 @@
 import { type Static, Type as t } from "@sinclair/typebox";
 import { FlowEventInput } from "../../lib/event.ts";
 import { Elided } from "./budget.ts";
+import { DiskHealth } from "./disk.ts";
 
 /** The API's bodies as TypeBox schemas: the OpenAPI document and the handlers' types come from these. */
 const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
@@ -140,6 +141,7 @@ export const Health = t.Object({
     { loaded: t.Array(t.String()), problems: t.Array(t.String({ description: "A flow or step that did not load, and why" })) },
     { description: "The flows under this host's CODEX_FLOW_BACKEND_CWD" },
   ),
+  disk: DiskHealth,
 });
 export type Health = Static<typeof Health>;
 

@@ -1,5 +1,7 @@
 import { flowCatalog } from "../../lib/catalog.ts";
-import { readModelPath } from "../../lib/config.ts";
+import { readModelPath, watchedDirs } from "../../lib/config.ts";
+import { lowDiskMessage } from "../../lib/disk.ts";
+import { watchDisk } from "../../lib/disk-watch.ts";
 import { lastMessage } from "../../lib/last-message.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
@@ -16,6 +18,7 @@ import { consumerDepths } from "./system/sources.ts";
 import { streamProbe } from "./system/stream-probe.ts";
 import { exposureWarning } from "./browser.ts";
 import { busyPort, releasePort } from "./port.ts";
+import { diskGuarded, diskHealth } from "./disk.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -55,6 +58,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   const { config, nc, js, jsm, subjects, log } = ctx;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
+  const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
+  const disk = await watchDisk(watchedDirs(config), thresholds, { log, whileLow: "writes are answered 507", whenBack: "writes are accepted again" });
   const stream = streamProbe(async () => (await jsm.streams.info(config.stream)).state.last_seq, () => isConnected(nc), config.stream);
   const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
   const health = async (): Promise<Health> => {
@@ -64,12 +69,17 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     const lag = streamSeq === null ? null : Math.max(0, streamSeq - appliedSeq);
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
+    // Not ok while a disk is low either: this ingress refuses writes, as it does without JetStream.
+    const diskState = diskHealth(disk);
+    const low = disk.low();
+    const reason = error ?? (low ? lowDiskMessage(low) : null);
     return {
-      ok: error === null,
-      ...(error === null ? {} : { reason: error }),
+      ok: reason === null,
+      ...(reason === null ? {} : { reason }),
       nats: { connected, jetstream: error === null, server: nc.getServer() },
       projector: { appliedSeq, streamSeq, lag },
       flows: { loaded: flows.flows.map((f) => f.name), problems },
+      disk: diskState,
     };
   };
   const counters = ingressCounters();
@@ -79,7 +89,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     counters,
     metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts }),
     db,
-    publish: jetStreamPublisher(nc, js, config.publishTimeoutMs),
+    publish: diskGuarded(jetStreamPublisher(nc, js, config.publishTimeoutMs), disk),
     subjects,
     queues: queueWatch(jsm, config.stream),
     health,
@@ -108,6 +118,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     async stop() {
       closing.abort();
       hosts.stop();
+      disk.stop();
       await app.stop();
       if (!shared?.db) await db.destroy();
     },

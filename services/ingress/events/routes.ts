@@ -113,7 +113,7 @@ export function eventRoutes(deps: IngressDeps) {
   const reader = { beforeHandle: requireToken(deps.token) };
   const post = (summary: string) => ({
     ...route,
-    response: { 202: EventAnswer, ...errors(400, 401, 413, 503) },
+    response: { 202: EventAnswer, ...errors(400, 401, 413, 503, 507) },
     detail: {
       security: [{ hmac: [] }],
       tags: ["events"],
@@ -128,7 +128,7 @@ export function eventRoutes(deps: IngressDeps) {
     .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent (the seed's second path)"))
     .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
       ...operator,
-      response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
+      response: { 202: EventAnswer, ...errors(400, 401, 404, 503, 507) },
       detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched", "flow": "<name>"}; with flow, only that flow\'s steps run.' },
     })
     .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {

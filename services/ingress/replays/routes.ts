@@ -61,7 +61,7 @@ export function replayRoutes(deps: IngressDeps) {
     {
       beforeHandle: requireToken(deps.token),
       parse: "none",
-      response: { 200: ReplayAnswer, ...errors(400, 401, 404, 503) },
+      response: { 200: ReplayAnswer, ...errors(400, 401, 404, 503, 507) },
       detail: {
         tags: ["events"],
         summary: "Bulk replay: the events of a type in a time range; dryRun (the default) shows per event which steps would match now versus then",
