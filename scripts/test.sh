@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 [ "${CODEX_FLOW_TEST_TOOLS:-}" = skip ] || bash scripts/install-test-tools.sh
 export PATH="$PATH:/usr/sbin"
 export CODEX_FLOW_LOG="${CODEX_FLOW_LOG:-warn}"
+# The disk guard's default (1 GiB free) would refuse every write on a nearly full test
+# machine: the suite's services get 64 MiB unless told otherwise; the guard's own tests
+# set their thresholds.
+export CODEX_FLOW_DISK_MIN_FREE_BYTES="${CODEX_FLOW_DISK_MIN_FREE_BYTES:-67108864}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 bun test --timeout 120000 "$@" 2>&1 | tee "$log"
