@@ -17,6 +17,8 @@ export type ProjectorOptions = {
   outputRetentionBytes?: number;
   /** What applies the batches: by default this thread, through `db`. */
   writer?: Writer;
+  /** Told of the purge rounds each commit applied (services/projector/retention.ts). */
+  onPurged?: (outcomes: Committed["purges"]) => void;
 };
 
 
@@ -55,6 +57,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       log.warn("skipping a message the read model cannot use", { seq, subject: batch.find((m) => m.seq === seq)?.subject, error });
     }
     applied = answer.last;
+    if (answer.purges.length > 0) options.onPurged?.(answer.purges);
     const change = { seq: applied, eventIds: new Set(answer.eventIds) };
     for (const listener of listeners) listener(change);
   };
