@@ -167,6 +167,11 @@ export function acceptedSeq(db: ReadModel, eventId: string): number | undefined 
 type SeqStatement<T extends SQLQueryBindings> = Statement<{ seq: number }, [T]>;
 const seqStatements = new WeakMap<ReadModel, { event: SeqStatement<string>; tombstone: SeqStatement<Uint8Array> }>();
 
+/** Whether retention or a purge deleted this event (its tombstone is there, its row is not). */
+export function isTombstoned(db: ReadModel, eventId: string): boolean {
+  return rawSqlite(db).query("SELECT 1 FROM tombstones WHERE id_hash = ?").get(tombstoneKey(eventId)) !== null;
+}
+
 /** A deleted event id's key in `tombstones`: the first 16 bytes of its SHA-256 (ids can be long; a collision is 2^-64 likely at 2^32 ids). */
 export function tombstoneKey(eventId: string): Uint8Array {
   return new Uint8Array(createHash("sha256").update(eventId).digest().subarray(0, 16));

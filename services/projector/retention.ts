@@ -61,7 +61,7 @@ export function startRetention(ctx: ServiceContext, db: ReadModel, catalog: Flow
   return {
     purged(outcomes) {
       for (const outcome of outcomes) {
-        log.info("purge round applied", outcome);
+        if (outcome.runs + outcome.events + outcome.tombstonesDropped > 0) log.info("purge round applied", outcome);
         if (!outcome.full) continue;
         void (async () => {
           const last = await lastMessage(deps, subjects.purge(outcome.purgeId));
