@@ -51,6 +51,8 @@ export type Config = {
   retentionIntervalMs: number;
   /** How long a deleted event's id stays a duplicate (CODEX_FLOW_TOMBSTONE_DAYS). */
   tombstoneDays: number;
+  /** The most runs one purge round deletes in one transaction (CODEX_FLOW_PURGE_ROUND_RUNS). */
+  purgeRoundRuns: number;
   labels: string[];
   maxDeliver: number;
   maxLostAttempts: number;
@@ -127,6 +129,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     retentionIntervalMs: read.int("CODEX_FLOW_RETENTION_INTERVAL_MS", 3_600_000, 1000, 7 * 24 * 3600_000),
     tombstoneDays: read.int("CODEX_FLOW_TOMBSTONE_DAYS", 400, 1, 100_000),
+    purgeRoundRuns: read.int("CODEX_FLOW_PURGE_ROUND_RUNS", 500, 1, 10_000),
     labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),
     maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
     maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),

@@ -321,3 +321,11 @@ export async function incrementalVacuum(db: ReadModel): Promise<{ incremental: b
   if (!sqlite.inTransaction) sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   return { incremental: true, freedPages };
 }
+
+/** Rewrites the whole file (VACUUM) in auto_vacuum=INCREMENTAL mode: once, for a file made before incremental vacuum; every writer waits meanwhile. */
+export function fullVacuum(db: ReadModel): void {
+  const sqlite = rawSqlite(db);
+  sqlite.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  sqlite.exec("VACUUM");
+  sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}

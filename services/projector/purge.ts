@@ -12,7 +12,7 @@ export type PurgeOutcome = { purgeId: string; round: number; runs: number; event
 const effective = sql<string>`coalesce(result_status, status)`;
 
 /** The runs one rule covers: final ones, of its flow(s), class and statuses (the same attention rule as presentRun). */
-function covered(eb: ExpressionBuilder<ReadModelDatabase, "runs">, rule: PurgeRule) {
+export function covered(eb: ExpressionBuilder<ReadModelDatabase, "runs">, rule: PurgeRule) {
   const cut = sql<boolean>`coalesce(instr(error, ${NEXT_NOT_STARTED}), 0) > 0`;
   const attention = eb.or([eb(effective, "in", [...ATTENTION]), eb(cut, "=", sql<boolean>`1`)]);
   const other = eb.and([eb(effective, "not in", [...ATTENTION]), eb(cut, "=", sql<boolean>`0`)]);
@@ -49,12 +49,13 @@ export async function selectRuns(db: Db, rules: readonly PurgeRule[], limit: num
   return [...picked];
 }
 
-/** Events accepted before `before` that started no run (nothing else keeps them), oldest first. */
-export async function selectRunlessEvents(db: Db, before: string, limit: number): Promise<{ id: string; seq: number }[]> {
+/** Events accepted before `before` that started no run (nothing else keeps them), oldest first (after sequence `afterSeq`). */
+export async function selectRunlessEvents(db: Db, before: string, limit: number, afterSeq = 0): Promise<{ id: string; seq: number }[]> {
   if (limit <= 0) return [];
   return await db
     .selectFrom("events")
     .select(["id", "seq"])
+    .where("seq", ">", afterSeq)
     .where("accepted_at", "<", before)
     .where((eb) => eb.not(eb.exists(eb.selectFrom("runs").select("id").whereRef("runs.event_id", "=", "events.id"))))
     .orderBy("seq")

@@ -7,9 +7,6 @@ import { eventsBefore, keepsEverything, type Retention, retentionRules } from ".
 import type { ServiceContext } from "../context.ts";
 import type { PurgeOutcome } from "./purge.ts";
 
-/** Runs one purge round deletes at most: a round held the write lock for ~30 ms on this machine (docs/operations.md). */
-export const PURGE_ROUND_LIMIT = 500;
-
 export type Retainer = {
   /** Told of the purge rounds a commit applied: a full one is followed by the next round, and freed pages go back. */
   purged(outcomes: PurgeOutcome[]): void;
@@ -50,7 +47,7 @@ export function startRetention(ctx: ServiceContext, db: ReadModel, catalog: Flow
       at: new Date(now).toISOString(),
       rules: retentionRules(config.retention, flows, now),
       ...(before ? { eventsBefore: before } : {}),
-      limit: PURGE_ROUND_LIMIT,
+      limit: config.purgeRoundRuns,
       tombstoneDays: config.tombstoneDays,
     });
   };
