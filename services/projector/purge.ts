@@ -63,6 +63,17 @@ export async function selectRunlessEvents(db: Db, before: string, limit: number,
     .execute();
 }
 
+/** How many events selectRunlessEvents would find, all of them. */
+export async function countRunlessEvents(db: Db, before: string): Promise<number> {
+  const row = await db
+    .selectFrom("events")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("accepted_at", "<", before)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom("runs").select("id").whereRef("runs.event_id", "=", "events.id"))))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /**
  * Applies one round of a purge inside the projector's transaction: deletes the runs it
  * selects with their attempts and output, then each of their events that has no run

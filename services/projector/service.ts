@@ -35,7 +35,12 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
   // A rebuild (scratch) publishes nothing: the purges it applies are in the stream already.
   const retainer: Retainer | undefined = scratch ? undefined : startRetention(ctx, db, flowCatalog(config.cwd, log, { reportProblems: false }));
   const onPurged = retainer?.purged;
-  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer, onPurged });
+  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer, onPurged }).catch(async (error: unknown) => {
+    await retainer?.stop();
+    await writer?.close();
+    await db.destroy();
+    throw error;
+  });
   log.info(`projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}${options.thread ? " (writing on its own thread)" : ""}`);
   return {
     name: "projector",

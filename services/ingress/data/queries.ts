@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { PurgeRule } from "../../../lib/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
-import { covered, selectRunlessEvents } from "../../projector/purge.ts";
+import { countRunlessEvents, covered, selectRunlessEvents } from "../../projector/purge.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor } from "../paging.ts";
 
@@ -45,8 +45,7 @@ export async function purgeCounts(db: ReadModel, { rule, eventsBefore }: Selecti
     .orderBy(effective)
     .execute();
   const rows = groups.map((g) => ({ flow: g.flow, status: g.status, runs: Number(g.runs), bytes: Number(g.bytes ?? 0) }));
-  const runless = eventsBefore ? await selectRunlessEvents(db, eventsBefore, Number.MAX_SAFE_INTEGER) : [];
-  const events = runless.length;
+  const events = eventsBefore ? await countRunlessEvents(db, eventsBefore) : 0;
   return { before: rule.before, groups: rows, runs: rows.reduce((n, r) => n + r.runs, 0), bytes: rows.reduce((n, r) => n + r.bytes, 0), eventsWithoutRuns: events };
 }
 
