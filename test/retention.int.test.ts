@@ -25,8 +25,12 @@ const post = (id: string, wait = "matched") => json(fetch(`${system.ingressUrl}/
 
 beforeAll(async () => {
   // Flow `short` keeps its runs 3 days (failures 20); every other flow, the environment's 7 (failures 30).
-  const cwd = writeFlows({ short: [{ name: "a", type: "demo.never", source: echoStep() }], other: [{ name: "a", type: "demo.never", source: echoStep() }] });
-  await Bun.write(join(cwd, "flows/short/flow.toml"), (await Bun.file(join(cwd, "flows/short/flow.toml")).text()) + "\n[retention]\ndays = 3\nfailed_days = 20\n");
+  // Flow `capped` keeps its newest 2 final runs of each class (and the 7 days of the defaults).
+  const step = [{ name: "a", type: "demo.never", source: echoStep() }];
+  const cwd = writeFlows({ short: step, other: step, capped: step });
+  const policy = async (flow: string, toml: string) => await Bun.write(join(cwd, `flows/${flow}/flow.toml`), `${await Bun.file(join(cwd, `flows/${flow}/flow.toml`)).text()}\n[retention]\n${toml}\n`);
+  await policy("short", "days = 3\nfailed_days = 20");
+  await policy("capped", "runs = 2");
   config = testConfig({ cwd, retention: { days: 7, failedDays: 30 }, retentionIntervalMs: 1_000 });
   ctx = await connectContext(config, nats.url, "test");
   nats.cleanup(() => ctx.nc.close());
@@ -38,6 +42,8 @@ beforeAll(async () => {
     { id: "other/old-ok", flow: "other", at: ago(10), status: "completed" },
     { id: "other/mid-ok", flow: "other", at: ago(5), status: "completed" },
     { id: "other/old-failed", flow: "other", at: ago(10), status: "failed" },
+    ...[4, 3, 2, 1].map((n) => ({ id: `capped/${n}`, flow: "capped", at: ago(n / 10), status: "completed" as const })),
+    { id: "capped/failed", flow: "capped", at: ago(0.5), status: "failed" },
   ]);
   system = await startSystem(config, nats.url, ["ingress", "matcher", "projector"]);
   db = await openReadModel(readModelPath(config));
@@ -49,13 +55,14 @@ afterAll(async () => {
 });
 
 describe("retention", () => {
-  test("given runs past their flow's retention, then a tick deletes them with their events, attempts and output and keeps failures longer", async () => {
-    await eventually(async () => (await count("tombstones")) === 3 || undefined, 30_000, "the three expired events to be deleted");
+  test("given runs past their flow's retention (days, or beyond its newest N), then a tick deletes them with their events, attempts and output and keeps failures longer", async () => {
+    await eventually(async () => (await count("tombstones")) === 5 || undefined, 30_000, "the five expired events to be deleted");
     const kept = await db.selectFrom("runs").select(["event_id", "status"]).orderBy("event_id").execute();
-    expect(kept.map((r) => r.event_id)).toEqual(["other/mid-ok", "other/old-failed", "short/new-ok", "short/old-failed"]);
+    const left = ["capped/1", "capped/2", "capped/failed", "other/mid-ok", "other/old-failed", "short/new-ok", "short/old-failed"];
+    expect(kept.map((r) => r.event_id)).toEqual(left);
     const events = await db.selectFrom("events").select("id").orderBy("id").execute();
-    expect(events.map((e) => e.id)).toEqual(["other/mid-ok", "other/old-failed", "short/new-ok", "short/old-failed"]);
-    expect({ attempts: await count("attempts"), output: await count("output") }).toEqual({ attempts: 4, output: 4 });
+    expect(events.map((e) => e.id)).toEqual(left);
+    expect({ attempts: await count("attempts"), output: await count("output") }).toEqual({ attempts: 7, output: 7 });
     expect(await db.selectFrom("matches").select("event_id").where("event_id", "in", ["short/old-ok", "short/older-failed", "other/old-ok"]).execute()).toEqual([]);
   });
 
