@@ -108,8 +108,8 @@ export type AttemptsTable = {
   unit: string | null;
 };
 
-/** An event that retention or a purge deleted: its id's hash (tombstoneKey), the sequence it was accepted at, when it went. */
-export type TombstonesTable = { id_hash: Uint8Array; seq: number; deleted_at: string };
+/** An event that retention or a purge deleted: its id's hash (tombstoneKey), the sequence it was accepted at, the day (since 1970, UTC) it went. */
+export type TombstonesTable = { id_hash: Uint8Array; seq: number; deleted_day: number };
 
 /** The projector's checkpoint: the last stream sequence applied. */
 export type ProjectorStateTable = { name: string; seq: number };
