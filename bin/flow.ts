@@ -16,14 +16,15 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   list: {
     group: "local",
     usage: "list",
-    about: "list the flows found under --cwd (.codex/flows first, then flows); marks paused flows and steps\nwhen an ingress answers at --url; exits 1 when any flow or step did not load",
+    about: "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
   },
   fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here" },
   run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match)" },
   dev: {
     group: "system",
-    usage: "dev [--example]",
-    about: "everything on this machine: an embedded nats-server (unless NATS_URL is set), ingress, matcher,\nexecutor and projector in one process; --example also fires the example flow",
+    usage: "dev [--example] [--require-durable]",
+    about:
+      "everything on this machine: an embedded nats-server (unless NATS_URL is set), ingress, matcher,\nexecutor and projector in one process; --example also fires the example flow;\n--require-durable refuses to start on settings weaker than docs/durability.md documents",
   },
   projector: {
     group: "system",
@@ -31,7 +32,11 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
     about:
       "the read model again from stream sequence 1, into FILE or swapped in for this host's\n(stop its projector and ingress first); projector vacuum [--full]: give the space\npurges freed back to the file system (--full: once, for a file made before 2026-12-07)",
   },
-  serve: { group: "system", usage: "serve <ingress|matcher|executor|projector|all>", about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222)" },
+  serve: {
+    group: "system",
+    usage: "serve <ingress|matcher|executor|projector|all> [--require-durable]",
+    about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222);\nwarns about (--require-durable: refuses) settings weaker than docs/durability.md documents",
+  },
   publish: { group: "client", usage: "publish --event FILE [--wait none|matched|true]", about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)" },
   runs: { group: "client", usage: "runs [--event ID] [--json]", about: "the runs of an event, or the 20 newest" },
   logs: { group: "client", usage: "logs RUN [-f]", about: "a run's output; -f follows it until the run ends (reconnecting when the connection drops)" },
@@ -121,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
     status: { type: "string" },
     out: { type: "string" },
     full: { type: "boolean" },
+    "require-durable": { type: "boolean" },
   });
   if (values.help) {
     console.log(COMMANDS[command] ? commandHelp(command) : HELP);
@@ -134,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
   const overrides: Partial<Config> = {
     ...(values.cwd ? { cwd: values.cwd } : {}),
     ...(values.port ? { port: portFlag(values.port) } : {}),
+    ...(values["require-durable"] ? { requireDurable: true } : {}),
   };
   const cwd = overrides.cwd ?? process.env.CODEX_FLOW_BACKEND_CWD ?? process.cwd();
   const target: ApiTarget = {

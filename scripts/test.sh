@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test (unit, integration against real nats-servers, end-to-end with the
 # services as processes) and ends with bun test's own counts as `N passed, N failed`.
+# First installs what only the tests need, when missing (scripts/install-test-tools.sh;
+# a tool that cannot be had is a warning and its tests say they were skipped);
+# CODEX_FLOW_TEST_TOOLS=skip leaves that out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+[ "${CODEX_FLOW_TEST_TOOLS:-}" = skip ] || bash scripts/install-test-tools.sh
 export PATH="$PATH:/usr/sbin"
 export CODEX_FLOW_LOG="${CODEX_FLOW_LOG:-warn}"
 log=$(mktemp)

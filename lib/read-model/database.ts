@@ -1,6 +1,6 @@
 import { Database as Sqlite, type SQLQueryBindings, type Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Dialect, Kysely, Migrator, type Migration } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
@@ -238,10 +238,14 @@ const PAGE_SIZE = 8192;
  * cache (SQLite's default is 2,000 KiB).
  */
 export async function openReadModel(path: string, options: { scratch?: boolean; cacheKiB?: number } = {}): Promise<ReadModel> {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   // A file that was there before is checked before use: a damaged one is refused at start
   // with its path and the fix, never found out later as a 500 (a scratch file is new).
   const existing = path !== ":memory:" && !options.scratch && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) > 0;
+  if (path !== ":memory:") {
+    mkdirSync(dirname(path), { recursive: true });
+    // Its owner's alone: it holds every payload and result. SQLite gives the -wal and -shm files the database's mode.
+    if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+  }
   const sqlite = new Sqlite(path, { create: true });
   try {
     configure(sqlite, options);

@@ -13,6 +13,7 @@ import { serverBodyLimit } from "./body.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
+import { streamProbe } from "./system/stream-probe.ts";
 import { exposureWarning } from "./browser.ts";
 import { busyPort, releasePort } from "./port.ts";
 
@@ -54,24 +55,22 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   const { config, nc, js, jsm, subjects, log } = ctx;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
-  let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
-  // The stream's last sequence, asked at most once a second unless a caller needs a newer one.
-  const lastSeq = async (atLeast = 0): Promise<number | null> => {
-    const stale = Date.now() - streamSeq.at > 1_000 || (streamSeq.value ?? 0) < atLeast;
-    if (stale && isConnected(nc)) {
-      const info = await jsm.streams.info(config.stream).catch(() => undefined);
-      streamSeq = { value: info?.state.last_seq ?? null, at: Date.now() };
-    }
-    return streamSeq.value;
-  };
+  const stream = streamProbe(async () => (await jsm.streams.info(config.stream)).state.last_seq, () => isConnected(nc), config.stream);
+  const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
   const health = async (): Promise<Health> => {
     const connected = isConnected(nc);
-    await lastSeq();
+    const { lastSeq: streamSeq, error } = await stream.state();
     const appliedSeq = await readCheckpoint(db);
-    const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
+    const lag = streamSeq === null ? null : Math.max(0, streamSeq - appliedSeq);
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
-    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, flows: { loaded: flows.flows.map((f) => f.name), problems } };
+    return {
+      ok: error === null,
+      ...(error === null ? {} : { reason: error }),
+      nats: { connected, jetstream: error === null, server: nc.getServer() },
+      projector: { appliedSeq, streamSeq, lag },
+      flows: { loaded: flows.flows.map((f) => f.name), problems },
+    };
   };
   const counters = ingressCounters();
   const hosts = watchHosts(nc, subjects);

@@ -30,7 +30,7 @@ describe("flow dev --example, the quickstart", () => {
     await dev.waitForLine("Ctrl-C stops everything.", 30_000);
     const out = dev.stdout.join("\n");
     expect(out).toContain(`API      http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}`);
-    expect(out).toMatch(new RegExp(`NATS     nats://codex-flows:[A-Za-z0-9_-]+@127\\.0\\.0\\.1:\\d+   stream FLOWS, subjects flows\\.> \\(embedded, store ${storeDir}\\)`));
+    expect(out).toMatch(new RegExp(`NATS     nats://codex-flows:[A-Za-z0-9_-]+@127\\.0\\.0\\.1:\\d+   stream FLOWS, subjects flows\\.> \\(embedded, store ${storeDir}, monitor http://127\\.0\\.0\\.1:\\d+\\)`));
     expect(out).toContain("fired the example flow: POST /events?wait=true -> 202");
     expect(out).toContain('"status": "completed"');
     expect(out).toContain('"message": "hello, world"');
