@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { loadConfig } from "../lib/config.ts";
 import { parseManifest } from "../lib/manifest.ts";
 import { effectiveRetention, eventsBefore, keepsEverything, retentionRules } from "../lib/retention.ts";
+import { parseSelection } from "../services/ingress/data/queries.ts";
 import { accepted, anEvent } from "./support/messages.ts";
 import { memoryReadModel } from "./support/read-state.ts";
 
@@ -54,5 +56,26 @@ describe("tombstones in evolve", () => {
     const model = memoryReadModel();
     model.tombstones.add("some-other-id");
     expect(model.apply(accepted(), 7)).toHaveLength(1);
+  });
+});
+
+describe("the retention environment and the purge selection", () => {
+  test("given CODEX_FLOW_RETENTION_* variables, then they are the defaults; a bad one is named", () => {
+    expect(loadConfig({ CODEX_FLOW_RETENTION_DAYS: "30", CODEX_FLOW_RETENTION_FAILED_DAYS: "90" }).retention).toEqual({ days: 30, runs: undefined, failedDays: 90, failedRuns: undefined });
+    expect(loadConfig({}).retention).toEqual({ days: undefined, runs: undefined, failedDays: undefined, failedRuns: undefined });
+    expect(() => loadConfig({ CODEX_FLOW_RETENTION_RUNS: "many" })).toThrow('CODEX_FLOW_RETENTION_RUNS="many" is invalid: expected an integer from 0 to');
+  });
+
+  test("given a date, a flow and statuses, then the selection covers those runs and no runless events", () => {
+    expect(parseSelection({ before: "2026-06-01", flow: "alpha", status: "failed,needs_intervention" })).toEqual({
+      rule: { before: "2026-06-01T00:00:00.000Z", flow: "alpha", statuses: ["failed", "needs_intervention"] },
+    });
+    expect(parseSelection({ before: "2026-06-01T12:00:00+02:00" })).toEqual({ rule: { before: "2026-06-01T10:00:00.000Z" }, eventsBefore: "2026-06-01T10:00:00.000Z" });
+  });
+
+  test("given a bad date or status, then the error names the parameter and what it expects", () => {
+    expect(() => parseSelection({})).toThrow("before: expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z), got null");
+    expect(() => parseSelection({ before: "2026-13-45" })).toThrow('got "2026-13-45"');
+    expect(() => parseSelection({ before: "2026-06-01", status: "failed;drop" })).toThrow("status: expected comma-separated statuses");
   });
 });
