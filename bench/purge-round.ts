@@ -8,7 +8,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { incrementalVacuum, openReadModel, rawSqlite } from "../lib/read-model/database.ts";
-import { applyPurge } from "../services/projector/purge.ts";
+import { applyPurge } from "../lib/read-model/purge.ts";
 import { tempDir } from "./rows.ts";
 
 const RUNS = Number(process.argv[2] ?? 100_000);

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { acceptedSeq, openReadModel, tombstoneKey } from "../lib/read-model/database.ts";
-import { applyPurge } from "../services/projector/purge.ts";
+import { applyPurge } from "../lib/read-model/purge.ts";
 import { tempDir } from "./support/temp.ts";
 
 const DAY = 86_400_000;

@@ -143,6 +143,9 @@ export const RUN_STATUSES: readonly string[] = ["queued", "running", "completed"
 /** Process statuses after which a run does not change unless a new attempt starts. */
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled", "superseded"]);
 
+/** Effective statuses (the step's verdict, else the process status) that ask a person to look (the original's later clients derive the same); retention keeps them apart. */
+export const ATTENTION: ReadonlySet<string> = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
+
 /** What one committed projector batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
 export type AppliedChange = { seq: number; eventIds: ReadonlySet<string> };
 /** Told of every committed batch (an in-process ingress waits on it instead of polling). */

@@ -66,7 +66,7 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
     case "schedule.ticked":
       return scheduleTicked(message, seq);
     case "runs.purge":
-      // Deletes, not upserts: the writer applies it in order between the batch's other messages (purge.ts).
+      // Deletes, not upserts: the writer applies it in order between the batch's other messages (lib/read-model/purge.ts).
       return [];
     default: {
       const unknown: never = message;

@@ -5,7 +5,7 @@ import { encodeMessage, type PurgeRuns } from "../../lib/messages.ts";
 import { incrementalVacuum, type ReadModel } from "../../lib/read-model/database.ts";
 import { eventsBefore, keepsEverything, type Retention, retentionRules } from "../../lib/retention.ts";
 import type { ServiceContext } from "../context.ts";
-import type { PurgeOutcome } from "./purge.ts";
+import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
 
 export type Retainer = {
   /** Told of the purge rounds a commit applied: a full one is followed by the next round, and freed pages go back. */
@@ -22,7 +22,7 @@ function flowPolicies(catalog: FlowCatalog): Map<string, Retention> {
  * Publishes a retention tick (a `runs.purge` of what is past retention) every interval,
  * one per interval for all hosts (its id is the interval's start, and a host that finds
  * the tick in the stream does not publish it again), and the next round of any purge a
- * commit left full. The deleting itself is the projectors' (purge.ts), so every read
+ * commit left full. The deleting itself is the projectors' (lib/read-model/purge.ts), so every read
  * model, and a rebuild, deletes the same rows.
  */
 export function startRetention(ctx: ServiceContext, db: ReadModel, catalog: FlowCatalog): Retainer {

@@ -1,7 +1,7 @@
 import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
 import { rawSqlite, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
 import { evolve } from "./evolve.ts";
-import { applyPurge, type PurgeOutcome } from "./purge.ts";
+import { applyPurge, type PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { applyBatch, loadBatchState } from "./store.ts";
 
 /** One message of the stream, as the projector took it. */

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { PurgeRule } from "../../../lib/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
-import { countRunlessEvents, covered, selectRunlessEvents } from "../../projector/purge.ts";
+import { countRunlessEvents, covered, selectRunlessEvents } from "../../../lib/read-model/purge.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor } from "../paging.ts";
 

@@ -1,8 +1,7 @@
 import { type ExpressionBuilder, type Kysely, sql } from "kysely";
-import { NEXT_NOT_STARTED } from "../../lib/flow-result.ts";
-import type { PurgeRule, PurgeRuns } from "../../lib/messages.ts";
-import { FINAL_STATUSES, type ReadModelDatabase, tombstoneKey } from "../../lib/read-model/database.ts";
-import { ATTENTION } from "../ingress/runs/present.ts";
+import { NEXT_NOT_STARTED } from "../flow-result.ts";
+import type { PurgeRule, PurgeRuns } from "../messages.ts";
+import { ATTENTION, FINAL_STATUSES, type ReadModelDatabase, tombstoneKey } from "./database.ts";
 
 type Db = Kysely<ReadModelDatabase>;
 
