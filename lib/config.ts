@@ -2,6 +2,7 @@ import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { WatchedDir } from "./disk.ts";
 import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
+import type { Retention } from "./retention.ts";
 import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
@@ -50,6 +51,14 @@ export type Config = {
   stepEnvDeny: readonly string[];
   liveOutputBytes: number;
   outputRetentionBytes: number;
+  /** How long runs are kept where a flow says nothing (CODEX_FLOW_RETENTION_DAYS, _RUNS, _FAILED_DAYS, _FAILED_RUNS). */
+  retention: Retention;
+  /** How often the projector cuts what is past retention (CODEX_FLOW_RETENTION_INTERVAL_MS). */
+  retentionIntervalMs: number;
+  /** How long a deleted event's id stays a duplicate (CODEX_FLOW_TOMBSTONE_DAYS). */
+  tombstoneDays: number;
+  /** The most runs one purge round deletes in one transaction (CODEX_FLOW_PURGE_ROUND_RUNS). */
+  purgeRoundRuns: number;
   labels: string[];
   maxDeliver: number;
   maxLostAttempts: number;
@@ -131,6 +140,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     stepEnvDeny: read.names("CODEX_FLOW_STEP_ENV_DENY") ?? [],
     liveOutputBytes: read.int("CODEX_FLOW_LIVE_OUTPUT_BYTES", 1024 * 1024, 0, 64 * 1024 * 1024),
     outputRetentionBytes: read.int("CODEX_FLOW_OUTPUT_RETENTION_BYTES", 256 * 1024, 1024, 256 * 1024 * 1024),
+    retention: {
+      days: read.int("CODEX_FLOW_RETENTION_DAYS", 0, 0, 100_000) || undefined,
+      runs: read.int("CODEX_FLOW_RETENTION_RUNS", 0, 0, Number.MAX_SAFE_INTEGER) || undefined,
+      failedDays: read.int("CODEX_FLOW_RETENTION_FAILED_DAYS", 0, 0, 100_000) || undefined,
+      failedRuns: read.int("CODEX_FLOW_RETENTION_FAILED_RUNS", 0, 0, Number.MAX_SAFE_INTEGER) || undefined,
+    },
+    retentionIntervalMs: read.int("CODEX_FLOW_RETENTION_INTERVAL_MS", 3_600_000, 1000, 7 * 24 * 3600_000),
+    tombstoneDays: read.int("CODEX_FLOW_TOMBSTONE_DAYS", 400, 1, 100_000),
+    purgeRoundRuns: read.int("CODEX_FLOW_PURGE_ROUND_RUNS", 500, 1, 10_000),
     labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),
     maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
     maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),

@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
 import { browserGuard } from "./browser.ts";
+import { dataRoutes } from "./data/routes.ts";
 import { eventRoutes } from "./events/routes.ts";
 import { flowRoutes } from "./flows/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
@@ -44,6 +45,7 @@ export function createIngressApp(deps: IngressDeps) {
     .use(flowRoutes(deps))
     .use(replayRoutes(deps))
     .use(systemRoutes(deps))
+    .use(dataRoutes(deps))
     .use(uiRoutes())
     .get(
       "/metrics",

@@ -44,6 +44,10 @@ export type IngressDeps = {
   lastOn?: (subject: string) => Promise<{ seq: number; message: FlowMessage } | undefined>;
   /** Aborted when the ingress stops: held requests (GET /changes, output streams) end instead of delaying the stop. */
   closing?: AbortSignal;
+  /** How long a purged event's id stays a duplicate (CODEX_FLOW_TOMBSTONE_DAYS). */
+  tombstoneDays?: number;
+  /** The most runs one purge round deletes (CODEX_FLOW_PURGE_ROUND_RUNS). */
+  purgeRoundRuns?: number;
   /** Executors' heartbeats and consumers' backlogs (GET /flows, GET /hosts). */
   system?: SystemSources;
 };

@@ -105,6 +105,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     catalog,
     lastOn: (subject) => lastMessage({ jsm, stream: config.stream }, subject),
     closing: closing.signal,
+    tombstoneDays: config.tombstoneDays,
+    purgeRoundRuns: config.purgeRoundRuns,
     system: { hosts: hosts.hosts, consumers: () => consumerDepths(jsm, config.stream) },
   });
   listenExclusively(app, config);

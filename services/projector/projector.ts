@@ -19,6 +19,8 @@ export type ProjectorOptions = {
   writer?: Writer;
   /** Why the projector must not write now (its disk is low), else undefined: it pauses while this says so. */
   pausedBy?: () => string | undefined;
+  /** Told of the purge rounds each commit applied (services/projector/retention.ts). */
+  onPurged?: (outcomes: Committed["purges"]) => void;
 };
 
 
@@ -57,6 +59,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       log.warn("skipping a message the read model cannot use", { seq, subject: batch.find((m) => m.seq === seq)?.subject, error });
     }
     applied = answer.last;
+    if (answer.purges.length > 0) options.onPurged?.(answer.purges);
     const change = { seq: applied, eventIds: new Set(answer.eventIds) };
     for (const listener of listeners) listener(change);
   };

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import { parseFlowEvent, systemFieldProblems } from "../../../lib/event.ts";
 import { msgIds } from "../../../lib/ids.ts";
 import type { EventAccepted } from "../../../lib/messages.ts";
-import { acceptedSeq } from "../../../lib/read-model/database.ts";
+import { acceptedSeq, isTombstoned } from "../../../lib/read-model/database.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
@@ -80,7 +80,8 @@ export function eventRoutes(deps: IngressDeps) {
     if (reserved.length > 0) throw new HttpError(400, `not a FlowEvent a client may post: ${reserved.join("; ")}`, reserved);
     const knownSeq = acceptedSeq(db, event.id);
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
-    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, mode);
+    // A deleted one (a tombstone) has no match left to wait for.
+    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, isTombstoned(db, event.id) ? undefined : mode);
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
     return await answer(event.id, 0, await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0)), mode);
   };
