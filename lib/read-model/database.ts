@@ -130,11 +130,7 @@ export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<num
   return row?.seq ?? 0;
 }
 
-/** Every process status a run can have in the read model. */
-export const RUN_STATUSES: readonly string[] = ["queued", "running", "completed", "failed", "timed_out", "canceled"];
-
-/** Process statuses after which a run does not change unless a new attempt starts. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled", "superseded"]);
+export { FINAL_STATUSES, RUN_STATUSES } from "../run-status.ts";
 
 /** What one committed projector batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
 export type AppliedChange = { seq: number; eventIds: ReadonlySet<string> };
