@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
 import { browserGuard } from "./browser.ts";
+import { hostGuard } from "./host.ts";
 import { eventRoutes } from "./events/routes.ts";
 import { flowRoutes } from "./flows/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
@@ -17,6 +18,7 @@ import { Health } from "./schemas.ts";
 export function createIngressApp(deps: IngressDeps) {
   return new Elysia()
     .use(errors)
+    .use(hostGuard(deps.listenHost, deps.allowedHosts))
     .use(browserGuard(deps.allowedOrigins))
     .use(
       openapi({

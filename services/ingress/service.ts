@@ -15,6 +15,7 @@ import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
 import { exposureWarning } from "./browser.ts";
+import { HeldConnections } from "./held.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -73,11 +74,12 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, flows: { loaded: flows.flows.map((f) => f.name), problems } };
   };
   const counters = ingressCounters();
+  const held = new HeldConnections({ total: config.maxHeldConnections, perClient: config.maxHeldPerClient });
   const hosts = watchHosts(nc, subjects);
   const closing = new AbortController();
   const app = createIngressApp({
     counters,
-    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts }),
+    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, held }),
     db,
     publish: jetStreamPublisher(nc, js, config.publishTimeoutMs),
     subjects,
@@ -86,6 +88,9 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     lastSeq,
     secret: config.secret,
     allowedOrigins: config.allowedOrigins,
+    listenHost: config.host,
+    allowedHosts: config.allowedHosts,
+    held,
     token: config.token,
     maxBodyBytes: config.maxBodyBytes,
     responseBudgetBytes: config.responseBudgetBytes,

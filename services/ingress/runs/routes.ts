@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 import { requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
+import { clientOf } from "../held.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { listRuns } from "./list.ts";
 import { outputJson, outputStream } from "./output.ts";
@@ -55,10 +56,16 @@ export function runRoutes(deps: IngressDeps) {
     )
     .get(
       "/runs/:id/output",
-      async ({ params, query, request }) => {
+      async ({ params, query, request, server }) => {
         const follow = query.follow !== "false" && query.follow !== "0";
         if (request.headers.get("accept")?.includes("application/json")) return await outputJson(db, params.id);
-        return await outputStream(deps, params.id, follow, request, request.headers.get("last-event-id") ?? query.lastEventId);
+        const release = deps.held.hold(clientOf(server, request));
+        try {
+          return await outputStream(deps, params.id, follow, request, request.headers.get("last-event-id") ?? query.lastEventId, release);
+        } catch (error) {
+          release();
+          throw error;
+        }
       },
       {
         ...guarded,
