@@ -6,7 +6,7 @@ import { acceptedSeq } from "../../../lib/read-model/database.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { mayRead, requireToken, TOKEN_SECURITY } from "../auth.ts";
+import { mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../signature.ts";
 import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput } from "../schemas.ts";
@@ -97,7 +97,7 @@ export function eventRoutes(deps: IngressDeps) {
   };
 
   const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.String({ description: "default (or false): wait briefly for the match decision and answer runIds; none: do not wait; matched: wait for the match decision up to the wait limit; true: until every run ended. Run data needs the read token when one is set." })) }, { additionalProperties: true }) };
-  const operator = { ...route, beforeHandle: requireToken(deps.token) };
+  const operator = { ...route, beforeHandle: requireOperator(deps) };
   const reader = { beforeHandle: requireToken(deps.token) };
   const post = (summary: string) => ({
     ...route,
@@ -117,7 +117,7 @@ export function eventRoutes(deps: IngressDeps) {
     .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
       ...operator,
       response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
-      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
+      detail: { security: OPERATOR_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
     })
     .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {
       ...reader,

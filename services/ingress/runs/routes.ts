@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { requireToken, TOKEN_SECURITY } from "../auth.ts";
+import { OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { clientOf } from "../held.ts";
@@ -22,6 +22,7 @@ const RunQuery = t.Object(
 export function runRoutes(deps: IngressDeps) {
   const { db } = deps;
   const guarded = { beforeHandle: requireToken(deps.token) };
+  const operator = { beforeHandle: requireOperator(deps) };
   return new Elysia({ name: "runs" })
     .get(
       "/runs",
@@ -79,15 +80,15 @@ export function runRoutes(deps: IngressDeps) {
       },
     )
     .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), {
-      ...guarded,
+      ...operator,
       parse: "none",
       response: { 200: RunAnswer, ...errors(401, 404, 409, 503) },
-      detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
+      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
     })
     .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), {
-      ...guarded,
+      ...operator,
       parse: "none",
       response: { 202: RunAnswer, ...errors(401, 404, 409, 503) },
-      detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
+      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
     });
 }
