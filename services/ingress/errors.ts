@@ -23,9 +23,13 @@ export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onErro
     case "NOT_FOUND":
       set.status = 404;
       return { error: `no such endpoint: ${path}` };
-    case "VALIDATION":
+    case "VALIDATION": {
       set.status = 400;
-      return { error: "invalid request", details: [error.message] };
+      // The schema's own `error` names the parameter and what it expects; otherwise the first failure's path.
+      const first = error.valueError;
+      const what = typeof error.customError === "string" ? error.customError : first ? `${error.type} ${first.path || "/"}: ${first.message}` : error.message;
+      return { error: `invalid request: ${what}`, details: [what] };
+    }
     case "PARSE":
       set.status = 400;
       return { error: "request body is not valid JSON" };

@@ -9,20 +9,20 @@ import { HttpError } from "../errors.ts";
 import { mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../signature.ts";
-import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput } from "../schemas.ts";
+import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput, Query } from "../schemas.ts";
 import { getEvent, listEvents } from "./queries.ts";
 import { replayStored } from "./replay.ts";
 import { parseWait, type Wait, waitForMatch } from "./wait.ts";
 
 const EventQuery = t.Object(
   {
-    type: t.Optional(t.String()),
-    source: t.Optional(t.String()),
-    since: t.Optional(t.String()),
-    until: t.Optional(t.String()),
-    limit: t.Optional(t.String()),
-    cursor: t.Optional(t.String()),
-    after: t.Optional(t.String()),
+    type: Query.text,
+    source: Query.text,
+    since: Query.time("since"),
+    until: Query.time("until"),
+    limit: Query.limit,
+    cursor: Query.text,
+    after: Query.after,
   },
   { additionalProperties: true },
 );
@@ -96,7 +96,7 @@ export function eventRoutes(deps: IngressDeps) {
     return { ...(await answer(eventId, generation, published, mode)), generation };
   };
 
-  const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.String({ description: "default (or false): wait briefly for the match decision and answer runIds; none: do not wait; matched: wait for the match decision up to the wait limit; true: until every run ended. Run data needs the read token when one is set." })) }, { additionalProperties: true }) };
+  const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.Union([Query.wait], { description: "default (or false): wait briefly for the match decision and answer runIds; none: do not wait; matched: wait for the match decision up to the wait limit; true: until every run ended. Run data needs the read token when one is set." })) }, { additionalProperties: true }) };
   const operator = { ...route, beforeHandle: requireOperator(deps) };
   const reader = { beforeHandle: requireToken(deps.token) };
   const post = (summary: string) => ({
@@ -127,6 +127,7 @@ export function eventRoutes(deps: IngressDeps) {
     })
     .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id, deps.responseBudgetBytes)), {
       ...reader,
+      query: t.Object({ after: Query.after }, { additionalProperties: true }),
       response: { 200: EventDetail, ...errors(400, 401, 404, 503) },
       detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },
     });

@@ -4,17 +4,31 @@ import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { clientOf } from "../held.ts";
 import { readAfter } from "../read-your-writes.ts";
-import { listRuns } from "./list.ts";
+import { RUN_STATUSES } from "../../../lib/run-status.ts";
+import { EFFECTIVE_STATUSES, listRuns } from "./list.ts";
 import { outputJson, outputStream } from "./output.ts";
 import { cancelRun, retryRun } from "./operate.ts";
 import { runsById } from "./queries.ts";
 import { explainWaits } from "./queues.ts";
-import { errors, RunAnswer, RunsPage } from "../schemas.ts";
+import { errors, Query, RunAnswer, RunsPage } from "../schemas.ts";
 
 const RunQuery = t.Object(
-  Object.fromEntries(
-    ["eventId", "flow", "step", "status", "effectiveStatus", "needsAttention", "host", "queue", "since", "until", "limit", "cursor", "order", "after"].map((name) => [name, t.Optional(t.String())]),
-  ),
+  {
+    eventId: Query.text,
+    flow: Query.text,
+    step: Query.text,
+    host: Query.text,
+    queue: Query.text,
+    cursor: Query.text,
+    status: Query.statuses("status", RUN_STATUSES),
+    effectiveStatus: Query.statuses("effectiveStatus", EFFECTIVE_STATUSES),
+    needsAttention: Query.boolean("needsAttention"),
+    since: Query.time("since"),
+    until: Query.time("until"),
+    limit: Query.limit,
+    order: Query.order,
+    after: Query.after,
+  },
   { additionalProperties: true },
 );
 
@@ -50,7 +64,7 @@ export function runRoutes(deps: IngressDeps) {
       },
       {
         ...guarded,
-        query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
+        query: t.Object({ after: Query.after }, { additionalProperties: true }),
         response: { 200: RunAnswer, ...errors(400, 401, 404, 503) },
         detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "One run with every attempt" },
       },
@@ -75,7 +89,12 @@ export function runRoutes(deps: IngressDeps) {
           security: TOKEN_SECURITY,
           tags: ["runs"],
           summary: "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends (a keep-alive comment every 15 s; Last-Event-ID resumes), or JSON with Accept: application/json",
-          responses: { 200: { description: "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}" }, 401: { description: "token missing" }, 404: { description: "no such run" } },
+          responses: {
+            200: { description: "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}" },
+            404: { description: "no such run" },
+            429: { description: "this client holds CODEX_FLOW_MAX_HELD_PER_CLIENT requests open already" },
+            503: { description: "the ingress holds CODEX_FLOW_MAX_HELD_CONNECTIONS requests open already" },
+          },
         },
       },
     )

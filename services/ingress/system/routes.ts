@@ -4,7 +4,7 @@ import { requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { clientOf } from "../held.ts";
-import { errors } from "../schemas.ts";
+import { errors, Query } from "../schemas.ts";
 import { Changed, HostsView } from "./schemas.ts";
 
 /** How long GET /changes holds a request open when nothing changes. */
@@ -58,7 +58,7 @@ export function systemRoutes(deps: IngressDeps) {
       },
       {
         ...guarded,
-        query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
+        query: t.Object({ after: Query.after }, { additionalProperties: true }),
         response: { 200: Changed, ...errors(400, 401, 429, 503) },
         detail: { tags: ["system"], summary: "Long poll: answers {seq} once the read model applied a sequence other than ?after= (or after 25 s); at once without ?after=" },
       },
