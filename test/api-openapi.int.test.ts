@@ -40,7 +40,7 @@ describe("the OpenAPI document, generated from the routes' guards", () => {
     const changes = doc.paths["/changes"].get.parameters.find((p: { name: string }) => p.name === "after");
     expect(JSON.stringify(changes.schema)).toContain("^[0-9]{1,15}$");
     const badAfter = await fetch(`${url}/changes?after=x`, { headers: asToken });
-    expect({ status: badAfter.status, error: (await json(badAfter)).error }).toEqual({ status: 400, error: expect.stringContaining("after: expected a stream sequence") });
+    expect({ status: badAfter.status, error: (await json(badAfter)).error }).toEqual({ status: 400, error: expect.stringContaining(`after="x" is invalid: expected a stream sequence`) });
     const empty = await fetch(`${url}/runs?eventId=&flow=&step=&status=&effectiveStatus=&needsAttention=&host=&queue=&since=&until=&limit=&cursor=&order=&after=`, { headers: asToken });
     expect(empty.status).toBe(200);
     expect(doc.paths["/replays"].post.requestBody.content["application/json"].schema.properties.since.format).toBe("date-time");

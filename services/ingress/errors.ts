@@ -25,10 +25,12 @@ export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onErro
       return { error: `no such endpoint: ${path}` };
     case "VALIDATION": {
       set.status = 400;
-      // The schema's own `error` names the parameter and what it expects; otherwise the first failure's path.
+      // The schema's own `error` says what is expected (schemas.ts, Query); the first failure names the parameter and value.
       const first = error.valueError;
-      const what = typeof error.customError === "string" ? error.customError : first ? `${error.type} ${first.path || "/"}: ${first.message}` : error.message;
-      return { error: `invalid request: ${what}`, details: [what] };
+      const name = first?.path.replace(/^\//, "") ?? "";
+      const what =
+        typeof error.customError === "string" && first ? `${name}=${JSON.stringify(first.value)} is invalid: ${error.customError}` : first ? `${error.type} ${first.path || "/"}: ${first.message}` : error.message;
+      return { error: what, details: [what] };
     }
     case "PARSE":
       set.status = 400;

@@ -18,8 +18,8 @@ const EventQuery = t.Object(
   {
     type: Query.text,
     source: Query.text,
-    since: Query.time("since"),
-    until: Query.time("until"),
+    since: Query.time,
+    until: Query.time,
     limit: Query.limit,
     cursor: Query.text,
     after: Query.after,
