@@ -15,17 +15,22 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   list: {
     group: "local",
     usage: "list",
-    about: "list the flows found under --cwd (.codex/flows first, then flows); marks paused flows and steps\nwhen an ingress answers at --url; exits 1 when any flow or step did not load",
+    about: "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
   },
   fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here" },
   run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match)" },
   dev: {
     group: "system",
-    usage: "dev [--example]",
-    about: "everything on this machine: an embedded nats-server (unless NATS_URL is set), ingress, matcher,\nexecutor and projector in one process; --example also fires the example flow",
+    usage: "dev [--example] [--require-durable]",
+    about:
+      "everything on this machine: an embedded nats-server (unless NATS_URL is set), ingress, matcher,\nexecutor and projector in one process; --example also fires the example flow;\n--require-durable refuses to start on settings weaker than docs/durability.md documents",
   },
   projector: { group: "system", usage: "projector rebuild [--output FILE]", about: "the read model again from stream sequence 1, into FILE or swapped in for this host's\n(stop its projector and ingress first)" },
-  serve: { group: "system", usage: "serve <ingress|matcher|executor|projector|all>", about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222)" },
+  serve: {
+    group: "system",
+    usage: "serve <ingress|matcher|executor|projector|all> [--require-durable]",
+    about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222);\nwarns about (--require-durable: refuses) settings weaker than docs/durability.md documents",
+  },
   publish: { group: "client", usage: "publish --event FILE [--wait none|matched|true]", about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)" },
   runs: { group: "client", usage: "runs [--event ID] [--json]", about: "the runs of an event, or the 20 newest" },
   logs: { group: "client", usage: "logs RUN [-f]", about: "a run's output; -f follows it until the run ends (reconnecting when the connection drops)" },
@@ -33,7 +38,7 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   retry: { group: "client", usage: "retry RUN", about: "start a new attempt of a run that ended" },
   replay: {
     group: "client",
-    usage: "replay EVENT [--wait none|matched|true]",
+    usage: "replay EVENT [--wait none|matched|true] [--flow F]",
     about:
       "match a stored event again (new runs, marked as a replay); or in bulk:\nreplay --type T --since TIME [--until TIME] [--flow F] [--dry-run] [--concurrency N]\nper event, the steps that match now versus then; without --dry-run replays them,\nN at a time (default 4)",
   },
@@ -101,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
     flow: { type: "string" },
     "dry-run": { type: "boolean" },
     concurrency: { type: "string" },
+    "require-durable": { type: "boolean" },
   });
   if (values.help) {
     console.log(COMMANDS[command] ? commandHelp(command) : HELP);
@@ -114,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
   const overrides: Partial<Config> = {
     ...(values.cwd ? { cwd: values.cwd } : {}),
     ...(values.port ? { port: portFlag(values.port) } : {}),
+    ...(values["require-durable"] ? { requireDurable: true } : {}),
   };
   const cwd = overrides.cwd ?? process.env.CODEX_FLOW_BACKEND_CWD ?? process.cwd();
   const target: ApiTarget = {
@@ -150,7 +157,7 @@ async function main(argv: string[]): Promise<number> {
         const bulk = { dryRun: values["dry-run"] === true, json: values.json === true, concurrency: values.concurrency };
         return await bulkReplay(target, { ...bulk, type: values.type, since: values.since, until: values.until, flow: values.flow });
       }
-      return await replayEvent(target, positionals[0], values.wait);
+      return await replayEvent(target, positionals[0], values.wait, values.flow);
     case "schedules":
       return await listSchedules(target, values.json === true);
     case "pause":

@@ -1,5 +1,6 @@
 import { signBody } from "../services/ingress/signature.ts";
 import { readJsonFile, UsageError } from "./args.ts";
+import { printErrorLine, printJson, printLine } from "./terminal.ts";
 
 /** Where a running ingress is, and how to sign what is sent to it. */
 export type ApiTarget = { url: string; secret?: string; token?: string };
@@ -20,10 +21,10 @@ export async function callApi(target: ApiTarget, method: string, path: string, b
 /** Prints an answer: the JSON on success, the error on stderr otherwise; the exit code. */
 function report({ status, body }: { status: number; body: any }): number {
   if (status >= 200 && status < 300) {
-    console.log(JSON.stringify(body, null, 2));
+    printJson(body);
     return 0;
   }
-  console.error(`error ${status}: ${body?.error ?? JSON.stringify(body)}`);
+  printErrorLine(`error ${status}: ${body?.error ?? JSON.stringify(body)}`);
   return 1;
 }
 
@@ -43,10 +44,10 @@ export async function operateRun(target: ApiTarget, action: "cancel" | "retry", 
   return report(await callApi(target, "POST", `/runs/${encodeURIComponent(runId)}/${action}`, {}));
 }
 
-/** `flow replay EVENT [--wait true]`: matches a stored event again against today's flows. */
-export async function replayEvent(target: ApiTarget, eventId: string | undefined, wait: string | undefined): Promise<number> {
+/** `flow replay EVENT [--wait true] [--flow F]`: matches a stored event again against today's flows (only F's steps run). */
+export async function replayEvent(target: ApiTarget, eventId: string | undefined, wait: string | undefined, flow?: string): Promise<number> {
   if (!eventId) throw new UsageError("expected an event id: flow replay EVENT");
-  return report(await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, { wait: wait === "true" ? true : wait === "matched" ? "matched" : false }));
+  return report(await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, { wait: wait === "true" ? true : wait === "matched" ? "matched" : false, ...(flow ? { flow } : {}) }));
 }
 
 /** `flow runs [--event ID]`: the runs of one event, or the 20 newest, as the ingress reports them. */
@@ -54,9 +55,9 @@ export async function listRuns(target: ApiTarget, eventId: string | undefined, j
   const answer = await callApi(target, "GET", eventId ? `/runs?eventId=${encodeURIComponent(eventId)}` : "/runs?limit=20");
   if (answer.status !== 200 || json) return report(answer);
   const runs = answer.body.runs as Record<string, unknown>[];
-  if (runs.length === 0) console.log(eventId ? `no runs for event ${eventId}` : "no runs yet");
+  if (runs.length === 0) printLine(eventId ? `no runs for event ${eventId}` : "no runs yet");
   for (const run of runs) {
-    console.log([run.id, `${run.flowName}/${run.stepName}`, run.status, run.effectiveStatus, `attempt ${run.attempt}`, run.host ?? "-", run.completedAt ?? run.startedAt ?? run.createdAt, run.error ?? ""].join("  ").trimEnd());
+    printLine([run.id, `${run.flowName}/${run.stepName}`, run.status, run.effectiveStatus, `attempt ${run.attempt}`, run.host ?? "-", run.completedAt ?? run.startedAt ?? run.createdAt, run.error ?? ""].join("  ").trimEnd());
   }
   return 0;
 }

@@ -1,10 +1,11 @@
 import { type ApiTarget, callApi } from "./client.ts";
 import { UsageError } from "./args.ts";
+import { printErrorLine, printJson, printLine } from "./terminal.ts";
 
 /** Prints an API error and gives the exit code; 0 on success. */
 function failed(answer: { status: number; body: any }): number {
   if (answer.status >= 200 && answer.status < 300) return 0;
-  console.error(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}${answer.body?.details ? ` (${answer.body.details.join("; ")})` : ""}`);
+  printErrorLine(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}${answer.body?.details ? ` (${answer.body.details.join("; ")})` : ""}`);
   return 1;
 }
 
@@ -12,12 +13,12 @@ function failed(answer: { status: number; body: any }): number {
 export async function listSchedules(target: ApiTarget, json: boolean): Promise<number> {
   const answer = await callApi(target, "GET", "/schedules");
   if (failed(answer)) return 1;
-  if (json) return (console.log(JSON.stringify(answer.body, null, 2)), 0);
+  if (json) return (printJson(answer.body), 0);
   const schedules = answer.body.schedules as Record<string, any>[];
   if (schedules.length === 0) console.log("no schedules (a flow declares them with [[schedules]] in flow.toml)");
   for (const s of schedules) {
     const last = s.lastTick ? `last ${s.lastTick.tick} ${s.lastTick.outcome}${s.lastTick.reason ? ` (${s.lastTick.reason})` : ""}` : "never ticked";
-    console.log(`${s.flow}/${s.name}  "${s.cron}" ${s.timezone} -> ${s.eventType}  next ${s.nextTick ?? "-"}  ${last}`);
+    printLine(`${s.flow}/${s.name}  "${s.cron}" ${s.timezone} -> ${s.eventType}  next ${s.nextTick ?? "-"}  ${last}`);
   }
   return 0;
 }
@@ -53,8 +54,8 @@ export type BulkReplay = { type?: string; since?: string; until?: string; flow?:
 /**
  * `flow replay --type T --since TIME [--until TIME] [--flow F] [--dry-run]`: the plan
  * (per event: steps that would newly match, no longer match and why, the same), then,
- * without --dry-run, each event replayed through POST /events/:id/replay, at most
- * --concurrency at a time, with a progress line per event.
+ * without --dry-run, each event replayed through POST /events/:id/replay (only --flow's
+ * steps run), at most --concurrency at a time, with a progress line per event.
  */
 export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promise<number> {
   if (!options.type || !options.since) throw new UsageError("bulk replay needs --type TYPE and --since TIME (and optionally --until TIME, --flow FLOW, --dry-run)");
@@ -64,12 +65,12 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
   const answer = await callApi(target, "POST", "/replays", body);
   if (failed(answer)) return 1;
   const plan = answer.body as { count: number; truncated: boolean; events: Record<string, any>[] };
-  if (options.json && options.dryRun) return (console.log(JSON.stringify(plan, null, 2)), 0);
+  if (options.json && options.dryRun) return (printJson(plan), 0);
   const steps = (list: { flow: string; step: string }[]) => list.map((s) => `${s.flow}/${s.step}`).join(", ");
   for (const e of plan.events) {
-    console.log(`${e.eventId}  ${e.acceptedAt}${e.matchedBefore ? "" : "  (never matched)"}`);
+    printLine(`${e.eventId}  ${e.acceptedAt}${e.matchedBefore ? "" : "  (never matched)"}`);
     if (e.newMatches.length) console.log(`  new:  ${steps(e.newMatches)}`);
-    for (const gone of e.noLongerMatching) console.log(`  no longer: ${gone.flow}/${gone.step}: ${gone.reasons.join("; ")}`);
+    for (const gone of e.noLongerMatching) printLine(`  no longer: ${gone.flow}/${gone.step}: ${gone.reasons.join("; ")}`);
     if (e.same.length) console.log(`  same: ${steps(e.same)}`);
     if (!e.newMatches.length && !e.noLongerMatching.length && !e.same.length) console.log("  nothing matches, then or now");
   }
@@ -80,7 +81,7 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
   const queue = [...plan.events];
   const worker = async () => {
     for (let e = queue.shift(); e; e = queue.shift()) {
-      const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, { wait: false });
+      const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, { wait: false, ...(options.flow ? { flow: options.flow } : {}) });
       done++;
       if (replayed.status === 202) console.log(`[${done}/${plan.count}] ${e.eventId} replayed as generation ${replayed.body.generation}`);
       else (errors++, console.error(`[${done}/${plan.count}] ${e.eventId} failed: ${replayed.status} ${replayed.body?.error ?? ""}`));

@@ -4,7 +4,10 @@ import { runIdFor } from "../lib/ids.ts";
 import type { Flow, FlowStep } from "../lib/manifest.ts";
 import { runStep } from "../lib/runners/index.ts";
 import type { StepOutcome } from "../lib/runners/types.ts";
+import { logger } from "../lib/log.ts";
+import { hideFromSteps } from "../lib/undumpable.ts";
 import { readJsonFile, UsageError } from "./args.ts";
+import { printLine, writeSafely } from "./terminal.ts";
 
 /** `flow list`: every flow and step found under the working directory, and what is wrong with the rest; `paused` marks (from a running ingress) say which flows and steps are paused. */
 export function listFlows(cwd: string, paused?: Set<string>): number {
@@ -32,6 +35,7 @@ async function loadEvent(path: string | undefined): Promise<FlowEvent> {
 
 /** `flow fire`: runs every matching step for the event here, without NATS, as the seed did. */
 export async function fireLocally(cwd: string, eventPath: string | undefined): Promise<number> {
+  hideFromSteps(logger("flow"));
   const event = await loadEvent(eventPath);
   const matches = flowCatalog(cwd).current().match(event);
   const matched = matches.filter((m) => m.matched);
@@ -47,6 +51,7 @@ export async function fireLocally(cwd: string, eventPath: string | undefined): P
 
 /** `flow run FLOW STEP`: runs one step for the event here, whether or not its trigger matches. */
 export async function runLocally(cwd: string, flowName: string | undefined, stepName: string | undefined, eventPath: string | undefined): Promise<number> {
+  hideFromSteps(logger("flow"));
   if (!flowName || !stepName) throw new UsageError("expected FLOW and STEP, e.g. flow run example-flow greet --event event.json");
   const catalog = flowCatalog(cwd);
   const found = catalog.find(flowName, stepName);
@@ -61,8 +66,8 @@ export async function runLocally(cwd: string, flowName: string | undefined, step
 async function runOne(flow: Flow, step: FlowStep, event: FlowEvent): Promise<boolean> {
   const runId = runIdFor(event.id, 0, flow.name, step.name);
   console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
-  const outcome = await runStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => (stream === "stdout" ? process.stdout : process.stderr).write(text) });
-  console.log(summary(flow, step, outcome));
+  const outcome = await runStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" ? process.stdout : process.stderr, text, true) });
+  printLine(summary(flow, step, outcome));
   return outcome.status === "completed";
 }
 

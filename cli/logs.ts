@@ -1,5 +1,6 @@
 import { type ApiTarget, callApi } from "./client.ts";
 import { UsageError } from "./args.ts";
+import { printErrorLine, writeSafely } from "./terminal.ts";
 
 /** Consecutive failed connections `logs -f` tolerates before it gives up. */
 const MAX_RECONNECTS = 10;
@@ -46,7 +47,7 @@ async function readStream(target: ApiTarget, runId: string, follow: boolean, str
   });
   if (!response.ok || !response.body) {
     const answer = await callApi(target, "GET", `/runs/${encodeURIComponent(runId)}`);
-    console.error(`error ${response.status}: ${answer.body?.error ?? "no output"}`);
+    printErrorLine(`error ${response.status}: ${answer.body?.error ?? "no output"}`);
     return 1;
   }
   let buffer = "";
@@ -60,7 +61,8 @@ async function readStream(target: ApiTarget, runId: string, follow: boolean, str
       if (!event) continue;
       const data = JSON.parse(frame.match(/^data: (.*)$/m)?.[1] ?? "{}");
       if (event === "run" && data.cut && stream.lastId === undefined) console.error("[older output was dropped by retention]");
-      if (event === "output") (data.stream === "stderr" ? process.stderr : process.stdout).write(data.text);
+      // Output is the step's, and a payload's text may be in it: escaped on a terminal (cli/terminal.ts).
+      if (event === "output") writeSafely(data.stream === "stderr" ? process.stderr : process.stdout, data.text, true);
       if (event === "end") stream.status = data.status;
       stream.lastId = frame.match(/^id: (.*)$/m)?.[1] ?? stream.lastId;
     }

@@ -1,5 +1,7 @@
 import { resolve } from "node:path";
 import { type Config, loadConfig, readModelPath } from "../lib/config.ts";
+import { HintError } from "../lib/hint.ts";
+import { type DataDirLock, LockHeldError, lockDataDir } from "../lib/lock.ts";
 import { connectContext } from "../services/context.ts";
 import { DEFAULT_NATS_URL } from "../services/main.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
@@ -8,12 +10,15 @@ import { UsageError } from "./args.ts";
 /**
  * `flow projector rebuild [--output FILE]`: the read model again from stream sequence 1.
  * Without --output it is built beside the current file and swapped in; stop this host's
- * projector and ingress first (they hold the old file open) and start them after.
+ * projector and ingress first (they hold the old file open) and start them after. A swap
+ * takes the projector's lock for its whole length: refused while a projector runs (it
+ * would go on writing into the unlinked file), and no projector starts meanwhile.
  */
 export async function projectorCommand(action: string | undefined, output: string | undefined, overrides: Partial<Config>): Promise<number> {
   if (action !== "rebuild") throw new UsageError(`expected: flow projector rebuild [--output FILE]${action ? ` (not "${action}")` : ""}`);
   const config = loadConfig(process.env, overrides);
   const current = readModelPath(config);
+  const lock = output ? undefined : projectorLock(config.dataDir, current);
   const ctx = await connectContext(config, config.natsUrl ?? DEFAULT_NATS_URL, "rebuild");
   try {
     const into = output ? resolve(output) : `${current}.rebuild`;
@@ -31,5 +36,15 @@ export async function projectorCommand(action: string | undefined, output: strin
     return 0;
   } finally {
     await ctx.nc.close();
+    lock?.release();
+  }
+}
+
+function projectorLock(dataDir: string, current: string): DataDirLock {
+  try {
+    return lockDataDir(dataDir, "projector", "flow projector rebuild");
+  } catch (error) {
+    if (!(error instanceof LockHeldError)) throw error;
+    throw new HintError(`${dataDir} is in use by ${error.who}: its projector writes ${current}, which a rebuild would swap out under it; stop this host's projector and ingress first (systemctl stop codex-flows-projector codex-flows-ingress, or Ctrl-C flow dev), or build elsewhere with --output FILE`);
   }
 }

@@ -1,10 +1,14 @@
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
 import { lockDataDir } from "../lib/lock.ts";
 import { randomBytes } from "node:crypto";
 import { discoverFlows, FLOW_DIRS } from "../lib/discovery.ts";
-import { startNatsServer } from "../lib/nats-server.ts";
+import { checkDurability } from "../lib/durability-check.ts";
+import { supportsSyncAlways } from "../lib/durability.ts";
+import { devNatsServerBinary, natsServerVersion, startNatsServer } from "../lib/nats-server.ts";
+import { hideFromSteps } from "../lib/undumpable.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
 import { SERVICE_NAMES, type ServiceName } from "../services/system.ts";
@@ -14,6 +18,7 @@ import { postEvent } from "./client.ts";
 
 /** `flow serve <service|all>`: one service (or all four) as this process, against NATS_URL. */
 export async function serve(what: string | undefined, overrides: Partial<Config>): Promise<void> {
+  hideFromSteps(logger("flows"));
   if (!what) throw new UsageError(`expected a service: ${[...SERVICE_NAMES, "all"].join(", ")}`);
   const names = what === "all" ? SERVICE_NAMES : SERVICE_NAMES.filter((name) => name === what);
   if (names.length === 0) throw new UsageError(`unknown service "${what}": expected one of ${[...SERVICE_NAMES, "all"].join(", ")}`);
@@ -35,24 +40,42 @@ function warnWithoutFlows(cwd: string): void {
 }
 
 /**
+ * `flow dev`'s own nats-server: a current one (docs/durability.md) fsyncing before every
+ * acknowledgement when it can be had; else Debian's 2.9.10, and the durability check
+ * says once what that can cost. Its monitor (/varz) is on, for that check.
+ */
+async function startDevNats(config: Config, auth: { user: string; password: string }) {
+  const binary = devNatsServerBinary();
+  const syncAlways = supportsSyncAlways(natsServerVersion(binary)) === true;
+  return await startNatsServer({ binary, storeDir: join(config.dataDir, "nats"), auth, memoryLimitMiB: DEV_NATS_MEMORY_MIB, syncAlways, monitor: true });
+}
+
+/**
  * `flow dev`: the embedded default. Its own nats-server (store under the data
  * directory) unless NATS_URL is set, all four services in this process, then the URL
  * and a ready-to-paste curl line. With `--example` it also fires the example flow.
  */
 export async function dev(overrides: Partial<Config>, fireExample: boolean): Promise<void> {
+  hideFromSteps(logger("flows"));
   const log = logger("dev");
   const config = loadConfig(process.env, overrides);
   warnWithoutFlows(config.cwd);
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
+  privateDataDir(config.dataDir, log);
   const lock = lockDataDir(config.dataDir, "dev", "flow dev");
   // Loopback only, and a password generated for this run: other local users cannot publish around the HMAC.
   const auth = { user: "codex-flows", password: randomBytes(18).toString("base64url") };
-  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats"), auth, memoryLimitMiB: DEV_NATS_MEMORY_MIB });
+  const nats = config.natsUrl ? undefined : await startDevNats(config, auth);
   const natsUrl = config.natsUrl ?? nats!.url;
-  const system = await startThreadedSystem(config, natsUrl, SERVICE_NAMES, DEV_THREADS).catch(async (error) => {
-    await nats?.stop();
-    throw error;
-  });
+  // The disk guard watches the embedded server's store too: it is on this host.
+  const served = { ...config, natsStoreDir: config.natsStoreDir ?? nats?.storeDir };
+  const system = await checkDurability(nats ? { ...config, natsMonitorUrls: [nats.monitorUrl!] } : config, natsUrl, log)
+    .then(() => startThreadedSystem(served, natsUrl, SERVICE_NAMES, DEV_THREADS))
+    .catch(async (error) => {
+      await nats?.stop();
+      lock.release();
+      throw error;
+    });
   shutdown.ready(async () => {
     await system.stop();
     // Last: the services hand back what they hold (released records) through it.
@@ -67,7 +90,7 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
 codex-flows is up
   API      ${url}   (GET /healthz, POST /events, GET /runs?eventId=...)
   open     ${url}/ui/   in a browser: the dashboard
-  NATS     ${natsUrl}   stream ${config.stream}, subjects ${config.subjectPrefix}.>${nats ? ` (embedded, store ${nats.storeDir})` : ""}
+  NATS     ${natsUrl}   stream ${config.stream}, subjects ${config.subjectPrefix}.>${nats ? ` (embedded, store ${nats.storeDir}, monitor ${nats.monitorUrl})` : ""}
   flows    ${config.cwd}
   data     ${config.dataDir}
 
@@ -82,6 +105,23 @@ Fire an event:
     console.log(JSON.stringify(summarise(body), null, 2));
   }
   console.log("Ctrl-C stops everything.");
+}
+
+/**
+ * `flow dev`'s data directory holds every payload, result and the NATS store: 0700, so
+ * other local users cannot read it. A new one is made so; an existing one this user owns
+ * is narrowed to 0700 (said in the log), one owned by someone else only warned about.
+ */
+function privateDataDir(dir: string, log: ReturnType<typeof logger>): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { mode, uid } = statSync(dir);
+  if ((mode & 0o077) === 0) return;
+  if (uid !== process.getuid?.()) {
+    log.warn(`the data directory ${dir} is mode ${(mode & 0o777).toString(8)} and owned by another user: other local users may read its payloads and results`);
+    return;
+  }
+  chmodSync(dir, 0o700);
+  log.info(`narrowed the data directory ${dir} from mode ${(mode & 0o777).toString(8)} to 700: it holds every payload and result`);
 }
 
 function summarise(body: unknown): unknown {

@@ -1,6 +1,8 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
+import type { WatchedDir } from "./disk.ts";
 import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
+import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
 
@@ -23,6 +25,10 @@ export type Config = {
   maxHeldPerClient: number;
   executor: ExecutorKind;
   natsUrl?: string;
+  /** nats-server monitoring addresses whose /varz the durability check reads (CODEX_FLOW_NATS_MONITOR_URL). */
+  natsMonitorUrls: string[];
+  /** Refuse to start when a setting is weaker than docs/durability.md documents (CODEX_FLOW_REQUIRE_DURABLE=1, --require-durable). */
+  requireDurable: boolean;
   stream: string;
   subjectPrefix: string;
   hostId: string;
@@ -55,18 +61,28 @@ export type Config = {
   maxChainDepth: number;
   /** The most `next` events one FLOW_RESULT starts (CODEX_FLOW_MAX_NEXT_EVENTS). */
   maxNextEvents: number;
-  /** The most events one chain starts through one step, all levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
+  /** The most events one chain starts, all steps and levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
   maxChainEvents: number;
   shutdownGraceMs: number;
+  /** A stopped step's SIGTERM -> SIGKILL grace (CODEX_FLOW_KILL_GRACE_MS); at most a quarter of the lease. Fencing never waits for it. */
+  killGraceMs: number;
   /**
    * `serve all` and `dev`: the ingress on the main thread, the other services on a worker
    * thread (CODEX_FLOW_THREADS on/off); unset: the command's default (serve: on, dev: off).
    */
   threads?: boolean;
+  /** The disk guard: a watched disk with less free than the smaller of the two is low (either 0: off). */
+  diskMinFreeBytes: number;
+  diskMinFreePercent: number;
+  /** The NATS server's store directory on this host, watched by the disk guard (CODEX_FLOW_NATS_STORE_DIR; `flow dev`: its own). */
+  natsStoreDir?: string;
 };
 
 /** The default lease (ack wait): failover within 10 s, renewed every second, fenced after 6 s cut off. */
 export const DEFAULT_ACK_WAIT_MS = 8_000;
+
+/** The monitor of deploy/nats/single.conf (`http: 127.0.0.1:8222`), read when neither NATS_URL nor CODEX_FLOW_NATS_MONITOR_URL is set. */
+export const DEFAULT_NATS_MONITOR_URL = "http://127.0.0.1:8222";
 
 /** A configuration value that is not what its variable expects; the message names both. */
 export class ConfigError extends Error {}
@@ -95,6 +111,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxHeldPerClient: read.int("CODEX_FLOW_MAX_HELD_PER_CLIENT", 64, 1, 1_000_000),
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
+    // Unset, with NATS_URL unset too: deploy/nats/single.conf's monitor beside its default client port.
+    natsMonitorUrls: env.CODEX_FLOW_NATS_MONITOR_URL === undefined && !env.NATS_URL ? [DEFAULT_NATS_MONITOR_URL] : read.list("CODEX_FLOW_NATS_MONITOR_URL", /^https?:\/\/[^\s,]+$/, "comma-separated http:// URLs of nats-server monitors (their http: setting)"),
+    requireDurable: read.oneOf("CODEX_FLOW_REQUIRE_DURABLE", ["0", "1"] as const, "0") === "1",
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
     subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", DEFAULT_SUBJECT_PREFIX, { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
     hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), QUEUE_NAME, "1-48 letters, digits, _ or - (it names a work queue)"),
@@ -127,14 +146,44 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxNextEvents: read.int("CODEX_FLOW_MAX_NEXT_EVENTS", 100, 0, 100_000),
     maxChainEvents: read.int("CODEX_FLOW_MAX_CHAIN_EVENTS", 1000, 0, 1_000_000),
     shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 10_000, 0, 3600_000),
+    diskMinFreeBytes: read.int("CODEX_FLOW_DISK_MIN_FREE_BYTES", 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
+    diskMinFreePercent: read.int("CODEX_FLOW_DISK_MIN_FREE_PERCENT", 5, 0, 100),
+    natsStoreDir: env.CODEX_FLOW_NATS_STORE_DIR ? resolve(cwd, env.CODEX_FLOW_NATS_STORE_DIR) : undefined,
+    killGraceMs: 0,
     threads: env.CODEX_FLOW_THREADS ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on" : undefined,
   };
-  return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+  const merged = { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+  return { ...merged, killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
+}
+
+/** Unset: 5 s, or a quarter of the lease when that is less. */
+export function defaultKillGraceMs(ackWaitMs: number): number {
+  return Math.min(DEFAULT_KILL_GRACE_MS, Math.floor(ackWaitMs / 4));
+}
+
+/**
+ * CODEX_FLOW_KILL_GRACE_MS, checked against the lease: a step stopped for its timeout, a
+ * cancel or a hand-back keeps its lease while it uses its grace, and a grace longer than
+ * the quarter of the lease that fencing keeps in hand is refused (docs/configuration.md).
+ */
+function killGrace(read: ReturnType<typeof reader>, ackWaitMs: number): number {
+  const quarter = Math.floor(ackWaitMs / 4);
+  const grace = read.int("CODEX_FLOW_KILL_GRACE_MS", defaultKillGraceMs(ackWaitMs), 0, 3600_000);
+  if (grace > quarter) {
+    throw new ConfigError(`CODEX_FLOW_KILL_GRACE_MS=${grace} is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=${ackWaitMs}), i.e. ${quarter} ms`);
+  }
+  return grace;
 }
 
 /** The SQLite read model's file under the data directory. */
 export function readModelPath(config: Pick<Config, "dataDir">): string {
   return resolve(config.dataDir, "read-model.sqlite");
+}
+
+/** The directories the disk guard watches for the ingress: the read model's, and the NATS store's when this host knows it. */
+export function watchedDirs(config: Pick<Config, "dataDir" | "natsStoreDir">): WatchedDir[] {
+  const readModel = { role: "read model", dir: config.dataDir };
+  return config.natsStoreDir ? [readModel, { role: "NATS store", dir: config.natsStoreDir }] : [readModel];
 }
 
 function hostId(): string {

@@ -13,8 +13,8 @@ export const EVENT_ID_PATTERN = "^[^\\u0000-\\u001f\\u007f]+$";
 export const EVENT_ID_MAX = 512;
 
 const eventFields = {
-  id: Type.String({ minLength: 1, maxLength: EVENT_ID_MAX, pattern: EVENT_ID_PATTERN, description: "The caller's idempotency key." }),
-  type: Type.String({ minLength: 1, maxLength: EVENT_TYPE_MAX, pattern: EVENT_TYPE_PATTERN, description: "Dot-separated event type, e.g. upstream.release." }),
+  id: Type.String({ minLength: 1, maxLength: EVENT_ID_MAX, pattern: EVENT_ID_PATTERN, description: "The caller's idempotency key. POST /events refuses the forms the system generates: schedule:..., codex-flows...., run-<24 hex>/next/<n>." }),
+  type: Type.String({ minLength: 1, maxLength: EVENT_TYPE_MAX, pattern: EVENT_TYPE_PATTERN, description: "Dot-separated event type, e.g. upstream.release. POST /events refuses the system's namespace codex-flows.*." }),
   source: Type.Optional(Type.String({ maxLength: 512 })),
   occurredAt: Type.Optional(Type.String({ maxLength: 64 })),
 };
@@ -29,6 +29,42 @@ export type FlowEventInput = Static<typeof FlowEventInput>;
 /** A FlowEvent as every step receives it (seed: flows.md). */
 export const FlowEvent = Type.Object({ ...eventFields, receivedAt: Type.String(), payload: Type.Unknown() }, { $id: "FlowEvent" });
 export type FlowEvent<T = unknown> = Omit<Static<typeof FlowEvent>, "payload"> & { payload: T };
+
+/**
+ * The event ids the system generates itself: schedule ticks (`schedule:<flow>:<name>:<tick>`,
+ * lib/schedule.ts tickEventId), run events (`codex-flows.run.<status>:<runId>:<attempt>`,
+ * services/executor/run-events.ts) and the ids of `next` events a result left without one
+ * (`<runId>/next/<n>`, services/executor/chain.ts). An event's id keys its message id
+ * (lib/ids.ts), its match decision and its runs, so no client may post one of these: a
+ * pre-posted id would take the system event's place.
+ */
+const SYSTEM_EVENT_ID = /^(schedule:|codex-flows\.|run-[0-9a-f]{24}\/next\/)/;
+
+/** Why a client may not use this event id (it has the form of an id the system generates), or undefined. */
+export function reservedEventId(eventId: string): string | undefined {
+  if (!SYSTEM_EVENT_ID.test(eventId)) return undefined;
+  return `id: ${JSON.stringify(eventId.slice(0, 80))} has the form of an id the system generates (schedule:..., codex-flows.*, <runId>/next/<n>); choose another id`;
+}
+
+/** The event type namespace of the system's own events (`codex-flows.run.failed`, ...): no client may post into it. */
+export const SYSTEM_TYPE_NAMESPACE = "codex-flows";
+
+/**
+ * What a client (a POST to /events, a step's `next`) may not send although the schema
+ * allows it: a type in the system's namespace, or an id of the form the system
+ * generates (lib/ids.ts reservedEventId). Each problem names its field.
+ */
+export function systemFieldProblems(event: { id?: string; type: string }): string[] {
+  const problems: string[] = [];
+  if (event.id !== undefined) {
+    const reserved = reservedEventId(event.id);
+    if (reserved) problems.push(reserved);
+  }
+  if (event.type === SYSTEM_TYPE_NAMESPACE || event.type.startsWith(`${SYSTEM_TYPE_NAMESPACE}.`)) {
+    problems.push(`type: ${JSON.stringify(event.type.slice(0, 80))} is in the system's namespace (${SYSTEM_TYPE_NAMESPACE}.*); only codex-flows itself emits these events`);
+  }
+  return problems;
+}
 
 export type EventCheck = { ok: true; event: FlowEvent } | { ok: false; errors: string[] };
 

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { type Debounce, DEBOUNCE_KEYS, parseDebounce } from "./debounce.ts";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "./event.ts";
+import { isSystemSecret, validEnvNames } from "./runners/step-env.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
 
@@ -30,6 +31,8 @@ export type Flow = {
   description?: string;
   config: Record<string, unknown>;
   guidance?: { skills?: string[] };
+  /** `[env] secrets`: the secret-looking variables of the executor's environment this flow's steps receive (lib/runners/step-env.ts). */
+  env?: { secrets: string[] };
   steps: FlowStep[];
   /** `[[schedules]]`: cron ticks that emit events (lib/schedule.ts). */
   schedules?: Schedule[];
@@ -56,8 +59,9 @@ const NAME = /^[A-Za-z0-9._-]+$/;
 const NAME_RULE = "expected a non-empty name of letters, digits, '.', '_' or '-'";
 const EVENT_TYPE = new RegExp(EVENT_TYPE_PATTERN);
 // Unknown keys are rejected because in a hand-written manifest they are almost always typos.
-const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "steps", "schedules"];
+const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "env", "steps", "schedules"];
 const GUIDANCE_KEYS = ["skills"];
+const ENV_KEYS = ["secrets"];
 const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", ...STEP_POLICY_KEYS];
 const TRIGGER_KEYS = ["type", "schema", ...DEBOUNCE_KEYS];
 
@@ -84,6 +88,7 @@ export function parseManifest(text: string, manifestPath: string): Flow {
   if (description !== undefined && typeof description !== "string") fail("description", `expected a string, got ${describe(description)}`);
   const config = doc.config === undefined ? {} : readTable(doc.config, "config", fail);
   const guidance = doc.guidance === undefined ? undefined : parseGuidance(readTable(doc.guidance, "guidance", fail), fail);
+  const env = doc.env === undefined ? undefined : parseEnv(readTable(doc.env, "env", fail), fail);
 
   const steps = doc.steps;
   if (!Array.isArray(steps) || steps.length === 0) fail("steps", `expected at least one [[steps]] table, got ${describe(steps)}`);
@@ -99,6 +104,7 @@ export function parseManifest(text: string, manifestPath: string): Flow {
   if (doc.schedules !== undefined) flow.schedules = parseSchedules(doc.schedules, fail);
   if (description !== undefined) flow.description = description;
   if (guidance !== undefined) flow.guidance = guidance;
+  if (env !== undefined) flow.env = env;
   return flow;
 }
 
@@ -206,6 +212,18 @@ function parseGuidance(guidance: Table, fail: Fail): { skills?: string[] } {
   if (!Array.isArray(skills)) return fail("guidance.skills", `expected an array of strings, got ${describe(skills)}`);
   skills.forEach((skill, index) => readString(skill, `guidance.skills[${index}]`, fail));
   return { skills: skills as string[] };
+}
+
+function parseEnv(env: Table, fail: Fail): { secrets: string[] } {
+  checkKeys(env, ENV_KEYS, "env", fail);
+  const secrets = env.secrets ?? [];
+  if (!Array.isArray(secrets)) return fail("env.secrets", `expected an array of variable names, got ${describe(secrets)}`);
+  secrets.forEach((name, index) => {
+    const field = `env.secrets[${index}]`;
+    if (typeof name !== "string" || !validEnvNames([name])) fail(field, `expected an environment variable name (letters, digits, _), got ${describe(name)}`);
+    if (isSystemSecret(name)) fail(field, `${name} is one of the system's own secrets, which no step gets (docs/runners.md)`);
+  });
+  return { secrets: secrets as string[] };
 }
 
 /** A path as written must resolve to something strictly inside the flow folder (absolute paths included). */

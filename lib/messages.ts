@@ -13,6 +13,8 @@ const Time = Type.String({ description: "ISO-8601 timestamp" });
 export const Replay = Type.Object({
   generation: Type.Integer({ minimum: 1, description: "1 for the first replay, 2 for the next, ..." }),
   requestedAt: Time,
+  /** Only this flow's steps run (`flow replay --flow F`); the other flows' matches are recorded as not replayed. */
+  flow: Type.Optional(Type.String()),
 });
 
 export const Chain = Type.Object({
@@ -72,6 +74,8 @@ export const RunStep = Type.Object({
   chainDepth: Type.Optional(Type.Integer({ minimum: 0 })),
   /** The chain's remaining budget of events (from the event's `chain.budget`). */
   chainBudget: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** How many runs of the event share that budget (the steps it matched; absent: 1). A run spends its even share. */
+  chainShares: Type.Optional(Type.Integer({ minimum: 1 })),
   /** Attempts before this command (a retry starts a new command at a higher attempt). */
   attemptBase: Type.Optional(Type.Integer({ minimum: 0 })),
 });
@@ -189,6 +193,8 @@ export const RunDeferred = Type.Object({
   debounceMs: Type.Integer({ minimum: 1 }),
   arrivedAt: Time,
   dueAt: Time,
+  /** The stream sequence of the event: the debouncer orders a key's runs by it (absent on messages of older versions). */
+  eventSeq: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
 /** A debounced run will not start: a newer event with the same key came within the debounce time. */

@@ -4,7 +4,7 @@ import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN, type FlowEvent } from "./event.ts";
 /** What to do with ticks that passed while no scheduler ran. */
 export type CatchUp = "latest" | "none" | "all";
 export const CATCH_UP_MODES: readonly CatchUp[] = ["latest", "none", "all"];
-/** `catch_up = "all"` emits at most this many missed ticks (the newest); older ones are recorded as skipped. */
+/** At most this many due ticks (the newest) are emitted or recorded one by one; older ones are recorded as one skipped tick. */
 export const MAX_CATCH_UP = 100;
 
 /** One `[[schedules]]` table of a flow: a cron expression in a time zone that emits an event per tick. */
@@ -67,52 +67,76 @@ export function nextTick(schedule: Pick<Schedule, "cron" | "timezone">, after: D
   return new Cron(schedule.cron, { timezone: schedule.timezone }).nextRun(after) ?? undefined;
 }
 
-/** Ticks to emit now, and missed ticks recorded as skipped (with why). */
+/** Ticks to emit now, and missed ticks recorded as skipped (with why), oldest first. */
 export type DueTicks = { emit: Date[]; skip: { tick: Date; reason: string }[] };
 
 /**
- * The ticks due at `now` given the last tick recorded for the schedule. A schedule
- * never ticked before starts at `firstSeen` (when a scheduler first saw it), so a new
- * schedule does not replay its past. More than one due tick means the schedulers were
- * down: `catch_up` decides (latest: the newest only; none: nothing; all: every one,
- * at most MAX_CATCH_UP). Pure: the clock arrives as `now`; bounded by MAX_CATCH_UP + 1 steps.
+ * The ticks due at `now` given the last tick recorded for the schedule. `firstSeen` is
+ * when this scheduler began watching the schedule (its first pass over it): a schedule
+ * never ticked before starts there, so a new schedule does not replay its past.
+ *
+ * A tick after `firstSeen` came due while this scheduler was running: it is owed, and
+ * emitted however late the pass is (a busy host). Only ticks up to `firstSeen` were
+ * missed while no scheduler ran, and `catch_up` decides those (latest: the newest only,
+ * the others recorded as skipped; none: all recorded as skipped; all: every one).
+ *
+ * At most MAX_CATCH_UP ticks (the newest) are emitted or recorded one by one; the older
+ * ones are recorded together as one skipped tick (the newest of them) whose reason
+ * gives how many and since when. Pure: the clock arrives as `now`; bounded by
+ * 11 * MAX_CATCH_UP steps (a longer gap jumps to its newest ticks).
  */
 export function dueTicks(schedule: Pick<Schedule, "cron" | "timezone" | "catchUp">, last: Date | undefined, firstSeen: Date, now: Date): DueTicks {
   const cron = new Cron(schedule.cron, { timezone: schedule.timezone });
-  const due: Date[] = [];
-  let dropped = 0;
+  let due: Date[] = [];
+  const dropped: Dropped = { count: 0, more: false };
   let cursor: Date | null = last ?? firstSeen;
   for (;;) {
     cursor = cron.nextRun(cursor);
     if (!cursor || cursor.getTime() > now.getTime()) break;
     due.push(cursor);
-    if (due.length > MAX_CATCH_UP) {
-      due.shift();
-      dropped++;
-      // Very old gaps: jump near the end instead of walking every tick (bounded work).
-      if (dropped > 10 * MAX_CATCH_UP) {
-        // previousRuns looks strictly before its reference (to the second): a second on includes a tick at `now`.
-        const recent = cron.previousRuns(MAX_CATCH_UP + 1, new Date(now.getTime() + 1_000)).filter((tick) => tick.getTime() <= now.getTime()).slice(0, MAX_CATCH_UP).reverse();
-        return split(schedule.catchUp, recent, dropped);
-      }
+    if (due.length <= MAX_CATCH_UP) continue;
+    const old = due.shift()!;
+    dropped.first ??= old;
+    dropped.newest = old;
+    dropped.count++;
+    // Very old gaps: jump to the end instead of walking every tick (bounded work).
+    if (dropped.count >= 10 * MAX_CATCH_UP) {
+      // previousRuns looks strictly before its reference (to the second): a second on includes a tick at `now`.
+      due = cron.previousRuns(MAX_CATCH_UP + 1, new Date(now.getTime() + 1_000)).filter((tick) => tick.getTime() <= now.getTime()).reverse();
+      dropped.newest = due.shift();
+      dropped.more = true;
+      break;
     }
   }
-  return split(schedule.catchUp, due, dropped);
+  const summary = dropped.newest ? [{ tick: dropped.newest, reason: droppedReason(dropped, firstSeen) }] : [];
+  const missed = due.filter((tick) => tick.getTime() <= firstSeen.getTime());
+  const owed = due.slice(missed.length);
+  const caught = catchUp(schedule.catchUp, missed, dropped.count > 0);
+  return { emit: [...caught.emit, ...owed], skip: [...summary, ...caught.skip] };
 }
 
-function split(catchUp: CatchUp, due: Date[], dropped: number): DueTicks {
-  if (due.length <= 1 && dropped === 0) return { emit: due, skip: [] };
-  const latest = due.at(-1)!;
-  const missed = due.slice(0, -1);
-  switch (catchUp) {
+/** Ticks past the newest MAX_CATCH_UP: how many (`more`: at least that many), the first and the newest of them. */
+type Dropped = { count: number; more: boolean; first?: Date; newest?: Date };
+
+function droppedReason(dropped: Dropped, firstSeen: Date): string {
+  const why = dropped.newest!.getTime() <= firstSeen.getTime() ? "missed while no scheduler ran" : "owed by a late scheduler pass";
+  const count = dropped.more ? `more than ${dropped.count}` : `${dropped.count}`;
+  return `${why}: ${count} ticks from ${dropped.first!.toISOString()} up to this one are not emitted (at most the newest ${MAX_CATCH_UP} are caught up)`;
+}
+
+/** What `catch_up` does with ticks missed while no scheduler ran; a single tick due now (nothing older) is simply emitted. */
+function catchUp(mode: CatchUp, missed: Date[], older: boolean): DueTicks {
+  if (missed.length <= 1 && !older) return { emit: missed, skip: [] };
+  const skipped = (ticks: Date[]) => ticks.map((tick) => ({ tick, reason: `missed while no scheduler ran (catch_up = ${mode})` }));
+  switch (mode) {
     case "latest":
-      return { emit: [latest], skip: missed.map((tick) => ({ tick, reason: "missed while no scheduler ran (catch_up = latest)" })) };
+      return { emit: missed.slice(-1), skip: skipped(missed.slice(0, -1)) };
     case "none":
-      return { emit: [], skip: due.map((tick) => ({ tick, reason: "missed while no scheduler ran (catch_up = none)" })) };
+      return { emit: [], skip: skipped(missed) };
     case "all":
-      return { emit: due, skip: [] };
+      return { emit: missed, skip: [] };
     default: {
-      const unknown: never = catchUp;
+      const unknown: never = mode;
       throw new Error(`unknown catch_up ${String(unknown)}`);
     }
   }

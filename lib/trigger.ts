@@ -4,6 +4,7 @@ import addFormats from "ajv-formats";
 import { byFlowName, type DiscoveryProblem } from "./discovery.ts";
 import type { FlowEvent } from "./event.ts";
 import type { Flow, FlowStep } from "./manifest.ts";
+import { typeDiffers } from "./why-no-match.ts";
 
 export type StepMatch = { flow: Flow; step: FlowStep; matched: boolean; reasons: string[] };
 /** A flow or step that did not load, as a match decision says it: `flow X not loaded: why`. */
@@ -58,7 +59,7 @@ function notLoaded(flows: Flow[], problems: DiscoveryProblem[]): NotLoaded[] {
 /** Exact type equality first; the payload schema is only consulted for steps that want this type. */
 function matchStep({ flow, step, check }: CompiledStep, event: FlowEvent): StepMatch {
   if (step.trigger.type !== event.type) {
-    return { flow, step, matched: false, reasons: [`type differs: step wants "${step.trigger.type}", event is "${event.type}"`] };
+    return { flow, step, matched: false, reasons: [typeDiffers(step.trigger.type, event.type)] };
   }
   const reasons = check(event.payload);
   return { flow, step, matched: reasons.length === 0, reasons };

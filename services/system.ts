@@ -3,6 +3,7 @@ import { lockDataDir } from "../lib/lock.ts";
 import { logger } from "../lib/log.ts";
 import { connectContext, type Service } from "./context.ts";
 import { startExecutorService } from "./executor/service.ts";
+import { releasePort, reservePort } from "./ingress/port.ts";
 import { startIngress } from "./ingress/service.ts";
 import { startMatcherService } from "./matcher/service.ts";
 import { startProjectorService } from "./projector/service.ts";
@@ -19,10 +20,21 @@ export type RunningSystem = { services: Service[]; ingressUrl?: string; stop(): 
  * and finish what they hold, the projector commits, then the connection drains.
  */
 export async function startSystem(config: Config, natsUrl: string, names: readonly ServiceName[]): Promise<RunningSystem> {
+  // The port and the locks before anything connects: a second system refused either decides nothing.
+  if (names.includes("ingress")) reservePort(config);
   // One projector (the SQLite writer) per data directory, and one executor per host id (its process ledger).
   const roles = [...(names.includes("projector") ? ["projector"] : []), ...(names.includes("executor") ? [`executor-${config.hostId}`] : [])];
-  const locks = roles.map((role) => lockDataDir(config.dataDir, role, `flow serve ${names.join(",")}`));
-  const releaseLocks = () => locks.forEach((lock) => lock.release());
+  const locks: ReturnType<typeof lockDataDir>[] = [];
+  const releaseLocks = () => {
+    locks.forEach((lock) => lock.release());
+    releasePort(config);
+  };
+  try {
+    for (const role of roles) locks.push(lockDataDir(config.dataDir, role, `flow serve ${names.join(",")}`));
+  } catch (error) {
+    releaseLocks();
+    throw error;
+  }
   const ctx = await connectContext(config, natsUrl, names.length === 1 ? names[0]! : "flows").catch((error) => {
     releaseLocks();
     throw error;

@@ -2,6 +2,7 @@ import type { Config } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
 import { connectContext } from "./context.ts";
 import type { AppliedListener } from "../lib/read-model/database.ts";
+import { releasePort, reservePort } from "./ingress/port.ts";
 import { startIngress } from "./ingress/service.ts";
 import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
@@ -20,6 +21,8 @@ import type { FromWorker, ToWorker } from "./worker.ts";
 export async function startThreadedSystem(config: Config, natsUrl: string, names: readonly ServiceName[], byDefault = true): Promise<RunningSystem> {
   const others = names.filter((name) => name !== "ingress");
   if (!(config.threads ?? byDefault) || !names.includes("ingress") || others.length === 0) return await startSystem(config, natsUrl, names);
+  // Bound before the worker starts any consumer: a busy port ends the start here.
+  reservePort(config);
   const log = logger("threads");
   const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
   const listeners = new Set<AppliedListener>();
@@ -49,6 +52,7 @@ export async function startThreadedSystem(config: Config, natsUrl: string, names
   } catch (error) {
     stopping = true;
     worker.terminate();
+    releasePort(config);
     throw error;
   }
   const stopWorker = () =>
@@ -67,6 +71,7 @@ export async function startThreadedSystem(config: Config, natsUrl: string, names
     ctx = await connectContext(config, natsUrl, "ingress");
     ingress = await startIngress(ctx, { applied });
   } catch (error) {
+    releasePort(config);
     await ctx?.nc.close();
     await stopWorker();
     throw error;

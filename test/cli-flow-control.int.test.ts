@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type RunningSystem, startSystem } from "../services/system.ts";
+import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { useProcesses } from "./support/processes.ts";
@@ -31,6 +32,8 @@ function writeDeployFlow(cwd: string, steps: { name: string; envMustBe?: string;
 
 const cwd = tempDir("codex-flows-cli-features-");
 writeDeployFlow(cwd, [{ name: "ship" }, { name: "announce", envMustBe: "prod" }]);
+// Two flows on one event type: a release that pushes, and release notes (issue 18, item 26).
+writeFlows({ release: [{ name: "push", type: "tag.created", source: DONE }], notes: [{ name: "write", type: "tag.created", source: DONE }] }, cwd);
 let system: RunningSystem;
 let env: Record<string, string>;
 
@@ -113,5 +116,47 @@ describe("flow replay --type --since --dry-run", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("since: expected an ISO-8601 time");
     expect((await cli.run(["replay", "--dry-run"], { env })).code).toBe(2);
+  }, 60_000);
+});
+
+describe("flow replay --flow F", () => {
+  /** The runs of one replay generation, once its match decision is in the read model (commands are stored before it). */
+  const generationRuns = async (url: string, eventId: string, generation: number) =>
+    await eventually(async () => {
+      const { event } = await json(fetch(`${url}/events/${encodeURIComponent(eventId)}`));
+      if ((event.matchedGeneration ?? -1) < generation) return undefined;
+      const runs = (await json(fetch(`${url}/runs?eventId=${encodeURIComponent(eventId)}`))).runs.filter((r: { generation: number }) => r.generation === generation);
+      return runs.length > 0 && runs.every((r: { status: string }) => r.status === "completed") ? { event, runs } : undefined;
+    }, 20_000, `generation ${generation} of ${eventId} to be matched and run`);
+  const flowsOf = (runs: { flowName: string; stepName: string }[]) => runs.map((r) => `${r.flowName}/${r.stepName}`).sort();
+
+  test("given two flows on one type, when replayed with --flow notes (bulk, single, and POST /replays), then only notes' step runs; the release flow is recorded as not replayed", async () => {
+    const url = system.ingressUrl!;
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const first = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "tag-1", type: "tag.created", payload: { tag: "v1" } }) }));
+    expect(flowsOf(first.runs)).toEqual(["notes/write", "release/push"]);
+
+    const bulk = await cli.run(["replay", "--type", "tag.created", "--since", since, "--flow", "notes"], { env });
+    expect(bulk.code).toBe(0);
+    expect(bulk.stdout).toContain("[1/1] tag-1 replayed as generation 1");
+    const one = await generationRuns(url, "tag-1", 1);
+    expect(flowsOf(one.runs)).toEqual(["notes/write"]);
+    const skipped = one.event.decisions.find((d: { flowName: string; generation: number }) => d.flowName === "release" && d.generation === 1);
+    expect(skipped).toMatchObject({ stepName: "push", matched: false });
+    expect(skipped.reasons.at(-1)).toBe('not replayed: this replay is limited to flow "notes"');
+
+    const single = await cli.run(["replay", "tag-1", "--flow", "notes"], { env });
+    expect(single.code).toBe(0);
+    expect(flowsOf((await generationRuns(url, "tag-1", 2)).runs)).toEqual(["notes/write"]);
+
+    const viaApi = await json(fetch(`${url}/replays`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "tag.created", since, flow: "notes", dryRun: false }) }));
+    expect(viaApi.replayed).toMatchObject([{ eventId: "tag-1", generation: 3 }]);
+    expect(flowsOf((await generationRuns(url, "tag-1", 3)).runs)).toEqual(["notes/write"]);
+
+    // Only ever a known flow: a typo would replay nothing and say nothing.
+    const typo = await fetch(`${url}/events/tag-1/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ flow: "note" }) });
+    expect(typo.status).toBe(404);
+    expect((await json(typo)).error).toBe('no flow named "note"');
+    expect((await fetch(`${url}/events/tag-1/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ flow: 3 }) })).status).toBe(400);
   }, 60_000);
 });

@@ -184,6 +184,31 @@ describe("debounce", () => {
     }
     expect(runs.find((r) => r.eventId === "branch-update-other")!.status).toBe("completed");
   }, 60_000);
+
+  // Issue 18, item 9: two matchers defer the runs of a fire-and-forget burst in whatever order they finish.
+  test("given two matchers and five bursts of 20 events per key posted at once with ?wait=none, then in each burst the last stored event runs and every superseded run names the next stored event", async () => {
+    const bursts = await Promise.all(
+      Array.from({ length: 5 }, async (_, b) => {
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, async (_, i) => {
+            const response = await post("/events?wait=none", { id: `fire-${b}-${i}`, type: "upstream.branch_update", payload: { repo: `fire/${b}` } });
+            expect(response.status).toBe(202);
+            return (await json(response)) as { eventId: string; seq: number };
+          }),
+        );
+        return answers.sort((x, y) => x.seq - y.seq).map((a) => a.eventId);
+      }),
+    );
+    const runs = await eventually(async () => {
+      const all = (await runsOf("flow=fork")).filter((r) => r.eventId.startsWith("fire-"));
+      return all.length === 100 && all.every((r) => r.status === "completed" || r.status === "superseded") ? all : undefined;
+    }, 45_000, "every run of the bursts to settle");
+    for (const stored of bursts) {
+      const mine = runs.filter((r) => stored.includes(r.eventId));
+      expect(mine.filter((r) => r.status === "completed").map((r) => r.eventId)).toEqual([stored.at(-1)!]);
+      for (const run of mine.filter((r) => r.status === "superseded")) expect(run.supersededBy).toBe(stored[stored.indexOf(run.eventId) + 1]);
+    }
+  }, 90_000);
 });
 
 describe("run events and notify-webhook", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type Arrival, debounceDueAt, debounceKey, debounceVerdict } from "../lib/debounce.ts";
+import { type Arrival, debounceDueAt, debounceKey, debounceVerdict, MATCHER_POLL_MS, MAX_MATCHER_LAG_MS, matcherWait } from "../lib/debounce.ts";
 import type { FlowEvent } from "../lib/event.ts";
 import { ManifestError, parseManifest } from "../lib/manifest.ts";
 import type { RunFinished, RunStep, StepDecision } from "../lib/messages.ts";
@@ -9,11 +9,12 @@ import { accepted, command } from "./support/messages.ts";
 import { memoryReadModel } from "./support/read-state.ts";
 
 const event = (id: string, payload: unknown, type = "upstream.branch_update"): FlowEvent => ({ id, type, receivedAt: "2026-06-01T00:00:00Z", payload });
-const arrival = (eventId: string, ms: number): Arrival => ({ eventId, arrivedAt: new Date(Date.UTC(2026, 5, 1) + ms).toISOString() });
+/** An event stored at `seq` that arrived `ms` after midnight (seq defaults to the order of the ms). */
+const arrival = (eventId: string, ms: number, seq = ms + 1): Arrival => ({ eventId, seq, arrivedAt: new Date(Date.UTC(2026, 5, 1) + ms).toISOString() });
 
-/** Which of a burst of arrivals (one key) start a run: each decided once its wait is over, with the next arrival. */
+/** Which of a burst of arrivals (one key) start a run: each decided once its wait is over, seeing every other deferred run. */
 function settle(arrivals: Arrival[], ms: number) {
-  return arrivals.map((mine, i) => ({ eventId: mine.eventId, ...debounceVerdict(mine, arrivals[i + 1], ms) }));
+  return arrivals.map((mine) => ({ eventId: mine.eventId, ...debounceVerdict(mine, arrivals.filter((a) => a !== mine), ms) }));
 }
 
 describe("debounce decisions", () => {
@@ -30,9 +31,35 @@ describe("debounce decisions", () => {
   });
 
   test("an arrival exactly N ms later still supersedes; one a millisecond later does not", () => {
-    expect(debounceVerdict(arrival("a", 0), arrival("b", 1_000), 1_000)).toEqual({ start: false, supersededBy: "b" });
-    expect(debounceVerdict(arrival("a", 0), arrival("b", 1_001), 1_000)).toEqual({ start: true });
+    expect(debounceVerdict(arrival("a", 0), [arrival("b", 1_000)], 1_000)).toEqual({ start: false, supersededBy: "b" });
+    expect(debounceVerdict(arrival("a", 0), [arrival("b", 1_001)], 1_000)).toEqual({ start: true });
     expect(debounceDueAt("2026-06-01T00:00:00.000Z", 1_500)).toBe("2026-06-01T00:00:01.500Z");
+  });
+
+  // Issue 18, item 9: two matchers publish deferred runs in the order they finish, not the order events were stored.
+  test("given deferred runs published out of order by two matchers, then the last stored event starts and each other names the next stored one", () => {
+    const stored = Array.from({ length: 20 }, (_, i) => arrival(`e${i}`, i * 10, 100 + i));
+    const published = [...stored].sort((a, b) => ((a.seq * 7) % 20) - ((b.seq * 7) % 20));
+    const verdicts = settle(published, 1_500);
+    expect(verdicts.filter((v) => v.start).map((v) => v.eventId)).toEqual(["e19"]);
+    for (const v of verdicts) if (!v.start) expect(v.supersededBy).toBe(`e${Number(v.eventId.slice(1)) + 1}`);
+  });
+
+  test("given an event stored earlier (a negative difference), then it never supersedes a later one; a later-stored event stamped a little earlier by another clock does", () => {
+    expect(debounceVerdict(arrival("e19", 190, 119), [arrival("e16", 160, 116)], 1_500)).toEqual({ start: true });
+    expect(debounceVerdict(arrival("e19", 190, 119), [arrival("e16", 160, 116), arrival("e20", 185, 120)], 1_500)).toEqual({ start: false, supersededBy: "e20" });
+  });
+
+  test("given the matchers have not matched an event that arrived within the window, then the due run waits for them, at most MAX_MATCHER_LAG_MS past its due time", () => {
+    const mine = arrival("a", 0);
+    const due = debounceDueAt(mine.arrivedAt, 1_000);
+    const at = (ms: number) => Date.UTC(2026, 5, 1) + ms;
+    expect(matcherWait(mine, due, { arrivedAt: arrival("b", 900).arrivedAt }, 1_000, at(1_000))).toBe(MATCHER_POLL_MS);
+    // An older event still being matched may hide a newer one of ours too.
+    expect(matcherWait(mine, due, { arrivedAt: arrival("z", -50).arrivedAt }, 1_000, at(1_000))).toBe(MATCHER_POLL_MS);
+    expect(matcherWait(mine, due, { arrivedAt: arrival("c", 1_001).arrivedAt }, 1_000, at(1_000))).toBe(0);
+    expect(matcherWait(mine, due, undefined, 1_000, at(1_000))).toBe(0);
+    expect(matcherWait(mine, due, { arrivedAt: arrival("b", 900).arrivedAt }, 1_000, at(1_000 + MAX_MATCHER_LAG_MS))).toBe(0);
   });
 
   test("the key is the value at the path: strings as they are, other values as JSON, missing as null", () => {
@@ -92,7 +119,7 @@ describe("run events", () => {
   });
 
   test("a run that needs intervention emits codex-flows.run.needs_intervention with a deterministic id and the run's summary", () => {
-    const accepted = runEventFor(runCommand(), finished({ result: { status: "needs_intervention", message: "conflict in Cargo.lock" } }), "2026-06-01T00:00:02Z")!;
+    const accepted = runEventFor(runCommand(), finished({ result: { status: "needs_intervention", message: "conflict in Cargo.lock" } }), "2026-06-01T00:00:02Z", 0)!;
     expect(accepted.event).toMatchObject({
       id: "codex-flows.run.needs_intervention:run-abc:2",
       type: "codex-flows.run.needs_intervention",
@@ -101,16 +128,16 @@ describe("run events", () => {
   });
 
   test("failed, timed_out and blocked emit; completed, changed, canceled and a failure that will be retried do not", () => {
-    expect(runEventFor(runCommand(), finished({ status: "failed", exitCode: 1, error: "exit 1" }), "t")?.event.type).toBe("codex-flows.run.failed");
-    expect(runEventFor(runCommand(), finished({ status: "timed_out" }), "t")?.event.type).toBe("codex-flows.run.timed_out");
-    expect(runEventFor(runCommand(), finished({ result: { status: "blocked" } }), "t")?.event.type).toBe("codex-flows.run.blocked");
-    expect(runEventFor(runCommand(), finished({ result: { status: "changed" } }), "t")).toBeUndefined();
-    expect(runEventFor(runCommand(), finished({ status: "canceled" }), "t")).toBeUndefined();
-    expect(runEventFor(runCommand(), finished({ status: "failed", retryInMs: 1000 }), "t")).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "failed", exitCode: 1, error: "exit 1" }), "t", 0)?.event.type).toBe("codex-flows.run.failed");
+    expect(runEventFor(runCommand(), finished({ status: "timed_out" }), "t", 0)?.event.type).toBe("codex-flows.run.timed_out");
+    expect(runEventFor(runCommand(), finished({ result: { status: "blocked" } }), "t", 0)?.event.type).toBe("codex-flows.run.blocked");
+    expect(runEventFor(runCommand(), finished({ result: { status: "changed" } }), "t", 0)).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "canceled" }), "t", 0)).toBeUndefined();
+    expect(runEventFor(runCommand(), finished({ status: "failed", retryInMs: 1000 }), "t", 0)).toBeUndefined();
   });
 
   test("a run of a step triggered by a run event emits none (no notification loops)", () => {
-    expect(runEventFor(runCommand("codex-flows.run.failed"), finished({ status: "failed" }), "t")).toBeUndefined();
+    expect(runEventFor(runCommand("codex-flows.run.failed"), finished({ status: "failed" }), "t", 0)).toBeUndefined();
   });
 });
 

@@ -76,7 +76,7 @@ describe("fan-out limits (item 5)", () => {
     expect(runs).toHaveLength(7);
     const cut = runs.filter((r: { error: string | null }) => r.error?.includes("CODEX_FLOW_MAX_CHAIN_EVENTS"));
     expect(cut).toHaveLength(4);
-    expect(cut[0].error).toBe("next events cut: the result asked for 2, 0 started, 2 not started: this chain may start only 0 more of its 6 events (CODEX_FLOW_MAX_CHAIN_EVENTS)");
+    expect(cut[0].error).toBe("next events cut: the result asked for 2, 0 started, 2 not started: this run may start only 0 more of its chain's 6 events (CODEX_FLOW_MAX_CHAIN_EVENTS)");
   });
 });
 

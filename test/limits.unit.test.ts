@@ -3,11 +3,12 @@
 import { describe, expect, test } from "bun:test";
 import { nestsDeeperThan } from "../lib/json-depth.ts";
 import { ResultLineMeter } from "../lib/runners/result-line.ts";
-import { chainedEvents, type ChainLimits } from "../services/executor/chain.ts";
+import { chainedEvents, type ChainLimits, runBudget } from "../services/executor/chain.ts";
+import { runEventFor } from "../services/executor/run-events.ts";
 import { utf8Pieces } from "../services/executor/output.ts";
 import { ENVELOPE_ALLOWANCE, fitDecision } from "../services/matcher/fit.ts";
 import { decide } from "../services/matcher/decide.ts";
-import { accepted, anEvent, command, T0 } from "./support/messages.ts";
+import { accepted, anEvent, command, finished, T0 } from "./support/messages.ts";
 
 describe("nestsDeeperThan", () => {
   test("given brackets inside strings (escaped quotes too), when measuring, then only structure counts", () => {
@@ -47,6 +48,44 @@ describe("chainedEvents budget", () => {
     }
     expect(total).toBeGreaterThan(0);
     expect(total).toBeLessThanOrEqual(limits.maxChainEvents);
+  });
+
+  // Issue 18 item 7: every event matches three steps; each run asks for `asks` more events.
+  const threeSteps = { match: () => ["a", "b", "c"].map((name) => ({ flow: { name: "fan", version: 1 }, step: { name, runner: "bun", policy: { runsOn: undefined, concurrency: undefined } }, matched: true, reasons: [] })) } as never;
+  const wholeChain = (asks: number, chainLimits: ChainLimits) => {
+    let events = 0;
+    let runs = 0;
+    let frontier = [accepted(anEvent({ id: "root", type: "tree.node" }))];
+    for (let level = 0; frontier.length > 0 && level <= chainLimits.maxDepth; level++) {
+      const commands = frontier.flatMap((event) => decide(event, threeSteps, T0).commands);
+      runs += commands.length;
+      frontier = commands.flatMap((c) => chainedEvents(result(asks), c, T0, chainLimits).events);
+      events += frontier.length;
+    }
+    return { events, runs };
+  };
+
+  test("given three steps matching every event (limits 20/4), when each run asks for 10 more, then the whole chain starts at most 20 events", () => {
+    const { events, runs } = wholeChain(10, { maxDepth: 8, maxNext: 4, maxChainEvents: 20 });
+    expect(events).toBeGreaterThan(0);
+    expect(events).toBeLessThanOrEqual(20);
+    expect(runs).toBeLessThanOrEqual(3 * (20 + 1));
+  });
+
+  test("given the default limits and three steps asking for 10 each, then the chain starts at most 1000 events", () => {
+    const { events } = wholeChain(10, { maxDepth: 8, maxNext: 100, maxChainEvents: 1000 });
+    expect(events).toBeGreaterThan(0);
+    expect(events).toBeLessThanOrEqual(1000);
+  });
+
+  test("given one of three runs of an event with 20 left, when it starts 3, then what it started, their shares and what it left add up to its third, and its run event carries the rest", () => {
+    const run = command("run-share", anEvent(), { chainBudget: 20, chainShares: 3 });
+    expect(runBudget(run, limits)).toBe(6);
+    const chained = chainedEvents(result(3), run, T0, limits);
+    const shares = chained.events.map((e) => e.chain!.budget!);
+    expect(chained.events.length + shares.reduce((a, b) => a + b, 0) + chained.unspent).toBe(6);
+    const failed = runEventFor(run, { ...finished("run-share", 1), status: "failed" }, T0, chained.unspent)!;
+    expect(failed.chain!.budget).toBe(chained.unspent);
   });
 
   test("given a result asking for more than one result may start, then the first ones start and the cut is named", () => {

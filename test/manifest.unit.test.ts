@@ -77,6 +77,11 @@ describe("parseManifest", () => {
     expect(error.message).toContain("line 2, column");
   });
 
+  test("given [env] secrets, when parsed, then the flow names the secret-looking variables its steps receive", () => {
+    expect(parseManifest(manifest('name = "demo"\n[env]\nsecrets = ["NOTIFY_WEBHOOK_SECRET", "GH_TOKEN"]'), PATH).env).toEqual({ secrets: ["NOTIFY_WEBHOOK_SECRET", "GH_TOKEN"] });
+    expect(parseManifest(manifest(), PATH).env).toBeUndefined();
+  });
+
   const cases: [string, string, string, string][] = [
     ["a missing name", manifest(""), "name", "expected a non-empty name"],
     ["a name with a space", manifest('name = "my flow"'), "name", '"my flow"'],
@@ -85,6 +90,10 @@ describe("parseManifest", () => {
     ["a description that is not a string", manifest('name = "demo"\ndescription = 3'), "description", "expected a string, got number 3"],
     ["config that is not a table", manifest('name = "demo"\nconfig = 3'), "config", "expected a table"],
     ["a skill that is not a string", manifest('name = "demo"\n[guidance]\nskills = ["a", 2]'), "guidance.skills[1]", "non-empty string"],
+    ["env secrets that are not a list", manifest('name = "demo"\n[env]\nsecrets = "GH_TOKEN"'), "env.secrets", "expected an array of variable names"],
+    ["an env secret that is no variable name", manifest('name = "demo"\n[env]\nsecrets = ["GH TOKEN"]'), "env.secrets[0]", "environment variable name"],
+    ["the system's own secret in env secrets", manifest('name = "demo"\n[env]\nsecrets = ["GH_TOKEN", "NATS_URL"]'), "env.secrets[1]", "NATS_URL is one of the system's own secrets, which no step gets"],
+    ["a misspelt env key", manifest('name = "demo"\n[env]\npass = ["GH_TOKEN"]'), "env.pass", 'unknown key "pass"'],
     ["a misspelt top-level key", manifest('name = "demo"\ndescripton = "x"'), "descripton", 'unknown key "descripton"'],
     ["no steps", manifest('name = "demo"', ""), "steps", "at least one [[steps]]"],
     ["an unknown runner", manifest(undefined, STEP.replace('"bun"', '"node"')), "steps[0].runner", '"bun", "code-mode"'],

@@ -2,7 +2,11 @@ import { describe, expect, test } from "bun:test";
 import type { Flow, FlowStep } from "../lib/manifest.ts";
 import { DEFAULT_STEP_POLICY } from "../lib/step-policy.ts";
 import type { StepMatch } from "../lib/trigger.ts";
+import { deferredRun } from "../lib/debounce.ts";
+import type { RunStep, StepDecision } from "../lib/messages.ts";
 import { decide } from "../services/matcher/decide.ts";
+import { fitDecision } from "../services/matcher/fit.ts";
+import { giveUpDecision } from "../services/matcher/give-up.ts";
 import { accepted, anEvent } from "./support/messages.ts";
 
 const NOW = "2026-11-23T10:00:00.100Z";
@@ -50,11 +54,57 @@ describe("matcher decide", () => {
     expect(replay.commands.map((c) => c.runId).some((id) => original.commands.some((o) => o.runId === id))).toBe(false);
   });
 
+  test("given a replay limited to one flow (flow replay --flow fork), then only that flow's steps get commands; the others' are recorded as not replayed", () => {
+    const all = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: true, reasons: [] })));
+    const { matched, commands } = decide(accepted(anEvent(), { replay: { generation: 1, requestedAt: NOW, flow: "fork" } }), all, NOW);
+    expect(commands.map((c) => `${c.flow}/${c.step}`)).toEqual(["fork/rebase"]);
+    expect(matched.decisions.map((d) => [d.flow, d.step, d.matched, d.runId !== undefined, d.reasons])).toEqual([
+      ["bindings", "regenerate", false, false, ['not replayed: this replay is limited to flow "fork"']],
+      ["bindings", "publish", false, false, ['not replayed: this replay is limited to flow "fork"']],
+      ["fork", "rebase", true, true, []],
+    ]);
+  });
+
   test("given an event no step matches, then no command and every step's reason is kept", () => {
     const none = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: false, reasons: ['type differs: step wants "upstream.release", event is "other"'] })));
     const { matched, commands } = decide(accepted(anEvent({ type: "other" })), none, NOW);
     expect(commands).toEqual([]);
     expect(matched.decisions).toHaveLength(3);
     expect(matched.decisions.every((d) => d.reasons[0]!.startsWith("type differs"))).toBe(true);
+  });
+});
+
+// Issue 18, item 8: a debounced run's deferred message is sized before publishing, and a give-up never denies a published run.
+describe("debounced runs over the limit, and giving up", () => {
+  const index = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: f.name === "bindings", reasons: [] })));
+  const byKey = (key: string) => (command: RunStep) => (command.step === "publish" ? deferredRun(command, { ms: 1_000, key }, NOW, 7) : undefined);
+
+  test("given a debounced step whose key is the event's large payload, when fitted, then its run is refused once with the sizes and the other step's command is kept", () => {
+    const decision = decide(accepted(anEvent({ payload: { repo: "openai/codex", blob: "x".repeat(30_000) } })), index, NOW);
+    const fitted = fitDecision(decision, 50_000, byKey("payload.blob"));
+    expect(fitted.commands.map((c) => [c.command.step, c.deferred !== undefined])).toEqual([["regenerate", false]]);
+    const publish = JSON.parse(fitted.matched).decisions.find((d: StepDecision) => d.step === "publish");
+    expect(publish).toMatchObject({ matched: false });
+    expect(publish.runId).toBeUndefined();
+    expect(publish.reasons.at(-1)).toMatch(/^not started: its run\.deferred message \(the run waiting out its debounce, with a debounce key of 30000 bytes\) would be \d+ bytes, over the limit of 50000 /);
+  });
+
+  test("given a debounced step with a short key, when fitted, then its deferred message is ready to publish, carrying its event's stream sequence", () => {
+    const fitted = fitDecision(decide(accepted(anEvent({ payload: { repo: "openai/codex" } })), index, NOW), 1_000_000, byKey("payload.repo"));
+    const deferred = fitted.commands.find((c) => c.command.step === "publish")!.deferred!;
+    expect(deferred.message).toMatchObject({ kind: "run.deferred", key: "openai/codex", eventSeq: 7, debounceMs: 1_000, arrivedAt: NOW });
+    expect(JSON.parse(deferred.body)).toEqual(deferred.message);
+  });
+
+  test("given a give-up after one run of the event was published and recorded, then that run keeps its id and only the other is not started and canceled", () => {
+    const { matched } = decide(accepted(), index, NOW);
+    const [regenerate, publish] = matched.decisions;
+    const given = giveUpDecision(matched, new Set([regenerate!.runId!]), "after 30 deliveries: boom");
+    expect(given.cancel).toEqual([publish!.runId!]);
+    expect(given.matched.decisions.map((d) => [d.step, d.matched, d.runId, d.reasons.at(-1)])).toEqual([
+      ["regenerate", true, regenerate!.runId, "the matcher gave up after 30 deliveries: boom, after this run was published"],
+      ["publish", false, undefined, "not started: the matcher gave up after 30 deliveries: boom"],
+      ["rebase", false, undefined, undefined],
+    ]);
   });
 });

@@ -30,35 +30,98 @@ describe("schedule ticks in a time zone", () => {
   });
 });
 
+// A scheduler that starts after everything was down first sees its schedules now.
 describe("missed ticks (everything was down)", () => {
   const hourly = { cron: "0 * * * *", timezone: "UTC" };
   const last = at("2026-06-01T00:00:00Z");
   const now = at("2026-06-01T03:10:00Z");
 
   test("catch_up = latest emits the newest missed tick and records the others as skipped", () => {
-    const due = dueTicks({ ...hourly, catchUp: "latest" }, last, last, now);
+    const due = dueTicks({ ...hourly, catchUp: "latest" }, last, now, now);
     expect(iso(due.emit)).toEqual(["2026-06-01T03:00:00.000Z"]);
     expect(due.skip.map((s) => s.tick.toISOString())).toEqual(["2026-06-01T01:00:00.000Z", "2026-06-01T02:00:00.000Z"]);
     expect(due.skip[0]!.reason).toContain("catch_up = latest");
   });
 
   test("catch_up = none emits nothing and records every missed tick as skipped", () => {
-    const due = dueTicks({ ...hourly, catchUp: "none" }, last, last, now);
+    const due = dueTicks({ ...hourly, catchUp: "none" }, last, now, now);
     expect(due.emit).toEqual([]);
     expect(due.skip).toHaveLength(3);
   });
 
   test("catch_up = all emits every missed tick, but at most MAX_CATCH_UP (the newest)", () => {
-    expect(iso(dueTicks({ ...hourly, catchUp: "all" }, last, last, now).emit)).toHaveLength(3);
+    expect(iso(dueTicks({ ...hourly, catchUp: "all" }, last, now, now).emit)).toHaveLength(3);
     const minutely = { cron: "* * * * *", timezone: "UTC", catchUp: "all" as const };
-    const due = dueTicks(minutely, last, last, at("2026-06-03T00:00:00Z"));
+    const due = dueTicks(minutely, last, at("2026-06-03T00:00:00Z"), at("2026-06-03T00:00:00Z"));
     expect(due.emit).toHaveLength(MAX_CATCH_UP);
     expect(due.emit.at(-1)!.toISOString()).toBe("2026-06-03T00:00:00.000Z");
   });
 
   test("a tick that is exactly now is due; one a millisecond later is not", () => {
-    expect(iso(dueTicks({ ...hourly, catchUp: "latest" }, last, last, at("2026-06-01T01:00:00Z")).emit)).toEqual(["2026-06-01T01:00:00.000Z"]);
-    expect(dueTicks({ ...hourly, catchUp: "latest" }, last, last, at("2026-06-01T00:59:59.999Z")).emit).toEqual([]);
+    expect(iso(dueTicks({ ...hourly, catchUp: "latest" }, last, at("2026-06-01T01:00:00Z"), at("2026-06-01T01:00:00Z")).emit)).toEqual(["2026-06-01T01:00:00.000Z"]);
+    expect(dueTicks({ ...hourly, catchUp: "latest" }, last, at("2026-06-01T00:59:59.999Z"), at("2026-06-01T00:59:59.999Z")).emit).toEqual([]);
+  });
+});
+
+describe("a live scheduler whose pass is late (issue 18, item 10)", () => {
+  const everyTen = { cron: "*/10 * * * * *", timezone: "UTC" };
+  const watching = at("2026-06-01T00:00:00Z");
+  const last = at("2026-06-01T00:00:10Z");
+
+  test("given a scheduler watching since before the ticks, when its pass comes 35 s late, then it emits every tick it owes and records none as missed", () => {
+    for (const catchUp of ["latest", "none", "all"] as const) {
+      const due = dueTicks({ ...everyTen, catchUp }, last, watching, at("2026-06-01T00:00:45Z"));
+      expect(iso(due.emit)).toEqual(["2026-06-01T00:00:20.000Z", "2026-06-01T00:00:30.000Z", "2026-06-01T00:00:40.000Z"]);
+      expect(due.skip).toEqual([]);
+    }
+  });
+
+  test("given ticks missed before the scheduler started and ticks after, when its pass is late, then catch_up decides only the ones before it started", () => {
+    const started = at("2026-06-01T00:00:35Z");
+    const due = dueTicks({ ...everyTen, catchUp: "latest" }, last, started, at("2026-06-01T00:00:55Z"));
+    expect(iso(due.emit)).toEqual(["2026-06-01T00:00:30.000Z", "2026-06-01T00:00:40.000Z", "2026-06-01T00:00:50.000Z"]);
+    expect(due.skip.map((s) => [s.tick.toISOString(), s.reason])).toEqual([["2026-06-01T00:00:20.000Z", "missed while no scheduler ran (catch_up = latest)"]]);
+    const none = dueTicks({ ...everyTen, catchUp: "none" }, last, started, at("2026-06-01T00:00:55Z"));
+    expect(iso(none.emit)).toEqual(["2026-06-01T00:00:40.000Z", "2026-06-01T00:00:50.000Z"]);
+    expect(none.skip.map((s) => s.tick.toISOString())).toEqual(["2026-06-01T00:00:20.000Z", "2026-06-01T00:00:30.000Z"]);
+  });
+});
+
+describe("ticks beyond the newest MAX_CATCH_UP (issue 18, item 25)", () => {
+  const minutely = { cron: "* * * * *", timezone: "UTC" };
+  const last = at("2026-06-01T00:00:00Z");
+  const now = at("2026-06-01T03:00:00Z"); // 180 ticks since the last one
+
+  test("given 180 missed ticks and catch_up = all, then the newest 100 are emitted and the 80 older ones are recorded as one skipped tick that says how many and since when", () => {
+    const due = dueTicks({ ...minutely, catchUp: "all" }, last, now, now);
+    expect(due.emit).toHaveLength(MAX_CATCH_UP);
+    expect(due.emit[0]!.toISOString()).toBe("2026-06-01T01:21:00.000Z");
+    expect(due.skip.map((s) => [s.tick.toISOString(), s.reason])).toEqual([
+      ["2026-06-01T01:20:00.000Z", `missed while no scheduler ran: 80 ticks from 2026-06-01T00:01:00.000Z up to this one are not emitted (at most the newest ${MAX_CATCH_UP} are caught up)`],
+    ]);
+  });
+
+  test("given 180 missed ticks and catch_up = latest, then the summary comes first, then the 99 skipped one by one, and the newest is emitted", () => {
+    const due = dueTicks({ ...minutely, catchUp: "latest" }, last, now, now);
+    expect(iso(due.emit)).toEqual(["2026-06-01T03:00:00.000Z"]);
+    expect(due.skip).toHaveLength(1 + 99);
+    expect(due.skip[0]!.reason).toStartWith("missed while no scheduler ran: 80 ticks from 2026-06-01T00:01:00.000Z");
+    const ticks = due.skip.map((s) => s.tick.getTime());
+    expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
+  });
+
+  test("given a year of missed minutely ticks, then the work is bounded and the summary says more than it counted", () => {
+    const due = dueTicks({ ...minutely, catchUp: "all" }, last, at("2027-06-01T00:00:00Z"), at("2027-06-01T00:00:00Z"));
+    expect(due.emit).toHaveLength(MAX_CATCH_UP);
+    expect(due.emit.at(-1)!.toISOString()).toBe("2027-06-01T00:00:00.000Z");
+    expect(due.skip.map((s) => s.tick.toISOString())).toEqual(["2027-05-31T22:20:00.000Z"]);
+    expect(due.skip[0]!.reason).toStartWith(`missed while no scheduler ran: more than ${10 * MAX_CATCH_UP} ticks from 2026-06-01T00:01:00.000Z up to this one`);
+  });
+
+  test("given a live scheduler 150 ticks late, then it emits the newest 100 it owes and records the older ones as owed by a late pass", () => {
+    const due = dueTicks({ ...minutely, catchUp: "latest" }, last, last, at("2026-06-01T02:30:00Z"));
+    expect(due.emit).toHaveLength(MAX_CATCH_UP);
+    expect(due.skip.map((s) => s.reason)).toEqual([`owed by a late scheduler pass: 50 ticks from 2026-06-01T00:01:00.000Z up to this one are not emitted (at most the newest ${MAX_CATCH_UP} are caught up)`]);
   });
 });
 

@@ -101,6 +101,19 @@ describe("schedules", () => {
     );
   }, 30_000);
 
+  test("given a live scheduler, when one of its passes runs 35 s late (a busy host), then it emits every tick it owes and records none as missed (catch_up = latest)", async () => {
+    const cwd = scheduledFlow(`[[schedules]]\nname = "ten"\ncron = "*/10 * * * * *"\noverlap = "allow"\nevent = { type = "nightly.tick" }\n`);
+    const { config, jsm, subjects, deps } = await setup(cwd);
+    const scheduler = startScheduler({ ...deps[0]!, everyMs: 60_000 });
+    await scheduler.pass(new Date("2026-06-01T12:00:05Z"));
+    await scheduler.pass(new Date("2026-06-01T12:00:40Z"));
+    await scheduler.stop();
+    const ticks = (await stored(jsm, config.stream, subjects.schedule("nightly", "ten"))) as ScheduleTicked[];
+    expect(ticks.map((t) => [t.tick, t.outcome])).toEqual(["10", "20", "30", "40"].map((s) => [`2026-06-01T12:00:${s}.000Z`, "emitted"]));
+    const ids = (await stored(jsm, config.stream, subjects.allEvents)).flatMap((m) => (m.kind === "event.accepted" ? [m.event.id] : []));
+    expect(ids).toEqual(ticks.map((t) => t.eventId));
+  }, 30_000);
+
   test("given a tick claimed by a scheduler that died before publishing its event, when another scheduler looks, then the event is published (once)", async () => {
     const cwd = scheduledFlow(`[[schedules]]\nname = "daily"\ncron = "0 0 * * *"\nevent = { type = "nightly.tick" }\n`);
     const { config, js, jsm, subjects, deps } = await setup(cwd);

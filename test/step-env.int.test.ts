@@ -2,7 +2,8 @@
 // read token, NATS credentials), under either executor, and they never reach its
 // result, its output, the stream or /runs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, realpathSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import { cpSync, mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -11,6 +12,7 @@ import { type RunningSystem, startSystem } from "../services/system.ts";
 import { BIN, FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
+import { REPO } from "./support/processes.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { tempDir } from "./support/temp.ts";
 
@@ -22,6 +24,9 @@ const SECRETS = {
   NATS_TOKEN: "nats-token-d15ea5e",
   NATS_CREDS: "/etc/codex-flows/nats-creds-b00b5.creds",
   NATS_NKEY_SEED: "SUAnkeyseed-feedbee",
+  // Item 17 of issue 18: secret-looking variables reach only a flow that names them (flow.toml `[env] secrets`).
+  NOTIFY_WEBHOOK_SECRET: "notify-secret-5eed1e",
+  GH_TOKEN: "gh-token-abad1dea",
 };
 // What a step legitimately needs, including a user-defined variable a flow's `*_env` config names.
 const KEPT = { CODEX_FLOW_PUSH: "1", CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: "codex", FORK_CHECKOUT_DIR: "/srv/fork" };
@@ -50,6 +55,14 @@ describe("the step's environment", () => {
     const env = await seen(stepRequest("print-env.ts", { workingDirectory: WORKDIR, env: { PRINT_ENV: NAMES } }));
     for (const name of Object.keys(SECRETS)) expect(env?.[name]).toBeNull();
     expect(env).toMatchObject({ ...KEPT, PATH: process.env.PATH!, HOME: process.env.HOME!, CODEX_FLOW_RUN_ID: "run-1" });
+  });
+
+  test("a secret-looking variable reaches a step only when its flow names it in [env] secrets, under either executor", async () => {
+    const named = stepRequest("print-env.ts", { workingDirectory: WORKDIR, env: { PRINT_ENV: NAMES } });
+    named.flow = { ...named.flow, env: { secrets: ["NOTIFY_WEBHOOK_SECRET"] } };
+    expect(await seen(named)).toMatchObject({ NOTIFY_WEBHOOK_SECRET: SECRETS.NOTIFY_WEBHOOK_SECRET, GH_TOKEN: null, CODEX_FLOW_BACKEND_SECRET: null });
+    const unit: StepRunRequest = { ...named, executor: "systemd-run", forwardEnv: ["PATH", "NOTIFY_WEBHOOK_SECRET", "GH_TOKEN"], env: { PATH: `${BIN}:${process.env.PATH}`, SYSTEMD_STANDIN_STATE: WORKDIR, PRINT_ENV: NAMES } };
+    expect(await seen(unit)).toMatchObject({ NOTIFY_WEBHOOK_SECRET: SECRETS.NOTIFY_WEBHOOK_SECRET, GH_TOKEN: null });
   });
 
   test("CODEX_FLOW_STEP_ENV_DENY withholds more names; an explicit forward list narrows a direct step too, but never to a secret", async () => {
@@ -121,5 +134,47 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", env, all: pro
     await nc.close();
     expect(bodies.join("\n")).toContain(process.env.PATH!);
     expect(leaked(bodies.join("\n"))).toEqual([]);
+  });
+});
+
+describe("the shipped notify-webhook flow", () => {
+  const nats = useNatsServer();
+  let system: RunningSystem;
+  const received: { body: string; signature: string | null }[] = [];
+  const receiver = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      received.push({ body: await request.text(), signature: request.headers.get("x-flow-signature-256") });
+      return new Response("ok");
+    },
+  });
+  // A step of another flow: prints the variables it sees, then fails, which starts notify-webhook's step.
+  const failing = `console.log("SEEN " + JSON.stringify({ NOTIFY_WEBHOOK_SECRET: process.env.NOTIFY_WEBHOOK_SECRET ?? null, NOTIFY_WEBHOOK_URL: process.env.NOTIFY_WEBHOOK_URL ?? null }));
+process.exit(1);
+`;
+
+  beforeAll(async () => {
+    process.env.NOTIFY_WEBHOOK_URL = `http://127.0.0.1:${receiver.port}/hook`;
+    const cwd = writeFlows({ deploy: [{ name: "push", type: "deploy.requested", source: failing }] });
+    cpSync(join(REPO, "flows", "notify-webhook"), join(cwd, "flows", "notify-webhook"), { recursive: true });
+    system = await startSystem(testConfig({ cwd }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+    nats.cleanup(() => system.stop());
+  });
+  afterAll(() => {
+    delete process.env.NOTIFY_WEBHOOK_URL;
+    receiver.stop(true);
+  });
+
+  test("another flow's step does not see NOTIFY_WEBHOOK_SECRET; notify-webhook's step, which names it, signs with it", async () => {
+    const url = system.ingressUrl!;
+    const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "deploy-1", type: "deploy.requested" }) }));
+    expect(answer.runs.map((run: { status: string }) => run.status)).toEqual(["failed"]);
+    const { run } = await json(fetch(`${url}/runs/${answer.runIds[0]}`));
+    expect(JSON.parse(/SEEN (.*)/.exec(run.stdout)![1]!)).toEqual({ NOTIFY_WEBHOOK_SECRET: null, NOTIFY_WEBHOOK_URL: process.env.NOTIFY_WEBHOOK_URL });
+
+    const [delivery] = await eventually(() => received.length > 0 && received, 30_000, "notify-webhook's post");
+    expect(JSON.parse(delivery!.body)).toMatchObject({ status: "failed", flow: "deploy", runId: answer.runIds[0] });
+    expect(delivery!.signature).toBe(`sha256=${createHmac("sha256", SECRETS.NOTIFY_WEBHOOK_SECRET).update(delivery!.body).digest("hex")}`);
   });
 });

@@ -1,13 +1,14 @@
 import { Database as Sqlite, type Statement } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { Kysely, Migrator, type Migration } from "kysely";
+import { type Dialect, Kysely, Migrator, type Migration } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
 import * as durableExecution from "./migrations/2026-11-24-1-durable-execution.ts";
 import * as initial from "./migrations/2026-11-23-initial.ts";
 import * as matches from "./migrations/2026-11-24-3-matches.ts";
 import * as output from "./migrations/2026-11-24-2-output.ts";
 import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
+import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 
 /** One FlowEvent as accepted, with its latest match decision summary. */
 export type EventsTable = {
@@ -181,6 +182,26 @@ function withStatementCache(sqlite: Sqlite): Sqlite {
   });
 }
 
+/**
+ * The dialect over our connection. SQLite rolls a transaction back by itself when a write
+ * fails for a full disk or an I/O error; Kysely's ROLLBACK after it then failed with
+ * "cannot rollback - no transaction is active" and that error replaced the one that said
+ * why. A rollback with no transaction open is skipped, so the cause is what is thrown.
+ */
+function readModelDialect(sqlite: Sqlite): Dialect {
+  const dialect = new BunSqliteDialect({ database: withStatementCache(sqlite) });
+  const createDriver = dialect.createDriver.bind(dialect);
+  dialect.createDriver = () => {
+    const driver = createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (connection) => {
+      if (sqlite.inTransaction) await rollback(connection);
+    };
+    return driver;
+  };
+  return dialect;
+}
+
 const PAGE_SIZE = 8192;
 
 /**
@@ -190,8 +211,45 @@ const PAGE_SIZE = 8192;
  * cache (SQLite's default is 2,000 KiB).
  */
 export async function openReadModel(path: string, options: { scratch?: boolean; cacheKiB?: number } = {}): Promise<ReadModel> {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  // A file that was there before is checked before use: a damaged one is refused at start
+  // with its path and the fix, never found out later as a 500 (a scratch file is new).
+  const existing = path !== ":memory:" && !options.scratch && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) > 0;
+  if (path !== ":memory:") {
+    mkdirSync(dirname(path), { recursive: true });
+    // Its owner's alone: it holds every payload and result. SQLite gives the -wal and -shm files the database's mode.
+    if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+  }
   const sqlite = new Sqlite(path, { create: true });
+  try {
+    configure(sqlite, options);
+    if (existing) checkIntegrity(sqlite, path);
+  } catch (error) {
+    sqlite.close();
+    throw isDamage(error) ? damagedReadModel(path, String((error as Error).message)) : error;
+  }
+  const db = new Kysely<ReadModelDatabase>({ dialect: readModelDialect(sqlite) });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  // Kysely's SQLite migration lock is per connection: two processes (projector and ingress on
+  // one host) can migrate a new file at once. The loser fails; by its retry the work is done.
+  let first: unknown;
+  for (let tries = 1; ; tries++) {
+    const { error } = await migrator.migrateToLatest();
+    if (!error) {
+      raw.set(db, sqlite);
+      return db;
+    }
+    first ??= error;
+    if (tries >= 10 || !/locked|busy|already exists|duplicate column/i.test(String(error))) {
+      await db.destroy();
+      if (isDamage(first)) throw damagedReadModel(path, String(first));
+      throw new Error(`read model ${path}: migration failed: ${String(first)}`);
+    }
+    await Bun.sleep(50 * tries);
+  }
+}
+
+/** The connection's settings (see openReadModel). */
+function configure(sqlite: Sqlite, options: { scratch?: boolean; cacheKiB?: number }): void {
   // The busy timeout first: switching to WAL needs a lock another process may hold for a moment.
   sqlite.exec("PRAGMA busy_timeout = 5000");
   // 8 KiB pages for a new file (an existing one keeps its own): a projector applying 100k
@@ -210,22 +268,4 @@ export async function openReadModel(path: string, options: { scratch?: boolean; 
     sqlite.exec("PRAGMA wal_autocheckpoint = 8000");
   }
   if (options.cacheKiB) sqlite.exec(`PRAGMA cache_size = -${Math.floor(options.cacheKiB)}`);
-  const db = new Kysely<ReadModelDatabase>({ dialect: new BunSqliteDialect({ database: withStatementCache(sqlite) }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-  // Kysely's SQLite migration lock is per connection: two processes (projector and ingress on
-  // one host) can migrate a new file at once. The loser fails; by its retry the work is done.
-  let first: unknown;
-  for (let tries = 1; ; tries++) {
-    const { error } = await migrator.migrateToLatest();
-    if (!error) {
-      raw.set(db, sqlite);
-      return db;
-    }
-    first ??= error;
-    if (tries >= 10 || !/locked|busy|already exists|duplicate column/i.test(String(error))) {
-      await db.destroy();
-      throw new Error(`read model ${path}: migration failed: ${String(first)}`);
-    }
-    await Bun.sleep(50 * tries);
-  }
 }

@@ -6,7 +6,8 @@ import { readdirSync, readFileSync } from "node:fs";
  * parent exits nothing links it to the step any more but what it inherited. Two marks
  * are followed, read from /proc: parentage (every descendant of a group member, found
  * while the parents still live) and the environment (a process whose environment holds
- * the step's CODEX_FLOW_RUN_ID and CODEX_FLOW_ATTEMPT). A process that both outlives its
+ * the nonce of the step's launch, CODEX_FLOW_LAUNCH_ID: a run id and attempt are not
+ * unique on a host that runs two systems fed the same events). A process that both outlives its
  * parents and scrubs its environment is not found; systemd-run's cgroup catches even
  * that (docs/runners.md). Neither can be a process started before the step, so only the
  * pids handed out since the step's own (`since`: stepStart) are read at all: reading

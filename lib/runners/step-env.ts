@@ -1,7 +1,9 @@
 /**
  * Which of the executor's variables a step may see. One rule for both executors
  * (docs/runners.md "The step's environment"): the system's own secrets never reach a
- * step; an explicit forward list (CODEX_FLOW_BACKEND_FORWARD_ENV) narrows the rest.
+ * step; a variable whose name looks like a secret reaches only the steps of a flow that
+ * names it (`[env] secrets` in flow.toml); an explicit forward list
+ * (CODEX_FLOW_BACKEND_FORWARD_ENV) narrows the rest.
  */
 
 /** The variables the services read as secrets (lib/config.ts, bin/flow.ts). */
@@ -14,11 +16,31 @@ export const SYSTEM_SECRET_ENV: readonly string[] = ["CODEX_FLOW_BACKEND_SECRET"
  */
 export const SYSTEM_SECRET_PREFIXES: readonly string[] = ["NATS_"];
 
+/**
+ * A name that looks like a secret (any case): one ending in `_SECRET`, `_TOKEN`,
+ * `_PASSWORD`, `_PASSWD`, `_PASSPHRASE`, `_KEY`, `_CREDENTIALS` or `_CREDS`, or one of
+ * those words alone (GH_TOKEN, OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY, NOTIFY_WEBHOOK_SECRET).
+ */
+const SECRET_NAME = /(?:^|_)(?:SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|KEY|CREDENTIALS|CREDS)$/i;
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Whether a step must not see the variable: a system secret, or a name the operator denied (CODEX_FLOW_STEP_ENV_DENY). */
-export function isWithheld(name: string, denied: readonly string[] = []): boolean {
-  return SYSTEM_SECRET_ENV.includes(name) || SYSTEM_SECRET_PREFIXES.some((prefix) => name.startsWith(prefix)) || denied.includes(name);
+/** Whether the variable is one of the system's own secrets, which no step gets, whatever a flow or forward list names. */
+export function isSystemSecret(name: string): boolean {
+  return SYSTEM_SECRET_ENV.includes(name) || SYSTEM_SECRET_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
+/** Whether the variable's name looks like a secret (SECRET_NAME): a step gets it only when its flow names it. */
+export function looksSecret(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/**
+ * Whether a step must not see the variable: a system secret, a name the operator denied
+ * (CODEX_FLOW_STEP_ENV_DENY), or a secret-looking name its flow does not name (`passed`).
+ */
+export function isWithheld(name: string, denied: readonly string[] = [], passed: readonly string[] = []): boolean {
+  return isSystemSecret(name) || denied.includes(name) || (looksSecret(name) && !passed.includes(name));
 }
 
 /** Reads a comma-separated list of variable names; an empty or unset value is no list (undefined). */
@@ -36,8 +58,8 @@ export function validEnvNames(names: readonly string[]): boolean {
 }
 
 /** `env` without the withheld variables (an `undefined` value is dropped too). */
-export function withoutWithheld(env: Record<string, string | undefined>, denied: readonly string[] = []): Record<string, string> {
+export function withoutWithheld(env: Record<string, string | undefined>, denied: readonly string[] = [], passed: readonly string[] = []): Record<string, string> {
   const kept: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && !isWithheld(name, denied)) kept[name] = value;
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && !isWithheld(name, denied, passed)) kept[name] = value;
   return kept;
 }

@@ -50,7 +50,8 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
       error: `gave up after ${advisory.deliveries} deliveries without a result (max deliveries reached on ${advisory.consumer}: the executors that took it stopped)`,
       stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0,
     };
-    const runEvent = runEventFor(command, finished, now);
+    // An attempt may have started `next` events before it was lost, and how many is not known here: its run event gets none of the budget.
+    const runEvent = runEventFor(command, finished, now, 0);
     if (runEvent) await js.publish(subjects.event(runEvent.event.type), encodeMessage(runEvent), { msgID: msgIds.event(runEvent.event.id, 0) });
     // Same msg id as the last attempt's own record: if that executor did finish after all, this one is dropped.
     await js.publish(subjects.run(command.runId, "finished"), encodeMessage(finished), { msgID: msgIds.lifecycle(command.runId, attempt, "finished") });

@@ -1,7 +1,8 @@
+import { SYSTEM_TYPE_NAMESPACE } from "../../lib/event.ts";
 import type { EventAccepted, RunFinished, RunStep } from "../../lib/messages.ts";
 
 /** The event type prefix of run events; steps triggered by one emit none (no notification loops). */
-export const RUN_EVENT_PREFIX = "codex-flows.run.";
+export const RUN_EVENT_PREFIX = `${SYSTEM_TYPE_NAMESPACE}.run.`;
 /** Run outcomes that emit a run event: the process status, or the step's own FLOW_RESULT status. */
 export const NOTIFY_STATUSES: ReadonlySet<string> = new Set(["failed", "timed_out", "needs_intervention", "blocked"]);
 
@@ -9,9 +10,11 @@ export const NOTIFY_STATUSES: ReadonlySet<string> = new Set(["failed", "timed_ou
  * The `codex-flows.run.<status>` event for a run that ended failed, timed out, needing
  * intervention or blocked, or undefined (it ended otherwise, it will be retried, or it is
  * itself a run of a step triggered by a run event). Its id names the run, attempt and
- * status, so a repeat publish is a duplicate. Pure: host and time arrive as inputs.
+ * status, so a repeat publish is a duplicate. It carries the part of the run's chain
+ * budget the run left unspent (`budget`), so a chain's budget stays one through its
+ * run events too. Pure: host and time arrive as inputs.
  */
-export function runEventFor(command: RunStep, finished: Omit<RunFinished, "v" | "kind">, now: string): EventAccepted | undefined {
+export function runEventFor(command: RunStep, finished: Omit<RunFinished, "v" | "kind">, now: string, budget: number): EventAccepted | undefined {
   if (finished.retryInMs !== undefined || command.event.type.startsWith(RUN_EVENT_PREFIX)) return undefined;
   const status = finished.status === "completed" ? finished.result?.status : finished.status;
   if (!status || !NOTIFY_STATUSES.has(status)) return undefined;
@@ -39,6 +42,6 @@ export function runEventFor(command: RunStep, finished: Omit<RunFinished, "v" | 
       },
     },
     acceptedAt: now,
-    chain: { depth: (command.chainDepth ?? 0) + 1, runId: command.runId, flow: command.flow, step: command.step },
+    chain: { depth: (command.chainDepth ?? 0) + 1, runId: command.runId, flow: command.flow, step: command.step, budget },
   };
 }

@@ -59,7 +59,7 @@ export function createIngressApp(deps: IngressDeps) {
         set.status = health.ok ? 200 : 503;
         return health;
       },
-      { response: { 200: Health, 503: Health }, detail: { security: [], tags: ["system"], summary: "NATS connection and projector lag (open, no token)" } },
+      { response: { 200: Health, 503: Health }, detail: { security: [], tags: ["system"], summary: "NATS connection, projector lag and free disk space (open, no token)" } },
     );
   return app.use(openApiRoutes(app));
 }

@@ -93,6 +93,9 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   metric("codex_flows_nats_connected", "gauge", "1 while this ingress is connected to NATS.", [[{}, health.nats.connected ? 1 : 0]]);
   metric("codex_flows_projector_applied_sequence", "gauge", "The last stream sequence the read model applied.", [[{}, health.projector.appliedSeq]]);
   if (health.projector.lag !== null) metric("codex_flows_projector_lag", "gauge", "Stream sequence minus the read model's applied sequence.", [[{}, health.projector.lag]]);
+  const disks = health.disk.dirs.filter((d) => d.freeBytes !== null);
+  metric("codex_flows_disk_free_bytes", "gauge", "Free space under a directory the disk guard watches (as an unprivileged writer sees it).", disks.map((d) => [{ dir: d.dir, role: d.role }, d.freeBytes!]));
+  metric("codex_flows_disk_low", "gauge", "1 while a watched directory's disk is below its threshold: writes answer 507, the projector pauses.", health.disk.dirs.map((d) => [{ dir: d.dir, role: d.role }, d.low ? 1 : 0]));
 
   const consumers: [Record<string, string>, number][][] = [[], [], []];
   try {

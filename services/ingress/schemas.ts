@@ -1,6 +1,7 @@
 import { type Static, type TSchema, Type as t } from "@sinclair/typebox";
 import { FlowEventInput } from "../../lib/event.ts";
 import { Elided } from "./budget.ts";
+import { DiskHealth } from "./disk.ts";
 
 /** The API's bodies as TypeBox schemas: the OpenAPI document and the handlers' types come from these. */
 const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
@@ -132,13 +133,15 @@ export const EventAnswer = t.Object({
 });
 
 export const Health = t.Object({
-  ok: t.Boolean(),
-  nats: t.Object({ connected: t.Boolean(), server: t.Optional(t.String()) }),
+  ok: t.Boolean({ description: "NATS is connected and JetStream answered a stream info request (within 2 s, asked at most once a second)" }),
+  reason: t.Optional(t.String({ description: "Why ok is false" })),
+  nats: t.Object({ connected: t.Boolean(), jetstream: t.Boolean({ description: "JetStream answered the last stream info request" }), server: t.Optional(t.String()) }),
   projector: t.Object({ appliedSeq: t.Integer(), streamSeq: t.Union([t.Integer(), t.Null()]), lag: t.Union([t.Integer(), t.Null()]) }),
   flows: t.Object(
     { loaded: t.Array(t.String()), problems: t.Array(t.String({ description: "A flow or step that did not load, and why" })) },
     { description: "The flows under this host's CODEX_FLOW_BACKEND_CWD" },
   ),
+  disk: DiskHealth,
 });
 export type Health = Static<typeof Health>;
 

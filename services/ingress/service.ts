@@ -1,7 +1,8 @@
 import { flowCatalog } from "../../lib/catalog.ts";
-import { readModelPath } from "../../lib/config.ts";
+import { readModelPath, watchedDirs } from "../../lib/config.ts";
+import { lowDiskMessage } from "../../lib/disk.ts";
+import { watchDisk } from "../../lib/disk-watch.ts";
 import { lastMessage } from "../../lib/last-message.ts";
-import { HintError } from "../../lib/hint.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import { readCheckpoint } from "../../lib/read-model/database.ts";
@@ -14,8 +15,11 @@ import { serverBodyLimit } from "./body.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
+import { streamProbe } from "./system/stream-probe.ts";
 import { exposureWarning } from "./browser.ts";
 import { HeldConnections } from "./held.ts";
+import { busyPort, releasePort } from "./port.ts";
+import { diskGuarded, diskHealth } from "./disk.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -32,12 +36,13 @@ export function idleTimeoutSeconds(waitTimeoutMs: number): number {
  * is a one-line error naming it and --port.
  */
 function listenExclusively(app: ReturnType<typeof createIngressApp>, config: ServiceContext["config"]): void {
+  releasePort(config);
   try {
     app.listen({ hostname: config.host, port: config.port, reusePort: false, idleTimeout: idleTimeoutSeconds(config.waitTimeoutMs), maxRequestBodySize: serverBodyLimit(config.maxBodyBytes) });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "EADDRINUSE" || /in use/i.test((error as Error).message)) {
-      throw new HintError(`port ${config.port} on ${config.host} is already in use (another flow dev or serve?): stop it, or choose another with --port or CODEX_FLOW_BACKEND_PORT`);
+      throw busyPort(config);
     }
     throw error;
   }
@@ -54,24 +59,29 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   const { config, nc, js, jsm, subjects, log } = ctx;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
-  let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
-  // The stream's last sequence, asked at most once a second unless a caller needs a newer one.
-  const lastSeq = async (atLeast = 0): Promise<number | null> => {
-    const stale = Date.now() - streamSeq.at > 1_000 || (streamSeq.value ?? 0) < atLeast;
-    if (stale && isConnected(nc)) {
-      const info = await jsm.streams.info(config.stream).catch(() => undefined);
-      streamSeq = { value: info?.state.last_seq ?? null, at: Date.now() };
-    }
-    return streamSeq.value;
-  };
+  const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
+  const disk = await watchDisk(watchedDirs(config), thresholds, { log, whileLow: "writes are answered 507", whenBack: "writes are accepted again" });
+  const stream = streamProbe(async () => (await jsm.streams.info(config.stream)).state.last_seq, () => isConnected(nc), config.stream);
+  const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
   const health = async (): Promise<Health> => {
     const connected = isConnected(nc);
-    await lastSeq();
+    const { lastSeq: streamSeq, error } = await stream.state();
     const appliedSeq = await readCheckpoint(db);
-    const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
+    const lag = streamSeq === null ? null : Math.max(0, streamSeq - appliedSeq);
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
-    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, flows: { loaded: flows.flows.map((f) => f.name), problems } };
+    // Not ok while a disk is low either: this ingress refuses writes, as it does without JetStream.
+    const diskState = diskHealth(disk);
+    const low = disk.low();
+    const reason = error ?? (low ? lowDiskMessage(low) : null);
+    return {
+      ok: reason === null,
+      ...(reason === null ? {} : { reason }),
+      nats: { connected, jetstream: error === null, server: nc.getServer() },
+      projector: { appliedSeq, streamSeq, lag },
+      flows: { loaded: flows.flows.map((f) => f.name), problems },
+      disk: diskState,
+    };
   };
   const counters = ingressCounters();
   const held = new HeldConnections({ total: config.maxHeldConnections, perClient: config.maxHeldPerClient });
@@ -81,7 +91,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     counters,
     metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, held }),
     db,
-    publish: jetStreamPublisher(nc, js, config.publishTimeoutMs),
+    publish: diskGuarded(jetStreamPublisher(nc, js, config.publishTimeoutMs), disk),
     subjects,
     queues: queueWatch(jsm, config.stream),
     health,
@@ -113,6 +123,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     async stop() {
       closing.abort();
       hosts.stop();
+      disk.stop();
       await app.stop();
       if (!shared?.db) await db.destroy();
     },

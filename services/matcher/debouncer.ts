@@ -1,18 +1,24 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
-import { type Arrival, debounceVerdict } from "../../lib/debounce.ts";
+import { type Arrival, debounceVerdict, matcherWait } from "../../lib/debounce.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage, type RunSuperseded } from "../../lib/messages.ts";
+import { decodeMessage, encodeMessage, type RunDeferred, type RunSuperseded } from "../../lib/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import { canceled, type DispatchDeps, route } from "./dispatch.ts";
+import { MATCHER_DURABLE } from "./matcher.ts";
 
 export const DEBOUNCER_DURABLE = "debouncer";
 
+/** The most deferred runs of one key read to settle one run (a key's runs after its event, in stream order). */
+export const MAX_DEFERRED_SCAN = 1_000;
+
 /**
  * Settles debounced runs on the shared `debouncer` consumer: a deferred run is handed
- * back (nak with delay) until its debounce time passed; then the next deferred run with
- * the same key decides: one that came within the debounce time supersedes it, otherwise
- * it is routed to its queue. The timer is JetStream's redelivery, so it survives restarts.
+ * back (nak with delay) until its debounce time passed, and while the matchers have not
+ * matched every event that arrived within that time; then the deferred runs of its key
+ * decide (lib/debounce.ts): one whose event was stored after its event, within the
+ * debounce time, supersedes it, otherwise it is routed to its queue. The timer is
+ * JetStream's redelivery, so it survives restarts.
  */
 export function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; log: Logger }): DurableLoop {
   const { js, jsm, stream, subjects, log } = deps;
@@ -25,10 +31,11 @@ export function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; log: Lo
     const deferred = decoded.message;
     const wait = Date.parse(deferred.dueAt) - Date.now();
     if (wait > 0) return { nak: wait };
-    const stored = await jsm.direct.getMessage(stream, { seq: message.seq + 1, next_by_subj: message.subject });
-    const next = stored ? decodeMessage(stored.data) : undefined;
-    const later: Arrival | undefined = next?.ok && next.message.kind === "run.deferred" ? { eventId: next.message.command.eventId, arrivedAt: next.message.arrivedAt } : undefined;
-    const verdict = debounceVerdict({ eventId: deferred.command.eventId, arrivedAt: deferred.arrivedAt }, later, deferred.debounceMs);
+    const mine = arrivalOf(deferred, message.seq);
+    // Two matchers defer runs in the order they finish: wait until none is still matching an event of the window.
+    const behind = matcherWait(mine, deferred.dueAt, await oldestUnmatched(deps), deferred.debounceMs, Date.now());
+    if (behind > 0) return { nak: behind };
+    const verdict = debounceVerdict(mine, await deferredAfter(deps, message.subject, mine.seq), deferred.debounceMs);
     if (verdict.start) {
       if (!(await canceled(deps, deferred.runId))) await route(deps, deferred.command);
     } else {
@@ -38,4 +45,33 @@ export function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; log: Lo
     return "ack" as const;
   };
   return runDurableLoop({ js, jsm, stream, spec: { durable: DEBOUNCER_DURABLE, filterSubject: subjects.allDebounce, ackWaitMs: deps.ackWaitMs }, slots: new Slots(16), batch: 16, log, handle });
+}
+
+/** A deferred run's event as the decision sees it (a message of an older version, without eventSeq, is ordered by its own sequence). */
+function arrivalOf(deferred: RunDeferred, storedSeq: number): Arrival {
+  return { eventId: deferred.command.eventId, seq: deferred.eventSeq ?? storedSeq, arrivedAt: deferred.arrivedAt };
+}
+
+/** The deferred runs on a key's subject stored after an event's sequence (a later event's run is always deferred after it). */
+async function deferredAfter(deps: DispatchDeps, subject: string, seq: number): Promise<Arrival[]> {
+  const found: Arrival[] = [];
+  let cursor = seq + 1;
+  for (let read = 0; read < MAX_DEFERRED_SCAN; read++) {
+    const stored = await deps.jsm.direct.getMessage(deps.stream, { seq: cursor, next_by_subj: subject });
+    if (!stored) break;
+    cursor = stored.seq + 1;
+    const decoded = decodeMessage(stored.data);
+    if (decoded.ok && decoded.message.kind === "run.deferred") found.push(arrivalOf(decoded.message, stored.seq));
+  }
+  return found;
+}
+
+/** The oldest event the matchers have not finished (the first after the `matcher` consumer's ack floor), if any. */
+async function oldestUnmatched(deps: DispatchDeps): Promise<{ arrivedAt: string } | undefined> {
+  const info = await deps.jsm.consumers.info(deps.stream, MATCHER_DURABLE);
+  const stored = await deps.jsm.direct.getMessage(deps.stream, { seq: info.ack_floor.stream_seq + 1, next_by_subj: deps.subjects.allEvents });
+  if (!stored) return undefined;
+  const decoded = decodeMessage(stored.data);
+  // Whatever is not an event there is no run of ours to wait for (the matcher terms it).
+  return decoded.ok && decoded.message.kind === "event.accepted" ? { arrivedAt: decoded.message.acceptedAt } : undefined;
 }

@@ -1,7 +1,5 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { debounceDueAt, debounceKey } from "../../lib/debounce.ts";
 import { msgIds } from "../../lib/ids.ts";
-import type { FlowStep } from "../../lib/manifest.ts";
 import { lastMessage } from "../../lib/last-message.ts";
 import { decodeMessage, encodeMessage, type FlowMessage, type RunDeferred, type RunHeld, type RunStep } from "../../lib/messages.ts";
 import type { Subjects } from "../../lib/subjects.ts";
@@ -35,12 +33,10 @@ export async function route(deps: DispatchDeps, command: RunStep, eventSeq?: num
   await publish(deps.subjects.command(command.queue), command, msgIds.command(command.runId, 1));
 }
 
-/** A debounced step's run waits on its key's subject until its debounce time passed (services/matcher/debouncer.ts). */
-export async function defer(deps: DispatchDeps, command: RunStep, step: FlowStep, arrivedAt: string): Promise<void> {
-  const debounce = step.trigger.debounce!;
-  const key = debounceKey(command.event, debounce.key);
-  const deferred: RunDeferred = { v: 1, kind: "run.deferred", runId: command.runId, command, key, debounceMs: debounce.ms, arrivedAt, dueAt: debounceDueAt(arrivedAt, debounce.ms) };
-  await deps.js.publish(deps.subjects.debounce(command.flow, command.step, key), encodeMessage(deferred), { msgID: `deferred:${command.runId}`, timeout: deps.publishTimeoutMs });
+/** Publishes a debounced run's run.deferred message (lib/debounce.ts deferredRun, sized by fit.ts) on its key's subject. */
+export async function defer(deps: DispatchDeps, deferred: RunDeferred, body: string): Promise<void> {
+  const { command, key } = deferred;
+  await deps.js.publish(deps.subjects.debounce(command.flow, command.step, key), body, { msgID: `deferred:${command.runId}`, timeout: deps.publishTimeoutMs });
 }
 
 /** Held runs one resume releases at most (a bound on the work of one resume). */
@@ -75,4 +71,10 @@ export async function releaseHeld(deps: DispatchDeps, flow: string, step: string
 /** Whether an operator canceled the run (a held or debounced run must then never reach its queue). */
 export async function canceled(deps: DispatchDeps, runId: string): Promise<boolean> {
   return (await lastMessage(deps, deps.subjects.run(runId, "cancel"))) !== undefined;
+}
+
+/** Whether a run has any record in the stream: it started, ended, was superseded or canceled (its command was published). */
+export async function runRecorded(deps: DispatchDeps, runId: string): Promise<boolean> {
+  const records = await Promise.all((["started", "finished", "superseded", "cancel"] as const).map((kind) => lastMessage(deps, deps.subjects.run(runId, kind))));
+  return records.some((record) => record !== undefined);
 }

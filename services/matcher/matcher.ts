@@ -5,11 +5,13 @@ import type { DurableSpec } from "../../lib/jetstream.ts";
 import { Slots } from "../../lib/slots.ts";
 import { msgIds } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage, type EventMatched } from "../../lib/messages.ts";
+import { deferredRun } from "../../lib/debounce.ts";
+import { decodeMessage, encodeMessage, type RunCancelRequested, type RunStep } from "../../lib/messages.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { decide } from "./decide.ts";
-import { defer, route } from "./dispatch.ts";
+import { defer, route, runRecorded } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
+import { giveUpDecision } from "./give-up.ts";
 
 export const MATCHER_DURABLE = "matcher";
 
@@ -54,15 +56,14 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     const accepted = decoded.message;
     const generation = accepted.replay?.generation ?? 0;
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
-    const { matched, commands } = fitDecision(decide(accepted, catalog.current(), new Date().toISOString()), options.payloadLimit());
-    const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     // A debounced step's run waits for newer events with its key (a replay is not debounced); a paused flow's run is held.
-    await Promise.all(
-      commands.map(({ command }) => {
-        const debounced = generation === 0 ? catalog.find(command.flow, command.step)?.step : undefined;
-        return debounced?.trigger.debounce ? defer(deps, command, debounced, accepted.acceptedAt) : route(deps, command, message.seq);
-      }),
-    );
+    const deferredOf = (command: RunStep) => {
+      const debounce = generation === 0 ? catalog.find(command.flow, command.step)?.step.trigger.debounce : undefined;
+      return debounce ? deferredRun(command, debounce, accepted.acceptedAt, message.seq) : undefined;
+    };
+    const { matched, commands } = fitDecision(decide(accepted, catalog.current(), new Date().toISOString()), options.payloadLimit(), deferredOf);
+    const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
+    await Promise.all(commands.map(({ command, deferred }) => (deferred ? defer(deps, deferred.message, deferred.body) : route(deps, command, message.seq))));
     await publish(subjects.matched(accepted.event.id), matched, msgIds.matched(accepted.event.id, generation));
     return "ack" as const;
   };
@@ -72,11 +73,19 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     const decoded = decodeMessage(message.data);
     if (!decoded.ok || decoded.message.kind !== "event.accepted") return;
     const accepted = decoded.message;
+    const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     const { matched } = decide(accepted, catalog.current(), new Date().toISOString());
-    const why = `not started: the matcher gave up after ${message.info.deliveryCount} deliveries: ${String(error).slice(0, 500)}`;
-    const decisions = matched.decisions.map(({ runId: _runId, queue: _queue, ...d }) => (d.matched ? { ...d, matched: false, reasons: [...d.reasons, why] } : d));
-    const failed: EventMatched = { ...matched, decisions };
-    await publish(subjects.matched(accepted.event.id), encodeMessage(failed), msgIds.matched(accepted.event.id, matched.generation));
+    const runIds = matched.decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
+    const recorded = new Set((await Promise.all(runIds.map(async (runId) => ((await runRecorded(deps, runId)) ? [runId] : [])))).flat());
+    const why = `after ${message.info.deliveryCount} deliveries: ${String(error).slice(0, 500)}`;
+    const given = giveUpDecision(matched, recorded, why);
+    const at = new Date().toISOString();
+    for (const runId of given.cancel) {
+      const cancel: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: at, reason: `the matcher gave up on its event ${why}` };
+      await publish(subjects.run(runId, "cancel"), encodeMessage(cancel), `run:${runId}:cancel:0`);
+    }
+    // Sized like any decision (no commands: only the match message is fitted).
+    await publish(subjects.matched(accepted.event.id), fitDecision({ matched: given.matched, commands: [] }, options.payloadLimit()).matched, msgIds.matched(accepted.event.id, matched.generation));
   };
 
   return runDurableLoop({

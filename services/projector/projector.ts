@@ -1,5 +1,5 @@
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
-import { PULL_EXPIRES_MS } from "../../lib/consume.ts";
+import { PULL_EXPIRES_MS, redeliveryDelayMs } from "../../lib/consume.ts";
 import type { Logger } from "../../lib/log.ts";
 import { type AppliedListener, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
 import { type Committed, inlineWriter, type Writer } from "./writer.ts";
@@ -17,6 +17,8 @@ export type ProjectorOptions = {
   outputRetentionBytes?: number;
   /** What applies the batches: by default this thread, through `db`. */
   writer?: Writer;
+  /** Why the projector must not write now (its disk is low), else undefined: it pauses while this says so. */
+  pausedBy?: () => string | undefined;
 };
 
 
@@ -45,8 +47,12 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const listeners = new Set<AppliedListener>();
   let current: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient["consumers"]["get"]>>["consume"]>> | undefined;
 
+  /** Commits failed in a row (a full disk): the consumer is made again after a growing pause, not at once. */
+  let commitFailures = 0;
+  const wake = Promise.withResolvers<void>();
   /** Takes a committed batch's answer: the new checkpoint, its listeners told. */
   const committed = (batch: JsMsg[], answer: Committed) => {
+    commitFailures = 0;
     for (const { seq, error } of answer.skipped) {
       log.warn("skipping a message the read model cannot use", { seq, subject: batch.find((m) => m.seq === seq)?.subject, error });
     }
@@ -91,7 +97,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         }
       } catch (error) {
         // Nothing of a failed batch (or of any sent after it) was applied: start again from the checkpoint.
-        log.error("projector commit failed; resuming from the checkpoint", { applied, error: String(error) });
+        commitFailures++;
+        log.error("projector commit failed; resuming from the checkpoint", { applied, retryInMs: redeliveryDelayMs(commitFailures), error: String(error) });
         failed = true;
         await Promise.allSettled(inFlight);
         queue.length = 0;
@@ -101,8 +108,23 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       }
     })());
 
+  /**
+   * While the read model's disk is low nothing is taken from the stream: the messages
+   * wait there, and the consumer starts again from the checkpoint once space returns.
+   * Polled (each second, or the stop), so it neither spins nor needs a restart.
+   */
+  const waitForSpace = async () => {
+    const reason = options.pausedBy?.();
+    if (!reason) return;
+    log.warn(`projector paused: ${reason}; it goes on by itself once space returns`, { applied });
+    while (!stopping && options.pausedBy?.()) await Promise.race([Bun.sleep(1_000), wake.promise]);
+    if (!stopping) log.info("projector resumed: its disk has space again", { applied });
+  };
+
   const follow = async () => {
     while (!stopping) {
+      await waitForSpace();
+      if (stopping) break;
       try {
         const consumer = await js.consumers.get(options.stream, {
           filter_subjects: options.filterSubject,
@@ -116,6 +138,10 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         restartWhenRecreated(current);
         for await (const m of current) {
           if (stopping || failed) break;
+          if (options.pausedBy?.()) {
+            void current.close().catch(() => undefined);
+            break;
+          }
           if (m.seq <= taken) continue;
           taken = m.seq;
           queue.push(m);
@@ -132,6 +158,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       await draining;
       queue.length = 0;
       taken = applied;
+      // After a failed commit the same batch would fail again at once (75 times a second on a full disk).
+      if (failed && !stopping) await Promise.race([Bun.sleep(redeliveryDelayMs(commitFailures)), wake.promise]);
       failed = false;
     }
   };
@@ -176,6 +204,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     },
     async stop() {
       stopping = true;
+      wake.resolve();
       void current?.close().catch(() => undefined);
       await Promise.race([following, Bun.sleep(5_000)]);
       await draining;

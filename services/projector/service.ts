@@ -1,4 +1,7 @@
+import { dirname } from "node:path";
 import { readModelPath } from "../../lib/config.ts";
+import { lowDiskMessage } from "../../lib/disk.ts";
+import { watchDisk } from "../../lib/disk-watch.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { type Projector, startProjector } from "./projector.ts";
@@ -30,7 +33,14 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
     await db.destroy();
     throw error;
   }
-  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer });
+  // Only the read model's own disk pauses it: the projector writes nowhere else.
+  const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
+  const disk = await watchDisk([{ role: "read model", dir: dirname(path) }], thresholds, { log, whileLow: "the projector pauses", whenBack: "the projector goes on" });
+  const pausedBy = () => {
+    const low = disk.low();
+    return low && lowDiskMessage(low);
+  };
+  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer, pausedBy });
   log.info(`projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}${options.thread ? " (writing on its own thread)" : ""}`);
   return {
     name: "projector",
@@ -38,6 +48,7 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
     db,
     async stop() {
       await projector.stop();
+      disk.stop();
       await writer?.close();
       await db.destroy();
     },

@@ -77,6 +77,10 @@ export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writ
           if (write.table === "events") eventIds.add(write.row.id);
           else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
         }
+      }).catch((error: unknown) => {
+        // SQLite's own messages ("database or disk is full") name no file: say which.
+        if (!String((error as { code?: unknown }).code).startsWith("SQLITE_")) throw error;
+        throw new Error(`read model ${sqlite.filename}: ${(error as Error).message} (${(error as { code: string }).code})`, { cause: error });
       });
       return { last, eventIds: [...eventIds], skipped };
     },

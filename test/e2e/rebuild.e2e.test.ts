@@ -1,5 +1,5 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { signBody } from "../../services/ingress/signature.ts";
 import { writeFlows, echoStep } from "../support/flows.ts";
@@ -62,4 +62,29 @@ test("given --output, when flow projector rebuild runs, then it writes only that
   const wrong = await cli.run(["projector", "nonsense"], { env });
   expect(wrong.code).toBe(2);
   expect(wrong.stderr).toContain("flow projector rebuild");
+});
+
+test("given a live projector, when flow projector rebuild runs without --output, then it is refused naming the projector's pid and the read model is untouched", async () => {
+  const cwd = writeFlows({ tick: [{ name: "a", type: "t.tick", source: echoStep() }] });
+  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd });
+  const all = cli.start(["serve", "all"], { env });
+  const url = await ingressUrlOf(all);
+  const post = (id: string) => fetch(`${url}/events?wait=true`, { method: "POST", body: JSON.stringify({ id, type: "t.tick", payload: {} }), headers: { "content-type": "application/json" } });
+  expect((await post("before")).status).toBe(202);
+  const dataDir = env.CODEX_FLOW_BACKEND_DATA_DIR!;
+  const path = join(dataDir, "read-model.sqlite");
+  const inode = statSync(path).ino;
+
+  const rebuild = await cli.run(["projector", "rebuild"], { env, timeoutMs: 30_000 });
+  expect(rebuild.code).toBe(1);
+  expect(rebuild.stderr).toContain(`${dataDir} is in use by pid ${all.pid}`);
+  expect(rebuild.stderr).toContain("stop this host's projector");
+  // The live file is the same one, with nothing built beside it, and the projector goes on writing into it.
+  expect(statSync(path).ino).toBe(inode);
+  expect(readdirSync(dataDir).filter((name) => name.startsWith("read-model.sqlite.rebuild"))).toEqual([]);
+  expect((await post("after")).status).toBe(202);
+  const runs = (await (await fetch(`${url}/runs?eventId=after`)).json()) as { runs: { status: string }[] };
+  expect(runs.runs.map((r) => r.status)).toEqual(["completed"]);
+  all.signal("SIGTERM");
+  expect(await all.exit(30_000)).toBe(0);
 });

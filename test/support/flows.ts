@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { tempDir } from "./temp.ts";
 
-export type StepSpec = { name: string; type: string; source: string; schema?: object; timeoutMs?: number; runner?: string; /** Raw TOML lines for the step, e.g. `retries = 2`. */ extra?: string };
+export type StepSpec = { name: string; type: string; source: string; schema?: object; timeoutMs?: number; runner?: string; /** Raw TOML lines for the step, e.g. `retries = 2`. */ extra?: string; /** Raw TOML lines for its trigger, e.g. `debounce_ms = 100`. */ trigger?: string };
 
 /**
  * Writes a working directory with `flows/<name>/` packages: a flow.toml, one script per
@@ -18,6 +18,7 @@ export function writeFlows(flows: Record<string, StepSpec[]>, cwd = tempDir("cod
       if (step.timeoutMs) toml.push(`timeout_ms = ${step.timeoutMs}`);
       if (step.extra) toml.push(step.extra);
       toml.push("", "[steps.trigger]", `type = "${step.type}"`);
+      if (step.trigger) toml.push(step.trigger);
       if (step.schema) {
         write(join(root, "schemas", `${step.name}.schema.json`), JSON.stringify(step.schema));
         toml.push(`schema = "schemas/${step.name}.schema.json"`);

@@ -18,9 +18,29 @@ if (!url) {
   process.exit(0);
 }
 const p = event.payload;
-const base = (process.env.CODEX_FLOW_PUBLIC_URL ?? "").replace(/\/$/, "");
-const text = `codex-flows: ${p.flow}/${p.step} ${p.status} (run ${p.runId}, attempt ${p.attempt} on ${p.host})${p.message ? `: ${p.message}` : ""} ${base}${p.link}`;
-const summary = { text, event: event.id, status: p.status, flow: p.flow, step: p.step, runId: p.runId, eventId: p.eventId, attempt: p.attempt, host: p.host, message: p.message, link: `${base}${p.link}` };
+// Only codex-flows emits run events (POST /events refuses the type); the link is still built
+// from a run id of our own shape only, never from text in the payload.
+if (!event.type.startsWith("codex-flows.run.") || typeof p?.runId !== "string" || !/^run-[0-9a-f]{24}$/.test(p.runId)) {
+  result("failed", `not a run event of codex-flows (type ${JSON.stringify(event.type)}, runId ${JSON.stringify(p?.runId)}): nothing was sent`);
+  process.exit(0);
+}
+const path = `runs/${encodeURIComponent(p.runId)}`;
+let link = `/${path}`;
+const publicUrl = process.env.CODEX_FLOW_PUBLIC_URL ?? "";
+if (publicUrl) {
+  const base = URL.canParse(publicUrl) ? new URL(publicUrl) : undefined;
+  if (!base || (base.protocol !== "https:" && base.protocol !== "http:") || base.username || base.password) {
+    result("failed", "CODEX_FLOW_PUBLIC_URL is not an http(s) URL without credentials (e.g. https://flows.example.com): nothing was sent");
+    process.exit(0);
+  }
+  // Resolved as a relative path under the base's own path: nothing in the run id can change the host.
+  if (!base.pathname.endsWith("/")) base.pathname += "/";
+  base.search = "";
+  base.hash = "";
+  link = new URL(path, base).href;
+}
+const text = `codex-flows: ${p.flow}/${p.step} ${p.status} (run ${p.runId}, attempt ${p.attempt} on ${p.host})${p.message ? `: ${p.message}` : ""} ${link}`;
+const summary = { text, event: event.id, status: p.status, flow: p.flow, step: p.step, runId: p.runId, eventId: p.eventId, attempt: p.attempt, host: p.host, message: p.message, link };
 const format = config.format ?? "json";
 const body = JSON.stringify(format === "slack" ? { text } : format === "discord" ? { content: text.slice(0, 2000) } : summary);
 const headers: Record<string, string> = { "content-type": "application/json", "x-codex-flows-event": event.id };

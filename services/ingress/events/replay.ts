@@ -8,11 +8,11 @@ import { eventFromRow } from "./present.ts";
 /**
  * Publishes a stored event again, marked as the next replay generation: the matcher
  * matches it anew against today's flows (new run ids). The one replay path, used by
- * `POST /events/:id/replay` and bulk replays.
+ * `POST /events/:id/replay` and bulk replays. With `flow`, only that flow's steps run.
  */
-export async function replayStored(deps: Pick<IngressDeps, "publish" | "subjects">, row: EventsTable): Promise<Published & { generation: number }> {
+export async function replayStored(deps: Pick<IngressDeps, "publish" | "subjects">, row: EventsTable, flow?: string): Promise<Published & { generation: number }> {
   const generation = row.generation + 1;
   const now = new Date().toISOString();
-  const accepted: EventAccepted = { v: 1, kind: "event.accepted", event: eventFromRow(row), acceptedAt: now, replay: { generation, requestedAt: now } };
+  const accepted: EventAccepted = { v: 1, kind: "event.accepted", event: eventFromRow(row), acceptedAt: now, replay: { generation, requestedAt: now, ...(flow !== undefined ? { flow } : {}) } };
   return { ...(await deps.publish(deps.subjects.event(row.type), accepted, msgIds.event(row.id, generation))), generation };
 }

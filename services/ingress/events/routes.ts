@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { parseFlowEvent } from "../../../lib/event.ts";
+import { parseFlowEvent, systemFieldProblems } from "../../../lib/event.ts";
 import { msgIds } from "../../../lib/ids.ts";
 import type { EventAccepted } from "../../../lib/messages.ts";
 import { acceptedSeq } from "../../../lib/read-model/database.ts";
@@ -76,11 +76,22 @@ export function eventRoutes(deps: IngressDeps) {
     const parsed = parseFlowEvent(parseJson(body), now);
     if (!parsed.ok) throw new HttpError(400, `not a FlowEvent: ${parsed.errors.join("; ")}`, parsed.errors);
     const { event } = parsed;
+    const reserved = systemFieldProblems(event);
+    if (reserved.length > 0) throw new HttpError(400, `not a FlowEvent a client may post: ${reserved.join("; ")}`, reserved);
     const knownSeq = acceptedSeq(db, event.id);
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
     if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, mode);
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
     return await answer(event.id, 0, await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0)), mode);
+  };
+
+  // `{"flow": F}` limits a replay to F's steps (flow replay --flow F); an unknown flow would silently run nothing.
+  const replayFlow = (flow: unknown): string | undefined => {
+    if (flow === undefined) return undefined;
+    if (typeof flow !== "string" || flow === "") throw new HttpError(400, `flow: expected the name of a flow, got ${JSON.stringify(flow)}`);
+    if (!deps.catalog) throw new HttpError(503, "this ingress has no flow catalog to check the flow against (it reads flows from CODEX_FLOW_BACKEND_CWD)");
+    if (!deps.catalog.current().flows.some((f) => f.name === flow)) throw new HttpError(404, `no flow named ${JSON.stringify(flow)}`);
+    return flow;
   };
 
   const replay = async (request: Request, eventId: string, queryWait: string | undefined) => {
@@ -90,9 +101,10 @@ export function eventRoutes(deps: IngressDeps) {
     }
     const options = body.byteLength > 0 ? parseJson(body) : {};
     const mode = waitFor(request, queryWait ?? (options as { wait?: unknown }).wait);
+    const flow = replayFlow((options as { flow?: unknown }).flow);
     const row = await db.selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
     if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(eventId)}`);
-    const { generation, ...published } = await replayStored(deps, row);
+    const { generation, ...published } = await replayStored(deps, row, flow);
     return { ...(await answer(eventId, generation, published, mode)), generation };
   };
 
@@ -101,7 +113,7 @@ export function eventRoutes(deps: IngressDeps) {
   const reader = { beforeHandle: requireToken(deps.token) };
   const post = (summary: string) => ({
     ...route,
-    response: { 202: EventAnswer, ...errors(400, 401, 413, 503) },
+    response: { 202: EventAnswer, ...errors(400, 401, 413, 503, 507) },
     detail: {
       security: [{ hmac: [] }],
       tags: ["events"],
@@ -116,8 +128,8 @@ export function eventRoutes(deps: IngressDeps) {
     .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent (the seed's second path)"))
     .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
       ...operator,
-      response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
-      detail: { security: OPERATOR_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched"}.' },
+      response: { 202: EventAnswer, ...errors(400, 401, 404, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched", "flow": "<name>"}; with flow, only that flow\'s steps run.' },
     })
     .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {
       ...reader,

@@ -1,6 +1,7 @@
 import type { StepDecision } from "../../../lib/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
 import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
+import { whyNoMatch } from "../../../lib/why-no-match.ts";
 import { DEFAULT_RESPONSE_BUDGET_BYTES } from "../budget.ts";
 import type { Changes } from "../changes.ts";
 import { HttpError } from "../errors.ts";
@@ -51,18 +52,11 @@ export async function waitForMatch(db: ReadModel, eventId: string, generation: n
 }
 
 async function readMatch(db: ReadModel, eventId: string, generation: number, budgetBytes: number): Promise<Omit<MatchOutcome, "timedOut"> | undefined> {
-  const event = await db.selectFrom("events").select(["matched_generation"]).where("id", "=", eventId).executeTakeFirst();
+  const event = await db.selectFrom("events").select(["matched_generation", "type"]).where("id", "=", eventId).executeTakeFirst();
   if (!event || event.matched_generation === null || event.matched_generation < generation) return undefined;
   const match = await db.selectFrom("matches").select("decisions_json").where("event_id", "=", eventId).where("generation", "=", event.matched_generation).executeTakeFirst();
   const decisions = match ? (JSON.parse(match.decisions_json) as StepDecision[]) : [];
   const runIds = decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
-  return { matched: runIds.length, runIds, runs: await runsById(db, runIds, budgetBytes), ...(runIds.length === 0 ? { why: whyNoMatch(eventId, decisions) } : {}) };
+  return { matched: runIds.length, runIds, runs: await runsById(db, runIds, budgetBytes), ...(runIds.length === 0 ? { why: whyNoMatch(eventId, event.type, decisions) } : {}) };
 }
 
-/** Why an event started nothing: each step's reasons (the first few), and where the whole decision is. */
-function whyNoMatch(eventId: string, decisions: StepDecision[]): string {
-  const detail = `GET /events/${encodeURIComponent(eventId)} lists every step's decision`;
-  if (decisions.length === 0) return `no flow has a step (none loaded, or every flow is broken); ${detail}`;
-  const shown = decisions.slice(0, 5).map((d) => `${d.flow}/${d.step}: ${d.reasons.join("; ") || "not matched"}`);
-  return `no step matched: ${shown.join(" | ")}${decisions.length > 5 ? ` | ... ${decisions.length - 5} more` : ""}; ${detail}`;
-}

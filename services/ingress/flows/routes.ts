@@ -114,13 +114,13 @@ export function flowRoutes(deps: IngressDeps) {
     .post("/flows/:flow/pause", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), true), {
       ...operator,
       parse: "none",
-      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503) },
+      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503, 507) },
       detail: { security: OPERATOR_SECURITY, tags: ["flows"], summary: "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed", requestBody: jsonRequestBody(PauseBody, false) },
     })
     .post("/flows/:flow/resume", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), false), {
       ...operator,
       parse: "none",
-      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503) },
+      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503, 507) },
       detail: { security: OPERATOR_SECURITY, tags: ["flows"], summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held", requestBody: jsonRequestBody(PauseBody, false) },
     })
     .get(

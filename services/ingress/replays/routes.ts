@@ -53,7 +53,7 @@ export function replayRoutes(deps: IngressDeps) {
       const concurrency = Math.min(body.concurrency ?? 4, MAX_REPLAY_CONCURRENCY);
       const replayed: { eventId: string; generation: number; seq: number }[] = [];
       for (let i = 0; i < events.length; i += concurrency) {
-        const batch = await Promise.all(events.slice(i, i + concurrency).map((row) => replayStored(deps, row)));
+        const batch = await Promise.all(events.slice(i, i + concurrency).map((row) => replayStored(deps, row, body.flow)));
         batch.forEach((published, k) => replayed.push({ eventId: events[i + k]!.id, generation: published.generation, seq: published.seq }));
       }
       return { dryRun: false, count: plan.length, truncated, events: plan, replayed };
@@ -61,7 +61,7 @@ export function replayRoutes(deps: IngressDeps) {
     {
       beforeHandle: requireOperator(deps),
       parse: "none",
-      response: { 200: ReplayAnswer, ...errors(400, 401, 404, 503) },
+      response: { 200: ReplayAnswer, ...errors(400, 401, 404, 503, 507) },
       detail: {
         security: OPERATOR_SECURITY,
         tags: ["events"],

@@ -101,13 +101,13 @@ export function runRoutes(deps: IngressDeps) {
     .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), {
       ...operator,
       parse: "none",
-      response: { 200: RunAnswer, ...errors(401, 404, 409, 503) },
+      response: { 200: RunAnswer, ...errors(401, 404, 409, 503, 507) },
       detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
     })
     .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), {
       ...operator,
       parse: "none",
-      response: { 202: RunAnswer, ...errors(401, 404, 409, 503) },
+      response: { 202: RunAnswer, ...errors(401, 404, 409, 503, 507) },
       detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
     });
 }
