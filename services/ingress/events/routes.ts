@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { parseFlowEvent, systemFieldProblems } from "../../../lib/event.ts";
+import { parseFlowEvent, SYSTEM_EVENT_ID, SYSTEM_TYPE_NAMESPACE, systemFieldProblems } from "../../../lib/event.ts";
 import { msgIds } from "../../../lib/ids.ts";
 import type { EventAccepted } from "../../../lib/messages.ts";
 import { acceptedSeq } from "../../../lib/read-model/database.ts";
@@ -26,6 +26,14 @@ const EventQuery = t.Object(
   },
   { additionalProperties: true },
 );
+
+/** What a client may post, as the document says it: a FlowEventInput outside the ids and the type namespace the system keeps for itself. */
+const CLIENT_EVENT = {
+  allOf: [
+    { $ref: "#/components/schemas/FlowEventInput" },
+    { properties: { id: { not: { pattern: SYSTEM_EVENT_ID.source } }, type: { not: { pattern: `^${SYSTEM_TYPE_NAMESPACE}(\\.|$)` } } } },
+  ],
+};
 
 /**
  * `POST /events` and `POST /flow-events`: one FlowEvent in, 202 once JetStream has
@@ -119,7 +127,7 @@ export function eventRoutes(deps: IngressDeps) {
       tags: ["events"],
       summary,
       description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event; 503 while it cannot.",
-      requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/FlowEventInput" } } } },
+      requestBody: { required: true, content: { "application/json": { schema: CLIENT_EVENT } } },
     },
   });
   return new Elysia({ name: "events" })
