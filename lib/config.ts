@@ -19,6 +19,11 @@ export type Config = {
   token?: string;
   /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS; `*`: any). */
   allowedOrigins: string[];
+  /** Host names the ingress answers besides loopback, IP literals and its own host (CODEX_FLOW_ALLOWED_HOSTS; `*`: any). */
+  allowedHosts: string[];
+  /** Held requests (long polls, output streams) in total and per client address (CODEX_FLOW_MAX_HELD_CONNECTIONS, CODEX_FLOW_MAX_HELD_PER_CLIENT). */
+  maxHeldConnections: number;
+  maxHeldPerClient: number;
   executor: ExecutorKind;
   natsUrl?: string;
   /** nats-server monitoring addresses whose /varz the durability check reads (CODEX_FLOW_NATS_MONITOR_URL). */
@@ -110,6 +115,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
     allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
+    allowedHosts: read.list("CODEX_FLOW_ALLOWED_HOSTS", /^(\*|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/, "comma-separated host names such as flows.example.com, or *").map((host) => host.toLowerCase().replace(/\.$/, "")),
+    maxHeldConnections: read.int("CODEX_FLOW_MAX_HELD_CONNECTIONS", 1024, 1, 1_000_000),
+    maxHeldPerClient: read.int("CODEX_FLOW_MAX_HELD_PER_CLIENT", 64, 1, 1_000_000),
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
     // Unset, with NATS_URL unset too: deploy/nats/single.conf's monitor beside its default client port.

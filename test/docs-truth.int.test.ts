@@ -45,8 +45,12 @@ describe("the API document and its page", () => {
   test("the document marks which endpoints need the token, which the HMAC, and which are open", async () => {
     const doc = await json(fetch(`${url}/openapi.json`));
     const security = (path: string, method: string) => doc.paths[path][method].security;
-    for (const [path, method] of [["/runs", "get"], ["/runs/{id}", "get"], ["/runs/{id}/output", "get"], ["/runs/{id}/cancel", "post"], ["/runs/{id}/retry", "post"], ["/events", "get"], ["/events/{id}", "get"], ["/events/{id}/replay", "post"], ["/metrics", "get"]]) {
+    for (const [path, method] of [["/runs", "get"], ["/runs/{id}", "get"], ["/runs/{id}/output", "get"], ["/events", "get"], ["/events/{id}", "get"], ["/metrics", "get"], ["/flows", "get"], ["/schedules", "get"], ["/hosts", "get"], ["/changes", "get"]]) {
       expect({ path, method, security: security(path!, method!) }).toEqual({ path, method, security: [{ bearer: [] }, { apiKey: [] }] });
+    }
+    // Operations: the token, or with only a secret set the body's HMAC (docs/security.md).
+    for (const [path, method] of [["/runs/{id}/cancel", "post"], ["/runs/{id}/retry", "post"], ["/events/{id}/replay", "post"], ["/replays", "post"], ["/flows/{flow}/pause", "post"], ["/flows/{flow}/resume", "post"]]) {
+      expect({ path, method, security: security(path!, method!) }).toEqual({ path, method, security: [{ bearer: [] }, { apiKey: [] }, { hmac: [] }] });
     }
     expect(security("/events", "post")).toEqual([{ hmac: [] }]);
     expect(security("/healthz", "get")).toEqual([]);

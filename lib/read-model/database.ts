@@ -137,11 +137,7 @@ export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<num
   return row?.seq ?? 0;
 }
 
-/** Every process status a run can have in the read model. */
-export const RUN_STATUSES: readonly string[] = ["queued", "running", "completed", "failed", "timed_out", "canceled"];
-
-/** Process statuses after which a run does not change unless a new attempt starts. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled", "superseded"]);
+export { FINAL_STATUSES, RUN_STATUSES } from "../run-status.ts";
 
 /** Effective statuses (the step's verdict, else the process status) that ask a person to look (the original's later clients derive the same); retention keeps them apart. */
 export const ATTENTION: ReadonlySet<string> = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);

@@ -5,6 +5,7 @@ import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { BEAT_EVERY_MS, type HostBeat } from "../../lib/heartbeat.ts";
 import type { Health } from "./schemas.ts";
+import type { HeldConnections } from "./held.ts";
 import { consumerDepths } from "./system/sources.ts";
 
 /** Counters this ingress process keeps (Prometheus counters restart with the process). */
@@ -24,6 +25,7 @@ export type MetricsSources = {
   counters: IngressCounters;
   health: () => Promise<Health>;
   hosts: () => HostBeat[];
+  held: HeldConnections;
 };
 
 /** Follows executors' heartbeats; `hosts()` are the ones heard from within three beats. */
@@ -57,6 +59,14 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   metric("codex_flows_events_accepted_total", "counter", "Events this ingress accepted into the stream.", [[{}, counters.accepted]]);
   metric("codex_flows_events_duplicate_total", "counter", "Events this ingress answered as duplicates (the id was accepted before).", [[{}, counters.duplicates]]);
   metric("codex_flows_events_rejected_total", "counter", "Event posts this ingress refused, by HTTP status.", [...counters.rejected].map(([status, n]) => [{ status }, n]));
+
+  const { held } = sources;
+  metric("codex_flows_held_requests", "gauge", "Requests this ingress holds open now (GET /changes long polls, output streams).", [[{}, held.total]]);
+  metric("codex_flows_held_requests_clients", "gauge", "Client addresses holding at least one request open now.", [[{}, held.clients]]);
+  metric("codex_flows_held_requests_limit", "gauge", "The bound on held requests: in total (CODEX_FLOW_MAX_HELD_CONNECTIONS, 503 beyond) and per client address (CODEX_FLOW_MAX_HELD_PER_CLIENT, 429 beyond).", [
+    [{ scope: "total" }, held.limits.total],
+    [{ scope: "client" }, held.limits.perClient],
+  ]);
 
   const events = await db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
   metric("codex_flows_events", "gauge", "Events in the read model.", [[{}, Number(events.n)]]);

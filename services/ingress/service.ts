@@ -17,6 +17,7 @@ import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
 import { streamProbe } from "./system/stream-probe.ts";
 import { exposureWarning } from "./browser.ts";
+import { HeldConnections } from "./held.ts";
 import { busyPort, releasePort } from "./port.ts";
 import { diskGuarded, diskHealth } from "./disk.ts";
 
@@ -83,11 +84,12 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     };
   };
   const counters = ingressCounters();
+  const held = new HeldConnections({ total: config.maxHeldConnections, perClient: config.maxHeldPerClient });
   const hosts = watchHosts(nc, subjects);
   const closing = new AbortController();
   const app = createIngressApp({
     counters,
-    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts }),
+    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, held }),
     db,
     publish: diskGuarded(jetStreamPublisher(nc, js, config.publishTimeoutMs), disk),
     subjects,
@@ -96,6 +98,9 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     lastSeq,
     secret: config.secret,
     allowedOrigins: config.allowedOrigins,
+    listenHost: config.host,
+    allowedHosts: config.allowedHosts,
+    held,
     token: config.token,
     maxBodyBytes: config.maxBodyBytes,
     responseBudgetBytes: config.responseBudgetBytes,
