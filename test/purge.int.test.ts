@@ -75,7 +75,7 @@ describe("archive and purge", () => {
   test("given a bad date, then purge says which option is wrong", async () => {
     const { code, stderr } = await flow(["purge", "--before", "last week", "--dry-run"]);
     expect(code).toBe(2);
-    expect(stderr).toContain('before: expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z), got "last week"');
+    expect(stderr).toContain('before="last week" is invalid: expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z)');
   });
 
   test("purge --dry-run prints runs and bytes per flow and status, and deletes nothing", async () => {

@@ -8,8 +8,12 @@ import { decodeCursor, encodeCursor } from "../paging.ts";
 /** What an archive or purge covers: final runs created before `before` (of one flow, some statuses), and events that started no run. */
 export type Selection = { rule: PurgeRule & { before: string }; eventsBefore?: string };
 
-const DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/i;
 const STATUS = /^[a-z_]{1,40}$/;
+/** The forms `before` takes, for the OpenAPI document: what these describe, parseSelection accepts. */
+export const BEFORE_FORMATS = ["date", "date-time"] as const;
+/** `status` as the document describes it: comma-separated words. */
+export const STATUS_LIST = "^[a-z_]{1,40}(,[a-z_]{1,40})*$";
 
 /**
  * Reads `before` (a date or an ISO time: runs created before it), `flow` and `status` (a
@@ -17,14 +21,15 @@ const STATUS = /^[a-z_]{1,40}$/;
  * run are covered only when neither a flow nor a status narrows the selection.
  */
 export function parseSelection(query: { before?: unknown; flow?: unknown; status?: unknown }): Selection {
-  const { before, flow, status } = query;
-  if (typeof before !== "string" || !DATE.test(before) || Number.isNaN(Date.parse(before))) {
+  // An empty value is an absent one, as a form sends it.
+  const [before, flow, status] = [query.before, query.flow, query.status].map((v) => (v === "" ? undefined : v));
+  if (typeof before !== "string" || !DATE.test(before) || Number.isNaN(Date.parse(before.toUpperCase()))) {
     throw new HttpError(400, `before: expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z), got ${JSON.stringify(before ?? null)}`);
   }
   if (flow !== undefined && (typeof flow !== "string" || flow === "")) throw new HttpError(400, `flow: expected a flow name, got ${JSON.stringify(flow)}`);
   const statuses = status === undefined ? undefined : String(status).split(",").map((s) => s.trim());
   if (statuses && !statuses.every((s) => STATUS.test(s))) throw new HttpError(400, `status: expected comma-separated statuses such as completed,failed,needs_intervention, got ${JSON.stringify(status)}`);
-  const at = new Date(Date.parse(before)).toISOString();
+  const at = new Date(Date.parse(before.toUpperCase())).toISOString();
   const rule = { before: at, ...(flow ? { flow: flow as string } : {}), ...(statuses ? { statuses } : {}) };
   return { rule, ...(flow || statuses ? {} : { eventsBefore: at }) };
 }

@@ -4,16 +4,15 @@ import { msgIds } from "../../../lib/ids.ts";
 import type { PurgeRuns } from "../../../lib/messages.ts";
 import { requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
-import { HttpError } from "../errors.ts";
-import { errors } from "../schemas.ts";
+import { errors, Query } from "../schemas.ts";
 import { jsonRequestBody, strictBody } from "../strict-body.ts";
 import { archivePage, parseSelection, purgeCounts } from "./queries.ts";
-import { ArchivePage, PurgeAnswer, PurgeBody, PurgeCounts } from "./schemas.ts";
+import { ArchivePage, Before, PurgeAnswer, PurgeBody, PurgeCounts, StatusList } from "./schemas.ts";
 
 const SelectionQuery = t.Object({
-  before: t.Optional(t.String({ description: "Runs created before this date (2026-01-31) or ISO time" })),
-  flow: t.Optional(t.String({ description: "Only this flow's runs" })),
-  status: t.Optional(t.String({ description: "Only runs of these effective statuses (comma-separated)" })),
+  before: Before("Runs created before this date (2026-01-31) or ISO time"),
+  flow: Query.text,
+  status: t.Optional(t.Union([t.Literal(""), StatusList], { error: StatusList.error })),
 });
 
 /** Runs one archive page holds (each with its attempts, output and event). */
@@ -60,8 +59,8 @@ export function dataRoutes(deps: IngressDeps) {
     .get(
       "/archive",
       async ({ query }) => {
-        if (query.cursor !== undefined && query.cursor === "") throw new HttpError(400, "cursor: expected the nextCursor of the previous page");
-        return await archivePage(deps.db, parseSelection(query), query.cursor, ARCHIVE_PAGE);
+        // An empty cursor is an absent one (the first page), as a form sends it.
+        return await archivePage(deps.db, parseSelection(query), query.cursor || undefined, ARCHIVE_PAGE);
       },
       {
         ...guard,

@@ -1,10 +1,17 @@
 import { t } from "elysia";
+import { BEFORE_FORMATS, STATUS_LIST } from "./queries.ts";
+
+const BEFORE_ERROR = "expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z)";
+/** `before`, as the document describes it: a date or an ISO time. */
+export const Before = (description: string) => t.Union(BEFORE_FORMATS.map((format) => t.String({ format })), { error: BEFORE_ERROR, description });
+/** `status`: comma-separated effective statuses. */
+export const StatusList = t.String({ pattern: STATUS_LIST, error: "expected comma-separated statuses such as completed,failed", description: "Comma-separated effective statuses" });
 
 export const PurgeBody = t.Object(
   {
-    before: t.String({ description: "Final runs created before this date (2026-01-31) or ISO time" }),
+    before: Before("Final runs created before this date (2026-01-31) or ISO time"),
     flow: t.Optional(t.String({ minLength: 1 })),
-    status: t.Optional(t.String({ description: "Comma-separated effective statuses" })),
+    status: t.Optional(StatusList),
   },
   { additionalProperties: false },
 );
