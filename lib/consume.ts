@@ -82,7 +82,7 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
       } catch (error) {
         disposition = await failed(message, error);
       }
-      if (disposition === "ack") await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error: String(error) }));
+      if (disposition === "ack") await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error }));
       else if ("nak" in disposition) message.nak(disposition.nak);
       else if ("term" in disposition) message.term(disposition.term);
       else log.warn("lease given up; leaving the message to its next holder", { subject: message.subject, seq: message.seq, why: disposition.abandon });
@@ -97,15 +97,15 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
     const deliveries = message.info.deliveryCount;
     const last = options.giveUp !== undefined && spec.maxDeliver !== undefined && spec.maxDeliver > 0 && deliveries >= spec.maxDeliver;
     if (!last) {
-      log.warn("handler failed; the message will be redelivered", { subject: message.subject, seq: message.seq, deliveries, error: String(error) });
+      log.warn("handler failed; the message will be redelivered", { subject: message.subject, seq: message.seq, deliveries, error });
       return { nak: redeliveryDelayMs(deliveries) };
     }
-    log.error("handler failed on the last delivery; recorded and terminated", { subject: message.subject, seq: message.seq, deliveries, error: String(error) });
+    log.error("handler failed on the last delivery; recorded and terminated", { subject: message.subject, seq: message.seq, deliveries, error });
     try {
       await options.giveUp!(message, error);
     } catch (recordError) {
       // Not recorded: hand it back once more rather than lose it silently (the server's limit ends it).
-      log.error("could not record the failure; handing the message back", { seq: message.seq, error: String(recordError) });
+      log.error("could not record the failure; handing the message back", { seq: message.seq, error: recordError });
       return { nak: redeliveryDelayMs(deliveries) };
     }
     return { term: `gave up after ${deliveries} deliveries: ${String(error)}` };
@@ -142,7 +142,7 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
         if (stopping) break;
         consumer = undefined;
         failures++;
-        log.warn("pull failed; retrying", { consumer: spec.durable, error: String(error) });
+        log.warn("pull failed; retrying", { consumer: spec.durable, error });
         await ensureConsumer(jsm, stream, spec).catch(() => undefined);
         await Bun.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
       }
