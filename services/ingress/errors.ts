@@ -1,4 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
+import { logger } from "../../lib/log.ts";
+
+const log = logger("ingress");
 
 /** An error answered with a status and a JSON body `{error, details?}`; thrown by handlers. */
 export class HttpError extends Error {
@@ -13,8 +17,13 @@ export class HttpError extends Error {
   }
 }
 
-/** The one error mapping of the API: every failure is JSON that names what was wrong. */
-export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onError({ as: "global" }, ({ code, error, set, path }) => {
+/**
+ * The one error mapping of the API: every failure is JSON that names what was wrong. An
+ * unexpected one is logged once, with its stack, the request's method and path (never its
+ * headers or body: they may hold secrets) and an id; the answer is that id, not the
+ * internal message.
+ */
+export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onError({ as: "global" }, ({ code, error, set, path, request }) => {
   switch (code) {
     case "HttpError":
       set.status = error.status;
@@ -35,8 +44,11 @@ export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onErro
     case "PARSE":
       set.status = 400;
       return { error: "request body is not valid JSON" };
-    default:
+    default: {
+      const id = randomUUID();
+      log.error("request failed", { id, method: request.method, path, code, error });
       set.status = 500;
-      return { error: `internal error: ${error instanceof Error ? error.message : String(error)}` };
+      return { error: "internal error", id };
+    }
   }
 });
