@@ -1,4 +1,4 @@
-import { ConfigError, type Config, loadConfig } from "../lib/config.ts";
+import { ConfigError, type Config, DEFAULT_NATS_URL, loadConfig } from "../lib/config.ts";
 import { checkDurability } from "../lib/durability-check.ts";
 import { redactUrl } from "../lib/jetstream.ts";
 import { HintError } from "../lib/hint.ts";
@@ -6,9 +6,6 @@ import { logger } from "../lib/log.ts";
 import { forceStopAfterMs, stopOnSignal } from "./context.ts";
 import type { RunningSystem, ServiceName } from "./system.ts";
 import { startThreadedSystem } from "./threads.ts";
-
-/** Where services connect when NATS_URL is not set: the NATS default on this host. */
-export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 
 /**
  * A service process: read the configuration, connect, start, stop gracefully on
