@@ -18,10 +18,18 @@ export class HttpError extends Error {
 }
 
 /**
- * The one error mapping of the API: every failure is JSON that names what was wrong. An
- * unexpected one is logged once, with its stack, the request's method and path (never its
- * headers or body: they may hold secrets) and an id; the answer is that id, not the
- * internal message.
+ * An error no handler expected: logged once with its stack, the request's method and path
+ * (never its headers or body: they may hold secrets) and a new id; the answer is that id.
+ */
+export function unexpected(error: unknown, request: Request, code?: string | number): { error: "internal error"; id: string } {
+  const id = randomUUID();
+  log.error("request failed", { id, method: request.method, path: new URL(request.url).pathname, ...(code === undefined ? {} : { code }), error });
+  return { error: "internal error", id };
+}
+
+/**
+ * The one error mapping of the API: every failure is JSON that names what was wrong; an
+ * unexpected one answers only the id under which it was logged (`unexpected`).
  */
 export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onError({ as: "global" }, ({ code, error, set, path, request }) => {
   switch (code) {
@@ -44,11 +52,8 @@ export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onErro
     case "PARSE":
       set.status = 400;
       return { error: "request body is not valid JSON" };
-    default: {
-      const id = randomUUID();
-      log.error("request failed", { id, method: request.method, path, code, error });
+    default:
       set.status = 500;
-      return { error: "internal error", id };
-    }
+      return unexpected(error, request, code);
   }
 });
