@@ -25,6 +25,11 @@ test("given a queue without a consumer, one nobody pulls, and NATS gone, then ea
   const missingStream = queueWatch(jsm, "NO_SUCH_STREAM", 0);
   expect(await missingStream("nobody")).toStartWith('no executor has served queue "nobody" yet');
 
+  // A request nobody answers (no JetStream behind this API prefix): "no responders", which nats.js reports as "jetstream is not enabled".
+  const nowhere = queueWatch(await jetstreamManager(nc, { apiPrefix: "$NOJS.API", checkAPI: false }), config.stream, 0);
+  const noAnswer = await nowhere("idle");
+  expect(noAnswer).toStartWith('cannot tell whether an executor serves queue "idle": NATS did not answer (');
+
   await nc.close();
   const failed = await watch("idle");
   expect(failed).toStartWith('cannot tell whether an executor serves queue "idle": NATS did not answer (');
