@@ -101,7 +101,8 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
 
   const failed = async (message: JsMsg, error: unknown): Promise<Disposition> => {
     const deliveries = message.info.deliveryCount;
-    const bug = isProgrammingError(error) && repeated.note(message.seq, error) >= PROGRAMMING_ERROR_REPEATS;
+    const repeats = repeated.note(message.seq, error);
+    const bug = isProgrammingError(error) && repeats >= PROGRAMMING_ERROR_REPEATS;
     const lastDelivery = spec.maxDeliver !== undefined && spec.maxDeliver > 0 && deliveries >= spec.maxDeliver;
     if (options.giveUp === undefined || !(bug || lastDelivery)) {
       log.warn("handler failed; the message will be redelivered", { subject: message.subject, seq: message.seq, deliveries, error });
