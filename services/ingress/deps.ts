@@ -29,6 +29,8 @@ export type IngressDeps = {
   /** What one list answer may spend on results, output tails and payloads (CODEX_FLOW_RESPONSE_BUDGET_BYTES). */
   responseBudgetBytes: number;
   waitTimeoutMs: number;
+  /** A write's publish deadline (CODEX_FLOW_PUBLISH_DEADLINE_MS): the default match wait ends by it too, so the answer beats the sender's timeout. */
+  publishDeadlineMs?: number;
   /** How long a write without `?wait=` waits for the match decision, to answer runIds (0: not at all). */
   matchWaitMs: number;
   /** Why queued runs wait (no executor serving their queue), when it can be known. */

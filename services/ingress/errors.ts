@@ -6,6 +6,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly details?: string[],
+    /** Headers the answer carries (a 503's Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -16,6 +18,7 @@ export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onErro
   switch (code) {
     case "HttpError":
       set.status = error.status;
+      if (error.headers) Object.assign(set.headers, error.headers);
       return { error: error.message, ...(error.details ? { details: error.details } : {}) };
     case "NOT_FOUND":
       set.status = 404;

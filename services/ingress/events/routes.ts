@@ -56,6 +56,12 @@ export function eventRoutes(deps: IngressDeps) {
     return undefined;
   };
 
+  // The brief default wait for runIds ends by the publish deadline (from the post's arrival): a publish that rode out an election must still answer before the sender gives up.
+  const byDeadline = (wait: Wait, arrived: number): Wait => {
+    if (!wait || wait.explicit || deps.publishDeadlineMs === undefined) return wait;
+    return { ...wait, timeoutMs: Math.max(0, Math.min(wait.timeoutMs, arrived + deps.publishDeadlineMs - Date.now())) };
+  };
+
   const accept = async (request: Request, wait: string | undefined) => {
     try {
       return await acceptEvent(request, wait);
@@ -67,6 +73,7 @@ export function eventRoutes(deps: IngressDeps) {
   };
 
   const acceptEvent = async (request: Request, wait: string | undefined) => {
+    const arrived = Date.now();
     const mode = waitFor(request, wait);
     const body = await readBody(request, deps.maxBodyBytes);
     if (deps.secret && !verifySignature(deps.secret, body, request.headers)) {
@@ -80,9 +87,10 @@ export function eventRoutes(deps: IngressDeps) {
     if (reserved.length > 0) throw new HttpError(400, `not a FlowEvent a client may post: ${reserved.join("; ")}`, reserved);
     const knownSeq = acceptedSeq(db, event.id);
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
-    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, mode);
+    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, byDeadline(mode, arrived));
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
-    return await answer(event.id, 0, await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0)), mode);
+    const published = await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0));
+    return await answer(event.id, 0, published, byDeadline(mode, arrived));
   };
 
   // `{"flow": F}` limits a replay to F's steps (flow replay --flow F); an unknown flow would silently run nothing.

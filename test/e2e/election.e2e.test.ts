@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { Deployment, withOutput } from "../support/cluster.ts";
+import { steadyLoad } from "../support/load.ts";
+import { type NatsCluster, startNatsCluster } from "../support/nats-cluster.ts";
+import { eventually } from "../support/nats.ts";
+import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { countsById, latencyReport, storedEvents } from "../support/stored.ts";
+
+// Issue 24 item 1: the stream's leader is killed in a 3-node cluster under 20 posts/s. A
+// publish that fails for a reason that passes (no responders while the stream elects a
+// leader, a timeout, a reconnect) is retried with the same Nats-Msg-Id until the publish
+// deadline, so no sender sees a 503 and every accepted post is in the stream once. The
+// summary line gives the 503 count and the latency percentiles.
+setDefaultTimeout(120_000);
+const cli = useProcesses();
+const RATE_PER_S = 20;
+let cluster: NatsCluster;
+let deployment: Deployment;
+let env: Record<string, string | undefined>;
+
+beforeAll(async () => {
+  cluster = await startNatsCluster(3);
+  // No matcher here: the answer is the publish alone (CODEX_FLOW_MATCH_WAIT_MS=0).
+  env = await serviceEnv(cluster.urls, { CODEX_FLOW_STREAM_REPLICAS: "3", CODEX_FLOW_MATCH_WAIT_MS: "0", CODEX_FLOW_PUBLISH_TIMEOUT_MS: "2000" });
+  deployment = new Deployment(cli, env);
+  await deployment.start("ingress", "ingress");
+  await cluster.streamCurrent(env.CODEX_FLOW_STREAM!);
+});
+
+afterAll(async () => {
+  await cli.stopAll();
+  await cluster?.close();
+  deployment?.removeTempDirs();
+});
+
+/** The node that leads the stream now (undefined while it elects one). */
+async function streamLeader(stream: string): Promise<string | undefined> {
+  const nc = await connect({ servers: cluster.urls.split(","), timeout: 2_000 });
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+    return (await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader;
+  } finally {
+    await nc.close();
+  }
+}
+
+describe("an R3 stream whose leader is killed under load", () => {
+  test("given 20 posts/s, when the stream leader is SIGKILLed, then no post is answered 503 and every accepted post is in the stream once", () =>
+    withOutput(deployment, async () => {
+      const stream = env.CODEX_FLOW_STREAM!;
+      const url = await ingressUrlOf(deployment.proc("ingress"));
+      const load = steadyLoad(() => url, "election", RATE_PER_S);
+      const started = Date.now();
+      const report: Record<string, unknown> = {};
+      let answers;
+      try {
+        await Bun.sleep(2_000);
+        const leader = await eventually(() => streamLeader(stream), 10_000, "the stream's leader");
+        await cluster.stop(leader, "SIGKILL");
+        report.killed = `${leader} at +${Date.now() - started} ms`;
+        const next = await eventually(async () => { const now = await streamLeader(stream); return now && now !== leader ? now : undefined; }, 30_000, "a new stream leader");
+        report.newLeader = `${next} at +${Date.now() - started} ms`;
+        await Bun.sleep(5_000);
+      } finally {
+        answers = await load.stop();
+      }
+      const accepted = answers.filter((a) => a.status === 202);
+      const stored = await storedEvents(cluster.urls, stream);
+      const counts = countsById(stored);
+      Object.assign(report, { sent: answers.length, ...latencyReport(answers), storedMessages: stored.length });
+      console.log(`election summary: ${JSON.stringify(report)}`);
+      expect(answers.filter((a) => a.status !== 202).map((a) => ({ id: a.id, status: a.status, error: a.error ?? a.body?.error }))).toEqual([]);
+      expect(accepted.filter((a) => counts.get(a.id) !== 1).map((a) => ({ id: a.id, stored: counts.get(a.id) ?? 0 }))).toEqual([]);
+      expect(stored.length).toBe(accepted.length);
+    }));
+});
