@@ -14,7 +14,7 @@ describe("passes: a failed publish worth trying again", () => {
   });
 
   test("given a refusal that will repeat (permissions, a closed connection, a 4xx from JetStream, an unknown error), then it does not pass", () => {
-    expect(passes(new RequestError("denied", { cause: new errors.PermissionViolationError("publish", "flows.events.x") }))).toBe(false);
+    expect(passes(new RequestError("denied", { cause: new errors.PermissionViolationError("Permissions Violation for Publish", "publish", "flows.events.x") }))).toBe(false);
     expect(passes(new errors.ClosedConnectionError())).toBe(false);
     expect(passes(new JetStreamApiError({ code: 400, err_code: 10054, description: "maximum payload exceeded" }))).toBe(false);
     expect(passes(new Error("something else"))).toBe(false);
