@@ -6,6 +6,7 @@ import type { Changes } from "./changes.ts";
 import type { IngressCounters } from "./metrics.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
+import type { Spool } from "./spool/spool.ts";
 import type { SystemSources } from "./system/sources.ts";
 
 import type { Health } from "./schemas.ts";
@@ -16,6 +17,8 @@ export type { Health };
 export type IngressDeps = {
   db: ReadModel;
   publish: Publisher;
+  /** The local spool for POST /events (CODEX_FLOW_INGRESS_SPOOL), when it is on. */
+  spool?: Spool;
   subjects: Subjects;
   health: () => Promise<Health>;
   /** The stream's last sequence (fresh when the cached one is below `atLeast`); null when NATS cannot say. */

@@ -3,12 +3,13 @@ import { readModelPath } from "../../lib/config.ts";
 import { lastMessage } from "../../lib/last-message.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
-import { readCheckpoint } from "../../lib/read-model/database.ts";
+import { acceptedSeq, readCheckpoint } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { createIngressApp } from "./app.ts";
 import type { Health } from "./deps.ts";
 import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
 import { jetStreamPublisher } from "./publish.ts";
+import { startSpool } from "./spool/spool.ts";
 import { serverBodyLimit } from "./body.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
@@ -64,6 +65,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     }
     return streamSeq.value;
   };
+  const publish = jetStreamPublisher(nc, js, { timeoutMs: config.publishTimeoutMs, deadlineMs: config.publishDeadlineMs });
+  const spool = config.spoolDir ? startSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, publish, alreadyAccepted: (id) => acceptedSeq(db, id) !== undefined, log }) : undefined;
   const health = async (): Promise<Health> => {
     const connected = isConnected(nc);
     await lastSeq();
@@ -71,16 +74,19 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
-    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, flows: { loaded: flows.flows.map((f) => f.name), problems } };
+    const spooled = spool?.state();
+    const spoolHealth = spooled ? { spool: { depth: spooled.depth, bytes: spooled.bytes, maxBytes: spooled.maxBytes, oldestAgeMs: spooled.oldestAgeMs } } : {};
+    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, ...spoolHealth, flows: { loaded: flows.flows.map((f) => f.name), problems } };
   };
   const counters = ingressCounters();
   const hosts = watchHosts(nc, subjects);
   const closing = new AbortController();
   const app = createIngressApp({
     counters,
-    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts }),
+    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, spool: spool?.state }),
     db,
-    publish: jetStreamPublisher(nc, js, { timeoutMs: config.publishTimeoutMs, deadlineMs: config.publishDeadlineMs }),
+    publish,
+    spool,
     subjects,
     queues: queueWatch(jsm, config.stream),
     health,
@@ -111,6 +117,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
       closing.abort();
       hosts.stop();
       await app.stop();
+      await spool?.stop();
       if (!shared?.db) await db.destroy();
     },
   };

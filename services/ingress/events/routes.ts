@@ -34,6 +34,14 @@ const EventQuery = t.Object(
  */
 export function eventRoutes(deps: IngressDeps) {
   const { db, publish, subjects } = deps;
+  // Spooled: not in the stream yet, so no sequence and no match to wait for; the wait says it timed out.
+  const spooledAnswer = (eventId: string, taken: { duplicate: boolean }, wait: Wait) => {
+    if (taken.duplicate) deps.counters.duplicates++;
+    else deps.counters.accepted++;
+    const base = { status: taken.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, spooled: true, ...(taken.duplicate ? { idempotent: true } : {}) };
+    return wait ? { ...base, matched: 0, runIds: [], ...(wait.explicit ? { runs: [] } : {}), waitTimedOut: true } : base;
+  };
+
   const answer = async (eventId: string, generation: number, published: { seq: number; duplicate: boolean }, wait: Wait) => {
     if (published.duplicate) deps.counters.duplicates++;
     else deps.counters.accepted++;
@@ -89,6 +97,11 @@ export function eventRoutes(deps: IngressDeps) {
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
     if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, byDeadline(mode, arrived));
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
+    if (deps.spool) {
+      const taken = await deps.spool.take(subjects.event(event.type), accepted, msgIds.event(event.id, 0), event.id);
+      if (taken.spooled) return spooledAnswer(event.id, taken, mode);
+      return await answer(event.id, 0, taken, byDeadline(mode, arrived));
+    }
     const published = await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0));
     return await answer(event.id, 0, published, byDeadline(mode, arrived));
   };
@@ -121,12 +134,12 @@ export function eventRoutes(deps: IngressDeps) {
   const reader = { beforeHandle: requireToken(deps.token) };
   const post = (summary: string) => ({
     ...route,
-    response: { 202: EventAnswer, ...errors(400, 401, 413, 503) },
+    response: { 202: EventAnswer, ...errors(400, 401, 413, 503, 507) },
     detail: {
       security: [{ hmac: [] }],
       tags: ["events"],
       summary,
-      description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event; 503 while it cannot.",
+      description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event (or, with CODEX_FLOW_INGRESS_SPOOL, once the spool fsynced it: `spooled: true`); 503 with Retry-After when JetStream could not take it within CODEX_FLOW_PUBLISH_DEADLINE_MS; 507 when the spool is full.",
       requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/FlowEventInput" } } } },
     },
   });
