@@ -16,20 +16,21 @@ const quiet: Logger = { info() {}, warn() {}, error() {} };
 const message = (id: string): EventAccepted => ({ v: 1, kind: "event.accepted", event: { id, type: "demo.ping", payload: { id }, receivedAt: "2026-12-07T00:00:00.000Z" }, acceptedAt: "2026-12-07T00:00:00.000Z" });
 
 /** A stand-in for the stream: while `down`, every publish is Unavailable (the deadline passed); else it records the message id. */
-function stream() {
-  const self = {
+type Stand = { down: boolean; published: { msgID: string; message: FlowMessage }[]; publish: Publisher };
+function stream(): Stand {
+  const self: Stand = {
     down: true,
     published: [] as { msgID: string; message: FlowMessage }[],
-    publish: (async (_subject, message, msgID) => {
+    publish: async (_subject, message, msgID) => {
       if (self.down) throw new Unavailable("is unavailable (test)");
       self.published.push({ msgID, message });
       return { seq: self.published.length, duplicate: false };
-    }) as Publisher,
+    },
   };
   return self;
 }
 
-const open = (dir: string, s: ReturnType<typeof stream>, extra: { maxBytes?: number; accepted?: Set<string> } = {}): Spool =>
+const open = (dir: string, s: Stand, extra: { maxBytes?: number; accepted?: Set<string> } = {}): Spool =>
   startSpool({ dir, maxBytes: extra.maxBytes ?? 1024 * 1024, publish: s.publish, alreadyAccepted: (id) => extra.accepted?.has(id) ?? false, log: quiet, pauseMs: 20 });
 const take = (spool: Spool, id: string) => spool.take("flows.events.demo.ping", message(id), `event:${id}`, id);
 
