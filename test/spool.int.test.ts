@@ -126,3 +126,18 @@ describe("the ingress spool", () => {
     await spool.stop();
   });
 });
+
+describe("one ingress per spool", () => {
+  test("given a spool directory another ingress holds, then opening it fails and names the holder and CODEX_FLOW_INGRESS_SPOOL", async () => {
+    const dir = tempDir("codex-flows-spool-");
+    const child = Bun.spawn(["bun", "-e", `import { startSpool } from ${JSON.stringify(`${import.meta.dir}/../services/ingress/spool/spool.ts`)}; startSpool({ dir: ${JSON.stringify(dir)}, maxBytes: 65536, publish: async () => ({ seq: 1, duplicate: false }), alreadyAccepted: () => false, log: { info() {}, warn() {}, error() {} } }); console.log("held"); await Bun.sleep(60_000);`], { stdout: "pipe" });
+    try {
+      const reader = child.stdout.getReader();
+      await eventually(async () => new TextDecoder().decode((await reader.read()).value).includes("held"), 15_000, "the other process to hold the spool");
+      expect(() => open(dir, stream())).toThrow(new RegExp(`in use by pid ${child.pid} .*CODEX_FLOW_INGRESS_SPOOL`));
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { type DataDirLock, lockDataDir } from "../../../lib/lock.ts";
+import { HintError } from "../../../lib/hint.ts";
+import { type DataDirLock, LockHeldError, lockDataDir } from "../../../lib/lock.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { decodeProgress, decodeRecords, encodeProgress, encodeRecord, type Located, type SpoolRecord } from "./record.ts";
 
@@ -36,7 +37,7 @@ export type SpoolStore = {
 /** Opens (or creates) the spool in `dir`: reads what a previous process left undrained, dropping a torn last record. */
 export function openSpoolStore(dir: string, log: Logger): SpoolStore {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const lock: DataDirLock = lockDataDir(dir, "spool", "flow serve ingress");
+  const lock = lockSpool(dir);
   const logPath = join(dir, "spool.log");
   const progressPath = join(dir, "drained.log");
   const flags = constants.O_RDWR | constants.O_CREAT | constants.O_APPEND;
@@ -132,6 +133,16 @@ export function openSpoolStore(dir: string, log: Logger): SpoolStore {
       lock.release();
     },
   };
+}
+
+/** One ingress per spool: two would drain and cut the same files. */
+function lockSpool(dir: string): DataDirLock {
+  try {
+    return lockDataDir(dir, "spool", "flow serve ingress");
+  } catch (error) {
+    if (error instanceof LockHeldError) throw new HintError(`the spool ${dir} is in use by ${error.who}: give each ingress its own CODEX_FLOW_INGRESS_SPOOL`);
+    throw error;
+  }
 }
 
 function entryOf(located: Located): Entry {
