@@ -16,8 +16,9 @@ export const RETRY_AFTER_S = 5;
 
 /** The 503 of a write JetStream did not take within the deadline; `Retry-After` says when to try again. */
 export class Unavailable extends HttpError {
-  constructor(why: string) {
-    super(503, `JetStream ${why}; nothing was accepted, retry later`, undefined, { "retry-after": String(RETRY_AFTER_S) });
+  constructor(why: string, maybeStored = false) {
+    const outcome = maybeStored ? "it may have been stored (a retry with the same id is answered duplicate)" : "nothing was accepted";
+    super(503, `JetStream ${why}; ${outcome}, retry later`, undefined, { "retry-after": String(RETRY_AFTER_S) });
   }
 }
 
@@ -80,8 +81,8 @@ export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, opti
     let last = "is unavailable (not connected to NATS)";
     for (let n = 0; ; n++) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Unavailable(`${last}, for the whole publish deadline of ${options.deadlineMs} ms`);
-      if (nc.isClosed()) throw new Unavailable("is unavailable (the NATS connection is closed)");
+      if (left <= 0) throw new Unavailable(`${last}, for the whole publish deadline of ${options.deadlineMs} ms`, maybeStored);
+      if (nc.isClosed()) throw new Unavailable("is unavailable (the NATS connection is closed)", maybeStored);
       if (!isConnected(nc)) {
         last = "is unavailable (not connected to NATS)";
         await Bun.sleep(Math.min(100, left));
