@@ -18,10 +18,11 @@ import { MESSAGES, measureProjection, measureRead, READ_1M_COPIES, READ_MODEL_RU
 import type { ProjectorReport } from "./projector.ts";
 import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
 import { type MemoryFigures, measureMemory } from "./memory.ts";
+import { type FsyncFigures, measureFsync } from "./fsync.ts";
 
-const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m"] as const;
+const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync"] as const;
 /** Rows run only when asked for with --only: they take minutes. */
-const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m"];
+const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync"];
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -52,7 +53,9 @@ runs page over such a read model in headless Chromium (time to interactive) and 
 calls' p99; memory = the resident memory of \`flow dev\` and all it starts (its own
 nats-server too), idle and after each of 5 bursts of 20000 events (a leak check).
 Opt-in (only with --only, they take minutes): rebuild1m = rebuildReadModel of 1,000,000
-messages; read1m = the read row over 1,000,000 runs (the 100k read model and 9 copies).`;
+messages; read1m = the read row over 1,000,000 runs (the 100k read model and 9 copies);
+fsync = the ingress row against a current nats-server (the one flow dev runs) on its
+default sync_interval, then with sync_interval: always (docs/durability.md).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -75,6 +78,7 @@ export type Results = {
   rebuild1m?: ProjectorReport;
   dashboard?: DashboardFigures;
   memory?: MemoryFigures;
+  fsync?: FsyncFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -148,6 +152,7 @@ async function main(): Promise<number> {
     results.rebuild1m = await measure("rebuild1m", () => measureProjection(server, ["rebuild"], 1_000_000));
     results.dashboard = await measure("dashboard", () => measureDashboard(server));
     results.memory = await measure("memory", () => measureMemory());
+    results.fsync = await measure("fsync", () => measureFsync(opts));
   } finally {
     await cleanup();
   }

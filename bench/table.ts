@@ -9,6 +9,7 @@ import { round } from "./stats.ts";
 import { dataRows } from "./data.ts";
 import { dashboardRow } from "./dashboard-row.ts";
 import { memoryRows } from "./memory.ts";
+import { fsyncRows } from "./fsync.ts";
 
 export type Verdict = "ok" | "MISSED" | "INVALID" | "n/a" | "-";
 export type Row = { row: string; rps?: number; p50?: number; p99?: number; target: string; verdict: Verdict; note: string; failures?: string[] };
@@ -31,7 +32,8 @@ function cpuNote(f: LoadFigures): string {
   return cpu ? `; cpu/req server ${round(cpu.server * 1000)} us, nats ${round(cpu.nats * 1000)} us` : "";
 }
 
-function loadRow(row: string, f: LoadFigures, target: string, pass: boolean | undefined, note: string): Row {
+/** A load row: its figures and verdict, INVALID when a request or the warm-up failed. */
+export function loadRow(row: string, f: LoadFigures, target: string, pass: boolean | undefined, note: string): Row {
   const base = { row, rps: f.rps, p50: f.latency.p50, p99: f.latency.p99, target };
   if (f.errors > 0) return { ...base, verdict: "INVALID", note: `${f.errors} failed of ${f.latency.count + f.errors}; ${note}`, failures: f.failures };
   if (f.failures.length > 0) return { ...base, verdict: "INVALID", note: `warm-up failed; ${note}`, failures: f.failures };
@@ -80,7 +82,7 @@ export function verdicts(r: Results): Row[] {
     const burstRow = loadRow(`e2e burst (${burst.count} at once)`, burst, floorS === undefined ? "n/a: run spawn" : `<=${round(BURST_FACTOR * floorS)} s`, floorS === undefined ? undefined : totalS <= BURST_FACTOR * floorS, note);
     rows.push({ ...burstRow, rps: burst.count / totalS });
   }
-  return [...rows, ...dataRows(r), ...(r.dashboard ? [dashboardRow(r.dashboard)] : []), ...(r.memory ? memoryRows(r.memory) : [])];
+  return [...rows, ...dataRows(r), ...(r.dashboard ? [dashboardRow(r.dashboard)] : []), ...(r.memory ? memoryRows(r.memory) : []), ...(r.fsync ? fsyncRows(r.fsync) : [])];
 }
 
 const COLUMNS: [string, number, (row: Row) => string][] = [

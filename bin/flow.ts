@@ -5,6 +5,7 @@ import { existsSync, statSync } from "node:fs";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
+import { archive, purge } from "../cli/data.ts";
 import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
 import { logs } from "../cli/logs.ts";
 import { projectorCommand } from "../cli/projector.ts";
@@ -15,17 +16,27 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   list: {
     group: "local",
     usage: "list",
-    about: "list the flows found under --cwd (.codex/flows first, then flows); marks paused flows and steps\nwhen an ingress answers at --url; exits 1 when any flow or step did not load",
+    about: "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
   },
   fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here" },
   run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match)" },
   dev: {
     group: "system",
-    usage: "dev [--example]",
-    about: "everything on this machine: an embedded nats-server (unless NATS_URL is set), ingress, matcher,\nexecutor and projector in one process; --example also fires the example flow",
+    usage: "dev [--example] [--require-durable]",
+    about:
+      "everything on this machine: an embedded nats-server (unless NATS_URL is set), ingress, matcher,\nexecutor and projector in one process; --example also fires the example flow;\n--require-durable refuses to start on settings weaker than docs/durability.md documents",
   },
-  projector: { group: "system", usage: "projector rebuild [--output FILE]", about: "the read model again from stream sequence 1, into FILE or swapped in for this host's\n(stop its projector and ingress first)" },
-  serve: { group: "system", usage: "serve <ingress|matcher|executor|projector|all>", about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222)" },
+  projector: {
+    group: "system",
+    usage: "projector rebuild [--output FILE]",
+    about:
+      "the read model again from stream sequence 1, into FILE or swapped in for this host's\n(stop its projector and ingress first); projector vacuum [--full]: give the space\npurges freed back to the file system (--full: once, for a file made before 2026-12-07)",
+  },
+  serve: {
+    group: "system",
+    usage: "serve <ingress|matcher|executor|projector|all> [--require-durable]",
+    about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222);\nwarns about (--require-durable: refuses) settings weaker than docs/durability.md documents",
+  },
   publish: { group: "client", usage: "publish --event FILE [--wait none|matched|true]", about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)" },
   runs: { group: "client", usage: "runs [--event ID] [--json]", about: "the runs of an event, or the 20 newest" },
   logs: { group: "client", usage: "logs RUN [-f]", about: "a run's output; -f follows it until the run ends (reconnecting when the connection drops)" },
@@ -36,6 +47,16 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
     usage: "replay EVENT [--wait none|matched|true] [--flow F]",
     about:
       "match a stored event again (new runs, marked as a replay); or in bulk:\nreplay --type T --since TIME [--until TIME] [--flow F] [--dry-run] [--concurrency N]\nper event, the steps that match now versus then; without --dry-run replays them,\nN at a time (default 4)",
+  },
+  archive: {
+    group: "client",
+    usage: "archive --before DATE [--flow F] [--status S] --out DIR",
+    about: "write what a purge of the same selection would delete as gzip JSON Lines in DIR, read back\nand verified (line count, SHA-256)",
+  },
+  purge: {
+    group: "client",
+    usage: "purge --before DATE [--flow F] [--status S] [--dry-run]",
+    about: "delete final runs created before DATE (with their events, attempts, output) through the\nstream, so every host's read model agrees; --dry-run: counts and bytes per flow and status",
   },
   schedules: { group: "client", usage: "schedules [--json]", about: "every schedule with its next and last tick" },
   pause: { group: "client", usage: "pause FLOW [--step STEP] [--reason TEXT]", about: "hold the flow's (or step's) matched runs until it is resumed" },
@@ -101,6 +122,11 @@ async function main(argv: string[]): Promise<number> {
     flow: { type: "string" },
     "dry-run": { type: "boolean" },
     concurrency: { type: "string" },
+    before: { type: "string" },
+    status: { type: "string" },
+    out: { type: "string" },
+    full: { type: "boolean" },
+    "require-durable": { type: "boolean" },
   });
   if (values.help) {
     console.log(COMMANDS[command] ? commandHelp(command) : HELP);
@@ -114,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
   const overrides: Partial<Config> = {
     ...(values.cwd ? { cwd: values.cwd } : {}),
     ...(values.port ? { port: portFlag(values.port) } : {}),
+    ...(values["require-durable"] ? { requireDurable: true } : {}),
   };
   const cwd = overrides.cwd ?? process.env.CODEX_FLOW_BACKEND_CWD ?? process.cwd();
   const target: ApiTarget = {
@@ -139,7 +166,11 @@ async function main(argv: string[]): Promise<number> {
     case "runs":
       return await listRuns(target, values.event, values.json === true);
     case "projector":
-      return await projectorCommand(positionals[0], values.output, overrides);
+      return await projectorCommand(positionals[0], values.output, overrides, values.full === true);
+    case "archive":
+      return await archive(target, { before: values.before, flow: values.flow, status: values.status }, values.out);
+    case "purge":
+      return await purge(target, { before: values.before, flow: values.flow, status: values.status }, values["dry-run"] === true);
     case "logs":
       return await logs(target, positionals[0], values.follow === true);
     case "cancel":

@@ -5,6 +5,7 @@ import { type DataDirLock, LockHeldError, lockDataDir } from "../lib/lock.ts";
 import { connectContext } from "../services/context.ts";
 import { DEFAULT_NATS_URL } from "../services/main.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
+import { vacuumCommand } from "./vacuum.ts";
 import { UsageError } from "./args.ts";
 
 /**
@@ -14,8 +15,9 @@ import { UsageError } from "./args.ts";
  * takes the projector's lock for its whole length: refused while a projector runs (it
  * would go on writing into the unlinked file), and no projector starts meanwhile.
  */
-export async function projectorCommand(action: string | undefined, output: string | undefined, overrides: Partial<Config>): Promise<number> {
-  if (action !== "rebuild") throw new UsageError(`expected: flow projector rebuild [--output FILE]${action ? ` (not "${action}")` : ""}`);
+export async function projectorCommand(action: string | undefined, output: string | undefined, overrides: Partial<Config>, full = false): Promise<number> {
+  if (action === "vacuum") return await vacuumCommand(loadConfig(process.env, overrides), full);
+  if (action !== "rebuild") throw new UsageError(`expected: flow projector rebuild [--output FILE] or flow projector vacuum [--full]${action ? ` (not "${action}")` : ""}`);
   const config = loadConfig(process.env, overrides);
   const current = readModelPath(config);
   const lock = output ? undefined : projectorLock(config.dataDir, current);

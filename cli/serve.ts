@@ -5,7 +5,9 @@ import { logger } from "../lib/log.ts";
 import { lockDataDir } from "../lib/lock.ts";
 import { randomBytes } from "node:crypto";
 import { discoverFlows, FLOW_DIRS } from "../lib/discovery.ts";
-import { startNatsServer } from "../lib/nats-server.ts";
+import { checkDurability } from "../lib/durability-check.ts";
+import { supportsSyncAlways } from "../lib/durability.ts";
+import { devNatsServerBinary, natsServerVersion, startNatsServer } from "../lib/nats-server.ts";
 import { hideFromSteps } from "../lib/undumpable.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/context.ts";
 import { runServices } from "../services/main.ts";
@@ -38,6 +40,17 @@ function warnWithoutFlows(cwd: string): void {
 }
 
 /**
+ * `flow dev`'s own nats-server: a current one (docs/durability.md) fsyncing before every
+ * acknowledgement when it can be had; else Debian's 2.9.10, and the durability check
+ * says once what that can cost. Its monitor (/varz) is on, for that check.
+ */
+async function startDevNats(config: Config, auth: { user: string; password: string }) {
+  const binary = devNatsServerBinary();
+  const syncAlways = supportsSyncAlways(natsServerVersion(binary)) === true;
+  return await startNatsServer({ binary, storeDir: join(config.dataDir, "nats"), auth, memoryLimitMiB: DEV_NATS_MEMORY_MIB, syncAlways, monitor: true });
+}
+
+/**
  * `flow dev`: the embedded default. Its own nats-server (store under the data
  * directory) unless NATS_URL is set, all four services in this process, then the URL
  * and a ready-to-paste curl line. With `--example` it also fires the example flow.
@@ -52,12 +65,17 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const lock = lockDataDir(config.dataDir, "dev", "flow dev");
   // Loopback only, and a password generated for this run: other local users cannot publish around the HMAC.
   const auth = { user: "codex-flows", password: randomBytes(18).toString("base64url") };
-  const nats = config.natsUrl ? undefined : await startNatsServer({ storeDir: join(config.dataDir, "nats"), auth, memoryLimitMiB: DEV_NATS_MEMORY_MIB });
+  const nats = config.natsUrl ? undefined : await startDevNats(config, auth);
   const natsUrl = config.natsUrl ?? nats!.url;
-  const system = await startThreadedSystem(config, natsUrl, SERVICE_NAMES, DEV_THREADS).catch(async (error) => {
-    await nats?.stop();
-    throw error;
-  });
+  // The disk guard watches the embedded server's store too: it is on this host.
+  const served = { ...config, natsStoreDir: config.natsStoreDir ?? nats?.storeDir };
+  const system = await checkDurability(nats ? { ...config, natsMonitorUrls: [nats.monitorUrl!] } : config, natsUrl, log)
+    .then(() => startThreadedSystem(served, natsUrl, SERVICE_NAMES, DEV_THREADS))
+    .catch(async (error) => {
+      await nats?.stop();
+      lock.release();
+      throw error;
+    });
   shutdown.ready(async () => {
     await system.stop();
     // Last: the services hand back what they hold (released records) through it.
@@ -72,7 +90,7 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
 codex-flows is up
   API      ${url}   (GET /healthz, POST /events, GET /runs?eventId=...)
   open     ${url}/ui/   in a browser: the dashboard
-  NATS     ${natsUrl}   stream ${config.stream}, subjects ${config.subjectPrefix}.>${nats ? ` (embedded, store ${nats.storeDir})` : ""}
+  NATS     ${natsUrl}   stream ${config.stream}, subjects ${config.subjectPrefix}.>${nats ? ` (embedded, store ${nats.storeDir}, monitor ${nats.monitorUrl})` : ""}
   flows    ${config.cwd}
   data     ${config.dataDir}
 

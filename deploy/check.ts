@@ -3,7 +3,10 @@
 //
 //   bun deploy/check.ts
 //
-// 1. `nats-server -c FILE -t` on every file as shipped;
+// 1. `nats-server -c FILE -t` on every file as shipped (they set `sync_interval: always`;
+//    on a server that refuses it, Debian's 2.9.10, the file must fail on that line alone
+//    and pass without it: the variant docs/durability.md tells the operator to make, which
+//    steps 2 and 3 then run), and /varz's jetstream.config.sync_always of each server;
 // 2. single.conf, from a temporary copy (free loopback ports, temporary store_dir):
 //    starts it, reads max_payload from /varz, provisions the stream with the project's
 //    ensureStream (replicas 1) and publishes one event;
@@ -23,10 +26,16 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { loadConfig } from "../lib/config.ts";
 import { connectNats, ensureStream } from "../lib/jetstream.ts";
 import { logger } from "../lib/log.ts";
-import { freePort, natsServerBinary } from "../lib/nats-server.ts";
+import { supportsSyncAlways } from "../lib/durability.ts";
+import { freePort, natsServerBinary, natsServerVersion } from "../lib/nats-server.ts";
 
 const here = import.meta.dir;
 const binary = natsServerBinary();
+const version = natsServerVersion(binary);
+/** Whether this server takes the configs as shipped; 2.9.10 does not know sync_interval. */
+const syncAlways = supportsSyncAlways(version) !== false;
+/** The line `sed -i '/^ *sync_interval: always$/d'` deletes (the configs' headers and docs/durability.md). */
+const SYNC_LINE = /^ *sync_interval: always\n/m;
 const log = logger("deploy-check");
 const work = mkdtempSync(join(tmpdir(), "codex-flows-deploy-check-"));
 const children: Subprocess[] = [];
@@ -37,11 +46,38 @@ function check(ok: boolean, what: string): void {
   if (!ok) failures++;
 }
 
-function configTest(file: string): boolean {
+function configTest(file: string, quiet = false): boolean {
   const result = Bun.spawnSync([binary, "-c", file, "-t"], { stdout: "pipe", stderr: "pipe" });
   const output = `${result.stdout.toString()}${result.stderr.toString()}`.trim();
-  if (result.exitCode !== 0) console.log(output);
+  if (result.exitCode !== 0 && !quiet) console.log(output);
   return result.exitCode === 0;
+}
+
+/** A config as the operator runs it on this server: as shipped, or on 2.9.10 without the sync_interval line. */
+function asRun(file: string): string {
+  const text = readFileSync(file, "utf8");
+  return syncAlways ? text : text.replace(SYNC_LINE, "");
+}
+
+/** Step 1 for one shipped file: `-t` passes, or on 2.9.10 fails on sync_interval alone and passes without it. */
+function shippedTest(file: string): void {
+  if (syncAlways) {
+    check(configTest(file, false), `nats-server -c ${file} -t`);
+    return;
+  }
+  const result = Bun.spawnSync([binary, "-c", file, "-t"], { stdout: "pipe", stderr: "pipe" });
+  const output = `${result.stdout.toString()}${result.stderr.toString()}`.trim();
+  const variant = join(work, `${file.replaceAll("/", "_")}.without-sync`);
+  writeFileSync(variant, asRun(file));
+  const refusedAlone = result.exitCode !== 0 && output.includes('unknown field "sync_interval"') && SYNC_LINE.test(readFileSync(file, "utf8"));
+  check(refusedAlone && configTest(variant, true), `nats-server ${version} -c ${file} -t refuses sync_interval alone; without that line (docs/durability.md) it passes`);
+}
+
+/** /varz's jetstream.config.sync_always: true as shipped on 2.10+, absent on 2.9.10. */
+async function checkSync(label: string, httpPort: number): Promise<void> {
+  const varz = (await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as { jetstream?: { config?: { sync_always?: boolean } } };
+  const found = varz.jetstream?.config?.sync_always;
+  check(syncAlways ? found === true : found === undefined, `${label}: /varz jetstream.config.sync_always ${found} (nats-server ${version})`);
 }
 
 async function start(file: string, clientPort: number): Promise<Subprocess> {
@@ -92,13 +128,13 @@ async function publishOne(nc: NatsConnection, stream: string, subject: string, m
 
 async function single(): Promise<void> {
   const file = join(here, "nats", "single.conf");
-  check(configTest(file), `nats-server -c ${file} -t`);
+  shippedTest(file);
   const port = await freePort();
   const httpPort = await freePort();
   const copy = join(work, "single.conf");
   writeFileSync(
     copy,
-    readFileSync(file, "utf8")
+    asRun(file)
       .replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`)
       .replace(/^http: .*$/m, `http: 127.0.0.1:${httpPort}`)
       .replace(/store_dir: .*$/m, `store_dir: ${join(work, "single-store")}`),
@@ -108,6 +144,7 @@ async function single(): Promise<void> {
   const varz = (await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as { max_payload: number; version: string; jetstream?: { config?: { store_dir?: string } } };
   check(varz.max_payload === 1024 * 1024, `single: max_payload ${varz.max_payload} (nats-server ${varz.version})`);
   check(Boolean(varz.jetstream?.config?.store_dir), `single: JetStream on, store ${varz.jetstream?.config?.store_dir}`);
+  await checkSync("single", httpPort);
   const config = loadConfig({}, {});
   const nc = await connectNats(`nats://127.0.0.1:${port}`, "deploy-check", log);
   try {
@@ -130,9 +167,9 @@ async function cluster(): Promise<void> {
   const ports = await Promise.all(nodes.map(async () => ({ client: await freePort(), http: await freePort(), cluster: await freePort() })));
   for (const n of nodes) {
     const file = join(here, "nats", "cluster", `node-${n}.conf`);
-    check(configTest(file), `nats-server -c ${file} -t`);
+    shippedTest(file);
     const p = ports[n - 1]!;
-    let text = readFileSync(file, "utf8")
+    let text = asRun(file)
       .replace(/^listen: .*$/m, `listen: 127.0.0.1:${p.client}`)
       .replace(/^http: .*$/m, `http: 127.0.0.1:${p.http}`)
       .replace(/store_dir: .*$/m, `store_dir: ${join(work, `node-${n}-store`)}`)
@@ -153,6 +190,7 @@ async function cluster(): Promise<void> {
     return { routes: routez.num_routes, peers, meta: jsz.meta_cluster };
   };
   const seen = await retry("routes and a JetStream meta leader", monitor);
+  for (const n of nodes) await checkSync(`cluster nats-${n}`, ports[n - 1]!.http);
   check(true, `cluster: /routez num_routes ${seen.routes} to ${seen.peers} peers, /jsz meta_cluster leader ${seen.meta.leader}, cluster_size ${seen.meta.cluster_size}`);
   const config = loadConfig({ CODEX_FLOW_STREAM_REPLICAS: "3" }, {});
   check(config.replicas === 3, "loadConfig({CODEX_FLOW_STREAM_REPLICAS: \"3\"}).replicas === 3");

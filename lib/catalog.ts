@@ -18,7 +18,9 @@ export type FlowCatalog = {
  * folders' file names and mtimes, taken at most every `checkEveryMs`, so matching an
  * event never reads a manifest or compiles a schema unless something changed. What did
  * not load is logged (once per change) when `reportProblems`; one service per process
- * reports, the matcher.
+ * reports, the matcher. A reload that cannot read the folders (out of descriptors, EMFILE,
+ * or any other error) keeps the last catalog, logs once until a reload succeeds, and is
+ * tried again at the next check: a starved process never drops its flows or dies of it.
  */
 export function flowCatalog(cwd: string, log?: Logger, options: { checkEveryMs?: number; reportProblems?: boolean } = {}): FlowCatalog {
   const checkEveryMs = options.checkEveryMs ?? 2_000;
@@ -26,14 +28,22 @@ export function flowCatalog(cwd: string, log?: Logger, options: { checkEveryMs?:
   let fingerprint = fingerprintOf(cwd);
   let index = build(cwd, report);
   let checkedAt = Date.now();
+  let failing = false;
   const current = () => {
     if (Date.now() - checkedAt >= checkEveryMs) {
       checkedAt = Date.now();
-      const now = fingerprintOf(cwd);
-      if (now !== fingerprint) {
-        fingerprint = now;
-        index = build(cwd, report);
-        log?.info("flows reloaded", { flows: index.flows.map((f) => f.name) });
+      try {
+        const now = fingerprintOf(cwd);
+        if (now !== fingerprint) {
+          index = build(cwd, report);
+          fingerprint = now;
+          log?.info("flows reloaded", { flows: index.flows.map((f) => f.name) });
+        }
+        if (failing) log?.info("flows can be read again");
+        failing = false;
+      } catch (error) {
+        if (!failing) log?.error(`cannot reload the flows, keeping the last catalog until they can be read: ${(error as Error).message}`);
+        failing = true;
       }
     }
     return index;
@@ -48,9 +58,20 @@ export function flowCatalog(cwd: string, log?: Logger, options: { checkEveryMs?:
   };
 }
 
+/** Errors that say the process (or system) ran out of descriptors: a reload then reads nothing true. */
+const OUT_OF_DESCRIPTORS = /\b(EMFILE|ENFILE)\b/;
+
+function outOfDescriptors(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === "EMFILE" || code === "ENFILE" || OUT_OF_DESCRIPTORS.test(String((error as Error)?.message ?? error));
+}
+
 function build(cwd: string, log?: Logger): TriggerIndex & { discovery: Discovery } {
   const discovery = discoverFlows(cwd);
   const index = compileTriggers(discovery.flows, discovery.problems);
+  // Discovery records unreadable files as problems; out of descriptors, those are not the flows' fault.
+  const starved = [...discovery.problems, ...index.problems].find((problem) => OUT_OF_DESCRIPTORS.test(problem.message));
+  if (starved) throw new Error(starved.message);
   for (const problem of [...discovery.problems, ...index.problems]) log?.warn(`flow problem: ${problem.message}`);
   return { ...index, discovery };
 }
@@ -62,7 +83,8 @@ function fingerprintOf(cwd: string): string {
     let entries: string[];
     try {
       entries = readdirSync(dir);
-    } catch {
+    } catch (error) {
+      if (outOfDescriptors(error)) throw error;
       return;
     }
     for (const entry of entries.sort()) {
@@ -71,7 +93,8 @@ function fingerprintOf(cwd: string): string {
         const stat = statSync(path);
         parts.push(`${path}:${stat.mtimeMs}:${stat.size}`);
         if (stat.isDirectory() && depth < 3) walk(path, depth + 1);
-      } catch {
+      } catch (error) {
+        if (outOfDescriptors(error)) throw error;
         parts.push(`${path}:gone`);
       }
     }

@@ -1,6 +1,9 @@
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
+import type { WatchedDir } from "./disk.ts";
 import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
+import type { Retention } from "./retention.ts";
+import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
 
@@ -16,8 +19,17 @@ export type Config = {
   token?: string;
   /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS; `*`: any). */
   allowedOrigins: string[];
+  /** Host names the ingress answers besides loopback, IP literals and its own host (CODEX_FLOW_ALLOWED_HOSTS; `*`: any). */
+  allowedHosts: string[];
+  /** Held requests (long polls, output streams) in total and per client address (CODEX_FLOW_MAX_HELD_CONNECTIONS, CODEX_FLOW_MAX_HELD_PER_CLIENT). */
+  maxHeldConnections: number;
+  maxHeldPerClient: number;
   executor: ExecutorKind;
   natsUrl?: string;
+  /** nats-server monitoring addresses whose /varz the durability check reads (CODEX_FLOW_NATS_MONITOR_URL). */
+  natsMonitorUrls: string[];
+  /** Refuse to start when a setting is weaker than docs/durability.md documents (CODEX_FLOW_REQUIRE_DURABLE=1, --require-durable). */
+  requireDurable: boolean;
   stream: string;
   subjectPrefix: string;
   hostId: string;
@@ -50,6 +62,14 @@ export type Config = {
   stepEnvDeny: readonly string[];
   liveOutputBytes: number;
   outputRetentionBytes: number;
+  /** How long runs are kept where a flow says nothing (CODEX_FLOW_RETENTION_DAYS, _RUNS, _FAILED_DAYS, _FAILED_RUNS). */
+  retention: Retention;
+  /** How often the projector cuts what is past retention (CODEX_FLOW_RETENTION_INTERVAL_MS). */
+  retentionIntervalMs: number;
+  /** How long a deleted event's id stays a duplicate (CODEX_FLOW_TOMBSTONE_DAYS). */
+  tombstoneDays: number;
+  /** The most runs one purge round deletes in one transaction (CODEX_FLOW_PURGE_ROUND_RUNS). */
+  purgeRoundRuns: number;
   labels: string[];
   maxDeliver: number;
   maxLostAttempts: number;
@@ -59,15 +79,25 @@ export type Config = {
   /** The most events one chain starts, all steps and levels together (CODEX_FLOW_MAX_CHAIN_EVENTS). */
   maxChainEvents: number;
   shutdownGraceMs: number;
+  /** A stopped step's SIGTERM -> SIGKILL grace (CODEX_FLOW_KILL_GRACE_MS); at most a quarter of the lease. Fencing never waits for it. */
+  killGraceMs: number;
   /**
    * `serve all` and `dev`: the ingress on the main thread, the other services on a worker
    * thread (CODEX_FLOW_THREADS on/off); unset: the command's default (serve: on, dev: off).
    */
   threads?: boolean;
+  /** The disk guard: a watched disk with less free than the smaller of the two is low (either 0: off). */
+  diskMinFreeBytes: number;
+  diskMinFreePercent: number;
+  /** The NATS server's store directory on this host, watched by the disk guard (CODEX_FLOW_NATS_STORE_DIR; `flow dev`: its own). */
+  natsStoreDir?: string;
 };
 
 /** The default lease (ack wait): failover within 10 s, renewed every second, fenced after 6 s cut off. */
 export const DEFAULT_ACK_WAIT_MS = 8_000;
+
+/** The monitor of deploy/nats/single.conf (`http: 127.0.0.1:8222`), read when neither NATS_URL nor CODEX_FLOW_NATS_MONITOR_URL is set. */
+export const DEFAULT_NATS_MONITOR_URL = "http://127.0.0.1:8222";
 
 /** A configuration value that is not what its variable expects; the message names both. */
 export class ConfigError extends Error {}
@@ -91,8 +121,14 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
     allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
+    allowedHosts: read.list("CODEX_FLOW_ALLOWED_HOSTS", /^(\*|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/, "comma-separated host names such as flows.example.com, or *").map((host) => host.toLowerCase().replace(/\.$/, "")),
+    maxHeldConnections: read.int("CODEX_FLOW_MAX_HELD_CONNECTIONS", 1024, 1, 1_000_000),
+    maxHeldPerClient: read.int("CODEX_FLOW_MAX_HELD_PER_CLIENT", 64, 1, 1_000_000),
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
+    // Unset, with NATS_URL unset too: deploy/nats/single.conf's monitor beside its default client port.
+    natsMonitorUrls: env.CODEX_FLOW_NATS_MONITOR_URL === undefined && !env.NATS_URL ? [DEFAULT_NATS_MONITOR_URL] : read.list("CODEX_FLOW_NATS_MONITOR_URL", /^https?:\/\/[^\s,]+$/, "comma-separated http:// URLs of nats-server monitors (their http: setting)"),
+    requireDurable: read.oneOf("CODEX_FLOW_REQUIRE_DURABLE", ["0", "1"] as const, "0") === "1",
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
     subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", DEFAULT_SUBJECT_PREFIX, { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
     hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), QUEUE_NAME, "1-48 letters, digits, _ or - (it names a work queue)"),
@@ -122,6 +158,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     stepEnvDeny: read.names("CODEX_FLOW_STEP_ENV_DENY") ?? [],
     liveOutputBytes: read.int("CODEX_FLOW_LIVE_OUTPUT_BYTES", 1024 * 1024, 0, 64 * 1024 * 1024),
     outputRetentionBytes: read.int("CODEX_FLOW_OUTPUT_RETENTION_BYTES", 256 * 1024, 1024, 256 * 1024 * 1024),
+    retention: {
+      days: read.int("CODEX_FLOW_RETENTION_DAYS", 0, 0, 100_000) || undefined,
+      runs: read.int("CODEX_FLOW_RETENTION_RUNS", 0, 0, Number.MAX_SAFE_INTEGER) || undefined,
+      failedDays: read.int("CODEX_FLOW_RETENTION_FAILED_DAYS", 0, 0, 100_000) || undefined,
+      failedRuns: read.int("CODEX_FLOW_RETENTION_FAILED_RUNS", 0, 0, Number.MAX_SAFE_INTEGER) || undefined,
+    },
+    retentionIntervalMs: read.int("CODEX_FLOW_RETENTION_INTERVAL_MS", 3_600_000, 1000, 7 * 24 * 3600_000),
+    tombstoneDays: read.int("CODEX_FLOW_TOMBSTONE_DAYS", 400, 1, 100_000),
+    purgeRoundRuns: read.int("CODEX_FLOW_PURGE_ROUND_RUNS", 500, 1, 10_000),
     labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),
     maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
     maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),
@@ -129,14 +174,44 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxNextEvents: read.int("CODEX_FLOW_MAX_NEXT_EVENTS", 100, 0, 100_000),
     maxChainEvents: read.int("CODEX_FLOW_MAX_CHAIN_EVENTS", 1000, 0, 1_000_000),
     shutdownGraceMs: read.int("CODEX_FLOW_SHUTDOWN_GRACE_MS", 10_000, 0, 3600_000),
+    diskMinFreeBytes: read.int("CODEX_FLOW_DISK_MIN_FREE_BYTES", 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
+    diskMinFreePercent: read.int("CODEX_FLOW_DISK_MIN_FREE_PERCENT", 5, 0, 100),
+    natsStoreDir: env.CODEX_FLOW_NATS_STORE_DIR ? resolve(cwd, env.CODEX_FLOW_NATS_STORE_DIR) : undefined,
+    killGraceMs: 0,
     threads: env.CODEX_FLOW_THREADS ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on" : undefined,
   };
-  return { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+  const merged = { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
+  return { ...merged, killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
+}
+
+/** Unset: 5 s, or a quarter of the lease when that is less. */
+export function defaultKillGraceMs(ackWaitMs: number): number {
+  return Math.min(DEFAULT_KILL_GRACE_MS, Math.floor(ackWaitMs / 4));
+}
+
+/**
+ * CODEX_FLOW_KILL_GRACE_MS, checked against the lease: a step stopped for its timeout, a
+ * cancel or a hand-back keeps its lease while it uses its grace, and a grace longer than
+ * the quarter of the lease that fencing keeps in hand is refused (docs/configuration.md).
+ */
+function killGrace(read: ReturnType<typeof reader>, ackWaitMs: number): number {
+  const quarter = Math.floor(ackWaitMs / 4);
+  const grace = read.int("CODEX_FLOW_KILL_GRACE_MS", defaultKillGraceMs(ackWaitMs), 0, 3600_000);
+  if (grace > quarter) {
+    throw new ConfigError(`CODEX_FLOW_KILL_GRACE_MS=${grace} is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=${ackWaitMs}), i.e. ${quarter} ms`);
+  }
+  return grace;
 }
 
 /** The SQLite read model's file under the data directory. */
 export function readModelPath(config: Pick<Config, "dataDir">): string {
   return resolve(config.dataDir, "read-model.sqlite");
+}
+
+/** The directories the disk guard watches for the ingress: the read model's, and the NATS store's when this host knows it. */
+export function watchedDirs(config: Pick<Config, "dataDir" | "natsStoreDir">): WatchedDir[] {
+  const readModel = { role: "read model", dir: config.dataDir };
+  return config.natsStoreDir ? [readModel, { role: "NATS store", dir: config.natsStoreDir }] : [readModel];
 }
 
 function hostId(): string {

@@ -38,7 +38,7 @@ export type FlowEvent<T = unknown> = Omit<Static<typeof FlowEvent>, "payload"> &
  * (lib/ids.ts), its match decision and its runs, so no client may post one of these: a
  * pre-posted id would take the system event's place.
  */
-const SYSTEM_EVENT_ID = /^(schedule:|codex-flows\.|run-[0-9a-f]{24}\/next\/)/;
+export const SYSTEM_EVENT_ID = /^(schedule:|codex-flows\.|run-[0-9a-f]{24}\/next\/)/;
 
 /** Why a client may not use this event id (it has the form of an id the system generates), or undefined. */
 export function reservedEventId(eventId: string): string | undefined {

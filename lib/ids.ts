@@ -21,4 +21,5 @@ export const msgIds = {
   matched: (eventId: string, generation: number) => `matched:${generation}:${eventId}`,
   command: (runId: string, attempt: number) => `run:${runId}:${attempt}`,
   lifecycle: (runId: string, attempt: number, kind: string) => `run:${runId}:${attempt}:${kind}`,
+  purge: (purgeId: string, round: number) => `purge:${round}:${purgeId}`,
 };

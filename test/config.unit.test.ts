@@ -125,6 +125,24 @@ describe("issue 9's limits and the step environment", () => {
   });
 });
 
+describe("issue 18: the kill grace is a setting checked against the lease", () => {
+  test("given no CODEX_FLOW_KILL_GRACE_MS, then a step's grace is 5 s or a quarter of the lease, whichever is less", () => {
+    expect(loadConfig({}).killGraceMs).toBe(2_000);
+    expect(loadConfig({ CODEX_FLOW_ACK_WAIT_MS: "1500" }).killGraceMs).toBe(375);
+    expect(loadConfig({ CODEX_FLOW_ACK_WAIT_MS: "60000" }).killGraceMs).toBe(5_000);
+  });
+
+  test("given a grace up to a quarter of the lease, then it is taken; past it, the services refuse to start with a ConfigError naming both variables", () => {
+    expect(loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "2000" }).killGraceMs).toBe(2_000);
+    expect(loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "0" }).killGraceMs).toBe(0);
+    expect(() => loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "5000" })).toThrow(
+      new ConfigError("CODEX_FLOW_KILL_GRACE_MS=5000 is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=8000), i.e. 2000 ms"),
+    );
+    expect(() => loadConfig({ CODEX_FLOW_ACK_WAIT_MS: "30000", CODEX_FLOW_KILL_GRACE_MS: "7501" })).toThrow(ConfigError);
+    expect(() => loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "soon" })).toThrow(new ConfigError('CODEX_FLOW_KILL_GRACE_MS="soon" is invalid: expected an integer from 0 to 3600000'));
+  });
+});
+
 describe("loadConfig: the publish deadline and the spool (issue 24)", () => {
   test("given nothing set, then writes ride out 8 s and there is no spool (256 MiB bound when one is set)", () => {
     const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD });

@@ -4,14 +4,15 @@
  * Screenshots of each page go to a temporary folder (or CODEX_FLOWS_UI_SHOTS).
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { startSystem } from "../services/system.ts";
-import { useBrowser, type WatchedPage } from "./support/browser.ts";
+import { CHROMIUM, useBrowser, type WatchedPage } from "./support/browser.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { tempDir } from "./support/temp.ts";
+import { skipWithoutTool } from "./support/tools.ts";
 
 // What page functions see, evaluated inside Chromium (the test's own tsconfig has no DOM types).
 declare const document: any;
@@ -19,6 +20,7 @@ declare const getComputedStyle: any;
 
 const nats = useNatsServer();
 const browser = useBrowser();
+const skip = skipWithoutTool(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, "scripts/install-chromium.sh");
 const shots = process.env.CODEX_FLOWS_UI_SHOTS ?? tempDir("codex-flows-ui-shots-");
 const gate = join(tempDir("codex-flows-gate-"), "release");
 const TOKEN = "dashboard-token";
@@ -82,7 +84,7 @@ async function done({ page, errors }: WatchedPage, allowed: RegExp[] = []): Prom
 
 const row = (runId: string, status?: string) => `tr[data-run="${runId}"]${status ? `[data-status="${status}"]` : ""}`;
 
-describe("the dashboard without a token", () => {
+describe.skipIf(skip)("the dashboard without a token", () => {
   let sys: Awaited<ReturnType<typeof startDashboard>>;
   beforeAll(async () => {
     sys = await startDashboard();
@@ -289,7 +291,7 @@ describe("the dashboard without a token", () => {
   });
 });
 
-describe("the dashboard with a token", () => {
+describe.skipIf(skip)("the dashboard with a token", () => {
   test("nothing shows before the token is given; then pages and actions work with it, never in a URL", async () => {
     const sys = await startDashboard(TOKEN);
     await sys.post({ id: "ui-secret-event", type: "ui.strict", payload: { repo: "openai/codex" } }, "true");

@@ -2,12 +2,16 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tempDir } from "./support/temp.ts";
+import { skipWithoutTool } from "./support/tools.ts";
 
 // deploy/ as shipped: the systemd units pass `systemd-analyze verify` (systemd need not
 // run; scripts/install-ci-tools.sh installs the tool in CI), and the nats-server
 // configs pass `nats-server -t` and start as a single server and a 3-node cluster
 // (deploy/check.ts) on both server versions: Debian's 2.9.10 and the current release
-// scripts/install-nats-server-current.sh installs.
+// scripts/install-nats-server-current.sh installs (with Go: where it cannot, outside CI,
+// the current server's test is skipped, saying why). As shipped they fsync before every
+// acknowledgement (sync_interval: always), which 2.9.10 refuses: there the check runs
+// the variant docs/durability.md describes (that one line deleted).
 setDefaultTimeout(120_000);
 const REPO = resolve(import.meta.dir, "..");
 const UNITS = join(REPO, "deploy", "systemd");
@@ -50,7 +54,8 @@ describe("deploy/nats on both nats-server versions", () => {
     ["Debian 2.9.10", DEBIAN_SERVER],
     ["current", CURRENT_SERVER],
   ] as const) {
-    test(`${label} (${binary}): every config passes nats-server -t, and a single server and a 3-node cluster start from them (bun deploy/check.ts)`, async () => {
+    const skip = label === "current" && skipWithoutTool(existsSync(binary), `the current nats-server (${binary})`, "scripts/install-nats-server-current.sh");
+    test.skipIf(skip)(`${label} (${binary}): every config passes nats-server -t (2.9.10: without its sync_interval line), and a single server and a 3-node cluster start from them (bun deploy/check.ts)`, async () => {
       if (!existsSync(binary)) throw new Error(`${binary} not found: ${label === "current" ? "run scripts/install-nats-server-current.sh" : "apt-get install nats-server"}`);
       const version = Bun.spawnSync([binary, "--version"]).stdout.toString().trim();
       const child = Bun.spawn([process.execPath, "deploy/check.ts"], { cwd: REPO, env: { ...process.env, NATS_SERVER_BIN: binary, CODEX_FLOW_LOG: "warn" }, stdout: "pipe", stderr: "pipe" });
@@ -59,7 +64,14 @@ describe("deploy/nats on both nats-server versions", () => {
       clearTimeout(timer);
       console.log(`${version}: ${stdout.split("\n").filter((l) => l.startsWith("ok")).length} checks passed`);
       expect({ code, failures: stdout.split("\n").filter((l) => l.startsWith("FAIL")), stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, failures: [], stderr: "" });
-      for (const n of [1, 2, 3]) expect(stdout).toContain(`ok   nats-server -c ${join(REPO, "deploy", "nats", "cluster", `node-${n}.conf`)} -t`);
+      // As shipped they set sync_interval: always (docs/durability.md); 2.9.10 refuses that line alone.
+      const files = [join(REPO, "deploy", "nats", "single.conf"), ...[1, 2, 3].map((n) => join(REPO, "deploy", "nats", "cluster", `node-${n}.conf`))];
+      for (const file of files) {
+        expect(stdout).toContain(label === "current" ? `ok   nats-server -c ${file} -t\n` : `ok   nats-server 2.9.10 -c ${file} -t refuses sync_interval alone; without that line (docs/durability.md) it passes`);
+      }
+      for (const server of ["single", "cluster nats-1", "cluster nats-2", "cluster nats-3"]) {
+        expect(stdout).toContain(`ok   ${server}: /varz jetstream.config.sync_always ${label === "current" ? "true" : "undefined (nats-server 2.9.10)"}`);
+      }
       expect(stdout).toContain("deploy check: all passed");
     });
   }

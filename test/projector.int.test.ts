@@ -109,4 +109,36 @@ describe("projector", () => {
     expect(refusals).toEqual([expect.stringMatching(/^a batch that follows sequence \d+ came to a read model at \d+$/)]);
     expect(await snapshotOf(path)).toBe(await snapshotOf(readModelPath(config)));
   });
+
+  test("while its disk is low (pausedBy), the projector takes nothing more, fails nothing, and once space returns it goes on by itself and ends identical", async () => {
+    const path = join(config.dataDir, "paused.sqlite");
+    const db = await openReadModel(path);
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(`error ${m}`) };
+    // Low from the third batch on: the pause comes mid-stream, as a disk fills under a busy projector.
+    let low = false;
+    let batches = 0;
+    const pausedBy = () => (low ? "the read model's disk is low: 1.0 MiB free under /srv/data" : undefined);
+    const projector = await startProjector({ js: ctx.js, db, stream: config.stream, filterSubject: ctx.subjects.all, log, maxBatch: 3, pausedBy });
+    projector.onApplied(() => {
+      if (++batches === 3) low = true;
+    });
+    try {
+      await eventually(() => lines.some((l) => l.startsWith("projector paused: the read model's disk is low")), 15_000, "the projector to pause");
+      const pausedAt = projector.appliedSeq();
+      expect(pausedAt).toBeLessThan(lastSeq);
+      // Paused stays paused: the next polls (once a second) take nothing.
+      await Bun.sleep(1_500);
+      expect(projector.appliedSeq()).toBe(pausedAt);
+      low = false;
+      await eventually(() => projector.appliedSeq() >= lastSeq, 15_000, "the projector to go on once space returned");
+    } finally {
+      await projector.stop();
+      await db.destroy();
+    }
+    expect(lines.filter((l) => l.startsWith("projector paused"))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith("projector resumed"))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith("error"))).toEqual([]);
+    expect(await snapshotOf(path)).toBe(await snapshotOf(readModelPath(config)));
+  });
 });

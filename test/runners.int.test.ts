@@ -153,6 +153,14 @@ describe("bun runner", () => {
     expect(outcome.durationMs).toBeLessThan(800 + 300 + 1000);
   });
 
+  test("issue 18: aborting `kill` (fencing) SIGKILLs the whole group at once, whatever the grace", async () => {
+    const fence = new AbortController();
+    const outcome = await runStep(request("trap-term.ts", { timeoutMs: 60_000, killGraceMs: 30_000, kill: fence.signal, onOutput: ({ text }) => text.includes("trapped") && fence.abort() }));
+    expect(outcome).toMatchObject({ status: "failed", signal: "SIGKILL", exitCode: null, error: "killed by SIGKILL" });
+    expect(outcome.stdout).not.toContain("ignoring SIGTERM");
+    expect(outcome.durationMs).toBeLessThan(30_000);
+  });
+
   test("aborting the signal cancels the step", async () => {
     const controller = new AbortController();
     const outcome = await runStep(request("sleep.ts", { signal: controller.signal, onOutput: ({ text }) => text.includes("sleeping") && controller.abort() }));

@@ -30,9 +30,13 @@ function stream(): Stand {
   return self;
 }
 
-const open = (dir: string, s: Stand, extra: { maxBytes?: number; accepted?: Set<string> } = {}): Spool =>
-  startSpool({ dir, maxBytes: extra.maxBytes ?? 1024 * 1024, publish: s.publish, alreadyAccepted: (id) => extra.accepted?.has(id) ?? false, log: quiet, pauseMs: 20 });
-const take = (spool: Spool, id: string) => spool.take("flows.events.demo.ping", message(id), `event:${id}`, id);
+// The direct path and the drain publish to the same stand-in here.
+let direct: Publisher;
+const open = (dir: string, s: Stand, extra: { maxBytes?: number; accepted?: Set<string> } = {}): Spool => {
+  direct = s.publish;
+  return startSpool({ dir, maxBytes: extra.maxBytes ?? 1024 * 1024, publish: s.publish, alreadyAccepted: (id) => extra.accepted?.has(id) ?? false, log: quiet, pauseMs: 20 });
+};
+const take = (spool: Spool, id: string) => spool.take("flows.events.demo.ping", message(id), `event:${id}`, id, direct);
 
 describe("the ingress spool", () => {
   test("given NATS cannot take an event, then it is spooled; later events follow it into the spool; once NATS answers they drain in order, once, and the files are cut to nothing", async () => {

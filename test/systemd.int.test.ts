@@ -96,6 +96,20 @@ describe("systemd-run executor (stand-in)", () => {
     expect(outcome.durationMs).toBeLessThan(800 + 300 + 1500);
   });
 
+  test("issue 18: fencing (`kill`) SIGKILLs the unit at once with systemctl --user kill, whatever its TimeoutStopSec", async () => {
+    const fence = new AbortController();
+    const launched: [number, string | undefined][] = [];
+    const request = unitRequest("trap-term.ts", { timeoutMs: 60_000, killGraceMs: 30_000, kill: fence.signal, onLaunch: (pid, unit) => launched.push([pid, unit]), onOutput: ({ text }) => text.includes("trapped") && fence.abort() });
+    const outcome = await runStep(request);
+    // The executor's ledger gets the unit's name, so its guard can end the unit too.
+    expect(launched).toEqual([[outcome.pid!, `codex-flow-${request.runId}`]]);
+    expect(calls().filter((c) => c.tool === "systemctl")).toEqual([{ tool: "systemctl", argv: ["--user", "kill", "--signal=SIGKILL", `codex-flow-${request.runId}`] }]);
+    expect(outcome.stdout).not.toContain("ignoring SIGTERM");
+    expect(outcome.status).toBe("failed");
+    expect(outcome.durationMs).toBeLessThan(30_000);
+    expect(existsSync(join(STATE, `codex-flow-${request.runId}.service`))).toBe(false);
+  });
+
   test("cancel stops the unit too", async () => {
     const controller = new AbortController();
     const request = unitRequest("sleep.ts", { signal: controller.signal, onOutput: ({ text }) => text.includes("sleeping") && controller.abort() });

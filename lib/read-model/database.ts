@@ -1,4 +1,5 @@
-import { Database as Sqlite, type Statement } from "bun:sqlite";
+import { Database as Sqlite, type SQLQueryBindings, type Statement } from "bun:sqlite";
+import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Dialect, Kysely, Migrator, type Migration } from "kysely";
@@ -8,6 +9,7 @@ import * as initial from "./migrations/2026-11-23-initial.ts";
 import * as matches from "./migrations/2026-11-24-3-matches.ts";
 import * as output from "./migrations/2026-11-24-2-output.ts";
 import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
+import * as tombstones from "./migrations/2026-12-07-1-tombstones.ts";
 import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 
 /** One FlowEvent as accepted, with its latest match decision summary. */
@@ -106,6 +108,9 @@ export type AttemptsTable = {
   unit: string | null;
 };
 
+/** An event that retention or a purge deleted: its id's hash (tombstoneKey), the sequence it was accepted at, the day (since 1970, UTC) it went. */
+export type TombstonesTable = { id_hash: Uint8Array; seq: number; deleted_day: number };
+
 /** The projector's checkpoint: the last stream sequence applied. */
 export type ProjectorStateTable = { name: string; seq: number };
 
@@ -118,6 +123,7 @@ export type ReadModelDatabase = {
   projector_state: ProjectorStateTable;
   flow_controls: FlowControlsTable;
   schedule_ticks: ScheduleTicksTable;
+  tombstones: TombstonesTable;
 };
 
 export type ReadModel = Kysely<ReadModelDatabase>;
@@ -131,11 +137,10 @@ export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<num
   return row?.seq ?? 0;
 }
 
-/** Every process status a run can have in the read model. */
-export const RUN_STATUSES: readonly string[] = ["queued", "running", "completed", "failed", "timed_out", "canceled"];
+export { FINAL_STATUSES, RUN_STATUSES } from "../run-status.ts";
 
-/** Process statuses after which a run does not change unless a new attempt starts. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "timed_out", "canceled", "superseded"]);
+/** Effective statuses (the step's verdict, else the process status) that ask a person to look (the original's later clients derive the same); retention keeps them apart. */
+export const ATTENTION: ReadonlySet<string> = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
 
 /** What one committed projector batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
 export type AppliedChange = { seq: number; eventIds: ReadonlySet<string> };
@@ -145,15 +150,31 @@ export type AppliedListener = (change: AppliedChange) => void;
 const raw = new WeakMap<ReadModel, Sqlite>();
 
 /**
- * The stream sequence an event was accepted at, or undefined for an unknown id. Asked on
- * every POST /events, so it skips the query builder: one compiled statement, kept.
+ * The stream sequence an event was accepted at, or undefined for an unknown id; a deleted
+ * event's tombstone still answers it (within the tombstone horizon). Asked on every POST
+ * /events, so it skips the query builder: compiled statements, kept.
  */
 export function acceptedSeq(db: ReadModel, eventId: string): number | undefined {
-  let statement = seqStatements.get(db);
-  if (!statement) seqStatements.set(db, (statement = rawSqlite(db).prepare<{ seq: number }, [string]>("SELECT seq FROM events WHERE id = ?")));
-  return statement.get(eventId)?.seq;
+  let statements = seqStatements.get(db);
+  if (!statements) {
+    const sqlite = rawSqlite(db);
+    statements = { event: sqlite.prepare("SELECT seq FROM events WHERE id = ?"), tombstone: sqlite.prepare("SELECT seq FROM tombstones WHERE id_hash = ?") };
+    seqStatements.set(db, statements);
+  }
+  return statements.event.get(eventId)?.seq ?? statements.tombstone.get(tombstoneKey(eventId))?.seq;
 }
-const seqStatements = new WeakMap<ReadModel, Statement<{ seq: number }, [string]>>();
+type SeqStatement<T extends SQLQueryBindings> = Statement<{ seq: number }, [T]>;
+const seqStatements = new WeakMap<ReadModel, { event: SeqStatement<string>; tombstone: SeqStatement<Uint8Array> }>();
+
+/** Whether retention or a purge deleted this event (its tombstone is there, its row is not). */
+export function isTombstoned(db: ReadModel, eventId: string): boolean {
+  return rawSqlite(db).query("SELECT 1 FROM tombstones WHERE id_hash = ?").get(tombstoneKey(eventId)) !== null;
+}
+
+/** A deleted event id's key in `tombstones`: the first 16 bytes of its SHA-256 (ids can be long; a collision is 2^-64 likely at 2^32 ids). */
+export function tombstoneKey(eventId: string): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(eventId).digest().subarray(0, 16));
+}
 
 /** The bun:sqlite handle under a read model, for the few hot paths that skip the query builder. */
 export function rawSqlite(db: ReadModel): Sqlite {
@@ -169,6 +190,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-24-2-output": output,
   "2026-11-24-3-matches": matches,
   "2026-12-02-1-schedules-pause-debounce": schedulesPauseDebounce,
+  "2026-12-07-1-tombstones": tombstones,
 };
 
 /**
@@ -259,6 +281,10 @@ function configure(sqlite: Sqlite, options: { scratch?: boolean; cacheKiB?: numb
   // 8 KiB pages for a new file (an existing one keeps its own): a projector applying 100k
   // messages took 7% less time than with 4 KiB, a rebuild 6% (16 KiB: no better; docs/performance.md).
   sqlite.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
+  // Pages that a purge frees go back to the file system a few at a time (incrementalVacuum),
+  // with no stop of the API. Only a new file takes it; an older one keeps `none` until a
+  // one-time `flow projector vacuum --full` (docs/operations.md).
+  sqlite.exec("PRAGMA auto_vacuum = INCREMENTAL");
   if (options.scratch) {
     // A file being built that nothing else reads and that is thrown away if the build fails
     // (a rebuild): pages go straight to the file, unsynced; the journal that lets a batch
@@ -272,4 +298,37 @@ function configure(sqlite: Sqlite, options: { scratch?: boolean; cacheKiB?: numb
     sqlite.exec("PRAGMA wal_autocheckpoint = 8000");
   }
   if (options.cacheKiB) sqlite.exec(`PRAGMA cache_size = -${Math.floor(options.cacheKiB)}`);
+}
+
+/** Pages one step of incrementalVacuum gives back (8 MiB of 8 KiB pages): a short write each, so the API never waits long. */
+const VACUUM_STEP_PAGES = 1024;
+
+/**
+ * Gives the read model's free pages (what purges deleted) back to the file system, a step
+ * at a time between other writes, then checkpoints the WAL so the file shrinks. Works on a
+ * file in auto_vacuum=INCREMENTAL mode (every file made since 2026-12-07); on an older one
+ * it does nothing and says so (`flow projector vacuum --full` switches it, once).
+ */
+export async function incrementalVacuum(db: ReadModel): Promise<{ incremental: boolean; freedPages: number }> {
+  const sqlite = rawSqlite(db);
+  if (sqlite.query<{ auto_vacuum: number }, []>("PRAGMA auto_vacuum").get()?.auto_vacuum !== 2) return { incremental: false, freedPages: 0 };
+  let freedPages = 0;
+  // Bounded: each step frees up to a step's worth, and the free list only shrinks meanwhile (or a purge adds to it).
+  for (let step = 0; step < 100_000; step++) {
+    const free = sqlite.query<{ freelist_count: number }, []>("PRAGMA freelist_count").get()?.freelist_count ?? 0;
+    if (free === 0) break;
+    sqlite.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`);
+    freedPages += Math.min(free, VACUUM_STEP_PAGES);
+    await Bun.sleep(0);
+  }
+  if (!sqlite.inTransaction) sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  return { incremental: true, freedPages };
+}
+
+/** Rewrites the whole file (VACUUM) in auto_vacuum=INCREMENTAL mode: once, for a file made before incremental vacuum; every writer waits meanwhile. */
+export function fullVacuum(db: ReadModel): void {
+  const sqlite = rawSqlite(db);
+  sqlite.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  sqlite.exec("VACUUM");
+  sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { checkSystemdRunSpec, parseForwardEnv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
+import { checkSystemdRunSpec, parseForwardEnv, systemctlKillArgv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
 import { escapedProcesses, stepStart } from "./escapees.ts";
 import { parseEnvNames, withoutWithheld } from "./step-env.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
@@ -29,6 +29,8 @@ export type Launched<In extends StepStdin> = {
   unit?: string;
   /** SIGTERM now and SIGKILL after the grace, to everything the step started. Idempotent. */
   stop(): void;
+  /** SIGKILL now, to everything the step started, with no grace (fencing). */
+  kill(): void;
   /** Once the child exited: kill what is left of a direct step's process group. */
   reap(): Promise<void>;
   /** Problems met while stopping (a failed `systemctl stop`), for the outcome's error. */
@@ -76,7 +78,7 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
   if (request.executor !== "systemd-run") {
     const direct = spawnDirect(argv, workingDirectory, spec, grace);
     if (direct.ok) request.onLaunch?.(direct.launched.child.pid);
-    return direct;
+    return killOnAbort(direct, request.kill);
   }
 
   const unit = unitNameFor(request.runId);
@@ -87,7 +89,18 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
   const wrapped = systemdRunArgv(runSpec);
   const client = resolveProgram(wrapped[0]!, spec.env.PATH);
   if (client === undefined) return { ok: false, error: "could not start the step: systemd-run not found on PATH (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run)" };
-  return spawnUnit([client, ...wrapped.slice(1)], unit, spec, grace);
+  const started = spawnUnit([client, ...wrapped.slice(1)], unit, spec, grace);
+  if (started.ok) request.onLaunch?.(started.launched.child.pid, unit);
+  return killOnAbort(started, request.kill);
+}
+
+/** Kills the launched step at once when `kill` aborts (also when it already has). */
+function killOnAbort<In extends StepStdin>(launch: LaunchResult<In>, kill: AbortSignal | undefined): LaunchResult<In> {
+  if (!launch.ok || kill === undefined) return launch;
+  const { launched } = launch;
+  if (kill.aborted) launched.kill();
+  else kill.addEventListener("abort", () => launched.kill(), { once: true });
+  return launch;
 }
 
 function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: LaunchSpec<In>, grace: number): LaunchResult<In> {
@@ -109,6 +122,9 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
       if (killTimer !== undefined || exited(child)) return;
       signalGroup(child.pid, "SIGTERM");
       killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace);
+    },
+    kill() {
+      if (!exited(child)) signalGroup(child.pid, "SIGKILL");
     },
     async reap() {
       clearTimeout(killTimer);
@@ -137,6 +153,7 @@ function spawnUnit<In extends StepStdin>(argv: string[], unit: string, spec: Lau
     return { ok: false, error: `could not start systemd-run: ${(error as Error).message}` };
   }
   let stopping: Promise<void> | undefined;
+  let killing: Promise<void> | undefined;
   let killTimer: Timer | undefined;
   const launched: Launched<In> = {
     child,
@@ -144,32 +161,38 @@ function spawnUnit<In extends StepStdin>(argv: string[], unit: string, spec: Lau
     problems: [],
     stop() {
       if (stopping !== undefined || exited(child)) return;
-      stopping = stopUnit(unit, spec.env, launched.problems);
+      stopping = systemctl(systemctlStopArgv(unit), spec.env, launched.problems);
       // systemctl returns once the unit is stopped (TimeoutStopSec bounds it); if the client still waits after that, something is wrong with systemd, not the step.
       killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace + 10_000);
     },
+    kill() {
+      // `systemctl kill` signals every process of the unit at once, whatever TimeoutStopSec says.
+      if (killing !== undefined || exited(child)) return;
+      killing = systemctl(systemctlKillArgv(unit), spec.env, launched.problems);
+    },
     async reap() {
       clearTimeout(killTimer);
-      await stopping;
+      await Promise.all([stopping, killing]);
     },
   };
   return { ok: true, launched };
 }
 
-async function stopUnit(unit: string, env: Record<string, string>, problems: string[]): Promise<void> {
-  const argv = systemctlStopArgv(unit);
+/** Runs a `systemctl --user <verb> <unit>` line; what goes wrong is added to `problems`. */
+async function systemctl(argv: string[], env: Record<string, string>, problems: string[]): Promise<void> {
+  const [verb, unit] = [argv[2], argv.at(-1)];
   const program = resolveProgram(argv[0]!, env.PATH);
   if (program === undefined) {
-    problems.push(`could not stop unit ${unit}: systemctl not found on PATH`);
+    problems.push(`could not ${verb} unit ${unit}: systemctl not found on PATH`);
     return;
   }
   try {
     const stopper = Bun.spawn([program, ...argv.slice(1)], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     const [code, stderr] = await Promise.all([stopper.exited, new Response(stopper.stderr).text()]);
     // 5 is "unit not loaded": it ended on its own between the timeout and the stop.
-    if (code !== 0 && code !== 5) problems.push(`systemctl --user stop ${unit} exited with code ${code}${stderr.trim() ? `: ${stderr.trim().split("\n").pop()}` : ""}`);
+    if (code !== 0 && code !== 5) problems.push(`${argv.join(" ")} exited with code ${code}${stderr.trim() ? `: ${stderr.trim().split("\n").pop()}` : ""}`);
   } catch (error) {
-    problems.push(`could not stop unit ${unit}: ${(error as Error).message}`);
+    problems.push(`could not ${verb} unit ${unit}: ${(error as Error).message}`);
   }
 }
 

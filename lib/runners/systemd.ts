@@ -109,3 +109,8 @@ export function systemdRunArgv(spec: SystemdRunSpec): string[] {
 export function systemctlStopArgv(unit: string): string[] {
   return ["systemctl", "--user", "stop", unit];
 }
+
+/** `systemctl --user kill --signal=SIGKILL <unit>`: SIGKILL to every process of the unit at once (fencing: no grace). */
+export function systemctlKillArgv(unit: string): string[] {
+  return ["systemctl", "--user", "kill", "--signal=SIGKILL", unit];
+}

@@ -26,12 +26,20 @@ export type StepRunRequest = {
   env?: Record<string, string | undefined>;
   /** Aborting cancels the attempt: the process group is killed and the status is `canceled`. */
   signal?: AbortSignal;
+  /**
+   * Aborting kills everything the step started at once (SIGKILL, no grace; under
+   * systemd-run `systemctl kill`): fencing. The outcome then reads as the kill left it.
+   */
+  kill?: AbortSignal;
   /** Bytes kept per stream (the tail); defaults to DEFAULT_OUTPUT_CAP_BYTES. */
   outputCapBytes?: number;
   /** SIGTERM -> SIGKILL grace; defaults to DEFAULT_KILL_GRACE_MS. */
   killGraceMs?: number;
-  /** Called with the step's process id (the leader of its process group) once it runs directly. */
-  onLaunch?: (pid: number) => void;
+  /**
+   * Called once the step started: with the step's process id (the leader of its process
+   * group) when it runs directly, with the systemd-run client's and the unit's name under systemd-run.
+   */
+  onLaunch?: (pid: number, unit?: string) => void;
   /** Live output as it arrives, decoded as UTF-8. Must not throw. */
   onOutput?: (chunk: { stream: "stdout" | "stderr"; text: string }) => void;
   /** How the step's process starts: `direct` (default) as our child, `systemd-run` in a transient user unit. */

@@ -10,7 +10,6 @@ import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type 
 import { tailOf } from "../../lib/runners/capture.ts";
 import { lastMessage } from "../../lib/last-message.ts";
 import { runStep } from "../../lib/runners/index.ts";
-import { signalGroup } from "../../lib/runners/launch.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { type ChainLimits, chainedEvents, runBudget } from "./chain.ts";
@@ -30,6 +29,8 @@ export type AttemptDeps = {
   hostId: string;
   /** The command consumers' ack wait: how long a step's lease lasts without a renewal. */
   ackWaitMs: number;
+  /** A stopped step's SIGTERM -> SIGKILL grace (CODEX_FLOW_KILL_GRACE_MS); fencing never waits for it. */
+  killGraceMs: number;
   executorKind: ExecutorKind;
   forwardEnv: readonly string[] | undefined;
   stepEnvDeny: readonly string[];
@@ -43,14 +44,17 @@ export type AttemptDeps = {
   /** The most bytes one message body may have (lib/payload.ts bodyLimit of the connection). */
   payloadLimit: () => number;
   /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
-  ledger?: { probe(runId: string, attempt: number): void; record(pid: number, runId: string, attempt: number): void; forget(pid: number): void };
-  /** Runs in progress on this host, by run id: aborting with "cancel" cancels, with "shutdown" hands the run back. */
+  ledger?: { probe(runId: string, attempt: number): void; record(pid: number, runId: string, attempt: number, unit?: string): void; forget(pid: number): void; guardFenced(pid: number): number | undefined };
+  /**
+   * Runs in progress on this host, by run id (one attempt at a time: a delivery of a run
+   * still in hand is handed back): aborting with "cancel" cancels, with "shutdown" hands the run back.
+   */
   inflight: Map<string, AbortController>;
   log: Logger;
 };
 
-/** Why an attempt was aborted: `fenced` when this host could not renew the lease (lib/lease.ts). */
-export type AbortReason = "cancel" | "shutdown" | "fenced";
+/** Why an attempt was aborted (fencing does not abort: it kills the step, see handleCommand). */
+export type AbortReason = "cancel" | "shutdown";
 
 /**
  * Handles one delivery of a run command: skips it when the run already ended or was
@@ -58,8 +62,12 @@ export type AbortReason = "cancel" | "shutdown" | "fenced";
  * without a result (their executors died), otherwise runs the step, publishes what it
  * started (`next` events), then the attempt's record, and only then acks, or naks with
  * the backoff delay when the step will be retried. The lease is renewed all along; when
- * renewals go unanswered the attempt fences itself (kills the step, records `fenced`
- * once it can publish) and leaves the delivery to the host that gets it next.
+ * renewals go unanswered the attempt fences itself (kills the step at once, records
+ * `fenced` once it can publish) and leaves the delivery to the host that gets it next.
+ * A step that ran to its end before it was fenced is not run again: its record is
+ * published (retried until it is) and a redelivery finds it. A delivery of a run this
+ * executor still handles (its lease passed while it was frozen or cut off) is handed
+ * back, never run beside it.
  */
 export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<Disposition> {
   const { subjects, hostId, log } = deps;
@@ -71,10 +79,16 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
   const command = decoded.message;
   const base = command.attemptBase ?? 0;
   const attempt = base + message.info.deliveryCount;
+  if (deps.inflight.has(command.runId)) {
+    log.warn("a delivery of a run this executor still handles: handed back", { runId: command.runId, attempt });
+    return { nak: HAND_BACK_DELAY_MS };
+  }
   const controller = new AbortController();
+  // Fencing kills the step at once (no grace, every runner) and does not cancel it: the outcome says whether it was stopped.
+  const fence = new AbortController();
   const lease = holdLease(deps.nc, message, deps.ackWaitMs, (silentMs) => {
     log.warn("no lease renewal answered: fencing the step so that another host can take it", { runId: command.runId, attempt, silentMs });
-    controller.abort("fenced" satisfies AbortReason);
+    fence.abort();
   });
   const publish = (subject: string, body: FlowMessage, msgID: string) => publishDurably(deps, subject, encodeMessage(body), msgID, lease);
   // Unless told what the result's `next` left, the run started nothing and leaves its whole share.
@@ -91,7 +105,7 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
   // Registered before anything is awaited, so a cancel that arrives from here on reaches this attempt.
   deps.inflight.set(command.runId, controller);
   try {
-    const disposition = await attemptRun(deps, message, command, attempt, controller, finish, publish);
+    const disposition = await attemptRun(deps, message, command, attempt, { controller, fence: fence.signal, lease }, finish, publish);
     // A delivery whose lease was given up is someone else's now: acking or naking it would touch theirs.
     return lease.fenced() ? { abandon: `fenced on ${hostId}` } : disposition;
   } catch (error) {
@@ -106,8 +120,12 @@ export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<
 type Finish = (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent?: number) => Promise<void>;
 type Publish = (subject: string, body: FlowMessage, msgID: string) => Promise<unknown>;
 
-async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, attempt: number, controller: AbortController, finish: Finish, publish: Publish): Promise<Disposition> {
+/** What may end an attempt early: a cancel or shutdown (`controller`), or its lease given up (`fence` aborts). */
+type Stops = { controller: AbortController; fence: AbortSignal; lease: Lease };
+
+async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, attempt: number, stops: Stops, finish: Finish, publish: Publish): Promise<Disposition> {
   const { subjects, hostId, log } = deps;
+  const { controller, fence, lease } = stops;
   const base = command.attemptBase ?? 0;
   const [last, cancel] = await Promise.all([lastMessage(deps, subjects.run(command.runId, "finished")), lastMessage(deps, subjects.run(command.runId, "cancel"))]);
   const lastFinished = last?.message.kind === "run.finished" && last.message.attempt > base ? last.message : undefined;
@@ -117,7 +135,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     return "ack";
   }
   if (controller.signal.reason === "shutdown") return { nak: HAND_BACK_DELAY_MS };
-  if (controller.signal.reason === "fenced") return { abandon: "fenced before the step started" };
+  if (fence.aborted) return { abandon: "fenced before the step started" };
   const unfinished = attempt - 1 - (lastFinished?.attempt ?? base);
   if (unfinished >= deps.maxLostAttempts) {
     await finish(noRun("failed", `gave up: the last ${unfinished} attempts ended without a result (their executors stopped mid-step)`));
@@ -147,12 +165,20 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   let ran: StepOutcome;
   const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
   await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
+  const recordFenced = async (what: string) => {
+    const fenced = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `fenced on ${hostId}: ${what}`, fenced: true };
+    await publish(subjects.run(command.runId, "released"), fenced, msgIds.lifecycle(command.runId, attempt, "released"));
+    return { abandon: "fenced" } satisfies Disposition;
+  };
+  const cutOff = `no lease renewal answered for ${fenceAfterMs(deps.ackWaitMs)} ms (cut off from NATS)`;
+  // Fenced while the started record was being written (retried through an outage): the step never starts.
+  if (fence.aborted) return await recordFenced(`${cutOff}; the step was not started`);
   const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
   let launchedPid: number | undefined;
-  // Fencing cannot wait for the step's kill grace: its whole process group goes at once.
-  controller.signal.addEventListener("abort", () => {
-    if (controller.signal.reason === "fenced" && launchedPid !== undefined && deps.executorKind === "direct") signalGroup(launchedPid, "SIGKILL");
-  });
+  // How long the executor was silent when this host's guard killed the step (it was frozen).
+  let guardFencedMs: number | undefined;
+  // Kills the step at once when its ledger entry cannot be written (as the fence does).
+  const unrecorded = new AbortController();
   const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
   try {
     ran = await runStep({
@@ -162,26 +188,34 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
       attempt,
       env,
       signal: controller.signal,
+      kill: AbortSignal.any([fence, unrecorded.signal]),
+      killGraceMs: deps.killGraceMs,
       outputCapBytes: deps.outputCapBytes,
       onOutput: live.write,
       executor: deps.executorKind,
       ...(deps.forwardEnv ? { forwardEnv: deps.forwardEnv } : {}),
       envDeny: deps.stepEnvDeny,
-      onLaunch: (pid) => {
+      onLaunch: (pid, unit) => {
         launchedPid = pid;
         try {
-          deps.ledger?.record(pid, command.runId, attempt);
+          deps.ledger?.record(pid, command.runId, attempt, unit);
         } catch (error) {
           // Unrecorded, no guard could end it if we died: it goes at once (the disk filled since the probe).
           localError = error as LocalWriteError;
-          signalGroup(pid, "SIGKILL");
+          unrecorded.abort();
         }
       },
     });
   } finally {
-    if (launchedPid !== undefined) deps.ledger?.forget(launchedPid);
+    if (launchedPid !== undefined) {
+      guardFencedMs = deps.ledger?.guardFenced(launchedPid);
+      deps.ledger?.forget(launchedPid);
+    }
     await live.close();
   }
+  // The guard fenced while this executor was frozen: the lease may be another host's already.
+  if (guardFencedMs !== undefined) lease.giveUp();
+  const fencedMidStep = fence.aborted;
 
   if (localError) return await retryLocally(localError);
   if (controller.signal.reason === "shutdown") {
@@ -189,11 +223,13 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     await publish(subjects.run(command.runId, "released"), released, msgIds.lifecycle(command.runId, attempt, "released"));
     return { nak: HAND_BACK_DELAY_MS };
   }
-  if (controller.signal.reason === "fenced") {
-    const reason = `fenced on ${hostId}: no lease renewal answered for ${fenceAfterMs(deps.ackWaitMs)} ms (cut off from NATS); the step was stopped before its lease could pass to another host`;
-    const fenced = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason, fenced: true };
-    await publish(subjects.run(command.runId, "released"), fenced, msgIds.lifecycle(command.runId, attempt, "released"));
-    return { abandon: "fenced" };
+  // Stopped by the fence, or ran to its end (then its record below says how it ended, and a redelivery finds it).
+  if (fencedMidStep && stoppedByFence(deps, ran)) {
+    return await recordFenced(
+      guardFencedMs !== undefined
+        ? `the executor did not run for ${guardFencedMs} ms (frozen: no heartbeat reached its guard), so its guard killed the step before its lease could pass to another host`
+        : `${cutOff}; the step was killed before its lease could pass to another host`,
+    );
   }
 
   const limit = deps.payloadLimit();
@@ -229,6 +265,15 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   }, proposed.unspent);
   log.info("run finished", { runId: command.runId, flow: command.flow, step: command.step, attempt, status: outcome.status, ms: Math.round(outcome.durationMs), ...(retryInMs !== undefined ? { retryInMs } : {}) });
   return retryInMs === undefined ? "ack" : { nak: retryInMs };
+}
+
+/**
+ * Whether a fenced step was stopped by the fence rather than ending on its own: a direct
+ * step's exit status says it (SIGKILL is the fence's; the executor's own stops start with
+ * SIGTERM); a systemd unit's client does not pass the signal on, so a unit fenced while it ran counts as stopped.
+ */
+function stoppedByFence(deps: AttemptDeps, ran: StepOutcome): boolean {
+  return deps.executorKind === "systemd-run" || ran.signal === "SIGKILL";
 }
 
 /** An attempt that ends before any step process starts. */

@@ -1,16 +1,25 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fenceAfterMs, renewEveryMs } from "../../lib/lease.ts";
 import type { Logger } from "../../lib/log.ts";
 import { LocalWriteError } from "./local-write.ts";
 
-type Entry = { pid: number; executorPid: number; runId: string; attempt: number; cmdline: string };
+/** The guard's program (a Bun script: POSIX sh cannot time out a read). */
+const GUARD = resolve(import.meta.dir, "guard.ts");
+
+/** One step: its process (the systemd-run client under systemd-run, with `unit`), its executor and run. */
+type Entry = { pid: number; executorPid: number; runId: string; attempt: number; cmdline: string; unit?: string };
+
+/** The executor's variables `systemctl --user` needs to reach the user manager; the guard gets these and nothing else of it. */
+const USER_MANAGER_ENV = ["HOME", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"];
 
 /**
  * The step processes this host's executor started, one file each under
  * `<data dir>/executor/<host>/`. A step leads its own process group, so an executor that
- * is killed leaves its steps running: its guard (a shell watching a pipe only the
- * executor holds) ends their groups the moment it dies, even by SIGKILL, so its lease can
- * pass to another host without the step running twice at once; the next executor on the
+ * is killed or frozen leaves its steps running: its guard (services/executor/guard.ts, a
+ * process watching a pipe only the executor holds) ends their groups the moment it dies,
+ * even by SIGKILL, or once its heartbeat has been silent for the fence time (frozen), so
+ * its lease can pass to another host without the step running twice at once; the next executor on the
  * host ends whatever is left of groups whose executor is gone (and whose process is still
  * the one recorded, not a reused pid).
  */
@@ -25,17 +34,31 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
       rmSync(join(dir, `.probe-${runId}-${attempt}`), { force: true });
     },
     /** Throws a LocalWriteError when the entry cannot be written (the caller ends the step at once). */
-    record(pid: number, runId: string, attempt: number): void {
-      const entry: Entry = { pid, executorPid: process.pid, runId, attempt, cmdline: cmdlineOf(pid) ?? "" };
+    record(pid: number, runId: string, attempt: number, unit?: string): void {
+      const entry: Entry = { pid, executorPid: process.pid, runId, attempt, cmdline: cmdlineOf(pid) ?? "", ...(unit ? { unit } : {}) };
       writeEntry(join(dir, String(pid)), JSON.stringify(entry));
     },
     forget(pid: number): void {
       rmSync(join(dir, String(pid)), { force: true });
+      rmSync(join(dir, `fenced-${pid}`), { force: true });
     },
-    /** Starts this executor's guard; `end()` retires it without touching any step (a graceful stop). */
-    guard(): { end(): void } {
-      const guard = Bun.spawn(["sh", "-c", GUARD], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOWS_LEDGER: dir, CODEX_FLOWS_EXECUTOR_PID: String(process.pid) },
+    /** How long the executor had been silent when its guard killed step `pid` (it was frozen), or undefined when the guard did not. */
+    guardFenced(pid: number): number | undefined {
+      try {
+        return (JSON.parse(readFileSync(join(dir, `fenced-${pid}`), "utf8")) as { silentMs: number }).silentMs;
+      } catch {
+        return undefined;
+      }
+    },
+    /**
+     * Starts this executor's guard, with a heartbeat on its pipe every renewEveryMs(leaseMs):
+     * after fenceAfterMs(leaseMs) without one it kills this executor's steps.
+     * `end()` retires it without touching any step (a graceful stop).
+     */
+    guard(leaseMs: number): { end(): void } {
+      const managerEnv = Object.fromEntries(USER_MANAGER_ENV.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+      const guard = Bun.spawn([process.execPath, GUARD], {
+        env: { ...managerEnv, PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOWS_LEDGER: dir, CODEX_FLOWS_EXECUTOR_PID: String(process.pid), CODEX_FLOWS_FENCE_MS: String(fenceAfterMs(leaseMs)) },
         stdin: "pipe",
         stdout: "ignore",
         stderr: "ignore",
@@ -44,8 +67,26 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
       });
       guard.unref();
       guards.add(guard);
+      let lost = false;
+      const guardGone = (error: unknown) => {
+        if (lost) return;
+        lost = true;
+        log.error("the executor's guard is gone: a step of this executor is not fenced if it freezes or dies", { error: String(error) });
+      };
+      const beat = setInterval(() => {
+        // Writing to a guard that is gone fails silently: its exit is what tells.
+        if (guard.exitCode !== null || guard.signalCode !== null) return guardGone(`exited with ${guard.signalCode ?? guard.exitCode}`);
+        try {
+          guard.stdin.write("beat\n");
+          Promise.resolve(guard.stdin.flush()).catch(guardGone);
+        } catch (error) {
+          guardGone(error);
+        }
+      }, renewEveryMs(leaseMs));
+      beat.unref();
       return {
         end() {
+          clearInterval(beat);
           guards.delete(guard);
           guard.stdin.write("stop\n");
           void guard.stdin.end();
@@ -57,6 +98,11 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
       let reaped = 0;
       for (const name of readdirSync(dir)) {
         const path = join(dir, name);
+        // A guard's note on a step it fenced goes with the step's entry.
+        if (name.startsWith("fenced-")) {
+          if (!existsSync(join(dir, name.slice("fenced-".length)))) rmSync(path, { force: true });
+          continue;
+        }
         let entry: Entry;
         try {
           entry = JSON.parse(readFileSync(path, "utf8"));
@@ -75,26 +121,12 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
           }
         }
         rmSync(path, { force: true });
+        rmSync(join(dir, `fenced-${name}`), { force: true });
       }
       return reaped;
     },
   };
 }
-
-/**
- * The guard: waits on its stdin. The word `stop` (a graceful stop) ends it quietly; an end
- * without it means the executor died (the kernel closed its end of the pipe), and the
- * guard kills the process group of every step the ledger lists for that executor. The
- * ledger files stay for the next executor, which finds them ended.
- */
-const GUARD = `IFS= read -r word
-[ "$word" = stop ] && exit 0
-for f in "$CODEX_FLOWS_LEDGER"/*; do
-  pid=\${f##*/}
-  case "$pid" in ''|*[!0-9]*) continue ;; esac
-  grep -q "\\"executorPid\\":$CODEX_FLOWS_EXECUTOR_PID," "$f" 2>/dev/null || continue
-  kill -s KILL -- "-$pid" 2>/dev/null
-done`;
 
 /** Every live guard's process: its stdin pipe must stay open (not collected) while the executor runs. */
 const guards = new Set<Bun.Subprocess<"pipe", "ignore", "ignore">>();

@@ -11,7 +11,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
   const { config, nc, js, jsm, subjects, log } = ctx;
   const ledger = processLedger(config.dataDir, config.hostId, log);
   ledger.reapOrphans();
-  const guard = ledger.guard();
+  const guard = ledger.guard(config.ackWaitMs);
   const executor = await startExecutor({
     js,
     jsm,
@@ -26,6 +26,7 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     labels: config.labels,
     concurrency: config.concurrency,
     ackWaitMs: config.ackWaitMs,
+    killGraceMs: config.killGraceMs,
     maxDeliver: config.maxDeliver,
     replicas: config.replicas,
     publishTimeoutMs: config.publishTimeoutMs,

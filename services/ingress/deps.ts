@@ -4,6 +4,7 @@ import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import type { Changes } from "./changes.ts";
 import type { IngressCounters } from "./metrics.ts";
+import type { HeldConnections } from "./held.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
 import type { Spool } from "./spool/spool.ts";
@@ -26,6 +27,11 @@ export type IngressDeps = {
   secret?: string;
   /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS). */
   allowedOrigins: readonly string[];
+  /** The listen host (CODEX_FLOW_BACKEND_HOST) and the other names the ingress answers to (CODEX_FLOW_ALLOWED_HOSTS). */
+  listenHost: string;
+  allowedHosts: readonly string[];
+  /** Held requests (GET /changes, output streams), bounded per client and in total. */
+  held: HeldConnections;
   /** CODEX_FLOW_BACKEND_TOKEN: required on read and operator endpoints when set. */
   token?: string;
   maxBodyBytes: number;
@@ -49,6 +55,10 @@ export type IngressDeps = {
   lastOn?: (subject: string) => Promise<{ seq: number; message: FlowMessage } | undefined>;
   /** Aborted when the ingress stops: held requests (GET /changes, output streams) end instead of delaying the stop. */
   closing?: AbortSignal;
+  /** How long a purged event's id stays a duplicate (CODEX_FLOW_TOMBSTONE_DAYS). */
+  tombstoneDays?: number;
+  /** The most runs one purge round deletes (CODEX_FLOW_PURGE_ROUND_RUNS). */
+  purgeRoundRuns?: number;
   /** Executors' heartbeats and consumers' backlogs (GET /flows, GET /hosts). */
   system?: SystemSources;
 };

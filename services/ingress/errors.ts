@@ -6,7 +6,7 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly details?: string[],
-    /** Headers the answer carries (a 503's Retry-After). */
+    /** Headers the answer carries (Retry-After). */
     readonly headers?: Record<string, string>,
   ) {
     super(message);
@@ -18,14 +18,20 @@ export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onErro
   switch (code) {
     case "HttpError":
       set.status = error.status;
-      if (error.headers) Object.assign(set.headers, error.headers);
+      Object.assign(set.headers, error.headers);
       return { error: error.message, ...(error.details ? { details: error.details } : {}) };
     case "NOT_FOUND":
       set.status = 404;
       return { error: `no such endpoint: ${path}` };
-    case "VALIDATION":
+    case "VALIDATION": {
       set.status = 400;
-      return { error: "invalid request", details: [error.message] };
+      // The schema's own `error` says what is expected (schemas.ts, Query); the first failure names the parameter and value.
+      const first = error.valueError;
+      const name = first?.path.replace(/^\//, "") ?? "";
+      const what =
+        typeof error.customError === "string" && first ? `${name}=${JSON.stringify(first.value)} is invalid: ${error.customError}` : first ? `${error.type} ${first.path || "/"}: ${first.message}` : error.message;
+      return { error: what, details: [what] };
+    }
     case "PARSE":
       set.status = 400;
       return { error: "request body is not valid JSON" };

@@ -6,6 +6,7 @@ import type { Subjects } from "../../lib/subjects.ts";
 import { BEAT_EVERY_MS, type HostBeat } from "../../lib/heartbeat.ts";
 import type { Health } from "./schemas.ts";
 import type { SpoolState } from "./spool/spool.ts";
+import type { HeldConnections } from "./held.ts";
 import { consumerDepths } from "./system/sources.ts";
 
 /** Counters this ingress process keeps (Prometheus counters restart with the process). */
@@ -27,6 +28,7 @@ export type MetricsSources = {
   hosts: () => HostBeat[];
   /** The spool's state, when CODEX_FLOW_INGRESS_SPOOL is on. */
   spool?: () => SpoolState;
+  held: HeldConnections;
 };
 
 /** Follows executors' heartbeats; `hosts()` are the ones heard from within three beats. */
@@ -61,6 +63,14 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   metric("codex_flows_events_duplicate_total", "counter", "Events this ingress answered as duplicates (the id was accepted before).", [[{}, counters.duplicates]]);
   metric("codex_flows_events_rejected_total", "counter", "Event posts this ingress refused, by HTTP status.", [...counters.rejected].map(([status, n]) => [{ status }, n]));
 
+  const { held } = sources;
+  metric("codex_flows_held_requests", "gauge", "Requests this ingress holds open now (GET /changes long polls, output streams).", [[{}, held.total]]);
+  metric("codex_flows_held_requests_clients", "gauge", "Client addresses holding at least one request open now.", [[{}, held.clients]]);
+  metric("codex_flows_held_requests_limit", "gauge", "The bound on held requests: in total (CODEX_FLOW_MAX_HELD_CONNECTIONS, 503 beyond) and per client address (CODEX_FLOW_MAX_HELD_PER_CLIENT, 429 beyond).", [
+    [{ scope: "total" }, held.limits.total],
+    [{ scope: "client" }, held.limits.perClient],
+  ]);
+
   const events = await db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
   metric("codex_flows_events", "gauge", "Events in the read model.", [[{}, Number(events.n)]]);
   const byStatus = await db.selectFrom("runs").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).groupBy("status").execute();
@@ -86,6 +96,9 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   metric("codex_flows_nats_connected", "gauge", "1 while this ingress is connected to NATS.", [[{}, health.nats.connected ? 1 : 0]]);
   metric("codex_flows_projector_applied_sequence", "gauge", "The last stream sequence the read model applied.", [[{}, health.projector.appliedSeq]]);
   if (health.projector.lag !== null) metric("codex_flows_projector_lag", "gauge", "Stream sequence minus the read model's applied sequence.", [[{}, health.projector.lag]]);
+  const disks = health.disk.dirs.filter((d) => d.freeBytes !== null);
+  metric("codex_flows_disk_free_bytes", "gauge", "Free space under a directory the disk guard watches (as an unprivileged writer sees it).", disks.map((d) => [{ dir: d.dir, role: d.role }, d.freeBytes!]));
+  metric("codex_flows_disk_low", "gauge", "1 while a watched directory's disk is below its threshold: writes answer 507, the projector pauses.", health.disk.dirs.map((d) => [{ dir: d.dir, role: d.role }, d.low ? 1 : 0]));
 
   const consumers: [Record<string, string>, number][][] = [[], [], []];
   try {

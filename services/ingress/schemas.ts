@@ -1,6 +1,7 @@
-import { type Static, Type as t } from "@sinclair/typebox";
+import { type Static, type TSchema, Type as t } from "@sinclair/typebox";
 import { FlowEventInput } from "../../lib/event.ts";
 import { Elided } from "./budget.ts";
+import { DiskHealth } from "./disk.ts";
 
 /** The API's bodies as TypeBox schemas: the OpenAPI document and the handlers' types come from these. */
 const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
@@ -133,8 +134,9 @@ export const EventAnswer = t.Object({
 });
 
 export const Health = t.Object({
-  ok: t.Boolean(),
-  nats: t.Object({ connected: t.Boolean(), server: t.Optional(t.String()) }),
+  ok: t.Boolean({ description: "NATS is connected and JetStream answered a stream info request (within 2 s, asked at most once a second)" }),
+  reason: t.Optional(t.String({ description: "Why ok is false" })),
+  nats: t.Object({ connected: t.Boolean(), jetstream: t.Boolean({ description: "JetStream answered the last stream info request" }), server: t.Optional(t.String()) }),
   projector: t.Object({ appliedSeq: t.Integer(), streamSeq: t.Union([t.Integer(), t.Null()]), lag: t.Union([t.Integer(), t.Null()]) }),
   spool: t.Optional(
     t.Object(
@@ -146,6 +148,7 @@ export const Health = t.Object({
     { loaded: t.Array(t.String()), problems: t.Array(t.String({ description: "A flow or step that did not load, and why" })) },
     { description: "The flows under this host's CODEX_FLOW_BACKEND_CWD" },
   ),
+  disk: DiskHealth,
 });
 export type Health = Static<typeof Health>;
 
@@ -155,3 +158,23 @@ export { FlowEventInput };
 export function errors(...statuses: number[]) {
   return Object.fromEntries(statuses.map((status) => [status, ErrorBody]));
 }
+
+/**
+ * Query parameters as the document describes them, so what a schema accepts the handler
+ * accepts too (a value the handler refuses is described as invalid, never a surprise
+ * 400). An empty value means the parameter is absent, as a form sends it. Each `error`
+ * says what is expected; the error mapping (errors.ts) names the parameter and its value.
+ */
+const text = () => t.Optional(t.String());
+// Typed as the string it is to the handler; described (and checked) as "" or the schema.
+const either = (schema: TSchema, error: string) => t.Optional(t.Union([t.Literal(""), schema], { error })) as unknown as ReturnType<typeof text>;
+export const Query = {
+  after: either(t.String({ pattern: "^[0-9]{1,15}$" }), "expected a stream sequence (the seq a write answered with)"),
+  time: either(t.String({ format: "date-time" }), "expected an ISO-8601 time such as 2026-11-23T10:00:00Z"),
+  limit: either(t.String({ pattern: "^([1-9][0-9]?|[1-4][0-9]{2}|500)$" }), "expected an integer from 1 to 500"),
+  boolean: either(t.Union([t.Literal("true"), t.Literal("false"), t.Literal("1"), t.Literal("0")]), "expected true or false"),
+  statuses: (known: readonly string[]) => either(t.String({ pattern: `^(${known.join("|")})(,(${known.join("|")}))*$` }), `expected comma-separated statuses from ${known.join(", ")}`),
+  order: either(t.Union([t.Literal("asc"), t.Literal("desc")]), "expected asc or desc"),
+  wait: either(t.Union(["none", "false", "0", "matched", "true", "1", "final"].map((v) => t.Literal(v))), "expected none, false, matched or true"),
+  text: text(),
+};

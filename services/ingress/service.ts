@@ -1,5 +1,7 @@
 import { flowCatalog } from "../../lib/catalog.ts";
-import { readModelPath } from "../../lib/config.ts";
+import { readModelPath, watchedDirs } from "../../lib/config.ts";
+import { lowDiskMessage } from "../../lib/disk.ts";
+import { watchDisk } from "../../lib/disk-watch.ts";
 import { lastMessage } from "../../lib/last-message.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
@@ -14,8 +16,11 @@ import { serverBodyLimit } from "./body.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
+import { streamProbe } from "./system/stream-probe.ts";
 import { exposureWarning } from "./browser.ts";
+import { HeldConnections } from "./held.ts";
 import { busyPort, releasePort } from "./port.ts";
+import { diskGuarded, diskHealth } from "./disk.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -55,37 +60,45 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   const { config, nc, js, jsm, subjects, log } = ctx;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
-  let streamSeq: { value: number | null; at: number } = { value: null, at: 0 };
-  // The stream's last sequence, asked at most once a second unless a caller needs a newer one.
-  const lastSeq = async (atLeast = 0): Promise<number | null> => {
-    const stale = Date.now() - streamSeq.at > 1_000 || (streamSeq.value ?? 0) < atLeast;
-    if (stale && isConnected(nc)) {
-      const info = await jsm.streams.info(config.stream).catch(() => undefined);
-      streamSeq = { value: info?.state.last_seq ?? null, at: Date.now() };
-    }
-    return streamSeq.value;
-  };
+  const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
+  const disk = await watchDisk(watchedDirs(config), thresholds, { log, whileLow: "writes are answered 507", whenBack: "writes are accepted again" });
+  const stream = streamProbe(async () => (await jsm.streams.info(config.stream)).state.last_seq, () => isConnected(nc), config.stream);
+  const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
   const publish = jetStreamPublisher(nc, js, { timeoutMs: config.publishTimeoutMs, deadlineMs: config.publishDeadlineMs });
+  // The drain publishes events already answered 202: the disk guard is for new writes, not for them.
   const spool = config.spoolDir ? startSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, publish, alreadyAccepted: (id) => acceptedSeq(db, id) !== undefined, log }) : undefined;
   const health = async (): Promise<Health> => {
     const connected = isConnected(nc);
-    await lastSeq();
+    const { lastSeq: streamSeq, error } = await stream.state();
     const appliedSeq = await readCheckpoint(db);
-    const lag = streamSeq.value === null ? null : Math.max(0, streamSeq.value - appliedSeq);
+    const lag = streamSeq === null ? null : Math.max(0, streamSeq - appliedSeq);
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
     const spooled = spool?.state();
     const spoolHealth = spooled ? { spool: { depth: spooled.depth, bytes: spooled.bytes, maxBytes: spooled.maxBytes, oldestAgeMs: spooled.oldestAgeMs } } : {};
-    return { ok: connected, nats: { connected, server: nc.getServer() }, projector: { appliedSeq, streamSeq: streamSeq.value, lag }, ...spoolHealth, flows: { loaded: flows.flows.map((f) => f.name), problems } };
+    // Not ok while a disk is low either: this ingress refuses writes, as it does without JetStream.
+    const diskState = diskHealth(disk);
+    const low = disk.low();
+    const reason = error ?? (low ? lowDiskMessage(low) : null);
+    return {
+      ok: reason === null,
+      ...(reason === null ? {} : { reason }),
+      nats: { connected, jetstream: error === null, server: nc.getServer() },
+      projector: { appliedSeq, streamSeq, lag },
+      flows: { loaded: flows.flows.map((f) => f.name), problems },
+      disk: diskState,
+      ...spoolHealth,
+    };
   };
   const counters = ingressCounters();
+  const held = new HeldConnections({ total: config.maxHeldConnections, perClient: config.maxHeldPerClient });
   const hosts = watchHosts(nc, subjects);
   const closing = new AbortController();
   const app = createIngressApp({
     counters,
-    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, spool: spool?.state }),
+    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, held, spool: spool?.state }),
     db,
-    publish,
+    publish: diskGuarded(publish, disk),
     spool,
     subjects,
     queues: queueWatch(jsm, config.stream),
@@ -93,6 +106,9 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     lastSeq,
     secret: config.secret,
     allowedOrigins: config.allowedOrigins,
+    listenHost: config.host,
+    allowedHosts: config.allowedHosts,
+    held,
     token: config.token,
     maxBodyBytes: config.maxBodyBytes,
     responseBudgetBytes: config.responseBudgetBytes,
@@ -103,6 +119,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     catalog,
     lastOn: (subject) => lastMessage({ jsm, stream: config.stream }, subject),
     closing: closing.signal,
+    tombstoneDays: config.tombstoneDays,
+    purgeRoundRuns: config.purgeRoundRuns,
     system: { hosts: hosts.hosts, consumers: () => consumerDepths(jsm, config.stream) },
   });
   listenExclusively(app, config);
@@ -116,6 +134,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     async stop() {
       closing.abort();
       hosts.stop();
+      disk.stop();
       await app.stop();
       await spool?.stop();
       if (!shared?.db) await db.destroy();

@@ -9,6 +9,8 @@ export type ReadState = {
   attempt(runId: string, attempt: number): AttemptsTable | undefined;
   /** Whether this output chunk is already stored. */
   hasOutput(runId: string, attempt: number, chunk: number): boolean;
+  /** Whether retention or a purge deleted this event (its id stays a duplicate). */
+  tombstoned(eventId: string): boolean;
 };
 
 /** A row to upsert (whole rows, so applying a message twice writes the same thing). */
@@ -63,6 +65,9 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
       return flowControl(message, seq);
     case "schedule.ticked":
       return scheduleTicked(message, seq);
+    case "runs.purge":
+      // Deletes, not upserts: the writer applies it in order between the batch's other messages (lib/read-model/purge.ts).
+      return [];
     default: {
       const unknown: never = message;
       throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);
@@ -74,6 +79,8 @@ function eventAccepted(state: ReadState, message: EventAccepted, seq: number): W
   const { event } = message;
   const existing = state.event(event.id);
   const generation = message.replay?.generation ?? 0;
+  // A deleted event's id accepted again is a duplicate: it never comes back as a new event.
+  if (!existing && state.tombstoned(event.id)) return [];
   // The first acceptance is the event; a later one is a duplicate or a replay mark.
   if (existing) return generation > existing.generation ? [{ table: "events", row: { ...existing, generation } }] : [];
   return [

@@ -17,6 +17,10 @@ export type ProjectorOptions = {
   outputRetentionBytes?: number;
   /** What applies the batches: by default this thread, through `db`. */
   writer?: Writer;
+  /** Why the projector must not write now (its disk is low), else undefined: it pauses while this says so. */
+  pausedBy?: () => string | undefined;
+  /** Told of the purge rounds each commit applied (services/projector/retention.ts). */
+  onPurged?: (outcomes: Committed["purges"]) => void;
 };
 
 
@@ -55,6 +59,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       log.warn("skipping a message the read model cannot use", { seq, subject: batch.find((m) => m.seq === seq)?.subject, error });
     }
     applied = answer.last;
+    if (answer.purges.length > 0) options.onPurged?.(answer.purges);
     const change = { seq: applied, eventIds: new Set(answer.eventIds) };
     for (const listener of listeners) listener(change);
   };
@@ -106,8 +111,23 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       }
     })());
 
+  /**
+   * While the read model's disk is low nothing is taken from the stream: the messages
+   * wait there, and the consumer starts again from the checkpoint once space returns.
+   * Polled (each second, or the stop), so it neither spins nor needs a restart.
+   */
+  const waitForSpace = async () => {
+    const reason = options.pausedBy?.();
+    if (!reason) return;
+    log.warn(`projector paused: ${reason}; it goes on by itself once space returns`, { applied });
+    while (!stopping && options.pausedBy?.()) await Promise.race([Bun.sleep(1_000), wake.promise]);
+    if (!stopping) log.info("projector resumed: its disk has space again", { applied });
+  };
+
   const follow = async () => {
     while (!stopping) {
+      await waitForSpace();
+      if (stopping) break;
       try {
         const consumer = await js.consumers.get(options.stream, {
           filter_subjects: options.filterSubject,
@@ -121,6 +141,10 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         restartWhenRecreated(current);
         for await (const m of current) {
           if (stopping || failed) break;
+          if (options.pausedBy?.()) {
+            void current.close().catch(() => undefined);
+            break;
+          }
           if (m.seq <= taken) continue;
           taken = m.seq;
           queue.push(m);

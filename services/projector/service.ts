@@ -1,7 +1,12 @@
+import { dirname } from "node:path";
+import { flowCatalog } from "../../lib/catalog.ts";
 import { readModelPath } from "../../lib/config.ts";
+import { lowDiskMessage } from "../../lib/disk.ts";
+import { watchDisk } from "../../lib/disk-watch.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { type Projector, startProjector } from "./projector.ts";
+import { type Retainer, startRetention } from "./retention.ts";
 import { threadWriter, type Writer } from "./writer.ts";
 
 export type ProjectorService = Service & { projector: Projector; db: ReadModel };
@@ -30,14 +35,32 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
     await db.destroy();
     throw error;
   }
-  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer });
+  // Only the read model's own disk pauses it: the projector writes nowhere else.
+  const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
+  const disk = await watchDisk([{ role: "read model", dir: dirname(path) }], thresholds, { log, whileLow: "the projector pauses", whenBack: "the projector goes on" });
+  const pausedBy = () => {
+    const low = disk.low();
+    return low && lowDiskMessage(low);
+  };
+  // A rebuild (scratch) publishes nothing: the purges it applies are in the stream already.
+  const retainer: Retainer | undefined = scratch ? undefined : startRetention(ctx, db, flowCatalog(config.cwd, log, { reportProblems: false }));
+  const onPurged = retainer?.purged;
+  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer, pausedBy, onPurged }).catch(async (error: unknown) => {
+    await retainer?.stop();
+    disk.stop();
+    await writer?.close();
+    await db.destroy();
+    throw error;
+  });
   log.info(`projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}${options.thread ? " (writing on its own thread)" : ""}`);
   return {
     name: "projector",
     projector,
     db,
     async stop() {
+      await retainer?.stop();
       await projector.stop();
+      disk.stop();
       await writer?.close();
       await db.destroy();
     },

@@ -1,7 +1,7 @@
 import type { Database as Sqlite, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { Transaction } from "kysely";
 import type { FlowMessage } from "../../lib/messages.ts";
-import { type AttemptsTable, CHECKPOINT, type EventsTable, type ReadModel, type ReadModelDatabase, type RunsTable } from "../../lib/read-model/database.ts";
+import { type AttemptsTable, CHECKPOINT, type EventsTable, type ReadModel, type ReadModelDatabase, type RunsTable, tombstoneKey } from "../../lib/read-model/database.ts";
 import type { ReadState, Write } from "./evolve.ts";
 
 type Db = ReadModel | Transaction<ReadModelDatabase>;
@@ -46,8 +46,17 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
   for (const chunk of chunks([...outputRuns])) {
     for (const row of await db.selectFrom("output").select(["run_id", "attempt", "chunk"]).where("run_id", "in", chunk).execute()) outputs.add(PRIMARY_KEYS.output(row));
   }
+  // Only an id with no event row can be a tombstone's (and there are none in most batches).
+  const tombstoned = new Set<string>();
+  const missing = [...eventIds].filter((id) => !events.has(id));
+  for (const chunk of chunks(missing)) {
+    const keys = new Map(chunk.map((id) => [Buffer.from(tombstoneKey(id)).toString("hex"), id]));
+    const rows = await db.selectFrom("tombstones").select("id_hash").where("id_hash", "in", chunk.map(tombstoneKey)).execute();
+    for (const row of rows) tombstoned.add(keys.get(Buffer.from(row.id_hash).toString("hex"))!);
+  }
   const dirty = new Map<string, Write>();
   return {
+    tombstoned: (id) => tombstoned.has(id),
     event: (id) => events.get(id),
     run: (id) => runs.get(id),
     attempt: (runId, attempt) => attempts.get(`${runId}\n${attempt}`),

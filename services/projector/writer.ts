@@ -1,6 +1,7 @@
 import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
 import { rawSqlite, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
 import { evolve } from "./evolve.ts";
+import { applyPurge, type PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { applyBatch, loadBatchState } from "./store.ts";
 
 /** One message of the stream, as the projector took it. */
@@ -12,8 +13,8 @@ export type StreamMessage = { seq: number; data: Uint8Array };
  */
 export type Batch = { after: number; messages: readonly StreamMessage[] };
 
-/** What one commit did: its last sequence (the new checkpoint), the events whose rows it wrote, the messages it skipped. */
-export type Committed = { last: number; eventIds: string[]; skipped: { seq: number; error: string }[] };
+/** What one commit did: its last sequence (the new checkpoint), the events whose rows it wrote, the messages it skipped, the purge rounds it applied. */
+export type Committed = { last: number; eventIds: string[]; skipped: { seq: number; error: string }[]; purges: PurgeOutcome[] };
 
 /**
  * Applies batches to the read model, one transaction each, the checkpoint inside it, in
@@ -66,23 +67,38 @@ export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writ
       }
       const last = messages[messages.length - 1]!.seq;
       const eventIds = new Set<string>();
+      const purges: PurgeOutcome[] = [];
       await db.transaction().execute(async (trx) => {
         const at = await readCheckpoint(trx);
         if (at !== after) throw new Error(`a batch that follows sequence ${after} came to a read model at ${at}`);
-        const state = await loadBatchState(trx, decoded.map((d) => d.message));
-        for (const { seq, message } of decoded) state.apply(evolve(state, message, seq));
-        const writes = state.dirty();
-        await applyBatch(sqlite, trx, writes, last, outputRetentionBytes);
-        for (const write of writes) {
-          if (write.table === "events") eventIds.add(write.row.id);
-          else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
+        // A purge deletes at its place in the stream: what comes before it is written first,
+        // what comes after it reads the read model without the rows it deleted.
+        let segment: { seq: number; message: FlowMessage }[] = [];
+        const flush = async () => {
+          const state = await loadBatchState(trx, segment.map((d) => d.message));
+          for (const { seq, message } of segment) state.apply(evolve(state, message, seq));
+          const writes = state.dirty();
+          await applyBatch(sqlite, trx, writes, last, outputRetentionBytes);
+          for (const write of writes) {
+            if (write.table === "events") eventIds.add(write.row.id);
+            else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
+          }
+          segment = [];
+        };
+        for (const d of decoded) {
+          if (d.message.kind !== "runs.purge") segment.push(d);
+          else {
+            await flush();
+            purges.push(await applyPurge(trx, d.message));
+          }
         }
+        await flush();
       }).catch((error: unknown) => {
         // SQLite's own messages ("database or disk is full") name no file: say which.
         if (!String((error as { code?: unknown }).code).startsWith("SQLITE_")) throw error;
         throw new Error(`read model ${sqlite.filename}: ${(error as Error).message} (${(error as { code: string }).code})`, { cause: error });
       });
-      return { last, eventIds: [...eventIds], skipped };
+      return { last, eventIds: [...eventIds], skipped, purges };
     },
     async close() {},
   };

@@ -1,5 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import { json } from "../support/http.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
 
 setDefaultTimeout(45_000);
@@ -30,10 +31,14 @@ describe("flow dev --example, the quickstart", () => {
     await dev.waitForLine("Ctrl-C stops everything.", 30_000);
     const out = dev.stdout.join("\n");
     expect(out).toContain(`API      http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}`);
-    expect(out).toMatch(new RegExp(`NATS     nats://codex-flows:[A-Za-z0-9_-]+@127\\.0\\.0\\.1:\\d+   stream FLOWS, subjects flows\\.> \\(embedded, store ${storeDir}\\)`));
+    expect(out).toMatch(new RegExp(`NATS     nats://codex-flows:[A-Za-z0-9_-]+@127\\.0\\.0\\.1:\\d+   stream FLOWS, subjects flows\\.> \\(embedded, store ${storeDir}, monitor http://127\\.0\\.0\\.1:\\d+\\)`));
     expect(out).toContain("fired the example flow: POST /events?wait=true -> 202");
     expect(out).toContain('"status": "completed"');
     expect(out).toContain('"message": "hello, world"');
+
+    // The disk guard watches the embedded server's store beside the read model.
+    const health = await json(fetch(`http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}/healthz`));
+    expect(health.disk.dirs.map((d: { role: string; dir: string }) => [d.role, d.dir])).toEqual([["read model", env.CODEX_FLOW_BACKEND_DATA_DIR], ["NATS store", storeDir]]);
 
     const pids = await pidsMentioning(storeDir);
     expect(pids).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { runIdFor } from "../../lib/ids.ts";
 import { connectNats } from "../../lib/jetstream.ts";
@@ -11,40 +11,18 @@ import { echoStep, writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
-import { tempDir } from "../support/temp.ts";
+import { canMount, fill, smallDisk } from "../support/disk.ts";
 
 setDefaultTimeout(90_000);
+// The disk guard off: this is the last line of defence, a disk that fills up before the guard sees it (test/e2e/disk-guard.e2e.test.ts has the guard).
+const GUARD_OFF = { CODEX_FLOW_DISK_MIN_FREE_BYTES: "0" };
 const nats = useNatsServer();
 const cli = useProcesses();
-const root = process.getuid?.() === 0;
 
-/** A small tmpfs of its own (mounting one needs root), unmounted once the processes are gone. */
-async function smallDisk(): Promise<string> {
-  const dir = tempDir("full-disk-");
-  const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir]);
-  if (mounted.exitCode !== 0) throw new Error(`mount failed: ${mounted.stderr.toString()}`);
-  cli.cleanup(() => Bun.spawnSync(["umount", "-l", dir]));
-  return dir;
-}
-
-/** Writes zeros into `path` until the file system says it is full. */
-function fill(path: string): void {
-  const fd = openSync(path, "w");
-  const chunk = Buffer.alloc(64 * 1024);
-  try {
-    for (let i = 0; i < 100_000; i++) writeSync(fd, chunk);
-    throw new Error(`${path}: never filled up`);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-test.skipIf(!root)("given a full disk under the data directory, then a run waits (retried, reported as ENOSPC naming the file, never given up as lost), the projector backs off naming the cause, and once space returns the run completes (needs root for a tmpfs)", async () => {
-  const dataDir = await smallDisk();
+test.skipIf(!canMount)("given a full disk under the data directory, then a run waits (retried, reported as ENOSPC naming the file, never given up as lost), the projector backs off naming the cause, and once space returns the run completes (needs root for a tmpfs)", async () => {
+  const dataDir = smallDisk("full-disk-", "8m", cli.cleanup);
   const cwd = writeFlows({ disk: [{ name: "echo", type: "disk.write", source: echoStep() }] });
-  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_BACKEND_DATA_DIR: dataDir });
+  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_BACKEND_DATA_DIR: dataDir, ...GUARD_OFF });
   const all = cli.start(["serve", "all"], { env });
   const url = await ingressUrlOf(all);
   const post = (id: string) => fetch(`${url}/events?wait=none`, { method: "POST", body: JSON.stringify({ id, type: "disk.write", payload: {} }), headers: { "content-type": "application/json" } });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { api, consumerInfo, Deployment, executions, firstAttemptEnds, killLeftoverSteps, lastSeq, recordingWorkFlow, summary, tempDir, withOutput } from "../support/cluster.ts";
+import { api, consumerInfo, Deployment, executions, firstAttemptEnds, killLeftoverSteps, lastSeq, recordingWorkFlow, summary, tempDir, withOutput, workMarks } from "../support/cluster.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
 import { isRunning } from "../fixtures/request.ts";
@@ -119,6 +119,61 @@ describe("leases: a running step keeps its command's lease", () => {
         [1, victim],
         [2, survivor],
       ]);
+    }));
+});
+
+describe("fencing a frozen executor", () => {
+  test("given two executors, when the one running a step is frozen (SIGSTOP) past its lease, then its guard kills the step before attempt 2 starts elsewhere: their marks never overlap, and attempt 1 reads fenced, killed by the guard", () =>
+    withOutput(deployment, async () => {
+      await executors("exec-a", "exec-b");
+      const runId = await fire({ firstAttemptMs: 60_000, ms: 1_000 });
+      const first = await runningAttempt(runId, 1);
+      const victim = first.host as string;
+      const survivor = victim === "exec-a" ? "exec-b" : "exec-a";
+      const frozen = deployment.proc(deployment.roleOfHost(victim));
+      await eventually(() => workMarks(pids, runId, 1).length > 0, 10_000, "attempt 1 to work");
+
+      // A GC pause, swap storm or VM pause of the executor alone: its step process runs on.
+      frozen.signal("SIGSTOP");
+      try {
+        // Frozen until attempt 2 has worked a while (five marks, 250 ms) on the other host.
+        await eventually(() => workMarks(pids, runId, 2).length >= 5, 30_000, `attempt 2 to work on ${survivor}`);
+      } finally {
+        frozen.signal("SIGCONT");
+      }
+      const run = await client.waitForRun(runId, (r) => r.status === "completed" && r.attempts[0]?.status === "fenced", 30_000, "the run to complete and attempt 1 to read fenced");
+      // Never both at once: attempt 1's last mark comes before attempt 2's first.
+      const [one, two] = [workMarks(pids, runId, 1), workMarks(pids, runId, 2)];
+      console.log(`frozen executor: attempt 1's last mark came ${two[0]! - one.at(-1)!} ms before attempt 2's first`);
+      expect(one.at(-1)!).toBeLessThan(two[0]!);
+      expect(attemptsOf(run)).toEqual([
+        [1, "fenced", victim],
+        [2, "completed", survivor],
+      ]);
+      expect(run.attempts[0].error).toContain(`fenced on ${victim}`);
+      expect(run.attempts[0].error).toContain("its guard killed the step");
+    }));
+
+  test("given a step that ends on its own while its executor is frozen past its lease, then attempt 1's record says how the step ended (completed), never that it was stopped", () =>
+    withOutput(deployment, async () => {
+      await executors("exec-a", "exec-b");
+      const runId = await fire({ firstAttemptMs: 400, ms: 400 });
+      const first = await runningAttempt(runId, 1);
+      const victim = first.host as string;
+      const frozen = deployment.proc(deployment.roleOfHost(victim));
+      await eventually(() => workMarks(pids, runId, 1).length > 0, 10_000, "attempt 1 to work");
+      frozen.signal("SIGSTOP");
+      try {
+        // The step ends 400 ms in, unseen; the lease passes and the other host runs attempt 2.
+        await eventually(() => workMarks(pids, runId, 2).length > 0, 30_000, "attempt 2 to work on the other host");
+      } finally {
+        frozen.signal("SIGCONT");
+      }
+      const run = await client.waitForRun(runId, (r) => r.attempts[0]?.status === "completed" && r.attempts[1]?.status === "completed", 30_000, "both attempts' records");
+      const [one, two] = [workMarks(pids, runId, 1), workMarks(pids, runId, 2)];
+      expect(one.at(-1)!).toBeLessThan(two[0]!);
+      expect(run.attempts[0]).toMatchObject({ attemptNumber: 1, host: victim, status: "completed", exitCode: 0 });
+      expect(run.attempts[0].error ?? "").not.toContain("fenced");
     }));
 });
 

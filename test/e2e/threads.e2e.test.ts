@@ -81,6 +81,10 @@ test("given serve all with threads and a step longer than the grace, when SIGTER
   const projector = cli.start(["serve", "projector"], { env });
   const front = cli.start(["serve", "ingress"], { env });
   const url2 = await ingressUrlOf(front);
+  // serve all's own projector usually applied the released record already, so the ingress can
+  // show it before this projector has even loaded its modules; a SIGTERM then kills it by the
+  // default action (exit 143, seen under load). Signal it only once it is up.
+  await projector.waitForLine("projecting ");
   let attempts: { status: string }[] = [];
   for (let i = 0; i < 100 && !attempts.some((a) => a.status === "released"); i++) {
     attempts = (await json(fetch(`${url2}/runs/${runId}`))).run.attempts;

@@ -245,8 +245,14 @@ export type Execution = { runId: string; attempt: number; pid: number; ppid: num
  * step's script.
  */
 export function recordingWorkFlow(deployment: Deployment, pids: string, flow: string, sleepMs: string): { cwd: string; script: string } {
+  // While it works it appends the time to `<runId>-<attempt>.marks` every 50 ms (see workMarks).
   const source = `${recordingPrelude(pids)}
-await Bun.sleep(${sleepMs});
+const marks = ${JSON.stringify(pids)} + "/" + process.env.CODEX_FLOW_RUN_ID + "-" + attempt + ".marks";
+const { appendFileSync } = await import("node:fs");
+for (const end = Date.now() + (${sleepMs}); Date.now() < end; ) {
+  appendFileSync(marks, Date.now() + "\\n");
+  await Bun.sleep(Math.min(50, end - Date.now()));
+}
 console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "attempt " + attempt + " on " + process.env.CODEX_FLOW_HOST_ID }));
 `;
   const cwd = writeFlows({ [flow]: [{ name: "work", type: `${flow}.work`, timeoutMs: 120_000, source }] }, tempDir(deployment, "codex-flows-e2e-cwd-"));
@@ -258,6 +264,13 @@ export async function firstAttemptEnds(pids: string, runId: string, timeoutMs: n
   const step = executions(pids, runId)[0]!;
   await eventually(() => !isRunning(step.pid), timeoutMs, `attempt 1's step process ${step.pid} to end with its executor`);
   return Date.now();
+}
+
+/** The times (ms) attempt `attempt` of `runId` was seen working, in order: a recordingWorkFlow step's marks. */
+export function workMarks(pids: string, runId: string, attempt: number): number[] {
+  const path = join(pids, `${runId}-${attempt}.marks`);
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter(Boolean).map(Number);
 }
 
 /** The executions recorded by `recordingPrelude` steps, optionally of one run. */

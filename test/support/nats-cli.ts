@@ -4,9 +4,14 @@
  * page (`nats stream view` refuses to run without one).
  */
 
-/** Where the CLI is: `NATS_CLI_BIN`, else `nats` on PATH; a clear error when it is missing. */
+/** Where the CLI is: `NATS_CLI_BIN`, else `nats` on PATH (or /usr/local/bin); undefined when it is missing. */
+export function findNatsCli(): string | undefined {
+  return process.env.NATS_CLI_BIN ?? Bun.which("nats") ?? Bun.which("nats", { PATH: "/usr/local/bin" }) ?? undefined;
+}
+
+/** Where the CLI is; a clear error when it is missing. */
 export function natsCliBinary(): string {
-  const found = process.env.NATS_CLI_BIN ?? Bun.which("nats") ?? Bun.which("nats", { PATH: "/usr/local/bin" });
+  const found = findNatsCli();
   if (!found) throw new Error("the nats CLI is not installed: run scripts/install-nats-cli.sh (natscli v0.5.0)");
   return found;
 }

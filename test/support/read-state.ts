@@ -9,11 +9,14 @@ export function memoryReadModel() {
   const attempts = new Map<string, AttemptsTable>();
   const matches = new Map<string, Write["row"]>();
   const output = new Map<string, Write["row"]>();
+  /** Ids of deleted events (a test adds them, as a purge would). */
+  const tombstones = new Set<string>();
   const state: ReadState = {
     event: (id) => events.get(id),
     run: (id) => runs.get(id),
     attempt: (runId, n) => attempts.get(`${runId}:${n}`),
     hasOutput: (runId, n, chunk) => output.has(`${runId}:${n}:${chunk}`),
+    tombstoned: (id) => tombstones.has(id),
   };
   const apply = (message: FlowMessage, seq: number): Write[] => {
     const writes = evolve(state, message, seq);
@@ -27,5 +30,5 @@ export function memoryReadModel() {
     return writes;
   };
   const snapshot = () => JSON.stringify({ events: [...events], runs: [...runs], attempts: [...attempts], matches: [...matches], output: [...output] });
-  return { state, apply, events, runs, attempts, matches, output, snapshot };
+  return { state, apply, events, runs, attempts, matches, output, tombstones, snapshot };
 }

@@ -1,31 +1,39 @@
 import { Elysia, t } from "elysia";
-import { parseFlowEvent, systemFieldProblems } from "../../../lib/event.ts";
+import { parseFlowEvent, SYSTEM_EVENT_ID, SYSTEM_TYPE_NAMESPACE, systemFieldProblems } from "../../../lib/event.ts";
 import { msgIds } from "../../../lib/ids.ts";
 import type { EventAccepted } from "../../../lib/messages.ts";
-import { acceptedSeq } from "../../../lib/read-model/database.ts";
+import { acceptedSeq, isTombstoned } from "../../../lib/read-model/database.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { mayRead, requireToken, TOKEN_SECURITY } from "../auth.ts";
+import { mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../signature.ts";
-import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput } from "../schemas.ts";
+import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput, Query } from "../schemas.ts";
 import { getEvent, listEvents } from "./queries.ts";
 import { replayStored } from "./replay.ts";
 import { parseWait, type Wait, waitForMatch } from "./wait.ts";
 
 const EventQuery = t.Object(
   {
-    type: t.Optional(t.String()),
-    source: t.Optional(t.String()),
-    since: t.Optional(t.String()),
-    until: t.Optional(t.String()),
-    limit: t.Optional(t.String()),
-    cursor: t.Optional(t.String()),
-    after: t.Optional(t.String()),
+    type: Query.text,
+    source: Query.text,
+    since: Query.time,
+    until: Query.time,
+    limit: Query.limit,
+    cursor: Query.text,
+    after: Query.after,
   },
   { additionalProperties: true },
 );
+
+/** What a client may post, as the document says it: a FlowEventInput outside the ids and the type namespace the system keeps for itself. */
+const CLIENT_EVENT = {
+  allOf: [
+    { $ref: "#/components/schemas/FlowEventInput" },
+    { properties: { id: { not: { pattern: SYSTEM_EVENT_ID.source } }, type: { not: { pattern: `^${SYSTEM_TYPE_NAMESPACE}(\\.|$)` } } } },
+  ],
+};
 
 /**
  * `POST /events` and `POST /flow-events`: one FlowEvent in, 202 once JetStream has
@@ -95,10 +103,11 @@ export function eventRoutes(deps: IngressDeps) {
     if (reserved.length > 0) throw new HttpError(400, `not a FlowEvent a client may post: ${reserved.join("; ")}`, reserved);
     const knownSeq = acceptedSeq(db, event.id);
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
-    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, byDeadline(mode, arrived));
+    // A deleted one (a tombstone) has no match left to wait for.
+    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, isTombstoned(db, event.id) ? undefined : byDeadline(mode, arrived));
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
     if (deps.spool) {
-      const taken = await deps.spool.take(subjects.event(event.type), accepted, msgIds.event(event.id, 0), event.id);
+      const taken = await deps.spool.take(subjects.event(event.type), accepted, msgIds.event(event.id, 0), event.id, publish);
       if (taken.spooled) return spooledAnswer(event.id, taken, mode);
       return await answer(event.id, 0, taken, byDeadline(mode, arrived));
     }
@@ -129,8 +138,8 @@ export function eventRoutes(deps: IngressDeps) {
     return { ...(await answer(eventId, generation, published, mode)), generation };
   };
 
-  const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.String({ description: "default (or false): wait briefly for the match decision and answer runIds; none: do not wait; matched: wait for the match decision up to the wait limit; true: until every run ended. Run data needs the read token when one is set." })) }, { additionalProperties: true }) };
-  const operator = { ...route, beforeHandle: requireToken(deps.token) };
+  const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.Union([Query.wait], { description: "default (or false): wait briefly for the match decision and answer runIds; none: do not wait; matched: wait for the match decision up to the wait limit; true: until every run ended. Run data needs the read token when one is set." })) }, { additionalProperties: true }) };
+  const operator = { ...route, beforeHandle: requireOperator(deps) };
   const reader = { beforeHandle: requireToken(deps.token) };
   const post = (summary: string) => ({
     ...route,
@@ -140,7 +149,7 @@ export function eventRoutes(deps: IngressDeps) {
       tags: ["events"],
       summary,
       description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event (or, with CODEX_FLOW_INGRESS_SPOOL, once the spool fsynced it: `spooled: true`); 503 with Retry-After when JetStream could not take it within CODEX_FLOW_PUBLISH_DEADLINE_MS; 507 when the spool is full.",
-      requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/FlowEventInput" } } } },
+      requestBody: { required: true, content: { "application/json": { schema: CLIENT_EVENT } } },
     },
   });
   return new Elysia({ name: "events" })
@@ -149,8 +158,8 @@ export function eventRoutes(deps: IngressDeps) {
     .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent (the seed's second path)"))
     .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
       ...operator,
-      response: { 202: EventAnswer, ...errors(400, 401, 404, 503) },
-      detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched", "flow": "<name>"}; with flow, only that flow\'s steps run.' },
+      response: { 202: EventAnswer, ...errors(400, 401, 404, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched", "flow": "<name>"}; with flow, only that flow\'s steps run.' },
     })
     .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {
       ...reader,
@@ -160,6 +169,7 @@ export function eventRoutes(deps: IngressDeps) {
     })
     .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id, deps.responseBudgetBytes)), {
       ...reader,
+      query: t.Object({ after: Query.after }, { additionalProperties: true }),
       response: { 200: EventDetail, ...errors(400, 401, 404, 503) },
       detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "One event: its match decisions (every step, with the reasons it did not match) and its runs" },
     });

@@ -4,7 +4,7 @@ import type { FlowStep } from "../../../lib/manifest.ts";
 import type { FlowPaused, FlowResumed } from "../../../lib/messages.ts";
 import { nextTick } from "../../../lib/schedule.ts";
 import { queueFor } from "../../../lib/step-policy.ts";
-import { requireToken } from "../auth.ts";
+import { OPERATOR_SECURITY, requireOperator, requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { waitForSeq } from "../read-your-writes.ts";
@@ -53,6 +53,7 @@ function catalogOf(deps: IngressDeps) {
  */
 export function flowRoutes(deps: IngressDeps) {
   const guarded = { beforeHandle: requireToken(deps.token) };
+  const operator = { beforeHandle: requireOperator(deps) };
 
   const controls = async () => {
     const rows = await deps.db.selectFrom("flow_controls").selectAll().where("paused", "=", 1).execute();
@@ -111,16 +112,16 @@ export function flowRoutes(deps: IngressDeps) {
       },
     )
     .post("/flows/:flow/pause", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), true), {
-      ...guarded,
+      ...operator,
       parse: "none",
-      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503) },
-      detail: { tags: ["flows"], summary: "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed", requestBody: jsonRequestBody(PauseBody, false) },
+      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["flows"], summary: "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed", requestBody: jsonRequestBody(PauseBody, false) },
     })
     .post("/flows/:flow/resume", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), false), {
-      ...guarded,
+      ...operator,
       parse: "none",
-      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503) },
-      detail: { tags: ["flows"], summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held", requestBody: jsonRequestBody(PauseBody, false) },
+      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["flows"], summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held", requestBody: jsonRequestBody(PauseBody, false) },
     })
     .get(
       "/schedules",

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import { eventFromRow } from "../events/present.ts";
 import { replayStored } from "../events/replay.ts";
 import type { StepDecision } from "../../../lib/messages.ts";
-import { requireToken } from "../auth.ts";
+import { OPERATOR_SECURITY, requireOperator } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { errors } from "../schemas.ts";
@@ -59,10 +59,11 @@ export function replayRoutes(deps: IngressDeps) {
       return { dryRun: false, count: plan.length, truncated, events: plan, replayed };
     },
     {
-      beforeHandle: requireToken(deps.token),
+      beforeHandle: requireOperator(deps),
       parse: "none",
-      response: { 200: ReplayAnswer, ...errors(400, 401, 404, 503) },
+      response: { 200: ReplayAnswer, ...errors(400, 401, 404, 503, 507) },
       detail: {
+        security: OPERATOR_SECURITY,
         tags: ["events"],
         summary: "Bulk replay: the events of a type in a time range; dryRun (the default) shows per event which steps would match now versus then",
         requestBody: jsonRequestBody(ReplayBody, true),

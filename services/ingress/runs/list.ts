@@ -6,7 +6,8 @@ import { decodeCursor, encodeCursor, parseBoolean, parseLimit, parseTime } from 
 import { ATTENTION, type RunView } from "./present.ts";
 import { runsById } from "./queries.ts";
 
-const EFFECTIVE_STATUSES = [...new Set([...RUN_STATUSES, ...FlowResultStatus.anyOf.map((literal) => literal.const as string)])];
+/** Statuses `effectiveStatus=` filters on: process statuses and FLOW_RESULT statuses. */
+export const EFFECTIVE_STATUSES = [...new Set([...RUN_STATUSES, ...FlowResultStatus.anyOf.map((literal) => literal.const as string)])];
 
 /** A comma-separated status filter; 400 naming the unknown one and the known ones. */
 function statusList(name: string, raw: string, known: readonly string[]): string[] {
@@ -26,7 +27,7 @@ export type RunFilters = Partial<Record<"eventId" | "flow" | "step" | "status" |
 export async function listRuns(db: ReadModel, filters: RunFilters, budgetBytes: number): Promise<{ runs: RunView[]; nextCursor?: string }> {
   const limit = parseLimit(filters.limit);
   // One event's runs read oldest first (the seed's listing); everything else newest first.
-  const order = filters.order ?? (filters.eventId ? "asc" : "desc");
+  const order = filters.order || (filters.eventId ? "asc" : "desc");
   if (order !== "asc" && order !== "desc") throw new HttpError(400, `order=${JSON.stringify(order)} is invalid: expected asc or desc`);
   const cursor = decodeCursor(filters.cursor, 2) as [string, string] | undefined;
   const since = parseTime("since", filters.since);

@@ -74,7 +74,7 @@ export async function outputJson(db: ReadModel, runId: string) {
  * first event says whether retention already cut the oldest output. With
  * `follow=false` it ends after what is stored.
  */
-export async function outputStream(deps: IngressDeps, runId: string, follow: boolean, request: Request, lastEventId?: string | null): Promise<Response> {
+export async function outputStream(deps: IngressDeps, runId: string, follow: boolean, request: Request, lastEventId?: string | null, onEnd?: () => void): Promise<Response> {
   const first = await runState(deps.db, runId);
   const resumeFrom = parsePosition(lastEventId);
   const encoder = new TextEncoder();
@@ -114,6 +114,9 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
         }
       } catch (error) {
         send("error", { error: String(error) });
+      } finally {
+        // The stream's place among the held requests is given back however it ended.
+        onEnd?.();
       }
       controller.close();
     },

@@ -1,10 +1,10 @@
-import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
+import { ATTENTION, type AttemptsTable, type RunsTable } from "../../../lib/read-model/database.ts";
 import type { ResponseBudget } from "../budget.ts";
 import type { RunView } from "../schemas.ts";
 import { nextWasCut } from "../../../lib/flow-result.ts";
 
-/** Effective statuses that ask a person to look (the original's later clients derive the same). */
-export const ATTENTION = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
+// Effective statuses that ask a person to look: lib/read-model (retention keeps them apart too).
+export { ATTENTION };
 
 /**
  * A run as the API shows it: the seed's fields (id, eventId, flowName, stepName, status,

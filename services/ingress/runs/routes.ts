@@ -1,19 +1,34 @@
 import { Elysia, t } from "elysia";
-import { requireToken, TOKEN_SECURITY } from "../auth.ts";
+import { OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
+import { clientOf } from "../held.ts";
 import { readAfter } from "../read-your-writes.ts";
-import { listRuns } from "./list.ts";
+import { RUN_STATUSES } from "../../../lib/run-status.ts";
+import { EFFECTIVE_STATUSES, listRuns } from "./list.ts";
 import { outputJson, outputStream } from "./output.ts";
 import { cancelRun, retryRun } from "./operate.ts";
 import { runsById } from "./queries.ts";
 import { explainWaits } from "./queues.ts";
-import { errors, RunAnswer, RunsPage } from "../schemas.ts";
+import { errors, Query, RunAnswer, RunsPage } from "../schemas.ts";
 
 const RunQuery = t.Object(
-  Object.fromEntries(
-    ["eventId", "flow", "step", "status", "effectiveStatus", "needsAttention", "host", "queue", "since", "until", "limit", "cursor", "order", "after"].map((name) => [name, t.Optional(t.String())]),
-  ),
+  {
+    eventId: Query.text,
+    flow: Query.text,
+    step: Query.text,
+    host: Query.text,
+    queue: Query.text,
+    cursor: Query.text,
+    status: Query.statuses(RUN_STATUSES),
+    effectiveStatus: Query.statuses(EFFECTIVE_STATUSES),
+    needsAttention: Query.boolean,
+    since: Query.time,
+    until: Query.time,
+    limit: Query.limit,
+    order: Query.order,
+    after: Query.after,
+  },
   { additionalProperties: true },
 );
 
@@ -21,6 +36,7 @@ const RunQuery = t.Object(
 export function runRoutes(deps: IngressDeps) {
   const { db } = deps;
   const guarded = { beforeHandle: requireToken(deps.token) };
+  const operator = { beforeHandle: requireOperator(deps) };
   return new Elysia({ name: "runs" })
     .get(
       "/runs",
@@ -48,17 +64,23 @@ export function runRoutes(deps: IngressDeps) {
       },
       {
         ...guarded,
-        query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
+        query: t.Object({ after: Query.after }, { additionalProperties: true }),
         response: { 200: RunAnswer, ...errors(400, 401, 404, 503) },
         detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "One run with every attempt" },
       },
     )
     .get(
       "/runs/:id/output",
-      async ({ params, query, request }) => {
+      async ({ params, query, request, server }) => {
         const follow = query.follow !== "false" && query.follow !== "0";
         if (request.headers.get("accept")?.includes("application/json")) return await outputJson(db, params.id);
-        return await outputStream(deps, params.id, follow, request, request.headers.get("last-event-id") ?? query.lastEventId);
+        const release = deps.held.hold(clientOf(server, request));
+        try {
+          return await outputStream(deps, params.id, follow, request, request.headers.get("last-event-id") ?? query.lastEventId, release);
+        } catch (error) {
+          release();
+          throw error;
+        }
       },
       {
         ...guarded,
@@ -67,20 +89,25 @@ export function runRoutes(deps: IngressDeps) {
           security: TOKEN_SECURITY,
           tags: ["runs"],
           summary: "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends (a keep-alive comment every 15 s; Last-Event-ID resumes), or JSON with Accept: application/json",
-          responses: { 200: { description: "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}" }, 401: { description: "token missing" }, 404: { description: "no such run" } },
+          responses: {
+            200: { description: "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}" },
+            404: { description: "no such run" },
+            429: { description: "this client holds CODEX_FLOW_MAX_HELD_PER_CLIENT requests open already" },
+            503: { description: "the ingress holds CODEX_FLOW_MAX_HELD_CONNECTIONS requests open already" },
+          },
         },
       },
     )
     .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), {
-      ...guarded,
+      ...operator,
       parse: "none",
-      response: { 200: RunAnswer, ...errors(401, 404, 409, 503) },
-      detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
+      response: { 200: RunAnswer, ...errors(401, 404, 409, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
     })
     .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), {
-      ...guarded,
+      ...operator,
       parse: "none",
-      response: { 202: RunAnswer, ...errors(401, 404, 409, 503) },
-      detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
+      response: { 202: RunAnswer, ...errors(401, 404, 409, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
     });
 }

@@ -12,8 +12,11 @@ export type SpoolState = { depth: number; bytes: number; maxBytes: number; oldes
 export type Taken = (Published & { spooled?: false }) | { spooled: true; duplicate: boolean };
 
 export type Spool = {
-  /** Publishes, or spools when NATS cannot take it within the deadline; while anything waits in the spool, spools at once (order). */
-  take(subject: string, message: FlowMessage, msgID: string, eventId: string): Promise<Taken>;
+  /**
+   * Publishes with `direct` (the API's publisher, with its guards), or spools when NATS
+   * cannot take it within the deadline; while anything waits in the spool, spools at once (order).
+   */
+  take(subject: string, message: FlowMessage, msgID: string, eventId: string, direct: Publisher): Promise<Taken>;
   state(): SpoolState;
   stop(): Promise<void>;
 };
@@ -21,6 +24,7 @@ export type Spool = {
 export type SpoolOptions = {
   dir: string;
   maxBytes: number;
+  /** The drain's publisher: the events it publishes were answered 202 already, so no guard for new writes applies. */
   publish: Publisher;
   /** Whether the read model already has this event (a drain after the dedup window, or a repeat): then it is not published again. */
   alreadyAccepted: (eventId: string) => boolean;
@@ -112,7 +116,7 @@ export function startSpool(options: SpoolOptions): Spool {
   })();
 
   return {
-    async take(subject, message, msgID, eventId) {
+    async take(subject, message, msgID, eventId, direct) {
       const spool = async (): Promise<Taken> => {
         if (store.holds(msgID) || queue.some((q) => q.record.msgID === msgID)) return { spooled: true, duplicate: true };
         await append({ subject, msgID, eventId, message, spooledAt: Date.now() });
@@ -120,7 +124,7 @@ export function startSpool(options: SpoolOptions): Spool {
       };
       if (depth() > 0) return await spool();
       try {
-        return await publish(subject, message, msgID);
+        return await direct(subject, message, msgID);
       } catch (error) {
         if (error instanceof Unavailable) return await spool();
         throw error;

@@ -3,7 +3,8 @@ import { readCheckpoint } from "../../../lib/read-model/database.ts";
 import { requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { errors } from "../schemas.ts";
+import { clientOf } from "../held.ts";
+import { errors, Query } from "../schemas.ts";
 import { Changed, HostsView } from "./schemas.ts";
 
 /** How long GET /changes holds a request open when nothing changes. */
@@ -37,23 +38,28 @@ export function systemRoutes(deps: IngressDeps) {
     )
     .get(
       "/changes",
-      async ({ query, request }) => {
+      async ({ query, request, server }) => {
         const raw = query.after;
         if (raw === undefined || raw === "") return { seq: await readCheckpoint(deps.db) };
         if (!/^\d+$/.test(raw)) throw new HttpError(400, `after=${JSON.stringify(raw)} is invalid: expected a stream sequence (the seq a previous answer gave)`);
         const after = Number(raw);
         const deadline = Date.now() + CHANGES_HOLD_MS;
-        for (;;) {
-          const seq = await readCheckpoint(deps.db);
-          const left = deadline - Date.now();
-          if (seq !== after || left <= 0 || request.signal.aborted || deps.closing?.aborted) return { seq };
-          await deps.changes.next(Math.min(left, 1_000));
+        const release = deps.held.hold(clientOf(server, request));
+        try {
+          for (;;) {
+            const seq = await readCheckpoint(deps.db);
+            const left = deadline - Date.now();
+            if (seq !== after || left <= 0 || request.signal.aborted || deps.closing?.aborted) return { seq };
+            await deps.changes.next(Math.min(left, 1_000));
+          }
+        } finally {
+          release();
         }
       },
       {
         ...guarded,
-        query: t.Object({ after: t.Optional(t.String()) }, { additionalProperties: true }),
-        response: { 200: Changed, ...errors(400, 401) },
+        query: t.Object({ after: Query.after }, { additionalProperties: true }),
+        response: { 200: Changed, ...errors(400, 401, 429, 503) },
         detail: { tags: ["system"], summary: "Long poll: answers {seq} once the read model applied a sequence other than ?after= (or after 25 s); at once without ?after=" },
       },
     );

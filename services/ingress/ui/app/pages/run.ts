@@ -1,10 +1,11 @@
+import { FINAL_STATUSES } from "../../../../../lib/run-status.ts";
 import { get, post, readEvents, watchChanges } from "../api.ts";
 import { artifactsView } from "../artifacts.ts";
 import { badge, duration, h, jsonBlock, link, show, table, time } from "../dom.ts";
 import type { PageContext } from "../main.ts";
 import { runDuration, type RunView } from "../runs-table.ts";
 
-const FINAL = new Set(["completed", "failed", "timed_out", "canceled"]);
+const FINAL = FINAL_STATUSES;
 
 /** Why an attempt ended, in words. */
 const ENDINGS: Record<string, string> = {

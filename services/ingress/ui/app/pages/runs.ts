@@ -1,10 +1,11 @@
+import { RUN_STATUSES } from "../../../../../lib/run-status.ts";
 import { get, watchChanges } from "../api.ts";
 import { h, show, showKeepingFocus } from "../dom.ts";
 import type { PageContext } from "../main.ts";
 import { navigate } from "../nav.ts";
 import { type RunView, runsTable } from "../runs-table.ts";
 
-const STATUSES = ["queued", "running", "completed", "failed", "timed_out", "canceled"];
+const STATUSES = RUN_STATUSES;
 /** The URL's parameters that GET /runs takes as they are. */
 const PASSED = ["eventId", "status", "needsAttention", "flow", "step", "host", "since", "until", "cursor", "limit"];
 

@@ -1,0 +1,73 @@
+import { Elysia, t } from "elysia";
+import { randomUUID } from "node:crypto";
+import { msgIds } from "../../../lib/ids.ts";
+import type { PurgeRuns } from "../../../lib/messages.ts";
+import { requireToken, TOKEN_SECURITY } from "../auth.ts";
+import type { IngressDeps } from "../deps.ts";
+import { HttpError } from "../errors.ts";
+import { errors } from "../schemas.ts";
+import { jsonRequestBody, strictBody } from "../strict-body.ts";
+import { archivePage, parseSelection, purgeCounts } from "./queries.ts";
+import { ArchivePage, PurgeAnswer, PurgeBody, PurgeCounts } from "./schemas.ts";
+
+const SelectionQuery = t.Object({
+  before: t.Optional(t.String({ description: "Runs created before this date (2026-01-31) or ISO time" })),
+  flow: t.Optional(t.String({ description: "Only this flow's runs" })),
+  status: t.Optional(t.String({ description: "Only runs of these effective statuses (comma-separated)" })),
+});
+
+/** Runs one archive page holds (each with its attempts, output and event). */
+const ARCHIVE_PAGE = 100;
+
+/**
+ * `GET /purge` (what a purge would delete: counts and bytes per flow and status),
+ * `POST /purge` (delete it, through the stream: every host's projector deletes the same
+ * rows, in rounds of CODEX_FLOW_PURGE_ROUND_RUNS) and `GET /archive` (the same rows, a page at a time, for
+ * `flow archive`). All behind the token.
+ */
+export function dataRoutes(deps: IngressDeps) {
+  const guard = { beforeHandle: requireToken(deps.token) };
+  const purge = async (body: { before: string; flow?: string; status?: string }) => {
+    const selection = parseSelection(body);
+    const purgeId = `purge:${randomUUID()}`;
+    const message: PurgeRuns = {
+      v: 1,
+      kind: "runs.purge",
+      purgeId,
+      round: 1,
+      at: new Date().toISOString(),
+      rules: [selection.rule],
+      ...(selection.eventsBefore ? { eventsBefore: selection.eventsBefore } : {}),
+      limit: deps.purgeRoundRuns ?? 500,
+      tombstoneDays: deps.tombstoneDays ?? 400,
+    };
+    const { seq } = await deps.publish(deps.subjects.purge(purgeId), message, msgIds.purge(purgeId, 1));
+    return { purgeId, seq, before: selection.rule.before };
+  };
+  return new Elysia({ name: "data" })
+    .get("/purge", async ({ query }) => await purgeCounts(deps.db, parseSelection(query)), {
+      ...guard,
+      query: SelectionQuery,
+      response: { 200: PurgeCounts, ...errors(400, 401) },
+      detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "What a purge would delete (dry run): runs and bytes per flow and status, and events without runs" },
+    })
+    .post("/purge", async ({ request, set }) => ((set.status = 202), await purge(await strictBody(request, PurgeBody, deps.maxBodyBytes))), {
+      ...guard,
+      parse: "none",
+      response: { 202: PurgeAnswer, ...errors(400, 401, 503) },
+      detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "Delete final runs created before a date (and their events), through the stream: every read model deletes the same", requestBody: jsonRequestBody(PurgeBody, true) },
+    })
+    .get(
+      "/archive",
+      async ({ query }) => {
+        if (query.cursor !== undefined && query.cursor === "") throw new HttpError(400, "cursor: expected the nextCursor of the previous page");
+        return await archivePage(deps.db, parseSelection(query), query.cursor, ARCHIVE_PAGE);
+      },
+      {
+        ...guard,
+        query: t.Object({ ...SelectionQuery.properties, cursor: t.Optional(t.String()) }),
+        response: { 200: ArchivePage, ...errors(400, 401) },
+        detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "What a purge would delete, in full, a page at a time (flow archive writes it as gzip JSON Lines)" },
+      },
+    );
+}
