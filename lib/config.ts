@@ -43,6 +43,12 @@ export type Config = {
   replicas: number;
   ackWaitMs: number;
   publishTimeoutMs: number;
+  /** How long the ingress rides out a write's passing failures before 503 or the spool (CODEX_FLOW_PUBLISH_DEADLINE_MS). */
+  publishDeadlineMs: number;
+  /** The ingress's spool directory (CODEX_FLOW_INGRESS_SPOOL); unset: no spool. */
+  spoolDir?: string;
+  /** The spool's bound on disk (CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES): beyond it a write is 507. */
+  spoolMaxBytes: number;
   waitTimeoutMs: number;
   matchWaitMs: number;
   outputCapBytes: number;
@@ -138,6 +144,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     // The lease on a command: a dead executor's run starts elsewhere about this long after it died (docs/configuration.md).
     ackWaitMs: read.int("CODEX_FLOW_ACK_WAIT_MS", DEFAULT_ACK_WAIT_MS, 1000, 3600_000),
     publishTimeoutMs: read.int("CODEX_FLOW_PUBLISH_TIMEOUT_MS", 5_000, 100, 120_000),
+    // Below a webhook sender's own timeout (GitHub gives up after 10 s), with room for the answer.
+    publishDeadlineMs: read.int("CODEX_FLOW_PUBLISH_DEADLINE_MS", 8_000, 100, 120_000),
+    spoolDir: env.CODEX_FLOW_INGRESS_SPOOL ? resolve(cwd, env.CODEX_FLOW_INGRESS_SPOOL) : undefined,
+    spoolMaxBytes: read.int("CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES", 256 * 1024 * 1024, 4096, Number.MAX_SAFE_INTEGER),
     waitTimeoutMs: read.int("CODEX_FLOW_WAIT_TIMEOUT_MS", 30_000, 0, 3600_000),
     // A write without ?wait= answers the match's runIds when it comes within this bound (the original's clients read them).
     matchWaitMs: read.int("CODEX_FLOW_MATCH_WAIT_MS", 2_000, 0, 60_000),

@@ -7,6 +7,7 @@ import type { IngressCounters } from "./metrics.ts";
 import type { HeldConnections } from "./held.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
+import type { Spool } from "./spool/spool.ts";
 import type { SystemSources } from "./system/sources.ts";
 
 import type { Health } from "./schemas.ts";
@@ -17,6 +18,8 @@ export type { Health };
 export type IngressDeps = {
   db: ReadModel;
   publish: Publisher;
+  /** The local spool for POST /events (CODEX_FLOW_INGRESS_SPOOL), when it is on. */
+  spool?: Spool;
   subjects: Subjects;
   health: () => Promise<Health>;
   /** The stream's last sequence (fresh when the cached one is below `atLeast`); null when NATS cannot say. */
@@ -35,6 +38,8 @@ export type IngressDeps = {
   /** What one list answer may spend on results, output tails and payloads (CODEX_FLOW_RESPONSE_BUDGET_BYTES). */
   responseBudgetBytes: number;
   waitTimeoutMs: number;
+  /** A write's publish deadline (CODEX_FLOW_PUBLISH_DEADLINE_MS): the default match wait ends by it too, so the answer beats the sender's timeout. */
+  publishDeadlineMs?: number;
   /** How long a write without `?wait=` waits for the match decision, to answer runIds (0: not at all). */
   matchWaitMs: number;
   /** Why queued runs wait (no executor serving their queue), when it can be known. */

@@ -42,6 +42,14 @@ const CLIENT_EVENT = {
  */
 export function eventRoutes(deps: IngressDeps) {
   const { db, publish, subjects } = deps;
+  // Spooled: not in the stream yet, so no sequence and no match to wait for; the wait says it timed out.
+  const spooledAnswer = (eventId: string, taken: { duplicate: boolean }, wait: Wait) => {
+    if (taken.duplicate) deps.counters.duplicates++;
+    else deps.counters.accepted++;
+    const base = { status: taken.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, spooled: true, ...(taken.duplicate ? { idempotent: true } : {}) };
+    return wait ? { ...base, matched: 0, runIds: [], ...(wait.explicit ? { runs: [] } : {}), waitTimedOut: true } : base;
+  };
+
   const answer = async (eventId: string, generation: number, published: { seq: number; duplicate: boolean }, wait: Wait) => {
     if (published.duplicate) deps.counters.duplicates++;
     else deps.counters.accepted++;
@@ -64,6 +72,12 @@ export function eventRoutes(deps: IngressDeps) {
     return undefined;
   };
 
+  // The brief default wait for runIds ends by the publish deadline (from the post's arrival): a publish that rode out an election must still answer before the sender gives up.
+  const byDeadline = (wait: Wait, arrived: number): Wait => {
+    if (!wait || wait.explicit || deps.publishDeadlineMs === undefined) return wait;
+    return { ...wait, timeoutMs: Math.max(0, Math.min(wait.timeoutMs, arrived + deps.publishDeadlineMs - Date.now())) };
+  };
+
   const accept = async (request: Request, wait: string | undefined) => {
     try {
       return await acceptEvent(request, wait);
@@ -75,6 +89,7 @@ export function eventRoutes(deps: IngressDeps) {
   };
 
   const acceptEvent = async (request: Request, wait: string | undefined) => {
+    const arrived = Date.now();
     const mode = waitFor(request, wait);
     const body = await readBody(request, deps.maxBodyBytes);
     if (deps.secret && !verifySignature(deps.secret, body, request.headers)) {
@@ -89,9 +104,15 @@ export function eventRoutes(deps: IngressDeps) {
     const knownSeq = acceptedSeq(db, event.id);
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
     // A deleted one (a tombstone) has no match left to wait for.
-    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, isTombstoned(db, event.id) ? undefined : mode);
+    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, isTombstoned(db, event.id) ? undefined : byDeadline(mode, arrived));
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
-    return await answer(event.id, 0, await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0)), mode);
+    if (deps.spool) {
+      const taken = await deps.spool.take(subjects.event(event.type), accepted, msgIds.event(event.id, 0), event.id, publish);
+      if (taken.spooled) return spooledAnswer(event.id, taken, mode);
+      return await answer(event.id, 0, taken, byDeadline(mode, arrived));
+    }
+    const published = await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0));
+    return await answer(event.id, 0, published, byDeadline(mode, arrived));
   };
 
   // `{"flow": F}` limits a replay to F's steps (flow replay --flow F); an unknown flow would silently run nothing.
@@ -127,7 +148,7 @@ export function eventRoutes(deps: IngressDeps) {
       security: [{ hmac: [] }],
       tags: ["events"],
       summary,
-      description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event; 503 while it cannot.",
+      description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event (or, with CODEX_FLOW_INGRESS_SPOOL, once the spool fsynced it: `spooled: true`); 503 with Retry-After when JetStream could not take it within CODEX_FLOW_PUBLISH_DEADLINE_MS; 507 when the spool is full.",
       requestBody: { required: true, content: { "application/json": { schema: CLIENT_EVENT } } },
     },
   });
