@@ -42,8 +42,10 @@ export const MAX_PATH_KEYS = 8;
 
 /** The value at a dotted path (`repository.full_name`, `commits.0.id`) of a parsed body, or undefined. */
 export function atPath(body: unknown, path: string): unknown {
+  const keys = path.split(".");
+  if (keys.length > MAX_PATH_KEYS) return undefined;
   let value = body;
-  for (const key of path.split(".").slice(0, MAX_PATH_KEYS)) {
+  for (const key of keys) {
     if (typeof value !== "object" || value === null || !Object.hasOwn(value, key)) return undefined;
     value = (value as Record<string, unknown>)[key];
   }
