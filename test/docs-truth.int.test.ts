@@ -54,7 +54,9 @@ describe("the API document and its page", () => {
     }
     expect(security("/events", "post")).toEqual([{ hmac: [] }]);
     expect(security("/healthz", "get")).toEqual([]);
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["apiKey", "bearer", "hmac"]);
+    // GitHub's webhook is signed GitHub's way (docs/webhooks.md).
+    expect(security("/webhooks/github", "post")).toEqual([{ githubSignature: [] }]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["apiKey", "bearer", "githubSignature", "hmac"]);
   });
 });
 
