@@ -131,7 +131,7 @@ describe("POST /webhooks/github", () => {
     }
   });
 
-  test("a body over CODEX_FLOW_MAX_BODY_BYTES is 413; a delivery without X-GitHub-Event is 400", async () => {
+  test("a body over CODEX_FLOW_MAX_BODY_BYTES is 413; a delivery without X-GitHub-Event is 400; a form-encoded one 415", async () => {
     const big = { ...GITHUB_PUSH, padding: "x".repeat(1_100_000) };
     const answer = await github("push", big);
     expect(answer.status).toBe(413);
@@ -139,6 +139,11 @@ describe("POST /webhooks/github", () => {
     const body = JSON.stringify(GITHUB_PUSH);
     const missing = await fetch(`${url}/webhooks/github`, { method: "POST", headers: { "content-type": "application/json", "x-github-delivery": randomUUID(), "x-hub-signature-256": githubSign(body) }, body });
     expect(missing.status).toBe(400);
+    expect((await json(missing)).error).toContain("x-github-event");
+    // GitHub's other content type, application/x-www-form-urlencoded (payload=...), is refused: docs/webhooks.md says to choose JSON.
+    const form = `payload=${encodeURIComponent(body)}`;
+    const encoded = await fetch(`${url}/webhooks/github`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-github-event": "push", "x-github-delivery": randomUUID(), "x-hub-signature-256": githubSign(form) }, body: form });
+    expect(encoded.status).toBe(415);
   });
 
   test("without CODEX_FLOW_GITHUB_WEBHOOK_SECRET the route is off: 404 naming the variable, even for a signed post", async () => {
