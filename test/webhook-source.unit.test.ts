@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ConfigError, loadConfig } from "../lib/config.ts";
 import { loadWebhookSources } from "../lib/webhooks/config.ts";
 import { atPath, githubSource, mapDelivery, MAX_PATH_KEYS } from "../lib/webhooks/source.ts";
 import { tempDir } from "./support/temp.ts";
@@ -64,5 +65,11 @@ describe("loadWebhookSources", () => {
       ["[[sources]\n", "CODEX_FLOW_WEBHOOK_SOURCES="],
     ];
     for (const [toml, message] of bad) expect(() => loadWebhookSources(file(toml!), {})).toThrow(message!);
+  });
+
+  test("given the variable names a file that is not there, then startup's configuration fails naming it", () => {
+    expect(() => loadConfig({ CODEX_FLOW_WEBHOOK_SOURCES: "/nonexistent/webhooks.toml" })).toThrow(ConfigError);
+    expect(() => loadConfig({ CODEX_FLOW_WEBHOOK_SOURCES: "/nonexistent/webhooks.toml" })).toThrow("CODEX_FLOW_WEBHOOK_SOURCES=/nonexistent/webhooks.toml: ENOENT");
+    expect(loadConfig({ CODEX_FLOW_GITHUB_WEBHOOK_SECRET: "s" })).toMatchObject({ githubWebhookSecret: "s", webhookSources: [] });
   });
 });
