@@ -6,6 +6,8 @@ import type { Retention } from "./retention.ts";
 import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
+import { loadWebhookSources, WebhookConfigError } from "./webhooks/config.ts";
+import type { WebhookSource } from "./webhooks/source.ts";
 
 export type ExecutorKind = "direct" | "systemd-run";
 
@@ -17,6 +19,10 @@ export type Config = {
   dataDir: string;
   secret?: string;
   token?: string;
+  /** The secret of GitHub's webhooks at POST /webhooks/github (CODEX_FLOW_GITHUB_WEBHOOK_SECRET); unset: that route is off. */
+  githubWebhookSecret?: string;
+  /** Other webhook senders, from the TOML file CODEX_FLOW_WEBHOOK_SOURCES names (docs/webhooks.md). */
+  webhookSources: WebhookSource[];
   /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS; `*`: any). */
   allowedOrigins: string[];
   /** Host names the ingress answers besides loopback, IP literals and its own host (CODEX_FLOW_ALLOWED_HOSTS; `*`: any). */
@@ -120,6 +126,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", env.STATE_DIRECTORY || ".data")),
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
+    githubWebhookSecret: env.CODEX_FLOW_GITHUB_WEBHOOK_SECRET || undefined,
+    webhookSources: webhookSources(env),
     allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
     allowedHosts: read.list("CODEX_FLOW_ALLOWED_HOSTS", /^(\*|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/, "comma-separated host names such as flows.example.com, or *").map((host) => host.toLowerCase().replace(/\.$/, "")),
     maxHeldConnections: read.int("CODEX_FLOW_MAX_HELD_CONNECTIONS", 1024, 1, 1_000_000),
@@ -182,6 +190,14 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   };
   const merged = { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
   return { ...merged, killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
+}
+
+function webhookSources(env: Env): WebhookSource[] {
+  try {
+    return loadWebhookSources(env.CODEX_FLOW_WEBHOOK_SOURCES, env);
+  } catch (error) {
+    throw error instanceof WebhookConfigError ? new ConfigError(error.message) : error;
+  }
 }
 
 /** Unset: 5 s, or a quarter of the lease when that is less. */

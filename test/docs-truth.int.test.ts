@@ -54,7 +54,12 @@ describe("the API document and its page", () => {
     }
     expect(security("/events", "post")).toEqual([{ hmac: [] }]);
     expect(security("/healthz", "get")).toEqual([]);
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["apiKey", "bearer", "hmac"]);
+    // GitHub's webhook is signed GitHub's way (docs/webhooks.md).
+    expect(security("/webhooks/github", "post")).toEqual([{ githubSignature: [] }]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["apiKey", "bearer", "githubSignature", "hmac"]);
+    // docs/webhooks.md tells a sender what every answer of the route means.
+    const answers = read("docs/webhooks.md").split("## What each answer means to the sender")[1]!.split("\n## ")[0]!;
+    for (const status of Object.keys(doc.paths["/webhooks/github"].post.responses)) expect({ status, explained: answers.includes(`| \`${status}`) || answers.includes(`/ \`${status}\``) }).toEqual({ status, explained: true });
   });
 });
 

@@ -1,5 +1,6 @@
 import type { FlowCatalog } from "../../lib/catalog.ts";
 import type { FlowMessage } from "../../lib/messages.ts";
+import type { WebhookSource } from "../../lib/webhooks/source.ts";
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import type { Changes } from "./changes.ts";
@@ -25,6 +26,8 @@ export type IngressDeps = {
   /** The stream's last sequence (fresh when the cached one is below `atLeast`); null when NATS cannot say. */
   lastSeq: (atLeast?: number) => Promise<number | null>;
   secret?: string;
+  /** The webhook senders taken at POST /webhooks/<name> (GitHub's and CODEX_FLOW_WEBHOOK_SOURCES'); unset: GitHub's, off. */
+  webhooks?: readonly WebhookSource[];
   /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS). */
   allowedOrigins: readonly string[];
   /** The listen host (CODEX_FLOW_BACKEND_HOST) and the other names the ingress answers to (CODEX_FLOW_ALLOWED_HOSTS). */

@@ -21,6 +21,7 @@ import { exposureWarning } from "./browser.ts";
 import { HeldConnections } from "./held.ts";
 import { busyPort, releasePort } from "./port.ts";
 import { diskGuarded, diskHealth } from "./disk.ts";
+import { githubSource } from "../../lib/webhooks/source.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -105,6 +106,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     health,
     lastSeq,
     secret: config.secret,
+    webhooks: [githubSource(config.githubWebhookSecret), ...config.webhookSources],
     allowedOrigins: config.allowedOrigins,
     listenHost: config.host,
     allowedHosts: config.allowedHosts,
