@@ -9,6 +9,7 @@ import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/flow-co
 import { logs } from "../cli/logs.ts";
 import { projectorCommand } from "../cli/projector.ts";
 import { dev, serve } from "../cli/serve.ts";
+import { redeliverGithub } from "../cli/github/redeliver.ts";
 
 /** Every command: its usage line and what it does; `flow <command> --help` prints its own. */
 const COMMANDS: Record<string, { usage: string; about: string; group: "local" | "system" | "client" }> = {
@@ -60,6 +61,12 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   schedules: { group: "client", usage: "schedules [--json]", about: "every schedule with its next and last tick" },
   pause: { group: "client", usage: "pause FLOW [--step STEP] [--reason TEXT]", about: "hold the flow's (or step's) matched runs until it is resumed" },
   resume: { group: "client", usage: "resume FLOW [--step STEP]", about: "queue the held runs, in order" },
+  sources: {
+    group: "client",
+    usage: "sources github redeliver --repo OWNER/REPO --hook ID --since TIME [--dry-run]",
+    about:
+      "ask GitHub to redeliver the hook's failed deliveries since TIME (GitHub never retries by itself):\nlists them through GitHub's REST API (token: GH_TOKEN or GITHUB_TOKEN; --api-url URL or\nCODEX_FLOW_GITHUB_API_URL for GitHub Enterprise, default https://api.github.com), skips one a later\nattempt delivered, reads at most --max-pages pages of 100 (default 50); --dry-run: only lists them",
+  },
 };
 
 const OPTIONS = `Options:
@@ -126,6 +133,10 @@ async function main(argv: string[]): Promise<number> {
     out: { type: "string" },
     full: { type: "boolean" },
     "require-durable": { type: "boolean" },
+    repo: { type: "string" },
+    hook: { type: "string" },
+    "api-url": { type: "string" },
+    "max-pages": { type: "string" },
   });
   if (values.help) {
     console.log(COMMANDS[command] ? commandHelp(command) : HELP);
@@ -176,6 +187,9 @@ async function main(argv: string[]): Promise<number> {
     case "pause":
     case "resume":
       return await pauseFlow(target, command, positionals[0], values.step, values.reason);
+    case "sources":
+      if (positionals[0] !== "github" || positionals[1] !== "redeliver") throw new UsageError(`sources ${positionals.join(" ")}: the one sources command is \`sources github redeliver\``);
+      return await redeliverGithub({ repo: values.repo, hook: values.hook, since: values.since, dryRun: values["dry-run"] === true, apiUrl: values["api-url"], maxPages: values["max-pages"] });
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

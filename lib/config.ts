@@ -7,6 +7,8 @@ import type { Retention } from "./retention.ts";
 import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
+import { loadWebhookSources, WebhookConfigError } from "./webhooks/config.ts";
+import type { WebhookSource } from "./webhooks/source.ts";
 
 export type ExecutorKind = "direct" | "systemd-run";
 
@@ -18,6 +20,10 @@ export type Config = {
   dataDir: string;
   secret?: string;
   token?: string;
+  /** The secret of GitHub's webhooks at POST /webhooks/github (CODEX_FLOW_GITHUB_WEBHOOK_SECRET); unset: that route is off. */
+  githubWebhookSecret?: string;
+  /** Other webhook senders, from the TOML file CODEX_FLOW_WEBHOOK_SOURCES names (docs/webhooks.md). */
+  webhookSources: WebhookSource[];
   /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS; `*`: any). */
   allowedOrigins: string[];
   /** Host names the ingress answers besides loopback, IP literals and its own host (CODEX_FLOW_ALLOWED_HOSTS; `*`: any). */
@@ -44,6 +50,12 @@ export type Config = {
   replicas: number;
   ackWaitMs: number;
   publishTimeoutMs: number;
+  /** How long the ingress rides out a write's passing failures before 503 or the spool (CODEX_FLOW_PUBLISH_DEADLINE_MS). */
+  publishDeadlineMs: number;
+  /** The ingress's spool directory (CODEX_FLOW_INGRESS_SPOOL); unset: no spool. */
+  spoolDir?: string;
+  /** The spool's bound on disk (CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES): beyond it a write is 507. */
+  spoolMaxBytes: number;
   waitTimeoutMs: number;
   matchWaitMs: number;
   outputCapBytes: number;
@@ -120,6 +132,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", env.STATE_DIRECTORY || ".data")),
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
+    githubWebhookSecret: env.CODEX_FLOW_GITHUB_WEBHOOK_SECRET || undefined,
+    webhookSources: webhookSources(env),
     allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
     allowedHosts: read.list("CODEX_FLOW_ALLOWED_HOSTS", /^(\*|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/, "comma-separated host names such as flows.example.com, or *").map((host) => host.toLowerCase().replace(/\.$/, "")),
     maxHeldConnections: read.int("CODEX_FLOW_MAX_HELD_CONNECTIONS", 1024, 1, 1_000_000),
@@ -144,6 +158,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     // The lease on a command: a dead executor's run starts elsewhere about this long after it died (docs/configuration.md).
     ackWaitMs: read.int("CODEX_FLOW_ACK_WAIT_MS", DEFAULT_ACK_WAIT_MS, 1000, 3600_000),
     publishTimeoutMs: read.int("CODEX_FLOW_PUBLISH_TIMEOUT_MS", 5_000, 100, 120_000),
+    // Below a webhook sender's own timeout (GitHub gives up after 10 s), with room for the answer.
+    publishDeadlineMs: read.int("CODEX_FLOW_PUBLISH_DEADLINE_MS", 8_000, 100, 120_000),
+    spoolDir: env.CODEX_FLOW_INGRESS_SPOOL ? resolve(cwd, env.CODEX_FLOW_INGRESS_SPOOL) : undefined,
+    spoolMaxBytes: read.int("CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES", 256 * 1024 * 1024, 4096, Number.MAX_SAFE_INTEGER),
     waitTimeoutMs: read.int("CODEX_FLOW_WAIT_TIMEOUT_MS", 30_000, 0, 3600_000),
     // A write without ?wait= answers the match's runIds when it comes within this bound (the original's clients read them).
     matchWaitMs: read.int("CODEX_FLOW_MATCH_WAIT_MS", 2_000, 0, 60_000),
@@ -203,6 +221,14 @@ export function loadClientConfig(env: Env = process.env, flags: { cwd?: string; 
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
   };
+}
+
+function webhookSources(env: Env): WebhookSource[] {
+  try {
+    return loadWebhookSources(env.CODEX_FLOW_WEBHOOK_SOURCES, env);
+  } catch (error) {
+    throw error instanceof WebhookConfigError ? new ConfigError(error.message) : error;
+  }
 }
 
 /** Unset: 5 s, or a quarter of the lease when that is less. */

@@ -13,11 +13,16 @@ export function signBody(secret: string, body: Uint8Array | string): string {
  * time over equal-length buffers, so the answer leaks nothing about the expected value.
  */
 export function verifySignature(secret: string, body: Uint8Array, headers: Headers): boolean {
-  const expected = Buffer.from(signBody(secret, body));
+  const expected = signBody(secret, body);
   return SIGNATURE_HEADERS.some((name) => {
     const given = headers.get(name);
-    if (!given) return false;
-    const actual = Buffer.from(given.trim().toLowerCase());
-    return actual.length === expected.length && timingSafeEqual(actual, expected);
+    return !!given && sameSecret(given.trim().toLowerCase(), expected);
   });
+}
+
+/** Whether two secrets (a signature, a token) are equal, compared in constant time over equal-length buffers. */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

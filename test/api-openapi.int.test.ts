@@ -50,6 +50,17 @@ describe("the OpenAPI document, generated from the routes' guards", () => {
   });
 });
 
+describe("the webhook routes (issue 24 item 3)", () => {
+  test("POST /webhooks/github is secured by GitHub's signature, reads its two headers, and lists ping's 200, 202, 401, 404, 413 and 503", () => {
+    const op = doc.paths["/webhooks/github"].post;
+    expect(op.security).toEqual([{ githubSignature: [] }]);
+    expect(doc.components.securitySchemes.githubSignature).toMatchObject({ type: "apiKey", in: "header", name: "X-Hub-Signature-256" });
+    const headers = op.parameters.filter((p: { in: string }) => p.in === "header").map((p: { name: string; required: boolean }) => [p.name, p.required]);
+    expect(headers).toEqual(expect.arrayContaining([["x-github-event", true], ["x-github-delivery", true]]));
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["200", "202", "401", "404", "413", "421", "503"]));
+  });
+});
+
 describe("methods and the viewer page", () => {
   test("TRACE, PUT and DELETE on a known path are 405 with Allow; an unknown path stays 404", async () => {
     for (const [method, path, allow] of [["TRACE", "/changes", "GET, HEAD"], ["PUT", "/runs", "GET, HEAD"], ["DELETE", "/events", "GET, HEAD, POST"], ["TRACE", "/runs/abc/cancel", "POST"]] as const) {

@@ -181,3 +181,17 @@ describe("issue 20: the CLI reads its configuration through lib/config.ts, with 
     expect(parseForwardEnv(" , ")).toContain("PATH");
   });
 });
+
+describe("loadConfig: the publish deadline and the spool (issue 24)", () => {
+  test("given nothing set, then writes ride out 8 s and there is no spool (256 MiB bound when one is set)", () => {
+    const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD });
+    expect(config).toMatchObject({ publishDeadlineMs: 8_000, spoolMaxBytes: 256 * 1024 * 1024 });
+    expect(config.spoolDir).toBeUndefined();
+  });
+
+  test("given a relative spool directory, then it is under the working directory; a bad deadline or bound names its variable", () => {
+    expect(loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_INGRESS_SPOOL: "spool" }).spoolDir).toBe(join(CWD, "spool"));
+    expect(() => loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_PUBLISH_DEADLINE_MS: "8s" })).toThrow(ConfigError);
+    expect(() => loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES: "100" })).toThrow(/CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES="100" is invalid/);
+  });
+});

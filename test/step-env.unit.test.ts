@@ -11,8 +11,8 @@ describe("the secret-looking names", () => {
   });
 
   test("given a flow that names a secret-looking variable, then only that one passes; the system's secrets never do", () => {
-    const passed = ["NOTIFY_WEBHOOK_SECRET", "CODEX_FLOW_BACKEND_SECRET"];
-    expect(["NOTIFY_WEBHOOK_SECRET", "GH_TOKEN", "CODEX_FLOW_BACKEND_SECRET", "NATS_URL", "PATH"].map((name) => isWithheld(name, [], passed))).toEqual([false, true, true, true, false]);
+    const passed = ["NOTIFY_WEBHOOK_SECRET", "CODEX_FLOW_BACKEND_SECRET", "CODEX_FLOW_GITHUB_WEBHOOK_SECRET"];
+    expect(["NOTIFY_WEBHOOK_SECRET", "GH_TOKEN", "CODEX_FLOW_BACKEND_SECRET", "CODEX_FLOW_GITHUB_WEBHOOK_SECRET", "NATS_URL", "PATH"].map((name) => isWithheld(name, [], passed))).toEqual([false, true, true, true, true, false]);
     expect(isWithheld("PATH", ["PATH"], passed)).toBe(true);
   });
 });

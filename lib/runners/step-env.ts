@@ -7,7 +7,7 @@
  */
 
 /** The variables the services read as secrets (lib/config.ts, bin/flow.ts). */
-export const SYSTEM_SECRET_ENV: readonly string[] = ["CODEX_FLOW_BACKEND_SECRET", "CODEX_FLOW_BACKEND_TOKEN"];
+export const SYSTEM_SECRET_ENV: readonly string[] = ["CODEX_FLOW_BACKEND_SECRET", "CODEX_FLOW_BACKEND_TOKEN", "CODEX_FLOW_GITHUB_WEBHOOK_SECRET"];
 
 /**
  * Every variable with one of these prefixes is withheld: NATS_URL may carry

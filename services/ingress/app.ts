@@ -6,6 +6,8 @@ import { dataRoutes } from "./data/routes.ts";
 import { hostGuard } from "./host.ts";
 import { eventRoutes } from "./events/routes.ts";
 import { flowRoutes } from "./flows/routes.ts";
+import { githubSource } from "../../lib/webhooks/source.ts";
+import { webhookRoutes } from "./webhooks/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
 import { replayRoutes } from "./replays/routes.ts";
 import { systemRoutes } from "./system/routes.ts";
@@ -33,6 +35,7 @@ export function createIngressApp(deps: IngressDeps) {
     .use(browserGuard(deps.allowedOrigins))
     .use(viewerAssets)
     .use(eventRoutes(deps))
+    .use(webhookRoutes(deps, deps.webhooks ?? [githubSource(undefined)]))
     .use(runRoutes(deps))
     .use(flowRoutes(deps))
     .use(replayRoutes(deps))

@@ -1,5 +1,6 @@
 import type { FlowCatalog } from "../../lib/catalog.ts";
 import type { FlowMessage } from "../../lib/messages.ts";
+import type { WebhookSource } from "../../lib/webhooks/source.ts";
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import type { Changes } from "./changes.ts";
@@ -7,6 +8,7 @@ import type { IngressCounters } from "./metrics.ts";
 import type { HeldConnections } from "./held.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
+import type { Spool } from "./spool/spool.ts";
 import type { SystemSources } from "./system/sources.ts";
 
 import type { Health } from "./schemas.ts";
@@ -17,11 +19,15 @@ export type { Health };
 export type IngressDeps = {
   db: ReadModel;
   publish: Publisher;
+  /** The local spool for POST /events (CODEX_FLOW_INGRESS_SPOOL), when it is on. */
+  spool?: Spool;
   subjects: Subjects;
   health: () => Promise<Health>;
   /** The stream's last sequence (fresh when the cached one is below `atLeast`); null when NATS cannot say. */
   lastSeq: (atLeast?: number) => Promise<number | null>;
   secret?: string;
+  /** The webhook senders taken at POST /webhooks/<name> (GitHub's and CODEX_FLOW_WEBHOOK_SOURCES'); unset: GitHub's, off. */
+  webhooks?: readonly WebhookSource[];
   /** Browser origins allowed to write (CODEX_FLOW_ALLOWED_ORIGINS). */
   allowedOrigins: readonly string[];
   /** The listen host (CODEX_FLOW_BACKEND_HOST) and the other names the ingress answers to (CODEX_FLOW_ALLOWED_HOSTS). */
@@ -35,6 +41,8 @@ export type IngressDeps = {
   /** What one list answer may spend on results, output tails and payloads (CODEX_FLOW_RESPONSE_BUDGET_BYTES). */
   responseBudgetBytes: number;
   waitTimeoutMs: number;
+  /** A write's publish deadline (CODEX_FLOW_PUBLISH_DEADLINE_MS): the default match wait ends by it too, so the answer beats the sender's timeout. */
+  publishDeadlineMs?: number;
   /** How long a write without `?wait=` waits for the match decision, to answer runIds (0: not at all). */
   matchWaitMs: number;
   /** Why queued runs wait (no executor serving their queue), when it can be known. */

@@ -5,6 +5,7 @@ import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/subjects.ts";
 import { BEAT_EVERY_MS, type HostBeat } from "../../lib/heartbeat.ts";
 import type { Health } from "./schemas.ts";
+import type { SpoolState } from "./spool/spool.ts";
 import type { HeldConnections } from "./held.ts";
 import { consumerDepths } from "./system/sources.ts";
 
@@ -25,6 +26,8 @@ export type MetricsSources = {
   counters: IngressCounters;
   health: () => Promise<Health>;
   hosts: () => HostBeat[];
+  /** The spool's state, when CODEX_FLOW_INGRESS_SPOOL is on. */
+  spool?: () => SpoolState;
   held: HeldConnections;
 };
 
@@ -112,6 +115,15 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   metric("codex_flows_consumer_ack_pending", "gauge", "Messages delivered and not yet acknowledged (in progress, or waiting for a retry).", consumers[1]!);
   metric("codex_flows_consumer_waiting_pulls", "gauge", "Open pull requests (executors or matchers ready for work).", consumers[2]!);
 
+  const spool = sources.spool?.();
+  if (spool) {
+    metric("codex_flows_spool_depth", "gauge", "Events in this ingress's spool, not yet in the stream.", [[{}, spool.depth]]);
+    metric("codex_flows_spool_bytes", "gauge", "The spool's size on disk (507 beyond CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES).", [[{}, spool.bytes]]);
+    metric("codex_flows_spool_oldest_age_seconds", "gauge", "How long the oldest spooled event has waited (0 when none).", [[{}, (spool.oldestAgeMs ?? 0) / 1000]]);
+    metric("codex_flows_spool_spooled_total", "counter", "Events this process wrote to the spool.", [[{}, spool.spooled]]);
+    metric("codex_flows_spool_drained_total", "counter", "Spooled events this process moved to the stream (or found there already).", [[{}, spool.drained]]);
+    metric("codex_flows_spool_refused_total", "counter", "Spooled events the stream refused for good, kept in the spool's refused.log.", [[{}, spool.refused]]);
+  }
   const hosts = sources.hosts();
   metric("codex_flows_executor_slots_in_use", "gauge", "Steps an executor is running, by host (from its heartbeat).", hosts.map((h) => [{ host: h.host }, h.slotsInUse]));
   metric("codex_flows_executor_slots", "gauge", "An executor's concurrency limit, by host.", hosts.map((h) => [{ host: h.host }, h.capacity]));

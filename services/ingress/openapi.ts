@@ -8,12 +8,13 @@ import { VIEWER_ASSETS } from "./viewer.ts";
 
 const DOCUMENTATION = {
   info: { title: "codex-flows", version: "1", description: "Event-driven automation on NATS JetStream: accept FlowEvents, inspect and operate runs." },
-  tags: [{ name: "events" }, { name: "runs" }, { name: "flows" }, { name: "system" }],
+  tags: [{ name: "events" }, { name: "runs" }, { name: "flows" }, { name: "system" }, { name: "webhooks" }],
   components: {
     securitySchemes: {
       bearer: { type: "http", scheme: "bearer", description: "CODEX_FLOW_BACKEND_TOKEN, needed on reads and operations when it is set" },
       apiKey: { type: "apiKey", in: "header", name: "x-api-key", description: "CODEX_FLOW_BACKEND_TOKEN, as a header" },
       hmac: { type: "apiKey", in: "header", name: "x-flow-signature-256", description: "sha256=<hex HMAC-SHA256 of the exact body with CODEX_FLOW_BACKEND_SECRET>: needed on POST /events when the secret is set, and on operations when the secret is set and no token is" },
+      githubSignature: { type: "apiKey", in: "header", name: "X-Hub-Signature-256", description: "sha256=<hex HMAC-SHA256 of the exact body with CODEX_FLOW_GITHUB_WEBHOOK_SECRET>, as GitHub signs its webhooks" },
     },
   },
 };

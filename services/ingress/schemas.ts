@@ -122,7 +122,8 @@ export const RunAnswer = t.Object({ run: RunView });
 export const EventAnswer = t.Object({
   status: t.Union([t.Literal("accepted"), t.Literal("duplicate")]),
   eventId: t.String(),
-  seq: t.Integer({ description: "The stream sequence: pass it as ?after= to read your write" }),
+  seq: t.Optional(t.Integer({ description: "The stream sequence: pass it as ?after= to read your write (absent when spooled)" })),
+  spooled: t.Optional(t.Boolean({ description: "NATS could not take the event within the publish deadline: it is in the ingress's fsynced spool and reaches the stream, in order and once, when NATS answers (CODEX_FLOW_INGRESS_SPOOL)" })),
   idempotent: t.Optional(t.Boolean()),
   generation: t.Optional(t.Integer()),
   matched: t.Optional(t.Integer()),
@@ -137,6 +138,12 @@ export const Health = t.Object({
   reason: t.Optional(t.String({ description: "Why ok is false" })),
   nats: t.Object({ connected: t.Boolean(), jetstream: t.Boolean({ description: "JetStream answered the last stream info request" }), server: t.Optional(t.String()) }),
   projector: t.Object({ appliedSeq: t.Integer(), streamSeq: t.Union([t.Integer(), t.Null()]), lag: t.Union([t.Integer(), t.Null()]) }),
+  spool: t.Optional(
+    t.Object(
+      { depth: t.Integer({ description: "Events spooled and not yet in the stream" }), bytes: t.Integer(), maxBytes: t.Integer(), oldestAgeMs: t.Union([t.Integer(), t.Null()], { description: "How long the oldest spooled event has waited" }) },
+      { description: "The ingress's spool (CODEX_FLOW_INGRESS_SPOOL), when it is on" },
+    ),
+  ),
   flows: t.Object(
     { loaded: t.Array(t.String()), problems: t.Array(t.String({ description: "A flow or step that did not load, and why" })) },
     { description: "The flows under this host's CODEX_FLOW_BACKEND_CWD" },

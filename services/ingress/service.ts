@@ -5,12 +5,13 @@ import { watchDisk } from "../../lib/disk-watch.ts";
 import { lastMessage } from "../../lib/last-message.ts";
 import { isConnected } from "../../lib/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
-import { readCheckpoint } from "../../lib/read-model/database.ts";
+import { acceptedSeq, readCheckpoint } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { createIngressApp } from "./app.ts";
 import type { Health } from "./deps.ts";
 import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
 import { jetStreamPublisher } from "./publish.ts";
+import { startSpool } from "./spool/spool.ts";
 import { serverBodyLimit } from "./body.ts";
 import { queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
@@ -20,6 +21,7 @@ import { exposureWarning } from "./browser.ts";
 import { HeldConnections } from "./held.ts";
 import { busyPort, releasePort } from "./port.ts";
 import { diskGuarded, diskHealth } from "./disk.ts";
+import { githubSource } from "../../lib/webhooks/source.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -63,6 +65,9 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   const disk = await watchDisk(watchedDirs(config), thresholds, { log, whileLow: "writes are answered 507", whenBack: "writes are accepted again" });
   const stream = streamProbe(async () => (await jsm.streams.info(config.stream)).state.last_seq, () => isConnected(nc), config.stream);
   const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
+  const publish = jetStreamPublisher(nc, js, { timeoutMs: config.publishTimeoutMs, deadlineMs: config.publishDeadlineMs });
+  // The drain publishes events already answered 202: the disk guard is for new writes, not for them.
+  const spool = config.spoolDir ? startSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, publish, alreadyAccepted: (id) => acceptedSeq(db, id) !== undefined, log }) : undefined;
   const health = async (): Promise<Health> => {
     const connected = isConnected(nc);
     const { lastSeq: streamSeq, error } = await stream.state();
@@ -70,6 +75,8 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     const lag = streamSeq === null ? null : Math.max(0, streamSeq - appliedSeq);
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
+    const spooled = spool?.state();
+    const spoolHealth = spooled ? { spool: { depth: spooled.depth, bytes: spooled.bytes, maxBytes: spooled.maxBytes, oldestAgeMs: spooled.oldestAgeMs } } : {};
     // Not ok while a disk is low either: this ingress refuses writes, as it does without JetStream.
     const diskState = diskHealth(disk);
     const low = disk.low();
@@ -81,6 +88,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
       projector: { appliedSeq, streamSeq, lag },
       flows: { loaded: flows.flows.map((f) => f.name), problems },
       disk: diskState,
+      ...spoolHealth,
     };
   };
   const counters = ingressCounters();
@@ -89,14 +97,16 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   const closing = new AbortController();
   const app = createIngressApp({
     counters,
-    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, held }),
+    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, held, spool: spool?.state }),
     db,
-    publish: diskGuarded(jetStreamPublisher(nc, js, config.publishTimeoutMs), disk),
+    publish: diskGuarded(publish, disk),
+    spool,
     subjects,
     queues: queueWatch(jsm, config.stream),
     health,
     lastSeq,
     secret: config.secret,
+    webhooks: [githubSource(config.githubWebhookSecret), ...config.webhookSources],
     allowedOrigins: config.allowedOrigins,
     listenHost: config.host,
     allowedHosts: config.allowedHosts,
@@ -106,6 +116,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     responseBudgetBytes: config.responseBudgetBytes,
     waitTimeoutMs: config.waitTimeoutMs,
     matchWaitMs: config.matchWaitMs,
+    publishDeadlineMs: config.publishDeadlineMs,
     changes: changes(shared?.applied),
     catalog,
     lastOn: (subject) => lastMessage({ jsm, stream: config.stream }, subject),
@@ -127,6 +138,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
       hosts.stop();
       disk.stop();
       await app.stop();
+      await spool?.stop();
       if (!shared?.db) await db.destroy();
     },
   };

@@ -18,6 +18,7 @@ const nats = useNatsServer();
 const cli = useProcesses();
 const TOKEN = "fuzz-token";
 const SECRET = "fuzz-secret";
+const GITHUB_SECRET = "fuzz-github-secret";
 /**
  * Every check schemathesis has: besides conformance of status, content type, headers and
  * body, schema-valid requests must be accepted (no undocumented 400), schema-violating
@@ -35,12 +36,12 @@ if (!binary && !process.env.CI) console.warn("fuzz.e2e: schemathesis is not inst
 
 test.skipIf(!binary && !process.env.CI)("schemathesis finds no 5xx and no answer that disagrees with the OpenAPI document", async () => {
   expect(binary).toBeDefined();
-  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_TOKEN: TOKEN, CODEX_FLOW_BACKEND_SECRET: SECRET, CODEX_FLOW_WAIT_TIMEOUT_MS: "2000", CODEX_FLOW_MATCH_WAIT_MS: "500" });
+  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_TOKEN: TOKEN, CODEX_FLOW_BACKEND_SECRET: SECRET, CODEX_FLOW_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET, CODEX_FLOW_WAIT_TIMEOUT_MS: "2000", CODEX_FLOW_MATCH_WAIT_MS: "500" });
   const url = await ingressUrlOf(cli.start(["serve", "all"], { env }));
   const run = Bun.spawn(
     [binary!, "run", `${url}/openapi.json`, "-H", `Authorization: Bearer ${TOKEN}`, "--checks", CHECKS.join(","), "--max-examples", "100", "--phases", "examples,coverage,fuzzing,stateful", "--workers", "1", "--request-timeout", "10", "--no-color", "--generation-database", "none", "--seed", String(Date.now() % 1_000_000)],
     // Run in a temporary directory: schemathesis keeps a .schemathesis cache where it runs.
-    { cwd: tempDir("codex-flows-fuzz-"), env: { ...process.env, PYTHONPATH: join(import.meta.dir, "..", "fuzz"), SCHEMATHESIS_HOOKS: "hooks", CODEX_FLOW_FUZZ_SECRET: SECRET }, stdout: "pipe", stderr: "pipe" },
+    { cwd: tempDir("codex-flows-fuzz-"), env: { ...process.env, PYTHONPATH: join(import.meta.dir, "..", "fuzz"), SCHEMATHESIS_HOOKS: "hooks", CODEX_FLOW_FUZZ_SECRET: SECRET, CODEX_FLOW_FUZZ_GITHUB_SECRET: GITHUB_SECRET }, stdout: "pipe", stderr: "pipe" },
   );
   const timer = setTimeout(() => run.kill("SIGKILL"), 170_000);
   const [out, err, code] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);

@@ -11,17 +11,19 @@ import os
 import schemathesis
 
 SECRET = os.environ["CODEX_FLOW_FUZZ_SECRET"].encode()
+GITHUB_SECRET = os.environ["CODEX_FLOW_FUZZ_GITHUB_SECRET"].encode()
 
 
 def sign(request):
-    # Only where the case carries the hmac scheme's header (schemathesis fills it with a
-    # made-up value): a case that leaves it out to test the refusal must stay unsigned.
-    if "x-flow-signature-256" not in request.headers:
-        return request
+    # Only where the case carries a scheme's header (schemathesis fills it with a made-up
+    # value): a case that leaves it out to test the refusal must stay unsigned. The
+    # ingress's own HMAC and GitHub's (POST /webhooks/github) are signed alike.
     body = request.body or b""
     if isinstance(body, str):
         body = body.encode()
-    request.headers["x-flow-signature-256"] = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    for header, secret in (("x-flow-signature-256", SECRET), ("x-hub-signature-256", GITHUB_SECRET)):
+        if header in request.headers:
+            request.headers[header] = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
     return request
 
 

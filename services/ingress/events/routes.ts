@@ -1,8 +1,5 @@
 import { Elysia, t } from "elysia";
-import { parseFlowEvent, SYSTEM_EVENT_ID, SYSTEM_TYPE_NAMESPACE, systemFieldProblems } from "../../../lib/event.ts";
-import { msgIds } from "../../../lib/ids.ts";
-import type { EventAccepted } from "../../../lib/messages.ts";
-import { acceptedSeq, isTombstoned } from "../../../lib/read-model/database.ts";
+import { SYSTEM_EVENT_ID, SYSTEM_TYPE_NAMESPACE } from "../../../lib/event.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
@@ -10,9 +7,10 @@ import { mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURI
 import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../../../lib/signature.ts";
 import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput, Query } from "../schemas.ts";
+import { eventAcceptor } from "./accept.ts";
 import { getEvent, listEvents } from "./queries.ts";
 import { replayStored } from "./replay.ts";
-import { parseWait, type Wait, waitForMatch } from "./wait.ts";
+import { parseWait, type Wait } from "./wait.ts";
 
 const EventQuery = t.Object(
   {
@@ -41,16 +39,8 @@ const CLIENT_EVENT = {
  * `POST /events/:id/replay`: the stored event again, marked as a replay, matched anew.
  */
 export function eventRoutes(deps: IngressDeps) {
-  const { db, publish, subjects } = deps;
-  const answer = async (eventId: string, generation: number, published: { seq: number; duplicate: boolean }, wait: Wait) => {
-    if (published.duplicate) deps.counters.duplicates++;
-    else deps.counters.accepted++;
-    const base = { status: published.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, seq: published.seq, ...(published.duplicate ? { idempotent: true } : {}) };
-    if (!wait) return base;
-    const outcome = await waitForMatch(db, eventId, generation, wait.mode, wait.timeoutMs, deps.changes, deps.responseBudgetBytes);
-    const runs = wait.explicit ? { runs: outcome.runs } : {};
-    return { ...base, matched: outcome.matched, runIds: outcome.runIds, ...runs, ...(outcome.why ? { why: outcome.why } : {}), ...(outcome.timedOut ? { waitTimedOut: true } : {}) };
-  };
+  const { db } = deps;
+  const { answer, accept: acceptInput, counted } = eventAcceptor(deps);
 
   /**
    * Run data (ids, results, output) goes only to a caller that may read: with a token
@@ -64,34 +54,16 @@ export function eventRoutes(deps: IngressDeps) {
     return undefined;
   };
 
-  const accept = async (request: Request, wait: string | undefined) => {
-    try {
-      return await acceptEvent(request, wait);
-    } catch (error) {
-      const status = error instanceof HttpError ? error.status : 500;
-      deps.counters.rejected.set(status, (deps.counters.rejected.get(status) ?? 0) + 1);
-      throw error;
-    }
-  };
+  const accept = (request: Request, wait: string | undefined) => counted(() => acceptEvent(request, wait));
 
   const acceptEvent = async (request: Request, wait: string | undefined) => {
+    const arrived = Date.now();
     const mode = waitFor(request, wait);
     const body = await readBody(request, deps.maxBodyBytes);
     if (deps.secret && !verifySignature(deps.secret, body, request.headers)) {
       throw new HttpError(401, "missing or wrong signature: send x-flow-signature-256: sha256=<hex HMAC-SHA256 of the body>");
     }
-    const now = new Date();
-    const parsed = parseFlowEvent(parseJson(body), now);
-    if (!parsed.ok) throw new HttpError(400, `not a FlowEvent: ${parsed.errors.join("; ")}`, parsed.errors);
-    const { event } = parsed;
-    const reserved = systemFieldProblems(event);
-    if (reserved.length > 0) throw new HttpError(400, `not a FlowEvent a client may post: ${reserved.join("; ")}`, reserved);
-    const knownSeq = acceptedSeq(db, event.id);
-    // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
-    // A deleted one (a tombstone) has no match left to wait for.
-    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, isTombstoned(db, event.id) ? undefined : mode);
-    const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
-    return await answer(event.id, 0, await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0)), mode);
+    return await acceptInput(parseJson(body), new Date(arrived), mode);
   };
 
   // `{"flow": F}` limits a replay to F's steps (flow replay --flow F); an unknown flow would silently run nothing.
@@ -127,7 +99,7 @@ export function eventRoutes(deps: IngressDeps) {
       security: [{ hmac: [] }],
       tags: ["events"],
       summary,
-      description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event; 503 while it cannot.",
+      description: "Signed with x-flow-signature-256 (or x-patchbay-/x-patch-flow-signature-256): sha256=<hex HMAC-SHA256 of the exact body> when CODEX_FLOW_BACKEND_SECRET is set. 202 once JetStream stored the event (or, with CODEX_FLOW_INGRESS_SPOOL, once the spool fsynced it: `spooled: true`); 503 with Retry-After when JetStream could not take it within CODEX_FLOW_PUBLISH_DEADLINE_MS; 507 when the spool is full.",
       requestBody: { required: true, content: { "application/json": { schema: CLIENT_EVENT } } },
     },
   });
