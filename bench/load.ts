@@ -12,7 +12,7 @@
  * (the default wait); any other answer is an error, with a few samples in `failures`.
  */
 import { parseArgs } from "node:util";
-import { signBody } from "../services/ingress/signature.ts";
+import { signBody } from "../lib/signature.ts";
 
 export type LoadReport = {
   mode: "duration" | "count";

@@ -1,10 +1,9 @@
 #!/usr/bin/env bun
-import { ConfigError, type Config } from "../lib/config.ts";
+import { type ClientConfig, ConfigError, type Config, loadClientConfig } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
-import { existsSync, statSync } from "node:fs";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
-import { type ApiTarget, listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
+import { listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
 import { archive, purge } from "../cli/data.ts";
 import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
 import { logs } from "../cli/logs.ts";
@@ -143,22 +142,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(COMMANDS[command] ? commandHelp(command) : HELP);
     return 0;
   }
-  const cwdGiven = values.cwd ?? process.env.CODEX_FLOW_BACKEND_CWD;
-  // A mistyped --cwd must not become a new empty directory that silently matches nothing.
-  if (cwdGiven && !(existsSync(cwdGiven) && statSync(cwdGiven).isDirectory())) {
-    throw new UsageError(`${values.cwd ? "--cwd" : "CODEX_FLOW_BACKEND_CWD="}${values.cwd ? " " : ""}${cwdGiven}: no such directory`);
-  }
   const overrides: Partial<Config> = {
     ...(values.cwd ? { cwd: values.cwd } : {}),
     ...(values.port ? { port: portFlag(values.port) } : {}),
     ...(values["require-durable"] ? { requireDurable: true } : {}),
   };
-  const cwd = overrides.cwd ?? process.env.CODEX_FLOW_BACKEND_CWD ?? process.cwd();
-  const target: ApiTarget = {
-    url: values.url ?? process.env.CODEX_FLOW_URL ?? `http://${process.env.CODEX_FLOW_BACKEND_HOST ?? "127.0.0.1"}:${overrides.port ?? process.env.CODEX_FLOW_BACKEND_PORT ?? 7345}`,
-    secret: process.env.CODEX_FLOW_BACKEND_SECRET || undefined,
-    token: process.env.CODEX_FLOW_BACKEND_TOKEN || undefined,
-  };
+  const { cwd, ...target }: ClientConfig = loadClientConfig(process.env, { cwd: overrides.cwd, port: overrides.port, url: values.url });
   switch (command) {
     case "list":
       return listFlows(cwd, await pauseMarks(target));

@@ -1,4 +1,4 @@
-import { signBody } from "../services/ingress/signature.ts";
+import { signBody } from "../lib/signature.ts";
 import { readJsonFile, UsageError } from "./args.ts";
 import { printErrorLine, printJson, printLine } from "./terminal.ts";
 

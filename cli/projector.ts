@@ -1,9 +1,8 @@
 import { resolve } from "node:path";
-import { type Config, loadConfig, readModelPath } from "../lib/config.ts";
+import { type Config, DEFAULT_NATS_URL, loadConfig, readModelPath } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
 import { type DataDirLock, LockHeldError, lockDataDir } from "../lib/lock.ts";
 import { connectContext } from "../services/context.ts";
-import { DEFAULT_NATS_URL } from "../services/main.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { vacuumCommand } from "./vacuum.ts";
 import { UsageError } from "./args.ts";

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { WatchedDir } from "./disk.ts";
@@ -99,6 +100,11 @@ export type Config = {
   natsStoreDir?: string;
 };
 
+/** Where the services and the CLI look when nothing is set (CODEX_FLOW_BACKEND_HOST, CODEX_FLOW_BACKEND_PORT, NATS_URL). */
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 7345;
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
 /** The default lease (ack wait): failover within 10 s, renewed every second, fenced after 6 s cut off. */
 export const DEFAULT_ACK_WAIT_MS = 8_000;
 
@@ -119,8 +125,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   const cwd = resolve(overrides.cwd ?? env.CODEX_FLOW_BACKEND_CWD ?? process.cwd());
   const read = reader(env);
   const config: Config = {
-    host: read.string("CODEX_FLOW_BACKEND_HOST", "127.0.0.1"),
-    port: read.int("CODEX_FLOW_BACKEND_PORT", 7345, 0, 65535),
+    host: read.string("CODEX_FLOW_BACKEND_HOST", DEFAULT_HOST),
+    port: read.int("CODEX_FLOW_BACKEND_PORT", DEFAULT_PORT, 0, 65535),
     cwd,
     // systemd's StateDirectory= hands services $STATE_DIRECTORY; that is the natural default there.
     dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", env.STATE_DIRECTORY || ".data")),
@@ -190,6 +196,31 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   };
   const merged = { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
   return { ...merged, killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
+}
+
+/** What a client command of the CLI needs: where flows are, and the ingress it talks to with its credentials. */
+export type ClientConfig = { cwd: string; url: string; secret?: string; token?: string };
+
+/**
+ * The CLI's configuration, read from the same variables with the same defaults as the
+ * services' (loadConfig), so `flow publish` finds the ingress `flow serve` started:
+ * CODEX_FLOW_URL, else http://CODEX_FLOW_BACKEND_HOST:CODEX_FLOW_BACKEND_PORT. Flags win.
+ */
+export function loadClientConfig(env: Env = process.env, flags: { cwd?: string; port?: number; url?: string } = {}): ClientConfig {
+  const read = reader(env);
+  const given = flags.cwd ?? (env.CODEX_FLOW_BACKEND_CWD || undefined);
+  // A mistyped --cwd must not become a new empty directory that silently matches nothing.
+  if (given !== undefined && !(existsSync(given) && statSync(given).isDirectory())) {
+    throw new ConfigError(`${flags.cwd !== undefined ? "--cwd " : "CODEX_FLOW_BACKEND_CWD="}${given}: no such directory`);
+  }
+  const host = read.string("CODEX_FLOW_BACKEND_HOST", DEFAULT_HOST);
+  const port = flags.port ?? read.int("CODEX_FLOW_BACKEND_PORT", DEFAULT_PORT, 0, 65535);
+  return {
+    cwd: resolve(given ?? process.cwd()),
+    url: flags.url || env.CODEX_FLOW_URL || `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
+    token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
+  };
 }
 
 function webhookSources(env: Env): WebhookSource[] {

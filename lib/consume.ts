@@ -1,4 +1,5 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { isProgrammingError, PROGRAMMING_ERROR_REPEATS, RepeatedFailures } from "./failure.ts";
 import { type DurableSpec, ensureConsumer } from "./jetstream.ts";
 import type { Logger } from "./log.ts";
 import type { Slots } from "./slots.ts";
@@ -37,9 +38,11 @@ export type DurableLoopOptions = {
   handle(message: JsMsg): Promise<Disposition>;
   /**
    * The poison-message path: called when the handler failed on the last delivery
-   * `spec.maxDeliver` allows, to record the failure where users look; the message is
-   * then terminated. Without it the message is handed back, and the server's
-   * max-deliveries advisory is the record (the executor's dead letters).
+   * `spec.maxDeliver` allows, or with the same programming error (lib/failure.ts)
+   * PROGRAMMING_ERROR_REPEATS times in a row, to record the failure where users look; the
+   * message is then terminated. Without it the message is handed back (its stack logged on
+   * every delivery), and the server's max-deliveries advisory is the record (the
+   * executor's dead letters).
    */
   giveUp?(message: JsMsg, error: unknown): Promise<void>;
 };
@@ -73,18 +76,21 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
   let inFlight = 0;
   const pulls = new Set<ConsumerMessages>();
   const idleWaiters: (() => void)[] = [];
+  const repeated = new RepeatedFailures();
 
   const settle = async (message: JsMsg, release: () => void): Promise<void> => {
     try {
       let disposition: Disposition;
       try {
         disposition = await options.handle(message);
+        repeated.forget(message.seq);
       } catch (error) {
         disposition = await failed(message, error);
       }
-      if (disposition === "ack") await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error: String(error) }));
+      if (disposition === "ack") await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error }));
       else if ("nak" in disposition) message.nak(disposition.nak);
-      else if ("term" in disposition) message.term(disposition.term);
+      // Without the reason: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers; the reason is logged where it is decided.
+      else if ("term" in disposition) message.term();
       else log.warn("lease given up; leaving the message to its next holder", { subject: message.subject, seq: message.seq, why: disposition.abandon });
     } finally {
       release();
@@ -95,17 +101,21 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
 
   const failed = async (message: JsMsg, error: unknown): Promise<Disposition> => {
     const deliveries = message.info.deliveryCount;
-    const last = options.giveUp !== undefined && spec.maxDeliver !== undefined && spec.maxDeliver > 0 && deliveries >= spec.maxDeliver;
-    if (!last) {
-      log.warn("handler failed; the message will be redelivered", { subject: message.subject, seq: message.seq, deliveries, error: String(error) });
+    const repeats = repeated.note(message.seq, error);
+    const bug = isProgrammingError(error) && repeats >= PROGRAMMING_ERROR_REPEATS;
+    const lastDelivery = spec.maxDeliver !== undefined && spec.maxDeliver > 0 && deliveries >= spec.maxDeliver;
+    if (options.giveUp === undefined || !(bug || lastDelivery)) {
+      log.warn("handler failed; the message will be redelivered", { subject: message.subject, seq: message.seq, deliveries, error });
       return { nak: redeliveryDelayMs(deliveries) };
     }
-    log.error("handler failed on the last delivery; recorded and terminated", { subject: message.subject, seq: message.seq, deliveries, error: String(error) });
+    repeated.forget(message.seq);
+    const why = bug ? `failed the same way ${PROGRAMMING_ERROR_REPEATS} times in a row (a programming error)` : "failed on the last delivery";
+    log.error(`handler ${why}; recorded and terminated`, { subject: message.subject, seq: message.seq, deliveries, error });
     try {
       await options.giveUp!(message, error);
     } catch (recordError) {
       // Not recorded: hand it back once more rather than lose it silently (the server's limit ends it).
-      log.error("could not record the failure; handing the message back", { seq: message.seq, error: String(recordError) });
+      log.error("could not record the failure; handing the message back", { seq: message.seq, error: recordError });
       return { nak: redeliveryDelayMs(deliveries) };
     }
     return { term: `gave up after ${deliveries} deliveries: ${String(error)}` };
@@ -142,7 +152,7 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
         if (stopping) break;
         consumer = undefined;
         failures++;
-        log.warn("pull failed; retrying", { consumer: spec.durable, error: String(error) });
+        log.warn("pull failed; retrying", { consumer: spec.durable, error });
         await ensureConsumer(jsm, stream, spec).catch(() => undefined);
         await Bun.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
       }

@@ -56,7 +56,7 @@ export function stopOnSignal(log: Logger, forceAfterMs = 30_000): { ready(stop: 
     stop!().then(
       () => process.exit(0),
       (error) => {
-        log.error("shutdown failed", { error: String(error) });
+        log.error("shutdown failed", { error });
         process.exit(1);
       },
     );

@@ -1,13 +1,11 @@
-import { ConfigError, type Config, loadConfig } from "../lib/config.ts";
+import { ConfigError, type Config, DEFAULT_NATS_URL, loadConfig } from "../lib/config.ts";
 import { checkDurability } from "../lib/durability-check.ts";
 import { redactUrl } from "../lib/jetstream.ts";
+import { HintError } from "../lib/hint.ts";
 import { logger } from "../lib/log.ts";
 import { forceStopAfterMs, stopOnSignal } from "./context.ts";
 import type { RunningSystem, ServiceName } from "./system.ts";
 import { startThreadedSystem } from "./threads.ts";
-
-/** Where services connect when NATS_URL is not set: the NATS default on this host. */
-export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 
 /**
  * A service process: read the configuration, connect, start, stop gracefully on
@@ -35,7 +33,9 @@ export async function runServices(names: readonly ServiceName[], overrides: Part
     shutdown.ready(system.stop);
     return system;
   } catch (error) {
-    log.error(`cannot start: ${(error as Error).message}`, { nats: redactUrl(natsUrl) });
+    // A HintError says what to fix; anything else is unexpected and keeps its stack.
+    const stack = error instanceof HintError ? {} : { stack: (error as Error).stack };
+    log.error(`cannot start: ${(error as Error).message}`, { nats: redactUrl(natsUrl), ...stack });
     process.exit(1);
   }
 }

@@ -63,7 +63,7 @@ export async function startSystem(config: Config, natsUrl: string, names: readon
     ingressUrl,
     async stop() {
       for (const service of [...services].reverse()) {
-        await service.stop().catch((error) => logger(service.name).error("stop failed", { error: String(error) }));
+        await service.stop().catch((error) => logger(service.name).error("stop failed", { error }));
       }
       await ctx.nc.drain().catch(() => ctx.nc.close());
       releaseLocks();

@@ -82,7 +82,7 @@ export async function startThreadedSystem(config: Config, natsUrl: string, names
     ingressUrl: ingress.url,
     async stop() {
       stopping = true;
-      await ingress.stop().catch((error) => logger("ingress").error("stop failed", { error: String(error) }));
+      await ingress.stop().catch((error) => logger("ingress").error("stop failed", { error }));
       await stopWorker();
       await nc.drain().catch(() => nc.close());
     },

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import SwaggerParser from "@apidevtools/swagger-parser";
-import { signBody } from "../services/ingress/signature.ts";
+import { signBody } from "../lib/signature.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";

@@ -3,10 +3,18 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
 const SERVICES = ["ingress", "matcher", "executor", "projector"] as const;
-const ROOT = join(import.meta.dir, "..", "services");
+const REPO = join(import.meta.dir, "..");
+const ROOT = join(REPO, "services");
 
 function sourcesOf(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? sourcesOf(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : []));
+}
+
+/** Every relative import of every source under `dir`, as repository paths (`import ... from` and `export ... from`). */
+function importsUnder(dir: string): { file: string; target: string }[] {
+  return sourcesOf(join(REPO, dir)).flatMap((file) =>
+    [...readFileSync(file, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)].map(([, spec]) => ({ file: relative(REPO, file), target: relative(REPO, resolve(file, "..", spec!)) })),
+  );
 }
 
 test("services talk only through the stream and lib/: none imports another service's modules", () => {
@@ -21,4 +29,26 @@ test("services talk only through the stream and lib/: none imports another servi
     }
   }
   expect(crossings).toEqual([]);
+});
+
+test("lib/ imports no service and no cli module: everything else builds on it, not the other way round", () => {
+  const crossings = importsUnder("lib").filter(({ target }) => target.startsWith("services/") || target.startsWith("cli/"));
+  expect(crossings.map(({ file, target }) => `${file} imports ${target}`)).toEqual([]);
+});
+
+test("services import no cli module", () => {
+  const crossings = importsUnder("services").filter(({ target }) => target.startsWith("cli/"));
+  expect(crossings.map(({ file, target }) => `${file} imports ${target}`)).toEqual([]);
+});
+
+/**
+ * The CLI starts the system through its composition files (services/*.ts: main, system,
+ * threads, context) and rebuilds a read model through the projector's rebuild; it reaches
+ * into no other service module (what it shares with the ingress, such as signing, is in lib/).
+ */
+const CLI_ENTRY_POINTS = ["services/projector/rebuild.ts"];
+
+test("cli/ imports no service module beyond the composition files and the projector's rebuild", () => {
+  const crossings = importsUnder("cli").filter(({ target }) => SERVICES.some((s) => target.startsWith(`services/${s}/`)) && !CLI_ENTRY_POINTS.includes(target));
+  expect(crossings.map(({ file, target }) => `${file} imports ${target}`)).toEqual([]);
 });

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError, loadConfig } from "../lib/config.ts";
+import { ConfigError, loadClientConfig, loadConfig } from "../lib/config.ts";
+import { parseForwardEnv } from "../lib/runners/systemd.ts";
 
 const CWD = "/srv/flows-checkout";
 
@@ -140,6 +142,43 @@ describe("issue 18: the kill grace is a setting checked against the lease", () =
     );
     expect(() => loadConfig({ CODEX_FLOW_ACK_WAIT_MS: "30000", CODEX_FLOW_KILL_GRACE_MS: "7501" })).toThrow(ConfigError);
     expect(() => loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "soon" })).toThrow(new ConfigError('CODEX_FLOW_KILL_GRACE_MS="soon" is invalid: expected an integer from 0 to 3600000'));
+  });
+});
+
+describe("issue 20: the CLI reads its configuration through lib/config.ts, with the services' defaults", () => {
+  const REPO = join(import.meta.dir, "..");
+
+  test("given nothing set, when a client command resolves its ingress, then it is the address the services listen on", () => {
+    const services = loadConfig({});
+    expect(loadClientConfig({})).toEqual({ cwd: process.cwd(), url: `http://${services.host}:${services.port}`, secret: undefined, token: undefined });
+  });
+
+  test("given the services' variables, when resolved, then the client talks to that host and port with their secret and token; flags win", () => {
+    const env = { CODEX_FLOW_BACKEND_HOST: "10.0.0.7", CODEX_FLOW_BACKEND_PORT: "7400", CODEX_FLOW_BACKEND_SECRET: "s", CODEX_FLOW_BACKEND_TOKEN: "t", CODEX_FLOW_BACKEND_CWD: REPO };
+    expect(loadClientConfig(env)).toEqual({ cwd: REPO, url: "http://10.0.0.7:7400", secret: "s", token: "t" });
+    expect(loadClientConfig(env, { port: 9000 }).url).toBe("http://10.0.0.7:9000");
+    expect(loadClientConfig({ ...env, CODEX_FLOW_URL: "https://flows.example.com" }).url).toBe("https://flows.example.com");
+    expect(loadClientConfig({ ...env, CODEX_FLOW_URL: "https://flows.example.com" }, { url: "http://other:1" }).url).toBe("http://other:1");
+    expect(loadClientConfig({ CODEX_FLOW_BACKEND_HOST: "::1" }).url).toBe("http://[::1]:7345");
+  });
+
+  test("given a bad port or a missing directory, when resolved, then a ConfigError names it as loadConfig would", () => {
+    expect(() => loadClientConfig({ CODEX_FLOW_BACKEND_PORT: "70000" })).toThrow(new ConfigError('CODEX_FLOW_BACKEND_PORT="70000" is invalid: expected an integer from 0 to 65535'));
+    expect(() => loadClientConfig({ CODEX_FLOW_BACKEND_CWD: "/no/such/dir" })).toThrow(new ConfigError("CODEX_FLOW_BACKEND_CWD=/no/such/dir: no such directory"));
+    expect(() => loadClientConfig({}, { cwd: "/no/such/dir" })).toThrow(new ConfigError("--cwd /no/such/dir: no such directory"));
+  });
+
+  test("bin/ and cli/ read no configuration variable themselves", () => {
+    const files = [...readdirSync(join(REPO, "bin")).map((name) => join("bin", name)), ...readdirSync(join(REPO, "cli")).map((name) => join("cli", name))].filter((name) => name.endsWith(".ts"));
+    const reads = files.flatMap((file) => [...readFileSync(join(REPO, file), "utf8").matchAll(/process\.env\.(CODEX_FLOW_[A-Z_]+|NATS_URL)/g)].map(([read]) => `${file}: ${read}`));
+    expect(reads).toEqual([]);
+  });
+
+  test("the forward list reads the same in the config and for a unit; only an unset one falls back to the seed's list", () => {
+    const value = " PATH, GIT_AUTHOR_NAME,,HOME";
+    expect(parseForwardEnv(value)).toEqual([...loadConfig({ CODEX_FLOW_BACKEND_FORWARD_ENV: value }).forwardEnv!]);
+    expect(loadConfig({ CODEX_FLOW_BACKEND_FORWARD_ENV: " , " }).forwardEnv).toBeUndefined();
+    expect(parseForwardEnv(" , ")).toContain("PATH");
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { REPO } from "./support/processes.ts";
 import { openReadModel } from "../lib/read-model/database.ts";
 import { connectContext } from "../services/context.ts";
-import { verifySignature } from "../services/ingress/signature.ts";
+import { verifySignature } from "../lib/signature.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { json } from "./support/http.ts";

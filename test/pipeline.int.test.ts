@@ -3,7 +3,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { encodeMessage, type EventAccepted } from "../lib/messages.ts";
 import { subjects } from "../lib/subjects.ts";
-import { signBody } from "../services/ingress/signature.ts";
+import { signBody } from "../lib/signature.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { signBody } from "../services/ingress/signature.ts";
+import { signBody } from "../lib/signature.ts";
 import { startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";

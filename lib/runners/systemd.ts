@@ -3,6 +3,7 @@
  * which variables reach it, and the exact argv of `systemd-run` and `systemctl`.
  * Nothing here spawns anything; lib/runners/launch.ts does.
  */
+import { parseEnvNames } from "./step-env.ts";
 
 /** The seed's defaults for CODEX_FLOW_BACKEND_FORWARD_ENV. */
 export const DEFAULT_FORWARD_ENV: readonly string[] = ["CODEX_FLOWS_ENABLE_CODE_MODE", "CODEX_APP_SERVER_CODEX_COMMAND", "CODEX_HOME", "HOME", "PATH"];
@@ -25,13 +26,9 @@ export type SystemdRunSpec = {
   killGraceMs: number;
 };
 
-/** Reads CODEX_FLOW_BACKEND_FORWARD_ENV: comma-separated names; unset or empty means the seed's defaults. */
+/** Reads CODEX_FLOW_BACKEND_FORWARD_ENV for a unit (parsed as everywhere, by parseEnvNames); unset or empty means the seed's defaults. */
 export function parseForwardEnv(value: string | undefined): string[] {
-  const names = (value ?? "")
-    .split(",")
-    .map((name) => name.trim())
-    .filter((name) => name !== "");
-  return names.length > 0 ? names : [...DEFAULT_FORWARD_ENV];
+  return parseEnvNames(value) ?? [...DEFAULT_FORWARD_ENV];
 }
 
 /**

@@ -289,7 +289,7 @@ async function publishDurably(deps: AttemptDeps, subject: string, body: string, 
       return await deps.js.publish(subject, body, { msgID, timeout: deps.publishTimeoutMs });
     } catch (error) {
       if (tries >= 60) throw error;
-      deps.log.warn("publish failed; retrying", { subject, tries, error: String(error) });
+      deps.log.warn("publish failed; retrying", { subject, tries, error });
       lease.renewNow();
       await Bun.sleep(Math.min(2_000, 100 * tries));
     }

@@ -34,7 +34,8 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
 
   const handle = async (message: JsMsg) => {
     const advisory = message.json<MaxDeliveries>();
-    const stored = await jsm.streams.getMessage(stream, { seq: advisory.stream_seq }).catch(() => null);
+    // null: the message is gone (nats.js reads "no message found" so); a NATS failure throws and the advisory is tried again.
+    const stored = await jsm.streams.getMessage(stream, { seq: advisory.stream_seq });
     const decoded = stored ? decodeMessage(stored.data) : undefined;
     if (decoded?.ok && decoded.message.kind === "event.accepted") {
       // The matcher records what fails in its handler (lib/consume.ts giveUp); this is an event whose matcher died on it every time.

@@ -63,7 +63,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
   // Flows can change while we run: serve concurrency groups that appear.
   const watch = setInterval(() => {
     for (const queue of servedQueues(options.hostId, options.labels, catalog)) {
-      if (!loops.has(queue)) serve(queue).catch((error) => log.error("cannot serve queue", { queue, error: String(error) }));
+      if (!loops.has(queue)) serve(queue).catch((error) => log.error("cannot serve queue", { queue, error }));
     }
   }, 2_000);
 
@@ -71,7 +71,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
   const stopBeat = startHeartbeat(nc, subjects, () => ({ host: options.hostId, labels: options.labels, queues: [...loops.keys()], slotsInUse: slots.used, capacity: slots.capacity }));
   const cancels = nc.subscribe(subjects.allCancels, {
     callback: (error, msg) => {
-      if (error) return log.warn("cancel subscription", { error: String(error) });
+      if (error) return log.warn("cancel subscription", { error });
       const runId = msg.subject.split(".").at(-2)!;
       inflight.get(runId)?.abort("cancel" satisfies AbortReason);
     },

@@ -71,7 +71,7 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
       const guardGone = (error: unknown) => {
         if (lost) return;
         lost = true;
-        log.error("the executor's guard is gone: a step of this executor is not fenced if it freezes or dies", { error: String(error) });
+        log.error("the executor's guard is gone: a step of this executor is not fenced if it freezes or dies", { error });
       };
       const beat = setInterval(() => {
         // Writing to a guard that is gone fails silently: its exit is what tells.

@@ -35,7 +35,7 @@ export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: strin
     const message: RunOutput = { v: 1, kind: "run.output", runId, attempt, chunk, stream, text, at: new Date().toISOString() };
     const done = js
       .publish(subjects.run(runId, "output"), encodeMessage(message), { msgID: msgIds.lifecycle(runId, attempt, `output:${chunk}`) })
-      .catch((error) => log.warn("live output chunk not published", { runId, chunk: message.chunk, error: String(error) }))
+      .catch((error) => log.warn("live output chunk not published", { runId, chunk: message.chunk, error }))
       .finally(() => inflight.delete(done));
     inflight.add(done);
     chunk++;

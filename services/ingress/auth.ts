@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { readBody } from "./body.ts";
 import { HttpError } from "./errors.ts";
-import { verifySignature } from "./signature.ts";
+import { verifySignature } from "../../lib/signature.ts";
 
 /**
  * Whether a request carries the read token (CODEX_FLOW_BACKEND_TOKEN) as

@@ -1,4 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
+import { logger } from "../../lib/log.ts";
+
+const log = logger("ingress");
 
 /** An error answered with a status and a JSON body `{error, details?}`; thrown by handlers. */
 export class HttpError extends Error {
@@ -13,8 +17,21 @@ export class HttpError extends Error {
   }
 }
 
-/** The one error mapping of the API: every failure is JSON that names what was wrong. */
-export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onError({ as: "global" }, ({ code, error, set, path }) => {
+/**
+ * An error no handler expected: logged once with its stack, the request's method and path
+ * (never its headers or body: they may hold secrets) and a new id; the answer is that id.
+ */
+export function unexpected(error: unknown, request: Request, code?: string | number): { error: "internal error"; id: string } {
+  const id = randomUUID();
+  log.error("request failed", { id, method: request.method, path: new URL(request.url).pathname, ...(code === undefined ? {} : { code }), error });
+  return { error: "internal error", id };
+}
+
+/**
+ * The one error mapping of the API: every failure is JSON that names what was wrong; an
+ * unexpected one answers only the id under which it was logged (`unexpected`).
+ */
+export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onError({ as: "global" }, ({ code, error, set, path, request }) => {
   switch (code) {
     case "HttpError":
       set.status = error.status;
@@ -37,6 +54,6 @@ export const errors = new Elysia({ name: "errors" }).error({ HttpError }).onErro
       return { error: "request body is not valid JSON" };
     default:
       set.status = 500;
-      return { error: `internal error: ${error instanceof Error ? error.message : String(error)}` };
+      return unexpected(error, request, code);
   }
 });

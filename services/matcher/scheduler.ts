@@ -90,7 +90,7 @@ export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log:
   const pass = async (now = new Date()) => {
     for (const flow of deps.catalog.current().flows) {
       for (const schedule of flow.schedules ?? []) {
-        await handle(flow, schedule, now).catch((error) => log.warn("schedule pass failed; trying again next pass", { flow: flow.name, schedule: schedule.name, error: String(error) }));
+        await handle(flow, schedule, now).catch((error) => log.warn("schedule pass failed; trying again next pass", { flow: flow.name, schedule: schedule.name, error }));
       }
     }
   };

@@ -101,7 +101,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       } catch (error) {
         // Nothing of a failed batch (or of any sent after it) was applied: start again from the checkpoint.
         commitFailures++;
-        log.error("projector commit failed; resuming from the checkpoint", { applied, retryInMs: redeliveryDelayMs(commitFailures), error: String(error) });
+        log.error("projector commit failed; resuming from the checkpoint", { applied, retryInMs: redeliveryDelayMs(commitFailures), error });
         failed = true;
         await Promise.allSettled(inFlight);
         queue.length = 0;
@@ -154,7 +154,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         }
       } catch (error) {
         if (stopping) break;
-        log.warn("projector consumer failed; resuming from the checkpoint", { applied, error: String(error) });
+        log.warn("projector consumer failed; resuming from the checkpoint", { applied, error });
         await Bun.sleep(500);
       }
       // Whatever was taken is committed before the consumer is made again from the checkpoint.

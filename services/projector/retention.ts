@@ -51,7 +51,7 @@ export function startRetention(ctx: ServiceContext, db: ReadModel, catalog: Flow
       tombstoneDays: config.tombstoneDays,
     });
   };
-  const failed = (what: string) => (error: unknown) => log.warn(`retention: ${what} failed; tried again later`, { error: String(error) });
+  const failed = (what: string) => (error: unknown) => log.warn(`retention: ${what} failed; tried again later`, { error });
   const first = setTimeout(() => void tick().catch(failed("the tick")), 1_000);
   const timer = setInterval(() => void tick().catch(failed("the tick")), config.retentionIntervalMs);
   let vacuuming: Promise<unknown> | undefined;

@@ -1,7 +1,7 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { signBody } from "../../services/ingress/signature.ts";
+import { signBody } from "../../lib/signature.ts";
 import { writeFlows, echoStep } from "../support/flows.ts";
 import { useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { discoverFlows } from "../../lib/discovery.ts";
-import { signBody } from "../../services/ingress/signature.ts";
+import { signBody } from "../../lib/signature.ts";
 import { echoStep, writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";

@@ -5,7 +5,7 @@ import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import { readAfter } from "../read-your-writes.ts";
-import { verifySignature } from "../signature.ts";
+import { verifySignature } from "../../../lib/signature.ts";
 import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput, Query } from "../schemas.ts";
 import { eventAcceptor } from "./accept.ts";
 import { getEvent, listEvents } from "./queries.ts";

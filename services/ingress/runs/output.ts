@@ -2,7 +2,7 @@ import type { OutputTable, ReadModel } from "../../../lib/read-model/database.ts
 import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
 import { LIVE_OUTPUT_STOPPED } from "../../../lib/runners/output.ts";
 import type { IngressDeps } from "../deps.ts";
-import { HttpError } from "../errors.ts";
+import { HttpError, unexpected } from "../errors.ts";
 
 type Position = { attempt: number; chunk: number };
 
@@ -113,7 +113,7 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
           await deps.changes.next(200);
         }
       } catch (error) {
-        send("error", { error: String(error) });
+        send("error", unexpected(error, request));
       } finally {
         // The stream's place among the held requests is given back however it ended.
         onEnd?.();

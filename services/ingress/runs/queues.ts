@@ -1,5 +1,6 @@
-import type { JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, type JetStreamManager } from "@nats-io/jetstream";
 import { executorDurable } from "../../../lib/consume.ts";
+import { isApiError } from "../../../lib/jetstream.ts";
 
 /** Says why queued runs wait: whether any executor is pulling from their queue right now. */
 export type QueueWatch = (queue: string) => Promise<string | undefined>;
@@ -7,12 +8,20 @@ export type QueueWatch = (queue: string) => Promise<string | undefined>;
 /**
  * An executor that serves a queue keeps a pull request open on its consumer; none open
  * and nothing in progress means no executor serves it now. Answers are cached briefly
- * so listing many queued runs costs one consumer lookup per queue.
+ * so listing many queued runs costs one consumer lookup per queue. Only a consumer (or
+ * stream) that does not exist means no executor has served the queue: a NATS failure (a
+ * timeout, no responders, JetStream off) says that NATS could not tell.
  */
 export function queueWatch(jsm: JetStreamManager, stream: string, cacheMs = 2_000): QueueWatch {
   const cache = new Map<string, { at: number; answer: Promise<string | undefined> }>();
   const look = async (queue: string): Promise<string | undefined> => {
-    const info = await jsm.consumers.info(stream, executorDurable(queue)).catch(() => undefined);
+    let info;
+    try {
+      info = await jsm.consumers.info(stream, executorDurable(queue));
+    } catch (error) {
+      const missing = isApiError(error, JetStreamApiCodes.ConsumerNotFound) || isApiError(error, JetStreamApiCodes.StreamNotFound);
+      if (!missing) return `cannot tell whether an executor serves queue "${queue}": NATS did not answer (${error instanceof Error ? error.message : String(error)})`;
+    }
     if (!info) return `no executor has served queue "${queue}" yet (a step's runs_on names a host id or an executor label: CODEX_FLOW_EXECUTOR_LABELS)`;
     if (info.num_waiting === 0 && info.num_ack_pending === 0) return `no executor is serving queue "${queue}" right now`;
     return undefined;

@@ -60,7 +60,7 @@ export function startSpool(options: SpoolOptions): Spool {
       counters.spooled += batch.length;
       for (const b of batch) b.done();
     } catch (error) {
-      log.error("spool: append failed; the writes are refused", { error: String(error), records: batch.length });
+      log.error("spool: append failed; the writes are refused", { error, records: batch.length });
       for (const b of batch) b.done(new HttpError(507, `the spool could not store the event (${(error as Error).message}); nothing was accepted, retry later`, undefined, { "retry-after": String(RETRY_AFTER_S) }));
     }
     wake?.();
@@ -92,7 +92,7 @@ export function startSpool(options: SpoolOptions): Spool {
         // Refused for good (413 after max_payload was lowered, a permission): kept aside, named, and passed.
         store.setAside(record);
         counters.refused++;
-        log.error("spool: the stream refused a spooled event; kept in refused.log", { eventId: record.eventId, error: String(error) });
+        log.error("spool: the stream refused a spooled event; kept in refused.log", { eventId: record.eventId, error });
       }
     }
     store.drained(entry);
@@ -109,7 +109,7 @@ export function startSpool(options: SpoolOptions): Spool {
       try {
         await drainOne();
       } catch (error) {
-        log.error("spool: drain step failed; trying again", { error: String(error) });
+        log.error("spool: drain step failed; trying again", { error });
         await Bun.sleep(options.pauseMs ?? 1_000);
       }
     }
