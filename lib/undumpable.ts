@@ -1,7 +1,10 @@
 import { dlopen, FFIType } from "bun:ffi";
 import { readFileSync } from "node:fs";
 import type { Logger } from "./log.ts";
-import { isWithheld } from "./runners/step-env.ts";
+import { looksSecret, SYSTEM_SECRET_ENV } from "./runners/step-env.ts";
+
+/** NATS connection credentials whose names do not look secret by themselves (NATS_PASSWORD, NATS_TOKEN, NATS_CREDS do). */
+const NATS_CREDENTIALS = ["NATS_USER", "NATS_NKEY"];
 
 const PR_SET_DUMPABLE = 4;
 
@@ -36,8 +39,9 @@ export function makeUndumpable(): string | undefined {
 export function hideFromSteps(log: Logger): void {
   const problem = makeUndumpable();
   if (problem !== undefined) log.warn(`${problem}: a step could read the secrets this process was started with (docs/security.md)`);
-  // NATS_URL is withheld from steps because it may carry credentials; one without `user:password@` is no secret.
-  const secret = (name: string, value: string) => isWithheld(name) && !(name === "NATS_URL" && !value.includes("@"));
+  // Steps get no NATS_* variable at all, but only credentials are worth a warning: not NATS_SERVER_BIN, nor a NATS_URL without `user:password@`.
+  const secret = (name: string, value: string) =>
+    SYSTEM_SECRET_ENV.includes(name) || looksSecret(name) || NATS_CREDENTIALS.includes(name) || (name === "NATS_URL" && value.includes("@"));
   const secrets = Object.entries(process.env).flatMap(([name, value]) => (value && secret(name, value) ? [`${name}=${value}`] : []));
   for (const ancestor of ancestorsHolding(secrets)) {
     log.warn(`process ${ancestor.pid} (${ancestor.command}), which started this one, holds ${ancestor.names.join(", ")} in its environment, where steps (they run as this user) can read them: start the service without it, e.g. \`bun bin/flow.ts ...\` rather than \`bun run flow ...\` (docs/security.md)`);
