@@ -3,7 +3,9 @@ import { flowCatalog } from "../../lib/catalog.ts";
 import { readModelPath } from "../../lib/config.ts";
 import { lowDiskMessage } from "../../lib/disk.ts";
 import { watchDisk } from "../../lib/disk-watch.ts";
-import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
+import { openReadModel, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
+import { HintError } from "../../lib/hint.ts";
+import { streamStart } from "../../lib/stream-history.ts";
 import type { Service, ServiceContext } from "../context.ts";
 import { type Projector, startProjector } from "./projector.ts";
 import { type Retainer, startRetention } from "./retention.ts";
@@ -30,6 +32,7 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
   const db = await openReadModel(path, { scratch, cacheKiB: options.thread ? undefined : cacheKiB });
   let writer: Writer | undefined;
   try {
+    await refuseGap(ctx, path, await readCheckpoint(db));
     if (options.thread) writer = await threadWriter({ path, scratch, cacheKiB, outputRetentionBytes: config.outputRetentionBytes });
   } catch (error) {
     await db.destroy();
@@ -65,4 +68,17 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
       await db.destroy();
     },
   };
+}
+
+/**
+ * A read model behind the stream's start would silently miss what was trimmed (max_age,
+ * max_bytes, `flow stream trim`): refused, with the way out.
+ */
+async function refuseGap(ctx: ServiceContext, path: string, checkpoint: number): Promise<void> {
+  const start = await streamStart(ctx.jsm, ctx.config.stream, ctx.subjects);
+  if (start <= checkpoint + 1) return;
+  throw new HintError(
+    `read model ${path} is at sequence ${checkpoint} but stream ${ctx.config.stream} now starts at ${start} (trimmed): projecting on would miss sequences ${checkpoint + 1}-${start - 1}; ` +
+      "rebuild it from a snapshot the stream still covers (flow projector rebuild; copy one from another host's snapshots directory if this host has none), or restore the stream from a backup (docs/operations.md)",
+  );
 }
