@@ -7,7 +7,7 @@ import { openReadModel, type ReadModel, readCheckpoint } from "../../lib/read-mo
 import { HintError } from "../../lib/hint.ts";
 import { streamStart } from "../../lib/stream-history.ts";
 import type { Service, ServiceContext } from "../context.ts";
-import { type Projector, startProjector } from "./projector.ts";
+import { type Projector, type ProjectorOptions, startProjector } from "./projector.ts";
 import { type Retainer, startRetention } from "./retention.ts";
 import { threadWriter, type Writer } from "./writer.ts";
 
@@ -22,6 +22,8 @@ export type ProjectorServiceOptions = {
   thread?: boolean;
   /** The writing connection's SQLite page cache, in KiB (SQLite's default: 2,000). */
   cacheKiB?: number;
+  /** Also told of the purge rounds each commit applied (the bench's purge rate). */
+  onPurged?: ProjectorOptions["onPurged"];
 };
 
 /** Builds this host's SQLite read model from the stream until stopped. */
@@ -47,7 +49,10 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
   };
   // A rebuild (scratch) publishes nothing: the purges it applies are in the stream already.
   const retainer: Retainer | undefined = scratch ? undefined : startRetention(ctx, db, flowCatalog(config.cwd, log, { reportProblems: false }));
-  const onPurged = retainer?.purged;
+  const onPurged: ProjectorOptions["onPurged"] = (outcomes) => {
+    retainer?.purged(outcomes);
+    options.onPurged?.(outcomes);
+  };
   const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer, pausedBy, onPurged }).catch(async (error: unknown) => {
     await retainer?.stop();
     disk.stop();
