@@ -45,7 +45,7 @@ export async function projectorCommand(action: string | undefined, flags: Projec
         console.error(`  ${applied}/${target} messages (${target ? Math.floor((applied / target) * 100) : 100}%), ${rate}/s`);
       },
     });
-    console.log(`rebuilt ${result.path} up to sequence ${result.applied} from ${from} in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+    console.log(`rebuilt ${result.path} from ${from}, up to sequence ${result.applied}, in ${(result.elapsedMs / 1000).toFixed(1)} s`);
     if (!output) console.log("restart this host's projector and ingress so they open the new file");
     return 0;
   } finally {
