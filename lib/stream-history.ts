@@ -20,7 +20,8 @@ export function historySubjects(subjects: Subjects): string[] {
  */
 export async function streamStart(jsm: JetStreamManager, stream: string, subjects: Subjects): Promise<number> {
   const { state } = await jsm.streams.info(stream);
-  if (state.num_deleted === 0 || state.messages === 0) return state.messages === 0 ? state.last_seq + 1 : state.first_seq;
+  // num_deleted is left out of the answer when it is 0.
+  if (!state.num_deleted || state.messages === 0) return state.messages === 0 ? state.last_seq + 1 : state.first_seq;
   let first = state.last_seq + 1;
   for (const subject of historySubjects(subjects)) {
     const message = await jsm.direct.getMessage(stream, { seq: state.first_seq, next_by_subj: subject });

@@ -117,7 +117,10 @@ describe("snapshots, trim and rebuild", () => {
     const trimmed = await cli(["stream", "trim", "--to-snapshot"]);
     expect(trimmed.code).toBe(0);
     expect(trimmed.stdout).toMatch(/removed \d+ messages/);
-    expect(await streamStart(ctx.jsm, config.stream, ctx.subjects)).toBeGreaterThan(manifest!.seq);
+    // Trimmed, and still covered by the snapshot (the pause and resume before it stay, so the stream may start at them).
+    const start = await streamStart(ctx.jsm, config.stream, ctx.subjects);
+    expect(start).toBeGreaterThan(1);
+    expect(start).toBeLessThanOrEqual(manifest!.seq + 1);
     expect(await lastMessage({ jsm: ctx.jsm, stream: config.stream }, ctx.subjects.matched("first"))).toBeUndefined();
     expect(await lastMessage({ jsm: ctx.jsm, stream: config.stream }, ctx.subjects.control("go"))).toBeDefined();
     expect(await lastMessage({ jsm: ctx.jsm, stream: config.stream }, ctx.subjects.matched("tail-2"))).toBeDefined();
