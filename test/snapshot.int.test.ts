@@ -11,6 +11,7 @@ import { listSnapshots, snapshotsDir } from "../lib/read-model/snapshot.ts";
 import { streamStart } from "../lib/stream-history.ts";
 import { MATCHER_DURABLE } from "../services/matcher/matcher.ts";
 import { connectContext, type ServiceContext } from "../services/context.ts";
+import { startProjectorService } from "../services/projector/service.ts";
 import { type RunningSystem, startSystem } from "../services/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { publishHistory } from "./support/history.ts";
@@ -170,5 +171,8 @@ describe("snapshots, trim and rebuild", () => {
     expect(scratch.code).not.toBe(0);
     expect(scratch.stderr).toContain("--from-scratch: stream");
     expect(statSync(join(config.dataDir, "never.sqlite"), { throwIfNoEntry: false })).toBeUndefined();
+    // A projector behind the stream's start refuses too, instead of silently skipping what was trimmed.
+    const fresh = join(config.dataDir, "fresh", "read-model.sqlite");
+    await expect(startProjectorService(ctx, fresh)).rejects.toThrow(/is at sequence 0 but stream \S+ now starts at \d+ \(trimmed\)/);
   });
 });
