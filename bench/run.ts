@@ -19,10 +19,11 @@ import type { ProjectorReport } from "./projector.ts";
 import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
 import { type MemoryFigures, measureMemory } from "./memory.ts";
 import { type FsyncFigures, measureFsync } from "./fsync.ts";
+import { measureYear, type YearFigures } from "./year.ts";
 
-const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync"] as const;
+const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year"] as const;
 /** Rows run only when asked for with --only: they take minutes. */
-const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync"];
+const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year"];
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -55,7 +56,10 @@ nats-server too), idle and after each of 5 bursts of 20000 events (a leak check)
 Opt-in (only with --only, they take minutes): rebuild1m = rebuildReadModel of 1,000,000
 messages; read1m = the read row over 1,000,000 runs (the 100k read model and 9 copies);
 fsync = the ingress row against a current nats-server (the one flow dev runs) on its
-default sync_interval, then with sync_interval: always (docs/durability.md).`;
+default sync_interval, then with sync_interval: always (docs/durability.md); year = a
+million runs over 365 days under retention, trimmed to a snapshot monthly: purge rate,
+bytes per 100k runs kept, vacuum time, final sizes against the stated bound, and a
+rebuild from snapshot + tail (bench/year.ts; YEAR_RUNS=N for fewer).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -79,6 +83,7 @@ export type Results = {
   dashboard?: DashboardFigures;
   memory?: MemoryFigures;
   fsync?: FsyncFigures;
+  year?: YearFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -153,6 +158,7 @@ async function main(): Promise<number> {
     results.dashboard = await measure("dashboard", () => measureDashboard(server));
     results.memory = await measure("memory", () => measureMemory());
     results.fsync = await measure("fsync", () => measureFsync(opts));
+    results.year = await measure("year", () => measureYear(server, Number(process.env.YEAR_RUNS ?? 1_000_000)));
   } finally {
     await cleanup();
   }

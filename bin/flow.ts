@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { type ClientConfig, ConfigError, type Config, loadClientConfig } from "../lib/config.ts";
+import { type ClientConfig, ConfigError, type Config, loadClientConfig, loadConfig } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
@@ -8,6 +8,7 @@ import { archive, purge } from "../cli/data.ts";
 import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
 import { logs } from "../cli/logs.ts";
 import { projectorCommand } from "../cli/projector.ts";
+import { trimCommand } from "../cli/snapshot.ts";
 import { dev, serve } from "../cli/serve.ts";
 import { redeliverGithub } from "../cli/github/redeliver.ts";
 
@@ -28,9 +29,14 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   },
   projector: {
     group: "system",
-    usage: "projector rebuild [--output FILE]",
+    usage: "projector rebuild [--output FILE] [--from-scratch] | snapshot [--keep N] | vacuum [--full]",
     about:
-      "the read model again from stream sequence 1, into FILE or swapped in for this host's\n(stop its projector and ingress first); projector vacuum [--full]: give the space\npurges freed back to the file system (--full: once, for a file made before 2026-12-07)",
+      "rebuild: the read model again from the newest snapshot the stream still covers and the messages\nafter it (--from-scratch, or no snapshot: from sequence 1), into FILE or swapped in for this host's\n(stop its projector and ingress first); snapshot: a consistent copy of the read model with the\nsequence it reflects, in the data directory's snapshots/ (--keep N: only the newest N);\nvacuum [--full]: give the space purges freed back to the file system (--full: once, for a file\nmade before 2026-12-07)",
+  },
+  stream: {
+    group: "system",
+    usage: "stream trim --to-snapshot [--dry-run]",
+    about: "remove the history the newest snapshot holds (and every durable consumer has acked) from the\nstream; pauses, held and debounced runs, schedule ticks stay; --dry-run: say what would go",
   },
   serve: {
     group: "system",
@@ -132,6 +138,9 @@ async function main(argv: string[]): Promise<number> {
     status: { type: "string" },
     out: { type: "string" },
     full: { type: "boolean" },
+    keep: { type: "string" },
+    "from-scratch": { type: "boolean" },
+    "to-snapshot": { type: "boolean" },
     "require-durable": { type: "boolean" },
     repo: { type: "string" },
     hook: { type: "string" },
@@ -166,7 +175,9 @@ async function main(argv: string[]): Promise<number> {
     case "runs":
       return await listRuns(target, values.event, values.json === true);
     case "projector":
-      return await projectorCommand(positionals[0], values.output, overrides, values.full === true);
+      return await projectorCommand(positionals[0], { output: values.output, full: values.full, keep: values.keep, fromScratch: values["from-scratch"] }, overrides);
+    case "stream":
+      return await trimCommand(loadConfig(process.env, overrides), positionals[0], values["to-snapshot"] === true, values["dry-run"] === true);
     case "archive":
       return await archive(target, { before: values.before, flow: values.flow, status: values.status }, values.out);
     case "purge":

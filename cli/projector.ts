@@ -1,38 +1,50 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { type Config, DEFAULT_NATS_URL, loadConfig, readModelPath } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
+import { snapshotsDir } from "../lib/read-model/snapshot.ts";
 import { type DataDirLock, LockHeldError, lockDataDir } from "../lib/lock.ts";
 import { connectContext } from "../services/context.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
+import { rebuildStart, snapshotCommand } from "./snapshot.ts";
 import { vacuumCommand } from "./vacuum.ts";
 import { UsageError } from "./args.ts";
 
+/** What `flow projector` takes besides its action. */
+export type ProjectorFlags = { output?: string; full?: boolean; keep?: string; fromScratch?: boolean };
+
 /**
- * `flow projector rebuild [--output FILE]`: the read model again from stream sequence 1.
- * Without --output it is built beside the current file and swapped in; stop this host's
+ * `flow projector rebuild [--output FILE] [--from-scratch]`: the read model again from
+ * the newest snapshot the stream still covers and the messages after it (without one, or
+ * with --from-scratch, from stream sequence 1; refused when the stream was trimmed past
+ * every snapshot). Without --output it is built beside the current file and swapped in; stop this host's
  * projector and ingress first (they hold the old file open) and start them after. A swap
  * takes the projector's lock for its whole length: refused while a projector runs (it
  * would go on writing into the unlinked file), and no projector starts meanwhile.
  */
-export async function projectorCommand(action: string | undefined, output: string | undefined, overrides: Partial<Config>, full = false): Promise<number> {
-  if (action === "vacuum") return await vacuumCommand(loadConfig(process.env, overrides), full);
-  if (action !== "rebuild") throw new UsageError(`expected: flow projector rebuild [--output FILE] or flow projector vacuum [--full]${action ? ` (not "${action}")` : ""}`);
+export async function projectorCommand(action: string | undefined, flags: ProjectorFlags, overrides: Partial<Config>): Promise<number> {
+  const { output } = flags;
+  if (action === "vacuum") return await vacuumCommand(loadConfig(process.env, overrides), flags.full === true);
+  if (action === "snapshot") return await snapshotCommand(loadConfig(process.env, overrides), flags.keep);
+  if (action !== "rebuild") throw new UsageError(`expected: flow projector rebuild [--output FILE] [--from-scratch], flow projector snapshot [--keep N] or flow projector vacuum [--full]${action ? ` (not "${action}")` : ""}`);
   const config = loadConfig(process.env, overrides);
   const current = readModelPath(config);
   const lock = output ? undefined : projectorLock(config.dataDir, current);
   const ctx = await connectContext(config, config.natsUrl ?? DEFAULT_NATS_URL, "rebuild");
   try {
     const into = output ? resolve(output) : `${current}.rebuild`;
-    console.error(`rebuilding the read model of stream ${config.stream} into ${into}`);
+    const snapshot = await rebuildStart(ctx, flags.fromScratch === true);
+    const from = snapshot ? `snapshot ${snapshot.file} (sequence ${snapshot.seq}) and the messages after it` : "stream sequence 1";
+    console.error(`rebuilding the read model of stream ${config.stream} into ${into} from ${from}`);
     const result = await rebuildReadModel(ctx, into, {
       swapInto: output ? undefined : current,
+      snapshot: snapshot && join(snapshotsDir(config.dataDir), snapshot.file),
       onProgress: ({ stage, applied, target, elapsedMs }) => {
         if (stage === "indexing") return console.error(`  all ${target} messages applied in ${(elapsedMs / 1000).toFixed(1)} s; building the indexes`);
         const rate = elapsedMs > 0 ? Math.round((applied / elapsedMs) * 1000) : 0;
         console.error(`  ${applied}/${target} messages (${target ? Math.floor((applied / target) * 100) : 100}%), ${rate}/s`);
       },
     });
-    console.log(`rebuilt ${result.path} from ${result.applied} messages in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+    console.log(`rebuilt ${result.path} from ${from}, up to sequence ${result.applied}, in ${(result.elapsedMs / 1000).toFixed(1)} s`);
     if (!output) console.log("restart this host's projector and ingress so they open the new file");
     return 0;
   } finally {

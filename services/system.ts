@@ -44,7 +44,7 @@ export async function startSystem(config: Config, natsUrl: string, names: readon
   try {
     const projector = names.includes("projector") ? await startProjectorService(ctx) : undefined;
     if (projector) services.push(projector);
-    if (names.includes("matcher")) services.push(await startMatcherService(ctx));
+    if (names.includes("matcher")) services.push(await startMatcherService(ctx, projector?.db));
     if (names.includes("executor")) services.push(await startExecutorService(ctx));
     if (names.includes("ingress")) {
       const shared = projector ? { db: projector.db, applied: projector.projector.onApplied } : undefined;

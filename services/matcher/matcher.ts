@@ -12,6 +12,7 @@ import { decide } from "./decide.ts";
 import { defer, route, runRecorded } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
 import { giveUpDecision } from "./give-up.ts";
+import { type Prior, seenBefore } from "./seen.ts";
 
 export const MATCHER_DURABLE = "matcher";
 
@@ -28,6 +29,8 @@ export type MatcherOptions = {
   /** Deliveries of one event before the matcher gives up on it (a failure that keeps coming back). */
   maxDeliver: number;
   log: Logger;
+  /** What this host's read model knows of an event id (seen.ts): the guard that outlasts a trimmed stream. */
+  prior?: (eventId: string) => Prior | undefined;
 };
 
 /**
@@ -56,6 +59,11 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     const accepted = decoded.message;
     const generation = accepted.replay?.generation ?? 0;
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
+    // Once the stream is trimmed its decision is gone: the read model still knows the id (a copy published again).
+    if (seenBefore(options.prior?.(accepted.event.id), message.seq, generation)) {
+      log.info("event already handled (the read model knows it); nothing started again", { eventId: accepted.event.id, seq: message.seq, generation });
+      return "ack" as const;
+    }
     // A debounced step's run waits for newer events with its key (a replay is not debounced); a paused flow's run is held.
     const deferredOf = (command: RunStep) => {
       const debounce = generation === 0 ? catalog.find(command.flow, command.step)?.step.trigger.debounce : undefined;

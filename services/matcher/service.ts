@@ -6,14 +6,18 @@ import { DEBOUNCER_DURABLE, startDebouncer } from "./debouncer.ts";
 import { matcherSpec, startMatcher } from "./matcher.ts";
 import { RESUMER_DURABLE, startResumer } from "./resumer.ts";
 import { startScheduler } from "./scheduler.ts";
+import { guardReadModel, priorOf } from "./seen.ts";
+import type { ReadModel } from "../../lib/read-model/database.ts";
 
 /** Provisions the shared `matcher` consumer and matches events until stopped. */
-export async function startMatcherService(ctx: ServiceContext): Promise<Service> {
+export async function startMatcherService(ctx: ServiceContext, shared?: ReadModel): Promise<Service> {
   const { config, nc, js, jsm, subjects, log } = ctx;
   const catalog = flowCatalog(config.cwd, log);
   const flows = catalog.current().flows;
   log.info(`matching against ${flows.length} flow(s) from ${config.cwd}`, { flows: flows.map((f) => f.name) });
-  const options = { js, jsm, stream: config.stream, subjects, catalog, ackWaitMs: config.ackWaitMs, publishTimeoutMs: config.publishTimeoutMs, payloadLimit: () => bodyLimit(nc), maxDeliver: config.maxDeliver, log };
+  const guard = await guardReadModel(ctx, shared);
+  const prior = guard.db && ((eventId: string) => priorOf(guard.db!, eventId));
+  const options = { js, jsm, stream: config.stream, subjects, catalog, ackWaitMs: config.ackWaitMs, publishTimeoutMs: config.publishTimeoutMs, payloadLimit: () => bodyLimit(nc), maxDeliver: config.maxDeliver, log, prior };
   await ensureConsumer(jsm, config.stream, matcherSpec(subjects, options));
   const loop = startMatcher(options);
   // Beside the matcher: debounced runs, resumed flows, and schedule ticks (every host may run them).
@@ -27,6 +31,7 @@ export async function startMatcherService(ctx: ServiceContext): Promise<Service>
     stop: async () => {
       await scheduler.stop();
       await Promise.all(loops.map((l) => l.stop(config.ackWaitMs)));
+      await guard.close();
     },
   };
 }

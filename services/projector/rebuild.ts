@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { openReadModel } from "../../lib/read-model/database.ts";
 import type { ServiceContext } from "../context.ts";
 import { startProjectorService } from "./service.ts";
@@ -11,16 +11,22 @@ const REBUILD_CACHE_KIB = 128 * 1024;
 export type RebuildProgress = { stage: "applying" | "indexing"; applied: number; target: number; elapsedMs: number };
 
 /**
- * Builds a read model from stream sequence 1 into a new file until it has caught up with
- * the stream's last sequence as of the start: one self-contained file (written without a
- * WAL). With `swapInto`, renames it over that path (and drops the old file's WAL side
- * files). Returns the path of the new read model.
+ * Builds a read model from stream sequence 1 (or from a snapshot's copy and the messages
+ * after its sequence: lib/read-model/snapshot.ts) into a new file until it has caught up
+ * with the stream's last sequence as of the start: one self-contained file (written
+ * without a WAL). With `swapInto`, renames it over that path (and drops the old file's
+ * WAL side files). Returns the path of the new read model.
  */
-export async function rebuildReadModel(ctx: ServiceContext, output: string, options: { swapInto?: string; onProgress?: (p: RebuildProgress) => void } = {}): Promise<{ path: string; applied: number; elapsedMs: number }> {
+export async function rebuildReadModel(ctx: ServiceContext, output: string, options: { swapInto?: string; snapshot?: string; onProgress?: (p: RebuildProgress) => void } = {}): Promise<{ path: string; applied: number; elapsedMs: number }> {
   const started = Date.now();
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${output}${suffix}`, { force: true });
   const target = (await ctx.jsm.streams.info(ctx.config.stream)).state.last_seq;
-  const indexes = await createWithoutIndexes(output);
+  // A snapshot has its indexes, and only the tail is applied: it keeps them.
+  const indexes = options.snapshot ? [] : await createWithoutIndexes(output);
+  if (options.snapshot) {
+    copyFileSync(options.snapshot, output);
+    chmodSync(output, 0o600);
+  }
   // A rebuild that fails is thrown away, so it need not survive a power cut on the way,
   // and nothing reads it before it is done: no WAL to copy back into the file at the end.
   // Its SQLite work runs on a thread of its own while this one takes messages from NATS,
@@ -38,8 +44,10 @@ export async function rebuildReadModel(ctx: ServiceContext, output: string, opti
     await service.stop();
   }
   report("applying");
-  report("indexing");
-  createIndexes(output, indexes);
+  if (indexes.length > 0) {
+    report("indexing");
+    createIndexes(output, indexes);
+  }
   let path = output;
   if (options.swapInto) {
     renameSync(output, options.swapInto);

@@ -3,9 +3,11 @@ import { flowCatalog } from "../../lib/catalog.ts";
 import { readModelPath } from "../../lib/config.ts";
 import { lowDiskMessage } from "../../lib/disk.ts";
 import { watchDisk } from "../../lib/disk-watch.ts";
-import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
+import { openReadModel, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
+import { HintError } from "../../lib/hint.ts";
+import { streamStart } from "../../lib/stream-history.ts";
 import type { Service, ServiceContext } from "../context.ts";
-import { type Projector, startProjector } from "./projector.ts";
+import { type Projector, type ProjectorOptions, startProjector } from "./projector.ts";
 import { type Retainer, startRetention } from "./retention.ts";
 import { threadWriter, type Writer } from "./writer.ts";
 
@@ -20,6 +22,8 @@ export type ProjectorServiceOptions = {
   thread?: boolean;
   /** The writing connection's SQLite page cache, in KiB (SQLite's default: 2,000). */
   cacheKiB?: number;
+  /** Also told of the purge rounds each commit applied (the bench's purge rate). */
+  onPurged?: ProjectorOptions["onPurged"];
 };
 
 /** Builds this host's SQLite read model from the stream until stopped. */
@@ -30,6 +34,7 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
   const db = await openReadModel(path, { scratch, cacheKiB: options.thread ? undefined : cacheKiB });
   let writer: Writer | undefined;
   try {
+    await refuseGap(ctx, path, await readCheckpoint(db));
     if (options.thread) writer = await threadWriter({ path, scratch, cacheKiB, outputRetentionBytes: config.outputRetentionBytes });
   } catch (error) {
     await db.destroy();
@@ -44,7 +49,10 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
   };
   // A rebuild (scratch) publishes nothing: the purges it applies are in the stream already.
   const retainer: Retainer | undefined = scratch ? undefined : startRetention(ctx, db, flowCatalog(config.cwd, log, { reportProblems: false }));
-  const onPurged = retainer?.purged;
+  const onPurged: ProjectorOptions["onPurged"] = (outcomes) => {
+    retainer?.purged(outcomes);
+    options.onPurged?.(outcomes);
+  };
   const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer, pausedBy, onPurged }).catch(async (error: unknown) => {
     await retainer?.stop();
     disk.stop();
@@ -65,4 +73,17 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
       await db.destroy();
     },
   };
+}
+
+/**
+ * A read model behind the stream's start would silently miss what was trimmed (max_age,
+ * max_bytes, `flow stream trim`): refused, with the way out.
+ */
+async function refuseGap(ctx: ServiceContext, path: string, checkpoint: number): Promise<void> {
+  const start = await streamStart(ctx.jsm, ctx.config.stream, ctx.subjects);
+  if (start <= checkpoint + 1) return;
+  throw new HintError(
+    `read model ${path} is at sequence ${checkpoint} but stream ${ctx.config.stream} now starts at ${start} (trimmed): projecting on would miss sequences ${checkpoint + 1}-${start - 1}; ` +
+      "rebuild it from a snapshot the stream still covers (flow projector rebuild; copy one from another host's snapshots directory if this host has none), or restore the stream from a backup (docs/operations.md)",
+  );
 }
