@@ -4,8 +4,8 @@ import { fenceAfterMs, renewEveryMs } from "../../lib/lease.ts";
 import type { Logger } from "../../lib/log.ts";
 import { LocalWriteError } from "./local-write.ts";
 
-/** The guard's program (a Bun script: POSIX sh cannot time out a read). */
-const GUARD = resolve(import.meta.dir, "guard.ts");
+/** The guard's program (bash: POSIX sh cannot time out a read, and a Bun process would cost 20 MB). */
+const GUARD = resolve(import.meta.dir, "guard.sh");
 
 /** One step: its process (the systemd-run client under systemd-run, with `unit`), its executor and run. */
 type Entry = { pid: number; executorPid: number; runId: string; attempt: number; cmdline: string; unit?: string };
@@ -16,7 +16,7 @@ const USER_MANAGER_ENV = ["HOME", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"]
 /**
  * The step processes this host's executor started, one file each under
  * `<data dir>/executor/<host>/`. A step leads its own process group, so an executor that
- * is killed or frozen leaves its steps running: its guard (services/executor/guard.ts, a
+ * is killed or frozen leaves its steps running: its guard (services/executor/guard.sh, a
  * process watching a pipe only the executor holds) ends their groups the moment it dies,
  * even by SIGKILL, or once its heartbeat has been silent for the fence time (frozen), so
  * its lease can pass to another host without the step running twice at once; the next executor on the
@@ -57,7 +57,7 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
      */
     guard(leaseMs: number): { end(): void } {
       const managerEnv = Object.fromEntries(USER_MANAGER_ENV.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
-      const guard = Bun.spawn([process.execPath, GUARD], {
+      const guard = Bun.spawn(["bash", GUARD], {
         env: { ...managerEnv, PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOWS_LEDGER: dir, CODEX_FLOWS_EXECUTOR_PID: String(process.pid), CODEX_FLOWS_FENCE_MS: String(fenceAfterMs(leaseMs)) },
         stdin: "pipe",
         stdout: "ignore",
