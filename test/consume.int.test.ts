@@ -1,24 +1,17 @@
 // The consumer-loop helper's poison path (issue 9, item 3): a handler that fails on every
 // delivery is given up on after the consumer's max_deliver, recorded once, terminated.
 import { expect, test } from "bun:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { runDurableLoop } from "../lib/consume.ts";
-import { ensureConsumer, ensureStream } from "../lib/jetstream.ts";
+import { ensureConsumer } from "../lib/jetstream.ts";
 import { logger } from "../lib/log.ts";
 import { Slots } from "../lib/slots.ts";
 import { subjects } from "../lib/subjects.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { eventually, freshStream, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();
 
 test("given a handler that fails every time, when the consumer allows 3 deliveries, then it runs 3 times, the failure is recorded once and the message is terminated", async () => {
-  const config = testConfig();
-  const nc = await connect({ servers: nats.url });
-  nats.cleanup(() => nc.close());
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, config);
+  const { config, js, jsm } = await freshStream(nats);
   const subject = subjects(config.subjectPrefix).event("poison.test");
   const spec = { durable: "poison", filterSubject: subject, ackWaitMs: 5_000, maxDeliver: 3 };
   await ensureConsumer(jsm, config.stream, spec);
@@ -47,12 +40,7 @@ test("given a handler that fails every time, when the consumer allows 3 deliveri
 });
 
 test("given a handler with a programming error, when the consumer allows 30 deliveries, then each failure is logged with its stack, and the third identical one is recorded and terminated", async () => {
-  const config = testConfig();
-  const nc = await connect({ servers: nats.url });
-  nats.cleanup(() => nc.close());
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, config);
+  const { config, js, jsm } = await freshStream(nats);
   const subject = subjects(config.subjectPrefix).event("bug.test");
   const spec = { durable: "bug", filterSubject: subject, ackWaitMs: 5_000, maxDeliver: 30 };
   await ensureConsumer(jsm, config.stream, spec);

@@ -1,24 +1,17 @@
 // The executor's dead letters (issue 20, item 5): a NATS failure while reading the command is not "the command is gone".
 import { expect, test } from "bun:test";
-import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { ensureStream } from "../lib/jetstream.ts";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import { logger } from "../lib/log.ts";
 import { decodeMessage, encodeMessage } from "../lib/messages.ts";
 import { subjects as subjectsOf } from "../lib/subjects.ts";
 import { advisoryStream, startDeadLetters } from "../services/executor/dead-letters.ts";
 import { command } from "./support/messages.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { eventually, freshStream, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();
 
 test("given a max-deliveries advisory, when reading its command fails once in NATS, then it is tried again and the run is recorded as failed", async () => {
-  const config = testConfig();
-  const nc = await connect({ servers: nats.url });
-  nats.cleanup(() => nc.close());
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, config);
+  const { config, js, jsm } = await freshStream(nats);
   const subjects = subjectsOf(config.subjectPrefix);
   const stored = await js.publish(subjects.command("any"), encodeMessage(command("run-dead")));
 

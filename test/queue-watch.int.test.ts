@@ -1,21 +1,16 @@
 // Why a queued run waits (issue 20, item 5): a NATS failure is told apart from a queue no executor has served.
 import { expect, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { executorDurable } from "../lib/consume.ts";
-import { ensureConsumer, ensureStream } from "../lib/jetstream.ts";
+import { ensureConsumer } from "../lib/jetstream.ts";
 import { subjects } from "../lib/subjects.ts";
 import { queueWatch } from "../services/ingress/runs/queues.ts";
-import { testConfig, useNatsServer } from "./support/nats.ts";
+import { freshStream, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();
 
 test("given a queue without a consumer, one nobody pulls, and NATS gone, then each wait says which", async () => {
-  const config = testConfig();
-  const nc = await connect({ servers: nats.url });
-  nats.cleanup(() => nc.close());
-  const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, config);
+  const { config, nc, jsm } = await freshStream(nats);
   const command = subjects(config.subjectPrefix).command("idle");
   await ensureConsumer(jsm, config.stream, { durable: executorDurable("idle"), filterSubject: command, ackWaitMs: 5_000 });
 

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll } from "bun:test";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { ensureStream } from "../../lib/jetstream.ts";
 import { type Config, loadConfig } from "../../lib/config.ts";
 import { type EmbeddedNats, type EmbeddedNatsOptions, startNatsServer } from "../../lib/nats-server.ts";
 import { tempDir } from "./temp.ts";
@@ -52,4 +55,18 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(20);
   }
+}
+
+/**
+ * A connection to the file's server (closed with it), its JetStream client and manager,
+ * and a fresh stream of `testConfig(overrides)`'s: what a test of one consumer needs.
+ */
+export async function freshStream(nats: ReturnType<typeof useNatsServer>, overrides: Partial<Config> = {}) {
+  const config = testConfig(overrides);
+  const nc = await connect({ servers: nats.url });
+  nats.cleanup(() => nc.close());
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, config);
+  return { config, nc, js, jsm };
 }
