@@ -9,7 +9,7 @@ import { signBody } from "../lib/signature.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { freePort } from "../lib/nats-server.ts";
-import { serviceEnv, useProcesses } from "./support/processes.ts";
+import { REPO, serviceEnv, useProcesses } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 
 setDefaultTimeout(60_000);
@@ -37,6 +37,24 @@ const seen = { found, readable, ownIsReadable, parentMemory };
 console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: JSON.stringify(seen), ...seen }));
 `;
 
+const AS_NOBODY = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"];
+let readableRoot: string | undefined;
+/**
+ * The repository as the unprivileged user can read it: itself, or, where a directory
+ * above it shuts that user out (a clone inside a 0700 temporary directory), a mirror of
+ * hard links (a copy across file systems) in a directory everyone may enter.
+ */
+function repoForNobody(): string {
+  if (!asRoot) return REPO;
+  if (readableRoot !== undefined) return readableRoot;
+  if (Bun.spawnSync([...AS_NOBODY, "test", "-r", join(REPO, "bin", "flow.ts")]).exitCode === 0) return (readableRoot = REPO);
+  const mirror = tempDir("codex-flows-repo-");
+  chmodSync(mirror, 0o755);
+  const linked = Bun.spawnSync(["cp", "-al", `${REPO}/.`, mirror]).exitCode === 0;
+  if (!linked && Bun.spawnSync(["cp", "-a", `${REPO}/.`, mirror]).exitCode !== 0) throw new Error(`cannot mirror ${REPO} for the unprivileged user in ${mirror}`);
+  return (readableRoot = mirror);
+}
+
 /** A flows directory, a home and a data directory the unprivileged user can use, and how to run the CLI as that user. */
 function unprivileged() {
   const base = tempDir("codex-flows-proc-");
@@ -49,15 +67,16 @@ function unprivileged() {
   }
   const cwd = writeFlows({ snoop: [{ name: "look", type: "proc.look", source: snoop }] });
   chmodSync(cwd, 0o755);
-  const wrap = asRoot ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"] : [];
-  return { home, dataDir, cwd, wrap };
+  const root = repoForNobody();
+  const launch = { wrap: asRoot ? AS_NOBODY : [], cwd: root, entry: join(root, "bin", "flow.ts") };
+  return { home, dataDir, cwd, launch };
 }
 
 describe("a step reading /proc", () => {
   test("given flow dev with the secret, the token and a flow's secret set, a step finds none of them in any process's environment, and cannot read its parent's memory", async () => {
-    const { home, dataDir, cwd, wrap } = unprivileged();
+    const { home, dataDir, cwd, launch } = unprivileged();
     const env = await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, CODEX_FLOW_BACKEND_DATA_DIR: dataDir, CODEX_FLOW_BACKEND_CWD: cwd, HOME: home, ...SECRETS });
-    const dev = cli.start(["dev"], { env, wrap });
+    const dev = cli.start(["dev"], { env, ...launch });
     await dev.waitForLine("Ctrl-C stops everything.", 45_000);
 
     const body = JSON.stringify({ id: "proc-1", type: "proc.look" });
@@ -75,10 +94,10 @@ describe("a step reading /proc", () => {
   });
 
   test("given flow run with the secrets in its environment, the step it runs finds none of them either", async () => {
-    const { home, cwd, wrap } = unprivileged();
+    const { home, cwd, launch } = unprivileged();
     const event = join(home, "event.json");
     writeFileSync(event, JSON.stringify({ id: "proc-2", type: "proc.look" }));
-    const { code, stdout } = await cli.run(["run", "snoop", "look", "--event", event, "--cwd", cwd], { env: { HOME: home, ...SECRETS }, wrap });
+    const { code, stdout } = await cli.run(["run", "snoop", "look", "--event", event, "--cwd", cwd], { env: { HOME: home, ...SECRETS }, ...launch });
     expect(code).toBe(0);
     const seen = JSON.parse(/result=completed "(.*)" in \d+ ms/.exec(stdout)![1]!);
     expect(seen).toMatchObject({ found: [], ownIsReadable: true, parentMemory: "EACCES" });
