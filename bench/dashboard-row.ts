@@ -5,7 +5,7 @@
  * time by bench/read.ts to the same `flow serve ingress`.
  */
 import { join } from "node:path";
-import type { EmbeddedNats } from "../lib/nats-server.ts";
+import type { EmbeddedNats } from "../lib/nats/nats-server.ts";
 import { readLoad, serveReadModel } from "./data.ts";
 import type { DashboardReport } from "./dashboard.ts";
 import { runJson } from "./procs.ts";

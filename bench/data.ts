@@ -5,7 +5,7 @@
  * figures into rows with targets and verdicts.
  */
 import { join } from "node:path";
-import { freePort, type EmbeddedNats } from "../lib/nats-server.ts";
+import { freePort, type EmbeddedNats } from "../lib/nats/nats-server.ts";
 import { type Child, cpuMs, runJson, startServer, waitHealthy } from "./procs.ts";
 import type { Phase, ProjectorReport, ReadModelReport } from "./projector.ts";
 import type { ReadQuery, ReadReport } from "./read.ts";

@@ -5,8 +5,8 @@
  * acknowledgement; each server fresh, its store on the bench's temporary directory.
  */
 import { tmpdir } from "node:os";
-import { supportsSyncAlways } from "../lib/durability.ts";
-import { devNatsServerBinary, natsServerVersion, startNatsServer } from "../lib/nats-server.ts";
+import { supportsSyncAlways } from "../lib/nats/durability.ts";
+import { devNatsServerBinary, natsServerVersion, startNatsServer } from "../lib/nats/nats-server.ts";
 import { type LoadFigures, type LoadOptions, measureIngress, progress, tempDir } from "./rows.ts";
 import { round } from "./stats.ts";
 import { loadRow, type Row } from "./table.ts";

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "../lib/nats-server.ts";
+import { freePort } from "../lib/nats/nats-server.ts";
 import type { LoadReport } from "./load.ts";
 import { runJson, startServer, waitHealthy } from "./procs.ts";
 import { catchUp, progress, serviceEnv, tempDir } from "./rows.ts";

@@ -1,18 +1,18 @@
 /**
  * The limit the ingress is compared with: a minimal Elysia app whose POST /events does
  * nothing but publish the raw body to JetStream (unique Nats-Msg-Id per request) and
- * answer 202. Its stream has the same settings as the real one (lib/jetstream.ts), on
+ * answer 202. Its stream has the same settings as the real one (lib/nats/jetstream.ts), on
  * the same nats-server. Env: NATS_URL, PORT. Prints `ready <port>` on stdout once it listens.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Elysia } from "elysia";
-import { ensureStream } from "../lib/jetstream.ts";
+import { ensureStream } from "../lib/nats/jetstream.ts";
 
 const STREAM = "BENCHMIN";
 const SUBJECT = "benchmin.events.raw";
 
-// As the services connect (lib/jetstream.ts): no async traces, the cheapest publish.
+// As the services connect (lib/nats/jetstream.ts): no async traces, the cheapest publish.
 const nc = await connect({ servers: process.env.NATS_URL, noAsyncTraces: true });
 await ensureStream(await jetstreamManager(nc), {
   stream: STREAM,

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../lib/config.ts";
-import { type EmbeddedNats, freePort } from "../lib/nats-server.ts";
+import { type EmbeddedNats, freePort } from "../lib/nats/nats-server.ts";
 import { writeFlows } from "../test/support/flows.ts";
 import type { LoadReport } from "./load.ts";
 import { type Child, cpuMs, runJson, startServer, waitHealthy } from "./procs.ts";

@@ -10,7 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nats-server.ts";
+import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nats/nats-server.ts";
 import { RESULTS_DIR, stopAll } from "./procs.ts";
 import { type AllFigures, type DispatchFigures, type E2eFigures, type LoadFigures, measureAll, measureDispatch, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
 import { formatTable, verdicts } from "./table.ts";

@@ -1,15 +1,15 @@
 /**
  * The synthetic stream of the data rows: messages exactly as the services write them
- * (lib/messages.ts), on the subjects and with the Nats-Msg-Ids they use, in time order,
+ * (lib/protocol/messages.ts), on the subjects and with the Nats-Msg-Ids they use, in time order,
  * so later messages of a run interleave with newer events as in a live stream. Per event:
  * event.accepted, a run.step per matching step, event.matched (every catalogue step's
  * decision, as the matcher publishes it after the commands), then per run run.started,
  * some run.output chunks and run.finished; a few runs stay queued or running, failed
  * ones may retry as attempt 2. Deterministic (seeded), so every run measures the same stream.
  */
-import { msgIds, runIdFor } from "../lib/ids.ts";
-import type { FlowMessage, RunFinished } from "../lib/messages.ts";
-import type { Subjects } from "../lib/subjects.ts";
+import { msgIds, runIdFor } from "../lib/protocol/ids.ts";
+import type { FlowMessage, RunFinished } from "../lib/protocol/messages.ts";
+import type { Subjects } from "../lib/protocol/subjects.ts";
 
 type Step = { flow: string; version: number; step: string; queue: string; host: string };
 /** Event types with their share of the traffic and the steps they trigger (flow name, version, step, queue). */

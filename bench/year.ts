@@ -9,12 +9,12 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig, readModelPath } from "../lib/config.ts";
-import type { EmbeddedNats } from "../lib/nats-server.ts";
+import type { EmbeddedNats } from "../lib/nats/nats-server.ts";
 import { fullVacuum, incrementalVacuum, openReadModel, rawSqlite } from "../lib/read-model/database.ts";
 import type { PurgeOutcome } from "../lib/read-model/purge.ts";
 import { pruneSnapshots, snapshotsDir, takeSnapshot } from "../lib/read-model/snapshot.ts";
-import { streamStart, trimHistory } from "../lib/stream-history.ts";
-import { connectContext } from "../services/context.ts";
+import { streamStart, trimHistory } from "../lib/nats/stream-history.ts";
+import { connectContext } from "../services/runtime/context.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { startProjectorService } from "../services/projector/service.ts";
 import { snapshotOf } from "../test/support/snapshot.ts";

@@ -1,8 +1,8 @@
-import { flowCatalog } from "../lib/catalog.ts";
-import { parseFlowEvent, type FlowEvent } from "../lib/event.ts";
-import { runIdFor } from "../lib/ids.ts";
-import type { Flow, FlowStep } from "../lib/manifest.ts";
-import { runStep } from "../lib/runners/index.ts";
+import { flowCatalog } from "../lib/flows/catalog.ts";
+import { parseFlowEvent, type FlowEvent } from "../lib/protocol/event.ts";
+import { runIdFor } from "../lib/protocol/ids.ts";
+import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
+import { executeStep } from "../lib/runners/index.ts";
 import type { StepOutcome } from "../lib/runners/types.ts";
 import { logger } from "../lib/log.ts";
 import { hideFromSteps } from "../lib/undumpable.ts";
@@ -66,7 +66,7 @@ export async function runLocally(cwd: string, flowName: string | undefined, step
 async function runOne(flow: Flow, step: FlowStep, event: FlowEvent): Promise<boolean> {
   const runId = runIdFor(event.id, 0, flow.name, step.name);
   console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
-  const outcome = await runStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" ? process.stdout : process.stderr, text, true) });
+  const outcome = await executeStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" ? process.stdout : process.stderr, text, true) });
   printLine(summary(flow, step, outcome));
   return outcome.status === "completed";
 }

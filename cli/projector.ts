@@ -3,7 +3,7 @@ import { type Config, DEFAULT_NATS_URL, loadConfig, readModelPath } from "../lib
 import { HintError } from "../lib/hint.ts";
 import { snapshotsDir } from "../lib/read-model/snapshot.ts";
 import { type DataDirLock, LockHeldError, lockDataDir } from "../lib/lock.ts";
-import { connectContext } from "../services/context.ts";
+import { connectContext } from "../services/runtime/context.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { rebuildStart, snapshotCommand } from "./snapshot.ts";
 import { vacuumCommand } from "./vacuum.ts";

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { type Config, DEFAULT_NATS_URL, readModelPath } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
 import { listSnapshots, pruneSnapshots, type SnapshotManifest, snapshotsDir, takeSnapshot, usableSnapshot } from "../lib/read-model/snapshot.ts";
-import { durableConsumers, streamStart, trimHistory, trimPoint } from "../lib/stream-history.ts";
-import { connectContext, type ServiceContext } from "../services/context.ts";
+import { durableConsumers, streamStart, trimHistory, trimPoint } from "../lib/nats/stream-history.ts";
+import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
 import { UsageError } from "./args.ts";
 
 /** Runs `work` with a connection to NATS (closed after). */

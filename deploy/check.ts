@@ -24,10 +24,10 @@ import type { Subprocess } from "bun";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { loadConfig } from "../lib/config.ts";
-import { connectNats, ensureStream } from "../lib/jetstream.ts";
+import { connectNats, ensureStream } from "../lib/nats/jetstream.ts";
 import { logger } from "../lib/log.ts";
-import { supportsSyncAlways } from "../lib/durability.ts";
-import { freePort, natsServerBinary, natsServerVersion } from "../lib/nats-server.ts";
+import { supportsSyncAlways } from "../lib/nats/durability.ts";
+import { freePort, natsServerBinary, natsServerVersion } from "../lib/nats/nats-server.ts";
 
 const here = import.meta.dir;
 const binary = natsServerBinary();

@@ -3,10 +3,10 @@ import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { WatchedDir } from "./disk.ts";
 import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
-import type { Retention } from "./retention.ts";
+import type { Retention } from "./flows/retention.ts";
 import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
-import { QUEUE_NAME } from "./step-policy.ts";
-import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./subjects.ts";
+import { QUEUE_NAME } from "./flows/step-policy.ts";
+import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./protocol/subjects.ts";
 import { loadWebhookSources, WebhookConfigError } from "./webhooks/config.ts";
 import type { WebhookSource } from "./webhooks/source.ts";
 

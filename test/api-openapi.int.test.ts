@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { signBody } from "../lib/signature.ts";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 

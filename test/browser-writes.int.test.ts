@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../lib/config.ts";
 import { exposureWarning } from "../services/ingress/browser.ts";
-import { startSystem } from "../services/system.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 

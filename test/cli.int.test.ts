@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../lib/nats-server.ts";
+import { freePort } from "../lib/nats/nats-server.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { REPO, useProcesses } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppServerClient } from "../lib/codex/client.ts";
 import { APP_SERVER_ARGS, CODE_MODE_EXECUTE, isUnknownMethod } from "../lib/codex/code-mode.ts";
-import { runStep } from "../lib/runners/index.ts";
+import { executeStep } from "../lib/runners/index.ts";
 import { stepRequest, waitUntilGone } from "./fixtures/request.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -50,7 +50,7 @@ describe("the real @openai/codex app-server", () => {
       env: { CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: CODEX, CODEX_HOME: ENV.CODEX_HOME },
       timeoutMs: 20_000,
     });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome.status).toBe("failed");
     expect(outcome.error).toStartWith(
       `this Codex build (codex ${PINNED}) lacks thread/codeMode/execute, the fork-only Code Mode method: set CODEX_APP_SERVER_CODEX_COMMAND to a Codex build that has it (now: ${CODEX})`,
@@ -66,7 +66,7 @@ describe("the real @openai/codex app-server", () => {
       workingDirectory: WORKDIR,
       env: { CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: CODEX, CODEX_HOME: missing },
     });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({
       status: "failed",
       exitCode: 1,

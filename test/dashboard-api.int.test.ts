@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startSystem } from "../services/system.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 

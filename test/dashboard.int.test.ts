@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { startSystem } from "../services/system.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { CHROMIUM, useBrowser, type WatchedPage } from "./support/browser.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";

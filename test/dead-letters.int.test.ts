@@ -2,8 +2,8 @@
 import { expect, test } from "bun:test";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { logger } from "../lib/log.ts";
-import { decodeMessage, encodeMessage } from "../lib/messages.ts";
-import { subjects as subjectsOf } from "../lib/subjects.ts";
+import { decodeMessage, encodeMessage } from "../lib/protocol/messages.ts";
+import { subjects as subjectsOf } from "../lib/protocol/subjects.ts";
 import { advisoryStream, startDeadLetters } from "../services/executor/dead-letters.ts";
 import { command } from "./support/messages.ts";
 import { eventually, freshStream, useNatsServer } from "./support/nats.ts";

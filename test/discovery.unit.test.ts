@@ -2,9 +2,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { discoverFlows } from "../lib/discovery.ts";
-import { compileTriggers } from "../lib/trigger.ts";
-import { parseFlowEvent } from "../lib/event.ts";
+import { discoverFlows } from "../lib/flows/discovery.ts";
+import { compileTriggers } from "../lib/flows/trigger.ts";
+import { parseFlowEvent } from "../lib/protocol/event.ts";
 
 const temp = mkdtempSync(join(tmpdir(), "discovery-"));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 // The durability contract of docs/durability.md, decided: settings in, the settings
 // weaker than documented out, given/when/then.
 import { describe, expect, test } from "bun:test";
-import { type DurabilityFacts, describeFinding, durabilityFindings, supportsSyncAlways } from "../lib/durability.ts";
+import { type DurabilityFacts, describeFinding, durabilityFindings, supportsSyncAlways } from "../lib/nats/durability.ts";
 
 const ALWAYS = { name: "nats-1", version: "2.15.3", syncAlways: true, syncIntervalNs: 120e9 };
 const oneHost = (over: Partial<DurabilityFacts> = {}): DurabilityFacts => ({

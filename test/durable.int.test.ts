@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { isRunning } from "./fixtures/request.ts";

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "../lib/nats-server.ts";
-import { startSystem } from "../services/system.ts";
+import { freePort } from "../lib/nats/nats-server.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";

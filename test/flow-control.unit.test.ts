@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { type Arrival, debounceDueAt, debounceKey, debounceVerdict, MATCHER_POLL_MS, MAX_MATCHER_LAG_MS, matcherWait } from "../lib/debounce.ts";
-import type { FlowEvent } from "../lib/event.ts";
-import { ManifestError, parseManifest } from "../lib/manifest.ts";
-import type { RunFinished, RunStep, StepDecision } from "../lib/messages.ts";
+import { type Arrival, debounceDueAt, debounceKey, debounceVerdict, MATCHER_POLL_MS, MAX_MATCHER_LAG_MS, matcherWait } from "../lib/flows/debounce.ts";
+import type { FlowEvent } from "../lib/protocol/event.ts";
+import { ManifestError, parseManifest } from "../lib/flows/manifest.ts";
+import type { RunFinished, RunStep, StepDecision } from "../lib/protocol/messages.ts";
 import { runEventFor } from "../services/executor/run-events.ts";
 import { replayDiff } from "../services/ingress/replays/diff.ts";
 import { accepted, command } from "./support/messages.ts";

@@ -2,9 +2,9 @@
 // a FLOW_RESULT that still cannot fit, or cannot even be kept (a 50 MB line), ends the
 // run `failed` with its size, after one attempt, whatever the step's retries.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { DEFAULT_MAX_PAYLOAD, HEADER_ALLOWANCE } from "../lib/payload.ts";
+import { DEFAULT_MAX_PAYLOAD, HEADER_ALLOWANCE } from "../lib/nats/payload.ts";
 import { DEFAULT_OUTPUT_CAP_BYTES } from "../lib/runners/index.ts";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";

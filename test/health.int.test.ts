@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { startSystem } from "../services/system.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { STREAM_PROBE_TIMEOUT_MS } from "../services/ingress/system/stream-probe.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { ensureConsumer, ensureStream } from "../lib/jetstream.ts";
+import { ensureConsumer, ensureStream } from "../lib/nats/jetstream.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();

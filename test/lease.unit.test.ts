@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_ACK_WAIT_MS, loadConfig } from "../lib/config.ts";
-import { fenceAfterMs, renewEveryMs } from "../lib/lease.ts";
+import { fenceAfterMs, renewEveryMs } from "../lib/nats/lease.ts";
 
 describe("the lease's timing", () => {
   test("given the default lease, then it is 8 s, renewed every second, and a cut-off executor fences after 6 s: 2 s before the lease can pass", () => {

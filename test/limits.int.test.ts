@@ -1,7 +1,7 @@
 // Issue 9, items 5, 6 and 11: what one request or one result may cost is bounded.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MAX_JSON_DEPTH } from "../lib/json-depth.ts";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";

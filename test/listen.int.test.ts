@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { HintError } from "../lib/hint.ts";
-import { startSystem } from "../services/system.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { idleTimeoutSeconds } from "../services/ingress/service.ts";
-import { startSystem } from "../services/system.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 

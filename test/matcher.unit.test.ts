@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import type { Flow, FlowStep } from "../lib/manifest.ts";
-import { DEFAULT_STEP_POLICY } from "../lib/step-policy.ts";
-import type { StepMatch } from "../lib/trigger.ts";
-import { deferredRun } from "../lib/debounce.ts";
-import type { RunStep, StepDecision } from "../lib/messages.ts";
+import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
+import { DEFAULT_STEP_POLICY } from "../lib/flows/step-policy.ts";
+import type { StepMatch } from "../lib/flows/trigger.ts";
+import { deferredRun } from "../lib/flows/debounce.ts";
+import type { RunStep, StepDecision } from "../lib/protocol/messages.ts";
 import { decide } from "../services/matcher/decide.ts";
 import { fitDecision } from "../services/matcher/fit.ts";
 import { giveUpDecision } from "../services/matcher/give-up.ts";

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type EmbeddedNats, startNatsServer } from "../lib/nats-server.ts";
-import { eventToken } from "../lib/subjects.ts";
-import { connectContext, type ServiceContext } from "../services/context.ts";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type EmbeddedNats, startNatsServer } from "../lib/nats/nats-server.ts";
+import { eventToken } from "../lib/protocol/subjects.ts";
+import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { bashBlock } from "./support/docs.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";

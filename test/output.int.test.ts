@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";

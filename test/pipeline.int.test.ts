@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { encodeMessage, type EventAccepted } from "../lib/messages.ts";
-import { subjects } from "../lib/subjects.ts";
+import { encodeMessage, type EventAccepted } from "../lib/protocol/messages.ts";
+import { subjects } from "../lib/protocol/subjects.ts";
 import { signBody } from "../lib/signature.ts";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { accepted, anEvent, command, finished, started, T0 } from "./support/messages.ts";
 import { memoryReadModel } from "./support/read-state.ts";
-import type { FlowMessage } from "../lib/messages.ts";
+import type { FlowMessage } from "../lib/protocol/messages.ts";
 
 const RUN = "run-aaaaaaaaaaaaaaaaaaaaaaaa";
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { api, type Json } from "./support/cluster.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { refs, type ReleaseRepo, releaseRepo, sh, standInGh } from "./support/release-repo.ts";

@@ -5,15 +5,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { api, type Json } from "./support/cluster.ts";
 import { CORE_LIB, type Fork, git, makeFork, makeUpstream, type Upstream } from "./support/codex-fork.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 import { skipWithoutTool } from "./support/tools.ts";
-import { discoverFlows } from "../lib/discovery.ts";
-import { runStep } from "../lib/runners/index.ts";
+import { discoverFlows } from "../lib/flows/discovery.ts";
+import { executeStep } from "../lib/runners/index.ts";
 import { FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 
 const nats = useNatsServer();
@@ -207,7 +207,7 @@ async function runScript(scenario: string, config: Record<string, unknown>, env:
   const defaults = { package_name: "", codex_repo_env: "PEEZY_CODEX_REPO", target_branch: "main", upstream_remote: "upstream", upstream_repo_url: upstream.path, squash_patch_stack: true, push: false, publish: false, force: false };
   request.flow.config = { ...defaults, ...config };
   const started = Date.now();
-  const outcome = await runStep(request);
+  const outcome = await executeStep(request);
   const run = { status: outcome.status, effectiveStatus: outcome.result?.status ?? outcome.status, result: outcome.result, error: outcome.error };
   report(scenario, run, started);
   return run;

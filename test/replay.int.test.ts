@@ -1,8 +1,8 @@
 import { beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { headers } from "@nats-io/nats-core";
-import { connectContext, type ServiceContext } from "../services/context.ts";
-import { startSystem } from "../services/system.ts";
+import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../lib/config.ts";
-import { parseManifest } from "../lib/manifest.ts";
-import { effectiveRetention, eventsBefore, keepsEverything, retentionRules } from "../lib/retention.ts";
+import { parseManifest } from "../lib/flows/manifest.ts";
+import { effectiveRetention, eventsBefore, keepsEverything, retentionRules } from "../lib/flows/retention.ts";
 import { parseSelection } from "../services/ingress/data/queries.ts";
 import { accepted, anEvent } from "./support/messages.ts";
 import { memoryReadModel } from "./support/read-state.ts";

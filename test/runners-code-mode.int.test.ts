@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runStep, type StepRunRequest } from "../lib/runners/index.ts";
+import { executeStep, type StepRunRequest } from "../lib/runners/index.ts";
 import { FAKE_CODEX, type RequestOptions, stepRequest, waitUntilGone } from "./fixtures/request.ts";
 
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "code-mode-int-")));
@@ -32,7 +32,7 @@ describe("code-mode runner (app-server stand-in)", () => {
   test("runs the source behind the prelude and parses result() like a bun step's FLOW_RESULT", async () => {
     const chunks: string[] = [];
     const { request, record } = codeMode("code-mode-happy.js", { onOutput: ({ stream, text }) => stream === "stdout" && chunks.push(text) });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
 
     expect(outcome.error).toBeUndefined();
     expect(outcome.status).toBe("completed");
@@ -57,7 +57,7 @@ describe("code-mode runner (app-server stand-in)", () => {
 
   test("exec_command answers in Code Mode's shape: exit_code once ended, session_id while running past yield_time_ms, output cut to max_output_tokens", async () => {
     const { request } = codeMode("code-mode-exec-shape.js");
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome.status).toBe("completed");
     const { done, running, long } = outcome.result!.artifacts as Record<string, Record<string, unknown>>;
     expect(done).toMatchObject({ exit_code: 4, output: "/\nerr\n", chunk_id: expect.any(String), wall_time_seconds: expect.any(Number) });
@@ -72,14 +72,14 @@ describe("code-mode runner (app-server stand-in)", () => {
 
   test("answers a server request it cannot handle with an error, and the turn goes on", async () => {
     const { request, record } = codeMode("code-mode-happy.js", { mode: "server-request" });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome.status).toBe("completed");
     expect(readRecord(record).answers[0]?.error).toMatchObject({ code: -32601, message: expect.stringContaining("item/tool/requestUserInput") });
   });
 
   test("a step that never calls result() fails and says so", async () => {
     const { request } = codeMode("code-mode-no-result.js");
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome.status).toBe("failed");
     expect(outcome.error).toStartWith("the step ended without calling result(...): no FLOW_RESULT line in the thread's agent messages");
     expect(outcome.stdout).toBe("did some work but forgot result()\n");
@@ -87,19 +87,19 @@ describe("code-mode runner (app-server stand-in)", () => {
 
   test("a turn that fails keeps the result it printed and reports the turn's error", async () => {
     const { request } = codeMode("code-mode-throws.js");
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "failed", error: "the Code Mode turn failed: Error: disk full", result: { status: "blocked", message: "partial" } });
   });
 
   test("a server whose thread/read cannot list turns falls back to the completed agent messages", async () => {
     const { request } = codeMode("code-mode-happy.js", { mode: "no-thread-read" });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "completed", result: { status: "changed" } });
   });
 
   test("a step that runs past timeout_ms is timed out and the app-server ended", async () => {
     const { request } = codeMode("code-mode-hang.js", { timeoutMs: 1500, killGraceMs: 500 });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "timed_out", error: "step timed out after 1500 ms" });
     expect(outcome.stdout).toBe("waiting for ever\n");
     expect(outcome.durationMs).toBeLessThan(1500 + 2000);
@@ -109,20 +109,20 @@ describe("code-mode runner (app-server stand-in)", () => {
   test("aborting the signal cancels the step", async () => {
     const controller = new AbortController();
     const { request } = codeMode("code-mode-hang.js", { signal: controller.signal, onOutput: ({ text }) => text.includes("waiting") && controller.abort() });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled" });
     expect(await waitUntilGone(outcome.pid!)).toBe(true);
   });
 
   test("an app-server that crashes fails the run with its exit code and last stderr line", async () => {
     const { request } = codeMode("code-mode-happy.js", { mode: "crash" });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "failed", exitCode: 3, error: "codex app-server exited with code 3 before the step finished: fake-codex: panicked on purpose" });
   });
 
   test("a build without thread/codeMode/execute fails with what is missing and the variable to set", async () => {
     const { request } = codeMode("code-mode-happy.js", { mode: "no-code-mode" });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome.status).toBe("failed");
     expect(outcome.error).toBe(
       `this Codex build (codex 0.0.0-standin) lacks thread/codeMode/execute, the fork-only Code Mode method: set CODEX_APP_SERVER_CODEX_COMMAND to a Codex build that has it (now: ${FAKE_CODEX})`,
@@ -131,7 +131,7 @@ describe("code-mode runner (app-server stand-in)", () => {
 
   test("a Codex command that does not exist is named in the error", async () => {
     const { request } = codeMode("code-mode-happy.js", { env: { CODEX_APP_SERVER_CODEX_COMMAND: join(WORKDIR, "no-such-codex") } });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome.status).toBe("failed");
     expect(outcome.error).toStartWith(`could not start ${join(WORKDIR, "no-such-codex")}: no such file`);
     expect(outcome.error).toContain("CODEX_APP_SERVER_CODEX_COMMAND");
@@ -139,7 +139,7 @@ describe("code-mode runner (app-server stand-in)", () => {
 
   test("is off unless CODEX_FLOWS_ENABLE_CODE_MODE is set, and says which variable", async () => {
     const { request, record } = codeMode("code-mode-happy.js", { env: { CODEX_FLOWS_ENABLE_CODE_MODE: "0" } });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome.error).toBe('code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "do-work" of flow "example-flow"');
     expect(() => readFileSync(record)).toThrow(); // nothing was started
   });

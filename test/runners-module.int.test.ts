@@ -6,12 +6,12 @@ import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hasDefaultExport } from "../lib/runners/bun-module.ts";
-import { runStep } from "../lib/runners/index.ts";
+import { executeStep } from "../lib/runners/index.ts";
 import { EVENT, STEPS, stepRequest } from "./fixtures/request.ts";
 
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "module-steps-")));
 afterAll(() => rmSync(WORKDIR, { recursive: true, force: true }));
-const run = (script: string, event = EVENT) => runStep(stepRequest(script, { workingDirectory: WORKDIR, event }));
+const run = (script: string, event = EVENT) => executeStep(stepRequest(script, { workingDirectory: WORKDIR, event }));
 
 describe("module-style bun steps", () => {
   test("the default export gets the run context and its FlowResult is parsed like a printed one", async () => {
@@ -52,7 +52,7 @@ describe("module-style bun steps", () => {
     const broken = join(WORKDIR, "broken.ts");
     await Bun.write(broken, "export default (");
     expect(await hasDefaultExport(broken)).toBe(false);
-    const outcome = await runStep(stepRequest("broken.ts", { workingDirectory: WORKDIR, scriptPath: broken }));
+    const outcome = await executeStep(stepRequest("broken.ts", { workingDirectory: WORKDIR, scriptPath: broken }));
     expect(outcome).toMatchObject({ status: "failed", exitCode: 1 });
   });
 });

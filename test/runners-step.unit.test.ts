@@ -1,7 +1,7 @@
-// lib/step.ts, the helper for writing module-style steps: types from the schemas, checks before the step runs.
+// lib/flows/step.ts, the helper for writing module-style steps: types from the schemas, checks before the step runs.
 import { describe, expect, test } from "bun:test";
 import { Type } from "@sinclair/typebox";
-import { defineStep, type StepContext } from "../lib/step.ts";
+import { defineStep, type StepContext } from "../lib/flows/step.ts";
 
 const context = (payload: unknown, config: Record<string, unknown> = { greeting: "hi" }): StepContext => ({
   flow: { name: "f", version: 1, root: "/flows/f", step: "s", config, event: { id: "e", type: "t", receivedAt: "2025-01-01T00:00:00.000Z", payload } },

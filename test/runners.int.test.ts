@@ -2,9 +2,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManifestError, parseManifest, RUNNERS } from "../lib/manifest.ts";
+import { ManifestError, parseManifest, RUNNERS } from "../lib/flows/manifest.ts";
 import { TailBuffer } from "../lib/runners/capture.ts";
-import { codeModeEnabled, DEFAULT_OUTPUT_CAP_BYTES, RUNNER_IMPLEMENTATIONS, runStep, type StepRunRequest } from "../lib/runners/index.ts";
+import { codeModeEnabled, DEFAULT_OUTPUT_CAP_BYTES, RUNNER_IMPLEMENTATIONS, executeStep, type StepRunRequest } from "../lib/runners/index.ts";
 import { EVENT, isRunning, type RequestOptions, STEPS, stepRequest, waitUntilGone } from "./fixtures/request.ts";
 
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "runners-int-")));
@@ -25,7 +25,7 @@ describe("bun runner", () => {
   test("hands over the seed's stdin, env and working directory, and streams output", async () => {
     const chunks: { stream: string; text: string }[] = [];
     process.env.REMOVED_VAR = "should not arrive";
-    const outcome = await runStep(request("echo.ts", { env: { EXTRA_VAR: "extra", REMOVED_VAR: undefined }, onOutput: (c) => chunks.push(c) })).finally(
+    const outcome = await executeStep(request("echo.ts", { env: { EXTRA_VAR: "extra", REMOVED_VAR: undefined }, onOutput: (c) => chunks.push(c) })).finally(
       () => delete process.env.REMOVED_VAR,
     );
 
@@ -46,13 +46,13 @@ describe("bun runner", () => {
   });
 
   test("a step's own failed verdict is still a completed process", async () => {
-    const outcome = await runStep(request("echo.ts", { env: { RESULT_STATUS: "blocked" } }));
+    const outcome = await executeStep(request("echo.ts", { env: { RESULT_STATUS: "blocked" } }));
     expect(outcome.status).toBe("completed");
     expect(outcome.result?.status).toBe("blocked");
   });
 
   test("exit 0 without a FLOW_RESULT line fails with the reason", async () => {
-    const outcome = await runStep(request("no-result.ts"));
+    const outcome = await executeStep(request("no-result.ts"));
     expect(outcome.status).toBe("failed");
     expect(outcome.exitCode).toBe(0);
     expect(outcome.error).toContain("the step printed no FLOW_RESULT line");
@@ -60,13 +60,13 @@ describe("bun runner", () => {
   });
 
   test("invalid FLOW_RESULT JSON fails with the parse error", async () => {
-    const outcome = await runStep(request("invalid-result.ts"));
+    const outcome = await executeStep(request("invalid-result.ts"));
     expect(outcome.status).toBe("failed");
     expect(outcome.error).toStartWith("FLOW_RESULT is not valid JSON");
   });
 
   test("a crash reports the error line and the source before it, not Bun's version banner", async () => {
-    const outcome = await runStep(request("crash.ts"));
+    const outcome = await executeStep(request("crash.ts"));
     expect(outcome.status).toBe("failed");
     expect(outcome.error).toStartWith("exited with code 1: TypeError: cannot read the config");
     expect(outcome.error).toContain('throw new TypeError("cannot read the config")');
@@ -74,7 +74,7 @@ describe("bun runner", () => {
   });
 
   test("a non-zero exit fails with the code and the last stderr line, keeping the printed result", async () => {
-    const outcome = await runStep(request("fail-exit.ts"));
+    const outcome = await executeStep(request("fail-exit.ts"));
     expect(outcome.status).toBe("failed");
     expect(outcome.exitCode).toBe(3);
     expect(outcome.error).toBe("exited with code 3: boom: disk full");
@@ -82,26 +82,26 @@ describe("bun runner", () => {
   });
 
   test("a signal the runner did not send is reported", async () => {
-    const outcome = await runStep(request("self-kill.ts"));
+    const outcome = await executeStep(request("self-kill.ts"));
     expect(outcome).toMatchObject({ status: "failed", exitCode: null, signal: "SIGKILL", error: "killed by SIGKILL" });
   });
 
   test("a missing script fails before spawning, naming the path", async () => {
     const scriptPath = join(STEPS, "does-not-exist.ts");
-    const outcome = await runStep(request("does-not-exist.ts", { scriptPath }));
+    const outcome = await executeStep(request("does-not-exist.ts", { scriptPath }));
     expect(outcome).toMatchObject({ status: "failed", error: `script not found: ${scriptPath}` });
     expect(outcome.pid).toBeUndefined();
   });
 
   test("a missing working directory fails with a clear message", async () => {
-    const outcome = await runStep(request("echo.ts", { workingDirectory: join(WORKDIR, "missing") }));
+    const outcome = await executeStep(request("echo.ts", { workingDirectory: join(WORKDIR, "missing") }));
     expect(outcome.status).toBe("failed");
     expect(outcome.error).toContain(`working directory not found: ${join(WORKDIR, "missing")}`);
   });
 
   test("a timeout kills the whole group, grandchildren included", async () => {
     let seenAlive = false;
-    const outcome = await runStep(
+    const outcome = await executeStep(
       request("grandchild.ts", {
         timeoutMs: 500,
         killGraceMs: 1000,
@@ -119,7 +119,7 @@ describe("bun runner", () => {
   });
 
   test("a grandchild orphaned by a leader that exited is killed too", async () => {
-    const outcome = await runStep(request("grandchild.ts", { env: { LEADER_EXITS: "1" } }));
+    const outcome = await executeStep(request("grandchild.ts", { env: { LEADER_EXITS: "1" } }));
     expect(outcome.status).toBe("completed");
     expect(await waitUntilGone(grandchildPid(outcome.stdout))).toBe(true);
   });
@@ -127,7 +127,7 @@ describe("bun runner", () => {
   test("a process that escaped the group (setsid) is ended with the step: by its inherited marker, or by parentage", async () => {
     for (const env of [{}, { ESCAPE_VIA_CHILD: "1" }]) {
       const started = performance.now();
-      const outcome = await runStep(request("escape-group.ts", { env }));
+      const outcome = await executeStep(request("escape-group.ts", { env }));
       const escaped = Number(/ESCAPED (\d+)/.exec(outcome.stdout)?.[1]);
       expect(escaped).toBeGreaterThan(0);
       expect({ env, gone: await waitUntilGone(escaped, 1_000) }).toEqual({ env, gone: true });
@@ -138,7 +138,7 @@ describe("bun runner", () => {
   });
 
   test("a process that escaped the group and scrubbed its environment cannot hold the runner past the drain limit", async () => {
-    const outcome = await runStep(request("escape-group.ts", { env: { SCRUB_ENV: "1" } }));
+    const outcome = await executeStep(request("escape-group.ts", { env: { SCRUB_ENV: "1" } }));
     const escaped = Number(/ESCAPED (\d+)/.exec(outcome.stdout)?.[1]);
     if (escaped > 0) process.kill(escaped, "SIGKILL");
     expect(outcome).toMatchObject({ status: "completed", result: { status: "completed" } });
@@ -146,7 +146,7 @@ describe("bun runner", () => {
   });
 
   test("a step that ignores SIGTERM is SIGKILLed after the grace", async () => {
-    const outcome = await runStep(request("trap-term.ts", { timeoutMs: 800, killGraceMs: 300 }));
+    const outcome = await executeStep(request("trap-term.ts", { timeoutMs: 800, killGraceMs: 300 }));
     expect(outcome).toMatchObject({ status: "timed_out", signal: "SIGKILL", exitCode: null });
     expect(outcome.stdout).toContain("ignoring SIGTERM");
     expect(outcome.durationMs).toBeGreaterThanOrEqual(800 + 300);
@@ -155,7 +155,7 @@ describe("bun runner", () => {
 
   test("issue 18: aborting `kill` (fencing) SIGKILLs the whole group at once, whatever the grace", async () => {
     const fence = new AbortController();
-    const outcome = await runStep(request("trap-term.ts", { timeoutMs: 60_000, killGraceMs: 30_000, kill: fence.signal, onOutput: ({ text }) => text.includes("trapped") && fence.abort() }));
+    const outcome = await executeStep(request("trap-term.ts", { timeoutMs: 60_000, killGraceMs: 30_000, kill: fence.signal, onOutput: ({ text }) => text.includes("trapped") && fence.abort() }));
     expect(outcome).toMatchObject({ status: "failed", signal: "SIGKILL", exitCode: null, error: "killed by SIGKILL" });
     expect(outcome.stdout).not.toContain("ignoring SIGTERM");
     expect(outcome.durationMs).toBeLessThan(30_000);
@@ -163,13 +163,13 @@ describe("bun runner", () => {
 
   test("aborting the signal cancels the step", async () => {
     const controller = new AbortController();
-    const outcome = await runStep(request("sleep.ts", { signal: controller.signal, onOutput: ({ text }) => text.includes("sleeping") && controller.abort() }));
+    const outcome = await executeStep(request("sleep.ts", { signal: controller.signal, onOutput: ({ text }) => text.includes("sleeping") && controller.abort() }));
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled", signal: "SIGTERM" });
   });
 
   test("a cancel that comes while the step is being launched still stops it", async () => {
     const controller = new AbortController();
-    const running = runStep(request("sleep.ts", { signal: controller.signal, timeoutMs: 30_000 }));
+    const running = executeStep(request("sleep.ts", { signal: controller.signal, timeoutMs: 30_000 }));
     controller.abort();
     const outcome = await running;
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled" });
@@ -177,13 +177,13 @@ describe("bun runner", () => {
   });
 
   test("an already aborted signal cancels without spawning", async () => {
-    const outcome = await runStep(request("sleep.ts", { signal: AbortSignal.abort() }));
+    const outcome = await executeStep(request("sleep.ts", { signal: AbortSignal.abort() }));
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled" });
     expect(outcome.pid).toBeUndefined();
   });
 
   test("output is capped to its tail and the final FLOW_RESULT still parses", async () => {
-    const outcome = await runStep(request("big-output.ts"));
+    const outcome = await executeStep(request("big-output.ts"));
     expect(outcome.status).toBe("completed");
     expect(outcome.result).toEqual({ status: "changed", message: "big" });
     expect(outcome.stdoutTruncated).toBe(true);
@@ -212,7 +212,7 @@ describe("TailBuffer", () => {
 
 describe("code-mode runner", () => {
   test("is disabled unless the variable is set, and says which variable", async () => {
-    const outcome = await runStep(request("echo.ts", { runner: "code-mode", env: { CODEX_FLOWS_ENABLE_CODE_MODE: undefined } }));
+    const outcome = await executeStep(request("echo.ts", { runner: "code-mode", env: { CODEX_FLOWS_ENABLE_CODE_MODE: undefined } }));
     expect(outcome).toMatchObject({
       status: "failed",
       error: 'code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "do-work" of flow "example-flow"',

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { ManifestError, parseManifest } from "../lib/manifest.ts";
-import { dueTicks, MAX_CATCH_UP, nextTick, tickEvent, tickEventId } from "../lib/schedule.ts";
+import { ManifestError, parseManifest } from "../lib/flows/manifest.ts";
+import { dueTicks, MAX_CATCH_UP, nextTick, tickEvent, tickEventId } from "../lib/flows/schedule.ts";
 
 const at = (iso: string) => new Date(iso);
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());

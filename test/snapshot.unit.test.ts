@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { type SnapshotManifest, usableSnapshot } from "../lib/read-model/snapshot.ts";
-import { trimPoint } from "../lib/stream-history.ts";
+import { trimPoint } from "../lib/nats/stream-history.ts";
 import { seenBefore } from "../services/matcher/seen.ts";
 
 const snap = (seq: number): SnapshotManifest => ({ v: 1, seq, at: "2026-12-07T00:00:00.000Z", stream: "FLOWS", firstSeq: 1, file: `read-model-${seq}.sqlite`, bytes: 1 });

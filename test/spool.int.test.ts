@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { appendFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
-import type { EventAccepted, FlowMessage } from "../lib/messages.ts";
+import type { EventAccepted, FlowMessage } from "../lib/protocol/messages.ts";
 import { HttpError } from "../services/ingress/errors.ts";
 import { type Publisher, Unavailable } from "../services/ingress/publish.ts";
 import { type Spool, startSpool } from "../services/ingress/spool/spool.ts";

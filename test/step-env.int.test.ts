@@ -7,8 +7,8 @@ import { cpSync, mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { runStep, type StepRunRequest } from "../lib/runners/index.ts";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { executeStep, type StepRunRequest } from "../lib/runners/index.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { BIN, FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
@@ -49,7 +49,7 @@ afterAll(() => {
 });
 
 const WORKDIR = realpathSync(tempDir("step-env-"));
-const seen = (request: StepRunRequest) => runStep(request).then((outcome) => (outcome.result as { env?: Record<string, string | null> } | undefined)?.env);
+const seen = (request: StepRunRequest) => executeStep(request).then((outcome) => (outcome.result as { env?: Record<string, string | null> } | undefined)?.env);
 const leaked = (text: string) => Object.values(SECRETS).filter((value) => text.includes(value));
 
 describe("the step's environment", () => {
@@ -89,7 +89,7 @@ describe("the step's environment", () => {
   test("the code-mode app-server (the stand-in, listing its environment through exec_command) gets none of the secrets", async () => {
     mkdirSync(join(WORKDIR, "codex-home"), { recursive: true });
     const request = stepRequest("code-mode-env.js", { workingDirectory: WORKDIR, runner: "code-mode", env: { CODEX_APP_SERVER_CODEX_COMMAND: FAKE_CODEX, CODEX_HOME: join(WORKDIR, "codex-home") } });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome.status).toBe("completed");
     const listing = String(outcome.result?.message);
     expect(listing).toContain("CODEX_FLOW_RUN_ID=run-1");

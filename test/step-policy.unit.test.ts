@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { parseManifest } from "../lib/manifest.ts";
-import { queueFor, retryDelayMs } from "../lib/step-policy.ts";
+import { parseManifest } from "../lib/flows/manifest.ts";
+import { queueFor, retryDelayMs } from "../lib/flows/step-policy.ts";
 
 const PATH = "/repo/flows/demo/flow.toml";
 function stepWith(lines: string): string {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { signBody } from "../lib/signature.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
-import { freePort } from "../lib/nats-server.ts";
+import { freePort } from "../lib/nats/nats-server.ts";
 import { REPO, serviceEnv, useProcesses } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, cpSync } from "node:fs";
 import { join } from "node:path";
-import { runIdFor } from "../lib/ids.ts";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { runIdFor } from "../lib/protocol/ids.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";

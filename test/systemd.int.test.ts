@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { APP_SERVER_ARGS } from "../lib/codex/code-mode.ts";
-import { runStep, type StepRunRequest } from "../lib/runners/index.ts";
+import { executeStep, type StepRunRequest } from "../lib/runners/index.ts";
 import { BIN, FAKE_CODEX, isRunning, type RequestOptions, STEPS, stepRequest, waitUntilGone } from "./fixtures/request.ts";
 
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "systemd-int-")));
@@ -40,7 +40,7 @@ const calls = () =>
 describe("systemd-run executor (stand-in)", () => {
   test("wraps the step in a transient unit named after the run, with stdin, cwd and the step's variables handed over", async () => {
     const request = unitRequest("echo.ts", { env: { EXTRA_VAR: "extra" } });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
 
     expect(outcome.error).toBeUndefined();
     expect(outcome).toMatchObject({ status: "completed", exitCode: 0, unit: `codex-flow-${request.runId}` });
@@ -62,9 +62,9 @@ describe("systemd-run executor (stand-in)", () => {
     process.env.FORWARD_ME = "yes";
     process.env.KEEP_OUT = "no";
     const names = "FORWARD_ME,KEEP_OUT,HOME,CODEX_FLOW_RUN_ID";
-    const listed = await runStep(unitRequest("print-env.ts", { forwardEnv: ["FORWARD_ME"], env: { PRINT_ENV: names } }));
-    const fromVariable = await runStep(unitRequest("print-env.ts", { env: { PRINT_ENV: names, CODEX_FLOW_BACKEND_FORWARD_ENV: "KEEP_OUT" } }));
-    const byDefault = await runStep(unitRequest("print-env.ts", { env: { PRINT_ENV: names } }));
+    const listed = await executeStep(unitRequest("print-env.ts", { forwardEnv: ["FORWARD_ME"], env: { PRINT_ENV: names } }));
+    const fromVariable = await executeStep(unitRequest("print-env.ts", { env: { PRINT_ENV: names, CODEX_FLOW_BACKEND_FORWARD_ENV: "KEEP_OUT" } }));
+    const byDefault = await executeStep(unitRequest("print-env.ts", { env: { PRINT_ENV: names } }));
     delete process.env.FORWARD_ME;
     delete process.env.KEEP_OUT;
 
@@ -75,13 +75,13 @@ describe("systemd-run executor (stand-in)", () => {
   });
 
   test("the step's exit code comes back through systemd-run --wait", async () => {
-    const outcome = await runStep(unitRequest("fail-exit.ts"));
+    const outcome = await executeStep(unitRequest("fail-exit.ts"));
     expect(outcome).toMatchObject({ status: "failed", exitCode: 3, error: "exited with code 3: boom: disk full", result: { status: "failed" } });
   });
 
   test("a timeout stops the unit with systemctl --user stop, grandchildren included", async () => {
     const request = unitRequest("grandchild.ts", { timeoutMs: 500, killGraceMs: 1000 });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "timed_out", error: "step timed out after 500 ms", unit: `codex-flow-${request.runId}` });
     expect(calls().filter((c) => c.tool === "systemctl")).toEqual([{ tool: "systemctl", argv: ["--user", "stop", `codex-flow-${request.runId}`] }]);
     const grandchild = Number(/GRANDCHILD (\d+)/.exec(outcome.stdout)?.[1]);
@@ -90,7 +90,7 @@ describe("systemd-run executor (stand-in)", () => {
   });
 
   test("a step that ignores SIGTERM is killed after TimeoutStopSec (the kill grace)", async () => {
-    const outcome = await runStep(unitRequest("trap-term.ts", { timeoutMs: 800, killGraceMs: 300 }));
+    const outcome = await executeStep(unitRequest("trap-term.ts", { timeoutMs: 800, killGraceMs: 300 }));
     expect(outcome.status).toBe("timed_out");
     expect(outcome.stdout).toContain("ignoring SIGTERM");
     expect(outcome.durationMs).toBeLessThan(800 + 300 + 1500);
@@ -100,7 +100,7 @@ describe("systemd-run executor (stand-in)", () => {
     const fence = new AbortController();
     const launched: [number, string | undefined][] = [];
     const request = unitRequest("trap-term.ts", { timeoutMs: 60_000, killGraceMs: 30_000, kill: fence.signal, onLaunch: (pid, unit) => launched.push([pid, unit]), onOutput: ({ text }) => text.includes("trapped") && fence.abort() });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     // The executor's ledger gets the unit's name, so its guard can end the unit too.
     expect(launched).toEqual([[outcome.pid!, `codex-flow-${request.runId}`]]);
     expect(calls().filter((c) => c.tool === "systemctl")).toEqual([{ tool: "systemctl", argv: ["--user", "kill", "--signal=SIGKILL", `codex-flow-${request.runId}`] }]);
@@ -113,7 +113,7 @@ describe("systemd-run executor (stand-in)", () => {
   test("cancel stops the unit too", async () => {
     const controller = new AbortController();
     const request = unitRequest("sleep.ts", { signal: controller.signal, onOutput: ({ text }) => text.includes("sleeping") && controller.abort() });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled" });
     expect(calls().some((c) => c.tool === "systemctl" && c.argv[2] === `codex-flow-${request.runId}`)).toBe(true);
   });
@@ -121,9 +121,9 @@ describe("systemd-run executor (stand-in)", () => {
   test("a second attempt of a run whose unit still runs is refused, so the two never overlap on a host", async () => {
     const controller = new AbortController();
     const first = unitRequest("sleep.ts", { signal: controller.signal });
-    const running = runStep(first);
+    const running = executeStep(first);
     while (!existsSync(join(STATE, `codex-flow-${first.runId}.service`))) await Bun.sleep(10);
-    const second = await runStep({ ...first, attempt: 4, signal: undefined });
+    const second = await executeStep({ ...first, attempt: 4, signal: undefined });
     controller.abort();
     expect(second.status).toBe("failed");
     expect(second.error).toContain(`Unit codex-flow-${first.runId}.service was already loaded`);
@@ -135,14 +135,14 @@ describe("systemd-run executor (stand-in)", () => {
       runner: "code-mode",
       env: { CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: FAKE_CODEX, CODEX_HOME: WORKDIR },
     });
-    const outcome = await runStep(request);
+    const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "completed", result: { status: "changed", artifacts: { output: `${WORKDIR}\nrun=${request.runId}` } }, unit: `codex-flow-${request.runId}` });
     const argv = calls()[0]!.argv;
     expect(argv.slice(argv.indexOf("--"))).toEqual(["--", FAKE_CODEX, ...APP_SERVER_ARGS]);
   });
 
   test("without systemd-run on PATH the run fails and says so", async () => {
-    const outcome = await runStep(unitRequest("echo.ts", { env: { PATH: "/nonexistent" } }));
+    const outcome = await executeStep(unitRequest("echo.ts", { env: { PATH: "/nonexistent" } }));
     expect(outcome).toMatchObject({ status: "failed", error: "could not start the step: systemd-run not found on PATH (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run)" });
   });
 });

@@ -2,7 +2,7 @@
 // terminal of whoever runs `flow logs` or `flow runs`: on a terminal, control characters
 // come out escaped and visible; piped, the output stays byte for byte as recorded.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";

@@ -6,7 +6,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadWebhookSources } from "../lib/webhooks/config.ts";
-import { type RunningSystem, startSystem } from "../services/system.ts";
+import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";

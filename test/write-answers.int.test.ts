@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { signBody } from "../lib/signature.ts";
-import { startSystem } from "../services/system.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 

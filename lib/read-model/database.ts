@@ -137,7 +137,7 @@ export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<num
   return row?.seq ?? 0;
 }
 
-export { FINAL_STATUSES, RUN_STATUSES } from "../run-status.ts";
+export { FINAL_STATUSES, RUN_STATUSES } from "../protocol/run-status.ts";
 
 /** Effective statuses (the step's verdict, else the process status) that ask a person to look (the original's later clients derive the same); retention keeps them apart. */
 export const ATTENTION: ReadonlySet<string> = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);

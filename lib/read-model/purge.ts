@@ -1,6 +1,6 @@
 import { type ExpressionBuilder, type Kysely, sql } from "kysely";
-import { NEXT_NOT_STARTED } from "../flow-result.ts";
-import type { PurgeRule, PurgeRuns } from "../messages.ts";
+import { NEXT_NOT_STARTED } from "../flows/flow-result.ts";
+import type { PurgeRule, PurgeRuns } from "../protocol/messages.ts";
 import { ATTENTION, FINAL_STATUSES, type ReadModelDatabase, tombstoneKey } from "./database.ts";
 
 type Db = Kysely<ReadModelDatabase>;

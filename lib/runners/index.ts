@@ -1,4 +1,4 @@
-import type { Runner } from "../manifest.ts";
+import type { Runner } from "../flows/manifest.ts";
 import { runBunStep } from "./bun.ts";
 import { runCodeModeStep } from "./code-mode.ts";
 import type { StepOutcome, StepRunRequest } from "./types.ts";
@@ -9,7 +9,7 @@ export { DEFAULT_KILL_GRACE_MS, DEFAULT_OUTPUT_CAP_BYTES, type ProcessStatus, ty
 
 /**
  * Every runner a manifest may name, and its implementation. Runner selection is one
- * mechanism: lib/manifest.ts's RUNNERS is the list a manifest is checked against when
+ * mechanism: lib/flows/manifest.ts's RUNNERS is the list a manifest is checked against when
  * it is loaded (an unknown runner is a ManifestError naming `steps[i].runner`), and
  * this table must implement exactly that list, which the type checker enforces
  * (`Record<Runner, ...>`) and test/runners.int.test.ts checks at run time.
@@ -23,7 +23,7 @@ export const RUNNER_IMPLEMENTATIONS: Readonly<Record<Runner, (request: StepRunRe
  * Executes one attempt of a step with the step's runner. Never throws for a step's
  * failure: a missing script, a crash, a timeout or a cancel all come back as a StepOutcome.
  */
-export function runStep(request: StepRunRequest): Promise<StepOutcome> {
+export function executeStep(request: StepRunRequest): Promise<StepOutcome> {
   const runner = request.step.runner;
   switch (runner) {
     case "bun":

@@ -1,7 +1,7 @@
 import type { ExecutorKind } from "../config.ts";
-import type { FlowEvent } from "../event.ts";
-import type { FlowResult } from "../flow-result.ts";
-import type { Flow, FlowStep } from "../manifest.ts";
+import type { FlowEvent } from "../protocol/event.ts";
+import type { FlowResult } from "../flows/flow-result.ts";
+import type { Flow, FlowStep } from "../flows/manifest.ts";
 
 /** Per-stream output kept by default: enough for any FLOW_RESULT line and a useful log tail. */
 export const DEFAULT_OUTPUT_CAP_BYTES = 1024 * 1024;

@@ -1,4 +1,4 @@
-import { EVENT_TYPE_MAX } from "../event.ts";
+import { EVENT_TYPE_MAX } from "../protocol/event.ts";
 
 /** Where a value of a delivery comes from: a request header, or a dotted path into the JSON body. */
 export type ValueFrom = { header: string } | { body: string };

@@ -1,17 +1,17 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { FlowCatalog } from "../../lib/catalog.ts";
+import type { FlowCatalog } from "../../lib/flows/catalog.ts";
 import type { ExecutorKind } from "../../lib/config.ts";
-import { type Disposition, HAND_BACK_DELAY_MS, redeliveryDelayMs } from "../../lib/consume.ts";
-import { msgIds } from "../../lib/ids.ts";
-import { fenceAfterMs, holdLease, type Lease } from "../../lib/lease.ts";
+import { type Disposition, HAND_BACK_DELAY_MS, redeliveryDelayMs } from "../../lib/nats/consume.ts";
+import { msgIds } from "../../lib/protocol/ids.ts";
+import { fenceAfterMs, holdLease, type Lease } from "../../lib/nats/lease.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/messages.ts";
+import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/protocol/messages.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
-import { lastMessage } from "../../lib/last-message.ts";
-import { runStep } from "../../lib/runners/index.ts";
+import { lastMessage } from "../../lib/nats/last-message.ts";
+import { executeStep } from "../../lib/runners/index.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
-import type { Subjects } from "../../lib/subjects.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { type ChainLimits, chainedEvents, runBudget } from "./chain.ts";
 import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
 import { LocalWriteError, localWriteReason } from "./local-write.ts";
@@ -41,7 +41,7 @@ export type AttemptDeps = {
   liveOutputBytes: number;
   maxLostAttempts: number;
   chainLimits: ChainLimits;
-  /** The most bytes one message body may have (lib/payload.ts bodyLimit of the connection). */
+  /** The most bytes one message body may have (lib/nats/payload.ts bodyLimit of the connection). */
   payloadLimit: () => number;
   /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
   ledger?: { probe(runId: string, attempt: number): void; record(pid: number, runId: string, attempt: number, unit?: string): void; forget(pid: number): void; guardFenced(pid: number): number | undefined };
@@ -181,7 +181,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   const unrecorded = new AbortController();
   const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
   try {
-    ran = await runStep({
+    ran = await executeStep({
       ...found,
       event: command.event,
       runId: command.runId,

@@ -1,6 +1,6 @@
-import { parseFlowEvent, systemFieldProblems } from "../../lib/event.ts";
-import { type FlowResult, NEXT_NOT_STARTED } from "../../lib/flow-result.ts";
-import type { EventAccepted, RunStep } from "../../lib/messages.ts";
+import { parseFlowEvent, systemFieldProblems } from "../../lib/protocol/event.ts";
+import { type FlowResult, NEXT_NOT_STARTED } from "../../lib/flows/flow-result.ts";
+import type { EventAccepted, RunStep } from "../../lib/protocol/messages.ts";
 
 export const DEFAULT_MAX_CHAIN_DEPTH = 8;
 export const DEFAULT_MAX_NEXT_EVENTS = 100;

@@ -1,12 +1,12 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
-import { createStreamIfMissing, ensureConsumer } from "../../lib/jetstream.ts";
-import { msgIds } from "../../lib/ids.ts";
+import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
+import { createStreamIfMissing, ensureConsumer } from "../../lib/nats/jetstream.ts";
+import { msgIds } from "../../lib/protocol/ids.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage, type RunFinished } from "../../lib/messages.ts";
+import { decodeMessage, encodeMessage, type RunFinished } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
-import type { Subjects } from "../../lib/subjects.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { runEventFor } from "./run-events.ts";
 
 export const DEAD_LETTER_DURABLE = "dead-letters";
@@ -38,7 +38,7 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
     const stored = await jsm.streams.getMessage(stream, { seq: advisory.stream_seq });
     const decoded = stored ? decodeMessage(stored.data) : undefined;
     if (decoded?.ok && decoded.message.kind === "event.accepted") {
-      // The matcher records what fails in its handler (lib/consume.ts giveUp); this is an event whose matcher died on it every time.
+      // The matcher records what fails in its handler (lib/nats/consume.ts giveUp); this is an event whose matcher died on it every time.
       log.error("an event used up the matcher's deliveries without a decision; it stays unmatched until replayed", { eventId: decoded.message.event.id, deliveries: advisory.deliveries, consumer: advisory.consumer });
       return "ack" as const;
     }

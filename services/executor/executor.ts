@@ -1,8 +1,8 @@
-import type { FlowCatalog } from "../../lib/catalog.ts";
-import { type DurableLoop, executorDurable, runDurableLoop } from "../../lib/consume.ts";
-import { ensureConsumer } from "../../lib/jetstream.ts";
+import type { FlowCatalog } from "../../lib/flows/catalog.ts";
+import { type DurableLoop, executorDurable, runDurableLoop } from "../../lib/nats/consume.ts";
+import { ensureConsumer } from "../../lib/nats/jetstream.ts";
 import { Slots } from "../../lib/slots.ts";
-import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/step-policy.ts";
+import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/flows/step-policy.ts";
 import type { AbortReason, AttemptDeps } from "./attempt.ts";
 import { handleCommand } from "./attempt.ts";
 import { startDeadLetters } from "./dead-letters.ts";

@@ -1,6 +1,6 @@
-import { resultTooLarge } from "../../lib/flow-result.ts";
-import { encodeMessage, type EventAccepted, type RunFinished } from "../../lib/messages.ts";
-import { bodyBytes, checkFits } from "../../lib/payload.ts";
+import { resultTooLarge } from "../../lib/flows/flow-result.ts";
+import { encodeMessage, type EventAccepted, type RunFinished } from "../../lib/protocol/messages.ts";
+import { bodyBytes, checkFits } from "../../lib/nats/payload.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fenceAfterMs, renewEveryMs } from "../../lib/lease.ts";
+import { fenceAfterMs, renewEveryMs } from "../../lib/nats/lease.ts";
 import type { Logger } from "../../lib/log.ts";
 import { LocalWriteError } from "./local-write.ts";
 

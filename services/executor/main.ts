@@ -1,3 +1,3 @@
-import { runServices } from "../main.ts";
+import { runServices } from "../runtime/main.ts";
 
 await runServices(["executor"]);

@@ -1,9 +1,9 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { LIVE_OUTPUT_STOPPED } from "../../lib/runners/output.ts";
-import { msgIds } from "../../lib/ids.ts";
+import { msgIds } from "../../lib/protocol/ids.ts";
 import type { Logger } from "../../lib/log.ts";
-import { encodeMessage, type RunOutput } from "../../lib/messages.ts";
-import type { Subjects } from "../../lib/subjects.ts";
+import { encodeMessage, type RunOutput } from "../../lib/protocol/messages.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
 
 const FLUSH_BYTES = 16 * 1024;
 const FLUSH_EVERY_MS = 200;

@@ -1,5 +1,5 @@
-import { SYSTEM_TYPE_NAMESPACE } from "../../lib/event.ts";
-import type { EventAccepted, RunFinished, RunStep } from "../../lib/messages.ts";
+import { SYSTEM_TYPE_NAMESPACE } from "../../lib/protocol/event.ts";
+import type { EventAccepted, RunFinished, RunStep } from "../../lib/protocol/messages.ts";
 
 /** The event type prefix of run events; steps triggered by one emit none (no notification loops). */
 export const RUN_EVENT_PREFIX = `${SYSTEM_TYPE_NAMESPACE}.run.`;

@@ -1,6 +1,6 @@
-import { flowCatalog } from "../../lib/catalog.ts";
-import { bodyLimit } from "../../lib/payload.ts";
-import type { Service, ServiceContext } from "../context.ts";
+import { flowCatalog } from "../../lib/flows/catalog.ts";
+import { bodyLimit } from "../../lib/nats/payload.ts";
+import type { Service, ServiceContext } from "../runtime/context.ts";
 import { type Executor, startExecutor } from "./executor.ts";
 import { processLedger } from "./ledger.ts";
 

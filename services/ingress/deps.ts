@@ -1,8 +1,8 @@
-import type { FlowCatalog } from "../../lib/catalog.ts";
-import type { FlowMessage } from "../../lib/messages.ts";
+import type { FlowCatalog } from "../../lib/flows/catalog.ts";
+import type { FlowMessage } from "../../lib/protocol/messages.ts";
 import type { WebhookSource } from "../../lib/webhooks/source.ts";
 import type { ReadModel } from "../../lib/read-model/database.ts";
-import type { Subjects } from "../../lib/subjects.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
 import type { Changes } from "./changes.ts";
 import type { IngressCounters } from "./metrics.ts";
 import type { HeldConnections } from "./held.ts";

@@ -1,9 +1,9 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { errors as coreErrors, RequestError } from "@nats-io/nats-core";
 import { type JetStreamClient, JetStreamApiError } from "@nats-io/jetstream";
-import { isConnected } from "../../lib/jetstream.ts";
-import { encodeMessage, type FlowMessage } from "../../lib/messages.ts";
-import { bodyBytes, bodyLimit, HEADER_ALLOWANCE } from "../../lib/payload.ts";
+import { isConnected } from "../../lib/nats/jetstream.ts";
+import { encodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
+import { bodyBytes, bodyLimit, HEADER_ALLOWANCE } from "../../lib/nats/payload.ts";
 import { HttpError } from "./errors.ts";
 
 export type Published = { seq: number; duplicate: boolean };

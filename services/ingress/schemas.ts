@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type as t } from "@sinclair/typebox";
-import { FlowEventInput } from "../../lib/event.ts";
+import { FlowEventInput } from "../../lib/protocol/event.ts";
 import { Elided } from "./budget.ts";
 import { DiskHealth } from "./disk.ts";
 

@@ -1,12 +1,12 @@
-import { flowCatalog } from "../../lib/catalog.ts";
+import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { readModelPath, watchedDirs } from "../../lib/config.ts";
 import { lowDiskMessage } from "../../lib/disk.ts";
 import { watchDisk } from "../../lib/disk-watch.ts";
-import { lastMessage } from "../../lib/last-message.ts";
-import { isConnected } from "../../lib/jetstream.ts";
+import { lastMessage } from "../../lib/nats/last-message.ts";
+import { isConnected } from "../../lib/nats/jetstream.ts";
 import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
 import { acceptedSeq, readCheckpoint } from "../../lib/read-model/database.ts";
-import type { Service, ServiceContext } from "../context.ts";
+import type { Service, ServiceContext } from "../runtime/context.ts";
 import { createIngressApp } from "./app.ts";
 import type { Health } from "./deps.ts";
 import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
@@ -55,7 +55,7 @@ export type IngressService = Service & { url: string };
 /**
  * Serves the HTTP API. It reads the SQLite file the projector writes on this host
  * (shared in-process when `db` is given); `applied` is the projector's commit signal,
- * from this thread or relayed from the projector's worker thread (services/threads.ts).
+ * from this thread or relayed from the projector's worker thread (services/runtime/threads.ts).
  */
 export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
   const { config, nc, js, jsm, subjects, log } = ctx;

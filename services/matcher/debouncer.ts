@@ -1,8 +1,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
-import { type Arrival, debounceVerdict, matcherWait } from "../../lib/debounce.ts";
+import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
+import { type Arrival, debounceVerdict, matcherWait } from "../../lib/flows/debounce.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage, type RunDeferred, type RunSuperseded } from "../../lib/messages.ts";
+import { decodeMessage, encodeMessage, type RunDeferred, type RunSuperseded } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import { canceled, type DispatchDeps, route } from "./dispatch.ts";
 import { MATCHER_DURABLE } from "./matcher.ts";
@@ -16,7 +16,7 @@ export const MAX_DEFERRED_SCAN = 1_000;
  * Settles debounced runs on the shared `debouncer` consumer: a deferred run is handed
  * back (nak with delay) until its debounce time passed, and while the matchers have not
  * matched every event that arrived within that time; then the deferred runs of its key
- * decide (lib/debounce.ts): one whose event was stored after its event, within the
+ * decide (lib/flows/debounce.ts): one whose event was stored after its event, within the
  * debounce time, supersedes it, otherwise it is routed to its queue. The timer is
  * JetStream's redelivery, so it survives restarts.
  */

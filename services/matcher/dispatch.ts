@@ -1,8 +1,8 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { msgIds } from "../../lib/ids.ts";
-import { lastMessage } from "../../lib/last-message.ts";
-import { decodeMessage, encodeMessage, type FlowMessage, type RunDeferred, type RunHeld, type RunStep } from "../../lib/messages.ts";
-import type { Subjects } from "../../lib/subjects.ts";
+import { msgIds } from "../../lib/protocol/ids.ts";
+import { lastMessage } from "../../lib/nats/last-message.ts";
+import { decodeMessage, encodeMessage, type FlowMessage, type RunDeferred, type RunHeld, type RunStep } from "../../lib/protocol/messages.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
 
 export type DispatchDeps = { js: JetStreamClient; jsm: JetStreamManager; stream: string; subjects: Subjects; publishTimeoutMs: number };
 
@@ -33,7 +33,7 @@ export async function route(deps: DispatchDeps, command: RunStep, eventSeq?: num
   await publish(deps.subjects.command(command.queue), command, msgIds.command(command.runId, 1));
 }
 
-/** Publishes a debounced run's run.deferred message (lib/debounce.ts deferredRun, sized by fit.ts) on its key's subject. */
+/** Publishes a debounced run's run.deferred message (lib/flows/debounce.ts deferredRun, sized by fit.ts) on its key's subject. */
 export async function defer(deps: DispatchDeps, deferred: RunDeferred, body: string): Promise<void> {
   const { command, key } = deferred;
   await deps.js.publish(deps.subjects.debounce(command.flow, command.step, key), body, { msgID: `deferred:${command.runId}`, timeout: deps.publishTimeoutMs });

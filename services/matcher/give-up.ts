@@ -1,4 +1,4 @@
-import type { EventMatched } from "../../lib/messages.ts";
+import type { EventMatched } from "../../lib/protocol/messages.ts";
 
 /** What the matcher records when it gives up on an event: its decision, and the runs to cancel. */
 export type GiveUp = { matched: EventMatched; cancel: string[] };

@@ -1,13 +1,13 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { FlowCatalog } from "../../lib/catalog.ts";
-import { type DurableLoop, runDurableLoop } from "../../lib/consume.ts";
-import type { DurableSpec } from "../../lib/jetstream.ts";
+import type { FlowCatalog } from "../../lib/flows/catalog.ts";
+import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
+import type { DurableSpec } from "../../lib/nats/jetstream.ts";
 import { Slots } from "../../lib/slots.ts";
-import { msgIds } from "../../lib/ids.ts";
+import { msgIds } from "../../lib/protocol/ids.ts";
 import type { Logger } from "../../lib/log.ts";
-import { deferredRun } from "../../lib/debounce.ts";
-import { decodeMessage, encodeMessage, type RunCancelRequested, type RunStep } from "../../lib/messages.ts";
-import type { Subjects } from "../../lib/subjects.ts";
+import { deferredRun } from "../../lib/flows/debounce.ts";
+import { decodeMessage, encodeMessage, type RunCancelRequested, type RunStep } from "../../lib/protocol/messages.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { decide } from "./decide.ts";
 import { defer, route, runRecorded } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
@@ -24,7 +24,7 @@ export type MatcherOptions = {
   catalog: FlowCatalog;
   ackWaitMs: number;
   publishTimeoutMs: number;
-  /** The most bytes one message body may have (lib/payload.ts bodyLimit of the connection). */
+  /** The most bytes one message body may have (lib/nats/payload.ts bodyLimit of the connection). */
   payloadLimit: () => number;
   /** Deliveries of one event before the matcher gives up on it (a failure that keeps coming back). */
   maxDeliver: number;

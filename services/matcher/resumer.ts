@@ -1,7 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { type DurableLoop, runDurableLoop, withLease } from "../../lib/consume.ts";
+import { type DurableLoop, runDurableLoop, whileWorking } from "../../lib/nats/consume.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage } from "../../lib/messages.ts";
+import { decodeMessage } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import { type DispatchDeps, releaseHeld } from "./dispatch.ts";
 
@@ -23,7 +23,7 @@ export function startResumer(deps: DispatchDeps & { ackWaitMs: number; log: Logg
     const control = decoded.message;
     if (control.kind !== "flow.resumed") return "ack" as const;
     // A long release keeps its lease, so no other matcher starts the same one meanwhile.
-    const released = await withLease(message, deps.ackWaitMs, () => releaseHeld(deps, control.flow, control.step, control.pausedSeq, message.seq));
+    const released = await whileWorking(message, deps.ackWaitMs, () => releaseHeld(deps, control.flow, control.step, control.pausedSeq, message.seq));
     log.info("resumed", { flow: control.flow, ...(control.step ? { step: control.step } : {}), released });
     return "ack" as const;
   };

@@ -1,10 +1,10 @@
-import type { FlowCatalog } from "../../lib/catalog.ts";
-import { msgIds } from "../../lib/ids.ts";
+import type { FlowCatalog } from "../../lib/flows/catalog.ts";
+import { msgIds } from "../../lib/protocol/ids.ts";
 import type { Logger } from "../../lib/log.ts";
-import type { Flow } from "../../lib/manifest.ts";
-import { encodeMessage, type EventAccepted, type FlowMessage, type ScheduleTicked } from "../../lib/messages.ts";
-import { dueTicks, type Schedule, tickEvent, tickEventId } from "../../lib/schedule.ts";
-import { lastMessage } from "../../lib/last-message.ts";
+import type { Flow } from "../../lib/flows/manifest.ts";
+import { encodeMessage, type EventAccepted, type FlowMessage, type ScheduleTicked } from "../../lib/protocol/messages.ts";
+import { dueTicks, type Schedule, tickEvent, tickEventId } from "../../lib/flows/schedule.ts";
+import { lastMessage } from "../../lib/nats/last-message.ts";
 import type { DispatchDeps } from "./dispatch.ts";
 
 /** How often a scheduler looks for due ticks. */

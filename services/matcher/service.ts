@@ -1,7 +1,7 @@
-import { flowCatalog } from "../../lib/catalog.ts";
-import { ensureConsumer } from "../../lib/jetstream.ts";
-import type { Service, ServiceContext } from "../context.ts";
-import { bodyLimit } from "../../lib/payload.ts";
+import { flowCatalog } from "../../lib/flows/catalog.ts";
+import { ensureConsumer } from "../../lib/nats/jetstream.ts";
+import type { Service, ServiceContext } from "../runtime/context.ts";
+import { bodyLimit } from "../../lib/nats/payload.ts";
 import { DEBOUNCER_DURABLE, startDebouncer } from "./debouncer.ts";
 import { matcherSpec, startMatcher } from "./matcher.ts";
 import { RESUMER_DURABLE, startResumer } from "./resumer.ts";

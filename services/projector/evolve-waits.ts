@@ -1,4 +1,4 @@
-import type { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunSuperseded, ScheduleTicked } from "../../lib/messages.ts";
+import type { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunSuperseded, ScheduleTicked } from "../../lib/protocol/messages.ts";
 import { queuedRun, type ReadState, type Write } from "./evolve.ts";
 
 /**

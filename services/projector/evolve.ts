@@ -1,5 +1,5 @@
 import { type AttemptsTable, type EventsTable, FINAL_STATUSES, type FlowControlsTable, type MatchesTable, type OutputTable, type RunsTable, type ScheduleTicksTable } from "../../lib/read-model/database.ts";
-import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/messages.ts";
+import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
 import { flowControl, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 
 /** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
@@ -36,7 +36,7 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
     case "event.matched":
       return eventMatched(state, message);
     case "run.step":
-      return runStep(state, message, seq);
+      return queueRun(state, message, seq);
     case "run.started":
       return runStarted(state, message, seq);
     case "run.finished":
@@ -121,7 +121,7 @@ function eventMatched(state: ReadState, message: EventMatched): Write[] {
   return writes;
 }
 
-function runStep(state: ReadState, command: RunStep, seq: number): Write[] {
+function queueRun(state: ReadState, command: RunStep, seq: number): Write[] {
   const existing = state.run(command.runId);
   const base = command.attemptBase ?? 0;
   // A held or debounced run reaches its queue now: it no longer says why it waits.

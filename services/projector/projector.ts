@@ -1,5 +1,5 @@
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
-import { PULL_EXPIRES_MS, redeliveryDelayMs } from "../../lib/consume.ts";
+import { PULL_EXPIRES_MS, redeliveryDelayMs } from "../../lib/nats/consume.ts";
 import type { Logger } from "../../lib/log.ts";
 import { type AppliedListener, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
 import { type Committed, inlineWriter, type Writer } from "./writer.ts";

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { openReadModel } from "../../lib/read-model/database.ts";
-import type { ServiceContext } from "../context.ts";
+import type { ServiceContext } from "../runtime/context.ts";
 import { startProjectorService } from "./service.ts";
 
 /** The rebuild's SQLite page cache (KiB). */

@@ -1,10 +1,10 @@
-import type { FlowCatalog } from "../../lib/catalog.ts";
-import { msgIds } from "../../lib/ids.ts";
-import { lastMessage } from "../../lib/last-message.ts";
-import { encodeMessage, type PurgeRuns } from "../../lib/messages.ts";
+import type { FlowCatalog } from "../../lib/flows/catalog.ts";
+import { msgIds } from "../../lib/protocol/ids.ts";
+import { lastMessage } from "../../lib/nats/last-message.ts";
+import { encodeMessage, type PurgeRuns } from "../../lib/protocol/messages.ts";
 import { incrementalVacuum, type ReadModel } from "../../lib/read-model/database.ts";
-import { eventsBefore, keepsEverything, type Retention, retentionRules } from "../../lib/retention.ts";
-import type { ServiceContext } from "../context.ts";
+import { eventsBefore, keepsEverything, type Retention, retentionRules } from "../../lib/flows/retention.ts";
+import type { ServiceContext } from "../runtime/context.ts";
 import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
 
 export type Retainer = {

@@ -1,12 +1,12 @@
 import { dirname } from "node:path";
-import { flowCatalog } from "../../lib/catalog.ts";
+import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { readModelPath } from "../../lib/config.ts";
 import { lowDiskMessage } from "../../lib/disk.ts";
 import { watchDisk } from "../../lib/disk-watch.ts";
 import { openReadModel, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
 import { HintError } from "../../lib/hint.ts";
-import { streamStart } from "../../lib/stream-history.ts";
-import type { Service, ServiceContext } from "../context.ts";
+import { streamStart } from "../../lib/nats/stream-history.ts";
+import type { Service, ServiceContext } from "../runtime/context.ts";
 import { type Projector, type ProjectorOptions, startProjector } from "./projector.ts";
 import { type Retainer, startRetention } from "./retention.ts";
 import { threadWriter, type Writer } from "./writer.ts";

@@ -1,6 +1,6 @@
 import type { Database as Sqlite, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { Transaction } from "kysely";
-import type { FlowMessage } from "../../lib/messages.ts";
+import type { FlowMessage } from "../../lib/protocol/messages.ts";
 import { type AttemptsTable, CHECKPOINT, type EventsTable, type ReadModel, type ReadModelDatabase, type RunsTable, tombstoneKey } from "../../lib/read-model/database.ts";
 import type { ReadState, Write } from "./evolve.ts";
 

@@ -1,4 +1,4 @@
-import { decodeMessage, type FlowMessage } from "../../lib/messages.ts";
+import { decodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
 import { rawSqlite, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
 import { evolve } from "./evolve.ts";
 import { applyPurge, type PurgeOutcome } from "../../lib/read-model/purge.ts";

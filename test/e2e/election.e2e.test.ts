@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { join } from "node:path";
-import { freePort } from "../../lib/nats-server.ts";
+import { freePort } from "../../lib/nats/nats-server.ts";
 import { Deployment, tempDir, withOutput } from "../support/cluster.ts";
 import { json } from "../support/http.ts";
 import { type Sent, steadyLoad } from "../support/load.ts";

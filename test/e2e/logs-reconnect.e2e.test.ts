@@ -1,6 +1,6 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { freePort } from "../../lib/nats-server.ts";
-import { startSystem } from "../../services/system.ts";
+import { freePort } from "../../lib/nats/nats-server.ts";
+import { startSystem } from "../../services/runtime/system.ts";
 import { writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
 import { eventually, testConfig, useNatsServer } from "../support/nats.ts";

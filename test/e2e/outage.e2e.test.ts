@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type EmbeddedNats, startNatsServer } from "../../lib/nats-server.ts";
+import { type EmbeddedNats, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { json } from "../support/http.ts";
 import { eventually } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";

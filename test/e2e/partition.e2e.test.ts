@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fenceAfterMs } from "../../lib/lease.ts";
-import { type EmbeddedNats, startNatsServer } from "../../lib/nats-server.ts";
+import { fenceAfterMs } from "../../lib/nats/lease.ts";
+import { type EmbeddedNats, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { api, Deployment, killLeftoverSteps, tempDir, withOutput } from "../support/cluster.ts";
 import { writeFlows } from "../support/flows.ts";
 import { eventually } from "../support/nats.ts";

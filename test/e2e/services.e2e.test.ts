@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { discoverFlows } from "../../lib/discovery.ts";
+import { discoverFlows } from "../../lib/flows/discovery.ts";
 import { signBody } from "../../lib/signature.ts";
 import { echoStep, writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";

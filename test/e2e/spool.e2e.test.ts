@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { type EmbeddedNats, startNatsServer } from "../../lib/nats-server.ts";
+import { type EmbeddedNats, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { Deployment, tempDir, withOutput } from "../support/cluster.ts";
 import { json } from "../support/http.ts";
 import { send, type Sent } from "../support/load.ts";

@@ -9,7 +9,7 @@ import { tempDir } from "../support/temp.ts";
 import { isRunning } from "../fixtures/request.ts";
 
 // `flow serve all` runs the projector, matcher and executor on a worker thread beside
-// the ingress (services/threads.ts): these check what that must keep.
+// the ingress (services/runtime/threads.ts): these check what that must keep.
 setDefaultTimeout(60_000);
 const nats = useNatsServer();
 const cli = useProcesses();

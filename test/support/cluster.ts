@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import type { ServiceName } from "../../services/system.ts";
+import type { ServiceName } from "../../services/runtime/system.ts";
 import { json } from "./http.ts";
 import { type CliProcess, ingressUrlOf, type useProcesses } from "./processes.ts";
 import { isRunning } from "../fixtures/request.ts";

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { eventToken } from "../../lib/subjects.ts";
+import { eventToken } from "../../lib/protocol/subjects.ts";
 import type { Json } from "./cluster.ts";
 import { writeFlows } from "./flows.ts";
 

@@ -1,5 +1,5 @@
-import type { FlowEvent } from "../../lib/event.ts";
-import type { EventAccepted, RunFinished, RunStarted, RunStep } from "../../lib/messages.ts";
+import type { FlowEvent } from "../../lib/protocol/event.ts";
+import type { EventAccepted, RunFinished, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
 
 /** Builders for stream messages with sensible defaults, for specifications. */
 export const T0 = "2026-11-23T10:00:00.000Z";

@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { type EmbeddedNats, freePort, startNatsServer } from "../../lib/nats-server.ts";
+import { type EmbeddedNats, freePort, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { tempDir } from "./temp.ts";
 
 /** One node of a loopback cluster: fixed client and route ports and a store that survive restarts. */

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll } from "bun:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { ensureStream } from "../../lib/jetstream.ts";
+import { ensureStream } from "../../lib/nats/jetstream.ts";
 import { type Config, loadConfig } from "../../lib/config.ts";
-import { type EmbeddedNats, type EmbeddedNatsOptions, startNatsServer } from "../../lib/nats-server.ts";
+import { type EmbeddedNats, type EmbeddedNatsOptions, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { tempDir } from "./temp.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll } from "bun:test";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort } from "../../lib/nats-server.ts";
+import { freePort } from "../../lib/nats/nats-server.ts";
 import { tempDir } from "./temp.ts";
 
 /** The repository root: where `bin/flow.ts` lives and the default cwd of a started CLI. */

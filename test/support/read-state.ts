@@ -1,5 +1,5 @@
 import type { AttemptsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
-import type { FlowMessage } from "../../lib/messages.ts";
+import type { FlowMessage } from "../../lib/protocol/messages.ts";
 import { evolve, type ReadState, type Write } from "../../services/projector/evolve.ts";
 
 /** An in-memory read model driven by the pure evolve, for projector specifications. */

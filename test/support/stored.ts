@@ -1,6 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { decodeMessage } from "../../lib/messages.ts";
+import { decodeMessage } from "../../lib/protocol/messages.ts";
 import type { Sent } from "./load.ts";
 
 /** One accepted event as the stream holds it. */

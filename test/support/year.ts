@@ -1,7 +1,7 @@
-import { runIdFor } from "../../lib/ids.ts";
-import { encodeMessage, type FlowMessage, type PurgeRuns } from "../../lib/messages.ts";
-import { eventsBefore, type Retention, retentionRules } from "../../lib/retention.ts";
-import type { ServiceContext } from "../../services/context.ts";
+import { runIdFor } from "../../lib/protocol/ids.ts";
+import { encodeMessage, type FlowMessage, type PurgeRuns } from "../../lib/protocol/messages.ts";
+import { eventsBefore, type Retention, retentionRules } from "../../lib/flows/retention.ts";
+import type { ServiceContext } from "../../services/runtime/context.ts";
 import { accepted, anEvent, command, finished, started } from "./messages.ts";
 
 const DAY = 86_400_000;

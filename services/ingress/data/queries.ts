@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { PurgeRule } from "../../../lib/messages.ts";
+import type { PurgeRule } from "../../../lib/protocol/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
 import { countRunlessEvents, covered, selectRunlessEvents } from "../../../lib/read-model/purge.ts";
 import { HttpError } from "../errors.ts";

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { randomUUID } from "node:crypto";
-import { msgIds } from "../../../lib/ids.ts";
-import type { PurgeRuns } from "../../../lib/messages.ts";
+import { msgIds } from "../../../lib/protocol/ids.ts";
+import type { PurgeRuns } from "../../../lib/protocol/messages.ts";
 import { requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { errors, Query } from "../schemas.ts";

@@ -1,6 +1,6 @@
-import { parseFlowEvent, systemFieldProblems } from "../../../lib/event.ts";
-import { msgIds } from "../../../lib/ids.ts";
-import type { EventAccepted } from "../../../lib/messages.ts";
+import { parseFlowEvent, systemFieldProblems } from "../../../lib/protocol/event.ts";
+import { msgIds } from "../../../lib/protocol/ids.ts";
+import type { EventAccepted } from "../../../lib/protocol/messages.ts";
 import { acceptedSeq, isTombstoned } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";

@@ -1,4 +1,4 @@
-import type { FlowEvent } from "../../../lib/event.ts";
+import type { FlowEvent } from "../../../lib/protocol/event.ts";
 import type { EventsTable } from "../../../lib/read-model/database.ts";
 
 /** The FlowEvent a stored event row holds. */

@@ -1,4 +1,4 @@
-import type { StepDecision } from "../../../lib/messages.ts";
+import type { StepDecision } from "../../../lib/protocol/messages.ts";
 import type { EventsTable, ReadModel } from "../../../lib/read-model/database.ts";
 import { ResponseBudget } from "../budget.ts";
 import { HttpError } from "../errors.ts";

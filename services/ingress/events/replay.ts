@@ -1,5 +1,5 @@
-import { msgIds } from "../../../lib/ids.ts";
-import type { EventAccepted } from "../../../lib/messages.ts";
+import { msgIds } from "../../../lib/protocol/ids.ts";
+import type { EventAccepted } from "../../../lib/protocol/messages.ts";
 import type { EventsTable } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
 import type { Published } from "../publish.ts";

@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { SYSTEM_EVENT_ID, SYSTEM_TYPE_NAMESPACE } from "../../../lib/event.ts";
+import { SYSTEM_EVENT_ID, SYSTEM_TYPE_NAMESPACE } from "../../../lib/protocol/event.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";

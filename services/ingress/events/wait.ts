@@ -1,7 +1,7 @@
-import type { StepDecision } from "../../../lib/messages.ts";
+import type { StepDecision } from "../../../lib/protocol/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
 import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
-import { whyNoMatch } from "../../../lib/why-no-match.ts";
+import { whyNoMatch } from "../../../lib/flows/why-no-match.ts";
 import { DEFAULT_RESPONSE_BUDGET_BYTES } from "../budget.ts";
 import type { Changes } from "../changes.ts";
 import { HttpError } from "../errors.ts";

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Elysia } from "elysia";
-import type { FlowStep } from "../../../lib/manifest.ts";
-import type { FlowPaused, FlowResumed } from "../../../lib/messages.ts";
-import { nextTick } from "../../../lib/schedule.ts";
-import { queueFor } from "../../../lib/step-policy.ts";
+import type { FlowStep } from "../../../lib/flows/manifest.ts";
+import type { FlowPaused, FlowResumed } from "../../../lib/protocol/messages.ts";
+import { nextTick } from "../../../lib/flows/schedule.ts";
+import { queueFor } from "../../../lib/flows/step-policy.ts";
 import { OPERATOR_SECURITY, requireOperator, requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";

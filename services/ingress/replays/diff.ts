@@ -1,4 +1,4 @@
-import type { StepDecision } from "../../../lib/messages.ts";
+import type { StepDecision } from "../../../lib/protocol/messages.ts";
 
 /** One step's verdict under the flows as they are now. */
 export type NowMatch = { flow: string; step: string; matched: boolean; reasons: string[] };

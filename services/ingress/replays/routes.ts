@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { eventFromRow } from "../events/present.ts";
 import { replayStored } from "../events/replay.ts";
-import type { StepDecision } from "../../../lib/messages.ts";
+import type { StepDecision } from "../../../lib/protocol/messages.ts";
 import { OPERATOR_SECURITY, requireOperator } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import { FlowResultStatus, NEXT_NOT_STARTED } from "../../../lib/flow-result.ts";
+import { FlowResultStatus, NEXT_NOT_STARTED } from "../../../lib/flows/flow-result.ts";
 import { type ReadModel, RUN_STATUSES } from "../../../lib/read-model/database.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseBoolean, parseLimit, parseTime } from "../paging.ts";

@@ -1,5 +1,5 @@
-import { msgIds } from "../../../lib/ids.ts";
-import type { RunCancelRequested, RunStep } from "../../../lib/messages.ts";
+import { msgIds } from "../../../lib/protocol/ids.ts";
+import type { RunCancelRequested, RunStep } from "../../../lib/protocol/messages.ts";
 import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";

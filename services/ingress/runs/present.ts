@@ -1,7 +1,7 @@
 import { ATTENTION, type AttemptsTable, type RunsTable } from "../../../lib/read-model/database.ts";
 import type { ResponseBudget } from "../budget.ts";
 import type { RunView } from "../schemas.ts";
-import { nextWasCut } from "../../../lib/flow-result.ts";
+import { nextWasCut } from "../../../lib/flows/flow-result.ts";
 
 // Effective statuses that ask a person to look: lib/read-model (retention keeps them apart too).
 export { ATTENTION };

@@ -4,7 +4,7 @@ import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { clientOf } from "../held.ts";
 import { readAfter } from "../read-your-writes.ts";
-import { RUN_STATUSES } from "../../../lib/run-status.ts";
+import { RUN_STATUSES } from "../../../lib/protocol/run-status.ts";
 import { EFFECTIVE_STATUSES, listRuns } from "./list.ts";
 import { outputJson, outputStream } from "./output.ts";
 import { cancelRun, retryRun } from "./operate.ts";

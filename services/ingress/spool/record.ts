@@ -3,7 +3,7 @@
 // A record that is cut short or fails its checksum ends the readable part: after a
 // crash it is the half-written last record, which was never answered 202.
 
-import type { FlowMessage } from "../../../lib/messages.ts";
+import type { FlowMessage } from "../../../lib/protocol/messages.ts";
 
 /** One spooled write: what is published when the spool drains, unchanged (same subject, message and message id). */
 export type SpoolRecord = { subject: string; msgID: string; eventId: string; message: FlowMessage; spooledAt: number };

@@ -1,5 +1,5 @@
 import type { Logger } from "../../../lib/log.ts";
-import type { FlowMessage } from "../../../lib/messages.ts";
+import type { FlowMessage } from "../../../lib/protocol/messages.ts";
 import { HttpError } from "../errors.ts";
 import { type Published, type Publisher, RETRY_AFTER_S, Unavailable } from "../publish.ts";
 import { encodeRecord, type SpoolRecord } from "./record.ts";

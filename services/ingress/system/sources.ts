@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import type { HostBeat } from "../../../lib/heartbeat.ts";
+import type { HostBeat } from "../../../lib/protocol/heartbeat.ts";
 
 /** One durable consumer's backlog: what /metrics reports as codex_flows_consumer_*. */
 export type ConsumerDepth = { consumer: string; durable: boolean; pending: number; ackPending: number; waiting: number };

@@ -1,8 +1,8 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { isProgrammingError, PROGRAMMING_ERROR_REPEATS, RepeatedFailures } from "./failure.ts";
+import { isProgrammingError, PROGRAMMING_ERROR_REPEATS, RepeatedFailures } from "../failure.ts";
 import { type DurableSpec, ensureConsumer } from "./jetstream.ts";
-import type { Logger } from "./log.ts";
-import type { Slots } from "./slots.ts";
+import type { Logger } from "../log.ts";
+import type { Slots } from "../slots.ts";
 
 /** How long one pull request waits on an idle stream. */
 /** The durable consumer shared by every executor that serves a queue (the ingress reads its backlog). */
@@ -121,7 +121,7 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
     return { term: `gave up after ${deliveries} deliveries: ${String(error)}` };
   };
 
-  const takeSlot = (message: JsMsg) => withLease(message, spec.ackWaitMs, () => slots.acquire());
+  const takeSlot = (message: JsMsg) => whileWorking(message, spec.ackWaitMs, () => slots.acquire());
 
   const loop = async (): Promise<void> => {
     let failures = 0;
@@ -176,7 +176,7 @@ export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
 }
 
 /** Runs `work` while renewing the message's lease (`working()`) well inside `ackWaitMs`. */
-export async function withLease<T>(message: JsMsg, ackWaitMs: number, work: () => Promise<T>): Promise<T> {
+export async function whileWorking<T>(message: JsMsg, ackWaitMs: number, work: () => Promise<T>): Promise<T> {
   const keep = setInterval(() => message.working(), Math.max(200, Math.floor(ackWaitMs / 3)));
   try {
     return await work();

@@ -1,5 +1,5 @@
 import { Cron } from "croner";
-import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN, type FlowEvent } from "./event.ts";
+import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN, type FlowEvent } from "../protocol/event.ts";
 
 /** What to do with ticks that passed while no scheduler ran. */
 export type CatchUp = "latest" | "none" | "all";

@@ -1,7 +1,7 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { FlowEvent } from "./event.ts";
-import { FlowResult } from "./flow-result.ts";
+import { FlowResult } from "../flows/flow-result.ts";
 
 /**
  * Every message in the stream. Each carries `v` (schema version) and `kind` (the union

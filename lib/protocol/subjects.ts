@@ -47,7 +47,7 @@ export function eventToken(eventId: string): string {
   return createHash("sha256").update(eventId).digest("hex").slice(0, 32);
 }
 
-// A queue is `<host or label or any>` or `<that>--<concurrency group>` (lib/step-policy.ts).
+// A queue is `<host or label or any>` or `<that>--<concurrency group>` (lib/flows/step-policy.ts).
 const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
 
 /** Queue names become one subject token and a consumer name: letters, digits, `_` and `-`. */

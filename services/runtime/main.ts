@@ -1,8 +1,8 @@
-import { ConfigError, type Config, DEFAULT_NATS_URL, loadConfig } from "../lib/config.ts";
-import { checkDurability } from "../lib/durability-check.ts";
-import { redactUrl } from "../lib/jetstream.ts";
-import { HintError } from "../lib/hint.ts";
-import { logger } from "../lib/log.ts";
+import { ConfigError, type Config, DEFAULT_NATS_URL, loadConfig } from "../../lib/config.ts";
+import { checkDurability } from "../../lib/nats/durability-check.ts";
+import { redactUrl } from "../../lib/nats/jetstream.ts";
+import { HintError } from "../../lib/hint.ts";
+import { logger } from "../../lib/log.ts";
 import { forceStopAfterMs, stopOnSignal } from "./context.ts";
 import type { RunningSystem, ServiceName } from "./system.ts";
 import { startThreadedSystem } from "./threads.ts";

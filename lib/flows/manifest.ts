@@ -2,9 +2,9 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { type Debounce, DEBOUNCE_KEYS, parseDebounce } from "./debounce.ts";
-import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "./event.ts";
+import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "../protocol/event.ts";
 import { parseRetention, type Retention } from "./retention.ts";
-import { isSystemSecret, validEnvNames } from "./runners/step-env.ts";
+import { isSystemSecret, validEnvNames } from "../runners/step-env.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
 
@@ -35,9 +35,9 @@ export type Flow = {
   /** `[env] secrets`: the secret-looking variables of the executor's environment this flow's steps receive (lib/runners/step-env.ts). */
   env?: { secrets: string[] };
   steps: FlowStep[];
-  /** `[[schedules]]`: cron ticks that emit events (lib/schedule.ts). */
+  /** `[[schedules]]`: cron ticks that emit events (lib/flows/schedule.ts). */
   schedules?: Schedule[];
-  /** `[retention]`: how long this flow's runs are kept, over the environment's defaults (lib/retention.ts). */
+  /** `[retention]`: how long this flow's runs are kept, over the environment's defaults (lib/flows/retention.ts). */
   retention?: Retention;
   root: string;
   manifestPath: string;

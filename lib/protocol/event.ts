@@ -32,10 +32,10 @@ export type FlowEvent<T = unknown> = Omit<Static<typeof FlowEvent>, "payload"> &
 
 /**
  * The event ids the system generates itself: schedule ticks (`schedule:<flow>:<name>:<tick>`,
- * lib/schedule.ts tickEventId), run events (`codex-flows.run.<status>:<runId>:<attempt>`,
+ * lib/flows/schedule.ts tickEventId), run events (`codex-flows.run.<status>:<runId>:<attempt>`,
  * services/executor/run-events.ts) and the ids of `next` events a result left without one
  * (`<runId>/next/<n>`, services/executor/chain.ts). An event's id keys its message id
- * (lib/ids.ts), its match decision and its runs, so no client may post one of these: a
+ * (lib/protocol/ids.ts), its match decision and its runs, so no client may post one of these: a
  * pre-posted id would take the system event's place.
  */
 export const SYSTEM_EVENT_ID = /^(schedule:|codex-flows\.|run-[0-9a-f]{24}\/next\/)/;
@@ -52,7 +52,7 @@ export const SYSTEM_TYPE_NAMESPACE = "codex-flows";
 /**
  * What a client (a POST to /events, a step's `next`) may not send although the schema
  * allows it: a type in the system's namespace, or an id of the form the system
- * generates (lib/ids.ts reservedEventId). Each problem names its field.
+ * generates (lib/protocol/ids.ts reservedEventId). Each problem names its field.
  */
 export function systemFieldProblems(event: { id?: string; type: string }): string[] {
   const problems: string[] = [];

@@ -1,9 +1,9 @@
 /**
- * The worker thread of services/threads.ts: starts the services it is sent on their own
+ * The worker thread of services/runtime/threads.ts: starts the services it is sent on their own
  * NATS connection, relays the projector's commits, and stops them when asked.
  */
-import type { Config } from "../lib/config.ts";
-import type { ProjectorService } from "./projector/service.ts";
+import type { Config } from "../../lib/config.ts";
+import type { ProjectorService } from "../projector/service.ts";
 import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
 
 export type ToWorker = { type: "start"; config: Config; natsUrl: string; names: ServiceName[] } | { type: "stop" };

@@ -1,11 +1,11 @@
-import type { StepDecision } from "./messages.ts";
+import type { StepDecision } from "../protocol/messages.ts";
 
 /** How many steps the answer names besides those that want the event's type (those are always named). */
 export const WHY_SHOWN = 5;
 /** The most edits (insert, delete, substitute, swap two neighbours) for a type to count as a near miss. */
 export const NEAR_MISS_EDITS = 2;
 
-/** The reason of a step whose trigger wants another type (lib/trigger.ts), in the one form `wantedType` reads. */
+/** The reason of a step whose trigger wants another type (lib/flows/trigger.ts), in the one form `wantedType` reads. */
 export function typeDiffers(wants: string, is: string): string {
   return `type differs: step wants "${wants}", event is "${is}"`;
 }

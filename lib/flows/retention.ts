@@ -1,4 +1,4 @@
-import type { PurgeRule } from "./messages.ts";
+import type { PurgeRule } from "../protocol/messages.ts";
 
 /**
  * How long runs are kept: per flow (`[retention]` in flow.toml) over the environment's
@@ -12,7 +12,7 @@ export type Retention = { days?: number; runs?: number; failedDays?: number; fai
 export const RETENTION_KEYS = { days: "days", runs: "runs", failed_days: "failedDays", failed_runs: "failedRuns" } as const;
 
 /**
- * One cut the projector makes (lib/messages.ts), resolved to times so that applying it
+ * One cut the projector makes (lib/protocol/messages.ts), resolved to times so that applying it
  * needs no clock: final runs of `flow` (absent: of every flow but those in `except`) in
  * `class` (absent: both) created before `before`, or beyond the newest `keepRuns` of
  * their flow and class.

@@ -1,15 +1,15 @@
-import type { Config } from "../lib/config.ts";
-import { logger } from "../lib/log.ts";
+import type { Config } from "../../lib/config.ts";
+import { logger } from "../../lib/log.ts";
 import { connectContext } from "./context.ts";
-import type { AppliedListener } from "../lib/read-model/database.ts";
-import { releasePort, reservePort } from "./ingress/port.ts";
-import { startIngress } from "./ingress/service.ts";
+import type { AppliedListener } from "../../lib/read-model/database.ts";
+import { releasePort, reservePort } from "../ingress/port.ts";
+import { startIngress } from "../ingress/service.ts";
 import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
 
 /**
  * Starts the named services with the ingress on this thread and the others (projector,
- * matcher, executor) on one worker thread (services/worker.ts) with its own NATS
+ * matcher, executor) on one worker thread (services/runtime/worker.ts) with its own NATS
  * connection, so matching, executing and projecting never hold up an HTTP answer. The
  * projector's commits are relayed to the ingress (its read-your-writes waits) by
  * postMessage. `stop` keeps the order of startSystem's: the ingress stops accepting,

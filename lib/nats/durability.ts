@@ -1,7 +1,7 @@
 /**
  * The durability contract (docs/durability.md), decided: from what a nats-server and the
  * stream report, the list of settings weaker than documented. Pure; the facts are read by
- * lib/durability-check.ts.
+ * lib/nats/durability-check.ts.
  */
 
 /** One nats-server as its monitoring /varz (or, without one, its INFO) describes it. */

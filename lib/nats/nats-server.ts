@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { withoutWithheld } from "./runners/step-env.ts";
+import { withoutWithheld } from "../runners/step-env.ts";
 
 /** A nats-server child process with JetStream, started on a free loopback port (or the given address). */
 export type EmbeddedNats = {

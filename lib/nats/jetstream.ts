@@ -12,10 +12,10 @@ import {
   type StreamConfig,
   StorageType,
 } from "@nats-io/jetstream";
-import type { Config } from "./config.ts";
-import { subjects } from "./subjects.ts";
-import type { Logger } from "./log.ts";
-import { HintError } from "./hint.ts";
+import type { Config } from "../config.ts";
+import { subjects } from "../protocol/subjects.ts";
+import type { Logger } from "../log.ts";
+import { HintError } from "../hint.ts";
 
 export type StreamSettings = Pick<Config, "stream" | "subjectPrefix" | "duplicateWindowMs" | "maxAgeMs" | "maxBytes" | "replicas">;
 

@@ -1,6 +1,6 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import type { FlowEvent } from "./event.ts";
+import type { FlowEvent } from "../protocol/event.ts";
 import type { FlowResult } from "./flow-result.ts";
 
 /**

@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import type { Subjects } from "./subjects.ts";
+import type { Subjects } from "../protocol/subjects.ts";
 
 /**
  * The subjects that are history only: what the read model folds in (events, match

@@ -6,11 +6,11 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 import { type DurabilityFacts, describeFinding, durabilityFindings, type Finding, type ServerFacts, supportsSyncAlways } from "./durability.ts";
-import { HintError } from "./hint.ts";
+import { HintError } from "../hint.ts";
 import { connectNats, isApiError } from "./jetstream.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
 
 /** How long one /varz may take: the check must not hold a start up for long. */
 const VARZ_TIMEOUT_MS = 3_000;
@@ -58,7 +58,7 @@ export async function readDurabilityFacts(nc: NatsConnection, config: Pick<Confi
     (found) => ({ name: config.stream, exists: true, replicas: found.config.num_replicas, storage: String(found.config.storage), persistMode: (found.config as { persist_mode?: string }).persist_mode }),
     (error: unknown) => {
       if (!isApiError(error, STREAM_NOT_FOUND)) throw error;
-      // The services create it with the configured replicas on file storage (lib/jetstream.ts).
+      // The services create it with the configured replicas on file storage (lib/nats/jetstream.ts).
       return { name: config.stream, exists: false, replicas: config.replicas, storage: "file" };
     },
   );

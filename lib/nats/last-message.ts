@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { decodeMessage, type FlowMessage } from "./messages.ts";
+import { decodeMessage, type FlowMessage } from "../protocol/messages.ts";
 
 /** The last message on a subject (a direct get), decoded, with its stream sequence; undefined when there is none. */
 export async function lastMessage(deps: { jsm: JetStreamManager; stream: string }, subject: string): Promise<{ seq: number; message: FlowMessage } | undefined> {

@@ -1,6 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../json-depth.ts";
 
 
 export const FLOW_RESULT_PREFIX = "FLOW_RESULT ";

@@ -1,5 +1,5 @@
-import type { FlowEvent } from "./event.ts";
-import type { RunDeferred, RunStep } from "./messages.ts";
+import type { FlowEvent } from "../protocol/event.ts";
+import type { RunDeferred, RunStep } from "../protocol/messages.ts";
 
 /** A trigger's debounce: of events with the same key within `ms` of each other, only the last starts a run. */
 export type Debounce = { ms: number; key: string };
