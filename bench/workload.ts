@@ -128,7 +128,7 @@ export function* workload(options: WorkloadOptions, counts: WorkloadCounts = emp
       if (durationMs > 5_000) {
         const chunks = 1 + pick(3);
         for (let c = 0; c < chunks; c++) {
-          later(start + ((c + 1) * durationMs) / (chunks + 1), sub.run(runId, "output"), msgIds.lifecycle(runId, attempt, `output:${c}`), { v: 1, kind: "run.output", runId, attempt, chunk: c, stream: c % 3 === 2 ? "stderr" : "stdout", text: text(300, 4_000), at: iso(start + ((c + 1) * durationMs) / (chunks + 1)) });
+          later(start + ((c + 1) * durationMs) / (chunks + 1), sub.run(runId, "output"), msgIds.output(runId, attempt, c), { v: 1, kind: "run.output", runId, attempt, chunk: c, stream: c % 3 === 2 ? "stderr" : "stdout", text: text(300, 4_000), at: iso(start + ((c + 1) * durationMs) / (chunks + 1)) });
         }
       }
       if (r < 0.035) return; // running right now

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { openReadModel, RUN_STATUSES } from "../lib/read-model/database.ts";
+import { RUN_STATUSES } from "../lib/protocol/status.ts";
+import { openReadModel } from "../lib/read-model/database.ts";
 import { listRuns } from "../services/ingress/runs/list.ts";
 import { accepted, command, T0 } from "./support/messages.ts";
 import { memoryReadModel } from "./support/read-state.ts";

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { AppServerClient, ProtocolError } from "../lib/codex/client.ts";
 import { agentMessageText, codeModeSource, isUnknownMethod, missingCodeModeError } from "../lib/codex/code-mode.ts";
 import { ConnectionClosedError, JsonRpcError, JsonRpcPeer } from "../lib/codex/jsonrpc.ts";
-import { FLOW_RESULT_PREFIX, parseFlowResult } from "../lib/flows/flow-result.ts";
+import { FLOW_RESULT_PREFIX, parseFlowResult } from "../lib/protocol/flow-result.ts";
 
 /** A client whose server side is this test: `sent` holds what the client wrote, `serve` feeds it lines. */
 function connected() {

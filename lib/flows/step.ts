@@ -1,7 +1,7 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { FlowEvent } from "../protocol/event.ts";
-import type { FlowResult } from "./flow-result.ts";
+import type { FlowResult } from "../protocol/flow-result.ts";
 
 /**
  * What a module-style Bun step's default export is called with: the same object a raw

@@ -11,15 +11,27 @@ export function runIdFor(eventId: string, generation: number, flow: string, step
 }
 
 /**
- * Nats-Msg-Id values: one place, so every writer dedups the same way. Each kind has its
- * own prefix and user text (an event id) only ever comes last, so no event id can
- * produce another message's id: an event `X:replay:1` is `event:X:replay:1`, the first
- * replay of X is `replay:1:X`.
+ * Nats-Msg-Id values, every one built here (lib/protocol/address.ts picks the one for a
+ * message), so every writer dedups the same way. Each kind has its own prefix and user
+ * text (an event id, a flow or schedule name) only ever comes last or between our own
+ * fields, so no event id can produce another message's id: an event `X:replay:1` is
+ * `event:X:replay:1`, the first replay of X is `replay:1:X`. The values are those of
+ * every earlier version: a message written again after an upgrade is still a duplicate.
  */
 export const msgIds = {
   event: (eventId: string, generation: number) => (generation === 0 ? `event:${eventId}` : `replay:${generation}:${eventId}`),
   matched: (eventId: string, generation: number) => `matched:${generation}:${eventId}`,
+  /** A run's command for its attempt `attempt` (1 for a matched run, the next attempt for an operator's retry). */
   command: (runId: string, attempt: number) => `run:${runId}:${attempt}`,
-  lifecycle: (runId: string, attempt: number, kind: string) => `run:${runId}:${attempt}:${kind}`,
+  lifecycle: (runId: string, attempt: number, kind: "started" | "finished" | "released") => `run:${runId}:${attempt}:${kind}`,
+  output: (runId: string, attempt: number, chunk: number) => `run:${runId}:${attempt}:output:${chunk}`,
+  /** A cancel of the run's attempt `attempt` (0: before any started, as the matcher's cancel of a superseded chain). */
+  cancel: (runId: string, attempt: number) => `run:${runId}:cancel:${attempt}`,
+  superseded: (runId: string) => `run:${runId}:superseded`,
+  held: (runId: string, pausedSeq: number) => `held:${runId}:${pausedSeq}`,
+  deferred: (runId: string) => `deferred:${runId}`,
+  /** A pause or resume names the state it leaves (the control subject's last sequence), so two operators' identical requests make one message. */
+  control: (kind: "flow.paused" | "flow.resumed", flow: string, step: string | undefined, lastSeq: number) => `${kind}:${flow}:${step ?? ""}:${lastSeq}`,
+  tick: (flow: string, schedule: string, tick: string) => `tick:${flow}:${schedule}:${tick}`,
   purge: (purgeId: string, round: number) => `purge:${round}:${purgeId}`,
 };

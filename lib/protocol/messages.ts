@@ -1,7 +1,8 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { FlowEvent } from "./event.ts";
-import { FlowResult } from "../flows/flow-result.ts";
+import { FlowResult } from "./flow-result.ts";
+import { PROCESS_STATUSES } from "./status.ts";
 
 /**
  * Every message in the stream. Each carries `v` (schema version) and `kind` (the union
@@ -93,13 +94,7 @@ export const RunStarted = Type.Object({
   pid: Type.Optional(Type.Integer()),
 });
 
-export const ProcessStatus = Type.Union([
-  Type.Literal("completed"),
-  Type.Literal("failed"),
-  Type.Literal("timed_out"),
-  Type.Literal("canceled"),
-]);
-export type ProcessStatus = Static<typeof ProcessStatus>;
+export const ProcessStatus = Type.Union(PROCESS_STATUSES.map((status) => Type.Literal(status)));
 
 /** An attempt ended: how the process ended, the step's FLOW_RESULT, and the tails of its output. */
 export const RunFinished = Type.Object({

@@ -1,4 +1,7 @@
 import { Database as Sqlite, type SQLQueryBindings, type Statement } from "bun:sqlite";
+import type { FlowResultStatus } from "../protocol/flow-result.ts";
+import type { RunOutput, ScheduleTicked } from "../protocol/messages.ts";
+import type { AttemptStatus, RunStatus } from "../protocol/status.ts";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
@@ -48,7 +51,7 @@ export type RunsTable = {
   step_name: string;
   runner: string;
   queue: string;
-  status: string;
+  status: RunStatus;
   attempt: number;
   host: string | null;
   executor: string | null;
@@ -60,7 +63,7 @@ export type RunsTable = {
   signal: string | null;
   error: string | null;
   result_json: string | null;
-  result_status: string | null;
+  result_status: FlowResultStatus | null;
   stdout: string;
   stderr: string;
   stdout_truncated: number;
@@ -87,23 +90,23 @@ export type RunsTable = {
 export type FlowControlsTable = { flow: string; step: string; paused: number; at: string; reason: string | null; seq: number };
 
 /** One schedule tick a scheduler handled: `emitted` (its event id) or `skipped` (and why). */
-export type ScheduleTicksTable = { flow: string; schedule: string; tick: string; outcome: string; event_id: string; reason: string | null; at: string; seq: number };
+export type ScheduleTicksTable = { flow: string; schedule: string; tick: string; outcome: ScheduleTicked["outcome"]; event_id: string; reason: string | null; at: string; seq: number };
 
 /** One chunk of an attempt's live output. */
-export type OutputTable = { run_id: string; attempt: number; chunk: number; stream: string; text: string; at: string; seq: number };
+export type OutputTable = { run_id: string; attempt: number; chunk: number; stream: RunOutput["stream"]; text: string; at: string; seq: number };
 
 /** One attempt (1-based) of one run, as one executor saw it. */
 export type AttemptsTable = {
   run_id: string;
   attempt: number;
   host: string;
-  status: string;
+  status: AttemptStatus;
   started_at: string;
   completed_at: string | null;
   exit_code: number | null;
   signal: string | null;
   error: string | null;
-  result_status: string | null;
+  result_status: FlowResultStatus | null;
   duration_ms: number | null;
   unit: string | null;
 };
@@ -137,10 +140,7 @@ export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<num
   return row?.seq ?? 0;
 }
 
-export { FINAL_STATUSES, RUN_STATUSES } from "../protocol/run-status.ts";
 
-/** Effective statuses (the step's verdict, else the process status) that ask a person to look (the original's later clients derive the same); retention keeps them apart. */
-export const ATTENTION: ReadonlySet<string> = new Set(["needs_intervention", "blocked", "failed", "timed_out"]);
 
 /** What one committed projector batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
 export type AppliedChange = { seq: number; eventIds: ReadonlySet<string> };

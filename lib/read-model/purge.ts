@@ -1,7 +1,8 @@
 import { type ExpressionBuilder, type Kysely, sql } from "kysely";
-import { NEXT_NOT_STARTED } from "../flows/flow-result.ts";
+import { NEXT_NOT_STARTED } from "../protocol/flow-result.ts";
 import type { PurgeRule, PurgeRuns } from "../protocol/messages.ts";
-import { ATTENTION, FINAL_STATUSES, type ReadModelDatabase, tombstoneKey } from "./database.ts";
+import { ATTENTION, FINAL_STATUSES } from "../protocol/status.ts";
+import { type ReadModelDatabase, tombstoneKey } from "./database.ts";
 
 type Db = Kysely<ReadModelDatabase>;
 
@@ -16,7 +17,7 @@ export function covered(eb: ExpressionBuilder<ReadModelDatabase, "runs">, rule: 
   const attention = eb.or([eb(effective, "in", [...ATTENTION]), eb(cut, "=", sql<boolean>`1`)]);
   const other = eb.and([eb(effective, "not in", [...ATTENTION]), eb(cut, "=", sql<boolean>`0`)]);
   return eb.and([
-    eb("status", "in", [...FINAL_STATUSES]),
+    eb("status", "in", FINAL_STATUSES.list),
     ...(rule.flow !== undefined ? [eb("flow_name", "=", rule.flow)] : rule.except?.length ? [eb("flow_name", "not in", rule.except)] : []),
     ...(rule.class === "attention" ? [attention] : rule.class === "other" ? [other] : []),
     ...(rule.statuses?.length ? [eb(effective, "in", rule.statuses)] : []),

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import type { FlowResultParse } from "../flows/flow-result.ts";
+import type { FlowResultParse } from "../protocol/flow-result.ts";
 import { hasDefaultExport, MODULE_ENTRY } from "./bun-module.ts";
 import { type Launched, launchStep, stepEnvironment } from "./launch.ts";
 import { crashSummary, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";

@@ -3,7 +3,7 @@ import { AppServerClient } from "../codex/client.ts";
 import { agentMessageText, APP_SERVER_ARGS, CODE_MODE_EXECUTE, codeModeSource, isUnknownMethod, missingCodeModeError } from "../codex/code-mode.ts";
 import { ConnectionClosedError } from "../codex/jsonrpc.ts";
 import type { Turn } from "../codex/protocol.ts";
-import { parseFlowResult } from "../flows/flow-result.ts";
+import { parseFlowResult } from "../protocol/flow-result.ts";
 import { launchStep, stepEnvironment } from "./launch.ts";
 import { lastNonEmptyLine, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
 import type { StepOutcome, StepRunRequest } from "./types.ts";

@@ -1,4 +1,4 @@
-import { FLOW_RESULT_PREFIX } from "../flows/flow-result.ts";
+import { FLOW_RESULT_PREFIX } from "../protocol/flow-result.ts";
 
 const PREFIX = Buffer.from(FLOW_RESULT_PREFIX);
 const NEWLINE = 0x0a;

@@ -1,6 +1,6 @@
 import type { ExecutorKind } from "../config.ts";
 import type { FlowEvent } from "../protocol/event.ts";
-import type { FlowResult } from "../flows/flow-result.ts";
+import type { FlowResult } from "../protocol/flow-result.ts";
 import type { Flow, FlowStep } from "../flows/manifest.ts";
 
 /** Per-stream output kept by default: enough for any FLOW_RESULT line and a useful log tail. */
@@ -12,7 +12,8 @@ export const DEFAULT_KILL_GRACE_MS = 5000;
  * How the step's process ended, independent of the verdict the step printed:
  * a step that reports `FLOW_RESULT {"status":"failed"}` still `completed` as a process.
  */
-export type ProcessStatus = "completed" | "failed" | "timed_out" | "canceled";
+export type { ProcessStatus } from "../protocol/status.ts";
+import type { ProcessStatus } from "../protocol/status.ts";
 
 /** One attempt of one step for one event. */
 export type StepRunRequest = {

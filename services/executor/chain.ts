@@ -1,5 +1,5 @@
 import { parseFlowEvent, systemFieldProblems } from "../../lib/protocol/event.ts";
-import { type FlowResult, NEXT_NOT_STARTED } from "../../lib/flows/flow-result.ts";
+import { type FlowResult, NEXT_NOT_STARTED } from "../../lib/protocol/flow-result.ts";
 import type { EventAccepted, RunStep } from "../../lib/protocol/messages.ts";
 
 export const DEFAULT_MAX_CHAIN_DEPTH = 8;

@@ -1,4 +1,4 @@
-import { resultTooLarge } from "../../lib/flows/flow-result.ts";
+import { resultTooLarge } from "../../lib/protocol/flow-result.ts";
 import { encodeMessage, type EventAccepted, type RunFinished } from "../../lib/protocol/messages.ts";
 import { bodyBytes, checkFits } from "../../lib/nats/payload.ts";
 import { tailOf } from "../../lib/runners/capture.ts";

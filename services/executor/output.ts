@@ -34,7 +34,7 @@ export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: strin
   const publish = (stream: "stdout" | "stderr", text: string) => {
     const message: RunOutput = { v: 1, kind: "run.output", runId, attempt, chunk, stream, text, at: new Date().toISOString() };
     const done = js
-      .publish(subjects.run(runId, "output"), encodeMessage(message), { msgID: msgIds.lifecycle(runId, attempt, `output:${chunk}`) })
+      .publish(subjects.run(runId, "output"), encodeMessage(message), { msgID: msgIds.output(runId, attempt, chunk) })
       .catch((error) => log.warn("live output chunk not published", { runId, chunk: message.chunk, error }))
       .finally(() => inflight.delete(done));
     inflight.add(done);

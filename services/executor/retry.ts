@@ -1,4 +1,4 @@
-import { type FlowResultStatus, isResultTooLarge } from "../../lib/flows/flow-result.ts";
+import { type FlowResultStatus, isResultTooLarge } from "../../lib/protocol/flow-result.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import { retryDelayMs, type StepPolicy } from "../../lib/flows/step-policy.ts";
 

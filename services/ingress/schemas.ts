@@ -1,10 +1,16 @@
-import { type Static, type TSchema, Type as t } from "@sinclair/typebox";
+import { type Static, type TUnsafe, type TSchema, Type as t } from "@sinclair/typebox";
 import { FlowEventInput } from "../../lib/protocol/event.ts";
+import { FLOW_RESULT_STATUSES } from "../../lib/protocol/flow-result.ts";
+import { ATTEMPT_STATUSES, EFFECTIVE_STATUSES, RUN_STATUSES } from "../../lib/protocol/status.ts";
 import { Elided } from "./budget.ts";
 import { DiskHealth } from "./disk.ts";
 
 /** The API's bodies as TypeBox schemas: the OpenAPI document and the handlers' types come from these. */
-const Nullable = <T extends ReturnType<typeof t.String>>(schema: T) => t.Union([schema, t.Null()]);
+const Nullable = <T extends TSchema>(schema: T) => t.Union([schema, t.Null()]);
+/** One of a status list of lib/protocol/status.ts, as an enum in the OpenAPI document. */
+const OneOf = <T extends string>(list: readonly T[], description?: string) =>
+  // The schema is the union of literals (validation, OpenAPI's enum); its static type the status union itself.
+  t.Union(list.map((value) => t.Literal(value)), description ? { description } : {}) as unknown as TUnsafe<T>;
 const Time = t.String({ description: "ISO-8601 time" });
 const MaybeTime = t.Union([Time, t.Null()]);
 
@@ -14,7 +20,7 @@ export const AttemptView = t.Object(
   {
     id: t.String(),
     attemptNumber: t.Integer({ minimum: 1 }),
-    status: t.String({ description: "running, completed, failed, timed_out, canceled, lost (its executor died), released (handed back at shutdown) or fenced (its executor was cut off from NATS and stopped the step)" }),
+    status: OneOf(ATTEMPT_STATUSES, "lost: its executor died; released: handed back at shutdown; fenced: its executor was cut off from NATS and stopped the step"),
     workerId: t.String(),
     host: t.String(),
     leaseExpiresAt: t.Null(),
@@ -22,7 +28,7 @@ export const AttemptView = t.Object(
     completedAt: MaybeTime,
     exitCode: t.Union([t.Integer(), t.Null()]),
     signal: Nullable(t.String()),
-    resultStatus: Nullable(t.String()),
+    resultStatus: Nullable(OneOf(FLOW_RESULT_STATUSES)),
     durationMs: t.Union([t.Number(), t.Null()]),
     unit: Nullable(t.String()),
     error: Nullable(t.String()),
@@ -43,9 +49,9 @@ export const RunView = t.Object(
     executor: Nullable(t.String()),
     queue: t.String(),
     host: Nullable(t.String()),
-    status: t.String({ description: "Process status: queued, running, completed, failed, timed_out, canceled, superseded (debounce)" }),
-    resultStatus: Nullable(t.String({ description: "The FLOW_RESULT status, when the step printed one" })),
-    effectiveStatus: t.String(),
+    status: OneOf(RUN_STATUSES, "Process status (superseded: a later event replaced this debounced run)"),
+    resultStatus: t.Union([OneOf(FLOW_RESULT_STATUSES), t.Null()], { description: "The FLOW_RESULT status, when the step printed one" }),
+    effectiveStatus: OneOf(EFFECTIVE_STATUSES, "The step's verdict when it gave one, else the process status"),
     needsAttention: t.Boolean(),
     attempt: t.Integer({ minimum: 0 }),
     attemptCount: t.Integer({ minimum: 0 }),

@@ -1,4 +1,5 @@
-import { type AttemptsTable, type EventsTable, FINAL_STATUSES, type FlowControlsTable, type MatchesTable, type OutputTable, type RunsTable, type ScheduleTicksTable } from "../../lib/read-model/database.ts";
+import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
+import { type AttemptsTable, type EventsTable, type FlowControlsTable, type MatchesTable, type OutputTable, type RunsTable, type ScheduleTicksTable } from "../../lib/read-model/database.ts";
 import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
 import { flowControl, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 

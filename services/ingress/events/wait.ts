@@ -1,6 +1,6 @@
 import type { StepDecision } from "../../../lib/protocol/messages.ts";
 import type { ReadModel } from "../../../lib/read-model/database.ts";
-import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
+import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
 import { whyNoMatch } from "../../../lib/flows/why-no-match.ts";
 import { DEFAULT_RESPONSE_BUDGET_BYTES } from "../budget.ts";
 import type { Changes } from "../changes.ts";

@@ -1,20 +1,20 @@
 import { sql } from "kysely";
-import { FlowResultStatus, NEXT_NOT_STARTED } from "../../../lib/flows/flow-result.ts";
-import { type ReadModel, RUN_STATUSES } from "../../../lib/read-model/database.ts";
+import { NEXT_NOT_STARTED } from "../../../lib/protocol/flow-result.ts";
+import { ATTENTION, EFFECTIVE_STATUSES, isOneOf, RUN_STATUSES } from "../../../lib/protocol/status.ts";
+import type { ReadModel } from "../../../lib/read-model/database.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseBoolean, parseLimit, parseTime } from "../paging.ts";
-import { ATTENTION, type RunView } from "./present.ts";
+import type { RunView } from "./present.ts";
 import { runsById } from "./queries.ts";
 
 /** Statuses `effectiveStatus=` filters on: process statuses and FLOW_RESULT statuses. */
-export const EFFECTIVE_STATUSES = [...new Set([...RUN_STATUSES, ...FlowResultStatus.anyOf.map((literal) => literal.const as string)])];
 
 /** A comma-separated status filter; 400 naming the unknown one and the known ones. */
-function statusList(name: string, raw: string, known: readonly string[]): string[] {
+function statusList<T extends string>(name: string, raw: string, known: readonly T[]): T[] {
   const wanted = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  const unknown = wanted.filter((s) => !known.includes(s));
+  const unknown = wanted.filter((s) => !isOneOf(known, s));
   if (wanted.length === 0 || unknown.length > 0) throw new HttpError(400, `${name}=${JSON.stringify(raw)} is invalid: expected comma-separated statuses from ${known.join(", ")}`);
-  return wanted;
+  return wanted as T[];
 }
 
 /** The filters GET /runs takes (query parameters, as strings). */

@@ -1,6 +1,6 @@
 import { msgIds } from "../../../lib/protocol/ids.ts";
 import type { RunCancelRequested, RunStep } from "../../../lib/protocol/messages.ts";
-import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
+import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { eventFromRow } from "../events/present.ts";

@@ -1,5 +1,5 @@
 import type { OutputTable, ReadModel } from "../../../lib/read-model/database.ts";
-import { FINAL_STATUSES } from "../../../lib/read-model/database.ts";
+import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
 import { LIVE_OUTPUT_STOPPED } from "../../../lib/runners/output.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError, unexpected } from "../errors.ts";
@@ -47,7 +47,7 @@ async function recordedTail(db: ReadModel, runId: string, attempt: number, liveS
     .filter((stream) => run[stream] !== "")
     .map((stream, i) => ({ run_id: runId, attempt, chunk: i, stream, text: run[stream], at, seq: 0 }));
   // After the live output stopped at its cap, the end of the output is only in the attempt's record: say where it starts.
-  const note = { run_id: runId, attempt, chunk: -1, stream: "stderr", text: `[the end of the output follows: the last ${tail.map((c) => `${c.text.length} characters of ${c.stream}`).join(" and ")}; what lies between was not kept]\n`, at, seq: 0 };
+  const note: OutputTable = { run_id: runId, attempt, chunk: -1, stream: "stderr", text: `[the end of the output follows: the last ${tail.map((c) => `${c.text.length} characters of ${c.stream}`).join(" and ")}; what lies between was not kept]\n`, at, seq: 0 };
   return liveStopped && tail.length > 0 ? [note, ...tail] : tail;
 }
 

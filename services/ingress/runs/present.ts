@@ -1,10 +1,10 @@
-import { ATTENTION, type AttemptsTable, type RunsTable } from "../../../lib/read-model/database.ts";
+import { ATTENTION } from "../../../lib/protocol/status.ts";
+import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
 import type { ResponseBudget } from "../budget.ts";
 import type { RunView } from "../schemas.ts";
-import { nextWasCut } from "../../../lib/flows/flow-result.ts";
+import { nextWasCut } from "../../../lib/protocol/flow-result.ts";
 
 // Effective statuses that ask a person to look: lib/read-model (retention keeps them apart too).
-export { ATTENTION };
 
 /**
  * A run as the API shows it: the seed's fields (id, eventId, flowName, stepName, status,

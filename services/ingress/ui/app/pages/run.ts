@@ -1,4 +1,4 @@
-import { FINAL_STATUSES } from "../../../../../lib/protocol/run-status.ts";
+import { FINAL_STATUSES } from "../../../../../lib/protocol/status.ts";
 import { get, post, readEvents, watchChanges } from "../api.ts";
 import { artifactsView } from "../artifacts.ts";
 import { badge, duration, h, jsonBlock, link, show, table, time } from "../dom.ts";

@@ -1,4 +1,4 @@
-import { RUN_STATUSES } from "../../../../../lib/protocol/run-status.ts";
+import { RUN_STATUSES } from "../../../../../lib/protocol/status.ts";
 import { get, watchChanges } from "../api.ts";
 import { h, show, showKeepingFocus } from "../dom.ts";
 import type { PageContext } from "../main.ts";

@@ -2,7 +2,6 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../json-depth.ts";
 
-
 export const FLOW_RESULT_PREFIX = "FLOW_RESULT ";
 
 /**
@@ -17,16 +16,10 @@ export function nextWasCut(error: string | null | undefined): boolean {
   return error?.includes(NEXT_NOT_STARTED) === true;
 }
 
-/** What a step says about its own outcome (the seed's statuses). */
-export const FlowResultStatus = Type.Union([
-  Type.Literal("skipped"),
-  Type.Literal("completed"),
-  Type.Literal("changed"),
-  Type.Literal("needs_intervention"),
-  Type.Literal("blocked"),
-  Type.Literal("failed"),
-]);
-export type FlowResultStatus = Static<typeof FlowResultStatus>;
+/** What a step says about its own outcome (the statuses of the original's FLOW_RESULT, ../shared/seed/flows.md). */
+export const FLOW_RESULT_STATUSES = ["skipped", "completed", "changed", "needs_intervention", "blocked", "failed"] as const;
+export const FlowResultStatus = Type.Union(FLOW_RESULT_STATUSES.map((status) => Type.Literal(status)));
+export type FlowResultStatus = (typeof FLOW_RESULT_STATUSES)[number];
 
 /** An event a step asks to start; its id may be left out (the executor derives one from the run). */
 export const NextEvent = Type.Object(
@@ -90,7 +83,7 @@ function validateResultLine(json: string): FlowResultParse {
   const first = Value.Errors(FlowResult, value).First();
   if (first) {
     const field = first.path === "" ? "FLOW_RESULT" : `FLOW_RESULT${first.path.replaceAll("/", ".")}`;
-    const expected = first.path === "/status" ? `expected one of ${FlowResultStatus.anyOf.map((s) => s.const).join(", ")}` : first.message.toLowerCase();
+    const expected = first.path === "/status" ? `expected one of ${FLOW_RESULT_STATUSES.join(", ")}` : first.message.toLowerCase();
     return { ok: false, error: `${field}: ${expected}` };
   }
   return { ok: true, result: value as FlowResult };
