@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { APP_SERVER_ARGS } from "../lib/codex/code-mode.ts";
 import { executeStep, type StepRunRequest } from "../lib/runners/index.ts";
 import { BIN, FAKE_CODEX, isRunning, type RequestOptions, STEPS, stepRequest, waitUntilGone } from "./fixtures/request.ts";
+import { stopSuite } from "./support/stops.ts";
 
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "systemd-int-")));
 const STATE = join(WORKDIR, "units");
@@ -145,6 +146,10 @@ describe("systemd-run executor (stand-in)", () => {
     const outcome = await executeStep(unitRequest("echo.ts", { env: { PATH: "/nonexistent" } }));
     expect(outcome).toMatchObject({ status: "failed", error: "could not start the step: systemd-run not found on PATH (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run)" });
   });
+});
+
+describe("systemd-run executor (stand-in): runners own stopping", () => {
+  stopSuite("systemd-run unit", unitRequest, "trap-term.ts");
 });
 
 describe("the systemd-run stand-in honours systemd's contract", () => {

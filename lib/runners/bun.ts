@@ -3,12 +3,13 @@ import type { FlowResultParse } from "../protocol/flow-result.ts";
 import { hasDefaultExport, MODULE_ENTRY } from "./bun-module.ts";
 import { type Launched, launchStep, stepEnvironment } from "./launch.ts";
 import { crashSummary, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
-import type { StepOutcome, StepRunRequest } from "./types.ts";
+import { stopReasonOf } from "./stops.ts";
+import type { StepOutcome, StepRunRequest, StopReason } from "./types.ts";
 
 /** After the leader exits and its group is killed, pipes close at once unless an escaped process holds them. */
 const DRAIN_AFTER_EXIT_MS = 2000;
 
-type Ended = { exitCode: number | null; signal: string | null; stopReason: "timed_out" | "canceled" | undefined };
+type Ended = { exitCode: number | null; signal: string | null; stoppedBy: StopReason | undefined };
 
 /**
  * Runs one attempt of a `runner = "bun"` step: the running Bun executes the script with
@@ -22,7 +23,7 @@ export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> 
   const { flow, step, event } = request;
   const finish = outcomeTimer(new Date());
 
-  if (request.signal?.aborted) return finish({ status: "canceled", exitCode: null, signal: null, error: "canceled", ...NO_OUTPUT });
+  if (request.signal?.aborted) return finish({ status: "canceled", exitCode: null, signal: null, error: "canceled", stoppedBy: stopReasonOf(request.signal), ...NO_OUTPUT });
   // One stat, because Bun's own "Module not found" arrives as exit code 1 and reads like a step failure.
   if (!existsSync(step.scriptPath)) return finish({ status: "failed", exitCode: null, signal: null, error: `script not found: ${step.scriptPath}`, ...NO_OUTPUT });
 
@@ -60,37 +61,28 @@ export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> 
     ...(problems.length > 0 ? { error: problems.join("; ") } : {}),
     pid: child.pid,
     ...unit,
+    ...(ended.stoppedBy !== undefined ? { stoppedBy: ended.stoppedBy } : {}),
     ...tails,
   });
 }
 
-/** Waits for the leader to exit, applying the timeout and the abort signal, then reaps what is left of its group. */
+/** Waits for the leader to exit, stopping it at the step's timeout (the request's signals stop it too: launchStep), then reaps what is left of its group. */
 async function waitForExit(launched: Launched<Uint8Array>, request: StepRunRequest): Promise<Ended> {
   const { child } = launched;
-  let stopReason: Ended["stopReason"];
-  const stop = (reason: NonNullable<Ended["stopReason"]>) => {
-    if (stopReason !== undefined || child.exitCode !== null || child.signalCode !== null) return;
-    stopReason = reason;
-    launched.stop();
-  };
-  const timeoutTimer = setTimeout(() => stop("timed_out"), request.step.timeoutMs);
-  const onAbort = () => stop("canceled");
-  request.signal?.addEventListener("abort", onAbort, { once: true });
-  // A cancel that came while the step was being launched did not reach the listener.
-  if (request.signal?.aborted) onAbort();
+  const timeoutTimer = setTimeout(() => launched.stop("timeout"), request.step.timeoutMs);
   try {
     await child.exited;
   } finally {
     clearTimeout(timeoutTimer);
-    request.signal?.removeEventListener("abort", onAbort);
   }
   await launched.reap();
-  return { exitCode: child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), stopReason };
+  return { exitCode: child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), stoppedBy: launched.stoppedBy };
 }
 
 function verdict(ended: Ended, out: { stdout: string; stderr: string }, parsed: FlowResultParse, request: StepRunRequest): Pick<StepOutcome, "status" | "result" | "error"> {
-  if (ended.stopReason === "timed_out") return { status: "timed_out", error: `step timed out after ${request.step.timeoutMs} ms` };
-  if (ended.stopReason === "canceled") return { status: "canceled", error: "canceled" };
+  if (ended.stoppedBy === "timeout") return { status: "timed_out", error: `step timed out after ${request.step.timeoutMs} ms` };
+  if (ended.stoppedBy === "cancel" || ended.stoppedBy === "shutdown") return { status: "canceled", error: "canceled" };
+  // Fenced: the outcome reads as the kill left it.
   if (ended.signal !== null) return { status: "failed", error: `killed by ${ended.signal}` };
   if (ended.exitCode === 0) return parsed.ok ? { status: "completed", result: parsed.result } : { status: "failed", error: parsed.error };
   const lastLine = crashSummary(out.stderr);

@@ -6,6 +6,7 @@ import type { Turn } from "../codex/protocol.ts";
 import { parseFlowResult } from "../protocol/flow-result.ts";
 import { launchStep, stepEnvironment } from "./launch.ts";
 import { lastNonEmptyLine, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
+import { stopReasonOf } from "./stops.ts";
 import type { StepOutcome, StepRunRequest } from "./types.ts";
 
 const ENABLED_VALUES = new Set(["1", "true", "yes", "on"]);
@@ -37,7 +38,7 @@ export async function runCodeModeStep(request: StepRunRequest): Promise<StepOutc
   const failed = (error: string) => finish({ status: "failed", exitCode: null, signal: null, error, ...NO_OUTPUT });
   const { env, stepEnv } = stepEnvironment(request);
   if (!codeModeEnabled(env)) return failed(`code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "${step.name}" of flow "${flow.name}"`);
-  if (request.signal?.aborted) return finish({ status: "canceled", exitCode: null, signal: null, error: "canceled", ...NO_OUTPUT });
+  if (request.signal?.aborted) return finish({ status: "canceled", exitCode: null, signal: null, error: "canceled", stoppedBy: stopReasonOf(request.signal), ...NO_OUTPUT });
   if (!existsSync(step.scriptPath)) return failed(`script not found: ${step.scriptPath}`);
 
   const body = await Bun.file(step.scriptPath).text();
@@ -57,8 +58,9 @@ export async function runCodeModeStep(request: StepRunRequest): Promise<StepOutc
 
   // A crash shows as a closed connection; wait briefly for the exit that explains it.
   const crashed = settled.kind === "threw" && settled.error instanceof ConnectionClosedError && (await exitsWithin(child, EXIT_AFTER_CLOSE_MS));
-  // Always end the app-server: its turn is over, or it must not go on without us.
-  launched.stop();
+  // Always end the app-server: its turn is over, or it must not go on without us (a cancel or a fence stopped it already: launchStep).
+  if (settled.kind === "timed_out") launched.stop("timeout");
+  launched.end();
   await child.exited;
   await launched.reap();
   const drainProblem = await drain(stderrDone, () => stderr.cancel());
@@ -74,6 +76,7 @@ export async function runCodeModeStep(request: StepRunRequest): Promise<StepOutc
     ...(problems.length > 0 ? { error: problems.join("; ") } : {}),
     pid: child.pid,
     ...(launched.unit !== undefined ? { unit: launched.unit } : {}),
+    ...(launched.stoppedBy !== undefined ? { stoppedBy: launched.stoppedBy } : {}),
     ...(session.threadId !== undefined ? { codexThreadId: session.threadId } : {}),
     ...tails,
   });
@@ -135,7 +138,7 @@ function turnVerdict(turn: Turn, text: string, readProblem: string | undefined):
   return { status: "failed", error: parsed.error };
 }
 
-/** Races the conversation against the step's timeout and the abort signal. */
+/** Races the conversation against the step's timeout and the abort signal (which stops the app-server itself: launchStep). */
 async function settle(request: StepRunRequest, work: Promise<Verdict>): Promise<Settled> {
   let timer: Timer | undefined;
   let onAbort: (() => void) | undefined;

@@ -86,7 +86,7 @@ function readNumber(path: string): number | undefined {
 }
 
 /** The fields of a /proc/PID/stat line after "pid (comm) ": comm may hold spaces and parentheses, so read after the last ")". */
-function statFields(stat: string): string[] {
+export function statFields(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { checkSystemdRunSpec, parseForwardEnv, systemctlKillArgv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
 import { escapedProcesses, stepStart } from "./escapees.ts";
 import { parseEnvNames, withoutWithheld } from "./step-env.ts";
+import { type Enders, type Stoppable, stoppable, stopReasonOf } from "./stops.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
 
 /** The variable a direct step's processes inherit with a nonce of its launch (docs/runners.md). */
@@ -22,16 +23,15 @@ export type LaunchSpec<In extends StepStdin> = {
   stdin: In;
 };
 
-/** A started attempt: the child we hold and how to stop it the executor's way. */
-export type Launched<In extends StepStdin> = {
+/**
+ * A started attempt: the child we hold, and how to stop it (Stoppable: the runner's
+ * timeout, the request's `signal` and `kill`), the executor's way.
+ */
+export type Launched<In extends StepStdin> = Stoppable & {
   child: StepChild<In>;
   /** The transient unit (systemd-run only). */
   unit?: string;
-  /** SIGTERM now and SIGKILL after the grace, to everything the step started. Idempotent. */
-  stop(): void;
-  /** SIGKILL now, to everything the step started, with no grace (fencing). */
-  kill(): void;
-  /** Once the child exited: kill what is left of a direct step's process group. */
+  /** Once the child exited: kill what is left of a direct step's process group; wait for systemctl. */
   reap(): Promise<void>;
   /** Problems met while stopping (a failed `systemctl stop`), for the outcome's error. */
   problems: string[];
@@ -65,8 +65,10 @@ export function stepEnvironment(request: StepRunRequest): { env: Record<string, 
 /**
  * Starts one attempt directly (its own process group, so a stop reaches every process
  * it started) or, when `request.executor` is `systemd-run`, inside a transient user unit
- * (`systemd-run --wait --pipe`), which a stop ends with `systemctl --user stop`: killing
- * the waiting systemd-run client would leave the unit running. Never throws.
+ * (`systemd-run --wait --pipe`), which a graceful stop ends with `systemctl --user stop`
+ * and `fenced` with `systemctl --user kill --signal=SIGKILL`: killing the waiting
+ * systemd-run client would leave the unit running. The request's `signal` and `kill`
+ * stop it from here on (stopOnAbort). Never throws.
  */
 export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: LaunchSpec<In>): LaunchResult<In> {
   const { workingDirectory } = request.step;
@@ -78,7 +80,7 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
   if (request.executor !== "systemd-run") {
     const direct = spawnDirect(argv, workingDirectory, spec, grace);
     if (direct.ok) request.onLaunch?.(direct.launched.child.pid);
-    return killOnAbort(direct, request.kill);
+    return stopOnAbort(direct, request);
   }
 
   const unit = unitNameFor(request.runId);
@@ -91,16 +93,42 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
   if (client === undefined) return { ok: false, error: "could not start the step: systemd-run not found on PATH (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run)" };
   const started = spawnUnit([client, ...wrapped.slice(1)], unit, spec, grace);
   if (started.ok) request.onLaunch?.(started.launched.child.pid, unit);
-  return killOnAbort(started, request.kill);
+  return stopOnAbort(started, request);
 }
 
-/** Kills the launched step at once when `kill` aborts (also when it already has). */
-function killOnAbort<In extends StepStdin>(launch: LaunchResult<In>, kill: AbortSignal | undefined): LaunchResult<In> {
-  if (!launch.ok || kill === undefined) return launch;
+/**
+ * Stops the launched step when the request's `signal` aborts (a cancel, or a shutdown
+ * when that is the reason) or its `kill` does (fenced), also when they already have
+ * (while the step was being launched).
+ */
+function stopOnAbort<In extends StepStdin>(launch: LaunchResult<In>, { signal, kill }: StepRunRequest): LaunchResult<In> {
+  if (!launch.ok) return launch;
   const { launched } = launch;
-  if (kill.aborted) launched.kill();
-  else kill.addEventListener("abort", () => launched.kill(), { once: true });
+  const cancel = () => launched.stop(stopReasonOf(signal!));
+  const fence = () => launched.stop("fenced");
+  signal?.addEventListener("abort", cancel, { once: true });
+  kill?.addEventListener("abort", fence, { once: true });
+  if (signal?.aborted) cancel();
+  if (kill?.aborted) fence();
+  void launched.child.exited.then(() => {
+    signal?.removeEventListener("abort", cancel);
+    kill?.removeEventListener("abort", fence);
+  });
   return launch;
+}
+
+/** The Launched of a child: its stops, ended by `enders`, and the rest. */
+function launchedOf<In extends StepStdin>(child: StepChild<In>, enders: Enders, rest: Omit<Launched<In>, keyof Stoppable | "child">): Launched<In> {
+  const stops = stoppable(child, enders);
+  return {
+    ...rest,
+    child,
+    stop: stops.stop,
+    end: stops.end,
+    get stoppedBy() {
+      return stops.stoppedBy;
+    },
+  };
 }
 
 function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: LaunchSpec<In>, grace: number): LaunchResult<In> {
@@ -115,17 +143,19 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
   }
   let killTimer: Timer | undefined;
   const started = stepStart(child.pid);
-  const launched: Launched<In> = {
-    child,
-    problems: [],
-    stop() {
-      if (killTimer !== undefined || exited(child)) return;
+  const problems: string[] = [];
+  const enders: Enders = {
+    graceful() {
       signalGroup(child.pid, "SIGTERM");
       killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace);
     },
-    kill() {
-      if (!exited(child)) signalGroup(child.pid, "SIGKILL");
+    now() {
+      clearTimeout(killTimer);
+      signalGroup(child.pid, "SIGKILL");
     },
+  };
+  const launched = launchedOf(child, enders, {
+    problems,
     async reap() {
       clearTimeout(killTimer);
       // What left the group (setsid) is found before the group goes, while parentage still shows it.
@@ -136,11 +166,11 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
         try {
           signalProcess(pid, "SIGKILL");
         } catch (error) {
-          launched.problems.push(`could not end process ${pid}, which left the step's process group: ${(error as Error).message}`);
+          problems.push(`could not end process ${pid}, which left the step's process group: ${(error as Error).message}`);
         }
       }
     },
-  };
+  });
   return { ok: true, launched };
 }
 
@@ -155,26 +185,27 @@ function spawnUnit<In extends StepStdin>(argv: string[], unit: string, spec: Lau
   let stopping: Promise<void> | undefined;
   let killing: Promise<void> | undefined;
   let killTimer: Timer | undefined;
-  const launched: Launched<In> = {
-    child,
-    unit,
-    problems: [],
-    stop() {
-      if (stopping !== undefined || exited(child)) return;
-      stopping = systemctl(systemctlStopArgv(unit), spec.env, launched.problems);
-      // systemctl returns once the unit is stopped (TimeoutStopSec bounds it); if the client still waits after that, something is wrong with systemd, not the step.
+  const problems: string[] = [];
+  const enders: Enders = {
+    graceful() {
+      // TimeoutStopSec is the kill grace (systemdRunArgv): systemctl returns once the unit is stopped.
+      stopping = systemctl(systemctlStopArgv(unit), spec.env, problems);
+      // If the client still waits after that, something is wrong with systemd, not the step.
       killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace + 10_000);
     },
-    kill() {
-      // `systemctl kill` signals every process of the unit at once, whatever TimeoutStopSec says.
-      if (killing !== undefined || exited(child)) return;
-      killing = systemctl(systemctlKillArgv(unit), spec.env, launched.problems);
+    now() {
+      // `systemctl kill` signals every process of the unit at once, whatever TimeoutStopSec says; --collect then unloads the failed unit.
+      killing = systemctl(systemctlKillArgv(unit), spec.env, problems);
     },
+  };
+  const launched = launchedOf(child, enders, {
+    unit,
+    problems,
     async reap() {
       clearTimeout(killTimer);
       await Promise.all([stopping, killing]);
     },
-  };
+  });
   return { ok: true, launched };
 }
 
@@ -200,10 +231,6 @@ function resolveProgram(name: string, path: string | undefined): string | undefi
   if (name === "") return undefined;
   if (name.includes("/")) return existsSync(name) ? resolve(name) : undefined;
   return Bun.which(name, { PATH: path ?? "" }) ?? undefined;
-}
-
-function exited(child: Bun.Subprocess<StepStdin, "pipe", "pipe">): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
 }
 
 /** Signals the whole process group led by `pid`; a group that is already gone is fine. */

@@ -15,6 +15,14 @@ export const DEFAULT_KILL_GRACE_MS = 5000;
 export type { ProcessStatus } from "../protocol/status.ts";
 import type { ProcessStatus } from "../protocol/status.ts";
 
+/**
+ * Why a running step is stopped. `cancel`, `shutdown` (handed back to another host) and
+ * `timeout` stop it gracefully: SIGTERM, then SIGKILL after the kill grace. `fenced` kills
+ * it now: SIGKILL to everything it started, no grace, under every runner and executor.
+ * Only the runners (lib/runners/stops.ts, launch.ts) know the processes and units a stop reaches.
+ */
+export type StopReason = "cancel" | "shutdown" | "timeout" | "fenced";
+
 /** One attempt of one step for one event. */
 export type StepRunRequest = {
   flow: Flow;
@@ -25,11 +33,14 @@ export type StepRunRequest = {
   attempt: number;
   /** Extra environment on top of `process.env`; an `undefined` value removes the variable. */
   env?: Record<string, string | undefined>;
-  /** Aborting cancels the attempt: the process group is killed and the status is `canceled`. */
+  /**
+   * Aborting stops the step gracefully and its status is `canceled`: a `shutdown` stop when
+   * the abort reason is "shutdown", else a `cancel` (StopReason).
+   */
   signal?: AbortSignal;
   /**
-   * Aborting kills everything the step started at once (SIGKILL, no grace; under
-   * systemd-run `systemctl kill`): fencing. The outcome then reads as the kill left it.
+   * Aborting stops the step for `fenced`: everything it started is killed at once (SIGKILL,
+   * no grace; under systemd-run `systemctl kill`). The outcome then reads as the kill left it.
    */
   kill?: AbortSignal;
   /** Bytes kept per stream (the tail); defaults to DEFAULT_OUTPUT_CAP_BYTES. */
@@ -74,6 +85,12 @@ export type StepOutcome = {
   pid?: number;
   /** The transient systemd unit the attempt ran in (`systemd-run` executor only), e.g. `codex-flow-run-…`. */
   unit?: string;
+  /**
+   * The stop that ended the step, when one reached it while it ran: the first graceful
+   * one, or `fenced`, which overrides a graceful one still in its grace. Absent when the
+   * step ended on its own, even if a stop came once it had exited.
+   */
+  stoppedBy?: StopReason;
   /** The Codex thread a code-mode step ran on, so an operator can resume it. */
   codexThreadId?: string;
 };

@@ -10,7 +10,7 @@ import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type 
 import { tailOf } from "../../lib/runners/capture.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
 import { executeStep } from "../../lib/runners/index.ts";
-import type { StepOutcome } from "../../lib/runners/types.ts";
+import type { StepOutcome, StopReason } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { type ChainLimits, chainedEvents, runBudget } from "./chain.ts";
 import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
@@ -53,8 +53,8 @@ export type AttemptDeps = {
   log: Logger;
 };
 
-/** Why an attempt was aborted (fencing does not abort: it kills the step, see handleCommand). */
-export type AbortReason = "cancel" | "shutdown";
+/** Why an attempt was aborted: the runner's stop it asks for (fencing does not abort: it kills the step, see handleCommand). */
+export type AbortReason = Extract<StopReason, "cancel" | "shutdown">;
 
 /**
  * Handles one delivery of a run command: skips it when the run already ended or was
@@ -224,7 +224,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     return { nak: HAND_BACK_DELAY_MS };
   }
   // Stopped by the fence, or ran to its end (then its record below says how it ended, and a redelivery finds it).
-  if (fencedMidStep && stoppedByFence(deps, ran)) {
+  if (fencedMidStep && stoppedByFence(ran, guardFencedMs !== undefined)) {
     return await recordFenced(
       guardFencedMs !== undefined
         ? `the executor did not run for ${guardFencedMs} ms (frozen: no heartbeat reached its guard), so its guard killed the step before its lease could pass to another host`
@@ -268,12 +268,13 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
 }
 
 /**
- * Whether a fenced step was stopped by the fence rather than ending on its own: a direct
- * step's exit status says it (SIGKILL is the fence's; the executor's own stops start with
- * SIGTERM); a systemd unit's client does not pass the signal on, so a unit fenced while it ran counts as stopped.
+ * Whether a fenced step was stopped by the fence rather than ending on its own, read from
+ * its outcome whatever the runner and executor: its runner stopped it for the fence
+ * (`stoppedBy`), or this host's guard killed it while the executor was frozen (`guardKilled`:
+ * the guard's note), which the step, or its systemd-run client, died of (SIGKILL).
  */
-function stoppedByFence(deps: AttemptDeps, ran: StepOutcome): boolean {
-  return deps.executorKind === "systemd-run" || ran.signal === "SIGKILL";
+export function stoppedByFence(ran: Pick<StepOutcome, "stoppedBy" | "signal">, guardKilled: boolean): boolean {
+  return ran.stoppedBy === "fenced" || (guardKilled && ran.signal === "SIGKILL");
 }
 
 /** An attempt that ends before any step process starts. */
