@@ -30,7 +30,6 @@ export async function startIngressAlone(config: Config, natsUrl: string): Promis
     await link.stop();
     throw error;
   }
-  if (!link.current()) log.warn(`started without NATS: ${link.why()}; events are spooled until it answers`);
   void link.ready.then(() => checkDurability(config, natsUrl, log)).catch((error) => log.warn(`the durability check failed: ${(error as Error).message}`));
   return {
     services: [ingress],

@@ -54,7 +54,7 @@ export function dialNats(config: Config, natsUrl: string, name: string, pauseMs 
   const failed = (what: string, error: unknown) => {
     const message = `${what}${(error as Error).message}`;
     // Once per distinct failure: a minute of dialling is one line, not sixty.
-    if (message !== last) log.warn(`${message}; trying again every ${pauseMs} ms`);
+    if (message !== last) log.warn(`${message}; ${nc ? "" : "the ingress runs without NATS meanwhile (events go to its spool); "}trying again every ${pauseMs} ms`);
     last = message;
   };
   const ready = (async (): Promise<ServiceContext> => {
