@@ -67,6 +67,18 @@ describe("flow serve ingress started while NATS is down", () => {
     expect(await proc.exit(10_000)).toBe(0);
   });
 
+  test("given a spool and NATS still down, then SIGTERM stops it at once (exit 0), its dialling with it", async () => {
+    const env = await serviceEnv(`nats://127.0.0.1:${await freePort()}`, { CODEX_FLOW_INGRESS_SPOOL: join(tempDir("codex-flows-spool-"), "spool") });
+    const proc = cli.start(["serve", "ingress"], { env });
+    const url = await ingressUrlOf(proc);
+    expect(await json(post(url, "before-stop"))).toMatchObject({ spooled: true });
+    await proc.waitForLine("the ingress runs without NATS meanwhile (events go to its spool); trying again every 1000 ms");
+    const asked = Date.now();
+    proc.signal("SIGTERM");
+    expect(await proc.exit(10_000)).toBe(0);
+    expect(Date.now() - asked).toBeLessThan(5_000);
+  });
+
   test("given no spool, then it does not start, and says which NATS it could not reach and how to fix it", async () => {
     const env = await serviceEnv(`nats://127.0.0.1:${await freePort()}`);
     const { code, stderr } = await cli.run(["serve", "ingress"], { env });
