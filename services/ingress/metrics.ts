@@ -1,5 +1,4 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { JetStreamManager } from "@nats-io/jetstream";
 import { sql } from "kysely";
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
@@ -7,7 +6,7 @@ import { BEAT_EVERY_MS, type HostBeat } from "../../lib/protocol/heartbeat.ts";
 import type { Health } from "./schemas.ts";
 import type { SpoolState } from "./spool/spool.ts";
 import type { HeldConnections } from "./held.ts";
-import { consumerDepths } from "./system/sources.ts";
+import type { ConsumerDepth } from "./system/sources.ts";
 
 /** Counters this ingress process keeps (Prometheus counters restart with the process). */
 export type IngressCounters = { accepted: number; duplicates: number; rejected: Map<number, number> };
@@ -21,8 +20,8 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 
 export type MetricsSources = {
   db: ReadModel;
-  jsm: JetStreamManager;
-  stream: string;
+  /** The stream's consumers with their backlogs; throws when NATS cannot answer. */
+  consumers: () => Promise<ConsumerDepth[]>;
   counters: IngressCounters;
   health: () => Promise<Health>;
   hosts: () => HostBeat[];
@@ -102,7 +101,7 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
 
   const consumers: [Record<string, string>, number][][] = [[], [], []];
   try {
-    for (const depth of await consumerDepths(sources.jsm, sources.stream)) {
+    for (const depth of await sources.consumers()) {
       const labels = { consumer: depth.consumer };
       consumers[0]!.push([labels, depth.pending]);
       consumers[1]!.push([labels, depth.ackPending]);

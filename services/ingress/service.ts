@@ -10,10 +10,9 @@ import type { Service, ServiceContext } from "../runtime/context.ts";
 import { createIngressApp } from "./app.ts";
 import type { Health } from "./deps.ts";
 import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
-import { jetStreamPublisher } from "./publish.ts";
 import { startSpool } from "./spool/spool.ts";
 import { serverBodyLimit } from "./body.ts";
-import { queueWatch } from "./runs/queues.ts";
+import { type QueueWatch, queueWatch } from "./runs/queues.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
 import { consumerDepths } from "./system/sources.ts";
 import { streamProbe } from "./system/stream-probe.ts";
@@ -22,6 +21,8 @@ import { HeldConnections } from "./held.ts";
 import { busyPort, releasePort } from "./port.ts";
 import { diskGuarded, diskHealth } from "./disk.ts";
 import { githubSource } from "../../lib/webhooks/source.ts";
+import { jsmOf, linked, linkPublisher, type NatsLink } from "./nats-link.ts";
+import { natsHealth } from "./nats-health.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is
@@ -58,18 +59,30 @@ export type IngressService = Service & { url: string };
  * from this thread or relayed from the projector's worker thread (services/runtime/threads.ts).
  */
 export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
-  const { config, nc, js, jsm, subjects, log } = ctx;
+  return await serveIngress(linked(ctx), shared);
+}
+
+/**
+ * startIngress over a link that may not be connected yet (services/ingress/alone.ts):
+ * reads come from SQLite all along; until NATS answers, the spool takes events and every
+ * other write, and anything else that asks NATS, is answered 503 with Retry-After.
+ */
+export async function serveIngress(link: NatsLink, shared?: { db?: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
+  const { config, subjects, log } = link;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
   const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
   const disk = await watchDisk(watchedDirs(config), thresholds, { log, whileLow: "writes are answered 507", whenBack: "writes are accepted again" });
-  const stream = streamProbe(async () => (await jsm.streams.info(config.stream)).state.last_seq, () => isConnected(nc), config.stream);
+  const connected = () => {
+    const ctx = link.current();
+    return ctx !== undefined && isConnected(ctx.nc);
+  };
+  const stream = streamProbe(async () => (await jsmOf(link).streams.info(config.stream)).state.last_seq, connected, config.stream);
   const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
-  const publish = jetStreamPublisher(nc, js, { timeoutMs: config.publishTimeoutMs, deadlineMs: config.publishDeadlineMs });
+  const publish = linkPublisher(link, { timeoutMs: config.publishTimeoutMs, deadlineMs: config.publishDeadlineMs });
   // The drain publishes events already answered 202: the disk guard is for new writes, not for them.
   const spool = config.spoolDir ? startSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, publish, alreadyAccepted: (id) => acceptedSeq(db, id) !== undefined, log }) : undefined;
   const health = async (): Promise<Health> => {
-    const connected = isConnected(nc);
     const { lastSeq: streamSeq, error } = await stream.state();
     const appliedSeq = await readCheckpoint(db);
     const lag = streamSeq === null ? null : Math.max(0, streamSeq - appliedSeq);
@@ -80,11 +93,12 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     // Not ok while a disk is low either: this ingress refuses writes, as it does without JetStream.
     const diskState = diskHealth(disk);
     const low = disk.low();
-    const reason = error ?? (low ? lowDiskMessage(low) : null);
+    const nats = natsHealth(link, connected(), error, spooled);
+    const reason = nats.reason ?? (low ? lowDiskMessage(low) : null);
     return {
       ok: reason === null,
       ...(reason === null ? {} : { reason }),
-      nats: { connected, jetstream: error === null, server: nc.getServer() },
+      nats: nats.nats,
       projector: { appliedSeq, streamSeq, lag },
       flows: { loaded: flows.flows.map((f) => f.name), problems },
       disk: diskState,
@@ -93,16 +107,29 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
   };
   const counters = ingressCounters();
   const held = new HeldConnections({ total: config.maxHeldConnections, perClient: config.maxHeldPerClient });
-  const hosts = watchHosts(nc, subjects);
   const closing = new AbortController();
+  // Heartbeats are heard once connected; until then no executor is known.
+  let hosts: ReturnType<typeof watchHosts> | undefined;
+  void link.ready.then((ctx) => {
+    if (!closing.signal.aborted) hosts = watchHosts(ctx.nc, subjects);
+  });
+  const hostsNow = () => hosts?.hosts() ?? [];
+  const consumers = () => consumerDepths(jsmOf(link), config.stream);
+  let watch: QueueWatch | undefined;
+  const queues: QueueWatch = async (queue) => {
+    const ctx = link.current();
+    if (!ctx) return `cannot tell whether an executor serves queue "${queue}": ${link.why()}`;
+    watch ??= queueWatch(ctx.jsm, config.stream);
+    return await watch(queue);
+  };
   const app = createIngressApp({
     counters,
-    metrics: () => renderMetrics({ db, jsm, stream: config.stream, counters, health, hosts: hosts.hosts, held, spool: spool?.state }),
+    metrics: () => renderMetrics({ db, consumers, counters, health, hosts: hostsNow, held, spool: spool?.state }),
     db,
     publish: diskGuarded(publish, disk),
     spool,
     subjects,
-    queues: queueWatch(jsm, config.stream),
+    queues,
     health,
     lastSeq,
     secret: config.secret,
@@ -119,11 +146,11 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     publishDeadlineMs: config.publishDeadlineMs,
     changes: changes(shared?.applied),
     catalog,
-    lastOn: (subject) => lastMessage({ jsm, stream: config.stream }, subject),
+    lastOn: async (subject) => await lastMessage({ jsm: jsmOf(link), stream: config.stream }, subject),
     closing: closing.signal,
     tombstoneDays: config.tombstoneDays,
     purgeRoundRuns: config.purgeRoundRuns,
-    system: { hosts: hosts.hosts, consumers: () => consumerDepths(jsm, config.stream) },
+    system: { hosts: hostsNow, consumers },
   });
   listenExclusively(app, config);
   const url = `http://${config.host}:${app.server!.port}`;
@@ -135,7 +162,7 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
     url,
     async stop() {
       closing.abort();
-      hosts.stop();
+      hosts?.stop();
       disk.stop();
       await app.stop();
       await spool?.stop();

@@ -30,7 +30,22 @@ export type Service = { name: string; stop(): Promise<void> };
 /** Connects to `natsUrl` and makes sure the stream exists with our settings. */
 export async function connectContext(config: Config, natsUrl: string, name: string): Promise<ServiceContext> {
   const log = logger(name);
-  const nc = await connectNats(natsUrl, `codex-flows ${name} ${config.hostId}`, log);
+  const nc = await connectNats(natsUrl, natsClientName(config, name), log);
+  try {
+    return await provisionedContext(config, nc, log);
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}
+
+/** The name a service's connection carries (nats server report connections). */
+export function natsClientName(config: Pick<Config, "hostId">, name: string): string {
+  return `codex-flows ${name} ${config.hostId}`;
+}
+
+/** A service's context on a connection it has: the stream is created or brought up to date first. */
+export async function provisionedContext(config: Config, nc: NatsConnection, log: Logger): Promise<ServiceContext> {
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, config);
   return { config, nc, js: jetstream(nc), jsm, subjects: subjects(config.subjectPrefix), log };

@@ -6,11 +6,12 @@ import { logger } from "../../lib/log.ts";
 import { forceStopAfterMs, stopOnSignal } from "./context.ts";
 import type { RunningSystem, ServiceName } from "./system.ts";
 import { startThreadedSystem } from "./threads.ts";
+import { startIngressAlone, startsWithoutNats } from "../ingress/alone.ts";
 
 /**
  * A service process: read the configuration, connect, start, stop gracefully on
  * SIGTERM/SIGINT. A bad configuration or an unreachable NATS ends it with a message
- * that says what to fix.
+ * that says what to fix; only the ingress alone with a spool starts without NATS.
  */
 export async function runServices(names: readonly ServiceName[], overrides: Partial<Config> = {}): Promise<RunningSystem> {
   const log = logger(names.join("+"));
@@ -27,6 +28,12 @@ export async function runServices(names: readonly ServiceName[], overrides: Part
   const natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
   const shutdown = stopOnSignal(log, forceStopAfterMs(config));
   try {
+    // The ingress alone with a spool listens at once and waits for NATS (its check runs once connected).
+    if (startsWithoutNats(config, names)) {
+      const system = await startIngressAlone(config, natsUrl);
+      shutdown.ready(system.stop);
+      return system;
+    }
     // Before anything accepts an event: a refusal (CODEX_FLOW_REQUIRE_DURABLE) must come first.
     await checkDurability(config, natsUrl, log);
     const system = await startThreadedSystem(config, natsUrl, names);
