@@ -1,7 +1,7 @@
 // The consumer-loop helper's poison path (issue 9, item 3): a handler that fails on every
 // delivery is given up on after the consumer's max_deliver, recorded once, terminated.
 import { expect, test } from "bun:test";
-import { runDurableLoop } from "../lib/nats/consume.ts";
+import { runPullLoop } from "../lib/nats/consume.ts";
 import { ensureConsumer } from "../lib/nats/jetstream.ts";
 import { logger } from "../lib/log.ts";
 import { Slots } from "../lib/slots.ts";
@@ -19,7 +19,7 @@ test("given a handler that fails every time, when the consumer allows 3 deliveri
 
   let handled = 0;
   const recorded: string[] = [];
-  const loop = runDurableLoop({
+  const loop = runPullLoop({
     js, jsm, stream: config.stream, spec, slots: new Slots(1), batch: 1, log: logger("test"),
     handle: async () => {
       handled++;
@@ -50,7 +50,7 @@ test("given a handler with a programming error, when the consumer allows 30 deli
   const recorded: string[] = [];
   const logged: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
   const log = { info: () => undefined, warn: (message: string, fields?: Record<string, unknown>) => void logged.push({ level: "warn", message, fields }), error: (message: string, fields?: Record<string, unknown>) => void logged.push({ level: "error", message, fields }) };
-  const loop = runDurableLoop({
+  const loop = runPullLoop({
     js, jsm, stream: config.stream, spec, slots: new Slots(1), batch: 1, log,
     handle: async (message) => {
       handled++;

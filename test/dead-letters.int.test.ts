@@ -21,7 +21,7 @@ test("given a max-deliveries advisory, when reading its command fails once in NA
     get: (target, name) => (name !== "getMessage" ? Reflect.get(target, name) : (...args: Parameters<typeof target.getMessage>) => (++reads === 1 ? Promise.reject(new Error("TIMEOUT")) : target.getMessage(...args))),
   });
   const flaky = new Proxy(jsm, { get: (target, name) => (name === "streams" ? streams : Reflect.get(target, name)) }) as JetStreamManager;
-  const loop = await startDeadLetters({ js, jsm: flaky, stream: config.stream, replicas: 1, subjects, hostId: "test-host", log: logger("test") });
+  const loop = await startDeadLetters({ js, jsm: flaky, stream: config.stream, replicas: 1, subjects, hostId: "test-host", publishTimeoutMs: 5_000, log: logger("test") });
   nats.cleanup(() => loop.stop(1_000));
 
   const finished = subjects.run("run-dead", "finished");

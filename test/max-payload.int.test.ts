@@ -4,11 +4,10 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { flowCatalog } from "../lib/flows/catalog.ts";
-import { ensureConsumer } from "../lib/nats/jetstream.ts";
 import { encodeMessage } from "../lib/protocol/messages.ts";
 import { HEADER_ALLOWANCE } from "../lib/nats/payload.ts";
 import { ENVELOPE_ALLOWANCE } from "../services/matcher/fit.ts";
-import { matcherSpec, startMatcher } from "../services/matcher/matcher.ts";
+import { startMatcher } from "../services/matcher/matcher.ts";
 import { subjects } from "../lib/protocol/subjects.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
@@ -141,8 +140,7 @@ describe("a debounce key near max_payload", () => {
     const nc2 = await connect({ servers: nats.url });
     const subjects2 = subjects(config2.subjectPrefix);
     const options = { js: jetstream(nc2), jsm: await jetstreamManager(nc2), stream: config2.stream, subjects: subjects2, catalog: flowCatalog(cwd), ackWaitMs: config2.ackWaitMs, publishTimeoutMs: 5_000, payloadLimit: () => 4 * MAX_PAYLOAD, maxDeliver: 3, log: quiet };
-    await ensureConsumer(options.jsm, config2.stream, matcherSpec(subjects2, options));
-    const loop = startMatcher(options);
+    const loop = await startMatcher(options);
     nats.cleanup(async () => {
       await loop.stop(1_000);
       await other.stop();

@@ -9,7 +9,7 @@ import { encodeMessage, type EventMatched, type FlowMessage } from "../lib/proto
 import { openReadModel, type ReadModel } from "../lib/read-model/database.ts";
 import { listSnapshots, snapshotsDir } from "../lib/read-model/snapshot.ts";
 import { streamStart } from "../lib/nats/stream-history.ts";
-import { MATCHER_DURABLE } from "../services/matcher/matcher.ts";
+import { MATCHER_DURABLE } from "../lib/protocol/consumers.ts";
 import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
 import { startProjectorService } from "../services/projector/service.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";

@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { appendFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
+import { addressOf } from "../lib/protocol/address.ts";
 import type { EventAccepted, FlowMessage } from "../lib/protocol/messages.ts";
+import { subjects } from "../lib/protocol/subjects.ts";
 import { HttpError } from "../services/ingress/errors.ts";
 import { type Publisher, Unavailable } from "../services/ingress/publish.ts";
 import { type Spool, startSpool } from "../services/ingress/spool/spool.ts";
@@ -12,6 +14,7 @@ import { tempDir } from "./support/temp.ts";
 // The spool's files for real (issue 24 item 2): fsynced appends, a drain in order with the
 // same message ids, progress that survives a restart, a torn tail dropped, the size bound.
 // The stream is stood in for by a publisher that records what it was given, or refuses.
+const SUBJECTS = subjects("flows");
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 const message = (id: string): EventAccepted => ({ v: 1, kind: "event.accepted", event: { id, type: "demo.ping", payload: { id }, receivedAt: "2026-12-07T00:00:00.000Z" }, acceptedAt: "2026-12-07T00:00:00.000Z" });
 
@@ -21,9 +24,9 @@ function stream(): Stand {
   const self: Stand = {
     down: true,
     published: [] as { msgID: string; message: FlowMessage }[],
-    publish: async (_subject, message, msgID) => {
+    publish: async (message) => {
       if (self.down) throw new Unavailable("is unavailable (test)");
-      self.published.push({ msgID, message });
+      self.published.push({ msgID: addressOf(SUBJECTS, message).msgID, message });
       return { seq: self.published.length, duplicate: false };
     },
   };
@@ -34,9 +37,9 @@ function stream(): Stand {
 let direct: Publisher;
 const open = (dir: string, s: Stand, extra: { maxBytes?: number; accepted?: Set<string> } = {}): Spool => {
   direct = s.publish;
-  return startSpool({ dir, maxBytes: extra.maxBytes ?? 1024 * 1024, publish: s.publish, alreadyAccepted: (id) => extra.accepted?.has(id) ?? false, log: quiet, pauseMs: 20 });
+  return startSpool({ dir, maxBytes: extra.maxBytes ?? 1024 * 1024, publish: s.publish, subjects: SUBJECTS, alreadyAccepted: (id) => extra.accepted?.has(id) ?? false, log: quiet, pauseMs: 20 });
 };
-const take = (spool: Spool, id: string) => spool.take("flows.events.demo.ping", message(id), `event:${id}`, id, direct);
+const take = (spool: Spool, id: string) => spool.take(message(id), direct);
 
 describe("the ingress spool", () => {
   test("given NATS cannot take an event, then it is spooled; later events follow it into the spool; once NATS answers they drain in order, once, and the files are cut to nothing", async () => {
@@ -86,11 +89,11 @@ describe("the ingress spool", () => {
     const gate = stream();
     gate.down = false;
     await first.stop();
-    const counting: Publisher = async (subject, msg, msgID) => {
+    const counting: Publisher = async (msg) => {
       if (allowed-- <= 0) throw new Unavailable("is unavailable (test)");
-      return await gate.publish(subject, msg, msgID);
+      return await gate.publish(msg);
     };
-    const middle = startSpool({ dir, maxBytes: 1024 * 1024, publish: counting, alreadyAccepted: () => false, log: quiet, pauseMs: 20 });
+    const middle = startSpool({ dir, maxBytes: 1024 * 1024, publish: counting, subjects: SUBJECTS, alreadyAccepted: () => false, log: quiet, pauseMs: 20 });
     await eventually(() => middle.state().depth === 2, 5_000, "two drained");
     await middle.stop();
     s.down = false;
@@ -134,7 +137,7 @@ describe("the ingress spool", () => {
 describe("one ingress per spool", () => {
   test("given a spool directory another ingress holds, then opening it fails and names the holder and CODEX_FLOW_INGRESS_SPOOL", async () => {
     const dir = tempDir("codex-flows-spool-");
-    const child = Bun.spawn(["bun", "-e", `import { startSpool } from ${JSON.stringify(`${import.meta.dir}/../services/ingress/spool/spool.ts`)}; startSpool({ dir: ${JSON.stringify(dir)}, maxBytes: 65536, publish: async () => ({ seq: 1, duplicate: false }), alreadyAccepted: () => false, log: { info() {}, warn() {}, error() {} } }); console.log("held"); await Bun.sleep(60_000);`], { stdout: "pipe" });
+    const child = Bun.spawn(["bun", "-e", `import { startSpool } from ${JSON.stringify(`${import.meta.dir}/../services/ingress/spool/spool.ts`)}; startSpool({ dir: ${JSON.stringify(dir)}, maxBytes: 65536, subjects: { event: () => "x" }, publish: async () => ({ seq: 1, duplicate: false }), alreadyAccepted: () => false, log: { info() {}, warn() {}, error() {} } }); console.log("held"); await Bun.sleep(60_000);`], { stdout: "pipe" });
     try {
       const reader = child.stdout.getReader();
       await eventually(async () => new TextDecoder().decode((await reader.read()).value).includes("held"), 15_000, "the other process to hold the spool");

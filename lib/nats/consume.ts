@@ -3,13 +3,10 @@ import { isProgrammingError, PROGRAMMING_ERROR_REPEATS, RepeatedFailures } from 
 import { type DurableSpec, ensureConsumer } from "./jetstream.ts";
 import type { Logger } from "../log.ts";
 import type { Slots } from "../slots.ts";
+import type { ConsumerDef, Kind, MessageOf } from "../protocol/consumers.ts";
+import { decodeMessage } from "../protocol/messages.ts";
 
 /** How long one pull request waits on an idle stream. */
-/** The durable consumer shared by every executor that serves a queue (the ingress reads its backlog). */
-export function executorDurable(queue: string): string {
-  return `executor-${queue}`;
-}
-
 export const PULL_EXPIRES_MS = 5_000;
 
 /**
@@ -25,7 +22,7 @@ export const HAND_BACK_DELAY_MS = PULL_EXPIRES_MS + 1_000;
  */
 export type Disposition = "ack" | { nak: number } | { term: string } | { abandon: string };
 
-export type DurableLoopOptions = {
+export type PullLoopOptions = {
   js: JetStreamClient;
   jsm: JetStreamManager;
   stream: string;
@@ -70,7 +67,7 @@ export type DurableLoop = {
  * `giveUp` recorded a failure that lasted every delivery `spec.maxDeliver` allows. A message that
  * arrives when every slot is taken keeps its lease (`working()`) until one frees.
  */
-export function runDurableLoop(options: DurableLoopOptions): DurableLoop {
+export function runPullLoop(options: PullLoopOptions): DurableLoop {
   const { js, jsm, stream, spec, slots, log } = options;
   let stopping = false;
   let inFlight = 0;
@@ -183,4 +180,55 @@ export async function whileWorking<T>(message: JsMsg, ackWaitMs: number, work: (
   } finally {
     clearInterval(keep);
   }
+}
+
+export type DurableLoopOptions<K extends Kind> = Omit<PullLoopOptions, "spec" | "handle" | "giveUp"> & {
+  consumer: ConsumerDef<K>;
+  handle(message: MessageOf<K>, delivery: JsMsg): Promise<Disposition>;
+  /** The poison-message path of PullLoopOptions, for a message of the consumer's kinds. */
+  giveUp?(message: MessageOf<K>, delivery: JsMsg, error: unknown): Promise<void>;
+};
+
+/**
+ * A consumer of stream messages (lib/protocol/consumers.ts): provisions its durable
+ * consumer, then pulls (runPullLoop) and hands each message of its kinds, decoded, to
+ * `handle`; anything else on its subjects (not JSON, not valid, another kind) is poison:
+ * logged once with what was wrong and terminated, never redelivered.
+ */
+export async function runDurableLoop<K extends Kind>(options: DurableLoopOptions<K>): Promise<DurableLoop> {
+  const { consumer, log } = options;
+  const spec: DurableSpec = {
+    durable: consumer.durable,
+    filterSubject: consumer.filterSubject,
+    ackWaitMs: consumer.ackWaitMs,
+    ...(consumer.maxDeliver !== undefined ? { maxDeliver: consumer.maxDeliver } : {}),
+    ...(consumer.maxAckPending !== undefined ? { maxAckPending: consumer.maxAckPending } : {}),
+  };
+  await ensureConsumer(options.jsm, options.stream, spec);
+  const kinds: readonly string[] = consumer.kinds;
+  const decode = (delivery: JsMsg): { message: MessageOf<K> } | { error: string } => {
+    const decoded = decodeMessage(delivery.data);
+    if (!decoded.ok) return { error: decoded.error };
+    if (!kinds.includes(decoded.message.kind)) return { error: `a ${decoded.message.kind} message where ${consumer.kinds.join(" or ")} was expected` };
+    return { message: decoded.message as MessageOf<K> };
+  };
+  const { consumer: _, handle: __, giveUp, ...loop } = options;
+  return runPullLoop({
+    ...loop,
+    spec,
+    handle: async (delivery) => {
+      const decoded = decode(delivery);
+      if ("message" in decoded) return await options.handle(decoded.message, delivery);
+      log.error(`poison message for the ${consumer.durable} consumer; terminated`, { subject: delivery.subject, seq: delivery.seq, error: decoded.error });
+      return { term: decoded.error };
+    },
+    ...(giveUp
+      ? {
+          giveUp: async (delivery: JsMsg, error: unknown) => {
+            const decoded = decode(delivery);
+            if ("message" in decoded) await giveUp(decoded.message, delivery, error);
+          },
+        }
+      : {}),
+  });
 }

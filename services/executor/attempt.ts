@@ -6,7 +6,7 @@ import { type Disposition, HAND_BACK_DELAY_MS, redeliveryDelayMs } from "../../l
 import { msgIds } from "../../lib/protocol/ids.ts";
 import { fenceAfterMs, holdLease, type Lease } from "../../lib/nats/lease.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/protocol/messages.ts";
+import { encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/protocol/messages.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
 import { executeStep } from "../../lib/runners/index.ts";
@@ -69,14 +69,8 @@ export type AbortReason = Extract<StopReason, "cancel" | "shutdown">;
  * executor still handles (its lease passed while it was frozen or cut off) is handed
  * back, never run beside it.
  */
-export async function handleCommand(deps: AttemptDeps, message: JsMsg): Promise<Disposition> {
+export async function handleCommand(deps: AttemptDeps, command: RunStep, message: JsMsg): Promise<Disposition> {
   const { subjects, hostId, log } = deps;
-  const decoded = decodeMessage(message.data);
-  if (!decoded.ok || decoded.message.kind !== "run.step") {
-    log.error("poison message on a command queue; terminated", { seq: message.seq, error: decoded.ok ? decoded.message.kind : decoded.error });
-    return { term: "not a run.step message" };
-  }
-  const command = decoded.message;
   const base = command.attemptBase ?? 0;
   const attempt = base + message.info.deliveryCount;
   if (deps.inflight.has(command.runId)) {

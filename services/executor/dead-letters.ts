@@ -1,10 +1,10 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
+import { type DurableLoop, runPullLoop } from "../../lib/nats/consume.ts";
+import { publisher } from "../../lib/nats/publish.ts";
 import { createStreamIfMissing, ensureConsumer } from "../../lib/nats/jetstream.ts";
-import { msgIds } from "../../lib/protocol/ids.ts";
 import type { Logger } from "../../lib/log.ts";
-import { decodeMessage, encodeMessage, type RunFinished } from "../../lib/protocol/messages.ts";
+import { decodeMessage, type RunFinished } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { runEventFor } from "./run-events.ts";
@@ -24,8 +24,9 @@ type MaxDeliveries = { stream: string; consumer: string; stream_seq: number; del
  * advisories are captured in a small stream of their own, so one sent while no executor
  * was up is still handled when one starts.
  */
-export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; replicas: number; subjects: Subjects; hostId: string; log: Logger }): Promise<DurableLoop> {
-  const { js, jsm, stream, subjects, log } = options;
+export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; replicas: number; subjects: Subjects; hostId: string; publishTimeoutMs: number; log: Logger }): Promise<DurableLoop> {
+  const { jsm, stream, log } = options;
+  const publish = publisher(options);
   const advisories = advisoryStream(stream);
   await createStreamIfMissing(jsm, { name: advisories.name, subjects: [advisories.subject], max_age: nanos(7 * 24 * 3600_000), num_replicas: options.replicas });
   // Bounded like every consumer: an advisory that cannot be recorded in 20 tries is left (logged each time).
@@ -53,11 +54,11 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
     };
     // An attempt may have started `next` events before it was lost, and how many is not known here: its run event gets none of the budget.
     const runEvent = runEventFor(command, finished, now, 0);
-    if (runEvent) await js.publish(subjects.event(runEvent.event.type), encodeMessage(runEvent), { msgID: msgIds.event(runEvent.event.id, 0) });
+    if (runEvent) await publish(runEvent);
     // Same msg id as the last attempt's own record: if that executor did finish after all, this one is dropped.
-    await js.publish(subjects.run(command.runId, "finished"), encodeMessage(finished), { msgID: msgIds.lifecycle(command.runId, attempt, "finished") });
+    await publish(finished);
     log.warn("dead letter recorded as a failed run", { runId: command.runId, deliveries: advisory.deliveries });
     return "ack" as const;
   };
-  return runDurableLoop({ js, jsm, stream: advisories.name, spec, slots: new Slots(1), batch: 8, log, handle });
+  return runPullLoop({ js: options.js, jsm, stream: advisories.name, spec, slots: new Slots(1), batch: 8, log, handle });
 }

@@ -1,6 +1,8 @@
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
-import { type DurableLoop, executorDurable, runDurableLoop } from "../../lib/nats/consume.ts";
-import { ensureConsumer } from "../../lib/nats/jetstream.ts";
+import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
+import { consumers } from "../../lib/protocol/consumers.ts";
+import type { JsMsg } from "@nats-io/jetstream";
+import type { RunStep } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/flows/step-policy.ts";
 import type { AbortReason, AttemptDeps } from "./attempt.ts";
@@ -46,17 +48,10 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
   const loops = new Map<string, DurableLoop>();
 
   const serve = async (queue: string) => {
-    const spec = {
-      durable: executorDurable(queue),
-      filterSubject: subjects.command(queue),
-      ackWaitMs: options.ackWaitMs,
-      maxDeliver: options.maxDeliver,
-      ...(isGroupQueue(queue) ? { maxAckPending: 1 } : {}),
-    };
-    await ensureConsumer(jsm, stream, spec);
+    const consumer = consumers.executor(subjects, queue, options);
     // handleCommand holds the lease itself (renewed, and fenced when renewals go unanswered).
-    const handle = (message: Parameters<typeof handleCommand>[1]) => handleCommand(deps, message);
-    loops.set(queue, runDurableLoop({ js, jsm, stream, spec, slots, batch: options.concurrency, log, handle }));
+    const handle = (command: RunStep, delivery: JsMsg) => handleCommand(deps, command, delivery);
+    loops.set(queue, await runDurableLoop({ js, jsm, stream, consumer, slots, batch: options.concurrency, log, handle }));
   };
   for (const queue of servedQueues(options.hostId, options.labels, catalog)) await serve(queue);
 

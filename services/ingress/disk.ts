@@ -38,9 +38,9 @@ export function diskHealth(watch: DiskWatch) {
  * so nothing half-accepted is left behind; reads go on.
  */
 export function diskGuarded(publish: Publisher, watch: DiskWatch): Publisher {
-  return async (subject, message, msgID) => {
+  return async (message, options) => {
     const low = watch.low();
     if (low) throw new HttpError(507, `${lowDiskMessage(low)}; nothing was accepted, retry once space is freed`, undefined, { "retry-after": String(LOW_DISK_RETRY_AFTER_S) });
-    return await publish(subject, message, msgID);
+    return await publish(message, options);
   };
 }

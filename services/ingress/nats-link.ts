@@ -107,10 +107,10 @@ export function jsmOf(link: NatsLink): JetStreamManager {
 /** jetStreamPublisher over the link: before the first connection every write is Unavailable at once (the spool takes an event then). */
 export function linkPublisher(link: NatsLink, options: PublisherOptions): Publisher {
   let publish: Publisher | undefined;
-  return async (subject, message, msgID) => {
+  return async (message, publishOptions) => {
     const ctx = link.current();
     if (!ctx) throw new Unavailable(`is unavailable (${link.why()})`);
-    publish ??= jetStreamPublisher(ctx.nc, ctx.js, options);
-    return await publish(subject, message, msgID);
+    publish ??= jetStreamPublisher(ctx.nc, ctx.js, ctx.subjects, options);
+    return await publish(message, publishOptions);
   };
 }

@@ -2,14 +2,17 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { errors as coreErrors, RequestError } from "@nats-io/nats-core";
 import { type JetStreamClient, JetStreamApiError } from "@nats-io/jetstream";
 import { isConnected } from "../../lib/nats/jetstream.ts";
+import type { PublishOptions } from "../../lib/nats/publish.ts";
+import { addressOf } from "../../lib/protocol/address.ts";
 import { encodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { bodyBytes, bodyLimit, HEADER_ALLOWANCE } from "../../lib/nats/payload.ts";
 import { HttpError } from "./errors.ts";
 
 export type Published = { seq: number; duplicate: boolean };
 
-/** Appends one message to the stream; the API's only write path. */
-export type Publisher = (subject: string, message: FlowMessage, msgID: string) => Promise<Published>;
+/** Appends one message to the stream at its address (lib/protocol/address.ts); the API's only write path. */
+export type Publisher = (message: FlowMessage, options?: PublishOptions) => Promise<Published>;
 
 /** What a sender is told to wait before it tries again, after the publish deadline passed (seconds). */
 export const RETRY_AFTER_S = 5;
@@ -67,9 +70,10 @@ export type PublisherOptions = {
  * drops; then 503 with Retry-After. The deadline sits below a webhook sender's own
  * timeout (GitHub's is 10 s): a sender either gets its 202 or learns to retry.
  */
-export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, options: PublisherOptions): Publisher {
-  return async (subject, message, msgID) => {
-    const body = encodeMessage(message);
+export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, subjects: Subjects, options: PublisherOptions): Publisher {
+  return async (message, publishOptions = {}) => {
+    const { subject, msgID } = addressOf(subjects, message, publishOptions.after);
+    const body = publishOptions.body ?? encodeMessage(message);
     const limit = bodyLimit(nc);
     // Retrying can never help a message over the server's max_payload: that is the sender's to fix.
     if (bodyBytes(body) > limit) {

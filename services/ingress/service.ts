@@ -81,7 +81,7 @@ export async function serveIngress(link: NatsLink, shared?: { db?: ReadModel; ap
   const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
   const publish = linkPublisher(link, { timeoutMs: config.publishTimeoutMs, deadlineMs: config.publishDeadlineMs });
   // The drain publishes events already answered 202: the disk guard is for new writes, not for them.
-  const spool = config.spoolDir ? startSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, publish, alreadyAccepted: (id) => acceptedSeq(db, id) !== undefined, log }) : undefined;
+  const spool = config.spoolDir ? startSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, publish, subjects, alreadyAccepted: (id) => acceptedSeq(db, id) !== undefined, log }) : undefined;
   const health = async (): Promise<Health> => {
     const { lastSeq: streamSeq, error } = await stream.state();
     const appliedSeq = await readCheckpoint(db);

@@ -1,11 +1,11 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
+import { type DurableLoop, runPullLoop } from "../../lib/nats/consume.ts";
 import { type Arrival, debounceVerdict, matcherWait } from "../../lib/flows/debounce.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage, encodeMessage, type RunDeferred, type RunSuperseded } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import { canceled, type DispatchDeps, route } from "./dispatch.ts";
-import { MATCHER_DURABLE } from "./matcher.ts";
+import { MATCHER_DURABLE } from "../../lib/protocol/consumers.ts";
 
 export const DEBOUNCER_DURABLE = "debouncer";
 
@@ -44,7 +44,7 @@ export function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; log: Lo
     }
     return "ack" as const;
   };
-  return runDurableLoop({ js, jsm, stream, spec: { durable: DEBOUNCER_DURABLE, filterSubject: subjects.allDebounce, ackWaitMs: deps.ackWaitMs }, slots: new Slots(16), batch: 16, log, handle });
+  return runPullLoop({ js, jsm, stream, spec: { durable: DEBOUNCER_DURABLE, filterSubject: subjects.allDebounce, ackWaitMs: deps.ackWaitMs }, slots: new Slots(16), batch: 16, log, handle });
 }
 
 /** A deferred run's event as the decision sees it (a message of an older version, without eventSeq, is ordered by its own sequence). */

@@ -1,20 +1,18 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { publisher } from "../../lib/nats/publish.ts";
+import { consumers } from "../../lib/protocol/consumers.ts";
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
 import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
-import type { DurableSpec } from "../../lib/nats/jetstream.ts";
 import { Slots } from "../../lib/slots.ts";
-import { msgIds } from "../../lib/protocol/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import { deferredRun } from "../../lib/flows/debounce.ts";
-import { decodeMessage, encodeMessage, type RunCancelRequested, type RunStep } from "../../lib/protocol/messages.ts";
+import { decodeMessage, type EventAccepted, type RunCancelRequested, type RunStep } from "../../lib/protocol/messages.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { decide } from "./decide.ts";
 import { defer, route, runRecorded } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
 import { giveUpDecision } from "./give-up.ts";
 import { type Prior, seenBefore } from "./seen.ts";
-
-export const MATCHER_DURABLE = "matcher";
 
 export type MatcherOptions = {
   js: JetStreamClient;
@@ -38,9 +36,9 @@ export type MatcherOptions = {
  * instance pulls from it). Commands are published before the decision, and the message
  * is acked last, so a crash at any point redoes the same work with the same ids.
  */
-export function startMatcher(options: MatcherOptions): DurableLoop {
+export async function startMatcher(options: MatcherOptions): Promise<DurableLoop> {
   const { js, jsm, stream, subjects, catalog, log } = options;
-  const publish = (subject: string, body: string, msgID: string) => js.publish(subject, body, { msgID, timeout: options.publishTimeoutMs });
+  const publish = publisher(options);
 
   const alreadyMatched = async (eventId: string, generation: number): Promise<boolean> => {
     // Beyond the dedup window the stream itself remembers: the last decision for this event.
@@ -50,13 +48,7 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     return decoded.ok && decoded.message.kind === "event.matched" && decoded.message.generation >= generation;
   };
 
-  const handle = async (message: JsMsg) => {
-    const decoded = decodeMessage(message.data);
-    if (!decoded.ok || decoded.message.kind !== "event.accepted") {
-      log.error("poison message on the events subject; terminated", { seq: message.seq, subject: message.subject, error: decoded.ok ? decoded.message.kind : decoded.error });
-      return { term: "not an event.accepted message" };
-    }
-    const accepted = decoded.message;
+  const handle = async (accepted: EventAccepted, message: JsMsg) => {
     const generation = accepted.replay?.generation ?? 0;
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
     // Once the stream is trimmed its decision is gone: the read model still knows the id (a copy published again).
@@ -69,18 +61,16 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
       const debounce = generation === 0 ? catalog.find(command.flow, command.step)?.step.trigger.debounce : undefined;
       return debounce ? deferredRun(command, debounce, accepted.acceptedAt, message.seq) : undefined;
     };
-    const { matched, commands } = fitDecision(decide(accepted, catalog.current(), new Date().toISOString()), options.payloadLimit(), deferredOf);
+    const decision = decide(accepted, catalog.current(), new Date().toISOString());
+    const { matched, commands } = fitDecision(decision, options.payloadLimit(), deferredOf);
     const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     await Promise.all(commands.map(({ command, deferred }) => (deferred ? defer(deps, deferred.message, deferred.body) : route(deps, command, message.seq))));
-    await publish(subjects.matched(accepted.event.id), matched, msgIds.matched(accepted.event.id, generation));
+    await publish(decision.matched, { body: matched });
     return "ack" as const;
   };
 
   // A failure on every delivery: the event's decision says so, once, instead of a redelivery loop.
-  const giveUp = async (message: JsMsg, error: unknown) => {
-    const decoded = decodeMessage(message.data);
-    if (!decoded.ok || decoded.message.kind !== "event.accepted") return;
-    const accepted = decoded.message;
+  const giveUp = async (accepted: EventAccepted, message: JsMsg, error: unknown) => {
     const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     const { matched } = decide(accepted, catalog.current(), new Date().toISOString());
     const runIds = matched.decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
@@ -90,26 +80,21 @@ export function startMatcher(options: MatcherOptions): DurableLoop {
     const at = new Date().toISOString();
     for (const runId of given.cancel) {
       const cancel: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: at, reason: `the matcher gave up on its event ${why}` };
-      await publish(subjects.run(runId, "cancel"), encodeMessage(cancel), `run:${runId}:cancel:0`);
+      await publish(cancel, { after: 0 });
     }
     // Sized like any decision (no commands: only the match message is fitted).
-    await publish(subjects.matched(accepted.event.id), fitDecision({ matched: given.matched, commands: [] }, options.payloadLimit()).matched, msgIds.matched(accepted.event.id, matched.generation));
+    await publish(given.matched, { body: fitDecision({ matched: given.matched, commands: [] }, options.payloadLimit()).matched });
   };
 
   return runDurableLoop({
     js,
     jsm,
     stream,
-    spec: matcherSpec(subjects, options),
+    consumer: consumers.matcher(subjects, options),
     giveUp,
     slots: new Slots(8),
     batch: 8,
     log,
     handle,
   });
-}
-
-/** The shared `matcher` consumer: a bounded number of deliveries per event (the poison-message path records the rest). */
-export function matcherSpec(subjects: Subjects, options: Pick<MatcherOptions, "ackWaitMs" | "maxDeliver">): DurableSpec {
-  return { durable: MATCHER_DURABLE, filterSubject: subjects.allEvents, ackWaitMs: options.ackWaitMs, maxDeliver: options.maxDeliver };
 }

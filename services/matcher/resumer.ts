@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { type DurableLoop, runDurableLoop, whileWorking } from "../../lib/nats/consume.ts";
+import { type DurableLoop, runPullLoop, whileWorking } from "../../lib/nats/consume.ts";
 import type { Logger } from "../../lib/log.ts";
 import { decodeMessage } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
@@ -27,5 +27,5 @@ export function startResumer(deps: DispatchDeps & { ackWaitMs: number; log: Logg
     log.info("resumed", { flow: control.flow, ...(control.step ? { step: control.step } : {}), released });
     return "ack" as const;
   };
-  return runDurableLoop({ js, jsm, stream, spec: { durable: RESUMER_DURABLE, filterSubject: subjects.allControl, ackWaitMs: deps.ackWaitMs, maxAckPending: 1 }, slots: new Slots(1), batch: 1, log, handle });
+  return runPullLoop({ js, jsm, stream, spec: { durable: RESUMER_DURABLE, filterSubject: subjects.allControl, ackWaitMs: deps.ackWaitMs, maxAckPending: 1 }, slots: new Slots(1), batch: 1, log, handle });
 }

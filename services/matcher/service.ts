@@ -3,7 +3,7 @@ import { ensureConsumer } from "../../lib/nats/jetstream.ts";
 import type { Service, ServiceContext } from "../runtime/context.ts";
 import { bodyLimit } from "../../lib/nats/payload.ts";
 import { DEBOUNCER_DURABLE, startDebouncer } from "./debouncer.ts";
-import { matcherSpec, startMatcher } from "./matcher.ts";
+import { startMatcher } from "./matcher.ts";
 import { RESUMER_DURABLE, startResumer } from "./resumer.ts";
 import { startScheduler } from "./scheduler.ts";
 import { guardReadModel, priorOf } from "./seen.ts";
@@ -18,8 +18,7 @@ export async function startMatcherService(ctx: ServiceContext, shared?: ReadMode
   const guard = await guardReadModel(ctx, shared);
   const prior = guard.db && ((eventId: string) => priorOf(guard.db!, eventId));
   const options = { js, jsm, stream: config.stream, subjects, catalog, ackWaitMs: config.ackWaitMs, publishTimeoutMs: config.publishTimeoutMs, payloadLimit: () => bodyLimit(nc), maxDeliver: config.maxDeliver, log, prior };
-  await ensureConsumer(jsm, config.stream, matcherSpec(subjects, options));
-  const loop = startMatcher(options);
+  const loop = await startMatcher(options);
   // Beside the matcher: debounced runs, resumed flows, and schedule ticks (every host may run them).
   const deps = { js, jsm, stream: config.stream, subjects, publishTimeoutMs: config.publishTimeoutMs, ackWaitMs: config.ackWaitMs, log };
   await ensureConsumer(jsm, config.stream, { durable: DEBOUNCER_DURABLE, filterSubject: subjects.allDebounce, ackWaitMs: config.ackWaitMs });

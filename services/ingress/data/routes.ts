@@ -1,6 +1,5 @@
 import { Elysia, t } from "elysia";
 import { randomUUID } from "node:crypto";
-import { msgIds } from "../../../lib/protocol/ids.ts";
 import type { PurgeRuns } from "../../../lib/protocol/messages.ts";
 import { requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
@@ -40,7 +39,7 @@ export function dataRoutes(deps: IngressDeps) {
       limit: deps.purgeRoundRuns ?? 500,
       tombstoneDays: deps.tombstoneDays ?? 400,
     };
-    const { seq } = await deps.publish(deps.subjects.purge(purgeId), message, msgIds.purge(purgeId, 1));
+    const { seq } = await deps.publish(message);
     return { purgeId, seq, before: selection.rule.before };
   };
   return new Elysia({ name: "data" })

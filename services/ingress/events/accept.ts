@@ -1,5 +1,4 @@
 import { parseFlowEvent, systemFieldProblems } from "../../../lib/protocol/event.ts";
-import { msgIds } from "../../../lib/protocol/ids.ts";
 import type { EventAccepted } from "../../../lib/protocol/messages.ts";
 import { acceptedSeq, isTombstoned } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
@@ -14,7 +13,7 @@ import { type Wait, waitForMatch } from "./wait.ts";
  * outcome (and waits for the match when asked).
  */
 export function eventAcceptor(deps: IngressDeps) {
-  const { db, publish, subjects } = deps;
+  const { db, publish } = deps;
   // Spooled: not in the stream yet, so no sequence and no match to wait for; the wait says it timed out.
   const spooledAnswer = (eventId: string, taken: { duplicate: boolean }, wait: Wait) => {
     if (taken.duplicate) deps.counters.duplicates++;
@@ -51,11 +50,11 @@ export function eventAcceptor(deps: IngressDeps) {
     if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, isTombstoned(db, event.id) ? undefined : mode);
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
     if (deps.spool) {
-      const taken = await deps.spool.take(subjects.event(event.type), accepted, msgIds.event(event.id, 0), event.id, publish);
+      const taken = await deps.spool.take(accepted, publish);
       if (taken.spooled) return spooledAnswer(event.id, taken, mode);
       return await answer(event.id, 0, taken, mode);
     }
-    return await answer(event.id, 0, await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0)), mode);
+    return await answer(event.id, 0, await publish(accepted), mode);
   };
 
   /** Runs a write, counting a refusal by its status (/metrics: codex_flows_events_rejected_total). */

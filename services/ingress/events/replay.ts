@@ -1,4 +1,3 @@
-import { msgIds } from "../../../lib/protocol/ids.ts";
 import type { EventAccepted } from "../../../lib/protocol/messages.ts";
 import type { EventsTable } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
@@ -10,9 +9,9 @@ import { eventFromRow } from "./present.ts";
  * matches it anew against today's flows (new run ids). The one replay path, used by
  * `POST /events/:id/replay` and bulk replays. With `flow`, only that flow's steps run.
  */
-export async function replayStored(deps: Pick<IngressDeps, "publish" | "subjects">, row: EventsTable, flow?: string): Promise<Published & { generation: number }> {
+export async function replayStored(deps: Pick<IngressDeps, "publish">, row: EventsTable, flow?: string): Promise<Published & { generation: number }> {
   const generation = row.generation + 1;
   const now = new Date().toISOString();
   const accepted: EventAccepted = { v: 1, kind: "event.accepted", event: eventFromRow(row), acceptedAt: now, replay: { generation, requestedAt: now, ...(flow !== undefined ? { flow } : {}) } };
-  return { ...(await deps.publish(deps.subjects.event(row.type), accepted, msgIds.event(row.id, generation))), generation };
+  return { ...(await deps.publish(accepted)), generation };
 }

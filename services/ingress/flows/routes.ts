@@ -76,8 +76,8 @@ export function flowRoutes(deps: IngressDeps) {
     const message: FlowPaused | FlowResumed = pause
       ? { v: 1, kind: "flow.paused", flow: flowName, ...step, at, ...(body.reason ? { reason: body.reason } : {}) }
       : { v: 1, kind: "flow.resumed", flow: flowName, ...step, at, pausedSeq: last!.seq };
-    // The msgID names the state it leaves, so two operators' identical requests make one message.
-    const { seq } = await deps.publish(subject, message, `${message.kind}:${flowName}:${body.step ?? ""}:${last?.seq ?? 0}`);
+    // Its message id names the state it leaves (lib/protocol/ids.ts), so two operators' identical requests make one message.
+    const { seq } = await deps.publish(message, { after: last?.seq ?? 0 });
     await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
     return { flow: flowName, ...step, paused: pause, seq, at };
   };

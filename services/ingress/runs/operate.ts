@@ -1,4 +1,3 @@
-import { msgIds } from "../../../lib/protocol/ids.ts";
 import type { RunCancelRequested, RunStep } from "../../../lib/protocol/messages.ts";
 import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
 import type { IngressDeps } from "../deps.ts";
@@ -27,7 +26,7 @@ export async function cancelRun(deps: IngressDeps, runId: string): Promise<RunVi
   if (FINAL_STATUSES.has(run.status)) throw new HttpError(409, `run ${runId} already ended (${run.status}); there is nothing to cancel`);
   if (run.cancelRequestedAt) throw new HttpError(409, `run ${runId} is already being canceled (requested at ${run.cancelRequestedAt})`);
   const request: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: new Date().toISOString(), reason: "requested through the API" };
-  const { seq } = await deps.publish(deps.subjects.run(runId, "cancel"), request, `run:${runId}:cancel:${run.attempt}`);
+  const { seq } = await deps.publish(request, { after: run.attempt });
   await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
   const deadline = Date.now() + CANCEL_SETTLE_MS;
   for (;;) {
@@ -62,7 +61,7 @@ export async function retryRun(deps: IngressDeps, runId: string): Promise<RunVie
     chainDepth: event.chain_depth,
     attemptBase: run.attempt,
   };
-  const { seq } = await deps.publish(deps.subjects.command(run.queue), command, msgIds.command(runId, run.attempt + 1));
+  const { seq } = await deps.publish(command);
   await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
   return await currentRun(deps, runId);
 }

@@ -1,5 +1,5 @@
 import { JetStreamApiCodes, type JetStreamManager } from "@nats-io/jetstream";
-import { executorDurable } from "../../../lib/nats/consume.ts";
+import { executorDurable } from "../../../lib/protocol/consumers.ts";
 import { isApiError } from "../../../lib/nats/jetstream.ts";
 
 /** Says why queued runs wait: whether any executor is pulling from their queue right now. */

@@ -1,5 +1,7 @@
 import type { Logger } from "../../../lib/log.ts";
-import type { FlowMessage } from "../../../lib/protocol/messages.ts";
+import { addressOf } from "../../../lib/protocol/address.ts";
+import type { EventAccepted } from "../../../lib/protocol/messages.ts";
+import type { Subjects } from "../../../lib/protocol/subjects.ts";
 import { HttpError } from "../errors.ts";
 import { type Published, type Publisher, RETRY_AFTER_S, Unavailable } from "../publish.ts";
 import { encodeRecord, type SpoolRecord } from "./record.ts";
@@ -16,7 +18,7 @@ export type Spool = {
    * Publishes with `direct` (the API's publisher, with its guards), or spools when NATS
    * cannot take it within the deadline; while anything waits in the spool, spools at once (order).
    */
-  take(subject: string, message: FlowMessage, msgID: string, eventId: string, direct: Publisher): Promise<Taken>;
+  take(message: EventAccepted, direct: Publisher): Promise<Taken>;
   state(): SpoolState;
   stop(): Promise<void>;
 };
@@ -26,6 +28,8 @@ export type SpoolOptions = {
   maxBytes: number;
   /** The drain's publisher: the events it publishes were answered 202 already, so no guard for new writes applies. */
   publish: Publisher;
+  /** Where events are published (their subject and message id are kept in each record). */
+  subjects: Subjects;
   /** Whether the read model already has this event (a drain after the dedup window, or a repeat): then it is not published again. */
   alreadyAccepted: (eventId: string) => boolean;
   log: Logger;
@@ -83,7 +87,8 @@ export function startSpool(options: SpoolOptions): Spool {
     const record = store.read(entry);
     if (!options.alreadyAccepted(record.eventId)) {
       try {
-        await publish(record.subject, record.message, record.msgID);
+        // The record's own message id (the same addressOf gives; kept in the record since the first spool version).
+        await publish(record.message);
       } catch (error) {
         if (error instanceof Unavailable || (error instanceof HttpError && error.status === 503)) {
           await Bun.sleep(options.pauseMs ?? 1_000);
@@ -116,7 +121,9 @@ export function startSpool(options: SpoolOptions): Spool {
   })();
 
   return {
-    async take(subject, message, msgID, eventId, direct) {
+    async take(message, direct) {
+      const { subject, msgID } = addressOf(options.subjects, message);
+      const eventId = message.event.id;
       const spool = async (): Promise<Taken> => {
         if (store.holds(msgID) || queue.some((q) => q.record.msgID === msgID)) return { spooled: true, duplicate: true };
         await append({ subject, msgID, eventId, message, spooledAt: Date.now() });
@@ -124,7 +131,7 @@ export function startSpool(options: SpoolOptions): Spool {
       };
       if (depth() > 0) return await spool();
       try {
-        return await direct(subject, message, msgID);
+        return await direct(message);
       } catch (error) {
         if (error instanceof Unavailable) return await spool();
         throw error;
