@@ -16,6 +16,7 @@ import { type ChainLimits, chainedEvents, runBudget } from "./chain.ts";
 import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
 import { LocalWriteError, localWriteReason } from "./local-write.ts";
 import { liveOutput } from "./output.ts";
+import { type AbortReason, decideAttempt } from "./decide.ts";
 import { runEventFor } from "./run-events.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
 
@@ -53,8 +54,7 @@ export type AttemptDeps = {
   log: Logger;
 };
 
-/** Why an attempt was aborted (fencing does not abort: it kills the step, see handleCommand). */
-export type AbortReason = "cancel" | "shutdown";
+export type { AbortReason } from "./decide.ts";
 
 /**
  * Handles one delivery of a run command: skips it when the run already ended or was
@@ -126,26 +126,40 @@ type Stops = { controller: AbortController; fence: AbortSignal; lease: Lease };
 async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, attempt: number, stops: Stops, finish: Finish, publish: Publish): Promise<Disposition> {
   const { subjects, hostId, log } = deps;
   const { controller, fence, lease } = stops;
-  const base = command.attemptBase ?? 0;
-  const [last, cancel] = await Promise.all([lastMessage(deps, subjects.run(command.runId, "finished")), lastMessage(deps, subjects.run(command.runId, "cancel"))]);
-  const lastFinished = last?.message.kind === "run.finished" && last.message.attempt > base ? last.message : undefined;
-  if (lastFinished && lastFinished.retryInMs === undefined) return "ack";
-  if ((cancel && cancel.seq > message.seq) || controller.signal.reason === "cancel") {
-    await finish(noRun("canceled", "canceled before it started"));
-    return "ack";
+  const [finished, cancel] = await Promise.all([lastMessage(deps, subjects.run(command.runId, "finished")), lastMessage(deps, subjects.run(command.runId, "cancel"))]);
+  const decision = decideAttempt({
+    command,
+    attempt,
+    seq: message.seq,
+    finished,
+    cancel,
+    aborted: controller.signal.reason as AbortReason | undefined,
+    fenced: fence.aborted,
+    found: deps.catalog.find(command.flow, command.step),
+    hostId,
+    maxLostAttempts: deps.maxLostAttempts,
+  });
+  switch (decision.kind) {
+    case "skip":
+      return "ack";
+    case "cancel":
+      await finish(noRun("canceled", decision.error));
+      return "ack";
+    case "giveUp":
+      await finish(noRun("failed", decision.error));
+      return "ack";
+    case "handBack":
+      return { nak: HAND_BACK_DELAY_MS };
+    case "abandon":
+      return { abandon: decision.reason };
+    case "run":
+      break;
+    default: {
+      const unknown: never = decision;
+      throw new Error(`unhandled attempt decision ${(unknown as { kind: string }).kind}`);
+    }
   }
-  if (controller.signal.reason === "shutdown") return { nak: HAND_BACK_DELAY_MS };
-  if (fence.aborted) return { abandon: "fenced before the step started" };
-  const unfinished = attempt - 1 - (lastFinished?.attempt ?? base);
-  if (unfinished >= deps.maxLostAttempts) {
-    await finish(noRun("failed", `gave up: the last ${unfinished} attempts ended without a result (their executors stopped mid-step)`));
-    return "ack";
-  }
-  const found = deps.catalog.find(command.flow, command.step);
-  if (!found) {
-    await finish(noRun("failed", `flow "${command.flow}" has no step "${command.step}" on host ${hostId}`));
-    return "ack";
-  }
+  const { found, lastFinished } = decision;
 
   // A local write that fails (a full disk) is no result of the step's: recorded as itself, retried with backoff, never a lost attempt.
   let localError: LocalWriteError | undefined;
