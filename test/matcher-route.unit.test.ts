@@ -1,7 +1,8 @@
 import { describe, test } from "bun:test";
-import type { FlowPaused, FlowResumed, RunHeld, RunStep } from "../lib/protocol/messages.ts";
-import { releaseOrder, type RouteFacts, routeCommand, type Stored } from "../services/matcher/route.ts";
-import { command, T0 } from "./support/messages.ts";
+import type { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunStep } from "../lib/protocol/messages.ts";
+import { deferredRun } from "../lib/flows/debounce.ts";
+import { releaseOrder, type RouteFacts, routeCommand, type Settled, settleDeferred, type Stored } from "../services/matcher/route.ts";
+import { anEvent, command, T0 } from "./support/messages.ts";
 import { spec } from "./support/spec.ts";
 
 const RUN = "run-aaaaaaaaaaaaaaaaaaaaaaaa";
@@ -59,5 +60,44 @@ describe("matcher releaseOrder", () => {
 
   test("given nothing held, when resumed, then nothing is released", () => {
     releasing.given([]).when("resumed").thenNothing();
+  });
+});
+
+describe("debouncer settleDeferred", () => {
+  const DEBOUNCE = { ms: 1_000, key: "type" };
+  /** The run of event `id`, stored at `storedSeq`, whose event was stored at `eventSeq` and arrived `ms` after T0. */
+  const deferredOf = (id: string, ms: number, eventSeq?: number) => {
+    const message = deferredRun(command(`run-${id}`, anEvent({ id })), DEBOUNCE, new Date(Date.parse(T0) + ms).toISOString(), eventSeq ?? 1);
+    if (eventSeq === undefined) delete message.eventSeq;
+    return message;
+  };
+  const mine = deferredOf("e1", 0, 10);
+  /** Given the deferred runs stored after mine on its key's subject, when mine is due, what it does. */
+  const settling = spec((storedSeq: number, given: { later: Stored[]; deferred?: RunDeferred }) => settleDeferred(given.deferred ?? mine, { storedSeq, later: given.later, now: NOW }));
+  const supersededBy = (eventId: string): Settled => ({ kind: "supersede", superseded: { v: 1, kind: "run.superseded", runId: "run-e1", supersededBy: eventId, at: NOW } });
+
+  test("given no later run on its key, when the run is due, then it is released", () => {
+    settling.given({ later: [] }).when(20).then({ kind: "release" });
+  });
+
+  test("given a later event exactly the debounce time after it, when due, then it is superseded, naming that event", () => {
+    settling.given({ later: [{ seq: 21, message: deferredOf("e2", 1_000, 11) }] }).when(20).then(supersededBy("e2"));
+  });
+
+  test("given a later event a millisecond past the debounce time, when due, then it is released", () => {
+    settling.given({ later: [{ seq: 21, message: deferredOf("e2", 1_001, 11) }] }).when(20).then({ kind: "release" });
+  });
+
+  test("given two later events deferred out of their stored order (two matchers), when due, then the first stored supersedes it", () => {
+    settling.given({ later: [{ seq: 21, message: deferredOf("e3", 600, 12) }, { seq: 22, message: deferredOf("e2", 300, 11) }] }).when(20).then(supersededBy("e2"));
+  });
+
+  test("given a run deferred after it whose event was stored before its own (a slower matcher), when due, then it does not supersede it", () => {
+    settling.given({ later: [{ seq: 21, message: deferredOf("e0", 500, 9) }] }).when(20).then({ kind: "release" });
+  });
+
+  test("given a run of an older version (no event sequence) stored at 20, when due, then its stored sequence orders it: a run of an event stored at 11 does not supersede it", () => {
+    settling.given({ deferred: deferredOf("e1", 0), later: [{ seq: 21, message: deferredOf("e2", 500, 11) }] }).when(20).then({ kind: "release" });
+    settling.given({ deferred: deferredOf("e1", 0), later: [{ seq: 21, message: deferredOf("e2", 500) }] }).when(20).then(supersededBy("e2"));
   });
 });

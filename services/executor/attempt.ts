@@ -139,25 +139,12 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     hostId,
     maxLostAttempts: deps.maxLostAttempts,
   });
-  switch (decision.kind) {
-    case "skip":
-      return "ack";
-    case "cancel":
-      await finish(noRun("canceled", decision.error));
-      return "ack";
-    case "giveUp":
-      await finish(noRun("failed", decision.error));
-      return "ack";
-    case "handBack":
-      return { nak: HAND_BACK_DELAY_MS };
-    case "abandon":
-      return { abandon: decision.reason };
-    case "run":
-      break;
-    default: {
-      const unknown: never = decision;
-      throw new Error(`unhandled attempt decision ${(unknown as { kind: string }).kind}`);
-    }
+  if (decision.kind === "handBack") return { nak: HAND_BACK_DELAY_MS };
+  if (decision.kind === "abandon") return { abandon: decision.reason };
+  if (decision.kind !== "run") {
+    // A skip only acks; a cancel or a give-up records the attempt first.
+    if (decision.kind !== "skip") await finish(noRun(decision.kind === "cancel" ? "canceled" : "failed", decision.error));
+    return "ack";
   }
   const { found, lastFinished } = decision;
 

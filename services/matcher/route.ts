@@ -1,4 +1,5 @@
-import type { FlowMessage, RunHeld, RunStep } from "../../lib/protocol/messages.ts";
+import { type Arrival, debounceVerdict } from "../../lib/flows/debounce.ts";
+import type { FlowMessage, RunDeferred, RunHeld, RunStep, RunSuperseded } from "../../lib/protocol/messages.ts";
 
 /** A message as the stream holds it: decoded, with its sequence. */
 export type Stored = { seq: number; message: FlowMessage };
@@ -41,4 +42,25 @@ export function routeCommand(command: RunStep, facts: RouteFacts): Route {
 export function releaseOrder(stored: readonly Stored[]): RunStep[] {
   const held = stored.flatMap(({ seq, message }) => (message.kind === "run.held" ? [{ order: message.eventSeq ?? seq, command: message.command }] : []));
   return held.sort((a, b) => a.order - b.order).map((h) => h.command);
+}
+
+/** A deferred run's event as the debounce sees it (a message of an older version, without eventSeq, is ordered by its own sequence). */
+export function arrivalOf(deferred: RunDeferred, storedSeq: number): Arrival {
+  return { eventId: deferred.command.eventId, seq: deferred.eventSeq ?? storedSeq, arrivedAt: deferred.arrivedAt };
+}
+
+/** What a due debounced run does: goes on to be routed (unless canceled meanwhile), or is superseded. */
+export type Settled = { kind: "release" } | { kind: "supersede"; superseded: RunSuperseded };
+
+/**
+ * Settles a debounced run once its wait is over (lib/flows/debounce.ts debounceVerdict):
+ * `later` are the deferred runs stored after it on its key's subject; the first of them
+ * whose event came within the debounce time supersedes it, else it is released. Pure:
+ * the time arrives in `facts`.
+ */
+export function settleDeferred(deferred: RunDeferred, facts: { storedSeq: number; later: readonly Stored[]; now: string }): Settled {
+  const others = facts.later.flatMap(({ seq, message }) => (message.kind === "run.deferred" ? [arrivalOf(message, seq)] : []));
+  const verdict = debounceVerdict(arrivalOf(deferred, facts.storedSeq), others, deferred.debounceMs);
+  if (verdict.start) return { kind: "release" };
+  return { kind: "supersede", superseded: { v: 1, kind: "run.superseded", runId: deferred.runId, supersededBy: verdict.supersededBy, at: facts.now } };
 }
