@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { accepted, anEvent, command, finished, started, T0 } from "./support/messages.ts";
 import { memoryReadModel } from "./support/read-state.ts";
-import type { FlowMessage } from "../lib/protocol/messages.ts";
+import type { FlowMessage, PurgeRuns } from "../lib/protocol/messages.ts";
+import { isPurge } from "../services/projector/evolve.ts";
+import { spec } from "./support/spec.ts";
 
 const RUN = "run-aaaaaaaaaaaaaaaaaaaaaaaa";
 
@@ -84,7 +86,7 @@ describe("projector evolve", () => {
     const once = given(log);
     const twice = given([...log, ...log]);
     expect(twice.snapshot()).toBe(once.snapshot());
-    for (const [i, m] of log.entries()) expect(once.apply(m, i + 1).filter((w) => w.table !== "matches" && w.table !== "events")).toEqual([]);
+    for (const [i, m] of log.entries()) expect(once.apply(m, i + 1).filter((w) => isPurge(w) || (w.table !== "matches" && w.table !== "events"))).toEqual([]);
   });
 
   test("given output chunks, then they are stored once each and the run counts their size once, however often they are applied", () => {
@@ -112,5 +114,32 @@ describe("projector evolve", () => {
       ["regenerate", []],
       ["rebase", ["schema: /repo must be string"]],
     ]);
+  });
+});
+
+/** What evolve writes for one message (`when`, stored at sequence `seq`), given the messages before it. */
+const projection = spec((when: { message: FlowMessage; seq: number }, history: FlowMessage[]) => given(history).apply(when.message, when.seq));
+
+describe("projector evolve: purges are writes", () => {
+  const purge: PurgeRuns = { v: 1, kind: "runs.purge", purgeId: "retention:2026-11-23T10:00:00.000Z", round: 1, at: T0, rules: [{ before: T0, keepRuns: 10 }], eventsBefore: T0, limit: 500, tombstoneDays: 400 };
+
+  test("given a finished run, when a purge round arrives, then evolve writes that purge round (what it deletes the store picks from the read model), and no row", () => {
+    projection.given([accepted(), command(RUN), started(RUN, 1), finished(RUN, 1)]).when({ message: purge, seq: 5 }).then([{ purge }]);
+  });
+
+  test("given an empty read model, when the next round of a purge arrives, then it is written as well: a round is applied wherever it stands", () => {
+    projection.given([]).when({ message: { ...purge, round: 2 }, seq: 1 }).then([{ purge: { ...purge, round: 2 } }]);
+  });
+
+  test("given an event, when the same event is accepted again, then nothing is written", () => {
+    projection.given([accepted()]).when({ message: accepted(), seq: 2 }).thenNothing();
+  });
+
+  test("given an event, when a run's output comes for a run never queued, then nothing is written", () => {
+    projection.given([accepted()]).when({ message: { v: 1, kind: "run.output", runId: RUN, attempt: 1, chunk: 0, stream: "stdout", text: "x", at: T0 }, seq: 2 }).thenNothing();
+  });
+
+  test("given anything, when a message of a kind evolve does not know arrives, then it throws, naming the kind", () => {
+    projection.given([]).when({ message: { v: 1, kind: "run.teleported" } as unknown as FlowMessage, seq: 1 }).thenThrows("unhandled message kind run.teleported");
   });
 });

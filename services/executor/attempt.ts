@@ -3,19 +3,20 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
 import type { ExecutorKind } from "../../lib/config.ts";
 import { type Disposition, HAND_BACK_DELAY_MS, redeliveryDelayMs } from "../../lib/nats/consume.ts";
-import { msgIds } from "../../lib/protocol/ids.ts";
+import { type Publish, publisher, retrying } from "../../lib/nats/publish.ts";
 import { fenceAfterMs, holdLease, type Lease } from "../../lib/nats/lease.ts";
 import type { Logger } from "../../lib/log.ts";
-import { encodeMessage, type FlowMessage, type RunFinished, type RunStep } from "../../lib/protocol/messages.ts";
+import type { RunFinished, RunStep } from "../../lib/protocol/messages.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
 import { executeStep } from "../../lib/runners/index.ts";
-import type { StepOutcome, StopReason } from "../../lib/runners/types.ts";
+import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { type ChainLimits, chainedEvents, runBudget } from "./chain.ts";
 import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
 import { LocalWriteError, localWriteReason } from "./local-write.ts";
 import { liveOutput } from "./output.ts";
+import { type AbortReason, decideAttempt } from "./decide.ts";
 import { runEventFor } from "./run-events.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
 
@@ -53,8 +54,7 @@ export type AttemptDeps = {
   log: Logger;
 };
 
-/** Why an attempt was aborted: the runner's stop it asks for (fencing does not abort: it kills the step, see handleCommand). */
-export type AbortReason = Extract<StopReason, "cancel" | "shutdown">;
+export type { AbortReason } from "./decide.ts";
 
 /**
  * Handles one delivery of a run command: skips it when the run already ended or was
@@ -70,7 +70,7 @@ export type AbortReason = Extract<StopReason, "cancel" | "shutdown">;
  * back, never run beside it.
  */
 export async function handleCommand(deps: AttemptDeps, command: RunStep, message: JsMsg): Promise<Disposition> {
-  const { subjects, hostId, log } = deps;
+  const { hostId, log } = deps;
   const base = command.attemptBase ?? 0;
   const attempt = base + message.info.deliveryCount;
   if (deps.inflight.has(command.runId)) {
@@ -84,16 +84,17 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
     log.warn("no lease renewal answered: fencing the step so that another host can take it", { runId: command.runId, attempt, silentMs });
     fence.abort();
   });
-  const publish = (subject: string, body: FlowMessage, msgID: string) => publishDurably(deps, subject, encodeMessage(body), msgID, lease);
+  // The attempt's records must reach the log: the lease is kept and the publish retried until they do.
+  const publish = retrying(publisher(deps), { tries: 60, onRetry: (error, tries, message) => (log.warn("publish failed; retrying", { kind: message.kind, runId: command.runId, tries, error }), lease.renewNow()) });
   // Unless told what the result's `next` left, the run started nothing and leaves its whole share.
   const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent = runBudget(command, deps.chainLimits)) => {
     const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };
     // The run event goes first: once the record is written, a redelivery would not emit it.
     const runEvent = runEventFor(command, finished, new Date().toISOString(), unspent);
-    if (runEvent) await publish(subjects.event(runEvent.event.type), runEvent, msgIds.event(runEvent.event.id, 0));
+    if (runEvent) await publish(runEvent);
     // Sized before publishing: a record over max_payload would be refused on every attempt.
     const body = encodeFinished(finished, deps.payloadLimit());
-    await publishDurably(deps, subjects.run(command.runId, "finished"), body, msgIds.lifecycle(command.runId, attempt, "finished"), lease);
+    await publish(finished, { body });
   };
 
   // Registered before anything is awaited, so a cancel that arrives from here on reaches this attempt.
@@ -112,7 +113,6 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
 }
 
 type Finish = (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent?: number) => Promise<void>;
-type Publish = (subject: string, body: FlowMessage, msgID: string) => Promise<unknown>;
 
 /** What may end an attempt early: a cancel or shutdown (`controller`), or its lease given up (`fence` aborts). */
 type Stops = { controller: AbortController; fence: AbortSignal; lease: Lease };
@@ -120,26 +120,27 @@ type Stops = { controller: AbortController; fence: AbortSignal; lease: Lease };
 async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, attempt: number, stops: Stops, finish: Finish, publish: Publish): Promise<Disposition> {
   const { subjects, hostId, log } = deps;
   const { controller, fence, lease } = stops;
-  const base = command.attemptBase ?? 0;
-  const [last, cancel] = await Promise.all([lastMessage(deps, subjects.run(command.runId, "finished")), lastMessage(deps, subjects.run(command.runId, "cancel"))]);
-  const lastFinished = last?.message.kind === "run.finished" && last.message.attempt > base ? last.message : undefined;
-  if (lastFinished && lastFinished.retryInMs === undefined) return "ack";
-  if ((cancel && cancel.seq > message.seq) || controller.signal.reason === "cancel") {
-    await finish(noRun("canceled", "canceled before it started"));
+  const [finished, cancel] = await Promise.all([lastMessage(deps, subjects.run(command.runId, "finished")), lastMessage(deps, subjects.run(command.runId, "cancel"))]);
+  const decision = decideAttempt({
+    command,
+    attempt,
+    seq: message.seq,
+    finished,
+    cancel,
+    aborted: controller.signal.reason as AbortReason | undefined,
+    fenced: fence.aborted,
+    found: deps.catalog.find(command.flow, command.step),
+    hostId,
+    maxLostAttempts: deps.maxLostAttempts,
+  });
+  if (decision.kind === "handBack") return { nak: HAND_BACK_DELAY_MS };
+  if (decision.kind === "abandon") return { abandon: decision.reason };
+  if (decision.kind !== "run") {
+    // A skip only acks; a cancel or a give-up records the attempt first.
+    if (decision.kind !== "skip") await finish(noRun(decision.kind === "cancel" ? "canceled" : "failed", decision.error));
     return "ack";
   }
-  if (controller.signal.reason === "shutdown") return { nak: HAND_BACK_DELAY_MS };
-  if (fence.aborted) return { abandon: "fenced before the step started" };
-  const unfinished = attempt - 1 - (lastFinished?.attempt ?? base);
-  if (unfinished >= deps.maxLostAttempts) {
-    await finish(noRun("failed", `gave up: the last ${unfinished} attempts ended without a result (their executors stopped mid-step)`));
-    return "ack";
-  }
-  const found = deps.catalog.find(command.flow, command.step);
-  if (!found) {
-    await finish(noRun("failed", `flow "${command.flow}" has no step "${command.step}" on host ${hostId}`));
-    return "ack";
-  }
+  const { found, lastFinished } = decision;
 
   // A local write that fails (a full disk) is no result of the step's: recorded as itself, retried with backoff, never a lost attempt.
   let localError: LocalWriteError | undefined;
@@ -158,10 +159,10 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
 
   let ran: StepOutcome;
   const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
-  await publish(subjects.run(command.runId, "started"), started, msgIds.lifecycle(command.runId, attempt, "started"));
+  await publish(started);
   const recordFenced = async (what: string) => {
     const fenced = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `fenced on ${hostId}: ${what}`, fenced: true };
-    await publish(subjects.run(command.runId, "released"), fenced, msgIds.lifecycle(command.runId, attempt, "released"));
+    await publish(fenced);
     return { abandon: "fenced" } satisfies Disposition;
   };
   const cutOff = `no lease renewal answered for ${fenceAfterMs(deps.ackWaitMs)} ms (cut off from NATS)`;
@@ -173,7 +174,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   let guardFencedMs: number | undefined;
   // Kills the step at once when its ledger entry cannot be written (as the fence does).
   const unrecorded = new AbortController();
-  const live = liveOutput(deps.js, subjects, command.runId, attempt, deps.liveOutputBytes, log);
+  const live = liveOutput(publisher(deps), command.runId, attempt, deps.liveOutputBytes, log);
   try {
     ran = await executeStep({
       ...found,
@@ -214,7 +215,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   if (localError) return await retryLocally(localError);
   if (controller.signal.reason === "shutdown") {
     const released = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `executor on ${hostId} shut down before the step finished; handed back` };
-    await publish(subjects.run(command.runId, "released"), released, msgIds.lifecycle(command.runId, attempt, "released"));
+    await publish(released);
     return { nak: HAND_BACK_DELAY_MS };
   }
   // Stopped by the fence, or ran to its end (then its record below says how it ended, and a redelivery finds it).
@@ -234,7 +235,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   const fitting = eventsThatFit(proposed.events, limit);
   const chained = { events: fitting.events, problems: [...proposed.problems, ...fitting.problems] };
   for (const accepted of chained.events) {
-    await publish(subjects.event(accepted.event.type), accepted, msgIds.event(accepted.event.id, 0));
+    await publish(accepted);
   }
   const stdout = tailOf(outcome.stdout, deps.outputTailBytes);
   const stderr = tailOf(outcome.stderr, deps.outputTailBytes);
@@ -275,18 +276,4 @@ export function stoppedByFence(ran: Pick<StepOutcome, "stoppedBy" | "signal">, g
 function noRun(status: RunFinished["status"], error: string): Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt"> {
   const now = new Date().toISOString();
   return { status, exitCode: null, signal: null, error, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0 };
-}
-
-/** The attempt's records must reach the log: keep the lease and retry until they do. */
-async function publishDurably(deps: AttemptDeps, subject: string, body: string, msgID: string, lease: Lease) {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await deps.js.publish(subject, body, { msgID, timeout: deps.publishTimeoutMs });
-    } catch (error) {
-      if (tries >= 60) throw error;
-      deps.log.warn("publish failed; retrying", { subject, tries, error });
-      lease.renewNow();
-      await Bun.sleep(Math.min(2_000, 100 * tries));
-    }
-  }
 }

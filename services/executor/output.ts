@@ -1,9 +1,7 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
 import { LIVE_OUTPUT_STOPPED } from "../../lib/runners/output.ts";
-import { msgIds } from "../../lib/protocol/ids.ts";
 import type { Logger } from "../../lib/log.ts";
-import { encodeMessage, type RunOutput } from "../../lib/protocol/messages.ts";
-import type { Subjects } from "../../lib/protocol/subjects.ts";
+import type { Publish } from "../../lib/nats/publish.ts";
+import type { RunOutput } from "../../lib/protocol/messages.ts";
 
 const FLUSH_BYTES = 16 * 1024;
 const FLUSH_EVERY_MS = 200;
@@ -23,7 +21,7 @@ export type LiveOutput = {
  * first chunk is due publishes none: its whole output is in the attempt's record, and
  * most steps are that short.
  */
-export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: string, attempt: number, capBytes: number, log: Logger): LiveOutput {
+export function liveOutput(publishMessage: Publish, runId: string, attempt: number, capBytes: number, log: Logger): LiveOutput {
   let pending: { stream: "stdout" | "stderr"; text: string } | undefined;
   let sent = 0;
   let chunk = 0;
@@ -33,8 +31,7 @@ export function liveOutput(js: JetStreamClient, subjects: Subjects, runId: strin
 
   const publish = (stream: "stdout" | "stderr", text: string) => {
     const message: RunOutput = { v: 1, kind: "run.output", runId, attempt, chunk, stream, text, at: new Date().toISOString() };
-    const done = js
-      .publish(subjects.run(runId, "output"), encodeMessage(message), { msgID: msgIds.output(runId, attempt, chunk) })
+    const done = publishMessage(message)
       .catch((error) => log.warn("live output chunk not published", { runId, chunk: message.chunk, error }))
       .finally(() => inflight.delete(done));
     inflight.add(done);

@@ -1,8 +1,8 @@
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
-import { msgIds } from "../../lib/protocol/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Flow } from "../../lib/flows/manifest.ts";
-import { encodeMessage, type EventAccepted, type FlowMessage, type ScheduleTicked } from "../../lib/protocol/messages.ts";
+import { publisher } from "../../lib/nats/publish.ts";
+import type { EventAccepted, ScheduleTicked } from "../../lib/protocol/messages.ts";
 import { dueTicks, type Schedule, tickEvent, tickEventId } from "../../lib/flows/schedule.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
 import type { DispatchDeps } from "./dispatch.ts";
@@ -24,13 +24,13 @@ export type Scheduler = { stop(): Promise<void>; /** One pass now (tests). */ pa
  * tick on the schedule's subject is where a scheduler resumes after everything was down.
  */
 export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log: Logger; everyMs?: number; duplicateWindowMs?: number }): Scheduler {
-  const { js, subjects, log } = deps;
+  const { subjects, log } = deps;
   // Only inside the dedup window: a repeat there is dropped by its msgID and never enters the stream.
   const confirmWithinMs = Math.min(CONFIRM_WITHIN_MS, (deps.duplicateWindowMs ?? 120_000) / 2);
   const firstSeen = new Map<string, Date>();
   // Tick events this scheduler published or re-published: a claimer that died before its event is covered once.
   const confirmed = new Set<string>();
-  const publish = (subject: string, body: FlowMessage, msgID: string) => js.publish(subject, encodeMessage(body), { msgID, timeout: deps.publishTimeoutMs });
+  const publish = publisher(deps);
 
   const record = async (flow: Flow, schedule: Schedule, tick: Date, outcome: ScheduleTicked["outcome"], lastEmitted: string | undefined, reason?: string) => {
     const eventId = tickEventId(flow.name, schedule.name, tick);
@@ -46,7 +46,7 @@ export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log:
       ...(reason ? { reason } : {}),
       at: new Date().toISOString(),
     };
-    const ack = await publish(subjects.schedule(flow.name, schedule.name), ticked, `tick:${flow.name}:${schedule.name}:${ticked.tick}`);
+    const ack = await publish(ticked);
     return !ack.duplicate;
   };
 
@@ -55,7 +55,7 @@ export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log:
     const now = new Date();
     const event = tickEvent(flow.name, schedule, tick, now);
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
-    await publish(subjects.event(event.type), accepted, msgIds.event(event.id, 0));
+    await publish(accepted);
     if (confirmed.size > 10_000) confirmed.clear();
     confirmed.add(event.id);
     return event.id;

@@ -1,10 +1,9 @@
 import { flowCatalog } from "../../lib/flows/catalog.ts";
-import { ensureConsumer } from "../../lib/nats/jetstream.ts";
 import type { Service, ServiceContext } from "../runtime/context.ts";
 import { bodyLimit } from "../../lib/nats/payload.ts";
-import { DEBOUNCER_DURABLE, startDebouncer } from "./debouncer.ts";
+import { startDebouncer } from "./debouncer.ts";
 import { startMatcher } from "./matcher.ts";
-import { RESUMER_DURABLE, startResumer } from "./resumer.ts";
+import { startResumer } from "./resumer.ts";
 import { startScheduler } from "./scheduler.ts";
 import { guardReadModel, priorOf } from "./seen.ts";
 import type { ReadModel } from "../../lib/read-model/database.ts";
@@ -21,9 +20,7 @@ export async function startMatcherService(ctx: ServiceContext, shared?: ReadMode
   const loop = await startMatcher(options);
   // Beside the matcher: debounced runs, resumed flows, and schedule ticks (every host may run them).
   const deps = { js, jsm, stream: config.stream, subjects, publishTimeoutMs: config.publishTimeoutMs, ackWaitMs: config.ackWaitMs, log };
-  await ensureConsumer(jsm, config.stream, { durable: DEBOUNCER_DURABLE, filterSubject: subjects.allDebounce, ackWaitMs: config.ackWaitMs });
-  await ensureConsumer(jsm, config.stream, { durable: RESUMER_DURABLE, filterSubject: subjects.allControl, ackWaitMs: config.ackWaitMs, maxAckPending: 1 });
-  const loops = [loop, startDebouncer(deps), startResumer(deps)];
+  const loops = [loop, await startDebouncer(deps), await startResumer(deps)];
   const scheduler = startScheduler({ ...deps, catalog, duplicateWindowMs: config.duplicateWindowMs });
   return {
     name: "matcher",

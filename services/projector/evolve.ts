@@ -1,6 +1,6 @@
 import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
 import { type AttemptsTable, type EventsTable, type FlowControlsTable, type MatchesTable, type OutputTable, type RunsTable, type ScheduleTicksTable } from "../../lib/read-model/database.ts";
-import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
+import type { EventAccepted, EventMatched, FlowMessage, PurgeRuns, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
 import { flowControl, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 
 /** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
@@ -15,7 +15,7 @@ export type ReadState = {
 };
 
 /** A row to upsert (whole rows, so applying a message twice writes the same thing). */
-export type Write =
+export type Upsert =
   | { table: "events"; row: EventsTable }
   | { table: "matches"; row: MatchesTable }
   | { table: "runs"; row: RunsTable }
@@ -24,11 +24,17 @@ export type Write =
   | { table: "flow_controls"; row: FlowControlsTable }
   | { table: "schedule_ticks"; row: ScheduleTicksTable };
 
+/** A purge round, applied at its place in the stream (lib/read-model/purge.ts): what follows it reads the read model without what it deleted. */
+export type Purge = { purge: PurgeRuns };
+/** One effect of a message on the read model; each goes through the store's one write path (store.ts applyBatch). */
+export type Write = Upsert | Purge;
+export const isPurge = (write: Write): write is Purge => "purge" in write;
 
 /**
  * The read model's whole logic: given the current rows and one stream message (with its
- * sequence), the rows to write. Pure: no clock, no I/O. Idempotent: a message that is
- * applied again (a redelivery, a duplicate beyond the dedup window) writes nothing new.
+ * sequence), its writes: the rows to upsert, or a purge round. Pure: no clock, no I/O.
+ * Idempotent for rows: a message that is applied again (a redelivery, a duplicate beyond
+ * the dedup window) writes nothing new.
  */
 export function evolve(state: ReadState, message: FlowMessage, seq: number): Write[] {
   switch (message.kind) {
@@ -67,8 +73,7 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
     case "schedule.ticked":
       return scheduleTicked(message, seq);
     case "runs.purge":
-      // Deletes, not upserts: the writer applies it in order between the batch's other messages (lib/read-model/purge.ts).
-      return [];
+      return [{ purge: message }];
     default: {
       const unknown: never = message;
       throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);

@@ -1,7 +1,7 @@
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
-import { msgIds } from "../../lib/protocol/ids.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
-import { encodeMessage, type PurgeRuns } from "../../lib/protocol/messages.ts";
+import { publisher } from "../../lib/nats/publish.ts";
+import type { PurgeRuns } from "../../lib/protocol/messages.ts";
 import { incrementalVacuum, type ReadModel } from "../../lib/read-model/database.ts";
 import { eventsBefore, keepsEverything, type Retention, retentionRules } from "../../lib/flows/retention.ts";
 import type { ServiceContext } from "../runtime/context.ts";
@@ -28,10 +28,11 @@ function flowPolicies(catalog: FlowCatalog): Map<string, Retention> {
 export function startRetention(ctx: ServiceContext, db: ReadModel, catalog: FlowCatalog): Retainer {
   const { config, js, jsm, subjects, log } = ctx;
   const deps = { jsm, stream: config.stream };
+  const publishMessage = publisher({ js, subjects, publishTimeoutMs: config.publishTimeoutMs });
   const publish = async (message: PurgeRuns) => {
     const last = await lastMessage(deps, subjects.purge(message.purgeId));
     if (last?.message.kind === "runs.purge" && last.message.round >= message.round) return;
-    await js.publish(subjects.purge(message.purgeId), encodeMessage(message), { msgID: msgIds.purge(message.purgeId, message.round), timeout: config.publishTimeoutMs });
+    await publishMessage(message);
   };
   const tick = async () => {
     const flows = flowPolicies(catalog);

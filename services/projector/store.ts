@@ -2,7 +2,8 @@ import type { Database as Sqlite, SQLQueryBindings, Statement } from "bun:sqlite
 import type { Transaction } from "kysely";
 import type { FlowMessage } from "../../lib/protocol/messages.ts";
 import { type AttemptsTable, CHECKPOINT, type EventsTable, type ReadModel, type ReadModelDatabase, type RunsTable, tombstoneKey } from "../../lib/read-model/database.ts";
-import type { ReadState, Write } from "./evolve.ts";
+import { applyPurge, type PurgeOutcome } from "../../lib/read-model/purge.ts";
+import { isPurge, type Purge, type ReadState, type Upsert, type Write } from "./evolve.ts";
 
 type Db = ReadModel | Transaction<ReadModelDatabase>;
 
@@ -16,7 +17,7 @@ const PRIMARY_KEYS = {
   schedule_ticks: (row: { flow: string; schedule: string; tick: string }) => `${row.flow}\n${row.schedule}\n${row.tick}`,
 };
 
-/** The rows one batch reads, loaded in three queries, plus the rows the batch has written so far. */
+/** The rows one batch reads, loaded in three queries, plus what the batch has written so far (its rows, then its purges). */
 export type BatchState = ReadState & {
   apply(writes: Write[]): void;
   dirty(): Write[];
@@ -54,7 +55,8 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
     const rows = await db.selectFrom("tombstones").select("id_hash").where("id_hash", "in", chunk.map(tombstoneKey)).execute();
     for (const row of rows) tombstoned.add(keys.get(Buffer.from(row.id_hash).toString("hex"))!);
   }
-  const dirty = new Map<string, Write>();
+  const dirty = new Map<string, Upsert>();
+  const purges: Purge[] = [];
   return {
     tombstoned: (id) => tombstoned.has(id),
     event: (id) => events.get(id),
@@ -63,6 +65,10 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
     hasOutput: (run_id, attempt, chunk) => outputs.has(PRIMARY_KEYS.output({ run_id, attempt, chunk })),
     apply(writes) {
       for (const write of writes) {
+        if (isPurge(write)) {
+          purges.push(write);
+          continue;
+        }
         const key = keyOf(write);
         dirty.set(`${write.table}\n${key}`, write);
         if (write.table === "events") events.set(key, write.row);
@@ -71,25 +77,31 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
         else if (write.table === "output") outputs.add(key);
       }
     },
-    dirty: () => [...dirty.values()],
+    dirty: () => [...dirty.values(), ...purges],
   };
 }
 
 /**
- * Writes the batch's final rows and the checkpoint (call inside the batch's transaction,
- * with the read model's own bun:sqlite handle), then applies output retention to the runs
- * whose output went over it. Rows go through one kept INSERT OR REPLACE statement per
- * table and column set: building statements was the larger part of a batch's cost.
+ * The one write path of the read model: writes the batch's final rows and the checkpoint
+ * (call inside the batch's transaction, with the read model's own bun:sqlite handle),
+ * applies output retention to the runs whose output went over it, then the batch's purge
+ * rounds, in order (a purge ends its batch: evolve's writes after it are another batch's).
+ * Rows go through one kept INSERT OR REPLACE statement per table and column set: building
+ * statements was the larger part of a batch's cost.
  */
-export async function applyBatch(sqlite: Sqlite, trx: Transaction<ReadModelDatabase>, writes: Write[], seq: number, outputRetentionBytes = Number.POSITIVE_INFINITY): Promise<void> {
-  for (const write of writes) upsert(sqlite, write.table, write.row as unknown as Record<string, SQLQueryBindings>);
+export async function applyBatch(sqlite: Sqlite, trx: Transaction<ReadModelDatabase>, writes: Write[], seq: number, outputRetentionBytes = Number.POSITIVE_INFINITY): Promise<PurgeOutcome[]> {
+  const rows = writes.filter((w): w is Upsert => !isPurge(w));
+  for (const write of rows) upsert(sqlite, write.table, write.row as unknown as Record<string, SQLQueryBindings>);
   upsert(sqlite, "projector_state", { name: CHECKPOINT, seq });
-  const over = writes.flatMap((w) => (w.table === "runs" && w.row.output_bytes > outputRetentionBytes ? [w.row.id] : []));
+  const over = rows.flatMap((w) => (w.table === "runs" && w.row.output_bytes > outputRetentionBytes ? [w.row.id] : []));
   for (const runId of over) await keepOutputTail(trx, runId, outputRetentionBytes);
+  const purged: PurgeOutcome[] = [];
+  for (const write of writes) if (isPurge(write)) purged.push(await applyPurge(trx, write.purge));
+  return purged;
 }
 
 /** Each table's primary key: an upsert updates the row in place (only the indexes whose columns changed). */
-const KEY_COLUMNS: Record<Write["table"] | "projector_state", string[]> = {
+const KEY_COLUMNS: Record<Upsert["table"] | "projector_state", string[]> = {
   events: ["id"],
   runs: ["id"],
   attempts: ["run_id", "attempt"],
@@ -100,8 +112,8 @@ const KEY_COLUMNS: Record<Write["table"] | "projector_state", string[]> = {
   projector_state: ["name"],
 };
 
-type Upsert = { columns: string[]; statement: Statement };
-const upserts = new WeakMap<Sqlite, Map<string, Upsert>>();
+type Prepared = { columns: string[]; statement: Statement };
+const upserts = new WeakMap<Sqlite, Map<string, Prepared>>();
 
 function upsert(sqlite: Sqlite, table: keyof typeof KEY_COLUMNS, row: Record<string, SQLQueryBindings>): void {
   const byTable = upserts.get(sqlite) ?? upserts.set(sqlite, new Map()).get(sqlite)!;
@@ -155,7 +167,7 @@ async function keepOutputTail(trx: Transaction<ReadModelDatabase>, runId: string
   await trx.updateTable("runs").set({ output_cut: 1, output_bytes: limit }).where("id", "=", runId).execute();
 }
 
-function keyOf(write: Write): string {
+function keyOf(write: Upsert): string {
   switch (write.table) {
     case "events":
       return PRIMARY_KEYS.events(write.row);

@@ -1,7 +1,7 @@
 import { decodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
 import { rawSqlite, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
-import { evolve } from "./evolve.ts";
-import { applyPurge, type PurgeOutcome } from "../../lib/read-model/purge.ts";
+import { evolve, isPurge } from "./evolve.ts";
+import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { applyBatch, loadBatchState } from "./store.ts";
 
 /** One message of the stream, as the projector took it. */
@@ -71,28 +71,27 @@ export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writ
       await db.transaction().execute(async (trx) => {
         const at = await readCheckpoint(trx);
         if (at !== after) throw new Error(`a batch that follows sequence ${after} came to a read model at ${at}`);
-        // A purge deletes at its place in the stream: what comes before it is written first,
-        // what comes after it reads the read model without the rows it deleted.
-        let segment: { seq: number; message: FlowMessage }[] = [];
-        const flush = async () => {
-          const state = await loadBatchState(trx, segment.map((d) => d.message));
-          for (const { seq, message } of segment) state.apply(evolve(state, message, seq));
-          const writes = state.dirty();
-          await applyBatch(sqlite, trx, writes, last, outputRetentionBytes);
-          for (const write of writes) {
+        // Evolve's writes go to the store a batch at a time; a purge ends one (it deletes at its
+        // place in the stream), so what comes after it is evolved from a fresh read of the read model.
+        let rest = decoded;
+        do {
+          const state = await loadBatchState(trx, rest.map((d) => d.message));
+          let taken = 0;
+          while (taken < rest.length) {
+            const { seq, message } = rest[taken++]!;
+            const writes = evolve(state, message, seq);
+            state.apply(writes);
+            if (writes.some(isPurge)) break;
+          }
+          const written = state.dirty();
+          purges.push(...(await applyBatch(sqlite, trx, written, last, outputRetentionBytes)));
+          for (const write of written) {
+            if (isPurge(write)) continue;
             if (write.table === "events") eventIds.add(write.row.id);
             else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
           }
-          segment = [];
-        };
-        for (const d of decoded) {
-          if (d.message.kind !== "runs.purge") segment.push(d);
-          else {
-            await flush();
-            purges.push(await applyPurge(trx, d.message));
-          }
-        }
-        await flush();
+          rest = rest.slice(taken);
+        } while (rest.length > 0);
       }).catch((error: unknown) => {
         // SQLite's own messages ("database or disk is full") name no file: say which.
         if (!String((error as { code?: unknown }).code).startsWith("SQLITE_")) throw error;

@@ -1,14 +1,14 @@
 import type { AttemptsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
 import type { FlowMessage } from "../../lib/protocol/messages.ts";
-import { evolve, type ReadState, type Write } from "../../services/projector/evolve.ts";
+import { evolve, isPurge, type ReadState, type Upsert, type Write } from "../../services/projector/evolve.ts";
 
 /** An in-memory read model driven by the pure evolve, for projector specifications. */
 export function memoryReadModel() {
   const events = new Map<string, EventsTable>();
   const runs = new Map<string, RunsTable>();
   const attempts = new Map<string, AttemptsTable>();
-  const matches = new Map<string, Write["row"]>();
-  const output = new Map<string, Write["row"]>();
+  const matches = new Map<string, Upsert["row"]>();
+  const output = new Map<string, Upsert["row"]>();
   /** Ids of deleted events (a test adds them, as a purge would). */
   const tombstones = new Set<string>();
   const state: ReadState = {
@@ -21,6 +21,8 @@ export function memoryReadModel() {
   const apply = (message: FlowMessage, seq: number): Write[] => {
     const writes = evolve(state, message, seq);
     for (const w of writes) {
+      // A purge round deletes by SQL over the read model (lib/read-model/purge.ts): its tests run on SQLite.
+      if (isPurge(w)) continue;
       if (w.table === "events") events.set(w.row.id, w.row);
       else if (w.table === "runs") runs.set(w.row.id, w.row);
       else if (w.table === "attempts") attempts.set(`${w.row.run_id}:${w.row.attempt}`, w.row);
