@@ -9,11 +9,11 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, natsServerBinary, startNatsServer } from "../../lib/nats/nats-server.ts";
+import { type EmbeddedNats, freePort, natsServerBinary, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { writeFlows } from "../../test/support/flows.ts";
 import type { LoadReport } from "../load.ts";
 import { processTree } from "../memory.ts";
-import { cpuMs, LOG_DIR, runJson, startServer, waitHealthy } from "../procs.ts";
+import { type Child, cpuMs, LOG_DIR, runJson, startServer, waitHealthy } from "../procs.ts";
 import { progress, serviceEnv, tempDir } from "../rows.ts";
 import { round, summarize } from "../stats.ts";
 import type { Row } from "../table.ts";
@@ -34,41 +34,63 @@ export async function measurePeers(): Promise<PeerFigures> {
   return { bare, ours, bullmq };
 }
 
-/** `flow serve all` with a one-step flow, on a nats-server of its own; jobs are POST /events?wait=true. */
-async function measureOurs(): Promise<PeerReport> {
-  const nats = await startNatsServer({ binary: natsServerBinary(), storeDir: tempDir("peers-nats") });
-  const cwd = writeFlows({ "bench-flow": [{ name: "trivial", type: "bench.run", source: readFileSync(TRIVIAL_STEP, "utf8"), schema: { type: "object" } }] }, tempDir("peers-cwd"));
+export type Ours = { server: Child; nats: EmbeddedNats; port: number; url: string; secret: string; cpu(): number };
+
+/**
+ * `flow serve all` with a one-step flow (the trivial step, STEP_SLOTS at a time) on a
+ * nats-server of its own, ready; `bunArgs` go before the script (e.g. --cpu-prof), `env` is
+ * added to the services' environment. Stop it with `stopOurs`.
+ */
+export async function startOurs(label: string, bunArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Ours> {
+  const nats = await startNatsServer({ binary: natsServerBinary(), storeDir: tempDir(`${label}-nats`) });
+  const cwd = writeFlows({ "bench-flow": [{ name: "trivial", type: "bench.run", source: readFileSync(TRIVIAL_STEP, "utf8"), schema: { type: "object" } }] }, tempDir(`${label}-cwd`));
   const port = await freePort();
-  const env: Record<string, string | undefined> = { ...serviceEnv(nats.url, port, "peers", cwd), CODEX_FLOW_EXECUTOR_CONCURRENCY: String(STEP_SLOTS) };
-  const server = startServer("peers-serve-all", [BUN, join(ROOT, "bin", "flow.ts"), "serve", "all"], env, ROOT);
+  const env: Record<string, string | undefined> = { ...serviceEnv(nats.url, port, label, cwd), CODEX_FLOW_EXECUTOR_CONCURRENCY: String(STEP_SLOTS), ...extraEnv };
+  const server = startServer(`${label}-serve-all`, [BUN, ...bunArgs, join(ROOT, "bin", "flow.ts"), "serve", "all"], env, ROOT);
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
+  } catch (error) {
+    await stopOurs({ server, nats });
+    throw error;
+  }
+  // Every process of ours alive at the sample (the steps have ended by then) and nats-server.
+  const cpu = () => [...processTree(server.proc.pid), nats.pid].reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0);
+  return { server, nats, port, url: `http://127.0.0.1:${port}/events?wait=true`, secret: env.CODEX_FLOW_BACKEND_SECRET!, cpu };
+}
+
+export async function stopOurs(ours: Pick<Ours, "server" | "nats">): Promise<void> {
+  await ours.server.stop();
+  await ours.nats.stop();
+}
+
+/** `count` events of the step's type, `concurrency` in flight, each answered once its run completed (POST /events?wait=true). */
+export async function loadOurs(ours: Ours, name: string, count: number, concurrency: number): Promise<Phase> {
+  const before = ours.cpu();
+  const args = ["--url", ours.url, "--type", "bench.run", "--expect-completed", "--count", String(count), "--concurrency", String(concurrency)];
+  const report = await runJson<LoadReport>(name, [BUN, join(import.meta.dir, "..", "load.ts"), ...args], { ...process.env, BENCH_SECRET: ours.secret });
+  if (report.errors > 0) throw new Error(`flow serve all: ${report.errors} of ${count} events did not complete: ${report.failures.join("; ")}`);
+  return { count, elapsedMs: report.elapsedMs, cpuMs: ours.cpu() - before, latenciesMs: report.latenciesMs };
+}
+
+/** Our side of the row: idle memory, then the workload through HTTP. */
+async function measureOurs(): Promise<PeerReport> {
+  const ours = await startOurs("peers");
+  try {
     await Bun.sleep(3_000);
-    const idle = [...processTree(server.proc.pid), nats.pid].map(rssMb).filter((x) => x !== undefined);
+    const idle = [...processTree(ours.server.proc.pid), ours.nats.pid].map(rssMb).filter((x) => x !== undefined);
     const byProcessIdle: Record<string, number> = {};
     for (const x of idle) byProcessIdle[x.name] = Math.round(((byProcessIdle[x.name] ?? 0) + x.mb) * 10) / 10;
-    progress(`peers: flow serve all up on :${port}, idle ${JSON.stringify(byProcessIdle)}`);
-    // Every process of ours alive at the sample (the steps have ended by then) and nats-server.
-    const cpu = () => [...processTree(server.proc.pid), nats.pid].reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0);
-    const url = `http://127.0.0.1:${port}/events?wait=true`;
-    const load = async (name: string, count: number, concurrency: number): Promise<Phase> => {
-      const before = cpu();
-      const args = ["--url", url, "--type", "bench.run", "--expect-completed", "--count", String(count), "--concurrency", String(concurrency)];
-      const report = await runJson<LoadReport>(name, [BUN, join(import.meta.dir, "..", "load.ts"), ...args], { ...process.env, BENCH_SECRET: env.CODEX_FLOW_BACKEND_SECRET });
-      if (report.errors > 0) throw new Error(`flow serve all: ${report.errors} of ${count} events did not complete: ${report.failures.join("; ")}`);
-      return { count, elapsedMs: report.elapsedMs, cpuMs: cpu() - before, latenciesMs: report.latenciesMs };
-    };
-    await load("peers-ours-warmup", WARMUP, 1);
-    const single = await load("peers-ours-single", SINGLES, 1);
+    progress(`peers: flow serve all up on :${ours.port}, idle ${JSON.stringify(byProcessIdle)}`);
+    await loadOurs(ours, "peers-ours-warmup", WARMUP, 1);
+    const single = await loadOurs(ours, "peers-ours-single", SINGLES, 1);
     const bursts: Phase[] = [];
     for (const count of BURSTS) {
       progress(`peers: flow serve all: burst of ${count}, ${IN_FLIGHT} in flight`);
-      bursts.push(await load(`peers-ours-burst-${count}`, count, IN_FLIGHT));
+      bursts.push(await loadOurs(ours, `peers-ours-burst-${count}`, count, IN_FLIGHT));
     }
     return { idleRssMb: idle.reduce((sum, x) => sum + x.mb, 0), byProcessIdle, single, bursts };
   } finally {
-    await server.stop();
-    await nats.stop();
+    await stopOurs(ours);
   }
 }
 
