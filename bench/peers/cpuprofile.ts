@@ -13,7 +13,8 @@ type CallFrame = { functionName: string; url: string; lineNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
 export type CpuProfile = { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
 export type SelfTime = { name: string; ms: number; share: number };
-export type ProfileSummary = { sampledMs: number; byFunction: SelfTime[]; byFile: SelfTime[] };
+/** byOwnCode: each sample charged to the nearest frame in the project's own files (not node_modules, bun:, node:), by function. */
+export type ProfileSummary = { sampledMs: number; byFunction: SelfTime[]; byFile: SelfTime[]; byOwnCode: SelfTime[] };
 
 export function readProfile(file: string): CpuProfile {
   return JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
@@ -33,17 +34,20 @@ export function summarizeProfile(profile: CpuProfile, root: string, from = -Infi
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const parents = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
-  /** The nearest frame at or above `id` that has a file. */
-  const caller = (id: number): CallFrame | undefined => {
+  /** The nearest frame at or above `id` that `fits`. */
+  const nearest = (id: number, fits: (frame: CallFrame) => boolean): CallFrame | undefined => {
     for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
       const frame = nodes.get(at)?.callFrame;
-      if (frame?.url) return frame;
+      if (frame && fits(frame)) return frame;
     }
     return undefined;
   };
+  const caller = (id: number) => nearest(id, (frame) => frame.url !== "");
+  const ownCode = (id: number) => nearest(id, (frame) => frame.url.replace(/^file:\/\//, "").startsWith(root) && !frame.url.includes("/node_modules/"));
   const label = (frame: CallFrame) => `${frame.functionName || "(anonymous)"} ${shortFile(frame.url, root)}:${frame.lineNumber + 1}`;
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
+  const byOwnCode = new Map<string, number>();
   let at = profile.startTime;
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -60,8 +64,11 @@ export function summarizeProfile(profile: CpuProfile, root: string, from = -Infi
     const file = owner ? shortFile(owner.url, root) : "(native, no caller)";
     byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
     byFile.set(file, (byFile.get(file) ?? 0) + ms);
+    const own = ownCode(id);
+    const ownName = own ? label(own) : "(outside our code: timers, sockets, GC, nats.js deliveries)";
+    byOwnCode.set(ownName, (byOwnCode.get(ownName) ?? 0) + ms);
     total += ms;
   }
   const ranked = (map: Map<string, number>) => [...map].map(([name, ms]) => ({ name, ms, share: ms / total })).sort((a, b) => b.ms - a.ms);
-  return { sampledMs: total, byFunction: ranked(byFunction), byFile: ranked(byFile) };
+  return { sampledMs: total, byFunction: ranked(byFunction), byFile: ranked(byFile), byOwnCode: ranked(byOwnCode) };
 }

@@ -56,7 +56,7 @@ try {
   const top = Number(values.top);
   const table = (title: string, rows: { name: string; share: number }[]) =>
     [`| ${title} | share | ms/run |`, "|---|---|---|", ...rows.slice(0, top).map((r) => `| ${r.name} | ${round(r.share * 100)}% | ${round(r.share * busy)} |`)].join("\n");
-  console.log(`\n${table("file (self time, native calls charged to their caller)", summary.byFile)}\n\n${table("function (self time)", summary.byFunction)}`);
+  console.log(`\n${table("file (self time, native calls charged to their caller)", summary.byFile)}\n\n${table("function (self time)", summary.byFunction)}\n\n${table("our function (samples charged to the nearest frame in lib/, services/, ...)", summary.byOwnCode)}`);
 } finally {
   await stopAll();
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
