@@ -16,7 +16,7 @@ import { progress, tempDirs } from "../rows.ts";
 import { round } from "../stats.ts";
 import { readProfile, summarizeProfile } from "./cpuprofile.ts";
 import { loadOurs, startOurs, stopOurs } from "./row.ts";
-import { IN_FLIGHT } from "./workload.ts";
+import { IN_FLIGHT, rssMb } from "./workload.ts";
 
 const { values } = parseArgs({ options: { events: { type: "string", default: "1000" }, top: { type: "string", default: "25" }, out: { type: "string", default: join(RESULTS_DIR, "profile") } } });
 const events = Number(values.events);
@@ -38,7 +38,7 @@ try {
     await loadOurs(ours, "profile-burst", events, IN_FLIGHT);
     window = { from, to: Date.now() * 1000 };
     for (const pid of pids) {
-      const name = pid === ours.nats.pid ? "nats-server" : pid === ours.server.proc.pid ? "flow serve all" : `child ${pid}`;
+      const name = pid === ours.nats.pid ? "nats-server" : pid === ours.server.proc.pid ? "flow serve all" : `${rssMb(pid)?.name ?? "child"} ${pid}`;
       byProcess[name] = ((cpuMs(pid) ?? 0) - before.get(pid)!) / events;
     }
   } finally {

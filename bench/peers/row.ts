@@ -95,8 +95,8 @@ async function measureOurs(): Promise<PeerReport> {
 }
 
 /** Why BullMQ cannot be measured here, or undefined when redis-server and the package are there (installing the package on first use). */
-async function bullmqMissing(): Promise<string | undefined> {
-  if (!Bun.which("redis-server")) return "redis-server not found (Debian: apt-get install -y redis-server)";
+export async function bullmqMissing(): Promise<string | undefined> {
+  if (!Bun.which("redis-server", { PATH: process.env.PATH ?? "" })) return "redis-server not found (Debian: apt-get install -y redis-server)";
   if (existsSync(join(BULLMQ_DIR, "node_modules", "bullmq", "package.json"))) return undefined;
   progress(`peers: installing the bench-only bullmq package (bun install --frozen-lockfile in ${BULLMQ_DIR})`);
   const install = Bun.spawnSync([BUN, "install", "--frozen-lockfile"], { cwd: BULLMQ_DIR, stdout: "pipe", stderr: "pipe" });
