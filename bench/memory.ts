@@ -22,8 +22,8 @@ export const GROWTH_MB = 15;
 
 export type MemoryFigures = { idleMb: number; byProcessIdle: Record<string, number>; afterBurstMb: number[]; byProcessAfter: Record<string, number>[]; eventsPerBurst: number; errors: number; failures: string[] };
 
-/** VmRSS (MB) of `root` and every descendant, by "pid command". */
-export function treeRss(root: number): Record<string, number> {
+/** `root` and the pids of every process descended from it, from /proc. */
+export function processTree(root: number): Set<number> {
   const parents = new Map<number, number>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -39,6 +39,12 @@ export function treeRss(root: number): Record<string, number> {
     grew = false;
     for (const [pid, ppid] of parents) if (!tree.has(pid) && tree.has(ppid)) grew = Boolean(tree.add(pid));
   }
+  return tree;
+}
+
+/** VmRSS (MB) of `root` and every descendant, by "pid command". */
+export function treeRss(root: number): Record<string, number> {
+  const tree = processTree(root);
   const out: Record<string, number> = {};
   for (const pid of tree) {
     try {

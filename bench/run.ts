@@ -20,10 +20,11 @@ import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
 import { type MemoryFigures, measureMemory } from "./memory.ts";
 import { type FsyncFigures, measureFsync } from "./fsync.ts";
 import { measureYear, type YearFigures } from "./year.ts";
+import { measurePeers, type PeerFigures } from "./peers/row.ts";
 
-const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year"] as const;
+const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year", "peers"] as const;
 /** Rows run only when asked for with --only: they take minutes. */
-const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year"];
+const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers"];
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -59,7 +60,10 @@ fsync = the ingress row against a current nats-server (the one flow dev runs) on
 default sync_interval, then with sync_interval: always (docs/durability.md); year = a
 million runs over 365 days under retention, trimmed to a snapshot monthly: purge rate,
 bytes per 100k runs kept, vacuum time, final sizes against the stated bound, and a
-rebuild from snapshot + tail (bench/year.ts; YEAR_RUNS=N for fewer).`;
+rebuild from snapshot + tail (bench/year.ts; YEAR_RUNS=N for fewer); peers = the trivial step
+spawned per job, 4 at a time, 200 in flight (single jobs, bursts of 200 and 2,000) on bare
+spawns, \`flow serve all\` and BullMQ on Debian's redis-server (bench/peers/; BullMQ skipped,
+saying why, without redis-server or its bench-only package).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -84,6 +88,7 @@ export type Results = {
   memory?: MemoryFigures;
   fsync?: FsyncFigures;
   year?: YearFigures;
+  peers?: PeerFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -158,6 +163,7 @@ async function main(): Promise<number> {
     results.dashboard = await measure("dashboard", () => measureDashboard(server));
     results.memory = await measure("memory", () => measureMemory());
     results.fsync = await measure("fsync", () => measureFsync(opts));
+    results.peers = await measure("peers", () => measurePeers());
     results.year = await measure("year", () => measureYear(server, Number(process.env.YEAR_RUNS ?? 1_000_000)));
   } finally {
     await cleanup();

@@ -6,8 +6,8 @@
  *   --seconds S      how long each parallelism level runs (default 3)
  *   --parallelism L  comma-separated levels (default 1,2,4)
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { spawnStep, stepInput } from "./peers/step.ts";
 
 export type SpawnReport = { sequentialMs: number[]; rates: { parallelism: number; spawns: number; seconds: number; perSecond: number }[] };
 
@@ -19,16 +19,12 @@ const { values } = parseArgs({
   },
 });
 
-const script = join(import.meta.dir, "fixtures", "trivial-step.ts");
-const event = { id: "spawn-floor", type: "bench.run", source: "codex-flows bench", receivedAt: new Date().toISOString(), payload: {} };
-const input = Buffer.from(JSON.stringify({ flow: { name: "bench-flow", version: 1, root: import.meta.dir, step: "trivial", config: {}, event } }));
+const input = stepInput("spawn-floor");
 
 /** One spawn of the trivial step; returns its latency in ms. */
 async function spawnOnce(): Promise<number> {
   const started = performance.now();
-  const child = Bun.spawn([process.execPath, script], { stdin: input, stdout: "pipe", stderr: "pipe" });
-  const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
-  if (code !== 0 || !stdout.includes('FLOW_RESULT {"status":"completed"}')) throw new Error(`trivial step failed (exit ${code}): ${stdout}`);
+  await spawnStep(input);
   return performance.now() - started;
 }
 
