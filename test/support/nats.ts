@@ -6,6 +6,9 @@ import { type Config, loadConfig } from "../../lib/config.ts";
 import { type EmbeddedNats, type EmbeddedNatsOptions, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { tempDir } from "./temp.ts";
 
+/** The free-port probe and the current nats-server's path, for tests that start servers of their own. */
+export { CURRENT_NATS_SERVER, freePort } from "../../lib/nats/nats-server.ts";
+
 /**
  * Starts one real nats-server (JetStream, temporary store, free port) for the test file.
  * `cleanup` registers work (stopping services) that must run before the server stops.
