@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// The seed's one-host backend command: `bun run flow:backend serve --cwd DIR` runs every
+// The original backend's one-host command (seed/flows.md): `bun run flow:backend serve --cwd DIR` runs every
 // service against an existing NATS (NATS_URL, default nats://127.0.0.1:4222).
 import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { serve } from "../cli/serve.ts";

@@ -93,7 +93,7 @@ const HELP = `flow: codex-flows on NATS JetStream
 
 Usage: bun run flow <command> [options]
 
-Local (no NATS, as the original):
+Local (no NATS, as the original one-host backend):
 ${section("local")}
 
 System:

@@ -33,7 +33,7 @@ async function loadEvent(path: string | undefined): Promise<FlowEvent> {
   return parsed.event;
 }
 
-/** `flow fire`: runs every matching step for the event here, without NATS, as the seed did. */
+/** `flow fire`: runs every matching step for the event here, without NATS, as the original backend did (seed/flows.md). */
 export async function fireLocally(cwd: string, eventPath: string | undefined): Promise<number> {
   hideFromSteps(logger("flow"));
   const event = await loadEvent(eventPath);

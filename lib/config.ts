@@ -62,7 +62,7 @@ export type Config = {
   outputTailBytes: number;
   /**
    * The executor's variables a step gets (CODEX_FLOW_BACKEND_FORWARD_ENV); unset: every
-   * one for a direct step, the seed's list for a systemd unit (docs/runners.md).
+   * one for a direct step, the original backend's list (seed/flows.md) for a systemd unit (docs/runners.md).
    */
   forwardEnv: readonly string[] | undefined;
   /** Names no step gets, on top of the system's secrets (CODEX_FLOW_STEP_ENV_DENY). */
@@ -117,7 +117,7 @@ export class ConfigError extends Error {}
 type Env = Record<string, string | undefined>;
 
 /**
- * Reads the configuration from environment variables (the seed's names where it has
+ * Reads the configuration from environment variables (the original backend's names, seed/flows.md, where it has
  * them). `overrides` (CLI flags) win over the environment. A bad value throws a
  * ConfigError naming the variable and what was expected.
  */
@@ -163,7 +163,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     spoolDir: env.CODEX_FLOW_INGRESS_SPOOL ? resolve(cwd, env.CODEX_FLOW_INGRESS_SPOOL) : undefined,
     spoolMaxBytes: read.int("CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES", 256 * 1024 * 1024, 4096, Number.MAX_SAFE_INTEGER),
     waitTimeoutMs: read.int("CODEX_FLOW_WAIT_TIMEOUT_MS", 30_000, 0, 3600_000),
-    // A write without ?wait= answers the match's runIds when it comes within this bound (the original's clients read them).
+    // A write without ?wait= answers the match's runIds when it comes within this bound (the original backend's clients (seed/http-contract.md) read them).
     matchWaitMs: read.int("CODEX_FLOW_MATCH_WAIT_MS", 2_000, 0, 60_000),
     outputCapBytes: read.int("CODEX_FLOW_OUTPUT_CAP_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
     // Both tails travel in one finished message, which must stay under NATS's 1 MiB max_payload.

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-/** Header names that carry the same HMAC: our client's, the seed's Patchbay's, later Patch dispatchers'. */
+/** Header names that carry the same HMAC: our client's, the original backend's (seed/http-contract.md) Patchbay's, later Patch dispatchers'. */
 export const SIGNATURE_HEADERS = ["x-flow-signature-256", "x-patchbay-flow-signature-256", "x-patch-flow-signature-256"] as const;
 
 /** `sha256=<hex>` of the HMAC-SHA256 of the exact body bytes. */

@@ -4,7 +4,7 @@ import { RpcErrorCode, type Turn } from "./protocol.ts";
 /** The fork-only method that runs Code Mode source on a thread. */
 export const CODE_MODE_EXECUTE = "thread/codeMode/execute";
 
-/** The app-server's command line: the seed's code-mode features switched on. */
+/** The app-server's command line: the original backend's code-mode features (seed/flows.md) switched on. */
 export const APP_SERVER_ARGS = ["app-server", "--listen", "stdio://", "--enable", "code_mode", "--enable", "code_mode_only"];
 
 /** What a code-mode step sees as `flow`: the object bun steps find under `flow` on stdin. */

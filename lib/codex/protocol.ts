@@ -6,7 +6,7 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
  * read come from here. Shapes follow `codex app-server generate-ts` of @openai/codex
  * 0.169.0 (the pinned devDependency), narrowed to the fields we use; extra fields are
  * allowed, so newer servers and the fork pass. `thread/codeMode/execute` exists only in
- * the Peezy fork; its params are those the original runner sent (`threadId`, `source`)
+ * the Peezy fork; its params are those the original backend's runner sent (seed/flows.md) (`threadId`, `source`)
  * and its result is not relied on: completion arrives as `turn/completed`.
  */
 

@@ -71,7 +71,7 @@ export type EventCheck = { ok: true; event: FlowEvent } | { ok: false; errors: s
 const inputCheck = TypeCompiler.Compile(FlowEventInput);
 
 /**
- * Validates an incoming FlowEvent and normalises it as the seed does: `receivedAt`
+ * Validates an incoming FlowEvent and normalises it as the original backend does (seed/flows.md): `receivedAt`
  * defaults to `now`, `payload` to `{}`. Unknown top-level fields are dropped.
  */
 export function parseFlowEvent(value: unknown, now: Date): EventCheck {

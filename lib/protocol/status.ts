@@ -33,7 +33,7 @@ export const FINAL_STATUSES: ReadonlySet<string> & { readonly list: readonly Run
 export const EFFECTIVE_STATUSES = [...new Set<string>([...RUN_STATUSES, ...FLOW_RESULT_STATUSES])] as readonly (RunStatus | (typeof FLOW_RESULT_STATUSES)[number])[];
 export type EffectiveStatus = (typeof EFFECTIVE_STATUSES)[number];
 
-/** Effective statuses that ask a person to look (the original's later clients derive the same); retention keeps them apart. */
+/** Effective statuses that ask a person to look (the original backend's later clients, seed/http-contract.md, derive the same); retention keeps them apart. */
 export const ATTENTION = statusSet<EffectiveStatus>(["needs_intervention", "blocked", "failed", "timed_out"]);
 
 /** Whether a string is one of a status list (input from outside: a query, a row). */

@@ -13,7 +13,7 @@ type Ended = { exitCode: number | null; signal: string | null; stoppedBy: StopRe
 
 /**
  * Runs one attempt of a `runner = "bun"` step: the running Bun executes the script with
- * the seed's JSON on stdin, in its own process group (or systemd unit) so a timeout or
+ * the original backend's JSON on stdin (seed/flows.md), in its own process group (or systemd unit) so a timeout or
  * cancel reaches every process the step started. A script whose default export is a
  * function (module style) is run through lib/runners/bun-module-entry.ts, which calls it
  * with the same JSON and prints its FLOW_RESULT. Every failure of the step is an

@@ -5,7 +5,7 @@
  */
 import { parseEnvNames } from "./step-env.ts";
 
-/** The seed's defaults for CODEX_FLOW_BACKEND_FORWARD_ENV. */
+/** The original backend's defaults (seed/flows.md) for CODEX_FLOW_BACKEND_FORWARD_ENV. */
 export const DEFAULT_FORWARD_ENV: readonly string[] = ["CODEX_FLOWS_ENABLE_CODE_MODE", "CODEX_APP_SERVER_CODEX_COMMAND", "CODEX_HOME", "HOME", "PATH"];
 
 // systemd's own limit is 255 bytes including the ".service" it appends.
@@ -26,7 +26,7 @@ export type SystemdRunSpec = {
   killGraceMs: number;
 };
 
-/** Reads CODEX_FLOW_BACKEND_FORWARD_ENV for a unit (parsed as everywhere, by parseEnvNames); unset or empty means the seed's defaults. */
+/** Reads CODEX_FLOW_BACKEND_FORWARD_ENV for a unit (parsed as everywhere, by parseEnvNames); unset or empty means the original backend's defaults (seed/flows.md). */
 export function parseForwardEnv(value: string | undefined): string[] {
   return parseEnvNames(value) ?? [...DEFAULT_FORWARD_ENV];
 }

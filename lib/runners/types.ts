@@ -59,7 +59,7 @@ export type StepRunRequest = {
   /**
    * systemd-run only: the executor's variables the unit gets (a unit starts from the user
    * manager's environment, not ours). Default: CODEX_FLOW_BACKEND_FORWARD_ENV, else the
-   * seed's list (lib/runners/systemd.ts DEFAULT_FORWARD_ENV). When given (or set in
+   * original backend's list (seed/flows.md) (lib/runners/systemd.ts DEFAULT_FORWARD_ENV). When given (or set in
    * CODEX_FLOW_BACKEND_FORWARD_ENV), a direct step gets only these names too.
    */
   forwardEnv?: readonly string[];

@@ -106,7 +106,7 @@ export function eventRoutes(deps: IngressDeps) {
   return new Elysia({ name: "events" })
     .model({ FlowEventInput })
     .post("/events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent"))
-    .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent (the seed's second path)"))
+    .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent (the original backend's (seed/flows.md) second path)"))
     .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
       ...operator,
       response: { 202: EventAnswer, ...errors(400, 401, 404, 503, 507) },

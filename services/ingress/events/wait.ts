@@ -15,7 +15,7 @@ export type MatchOutcome = { matched: number; runIds: string[]; runs: RunView[];
 
 /**
  * `?wait=` of a write. Absent, `false` or `0`: wait for the match decision up to
- * `matchWaitMs` (the original's clients read `runIds` from every answer); `none`: not at
+ * `matchWaitMs` (the original backend's clients (seed/http-contract.md) read `runIds` from every answer); `none`: not at
  * all; `matched`: for the decision, up to `waitTimeoutMs`; `true`: until every run ended.
  */
 export function parseWait(raw: unknown, limits: { matchWaitMs: number; waitTimeoutMs: number }): Wait {

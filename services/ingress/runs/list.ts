@@ -26,7 +26,7 @@ export type RunFilters = Partial<Record<"eventId" | "flow" | "step" | "status" |
  */
 export async function listRuns(db: ReadModel, filters: RunFilters, budgetBytes: number): Promise<{ runs: RunView[]; nextCursor?: string }> {
   const limit = parseLimit(filters.limit);
-  // One event's runs read oldest first (the seed's listing); everything else newest first.
+  // One event's runs read oldest first (the original backend's listing, seed/flows.md); everything else newest first.
   const order = filters.order || (filters.eventId ? "asc" : "desc");
   if (order !== "asc" && order !== "desc") throw new HttpError(400, `order=${JSON.stringify(order)} is invalid: expected asc or desc`);
   const cursor = decodeCursor(filters.cursor, 2) as [string, string] | undefined;

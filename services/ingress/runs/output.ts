@@ -51,7 +51,7 @@ async function recordedTail(db: ReadModel, runId: string, attempt: number, liveS
   return liveStopped && tail.length > 0 ? [note, ...tail] : tail;
 }
 
-/** The output kept for a run, as the original's clients read it: `[{kind, text, createdAt}]`. */
+/** The output kept for a run, as the original backend's clients (seed/http-contract.md) read it: `[{kind, text, createdAt}]`. */
 export async function outputJson(db: ReadModel, runId: string) {
   const run = await runState(db, runId);
   const output: { kind: string; text: string; createdAt: string; attempt: number }[] = [];

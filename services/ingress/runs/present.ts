@@ -7,7 +7,7 @@ import { nextWasCut } from "../../../lib/protocol/flow-result.ts";
 // Effective statuses that ask a person to look: lib/read-model (retention keeps them apart too).
 
 /**
- * A run as the API shows it: the seed's fields (id, eventId, flowName, stepName, status,
+ * A run as the API shows it: the original backend's fields (seed/flows.md) (id, eventId, flowName, stepName, status,
  * executor, times, stdout, stderr, error, result) plus what the existing HTTP client
  * reads (runId, attempts, attemptCount, finishedAt, effectiveStatus, needsAttention)
  * and what this backend adds (host, queue, exit code, duration). The result is sent

@@ -33,7 +33,7 @@ const RunQuery = t.Object(
   { additionalProperties: true },
 );
 
-/** Runs: listing with filters and paging (the seed's `?eventId=` included), one run, and the operator's cancel and retry. */
+/** Runs: listing with filters and paging (the original backend's (seed/flows.md) `?eventId=` included), one run, and the operator's cancel and retry. */
 export function runRoutes(deps: IngressDeps) {
   const { db } = deps;
   const guarded = { beforeHandle: requireToken(deps.token) };
@@ -50,7 +50,7 @@ export function runRoutes(deps: IngressDeps) {
         ...guarded,
         query: RunQuery,
         response: { 200: RunsPage, ...errors(400, 401, 503) },
-        detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the seed's listing, oldest first",
+        detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the original backend's listing, seed/flows.md, oldest first",
           description: "Results and output tails beyond the answer's budget (CODEX_FLOW_RESPONSE_BUDGET_BYTES) are left out, marked `elided` with a link to the run, which GET /runs/:id gives whole.",
         },
       },
