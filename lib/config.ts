@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { WatchedDir } from "./disk.ts";
-import { parseEnvNames, validEnvNames } from "./runners/step-env.ts";
+import { ConfigError, type Env, reader } from "./env-reader.ts";
 import type { Retention } from "./flows/retention.ts";
 import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./flows/step-policy.ts";
@@ -10,7 +10,8 @@ import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./protocol/subjects.ts";
 import { loadWebhookSources, WebhookConfigError } from "./webhooks/config.ts";
 import type { WebhookSource } from "./webhooks/source.ts";
 
-export type ExecutorKind = "direct" | "systemd-run";
+import type { ExecutorKind } from "./runners/types.ts";
+export type { ExecutorKind };
 
 /** Everything the services read from the environment (docs/configuration.md lists each variable). */
 export type Config = {
@@ -111,10 +112,8 @@ export const DEFAULT_ACK_WAIT_MS = 8_000;
 /** The monitor of deploy/nats/single.conf (`http: 127.0.0.1:8222`), read when neither NATS_URL nor CODEX_FLOW_NATS_MONITOR_URL is set. */
 export const DEFAULT_NATS_MONITOR_URL = "http://127.0.0.1:8222";
 
-/** A configuration value that is not what its variable expects; the message names both. */
-export class ConfigError extends Error {}
+export { ConfigError };
 
-type Env = Record<string, string | undefined>;
 
 /**
  * Reads the configuration from environment variables (the original backend's names, seed/flows.md, where it has
@@ -264,44 +263,4 @@ export function watchedDirs(config: Pick<Config, "dataDir" | "natsStoreDir">): W
 function hostId(): string {
   const name = hostname().replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 48);
   return name || "host";
-}
-
-function reader(env: Env) {
-  const fail = (name: string, value: string, expected: string): never => {
-    throw new ConfigError(`${name}=${JSON.stringify(value)} is invalid: expected ${expected}`);
-  };
-  return {
-    string(name: string, fallback: string): string {
-      return env[name] || fallback;
-    },
-    int(name: string, fallback: number, min: number, max: number): number {
-      const raw = env[name];
-      if (raw === undefined || raw === "") return fallback;
-      const value = Number(raw);
-      if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
-        return fail(name, raw, `an integer from ${min} to ${max}`);
-      }
-      return value;
-    },
-    oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-      const raw = env[name];
-      if (raw === undefined || raw === "") return fallback;
-      return allowed.includes(raw as T) ? (raw as T) : fail(name, raw, `one of ${allowed.join(", ")}`);
-    },
-    list(name: string, pattern: RegExp, expected: string): string[] {
-      const raw = env[name];
-      if (raw === undefined || raw.trim() === "") return [];
-      const items = raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
-      return items.every((item) => pattern.test(item)) ? items : fail(name, raw, expected);
-    },
-    names(name: string): string[] | undefined {
-      const names = parseEnvNames(env[name]);
-      return names === undefined || validEnvNames(names) ? names : fail(name, env[name]!, "comma-separated environment variable names");
-    },
-    matching(name: string, fallback: string, pattern: { test(value: string): boolean }, expected: string): string {
-      const raw = env[name];
-      if (raw === undefined || raw === "") return fallback;
-      return pattern.test(raw) ? raw : fail(name, raw, expected);
-    },
-  };
 }

@@ -52,3 +52,47 @@ test("cli/ imports no service module beyond the composition files and the projec
   const crossings = importsUnder("cli").filter(({ target }) => SERVICES.some((s) => target.startsWith(`services/${s}/`)) && !CLI_ENTRY_POINTS.includes(target));
   expect(crossings.map(({ file, target }) => `${file} imports ${target}`)).toEqual([]);
 });
+
+const SOURCE_DIRS = ["lib", "services", "cli", "bin"];
+
+test("no import cycle, type-only imports included: every module can be read without the ones that import it", () => {
+  const graph = new Map<string, string[]>();
+  for (const dir of SOURCE_DIRS) for (const { file, target } of importsUnder(dir)) graph.set(file, [...(graph.get(file) ?? []), target]);
+  // Tarjan's strongly connected components: a component of two or more modules (or one that imports itself) is a cycle.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  let next = 0;
+  const visit = (v: string) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      for (let w = stack.pop()!; ; w = stack.pop()!) {
+        onStack.delete(w);
+        component.push(w);
+        if (w === v) break;
+      }
+      if (component.length > 1 || graph.get(v)?.includes(v)) cycles.push(component.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  expect(cycles).toEqual([]);
+});
+
+test("no source file over 300 lines", () => {
+  const long = SOURCE_DIRS.flatMap((dir) => sourcesOf(join(REPO, dir)))
+    .map((file) => ({ file: relative(REPO, file), lines: readFileSync(file, "utf8").split("\n").length - 1 }))
+    .filter(({ lines }) => lines > 300);
+  expect(long.map(({ file, lines }) => `${file}: ${lines} lines`)).toEqual([]);
+});

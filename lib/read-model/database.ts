@@ -1,7 +1,4 @@
 import { Database as Sqlite, type SQLQueryBindings, type Statement } from "bun:sqlite";
-import type { FlowResultStatus } from "../protocol/flow-result.ts";
-import type { RunOutput, ScheduleTicked } from "../protocol/messages.ts";
-import type { AttemptStatus, RunStatus } from "../protocol/status.ts";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
@@ -14,120 +11,9 @@ import * as output from "./migrations/2026-11-24-2-output.ts";
 import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
 import * as tombstones from "./migrations/2026-12-07-1-tombstones.ts";
 import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
+import type { ReadModelDatabase } from "./tables.ts";
 
-/** One FlowEvent as accepted, with its latest match decision summary. */
-export type EventsTable = {
-  id: string;
-  type: string;
-  source: string | null;
-  occurred_at: string | null;
-  received_at: string;
-  accepted_at: string;
-  payload_json: string;
-  seq: number;
-  generation: number;
-  matched_generation: number | null;
-  matched_at: string | null;
-  matched_count: number | null;
-  chain_depth: number;
-  parent_run_id: string | null;
-};
-
-/** One match decision: every step's verdict for one event generation (StepDecision[] as JSON). */
-export type MatchesTable = {
-  event_id: string;
-  generation: number;
-  matched_at: string;
-  decisions_json: string;
-};
-
-/** One run: a request to run one step for one event, with its latest attempt's outcome. */
-export type RunsTable = {
-  id: string;
-  event_id: string;
-  generation: number;
-  flow_name: string;
-  flow_version: number;
-  step_name: string;
-  runner: string;
-  queue: string;
-  status: RunStatus;
-  attempt: number;
-  host: string | null;
-  executor: string | null;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string | null;
-  updated_at: string;
-  exit_code: number | null;
-  signal: string | null;
-  error: string | null;
-  result_json: string | null;
-  result_status: FlowResultStatus | null;
-  stdout: string;
-  stderr: string;
-  stdout_truncated: number;
-  stderr_truncated: number;
-  duration_ms: number | null;
-  seq: number;
-  cancel_requested_at: string | null;
-  /** When a retry is due (the run waits, queued, until then). */
-  retry_at: string | null;
-  /** Ids of the events this run's FLOW_RESULT `next` started (JSON array). */
-  next_json: string | null;
-  unit: string | null;
-  /** 1 once retention dropped the oldest of its live output. */
-  output_cut: number;
-  /** Characters of live output kept for the run (what retention counts). */
-  output_bytes: number;
-  /** Why a queued run does not wait on its queue yet: its flow is paused, or it is debounced. */
-  held_reason: string | null;
-  /** The event that superseded this debounced run (status `superseded`). */
-  superseded_by: string | null;
-};
-
-/** The pause state of a flow (`step` is "") or one step: the last pause or resume. */
-export type FlowControlsTable = { flow: string; step: string; paused: number; at: string; reason: string | null; seq: number };
-
-/** One schedule tick a scheduler handled: `emitted` (its event id) or `skipped` (and why). */
-export type ScheduleTicksTable = { flow: string; schedule: string; tick: string; outcome: ScheduleTicked["outcome"]; event_id: string; reason: string | null; at: string; seq: number };
-
-/** One chunk of an attempt's live output. */
-export type OutputTable = { run_id: string; attempt: number; chunk: number; stream: RunOutput["stream"]; text: string; at: string; seq: number };
-
-/** One attempt (1-based) of one run, as one executor saw it. */
-export type AttemptsTable = {
-  run_id: string;
-  attempt: number;
-  host: string;
-  status: AttemptStatus;
-  started_at: string;
-  completed_at: string | null;
-  exit_code: number | null;
-  signal: string | null;
-  error: string | null;
-  result_status: FlowResultStatus | null;
-  duration_ms: number | null;
-  unit: string | null;
-};
-
-/** An event that retention or a purge deleted: its id's hash (tombstoneKey), the sequence it was accepted at, the day (since 1970, UTC) it went. */
-export type TombstonesTable = { id_hash: Uint8Array; seq: number; deleted_day: number };
-
-/** The projector's checkpoint: the last stream sequence applied. */
-export type ProjectorStateTable = { name: string; seq: number };
-
-export type ReadModelDatabase = {
-  events: EventsTable;
-  matches: MatchesTable;
-  runs: RunsTable;
-  attempts: AttemptsTable;
-  output: OutputTable;
-  projector_state: ProjectorStateTable;
-  flow_controls: FlowControlsTable;
-  schedule_ticks: ScheduleTicksTable;
-  tombstones: TombstonesTable;
-};
+export type * from "./tables.ts";
 
 export type ReadModel = Kysely<ReadModelDatabase>;
 

@@ -1,4 +1,5 @@
-import type { ExecutorKind } from "../config.ts";
+/** How a host runs steps: as its own child processes, or each in a transient systemd unit. */
+export type ExecutorKind = "direct" | "systemd-run";
 import type { FlowEvent } from "../protocol/event.ts";
 import type { FlowResult } from "../protocol/flow-result.ts";
 import type { Flow, FlowStep } from "../flows/manifest.ts";

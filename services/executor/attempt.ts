@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
-import type { ExecutorKind } from "../../lib/config.ts";
+import type { ExecutorKind } from "../../lib/runners/types.ts";
 import { type Disposition, HAND_BACK_DELAY_MS, redeliveryDelayMs } from "../../lib/nats/consume.ts";
 import { type Publish, publisher, retrying } from "../../lib/nats/publish.ts";
 import { fenceAfterMs, holdLease, type Lease } from "../../lib/nats/lease.ts";

@@ -1,5 +1,5 @@
 import type { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunSuperseded, ScheduleTicked } from "../../lib/protocol/messages.ts";
-import { queuedRun, type ReadState, type Write } from "./evolve.ts";
+import { queuedRun, type ReadState, type Write } from "./writes.ts";
 
 /**
  * The read model of what makes runs wait before their queue (a paused flow, a debounce)

@@ -1,34 +1,9 @@
 import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
-import { type AttemptsTable, type EventsTable, type FlowControlsTable, type MatchesTable, type OutputTable, type RunsTable, type ScheduleTicksTable } from "../../lib/read-model/database.ts";
-import type { EventAccepted, EventMatched, FlowMessage, PurgeRuns, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
+import type { RunsTable } from "../../lib/read-model/database.ts";
+import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
 import { flowControl, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
+import { queuedRun, type ReadState, type Write } from "./writes.ts";
 
-/** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
-export type ReadState = {
-  event(id: string): EventsTable | undefined;
-  run(id: string): RunsTable | undefined;
-  attempt(runId: string, attempt: number): AttemptsTable | undefined;
-  /** Whether this output chunk is already stored. */
-  hasOutput(runId: string, attempt: number, chunk: number): boolean;
-  /** Whether retention or a purge deleted this event (its id stays a duplicate). */
-  tombstoned(eventId: string): boolean;
-};
-
-/** A row to upsert (whole rows, so applying a message twice writes the same thing). */
-export type Upsert =
-  | { table: "events"; row: EventsTable }
-  | { table: "matches"; row: MatchesTable }
-  | { table: "runs"; row: RunsTable }
-  | { table: "attempts"; row: AttemptsTable }
-  | { table: "output"; row: OutputTable }
-  | { table: "flow_controls"; row: FlowControlsTable }
-  | { table: "schedule_ticks"; row: ScheduleTicksTable };
-
-/** A purge round, applied at its place in the stream (lib/read-model/purge.ts): what follows it reads the read model without what it deleted. */
-export type Purge = { purge: PurgeRuns };
-/** One effect of a message on the read model; each goes through the store's one write path (store.ts applyBatch). */
-export type Write = Upsert | Purge;
-export const isPurge = (write: Write): write is Purge => "purge" in write;
 
 /**
  * The read model's whole logic: given the current rows and one stream message (with its
@@ -138,46 +113,6 @@ function queueRun(state: ReadState, command: RunStep, seq: number): Write[] {
   return [{ table: "runs", row: queuedRun(command, seq, null) }];
 }
 
-/** The row of a run that has just been asked for: queued, no attempt yet (`heldReason` when it waits off its queue). */
-export function queuedRun(command: RunStep, seq: number, heldReason: string | null): RunsTable {
-  return {
-    id: command.runId,
-    event_id: command.eventId,
-    generation: command.generation,
-    flow_name: command.flow,
-    flow_version: command.flowVersion,
-    step_name: command.step,
-    runner: command.runner,
-    queue: command.queue,
-    status: "queued",
-    attempt: 0,
-    host: null,
-    executor: null,
-    created_at: command.createdAt,
-    started_at: null,
-    completed_at: null,
-    updated_at: command.createdAt,
-    exit_code: null,
-    signal: null,
-    error: null,
-    result_json: null,
-    result_status: null,
-    stdout: "",
-    stderr: "",
-    stdout_truncated: 0,
-    stderr_truncated: 0,
-    duration_ms: null,
-    seq,
-    cancel_requested_at: null,
-    retry_at: null,
-    next_json: null,
-    unit: null,
-    output_cut: 0,
-    output_bytes: 0,
-    held_reason: heldReason,
-    superseded_by: null,
-  };
-}
 
 function runStarted(state: ReadState, message: RunStarted, seq: number): Write[] {
   const run = state.run(message.runId);

@@ -3,7 +3,7 @@ import type { Transaction } from "kysely";
 import type { FlowMessage } from "../../lib/protocol/messages.ts";
 import { type AttemptsTable, CHECKPOINT, type EventsTable, type ReadModel, type ReadModelDatabase, type RunsTable, tombstoneKey } from "../../lib/read-model/database.ts";
 import { applyPurge, type PurgeOutcome } from "../../lib/read-model/purge.ts";
-import { isPurge, type Purge, type ReadState, type Upsert, type Write } from "./evolve.ts";
+import { isPurge, type Purge, type ReadState, type Upsert, type Write } from "./writes.ts";
 
 type Db = ReadModel | Transaction<ReadModelDatabase>;
 

@@ -1,6 +1,7 @@
 import { decodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
 import { rawSqlite, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
-import { evolve, isPurge } from "./evolve.ts";
+import { evolve } from "./evolve.ts";
+import { isPurge } from "./writes.ts";
 import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { applyBatch, loadBatchState } from "./store.ts";
 

@@ -1,6 +1,7 @@
 import type { AttemptsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
 import type { FlowMessage } from "../../lib/protocol/messages.ts";
-import { evolve, isPurge, type ReadState, type Upsert, type Write } from "../../services/projector/evolve.ts";
+import { evolve } from "../../services/projector/evolve.ts";
+import { isPurge, type ReadState, type Upsert, type Write } from "../../services/projector/writes.ts";
 
 /** An in-memory read model driven by the pure evolve, for projector specifications. */
 export function memoryReadModel() {

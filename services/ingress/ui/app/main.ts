@@ -6,6 +6,7 @@
 performance.mark("dashboard-start");
 import { setToken, TokenNeeded } from "./api.ts";
 import { navigate } from "./nav.ts";
+import type { PageContext } from "./page.ts";
 import { errorBox, h, show } from "./dom.ts";
 import { eventPage } from "./pages/event.ts";
 import { eventsPage } from "./pages/events.ts";
@@ -15,16 +16,6 @@ import { runPage } from "./pages/run.ts";
 import { runsPage } from "./pages/runs.ts";
 
 /** What every page gets: where to draw, the URL's query, a signal that aborts on navigation, and how to report trouble. */
-export type PageContext = {
-  main: HTMLElement;
-  params: URLSearchParams;
-  signal: AbortSignal;
-  /** Shows an error at the top of the page (one at a time), or the token form on a 401. */
-  fail(error: unknown): void;
-  /** Clears the error shown by `fail` after a read succeeded again. */
-  ok(): void;
-  live(ok: boolean, problem?: string): void;
-};
 type Page = (ctx: PageContext, id?: string) => void | Promise<void>;
 
 const ROUTES: [RegExp, Page, string][] = [

@@ -2,7 +2,7 @@ import type { Static } from "@sinclair/typebox";
 import type { EventDetail } from "../../../schemas.ts";
 import { get, post, watchChanges } from "../api.ts";
 import { badge, h, jsonBlock, link, show, table, time } from "../dom.ts";
-import type { PageContext } from "../main.ts";
+import type { PageContext } from "../page.ts";
 import { errorsByPath, payloadTree } from "../payload.ts";
 import { runsTable } from "../runs-table.ts";
 

@@ -2,7 +2,7 @@ import type { Static } from "@sinclair/typebox";
 import type { EventView } from "../../../schemas.ts";
 import { get, watchChanges } from "../api.ts";
 import { h, link, show, showKeepingFocus, table, time } from "../dom.ts";
-import type { PageContext } from "../main.ts";
+import type { PageContext } from "../page.ts";
 import { navigate } from "../nav.ts";
 
 type Event = Static<typeof EventView>;

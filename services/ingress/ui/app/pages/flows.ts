@@ -2,7 +2,7 @@ import type { Static } from "@sinclair/typebox";
 import type { FlowsView, StepView } from "../../../flows/schemas.ts";
 import { get, post } from "../api.ts";
 import { badge, duration, h, jsonBlock, link, show } from "../dom.ts";
-import type { PageContext } from "../main.ts";
+import type { PageContext } from "../page.ts";
 import { schemaView } from "../schema.ts";
 
 function policy(step: StepView): string {

@@ -1,7 +1,7 @@
 import type { HostsView } from "../../../system/schemas.ts";
 import { get } from "../api.ts";
 import { h, show, table, time } from "../dom.ts";
-import type { PageContext } from "../main.ts";
+import type { PageContext } from "../page.ts";
 
 const REFRESH_MS = 5_000;
 

@@ -2,7 +2,7 @@ import { FINAL_STATUSES } from "../../../../../lib/protocol/status.ts";
 import { get, post, readEvents, watchChanges } from "../api.ts";
 import { artifactsView } from "../artifacts.ts";
 import { badge, duration, h, jsonBlock, link, show, table, time } from "../dom.ts";
-import type { PageContext } from "../main.ts";
+import type { PageContext } from "../page.ts";
 import { runDuration, type RunView } from "../runs-table.ts";
 
 const FINAL = FINAL_STATUSES;

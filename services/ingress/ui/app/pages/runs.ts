@@ -1,7 +1,7 @@
 import { RUN_STATUSES } from "../../../../../lib/protocol/status.ts";
 import { get, watchChanges } from "../api.ts";
 import { h, show, showKeepingFocus } from "../dom.ts";
-import type { PageContext } from "../main.ts";
+import type { PageContext } from "../page.ts";
 import { navigate } from "../nav.ts";
 import { type RunView, runsTable } from "../runs-table.ts";
 
