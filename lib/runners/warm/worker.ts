@@ -32,6 +32,8 @@ export class WarmWorker {
   readonly pid: number;
   runs = 0;
   #current: Current | undefined;
+  /** Set once its exit has been handled: a run handed to it then ends at once. */
+  #gone: Served | undefined;
   #drained: Promise<unknown>;
   readonly #marker: Record<string, string>;
   readonly #started: ReturnType<typeof stepStart>;
@@ -64,6 +66,7 @@ export class WarmWorker {
   /** Serves one run: its output goes to `output` until its marks, or the worker's exit. */
   serve(frame: RunFrame, output: StepOutput): Promise<Served> {
     if (this.#current) throw new Error(`warm worker ${this.pid} is serving a run already`);
+    if (this.#gone) return Promise.resolve(this.#gone);
     this.runs++;
     return new Promise<Served>((resolve) => {
       this.#current = { output, decoders: { stdout: output.decoder(), stderr: output.decoder() }, marked: new Set(), code: 0, done: resolve };
@@ -138,7 +141,8 @@ export class WarmWorker {
     clearTimeout(timer);
     const current = this.#current;
     if (current) for (const name of ["stdout", "stderr"] as const) if (!current.marked.has(name)) current.output.end(name, current.decoders[name]);
-    this.#finish({ kind: "exited", exitCode: this.child.exitCode, signal: this.child.signalCode === null ? null : String(this.child.signalCode) });
+    this.#gone = { kind: "exited", exitCode: this.child.exitCode, signal: this.child.signalCode === null ? null : String(this.child.signalCode) };
+    this.#finish(this.#gone);
   }
 
   #finish(served: Served): void {
