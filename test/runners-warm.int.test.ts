@@ -42,10 +42,11 @@ describe("warm steps", () => {
   test("each run gets its own environment, secrets still withheld, and the step's working directory", async () => {
     process.env.WARM_TEST_TOKEN = "do-not-leak";
     try {
-      const first = await executeStep(warmRequest("env", "env-1", {}, { env: { CODEX_FLOW_REPLAY: "1" } }));
+      // The first run also changes the worker's directory: the next run is in the step's again.
+      const first = await executeStep(warmRequest("env", "env-1", { action: "chdir" }, { env: { CODEX_FLOW_REPLAY: "1" } }));
       const second = await executeStep(warmRequest("env", "env-2"));
       expect(first.pid).toBe(second.pid);
-      expect(probe(first)).toMatchObject({ runId: "env-1", shell: "env-1", token: null, replay: "1", cwd: WORKDIR });
+      expect(probe(first)).toMatchObject({ runId: "env-1", shell: "env-1", token: null, replay: "1", cwd: "/" });
       // What the last run had is gone: the environment is the run's, not the worker's.
       expect(probe(second)).toMatchObject({ runId: "env-2", shell: "env-2", token: null, replay: null, cwd: WORKDIR });
       expect(first.stdout + first.stderr + second.stdout + second.stderr).not.toContain("do-not-leak");

@@ -5,6 +5,8 @@ import { WarmWorker } from "./worker.ts";
 
 /** How long a retired idle worker gets to exit after its stdin closes, before SIGKILL. */
 const RETIRE_GRACE_MS = 5000;
+/** A worker idle this long is ended (its step may have left the flows); the next run starts one. */
+export const WARM_IDLE_MS = 300_000;
 
 type Waiter = { take(worker: WarmWorker | Error): void };
 
@@ -58,6 +60,7 @@ export async function acquireWorker(request: StepRunRequest, options: WarmOption
   const owner = pool;
   const release = (worker: WarmWorker) => () => releaseWorker(owner, worker);
   for (let worker = pool.idle.pop(); worker !== undefined; worker = pool.idle.pop()) {
+    clearTimeout(worker.idleTimer);
     if (worker.alive) return { worker, release: release(worker) };
     pool.size--; // died while idle
   }
@@ -95,6 +98,8 @@ function releaseWorker(pool: WarmPool, worker: WarmWorker): void {
   if (waiter) return waiter.take(worker);
   if (keep && !pool.retired) {
     pool.idle.push(worker);
+    worker.idleTimer = setTimeout(() => endIdle(pool, worker), WARM_IDLE_MS);
+    worker.idleTimer.unref();
     return;
   }
   pool.size--;
@@ -106,7 +111,15 @@ function retire(pool: WarmPool): Promise<void>[] {
   pool.retired = true;
   const idle = pool.idle.splice(0);
   pool.size -= idle.length;
-  return idle.map((worker) => worker.retire(RETIRE_GRACE_MS));
+  return idle.map((worker) => (clearTimeout(worker.idleTimer), worker.retire(RETIRE_GRACE_MS)));
+}
+
+function endIdle(pool: WarmPool, worker: WarmWorker): void {
+  const index = pool.idle.indexOf(worker);
+  if (index === -1) return;
+  pool.idle.splice(index, 1);
+  pool.size--;
+  void worker.retire(RETIRE_GRACE_MS);
 }
 
 /** What a pool's workers were started with: a change (the flow's version, the script, its folder, the options, the variables the flow may see) makes a new pool. */

@@ -31,6 +31,8 @@ export class WarmWorker {
   readonly child: Bun.Subprocess<"pipe", "pipe", "pipe">;
   readonly pid: number;
   runs = 0;
+  /** While idle in its pool: ends it after WARM_IDLE_MS (pool.ts). */
+  idleTimer: Timer | undefined;
   #current: Current | undefined;
   /** Set once its exit has been handled: a run handed to it then ends at once. */
   #gone: Served | undefined;
