@@ -3,7 +3,8 @@
  * module step bench/fixtures/trivial-module.ts run through the bun runner directly (no
  * NATS, no executor), warm (lib/runners/warm/) and spawned per run: single runs one at a
  * time (p50), and a burst of BURST runs CONCURRENCY at a time (runs/s). Targets (issue 21):
- * warm burst >= 1,500 runs/s, warm p50 <= 4 ms.
+ * warm burst >= 1,500 runs/s, warm p50 <= 4 ms. Then the same step through `flow serve all`,
+ * warm and spawned (bench/warm-system.ts), for comparison.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { DEFAULT_STEP_POLICY } from "../lib/flows/step-policy.ts";
 import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
 import { executeStep, stopWarmPools, type StepRunRequest } from "../lib/runners/index.ts";
 import { round, type Summary, summarize } from "./stats.ts";
+import { measureSystem, type SystemMode } from "./warm-system.ts";
 
 const SCRIPT = join(import.meta.dir, "fixtures", "trivial-module.ts");
 const BURST = 2000;
@@ -21,7 +23,7 @@ const WORKERS = 2;
 const SINGLE = { warm: 300, spawned: 50 };
 
 export type WarmMode = { single: Summary; burst: { count: number; concurrency: number; ms: number; perSecond: number; failed: number } };
-export type WarmFigures = { workers: number; warm: WarmMode; spawned: WarmMode; targets: { burstPerSecond: number; p50Ms: number }; met: { burst: boolean; p50: boolean } };
+export type WarmFigures = { workers: number; warm: WarmMode; spawned: WarmMode; system: { warm: SystemMode; spawned: SystemMode }; targets: { burstPerSecond: number; p50Ms: number }; met: { burst: boolean; p50: boolean } };
 
 export async function measureWarm(log: (line: string) => void = () => {}): Promise<WarmFigures> {
   const cwd = mkdtempSync(join(tmpdir(), "bench-warm-"));
@@ -31,11 +33,13 @@ export async function measureWarm(log: (line: string) => void = () => {}): Promi
     await stopWarmPools();
     log(`spawned: ${SINGLE.spawned} single runs, then ${BURST} runs ${CONCURRENCY} at a time`);
     const spawned = await measureMode(cwd, false, SINGLE.spawned);
+    const system = { warm: await measureSystem("warm-system", true, log), spawned: await measureSystem("spawned-system", false, log) };
     const targets = { burstPerSecond: 1500, p50Ms: 4 };
     const verdict = (met: boolean) => (met ? "met" : "MISSED");
     log(`warm: p50 ${round(warm.single.p50)} ms (target <= ${targets.p50Ms}: ${verdict(warm.single.p50 <= targets.p50Ms)}), burst ${warm.burst.perSecond} runs/s (target >= ${targets.burstPerSecond}: ${verdict(warm.burst.perSecond >= targets.burstPerSecond)})`);
     log(`spawned: p50 ${round(spawned.single.p50)} ms, burst ${spawned.burst.perSecond} runs/s; warm/spawned: ${round(warm.burst.perSecond / spawned.burst.perSecond)}x the rate`);
-    return { workers: WORKERS, warm, spawned, targets, met: { burst: warm.burst.perSecond >= targets.burstPerSecond, p50: warm.single.p50 <= targets.p50Ms } };
+    for (const [mode, figures] of Object.entries(system)) log(`flow serve all, ${mode}: p50 ${round(figures.single.p50)} ms, burst ${figures.burst.perSecond} events/s`);
+    return { workers: WORKERS, warm, spawned, system, targets, met: { burst: warm.burst.perSecond >= targets.burstPerSecond, p50: warm.single.p50 <= targets.p50Ms } };
   } finally {
     await stopWarmPools();
     rmSync(cwd, { recursive: true, force: true });
