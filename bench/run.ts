@@ -21,8 +21,9 @@ import { type MemoryFigures, measureMemory } from "./memory.ts";
 import { type FsyncFigures, measureFsync } from "./fsync.ts";
 import { measureYear, type YearFigures } from "./year.ts";
 import { measurePeers, type PeerFigures } from "./peers/row.ts";
+import { measureWarm, type WarmFigures } from "./warm.ts";
 
-const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year", "peers"] as const;
+const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year", "peers", "warm"] as const;
 /** Rows run only when asked for with --only: they take minutes. */
 const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers"];
 /** The rows measured over one shared stream (bench/projector.ts). */
@@ -63,7 +64,8 @@ bytes per 100k runs kept, vacuum time, final sizes against the stated bound, and
 rebuild from snapshot + tail (bench/year.ts; YEAR_RUNS=N for fewer); peers = the trivial step
 spawned per job, 4 at a time, 200 in flight (single jobs, bursts of 200 and 2,000) on bare
 spawns, \`flow serve all\` and BullMQ on Debian's redis-server (bench/peers/; BullMQ skipped,
-saying why, without redis-server or its bench-only package).`;
+saying why, without redis-server or its bench-only package). warm = the trivial module step
+through the bun runner, warm (lib/runners/warm/) and spawned: single runs, a 2,000 burst (bench/warm.ts).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -89,6 +91,7 @@ export type Results = {
   fsync?: FsyncFigures;
   year?: YearFigures;
   peers?: PeerFigures;
+  warm?: WarmFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -164,6 +167,7 @@ async function main(): Promise<number> {
     results.memory = await measure("memory", () => measureMemory());
     results.fsync = await measure("fsync", () => measureFsync(opts));
     results.peers = await measure("peers", () => measurePeers());
+    results.warm = await measure("warm", () => measureWarm(progress));
     results.year = await measure("year", () => measureYear(server, Number(process.env.YEAR_RUNS ?? 1_000_000)));
   } finally {
     await cleanup();

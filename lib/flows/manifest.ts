@@ -7,6 +7,7 @@ import { parseRetention, type Retention } from "./retention.ts";
 import { isSystemSecret, validEnvNames } from "../runners/step-env.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
+import { parseWarm, type WarmOptions } from "./warm.ts";
 
 export type Runner = "bun" | "code-mode";
 export const RUNNERS: readonly Runner[] = ["bun", "code-mode"];
@@ -23,6 +24,8 @@ export type FlowStep = {
   workingDirectory: string;
   trigger: StepTrigger;
   policy: StepPolicy;
+  /** `warm`: served by long-lived workers that import the module once (lib/flows/warm.ts); absent: spawned per run. */
+  warm?: WarmOptions;
 };
 /** A step left out of its flow because it cannot run (its script is missing); the rest of the flow loads. */
 export type BrokenStep = { step: string; field: string; message: string };
@@ -65,7 +68,7 @@ const EVENT_TYPE = new RegExp(EVENT_TYPE_PATTERN);
 const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "env", "steps", "schedules", "retention"];
 const GUIDANCE_KEYS = ["skills"];
 const ENV_KEYS = ["secrets"];
-const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", ...STEP_POLICY_KEYS];
+const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", "warm", ...STEP_POLICY_KEYS];
 const TRIGGER_KEYS = ["type", "schema", ...DEBOUNCE_KEYS];
 
 type Table = Record<string, unknown>;
@@ -194,6 +197,8 @@ function parseStep(value: unknown, field: string, root: string, fail: Fail): Flo
     policy: parseStepPolicy(step, field, fail),
   };
   if (cwd !== undefined) parsed.cwd = cwd;
+  const warm = parseWarm(step.warm, runner as Runner, `${field}.warm`, fail);
+  if (warm) parsed.warm = warm;
   return parsed;
 }
 

@@ -5,6 +5,7 @@ import { type Launched, launchStep, stepEnvironment } from "./launch.ts";
 import { crashSummary, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
 import { stopReasonOf } from "./stops.ts";
 import type { StepOutcome, StepRunRequest, StopReason } from "./types.ts";
+import { runWarmStep } from "./warm/run.ts";
 
 /** After the leader exits and its group is killed, pipes close at once unless an escaped process holds them. */
 const DRAIN_AFTER_EXIT_MS = 2000;
@@ -28,8 +29,12 @@ export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> 
   if (!existsSync(step.scriptPath)) return finish({ status: "failed", exitCode: null, signal: null, error: `script not found: ${step.scriptPath}`, ...NO_OUTPUT });
 
   const { env, stepEnv } = stepEnvironment(request);
-  const input = JSON.stringify({ flow: { name: flow.name, version: flow.version, root: flow.root, step: step.name, config: flow.config, event } });
-  const argv = (await hasDefaultExport(step.scriptPath)) ? [process.execPath, MODULE_ENTRY, step.scriptPath] : [process.execPath, step.scriptPath];
+  const context = { flow: { name: flow.name, version: flow.version, root: flow.root, step: step.name, config: flow.config, event } };
+  const moduleStyle = await hasDefaultExport(step.scriptPath);
+  // A warm step runs on a worker of its pool; under systemd-run every step is spawned into its own unit.
+  if (step.warm && request.executor !== "systemd-run") return runWarmStep(request, step.warm, { context, env, moduleStyle }, finish, verdict);
+  const input = JSON.stringify(context);
+  const argv = moduleStyle ? [process.execPath, MODULE_ENTRY, step.scriptPath] : [process.execPath, step.scriptPath];
   // A buffer as stdin is written by Bun and the pipe closed after it; EPIPE from a step that never reads is absorbed.
   const launch = launchStep(request, { argv, env, stepEnv, stdin: Buffer.from(input) });
   if (!launch.ok) return finish({ status: "failed", exitCode: null, signal: null, error: launch.error, ...NO_OUTPUT });

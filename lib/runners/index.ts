@@ -4,6 +4,7 @@ import { runCodeModeStep } from "./code-mode.ts";
 import type { StepOutcome, StepRunRequest } from "./types.ts";
 
 export { codeModeEnabled } from "./code-mode.ts";
+export { stopWarmPools } from "./warm/pool.ts";
 export { DEFAULT_FORWARD_ENV, parseForwardEnv, unitNameFor } from "./systemd.ts";
 export { DEFAULT_KILL_GRACE_MS, DEFAULT_OUTPUT_CAP_BYTES, type ProcessStatus, type StepOutcome, type StepRunRequest, type StopReason } from "./types.ts";
 

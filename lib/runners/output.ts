@@ -36,22 +36,36 @@ export class StepOutput {
 
   /** Copies a pipe into its tail, forwarding decoded text live; resolves to a read error, if any. */
   async pump(reader: ChunkReader, stream: Stream): Promise<string | undefined> {
-    // A streaming decoder per stream, so a character split across two reads is not mangled.
-    const decoder = this.#onOutput ? new TextDecoder() : undefined;
+    const decoder = this.decoder();
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done || value === undefined) break;
-        this[stream].push(value);
-        if (stream === "stdout") this.resultLine.push(value);
-        if (decoder) this.#emit(stream, decoder.decode(value, { stream: true }));
+        this.push(stream, value, decoder);
       }
     } catch (error) {
       return `reading ${stream} failed: ${(error as Error).message}`;
     }
+    this.end(stream, decoder);
+    return undefined;
+  }
+
+  /** A streaming decoder for one stream's live copy (none without a listener), so a character split across two chunks is not mangled. */
+  decoder(): TextDecoder | undefined {
+    return this.#onOutput ? new TextDecoder() : undefined;
+  }
+
+  /** Appends a chunk of a stream's bytes (pump, or a warm worker's output of this run). */
+  push(stream: Stream, bytes: Uint8Array, decoder: TextDecoder | undefined): void {
+    this[stream].push(bytes);
+    if (stream === "stdout") this.resultLine.push(bytes);
+    if (decoder) this.#emit(stream, decoder.decode(bytes, { stream: true }));
+  }
+
+  /** Ends a stream: the rest of its decoder, and its last line. */
+  end(stream: Stream, decoder: TextDecoder | undefined): void {
     if (decoder) this.#emit(stream, decoder.decode());
     if (stream === "stdout") this.resultLine.end();
-    return undefined;
   }
 
   /**

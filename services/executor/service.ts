@@ -1,5 +1,6 @@
 import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { bodyLimit } from "../../lib/nats/payload.ts";
+import { stopWarmPools } from "../../lib/runners/index.ts";
 import type { Service, ServiceContext } from "../runtime/context.ts";
 import { type Executor, startExecutor } from "./executor.ts";
 import { processLedger } from "./ledger.ts";
@@ -45,6 +46,8 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     executor,
     async stop() {
       await executor.stop(config.shutdownGraceMs);
+      // Idle warm workers end with their executor (a worker serving a run was stopped with it).
+      await stopWarmPools();
       guard.end();
     },
   };
