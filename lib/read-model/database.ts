@@ -1,6 +1,6 @@
 import { Database as Sqlite, type SQLQueryBindings, type Statement } from "bun:sqlite";
 import type { FlowResultStatus } from "../protocol/flow-result.ts";
-import type { RunOutput, ScheduleTicked } from "../protocol/messages.ts";
+import type { OperatorAction, RunOutput, ScheduleTicked } from "../protocol/messages.ts";
 import type { AttemptStatus, RunStatus } from "../protocol/status.ts";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
@@ -13,6 +13,7 @@ import * as matches from "./migrations/2026-11-24-3-matches.ts";
 import * as output from "./migrations/2026-11-24-2-output.ts";
 import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
 import * as tombstones from "./migrations/2026-12-07-1-tombstones.ts";
+import * as audit from "./migrations/2026-12-07-2-audit.ts";
 import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 
 /** One FlowEvent as accepted, with its latest match decision summary. */
@@ -114,6 +115,23 @@ export type AttemptsTable = {
 /** An event that retention or a purge deleted: its id's hash (tombstoneKey), the sequence it was accepted at, the day (since 1970, UTC) it went. */
 export type TombstonesTable = { id_hash: Uint8Array; seq: number; deleted_day: number };
 
+/** One operator action (an `operator.acted` message): who, when, what and why; never a token. */
+export type AuditTable = {
+  action_id: string;
+  seq: number;
+  at: string;
+  actor: string;
+  action: OperatorAction;
+  run_id: string | null;
+  event_id: string | null;
+  flow: string | null;
+  step: string | null;
+  summary: string;
+  reason: string | null;
+  /** The stream sequence of the first message the action wrote. */
+  action_seq: number | null;
+};
+
 /** The projector's checkpoint: the last stream sequence applied. */
 export type ProjectorStateTable = { name: string; seq: number };
 
@@ -127,6 +145,7 @@ export type ReadModelDatabase = {
   flow_controls: FlowControlsTable;
   schedule_ticks: ScheduleTicksTable;
   tombstones: TombstonesTable;
+  audit: AuditTable;
 };
 
 export type ReadModel = Kysely<ReadModelDatabase>;
@@ -191,6 +210,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-24-3-matches": matches,
   "2026-12-02-1-schedules-pause-debounce": schedulesPauseDebounce,
   "2026-12-07-1-tombstones": tombstones,
+  "2026-12-07-2-audit": audit,
 };
 
 /**

@@ -49,7 +49,7 @@ export function createIngressApp(deps: IngressDeps) {
         return await deps.metrics();
       },
       {
-        beforeHandle: requireToken(deps.token),
+        beforeHandle: requireToken(deps),
         detail: {
           tags: ["system"],
           summary: "Prometheus metrics: events, runs by status, step durations, projector lag, consumers' pending counts, executor slots, held requests and their bounds",

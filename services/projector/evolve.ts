@@ -1,7 +1,7 @@
 import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
-import { type AttemptsTable, type EventsTable, type FlowControlsTable, type MatchesTable, type OutputTable, type RunsTable, type ScheduleTicksTable } from "../../lib/read-model/database.ts";
+import { type AttemptsTable, type EventsTable, type FlowControlsTable, type MatchesTable, type OutputTable, type RunsTable, type ScheduleTicksTable, type AuditTable } from "../../lib/read-model/database.ts";
 import type { EventAccepted, EventMatched, FlowMessage, PurgeRuns, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
-import { flowControl, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
+import { flowControl, operatorActed, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 
 /** What evolve may look at: the current rows (the projector serves them from SQLite plus its batch). */
 export type ReadState = {
@@ -22,7 +22,8 @@ export type Upsert =
   | { table: "attempts"; row: AttemptsTable }
   | { table: "output"; row: OutputTable }
   | { table: "flow_controls"; row: FlowControlsTable }
-  | { table: "schedule_ticks"; row: ScheduleTicksTable };
+  | { table: "schedule_ticks"; row: ScheduleTicksTable }
+  | { table: "audit"; row: AuditTable };
 
 /** A purge round, applied at its place in the stream (lib/read-model/purge.ts): what follows it reads the read model without what it deleted. */
 export type Purge = { purge: PurgeRuns };
@@ -74,6 +75,8 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
       return scheduleTicked(message, seq);
     case "runs.purge":
       return [{ purge: message }];
+    case "operator.acted":
+      return operatorActed(message, seq);
     default: {
       const unknown: never = message;
       throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);

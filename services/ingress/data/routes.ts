@@ -24,7 +24,7 @@ const ARCHIVE_PAGE = 100;
  * `flow archive`). All behind the token.
  */
 export function dataRoutes(deps: IngressDeps) {
-  const guard = { beforeHandle: requireToken(deps.token) };
+  const guard = { beforeHandle: requireToken(deps) };
   const purge = async (body: { before: string; flow?: string; status?: string }) => {
     const selection = parseSelection(body);
     const purgeId = `purge:${randomUUID()}`;

@@ -49,7 +49,7 @@ export function eventRoutes(deps: IngressDeps) {
    */
   const waitFor = (request: Request, raw: unknown): Wait => {
     const wait = parseWait(raw, deps);
-    if (mayRead(deps.token, request)) return wait;
+    if (mayRead(deps, request)) return wait;
     if (wait?.explicit) throw new HttpError(401, "?wait=matched|true answers with run data: send the read token (Authorization: Bearer <CODEX_FLOW_BACKEND_TOKEN> or x-api-key), or post without ?wait");
     return undefined;
   };
@@ -91,7 +91,7 @@ export function eventRoutes(deps: IngressDeps) {
 
   const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.Union([Query.wait], { description: "default (or false): wait briefly for the match decision and answer runIds; none: do not wait; matched: wait for the match decision up to the wait limit; true: until every run ended. Run data needs the read token when one is set." })) }, { additionalProperties: true }) };
   const operator = { ...route, beforeHandle: requireOperator(deps) };
-  const reader = { beforeHandle: requireToken(deps.token) };
+  const reader = { beforeHandle: requireToken(deps) };
   const post = (summary: string) => ({
     ...route,
     response: { 202: EventAnswer, ...errors(400, 401, 413, 503, 507) },

@@ -52,7 +52,7 @@ function catalogOf(deps: IngressDeps) {
  * them), and the schedules with their next and last ticks.
  */
 export function flowRoutes(deps: IngressDeps) {
-  const guarded = { beforeHandle: requireToken(deps.token) };
+  const guarded = { beforeHandle: requireToken(deps) };
   const operator = { beforeHandle: requireOperator(deps) };
 
   const controls = async () => {

@@ -36,7 +36,7 @@ const RunQuery = t.Object(
 /** Runs: listing with filters and paging (the seed's `?eventId=` included), one run, and the operator's cancel and retry. */
 export function runRoutes(deps: IngressDeps) {
   const { db } = deps;
-  const guarded = { beforeHandle: requireToken(deps.token) };
+  const guarded = { beforeHandle: requireToken(deps) };
   const operator = { beforeHandle: requireOperator(deps) };
   return new Elysia({ name: "runs" })
     .get(
