@@ -39,10 +39,10 @@ export const msgIds = {
 };
 
 /**
- * The id of an operator action: a digest of the actor, the action and the message ids
- * it wrote. The same request retried writes the same message ids (each deduplicated by
+ * The id of an operator action: a digest of the actor, the action and what identifies
+ * it (its request summary and the message ids it wrote). The same request retried writes the same message ids (each deduplicated by
  * JetStream), so it gets the same id and its audit record is a duplicate too.
  */
-export function actionIdOf(actor: string, action: string, msgIds: readonly string[]): string {
-  return createHash("sha256").update([actor, action, ...msgIds].join("\n")).digest("hex").slice(0, 32);
+export function actionIdOf(actor: string, action: string, parts: readonly string[]): string {
+  return createHash("sha256").update([actor, action, ...parts].join("\n")).digest("hex").slice(0, 32);
 }
