@@ -189,7 +189,7 @@ describe("the audit log", () => {
       const db = await openReadModel(path);
       const rows = await db.selectFrom("audit").selectAll().orderBy("seq", "desc").execute();
       await db.destroy();
-      expect(rows.map((r) => ({ seq: r.seq, actor: r.actor, action: r.action, runId: r.run_id, eventId: r.event_id, flow: r.flow, reason: r.reason, summary: r.summary }))).toEqual(
+      expect(rows.map((r) => ({ seq: r.seq, actor: r.actor, action: r.action as string, runId: r.run_id, eventId: r.event_id, flow: r.flow, reason: r.reason, summary: r.summary }))).toEqual(
         live.map((e) => ({ seq: e.seq, actor: e.actor, action: e.action, runId: e.runId, eventId: e.eventId, flow: e.flow, reason: e.reason, summary: e.summary })),
       );
     } finally {
