@@ -146,7 +146,7 @@ describe("the audit log", () => {
     expect(entries).toHaveLength(9);
   });
 
-  test("a retried identical request (the same cancel three times at once) leaves one cancel and one record", async () => {
+  test("a retried identical request (the same cancel three times at once) leaves one audit record", async () => {
     const slow = (await json(call(T.boss, "POST", "/events?wait=matched", { id: "slow-1", type: "other.slow", payload: {} }))).runIds[0] as string;
     await eventually(async () => (await json(call(T.reader, "GET", `/runs/${slow}`))).run.status === "running", 15_000, "the slow run to start");
     const tries = await Promise.all([1, 2, 3].map(() => call(T.ops, "POST", `/runs/${slow}/cancel`, { reason: "stuck" })));
@@ -215,6 +215,29 @@ describe("the audit log", () => {
       await nc.close();
     }
   });
+});
+
+describe("flow audit", () => {
+  const flow = async (...args: string[]) => {
+    const proc = Bun.spawn(["bun", join(REPO, "bin/flow.ts"), "audit", "--url", url, ...args], { env: { ...process.env, CODEX_FLOW_BACKEND_TOKEN: T.reader }, stdout: "pipe", stderr: "pipe" });
+    const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    return { code, out, err };
+  };
+
+  test("--json prints one record a line, filtered; without it a table of who, what, target and why", async () => {
+    const lines = await flow("--json", "--actor", "ops", "--action", "pause,retry", "--limit", "1000");
+    expect(lines.code).toBe(0);
+    const records = lines.out.trim().split("\n").map((line) => JSON.parse(line));
+    expect(records.map((r) => [r.action, r.reason])).toEqual([["pause", "maintenance"], ["retry", "flaky network"]]);
+    const table = await flow("--action", "purge");
+    expect(table.code).toBe(0);
+    const rows = table.out.trim().split("\n");
+    expect(rows[0]).toMatch(/^WHEN +ACTOR +ACTION +TARGET +REASON$/);
+    expect(rows.slice(1).map((r) => r.split(/ {2,}/).slice(1))).toEqual([["operator", "purge", "-", "legacy tidy"], ["boss", "purge", "-", "tidy"]]);
+    const paged = await flow("--json", "--limit", "2");
+    expect(paged.out.trim().split("\n")).toHaveLength(2);
+    expect((await flow("--action", "explode")).err).toContain("action=");
+  }, 30_000);
 });
 
 describe("CODEX_FLOW_BACKEND_TOKENS at startup", () => {
