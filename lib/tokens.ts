@@ -45,7 +45,7 @@ function entry(raw: unknown, index: number, seen: { names: Set<string>; tokens: 
 
 /**
  * Reads CODEX_FLOW_BACKEND_TOKENS: a JSON array of `{"name", "token", "role", "flows"?}`,
- * given inline (the value starts with `[`) or as the path of a file holding it, which
+ * given inline (the value starts with `[`) or as the path (starting with `/` or `./`) of a file holding it, which
  * must not be readable by group or others (mode 0600 or 0400). The single
  * CODEX_FLOW_BACKEND_TOKEN joins the list as an admin token named `operator`. A bad
  * value throws a TokensError naming the entry at fault, never a token.
@@ -75,6 +75,8 @@ export function parseTokens(raw: string | undefined, legacy: string | undefined)
 
 function readSource(value: string): string {
   if (value.startsWith("[")) return value;
+  // Anything else must look like a path: a mistyped value could be a token, and is never echoed.
+  if (!value.startsWith("/") && !value.startsWith("./")) throw new TokensError("CODEX_FLOW_BACKEND_TOKENS: expected a JSON array (starting with [) or the path of a file holding one (starting with / or ./)");
   let mode: number;
   try {
     mode = statSync(value).mode;
