@@ -56,7 +56,7 @@ describe("the projector's audit row", () => {
   const acted: OperatorActed = { v: 1, kind: "operator.acted", actionId: "abc", action: "cancel", actor: "ci", at: "2026-12-07T10:00:00.000Z", target: { runId: "run-1", flow: "release" }, summary: "POST /runs/run-1/cancel", reason: "stuck", seq: 41 };
   const evolve = spec((message: OperatorActed, seq: number) => operatorActed(message, seq));
   test("given an operator.acted at sequence 42, then one audit row keyed by its action id, the same row when applied again", () => {
-    const row = { action_id: "abc", seq: 42, at: acted.at, actor: "ci", action: "cancel", run_id: "run-1", event_id: null, flow: "release", step: null, summary: "POST /runs/run-1/cancel", reason: "stuck", action_seq: 41 };
+    const row = { action_id: "abc", seq: 42, at: acted.at, actor: "ci", action: "cancel" as const, run_id: "run-1", event_id: null, flow: "release", step: null, summary: "POST /runs/run-1/cancel", reason: "stuck", action_seq: 41 };
     evolve.given(42).when(acted).then([{ table: "audit", row }]);
     evolve.given(42).when(structuredClone(acted)).then([{ table: "audit", row }]);
   });
