@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -120,6 +121,33 @@ describe("roles", () => {
     expect(unscoped).toEqual({ status: 403, body: { error: expect.stringContaining(`token "ci" may act only on flows release; a replay of event "rel-1" is not limited to one flow`) } });
     expect((await call(T.ci, "POST", `/runs/${releaseRun}/retry`, { reason: "ci retry" })).status).toBe(202);
     expect((await call(T.ci, "POST", "/events/rel-1/replay", { wait: false, flow: "release" })).status).toBe(202);
+  });
+});
+
+describe("the OpenAPI document and docs/security.md", () => {
+  test("every guarded operation carries x-required-role, and the roles table in docs/security.md says the same", async () => {
+    const doc = await json(fetch(`${url}/openapi.json`));
+    const table = readFileSync(join(REPO, "docs/security.md"), "utf8").split("### Roles and scopes")[1]!.split("\n").filter((l) => /^\| `/.test(l));
+    const documented = new Map<string, string>();
+    for (const line of table) {
+      const [routes, ...cells] = line.split("|").slice(1, -1).map((c) => c.trim());
+      const role = ["read", "operate", "admin"][cells.indexOf("yes")]!;
+      let method = "";
+      for (const piece of routes!.matchAll(/`([^`]+)`/g)) {
+        const [first, second] = piece[1]!.split(" ");
+        if (second !== undefined) method = first!;
+        documented.set(`${method} ${(second ?? first)!.replace(/:(\w+)/g, "{$1}")}`, role);
+      }
+    }
+    const marked = Object.entries<Record<string, { "x-required-role"?: string }>>(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).flatMap(([method, op]) => (op["x-required-role"] ? [[`${method.toUpperCase()} ${path}`, op["x-required-role"]] as const] : [])),
+    );
+    expect(marked.length).toBeGreaterThanOrEqual(20);
+    for (const [route, role] of marked) expect({ route, role: documented.get(route) }).toEqual({ route, role });
+    expect(doc.paths["/purge"].post["x-required-role"]).toBe("admin");
+    expect(doc.paths["/runs/{id}/cancel"].post["x-required-role"]).toBe("operate");
+    expect(doc.paths["/audit"].get["x-required-role"]).toBe("read");
+    expect(Object.keys(doc.paths["/archive"].get.responses)).toContain("403");
   });
 });
 
