@@ -47,11 +47,11 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   publish: { group: "client", usage: "publish --event FILE [--wait none|matched|true]", about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)" },
   runs: { group: "client", usage: "runs [--event ID] [--json]", about: "the runs of an event, or the 20 newest" },
   logs: { group: "client", usage: "logs RUN [-f]", about: "a run's output; -f follows it until the run ends (reconnecting when the connection drops)" },
-  cancel: { group: "client", usage: "cancel RUN", about: "cancel a queued or running run" },
-  retry: { group: "client", usage: "retry RUN", about: "start a new attempt of a run that ended" },
+  cancel: { group: "client", usage: "cancel RUN [--reason TEXT]", about: "cancel a queued or running run (--reason: why, for the audit log)" },
+  retry: { group: "client", usage: "retry RUN [--reason TEXT]", about: "start a new attempt of a run that ended (--reason: why, for the audit log)" },
   replay: {
     group: "client",
-    usage: "replay EVENT [--wait none|matched|true] [--flow F]",
+    usage: "replay EVENT [--wait none|matched|true] [--flow F] [--reason TEXT]",
     about:
       "match a stored event again (new runs, marked as a replay); or in bulk:\nreplay --type T --since TIME [--until TIME] [--flow F] [--dry-run] [--concurrency N]\nper event, the steps that match now versus then; without --dry-run replays them,\nN at a time (default 4)",
   },
@@ -196,13 +196,13 @@ async function main(argv: string[]): Promise<number> {
       return await logs(target, positionals[0], values.follow === true);
     case "cancel":
     case "retry":
-      return await operateRun(target, command, positionals[0]);
+      return await operateRun(target, command, positionals[0], values.reason);
     case "replay":
       if (values.type !== undefined || values.since !== undefined || values["dry-run"]) {
         const bulk = { dryRun: values["dry-run"] === true, json: values.json === true, concurrency: values.concurrency };
         return await bulkReplay(target, { ...bulk, type: values.type, since: values.since, until: values.until, flow: values.flow });
       }
-      return await replayEvent(target, positionals[0], values.wait, values.flow);
+      return await replayEvent(target, positionals[0], values.wait, values.flow, values.reason);
     case "schedules":
       return await listSchedules(target, values.json === true);
     case "audit":

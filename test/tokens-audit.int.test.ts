@@ -246,17 +246,24 @@ describe("the audit log", () => {
 });
 
 describe("flow audit", () => {
-  const flow = async (...args: string[]) => {
-    const proc = Bun.spawn(["bun", join(REPO, "bin/flow.ts"), "audit", "--url", url, ...args], { env: { ...process.env, CODEX_FLOW_BACKEND_TOKEN: T.reader }, stdout: "pipe", stderr: "pipe" });
+  const run = async (token: string, args: string[]) => {
+    const proc = Bun.spawn(["bun", join(REPO, "bin/flow.ts"), ...args, "--url", url], { env: { ...process.env, CODEX_FLOW_BACKEND_TOKEN: token }, stdout: "pipe", stderr: "pipe" });
     const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
     return { code, out, err };
   };
+  const flow = (...args: string[]) => run(T.reader, ["audit", ...args]);
+
+  test("flow retry --reason: the CLI's token name and reason are in the record", async () => {
+    expect((await run(T.ops, ["retry", releaseRun, "--reason", "from the cli"])).code).toBe(0);
+    const records = await eventually(async () => (await audit(`?runId=${releaseRun}&actor=ops`)).filter((e) => e.reason === "from the cli"));
+    expect(records.map((e) => e.action)).toEqual(["retry"]);
+  }, 30_000);
 
   test("--json prints one record a line, filtered; without it a table of who, what, target and why", async () => {
     const lines = await flow("--json", "--actor", "ops", "--action", "pause,retry", "--limit", "1000");
     expect(lines.code).toBe(0);
     const records = lines.out.trim().split("\n").map((line) => JSON.parse(line));
-    expect(records.map((r) => [r.action, r.reason])).toEqual([["pause", "maintenance"], ["retry", "flaky network"]]);
+    expect(records.map((r) => [r.action, r.reason])).toEqual([["retry", "from the cli"], ["pause", "maintenance"], ["retry", "flaky network"]]);
     const table = await flow("--action", "purge");
     expect(table.code).toBe(0);
     const rows = table.out.trim().split("\n");
