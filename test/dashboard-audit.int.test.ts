@@ -19,6 +19,7 @@ const browser = useBrowser();
 const skip = skipWithoutTool(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, "scripts/install-chromium.sh");
 const READER = "reader-token-0123456789abcdef";
 const OPS = "ops-token-0123456789abcdef0123";
+const SCOPED = "scoped-token-0123456789abcdef";
 let url: string;
 let runId: string;
 
@@ -27,8 +28,9 @@ const call = (token: string, method: string, path: string, body?: unknown) =>
 
 beforeAll(async () => {
   if (skip) return;
-  const cwd = writeFlows({ notes: [{ name: "write", type: "ui.note", source: echoStep() }] });
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify([{ name: "viewer", token: READER, role: "read" }, { name: "oncall", token: OPS, role: "operate" }]) }, { cwd });
+  const cwd = writeFlows({ notes: [{ name: "write", type: "ui.note", source: echoStep() }], extra: [{ name: "other", type: "ui.extra", source: echoStep() }] });
+  const named = [{ name: "viewer", token: READER, role: "read" }, { name: "oncall", token: OPS, role: "operate" }, { name: "extra-ci", token: SCOPED, role: "operate", flows: ["extra"] }];
+  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
   const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
@@ -105,5 +107,24 @@ describe.skipIf(skip)("actions by role", () => {
     expect(await ops.page.locator("button:has-text('Retry run')").isVisible()).toBe(true);
     expect(unauthorized(ops.errors)).toEqual([]);
     await ops.page.close();
+  }, 60_000);
+
+  test("a token scoped to flow extra sees no actions on notes' run, notes' pause or an event's replay, and extra's pause", async () => {
+    const scoped = await signedIn(`/ui/runs/${runId}`, SCOPED);
+    await scoped.page.waitForSelector("h1");
+    await scoped.page.waitForFunction(() => document.body.dataset.role === "operate");
+    expect(await scoped.page.locator("button:has-text('Retry run')").count()).toBe(1);
+    expect(await scoped.page.locator("button:has-text('Retry run')").isVisible()).toBe(false);
+    await scoped.page.click("nav a[href='/ui/flows']");
+    await scoped.page.waitForSelector("button.pause[data-flow='extra']");
+    const visible = await scoped.page.locator("button.pause:visible").evaluateAll((buttons) => buttons.map((b: any) => b.dataset.flow));
+    expect(visible.length).toBeGreaterThan(0);
+    expect(visible.every((flow: string) => flow === "extra")).toBe(true);
+    expect(await scoped.page.locator("button.pause[data-flow='notes']").count()).toBeGreaterThan(0);
+    await scoped.page.goto(`${url}/ui/events/ui-audit-1`);
+    await scoped.page.waitForSelector("h1:has-text('ui.note')");
+    expect(await scoped.page.locator("button:has-text('Replay event')").isVisible()).toBe(false);
+    expect(unauthorized(scoped.errors)).toEqual([]);
+    await scoped.page.close();
   }, 60_000);
 });
