@@ -5,6 +5,7 @@ import { parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
 import { listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
 import { archive, purge } from "../cli/data.ts";
+import { listAudit } from "../cli/audit.ts";
 import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
 import { logs } from "../cli/logs.ts";
 import { projectorCommand } from "../cli/projector.ts";
@@ -46,11 +47,11 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
   publish: { group: "client", usage: "publish --event FILE [--wait none|matched|true]", about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)" },
   runs: { group: "client", usage: "runs [--event ID] [--json]", about: "the runs of an event, or the 20 newest" },
   logs: { group: "client", usage: "logs RUN [-f]", about: "a run's output; -f follows it until the run ends (reconnecting when the connection drops)" },
-  cancel: { group: "client", usage: "cancel RUN", about: "cancel a queued or running run" },
-  retry: { group: "client", usage: "retry RUN", about: "start a new attempt of a run that ended" },
+  cancel: { group: "client", usage: "cancel RUN [--reason TEXT]", about: "cancel a queued or running run (--reason: why, for the audit log)" },
+  retry: { group: "client", usage: "retry RUN [--reason TEXT]", about: "start a new attempt of a run that ended (--reason: why, for the audit log)" },
   replay: {
     group: "client",
-    usage: "replay EVENT [--wait none|matched|true] [--flow F]",
+    usage: "replay EVENT [--wait none|matched|true] [--flow F] [--reason TEXT]",
     about:
       "match a stored event again (new runs, marked as a replay); or in bulk:\nreplay --type T --since TIME [--until TIME] [--flow F] [--dry-run] [--concurrency N]\nper event, the steps that match now versus then; without --dry-run replays them,\nN at a time (default 4)",
   },
@@ -63,6 +64,11 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
     group: "client",
     usage: "purge --before DATE [--flow F] [--status S] [--dry-run]",
     about: "delete final runs created before DATE (with their events, attempts, output) through the\nstream, so every host's read model agrees; --dry-run: counts and bytes per flow and status",
+  },
+  audit: {
+    group: "client",
+    usage: "audit [--action A] [--actor NAME] [--flow F] [--run ID] [--event ID] [--since TIME] [--until TIME] [--limit N] [--json]",
+    about: "the operator actions (cancel, retry, replay, bulk-replay, pause, resume, purge), newest first:\nwho (the token's name), when, on what and why; --action takes a comma-separated list; at most\n--limit records (default 50); --json: one JSON object a line",
   },
   schedules: { group: "client", usage: "schedules [--json]", about: "every schedule with its next and last tick" },
   pause: { group: "client", usage: "pause FLOW [--step STEP] [--reason TEXT]", about: "hold the flow's (or step's) matched runs until it is resumed" },
@@ -146,6 +152,10 @@ async function main(argv: string[]): Promise<number> {
     hook: { type: "string" },
     "api-url": { type: "string" },
     "max-pages": { type: "string" },
+    action: { type: "string" },
+    actor: { type: "string" },
+    run: { type: "string" },
+    limit: { type: "string" },
   });
   if (values.help) {
     console.log(COMMANDS[command] ? commandHelp(command) : HELP);
@@ -186,15 +196,17 @@ async function main(argv: string[]): Promise<number> {
       return await logs(target, positionals[0], values.follow === true);
     case "cancel":
     case "retry":
-      return await operateRun(target, command, positionals[0]);
+      return await operateRun(target, command, positionals[0], values.reason);
     case "replay":
       if (values.type !== undefined || values.since !== undefined || values["dry-run"]) {
         const bulk = { dryRun: values["dry-run"] === true, json: values.json === true, concurrency: values.concurrency };
         return await bulkReplay(target, { ...bulk, type: values.type, since: values.since, until: values.until, flow: values.flow });
       }
-      return await replayEvent(target, positionals[0], values.wait, values.flow);
+      return await replayEvent(target, positionals[0], values.wait, values.flow, values.reason);
     case "schedules":
       return await listSchedules(target, values.json === true);
+    case "audit":
+      return await listAudit(target, { action: values.action, actor: values.actor, flow: values.flow, run: values.run, event: values.event, since: values.since, until: values.until, limit: values.limit, json: values.json === true });
     case "pause":
     case "resume":
       return await pauseFlow(target, command, positionals[0], values.step, values.reason);

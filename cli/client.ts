@@ -38,16 +38,16 @@ export async function publish(target: ApiTarget, eventPath: string | undefined, 
   return report(await postEvent(target, await readJsonFile(eventPath, "--event"), wait));
 }
 
-/** `flow cancel RUN`, `flow retry RUN`: operate on one run. */
-export async function operateRun(target: ApiTarget, action: "cancel" | "retry", runId: string | undefined): Promise<number> {
+/** `flow cancel RUN`, `flow retry RUN` (`--reason TEXT`: why, for the audit log): operate on one run. */
+export async function operateRun(target: ApiTarget, action: "cancel" | "retry", runId: string | undefined, reason?: string): Promise<number> {
   if (!runId) throw new UsageError(`expected a run id: flow ${action} RUN`);
-  return report(await callApi(target, "POST", `/runs/${encodeURIComponent(runId)}/${action}`, {}));
+  return report(await callApi(target, "POST", `/runs/${encodeURIComponent(runId)}/${action}`, reason ? { reason } : {}));
 }
 
 /** `flow replay EVENT [--wait true] [--flow F]`: matches a stored event again against today's flows (only F's steps run). */
-export async function replayEvent(target: ApiTarget, eventId: string | undefined, wait: string | undefined, flow?: string): Promise<number> {
+export async function replayEvent(target: ApiTarget, eventId: string | undefined, wait: string | undefined, flow?: string, reason?: string): Promise<number> {
   if (!eventId) throw new UsageError("expected an event id: flow replay EVENT");
-  return report(await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, { wait: wait === "true" ? true : wait === "matched" ? "matched" : false, ...(flow ? { flow } : {}) }));
+  return report(await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, { wait: wait === "true" ? true : wait === "matched" ? "matched" : false, ...(flow ? { flow } : {}), ...(reason ? { reason } : {}) }));
 }
 
 /** `flow runs [--event ID]`: the runs of one event, or the 20 newest, as the ingress reports them. */

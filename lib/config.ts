@@ -9,6 +9,7 @@ import { QUEUE_NAME } from "./flows/step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./protocol/subjects.ts";
 import { loadWebhookSources, WebhookConfigError } from "./webhooks/config.ts";
 import type { WebhookSource } from "./webhooks/source.ts";
+import { parseTokens, type ScopedToken, TokensError } from "./tokens.ts";
 
 import type { ExecutorKind } from "./runners/types.ts";
 export type { ExecutorKind };
@@ -21,6 +22,8 @@ export type Config = {
   dataDir: string;
   secret?: string;
   token?: string;
+  /** The API's named tokens (CODEX_FLOW_BACKEND_TOKENS, plus CODEX_FLOW_BACKEND_TOKEN as the admin `operator`): lib/tokens.ts. */
+  tokens: ScopedToken[];
   /** The secret of GitHub's webhooks at POST /webhooks/github (CODEX_FLOW_GITHUB_WEBHOOK_SECRET); unset: that route is off. */
   githubWebhookSecret?: string;
   /** Other webhook senders, from the TOML file CODEX_FLOW_WEBHOOK_SOURCES names (docs/webhooks.md). */
@@ -131,6 +134,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dataDir: resolve(cwd, read.string("CODEX_FLOW_BACKEND_DATA_DIR", env.STATE_DIRECTORY || ".data")),
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
+    tokens: [],
     githubWebhookSecret: env.CODEX_FLOW_GITHUB_WEBHOOK_SECRET || undefined,
     webhookSources: webhookSources(env),
     allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
@@ -194,7 +198,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     threads: env.CODEX_FLOW_THREADS ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on" : undefined,
   };
   const merged = { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
-  return { ...merged, killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
+  return { ...merged, tokens: overrides.tokens ?? scopedTokens(env.CODEX_FLOW_BACKEND_TOKENS, merged.token), killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
 }
 
 /** What a client command of the CLI needs: where flows are, and the ingress it talks to with its credentials. */
@@ -220,6 +224,14 @@ export function loadClientConfig(env: Env = process.env, flags: { cwd?: string; 
     secret: env.CODEX_FLOW_BACKEND_SECRET || undefined,
     token: env.CODEX_FLOW_BACKEND_TOKEN || undefined,
   };
+}
+
+function scopedTokens(raw: string | undefined, legacy: string | undefined): ScopedToken[] {
+  try {
+    return parseTokens(raw, legacy);
+  } catch (error) {
+    throw error instanceof TokensError ? new ConfigError(error.message) : error;
+  }
 }
 
 function webhookSources(env: Env): WebhookSource[] {

@@ -4,7 +4,7 @@ import { signBody } from "../lib/signature.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
-import { testConfig, useNatsServer } from "./support/nats.ts";
+import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();
 const SECRET = "operator-hmac-secret";
@@ -56,5 +56,9 @@ describe("with a secret set and no token", () => {
     expect((await callApi(cli, "POST", "/replays", { type: "note.posted", since: new Date(Date.now() - 3_600_000).toISOString() })).body).toMatchObject({ dryRun: true, count: 1 });
     // A wrong signature is no signature.
     expect((await fetch(`${url}/runs/${runId}/cancel`, { method: "POST", headers: { "x-flow-signature-256": signBody("guess", "") } })).status).toBe(401);
+    // The audit log names a signer `hmac` (the secret has no name of its own); a dry run is no action.
+    const actions = async () => (await json(fetch(`${url}/audit`))).entries.map((e: { actor: string; action: string }) => `${e.actor} ${e.action}`);
+    await eventually(async () => (await actions()).length >= 4, 10_000, "four audit records");
+    expect(await actions()).toEqual(["hmac replay", "hmac resume", "hmac pause", "hmac retry"]);
   });
 });

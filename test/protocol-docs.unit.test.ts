@@ -42,6 +42,7 @@ const SAMPLES: Record<string, FlowMessage> = {
   "flow.resumed": { v: 1, kind: "flow.resumed", flow: "demo", step: "hello", at, pausedSeq: 7 },
   "schedule.ticked": { v: 1, kind: "schedule.ticked", flow: "demo", schedule: "nightly", tick: at, outcome: "emitted", eventId: "evt-3", at },
   "runs.purge": { v: 1, kind: "runs.purge", purgeId: "p-1", round: 1, at, rules: [], limit: 500, tombstoneDays: 400 },
+  "operator.acted": { v: 1, kind: "operator.acted", actionId: "a-1", action: "cancel", actor: "ci", at, target: { runId: "run-1" }, summary: "POST /runs/run-1/cancel" },
 };
 
 describe("docs/architecture.md's message table is lib/protocol", () => {

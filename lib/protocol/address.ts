@@ -46,5 +46,7 @@ export function addressOf(subjects: Subjects, message: FlowMessage, after = 0): 
       return { subject: subjects.schedule(message.flow, message.schedule), msgID: msgIds.tick(message.flow, message.schedule, message.tick) };
     case "runs.purge":
       return { subject: subjects.purge(message.purgeId), msgID: msgIds.purge(message.purgeId, message.round) };
+    case "operator.acted":
+      return { subject: subjects.audit(message.action), msgID: msgIds.acted(message.actionId) };
   }
 }

@@ -34,4 +34,15 @@ export const msgIds = {
   control: (kind: "flow.paused" | "flow.resumed", flow: string, step: string | undefined, lastSeq: number) => `${kind}:${flow}:${step ?? ""}:${lastSeq}`,
   tick: (flow: string, schedule: string, tick: string) => `tick:${flow}:${schedule}:${tick}`,
   purge: (purgeId: string, round: number) => `purge:${round}:${purgeId}`,
+  /** An operator's action, by the action's own id (actionIdOf): a retried request that wrote the same messages is a duplicate. */
+  acted: (actionId: string) => `acted:${actionId}`,
 };
+
+/**
+ * The id of an operator action: a digest of the actor, the action and what identifies
+ * it (its request summary and the message ids it wrote). The same request retried writes the same message ids (each deduplicated by
+ * JetStream), so it gets the same id and its audit record is a duplicate too.
+ */
+export function actionIdOf(actor: string, action: string, parts: readonly string[]): string {
+  return createHash("sha256").update([actor, action, ...parts].join("\n")).digest("hex").slice(0, 32);
+}

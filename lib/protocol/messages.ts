@@ -1,11 +1,13 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { EventAccepted, EventMatched } from "./events.ts";
+import { OperatorActed } from "./operator.ts";
 import { PurgeRuns } from "./purge.ts";
 import { RunCancelRequested, RunFinished, RunOutput, RunReleased, RunStarted, RunStep } from "./runs.ts";
 import { FlowPaused, FlowResumed, RunHeld, RunDeferred, RunSuperseded, ScheduleTicked } from "./waits.ts";
 
 export * from "./events.ts";
+export { OPERATOR_ACTIONS, OperatorActed, type OperatorAction } from "./operator.ts";
 export * from "./purge.ts";
 export * from "./runs.ts";
 export * from "./waits.ts";
@@ -31,6 +33,7 @@ export const FlowMessage = Type.Union([
   FlowResumed,
   ScheduleTicked,
   PurgeRuns,
+  OperatorActed,
 ]);
 
 export type FlowMessage = Static<typeof FlowMessage>;
@@ -56,6 +59,7 @@ export const KIND_SCHEMAS: Record<FlowMessage["kind"], TSchema> = {
   "flow.resumed": FlowResumed,
   "schedule.ticked": ScheduleTicked,
   "runs.purge": PurgeRuns,
+  "operator.acted": OperatorActed,
 };
 // One compiled check per kind, picked by the tag: checking the whole union tries every branch.
 const checkers = new Map(Object.entries(KIND_SCHEMAS).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]));

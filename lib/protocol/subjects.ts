@@ -36,6 +36,9 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     schedule: (flow: string, name: string) => `${prefix}.schedules.${eventToken(`${flow}\n${name}`)}`,
     // One purge (a retention tick or `flow purge`): its rounds, the last one says how far it got.
     purge: (purgeId: string) => `${prefix}.purge.${eventToken(purgeId)}`,
+    // The audit log: one subject per action (an operator's cancel, retry, replay...).
+    audit: (action: string) => `${prefix}.audit.${action}`,
+    allAudit: `${prefix}.audit.>`,
     // Outside the stream's `<prefix>.>` on purpose: presence is plain NATS, never stored.
     hostBeat: (hostId: string) => `${prefix}_hosts.${hostId}`,
     allHostBeats: `${prefix}_hosts.*`,

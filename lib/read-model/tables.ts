@@ -1,5 +1,5 @@
 import type { FlowResultStatus } from "../protocol/flow-result.ts";
-import type { RunOutput, ScheduleTicked } from "../protocol/messages.ts";
+import type { OperatorAction, RunOutput, ScheduleTicked } from "../protocol/messages.ts";
 import type { AttemptStatus, RunStatus } from "../protocol/status.ts";
 
 /** The read model's tables, typed from the stream's vocabulary (lib/protocol); the migrations make them. */
@@ -103,6 +103,23 @@ export type AttemptsTable = {
 /** An event that retention or a purge deleted: its id's hash (tombstoneKey), the sequence it was accepted at, the day (since 1970, UTC) it went. */
 export type TombstonesTable = { id_hash: Uint8Array; seq: number; deleted_day: number };
 
+/** One operator action (an `operator.acted` message): who, when, what and why; never a token. */
+export type AuditTable = {
+  action_id: string;
+  seq: number;
+  at: string;
+  actor: string;
+  action: OperatorAction;
+  run_id: string | null;
+  event_id: string | null;
+  flow: string | null;
+  step: string | null;
+  summary: string;
+  reason: string | null;
+  /** The stream sequence of the first message the action wrote. */
+  action_seq: number | null;
+};
+
 /** The projector's checkpoint: the last stream sequence applied. */
 export type ProjectorStateTable = { name: string; seq: number };
 
@@ -116,4 +133,5 @@ export type ReadModelDatabase = {
   flow_controls: FlowControlsTable;
   schedule_ticks: ScheduleTicksTable;
   tombstones: TombstonesTable;
+  audit: AuditTable;
 };

@@ -3,6 +3,7 @@ import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
 import { browserGuard } from "./browser.ts";
 import { dataRoutes } from "./data/routes.ts";
+import { auditRoutes } from "./audit/routes.ts";
 import { hostGuard } from "./host.ts";
 import { eventRoutes } from "./events/routes.ts";
 import { flowRoutes } from "./flows/routes.ts";
@@ -41,6 +42,7 @@ export function createIngressApp(deps: IngressDeps) {
     .use(replayRoutes(deps))
     .use(systemRoutes(deps))
     .use(dataRoutes(deps))
+    .use(auditRoutes(deps))
     .use(uiRoutes())
     .get(
       "/metrics",
@@ -49,7 +51,7 @@ export function createIngressApp(deps: IngressDeps) {
         return await deps.metrics();
       },
       {
-        beforeHandle: requireToken(deps.token),
+        beforeHandle: requireToken(deps),
         detail: {
           tags: ["system"],
           summary: "Prometheus metrics: events, runs by status, step durations, projector lag, consumers' pending counts, executor slots, held requests and their bounds",

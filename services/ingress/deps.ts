@@ -12,6 +12,7 @@ import type { Spool } from "./spool/spool.ts";
 import type { SystemSources } from "./system/sources.ts";
 
 import type { Health } from "./schemas.ts";
+import type { ScopedToken } from "../../lib/tokens.ts";
 
 export type { Health };
 
@@ -35,8 +36,10 @@ export type IngressDeps = {
   allowedHosts: readonly string[];
   /** Held requests (GET /changes, output streams), bounded per client and in total. */
   held: HeldConnections;
-  /** CODEX_FLOW_BACKEND_TOKEN: required on read and operator endpoints when set. */
+  /** CODEX_FLOW_BACKEND_TOKEN: required on read and operator endpoints when set (an admin token named `operator`). */
   token?: string;
+  /** Every token in force (CODEX_FLOW_BACKEND_TOKENS and the single token): each with a name, a role and optionally its flows. Unset: `token` alone. */
+  tokens?: readonly ScopedToken[];
   maxBodyBytes: number;
   /** What one list answer may spend on results, output tails and payloads (CODEX_FLOW_RESPONSE_BUDGET_BYTES). */
   responseBudgetBytes: number;

@@ -8,11 +8,11 @@ import { VIEWER_ASSETS } from "./viewer.ts";
 
 const DOCUMENTATION = {
   info: { title: "codex-flows", version: "1", description: "Event-driven automation on NATS JetStream: accept FlowEvents, inspect and operate runs." },
-  tags: [{ name: "events" }, { name: "runs" }, { name: "flows" }, { name: "system" }, { name: "webhooks" }],
+  tags: [{ name: "events" }, { name: "runs" }, { name: "flows" }, { name: "system" }, { name: "webhooks" }, { name: "audit" }],
   components: {
     securitySchemes: {
-      bearer: { type: "http", scheme: "bearer", description: "CODEX_FLOW_BACKEND_TOKEN, needed on reads and operations when it is set" },
-      apiKey: { type: "apiKey", in: "header", name: "x-api-key", description: "CODEX_FLOW_BACKEND_TOKEN, as a header" },
+      bearer: { type: "http", scheme: "bearer", description: "CODEX_FLOW_BACKEND_TOKEN or one of CODEX_FLOW_BACKEND_TOKENS, needed on reads and operations when set; each operation's x-required-role names the role it needs (read < operate < admin)" },
+      apiKey: { type: "apiKey", in: "header", name: "x-api-key", description: "A token, as a header" },
       hmac: { type: "apiKey", in: "header", name: "x-flow-signature-256", description: "sha256=<hex HMAC-SHA256 of the exact body with CODEX_FLOW_BACKEND_SECRET>: needed on POST /events when the secret is set, and on operations when the secret is set and no token is" },
       githubSignature: { type: "apiKey", in: "header", name: "X-Hub-Signature-256", description: "sha256=<hex HMAC-SHA256 of the exact body with CODEX_FLOW_GITHUB_WEBHOOK_SECRET>, as GitHub signs its webhooks" },
     },
@@ -23,21 +23,22 @@ const DOCUMENTATION = {
 const EDGE_STATUSES: Record<number, string> = {
   400: "the body or a parameter is invalid (named in `error`)",
   401: "the token (or, for operations with only a secret set, the body's signature) is missing or wrong",
-  403: "a browser's cross-origin write (CODEX_FLOW_ALLOWED_ORIGINS)",
+  403: "a browser's cross-origin write (CODEX_FLOW_ALLOWED_ORIGINS), or the token's role or flows do not allow this operation (named in `error`)",
   413: "the body is larger than CODEX_FLOW_MAX_BODY_BYTES",
   415: "a body that is not content-type: application/json",
   421: "the Host is not loopback, an IP address, CODEX_FLOW_BACKEND_HOST or in CODEX_FLOW_ALLOWED_HOSTS (DNS rebinding)",
 };
 
 type RouteHooks = { beforeHandle?: { fn: unknown }[]; parse?: { fn: unknown }[]; detail?: { hide?: boolean; security?: unknown } };
-type Operation = { security?: unknown; responses?: Record<string, unknown> };
+type Operation = { security?: unknown; responses?: Record<string, unknown>; description?: string; "x-required-role"?: Access };
 
 /** The statuses the edge itself answers for a route, besides those its handler declares. */
 export function edgeStatuses(method: string, access: Access | undefined, readsBody: boolean): number[] {
   const statuses = [421];
   if (access) statuses.push(401);
   if (method !== "GET") statuses.push(403, 415);
-  if (readsBody || access === "operator") statuses.push(400, 413);
+  else if (access && access !== "read") statuses.push(403);
+  if (readsBody || (access && access !== "read")) statuses.push(400, 413);
   return statuses;
 }
 
@@ -47,8 +48,9 @@ function accessOf(hooks: RouteHooks): Access | undefined {
 
 /**
  * The OpenAPI document of `app`, completed in one place from the routes themselves:
- * each operation's `security` from its guard (reader: the token; operator: the token or
- * the HMAC; none: open, unless the route says otherwise, as POST /events does), and the
+ * each operation's `security` and `x-required-role` from its guard (read: a token;
+ * operate and admin: a token of that role or the HMAC; none: open, unless the route
+ * says otherwise, as POST /events does), and the
  * statuses the edge answers before its handler runs (421 Host, 401 guard, 403/415
  * browser writes, 400/413 bodies) beside the ones the route declares.
  */
@@ -62,7 +64,11 @@ export function openApiDocument(app: AnyElysia) {
     const operation = paths[path]?.[route.method.toLowerCase()];
     if (!operation || hooks.detail?.hide) continue;
     const access = accessOf(hooks);
-    operation.security = access === "reader" ? TOKEN_SECURITY : access === "operator" ? OPERATOR_SECURITY : (hooks.detail?.security ?? []);
+    operation.security = access === "read" ? TOKEN_SECURITY : access ? OPERATOR_SECURITY : (hooks.detail?.security ?? []);
+    if (access) {
+      operation["x-required-role"] = access;
+      operation.description = [`Needs a token of role ${access} or above (docs/security.md) when tokens are set.`, operation.description].filter(Boolean).join(" ");
+    }
     const readsBody = hooks.parse?.some((p) => p.fn === "none") ?? false;
     operation.responses ??= {};
     for (const status of edgeStatuses(route.method, access, readsBody)) {

@@ -139,6 +139,7 @@ export async function serveIngress(link: NatsLink, shared?: { db?: ReadModel; ap
     allowedHosts: config.allowedHosts,
     held,
     token: config.token,
+    tokens: config.tokens,
     maxBodyBytes: config.maxBodyBytes,
     responseBudgetBytes: config.responseBudgetBytes,
     waitTimeoutMs: config.waitTimeoutMs,

@@ -1,4 +1,4 @@
-import type { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunSuperseded, ScheduleTicked } from "../../lib/protocol/messages.ts";
+import type { FlowPaused, FlowResumed, OperatorActed, RunDeferred, RunHeld, RunSuperseded, ScheduleTicked } from "../../lib/protocol/messages.ts";
 import { queuedRun, type ReadState, type Write } from "./writes.ts";
 
 /**
@@ -37,4 +37,11 @@ export function flowControl(message: FlowPaused | FlowResumed, seq: number): Wri
 export function scheduleTicked(message: ScheduleTicked, seq: number): Write[] {
   const { flow, schedule, tick, outcome, eventId, at } = message;
   return [{ table: "schedule_ticks", row: { flow, schedule, tick, outcome, event_id: eventId, reason: message.reason ?? null, at, seq } }];
+}
+
+/** An operator's action is one audit row, keyed by the action's id (a repeat writes the same row). */
+export function operatorActed(message: OperatorActed, seq: number): Write[] {
+  const { actionId, action, actor, at, target, summary } = message;
+  const row = { action_id: actionId, seq, at, actor, action, run_id: target.runId ?? null, event_id: target.eventId ?? null, flow: target.flow ?? null, step: target.step ?? null, summary, reason: message.reason ?? null, action_seq: message.seq ?? null };
+  return [{ table: "audit", row }];
 }

@@ -1,9 +1,8 @@
 import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
 import type { RunsTable } from "../../lib/read-model/database.ts";
 import type { EventAccepted, EventMatched, FlowMessage, RunCancelRequested, RunFinished, RunReleased, RunStarted, RunStep } from "../../lib/protocol/messages.ts";
-import { flowControl, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
+import { flowControl, operatorActed, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 import { queuedRun, type ReadState, type Write } from "./writes.ts";
-
 
 /**
  * The read model's whole logic: given the current rows and one stream message (with its
@@ -49,6 +48,8 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
       return scheduleTicked(message, seq);
     case "runs.purge":
       return [{ purge: message }];
+    case "operator.acted":
+      return operatorActed(message, seq);
     default: {
       const unknown: never = message;
       throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);

@@ -15,6 +15,7 @@ const PRIMARY_KEYS = {
   output: (row: { run_id: string; attempt: number; chunk: number }) => `${row.run_id}\n${row.attempt}\n${row.chunk}`,
   flow_controls: (row: { flow: string; step: string }) => `${row.flow}\n${row.step}`,
   schedule_ticks: (row: { flow: string; schedule: string; tick: string }) => `${row.flow}\n${row.schedule}\n${row.tick}`,
+  audit: (row: { action_id: string }) => row.action_id,
 };
 
 /** The rows one batch reads, loaded in three queries, plus what the batch has written so far (its rows, then its purges). */
@@ -109,6 +110,7 @@ const KEY_COLUMNS: Record<Upsert["table"] | "projector_state", string[]> = {
   output: ["run_id", "attempt", "chunk"],
   flow_controls: ["flow", "step"],
   schedule_ticks: ["flow", "schedule", "tick"],
+  audit: ["action_id"],
   projector_state: ["name"],
 };
 
@@ -183,6 +185,8 @@ function keyOf(write: Upsert): string {
       return PRIMARY_KEYS.flow_controls(write.row);
     case "schedule_ticks":
       return PRIMARY_KEYS.schedule_ticks(write.row);
+    case "audit":
+      return PRIMARY_KEYS.audit(write.row);
   }
 }
 

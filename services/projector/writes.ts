@@ -1,5 +1,5 @@
 import type { PurgeRuns, RunStep } from "../../lib/protocol/messages.ts";
-import type { AttemptsTable, EventsTable, FlowControlsTable, MatchesTable, OutputTable, RunsTable, ScheduleTicksTable } from "../../lib/read-model/database.ts";
+import type { AttemptsTable, AuditTable, EventsTable, FlowControlsTable, MatchesTable, OutputTable, RunsTable, ScheduleTicksTable } from "../../lib/read-model/database.ts";
 
 /** The projector's vocabulary: what evolve reads (ReadState) and the writes it returns, applied by the store. */
 
@@ -22,7 +22,8 @@ export type Upsert =
   | { table: "attempts"; row: AttemptsTable }
   | { table: "output"; row: OutputTable }
   | { table: "flow_controls"; row: FlowControlsTable }
-  | { table: "schedule_ticks"; row: ScheduleTicksTable };
+  | { table: "schedule_ticks"; row: ScheduleTicksTable }
+  | { table: "audit"; row: AuditTable };
 
 /** A purge round, applied at its place in the stream (lib/read-model/purge.ts): what follows it reads the read model without what it deleted. */
 export type Purge = { purge: PurgeRuns };

@@ -1,7 +1,8 @@
 import { Elysia, t } from "elysia";
 import { randomUUID } from "node:crypto";
 import type { PurgeRuns } from "../../../lib/protocol/messages.ts";
-import { requireToken, TOKEN_SECURITY } from "../auth.ts";
+import { checkScope, OPERATOR_SECURITY, requireAdmin, requireToken, TOKEN_SECURITY } from "../auth.ts";
+import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
 import type { IngressDeps } from "../deps.ts";
 import { errors, Query } from "../schemas.ts";
 import { jsonRequestBody, strictBody } from "../strict-body.ts";
@@ -24,9 +25,12 @@ const ARCHIVE_PAGE = 100;
  * `flow archive`). All behind the token.
  */
 export function dataRoutes(deps: IngressDeps) {
-  const guard = { beforeHandle: requireToken(deps.token) };
-  const purge = async (body: { before: string; flow?: string; status?: string }) => {
+  const guard = { beforeHandle: requireToken(deps) };
+  const admin = { beforeHandle: requireAdmin(deps) };
+  const purge = async (request: Request, body: { before: string; flow?: string; status?: string; reason?: string }, queryReason: string | undefined) => {
     const selection = parseSelection(body);
+    const reason = reasonOf(body, queryReason);
+    checkScope(request, body.flow, "a purge");
     const purgeId = `purge:${randomUUID()}`;
     const message: PurgeRuns = {
       v: 1,
@@ -39,7 +43,10 @@ export function dataRoutes(deps: IngressDeps) {
       limit: deps.purgeRoundRuns ?? 500,
       tombstoneDays: deps.tombstoneDays ?? 400,
     };
-    const { seq } = await deps.publish(message);
+    const what = [`before ${selection.rule.before}`, body.flow ? `flow ${body.flow}` : "", body.status ? `status ${body.status}` : ""].filter(Boolean).join(", ");
+    const action = operatorAction(deps, request, { action: "purge", target: body.flow ? { flow: body.flow } : {}, summary: `POST /purge: ${what} (${purgeId})`, reason });
+    const { seq } = await action.publish(message);
+    await action.record();
     return { purgeId, seq, before: selection.rule.before };
   };
   return new Elysia({ name: "data" })
@@ -49,11 +56,12 @@ export function dataRoutes(deps: IngressDeps) {
       response: { 200: PurgeCounts, ...errors(400, 401) },
       detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "What a purge would delete (dry run): runs and bytes per flow and status, and events without runs" },
     })
-    .post("/purge", async ({ request, set }) => ((set.status = 202), await purge(await strictBody(request, PurgeBody, deps.maxBodyBytes))), {
-      ...guard,
+    .post("/purge", async ({ request, query, set }) => ((set.status = 202), await purge(request, await strictBody(request, PurgeBody, deps.maxBodyBytes), query.reason)), {
+      ...admin,
       parse: "none",
-      response: { 202: PurgeAnswer, ...errors(400, 401, 503) },
-      detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "Delete final runs created before a date (and their events), through the stream: every read model deletes the same", requestBody: jsonRequestBody(PurgeBody, true) },
+      query: t.Object(ReasonQuery, { additionalProperties: true }),
+      response: { 202: PurgeAnswer, ...errors(400, 401, 403, 503) },
+      detail: { security: OPERATOR_SECURITY, tags: ["system"], summary: "Delete final runs created before a date (and their events), through the stream: every read model deletes the same", requestBody: jsonRequestBody(PurgeBody, true) },
     })
     .get(
       "/archive",
@@ -62,9 +70,9 @@ export function dataRoutes(deps: IngressDeps) {
         return await archivePage(deps.db, parseSelection(query), query.cursor || undefined, ARCHIVE_PAGE);
       },
       {
-        ...guard,
+        ...admin,
         query: t.Object({ ...SelectionQuery.properties, cursor: t.Optional(t.String()) }),
-        response: { 200: ArchivePage, ...errors(400, 401) },
+        response: { 200: ArchivePage, ...errors(400, 401, 403) },
         detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "What a purge would delete, in full, a page at a time (flow archive writes it as gzip JSON Lines)" },
       },
     );

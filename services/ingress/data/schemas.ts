@@ -12,6 +12,7 @@ export const PurgeBody = t.Object(
     before: Before("Final runs created before this date (2026-01-31) or ISO time"),
     flow: t.Optional(t.String({ minLength: 1 })),
     status: t.Optional(StatusList),
+    reason: t.Optional(t.String({ maxLength: 2000, description: "Why: recorded in the audit log (GET /audit)" })),
   },
   { additionalProperties: false },
 );

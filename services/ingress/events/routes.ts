@@ -3,7 +3,8 @@ import { SYSTEM_EVENT_ID, SYSTEM_TYPE_NAMESPACE } from "../../../lib/protocol/ev
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
+import { checkScope, mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
+import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
 import { readAfter } from "../read-your-writes.ts";
 import { verifySignature } from "../../../lib/signature.ts";
 import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput, Query } from "../schemas.ts";
@@ -49,7 +50,7 @@ export function eventRoutes(deps: IngressDeps) {
    */
   const waitFor = (request: Request, raw: unknown): Wait => {
     const wait = parseWait(raw, deps);
-    if (mayRead(deps.token, request)) return wait;
+    if (mayRead(deps, request)) return wait;
     if (wait?.explicit) throw new HttpError(401, "?wait=matched|true answers with run data: send the read token (Authorization: Bearer <CODEX_FLOW_BACKEND_TOKEN> or x-api-key), or post without ?wait");
     return undefined;
   };
@@ -75,7 +76,7 @@ export function eventRoutes(deps: IngressDeps) {
     return flow;
   };
 
-  const replay = async (request: Request, eventId: string, queryWait: string | undefined) => {
+  const replay = async (request: Request, eventId: string, queryWait: string | undefined, queryReason: string | undefined) => {
     const body = await readBody(request, deps.maxBodyBytes);
     if (deps.secret && body.byteLength > 0 && !verifySignature(deps.secret, body, request.headers)) {
       throw new HttpError(401, "wrong signature: x-flow-signature-256 must be the HMAC-SHA256 of the body");
@@ -83,15 +84,19 @@ export function eventRoutes(deps: IngressDeps) {
     const options = body.byteLength > 0 ? parseJson(body) : {};
     const mode = waitFor(request, queryWait ?? (options as { wait?: unknown }).wait);
     const flow = replayFlow((options as { flow?: unknown }).flow);
+    const reason = reasonOf(options, queryReason);
+    checkScope(request, flow, `a replay of event ${JSON.stringify(eventId)}`);
     const row = await db.selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
     if (!row) throw new HttpError(404, `no event with id ${JSON.stringify(eventId)}`);
-    const { generation, ...published } = await replayStored(deps, row, flow);
+    const action = operatorAction(deps, request, { action: "replay", target: { eventId, ...(flow !== undefined ? { flow } : {}) }, summary: `POST /events/${eventId}/replay${flow !== undefined ? ` (flow ${flow})` : ""}`, reason });
+    const { generation, ...published } = await replayStored(action, row, flow);
+    await action.record();
     return { ...(await answer(eventId, generation, published, mode)), generation };
   };
 
   const route = { parse: "none" as const, query: t.Object({ wait: t.Optional(t.Union([Query.wait], { description: "default (or false): wait briefly for the match decision and answer runIds; none: do not wait; matched: wait for the match decision up to the wait limit; true: until every run ended. Run data needs the read token when one is set." })) }, { additionalProperties: true }) };
-  const operator = { ...route, beforeHandle: requireOperator(deps) };
-  const reader = { beforeHandle: requireToken(deps.token) };
+  const operator = { ...route, query: t.Object({ ...route.query.properties, ...ReasonQuery }, { additionalProperties: true }), beforeHandle: requireOperator(deps) };
+  const reader = { beforeHandle: requireToken(deps) };
   const post = (summary: string) => ({
     ...route,
     response: { 202: EventAnswer, ...errors(400, 401, 413, 503, 507) },
@@ -107,10 +112,10 @@ export function eventRoutes(deps: IngressDeps) {
     .model({ FlowEventInput })
     .post("/events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent"))
     .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent (the original backend's (seed/flows.md) second path)"))
-    .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait)), {
+    .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait, query.reason)), {
       ...operator,
-      response: { 202: EventAnswer, ...errors(400, 401, 404, 503, 507) },
-      detail: { security: OPERATOR_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched", "flow": "<name>"}; with flow, only that flow\'s steps run.' },
+      response: { 202: EventAnswer, ...errors(400, 401, 403, 404, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched", "flow": "<name>", "reason": "<why, for the audit log>"}; with flow, only that flow\'s steps run (a token limited to some flows must name one).' },
     })
     .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {
       ...reader,

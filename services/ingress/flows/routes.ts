@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { FlowStep } from "../../../lib/flows/manifest.ts";
 import type { FlowPaused, FlowResumed } from "../../../lib/protocol/messages.ts";
 import { nextTick } from "../../../lib/flows/schedule.ts";
 import { queueFor } from "../../../lib/flows/step-policy.ts";
-import { OPERATOR_SECURITY, requireOperator, requireToken } from "../auth.ts";
+import { checkScope, OPERATOR_SECURITY, requireOperator, requireToken } from "../auth.ts";
+import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { waitForSeq } from "../read-your-writes.ts";
@@ -52,7 +53,7 @@ function catalogOf(deps: IngressDeps) {
  * them), and the schedules with their next and last ticks.
  */
 export function flowRoutes(deps: IngressDeps) {
-  const guarded = { beforeHandle: requireToken(deps.token) };
+  const guarded = { beforeHandle: requireToken(deps) };
   const operator = { beforeHandle: requireOperator(deps) };
 
   const controls = async () => {
@@ -60,7 +61,8 @@ export function flowRoutes(deps: IngressDeps) {
     return new Map(rows.map((row) => [`${row.flow}\n${row.step}`, row]));
   };
 
-  const setPaused = async (flowName: string, body: { step?: string; reason?: string }, pause: boolean) => {
+  const setPaused = async (request: Request, flowName: string, body: { step?: string; reason?: string }, pause: boolean, queryReason?: string) => {
+    checkScope(request, flowName, `flow ${flowName}`);
     const { catalog, lastOn } = catalogOf(deps);
     const flow = catalog.current().flows.find((f) => f.name === flowName);
     if (!flow) throw new HttpError(404, `no flow named ${JSON.stringify(flowName)} (see GET /flows)`);
@@ -77,7 +79,10 @@ export function flowRoutes(deps: IngressDeps) {
       ? { v: 1, kind: "flow.paused", flow: flowName, ...step, at, ...(body.reason ? { reason: body.reason } : {}) }
       : { v: 1, kind: "flow.resumed", flow: flowName, ...step, at, pausedSeq: last!.seq };
     // Its message id names the state it leaves (lib/protocol/ids.ts), so two operators' identical requests make one message.
-    const { seq } = await deps.publish(message, { after: last?.seq ?? 0 });
+    const reason = reasonOf(body, queryReason);
+    const action = operatorAction(deps, request, { action: pause ? "pause" : "resume", target: { flow: flowName, ...step }, summary: `POST /flows/${flowName}/${pause ? "pause" : "resume"}${body.step ? ` (step ${body.step})` : ""}`, reason });
+    const { seq } = await action.publish(message, { after: last?.seq ?? 0 });
+    await action.record();
     await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
     return { flow: flowName, ...step, paused: pause, seq, at };
   };
@@ -111,16 +116,18 @@ export function flowRoutes(deps: IngressDeps) {
         detail: { tags: ["flows"], summary: "The flow catalog: each step's trigger, schema, runner, policies and pause state, schedules, and load errors of broken flows" },
       },
     )
-    .post("/flows/:flow/pause", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), true), {
+    .post("/flows/:flow/pause", async ({ params, request, query }) => await setPaused(request, params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), true, query.reason), {
       ...operator,
       parse: "none",
-      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503, 507) },
+      query: t.Object(ReasonQuery, { additionalProperties: true }),
+      response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
       detail: { security: OPERATOR_SECURITY, tags: ["flows"], summary: "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed", requestBody: jsonRequestBody(PauseBody, false) },
     })
-    .post("/flows/:flow/resume", async ({ params, request }) => await setPaused(params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), false), {
+    .post("/flows/:flow/resume", async ({ params, request, query }) => await setPaused(request, params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), false, query.reason), {
       ...operator,
       parse: "none",
-      response: { 200: PauseAnswer, ...errors(400, 401, 404, 409, 503, 507) },
+      query: t.Object(ReasonQuery, { additionalProperties: true }),
+      response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
       detail: { security: OPERATOR_SECURITY, tags: ["flows"], summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held", requestBody: jsonRequestBody(PauseBody, false) },
     })
     .get(

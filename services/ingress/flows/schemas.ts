@@ -43,7 +43,7 @@ export const FlowsView = t.Object({
 export const PauseBody = t.Object(
   {
     step: t.Optional(t.String({ minLength: 1, description: "Pause or resume only this step" })),
-    reason: t.Optional(t.String({ maxLength: 500, description: "Shown with the held runs and in GET /flows" })),
+    reason: t.Optional(t.String({ maxLength: 500, description: "Shown with the held runs and in GET /flows (a pause's), and recorded in the audit log" })),
   },
   { additionalProperties: false },
 );

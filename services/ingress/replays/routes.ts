@@ -1,8 +1,9 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { eventFromRow } from "../events/present.ts";
 import { replayStored } from "../events/replay.ts";
 import type { StepDecision } from "../../../lib/protocol/messages.ts";
-import { OPERATOR_SECURITY, requireOperator } from "../auth.ts";
+import { checkScope, OPERATOR_SECURITY, requireAdmin } from "../auth.ts";
+import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { errors } from "../schemas.ts";
@@ -30,8 +31,10 @@ function time(raw: string | undefined, field: string): string | undefined {
 export function replayRoutes(deps: IngressDeps) {
   return new Elysia({ name: "replays" }).post(
     "/replays",
-    async ({ request }) => {
+    async ({ request, query: params }) => {
       const body = await strictBody(request, ReplayBody, deps.maxBodyBytes);
+      const reason = reasonOf(body, params.reason);
+      if (body.dryRun === false) checkScope(request, body.flow, `a bulk replay of ${body.type} events`);
       if (!deps.catalog) throw new HttpError(503, "this ingress has no flow catalog (it reads flows from CODEX_FLOW_BACKEND_CWD)");
       const since = time(body.since, "since")!;
       const until = time(body.until, "until");
@@ -52,16 +55,20 @@ export function replayRoutes(deps: IngressDeps) {
       if (body.dryRun !== false) return { dryRun: true, count: plan.length, truncated, events: plan };
       const concurrency = Math.min(body.concurrency ?? 4, MAX_REPLAY_CONCURRENCY);
       const replayed: { eventId: string; generation: number; seq: number }[] = [];
+      const range = `${body.type} events accepted from ${since}${until ? ` until ${until}` : ""}${body.flow !== undefined ? `, flow ${body.flow}` : ""}`;
+      const action = operatorAction(deps, request, { action: "bulk-replay", target: body.flow !== undefined ? { flow: body.flow } : {}, summary: `POST /replays: ${events.length} ${range}${truncated ? " (cut)" : ""}`, reason });
       for (let i = 0; i < events.length; i += concurrency) {
-        const batch = await Promise.all(events.slice(i, i + concurrency).map((row) => replayStored(deps, row, body.flow)));
+        const batch = await Promise.all(events.slice(i, i + concurrency).map((row) => replayStored(action, row, body.flow)));
         batch.forEach((published, k) => replayed.push({ eventId: events[i + k]!.id, generation: published.generation, seq: published.seq }));
       }
+      await action.record();
       return { dryRun: false, count: plan.length, truncated, events: plan, replayed };
     },
     {
-      beforeHandle: requireOperator(deps),
+      beforeHandle: requireAdmin(deps),
       parse: "none",
-      response: { 200: ReplayAnswer, ...errors(400, 401, 404, 503, 507) },
+      query: t.Object(ReasonQuery, { additionalProperties: true }),
+      response: { 200: ReplayAnswer, ...errors(400, 401, 403, 404, 503, 507) },
       detail: {
         security: OPERATOR_SECURITY,
         tags: ["events"],

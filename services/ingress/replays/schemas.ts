@@ -10,6 +10,7 @@ export const ReplayBody = t.Object(
     flow: t.Optional(t.String({ description: "Only the steps of this flow" })),
     dryRun: t.Optional(t.Boolean({ description: "Only say what a replay would do (default true)" })),
     concurrency: t.Optional(t.Integer({ minimum: 1, maximum: 16, description: "Replays in flight at once (default 4)" })),
+    reason: t.Optional(t.String({ maxLength: 2000, description: "Why: recorded in the audit log (GET /audit)" })),
   },
   { additionalProperties: false },
 );

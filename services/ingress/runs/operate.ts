@@ -1,5 +1,7 @@
 import type { RunCancelRequested, RunStep } from "../../../lib/protocol/messages.ts";
 import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
+import { operatorAction } from "../audit/record.ts";
+import { checkScope } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { eventFromRow } from "../events/present.ts";
@@ -9,6 +11,9 @@ import { runsById } from "./queries.ts";
 
 /** How long a cancel waits for a running step to be stopped before answering (the executor has 2 s). */
 const CANCEL_SETTLE_MS = 5_000;
+
+/** Who asks, and why (the audit log records both). */
+export type Asked = { request: Request; reason?: string };
 
 async function currentRun(deps: IngressDeps, runId: string): Promise<RunView> {
   const [run] = await runsById(deps.db, [runId]);
@@ -21,12 +26,15 @@ async function currentRun(deps: IngressDeps, runId: string): Promise<RunView> {
  * process tree ended by whichever executor runs it. Answers with the run once the
  * cancel is in the read model (and, for a running run, once it stopped or a bound passed).
  */
-export async function cancelRun(deps: IngressDeps, runId: string): Promise<RunView> {
+export async function cancelRun(deps: IngressDeps, runId: string, asked: Asked): Promise<RunView> {
   const run = await currentRun(deps, runId);
+  checkScope(asked.request, run.flowName, `run ${runId}`);
   if (FINAL_STATUSES.has(run.status)) throw new HttpError(409, `run ${runId} already ended (${run.status}); there is nothing to cancel`);
   if (run.cancelRequestedAt) throw new HttpError(409, `run ${runId} is already being canceled (requested at ${run.cancelRequestedAt})`);
-  const request: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: new Date().toISOString(), reason: "requested through the API" };
-  const { seq } = await deps.publish(request, { after: run.attempt });
+  const request: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: new Date().toISOString(), reason: asked.reason ?? "requested through the API" };
+  const action = operatorAction(deps, asked.request, { action: "cancel", target: { runId, eventId: run.eventId, flow: run.flowName, step: run.stepName }, summary: `POST /runs/${runId}/cancel`, reason: asked.reason });
+  const { seq } = await action.publish(request, { after: run.attempt });
+  await action.record();
   await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
   const deadline = Date.now() + CANCEL_SETTLE_MS;
   for (;;) {
@@ -40,8 +48,9 @@ export async function cancelRun(deps: IngressDeps, runId: string): Promise<RunVi
  * Starts a new attempt of a run that ended: a new command on the run's queue, numbered
  * after its last attempt, with the step's whole retry budget again.
  */
-export async function retryRun(deps: IngressDeps, runId: string): Promise<RunView> {
+export async function retryRun(deps: IngressDeps, runId: string, asked: Asked): Promise<RunView> {
   const run = await currentRun(deps, runId);
+  checkScope(asked.request, run.flowName, `run ${runId}`);
   if (!FINAL_STATUSES.has(run.status)) throw new HttpError(409, `run ${runId} is ${run.status}; only a run that ended can be retried`);
   const event = await deps.db.selectFrom("events").selectAll().where("id", "=", run.eventId).executeTakeFirst();
   if (!event) throw new HttpError(409, `run ${runId}'s event ${run.eventId} is not in the read model; it cannot be retried`);
@@ -61,7 +70,9 @@ export async function retryRun(deps: IngressDeps, runId: string): Promise<RunVie
     chainDepth: event.chain_depth,
     attemptBase: run.attempt,
   };
-  const { seq } = await deps.publish(command);
+  const action = operatorAction(deps, asked.request, { action: "retry", target: { runId, eventId: run.eventId, flow: run.flowName, step: run.stepName }, summary: `POST /runs/${runId}/retry (attempt ${run.attempt + 1})`, reason: asked.reason });
+  const { seq } = await action.publish(command);
+  await action.record();
   await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
   return await currentRun(deps, runId);
 }

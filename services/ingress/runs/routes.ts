@@ -12,6 +12,8 @@ import { cancelRun, retryRun } from "./operate.ts";
 import { runsById } from "./queries.ts";
 import { explainWaits } from "./queues.ts";
 import { errors, Query, RunAnswer, RunsPage } from "../schemas.ts";
+import { jsonRequestBody, strictBody } from "../strict-body.ts";
+import { ReasonBody, ReasonQuery, reasonOf } from "../audit/record.ts";
 
 const RunQuery = t.Object(
   {
@@ -36,8 +38,10 @@ const RunQuery = t.Object(
 /** Runs: listing with filters and paging (the original backend's (seed/flows.md) `?eventId=` included), one run, and the operator's cancel and retry. */
 export function runRoutes(deps: IngressDeps) {
   const { db } = deps;
-  const guarded = { beforeHandle: requireToken(deps.token) };
+  const guarded = { beforeHandle: requireToken(deps) };
   const operator = { beforeHandle: requireOperator(deps) };
+  // An operation's optional body `{"reason"}` (or `?reason=`): who asks and why.
+  const asked = async (request: Request, query: string | undefined) => ({ request, reason: reasonOf(await strictBody(request, ReasonBody, deps.maxBodyBytes), query) });
   return new Elysia({ name: "runs" })
     .get(
       "/runs",
@@ -99,16 +103,18 @@ export function runRoutes(deps: IngressDeps) {
         },
       },
     )
-    .post("/runs/:id/cancel", async ({ params }) => ({ run: await cancelRun(deps, params.id) }), {
+    .post("/runs/:id/cancel", async ({ params, query, request }) => ({ run: await cancelRun(deps, params.id, await asked(request, query.reason)) }), {
       ...operator,
       parse: "none",
-      response: { 200: RunAnswer, ...errors(401, 404, 409, 503, 507) },
-      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)" },
+      query: t.Object(ReasonQuery, { additionalProperties: true }),
+      response: { 200: RunAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)", requestBody: jsonRequestBody(ReasonBody, false) },
     })
-    .post("/runs/:id/retry", async ({ params, set }) => ((set.status = 202), { run: await retryRun(deps, params.id) }), {
+    .post("/runs/:id/retry", async ({ params, query, request, set }) => ((set.status = 202), { run: await retryRun(deps, params.id, await asked(request, query.reason)) }), {
       ...operator,
       parse: "none",
-      response: { 202: RunAnswer, ...errors(401, 404, 409, 503, 507) },
-      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)" },
+      query: t.Object(ReasonQuery, { additionalProperties: true }),
+      response: { 202: RunAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)", requestBody: jsonRequestBody(ReasonBody, false) },
     });
 }

@@ -17,7 +17,7 @@ export const CHANGES_HOLD_MS = 25_000;
  * so a page can refresh only when something changed; without `after` it answers at once.
  */
 export function systemRoutes(deps: IngressDeps) {
-  const guarded = { beforeHandle: requireToken(deps.token) };
+  const guarded = { beforeHandle: requireToken(deps) };
   return new Elysia({ name: "system" })
     .get(
       "/hosts",

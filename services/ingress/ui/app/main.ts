@@ -14,6 +14,8 @@ import { flowsPage } from "./pages/flows.ts";
 import { hostsPage } from "./pages/hosts.ts";
 import { runPage } from "./pages/run.ts";
 import { runsPage } from "./pages/runs.ts";
+import { auditPage } from "./pages/audit.ts";
+import { forgetRole, learnRole } from "./role.ts";
 
 /** What every page gets: where to draw, the URL's query, a signal that aborts on navigation, and how to report trouble. */
 type Page = (ctx: PageContext, id?: string) => void | Promise<void>;
@@ -26,6 +28,7 @@ const ROUTES: [RegExp, Page, string][] = [
   [/^\/ui\/events\/([^/]+)$/, eventPage, "Event"],
   [/^\/ui\/flows\/?$/, flowsPage, "Flows"],
   [/^\/ui\/hosts\/?$/, hostsPage, "Hosts"],
+  [/^\/ui\/audit\/?$/, auditPage, "Audit"],
 ];
 
 let current: AbortController | undefined;
@@ -47,6 +50,7 @@ function tokenForm(main: HTMLElement, refused: boolean): void {
       onsubmit: (event: Event) => {
         event.preventDefault();
         setToken(input.value.trim());
+        forgetRole();
         void render();
       },
     },
@@ -97,6 +101,7 @@ async function render(): Promise<void> {
   const id = pattern.exec(path)?.[1];
   document.title = `${title} · codex-flows`;
   try {
+    await learnRole();
     await page({ main, params: new URLSearchParams(location.search), signal: controller.signal, fail, ok, live: liveIndicator }, id === undefined ? undefined : decodeURIComponent(id));
     if (!controller.signal.aborted) tokenRefused = false;
   } catch (error) {

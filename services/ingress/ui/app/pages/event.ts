@@ -31,7 +31,8 @@ export async function eventPage(ctx: PageContext, id?: string): Promise<void> {
   const load = () => get<Static<typeof EventDetail>>(`/events/${encodeURIComponent(eventId)}`, signal).then((a) => ({ ...a.event, runs: a.runs }));
   let event = await load();
   const answer = h("p", { class: "answer", role: "status", "aria-live": "polite" });
-  const replay = h("button", { type: "button" }, "Replay event");
+  // Not limited to one flow: a token scoped to some flows may not take it (data-flow="").
+  const replay = h("button", { type: "button", "data-needs": "operate", "data-flow": "" }, "Replay event");
   const body = h("div", {});
   show(main, h("p", { class: "crumbs" }, h("a", { href: "/ui/events" }, "Events"), " / ", h("code", {}, eventId)), h("h1", {}, event.type), h("div", { class: "actions" }, replay), answer, body);
   const draw = () => {

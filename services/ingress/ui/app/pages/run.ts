@@ -90,7 +90,7 @@ function actions(run: RunView, answer: HTMLElement, refresh: () => void): HTMLEl
   const retry = h("button", { type: "button", disabled: !final, title: final ? "start a new attempt" : "only a run that ended can be retried" }, "Retry run");
   cancel.addEventListener("click", () => void act(cancel, "cancel"));
   retry.addEventListener("click", () => void act(retry, "retry"));
-  return h("div", { class: "actions" }, cancel, retry);
+  return h("div", { class: "actions", "data-needs": "operate", "data-flow": run.flowName }, cancel, retry);
 }
 
 /** Output: every chunk so far and then live ones (GET /runs/:id/output, SSE) until the run ends. */
