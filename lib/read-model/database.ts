@@ -13,6 +13,7 @@ import * as matches from "./migrations/2026-11-24-3-matches.ts";
 import * as output from "./migrations/2026-11-24-2-output.ts";
 import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
 import * as tombstones from "./migrations/2026-12-07-1-tombstones.ts";
+import * as overview from "./migrations/2026-12-08-1-overview.ts";
 import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 
 /** One FlowEvent as accepted, with its latest match decision summary. */
@@ -191,6 +192,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-24-3-matches": matches,
   "2026-12-02-1-schedules-pause-debounce": schedulesPauseDebounce,
   "2026-12-07-1-tombstones": tombstones,
+  "2026-12-08-1-overview": overview,
 };
 
 /**

@@ -11,6 +11,8 @@ import { eventPage } from "./pages/event.ts";
 import { eventsPage } from "./pages/events.ts";
 import { flowsPage } from "./pages/flows.ts";
 import { hostsPage } from "./pages/hosts.ts";
+import { overviewPage } from "./pages/overview.ts";
+import { schedulesPage } from "./pages/schedules.ts";
 import { runPage } from "./pages/run.ts";
 import { runsPage } from "./pages/runs.ts";
 
@@ -35,6 +37,8 @@ const ROUTES: [RegExp, Page, string][] = [
   [/^\/ui\/events\/([^/]+)$/, eventPage, "Event"],
   [/^\/ui\/flows\/?$/, flowsPage, "Flows"],
   [/^\/ui\/hosts\/?$/, hostsPage, "Hosts"],
+  [/^\/ui\/overview\/?$/, overviewPage, "Overview"],
+  [/^\/ui\/schedules\/?$/, schedulesPage, "Schedules"],
 ];
 
 let current: AbortController | undefined;

@@ -22,7 +22,7 @@ type Flow = Static<typeof FlowsView>["flows"][number];
  * Pause or resume a flow (or one step): the button shows the API's answer, then the
  * page is drawn again with the new state.
  */
-function pauseButton(flow: string, step: string | undefined, paused: boolean, answer: HTMLElement, redraw: (done: string) => void): HTMLElement {
+export function pauseButton(flow: string, step: string | undefined, paused: boolean, answer: HTMLElement, redraw: (done: string) => void): HTMLElement {
   const what = step ? `step ${flow}/${step}` : `flow ${flow}`;
   const button = h("button", { type: "button", class: "secondary pause", title: paused ? `queue the runs held while ${what} was paused, in order` : `hold the matched runs of ${what} until it is resumed` }, paused ? "Resume" : "Pause");
   button.addEventListener("click", async () => {
