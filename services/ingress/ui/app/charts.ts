@@ -19,6 +19,18 @@ function titled(el: SVGElement, text: string): SVGElement {
 
 export type Stack = { label: string; counts: Record<string, number> };
 
+/** The chart with its scale and first and last bucket's labels under it. */
+export function stackedChart(stacks: Stack[], order: string[], label: string): HTMLElement {
+  const max = Math.max(1, ...stacks.map((s) => Object.values(s.counts).reduce((a, b) => a + b, 0)));
+  const axis = document.createElement("div");
+  axis.className = "axis";
+  for (const text of [stacks[0]?.label ?? "", `tallest bar: ${max}`, stacks.at(-1)?.label ?? ""]) axis.append(Object.assign(document.createElement("span"), { textContent: text }));
+  const figure = document.createElement("div");
+  figure.className = "chart-frame";
+  figure.append(stackedBars(stacks, order, label), axis);
+  return figure;
+}
+
 /**
  * Stacked bars, one per bucket, one colour per series (CSS classes `c-<series>`), scaled
  * to the tallest bucket; an empty bucket is a faint baseline. `order` fixes the stacking
@@ -30,7 +42,8 @@ export function stackedBars(stacks: Stack[], order: string[], label: string): SV
   const gap = 2;
   const barWidth = Math.max(2, width / Math.max(1, stacks.length) - gap);
   const max = Math.max(1, ...stacks.map((s) => Object.values(s.counts).reduce((a, b) => a + b, 0)));
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height + 16}`, class: "chart bars", role: "img", "aria-label": label, preserveAspectRatio: "none" });
+  // Stretched to the page's width; the axis labels are HTML beside it (stretched SVG text would be distorted).
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart bars", role: "img", "aria-label": label, preserveAspectRatio: "none" });
   stacks.forEach((stack, i) => {
     const x = i * (barWidth + gap);
     let y = height;
@@ -47,9 +60,6 @@ export function stackedBars(stacks: Stack[], order: string[], label: string): SV
     titled(group, `${stack.label}: ${total} run${total === 1 ? "" : "s"}`);
     chart.append(group);
   });
-  chart.append(svg("text", { x: 0, y: height + 14, class: "axis" }, document.createTextNode(stacks[0]?.label ?? "")));
-  chart.append(svg("text", { x: width, y: height + 14, class: "axis", "text-anchor": "end" }, document.createTextNode(stacks.at(-1)?.label ?? "")));
-  chart.append(svg("text", { x: 2, y: 10, class: "axis" }, document.createTextNode(`max ${max}`)));
   return chart;
 }
 

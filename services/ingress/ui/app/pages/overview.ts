@@ -1,7 +1,7 @@
 import type { OverviewView } from "../../../overview/schemas.ts";
 import { EFFECTIVE_STATUSES } from "../../../../../lib/protocol/status.ts";
 import { get, watchChanges } from "../api.ts";
-import { inlineBar, stackedBars } from "../charts.ts";
+import { inlineBar, stackedChart } from "../charts.ts";
 import { badge, duration, h, link, show, showKeepingFocus, table, time } from "../dom.ts";
 import type { PageContext } from "../main.ts";
 
@@ -24,7 +24,7 @@ function statusSection(view: OverviewView): HTMLElement {
     { "aria-labelledby": "by-status-h" },
     h("h2", { id: "by-status-h" }, `Runs by status (${total})`),
     h("ul", { class: "totals", "aria-label": "Runs in the window by status" }, order.map((s) => h("li", { "data-status": s }, h("span", { class: `swatch c-${s}` }), badge(s), " ", h("strong", { class: "count" }, view.totals[s] ?? 0)))),
-    total ? stackedBars(stacks, order, `Runs created per ${duration(view.bucketMs)}, stacked by status`) : h("p", { class: "empty" }, "No runs were created in this window."),
+    total ? stackedChart(stacks, order, `Runs created per ${duration(view.bucketMs)}, stacked by status`) : h("p", { class: "empty" }, "No runs were created in this window."),
     total ? h("details", {}, h("summary", {}, "as a table"), table(["From", ...order.map((s) => s.replace(/_/g, " "))], rows, "Runs per bucket by status")) : null,
   );
 }
