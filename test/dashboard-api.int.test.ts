@@ -51,7 +51,7 @@ describe("the dashboard's page", () => {
 
 describe("its read endpoints", () => {
   test("each needs the token like the other reads", async () => {
-    for (const path of ["/flows", "/hosts", "/changes"]) expect((await fetch(`${url}${path}`)).status).toBe(401);
+    for (const path of ["/flows", "/hosts", "/changes", "/overview", "/schedules/ticks"]) expect((await fetch(`${url}${path}`)).status).toBe(401);
   });
 
   test("GET /flows: each step's trigger, schema, runner, policies and queue; the broken flow's load error", async () => {
@@ -84,11 +84,25 @@ describe("its read endpoints", () => {
     expect(body.projector).toMatchObject({ lag: expect.any(Number), appliedSeq: expect.any(Number) });
   });
 
+  test("GET /changes without `after` answers at once with the applied sequence; with it, holds until the read model moves past it", async () => {
+    const first = (await (await fetch(`${url}/changes`, { headers: auth })).json()) as { seq: number };
+    const held = fetch(`${url}/changes?after=${first.seq}`, { headers: auth }).then((r) => r.json() as Promise<{ seq: number }>);
+    const settled = await Promise.race([held.then(() => "answered"), Bun.sleep(300).then(() => "held")]);
+    expect(settled).toBe("held");
+    const posted = (await (await fetch(`${url}/events`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ id: "changes-1", type: "note.posted", payload: {} }) })).json()) as { seq: number };
+    const answeredAfter = Date.now();
+    expect((await held).seq).toBeGreaterThanOrEqual(posted.seq);
+    // Woken by the projector's commit, not by the 25 s bound.
+    expect(Date.now() - answeredAfter).toBeLessThan(5_000);
+    const bad = await fetch(`${url}/changes?after=soon`, { headers: auth });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain("after=\"soon\" is invalid");
+  });
   test("ephemeral consumers (one without a durable name; one the way `nats stream view`'s pager makes it) are backlogs neither on GET /hosts nor in /metrics", async () => {
     const nc = await connect({ servers: nats.url });
     try {
       const jsm = await jetstreamManager(nc);
-      await fetch(`${url}/events`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ id: "eph-1", type: "note.posted", payload: {} }) });
+      await fetch(`${url}/events`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ id: "eph-1", type: "note.posted", payload: {} }) }); // something in the stream for the pager to read
       const unnamed = await jsm.consumers.add(stream, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(60_000) });
       // The pager's consumer as the nats CLI 0.1 creates it: a durable name, in memory, gone after an idle hour.
       const pager = await jsm.consumers.add(stream, { durable_name: "stream_pager_4242", description: "JSM Stream Pager", ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: ">", inactive_threshold: nanos(3_600_000), mem_storage: true });
@@ -109,21 +123,6 @@ describe("its read endpoints", () => {
     } finally {
       await nc.close();
     }
-  });
-
-  test("GET /changes without `after` answers at once with the applied sequence; with it, holds until the read model moves past it", async () => {
-    const first = (await (await fetch(`${url}/changes`, { headers: auth })).json()) as { seq: number };
-    const held = fetch(`${url}/changes?after=${first.seq}`, { headers: auth }).then((r) => r.json() as Promise<{ seq: number }>);
-    const settled = await Promise.race([held.then(() => "answered"), Bun.sleep(300).then(() => "held")]);
-    expect(settled).toBe("held");
-    const posted = (await (await fetch(`${url}/events`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ id: "changes-1", type: "note.posted", payload: {} }) })).json()) as { seq: number };
-    const answeredAfter = Date.now();
-    expect((await held).seq).toBeGreaterThanOrEqual(posted.seq);
-    // Woken by the projector's commit, not by the 25 s bound.
-    expect(Date.now() - answeredAfter).toBeLessThan(5_000);
-    const bad = await fetch(`${url}/changes?after=soon`, { headers: auth });
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toContain("after=\"soon\" is invalid");
   });
 });
 
