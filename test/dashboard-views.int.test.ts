@@ -158,6 +158,8 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     expect(await folded.locator("tbody tr").first().innerText()).toContain("type differs");
     await folded.locator("summary").click();
     await screenshot(page, "event-near-misses");
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await done(watched);
   });
 
@@ -204,6 +206,8 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     const api = await sys.get(`/runs/${run.id}`);
     expect(await result.locator("details.result-json pre").textContent()).toBe(JSON.stringify(api.run.result, null, 2));
     await screenshot(page, "run-release");
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await done(watched);
   });
 

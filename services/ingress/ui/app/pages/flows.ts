@@ -58,7 +58,7 @@ function stepCard(flow: string, step: StepView, answer: HTMLElement, redraw: (do
 
 function flowSection(flow: Flow, answer: HTMLElement, redraw: (done: string) => void): HTMLElement {
   const paused = flow.paused ? h("p", { class: "attention-banner" }, `Paused${flow.pauseReason ? `: ${flow.pauseReason}` : ""}. Its matched runs are held (queued, saying why) until it is resumed.`) : null;
-  const schedules = flow.schedules.length ? h("p", { class: "muted small" }, `Schedules: ${flow.schedules.join(", ")}`) : null;
+  const schedules = flow.schedules.length ? h("p", { class: "muted small" }, `Schedules: ${flow.schedules.join(", ")} · `, link("/ui/schedules", "cron, next and last ticks, skips")) : null;
   return h(
     "section",
     { class: "flow", "aria-labelledby": `flow-${flow.name}` },
