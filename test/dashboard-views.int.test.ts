@@ -2,29 +2,21 @@
  * The dashboard's views added for issue 23 in real headless Chromium against a running
  * system: the runs list's Started column for runs that never started, the event page's
  * near misses by generation, a release run's expected exits, folded long lines and
- * FLOW_RESULT, the Overview page (its numbers against the runs API) and the Schedules
- * page (skips and why, pause and resume by keyboard, at 390 px). Screenshots go to
- * CODEX_FLOWS_UI_SHOTS (or a temporary folder).
+ * FLOW_RESULT, and the Overview page (its numbers against the runs API); the Schedules
+ * page is in dashboard-schedules.int.test.ts. Screenshots go to CODEX_FLOWS_UI_SHOTS
+ * (or a temporary folder).
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import type { Page } from "playwright-core";
-import { startSystem } from "../services/runtime/system.ts";
-import { CHROMIUM, useBrowser, type WatchedPage } from "./support/browser.ts";
+import { type DashboardSystem, screenshotFolder, startDashboardSystem, useDashboardBrowser, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
-import { tempDir } from "./support/temp.ts";
-import { skipWithoutTool } from "./support/tools.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
 
 declare const document: any;
 declare const getComputedStyle: any;
 
 const nats = useNatsServer();
-const browser = useBrowser();
-const skip = skipWithoutTool(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, "scripts/install-chromium.sh");
-const shots = process.env.CODEX_FLOWS_UI_SHOTS ?? tempDir("codex-flows-ui-shots-");
-mkdirSync(shots, { recursive: true });
+const skip = withoutChromium;
+const { visit, screenshot, done } = useDashboardBrowser(screenshotFolder());
 
 const RELEASE_RESULT = {
   status: "changed",
@@ -41,40 +33,7 @@ const RELEASE_RESULT = {
 const LONG_LINE = `generated ${"src/app-server/generated/v2/ThreadItem.ts ".repeat(60)}`;
 
 type Json = any;
-type System = { url: string; post(body: object, wait?: string): Promise<Json>; get(path: string): Promise<Json> };
-
-async function start(cwd: string): Promise<System> {
-  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 10_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
-  nats.cleanup(() => system.stop());
-  const url = system.ingressUrl!;
-  return {
-    url,
-    async post(body, wait = "matched") {
-      const response = await fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      if (response.status !== 202) throw new Error(`POST /events answered ${response.status}: ${await response.text()}`);
-      return await response.json();
-    },
-    async get(path) {
-      const response = await fetch(`${url}${path}`);
-      if (!response.ok) throw new Error(`GET ${path} answered ${response.status}: ${await response.text()}`);
-      return await response.json();
-    },
-  };
-}
-
-async function visit(url: string, path: string, viewport?: { width: number; height: number }): Promise<WatchedPage> {
-  const watched = await browser.open(viewport);
-  await watched.page.goto(`${url}${path}`);
-  await watched.page.waitForSelector("main :is(table, .empty, h1, .error)", { timeout: 15_000 });
-  return watched;
-}
-
-async function done({ page, errors }: WatchedPage): Promise<void> {
-  await page.close();
-  expect(errors).toEqual([]);
-}
-
-const screenshot = (page: Page, name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+type System = DashboardSystem;
 
 /** Every run GET /runs lists for a query, across its pages. */
 async function allRuns(sys: System, query: string): Promise<Json[]> {
@@ -100,7 +59,7 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
       lenient: [{ name: "take", type: "v.strict", source: echoStep() }],
       release: [{ name: "regenerate", type: "v.release", source: `console.log(${JSON.stringify(LONG_LINE)});\nconsole.log("short line after");\nconsole.log("FLOW_RESULT " + ${JSON.stringify(JSON.stringify(RELEASE_RESULT))});` }],
     });
-    sys = await start(cwd);
+    sys = await startDashboardSystem(nats, cwd);
     await sys.post({ id: "v-never-1", type: "v.never", payload: {} });
     for (let i = 0; i < 3; i++) await sys.post({ id: `v-quick-${i}`, type: "v.quick", payload: { i } }, "true");
     await sys.post({ id: "v-fail-1", type: "v.fail", payload: {} }, "true");
@@ -267,57 +226,4 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     await page.waitForFunction(() => document.querySelectorAll("svg.chart.bars g.bar").length === 28);
     await done(watched);
   });
-});
-
-describe.skipIf(skip)("schedules", () => {
-  test("GET /schedules/ticks and the Schedules page: cron, zone, next and last ticks, skips and why, pause and resume by keyboard at 390 px", async () => {
-    const cwd = writeFlows({ ticker: [{ name: "slow", type: "v.tick", source: "await Bun.sleep(2_500);" }] });
-    appendFileSync(join(cwd, "flows", "ticker", "flow.toml"), '\n[[schedules]]\nname = "every-second"\ncron = "* * * * * *"\ntimezone = "Europe/Berlin"\noverlap = "skip"\nevent = { type = "v.tick", payload = {} }\n');
-    const sys = await start(cwd);
-    const ticks = await eventually(async () => {
-      const answer = await sys.get("/schedules/ticks?flow=ticker&schedule=every-second");
-      return answer.counts.skipped >= 2 && answer.counts.emitted >= 1 ? answer : undefined;
-    }, 20_000, "a skipped tick");
-    expect(ticks.ticks.map((t: Json) => t.tick)).toEqual([...ticks.ticks.map((t: Json) => t.tick)].sort().reverse());
-    const skipped = ticks.ticks.find((t: Json) => t.outcome === "skipped");
-    expect(skipped.reason).toContain("still going (overlap = skip)");
-    const onlySkipped = await sys.get("/schedules/ticks?flow=ticker&outcome=skipped&limit=1");
-    expect(onlySkipped.ticks).toHaveLength(1);
-    expect(onlySkipped.ticks[0].outcome).toBe("skipped");
-    expect((await fetch(`${sys.url}/schedules/ticks?outcome=maybe`)).status).toBe(400);
-
-    const watched = await visit(sys.url, "/ui/schedules", { width: 390, height: 844 });
-    const { page } = watched;
-    await page.waitForSelector("body[data-ready=schedules]");
-    const card = page.locator('article[data-schedule="ticker/every-second"]');
-    const facts = (await card.locator("dl.facts").innerText()).replace(/\s+/g, " ");
-    expect(facts).toContain("Cron * * * * * *");
-    expect(facts).toContain("Zone Europe/Berlin");
-    expect(facts).toMatch(/Next tick .+ Last tick/);
-    expect(await card.locator("tr.skipped").first().innerText()).toContain("still going (overlap = skip)");
-    expect(await card.locator(".tick-counts").innerText()).toMatch(/\d+ emitted, \d+ skipped in all/);
-    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
-    await screenshot(page, "schedules-phone");
-
-    // By keyboard alone: Tab to the flow's Pause button, Enter; then the same for Resume.
-    const tabTo = async (name: string) => {
-      for (let i = 0; i < 80; i++) {
-        await page.keyboard.press("Tab");
-        if ((await page.evaluate("document.activeElement?.textContent")) === name) return;
-      }
-      throw new Error(`no ${name} button reached by Tab`);
-    };
-    await tabTo("Pause");
-    await page.keyboard.press("Enter");
-    await page.waitForSelector('p.answer.ok:text("flow ticker paused")');
-    await card.locator(".badge.s-paused").waitFor();
-    expect((await sys.get("/flows")).flows.find((f: Json) => f.name === "ticker").paused).toBe(true);
-    await page.setViewportSize({ width: 1280, height: 900 });
-    await screenshot(page, "schedules");
-    await tabTo("Resume");
-    await page.keyboard.press("Enter");
-    await page.waitForSelector('p.answer.ok:text("flow ticker resumed")');
-    expect(await card.locator(".badge.s-paused").count()).toBe(0);
-    await done(watched);
-  }, 90_000);
 });
