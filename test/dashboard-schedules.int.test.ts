@@ -46,6 +46,12 @@ describe.skipIf(withoutChromium)("schedules", () => {
     expect(await card.locator(".tick-counts").innerText()).toMatch(/\d+ emitted, \d+ skipped in all/);
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await screenshot(page, "schedules-phone");
+    // Live: the next tick handled shows up without a reload.
+    const lastTick = () => card.locator("dl.facts dd").nth(3).locator("time").getAttribute("datetime");
+    const first = await lastTick();
+    await page.evaluate("window.sameDocument = true");
+    await page.waitForFunction((before) => document.querySelectorAll("article.schedule dl.facts dd")[3]?.querySelector("time")?.getAttribute("datetime") !== before, first, { timeout: 10_000 });
+    expect(await page.evaluate("window.sameDocument")).toBe(true);
 
     // By keyboard alone: Tab to the flow's Pause button, Enter; then the same for Resume.
     const tabTo = async (name: string) => {

@@ -24,7 +24,7 @@ type Flow = Static<typeof FlowsView>["flows"][number];
  */
 export function pauseButton(flow: string, step: string | undefined, paused: boolean, answer: HTMLElement, redraw: (done: string) => void): HTMLElement {
   const what = step ? `step ${flow}/${step}` : `flow ${flow}`;
-  const button = h("button", { type: "button", class: "secondary pause", title: paused ? `queue the runs held while ${what} was paused, in order` : `hold the matched runs of ${what} until it is resumed` }, paused ? "Resume" : "Pause");
+  const button = h("button", { type: "button", class: "secondary pause", "data-key": `pause ${flow}${step ? `/${step}` : ""}`, title: paused ? `queue the runs held while ${what} was paused, in order` : `hold the matched runs of ${what} until it is resumed` }, paused ? "Resume" : "Pause");
   button.addEventListener("click", async () => {
     button.disabled = true;
     answer.className = "answer";

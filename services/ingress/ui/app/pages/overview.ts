@@ -73,8 +73,9 @@ export async function overviewPage(ctx: PageContext): Promise<void> {
   const { main, params, signal } = ctx;
   const window = WINDOWS.some(([w]) => w === params.get("window")) ? params.get("window")! : "day";
   const choose = h("nav", { class: "windows", "aria-label": "Time window" }, WINDOWS.map(([w, label]) => h("a", { href: `/ui/overview?window=${w}`, "aria-current": w === window ? "page" : null, class: "button secondary" }, label)));
+  const period = h("p", { class: "muted small" });
   const body = h("div", { "aria-busy": "true" });
-  show(main, h("h1", {}, "Overview"), choose, body);
+  show(main, h("h1", {}, "Overview"), choose, period, body);
   let drawn = "";
   const load = async () => {
     try {
@@ -83,9 +84,10 @@ export async function overviewPage(ctx: PageContext): Promise<void> {
       ctx.ok();
       // `until` moves with every answer; redraw only when the numbers changed.
       const text = JSON.stringify({ ...view, since: undefined, until: undefined, buckets: view.buckets.map((b) => b.counts) });
+      show(period, "Runs created from ", time(view.since), " to ", time(view.until), ".");
       if (text !== drawn) {
         drawn = text;
-        showKeepingFocus(body, h("p", { class: "muted small" }, "Runs created from ", time(view.since), " to ", time(view.until), "."), statusSection(view), flowsSection(view), nowSection(view));
+        showKeepingFocus(body, statusSection(view), flowsSection(view), nowSection(view));
       }
       body.setAttribute("aria-busy", "false");
       document.body.dataset.ready = "overview";

@@ -1,8 +1,8 @@
 import type { Static } from "@sinclair/typebox";
 import type { FlowsView, SchedulesAnswer } from "../../../flows/schemas.ts";
 import type { ScheduleTicksView } from "../../../schedules/schemas.ts";
-import { get } from "../api.ts";
-import { badge, h, link, show, table, time } from "../dom.ts";
+import { get, watchChanges } from "../api.ts";
+import { badge, h, link, show, showKeepingFocus, table, time } from "../dom.ts";
 import type { PageContext } from "../main.ts";
 import { pauseButton } from "./flows.ts";
 
@@ -50,27 +50,40 @@ function scheduleCard(s: Schedule, ticks: Ticks | Error, paused: boolean, answer
   );
 }
 
-/** Each schedule: cron, zone, next and last ticks, recent ticks with why any was skipped, and its flow's pause and resume. */
-export async function schedulesPage(ctx: PageContext, done?: string): Promise<void> {
+/** Each schedule: cron, zone, next and last ticks, recent ticks with why any was skipped, and its flow's pause and resume; live. */
+export async function schedulesPage(ctx: PageContext): Promise<void> {
   const { main, signal } = ctx;
-  const [{ schedules }, catalog] = await Promise.all([get<Static<typeof SchedulesAnswer>>("/schedules", signal), get<Static<typeof FlowsView>>("/flows", signal)]);
-  const ticks = await Promise.all(
-    schedules.map((s) => get<Ticks>(`/schedules/ticks?flow=${encodeURIComponent(s.flow)}&schedule=${encodeURIComponent(s.name)}&limit=${RECENT}`, signal).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))),
-  );
-  const paused = new Map(catalog.flows.map((f) => [f.name, f.paused]));
-  const answer = h("p", { class: done ? "answer ok" : "answer", role: "status", "aria-live": "polite" }, done ?? "");
-  const redraw = (text: string) =>
-    void schedulesPage(ctx, text).catch((error: unknown) => {
-      answer.className = "answer error";
-      answer.textContent = `${text}; reloading the page failed: ${error instanceof Error ? error.message : String(error)}`;
-    });
-  const now = Date.now();
-  show(
-    main,
-    h("h1", {}, "Schedules"),
-    answer,
-    schedules.length ? h("p", { class: "muted small" }, `${schedules.length} schedule${schedules.length === 1 ? "" : "s"} in the ingress's flows; times in your zone (hover for UTC). Pause holds the runs of the flow's ticks until it is resumed.`) : h("p", { class: "empty" }, "No flow in the ingress's working directory has a schedule."),
-    schedules.map((s, i) => scheduleCard(s, ticks[i]!, paused.get(s.flow) ?? false, answer, redraw, now)),
-  );
-  document.body.dataset.ready = "schedules";
+  const answer = h("p", { class: "answer", role: "status", "aria-live": "polite" });
+  const intro = h("p", { class: "muted small" });
+  const list = h("div", { class: "schedules" });
+  show(main, h("h1", {}, "Schedules"), answer, intro, list);
+  let drawn = "";
+  const load = async () => {
+    const [{ schedules }, catalog] = await Promise.all([get<Static<typeof SchedulesAnswer>>("/schedules", signal), get<Static<typeof FlowsView>>("/flows", signal)]);
+    const ticks = await Promise.all(
+      schedules.map((s) => get<Ticks>(`/schedules/ticks?flow=${encodeURIComponent(s.flow)}&schedule=${encodeURIComponent(s.name)}&limit=${RECENT}`, signal).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))),
+    );
+    if (signal.aborted) return;
+    const paused = new Map(catalog.flows.map((f) => [f.name, f.paused]));
+    const text = JSON.stringify([schedules, ticks.map((t) => (t instanceof Error ? t.message : t)), [...paused]]);
+    if (text === drawn) return;
+    drawn = text;
+    const now = Date.now();
+    intro.textContent = schedules.length ? `${schedules.length} schedule${schedules.length === 1 ? "" : "s"} in the ingress's flows; times in your zone (hover for UTC). Pause holds the runs of the flow's ticks until it is resumed.` : "";
+    // Keeps the keyboard focus on the same button or link across a live update.
+    showKeepingFocus(list, schedules.length ? schedules.map((s, i) => scheduleCard(s, ticks[i]!, paused.get(s.flow) ?? false, answer, redraw, now)) : h("p", { class: "empty" }, "No flow in the ingress's working directory has a schedule."));
+    document.body.dataset.ready = "schedules";
+  };
+  const refresh = async () => {
+    try {
+      await load();
+      ctx.ok();
+    } catch (error) {
+      if (!signal.aborted) ctx.fail(error);
+    }
+  };
+  // After a pause or resume: the answer stays, the cards show the new state.
+  const redraw = () => void refresh();
+  await load();
+  void watchChanges(signal, refresh, ctx.live);
 }
