@@ -102,6 +102,7 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     const { page } = watched;
     await page.waitForSelector("section.generation");
     expect(await page.locator("section.generation").evaluateAll((s) => s.map((el) => el.getAttribute("data-generation")))).toEqual(["1", "0"]);
+    expect(await page.locator('section.generation[data-generation="1"] h3').innerText()).toContain("latest");
     const newest = page.locator('section.generation[data-generation="1"]');
     const shown = newest.locator("> .table-wrap tbody tr");
     expect(await shown.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-step")))).toEqual(["strict/check", "lenient/take"]);
@@ -115,6 +116,11 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     expect(await folded.locator("tbody tr").count()).toBe(others);
     expect(await folded.locator("tbody tr").first().isVisible()).toBe(true);
     expect(await folded.locator("tbody tr").first().innerText()).toContain("type differs");
+    // A live update (another replay, drawn without a reload) leaves what the reader unfolded open.
+    expect((await fetch(`${sys.url}/events/v-strict-bad/replay`, { method: "POST" })).status).toBe(202);
+    await page.waitForSelector('section.generation[data-generation="2"]', { timeout: 15_000 });
+    expect(await page.locator('section.generation[data-generation="1"] details.other-decisions').getAttribute("open")).toBe("");
+    expect(await page.locator('section.generation[data-generation="2"] details.other-decisions').getAttribute("open")).toBeNull();
     await folded.locator("summary").click();
     await screenshot(page, "event-near-misses");
     await page.setViewportSize({ width: 390, height: 844 });
