@@ -3,6 +3,9 @@
  * GET /flows, GET /hosts and the GET /changes long poll, with and without a token.
  */
 import { createHash } from "node:crypto";
+import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
 import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,15 +16,18 @@ import { testConfig, useNatsServer } from "./support/nats.ts";
 const nats = useNatsServer();
 const TOKEN = "api-token";
 let url: string;
+let stream: string;
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 beforeAll(async () => {
   const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: echoStep(), schema: { type: "object", properties: { text: { type: "string" } } }, extra: 'runs_on = "test-host"\nretries = 2' }] });
   mkdirSync(join(cwd, "flows", "broken"), { recursive: true });
   writeFileSync(join(cwd, "flows", "broken", "flow.toml"), "not toml = = =");
-  const system = await startSystem(testConfig({ cwd, token: TOKEN, labels: ["gpu"] }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const config = testConfig({ cwd, token: TOKEN, labels: ["gpu"] });
+  const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   nats.cleanup(() => system.stop());
   url = system.ingressUrl!;
+  stream = config.stream;
 });
 
 describe("the dashboard's page", () => {
@@ -45,7 +51,7 @@ describe("the dashboard's page", () => {
 
 describe("its read endpoints", () => {
   test("each needs the token like the other reads", async () => {
-    for (const path of ["/flows", "/hosts", "/changes"]) expect((await fetch(`${url}${path}`)).status).toBe(401);
+    for (const path of ["/flows", "/hosts", "/changes", "/overview", "/schedules/ticks"]) expect((await fetch(`${url}${path}`)).status).toBe(401);
   });
 
   test("GET /flows: each step's trigger, schema, runner, policies and queue; the broken flow's load error", async () => {
@@ -91,6 +97,32 @@ describe("its read endpoints", () => {
     const bad = await fetch(`${url}/changes?after=soon`, { headers: auth });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain("after=\"soon\" is invalid");
+  });
+  test("ephemeral consumers (one without a durable name; one the way `nats stream view`'s pager makes it) are backlogs neither on GET /hosts nor in /metrics", async () => {
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await fetch(`${url}/events`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ id: "eph-1", type: "note.posted", payload: {} }) }); // something in the stream for the pager to read
+      const unnamed = await jsm.consumers.add(stream, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(60_000) });
+      // The pager's consumer as the nats CLI 0.1 creates it: a durable name, in memory, gone after an idle hour.
+      const pager = await jsm.consumers.add(stream, { durable_name: "stream_pager_4242", description: "JSM Stream Pager", ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: ">", inactive_threshold: nanos(3_600_000), mem_storage: true });
+      const listed: string[] = [];
+      for await (const info of jsm.consumers.list(stream)) listed.push(info.name);
+      expect(listed).toEqual(expect.arrayContaining([unnamed.name, pager.name, "matcher"]));
+      expect(pager.num_pending).toBeGreaterThan(0);
+
+      const hosts = (await (await fetch(`${url}/hosts`, { headers: auth })).json()) as { queues: { consumer: string }[] };
+      const shown = hosts.queues.map((q) => q.consumer);
+      expect(shown).toContain("matcher");
+      expect(shown).not.toContain(unnamed.name);
+      expect(shown).not.toContain(pager.name);
+      const metrics = await (await fetch(`${url}/metrics`, { headers: auth })).text();
+      expect(metrics).toContain('codex_flows_consumer_pending{consumer="matcher"}');
+      expect(metrics).not.toContain(unnamed.name);
+      expect(metrics).not.toContain("stream_pager_4242");
+    } finally {
+      await nc.close();
+    }
   });
 });
 

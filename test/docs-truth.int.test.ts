@@ -190,7 +190,7 @@ describe("first contact: what the docs say the commands do", () => {
     const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
     nats.cleanup(() => system.stop());
     const ctx = await connectContext(config, nats.url, "docs-truth");
-    const names = async (stream: string) => [...new Set((await consumerDepths(ctx.jsm, stream)).filter((c) => c.durable).map((c) => c.consumer.replace(/^executor-.*/, "executor-<queue>")))].sort();
+    const names = async (stream: string) => [...new Set((await consumerDepths(ctx.jsm, stream)).map((c) => c.consumer.replace(/^executor-.*/, "executor-<queue>")))].sort();
     const flows = await names(config.stream);
     const advisories = await names(`${config.stream}_ADVISORIES`);
     await ctx.nc.close();

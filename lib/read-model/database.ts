@@ -11,6 +11,7 @@ import * as output from "./migrations/2026-11-24-2-output.ts";
 import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
 import * as tombstones from "./migrations/2026-12-07-1-tombstones.ts";
 import * as audit from "./migrations/2026-12-07-2-audit.ts";
+import * as overview from "./migrations/2026-12-08-1-overview.ts";
 import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 import type { ReadModelDatabase } from "./tables.ts";
 
@@ -79,6 +80,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-02-1-schedules-pause-debounce": schedulesPauseDebounce,
   "2026-12-07-1-tombstones": tombstones,
   "2026-12-07-2-audit": audit,
+  "2026-12-08-1-overview": overview,
 };
 
 /**

@@ -11,6 +11,8 @@ import { githubSource } from "../../lib/webhooks/source.ts";
 import { webhookRoutes } from "./webhooks/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
 import { replayRoutes } from "./replays/routes.ts";
+import { overviewRoutes } from "./overview/routes.ts";
+import { scheduleTickRoutes } from "./schedules/routes.ts";
 import { systemRoutes } from "./system/routes.ts";
 import { uiRoutes } from "./ui/routes.ts";
 import { requireToken } from "./auth.ts";
@@ -39,6 +41,8 @@ export function createIngressApp(deps: IngressDeps) {
     .use(webhookRoutes(deps, deps.webhooks ?? [githubSource(undefined)]))
     .use(runRoutes(deps))
     .use(flowRoutes(deps))
+    .use(scheduleTickRoutes(deps))
+    .use(overviewRoutes(deps))
     .use(replayRoutes(deps))
     .use(systemRoutes(deps))
     .use(dataRoutes(deps))

@@ -20,7 +20,7 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 
 export type MetricsSources = {
   db: ReadModel;
-  /** The stream's consumers with their backlogs; throws when NATS cannot answer. */
+  /** The stream's durable consumers with their backlogs (not ephemeral ones); throws when NATS cannot answer. */
   consumers: () => Promise<ConsumerDepth[]>;
   counters: IngressCounters;
   health: () => Promise<Health>;

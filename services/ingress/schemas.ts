@@ -95,6 +95,7 @@ export const DecisionView = t.Object({
   runId: Nullable(t.String()),
   queue: Nullable(t.String()),
   reasons: t.Array(t.String(), { description: "Why the step did not match: the type, or schema errors with their paths" }),
+  nearMiss: t.Boolean({ description: "The step wants this event's type but its schema or a limit said no (not a type that differs, a flow that did not load, or a replay limited to another flow)" }),
 });
 
 export const EventView = t.Object(

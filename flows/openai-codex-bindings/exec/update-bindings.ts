@@ -88,7 +88,10 @@ async function update(repo: string, tag: string, version: string, s: Settings): 
 async function isPublished(name: string, version: string, cwd: string): Promise<boolean> {
   const view = await commands.run("ask npm whether this version is published", ["npm", "view", `${name}@${version}`, "version", "--json"], { cwd, allowFailure: true });
   if (view.exitCode === 0) return view.output.includes(`"${version}"`);
-  if (/E404/.test(view.output + view.stderr)) return false;
+  if (/E404/.test(view.output + view.stderr)) {
+    commands.expect(view, "E404: this version is not published yet");
+    return false;
+  }
   throw new Outcome("failed", `could not ask the npm registry whether ${name}@${version} is published (npm view ${view.error ?? `exited with code ${view.exitCode}`}); check the host's network and npm configuration`);
 }
 

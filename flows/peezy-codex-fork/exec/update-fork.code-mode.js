@@ -181,7 +181,8 @@ async function main() {
     const npm = await run("npm: is this version published", `npm view ${q(`${pkg}@${version}`)} version --json`, undefined);
     const seen = npm.ok ? npm.output.trim() : "";
     if (seen !== "" && seen.includes(JSON.stringify(version))) stop("skipped", `${pkg}@${version} is already published (set force or CODEX_FLOW_FORCE=1 to rebuild anyway)`);
-    if (!npm.ok && !/E404|404 Not Found/.test(npm.output)) text(`could not ask npm whether ${pkg}@${version} is published; going on\n`);
+    if (!npm.ok && /E404|404 Not Found/.test(npm.output)) npm.entry.expected = "E404: this version is not published yet";
+    else if (!npm.ok) text(`could not ask npm whether ${pkg}@${version} is published; going on\n`);
   }
 
   // 3. A git checkout with codex-rs.

@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts"
 import { runsForEvent } from "../runs/queries.ts";
 import type { Static } from "@sinclair/typebox";
 import type { EventDetail } from "../schemas.ts";
-import { eventFromRow } from "./present.ts";
+import { eventFromRow, isNearMiss } from "./present.ts";
 
 export type EventFilters = Partial<Record<"type" | "source" | "since" | "until" | "limit" | "cursor", string>>;
 
@@ -71,6 +71,7 @@ export async function getEvent(db: ReadModel, id: string, budgetBytes: number): 
         runId: d.runId ?? null,
         queue: d.queue ?? null,
         reasons: d.reasons,
+        nearMiss: isNearMiss(d),
       })),
     ),
   };

@@ -26,8 +26,8 @@ export function systemRoutes(deps: IngressDeps) {
         let queues: HostsView["queues"] = [];
         let queuesError: string | null = null;
         try {
-          // Ordered consumers (the projector's, a CLI's) come and go; the durable ones are the queues.
-          queues = ((await deps.system?.consumers()) ?? []).filter((c) => c.durable).map(({ durable: _, ...c }) => c);
+          // Only durables: ephemeral consumers (ordered ones, the nats CLI's pager) come and go.
+          queues = (await deps.system?.consumers()) ?? [];
         } catch (error) {
           queuesError = `cannot list the stream's consumers: ${(error as Error).message}`;
         }

@@ -12,6 +12,8 @@ export type CommandRecord = {
   stdout: string;
   stderr: string;
   error?: string;
+  /** Set when its non-zero exit was an answer the step expected (a probe), not a failure: the dashboard shows it so. */
+  expected?: string;
 };
 
 /** What a caller gets back: the record plus the whole stdout (up to MAX_KEPT), for parsing. */
@@ -76,6 +78,12 @@ export class Commands {
     this.log(`  -> ${error ?? `exit ${exitCode}`} in ${record.durationMs} ms`);
     if (!ok && !options.allowFailure) throw new Outcome("failed", `${label} failed: \`${argv.join(" ")}\` ${error ?? `exited with code ${exitCode}`}${lastLine(stderr, stdout)}`);
     return { ...record, output: stdout };
+  }
+
+  /** Marks a command's non-zero exit as expected, saying why (`npm view` of a version not published yet answers E404). */
+  expect(run: CommandRun, why: string): void {
+    const record = this.records.findLast((r) => r.argv === run.argv);
+    if (record) record.expected = why;
   }
 }
 

@@ -14,17 +14,36 @@ function exitCodeOf(command: Command): number | null {
   return null;
 }
 
-/** One recorded command: label and line, working directory, exit code, and its output folded away. */
+/**
+ * Whether the flow says this command's non-zero exit was an answer it expected (a probe
+ * such as `npm view` of a version not published yet), not a failure: `expected: true`,
+ * or `expected: "why"` (docs/flows.md, "Commands in artifacts").
+ */
+function expectedWhy(command: Command): string | null {
+  if (command.expected === true) return "the flow expected this exit";
+  return typeof command.expected === "string" && command.expected !== "" ? command.expected : null;
+}
+
+/** One recorded command: label and line, working directory, exit code (an expected one not as a failure), and its output folded away. */
 function commandItem(command: Command, index: number): HTMLElement {
   const code = exitCodeOf(command);
   const label = text(command.label) ?? text(command.name);
   const line = commandLine(command);
   const output = ["output", "stdout", "stderr"].filter((k) => typeof command[k] === "string" && command[k] !== "").map((k) => `${k === "output" ? "" : `[${k}]\n`}${command[k] as string}`).join("\n");
   const ok = code === 0;
+  const expected = ok ? null : expectedWhy(command);
+  const state = code === null && !expected ? "" : ok ? "ok" : expected ? "expected" : "failed";
   return h(
     "li",
-    { class: `command ${code === null ? "" : ok ? "ok" : "failed"}` },
-    h("div", { class: "command-head" }, h("span", { class: `exit ${ok ? "ok" : "failed"}`, title: "exit code" }, code === null ? "exit ?" : `exit ${code}`), h("strong", {}, label ?? `command ${index + 1}`), typeof command.durationMs === "number" ? h("span", { class: "muted" }, ` ${duration(command.durationMs)}`) : null),
+    { class: `command ${state}` },
+    h(
+      "div",
+      { class: "command-head" },
+      h("span", { class: `exit ${state || "failed"}`, title: expected ? `exit code, expected: ${expected}` : "exit code" }, code === null ? "exit ?" : `exit ${code}`),
+      expected ? h("span", { class: "expected-mark" }, `expected: ${expected}`) : null,
+      h("strong", {}, label ?? `command ${index + 1}`),
+      typeof command.durationMs === "number" ? h("span", { class: "muted" }, ` ${duration(command.durationMs)}`) : null,
+    ),
     line ? h("code", { class: "command-line" }, line) : null,
     typeof command.cwd === "string" ? h("div", { class: "muted small" }, `in ${command.cwd}`) : null,
     output ? h("details", {}, h("summary", {}, `output (${output.length} chars)${command.truncated || command.outputTruncated ? ", truncated" : ""}`), h("pre", { class: "output", tabindex: 0 }, output)) : null,

@@ -51,15 +51,19 @@ export function show(container: Element, ...children: (Child | Child[])[]): void
 }
 
 /**
- * Replaces a container's content and, when focus was on a link inside it, puts focus
- * back on the link to the same place, so a live update does not throw a keyboard user
+ * Replaces a container's content and, when focus was on a link (or a keyed button)
+ * inside it, puts focus back on the link to the same place (the button of that key), so a live update does not throw a keyboard user
  * back to the top of the page.
  */
 export function showKeepingFocus(container: Element, ...children: (Child | Child[])[]): void {
   const active = document.activeElement;
-  const href = active && container.contains(active) ? active.getAttribute("href") : null;
+  const inside = active && container.contains(active);
+  // A link by where it goes; a button by its data-key (e.g. "pause ticker").
+  const href = inside ? active.getAttribute("href") : null;
+  const key = inside ? active.getAttribute("data-key") : null;
   show(container, ...children);
   if (href) container.querySelector<HTMLElement>(`[href="${CSS.escape(href)}"]`)?.focus({ preventScroll: true });
+  else if (key) container.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`)?.focus({ preventScroll: true });
 }
 
 /** An error as a person reads it, in an alert region. */

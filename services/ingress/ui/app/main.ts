@@ -12,6 +12,8 @@ import { eventPage } from "./pages/event.ts";
 import { eventsPage } from "./pages/events.ts";
 import { flowsPage } from "./pages/flows.ts";
 import { hostsPage } from "./pages/hosts.ts";
+import { overviewPage } from "./pages/overview.ts";
+import { schedulesPage } from "./pages/schedules.ts";
 import { runPage } from "./pages/run.ts";
 import { runsPage } from "./pages/runs.ts";
 import { auditPage } from "./pages/audit.ts";
@@ -28,6 +30,8 @@ const ROUTES: [RegExp, Page, string][] = [
   [/^\/ui\/events\/([^/]+)$/, eventPage, "Event"],
   [/^\/ui\/flows\/?$/, flowsPage, "Flows"],
   [/^\/ui\/hosts\/?$/, hostsPage, "Hosts"],
+  [/^\/ui\/overview\/?$/, overviewPage, "Overview"],
+  [/^\/ui\/schedules\/?$/, schedulesPage, "Schedules"],
   [/^\/ui\/audit\/?$/, auditPage, "Audit"],
 ];
 

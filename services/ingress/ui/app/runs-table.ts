@@ -16,6 +16,12 @@ export function statusCell(run: RunView): HTMLElement {
   return h("td", {}, badge(run.effectiveStatus, title), run.needsAttention ? h("span", { class: "attention-mark" }, "needs attention") : null, run.waiting ? h("div", { class: "muted small" }, run.waiting) : null);
 }
 
+/** When it started; a run that never started says so, with when it was queued (its createdAt) shown as such. */
+export function startedCell(run: RunView): HTMLElement {
+  if (run.startedAt) return h("td", {}, time(run.startedAt));
+  return h("td", { class: "not-started" }, h("span", { class: "muted" }, "not started"), h("div", { class: "muted small" }, "queued ", time(run.createdAt)));
+}
+
 /** Runs as a table: status, flow, step, event, host, attempts, started, duration. Needs-attention rows stand out. */
 export function runsTable(runs: RunView[], caption = "Runs"): HTMLElement {
   const rows = runs.map((run) =>
@@ -28,7 +34,7 @@ export function runsTable(runs: RunView[], caption = "Runs"): HTMLElement {
       h("td", { class: "id" }, link(`/ui/events/${encodeURIComponent(run.eventId)}`, run.eventId)),
       h("td", {}, run.host ?? h("span", { class: "muted" }, "–")),
       h("td", { class: "num" }, run.attemptCount),
-      h("td", {}, time(run.startedAt ?? run.createdAt)),
+      startedCell(run),
       h("td", { class: "num" }, runDuration(run)),
     ),
   );

@@ -8,20 +8,47 @@ import { runsTable } from "../runs-table.ts";
 
 type Detail = Static<typeof EventDetail>["event"];
 
-function decisionsTable(event: Detail): HTMLElement {
-  if (event.decisions.length === 0) return h("p", { class: "empty" }, event.matchedGeneration === null ? "Not matched yet." : "No flow step was loaded when it was matched.");
-  const rows = event.decisions.map((d) =>
-    h(
-      "tr",
-      { class: d.matched ? "matched" : "unmatched", "data-step": `${d.flowName}/${d.stepName}` },
-      h("td", { class: "num" }, d.generation),
-      h("td", {}, `${d.flowName} / ${d.stepName}`),
-      h("td", {}, d.matched ? badge("matched") : badge("not_matched")),
-      h("td", {}, d.runId ? link(`/ui/runs/${encodeURIComponent(d.runId)}`, d.runId) : h("span", { class: "muted" }, "–")),
-      h("td", {}, d.reasons.length ? h("ul", { class: "reasons" }, d.reasons.map((r) => h("li", {}, r))) : h("span", { class: "muted" }, d.matched ? "trigger and schema accept it" : "–")),
-    ),
+type Decision = Detail["decisions"][number];
+
+function decisionRow(d: Decision): HTMLElement {
+  return h(
+    "tr",
+    { class: d.matched ? "matched" : d.nearMiss ? "unmatched near-miss" : "unmatched", "data-step": `${d.flowName}/${d.stepName}` },
+    h("td", {}, `${d.flowName} / ${d.stepName}`),
+    h("td", {}, d.matched ? badge("matched") : badge("not_matched"), d.nearMiss ? h("div", { class: "near-miss-mark" }, "near miss") : null),
+    h("td", {}, d.runId ? link(`/ui/runs/${encodeURIComponent(d.runId)}`, d.runId) : h("span", { class: "muted" }, "–")),
+    h("td", {}, d.reasons.length ? h("ul", { class: "reasons" }, d.reasons.map((r) => h("li", {}, r))) : h("span", { class: "muted" }, d.matched ? "trigger and schema accept it" : "–")),
   );
-  return table(["Gen.", "Flow / step", "Decision", "Run", "Reasons"], rows, "Match decisions");
+}
+
+const HEAD = ["Flow / step", "Decision", "Run", "Reasons"];
+
+/**
+ * One generation's decisions: near misses first (the step wants this type but its schema
+ * or a limit said no), then the steps it matched; the rest (other types, flows that did
+ * not load) folded away with their count.
+ */
+function generationSection(generation: number, decisions: Decision[], latest: boolean, unfolded: boolean): HTMLElement {
+  const near = decisions.filter((d) => d.nearMiss);
+  const matched = decisions.filter((d) => d.matched);
+  const rest = decisions.filter((d) => !d.matched && !d.nearMiss);
+  const label = generation === 0 ? "Generation 0 (as accepted)" : `Generation ${generation} (replay ${generation})`;
+  const counts = `${matched.length} matched · ${near.length} near miss${near.length === 1 ? "" : "es"} · ${rest.length} other${rest.length === 1 ? "" : "s"}`;
+  const shown = [...near, ...matched];
+  return h(
+    "section",
+    { class: "generation", "data-generation": generation, "aria-label": label },
+    h("h3", {}, label, latest ? h("span", { class: "muted small" }, " · latest") : null, h("span", { class: "muted small" }, ` · ${counts}`)),
+    shown.length ? table(HEAD, shown.map(decisionRow), `${label}: near misses and matches`) : h("p", { class: "empty" }, "No step wanted this event's type."),
+    rest.length ? h("details", { class: "other-decisions", open: unfolded }, h("summary", {}, `${rest.length} other step${rest.length === 1 ? "" : "s"} (another type, or not loaded)`), table(HEAD, rest.map(decisionRow), `${label}: other steps`)) : null,
+  );
+}
+
+/** `unfolded`: the generations whose other steps the reader had opened (a live redraw keeps them open). */
+function decisionsView(event: Detail, unfolded: ReadonlySet<string>): HTMLElement {
+  if (event.decisions.length === 0) return h("p", { class: "empty" }, event.matchedGeneration === null ? "Not matched yet." : "No flow step was loaded when it was matched.");
+  const generations = [...new Set(event.decisions.map((d) => d.generation))].sort((a, b) => b - a);
+  return h("div", { class: "decisions" }, generations.map((g, i) => generationSection(g, event.decisions.filter((d) => d.generation === g), i === 0, unfolded.has(String(g)))));
 }
 
 /** One event: payload with schema errors against their paths, every step's decision, its runs, and replay. */
@@ -36,6 +63,7 @@ export async function eventPage(ctx: PageContext, id?: string): Promise<void> {
   const body = h("div", {});
   show(main, h("p", { class: "crumbs" }, h("a", { href: "/ui/events" }, "Events"), " / ", h("code", {}, eventId)), h("h1", {}, event.type), h("div", { class: "actions" }, replay), answer, body);
   const draw = () => {
+    const unfolded = new Set([...body.querySelectorAll("section.generation:has(> details.other-decisions[open])")].map((s) => s.getAttribute("data-generation") ?? ""));
     // The latest generation's schema errors are the ones shown against the payload.
     const latest = Math.max(-1, ...event.decisions.map((d) => d.generation));
     const schemaReasons = event.decisions.filter((d) => d.generation === latest && !d.matched).flatMap((d) => d.reasons.filter((r) => r.startsWith("schema:")).map((reason) => ({ step: `${d.flowName}/${d.stepName}`, reason })));
@@ -57,7 +85,7 @@ export async function eventPage(ctx: PageContext, id?: string): Promise<void> {
       payloadTree(event.payload, errorsByPath(schemaReasons)),
       h("details", {}, h("summary", {}, "Payload JSON"), jsonBlock(event.payload)),
       h("h2", {}, "Match decisions"),
-      decisionsTable(event),
+      decisionsView(event, unfolded),
       h("h2", {}, "Runs"),
       event.runs.length ? runsTable(event.runs, "Runs of this event") : h("p", { class: "empty" }, "No runs."),
     );

@@ -22,9 +22,9 @@ type Flow = Static<typeof FlowsView>["flows"][number];
  * Pause or resume a flow (or one step): the button shows the API's answer, then the
  * page is drawn again with the new state.
  */
-function pauseButton(flow: string, step: string | undefined, paused: boolean, answer: HTMLElement, redraw: (done: string) => void): HTMLElement {
+export function pauseButton(flow: string, step: string | undefined, paused: boolean, answer: HTMLElement, redraw: (done: string) => void): HTMLElement {
   const what = step ? `step ${flow}/${step}` : `flow ${flow}`;
-  const button = h("button", { type: "button", class: "secondary pause", "data-needs": "operate", "data-flow": flow, title: paused ? `queue the runs held while ${what} was paused, in order` : `hold the matched runs of ${what} until it is resumed` }, paused ? "Resume" : "Pause");
+  const button = h("button", { type: "button", class: "secondary pause", "data-needs": "operate", "data-flow": flow, "data-key": `pause ${flow}${step ? `/${step}` : ""}`, title: paused ? `queue the runs held while ${what} was paused, in order` : `hold the matched runs of ${what} until it is resumed` }, paused ? "Resume" : "Pause");
   button.addEventListener("click", async () => {
     button.disabled = true;
     answer.className = "answer";
@@ -58,7 +58,7 @@ function stepCard(flow: string, step: StepView, answer: HTMLElement, redraw: (do
 
 function flowSection(flow: Flow, answer: HTMLElement, redraw: (done: string) => void): HTMLElement {
   const paused = flow.paused ? h("p", { class: "attention-banner" }, `Paused${flow.pauseReason ? `: ${flow.pauseReason}` : ""}. Its matched runs are held (queued, saying why) until it is resumed.`) : null;
-  const schedules = flow.schedules.length ? h("p", { class: "muted small" }, `Schedules: ${flow.schedules.join(", ")}`) : null;
+  const schedules = flow.schedules.length ? h("p", { class: "muted small" }, `Schedules: ${flow.schedules.join(", ")} · `, link("/ui/schedules", "cron, next and last ticks, skips")) : null;
   return h(
     "section",
     { class: "flow", "aria-labelledby": `flow-${flow.name}` },

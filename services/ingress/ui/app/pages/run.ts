@@ -3,6 +3,7 @@ import { get, post, readEvents, watchChanges } from "../api.ts";
 import { artifactsView } from "../artifacts.ts";
 import { badge, duration, h, jsonBlock, link, show, table, time } from "../dom.ts";
 import type { PageContext } from "../page.ts";
+import { outputPane } from "../output.ts";
 import { runDuration, type RunView } from "../runs-table.ts";
 
 const FINAL = FINAL_STATUSES;
@@ -36,6 +37,22 @@ function attemptsTable(run: RunView): HTMLElement {
   return rows.length ? table(["#", "Host", "Started", "Ended", "Duration", "Why it ended"], rows, "Attempts") : h("p", { class: "empty" }, "No attempt has started yet.");
 }
 
+/** A result this long (as pretty JSON) starts folded: its artifacts are drawn above it anyway. */
+const RESULT_OPEN_MAX = 2_000;
+
+/** The step's FLOW_RESULT as the result: its status and message, and the whole of it as pretty JSON. */
+function resultSection(result: { status?: string; message?: string } | null): HTMLElement | null {
+  if (!result) return null;
+  const pretty = JSON.stringify(result, null, 2);
+  return h(
+    "section",
+    { id: "result", "aria-labelledby": "msg-h" },
+    h("h2", { id: "msg-h" }, "Result ", typeof result.status === "string" ? badge(result.status) : null),
+    result.message ? h("p", { class: "message" }, result.message) : null,
+    h("details", { class: "result-json", open: pretty.length <= RESULT_OPEN_MAX }, h("summary", {}, "The step's FLOW_RESULT (JSON)"), jsonBlock(result)),
+  );
+}
+
 function summary(run: RunView): HTMLElement {
   const result = run.result as { status?: string; message?: string; artifacts?: unknown } | null;
   const facts: [string, Node | string][] = [
@@ -57,10 +74,9 @@ function summary(run: RunView): HTMLElement {
     {},
     run.needsAttention ? h("p", { class: "attention-banner", role: "note" }, `This run needs attention: ${run.effectiveStatus.replace(/_/g, " ")}.`) : null,
     h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-    result?.message ? h("section", { "aria-labelledby": "msg-h" }, h("h2", { id: "msg-h" }, "Result"), h("p", { class: "message" }, result.message)) : null,
+    resultSection(result),
     run.error ? h("section", {}, h("h2", {}, "Error"), h("pre", { class: "output" }, run.error)) : null,
     artifactsView(result?.artifacts),
-    result ? h("details", {}, h("summary", {}, "Full result JSON"), jsonBlock(result)) : null,
     h("h2", {}, "Attempts"),
     attemptsTable(run),
     run.nextEventIds.length ? h("section", {}, h("h2", {}, "Chained events"), h("ul", {}, run.nextEventIds.map((id) => h("li", {}, link(`/ui/events/${encodeURIComponent(id)}`, id))))) : null,
@@ -102,23 +118,24 @@ function followOutput(runId: string, pre: HTMLElement, state: HTMLElement, signa
     controller = new AbortController();
     const mine = controller;
     signal.addEventListener("abort", () => mine.abort(), { once: true });
-    pre.textContent = "";
     following = true;
     state.textContent = "following live output…";
+    const pane = outputPane(pre);
+    pane.clear();
     let attempt = 0;
     let ended = false;
     readEvents(`/runs/${encodeURIComponent(runId)}/output`, mine.signal, (event, data) => {
       const d = data as { text?: string; stream?: string; attempt?: number; status?: string; cut?: boolean; error?: string };
-      if (event === "run" && d.cut) pre.append(h("span", { class: "muted" }, "[older output was dropped by retention]\n"));
+      if (event === "run" && d.cut) pane.note("[older output was dropped by retention]\n");
       if (event === "output" && d.text !== undefined) {
         if (d.attempt !== undefined && d.attempt !== attempt) {
           attempt = d.attempt;
-          pre.append(h("span", { class: "muted" }, `── attempt ${attempt} ──\n`));
+          pane.note(`── attempt ${attempt} ──\n`);
         }
-        pre.append(d.stream === "stderr" ? h("span", { class: "stderr" }, d.text) : d.text);
-        pre.scrollTop = pre.scrollHeight;
+        pane.write(d.text, d.stream);
       }
       if (event === "end") {
+        pane.end();
         ended = true;
         state.textContent = `output complete (run ${d.status})`;
       }
