@@ -1,0 +1,100 @@
+/**
+ * How the CLI prints what it lists and what a write answers (docs/cli.md): a table with
+ * a header row, or with `--json` (`--format json`) JSON Lines, one object a line, with
+ * the field names docs/cli.md lists. A table's cell is always one line: a line break in
+ * a value shows as ↵, and on a terminal control characters show as \xHH (cli/terminal.ts)
+ * and the row is cut to the terminal's width, the widest column first, with …. The JSON
+ * keeps every value exact.
+ */
+import { UsageError } from "./args.ts";
+import { escapeControls } from "./terminal.ts";
+
+export type Format = "table" | "json";
+
+/** `--json` or `--format table|json`; a table when neither is given. */
+export function outputFormat(values: { json?: boolean; format?: string }): Format {
+  const { json, format } = values;
+  if (format !== undefined && format !== "table" && format !== "json") throw new UsageError(`--format ${format}: expected table or json`);
+  if (json && format === "table") throw new UsageError("--json and --format table contradict each other");
+  return json || format === "json" ? "json" : "table";
+}
+
+/** One column: its header and how a row's cell reads. */
+export type Column<T> = { header: string; cell: (row: T) => unknown };
+
+/** The narrowest a column is cut to when a row is too wide for the terminal. */
+const MIN_WIDTH = 12;
+
+/** A value as one line of a cell: `-` for nothing, line breaks as ↵, controls escaped on a terminal. */
+export function cellText(value: unknown, tty = process.stdout.isTTY === true): string {
+  if (value === null || value === undefined || value === "") return "-";
+  const text = String(value).replace(/\s+$/, "").replace(/\r?\n/g, " ↵ ");
+  return tty ? escapeControls(text) : text.replace(/[\t\r]/g, " ");
+}
+
+/** `text` no wider than `width`, ending in … when cut. */
+function cut(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** The terminal's width (COLUMNS wins), or 0 when stdout is not a terminal or says none. */
+function terminalWidth(): number {
+  if (!process.stdout.isTTY) return 0;
+  return Number(process.env.COLUMNS) || process.stdout.columns || 0;
+}
+
+/** Column widths that fit `limit` (0: no limit), taking from the widest column first, none below MIN_WIDTH. */
+export function fitWidths(widths: number[], limit: number): number[] {
+  const fitted = [...widths];
+  const total = () => fitted.reduce((sum, w) => sum + w, 0) + 2 * (fitted.length - 1);
+  // Each round narrows one column to MIN_WIDTH at most, so it ends within one round per column.
+  for (let round = 0; limit > 0 && total() > limit && round < fitted.length; round++) {
+    const widest = fitted.indexOf(Math.max(...fitted));
+    if (fitted[widest]! <= MIN_WIDTH) break;
+    fitted[widest] = Math.max(MIN_WIDTH, fitted[widest]! - (total() - limit));
+  }
+  return fitted;
+}
+
+/** The table's lines: a header row, then one line a row, columns two spaces apart. */
+export function tableLines<T>(rows: T[], columns: Column<T>[], tty = process.stdout.isTTY === true, limit = terminalWidth()): string[] {
+  const cells = rows.map((row) => columns.map((c) => cellText(c.cell(row), tty)));
+  const headers = columns.map((c) => c.header);
+  const widths = fitWidths(headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length))), limit);
+  const line = (values: string[]) => values.map((v, i) => cut(v, widths[i]!).padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(headers), ...cells.map(line)];
+}
+
+/** Prints `rows` as a table, or as JSON Lines of `record(row)`; `empty` (on stderr) when there are none. */
+export function printRows<T>(format: Format, rows: T[], columns: Column<T>[], record: (row: T) => unknown, empty: string): void {
+  if (format === "json") return rows.forEach((row) => printRecord(record(row)));
+  if (rows.length === 0) return void console.error(empty);
+  for (const line of tableLines(rows, columns)) console.log(line);
+}
+
+/** One JSON object on one line; on a terminal DEL and the C1 controls (which JSON.stringify leaves raw) as `\u00HH`. */
+export function printRecord(value: unknown): void {
+  const text = JSON.stringify(value);
+  console.log(process.stdout.isTTY ? text.replace(/[\u007f-\u009f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : text);
+}
+
+/** A write's answer: the one line, or with --json its record. */
+export function printResult(format: Format, line: string, record: unknown): void {
+  if (format === "json") printRecord(record);
+  else console.log(process.stdout.isTTY ? escapeControls(line) : line);
+}
+
+/** A duration in ms as people read it: 340ms, 4.2s, 3m05s, 2h10m. */
+export function duration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return "-";
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;
+  const s = Math.round(ms / 1_000);
+  if (s < 3_600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3_600)}h${String(Math.floor((s % 3_600) / 60)).padStart(2, "0")}m`;
+}
+
+/** An ISO time to the second, as a table shows it. */
+export function time(iso: string | null | undefined): string {
+  return iso ? iso.replace(/\.\d+Z$/, "Z") : "-";
+}
