@@ -1,7 +1,7 @@
 import { EFFECTIVE_STATUSES, isOneOf } from "../lib/protocol/status.ts";
 import { UsageError } from "./args.ts";
 import { type ApiTarget, apiFailure, callApi } from "./client.ts";
-import { type Column, duration, type Format, printRows, time } from "./output.ts";
+import { age, type Column, duration, type Format, printRows, time } from "./output.ts";
 
 /** What `flow runs` and `flow events` take besides --format. */
 export type ListFlags = { event?: string; flow?: string; step?: string; status?: string; host?: string; type?: string; source?: string; since?: string; until?: string; limit?: string };
@@ -58,9 +58,10 @@ const RUN_COLUMNS: Column<Run>[] = [
   { header: "ATTEMPT", cell: (r) => r.attempt },
   { header: "HOST", cell: (r) => r.host },
   { header: "EVENT", cell: (r) => r.eventId },
-  { header: "CREATED", cell: (r) => time(r.createdAt) },
+  { header: "AGE", cell: (r) => age(r.createdAt) },
   { header: "DURATION", cell: (r) => duration(r.durationMs) },
-  { header: "ERROR", cell: (r) => r.error },
+  // What went wrong, else what the step said (a verdict's message).
+  { header: "MESSAGE", cell: (r) => r.error ?? r.result?.message, flexible: true },
 ];
 
 /** A run as `flow runs --json` prints it (docs/cli.md): the API's names, without output tails and compatibility aliases. */
@@ -94,7 +95,7 @@ const EVENT_COLUMNS: Column<Event>[] = [
   { header: "EVENT", cell: (e) => e.id },
   { header: "TYPE", cell: (e) => e.type },
   { header: "SOURCE", cell: (e) => e.source },
-  { header: "ACCEPTED", cell: (e) => time(e.acceptedAt) },
+  { header: "AGE", cell: (e) => age(e.acceptedAt) },
   { header: "GEN", cell: (e) => e.generation },
   { header: "DEPTH", cell: (e) => e.chainDepth },
   { header: "RUNS", cell: (e) => e.runIds.length },
@@ -129,7 +130,7 @@ const SCHEDULE_COLUMNS: Column<Schedule>[] = [
   { header: "ZONE", cell: (s) => s.timezone },
   { header: "EVENT TYPE", cell: (s) => s.eventType },
   { header: "NEXT", cell: (s) => time(s.nextTick) },
-  { header: "LAST", cell: (s) => (s.lastTick ? `${time(s.lastTick.tick)} ${s.lastTick.outcome}${s.lastTick.reason ? ` (${s.lastTick.reason})` : ""}` : "never ticked") },
+  { header: "LAST", flexible: true, cell: (s) => (s.lastTick ? `${time(s.lastTick.tick)} ${s.lastTick.outcome}${s.lastTick.reason ? ` (${s.lastTick.reason})` : ""}` : "never ticked") },
 ];
 
 /** `flow schedules`: every schedule with its next and last tick; --json: GET /schedules' objects, one a line. */

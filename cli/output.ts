@@ -20,7 +20,7 @@ export function outputFormat(values: { json?: boolean; format?: string }): Forma
 }
 
 /** One column: its header and how a row's cell reads. */
-export type Column<T> = { header: string; cell: (row: T) => unknown };
+export type Column<T> = { header: string; cell: (row: T) => unknown; /** Free text that gives way first when a row is too wide. */ flexible?: boolean };
 
 /** The narrowest a column is cut to when a row is too wide for the terminal. */
 const MIN_WIDTH = 12;
@@ -43,26 +43,29 @@ function terminalWidth(): number {
   return Number(process.env.COLUMNS) || process.stdout.columns || 0;
 }
 
-/** Column widths that fit `limit` (0: no limit), taking from the widest column first, none below MIN_WIDTH. */
-export function fitWidths(widths: number[], limit: number): number[] {
+/**
+ * Column widths that fit `limit` (0: no limit): the flexible columns (free text) give way
+ * first, none below MIN_WIDTH; ids and statuses keep their width, and a row still too
+ * wide is cut at the limit instead.
+ */
+export function fitWidths(widths: number[], flexible: boolean[], limit: number): number[] {
   const fitted = [...widths];
   const total = () => fitted.reduce((sum, w) => sum + w, 0) + 2 * (fitted.length - 1);
-  // Each round narrows one column to MIN_WIDTH at most, so it ends within one round per column.
-  for (let round = 0; limit > 0 && total() > limit && round < fitted.length; round++) {
-    const widest = fitted.indexOf(Math.max(...fitted));
-    if (fitted[widest]! <= MIN_WIDTH) break;
-    fitted[widest] = Math.max(MIN_WIDTH, fitted[widest]! - (total() - limit));
+  // From the last column back, one pass: each narrows once.
+  for (let i = fitted.length - 1; i >= 0 && limit > 0 && total() > limit; i--) {
+    if (flexible[i] && fitted[i]! > MIN_WIDTH) fitted[i] = Math.max(MIN_WIDTH, fitted[i]! - (total() - limit));
   }
   return fitted;
 }
 
-/** The table's lines: a header row, then one line a row, columns two spaces apart. */
+/** The table's lines: a header row, then one line a row, columns two spaces apart, none longer than the limit. */
 export function tableLines<T>(rows: T[], columns: Column<T>[], tty = process.stdout.isTTY === true, limit = terminalWidth()): string[] {
   const cells = rows.map((row) => columns.map((c) => cellText(c.cell(row), tty)));
   const headers = columns.map((c) => c.header);
-  const widths = fitWidths(headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length))), limit);
+  const natural = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const widths = fitWidths(natural, columns.map((c) => c.flexible === true), limit);
   const line = (values: string[]) => values.map((v, i) => cut(v, widths[i]!).padEnd(widths[i]!)).join("  ").trimEnd();
-  return [line(headers), ...cells.map(line)];
+  return [line(headers), ...cells.map(line)].map((text) => (limit > 0 ? cut(text, limit) : text));
 }
 
 /** Prints `rows` as a table, or as JSON Lines of `record(row)`; `empty` (on stderr) when there are none. */
@@ -92,6 +95,16 @@ export function duration(ms: number | null | undefined): string {
   const s = Math.round(ms / 1_000);
   if (s < 3_600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(s / 3_600)}h${String(Math.floor((s % 3_600) / 60)).padStart(2, "0")}m`;
+}
+
+/** How long ago an ISO time was, as kubectl's AGE: 45s, 12m, 3h, 2d. */
+export function age(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return "-";
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1_000));
+  if (s < 120) return `${s}s`;
+  if (s < 7_200) return `${Math.floor(s / 60)}m`;
+  if (s < 172_800) return `${Math.floor(s / 3_600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
 }
 
 /** An ISO time to the second, as a table shows it. */
