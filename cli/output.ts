@@ -7,7 +7,7 @@
  * keeps every value exact.
  */
 import { UsageError } from "./args.ts";
-import { escapeControls } from "./terminal.ts";
+import { escapeControls, printErrorLine } from "./terminal.ts";
 
 export type Format = "table" | "json";
 
@@ -71,7 +71,7 @@ export function tableLines<T>(rows: T[], columns: Column<T>[], tty = process.std
 /** Prints `rows` as a table, or as JSON Lines of `record(row)`; `empty` (on stderr) when there are none. */
 export function printRows<T>(format: Format, rows: T[], columns: Column<T>[], record: (row: T) => unknown, empty: string): void {
   if (format === "json") return rows.forEach((row) => printRecord(record(row)));
-  if (rows.length === 0) return void console.error(empty);
+  if (rows.length === 0) return printErrorLine(empty);
   for (const line of tableLines(rows, columns)) console.log(line);
 }
 

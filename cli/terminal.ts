@@ -31,7 +31,7 @@ export function printLine(text: string): void {
   console.log(process.stdout.isTTY ? escapeControls(text) : text);
 }
 
-/** console.error of a line of user data. */
+/** A line of user data on stderr (written as is: Bun's console.error would colour it on a terminal). */
 export function printErrorLine(text: string): void {
-  console.error(process.stderr.isTTY ? escapeControls(text) : text);
+  process.stderr.write(`${process.stderr.isTTY ? escapeControls(text) : text}\n`);
 }
