@@ -66,8 +66,9 @@ export async function operateRun(target: ApiTarget, action: "cancel" | "retry", 
   const answer = await callApi(target, "POST", `/runs/${encodeURIComponent(runId)}/${action}`, {});
   if (apiFailure(answer)) return 1;
   const run = answer.body.run;
+  // A queued run's `attempt` is still its last one's: the new attempt is numbered when it starts.
   const line = action === "retry"
-    ? `${run.id} retried: attempt ${run.status === "queued" || run.status === "running" ? run.attempt + (run.status === "queued" ? 1 : 0) : run.attempt} ${run.status}`
+    ? `${run.id} retried: attempt ${run.status === "queued" ? run.attempt + 1 : run.attempt} ${run.status}`
     : run.status === "canceled" ? `${run.id} canceled (attempt ${run.attempt})` : `${run.id} cancel requested (attempt ${run.attempt}, ${run.status})`;
   printResult(format, line, run);
   return 0;

@@ -148,6 +148,10 @@ describe("writes print one line, or with --json their record", () => {
     const twice = await cli.run(["cancel", runIds[0]], { env });
     expect(twice.code).toBe(1);
     expect(twice.stderr).toContain("error 409");
+    const third = await cli.run(["retry", runIds[0]], { env });
+    expect(third.stdout).toMatch(new RegExp(`^${runIds[0]} retried: attempt 3 (queued|running)$`));
+    await eventually(async () => (await json(fetch(`${url}/runs/${runIds[0]}`))).run.status === "running", 15_000, "attempt 3 to start");
+    expect((await cli.run(["cancel", runIds[0], "--json"], { env })).stdout).toMatch(/^\{"id":"run-\w+",.*"status":"canceled"/);
   }, 60_000);
 
   test("publish, replay, pause and resume: one line each; --json: one JSON line", async () => {
