@@ -1,4 +1,5 @@
-import { flowCatalog } from "../lib/flows/catalog.ts";
+import { loadConfig } from "../lib/config.ts";
+import { type FlowCatalog, flowCatalog } from "../lib/flows/catalog.ts";
 import { parseFlowEvent, type FlowEvent } from "../lib/protocol/event.ts";
 import { runIdFor } from "../lib/protocol/ids.ts";
 import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
@@ -7,6 +8,7 @@ import type { StepOutcome } from "../lib/runners/types.ts";
 import { logger } from "../lib/log.ts";
 import { hideFromSteps } from "../lib/undumpable.ts";
 import { EXIT, readJsonFile, UsageError } from "./args.ts";
+import { checkNext, printNextCheck } from "./next-check.ts";
 import { type Format, printRecord } from "./output.ts";
 import { printLine, writeSafely } from "./terminal.ts";
 
@@ -64,7 +66,8 @@ async function loadEvent(path: string | undefined): Promise<FlowEvent> {
 export async function fireLocally(cwd: string, eventPath: string | undefined, format: Format = "table"): Promise<number> {
   hideFromSteps(logger("flow"));
   const event = await loadEvent(eventPath);
-  const matches = flowCatalog(cwd).current().match(event);
+  const catalog = flowCatalog(cwd);
+  const matches = catalog.current().match(event);
   const matched = matches.filter((m) => m.matched);
   if (matched.length === 0) {
     if (format === "json") for (const m of matches) printRecord({ flow: m.flow.name, step: m.step.name, eventId: event.id, matched: false, reasons: m.reasons });
@@ -73,7 +76,7 @@ export async function fireLocally(cwd: string, eventPath: string | undefined, fo
     return EXIT.nothingMatched;
   }
   let failures = 0;
-  for (const { flow, step } of matched) if (!(await runOne(flow, step, event, format))) failures++;
+  for (const { flow, step } of matched) if (!(await runOne({ flow, step, event, catalog, shares: matched.length }, format))) failures++;
   return failures > 0 ? EXIT.failed : EXIT.ok;
 }
 
@@ -88,17 +91,24 @@ export async function runLocally(cwd: string, flowName: string | undefined, step
   // Running a step by name is how one tries it; still say when the system would not have started it.
   const decision = catalog.current().match(event).find((m) => m.flow.name === flowName && m.step.name === stepName);
   if (decision && !decision.matched) console.error(`warning: ${flowName}/${stepName}'s trigger would not start it for this event (${decision.reasons.join("; ")}); running it anyway`);
-  return (await runOne(found.flow, found.step, event, format)) ? EXIT.ok : EXIT.failed;
+  return (await runOne({ ...found, event, catalog, shares: 1 }, format)) ? EXIT.ok : EXIT.failed;
 }
 
-/** Runs one step here; the summary line, or with --json its record (the step's own output then goes to stderr, so stdout is JSON Lines only). */
-async function runOne(flow: Flow, step: FlowStep, event: FlowEvent, format: Format): Promise<boolean> {
+type LocalRun = { flow: Flow; step: FlowStep; event: FlowEvent; catalog: FlowCatalog; /** The runs the event starts here, which share its chain's budget. */ shares: number };
+
+/**
+ * Runs one step here; the summary line, or with --json its record (the step's own output
+ * then goes to stderr, so stdout is JSON Lines only). Its `next` is checked as the system
+ * would; false when the step failed or asked for events the system would not start.
+ */
+async function runOne({ flow, step, event, catalog, shares }: LocalRun, format: Format): Promise<boolean> {
   const runId = runIdFor(event.id, 0, flow.name, step.name);
   console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
   const outcome = await executeStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" && format === "table" ? process.stdout : process.stderr, text, true) });
-  if (format === "json") printRecord({ flow: flow.name, step: step.name, eventId: event.id, runId, matched: true, status: outcome.status, result: outcome.result ?? null, error: outcome.error ?? null, durationMs: Math.round(outcome.durationMs) });
-  else printLine(summary(flow, step, outcome));
-  return outcome.status === "completed";
+  const next = checkNext({ flow, step, event, runId, result: outcome.result, shares }, catalog, loadConfig(process.env, { cwd: flow.root }));
+  if (format === "json") printRecord({ flow: flow.name, step: step.name, eventId: event.id, runId, matched: true, status: outcome.status, result: outcome.result ?? null, error: outcome.error ?? null, durationMs: Math.round(outcome.durationMs), next: next.events, nextProblems: next.problems });
+  else (printLine(summary(flow, step, outcome)), printNextCheck(next));
+  return outcome.status === "completed" && next.problems.length === 0;
 }
 
 function summary(flow: Flow, step: FlowStep, outcome: StepOutcome): string {

@@ -193,6 +193,22 @@ describe("exit codes", () => {
     expect(stderr).toContain("FLOW_RESULT");
   });
 
+  test("flow run checks the result's next as the system would: the events it would start and what they match; one it would not start is a warning and exit 1", async () => {
+    const chainCwd = writeFlows({
+      chain: [
+        { name: "start", type: "chain.begin", source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "chain.more", payload: { n: 1 } }, { type: "not a type" }] }));\n' },
+        { name: "more", type: "chain.more", source: DONE },
+      ],
+    });
+    writeFileSync(join(chainCwd, "event.json"), JSON.stringify({ id: "c-1", type: "chain.begin" }));
+    const ran = await cli.run(["run", "chain", "start", "--event", "event.json"], { cwd: chainCwd });
+    expect(ran.code).toBe(1);
+    expect(ran.stdout).toMatch(/^chain\/start: completed result=completed in \d+ ms\n {2}next: event run-\w+\/next\/0 \(chain\.more\) would start chain\/more$/m);
+    expect(ran.stderr).toMatch(/^warning: next\[1\] not started: .*type/m);
+    const asJson = records((await cli.run(["fire", "--event", "event.json", "--json"], { cwd: chainCwd })).stdout);
+    expect(asJson).toEqual([expect.objectContaining({ step: "start", next: [{ id: expect.stringMatching(/\/next\/0$/), type: "chain.more", matches: ["chain/more"] }], nextProblems: [expect.stringContaining("next[1] not started")] })]);
+  });
+
   test("usage mistakes exit 2: a bad flag, --json where there is no JSON form, a bad --format, --status or --limit", async () => {
     for (const args of [["runs", "--bogus"], ["logs", flaky, "--json"], ["projector", "rebuild", "--json"], ["runs", "--format", "yaml"], ["runs", "--status", "done"], ["runs", "--limit", "0"], ["runs", "--since", "yesterday"], ["logs", flaky, "--attempt", "x"]]) {
       const { code, stderr } = await cli.run(args, { env });
