@@ -22,7 +22,7 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
     about: "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
   },
   fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here; exits 3 when none matched" },
-  run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match)" },
+  run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match); both check a result's\nnext events as the system would (docs/cli.md)" },
   dev: {
     group: "system",
     usage: "dev [--example] [--require-durable]",
