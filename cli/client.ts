@@ -1,3 +1,4 @@
+import { HintError } from "../lib/hint.ts";
 import { signBody } from "../lib/signature.ts";
 import { readJsonFile, UsageError } from "./args.ts";
 import { type Format, printResult } from "./output.ts";
@@ -16,7 +17,7 @@ export async function callApi(target: ApiTarget, method: string, path: string, b
   if (text !== undefined && target.secret) headers["x-flow-signature-256"] = signBody(target.secret, text);
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   const response = await fetch(`${target.url.replace(/\/$/, "")}${path}`, { method, headers, body: text }).catch((error) => {
-    throw new UsageError(`cannot reach the ingress at ${target.url}: ${(error as Error).message} (is \`flow serve\` or \`flow dev\` running? set --url or CODEX_FLOW_URL)`);
+    throw new HintError(`cannot reach the ingress at ${target.url}: ${(error as Error).message} (is \`flow serve\` or \`flow dev\` running? set --url or CODEX_FLOW_URL)`);
   });
   return { status: response.status, body: await response.json().catch(() => ({ error: `non-JSON answer with status ${response.status}` })) };
 }

@@ -1,4 +1,5 @@
 import { type ApiTarget, apiFailure, callApi } from "./client.ts";
+import { HintError } from "../lib/hint.ts";
 import { UsageError } from "./args.ts";
 import { printErrorLine, writeSafely } from "./terminal.ts";
 
@@ -50,7 +51,7 @@ export async function logs(target: ApiTarget, runId: string | undefined, follow:
     } catch (error) {
       if (error instanceof UsageError || !follow) throw error;
       failures = stream.lastId !== before ? 1 : failures + 1;
-      if (failures > MAX_RECONNECTS) throw new UsageError(`lost the ingress at ${target.url} ${MAX_RECONNECTS} times in a row: ${(error as Error).message}`);
+      if (failures > MAX_RECONNECTS) throw new HintError(`lost the ingress at ${target.url} ${MAX_RECONNECTS} times in a row: ${(error as Error).message}`);
       console.error(`[connection lost (${(error as Error).message}); reconnecting from ${stream.lastId ?? "the start"}]`);
       await Bun.sleep(Math.min(500 * failures, 3_000));
       continue;
@@ -68,7 +69,7 @@ async function readStream(target: ApiTarget, runId: string, follow: boolean, str
   if (stream.lastId) headers["last-event-id"] = stream.lastId;
   const url = `${target.url.replace(/\/$/, "")}/runs/${encodeURIComponent(runId)}/output?follow=${follow}`;
   const response = await fetch(url, { headers }).catch((error) => {
-    if (stream.lastId === undefined && !follow) throw new UsageError(`cannot reach the ingress at ${target.url}: ${(error as Error).message}`);
+    if (stream.lastId === undefined && !follow) throw new HintError(`cannot reach the ingress at ${target.url}: ${(error as Error).message}`);
     throw error;
   });
   if (!response.ok || !response.body) {
@@ -90,7 +91,8 @@ async function readStream(target: ApiTarget, runId: string, follow: boolean, str
       // Output is the step's, and a payload's text may be in it: escaped on a terminal (cli/terminal.ts).
       if (event === "output" && (stream.only === undefined || data.attempt === stream.only)) {
         if (data.attempt !== stream.shown) {
-          if (!stream.attempts.has(data.attempt)) await readAttempts(target, runId, stream);
+          // A header without the host is better than a follow that stops because the ingress blinked.
+          if (!stream.attempts.has(data.attempt)) await readAttempts(target, runId, stream).catch(() => false);
           printErrorLine(attemptHeader(data.attempt, stream.attempts.get(data.attempt)));
           stream.shown = data.attempt;
         }

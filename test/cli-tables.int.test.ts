@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { freePort } from "../lib/nats/nats-server.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { readRepoFile } from "./support/docs.ts";
 import { writeFlows } from "./support/flows.ts";
@@ -207,6 +208,14 @@ describe("exit codes", () => {
     expect(ran.stderr).toMatch(/^warning: next\[1\] not started: .*type/m);
     const asJson = records((await cli.run(["fire", "--event", "event.json", "--json"], { cwd: chainCwd })).stdout);
     expect(asJson).toEqual([expect.objectContaining({ step: "start", next: [{ id: expect.stringMatching(/\/next\/0$/), type: "chain.more", matches: ["chain/more"] }], nextProblems: [expect.stringContaining("next[1] not started")] })]);
+  });
+
+  test("an ingress that does not answer is a failure (1) naming --url, not a usage mistake", async () => {
+    const { code, stderr } = await cli.run(["runs", "--url", `http://127.0.0.1:${await freePort()}`]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("cannot reach the ingress at http://127.0.0.1:");
+    expect(stderr).toContain("set --url or CODEX_FLOW_URL");
+    expect(stderr).not.toContain("--help");
   });
 
   test("usage mistakes exit 2: a bad flag, --json where there is no JSON form, a bad --format, --status or --limit", async () => {
