@@ -1,7 +1,7 @@
 import { type ApiTarget, apiFailure, callApi } from "./client.ts";
 import { UsageError } from "./args.ts";
-import { type Format, printRecord, printResult } from "./output.ts";
-import { printLine } from "./terminal.ts";
+import { type Format, printResult } from "./output.ts";
+import { printJsonLine, printLine } from "./terminal.ts";
 
 /** `flow pause FLOW [--step STEP] [--reason TEXT]`, `flow resume FLOW [--step STEP]`. */
 export async function pauseFlow(target: ApiTarget, action: "pause" | "resume", flow: string | undefined, step: string | undefined, reason: string | undefined, format: Format): Promise<number> {
@@ -48,7 +48,7 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
   const json = options.format === "json";
   const cutNote = plan.truncated ? " (cut at the first 1000: narrow --since/--until)" : "";
   if (json && plan.truncated) console.error(`${plan.count} event(s)${cutNote}`);
-  if (json && options.dryRun) return (plan.events.forEach(printRecord), 0);
+  if (json && options.dryRun) return (plan.events.forEach(printJsonLine), 0);
   if (!json) printPlan(plan, cutNote);
   if (options.dryRun) return 0;
   let done = 0;
@@ -59,7 +59,7 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
       const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, { wait: false, ...(options.flow ? { flow: options.flow } : {}) });
       done++;
       if (replayed.status !== 202) errors++;
-      if (json) printRecord(replayed.status === 202 ? { eventId: e.eventId, generation: replayed.body.generation, runIds: replayed.body.runIds ?? [] } : { eventId: e.eventId, error: replayed.body?.error ?? `status ${replayed.status}` });
+      if (json) printJsonLine(replayed.status === 202 ? { eventId: e.eventId, generation: replayed.body.generation, runIds: replayed.body.runIds ?? [] } : { eventId: e.eventId, error: replayed.body?.error ?? `status ${replayed.status}` });
       else if (replayed.status === 202) console.log(`[${done}/${plan.count}] ${e.eventId} replayed as generation ${replayed.body.generation}`);
       else console.error(`[${done}/${plan.count}] ${e.eventId} failed: ${replayed.status} ${replayed.body?.error ?? ""}`);
     }

@@ -9,8 +9,8 @@ import { logger } from "../lib/log.ts";
 import { hideFromSteps } from "../lib/undumpable.ts";
 import { EXIT, readJsonFile, UsageError } from "./args.ts";
 import { checkNext, printNextCheck } from "./next-check.ts";
-import { type Format, printRecord } from "./output.ts";
-import { printLine, writeSafely } from "./terminal.ts";
+import type { Format } from "./output.ts";
+import { printJsonLine, printLine, writeSafely } from "./terminal.ts";
 
 /**
  * `flow list`: every flow and step found under the working directory, and what is wrong
@@ -21,7 +21,7 @@ export function listFlows(cwd: string, paused?: Set<string>, format: Format = "t
   const { discovery, problems } = flowCatalog(cwd).current();
   const failed = discovery.problems.length + problems.length > 0 ? EXIT.failed : EXIT.ok;
   if (format === "json") {
-    for (const flow of discovery.flows) printRecord(flowRecord(flow, paused));
+    for (const flow of discovery.flows) printJsonLine(flowRecord(flow, paused));
     for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
     return failed;
   }
@@ -70,7 +70,7 @@ export async function fireLocally(cwd: string, eventPath: string | undefined, fo
   const matches = catalog.current().match(event);
   const matched = matches.filter((m) => m.matched);
   if (matched.length === 0) {
-    if (format === "json") for (const m of matches) printRecord({ flow: m.flow.name, step: m.step.name, eventId: event.id, matched: false, reasons: m.reasons });
+    if (format === "json") for (const m of matches) printJsonLine({ flow: m.flow.name, step: m.step.name, eventId: event.id, matched: false, reasons: m.reasons });
     else printLine(`no step matched event ${event.id} (${event.type})`);
     if (format === "table") for (const m of matches) printLine(`  ${m.flow.name}/${m.step.name}: ${m.reasons.join("; ")}`);
     return EXIT.nothingMatched;
@@ -106,7 +106,7 @@ async function runOne({ flow, step, event, catalog, shares }: LocalRun, format: 
   console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
   const outcome = await executeStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" && format === "table" ? process.stdout : process.stderr, text, true) });
   const next = checkNext({ flow, step, event, runId, result: outcome.result, shares }, catalog, loadConfig(process.env, { cwd: flow.root }));
-  if (format === "json") printRecord({ flow: flow.name, step: step.name, eventId: event.id, runId, matched: true, status: outcome.status, result: outcome.result ?? null, error: outcome.error ?? null, durationMs: Math.round(outcome.durationMs), next: next.events, nextProblems: next.problems });
+  if (format === "json") printJsonLine({ flow: flow.name, step: step.name, eventId: event.id, runId, matched: true, status: outcome.status, result: outcome.result ?? null, error: outcome.error ?? null, durationMs: Math.round(outcome.durationMs), next: next.events, nextProblems: next.problems });
   else (printLine(summary(flow, step, outcome)), printNextCheck(next));
   return outcome.status === "completed" && next.problems.length === 0;
 }

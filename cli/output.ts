@@ -7,7 +7,7 @@
  * keeps every value exact.
  */
 import { UsageError } from "./args.ts";
-import { escapeControls, printErrorLine } from "./terminal.ts";
+import { escapeControls, printErrorLine, printJsonLine } from "./terminal.ts";
 
 export type Format = "table" | "json";
 
@@ -70,20 +70,14 @@ export function tableLines<T>(rows: T[], columns: Column<T>[], tty = process.std
 
 /** Prints `rows` as a table, or as JSON Lines of `record(row)`; `empty` (on stderr) when there are none. */
 export function printRows<T>(format: Format, rows: T[], columns: Column<T>[], record: (row: T) => unknown, empty: string): void {
-  if (format === "json") return rows.forEach((row) => printRecord(record(row)));
+  if (format === "json") return rows.forEach((row) => printJsonLine(record(row)));
   if (rows.length === 0) return printErrorLine(empty);
   for (const line of tableLines(rows, columns)) console.log(line);
 }
 
-/** One JSON object on one line; on a terminal DEL and the C1 controls (which JSON.stringify leaves raw) as `\u00HH`. */
-export function printRecord(value: unknown): void {
-  const text = JSON.stringify(value);
-  console.log(process.stdout.isTTY ? text.replace(/[\u007f-\u009f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : text);
-}
-
 /** A write's answer: the one line, or with --json its record. */
 export function printResult(format: Format, line: string, record: unknown): void {
-  if (format === "json") printRecord(record);
+  if (format === "json") printJsonLine(record);
   else console.log(process.stdout.isTTY ? escapeControls(line) : line);
 }
 

@@ -15,9 +15,9 @@ export function escapeControls(text: string, body = false): string {
   return text.replace(body ? CONTROLS_IN_BODY : CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
-/** Prints `value` as indented JSON; on a terminal, DEL and the C1 controls (which JSON.stringify leaves raw) as `\u00HH`: still JSON, the same value. */
-export function printJson(value: unknown): void {
-  const text = JSON.stringify(value, null, 2);
+/** Prints `value` as JSON on one line; on a terminal, DEL and the C1 controls (which JSON.stringify leaves raw) as `\u00HH`: still JSON, the same value. */
+export function printJsonLine(value: unknown): void {
+  const text = JSON.stringify(value);
   console.log(process.stdout.isTTY ? text.replace(/[\u007f-\u009f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : text);
 }
 
