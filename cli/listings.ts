@@ -34,6 +34,12 @@ function limitOf(raw: string | undefined, fallback: number): number {
   return limit;
 }
 
+/** A filter of the other listing (`flow events --flow F`) is a usage mistake, not silently ignored. */
+function refuseOthers(command: string, flags: ListFlags, takes: (keyof ListFlags)[]): void {
+  const other = (Object.keys(flags) as (keyof ListFlags)[]).find((key) => flags[key] !== undefined && !takes.includes(key));
+  if (other) throw new UsageError(`flow ${command} has no --${other} filter (it takes ${takes.map((t) => `--${t}`).join(", ")})`);
+}
+
 /** Up to `limit` items of a paged listing, following nextCursor (bounded by the limit). */
 async function readPages(target: ApiTarget, path: string, params: URLSearchParams, key: string, limit: number): Promise<unknown[] | undefined> {
   const items: unknown[] = [];
@@ -72,6 +78,7 @@ export function runRecord(r: Run) {
 
 /** `flow runs [--event ID] [--flow F] [--step S] [--status S,..] [--host H] [--since T] [--until T] [--limit N]`: newest first (an event's oldest first). */
 export async function listRuns(target: ApiTarget, flags: ListFlags, format: Format): Promise<number> {
+  refuseOthers("runs", flags, ["event", "flow", "step", "status", "host", "since", "until", "limit"]);
   const params = new URLSearchParams();
   const set = (key: string, value: string | undefined) => value !== undefined && params.set(key, value);
   set("eventId", flags.event);
@@ -110,6 +117,7 @@ export function eventRecord(e: Event) {
 
 /** `flow events [--type T] [--source S] [--since T] [--until T] [--limit N]`: newest first. */
 export async function listEvents(target: ApiTarget, flags: ListFlags, format: Format): Promise<number> {
+  refuseOthers("events", flags, ["type", "source", "since", "until", "limit"]);
   const params = new URLSearchParams();
   const set = (key: string, value: string | undefined) => value !== undefined && params.set(key, value);
   set("type", flags.type);

@@ -219,13 +219,14 @@ describe("exit codes", () => {
   });
 
   test("usage mistakes exit 2: a bad flag, --json where there is no JSON form, a bad --format, --status or --limit", async () => {
-    for (const args of [["runs", "--bogus"], ["logs", flaky, "--json"], ["projector", "rebuild", "--json"], ["runs", "--format", "yaml"], ["runs", "--status", "done"], ["runs", "--limit", "0"], ["runs", "--since", "yesterday"], ["logs", flaky, "--attempt", "x"]]) {
+    for (const args of [["runs", "--bogus"], ["logs", flaky, "--json"], ["projector", "rebuild", "--json"], ["runs", "--format", "yaml"], ["runs", "--status", "done"], ["runs", "--limit", "0"], ["runs", "--since", "yesterday"], ["events", "--flow", "shop"], ["runs", "--type", "order.placed"], ["logs", flaky, "--attempt", "x"]]) {
       const { code, stderr } = await cli.run(args, { env });
       expect({ args, code }).toEqual({ args, code: 2 });
       expect(stderr).toContain("--help");
     }
     expect((await cli.run(["runs", "--status", "done"], { env })).stderr).toContain('--status done: "done" is not a status');
     expect((await cli.run(["logs", flaky, "--json"], { env })).stderr).toContain("flow logs has no JSON form");
+    expect((await cli.run(["events", "--flow", "shop"], { env })).stderr).toContain("flow events has no --flow filter (it takes --type, --source, --since, --until, --limit)");
   });
 });
 
