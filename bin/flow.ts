@@ -1,12 +1,14 @@
 #!/usr/bin/env bun
 import { type ClientConfig, ConfigError, type Config, loadClientConfig, loadConfig } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
-import { parse, portFlag, UsageError } from "../cli/args.ts";
+import { EXIT, parse, portFlag, UsageError } from "../cli/args.ts";
 import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
-import { listRuns, operateRun, publish, replayEvent } from "../cli/client.ts";
+import { operateRun, publish, replayEvent } from "../cli/client.ts";
+import { listEvents, listRuns, listSchedules } from "../cli/listings.ts";
+import { outputFormat } from "../cli/output.ts";
 import { archive, purge } from "../cli/data.ts";
 import { listAudit } from "../cli/audit.ts";
-import { bulkReplay, listSchedules, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
+import { bulkReplay, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
 import { logs } from "../cli/logs.ts";
 import { projectorCommand } from "../cli/projector.ts";
 import { trimCommand } from "../cli/snapshot.ts";
@@ -20,8 +22,8 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
     usage: "list",
     about: "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
   },
-  fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here" },
-  run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match)" },
+  fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here; exits 3 when none matched" },
+  run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match); both check a result's\nnext events as the system would (docs/cli.md)" },
   dev: {
     group: "system",
     usage: "dev [--example] [--require-durable]",
@@ -45,8 +47,17 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
     about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222);\nwarns about (--require-durable: refuses) settings weaker than docs/durability.md documents",
   },
   publish: { group: "client", usage: "publish --event FILE [--wait none|matched|true]", about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)" },
-  runs: { group: "client", usage: "runs [--event ID] [--json]", about: "the runs of an event, or the 20 newest" },
-  logs: { group: "client", usage: "logs RUN [-f]", about: "a run's output; -f follows it until the run ends (reconnecting when the connection drops)" },
+  runs: {
+    group: "client",
+    usage: "runs [--event ID] [--flow F] [--step S] [--status S,..] [--host H] [--since T] [--until T] [--limit N]",
+    about: "runs, newest first (an event's oldest first), the 20 newest unless --limit (at most 10000);\n--status: the STATUS column's statuses; --since/--until: an ISO time or 30m, 2h, 7d back",
+  },
+  events: { group: "client", usage: "events [--type T] [--source S] [--since T] [--until T] [--limit N]", about: "events, newest first (the 20 newest unless --limit)" },
+  logs: {
+    group: "client",
+    usage: "logs RUN [-f] [--attempt N]",
+    about: "a run's output, each attempt after a header line on stderr; --attempt N: only that attempt's;\n-f follows it until the run ends (reconnecting when the connection drops)",
+  },
   cancel: { group: "client", usage: "cancel RUN [--reason TEXT]", about: "cancel a queued or running run (--reason: why, for the audit log)" },
   retry: { group: "client", usage: "retry RUN [--reason TEXT]", about: "start a new attempt of a run that ended (--reason: why, for the audit log)" },
   replay: {
@@ -82,6 +93,8 @@ const COMMANDS: Record<string, { usage: string; about: string; group: "local" | 
 };
 
 const OPTIONS = `Options:
+  --json         JSON Lines: a listing's items, a write's record, one object a line (same as --format json)
+  --format F     table (the default) or json; docs/cli.md lists the fields
   --cwd DIR      where flows are discovered (CODEX_FLOW_BACKEND_CWD, default: the current directory; must exist)
   --port N       the ingress port (CODEX_FLOW_BACKEND_PORT, default 7345)
   --url URL      the ingress a client command talks to (CODEX_FLOW_URL, default http://HOST:PORT)
@@ -108,6 +121,8 @@ ${section("system")}
 Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HOST:PORT):
 ${section("client")}
 
+Exit codes: 0 done, 1 failed (an API error, a failed step), 2 a usage mistake, 3 \`flow fire\` matched no step (docs/cli.md)
+
 ${OPTIONS}`;
 
 /** One command's own help. */
@@ -117,6 +132,9 @@ function commandHelp(name: string): string {
 }
 
 const COMMON = { cwd: { type: "string" }, port: { type: "string" }, url: { type: "string" } } as const;
+
+/** Commands without a JSON form: `--json` (`--format`) is a usage mistake there, not ignored. */
+const NO_JSON = new Set(["dev", "serve", "projector", "stream", "logs", "archive", "purge", "sources"]);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -129,6 +147,11 @@ async function main(argv: string[]): Promise<number> {
     event: { type: "string" },
     wait: { type: "string" },
     json: { type: "boolean" },
+    format: { type: "string" },
+    limit: { type: "string" },
+    host: { type: "string" },
+    source: { type: "string" },
+    attempt: { type: "string" },
     example: { type: "boolean" },
     follow: { type: "boolean", short: "f" },
     output: { type: "string" },
@@ -155,12 +178,14 @@ async function main(argv: string[]): Promise<number> {
     action: { type: "string" },
     actor: { type: "string" },
     run: { type: "string" },
-    limit: { type: "string" },
   });
   if (values.help) {
     console.log(COMMANDS[command] ? commandHelp(command) : HELP);
     return 0;
   }
+  if (NO_JSON.has(command) && (values.json || values.format !== undefined)) throw new UsageError(`flow ${command} has no JSON form: drop ${values.json ? "--json" : "--format"}`);
+  const format = outputFormat(values);
+  const filters = { event: values.event, flow: values.flow, step: values.step, status: values.status, host: values.host, type: values.type, source: values.source, since: values.since, until: values.until, limit: values.limit };
   const overrides: Partial<Config> = {
     ...(values.cwd ? { cwd: values.cwd } : {}),
     ...(values.port ? { port: portFlag(values.port) } : {}),
@@ -169,11 +194,11 @@ async function main(argv: string[]): Promise<number> {
   const { cwd, ...target }: ClientConfig = loadClientConfig(process.env, { cwd: overrides.cwd, port: overrides.port, url: values.url });
   switch (command) {
     case "list":
-      return listFlows(cwd, await pauseMarks(target));
+      return listFlows(cwd, await pauseMarks(target), format);
     case "fire":
-      return await fireLocally(cwd, values.event);
+      return await fireLocally(cwd, values.event, format);
     case "run":
-      return await runLocally(cwd, positionals[0], positionals[1], values.event);
+      return await runLocally(cwd, positionals[0], positionals[1], values.event, format);
     case "serve":
       await serve(positionals[0], overrides);
       return -1;
@@ -181,9 +206,11 @@ async function main(argv: string[]): Promise<number> {
       await dev(overrides, values.example === true);
       return -1;
     case "publish":
-      return await publish(target, values.event, values.wait);
+      return await publish(target, values.event, values.wait, format);
     case "runs":
-      return await listRuns(target, values.event, values.json === true);
+      return await listRuns(target, filters, format);
+    case "events":
+      return await listEvents(target, filters, format);
     case "projector":
       return await projectorCommand(positionals[0], { output: values.output, full: values.full, keep: values.keep, fromScratch: values["from-scratch"] }, overrides);
     case "stream":
@@ -193,23 +220,23 @@ async function main(argv: string[]): Promise<number> {
     case "purge":
       return await purge(target, { before: values.before, flow: values.flow, status: values.status }, values["dry-run"] === true);
     case "logs":
-      return await logs(target, positionals[0], values.follow === true);
+      return await logs(target, positionals[0], values.follow === true, values.attempt);
     case "cancel":
     case "retry":
-      return await operateRun(target, command, positionals[0], values.reason);
+      return await operateRun(target, command, positionals[0], format, values.reason);
     case "replay":
       if (values.type !== undefined || values.since !== undefined || values["dry-run"]) {
-        const bulk = { dryRun: values["dry-run"] === true, json: values.json === true, concurrency: values.concurrency };
+        const bulk = { dryRun: values["dry-run"] === true, format, concurrency: values.concurrency };
         return await bulkReplay(target, { ...bulk, type: values.type, since: values.since, until: values.until, flow: values.flow });
       }
-      return await replayEvent(target, positionals[0], values.wait, values.flow, values.reason);
+      return await replayEvent(target, positionals[0], values.wait, values.flow, format, values.reason);
     case "schedules":
-      return await listSchedules(target, values.json === true);
+      return await listSchedules(target, format);
     case "audit":
-      return await listAudit(target, { action: values.action, actor: values.actor, flow: values.flow, run: values.run, event: values.event, since: values.since, until: values.until, limit: values.limit, json: values.json === true });
+      return await listAudit(target, { action: values.action, actor: values.actor, flow: values.flow, run: values.run, event: values.event, since: values.since, until: values.until, limit: values.limit, json: format === "json" });
     case "pause":
     case "resume":
-      return await pauseFlow(target, command, positionals[0], values.step, values.reason);
+      return await pauseFlow(target, command, positionals[0], values.step, values.reason, format);
     case "sources":
       if (positionals[0] !== "github" || positionals[1] !== "redeliver") throw new UsageError(`sources ${positionals.join(" ")}: the one sources command is \`sources github redeliver\``);
       return await redeliverGithub({ repo: values.repo, hook: values.hook, since: values.since, dryRun: values["dry-run"] === true, apiUrl: values["api-url"], maxPages: values["max-pages"] });
@@ -225,12 +252,12 @@ try {
 } catch (error) {
   if (error instanceof UsageError || error instanceof ConfigError) {
     console.error(`flow: ${error.message}\nRun \`bun run flow --help\` for usage.`);
-    process.exit(2);
+    process.exit(EXIT.usage);
   }
   if (error instanceof HintError) {
     console.error(`flow: ${error.message}`);
-    process.exit(1);
+    process.exit(EXIT.failed);
   }
   console.error(`flow: ${(error as Error).stack ?? error}`);
-  process.exit(1);
+  process.exit(EXIT.failed);
 }

@@ -1,5 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
+/** Exit codes (docs/cli.md): done, failed (an API error, a failed step), a usage mistake, and `flow fire` matching no step. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, nothingMatched: 3 } as const;
+
 /** A command-line mistake: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {}
 

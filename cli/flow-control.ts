@@ -1,35 +1,15 @@
-import { type ApiTarget, callApi } from "./client.ts";
+import { type ApiTarget, apiFailure, callApi } from "./client.ts";
 import { UsageError } from "./args.ts";
-import { printErrorLine, printJson, printLine } from "./terminal.ts";
-
-/** Prints an API error and gives the exit code; 0 on success. */
-function failed(answer: { status: number; body: any }): number {
-  if (answer.status >= 200 && answer.status < 300) return 0;
-  printErrorLine(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}${answer.body?.details ? ` (${answer.body.details.join("; ")})` : ""}`);
-  return 1;
-}
-
-/** `flow schedules`: every schedule with its next and last tick. */
-export async function listSchedules(target: ApiTarget, json: boolean): Promise<number> {
-  const answer = await callApi(target, "GET", "/schedules");
-  if (failed(answer)) return 1;
-  if (json) return (printJson(answer.body), 0);
-  const schedules = answer.body.schedules as Record<string, any>[];
-  if (schedules.length === 0) console.log("no schedules (a flow declares them with [[schedules]] in flow.toml)");
-  for (const s of schedules) {
-    const last = s.lastTick ? `last ${s.lastTick.tick} ${s.lastTick.outcome}${s.lastTick.reason ? ` (${s.lastTick.reason})` : ""}` : "never ticked";
-    printLine(`${s.flow}/${s.name}  "${s.cron}" ${s.timezone} -> ${s.eventType}  next ${s.nextTick ?? "-"}  ${last}`);
-  }
-  return 0;
-}
+import { type Format, printResult } from "./output.ts";
+import { printJsonLine, printLine } from "./terminal.ts";
 
 /** `flow pause FLOW [--step STEP] [--reason TEXT]`, `flow resume FLOW [--step STEP]`. */
-export async function pauseFlow(target: ApiTarget, action: "pause" | "resume", flow: string | undefined, step: string | undefined, reason: string | undefined): Promise<number> {
+export async function pauseFlow(target: ApiTarget, action: "pause" | "resume", flow: string | undefined, step: string | undefined, reason: string | undefined, format: Format): Promise<number> {
   if (!flow) throw new UsageError(`expected a flow name: flow ${action} FLOW [--step STEP]`);
   const answer = await callApi(target, "POST", `/flows/${encodeURIComponent(flow)}/${action}`, { ...(step ? { step } : {}), ...(reason && action === "pause" ? { reason } : {}) });
-  if (failed(answer)) return 1;
+  if (apiFailure(answer)) return 1;
   const what = step ? `step ${flow}/${step}` : `flow ${flow}`;
-  console.log(action === "pause" ? `${what} paused: its matched runs wait until \`flow resume\`` : `${what} resumed: runs held meanwhile are queued in order`);
+  printResult(format, action === "pause" ? `${what} paused: its matched runs wait until \`flow resume\`` : `${what} resumed: runs held meanwhile are queued in order`, answer.body);
   return 0;
 }
 
@@ -49,7 +29,7 @@ export async function pauseMarks(target: ApiTarget): Promise<Set<string> | undef
   return marks;
 }
 
-export type BulkReplay = { type?: string; since?: string; until?: string; flow?: string; dryRun: boolean; concurrency?: string; json: boolean };
+export type BulkReplay = { type?: string; since?: string; until?: string; flow?: string; dryRun: boolean; concurrency?: string; format: Format };
 
 /**
  * `flow replay --type T --since TIME [--until TIME] [--flow F] [--dry-run]`: the plan
@@ -63,18 +43,13 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new UsageError(`--concurrency ${options.concurrency}: expected an integer from 1 to 16`);
   const body = { type: options.type, since: options.since, ...(options.until ? { until: options.until } : {}), ...(options.flow ? { flow: options.flow } : {}), dryRun: true };
   const answer = await callApi(target, "POST", "/replays", body);
-  if (failed(answer)) return 1;
+  if (apiFailure(answer)) return 1;
   const plan = answer.body as { count: number; truncated: boolean; events: Record<string, any>[] };
-  if (options.json && options.dryRun) return (printJson(plan), 0);
-  const steps = (list: { flow: string; step: string }[]) => list.map((s) => `${s.flow}/${s.step}`).join(", ");
-  for (const e of plan.events) {
-    printLine(`${e.eventId}  ${e.acceptedAt}${e.matchedBefore ? "" : "  (never matched)"}`);
-    if (e.newMatches.length) console.log(`  new:  ${steps(e.newMatches)}`);
-    for (const gone of e.noLongerMatching) printLine(`  no longer: ${gone.flow}/${gone.step}: ${gone.reasons.join("; ")}`);
-    if (e.same.length) console.log(`  same: ${steps(e.same)}`);
-    if (!e.newMatches.length && !e.noLongerMatching.length && !e.same.length) console.log("  nothing matches, then or now");
-  }
-  console.log(`${plan.count} event(s)${plan.truncated ? " (cut at the first 1000: narrow --since/--until)" : ""}`);
+  const json = options.format === "json";
+  const cutNote = plan.truncated ? " (cut at the first 1000: narrow --since/--until)" : "";
+  if (json && plan.truncated) console.error(`${plan.count} event(s)${cutNote}`);
+  if (json && options.dryRun) return (plan.events.forEach(printJsonLine), 0);
+  if (!json) printPlan(plan, cutNote);
   if (options.dryRun) return 0;
   let done = 0;
   let errors = 0;
@@ -83,10 +58,25 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
     for (let e = queue.shift(); e; e = queue.shift()) {
       const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, { wait: false, ...(options.flow ? { flow: options.flow } : {}) });
       done++;
-      if (replayed.status === 202) console.log(`[${done}/${plan.count}] ${e.eventId} replayed as generation ${replayed.body.generation}`);
-      else (errors++, console.error(`[${done}/${plan.count}] ${e.eventId} failed: ${replayed.status} ${replayed.body?.error ?? ""}`));
+      if (replayed.status !== 202) errors++;
+      if (json) printJsonLine(replayed.status === 202 ? { eventId: e.eventId, generation: replayed.body.generation, runIds: replayed.body.runIds ?? [] } : { eventId: e.eventId, error: replayed.body?.error ?? `status ${replayed.status}` });
+      else if (replayed.status === 202) console.log(`[${done}/${plan.count}] ${e.eventId} replayed as generation ${replayed.body.generation}`);
+      else console.error(`[${done}/${plan.count}] ${e.eventId} failed: ${replayed.status} ${replayed.body?.error ?? ""}`);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, plan.events.length) }, worker));
   return errors > 0 ? 1 : 0;
+}
+
+/** The plan as text: per event, the steps that newly match, no longer match (and why), and the same. */
+function printPlan(plan: { count: number; events: Record<string, any>[] }, cutNote: string): void {
+  const steps = (list: { flow: string; step: string }[]) => list.map((s) => `${s.flow}/${s.step}`).join(", ");
+  for (const e of plan.events) {
+    printLine(`${e.eventId}  ${e.acceptedAt}${e.matchedBefore ? "" : "  (never matched)"}`);
+    if (e.newMatches.length) console.log(`  new:  ${steps(e.newMatches)}`);
+    for (const gone of e.noLongerMatching) printLine(`  no longer: ${gone.flow}/${gone.step}: ${gone.reasons.join("; ")}`);
+    if (e.same.length) console.log(`  same: ${steps(e.same)}`);
+    if (!e.newMatches.length && !e.noLongerMatching.length && !e.same.length) console.log("  nothing matches, then or now");
+  }
+  console.log(`${plan.count} event(s)${cutNote}`);
 }

@@ -1,4 +1,5 @@
-import { flowCatalog } from "../lib/flows/catalog.ts";
+import { loadConfig } from "../lib/config.ts";
+import { type FlowCatalog, flowCatalog } from "../lib/flows/catalog.ts";
 import { parseFlowEvent, type FlowEvent } from "../lib/protocol/event.ts";
 import { runIdFor } from "../lib/protocol/ids.ts";
 import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
@@ -6,12 +7,24 @@ import { executeStep } from "../lib/runners/index.ts";
 import type { StepOutcome } from "../lib/runners/types.ts";
 import { logger } from "../lib/log.ts";
 import { hideFromSteps } from "../lib/undumpable.ts";
-import { readJsonFile, UsageError } from "./args.ts";
-import { printLine, writeSafely } from "./terminal.ts";
+import { EXIT, readJsonFile, UsageError } from "./args.ts";
+import { checkNext, printNextCheck } from "./next-check.ts";
+import type { Format } from "./output.ts";
+import { printJsonLine, printLine, writeSafely } from "./terminal.ts";
 
-/** `flow list`: every flow and step found under the working directory, and what is wrong with the rest; `paused` marks (from a running ingress) say which flows and steps are paused. */
-export function listFlows(cwd: string, paused?: Set<string>): number {
+/**
+ * `flow list`: every flow and step found under the working directory, and what is wrong
+ * with the rest; `paused` marks (from a running ingress) say which flows and steps are
+ * paused. --json: a flow a line (docs/cli.md); problems stay on stderr.
+ */
+export function listFlows(cwd: string, paused?: Set<string>, format: Format = "table"): number {
   const { discovery, problems } = flowCatalog(cwd).current();
+  const failed = discovery.problems.length + problems.length > 0 ? EXIT.failed : EXIT.ok;
+  if (format === "json") {
+    for (const flow of discovery.flows) printJsonLine(flowRecord(flow, paused));
+    for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
+    return failed;
+  }
   if (discovery.flows.length === 0) console.log(`no flows under ${cwd} (looked in .codex/flows and flows)`);
   for (const flow of discovery.flows) {
     console.log(`${flow.name} v${flow.version}${paused?.has(flow.name) ? "  [paused]" : ""}  ${flow.description ?? ""}`.trimEnd());
@@ -24,7 +37,20 @@ export function listFlows(cwd: string, paused?: Set<string>): number {
   }
   for (const s of discovery.shadowed) console.log(`shadowed: ${s.name} at ${s.path} (the copy at ${s.shadowedBy} wins)`);
   for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
-  return discovery.problems.length + problems.length > 0 ? 1 : 0;
+  return failed;
+}
+
+function flowRecord(flow: Flow, paused: Set<string> | undefined) {
+  const pausedMark = (name: string) => (paused ? paused.has(name) : null);
+  return {
+    name: flow.name,
+    version: flow.version,
+    description: flow.description ?? null,
+    root: flow.root,
+    paused: pausedMark(flow.name),
+    steps: flow.steps.map((s) => ({ name: s.name, runner: s.runner, script: s.script, triggerType: s.trigger.type, schema: s.trigger.schema ?? null, debounce: s.trigger.debounce ?? null, paused: pausedMark(`${flow.name}/${s.name}`) })),
+    schedules: (flow.schedules ?? []).map((s) => ({ name: s.name, cron: s.cron, timezone: s.timezone, eventType: s.event.type })),
+  };
 }
 
 async function loadEvent(path: string | undefined): Promise<FlowEvent> {
@@ -33,24 +59,29 @@ async function loadEvent(path: string | undefined): Promise<FlowEvent> {
   return parsed.event;
 }
 
-/** `flow fire`: runs every matching step for the event here, without NATS, as the original backend did (seed/flows.md). */
-export async function fireLocally(cwd: string, eventPath: string | undefined): Promise<number> {
+/**
+ * `flow fire`: runs every matching step for the event here, without NATS, as the original
+ * backend did (seed/flows.md). Exit code 3 when no step matched (each step's reasons said), 1 when a step failed.
+ */
+export async function fireLocally(cwd: string, eventPath: string | undefined, format: Format = "table"): Promise<number> {
   hideFromSteps(logger("flow"));
   const event = await loadEvent(eventPath);
-  const matches = flowCatalog(cwd).current().match(event);
+  const catalog = flowCatalog(cwd);
+  const matches = catalog.current().match(event);
   const matched = matches.filter((m) => m.matched);
   if (matched.length === 0) {
-    console.log(`no step matched event ${event.id} (${event.type})`);
-    for (const m of matches) console.log(`  ${m.flow.name}/${m.step.name}: ${m.reasons.join("; ")}`);
-    return 0;
+    if (format === "json") for (const m of matches) printJsonLine({ flow: m.flow.name, step: m.step.name, eventId: event.id, matched: false, reasons: m.reasons });
+    else printLine(`no step matched event ${event.id} (${event.type})`);
+    if (format === "table") for (const m of matches) printLine(`  ${m.flow.name}/${m.step.name}: ${m.reasons.join("; ")}`);
+    return EXIT.nothingMatched;
   }
   let failures = 0;
-  for (const { flow, step } of matched) if (!(await runOne(flow, step, event))) failures++;
-  return failures > 0 ? 1 : 0;
+  for (const { flow, step } of matched) if (!(await runOne({ flow, step, event, catalog, shares: matched.length }, format))) failures++;
+  return failures > 0 ? EXIT.failed : EXIT.ok;
 }
 
 /** `flow run FLOW STEP`: runs one step for the event here, whether or not its trigger matches. */
-export async function runLocally(cwd: string, flowName: string | undefined, stepName: string | undefined, eventPath: string | undefined): Promise<number> {
+export async function runLocally(cwd: string, flowName: string | undefined, stepName: string | undefined, eventPath: string | undefined, format: Format = "table"): Promise<number> {
   hideFromSteps(logger("flow"));
   if (!flowName || !stepName) throw new UsageError("expected FLOW and STEP, e.g. flow run example-flow greet --event event.json");
   const catalog = flowCatalog(cwd);
@@ -60,15 +91,24 @@ export async function runLocally(cwd: string, flowName: string | undefined, step
   // Running a step by name is how one tries it; still say when the system would not have started it.
   const decision = catalog.current().match(event).find((m) => m.flow.name === flowName && m.step.name === stepName);
   if (decision && !decision.matched) console.error(`warning: ${flowName}/${stepName}'s trigger would not start it for this event (${decision.reasons.join("; ")}); running it anyway`);
-  return (await runOne(found.flow, found.step, event)) ? 0 : 1;
+  return (await runOne({ ...found, event, catalog, shares: 1 }, format)) ? EXIT.ok : EXIT.failed;
 }
 
-async function runOne(flow: Flow, step: FlowStep, event: FlowEvent): Promise<boolean> {
+type LocalRun = { flow: Flow; step: FlowStep; event: FlowEvent; catalog: FlowCatalog; /** The runs the event starts here, which share its chain's budget. */ shares: number };
+
+/**
+ * Runs one step here; the summary line, or with --json its record (the step's own output
+ * then goes to stderr, so stdout is JSON Lines only). Its `next` is checked as the system
+ * would; false when the step failed or asked for events the system would not start.
+ */
+async function runOne({ flow, step, event, catalog, shares }: LocalRun, format: Format): Promise<boolean> {
   const runId = runIdFor(event.id, 0, flow.name, step.name);
   console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
-  const outcome = await executeStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" ? process.stdout : process.stderr, text, true) });
-  printLine(summary(flow, step, outcome));
-  return outcome.status === "completed";
+  const outcome = await executeStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" && format === "table" ? process.stdout : process.stderr, text, true) });
+  const next = checkNext({ flow, step, event, runId, result: outcome.result, shares }, catalog, loadConfig(process.env, { cwd: flow.root }));
+  if (format === "json") printJsonLine({ flow: flow.name, step: step.name, eventId: event.id, runId, matched: true, status: outcome.status, result: outcome.result ?? null, error: outcome.error ?? null, durationMs: Math.round(outcome.durationMs), next: next.events, nextProblems: next.problems });
+  else (printLine(summary(flow, step, outcome)), printNextCheck(next));
+  return outcome.status === "completed" && next.problems.length === 0;
 }
 
 function summary(flow: Flow, step: FlowStep, outcome: StepOutcome): string {

@@ -1,13 +1,13 @@
 import { join, resolve } from "node:path";
-import { type Config, DEFAULT_NATS_URL, loadConfig, readModelPath } from "../lib/config.ts";
+import { type Config, loadConfig, readModelPath } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
 import { snapshotsDir } from "../lib/read-model/snapshot.ts";
 import { type DataDirLock, LockHeldError, lockDataDir } from "../lib/lock.ts";
-import { connectContext } from "../services/runtime/context.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { rebuildStart, snapshotCommand } from "./snapshot.ts";
 import { vacuumCommand } from "./vacuum.ts";
 import { UsageError } from "./args.ts";
+import { connectForCommand } from "./nats-url.ts";
 
 /** What `flow projector` takes besides its action. */
 export type ProjectorFlags = { output?: string; full?: boolean; keep?: string; fromScratch?: boolean };
@@ -29,7 +29,7 @@ export async function projectorCommand(action: string | undefined, flags: Projec
   const config = loadConfig(process.env, overrides);
   const current = readModelPath(config);
   const lock = output ? undefined : projectorLock(config.dataDir, current);
-  const ctx = await connectContext(config, config.natsUrl ?? DEFAULT_NATS_URL, "rebuild");
+  const ctx = await connectForCommand(config, "rebuild");
   try {
     const into = output ? resolve(output) : `${current}.rebuild`;
     const snapshot = await rebuildStart(ctx, flags.fromScratch === true);

@@ -15,6 +15,7 @@ import { SERVICE_NAMES, type ServiceName } from "../services/runtime/system.ts";
 import { startThreadedSystem } from "../services/runtime/threads.ts";
 import { UsageError } from "./args.ts";
 import { postEvent } from "./client.ts";
+import { devNatsUrlPath, recordDevNatsUrl } from "./nats-url.ts";
 
 /** `flow serve <service|all>`: one service (or all four) as this process, against NATS_URL. */
 export async function serve(what: string | undefined, overrides: Partial<Config>): Promise<void> {
@@ -76,7 +77,10 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
       lock.release();
       throw error;
     });
+  // Beside the data it serves, for the commands that need NATS (flow projector, flow stream): 0600, removed on stop.
+  const forgetUrl = recordDevNatsUrl(config.dataDir, natsUrl);
   shutdown.ready(async () => {
+    forgetUrl();
     await system.stop();
     // Last: the services hand back what they hold (released records) through it.
     await nats?.stop();
@@ -92,7 +96,7 @@ codex-flows is up
   open     ${url}/ui/   in a browser: the dashboard
   NATS     ${natsUrl}   stream ${config.stream}, subjects ${config.subjectPrefix}.>${nats ? ` (embedded, store ${nats.storeDir}, monitor ${nats.monitorUrl})` : ""}
   flows    ${config.cwd}
-  data     ${config.dataDir}
+  data     ${config.dataDir}   (the NATS URL in ${devNatsUrlPath(config.dataDir)} for flow projector and flow stream)
 
 Fire an event:
   BODY='{"id":"hello-'$(date +%s)'","type":"example.greet","payload":{"name":"you"}}'

@@ -1,15 +1,16 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type Config, DEFAULT_NATS_URL, readModelPath } from "../lib/config.ts";
+import { type Config, readModelPath } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
 import { listSnapshots, pruneSnapshots, type SnapshotManifest, snapshotsDir, takeSnapshot, usableSnapshot } from "../lib/read-model/snapshot.ts";
 import { durableConsumers, streamStart, trimHistory, trimPoint } from "../lib/nats/stream-history.ts";
-import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
+import type { ServiceContext } from "../services/runtime/context.ts";
+import { connectForCommand } from "./nats-url.ts";
 import { UsageError } from "./args.ts";
 
 /** Runs `work` with a connection to NATS (closed after). */
 export async function withContext<T>(config: Config, name: string, work: (ctx: ServiceContext) => Promise<T>): Promise<T> {
-  const ctx = await connectContext(config, config.natsUrl ?? DEFAULT_NATS_URL, name);
+  const ctx = await connectForCommand(config, name);
   try {
     return await work(ctx);
   } finally {

@@ -15,9 +15,9 @@ export function escapeControls(text: string, body = false): string {
   return text.replace(body ? CONTROLS_IN_BODY : CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
-/** Prints `value` as indented JSON; on a terminal, DEL and the C1 controls (which JSON.stringify leaves raw) as `\u00HH`: still JSON, the same value. */
-export function printJson(value: unknown): void {
-  const text = JSON.stringify(value, null, 2);
+/** Prints `value` as JSON on one line; on a terminal, DEL and the C1 controls (which JSON.stringify leaves raw) as `\u00HH`: still JSON, the same value. */
+export function printJsonLine(value: unknown): void {
+  const text = JSON.stringify(value);
   console.log(process.stdout.isTTY ? text.replace(/[\u007f-\u009f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : text);
 }
 
@@ -31,7 +31,7 @@ export function printLine(text: string): void {
   console.log(process.stdout.isTTY ? escapeControls(text) : text);
 }
 
-/** console.error of a line of user data. */
+/** A line of user data on stderr (written as is: Bun's console.error would colour it on a terminal). */
 export function printErrorLine(text: string): void {
-  console.error(process.stderr.isTTY ? escapeControls(text) : text);
+  process.stderr.write(`${process.stderr.isTTY ? escapeControls(text) : text}\n`);
 }

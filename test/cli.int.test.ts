@@ -63,11 +63,11 @@ describe("flow fire and flow run, locally without NATS", () => {
     expect(stdout).toMatch(/example-flow\/greet: completed result=completed "hello, world" in \d+ ms/);
   });
 
-  test("given an event no step matches, when fired, then it says so and why, and exits 0", async () => {
+  test("given an event no step matches, when fired, then it says so and why, and exits 3 (docs/cli.md)", async () => {
     const dir = tempDir("codex-flows-event-");
     writeFileSync(join(dir, "other.json"), JSON.stringify({ id: "other-1", type: "nobody.listens", payload: {} }));
     const { code, stdout } = await cli.run(["fire", "--event", join(dir, "other.json")]);
-    expect(code).toBe(0);
+    expect(code).toBe(3);
     expect(stdout).toContain("no step matched event other-1 (nobody.listens)");
     expect(stdout).toContain("example-flow/greet:");
   });

@@ -49,12 +49,15 @@ describe("discoverFlows", () => {
     ]);
   });
 
-  test("given one broken manifest among good ones, when discovering, then the others load and the problem names the path and field", () => {
+  test("given one broken manifest among good ones, when discovering, then the others load and each of its problems names the path, field and line", () => {
     const cwd = workspace({ ...flow("flows/a", "a"), "flows/b/flow.toml": 'name = "b"\nversion = "two"\n', ...flow("flows/c", "c") });
     const found = discoverFlows(cwd);
     const manifest = join(cwd, "flows/b/flow.toml");
     expect(found.flows.map((f) => f.name)).toEqual(["a", "c"]);
-    expect(found.problems).toEqual([{ path: manifest, flow: "b", message: `${manifest}: version: expected an integer >= 1, got string "two"` }]);
+    expect(found.problems).toEqual([
+      { path: manifest, flow: "b", message: `${manifest}: version: expected an integer >= 1, got string "two" (line 2)` },
+      { path: manifest, flow: "b", message: `${manifest}: steps: expected at least one [[steps]] table, got nothing` },
+    ]);
   });
 
   test("given a flow whose step script is missing, when discovering, then the flow is dropped and the problem names the script", () => {

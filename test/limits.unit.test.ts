@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { nestsDeeperThan } from "../lib/json-depth.ts";
 import { ResultLineMeter } from "../lib/runners/result-line.ts";
-import { chainedEvents, type ChainLimits, runBudget } from "../services/executor/chain.ts";
+import { chainedEvents, type ChainLimits, runBudget } from "../lib/flows/chain.ts";
 import { runEventFor } from "../services/executor/run-events.ts";
 import { utf8Pieces } from "../services/executor/output.ts";
 import { ENVELOPE_ALLOWANCE, fitDecision } from "../services/matcher/fit.ts";

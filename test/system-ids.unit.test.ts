@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { reservedEventId, systemFieldProblems } from "../lib/protocol/event.ts";
 import { runIdFor } from "../lib/protocol/ids.ts";
 import { tickEventId } from "../lib/flows/schedule.ts";
-import { chainedEvents } from "../services/executor/chain.ts";
+import { chainedEvents } from "../lib/flows/chain.ts";
 import { runEventFor } from "../services/executor/run-events.ts";
 import { command, finished, T0 } from "./support/messages.ts";
 

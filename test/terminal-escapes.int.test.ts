@@ -58,11 +58,11 @@ describe("user data on a terminal", () => {
     expect(out).not.toMatch(RAW_CONTROL);
   });
 
-  test("flow runs --json on a terminal: JSON with the C1 control escaped too, still parseable", async () => {
+  test("flow runs --json on a terminal: JSON Lines with the C1 control escaped too, still parseable", async () => {
     const out = await inTerminal(["runs", "--event", "shout-1", "--json", "--url", system.ingressUrl!]);
     expect(out).not.toMatch(RAW_CONTROL);
     expect(out).toContain("\\u009b0m");
-    expect(JSON.parse(out).runs[0].error).toBe(`exited with code 3: err: ${HOSTILE}\tTAB`);
+    expect(JSON.parse(out.trimEnd()).error).toBe(`exited with code 3: err: ${HOSTILE}\tTAB`);
   });
 
   test("piped (not a terminal), flow logs prints the output exactly as recorded", async () => {

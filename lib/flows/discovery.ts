@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { type Flow, loadManifest, resolvesInside } from "./manifest.ts";
+import { type Flow, loadManifest, ManifestError, resolvesInside } from "./manifest.ts";
 
 /** Something under the flow folders that did not load; `flow` (and `step`) name what is missing because of it. */
 export type DiscoveryProblem = { path: string; message: string; flow?: string; step?: string };
@@ -77,10 +77,11 @@ function tryLoad(manifestPath: string, problems: DiscoveryProblem[]): Flow | und
   try {
     return loadManifest(manifestPath);
   } catch (error) {
-    // ManifestError messages already start with the path; other errors (EACCES...) need it added.
-    const message = (error as Error).message;
-    // The folder names the flow well enough when its manifest cannot say.
-    problems.push({ path: manifestPath, flow: basename(dirname(manifestPath)), message: message.startsWith(manifestPath) ? message : `${manifestPath}: ${message}` });
+    // ManifestError messages already start with the path; other errors (EACCES...) need it added. A manifest's every error is its own problem.
+    for (const { message } of error instanceof ManifestError ? error.all : [error as Error]) {
+      // The folder names the flow well enough when its manifest cannot say.
+      problems.push({ path: manifestPath, flow: basename(dirname(manifestPath)), message: message.startsWith(manifestPath) ? message : `${manifestPath}: ${message}` });
+    }
     return undefined;
   }
 }

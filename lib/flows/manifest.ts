@@ -8,6 +8,8 @@ import { isSystemSecret, validEnvNames } from "../runners/step-env.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
 import { parseWarm, type WarmOptions } from "./warm.ts";
+import { fieldLine } from "./toml-lines.ts";
+import { checkKeys, type Collect, describe, type Fail, isPositiveInteger, readName, readString, readTable, type Table } from "./manifest-read.ts";
 
 export type Runner = "bun" | "code-mode";
 export const RUNNERS: readonly Runner[] = ["bun", "code-mode"];
@@ -48,21 +50,26 @@ export type Flow = {
   brokenSteps?: BrokenStep[];
 };
 
-/** A manifest that cannot be used; `field` is a path into the TOML such as `steps[1].timeout_ms`. */
+/**
+ * A manifest that cannot be used; `field` is a path into the TOML such as
+ * `steps[1].timeout_ms`, `line` where it is written (said at the end of the message).
+ * The one parseManifest throws is the file's first; `all` holds every one it found.
+ */
 export class ManifestError extends Error {
+  all: ManifestError[] = [this];
   constructor(
     public readonly path: string,
     public readonly field: string,
     message: string,
+    public readonly line?: number,
   ) {
-    super(`${path}: ${field}: ${message}`);
+    super(`${path}: ${field}: ${message}${line === undefined || field === "toml" ? "" : ` (line ${line})`}`);
     this.name = "ManifestError";
   }
 }
 
-// Flow and step names end up in run ids and NATS subjects, so they get a deliberately small alphabet.
-const NAME = /^[A-Za-z0-9._-]+$/;
-const NAME_RULE = "expected a non-empty name of letters, digits, '.', '_' or '-'";
+
+
 const EVENT_TYPE = new RegExp(EVENT_TYPE_PATTERN);
 // Unknown keys are rejected because in a hand-written manifest they are almost always typos.
 const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "env", "steps", "schedules", "retention"];
@@ -71,45 +78,57 @@ const ENV_KEYS = ["secrets"];
 const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", "warm", ...STEP_POLICY_KEYS];
 const TRIGGER_KEYS = ["type", "schema", ...DEBOUNCE_KEYS];
 
-type Table = Record<string, unknown>;
-type Fail = (field: string, message: string) => never;
 
 /**
  * Validates the text of a `flow.toml` and resolves its paths against the manifest's
  * folder. Pure apart from path arithmetic: referenced files need not exist.
- * Throws a ManifestError naming the first bad field.
+ * Throws a ManifestError naming the first bad field, with every other one in `all`,
+ * each with its line.
  */
 export function parseManifest(text: string, manifestPath: string): Flow {
   const path = resolve(manifestPath);
   const root = dirname(path);
   const fail: Fail = (field, message) => {
-    throw new ManifestError(path, field, message);
+    throw new ManifestError(path, field, message, fieldLine(text, field));
   };
-  const doc = parseToml(text, fail);
-  checkKeys(doc, FLOW_KEYS, "", fail);
-  const name = readName(doc.name, "name", fail);
+  const errors: ManifestError[] = [];
+  const collect: Collect = (read) => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ManifestError)) throw error;
+      errors.push(error);
+      return undefined;
+    }
+  };
+  const doc = parseToml(text, path);
+  checkKeys(doc, FLOW_KEYS, "", fail, collect);
+  const name = collect(() => readName(doc.name, "name", fail));
   const version = doc.version ?? 1;
-  if (!isPositiveInteger(version)) fail("version", `expected an integer >= 1, got ${describe(version)}`);
+  collect(() => isPositiveInteger(version) || fail("version", `expected an integer >= 1, got ${describe(version)}`));
   const description = doc.description;
-  if (description !== undefined && typeof description !== "string") fail("description", `expected a string, got ${describe(description)}`);
-  const config = doc.config === undefined ? {} : readTable(doc.config, "config", fail);
-  const guidance = doc.guidance === undefined ? undefined : parseGuidance(readTable(doc.guidance, "guidance", fail), fail);
-  const env = doc.env === undefined ? undefined : parseEnv(readTable(doc.env, "env", fail), fail);
+  collect(() => description === undefined || typeof description === "string" || fail("description", `expected a string, got ${describe(description)}`));
+  const config = doc.config === undefined ? {} : collect(() => readTable(doc.config, "config", fail));
+  const guidance = doc.guidance === undefined ? undefined : collect(() => parseGuidance(readTable(doc.guidance, "guidance", fail), fail));
+  const env = doc.env === undefined ? undefined : collect(() => parseEnv(readTable(doc.env, "env", fail), fail));
 
   const steps = doc.steps;
-  if (!Array.isArray(steps) || steps.length === 0) fail("steps", `expected at least one [[steps]] table, got ${describe(steps)}`);
+  collect(() => (Array.isArray(steps) && steps.length > 0) || fail("steps", `expected at least one [[steps]] table, got ${describe(steps)}`));
   const seen = new Set<string>();
-  const flowSteps = steps.map((step, index) => {
-    const parsed = parseStep(step, `steps[${index}]`, root, fail);
-    if (seen.has(parsed.name)) fail(`steps[${index}].name`, `duplicate step name "${parsed.name}"; step names must be unique in a flow`);
-    seen.add(parsed.name);
+  const flowSteps = (Array.isArray(steps) ? steps : []).map((step, index) => {
+    const parsed = parseStep(step, `steps[${index}]`, root, fail, collect);
+    if (parsed && seen.has(parsed.name)) collect(() => fail(`steps[${index}].name`, `duplicate step name "${parsed.name}"; step names must be unique in a flow`));
+    if (parsed) seen.add(parsed.name);
     return parsed;
   });
+  const schedules = doc.schedules === undefined ? undefined : parseSchedules(doc.schedules, fail, collect);
+  const retention = doc.retention === undefined ? undefined : collect(() => parseRetention(readTable(doc.retention, "retention", fail), "retention", fail));
+  if (errors.length > 0) throw Object.assign(errors[0]!, { all: errors });
 
-  const flow: Flow = { name, version, config, steps: flowSteps, root, manifestPath: path };
-  if (doc.schedules !== undefined) flow.schedules = parseSchedules(doc.schedules, fail);
-  if (doc.retention !== undefined) flow.retention = parseRetention(readTable(doc.retention, "retention", fail), "retention", fail);
-  if (description !== undefined) flow.description = description;
+  const flow: Flow = { name: name!, version: version as number, config: config!, steps: flowSteps as FlowStep[], root, manifestPath: path };
+  if (schedules !== undefined) flow.schedules = schedules;
+  if (retention !== undefined) flow.retention = retention;
+  if (description !== undefined) flow.description = description as string;
   if (guidance !== undefined) flow.guidance = guidance;
   if (env !== undefined) flow.env = env;
   return flow;
@@ -121,7 +140,9 @@ export function parseManifest(text: string, manifestPath: string): Flow {
  * healthy steps load; when no step can run, the flow is rejected with the first reason.
  */
 export function loadManifest(manifestPath: string): Flow {
-  const flow = parseManifest(readFileSync(manifestPath, "utf8"), manifestPath);
+  const text = readFileSync(manifestPath, "utf8");
+  const flow = parseManifest(text, manifestPath);
+  const at = (field: string) => ` (line ${fieldLine(text, field) ?? "?"})`;
   // Paths were checked as written; a symlink inside the folder could still lead out of it.
   const realRoot = realpathSync(flow.root);
   const broken: BrokenStep[] = [];
@@ -130,7 +151,7 @@ export function loadManifest(manifestPath: string): Flow {
       checkResolvesInside(realRoot, step.trigger.schemaPath, step.trigger.schema ?? "", flow.manifestPath, `steps[${index}].trigger.schema`);
     }
     if (!existsSync(step.scriptPath) || !statSync(step.scriptPath).isFile()) {
-      broken.push({ step: step.name, field: `steps[${index}].script`, message: `script "${step.script}" not found at ${step.scriptPath}` });
+      broken.push({ step: step.name, field: `steps[${index}].script`, message: `script "${step.script}" not found at ${step.scriptPath}${at(`steps[${index}].script`)}` });
       return false;
     }
     checkResolvesInside(realRoot, step.scriptPath, step.script, flow.manifestPath, `steps[${index}].script`);
@@ -151,66 +172,71 @@ function checkResolvesInside(realRoot: string, path: string, written: string, ma
   throw new ManifestError(manifestPath, field, `"${written}" resolves through a symlink to ${realpathSync(path)}, outside the flow folder ${realRoot}`);
 }
 
-function parseToml(text: string, fail: Fail): Table {
+function parseToml(text: string, path: string): Table {
   try {
     return parse(text);
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
     const reason = error.message.split("\n")[0]?.replace(/^Invalid TOML document: /, "");
-    return fail("toml", `${reason} (line ${error.line}, column ${error.column})`);
+    throw new ManifestError(path, "toml", `${reason} (line ${error.line}, column ${error.column})`, error.line);
   }
 }
 
-function parseStep(value: unknown, field: string, root: string, fail: Fail): FlowStep {
-  const step = readTable(value, field, fail);
-  checkKeys(step, STEP_KEYS, field, fail);
-  const name = readName(step.name, `${field}.name`, fail);
-  const runner = step.runner;
-  if (!RUNNERS.includes(runner as Runner)) fail(`${field}.runner`, `expected one of ${RUNNERS.map((r) => `"${r}"`).join(", ")}, got ${describe(runner)}`);
-  const script = readString(step.script, `${field}.script`, fail);
-  const timeoutMs = step.timeout_ms ?? DEFAULT_TIMEOUT_MS;
-  if (!isPositiveInteger(timeoutMs)) fail(`${field}.timeout_ms`, `expected a positive integer of milliseconds, got ${describe(timeoutMs)}`);
-  // cwd may leave the flow folder on purpose (a flow that works on the repository holding it uses "../..").
-  const cwd = optionalString(step.cwd, `${field}.cwd`, fail);
-  if (cwd !== undefined && isAbsolute(cwd)) fail(`${field}.cwd`, `expected a path relative to the flow folder, got "${cwd}"`);
-
-  const trigger = readTable(step.trigger, `${field}.trigger`, fail);
-  checkKeys(trigger, TRIGGER_KEYS, `${field}.trigger`, fail);
-  const type = readString(trigger.type, `${field}.trigger.type`, fail);
-  if (type.length > EVENT_TYPE_MAX || !EVENT_TYPE.test(type)) {
-    fail(`${field}.trigger.type`, `expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release), got "${type}"`);
-  }
-  const schema = optionalString(trigger.schema, `${field}.trigger.schema`, fail);
-  const stepTrigger: StepTrigger =
-    schema === undefined ? { type } : { type, schema, schemaPath: insideRoot(root, schema, `${field}.trigger.schema`, fail) };
-  const debounce = parseDebounce(trigger, `${field}.trigger`, fail);
-  if (debounce) stepTrigger.debounce = debounce;
-
-  const parsed: FlowStep = {
-    name,
-    runner: runner as Runner,
-    script,
-    scriptPath: insideRoot(root, script, `${field}.script`, fail),
-    timeoutMs,
-    workingDirectory: resolve(root, cwd ?? "."),
-    trigger: stepTrigger,
-    policy: parseStepPolicy(step, field, fail),
+/** One `[[steps]]` table; undefined when it had errors (kept by `collect`), each field checked whatever the others say. */
+function parseStep(value: unknown, field: string, root: string, fail: Fail, collect: Collect): FlowStep | undefined {
+  const step = collect(() => readTable(value, field, fail));
+  if (!step) return undefined;
+  let ok = checkKeys(step, STEP_KEYS, field, fail, collect);
+  const need = <T>(read: () => T): T => {
+    const value = collect(read);
+    if (value === undefined) ok = false;
+    return value as T;
   };
+  const name = need(() => readName(step.name, `${field}.name`, fail));
+  const runner = step.runner;
+  need(() => RUNNERS.includes(runner as Runner) || fail(`${field}.runner`, `expected one of ${RUNNERS.map((r) => `"${r}"`).join(", ")}, got ${describe(runner)}`));
+  const script = need(() => readString(step.script, `${field}.script`, fail));
+  const scriptPath = script === undefined ? undefined : need(() => insideRoot(root, script, `${field}.script`, fail));
+  const timeoutMs = step.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+  need(() => isPositiveInteger(timeoutMs) || fail(`${field}.timeout_ms`, `expected a positive integer of milliseconds, got ${describe(timeoutMs)}`));
+  // cwd may leave the flow folder on purpose (a flow that works on the repository holding it uses "../..").
+  const cwd = step.cwd === undefined ? undefined : need(() => readString(step.cwd, `${field}.cwd`, fail));
+  if (cwd !== undefined) need(() => !isAbsolute(cwd) || fail(`${field}.cwd`, `expected a path relative to the flow folder, got "${cwd}"`));
+  const stepTrigger = need(() => parseTrigger(readTable(step.trigger, `${field}.trigger`, fail), `${field}.trigger`, root, fail, collect));
+  const policy = need(() => parseStepPolicy(step, field, fail));
+  if (!ok || !stepTrigger) return undefined;
+  const parsed: FlowStep = { name, runner: runner as Runner, script, scriptPath: scriptPath!, timeoutMs: timeoutMs as number, workingDirectory: resolve(root, cwd ?? "."), trigger: stepTrigger, policy };
   if (cwd !== undefined) parsed.cwd = cwd;
   const warm = parseWarm(step.warm, runner as Runner, `${field}.warm`, fail);
   if (warm) parsed.warm = warm;
   return parsed;
 }
 
-function parseSchedules(value: unknown, fail: Fail): Schedule[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) return fail("schedules", `expected [[schedules]] tables, got ${describe(value)}`);
+/** A step's `[steps.trigger]`; undefined when one of its fields is wrong (each kept by `collect`). */
+function parseTrigger(trigger: Table, field: string, root: string, fail: Fail, collect: Collect): StepTrigger | undefined {
+  let ok = checkKeys(trigger, TRIGGER_KEYS, field, fail, collect);
+  const type = collect(() => readString(trigger.type, `${field}.type`, fail));
+  if (type !== undefined && (type.length > EVENT_TYPE_MAX || !EVENT_TYPE.test(type))) {
+    ok = collect(() => fail(`${field}.type`, `expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release), got "${type}"`)) ?? false;
+  }
+  const schema = trigger.schema === undefined ? undefined : collect(() => readString(trigger.schema, `${field}.schema`, fail));
+  const schemaPath = schema === undefined ? undefined : collect(() => insideRoot(root, schema, `${field}.schema`, fail));
+  const debounce = collect(() => parseDebounce(trigger, field, fail) ?? null);
+  if (!ok || type === undefined || (trigger.schema !== undefined && schemaPath === undefined) || debounce === undefined) return undefined;
+  const parsed: StepTrigger = schema === undefined ? { type } : { type, schema, schemaPath };
+  if (debounce) parsed.debounce = debounce;
+  return parsed;
+}
+
+function parseSchedules(value: unknown, fail: Fail, collect: Collect): Schedule[] | undefined {
+  if (!Array.isArray(value)) return collect(() => fail("schedules", `expected [[schedules]] tables, got ${describe(value)}`));
   const seen = new Set<string>();
-  return value.map((table, index) => {
-    const schedule = parseSchedule(readTable(table, `schedules[${index}]`, fail), `schedules[${index}]`, fail);
-    if (seen.has(schedule.name)) fail(`schedules[${index}].name`, `duplicate schedule name "${schedule.name}"`);
+  return value.flatMap((table, index) => {
+    const schedule = collect(() => parseSchedule(readTable(table, `schedules[${index}]`, fail), `schedules[${index}]`, fail));
+    if (!schedule) return [];
+    if (seen.has(schedule.name)) collect(() => fail(`schedules[${index}].name`, `duplicate schedule name "${schedule.name}"`));
     seen.add(schedule.name);
-    return schedule;
+    return [schedule];
   });
 }
 
@@ -243,45 +269,4 @@ function insideRoot(root: string, written: string, field: string, fail: Fail): s
     fail(field, `"${written}" must be a path inside the flow folder ${root}`);
   }
   return absolute;
-}
-
-function checkKeys(table: Table, allowed: string[], field: string, fail: Fail): void {
-  for (const key of Object.keys(table)) {
-    if (!allowed.includes(key)) fail(field === "" ? key : `${field}.${key}`, `unknown key "${key}" (expected one of ${allowed.join(", ")})`);
-  }
-}
-
-function readName(value: unknown, field: string, fail: Fail): string {
-  if (typeof value !== "string" || !NAME.test(value)) return fail(field, `${NAME_RULE}, got ${describe(value)}`);
-  return value;
-}
-
-function readString(value: unknown, field: string, fail: Fail): string {
-  if (typeof value !== "string" || value === "") return fail(field, `expected a non-empty string, got ${describe(value)}`);
-  return value;
-}
-
-function optionalString(value: unknown, field: string, fail: Fail): string | undefined {
-  return value === undefined ? undefined : readString(value, field, fail);
-}
-
-function readTable(value: unknown, field: string, fail: Fail): Table {
-  if (!isTable(value)) return fail(field, `expected a table, got ${describe(value)}`);
-  return value;
-}
-
-function isTable(value: unknown): value is Table {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
-}
-
-function isPositiveInteger(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 1;
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Date) return "a date";
-  if (isTable(value)) return "a table";
-  return `${typeof value} ${JSON.stringify(value)}`;
 }

@@ -67,15 +67,44 @@ function matchStep({ flow, step, check }: CompiledStep, event: FlowEvent): StepM
 
 function compileSchema(ajv: Ajv, schemaPath: string, problems: DiscoveryProblem[]): PayloadCheck {
   let validate: ValidateFunction;
+  let parsed = false;
   try {
-    validate = ajv.compile(JSON.parse(readFileSync(schemaPath, "utf8")));
+    const schema: unknown = JSON.parse(readFileSync(schemaPath, "utf8"));
+    parsed = true;
+    validate = ajv.compile(schema as object);
   } catch (error) {
+    // Past JSON.parse, a SyntaxError is a `pattern` RegExp could not compile, not the JSON.
+    if (parsed && error instanceof SyntaxError) error = new Error(`an invalid regular expression ${badPattern(JSON.parse(readFileSync(schemaPath, "utf8"))) ?? ""}(${error.message})`);
     const why = describeCompileError(error);
     problems.push({ path: schemaPath, message: `${schemaPath}: trigger schema unusable: ${why}` });
     const reason = `schema: unusable trigger schema ${schemaPath} (${why}); this step never matches`;
     return () => [reason];
   }
   return (payload) => (validate(payload) ? [] : (validate.errors ?? []).map(describeValidationError));
+}
+
+/** Where the first `pattern` (or `patternProperties` key) that does not compile as a RegExp is, `at /json/pointer "source" `; undefined if none is found within bounds. */
+function badPattern(schema: unknown): string | undefined {
+  const stack: [unknown, string][] = [[schema, ""]];
+  // Bounded: at most 10,000 nodes of the schema are looked at.
+  for (let seen = 0; stack.length > 0 && seen < 10_000; seen++) {
+    const [node, at] = stack.pop()!;
+    if (typeof node !== "object" || node === null) continue;
+    const entries = Object.entries(node);
+    const sources: [string, unknown][] = entries.filter(([key]) => key === "pattern").map(([, value]) => [`${at}/pattern`, value]);
+    const props = (node as Record<string, unknown>).patternProperties;
+    if (typeof props === "object" && props !== null) sources.push(...Object.keys(props).map((key): [string, unknown] => [`${at}/patternProperties`, key]));
+    for (const [where, source] of sources) {
+      if (typeof source !== "string") continue;
+      try {
+        new RegExp(source, "u");
+      } catch {
+        return `at ${where} ${JSON.stringify(source)} `;
+      }
+    }
+    for (const [key, value] of entries) stack.push([value, `${at}/${key}`]);
+  }
+  return undefined;
 }
 
 function describeCompileError(error: unknown): string {

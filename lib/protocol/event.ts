@@ -34,7 +34,7 @@ export type FlowEvent<T = unknown> = Omit<Static<typeof FlowEvent>, "payload"> &
  * The event ids the system generates itself: schedule ticks (`schedule:<flow>:<name>:<tick>`,
  * lib/flows/schedule.ts tickEventId), run events (`codex-flows.run.<status>:<runId>:<attempt>`,
  * services/executor/run-events.ts) and the ids of `next` events a result left without one
- * (`<runId>/next/<n>`, services/executor/chain.ts). An event's id keys its message id
+ * (`<runId>/next/<n>`, lib/flows/chain.ts). An event's id keys its message id
  * (lib/protocol/ids.ts), its match decision and its runs, so no client may post one of these: a
  * pre-posted id would take the system event's place.
  */

@@ -12,7 +12,7 @@ import { lastMessage } from "../../lib/nats/last-message.ts";
 import { executeStep } from "../../lib/runners/index.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
-import { type ChainLimits, chainedEvents, runBudget } from "./chain.ts";
+import { type ChainLimits, chainedEvents, runBudget } from "../../lib/flows/chain.ts";
 import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
 import { LocalWriteError, localWriteReason } from "./local-write.ts";
 import { liveOutput } from "./output.ts";

@@ -18,7 +18,7 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
   const onlyFlow = accepted.replay?.flow;
   const commands: RunStep[] = [];
   const matches = index.match(event);
-  // The event's chain budget is one, shared by every run it starts (services/executor/chain.ts runBudget).
+  // The event's chain budget is one, shared by every run it starts (lib/flows/chain.ts runBudget).
   const shares = matches.filter((m) => m.matched).length;
   const decisions = matches.map(({ flow, step, matched, reasons }) => {
     const base = { flow: flow.name, flowVersion: flow.version, step: step.name, runner: step.runner, matched, reasons };

@@ -33,7 +33,7 @@ test("given a running step, when flow logs RUN -f follows it, then its lines app
   expect(newest.code).toBe(0);
   expect(newest.stdout).toContain(`${runIds[0]}  talk/count  completed`);
   const ofEvent = await cli.run(["runs", "--event", "count-1", "--json", "--url", url], { env });
-  expect(JSON.parse(ofEvent.stdout).runs.map((r: { id: string }) => r.id)).toEqual(runIds);
+  expect(ofEvent.stdout.split("\n").map((line) => JSON.parse(line).id)).toEqual(runIds);
   const missing = await cli.run(["logs", "run-nope", "--url", url], { env });
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain("404");

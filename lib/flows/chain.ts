@@ -1,6 +1,6 @@
-import { parseFlowEvent, systemFieldProblems } from "../../lib/protocol/event.ts";
-import { type FlowResult, NEXT_NOT_STARTED } from "../../lib/protocol/flow-result.ts";
-import type { EventAccepted, RunStep } from "../../lib/protocol/messages.ts";
+import { parseFlowEvent, systemFieldProblems } from "../protocol/event.ts";
+import { type FlowResult, NEXT_NOT_STARTED } from "../protocol/flow-result.ts";
+import type { EventAccepted, RunStep } from "../protocol/messages.ts";
 
 export const DEFAULT_MAX_CHAIN_DEPTH = 8;
 export const DEFAULT_MAX_NEXT_EVENTS = 100;
