@@ -96,12 +96,15 @@ export type Results = {
   problems: Partial<Record<RowName, string>>;
 };
 
+const parseOptions = () =>
+  parseArgs({
+    options: { duration: { type: "string", default: "5" }, warmup: { type: "string", default: "1" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+
 function options() {
-  let parsed;
+  let parsed: ReturnType<typeof parseOptions>;
   try {
-    parsed = parseArgs({
-      options: { duration: { type: "string", default: "5" }, warmup: { type: "string", default: "1" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
-    });
+    parsed = parseOptions();
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

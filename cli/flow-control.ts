@@ -48,7 +48,10 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
   const json = options.format === "json";
   const cutNote = plan.truncated ? " (cut at the first 1000: narrow --since/--until)" : "";
   if (json && plan.truncated) console.error(`${plan.count} event(s)${cutNote}`);
-  if (json && options.dryRun) return (plan.events.forEach(printJsonLine), 0);
+  if (json && options.dryRun) {
+    for (const event of plan.events) printJsonLine(event);
+    return 0;
+  }
   if (!json) printPlan(plan, cutNote);
   if (options.dryRun) return 0;
   let done = 0;

@@ -107,7 +107,10 @@ async function runOne({ flow, step, event, catalog, shares }: LocalRun, format: 
   const outcome = await executeStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" && format === "table" ? process.stdout : process.stderr, text, true) });
   const next = checkNext({ flow, step, event, runId, result: outcome.result, shares }, catalog, loadConfig(process.env, { cwd: flow.root }));
   if (format === "json") printJsonLine({ flow: flow.name, step: step.name, eventId: event.id, runId, matched: true, status: outcome.status, result: outcome.result ?? null, error: outcome.error ?? null, durationMs: Math.round(outcome.durationMs), next: next.events, nextProblems: next.problems });
-  else (printLine(summary(flow, step, outcome)), printNextCheck(next));
+  else {
+    printLine(summary(flow, step, outcome));
+    printNextCheck(next);
+  }
   return outcome.status === "completed" && next.problems.length === 0;
 }
 

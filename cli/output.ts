@@ -70,8 +70,14 @@ export function tableLines<T>(rows: T[], columns: Column<T>[], tty = process.std
 
 /** Prints `rows` as a table, or as JSON Lines of `record(row)`; `empty` (on stderr) when there are none. */
 export function printRows<T>(format: Format, rows: T[], columns: Column<T>[], record: (row: T) => unknown, empty: string): void {
-  if (format === "json") return rows.forEach((row) => printJsonLine(record(row)));
-  if (rows.length === 0) return printErrorLine(empty);
+  if (format === "json") {
+    for (const row of rows) printJsonLine(record(row));
+    return;
+  }
+  if (rows.length === 0) {
+    printErrorLine(empty);
+    return;
+  }
   for (const line of tableLines(rows, columns)) console.log(line);
 }
 

@@ -38,7 +38,9 @@ export async function watchDisk(dirs: readonly WatchedDir[], thresholds: DiskThr
   let timer: ReturnType<typeof setTimeout> | undefined;
   const check = async () => {
     const next = await Promise.all(dirs.map((dir) => readDisk(dir, thresholds)));
-    next.forEach((state, i) => report(states[i]!, state, watcher));
+    next.forEach((state, i) => {
+      report(states[i]!, state, watcher);
+    });
     states = next;
     if (!stopped) timer = setTimeout(check, watcher.intervalMs ?? DISK_CHECK_MS);
     // The watch never holds a process open: the service's stop ends it, an exit anyway.

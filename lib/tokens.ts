@@ -69,7 +69,9 @@ export function parseTokens(raw: string | undefined, legacy: string | undefined)
   }
   if (!Array.isArray(list)) throw new TokensError("CODEX_FLOW_BACKEND_TOKENS: expected a JSON array of {\"name\", \"token\", \"role\", \"flows\"?}");
   if (list.length > MAX_TOKENS) throw new TokensError(`CODEX_FLOW_BACKEND_TOKENS: ${list.length} entries, more than ${MAX_TOKENS}`);
-  list.forEach((raw, index) => tokens.push(entry(raw, index, seen)));
+  list.forEach((raw, index) => {
+    tokens.push(entry(raw, index, seen));
+  });
   return tokens;
 }
 

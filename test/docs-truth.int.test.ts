@@ -129,8 +129,8 @@ describe("first contact: what the docs say the commands do", () => {
     const [stepTemplate, flowTemplate] = [...row.split("|")[3]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
     // The row's placeholders stand for any name, script, path and index; "..." at the end for the rest.
     const placeholders: Record<string, string> = { F: "\\S+", S: "\\S+", N: "\\d+", '"..."': '"[^"]+"', "<path>": "\\S+", "<manifest>": "\\S+", "...": ".+" };
-    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const asPattern = (template: string) => new RegExp(`^${template.split(/(<path>|<manifest>|"\.\.\."|\.\.\.|\bF\b|\bS\b|\bN\b)/).map((part) => placeholders[part] ?? escape(part)).join("")}$`);
+    const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const asPattern = (template: string) => new RegExp(`^${template.split(/(<path>|<manifest>|"\.\.\."|\.\.\.|\bF\b|\bS\b|\bN\b)/).map((part) => placeholders[part] ?? escapeRegExp(part)).join("")}$`);
     const reasonsWithout = (steps: string[]) => {
       const cwd = writeFlows({ notes: steps.map((name) => ({ name, type: "note.posted", source: "" })) });
       rmSync(join(cwd, "flows", "notes", "exec", "write.ts"));

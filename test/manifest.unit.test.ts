@@ -103,7 +103,7 @@ describe("parseManifest", () => {
     ["a negative timeout", manifest(undefined, `${STEP.replace("[steps.trigger]", "timeout_ms = -5\n[steps.trigger]")}`), "steps[0].timeout_ms", "positive integer"],
     ["an absolute cwd", manifest(undefined, STEP.replace("[steps.trigger]", 'cwd = "/tmp"\n[steps.trigger]')), "steps[0].cwd", "relative"],
     ["a misspelt step key", manifest(undefined, STEP.replace("[steps.trigger]", "timeout = 5\n[steps.trigger]")), "steps[0].timeout", 'unknown key "timeout"'],
-    ["no trigger", manifest(undefined, STEP.replace(/\[steps\.trigger\][^]*/, "")), "steps[0].trigger", "expected a table"],
+    ["no trigger", manifest(undefined, STEP.replace(/\[steps\.trigger\][\s\S]*/, "")), "steps[0].trigger", "expected a table"],
     ["a trigger type with a wildcard", manifest(undefined, STEP.replace("upstream.release", "upstream.*")), "steps[0].trigger.type", "dot-separated"],
     ["a schema outside the flow", manifest(undefined, `${STEP}schema = "../s.json"\n`), "steps[0].trigger.schema", "inside the flow folder"],
     ["a misspelt trigger key", manifest(undefined, `${STEP}shcema = "s.json"\n`), "steps[0].trigger.shcema", 'unknown key "shcema"'],

@@ -83,7 +83,10 @@ export class AppServerClient {
     if (!listeners) return; // the server sends many notifications we have no use for
     const schema = ServerNotifications[method as NotificationMethod];
     const first = Value.Errors(schema, params).First();
-    if (first) return this.#problem(`${method}: unexpected params: ${first.path || "params"}: ${first.message}`);
+    if (first) {
+      this.#problem(`${method}: unexpected params: ${first.path || "params"}: ${first.message}`);
+      return;
+    }
     for (const listener of listeners) listener(params as never);
   }
 

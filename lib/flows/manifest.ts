@@ -245,7 +245,9 @@ function parseGuidance(guidance: Table, fail: Fail): { skills?: string[] } {
   if (guidance.skills === undefined) return {};
   const skills = guidance.skills;
   if (!Array.isArray(skills)) return fail("guidance.skills", `expected an array of strings, got ${describe(skills)}`);
-  skills.forEach((skill, index) => readString(skill, `guidance.skills[${index}]`, fail));
+  skills.forEach((skill, index) => {
+    readString(skill, `guidance.skills[${index}]`, fail);
+  });
   return { skills: skills as string[] };
 }
 

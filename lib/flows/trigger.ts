@@ -74,8 +74,8 @@ function compileSchema(ajv: Ajv, schemaPath: string, problems: DiscoveryProblem[
     validate = ajv.compile(schema as object);
   } catch (error) {
     // Past JSON.parse, a SyntaxError is a `pattern` RegExp could not compile, not the JSON.
-    if (parsed && error instanceof SyntaxError) error = new Error(`an invalid regular expression ${badPattern(JSON.parse(readFileSync(schemaPath, "utf8"))) ?? ""}(${error.message})`);
-    const why = describeCompileError(error);
+    const cause = parsed && error instanceof SyntaxError ? new Error(`an invalid regular expression ${badPattern(JSON.parse(readFileSync(schemaPath, "utf8"))) ?? ""}(${error.message})`) : error;
+    const why = describeCompileError(cause);
     problems.push({ path: schemaPath, message: `${schemaPath}: trigger schema unusable: ${why}` });
     const reason = `schema: unusable trigger schema ${schemaPath} (${why}); this step never matches`;
     return () => [reason];

@@ -85,7 +85,10 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
     fence.abort();
   });
   // The attempt's records must reach the log: the lease is kept and the publish retried until they do.
-  const publish = retrying(publisher(deps), { tries: 60, onRetry: (error, tries, message) => (log.warn("publish failed; retrying", { kind: message.kind, runId: command.runId, tries, error }), lease.renewNow()) });
+  const publish = retrying(publisher(deps), { tries: 60, onRetry: (error, tries, message) => {
+    log.warn("publish failed; retrying", { kind: message.kind, runId: command.runId, tries, error });
+    lease.renewNow();
+  } });
   // Unless told what the result's `next` left, the run started nothing and leaves its whole share.
   const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent = runBudget(command, deps.chainLimits)) => {
     const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };

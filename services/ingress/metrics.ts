@@ -85,7 +85,9 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   out.push("# HELP codex_flows_step_duration_seconds How long attempts' steps ran, by flow and step (the latest attempt of each run).", "# TYPE codex_flows_step_duration_seconds histogram");
   for (const row of histogram) {
     const labels = { flow: row.flow_name, step: row.step_name };
-    BUCKETS.forEach((b, i) => out.push(`codex_flows_step_duration_seconds_bucket${labelText({ ...labels, le: b })} ${Number((row as Record<string, unknown>)[`b${i}`])}`));
+    BUCKETS.forEach((b, i) => {
+      out.push(`codex_flows_step_duration_seconds_bucket${labelText({ ...labels, le: b })} ${Number((row as Record<string, unknown>)[`b${i}`])}`);
+    });
     out.push(`codex_flows_step_duration_seconds_bucket${labelText({ ...labels, le: "+Inf" })} ${Number(row.count)}`);
     out.push(`codex_flows_step_duration_seconds_sum${labelText(labels)} ${Number(row.sum) / 1000}`);
     out.push(`codex_flows_step_duration_seconds_count${labelText(labels)} ${Number(row.count)}`);

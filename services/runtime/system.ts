@@ -26,7 +26,7 @@ export async function startSystem(config: Config, natsUrl: string, names: readon
   const roles = [...(names.includes("projector") ? ["projector"] : []), ...(names.includes("executor") ? [`executor-${config.hostId}`] : [])];
   const locks: ReturnType<typeof lockDataDir>[] = [];
   const releaseLocks = () => {
-    locks.forEach((lock) => lock.release());
+    for (const lock of locks) lock.release();
     releasePort(config);
   };
   try {

@@ -95,7 +95,10 @@ function releaseWorker(pool: WarmPool, worker: WarmWorker): void {
   const keep = worker.alive && worker.runs < maxRuns && worker.rssMb() <= maxRssMb;
   // A waiter of a retired pool was sent with that version's flow: its runs are still the old workers'.
   const waiter = keep ? pool.waiting.shift() : undefined;
-  if (waiter) return waiter.take(worker);
+  if (waiter) {
+    waiter.take(worker);
+    return;
+  }
   if (keep && !pool.retired) {
     pool.idle.push(worker);
     worker.idleTimer = setTimeout(() => endIdle(pool, worker), WARM_IDLE_MS);
@@ -111,7 +114,10 @@ function retire(pool: WarmPool): Promise<void>[] {
   pool.retired = true;
   const idle = pool.idle.splice(0);
   pool.size -= idle.length;
-  return idle.map((worker) => (clearTimeout(worker.idleTimer), worker.retire(RETIRE_GRACE_MS)));
+  return idle.map((worker) => {
+    clearTimeout(worker.idleTimer);
+    return worker.retire(RETIRE_GRACE_MS);
+  });
 }
 
 function endIdle(pool: WarmPool, worker: WarmWorker): void {

@@ -14,7 +14,10 @@ import { AuditPage, AuditQuery, WhoAmI } from "./schemas.ts";
 export function auditRoutes(deps: IngressDeps) {
   const guarded = { beforeHandle: requireToken(deps) };
   return new Elysia({ name: "audit" })
-    .get("/audit", async ({ query }) => (await readAfter(deps, query.after), await listAudit(deps.db, query)), {
+    .get("/audit", async ({ query }) => {
+      await readAfter(deps, query.after);
+      return await listAudit(deps.db, query);
+    }, {
       ...guarded,
       query: AuditQuery,
       response: { 200: AuditPage, ...errors(400, 401, 503) },

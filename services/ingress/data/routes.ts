@@ -56,7 +56,10 @@ export function dataRoutes(deps: IngressDeps) {
       response: { 200: PurgeCounts, ...errors(400, 401) },
       detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "What a purge would delete (dry run): runs and bytes per flow and status, and events without runs" },
     })
-    .post("/purge", async ({ request, query, set }) => ((set.status = 202), await purge(request, await strictBody(request, PurgeBody, deps.maxBodyBytes), query.reason)), {
+    .post("/purge", async ({ request, query, set }) => {
+      set.status = 202;
+      return await purge(request, await strictBody(request, PurgeBody, deps.maxBodyBytes), query.reason);
+    }, {
       ...admin,
       parse: "none",
       query: t.Object(ReasonQuery, { additionalProperties: true }),

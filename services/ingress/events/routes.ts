@@ -110,20 +110,35 @@ export function eventRoutes(deps: IngressDeps) {
   });
   return new Elysia({ name: "events" })
     .model({ FlowEventInput })
-    .post("/events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent"))
-    .post("/flow-events", async ({ request, query, set }) => ((set.status = 202), await accept(request, query.wait)), post("Accept one FlowEvent (the original backend's (seed/flows.md) second path)"))
-    .post("/events/:id/replay", async ({ request, query, params, set }) => ((set.status = 202), await replay(request, params.id, query.wait, query.reason)), {
+    .post("/events", async ({ request, query, set }) => {
+      set.status = 202;
+      return await accept(request, query.wait);
+    }, post("Accept one FlowEvent"))
+    .post("/flow-events", async ({ request, query, set }) => {
+      set.status = 202;
+      return await accept(request, query.wait);
+    }, post("Accept one FlowEvent (the original backend's (seed/flows.md) second path)"))
+    .post("/events/:id/replay", async ({ request, query, params, set }) => {
+      set.status = 202;
+      return await replay(request, params.id, query.wait, query.reason);
+    }, {
       ...operator,
       response: { 202: EventAnswer, ...errors(400, 401, 403, 404, 503, 507) },
       detail: { security: OPERATOR_SECURITY, tags: ["events"], summary: "Match a stored event again (new runs, marked as a replay)", description: 'Body (optional): {"wait": true|false|"matched", "flow": "<name>", "reason": "<why, for the audit log>"}; with flow, only that flow\'s steps run (a token limited to some flows must name one).' },
     })
-    .get("/events", async ({ query }) => (await readAfter(deps, query.after), await listEvents(db, query, deps.responseBudgetBytes)), {
+    .get("/events", async ({ query }) => {
+      await readAfter(deps, query.after);
+      return await listEvents(db, query, deps.responseBudgetBytes);
+    }, {
       ...reader,
       query: EventQuery,
       response: { 200: EventsPage, ...errors(400, 401, 503) },
       detail: { security: TOKEN_SECURITY, tags: ["events"], summary: "List events, newest first, with filters and cursor paging" },
     })
-    .get("/events/:id", async ({ params, query }) => (await readAfter(deps, query.after), await getEvent(db, params.id, deps.responseBudgetBytes)), {
+    .get("/events/:id", async ({ params, query }) => {
+      await readAfter(deps, query.after);
+      return await getEvent(db, params.id, deps.responseBudgetBytes);
+    }, {
       ...reader,
       query: t.Object({ after: Query.after }, { additionalProperties: true }),
       response: { 200: EventDetail, ...errors(400, 401, 404, 503) },

@@ -59,7 +59,9 @@ export function replayRoutes(deps: IngressDeps) {
       const action = operatorAction(deps, request, { action: "bulk-replay", target: body.flow !== undefined ? { flow: body.flow } : {}, summary: `POST /replays: ${events.length} ${range}${truncated ? " (cut)" : ""}`, reason });
       for (let i = 0; i < events.length; i += concurrency) {
         const batch = await Promise.all(events.slice(i, i + concurrency).map((row) => replayStored(action, row, body.flow)));
-        batch.forEach((published, k) => replayed.push({ eventId: events[i + k]!.id, generation: published.generation, seq: published.seq }));
+        batch.forEach((published, k) => {
+          replayed.push({ eventId: events[i + k]!.id, generation: published.generation, seq: published.seq });
+        });
       }
       await action.record();
       return { dryRun: false, count: plan.length, truncated, events: plan, replayed };

@@ -15,7 +15,7 @@ export type QueueWatch = (queue: string) => Promise<string | undefined>;
 export function queueWatch(jsm: JetStreamManager, stream: string, cacheMs = 2_000): QueueWatch {
   const cache = new Map<string, { at: number; answer: Promise<string | undefined> }>();
   const look = async (queue: string): Promise<string | undefined> => {
-    let info;
+    let info: Awaited<ReturnType<typeof jsm.consumers.info>> | undefined;
     try {
       info = await jsm.consumers.info(stream, executorDurable(queue));
     } catch (error) {

@@ -110,7 +110,10 @@ export function runRoutes(deps: IngressDeps) {
       response: { 200: RunAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
       detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)", requestBody: jsonRequestBody(ReasonBody, false) },
     })
-    .post("/runs/:id/retry", async ({ params, query, request, set }) => ((set.status = 202), { run: await retryRun(deps, params.id, await asked(request, query.reason)) }), {
+    .post("/runs/:id/retry", async ({ params, query, request, set }) => {
+      set.status = 202;
+      return { run: await retryRun(deps, params.id, await asked(request, query.reason)) };
+    }, {
       ...operator,
       parse: "none",
       query: t.Object(ReasonQuery, { additionalProperties: true }),

@@ -96,7 +96,10 @@ export function openSpoolStore(dir: string, log: Logger): SpoolStore {
         throw error;
       }
       size += all.byteLength;
-      for (const e of added) entries.push(e), count(e.msgID, 1);
+      for (const e of added) {
+        entries.push(e);
+        count(e.msgID, 1);
+      }
     },
     read(entry) {
       const bytes = new Uint8Array(entry.end - entry.offset);

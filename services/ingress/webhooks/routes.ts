@@ -44,7 +44,10 @@ export function webhookRoutes(deps: IngressDeps, sources: readonly WebhookSource
     if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new HttpError(400, "request body: expected a JSON object (the webhook's payload)");
     const delivery = mapDelivery(source, request.headers, payload);
     if (!delivery.ok) throw new HttpError(400, delivery.error);
-    if (delivery.ping) return (set.status = 200), { status: "pong" as const, source: source.name };
+    if (delivery.ping) {
+      set.status = 200;
+      return { status: "pong" as const, source: source.name };
+    }
     set.status = 202;
     // No wait for the match: a sender gives up after seconds (GitHub: 10 s) and reads no runs.
     return await accept({ id: delivery.id, type: delivery.type, source: source.name, payload }, new Date(), undefined);
