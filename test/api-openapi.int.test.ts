@@ -8,7 +8,6 @@ const nats = useNatsServer();
 const TOKEN = "doc-token";
 const SECRET = "doc-secret";
 let url: string;
-// biome-ignore lint: the document is read as JSON
 let doc: any;
 
 beforeAll(async () => {

@@ -159,7 +159,6 @@ export function tempDir(deployment: Deployment, prefix: string): string {
   return dir;
 }
 
-// biome-ignore lint: tests read arbitrary JSON
 export type Json = any;
 
 /** The HTTP API of a deployment's ingress, as a client sees it. */
