@@ -21,10 +21,11 @@ import { type MemoryFigures, measureMemory } from "./memory.ts";
 import { type FsyncFigures, measureFsync } from "./fsync.ts";
 import { measureYear, type YearFigures } from "./year.ts";
 import { measurePeers, type PeerFigures } from "./peers/row.ts";
+import { measureTracing, type TracingFigures } from "./tracing-row.ts";
 
-const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year", "peers"] as const;
+const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year", "peers", "tracing"] as const;
 /** Rows run only when asked for with --only: they take minutes. */
-const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers"];
+const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers", "tracing"];
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -63,7 +64,9 @@ bytes per 100k runs kept, vacuum time, final sizes against the stated bound, and
 rebuild from snapshot + tail (bench/year.ts; YEAR_RUNS=N for fewer); peers = the trivial step
 spawned per job, 4 at a time, 200 in flight (single jobs, bursts of 200 and 2,000) on bare
 spawns, \`flow serve all\` and BullMQ on Debian's redis-server (bench/peers/; BullMQ skipped,
-saying why, without redis-server or its bench-only package).`;
+saying why, without redis-server or its bench-only package); tracing = the all row with
+OpenTelemetry tracing off, then on (spans to an OTLP sink in the bench), and the ratio
+(bench/tracing-row.ts).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -89,6 +92,7 @@ export type Results = {
   fsync?: FsyncFigures;
   year?: YearFigures;
   peers?: PeerFigures;
+  tracing?: TracingFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -164,6 +168,7 @@ async function main(): Promise<number> {
     results.memory = await measure("memory", () => measureMemory());
     results.fsync = await measure("fsync", () => measureFsync(opts));
     results.peers = await measure("peers", () => measurePeers());
+    results.tracing = await measure("tracing", () => measureTracing(server, opts));
     results.year = await measure("year", () => measureYear(server, Number(process.env.YEAR_RUNS ?? 1_000_000)));
   } finally {
     await cleanup();
