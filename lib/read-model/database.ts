@@ -10,6 +10,7 @@ import * as matches from "./migrations/2026-11-24-3-matches.ts";
 import * as output from "./migrations/2026-11-24-2-output.ts";
 import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
 import * as tombstones from "./migrations/2026-12-07-1-tombstones.ts";
+import * as traceIds from "./migrations/2026-12-07-2-trace-ids.ts";
 import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 import type { ReadModelDatabase } from "./tables.ts";
 
@@ -77,6 +78,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-24-3-matches": matches,
   "2026-12-02-1-schedules-pause-debounce": schedulesPauseDebounce,
   "2026-12-07-1-tombstones": tombstones,
+  "2026-12-07-2-trace-ids": traceIds,
 };
 
 /**

@@ -65,7 +65,8 @@ export type SpanOptions = {
   kind?: SpanKind;
   /** Called only when tracing is on (nothing is built for a span that is not made). */
   attributes?: () => Attributes;
-  links?: Link[];
+  /** Called only when tracing is on, as `attributes`. */
+  links?: () => Link[];
   /** The parent: by default the current context. */
   parent?: Context;
   startTime?: Date | number;
@@ -78,7 +79,7 @@ export type SpanOptions = {
 export async function inSpan<T>(name: string, options: SpanOptions, work: (span: Span | undefined) => Promise<T>): Promise<T> {
   if (!on) return await work(undefined);
   const parent = options.parent ?? context.active();
-  const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes?.(), links: options.links, startTime: options.startTime }, parent);
+  const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes?.(), links: options.links?.(), startTime: options.startTime }, parent);
   try {
     return await context.with(trace.setSpan(parent, span), () => work(span));
   } catch (error) {
@@ -137,7 +138,7 @@ export function currentIds(): { trace_id: string; span_id: string } | undefined 
 
 /** A link to another trace (a replay's to its original), from its W3C ids. */
 export function linkTo(traceId: string | null | undefined, attributes: Attributes = {}): Link[] {
-  if (!on || !traceId || !/^[0-9a-f]{32}$/.test(traceId)) return [];
+  if (!traceId || !/^[0-9a-f]{32}$/.test(traceId)) return [];
   // The original's root span id is not kept: the link names the trace, with a placeholder span id W3C accepts.
   return [{ context: { traceId, spanId: "0000000000000001", traceFlags: 1, isRemote: true }, attributes }];
 }
