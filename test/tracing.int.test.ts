@@ -33,6 +33,7 @@ beforeAll(async () => {
   if (skip) return;
   // Tracing is on for this process (every service started below): the standard variable, read at start.
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = jaeger.endpoint;
+  process.env.CODEX_FLOW_TRACE_URL_TEMPLATE = "http://jaeger.example:16686/trace/{traceId}";
   const cwd = writeFlows({
     traced: [
       { name: "first", type: "trace.start", extra: 'runs_on = "alpha"', source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "trace.next", payload: { from: "first" } }] }))' },
@@ -47,6 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  delete process.env.CODEX_FLOW_TRACE_URL_TEMPLATE;
   await stopTracing();
 });
 
@@ -68,10 +70,10 @@ describe.skipIf(skip)("OpenTelemetry traces", () => {
     expect(accepted.status).toBe("accepted");
     const runs = await eventually(async () => {
       const { runs } = await json(fetch(`${url}/runs?limit=10`));
-      const done = (runs as { flow: string; step: string; status: string; host: string }[]).filter((r) => r.status === "completed");
+      const done = (runs as { stepName: string; status: string; host: string }[]).filter((r) => r.status === "completed");
       return done.length === 2 && done;
     }, 30_000, "both runs completed");
-    expect(runs.map((r) => `${r.step}@${r.host}`).sort()).toEqual(["first@host-a", "second@host-b"]);
+    expect(runs.map((r) => `${r.stepName}@${r.host}`).sort()).toEqual(["first@host-a", "second@host-b"]);
     await flushTracing();
 
     const wanted = ["accept", "match", "queue wait", "attempt", "step's own work"];
@@ -105,5 +107,27 @@ describe.skipIf(skip)("OpenTelemetry traces", () => {
     const waits = trace.spans.filter((s) => s.operationName === "queue wait");
     expect(waits.map((w) => byId.get(parentOf(w)!)?.operationName)).toEqual(["match", "match"]);
     expect(trace.processes[own.processID]?.serviceName).toBe("a-step");
+
+    // The read model keeps the trace: the API names it and where to see it (the dashboard's link).
+    const { event } = await json(fetch(`${url}/events/traced-1`));
+    expect(event).toMatchObject({ traceId, traceUrl: `http://jaeger.example:16686/trace/${traceId}` });
+    for (const run of (await json(fetch(`${url}/runs?limit=10`))).runs) expect(run.traceId).toBe(traceId);
+  }, 60_000);
+
+  test("a replay is a trace of its own, linked to the original's", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    await json(fetch(`${url}/events/traced-1/replay`, { method: "POST" }));
+    const replayed = await eventually(async () => {
+      const { runs } = await json(fetch(`${url}/runs?eventId=traced-1`));
+      return (runs as { generation: number; traceId: string | null }[]).find((r) => r.generation === 1 && r.traceId);
+    }, 30_000, "the replay's run with its trace");
+    expect(replayed.traceId).not.toBe(traceId);
+    await flushTracing();
+    const trace = await eventually(async () => {
+      const found = await jaeger.trace(replayed.traceId!);
+      return found?.spans.some((s) => s.operationName === "match") && found;
+    }, 20_000, "the replay's trace in Jaeger");
+    const accept = trace.spans.find((s) => s.operationName === "accept" && !parentOf(s))!;
+    expect(accept.references.map((r) => r.traceID)).toContain(traceId);
   }, 60_000);
 });
