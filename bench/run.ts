@@ -65,8 +65,8 @@ rebuild from snapshot + tail (bench/year.ts; YEAR_RUNS=N for fewer); peers = the
 spawned per job, 4 at a time, 200 in flight (single jobs, bursts of 200 and 2,000) on bare
 spawns, \`flow serve all\` and BullMQ on Debian's redis-server (bench/peers/; BullMQ skipped,
 saying why, without redis-server or its bench-only package); tracing = the all row with
-OpenTelemetry tracing off, then on (spans to an OTLP sink in the bench), and the ratio
-(bench/tracing-row.ts).`;
+OpenTelemetry tracing off and on, alternating, twice each, best of each (spans to an OTLP
+sink in the bench), and the ratio (bench/tracing-row.ts).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}

@@ -4,6 +4,8 @@
  * on (OTEL_EXPORTER_OTLP_ENDPOINT set: an accept and a match span per event, the trace
  * context in every message's headers, spans exported over OTLP/HTTP to a sink in this
  * process that only counts them), and how long the projector then takes to catch up.
+ * Off and on alternate, twice each, and each keeps its best run: on a shared machine the
+ * load of the moment would otherwise decide more than tracing does.
  * Target: with tracing on, at least TRACING_RATIO of the requests/s off.
  */
 import { join } from "node:path";
@@ -47,8 +49,11 @@ export async function measureTracing(nats: EmbeddedNats, opts: LoadOptions): Pro
     },
   });
   try {
-    const off = await measureOnce(nats, opts, undefined);
-    const on = await measureOnce(nats, opts, `http://127.0.0.1:${sink.port}`);
+    const best = (a: AllFigures, b: AllFigures) => (b.rps > a.rps ? b : a);
+    let off = await measureOnce(nats, opts, undefined);
+    let on = await measureOnce(nats, opts, `http://127.0.0.1:${sink.port}`);
+    off = best(off, await measureOnce(nats, opts, undefined));
+    on = best(on, await measureOnce(nats, opts, `http://127.0.0.1:${sink.port}`));
     if (exports === 0) throw new Error("tracing on, yet no span reached the OTLP sink");
     return { off, on, exportedBytes, exports };
   } finally {
