@@ -32,6 +32,8 @@ test("the trace id a message's traceparent names, and none for a malformed or al
   expect(traceIdOf(carrying("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
   expect(traceIdOf(carrying("00-00000000000000000000000000000000-00f067aa0ba902b7-01"))).toBeNull();
   expect(traceIdOf(carrying("garbage"))).toBeNull();
+  // Not sampled: no trace the backend has, so none to link to.
+  expect(traceIdOf(carrying("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"))).toBeNull();
   expect(traceIdOf(undefined)).toBeNull();
 });
 
@@ -40,4 +42,12 @@ test("the OTLP exporter's headers (a tracing backend's API key) count as a secre
   expect(looksSecret("OTEL_EXPORTER_OTLP_TRACES_HEADERS")).toBe(true);
   expect(looksSecret("OTEL_EXPORTER_OTLP_ENDPOINT")).toBe(false);
   expect(looksSecret("TRACEPARENT")).toBe(false);
+});
+
+test("OTEL_TRACES_SAMPLER picks the sampler: parent-based always-on by default, a ratio when asked", async () => {
+  const { samplerOf } = await import("../lib/tracing/sdk.ts");
+  expect(samplerOf({}).toString()).toContain("ParentBased{root=AlwaysOnSampler");
+  expect(samplerOf({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" }).toString()).toContain("TraceIdRatioBased{0.1}");
+  expect(samplerOf({ OTEL_TRACES_SAMPLER: "always_off" }).toString()).toBe("AlwaysOffSampler");
+  expect(samplerOf({ OTEL_TRACES_SAMPLER: "nonsense" }).toString()).toContain("ParentBased{root=AlwaysOnSampler");
 });

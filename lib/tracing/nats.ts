@@ -17,11 +17,11 @@ export function traceHeaders(): { headers: MsgHdrs } | Record<string, never> {
   return { headers };
 }
 
-/** The trace id a message's `traceparent` names (the read model keeps it), or null. */
+/** The trace id a message's `traceparent` names when that trace is sampled (the read model keeps it: a trace the backend has), or null. */
 export function traceIdOf(headers: MsgHdrs | undefined): string | null {
   const traceparent = headers?.get("traceparent") ?? "";
-  const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent.trim());
-  return match && match[1] !== "0".repeat(32) ? match[1]! : null;
+  const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(traceparent.trim());
+  return match && match[1] !== "0".repeat(32) && (parseInt(match[2]!, 16) & 1) === 1 ? match[1]! : null;
 }
 
 /** The messaging attributes of a NATS message's span (semantic conventions). */

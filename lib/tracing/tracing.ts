@@ -36,7 +36,7 @@ export function tracing(): boolean {
 export function startTracing(service: string, env: Record<string, string | undefined> = process.env): Promise<void> {
   if (!tracingWanted(env)) return Promise.resolve();
   started ??= import("./sdk.ts").then((sdk) => {
-    const installed = sdk.installSdk(env.OTEL_SERVICE_NAME?.trim() || service);
+    const installed = sdk.installSdk(env.OTEL_SERVICE_NAME?.trim() || service, env);
     stopSdk = installed.shutdown;
     flushSdk = installed.flush;
     on = true;
