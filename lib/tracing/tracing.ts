@@ -28,6 +28,17 @@ export function tracing(): boolean {
   return on;
 }
 
+let wantedHere: boolean | undefined;
+
+/**
+ * Whether messages' trace ids are worth reading (the projector keeps them): tracing is on
+ * in this thread, or this process's environment asks for it (a rebuild, which makes no
+ * spans). Read once; with tracing off nothing reads a header for it.
+ */
+export function traceIdsWanted(): boolean {
+  return on || (wantedHere ??= tracingWanted());
+}
+
 /**
  * Starts tracing in this thread when the environment asks for it (tracingWanted); once:
  * a second call (another service of the same process) is a no-op. `service` is the

@@ -6,12 +6,13 @@ import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { applyBatch, loadBatchState } from "./store.ts";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { traceIdOf } from "../../lib/tracing/nats.ts";
+import { traceIdsWanted } from "../../lib/tracing/tracing.ts";
 import { recordTraceIds, type Traced } from "./trace-ids.ts";
 
 /** One message of the stream, as the projector took it: its headers (a JsMsg's), or the trace id they named (a batch sent to a writer thread). */
 export type StreamMessage = { seq: number; data: Uint8Array; headers?: MsgHdrs; traceId?: string | null };
 
-const traceOf = (m: StreamMessage): string | null => (m.traceId !== undefined ? m.traceId : traceIdOf(m.headers));
+const traceOf = (m: StreamMessage): string | null => (m.traceId !== undefined ? m.traceId : traceIdsWanted() ? traceIdOf(m.headers) : null);
 
 /**
  * One batch of stream messages for a commit, in order. `after` is the checkpoint the
@@ -48,7 +49,7 @@ function pack({ after, messages }: Batch): PackedBatch {
     ends[i] = at += m.data.length;
     seqs[i] = m.seq;
   });
-  const traces = messages.map(traceOf);
+  const traces = traceIdsWanted() ? messages.map(traceOf) : [];
   return { after, bytes, ends, seqs, ...(traces.some((t) => t !== null) ? { traces } : {}) };
 }
 
