@@ -220,7 +220,7 @@ export async function runDurableLoop<K extends Kind>(options: DurableLoopOptions
   const handleTraced = (message: MessageOf<K>, delivery: JsMsg): Promise<Disposition> =>
     span === undefined
       ? options.handle(message, delivery)
-      : inSpan(span, { kind: SpanKind.CONSUMER, attributes: () => messagingAttributes(delivery.subject, "process", { "messaging.consumer.group.name": consumer.durable, "messaging.nats.stream.sequence": delivery.seq }) }, () => options.handle(message, delivery));
+      : inSpan(span, { kind: SpanKind.CONSUMER, attributes: () => messagingAttributes(delivery.subject, "process", { "messaging.consumer.group.name": consumer.durable, "codex_flows.stream.seq": delivery.seq }) }, () => options.handle(message, delivery));
   return runPullLoop({
     ...loop,
     spec,
