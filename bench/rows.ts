@@ -13,7 +13,7 @@ import { type Child, cpuMs, runJson, startServer, waitHealthy } from "./procs.ts
 import type { SpawnReport } from "./spawn.ts";
 import { type Summary, summarize } from "./stats.ts";
 
-const ROOT = join(import.meta.dir, "..");
+export const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;
 const SECRET = "bench-secret";
 
@@ -55,7 +55,7 @@ function figures(report: LoadReport): LoadFigures {
 }
 
 /** Runs the load and charges the CPU the server and nats-server used to the requests sent. */
-async function loadWithCpu(name: string, args: string[], server: Child, nats: EmbeddedNats): Promise<LoadFigures> {
+export async function loadWithCpu(name: string, args: string[], server: Child, nats: EmbeddedNats): Promise<LoadFigures> {
   const before = [cpuMs(server.proc.pid), cpuMs(nats.pid)];
   const report = await load(name, args);
   const after = [cpuMs(server.proc.pid), cpuMs(nats.pid)];

@@ -22,10 +22,11 @@ import { type FsyncFigures, measureFsync } from "./fsync.ts";
 import { measureYear, type YearFigures } from "./year.ts";
 import { measurePeers, type PeerFigures } from "./peers/row.ts";
 import { measureWarm, type WarmFigures } from "./warm.ts";
+import { measureTracing, type TracingFigures } from "./tracing-row.ts";
 
-const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year", "peers", "warm"] as const;
+const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year", "peers", "warm", "tracing"] as const;
 /** Rows run only when asked for with --only: they take minutes. */
-const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers"];
+const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers", "tracing"];
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -65,7 +66,10 @@ rebuild from snapshot + tail (bench/year.ts; YEAR_RUNS=N for fewer); peers = the
 spawned per job, 4 at a time, 200 in flight (single jobs, bursts of 200 and 2,000) on bare
 spawns, \`flow serve all\` and BullMQ on Debian's redis-server (bench/peers/; BullMQ skipped,
 saying why, without redis-server or its bench-only package). warm = the trivial module step
-through the bun runner, warm (lib/runners/warm/) and spawned: single runs, a 2,000 burst (bench/warm.ts).`;
+through the bun runner, warm (lib/runners/warm/) and spawned: single runs, a 2,000 burst (bench/warm.ts);
+tracing = the all row with
+OpenTelemetry tracing off and on, alternating, twice each, best of each (spans to an OTLP
+sink in the bench), and the ratio (bench/tracing-row.ts).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */
 class UsageError extends Error {}
@@ -92,6 +96,7 @@ export type Results = {
   year?: YearFigures;
   peers?: PeerFigures;
   warm?: WarmFigures;
+  tracing?: TracingFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -171,6 +176,7 @@ async function main(): Promise<number> {
     results.fsync = await measure("fsync", () => measureFsync(opts));
     results.peers = await measure("peers", () => measurePeers());
     results.warm = await measure("warm", () => measureWarm(progress));
+    results.tracing = await measure("tracing", () => measureTracing(server, opts));
     results.year = await measure("year", () => measureYear(server, Number(process.env.YEAR_RUNS ?? 1_000_000)));
   } finally {
     await cleanup();

@@ -12,6 +12,7 @@ import { memoryRows } from "./memory.ts";
 import { fsyncRows } from "./fsync.ts";
 import { yearRows } from "./year.ts";
 import { peerRows } from "./peers/row.ts";
+import { tracingRows } from "./tracing-row.ts";
 
 export type Verdict = "ok" | "MISSED" | "INVALID" | "n/a" | "-";
 export type Row = { row: string; rps?: number; p50?: number; p99?: number; target: string; verdict: Verdict; note: string; failures?: string[] };
@@ -84,7 +85,7 @@ export function verdicts(r: Results): Row[] {
     const burstRow = loadRow(`e2e burst (${burst.count} at once)`, burst, floorS === undefined ? "n/a: run spawn" : `<=${round(BURST_FACTOR * floorS)} s`, floorS === undefined ? undefined : totalS <= BURST_FACTOR * floorS, note);
     rows.push({ ...burstRow, rps: burst.count / totalS });
   }
-  return [...rows, ...dataRows(r), ...(r.dashboard ? [dashboardRow(r.dashboard)] : []), ...(r.memory ? memoryRows(r.memory) : []), ...(r.fsync ? fsyncRows(r.fsync) : []), ...(r.year ? yearRows(r.year) : []), ...(r.peers ? peerRows(r.peers) : [])];
+  return [...rows, ...dataRows(r), ...(r.dashboard ? [dashboardRow(r.dashboard)] : []), ...(r.memory ? memoryRows(r.memory) : []), ...(r.fsync ? fsyncRows(r.fsync) : []), ...(r.year ? yearRows(r.year) : []), ...(r.peers ? peerRows(r.peers) : []), ...(r.tracing ? tracingRows(r.tracing) : [])];
 }
 
 const COLUMNS: [string, number, (row: Row) => string][] = [

@@ -1,4 +1,6 @@
-/** Structured one-line logs to stderr: `service level message {fields}`. */
+import { currentIds } from "./tracing/tracing.ts";
+
+/** Structured one-line logs to stderr: `service level message {fields}`; with tracing on, a line written inside a span carries its trace_id and span_id. */
 export type Logger = {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -40,7 +42,8 @@ function render(fields?: Record<string, unknown>): string {
 export function logger(service: string): Logger {
   const write = (level: string, message: string, fields?: Record<string, unknown>) => {
     if (LEVELS.indexOf(level) > threshold) return;
-    process.stderr.write(`${new Date().toISOString()} ${service} ${level} ${message}${render(fields)}\n`);
+    const ids = currentIds();
+    process.stderr.write(`${new Date().toISOString()} ${service} ${level} ${message}${render(ids ? { ...fields, ...ids } : fields)}\n`);
   };
   return {
     info: (message, fields) => write("info", message, fields),

@@ -5,6 +5,8 @@ import type { Logger } from "../log.ts";
 import type { Slots } from "../slots.ts";
 import type { ConsumerDef, Kind, MessageOf } from "../protocol/consumers.ts";
 import { decodeMessage } from "../protocol/messages.ts";
+import { inSpan, SpanKind, withContextFrom } from "../tracing/tracing.ts";
+import { messagingAttributes } from "../tracing/nats.ts";
 
 /** How long one pull request waits on an idle stream. */
 export const PULL_EXPIRES_MS = 5_000;
@@ -187,6 +189,8 @@ export type DurableLoopOptions<K extends Kind> = Omit<PullLoopOptions, "spec" | 
   handle(message: MessageOf<K>, delivery: JsMsg): Promise<Disposition>;
   /** The poison-message path of PullLoopOptions, for a message of the consumer's kinds. */
   giveUp?(message: MessageOf<K>, delivery: JsMsg, error: unknown): Promise<void>;
+  /** The name of a span around each handling (tracing on, docs/tracing.md); without it the handler only runs in the message's trace context. */
+  span?: string;
 };
 
 /**
@@ -212,13 +216,18 @@ export async function runDurableLoop<K extends Kind>(options: DurableLoopOptions
     if (!kinds.includes(decoded.message.kind)) return { error: `a ${decoded.message.kind} message where ${consumer.kinds.join(" or ")} was expected` };
     return { message: decoded.message as MessageOf<K> };
   };
-  const { consumer: _, handle: __, giveUp, ...loop } = options;
+  const { consumer: _, handle: __, giveUp, span, ...loop } = options;
+  const handleTraced = (message: MessageOf<K>, delivery: JsMsg): Promise<Disposition> =>
+    span === undefined
+      ? options.handle(message, delivery)
+      : inSpan(span, { kind: SpanKind.CONSUMER, attributes: () => messagingAttributes(delivery.subject, "process", { "messaging.consumer.group.name": consumer.durable, "codex_flows.stream.seq": delivery.seq }) }, () => options.handle(message, delivery));
   return runPullLoop({
     ...loop,
     spec,
     handle: async (delivery) => {
       const decoded = decode(delivery);
-      if ("message" in decoded) return await options.handle(decoded.message, delivery);
+      // The message's trace context (its headers) is current for the handler: what it publishes carries it on.
+      if ("message" in decoded) return await withContextFrom(delivery.headers, () => handleTraced(decoded.message, delivery));
       log.error(`poison message for the ${consumer.durable} consumer; terminated`, { subject: delivery.subject, seq: delivery.seq, error: decoded.error });
       return { term: decoded.error };
     },

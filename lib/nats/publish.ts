@@ -2,6 +2,7 @@ import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { addressOf } from "../protocol/address.ts";
 import { encodeMessage, type FlowMessage } from "../protocol/messages.ts";
 import type { Subjects } from "../protocol/subjects.ts";
+import { traceHeaders } from "../tracing/nats.ts";
 
 export type PublishOptions = {
   /** The fact the message's id needs beyond the message (lib/protocol/address.ts). */
@@ -13,11 +14,11 @@ export type PublishOptions = {
 /** Publishes one stream message at its subject with its message id (lib/protocol/address.ts), waiting at most the publish timeout. */
 export type Publish = (message: FlowMessage, options?: PublishOptions) => Promise<PubAck>;
 
-/** The one way every writer publishes a stream message. */
+/** The one way every writer publishes a stream message; it carries the current trace context in its headers (lib/tracing/nats.ts). */
 export function publisher(deps: { js: JetStreamClient; subjects: Subjects; publishTimeoutMs: number }): Publish {
   return (message, options = {}) => {
     const { subject, msgID } = addressOf(deps.subjects, message, options.after);
-    return deps.js.publish(subject, options.body ?? encodeMessage(message), { msgID, timeout: deps.publishTimeoutMs });
+    return deps.js.publish(subject, options.body ?? encodeMessage(message), { msgID, timeout: deps.publishTimeoutMs, ...traceHeaders() });
   };
 }
 

@@ -20,6 +20,8 @@ export type EventsTable = {
   matched_count: number | null;
   chain_depth: number;
   parent_run_id: string | null;
+  /** The OpenTelemetry trace of its first accept (docs/tracing.md); null with tracing off. */
+  trace_id?: string | null;
 };
 
 /** One match decision: every step's verdict for one event generation (StepDecision[] as JSON). */
@@ -48,6 +50,8 @@ export type RunsTable = {
   started_at: string | null;
   completed_at: string | null;
   updated_at: string;
+  /** The OpenTelemetry trace of the command that queued it (docs/tracing.md); null with tracing off. */
+  trace_id?: string | null;
   exit_code: number | null;
   signal: string | null;
   error: string | null;

@@ -19,9 +19,12 @@ export const SYSTEM_SECRET_PREFIXES: readonly string[] = ["NATS_"];
 /**
  * A name that looks like a secret (any case): one ending in `_SECRET`, `_TOKEN`,
  * `_PASSWORD`, `_PASSWD`, `_PASSPHRASE`, `_KEY`, `_CREDENTIALS` or `_CREDS`, or one of
- * those words alone (GH_TOKEN, OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY, NOTIFY_WEBHOOK_SECRET).
+ * those words alone (GH_TOKEN, OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY, NOTIFY_WEBHOOK_SECRET); or the OTLP exporter's headers (OTLP_HEADERS).
  */
 const SECRET_NAME = /(?:^|_)(?:SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|KEY|CREDENTIALS|CREDS)$/i;
+
+/** The OTLP exporter's headers (OTEL_EXPORTER_OTLP_HEADERS, ..._TRACES_HEADERS): they carry a tracing backend's API key, so they count as a secret too. */
+const OTLP_HEADERS = /^OTEL_EXPORTER_OTLP_(?:[A-Z]+_)?HEADERS$/i;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -32,7 +35,7 @@ export function isSystemSecret(name: string): boolean {
 
 /** Whether the variable's name looks like a secret (SECRET_NAME): a step gets it only when its flow names it. */
 export function looksSecret(name: string): boolean {
-  return SECRET_NAME.test(name);
+  return SECRET_NAME.test(name) || OTLP_HEADERS.test(name);
 }
 
 /**

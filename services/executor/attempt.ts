@@ -19,6 +19,8 @@ import { liveOutput } from "./output.ts";
 import { type AbortReason, decideAttempt } from "./decide.ts";
 import { runEventFor } from "./run-events.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
+import { annotate, inSpan, SpanKind } from "../../lib/tracing/tracing.ts";
+import { attemptAttributes, chainedAttributes, finishedAttributes, recordQueueWait, stepTraceEnv } from "./trace.ts";
 
 export type AttemptDeps = {
   nc: NatsConnection;
@@ -92,6 +94,7 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
   // Unless told what the result's `next` left, the run started nothing and leaves its whole share.
   const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent = runBudget(command, deps.chainLimits)) => {
     const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };
+    annotate(() => finishedAttributes(fields));
     // The run event goes first: once the record is written, a redelivery would not emit it.
     const runEvent = runEventFor(command, finished, new Date().toISOString(), unspent);
     if (runEvent) await publish(runEvent);
@@ -103,7 +106,9 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
   // Registered before anything is awaited, so a cancel that arrives from here on reaches this attempt.
   deps.inflight.set(command.runId, controller);
   try {
-    const disposition = await attemptRun(deps, message, command, attempt, { controller, fence: fence.signal, lease }, finish, publish);
+    recordQueueWait(command, message.info.deliveryCount);
+    const spanned = { kind: SpanKind.CONSUMER, attributes: () => attemptAttributes(command, attempt, hostId, message.subject) };
+    const disposition = await inSpan("attempt", spanned, () => attemptRun(deps, message, command, attempt, { controller, fence: fence.signal, lease }, finish, publish));
     // A delivery whose lease was given up is someone else's now: acking or naking it would touch theirs.
     return lease.fenced() ? { abandon: `fenced on ${hostId}` } : disposition;
   } catch (error) {
@@ -171,7 +176,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   const cutOff = `no lease renewal answered for ${fenceAfterMs(deps.ackWaitMs)} ms (cut off from NATS)`;
   // Fenced while the started record was being written (retried through an outage): the step never starts.
   if (fence.aborted) return await recordFenced(`${cutOff}; the step was not started`);
-  const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined };
+  const env = { CODEX_FLOW_REPLAY: command.generation > 0 ? "1" : undefined, ...stepTraceEnv() };
   let launchedPid: number | undefined;
   // How long the executor was silent when this host's guard killed the step (it was frozen).
   let guardFencedMs: number | undefined;
@@ -238,7 +243,7 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   const fitting = eventsThatFit(proposed.events, limit);
   const chained = { events: fitting.events, problems: [...proposed.problems, ...fitting.problems] };
   for (const accepted of chained.events) {
-    await publish(accepted);
+    await inSpan("accept", { kind: SpanKind.PRODUCER, attributes: () => chainedAttributes(accepted) }, () => publish(accepted));
   }
   const stdout = tailOf(outcome.stdout, deps.outputTailBytes);
   const stderr = tailOf(outcome.stderr, deps.outputTailBytes);

@@ -8,6 +8,7 @@ import { encodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts"
 import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { bodyBytes, bodyLimit, HEADER_ALLOWANCE } from "../../lib/nats/payload.ts";
 import { HttpError } from "./errors.ts";
+import { traceHeaders } from "../../lib/tracing/nats.ts";
 
 export type Published = { seq: number; duplicate: boolean };
 
@@ -80,6 +81,8 @@ export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, subj
       throw new HttpError(413, `the ${message.kind} message is too large for the stream: ${bodyBytes(body)} bytes with its envelope, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`);
     }
     const deadline = Date.now() + options.deadlineMs;
+    // The request's trace context (the accept span), the same on every retry.
+    const traced = traceHeaders();
     // Once an attempt may have stored the message (it timed out), a duplicate ack is this write's own.
     let maybeStored = false;
     let last = "is unavailable (not connected to NATS)";
@@ -93,7 +96,7 @@ export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, subj
         continue;
       }
       try {
-        const ack = await js.publish(subject, body, { msgID, timeout: Math.max(1, Math.min(options.timeoutMs, left)) });
+        const ack = await js.publish(subject, body, { msgID, timeout: Math.max(1, Math.min(options.timeoutMs, left)), ...traced });
         return { seq: ack.seq, duplicate: ack.duplicate && !maybeStored };
       } catch (error) {
         if (!passes(error)) throw new HttpError(503, `JetStream did not acknowledge the write (${(error as Error).message}); nothing was accepted, retry later`);

@@ -13,6 +13,7 @@ import { defer, route, runRecorded } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
 import { giveUpDecision } from "./give-up.ts";
 import { type Prior, seenBefore } from "./seen.ts";
+import { annotate } from "../../lib/tracing/tracing.ts";
 
 export type MatcherOptions = {
   js: JetStreamClient;
@@ -63,6 +64,10 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
     };
     const decision = decide(accepted, catalog.current(), new Date().toISOString());
     const { matched, commands } = fitDecision(decision, options.payloadLimit(), deferredOf);
+    annotate(() => {
+      const runs = decision.matched.decisions.filter((d) => d.matched);
+      return { "codex_flows.event.id": accepted.event.id, "codex_flows.event.type": accepted.event.type, "codex_flows.event.generation": generation, "codex_flows.match.steps": decision.matched.decisions.length, "codex_flows.match.matched": runs.map((d) => `${d.flow}/${d.step}`), "codex_flows.match.run_ids": runs.flatMap((d) => (d.runId ? [d.runId] : [])) };
+    });
     const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     await Promise.all(commands.map(({ command, deferred }) => (deferred ? defer(deps, deferred.message, deferred.body) : route(deps, command, message.seq))));
     await publish(decision.matched, { body: matched });
@@ -96,5 +101,6 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
     batch: 8,
     log,
     handle,
+    span: "match",
   });
 }

@@ -3,6 +3,8 @@ import { PULL_EXPIRES_MS, redeliveryDelayMs } from "../../lib/nats/consume.ts";
 import type { Logger } from "../../lib/log.ts";
 import { type AppliedListener, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
 import { type Committed, inlineWriter, type Writer } from "./writer.ts";
+import { inSpan } from "../../lib/tracing/tracing.ts";
+import { applyLinks } from "./trace-ids.ts";
 
 export type ProjectorOptions = {
   js: JetStreamClient;
@@ -86,7 +88,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
         while (queue.length > 0 || inFlight.length > 0) {
           if (queue.length > 0 && inFlight.length < writer.depth) {
             const batch = queue.splice(0, maxBatch);
-            const answer = writer.commit({ after: sent, messages: batch });
+            const after = sent;
+            // One span per batch (tracing on), linked to the traces of its messages.
+            const answer = inSpan("apply", { attributes: () => ({ "codex_flows.batch.messages": batch.length, "codex_flows.batch.last_seq": batch.at(-1)!.seq }), links: () => applyLinks(batch) }, () => writer.commit({ after, messages: batch }));
             sent = batch.at(-1)!.seq;
             const done = (inFlight.at(-1) ?? Promise.resolve()).then(() => answer).then((a) => committed(batch, a));
             // Their failures are taken where `done` is awaited (a batch behind a failed one is never looked at).

@@ -4,9 +4,15 @@ import { evolve } from "./evolve.ts";
 import { isPurge } from "./writes.ts";
 import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { applyBatch, loadBatchState } from "./store.ts";
+import type { MsgHdrs } from "@nats-io/nats-core";
+import { traceIdOf } from "../../lib/tracing/nats.ts";
+import { traceIdsWanted } from "../../lib/tracing/tracing.ts";
+import { recordTraceIds, type Traced } from "./trace-ids.ts";
 
-/** One message of the stream, as the projector took it. */
-export type StreamMessage = { seq: number; data: Uint8Array };
+/** One message of the stream, as the projector took it: its headers (a JsMsg's), or the trace id they named (a batch sent to a writer thread). */
+export type StreamMessage = { seq: number; data: Uint8Array; headers?: MsgHdrs; traceId?: string | null };
+
+const traceOf = (m: StreamMessage): string | null => (m.traceId !== undefined ? m.traceId : traceIdsWanted() ? traceIdOf(m.headers) : null);
 
 /**
  * One batch of stream messages for a commit, in order. `after` is the checkpoint the
@@ -29,7 +35,7 @@ export type Writer = { depth: number; commit(batch: Batch): Promise<Committed>; 
  * is where message i's ends) and their sequences. Its buffers move to the thread without
  * a copy (they are transferred, not cloned).
  */
-type PackedBatch = { after: number; bytes: Uint8Array<ArrayBuffer>; ends: Uint32Array<ArrayBuffer>; seqs: Float64Array<ArrayBuffer> };
+type PackedBatch = { after: number; bytes: Uint8Array<ArrayBuffer>; ends: Uint32Array<ArrayBuffer>; seqs: Float64Array<ArrayBuffer>; traces?: (string | null)[] };
 
 function pack({ after, messages }: Batch): PackedBatch {
   let size = 0;
@@ -43,13 +49,14 @@ function pack({ after, messages }: Batch): PackedBatch {
     ends[i] = at += m.data.length;
     seqs[i] = m.seq;
   });
-  return { after, bytes, ends, seqs };
+  const traces = traceIdsWanted() ? messages.map(traceOf) : [];
+  return { after, bytes, ends, seqs, ...(traces.some((t) => t !== null) ? { traces } : {}) };
 }
 
 /** The batch a writer thread was sent (its messages are views of the one buffer). */
-export function unpack({ after, bytes, ends, seqs }: PackedBatch): Batch {
+export function unpack({ after, bytes, ends, seqs, traces }: PackedBatch): Batch {
   const messages: StreamMessage[] = [];
-  for (let i = 0, start = 0; i < seqs.length; start = ends[i++]!) messages.push({ seq: seqs[i]!, data: bytes.subarray(start, ends[i]) });
+  for (let i = 0, start = 0; i < seqs.length; start = ends[i++]!) messages.push({ seq: seqs[i]!, data: bytes.subarray(start, ends[i]), traceId: traces?.[i] ?? null });
   return { after, messages };
 }
 
@@ -61,10 +68,16 @@ export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writ
     async commit({ after, messages }) {
       const decoded: { seq: number; message: FlowMessage }[] = [];
       const skipped: Committed["skipped"] = [];
-      for (const { seq, data } of messages) {
-        const result = decodeMessage(data);
-        if (result.ok) decoded.push({ seq, message: result.message });
-        else skipped.push({ seq, error: result.error });
+      const traced: Traced[] = [];
+      for (const m of messages) {
+        const result = decodeMessage(m.data);
+        if (!result.ok) {
+          skipped.push({ seq: m.seq, error: result.error });
+          continue;
+        }
+        decoded.push({ seq: m.seq, message: result.message });
+        const traceId = traceOf(m);
+        if (traceId !== null) traced.push({ message: result.message, traceId });
       }
       const last = messages[messages.length - 1]!.seq;
       const eventIds = new Set<string>();
@@ -93,6 +106,7 @@ export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writ
           }
           rest = rest.slice(taken);
         } while (rest.length > 0);
+        recordTraceIds(sqlite, traced);
       }).catch((error: unknown) => {
         // SQLite's own messages ("database or disk is full") name no file: say which.
         if (!String((error as { code?: unknown }).code).startsWith("SQLITE_")) throw error;

@@ -7,6 +7,7 @@ import { releasePort, reservePort } from "../ingress/port.ts";
 import { startIngress } from "../ingress/service.ts";
 import { startMatcherService } from "../matcher/service.ts";
 import { startProjectorService } from "../projector/service.ts";
+import { flushTracing, startTracing } from "../../lib/tracing/tracing.ts";
 
 export const SERVICE_NAMES = ["ingress", "matcher", "executor", "projector"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -35,6 +36,8 @@ export async function startSystem(config: Config, natsUrl: string, names: readon
     releaseLocks();
     throw error;
   }
+  // Off unless an OTLP endpoint is set (docs/tracing.md); once per thread.
+  await startTracing("codex-flows");
   const ctx = await connectContext(config, natsUrl, names.length === 1 ? names[0]! : "flows").catch((error) => {
     releaseLocks();
     throw error;
@@ -67,6 +70,7 @@ export async function startSystem(config: Config, natsUrl: string, names: readon
       }
       await ctx.nc.drain().catch(() => ctx.nc.close());
       releaseLocks();
+      await flushTracing().catch(() => undefined);
     },
   };
 }

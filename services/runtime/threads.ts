@@ -6,6 +6,7 @@ import { releasePort, reservePort } from "../ingress/port.ts";
 import { startIngress } from "../ingress/service.ts";
 import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
+import { flushTracing, startTracing } from "../../lib/tracing/tracing.ts";
 
 /**
  * Starts the named services with the ingress on this thread and the others (projector,
@@ -68,6 +69,7 @@ export async function startThreadedSystem(config: Config, natsUrl: string, names
   let ctx: Awaited<ReturnType<typeof connectContext>> | undefined;
   let ingress: Awaited<ReturnType<typeof startIngress>>;
   try {
+    await startTracing("codex-flows");
     ctx = await connectContext(config, natsUrl, "ingress");
     ingress = await startIngress(ctx, { applied });
   } catch (error) {
@@ -85,6 +87,7 @@ export async function startThreadedSystem(config: Config, natsUrl: string, names
       await ingress.stop().catch((error) => logger("ingress").error("stop failed", { error }));
       await stopWorker();
       await nc.drain().catch(() => nc.close());
+      await flushTracing().catch(() => undefined);
     },
   };
 }

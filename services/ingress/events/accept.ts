@@ -4,6 +4,7 @@ import { acceptedSeq, isTombstoned } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { type Wait, waitForMatch } from "./wait.ts";
+import { contextFrom, inSpan, SpanKind } from "../../../lib/tracing/tracing.ts";
 
 /**
  * The one way an event from outside enters the stream, shared by POST /events,
@@ -36,8 +37,11 @@ export function eventAcceptor(deps: IngressDeps) {
     return { ...base, matched: outcome.matched, runIds: outcome.runIds, ...runs, ...(outcome.why ? { why: outcome.why } : {}), ...(outcome.timedOut ? { waitTimedOut: true } : {}) };
   };
 
-  /** `now`: when the post arrived (its time of acceptance, and where the default wait's deadline counts from). */
-  const accept = async (input: unknown, now: Date, waitAsked: Wait) => {
+  /**
+   * `now`: when the post arrived (its time of acceptance, and where the default wait's deadline counts from).
+   * `request`: the request's headers, whose W3C `traceparent` the accept span continues (docs/tracing.md).
+   */
+  const accept = async (input: unknown, now: Date, waitAsked: Wait, request?: Headers) => {
     const mode = byDeadline(waitAsked, now.getTime());
     const parsed = parseFlowEvent(input, now);
     if (!parsed.ok) throw new HttpError(400, `not a FlowEvent: ${parsed.errors.join("; ")}`, parsed.errors);
@@ -49,12 +53,14 @@ export function eventAcceptor(deps: IngressDeps) {
     // A deleted one (a tombstone) has no match left to wait for.
     if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, isTombstoned(db, event.id) ? undefined : mode);
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
+    const attributes = () => ({ "codex_flows.event.id": event.id, "codex_flows.event.type": event.type, ...(event.source ? { "codex_flows.event.source": event.source } : {}) });
+    const traced = { kind: SpanKind.SERVER, parent: contextFrom(request), attributes };
     if (deps.spool) {
-      const taken = await deps.spool.take(accepted, publish);
+      const taken = await inSpan("accept", traced, () => deps.spool!.take(accepted, publish));
       if (taken.spooled) return spooledAnswer(event.id, taken, mode);
       return await answer(event.id, 0, taken, mode);
     }
-    return await answer(event.id, 0, await publish(accepted), mode);
+    return await answer(event.id, 0, await inSpan("accept", traced, () => publish(accepted)), mode);
   };
 
   /** Runs a write, counting a refusal by its status (/metrics: codex_flows_events_rejected_total). */

@@ -1,3 +1,4 @@
+import { traceFields } from "../../../lib/tracing/links.ts";
 import type { StepDecision } from "../../../lib/protocol/messages.ts";
 import type { EventsTable, ReadModel } from "../../../lib/read-model/database.ts";
 import { ResponseBudget } from "../budget.ts";
@@ -29,6 +30,7 @@ export function presentEvent(row: EventsTable, runIds: string[], budget?: Respon
     chainDepth: row.chain_depth,
     parentRunId: row.parent_run_id,
     runIds,
+    ...traceFields(row.trace_id),
   };
 }
 

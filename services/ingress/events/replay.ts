@@ -3,6 +3,7 @@ import type { EventsTable } from "../../../lib/read-model/database.ts";
 import type { IngressDeps } from "../deps.ts";
 import type { Published } from "../publish.ts";
 import { eventFromRow } from "./present.ts";
+import { inSpan, linkTo, SpanKind } from "../../../lib/tracing/tracing.ts";
 
 /**
  * Publishes a stored event again, marked as the next replay generation: the matcher
@@ -13,5 +14,7 @@ export async function replayStored(deps: Pick<IngressDeps, "publish">, row: Even
   const generation = row.generation + 1;
   const now = new Date().toISOString();
   const accepted: EventAccepted = { v: 1, kind: "event.accepted", event: eventFromRow(row), acceptedAt: now, replay: { generation, requestedAt: now, ...(flow !== undefined ? { flow } : {}) } };
-  return { ...(await deps.publish(accepted)), generation };
+  // A replay is a trace of its own (tracing on), linked to the original event's.
+  const traced = { kind: SpanKind.SERVER, attributes: () => ({ "codex_flows.event.id": row.id, "codex_flows.event.type": row.type, "codex_flows.event.generation": generation }), links: () => linkTo(row.trace_id, { "codex_flows.link": "replay of" }) };
+  return { ...(await inSpan("accept", traced, () => deps.publish(accepted))), generation };
 }

@@ -64,7 +64,7 @@ export function eventRoutes(deps: IngressDeps) {
     if (deps.secret && !verifySignature(deps.secret, body, request.headers)) {
       throw new HttpError(401, "missing or wrong signature: send x-flow-signature-256: sha256=<hex HMAC-SHA256 of the body>");
     }
-    return await acceptInput(parseJson(body), new Date(arrived), mode);
+    return await acceptInput(parseJson(body), new Date(arrived), mode, request.headers);
   };
 
   // `{"flow": F}` limits a replay to F's steps (flow replay --flow F); an unknown flow would silently run nothing.

@@ -1,3 +1,4 @@
+import { traceFields } from "../../../lib/tracing/links.ts";
 import { ATTENTION } from "../../../lib/protocol/status.ts";
 import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
 import type { ResponseBudget } from "../budget.ts";
@@ -60,6 +61,7 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = [], budge
     heldReason: row.held_reason,
     supersededBy: row.superseded_by,
     attempts: attempts.map(presentAttempt),
+    ...traceFields(row.trace_id),
     ...(whole ? {} : { elided: { fields: ["result", "stdout", "stderr"], bytes: heavy, href: `/runs/${encodeURIComponent(row.id)}` } }),
   };
 }

@@ -50,7 +50,7 @@ export function webhookRoutes(deps: IngressDeps, sources: readonly WebhookSource
     }
     set.status = 202;
     // No wait for the match: a sender gives up after seconds (GitHub: 10 s) and reads no runs.
-    return await accept({ id: delivery.id, type: delivery.type, source: source.name, payload }, new Date(), undefined);
+    return await accept({ id: delivery.id, type: delivery.type, source: source.name, payload }, new Date(), undefined, request.headers);
   };
   const app = new Elysia({ name: "webhooks" });
   for (const source of sources) {

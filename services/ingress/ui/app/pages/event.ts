@@ -77,6 +77,7 @@ export async function eventPage(ctx: PageContext, id?: string): Promise<void> {
     ];
     if (event.generation > 0) facts.push(["Replays", String(event.generation)]);
     if (event.parentRunId) facts.push(["Chained from", link(`/ui/runs/${encodeURIComponent(event.parentRunId)}`, event.parentRunId)]);
+    if (event.traceUrl) facts.push(["Trace", h("a", { href: event.traceUrl, target: "_blank", rel: "noopener" }, event.traceId ?? "trace")]);
     show(
       body,
       h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),

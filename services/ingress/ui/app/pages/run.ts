@@ -69,6 +69,7 @@ function summary(run: RunView): HTMLElement {
   ];
   if (run.generation > 0) facts.push(["Replay", `generation ${run.generation}`]);
   if (run.waiting) facts.push(["Waiting", run.waiting]);
+  if (run.traceUrl) facts.push(["Trace", h("a", { href: run.traceUrl, target: "_blank", rel: "noopener" }, run.traceId ?? "trace")]);
   return h(
     "div",
     {},

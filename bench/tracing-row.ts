@@ -1,0 +1,71 @@
+/**
+ * Row tracing (opt-in, `--only tracing`): `flow serve all` under the `all` row's load
+ * (POST /events ?wait=none, 16 connections, events no flow matches) with tracing off, then
+ * on (OTEL_EXPORTER_OTLP_ENDPOINT set: an accept and a match span per event, the trace
+ * context in every message's headers, spans exported over OTLP/HTTP to a sink in this
+ * process that only counts them), and how long the projector then takes to catch up.
+ * Off and on alternate, twice each, and each keeps its best run: on a shared machine the
+ * load of the moment would otherwise decide more than tracing does.
+ * Target: with tracing on, at least TRACING_RATIO of the requests/s off.
+ */
+import { join } from "node:path";
+import { type EmbeddedNats, freePort } from "../lib/nats/nats-server.ts";
+import { startServer, waitHealthy } from "./procs.ts";
+import { type AllFigures, catchUp, loadWithCpu, type LoadOptions, progress, ROOT, serviceEnv, tempDir } from "./rows.ts";
+import { loadRow, type Row } from "./table.ts";
+import { round } from "./stats.ts";
+
+export const TRACING_RATIO = 0.9;
+export type TracingFigures = { off: AllFigures; on: AllFigures; exportedBytes: number; exports: number };
+
+async function measureOnce(nats: EmbeddedNats, opts: LoadOptions, endpoint: string | undefined): Promise<AllFigures> {
+  const port = await freePort();
+  const label = endpoint ? "traced" : "untraced";
+  const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined };
+  const server = startServer(`serve-${label}`, [process.execPath, join(ROOT, "bin", "flow.ts"), "serve", "all"], env, ROOT);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitHealthy(server, `${base}/healthz`);
+    progress(`flow serve all, tracing ${endpoint ? "on" : "off"}, up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
+    const figures = await loadWithCpu(`load-${label}`, ["--url", `${base}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+    const caught = await catchUp(base);
+    return { ...figures, threads: true, catchUpMs: caught.ms, lagAfterLoad: caught.lag };
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function measureTracing(nats: EmbeddedNats, opts: LoadOptions): Promise<TracingFigures> {
+  let exportedBytes = 0;
+  let exports = 0;
+  // The trace backend is a sink that answers at once: the row measures our side of tracing, not a backend's.
+  const sink = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      exportedBytes += (await request.arrayBuffer()).byteLength;
+      exports++;
+      return new Response("{}", { headers: { "content-type": "application/json" } });
+    },
+  });
+  try {
+    const best = (a: AllFigures, b: AllFigures) => (b.rps > a.rps ? b : a);
+    let off = await measureOnce(nats, opts, undefined);
+    let on = await measureOnce(nats, opts, `http://127.0.0.1:${sink.port}`);
+    off = best(off, await measureOnce(nats, opts, undefined));
+    on = best(on, await measureOnce(nats, opts, `http://127.0.0.1:${sink.port}`));
+    if (exports === 0) throw new Error("tracing on, yet no span reached the OTLP sink");
+    return { off, on, exportedBytes, exports };
+  } finally {
+    await sink.stop(true);
+  }
+}
+
+export function tracingRows(t: TracingFigures): Row[] {
+  const ratio = t.on.rps / t.off.rps;
+  const caught = (f: AllFigures) => (f.catchUpMs === undefined ? "NOT caught up in 120 s" : `caught up ${round(f.catchUpMs / 1000)} s after`);
+  return [
+    loadRow("tracing off", t.off, "(the base)", true, `flow serve all, POST /events ?wait=none, ${t.off.latency.count} requests; projector ${caught(t.off)}`),
+    loadRow("tracing on", t.on, `>=${round(TRACING_RATIO * 100)}% of off`, ratio >= TRACING_RATIO, `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB`),
+  ];
+}
