@@ -150,7 +150,7 @@ describe("first contact: what the docs say the commands do", () => {
     cpSync(join(cwd, "flows", "dup", "exec", "flows-copy.ts"), join(cwd, ".codex", "flows", "dup", "exec", "codex-copy.ts"));
     const found = discoverFlows(cwd);
     expect(found.flows.map((f) => [f.name, f.steps.map((s) => s.name)])).toEqual([["dup", ["codex-copy"]]]);
-    for (const doc of ["README.md", "bin/flow.ts"]) {
+    for (const doc of ["README.md", "cli/help.ts"]) {
       expect(read(doc)).toContain(".codex/flows and flows; on a name clash .codex/flows wins");
       expect(read(doc)).not.toContain(".codex/flows first");
     }

@@ -2,7 +2,7 @@
 // the step's outcome (its runner's `stoppedBy`, or the guard's kill), never from the
 // executor kind: stoppedByFence takes no executor.
 import { describe, expect, test } from "bun:test";
-import { stoppedByFence } from "../services/executor/attempt.ts";
+import { stoppedByFence } from "../services/executor/record.ts";
 
 describe("stopped by the fence, read from the outcome", () => {
   test("given a step its runner stopped for the fence, then it was, however its process ended (a direct group's SIGKILL, a systemd-run client's exit 255)", () => {

@@ -1,34 +1,15 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse, TomlError } from "smol-toml";
-import { type Debounce, DEBOUNCE_KEYS, parseDebounce } from "./debounce.ts";
-import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "../protocol/event.ts";
 import { parseRetention, type Retention } from "./retention.ts";
 import { isSystemSecret, validEnvNames } from "../runners/step-env.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
-import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
-import { parseWarm, type WarmOptions } from "./warm.ts";
 import { fieldLine } from "./toml-lines.ts";
+import { type FlowStep, parseStep } from "./manifest-step.ts";
 import { checkKeys, type Collect, describe, type Fail, isPositiveInteger, readName, readString, readTable, type Table } from "./manifest-read.ts";
 
-export type Runner = "bun" | "code-mode";
-export const RUNNERS: readonly Runner[] = ["bun", "code-mode"];
-export const DEFAULT_TIMEOUT_MS = 300_000;
+export { DEFAULT_TIMEOUT_MS, type FlowStep, type Runner, RUNNERS, type StepTrigger } from "./manifest-step.ts";
 
-export type StepTrigger = { type: string; schema?: string; schemaPath?: string; debounce?: Debounce };
-export type FlowStep = {
-  name: string;
-  runner: Runner;
-  script: string;
-  scriptPath: string;
-  timeoutMs: number;
-  cwd?: string;
-  workingDirectory: string;
-  trigger: StepTrigger;
-  policy: StepPolicy;
-  /** `warm`: served by long-lived workers that import the module once (lib/flows/warm.ts); absent: spawned per run. */
-  warm?: WarmOptions;
-};
 /** A step left out of its flow because it cannot run (its script is missing); the rest of the flow loads. */
 export type BrokenStep = { step: string; field: string; message: string };
 export type Flow = {
@@ -70,13 +51,10 @@ export class ManifestError extends Error {
 
 
 
-const EVENT_TYPE = new RegExp(EVENT_TYPE_PATTERN);
 // Unknown keys are rejected because in a hand-written manifest they are almost always typos.
 const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "env", "steps", "schedules", "retention"];
 const GUIDANCE_KEYS = ["skills"];
 const ENV_KEYS = ["secrets"];
-const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", "warm", ...STEP_POLICY_KEYS];
-const TRIGGER_KEYS = ["type", "schema", ...DEBOUNCE_KEYS];
 
 
 /**
@@ -182,52 +160,6 @@ function parseToml(text: string, path: string): Table {
   }
 }
 
-/** One `[[steps]]` table; undefined when it had errors (kept by `collect`), each field checked whatever the others say. */
-function parseStep(value: unknown, field: string, root: string, fail: Fail, collect: Collect): FlowStep | undefined {
-  const step = collect(() => readTable(value, field, fail));
-  if (!step) return undefined;
-  let ok = checkKeys(step, STEP_KEYS, field, fail, collect);
-  const need = <T>(read: () => T): T => {
-    const value = collect(read);
-    if (value === undefined) ok = false;
-    return value as T;
-  };
-  const name = need(() => readName(step.name, `${field}.name`, fail));
-  const runner = step.runner;
-  need(() => RUNNERS.includes(runner as Runner) || fail(`${field}.runner`, `expected one of ${RUNNERS.map((r) => `"${r}"`).join(", ")}, got ${describe(runner)}`));
-  const script = need(() => readString(step.script, `${field}.script`, fail));
-  const scriptPath = script === undefined ? undefined : need(() => insideRoot(root, script, `${field}.script`, fail));
-  const timeoutMs = step.timeout_ms ?? DEFAULT_TIMEOUT_MS;
-  need(() => isPositiveInteger(timeoutMs) || fail(`${field}.timeout_ms`, `expected a positive integer of milliseconds, got ${describe(timeoutMs)}`));
-  // cwd may leave the flow folder on purpose (a flow that works on the repository holding it uses "../..").
-  const cwd = step.cwd === undefined ? undefined : need(() => readString(step.cwd, `${field}.cwd`, fail));
-  if (cwd !== undefined) need(() => !isAbsolute(cwd) || fail(`${field}.cwd`, `expected a path relative to the flow folder, got "${cwd}"`));
-  const stepTrigger = need(() => parseTrigger(readTable(step.trigger, `${field}.trigger`, fail), `${field}.trigger`, root, fail, collect));
-  const policy = need(() => parseStepPolicy(step, field, fail));
-  if (!ok || !stepTrigger) return undefined;
-  const parsed: FlowStep = { name, runner: runner as Runner, script, scriptPath: scriptPath!, timeoutMs: timeoutMs as number, workingDirectory: resolve(root, cwd ?? "."), trigger: stepTrigger, policy };
-  if (cwd !== undefined) parsed.cwd = cwd;
-  const warm = parseWarm(step.warm, runner as Runner, `${field}.warm`, fail);
-  if (warm) parsed.warm = warm;
-  return parsed;
-}
-
-/** A step's `[steps.trigger]`; undefined when one of its fields is wrong (each kept by `collect`). */
-function parseTrigger(trigger: Table, field: string, root: string, fail: Fail, collect: Collect): StepTrigger | undefined {
-  let ok = checkKeys(trigger, TRIGGER_KEYS, field, fail, collect);
-  const type = collect(() => readString(trigger.type, `${field}.type`, fail));
-  if (type !== undefined && (type.length > EVENT_TYPE_MAX || !EVENT_TYPE.test(type))) {
-    ok = collect(() => fail(`${field}.type`, `expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release), got "${type}"`)) ?? false;
-  }
-  const schema = trigger.schema === undefined ? undefined : collect(() => readString(trigger.schema, `${field}.schema`, fail));
-  const schemaPath = schema === undefined ? undefined : collect(() => insideRoot(root, schema, `${field}.schema`, fail));
-  const debounce = collect(() => parseDebounce(trigger, field, fail) ?? null);
-  if (!ok || type === undefined || (trigger.schema !== undefined && schemaPath === undefined) || debounce === undefined) return undefined;
-  const parsed: StepTrigger = schema === undefined ? { type } : { type, schema, schemaPath };
-  if (debounce) parsed.debounce = debounce;
-  return parsed;
-}
-
 function parseSchedules(value: unknown, fail: Fail, collect: Collect): Schedule[] | undefined {
   if (!Array.isArray(value)) return collect(() => fail("schedules", `expected [[schedules]] tables, got ${describe(value)}`));
   const seen = new Set<string>();
@@ -263,12 +195,3 @@ function parseEnv(env: Table, fail: Fail): { secrets: string[] } {
   return { secrets: secrets as string[] };
 }
 
-/** A path as written must resolve to something strictly inside the flow folder (absolute paths included). */
-function insideRoot(root: string, written: string, field: string, fail: Fail): string {
-  const absolute = resolve(root, written);
-  const rel = relative(root, absolute);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
-    fail(field, `"${written}" must be a path inside the flow folder ${root}`);
-  }
-  return absolute;
-}

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import type { FlowResultParse } from "../protocol/flow-result.ts";
 import { hasDefaultExport, MODULE_ENTRY } from "./bun-module.ts";
-import { type Launched, launchStep, stepEnvironment } from "./launch.ts";
+import { stepEnvironment } from "./environment.ts";
+import { type Launched, launchStep } from "./launch.ts";
 import { crashSummary, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
 import { stopReasonOf } from "./stops.ts";
 import type { StepOutcome, StepRunRequest, StopReason } from "./types.ts";

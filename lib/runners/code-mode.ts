@@ -4,7 +4,8 @@ import { agentMessageText, APP_SERVER_ARGS, CODE_MODE_EXECUTE, codeModeSource, i
 import { ConnectionClosedError } from "../codex/jsonrpc.ts";
 import type { Turn } from "../codex/protocol.ts";
 import { parseFlowResult } from "../protocol/flow-result.ts";
-import { launchStep, stepEnvironment } from "./launch.ts";
+import { stepEnvironment } from "./environment.ts";
+import { launchStep } from "./launch.ts";
 import { lastNonEmptyLine, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
 import { stopReasonOf } from "./stops.ts";
 import type { StepOutcome, StepRunRequest } from "./types.ts";

@@ -7,20 +7,19 @@ import { type Publish, publisher, retrying } from "../../lib/nats/publish.ts";
 import { fenceAfterMs, holdLease, type Lease } from "../../lib/nats/lease.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { RunFinished, RunStep } from "../../lib/protocol/messages.ts";
-import { tailOf } from "../../lib/runners/capture.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
 import { executeStep } from "../../lib/runners/index.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
-import { type ChainLimits, chainedEvents, runBudget } from "../../lib/flows/chain.ts";
-import { encodeFinished, eventsThatFit, withResultThatFits } from "./fit.ts";
+import { type ChainLimits, runBudget } from "../../lib/flows/chain.ts";
+import { encodeFinished } from "./fit.ts";
+import { type Finish, noRun, recordOutcome, stoppedByFence } from "./record.ts";
 import { LocalWriteError, localWriteReason } from "./local-write.ts";
 import { liveOutput } from "./output.ts";
 import { type AbortReason, decideAttempt } from "./decide.ts";
 import { runEventFor } from "./run-events.ts";
-import { isRetryable, retryAfter } from "./retry.ts";
 import { annotate, inSpan, SpanKind } from "../../lib/tracing/tracing.ts";
-import { attemptAttributes, chainedAttributes, finishedAttributes, recordQueueWait, stepTraceEnv } from "./trace.ts";
+import { attemptAttributes, finishedAttributes, recordQueueWait, stepTraceEnv } from "./trace.ts";
 
 export type AttemptDeps = {
   nc: NatsConnection;
@@ -119,8 +118,6 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
     deps.inflight.delete(command.runId);
   }
 }
-
-type Finish = (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent?: number) => Promise<void>;
 
 /** What may end an attempt early: a cancel or shutdown (`controller`), or its lease given up (`fence` aborts). */
 type Stops = { controller: AbortController; fence: AbortSignal; lease: Lease };
@@ -235,53 +232,5 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
     );
   }
 
-  const limit = deps.payloadLimit();
-  const outcome = withResultThatFits(ran, limit);
-  const failuresBefore = lastFinished?.failures ?? 0;
-  const retryInMs = retryAfter(outcome, found.step.policy, failuresBefore);
-  const proposed = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits) : { events: [], problems: [], unspent: runBudget(command, deps.chainLimits) };
-  const fitting = eventsThatFit(proposed.events, limit);
-  const chained = { events: fitting.events, problems: [...proposed.problems, ...fitting.problems] };
-  for (const accepted of chained.events) {
-    await inSpan("accept", { kind: SpanKind.PRODUCER, attributes: () => chainedAttributes(accepted) }, () => publish(accepted));
-  }
-  const stdout = tailOf(outcome.stdout, deps.outputTailBytes);
-  const stderr = tailOf(outcome.stderr, deps.outputTailBytes);
-  const error = [outcome.error, ...chained.problems].filter(Boolean).join("; ");
-  await finish({
-    status: outcome.status,
-    exitCode: outcome.exitCode,
-    signal: outcome.signal,
-    ...(outcome.result ? { result: outcome.result } : {}),
-    ...(error ? { error } : {}),
-    stdout: stdout.text,
-    stderr: stderr.text,
-    stdoutTruncated: outcome.stdoutTruncated || stdout.truncated,
-    stderrTruncated: outcome.stderrTruncated || stderr.truncated,
-    startedAt: outcome.startedAt,
-    finishedAt: outcome.finishedAt,
-    durationMs: outcome.durationMs,
-    failures: failuresBefore + (isRetryable(outcome) ? 1 : 0),
-    ...(retryInMs !== undefined ? { retryInMs } : {}),
-    ...(chained.events.length > 0 ? { next: chained.events.map((e) => e.event.id) } : {}),
-    ...(outcome.unit ? { unit: outcome.unit } : {}),
-  }, proposed.unspent);
-  log.info("run finished", { runId: command.runId, flow: command.flow, step: command.step, attempt, status: outcome.status, ms: Math.round(outcome.durationMs), ...(retryInMs !== undefined ? { retryInMs } : {}) });
-  return retryInMs === undefined ? "ack" : { nak: retryInMs };
-}
-
-/**
- * Whether a fenced step was stopped by the fence rather than ending on its own, read from
- * its outcome whatever the runner and executor: its runner stopped it for the fence
- * (`stoppedBy`), or this host's guard killed it while the executor was frozen (`guardKilled`:
- * the guard's note), which the step, or its systemd-run client, died of (SIGKILL).
- */
-export function stoppedByFence(ran: Pick<StepOutcome, "stoppedBy" | "signal">, guardKilled: boolean): boolean {
-  return ran.stoppedBy === "fenced" || (guardKilled && ran.signal === "SIGKILL");
-}
-
-/** An attempt that ends before any step process starts. */
-function noRun(status: RunFinished["status"], error: string): Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt"> {
-  const now = new Date().toISOString();
-  return { status, exitCode: null, signal: null, error, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0 };
+  return await recordOutcome(deps, command, attempt, ran, { policy: found.step.policy, lastFinished }, publish, finish);
 }
