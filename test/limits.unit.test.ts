@@ -2,6 +2,7 @@
 // output pieces and decision fitting, given/when/then.
 import { describe, expect, test } from "bun:test";
 import { nestsDeeperThan } from "../lib/json-depth.ts";
+import { parseFlowEvent } from "../lib/protocol/event.ts";
 import { ResultLineMeter } from "../lib/runners/result-line.ts";
 import { chainedEvents, type ChainLimits, runBudget } from "../lib/flows/chain.ts";
 import { runEventFor } from "../services/executor/run-events.ts";
@@ -120,5 +121,12 @@ describe("fitDecision", () => {
   test("given a command that fits, when fitted, then it is sent unchanged", () => {
     const decision = decide(accepted(), index, T0);
     expect(fitDecision(decision, 1_000_000).commands.map((c) => c.command)).toEqual(decision.commands);
+  });
+});
+
+describe("a FlowEvent's length limits count code points, as JSON Schema (and the OpenAPI document) does", () => {
+  test("given 40 mathematical letters (80 UTF-16 units) as occurredAt, when parsed, then it fits the limit of 64; 65 of them do not", () => {
+    expect(parseFlowEvent({ id: "a", type: "x.y", occurredAt: "𝕿".repeat(40) }, new Date())).toMatchObject({ ok: true });
+    expect(parseFlowEvent({ id: "a", type: "x.y", occurredAt: "𝕿".repeat(65) }, new Date())).toEqual({ ok: false, errors: ["occurredAt: expected string length less or equal to 64"] });
   });
 });

@@ -1,5 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 
 /**
  * Event types are dot-separated segments of letters, digits and `_ - : / @ +`
@@ -79,7 +80,10 @@ export function parseFlowEvent(value: unknown, now: Date): EventCheck {
     return { ok: false, errors: ["body: expected a JSON object (a FlowEvent)"] };
   }
   // The compiled check is the hot path; errors are only collected for an event that fails it.
-  if (!inputCheck.Check(value)) return { ok: false, errors: firstErrorPerField([...inputCheck.Errors(value)]).map(describeError) };
+  if (!inputCheck.Check(value)) {
+    const errors = [...inputCheck.Errors(value)].filter((error) => !withinCodePoints(error));
+    if (errors.length > 0) return { ok: false, errors: firstErrorPerField(errors).map(describeError) };
+  }
   const input = value as FlowEventInput;
   const event: FlowEvent = {
     id: input.id,
@@ -102,6 +106,18 @@ function describeError(error: SchemaError): string {
 }
 
 type SchemaError = { path: string; message: string };
+
+/**
+ * JSON Schema counts a string's length in code points (as the OpenAPI document's readers
+ * and the original backend's clients do); TypeBox counts UTF-16 units, so a string of
+ * astral characters (emoji, mathematical letters) is twice as long to it. A maxLength that
+ * only the UTF-16 count breaks is no error.
+ */
+function withinCodePoints(error: ValueError): boolean {
+  if (error.type !== ValueErrorType.StringMaxLength || typeof error.value !== "string") return false;
+  const max = (error.schema as { maxLength?: number }).maxLength;
+  return max !== undefined && [...error.value].length <= max;
+}
 
 /** TypeBox reports every failed keyword; the first one per field is the one that explains it. */
 function firstErrorPerField(errors: SchemaError[]): SchemaError[] {

@@ -11,8 +11,14 @@ import type { Published } from "../publish.ts";
 /** The longest reason an operator may give (in the body's `reason` or `?reason=`). */
 export const MAX_REASON = 2000;
 
+/**
+ * The longest `?reason=`: a URL carries it, and a request line over the server's limit is
+ * refused (431) before any route sees it; 500 characters fit even percent-encoded 4-byte ones.
+ */
+export const MAX_QUERY_REASON = 500;
+
 /** `?reason=`: why, recorded in the audit log (the body's `reason` wins when both are given). */
-export const ReasonQuery = { reason: t.Optional(t.String({ maxLength: MAX_REASON, description: "Why: recorded in the audit log (GET /audit)" })) };
+export const ReasonQuery = { reason: t.Optional(t.String({ maxLength: MAX_QUERY_REASON, description: "Why: recorded in the audit log (GET /audit); a longer one goes in the body's reason" })) };
 
 /** The optional body of an operation that takes nothing else (cancel, retry): `{"reason": "..."}`. */
 export const ReasonBody = t.Object({ reason: t.Optional(t.String({ maxLength: MAX_REASON, description: "Why: recorded in the audit log (GET /audit)" })) }, { additionalProperties: false });
