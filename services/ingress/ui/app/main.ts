@@ -8,6 +8,7 @@ import { setToken, TokenNeeded } from "./api.ts";
 import { navigate } from "./nav.ts";
 import type { PageContext } from "./page.ts";
 import { errorBox, h, show } from "./dom.ts";
+import { chainPage } from "./pages/chain.ts";
 import { eventPage } from "./pages/event.ts";
 import { eventsPage } from "./pages/events.ts";
 import { flowsPage } from "./pages/flows.ts";
@@ -28,6 +29,7 @@ const ROUTES: [RegExp, Page, string][] = [
   [/^\/ui\/runs\/([^/]+)$/, runPage, "Run"],
   [/^\/ui\/events\/?$/, eventsPage, "Events"],
   [/^\/ui\/events\/([^/]+)$/, eventPage, "Event"],
+  [/^\/ui\/events\/([^/]+)\/chain$/, chainPage, "Chain"],
   [/^\/ui\/flows\/?$/, flowsPage, "Flows"],
   [/^\/ui\/hosts\/?$/, hostsPage, "Hosts"],
   [/^\/ui\/overview\/?$/, overviewPage, "Overview"],
