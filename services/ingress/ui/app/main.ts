@@ -15,6 +15,7 @@ import { flowsPage } from "./pages/flows.ts";
 import { hostsPage } from "./pages/hosts.ts";
 import { overviewPage } from "./pages/overview.ts";
 import { schedulesPage } from "./pages/schedules.ts";
+import { searchPage } from "./pages/search.ts";
 import { runPage } from "./pages/run.ts";
 import { runsPage } from "./pages/runs.ts";
 import { auditPage } from "./pages/audit.ts";
@@ -35,6 +36,7 @@ const ROUTES: [RegExp, Page, string][] = [
   [/^\/ui\/overview\/?$/, overviewPage, "Overview"],
   [/^\/ui\/schedules\/?$/, schedulesPage, "Schedules"],
   [/^\/ui\/audit\/?$/, auditPage, "Audit"],
+  [/^\/ui\/search\/?$/, searchPage, "Search"],
 ];
 
 let current: AbortController | undefined;
