@@ -61,6 +61,8 @@ describe("POST /runs/cancel", () => {
     expect((await call(OPS, "POST", "/runs/cancel", { filter: {} })).status).toBe(400);
     expect((await call(OPS, "POST", "/runs/cancel", { ids: ["x"], filter: { flow: "stuck" } })).status).toBe(400);
     expect((await call(OPS, "POST", "/runs/cancel", { filter: { status: "completed" } })).status).toBe(400);
+    expect((await call(OPS, "POST", "/runs/cancel", { filter: { since: "yesterday" } })).status).toBe(400);
+    expect((await call(OPS, "POST", "/runs/cancel", {})).status).toBe(400);
   });
 
   test("a selection by ids: the live ones canceled, each with an audit record naming the token and reason; unknown ids skipped", async () => {

@@ -23,26 +23,32 @@ const Filter = t.Object(
     since: t.Optional(Time),
     until: t.Optional(Time),
   },
-  { additionalProperties: false, description: "Runs that match every field given (as GET /runs's filters), among those still queued or running" },
+  { additionalProperties: false, minProperties: 1, description: "Runs that match every field given (as GET /runs's filters), among those still queued or running" },
 );
 
-export const BulkCancelBody = t.Object(
-  {
-    ids: t.Optional(t.Array(t.String({ minLength: 1 }), { minItems: 1, maxItems: BULK_LIMIT, description: "The runs picked (a selection)" })),
-    filter: t.Optional(Filter),
-    dryRun: t.Optional(t.Boolean({ description: "true (the default): count and list what would be canceled, cancel nothing" })),
-    reason: t.Optional(t.String({ maxLength: MAX_REASON, description: "Why: recorded in the audit log, once per run" })),
-  },
-  { additionalProperties: false },
+const DryRunField = t.Optional(t.Boolean({ description: "true (the default): count and list what would be canceled, cancel nothing" }));
+const ReasonField = t.Optional(t.String({ maxLength: MAX_REASON, description: "Why: recorded in the audit log, once per run" }));
+export const BulkCancelBody = t.Union(
+  [
+    t.Object({ ids: t.Array(t.String({ minLength: 1 }), { minItems: 1, maxItems: BULK_LIMIT, description: "The runs picked (a selection)" }), dryRun: DryRunField, reason: ReasonField }, { additionalProperties: false }),
+    t.Object({ filter: Filter, dryRun: DryRunField, reason: ReasonField }, { additionalProperties: false }),
+  ],
+  { error: `expected {"ids": [...]} (at most ${BULK_LIMIT}) or {"filter": {...}} (at least one field), with "dryRun" and "reason"` },
 );
 export type BulkCancelBody = Static<typeof BulkCancelBody>;
 
 
 type Row = { id: string; flow_name: string; step_name: string; status: string; event_id: string; attempt: number; cancel_requested_at: string | null };
 
+function isoOf(name: string, value: string): string {
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new HttpError(400, `invalid body: /filter/${name}: expected an ISO-8601 time, got ${JSON.stringify(value)}`);
+  return at.toISOString();
+}
+
 async function selection(deps: IngressDeps, body: BulkCancelBody): Promise<{ rows: Row[]; matched: number; skipped: { id: string; why: string }[] }> {
   const columns = ["id", "flow_name", "step_name", "status", "event_id", "attempt", "cancel_requested_at"] as const;
-  if (body.ids) {
+  if ("ids" in body) {
     const ids = [...new Set(body.ids)];
     const found = new Map((await deps.db.selectFrom("runs").select(columns).where("id", "in", ids).execute()).map((r) => [r.id, r]));
     const skipped: { id: string; why: string }[] = [];
@@ -56,7 +62,7 @@ async function selection(deps: IngressDeps, body: BulkCancelBody): Promise<{ row
     }
     return { rows, matched: rows.length, skipped };
   }
-  const f = body.filter!;
+  const f = body.filter;
   const live = RUN_STATUSES.filter((s) => !FINAL_STATUSES.has(s));
   let query = deps.db.selectFrom("runs").where("status", "in", f.status ? [f.status] : live).where("cancel_requested_at", "is", null);
   if (f.flow) query = query.where("flow_name", "=", f.flow);
@@ -64,8 +70,8 @@ async function selection(deps: IngressDeps, body: BulkCancelBody): Promise<{ row
   if (f.eventId) query = query.where("event_id", "=", f.eventId);
   if (f.queue) query = query.where("queue", "=", f.queue);
   if (f.host) query = query.where("host", "=", f.host);
-  if (f.since) query = query.where("created_at", ">=", new Date(f.since).toISOString());
-  if (f.until) query = query.where("created_at", "<", new Date(f.until).toISOString());
+  if (f.since) query = query.where("created_at", ">=", isoOf("since", f.since));
+  if (f.until) query = query.where("created_at", "<", isoOf("until", f.until));
   const counted = await query.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
   const rows = await query.select(columns).orderBy("created_at").orderBy("id").limit(BULK_LIMIT).execute();
   return { rows, matched: Number(counted?.n ?? 0), skipped: [] };
@@ -80,8 +86,6 @@ async function selection(deps: IngressDeps, body: BulkCancelBody): Promise<{ row
  * request), as POST /runs/:id/cancel writes; the answer comes once the read model has them.
  */
 export async function bulkCancel(deps: IngressDeps, request: Request, body: BulkCancelBody): Promise<BulkCancelAnswer> {
-  if ((body.ids === undefined) === (body.filter === undefined)) throw new HttpError(400, "invalid body: give either ids (a selection) or filter, not both and not neither");
-  if (body.filter && Object.keys(body.filter).length === 0) throw new HttpError(400, "invalid body: an empty filter would name every live run; name a flow, step, event, queue, status or time range");
   const { rows, matched, skipped } = await selection(deps, body);
   for (const row of rows) checkScope(request, row.flow_name, `run ${row.id}`);
   const dryRun = body.dryRun ?? true;
@@ -89,7 +93,7 @@ export async function bulkCancel(deps: IngressDeps, request: Request, body: Bulk
   const answer = { dryRun, matched, runs, remaining: Math.max(0, matched - rows.length), skipped };
   if (dryRun) return answer;
   const requestedAt = new Date().toISOString();
-  const how = body.ids ? `${body.ids.length} id${body.ids.length === 1 ? "" : "s"}` : `filter ${JSON.stringify(body.filter)}`;
+  const how = "ids" in body ? `${body.ids.length} id${body.ids.length === 1 ? "" : "s"}` : `filter ${JSON.stringify(body.filter)}`;
   let last = 0;
   for (const row of rows) {
     const message: RunCancelRequested = { v: 1, kind: "run.cancel", runId: row.id, requestedAt, reason: body.reason ?? "requested through the API (bulk cancel)" };
