@@ -32,6 +32,7 @@ beforeAll(async () => {
     stuck: [{ name: "wait", type: "b.stuck", source: echoStep(), extra: nowhere }],
     picked: [{ name: "wait", type: "b.picked", source: echoStep(), extra: nowhere }],
     ui: [{ name: "wait", type: "b.ui", source: echoStep(), extra: nowhere }],
+    done: [{ name: "echo", type: "b.done", source: echoStep() }],
   });
   const named = [{ name: "viewer", token: READER, role: "read" }, { name: "oncall", token: OPS, role: "operate" }, { name: "picked-ci", token: SCOPED, role: "operate", flows: ["picked"] }];
   const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
@@ -41,6 +42,7 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) await json(call(OPS, "POST", "/events?wait=matched", { id: `b-stuck-${i}`, type: "b.stuck", payload: {} }));
   for (let i = 0; i < 2; i++) await json(call(OPS, "POST", "/events?wait=matched", { id: `b-picked-${i}`, type: "b.picked", payload: {} }));
   for (let i = 0; i < 4; i++) await json(call(OPS, "POST", "/events?wait=matched", { id: `b-ui-${i}`, type: "b.ui", payload: {} }));
+  for (let i = 0; i < 2; i++) await json(call(OPS, "POST", "/events?wait=true", { id: `b-done-${i}`, type: "b.done", payload: {} }));
   await eventually(async () => (await runsOf("status=queued")).length === 9, 15_000, "nine queued runs");
 });
 
@@ -86,6 +88,29 @@ describe("POST /runs/cancel", () => {
     const answer = await json(call(OPS, "POST", "/runs/cancel", { filter: { flow: "stuck", status: "queued" }, dryRun: false }));
     expect(answer).toMatchObject({ dryRun: false, matched: 3 });
     expect((await runsOf("flow=stuck")).map((r) => r.status)).toEqual(["canceled", "canceled", "canceled"]);
+  });
+});
+
+describe("POST /runs/retry", () => {
+  test("the ended runs of a filter: a dry run, then a new attempt of each, with an audit record; live runs are not retried", async () => {
+    const dry = await json(call(OPS, "POST", "/runs/retry", { filter: { flow: "done" } }));
+    expect(dry).toMatchObject({ dryRun: true, matched: 2 });
+    expect((await runsOf("flow=done")).map((r) => r.attemptCount)).toEqual([1, 1]);
+    const done = await json(call(OPS, "POST", "/runs/retry", { filter: { flow: "done", status: "completed" }, dryRun: false, reason: "try again" }));
+    expect(done).toMatchObject({ dryRun: false, matched: 2, skipped: [] });
+    await eventually(async () => (await runsOf("flow=done")).every((r) => r.attemptCount === 2 && r.status === "completed"), 15_000, "second attempts completed");
+    const audit = await eventually(async () => {
+      const entries = (await json(call(READER, "GET", "/audit?action=retry&flow=done"))).entries;
+      return entries.length === 2 ? entries : false;
+    }, 15_000, "two retry records");
+    for (const entry of audit) expect(entry).toMatchObject({ actor: "oncall", reason: "try again" });
+    // Runs still queued are not retried.
+    const queued = await runsOf("flow=ui&status=queued");
+    const again = await json(call(OPS, "POST", "/runs/retry", { ids: queued.map((r) => r.id), dryRun: false }));
+    expect(again.runs).toEqual([]);
+    expect(again.skipped.map((s: Json) => s.why)).toEqual(queued.map(() => "still queued"));
+    expect((await call(READER, "POST", "/runs/retry", { filter: { flow: "done" } })).status).toBe(403);
+    expect((await call(OPS, "POST", "/runs/retry", { filter: { status: "queued" } })).status).toBe(400);
   });
 });
 
