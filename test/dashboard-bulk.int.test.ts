@@ -1,5 +1,5 @@
 /**
- * Bulk cancel (issue 23): POST /runs/cancel over a selection or a filter, a dry run first,
+ * Bulk cancel (issue 23): POST /bulk/cancel over a selection or a filter, a dry run first,
  * the token roles and scopes, one audit record per run; and the Runs page's bulk cancel in
  * real headless Chromium: the count first, then the cancel. Runs stay queued (their step
  * runs on a host that does not exist), so there is something to cancel.
@@ -46,30 +46,30 @@ beforeAll(async () => {
   await eventually(async () => (await runsOf("status=queued")).length === 9, 15_000, "nine queued runs");
 });
 
-describe("POST /runs/cancel", () => {
+describe("POST /bulk/cancel", () => {
   test("a dry run (the default) counts and lists, and cancels nothing", async () => {
-    const answer = await json(call(OPS, "POST", "/runs/cancel", { filter: { flow: "stuck" } }));
+    const answer = await json(call(OPS, "POST", "/bulk/cancel", { filter: { flow: "stuck" } }));
     expect(answer).toMatchObject({ dryRun: true, matched: 3, remaining: 0, skipped: [] });
     expect(answer.runs.map((r: Json) => r.flowName)).toEqual(["stuck", "stuck", "stuck"]);
     expect((await runsOf("flow=stuck&status=queued")).length).toBe(3);
   });
 
   test("roles and scopes: a read token may not, a token of other flows may not, and nothing is canceled", async () => {
-    expect((await call(READER, "POST", "/runs/cancel", { filter: { flow: "stuck" }, dryRun: false })).status).toBe(403);
-    const scoped = await call(SCOPED, "POST", "/runs/cancel", { filter: { flow: "stuck" }, dryRun: false });
+    expect((await call(READER, "POST", "/bulk/cancel", { filter: { flow: "stuck" }, dryRun: false })).status).toBe(403);
+    const scoped = await call(SCOPED, "POST", "/bulk/cancel", { filter: { flow: "stuck" }, dryRun: false });
     expect(scoped.status).toBe(403);
     expect(((await scoped.json()) as Json).error).toContain("picked");
     expect((await runsOf("flow=stuck&status=queued")).length).toBe(3);
-    expect((await call(OPS, "POST", "/runs/cancel", { filter: {} })).status).toBe(400);
-    expect((await call(OPS, "POST", "/runs/cancel", { ids: ["x"], filter: { flow: "stuck" } })).status).toBe(400);
-    expect((await call(OPS, "POST", "/runs/cancel", { filter: { status: "completed" } })).status).toBe(400);
-    expect((await call(OPS, "POST", "/runs/cancel", { filter: { since: "yesterday" } })).status).toBe(400);
-    expect((await call(OPS, "POST", "/runs/cancel", {})).status).toBe(400);
+    expect((await call(OPS, "POST", "/bulk/cancel", { filter: {} })).status).toBe(400);
+    expect((await call(OPS, "POST", "/bulk/cancel", { ids: ["x"], filter: { flow: "stuck" } })).status).toBe(400);
+    expect((await call(OPS, "POST", "/bulk/cancel", { filter: { status: "completed" } })).status).toBe(400);
+    expect((await call(OPS, "POST", "/bulk/cancel", { filter: { since: "yesterday" } })).status).toBe(400);
+    expect((await call(OPS, "POST", "/bulk/cancel", {})).status).toBe(400);
   });
 
   test("a selection by ids: the live ones canceled, each with an audit record naming the token and reason; unknown ids skipped", async () => {
     const picked = await runsOf("flow=picked");
-    const answer = await json(call(SCOPED, "POST", "/runs/cancel", { ids: [...picked.map((r) => r.id), "run-nope"], dryRun: false, reason: "stale picks" }));
+    const answer = await json(call(SCOPED, "POST", "/bulk/cancel", { ids: [...picked.map((r) => r.id), "run-nope"], dryRun: false, reason: "stale picks" }));
     expect(answer).toMatchObject({ dryRun: false, matched: 2, skipped: [{ id: "run-nope", why: "no such run" }] });
     expect((await runsOf("flow=picked")).map((r) => r.status)).toEqual(["canceled", "canceled"]);
     const audit = await eventually(async () => {
@@ -79,24 +79,24 @@ describe("POST /runs/cancel", () => {
     for (const entry of audit) expect(entry).toMatchObject({ actor: "picked-ci", action: "cancel", reason: "stale picks", flow: "picked" });
     expect(audit.map((e: Json) => e.runId).sort()).toEqual(picked.map((r) => r.id).sort());
     // Again: they ended, so they are skipped, not canceled twice.
-    const again = await json(call(SCOPED, "POST", "/runs/cancel", { ids: picked.map((r) => r.id), dryRun: false }));
+    const again = await json(call(SCOPED, "POST", "/bulk/cancel", { ids: picked.map((r) => r.id), dryRun: false }));
     expect(again).toMatchObject({ matched: 0, runs: [] });
     expect(again.skipped.map((s: Json) => s.why)).toEqual(["already ended (canceled)", "already ended (canceled)"]);
   });
 
   test("by a filter: every matching run canceled", async () => {
-    const answer = await json(call(OPS, "POST", "/runs/cancel", { filter: { flow: "stuck", status: "queued" }, dryRun: false }));
+    const answer = await json(call(OPS, "POST", "/bulk/cancel", { filter: { flow: "stuck", status: "queued" }, dryRun: false }));
     expect(answer).toMatchObject({ dryRun: false, matched: 3 });
     expect((await runsOf("flow=stuck")).map((r) => r.status)).toEqual(["canceled", "canceled", "canceled"]);
   });
 });
 
-describe("POST /runs/retry", () => {
+describe("POST /bulk/retry", () => {
   test("the ended runs of a filter: a dry run, then a new attempt of each, with an audit record; live runs are not retried", async () => {
-    const dry = await json(call(OPS, "POST", "/runs/retry", { filter: { flow: "done" } }));
+    const dry = await json(call(OPS, "POST", "/bulk/retry", { filter: { flow: "done" } }));
     expect(dry).toMatchObject({ dryRun: true, matched: 2 });
     expect((await runsOf("flow=done")).map((r) => r.attemptCount)).toEqual([1, 1]);
-    const done = await json(call(OPS, "POST", "/runs/retry", { filter: { flow: "done", status: "completed" }, dryRun: false, reason: "try again" }));
+    const done = await json(call(OPS, "POST", "/bulk/retry", { filter: { flow: "done", status: "completed" }, dryRun: false, reason: "try again" }));
     expect(done).toMatchObject({ dryRun: false, matched: 2, skipped: [] });
     await eventually(async () => (await runsOf("flow=done")).every((r) => r.attemptCount === 2 && r.status === "completed"), 15_000, "second attempts completed");
     const audit = await eventually(async () => {
@@ -106,11 +106,11 @@ describe("POST /runs/retry", () => {
     for (const entry of audit) expect(entry).toMatchObject({ actor: "oncall", reason: "try again" });
     // Runs still queued are not retried.
     const queued = await runsOf("flow=ui&status=queued");
-    const again = await json(call(OPS, "POST", "/runs/retry", { ids: queued.map((r) => r.id), dryRun: false }));
+    const again = await json(call(OPS, "POST", "/bulk/retry", { ids: queued.map((r) => r.id), dryRun: false }));
     expect(again.runs).toEqual([]);
     expect(again.skipped.map((s: Json) => s.why)).toEqual(queued.map(() => "still queued"));
-    expect((await call(READER, "POST", "/runs/retry", { filter: { flow: "done" } })).status).toBe(403);
-    expect((await call(OPS, "POST", "/runs/retry", { filter: { status: "queued" } })).status).toBe(400);
+    expect((await call(READER, "POST", "/bulk/retry", { filter: { flow: "done" } })).status).toBe(403);
+    expect((await call(OPS, "POST", "/bulk/retry", { filter: { status: "queued" } })).status).toBe(400);
   });
 });
 

@@ -17,7 +17,7 @@ export type BulkVerb = "cancel" | "retry";
 const LIVE = RUN_STATUSES.filter((s) => !FINAL_STATUSES.has(s));
 const STATUSES: Record<BulkVerb, readonly string[]> = { cancel: LIVE, retry: FINAL_STATUSES.list };
 
-/** The body of POST /runs/cancel or /runs/retry: a selection (`ids`) or a filter, a dry run unless `dryRun: false`, and why. */
+/** The body of POST /bulk/cancel or /bulk/retry: a selection (`ids`) or a filter, a dry run unless `dryRun: false`, and why. */
 function bulkBody(verb: BulkVerb) {
   const statuses = STATUSES[verb];
   const text = t.Optional(t.String({ minLength: 1 }));
@@ -84,7 +84,7 @@ async function selection(deps: IngressDeps, verb: BulkVerb, body: BulkBody): Pro
 }
 
 /**
- * POST /runs/cancel and /runs/retry: the runs a selection (`ids`) or a filter names that
+ * POST /bulk/cancel and /bulk/retry: the runs a selection (`ids`) or a filter names that
  * can take the verb (cancel: queued or running; retry: ended), at most BULK_LIMIT a
  * request, after a dry run (the default) that counts and lists them. A token limited to
  * some flows may act only on those flows' runs: one run outside them refuses the whole
@@ -110,7 +110,7 @@ export async function bulkAct(deps: IngressDeps, verb: BulkVerb, request: Reques
       continue;
     }
     const message: FlowMessage = verb === "cancel" ? { v: 1, kind: "run.cancel", runId: row.id, requestedAt: at, reason: body.reason ?? "requested through the API (bulk cancel)" } : retryCommand(row, event!);
-    const action = operatorAction(deps, request, { action: verb, target: { runId: row.id, eventId: row.event_id, flow: row.flow_name, step: row.step_name }, summary: `POST /runs/${verb} (${how})`.slice(0, 2000), reason: body.reason });
+    const action = operatorAction(deps, request, { action: verb, target: { runId: row.id, eventId: row.event_id, flow: row.flow_name, step: row.step_name }, summary: `POST /bulk/${verb} (${how})`.slice(0, 2000), reason: body.reason });
     const { seq } = await action.publish(message, verb === "cancel" ? { after: row.attempt } : undefined);
     last = Math.max(last, seq, (await action.record()).seq);
   }

@@ -104,7 +104,7 @@ export function runRoutes(deps: IngressDeps) {
         },
       },
     )
-    .post("/runs/cancel", async ({ request }) => await bulkAct(deps, "cancel", request, (await strictBody(request, BulkCancelBody, deps.maxBodyBytes)) as BulkBody), {
+    .post("/bulk/cancel", async ({ request }) => await bulkAct(deps, "cancel", request, (await strictBody(request, BulkCancelBody, deps.maxBodyBytes)) as BulkBody), {
       ...operator,
       parse: "none",
       response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
@@ -115,7 +115,7 @@ export function runRoutes(deps: IngressDeps) {
         requestBody: jsonRequestBody(BulkCancelBody, true),
       },
     })
-    .post("/runs/retry", async ({ request }) => await bulkAct(deps, "retry", request, (await strictBody(request, BulkRetryBody, deps.maxBodyBytes)) as BulkBody), {
+    .post("/bulk/retry", async ({ request }) => await bulkAct(deps, "retry", request, (await strictBody(request, BulkRetryBody, deps.maxBodyBytes)) as BulkBody), {
       ...operator,
       parse: "none",
       response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },

@@ -1,12 +1,12 @@
 /** Bulk cancel on the runs page: the filter in the URL, a dry-run count first, then the cancel on confirmation. */
-import type { BulkCancelAnswer } from "../../runs/bulk-schemas.ts";
+import type { BulkAnswer } from "../../runs/bulk-schemas.ts";
 import { post } from "./api.ts";
 import { h, show } from "./dom.ts";
 
 const CANCELABLE = new Set(["queued", "running"]);
 const CARRIED = ["flow", "step", "eventId", "host", "since", "until"];
 
-/** The POST /runs/cancel filter for the runs the page's URL lists, or why there is none. */
+/** The POST /bulk/cancel filter for the runs the page's URL lists, or why there is none. */
 export function cancelFilter(params: URLSearchParams): { filter: Record<string, string> } | { why: string } {
   const status = params.get("status");
   if (params.get("needsAttention")) return { why: "Runs that need attention have ended: there is nothing to cancel." };
@@ -33,7 +33,7 @@ export function bulkCancelSection(params: URLSearchParams): HTMLElement {
   ask.addEventListener("click", async () => {
     ask.disabled = true;
     show(answer, h("p", { class: "loading" }, "Counting…"));
-    const dry = await post<BulkCancelAnswer & { error?: string }>("/runs/cancel", { filter: picked.filter, dryRun: true });
+    const dry = await post<BulkAnswer & { error?: string }>("/bulk/cancel", { filter: picked.filter, dryRun: true });
     ask.disabled = false;
     if (dry.status !== 200) return report(`Count failed (${dry.status}): ${dry.body.error ?? JSON.stringify(dry.body)}`, false);
     const n = dry.body.runs.length;
@@ -48,7 +48,7 @@ export function bulkCancelSection(params: URLSearchParams): HTMLElement {
     });
     confirm.addEventListener("click", async () => {
       confirm.disabled = true;
-      const done = await post<BulkCancelAnswer & { error?: string }>("/runs/cancel", { ids: dry.body.runs.map((r) => r.id), dryRun: false });
+      const done = await post<BulkAnswer & { error?: string }>("/bulk/cancel", { ids: dry.body.runs.map((r) => r.id), dryRun: false });
       if (done.status !== 200) return report(`Cancel failed (${done.status}): ${done.body.error ?? JSON.stringify(done.body)}`, false);
       const skipped = done.body.skipped.length ? `; ${done.body.skipped.length} had ended or were being canceled meanwhile` : "";
       report(`Canceled ${done.body.runs.length} run${done.body.runs.length === 1 ? "" : "s"}${skipped}.`, true);
