@@ -114,8 +114,8 @@ describe("POST /bulk/retry", () => {
   });
 });
 
-describe.skipIf(withoutChromium)("the Runs page's bulk cancel", () => {
-  test("the count first, then the cancel of the filter's runs", async () => {
+describe.skipIf(withoutChromium)("the Runs page's bulk cancel and retry", () => {
+  test("the count first, then the cancel of the filter's runs; retry likewise", async () => {
     const { page, errors } = await browser.open({ width: 390, height: 844 });
     await page.goto(`${url}/ui/runs?flow=ui`);
     await page.waitForSelector("form.token");
@@ -135,6 +135,16 @@ describe.skipIf(withoutChromium)("the Runs page's bulk cancel", () => {
     expect(await page.locator(".bulk .answer.ok").innerText()).toBe("Canceled 4 runs.");
     expect((await runsOf("flow=ui")).map((r) => r.status)).toEqual(["canceled", "canceled", "canceled", "canceled"]);
     await page.waitForSelector('tr[data-status="canceled"]');
+    // Retry by filter the same way: the count, then the new attempts.
+    await page.goto(`${url}/ui/runs?flow=done`);
+    await page.waitForSelector("main table");
+    await page.getByRole("button", { name: "Retry runs matching these filters…" }).click();
+    await page.locator(".bulk .dry-run").waitFor();
+    expect(await page.locator(".bulk .dry-run").innerText()).toStartWith("2 runs would be retried");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".bulk .answer.ok");
+    expect(await page.locator(".bulk .answer.ok").innerText()).toBe("Retried 2 runs.");
+    await eventually(async () => (await runsOf("flow=done")).every((r) => r.attemptCount === 3), 15_000, "third attempts");
     await page.close();
     expect(errors.filter((e) => !/401/.test(e))).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { h, show, showKeepingFocus } from "../dom.ts";
 import type { PageContext } from "../page.ts";
 import { navigate } from "../nav.ts";
 import { type RunView, runsTable } from "../runs-table.ts";
-import { bulkCancelSection } from "../bulk.ts";
+import { bulkSection } from "../bulk.ts";
 
 const STATUSES = RUN_STATUSES;
 /** The URL's parameters that GET /runs takes as they are. */
@@ -63,7 +63,7 @@ export async function runsPage(ctx: PageContext): Promise<void> {
   let drawn = "";
   const eventId = params.get("eventId");
   const scope = eventId ? h("p", {}, "Runs of event ", h("a", { href: `/ui/events/${encodeURIComponent(eventId)}` }, eventId), " · ", h("a", { href: "/ui/runs" }, "all runs")) : null;
-  show(main, h("h1", {}, "Runs"), scope, filterForm(params), bulkCancelSection(params), results);
+  show(main, h("h1", {}, "Runs"), scope, filterForm(params), bulkSection(params), results);
   const load = async () => {
     try {
       const page = await get<{ runs: RunView[]; nextCursor?: string }>(`/runs?${api}`, signal);
