@@ -25,20 +25,21 @@ export function bulkFilter(params: URLSearchParams, verb: Verb): { filter: Recor
 }
 
 /** One verb's button: asks the API how many runs the filter names, then acts on exactly those when confirmed. */
-function bulkAction(params: URLSearchParams, verb: Verb, answer: HTMLElement): HTMLButtonElement | null {
-  const picked = bulkFilter(params, verb);
+function bulkAction(params: URLSearchParams, verb: Verb, answer: HTMLElement, picks?: Set<string>): HTMLButtonElement | null {
+  const picked = picks ? { ids: picks } : bulkFilter(params, verb);
   if ("why" in picked) return null;
   const words = WORDS[verb];
-  const ask = h("button", { type: "button", class: "secondary", "data-key": `bulk-${verb}` }, `${words.ask} runs matching these filters…`);
+  const ask = h("button", { type: "button", class: "secondary", "data-key": `bulk-${verb}${picks ? "-picked" : ""}` }, picks ? `${words.ask} picked runs…` : `${words.ask} runs matching these filters…`);
   const report = (text: string, ok: boolean) => show(answer, h("p", { class: `answer ${ok ? "ok" : "error"}` }, text));
   ask.addEventListener("click", async () => {
     ask.disabled = true;
     show(answer, h("p", { class: "loading" }, "Counting…"));
-    const dry = await post<BulkAnswer & { error?: string }>(`/bulk/${verb}`, { filter: picked.filter, dryRun: true });
+    if ("ids" in picked && picked.ids.size === 0) return report("Pick runs first (the checkboxes in the table).", false);
+    const dry = await post<BulkAnswer & { error?: string }>(`/bulk/${verb}`, "ids" in picked ? { ids: [...picked.ids].slice(0, 500), dryRun: true } : { filter: picked.filter, dryRun: true });
     ask.disabled = false;
     if (dry.status !== 200) return report(`Count failed (${dry.status}): ${dry.body.error ?? JSON.stringify(dry.body)}`, false);
     const n = dry.body.runs.length;
-    if (n === 0) return report(words.none, true);
+    if (n === 0) return report("ids" in picked ? `None of the picked runs can be ${verb === "cancel" ? "canceled" : "retried"}: ${dry.body.skipped.map((s) => s.why).join("; ")}.` : words.none, true);
     const confirm = h("button", { type: "button", class: verb === "cancel" ? "danger" : null, "data-key": `bulk-${verb}-confirm` }, `${words.ask} ${n} run${n === 1 ? "" : "s"}`);
     const keep = h("button", { type: "button", class: "secondary" }, "Leave them");
     const more = dry.body.remaining ? ` (${dry.body.matched} match; a request takes ${n}, ask again for the rest)` : "";
@@ -59,10 +60,11 @@ function bulkAction(params: URLSearchParams, verb: Verb, answer: HTMLElement): H
   return ask;
 }
 
-/** Bulk cancel and retry of the runs the filters list (an operate token; hidden for read tokens). */
-export function bulkSection(params: URLSearchParams): HTMLElement {
+/** Bulk cancel and retry of the runs picked, or of all the filters list (an operate token; hidden for read tokens). */
+export function bulkSection(params: URLSearchParams, picks: Set<string>): HTMLElement {
   const answer = h("div", { class: "bulk-answer", role: "status", "aria-live": "polite" });
-  const buttons = (["cancel", "retry"] as const).map((verb) => bulkAction(params, verb, answer)).filter((b) => b !== null);
-  const why = buttons.length === 0 ? h("p", { class: "muted" }, "Filter the runs (a flow, step, host, status or time range) to cancel or retry them together.") : null;
+  const verbs = ["cancel", "retry"] as const;
+  const buttons = [...verbs.map((verb) => bulkAction(params, verb, answer, picks)), ...verbs.map((verb) => bulkAction(params, verb, answer))].filter((b) => b !== null);
+  const why = buttons.length === 2 ? h("p", { class: "muted small" }, "Or filter the runs (a flow, step, host, status or time range) to cancel or retry all that match.") : null;
   return h("section", { class: "bulk", "aria-label": "Bulk actions", "data-needs": "operate", "data-flow": params.get("flow") ?? "" }, buttons.length ? h("div", { class: "actions" }, buttons.flatMap((b) => [b, " "])) : null, why, answer);
 }
