@@ -13,6 +13,7 @@ import * as tombstones from "./migrations/2026-12-07-1-tombstones.ts";
 import * as audit from "./migrations/2026-12-07-2-audit.ts";
 import * as overview from "./migrations/2026-12-08-1-overview.ts";
 import * as traceIds from "./migrations/2026-12-07-3-trace-ids.ts";
+import * as search from "./migrations/2026-12-08-2-search.ts";
 import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 import type { ReadModelDatabase } from "./tables.ts";
 
@@ -83,6 +84,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-2-audit": audit,
   "2026-12-08-1-overview": overview,
   "2026-12-07-3-trace-ids": traceIds,
+  "2026-12-08-2-search": search,
 };
 
 /**

@@ -124,6 +124,11 @@ export type AuditTable = {
   action_seq: number | null;
 };
 
+/** A stable number for each event and run the search index holds (the FTS row's rowid); kept by triggers. */
+export type SearchDocsTable = { doc: number; kind: "event" | "run"; ref: string };
+
+/** The FTS5 index (search_text, one `body` column) is read through raw SQL: Kysely has no MATCH. */
+
 /** The projector's checkpoint: the last stream sequence applied. */
 export type ProjectorStateTable = { name: string; seq: number };
 
@@ -138,4 +143,5 @@ export type ReadModelDatabase = {
   schedule_ticks: ScheduleTicksTable;
   tombstones: TombstonesTable;
   audit: AuditTable;
+  search_docs: SearchDocsTable;
 };

@@ -12,6 +12,8 @@ import { webhookRoutes } from "./webhooks/routes.ts";
 import { runRoutes } from "./runs/routes.ts";
 import { replayRoutes } from "./replays/routes.ts";
 import { overviewRoutes } from "./overview/routes.ts";
+import { chainRoutes } from "./chain/routes.ts";
+import { searchRoutes } from "./search/routes.ts";
 import { scheduleTickRoutes } from "./schedules/routes.ts";
 import { systemRoutes } from "./system/routes.ts";
 import { uiRoutes } from "./ui/routes.ts";
@@ -43,6 +45,8 @@ export function createIngressApp(deps: IngressDeps) {
     .use(flowRoutes(deps))
     .use(scheduleTickRoutes(deps))
     .use(overviewRoutes(deps))
+    .use(chainRoutes(deps))
+    .use(searchRoutes(deps))
     .use(replayRoutes(deps))
     .use(systemRoutes(deps))
     .use(dataRoutes(deps))

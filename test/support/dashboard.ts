@@ -2,6 +2,7 @@ import { expect } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
+import type { Config } from "../../lib/config.ts";
 import { startSystem } from "../../services/runtime/system.ts";
 import { CHROMIUM, useBrowser, type WatchedPage } from "./browser.ts";
 import { testConfig, type useNatsServer } from "./nats.ts";
@@ -10,7 +11,7 @@ import { skipWithoutTool } from "./tools.ts";
 
 type Json = any;
 /** A running system (the four services in this process) and its API as a test reads it. */
-export type DashboardSystem = { url: string; post(body: object, wait?: string): Promise<Json>; get(path: string): Promise<Json> };
+export type DashboardSystem = { url: string; config: Config; post(body: object, wait?: string): Promise<Json>; get(path: string): Promise<Json> };
 
 /** Whether the browser tests run here: Chromium must be installed. */
 export const withoutChromium = skipWithoutTool(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, "scripts/install-chromium.sh");
@@ -24,11 +25,13 @@ export function screenshotFolder(): string {
 
 /** Starts ingress, matcher, executor and projector over the flows in `cwd` (stopped with the file's server). */
 export async function startDashboardSystem(nats: ReturnType<typeof useNatsServer>, cwd: string): Promise<DashboardSystem> {
-  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 10_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const config = testConfig({ cwd, waitTimeoutMs: 10_000 });
+  const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   nats.cleanup(() => system.stop());
   const url = system.ingressUrl!;
   return {
     url,
+    config,
     async post(body, wait = "matched") {
       const response = await fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       if (response.status !== 202) throw new Error(`POST /events answered ${response.status}: ${await response.text()}`);

@@ -1,5 +1,6 @@
 import type { RunCancelRequested, RunStep } from "../../../lib/protocol/messages.ts";
 import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
+import type { EventsTable, RunsTable } from "../../../lib/read-model/tables.ts";
 import { operatorAction } from "../audit/record.ts";
 import { checkScope } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
@@ -44,6 +45,29 @@ export async function cancelRun(deps: IngressDeps, runId: string, asked: Asked):
   }
 }
 
+/** What a retry of a run needs of it. */
+export type RetriedRun = Pick<RunsTable, "id" | "event_id" | "generation" | "flow_name" | "flow_version" | "step_name" | "runner" | "queue" | "attempt">;
+
+/** The command that starts a new attempt of `run`, numbered after its last, with the step's whole retry budget again. */
+export function retryCommand(run: RetriedRun, event: EventsTable): RunStep {
+  return {
+    v: 1,
+    kind: "run.step",
+    runId: run.id,
+    eventId: run.event_id,
+    generation: run.generation,
+    flow: run.flow_name,
+    flowVersion: run.flow_version,
+    step: run.step_name,
+    runner: run.runner,
+    queue: run.queue,
+    event: eventFromRow(event),
+    createdAt: new Date().toISOString(),
+    chainDepth: event.chain_depth,
+    attemptBase: run.attempt,
+  };
+}
+
 /**
  * Starts a new attempt of a run that ended: a new command on the run's queue, numbered
  * after its last attempt, with the step's whole retry budget again.
@@ -54,22 +78,7 @@ export async function retryRun(deps: IngressDeps, runId: string, asked: Asked): 
   if (!FINAL_STATUSES.has(run.status)) throw new HttpError(409, `run ${runId} is ${run.status}; only a run that ended can be retried`);
   const event = await deps.db.selectFrom("events").selectAll().where("id", "=", run.eventId).executeTakeFirst();
   if (!event) throw new HttpError(409, `run ${runId}'s event ${run.eventId} is not in the read model; it cannot be retried`);
-  const command: RunStep = {
-    v: 1,
-    kind: "run.step",
-    runId,
-    eventId: run.eventId,
-    generation: run.generation,
-    flow: run.flowName,
-    flowVersion: run.flowVersion,
-    step: run.stepName,
-    runner: run.runner,
-    queue: run.queue,
-    event: eventFromRow(event),
-    createdAt: new Date().toISOString(),
-    chainDepth: event.chain_depth,
-    attemptBase: run.attempt,
-  };
+  const command = retryCommand({ id: runId, event_id: run.eventId, generation: run.generation, flow_name: run.flowName, flow_version: run.flowVersion, step_name: run.stepName, runner: run.runner, queue: run.queue, attempt: run.attempt }, event);
   const action = operatorAction(deps, asked.request, { action: "retry", target: { runId, eventId: run.eventId, flow: run.flowName, step: run.stepName }, summary: `POST /runs/${runId}/retry (attempt ${run.attempt + 1})`, reason: asked.reason });
   const { seq } = await action.publish(command);
   await action.record();

@@ -9,6 +9,7 @@ import { EFFECTIVE_STATUSES } from "../../../lib/protocol/status.ts";
 import { listRuns } from "./list.ts";
 import { outputJson, outputStream } from "./output.ts";
 import { cancelRun, retryRun } from "./operate.ts";
+import { BulkAnswer, type BulkBody, BulkCancelBody, BulkRetryBody, bulkAct } from "./bulk.ts";
 import { runsById } from "./queries.ts";
 import { explainWaits } from "./queues.ts";
 import { errors, Query, RunAnswer, RunsPage } from "../schemas.ts";
@@ -103,6 +104,28 @@ export function runRoutes(deps: IngressDeps) {
         },
       },
     )
+    .post("/bulk/cancel", async ({ request }) => await bulkAct(deps, "cancel", request, (await strictBody(request, BulkCancelBody, deps.maxBodyBytes)) as BulkBody), {
+      ...operator,
+      parse: "none",
+      response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
+      detail: {
+        security: OPERATOR_SECURITY,
+        tags: ["runs"],
+        summary: "Cancel many runs: a selection (ids) or a filter, the queued and running among them, at most 500 a request; a dry run (the default) counts and lists them first",
+        requestBody: jsonRequestBody(BulkCancelBody, true),
+      },
+    })
+    .post("/bulk/retry", async ({ request }) => await bulkAct(deps, "retry", request, (await strictBody(request, BulkRetryBody, deps.maxBodyBytes)) as BulkBody), {
+      ...operator,
+      parse: "none",
+      response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
+      detail: {
+        security: OPERATOR_SECURITY,
+        tags: ["runs"],
+        summary: "Retry many runs: a selection (ids) or a filter, the ended among them (a new attempt each), at most 500 a request; a dry run (the default) counts and lists them first",
+        requestBody: jsonRequestBody(BulkRetryBody, true),
+      },
+    })
     .post("/runs/:id/cancel", async ({ params, query, request }) => ({ run: await cancelRun(deps, params.id, await asked(request, query.reason)) }), {
       ...operator,
       parse: "none",

@@ -46,7 +46,7 @@ function page(js: string, css: string): string {
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="top"><a class="brand" href="/ui/runs">codex-flows</a>
-<nav aria-label="Pages"><a href="/ui/overview">Overview</a><a href="/ui/runs">Runs</a><a href="/ui/events">Events</a><a href="/ui/flows">Flows</a><a href="/ui/schedules">Schedules</a><a href="/ui/hosts">Hosts</a><a href="/ui/audit">Audit</a></nav>
+<nav aria-label="Pages"><a href="/ui/overview">Overview</a><a href="/ui/runs">Runs</a><a href="/ui/events">Events</a><a href="/ui/flows">Flows</a><a href="/ui/schedules">Schedules</a><a href="/ui/hosts">Hosts</a><a href="/ui/audit">Audit</a><a href="/ui/search">Search</a></nav>
 <span id="live" class="live" aria-live="polite"></span></header>
 <main id="main" tabindex="-1"><p class="loading">Loading…</p></main>
 <noscript>The dashboard needs JavaScript; the API is at <a href="/openapi">/openapi</a>.</noscript>

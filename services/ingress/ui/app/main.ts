@@ -8,12 +8,14 @@ import { setToken, TokenNeeded } from "./api.ts";
 import { navigate } from "./nav.ts";
 import type { PageContext } from "./page.ts";
 import { errorBox, h, show } from "./dom.ts";
+import { chainPage } from "./pages/chain.ts";
 import { eventPage } from "./pages/event.ts";
 import { eventsPage } from "./pages/events.ts";
 import { flowsPage } from "./pages/flows.ts";
 import { hostsPage } from "./pages/hosts.ts";
 import { overviewPage } from "./pages/overview.ts";
 import { schedulesPage } from "./pages/schedules.ts";
+import { searchPage } from "./pages/search.ts";
 import { runPage } from "./pages/run.ts";
 import { runsPage } from "./pages/runs.ts";
 import { auditPage } from "./pages/audit.ts";
@@ -28,11 +30,13 @@ const ROUTES: [RegExp, Page, string][] = [
   [/^\/ui\/runs\/([^/]+)$/, runPage, "Run"],
   [/^\/ui\/events\/?$/, eventsPage, "Events"],
   [/^\/ui\/events\/([^/]+)$/, eventPage, "Event"],
+  [/^\/ui\/events\/([^/]+)\/chain$/, chainPage, "Chain"],
   [/^\/ui\/flows\/?$/, flowsPage, "Flows"],
   [/^\/ui\/hosts\/?$/, hostsPage, "Hosts"],
   [/^\/ui\/overview\/?$/, overviewPage, "Overview"],
   [/^\/ui\/schedules\/?$/, schedulesPage, "Schedules"],
   [/^\/ui\/audit\/?$/, auditPage, "Audit"],
+  [/^\/ui\/search\/?$/, searchPage, "Search"],
 ];
 
 let current: AbortController | undefined;

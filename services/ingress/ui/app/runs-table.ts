@@ -23,7 +23,12 @@ export function startedCell(run: RunView): HTMLElement {
 }
 
 /** Runs as a table: status, flow, step, event, host, attempts, started, duration. Needs-attention rows stand out. */
-export function runsTable(runs: RunView[], caption = "Runs"): HTMLElement {
+export function runsTable(runs: RunView[], caption = "Runs", picked?: Set<string>): HTMLElement {
+  // With `picked`: a last column with a checkbox per run that keeps the set of picked ids (for bulk actions).
+  const pick = (run: RunView) =>
+    picked
+      ? h("td", {}, h("input", { type: "checkbox", class: "pick", "aria-label": `pick ${run.flowName} / ${run.stepName} ${run.id}`, checked: picked.has(run.id), "data-key": `pick ${run.id}`, onchange: (e: Event) => ((e.target as HTMLInputElement).checked ? picked.add(run.id) : picked.delete(run.id)) }))
+      : null;
   const rows = runs.map((run) =>
     h(
       "tr",
@@ -36,7 +41,8 @@ export function runsTable(runs: RunView[], caption = "Runs"): HTMLElement {
       h("td", { class: "num" }, run.attemptCount),
       startedCell(run),
       h("td", { class: "num" }, runDuration(run)),
+      pick(run),
     ),
   );
-  return table(["Status", "Flow", "Step", "Event", "Host", "Attempts", "Started", "Duration"], rows, caption);
+  return table(["Status", "Flow", "Step", "Event", "Host", "Attempts", "Started", "Duration", ...(picked ? ["Pick"] : [])], rows, caption);
 }

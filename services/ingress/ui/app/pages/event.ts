@@ -61,7 +61,7 @@ export async function eventPage(ctx: PageContext, id?: string): Promise<void> {
   // Not limited to one flow: a token scoped to some flows may not take it (data-flow="").
   const replay = h("button", { type: "button", "data-needs": "operate", "data-flow": "" }, "Replay event");
   const body = h("div", {});
-  show(main, h("p", { class: "crumbs" }, h("a", { href: "/ui/events" }, "Events"), " / ", h("code", {}, eventId)), h("h1", {}, event.type), h("div", { class: "actions" }, replay), answer, body);
+  show(main, h("p", { class: "crumbs" }, h("a", { href: "/ui/events" }, "Events"), " / ", h("code", {}, eventId)), h("h1", {}, event.type), h("div", { class: "actions" }, replay, " ", h("a", { class: "button secondary", href: `/ui/events/${encodeURIComponent(eventId)}/chain` }, "Chain timeline")), answer, body);
   const draw = () => {
     const unfolded = new Set([...body.querySelectorAll("section.generation:has(> details.other-decisions[open])")].map((s) => s.getAttribute("data-generation") ?? ""));
     // The latest generation's schema errors are the ones shown against the payload.

@@ -4,6 +4,7 @@ import { h, show, showKeepingFocus } from "../dom.ts";
 import type { PageContext } from "../page.ts";
 import { navigate } from "../nav.ts";
 import { type RunView, runsTable } from "../runs-table.ts";
+import { bulkSection } from "../bulk.ts";
 
 const STATUSES = RUN_STATUSES;
 /** The URL's parameters that GET /runs takes as they are. */
@@ -60,9 +61,11 @@ export async function runsPage(ctx: PageContext): Promise<void> {
   }
   const results = h("div", { "aria-busy": "true" }, h("p", { class: "loading", role: "status" }, "Loading runs…"));
   let drawn = "";
+  // The runs picked for a bulk action: kept across live redraws.
+  const picked = new Set<string>();
   const eventId = params.get("eventId");
   const scope = eventId ? h("p", {}, "Runs of event ", h("a", { href: `/ui/events/${encodeURIComponent(eventId)}` }, eventId), " · ", h("a", { href: "/ui/runs" }, "all runs")) : null;
-  show(main, h("h1", {}, "Runs"), scope, filterForm(params), results);
+  show(main, h("h1", {}, "Runs"), scope, filterForm(params), bulkSection(params, picked), results);
   const load = async () => {
     try {
       const page = await get<{ runs: RunView[]; nextCursor?: string }>(`/runs?${api}`, signal);
@@ -86,7 +89,7 @@ export async function runsPage(ctx: PageContext): Promise<void> {
       showKeepingFocus(
         results,
         h("p", { class: "summary", role: "status" }, `${page.runs.length} run${page.runs.length === 1 ? "" : "s"} on this page`, attention ? h("strong", { class: "attention-count" }, ` · ${attention} need${attention === 1 ? "s" : ""} attention`) : null),
-        page.runs.length ? runsTable(page.runs) : h("p", { class: "empty" }, "No runs match these filters."),
+        page.runs.length ? runsTable(page.runs, "Runs", picked) : h("p", { class: "empty" }, "No runs match these filters."),
         paging,
       );
       results.setAttribute("aria-busy", "false");

@@ -1,0 +1,83 @@
+import type { SQLQueryBindings } from "bun:sqlite";
+import { rawSqlite, type ReadModel } from "../../../lib/read-model/database.ts";
+import { SEARCH_WORDS, type SearchFilters, type SearchView } from "./schemas.ts";
+
+const OPEN = "\u0002";
+const CLOSE = "\u0003";
+
+/** The words of a query (letters, digits, `_`), at most SEARCH_WORDS: what FTS5 is asked for, each quoted (so nothing in q is FTS syntax). */
+export function searchWords(q: string): string[] {
+  return (q.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, SEARCH_WORDS);
+}
+
+/** Every word, the last also as a prefix (so a word being typed finds). */
+function matchExpression(words: string[]): string {
+  return words.map((w, i) => (i === words.length - 1 ? `"${w}"*` : `"${w}"`)).join(" ");
+}
+
+/** FTS5's snippet with its markers, as parts. */
+function parts(snippet: string | null): { text: string; match: boolean }[] | null {
+  if (snippet === null) return null;
+  const out: { text: string; match: boolean }[] = [];
+  for (const piece of snippet.split(OPEN)) {
+    const [inside, after] = piece.includes(CLOSE) ? piece.split(CLOSE, 2) : [null, piece];
+    if (inside) out.push({ text: inside, match: true });
+    if (after) out.push({ text: after, match: false });
+  }
+  return out;
+}
+
+type EventRow = { id: string; type: string; source: string | null; accepted_at: string; snip: string | null };
+type RunRow = { id: string; event_id: string; flow_name: string; step_name: string; status: string; result_status: string | null; created_at: string; snip: string | null };
+
+const SNIPPET = `snippet(search_text, 0, '${OPEN}', '${CLOSE}', '…', 12)`;
+
+/** One kind's hits: by the index when there are words (best first), else newest first; the filters as SQL conditions. */
+function hits<R>(db: ReadModel, kind: "event" | "run", columns: string, table: string, order: string, conditions: [string, SQLQueryBindings][], words: string[], limit: number): R[] {
+  const where = conditions.map(([c]) => c);
+  const values = conditions.map(([, v]) => v);
+  const sqlite = rawSqlite(db);
+  if (words.length === 0) {
+    if (where.length === 0) return [];
+    return sqlite.query(`select ${columns}, null as snip from ${table} where ${where.join(" and ")} order by ${order} limit ?`).all(...values, limit) as R[];
+  }
+  const filters = where.map((c) => ` and ${c}`).join("");
+  return sqlite.query(`select ${columns}, ${SNIPPET} as snip from search_text join search_docs d on d.doc = search_text.rowid and d.kind = '${kind}' join ${table} on ${table.split(" ")[1]}.id = d.ref where search_text match ?${filters} order by rank limit ?`).all(matchExpression(words), ...values, limit) as R[];
+}
+
+/**
+ * Events and runs for a search: the event and run whose id is q (when one is), then what
+ * the FTS5 index finds for q's words (ids' parts, types, flows, steps, payloads,
+ * FLOW_RESULTs, errors), narrowed by type (the event's, or the run's event's) and flow (the
+ * run's, or an event with a run of it). Each kind's list stops at `limit` (`more` says so).
+ */
+export function search(db: ReadModel, filters: SearchFilters): SearchView {
+  const { q, type, flow, kind, limit } = filters;
+  const words = searchWords(q);
+  const id = q.trim();
+  const sqlite = rawSqlite(db);
+  const eventConditions: [string, SQLQueryBindings][] = [];
+  const runConditions: [string, SQLQueryBindings][] = [];
+  if (type) {
+    eventConditions.push(["e.type = ?", type]);
+    runConditions.push(["exists (select 1 from events t where t.id = r.event_id and t.type = ?)", type]);
+  }
+  if (flow) {
+    eventConditions.push(["exists (select 1 from runs f where f.event_id = e.id and f.flow_name = ?)", flow]);
+    runConditions.push(["r.flow_name = ?", flow]);
+  }
+  const eventColumns = "e.id, e.type, e.source, e.accepted_at";
+  const runColumns = "r.id, r.event_id, r.flow_name, r.step_name, r.status, r.result_status, r.created_at";
+  const exactEvent = id && kind !== "run" ? (sqlite.query(`select ${eventColumns}, null as snip from events e where e.id = ?`).all(id) as EventRow[]) : [];
+  const exactRun = id && kind !== "event" ? (sqlite.query(`select ${runColumns}, null as snip from runs r where r.id = ?`).all(id) as RunRow[]) : [];
+  const events = kind === "run" ? [] : hits<EventRow>(db, "event", eventColumns, "events e", "e.seq desc", eventConditions, words, limit + 1).filter((e) => e.id !== id);
+  const runs = kind === "event" ? [] : hits<RunRow>(db, "run", runColumns, "runs r", "r.created_at desc", runConditions, words, limit + 1).filter((r) => r.id !== id);
+  const more = events.length + exactEvent.length > limit || runs.length + exactRun.length > limit;
+  return {
+    q,
+    words,
+    events: [...exactEvent.map((e) => ({ ...e, exact: true })), ...events.map((e) => ({ ...e, exact: false }))].slice(0, limit).map((e) => ({ id: e.id, type: e.type, source: e.source, acceptedAt: e.accepted_at, exact: e.exact, snippet: parts(e.snip) })),
+    runs: [...exactRun.map((r) => ({ ...r, exact: true })), ...runs.map((r) => ({ ...r, exact: false }))].slice(0, limit).map((r) => ({ id: r.id, eventId: r.event_id, flowName: r.flow_name, stepName: r.step_name, status: r.status, resultStatus: r.result_status, createdAt: r.created_at, exact: r.exact, snippet: parts(r.snip) })),
+    more,
+  };
+}
