@@ -72,6 +72,9 @@ const SERVERS = [
 const ADDED_FIELDS: Record<string, (value: unknown) => boolean> = {
   // GET /events/:id decisions: whether a step that wanted the event's type refused it (issue 23).
   nearMiss: (value) => typeof value === "boolean",
+  // Runs and events: the OpenTelemetry trace, none for what was written before tracing (issue 22).
+  traceId: (value) => value === null,
+  traceUrl: (value) => value === null,
 };
 function withoutAdded<T>(value: T): T {
   if (Array.isArray(value)) return value.map(withoutAdded) as T;
