@@ -18,15 +18,21 @@ export function amplifyReadModel(path: string, copies: number): number {
     db.exec("PRAGMA synchronous = OFF");
     db.transaction(() => {
       for (const table of TABLES) {
-        const columns = db.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all().map((c) => c.name);
+        const columns = db
+          .query<{ name: string }, []>(`PRAGMA table_info(${table})`)
+          .all()
+          .map((c) => c.name);
         for (let k = 1; k <= copies; k++) {
           const values = columns.map((c) => {
             if (IDS.has(c)) return `CASE WHEN ${c} IS NULL THEN NULL ELSE ${c} || '~${k}' END`;
             if (c === "seq") return `${c} + ${k * 100_000_000}`;
-            if (c.endsWith("_at")) return `CASE WHEN ${c} IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', ${c}, '+${k * 400} days') END`;
+            if (c.endsWith("_at"))
+              return `CASE WHEN ${c} IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', ${c}, '+${k * 400} days') END`;
             return c;
           });
-          db.exec(`INSERT INTO ${table} (${columns.join(", ")}) SELECT ${values.join(", ")} FROM ${table} WHERE ${["id", "run_id", "event_id"].find((c) => columns.includes(c))} NOT LIKE '%~%'`);
+          db.exec(
+            `INSERT INTO ${table} (${columns.join(", ")}) SELECT ${values.join(", ")} FROM ${table} WHERE ${["id", "run_id", "event_id"].find((c) => columns.includes(c))} NOT LIKE '%~%'`,
+          );
         }
       }
     })();

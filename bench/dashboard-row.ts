@@ -28,7 +28,14 @@ function views(deepCursor: string): { page: string; api: string }[] {
   ];
 }
 
-export type DashboardFigures = { runs: number; ready: Summary; browserApi: Summary; api: Summary; phasesP50: Record<string, number>; errors: string[] };
+export type DashboardFigures = {
+  runs: number;
+  ready: Summary;
+  browserApi: Summary;
+  api: Summary;
+  phasesP50: Record<string, number>;
+  errors: string[];
+};
 
 export async function measureDashboard(nats: EmbeddedNats): Promise<DashboardFigures> {
   const served = await serveReadModel(nats, "dashboard");
@@ -36,12 +43,31 @@ export async function measureDashboard(nats: EmbeddedNats): Promise<DashboardFig
     const { runs, deepCursor } = served.built.samples;
     const pages = views(deepCursor);
     progress(`dashboard: the runs page in headless Chromium over ${runs} runs (${pages.length} views x 20 rounds)`);
-    const browser = await runJson<DashboardReport>("dashboard", [process.execPath, join(import.meta.dir, "dashboard.ts"), "--url", served.url, "--paths", JSON.stringify(pages.map((p) => p.page))]);
+    const browser = await runJson<DashboardReport>("dashboard", [
+      process.execPath,
+      join(import.meta.dir, "dashboard.ts"),
+      "--url",
+      served.url,
+      "--paths",
+      JSON.stringify(pages.map((p) => p.page)),
+    ]);
     progress("dashboard: the same views' API calls, one at a time");
     const queries: ReadQuery[] = pages.map((p, i) => ({ name: `view ${i}`, paths: [p.api] }));
     const { report } = await readLoad(served, queries);
-    const phasesP50 = Object.fromEntries((["html", "script", "apiSent", "apiAnswered"] as const).map((k) => [k, summarize(browser.phases.map((p) => p[k])).p50]));
-    return { runs, ready: summarize(browser.readyMs), browserApi: summarize(browser.apiMs), api: summarize(report.latenciesMs), phasesP50, errors: [...browser.errors, ...report.failures] };
+    const phasesP50 = Object.fromEntries(
+      (["html", "script", "apiSent", "apiAnswered"] as const).map((k) => [
+        k,
+        summarize(browser.phases.map((p) => p[k])).p50,
+      ]),
+    );
+    return {
+      runs,
+      ready: summarize(browser.readyMs),
+      browserApi: summarize(browser.apiMs),
+      api: summarize(report.latenciesMs),
+      phasesP50,
+      errors: [...browser.errors, ...report.failures],
+    };
   } finally {
     await served.stop();
   }
@@ -50,7 +76,13 @@ export async function measureDashboard(nats: EmbeddedNats): Promise<DashboardFig
 /** The row: interactive p99 and API p99, ok only when both meet their targets. */
 export function dashboardRow(f: DashboardFigures): Row {
   const note = `runs page interactive p50/p99 ${round(f.ready.p50)}/${round(f.ready.p99)} ms over ${f.ready.count} loads (headless Chromium, navigation start to first page drawn); its API calls p50/p99 ${round(f.api.p50)}/${round(f.api.p99)} ms (${f.api.count} sequential), as the browser timed them ${round(f.browserApi.p50)}/${round(f.browserApi.p99)} ms; p50 ms after navigation start: html ${round(f.phasesP50.html!)}, script ${round(f.phasesP50.script!)}, GET /runs sent ${round(f.phasesP50.apiSent!)}, answered ${round(f.phasesP50.apiAnswered!)}, drawn ${round(f.ready.p50)}`;
-  const base = { row: `runs page (${round(f.runs / 1000)}k runs)`, p50: f.ready.p50, p99: f.ready.p99, target: `<${READY_P99_MS} & API<${API_P99_MS}`, note };
+  const base = {
+    row: `runs page (${round(f.runs / 1000)}k runs)`,
+    p50: f.ready.p50,
+    p99: f.ready.p99,
+    target: `<${READY_P99_MS} & API<${API_P99_MS}`,
+    note,
+  };
   if (f.errors.length > 0 || f.ready.count === 0) return { ...base, verdict: "INVALID", failures: f.errors };
   return { ...base, verdict: f.ready.p99 < READY_P99_MS && f.api.p99 < API_P99_MS ? "ok" : "MISSED" };
 }

@@ -23,15 +23,36 @@ export type DashboardReport = {
   errors: string[];
 };
 
-const { values } = parseArgs({ options: { url: { type: "string" }, paths: { type: "string" }, rounds: { type: "string", default: "20" }, "warmup-rounds": { type: "string", default: "2" } } });
+const { values } = parseArgs({
+  options: {
+    url: { type: "string" },
+    paths: { type: "string" },
+    rounds: { type: "string", default: "20" },
+    "warmup-rounds": { type: "string", default: "2" },
+  },
+});
 if (!values.url || !values.paths) {
   console.error("usage: bun bench/dashboard.ts --url URL --paths JSON [--rounds N] [--warmup-rounds N]");
   process.exit(2);
 }
 const paths = JSON.parse(values.paths) as string[];
 const profile = mkdtempSync(join(tmpdir(), "codex-flows-bench-chromium-"));
-const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const context = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", args, headless: true, viewport: { width: 1280, height: 900 } });
+const args = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  args,
+  headless: true,
+  viewport: { width: 1280, height: 900 },
+});
 const report: DashboardReport = { readyMs: [], apiMs: [], phases: [], errors: [] };
 const PHASES = `(() => {
   const api = performance.getEntriesByType("resource").find((e) => /\\/runs\\?/.test(e.name));
@@ -47,7 +68,9 @@ try {
         await page.goto(`${values.url}${path}`);
         await page.waitForSelector("body[data-ready=runs]", { timeout: 10_000 });
         const ready = (await page.evaluate('performance.getEntriesByName("dashboard-ready")[0].startTime')) as number;
-        const api = (await page.evaluate('performance.getEntriesByType("resource").filter((e) => /\\/runs\\?/.test(e.name)).map((e) => e.duration)')) as number[];
+        const api = (await page.evaluate(
+          'performance.getEntriesByType("resource").filter((e) => /\\/runs\\?/.test(e.name)).map((e) => e.duration)',
+        )) as number[];
         if (round >= warmup) {
           report.readyMs.push(ready);
           report.apiMs.push(...api);

@@ -45,9 +45,24 @@ export type ReadFigures = {
 const childEnv = { ...process.env, CODEX_FLOW_LOG: "warn" };
 
 /** Rows consume, projector and rebuild (those asked for), over one stream of MESSAGES messages. */
-export async function measureProjection(nats: EmbeddedNats, rows: string[], messages = MESSAGES): Promise<ProjectorReport> {
+export async function measureProjection(
+  nats: EmbeddedNats,
+  rows: string[],
+  messages = MESSAGES,
+): Promise<ProjectorReport> {
   progress(`projector rows (${rows.join(", ")}): ${messages} synthetic messages to a fresh stream`);
-  const args = ["--nats", nats.url, "--dir", tempDir("projector"), "--messages", String(messages), "--rows", rows.join(","), "--nats-pid", String(nats.pid)];
+  const args = [
+    "--nats",
+    nats.url,
+    "--dir",
+    tempDir("projector"),
+    "--messages",
+    String(messages),
+    "--rows",
+    rows.join(","),
+    "--nats-pid",
+    String(nats.pid),
+  ];
   return await runJson<ProjectorReport>("projector", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
 }
 
@@ -57,12 +72,34 @@ export type ServedReadModel = { url: string; server: Child; built: ReadModelRepo
 /** Builds the big read model (publish, then rebuild) and starts a real ingress over it. */
 export async function serveReadModel(nats: EmbeddedNats, label: string, copies = 0): Promise<ServedReadModel> {
   const dir = tempDir(`${label}-data`);
-  progress(`${label}: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)${copies ? `, then ${copies} copies of it` : ""}`);
-  const args = ["--nats", nats.url, "--dir", dir, "--read-model-runs", String(READ_MODEL_RUNS), "--amplify", String(copies), "--nats-pid", String(nats.pid)];
-  const built = await runJson<ReadModelReport>("read-model", [BUN, join(import.meta.dir, "projector.ts"), ...args], childEnv);
+  progress(
+    `${label}: building a read model of ${READ_MODEL_RUNS} runs with the projector (publish, then rebuild)${copies ? `, then ${copies} copies of it` : ""}`,
+  );
+  const args = [
+    "--nats",
+    nats.url,
+    "--dir",
+    dir,
+    "--read-model-runs",
+    String(READ_MODEL_RUNS),
+    "--amplify",
+    String(copies),
+    "--nats-pid",
+    String(nats.pid),
+  ];
+  const built = await runJson<ReadModelReport>(
+    "read-model",
+    [BUN, join(import.meta.dir, "projector.ts"), ...args],
+    childEnv,
+  );
   const port = await freePort();
   const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), CODEX_FLOW_BACKEND_DATA_DIR: dir };
-  const server: Child = startServer(`ingress-${label}`, [BUN, join(ROOT, "bin", "flow.ts"), "serve", "ingress"], env, ROOT);
+  const server: Child = startServer(
+    `ingress-${label}`,
+    [BUN, join(ROOT, "bin", "flow.ts"), "serve", "ingress"],
+    env,
+    ROOT,
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitHealthy(server, `${url}/healthz`);
@@ -74,12 +111,18 @@ export async function serveReadModel(nats: EmbeddedNats, label: string, copies =
 }
 
 /** Sequential GET requests of each query in turn (bench/read.ts), with the ingress's CPU per request. */
-export async function readLoad(served: ServedReadModel, queries: ReadQuery[]): Promise<{ report: ReadReport; cpuPerRequestMs?: number }> {
+export async function readLoad(
+  served: ServedReadModel,
+  queries: ReadQuery[],
+): Promise<{ report: ReadReport; cpuPerRequestMs?: number }> {
   const before = cpuMs(served.server.proc.pid);
   const args = ["--url", served.url, "--queries", JSON.stringify(queries), "--rounds", String(READ_ROUNDS)];
   const report = await runJson<ReadReport>("read", [BUN, join(import.meta.dir, "read.ts"), ...args]);
   const after = cpuMs(served.server.proc.pid);
-  return { report, ...(before !== undefined && after !== undefined ? { cpuPerRequestMs: (after - before) / report.requests } : {}) };
+  return {
+    report,
+    ...(before !== undefined && after !== undefined ? { cpuPerRequestMs: (after - before) / report.requests } : {}),
+  };
 }
 
 /**
@@ -104,16 +147,37 @@ export async function measureRead(nats: EmbeddedNats, copies = 0): Promise<ReadF
     { name: "events type page 100", paths: [`/events?type=${page100.type}&limit=50&cursor=${page100.events}`] },
   ];
   try {
-    progress(`ingress up at ${served.url} over ${spread.runs} runs; ${queries.length} queries x ${READ_ROUNDS} rounds, one request at a time`);
+    progress(
+      `ingress up at ${served.url} over ${spread.runs} runs; ${queries.length} queries x ${READ_ROUNDS} rounds, one request at a time`,
+    );
     const { report, ...cpu } = await readLoad(served, queries);
     const byQuery = Object.fromEntries(
       queries.map((q) => {
         const mine = report.byQuery[q.name]!;
-        return [q.name, { ...summarize(mine.latenciesMs), path: q.paths[0]!.replace(/cursor=.*/, "cursor=..."), runs: [mine.minRuns, mine.maxRuns] as [number, number] }];
+        return [
+          q.name,
+          {
+            ...summarize(mine.latenciesMs),
+            path: q.paths[0]!.replace(/cursor=.*/, "cursor=..."),
+            runs: [mine.minRuns, mine.maxRuns] as [number, number],
+          },
+        ];
       }),
     );
     const rps = report.latenciesMs.length / (report.elapsedMs / 1000);
-    return { build: built.build, amplify: built.amplify, workload: built.workload, spread, requests: report.requests, rps, latency: summarize(report.latenciesMs), byQuery, errors: report.errors, failures: report.failures, ...cpu };
+    return {
+      build: built.build,
+      amplify: built.amplify,
+      workload: built.workload,
+      spread,
+      requests: report.requests,
+      rps,
+      latency: summarize(report.latenciesMs),
+      byQuery,
+      errors: report.errors,
+      failures: report.failures,
+      ...cpu,
+    };
   } finally {
     await served.stop();
   }
@@ -121,7 +185,8 @@ export async function measureRead(nats: EmbeddedNats, copies = 0): Promise<ReadF
 
 const pct = (x: number) => `${round(x * 100)}%`;
 const seconds = (ms: number) => `${round(ms / 1000)} s`;
-const cpu = (p: Phase) => `cpu: bench ${seconds(p.cpuMs.self)}${p.cpuMs.nats === undefined ? "" : `, nats ${seconds(p.cpuMs.nats)}`}`;
+const cpu = (p: Phase) =>
+  `cpu: bench ${seconds(p.cpuMs.self)}${p.cpuMs.nats === undefined ? "" : `, nats ${seconds(p.cpuMs.nats)}`}`;
 
 /** The rows of the data measurements that were run. */
 export function dataRows(r: Results): Row[] {
@@ -130,31 +195,68 @@ export function dataRows(r: Results): Row[] {
   if (p) {
     const w = p.workload;
     const what = `${w.messages} msgs (${w.events} events, ${w.runs} runs, ${Math.round(w.bytes / w.messages)} B avg)`;
-    if (p.consume) rows.push({ row: "raw consume (msg/s)", rps: p.consume.perSecond, target: "(the baseline)", verdict: "-", note: `ordered consumer, nothing applied; ${what}; ${cpu(p.consume)}` });
+    if (p.consume)
+      rows.push({
+        row: "raw consume (msg/s)",
+        rps: p.consume.perSecond,
+        target: "(the baseline)",
+        verdict: "-",
+        note: `ordered consumer, nothing applied; ${what}; ${cpu(p.consume)}`,
+      });
     if (p.projector) {
       const ratio = p.consume ? p.projector.perSecond / p.consume.perSecond : undefined;
       const verdict = ratio === undefined ? "n/a" : ratio >= APPLY_RATIO ? "ok" : "MISSED";
       const note = `${ratio === undefined ? "ratio n/a (run consume too)" : `${pct(ratio)} of raw consume`}; startProjectorService into a new file, ${p.projector.batches} commits; ${cpu(p.projector)}`;
-      rows.push({ row: "projector apply (msg/s)", rps: p.projector.perSecond, target: `>=${pct(APPLY_RATIO)} of consume`, verdict, note });
+      rows.push({
+        row: "projector apply (msg/s)",
+        rps: p.projector.perSecond,
+        target: `>=${pct(APPLY_RATIO)} of consume`,
+        verdict,
+        note,
+      });
     }
     if (p.rebuild) {
       const note = `${seconds(p.rebuild.elapsedMs)}: rebuildReadModel of the same ${p.rebuild.messages} msgs (a new file, written without a WAL); ${cpu(p.rebuild)}`;
-      rows.push({ row: `rebuild ${round(p.rebuild.messages / 1000)}k (msg/s)`, rps: p.rebuild.perSecond, target: "(seconds)", verdict: "-", note });
+      rows.push({
+        row: `rebuild ${round(p.rebuild.messages / 1000)}k (msg/s)`,
+        rps: p.rebuild.perSecond,
+        target: "(seconds)",
+        verdict: "-",
+        note,
+      });
     }
   }
   const big = r.rebuild1m?.rebuild;
   if (big) {
     const note = `${seconds(big.elapsedMs)}: rebuildReadModel of ${big.messages} msgs (published in ${seconds(r.rebuild1m!.workload.publishMs)}), progress every second; ${cpu(big)}`;
-    rows.push({ row: `rebuild ${round(big.messages / 1e6)}M (msg/s)`, rps: big.perSecond, target: `<${REBUILD_1M_S} s`, verdict: big.elapsedMs / 1000 < REBUILD_1M_S ? "ok" : "MISSED", note });
+    rows.push({
+      row: `rebuild ${round(big.messages / 1e6)}M (msg/s)`,
+      rps: big.perSecond,
+      target: `<${REBUILD_1M_S} s`,
+      verdict: big.elapsedMs / 1000 < REBUILD_1M_S ? "ok" : "MISSED",
+      note,
+    });
   }
   for (const read of [r.read, r.read1m]) {
     if (!read) continue;
-    const perQuery = Object.entries(read.byQuery).map(([name, q]) => `${name} ${round(q.p50)}/${round(q.p99)}`).join(", ");
-    const copies = read.amplify ? `, then copied ${read.amplify.copies}x with new ids in ${seconds(read.amplify.ms)} (bench/amplify.ts)` : "";
+    const perQuery = Object.entries(read.byQuery)
+      .map(([name, q]) => `${name} ${round(q.p50)}/${round(q.p99)}`)
+      .join(", ");
+    const copies = read.amplify
+      ? `, then copied ${read.amplify.copies}x with new ids in ${seconds(read.amplify.ms)} (bench/amplify.ts)`
+      : "";
     const built = `built by the projector (rebuildReadModel) from ${read.build.messages} msgs in ${seconds(read.build.elapsedMs)}, published in ${seconds(read.workload.publishMs)}${copies}`;
     const note = `${read.latency.count} sequential requests, p50/p99 ms by query: ${perQuery}; ${read.spread.runs} runs ${built}${read.cpuPerRequestMs === undefined ? "" : `; cpu/req ingress ${round(read.cpuPerRequestMs)} ms`}`;
-    const base = { row: `GET /runs,/events (${round(read.spread.runs / 1000)}k)`, rps: read.rps, p50: read.latency.p50, p99: read.latency.p99, target: `p99<${READ_P99_MS}`, note };
-    if (read.errors > 0 || read.failures.length > 0) rows.push({ ...base, verdict: "INVALID", note: `${read.errors} failed; ${note}`, failures: read.failures });
+    const base = {
+      row: `GET /runs,/events (${round(read.spread.runs / 1000)}k)`,
+      rps: read.rps,
+      p50: read.latency.p50,
+      p99: read.latency.p99,
+      target: `p99<${READ_P99_MS}`,
+      note,
+    };
+    if (read.errors > 0 || read.failures.length > 0)
+      rows.push({ ...base, verdict: "INVALID", note: `${read.errors} failed; ${note}`, failures: read.failures });
     else rows.push({ ...base, verdict: read.latency.p99 < READ_P99_MS ? "ok" : "MISSED" });
   }
   return rows;

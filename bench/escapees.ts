@@ -9,10 +9,13 @@ import { parseArgs } from "node:util";
 import { readdirSync } from "node:fs";
 import { escapedProcesses, stepStart } from "../lib/runners/escapees.ts";
 
-const { values } = parseArgs({ options: { extra: { type: "string", default: "0,300" }, rounds: { type: "string", default: "200" } } });
+const { values } = parseArgs({
+  options: { extra: { type: "string", default: "0,300" }, rounds: { type: "string", default: "200" } },
+});
 const rounds = Math.min(Math.max(Number(values.rounds) || 200, 1), 10_000);
 const marker = { CODEX_FLOW_RUN_ID: "bench-run", CODEX_FLOW_ATTEMPT: "1" };
-const sleeper = (detached = false) => Bun.spawn(["/bin/sleep", "120"], { detached, stdout: "ignore", stderr: "ignore" });
+const sleeper = (detached = false) =>
+  Bun.spawn(["/bin/sleep", "120"], { detached, stdout: "ignore", stderr: "ignore" });
 
 const msPerScan = (scan: () => void) => {
   const started = performance.now();
@@ -29,7 +32,9 @@ for (const extra of values.extra.split(",").map((n) => Math.min(Math.max(Number(
   const processes = readdirSync("/proc").filter((n) => /^\d+$/.test(n)).length;
   const stretch = msPerScan(() => escapedProcesses(step.pid, marker, since));
   const every = msPerScan(() => escapedProcesses(step.pid, marker));
-  console.log(`${processes} processes: ${stretch.toFixed(3)} ms per step end reading the pids since the step, ${every.toFixed(3)} ms reading every process (${(every / stretch).toFixed(1)}x)`);
+  console.log(
+    `${processes} processes: ${stretch.toFixed(3)} ms per step end reading the pids since the step, ${every.toFixed(3)} ms reading every process (${(every / stretch).toFixed(1)}x)`,
+  );
   for (const p of [...idle, step, ...children]) p.kill("SIGKILL");
   await Promise.all([...idle, step, ...children].map((p) => p.exited));
 }

@@ -22,7 +22,10 @@ function filesystemOf(dir: string): string {
 export async function measureFsync(opts: LoadOptions): Promise<FsyncFigures> {
   const binary = devNatsServerBinary();
   const version = natsServerVersion(binary);
-  if (supportsSyncAlways(version) !== true) throw new Error(`nats-server ${version} (${binary}) cannot fsync per write: run scripts/install-nats-server-current.sh or set NATS_SERVER_BIN`);
+  if (supportsSyncAlways(version) !== true)
+    throw new Error(
+      `nats-server ${version} (${binary}) cannot fsync per write: run scripts/install-nats-server-current.sh or set NATS_SERVER_BIN`,
+    );
   const measured: Partial<Record<"interval" | "always", LoadFigures>> = {};
   for (const mode of ["interval", "always"] as const) {
     const nats = await startNatsServer({ binary, storeDir: tempDir(`fsync-${mode}`), syncAlways: mode === "always" });
@@ -40,8 +43,20 @@ export async function measureFsync(opts: LoadOptions): Promise<FsyncFigures> {
 export function fsyncRows(f: FsyncFigures): Row[] {
   const share = f.always.rps / f.interval.rps;
   const rows = [
-    loadRow("ingress, sync 2 min", f.interval, "(the default)", true, `nats-server ${f.version}, store on ${f.filesystem}, ${f.interval.latency.count} requests`),
-    loadRow("ingress, sync always", f.always, "(the cost)", true, `${round(share * 100)}% of the default's rate, p50 +${round(f.always.latency.p50 - f.interval.latency.p50)} ms; ${f.always.latency.count} requests`),
+    loadRow(
+      "ingress, sync 2 min",
+      f.interval,
+      "(the default)",
+      true,
+      `nats-server ${f.version}, store on ${f.filesystem}, ${f.interval.latency.count} requests`,
+    ),
+    loadRow(
+      "ingress, sync always",
+      f.always,
+      "(the cost)",
+      true,
+      `${round(share * 100)}% of the default's rate, p50 +${round(f.always.latency.p50 - f.interval.latency.p50)} ms; ${f.always.latency.count} requests`,
+    ),
   ];
   // Measured, not judged: no target to meet (a failed request still makes a row INVALID).
   return rows.map((row) => (row.verdict === "ok" ? { ...row, verdict: "-" as const } : row));

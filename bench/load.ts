@@ -45,7 +45,9 @@ const { values } = parseArgs({
   },
 });
 if (!values.url || (!values.duration && !values.count)) {
-  console.error("usage: bun bench/load.ts --url URL (--duration S [--warmup S] | --count N [--warmup-count N]) [--concurrency N] [--type T] [--expect-completed]");
+  console.error(
+    "usage: bun bench/load.ts --url URL (--duration S [--warmup S] | --count N [--warmup-count N]) [--concurrency N] [--type T] [--expect-completed]",
+  );
   process.exit(2);
 }
 const url = values.url;
@@ -74,7 +76,12 @@ class Tally {
 /** Sends one event and reads the whole answer (so the connection is reused). */
 async function send(): Promise<Outcome> {
   const n = next++;
-  const body = JSON.stringify({ id: `${values.tag}-${n}`, type: values.type, source: "codex-flows bench", payload: { n } });
+  const body = JSON.stringify({
+    id: `${values.tag}-${n}`,
+    type: values.type,
+    source: "codex-flows bench",
+    payload: { n },
+  });
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (secret) headers["x-flow-signature-256"] = signBody(secret, body);
   const started = performance.now();
@@ -82,7 +89,14 @@ async function send(): Promise<Outcome> {
     const response = await fetch(url, { method: "POST", body, headers });
     const text = await response.text();
     const latency = performance.now() - started;
-    const problem = response.status !== 202 ? `HTTP ${response.status}: ${text.slice(0, 300)}` : expectCompleted ? notCompleted(text) : expectMatched ? notMatched(text) : undefined;
+    const problem =
+      response.status !== 202
+        ? `HTTP ${response.status}: ${text.slice(0, 300)}`
+        : expectCompleted
+          ? notCompleted(text)
+          : expectMatched
+            ? notMatched(text)
+            : undefined;
     return { latency, status: String(response.status), problem };
   } catch (error) {
     return { latency: performance.now() - started, status: "network", problem: `network: ${(error as Error).message}` };
@@ -91,9 +105,14 @@ async function send(): Promise<Outcome> {
 
 /** Why a `?wait=true` answer does not report every run completed (undefined when it does). */
 function notCompleted(text: string): string | undefined {
-  const answer = JSON.parse(text) as { matched?: number; waitTimedOut?: boolean; runs?: { id: string; status: string; error?: string | null }[] };
+  const answer = JSON.parse(text) as {
+    matched?: number;
+    waitTimedOut?: boolean;
+    runs?: { id: string; status: string; error?: string | null }[];
+  };
   if (answer.waitTimedOut) return `wait timed out: ${text.slice(0, 300)}`;
-  if (!answer.matched || !answer.runs || answer.runs.length !== answer.matched) return `no run matched: ${text.slice(0, 300)}`;
+  if (!answer.matched || !answer.runs || answer.runs.length !== answer.matched)
+    return `no run matched: ${text.slice(0, 300)}`;
   const bad = answer.runs.find((run) => run.status !== "completed");
   return bad ? `run ${bad.id} ended ${bad.status}: ${bad.error ?? ""}` : undefined;
 }
@@ -101,7 +120,9 @@ function notCompleted(text: string): string | undefined {
 /** Why an answer does not carry the match decision (undefined when it does). */
 function notMatched(text: string): string | undefined {
   const answer = JSON.parse(text) as { matched?: number; runIds?: string[]; waitTimedOut?: boolean };
-  return answer.waitTimedOut || answer.matched === undefined || !Array.isArray(answer.runIds) ? `no match decision in the answer: ${text.slice(0, 300)}` : undefined;
+  return answer.waitTimedOut || answer.matched === undefined || !Array.isArray(answer.runIds)
+    ? `no match decision in the answer: ${text.slice(0, 300)}`
+    : undefined;
 }
 
 async function byDuration(durationMs: number, warmupMs: number): Promise<LoadReport> {
@@ -140,9 +161,26 @@ async function byCount(count: number, warmupCount: number): Promise<LoadReport> 
   return report("count", tally, performance.now() - started, 0, warmupCount);
 }
 
-function report(mode: LoadReport["mode"], tally: Tally, elapsedMs: number, warmupMs: number, warmupRequests: number): LoadReport {
+function report(
+  mode: LoadReport["mode"],
+  tally: Tally,
+  elapsedMs: number,
+  warmupMs: number,
+  warmupRequests: number,
+): LoadReport {
   const { latencies, statuses, failures, errors } = tally;
-  return { mode, concurrency, requests: latencies.length + errors, errors, statuses, failures, elapsedMs, warmupMs, warmupRequests, latenciesMs: latencies };
+  return {
+    mode,
+    concurrency,
+    requests: latencies.length + errors,
+    errors,
+    statuses,
+    failures,
+    elapsedMs,
+    warmupMs,
+    warmupRequests,
+    latenciesMs: latencies,
+  };
 }
 
 const result = values.duration

@@ -20,7 +20,15 @@ export const BURST_EVENTS = 20_000;
 export const IDLE_RSS_MB = 120;
 export const GROWTH_MB = 15;
 
-export type MemoryFigures = { idleMb: number; byProcessIdle: Record<string, number>; afterBurstMb: number[]; byProcessAfter: Record<string, number>[]; eventsPerBurst: number; errors: number; failures: string[] };
+export type MemoryFigures = {
+  idleMb: number;
+  byProcessIdle: Record<string, number>;
+  afterBurstMb: number[];
+  byProcessAfter: Record<string, number>[];
+  eventsPerBurst: number;
+  errors: number;
+  failures: string[];
+};
 
 /** `root` and the pids of every process descended from it, from /proc. */
 export function processTree(root: number): Set<number> {
@@ -59,25 +67,47 @@ export function treeRss(root: number): Record<string, number> {
   return out;
 }
 
-const byName = (rss: Record<string, number>) => Object.fromEntries(Object.entries(rss).map(([k, v]) => [k.replace(/^\d+ /, ""), round(v)]));
+const byName = (rss: Record<string, number>) =>
+  Object.fromEntries(Object.entries(rss).map(([k, v]) => [k.replace(/^\d+ /, ""), round(v)]));
 const total = (rss: Record<string, number>) => Object.values(rss).reduce((a, b) => a + b, 0);
 
 export async function measureMemory(): Promise<MemoryFigures> {
   const port = await freePort();
-  const env: Record<string, string | undefined> = { ...serviceEnv("", port, "memory", tempDir("memory-cwd")), NATS_URL: undefined, CODEX_FLOW_LOG: "warn" };
+  const env: Record<string, string | undefined> = {
+    ...serviceEnv("", port, "memory", tempDir("memory-cwd")),
+    NATS_URL: undefined,
+    CODEX_FLOW_LOG: "warn",
+  };
   const dev = startServer("dev-memory", [process.execPath, join(ROOT, "bin", "flow.ts"), "dev"], env, ROOT);
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitHealthy(dev, `${url}/healthz`, 30_000);
     await Bun.sleep(3_000);
     const idle = treeRss(dev.proc.pid);
-    progress(`memory: flow dev idle ${round(total(idle))} MB (${Object.entries(idle).map(([k, v]) => `${k} ${round(v)}`).join(", ")}); ${BURSTS} bursts of ${BURST_EVENTS} events`);
+    progress(
+      `memory: flow dev idle ${round(total(idle))} MB (${Object.entries(idle)
+        .map(([k, v]) => `${k} ${round(v)}`)
+        .join(", ")}); ${BURSTS} bursts of ${BURST_EVENTS} events`,
+    );
     const afterBurstMb: number[] = [];
     const byProcessAfter: Record<string, number>[] = [];
     let errors = 0;
     const failures: string[] = [];
     for (let i = 0; i < BURSTS; i++) {
-      const report = await runJson<LoadReport>(`load-memory-${i}`, [process.execPath, join(import.meta.dir, "load.ts"), "--url", `${url}/events`, "--count", String(BURST_EVENTS), "--concurrency", "16"], { ...process.env, BENCH_SECRET: env.CODEX_FLOW_BACKEND_SECRET });
+      const report = await runJson<LoadReport>(
+        `load-memory-${i}`,
+        [
+          process.execPath,
+          join(import.meta.dir, "load.ts"),
+          "--url",
+          `${url}/events`,
+          "--count",
+          String(BURST_EVENTS),
+          "--concurrency",
+          "16",
+        ],
+        { ...process.env, BENCH_SECRET: env.CODEX_FLOW_BACKEND_SECRET },
+      );
       errors += report.errors;
       failures.push(...report.failures.slice(0, 2));
       await catchUp(url);
@@ -86,7 +116,15 @@ export async function measureMemory(): Promise<MemoryFigures> {
       byProcessAfter.push(byName(rss));
       progress(`memory: after burst ${i + 1}: ${round(afterBurstMb.at(-1)!)} MB`);
     }
-    return { idleMb: total(idle), byProcessIdle: byName(idle), afterBurstMb, byProcessAfter, eventsPerBurst: BURST_EVENTS, errors, failures };
+    return {
+      idleMb: total(idle),
+      byProcessIdle: byName(idle),
+      afterBurstMb,
+      byProcessAfter,
+      eventsPerBurst: BURST_EVENTS,
+      errors,
+      failures,
+    };
   } finally {
     await dev.stop();
   }
@@ -95,12 +133,27 @@ export async function measureMemory(): Promise<MemoryFigures> {
 /** Two rows: idle, and after all bursts (flat after the first?). */
 export function memoryRows(m: MemoryFigures): Row[] {
   const invalid = m.errors > 0 ? { verdict: "INVALID" as const, failures: m.failures } : undefined;
-  const idleNote = `flow dev + its nats-server, 3 s after ready: ${Object.entries(m.byProcessIdle).map(([k, v]) => `${k} ${v} MB`).join(", ")}`;
+  const idleNote = `flow dev + its nats-server, 3 s after ready: ${Object.entries(m.byProcessIdle)
+    .map(([k, v]) => `${k} ${v} MB`)
+    .join(", ")}`;
   const growth = m.afterBurstMb.at(-1)! - m.afterBurstMb[0]!;
   const events = m.eventsPerBurst * m.afterBurstMb.length;
   const burstNote = `after each burst of ${m.eventsPerBurst} events (projector caught up): ${m.afterBurstMb.map((x) => round(x)).join(", ")} MB; growth after the first ${round(growth)} MB; by process after the first and the last: ${JSON.stringify(m.byProcessAfter[0])}, ${JSON.stringify(m.byProcessAfter.at(-1))}${m.errors ? `; ${m.errors} requests failed` : ""}`;
   return [
-    { row: "memory idle (MB)", rps: m.idleMb, target: `<${IDLE_RSS_MB} MB`, verdict: m.idleMb < IDLE_RSS_MB ? "ok" : "MISSED", note: idleNote },
-    { row: `memory ${round(events / 1000)}k events (MB)`, rps: m.afterBurstMb.at(-1)!, target: `+<${GROWTH_MB} after 1st`, verdict: growth < GROWTH_MB ? "ok" : "MISSED", note: burstNote, ...invalid },
+    {
+      row: "memory idle (MB)",
+      rps: m.idleMb,
+      target: `<${IDLE_RSS_MB} MB`,
+      verdict: m.idleMb < IDLE_RSS_MB ? "ok" : "MISSED",
+      note: idleNote,
+    },
+    {
+      row: `memory ${round(events / 1000)}k events (MB)`,
+      rps: m.afterBurstMb.at(-1)!,
+      target: `+<${GROWTH_MB} after 1st`,
+      verdict: growth < GROWTH_MB ? "ok" : "MISSED",
+      note: burstNote,
+      ...invalid,
+    },
   ];
 }

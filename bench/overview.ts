@@ -25,7 +25,19 @@ rawSqlite(db).transaction(() => {
   for (let i = 0; i < n; i++) {
     const at = new Date(now - Math.floor((i / n) * 8 * 86_400_000)).toISOString();
     const status = statuses[i % statuses.length]!;
-    insert.run(`run-${i}`, `ev-${i}`, `flow-${i % 12}`, status, at, at, at, at, status === "completed" && i % 5 === 0 ? "changed" : null, status === "queued" ? null : (i * 7919) % 60_000, i + 1);
+    insert.run(
+      `run-${i}`,
+      `ev-${i}`,
+      `flow-${i % 12}`,
+      status,
+      at,
+      at,
+      at,
+      at,
+      status === "completed" && i % 5 === 0 ? "changed" : null,
+      status === "queued" ? null : (i * 7919) % 60_000,
+      i + 1,
+    );
   }
 })();
 for (const window of ["hour", "day", "week"] as const) {

@@ -18,12 +18,22 @@ const children = new Set<Child>();
 export function startServer(name: string, cmd: string[], env: Record<string, string | undefined>, cwd?: string): Child {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}.log`);
-  const proc = Bun.spawn(cmd, { env: clean(env), cwd, stdin: "ignore", stdout: Bun.file(logFile), stderr: Bun.file(logFile) });
+  const proc = Bun.spawn(cmd, {
+    env: clean(env),
+    cwd,
+    stdin: "ignore",
+    stdout: Bun.file(logFile),
+    stderr: Bun.file(logFile),
+  });
   return register(name, proc, logFile);
 }
 
 /** Runs a child to its end and parses the JSON it prints on stdout (stderr passes through). */
-export async function runJson<T>(name: string, cmd: string[], env: Record<string, string | undefined> = process.env): Promise<T> {
+export async function runJson<T>(
+  name: string,
+  cmd: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<T> {
   const proc = Bun.spawn(cmd, { env: clean(env), stdin: "ignore", stdout: "pipe", stderr: "inherit" });
   const child = register(name, proc);
   try {
@@ -39,8 +49,12 @@ export async function runJson<T>(name: string, cmd: string[], env: Record<string
 export async function waitHealthy(child: Child, url: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited (code ${child.proc.exitCode}) before it was ready; see ${child.logFile}`);
-    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (child.proc.exitCode !== null)
+      throw new Error(`${child.name} exited (code ${child.proc.exitCode}) before it was ready; see ${child.logFile}`);
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await Bun.sleep(50);
   }

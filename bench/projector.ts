@@ -39,15 +39,29 @@ export type ReadModelReport = {
   build: Phase;
   /** With --amplify K: the ms it took to add K copies (bench/amplify.ts). */
   amplify?: { copies: number; ms: number };
-  samples: { runs: number; events: number; eventIds: string[]; deepCursor: string; page100: { runs: string; events: string; flow: string; type: string }; byStatus: Record<string, number>; byEffectiveStatus: Record<string, number>; byFlow: Record<string, number> };
+  samples: {
+    runs: number;
+    events: number;
+    eventIds: string[];
+    deepCursor: string;
+    page100: { runs: string; events: string; flow: string; type: string };
+    byStatus: Record<string, number>;
+    byEffectiveStatus: Record<string, number>;
+    byFlow: Record<string, number>;
+  };
 };
 
 const progress = (line: string) => console.error(`bench: ${line}`);
 
 /** Publishes the workload in batches of un-awaited JetStream publishes (with the services' msg ids); checks the count. */
-export async function publishWorkload(ctx: ServiceContext, limits: { maxMessages?: number; maxRuns?: number }): Promise<WorkloadCounts & { bytes: number; publishMs: number }> {
+export async function publishWorkload(
+  ctx: ServiceContext,
+  limits: { maxMessages?: number; maxRuns?: number },
+): Promise<WorkloadCounts & { bytes: number; publishMs: number }> {
   const started = performance.now();
-  progress(`publishing ${limits.maxMessages ? `${limits.maxMessages} messages` : `messages up to ${limits.maxRuns} runs`} to ${ctx.config.stream}`);
+  progress(
+    `publishing ${limits.maxMessages ? `${limits.maxMessages} messages` : `messages up to ${limits.maxRuns} runs`} to ${ctx.config.stream}`,
+  );
   const counts = emptyCounts();
   let bytes = 0;
   let batch: Promise<unknown>[] = [];
@@ -58,17 +72,23 @@ export async function publishWorkload(ctx: ServiceContext, limits: { maxMessages
     if (batch.length >= 2_000) {
       await Promise.all(batch);
       batch = [];
-      if (limits.maxRuns !== undefined && counts.messages % 100_000 === 0) progress(`published ${counts.messages} messages`);
+      if (limits.maxRuns !== undefined && counts.messages % 100_000 === 0)
+        progress(`published ${counts.messages} messages`);
     }
   }
   await Promise.all(batch);
   const state = (await ctx.jsm.streams.info(ctx.config.stream)).state;
-  if (state.messages !== counts.messages) throw new Error(`the stream holds ${state.messages} messages, ${counts.messages} were published`);
+  if (state.messages !== counts.messages)
+    throw new Error(`the stream holds ${state.messages} messages, ${counts.messages} were published`);
   return { ...counts, bytes, publishMs: performance.now() - started };
 }
 
 /** Times `run` (which handles `messages` messages) with the CPU of this process and of nats-server. */
-export async function phase<T>(messages: number, natsPid: number | undefined, run: () => Promise<T>): Promise<Phase & { value: T }> {
+export async function phase<T>(
+  messages: number,
+  natsPid: number | undefined,
+  run: () => Promise<T>,
+): Promise<Phase & { value: T }> {
   const cpu0 = process.cpuUsage();
   const nats0 = natsPid ? cpuMs(natsPid) : undefined;
   const t0 = performance.now();
@@ -77,12 +97,21 @@ export async function phase<T>(messages: number, natsPid: number | undefined, ru
   const cpu = process.cpuUsage(cpu0);
   const nats1 = natsPid ? cpuMs(natsPid) : undefined;
   const self = (cpu.user + cpu.system) / 1000;
-  return { messages, elapsedMs, perSecond: messages / (elapsedMs / 1000), cpuMs: { self, ...(nats0 !== undefined && nats1 !== undefined ? { nats: nats1 - nats0 } : {}) }, value };
+  return {
+    messages,
+    elapsedMs,
+    perSecond: messages / (elapsedMs / 1000),
+    cpuMs: { self, ...(nats0 !== undefined && nats1 !== undefined ? { nats: nats1 - nats0 } : {}) },
+    value,
+  };
 }
 
 /** The baseline: an ordered consumer, as the projector makes it, reading up to `last` without applying anything. */
 async function consumeOnly(ctx: ServiceContext, last: number): Promise<number> {
-  const consumer = await ctx.js.consumers.get(ctx.config.stream, { filter_subjects: ctx.subjects.all, deliver_policy: DeliverPolicy.All });
+  const consumer = await ctx.js.consumers.get(ctx.config.stream, {
+    filter_subjects: ctx.subjects.all,
+    deliver_policy: DeliverPolicy.All,
+  });
   const messages = await consumer.consume({ max_messages: 1_000 });
   let bytes = 0;
   for await (const m of messages) {
@@ -94,10 +123,18 @@ async function consumeOnly(ctx: ServiceContext, last: number): Promise<number> {
 }
 
 /** Rows 1 to 3 over the first N messages of the workload. */
-async function projectorRows(ctx: ServiceContext, dir: string, maxMessages: number, rows: string[], natsPid?: number): Promise<ProjectorReport> {
+async function projectorRows(
+  ctx: ServiceContext,
+  dir: string,
+  maxMessages: number,
+  rows: string[],
+  natsPid?: number,
+): Promise<ProjectorReport> {
   const published = await publishWorkload(ctx, { maxMessages });
   const n = published.messages;
-  progress(`published ${n} messages (${published.events} events, ${published.runs} runs, ${Math.round(published.bytes / n)} B each) in ${Math.round(published.publishMs)} ms`);
+  progress(
+    `published ${n} messages (${published.events} events, ${published.runs} runs, ${Math.round(published.bytes / n)} B each) in ${Math.round(published.publishMs)} ms`,
+  );
   const report: ProjectorReport = { workload: published };
   if (rows.includes("consume")) {
     const { value: _bytes, ...figures } = await phase(n, natsPid, () => consumeOnly(ctx, n));
@@ -111,17 +148,27 @@ async function projectorRows(ctx: ServiceContext, dir: string, maxMessages: numb
       let batches = 0;
       service.projector.onApplied(() => batches++);
       const { value: _applied, ...figures } = await phase(n, natsPid, async () => {
-        while (!(await service.projector.waitFor(n, 60_000))) progress(`projector: applied ${service.projector.appliedSeq()} of ${n}`);
+        while (!(await service.projector.waitFor(n, 60_000)))
+          progress(`projector: applied ${service.projector.appliedSeq()} of ${n}`);
       });
       report.projector = { ...figures, batches };
-      progress(`projector: ${n} messages in ${Math.round(figures.elapsedMs)} ms = ${Math.round(figures.perSecond)}/s (${batches} commits)`);
+      progress(
+        `projector: ${n} messages in ${Math.round(figures.elapsedMs)} ms = ${Math.round(figures.perSecond)}/s (${batches} commits)`,
+      );
     } finally {
       await service.stop();
     }
   }
   if (rows.includes("rebuild")) {
-    const onProgress = (p: RebuildProgress) => progress(p.stage === "indexing" ? "rebuild: building the indexes" : `rebuild: applied ${p.applied} of ${p.target} (${Math.round((100 * p.applied) / p.target)}%) in ${(p.elapsedMs / 1000).toFixed(1)} s`);
-    const { value: _done, ...figures } = await phase(n, natsPid, () => rebuildReadModel(ctx, join(dir, "rebuild.sqlite"), n >= 500_000 ? { onProgress } : {}));
+    const onProgress = (p: RebuildProgress) =>
+      progress(
+        p.stage === "indexing"
+          ? "rebuild: building the indexes"
+          : `rebuild: applied ${p.applied} of ${p.target} (${Math.round((100 * p.applied) / p.target)}%) in ${(p.elapsedMs / 1000).toFixed(1)} s`,
+      );
+    const { value: _done, ...figures } = await phase(n, natsPid, () =>
+      rebuildReadModel(ctx, join(dir, "rebuild.sqlite"), n >= 500_000 ? { onProgress } : {}),
+    );
     report.rebuild = figures;
     progress(`rebuild: ${n} messages in ${Math.round(figures.elapsedMs)} ms`);
   }
@@ -129,17 +176,29 @@ async function projectorRows(ctx: ServiceContext, dir: string, maxMessages: numb
 }
 
 /** The read model of row 4, built the real way: the workload up to `runs` runs, then rebuildReadModel into `out`. */
-async function buildReadModel(ctx: ServiceContext, out: string, runs: number, natsPid?: number, copies = 0): Promise<ReadModelReport> {
+async function buildReadModel(
+  ctx: ServiceContext,
+  out: string,
+  runs: number,
+  natsPid?: number,
+  copies = 0,
+): Promise<ReadModelReport> {
   const published = await publishWorkload(ctx, { maxRuns: runs });
-  progress(`published ${published.messages} messages (${published.events} events, ${published.runs} runs) in ${Math.round(published.publishMs)} ms; building the read model`);
+  progress(
+    `published ${published.messages} messages (${published.events} events, ${published.runs} runs) in ${Math.round(published.publishMs)} ms; building the read model`,
+  );
   let said = 0;
   const onProgress = (p: RebuildProgress) => {
     if (p.elapsedMs - said < 10_000) return;
     said = p.elapsedMs;
     progress(`read model: applied ${p.applied} of ${p.target}`);
   };
-  const { value: _done, ...figures } = await phase(published.messages, natsPid, () => rebuildReadModel(ctx, out, { onProgress }));
-  progress(`read model of ${published.runs} runs built from ${published.messages} messages in ${Math.round(figures.elapsedMs)} ms`);
+  const { value: _done, ...figures } = await phase(published.messages, natsPid, () =>
+    rebuildReadModel(ctx, out, { onProgress }),
+  );
+  progress(
+    `read model of ${published.runs} runs built from ${published.messages} messages in ${Math.round(figures.elapsedMs)} ms`,
+  );
   let amplify: ReadModelReport["amplify"];
   if (copies > 0) {
     progress(`adding ${copies} copies of every event, run, attempt and match (bench/amplify.ts)`);
@@ -153,18 +212,53 @@ async function buildReadModel(ctx: ServiceContext, out: string, runs: number, na
 function readModelSamples(path: string): ReadModelReport["samples"] {
   const db = new Database(path, { readonly: true });
   try {
-    const eventIds = db.query<{ event_id: string }, []>("SELECT DISTINCT event_id FROM runs WHERE rowid % 997 = 0 LIMIT 60").all().map((r) => r.event_id);
+    const eventIds = db
+      .query<{ event_id: string }, []>("SELECT DISTINCT event_id FROM runs WHERE rowid % 997 = 0 LIMIT 60")
+      .all()
+      .map((r) => r.event_id);
     const total = db.query<{ n: number }, []>("SELECT count(*) AS n FROM runs").get()!.n;
-    const deep = db.query<{ created_at: string; id: string }, [number]>("SELECT created_at, id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?").get(Math.floor(total * 0.9))!;
+    const deep = db
+      .query<{ created_at: string; id: string }, [number]>(
+        "SELECT created_at, id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?",
+      )
+      .get(Math.floor(total * 0.9))!;
     // Page 100 of a filter: the cursor the 99th page's answer gives (its last row).
     const flow = "triage";
     const type = "github.issue.opened";
-    const runAt = db.query<{ created_at: string; id: string }, [string]>("SELECT created_at, id FROM runs WHERE flow_name = ? ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 4949").get(flow)!;
-    const eventAt = db.query<{ seq: number }, [string]>("SELECT seq FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1 OFFSET 4949").get(type)!;
-    const page100 = { runs: encodeCursor([runAt.created_at, runAt.id]), events: encodeCursor([eventAt.seq]), flow, type };
+    const runAt = db
+      .query<{ created_at: string; id: string }, [string]>(
+        "SELECT created_at, id FROM runs WHERE flow_name = ? ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 4949",
+      )
+      .get(flow)!;
+    const eventAt = db
+      .query<{ seq: number }, [string]>("SELECT seq FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1 OFFSET 4949")
+      .get(type)!;
+    const page100 = {
+      runs: encodeCursor([runAt.created_at, runAt.id]),
+      events: encodeCursor([eventAt.seq]),
+      flow,
+      type,
+    };
     const events = db.query<{ n: number }, []>("SELECT count(*) AS n FROM events").get()!.n;
-    const count = (column: string) => Object.fromEntries(db.query<{ k: string; n: number }, []>(`SELECT ${column} AS k, count(*) AS n FROM runs GROUP BY 1 ORDER BY 2 DESC`).all().map((r) => [r.k, r.n]));
-    return { runs: total, events, page100, eventIds, deepCursor: encodeCursor([deep.created_at, deep.id]), byStatus: count("status"), byEffectiveStatus: count("coalesce(result_status, status)"), byFlow: count("flow_name") };
+    const count = (column: string) =>
+      Object.fromEntries(
+        db
+          .query<{ k: string; n: number }, []>(
+            `SELECT ${column} AS k, count(*) AS n FROM runs GROUP BY 1 ORDER BY 2 DESC`,
+          )
+          .all()
+          .map((r) => [r.k, r.n]),
+      );
+    return {
+      runs: total,
+      events,
+      page100,
+      eventIds,
+      deepCursor: encodeCursor([deep.created_at, deep.id]),
+      byStatus: count("status"),
+      byEffectiveStatus: count("coalesce(result_status, status)"),
+      byFlow: count("flow_name"),
+    };
   } finally {
     db.close();
   }
@@ -172,15 +266,38 @@ function readModelSamples(path: string): ReadModelReport["samples"] {
 
 async function main(): Promise<ProjectorReport | ReadModelReport> {
   const { values } = parseArgs({
-    options: { nats: { type: "string" }, dir: { type: "string" }, messages: { type: "string", default: "100000" }, rows: { type: "string", default: "consume,projector,rebuild" }, "read-model-runs": { type: "string" }, amplify: { type: "string", default: "0" }, "nats-pid": { type: "string" } },
+    options: {
+      nats: { type: "string" },
+      dir: { type: "string" },
+      messages: { type: "string", default: "100000" },
+      rows: { type: "string", default: "consume,projector,rebuild" },
+      "read-model-runs": { type: "string" },
+      amplify: { type: "string", default: "0" },
+      "nats-pid": { type: "string" },
+    },
   });
   if (!values.nats || !values.dir) throw new Error("usage: see the head of bench/projector.ts");
   const natsPid = values["nats-pid"] ? Number(values["nats-pid"]) : undefined;
-  const config = loadConfig({}, { stream: `BENCH_DATA_${process.pid}`, subjectPrefix: `benchdata${process.pid}`, dataDir: values.dir, hostId: "bench" });
+  const config = loadConfig(
+    {},
+    {
+      stream: `BENCH_DATA_${process.pid}`,
+      subjectPrefix: `benchdata${process.pid}`,
+      dataDir: values.dir,
+      hostId: "bench",
+    },
+  );
   const ctx = await connectContext(config, values.nats, "bench-projector");
   try {
     const runs = values["read-model-runs"];
-    if (runs) return await buildReadModel(ctx, join(values.dir, "read-model.sqlite"), Number(runs), natsPid, Number(values.amplify));
+    if (runs)
+      return await buildReadModel(
+        ctx,
+        join(values.dir, "read-model.sqlite"),
+        Number(runs),
+        natsPid,
+        Number(values.amplify),
+      );
     return await projectorRows(ctx, values.dir, Number(values.messages), values.rows.split(","), natsPid);
   } finally {
     await ctx.jsm.streams.delete(config.stream).catch(() => undefined);

@@ -19,7 +19,14 @@ export type ReadReport = {
   byQuery: Record<string, { latenciesMs: number[]; minRuns: number; maxRuns: number }>;
 };
 
-const { values } = parseArgs({ options: { url: { type: "string" }, queries: { type: "string" }, rounds: { type: "string", default: "50" }, "warmup-rounds": { type: "string", default: "5" } } });
+const { values } = parseArgs({
+  options: {
+    url: { type: "string" },
+    queries: { type: "string" },
+    rounds: { type: "string", default: "50" },
+    "warmup-rounds": { type: "string", default: "5" },
+  },
+});
 if (!values.url || !values.queries) {
   console.error("usage: bun bench/read.ts --url URL --queries JSON [--rounds N] [--warmup-rounds N]");
   process.exit(2);

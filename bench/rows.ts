@@ -29,10 +29,18 @@ export type LoadFigures = {
   /** CPU ms per request (warm-up included) of the server under test and of nats-server, where /proc tells. */
   cpuPerRequestMs?: { server: number; nats: number };
 };
-export type SpawnFigures = { sequential: Summary; rates: SpawnReport["rates"]; best: { parallelism: number; perSecond: number } };
+export type SpawnFigures = {
+  sequential: Summary;
+  rates: SpawnReport["rates"];
+  best: { parallelism: number; perSecond: number };
+};
 /** The same server and load, fire-and-forget (`?wait=none`) and the default answer (waits for the match, answers runIds). */
 export type DispatchFigures = { none: LoadFigures; matched: LoadFigures };
-export type E2eFigures = { concurrency: number; idle: LoadFigures; burst: LoadFigures & { count: number; totalMs: number } };
+export type E2eFigures = {
+  concurrency: number;
+  idle: LoadFigures;
+  burst: LoadFigures & { count: number; totalMs: number };
+};
 
 /** Progress goes to stderr so the table on stdout stays clean. */
 export const progress = (line: string) => console.error(`bench: ${line}`);
@@ -46,41 +54,83 @@ export function tempDir(label: string): string {
 }
 
 async function load(name: string, args: string[]): Promise<LoadReport> {
-  return await runJson<LoadReport>(name, [BUN, join(import.meta.dir, "load.ts"), ...args], { ...process.env, BENCH_SECRET: SECRET });
+  return await runJson<LoadReport>(name, [BUN, join(import.meta.dir, "load.ts"), ...args], {
+    ...process.env,
+    BENCH_SECRET: SECRET,
+  });
 }
 
 function figures(report: LoadReport): LoadFigures {
   const rps = report.latenciesMs.length / (report.elapsedMs / 1000);
-  return { rps, elapsedMs: report.elapsedMs, latency: summarize(report.latenciesMs), errors: report.errors, failures: report.failures, statuses: report.statuses };
+  return {
+    rps,
+    elapsedMs: report.elapsedMs,
+    latency: summarize(report.latenciesMs),
+    errors: report.errors,
+    failures: report.failures,
+    statuses: report.statuses,
+  };
 }
 
 /** Runs the load and charges the CPU the server and nats-server used to the requests sent. */
-export async function loadWithCpu(name: string, args: string[], server: Child, nats: EmbeddedNats): Promise<LoadFigures> {
+export async function loadWithCpu(
+  name: string,
+  args: string[],
+  server: Child,
+  nats: EmbeddedNats,
+): Promise<LoadFigures> {
   const before = [cpuMs(server.proc.pid), cpuMs(nats.pid)];
   const report = await load(name, args);
   const after = [cpuMs(server.proc.pid), cpuMs(nats.pid)];
   const result = figures(report);
   if (before.some((x) => x === undefined) || after.some((x) => x === undefined)) return result;
   // Warm-up requests used CPU too: spread it over every request sent, assuming the same rate.
-  const sent = report.mode === "duration" ? report.requests * (1 + report.warmupMs / report.elapsedMs) : report.requests + report.warmupRequests;
-  return { ...result, cpuPerRequestMs: { server: (after[0]! - before[0]!) / sent, nats: (after[1]! - before[1]!) / sent } };
+  const sent =
+    report.mode === "duration"
+      ? report.requests * (1 + report.warmupMs / report.elapsedMs)
+      : report.requests + report.warmupRequests;
+  return {
+    ...result,
+    cpuPerRequestMs: { server: (after[0]! - before[0]!) / sent, nats: (after[1]! - before[1]!) / sent },
+  };
 }
 
 /** Row 1: the minimal Elysia handler that only publishes the raw body. */
 export async function measureMinimal(nats: EmbeddedNats, opts: LoadOptions): Promise<LoadFigures> {
   const port = await freePort();
-  const server = startServer("minimal-server", [BUN, join(import.meta.dir, "minimal-server.ts")], { ...process.env, NATS_URL: nats.url, PORT: String(port) });
+  const server = startServer("minimal-server", [BUN, join(import.meta.dir, "minimal-server.ts")], {
+    ...process.env,
+    NATS_URL: nats.url,
+    PORT: String(port),
+  });
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
     progress(`minimal handler up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
-    return await loadWithCpu("load-minimal", ["--url", `http://127.0.0.1:${port}/events`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+    return await loadWithCpu(
+      "load-minimal",
+      [
+        "--url",
+        `http://127.0.0.1:${port}/events`,
+        "--duration",
+        String(opts.durationS),
+        "--warmup",
+        String(opts.warmupS),
+      ],
+      server,
+      nats,
+    );
   } finally {
     await server.stop();
   }
 }
 
 /** The environment of a real service process: its own stream, data directory and port, HMAC on. */
-export function serviceEnv(natsUrl: string, port: number, label: string, cwd: string): Record<string, string | undefined> {
+export function serviceEnv(
+  natsUrl: string,
+  port: number,
+  label: string,
+  cwd: string,
+): Record<string, string | undefined> {
   return {
     ...process.env,
     NATS_URL: natsUrl,
@@ -101,7 +151,19 @@ export async function measureIngress(nats: EmbeddedNats, opts: LoadOptions): Pro
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
     progress(`ingress up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
-    return await loadWithCpu("load-ingress", ["--url", `http://127.0.0.1:${port}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+    return await loadWithCpu(
+      "load-ingress",
+      [
+        "--url",
+        `http://127.0.0.1:${port}/events?wait=none`,
+        "--duration",
+        String(opts.durationS),
+        "--warmup",
+        String(opts.warmupS),
+      ],
+      server,
+      nats,
+    );
   } finally {
     await server.stop();
   }
@@ -113,15 +175,43 @@ export async function measureIngress(nats: EmbeddedNats, opts: LoadOptions): Pro
  * decision and carries runIds), then with `?wait=none` (its backlog would delay the default).
  */
 export async function measureDispatch(nats: EmbeddedNats, opts: LoadOptions): Promise<DispatchFigures> {
-  const cwd = writeFlows({ "bench-flow": [{ name: "trivial", type: "bench.run", source: readFileSync(join(import.meta.dir, "fixtures", "trivial-step.ts"), "utf8") }] }, tempDir("dispatch-cwd"));
+  const cwd = writeFlows(
+    {
+      "bench-flow": [
+        {
+          name: "trivial",
+          type: "bench.run",
+          source: readFileSync(join(import.meta.dir, "fixtures", "trivial-step.ts"), "utf8"),
+        },
+      ],
+    },
+    tempDir("dispatch-cwd"),
+  );
   const port = await freePort();
-  const server = startServer("dispatch", [BUN, join(ROOT, "bin", "flow.ts"), "serve", "all"], serviceEnv(nats.url, port, "dispatch", cwd), ROOT);
+  const server = startServer(
+    "dispatch",
+    [BUN, join(ROOT, "bin", "flow.ts"), "serve", "all"],
+    serviceEnv(nats.url, port, "dispatch", cwd),
+    ROOT,
+  );
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
     const args = ["--duration", String(opts.durationS), "--warmup", String(opts.warmupS)];
-    progress(`whole system up on :${port}; the default answer, then ?wait=none, ${opts.warmupS}+${opts.durationS} s each with 16 connections`);
-    const matched = await loadWithCpu("load-dispatch-default", ["--url", `http://127.0.0.1:${port}/events`, "--expect-matched", ...args], server, nats);
-    const none = await loadWithCpu("load-dispatch-none", ["--url", `http://127.0.0.1:${port}/events?wait=none`, ...args], server, nats);
+    progress(
+      `whole system up on :${port}; the default answer, then ?wait=none, ${opts.warmupS}+${opts.durationS} s each with 16 connections`,
+    );
+    const matched = await loadWithCpu(
+      "load-dispatch-default",
+      ["--url", `http://127.0.0.1:${port}/events`, "--expect-matched", ...args],
+      server,
+      nats,
+    );
+    const none = await loadWithCpu(
+      "load-dispatch-none",
+      ["--url", `http://127.0.0.1:${port}/events?wait=none`, ...args],
+      server,
+      nats,
+    );
     return { none, matched };
   } finally {
     await server.stop();
@@ -151,13 +241,23 @@ export async function catchUp(url: string): Promise<{ ms?: number; lag?: number 
 export async function measureAll(nats: EmbeddedNats, opts: LoadOptions, threads: boolean): Promise<AllFigures> {
   const port = await freePort();
   const label = threads ? "all" : "all1";
-  const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), CODEX_FLOW_THREADS: threads ? "on" : "off" };
+  const env = {
+    ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)),
+    CODEX_FLOW_THREADS: threads ? "on" : "off",
+  };
   const server = startServer(`serve-${label}`, [BUN, join(ROOT, "bin", "flow.ts"), "serve", "all"], env, ROOT);
   try {
     const base = `http://127.0.0.1:${port}`;
     await waitHealthy(server, `${base}/healthz`);
-    progress(`flow serve all (threads ${threads ? "on" : "off"}) up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
-    const figures = await loadWithCpu(`load-${label}`, ["--url", `${base}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+    progress(
+      `flow serve all (threads ${threads ? "on" : "off"}) up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`,
+    );
+    const figures = await loadWithCpu(
+      `load-${label}`,
+      ["--url", `${base}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)],
+      server,
+      nats,
+    );
     const caught = await catchUp(base);
     return { ...figures, threads, catchUpMs: caught.ms, lagAfterLoad: caught.lag };
   } finally {
@@ -170,13 +270,26 @@ export async function measureSpawn(): Promise<SpawnFigures> {
   progress("spawn floor: 50 sequential spawns, then 3 s each at parallelism 1, 2, 4");
   const report = await runJson<SpawnReport>("spawn", [BUN, join(import.meta.dir, "spawn.ts")]);
   const best = report.rates.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-  return { sequential: summarize(report.sequentialMs), rates: report.rates, best: { parallelism: best.parallelism, perSecond: best.perSecond } };
+  return {
+    sequential: summarize(report.sequentialMs),
+    rates: report.rates,
+    best: { parallelism: best.parallelism, perSecond: best.perSecond },
+  };
 }
 
 /** Row 4: `flow serve all` with one flow whose one step is the trivial script. */
 export async function measureEndToEnd(nats: EmbeddedNats): Promise<E2eFigures> {
   const cwd = writeFlows(
-    { "bench-flow": [{ name: "trivial", type: "bench.run", source: readFileSync(join(import.meta.dir, "fixtures", "trivial-step.ts"), "utf8"), schema: { type: "object" } }] },
+    {
+      "bench-flow": [
+        {
+          name: "trivial",
+          type: "bench.run",
+          source: readFileSync(join(import.meta.dir, "fixtures", "trivial-step.ts"), "utf8"),
+          schema: { type: "object" },
+        },
+      ],
+    },
     tempDir("e2e-cwd"),
   );
   const port = await freePort();
@@ -186,15 +299,40 @@ export async function measureEndToEnd(nats: EmbeddedNats): Promise<E2eFigures> {
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
     const url = `http://127.0.0.1:${port}/events?wait=true`;
-    progress(`whole system up on :${port} (executor concurrency ${concurrency}); 30 events one at a time (after 2 warm-up events)`);
-    const idle = await loadWithCpu("load-e2e-idle", ["--url", url, "--type", "bench.run", "--expect-completed", "--concurrency", "1", "--count", "30", "--warmup-count", "2"], server, nats);
+    progress(
+      `whole system up on :${port} (executor concurrency ${concurrency}); 30 events one at a time (after 2 warm-up events)`,
+    );
+    const idle = await loadWithCpu(
+      "load-e2e-idle",
+      [
+        "--url",
+        url,
+        "--type",
+        "bench.run",
+        "--expect-completed",
+        "--concurrency",
+        "1",
+        "--count",
+        "30",
+        "--warmup-count",
+        "2",
+      ],
+      server,
+      nats,
+    );
     progress("200 events at once");
-    const burst = await loadWithCpu("load-e2e-burst", ["--url", url, "--type", "bench.run", "--expect-completed", "--concurrency", "200", "--count", "200"], server, nats);
+    const burst = await loadWithCpu(
+      "load-e2e-burst",
+      ["--url", url, "--type", "bench.run", "--expect-completed", "--concurrency", "200", "--count", "200"],
+      server,
+      nats,
+    );
     return { concurrency, idle, burst: { ...burst, count: 200, totalMs: burst.elapsedMs } };
   } finally {
     await server.stop();
     // The executor says how many steps it runs at a time; it must be the default we report.
     const said = /(\d+) at a time/.exec(readFileSync(server.logFile!, "utf8"))?.[1];
-    if (said !== undefined && Number(said) !== concurrency) progress(`WARNING: the executor ran ${said} at a time, not ${concurrency}`);
+    if (said !== undefined && Number(said) !== concurrency)
+      progress(`WARNING: the executor ran ${said} at a time, not ${concurrency}`);
   }
 }

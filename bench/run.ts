@@ -12,7 +12,21 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nats/nats-server.ts";
 import { RESULTS_DIR, stopAll } from "./procs.ts";
-import { type AllFigures, type DispatchFigures, type E2eFigures, type LoadFigures, measureAll, measureDispatch, measureEndToEnd, measureIngress, measureMinimal, measureSpawn, progress, type SpawnFigures, tempDirs } from "./rows.ts";
+import {
+  type AllFigures,
+  type DispatchFigures,
+  type E2eFigures,
+  type LoadFigures,
+  measureAll,
+  measureDispatch,
+  measureEndToEnd,
+  measureIngress,
+  measureMinimal,
+  measureSpawn,
+  progress,
+  type SpawnFigures,
+  tempDirs,
+} from "./rows.ts";
 import { formatTable, verdicts } from "./table.ts";
 import { MESSAGES, measureProjection, measureRead, READ_1M_COPIES, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
 import type { ProjectorReport } from "./projector.ts";
@@ -24,7 +38,28 @@ import { measurePeers, type PeerFigures } from "./peers/row.ts";
 import { measureWarm, type WarmFigures } from "./warm.ts";
 import { measureTracing, type TracingFigures } from "./tracing-row.ts";
 
-const ROWS = ["minimal", "ingress", "dispatch", "all", "all1", "spawn", "e2e", "consume", "projector", "rebuild", "read", "dashboard", "memory", "rebuild1m", "read1m", "fsync", "year", "peers", "warm", "tracing"] as const;
+const ROWS = [
+  "minimal",
+  "ingress",
+  "dispatch",
+  "all",
+  "all1",
+  "spawn",
+  "e2e",
+  "consume",
+  "projector",
+  "rebuild",
+  "read",
+  "dashboard",
+  "memory",
+  "rebuild1m",
+  "read1m",
+  "fsync",
+  "year",
+  "peers",
+  "warm",
+  "tracing",
+] as const;
 /** Rows run only when asked for with --only: they take minutes. */
 const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers", "tracing"];
 /** The rows measured over one shared stream (bench/projector.ts). */
@@ -103,7 +138,12 @@ export type Results = {
 
 const parseOptions = () =>
   parseArgs({
-    options: { duration: { type: "string", default: "5" }, warmup: { type: "string", default: "1" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      duration: { type: "string", default: "5" },
+      warmup: { type: "string", default: "1" },
+      only: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
 
 function options() {
@@ -123,15 +163,22 @@ function options() {
   if (!(durationS > 0) || !(warmupS >= 0)) throw new UsageError("--duration must be > 0 and --warmup >= 0 (seconds)");
   const rows = values.only ? values.only.split(",").map((r) => r.trim()) : ROWS.filter((r) => !OPT_IN.includes(r));
   const unknown = rows.filter((r) => !(ROWS as readonly string[]).includes(r));
-  if (unknown.length > 0) throw new UsageError(`--only: unknown row(s) ${unknown.join(", ")}; expected ${ROWS.join(", ")}`);
+  if (unknown.length > 0)
+    throw new UsageError(`--only: unknown row(s) ${unknown.join(", ")}; expected ${ROWS.join(", ")}`);
   return { durationS, warmupS, rows: rows as RowName[] };
 }
 
 async function main(): Promise<number> {
   const opts = options();
   const binary = natsServerBinary();
-  const natsVersion = (await new Response(Bun.spawn([binary, "--version"]).stdout).text()).trim().replace(/^nats-server:\s*v?/, "");
-  const results: Results = { machine: { cores: availableParallelism(), bun: Bun.version, natsServer: natsVersion, at: new Date().toISOString() }, options: opts, problems: {} };
+  const natsVersion = (await new Response(Bun.spawn([binary, "--version"]).stdout).text())
+    .trim()
+    .replace(/^nats-server:\s*v?/, "");
+  const results: Results = {
+    machine: { cores: availableParallelism(), bun: Bun.version, natsServer: natsVersion, at: new Date().toISOString() },
+    options: opts,
+    problems: {},
+  };
   let nats: EmbeddedNats | undefined;
   const cleanup = async () => {
     await stopAll();
@@ -167,7 +214,8 @@ async function main(): Promise<number> {
     results.spawn = await measure("spawn", () => measureSpawn());
     results.e2e = await measure("e2e", () => measureEndToEnd(server));
     const projection = opts.rows.filter((r) => PROJECTION_ROWS.includes(r));
-    if (projection.length > 0) results.projection = await measure(projection[0]!, () => measureProjection(server, projection), projection);
+    if (projection.length > 0)
+      results.projection = await measure(projection[0]!, () => measureProjection(server, projection), projection);
     results.read = await measure("read", () => measureRead(server));
     results.read1m = await measure("read1m", () => measureRead(server, READ_1M_COPIES));
     results.rebuild1m = await measure("rebuild1m", () => measureProjection(server, ["rebuild"], 1_000_000));

@@ -9,7 +9,10 @@
 import { parseArgs } from "node:util";
 import { spawnStep, stepInput } from "./peers/step.ts";
 
-export type SpawnReport = { sequentialMs: number[]; rates: { parallelism: number; spawns: number; seconds: number; perSecond: number }[] };
+export type SpawnReport = {
+  sequentialMs: number[];
+  rates: { parallelism: number; spawns: number; seconds: number; perSecond: number }[];
+};
 
 const { values } = parseArgs({
   options: {

@@ -11,7 +11,16 @@
 import { join } from "node:path";
 import { type EmbeddedNats, freePort } from "../lib/nats/nats-server.ts";
 import { startServer, waitHealthy } from "./procs.ts";
-import { type AllFigures, catchUp, loadWithCpu, type LoadOptions, progress, ROOT, serviceEnv, tempDir } from "./rows.ts";
+import {
+  type AllFigures,
+  catchUp,
+  loadWithCpu,
+  type LoadOptions,
+  progress,
+  ROOT,
+  serviceEnv,
+  tempDir,
+} from "./rows.ts";
 import { loadRow, type Row } from "./table.ts";
 import { round } from "./stats.ts";
 
@@ -21,13 +30,29 @@ export type TracingFigures = { off: AllFigures; on: AllFigures; exportedBytes: n
 async function measureOnce(nats: EmbeddedNats, opts: LoadOptions, endpoint: string | undefined): Promise<AllFigures> {
   const port = await freePort();
   const label = endpoint ? "traced" : "untraced";
-  const env = { ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)), OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined };
-  const server = startServer(`serve-${label}`, [process.execPath, join(ROOT, "bin", "flow.ts"), "serve", "all"], env, ROOT);
+  const env = {
+    ...serviceEnv(nats.url, port, label, tempDir(`${label}-cwd`)),
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined,
+  };
+  const server = startServer(
+    `serve-${label}`,
+    [process.execPath, join(ROOT, "bin", "flow.ts"), "serve", "all"],
+    env,
+    ROOT,
+  );
   try {
     const base = `http://127.0.0.1:${port}`;
     await waitHealthy(server, `${base}/healthz`);
-    progress(`flow serve all, tracing ${endpoint ? "on" : "off"}, up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
-    const figures = await loadWithCpu(`load-${label}`, ["--url", `${base}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)], server, nats);
+    progress(
+      `flow serve all, tracing ${endpoint ? "on" : "off"}, up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`,
+    );
+    const figures = await loadWithCpu(
+      `load-${label}`,
+      ["--url", `${base}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)],
+      server,
+      nats,
+    );
     const caught = await catchUp(base);
     return { ...figures, threads: true, catchUpMs: caught.ms, lagAfterLoad: caught.lag };
   } finally {
@@ -63,9 +88,22 @@ export async function measureTracing(nats: EmbeddedNats, opts: LoadOptions): Pro
 
 export function tracingRows(t: TracingFigures): Row[] {
   const ratio = t.on.rps / t.off.rps;
-  const caught = (f: AllFigures) => (f.catchUpMs === undefined ? "NOT caught up in 120 s" : `caught up ${round(f.catchUpMs / 1000)} s after`);
+  const caught = (f: AllFigures) =>
+    f.catchUpMs === undefined ? "NOT caught up in 120 s" : `caught up ${round(f.catchUpMs / 1000)} s after`;
   return [
-    loadRow("tracing off", t.off, "(the base)", true, `flow serve all, POST /events ?wait=none, ${t.off.latency.count} requests; projector ${caught(t.off)}`),
-    loadRow("tracing on", t.on, `>=${round(TRACING_RATIO * 100)}% of off`, ratio >= TRACING_RATIO, `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB`),
+    loadRow(
+      "tracing off",
+      t.off,
+      "(the base)",
+      true,
+      `flow serve all, POST /events ?wait=none, ${t.off.latency.count} requests; projector ${caught(t.off)}`,
+    ),
+    loadRow(
+      "tracing on",
+      t.on,
+      `>=${round(TRACING_RATIO * 100)}% of off`,
+      ratio >= TRACING_RATIO,
+      `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB`,
+    ),
   ];
 }

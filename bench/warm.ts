@@ -22,8 +22,18 @@ const CONCURRENCY = 4;
 const WORKERS = 2;
 const SINGLE = { warm: 300, spawned: 50 };
 
-export type WarmMode = { single: Summary; burst: { count: number; concurrency: number; ms: number; perSecond: number; failed: number } };
-export type WarmFigures = { workers: number; warm: WarmMode; spawned: WarmMode; system: { warm: SystemMode; spawned: SystemMode }; targets: { burstPerSecond: number; p50Ms: number }; met: { burst: boolean; p50: boolean } };
+export type WarmMode = {
+  single: Summary;
+  burst: { count: number; concurrency: number; ms: number; perSecond: number; failed: number };
+};
+export type WarmFigures = {
+  workers: number;
+  warm: WarmMode;
+  spawned: WarmMode;
+  system: { warm: SystemMode; spawned: SystemMode };
+  targets: { burstPerSecond: number; p50Ms: number };
+  met: { burst: boolean; p50: boolean };
+};
 
 export async function measureWarm(log: (line: string) => void = () => {}): Promise<WarmFigures> {
   const cwd = mkdtempSync(join(tmpdir(), "bench-warm-"));
@@ -33,13 +43,28 @@ export async function measureWarm(log: (line: string) => void = () => {}): Promi
     await stopWarmPools();
     log(`spawned: ${SINGLE.spawned} single runs, then ${BURST} runs ${CONCURRENCY} at a time`);
     const spawned = await measureMode(cwd, false, SINGLE.spawned);
-    const system = { warm: await measureSystem("warm-system", true, log), spawned: await measureSystem("spawned-system", false, log) };
+    const system = {
+      warm: await measureSystem("warm-system", true, log),
+      spawned: await measureSystem("spawned-system", false, log),
+    };
     const targets = { burstPerSecond: 1500, p50Ms: 4 };
     const verdict = (met: boolean) => (met ? "met" : "MISSED");
-    log(`warm: p50 ${round(warm.single.p50)} ms (target <= ${targets.p50Ms}: ${verdict(warm.single.p50 <= targets.p50Ms)}), burst ${warm.burst.perSecond} runs/s (target >= ${targets.burstPerSecond}: ${verdict(warm.burst.perSecond >= targets.burstPerSecond)})`);
-    log(`spawned: p50 ${round(spawned.single.p50)} ms, burst ${spawned.burst.perSecond} runs/s; warm/spawned: ${round(warm.burst.perSecond / spawned.burst.perSecond)}x the rate`);
-    for (const [mode, figures] of Object.entries(system)) log(`flow serve all, ${mode}: p50 ${round(figures.single.p50)} ms, burst ${figures.burst.perSecond} events/s`);
-    return { workers: WORKERS, warm, spawned, system, targets, met: { burst: warm.burst.perSecond >= targets.burstPerSecond, p50: warm.single.p50 <= targets.p50Ms } };
+    log(
+      `warm: p50 ${round(warm.single.p50)} ms (target <= ${targets.p50Ms}: ${verdict(warm.single.p50 <= targets.p50Ms)}), burst ${warm.burst.perSecond} runs/s (target >= ${targets.burstPerSecond}: ${verdict(warm.burst.perSecond >= targets.burstPerSecond)})`,
+    );
+    log(
+      `spawned: p50 ${round(spawned.single.p50)} ms, burst ${spawned.burst.perSecond} runs/s; warm/spawned: ${round(warm.burst.perSecond / spawned.burst.perSecond)}x the rate`,
+    );
+    for (const [mode, figures] of Object.entries(system))
+      log(`flow serve all, ${mode}: p50 ${round(figures.single.p50)} ms, burst ${figures.burst.perSecond} events/s`);
+    return {
+      workers: WORKERS,
+      warm,
+      spawned,
+      system,
+      targets,
+      met: { burst: warm.burst.perSecond >= targets.burstPerSecond, p50: warm.single.p50 <= targets.p50Ms },
+    };
   } finally {
     await stopWarmPools();
     rmSync(cwd, { recursive: true, force: true });
@@ -49,16 +74,41 @@ export async function measureWarm(log: (line: string) => void = () => {}): Promi
 async function measureMode(cwd: string, warm: boolean, singles: number): Promise<WarmMode> {
   let n = 0;
   const request = (): StepRunRequest => {
-    const step: FlowStep = { name: "trivial", runner: "bun", script: "trivial-module.ts", scriptPath: SCRIPT, timeoutMs: 30_000, workingDirectory: cwd, trigger: { type: "bench.run" }, policy: DEFAULT_STEP_POLICY };
+    const step: FlowStep = {
+      name: "trivial",
+      runner: "bun",
+      script: "trivial-module.ts",
+      scriptPath: SCRIPT,
+      timeoutMs: 30_000,
+      workingDirectory: cwd,
+      trigger: { type: "bench.run" },
+      policy: DEFAULT_STEP_POLICY,
+    };
     if (warm) step.warm = { workers: WORKERS, maxRuns: 1_000_000, maxRssMb: 512 };
-    const flow: Flow = { name: "bench-warm", version: 1, config: {}, steps: [step], root: join(import.meta.dir, "fixtures"), manifestPath: join(import.meta.dir, "fixtures", "flow.toml") };
+    const flow: Flow = {
+      name: "bench-warm",
+      version: 1,
+      config: {},
+      steps: [step],
+      root: join(import.meta.dir, "fixtures"),
+      manifestPath: join(import.meta.dir, "fixtures", "flow.toml"),
+    };
     const id = `run-${++n}`;
-    return { flow, step, event: { id: `evt-${id}`, type: "bench.run", receivedAt: new Date().toISOString(), payload: {} }, runId: id, attempt: 1 };
+    return {
+      flow,
+      step,
+      event: { id: `evt-${id}`, type: "bench.run", receivedAt: new Date().toISOString(), payload: {} },
+      runId: id,
+      attempt: 1,
+    };
   };
   const once = async () => {
     const started = performance.now();
     const outcome = await executeStep(request());
-    if (outcome.status !== "completed") throw new Error(`the trivial step did not complete (${warm ? "warm" : "spawned"}): ${outcome.status} ${outcome.error ?? ""}`);
+    if (outcome.status !== "completed")
+      throw new Error(
+        `the trivial step did not complete (${warm ? "warm" : "spawned"}): ${outcome.status} ${outcome.error ?? ""}`,
+      );
     return performance.now() - started;
   };
   // Warm-up: the workers start and import the module (warm), Bun's caches fill (both).
@@ -79,7 +129,10 @@ async function measureMode(cwd: string, warm: boolean, singles: number): Promise
     }),
   );
   const ms = performance.now() - started;
-  return { single: summarize(samples), burst: { count: BURST, concurrency: CONCURRENCY, ms: round(ms), perSecond: round((BURST / ms) * 1000), failed } };
+  return {
+    single: summarize(samples),
+    burst: { count: BURST, concurrency: CONCURRENCY, ms: round(ms), perSecond: round((BURST / ms) * 1000), failed },
+  };
 }
 
 if (import.meta.main) {

@@ -14,8 +14,16 @@ import type { Subjects } from "../lib/protocol/subjects.ts";
 type Step = { flow: string; version: number; step: string; queue: string; host: string };
 /** Event types with their share of the traffic and the steps they trigger (flow name, version, step, queue). */
 const CATALOGUE: { type: string; weight: number; steps: Step[] }[] = [
-  { type: "github.issue.opened", weight: 40, steps: [s("triage", 3, "classify", "any"), s("triage", 3, "label", "any")] },
-  { type: "upstream.release", weight: 20, steps: [s("release", 2, "build", "builder"), s("release", 2, "publish", "builder--publish")] },
+  {
+    type: "github.issue.opened",
+    weight: 40,
+    steps: [s("triage", 3, "classify", "any"), s("triage", 3, "label", "any")],
+  },
+  {
+    type: "upstream.release",
+    weight: 20,
+    steps: [s("release", 2, "build", "builder"), s("release", 2, "publish", "builder--publish")],
+  },
   { type: "docs.changed", weight: 15, steps: [s("docs", 1, "render", "any")] },
   { type: "cron.nightly", weight: 10, steps: [s("nightly", 1, "sweep", "any")] },
   { type: "deploy.requested", weight: 10, steps: [s("deploy", 5, "rollout", "prod--deploy")] },
@@ -23,7 +31,13 @@ const CATALOGUE: { type: string; weight: number; steps: Step[] }[] = [
   { type: "bench.nomatch", weight: 2, steps: [] },
 ];
 function s(flow: string, version: number, step: string, queue: string): Step {
-  return { flow, version, step, queue, host: queue.startsWith("builder") ? "builder-1" : queue.startsWith("prod") ? "prod-runner" : "host-a" };
+  return {
+    flow,
+    version,
+    step,
+    queue,
+    host: queue.startsWith("builder") ? "builder-1" : queue.startsWith("prod") ? "prod-runner" : "host-a",
+  };
 }
 const ALL_STEPS = CATALOGUE.flatMap((c) => c.steps.map((step) => ({ ...step, type: c.type })));
 const TOTAL_WEIGHT = CATALOGUE.reduce((a, c) => a + c.weight, 0);
@@ -72,7 +86,9 @@ export function* workload(options: WorkloadOptions, counts: WorkloadCounts = emp
     counts.byKind[item.message.kind] = (counts.byKind[item.message.kind] ?? 0) + 1;
     yield item;
   };
-  const full = () => (options.maxMessages !== undefined && counts.messages >= options.maxMessages) || (options.maxRuns !== undefined && counts.runs >= options.maxRuns);
+  const full = () =>
+    (options.maxMessages !== undefined && counts.messages >= options.maxMessages) ||
+    (options.maxRuns !== undefined && counts.runs >= options.maxRuns);
 
   for (let i = 0; !full(); i++) {
     const now = BASE + i * 20_000 + pick(5_000);
@@ -90,24 +106,69 @@ export function* workload(options: WorkloadOptions, counts: WorkloadCounts = emp
       w -= c.weight;
     }
     // The last event creates exactly the runs still wanted.
-    if (options.maxRuns !== undefined && kind.steps.length > options.maxRuns - counts.runs) kind = CATALOGUE.find((c) => c.steps.length === 1)!;
+    if (options.maxRuns !== undefined && kind.steps.length > options.maxRuns - counts.runs)
+      kind = CATALOGUE.find((c) => c.steps.length === 1)!;
     const id = `evt-${i}-${kind.type}-${(i * 2654435761) >>> 0}`;
-    const event = { id, type: kind.type, source: "https://github.com/example/repo", receivedAt: iso(now), payload: { repository: { full_name: "example/repo", id: 1234 + pick(20) }, number: i, title: text(20, 80), body: text(100, 900), labels: ["bug", "ui", "infra"].slice(0, pick(4)), sender: { login: `user${pick(500)}` } } };
+    const event = {
+      id,
+      type: kind.type,
+      source: "https://github.com/example/repo",
+      receivedAt: iso(now),
+      payload: {
+        repository: { full_name: "example/repo", id: 1234 + pick(20) },
+        number: i,
+        title: text(20, 80),
+        body: text(100, 900),
+        labels: ["bug", "ui", "infra"].slice(0, pick(4)),
+        sender: { login: `user${pick(500)}` },
+      },
+    };
     counts.events++;
-    later(now + 2, sub.event(kind.type), msgIds.event(id, 0), { v: 1, kind: "event.accepted", event, acceptedAt: iso(now + 2) });
+    later(now + 2, sub.event(kind.type), msgIds.event(id, 0), {
+      v: 1,
+      kind: "event.accepted",
+      event,
+      acceptedAt: iso(now + 2),
+    });
     const matchedAt = iso(now + 6);
     for (const step of kind.steps) {
       const runId = runIdFor(id, 0, step.flow, step.step);
       counts.runs++;
-      later(now + 5, sub.command(step.queue), msgIds.command(runId, 1), { v: 1, kind: "run.step", runId, eventId: id, generation: 0, flow: step.flow, flowVersion: step.version, step: step.step, runner: "bun", queue: step.queue, event, createdAt: matchedAt, chainDepth: 0 });
+      later(now + 5, sub.command(step.queue), msgIds.command(runId, 1), {
+        v: 1,
+        kind: "run.step",
+        runId,
+        eventId: id,
+        generation: 0,
+        flow: step.flow,
+        flowVersion: step.version,
+        step: step.step,
+        runner: "bun",
+        queue: step.queue,
+        event,
+        createdAt: matchedAt,
+        chainDepth: 0,
+      });
       scheduleRun(runId, step, now + 40 + pick(3_000));
     }
     const decisions = ALL_STEPS.map((step) => {
       const base = { flow: step.flow, flowVersion: step.version, step: step.step, runner: "bun" };
-      if (step.type !== kind.type) return { ...base, matched: false, reasons: [`type differs: step wants "${step.type}", event is "${kind.type}"`] };
+      if (step.type !== kind.type)
+        return {
+          ...base,
+          matched: false,
+          reasons: [`type differs: step wants "${step.type}", event is "${kind.type}"`],
+        };
       return { ...base, matched: true, runId: runIdFor(id, 0, step.flow, step.step), queue: step.queue, reasons: [] };
     });
-    later(now + 7, sub.matched(id), msgIds.matched(id, 0), { v: 1, kind: "event.matched", eventId: id, generation: 0, matchedAt, decisions });
+    later(now + 7, sub.matched(id), msgIds.matched(id, 0), {
+      v: 1,
+      kind: "event.matched",
+      eventId: id,
+      generation: 0,
+      matchedAt,
+      decisions,
+    });
   }
   while (pending.length > 0) {
     yield* emit(pending.shift()!.item);
@@ -120,7 +181,15 @@ export function* workload(options: WorkloadOptions, counts: WorkloadCounts = emp
     if (r < 0.02) return; // still queued (no executor took it)
     for (let attempt = 1; ; attempt++) {
       const host = step.host;
-      later(start, sub.run(runId, "started"), msgIds.lifecycle(runId, attempt, "started"), { v: 1, kind: "run.started", runId, attempt, host, startedAt: iso(start), executor: "direct" });
+      later(start, sub.run(runId, "started"), msgIds.lifecycle(runId, attempt, "started"), {
+        v: 1,
+        kind: "run.started",
+        runId,
+        attempt,
+        host,
+        startedAt: iso(start),
+        executor: "direct",
+      });
       // Most steps take a second or two; a third run for minutes.
       const durationMs = rnd() < 0.7 ? 200 + pick(2_800) : 5_000 + Math.floor(rnd() ** 2 * 115_000);
       const end = start + durationMs;
@@ -128,7 +197,21 @@ export function* workload(options: WorkloadOptions, counts: WorkloadCounts = emp
       if (durationMs > 5_000) {
         const chunks = 1 + pick(3);
         for (let c = 0; c < chunks; c++) {
-          later(start + ((c + 1) * durationMs) / (chunks + 1), sub.run(runId, "output"), msgIds.output(runId, attempt, c), { v: 1, kind: "run.output", runId, attempt, chunk: c, stream: c % 3 === 2 ? "stderr" : "stdout", text: text(300, 4_000), at: iso(start + ((c + 1) * durationMs) / (chunks + 1)) });
+          later(
+            start + ((c + 1) * durationMs) / (chunks + 1),
+            sub.run(runId, "output"),
+            msgIds.output(runId, attempt, c),
+            {
+              v: 1,
+              kind: "run.output",
+              runId,
+              attempt,
+              chunk: c,
+              stream: c % 3 === 2 ? "stderr" : "stdout",
+              text: text(300, 4_000),
+              at: iso(start + ((c + 1) * durationMs) / (chunks + 1)),
+            },
+          );
         }
       }
       if (r < 0.035) return; // running right now
@@ -142,18 +225,80 @@ export function* workload(options: WorkloadOptions, counts: WorkloadCounts = emp
     }
   }
 
-  function finishedFields(outcome: number, retry: boolean, start: number, end: number, durationMs: number): Omit<RunFinished, "v" | "kind" | "runId" | "attempt" | "host"> {
-    const times = { startedAt: iso(start), finishedAt: iso(end), durationMs, stdoutTruncated: false, stderrTruncated: false };
+  function finishedFields(
+    outcome: number,
+    retry: boolean,
+    start: number,
+    end: number,
+    durationMs: number,
+  ): Omit<RunFinished, "v" | "kind" | "runId" | "attempt" | "host"> {
+    const times = {
+      startedAt: iso(start),
+      finishedAt: iso(end),
+      durationMs,
+      stdoutTruncated: false,
+      stderrTruncated: false,
+    };
     const stdout = `${text(80, 600)}\n`;
     if (outcome < 0.08) {
-      return { ...times, status: "failed", exitCode: 1, signal: null, error: "exited with code 1", stdout, stderr: `Error: ${text(100, 500)}\n    at step (exec/step.ts:12:9)\n`, failures: 1, ...(retry ? { retryInMs: 30_000 } : {}) };
+      return {
+        ...times,
+        status: "failed",
+        exitCode: 1,
+        signal: null,
+        error: "exited with code 1",
+        stdout,
+        stderr: `Error: ${text(100, 500)}\n    at step (exec/step.ts:12:9)\n`,
+        failures: 1,
+        ...(retry ? { retryInMs: 30_000 } : {}),
+      };
     }
-    if (outcome < 0.1) return { ...times, status: "timed_out", exitCode: null, signal: "SIGTERM", error: "timed out after 120000 ms", stdout, stderr: "", failures: 1 };
-    if (outcome < 0.11) return { ...times, status: "canceled", exitCode: null, signal: "SIGTERM", error: "canceled", stdout, stderr: "", failures: 0 };
+    if (outcome < 0.1)
+      return {
+        ...times,
+        status: "timed_out",
+        exitCode: null,
+        signal: "SIGTERM",
+        error: "timed out after 120000 ms",
+        stdout,
+        stderr: "",
+        failures: 1,
+      };
+    if (outcome < 0.11)
+      return {
+        ...times,
+        status: "canceled",
+        exitCode: null,
+        signal: "SIGTERM",
+        error: "canceled",
+        stdout,
+        stderr: "",
+        failures: 0,
+      };
     const o = (outcome - 0.11) / 0.89;
-    const status = o < 0.6 ? "completed" : o < 0.75 ? "changed" : o < 0.9 ? "skipped" : o < 0.94 ? "needs_intervention" : o < 0.96 ? "blocked" : "failed";
+    const status =
+      o < 0.6
+        ? "completed"
+        : o < 0.75
+          ? "changed"
+          : o < 0.9
+            ? "skipped"
+            : o < 0.94
+              ? "needs_intervention"
+              : o < 0.96
+                ? "blocked"
+                : "failed";
     const result = { status, message: text(10, 80) } as const;
-    return { ...times, status: "completed", exitCode: 0, signal: null, result, stdout: `${stdout}FLOW_RESULT ${JSON.stringify(result)}\n`, stderr: "", failures: 0 };
+    return {
+      ...times,
+      status: "completed",
+      exitCode: 0,
+      signal: null,
+      result,
+      stdout: `${stdout}FLOW_RESULT ${JSON.stringify(result)}\n`,
+      stderr: "",
+      failures: 0,
+    };
   }
 }
 

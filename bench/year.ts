@@ -41,14 +41,35 @@ export const YEAR_BOUND = { perKeptRun: 4_096, perTombstone: 128, fixed: 1 << 20
 
 export async function measureYear(server: EmbeddedNats, runs = 1_000_000): Promise<YearFigures> {
   const started = Date.now();
-  const config = loadConfig({}, { stream: "YEAR", subjectPrefix: "year", dataDir: tempDir("year"), port: 0, hostId: "bench", purgeRoundRuns: 10_000 });
+  const config = loadConfig(
+    {},
+    {
+      stream: "YEAR",
+      subjectPrefix: "year",
+      dataDir: tempDir("year"),
+      port: 0,
+      hostId: "bench",
+      purgeRoundRuns: 10_000,
+    },
+  );
   const ctx = await connectContext(config, server.url, "bench-year");
-  const plan: YearPlan = { runs, days: 365, start: Date.now() - 366 * DAY, failEvery: 20, flows: ["billing", "reports", "sync"], policy: { days: 30, failedDays: 90 }, tombstoneDays: 400 };
+  const plan: YearPlan = {
+    runs,
+    days: 365,
+    start: Date.now() - 366 * DAY,
+    failEvery: 20,
+    flows: ["billing", "reports", "sync"],
+    policy: { days: 30, failedDays: 90 },
+    tombstoneDays: 400,
+  };
   const purges: PurgeOutcome[] = [];
-  const service = await startProjectorService(ctx, readModelPath(config), { onPurged: (outcomes) => purges.push(...outcomes) });
+  const service = await startProjectorService(ctx, readModelPath(config), {
+    onPurged: (outcomes) => purges.push(...outcomes),
+  });
   const caughtUp = async () => {
     const last = (await ctx.jsm.streams.info(config.stream)).state.last_seq;
-    while (!(await service.projector.waitFor(last, 60_000))) progress(`year: the projector is at ${service.projector.appliedSeq()} of ${last}`);
+    while (!(await service.projector.waitFor(last, 60_000)))
+      progress(`year: the projector is at ${service.projector.appliedSeq()} of ${last}`);
   };
   let snapshot: ReturnType<typeof takeSnapshot> | undefined;
   try {
@@ -59,7 +80,10 @@ export async function measureYear(server: EmbeddedNats, runs = 1_000_000): Promi
       progress(`year: days ${from}-${to - 1} applied (${Math.round((Date.now() - started) / 1000)} s)`);
       if (to === 365) break;
       const dir = snapshotsDir(config.dataDir);
-      snapshot = takeSnapshot(readModelPath(config), dir, { name: config.stream, firstSeq: await streamStart(ctx.jsm, config.stream, ctx.subjects) });
+      snapshot = takeSnapshot(readModelPath(config), dir, {
+        name: config.stream,
+        firstSeq: await streamStart(ctx.jsm, config.stream, ctx.subjects),
+      });
       pruneSnapshots(dir, config.stream, 2);
       await trimHistory(ctx.jsm, config.stream, ctx.subjects, snapshot.seq + 1);
     }
@@ -67,7 +91,14 @@ export async function measureYear(server: EmbeddedNats, runs = 1_000_000): Promi
     await incrementalVacuum(service.db);
     const incrementalMs = performance.now() - incrementalStarted;
     const sqlite = rawSqlite(service.db);
-    const tombstoneBytes = (sqlite.query("SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('tombstones', 'sqlite_autoindex_tombstones_1')").get() as { bytes: number | null }).bytes ?? 0;
+    const tombstoneBytes =
+      (
+        sqlite
+          .query(
+            "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('tombstones', 'sqlite_autoindex_tombstones_1')",
+          )
+          .get() as { bytes: number | null }
+      ).bytes ?? 0;
     const { state } = await ctx.jsm.streams.info(config.stream);
     await service.stop();
     const bytes = statSync(readModelPath(config)).size;
@@ -90,10 +121,25 @@ export async function measureYear(server: EmbeddedNats, runs = 1_000_000): Promi
       runs,
       kept,
       elapsedS: Math.round((Date.now() - started) / 1000),
-      purge: { runs: purgedRuns, rounds: purges.length, ms: round(purgeMs), runsPerS: Math.round((purgedRuns / purgeMs) * 1000) },
-      readModel: { bytes, tombstoneBytes, bytesPer100kKept: Math.round(((bytes - tombstoneBytes) / kept) * 100_000), bound: YEAR_BOUND.fixed + kept * YEAR_BOUND.perKeptRun + (runs - kept) * YEAR_BOUND.perTombstone },
+      purge: {
+        runs: purgedRuns,
+        rounds: purges.length,
+        ms: round(purgeMs),
+        runsPerS: Math.round((purgedRuns / purgeMs) * 1000),
+      },
+      readModel: {
+        bytes,
+        tombstoneBytes,
+        bytesPer100kKept: Math.round(((bytes - tombstoneBytes) / kept) * 100_000),
+        bound: YEAR_BOUND.fixed + kept * YEAR_BOUND.perKeptRun + (runs - kept) * YEAR_BOUND.perTombstone,
+      },
       stream: { messages: state.messages, bytes: state.bytes },
-      vacuum: { incrementalMs: round(incrementalMs), fullMs: round(fullMs), fullBytesBefore: bytes, fullBytesAfter: statSync(readModelPath(config)).size },
+      vacuum: {
+        incrementalMs: round(incrementalMs),
+        fullMs: round(fullMs),
+        fullBytesBefore: bytes,
+        fullBytesAfter: statSync(readModelPath(config)).size,
+      },
       rebuild: { ms: round(rebuildMs), equal },
     };
   } finally {
@@ -106,9 +152,25 @@ export function yearRows(f: YearFigures): Row[] {
   const mb = (n: number) => `${round(n / 1e6)} MB`;
   const within = f.readModel.bytes <= f.readModel.bound && f.rebuild.equal;
   return [
-    { row: "year: purge", rps: f.purge.runsPerS, target: "(runs deleted/s)", verdict: "-", note: `${f.purge.runs} of ${f.runs} runs in ${f.purge.rounds} daily rounds, ${round(f.purge.ms / 1000)} s inside the projector's transactions` },
-    { row: "year: kept", target: "(bytes/100k runs)", verdict: "-", note: `${mb(f.readModel.bytesPer100kKept)} per 100k runs kept (${f.kept} kept, with events, attempts, output); tombstones ${mb(f.readModel.tombstoneBytes)}` },
-    { row: "year: vacuum", target: "(time)", verdict: "-", note: `incremental at the end ${round(f.vacuum.incrementalMs)} ms (the projector gave pages back after each round); full VACUUM ${round(f.vacuum.fullMs / 1000)} s, ${mb(f.vacuum.fullBytesBefore)} to ${mb(f.vacuum.fullBytesAfter)}` },
+    {
+      row: "year: purge",
+      rps: f.purge.runsPerS,
+      target: "(runs deleted/s)",
+      verdict: "-",
+      note: `${f.purge.runs} of ${f.runs} runs in ${f.purge.rounds} daily rounds, ${round(f.purge.ms / 1000)} s inside the projector's transactions`,
+    },
+    {
+      row: "year: kept",
+      target: "(bytes/100k runs)",
+      verdict: "-",
+      note: `${mb(f.readModel.bytesPer100kKept)} per 100k runs kept (${f.kept} kept, with events, attempts, output); tombstones ${mb(f.readModel.tombstoneBytes)}`,
+    },
+    {
+      row: "year: vacuum",
+      target: "(time)",
+      verdict: "-",
+      note: `incremental at the end ${round(f.vacuum.incrementalMs)} ms (the projector gave pages back after each round); full VACUUM ${round(f.vacuum.fullMs / 1000)} s, ${mb(f.vacuum.fullBytesBefore)} to ${mb(f.vacuum.fullBytesAfter)}`,
+    },
     {
       row: "year: bounds",
       target: "(read model <= bound)",

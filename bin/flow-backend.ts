@@ -14,13 +14,21 @@ Usage: bun run flow:backend serve [--cwd DIR] [--port N] [--require-durable]
 
 try {
   const [command, ...rest] = process.argv.slice(2);
-  const { values } = parse(rest, { cwd: { type: "string" }, port: { type: "string" }, "require-durable": { type: "boolean" } });
+  const { values } = parse(rest, {
+    cwd: { type: "string" },
+    port: { type: "string" },
+    "require-durable": { type: "boolean" },
+  });
   if (!command || values.help || command === "--help" || command === "-h") {
     console.log(HELP);
     process.exit(command ? 0 : 2);
   }
   if (command !== "serve") throw new UsageError(`unknown command "${command}": expected serve`);
-  await serve("all", { ...(values.cwd ? { cwd: values.cwd } : {}), ...(values.port ? { port: portFlag(values.port) } : {}), ...(values["require-durable"] ? { requireDurable: true } : {}) });
+  await serve("all", {
+    ...(values.cwd ? { cwd: values.cwd } : {}),
+    ...(values.port ? { port: portFlag(values.port) } : {}),
+    ...(values["require-durable"] ? { requireDurable: true } : {}),
+  });
 } catch (error) {
   console.error(`flow:backend: ${(error as Error).message}`);
   process.exit(2);

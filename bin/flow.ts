@@ -69,15 +69,31 @@ async function main(argv: string[]): Promise<number> {
     console.log(COMMANDS[command] ? commandHelp(command) : HELP);
     return 0;
   }
-  if (NO_JSON.has(command) && (values.json || values.format !== undefined)) throw new UsageError(`flow ${command} has no JSON form: drop ${values.json ? "--json" : "--format"}`);
+  if (NO_JSON.has(command) && (values.json || values.format !== undefined))
+    throw new UsageError(`flow ${command} has no JSON form: drop ${values.json ? "--json" : "--format"}`);
   const format = outputFormat(values);
-  const filters = { event: values.event, flow: values.flow, step: values.step, status: values.status, host: values.host, type: values.type, source: values.source, since: values.since, until: values.until, limit: values.limit };
+  const filters = {
+    event: values.event,
+    flow: values.flow,
+    step: values.step,
+    status: values.status,
+    host: values.host,
+    type: values.type,
+    source: values.source,
+    since: values.since,
+    until: values.until,
+    limit: values.limit,
+  };
   const overrides: Partial<Config> = {
     ...(values.cwd ? { cwd: values.cwd } : {}),
     ...(values.port ? { port: portFlag(values.port) } : {}),
     ...(values["require-durable"] ? { requireDurable: true } : {}),
   };
-  const { cwd, ...target }: ClientConfig = loadClientConfig(process.env, { cwd: overrides.cwd, port: overrides.port, url: values.url });
+  const { cwd, ...target }: ClientConfig = loadClientConfig(process.env, {
+    cwd: overrides.cwd,
+    port: overrides.port,
+    url: values.url,
+  });
   switch (command) {
     case "list":
       return listFlows(cwd, await pauseMarks(target), format);
@@ -98,13 +114,26 @@ async function main(argv: string[]): Promise<number> {
     case "events":
       return await listEvents(target, filters, format);
     case "projector":
-      return await projectorCommand(positionals[0], { output: values.output, full: values.full, keep: values.keep, fromScratch: values["from-scratch"] }, overrides);
+      return await projectorCommand(
+        positionals[0],
+        { output: values.output, full: values.full, keep: values.keep, fromScratch: values["from-scratch"] },
+        overrides,
+      );
     case "stream":
-      return await trimCommand(loadConfig(process.env, overrides), positionals[0], values["to-snapshot"] === true, values["dry-run"] === true);
+      return await trimCommand(
+        loadConfig(process.env, overrides),
+        positionals[0],
+        values["to-snapshot"] === true,
+        values["dry-run"] === true,
+      );
     case "archive":
       return await archive(target, { before: values.before, flow: values.flow, status: values.status }, values.out);
     case "purge":
-      return await purge(target, { before: values.before, flow: values.flow, status: values.status }, values["dry-run"] === true);
+      return await purge(
+        target,
+        { before: values.before, flow: values.flow, status: values.status },
+        values["dry-run"] === true,
+      );
     case "logs":
       return await logs(target, positionals[0], values.follow === true, values.attempt);
     case "cancel":
@@ -113,19 +142,45 @@ async function main(argv: string[]): Promise<number> {
     case "replay":
       if (values.type !== undefined || values.since !== undefined || values["dry-run"]) {
         const bulk = { dryRun: values["dry-run"] === true, format, concurrency: values.concurrency };
-        return await bulkReplay(target, { ...bulk, type: values.type, since: values.since, until: values.until, flow: values.flow });
+        return await bulkReplay(target, {
+          ...bulk,
+          type: values.type,
+          since: values.since,
+          until: values.until,
+          flow: values.flow,
+        });
       }
       return await replayEvent(target, positionals[0], values.wait, values.flow, format, values.reason);
     case "schedules":
       return await listSchedules(target, format);
     case "audit":
-      return await listAudit(target, { action: values.action, actor: values.actor, flow: values.flow, run: values.run, event: values.event, since: values.since, until: values.until, limit: values.limit, json: format === "json" });
+      return await listAudit(target, {
+        action: values.action,
+        actor: values.actor,
+        flow: values.flow,
+        run: values.run,
+        event: values.event,
+        since: values.since,
+        until: values.until,
+        limit: values.limit,
+        json: format === "json",
+      });
     case "pause":
     case "resume":
       return await pauseFlow(target, command, positionals[0], values.step, values.reason, format);
     case "sources":
-      if (positionals[0] !== "github" || positionals[1] !== "redeliver") throw new UsageError(`sources ${positionals.join(" ")}: the one sources command is \`sources github redeliver\``);
-      return await redeliverGithub({ repo: values.repo, hook: values.hook, since: values.since, dryRun: values["dry-run"] === true, apiUrl: values["api-url"], maxPages: values["max-pages"] });
+      if (positionals[0] !== "github" || positionals[1] !== "redeliver")
+        throw new UsageError(
+          `sources ${positionals.join(" ")}: the one sources command is \`sources github redeliver\``,
+        );
+      return await redeliverGithub({
+        repo: values.repo,
+        hook: values.hook,
+        since: values.since,
+        dryRun: values["dry-run"] === true,
+        apiUrl: values["api-url"],
+        maxPages: values["max-pages"],
+      });
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

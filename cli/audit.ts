@@ -3,9 +3,30 @@ import { type ApiTarget, callApi } from "./client.ts";
 import { printLine } from "./terminal.ts";
 
 /** The filters of `flow audit`, as GET /audit takes them. */
-export type AuditOptions = { action?: string; actor?: string; flow?: string; run?: string; event?: string; since?: string; until?: string; limit?: string; json: boolean };
+export type AuditOptions = {
+  action?: string;
+  actor?: string;
+  flow?: string;
+  run?: string;
+  event?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+  json: boolean;
+};
 
-type Entry = { seq: number; at: string; actor: string; action: string; runId: string | null; eventId: string | null; flow: string | null; step: string | null; summary: string; reason: string | null };
+type Entry = {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  runId: string | null;
+  eventId: string | null;
+  flow: string | null;
+  step: string | null;
+  summary: string;
+  reason: string | null;
+};
 
 /** The most records one `flow audit` prints, and the default. */
 const MAX_LIMIT = 10_000;
@@ -14,7 +35,8 @@ const DEFAULT_LIMIT = 50;
 function limitOf(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_LIMIT;
   const limit = Number(raw);
-  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit ${raw}: expected an integer from 1 to ${MAX_LIMIT}`);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT)
+    throw new UsageError(`--limit ${raw}: expected an integer from 1 to ${MAX_LIMIT}`);
   return limit;
 }
 
@@ -27,7 +49,15 @@ const targetOf = (e: Entry) => e.runId ?? e.eventId ?? (e.flow ? (e.step ? `${e.
  */
 export async function listAudit(target: ApiTarget, options: AuditOptions): Promise<number> {
   const limit = limitOf(options.limit);
-  const filters: Record<string, string | undefined> = { action: options.action, actor: options.actor, flow: options.flow, runId: options.run, eventId: options.event, since: options.since, until: options.until };
+  const filters: Record<string, string | undefined> = {
+    action: options.action,
+    actor: options.actor,
+    flow: options.flow,
+    runId: options.run,
+    eventId: options.event,
+    since: options.since,
+    until: options.until,
+  };
   const entries: Entry[] = [];
   let cursor: string | undefined;
   while (entries.length < limit) {
@@ -35,7 +65,8 @@ export async function listAudit(target: ApiTarget, options: AuditOptions): Promi
     for (const [name, value] of Object.entries(filters)) if (value) params.set(name, value);
     if (cursor) params.set("cursor", cursor);
     const answer = await callApi(target, "GET", `/audit?${params}`);
-    if (answer.status !== 200) throw new UsageError(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}`);
+    if (answer.status !== 200)
+      throw new UsageError(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}`);
     entries.push(...(answer.body.entries as Entry[]));
     cursor = answer.body.nextCursor;
     if (!cursor) break;
@@ -48,7 +79,13 @@ export async function listAudit(target: ApiTarget, options: AuditOptions): Promi
     console.error("no operator actions match");
     return 0;
   }
-  const rows = entries.map((e) => [e.at.replace("T", " ").replace(/\.\d+Z$/, "Z"), e.actor, e.action, targetOf(e), e.reason ?? "-"]);
+  const rows = entries.map((e) => [
+    e.at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+    e.actor,
+    e.action,
+    targetOf(e),
+    e.reason ?? "-",
+  ]);
   const head = ["WHEN", "ACTOR", "ACTION", "TARGET", "REASON"];
   const widths = head.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");

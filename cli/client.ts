@@ -16,17 +16,26 @@ export async function callApi(target: ApiTarget, method: string, path: string, b
   if (text !== undefined) headers["content-type"] = "application/json";
   if (text !== undefined && target.secret) headers["x-flow-signature-256"] = signBody(target.secret, text);
   if (target.token) headers.authorization = `Bearer ${target.token}`;
-  const response = await fetch(`${target.url.replace(/\/$/, "")}${path}`, { method, headers, body: text }).catch((error) => {
-    throw new HintError(`cannot reach the ingress at ${target.url}: ${(error as Error).message} (is \`flow serve\` or \`flow dev\` running? set --url or CODEX_FLOW_URL)`);
-  });
-  return { status: response.status, body: await response.json().catch(() => ({ error: `non-JSON answer with status ${response.status}` })) };
+  const response = await fetch(`${target.url.replace(/\/$/, "")}${path}`, { method, headers, body: text }).catch(
+    (error) => {
+      throw new HintError(
+        `cannot reach the ingress at ${target.url}: ${(error as Error).message} (is \`flow serve\` or \`flow dev\` running? set --url or CODEX_FLOW_URL)`,
+      );
+    },
+  );
+  return {
+    status: response.status,
+    body: await response.json().catch(() => ({ error: `non-JSON answer with status ${response.status}` })),
+  };
 }
 
 /** When the answer is an error: prints it (with its details) on stderr and says true; false on success. */
 export function apiFailure(answer: ApiAnswer): boolean {
   if (answer.status >= 200 && answer.status < 300) return false;
   const { body } = answer;
-  printErrorLine(`error ${answer.status}: ${body?.error ?? JSON.stringify(body)}${Array.isArray(body?.details) ? ` (${body.details.join("; ")})` : ""}`);
+  printErrorLine(
+    `error ${answer.status}: ${body?.error ?? JSON.stringify(body)}${Array.isArray(body?.details) ? ` (${body.details.join("; ")})` : ""}`,
+  );
   return true;
 }
 
@@ -37,13 +46,16 @@ export function postEvent(target: ApiTarget, event: unknown, wait?: string) {
 
 /** An event write's answer in one line: what happened to it and its runs. */
 export function eventLine(verb: string, answer: Record<string, any>): string {
-  if (answer.spooled) return `event ${answer.eventId} spooled: NATS did not take it in time; it reaches the stream, in order, when NATS answers`;
+  if (answer.spooled)
+    return `event ${answer.eventId} spooled: NATS did not take it in time; it reaches the stream, in order, when NATS answers`;
   const at = answer.seq === undefined ? "" : ` at sequence ${answer.seq}`;
   const generation = answer.generation ? ` as generation ${answer.generation}` : "";
   const runs = Array.isArray(answer.runs)
     ? `: ${answer.runs.map((r: Record<string, any>) => `${r.id} ${r.effectiveStatus}`).join(", ") || "no step matched"}`
     : Array.isArray(answer.runIds)
-      ? answer.runIds.length === 0 ? ": no step matched" : `: ${answer.runIds.length} run${answer.runIds.length === 1 ? "" : "s"} ${answer.runIds.join(", ")}`
+      ? answer.runIds.length === 0
+        ? ": no step matched"
+        : `: ${answer.runIds.length} run${answer.runIds.length === 1 ? "" : "s"} ${answer.runIds.join(", ")}`
       : "";
   return `event ${answer.eventId} ${verb}${generation}${at}${runs}${answer.waitTimedOut ? " (the wait ended before every run was known)" : ""}`;
 }
@@ -57,27 +69,61 @@ function reportEvent(format: Format, verb: string | undefined, answer: ApiAnswer
 }
 
 /** `flow publish --event FILE`: sends the event to the ingress; one line says what became of it. */
-export async function publish(target: ApiTarget, eventPath: string | undefined, wait: string | undefined, format: Format): Promise<number> {
+export async function publish(
+  target: ApiTarget,
+  eventPath: string | undefined,
+  wait: string | undefined,
+  format: Format,
+): Promise<number> {
   return reportEvent(format, undefined, await postEvent(target, await readJsonFile(eventPath, "--event"), wait));
 }
 
 /** `flow cancel RUN`, `flow retry RUN` (`--reason TEXT`: why, for the audit log): operate on one run; one line, or the run's record. */
-export async function operateRun(target: ApiTarget, action: "cancel" | "retry", runId: string | undefined, format: Format, reason?: string): Promise<number> {
+export async function operateRun(
+  target: ApiTarget,
+  action: "cancel" | "retry",
+  runId: string | undefined,
+  format: Format,
+  reason?: string,
+): Promise<number> {
   if (!runId) throw new UsageError(`expected a run id: flow ${action} RUN`);
-  const answer = await callApi(target, "POST", `/runs/${encodeURIComponent(runId)}/${action}`, reason ? { reason } : {});
+  const answer = await callApi(
+    target,
+    "POST",
+    `/runs/${encodeURIComponent(runId)}/${action}`,
+    reason ? { reason } : {},
+  );
   if (apiFailure(answer)) return 1;
   const run = answer.body.run;
   // A queued run's `attempt` is still its last one's: the new attempt is numbered when it starts.
-  const line = action === "retry"
-    ? `${run.id} retried: attempt ${run.status === "queued" ? run.attempt + 1 : run.attempt} ${run.status}`
-    : run.status === "canceled" ? `${run.id} canceled (attempt ${run.attempt})` : `${run.id} cancel requested (attempt ${run.attempt}, ${run.status})`;
+  const line =
+    action === "retry"
+      ? `${run.id} retried: attempt ${run.status === "queued" ? run.attempt + 1 : run.attempt} ${run.status}`
+      : run.status === "canceled"
+        ? `${run.id} canceled (attempt ${run.attempt})`
+        : `${run.id} cancel requested (attempt ${run.attempt}, ${run.status})`;
   printResult(format, line, run);
   return 0;
 }
 
 /** `flow replay EVENT [--wait true] [--flow F]`: matches a stored event again against today's flows (only F's steps run). */
-export async function replayEvent(target: ApiTarget, eventId: string | undefined, wait: string | undefined, flow: string | undefined, format: Format, reason?: string): Promise<number> {
+export async function replayEvent(
+  target: ApiTarget,
+  eventId: string | undefined,
+  wait: string | undefined,
+  flow: string | undefined,
+  format: Format,
+  reason?: string,
+): Promise<number> {
   if (!eventId) throw new UsageError("expected an event id: flow replay EVENT");
-  const body = { wait: wait === "true" ? true : wait === "matched" ? "matched" : false, ...(flow ? { flow } : {}), ...(reason ? { reason } : {}) };
-  return reportEvent(format, "replayed", await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, body));
+  const body = {
+    wait: wait === "true" ? true : wait === "matched" ? "matched" : false,
+    ...(flow ? { flow } : {}),
+    ...(reason ? { reason } : {}),
+  };
+  return reportEvent(
+    format,
+    "replayed",
+    await callApi(target, "POST", `/events/${encodeURIComponent(eventId)}/replay`, body),
+  );
 }

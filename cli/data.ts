@@ -21,19 +21,32 @@ function query(options: DataOptions, cursor?: string): string {
 
 async function get(target: ApiTarget, path: string): Promise<any> {
   const answer = await callApi(target, "GET", path);
-  if (answer.status !== 200) throw new UsageError(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}`);
+  if (answer.status !== 200)
+    throw new UsageError(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}`);
   return answer.body;
 }
 
 /** `flow purge --before DATE [--flow F] [--status S] [--dry-run]`: counts and bytes, or the deletion (followed until done). */
 export async function purge(target: ApiTarget, options: DataOptions, dryRun: boolean): Promise<number> {
   const counts = await get(target, `/purge?${query(options)}`);
-  for (const g of counts.groups) console.log(`${g.flow.padEnd(24)} ${g.status.padEnd(20)} ${String(g.runs).padStart(8)} runs ${String(g.bytes).padStart(12)} bytes`);
-  console.log(`total: ${counts.runs} runs, ${counts.bytes} bytes, ${counts.eventsWithoutRuns} events without runs, created before ${counts.before}`);
+  for (const g of counts.groups)
+    console.log(
+      `${g.flow.padEnd(24)} ${g.status.padEnd(20)} ${String(g.runs).padStart(8)} runs ${String(g.bytes).padStart(12)} bytes`,
+    );
+  console.log(
+    `total: ${counts.runs} runs, ${counts.bytes} bytes, ${counts.eventsWithoutRuns} events without runs, created before ${counts.before}`,
+  );
   if (dryRun) return 0;
-  const answer = await callApi(target, "POST", "/purge", { before: options.before, ...(options.flow ? { flow: options.flow } : {}), ...(options.status ? { status: options.status } : {}) });
-  if (answer.status !== 202) throw new UsageError(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}`);
-  console.error(`purge ${answer.body.purgeId} published at sequence ${answer.body.seq}; every projector deletes it in small rounds`);
+  const answer = await callApi(target, "POST", "/purge", {
+    before: options.before,
+    ...(options.flow ? { flow: options.flow } : {}),
+    ...(options.status ? { status: options.status } : {}),
+  });
+  if (answer.status !== 202)
+    throw new UsageError(`error ${answer.status}: ${answer.body?.error ?? JSON.stringify(answer.body)}`);
+  console.error(
+    `purge ${answer.body.purgeId} published at sequence ${answer.body.seq}; every projector deletes it in small rounds`,
+  );
   // Followed until nothing is left; a purge that stops making progress for a minute is reported, not waited on for ever.
   let left = counts.runs + counts.eventsWithoutRuns;
   let progressAt = Date.now();
@@ -42,7 +55,10 @@ export async function purge(target: ApiTarget, options: DataOptions, dryRun: boo
     const now = await get(target, `/purge?${query(options)}`);
     const remaining = now.runs + now.eventsWithoutRuns;
     if (remaining < left) progressAt = Date.now();
-    else if (Date.now() - progressAt > 60_000) throw new UsageError(`the purge made no progress for 60 s with ${remaining} left: is this host's projector running?`);
+    else if (Date.now() - progressAt > 60_000)
+      throw new UsageError(
+        `the purge made no progress for 60 s with ${remaining} left: is this host's projector running?`,
+      );
     if (remaining !== left) console.error(`  ${remaining} left`);
     left = remaining;
   }
@@ -83,7 +99,10 @@ export async function archive(target: ApiTarget, options: DataOptions, out: stri
   await once(file, "close");
   const digest = hash.digest("hex");
   const check = await readBack(path);
-  if (check.lines !== lines || check.sha256 !== digest) throw new Error(`${path}: verification failed: wrote ${lines} lines (sha256 ${digest}), read back ${check.lines} (sha256 ${check.sha256})`);
+  if (check.lines !== lines || check.sha256 !== digest)
+    throw new Error(
+      `${path}: verification failed: wrote ${lines} lines (sha256 ${digest}), read back ${check.lines} (sha256 ${check.sha256})`,
+    );
   await Bun.write(`${path}.sha256`, `${digest}  content of ${path} (uncompressed), ${lines} lines\n`);
   console.log(`archived ${lines} records to ${path} (verified: ${lines} lines of JSON read back, sha256 ${digest})`);
   return 0;
@@ -93,7 +112,10 @@ export async function archive(target: ApiTarget, options: DataOptions, out: stri
 export async function readBack(path: string): Promise<{ lines: number; sha256: string }> {
   const hash = createHash("sha256");
   let lines = 0;
-  for await (const line of createInterface({ input: createReadStream(path).pipe(createGunzip()), crlfDelay: Infinity })) {
+  for await (const line of createInterface({
+    input: createReadStream(path).pipe(createGunzip()),
+    crlfDelay: Infinity,
+  })) {
     lines++;
     try {
       JSON.parse(line);

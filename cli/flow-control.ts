@@ -4,12 +4,28 @@ import { type Format, printResult } from "./output.ts";
 import { printJsonLine, printLine } from "./terminal.ts";
 
 /** `flow pause FLOW [--step STEP] [--reason TEXT]`, `flow resume FLOW [--step STEP]`. */
-export async function pauseFlow(target: ApiTarget, action: "pause" | "resume", flow: string | undefined, step: string | undefined, reason: string | undefined, format: Format): Promise<number> {
+export async function pauseFlow(
+  target: ApiTarget,
+  action: "pause" | "resume",
+  flow: string | undefined,
+  step: string | undefined,
+  reason: string | undefined,
+  format: Format,
+): Promise<number> {
   if (!flow) throw new UsageError(`expected a flow name: flow ${action} FLOW [--step STEP]`);
-  const answer = await callApi(target, "POST", `/flows/${encodeURIComponent(flow)}/${action}`, { ...(step ? { step } : {}), ...(reason && action === "pause" ? { reason } : {}) });
+  const answer = await callApi(target, "POST", `/flows/${encodeURIComponent(flow)}/${action}`, {
+    ...(step ? { step } : {}),
+    ...(reason && action === "pause" ? { reason } : {}),
+  });
   if (apiFailure(answer)) return 1;
   const what = step ? `step ${flow}/${step}` : `flow ${flow}`;
-  printResult(format, action === "pause" ? `${what} paused: its matched runs wait until \`flow resume\`` : `${what} resumed: runs held meanwhile are queued in order`, answer.body);
+  printResult(
+    format,
+    action === "pause"
+      ? `${what} paused: its matched runs wait until \`flow resume\``
+      : `${what} resumed: runs held meanwhile are queued in order`,
+    answer.body,
+  );
   return 0;
 }
 
@@ -17,7 +33,10 @@ export async function pauseFlow(target: ApiTarget, action: "pause" | "resume", f
 export async function pauseMarks(target: ApiTarget): Promise<Set<string> | undefined> {
   // `flow list` works without a server: a short look, and nothing when none answers.
   const headers: Record<string, string> = target.token ? { authorization: `Bearer ${target.token}` } : {};
-  const response = await fetch(`${target.url.replace(/\/$/, "")}/flows`, { headers, signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+  const response = await fetch(`${target.url.replace(/\/$/, "")}/flows`, {
+    headers,
+    signal: AbortSignal.timeout(2_000),
+  }).catch(() => undefined);
   if (!response || response.status !== 200) return undefined;
   const body = (await response.json().catch(() => undefined)) as { flows?: unknown } | undefined;
   if (!Array.isArray(body?.flows)) return undefined;
@@ -29,7 +48,15 @@ export async function pauseMarks(target: ApiTarget): Promise<Set<string> | undef
   return marks;
 }
 
-export type BulkReplay = { type?: string; since?: string; until?: string; flow?: string; dryRun: boolean; concurrency?: string; format: Format };
+export type BulkReplay = {
+  type?: string;
+  since?: string;
+  until?: string;
+  flow?: string;
+  dryRun: boolean;
+  concurrency?: string;
+  format: Format;
+};
 
 /**
  * `flow replay --type T --since TIME [--until TIME] [--flow F] [--dry-run]`: the plan
@@ -38,10 +65,20 @@ export type BulkReplay = { type?: string; since?: string; until?: string; flow?:
  * steps run), at most --concurrency at a time, with a progress line per event.
  */
 export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promise<number> {
-  if (!options.type || !options.since) throw new UsageError("bulk replay needs --type TYPE and --since TIME (and optionally --until TIME, --flow FLOW, --dry-run)");
+  if (!options.type || !options.since)
+    throw new UsageError(
+      "bulk replay needs --type TYPE and --since TIME (and optionally --until TIME, --flow FLOW, --dry-run)",
+    );
   const concurrency = options.concurrency === undefined ? 4 : Number(options.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new UsageError(`--concurrency ${options.concurrency}: expected an integer from 1 to 16`);
-  const body = { type: options.type, since: options.since, ...(options.until ? { until: options.until } : {}), ...(options.flow ? { flow: options.flow } : {}), dryRun: true };
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16)
+    throw new UsageError(`--concurrency ${options.concurrency}: expected an integer from 1 to 16`);
+  const body = {
+    type: options.type,
+    since: options.since,
+    ...(options.until ? { until: options.until } : {}),
+    ...(options.flow ? { flow: options.flow } : {}),
+    dryRun: true,
+  };
   const answer = await callApi(target, "POST", "/replays", body);
   if (apiFailure(answer)) return 1;
   const plan = answer.body as { count: number; truncated: boolean; events: Record<string, any>[] };
@@ -59,12 +96,22 @@ export async function bulkReplay(target: ApiTarget, options: BulkReplay): Promis
   const queue = [...plan.events];
   const worker = async () => {
     for (let e = queue.shift(); e; e = queue.shift()) {
-      const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, { wait: false, ...(options.flow ? { flow: options.flow } : {}) });
+      const replayed = await callApi(target, "POST", `/events/${encodeURIComponent(e.eventId)}/replay`, {
+        wait: false,
+        ...(options.flow ? { flow: options.flow } : {}),
+      });
       done++;
       if (replayed.status !== 202) errors++;
-      if (json) printJsonLine(replayed.status === 202 ? { eventId: e.eventId, generation: replayed.body.generation, runIds: replayed.body.runIds ?? [] } : { eventId: e.eventId, error: replayed.body?.error ?? `status ${replayed.status}` });
-      else if (replayed.status === 202) console.log(`[${done}/${plan.count}] ${e.eventId} replayed as generation ${replayed.body.generation}`);
-      else console.error(`[${done}/${plan.count}] ${e.eventId} failed: ${replayed.status} ${replayed.body?.error ?? ""}`);
+      if (json)
+        printJsonLine(
+          replayed.status === 202
+            ? { eventId: e.eventId, generation: replayed.body.generation, runIds: replayed.body.runIds ?? [] }
+            : { eventId: e.eventId, error: replayed.body?.error ?? `status ${replayed.status}` },
+        );
+      else if (replayed.status === 202)
+        console.log(`[${done}/${plan.count}] ${e.eventId} replayed as generation ${replayed.body.generation}`);
+      else
+        console.error(`[${done}/${plan.count}] ${e.eventId} failed: ${replayed.status} ${replayed.body?.error ?? ""}`);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, plan.events.length) }, worker));
@@ -77,9 +124,11 @@ function printPlan(plan: { count: number; events: Record<string, any>[] }, cutNo
   for (const e of plan.events) {
     printLine(`${e.eventId}  ${e.acceptedAt}${e.matchedBefore ? "" : "  (never matched)"}`);
     if (e.newMatches.length) console.log(`  new:  ${steps(e.newMatches)}`);
-    for (const gone of e.noLongerMatching) printLine(`  no longer: ${gone.flow}/${gone.step}: ${gone.reasons.join("; ")}`);
+    for (const gone of e.noLongerMatching)
+      printLine(`  no longer: ${gone.flow}/${gone.step}: ${gone.reasons.join("; ")}`);
     if (e.same.length) console.log(`  same: ${steps(e.same)}`);
-    if (!e.newMatches.length && !e.noLongerMatching.length && !e.same.length) console.log("  nothing matches, then or now");
+    if (!e.newMatches.length && !e.noLongerMatching.length && !e.same.length)
+      console.log("  nothing matches, then or now");
   }
   console.log(`${plan.count} event(s)${cutNote}`);
 }

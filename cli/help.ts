@@ -3,10 +3,20 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
   list: {
     group: "local",
     usage: "list",
-    about: "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
+    about:
+      "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
   },
-  fire: { group: "local", usage: "fire --event FILE", about: "run every step whose trigger matches the event, here; exits 3 when none matched" },
-  run: { group: "local", usage: "run FLOW STEP --event FILE", about: "run one step for the event, here (warns when its trigger would not match); both check a result's\nnext events as the system would (docs/cli.md)" },
+  fire: {
+    group: "local",
+    usage: "fire --event FILE",
+    about: "run every step whose trigger matches the event, here; exits 3 when none matched",
+  },
+  run: {
+    group: "local",
+    usage: "run FLOW STEP --event FILE",
+    about:
+      "run one step for the event, here (warns when its trigger would not match); both check a result's\nnext events as the system would (docs/cli.md)",
+  },
   dev: {
     group: "system",
     usage: "dev [--example] [--require-durable]",
@@ -22,27 +32,47 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
   stream: {
     group: "system",
     usage: "stream trim --to-snapshot [--dry-run]",
-    about: "remove the history the newest snapshot holds (and every durable consumer has acked) from the\nstream; pauses, held and debounced runs, schedule ticks stay; --dry-run: say what would go",
+    about:
+      "remove the history the newest snapshot holds (and every durable consumer has acked) from the\nstream; pauses, held and debounced runs, schedule ticks stay; --dry-run: say what would go",
   },
   serve: {
     group: "system",
     usage: "serve <ingress|matcher|executor|projector|all> [--require-durable]",
-    about: "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222);\nwarns about (--require-durable: refuses) settings weaker than docs/durability.md documents",
+    about:
+      "one service (or all four) as this process, against NATS_URL (default nats://127.0.0.1:4222);\nwarns about (--require-durable: refuses) settings weaker than docs/durability.md documents",
   },
-  publish: { group: "client", usage: "publish --event FILE [--wait none|matched|true]", about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)" },
+  publish: {
+    group: "client",
+    usage: "publish --event FILE [--wait none|matched|true]",
+    about: "post the event (signed when CODEX_FLOW_BACKEND_SECRET is set)",
+  },
   runs: {
     group: "client",
     usage: "runs [--event ID] [--flow F] [--step S] [--status S,..] [--host H] [--since T] [--until T] [--limit N]",
-    about: "runs, newest first (an event's oldest first), the 20 newest unless --limit (at most 10000);\n--status: the STATUS column's statuses; --since/--until: an ISO time or 30m, 2h, 7d back",
+    about:
+      "runs, newest first (an event's oldest first), the 20 newest unless --limit (at most 10000);\n--status: the STATUS column's statuses; --since/--until: an ISO time or 30m, 2h, 7d back",
   },
-  events: { group: "client", usage: "events [--type T] [--source S] [--since T] [--until T] [--limit N]", about: "events, newest first (the 20 newest unless --limit)" },
+  events: {
+    group: "client",
+    usage: "events [--type T] [--source S] [--since T] [--until T] [--limit N]",
+    about: "events, newest first (the 20 newest unless --limit)",
+  },
   logs: {
     group: "client",
     usage: "logs RUN [-f] [--attempt N]",
-    about: "a run's output, each attempt after a header line on stderr; --attempt N: only that attempt's;\n-f follows it until the run ends (reconnecting when the connection drops)",
+    about:
+      "a run's output, each attempt after a header line on stderr; --attempt N: only that attempt's;\n-f follows it until the run ends (reconnecting when the connection drops)",
   },
-  cancel: { group: "client", usage: "cancel RUN [--reason TEXT]", about: "cancel a queued or running run (--reason: why, for the audit log)" },
-  retry: { group: "client", usage: "retry RUN [--reason TEXT]", about: "start a new attempt of a run that ended (--reason: why, for the audit log)" },
+  cancel: {
+    group: "client",
+    usage: "cancel RUN [--reason TEXT]",
+    about: "cancel a queued or running run (--reason: why, for the audit log)",
+  },
+  retry: {
+    group: "client",
+    usage: "retry RUN [--reason TEXT]",
+    about: "start a new attempt of a run that ended (--reason: why, for the audit log)",
+  },
   replay: {
     group: "client",
     usage: "replay EVENT [--wait none|matched|true] [--flow F] [--reason TEXT]",
@@ -52,20 +82,28 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
   archive: {
     group: "client",
     usage: "archive --before DATE [--flow F] [--status S] --out DIR",
-    about: "write what a purge of the same selection would delete as gzip JSON Lines in DIR, read back\nand verified (line count, SHA-256)",
+    about:
+      "write what a purge of the same selection would delete as gzip JSON Lines in DIR, read back\nand verified (line count, SHA-256)",
   },
   purge: {
     group: "client",
     usage: "purge --before DATE [--flow F] [--status S] [--dry-run]",
-    about: "delete final runs created before DATE (with their events, attempts, output) through the\nstream, so every host's read model agrees; --dry-run: counts and bytes per flow and status",
+    about:
+      "delete final runs created before DATE (with their events, attempts, output) through the\nstream, so every host's read model agrees; --dry-run: counts and bytes per flow and status",
   },
   audit: {
     group: "client",
-    usage: "audit [--action A] [--actor NAME] [--flow F] [--run ID] [--event ID] [--since TIME] [--until TIME] [--limit N] [--json]",
-    about: "the operator actions (cancel, retry, replay, bulk-replay, pause, resume, purge), newest first:\nwho (the token's name), when, on what and why; --action takes a comma-separated list; at most\n--limit records (default 50); --json: one JSON object a line",
+    usage:
+      "audit [--action A] [--actor NAME] [--flow F] [--run ID] [--event ID] [--since TIME] [--until TIME] [--limit N] [--json]",
+    about:
+      "the operator actions (cancel, retry, replay, bulk-replay, pause, resume, purge), newest first:\nwho (the token's name), when, on what and why; --action takes a comma-separated list; at most\n--limit records (default 50); --json: one JSON object a line",
   },
   schedules: { group: "client", usage: "schedules [--json]", about: "every schedule with its next and last tick" },
-  pause: { group: "client", usage: "pause FLOW [--step STEP] [--reason TEXT]", about: "hold the flow's (or step's) matched runs until it is resumed" },
+  pause: {
+    group: "client",
+    usage: "pause FLOW [--step STEP] [--reason TEXT]",
+    about: "hold the flow's (or step's) matched runs until it is resumed",
+  },
   resume: { group: "client", usage: "resume FLOW [--step STEP]", about: "queue the held runs, in order" },
   sources: {
     group: "client",
@@ -87,7 +125,10 @@ const OPTIONS = `Options:
 function section(group: "local" | "system" | "client"): string {
   return Object.values(COMMANDS)
     .filter((c) => c.group === group)
-    .map((c) => `  ${c.usage.length < 34 ? c.usage.padEnd(34) : `${c.usage}\n${" ".repeat(36)}`}${c.about.replaceAll("\n", `\n${" ".repeat(36)}`)}`)
+    .map(
+      (c) =>
+        `  ${c.usage.length < 34 ? c.usage.padEnd(34) : `${c.usage}\n${" ".repeat(36)}`}${c.about.replaceAll("\n", `\n${" ".repeat(36)}`)}`,
+    )
     .join("\n");
 }
 

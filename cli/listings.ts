@@ -4,7 +4,18 @@ import { type ApiTarget, apiFailure, callApi } from "./client.ts";
 import { age, type Column, duration, type Format, printRows, time } from "./output.ts";
 
 /** What `flow runs` and `flow events` take besides --format. */
-export type ListFlags = { event?: string; flow?: string; step?: string; status?: string; host?: string; type?: string; source?: string; since?: string; until?: string; limit?: string };
+export type ListFlags = {
+  event?: string;
+  flow?: string;
+  step?: string;
+  status?: string;
+  host?: string;
+  type?: string;
+  source?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+};
 
 /** The most a listing reads (pages of the API's 500 at most). */
 const MAX_LIMIT = 10_000;
@@ -14,8 +25,14 @@ const PAGE = 500;
 export function sinceTime(raw: string | undefined, flag = "--since", now = Date.now()): string | undefined {
   if (raw === undefined) return undefined;
   const ago = raw.match(/^(\d{1,9})(s|m|h|d)$/);
-  if (ago) return new Date(now - Number(ago[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s"]).toISOString();
-  if (Number.isNaN(Date.parse(raw))) throw new UsageError(`${flag} ${raw}: expected an ISO-8601 time (2026-12-07T10:00:00Z) or a duration back from now (30m, 2h, 7d)`);
+  if (ago)
+    return new Date(
+      now - Number(ago[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s"],
+    ).toISOString();
+  if (Number.isNaN(Date.parse(raw)))
+    throw new UsageError(
+      `${flag} ${raw}: expected an ISO-8601 time (2026-12-07T10:00:00Z) or a duration back from now (30m, 2h, 7d)`,
+    );
   return raw;
 }
 
@@ -23,25 +40,40 @@ export function sinceTime(raw: string | undefined, flag = "--since", now = Date.
 function statusList(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const unknown = raw.split(",").filter((s) => !isOneOf(EFFECTIVE_STATUSES, s.trim()));
-  if (unknown.length > 0) throw new UsageError(`--status ${raw}: ${unknown.map((s) => JSON.stringify(s)).join(", ")} is not a status; expected comma-separated statuses from ${EFFECTIVE_STATUSES.join(", ")}`);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--status ${raw}: ${unknown.map((s) => JSON.stringify(s)).join(", ")} is not a status; expected comma-separated statuses from ${EFFECTIVE_STATUSES.join(", ")}`,
+    );
   return raw;
 }
 
 function limitOf(raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const limit = Number(raw);
-  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit ${raw}: expected an integer from 1 to ${MAX_LIMIT}`);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT)
+    throw new UsageError(`--limit ${raw}: expected an integer from 1 to ${MAX_LIMIT}`);
   return limit;
 }
 
 /** A filter of the other listing (`flow events --flow F`) is a usage mistake, not silently ignored. */
 function refuseOthers(command: string, flags: ListFlags, takes: (keyof ListFlags)[]): void {
-  const other = (Object.keys(flags) as (keyof ListFlags)[]).find((key) => flags[key] !== undefined && !takes.includes(key));
-  if (other) throw new UsageError(`flow ${command} has no --${other} filter (it takes ${takes.map((t) => `--${t}`).join(", ")})`);
+  const other = (Object.keys(flags) as (keyof ListFlags)[]).find(
+    (key) => flags[key] !== undefined && !takes.includes(key),
+  );
+  if (other)
+    throw new UsageError(
+      `flow ${command} has no --${other} filter (it takes ${takes.map((t) => `--${t}`).join(", ")})`,
+    );
 }
 
 /** Up to `limit` items of a paged listing, following nextCursor (bounded by the limit). */
-async function readPages(target: ApiTarget, path: string, params: URLSearchParams, key: string, limit: number): Promise<unknown[] | undefined> {
+async function readPages(
+  target: ApiTarget,
+  path: string,
+  params: URLSearchParams,
+  key: string,
+  limit: number,
+): Promise<unknown[] | undefined> {
   const items: unknown[] = [];
   let cursor: string | undefined;
   do {
@@ -60,7 +92,10 @@ type Run = Record<string, any>;
 const RUN_COLUMNS: Column<Run>[] = [
   { header: "RUN", cell: (r) => r.id },
   { header: "FLOW/STEP", cell: (r) => `${r.flowName}/${r.stepName}` },
-  { header: "STATUS", cell: (r) => (r.cancelRequestedAt && !r.completedAt ? `${r.effectiveStatus} (canceling)` : r.effectiveStatus) },
+  {
+    header: "STATUS",
+    cell: (r) => (r.cancelRequestedAt && !r.completedAt ? `${r.effectiveStatus} (canceling)` : r.effectiveStatus),
+  },
   { header: "ATTEMPT", cell: (r) => r.attempt },
   { header: "HOST", cell: (r) => r.host },
   { header: "EVENT", cell: (r) => r.eventId },
@@ -72,8 +107,46 @@ const RUN_COLUMNS: Column<Run>[] = [
 
 /** A run as `flow runs --json` prints it (docs/cli.md): the API's names, without output tails and compatibility aliases. */
 export function runRecord(r: Run) {
-  const { id, eventId, flowName, stepName, status, effectiveStatus, needsAttention, attempt, generation, host, queue, createdAt, startedAt, completedAt, durationMs, exitCode, error, result } = r;
-  return { id, eventId, flowName, stepName, status, effectiveStatus, needsAttention, attempt, generation, host, queue, createdAt, startedAt, completedAt, durationMs, exitCode, error, result };
+  const {
+    id,
+    eventId,
+    flowName,
+    stepName,
+    status,
+    effectiveStatus,
+    needsAttention,
+    attempt,
+    generation,
+    host,
+    queue,
+    createdAt,
+    startedAt,
+    completedAt,
+    durationMs,
+    exitCode,
+    error,
+    result,
+  } = r;
+  return {
+    id,
+    eventId,
+    flowName,
+    stepName,
+    status,
+    effectiveStatus,
+    needsAttention,
+    attempt,
+    generation,
+    host,
+    queue,
+    createdAt,
+    startedAt,
+    completedAt,
+    durationMs,
+    exitCode,
+    error,
+    result,
+  };
 }
 
 /** `flow runs [--event ID] [--flow F] [--step S] [--status S,..] [--host H] [--since T] [--until T] [--limit N]`: newest first (an event's oldest first). */
@@ -92,7 +165,13 @@ export async function listRuns(target: ApiTarget, flags: ListFlags, format: Form
   const runs = await readPages(target, "/runs", params, "runs", limitOf(flags.limit, flags.event ? MAX_LIMIT : 20));
   if (!runs) return 1;
   const filtered = Object.entries(flags).some(([k, v]) => v !== undefined && k !== "limit");
-  printRows(format, runs as Run[], RUN_COLUMNS, runRecord, flags.event ? `no runs for event ${flags.event}` : filtered ? "no runs match" : "no runs yet");
+  printRows(
+    format,
+    runs as Run[],
+    RUN_COLUMNS,
+    runRecord,
+    flags.event ? `no runs for event ${flags.event}` : filtered ? "no runs match" : "no runs yet",
+  );
   return 0;
 }
 
@@ -111,8 +190,34 @@ const EVENT_COLUMNS: Column<Event>[] = [
 
 /** An event as `flow events --json` prints it (docs/cli.md). */
 export function eventRecord(e: Event) {
-  const { id, type, source, occurredAt, acceptedAt, seq, generation, matchedCount, chainDepth, parentRunId, runIds, payload } = e;
-  return { id, type, source: source ?? null, occurredAt: occurredAt ?? null, acceptedAt, seq, generation, matchedCount, chainDepth, parentRunId, runIds, payload: payload ?? null };
+  const {
+    id,
+    type,
+    source,
+    occurredAt,
+    acceptedAt,
+    seq,
+    generation,
+    matchedCount,
+    chainDepth,
+    parentRunId,
+    runIds,
+    payload,
+  } = e;
+  return {
+    id,
+    type,
+    source: source ?? null,
+    occurredAt: occurredAt ?? null,
+    acceptedAt,
+    seq,
+    generation,
+    matchedCount,
+    chainDepth,
+    parentRunId,
+    runIds,
+    payload: payload ?? null,
+  };
 }
 
 /** `flow events [--type T] [--source S] [--since T] [--until T] [--limit N]`: newest first. */
@@ -126,7 +231,13 @@ export async function listEvents(target: ApiTarget, flags: ListFlags, format: Fo
   set("until", sinceTime(flags.until, "--until"));
   const events = await readPages(target, "/events", params, "events", limitOf(flags.limit, 20));
   if (!events) return 1;
-  printRows(format, events as Event[], EVENT_COLUMNS, eventRecord, params.size > 0 ? "no events match" : "no events yet");
+  printRows(
+    format,
+    events as Event[],
+    EVENT_COLUMNS,
+    eventRecord,
+    params.size > 0 ? "no events match" : "no events yet",
+  );
   return 0;
 }
 
@@ -138,13 +249,26 @@ const SCHEDULE_COLUMNS: Column<Schedule>[] = [
   { header: "ZONE", cell: (s) => s.timezone },
   { header: "EVENT TYPE", cell: (s) => s.eventType },
   { header: "NEXT", cell: (s) => time(s.nextTick) },
-  { header: "LAST", flexible: true, cell: (s) => (s.lastTick ? `${time(s.lastTick.tick)} ${s.lastTick.outcome}${s.lastTick.reason ? ` (${s.lastTick.reason})` : ""}` : "never ticked") },
+  {
+    header: "LAST",
+    flexible: true,
+    cell: (s) =>
+      s.lastTick
+        ? `${time(s.lastTick.tick)} ${s.lastTick.outcome}${s.lastTick.reason ? ` (${s.lastTick.reason})` : ""}`
+        : "never ticked",
+  },
 ];
 
 /** `flow schedules`: every schedule with its next and last tick; --json: GET /schedules' objects, one a line. */
 export async function listSchedules(target: ApiTarget, format: Format): Promise<number> {
   const answer = await callApi(target, "GET", "/schedules");
   if (apiFailure(answer)) return 1;
-  printRows(format, answer.body.schedules as Schedule[], SCHEDULE_COLUMNS, (s) => s, "no schedules (a flow declares them with [[schedules]] in flow.toml)");
+  printRows(
+    format,
+    answer.body.schedules as Schedule[],
+    SCHEDULE_COLUMNS,
+    (s) => s,
+    "no schedules (a flow declares them with [[schedules]] in flow.toml)",
+  );
   return 0;
 }

@@ -27,15 +27,23 @@ export function listFlows(cwd: string, paused?: Set<string>, format: Format = "t
   }
   if (discovery.flows.length === 0) console.log(`no flows under ${cwd} (looked in .codex/flows and flows)`);
   for (const flow of discovery.flows) {
-    console.log(`${flow.name} v${flow.version}${paused?.has(flow.name) ? "  [paused]" : ""}  ${flow.description ?? ""}`.trimEnd());
+    console.log(
+      `${flow.name} v${flow.version}${paused?.has(flow.name) ? "  [paused]" : ""}  ${flow.description ?? ""}`.trimEnd(),
+    );
     console.log(`  ${flow.root}`);
     for (const step of flow.steps) {
-      const debounce = step.trigger.debounce ? ` debounced ${step.trigger.debounce.ms} ms by ${step.trigger.debounce.key}` : "";
-      console.log(`  - ${step.name} (${step.runner}, ${step.script}) on ${step.trigger.type}${step.trigger.schema ? ` matching ${step.trigger.schema}` : ""}${debounce}${paused?.has(`${flow.name}/${step.name}`) ? "  [paused]" : ""}`);
+      const debounce = step.trigger.debounce
+        ? ` debounced ${step.trigger.debounce.ms} ms by ${step.trigger.debounce.key}`
+        : "";
+      console.log(
+        `  - ${step.name} (${step.runner}, ${step.script}) on ${step.trigger.type}${step.trigger.schema ? ` matching ${step.trigger.schema}` : ""}${debounce}${paused?.has(`${flow.name}/${step.name}`) ? "  [paused]" : ""}`,
+      );
     }
-    for (const schedule of flow.schedules ?? []) console.log(`  schedule ${schedule.name}: "${schedule.cron}" ${schedule.timezone} -> ${schedule.event.type}`);
+    for (const schedule of flow.schedules ?? [])
+      console.log(`  schedule ${schedule.name}: "${schedule.cron}" ${schedule.timezone} -> ${schedule.event.type}`);
   }
-  for (const s of discovery.shadowed) console.log(`shadowed: ${s.name} at ${s.path} (the copy at ${s.shadowedBy} wins)`);
+  for (const s of discovery.shadowed)
+    console.log(`shadowed: ${s.name} at ${s.path} (the copy at ${s.shadowedBy} wins)`);
   for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
   return failed;
 }
@@ -48,8 +56,21 @@ function flowRecord(flow: Flow, paused: Set<string> | undefined) {
     description: flow.description ?? null,
     root: flow.root,
     paused: pausedMark(flow.name),
-    steps: flow.steps.map((s) => ({ name: s.name, runner: s.runner, script: s.script, triggerType: s.trigger.type, schema: s.trigger.schema ?? null, debounce: s.trigger.debounce ?? null, paused: pausedMark(`${flow.name}/${s.name}`) })),
-    schedules: (flow.schedules ?? []).map((s) => ({ name: s.name, cron: s.cron, timezone: s.timezone, eventType: s.event.type })),
+    steps: flow.steps.map((s) => ({
+      name: s.name,
+      runner: s.runner,
+      script: s.script,
+      triggerType: s.trigger.type,
+      schema: s.trigger.schema ?? null,
+      debounce: s.trigger.debounce ?? null,
+      paused: pausedMark(`${flow.name}/${s.name}`),
+    })),
+    schedules: (flow.schedules ?? []).map((s) => ({
+      name: s.name,
+      cron: s.cron,
+      timezone: s.timezone,
+      eventType: s.event.type,
+    })),
   };
 }
 
@@ -63,38 +84,65 @@ async function loadEvent(path: string | undefined): Promise<FlowEvent> {
  * `flow fire`: runs every matching step for the event here, without NATS, as the original
  * backend did (seed/flows.md). Exit code 3 when no step matched (each step's reasons said), 1 when a step failed.
  */
-export async function fireLocally(cwd: string, eventPath: string | undefined, format: Format = "table"): Promise<number> {
+export async function fireLocally(
+  cwd: string,
+  eventPath: string | undefined,
+  format: Format = "table",
+): Promise<number> {
   hideFromSteps(logger("flow"));
   const event = await loadEvent(eventPath);
   const catalog = flowCatalog(cwd);
   const matches = catalog.current().match(event);
   const matched = matches.filter((m) => m.matched);
   if (matched.length === 0) {
-    if (format === "json") for (const m of matches) printJsonLine({ flow: m.flow.name, step: m.step.name, eventId: event.id, matched: false, reasons: m.reasons });
+    if (format === "json")
+      for (const m of matches)
+        printJsonLine({ flow: m.flow.name, step: m.step.name, eventId: event.id, matched: false, reasons: m.reasons });
     else printLine(`no step matched event ${event.id} (${event.type})`);
-    if (format === "table") for (const m of matches) printLine(`  ${m.flow.name}/${m.step.name}: ${m.reasons.join("; ")}`);
+    if (format === "table")
+      for (const m of matches) printLine(`  ${m.flow.name}/${m.step.name}: ${m.reasons.join("; ")}`);
     return EXIT.nothingMatched;
   }
   let failures = 0;
-  for (const { flow, step } of matched) if (!(await runOne({ flow, step, event, catalog, shares: matched.length }, format))) failures++;
+  for (const { flow, step } of matched)
+    if (!(await runOne({ flow, step, event, catalog, shares: matched.length }, format))) failures++;
   return failures > 0 ? EXIT.failed : EXIT.ok;
 }
 
 /** `flow run FLOW STEP`: runs one step for the event here, whether or not its trigger matches. */
-export async function runLocally(cwd: string, flowName: string | undefined, stepName: string | undefined, eventPath: string | undefined, format: Format = "table"): Promise<number> {
+export async function runLocally(
+  cwd: string,
+  flowName: string | undefined,
+  stepName: string | undefined,
+  eventPath: string | undefined,
+  format: Format = "table",
+): Promise<number> {
   hideFromSteps(logger("flow"));
-  if (!flowName || !stepName) throw new UsageError("expected FLOW and STEP, e.g. flow run example-flow greet --event event.json");
+  if (!flowName || !stepName)
+    throw new UsageError("expected FLOW and STEP, e.g. flow run example-flow greet --event event.json");
   const catalog = flowCatalog(cwd);
   const found = catalog.find(flowName, stepName);
   if (!found) throw new UsageError(`no step "${stepName}" in flow "${flowName}" under ${cwd} (see: flow list)`);
   const event = await loadEvent(eventPath);
   // Running a step by name is how one tries it; still say when the system would not have started it.
-  const decision = catalog.current().match(event).find((m) => m.flow.name === flowName && m.step.name === stepName);
-  if (decision && !decision.matched) console.error(`warning: ${flowName}/${stepName}'s trigger would not start it for this event (${decision.reasons.join("; ")}); running it anyway`);
+  const decision = catalog
+    .current()
+    .match(event)
+    .find((m) => m.flow.name === flowName && m.step.name === stepName);
+  if (decision && !decision.matched)
+    console.error(
+      `warning: ${flowName}/${stepName}'s trigger would not start it for this event (${decision.reasons.join("; ")}); running it anyway`,
+    );
   return (await runOne({ ...found, event, catalog, shares: 1 }, format)) ? EXIT.ok : EXIT.failed;
 }
 
-type LocalRun = { flow: Flow; step: FlowStep; event: FlowEvent; catalog: FlowCatalog; /** The runs the event starts here, which share its chain's budget. */ shares: number };
+type LocalRun = {
+  flow: Flow;
+  step: FlowStep;
+  event: FlowEvent;
+  catalog: FlowCatalog /** The runs the event starts here, which share its chain's budget. */;
+  shares: number;
+};
 
 /**
  * Runs one step here; the summary line, or with --json its record (the step's own output
@@ -104,9 +152,34 @@ type LocalRun = { flow: Flow; step: FlowStep; event: FlowEvent; catalog: FlowCat
 async function runOne({ flow, step, event, catalog, shares }: LocalRun, format: Format): Promise<boolean> {
   const runId = runIdFor(event.id, 0, flow.name, step.name);
   console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
-  const outcome = await executeStep({ flow, step, event, runId, attempt: 1, onOutput: ({ stream, text }) => writeSafely(stream === "stdout" && format === "table" ? process.stdout : process.stderr, text, true) });
-  const next = checkNext({ flow, step, event, runId, result: outcome.result, shares }, catalog, loadConfig(process.env, { cwd: flow.root }));
-  if (format === "json") printJsonLine({ flow: flow.name, step: step.name, eventId: event.id, runId, matched: true, status: outcome.status, result: outcome.result ?? null, error: outcome.error ?? null, durationMs: Math.round(outcome.durationMs), next: next.events, nextProblems: next.problems });
+  const outcome = await executeStep({
+    flow,
+    step,
+    event,
+    runId,
+    attempt: 1,
+    onOutput: ({ stream, text }) =>
+      writeSafely(stream === "stdout" && format === "table" ? process.stdout : process.stderr, text, true),
+  });
+  const next = checkNext(
+    { flow, step, event, runId, result: outcome.result, shares },
+    catalog,
+    loadConfig(process.env, { cwd: flow.root }),
+  );
+  if (format === "json")
+    printJsonLine({
+      flow: flow.name,
+      step: step.name,
+      eventId: event.id,
+      runId,
+      matched: true,
+      status: outcome.status,
+      result: outcome.result ?? null,
+      error: outcome.error ?? null,
+      durationMs: Math.round(outcome.durationMs),
+      next: next.events,
+      nextProblems: next.problems,
+    });
   else {
     printLine(summary(flow, step, outcome));
     printNextCheck(next);
@@ -115,7 +188,9 @@ async function runOne({ flow, step, event, catalog, shares }: LocalRun, format: 
 }
 
 function summary(flow: Flow, step: FlowStep, outcome: StepOutcome): string {
-  const verdict = outcome.result ? ` result=${outcome.result.status}${outcome.result.message ? ` "${outcome.result.message}"` : ""}` : "";
+  const verdict = outcome.result
+    ? ` result=${outcome.result.status}${outcome.result.message ? ` "${outcome.result.message}"` : ""}`
+    : "";
   const error = outcome.error ? ` error="${outcome.error}"` : "";
   return `${flow.name}/${step.name}: ${outcome.status}${verdict}${error} in ${Math.round(outcome.durationMs)} ms`;
 }

@@ -7,7 +7,13 @@ import { printErrorLine, writeSafely } from "./terminal.ts";
 const MAX_RECONNECTS = 10;
 
 /** One attempt as GET /runs/:id tells it. */
-type Attempt = { attemptNumber: number; host: string | null; status: string; exitCode: number | null; signal: string | null };
+type Attempt = {
+  attemptNumber: number;
+  host: string | null;
+  status: string;
+  exitCode: number | null;
+  signal: string | null;
+};
 
 /** Where a reading stands: the run's end, the last event seen, the attempts known and the one shown last. */
 type Stream = { status?: string; lastId?: string; only?: number; attempts: Map<number, Attempt>; shown?: number };
@@ -34,13 +40,21 @@ async function readAttempts(target: ApiTarget, runId: string, stream: Stream): P
  * missing. Each attempt's output comes after a header line on stderr (its host and how it
  * ended); `--attempt N` prints only that attempt's. Exit code 0 when the run completed, 1 otherwise.
  */
-export async function logs(target: ApiTarget, runId: string | undefined, follow: boolean, attempt?: string): Promise<number> {
+export async function logs(
+  target: ApiTarget,
+  runId: string | undefined,
+  follow: boolean,
+  attempt?: string,
+): Promise<number> {
   if (!runId) throw new UsageError("expected a run id: flow logs RUN [-f] [--attempt N]");
-  if (attempt !== undefined && !/^[1-9]\d{0,8}$/.test(attempt)) throw new UsageError(`--attempt ${attempt}: expected an attempt number (1, 2, ...)`);
+  if (attempt !== undefined && !/^[1-9]\d{0,8}$/.test(attempt))
+    throw new UsageError(`--attempt ${attempt}: expected an attempt number (1, 2, ...)`);
   const stream: Stream = { attempts: new Map(), only: attempt === undefined ? undefined : Number(attempt) };
   if (!(await readAttempts(target, runId, stream))) return 1;
   if (stream.only !== undefined && !stream.attempts.has(stream.only) && !follow) {
-    printErrorLine(`run ${runId} has no attempt ${stream.only} (its attempts: ${[...stream.attempts.keys()].join(", ") || "none yet"})`);
+    printErrorLine(
+      `run ${runId} has no attempt ${stream.only} (its attempts: ${[...stream.attempts.keys()].join(", ") || "none yet"})`,
+    );
     return 1;
   }
   for (let failures = 0; ; ) {
@@ -51,8 +65,13 @@ export async function logs(target: ApiTarget, runId: string | undefined, follow:
     } catch (error) {
       if (error instanceof UsageError || !follow) throw error;
       failures = stream.lastId !== before ? 1 : failures + 1;
-      if (failures > MAX_RECONNECTS) throw new HintError(`lost the ingress at ${target.url} ${MAX_RECONNECTS} times in a row: ${(error as Error).message}`);
-      console.error(`[connection lost (${(error as Error).message}); reconnecting from ${stream.lastId ?? "the start"}]`);
+      if (failures > MAX_RECONNECTS)
+        throw new HintError(
+          `lost the ingress at ${target.url} ${MAX_RECONNECTS} times in a row: ${(error as Error).message}`,
+        );
+      console.error(
+        `[connection lost (${(error as Error).message}); reconnecting from ${stream.lastId ?? "the start"}]`,
+      );
       await Bun.sleep(Math.min(500 * failures, 3_000));
       continue;
     }
@@ -63,13 +82,19 @@ export async function logs(target: ApiTarget, runId: string | undefined, follow:
 }
 
 /** One connection: prints what arrives; an exit code when the answer is an error, undefined otherwise. */
-async function readStream(target: ApiTarget, runId: string, follow: boolean, stream: Stream): Promise<number | undefined> {
+async function readStream(
+  target: ApiTarget,
+  runId: string,
+  follow: boolean,
+  stream: Stream,
+): Promise<number | undefined> {
   const headers: Record<string, string> = { accept: "text/event-stream" };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   if (stream.lastId) headers["last-event-id"] = stream.lastId;
   const url = `${target.url.replace(/\/$/, "")}/runs/${encodeURIComponent(runId)}/output?follow=${follow}`;
   const response = await fetch(url, { headers }).catch((error) => {
-    if (stream.lastId === undefined && !follow) throw new HintError(`cannot reach the ingress at ${target.url}: ${(error as Error).message}`);
+    if (stream.lastId === undefined && !follow)
+      throw new HintError(`cannot reach the ingress at ${target.url}: ${(error as Error).message}`);
     throw error;
   });
   if (!response.ok || !response.body) {
@@ -87,7 +112,8 @@ async function readStream(target: ApiTarget, runId: string, follow: boolean, str
       const event = frame.match(/^event: (.*)$/m)?.[1];
       if (!event) continue;
       const data = JSON.parse(frame.match(/^data: (.*)$/m)?.[1] ?? "{}");
-      if (event === "run" && data.cut && stream.lastId === undefined) console.error("[older output was dropped by retention]");
+      if (event === "run" && data.cut && stream.lastId === undefined)
+        console.error("[older output was dropped by retention]");
       // Output is the step's, and a payload's text may be in it: escaped on a terminal (cli/terminal.ts).
       if (event === "output" && (stream.only === undefined || data.attempt === stream.only)) {
         if (data.attempt !== stream.shown) {

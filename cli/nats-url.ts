@@ -26,7 +26,10 @@ export function recordDevNatsUrl(dataDir: string, url: string): () => void {
 }
 
 /** Where a command finds NATS: NATS_URL, else the URL a `flow dev` on this data directory recorded, else the default. */
-export function natsUrlOf(config: Pick<Config, "natsUrl" | "dataDir">): { url: string; from: "NATS_URL" | "flow dev" | "default" } {
+export function natsUrlOf(config: Pick<Config, "natsUrl" | "dataDir">): {
+  url: string;
+  from: "NATS_URL" | "flow dev" | "default";
+} {
   if (config.natsUrl) return { url: config.natsUrl, from: "NATS_URL" };
   let recorded: string | undefined;
   try {
@@ -43,12 +46,15 @@ export async function connectForCommand(config: Config, name: string): Promise<S
   try {
     return await connectContext(config, url, name);
   } catch (error) {
-    if (!(error instanceof HintError) || from === "NATS_URL" || !error.message.startsWith("cannot connect")) throw error;
+    if (!(error instanceof HintError) || from === "NATS_URL" || !error.message.startsWith("cannot connect"))
+      throw error;
     const file = devNatsUrlPath(config.dataDir);
     const where =
       from === "flow dev"
         ? `the URL in ${file}, which a flow dev on ${config.dataDir} wrote and did not remove (was it killed?)`
         : `${redactUrl(url)}, the default: NATS_URL is not set and no flow dev runs on the data directory ${config.dataDir} (one would have written ${file})`;
-    throw new HintError(`cannot connect to NATS at ${where}. Set NATS_URL to where NATS runs (nats://USER:PASSWORD@HOST:PORT), or set CODEX_FLOW_BACKEND_DATA_DIR to the data directory of the running flow dev`);
+    throw new HintError(
+      `cannot connect to NATS at ${where}. Set NATS_URL to where NATS runs (nats://USER:PASSWORD@HOST:PORT), or set CODEX_FLOW_BACKEND_DATA_DIR to the data directory of the running flow dev`,
+    );
   }
 }

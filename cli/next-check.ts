@@ -9,7 +9,14 @@ import { printErrorLine, printLine } from "./terminal.ts";
 /** What the system would do with a result's `next`: each event it would start (and the steps that would match it), and why any would not start. */
 export type NextCheck = { events: { id: string; type: string; matches: string[] }[]; problems: string[] };
 
-type Run = { flow: Flow; step: FlowStep; event: FlowEvent; runId: string; result: FlowResult | undefined; shares: number };
+type Run = {
+  flow: Flow;
+  step: FlowStep;
+  event: FlowEvent;
+  runId: string;
+  result: FlowResult | undefined;
+  shares: number;
+};
 
 /**
  * Checks a FLOW_RESULT's `next` as the executor would (lib/flows/chain.ts: ids, the
@@ -17,7 +24,11 @@ type Run = { flow: Flow; step: FlowStep; event: FlowEvent; runId: string; result
  * budget limits of this configuration, with the event run here as a chain's first),
  * and matches each event it would start against the flows here.
  */
-export function checkNext(run: Run, catalog: FlowCatalog, limits: Pick<Config, "maxChainDepth" | "maxNextEvents" | "maxChainEvents">): NextCheck {
+export function checkNext(
+  run: Run,
+  catalog: FlowCatalog,
+  limits: Pick<Config, "maxChainDepth" | "maxNextEvents" | "maxChainEvents">,
+): NextCheck {
   const now = new Date().toISOString();
   const command = {
     v: 1 as const,
@@ -35,18 +46,28 @@ export function checkNext(run: Run, catalog: FlowCatalog, limits: Pick<Config, "
     chainDepth: 0,
     ...(run.shares > 1 ? { chainShares: run.shares } : {}),
   };
-  const chained = chainedEvents(run.result, command, now, { maxDepth: limits.maxChainDepth, maxNext: limits.maxNextEvents, maxChainEvents: limits.maxChainEvents });
+  const chained = chainedEvents(run.result, command, now, {
+    maxDepth: limits.maxChainDepth,
+    maxNext: limits.maxNextEvents,
+    maxChainEvents: limits.maxChainEvents,
+  });
   const index = catalog.current();
   const events = chained.events.map(({ event }) => ({
     id: event.id,
     type: event.type,
-    matches: index.match(event).filter((m) => m.matched).map((m) => `${m.flow.name}/${m.step.name}`),
+    matches: index
+      .match(event)
+      .filter((m) => m.matched)
+      .map((m) => `${m.flow.name}/${m.step.name}`),
   }));
   return { events, problems: chained.problems };
 }
 
 /** The check as lines: each event under the run's summary on stdout, each problem as a warning on stderr. */
 export function printNextCheck(check: NextCheck): void {
-  for (const e of check.events) printLine(`  next: event ${e.id} (${e.type}) would start ${e.matches.length ? e.matches.join(", ") : "no step here"}`);
+  for (const e of check.events)
+    printLine(
+      `  next: event ${e.id} (${e.type}) would start ${e.matches.length ? e.matches.join(", ") : "no step here"}`,
+    );
   for (const problem of check.problems) printErrorLine(`warning: ${problem}`);
 }

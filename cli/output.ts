@@ -14,13 +14,18 @@ export type Format = "table" | "json";
 /** `--json` or `--format table|json`; a table when neither is given. */
 export function outputFormat(values: { json?: boolean; format?: string }): Format {
   const { json, format } = values;
-  if (format !== undefined && format !== "table" && format !== "json") throw new UsageError(`--format ${format}: expected table or json`);
+  if (format !== undefined && format !== "table" && format !== "json")
+    throw new UsageError(`--format ${format}: expected table or json`);
   if (json && format === "table") throw new UsageError("--json and --format table contradict each other");
   return json || format === "json" ? "json" : "table";
 }
 
 /** One column: its header and how a row's cell reads. */
-export type Column<T> = { header: string; cell: (row: T) => unknown; /** Free text that gives way first when a row is too wide. */ flexible?: boolean };
+export type Column<T> = {
+  header: string;
+  cell: (row: T) => unknown /** Free text that gives way first when a row is too wide. */;
+  flexible?: boolean;
+};
 
 /** The narrowest a column is cut to when a row is too wide for the terminal. */
 const MIN_WIDTH = 12;
@@ -59,17 +64,36 @@ export function fitWidths(widths: number[], flexible: boolean[], limit: number):
 }
 
 /** The table's lines: a header row, then one line a row, columns two spaces apart, none longer than the limit. */
-export function tableLines<T>(rows: T[], columns: Column<T>[], tty = process.stdout.isTTY === true, limit = terminalWidth()): string[] {
+export function tableLines<T>(
+  rows: T[],
+  columns: Column<T>[],
+  tty = process.stdout.isTTY === true,
+  limit = terminalWidth(),
+): string[] {
   const cells = rows.map((row) => columns.map((c) => cellText(c.cell(row), tty)));
   const headers = columns.map((c) => c.header);
   const natural = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
-  const widths = fitWidths(natural, columns.map((c) => c.flexible === true), limit);
-  const line = (values: string[]) => values.map((v, i) => cut(v, widths[i]!).padEnd(widths[i]!)).join("  ").trimEnd();
+  const widths = fitWidths(
+    natural,
+    columns.map((c) => c.flexible === true),
+    limit,
+  );
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => cut(v, widths[i]!).padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(headers), ...cells.map(line)].map((text) => (limit > 0 ? cut(text, limit) : text));
 }
 
 /** Prints `rows` as a table, or as JSON Lines of `record(row)`; `empty` (on stderr) when there are none. */
-export function printRows<T>(format: Format, rows: T[], columns: Column<T>[], record: (row: T) => unknown, empty: string): void {
+export function printRows<T>(
+  format: Format,
+  rows: T[],
+  columns: Column<T>[],
+  record: (row: T) => unknown,
+  empty: string,
+): void {
   if (format === "json") {
     for (const row of rows) printJsonLine(record(row));
     return;

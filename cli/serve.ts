@@ -22,7 +22,8 @@ export async function serve(what: string | undefined, overrides: Partial<Config>
   hideFromSteps(logger("flows"));
   if (!what) throw new UsageError(`expected a service: ${[...SERVICE_NAMES, "all"].join(", ")}`);
   const names = what === "all" ? SERVICE_NAMES : SERVICE_NAMES.filter((name) => name === what);
-  if (names.length === 0) throw new UsageError(`unknown service "${what}": expected one of ${[...SERVICE_NAMES, "all"].join(", ")}`);
+  if (names.length === 0)
+    throw new UsageError(`unknown service "${what}": expected one of ${[...SERVICE_NAMES, "all"].join(", ")}`);
   if (names.includes("matcher")) warnWithoutFlows(loadConfig(process.env, overrides).cwd);
   await runServices(names as readonly ServiceName[], overrides);
 }
@@ -36,7 +37,9 @@ const DEV_THREADS = false;
 function warnWithoutFlows(cwd: string): void {
   const { flows, problems } = discoverFlows(cwd);
   if (flows.length === 0 && problems.length === 0) {
-    logger("flows").warn(`no flows under ${cwd} (looked in ${FLOW_DIRS.join(" and ")}): every event will match nothing; pass --cwd DIR or set CODEX_FLOW_BACKEND_CWD`);
+    logger("flows").warn(
+      `no flows under ${cwd} (looked in ${FLOW_DIRS.join(" and ")}): every event will match nothing; pass --cwd DIR or set CODEX_FLOW_BACKEND_CWD`,
+    );
   }
 }
 
@@ -48,7 +51,14 @@ function warnWithoutFlows(cwd: string): void {
 async function startDevNats(config: Config, auth: { user: string; password: string }) {
   const binary = devNatsServerBinary();
   const syncAlways = supportsSyncAlways(natsServerVersion(binary)) === true;
-  return await startNatsServer({ binary, storeDir: join(config.dataDir, "nats"), auth, memoryLimitMiB: DEV_NATS_MEMORY_MIB, syncAlways, monitor: true });
+  return await startNatsServer({
+    binary,
+    storeDir: join(config.dataDir, "nats"),
+    auth,
+    memoryLimitMiB: DEV_NATS_MEMORY_MIB,
+    syncAlways,
+    monitor: true,
+  });
 }
 
 /**
@@ -89,7 +99,9 @@ export async function dev(overrides: Partial<Config>, fireExample: boolean): Pro
   const url = system.ingressUrl!;
   // ?wait=true answers run data: with a token set, the line sends it too.
   const read = config.token ? ` -H "authorization: Bearer $CODEX_FLOW_BACKEND_TOKEN"` : "";
-  const sign = config.secret ? ` -H "x-flow-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$CODEX_FLOW_BACKEND_SECRET" | cut -d' ' -f2)"` : "";
+  const sign = config.secret
+    ? ` -H "x-flow-signature-256: sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$CODEX_FLOW_BACKEND_SECRET" | cut -d' ' -f2)"`
+    : "";
   console.log(`
 codex-flows is up
   API      ${url}   (GET /healthz, POST /events, GET /runs?eventId=...)
@@ -103,7 +115,12 @@ Fire an event:
   curl -s -X POST "${url}/events?wait=true" -H 'content-type: application/json'${read}${sign} -d "$BODY"
 `);
   if (fireExample) {
-    const event = { id: `example-${Date.now()}`, type: "example.greet", source: "flow dev --example", payload: { name: "world" } };
+    const event = {
+      id: `example-${Date.now()}`,
+      type: "example.greet",
+      source: "flow dev --example",
+      payload: { name: "world" },
+    };
     const { status, body } = await postEvent({ url, secret: config.secret, token: config.token }, event, "true");
     console.log(`fired the example flow: POST /events?wait=true -> ${status}`);
     console.log(JSON.stringify(summarise(body), null, 2));
@@ -121,11 +138,15 @@ function privateDataDir(dir: string, log: ReturnType<typeof logger>): void {
   const { mode, uid } = statSync(dir);
   if ((mode & 0o077) === 0) return;
   if (uid !== process.getuid?.()) {
-    log.warn(`the data directory ${dir} is mode ${(mode & 0o777).toString(8)} and owned by another user: other local users may read its payloads and results`);
+    log.warn(
+      `the data directory ${dir} is mode ${(mode & 0o777).toString(8)} and owned by another user: other local users may read its payloads and results`,
+    );
     return;
   }
   chmodSync(dir, 0o700);
-  log.info(`narrowed the data directory ${dir} from mode ${(mode & 0o777).toString(8)} to 700: it holds every payload and result`);
+  log.info(
+    `narrowed the data directory ${dir} from mode ${(mode & 0o777).toString(8)} to 700: it holds every payload and result`,
+  );
 }
 
 function summarise(body: unknown): unknown {

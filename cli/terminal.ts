@@ -18,7 +18,9 @@ export function escapeControls(text: string, body = false): string {
 /** Prints `value` as JSON on one line; on a terminal, DEL and the C1 controls (which JSON.stringify leaves raw) as `\u00HH`: still JSON, the same value. */
 export function printJsonLine(value: unknown): void {
   const text = JSON.stringify(value);
-  console.log(process.stdout.isTTY ? text.replace(/[\u007f-\u009f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : text);
+  console.log(
+    process.stdout.isTTY ? text.replace(/[\u007f-\u009f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : text,
+  );
 }
 
 /** Writes `text` to `stream`, escaped as by escapeControls when the stream is a terminal. */

@@ -15,12 +15,16 @@ export async function vacuumCommand(config: Config, full: boolean): Promise<numb
   const db = await openReadModel(path);
   try {
     if (full) {
-      console.error(`rewriting ${path} (${before} bytes) in incremental auto-vacuum mode; writers wait until it is done`);
+      console.error(
+        `rewriting ${path} (${before} bytes) in incremental auto-vacuum mode; writers wait until it is done`,
+      );
       fullVacuum(db);
     } else {
       const { incremental, freedPages } = await incrementalVacuum(db);
       if (!incremental) {
-        console.error(`${path} was made before incremental vacuum (auto_vacuum is off): run flow projector vacuum --full once`);
+        console.error(
+          `${path} was made before incremental vacuum (auto_vacuum is off): run flow projector vacuum --full once`,
+        );
         return 1;
       }
       console.error(`gave back ${freedPages} free pages`);

@@ -69,15 +69,26 @@ function shippedTest(file: string): void {
   const output = `${result.stdout.toString()}${result.stderr.toString()}`.trim();
   const variant = join(work, `${file.replaceAll("/", "_")}.without-sync`);
   writeFileSync(variant, asRun(file));
-  const refusedAlone = result.exitCode !== 0 && output.includes('unknown field "sync_interval"') && SYNC_LINE.test(readFileSync(file, "utf8"));
-  check(refusedAlone && configTest(variant, true), `nats-server ${version} -c ${file} -t refuses sync_interval alone; without that line (docs/durability.md) it passes`);
+  const refusedAlone =
+    result.exitCode !== 0 &&
+    output.includes('unknown field "sync_interval"') &&
+    SYNC_LINE.test(readFileSync(file, "utf8"));
+  check(
+    refusedAlone && configTest(variant, true),
+    `nats-server ${version} -c ${file} -t refuses sync_interval alone; without that line (docs/durability.md) it passes`,
+  );
 }
 
 /** /varz's jetstream.config.sync_always: true as shipped on 2.10+, absent on 2.9.10. */
 async function checkSync(label: string, httpPort: number): Promise<void> {
-  const varz = (await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as { jetstream?: { config?: { sync_always?: boolean } } };
+  const varz = (await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as {
+    jetstream?: { config?: { sync_always?: boolean } };
+  };
   const found = varz.jetstream?.config?.sync_always;
-  check(syncAlways ? found === true : found === undefined, `${label}: /varz jetstream.config.sync_always ${found} (nats-server ${version})`);
+  check(
+    syncAlways ? found === true : found === undefined,
+    `${label}: /varz jetstream.config.sync_always ${found} (nats-server ${version})`,
+  );
 }
 
 async function start(file: string, clientPort: number): Promise<Subprocess> {
@@ -85,7 +96,8 @@ async function start(file: string, clientPort: number): Promise<Subprocess> {
   children.push(child);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${file}: nats-server exited: ${await new Response(child.stderr as ReadableStream).text()}`);
+    if (child.exitCode !== null)
+      throw new Error(`${file}: nats-server exited: ${await new Response(child.stderr as ReadableStream).text()}`);
     try {
       const socket = await Bun.connect({ hostname: "127.0.0.1", port: clientPort, socket: { data() {} } });
       socket.end();
@@ -141,7 +153,11 @@ async function single(): Promise<void> {
   );
   check(configTest(copy), "temporary copy of single.conf passes -t");
   const server = await start(copy, port);
-  const varz = (await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as { max_payload: number; version: string; jetstream?: { config?: { store_dir?: string } } };
+  const varz = (await (await fetch(`http://127.0.0.1:${httpPort}/varz`)).json()) as {
+    max_payload: number;
+    version: string;
+    jetstream?: { config?: { store_dir?: string } };
+  };
   check(varz.max_payload === 1024 * 1024, `single: max_payload ${varz.max_payload} (nats-server ${varz.version})`);
   check(Boolean(varz.jetstream?.config?.store_dir), `single: JetStream on, store ${varz.jetstream?.config?.store_dir}`);
   await checkSync("single", httpPort);
@@ -152,8 +168,13 @@ async function single(): Promise<void> {
     const jsm = await retry("JetStream on the single server", () => jetstreamManager(nc));
     await retry("ensureStream", () => ensureStream(jsm, config));
     const info = await jsm.streams.info(config.stream);
-    check(info.config.num_replicas === 1 && info.config.allow_direct === true, `single: stream ${config.stream} replicas ${info.config.num_replicas}, allow_direct ${info.config.allow_direct}`);
-    const { ack, stored } = await retry("publish to the single server", () => publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:single"));
+    check(
+      info.config.num_replicas === 1 && info.config.allow_direct === true,
+      `single: stream ${config.stream} replicas ${info.config.num_replicas}, allow_direct ${info.config.allow_direct}`,
+    );
+    const { ack, stored } = await retry("publish to the single server", () =>
+      publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:single"),
+    );
     check(stored?.seq === ack.seq, `single: published and read back seq ${ack.seq}`);
   } finally {
     await nc.close();
@@ -164,7 +185,9 @@ async function single(): Promise<void> {
 
 async function cluster(): Promise<void> {
   const nodes = [1, 2, 3];
-  const ports = await Promise.all(nodes.map(async () => ({ client: await freePort(), http: await freePort(), cluster: await freePort() })));
+  const ports = await Promise.all(
+    nodes.map(async () => ({ client: await freePort(), http: await freePort(), cluster: await freePort() })),
+  );
   for (const n of nodes) {
     const file = join(here, "nats", "cluster", `node-${n}.conf`);
     shippedTest(file);
@@ -174,7 +197,8 @@ async function cluster(): Promise<void> {
       .replace(/^http: .*$/m, `http: 127.0.0.1:${p.http}`)
       .replace(/store_dir: .*$/m, `store_dir: ${join(work, `node-${n}-store`)}`)
       .replace(/^(\s+)listen: 0\.0\.0\.0:6222$/m, `$1listen: 127.0.0.1:${p.cluster}`);
-    for (const m of nodes) text = text.replace(`nats-route://nats-${m}:6222`, `nats-route://127.0.0.1:${ports[m - 1]!.cluster}`);
+    for (const m of nodes)
+      text = text.replace(`nats-route://nats-${m}:6222`, `nats-route://127.0.0.1:${ports[m - 1]!.cluster}`);
     const copy = join(work, `node-${n}.conf`);
     writeFileSync(copy, text);
     check(configTest(copy), `temporary copy of node-${n}.conf passes -t`);
@@ -183,17 +207,26 @@ async function cluster(): Promise<void> {
   // What docs/deploy.md tells the operator to look at once the three run.
   const monitor = async () => {
     // nats-server 2.10+ pools several routes per peer (num_routes 6 or more): count the peers.
-    const routez = (await (await fetch(`http://127.0.0.1:${ports[0]!.http}/routez`)).json()) as { num_routes: number; routes?: { remote_id: string }[] };
+    const routez = (await (await fetch(`http://127.0.0.1:${ports[0]!.http}/routez`)).json()) as {
+      num_routes: number;
+      routes?: { remote_id: string }[];
+    };
     const peers = new Set((routez.routes ?? []).map((r) => r.remote_id)).size;
-    const jsz = (await (await fetch(`http://127.0.0.1:${ports[0]!.http}/jsz`)).json()) as { meta_cluster?: { leader?: string; cluster_size?: number } };
-    if (peers !== 2 || !jsz.meta_cluster?.leader || jsz.meta_cluster.cluster_size !== 3) throw new Error(JSON.stringify({ routez: routez.num_routes, peers, meta: jsz.meta_cluster }));
+    const jsz = (await (await fetch(`http://127.0.0.1:${ports[0]!.http}/jsz`)).json()) as {
+      meta_cluster?: { leader?: string; cluster_size?: number };
+    };
+    if (peers !== 2 || !jsz.meta_cluster?.leader || jsz.meta_cluster.cluster_size !== 3)
+      throw new Error(JSON.stringify({ routez: routez.num_routes, peers, meta: jsz.meta_cluster }));
     return { routes: routez.num_routes, peers, meta: jsz.meta_cluster };
   };
   const seen = await retry("routes and a JetStream meta leader", monitor);
   for (const n of nodes) await checkSync(`cluster nats-${n}`, ports[n - 1]!.http);
-  check(true, `cluster: /routez num_routes ${seen.routes} to ${seen.peers} peers, /jsz meta_cluster leader ${seen.meta.leader}, cluster_size ${seen.meta.cluster_size}`);
+  check(
+    true,
+    `cluster: /routez num_routes ${seen.routes} to ${seen.peers} peers, /jsz meta_cluster leader ${seen.meta.leader}, cluster_size ${seen.meta.cluster_size}`,
+  );
   const config = loadConfig({ CODEX_FLOW_STREAM_REPLICAS: "3" }, {});
-  check(config.replicas === 3, "loadConfig({CODEX_FLOW_STREAM_REPLICAS: \"3\"}).replicas === 3");
+  check(config.replicas === 3, 'loadConfig({CODEX_FLOW_STREAM_REPLICAS: "3"}).replicas === 3');
   const nc = await connectNats(`nats://127.0.0.1:${ports[0]!.client}`, "deploy-check", log);
   try {
     // Until the three elect a meta leader, JetStream's account info request times out.
@@ -201,27 +234,41 @@ async function cluster(): Promise<void> {
     await retry("ensureStream with replicas 3", () => ensureStream(jsm, config));
     const info = await retry("stream info with a leader and two current replicas", async () => {
       const found = await jsm.streams.info(config.stream);
-      if (!found.cluster?.leader || (found.cluster.replicas ?? []).filter((r) => r.current).length !== 2) throw new Error("replicas not current yet");
+      if (!found.cluster?.leader || (found.cluster.replicas ?? []).filter((r) => r.current).length !== 2)
+        throw new Error("replicas not current yet");
       return found;
     });
-    check(info.config.num_replicas === 3, `cluster: stream ${config.stream} replicas ${info.config.num_replicas}, leader ${info.cluster?.leader}, peers ${(info.cluster?.replicas ?? []).map((r) => `${r.name}${r.current ? " (current)" : ""}`).join(", ")}`);
+    check(
+      info.config.num_replicas === 3,
+      `cluster: stream ${config.stream} replicas ${info.config.num_replicas}, leader ${info.cluster?.leader}, peers ${(info.cluster?.replicas ?? []).map((r) => `${r.name}${r.current ? " (current)" : ""}`).join(", ")}`,
+    );
     // A current server may still answer "JetStream not enabled" for a moment after the stream is made.
-    const { ack, stored } = await retry("publish to the cluster", () => publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:cluster"));
+    const { ack, stored } = await retry("publish to the cluster", () =>
+      publishOne(nc, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:cluster"),
+    );
     check(stored?.seq === ack.seq, `cluster: published and read back seq ${ack.seq}`);
-    const direct = await retry("direct get by subject", () => jsm.direct.getMessage(config.stream, { last_by_subj: `${config.subjectPrefix}.events.deploy-check` }));
+    const direct = await retry("direct get by subject", () =>
+      jsm.direct.getMessage(config.stream, { last_by_subj: `${config.subjectPrefix}.events.deploy-check` }),
+    );
     check(direct?.seq === ack.seq, "cluster: direct get by subject (allow_direct) answers");
 
     // A stream created with 1 replica (CODEX_FLOW_STREAM_REPLICAS unset) and scaled later.
     const small = loadConfig({ CODEX_FLOW_STREAM: "SCALE_CHECK", CODEX_FLOW_SUBJECT_PREFIX: "scalecheck" }, {});
     await retry("ensureStream with replicas 1", () => ensureStream(jsm, small));
     const before = await retry("info of the 1-replica stream", () => jsm.streams.info(small.stream));
-    await retry("scaling it to 3 replicas", () => jsm.streams.update(small.stream, { ...before.config, num_replicas: 3 }));
+    await retry("scaling it to 3 replicas", () =>
+      jsm.streams.update(small.stream, { ...before.config, num_replicas: 3 }),
+    );
     const after = await retry("scaled stream with two current replicas", async () => {
       const found = await jsm.streams.info(small.stream);
-      if ((found.cluster?.replicas ?? []).filter((r) => r.current).length !== 2) throw new Error("replicas not current yet");
+      if ((found.cluster?.replicas ?? []).filter((r) => r.current).length !== 2)
+        throw new Error("replicas not current yet");
       return found;
     });
-    check(after.config.num_replicas === 3, `cluster: a 1-replica stream scales to ${after.config.num_replicas} replicas by a stream update`);
+    check(
+      after.config.num_replicas === 3,
+      `cluster: a 1-replica stream scales to ${after.config.num_replicas} replicas by a stream update`,
+    );
     // ensureStream leaves the operator's replica count alone.
     await retry("ensureStream on the scaled stream", () => ensureStream(jsm, small));
     const kept = await retry("info of the scaled stream", () => jsm.streams.info(small.stream));
@@ -245,7 +292,9 @@ async function cluster(): Promise<void> {
     await third.exited;
     const moved = await Promise.race([reconnected, Bun.sleep(15_000).then(() => false)]);
     check(moved, `cluster: a client connected to nats-3 alone reconnects to ${moving.getServer()} when nats-3 stops`);
-    const { ack } = await retry("publish with nats-3 down", () => publishOne(moving, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:failover"));
+    const { ack } = await retry("publish with nats-3 down", () =>
+      publishOne(moving, config.stream, `${config.subjectPrefix}.events.deploy-check`, "deploy-check:failover"),
+    );
     check(ack.seq === 2, `cluster: with nats-3 down the stream still takes a publish (seq ${ack.seq})`);
   } finally {
     await moving.close();
@@ -258,7 +307,9 @@ async function cluster(): Promise<void> {
     note(`NATS_URL=${list} with the last node down: connected to ${listed.getServer()}`);
     await listed.close();
   } catch (error) {
-    note(`NATS_URL=${list} with the last node down does not connect (${String(error)}): the client reads a comma-separated NATS_URL as one URL, the last one`);
+    note(
+      `NATS_URL=${list} with the last node down does not connect (${String(error)}): the client reads a comma-separated NATS_URL as one URL, the last one`,
+    );
   }
 }
 

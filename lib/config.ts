@@ -28,7 +28,6 @@ export const DEFAULT_NATS_MONITOR_URL = "http://127.0.0.1:8222";
 
 export { ConfigError };
 
-
 /**
  * Reads the configuration from environment variables (the original backend's names, seed/flows.md, where it has
  * them). `overrides` (CLI flags) win over the environment. A bad value throws a
@@ -48,18 +47,45 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     tokens: [],
     githubWebhookSecret: env.CODEX_FLOW_GITHUB_WEBHOOK_SECRET || undefined,
     webhookSources: webhookSources(env),
-    allowedOrigins: read.list("CODEX_FLOW_ALLOWED_ORIGINS", /^(\*|https?:\/\/[^\s/,]+)$/, "comma-separated origins such as https://example.com, or *"),
-    allowedHosts: read.list("CODEX_FLOW_ALLOWED_HOSTS", /^(\*|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/, "comma-separated host names such as flows.example.com, or *").map((host) => host.toLowerCase().replace(/\.$/, "")),
+    allowedOrigins: read.list(
+      "CODEX_FLOW_ALLOWED_ORIGINS",
+      /^(\*|https?:\/\/[^\s/,]+)$/,
+      "comma-separated origins such as https://example.com, or *",
+    ),
+    allowedHosts: read
+      .list(
+        "CODEX_FLOW_ALLOWED_HOSTS",
+        /^(\*|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/,
+        "comma-separated host names such as flows.example.com, or *",
+      )
+      .map((host) => host.toLowerCase().replace(/\.$/, "")),
     maxHeldConnections: read.int("CODEX_FLOW_MAX_HELD_CONNECTIONS", 1024, 1, 1_000_000),
     maxHeldPerClient: read.int("CODEX_FLOW_MAX_HELD_PER_CLIENT", 64, 1, 1_000_000),
     executor: read.oneOf("CODEX_FLOW_BACKEND_EXECUTOR", ["direct", "systemd-run"] as const, "direct"),
     natsUrl: env.NATS_URL || undefined,
     // Unset, with NATS_URL unset too: deploy/nats/single.conf's monitor beside its default client port.
-    natsMonitorUrls: env.CODEX_FLOW_NATS_MONITOR_URL === undefined && !env.NATS_URL ? [DEFAULT_NATS_MONITOR_URL] : read.list("CODEX_FLOW_NATS_MONITOR_URL", /^https?:\/\/[^\s,]+$/, "comma-separated http:// URLs of nats-server monitors (their http: setting)"),
+    natsMonitorUrls:
+      env.CODEX_FLOW_NATS_MONITOR_URL === undefined && !env.NATS_URL
+        ? [DEFAULT_NATS_MONITOR_URL]
+        : read.list(
+            "CODEX_FLOW_NATS_MONITOR_URL",
+            /^https?:\/\/[^\s,]+$/,
+            "comma-separated http:// URLs of nats-server monitors (their http: setting)",
+          ),
     requireDurable: read.oneOf("CODEX_FLOW_REQUIRE_DURABLE", ["0", "1"] as const, "0") === "1",
     stream: read.matching("CODEX_FLOW_STREAM", "FLOWS", /^[A-Za-z0-9_-]{1,64}$/, "1-64 letters, digits, _ or -"),
-    subjectPrefix: read.matching("CODEX_FLOW_SUBJECT_PREFIX", DEFAULT_SUBJECT_PREFIX, { test: isValidPrefix }, "dot-separated tokens of letters, digits, _ or -"),
-    hostId: read.matching("CODEX_FLOW_HOST_ID", hostId(), QUEUE_NAME, "1-48 letters, digits, _ or - (it names a work queue)"),
+    subjectPrefix: read.matching(
+      "CODEX_FLOW_SUBJECT_PREFIX",
+      DEFAULT_SUBJECT_PREFIX,
+      { test: isValidPrefix },
+      "dot-separated tokens of letters, digits, _ or -",
+    ),
+    hostId: read.matching(
+      "CODEX_FLOW_HOST_ID",
+      hostId(),
+      QUEUE_NAME,
+      "1-48 letters, digits, _ or - (it names a work queue)",
+    ),
     // Steps mostly wait (on git, the network, a child): twice the cores, at least 4, keeps a host busy.
     concurrency: read.int("CODEX_FLOW_EXECUTOR_CONCURRENCY", Math.max(4, 2 * availableParallelism()), 1, 1024),
     // The event travels in one message, under NATS's max_payload (1 MiB by default) with its envelope.
@@ -95,7 +121,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     retentionIntervalMs: read.int("CODEX_FLOW_RETENTION_INTERVAL_MS", 3_600_000, 1000, 7 * 24 * 3600_000),
     tombstoneDays: read.int("CODEX_FLOW_TOMBSTONE_DAYS", 400, 1, 100_000),
     purgeRoundRuns: read.int("CODEX_FLOW_PURGE_ROUND_RUNS", 500, 1, 10_000),
-    labels: read.list("CODEX_FLOW_EXECUTOR_LABELS", QUEUE_NAME, "comma-separated labels of 1-48 letters, digits, _ or -"),
+    labels: read.list(
+      "CODEX_FLOW_EXECUTOR_LABELS",
+      QUEUE_NAME,
+      "comma-separated labels of 1-48 letters, digits, _ or -",
+    ),
     maxDeliver: read.int("CODEX_FLOW_MAX_DELIVER", 30, 2, 1000),
     maxLostAttempts: read.int("CODEX_FLOW_MAX_LOST_ATTEMPTS", 3, 1, 100),
     maxChainDepth: read.int("CODEX_FLOW_MAX_CHAIN_DEPTH", 8, 0, 100),
@@ -106,10 +136,21 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     diskMinFreePercent: read.int("CODEX_FLOW_DISK_MIN_FREE_PERCENT", 5, 0, 100),
     natsStoreDir: env.CODEX_FLOW_NATS_STORE_DIR ? resolve(cwd, env.CODEX_FLOW_NATS_STORE_DIR) : undefined,
     killGraceMs: 0,
-    threads: env.CODEX_FLOW_THREADS ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on" : undefined,
+    threads: env.CODEX_FLOW_THREADS
+      ? read.oneOf("CODEX_FLOW_THREADS", ["on", "off"] as const, "on") === "on"
+      : undefined,
   };
-  const merged = { ...config, ...overrides, cwd, dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir };
-  return { ...merged, tokens: overrides.tokens ?? scopedTokens(env.CODEX_FLOW_BACKEND_TOKENS, merged.token), killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs) };
+  const merged = {
+    ...config,
+    ...overrides,
+    cwd,
+    dataDir: overrides.dataDir ? resolve(overrides.dataDir) : config.dataDir,
+  };
+  return {
+    ...merged,
+    tokens: overrides.tokens ?? scopedTokens(env.CODEX_FLOW_BACKEND_TOKENS, merged.token),
+    killGraceMs: overrides.killGraceMs ?? killGrace(read, merged.ackWaitMs),
+  };
 }
 
 /** What a client command of the CLI needs: where flows are, and the ingress it talks to with its credentials. */
@@ -120,12 +161,17 @@ export type ClientConfig = { cwd: string; url: string; secret?: string; token?: 
  * services' (loadConfig), so `flow publish` finds the ingress `flow serve` started:
  * CODEX_FLOW_URL, else http://CODEX_FLOW_BACKEND_HOST:CODEX_FLOW_BACKEND_PORT. Flags win.
  */
-export function loadClientConfig(env: Env = process.env, flags: { cwd?: string; port?: number; url?: string } = {}): ClientConfig {
+export function loadClientConfig(
+  env: Env = process.env,
+  flags: { cwd?: string; port?: number; url?: string } = {},
+): ClientConfig {
   const read = reader(env);
   const given = flags.cwd ?? (env.CODEX_FLOW_BACKEND_CWD || undefined);
   // A mistyped --cwd must not become a new empty directory that silently matches nothing.
   if (given !== undefined && !(existsSync(given) && statSync(given).isDirectory())) {
-    throw new ConfigError(`${flags.cwd !== undefined ? "--cwd " : "CODEX_FLOW_BACKEND_CWD="}${given}: no such directory`);
+    throw new ConfigError(
+      `${flags.cwd !== undefined ? "--cwd " : "CODEX_FLOW_BACKEND_CWD="}${given}: no such directory`,
+    );
   }
   const host = read.string("CODEX_FLOW_BACKEND_HOST", DEFAULT_HOST);
   const port = flags.port ?? read.int("CODEX_FLOW_BACKEND_PORT", DEFAULT_PORT, 0, 65535);
@@ -167,7 +213,9 @@ function killGrace(read: ReturnType<typeof reader>, ackWaitMs: number): number {
   const quarter = Math.floor(ackWaitMs / 4);
   const grace = read.int("CODEX_FLOW_KILL_GRACE_MS", defaultKillGraceMs(ackWaitMs), 0, 3600_000);
   if (grace > quarter) {
-    throw new ConfigError(`CODEX_FLOW_KILL_GRACE_MS=${grace} is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=${ackWaitMs}), i.e. ${quarter} ms`);
+    throw new ConfigError(
+      `CODEX_FLOW_KILL_GRACE_MS=${grace} is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=${ackWaitMs}), i.e. ${quarter} ms`,
+    );
   }
   return grace;
 }
@@ -184,6 +232,8 @@ export function watchedDirs(config: Pick<Config, "dataDir" | "natsStoreDir">): W
 }
 
 function hostId(): string {
-  const name = hostname().replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 48);
+  const name = hostname()
+    .replace(/[^A-Za-z0-9_-]/g, "-")
+    .slice(0, 48);
   return name || "host";
 }

@@ -1,5 +1,12 @@
 import { statfs } from "node:fs/promises";
-import { type DiskState, type DiskThresholds, decideDisk, lowDiskMessage, unreadableDisk, type WatchedDir } from "./disk.ts";
+import {
+  type DiskState,
+  type DiskThresholds,
+  decideDisk,
+  lowDiskMessage,
+  unreadableDisk,
+  type WatchedDir,
+} from "./disk.ts";
 import type { Logger } from "./log.ts";
 
 /** How often the guard reads the disks: statfs is a few microseconds, and a disk fills in seconds at the earliest. */
@@ -32,8 +39,18 @@ export type DiskWatcher = { log: Logger; whileLow: string; whenBack: string; int
  * piles reads up) and logs each change: low, back above the threshold, unreadable.
  * Resolves after the first reading, so a service starts knowing where it stands.
  */
-export async function watchDisk(dirs: readonly WatchedDir[], thresholds: DiskThresholds, watcher: DiskWatcher): Promise<DiskWatch> {
-  let states: DiskState[] = dirs.map((dir) => ({ ...dir, freeBytes: null, totalBytes: null, thresholdBytes: 0, low: false }));
+export async function watchDisk(
+  dirs: readonly WatchedDir[],
+  thresholds: DiskThresholds,
+  watcher: DiskWatcher,
+): Promise<DiskWatch> {
+  let states: DiskState[] = dirs.map((dir) => ({
+    ...dir,
+    freeBytes: null,
+    totalBytes: null,
+    thresholdBytes: 0,
+    low: false,
+  }));
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const check = async () => {
@@ -59,6 +76,10 @@ export async function watchDisk(dirs: readonly WatchedDir[], thresholds: DiskThr
 
 function report(before: DiskState, now: DiskState, { log, whileLow, whenBack }: DiskWatcher): void {
   if (now.low && !before.low) log.warn(`${lowDiskMessage(now)}: ${whileLow} until space returns`);
-  else if (before.low && !now.low && !now.error) log.info(`the ${now.role}'s disk has space again under ${now.dir}: ${whenBack}`);
-  if (now.error && now.error !== before.error) log.warn(`cannot read the free space under ${now.dir} (${now.role}); the disk guard does not watch it`, { error: now.error });
+  else if (before.low && !now.low && !now.error)
+    log.info(`the ${now.role}'s disk has space again under ${now.dir}: ${whenBack}`);
+  if (now.error && now.error !== before.error)
+    log.warn(`cannot read the free space under ${now.dir} (${now.role}); the disk guard does not watch it`, {
+      error: now.error,
+    });
 }

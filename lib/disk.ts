@@ -14,7 +14,13 @@ export type WatchedDir = { role: string; dir: string };
 export type DiskReading = WatchedDir & { freeBytes: number; totalBytes: number };
 
 /** What the guard concluded for one directory; `error` when statfs failed (then never low). */
-export type DiskState = WatchedDir & { freeBytes: number | null; totalBytes: number | null; thresholdBytes: number; low: boolean; error?: string };
+export type DiskState = WatchedDir & {
+  freeBytes: number | null;
+  totalBytes: number | null;
+  thresholdBytes: number;
+  low: boolean;
+  error?: string;
+};
 
 /**
  * The free space under which a disk counts as low: the smaller of the two thresholds, so
@@ -33,7 +39,14 @@ export function decideDisk(reading: DiskReading, thresholds: DiskThresholds): Di
 
 /** A directory statfs could not read: reported, never low (the guard does not refuse on a guess). */
 export function unreadableDisk(dir: WatchedDir, error: unknown, thresholds: DiskThresholds): DiskState {
-  return { ...dir, freeBytes: null, totalBytes: null, thresholdBytes: thresholds.minFreeBytes, low: false, error: error instanceof Error ? error.message : String(error) };
+  return {
+    ...dir,
+    freeBytes: null,
+    totalBytes: null,
+    thresholdBytes: thresholds.minFreeBytes,
+    low: false,
+    error: error instanceof Error ? error.message : String(error),
+  };
 }
 
 /** "the read model's disk is low: 1.2 MiB free under /srv/data, below the threshold of 2.0 MiB" */

@@ -31,12 +31,17 @@ export function reader(env: Env) {
     list(name: string, pattern: RegExp, expected: string): string[] {
       const raw = env[name];
       if (raw === undefined || raw.trim() === "") return [];
-      const items = raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+      const items = raw
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== "");
       return items.every((item) => pattern.test(item)) ? items : fail(name, raw, expected);
     },
     names(name: string): string[] | undefined {
       const names = parseEnvNames(env[name]);
-      return names === undefined || validEnvNames(names) ? names : fail(name, env[name]!, "comma-separated environment variable names");
+      return names === undefined || validEnvNames(names)
+        ? names
+        : fail(name, env[name]!, "comma-separated environment variable names");
     },
     matching(name: string, fallback: string, pattern: { test(value: string): boolean }, expected: string): string {
       const raw = env[name];

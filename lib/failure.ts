@@ -4,7 +4,12 @@
  * message, so waiting and retrying cannot help.
  */
 export function isProgrammingError(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof ReferenceError || error instanceof RangeError || error instanceof SyntaxError;
+  return (
+    error instanceof TypeError ||
+    error instanceof ReferenceError ||
+    error instanceof RangeError ||
+    error instanceof SyntaxError
+  );
 }
 
 /** How many identical programming errors on one message make it poison (a consumer with a giveUp records it and terminates it). */

@@ -1,5 +1,16 @@
 import { dlopen, FFIType, read, suffix } from "bun:ffi";
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { constants as os, hostname } from "node:os";
 import { join } from "node:path";
 import { HintError } from "./hint.ts";
@@ -33,7 +44,10 @@ function flock(): NonNullable<typeof libc> {
       [process.platform === "linux" ? "__errno_location" : "__error"]: { args: [], returns: FFIType.ptr },
     });
     const where = (symbols.__errno_location ?? symbols.__error)!;
-    libc = { flock: (fd, operation) => symbols.flock(fd, operation) as number, errno: () => read.i32(where() as never) };
+    libc = {
+      flock: (fd, operation) => symbols.flock(fd, operation) as number,
+      errno: () => read.i32(where() as never),
+    };
   }
   return libc;
 }
@@ -57,12 +71,18 @@ export function lockDataDir(dir: string, role: string, command: string): DataDir
     if (flock().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
       const errno = flock().errno();
       closeSync(fd);
-      if (UNLOCKABLE.has(errno)) throw new Error(`cannot lock ${path}: flock(2) failed with errno ${errno} (a file system without locks?)`);
+      if (UNLOCKABLE.has(errno))
+        throw new Error(`cannot lock ${path}: flock(2) failed with errno ${errno} (a file system without locks?)`);
       const holder = holderOf(path);
       // Services started twice in one process (worker threads, tests) share its lock.
       if (holder?.pid === process.pid && holder.host === me.host) return { path, release() {} };
-      const who = holder ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.since})` : "another process";
-      throw new LockHeldError(`${dir} is in use by ${who}: stop it first, or use another data directory (CODEX_FLOW_BACKEND_DATA_DIR)`, who);
+      const who = holder
+        ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.since})`
+        : "another process";
+      throw new LockHeldError(
+        `${dir} is in use by ${who}: stop it first, or use another data directory (CODEX_FLOW_BACKEND_DATA_DIR)`,
+        who,
+      );
     }
     // A holder that released between our open and our flock removed the file we locked: lock the new one.
     if (!sameFile(fd, path)) {

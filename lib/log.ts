@@ -28,7 +28,10 @@ export function configureLog(level: string | undefined): void {
  */
 export function errorFields(error: unknown): { error: string; stack?: string; cause?: string } {
   if (!(error instanceof Error)) return { error: String(error) };
-  const cause = error.cause === undefined ? {} : { cause: error.cause instanceof Error ? error.cause.message : String(error.cause) };
+  const cause =
+    error.cause === undefined
+      ? {}
+      : { cause: error.cause instanceof Error ? error.cause.message : String(error.cause) };
   return { error: error.message || error.name, ...(error.stack ? { stack: error.stack } : {}), ...cause };
 }
 
@@ -43,7 +46,9 @@ export function logger(service: string): Logger {
   const write = (level: string, message: string, fields?: Record<string, unknown>) => {
     if (LEVELS.indexOf(level) > threshold) return;
     const ids = currentIds();
-    process.stderr.write(`${new Date().toISOString()} ${service} ${level} ${message}${render(ids ? { ...fields, ...ids } : fields)}\n`);
+    process.stderr.write(
+      `${new Date().toISOString()} ${service} ${level} ${message}${render(ids ? { ...fields, ...ids } : fields)}\n`,
+    );
   };
   return {
     info: (message, fields) => write("info", message, fields),

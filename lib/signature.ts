@@ -1,7 +1,11 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 /** Header names that carry the same HMAC: our client's, the original backend's (seed/http-contract.md) Patchbay's, later Patch dispatchers'. */
-export const SIGNATURE_HEADERS = ["x-flow-signature-256", "x-patchbay-flow-signature-256", "x-patch-flow-signature-256"] as const;
+export const SIGNATURE_HEADERS = [
+  "x-flow-signature-256",
+  "x-patchbay-flow-signature-256",
+  "x-patch-flow-signature-256",
+] as const;
 
 /** `sha256=<hex>` of the HMAC-SHA256 of the exact body bytes. */
 export function signBody(secret: string, body: Uint8Array | string): string {

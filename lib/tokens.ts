@@ -25,17 +25,34 @@ export const MAX_TOKENS = 100;
 export const MIN_TOKEN_LENGTH = 16;
 
 function entry(raw: unknown, index: number, seen: { names: Set<string>; tokens: Set<string> }): ScopedToken {
-  const at = (name?: unknown) => `CODEX_FLOW_BACKEND_TOKENS entry ${index}${typeof name === "string" && NAME.test(name) ? ` (${name})` : ""}`;
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new TokensError(`${at()}: expected an object {"name", "token", "role", "flows"?}`);
+  const at = (name?: unknown) =>
+    `CODEX_FLOW_BACKEND_TOKENS entry ${index}${typeof name === "string" && NAME.test(name) ? ` (${name})` : ""}`;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new TokensError(`${at()}: expected an object {"name", "token", "role", "flows"?}`);
   const { name, token, role, flows, ...rest } = raw as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length) throw new TokensError(`${at(name)}: unknown field ${JSON.stringify(unknown[0])} (expected name, token, role, flows)`);
-  if (typeof name !== "string" || !NAME.test(name)) throw new TokensError(`${at()}: name: expected 1-64 letters, digits, _, . or -, got ${JSON.stringify(name)}`);
-  if (seen.names.has(name)) throw new TokensError(`${at(name)}: name ${JSON.stringify(name)} is used twice (audit records name the token by it)`);
-  if (typeof token !== "string" || token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) throw new TokensError(`${at(name)}: token: expected at least ${MIN_TOKEN_LENGTH} characters without whitespace`);
+  if (unknown.length)
+    throw new TokensError(
+      `${at(name)}: unknown field ${JSON.stringify(unknown[0])} (expected name, token, role, flows)`,
+    );
+  if (typeof name !== "string" || !NAME.test(name))
+    throw new TokensError(`${at()}: name: expected 1-64 letters, digits, _, . or -, got ${JSON.stringify(name)}`);
+  if (seen.names.has(name))
+    throw new TokensError(
+      `${at(name)}: name ${JSON.stringify(name)} is used twice (audit records name the token by it)`,
+    );
+  if (typeof token !== "string" || token.length < MIN_TOKEN_LENGTH || /\s/.test(token))
+    throw new TokensError(`${at(name)}: token: expected at least ${MIN_TOKEN_LENGTH} characters without whitespace`);
   if (seen.tokens.has(token)) throw new TokensError(`${at(name)}: its token is the same as an earlier entry's`);
-  if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) throw new TokensError(`${at(name)}: role: expected one of ${ROLES.join(", ")}, got ${JSON.stringify(role)}`);
-  if (flows !== undefined && (!Array.isArray(flows) || flows.length === 0 || flows.length > 1000 || !flows.every((f) => typeof f === "string" && f !== ""))) {
+  if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role))
+    throw new TokensError(`${at(name)}: role: expected one of ${ROLES.join(", ")}, got ${JSON.stringify(role)}`);
+  if (
+    flows !== undefined &&
+    (!Array.isArray(flows) ||
+      flows.length === 0 ||
+      flows.length > 1000 ||
+      !flows.every((f) => typeof f === "string" && f !== ""))
+  ) {
     throw new TokensError(`${at(name)}: flows: expected a non-empty list of flow names (leave it out for every flow)`);
   }
   seen.names.add(name);
@@ -65,10 +82,14 @@ export function parseTokens(raw: string | undefined, legacy: string | undefined)
   } catch (error) {
     if (error instanceof TokensError) throw error;
     // The parser's message quotes the text around the fault, which may be a token.
-    throw new TokensError("CODEX_FLOW_BACKEND_TOKENS: not valid JSON (expected an array of {\"name\", \"token\", \"role\", \"flows\"?})");
+    throw new TokensError(
+      'CODEX_FLOW_BACKEND_TOKENS: not valid JSON (expected an array of {"name", "token", "role", "flows"?})',
+    );
   }
-  if (!Array.isArray(list)) throw new TokensError("CODEX_FLOW_BACKEND_TOKENS: expected a JSON array of {\"name\", \"token\", \"role\", \"flows\"?}");
-  if (list.length > MAX_TOKENS) throw new TokensError(`CODEX_FLOW_BACKEND_TOKENS: ${list.length} entries, more than ${MAX_TOKENS}`);
+  if (!Array.isArray(list))
+    throw new TokensError('CODEX_FLOW_BACKEND_TOKENS: expected a JSON array of {"name", "token", "role", "flows"?}');
+  if (list.length > MAX_TOKENS)
+    throw new TokensError(`CODEX_FLOW_BACKEND_TOKENS: ${list.length} entries, more than ${MAX_TOKENS}`);
   list.forEach((raw, index) => {
     tokens.push(entry(raw, index, seen));
   });
@@ -78,13 +99,21 @@ export function parseTokens(raw: string | undefined, legacy: string | undefined)
 function readSource(value: string): string {
   if (value.startsWith("[")) return value;
   // Anything else must look like a path: a mistyped value could be a token, and is never echoed.
-  if (!value.startsWith("/") && !value.startsWith("./")) throw new TokensError("CODEX_FLOW_BACKEND_TOKENS: expected a JSON array (starting with [) or the path of a file holding one (starting with / or ./)");
+  if (!value.startsWith("/") && !value.startsWith("./"))
+    throw new TokensError(
+      "CODEX_FLOW_BACKEND_TOKENS: expected a JSON array (starting with [) or the path of a file holding one (starting with / or ./)",
+    );
   let mode: number;
   try {
     mode = statSync(value).mode;
   } catch (error) {
-    throw new TokensError(`CODEX_FLOW_BACKEND_TOKENS: expected a JSON array or the path of a file holding one; ${value} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new TokensError(
+      `CODEX_FLOW_BACKEND_TOKENS: expected a JSON array or the path of a file holding one; ${value} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
-  if ((mode & 0o077) !== 0) throw new TokensError(`CODEX_FLOW_BACKEND_TOKENS: ${value} is readable by group or others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
+  if ((mode & 0o077) !== 0)
+    throw new TokensError(
+      `CODEX_FLOW_BACKEND_TOKENS: ${value} is readable by group or others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`,
+    );
   return readFileSync(value, "utf8");
 }

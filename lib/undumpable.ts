@@ -17,9 +17,12 @@ const PR_SET_DUMPABLE = 4;
  * everything (docs/security.md). Returns why it could not, or undefined once done.
  */
 export function makeUndumpable(): string | undefined {
-  if (process.platform !== "linux") return `not on Linux (${process.platform}): other processes of this user can read this one's environment`;
+  if (process.platform !== "linux")
+    return `not on Linux (${process.platform}): other processes of this user can read this one's environment`;
   try {
-    const libc = dlopen("libc.so.6", { prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 } });
+    const libc = dlopen("libc.so.6", {
+      prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
+    });
     try {
       if (libc.symbols.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) !== 0) return "prctl(PR_SET_DUMPABLE, 0) failed";
     } finally {
@@ -38,13 +41,21 @@ export function makeUndumpable(): string | undefined {
  */
 export function hideFromSteps(log: Logger): void {
   const problem = makeUndumpable();
-  if (problem !== undefined) log.warn(`${problem}: a step could read the secrets this process was started with (docs/security.md)`);
+  if (problem !== undefined)
+    log.warn(`${problem}: a step could read the secrets this process was started with (docs/security.md)`);
   // Steps get no NATS_* variable at all, but only credentials are worth a warning: not NATS_SERVER_BIN, nor a NATS_URL without `user:password@`.
   const secret = (name: string, value: string) =>
-    SYSTEM_SECRET_ENV.includes(name) || looksSecret(name) || NATS_CREDENTIALS.includes(name) || (name === "NATS_URL" && value.includes("@"));
-  const secrets = Object.entries(process.env).flatMap(([name, value]) => (value && secret(name, value) ? [`${name}=${value}`] : []));
+    SYSTEM_SECRET_ENV.includes(name) ||
+    looksSecret(name) ||
+    NATS_CREDENTIALS.includes(name) ||
+    (name === "NATS_URL" && value.includes("@"));
+  const secrets = Object.entries(process.env).flatMap(([name, value]) =>
+    value && secret(name, value) ? [`${name}=${value}`] : [],
+  );
   for (const ancestor of ancestorsHolding(secrets)) {
-    log.warn(`process ${ancestor.pid} (${ancestor.command}), which started this one, holds ${ancestor.names.join(", ")} in its environment, where steps (they run as this user) can read them: start the service without it, e.g. \`bun bin/flow.ts ...\` rather than \`bun run flow ...\` (docs/security.md)`);
+    log.warn(
+      `process ${ancestor.pid} (${ancestor.command}), which started this one, holds ${ancestor.names.join(", ")} in its environment, where steps (they run as this user) can read them: start the service without it, e.g. \`bun bin/flow.ts ...\` rather than \`bun run flow ...\` (docs/security.md)`,
+    );
   }
 }
 
@@ -65,7 +76,12 @@ export function ancestorsHolding(entries: readonly string[]): { pid: number; com
   for (let depth = 0; depth < MAX_ANCESTORS && pid > 1; depth++) {
     const environ = readProc(pid, "environ")?.split("\0");
     const held = environ ? entries.filter((entry) => environ.includes(entry)) : [];
-    if (held.length > 0) found.push({ pid, command: (readProc(pid, "cmdline") ?? "").replaceAll("\0", " ").trim(), names: held.map((entry) => entry.slice(0, entry.indexOf("="))) });
+    if (held.length > 0)
+      found.push({
+        pid,
+        command: (readProc(pid, "cmdline") ?? "").replaceAll("\0", " ").trim(),
+        names: held.map((entry) => entry.slice(0, entry.indexOf("="))),
+      });
     const parent = Number(/^PPid:\s+(\d+)$/m.exec(readProc(pid, "status") ?? "")?.[1]);
     if (!Number.isSafeInteger(parent)) break;
     pid = parent;

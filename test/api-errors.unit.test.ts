@@ -25,12 +25,19 @@ function appWithBrokenMetrics() {
     const gauges = undefined as unknown as { render(): string };
     return gauges.render();
   };
-  const deps = { allowedOrigins: [], allowedHosts: [], listenHost: "127.0.0.1", metrics: broken } as Partial<IngressDeps>;
+  const deps = {
+    allowedOrigins: [],
+    allowedHosts: [],
+    listenHost: "127.0.0.1",
+    metrics: broken,
+  } as Partial<IngressDeps>;
   return createIngressApp(deps as IngressDeps);
 }
 
 test("given a handler that throws a TypeError, when it is requested, then the log has its stack and an id, and the 500 answers only that id", async () => {
-  const request = new Request("http://127.0.0.1/metrics?x=1", { headers: { authorization: "Bearer op-s3cret", cookie: "session=c00kie" } });
+  const request = new Request("http://127.0.0.1/metrics?x=1", {
+    headers: { authorization: "Bearer op-s3cret", cookie: "session=c00kie" },
+  });
   const { result: response, lines } = await stderrOf(() => appWithBrokenMetrics().handle(request));
   expect(response.status).toBe(500);
   const body = (await response.json()) as { error: string; id: string };
@@ -62,11 +69,18 @@ test("given a run's output stream whose read fails, when it is streamed, then th
     return chain;
   };
   const deps = { db: { selectFrom: query } } as unknown as IngressDeps;
-  const { result: text, lines } = await stderrOf(async () => await (await outputStream(deps, "run-1", false, new Request("http://127.0.0.1/runs/run-1/output"))).text());
+  const { result: text, lines } = await stderrOf(
+    async () =>
+      await (await outputStream(deps, "run-1", false, new Request("http://127.0.0.1/runs/run-1/output"))).text(),
+  );
   const [, data] = /event: error\ndata: (.*)\n/.exec(text) ?? [];
   const answer = JSON.parse(data!) as { error: string; id: string };
   expect(answer).toEqual({ error: "internal error", id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   const logged = lines.filter((line) => line.includes(answer.id));
   expect(logged).toHaveLength(1);
-  expect(JSON.parse(logged[0]!.slice(logged[0]!.indexOf("{")))).toMatchObject({ method: "GET", path: "/runs/run-1/output", stack: expect.stringContaining("TypeError") });
+  expect(JSON.parse(logged[0]!.slice(logged[0]!.indexOf("{")))).toMatchObject({
+    method: "GET",
+    path: "/runs/run-1/output",
+    stack: expect.stringContaining("TypeError"),
+  });
 });

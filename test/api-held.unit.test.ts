@@ -10,7 +10,10 @@ describe("held requests, bounded per client and in total", () => {
     expect(held.acquire("10.0.0.1")).toMatchObject({ status: 429, retryAfterSeconds: 5 });
     const b1 = held.acquire("10.0.0.2");
     expect(typeof b1).toBe("function");
-    expect(held.acquire("10.0.0.3")).toMatchObject({ status: 503, message: expect.stringContaining("CODEX_FLOW_MAX_HELD_CONNECTIONS=3") });
+    expect(held.acquire("10.0.0.3")).toMatchObject({
+      status: 503,
+      message: expect.stringContaining("CODEX_FLOW_MAX_HELD_CONNECTIONS=3"),
+    });
     expect({ total: held.total, clients: held.clients }).toEqual({ total: 3, clients: 2 });
     (a1 as () => void)();
     (a1 as () => void)();

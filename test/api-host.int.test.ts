@@ -12,14 +12,21 @@ let port: string;
 beforeAll(async () => {
   const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: echoStep() }] });
   // The default `flow dev` exposure: loopback, no secret, no token.
-  const system: RunningSystem = await startSystem(testConfig({ cwd, allowedHosts: ["flows.example"] }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const system: RunningSystem = await startSystem(testConfig({ cwd, allowedHosts: ["flows.example"] }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   port = new URL(url).port;
   nats.cleanup(() => system.stop());
 });
 
-const as = (host: string, path: string, init: RequestInit = {}) => fetch(`${url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), host } });
-const post = (host: string, path: string, body: unknown) => as(host, path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const as = (host: string, path: string, init: RequestInit = {}) =>
+  fetch(`${url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), host } });
+const post = (host: string, path: string, body: unknown) =>
+  as(host, path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 describe("DNS rebinding: a page on evil.example resolved to 127.0.0.1", () => {
   test("cannot post an event, read runs or output, or pause a flow: 421 naming the host and CODEX_FLOW_ALLOWED_HOSTS", async () => {
@@ -41,10 +48,21 @@ describe("DNS rebinding: a page on evil.example resolved to 127.0.0.1", () => {
   });
 
   test("loopback names and addresses, IP literals, the listen host and CODEX_FLOW_ALLOWED_HOSTS are answered", async () => {
-    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST.:${port}`, `[::1]:${port}`, `10.0.0.7:${port}`, `flows.example:${port}`, "flows.example"]) {
+    for (const host of [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `LOCALHOST.:${port}`,
+      `[::1]:${port}`,
+      `10.0.0.7:${port}`,
+      `flows.example:${port}`,
+      "flows.example",
+    ]) {
       expect({ host, status: (await as(host, "/runs")).status }).toEqual({ host, status: 200 });
     }
-    expect((await post(`localhost:${port}`, "/events?wait=none", { id: "local-1", type: "note.posted", payload: {} })).status).toBe(202);
+    expect(
+      (await post(`localhost:${port}`, "/events?wait=none", { id: "local-1", type: "note.posted", payload: {} }))
+        .status,
+    ).toBe(202);
   });
 });
 

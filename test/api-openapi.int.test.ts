@@ -11,13 +11,20 @@ let url: string;
 let doc: any;
 
 beforeAll(async () => {
-  const system: RunningSystem = await startSystem(testConfig({ token: TOKEN, secret: SECRET }), nats.url, ["ingress", "matcher", "projector"]);
+  const system: RunningSystem = await startSystem(testConfig({ token: TOKEN, secret: SECRET }), nats.url, [
+    "ingress",
+    "matcher",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
   doc = await json(fetch(`${url}/openapi.json`));
 });
 
-const operations = () => Object.entries<Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })));
+const operations = () =>
+  Object.entries<Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>(doc.paths).flatMap(
+    ([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+  );
 const asToken = { authorization: `Bearer ${TOKEN}` };
 
 describe("the OpenAPI document, generated from the routes' guards", () => {
@@ -28,10 +35,13 @@ describe("the OpenAPI document, generated from the routes' guards", () => {
       const where = `${method.toUpperCase()} ${path}`;
       expect({ where, declares: Array.isArray(op.security) }).toEqual({ where, declares: true });
       expect({ where, statuses }).toEqual({ where, statuses: expect.arrayContaining(["421"]) });
-      if (op.security!.length > 0) expect({ where, statuses }).toEqual({ where, statuses: expect.arrayContaining(["401"]) });
-      if (method === "post") expect({ where, statuses }).toEqual({ where, statuses: expect.arrayContaining(["400", "403", "413", "415"]) });
+      if (op.security!.length > 0)
+        expect({ where, statuses }).toEqual({ where, statuses: expect.arrayContaining(["401"]) });
+      if (method === "post")
+        expect({ where, statuses }).toEqual({ where, statuses: expect.arrayContaining(["400", "403", "413", "415"]) });
     }
-    for (const path of ["/flows", "/schedules", "/hosts", "/changes"]) expect(doc.paths[path].get.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    for (const path of ["/flows", "/schedules", "/hosts", "/changes"])
+      expect(doc.paths[path].get.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
     expect(Object.keys(doc.paths["/changes"].get.responses)).toEqual(expect.arrayContaining(["429", "503"]));
   });
 
@@ -39,13 +49,28 @@ describe("the OpenAPI document, generated from the routes' guards", () => {
     const changes = doc.paths["/changes"].get.parameters.find((p: { name: string }) => p.name === "after");
     expect(JSON.stringify(changes.schema)).toContain("^[0-9]{1,15}$");
     const badAfter = await fetch(`${url}/changes?after=x`, { headers: asToken });
-    expect({ status: badAfter.status, error: (await json(badAfter)).error }).toEqual({ status: 400, error: expect.stringContaining(`after="x" is invalid: expected a stream sequence`) });
-    const empty = await fetch(`${url}/runs?eventId=&flow=&step=&status=&effectiveStatus=&needsAttention=&host=&queue=&since=&until=&limit=&cursor=&order=&after=`, { headers: asToken });
+    expect({ status: badAfter.status, error: (await json(badAfter)).error }).toEqual({
+      status: 400,
+      error: expect.stringContaining(`after="x" is invalid: expected a stream sequence`),
+    });
+    const empty = await fetch(
+      `${url}/runs?eventId=&flow=&step=&status=&effectiveStatus=&needsAttention=&host=&queue=&since=&until=&limit=&cursor=&order=&after=`,
+      { headers: asToken },
+    );
     expect(empty.status).toBe(200);
-    expect(doc.paths["/replays"].post.requestBody.content["application/json"].schema.properties.since.format).toBe("date-time");
+    expect(doc.paths["/replays"].post.requestBody.content["application/json"].schema.properties.since.format).toBe(
+      "date-time",
+    );
     const body = JSON.stringify({ type: "x.y", since: "" });
-    const replay = await fetch(`${url}/replays`, { method: "POST", headers: { ...asToken, "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, body) }, body });
-    expect({ status: replay.status, error: (await json(replay)).error }).toEqual({ status: 400, error: expect.stringContaining("/since") });
+    const replay = await fetch(`${url}/replays`, {
+      method: "POST",
+      headers: { ...asToken, "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, body) },
+      body,
+    });
+    expect({ status: replay.status, error: (await json(replay)).error }).toEqual({
+      status: 400,
+      error: expect.stringContaining("/since"),
+    });
   });
 });
 
@@ -53,18 +78,41 @@ describe("the webhook routes (issue 24 item 3)", () => {
   test("POST /webhooks/github is secured by GitHub's signature, reads its two headers, and lists ping's 200, 202, 401, 404, 413 and 503", () => {
     const op = doc.paths["/webhooks/github"].post;
     expect(op.security).toEqual([{ githubSignature: [] }]);
-    expect(doc.components.securitySchemes.githubSignature).toMatchObject({ type: "apiKey", in: "header", name: "X-Hub-Signature-256" });
-    const headers = op.parameters.filter((p: { in: string }) => p.in === "header").map((p: { name: string; required: boolean }) => [p.name, p.required]);
-    expect(headers).toEqual(expect.arrayContaining([["x-github-event", true], ["x-github-delivery", true]]));
-    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["200", "202", "401", "404", "413", "421", "503"]));
+    expect(doc.components.securitySchemes.githubSignature).toMatchObject({
+      type: "apiKey",
+      in: "header",
+      name: "X-Hub-Signature-256",
+    });
+    const headers = op.parameters
+      .filter((p: { in: string }) => p.in === "header")
+      .map((p: { name: string; required: boolean }) => [p.name, p.required]);
+    expect(headers).toEqual(
+      expect.arrayContaining([
+        ["x-github-event", true],
+        ["x-github-delivery", true],
+      ]),
+    );
+    expect(Object.keys(op.responses)).toEqual(
+      expect.arrayContaining(["200", "202", "401", "404", "413", "421", "503"]),
+    );
   });
 });
 
 describe("methods and the viewer page", () => {
   test("TRACE, PUT and DELETE on a known path are 405 with Allow; an unknown path stays 404", async () => {
-    for (const [method, path, allow] of [["TRACE", "/changes", "GET, HEAD"], ["PUT", "/runs", "GET, HEAD"], ["DELETE", "/events", "GET, HEAD, POST"], ["TRACE", "/runs/abc/cancel", "POST"]] as const) {
+    for (const [method, path, allow] of [
+      ["TRACE", "/changes", "GET, HEAD"],
+      ["PUT", "/runs", "GET, HEAD"],
+      ["DELETE", "/events", "GET, HEAD, POST"],
+      ["TRACE", "/runs/abc/cancel", "POST"],
+    ] as const) {
       const answer = await fetch(`${url}${path}`, { method, headers: asToken });
-      expect({ method, path, status: answer.status, allow: answer.headers.get("allow") }).toEqual({ method, path, status: 405, allow });
+      expect({ method, path, status: answer.status, allow: answer.headers.get("allow") }).toEqual({
+        method,
+        path,
+        status: 405,
+        allow,
+      });
     }
     expect((await fetch(`${url}/nowhere`, { method: "TRACE" })).status).toBe(404);
   });

@@ -15,7 +15,8 @@ let url: string;
 async function client(method: string, path: string, body?: unknown): Promise<any> {
   const text = body === undefined ? undefined : JSON.stringify(body);
   const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}`, "x-api-key": TOKEN };
-  if (text !== undefined) Object.assign(headers, { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, text) });
+  if (text !== undefined)
+    Object.assign(headers, { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, text) });
   const response = await fetch(`${url}${path}`, { method, headers, body: text });
   if (!response.ok) throw new Error(`${method} ${path} failed with ${response.status}: ${await response.text()}`);
   return await response.json();
@@ -23,16 +24,43 @@ async function client(method: string, path: string, body?: unknown): Promise<any
 
 beforeAll(async () => {
   const cwd = writeFlows({
-    bindings: [{ name: "regenerate", type: "upstream.release", source: echoStep("changed"), schema: { type: "object", required: ["repo"], properties: { repo: { type: "string" } } } }],
+    bindings: [
+      {
+        name: "regenerate",
+        type: "upstream.release",
+        source: echoStep("changed"),
+        schema: { type: "object", required: ["repo"], properties: { repo: { type: "string" } } },
+      },
+    ],
     notes: [{ name: "write", type: "note.posted", source: echoStep(), extra: "retries = 0" }],
-    blocked: [{ name: "stop", type: "note.posted", source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "blocked" }));' }],
+    blocked: [
+      {
+        name: "stop",
+        type: "note.posted",
+        source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "blocked" }));',
+      },
+    ],
     slow: [{ name: "wait", type: "slow.start", source: "await Bun.sleep(30_000);" }],
   });
-  const system: RunningSystem = await startSystem(testConfig({ cwd, secret: SECRET, token: TOKEN, waitTimeoutMs: 3_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const system: RunningSystem = await startSystem(
+    testConfig({ cwd, secret: SECRET, token: TOKEN, waitTimeoutMs: 3_000 }),
+    nats.url,
+    ["ingress", "matcher", "executor", "projector"],
+  );
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
-  for (let i = 0; i < 7; i++) await client("POST", "/events?wait=true", { id: `note-${i}`, type: "note.posted", source: i % 2 ? "odd" : "even", payload: { i } });
-  await client("POST", "/events?wait=true", { id: "patch:upstream.release:openai/codex:rust-v0.169.0", type: "upstream.release", payload: { repo: 42 } });
+  for (let i = 0; i < 7; i++)
+    await client("POST", "/events?wait=true", {
+      id: `note-${i}`,
+      type: "note.posted",
+      source: i % 2 ? "odd" : "even",
+      payload: { i },
+    });
+  await client("POST", "/events?wait=true", {
+    id: "patch:upstream.release:openai/codex:rust-v0.169.0",
+    type: "upstream.release",
+    payload: { repo: 42 },
+  });
 });
 
 describe("the API as the existing HTTP client drives it", () => {
@@ -61,7 +89,10 @@ describe("the API as the existing HTTP client drives it", () => {
 
 describe("events", () => {
   test("an event's detail gives every step's decision, with the schema error's path for the one that did not match", async () => {
-    const { event } = await client("GET", `/events/${encodeURIComponent("patch:upstream.release:openai/codex:rust-v0.169.0")}`);
+    const { event } = await client(
+      "GET",
+      `/events/${encodeURIComponent("patch:upstream.release:openai/codex:rust-v0.169.0")}`,
+    );
     const regenerate = event.decisions.find((d: { stepName: string }) => d.stepName === "regenerate");
     expect(regenerate).toMatchObject({ matched: false, runId: null, reasons: ["schema: /repo must be string"] });
     const other = event.decisions.find((d: { flowName: string }) => d.flowName === "notes");
@@ -73,7 +104,10 @@ describe("events", () => {
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await client("GET", `/events?type=note.posted&source=even&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      const page = await client(
+        "GET",
+        `/events?type=note.posted&source=even&limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      );
       seen.push(...page.events.map((e: { id: string }) => e.id));
       cursor = page.nextCursor;
     } while (cursor);
@@ -104,7 +138,12 @@ describe("runs", () => {
     expect(all.length).toBeGreaterThanOrEqual(8);
     const attention = await client("GET", "/runs?needsAttention=true&limit=500");
     expect(attention.runs.length).toBeGreaterThan(0);
-    expect(attention.runs.every((r: { needsAttention: boolean; effectiveStatus: string }) => r.needsAttention && r.effectiveStatus === "blocked")).toBe(true);
+    expect(
+      attention.runs.every(
+        (r: { needsAttention: boolean; effectiveStatus: string }) =>
+          r.needsAttention && r.effectiveStatus === "blocked",
+      ),
+    ).toBe(true);
     const effective = await client("GET", "/runs?effectiveStatus=blocked,changed&step=stop");
     expect(effective.runs.every((r: { stepName: string }) => r.stepName === "stop")).toBe(true);
     const future = await client("GET", "/runs?since=2999-01-01T00:00:00Z");
@@ -112,7 +151,9 @@ describe("runs", () => {
     expect((await client("GET", "/runs?until=2000-01-01T00:00:00Z")).runs).toEqual([]);
     const onHost = await client("GET", "/runs?host=test-host&queue=any&limit=500");
     expect(onHost.runs.length).toBeGreaterThan(0);
-    expect(onHost.runs.every((r: { host: string; queue: string }) => r.host === "test-host" && r.queue === "any")).toBe(true);
+    expect(onHost.runs.every((r: { host: string; queue: string }) => r.host === "test-host" && r.queue === "any")).toBe(
+      true,
+    );
     expect((await client("GET", "/runs?host=elsewhere")).runs).toEqual([]);
   });
 
@@ -128,7 +169,8 @@ describe("runs", () => {
 
 describe("auth, metrics and the API document", () => {
   test("with a token set, reads and operations need it; posting events keeps the HMAC rule; /healthz stays open", async () => {
-    for (const path of ["/runs", "/events", "/events/note-1", "/metrics"]) expect((await fetch(`${url}${path}`)).status).toBe(401);
+    for (const path of ["/runs", "/events", "/events/note-1", "/metrics"])
+      expect((await fetch(`${url}${path}`)).status).toBe(401);
     expect((await fetch(`${url}/runs`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     expect((await fetch(`${url}/runs/x/cancel`, { method: "POST" })).status).toBe(401);
     expect((await fetch(`${url}/runs`, { headers: { "x-api-key": TOKEN } })).status).toBe(200);
@@ -143,17 +185,35 @@ describe("auth, metrics and the API document", () => {
     expect(text).toMatch(/^codex_flows_step_duration_seconds_bucket\{flow="notes",step="write",le="\+Inf"\} \d+$/m);
     expect(text).toMatch(/^codex_flows_projector_lag \d+$/m);
     expect(text).toMatch(/^codex_flows_consumer_pending\{consumer="matcher"\} \d+$/m);
-    await eventually(async () => /^codex_flows_executor_slots\{host="test-host"\} \d+$/m.test(await (await fetch(`${url}/metrics`, { headers: { "x-api-key": TOKEN } })).text()));
+    await eventually(async () =>
+      /^codex_flows_executor_slots\{host="test-host"\} \d+$/m.test(
+        await (await fetch(`${url}/metrics`, { headers: { "x-api-key": TOKEN } })).text(),
+      ),
+    );
   });
 
   test("/openapi.json is a valid OpenAPI document describing every endpoint", async () => {
     const document = await json(fetch(`${url}/openapi.json`));
     await SwaggerParser.validate(structuredClone(document));
     const paths = Object.keys(document.paths);
-    for (const path of ["/events", "/flow-events", "/events/{id}", "/events/{id}/replay", "/runs", "/runs/{id}", "/runs/{id}/output", "/runs/{id}/cancel", "/runs/{id}/retry", "/healthz", "/metrics"]) {
+    for (const path of [
+      "/events",
+      "/flow-events",
+      "/events/{id}",
+      "/events/{id}/replay",
+      "/runs",
+      "/runs/{id}",
+      "/runs/{id}/output",
+      "/runs/{id}/cancel",
+      "/runs/{id}/retry",
+      "/healthz",
+      "/metrics",
+    ]) {
       expect(paths).toContain(path);
     }
-    expect(Object.keys(document.paths["/events"].post.responses)).toEqual(expect.arrayContaining(["202", "400", "401", "413", "503"]));
+    expect(Object.keys(document.paths["/events"].post.responses)).toEqual(
+      expect.arrayContaining(["202", "400", "401", "413", "503"]),
+    );
     expect((await fetch(`${url}/openapi`)).headers.get("content-type")).toContain("text/html");
   });
 });

@@ -7,13 +7,18 @@ const REPO = join(import.meta.dir, "..");
 const ROOT = join(REPO, "services");
 
 function sourcesOf(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? sourcesOf(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sourcesOf(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : [],
+  );
 }
 
 /** Every relative import of every source under `dir`, as repository paths (`import ... from` and `export ... from`). */
 function importsUnder(dir: string): { file: string; target: string }[] {
   return sourcesOf(join(REPO, dir)).flatMap((file) =>
-    [...readFileSync(file, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)].map(([, spec]) => ({ file: relative(REPO, file), target: relative(REPO, resolve(file, "..", spec!)) })),
+    [...readFileSync(file, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)].map(([, spec]) => ({
+      file: relative(REPO, file),
+      target: relative(REPO, resolve(file, "..", spec!)),
+    })),
   );
 }
 
@@ -32,7 +37,9 @@ test("services talk only through the stream and lib/: none imports another servi
 });
 
 test("lib/ imports no service and no cli module: everything else builds on it, not the other way round", () => {
-  const crossings = importsUnder("lib").filter(({ target }) => target.startsWith("services/") || target.startsWith("cli/"));
+  const crossings = importsUnder("lib").filter(
+    ({ target }) => target.startsWith("services/") || target.startsWith("cli/"),
+  );
   expect(crossings.map(({ file, target }) => `${file} imports ${target}`)).toEqual([]);
 });
 
@@ -49,7 +56,9 @@ test("services import no cli module", () => {
 const CLI_ENTRY_POINTS = ["services/projector/rebuild.ts"];
 
 test("cli/ imports no service module beyond the composition files and the projector's rebuild", () => {
-  const crossings = importsUnder("cli").filter(({ target }) => SERVICES.some((s) => target.startsWith(`services/${s}/`)) && !CLI_ENTRY_POINTS.includes(target));
+  const crossings = importsUnder("cli").filter(
+    ({ target }) => SERVICES.some((s) => target.startsWith(`services/${s}/`)) && !CLI_ENTRY_POINTS.includes(target),
+  );
   expect(crossings.map(({ file, target }) => `${file} imports ${target}`)).toEqual([]);
 });
 
@@ -57,7 +66,8 @@ const SOURCE_DIRS = ["lib", "services", "cli", "bin"];
 
 test("no import cycle, type-only imports included: every module can be read without the ones that import it", () => {
   const graph = new Map<string, string[]>();
-  for (const dir of SOURCE_DIRS) for (const { file, target } of importsUnder(dir)) graph.set(file, [...(graph.get(file) ?? []), target]);
+  for (const dir of SOURCE_DIRS)
+    for (const { file, target } of importsUnder(dir)) graph.set(file, [...(graph.get(file) ?? []), target]);
   // Tarjan's strongly connected components: a component of two or more modules (or one that imports itself) is a cycle.
   const index = new Map<string, number>();
   const low = new Map<string, number>();

@@ -24,7 +24,9 @@ beforeAll(async () => {
   mkdirSync(join(cwd, "flows", "wrecked"), { recursive: true });
   writeFileSync(join(cwd, "flows", "wrecked", "flow.toml"), 'name = "wrecked"\n[[steps]\n');
   const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => (logged.push(String(chunk)), write(chunk, ...rest))) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => (
+    logged.push(String(chunk)), write(chunk, ...rest)
+  )) as typeof process.stderr.write;
   try {
     const system = await startSystem(testConfig({ cwd }), nats.url, ["ingress", "matcher", "executor", "projector"]);
     url = system.ingressUrl!;
@@ -36,12 +38,18 @@ beforeAll(async () => {
 
 describe("a flow with one broken step", () => {
   test("its healthy steps run; the broken step and the broken flow appear in the event's decisions", async () => {
-    const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "mixed-1", type: "note.posted" }) }));
+    const answer = await json(
+      fetch(`${url}/events?wait=true`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "mixed-1", type: "note.posted" }),
+      }),
+    );
     expect(answer.matched).toBe(1);
     expect(answer.runs[0]).toMatchObject({ flowName: "mixed", stepName: "healthy", status: "completed" });
     const { event } = await json(fetch(`${url}/events/mixed-1`));
     const reasons = event.decisions.flatMap((d: { reasons: string[] }) => d.reasons).join("\n");
-    expect(reasons).toContain('flow mixed step gone not loaded:');
+    expect(reasons).toContain("flow mixed step gone not loaded:");
     expect(reasons).toContain('script "exec/gone.ts" not found');
     expect(reasons).toContain("flow wrecked not loaded:");
   });

@@ -16,7 +16,11 @@ test("beside a running flow dev, flow projector rebuild and snapshot find its NA
   const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: DONE }] });
   const dataDir = tempDir("codex-flows-dev-data-");
   const port = await freePort();
-  const env = { CODEX_FLOW_BACKEND_DATA_DIR: dataDir, CODEX_FLOW_BACKEND_PORT: String(port), CODEX_FLOW_BACKEND_CWD: cwd };
+  const env = {
+    CODEX_FLOW_BACKEND_DATA_DIR: dataDir,
+    CODEX_FLOW_BACKEND_PORT: String(port),
+    CODEX_FLOW_BACKEND_CWD: cwd,
+  };
   const dev = cli.start(["dev"], { env });
   await dev.waitForLine("codex-flows is up", 60_000);
   const file = join(dataDir, "nats-url");
@@ -24,7 +28,13 @@ test("beside a running flow dev, flow projector rebuild and snapshot find its NA
   expect(statSync(file).mode & 0o777).toBe(0o600);
   const recorded = readFileSync(file, "utf8");
   expect(recorded).toMatch(/^nats:\/\/codex-flows:[\w-]+@127\.0\.0\.1:\d+\n$/);
-  const answer = await json(fetch(`http://127.0.0.1:${port}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "n-1", type: "note.posted" }) }));
+  const answer = await json(
+    fetch(`http://127.0.0.1:${port}/events?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "n-1", type: "note.posted" }),
+    }),
+  );
   expect(answer.runs[0].status).toBe("completed");
 
   const output = join(tempDir("codex-flows-rebuild-"), "rebuilt.sqlite");
@@ -44,7 +54,9 @@ test("beside a running flow dev, flow projector rebuild and snapshot find its NA
   writeFileSync(file, `nats://codex-flows:secret-pw@127.0.0.1:${stalePort}\n`, { mode: 0o600 });
   const stale = await cli.run(["stream", "trim", "--to-snapshot", "--dry-run"], { env, timeoutMs: 30_000 });
   expect(stale.code).toBe(1);
-  expect(stale.stderr).toContain(`cannot connect to NATS at the URL in ${file}, which a flow dev on ${dataDir} wrote and did not remove (was it killed?)`);
+  expect(stale.stderr).toContain(
+    `cannot connect to NATS at the URL in ${file}, which a flow dev on ${dataDir} wrote and did not remove (was it killed?)`,
+  );
   expect(stale.stderr).toContain("Set NATS_URL to where NATS runs");
   expect(stale.stderr).not.toContain("secret-pw");
 }, 120_000);

@@ -17,7 +17,17 @@ describe("a table's cells", () => {
   });
 
   test("given rows, then a header and aligned columns two spaces apart, the last not padded", () => {
-    expect(tableLines([{ id: "run-1", note: "ok" }, { id: "r2", note: null }], columns, false, 0)).toEqual(["ID     NOTE", "run-1  ok", "r2     -"]);
+    expect(
+      tableLines(
+        [
+          { id: "run-1", note: "ok" },
+          { id: "r2", note: null },
+        ],
+        columns,
+        false,
+        0,
+      ),
+    ).toEqual(["ID     NOTE", "run-1  ok", "r2     -"]);
   });
 
   test("given a row wider than the terminal, then the flexible column gives way first, cut with …; ids stay whole", () => {
@@ -59,6 +69,10 @@ describe("flags and figures", () => {
   test("durations and ages read as people write them", () => {
     expect([340, 4_200, 185_000, 7_800_000].map(duration)).toEqual(["340ms", "4.2s", "3m05s", "2h10m"]);
     const now = Date.parse("2026-12-07T12:00:00Z");
-    expect(["2026-12-07T11:59:15Z", "2026-12-07T11:48:00Z", "2026-12-07T09:00:00Z", "2026-12-01T12:00:00Z"].map((t) => age(t, now))).toEqual(["45s", "12m", "3h", "6d"]);
+    expect(
+      ["2026-12-07T11:59:15Z", "2026-12-07T11:48:00Z", "2026-12-07T09:00:00Z", "2026-12-01T12:00:00Z"].map((t) =>
+        age(t, now),
+      ),
+    ).toEqual(["45s", "12m", "3h", "6d"]);
   });
 });

@@ -17,9 +17,11 @@ const cli = useProcesses();
 
 const DONE = 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed" }));\n';
 // Fails on every attempt, saying which on stdout; with `retries = 1` a run has two attempts.
-const FLAKY = 'console.log("try " + process.env.CODEX_FLOW_ATTEMPT);\nconsole.error("broke on try " + process.env.CODEX_FLOW_ATTEMPT);\nprocess.exit(1);\n';
+const FLAKY =
+  'console.log("try " + process.env.CODEX_FLOW_ATTEMPT);\nconsole.error("broke on try " + process.env.CODEX_FLOW_ATTEMPT);\nprocess.exit(1);\n';
 // A verdict whose message runs over three lines.
-const WORDY = 'console.log("FLOW_RESULT " + JSON.stringify({ status: "blocked", message: "first line\\nsecond line\\nthird line" }));\n';
+const WORDY =
+  'console.log("FLOW_RESULT " + JSON.stringify({ status: "blocked", message: "first line\\nsecond line\\nthird line" }));\n';
 const SLOW = "await Bun.sleep(60_000);\n";
 
 const cwd = writeFlows({
@@ -37,22 +39,50 @@ let env: Record<string, string>;
 let pack: string;
 let flaky: string;
 
-const post = async (event: object, wait = "true") => await json(fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) }));
+const post = async (event: object, wait = "true") =>
+  await json(
+    fetch(`${url}/events?wait=${wait}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(event),
+    }),
+  );
 const lines = (text: string) => text.split("\n").filter((line) => line !== "");
 const records = (text: string) => lines(text).map((line) => JSON.parse(line));
 /** The fields docs/cli.md lists for a command's --json lines. */
-const documentedFields = (command: string) => [...readRepoFile("docs/cli.md").split("\n").find((line) => line.startsWith(`| \`${command}\` |`))!.split("|")[3]!.matchAll(/`(\w+)`/g)].map((m) => m[1]!);
+const documentedFields = (command: string) =>
+  [
+    ...readRepoFile("docs/cli.md")
+      .split("\n")
+      .find((line) => line.startsWith(`| \`${command}\` |`))!
+      .split("|")[3]!
+      .matchAll(/`(\w+)`/g),
+  ].map((m) => m[1]!);
 
 beforeAll(async () => {
-  system = await startSystem(testConfig({ cwd, hostId: "host-a" }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  system = await startSystem(testConfig({ cwd, hostId: "host-a" }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   nats.cleanup(() => system.stop());
   url = system.ingressUrl!;
   env = { CODEX_FLOW_URL: url, CODEX_FLOW_BACKEND_CWD: cwd };
   await post({ id: "order-1", type: "order.placed", source: "shop", payload: { n: 1 } });
-  const runs = await eventually(async () => {
-    const { runs } = await json(fetch(`${url}/runs?eventId=order-1`));
-    return runs.length === 2 && runs.every((r: { status: string; attempt: number }) => r.status === "failed" ? r.attempt === 2 : r.status === "completed") ? runs : undefined;
-  }, 20_000, "pack to complete and flaky to fail twice");
+  const runs = await eventually(
+    async () => {
+      const { runs } = await json(fetch(`${url}/runs?eventId=order-1`));
+      return runs.length === 2 &&
+        runs.every((r: { status: string; attempt: number }) =>
+          r.status === "failed" ? r.attempt === 2 : r.status === "completed",
+        )
+        ? runs
+        : undefined;
+    },
+    20_000,
+    "pack to complete and flaky to fail twice",
+  );
   pack = runs.find((r: { stepName: string }) => r.stepName === "pack").id;
   flaky = runs.find((r: { stepName: string }) => r.stepName === "flaky").id;
   await post({ id: "note-1", type: "order.noted", source: "desk" });
@@ -68,9 +98,18 @@ describe("flow runs: a table, or JSON Lines", () => {
     // Aligned: every row's STATUS and HOST cells start where their header does.
     for (const column of ["STATUS", "HOST", "EVENT"]) {
       const at = header!.indexOf(column);
-      for (const row of rows) expect({ column, before: row[at - 1], here: row[at] }).toEqual({ column, before: " ", here: expect.stringMatching(/\S/) });
+      for (const row of rows)
+        expect({ column, before: row[at - 1], here: row[at] }).toEqual({
+          column,
+          before: " ",
+          here: expect.stringMatching(/\S/),
+        });
     }
-    expect(rows.find((r) => r.startsWith(flaky))).toMatch(new RegExp(`^${flaky} +shop/flaky +failed +2 +host-a +order-1 +\\d+s +\\d+(ms|\\.\\ds) +exited with code 1: broke on try 2$`));
+    expect(rows.find((r) => r.startsWith(flaky))).toMatch(
+      new RegExp(
+        `^${flaky} +shop/flaky +failed +2 +host-a +order-1 +\\d+s +\\d+(ms|\\.\\ds) +exited with code 1: broke on try 2$`,
+      ),
+    );
     const wordy = rows.find((r) => r.includes("shop/wordy"))!;
     expect(wordy).toMatch(/ blocked +1 +host-a +note-1 /);
     expect(wordy).toContain("first line ↵ second line ↵ third line");
@@ -80,16 +119,29 @@ describe("flow runs: a table, or JSON Lines", () => {
     const { code, stdout } = await cli.run(["runs", "--event", "order-1", "--json"], { env });
     expect(code).toBe(0);
     const runs = records(stdout);
-    expect(runs.map((r) => r.id)).toEqual((await json(fetch(`${url}/runs?eventId=order-1`))).runs.map((r: { id: string }) => r.id));
+    expect(runs.map((r) => r.id)).toEqual(
+      (await json(fetch(`${url}/runs?eventId=order-1`))).runs.map((r: { id: string }) => r.id),
+    );
     for (const run of runs) expect(Object.keys(run)).toEqual(documentedFields("flow runs"));
-    expect(runs.find((r) => r.id === flaky)).toMatchObject({ flowName: "shop", stepName: "flaky", status: "failed", effectiveStatus: "failed", attempt: 2, host: "host-a", exitCode: 1, needsAttention: true });
+    expect(runs.find((r) => r.id === flaky)).toMatchObject({
+      flowName: "shop",
+      stepName: "flaky",
+      status: "failed",
+      effectiveStatus: "failed",
+      attempt: 2,
+      host: "host-a",
+      exitCode: 1,
+      needsAttention: true,
+    });
   });
 
   test("--flow, --step, --status, --host, --since, --limit and --event select as GET /runs does", async () => {
     const ids = async (...args: string[]) => {
       const { code, stdout, stderr } = await cli.run(["runs", "--json", ...args], { env });
       expect({ args, code, stderr }).toEqual({ args, code: 0, stderr: expect.any(String) });
-      return records(stdout).map((r) => r.id).sort();
+      return records(stdout)
+        .map((r) => r.id)
+        .sort();
     };
     expect(await ids("--flow", "shop", "--step", "flaky")).toEqual([flaky]);
     expect(await ids("--status", "failed")).toEqual([flaky]);
@@ -127,8 +179,15 @@ describe("flow runs: a table, or JSON Lines", () => {
 
 /** Runs `flow ARGS` in a pseudo-terminal (util-linux `script`); what the terminal received, CRs dropped. */
 async function inTerminal(args: string[], extra: Record<string, string> = {}): Promise<string> {
-  const command = [process.execPath, "run", `${REPO}/bin/flow.ts`, ...args, "--url", url].map((arg) => `'${arg}'`).join(" ");
-  const child = Bun.spawn(["script", "-qec", command, "/dev/null"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TERM: "xterm", ...extra }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const command = [process.execPath, "run", `${REPO}/bin/flow.ts`, ...args, "--url", url]
+    .map((arg) => `'${arg}'`)
+    .join(" ");
+  const child = Bun.spawn(["script", "-qec", command, "/dev/null"], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TERM: "xterm", ...extra },
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [out] = await Promise.all([new Response(child.stdout).text(), child.exited]);
   return out.replaceAll("\r\n", "\n");
 }
@@ -136,14 +195,22 @@ async function inTerminal(args: string[], extra: Record<string, string> = {}): P
 describe("writes print one line, or with --json their record", () => {
   test("cancel: `run-… canceled (attempt 1)`; retry: one line; --json: the run on one line", async () => {
     const { runIds } = await post({ id: "slow-1", type: "order.slow" }, "matched");
-    await eventually(async () => (await json(fetch(`${url}/runs/${runIds[0]}`))).run.status === "running", 15_000, "the slow step to start");
+    await eventually(
+      async () => (await json(fetch(`${url}/runs/${runIds[0]}`))).run.status === "running",
+      15_000,
+      "the slow step to start",
+    );
     const canceled = await cli.run(["cancel", runIds[0]], { env });
     expect(canceled).toMatchObject({ code: 0, stdout: `${runIds[0]} canceled (attempt 1)` });
     const retried = await cli.run(["retry", runIds[0], "--json"], { env });
     expect(retried.code).toBe(0);
     expect(lines(retried.stdout)).toHaveLength(1);
     expect(JSON.parse(retried.stdout)).toMatchObject({ id: runIds[0] });
-    await eventually(async () => (await json(fetch(`${url}/runs/${runIds[0]}`))).run.status === "running", 15_000, "attempt 2 to start");
+    await eventually(
+      async () => (await json(fetch(`${url}/runs/${runIds[0]}`))).run.status === "running",
+      15_000,
+      "attempt 2 to start",
+    );
     const again = await cli.run(["cancel", runIds[0]], { env });
     expect(again).toMatchObject({ code: 0, stdout: `${runIds[0]} canceled (attempt 2)` });
     const twice = await cli.run(["cancel", runIds[0]], { env });
@@ -151,8 +218,14 @@ describe("writes print one line, or with --json their record", () => {
     expect(twice.stderr).toContain("error 409");
     const third = await cli.run(["retry", runIds[0]], { env });
     expect(third.stdout).toMatch(new RegExp(`^${runIds[0]} retried: attempt 3 (queued|running)$`));
-    await eventually(async () => (await json(fetch(`${url}/runs/${runIds[0]}`))).run.status === "running", 15_000, "attempt 3 to start");
-    expect((await cli.run(["cancel", runIds[0], "--json"], { env })).stdout).toMatch(/^\{"id":"run-\w+",.*"status":"canceled"/);
+    await eventually(
+      async () => (await json(fetch(`${url}/runs/${runIds[0]}`))).run.status === "running",
+      15_000,
+      "attempt 3 to start",
+    );
+    expect((await cli.run(["cancel", runIds[0], "--json"], { env })).stdout).toMatch(
+      /^\{"id":"run-\w+",.*"status":"canceled"/,
+    );
   }, 60_000);
 
   test("publish, replay, pause and resume: one line each; --json: one JSON line", async () => {
@@ -190,24 +263,46 @@ describe("exit codes", () => {
     writeFileSync(file, JSON.stringify({ id: "note-3", type: "order.noted" }));
     const { code, stdout, stderr } = await cli.run(["fire", "--event", file, "--json"], { env });
     expect(code).toBe(0);
-    expect(records(stdout)).toEqual([expect.objectContaining({ flow: "shop", step: "wordy", eventId: "note-3", matched: true, status: "completed", result: expect.objectContaining({ status: "blocked" }) })]);
+    expect(records(stdout)).toEqual([
+      expect.objectContaining({
+        flow: "shop",
+        step: "wordy",
+        eventId: "note-3",
+        matched: true,
+        status: "completed",
+        result: expect.objectContaining({ status: "blocked" }),
+      }),
+    ]);
     expect(stderr).toContain("FLOW_RESULT");
   });
 
   test("flow run checks the result's next as the system would: the events it would start and what they match; one it would not start is a warning and exit 1", async () => {
     const chainCwd = writeFlows({
       chain: [
-        { name: "start", type: "chain.begin", source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "chain.more", payload: { n: 1 } }, { type: "not a type" }] }));\n' },
+        {
+          name: "start",
+          type: "chain.begin",
+          source:
+            'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "chain.more", payload: { n: 1 } }, { type: "not a type" }] }));\n',
+        },
         { name: "more", type: "chain.more", source: DONE },
       ],
     });
     writeFileSync(join(chainCwd, "event.json"), JSON.stringify({ id: "c-1", type: "chain.begin" }));
     const ran = await cli.run(["run", "chain", "start", "--event", "event.json"], { cwd: chainCwd });
     expect(ran.code).toBe(1);
-    expect(ran.stdout).toMatch(/^chain\/start: completed result=completed in \d+ ms\n {2}next: event run-\w+\/next\/0 \(chain\.more\) would start chain\/more$/m);
+    expect(ran.stdout).toMatch(
+      /^chain\/start: completed result=completed in \d+ ms\n {2}next: event run-\w+\/next\/0 \(chain\.more\) would start chain\/more$/m,
+    );
     expect(ran.stderr).toMatch(/^warning: next\[1\] not started: .*type/m);
     const asJson = records((await cli.run(["fire", "--event", "event.json", "--json"], { cwd: chainCwd })).stdout);
-    expect(asJson).toEqual([expect.objectContaining({ step: "start", next: [{ id: expect.stringMatching(/\/next\/0$/), type: "chain.more", matches: ["chain/more"] }], nextProblems: [expect.stringContaining("next[1] not started")] })]);
+    expect(asJson).toEqual([
+      expect.objectContaining({
+        step: "start",
+        next: [{ id: expect.stringMatching(/\/next\/0$/), type: "chain.more", matches: ["chain/more"] }],
+        nextProblems: [expect.stringContaining("next[1] not started")],
+      }),
+    ]);
   });
 
   test("an ingress that does not answer is a failure (1) naming --url, not a usage mistake", async () => {
@@ -219,14 +314,29 @@ describe("exit codes", () => {
   });
 
   test("usage mistakes exit 2: a bad flag, --json where there is no JSON form, a bad --format, --status or --limit", async () => {
-    for (const args of [["runs", "--bogus"], ["logs", flaky, "--json"], ["projector", "rebuild", "--json"], ["runs", "--format", "yaml"], ["runs", "--status", "done"], ["runs", "--limit", "0"], ["runs", "--since", "yesterday"], ["events", "--flow", "shop"], ["runs", "--type", "order.placed"], ["logs", flaky, "--attempt", "x"]]) {
+    for (const args of [
+      ["runs", "--bogus"],
+      ["logs", flaky, "--json"],
+      ["projector", "rebuild", "--json"],
+      ["runs", "--format", "yaml"],
+      ["runs", "--status", "done"],
+      ["runs", "--limit", "0"],
+      ["runs", "--since", "yesterday"],
+      ["events", "--flow", "shop"],
+      ["runs", "--type", "order.placed"],
+      ["logs", flaky, "--attempt", "x"],
+    ]) {
       const { code, stderr } = await cli.run(args, { env });
       expect({ args, code }).toEqual({ args, code: 2 });
       expect(stderr).toContain("--help");
     }
-    expect((await cli.run(["runs", "--status", "done"], { env })).stderr).toContain('--status done: "done" is not a status');
+    expect((await cli.run(["runs", "--status", "done"], { env })).stderr).toContain(
+      '--status done: "done" is not a status',
+    );
     expect((await cli.run(["logs", flaky, "--json"], { env })).stderr).toContain("flow logs has no JSON form");
-    expect((await cli.run(["events", "--flow", "shop"], { env })).stderr).toContain("flow events has no --flow filter (it takes --type, --source, --since, --until, --limit)");
+    expect((await cli.run(["events", "--flow", "shop"], { env })).stderr).toContain(
+      "flow events has no --flow filter (it takes --type, --source, --since, --until, --limit)",
+    );
   });
 });
 
@@ -235,7 +345,12 @@ describe("flow logs RUN --attempt N", () => {
     const { code, stdout, stderr } = await cli.run(["logs", flaky], { env });
     expect(code).toBe(0);
     expect(lines(stdout)).toEqual(["try 1", "try 2"]);
-    expect(lines(stderr)).toEqual(["── attempt 1 on host-a (failed, exit 1) ──", "broke on try 1", "── attempt 2 on host-a (failed, exit 1) ──", "broke on try 2"]);
+    expect(lines(stderr)).toEqual([
+      "── attempt 1 on host-a (failed, exit 1) ──",
+      "broke on try 1",
+      "── attempt 2 on host-a (failed, exit 1) ──",
+      "broke on try 2",
+    ]);
   });
 
   test("--attempt 2 prints only the second attempt's output; --attempt 3 is an error naming the attempts", async () => {

@@ -24,7 +24,9 @@ describe("flow list", () => {
     const { code, stdout } = await cli.run(["list"]);
     expect(code).toBe(0);
     expect(stdout).toContain(join(REPO, "flows/openai-codex-bindings"));
-    expect(stdout).toMatch(/- regenerate-bindings \(bun, exec\/update-bindings\.ts\) on upstream\.release matching schemas\/upstream-release\.schema\.json/);
+    expect(stdout).toMatch(
+      /- regenerate-bindings \(bun, exec\/update-bindings\.ts\) on upstream\.release matching schemas\/upstream-release\.schema\.json/,
+    );
   });
 
   test("given a cwd with one broken manifest, when listed, then it exits 1 naming the path and field and still lists the good flow", async () => {
@@ -32,14 +34,19 @@ describe("flow list", () => {
     const broken = join(cwd, "flows", "broken");
     mkdirSync(join(broken, "exec"), { recursive: true });
     writeFileSync(join(broken, "exec", "go.ts"), "console.log('FLOW_RESULT {}')\n");
-    writeFileSync(join(broken, "flow.toml"), 'name = "broken"\n\n[[steps]]\nname = "go"\nrunner = "python"\nscript = "exec/go.ts"\n\n[steps.trigger]\ntype = "demo.hello"\n');
+    writeFileSync(
+      join(broken, "flow.toml"),
+      'name = "broken"\n\n[[steps]]\nname = "go"\nrunner = "python"\nscript = "exec/go.ts"\n\n[steps.trigger]\ntype = "demo.hello"\n',
+    );
 
     const { code, stdout, stderr } = await cli.run(["list", "--cwd", cwd]);
     expect(code).toBe(1);
     expect(stdout).toContain("good v1");
     expect(stdout).toContain("- hello (bun, exec/hello.ts) on demo.hello");
     expect(stdout).not.toContain("broken v1");
-    expect(stderr).toContain(`problem: ${join(broken, "flow.toml")}: steps[0].runner: expected one of "bun", "code-mode", got string "python"`);
+    expect(stderr).toContain(
+      `problem: ${join(broken, "flow.toml")}: steps[0].runner: expected one of "bun", "code-mode", got string "python"`,
+    );
   });
 
   test("given CODEX_FLOW_BACKEND_CWD, when listed from elsewhere, then the flows of that directory are shown", async () => {
@@ -73,7 +80,9 @@ describe("flow fire and flow run, locally without NATS", () => {
   });
 
   test("given a failing step, when fired, then it exits 1 and prints the failure", async () => {
-    const cwd = writeFlows({ sad: [{ name: "fail", type: "demo.fail", source: "console.log('no result line'); process.exit(3);\n" }] });
+    const cwd = writeFlows({
+      sad: [{ name: "fail", type: "demo.fail", source: "console.log('no result line'); process.exit(3);\n" }],
+    });
     writeFileSync(join(cwd, "event.json"), JSON.stringify({ id: "sad-1", type: "demo.fail" }));
     const { code, stdout } = await cli.run(["fire", "--event", "event.json"], { cwd });
     expect(code).toBe(1);
@@ -81,7 +90,9 @@ describe("flow fire and flow run, locally without NATS", () => {
   });
 
   test("given example-flow greet, when run by name, then that step completes", async () => {
-    const { code, stdout } = await cli.run(["run", "example-flow", "greet", "--event", GREET], { env: await offline() });
+    const { code, stdout } = await cli.run(["run", "example-flow", "greet", "--event", GREET], {
+      env: await offline(),
+    });
     expect(code).toBe(0);
     expect(stdout).toContain('FLOW_RESULT {"status":"completed","message":"hello, world"}');
     expect(stdout).toMatch(/example-flow\/greet: completed/);
@@ -126,7 +137,20 @@ describe("usage mistakes and help", () => {
   test("given --help, when flow runs, then it exits 0 and describes every command", async () => {
     const { code, stdout } = await cli.run(["--help"]);
     expect(code).toBe(0);
-    for (const command of ["list", "fire --event FILE", "run FLOW STEP --event FILE", "dev [--example] [--require-durable]", "serve <ingress|matcher|executor|projector|all> [--require-durable]", "publish --event FILE", "runs [--event ID]", "logs RUN [-f]", "cancel RUN", "retry RUN", "replay EVENT", "projector rebuild"]) {
+    for (const command of [
+      "list",
+      "fire --event FILE",
+      "run FLOW STEP --event FILE",
+      "dev [--example] [--require-durable]",
+      "serve <ingress|matcher|executor|projector|all> [--require-durable]",
+      "publish --event FILE",
+      "runs [--event ID]",
+      "logs RUN [-f]",
+      "cancel RUN",
+      "retry RUN",
+      "replay EVENT",
+      "projector rebuild",
+    ]) {
       expect(stdout).toContain(command);
     }
   });
@@ -183,7 +207,10 @@ describe("usage mistakes and help", () => {
   });
 
   test("given --port that is not a number, when flow:backend serve runs, then it exits 2 naming --port before connecting", async () => {
-    const env = { NATS_URL: `nats://127.0.0.1:${await freePort()}`, CODEX_FLOW_BACKEND_DATA_DIR: tempDir("codex-flows-data-") };
+    const env = {
+      NATS_URL: `nats://127.0.0.1:${await freePort()}`,
+      CODEX_FLOW_BACKEND_DATA_DIR: tempDir("codex-flows-data-"),
+    };
     const { code, stderr } = await cli.run(["serve", "--port", "abc"], { entry: "bin/flow-backend.ts", env });
     expect(stderr).toContain("--port abc");
     expect(code).toBe(2);

@@ -13,7 +13,9 @@ import { stepRequest, waitUntilGone } from "./fixtures/request.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const CODEX = join(ROOT, "node_modules", ".bin", "codex");
-const PINNED = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> }).devDependencies["@openai/codex"];
+const PINNED = (
+  JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> }
+).devDependencies["@openai/codex"];
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "codex-real-")));
 afterAll(() => rmSync(WORKDIR, { recursive: true, force: true }));
 // Its own CODEX_HOME, so the test neither reads nor writes the user's Codex state.
@@ -27,14 +29,28 @@ describe("the real @openai/codex app-server", () => {
   });
 
   test("answers initialize and thread/start through the typed client, and refuses thread/codeMode/execute", async () => {
-    const server = Bun.spawn([CODEX, ...APP_SERVER_ARGS], { cwd: WORKDIR, env: ENV, stdin: "pipe", stdout: "pipe", stderr: "ignore", detached: true });
+    const server = Bun.spawn([CODEX, ...APP_SERVER_ARGS], {
+      cwd: WORKDIR,
+      env: ENV,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "ignore",
+      detached: true,
+    });
     const client = new AppServerClient({ stdin: server.stdin, stdout: server.stdout });
     try {
       const init = await client.initialize("codex-flows-test", "0");
       expect(init.userAgent).toStartWith(`codex-flows-test/${PINNED} `);
-      const started = await client.request("thread/start", { cwd: WORKDIR, approvalPolicy: "never", sandbox: "danger-full-access", ephemeral: false });
+      const started = await client.request("thread/start", {
+        cwd: WORKDIR,
+        approvalPolicy: "never",
+        sandbox: "danger-full-access",
+        ephemeral: false,
+      });
       expect(started.thread.id).toMatch(/^[0-9a-f-]{36}$/);
-      const refused = await client.request(CODE_MODE_EXECUTE, { threadId: started.thread.id, source: "text('hi')" }).catch((error: unknown) => error);
+      const refused = await client
+        .request(CODE_MODE_EXECUTE, { threadId: started.thread.id, source: "text('hi')" })
+        .catch((error: unknown) => error);
       expect(isUnknownMethod(refused, CODE_MODE_EXECUTE)).toBe(true);
       expect(client.problems).toEqual([]);
     } finally {

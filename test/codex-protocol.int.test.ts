@@ -14,7 +14,9 @@ import { ClientRequests, type ParamsOf, ServerNotifications } from "../lib/codex
 const CODEX = join(import.meta.dir, "..", "node_modules", ".bin", "codex");
 const OUT = mkdtempSync(join(tmpdir(), "codex-schema-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
-const generated = Bun.spawnSync([CODEX, "app-server", "generate-json-schema", "--out", OUT], { env: { ...process.env, CODEX_HOME: OUT } });
+const generated = Bun.spawnSync([CODEX, "app-server", "generate-json-schema", "--out", OUT], {
+  env: { ...process.env, CODEX_HOME: OUT },
+});
 type Json = Record<string, any>;
 const upstream = (file: string): Json => JSON.parse(readFileSync(join(OUT, file), "utf8"));
 
@@ -34,11 +36,19 @@ function differences(ours: Json, theirs: Json, root: Json, path: string): string
   if (ours.type !== "object" || !ours.properties) return [];
   const keys = Object.keys(ours.properties);
   // A tagged union upstream (ThreadItem): compare with the variants that have every field we read.
-  const variants: Json[] = real.oneOf ? real.oneOf.map((v: Json) => resolve(v, root)).filter((v: Json) => keys.every((k) => v.properties?.[k])) : [real];
+  const variants: Json[] = real.oneOf
+    ? real.oneOf.map((v: Json) => resolve(v, root)).filter((v: Json) => keys.every((k) => v.properties?.[k]))
+    : [real];
   if (variants.length === 0) return [`${path}: no upstream variant has ${keys.join(", ")}`];
   return variants.flatMap((variant) => [
-    ...(ours.required ?? []).filter((key: string) => !variant.required?.includes(key)).map((key: string) => `${path}.${key}: required here, optional upstream`),
-    ...keys.flatMap((key) => (variant.properties?.[key] ? differences(ours.properties[key], variant.properties[key], root, `${path}.${key}`) : [`${path}.${key}: not upstream`])),
+    ...(ours.required ?? [])
+      .filter((key: string) => !variant.required?.includes(key))
+      .map((key: string) => `${path}.${key}: required here, optional upstream`),
+    ...keys.flatMap((key) =>
+      variant.properties?.[key]
+        ? differences(ours.properties[key], variant.properties[key], root, `${path}.${key}`)
+        : [`${path}.${key}: not upstream`],
+    ),
   ]);
 }
 
@@ -59,9 +69,26 @@ describe("lib/codex/protocol.ts matches the pinned app-server's schema", () => {
   test("the params we send validate against upstream's schemas", () => {
     const ajv = new Ajv({ strict: false, validateFormats: false });
     const sent: [string, unknown][] = [
-      ["v1/InitializeParams.json", { clientInfo: { name: "codex-flows", title: "codex-flows", version: "0.1.0" }, capabilities: { experimentalApi: true, requestAttestation: false } } satisfies ParamsOf<"initialize">],
-      ["v2/ThreadStartParams.json", { cwd: "/srv", approvalPolicy: "never", sandbox: "danger-full-access", ephemeral: false } satisfies ParamsOf<"thread/start">],
-      ["v2/ThreadReadParams.json", { threadId: "01a20abb-9b28-7182-9b22-8ca18ee02e0e", includeTurns: true } satisfies ParamsOf<"thread/read">],
+      [
+        "v1/InitializeParams.json",
+        {
+          clientInfo: { name: "codex-flows", title: "codex-flows", version: "0.1.0" },
+          capabilities: { experimentalApi: true, requestAttestation: false },
+        } satisfies ParamsOf<"initialize">,
+      ],
+      [
+        "v2/ThreadStartParams.json",
+        {
+          cwd: "/srv",
+          approvalPolicy: "never",
+          sandbox: "danger-full-access",
+          ephemeral: false,
+        } satisfies ParamsOf<"thread/start">,
+      ],
+      [
+        "v2/ThreadReadParams.json",
+        { threadId: "01a20abb-9b28-7182-9b22-8ca18ee02e0e", includeTurns: true } satisfies ParamsOf<"thread/read">,
+      ],
     ];
     for (const [file, params] of sent) {
       const validate = ajv.compile(upstream(file));

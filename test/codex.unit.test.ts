@@ -11,7 +11,10 @@ function connected() {
   let feed!: ReadableStreamDefaultController<Uint8Array>;
   const stdout = new ReadableStream<Uint8Array>({ start: (controller) => void (feed = controller) });
   const client = new AppServerClient({ stdin: { write: (line: string) => sent.push(JSON.parse(line)) }, stdout });
-  const serve = (...messages: unknown[]) => feed.enqueue(new TextEncoder().encode(messages.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join("\n") + "\n"));
+  const serve = (...messages: unknown[]) =>
+    feed.enqueue(
+      new TextEncoder().encode(messages.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join("\n") + "\n"),
+    );
   return { client, sent, serve, end: () => feed.close() };
 }
 
@@ -24,7 +27,12 @@ describe("JSON-RPC peer", () => {
     expect(await second).toBe("B");
     const error = await first.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(JsonRpcError);
-    expect(error).toMatchObject({ method: "a", code: -32600, rpcMessage: "nope", message: "a failed: nope (JSON-RPC error -32600)" });
+    expect(error).toMatchObject({
+      method: "a",
+      code: -32600,
+      rpcMessage: "nope",
+      message: "a failed: nope (JSON-RPC error -32600)",
+    });
     expect(sent.every((m) => !("jsonrpc" in m))).toBe(true); // as the app-server speaks it
   });
 
@@ -34,7 +42,9 @@ describe("JSON-RPC peer", () => {
     end();
     await client.done;
     expect(await waiting.catch((e: unknown) => e)).toBeInstanceOf(ConnectionClosedError);
-    expect(await client.peer.request("thread/read", {}).catch((e: unknown) => (e as Error).message)).toBe("thread/read: connection closed (the server closed its output)");
+    expect(await client.peer.request("thread/read", {}).catch((e: unknown) => (e as Error).message)).toBe(
+      "thread/read: connection closed (the server closed its output)",
+    );
   });
 
   test("given a write that throws, the request fails as closed instead of waiting for ever", async () => {
@@ -43,7 +53,9 @@ describe("JSON-RPC peer", () => {
         throw new Error("EPIPE");
       },
     });
-    expect(await peer.request("initialize", {}).catch((e: unknown) => (e as Error).message)).toBe("initialize: connection closed (write failed)");
+    expect(await peer.request("initialize", {}).catch((e: unknown) => (e as Error).message)).toBe(
+      "initialize: connection closed (write failed)",
+    );
   });
 });
 
@@ -52,12 +64,20 @@ describe("app-server client", () => {
     const { client, sent, serve } = connected();
     const init = client.initialize("codex-flows", "0.1.0");
     await Bun.sleep(0);
-    expect(sent[0]).toMatchObject({ method: "initialize", params: { clientInfo: { name: "codex-flows", version: "0.1.0" }, capabilities: { experimentalApi: true } } });
+    expect(sent[0]).toMatchObject({
+      method: "initialize",
+      params: { clientInfo: { name: "codex-flows", version: "0.1.0" }, capabilities: { experimentalApi: true } },
+    });
     serve({ id: sent[0]!.id, result: { userAgent: "codex-flows/0.169.0 (Debian)" } });
     expect((await init).userAgent).toBe("codex-flows/0.169.0 (Debian)");
     expect(sent[1]).toEqual({ method: "initialized" });
 
-    const started = client.request("thread/start", { cwd: "/w", approvalPolicy: "never", sandbox: "danger-full-access", ephemeral: false });
+    const started = client.request("thread/start", {
+      cwd: "/w",
+      approvalPolicy: "never",
+      sandbox: "danger-full-access",
+      ephemeral: false,
+    });
     await Bun.sleep(0);
     serve({ id: sent[2]!.id, result: { thread: { id: 42 } } });
     const error = await started.catch((e: unknown) => e);
@@ -79,23 +99,44 @@ describe("app-server client", () => {
     end();
     await client.done;
     expect(deltas).toEqual(["hel", "lo"]);
-    expect(client.problems).toEqual(["item/agentMessage/delta: unexpected params: /delta: Expected string", "not a JSON-RPC message: not json"]);
+    expect(client.problems).toEqual([
+      "item/agentMessage/delta: unexpected params: /delta: Expected string",
+      "not a JSON-RPC message: not json",
+    ]);
   });
 
   test("a server request it cannot answer is refused with an error naming the method", async () => {
     const { client, sent, serve } = connected();
     serve({ id: "srv-1", method: "item/commandExecution/requestApproval", params: {} });
     await Bun.sleep(5);
-    expect(sent).toEqual([{ id: "srv-1", error: { code: -32601, message: "codex-flows runs steps unattended and cannot answer item/commandExecution/requestApproval" } }]);
+    expect(sent).toEqual([
+      {
+        id: "srv-1",
+        error: {
+          code: -32601,
+          message: "codex-flows runs steps unattended and cannot answer item/commandExecution/requestApproval",
+        },
+      },
+    ]);
     void client;
   });
 });
 
 describe("Code Mode source and results", () => {
-  const flow = { name: "f", version: 1, root: "/r", step: "s", config: { quote: "\"'`${x}\u2028\n" }, event: { id: "e" } };
+  const flow = {
+    name: "f",
+    version: 1,
+    root: "/r",
+    step: "s",
+    config: { quote: "\"'`${x}\u2028\n" },
+    event: { id: "e" },
+  };
 
   test("the prelude is one line that defines flow and result(), and result() prints a FLOW_RESULT parseFlowResult accepts", () => {
-    const source = codeModeSource(flow, "text(flow.config.quote);\nresult({ status: 'changed', message: flow.event.id });\ntext('unreachable');");
+    const source = codeModeSource(
+      flow,
+      "text(flow.config.quote);\nresult({ status: 'changed', message: flow.event.id });\ntext('unreachable');",
+    );
     expect(source.split("\n")[1]).toBe("text(flow.config.quote);");
     let printed = "";
     class Exit extends Error {}
@@ -116,7 +157,15 @@ describe("Code Mode source and results", () => {
   test("agent messages are read from the completed turn, else from every turn", () => {
     const turns = [
       { id: "1", status: "completed", items: [{ type: "agentMessage", text: "old" }] },
-      { id: "2", status: "completed", items: [{ type: "userMessage", text: "x" }, { type: "agentMessage", text: "a" }, { type: "agentMessage", text: "b" }] },
+      {
+        id: "2",
+        status: "completed",
+        items: [
+          { type: "userMessage", text: "x" },
+          { type: "agentMessage", text: "a" },
+          { type: "agentMessage", text: "b" },
+        ],
+      },
     ];
     expect(agentMessageText(turns, "2")).toBe("a\nb");
     expect(agentMessageText(turns, "9")).toBe("old\na\nb");
@@ -124,9 +173,16 @@ describe("Code Mode source and results", () => {
 
   test("an unknown method is recognised in both ways servers say it", () => {
     expect(isUnknownMethod(new JsonRpcError("m", -32601, "Method not found"), "m")).toBe(true);
-    expect(isUnknownMethod(new JsonRpcError("m", -32600, "Invalid request: unknown variant `thread/codeMode/execute`, expected one of"), "thread/codeMode/execute")).toBe(true);
+    expect(
+      isUnknownMethod(
+        new JsonRpcError("m", -32600, "Invalid request: unknown variant `thread/codeMode/execute`, expected one of"),
+        "thread/codeMode/execute",
+      ),
+    ).toBe(true);
     expect(isUnknownMethod(new JsonRpcError("m", -32600, "invalid thread id"), "thread/codeMode/execute")).toBe(false);
-    expect(isUnknownMethod(new Error("unknown variant thread/codeMode/execute"), "thread/codeMode/execute")).toBe(false);
+    expect(isUnknownMethod(new Error("unknown variant thread/codeMode/execute"), "thread/codeMode/execute")).toBe(
+      false,
+    );
     expect(missingCodeModeError("codex", "codex-flows/0.169.0 (Debian 12; x86_64)")).toBe(
       "this Codex build (codex 0.169.0) lacks thread/codeMode/execute, the fork-only Code Mode method: set CODEX_APP_SERVER_CODEX_COMMAND to a Codex build that has it (now: codex)",
     );

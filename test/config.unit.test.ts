@@ -9,7 +9,14 @@ const CWD = "/srv/flows-checkout";
 describe("loadConfig defaults", () => {
   test("given no variables, when loaded, then it listens on 127.0.0.1:7345 with stream FLOWS, prefix flows and the direct executor", () => {
     const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD });
-    expect(config).toMatchObject({ host: "127.0.0.1", port: 7345, stream: "FLOWS", subjectPrefix: "flows", executor: "direct", cwd: CWD });
+    expect(config).toMatchObject({
+      host: "127.0.0.1",
+      port: 7345,
+      stream: "FLOWS",
+      subjectPrefix: "flows",
+      executor: "direct",
+      cwd: CWD,
+    });
     expect(config.secret).toBeUndefined();
     expect(config.natsUrl).toBeUndefined();
     expect(config.concurrency).toBeGreaterThanOrEqual(2);
@@ -27,7 +34,13 @@ describe("loadConfig defaults", () => {
   });
 
   test("given empty values, when loaded, then they count as unset", () => {
-    const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_BACKEND_PORT: "", CODEX_FLOW_BACKEND_SECRET: "", NATS_URL: "", CODEX_FLOW_STREAM: "" });
+    const config = loadConfig({
+      CODEX_FLOW_BACKEND_CWD: CWD,
+      CODEX_FLOW_BACKEND_PORT: "",
+      CODEX_FLOW_BACKEND_SECRET: "",
+      NATS_URL: "",
+      CODEX_FLOW_STREAM: "",
+    });
     expect(config).toMatchObject({ port: 7345, stream: "FLOWS" });
     expect(config.secret).toBeUndefined();
     expect(config.natsUrl).toBeUndefined();
@@ -66,7 +79,9 @@ describe("loadConfig honours every seed variable", () => {
   });
 
   test("given a relative data dir, when loaded, then it is resolved against the working directory", () => {
-    expect(loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_BACKEND_DATA_DIR: "state" }).dataDir).toBe(join(CWD, "state"));
+    expect(loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_BACKEND_DATA_DIR: "state" }).dataDir).toBe(
+      join(CWD, "state"),
+    );
   });
 
   test("given a relative cwd, when loaded, then it is made absolute", () => {
@@ -115,14 +130,27 @@ describe("loadConfig rejects bad values with a ConfigError naming the variable a
 describe("issue 9's limits and the step environment", () => {
   test("given no variables, when loaded, then the forward list is unset, nothing more is denied, and the fan-out and response limits have their defaults", () => {
     const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD });
-    expect(config).toMatchObject({ stepEnvDeny: [], maxNextEvents: 100, maxChainEvents: 1000, responseBudgetBytes: 4 * 1024 * 1024 });
+    expect(config).toMatchObject({
+      stepEnvDeny: [],
+      maxNextEvents: 100,
+      maxChainEvents: 1000,
+      responseBudgetBytes: 4 * 1024 * 1024,
+    });
     expect(config.forwardEnv).toBeUndefined();
   });
 
   test("given name lists, when loaded, then they are read; a bad name is a ConfigError naming the variable", () => {
-    const config = loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_BACKEND_FORWARD_ENV: "PATH, HOME", CODEX_FLOW_STEP_ENV_DENY: "AWS_SECRET_ACCESS_KEY" });
+    const config = loadConfig({
+      CODEX_FLOW_BACKEND_CWD: CWD,
+      CODEX_FLOW_BACKEND_FORWARD_ENV: "PATH, HOME",
+      CODEX_FLOW_STEP_ENV_DENY: "AWS_SECRET_ACCESS_KEY",
+    });
     expect(config).toMatchObject({ forwardEnv: ["PATH", "HOME"], stepEnvDeny: ["AWS_SECRET_ACCESS_KEY"] });
-    expect(() => loadConfig({ CODEX_FLOW_STEP_ENV_DENY: "OK,not-a-name" })).toThrow(new ConfigError('CODEX_FLOW_STEP_ENV_DENY="OK,not-a-name" is invalid: expected comma-separated environment variable names'));
+    expect(() => loadConfig({ CODEX_FLOW_STEP_ENV_DENY: "OK,not-a-name" })).toThrow(
+      new ConfigError(
+        'CODEX_FLOW_STEP_ENV_DENY="OK,not-a-name" is invalid: expected comma-separated environment variable names',
+      ),
+    );
     expect(() => loadConfig({ CODEX_FLOW_MAX_NEXT_EVENTS: "-1" })).toThrow(ConfigError);
   });
 });
@@ -138,10 +166,16 @@ describe("issue 18: the kill grace is a setting checked against the lease", () =
     expect(loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "2000" }).killGraceMs).toBe(2_000);
     expect(loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "0" }).killGraceMs).toBe(0);
     expect(() => loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "5000" })).toThrow(
-      new ConfigError("CODEX_FLOW_KILL_GRACE_MS=5000 is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=8000), i.e. 2000 ms"),
+      new ConfigError(
+        "CODEX_FLOW_KILL_GRACE_MS=5000 is invalid: expected at most a quarter of the lease (CODEX_FLOW_ACK_WAIT_MS=8000), i.e. 2000 ms",
+      ),
     );
-    expect(() => loadConfig({ CODEX_FLOW_ACK_WAIT_MS: "30000", CODEX_FLOW_KILL_GRACE_MS: "7501" })).toThrow(ConfigError);
-    expect(() => loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "soon" })).toThrow(new ConfigError('CODEX_FLOW_KILL_GRACE_MS="soon" is invalid: expected an integer from 0 to 3600000'));
+    expect(() => loadConfig({ CODEX_FLOW_ACK_WAIT_MS: "30000", CODEX_FLOW_KILL_GRACE_MS: "7501" })).toThrow(
+      ConfigError,
+    );
+    expect(() => loadConfig({ CODEX_FLOW_KILL_GRACE_MS: "soon" })).toThrow(
+      new ConfigError('CODEX_FLOW_KILL_GRACE_MS="soon" is invalid: expected an integer from 0 to 3600000'),
+    );
   });
 });
 
@@ -150,27 +184,55 @@ describe("issue 20: the CLI reads its configuration through lib/config.ts, with 
 
   test("given nothing set, when a client command resolves its ingress, then it is the address the services listen on", () => {
     const services = loadConfig({});
-    expect(loadClientConfig({})).toEqual({ cwd: process.cwd(), url: `http://${services.host}:${services.port}`, secret: undefined, token: undefined });
+    expect(loadClientConfig({})).toEqual({
+      cwd: process.cwd(),
+      url: `http://${services.host}:${services.port}`,
+      secret: undefined,
+      token: undefined,
+    });
   });
 
   test("given the services' variables, when resolved, then the client talks to that host and port with their secret and token; flags win", () => {
-    const env = { CODEX_FLOW_BACKEND_HOST: "10.0.0.7", CODEX_FLOW_BACKEND_PORT: "7400", CODEX_FLOW_BACKEND_SECRET: "s", CODEX_FLOW_BACKEND_TOKEN: "t", CODEX_FLOW_BACKEND_CWD: REPO };
+    const env = {
+      CODEX_FLOW_BACKEND_HOST: "10.0.0.7",
+      CODEX_FLOW_BACKEND_PORT: "7400",
+      CODEX_FLOW_BACKEND_SECRET: "s",
+      CODEX_FLOW_BACKEND_TOKEN: "t",
+      CODEX_FLOW_BACKEND_CWD: REPO,
+    };
     expect(loadClientConfig(env)).toEqual({ cwd: REPO, url: "http://10.0.0.7:7400", secret: "s", token: "t" });
     expect(loadClientConfig(env, { port: 9000 }).url).toBe("http://10.0.0.7:9000");
-    expect(loadClientConfig({ ...env, CODEX_FLOW_URL: "https://flows.example.com" }).url).toBe("https://flows.example.com");
-    expect(loadClientConfig({ ...env, CODEX_FLOW_URL: "https://flows.example.com" }, { url: "http://other:1" }).url).toBe("http://other:1");
+    expect(loadClientConfig({ ...env, CODEX_FLOW_URL: "https://flows.example.com" }).url).toBe(
+      "https://flows.example.com",
+    );
+    expect(
+      loadClientConfig({ ...env, CODEX_FLOW_URL: "https://flows.example.com" }, { url: "http://other:1" }).url,
+    ).toBe("http://other:1");
     expect(loadClientConfig({ CODEX_FLOW_BACKEND_HOST: "::1" }).url).toBe("http://[::1]:7345");
   });
 
   test("given a bad port or a missing directory, when resolved, then a ConfigError names it as loadConfig would", () => {
-    expect(() => loadClientConfig({ CODEX_FLOW_BACKEND_PORT: "70000" })).toThrow(new ConfigError('CODEX_FLOW_BACKEND_PORT="70000" is invalid: expected an integer from 0 to 65535'));
-    expect(() => loadClientConfig({ CODEX_FLOW_BACKEND_CWD: "/no/such/dir" })).toThrow(new ConfigError("CODEX_FLOW_BACKEND_CWD=/no/such/dir: no such directory"));
-    expect(() => loadClientConfig({}, { cwd: "/no/such/dir" })).toThrow(new ConfigError("--cwd /no/such/dir: no such directory"));
+    expect(() => loadClientConfig({ CODEX_FLOW_BACKEND_PORT: "70000" })).toThrow(
+      new ConfigError('CODEX_FLOW_BACKEND_PORT="70000" is invalid: expected an integer from 0 to 65535'),
+    );
+    expect(() => loadClientConfig({ CODEX_FLOW_BACKEND_CWD: "/no/such/dir" })).toThrow(
+      new ConfigError("CODEX_FLOW_BACKEND_CWD=/no/such/dir: no such directory"),
+    );
+    expect(() => loadClientConfig({}, { cwd: "/no/such/dir" })).toThrow(
+      new ConfigError("--cwd /no/such/dir: no such directory"),
+    );
   });
 
   test("bin/ and cli/ read no configuration variable themselves", () => {
-    const files = [...readdirSync(join(REPO, "bin")).map((name) => join("bin", name)), ...readdirSync(join(REPO, "cli")).map((name) => join("cli", name))].filter((name) => name.endsWith(".ts"));
-    const reads = files.flatMap((file) => [...readFileSync(join(REPO, file), "utf8").matchAll(/process\.env\.(CODEX_FLOW_[A-Z_]+|NATS_URL)/g)].map(([read]) => `${file}: ${read}`));
+    const files = [
+      ...readdirSync(join(REPO, "bin")).map((name) => join("bin", name)),
+      ...readdirSync(join(REPO, "cli")).map((name) => join("cli", name)),
+    ].filter((name) => name.endsWith(".ts"));
+    const reads = files.flatMap((file) =>
+      [...readFileSync(join(REPO, file), "utf8").matchAll(/process\.env\.(CODEX_FLOW_[A-Z_]+|NATS_URL)/g)].map(
+        ([read]) => `${file}: ${read}`,
+      ),
+    );
     expect(reads).toEqual([]);
   });
 
@@ -190,8 +252,14 @@ describe("loadConfig: the publish deadline and the spool (issue 24)", () => {
   });
 
   test("given a relative spool directory, then it is under the working directory; a bad deadline or bound names its variable", () => {
-    expect(loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_INGRESS_SPOOL: "spool" }).spoolDir).toBe(join(CWD, "spool"));
-    expect(() => loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_PUBLISH_DEADLINE_MS: "8s" })).toThrow(ConfigError);
-    expect(() => loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES: "100" })).toThrow(/CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES="100" is invalid/);
+    expect(loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_INGRESS_SPOOL: "spool" }).spoolDir).toBe(
+      join(CWD, "spool"),
+    );
+    expect(() => loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_PUBLISH_DEADLINE_MS: "8s" })).toThrow(
+      ConfigError,
+    );
+    expect(() => loadConfig({ CODEX_FLOW_BACKEND_CWD: CWD, CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES: "100" })).toThrow(
+      /CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES="100" is invalid/,
+    );
   });
 });

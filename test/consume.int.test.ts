@@ -20,7 +20,13 @@ test("given a handler that fails every time, when the consumer allows 3 deliveri
   let handled = 0;
   const recorded: string[] = [];
   const loop = runPullLoop({
-    js, jsm, stream: config.stream, spec, slots: new Slots(1), batch: 1, log: logger("test"),
+    js,
+    jsm,
+    stream: config.stream,
+    spec,
+    slots: new Slots(1),
+    batch: 1,
+    log: logger("test"),
     handle: async () => {
       handled++;
       throw new Error("always broken");
@@ -30,10 +36,14 @@ test("given a handler that fails every time, when the consumer allows 3 deliveri
   nats.cleanup(() => loop.stop(1_000));
 
   await eventually(() => recorded.length > 0, 15_000, "the give-up record");
-  const consumer = await eventually(async () => {
-    const info = await jsm.consumers.info(config.stream, "poison");
-    return info.num_ack_pending === 0 && info.num_pending === 0 && info;
-  }, 5_000, "the message to be terminated");
+  const consumer = await eventually(
+    async () => {
+      const info = await jsm.consumers.info(config.stream, "poison");
+      return info.num_ack_pending === 0 && info.num_pending === 0 && info;
+    },
+    5_000,
+    "the message to be terminated",
+  );
   expect(recorded).toEqual(["1: Error: always broken"]);
   expect(handled).toBe(3);
   expect(consumer.delivered.consumer_seq).toBe(3);
@@ -49,9 +59,19 @@ test("given a handler with a programming error, when the consumer allows 30 deli
   let handled = 0;
   const recorded: string[] = [];
   const logged: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
-  const log = { info: () => undefined, warn: (message: string, fields?: Record<string, unknown>) => void logged.push({ level: "warn", message, fields }), error: (message: string, fields?: Record<string, unknown>) => void logged.push({ level: "error", message, fields }) };
+  const log = {
+    info: () => undefined,
+    warn: (message: string, fields?: Record<string, unknown>) => void logged.push({ level: "warn", message, fields }),
+    error: (message: string, fields?: Record<string, unknown>) => void logged.push({ level: "error", message, fields }),
+  };
   const loop = runPullLoop({
-    js, jsm, stream: config.stream, spec, slots: new Slots(1), batch: 1, log,
+    js,
+    jsm,
+    stream: config.stream,
+    spec,
+    slots: new Slots(1),
+    batch: 1,
+    log,
     handle: async (message) => {
       handled++;
       // A bug: `{}` has no event, so this throws a TypeError on every delivery.
@@ -62,10 +82,14 @@ test("given a handler with a programming error, when the consumer allows 30 deli
   nats.cleanup(() => loop.stop(1_000));
 
   await eventually(() => recorded.length > 0, 15_000, "the give-up record");
-  const consumer = await eventually(async () => {
-    const info = await jsm.consumers.info(config.stream, "bug");
-    return info.num_ack_pending === 0 && info.num_pending === 0 && info;
-  }, 5_000, "the message to be terminated");
+  const consumer = await eventually(
+    async () => {
+      const info = await jsm.consumers.info(config.stream, "bug");
+      return info.num_ack_pending === 0 && info.num_pending === 0 && info;
+    },
+    5_000,
+    "the message to be terminated",
+  );
   expect(recorded).toEqual(["1: TypeError"]);
   expect(handled).toBe(3);
   expect(consumer.delivered.consumer_seq).toBe(3);

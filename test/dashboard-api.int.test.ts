@@ -20,7 +20,17 @@ let stream: string;
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 beforeAll(async () => {
-  const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: echoStep(), schema: { type: "object", properties: { text: { type: "string" } } }, extra: 'runs_on = "test-host"\nretries = 2' }] });
+  const cwd = writeFlows({
+    notes: [
+      {
+        name: "write",
+        type: "note.posted",
+        source: echoStep(),
+        schema: { type: "object", properties: { text: { type: "string" } } },
+        extra: 'runs_on = "test-host"\nretries = 2',
+      },
+    ],
+  });
   mkdirSync(join(cwd, "flows", "broken"), { recursive: true });
   writeFileSync(join(cwd, "flows", "broken", "flow.toml"), "not toml = = =");
   const config = testConfig({ cwd, token: TOKEN, labels: ["gpu"] });
@@ -51,7 +61,8 @@ describe("the dashboard's page", () => {
 
 describe("its read endpoints", () => {
   test("each needs the token like the other reads", async () => {
-    for (const path of ["/flows", "/hosts", "/changes", "/overview", "/schedules/ticks"]) expect((await fetch(`${url}${path}`)).status).toBe(401);
+    for (const path of ["/flows", "/hosts", "/changes", "/overview", "/schedules/ticks"])
+      expect((await fetch(`${url}${path}`)).status).toBe(401);
   });
 
   test("GET /flows: each step's trigger, schema, runner, policies and queue; the broken flow's load error", async () => {
@@ -78,40 +89,77 @@ describe("its read endpoints", () => {
       if (body.hosts.length > 0) break;
       await Bun.sleep(100);
     }
-    expect(body.hosts).toEqual([{ host: "test-host", labels: ["gpu"], queues: expect.arrayContaining(["any", "test-host", "gpu"]), slotsInUse: 0, capacity: expect.any(Number), at: expect.any(String) }]);
-    expect(body.queues.map((q: { consumer: string }) => q.consumer)).toEqual(expect.arrayContaining(["executor-any", "executor-test-host", "executor-gpu", "matcher"]));
+    expect(body.hosts).toEqual([
+      {
+        host: "test-host",
+        labels: ["gpu"],
+        queues: expect.arrayContaining(["any", "test-host", "gpu"]),
+        slotsInUse: 0,
+        capacity: expect.any(Number),
+        at: expect.any(String),
+      },
+    ]);
+    expect(body.queues.map((q: { consumer: string }) => q.consumer)).toEqual(
+      expect.arrayContaining(["executor-any", "executor-test-host", "executor-gpu", "matcher"]),
+    );
     expect(body.queues.every((q: { consumer: string }) => !/_\d+$/.test(q.consumer))).toBe(true);
     expect(body.projector).toMatchObject({ lag: expect.any(Number), appliedSeq: expect.any(Number) });
   });
 
   test("GET /changes without `after` answers at once with the applied sequence; with it, holds until the read model moves past it", async () => {
     const first = (await (await fetch(`${url}/changes`, { headers: auth })).json()) as { seq: number };
-    const held = fetch(`${url}/changes?after=${first.seq}`, { headers: auth }).then((r) => r.json() as Promise<{ seq: number }>);
+    const held = fetch(`${url}/changes?after=${first.seq}`, { headers: auth }).then(
+      (r) => r.json() as Promise<{ seq: number }>,
+    );
     const settled = await Promise.race([held.then(() => "answered"), Bun.sleep(300).then(() => "held")]);
     expect(settled).toBe("held");
-    const posted = (await (await fetch(`${url}/events`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ id: "changes-1", type: "note.posted", payload: {} }) })).json()) as { seq: number };
+    const posted = (await (
+      await fetch(`${url}/events`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ id: "changes-1", type: "note.posted", payload: {} }),
+      })
+    ).json()) as { seq: number };
     const answeredAfter = Date.now();
     expect((await held).seq).toBeGreaterThanOrEqual(posted.seq);
     // Woken by the projector's commit, not by the 25 s bound.
     expect(Date.now() - answeredAfter).toBeLessThan(5_000);
     const bad = await fetch(`${url}/changes?after=soon`, { headers: auth });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toContain("after=\"soon\" is invalid");
+    expect(((await bad.json()) as { error: string }).error).toContain('after="soon" is invalid');
   });
   test("ephemeral consumers (one without a durable name; one the way `nats stream view`'s pager makes it) are backlogs neither on GET /hosts nor in /metrics", async () => {
     const nc = await connect({ servers: nats.url });
     try {
       const jsm = await jetstreamManager(nc);
-      await fetch(`${url}/events`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ id: "eph-1", type: "note.posted", payload: {} }) }); // something in the stream for the pager to read
-      const unnamed = await jsm.consumers.add(stream, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(60_000) });
+      await fetch(`${url}/events`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ id: "eph-1", type: "note.posted", payload: {} }),
+      }); // something in the stream for the pager to read
+      const unnamed = await jsm.consumers.add(stream, {
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.All,
+        inactive_threshold: nanos(60_000),
+      });
       // The pager's consumer as the nats CLI 0.1 creates it: a durable name, in memory, gone after an idle hour.
-      const pager = await jsm.consumers.add(stream, { durable_name: "stream_pager_4242", description: "JSM Stream Pager", ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: ">", inactive_threshold: nanos(3_600_000), mem_storage: true });
+      const pager = await jsm.consumers.add(stream, {
+        durable_name: "stream_pager_4242",
+        description: "JSM Stream Pager",
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: ">",
+        inactive_threshold: nanos(3_600_000),
+        mem_storage: true,
+      });
       const listed: string[] = [];
       for await (const info of jsm.consumers.list(stream)) listed.push(info.name);
       expect(listed).toEqual(expect.arrayContaining([unnamed.name, pager.name, "matcher"]));
       expect(pager.num_pending).toBeGreaterThan(0);
 
-      const hosts = (await (await fetch(`${url}/hosts`, { headers: auth })).json()) as { queues: { consumer: string }[] };
+      const hosts = (await (await fetch(`${url}/hosts`, { headers: auth })).json()) as {
+        queues: { consumer: string }[];
+      };
       const shown = hosts.queues.map((q) => q.consumer);
       expect(shown).toContain("matcher");
       expect(shown).not.toContain(unnamed.name);
@@ -132,7 +180,13 @@ describe("stopping the ingress", () => {
     // No executor: the run stays queued, so its output stream would follow it forever.
     const system = await startSystem(testConfig({ cwd }), nats.url, ["ingress", "matcher", "projector"]);
     const base = system.ingressUrl!;
-    const posted = (await (await fetch(`${base}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "stop-1", type: "note.posted", payload: {} }) })).json()) as { runIds: string[] };
+    const posted = (await (
+      await fetch(`${base}/events?wait=matched`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "stop-1", type: "note.posted", payload: {} }),
+      })
+    ).json()) as { runIds: string[] };
     const { seq } = (await (await fetch(`${base}/changes`)).json()) as { seq: number };
     const held = fetch(`${base}/changes?after=${seq}`).then((r) => r.json());
     const stream = await fetch(`${base}/runs/${posted.runIds[0]}/output`);

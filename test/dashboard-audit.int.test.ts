@@ -24,25 +24,53 @@ let url: string;
 let runId: string;
 
 const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  fetch(`${url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 
 beforeAll(async () => {
   if (skip) return;
-  const cwd = writeFlows({ notes: [{ name: "write", type: "ui.note", source: echoStep() }], extra: [{ name: "other", type: "ui.extra", source: echoStep() }] });
-  const named = [{ name: "viewer", token: READER, role: "read" }, { name: "oncall", token: OPS, role: "operate" }, { name: "extra-ci", token: SCOPED, role: "operate", flows: ["extra"] }];
+  const cwd = writeFlows({
+    notes: [{ name: "write", type: "ui.note", source: echoStep() }],
+    extra: [{ name: "other", type: "ui.extra", source: echoStep() }],
+  });
+  const named = [
+    { name: "viewer", token: READER, role: "read" },
+    { name: "oncall", token: OPS, role: "operate" },
+    { name: "extra-ci", token: SCOPED, role: "operate", flows: ["extra"] },
+  ];
   const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
-  runId = (await json(call(OPS, "POST", "/events?wait=true", { id: "ui-audit-1", type: "ui.note", payload: {} }))).runIds[0];
+  runId = (await json(call(OPS, "POST", "/events?wait=true", { id: "ui-audit-1", type: "ui.note", payload: {} })))
+    .runIds[0];
   expect((await call(OPS, "POST", `/runs/${runId}/retry`, { reason: "checking the audit page" })).status).toBe(202);
   expect((await call(OPS, "POST", "/flows/notes/pause?reason=window")).status).toBe(200);
   expect((await call(OPS, "POST", "/flows/notes/resume", {})).status).toBe(200);
-  await eventually(async () => (await json(call(READER, "GET", "/audit"))).entries.length === 3, 15_000, "three audit records");
+  await eventually(
+    async () => (await json(call(READER, "GET", "/audit"))).entries.length === 3,
+    15_000,
+    "three audit records",
+  );
 });
 
 /** Opens `path`, gives the token in the form, and waits for the page's data. */
-async function signedIn(path: string, token: string, viewport?: { width: number; height: number }): Promise<WatchedPage> {
+async function signedIn(
+  path: string,
+  token: string,
+  viewport?: { width: number; height: number },
+): Promise<WatchedPage> {
   const watched = await browser.open(viewport);
   await watched.page.goto(`${url}${path}`);
   await watched.page.waitForSelector("form.token");
@@ -117,7 +145,9 @@ describe.skipIf(skip)("actions by role", () => {
     expect(await scoped.page.locator("button:has-text('Retry run')").isVisible()).toBe(false);
     await scoped.page.click("nav a[href='/ui/flows']");
     await scoped.page.waitForSelector("button.pause[data-flow='extra']");
-    const visible = await scoped.page.locator("button.pause:visible").evaluateAll((buttons) => buttons.map((b: any) => b.dataset.flow));
+    const visible = await scoped.page
+      .locator("button.pause:visible")
+      .evaluateAll((buttons) => buttons.map((b: any) => b.dataset.flow));
     expect(visible.length).toBeGreaterThan(0);
     expect(visible.every((flow: string) => flow === "extra")).toBe(true);
     expect(await scoped.page.locator("button.pause[data-flow='notes']").count()).toBeGreaterThan(0);

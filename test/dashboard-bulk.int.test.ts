@@ -23,8 +23,16 @@ const SCOPED = "scoped-token-0123456789abcdef";
 let url: string;
 
 const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-const runsOf = async (query: string): Promise<Json[]> => (await json(call(READER, "GET", `/runs?limit=500&${query}`))).runs;
+  fetch(`${url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+const runsOf = async (query: string): Promise<Json[]> =>
+  (await json(call(READER, "GET", `/runs?limit=500&${query}`))).runs;
 
 beforeAll(async () => {
   const nowhere = 'runs_on = "nowhere"';
@@ -34,15 +42,28 @@ beforeAll(async () => {
     ui: [{ name: "wait", type: "b.ui", source: echoStep(), extra: nowhere }],
     done: [{ name: "echo", type: "b.done", source: echoStep() }],
   });
-  const named = [{ name: "viewer", token: READER, role: "read" }, { name: "oncall", token: OPS, role: "operate" }, { name: "picked-ci", token: SCOPED, role: "operate", flows: ["picked"] }];
+  const named = [
+    { name: "viewer", token: READER, role: "read" },
+    { name: "oncall", token: OPS, role: "operate" },
+    { name: "picked-ci", token: SCOPED, role: "operate", flows: ["picked"] },
+  ];
   const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
-  for (let i = 0; i < 3; i++) await json(call(OPS, "POST", "/events?wait=matched", { id: `b-stuck-${i}`, type: "b.stuck", payload: {} }));
-  for (let i = 0; i < 2; i++) await json(call(OPS, "POST", "/events?wait=matched", { id: `b-picked-${i}`, type: "b.picked", payload: {} }));
-  for (let i = 0; i < 4; i++) await json(call(OPS, "POST", "/events?wait=matched", { id: `b-ui-${i}`, type: "b.ui", payload: {} }));
-  for (let i = 0; i < 2; i++) await json(call(OPS, "POST", "/events?wait=true", { id: `b-done-${i}`, type: "b.done", payload: {} }));
+  for (let i = 0; i < 3; i++)
+    await json(call(OPS, "POST", "/events?wait=matched", { id: `b-stuck-${i}`, type: "b.stuck", payload: {} }));
+  for (let i = 0; i < 2; i++)
+    await json(call(OPS, "POST", "/events?wait=matched", { id: `b-picked-${i}`, type: "b.picked", payload: {} }));
+  for (let i = 0; i < 4; i++)
+    await json(call(OPS, "POST", "/events?wait=matched", { id: `b-ui-${i}`, type: "b.ui", payload: {} }));
+  for (let i = 0; i < 2; i++)
+    await json(call(OPS, "POST", "/events?wait=true", { id: `b-done-${i}`, type: "b.done", payload: {} }));
   await eventually(async () => (await runsOf("status=queued")).length === 9, 15_000, "nine queued runs");
 });
 
@@ -69,14 +90,25 @@ describe("POST /bulk/cancel", () => {
 
   test("a selection by ids: the live ones canceled, each with an audit record naming the token and reason; unknown ids skipped", async () => {
     const picked = await runsOf("flow=picked");
-    const answer = await json(call(SCOPED, "POST", "/bulk/cancel", { ids: [...picked.map((r) => r.id), "run-nope"], dryRun: false, reason: "stale picks" }));
+    const answer = await json(
+      call(SCOPED, "POST", "/bulk/cancel", {
+        ids: [...picked.map((r) => r.id), "run-nope"],
+        dryRun: false,
+        reason: "stale picks",
+      }),
+    );
     expect(answer).toMatchObject({ dryRun: false, matched: 2, skipped: [{ id: "run-nope", why: "no such run" }] });
     expect((await runsOf("flow=picked")).map((r) => r.status)).toEqual(["canceled", "canceled"]);
-    const audit = await eventually(async () => {
-      const entries = (await json(call(READER, "GET", "/audit?action=cancel&flow=picked"))).entries;
-      return entries.length === 2 ? entries : false;
-    }, 15_000, "two audit records");
-    for (const entry of audit) expect(entry).toMatchObject({ actor: "picked-ci", action: "cancel", reason: "stale picks", flow: "picked" });
+    const audit = await eventually(
+      async () => {
+        const entries = (await json(call(READER, "GET", "/audit?action=cancel&flow=picked"))).entries;
+        return entries.length === 2 ? entries : false;
+      },
+      15_000,
+      "two audit records",
+    );
+    for (const entry of audit)
+      expect(entry).toMatchObject({ actor: "picked-ci", action: "cancel", reason: "stale picks", flow: "picked" });
     expect(audit.map((e: Json) => e.runId).sort()).toEqual(picked.map((r) => r.id).sort());
     // Again: they ended, so they are skipped, not canceled twice.
     const again = await json(call(SCOPED, "POST", "/bulk/cancel", { ids: picked.map((r) => r.id), dryRun: false }));
@@ -85,7 +117,9 @@ describe("POST /bulk/cancel", () => {
   });
 
   test("by a filter: every matching run canceled", async () => {
-    const answer = await json(call(OPS, "POST", "/bulk/cancel", { filter: { flow: "stuck", status: "queued" }, dryRun: false }));
+    const answer = await json(
+      call(OPS, "POST", "/bulk/cancel", { filter: { flow: "stuck", status: "queued" }, dryRun: false }),
+    );
     expect(answer).toMatchObject({ dryRun: false, matched: 3 });
     expect((await runsOf("flow=stuck")).map((r) => r.status)).toEqual(["canceled", "canceled", "canceled"]);
   });
@@ -96,13 +130,27 @@ describe("POST /bulk/retry", () => {
     const dry = await json(call(OPS, "POST", "/bulk/retry", { filter: { flow: "done" } }));
     expect(dry).toMatchObject({ dryRun: true, matched: 2 });
     expect((await runsOf("flow=done")).map((r) => r.attemptCount)).toEqual([1, 1]);
-    const done = await json(call(OPS, "POST", "/bulk/retry", { filter: { flow: "done", status: "completed" }, dryRun: false, reason: "try again" }));
+    const done = await json(
+      call(OPS, "POST", "/bulk/retry", {
+        filter: { flow: "done", status: "completed" },
+        dryRun: false,
+        reason: "try again",
+      }),
+    );
     expect(done).toMatchObject({ dryRun: false, matched: 2, skipped: [] });
-    await eventually(async () => (await runsOf("flow=done")).every((r) => r.attemptCount === 2 && r.status === "completed"), 15_000, "second attempts completed");
-    const audit = await eventually(async () => {
-      const entries = (await json(call(READER, "GET", "/audit?action=retry&flow=done"))).entries;
-      return entries.length === 2 ? entries : false;
-    }, 15_000, "two retry records");
+    await eventually(
+      async () => (await runsOf("flow=done")).every((r) => r.attemptCount === 2 && r.status === "completed"),
+      15_000,
+      "second attempts completed",
+    );
+    const audit = await eventually(
+      async () => {
+        const entries = (await json(call(READER, "GET", "/audit?action=retry&flow=done"))).entries;
+        return entries.length === 2 ? entries : false;
+      },
+      15_000,
+      "two retry records",
+    );
     for (const entry of audit) expect(entry).toMatchObject({ actor: "oncall", reason: "try again" });
     // Runs still queued are not retried.
     const queued = await runsOf("flow=ui&status=queued");
@@ -146,8 +194,20 @@ describe.skipIf(withoutChromium)("the Runs page's bulk cancel and retry", () => 
     await page.keyboard.press("Enter");
     await page.waitForSelector(".bulk .answer.ok");
     expect(await page.locator(".bulk .answer.ok").innerText()).toBe("Retried 1 run.");
-    await eventually(async () => (await runsOf("flow=done")).map((r) => r.attemptCount).sort().join() === "2,3", 15_000, "the picked run's third attempt");
-    await eventually(async () => (await runsOf("flow=done")).every((r) => r.status === "completed"), 15_000, "both completed");
+    await eventually(
+      async () =>
+        (await runsOf("flow=done"))
+          .map((r) => r.attemptCount)
+          .sort()
+          .join() === "2,3",
+      15_000,
+      "the picked run's third attempt",
+    );
+    await eventually(
+      async () => (await runsOf("flow=done")).every((r) => r.status === "completed"),
+      15_000,
+      "both completed",
+    );
     // Retry by filter the same way: the count, then the new attempts.
     await page.goto(`${url}/ui/runs?flow=done`);
     await page.waitForSelector("main table");
@@ -157,7 +217,15 @@ describe.skipIf(withoutChromium)("the Runs page's bulk cancel and retry", () => 
     await page.keyboard.press("Enter");
     await page.waitForSelector(".bulk .answer.ok");
     expect(await page.locator(".bulk .answer.ok").innerText()).toBe("Retried 2 runs.");
-    await eventually(async () => (await runsOf("flow=done")).map((r) => r.attemptCount).sort().join() === "3,4", 15_000, "one more attempt each");
+    await eventually(
+      async () =>
+        (await runsOf("flow=done"))
+          .map((r) => r.attemptCount)
+          .sort()
+          .join() === "3,4",
+      15_000,
+      "one more attempt each",
+    );
     await page.close();
     expect(errors.filter((e) => !/401/.test(e))).toEqual([]);
   });

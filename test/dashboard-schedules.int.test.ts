@@ -20,12 +20,19 @@ const { visit, screenshot, done } = useDashboardBrowser(screenshotFolder());
 describe.skipIf(withoutChromium)("schedules", () => {
   test("GET /schedules/ticks and the Schedules page: cron, zone, next and last ticks, skips and why, pause and resume by keyboard at 390 px", async () => {
     const cwd = writeFlows({ ticker: [{ name: "slow", type: "v.tick", source: "await Bun.sleep(2_500);" }] });
-    appendFileSync(join(cwd, "flows", "ticker", "flow.toml"), '\n[[schedules]]\nname = "every-second"\ncron = "* * * * * *"\ntimezone = "Europe/Berlin"\noverlap = "skip"\nevent = { type = "v.tick", payload = {} }\n');
+    appendFileSync(
+      join(cwd, "flows", "ticker", "flow.toml"),
+      '\n[[schedules]]\nname = "every-second"\ncron = "* * * * * *"\ntimezone = "Europe/Berlin"\noverlap = "skip"\nevent = { type = "v.tick", payload = {} }\n',
+    );
     const sys = await startDashboardSystem(nats, cwd);
-    const ticks = await eventually(async () => {
-      const answer = await sys.get("/schedules/ticks?flow=ticker&schedule=every-second");
-      return answer.counts.skipped >= 2 && answer.counts.emitted >= 1 ? answer : undefined;
-    }, 20_000, "a skipped tick");
+    const ticks = await eventually(
+      async () => {
+        const answer = await sys.get("/schedules/ticks?flow=ticker&schedule=every-second");
+        return answer.counts.skipped >= 2 && answer.counts.emitted >= 1 ? answer : undefined;
+      },
+      20_000,
+      "a skipped tick",
+    );
     expect(ticks.ticks.map((t: Json) => t.tick)).toEqual([...ticks.ticks.map((t: Json) => t.tick)].sort().reverse());
     const skipped = ticks.ticks.find((t: Json) => t.outcome === "skipped");
     expect(skipped.reason).toContain("still going (overlap = skip)");
@@ -50,7 +57,15 @@ describe.skipIf(withoutChromium)("schedules", () => {
     const lastTick = () => card.locator("dl.facts dd").nth(3).locator("time").getAttribute("datetime");
     const first = await lastTick();
     await page.evaluate("window.sameDocument = true");
-    await page.waitForFunction((before) => document.querySelectorAll("article.schedule dl.facts dd")[3]?.querySelector("time")?.getAttribute("datetime") !== before, first, { timeout: 10_000 });
+    await page.waitForFunction(
+      (before) =>
+        document
+          .querySelectorAll("article.schedule dl.facts dd")[3]
+          ?.querySelector("time")
+          ?.getAttribute("datetime") !== before,
+      first,
+      { timeout: 10_000 },
+    );
     expect(await page.evaluate("window.sameDocument")).toBe(true);
 
     // By keyboard alone: Tab to the flow's Pause button, Enter; then the same for Resume.

@@ -10,7 +10,13 @@ import { openReadModel } from "../lib/read-model/database.ts";
 import { search } from "../services/ingress/search/queries.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { connectContext } from "../services/runtime/context.ts";
-import { type DashboardSystem, screenshotFolder, startDashboardSystem, useDashboardBrowser, withoutChromium } from "./support/dashboard.ts";
+import {
+  type DashboardSystem,
+  screenshotFolder,
+  startDashboardSystem,
+  useDashboardBrowser,
+  withoutChromium,
+} from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { useNatsServer } from "./support/nats.ts";
 import { tempDir } from "./support/temp.ts";
@@ -31,7 +37,10 @@ describe("search", () => {
       other: [{ name: "echo", type: "s.other", source: echoStep() }],
     });
     sys = await startDashboardSystem(nats, cwd);
-    const answer = await sys.post({ id: "s-ready", type: "s.note", payload: { note: "the Zanzibar release is ready" } }, "true");
+    const answer = await sys.post(
+      { id: "s-ready", type: "s.note", payload: { note: "the Zanzibar release is ready" } },
+      "true",
+    );
     runId = answer.runIds[0];
     await sys.post({ id: "s-plain", type: "s.note", payload: { note: "nothing to see" } }, "true");
     await sys.post({ id: "s-other", type: "s.other", payload: { note: "zanzibar again, another type" } }, "true");
@@ -54,7 +63,10 @@ describe("search", () => {
     const byId = await sys.get(`/search?q=${runId}`);
     expect(byId.runs[0]).toMatchObject({ id: runId, exact: true, eventId: "s-ready", flowName: "notes" });
     // A prefix of the last word finds; a word nobody wrote finds nothing.
-    expect((await sys.get("/search?q=zanzi&kind=event")).events.map((e: Json) => e.id).sort()).toEqual(["s-other", "s-ready"]);
+    expect((await sys.get("/search?q=zanzi&kind=event")).events.map((e: Json) => e.id).sort()).toEqual([
+      "s-other",
+      "s-ready",
+    ]);
     expect(await sys.get("/search?q=quetzalcoatl")).toMatchObject({ events: [], runs: [], more: false });
     // FTS syntax in q is taken as words, never as a query.
     expect((await sys.get(`/search?q=${encodeURIComponent('zanzibar" OR nothing*')}`)).events).toEqual([]);
@@ -79,25 +91,28 @@ describe("search", () => {
     }
   });
 
-  test.skipIf(withoutChromium)("the Search page: words and filters in the URL, an event by a payload word, a run by its id", async () => {
-    const watched = await visit(sys.url, "/ui/search", { width: 1200, height: 900 });
-    const { page } = watched;
-    await page.getByRole("link", { name: "Search" }).waitFor();
-    await page.fill("#s-q", "zanzibar");
-    await page.fill("#s-type", "s.note");
-    await page.keyboard.press("Enter");
-    await page.waitForSelector('tr[data-event="s-ready"]');
-    expect(new URL(page.url()).search).toBe("?q=zanzibar&type=s.note");
-    expect(await page.locator('tr[data-event="s-other"]').count()).toBe(0);
-    expect(await page.locator('tr[data-event="s-ready"] mark').innerText()).toBe("Zanzibar");
-    await screenshot(page, "search");
-    // A run by its id, at 390 px.
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${sys.url}/ui/search?q=${runId}`);
-    await page.waitForSelector(`tr[data-run="${runId}"].exact`);
-    expect(await page.locator(`tr[data-run="${runId}"] a`).getAttribute("href")).toBe(`/ui/runs/${runId}`);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await screenshot(page, "search-390");
-    await done(watched);
-  });
+  test.skipIf(withoutChromium)(
+    "the Search page: words and filters in the URL, an event by a payload word, a run by its id",
+    async () => {
+      const watched = await visit(sys.url, "/ui/search", { width: 1200, height: 900 });
+      const { page } = watched;
+      await page.getByRole("link", { name: "Search" }).waitFor();
+      await page.fill("#s-q", "zanzibar");
+      await page.fill("#s-type", "s.note");
+      await page.keyboard.press("Enter");
+      await page.waitForSelector('tr[data-event="s-ready"]');
+      expect(new URL(page.url()).search).toBe("?q=zanzibar&type=s.note");
+      expect(await page.locator('tr[data-event="s-other"]').count()).toBe(0);
+      expect(await page.locator('tr[data-event="s-ready"] mark').innerText()).toBe("Zanzibar");
+      await screenshot(page, "search");
+      // A run by its id, at 390 px.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${sys.url}/ui/search?q=${runId}`);
+      await page.waitForSelector(`tr[data-run="${runId}"].exact`);
+      expect(await page.locator(`tr[data-run="${runId}"] a`).getAttribute("href")).toBe(`/ui/runs/${runId}`);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await screenshot(page, "search-390");
+      await done(watched);
+    },
+  );
 });

@@ -7,7 +7,13 @@
  * (or a temporary folder).
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type DashboardSystem, screenshotFolder, startDashboardSystem, useDashboardBrowser, withoutChromium } from "./support/dashboard.ts";
+import {
+  type DashboardSystem,
+  screenshotFolder,
+  startDashboardSystem,
+  useDashboardBrowser,
+  withoutChromium,
+} from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { eventually, useNatsServer } from "./support/nats.ts";
 
@@ -24,9 +30,34 @@ const RELEASE_RESULT = {
   artifacts: {
     tag: "rust-v0.169.0",
     commands: [
-      { label: "ask npm whether this version is published", argv: ["npm", "view", "@peezy.tech/codex-flows@0.169.0", "version", "--json"], cwd: "/srv/bindings", exitCode: 1, durationMs: 900, stdout: "", stderr: "npm error code E404\nnpm error 404 No match found for version 0.169.0", expected: "E404: this version is not published yet" },
-      { label: "check the worktree is clean", argv: ["git", "status", "--porcelain"], cwd: "/srv/bindings", exitCode: 0, durationMs: 20, stdout: "", stderr: "" },
-      { label: "check 1 of 1", argv: ["bun", "run", "lint"], cwd: "/srv/bindings", exitCode: 3, durationMs: 1200, stdout: "", stderr: "lint failed" },
+      {
+        label: "ask npm whether this version is published",
+        argv: ["npm", "view", "@peezy.tech/codex-flows@0.169.0", "version", "--json"],
+        cwd: "/srv/bindings",
+        exitCode: 1,
+        durationMs: 900,
+        stdout: "",
+        stderr: "npm error code E404\nnpm error 404 No match found for version 0.169.0",
+        expected: "E404: this version is not published yet",
+      },
+      {
+        label: "check the worktree is clean",
+        argv: ["git", "status", "--porcelain"],
+        cwd: "/srv/bindings",
+        exitCode: 0,
+        durationMs: 20,
+        stdout: "",
+        stderr: "",
+      },
+      {
+        label: "check 1 of 1",
+        argv: ["bun", "run", "lint"],
+        cwd: "/srv/bindings",
+        exitCode: 3,
+        durationMs: 1200,
+        stdout: "",
+        stderr: "lint failed",
+      },
     ],
   },
 };
@@ -55,9 +86,22 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
       quick: [{ name: "echo", type: "v.quick", source: echoStep() }],
       failing: [{ name: "exit", type: "v.fail", source: "process.exit(1);" }],
       never: [{ name: "wait", type: "v.never", source: echoStep(), extra: 'runs_on = "nowhere"' }],
-      strict: [{ name: "check", type: "v.strict", source: echoStep(), schema: { type: "object", required: ["repo"], properties: { repo: { type: "string" } } } }],
+      strict: [
+        {
+          name: "check",
+          type: "v.strict",
+          source: echoStep(),
+          schema: { type: "object", required: ["repo"], properties: { repo: { type: "string" } } },
+        },
+      ],
       lenient: [{ name: "take", type: "v.strict", source: echoStep() }],
-      release: [{ name: "regenerate", type: "v.release", source: `console.log(${JSON.stringify(LONG_LINE)});\nconsole.log("short line after");\nconsole.log("FLOW_RESULT " + ${JSON.stringify(JSON.stringify(RELEASE_RESULT))});` }],
+      release: [
+        {
+          name: "regenerate",
+          type: "v.release",
+          source: `console.log(${JSON.stringify(LONG_LINE)});\nconsole.log("short line after");\nconsole.log("FLOW_RESULT " + ${JSON.stringify(JSON.stringify(RELEASE_RESULT))});`,
+        },
+      ],
     });
     sys = await startDashboardSystem(nats, cwd);
     await sys.post({ id: "v-never-1", type: "v.never", payload: {} });
@@ -90,22 +134,33 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     expect(replay.status).toBe(202);
     const api = await eventually(async () => {
       const answer = await sys.get("/events/v-strict-bad");
-      return answer.event.decisions.some((d: Json) => d.generation === 1) && answer.runs.length === 2 ? answer : undefined;
+      return answer.event.decisions.some((d: Json) => d.generation === 1) && answer.runs.length === 2
+        ? answer
+        : undefined;
     });
     const latest = api.event.decisions.filter((d: Json) => d.generation === 1);
-    expect(latest.filter((d: Json) => d.nearMiss).map((d: Json) => `${d.flowName}/${d.stepName}`)).toEqual(["strict/check"]);
-    expect(latest.filter((d: Json) => d.matched).map((d: Json) => `${d.flowName}/${d.stepName}`)).toEqual(["lenient/take"]);
+    expect(latest.filter((d: Json) => d.nearMiss).map((d: Json) => `${d.flowName}/${d.stepName}`)).toEqual([
+      "strict/check",
+    ]);
+    expect(latest.filter((d: Json) => d.matched).map((d: Json) => `${d.flowName}/${d.stepName}`)).toEqual([
+      "lenient/take",
+    ]);
     const others = latest.filter((d: Json) => !d.matched && !d.nearMiss).length;
     expect(others).toBe(4);
 
     const watched = await visit(sys.url, "/ui/events/v-strict-bad");
     const { page } = watched;
     await page.waitForSelector("section.generation");
-    expect(await page.locator("section.generation").evaluateAll((s) => s.map((el) => el.getAttribute("data-generation")))).toEqual(["1", "0"]);
+    expect(
+      await page.locator("section.generation").evaluateAll((s) => s.map((el) => el.getAttribute("data-generation"))),
+    ).toEqual(["1", "0"]);
     expect(await page.locator('section.generation[data-generation="1"] h3').innerText()).toContain("latest");
     const newest = page.locator('section.generation[data-generation="1"]');
     const shown = newest.locator("> .table-wrap tbody tr");
-    expect(await shown.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-step")))).toEqual(["strict/check", "lenient/take"]);
+    expect(await shown.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-step")))).toEqual([
+      "strict/check",
+      "lenient/take",
+    ]);
     expect(await shown.first().locator(".near-miss-mark").innerText()).toMatch(/near miss/i);
     expect(await shown.first().innerText()).toContain("schema: /repo must be string");
     const folded = newest.locator("details.other-decisions");
@@ -119,8 +174,12 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     // A live update (another replay, drawn without a reload) leaves what the reader unfolded open.
     expect((await fetch(`${sys.url}/events/v-strict-bad/replay`, { method: "POST" })).status).toBe(202);
     await page.waitForSelector('section.generation[data-generation="2"]', { timeout: 15_000 });
-    expect(await page.locator('section.generation[data-generation="1"] details.other-decisions').getAttribute("open")).toBe("");
-    expect(await page.locator('section.generation[data-generation="2"] details.other-decisions').getAttribute("open")).toBeNull();
+    expect(
+      await page.locator('section.generation[data-generation="1"] details.other-decisions').getAttribute("open"),
+    ).toBe("");
+    expect(
+      await page.locator('section.generation[data-generation="2"] details.other-decisions').getAttribute("open"),
+    ).toBeNull();
     await folded.locator("summary").click();
     await screenshot(page, "event-near-misses");
     await page.setViewportSize({ width: 390, height: 844 });
@@ -138,17 +197,32 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     expect(await commands.count()).toBe(3);
     expect(await commands.nth(0).getAttribute("class")).toContain("expected");
     expect(await commands.nth(0).locator(".exit").innerText()).toBe("exit 1");
-    expect(await commands.nth(0).locator(".expected-mark").innerText()).toBe("expected: E404: this version is not published yet");
+    expect(await commands.nth(0).locator(".expected-mark").innerText()).toBe(
+      "expected: E404: this version is not published yet",
+    );
     expect(await commands.nth(2).getAttribute("class")).toContain("failed");
-    const colour = (i: number) => commands.nth(i).locator(".exit").evaluate((el) => getComputedStyle(el).backgroundColor as string);
+    const colour = (i: number) =>
+      commands
+        .nth(i)
+        .locator(".exit")
+        .evaluate((el) => getComputedStyle(el).backgroundColor as string);
     expect(await colour(0)).not.toBe(await colour(2));
 
     const pane = page.locator(".live-output");
-    await page.waitForFunction(() => document.querySelector(".live-output")?.textContent.includes("short line after"), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector(".live-output")?.textContent.includes("short line after"),
+      undefined,
+      { timeout: 15_000 },
+    );
     await page.waitForSelector(".live-output .flow-result-line");
     const long = pane.locator(".line.long");
     expect(await long.count()).toBe(1);
-    const size = () => long.evaluate((el) => ({ shown: el.clientHeight as number, whole: el.scrollHeight as number, folded: el.classList.contains("folded") as boolean }));
+    const size = () =>
+      long.evaluate((el) => ({
+        shown: el.clientHeight as number,
+        whole: el.scrollHeight as number,
+        folded: el.classList.contains("folded") as boolean,
+      }));
     const before = await size();
     expect(before.folded).toBe(true);
     expect(before.shown).toBeLessThan(before.whole);
@@ -183,23 +257,40 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     const window = `since=${encodeURIComponent(overview.since)}&until=${encodeURIComponent(overview.until)}`;
     const all = await allRuns(sys, window);
     expect(Object.values(overview.totals).reduce((a: number, b) => a + (b as number), 0)).toBe(all.length);
-    for (const [status, n] of Object.entries(overview.totals)) expect({ status, n }).toEqual({ status, n: (await allRuns(sys, `${window}&effectiveStatus=${status}`)).length });
+    for (const [status, n] of Object.entries(overview.totals))
+      expect({ status, n }).toEqual({ status, n: (await allRuns(sys, `${window}&effectiveStatus=${status}`)).length });
     const summed: Record<string, number> = {};
-    for (const b of overview.buckets) for (const [s, n] of Object.entries(b.counts)) summed[s] = (summed[s] ?? 0) + (n as number);
+    for (const b of overview.buckets)
+      for (const [s, n] of Object.entries(b.counts)) summed[s] = (summed[s] ?? 0) + (n as number);
     expect(summed).toEqual(overview.totals);
 
-    expect(overview.flows.map((f: Json) => f.flow)).toEqual(["failing", "lenient", "never", "quick", "release", "strict"].filter((f) => all.some((r) => r.flowName === f)));
+    expect(overview.flows.map((f: Json) => f.flow)).toEqual(
+      ["failing", "lenient", "never", "quick", "release", "strict"].filter((f) => all.some((r) => r.flowName === f)),
+    );
     for (const flow of overview.flows) {
       const runs = all.filter((r) => r.flowName === flow.flow);
       const finished = runs.filter((r) => ["completed", "failed", "timed_out"].includes(r.status));
       const failed = finished.filter((r) => ["failed", "timed_out"].includes(r.effectiveStatus));
-      const durations = runs.map((r) => r.durationMs).filter((d): d is number => d !== null).sort((a, b) => a - b);
+      const durations = runs
+        .map((r) => r.durationMs)
+        .filter((d): d is number => d !== null)
+        .sort((a, b) => a - b);
       const rank = (p: number) => (durations.length ? durations[Math.ceil((p / 100) * durations.length) - 1] : null);
-      expect(flow).toEqual({ flow: flow.flow, runs: runs.length, finished: finished.length, failed: failed.length, failureRate: finished.length ? failed.length / finished.length : null, p50Ms: rank(50), p95Ms: rank(95) });
+      expect(flow).toEqual({
+        flow: flow.flow,
+        runs: runs.length,
+        finished: finished.length,
+        failed: failed.length,
+        failureRate: finished.length ? failed.length / finished.length : null,
+        p50Ms: rank(50),
+        p95Ms: rank(95),
+      });
     }
     expect(overview.flows.find((f: Json) => f.flow === "failing")).toMatchObject({ failed: 1, failureRate: 1 });
     const queued = await allRuns(sys, "status=queued");
-    expect(overview.queues).toEqual([{ queue: "nowhere", queued: queued.length, held: 0, oldestQueuedAt: queued.at(-1).createdAt }]);
+    expect(overview.queues).toEqual([
+      { queue: "nowhere", queued: queued.length, held: 0, oldestQueuedAt: queued.at(-1).createdAt },
+    ]);
     const bad = await fetch(`${sys.url}/overview?window=year`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as Json).error).toContain("expected hour, day or week");
@@ -210,7 +301,8 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     const { page } = watched;
     await page.waitForSelector("body[data-ready=overview]");
     const api = await sys.get("/overview?window=hour");
-    for (const [status, n] of Object.entries(api.totals)) expect(await page.locator(`.totals li[data-status="${status}"] .count`).innerText()).toBe(String(n));
+    for (const [status, n] of Object.entries(api.totals))
+      expect(await page.locator(`.totals li[data-status="${status}"] .count`).innerText()).toBe(String(n));
     expect(await page.locator("svg.chart.bars g.bar").count()).toBe(12);
     for (const flow of api.flows) {
       const row = page.locator(`tr[data-flow="${flow.flow}"] td`);
@@ -218,7 +310,9 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
       expect(await row.nth(3).innerText()).toBe(String(flow.failed));
     }
     expect(await page.locator('tr[data-flow="failing"] td.rate .value').innerText()).toBe("100%");
-    expect(await page.locator('tr[data-queue="nowhere"] td.depth .value').innerText()).toBe(String(api.queues[0].queued));
+    expect(await page.locator('tr[data-queue="nowhere"] td.depth .value').innerText()).toBe(
+      String(api.queues[0].queued),
+    );
     expect(await page.locator('.windows a[aria-current="page"]').innerText()).toBe("Last hour");
     await screenshot(page, "overview");
     await page.setViewportSize({ width: 390, height: 844 });

@@ -31,35 +31,91 @@ const RELEASE_RESULT = {
   artifacts: {
     tag: "rust-v0.169.0",
     commands: [
-      { label: "fetch upstream", command: "git fetch upstream --tags --prune", cwd: "/srv/codex", exitCode: 0, output: "From github.com:openai/codex\n * [new tag] rust-v0.169.0" },
-      { label: "rebase onto the tag", command: "git rebase rust-v0.169.0", cwd: "/srv/codex", exitCode: 1, output: "CONFLICT (content): Merge conflict in codex-rs/core/src/lib.rs" },
+      {
+        label: "fetch upstream",
+        command: "git fetch upstream --tags --prune",
+        cwd: "/srv/codex",
+        exitCode: 0,
+        output: "From github.com:openai/codex\n * [new tag] rust-v0.169.0",
+      },
+      {
+        label: "rebase onto the tag",
+        command: "git rebase rust-v0.169.0",
+        cwd: "/srv/codex",
+        exitCode: 1,
+        output: "CONFLICT (content): Merge conflict in codex-rs/core/src/lib.rs",
+      },
     ],
   },
 };
 
 function flows(): string {
   const cwd = writeFlows({
-    quick: [{ name: "gated", type: "ui.quick", source: `import { existsSync } from "node:fs";\nfor (let i = 0; i < 600 && !existsSync(${JSON.stringify(gate)}); i++) await Bun.sleep(50);\nconsole.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "released" }));` }],
-    strict: [{ name: "check", type: "ui.strict", source: echoStep(), schema: { type: "object", required: ["repo"], properties: { repo: { type: "string", description: "owner/name" } } } }],
+    quick: [
+      {
+        name: "gated",
+        type: "ui.quick",
+        source: `import { existsSync } from "node:fs";\nfor (let i = 0; i < 600 && !existsSync(${JSON.stringify(gate)}); i++) await Bun.sleep(50);\nconsole.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "released" }));`,
+      },
+    ],
+    strict: [
+      {
+        name: "check",
+        type: "ui.strict",
+        source: echoStep(),
+        schema: {
+          type: "object",
+          required: ["repo"],
+          properties: { repo: { type: "string", description: "owner/name" } },
+        },
+      },
+    ],
     slow: [{ name: "wait", type: "ui.slow", source: 'console.log("started slow");\nawait Bun.sleep(60_000);' }],
-    failing: [{ name: "exit", type: "ui.fail", source: 'console.log("attempt " + process.env.CODEX_FLOW_ATTEMPT);\nprocess.exit(1);' }],
-    release: [{ name: "rebase", type: "ui.release", source: `console.log("FLOW_RESULT " + ${JSON.stringify(JSON.stringify(RELEASE_RESULT))});` }],
+    failing: [
+      {
+        name: "exit",
+        type: "ui.fail",
+        source: 'console.log("attempt " + process.env.CODEX_FLOW_ATTEMPT);\nprocess.exit(1);',
+      },
+    ],
+    release: [
+      {
+        name: "rebase",
+        type: "ui.release",
+        source: `console.log("FLOW_RESULT " + ${JSON.stringify(JSON.stringify(RELEASE_RESULT))});`,
+      },
+    ],
   });
   mkdirSync(join(cwd, "flows", "broken"), { recursive: true });
   writeFileSync(join(cwd, "flows", "broken", "flow.toml"), 'name = "broken"\nversion = "one"\n');
   return cwd;
 }
 
-async function startDashboard(token?: string): Promise<{ url: string; post(body: object, wait?: string): Promise<any> }> {
-  const system = await startSystem(testConfig({ cwd: flows(), token, waitTimeoutMs: 10_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+async function startDashboard(
+  token?: string,
+): Promise<{ url: string; post(body: object, wait?: string): Promise<any> }> {
+  const system = await startSystem(testConfig({ cwd: flows(), token, waitTimeoutMs: 10_000 }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   nats.cleanup(() => system.stop());
   const url = system.ingressUrl!;
   return {
     url,
     async post(body, wait = "matched") {
-      const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
-      const response = await fetch(`${url}/events?wait=${wait}`, { method: "POST", headers, body: JSON.stringify(body) });
-      if (response.status !== 202) throw new Error(`POST /events answered ${response.status}: ${await response.text()}`);
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      };
+      const response = await fetch(`${url}/events?wait=${wait}`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(body),
+      });
+      if (response.status !== 202)
+        throw new Error(`POST /events answered ${response.status}: ${await response.text()}`);
       return await response.json();
     },
   };
@@ -114,7 +170,11 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     const flagged = page.locator(row(runId));
     expect(await flagged.getAttribute("class")).toContain("attention");
     expect(await flagged.innerText()).toContain("NEEDS ATTENTION");
-    const background = (selector: string) => page.locator(`${selector} td`).first().evaluate((td) => getComputedStyle(td).backgroundColor as string);
+    const background = (selector: string) =>
+      page
+        .locator(`${selector} td`)
+        .first()
+        .evaluate((td) => getComputedStyle(td).backgroundColor as string);
     const plain = await page.locator("tr[data-run]:not(.attention)").first().getAttribute("data-run");
     expect(await background(row(runId))).not.toBe(await background(row(plain!)));
     await screenshot(page, "runs-attention");
@@ -122,7 +182,11 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     await page.selectOption("#f-status", "attention");
     await page.click("form.filters button[type=submit]");
     await page.waitForURL(/needsAttention=true/);
-    await page.waitForFunction(() => document.querySelectorAll("tr[data-run]").length > 0 && [...document.querySelectorAll("tr[data-run]")].every((tr) => tr.classList.contains("attention")));
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll("tr[data-run]").length > 0 &&
+        [...document.querySelectorAll("tr[data-run]")].every((tr) => tr.classList.contains("attention")),
+    );
 
     await page.click(`${row(runId)} a[href^="/ui/runs/"]`);
     await page.waitForSelector(".attention-banner");
@@ -146,7 +210,9 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     await screenshot(page, "events");
     await page.click('tr[data-event="ui-strict-bad"] a');
     await page.waitForSelector('li[data-path="/repo"]');
-    expect(await page.locator('li[data-path="/repo"] > .schema-errors').innerText()).toContain("strict/check: must be string");
+    expect(await page.locator('li[data-path="/repo"] > .schema-errors').innerText()).toContain(
+      "strict/check: must be string",
+    );
     expect(await page.locator('tr[data-step="strict/check"]').innerText()).toContain("schema: /repo must be string");
     expect(await page.locator('tr[data-step="strict/check"] .badge').innerText()).toBe("not matched");
     await screenshot(page, "event");
@@ -157,12 +223,18 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     const { runIds } = await sys.post({ id: "ui-slow-1", type: "ui.slow", payload: {} });
     const watched = await visit(sys.url, `/ui/runs/${runIds[0]}`);
     const { page } = watched;
-    await page.waitForFunction(() => document.querySelector(".live-output")?.textContent.includes("started slow"), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector(".live-output")?.textContent.includes("started slow"),
+      undefined,
+      { timeout: 15_000 },
+    );
     await page.click("button:text('Cancel run')");
     await page.waitForSelector(".answer.ok", { timeout: 15_000 });
     expect(await page.locator(".answer").innerText()).toMatch(/^Cancel: 200, run is canceled/);
     await page.waitForFunction(() => document.querySelector(".facts .badge")?.textContent === "canceled");
-    expect(await page.locator("table:has(caption:text('Attempts')) tbody tr").first().innerText()).toContain("canceled by an operator");
+    expect(await page.locator("table:has(caption:text('Attempts')) tbody tr").first().innerText()).toContain(
+      "canceled by an operator",
+    );
     const api = (await (await fetch(`${sys.url}/runs/${runIds[0]}`)).json()) as { run: object };
     expect(api.run).toMatchObject({ status: "canceled" });
     await done(watched);
@@ -177,10 +249,20 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     await page.waitForSelector(".answer.ok", { timeout: 15_000 });
     expect(await page.locator(".answer").innerText()).toMatch(/^Retry: 202/);
     const attempts = page.locator("table:has(caption:text('Attempts')) tbody tr");
-    await page.waitForFunction(() => document.querySelectorAll("table:has(caption) tbody tr").length >= 2 && document.querySelector(".facts .badge")?.textContent === "failed", undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll("table:has(caption) tbody tr").length >= 2 &&
+        document.querySelector(".facts .badge")?.textContent === "failed",
+      undefined,
+      { timeout: 15_000 },
+    );
     expect(await attempts.count()).toBe(2);
     expect(await attempts.nth(1).locator("td").first().innerText()).toBe("2");
-    await page.waitForFunction(() => document.querySelector(".live-output")?.textContent.includes("attempt 2"), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector(".live-output")?.textContent.includes("attempt 2"),
+      undefined,
+      { timeout: 15_000 },
+    );
     await done(watched);
   });
 
@@ -192,7 +274,9 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     await page.click("button:text('Replay event')");
     await page.waitForSelector(".answer.ok");
     expect(await page.locator(".answer").innerText()).toMatch(/^Replay: 202 accepted, generation 1/);
-    await page.waitForFunction(() => document.querySelectorAll("tr[data-run]").length === 2, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-run]").length === 2, undefined, {
+      timeout: 15_000,
+    });
     await done(watched);
   });
 
@@ -201,7 +285,9 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     const { page } = watched;
     const strict = page.locator('article[aria-label="strict / check"]');
     expect(await strict.innerText()).toContain("ui.strict");
-    expect((await strict.locator(".schema li").first().innerText()).replace(/\s+/g, " ")).toMatch(/^repo required string — owner\/name/);
+    expect((await strict.locator(".schema li").first().innerText()).replace(/\s+/g, " ")).toMatch(
+      /^repo required string — owner\/name/,
+    );
     expect(await strict.innerText()).toContain("0 retries");
     expect(await page.locator(".problems").innerText()).toContain(join("broken", "flow.toml"));
     await screenshot(page, "flows");
@@ -215,7 +301,9 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     await card().getByRole("button", { name: "Pause" }).click();
     await page.waitForSelector('p.answer.ok:text("step strict/check paused")');
     await card().locator(".badge.s-paused").waitFor();
-    const listed = (await (await fetch(`${sys.url}/flows`)).json()) as { flows: { name: string; steps: { name: string; paused: boolean }[] }[] };
+    const listed = (await (await fetch(`${sys.url}/flows`)).json()) as {
+      flows: { name: string; steps: { name: string; paused: boolean }[] }[];
+    };
     expect(listed.flows.find((f) => f.name === "strict")!.steps.find((s) => s.name === "check")!.paused).toBe(true);
     await screenshot(page, "flows-paused");
     await card().getByRole("button", { name: "Resume" }).click();
@@ -262,7 +350,11 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     const stamp = page.locator(".facts time").first();
     const iso = (await stamp.getAttribute("datetime"))!;
     expect(await stamp.getAttribute("title")).toContain(new Date(iso).toISOString());
-    expect(await stamp.innerText()).toBe(await page.evaluate(`new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" }).format(new Date(${JSON.stringify(iso)}))`));
+    expect(await stamp.innerText()).toBe(
+      await page.evaluate(
+        `new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" }).format(new Date(${JSON.stringify(iso)}))`,
+      ),
+    );
     await done(watched);
   });
   test("cursor paging is in the URL: older pages follow on without repeats", async () => {
@@ -271,7 +363,11 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     const seen: string[] = [];
     for (let i = 0; i < 20; i++) {
       await page.waitForSelector("tr[data-run]");
-      seen.push(...(await page.locator("tr[data-run]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run") as string))));
+      seen.push(
+        ...(await page
+          .locator("tr[data-run]")
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run") as string))),
+      );
       const older = page.locator("a[rel=next]");
       if ((await older.count()) === 0) break;
       const before = page.url();
@@ -286,7 +382,9 @@ describe.skipIf(skip)("the dashboard without a token", () => {
   test("a failed read is shown, not swallowed: an unknown run's page says so", async () => {
     const watched = await visit(sys.url, "/ui/runs/run-000000000000000000000000");
     const { page } = watched;
-    expect(await page.locator("#page-error[role=alert]").innerText()).toContain('GET /runs/run-000000000000000000000000 failed (404): no run with id "run-000000000000000000000000"');
+    expect(await page.locator("#page-error[role=alert]").innerText()).toContain(
+      'GET /runs/run-000000000000000000000000 failed (404): no run with id "run-000000000000000000000000"',
+    );
     await done(watched, [/status of 404/]);
   });
 });
@@ -314,7 +412,9 @@ describe.skipIf(skip)("the dashboard with a token", () => {
     await page.click("button:text('Replay event')");
     await page.waitForSelector(".answer.ok");
     expect(await page.locator(".answer").innerText()).toMatch(/^Replay: 202/);
-    await page.waitForFunction(() => document.querySelectorAll("tr[data-run]").length === 2, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-run]").length === 2, undefined, {
+      timeout: 15_000,
+    });
     // The 401s before the token was given are the browser's own log lines, expected here.
     await done(watched, [/status of 401/]);
   });

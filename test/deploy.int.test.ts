@@ -16,7 +16,8 @@ setDefaultTimeout(120_000);
 const REPO = resolve(import.meta.dir, "..");
 const UNITS = join(REPO, "deploy", "systemd");
 const DEBIAN_SERVER = "/usr/sbin/nats-server";
-const CURRENT_SERVER = process.env.CODEX_FLOW_NATS_SERVER_CURRENT_BIN ?? "/usr/local/lib/codex-flows/nats-server-current/nats-server";
+const CURRENT_SERVER =
+  process.env.CODEX_FLOW_NATS_SERVER_CURRENT_BIN ?? "/usr/local/lib/codex-flows/nats-server-current/nats-server";
 const work = tempDir("codex-flows-deploy-test-");
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -41,7 +42,13 @@ describe("deploy/systemd", () => {
   test("a broken unit does not pass (the check can fail): a missing program fails it, a bad value is a warning naming the file", () => {
     const broken = join(work, "codex-flows-broken.service");
     copyFileSync(join(UNITS, "codex-flows-ingress.service"), broken);
-    writeFileSync(broken, readFileSync(broken, "utf8").replace(/^ExecStart=.*$/m, "ExecStart=/nonexistent/bun bin/flow.ts serve ingress\nType=bogus"));
+    writeFileSync(
+      broken,
+      readFileSync(broken, "utf8").replace(
+        /^ExecStart=.*$/m,
+        "ExecStart=/nonexistent/bun bin/flow.ts serve ingress\nType=bogus",
+      ),
+    );
     const { code, output } = verify([broken]);
     expect(code).not.toBe(0);
     expect(output).toContain("/nonexistent/bun is not executable");
@@ -54,25 +61,59 @@ describe("deploy/nats on both nats-server versions", () => {
     ["Debian 2.9.10", DEBIAN_SERVER],
     ["current", CURRENT_SERVER],
   ] as const) {
-    const skip = label === "current" && skipWithoutTool(existsSync(binary), `the current nats-server (${binary})`, "scripts/install-nats-server-current.sh");
-    test.skipIf(skip)(`${label} (${binary}): every config passes nats-server -t (2.9.10: without its sync_interval line), and a single server and a 3-node cluster start from them (bun deploy/check.ts)`, async () => {
-      if (!existsSync(binary)) throw new Error(`${binary} not found: ${label === "current" ? "run scripts/install-nats-server-current.sh" : "apt-get install nats-server"}`);
-      const version = Bun.spawnSync([binary, "--version"]).stdout.toString().trim();
-      const child = Bun.spawn([process.execPath, "deploy/check.ts"], { cwd: REPO, env: { ...process.env, NATS_SERVER_BIN: binary, CODEX_FLOW_LOG: "warn" }, stdout: "pipe", stderr: "pipe" });
-      const timer = setTimeout(() => child.kill("SIGKILL"), 100_000);
-      const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-      clearTimeout(timer);
-      console.log(`${version}: ${stdout.split("\n").filter((l) => l.startsWith("ok")).length} checks passed`);
-      expect({ code, failures: stdout.split("\n").filter((l) => l.startsWith("FAIL")), stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, failures: [], stderr: "" });
-      // As shipped they set sync_interval: always (docs/durability.md); 2.9.10 refuses that line alone.
-      const files = [join(REPO, "deploy", "nats", "single.conf"), ...[1, 2, 3].map((n) => join(REPO, "deploy", "nats", "cluster", `node-${n}.conf`))];
-      for (const file of files) {
-        expect(stdout).toContain(label === "current" ? `ok   nats-server -c ${file} -t\n` : `ok   nats-server 2.9.10 -c ${file} -t refuses sync_interval alone; without that line (docs/durability.md) it passes`);
-      }
-      for (const server of ["single", "cluster nats-1", "cluster nats-2", "cluster nats-3"]) {
-        expect(stdout).toContain(`ok   ${server}: /varz jetstream.config.sync_always ${label === "current" ? "true" : "undefined (nats-server 2.9.10)"}`);
-      }
-      expect(stdout).toContain("deploy check: all passed");
-    });
+    const skip =
+      label === "current" &&
+      skipWithoutTool(
+        existsSync(binary),
+        `the current nats-server (${binary})`,
+        "scripts/install-nats-server-current.sh",
+      );
+    test.skipIf(skip)(
+      `${label} (${binary}): every config passes nats-server -t (2.9.10: without its sync_interval line), and a single server and a 3-node cluster start from them (bun deploy/check.ts)`,
+      async () => {
+        if (!existsSync(binary))
+          throw new Error(
+            `${binary} not found: ${label === "current" ? "run scripts/install-nats-server-current.sh" : "apt-get install nats-server"}`,
+          );
+        const version = Bun.spawnSync([binary, "--version"]).stdout.toString().trim();
+        const child = Bun.spawn([process.execPath, "deploy/check.ts"], {
+          cwd: REPO,
+          env: { ...process.env, NATS_SERVER_BIN: binary, CODEX_FLOW_LOG: "warn" },
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 100_000);
+        const [stdout, stderr, code] = await Promise.all([
+          new Response(child.stdout).text(),
+          new Response(child.stderr).text(),
+          child.exited,
+        ]);
+        clearTimeout(timer);
+        console.log(`${version}: ${stdout.split("\n").filter((l) => l.startsWith("ok")).length} checks passed`);
+        expect({
+          code,
+          failures: stdout.split("\n").filter((l) => l.startsWith("FAIL")),
+          stderr: code === 0 ? "" : stderr,
+        }).toEqual({ code: 0, failures: [], stderr: "" });
+        // As shipped they set sync_interval: always (docs/durability.md); 2.9.10 refuses that line alone.
+        const files = [
+          join(REPO, "deploy", "nats", "single.conf"),
+          ...[1, 2, 3].map((n) => join(REPO, "deploy", "nats", "cluster", `node-${n}.conf`)),
+        ];
+        for (const file of files) {
+          expect(stdout).toContain(
+            label === "current"
+              ? `ok   nats-server -c ${file} -t\n`
+              : `ok   nats-server 2.9.10 -c ${file} -t refuses sync_interval alone; without that line (docs/durability.md) it passes`,
+          );
+        }
+        for (const server of ["single", "cluster nats-1", "cluster nats-2", "cluster nats-3"]) {
+          expect(stdout).toContain(
+            `ok   ${server}: /varz jetstream.config.sync_always ${label === "current" ? "true" : "undefined (nats-server 2.9.10)"}`,
+          );
+        }
+        expect(stdout).toContain("deploy check: all passed");
+      },
+    );
   }
 });

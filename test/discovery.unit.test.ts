@@ -33,7 +33,11 @@ describe("discoverFlows", () => {
   });
 
   test("given flows in both directories, when discovering, then they are listed sorted by name", () => {
-    const cwd = workspace({ ...flow("flows/zeta", "zeta"), ...flow(".codex/flows/beta", "beta"), ...flow("flows/alpha", "alpha") });
+    const cwd = workspace({
+      ...flow("flows/zeta", "zeta"),
+      ...flow(".codex/flows/beta", "beta"),
+      ...flow("flows/alpha", "alpha"),
+    });
     const found = discoverFlows(cwd);
     expect(found.problems).toEqual([]);
     expect(found.flows.map((f) => f.name)).toEqual(["alpha", "beta", "zeta"]);
@@ -50,12 +54,20 @@ describe("discoverFlows", () => {
   });
 
   test("given one broken manifest among good ones, when discovering, then the others load and each of its problems names the path, field and line", () => {
-    const cwd = workspace({ ...flow("flows/a", "a"), "flows/b/flow.toml": 'name = "b"\nversion = "two"\n', ...flow("flows/c", "c") });
+    const cwd = workspace({
+      ...flow("flows/a", "a"),
+      "flows/b/flow.toml": 'name = "b"\nversion = "two"\n',
+      ...flow("flows/c", "c"),
+    });
     const found = discoverFlows(cwd);
     const manifest = join(cwd, "flows/b/flow.toml");
     expect(found.flows.map((f) => f.name)).toEqual(["a", "c"]);
     expect(found.problems).toEqual([
-      { path: manifest, flow: "b", message: `${manifest}: version: expected an integer >= 1, got string "two" (line 2)` },
+      {
+        path: manifest,
+        flow: "b",
+        message: `${manifest}: version: expected an integer >= 1, got string "two" (line 2)`,
+      },
       { path: manifest, flow: "b", message: `${manifest}: steps: expected at least one [[steps]] table, got nothing` },
     ]);
   });
@@ -64,7 +76,7 @@ describe("discoverFlows", () => {
     const cwd = workspace({ "flows/a/flow.toml": flow("flows/a", "a")["flows/a/flow.toml"] ?? "" });
     const found = discoverFlows(cwd);
     expect(found.flows).toEqual([]);
-    expect(found.problems[0]?.message).toContain("steps[0].script: script \"run.ts\" not found");
+    expect(found.problems[0]?.message).toContain('steps[0].script: script "run.ts" not found');
   });
 
   test("given a broken .codex copy and a working flows copy, when discovering, then the working copy is used and the broken one reported", () => {
@@ -80,12 +92,19 @@ describe("discoverFlows", () => {
     const found = discoverFlows(cwd);
     expect(found.flows.map((f) => f.root)).toEqual([join(cwd, "flows/one")]);
     expect(found.problems).toEqual([
-      { path: join(cwd, "flows/two/flow.toml"), message: `duplicate flow name "same", already declared by ${join(cwd, "flows/one/flow.toml")}` },
+      {
+        path: join(cwd, "flows/two/flow.toml"),
+        message: `duplicate flow name "same", already declared by ${join(cwd, "flows/one/flow.toml")}`,
+      },
     ]);
   });
 
   test("given folders without a manifest, stray files and a symlinked flow, when discovering, then only flow folders count", () => {
-    const cwd = workspace({ "flows/README.md": "notes", "flows/empty/.keep": "", ...flow("elsewhere/linked", "linked") });
+    const cwd = workspace({
+      "flows/README.md": "notes",
+      "flows/empty/.keep": "",
+      ...flow("elsewhere/linked", "linked"),
+    });
     symlinkSync(join(cwd, "elsewhere/linked"), join(cwd, "flows/linked"));
     const found = discoverFlows(cwd);
     expect(found.flows.map((f) => f.name)).toEqual(["linked"]);
@@ -93,7 +112,12 @@ describe("discoverFlows", () => {
   });
 
   test("given a script or a schema that is a symlink leading out of the flow folder, when discovering, then the flow is refused naming the field and the target", () => {
-    const cwd = workspace({ ...flow("flows/sneaky", "sneaky"), "secret.txt": "s3cret", "flows/schemed/flow.toml": `name = "schemed"\n[[steps]]\nname = "s"\nrunner = "bun"\nscript = "run.ts"\n[steps.trigger]\ntype = "t.x"\nschema = "schema.json"\n`, "flows/schemed/run.ts": "" });
+    const cwd = workspace({
+      ...flow("flows/sneaky", "sneaky"),
+      "secret.txt": "s3cret",
+      "flows/schemed/flow.toml": `name = "schemed"\n[[steps]]\nname = "s"\nrunner = "bun"\nscript = "run.ts"\n[steps.trigger]\ntype = "t.x"\nschema = "schema.json"\n`,
+      "flows/schemed/run.ts": "",
+    });
     rmSync(join(cwd, "flows/sneaky/run.ts"));
     symlinkSync(join(cwd, "secret.txt"), join(cwd, "flows/sneaky/run.ts"));
     symlinkSync("../../secret.txt", join(cwd, "flows/schemed/schema.json"));
@@ -101,8 +125,16 @@ describe("discoverFlows", () => {
     expect(found.flows).toEqual([]);
     const real = realpathSync(cwd);
     expect(found.problems).toEqual([
-      { path: join(cwd, "flows/schemed/flow.toml"), flow: "schemed", message: `${join(cwd, "flows/schemed/flow.toml")}: steps[0].trigger.schema: "schema.json" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/schemed` },
-      { path: join(cwd, "flows/sneaky/flow.toml"), flow: "sneaky", message: `${join(cwd, "flows/sneaky/flow.toml")}: steps[0].script: "run.ts" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/sneaky` },
+      {
+        path: join(cwd, "flows/schemed/flow.toml"),
+        flow: "schemed",
+        message: `${join(cwd, "flows/schemed/flow.toml")}: steps[0].trigger.schema: "schema.json" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/schemed`,
+      },
+      {
+        path: join(cwd, "flows/sneaky/flow.toml"),
+        flow: "sneaky",
+        message: `${join(cwd, "flows/sneaky/flow.toml")}: steps[0].script: "run.ts" resolves through a symlink to ${real}/secret.txt, outside the flow folder ${real}/flows/sneaky`,
+      },
     ]);
   });
 
@@ -115,14 +147,22 @@ describe("discoverFlows", () => {
     const found = discoverFlows(cwd);
     expect(found.flows.map((f) => f.name)).toEqual(["near"]);
     const manifest = join(cwd, "flows/away/flow.toml");
-    expect(found.problems).toEqual([{ path: manifest, message: `${manifest}: the flow folder resolves through a symlink to ${realpathSync(join(outside, "away"))}, outside the working directory ${realpathSync(cwd)}` }]);
+    expect(found.problems).toEqual([
+      {
+        path: manifest,
+        message: `${manifest}: the flow folder resolves through a symlink to ${realpathSync(join(outside, "away"))}, outside the working directory ${realpathSync(cwd)}`,
+      },
+    ]);
   });
 
   test("given this repository, when discovering, then example-flow loads and its sample event matches its greet step", async () => {
     const repo = resolve(import.meta.dir, "..");
     const example = discoverFlows(repo).flows.find((f) => f.name === "example-flow");
     expect(example?.config).toEqual({ greeting: "hello" });
-    const parsed = parseFlowEvent(await Bun.file(join(repo, "flows/example-flow/events/greet.json")).json(), new Date(0));
+    const parsed = parseFlowEvent(
+      await Bun.file(join(repo, "flows/example-flow/events/greet.json")).json(),
+      new Date(0),
+    );
     if (!parsed.ok) throw new Error(parsed.errors.join("; "));
     const index = compileTriggers(example ? [example] : []);
     expect(index.problems).toEqual([]);

@@ -12,16 +12,26 @@ let dataDir: string;
 
 // No tmpfs (no root): a threshold of the whole disk makes any disk holding files low.
 beforeAll(async () => {
-  const config = testConfig({ cwd: writeFlows({ demo: [{ name: "a", type: "demo.tick", source: echoStep() }] }), diskMinFreeBytes: Number.MAX_SAFE_INTEGER, diskMinFreePercent: 100 });
+  const config = testConfig({
+    cwd: writeFlows({ demo: [{ name: "a", type: "demo.tick", source: echoStep() }] }),
+    diskMinFreeBytes: Number.MAX_SAFE_INTEGER,
+    diskMinFreePercent: 100,
+  });
   dataDir = config.dataDir;
   const fs = statfsSync(dataDir);
-  if (fs.bavail >= fs.blocks) throw new Error(`${dataDir}: an empty file system, never below a threshold of its whole size`);
+  if (fs.bavail >= fs.blocks)
+    throw new Error(`${dataDir}: an empty file system, never below a threshold of its whole size`);
   system = await startSystem(config, nats.url, ["ingress", "projector"]);
   url = system.ingressUrl!;
 });
 afterAll(() => system?.stop());
 
-const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+const post = (path: string, body: unknown) =>
+  fetch(`${url}${path}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
 
 describe("the disk guard at the ingress", () => {
   test("given the read model's disk below the threshold, then POST /events and /flow-events answer 507 with Retry-After, naming the directory and its free space", async () => {
@@ -29,7 +39,11 @@ describe("the disk guard at the ingress", () => {
       const response = await post(path, { id: `low${path}`, type: "demo.tick", payload: {} });
       expect(response.status).toBe(507);
       expect(response.headers.get("retry-after")).toBe("30");
-      expect((await json(response)).error).toMatch(new RegExp(`^the read model's disk is low: [\\d.]+ [KMGT]i?B free under ${dataDir}, below the threshold of .*; nothing was accepted, retry once space is freed$`));
+      expect((await json(response)).error).toMatch(
+        new RegExp(
+          `^the read model's disk is low: [\\d.]+ [KMGT]i?B free under ${dataDir}, below the threshold of .*; nothing was accepted, retry once space is freed$`,
+        ),
+      );
     }
   });
 
@@ -48,10 +62,21 @@ describe("the disk guard at the ingress", () => {
     expect(health.reason).toStartWith(`the read model's disk is low: `);
     expect(health.nats.connected).toBe(true);
     expect(health.disk.low).toBe(true);
-    expect(health.disk.dirs).toEqual([{ role: "read model", dir: dataDir, freeBytes: expect.any(Number), totalBytes: expect.any(Number), thresholdBytes: health.disk.dirs[0].totalBytes, low: true }]);
+    expect(health.disk.dirs).toEqual([
+      {
+        role: "read model",
+        dir: dataDir,
+        freeBytes: expect.any(Number),
+        totalBytes: expect.any(Number),
+        thresholdBytes: health.disk.dirs[0].totalBytes,
+        low: true,
+      },
+    ]);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain(`codex_flows_disk_low{dir="${dataDir}",role="read model"} 1`);
-    expect(metrics).toMatch(new RegExp(`codex_flows_disk_free_bytes\\{dir="${dataDir}",role="read model"\\} [1-9]\\d*`));
+    expect(metrics).toMatch(
+      new RegExp(`codex_flows_disk_free_bytes\\{dir="${dataDir}",role="read model"\\} [1-9]\\d*`),
+    );
     expect(metrics).toContain('codex_flows_events_rejected_total{status="507"} 2');
   });
 });

@@ -4,7 +4,12 @@ import { decideDisk, formatBytes, lowDiskMessage, thresholdBytes, unreadableDisk
 
 const GiB = 1024 ** 3;
 const defaults = { minFreeBytes: GiB, minFreePercent: 5 };
-const reading = (freeBytes: number, totalBytes: number) => ({ role: "read model", dir: "/srv/data", freeBytes, totalBytes });
+const reading = (freeBytes: number, totalBytes: number) => ({
+  role: "read model",
+  dir: "/srv/data",
+  freeBytes,
+  totalBytes,
+});
 
 describe("the disk guard's decision", () => {
   test("given a large disk, then the default asks for 1 GiB free", () => {
@@ -25,17 +30,30 @@ describe("the disk guard's decision", () => {
   });
 
   test("given a low disk, then the message names its role, directory, free space and threshold, and the variables to change", () => {
-    const message = lowDiskMessage(decideDisk(reading(1_200_000, 8 * 1024 ** 2), { minFreeBytes: 2 * 1024 ** 2, minFreePercent: 100 }));
-    expect(message).toBe("the read model's disk is low: 1.1 MiB free under /srv/data, below the threshold of 2.0 MiB (CODEX_FLOW_DISK_MIN_FREE_BYTES / CODEX_FLOW_DISK_MIN_FREE_PERCENT)");
+    const message = lowDiskMessage(
+      decideDisk(reading(1_200_000, 8 * 1024 ** 2), { minFreeBytes: 2 * 1024 ** 2, minFreePercent: 100 }),
+    );
+    expect(message).toBe(
+      "the read model's disk is low: 1.1 MiB free under /srv/data, below the threshold of 2.0 MiB (CODEX_FLOW_DISK_MIN_FREE_BYTES / CODEX_FLOW_DISK_MIN_FREE_PERCENT)",
+    );
   });
 
   test("given a directory statfs cannot read, then it is reported with the error and never low", () => {
-    const state = unreadableDisk({ role: "NATS store", dir: "/gone" }, new Error("ENOENT: no such file or directory"), defaults);
+    const state = unreadableDisk(
+      { role: "NATS store", dir: "/gone" },
+      new Error("ENOENT: no such file or directory"),
+      defaults,
+    );
     expect(state).toMatchObject({ low: false, freeBytes: null, error: "ENOENT: no such file or directory" });
   });
 
   test("bytes read as a person reads them", () => {
-    expect([formatBytes(512), formatBytes(1536), formatBytes(5 * GiB), formatBytes(3 * 1024 * GiB)]).toEqual(["512 B", "1.5 KiB", "5.0 GiB", "3.0 TiB"]);
+    expect([formatBytes(512), formatBytes(1536), formatBytes(5 * GiB), formatBytes(3 * 1024 * GiB)]).toEqual([
+      "512 B",
+      "1.5 KiB",
+      "5.0 GiB",
+      "3.0 TiB",
+    ]);
   });
 });
 

@@ -18,24 +18,56 @@ const readInput = `const input = JSON.parse(await Bun.stdin.text()); const paylo
 beforeAll(async () => {
   cwd = writeFlows({
     durable: [
-      { name: "flaky", type: "t.flaky", extra: "retries = 3\nretry_backoff_ms = [50, 100]", source: `${readInput}
+      {
+        name: "flaky",
+        type: "t.flaky",
+        extra: "retries = 3\nretry_backoff_ms = [50, 100]",
+        source: `${readInput}
 if (Number(process.env.CODEX_FLOW_ATTEMPT) < 3) { console.error("not yet"); process.exit(1); }
-${result(`{ status: "completed", message: "attempt " + process.env.CODEX_FLOW_ATTEMPT }`)}` },
-      { name: "verdict", type: "t.verdict", extra: "retries = 3\nretry_backoff_ms = 10", source: result(`{ status: "failed", message: "the step says no" }`) },
-      { name: "slowpoke", type: "t.timeout", timeoutMs: 300, extra: "retries = 1\nretry_backoff_ms = 10", source: "await Bun.sleep(10_000);" },
-      { name: "sleeper", type: "t.sleep", source: `${readInput}
+${result(`{ status: "completed", message: "attempt " + process.env.CODEX_FLOW_ATTEMPT }`)}`,
+      },
+      {
+        name: "verdict",
+        type: "t.verdict",
+        extra: "retries = 3\nretry_backoff_ms = 10",
+        source: result(`{ status: "failed", message: "the step says no" }`),
+      },
+      {
+        name: "slowpoke",
+        type: "t.timeout",
+        timeoutMs: 300,
+        extra: "retries = 1\nretry_backoff_ms = 10",
+        source: "await Bun.sleep(10_000);",
+      },
+      {
+        name: "sleeper",
+        type: "t.sleep",
+        source: `${readInput}
 const child = Bun.spawn(["sleep", "300"]);
 await Bun.write(payload.pidFile, JSON.stringify({ step: process.pid, grandchild: child.pid }));
-await Bun.sleep(60_000);` },
-      { name: "echo", type: "t.echo", source: `${readInput}
-${result(`{ status: "completed", replay: process.env.CODEX_FLOW_REPLAY ?? null, attempt: process.env.CODEX_FLOW_ATTEMPT }`)}` },
+await Bun.sleep(60_000);`,
+      },
+      {
+        name: "echo",
+        type: "t.echo",
+        source: `${readInput}
+${result(`{ status: "completed", replay: process.env.CODEX_FLOW_REPLAY ?? null, attempt: process.env.CODEX_FLOW_ATTEMPT }`)}`,
+      },
       { name: "gpu-only", type: "t.gpu", extra: 'runs_on = "gpu"', source: result(`{ status: "completed" }`) },
     ],
     chain: [
-      { name: "first", type: "chain.a", source: `${readInput}
-${result(`{ status: "changed", next: [{ type: "chain.b", payload: { from: input.flow.event.id } }] }`)}` },
+      {
+        name: "first",
+        type: "chain.a",
+        source: `${readInput}
+${result(`{ status: "changed", next: [{ type: "chain.b", payload: { from: input.flow.event.id } }] }`)}`,
+      },
       { name: "second", type: "chain.b", source: result(`{ status: "completed" }`) },
-      { name: "forever", type: "chain.loop", source: result(`{ status: "completed", next: [{ type: "chain.loop" }] }`) },
+      {
+        name: "forever",
+        type: "chain.loop",
+        source: result(`{ status: "completed", next: [{ type: "chain.loop" }] }`),
+      },
     ],
   });
   const config = testConfig({ cwd, ackWaitMs: 2_000 });
@@ -45,24 +77,47 @@ ${result(`{ status: "changed", next: [{ type: "chain.b", payload: { from: input.
 });
 
 async function fire(id: string, type: string, payload: unknown = {}, wait = "true") {
-  const response = await fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type, payload }) });
+  const response = await fetch(`${url}/events?wait=${wait}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ id, type, payload }),
+  });
   expect(response.status).toBe(202);
   return await json(response);
 }
 const getRun = async (id: string) => (await json(fetch(`${url}/runs/${encodeURIComponent(id)}`))).run;
-const post = (path: string, body: unknown = {}) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown = {}) =>
+  fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 
 describe("retries", () => {
   test("a step that fails twice with retries = 3 completes on attempt 3, and every attempt is recorded", async () => {
     const answer = await fire("retry-1", "t.flaky");
     const [run] = answer.runs;
-    expect(run).toMatchObject({ status: "completed", attempt: 3, result: { status: "completed", message: "attempt 3" } });
-    expect(run.attempts.map((a: { status: string; exitCode: number }) => [a.status, a.exitCode])).toEqual([["failed", 1], ["failed", 1], ["completed", 0]]);
+    expect(run).toMatchObject({
+      status: "completed",
+      attempt: 3,
+      result: { status: "completed", message: "attempt 3" },
+    });
+    expect(run.attempts.map((a: { status: string; exitCode: number }) => [a.status, a.exitCode])).toEqual([
+      ["failed", 1],
+      ["failed", 1],
+      ["completed", 0],
+    ]);
   });
 
   test("a FLOW_RESULT of failed is the step's verdict: not retried, and it needs attention", async () => {
     const [run] = (await fire("verdict-1", "t.verdict")).runs;
-    expect(run).toMatchObject({ status: "completed", resultStatus: "failed", effectiveStatus: "failed", needsAttention: true, attempt: 1 });
+    expect(run).toMatchObject({
+      status: "completed",
+      resultStatus: "failed",
+      effectiveStatus: "failed",
+      needsAttention: true,
+      attempt: 1,
+    });
   });
 
   test("a timeout is retried, and the run ends timed_out when the retries are spent", async () => {
@@ -78,14 +133,19 @@ describe("cancel", () => {
     const pidFile = join(cwd, "sleeper.pids");
     const answer = await fire("cancel-running", "t.sleep", { pidFile }, "matched");
     const runId = answer.runIds[0];
-    const pids = await eventually(() => existsSync(pidFile) && JSON.parse(readFileSync(pidFile, "utf8")), 10_000, "the step to start");
+    const pids = await eventually(
+      () => existsSync(pidFile) && JSON.parse(readFileSync(pidFile, "utf8")),
+      10_000,
+      "the step to start",
+    );
     const started = Date.now();
     const response = await post(`/runs/${runId}/cancel`);
     expect(response.status).toBe(200);
     const { run } = await json(response);
     expect(run.status).toBe("canceled");
     expect(Date.now() - started).toBeLessThan(2_000);
-    for (const pid of [pids.step, pids.grandchild]) await eventually(() => !isRunning(pid), 3_000, `process ${pid} to be gone`);
+    for (const pid of [pids.step, pids.grandchild])
+      await eventually(() => !isRunning(pid), 3_000, `process ${pid} to be gone`);
   });
 
   test("a queued run never starts, and cancelling again or an unknown run is answered clearly", async () => {

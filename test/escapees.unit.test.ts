@@ -13,12 +13,22 @@ describe("the pids handed out since a step started", () => {
 
   test("given the pids wrapped past pid_max, then the stretch runs on from the bottom", () => {
     const since = pidsSince({ ...start, pid: 32_700 }, { lastPid: 350, forks: 100_200, pidMax: 32_768 })!;
-    expect([32_699, 32_700, 32_767, 300, 350, 351, 5_000].map(since)).toEqual([false, true, true, true, true, false, false]);
+    expect([32_699, 32_700, 32_767, 300, 350, 351, 5_000].map(since)).toEqual([
+      false,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
   test("given as many forks as pid_max since the start, or a count that cannot be read, then every pid is a candidate", () => {
     expect(pidsSince(start, { lastPid: 5_040, forks: 100_000 + 32_768, pidMax: 32_768 })).toBeUndefined();
-    expect(pidsSince({ ...start, forks: undefined }, { lastPid: 5_040, forks: 100_040, pidMax: 32_768 })).toBeUndefined();
+    expect(
+      pidsSince({ ...start, forks: undefined }, { lastPid: 5_040, forks: 100_040, pidMax: 32_768 }),
+    ).toBeUndefined();
     expect(pidsSince(start, { lastPid: undefined, forks: 100_040, pidMax: 32_768 })).toBeUndefined();
   });
 
@@ -31,7 +41,11 @@ describe("the pids handed out since a step started", () => {
     const after = sleeper();
     for (const p of [before, step, after]) p.kill("SIGKILL");
     const forks = Number(/^processes (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))![1]);
-    const onStretch = pidsSince(since, { lastPid: read("/proc/sys/kernel/ns_last_pid"), forks, pidMax: read("/proc/sys/kernel/pid_max") })!;
+    const onStretch = pidsSince(since, {
+      lastPid: read("/proc/sys/kernel/ns_last_pid"),
+      forks,
+      pidMax: read("/proc/sys/kernel/pid_max"),
+    })!;
     expect([before.pid, step.pid, after.pid].map(onStretch)).toEqual([false, true, true]);
   });
 });

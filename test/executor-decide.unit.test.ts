@@ -27,9 +27,19 @@ const delivery = spec((when: When, given: Given) =>
 );
 
 const stored = (seq: number, message: FlowMessage) => ({ seq, message });
-const cancelAt = (seq: number) => stored(seq, { v: 1, kind: "run.cancel", runId: RUN, requestedAt: T0, reason: "operator" } satisfies RunCancelRequested);
+const cancelAt = (seq: number) =>
+  stored(seq, {
+    v: 1,
+    kind: "run.cancel",
+    runId: RUN,
+    requestedAt: T0,
+    reason: "operator",
+  } satisfies RunCancelRequested);
 const nothingRecorded: Given = { found: STEP };
-const gaveUp = { kind: "giveUp" as const, error: "gave up: the last 3 attempts ended without a result (their executors stopped mid-step)" };
+const gaveUp = {
+  kind: "giveUp" as const,
+  error: "gave up: the last 3 attempts ended without a result (their executors stopped mid-step)",
+};
 const run = (lastFinished?: ReturnType<typeof finished>) => ({ kind: "run" as const, found: STEP, lastFinished });
 
 describe("executor decideAttempt", () => {
@@ -38,32 +48,53 @@ describe("executor decideAttempt", () => {
   });
 
   test("given the run finished with no retry pending, when it is delivered again, then it is skipped", () => {
-    delivery.given({ ...nothingRecorded, finished: stored(9, finished(RUN, 1)) }).when({ attempt: 2 }).then({ kind: "skip", reason: "attempt 1 already finished" });
+    delivery
+      .given({ ...nothingRecorded, finished: stored(9, finished(RUN, 1)) })
+      .when({ attempt: 2 })
+      .then({ kind: "skip", reason: "attempt 1 already finished" });
   });
 
   test("given the run finished with a retry pending, when the retry is delivered, then it runs and knows the last record (its failures)", () => {
     const retrying = finished(RUN, 1, { status: "failed", failures: 1, retryInMs: 2_000 });
-    delivery.given({ ...nothingRecorded, finished: stored(9, retrying) }).when({ attempt: 2 }).then(run(retrying));
+    delivery
+      .given({ ...nothingRecorded, finished: stored(9, retrying) })
+      .when({ attempt: 2 })
+      .then(run(retrying));
   });
 
   test("given a finish of an attempt before the command's base (an earlier try, then flow retry), when the new command is delivered, then it runs as if nothing finished", () => {
-    delivery.given({ ...nothingRecorded, finished: stored(9, finished(RUN, 1)) }).when({ attempt: 2, attemptBase: 1 }).then(run());
+    delivery
+      .given({ ...nothingRecorded, finished: stored(9, finished(RUN, 1)) })
+      .when({ attempt: 2, attemptBase: 1 })
+      .then(run());
   });
 
   test("given a cancel stored after the command, when the command is delivered, then the attempt is recorded canceled", () => {
-    delivery.given({ ...nothingRecorded, cancel: cancelAt(COMMAND_SEQ + 1) }).when({ attempt: 1 }).then({ kind: "cancel", error: "canceled before it started" });
+    delivery
+      .given({ ...nothingRecorded, cancel: cancelAt(COMMAND_SEQ + 1) })
+      .when({ attempt: 1 })
+      .then({ kind: "cancel", error: "canceled before it started" });
   });
 
   test("given a cancel older than the command (a run queued again after it), when the command is delivered, then the step runs", () => {
-    delivery.given({ ...nothingRecorded, cancel: cancelAt(COMMAND_SEQ - 1) }).when({ attempt: 1 }).then(run());
+    delivery
+      .given({ ...nothingRecorded, cancel: cancelAt(COMMAND_SEQ - 1) })
+      .when({ attempt: 1 })
+      .then(run());
   });
 
   test("given nothing recorded, when the attempt was aborted by a cancel while it waited, then it is recorded canceled, even if it was also fenced", () => {
-    delivery.given(nothingRecorded).when({ attempt: 1, aborted: "cancel", fenced: true }).then({ kind: "cancel", error: "canceled before it started" });
+    delivery
+      .given(nothingRecorded)
+      .when({ attempt: 1, aborted: "cancel", fenced: true })
+      .then({ kind: "cancel", error: "canceled before it started" });
   });
 
   test("given the run finished, when a cancel also came, then it is skipped: a finished run is not canceled again", () => {
-    delivery.given({ ...nothingRecorded, finished: stored(9, finished(RUN, 1)), cancel: cancelAt(10) }).when({ attempt: 2 }).then({ kind: "skip", reason: "attempt 1 already finished" });
+    delivery
+      .given({ ...nothingRecorded, finished: stored(9, finished(RUN, 1)), cancel: cancelAt(10) })
+      .when({ attempt: 2 })
+      .then({ kind: "skip", reason: "attempt 1 already finished" });
   });
 
   test("given nothing recorded, when the executor shuts down, then the delivery is handed back, even if it was also fenced", () => {
@@ -71,7 +102,10 @@ describe("executor decideAttempt", () => {
   });
 
   test("given nothing recorded, when the lease was given up before the step started, then the delivery is abandoned", () => {
-    delivery.given(nothingRecorded).when({ attempt: 1, fenced: true }).then({ kind: "abandon", reason: "fenced before the step started" });
+    delivery
+      .given(nothingRecorded)
+      .when({ attempt: 1, fenced: true })
+      .then({ kind: "abandon", reason: "fenced before the step started" });
   });
 
   test("given no result for the last attempts, when exactly maxLostAttempts (3) ended without one, then it gives up; one fewer still runs", () => {
@@ -81,8 +115,14 @@ describe("executor decideAttempt", () => {
 
   test("given a retry pending after attempt 2, when attempts after it were lost, then only those count toward giving up", () => {
     const retrying = finished(RUN, 2, { status: "failed", failures: 2, retryInMs: 1_000 });
-    delivery.given({ ...nothingRecorded, finished: stored(9, retrying) }).when({ attempt: 5 }).then(run(retrying));
-    delivery.given({ ...nothingRecorded, finished: stored(9, retrying) }).when({ attempt: 6 }).then(gaveUp);
+    delivery
+      .given({ ...nothingRecorded, finished: stored(9, retrying) })
+      .when({ attempt: 5 })
+      .then(run(retrying));
+    delivery
+      .given({ ...nothingRecorded, finished: stored(9, retrying) })
+      .when({ attempt: 6 })
+      .then(gaveUp);
   });
 
   test("given a command retried from attempt 5 (its base), when attempts after the base were lost, then attempts before the base do not count", () => {
@@ -91,7 +131,10 @@ describe("executor decideAttempt", () => {
   });
 
   test("given the catalog has no such step on this host, when the command is delivered, then the attempt is recorded failed, naming flow, step and host", () => {
-    delivery.given({ found: undefined }).when({ attempt: 1 }).then({ kind: "giveUp", error: 'flow "bindings" has no step "regenerate" on host host-a' });
+    delivery
+      .given({ found: undefined })
+      .when({ attempt: 1 })
+      .then({ kind: "giveUp", error: 'flow "bindings" has no step "regenerate" on host host-a' });
   });
 
   test("given too many lost attempts and no such step, when delivered, then the lost attempts are the reason given", () => {

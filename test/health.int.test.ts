@@ -24,17 +24,27 @@ test("given a connected ingress, when JetStream stops answering, then /healthz i
   // A stopped server keeps the TCP connection (the client still counts itself connected) while
   // nothing answers: as nats-server 2.9.10 behaved with its store's disk full.
   process.kill(nats.server.pid, "SIGSTOP");
-  const frozen = await eventually(async () => {
-    const answer = await healthz();
-    return answer.status === 503 ? answer : undefined;
-  }, 20_000, "/healthz to say 503");
+  const frozen = await eventually(
+    async () => {
+      const answer = await healthz();
+      return answer.status === 503 ? answer : undefined;
+    },
+    20_000,
+    "/healthz to say 503",
+  );
   expect(frozen.body).toMatchObject({ ok: false, nats: { connected: true, jetstream: false } });
-  expect(frozen.body.reason).toBe(`JetStream stream info for ${config.stream} failed: no answer within ${STREAM_PROBE_TIMEOUT_MS} ms`);
+  expect(frozen.body.reason).toBe(
+    `JetStream stream info for ${config.stream} failed: no answer within ${STREAM_PROBE_TIMEOUT_MS} ms`,
+  );
 
   resume();
-  const back = await eventually(async () => {
-    const answer = await healthz();
-    return answer.status === 200 ? answer : undefined;
-  }, 20_000, "/healthz to say 200 again");
+  const back = await eventually(
+    async () => {
+      const answer = await healthz();
+      return answer.status === 200 ? answer : undefined;
+    },
+    20_000,
+    "/healthz to say 200 again",
+  );
   expect(back.body).toMatchObject({ ok: true, nats: { connected: true, jetstream: true } });
 });

@@ -16,13 +16,21 @@ const cli = useProcesses();
 let server: EmbeddedNats | undefined;
 afterAll(async () => await server?.stop());
 
-const post = (url: string, id: string) => fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type: "demo.ping", payload: { id } }) });
+const post = (url: string, id: string) =>
+  fetch(`${url}/events`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ id, type: "demo.ping", payload: { id } }),
+  });
 
 describe("flow serve ingress started while NATS is down", () => {
   test("given a spool, then it listens, answers 202 spooled, /healthz says why it is degraded, reads work, other writes are 503; once NATS is up the spool drains into the stream", async () => {
     const port = await freePort();
     const natsUrl = `nats://127.0.0.1:${port}`;
-    const env = await serviceEnv(natsUrl, { CODEX_FLOW_INGRESS_SPOOL: join(tempDir("codex-flows-spool-"), "spool"), CODEX_FLOW_MATCH_WAIT_MS: "0" });
+    const env = await serviceEnv(natsUrl, {
+      CODEX_FLOW_INGRESS_SPOOL: join(tempDir("codex-flows-spool-"), "spool"),
+      CODEX_FLOW_MATCH_WAIT_MS: "0",
+    });
     const proc = cli.start(["serve", "ingress"], { env });
     const url = await ingressUrlOf(proc);
     const first = await post(url, "early-1");
@@ -47,10 +55,16 @@ describe("flow serve ingress started while NATS is down", () => {
     expect(events.status).toBe(200);
     expect((await fetch(`${url}/events/early-1`)).status).toBe(404);
     // A write that is not an event has no spool: 503, Retry-After, and why.
-    const purge = await fetch(`${url}/purge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ before: "2020-01-01" }) });
+    const purge = await fetch(`${url}/purge`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ before: "2020-01-01" }),
+    });
     expect(purge.status).toBe(503);
     expect(purge.headers.get("retry-after")).toMatch(/^\d+$/);
-    expect((await json(purge)).error).toMatch(/^JetStream is unavailable \(no connection to NATS since .*cannot connect to NATS at .*; nothing was accepted, retry later$/);
+    expect((await json(purge)).error).toMatch(
+      /^JetStream is unavailable \(no connection to NATS since .*cannot connect to NATS at .*; nothing was accepted, retry later$/,
+    );
     expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^codex_flows_nats_connected 0$/m);
 
     server = await startNatsServer({ port, storeDir: tempDir("codex-flows-nats-") });
@@ -68,11 +82,15 @@ describe("flow serve ingress started while NATS is down", () => {
   });
 
   test("given a spool and NATS still down, then SIGTERM stops it at once (exit 0), its dialling with it", async () => {
-    const env = await serviceEnv(`nats://127.0.0.1:${await freePort()}`, { CODEX_FLOW_INGRESS_SPOOL: join(tempDir("codex-flows-spool-"), "spool") });
+    const env = await serviceEnv(`nats://127.0.0.1:${await freePort()}`, {
+      CODEX_FLOW_INGRESS_SPOOL: join(tempDir("codex-flows-spool-"), "spool"),
+    });
     const proc = cli.start(["serve", "ingress"], { env });
     const url = await ingressUrlOf(proc);
     expect(await json(post(url, "before-stop"))).toMatchObject({ spooled: true });
-    await proc.waitForLine("the ingress runs without NATS meanwhile (events go to its spool); trying again every 1000 ms");
+    await proc.waitForLine(
+      "the ingress runs without NATS meanwhile (events go to its spool); trying again every 1000 ms",
+    );
     const asked = Date.now();
     proc.signal("SIGTERM");
     expect(await proc.exit(10_000)).toBe(0);

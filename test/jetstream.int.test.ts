@@ -31,7 +31,11 @@ describe("stream and consumer provisioning", () => {
   test("given a stream made with other settings, then ensureStream brings ours back and keeps the messages", async () => {
     const config = testConfig();
     const jsm = await manager();
-    await jsm.streams.add({ name: config.stream, subjects: [`${config.subjectPrefix}.>`], duplicate_window: 5_000_000_000 });
+    await jsm.streams.add({
+      name: config.stream,
+      subjects: [`${config.subjectPrefix}.>`],
+      duplicate_window: 5_000_000_000,
+    });
     const nc = await connect({ servers: nats.url });
     nats.cleanup(() => nc.close());
     nc.publish(`${config.subjectPrefix}.events.x`, "{}");
@@ -49,7 +53,11 @@ describe("stream and consumer provisioning", () => {
     const jsm = await manager();
     await ensureStream(jsm, config);
     const spec = { durable: "matcher", filterSubject: `${config.subjectPrefix}.events.>`, ackWaitMs: 30_000 };
-    await Promise.all([ensureConsumer(jsm, config.stream, spec), ensureConsumer(jsm, config.stream, spec), ensureConsumer(jsm, config.stream, spec)]);
+    await Promise.all([
+      ensureConsumer(jsm, config.stream, spec),
+      ensureConsumer(jsm, config.stream, spec),
+      ensureConsumer(jsm, config.stream, spec),
+    ]);
     await ensureConsumer(jsm, config.stream, { ...spec, ackWaitMs: 10_000 });
     const info = await jsm.consumers.info(config.stream, "matcher");
     expect(info.config.ack_wait).toBe(10_000 * 1_000_000);

@@ -10,7 +10,11 @@ const LEDGER = resolve(import.meta.dir, "../services/executor/ledger.ts");
 const LOG = resolve(import.meta.dir, "../lib/log.ts");
 
 /** A stand-in executor process: starts a step in its own process group (with a grandchild), records it, waits. */
-async function executorWithStep(dataDir: string, guarded = false, leaseMs = 60_000): Promise<{ executor: Bun.Subprocess; step: number; grandchild: number }> {
+async function executorWithStep(
+  dataDir: string,
+  guarded = false,
+  leaseMs = 60_000,
+): Promise<{ executor: Bun.Subprocess; step: number; grandchild: number }> {
   const executor = Bun.spawn(
     [
       process.execPath,

@@ -18,8 +18,10 @@ const BUDGET = 2 * 1024 * 1024;
 let system: RunningSystem;
 let url: string;
 
-const post = (body: string, query = "") => fetch(`${url}/events${query}`, { method: "POST", headers: { "content-type": "application/json" }, body });
-const nested = (id: string, depth: number) => `{"id":"${id}","type":"note.posted","payload":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
+const post = (body: string, query = "") =>
+  fetch(`${url}/events${query}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+const nested = (id: string, depth: number) =>
+  `{"id":"${id}","type":"note.posted","payload":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
 
 beforeAll(async () => {
   const cwd = writeFlows({
@@ -28,7 +30,11 @@ beforeAll(async () => {
     tree: [{ name: "split", type: "tree.node", source: SPLIT }],
     bulk: [{ name: "make", type: "bulk.make", source: BULK }],
   });
-  system = await startSystem(testConfig({ cwd, maxNextEvents: 5, maxChainEvents: 6, responseBudgetBytes: BUDGET }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  system = await startSystem(
+    testConfig({ cwd, maxNextEvents: 5, maxChainEvents: 6, responseBudgetBytes: BUDGET }),
+    nats.url,
+    ["ingress", "matcher", "executor", "projector"],
+  );
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
@@ -60,29 +66,38 @@ describe("fan-out limits (item 5)", () => {
     const [run] = answer.runs;
     expect(run.status).toBe("completed");
     expect(run.nextEventIds).toHaveLength(5);
-    expect(run.error).toBe("next events cut: the result asked for 8, 5 started, 3 not started: one result may start at most 5 (CODEX_FLOW_MAX_NEXT_EVENTS)");
+    expect(run.error).toBe(
+      "next events cut: the result asked for 8, 5 started, 3 not started: one result may start at most 5 (CODEX_FLOW_MAX_NEXT_EVENTS)",
+    );
     expect(run.needsAttention).toBe(true);
   });
 
   test("a chain that doubles at every step starts 6 events in all (CODEX_FLOW_MAX_CHAIN_EVENTS=6), and its last runs say why", async () => {
     expect((await post(JSON.stringify({ id: "tree-root", type: "tree.node" }))).status).toBe(202);
-    const runs = await eventually(async () => {
-      const page = await json(fetch(`${url}/runs?step=split&limit=100`));
-      const done = page.runs.filter((r: { status: string }) => r.status === "completed");
-      return done.length >= 7 && page.runs.length === done.length && page.runs;
-    }, 30_000, "the tree's runs");
+    const runs = await eventually(
+      async () => {
+        const page = await json(fetch(`${url}/runs?step=split&limit=100`));
+        const done = page.runs.filter((r: { status: string }) => r.status === "completed");
+        return done.length >= 7 && page.runs.length === done.length && page.runs;
+      },
+      30_000,
+      "the tree's runs",
+    );
     const events = await json(fetch(`${url}/events?type=tree.node&limit=100`));
     expect(events.events).toHaveLength(7);
     expect(runs).toHaveLength(7);
     const cut = runs.filter((r: { error: string | null }) => r.error?.includes("CODEX_FLOW_MAX_CHAIN_EVENTS"));
     expect(cut).toHaveLength(4);
-    expect(cut[0].error).toBe("next events cut: the result asked for 2, 0 started, 2 not started: this run may start only 0 more of its chain's 6 events (CODEX_FLOW_MAX_CHAIN_EVENTS)");
+    expect(cut[0].error).toBe(
+      "next events cut: the result asked for 2, 0 started, 2 not started: this run may start only 0 more of its chain's 6 events (CODEX_FLOW_MAX_CHAIN_EVENTS)",
+    );
   });
 });
 
 describe("response budget (item 11)", () => {
   test("12 runs with 500 KB results: GET /runs stays within the budget, elides the rest with a link, and GET /runs/:id gives the whole result", async () => {
-    for (let i = 0; i < 12; i++) expect((await post(JSON.stringify({ id: `bulk-${i}`, type: "bulk.make" }), "?wait=true")).status).toBe(202);
+    for (let i = 0; i < 12; i++)
+      expect((await post(JSON.stringify({ id: `bulk-${i}`, type: "bulk.make" }), "?wait=true")).status).toBe(202);
     const text = await (await fetch(`${url}/runs?step=make&limit=100`)).text();
     expect(text.length).toBeLessThan(BUDGET + 256 * 1024);
     const { runs } = JSON.parse(text);
@@ -95,7 +110,12 @@ describe("response budget (item 11)", () => {
     expect(whole.length).toBe(Math.floor(BUDGET / elided[0].elided.bytes));
     expect(runs.slice(0, whole.length)).toEqual(whole);
     expect(whole[0].result.message).toHaveLength(500_000);
-    expect(elided[0]).toMatchObject({ result: null, stdout: "", effectiveStatus: "completed", elided: { fields: ["result", "stdout", "stderr"], href: `/runs/${elided[0].id}` } });
+    expect(elided[0]).toMatchObject({
+      result: null,
+      stdout: "",
+      effectiveStatus: "completed",
+      elided: { fields: ["result", "stdout", "stderr"], href: `/runs/${elided[0].id}` },
+    });
     expect(elided[0].elided.bytes).toBeGreaterThan(500_000);
 
     const { run } = await json(fetch(`${url}${elided[0].elided.href}`));

@@ -23,7 +23,8 @@ describe("nestsDeeperThan", () => {
 describe("ResultLineMeter", () => {
   test("given a result line split across chunks, even inside its prefix, when fed, then its JSON's size is known without keeping it", () => {
     const meter = new ResultLineMeter();
-    for (const piece of ["noise\nFLOW_RE", "SULT {\"st", "atus\":\"completed\"}", "\nafter\n"]) meter.push(Buffer.from(piece));
+    for (const piece of ["noise\nFLOW_RE", 'SULT {"st', 'atus":"completed"}', "\nafter\n"])
+      meter.push(Buffer.from(piece));
     expect(meter.lastResultBytes).toBe('{"status":"completed"}'.length);
   });
 
@@ -37,7 +38,10 @@ describe("ResultLineMeter", () => {
 
 describe("chainedEvents budget", () => {
   const limits: ChainLimits = { maxDepth: 20, maxNext: 10, maxChainEvents: 50 };
-  const result = (n: number) => ({ status: "completed" as const, next: Array.from({ length: n }, () => ({ type: "tree.node" })) });
+  const result = (n: number) => ({
+    status: "completed" as const,
+    next: Array.from({ length: n }, () => ({ type: "tree.node" })),
+  });
 
   test("given a chain in which every result asks for 3 more, when it runs to the end, then it starts at most the budget in all", () => {
     let total = 0;
@@ -45,14 +49,26 @@ describe("chainedEvents budget", () => {
     for (let depth = 0; frontier.length > 0 && depth < 30; depth++) {
       const next = frontier.flatMap((c) => chainedEvents(result(3), c, T0, limits).events);
       total += next.length;
-      frontier = next.map((e, i) => ({ ...command(`run-${depth}-${i}`, e.event), chainDepth: e.chain!.depth, ...(e.chain!.budget !== undefined ? { chainBudget: e.chain!.budget } : {}) }));
+      frontier = next.map((e, i) => ({
+        ...command(`run-${depth}-${i}`, e.event),
+        chainDepth: e.chain!.depth,
+        ...(e.chain!.budget !== undefined ? { chainBudget: e.chain!.budget } : {}),
+      }));
     }
     expect(total).toBeGreaterThan(0);
     expect(total).toBeLessThanOrEqual(limits.maxChainEvents);
   });
 
   // Issue 18 item 7: every event matches three steps; each run asks for `asks` more events.
-  const threeSteps = { match: () => ["a", "b", "c"].map((name) => ({ flow: { name: "fan", version: 1 }, step: { name, runner: "bun", policy: { runsOn: undefined, concurrency: undefined } }, matched: true, reasons: [] })) } as never;
+  const threeSteps = {
+    match: () =>
+      ["a", "b", "c"].map((name) => ({
+        flow: { name: "fan", version: 1 },
+        step: { name, runner: "bun", policy: { runsOn: undefined, concurrency: undefined } },
+        matched: true,
+        reasons: [],
+      })),
+  } as never;
   const wholeChain = (asks: number, chainLimits: ChainLimits) => {
     let events = 0;
     let runs = 0;
@@ -92,7 +108,9 @@ describe("chainedEvents budget", () => {
   test("given a result asking for more than one result may start, then the first ones start and the cut is named", () => {
     const chained = chainedEvents(result(12), command("run-a"), T0, limits);
     expect(chained.events).toHaveLength(10);
-    expect(chained.problems).toEqual(["next events cut: the result asked for 12, 10 started, 2 not started: one result may start at most 10 (CODEX_FLOW_MAX_NEXT_EVENTS)"]);
+    expect(chained.problems).toEqual([
+      "next events cut: the result asked for 12, 10 started, 2 not started: one result may start at most 10 (CODEX_FLOW_MAX_NEXT_EVENTS)",
+    ]);
   });
 });
 
@@ -106,7 +124,16 @@ describe("utf8Pieces", () => {
 });
 
 describe("fitDecision", () => {
-  const index = { match: () => [{ flow: { name: "f", version: 1 }, step: { name: "s", runner: "bun", policy: { runsOn: undefined, concurrency: undefined } }, matched: true, reasons: [] }] } as never;
+  const index = {
+    match: () => [
+      {
+        flow: { name: "f", version: 1 },
+        step: { name: "s", runner: "bun", policy: { runsOn: undefined, concurrency: undefined } },
+        matched: true,
+        reasons: [],
+      },
+    ],
+  } as never;
 
   test("given a command over the limit, when fitted, then it is not sent and the step's decision says why", () => {
     const decision = decide(accepted(anEvent({ payload: { blob: "x".repeat(5_000) } })), index, T0);
@@ -115,7 +142,11 @@ describe("fitDecision", () => {
     const [d] = JSON.parse(fitted.matched).decisions;
     expect(d.matched).toBe(false);
     expect(d.runId).toBeUndefined();
-    expect(d.reasons.at(-1)).toMatch(new RegExp(`^not started: its run\\.step command would be \\d+ bytes, over the limit of ${4_000 - ENVELOPE_ALLOWANCE} `));
+    expect(d.reasons.at(-1)).toMatch(
+      new RegExp(
+        `^not started: its run\\.step command would be \\d+ bytes, over the limit of ${4_000 - ENVELOPE_ALLOWANCE} `,
+      ),
+    );
   });
 
   test("given a command that fits, when fitted, then it is sent unchanged", () => {
@@ -126,7 +157,12 @@ describe("fitDecision", () => {
 
 describe("a FlowEvent's length limits count code points, as JSON Schema (and the OpenAPI document) does", () => {
   test("given 40 mathematical letters (80 UTF-16 units) as occurredAt, when parsed, then it fits the limit of 64; 65 of them do not", () => {
-    expect(parseFlowEvent({ id: "a", type: "x.y", occurredAt: "𝕿".repeat(40) }, new Date())).toMatchObject({ ok: true });
-    expect(parseFlowEvent({ id: "a", type: "x.y", occurredAt: "𝕿".repeat(65) }, new Date())).toEqual({ ok: false, errors: ["occurredAt: expected string length less or equal to 64"] });
+    expect(parseFlowEvent({ id: "a", type: "x.y", occurredAt: "𝕿".repeat(40) }, new Date())).toMatchObject({
+      ok: true,
+    });
+    expect(parseFlowEvent({ id: "a", type: "x.y", occurredAt: "𝕿".repeat(65) }, new Date())).toEqual({
+      ok: false,
+      errors: ["occurredAt: expected string length less or equal to 64"],
+    });
   });
 });

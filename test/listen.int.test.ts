@@ -17,5 +17,7 @@ test("the API binds its port alone: a second ingress (or any SO_REUSEPORT binder
   expect(second!.message).toContain(`port ${port}`);
   expect(second!.message).toContain("--port");
   expect(second!.message).not.toContain("\n");
-  expect(() => Bun.serve({ hostname: "127.0.0.1", port, reusePort: true, fetch: () => new Response("hijack") })).toThrow();
+  expect(() =>
+    Bun.serve({ hostname: "127.0.0.1", port, reusePort: true, fetch: () => new Response("hijack") }),
+  ).toThrow();
 });

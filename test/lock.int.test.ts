@@ -36,10 +36,19 @@ for await (const bytes of Bun.stdin.stream()) {
   }
 }`;
 
-type Contender = { child: Bun.Subprocess<"pipe", "pipe", "inherit">; next(): Promise<string>; send(line: string): void };
+type Contender = {
+  child: Bun.Subprocess<"pipe", "pipe", "inherit">;
+  next(): Promise<string>;
+  send(line: string): void;
+};
 
 function contender(dir: string): Contender {
-  const child = Bun.spawn([process.execPath, "-e", CONTENDER], { env: { ...process.env, LOCK_DIR: dir }, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn([process.execPath, "-e", CONTENDER], {
+    env: { ...process.env, LOCK_DIR: dir },
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const reader = child.stdout.getReader();
   const lines: string[] = [];
   let rest = "";
@@ -78,7 +87,10 @@ test("given a stale lock (its holder died), when two processes race to take it o
     let doubles = 0;
     const rounds = 60;
     for (let round = 0; round < rounds; round++) {
-      writeFileSync(path, `${JSON.stringify({ pid: dead, host: hostname(), command: "died", since: new Date().toISOString() })}\n`);
+      writeFileSync(
+        path,
+        `${JSON.stringify({ pid: dead, host: hostname(), command: "died", since: new Date().toISOString() })}\n`,
+      );
       const at = Date.now() + 30;
       a.send(`go ${at}`);
       b.send(`go ${at}`);

@@ -7,14 +7,38 @@ import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 setDefaultTimeout(90_000);
 const nats = useNatsServer();
 let url: string;
-const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) =>
+  fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 
 beforeAll(async () => {
   const cwd = writeFlows({
-    slow: [{ name: "quiet", type: "slow.quiet", timeoutMs: 60_000, source: 'await Bun.sleep(33_000);\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");' }],
-    talk: [{ name: "count", type: "talk.count", source: 'for (let i = 1; i <= 4; i++) { console.log("tick " + i); await Bun.sleep(1_100); }\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");' }],
+    slow: [
+      {
+        name: "quiet",
+        type: "slow.quiet",
+        timeoutMs: 60_000,
+        source: 'await Bun.sleep(33_000);\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");',
+      },
+    ],
+    talk: [
+      {
+        name: "count",
+        type: "talk.count",
+        source:
+          'for (let i = 1; i <= 4; i++) { console.log("tick " + i); await Bun.sleep(1_100); }\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");',
+      },
+    ],
   });
-  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 45_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 45_000 }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
@@ -29,7 +53,9 @@ describe("waits up to the configured limit complete", () => {
     expect(idleTimeoutSeconds(45_000)).toBeGreaterThan(45);
     const waiting = post("/events?wait=true", { id: "quiet-1", type: "slow.quiet" });
     const { runs } = await eventually(async () => {
-      const page = (await (await fetch(`${url}/runs?eventId=quiet-1`)).json()) as { runs: { id: string; status: string }[] };
+      const page = (await (await fetch(`${url}/runs?eventId=quiet-1`)).json()) as {
+        runs: { id: string; status: string }[];
+      };
       return page.runs[0]?.status === "running" ? page : undefined;
     });
     const stream = fetch(`${url}/runs/${runs[0]!.id}/output`, { headers: { accept: "text/event-stream" } });
@@ -44,13 +70,21 @@ describe("waits up to the configured limit complete", () => {
   });
 
   test("Last-Event-ID resumes a run's output after the last event seen, without repeats", async () => {
-    const { runIds } = (await (await post("/events?wait=true", { id: "talk-1", type: "talk.count" })).json()) as { runIds: string[] };
+    const { runIds } = (await (await post("/events?wait=true", { id: "talk-1", type: "talk.count" })).json()) as {
+      runIds: string[];
+    };
     const all = await frames(await fetch(`${url}/runs/${runIds[0]}/output`));
     const outputs = all.filter((f) => f.includes("event: output") && f.startsWith("id: "));
     expect(outputs.length).toBeGreaterThanOrEqual(2);
     const firstId = outputs[0]!.match(/^id: (.*)$/m)![1]!;
-    const resumed = await frames(await fetch(`${url}/runs/${runIds[0]}/output`, { headers: { "last-event-id": firstId } }));
-    const text = (list: string[]) => list.filter((f) => f.includes("event: output")).map((f) => f.match(/^data: (.*)$/m)![1]).join("");
+    const resumed = await frames(
+      await fetch(`${url}/runs/${runIds[0]}/output`, { headers: { "last-event-id": firstId } }),
+    );
+    const text = (list: string[]) =>
+      list
+        .filter((f) => f.includes("event: output"))
+        .map((f) => f.match(/^data: (.*)$/m)![1])
+        .join("");
     expect(text(resumed)).toBe(text(all.slice(all.indexOf(outputs[0]!) + 1)));
     expect(text(resumed)).not.toContain("tick 1\\n");
   });

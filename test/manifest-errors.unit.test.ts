@@ -49,11 +49,15 @@ describe("a manifest's errors", () => {
       ["steps[0].timeout_ms", 9],
       ["steps[1].trigger.type", 18],
     ]);
-    expect(errors[1]!.message).toBe(`${PATH}: steps[0].runner: expected one of "bun", "code-mode", got string "python" (line 7)`);
+    expect(errors[1]!.message).toBe(
+      `${PATH}: steps[0].runner: expected one of "bun", "code-mode", got string "python" (line 7)`,
+    );
   });
 
   test("given a key that is missing, when parsed, then the line is its table's", () => {
-    const errors = errorsOf('name = "demo"\n\n[[steps]]\nname = "one"\nrunner = "bun"\n\n[steps.trigger]\ntype = "demo.go"\n');
+    const errors = errorsOf(
+      'name = "demo"\n\n[[steps]]\nname = "one"\nrunner = "bun"\n\n[steps.trigger]\ntype = "demo.go"\n',
+    );
     expect(errors.map((e) => [e.field, e.line])).toEqual([["steps[0].script", 3]]);
   });
 
@@ -66,7 +70,8 @@ describe("a manifest's errors", () => {
   });
 
   test("fieldLine follows arrays of tables, sub-tables, dotted keys and inline tables; none for what is not there", () => {
-    const text = '[[steps]]\nname = "a"\n[[steps]]\nname = "b"\n[steps.trigger]\ntype = "x"\n[config]\nnested.key = 1\n[[schedules]]\nevent = { type = "t" }\n';
+    const text =
+      '[[steps]]\nname = "a"\n[[steps]]\nname = "b"\n[steps.trigger]\ntype = "x"\n[config]\nnested.key = 1\n[[schedules]]\nevent = { type = "t" }\n';
     expect(fieldLine(text, "steps[1].name")).toBe(4);
     expect(fieldLine(text, "steps[1].trigger.type")).toBe(6);
     expect(fieldLine(text, "steps[0].trigger")).toBe(1);
@@ -80,7 +85,12 @@ describe("a manifest's errors", () => {
     mkdirSync(join(cwd, "flows", "demo", "exec"), { recursive: true });
     writeFileSync(join(cwd, "flows", "demo", "flow.toml"), BROKEN);
     const { problems } = discoverFlows(cwd);
-    expect(problems.map((p) => p.message.match(/: (\S+): .*\(line (\d+)\)$/)?.slice(1))).toEqual([["colour", "3"], ["steps[0].runner", "7"], ["steps[0].timeout_ms", "9"], ["steps[1].trigger.type", "18"]]);
+    expect(problems.map((p) => p.message.match(/: (\S+): .*\(line (\d+)\)$/)?.slice(1))).toEqual([
+      ["colour", "3"],
+      ["steps[0].runner", "7"],
+      ["steps[0].timeout_ms", "9"],
+      ["steps[1].trigger.type", "18"],
+    ]);
   });
 });
 
@@ -91,12 +101,20 @@ describe("a trigger schema's regular expression", () => {
     mkdirSync(join(root, "exec"), { recursive: true });
     mkdirSync(join(root, "schemas"), { recursive: true });
     writeFileSync(join(root, "exec", "go.ts"), "");
-    writeFileSync(join(root, "schemas", "go.json"), JSON.stringify({ type: "object", properties: { tag: { type: "string", pattern: "^v[0-9" } } }));
-    writeFileSync(join(root, "flow.toml"), 'name = "demo"\n[[steps]]\nname = "go"\nrunner = "bun"\nscript = "exec/go.ts"\n[steps.trigger]\ntype = "demo.go"\nschema = "schemas/go.json"\n');
+    writeFileSync(
+      join(root, "schemas", "go.json"),
+      JSON.stringify({ type: "object", properties: { tag: { type: "string", pattern: "^v[0-9" } } }),
+    );
+    writeFileSync(
+      join(root, "flow.toml"),
+      'name = "demo"\n[[steps]]\nname = "go"\nrunner = "bun"\nscript = "exec/go.ts"\n[steps.trigger]\ntype = "demo.go"\nschema = "schemas/go.json"\n',
+    );
     const discovery = discoverFlows(cwd);
     const { problems } = compileTriggers(discovery.flows, discovery.problems);
     const message = problems.map((p) => p.message).join("\n");
-    expect(message).toContain(`trigger schema unusable: an invalid regular expression at /properties/tag/pattern "^v[0-9" (Invalid regular expression: `);
+    expect(message).toContain(
+      `trigger schema unusable: an invalid regular expression at /properties/tag/pattern "^v[0-9" (Invalid regular expression: `,
+    );
     expect(message).not.toContain("not valid JSON");
   });
 });

@@ -13,7 +13,16 @@ const NOW = "2026-11-23T10:00:00.100Z";
 
 function flow(name: string, steps: string[]): Flow {
   const root = `/flows/${name}`;
-  const stepOf = (s: string): FlowStep => ({ name: s, runner: "bun", script: `exec/${s}.ts`, scriptPath: `${root}/exec/${s}.ts`, timeoutMs: 300_000, workingDirectory: root, trigger: { type: "upstream.release" }, policy: DEFAULT_STEP_POLICY });
+  const stepOf = (s: string): FlowStep => ({
+    name: s,
+    runner: "bun",
+    script: `exec/${s}.ts`,
+    scriptPath: `${root}/exec/${s}.ts`,
+    timeoutMs: 300_000,
+    workingDirectory: root,
+    trigger: { type: "upstream.release" },
+    policy: DEFAULT_STEP_POLICY,
+  });
   return { name, version: 3, config: {}, steps: steps.map(stepOf), root, manifestPath: `${root}/flow.toml` };
 }
 
@@ -24,11 +33,21 @@ function indexOf(matches: (f: Flow) => StepMatch[]) {
 }
 
 describe("matcher decide", () => {
-  const index = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: f.name === "bindings", reasons: f.name === "bindings" ? [] : ["schema: /repo must be string"] })));
+  const index = indexOf((f) =>
+    f.steps.map((step) => ({
+      flow: f,
+      step,
+      matched: f.name === "bindings",
+      reasons: f.name === "bindings" ? [] : ["schema: /repo must be string"],
+    })),
+  );
 
   test("given an event two steps match, then two commands on the shared queue and a decision for every step", () => {
     const { matched, commands } = decide(accepted(), index, NOW);
-    expect(commands.map((c) => `${c.flow}/${c.step}@${c.queue}`)).toEqual(["bindings/regenerate@any", "bindings/publish@any"]);
+    expect(commands.map((c) => `${c.flow}/${c.step}@${c.queue}`)).toEqual([
+      "bindings/regenerate@any",
+      "bindings/publish@any",
+    ]);
     expect(commands.every((c) => c.event.id === anEvent().id && c.createdAt === NOW && c.flowVersion === 3)).toBe(true);
     expect(matched.decisions.map((d) => [d.step, d.matched, d.reasons])).toEqual([
       ["regenerate", true, []],
@@ -56,7 +75,11 @@ describe("matcher decide", () => {
 
   test("given a replay limited to one flow (flow replay --flow fork), then only that flow's steps get commands; the others' are recorded as not replayed", () => {
     const all = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: true, reasons: [] })));
-    const { matched, commands } = decide(accepted(anEvent(), { replay: { generation: 1, requestedAt: NOW, flow: "fork" } }), all, NOW);
+    const { matched, commands } = decide(
+      accepted(anEvent(), { replay: { generation: 1, requestedAt: NOW, flow: "fork" } }),
+      all,
+      NOW,
+    );
     expect(commands.map((c) => `${c.flow}/${c.step}`)).toEqual(["fork/rebase"]);
     expect(matched.decisions.map((d) => [d.flow, d.step, d.matched, d.runId !== undefined, d.reasons])).toEqual([
       ["bindings", "regenerate", false, false, ['not replayed: this replay is limited to flow "fork"']],
@@ -66,7 +89,14 @@ describe("matcher decide", () => {
   });
 
   test("given an event no step matches, then no command and every step's reason is kept", () => {
-    const none = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: false, reasons: ['type differs: step wants "upstream.release", event is "other"'] })));
+    const none = indexOf((f) =>
+      f.steps.map((step) => ({
+        flow: f,
+        step,
+        matched: false,
+        reasons: ['type differs: step wants "upstream.release", event is "other"'],
+      })),
+    );
     const { matched, commands } = decide(accepted(anEvent({ type: "other" })), none, NOW);
     expect(commands).toEqual([]);
     expect(matched.decisions).toHaveLength(3);
@@ -77,22 +107,39 @@ describe("matcher decide", () => {
 // Issue 18, item 8: a debounced run's deferred message is sized before publishing, and a give-up never denies a published run.
 describe("debounced runs over the limit, and giving up", () => {
   const index = indexOf((f) => f.steps.map((step) => ({ flow: f, step, matched: f.name === "bindings", reasons: [] })));
-  const byKey = (key: string) => (command: RunStep) => (command.step === "publish" ? deferredRun(command, { ms: 1_000, key }, NOW, 7) : undefined);
+  const byKey = (key: string) => (command: RunStep) =>
+    command.step === "publish" ? deferredRun(command, { ms: 1_000, key }, NOW, 7) : undefined;
 
   test("given a debounced step whose key is the event's large payload, when fitted, then its run is refused once with the sizes and the other step's command is kept", () => {
-    const decision = decide(accepted(anEvent({ payload: { repo: "openai/codex", blob: "x".repeat(30_000) } })), index, NOW);
+    const decision = decide(
+      accepted(anEvent({ payload: { repo: "openai/codex", blob: "x".repeat(30_000) } })),
+      index,
+      NOW,
+    );
     const fitted = fitDecision(decision, 50_000, byKey("payload.blob"));
     expect(fitted.commands.map((c) => [c.command.step, c.deferred !== undefined])).toEqual([["regenerate", false]]);
     const publish = JSON.parse(fitted.matched).decisions.find((d: StepDecision) => d.step === "publish");
     expect(publish).toMatchObject({ matched: false });
     expect(publish.runId).toBeUndefined();
-    expect(publish.reasons.at(-1)).toMatch(/^not started: its run\.deferred message \(the run waiting out its debounce, with a debounce key of 30000 bytes\) would be \d+ bytes, over the limit of 50000 /);
+    expect(publish.reasons.at(-1)).toMatch(
+      /^not started: its run\.deferred message \(the run waiting out its debounce, with a debounce key of 30000 bytes\) would be \d+ bytes, over the limit of 50000 /,
+    );
   });
 
   test("given a debounced step with a short key, when fitted, then its deferred message is ready to publish, carrying its event's stream sequence", () => {
-    const fitted = fitDecision(decide(accepted(anEvent({ payload: { repo: "openai/codex" } })), index, NOW), 1_000_000, byKey("payload.repo"));
+    const fitted = fitDecision(
+      decide(accepted(anEvent({ payload: { repo: "openai/codex" } })), index, NOW),
+      1_000_000,
+      byKey("payload.repo"),
+    );
     const deferred = fitted.commands.find((c) => c.command.step === "publish")!.deferred!;
-    expect(deferred.message).toMatchObject({ kind: "run.deferred", key: "openai/codex", eventSeq: 7, debounceMs: 1_000, arrivedAt: NOW });
+    expect(deferred.message).toMatchObject({
+      kind: "run.deferred",
+      key: "openai/codex",
+      eventSeq: 7,
+      debounceMs: 1_000,
+      arrivedAt: NOW,
+    });
     expect(JSON.parse(deferred.body)).toEqual(deferred.message);
   });
 
@@ -102,7 +149,12 @@ describe("debounced runs over the limit, and giving up", () => {
     const given = giveUpDecision(matched, new Set([regenerate!.runId!]), "after 30 deliveries: boom");
     expect(given.cancel).toEqual([publish!.runId!]);
     expect(given.matched.decisions.map((d) => [d.step, d.matched, d.runId, d.reasons.at(-1)])).toEqual([
-      ["regenerate", true, regenerate!.runId, "the matcher gave up after 30 deliveries: boom, after this run was published"],
+      [
+        "regenerate",
+        true,
+        regenerate!.runId,
+        "the matcher gave up after 30 deliveries: boom, after this run was published",
+      ],
       ["publish", false, undefined, "not started: the matcher gave up after 30 deliveries: boom"],
       ["rebase", false, undefined, undefined],
     ]);

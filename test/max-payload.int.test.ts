@@ -25,7 +25,12 @@ const DONE = 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed" 
 const DEBOUNCED = {
   debounced: [
     { name: "now", type: "debounced.event", source: DONE },
-    { name: "later", type: "debounced.event", source: DONE, trigger: 'debounce_ms = 100\ndebounce_key = "payload.blob"' },
+    {
+      name: "later",
+      type: "debounced.event",
+      source: DONE,
+      trigger: 'debounce_ms = 100\ndebounce_key = "payload.blob"',
+    },
   ],
 };
 const BIG_KEY = 35_000; // the command fits with room for its envelope; the deferred run (command and key) does not
@@ -35,7 +40,12 @@ let url: string;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 
-const post = (event: object, query = "") => fetch(`${url}/events${query}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) });
+const post = (event: object, query = "") =>
+  fetch(`${url}/events${query}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(event),
+  });
 
 /** An event whose event.accepted message is `bytes` long (the ingress adds receivedAt and acceptedAt, 24 characters each). */
 function eventOfSize(id: string, bytes: number) {
@@ -71,15 +81,25 @@ describe("messages over max_payload", () => {
     const { event: detail } = await json(fetch(`${url}/events/${encodeURIComponent(event.id)}`));
     const [decision] = detail.decisions;
     expect(decision).toMatchObject({ stepName: "take", matched: false, runId: null });
-    expect(decision.reasons.at(-1)).toMatch(new RegExp(`^not started: its run\\.step command would be \\d+ bytes, over the limit of ${LIMIT - ENVELOPE_ALLOWANCE} \\(the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers and ${ENVELOPE_ALLOWANCE} for the envelope of a paused or debounced run\\)$`));
+    expect(decision.reasons.at(-1)).toMatch(
+      new RegExp(
+        `^not started: its run\\.step command would be \\d+ bytes, over the limit of ${LIMIT - ENVELOPE_ALLOWANCE} \\(the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers and ${ENVELOPE_ALLOWANCE} for the envelope of a paused or debounced run\\)$`,
+      ),
+    );
 
     // One decision in the stream, and the matcher's consumer has nothing pending or redelivered.
-    const info = await jsm.streams.info(config.stream, { subjects_filter: subjects(config.subjectPrefix).matched(event.id) });
+    const info = await jsm.streams.info(config.stream, {
+      subjects_filter: subjects(config.subjectPrefix).matched(event.id),
+    });
     expect(Object.values(info.state.subjects ?? {})).toEqual([1]);
-    const matcher = await eventually(async () => {
-      const consumer = await jsm.consumers.info(config.stream, "matcher");
-      return consumer.num_ack_pending === 0 && consumer.num_pending === 0 && consumer;
-    }, 10_000, "the matcher to settle");
+    const matcher = await eventually(
+      async () => {
+        const consumer = await jsm.consumers.info(config.stream, "matcher");
+        return consumer.num_ack_pending === 0 && consumer.num_pending === 0 && consumer;
+      },
+      10_000,
+      "the matcher to settle",
+    );
     expect(matcher.num_redelivered).toBe(0);
     expect(matcher.config.max_deliver).toBe(config.maxDeliver);
   });
@@ -87,16 +107,27 @@ describe("messages over max_payload", () => {
   test("an event whose envelope is over the limit is a 413 at the ingress, naming both sizes", async () => {
     const response = await post(eventOfSize("over-ingress", LIMIT + 10));
     expect(response.status).toBe(413);
-    expect((await json(response)).error).toBe(`the event.accepted message is too large for the stream: ${LIMIT + 10} bytes with its envelope, over the limit of ${LIMIT} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`);
+    expect((await json(response)).error).toBe(
+      `the event.accepted message is too large for the stream: ${LIMIT + 10} bytes with its envelope, over the limit of ${LIMIT} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`,
+    );
   });
 
   test("a step writing more than max_payload at once: its live output arrives whole in chunks that fit, and its record keeps the result with shorter tails", async () => {
     const answer = await json(post({ id: "loud-1", type: "loud.event" }, "?wait=true"));
     const [run] = answer.runs;
-    expect(run).toMatchObject({ status: "completed", attempt: 1, error: null, result: { status: "completed", message: "said 200000" }, stdoutTruncated: true });
+    expect(run).toMatchObject({
+      status: "completed",
+      attempt: 1,
+      error: null,
+      result: { status: "completed", message: "said 200000" },
+      stdoutTruncated: true,
+    });
     expect(Buffer.byteLength(run.stdout)).toBeLessThan(LIMIT);
     const output = await json(fetch(`${url}/runs/${run.id}/output`, { headers: { accept: "application/json" } }));
-    const stdout = output.output.filter((o: { kind: string }) => o.kind === "stdout").map((o: { text: string }) => o.text).join("");
+    const stdout = output.output
+      .filter((o: { kind: string }) => o.kind === "stdout")
+      .map((o: { text: string }) => o.text)
+      .join("");
     expect(stdout.startsWith("y".repeat(200_000))).toBe(true);
   });
 });
@@ -105,30 +136,51 @@ describe("messages over max_payload", () => {
 describe("a debounce key near max_payload", () => {
   const quiet = { info() {}, warn() {}, error() {}, debug() {} } as never;
   const decisionsOf = async (base: string, id: string) =>
-    await eventually(async () => {
-      const answer = await fetch(`${base}/events/${encodeURIComponent(id)}`);
-      if (answer.status !== 200) return undefined;
-      const { event } = await json(answer);
-      return event.matchedGeneration === 0 ? (event.decisions as Record<string, any>[]) : undefined;
-    }, 20_000, `the decision for ${id}`);
+    await eventually(
+      async () => {
+        const answer = await fetch(`${base}/events/${encodeURIComponent(id)}`);
+        if (answer.status !== 200) return undefined;
+        const { event } = await json(answer);
+        return event.matchedGeneration === 0 ? (event.decisions as Record<string, any>[]) : undefined;
+      },
+      20_000,
+      `the decision for ${id}`,
+    );
   const finalRuns = async (base: string, id: string) =>
-    await eventually(async () => {
-      const { runs } = await json(fetch(`${base}/runs?eventId=${encodeURIComponent(id)}`));
-      return runs.length > 0 && runs.every((r: { status: string }) => r.status === "completed" || r.status === "canceled") ? (runs as Record<string, any>[]) : undefined;
-    }, 20_000, `the runs of ${id} to end`);
+    await eventually(
+      async () => {
+        const { runs } = await json(fetch(`${base}/runs?eventId=${encodeURIComponent(id)}`));
+        return runs.length > 0 &&
+          runs.every((r: { status: string }) => r.status === "completed" || r.status === "canceled")
+          ? (runs as Record<string, any>[])
+          : undefined;
+      },
+      20_000,
+      `the runs of ${id} to end`,
+    );
 
   test("its run is refused once in the decision, with the sizes; the event's other step runs; nothing is redelivered", async () => {
     const id = "debounce-key-too-big";
-    const answer = await json(post({ id, type: "debounced.event", payload: { blob: "k".repeat(BIG_KEY) } }, "?wait=matched"));
+    const answer = await json(
+      post({ id, type: "debounced.event", payload: { blob: "k".repeat(BIG_KEY) } }, "?wait=matched"),
+    );
     expect(answer).toMatchObject({ status: "accepted", matched: 1 });
     const later = (await decisionsOf(url, id)).find((d) => d.stepName === "later")!;
     expect(later).toMatchObject({ matched: false, runId: null });
-    expect(later.reasons.at(-1)).toMatch(new RegExp(`^not started: its run\\.deferred message \\(the run waiting out its debounce, with a debounce key of ${BIG_KEY} bytes\\) would be \\d+ bytes, over the limit of ${LIMIT} `));
+    expect(later.reasons.at(-1)).toMatch(
+      new RegExp(
+        `^not started: its run\\.deferred message \\(the run waiting out its debounce, with a debounce key of ${BIG_KEY} bytes\\) would be \\d+ bytes, over the limit of ${LIMIT} `,
+      ),
+    );
     expect((await finalRuns(url, id)).map((r) => [r.stepName, r.status])).toEqual([["now", "completed"]]);
-    const matcher = await eventually(async () => {
-      const consumer = await jsm.consumers.info(config.stream, "matcher");
-      return consumer.num_ack_pending === 0 && consumer.num_pending === 0 && consumer;
-    }, 10_000, "the matcher to settle");
+    const matcher = await eventually(
+      async () => {
+        const consumer = await jsm.consumers.info(config.stream, "matcher");
+        return consumer.num_ack_pending === 0 && consumer.num_pending === 0 && consumer;
+      },
+      10_000,
+      "the matcher to settle",
+    );
     expect(matcher.num_redelivered).toBe(0);
   });
 
@@ -139,7 +191,18 @@ describe("a debounce key near max_payload", () => {
     const other = await startSystem(config2, nats.url, ["ingress", "executor", "projector"]);
     const nc2 = await connect({ servers: nats.url });
     const subjects2 = subjects(config2.subjectPrefix);
-    const options = { js: jetstream(nc2), jsm: await jetstreamManager(nc2), stream: config2.stream, subjects: subjects2, catalog: flowCatalog(cwd), ackWaitMs: config2.ackWaitMs, publishTimeoutMs: 5_000, payloadLimit: () => 4 * MAX_PAYLOAD, maxDeliver: 3, log: quiet };
+    const options = {
+      js: jetstream(nc2),
+      jsm: await jetstreamManager(nc2),
+      stream: config2.stream,
+      subjects: subjects2,
+      catalog: flowCatalog(cwd),
+      ackWaitMs: config2.ackWaitMs,
+      publishTimeoutMs: 5_000,
+      payloadLimit: () => 4 * MAX_PAYLOAD,
+      maxDeliver: 3,
+      log: quiet,
+    };
     const loop = await startMatcher(options);
     nats.cleanup(async () => {
       await loop.stop(1_000);
@@ -147,7 +210,15 @@ describe("a debounce key near max_payload", () => {
       await nc2.close();
     });
     const id = "gives-up";
-    expect((await fetch(`${other.ingressUrl}/events?wait=none`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type: "debounced.event", payload: { blob: "k".repeat(BIG_KEY) } }) })).status).toBe(202);
+    expect(
+      (
+        await fetch(`${other.ingressUrl}/events?wait=none`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ id, type: "debounced.event", payload: { blob: "k".repeat(BIG_KEY) } }),
+        })
+      ).status,
+    ).toBe(202);
     const decisions = await decisionsOf(other.ingressUrl!, id);
     const later = decisions.find((d) => d.stepName === "later")!;
     expect(later).toMatchObject({ matched: false, runId: null });

@@ -27,11 +27,19 @@ let url: string;
 let env: Record<string, string>;
 let work: string;
 let first: { seq: number; runIds: string[] };
-const skip = skipWithoutTool(findNatsCli() !== undefined, "the nats CLI (natscli v0.5.0)", "scripts/install-nats-cli.sh");
+const skip = skipWithoutTool(
+  findNatsCli() !== undefined,
+  "the nats CLI (natscli v0.5.0)",
+  "scripts/install-nats-cli.sh",
+);
 
 beforeAll(async () => {
   if (skip) return;
-  const config = testConfig({ stream: "FLOWS", subjectPrefix: "flows", cwd: writeFlows({ release: [{ name: "build", type: "upstream.release", source: echoStep() }] }) });
+  const config = testConfig({
+    stream: "FLOWS",
+    subjectPrefix: "flows",
+    cwd: writeFlows({ release: [{ name: "build", type: "upstream.release", source: echoStep() }] }),
+  });
   system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   url = system.ingressUrl!;
   ctx = await connectContext(config, nats.url, "operator");
@@ -41,7 +49,13 @@ beforeAll(async () => {
   });
   env = { NATS_URL: nats.url, ID };
   work = tempDir("codex-flows-nats-cli-");
-  first = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.169.0" } }) }));
+  first = await json(
+    fetch(`${url}/events?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.169.0" } }),
+    }),
+  );
 });
 
 async function run(command: string): Promise<ShellResult> {
@@ -52,7 +66,8 @@ async function run(command: string): Promise<ShellResult> {
 
 /** The event's runs; with `after`, once the read model applied that stream sequence. */
 async function runsOf(eventId: string, after?: number): Promise<{ id: string; generation: number; status: string }[]> {
-  return (await json(fetch(`${url}/runs?eventId=${encodeURIComponent(eventId)}${after ? `&after=${after}` : ""}`))).runs;
+  return (await json(fetch(`${url}/runs?eventId=${encodeURIComponent(eventId)}${after ? `&after=${after}` : ""}`)))
+    .runs;
 }
 
 describe.skipIf(skip)("README quickstart", () => {
@@ -70,7 +85,9 @@ describe.skipIf(skip)("README quickstart", () => {
 describe.skipIf(skip)("docs/replay.md, with the nats CLI alone", () => {
   test("1. view the accepted events, get one by sequence, save its body", async () => {
     // The doc's lines as written, with this stream's sequence for its example 42.
-    const [viewAll, getOne, save] = bashBlock("docs/replay.md", "nats stream get FLOWS 42").split("\n").map((line) => line.replace(" 42", ` ${first.seq}`));
+    const [viewAll, getOne, save] = bashBlock("docs/replay.md", "nats stream get FLOWS 42")
+      .split("\n")
+      .map((line) => line.replace(" 42", ` ${first.seq}`));
     const view = await inTerminal(viewAll!, env);
     expect(view.stdout).toContain(`[${first.seq}] Subject: flows.events.upstream.release`);
     expect(view.stdout).not.toContain("flows.matched.");
@@ -78,7 +95,11 @@ describe.skipIf(skip)("docs/replay.md, with the nats CLI alone", () => {
     expect(get.stdout).toContain(`FLOWS#${first.seq}`);
     expect(get.stdout).toContain(ID);
     await run(save!);
-    expect(JSON.parse(readFileSync(join(work, "event.json"), "utf8"))).toMatchObject({ v: 1, kind: "event.accepted", event: { id: ID, type: "upstream.release" } });
+    expect(JSON.parse(readFileSync(join(work, "event.json"), "utf8"))).toMatchObject({
+      v: 1,
+      kind: "event.accepted",
+      event: { id: ID, type: "upstream.release" },
+    });
   });
 
   test("2. the last match decision by subject gives the generation to go past", async () => {
@@ -92,20 +113,30 @@ describe.skipIf(skip)("docs/replay.md, with the nats CLI alone", () => {
     const answer = await run(replay);
     expect(answer.stdout).toMatch(/"stream":\s*"FLOWS"/);
     expect(answer.stdout).not.toContain("duplicate");
-    const runs = await eventually(async () => {
-      const all = await runsOf(ID);
-      return all.length === 2 && all.every((r) => r.status === "completed") && all;
-    }, 20_000, "the replay's run to complete");
+    const runs = await eventually(
+      async () => {
+        const all = await runsOf(ID);
+        return all.length === 2 && all.every((r) => r.status === "completed") && all;
+      },
+      20_000,
+      "the replay's run to complete",
+    );
     expect(runs.map((r) => r.generation).sort()).toEqual([0, 1]);
     const again = await run(replay);
     expect(again.stdout).toMatch(/"duplicate":\s*true/);
   });
 
   test("without a replay mark, the republished event is the duplicate it is: the matcher starts nothing", async () => {
-    const answer = await run(`nats req flows.events.upstream.release "$(cat event.json)" --header "Nats-Msg-Id:event:$ID:by-hand"`);
+    const answer = await run(
+      `nats req flows.events.upstream.release "$(cat event.json)" --header "Nats-Msg-Id:event:$ID:by-hand"`,
+    );
     const seq = Number(answer.stdout.match(/"seq":\s*(\d+)/)![1]);
     // The matcher has acked everything up to the republished message...
-    await eventually(async () => (await ctx.jsm.consumers.info("FLOWS", "matcher")).ack_floor.stream_seq >= seq, 15_000, "the matcher to handle it");
+    await eventually(
+      async () => (await ctx.jsm.consumers.info("FLOWS", "matcher")).ack_floor.stream_seq >= seq,
+      15_000,
+      "the matcher to handle it",
+    );
     // ...and started nothing new (read once the read model applied everything in the stream).
     const last = (await ctx.jsm.streams.info("FLOWS")).state.last_seq;
     expect((await runsOf(ID, last)).length).toBe(2);
@@ -126,7 +157,8 @@ describe.skipIf(skip)("docs/deploy.md, looking at the stream", () => {
     expect(finished.stdout).toContain(runId);
     for (const durable of ["matcher", "executor-any"]) {
       const consumer = await run(`nats consumer info FLOWS ${durable}`);
-      for (const label of ["Unprocessed Messages", "Outstanding Acks", "Redelivered Messages"]) expect(consumer.stdout).toContain(label);
+      for (const label of ["Unprocessed Messages", "Outstanding Acks", "Redelivered Messages"])
+        expect(consumer.stdout).toContain(label);
     }
     const ls = await run("nats consumer ls FLOWS");
     expect(ls.stdout).toContain("matcher");
@@ -160,10 +192,20 @@ describe.skipIf(skip)("docs/operations.md: backup and restore, removing a host's
     await run("nats stream backup FLOWS r3-backup");
     // A 3-node cluster's backup records 3 replicas in its configuration; nothing else differs.
     const meta = JSON.parse(readFileSync(join(work, "r3-backup", "backup.json"), "utf8"));
-    writeFileSync(join(work, "r3-backup", "backup.json"), JSON.stringify({ ...meta, config: { ...meta.config, num_replicas: 3 } }));
+    writeFileSync(
+      join(work, "r3-backup", "backup.json"),
+      JSON.stringify({ ...meta, config: { ...meta.config, num_replicas: 3 } }),
+    );
     const single = await startNatsServer();
     try {
-      const [plain, withReplicas] = bashBlock("docs/operations.md", "nats stream restore").split("\n").filter((line) => line.startsWith("nats stream restore")).map((line) => line.replace(/\/var\/backups\/codex-flows\/\S+/, "r3-backup").replace(/^nats /, `nats --server ${single.url} `));
+      const [plain, withReplicas] = bashBlock("docs/operations.md", "nats stream restore")
+        .split("\n")
+        .filter((line) => line.startsWith("nats stream restore"))
+        .map((line) =>
+          line
+            .replace(/\/var\/backups\/codex-flows\/\S+/, "r3-backup")
+            .replace(/^nats /, `nats --server ${single.url} `),
+        );
       const refused = await sh(plain!, env, work);
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toContain("replicas > 1 not supported in non-clustered mode");

@@ -17,8 +17,16 @@ beforeAll(async () => {
 console.error("a warning");
 console.log("FLOW_RESULT " + JSON.stringify({ status: "completed" }));`,
       },
-      { name: "flood", type: "talk.flood", source: `for (let i = 0; i < 1000; i++) console.log("flood " + String(i).padStart(4, "0") + " " + "y".repeat(90));\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");` },
-      { name: "chatty", type: "talk.chatty", source: `for (let i = 0; i < 200; i++) console.log("chunk " + String(i).padStart(3, "0") + " " + "x".repeat(90));\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");` },
+      {
+        name: "flood",
+        type: "talk.flood",
+        source: `for (let i = 0; i < 1000; i++) console.log("flood " + String(i).padStart(4, "0") + " " + "y".repeat(90));\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");`,
+      },
+      {
+        name: "chatty",
+        type: "talk.chatty",
+        source: `for (let i = 0; i < 200; i++) console.log("chunk " + String(i).padStart(3, "0") + " " + "x".repeat(90));\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");`,
+      },
     ],
   });
   const config = testConfig({ cwd, outputRetentionBytes: 4096, liveOutputBytes: 64 * 1024 });
@@ -39,14 +47,26 @@ async function frames(response: Response): Promise<Frame[]> {
     while ((end = buffer.indexOf("\n\n")) !== -1) {
       const frame = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      out.push({ event: frame.match(/^event: (.*)$/m)![1]!, data: JSON.parse(frame.match(/^data: (.*)$/m)![1]!), at: Date.now() });
+      out.push({
+        event: frame.match(/^event: (.*)$/m)![1]!,
+        data: JSON.parse(frame.match(/^data: (.*)$/m)![1]!),
+        at: Date.now(),
+      });
     }
   }
   return out;
 }
 
 const fire = async (id: string, type: string) =>
-  (await json(fetch(`${url}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type }) }))).runIds[0] as string;
+  (
+    await json(
+      fetch(`${url}/events?wait=matched`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id, type }),
+      }),
+    )
+  ).runIds[0] as string;
 
 describe("live output", () => {
   test("a client following a running step gets its lines as they are written, then the end with the status", async () => {
@@ -66,7 +86,12 @@ describe("live output", () => {
     const runId = await fire("talk-2", "talk.slow");
     await frames(await fetch(`${url}/runs/${runId}/output`));
     const replay = await frames(await fetch(`${url}/runs/${runId}/output?follow=false`));
-    expect(replay.filter((f) => f.event === "output").map((f) => f.data.text).join("")).toContain("line 4");
+    expect(
+      replay
+        .filter((f) => f.event === "output")
+        .map((f) => f.data.text)
+        .join(""),
+    ).toContain("line 4");
     const asJson = await json(fetch(`${url}/runs/${runId}/output`, { headers: { accept: "application/json" } }));
     expect(asJson).toMatchObject({ runId, status: "completed", cut: false });
     expect(asJson.output.map((o: { kind: string }) => o.kind)).toContain("stdout");
@@ -94,10 +119,17 @@ describe("live output", () => {
     expect(stopAt).toBeGreaterThan(0);
     expect(streamed[stopAt + 1]!.data.text).toContain("[the end of the output follows: the last");
     expect(streamed[stopAt + 1]!.data.text).toContain("what lies between was not kept");
-    expect(streamed.slice(stopAt + 2).map((f) => f.data.text).join("")).toContain("flood 0999");
+    expect(
+      streamed
+        .slice(stopAt + 2)
+        .map((f) => f.data.text)
+        .join(""),
+    ).toContain("flood 0999");
     expect(run.stdout).toContain("flood 0999");
     const kept = await json(fetch(`${url}/runs/${runId}/output`, { headers: { accept: "application/json" } }));
-    expect(kept.output.map((o: { text: string }) => o.text).join("")).toMatch(/the end of the output follows[\s\S]*flood 0999/);
+    expect(kept.output.map((o: { text: string }) => o.text).join("")).toMatch(
+      /the end of the output follows[\s\S]*flood 0999/,
+    );
   });
 
   test("an unknown run's output is 404", async () => {

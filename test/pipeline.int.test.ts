@@ -18,12 +18,30 @@ let url: string;
 let config: ReturnType<typeof testConfig>;
 
 const cwd = writeFlows({
-  bindings: [{ name: "regenerate", type: "upstream.release", source: echoStep("changed"), schema: { type: "object", required: ["tag"], properties: { tag: { type: "string" } } } }],
-  fork: [{ name: "rebase", type: "upstream.release", source: echoStep(), schema: { type: "object", required: ["repo"], properties: { repo: { type: "string" } } } }],
+  bindings: [
+    {
+      name: "regenerate",
+      type: "upstream.release",
+      source: echoStep("changed"),
+      schema: { type: "object", required: ["tag"], properties: { tag: { type: "string" } } },
+    },
+  ],
+  fork: [
+    {
+      name: "rebase",
+      type: "upstream.release",
+      source: echoStep(),
+      schema: { type: "object", required: ["repo"], properties: { repo: { type: "string" } } },
+    },
+  ],
 });
 
 function post(body: string, headers: Record<string, string> = {}, query = "") {
-  return fetch(`${url}/events${query}`, { method: "POST", body, headers: { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, body), ...headers } });
+  return fetch(`${url}/events${query}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, body), ...headers },
+  });
 }
 
 beforeAll(async () => {
@@ -38,7 +56,14 @@ describe("POST /events through the whole pipeline", () => {
     const event = { id: PATCH_ID, type: "upstream.release", source: "patch", payload: { tag: "rust-v0.169.0" } };
     const response = await post(JSON.stringify(event), {}, "?wait=true");
     expect(response.status).toBe(202);
-    const answer = (await json(response)) as { status: string; eventId: string; seq: number; matched: number; runIds: string[]; runs: { status: string }[] };
+    const answer = (await json(response)) as {
+      status: string;
+      eventId: string;
+      seq: number;
+      matched: number;
+      runIds: string[];
+      runs: { status: string }[];
+    };
     expect(answer).toMatchObject({ status: "accepted", eventId: PATCH_ID, matched: 1 });
     expect(answer.seq).toBeGreaterThan(0);
     expect(answer.runs.map((r) => r.status)).toEqual(["completed"]);
@@ -70,7 +95,12 @@ describe("POST /events through the whole pipeline", () => {
     const event = { id: PATCH_ID, type: "upstream.release", payload: { tag: "rust-v0.169.0" } };
     const response = await post(JSON.stringify(event), {}, "?wait=matched");
     expect(response.status).toBe(202);
-    expect(await json(response)).toMatchObject({ status: "duplicate", eventId: PATCH_ID, matched: 1, idempotent: true });
+    expect(await json(response)).toMatchObject({
+      status: "duplicate",
+      eventId: PATCH_ID,
+      matched: 1,
+      idempotent: true,
+    });
     const runs = await json(fetch(`${url}/runs?eventId=${encodeURIComponent(PATCH_ID)}`));
     expect(runs.runs).toHaveLength(1);
   });
@@ -79,8 +109,17 @@ describe("POST /events through the whole pipeline", () => {
     const id = "late-duplicate-1";
     await post(JSON.stringify({ id, type: "upstream.release", payload: { tag: "v1" } }), {}, "?wait=true");
     const nc = await connect({ servers: nats.url });
-    const accepted: EventAccepted = { v: 1, kind: "event.accepted", event: { id, type: "upstream.release", receivedAt: new Date().toISOString(), payload: { tag: "v1" } }, acceptedAt: new Date().toISOString() };
-    const ack = await jetstream(nc).publish(subjects(config.subjectPrefix).event("upstream.release"), encodeMessage(accepted), { msgID: `expired-window-${id}` });
+    const accepted: EventAccepted = {
+      v: 1,
+      kind: "event.accepted",
+      event: { id, type: "upstream.release", receivedAt: new Date().toISOString(), payload: { tag: "v1" } },
+      acceptedAt: new Date().toISOString(),
+    };
+    const ack = await jetstream(nc).publish(
+      subjects(config.subjectPrefix).event("upstream.release"),
+      encodeMessage(accepted),
+      { msgID: `expired-window-${id}` },
+    );
     await nc.close();
     expect(ack.duplicate).toBe(false);
     // The projector has applied the re-published event (and anything the matcher did with it) once health shows no lag.
@@ -101,7 +140,11 @@ describe("POST /events through the whole pipeline", () => {
 
   test("POST /flow-events is the same endpoint", async () => {
     const body = JSON.stringify({ id: "flow-events-1", type: "upstream.release", payload: { tag: "v2" } });
-    const response = await fetch(`${url}/flow-events?wait=true`, { method: "POST", body, headers: { "content-type": "application/json", "x-patchbay-flow-signature-256": signBody(SECRET, body) } });
+    const response = await fetch(`${url}/flow-events?wait=true`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "x-patchbay-flow-signature-256": signBody(SECRET, body) },
+    });
     expect(response.status).toBe(202);
     expect(await json(response)).toMatchObject({ status: "accepted", matched: 1 });
   });
@@ -125,14 +168,23 @@ describe("bad input is answered clearly and nothing is published", () => {
     const response = await post(JSON.stringify({ type: "a..b", payload: 1 }));
     expect(response.status).toBe(400);
     const answer = await json(response);
-    expect(answer.details).toEqual(["id: expected required property", "type: expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release)"]);
+    expect(answer.details).toEqual([
+      "id: expected required property",
+      "type: expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release)",
+    ]);
   });
 
   test("a missing or wrong signature is 401, whichever header carries it", async () => {
     const body = JSON.stringify({ id: "unsigned", type: "upstream.release" });
-    expect((await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body })).status).toBe(401);
+    expect(
+      (await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body })).status,
+    ).toBe(401);
     expect((await post(body, { "x-flow-signature-256": signBody("other-secret", body) })).status).toBe(401);
-    const viaPatch = await fetch(`${url}/events`, { method: "POST", body, headers: { "content-type": "application/json", "x-patch-flow-signature-256": signBody(SECRET, body) } });
+    const viaPatch = await fetch(`${url}/events`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "x-patch-flow-signature-256": signBody(SECRET, body) },
+    });
     expect(viaPatch.status).toBe(202);
   });
 

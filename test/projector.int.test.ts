@@ -19,14 +19,21 @@ let ctx: ServiceContext;
 
 beforeAll(async () => {
   const cwd = writeFlows({
-    one: [{ name: "a", type: "demo.tick", source: echoStep() }, { name: "b", type: "demo.tick", source: echoStep("changed") }],
+    one: [
+      { name: "a", type: "demo.tick", source: echoStep() },
+      { name: "b", type: "demo.tick", source: echoStep("changed") },
+    ],
     two: [{ name: "c", type: "demo.other", source: echoStep() }],
   });
   config = testConfig({ cwd });
   const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   await Promise.all(
     Array.from({ length: EVENTS }, (_, i) =>
-      fetch(`${system.ingressUrl}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: `tick/${i}`, type: i % 3 === 0 ? "demo.other" : "demo.tick", payload: { i } }) }),
+      fetch(`${system.ingressUrl}/events?wait=true`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: `tick/${i}`, type: i % 3 === 0 ? "demo.other" : "demo.tick", payload: { i } }),
+      }),
     ),
   );
   await system.stop();
@@ -39,7 +46,12 @@ describe("projector", () => {
   test("given a finished workload, then the read model holds every event and run, and its checkpoint is the stream's last sequence", async () => {
     const db = await openReadModel(readModelPath(config));
     try {
-      expect(await db.selectFrom("events").select(({ fn }) => fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).toEqual({ n: EVENTS });
+      expect(
+        await db
+          .selectFrom("events")
+          .select(({ fn }) => fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow(),
+      ).toEqual({ n: EVENTS });
       const runs = await db.selectFrom("runs").select(["status"]).execute();
       expect(runs).toHaveLength(4 + 8 * 2);
       expect(runs.every((r) => r.status === "completed")).toBe(true);
@@ -98,7 +110,15 @@ describe("projector", () => {
       },
       close: inline.close,
     };
-    const projector = await startProjector({ js: ctx.js, db, stream: config.stream, filterSubject: ctx.subjects.all, log: ctx.log, maxBatch: 4, writer });
+    const projector = await startProjector({
+      js: ctx.js,
+      db,
+      stream: config.stream,
+      filterSubject: ctx.subjects.all,
+      log: ctx.log,
+      maxBatch: 4,
+      writer,
+    });
     try {
       await eventually(() => projector.appliedSeq() >= lastSeq, 15_000, "the projector to resume and catch up");
     } finally {
@@ -106,7 +126,9 @@ describe("projector", () => {
       await db.destroy();
     }
     expect(commits).toBeGreaterThan(4);
-    expect(refusals).toEqual([expect.stringMatching(/^a batch that follows sequence \d+ came to a read model at \d+$/)]);
+    expect(refusals).toEqual([
+      expect.stringMatching(/^a batch that follows sequence \d+ came to a read model at \d+$/),
+    ]);
     expect(await snapshotOf(path)).toBe(await snapshotOf(readModelPath(config)));
   });
 
@@ -114,17 +136,33 @@ describe("projector", () => {
     const path = join(config.dataDir, "paused.sqlite");
     const db = await openReadModel(path);
     const lines: string[] = [];
-    const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(`error ${m}`) };
+    const log = {
+      info: (m: string) => lines.push(m),
+      warn: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(`error ${m}`),
+    };
     // Low from the third batch on: the pause comes mid-stream, as a disk fills under a busy projector.
     let low = false;
     let batches = 0;
     const pausedBy = () => (low ? "the read model's disk is low: 1.0 MiB free under /srv/data" : undefined);
-    const projector = await startProjector({ js: ctx.js, db, stream: config.stream, filterSubject: ctx.subjects.all, log, maxBatch: 3, pausedBy });
+    const projector = await startProjector({
+      js: ctx.js,
+      db,
+      stream: config.stream,
+      filterSubject: ctx.subjects.all,
+      log,
+      maxBatch: 3,
+      pausedBy,
+    });
     projector.onApplied(() => {
       if (++batches === 3) low = true;
     });
     try {
-      await eventually(() => lines.some((l) => l.startsWith("projector paused: the read model's disk is low")), 15_000, "the projector to pause");
+      await eventually(
+        () => lines.some((l) => l.startsWith("projector paused: the read model's disk is low")),
+        15_000,
+        "the projector to pause",
+      );
       const pausedAt = projector.appliedSeq();
       expect(pausedAt).toBeLessThan(lastSeq);
       // Paused stays paused: the next polls (once a second) take nothing.

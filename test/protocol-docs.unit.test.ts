@@ -23,7 +23,20 @@ const templates = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => 
 
 const at = "2026-12-07T00:00:00.000Z";
 const event = { id: "evt-1", type: "demo.ping", source: "test", payload: {}, receivedAt: at };
-const command = { v: 1, kind: "run.step", runId: "run-1", eventId: "evt-1", generation: 0, flow: "demo", flowVersion: 1, step: "hello", runner: "bun", queue: "any", event, createdAt: at } as const;
+const command = {
+  v: 1,
+  kind: "run.step",
+  runId: "run-1",
+  eventId: "evt-1",
+  generation: 0,
+  flow: "demo",
+  flowVersion: 1,
+  step: "hello",
+  runner: "bun",
+  queue: "any",
+  event,
+  createdAt: at,
+} as const;
 const attempt = { runId: "run-1", attempt: 2, host: "host-a" };
 /** One valid message of every kind (decoded below, so a sample that drifts from its schema fails here). */
 const SAMPLES: Record<string, FlowMessage> = {
@@ -31,18 +44,68 @@ const SAMPLES: Record<string, FlowMessage> = {
   "event.matched": { v: 1, kind: "event.matched", eventId: "evt-1", generation: 1, matchedAt: at, decisions: [] },
   "run.step": command,
   "run.started": { v: 1, kind: "run.started", ...attempt, startedAt: at },
-  "run.finished": { v: 1, kind: "run.finished", ...attempt, status: "completed", exitCode: 0, signal: null, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: at, finishedAt: at, durationMs: 1 },
+  "run.finished": {
+    v: 1,
+    kind: "run.finished",
+    ...attempt,
+    status: "completed",
+    exitCode: 0,
+    signal: null,
+    stdout: "",
+    stderr: "",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    startedAt: at,
+    finishedAt: at,
+    durationMs: 1,
+  },
   "run.cancel": { v: 1, kind: "run.cancel", runId: "run-1", requestedAt: at },
   "run.released": { v: 1, kind: "run.released", ...attempt, releasedAt: at, reason: "shutdown" },
   "run.output": { v: 1, kind: "run.output", ...attempt, chunk: 0, stream: "stdout", text: "hi", at },
-  "run.held": { v: 1, kind: "run.held", runId: "run-1", command, pause: "demo/hello", pausedSeq: 7, reason: "held", heldAt: at },
-  "run.deferred": { v: 1, kind: "run.deferred", runId: "run-1", command, key: "k", debounceMs: 10, arrivedAt: at, dueAt: at },
+  "run.held": {
+    v: 1,
+    kind: "run.held",
+    runId: "run-1",
+    command,
+    pause: "demo/hello",
+    pausedSeq: 7,
+    reason: "held",
+    heldAt: at,
+  },
+  "run.deferred": {
+    v: 1,
+    kind: "run.deferred",
+    runId: "run-1",
+    command,
+    key: "k",
+    debounceMs: 10,
+    arrivedAt: at,
+    dueAt: at,
+  },
   "run.superseded": { v: 1, kind: "run.superseded", runId: "run-1", supersededBy: "evt-2", at },
   "flow.paused": { v: 1, kind: "flow.paused", flow: "demo", step: "hello", at },
   "flow.resumed": { v: 1, kind: "flow.resumed", flow: "demo", step: "hello", at, pausedSeq: 7 },
-  "schedule.ticked": { v: 1, kind: "schedule.ticked", flow: "demo", schedule: "nightly", tick: at, outcome: "emitted", eventId: "evt-3", at },
+  "schedule.ticked": {
+    v: 1,
+    kind: "schedule.ticked",
+    flow: "demo",
+    schedule: "nightly",
+    tick: at,
+    outcome: "emitted",
+    eventId: "evt-3",
+    at,
+  },
   "runs.purge": { v: 1, kind: "runs.purge", purgeId: "p-1", round: 1, at, rules: [], limit: 500, tombstoneDays: 400 },
-  "operator.acted": { v: 1, kind: "operator.acted", actionId: "a-1", action: "cancel", actor: "ci", at, target: { runId: "run-1" }, summary: "POST /runs/run-1/cancel" },
+  "operator.acted": {
+    v: 1,
+    kind: "operator.acted",
+    actionId: "a-1",
+    action: "cancel",
+    actor: "ci",
+    at,
+    target: { runId: "run-1" },
+    summary: "POST /runs/run-1/cancel",
+  },
 };
 
 describe("docs/architecture.md's message table is lib/protocol", () => {
@@ -65,9 +128,22 @@ describe("docs/architecture.md's message table is lib/protocol", () => {
 
   test("every durable consumer has its row: the subjects it reads and the kinds it handles", () => {
     const s = subjects("flows");
-    const defs = [consumers.matcher(s, { ackWaitMs: 1 }), consumers.debouncer(s, { ackWaitMs: 1 }), consumers.resumer(s, { ackWaitMs: 1 }), consumers.executor(s, "any", { ackWaitMs: 1 })];
+    const defs = [
+      consumers.matcher(s, { ackWaitMs: 1 }),
+      consumers.debouncer(s, { ackWaitMs: 1 }),
+      consumers.resumer(s, { ackWaitMs: 1 }),
+      consumers.executor(s, "any", { ackWaitMs: 1 }),
+    ];
     const documented = rows.length > 0 ? doc.split("\n").filter((line) => line.startsWith("| `")) : [];
-    const missing = defs.filter((def) => !documented.some((line) => line.includes(`\`${def.durable.replace(/-any$/, "-<queue>")}\``) && line.includes(`\`${def.filterSubject.replace(/\.any$/, ".<queue>")}\``) && def.kinds.every((k) => line.includes(`\`${k}\``))));
+    const missing = defs.filter(
+      (def) =>
+        !documented.some(
+          (line) =>
+            line.includes(`\`${def.durable.replace(/-any$/, "-<queue>")}\``) &&
+            line.includes(`\`${def.filterSubject.replace(/\.any$/, ".<queue>")}\``) &&
+            def.kinds.every((k) => line.includes(`\`${k}\``)),
+        ),
+    );
     expect(missing.map((def) => def.durable)).toEqual([]);
   });
 });

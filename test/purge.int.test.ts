@@ -29,7 +29,11 @@ let second: ProjectorService;
 let secondPath: string;
 let stopped = false;
 
-const flow = (args: string[]) => processes.run(args, { env: { CODEX_FLOW_URL: system.ingressUrl, CODEX_FLOW_BACKEND_TOKEN: TOKEN }, timeoutMs: 60_000 });
+const flow = (args: string[]) =>
+  processes.run(args, {
+    env: { CODEX_FLOW_URL: system.ingressUrl, CODEX_FLOW_BACKEND_TOKEN: TOKEN },
+    timeoutMs: 60_000,
+  });
 const runsIn = async (path: string) => {
   const db = await openReadModel(path);
   try {
@@ -40,12 +44,21 @@ const runsIn = async (path: string) => {
 };
 
 beforeAll(async () => {
-  const cwd = writeFlows({ alpha: [{ name: "a", type: "demo.never", source: echoStep() }], beta: [{ name: "a", type: "demo.never", source: echoStep() }] });
+  const cwd = writeFlows({
+    alpha: [{ name: "a", type: "demo.never", source: echoStep() }],
+    beta: [{ name: "a", type: "demo.never", source: echoStep() }],
+  });
   // Rounds of 2 runs: the purge below takes several, each published by a projector after the last.
   config = testConfig({ cwd, token: TOKEN, purgeRoundRuns: 2 });
   ctx = await connectContext(config, nats.url, "test");
   nats.cleanup(() => ctx.nc.close());
-  const old = (id: string, f: string, status: "completed" | "failed") => ({ id, flow: f, at: ago(40), status, output: BIG });
+  const old = (id: string, f: string, status: "completed" | "failed") => ({
+    id,
+    flow: f,
+    at: ago(40),
+    status,
+    output: BIG,
+  });
   await publishHistory(ctx, [
     old("alpha/1", "alpha", "completed"),
     old("alpha/2", "alpha", "completed"),
@@ -68,22 +81,43 @@ afterAll(async () => {
 
 describe("archive and purge", () => {
   test("the purge and archive endpoints need the token", async () => {
-    for (const path of [`/purge?before=${BEFORE}`, `/archive?before=${BEFORE}`]) expect((await fetch(`${system.ingressUrl}${path}`)).status).toBe(401);
-    expect((await fetch(`${system.ingressUrl}/purge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ before: BEFORE }) })).status).toBe(401);
+    for (const path of [`/purge?before=${BEFORE}`, `/archive?before=${BEFORE}`])
+      expect((await fetch(`${system.ingressUrl}${path}`)).status).toBe(401);
+    expect(
+      (
+        await fetch(`${system.ingressUrl}/purge`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ before: BEFORE }),
+        })
+      ).status,
+    ).toBe(401);
   });
 
   test("given a bad date, then purge says which option is wrong", async () => {
     const { code, stderr } = await flow(["purge", "--before", "last week", "--dry-run"]);
     expect(code).toBe(2);
-    expect(stderr).toContain('before="last week" is invalid: expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z)');
+    expect(stderr).toContain(
+      'before="last week" is invalid: expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z)',
+    );
   });
 
   test("purge --dry-run prints runs and bytes per flow and status, and deletes nothing", async () => {
-    await eventually(async () => (await runsIn(readModelPath(config))).length === 6 || undefined, 15_000, "the history in the read model");
+    await eventually(
+      async () => (await runsIn(readModelPath(config))).length === 6 || undefined,
+      15_000,
+      "the history in the read model",
+    );
     const { code, stdout } = await flow(["purge", "--before", BEFORE, "--dry-run"]);
     expect(code).toBe(0);
     const lines = stdout.split("\n").map((l) => l.split(/\s+/).slice(0, 3).join(" "));
-    expect(lines).toEqual(["alpha completed 2", "alpha failed 1", "beta completed 1", "beta failed 1", expect.stringMatching(/^total: 5 runs,$/)]);
+    expect(lines).toEqual([
+      "alpha completed 2",
+      "alpha failed 1",
+      "beta completed 1",
+      "beta failed 1",
+      expect.stringMatching(/^total: 5 runs,$/),
+    ]);
     expect(Number(stdout.match(/total: 5 runs, (\d+) bytes/)![1])).toBeGreaterThanOrEqual(5 * BIG.length);
     const narrowed = await flow(["purge", "--before", BEFORE, "--flow", "alpha", "--status", "failed", "--dry-run"]);
     expect(narrowed.stdout).toContain("total: 1 runs");
@@ -99,7 +133,11 @@ describe("archive and purge", () => {
     const back = await readBack(join(out, file));
     expect(back.lines).toBe(3);
     expect(await Bun.file(join(out, `${file}.sha256`)).text()).toStartWith(back.sha256);
-    const lines = new TextDecoder().decode(Bun.gunzipSync(await Bun.file(join(out, file)).bytes())).trimEnd().split("\n").map((l) => JSON.parse(l));
+    const lines = new TextDecoder()
+      .decode(Bun.gunzipSync(await Bun.file(join(out, file)).bytes()))
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const summary = lines.map((r) => [r.kind, r.event.id, r.run.flow_name, r.attempts.length, r.output[0].text.length]);
     expect(summary.sort((a, b) => String(a[1]).localeCompare(String(b[1])))).toEqual([
       ["run", "alpha/1", "alpha", 1, BIG.length],
@@ -121,7 +159,11 @@ describe("archive and purge", () => {
     expect(stdout).toContain("purged 5 runs");
     expect(await runsIn(path)).toEqual(["alpha/new"]);
     const last = async () => (await ctx.jsm.streams.info(config.stream)).state.last_seq;
-    await eventually(async () => second.projector.appliedSeq() === (await last()) || undefined, 15_000, "the second projector to catch up");
+    await eventually(
+      async () => second.projector.appliedSeq() === (await last()) || undefined,
+      15_000,
+      "the second projector to catch up",
+    );
     stopped = true;
     await system.stop();
     await second.stop();

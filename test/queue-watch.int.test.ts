@@ -12,7 +12,11 @@ const nats = useNatsServer();
 test("given a queue without a consumer, one nobody pulls, and NATS gone, then each wait says which", async () => {
   const { config, nc, jsm } = await freshStream(nats);
   const command = subjects(config.subjectPrefix).command("idle");
-  await ensureConsumer(jsm, config.stream, { durable: executorDurable("idle"), filterSubject: command, ackWaitMs: 5_000 });
+  await ensureConsumer(jsm, config.stream, {
+    durable: executorDurable("idle"),
+    filterSubject: command,
+    ackWaitMs: 5_000,
+  });
 
   const watch = queueWatch(jsm, config.stream, 0);
   expect(await watch("nobody")).toStartWith('no executor has served queue "nobody" yet');

@@ -12,7 +12,9 @@ async function filledReadModel(): Promise<string> {
   const path = join(tempDir("read-model-damaged-"), "read-model.sqlite");
   await (await openReadModel(path)).destroy();
   const sqlite = new Database(path);
-  const insert = sqlite.prepare("INSERT INTO events (id, type, received_at, accepted_at, payload_json, seq, generation, chain_depth) VALUES (?, 't', 'now', 'now', ?, ?, 0, 0)");
+  const insert = sqlite.prepare(
+    "INSERT INTO events (id, type, received_at, accepted_at, payload_json, seq, generation, chain_depth) VALUES (?, 't', 'now', 'now', ?, ?, 0, 0)",
+  );
   sqlite.transaction(() => {
     for (let i = 0; i < 20_000; i++) insert.run(`event-${i}`, JSON.stringify({ i }), i + 1);
   })();
@@ -67,6 +69,13 @@ test("given a read model damaged mid-file (a page of the events table overwritte
 test("given a sound read model, when it is opened again, then it opens", async () => {
   const path = await filledReadModel();
   const db = await openReadModel(path);
-  expect((await db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).n).toBe(20_000);
+  expect(
+    (
+      await db
+        .selectFrom("events")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirstOrThrow()
+    ).n,
+  ).toBe(20_000);
   await db.destroy();
 });

@@ -17,7 +17,9 @@ test("given a new read model file, when four processes open it at once (projecto
   const path = fresh();
   const module = resolve(import.meta.dir, "../lib/read-model/database.ts");
   const script = `const { openReadModel } = await import(${JSON.stringify(module)}); const db = await openReadModel(${JSON.stringify(path)}); await db.selectFrom("attempts").select("unit").execute(); await db.destroy();`;
-  const children = Array.from({ length: 4 }, () => Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" }));
+  const children = Array.from({ length: 4 }, () =>
+    Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" }),
+  );
   const codes = await Promise.all(children.map((child) => child.exited));
   const errors = await Promise.all(children.map((child) => new Response(child.stderr).text()));
   expect({ codes, errors: errors.filter(Boolean) }).toEqual({ codes: [0, 0, 0, 0], errors: [] });

@@ -1,7 +1,13 @@
 // The release-flow helpers inside flows/openai-codex-bindings/exec/lib: pure parts only.
 import { describe, expect, test } from "bun:test";
 import { boundRecords, type CommandRecord, truncate } from "../flows/openai-codex-bindings/exec/lib/commands.ts";
-import { flag, fromEnvOrConfig, Outcome, parseStepInput, versionFromTag } from "../flows/openai-codex-bindings/exec/lib/release.ts";
+import {
+  flag,
+  fromEnvOrConfig,
+  Outcome,
+  parseStepInput,
+  versionFromTag,
+} from "../flows/openai-codex-bindings/exec/lib/release.ts";
 import { inside } from "../flows/openai-codex-bindings/exec/lib/repo.ts";
 import { readSettings } from "../flows/openai-codex-bindings/exec/lib/settings.ts";
 
@@ -27,7 +33,10 @@ describe("versionFromTag", () => {
   });
 
   test("given a tag without MAJOR.MINOR.PATCH, then the step is failed naming the tag", () => {
-    expect(outcome(() => versionFromTag("rust-v0.169"))).toMatchObject({ status: "failed", message: 'release tag "rust-v0.169" holds no MAJOR.MINOR.PATCH version (expected e.g. rust-v0.169.0)' });
+    expect(outcome(() => versionFromTag("rust-v0.169"))).toMatchObject({
+      status: "failed",
+      message: 'release tag "rust-v0.169" holds no MAJOR.MINOR.PATCH version (expected e.g. rust-v0.169.0)',
+    });
   });
 });
 
@@ -50,15 +59,22 @@ describe("flag", () => {
   });
 
   test("given a value that is no boolean, then failed naming the variable (a typo never silently means no)", () => {
-    expect(outcome(() => flag({}, { CODEX_FLOW_PUSH: "ture" }, "push", false)).message).toBe('CODEX_FLOW_PUSH="ture" is not a boolean (expected 1/true/yes/on or 0/false/no/off)');
-    expect(outcome(() => flag({ push: "yes" }, {}, "push", false)).message).toBe('config push must be true or false, got "yes"');
+    expect(outcome(() => flag({}, { CODEX_FLOW_PUSH: "ture" }, "push", false)).message).toBe(
+      'CODEX_FLOW_PUSH="ture" is not a boolean (expected 1/true/yes/on or 0/false/no/off)',
+    );
+    expect(outcome(() => flag({ push: "yes" }, {}, "push", false)).message).toBe(
+      'config push must be true or false, got "yes"',
+    );
   });
 });
 
 describe("fromEnvOrConfig (the *_env convention)", () => {
   const config = { repo: "/srv/checkout", repo_env: "MY_REPO" };
   test("given the named variable is set, then it wins", () => {
-    expect(fromEnvOrConfig(config, { MY_REPO: "/elsewhere" }, "repo")).toEqual({ value: "/elsewhere", from: "$MY_REPO" });
+    expect(fromEnvOrConfig(config, { MY_REPO: "/elsewhere" }, "repo")).toEqual({
+      value: "/elsewhere",
+      from: "$MY_REPO",
+    });
   });
   test("given it is unset or blank, then the config value", () => {
     expect(fromEnvOrConfig(config, { MY_REPO: "  " }, "repo")).toEqual({ value: "/srv/checkout", from: "config repo" });
@@ -96,16 +112,24 @@ describe("readSettings", () => {
   });
 
   test("given a bad check or a name that reads as an option, then failed naming the key", () => {
-    expect(outcome(() => readSettings({ checks: ["ok", []] }, {})).message).toBe("config checks[1] must be a command: a non-empty string or a list of non-empty strings, got []");
-    expect(outcome(() => readSettings({ push_remote: "--upload-pack=evil" }, {})).message).toBe('config push_remote = "--upload-pack=evil" is not a usable name');
-    expect(outcome(() => readSettings({ github_repo: "no-slash" }, {})).message).toBe('config github_repo = "no-slash" is not a usable name');
+    expect(outcome(() => readSettings({ checks: ["ok", []] }, {})).message).toBe(
+      "config checks[1] must be a command: a non-empty string or a list of non-empty strings, got []",
+    );
+    expect(outcome(() => readSettings({ push_remote: "--upload-pack=evil" }, {})).message).toBe(
+      'config push_remote = "--upload-pack=evil" is not a usable name',
+    );
+    expect(outcome(() => readSettings({ github_repo: "no-slash" }, {})).message).toBe(
+      'config github_repo = "no-slash" is not a usable name',
+    );
   });
 });
 
 describe("inside", () => {
   test("given paths inside the repository, then absolute; outside or the root itself, then failed naming the key", () => {
     expect(inside("/repo", "src/generated", "generated_dir")).toBe("/repo/src/generated");
-    expect(outcome(() => inside("/repo", "../other", "generated_dir")).message).toBe('config generated_dir = "../other" must name a path inside the repository /repo');
+    expect(outcome(() => inside("/repo", "../other", "generated_dir")).message).toBe(
+      'config generated_dir = "../other" must name a path inside the repository /repo',
+    );
     expect(outcome(() => inside("/repo", ".", "generated_dir")).status).toBe("failed");
     expect(outcome(() => inside("/repo", "/etc/passwd", "package_json")).status).toBe("failed");
   });
@@ -113,7 +137,18 @@ describe("inside", () => {
 
 describe("parseStepInput", () => {
   test("given the seed's stdin, then the flow object; given anything else, then failed", () => {
-    const input = parseStepInput(JSON.stringify({ flow: { name: "f", version: 1, root: "/r", step: "s", config: { a: 1 }, event: { id: "e", type: "t", payload: { tag: "v1.0.0" } } } }));
+    const input = parseStepInput(
+      JSON.stringify({
+        flow: {
+          name: "f",
+          version: 1,
+          root: "/r",
+          step: "s",
+          config: { a: 1 },
+          event: { id: "e", type: "t", payload: { tag: "v1.0.0" } },
+        },
+      }),
+    );
     expect(input).toMatchObject({ name: "f", config: { a: 1 }, event: { payload: { tag: "v1.0.0" } } });
     expect(outcome(() => parseStepInput("nope")).message).toStartWith("stdin is not JSON");
     expect(outcome(() => parseStepInput("{}")).message).toBe('stdin must be {"flow": {...}}');
@@ -131,7 +166,15 @@ describe("command records stay small", () => {
   });
 
   test("given many large records, then the JSON fits the budget and failed commands keep their output longest", () => {
-    const record = (exitCode: number): CommandRecord => ({ label: "x", argv: ["x"], cwd: "/", exitCode, durationMs: 1, stdout: "o".repeat(4000), stderr: "e".repeat(4000) });
+    const record = (exitCode: number): CommandRecord => ({
+      label: "x",
+      argv: ["x"],
+      cwd: "/",
+      exitCode,
+      durationMs: 1,
+      stdout: "o".repeat(4000),
+      stderr: "e".repeat(4000),
+    });
     const records = [...Array.from({ length: 30 }, () => record(0)), record(1)];
     const bounded = boundRecords(records, 96_000);
     expect(JSON.stringify(bounded).length).toBeLessThanOrEqual(96_000);

@@ -11,7 +11,15 @@ const OURS = resolve(import.meta.dir, "../flows");
 const TAG = "rust-v0.169.0";
 
 function release(repo: string, id = `patch:upstream.release:${repo}:${TAG}`) {
-  const parsed = parseFlowEvent({ id, type: "upstream.release", source: "patch", payload: { provider: "github", repo, tag: TAG, url: `https://github.com/${repo}/releases/tag/${TAG}` } }, new Date(0));
+  const parsed = parseFlowEvent(
+    {
+      id,
+      type: "upstream.release",
+      source: "patch",
+      payload: { provider: "github", repo, tag: TAG, url: `https://github.com/${repo}/releases/tag/${TAG}` },
+    },
+    new Date(0),
+  );
   if (!parsed.ok) throw new Error(`bad event: ${JSON.stringify(parsed)}`);
   return parsed.event;
 }
@@ -22,13 +30,42 @@ describe("the original release-flow manifests", () => {
 
   test("given both original manifests, when loaded, then every step, cwd, timeout, [guidance] and config key is kept", () => {
     expect(bindings.steps).toHaveLength(1);
-    expect(bindings.steps[0]).toMatchObject({ name: "regenerate-bindings", runner: "bun", script: "exec/update-bindings.ts", cwd: "../..", timeoutMs: 1_200_000, trigger: { type: "upstream.release" } });
+    expect(bindings.steps[0]).toMatchObject({
+      name: "regenerate-bindings",
+      runner: "bun",
+      script: "exec/update-bindings.ts",
+      cwd: "../..",
+      timeoutMs: 1_200_000,
+      trigger: { type: "upstream.release" },
+    });
     expect(bindings.steps[0]!.workingDirectory).toBe(resolve(ORIGINAL, ".."));
-    expect(Object.keys(bindings.config).sort()).toEqual(["commit", "generated_dir", "github_publish_workflow", "github_repo", "package_json", "package_name", "publish", "push"]);
+    expect(Object.keys(bindings.config).sort()).toEqual([
+      "commit",
+      "generated_dir",
+      "github_publish_workflow",
+      "github_repo",
+      "package_json",
+      "package_name",
+      "publish",
+      "push",
+    ]);
 
-    expect(fork.steps[0]).toMatchObject({ name: "rebase-patch-stack", runner: "code-mode", script: "exec/update-fork.code-mode.js", timeoutMs: 3_600_000, trigger: { type: "upstream.release" } });
+    expect(fork.steps[0]).toMatchObject({
+      name: "rebase-patch-stack",
+      runner: "code-mode",
+      script: "exec/update-fork.code-mode.js",
+      timeoutMs: 3_600_000,
+      trigger: { type: "upstream.release" },
+    });
     expect(fork.guidance).toEqual({ skills: ["jojo-development-flow"] });
-    expect(fork.config).toMatchObject({ codex_repo_env: "PEEZY_CODEX_REPO", target_branch_env: "PEEZY_CODEX_TARGET_BRANCH", cargo_target_dir_env: "PEEZY_CODEX_CARGO_TARGET_DIR", squash_patch_stack: true, push: false, publish: false });
+    expect(fork.config).toMatchObject({
+      codex_repo_env: "PEEZY_CODEX_REPO",
+      target_branch_env: "PEEZY_CODEX_TARGET_BRANCH",
+      cargo_target_dir_env: "PEEZY_CODEX_CARGO_TARGET_DIR",
+      squash_patch_stack: true,
+      push: false,
+      publish: false,
+    });
   });
 
   test("given a Patch-style upstream.release for openai/codex, when matched, then both original steps run; for another repo, neither does", () => {

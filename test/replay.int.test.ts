@@ -13,7 +13,9 @@ let url: string;
 let ctx: ServiceContext;
 
 beforeAll(async () => {
-  const config = testConfig({ cwd: writeFlows({ release: [{ name: "build", type: "upstream.release", source: echoStep() }] }) });
+  const config = testConfig({
+    cwd: writeFlows({ release: [{ name: "build", type: "upstream.release", source: echoStep() }] }),
+  });
   const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   url = system.ingressUrl!;
   ctx = await connectContext(config, nats.url, "operator");
@@ -25,7 +27,13 @@ beforeAll(async () => {
 
 // The same steps docs/replay.md gives for the nats CLI, through the client library.
 test("an operator replays an event with nothing but the stream: get it, mark it, publish it", async () => {
-  const first = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.171.0" } }) }));
+  const first = await json(
+    fetch(`${url}/events?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: ID, type: "upstream.release", payload: { tag: "rust-v0.171.0" } }),
+    }),
+  );
   expect(first.runs[0].status).toBe("completed");
   const { stream } = ctx.config;
 
@@ -36,7 +44,9 @@ test("an operator replays an event with nothing but the stream: get it, mark it,
 
   // nats stream get FLOWS --last-for flows.matched.<first 32 hex of sha256(id)>: the generation to go past
   const token = createHash("sha256").update(ID).digest("hex").slice(0, 32);
-  const matched = (await ctx.jsm.direct.getMessage(stream, { last_by_subj: `${ctx.config.subjectPrefix}.matched.${token}` }))!.json<{ generation: number }>();
+  const matched = (await ctx.jsm.direct.getMessage(stream, {
+    last_by_subj: `${ctx.config.subjectPrefix}.matched.${token}`,
+  }))!.json<{ generation: number }>();
   const generation = matched.generation + 1;
 
   // nats req flows.events.upstream.release --header Nats-Msg-Id:replay:<n>:<id> "<body with a replay mark>"
@@ -48,7 +58,9 @@ test("an operator replays an event with nothing but the stream: get it, mark it,
 
   const runs = await eventually(async () => {
     const answer = await json(fetch(`${url}/runs?eventId=${encodeURIComponent(ID)}`));
-    return answer.runs.length === 2 && answer.runs.every((r: { status: string }) => r.status === "completed") && answer.runs;
+    return (
+      answer.runs.length === 2 && answer.runs.every((r: { status: string }) => r.status === "completed") && answer.runs
+    );
   });
   expect(runs.map((r: { generation: number }) => r.generation).sort()).toEqual([0, 1]);
 
@@ -58,8 +70,16 @@ test("an operator replays an event with nothing but the stream: get it, mark it,
 });
 
 // Item 7 of issue 9: event ids and replay message ids are disjoint id spaces.
-const post = (id: string) => json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type: "upstream.release" }) }));
-const replayOf = (id: string) => json(fetch(`${url}/events/${encodeURIComponent(id)}/replay?wait=true`, { method: "POST" }));
+const post = (id: string) =>
+  json(
+    fetch(`${url}/events?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id, type: "upstream.release" }),
+    }),
+  );
+const replayOf = (id: string) =>
+  json(fetch(`${url}/events/${encodeURIComponent(id)}/replay?wait=true`, { method: "POST" }));
 
 test("an event whose id looks like a replay's (X:replay:1) does not block the replay of X", async () => {
   const x = "collide-a";

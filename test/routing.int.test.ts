@@ -40,8 +40,18 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed" }));`;
 });
 
 const fire = (id: string, type: string, payload: unknown, wait = "true") =>
-  json(fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type, payload }) }));
-const lines = (log: string) => readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; start: number; end: number });
+  json(
+    fetch(`${url}/events?wait=${wait}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id, type, payload }),
+    }),
+  );
+const lines = (log: string) =>
+  readFileSync(log, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { id: string; start: number; end: number });
 
 describe("routing and concurrency", () => {
   test("a run for a queue nobody serves waits and says so; an executor with that label then runs it", async () => {
@@ -67,8 +77,13 @@ describe("routing and concurrency", () => {
     // The executor has dealt with the command once it reports the run canceled on the stream.
     const ctx = await connectContext(config, nats.url, "probe");
     nats.cleanup(() => ctx.nc.close());
-    const reported = await eventually(() => ctx.jsm.direct.getMessage(config.stream, { last_by_subj: ctx.subjects.run(runId, "finished") }));
-    expect(reported!.json<{ status: string; error: string }>()).toMatchObject({ status: "canceled", error: "canceled before it started" });
+    const reported = await eventually(() =>
+      ctx.jsm.direct.getMessage(config.stream, { last_by_subj: ctx.subjects.run(runId, "finished") }),
+    );
+    expect(reported!.json<{ status: string; error: string }>()).toMatchObject({
+      status: "canceled",
+      error: "canceled before it started",
+    });
     const { run } = await json(fetch(`${url}/runs/${runId}`));
     expect(run).toMatchObject({ status: "canceled", attempts: [] });
     expect(await Bun.file(log).exists()).toBe(false);

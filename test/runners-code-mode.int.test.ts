@@ -14,24 +14,43 @@ afterAll(() => rmSync(WORKDIR, { recursive: true, force: true }));
 let records = 0;
 
 /** A code-mode request against the stand-in; `mode` sets FAKE_CODEX_MODE; the stand-in's record lands in `record`. */
-function codeMode(script: string, options: Partial<RequestOptions> & { mode?: string } = {}): { request: StepRunRequest; record: string } {
+function codeMode(
+  script: string,
+  options: Partial<RequestOptions> & { mode?: string } = {},
+): { request: StepRunRequest; record: string } {
   const record = join(WORKDIR, `record-${++records}.json`);
   const { mode = "", env, ...rest } = options;
   const request = stepRequest(script, {
     runner: "code-mode",
     workingDirectory: WORKDIR,
     ...rest,
-    env: { CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: FAKE_CODEX, CODEX_HOME: join(WORKDIR, "codex-home"), FAKE_CODEX_MODE: mode, FAKE_CODEX_RECORD: record, ...env },
+    env: {
+      CODEX_FLOWS_ENABLE_CODE_MODE: "1",
+      CODEX_APP_SERVER_CODEX_COMMAND: FAKE_CODEX,
+      CODEX_HOME: join(WORKDIR, "codex-home"),
+      FAKE_CODEX_MODE: mode,
+      FAKE_CODEX_RECORD: record,
+      ...env,
+    },
   });
   return { request, record };
 }
 
-const readRecord = (path: string) => JSON.parse(readFileSync(path, "utf8")) as { argv: string[]; cwd: string; codexHome: string; methods: string[]; answers: { error?: { code: number; message: string } }[] };
+const readRecord = (path: string) =>
+  JSON.parse(readFileSync(path, "utf8")) as {
+    argv: string[];
+    cwd: string;
+    codexHome: string;
+    methods: string[];
+    answers: { error?: { code: number; message: string } }[];
+  };
 
 describe("code-mode runner (app-server stand-in)", () => {
   test("runs the source behind the prelude and parses result() like a bun step's FLOW_RESULT", async () => {
     const chunks: string[] = [];
-    const { request, record } = codeMode("code-mode-happy.js", { onOutput: ({ stream, text }) => stream === "stdout" && chunks.push(text) });
+    const { request, record } = codeMode("code-mode-happy.js", {
+      onOutput: ({ stream, text }) => stream === "stdout" && chunks.push(text),
+    });
     const outcome = await executeStep(request);
 
     expect(outcome.error).toBeUndefined();
@@ -49,9 +68,23 @@ describe("code-mode runner (app-server stand-in)", () => {
     expect(outcome).toMatchObject({ exitCode: null, signal: null });
 
     const seen = readRecord(record);
-    expect(seen.argv).toEqual(["app-server", "--listen", "stdio://", "--enable", "code_mode", "--enable", "code_mode_only"]);
+    expect(seen.argv).toEqual([
+      "app-server",
+      "--listen",
+      "stdio://",
+      "--enable",
+      "code_mode",
+      "--enable",
+      "code_mode_only",
+    ]);
     expect(seen.codexHome).toBe(join(WORKDIR, "codex-home"));
-    expect(seen.methods).toEqual(["initialize", "initialized", "thread/start", "thread/codeMode/execute", "thread/read"]);
+    expect(seen.methods).toEqual([
+      "initialize",
+      "initialized",
+      "thread/start",
+      "thread/codeMode/execute",
+      "thread/read",
+    ]);
     expect(await waitUntilGone(outcome.pid!)).toBe(true);
   });
 
@@ -60,7 +93,12 @@ describe("code-mode runner (app-server stand-in)", () => {
     const outcome = await executeStep(request);
     expect(outcome.status).toBe("completed");
     const { done, running, long } = outcome.result!.artifacts as Record<string, Record<string, unknown>>;
-    expect(done).toMatchObject({ exit_code: 4, output: "/\nerr\n", chunk_id: expect.any(String), wall_time_seconds: expect.any(Number) });
+    expect(done).toMatchObject({
+      exit_code: 4,
+      output: "/\nerr\n",
+      chunk_id: expect.any(String),
+      wall_time_seconds: expect.any(Number),
+    });
     expect(done!.session_id).toBeUndefined();
     expect(running).toMatchObject({ session_id: expect.any(String), output: "started\n" });
     expect(running!.exit_code).toBeUndefined();
@@ -74,21 +112,30 @@ describe("code-mode runner (app-server stand-in)", () => {
     const { request, record } = codeMode("code-mode-happy.js", { mode: "server-request" });
     const outcome = await executeStep(request);
     expect(outcome.status).toBe("completed");
-    expect(readRecord(record).answers[0]?.error).toMatchObject({ code: -32601, message: expect.stringContaining("item/tool/requestUserInput") });
+    expect(readRecord(record).answers[0]?.error).toMatchObject({
+      code: -32601,
+      message: expect.stringContaining("item/tool/requestUserInput"),
+    });
   });
 
   test("a step that never calls result() fails and says so", async () => {
     const { request } = codeMode("code-mode-no-result.js");
     const outcome = await executeStep(request);
     expect(outcome.status).toBe("failed");
-    expect(outcome.error).toStartWith("the step ended without calling result(...): no FLOW_RESULT line in the thread's agent messages");
+    expect(outcome.error).toStartWith(
+      "the step ended without calling result(...): no FLOW_RESULT line in the thread's agent messages",
+    );
     expect(outcome.stdout).toBe("did some work but forgot result()\n");
   });
 
   test("a turn that fails keeps the result it printed and reports the turn's error", async () => {
     const { request } = codeMode("code-mode-throws.js");
     const outcome = await executeStep(request);
-    expect(outcome).toMatchObject({ status: "failed", error: "the Code Mode turn failed: Error: disk full", result: { status: "blocked", message: "partial" } });
+    expect(outcome).toMatchObject({
+      status: "failed",
+      error: "the Code Mode turn failed: Error: disk full",
+      result: { status: "blocked", message: "partial" },
+    });
   });
 
   test("a server whose thread/read cannot list turns falls back to the completed agent messages", async () => {
@@ -108,7 +155,10 @@ describe("code-mode runner (app-server stand-in)", () => {
 
   test("aborting the signal cancels the step", async () => {
     const controller = new AbortController();
-    const { request } = codeMode("code-mode-hang.js", { signal: controller.signal, onOutput: ({ text }) => text.includes("waiting") && controller.abort() });
+    const { request } = codeMode("code-mode-hang.js", {
+      signal: controller.signal,
+      onOutput: ({ text }) => text.includes("waiting") && controller.abort(),
+    });
     const outcome = await executeStep(request);
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled" });
     expect(await waitUntilGone(outcome.pid!)).toBe(true);
@@ -117,7 +167,11 @@ describe("code-mode runner (app-server stand-in)", () => {
   test("an app-server that crashes fails the run with its exit code and last stderr line", async () => {
     const { request } = codeMode("code-mode-happy.js", { mode: "crash" });
     const outcome = await executeStep(request);
-    expect(outcome).toMatchObject({ status: "failed", exitCode: 3, error: "codex app-server exited with code 3 before the step finished: fake-codex: panicked on purpose" });
+    expect(outcome).toMatchObject({
+      status: "failed",
+      exitCode: 3,
+      error: "codex app-server exited with code 3 before the step finished: fake-codex: panicked on purpose",
+    });
   });
 
   test("a build without thread/codeMode/execute fails with what is missing and the variable to set", async () => {
@@ -130,7 +184,9 @@ describe("code-mode runner (app-server stand-in)", () => {
   });
 
   test("a Codex command that does not exist is named in the error", async () => {
-    const { request } = codeMode("code-mode-happy.js", { env: { CODEX_APP_SERVER_CODEX_COMMAND: join(WORKDIR, "no-such-codex") } });
+    const { request } = codeMode("code-mode-happy.js", {
+      env: { CODEX_APP_SERVER_CODEX_COMMAND: join(WORKDIR, "no-such-codex") },
+    });
     const outcome = await executeStep(request);
     expect(outcome.status).toBe("failed");
     expect(outcome.error).toStartWith(`could not start ${join(WORKDIR, "no-such-codex")}: no such file`);
@@ -140,7 +196,9 @@ describe("code-mode runner (app-server stand-in)", () => {
   test("is off unless CODEX_FLOWS_ENABLE_CODE_MODE is set, and says which variable", async () => {
     const { request, record } = codeMode("code-mode-happy.js", { env: { CODEX_FLOWS_ENABLE_CODE_MODE: "0" } });
     const outcome = await executeStep(request);
-    expect(outcome.error).toBe('code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "do-work" of flow "example-flow"');
+    expect(outcome.error).toBe(
+      'code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "do-work" of flow "example-flow"',
+    );
     expect(() => readFileSync(record)).toThrow(); // nothing was started
   });
 });

@@ -32,15 +32,22 @@ describe("module-style bun steps", () => {
 
   test("a payload that does not match the step's schema is a failed result naming the field", async () => {
     const outcome = await run("module-greet.ts", { ...EVENT, payload: { n: "one" } });
-    expect(outcome).toMatchObject({ status: "completed", result: { status: "failed", message: "payload.n: expected number (the step's payload schema)" } });
+    expect(outcome).toMatchObject({
+      status: "completed",
+      result: { status: "failed", message: "payload.n: expected number (the step's payload schema)" },
+    });
   });
 
   test("a default export that is not a function, returns nothing or throws fails with the step's name in the error", async () => {
     const notFunction = await run("module-not-a-function.ts");
     expect(notFunction).toMatchObject({ status: "failed", exitCode: 1 });
-    expect(notFunction.error).toBe(`exited with code 1: ${join(STEPS, "module-not-a-function.ts")}: the default export is number 42; expected a function (context) => FlowResult`);
+    expect(notFunction.error).toBe(
+      `exited with code 1: ${join(STEPS, "module-not-a-function.ts")}: the default export is number 42; expected a function (context) => FlowResult`,
+    );
     const nothing = await run("module-no-result.ts");
-    expect(nothing.error).toBe(`exited with code 1: ${join(STEPS, "module-no-result.ts")}: the default export returned undefined; expected a FlowResult object such as { status: "completed" }`);
+    expect(nothing.error).toBe(
+      `exited with code 1: ${join(STEPS, "module-no-result.ts")}: the default export returned undefined; expected a FlowResult object such as { status: "completed" }`,
+    );
     expect(nothing.stdout).toBe("did the work\n");
     const threw = await run("module-throws.ts");
     expect(threw.error).toBe(`exited with code 1: ${join(STEPS, "module-throws.ts")}: the step threw: no network`);

@@ -4,7 +4,14 @@ import { Type } from "@sinclair/typebox";
 import { defineStep, type StepContext } from "../lib/flows/step.ts";
 
 const context = (payload: unknown, config: Record<string, unknown> = { greeting: "hi" }): StepContext => ({
-  flow: { name: "f", version: 1, root: "/flows/f", step: "s", config, event: { id: "e", type: "t", receivedAt: "2025-01-01T00:00:00.000Z", payload } },
+  flow: {
+    name: "f",
+    version: 1,
+    root: "/flows/f",
+    step: "s",
+    config,
+    event: { id: "e", type: "t", receivedAt: "2025-01-01T00:00:00.000Z", payload },
+  },
 });
 
 const Release = Type.Object({ tag: Type.String(), prerelease: Type.Optional(Type.Boolean()) });
@@ -25,12 +32,21 @@ describe("defineStep", () => {
   });
 
   test("given a payload that does not match, when the step runs, then the result is failed and names the field", async () => {
-    expect(await release(context({ tag: 1 }))).toEqual({ status: "failed", message: "payload.tag: expected string (the step's payload schema)" });
-    expect(await release(context({ tag: "v1" }, {}))).toEqual({ status: "failed", message: "config.greeting: expected required property (the step's config schema)" });
+    expect(await release(context({ tag: 1 }))).toEqual({
+      status: "failed",
+      message: "payload.tag: expected string (the step's payload schema)",
+    });
+    expect(await release(context({ tag: "v1" }, {}))).toEqual({
+      status: "failed",
+      message: "config.greeting: expected required property (the step's config schema)",
+    });
   });
 
   test("given no schemas, the step is returned as written", async () => {
-    const plain = defineStep<{ n: number }>(({ flow }) => ({ status: "completed", message: String(flow.event.payload.n) }));
+    const plain = defineStep<{ n: number }>(({ flow }) => ({
+      status: "completed",
+      message: String(flow.event.payload.n),
+    }));
     expect(await plain(context({ n: 3 }))).toEqual({ status: "completed", message: "3" });
   });
 

@@ -12,6 +12,14 @@ const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "runners-stop-")));
 afterAll(() => rmSync(WORKDIR, { recursive: true, force: true }));
 
 describe("runners own stopping", () => {
-  stopSuite("direct Bun step", (script, options) => stepRequest(script, { workingDirectory: WORKDIR, ...options }), "trap-term.ts");
-  stopSuite("module step", (script, options) => stepRequest(script, { workingDirectory: WORKDIR, ...options }), "module-trap-term.ts");
+  stopSuite(
+    "direct Bun step",
+    (script, options) => stepRequest(script, { workingDirectory: WORKDIR, ...options }),
+    "trap-term.ts",
+  );
+  stopSuite(
+    "module step",
+    (script, options) => stepRequest(script, { workingDirectory: WORKDIR, ...options }),
+    "module-trap-term.ts",
+  );
 });

@@ -15,12 +15,33 @@ afterAll(async () => {
   rmSync(WORKDIR, { recursive: true, force: true });
 });
 
-type Probe = { imported: number; runs: number; pid: number; runId: string; shell: string; cwd: string; token: string | null; replay: string | null; child?: number };
+type Probe = {
+  imported: number;
+  runs: number;
+  pid: number;
+  runId: string;
+  shell: string;
+  cwd: string;
+  token: string | null;
+  replay: string | null;
+  child?: number;
+};
 type Payload = { action?: string; ms?: number; mb?: number; file?: string };
 
-function warmRequest(step: string, runId: string, payload: Payload = {}, options: Partial<StepRunRequest> & { warm?: Partial<WarmOptions>; timeoutMs?: number; script?: string } = {}): StepRunRequest {
+function warmRequest(
+  step: string,
+  runId: string,
+  payload: Payload = {},
+  options: Partial<StepRunRequest> & { warm?: Partial<WarmOptions>; timeoutMs?: number; script?: string } = {},
+): StepRunRequest {
   const { warm, timeoutMs, script = "warm-probe.ts", ...rest } = options;
-  const request = stepRequest(script, { workingDirectory: WORKDIR, runId, event: { ...EVENT, id: `evt-${runId}`, payload }, ...(timeoutMs ? { timeoutMs } : {}), ...rest });
+  const request = stepRequest(script, {
+    workingDirectory: WORKDIR,
+    runId,
+    event: { ...EVENT, id: `evt-${runId}`, payload },
+    ...(timeoutMs ? { timeoutMs } : {}),
+    ...rest,
+  });
   request.step.name = step;
   request.step.warm = { workers: 2, maxRuns: 1000, maxRssMb: 512, ...warm };
   return request;
@@ -43,7 +64,9 @@ describe("warm steps", () => {
     process.env.WARM_TEST_TOKEN = "do-not-leak";
     try {
       // The first run also changes the worker's directory: the next run is in the step's again.
-      const first = await executeStep(warmRequest("env", "env-1", { action: "chdir" }, { env: { CODEX_FLOW_REPLAY: "1" } }));
+      const first = await executeStep(
+        warmRequest("env", "env-1", { action: "chdir" }, { env: { CODEX_FLOW_REPLAY: "1" } }),
+      );
       const second = await executeStep(warmRequest("env", "env-2"));
       expect(first.pid).toBe(second.pid);
       expect(probe(first)).toMatchObject({ runId: "env-1", shell: "env-1", token: null, replay: "1", cwd: "/" });
@@ -56,7 +79,10 @@ describe("warm steps", () => {
   });
 
   test("output is captured per run: two runs at once on two workers keep their own", async () => {
-    const [slow, fast] = await Promise.all([executeStep(warmRequest("output", "slow", { ms: 300 })), executeStep(warmRequest("output", "fast", { ms: 50 }))]);
+    const [slow, fast] = await Promise.all([
+      executeStep(warmRequest("output", "slow", { ms: 300 })),
+      executeStep(warmRequest("output", "fast", { ms: 50 })),
+    ]);
     expect(slow.pid).not.toBe(fast.pid);
     expect(slow.stdout).toBe(`out slow begins\nout slow ends\nFLOW_RESULT ${JSON.stringify(slow.result)}\n`);
     expect(slow.stderr).toBe("err slow begins\nerr slow ends\n");
@@ -65,7 +91,9 @@ describe("warm steps", () => {
   });
 
   test("a timeout kills the worker, and the next run gets a new one that works", async () => {
-    const hung = await executeStep(warmRequest("timeout", "hang", { action: "hang" }, { timeoutMs: 300, killGraceMs: 500 }));
+    const hung = await executeStep(
+      warmRequest("timeout", "hang", { action: "hang" }, { timeoutMs: 300, killGraceMs: 500 }),
+    );
     expect(hung).toMatchObject({ status: "timed_out", stoppedBy: "timeout", error: "step timed out after 300 ms" });
     expect(hung.stdout).toBe("out hang begins\n");
     expect(await waitUntilGone(hung.pid!)).toBe(true);
@@ -77,7 +105,9 @@ describe("warm steps", () => {
   test("a cancel kills the worker, and the next run works", async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const canceled = await executeStep(warmRequest("cancel", "cancel-1", { action: "hang" }, { signal: controller.signal, killGraceMs: 500 }));
+    const canceled = await executeStep(
+      warmRequest("cancel", "cancel-1", { action: "hang" }, { signal: controller.signal, killGraceMs: 500 }),
+    );
     expect(canceled).toMatchObject({ status: "canceled", stoppedBy: "cancel" });
     expect(await waitUntilGone(canceled.pid!)).toBe(true);
     expect((await executeStep(warmRequest("cancel", "cancel-2"))).status).toBe("completed");
@@ -88,7 +118,14 @@ describe("warm steps", () => {
     let pid = 0;
     setTimeout(() => fence.abort(), 300);
     const started = Date.now();
-    const fenced = await executeStep(warmRequest("fence", "fence-1", { action: "hang" }, { kill: fence.signal, killGraceMs: 30_000, onLaunch: (p) => (pid = p) }));
+    const fenced = await executeStep(
+      warmRequest(
+        "fence",
+        "fence-1",
+        { action: "hang" },
+        { kill: fence.signal, killGraceMs: 30_000, onLaunch: (p) => (pid = p) },
+      ),
+    );
     expect(Date.now() - started).toBeLessThan(3000);
     expect(fenced).toMatchObject({ stoppedBy: "fenced", signal: "SIGKILL", status: "failed", pid });
     expect(isRunning(pid)).toBe(false);
@@ -96,7 +133,10 @@ describe("warm steps", () => {
   });
 
   test("a crash (process.exit in the handler) fails only its run; a throw fails its run and keeps the worker", async () => {
-    const [crashed, beside] = await Promise.all([executeStep(warmRequest("crash", "crash-1", { action: "exit", ms: 100 })), executeStep(warmRequest("crash", "beside", { ms: 300 }))]);
+    const [crashed, beside] = await Promise.all([
+      executeStep(warmRequest("crash", "crash-1", { action: "exit", ms: 100 })),
+      executeStep(warmRequest("crash", "beside", { ms: 300 })),
+    ]);
     expect(crashed).toMatchObject({ status: "failed", exitCode: 3, error: "exited with code 3: err crash-1 begins" });
     expect(beside.status).toBe("completed");
     expect(await waitUntilGone(crashed.pid!)).toBe(true);
@@ -110,7 +150,10 @@ describe("warm steps", () => {
 
   test("a worker is replaced after max_runs runs", async () => {
     const pids: number[] = [];
-    for (let i = 0; i < 5; i++) pids.push((await executeStep(warmRequest("recycle", `recycle-${i}`, {}, { warm: { maxRuns: 2, workers: 1 } }))).pid!);
+    for (let i = 0; i < 5; i++)
+      pids.push(
+        (await executeStep(warmRequest("recycle", `recycle-${i}`, {}, { warm: { maxRuns: 2, workers: 1 } }))).pid!,
+      );
     expect(pids[0]).toBe(pids[1]);
     expect(pids[2]).toBe(pids[3]);
     expect(new Set(pids).size).toBe(3);
@@ -119,7 +162,9 @@ describe("warm steps", () => {
 
   test("a worker is replaced once it holds more than max_rss_mb", async () => {
     const small = await executeStep(warmRequest("rss", "rss-1", {}, { warm: { maxRssMb: 150, workers: 1 } }));
-    const grown = await executeStep(warmRequest("rss", "rss-2", { action: "grow", mb: 200 }, { warm: { maxRssMb: 150, workers: 1 } }));
+    const grown = await executeStep(
+      warmRequest("rss", "rss-2", { action: "grow", mb: 200 }, { warm: { maxRssMb: 150, workers: 1 } }),
+    );
     expect(grown.pid).toBe(small.pid);
     expect(grown.status).toBe("completed");
     const next = await executeStep(warmRequest("rss", "rss-3", {}, { warm: { maxRssMb: 150, workers: 1 } }));

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManifestError, parseManifest, RUNNERS } from "../lib/flows/manifest.ts";
 import { TailBuffer } from "../lib/runners/capture.ts";
-import { codeModeEnabled, DEFAULT_OUTPUT_CAP_BYTES, RUNNER_IMPLEMENTATIONS, executeStep, type StepRunRequest } from "../lib/runners/index.ts";
+import {
+  codeModeEnabled,
+  DEFAULT_OUTPUT_CAP_BYTES,
+  RUNNER_IMPLEMENTATIONS,
+  executeStep,
+  type StepRunRequest,
+} from "../lib/runners/index.ts";
 import { EVENT, isRunning, type RequestOptions, STEPS, stepRequest, waitUntilGone } from "./fixtures/request.ts";
 
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "runners-int-")));
@@ -25,9 +31,9 @@ describe("bun runner", () => {
   test("hands over the seed's stdin, env and working directory, and streams output", async () => {
     const chunks: { stream: string; text: string }[] = [];
     process.env.REMOVED_VAR = "should not arrive";
-    const outcome = await executeStep(request("echo.ts", { env: { EXTRA_VAR: "extra", REMOVED_VAR: undefined }, onOutput: (c) => chunks.push(c) })).finally(
-      () => delete process.env.REMOVED_VAR,
-    );
+    const outcome = await executeStep(
+      request("echo.ts", { env: { EXTRA_VAR: "extra", REMOVED_VAR: undefined }, onOutput: (c) => chunks.push(c) }),
+    ).finally(() => delete process.env.REMOVED_VAR);
 
     expect(outcome.status).toBe("completed");
     expect(outcome.exitCode).toBe(0);
@@ -35,12 +41,31 @@ describe("bun runner", () => {
     const result = outcome.result as Record<string, unknown>;
     expect(result.status).toBe("completed");
     expect(result.stdin).toBe(
-      JSON.stringify({ flow: { name: "example-flow", version: 2, root: STEPS, step: "do-work", config: { greeting: "hi" }, event: EVENT } }),
+      JSON.stringify({
+        flow: {
+          name: "example-flow",
+          version: 2,
+          root: STEPS,
+          step: "do-work",
+          config: { greeting: "hi" },
+          event: EVENT,
+        },
+      }),
     );
     expect(result.env).toEqual({ eventId: "evt-1", runId: "run-1", attempt: "3", extra: "extra", removed: null });
     expect(result.cwd).toBe(WORKDIR);
-    expect(chunks.filter((c) => c.stream === "stdout").map((c) => c.text).join("")).toBe(outcome.stdout);
-    expect(chunks.filter((c) => c.stream === "stderr").map((c) => c.text).join("")).toBe("echo: starting\n");
+    expect(
+      chunks
+        .filter((c) => c.stream === "stdout")
+        .map((c) => c.text)
+        .join(""),
+    ).toBe(outcome.stdout);
+    expect(
+      chunks
+        .filter((c) => c.stream === "stderr")
+        .map((c) => c.text)
+        .join(""),
+    ).toBe("echo: starting\n");
     expect(outcome.pid).toBeGreaterThan(0);
     expect(Date.parse(outcome.finishedAt) - Date.parse(outcome.startedAt)).toBe(outcome.durationMs);
   });
@@ -155,7 +180,14 @@ describe("bun runner", () => {
 
   test("issue 18: aborting `kill` (fencing) SIGKILLs the whole group at once, whatever the grace", async () => {
     const fence = new AbortController();
-    const outcome = await executeStep(request("trap-term.ts", { timeoutMs: 60_000, killGraceMs: 30_000, kill: fence.signal, onOutput: ({ text }) => text.includes("trapped") && fence.abort() }));
+    const outcome = await executeStep(
+      request("trap-term.ts", {
+        timeoutMs: 60_000,
+        killGraceMs: 30_000,
+        kill: fence.signal,
+        onOutput: ({ text }) => text.includes("trapped") && fence.abort(),
+      }),
+    );
     expect(outcome).toMatchObject({ status: "failed", signal: "SIGKILL", exitCode: null, error: "killed by SIGKILL" });
     expect(outcome.stdout).not.toContain("ignoring SIGTERM");
     expect(outcome.durationMs).toBeLessThan(30_000);
@@ -163,7 +195,12 @@ describe("bun runner", () => {
 
   test("aborting the signal cancels the step", async () => {
     const controller = new AbortController();
-    const outcome = await executeStep(request("sleep.ts", { signal: controller.signal, onOutput: ({ text }) => text.includes("sleeping") && controller.abort() }));
+    const outcome = await executeStep(
+      request("sleep.ts", {
+        signal: controller.signal,
+        onOutput: ({ text }) => text.includes("sleeping") && controller.abort(),
+      }),
+    );
     expect(outcome).toMatchObject({ status: "canceled", error: "canceled", signal: "SIGTERM" });
   });
 
@@ -212,16 +249,21 @@ describe("TailBuffer", () => {
 
 describe("code-mode runner", () => {
   test("is disabled unless the variable is set, and says which variable", async () => {
-    const outcome = await executeStep(request("echo.ts", { runner: "code-mode", env: { CODEX_FLOWS_ENABLE_CODE_MODE: undefined } }));
+    const outcome = await executeStep(
+      request("echo.ts", { runner: "code-mode", env: { CODEX_FLOWS_ENABLE_CODE_MODE: undefined } }),
+    );
     expect(outcome).toMatchObject({
       status: "failed",
-      error: 'code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "do-work" of flow "example-flow"',
+      error:
+        'code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "do-work" of flow "example-flow"',
     });
   });
 
   test("codeModeEnabled accepts 1, true, yes, on in any case", () => {
-    for (const value of ["1", "true", "TRUE", "yes", "On"]) expect(codeModeEnabled({ CODEX_FLOWS_ENABLE_CODE_MODE: value })).toBe(true);
-    for (const value of [undefined, "", "0", "false", "off", "enabled"]) expect(codeModeEnabled({ CODEX_FLOWS_ENABLE_CODE_MODE: value })).toBe(false);
+    for (const value of ["1", "true", "TRUE", "yes", "On"])
+      expect(codeModeEnabled({ CODEX_FLOWS_ENABLE_CODE_MODE: value })).toBe(true);
+    for (const value of [undefined, "", "0", "false", "off", "enabled"])
+      expect(codeModeEnabled({ CODEX_FLOWS_ENABLE_CODE_MODE: value })).toBe(false);
   });
 });
 
@@ -231,8 +273,11 @@ describe("runner selection", () => {
   });
 
   test("an unknown runner is a manifest error when the flow is loaded, naming the field and the choices", () => {
-    const toml = 'name = "f"\n[[steps]]\nname = "s"\nrunner = "python"\nscript = "exec/s.py"\n[steps.trigger]\ntype = "t"\n';
+    const toml =
+      'name = "f"\n[[steps]]\nname = "s"\nrunner = "python"\nscript = "exec/s.py"\n[steps.trigger]\ntype = "t"\n';
     expect(() => parseManifest(toml, join(WORKDIR, "flow.toml"))).toThrow(ManifestError);
-    expect(() => parseManifest(toml, join(WORKDIR, "flow.toml"))).toThrow('steps[0].runner: expected one of "bun", "code-mode", got string "python"');
+    expect(() => parseManifest(toml, join(WORKDIR, "flow.toml"))).toThrow(
+      'steps[0].runner: expected one of "bun", "code-mode", got string "python"',
+    );
   });
 });

@@ -58,8 +58,15 @@ describe("missed ticks (everything was down)", () => {
   });
 
   test("a tick that is exactly now is due; one a millisecond later is not", () => {
-    expect(iso(dueTicks({ ...hourly, catchUp: "latest" }, last, at("2026-06-01T01:00:00Z"), at("2026-06-01T01:00:00Z")).emit)).toEqual(["2026-06-01T01:00:00.000Z"]);
-    expect(dueTicks({ ...hourly, catchUp: "latest" }, last, at("2026-06-01T00:59:59.999Z"), at("2026-06-01T00:59:59.999Z")).emit).toEqual([]);
+    expect(
+      iso(
+        dueTicks({ ...hourly, catchUp: "latest" }, last, at("2026-06-01T01:00:00Z"), at("2026-06-01T01:00:00Z")).emit,
+      ),
+    ).toEqual(["2026-06-01T01:00:00.000Z"]);
+    expect(
+      dueTicks({ ...hourly, catchUp: "latest" }, last, at("2026-06-01T00:59:59.999Z"), at("2026-06-01T00:59:59.999Z"))
+        .emit,
+    ).toEqual([]);
   });
 });
 
@@ -71,7 +78,11 @@ describe("a live scheduler whose pass is late (issue 18, item 10)", () => {
   test("given a scheduler watching since before the ticks, when its pass comes 35 s late, then it emits every tick it owes and records none as missed", () => {
     for (const catchUp of ["latest", "none", "all"] as const) {
       const due = dueTicks({ ...everyTen, catchUp }, last, watching, at("2026-06-01T00:00:45Z"));
-      expect(iso(due.emit)).toEqual(["2026-06-01T00:00:20.000Z", "2026-06-01T00:00:30.000Z", "2026-06-01T00:00:40.000Z"]);
+      expect(iso(due.emit)).toEqual([
+        "2026-06-01T00:00:20.000Z",
+        "2026-06-01T00:00:30.000Z",
+        "2026-06-01T00:00:40.000Z",
+      ]);
       expect(due.skip).toEqual([]);
     }
   });
@@ -80,10 +91,15 @@ describe("a live scheduler whose pass is late (issue 18, item 10)", () => {
     const started = at("2026-06-01T00:00:35Z");
     const due = dueTicks({ ...everyTen, catchUp: "latest" }, last, started, at("2026-06-01T00:00:55Z"));
     expect(iso(due.emit)).toEqual(["2026-06-01T00:00:30.000Z", "2026-06-01T00:00:40.000Z", "2026-06-01T00:00:50.000Z"]);
-    expect(due.skip.map((s) => [s.tick.toISOString(), s.reason])).toEqual([["2026-06-01T00:00:20.000Z", "missed while no scheduler ran (catch_up = latest)"]]);
+    expect(due.skip.map((s) => [s.tick.toISOString(), s.reason])).toEqual([
+      ["2026-06-01T00:00:20.000Z", "missed while no scheduler ran (catch_up = latest)"],
+    ]);
     const none = dueTicks({ ...everyTen, catchUp: "none" }, last, started, at("2026-06-01T00:00:55Z"));
     expect(iso(none.emit)).toEqual(["2026-06-01T00:00:40.000Z", "2026-06-01T00:00:50.000Z"]);
-    expect(none.skip.map((s) => s.tick.toISOString())).toEqual(["2026-06-01T00:00:20.000Z", "2026-06-01T00:00:30.000Z"]);
+    expect(none.skip.map((s) => s.tick.toISOString())).toEqual([
+      "2026-06-01T00:00:20.000Z",
+      "2026-06-01T00:00:30.000Z",
+    ]);
   });
 });
 
@@ -97,7 +113,10 @@ describe("ticks beyond the newest MAX_CATCH_UP (issue 18, item 25)", () => {
     expect(due.emit).toHaveLength(MAX_CATCH_UP);
     expect(due.emit[0]!.toISOString()).toBe("2026-06-01T01:21:00.000Z");
     expect(due.skip.map((s) => [s.tick.toISOString(), s.reason])).toEqual([
-      ["2026-06-01T01:20:00.000Z", `missed while no scheduler ran: 80 ticks from 2026-06-01T00:01:00.000Z up to this one are not emitted (at most the newest ${MAX_CATCH_UP} are caught up)`],
+      [
+        "2026-06-01T01:20:00.000Z",
+        `missed while no scheduler ran: 80 ticks from 2026-06-01T00:01:00.000Z up to this one are not emitted (at most the newest ${MAX_CATCH_UP} are caught up)`,
+      ],
     ]);
   });
 
@@ -115,33 +134,66 @@ describe("ticks beyond the newest MAX_CATCH_UP (issue 18, item 25)", () => {
     expect(due.emit).toHaveLength(MAX_CATCH_UP);
     expect(due.emit.at(-1)!.toISOString()).toBe("2027-06-01T00:00:00.000Z");
     expect(due.skip.map((s) => s.tick.toISOString())).toEqual(["2027-05-31T22:20:00.000Z"]);
-    expect(due.skip[0]!.reason).toStartWith(`missed while no scheduler ran: more than ${10 * MAX_CATCH_UP} ticks from 2026-06-01T00:01:00.000Z up to this one`);
+    expect(due.skip[0]!.reason).toStartWith(
+      `missed while no scheduler ran: more than ${10 * MAX_CATCH_UP} ticks from 2026-06-01T00:01:00.000Z up to this one`,
+    );
   });
 
   test("given a live scheduler 150 ticks late, then it emits the newest 100 it owes and records the older ones as owed by a late pass", () => {
     const due = dueTicks({ ...minutely, catchUp: "latest" }, last, last, at("2026-06-01T02:30:00Z"));
     expect(due.emit).toHaveLength(MAX_CATCH_UP);
-    expect(due.skip.map((s) => s.reason)).toEqual([`owed by a late scheduler pass: 50 ticks from 2026-06-01T00:01:00.000Z up to this one are not emitted (at most the newest ${MAX_CATCH_UP} are caught up)`]);
+    expect(due.skip.map((s) => s.reason)).toEqual([
+      `owed by a late scheduler pass: 50 ticks from 2026-06-01T00:01:00.000Z up to this one are not emitted (at most the newest ${MAX_CATCH_UP} are caught up)`,
+    ]);
   });
 });
 
 describe("tick events and [[schedules]] in flow.toml", () => {
-  const toml = (schedule: string) => `name = "nightly-flow"\n[[steps]]\nname = "s"\nrunner = "bun"\nscript = "s.ts"\n[steps.trigger]\ntype = "nightly.cleanup"\n\n[[schedules]]\n${schedule}\n`;
+  const toml = (schedule: string) =>
+    `name = "nightly-flow"\n[[steps]]\nname = "s"\nrunner = "bun"\nscript = "s.ts"\n[steps.trigger]\ntype = "nightly.cleanup"\n\n[[schedules]]\n${schedule}\n`;
 
   test("a tick's event id is schedule:<flow>:<name>:<tick time>, the same on every host", () => {
-    const schedule = parseManifest(toml(`name = "nightly"\ncron = "0 3 * * *"\ntimezone = "Europe/Berlin"\nevent = { type = "nightly.cleanup", payload = { keep = 3 } }`), "/f/flow.toml").schedules![0]!;
-    expect(schedule).toEqual({ name: "nightly", cron: "0 3 * * *", timezone: "Europe/Berlin", event: { type: "nightly.cleanup", payload: { keep: 3 } }, catchUp: "latest", overlap: "skip" });
+    const schedule = parseManifest(
+      toml(
+        `name = "nightly"\ncron = "0 3 * * *"\ntimezone = "Europe/Berlin"\nevent = { type = "nightly.cleanup", payload = { keep = 3 } }`,
+      ),
+      "/f/flow.toml",
+    ).schedules![0]!;
+    expect(schedule).toEqual({
+      name: "nightly",
+      cron: "0 3 * * *",
+      timezone: "Europe/Berlin",
+      event: { type: "nightly.cleanup", payload: { keep: 3 } },
+      catchUp: "latest",
+      overlap: "skip",
+    });
     const tick = at("2026-06-01T01:00:00Z");
     expect(tickEventId("nightly-flow", "nightly", tick)).toBe("schedule:nightly-flow:nightly:2026-06-01T01:00:00.000Z");
-    expect(tickEvent("nightly-flow", schedule, tick, at("2026-06-01T01:00:00.200Z"))).toMatchObject({ type: "nightly.cleanup", payload: { keep: 3 }, occurredAt: "2026-06-01T01:00:00.000Z" });
+    expect(tickEvent("nightly-flow", schedule, tick, at("2026-06-01T01:00:00.200Z"))).toMatchObject({
+      type: "nightly.cleanup",
+      payload: { keep: 3 },
+      occurredAt: "2026-06-01T01:00:00.000Z",
+    });
   });
 
   test.each([
     [`name = "n"\ncron = "0 3 * *"\nevent = { type = "a.b" }`, "schedules[0].cron", "not a cron expression"],
-    [`name = "n"\ncron = "0 3 * * *"\ntimezone = "Mars/Base"\nevent = { type = "a.b" }`, "schedules[0].timezone", "IANA time zone"],
-    [`name = "n"\ncron = "0 3 * * *"\nevent = { type = "a.b" }\ncatch_up = "some"`, "schedules[0].catch_up", `"latest", "none" or "all"`],
+    [
+      `name = "n"\ncron = "0 3 * * *"\ntimezone = "Mars/Base"\nevent = { type = "a.b" }`,
+      "schedules[0].timezone",
+      "IANA time zone",
+    ],
+    [
+      `name = "n"\ncron = "0 3 * * *"\nevent = { type = "a.b" }\ncatch_up = "some"`,
+      "schedules[0].catch_up",
+      `"latest", "none" or "all"`,
+    ],
     [`name = "n"\ncron = "0 3 * * *"\nevent = { type = "a b" }`, "schedules[0].event.type", "dot-separated"],
-    [`name = "n"\ncron = "0 3 * * *"\nevent = { type = "a.b" }\noverlap = "yes"`, "schedules[0].overlap", `"skip" or "allow"`],
+    [
+      `name = "n"\ncron = "0 3 * * *"\nevent = { type = "a.b" }\noverlap = "yes"`,
+      "schedules[0].overlap",
+      `"skip" or "allow"`,
+    ],
   ])("a bad schedule is refused naming the field: %#", (schedule, field, message) => {
     let error: unknown;
     try {

@@ -30,7 +30,14 @@ let db: ReadModel;
 let env: Record<string, string>;
 let stopped = false;
 
-const post = (id: string) => json(fetch(`${system.ingressUrl}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type: "demo.go", payload: {} }) }));
+const post = (id: string) =>
+  json(
+    fetch(`${system.ingressUrl}/events?wait=matched`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id, type: "demo.go", payload: {} }),
+    }),
+  );
 const checkpoint = async () => (await db.selectFrom("projector_state").select("seq").executeTakeFirstOrThrow()).seq;
 const caughtUp = async () => {
   const last = (await ctx.jsm.streams.info(config.stream)).state.last_seq;
@@ -45,7 +52,16 @@ const caughtUp = async () => {
 async function publishDecided(id: string): Promise<void> {
   const event = anEvent({ id, type: "demo.go", payload: {} });
   const runId = runIdFor(id, 0, "go", "a");
-  const decided: EventMatched = { v: 1, kind: "event.matched", eventId: id, generation: 0, matchedAt: event.receivedAt, decisions: [{ flow: "go", flowVersion: 1, step: "a", runner: "bun", matched: true, runId, queue: "any", reasons: [] }] };
+  const decided: EventMatched = {
+    v: 1,
+    kind: "event.matched",
+    eventId: id,
+    generation: 0,
+    matchedAt: event.receivedAt,
+    decisions: [
+      { flow: "go", flowVersion: 1, step: "a", runner: "bun", matched: true, runId, queue: "any", reasons: [] },
+    ],
+  };
   const messages: [string, FlowMessage][] = [
     [ctx.subjects.matched(id), decided],
     [ctx.subjects.event("demo.go"), accepted(event, { acceptedAt: event.receivedAt })],
@@ -60,7 +76,13 @@ beforeAll(async () => {
   const cwd = writeFlows({ go: [{ name: "a", type: "demo.go", source: echoStep() }] });
   // The dedup window at its least: a copy published again later is not caught by JetStream's msgID.
   config = testConfig({ cwd, duplicateWindowMs: 1_000 });
-  env = { NATS_URL: nats.url, CODEX_FLOW_STREAM: config.stream, CODEX_FLOW_SUBJECT_PREFIX: config.subjectPrefix, CODEX_FLOW_BACKEND_DATA_DIR: config.dataDir, CODEX_FLOW_BACKEND_CWD: cwd };
+  env = {
+    NATS_URL: nats.url,
+    CODEX_FLOW_STREAM: config.stream,
+    CODEX_FLOW_SUBJECT_PREFIX: config.subjectPrefix,
+    CODEX_FLOW_BACKEND_DATA_DIR: config.dataDir,
+    CODEX_FLOW_BACKEND_CWD: cwd,
+  };
   ctx = await connectContext(config, nats.url, "test");
   nats.cleanup(() => ctx.nc.close());
   system = await startSystem(config, nats.url, ["ingress", "matcher", "projector"]);
@@ -76,10 +98,19 @@ describe("snapshots, trim and rebuild", () => {
   test("a snapshot taken while the projector applies a history holds exactly the rows of its sequence", async () => {
     await publishDecided("old");
     for (const id of ["first", "second"]) expect((await post(id)).status).toBe("accepted");
-    const runs = Array.from({ length: 300 }, (_, i) => ({ id: `past/${i}`, flow: "go", at: new Date(Date.now() - 3_600_000 + i), status: "completed" as const }));
+    const runs = Array.from({ length: 300 }, (_, i) => ({
+      id: `past/${i}`,
+      flow: "go",
+      at: new Date(Date.now() - 3_600_000 + i),
+      status: "completed" as const,
+    }));
     const publishing = publishHistory(ctx, runs);
     const before = await checkpoint();
-    await eventually(async () => (await checkpoint()) > before + 50 || undefined, 30_000, "the projector to be applying the history");
+    await eventually(
+      async () => (await checkpoint()) > before + 50 || undefined,
+      30_000,
+      "the projector to be applying the history",
+    );
     const taken = await cli(["projector", "snapshot", "--keep", "2"]);
     expect(taken.code).toBe(0);
     await publishing;
@@ -93,20 +124,43 @@ describe("snapshots, trim and rebuild", () => {
     try {
       expect(copy.query("SELECT seq FROM projector_state").get()).toEqual({ seq: manifest!.seq });
       // Its events are exactly those the live read model has at or below its sequence: none after, none missing.
-      const copied = copy.query<{ id: string }, []>("SELECT id FROM events ORDER BY id").all().map((r) => r.id);
-      const live = (await db.selectFrom("events").select("id").where("seq", "<=", manifest!.seq).orderBy("id").execute()).map((r) => r.id);
+      const copied = copy
+        .query<{ id: string }, []>("SELECT id FROM events ORDER BY id")
+        .all()
+        .map((r) => r.id);
+      const live = (
+        await db.selectFrom("events").select("id").where("seq", "<=", manifest!.seq).orderBy("id").execute()
+      ).map((r) => r.id);
       expect(copied).toEqual(live);
       expect(copied.length).toBeLessThan(303);
       expect(copy.query("SELECT max(seq) AS seq FROM runs").get()).toMatchObject({ seq: expect.any(Number) });
-      expect((copy.query("SELECT max(seq) AS seq FROM runs").get() as { seq: number }).seq).toBeLessThanOrEqual(manifest!.seq);
+      expect((copy.query("SELECT max(seq) AS seq FROM runs").get() as { seq: number }).seq).toBeLessThanOrEqual(
+        manifest!.seq,
+      );
     } finally {
       copy.close();
     }
   });
 
   test("trim up to the newest snapshot: the history below it goes, pauses and other state stay, and --dry-run removes nothing", async () => {
-    expect((await json(fetch(`${system.ingressUrl}/flows/go/pause`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }))).paused).toBe(true);
-    await json(fetch(`${system.ingressUrl}/flows/go/resume`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }));
+    expect(
+      (
+        await json(
+          fetch(`${system.ingressUrl}/flows/go/pause`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: "{}",
+          }),
+        )
+      ).paused,
+    ).toBe(true);
+    await json(
+      fetch(`${system.ingressUrl}/flows/go/resume`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      }),
+    );
     await caughtUp();
     expect((await cli(["projector", "snapshot", "--keep", "2"])).code).toBe(0);
     const [manifest] = listSnapshots(snapshotsDir(config.dataDir), config.stream);
@@ -133,7 +187,12 @@ describe("snapshots, trim and rebuild", () => {
     const runsBefore = await db.selectFrom("runs").select(["id", "seq"]).where("event_id", "=", "old").execute();
     expect(runsBefore).toHaveLength(1);
     const { state } = await ctx.jsm.streams.info(config.stream);
-    const body = JSON.stringify({ v: 1, kind: "event.accepted", event: { id: "old", type: "demo.go", receivedAt: original.received_at, payload: {} }, acceptedAt: original.accepted_at });
+    const body = JSON.stringify({
+      v: 1,
+      kind: "event.accepted",
+      event: { id: "old", type: "demo.go", receivedAt: original.received_at, payload: {} },
+      acceptedAt: original.accepted_at,
+    });
     const ack = await ctx.js.publish(ctx.subjects.event("demo.go"), body);
     expect(ack.seq).toBeGreaterThan(state.last_seq);
     await eventually(
@@ -146,8 +205,12 @@ describe("snapshots, trim and rebuild", () => {
     );
     await caughtUp();
     expect(await lastMessage({ jsm: ctx.jsm, stream: config.stream }, ctx.subjects.matched("old"))).toBeUndefined();
-    expect(await lastMessage({ jsm: ctx.jsm, stream: config.stream }, ctx.subjects.command("any"))).toMatchObject({ message: { eventId: "tail-2" } });
-    expect(await db.selectFrom("runs").select(["id", "seq"]).where("event_id", "=", "old").execute()).toEqual(runsBefore);
+    expect(await lastMessage({ jsm: ctx.jsm, stream: config.stream }, ctx.subjects.command("any"))).toMatchObject({
+      message: { eventId: "tail-2" },
+    });
+    expect(await db.selectFrom("runs").select(["id", "seq"]).where("event_id", "=", "old").execute()).toEqual(
+      runsBefore,
+    );
   });
 
   test("a rebuild from the snapshot and the stream's tail equals the live read model, row for row", async () => {
@@ -167,12 +230,20 @@ describe("snapshots, trim and rebuild", () => {
     expect(refused.stderr).toContain(`cannot rebuild: stream ${config.stream} starts at sequence`);
     expect(refused.stderr).toContain("there is no snapshot in");
     expect(refused.stderr).toContain("restore the stream from a backup");
-    const scratch = await cli(["projector", "rebuild", "--from-scratch", "--output", join(config.dataDir, "never.sqlite")]);
+    const scratch = await cli([
+      "projector",
+      "rebuild",
+      "--from-scratch",
+      "--output",
+      join(config.dataDir, "never.sqlite"),
+    ]);
     expect(scratch.code).not.toBe(0);
     expect(scratch.stderr).toContain("--from-scratch: stream");
     expect(statSync(join(config.dataDir, "never.sqlite"), { throwIfNoEntry: false })).toBeUndefined();
     // A projector behind the stream's start refuses too, instead of silently skipping what was trimmed.
     const fresh = join(config.dataDir, "fresh", "read-model.sqlite");
-    await expect(startProjectorService(ctx, fresh)).rejects.toThrow(/is at sequence 0 but stream \S+ now starts at \d+ \(trimmed\)/);
+    await expect(startProjectorService(ctx, fresh)).rejects.toThrow(
+      /is at sequence 0 but stream \S+ now starts at \d+ \(trimmed\)/,
+    );
   });
 });

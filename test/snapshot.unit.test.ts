@@ -3,7 +3,15 @@ import { type SnapshotManifest, usableSnapshot } from "../lib/read-model/snapsho
 import { trimPoint } from "../lib/nats/stream-history.ts";
 import { seenBefore } from "../services/matcher/seen.ts";
 
-const snap = (seq: number): SnapshotManifest => ({ v: 1, seq, at: "2026-12-07T00:00:00.000Z", stream: "FLOWS", firstSeq: 1, file: `read-model-${seq}.sqlite`, bytes: 1 });
+const snap = (seq: number): SnapshotManifest => ({
+  v: 1,
+  seq,
+  at: "2026-12-07T00:00:00.000Z",
+  stream: "FLOWS",
+  firstSeq: 1,
+  file: `read-model-${seq}.sqlite`,
+  bytes: 1,
+});
 
 describe("usableSnapshot", () => {
   test("given snapshots newest first, then the newest whose tail the stream still holds whole", () => {

@@ -1,9 +1,27 @@
 import { describe, expect, test } from "bun:test";
-import { decodeProgress, decodeRecords, encodeProgress, encodeRecord, HEADER_BYTES, type SpoolRecord } from "../services/ingress/spool/record.ts";
+import {
+  decodeProgress,
+  decodeRecords,
+  encodeProgress,
+  encodeRecord,
+  HEADER_BYTES,
+  type SpoolRecord,
+} from "../services/ingress/spool/record.ts";
 
 // The spool's file format (issue 24 item 2): length-prefixed records with a CRC-32, read
 // back in order; a torn or damaged tail ends the readable part.
-const record = (n: number): SpoolRecord => ({ subject: "flows.events.demo", msgID: `event:e-${n}`, eventId: `e-${n}`, message: { v: 1, kind: "event.accepted", event: { id: `e-${n}`, type: "demo", payload: { n, text: "é ✓" }, receivedAt: "2026-12-07T00:00:00.000Z" }, acceptedAt: "2026-12-07T00:00:00.000Z" }, spooledAt: 1_700_000_000_000 + n });
+const record = (n: number): SpoolRecord => ({
+  subject: "flows.events.demo",
+  msgID: `event:e-${n}`,
+  eventId: `e-${n}`,
+  message: {
+    v: 1,
+    kind: "event.accepted",
+    event: { id: `e-${n}`, type: "demo", payload: { n, text: "é ✓" }, receivedAt: "2026-12-07T00:00:00.000Z" },
+    acceptedAt: "2026-12-07T00:00:00.000Z",
+  },
+  spooledAt: 1_700_000_000_000 + n,
+});
 const concat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
   let at = 0;
@@ -29,7 +47,12 @@ describe("spool records", () => {
     const last = encodeRecord(record(3));
     for (const cut of [1, HEADER_BYTES - 1, HEADER_BYTES, HEADER_BYTES + 5, last.byteLength - 1]) {
       const decoded = decodeRecords(concat(whole, last.subarray(0, cut)));
-      expect({ cut, ids: decoded.records.map((r) => r.record.eventId), validEnd: decoded.validEnd, torn: decoded.torn }).toEqual({ cut, ids: ["e-1", "e-2"], validEnd: whole.byteLength, torn: true });
+      expect({
+        cut,
+        ids: decoded.records.map((r) => r.record.eventId),
+        validEnd: decoded.validEnd,
+        torn: decoded.torn,
+      }).toEqual({ cut, ids: ["e-1", "e-2"], validEnd: whole.byteLength, torn: true });
     }
   });
 

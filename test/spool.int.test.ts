@@ -16,7 +16,12 @@ import { tempDir } from "./support/temp.ts";
 // The stream is stood in for by a publisher that records what it was given, or refuses.
 const SUBJECTS = subjects("flows");
 const quiet: Logger = { info() {}, warn() {}, error() {} };
-const message = (id: string): EventAccepted => ({ v: 1, kind: "event.accepted", event: { id, type: "demo.ping", payload: { id }, receivedAt: "2026-12-07T00:00:00.000Z" }, acceptedAt: "2026-12-07T00:00:00.000Z" });
+const message = (id: string): EventAccepted => ({
+  v: 1,
+  kind: "event.accepted",
+  event: { id, type: "demo.ping", payload: { id }, receivedAt: "2026-12-07T00:00:00.000Z" },
+  acceptedAt: "2026-12-07T00:00:00.000Z",
+});
 
 /** A stand-in for the stream: while `down`, every publish is Unavailable (the deadline passed); else it records the message id. */
 type Stand = { down: boolean; published: { msgID: string; message: FlowMessage }[]; publish: Publisher };
@@ -37,7 +42,15 @@ function stream(): Stand {
 let direct: Publisher;
 const open = (dir: string, s: Stand, extra: { maxBytes?: number; accepted?: Set<string> } = {}): Spool => {
   direct = s.publish;
-  return startSpool({ dir, maxBytes: extra.maxBytes ?? 1024 * 1024, publish: s.publish, subjects: SUBJECTS, alreadyAccepted: (id) => extra.accepted?.has(id) ?? false, log: quiet, pauseMs: 20 });
+  return startSpool({
+    dir,
+    maxBytes: extra.maxBytes ?? 1024 * 1024,
+    publish: s.publish,
+    subjects: SUBJECTS,
+    alreadyAccepted: (id) => extra.accepted?.has(id) ?? false,
+    log: quiet,
+    pauseMs: 20,
+  });
 };
 const take = (spool: Spool, id: string) => spool.take(message(id), direct);
 
@@ -93,13 +106,26 @@ describe("the ingress spool", () => {
       if (allowed-- <= 0) throw new Unavailable("is unavailable (test)");
       return await gate.publish(msg);
     };
-    const middle = startSpool({ dir, maxBytes: 1024 * 1024, publish: counting, subjects: SUBJECTS, alreadyAccepted: () => false, log: quiet, pauseMs: 20 });
+    const middle = startSpool({
+      dir,
+      maxBytes: 1024 * 1024,
+      publish: counting,
+      subjects: SUBJECTS,
+      alreadyAccepted: () => false,
+      log: quiet,
+      pauseMs: 20,
+    });
     await eventually(() => middle.state().depth === 2, 5_000, "two drained");
     await middle.stop();
     s.down = false;
     const last = open(dir, s);
     await eventually(() => last.state().depth === 0, 5_000, "the rest drained");
-    expect([...gate.published, ...s.published].map((p) => p.msgID)).toEqual(["event:p1", "event:p2", "event:p3", "event:p4"]);
+    expect([...gate.published, ...s.published].map((p) => p.msgID)).toEqual([
+      "event:p1",
+      "event:p2",
+      "event:p3",
+      "event:p4",
+    ]);
     await last.stop();
   });
 
@@ -137,10 +163,21 @@ describe("the ingress spool", () => {
 describe("one ingress per spool", () => {
   test("given a spool directory another ingress holds, then opening it fails and names the holder and CODEX_FLOW_INGRESS_SPOOL", async () => {
     const dir = tempDir("codex-flows-spool-");
-    const child = Bun.spawn(["bun", "-e", `import { startSpool } from ${JSON.stringify(`${import.meta.dir}/../services/ingress/spool/spool.ts`)}; startSpool({ dir: ${JSON.stringify(dir)}, maxBytes: 65536, subjects: { event: () => "x" }, publish: async () => ({ seq: 1, duplicate: false }), alreadyAccepted: () => false, log: { info() {}, warn() {}, error() {} } }); console.log("held"); await Bun.sleep(60_000);`], { stdout: "pipe" });
+    const child = Bun.spawn(
+      [
+        "bun",
+        "-e",
+        `import { startSpool } from ${JSON.stringify(`${import.meta.dir}/../services/ingress/spool/spool.ts`)}; startSpool({ dir: ${JSON.stringify(dir)}, maxBytes: 65536, subjects: { event: () => "x" }, publish: async () => ({ seq: 1, duplicate: false }), alreadyAccepted: () => false, log: { info() {}, warn() {}, error() {} } }); console.log("held"); await Bun.sleep(60_000);`,
+      ],
+      { stdout: "pipe" },
+    );
     try {
       const reader = child.stdout.getReader();
-      await eventually(async () => new TextDecoder().decode((await reader.read()).value).includes("held"), 15_000, "the other process to hold the spool");
+      await eventually(
+        async () => new TextDecoder().decode((await reader.read()).value).includes("held"),
+        15_000,
+        "the other process to hold the spool",
+      );
       expect(() => open(dir, stream())).toThrow(new RegExp(`in use by pid ${child.pid} .*CODEX_FLOW_INGRESS_SPOOL`));
     } finally {
       child.kill("SIGKILL");

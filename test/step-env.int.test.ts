@@ -31,7 +31,12 @@ const SECRETS = {
   CODEX_FLOW_GITHUB_WEBHOOK_SECRET: "github-hook-secret-0ddba11",
 };
 // What a step legitimately needs, including a user-defined variable a flow's `*_env` config names.
-const KEPT = { CODEX_FLOW_PUSH: "1", CODEX_FLOWS_ENABLE_CODE_MODE: "1", CODEX_APP_SERVER_CODEX_COMMAND: "codex", FORK_CHECKOUT_DIR: "/srv/fork" };
+const KEPT = {
+  CODEX_FLOW_PUSH: "1",
+  CODEX_FLOWS_ENABLE_CODE_MODE: "1",
+  CODEX_APP_SERVER_CODEX_COMMAND: "codex",
+  FORK_CHECKOUT_DIR: "/srv/fork",
+};
 const NAMES = [...Object.keys(SECRETS), ...Object.keys(KEPT), "PATH", "HOME", "CODEX_FLOW_RUN_ID"].join(",");
 
 const saved: Record<string, string | undefined> = {};
@@ -49,29 +54,65 @@ afterAll(() => {
 });
 
 const WORKDIR = realpathSync(tempDir("step-env-"));
-const seen = (request: StepRunRequest) => executeStep(request).then((outcome) => (outcome.result as { env?: Record<string, string | null> } | undefined)?.env);
+const seen = (request: StepRunRequest) =>
+  executeStep(request).then((outcome) => (outcome.result as { env?: Record<string, string | null> } | undefined)?.env);
 const leaked = (text: string) => Object.values(SECRETS).filter((value) => text.includes(value));
 
 describe("the step's environment", () => {
   test("a direct step gets PATH, HOME, the CODEX_FLOW_* switches and user variables, and none of the system's secrets", async () => {
     const env = await seen(stepRequest("print-env.ts", { workingDirectory: WORKDIR, env: { PRINT_ENV: NAMES } }));
     for (const name of Object.keys(SECRETS)) expect(env?.[name]).toBeNull();
-    expect(env).toMatchObject({ ...KEPT, PATH: process.env.PATH!, HOME: process.env.HOME!, CODEX_FLOW_RUN_ID: "run-1" });
+    expect(env).toMatchObject({
+      ...KEPT,
+      PATH: process.env.PATH!,
+      HOME: process.env.HOME!,
+      CODEX_FLOW_RUN_ID: "run-1",
+    });
   });
 
   test("a secret-looking variable reaches a step only when its flow names it in [env] secrets, under either executor", async () => {
     const named = stepRequest("print-env.ts", { workingDirectory: WORKDIR, env: { PRINT_ENV: NAMES } });
     named.flow = { ...named.flow, env: { secrets: ["NOTIFY_WEBHOOK_SECRET", "CODEX_FLOW_GITHUB_WEBHOOK_SECRET"] } };
-    expect(await seen(named)).toMatchObject({ NOTIFY_WEBHOOK_SECRET: SECRETS.NOTIFY_WEBHOOK_SECRET, GH_TOKEN: null, CODEX_FLOW_BACKEND_SECRET: null, CODEX_FLOW_GITHUB_WEBHOOK_SECRET: null });
-    const unit: StepRunRequest = { ...named, executor: "systemd-run", forwardEnv: ["PATH", "NOTIFY_WEBHOOK_SECRET", "GH_TOKEN"], env: { PATH: `${BIN}:${process.env.PATH}`, SYSTEMD_STANDIN_STATE: WORKDIR, PRINT_ENV: NAMES } };
+    expect(await seen(named)).toMatchObject({
+      NOTIFY_WEBHOOK_SECRET: SECRETS.NOTIFY_WEBHOOK_SECRET,
+      GH_TOKEN: null,
+      CODEX_FLOW_BACKEND_SECRET: null,
+      CODEX_FLOW_GITHUB_WEBHOOK_SECRET: null,
+    });
+    const unit: StepRunRequest = {
+      ...named,
+      executor: "systemd-run",
+      forwardEnv: ["PATH", "NOTIFY_WEBHOOK_SECRET", "GH_TOKEN"],
+      env: { PATH: `${BIN}:${process.env.PATH}`, SYSTEMD_STANDIN_STATE: WORKDIR, PRINT_ENV: NAMES },
+    };
     expect(await seen(unit)).toMatchObject({ NOTIFY_WEBHOOK_SECRET: SECRETS.NOTIFY_WEBHOOK_SECRET, GH_TOKEN: null });
   });
 
   test("CODEX_FLOW_STEP_ENV_DENY withholds more names; an explicit forward list narrows a direct step too, but never to a secret", async () => {
-    const denied = await seen(stepRequest("print-env.ts", { workingDirectory: WORKDIR, envDeny: ["FORK_CHECKOUT_DIR"], env: { PRINT_ENV: NAMES } }));
+    const denied = await seen(
+      stepRequest("print-env.ts", {
+        workingDirectory: WORKDIR,
+        envDeny: ["FORK_CHECKOUT_DIR"],
+        env: { PRINT_ENV: NAMES },
+      }),
+    );
     expect(denied).toMatchObject({ FORK_CHECKOUT_DIR: null, CODEX_FLOW_PUSH: "1" });
-    const forwarded = await seen(stepRequest("print-env.ts", { workingDirectory: WORKDIR, forwardEnv: ["PATH", "CODEX_FLOW_PUSH", "NATS_URL", "CODEX_FLOW_BACKEND_TOKEN"], env: { PRINT_ENV: NAMES } }));
-    expect(forwarded).toMatchObject({ PATH: process.env.PATH!, CODEX_FLOW_PUSH: "1", HOME: null, FORK_CHECKOUT_DIR: null, NATS_URL: null, CODEX_FLOW_BACKEND_TOKEN: null, CODEX_FLOW_RUN_ID: "run-1" });
+    const forwarded = await seen(
+      stepRequest("print-env.ts", {
+        workingDirectory: WORKDIR,
+        forwardEnv: ["PATH", "CODEX_FLOW_PUSH", "NATS_URL", "CODEX_FLOW_BACKEND_TOKEN"],
+        env: { PRINT_ENV: NAMES },
+      }),
+    );
+    expect(forwarded).toMatchObject({
+      PATH: process.env.PATH!,
+      CODEX_FLOW_PUSH: "1",
+      HOME: null,
+      FORK_CHECKOUT_DIR: null,
+      NATS_URL: null,
+      CODEX_FLOW_BACKEND_TOKEN: null,
+      CODEX_FLOW_RUN_ID: "run-1",
+    });
   });
 
   test("a systemd unit never gets a secret, even one named in the forward list", async () => {
@@ -88,7 +129,11 @@ describe("the step's environment", () => {
 
   test("the code-mode app-server (the stand-in, listing its environment through exec_command) gets none of the secrets", async () => {
     mkdirSync(join(WORKDIR, "codex-home"), { recursive: true });
-    const request = stepRequest("code-mode-env.js", { workingDirectory: WORKDIR, runner: "code-mode", env: { CODEX_APP_SERVER_CODEX_COMMAND: FAKE_CODEX, CODEX_HOME: join(WORKDIR, "codex-home") } });
+    const request = stepRequest("code-mode-env.js", {
+      workingDirectory: WORKDIR,
+      runner: "code-mode",
+      env: { CODEX_APP_SERVER_CODEX_COMMAND: FAKE_CODEX, CODEX_HOME: join(WORKDIR, "codex-home") },
+    });
     const outcome = await executeStep(request);
     expect(outcome.status).toBe("completed");
     const listing = String(outcome.result?.message);
@@ -110,21 +155,35 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", env, all: pro
 `;
 
   beforeAll(async () => {
-    config = testConfig({ cwd: writeFlows({ leaky: [{ name: "dump", type: "env.dump", source: printAll }] }), liveOutputBytes: 1024 * 1024 });
+    config = testConfig({
+      cwd: writeFlows({ leaky: [{ name: "dump", type: "env.dump", source: printAll }] }),
+      liveOutputBytes: 1024 * 1024,
+    });
     system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
     nats.cleanup(() => system.stop());
   });
 
   test("a step printing its whole environment: no secret in the result, the output, the stream or /runs", async () => {
     const url = system.ingressUrl!;
-    const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "env-1", type: "env.dump" }) }));
+    const answer = await json(
+      fetch(`${url}/events?wait=true`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "env-1", type: "env.dump" }),
+      }),
+    );
     expect(answer.runs.map((run: { status: string }) => run.status)).toEqual(["completed"]);
     const runId = answer.runIds[0];
     const { run } = await json(fetch(`${url}/runs/${runId}`));
     expect(run.result.env).toMatchObject({ ...KEPT, NATS_URL: null, CODEX_FLOW_BACKEND_SECRET: null });
     expect(run.stdout).toContain("CODEX_FLOW_RUN_ID");
 
-    const bodies = [JSON.stringify(answer), JSON.stringify(run), await (await fetch(`${url}/runs`)).text(), await (await fetch(`${url}/runs/${runId}/output`)).text()];
+    const bodies = [
+      JSON.stringify(answer),
+      JSON.stringify(run),
+      await (await fetch(`${url}/runs`)).text(),
+      await (await fetch(`${url}/runs/${runId}/output`)).text(),
+    ];
     const nc = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(nc);
     const { state } = await jsm.streams.info(config.stream);
@@ -170,13 +229,24 @@ process.exit(1);
 
   test("another flow's step does not see NOTIFY_WEBHOOK_SECRET; notify-webhook's step, which names it, signs with it", async () => {
     const url = system.ingressUrl!;
-    const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "deploy-1", type: "deploy.requested" }) }));
+    const answer = await json(
+      fetch(`${url}/events?wait=true`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "deploy-1", type: "deploy.requested" }),
+      }),
+    );
     expect(answer.runs.map((run: { status: string }) => run.status)).toEqual(["failed"]);
     const { run } = await json(fetch(`${url}/runs/${answer.runIds[0]}`));
-    expect(JSON.parse(/SEEN (.*)/.exec(run.stdout)![1]!)).toEqual({ NOTIFY_WEBHOOK_SECRET: null, NOTIFY_WEBHOOK_URL: process.env.NOTIFY_WEBHOOK_URL });
+    expect(JSON.parse(/SEEN (.*)/.exec(run.stdout)![1]!)).toEqual({
+      NOTIFY_WEBHOOK_SECRET: null,
+      NOTIFY_WEBHOOK_URL: process.env.NOTIFY_WEBHOOK_URL,
+    });
 
     const [delivery] = await eventually(() => received.length > 0 && received, 30_000, "notify-webhook's post");
     expect(JSON.parse(delivery!.body)).toMatchObject({ status: "failed", flow: "deploy", runId: answer.runIds[0] });
-    expect(delivery!.signature).toBe(`sha256=${createHmac("sha256", SECRETS.NOTIFY_WEBHOOK_SECRET).update(delivery!.body).digest("hex")}`);
+    expect(delivery!.signature).toBe(
+      `sha256=${createHmac("sha256", SECRETS.NOTIFY_WEBHOOK_SECRET).update(delivery!.body).digest("hex")}`,
+    );
   });
 });

@@ -14,7 +14,11 @@ import { tempDir } from "./support/temp.ts";
 
 setDefaultTimeout(60_000);
 const cli = useProcesses();
-const SECRETS = { CODEX_FLOW_BACKEND_SECRET: "proc-hmac-7c1e55", CODEX_FLOW_BACKEND_TOKEN: "proc-token-90ab3f", NOTIFY_WEBHOOK_SECRET: "proc-notify-3d2c1b" };
+const SECRETS = {
+  CODEX_FLOW_BACKEND_SECRET: "proc-hmac-7c1e55",
+  CODEX_FLOW_BACKEND_TOKEN: "proc-token-90ab3f",
+  NOTIFY_WEBHOOK_SECRET: "proc-notify-3d2c1b",
+};
 // As root, the services run as nobody (setpriv execs bun, so the pid stays bun's); as anyone else, as that user.
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
@@ -47,11 +51,13 @@ let readableRoot: string | undefined;
 function repoForNobody(): string {
   if (!asRoot) return REPO;
   if (readableRoot !== undefined) return readableRoot;
-  if (Bun.spawnSync([...AS_NOBODY, "test", "-r", join(REPO, "bin", "flow.ts")]).exitCode === 0) return (readableRoot = REPO);
+  if (Bun.spawnSync([...AS_NOBODY, "test", "-r", join(REPO, "bin", "flow.ts")]).exitCode === 0)
+    return (readableRoot = REPO);
   const mirror = tempDir("codex-flows-repo-");
   chmodSync(mirror, 0o755);
   const linked = Bun.spawnSync(["cp", "-al", `${REPO}/.`, mirror]).exitCode === 0;
-  if (!linked && Bun.spawnSync(["cp", "-a", `${REPO}/.`, mirror]).exitCode !== 0) throw new Error(`cannot mirror ${REPO} for the unprivileged user in ${mirror}`);
+  if (!linked && Bun.spawnSync(["cp", "-a", `${REPO}/.`, mirror]).exitCode !== 0)
+    throw new Error(`cannot mirror ${REPO} for the unprivileged user in ${mirror}`);
   return (readableRoot = mirror);
 }
 
@@ -75,13 +81,26 @@ function unprivileged() {
 describe("a step reading /proc", () => {
   test("given flow dev with the secret, the token and a flow's secret set, a step finds none of them in any process's environment, and cannot read its parent's memory", async () => {
     const { home, dataDir, cwd, launch } = unprivileged();
-    const env = await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, CODEX_FLOW_BACKEND_DATA_DIR: dataDir, CODEX_FLOW_BACKEND_CWD: cwd, HOME: home, ...SECRETS });
+    const env = await serviceEnv(undefined, {
+      CODEX_FLOW_STREAM: undefined,
+      CODEX_FLOW_SUBJECT_PREFIX: undefined,
+      CODEX_FLOW_BACKEND_DATA_DIR: dataDir,
+      CODEX_FLOW_BACKEND_CWD: cwd,
+      HOME: home,
+      ...SECRETS,
+    });
     const dev = cli.start(["dev"], { env, ...launch });
     await dev.waitForLine("Ctrl-C stops everything.", 45_000);
 
     const body = JSON.stringify({ id: "proc-1", type: "proc.look" });
-    const headers = { "content-type": "application/json", "x-flow-signature-256": signBody(SECRETS.CODEX_FLOW_BACKEND_SECRET, body), authorization: `Bearer ${SECRETS.CODEX_FLOW_BACKEND_TOKEN}` };
-    const answer = await json(fetch(`http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}/events?wait=true`, { method: "POST", headers, body }));
+    const headers = {
+      "content-type": "application/json",
+      "x-flow-signature-256": signBody(SECRETS.CODEX_FLOW_BACKEND_SECRET, body),
+      authorization: `Bearer ${SECRETS.CODEX_FLOW_BACKEND_TOKEN}`,
+    };
+    const answer = await json(
+      fetch(`http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}/events?wait=true`, { method: "POST", headers, body }),
+    );
     expect(answer.runs.map((run: { status: string }) => run.status)).toEqual(["completed"]);
     const { found, readable, ownIsReadable, parentMemory } = answer.runs[0].result;
     // The scan works (it reads its own environment, and the processes of its user that allow it) and finds no secret.
@@ -97,17 +116,25 @@ describe("a step reading /proc", () => {
     const { home, cwd, launch } = unprivileged();
     const event = join(home, "event.json");
     writeFileSync(event, JSON.stringify({ id: "proc-2", type: "proc.look" }));
-    const { code, stdout } = await cli.run(["run", "snoop", "look", "--event", event, "--cwd", cwd], { env: { HOME: home, ...SECRETS }, ...launch });
+    const { code, stdout } = await cli.run(["run", "snoop", "look", "--event", event, "--cwd", cwd], {
+      env: { HOME: home, ...SECRETS },
+      ...launch,
+    });
     expect(code).toBe(0);
     const seen = JSON.parse(/result=completed "(.*)" in \d+ ms/.exec(stdout)![1]!);
     expect(seen).toMatchObject({ found: [], ownIsReadable: true, parentMemory: "EACCES" });
   });
 
   test("given a parent that holds the secrets (a shell, or `bun run flow`'s wrapper), the service warns naming it and them", async () => {
-    const env = { CODEX_FLOW_BACKEND_SECRET: SECRETS.CODEX_FLOW_BACKEND_SECRET, NATS_URL: `nats://127.0.0.1:${await freePort()}` };
+    const env = {
+      CODEX_FLOW_BACKEND_SECRET: SECRETS.CODEX_FLOW_BACKEND_SECRET,
+      NATS_URL: `nats://127.0.0.1:${await freePort()}`,
+    };
     // The shell stays the service's parent (it has more to do after it), with the environment it was given.
     const { code, stderr } = await cli.run(["serve", "ingress"], { env, wrap: ["sh", "-c", '"$@"; exit $?', "sh"] });
     expect(code).toBe(1);
-    expect(stderr).toMatch(/warn process \d+ \(sh -c "\$@"; exit \$\? sh \S+ run \S+ serve ingress\), which started this one, holds CODEX_FLOW_BACKEND_SECRET in its environment, where steps \(they run as this user\) can read them/);
+    expect(stderr).toMatch(
+      /warn process \d+ \(sh -c "\$@"; exit \$\? sh \S+ run \S+ serve ingress\), which started this one, holds CODEX_FLOW_BACKEND_SECRET in its environment, where steps \(they run as this user\) can read them/,
+    );
   });
 });

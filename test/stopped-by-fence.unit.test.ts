@@ -15,7 +15,8 @@ describe("stopped by the fence, read from the outcome", () => {
   });
 
   test("given a step its runner stopped gracefully (cancel, shutdown, timeout), then the fence did not stop it, even when the grace ended in SIGKILL", () => {
-    for (const stoppedBy of ["cancel", "shutdown", "timeout"] as const) expect(stoppedByFence({ stoppedBy, signal: "SIGKILL" }, false)).toBe(false);
+    for (const stoppedBy of ["cancel", "shutdown", "timeout"] as const)
+      expect(stoppedByFence({ stoppedBy, signal: "SIGKILL" }, false)).toBe(false);
   });
 
   test("given a SIGKILL nobody of ours sent, then the fence did not stop it", () => {

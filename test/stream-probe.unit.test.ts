@@ -17,7 +17,11 @@ test("given callers at once, then one stream info request answers them all, and 
   const answers = [probe.state(), probe.state(), probe.state()];
   expect(calls).toHaveLength(1);
   calls[0]!.resolve(7);
-  expect(await Promise.all(answers)).toEqual([{ lastSeq: 7, error: null }, { lastSeq: 7, error: null }, { lastSeq: 7, error: null }]);
+  expect(await Promise.all(answers)).toEqual([
+    { lastSeq: 7, error: null },
+    { lastSeq: 7, error: null },
+    { lastSeq: 7, error: null },
+  ]);
   expect(await probe.state()).toEqual({ lastSeq: 7, error: null });
   expect(calls).toHaveLength(1);
   // A caller that needs a newer sequence asks again; so does anyone after the TTL.
@@ -33,7 +37,10 @@ test("given callers at once, then one stream info request answers them all, and 
 test("given JetStream that does not answer, then the answer is a failure naming the stream and the bound, and the next caller asks again", async () => {
   const { ask, calls } = asker();
   const probe = streamProbe(ask, () => true, "FLOWS", 20);
-  expect(await probe.state()).toEqual({ lastSeq: null, error: "JetStream stream info for FLOWS failed: no answer within 20 ms" });
+  expect(await probe.state()).toEqual({
+    lastSeq: null,
+    error: "JetStream stream info for FLOWS failed: no answer within 20 ms",
+  });
   const again = probe.state();
   expect(calls).toHaveLength(2);
   calls[1]!.reject(new Error("stream not found"));
@@ -42,6 +49,9 @@ test("given JetStream that does not answer, then the answer is a failure naming 
 
 test("given no connection, then it answers so at once without asking", async () => {
   const { ask, calls } = asker();
-  expect(await streamProbe(ask, () => false, "FLOWS").state()).toEqual({ lastSeq: null, error: "not connected to NATS" });
+  expect(await streamProbe(ask, () => false, "FLOWS").state()).toEqual({
+    lastSeq: null,
+    error: "not connected to NATS",
+  });
   expect(calls).toHaveLength(0);
 });

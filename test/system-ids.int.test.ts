@@ -17,29 +17,53 @@ const result = (fields: object) => `console.log("FLOW_RESULT " + ${JSON.stringif
 const FAN = result({ status: "completed", next: Array.from({ length: 10 }, () => ({ type: "fan.node" })) });
 const fanSteps = ["a", "b", "c"].map((name) => ({ name, type: "fan.node", source: FAN }));
 // Unrelated steps whose flow names sort before the one that matters (item 28).
-const unrelated = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`a-other-${i}`, [{ name: "go", type: `other.type${i}`, source: echoStep() }]]));
+const unrelated = Object.fromEntries(
+  Array.from({ length: 6 }, (_, i) => [`a-other-${i}`, [{ name: "go", type: `other.type${i}`, source: echoStep() }]]),
+);
 
 // A local webhook receiver for notify-webhook: records every body it is sent.
 const received: string[] = [];
-const receiver = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (request) => (received.push(await request.text()), new Response("ok")) });
+const receiver = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  fetch: async (request) => (received.push(await request.text()), new Response("ok")),
+});
 afterAll(() => receiver.stop(true));
 const hook = `http://127.0.0.1:${receiver.port}/hook`;
 
 let system: RunningSystem;
 let url: string;
-const post = (body: unknown, path = "/events", query = "") => fetch(`${url}${path}${query}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-const runsOf = async (query: string) => (await json(fetch(`${url}/runs?${query}&limit=500`))).runs as Record<string, any>[];
+const post = (body: unknown, path = "/events", query = "") =>
+  fetch(`${url}${path}${query}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+const runsOf = async (query: string) =>
+  (await json(fetch(`${url}/runs?${query}&limit=500`))).runs as Record<string, any>[];
 
 beforeAll(async () => {
   const cwd = writeFlows({
     fan: fanSteps,
     fails: [{ name: "boom", type: "boom.go", source: result({ status: "failed", message: "release/publish failed" }) }],
-    "zz-deploy": [{ name: "push", type: "github.push", source: echoStep(), schema: { type: "object", required: ["ref"], properties: { ref: { type: "string" } } } }],
+    "zz-deploy": [
+      {
+        name: "push",
+        type: "github.push",
+        source: echoStep(),
+        schema: { type: "object", required: ["ref"], properties: { ref: { type: "string" } } },
+      },
+    ],
     ...unrelated,
   });
   cpSync(join(REPO, "flows", "notify-webhook"), join(cwd, "flows", "notify-webhook"), { recursive: true });
   process.env.NOTIFY_WEBHOOK_URL = hook;
-  system = await startSystem(testConfig({ cwd, maxNextEvents: 4, maxChainEvents: 20 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  system = await startSystem(testConfig({ cwd, maxNextEvents: 4, maxChainEvents: 20 }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
@@ -48,13 +72,17 @@ afterAll(() => delete process.env.NOTIFY_WEBHOOK_URL);
 describe("one budget per chain (item 7)", () => {
   test("given three steps matching every event and limits 20/4, when each run asks for 10 more, then the whole chain starts at most 20 events", async () => {
     expect((await post({ id: "fan-root", type: "fan.node" })).status).toBe(202);
-    const events = await eventually(async () => {
-      const { events } = await json(fetch(`${url}/events?type=fan.node&limit=500`));
-      if (events.length > 21) return events; // over the budget: no need to wait for the rest
-      const runs = await runsOf("flow=fan");
-      const done = runs.length === 3 * events.length && runs.every((r) => ["completed", "failed"].includes(r.status));
-      return done && events;
-    }, 60_000, "the chain to end");
+    const events = await eventually(
+      async () => {
+        const { events } = await json(fetch(`${url}/events?type=fan.node&limit=500`));
+        if (events.length > 21) return events; // over the budget: no need to wait for the rest
+        const runs = await runsOf("flow=fan");
+        const done = runs.length === 3 * events.length && runs.every((r) => ["completed", "failed"].includes(r.status));
+        return done && events;
+      },
+      60_000,
+      "the chain to end",
+    );
     expect(events.length - 1).toBeGreaterThan(0);
     expect(events.length - 1).toBeLessThanOrEqual(20);
   }, 90_000);
@@ -66,20 +94,35 @@ describe("system ids and types (items 11 and 12)", () => {
     const eventId = `codex-flows.run.failed:${runId}:1`;
     const forged = await post({ id: eventId, type: "boom.other", payload: { runId, link: "@evil.example/login" } });
     expect(forged.status).toBe(400);
-    expect((await json(forged)).error).toContain(`id: ${JSON.stringify(eventId)} has the form of an id the system generates`);
+    expect((await json(forged)).error).toContain(
+      `id: ${JSON.stringify(eventId)} has the form of an id the system generates`,
+    );
 
     expect((await post({ id: "boom-1", type: "boom.go" })).status).toBe(202);
-    const [notify] = await eventually(async () => {
-      const runs = await runsOf(`eventId=${encodeURIComponent(eventId)}`);
-      return runs[0]?.status === "completed" ? runs : undefined;
-    }, 30_000, "the notification run");
+    const [notify] = await eventually(
+      async () => {
+        const runs = await runsOf(`eventId=${encodeURIComponent(eventId)}`);
+        return runs[0]?.status === "completed" ? runs : undefined;
+      },
+      30_000,
+      "the notification run",
+    );
     expect(notify).toMatchObject({ flowName: "notify-webhook", stepName: "failed", effectiveStatus: "completed" });
-    expect(received.map((body) => JSON.parse(body))).toContainEqual(expect.objectContaining({ runId, status: "failed", link: `/runs/${runId}`, message: "release/publish failed" }));
+    expect(received.map((body) => JSON.parse(body))).toContainEqual(
+      expect.objectContaining({ runId, status: "failed", link: `/runs/${runId}`, message: "release/publish failed" }),
+    );
   }, 60_000);
 
   test("a client cannot post a type in the codex-flows namespace, on either path: 400 naming the type", async () => {
     for (const path of ["/events", "/flow-events"]) {
-      const forged = await post({ id: `forged-${path}`, type: "codex-flows.run.failed", payload: { runId: "run-0", link: "@evil.example/login" } }, path);
+      const forged = await post(
+        {
+          id: `forged-${path}`,
+          type: "codex-flows.run.failed",
+          payload: { runId: "run-0", link: "@evil.example/login" },
+        },
+        path,
+      );
       expect(forged.status).toBe(400);
       expect((await json(forged)).error).toContain('type: "codex-flows.run.failed" is in the system\'s namespace');
     }
@@ -90,17 +133,30 @@ describe("system ids and types (items 11 and 12)", () => {
 describe("a schedule tick's id (item 11)", () => {
   test("a pre-posted tick id is refused (400 naming the id), and the tick still runs at its time with the schedule's payload", async () => {
     const cwd = writeFlows({ nightly: [{ name: "go", type: "nightly.tick", source: echoStep() }] });
-    appendFileSync(join(cwd, "flows", "nightly", "flow.toml"), '\n[[schedules]]\nname = "each"\ncron = "* * * * * *"\noverlap = "allow"\nevent = { type = "nightly.tick", payload = { n = 1 } }\n');
+    appendFileSync(
+      join(cwd, "flows", "nightly", "flow.toml"),
+      '\n[[schedules]]\nname = "each"\ncron = "* * * * * *"\noverlap = "allow"\nevent = { type = "nightly.tick", payload = { n = 1 } }\n',
+    );
     const ticking = await startSystem(testConfig({ cwd }), nats.url, ["ingress", "matcher", "executor", "projector"]);
     try {
       const eventId = `schedule:nightly:each:${new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_000).toISOString()}`;
-      const forged = await fetch(`${ticking.ingressUrl}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: eventId, type: "nightly.tick", payload: { n: "forged" } }) });
+      const forged = await fetch(`${ticking.ingressUrl}/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: eventId, type: "nightly.tick", payload: { n: "forged" } }),
+      });
       expect(forged.status).toBe(400);
-      expect((await json(forged)).error).toContain(`id: ${JSON.stringify(eventId)} has the form of an id the system generates`);
-      const run = await eventually(async () => {
-        const { runs } = await json(fetch(`${ticking.ingressUrl}/runs?eventId=${encodeURIComponent(eventId)}`));
-        return runs[0]?.status === "completed" && runs[0];
-      }, 30_000, "the tick's run");
+      expect((await json(forged)).error).toContain(
+        `id: ${JSON.stringify(eventId)} has the form of an id the system generates`,
+      );
+      const run = await eventually(
+        async () => {
+          const { runs } = await json(fetch(`${ticking.ingressUrl}/runs?eventId=${encodeURIComponent(eventId)}`));
+          return runs[0]?.status === "completed" && runs[0];
+        },
+        30_000,
+        "the tick's run",
+      );
       expect(run.result.message).toBe('payload {"n":1}');
     } finally {
       await ticking.stop();
@@ -111,8 +167,26 @@ describe("a schedule tick's id (item 11)", () => {
 describe("notify-webhook links (item 12)", () => {
   const runId = runIdFor("ev-1", 0, "release", "publish");
   const notify = async (payload: object, publicUrl: string) => {
-    const event = { id: "e", type: "codex-flows.run.failed", receivedAt: "2026-12-01T00:00:00Z", payload: { flow: "release", step: "publish", eventId: "ev-1", status: "failed", message: "re-authenticate", host: "h", attempt: 1, ...payload } };
-    const child = Bun.spawn(["bun", join(REPO, "flows", "notify-webhook", "exec", "notify.ts")], { stdin: new Blob([JSON.stringify({ flow: { name: "notify-webhook", config: { attempts: 1 }, event } })]), stdout: "pipe", env: { ...process.env, NOTIFY_WEBHOOK_URL: hook, CODEX_FLOW_PUBLIC_URL: publicUrl } });
+    const event = {
+      id: "e",
+      type: "codex-flows.run.failed",
+      receivedAt: "2026-12-01T00:00:00Z",
+      payload: {
+        flow: "release",
+        step: "publish",
+        eventId: "ev-1",
+        status: "failed",
+        message: "re-authenticate",
+        host: "h",
+        attempt: 1,
+        ...payload,
+      },
+    };
+    const child = Bun.spawn(["bun", join(REPO, "flows", "notify-webhook", "exec", "notify.ts")], {
+      stdin: new Blob([JSON.stringify({ flow: { name: "notify-webhook", config: { attempts: 1 }, event } })]),
+      stdout: "pipe",
+      env: { ...process.env, NOTIFY_WEBHOOK_URL: hook, CODEX_FLOW_PUBLIC_URL: publicUrl },
+    });
     const stdout = await new Response(child.stdout).text();
     expect(await child.exited).toBe(0);
     return JSON.parse(stdout.split("FLOW_RESULT ").at(-1)!);
@@ -140,14 +214,20 @@ describe("notify-webhook links (item 12)", () => {
 
 describe("why nothing matched (item 28)", () => {
   test("a near-miss type names the step that wants github.push first, with a did-you-mean", async () => {
-    const { why, matched } = await json(post({ id: "near-1", type: "github.psuh", payload: { ref: "main" } }, "/events", "?wait=matched"));
+    const { why, matched } = await json(
+      post({ id: "near-1", type: "github.psuh", payload: { ref: "main" } }, "/events", "?wait=matched"),
+    );
     expect(matched).toBe(0);
-    expect(why).toStartWith('no step matched: zz-deploy/push: type differs: step wants "github.push", event is "github.psuh" | ');
+    expect(why).toStartWith(
+      'no step matched: zz-deploy/push: type differs: step wants "github.push", event is "github.psuh" | ',
+    );
     expect(why).toContain('did you mean "github.push"?');
   });
 
   test("the right type with a wrong payload puts that step's schema errors first, uncut", async () => {
-    const { why, matched } = await json(post({ id: "near-2", type: "github.push", payload: { ref: 7 } }, "/events", "?wait=matched"));
+    const { why, matched } = await json(
+      post({ id: "near-2", type: "github.push", payload: { ref: 7 } }, "/events", "?wait=matched"),
+    );
     expect(matched).toBe(0);
     expect(why).toStartWith("no step matched: zz-deploy/push: schema: /ref must be string | ");
     expect(why).toContain("... ");

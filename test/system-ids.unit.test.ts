@@ -13,21 +13,32 @@ describe("system event ids", () => {
   test("given every id the system generates (tick, run event, next without an id), then each is reserved", () => {
     const runEvent = runEventFor(command(runId), { ...finished(runId, 1), status: "failed" }, T0, 0)!;
     const next = chainedEvents({ status: "completed", next: [{ type: "a.b" }] }, command(runId), T0).events[0]!;
-    for (const id of [tickEventId("nightly", "daily", new Date(T0)), runEvent.event.id, next.event.id]) expect(reservedEventId(id)).toContain("has the form of an id the system generates");
+    for (const id of [tickEventId("nightly", "daily", new Date(T0)), runEvent.event.id, next.event.id])
+      expect(reservedEventId(id)).toContain("has the form of an id the system generates");
   });
 
   test("given ordinary client ids, including ones that merely mention the forms, then none is reserved", () => {
-    for (const id of ["ev-1", "run-1", "run-abc/next/0", "my schedule:1", "x:codex-flows.run.failed", "Schedule-1"]) expect(reservedEventId(id)).toBeUndefined();
+    for (const id of ["ev-1", "run-1", "run-abc/next/0", "my schedule:1", "x:codex-flows.run.failed", "Schedule-1"])
+      expect(reservedEventId(id)).toBeUndefined();
   });
 
   test("given a type in the codex-flows namespace, then it is refused naming the field; a type that only starts alike is not", () => {
-    expect(systemFieldProblems({ type: "codex-flows.run.failed" })).toEqual(['type: "codex-flows.run.failed" is in the system\'s namespace (codex-flows.*); only codex-flows itself emits these events']);
+    expect(systemFieldProblems({ type: "codex-flows.run.failed" })).toEqual([
+      'type: "codex-flows.run.failed" is in the system\'s namespace (codex-flows.*); only codex-flows itself emits these events',
+    ]);
     expect(systemFieldProblems({ type: "codex-flows" })).toHaveLength(1);
     expect(systemFieldProblems({ type: "codex-flowsy.run" })).toEqual([]);
   });
 
   test("given a result whose next names a system id or type, then those are not started and the run says why", () => {
-    const asked = { status: "completed" as const, next: [{ id: `codex-flows.run.failed:${runId}:1`, type: "a.b" }, { type: "codex-flows.run.failed" }, { type: "a.b" }] };
+    const asked = {
+      status: "completed" as const,
+      next: [
+        { id: `codex-flows.run.failed:${runId}:1`, type: "a.b" },
+        { type: "codex-flows.run.failed" },
+        { type: "a.b" },
+      ],
+    };
     const chained = chainedEvents(asked, command(runId), T0);
     expect(chained.events.map((e) => e.event.id)).toEqual([`${runId}/next/2`]);
     expect(chained.problems).toHaveLength(2);

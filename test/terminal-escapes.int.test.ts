@@ -24,7 +24,11 @@ process.exit(3);
 `;
 
 beforeAll(async () => {
-  system = await startSystem(testConfig({ cwd: writeFlows({ shout: [{ name: "echo", type: "text.posted", source: step }] }) }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  system = await startSystem(
+    testConfig({ cwd: writeFlows({ shout: [{ name: "echo", type: "text.posted", source: step }] }) }),
+    nats.url,
+    ["ingress", "matcher", "executor", "projector"],
+  );
   nats.cleanup(() => system.stop());
 });
 afterAll(() => cli.stopAll());
@@ -32,7 +36,12 @@ afterAll(() => cli.stopAll());
 /** Runs `flow ARGS` in a pseudo-terminal (util-linux `script`); what the terminal received, CRs of its line discipline dropped. */
 async function inTerminal(args: string[]): Promise<string> {
   const command = [process.execPath, "run", `${REPO}/bin/flow.ts`, ...args].map((arg) => `'${arg}'`).join(" ");
-  const child = Bun.spawn(["script", "-qec", command, "/dev/null"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TERM: "xterm" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn(["script", "-qec", command, "/dev/null"], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TERM: "xterm" },
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [out] = await Promise.all([new Response(child.stdout).text(), child.exited]);
   return out.replaceAll("\r\n", "\n");
 }
@@ -40,7 +49,13 @@ async function inTerminal(args: string[]): Promise<string> {
 describe("user data on a terminal", () => {
   let runId: string;
   beforeAll(async () => {
-    const answer = await json(fetch(`${system.ingressUrl}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "shout-1", type: "text.posted", payload: { text: HOSTILE } }) }));
+    const answer = await json(
+      fetch(`${system.ingressUrl}/events?wait=true`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: "shout-1", type: "text.posted", payload: { text: HOSTILE } }),
+      }),
+    );
     expect(answer.runs.map((run: { status: string }) => run.status)).toEqual(["failed"]);
     runId = answer.runIds[0];
   });

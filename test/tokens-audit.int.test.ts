@@ -36,14 +36,26 @@ let otherRun: string;
 const call = (token: string | undefined, method: string, path: string, body?: unknown) =>
   fetch(`${url}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 const answer = async (response: Promise<Response>) => {
   const r = await response;
   return { status: r.status, body: await json(r) };
 };
-type Entry = { seq: number; actor: string; action: string; runId: string | null; eventId: string | null; flow: string | null; reason: string | null; summary: string };
+type Entry = {
+  seq: number;
+  actor: string;
+  action: string;
+  runId: string | null;
+  eventId: string | null;
+  flow: string | null;
+  reason: string | null;
+  summary: string;
+};
 const audit = async (query = "") => (await json(call(T.reader, "GET", `/audit${query}`))).entries as Entry[];
 const since = () => new Date(Date.now() - 3_600_000).toISOString();
 
@@ -61,14 +73,24 @@ beforeAll(async () => {
   const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
-  const posted = async (id: string, type: string) => (await json(call(T.boss, "POST", "/events?wait=true", { id, type, payload: {} }))).runIds[0] as string;
+  const posted = async (id: string, type: string) =>
+    (await json(call(T.boss, "POST", "/events?wait=true", { id, type, payload: {} }))).runIds[0] as string;
   releaseRun = await posted("rel-1", "release.asked");
   otherRun = await posted("oth-1", "other.asked");
 });
 
 describe("roles", () => {
   test("a read token reads everything (200) and is refused every write with 403 naming its role", async () => {
-    for (const path of ["/runs", `/runs/${releaseRun}`, "/events", "/events/rel-1", "/flows", "/audit", "/whoami", "/purge?before=2020-01-01"]) {
+    for (const path of [
+      "/runs",
+      `/runs/${releaseRun}`,
+      "/events",
+      "/events/rel-1",
+      "/flows",
+      "/audit",
+      "/whoami",
+      "/purge?before=2020-01-01",
+    ]) {
       expect({ path, status: (await call(T.reader, "GET", path)).status }).toEqual({ path, status: 200 });
     }
     const writes: [string, string, unknown?][] = [
@@ -83,7 +105,11 @@ describe("roles", () => {
     ];
     for (const [method, path, body] of writes) {
       const got = await answer(call(T.reader, method, path, body));
-      expect({ path, status: got.status, error: got.body.error }).toEqual({ path, status: 403, error: expect.stringContaining(`token "reader" has role read`) });
+      expect({ path, status: got.status, error: got.body.error }).toEqual({
+        path,
+        status: 403,
+        error: expect.stringContaining(`token "reader" has role read`),
+      });
     }
     expect((await call(undefined, "GET", "/runs")).status).toBe(401);
     expect(await json(call(T.reader, "GET", "/whoami"))).toEqual({ name: "reader", role: "read", flows: null });
@@ -93,16 +119,37 @@ describe("roles", () => {
     expect((await call(T.ops, "POST", `/runs/${otherRun}/retry?reason=flaky%20network`)).status).toBe(202);
     expect((await call(T.ops, "POST", "/flows/other/pause", { reason: "maintenance" })).status).toBe(200);
     expect((await call(T.ops, "POST", "/flows/other/resume", {})).status).toBe(200);
-    expect((await call(T.ops, "POST", "/events/oth-1/replay", { wait: false, reason: "after the fix" })).status).toBe(202);
-    for (const [method, path, body] of [["POST", "/replays", { type: "other.asked", since: since(), dryRun: false }], ["POST", "/purge", { before: "2020-01-01" }], ["GET", "/archive?before=2020-01-01"]] as const) {
+    expect((await call(T.ops, "POST", "/events/oth-1/replay", { wait: false, reason: "after the fix" })).status).toBe(
+      202,
+    );
+    for (const [method, path, body] of [
+      ["POST", "/replays", { type: "other.asked", since: since(), dryRun: false }],
+      ["POST", "/purge", { before: "2020-01-01" }],
+      ["GET", "/archive?before=2020-01-01"],
+    ] as const) {
       const got = await answer(call(T.ops, method, path, body));
-      expect({ path, status: got.status, error: got.body.error }).toEqual({ path, status: 403, error: expect.stringContaining("has role operate") });
+      expect({ path, status: got.status, error: got.body.error }).toEqual({
+        path,
+        status: 403,
+        error: expect.stringContaining("has role operate"),
+      });
       expect(got.body.error).toContain("needs admin");
     }
   });
 
   test("an admin token (and the single CODEX_FLOW_BACKEND_TOKEN, as admin `operator`) does all of it", async () => {
-    expect((await answer(call(T.boss, "POST", "/replays", { type: "release.asked", since: since(), dryRun: false, reason: "bulk check" }))).body).toMatchObject({ dryRun: false, count: 1 });
+    expect(
+      (
+        await answer(
+          call(T.boss, "POST", "/replays", {
+            type: "release.asked",
+            since: since(),
+            dryRun: false,
+            reason: "bulk check",
+          }),
+        )
+      ).body,
+    ).toMatchObject({ dryRun: false, count: 1 });
     expect((await call(T.boss, "GET", "/archive?before=2020-01-01")).status).toBe(200);
     expect((await call(T.boss, "POST", "/purge", { before: "2020-01-01", reason: "tidy" })).status).toBe(202);
     expect(await json(call(T.legacy, "GET", "/whoami"))).toEqual({ name: "operator", role: "admin", flows: null });
@@ -116,9 +163,20 @@ describe("roles", () => {
       await answer(call(T.ci, "POST", "/flows/other/pause", {})),
       await answer(call(T.ci, "POST", "/events/oth-1/replay", { wait: false, flow: "other" })),
     ];
-    for (const got of refused) expect(got).toEqual({ status: 403, body: { error: expect.stringMatching(/^token "ci" may act only on flows release; .* flow "other"$/) } });
+    for (const got of refused)
+      expect(got).toEqual({
+        status: 403,
+        body: { error: expect.stringMatching(/^token "ci" may act only on flows release; .* flow "other"$/) },
+      });
     const unscoped = await answer(call(T.ci, "POST", "/events/rel-1/replay", { wait: false }));
-    expect(unscoped).toEqual({ status: 403, body: { error: expect.stringContaining(`token "ci" may act only on flows release; a replay of event "rel-1" is not limited to one flow`) } });
+    expect(unscoped).toEqual({
+      status: 403,
+      body: {
+        error: expect.stringContaining(
+          `token "ci" may act only on flows release; a replay of event "rel-1" is not limited to one flow`,
+        ),
+      },
+    });
     expect((await call(T.ci, "POST", `/runs/${releaseRun}/retry`, { reason: "ci retry" })).status).toBe(202);
     expect((await call(T.ci, "POST", "/events/rel-1/replay", { wait: false, flow: "release" })).status).toBe(202);
   });
@@ -127,10 +185,16 @@ describe("roles", () => {
 describe("the OpenAPI document and docs/security.md", () => {
   test("every guarded operation carries x-required-role, and the roles table in docs/security.md says the same", async () => {
     const doc = await json(fetch(`${url}/openapi.json`));
-    const table = readFileSync(join(REPO, "docs/security.md"), "utf8").split("### Roles and scopes")[1]!.split("\n").filter((l) => /^\| `/.test(l));
+    const table = readFileSync(join(REPO, "docs/security.md"), "utf8")
+      .split("### Roles and scopes")[1]!
+      .split("\n")
+      .filter((l) => /^\| `/.test(l));
     const documented = new Map<string, string>();
     for (const line of table) {
-      const [routes, ...cells] = line.split("|").slice(1, -1).map((c) => c.trim());
+      const [routes, ...cells] = line
+        .split("|")
+        .slice(1, -1)
+        .map((c) => c.trim());
       const role = ["read", "operate", "admin"][cells.indexOf("yes")]!;
       let method = "";
       for (const piece of routes!.matchAll(/`([^`]+)`/g)) {
@@ -140,7 +204,9 @@ describe("the OpenAPI document and docs/security.md", () => {
       }
     }
     const marked = Object.entries<Record<string, { "x-required-role"?: string }>>(doc.paths).flatMap(([path, ops]) =>
-      Object.entries(ops).flatMap(([method, op]) => (op["x-required-role"] ? [[`${method.toUpperCase()} ${path}`, op["x-required-role"]] as const] : [])),
+      Object.entries(ops).flatMap(([method, op]) =>
+        op["x-required-role"] ? [[`${method.toUpperCase()} ${path}`, op["x-required-role"]] as const] : [],
+      ),
     );
     expect(marked.length).toBeGreaterThanOrEqual(20);
     for (const [route, role] of marked) expect({ route, role: documented.get(route) }).toEqual({ route, role });
@@ -153,31 +219,45 @@ describe("the OpenAPI document and docs/security.md", () => {
 
 describe("the audit log", () => {
   test("each action is one record naming the token and the reason", async () => {
-    const entries = await eventually(async () => {
-      const all = await audit("?limit=500");
-      return all.length >= 9 ? all : undefined;
-    }, 15_000, "the audit records");
+    const entries = await eventually(
+      async () => {
+        const all = await audit("?limit=500");
+        return all.length >= 9 ? all : undefined;
+      },
+      15_000,
+      "the audit records",
+    );
     const brief = entries.map((e) => [e.actor, e.action, e.runId ?? e.eventId ?? e.flow, e.reason]);
-    expect(brief).toEqual(expect.arrayContaining([
-      ["ops", "retry", otherRun, "flaky network"],
-      ["ops", "pause", "other", "maintenance"],
-      ["ops", "resume", "other", null],
-      ["ops", "replay", "oth-1", "after the fix"],
-      ["boss", "bulk-replay", null, "bulk check"],
-      ["boss", "purge", null, "tidy"],
-      ["operator", "purge", null, "legacy tidy"],
-      ["ci", "retry", releaseRun, "ci retry"],
-      ["ci", "replay", "rel-1", null],
-    ]));
+    expect(brief).toEqual(
+      expect.arrayContaining([
+        ["ops", "retry", otherRun, "flaky network"],
+        ["ops", "pause", "other", "maintenance"],
+        ["ops", "resume", "other", null],
+        ["ops", "replay", "oth-1", "after the fix"],
+        ["boss", "bulk-replay", null, "bulk check"],
+        ["boss", "purge", null, "tidy"],
+        ["operator", "purge", null, "legacy tidy"],
+        ["ci", "retry", releaseRun, "ci retry"],
+        ["ci", "replay", "rel-1", null],
+      ]),
+    );
     // Refused requests left nothing.
     expect(entries.filter((e) => e.actor === "reader")).toEqual([]);
     expect(entries).toHaveLength(9);
   });
 
   test("a retried identical request (the same cancel three times at once) leaves one audit record", async () => {
-    const slow = (await json(call(T.boss, "POST", "/events?wait=matched", { id: "slow-1", type: "other.slow", payload: {} }))).runIds[0] as string;
-    await eventually(async () => (await json(call(T.reader, "GET", `/runs/${slow}`))).run.status === "running", 15_000, "the slow run to start");
-    const tries = await Promise.all([1, 2, 3].map(() => call(T.ops, "POST", `/runs/${slow}/cancel`, { reason: "stuck" })));
+    const slow = (
+      await json(call(T.boss, "POST", "/events?wait=matched", { id: "slow-1", type: "other.slow", payload: {} }))
+    ).runIds[0] as string;
+    await eventually(
+      async () => (await json(call(T.reader, "GET", `/runs/${slow}`))).run.status === "running",
+      15_000,
+      "the slow run to start",
+    );
+    const tries = await Promise.all(
+      [1, 2, 3].map(() => call(T.ops, "POST", `/runs/${slow}/cancel`, { reason: "stuck" })),
+    );
     expect(tries.some((r) => r.status === 200)).toBe(true);
     expect(tries.every((r) => r.status === 200 || r.status === 409)).toBe(true);
     const records = await eventually(async () => {
@@ -217,8 +297,28 @@ describe("the audit log", () => {
       const db = await openReadModel(path);
       const rows = await db.selectFrom("audit").selectAll().orderBy("seq", "desc").execute();
       await db.destroy();
-      expect(rows.map((r) => ({ seq: r.seq, actor: r.actor, action: r.action as string, runId: r.run_id, eventId: r.event_id, flow: r.flow, reason: r.reason, summary: r.summary }))).toEqual(
-        live.map((e) => ({ seq: e.seq, actor: e.actor, action: e.action, runId: e.runId, eventId: e.eventId, flow: e.flow, reason: e.reason, summary: e.summary })),
+      expect(
+        rows.map((r) => ({
+          seq: r.seq,
+          actor: r.actor,
+          action: r.action as string,
+          runId: r.run_id,
+          eventId: r.event_id,
+          flow: r.flow,
+          reason: r.reason,
+          summary: r.summary,
+        })),
+      ).toEqual(
+        live.map((e) => ({
+          seq: e.seq,
+          actor: e.actor,
+          action: e.action,
+          runId: e.runId,
+          eventId: e.eventId,
+          flow: e.flow,
+          reason: e.reason,
+          summary: e.summary,
+        })),
       );
     } finally {
       await ctx.nc.close();
@@ -230,10 +330,13 @@ describe("the audit log", () => {
     expect(files).toContain("read-model.sqlite");
     for (const file of files) {
       const bytes = readFileSync(join(config.dataDir, file)).toString("latin1");
-      for (const [who, token] of Object.entries(T)) expect({ file, who, found: bytes.includes(token) }).toEqual({ file, who, found: false });
+      for (const [who, token] of Object.entries(T))
+        expect({ file, who, found: bytes.includes(token) }).toEqual({ file, who, found: false });
     }
     // The names are there: the scan reads what the audit table holds.
-    expect(files.some((f) => readFileSync(join(config.dataDir, f)).toString("latin1").includes("flaky network"))).toBe(true);
+    expect(files.some((f) => readFileSync(join(config.dataDir, f)).toString("latin1").includes("flaky network"))).toBe(
+      true,
+    );
   });
 
   test("no message in the stream holds any token's text", async () => {
@@ -258,28 +361,48 @@ describe("the audit log", () => {
 
 describe("flow audit", () => {
   const run = async (token: string, args: string[]) => {
-    const proc = Bun.spawn(["bun", join(REPO, "bin/flow.ts"), ...args, "--url", url], { env: { ...process.env, CODEX_FLOW_BACKEND_TOKEN: token }, stdout: "pipe", stderr: "pipe" });
-    const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const proc = Bun.spawn(["bun", join(REPO, "bin/flow.ts"), ...args, "--url", url], {
+      env: { ...process.env, CODEX_FLOW_BACKEND_TOKEN: token },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [code, out, err] = await Promise.all([
+      proc.exited,
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
     return { code, out, err };
   };
   const flow = (...args: string[]) => run(T.reader, ["audit", ...args]);
 
   test("flow retry --reason: the CLI's token name and reason are in the record", async () => {
     expect((await run(T.ops, ["retry", releaseRun, "--reason", "from the cli"])).code).toBe(0);
-    const records = await eventually(async () => (await audit(`?runId=${releaseRun}&actor=ops`)).filter((e) => e.reason === "from the cli"));
+    const records = await eventually(async () =>
+      (await audit(`?runId=${releaseRun}&actor=ops`)).filter((e) => e.reason === "from the cli"),
+    );
     expect(records.map((e) => e.action)).toEqual(["retry"]);
   }, 30_000);
 
   test("--json prints one record a line, filtered; without it a table of who, what, target and why", async () => {
     const lines = await flow("--json", "--actor", "ops", "--action", "pause,retry", "--limit", "1000");
     expect(lines.code).toBe(0);
-    const records = lines.out.trim().split("\n").map((line) => JSON.parse(line));
-    expect(records.map((r) => [r.action, r.reason])).toEqual([["retry", "from the cli"], ["pause", "maintenance"], ["retry", "flaky network"]]);
+    const records = lines.out
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(records.map((r) => [r.action, r.reason])).toEqual([
+      ["retry", "from the cli"],
+      ["pause", "maintenance"],
+      ["retry", "flaky network"],
+    ]);
     const table = await flow("--action", "purge");
     expect(table.code).toBe(0);
     const rows = table.out.trim().split("\n");
     expect(rows[0]).toMatch(/^WHEN +ACTOR +ACTION +TARGET +REASON$/);
-    expect(rows.slice(1).map((r) => r.split(/ {2,}/).slice(1))).toEqual([["operator", "purge", "-", "legacy tidy"], ["boss", "purge", "-", "tidy"]]);
+    expect(rows.slice(1).map((r) => r.split(/ {2,}/).slice(1))).toEqual([
+      ["operator", "purge", "-", "legacy tidy"],
+      ["boss", "purge", "-", "tidy"],
+    ]);
     const paged = await flow("--json", "--limit", "2");
     expect(paged.out.trim().split("\n")).toHaveLength(2);
     expect((await flow("--action", "explode")).err).toContain("action=");
@@ -289,11 +412,25 @@ describe("flow audit", () => {
 describe("CODEX_FLOW_BACKEND_TOKENS at startup", () => {
   test("a malformed entry stops `flow serve ingress` with a message naming the entry, never its token", async () => {
     const secret = "should-never-be-printed-0123456789";
-    const tokens = JSON.stringify([{ name: "good", token: T.boss, role: "admin" }, { name: "typo", token: secret, role: "superuser" }]);
-    const proc = Bun.spawn(["bun", join(REPO, "bin/flow.ts"), "serve", "ingress"], { env: { ...process.env, CODEX_FLOW_BACKEND_TOKENS: tokens, NATS_URL: nats.url, CODEX_FLOW_BACKEND_PORT: "0" }, stdout: "pipe", stderr: "pipe", cwd: tempDir("codex-flows-cwd-") });
-    const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const tokens = JSON.stringify([
+      { name: "good", token: T.boss, role: "admin" },
+      { name: "typo", token: secret, role: "superuser" },
+    ]);
+    const proc = Bun.spawn(["bun", join(REPO, "bin/flow.ts"), "serve", "ingress"], {
+      env: { ...process.env, CODEX_FLOW_BACKEND_TOKENS: tokens, NATS_URL: nats.url, CODEX_FLOW_BACKEND_PORT: "0" },
+      stdout: "pipe",
+      stderr: "pipe",
+      cwd: tempDir("codex-flows-cwd-"),
+    });
+    const [code, out, err] = await Promise.all([
+      proc.exited,
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
     expect(code).not.toBe(0);
-    expect(err).toContain(`CODEX_FLOW_BACKEND_TOKENS entry 1 (typo): role: expected one of read, operate, admin, got "superuser"`);
+    expect(err).toContain(
+      `CODEX_FLOW_BACKEND_TOKENS entry 1 (typo): role: expected one of read, operate, admin, got "superuser"`,
+    );
     expect(`${out}${err}`).not.toContain(secret);
     expect(`${out}${err}`).not.toContain(T.boss);
   }, 30_000);

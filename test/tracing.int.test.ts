@@ -36,7 +36,13 @@ beforeAll(async () => {
   process.env.CODEX_FLOW_TRACE_URL_TEMPLATE = "http://jaeger.example:16686/trace/{traceId}";
   const cwd = writeFlows({
     traced: [
-      { name: "first", type: "trace.start", extra: 'runs_on = "alpha"', source: 'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "trace.next", payload: { from: "first" } }] }))' },
+      {
+        name: "first",
+        type: "trace.start",
+        extra: 'runs_on = "alpha"',
+        source:
+          'console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", next: [{ type: "trace.next", payload: { from: "first" } }] }))',
+      },
       { name: "second", type: "trace.next", extra: 'runs_on = "beta"', source: OWN_SPAN },
     ],
   });
@@ -68,20 +74,36 @@ describe.skipIf(skip)("OpenTelemetry traces", () => {
       }),
     );
     expect(accepted.status).toBe("accepted");
-    const runs = await eventually(async () => {
-      const { runs } = await json(fetch(`${url}/runs?limit=10`));
-      const done = (runs as { stepName: string; status: string; host: string }[]).filter((r) => r.status === "completed");
-      return done.length === 2 && done;
-    }, 30_000, "both runs completed");
+    const runs = await eventually(
+      async () => {
+        const { runs } = await json(fetch(`${url}/runs?limit=10`));
+        const done = (runs as { stepName: string; status: string; host: string }[]).filter(
+          (r) => r.status === "completed",
+        );
+        return done.length === 2 && done;
+      },
+      30_000,
+      "both runs completed",
+    );
     expect(runs.map((r) => `${r.stepName}@${r.host}`).sort()).toEqual(["first@host-a", "second@host-b"]);
     await flushTracing();
 
     const wanted = ["accept", "match", "queue wait", "attempt", "step's own work"];
-    const trace: JaegerTrace = await eventually(async () => {
-      const found = await jaeger.trace(traceId);
-      const names = found?.spans.map((s) => s.operationName) ?? [];
-      return found && names.filter((n) => n === "attempt").length === 2 && names.filter((n) => n === "match").length === 2 && names.includes("step's own work") && found;
-    }, 20_000, `the trace in Jaeger (its log: ${jaeger.output().slice(-1_000)})`);
+    const trace: JaegerTrace = await eventually(
+      async () => {
+        const found = await jaeger.trace(traceId);
+        const names = found?.spans.map((s) => s.operationName) ?? [];
+        return (
+          found &&
+          names.filter((n) => n === "attempt").length === 2 &&
+          names.filter((n) => n === "match").length === 2 &&
+          names.includes("step's own work") &&
+          found
+        );
+      },
+      20_000,
+      `the trace in Jaeger (its log: ${jaeger.output().slice(-1_000)})`,
+    );
     for (const name of wanted) expect(trace.spans.map((s) => s.operationName)).toContain(name);
 
     const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
@@ -89,7 +111,15 @@ describe.skipIf(skip)("OpenTelemetry traces", () => {
     const own = trace.spans.find((s) => s.operationName === "step's own work")!;
     const chain: JaegerSpan[] = [];
     for (let span: JaegerSpan | undefined = own; span; span = byId.get(parentOf(span) ?? "")) chain.push(span);
-    expect(chain.map((s) => s.operationName).reverse()).toEqual(["accept", "match", "attempt", "accept", "match", "attempt", "step's own work"]);
+    expect(chain.map((s) => s.operationName).reverse()).toEqual([
+      "accept",
+      "match",
+      "attempt",
+      "accept",
+      "match",
+      "attempt",
+      "step's own work",
+    ]);
     const [firstAccept, firstMatch, firstAttempt, nextAccept, secondMatch, secondAttempt] = chain.reverse();
     expect(parentOf(firstAccept!)).toBe(senderSpan);
     expect(tag(firstAccept!, "codex_flows.event.id")).toBe("traced-1");
@@ -117,16 +147,24 @@ describe.skipIf(skip)("OpenTelemetry traces", () => {
   test("a replay is a trace of its own, linked to the original's", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     await json(fetch(`${url}/events/traced-1/replay`, { method: "POST" }));
-    const replayed = await eventually(async () => {
-      const { runs } = await json(fetch(`${url}/runs?eventId=traced-1`));
-      return (runs as { generation: number; traceId: string | null }[]).find((r) => r.generation === 1 && r.traceId);
-    }, 30_000, "the replay's run with its trace");
+    const replayed = await eventually(
+      async () => {
+        const { runs } = await json(fetch(`${url}/runs?eventId=traced-1`));
+        return (runs as { generation: number; traceId: string | null }[]).find((r) => r.generation === 1 && r.traceId);
+      },
+      30_000,
+      "the replay's run with its trace",
+    );
     expect(replayed.traceId).not.toBe(traceId);
     await flushTracing();
-    const trace = await eventually(async () => {
-      const found = await jaeger.trace(replayed.traceId!);
-      return found?.spans.some((s) => s.operationName === "match") && found;
-    }, 20_000, "the replay's trace in Jaeger");
+    const trace = await eventually(
+      async () => {
+        const found = await jaeger.trace(replayed.traceId!);
+        return found?.spans.some((s) => s.operationName === "match") && found;
+      },
+      20_000,
+      "the replay's trace in Jaeger",
+    );
     const accept = trace.spans.find((s) => s.operationName === "accept" && !parentOf(s))!;
     expect(accept.references.map((r) => r.traceID)).toContain(traceId);
   }, 60_000);

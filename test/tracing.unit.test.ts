@@ -10,16 +10,26 @@ test("tracing is on only with an OTLP endpoint, and OTEL_SDK_DISABLED or OTEL_TR
   expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318" })).toBe(true);
   expect(tracingWanted({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://jaeger:4318/v1/traces" })).toBe(true);
   expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318", OTEL_SDK_DISABLED: "TRUE" })).toBe(false);
-  expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318", OTEL_TRACES_EXPORTER: "none" })).toBe(false);
+  expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318", OTEL_TRACES_EXPORTER: "none" })).toBe(
+    false,
+  );
 });
 
 test("with tracing off, a span is no span: the work runs, no header is added, logs get no ids", async () => {
   expect(tracing()).toBe(false);
-  const seen = await inSpan("accept", { attributes: () => { throw new Error("attributes built while tracing is off"); } }, async (span) => {
-    expect(traceHeaders()).toEqual({});
-    expect(currentIds()).toBeUndefined();
-    return span;
-  });
+  const seen = await inSpan(
+    "accept",
+    {
+      attributes: () => {
+        throw new Error("attributes built while tracing is off");
+      },
+    },
+    async (span) => {
+      expect(traceHeaders()).toEqual({});
+      expect(currentIds()).toBeUndefined();
+      return span;
+    },
+  );
   expect(seen).toBeUndefined();
 });
 
@@ -29,7 +39,9 @@ test("the trace id a message's traceparent names, and none for a malformed or al
     h.set("traceparent", value);
     return h;
   };
-  expect(traceIdOf(carrying("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+  expect(traceIdOf(carrying("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))).toBe(
+    "4bf92f3577b34da6a3ce929d0e0e4736",
+  );
   expect(traceIdOf(carrying("00-00000000000000000000000000000000-00f067aa0ba902b7-01"))).toBeNull();
   expect(traceIdOf(carrying("garbage"))).toBeNull();
   // Not sampled: no trace the backend has, so none to link to.
@@ -47,7 +59,9 @@ test("the OTLP exporter's headers (a tracing backend's API key) count as a secre
 test("OTEL_TRACES_SAMPLER picks the sampler: parent-based always-on by default, a ratio when asked", async () => {
   const { samplerOf } = await import("../lib/tracing/sdk.ts");
   expect(samplerOf({}).toString()).toContain("ParentBased{root=AlwaysOnSampler");
-  expect(samplerOf({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" }).toString()).toContain("TraceIdRatioBased{0.1}");
+  expect(
+    samplerOf({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" }).toString(),
+  ).toContain("TraceIdRatioBased{0.1}");
   expect(samplerOf({ OTEL_TRACES_SAMPLER: "always_off" }).toString()).toBe("AlwaysOffSampler");
   expect(samplerOf({ OTEL_TRACES_SAMPLER: "nonsense" }).toString()).toContain("ParentBased{root=AlwaysOnSampler");
 });

@@ -24,7 +24,10 @@ function flowWith(name: string, steps: StepSpec[], schemas: Record<string, strin
   mkdirSync(join(root, "schemas"));
   for (const [file, content] of Object.entries(schemas)) writeFileSync(join(root, "schemas", file), content);
   const toml = steps
-    .map((s) => `[[steps]]\nname = "${s.name}"\nrunner = "bun"\nscript = "run.ts"\n[steps.trigger]\ntype = "${s.type}"\n${s.schema ? `schema = "schemas/${s.schema}"\n` : ""}`)
+    .map(
+      (s) =>
+        `[[steps]]\nname = "${s.name}"\nrunner = "bun"\nscript = "run.ts"\n[steps.trigger]\ntype = "${s.type}"\n${s.schema ? `schema = "schemas/${s.schema}"\n` : ""}`,
+    )
     .join("\n");
   return parseManifest(`name = "${name}"\n${toml}`, join(root, "flow.toml"));
 }
@@ -61,12 +64,18 @@ describe("compileTriggers", () => {
   });
 
   test("given a payload schema, when the payload breaks it, then each violation is a reason with its path", () => {
-    const flow = flowWith("f", [{ name: "s", type: "upstream.release", schema: "release.schema.json" }], { "release.schema.json": RELEASE_SCHEMA });
+    const flow = flowWith("f", [{ name: "s", type: "upstream.release", schema: "release.schema.json" }], {
+      "release.schema.json": RELEASE_SCHEMA,
+    });
     const index = compileTriggers([flow]);
     expect(index.problems).toEqual([]);
     expect(index.match(event("upstream.release", { repo: 7, url: "not a uri" }))[0]).toMatchObject({
       matched: false,
-      reasons: ["schema: / must have required property 'tag'", "schema: /repo must be string", 'schema: /url must match format "uri"'],
+      reasons: [
+        "schema: / must have required property 'tag'",
+        "schema: /repo must be string",
+        'schema: /url must match format "uri"',
+      ],
     });
     expect(index.match(event("upstream.release", { repo: "openai/codex", tag: "v1" }))[0]?.matched).toBe(true);
   });
@@ -96,7 +105,14 @@ describe("compileTriggers", () => {
   ];
   for (const [what, schemas, why] of unusable) {
     test(`given a trigger schema that ${what}, when compiling, then it is a problem and the step never matches`, () => {
-      const flow = flowWith("f", [{ name: "s", type: "t.x", schema: "bad.schema.json" }, { name: "plain", type: "t.x" }], schemas);
+      const flow = flowWith(
+        "f",
+        [
+          { name: "s", type: "t.x", schema: "bad.schema.json" },
+          { name: "plain", type: "t.x" },
+        ],
+        schemas,
+      );
       const schemaPath = join(flow.root, "schemas/bad.schema.json");
       const index = compileTriggers([flow]);
       expect(index.problems).toHaveLength(1);

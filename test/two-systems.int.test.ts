@@ -22,17 +22,29 @@ const waitFor = (path: string) => `while (!(await Bun.file(${JSON.stringify(path
 const done = `console.log("FLOW_RESULT " + JSON.stringify({ status: "completed" }));`;
 
 async function start(source: string): Promise<RunningSystem> {
-  const system = await startSystem(testConfig({ cwd: writeFlows({ hook: [{ name: "deliver", type: "hook.delivered", source, timeoutMs: 60_000 }] }) }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const system = await startSystem(
+    testConfig({ cwd: writeFlows({ hook: [{ name: "deliver", type: "hook.delivered", source, timeoutMs: 60_000 }] }) }),
+    nats.url,
+    ["ingress", "matcher", "executor", "projector"],
+  );
   systems.push(system);
   return system;
 }
 
 const post = (url: string, wait: string) =>
-  json(fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "webhook-delivery-7", type: "hook.delivered" }) }));
+  json(
+    fetch(`${url}/events?wait=${wait}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "webhook-delivery-7", type: "hook.delivered" }),
+    }),
+  );
 
 test("two systems on one host run the same event id: the first step's end does not kill the other's step", async () => {
   // Staging's step ends once production's has started, so the two overlap.
-  const staging = await start(`await Bun.write(${JSON.stringify(join(marks, "staging-started"))}, "1");\n${waitFor(join(marks, "production-started"))}\n${done}\n`);
+  const staging = await start(
+    `await Bun.write(${JSON.stringify(join(marks, "staging-started"))}, "1");\n${waitFor(join(marks, "production-started"))}\n${done}\n`,
+  );
   // Production's step lives until staging has recorded its run's end, which comes after staging's scan for escaped processes.
   const stagingRun = `${staging.ingressUrl}/runs/\${process.env.CODEX_FLOW_RUN_ID}`;
   const production = await start(`await Bun.write(${JSON.stringify(join(marks, "production-started"))}, "1");
@@ -48,7 +60,9 @@ ${done}
   await eventually(() => existsSync(join(marks, "staging-started")), 30_000, "staging's step to start");
   const second = await post(production.ingressUrl!, "true");
   expect(second.runIds).toEqual(first.runIds);
-  expect(second.runs.map((run: { status: string; error?: string }) => [run.status, run.error])).toEqual([["completed", null]]);
+  expect(second.runs.map((run: { status: string; error?: string }) => [run.status, run.error])).toEqual([
+    ["completed", null],
+  ]);
   const { run } = await json(fetch(`${staging.ingressUrl}/runs/${second.runIds[0]}`));
   expect([run.status, run.error]).toEqual(["completed", null]);
 }, 90_000);

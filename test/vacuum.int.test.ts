@@ -34,7 +34,9 @@ test("given a read model made before incremental vacuum, then vacuum says it nee
   const env = { CODEX_FLOW_BACKEND_DATA_DIR: dataDir };
   const plain = await processes.run(["projector", "vacuum"], { env });
   expect(plain.code).toBe(1);
-  expect(plain.stderr).toContain("was made before incremental vacuum (auto_vacuum is off): run flow projector vacuum --full once");
+  expect(plain.stderr).toContain(
+    "was made before incremental vacuum (auto_vacuum is off): run flow projector vacuum --full once",
+  );
   const full = await processes.run(["projector", "vacuum", "--full"], { env });
   expect(full.code).toBe(0);
   expect(full.stdout).toMatch(/read-model\.sqlite: \d+ bytes before, \d+ after/);

@@ -11,7 +11,10 @@ import { tempDir } from "./support/temp.ts";
 const module = (path: string) => JSON.stringify(resolve(import.meta.dir, path));
 
 /** A stand-in executor: with its guard, runs the warm probe step (`action`), recording the worker for the run as the executor does; prints the worker's pid. */
-async function executorWithWarmRun(dataDir: string, action: "hang" | "echo"): Promise<{ executor: Bun.Subprocess<"ignore", "pipe", "inherit">; worker: number }> {
+async function executorWithWarmRun(
+  dataDir: string,
+  action: "hang" | "echo",
+): Promise<{ executor: Bun.Subprocess<"ignore", "pipe", "inherit">; worker: number }> {
   const executor = Bun.spawn(
     [
       process.execPath,

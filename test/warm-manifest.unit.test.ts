@@ -38,15 +38,34 @@ describe("warm steps in flow.toml", () => {
 
   test("given a [steps.warm] table, when parsed, then its keys set the pool and the rest take defaults", () => {
     const text = step("").replace("[steps.trigger]", "[steps.warm]\nworkers = 2\nmax_runs = 50\n\n[steps.trigger]");
-    expect(parseManifest(text, PATH).steps[0]!.warm).toEqual({ workers: 2, maxRuns: 50, maxRssMb: DEFAULT_WARM.maxRssMb });
+    expect(parseManifest(text, PATH).steps[0]!.warm).toEqual({
+      workers: 2,
+      maxRuns: 50,
+      maxRssMb: DEFAULT_WARM.maxRssMb,
+    });
   });
 
   test.each([
-    ["a code-mode step", step("warm = true", "code-mode"), "steps[0].warm", 'warm applies to runner = "bun" steps only'],
+    [
+      "a code-mode step",
+      step("warm = true", "code-mode"),
+      "steps[0].warm",
+      'warm applies to runner = "bun" steps only',
+    ],
     ["a string", step('warm = "yes"'), "steps[0].warm", "expected true, false or a table"],
     ["an unknown key", step("warm = { workerz = 2 }"), "steps[0].warm.workerz", 'unknown key "workerz"'],
-    ["zero workers", step("warm = { workers = 0 }"), "steps[0].warm.workers", "expected an integer from 1 to 64, got 0"],
-    ["a fractional max_rss_mb", step("warm = { max_rss_mb = 1.5 }"), "steps[0].warm.max_rss_mb", "expected an integer from 1 to 65536"],
+    [
+      "zero workers",
+      step("warm = { workers = 0 }"),
+      "steps[0].warm.workers",
+      "expected an integer from 1 to 64, got 0",
+    ],
+    [
+      "a fractional max_rss_mb",
+      step("warm = { max_rss_mb = 1.5 }"),
+      "steps[0].warm.max_rss_mb",
+      "expected an integer from 1 to 65536",
+    ],
   ])("given %s, when parsed, then the error names %s", (_given, text, field, message) => {
     const error = rejection(text);
     expect(error.field).toBe(field);

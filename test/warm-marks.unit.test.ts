@@ -18,7 +18,13 @@ function cut(chunks: string[]): { runs: { out: string; code: number }[]; rest: s
 
 describe("RunMarks", () => {
   test("given two runs in one chunk, when cut, then each run gets its own output and code", () => {
-    expect(cut([`one\n${mark(0)}two\n${mark(1)}`])).toEqual({ runs: [{ out: "one\n", code: 0 }, { out: "two\n", code: 1 }], rest: "" });
+    expect(cut([`one\n${mark(0)}two\n${mark(1)}`])).toEqual({
+      runs: [
+        { out: "one\n", code: 0 },
+        { out: "two\n", code: 1 },
+      ],
+      rest: "",
+    });
   });
 
   test("given a mark split across every byte, when cut, then it is still found and none of it is output", () => {

@@ -17,14 +17,23 @@ let url: string;
 beforeAll(async () => {
   const cwd = tempDir("warm-flow-");
   cpSync(join(import.meta.dir, "fixtures", "warm-flow"), cwd, { recursive: true });
-  system = await startSystem(testConfig({ cwd, secret: SECRET }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  system = await startSystem(testConfig({ cwd, secret: SECRET }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
 
 async function post(id: string, name: string) {
   const body = JSON.stringify({ id, type: "hello.warm", payload: { name } });
-  const response = await fetch(`${url}/events?wait=true`, { method: "POST", body, headers: { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, body) } });
+  const response = await fetch(`${url}/events?wait=true`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, body) },
+  });
   expect(response.status).toBe(202);
   return (await json(response)) as { runIds: string[]; runs: { status: string }[] };
 }
@@ -36,7 +45,9 @@ describe("a warm step through the system", () => {
     expect(first.runs.map((r) => r.status)).toEqual(["completed"]);
     expect(second.runs.map((r) => r.status)).toEqual(["completed"]);
     const run = async (runId: string) => {
-      const listed = (await json(fetch(`${url}/runs?eventId=${encodeURIComponent(runId === first.runIds[0] ? "warm-1" : "warm-2")}`))) as { runs: { runId: string; result?: { artifacts?: { runs: number; runId: string } } }[] };
+      const listed = (await json(
+        fetch(`${url}/runs?eventId=${encodeURIComponent(runId === first.runIds[0] ? "warm-1" : "warm-2")}`),
+      )) as { runs: { runId: string; result?: { artifacts?: { runs: number; runId: string } } }[] };
       return listed.runs.find((r) => r.runId === runId)!;
     };
     const [a, b] = [await run(first.runIds[0]!), await run(second.runIds[0]!)];

@@ -3,10 +3,18 @@ import { describe, expect, test } from "bun:test";
 import type { StepDecision } from "../lib/protocol/messages.ts";
 import { editDistance, typeDiffers, WHY_SHOWN, whyNoMatch } from "../lib/flows/why-no-match.ts";
 
-const decision = (flow: string, step: string, reasons: string[]): StepDecision => ({ flow, flowVersion: 1, step, runner: "bun", matched: false, reasons });
+const decision = (flow: string, step: string, reasons: string[]): StepDecision => ({
+  flow,
+  flowVersion: 1,
+  step,
+  runner: "bun",
+  matched: false,
+  reasons,
+});
 const differs = (flow: string, wants: string, is: string) => decision(flow, "go", [typeDiffers(wants, is)]);
 /** Nineteen unrelated steps, named so that they sort before the one that matters. */
-const unrelated = (is: string) => Array.from({ length: 19 }, (_, i) => differs(`a${String(i).padStart(2, "0")}`, `other.type${i}`, is));
+const unrelated = (is: string) =>
+  Array.from({ length: 19 }, (_, i) => differs(`a${String(i).padStart(2, "0")}`, `other.type${i}`, is));
 
 describe("editDistance", () => {
   test("given a swap of neighbours, one edit; an unrelated type is over the limit", () => {
@@ -19,16 +27,26 @@ describe("editDistance", () => {
 
 describe("whyNoMatch", () => {
   test("given 19 unrelated steps and one that wants the type but whose schema refused the payload, then its schema errors come first and are never cut", () => {
-    const wanted = decision("zz-deploy", "push", ["schema: /ref must be string", "schema: must have required property 'repository'"]);
+    const wanted = decision("zz-deploy", "push", [
+      "schema: /ref must be string",
+      "schema: must have required property 'repository'",
+    ]);
     const why = whyNoMatch("ev-1", "github.push", [...unrelated("github.push"), wanted]);
-    expect(why.startsWith("no step matched: zz-deploy/push: schema: /ref must be string; schema: must have required property 'repository' | ")).toBe(true);
+    expect(
+      why.startsWith(
+        "no step matched: zz-deploy/push: schema: /ref must be string; schema: must have required property 'repository' | ",
+      ),
+    ).toBe(true);
     expect(why).toContain(`... ${20 - WHY_SHOWN} more`);
     expect(why).not.toContain("did you mean");
     expect(why.endsWith("; GET /events/ev-1 lists every step's decision")).toBe(true);
   });
 
   test("given a near-miss type (github.psuh), then the step that wants github.push comes first with a did-you-mean", () => {
-    const why = whyNoMatch("ev-2", "github.psuh", [...unrelated("github.psuh"), differs("zz-deploy", "github.push", "github.psuh")]);
+    const why = whyNoMatch("ev-2", "github.psuh", [
+      ...unrelated("github.psuh"),
+      differs("zz-deploy", "github.push", "github.psuh"),
+    ]);
     expect(why.startsWith(`no step matched: zz-deploy/go: ${typeDiffers("github.push", "github.psuh")} | `)).toBe(true);
     expect(why).toContain('did you mean "github.push"?');
   });
@@ -40,6 +58,8 @@ describe("whyNoMatch", () => {
   });
 
   test("given no steps at all, then it says so", () => {
-    expect(whyNoMatch("e", "x", [])).toBe("no flow has a step (none loaded, or every flow is broken); GET /events/e lists every step's decision");
+    expect(whyNoMatch("e", "x", [])).toBe(
+      "no flow has a step (none loaded, or every flow is broken); GET /events/e lists every step's decision",
+    );
   });
 });

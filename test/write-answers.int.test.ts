@@ -10,18 +10,36 @@ const SECRET = "hmac-secret";
 let url: string;
 
 /** A signed write; `read` adds the token the way a reader sends it. */
-async function post(path: string, body: unknown, options: { read?: boolean; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
+async function post(
+  path: string,
+  body: unknown,
+  options: { read?: boolean; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any }> {
   const text = JSON.stringify(body);
-  const headers: Record<string, string> = { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, text), ...(options.read ? { authorization: `Bearer ${TOKEN}` } : {}), ...options.headers };
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "x-flow-signature-256": signBody(SECRET, text),
+    ...(options.read ? { authorization: `Bearer ${TOKEN}` } : {}),
+    ...options.headers,
+  };
   const response = await fetch(`${url}${path}`, { method: "POST", headers, body: text });
   return { status: response.status, body: await response.json() };
 }
 
-const read = async (path: string): Promise<any> => await (await fetch(`${url}${path}`, { headers: { "x-api-key": TOKEN } })).json();
+const read = async (path: string): Promise<any> =>
+  await (await fetch(`${url}${path}`, { headers: { "x-api-key": TOKEN } })).json();
 
 beforeAll(async () => {
-  const cwd = writeFlows({ notes: [{ name: "write", type: "note.posted", source: echoStep() }], other: [{ name: "log", type: "note.posted", source: echoStep() }] });
-  const system = await startSystem(testConfig({ cwd, secret: SECRET, token: TOKEN, waitTimeoutMs: 5_000 }), nats.url, ["ingress", "matcher", "executor", "projector"]);
+  const cwd = writeFlows({
+    notes: [{ name: "write", type: "note.posted", source: echoStep() }],
+    other: [{ name: "log", type: "note.posted", source: echoStep() }],
+  });
+  const system = await startSystem(testConfig({ cwd, secret: SECRET, token: TOKEN, waitTimeoutMs: 5_000 }), nats.url, [
+    "ingress",
+    "matcher",
+    "executor",
+    "projector",
+  ]);
   url = system.ingressUrl!;
   nats.cleanup(() => system.stop());
 });
@@ -50,7 +68,11 @@ describe("the runIds every dispatch and replay answer carries (the original clie
   });
 
   test("an event that matched nothing says why and where every decision is", async () => {
-    const answer = await post("/events?wait=matched", { id: "ids-4", type: "nobody.listens", payload: {} }, { read: true });
+    const answer = await post(
+      "/events?wait=matched",
+      { id: "ids-4", type: "nobody.listens", payload: {} },
+      { read: true },
+    );
     expect(answer.body).toMatchObject({ matched: 0, runIds: [] });
     expect(answer.body.why).toContain("notes/write: type differs");
     expect(answer.body.why).toContain("GET /events/ids-4");
@@ -63,7 +85,12 @@ describe("the read token is not bypassed through POST /events", () => {
     for (const wait of ["", "?wait=false", "?wait=none"]) {
       const again = await post(`/events${wait}`, { id: "secret-run", type: "note.posted", payload: { x: 1 } });
       expect(again.status).toBe(202);
-      expect(again.body).toEqual({ status: "duplicate", eventId: "secret-run", seq: expect.any(Number), idempotent: true });
+      expect(again.body).toEqual({
+        status: "duplicate",
+        eventId: "secret-run",
+        seq: expect.any(Number),
+        idempotent: true,
+      });
     }
   });
 

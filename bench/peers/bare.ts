@@ -10,5 +10,9 @@ import { runWorkload, STEP_SLOTS, slots } from "./workload.ts";
 const slot = slots(STEP_SLOTS);
 let n = 0;
 const job = () => slot(() => spawnStep(stepInput(`bare-${n++}`)));
-const report = await runWorkload(job, () => cpuMs(process.pid) ?? Number.NaN, (line) => console.error(`bench: bare spawns: ${line}`));
+const report = await runWorkload(
+  job,
+  () => cpuMs(process.pid) ?? Number.NaN,
+  (line) => console.error(`bench: bare spawns: ${line}`),
+);
 process.stdout.write(JSON.stringify(report));

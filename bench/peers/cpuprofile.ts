@@ -11,7 +11,13 @@ import { readFileSync } from "node:fs";
 
 type CallFrame = { functionName: string; url: string; lineNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
-export type CpuProfile = { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
+export type CpuProfile = {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+};
 export type SelfTime = { name: string; ms: number; share: number };
 /** byOwnCode: each sample charged to the nearest frame in the project's own files (not node_modules, bun:, node:), by function. */
 export type ProfileSummary = { sampledMs: number; byFunction: SelfTime[]; byFile: SelfTime[]; byOwnCode: SelfTime[] };
@@ -43,8 +49,13 @@ export function summarizeProfile(profile: CpuProfile, root: string, from = -Infi
     return undefined;
   };
   const caller = (id: number) => nearest(id, (frame) => frame.url !== "");
-  const ownCode = (id: number) => nearest(id, (frame) => frame.url.replace(/^file:\/\//, "").startsWith(root) && !frame.url.includes("/node_modules/"));
-  const label = (frame: CallFrame) => `${frame.functionName || "(anonymous)"} ${shortFile(frame.url, root)}:${frame.lineNumber + 1}`;
+  const ownCode = (id: number) =>
+    nearest(
+      id,
+      (frame) => frame.url.replace(/^file:\/\//, "").startsWith(root) && !frame.url.includes("/node_modules/"),
+    );
+  const label = (frame: CallFrame) =>
+    `${frame.functionName || "(anonymous)"} ${shortFile(frame.url, root)}:${frame.lineNumber + 1}`;
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
   const byOwnCode = new Map<string, number>();
@@ -60,7 +71,9 @@ export function summarizeProfile(profile: CpuProfile, root: string, from = -Infi
     const frame = nodes.get(id)?.callFrame;
     if (!frame || frame.functionName === "(idle)") continue;
     const owner = frame.url ? frame : caller(id);
-    const name = frame.url ? label(frame) : `${frame.functionName || "(native)"} (native) in ${owner ? label(owner) : "?"}`;
+    const name = frame.url
+      ? label(frame)
+      : `${frame.functionName || "(native)"} (native) in ${owner ? label(owner) : "?"}`;
     const file = owner ? shortFile(owner.url, root) : "(native, no caller)";
     byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
     byFile.set(file, (byFile.get(file) ?? 0) + ms);
@@ -69,6 +82,7 @@ export function summarizeProfile(profile: CpuProfile, root: string, from = -Infi
     byOwnCode.set(ownName, (byOwnCode.get(ownName) ?? 0) + ms);
     total += ms;
   }
-  const ranked = (map: Map<string, number>) => [...map].map(([name, ms]) => ({ name, ms, share: ms / total })).sort((a, b) => b.ms - a.ms);
+  const ranked = (map: Map<string, number>) =>
+    [...map].map(([name, ms]) => ({ name, ms, share: ms / total })).sort((a, b) => b.ms - a.ms);
   return { sampledMs: total, byFunction: ranked(byFunction), byFile: ranked(byFile), byOwnCode: ranked(byOwnCode) };
 }

@@ -27,8 +27,14 @@ describe("summarizeProfile", () => {
     const summary = summarizeProfile(profile, ROOT);
     expect(summary.sampledMs).toBe(5);
     expect(summary.byFunction[0]).toEqual({ name: "spawn (native) in runStep lib/run.ts:10", ms: 3, share: 0.6 });
-    expect(summary.byFile.map((f) => [f.name, f.ms])).toEqual([["lib/run.ts", 4], ["node_modules/lib", 1]]);
-    expect(summary.byOwnCode.map((f) => [f.name, f.ms])).toEqual([["runStep lib/run.ts:10", 4], ["(outside our code: timers, sockets, GC, nats.js deliveries)", 1]]);
+    expect(summary.byFile.map((f) => [f.name, f.ms])).toEqual([
+      ["lib/run.ts", 4],
+      ["node_modules/lib", 1],
+    ]);
+    expect(summary.byOwnCode.map((f) => [f.name, f.ms])).toEqual([
+      ["runStep lib/run.ts:10", 4],
+      ["(outside our code: timers, sockets, GC, nats.js deliveries)", 1],
+    ]);
   });
 
   test("given a window, when summarized, then only the samples inside it count", () => {
@@ -58,8 +64,16 @@ test("slots: never more than the limit at a time, and every job runs", async () 
 });
 
 describe("peerRows", () => {
-  const phase = (count: number, seconds: number, cpuMs = count): Phase => ({ count, elapsedMs: seconds * 1000, cpuMs, latenciesMs: [5, 6, 7] });
-  const report = (burstSeconds: number): PeerReport => ({ single: phase(30, 0.3), bursts: [phase(200, burstSeconds / 10), phase(2000, burstSeconds)] });
+  const phase = (count: number, seconds: number, cpuMs = count): Phase => ({
+    count,
+    elapsedMs: seconds * 1000,
+    cpuMs,
+    latenciesMs: [5, 6, 7],
+  });
+  const report = (burstSeconds: number): PeerReport => ({
+    single: phase(30, 0.3),
+    bursts: [phase(200, burstSeconds / 10), phase(2000, burstSeconds)],
+  });
 
   test("given ours faster than BullMQ and within 80% of bare spawns, then ok, with the ratios in the note", () => {
     const [, ours] = peerRows({ bare: report(9), ours: report(10), bullmq: report(12) });
@@ -75,6 +89,10 @@ describe("peerRows", () => {
   test("given BullMQ skipped, then ours is not judged and the BullMQ row says why", () => {
     const rows = peerRows({ bare: report(9), ours: report(10), bullmq: { skipped: "redis-server not found" } });
     expect(rows[1]!.verdict).toBe("n/a");
-    expect(rows[2]).toMatchObject({ row: "peers: BullMQ+Redis", verdict: "n/a", note: "skipped: redis-server not found" });
+    expect(rows[2]).toMatchObject({
+      row: "peers: BullMQ+Redis",
+      verdict: "n/a",
+      note: "skipped: redis-server not found",
+    });
   });
 });

@@ -18,7 +18,13 @@ import { readProfile, summarizeProfile } from "./cpuprofile.ts";
 import { loadOurs, startOurs, stopOurs } from "./row.ts";
 import { IN_FLIGHT, rssMb } from "./workload.ts";
 
-const { values } = parseArgs({ options: { events: { type: "string", default: "1000" }, top: { type: "string", default: "25" }, out: { type: "string", default: join(RESULTS_DIR, "profile") } } });
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: "1000" },
+    top: { type: "string", default: "25" },
+    out: { type: "string", default: join(RESULTS_DIR, "profile") },
+  },
+});
 const events = Number(values.events);
 const out = values.out;
 rmSync(out, { recursive: true, force: true });
@@ -38,25 +44,45 @@ try {
     await loadOurs(ours, "profile-burst", events, IN_FLIGHT);
     window = { from, to: Date.now() * 1000 };
     for (const pid of pids) {
-      const name = pid === ours.nats.pid ? "nats-server" : pid === ours.server.proc.pid ? "flow serve all" : `${rssMb(pid)?.name ?? "child"} ${pid}`;
+      const name =
+        pid === ours.nats.pid
+          ? "nats-server"
+          : pid === ours.server.proc.pid
+            ? "flow serve all"
+            : `${rssMb(pid)?.name ?? "child"} ${pid}`;
       byProcess[name] = ((cpuMs(pid) ?? 0) - before.get(pid)!) / events;
     }
   } finally {
     await stopOurs(ours);
   }
   const total = Object.values(byProcess).reduce((a, b) => a + b, 0);
-  console.log(`CPU per run over a burst of ${events} (steps excluded): ${round(total)} ms = ${Object.entries(byProcess).map(([k, v]) => `${k} ${round(v)}`).join(" + ")}`);
+  console.log(
+    `CPU per run over a burst of ${events} (steps excluded): ${round(total)} ms = ${Object.entries(byProcess)
+      .map(([k, v]) => `${k} ${round(v)}`)
+      .join(" + ")}`,
+  );
   const file = readdirSync(out).find((name) => name.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no .cpuprofile in ${out}: did flow serve all exit cleanly?`);
   const profile = readProfile(join(out, file));
   const summary = summarizeProfile(profile, ROOT, window.from, window.to);
-  if (summary.sampledMs === 0) throw new Error(`no sample of ${join(out, file)} falls in the burst (profile clock ${profile.startTime}..${profile.endTime} us, burst ${window.from}..${window.to})`);
+  if (summary.sampledMs === 0)
+    throw new Error(
+      `no sample of ${join(out, file)} falls in the burst (profile clock ${profile.startTime}..${profile.endTime} us, burst ${window.from}..${window.to})`,
+    );
   const busy = byProcess["flow serve all"]!;
-  console.log(`profile ${join(out, file)}: ${round(summary.sampledMs / events)} ms of busy samples per run over the burst (main thread; on a busy machine more than its ${round(busy)} ms of CPU, see cpuprofile.ts); ms/run below = share x ${round(busy)} ms`);
+  console.log(
+    `profile ${join(out, file)}: ${round(summary.sampledMs / events)} ms of busy samples per run over the burst (main thread; on a busy machine more than its ${round(busy)} ms of CPU, see cpuprofile.ts); ms/run below = share x ${round(busy)} ms`,
+  );
   const top = Number(values.top);
   const table = (title: string, rows: { name: string; share: number }[]) =>
-    [`| ${title} | share | ms/run |`, "|---|---|---|", ...rows.slice(0, top).map((r) => `| ${r.name} | ${round(r.share * 100)}% | ${round(r.share * busy)} |`)].join("\n");
-  console.log(`\n${table("file (self time, native calls charged to their caller)", summary.byFile)}\n\n${table("function (self time)", summary.byFunction)}\n\n${table("our function (samples charged to the nearest frame in lib/, services/, ...)", summary.byOwnCode)}`);
+    [
+      `| ${title} | share | ms/run |`,
+      "|---|---|---|",
+      ...rows.slice(0, top).map((r) => `| ${r.name} | ${round(r.share * 100)}% | ${round(r.share * busy)} |`),
+    ].join("\n");
+  console.log(
+    `\n${table("file (self time, native calls charged to their caller)", summary.byFile)}\n\n${table("function (self time)", summary.byFunction)}\n\n${table("our function (samples charged to the nearest frame in lib/, services/, ...)", summary.byOwnCode)}`,
+  );
 } finally {
   await stopAll();
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });

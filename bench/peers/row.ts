@@ -41,12 +41,32 @@ export type Ours = { server: Child; nats: EmbeddedNats; port: number; url: strin
  * nats-server of its own, ready; `bunArgs` go before the script (e.g. --cpu-prof), `env` is
  * added to the services' environment. Stop it with `stopOurs`.
  */
-export async function startOurs(label: string, bunArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Ours> {
+export async function startOurs(
+  label: string,
+  bunArgs: string[] = [],
+  extraEnv: Record<string, string> = {},
+): Promise<Ours> {
   const nats = await startNatsServer({ binary: natsServerBinary(), storeDir: tempDir(`${label}-nats`) });
-  const cwd = writeFlows({ "bench-flow": [{ name: "trivial", type: "bench.run", source: readFileSync(TRIVIAL_STEP, "utf8"), schema: { type: "object" } }] }, tempDir(`${label}-cwd`));
+  const cwd = writeFlows(
+    {
+      "bench-flow": [
+        { name: "trivial", type: "bench.run", source: readFileSync(TRIVIAL_STEP, "utf8"), schema: { type: "object" } },
+      ],
+    },
+    tempDir(`${label}-cwd`),
+  );
   const port = await freePort();
-  const env: Record<string, string | undefined> = { ...serviceEnv(nats.url, port, label, cwd), CODEX_FLOW_EXECUTOR_CONCURRENCY: String(STEP_SLOTS), ...extraEnv };
-  const server = startServer(`${label}-serve-all`, [BUN, ...bunArgs, join(ROOT, "bin", "flow.ts"), "serve", "all"], env, ROOT);
+  const env: Record<string, string | undefined> = {
+    ...serviceEnv(nats.url, port, label, cwd),
+    CODEX_FLOW_EXECUTOR_CONCURRENCY: String(STEP_SLOTS),
+    ...extraEnv,
+  };
+  const server = startServer(
+    `${label}-serve-all`,
+    [BUN, ...bunArgs, join(ROOT, "bin", "flow.ts"), "serve", "all"],
+    env,
+    ROOT,
+  );
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
   } catch (error) {
@@ -55,7 +75,14 @@ export async function startOurs(label: string, bunArgs: string[] = [], extraEnv:
   }
   // Every process of ours alive at the sample (the steps have ended by then) and nats-server.
   const cpu = () => [...processTree(server.proc.pid), nats.pid].reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0);
-  return { server, nats, port, url: `http://127.0.0.1:${port}/events?wait=true`, secret: env.CODEX_FLOW_BACKEND_SECRET!, cpu };
+  return {
+    server,
+    nats,
+    port,
+    url: `http://127.0.0.1:${port}/events?wait=true`,
+    secret: env.CODEX_FLOW_BACKEND_SECRET!,
+    cpu,
+  };
 }
 
 export async function stopOurs(ours: Pick<Ours, "server" | "nats">): Promise<void> {
@@ -66,9 +93,25 @@ export async function stopOurs(ours: Pick<Ours, "server" | "nats">): Promise<voi
 /** `count` events of the step's type, `concurrency` in flight, each answered once its run completed (POST /events?wait=true). */
 export async function loadOurs(ours: Ours, name: string, count: number, concurrency: number): Promise<Phase> {
   const before = ours.cpu();
-  const args = ["--url", ours.url, "--type", "bench.run", "--expect-completed", "--count", String(count), "--concurrency", String(concurrency)];
-  const report = await runJson<LoadReport>(name, [BUN, join(import.meta.dir, "..", "load.ts"), ...args], { ...process.env, BENCH_SECRET: ours.secret });
-  if (report.errors > 0) throw new Error(`flow serve all: ${report.errors} of ${count} events did not complete: ${report.failures.join("; ")}`);
+  const args = [
+    "--url",
+    ours.url,
+    "--type",
+    "bench.run",
+    "--expect-completed",
+    "--count",
+    String(count),
+    "--concurrency",
+    String(concurrency),
+  ];
+  const report = await runJson<LoadReport>(name, [BUN, join(import.meta.dir, "..", "load.ts"), ...args], {
+    ...process.env,
+    BENCH_SECRET: ours.secret,
+  });
+  if (report.errors > 0)
+    throw new Error(
+      `flow serve all: ${report.errors} of ${count} events did not complete: ${report.failures.join("; ")}`,
+    );
   return { count, elapsedMs: report.elapsedMs, cpuMs: ours.cpu() - before, latenciesMs: report.latenciesMs };
 }
 
@@ -96,10 +139,15 @@ async function measureOurs(): Promise<PeerReport> {
 
 /** Why BullMQ cannot be measured here, or undefined when redis-server and the package are there (installing the package on first use). */
 export async function bullmqMissing(): Promise<string | undefined> {
-  if (!Bun.which("redis-server", { PATH: process.env.PATH ?? "" })) return "redis-server not found (Debian: apt-get install -y redis-server)";
+  if (!Bun.which("redis-server", { PATH: process.env.PATH ?? "" }))
+    return "redis-server not found (Debian: apt-get install -y redis-server)";
   if (existsSync(join(BULLMQ_DIR, "node_modules", "bullmq", "package.json"))) return undefined;
   progress(`peers: installing the bench-only bullmq package (bun install --frozen-lockfile in ${BULLMQ_DIR})`);
-  const install = Bun.spawnSync([BUN, "install", "--frozen-lockfile"], { cwd: BULLMQ_DIR, stdout: "pipe", stderr: "pipe" });
+  const install = Bun.spawnSync([BUN, "install", "--frozen-lockfile"], {
+    cwd: BULLMQ_DIR,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (install.exitCode === 0) return undefined;
   return `bullmq could not be installed (bun install --frozen-lockfile in ${BULLMQ_DIR} exited ${install.exitCode}: ${install.stderr.toString().trim().split("\n").slice(-2).join(" ")})`;
 }
@@ -114,13 +162,32 @@ async function measureBullmq(): Promise<PeerReport | { skipped: string }> {
   const port = await freePort();
   const dir = tempDir("peers-redis");
   const config = join(dir, "redis.conf");
-  writeFileSync(config, [`port ${port}`, "bind 127.0.0.1", `dir ${dir}`, "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", 'logfile ""', ""].join("\n"));
+  writeFileSync(
+    config,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      "appendonly yes",
+      "appendfsync everysec",
+      'save ""',
+      "daemonize no",
+      'logfile ""',
+      "",
+    ].join("\n"),
+  );
   rmSync(join(LOG_DIR, "peers-redis.log"), { force: true }); // the last run's "Ready" must not count
   const redis = startServer("peers-redis", ["redis-server", config], process.env);
   try {
     await waitLog(redis.logFile!, "Ready to accept connections", redis.proc);
-    progress(`peers: redis-server on 127.0.0.1:${port} (AOF everysec, ${dir}); BullMQ worker (concurrency ${STEP_SLOTS}) and producer in one process`);
-    return await runJson<PeerReport>("peer-bullmq", [BUN, join(BULLMQ_DIR, "peer.ts")], { ...process.env, REDIS_PORT: String(port), REDIS_PID: String(redis.proc.pid) });
+    progress(
+      `peers: redis-server on 127.0.0.1:${port} (AOF everysec, ${dir}); BullMQ worker (concurrency ${STEP_SLOTS}) and producer in one process`,
+    );
+    return await runJson<PeerReport>("peer-bullmq", [BUN, join(BULLMQ_DIR, "peer.ts")], {
+      ...process.env,
+      REDIS_PORT: String(port),
+      REDIS_PID: String(redis.proc.pid),
+    });
   } finally {
     await redis.stop();
   }
@@ -146,9 +213,23 @@ const cpuPerEvent = (p: Phase) => p.cpuMs / p.count;
 /** One system's row: burst 2,000 events/s, single-job p50/p99, and the rest in the note. */
 function systemRow(row: string, r: PeerReport, target: string, verdict: Row["verdict"], extra = ""): Row {
   const latency = summarize(r.single.latenciesMs);
-  const bursts = r.bursts.map((b) => `${b.count} in ${round(b.elapsedMs / 1000)} s (${round(perSecond(b))}/s, ${round(cpuPerEvent(b))} ms CPU/event)`).join(", ");
-  const idle = r.idleRssMb === undefined ? "" : `; idle RSS ${round(r.idleRssMb)} MB ${JSON.stringify(r.byProcessIdle)}`;
-  return { row, rps: perSecond(r.bursts.at(-1)!), p50: latency.p50, p99: latency.p99, target, verdict, note: `${extra}bursts: ${bursts}; single jobs ${round(cpuPerEvent(r.single))} ms CPU/event${idle}` };
+  const bursts = r.bursts
+    .map(
+      (b) =>
+        `${b.count} in ${round(b.elapsedMs / 1000)} s (${round(perSecond(b))}/s, ${round(cpuPerEvent(b))} ms CPU/event)`,
+    )
+    .join(", ");
+  const idle =
+    r.idleRssMb === undefined ? "" : `; idle RSS ${round(r.idleRssMb)} MB ${JSON.stringify(r.byProcessIdle)}`;
+  return {
+    row,
+    rps: perSecond(r.bursts.at(-1)!),
+    p50: latency.p50,
+    p99: latency.p99,
+    target,
+    verdict,
+    note: `${extra}bursts: ${bursts}; single jobs ${round(cpuPerEvent(r.single))} ms CPU/event${idle}`,
+  };
 }
 
 /** Three rows (BullMQ's says why when skipped); ours is judged against both others in the same run. */
@@ -162,9 +243,16 @@ export function peerRows(f: PeerFigures): Row[] {
   const ratios = `burst ${last(f.ours).count}: ${timeRatio === undefined ? "BullMQ n/a" : `${round(timeRatio)}x BullMQ's time, ${round(cpuPerEvent(last(f.ours)) / cpuPerEvent(last(bullmq!)))}x its CPU/event`}, ${round(bareShare * 100)}% of bare spawns' events/s; `;
   const rows = [
     systemRow("peers: bare spawns", f.bare, "(the floor)", "-"),
-    systemRow("peers: serve all", f.ours, `<=BullMQ, >=${round(BARE_SHARE * 100)}% bare`, timeRatio === undefined ? "n/a" : pass ? "ok" : "MISSED", ratios),
+    systemRow(
+      "peers: serve all",
+      f.ours,
+      `<=BullMQ, >=${round(BARE_SHARE * 100)}% bare`,
+      timeRatio === undefined ? "n/a" : pass ? "ok" : "MISSED",
+      ratios,
+    ),
   ];
   if (bullmq) rows.push(systemRow("peers: BullMQ+Redis", bullmq, "(the peer)", "-"));
-  else if ("skipped" in peer) rows.push({ row: "peers: BullMQ+Redis", target: "(the peer)", verdict: "n/a", note: `skipped: ${peer.skipped}` });
+  else if ("skipped" in peer)
+    rows.push({ row: "peers: BullMQ+Redis", target: "(the peer)", verdict: "n/a", note: `skipped: ${peer.skipped}` });
   return rows;
 }

@@ -12,12 +12,25 @@ import { cpuMs } from "../procs.ts";
 import { round } from "../stats.ts";
 import { stepInput, TRIVIAL_STEP } from "./step.ts";
 
-const { values } = parseArgs({ options: { spawns: { type: "string", default: "200" }, rounds: { type: "string", default: "3" }, ballast: { type: "string", default: "0" } } });
+const { values } = parseArgs({
+  options: {
+    spawns: { type: "string", default: "200" },
+    rounds: { type: "string", default: "3" },
+    ballast: { type: "string", default: "0" },
+  },
+});
 const ballast = Array.from({ length: Number(values.ballast) }, (_, i) => new Uint8Array(1 << 20).fill(i & 0xff));
 const input = stepInput("spawn-options");
 const variants: Record<string, () => Parameters<typeof Bun.spawn>[1]> = {
   plain: () => ({ stdin: input, stdout: "pipe", stderr: "pipe" }),
-  "as the runner": () => ({ env: { ...process.env, CODEX_FLOWS_LAUNCH: crypto.randomUUID() }, cwd: process.cwd(), stdin: input, stdout: "pipe", stderr: "pipe", detached: true }),
+  "as the runner": () => ({
+    env: { ...process.env, CODEX_FLOWS_LAUNCH: crypto.randomUUID() },
+    cwd: process.cwd(),
+    stdin: input,
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+  }),
 };
 
 for (let r = 0; r < Number(values.rounds); r++) {
@@ -29,6 +42,8 @@ for (let r = 0; r < Number(values.rounds); r++) {
       await Promise.all([new Response(child.stdout as ReadableStream).text(), child.exited]);
     }
     const n = Number(values.spawns);
-    console.log(`round ${r + 1}, ${name}, ballast ${ballast.length} MB: parent CPU ${round((cpuMs(process.pid)! - cpu) / n)} ms/spawn, wall ${round((performance.now() - started) / n)} ms/spawn`);
+    console.log(
+      `round ${r + 1}, ${name}, ballast ${ballast.length} MB: parent CPU ${round((cpuMs(process.pid)! - cpu) / n)} ms/spawn, wall ${round((performance.now() - started) / n)} ms/spawn`,
+    );
   }
 }

@@ -41,7 +41,11 @@ export async function phase(count: number, limit: number, job: () => Promise<voi
 }
 
 /** The whole workload against one system whose job is `job` (each call submits a new job and waits for it). */
-export async function runWorkload(job: () => Promise<void>, cpu: () => number, log: (line: string) => void): Promise<Pick<PeerReport, "single" | "bursts">> {
+export async function runWorkload(
+  job: () => Promise<void>,
+  cpu: () => number,
+  log: (line: string) => void,
+): Promise<Pick<PeerReport, "single" | "bursts">> {
   await inFlight(WARMUP, 1, job);
   const single = await phase(SINGLES, 1, job, cpu);
   const bursts: Phase[] = [];
@@ -73,7 +77,10 @@ export function slots(limit: number): <T>(work: () => Promise<T>) => Promise<T> 
 export function rssMb(pid: number): { name: string; mb: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    return { name: /Name:\s+(\S+)/.exec(status)?.[1] ?? "?", mb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024 };
+    return {
+      name: /Name:\s+(\S+)/.exec(status)?.[1] ?? "?",
+      mb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
+    };
   } catch {
     return undefined;
   }

@@ -33,9 +33,12 @@ export function toRedeliver(deliveries: readonly HookDelivery[], since: Date): H
   for (const delivery of deliveries) {
     if (taken.has(delivery.guid) || Date.parse(delivery.delivered_at) < since.getTime()) continue;
     const seen = newestFailed.get(delivery.guid);
-    if (!seen || Date.parse(delivery.delivered_at) > Date.parse(seen.delivered_at)) newestFailed.set(delivery.guid, delivery);
+    if (!seen || Date.parse(delivery.delivered_at) > Date.parse(seen.delivered_at))
+      newestFailed.set(delivery.guid, delivery);
   }
-  return [...newestFailed.values()].sort((a, b) => Date.parse(a.delivered_at) - Date.parse(b.delivered_at) || a.id - b.id);
+  return [...newestFailed.values()].sort(
+    (a, b) => Date.parse(a.delivered_at) - Date.parse(b.delivered_at) || a.id - b.id,
+  );
 }
 
 /** The `cursor` of a Link header's rel="next" URL (GitHub pages deliveries by cursor), or undefined on the last page. */

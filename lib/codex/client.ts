@@ -97,5 +97,10 @@ export class AppServerClient {
 }
 
 function refuse(method: string): RequestAnswer {
-  return { error: { code: RpcErrorCode.methodNotFound, message: `codex-flows runs steps unattended and cannot answer ${method}` } };
+  return {
+    error: {
+      code: RpcErrorCode.methodNotFound,
+      message: `codex-flows runs steps unattended and cannot answer ${method}`,
+    },
+  };
 }

@@ -5,10 +5,25 @@ import { RpcErrorCode, type Turn } from "./protocol.ts";
 export const CODE_MODE_EXECUTE = "thread/codeMode/execute";
 
 /** The app-server's command line: the original backend's code-mode features (seed/flows.md) switched on. */
-export const APP_SERVER_ARGS = ["app-server", "--listen", "stdio://", "--enable", "code_mode", "--enable", "code_mode_only"];
+export const APP_SERVER_ARGS = [
+  "app-server",
+  "--listen",
+  "stdio://",
+  "--enable",
+  "code_mode",
+  "--enable",
+  "code_mode_only",
+];
 
 /** What a code-mode step sees as `flow`: the object bun steps find under `flow` on stdin. */
-export type CodeModeFlow = { name: string; version: number; root: string; step: string; config: Record<string, unknown>; event: unknown };
+export type CodeModeFlow = {
+  name: string;
+  version: number;
+  root: string;
+  step: string;
+  config: Record<string, unknown>;
+  event: unknown;
+};
 
 /**
  * The step's source behind a one-line prelude that defines `flow` and `result(value)`.
@@ -46,7 +61,11 @@ export function agentMessageText(turns: readonly Turn[], turnId: string | undefi
 export function isUnknownMethod(error: unknown, method: string): boolean {
   if (!(error instanceof JsonRpcError)) return false;
   if (error.code === RpcErrorCode.methodNotFound) return true;
-  return error.code === RpcErrorCode.invalidRequest && error.rpcMessage.includes("unknown variant") && error.rpcMessage.includes(method);
+  return (
+    error.code === RpcErrorCode.invalidRequest &&
+    error.rpcMessage.includes("unknown variant") &&
+    error.rpcMessage.includes(method)
+  );
 }
 
 /** The run's error when the Codex build lacks Code Mode: what is missing, which build, and the variable that picks another. */

@@ -144,7 +144,14 @@ export class JsonRpcPeer {
     const error = message.error as Partial<RpcErrorBody> | undefined;
     if (error !== undefined && error !== null) {
       const code = typeof error.code === "number" ? error.code : -32603;
-      pending.reject(new JsonRpcError(pending.method, code, typeof error.message === "string" ? error.message : JSON.stringify(error), error.data));
+      pending.reject(
+        new JsonRpcError(
+          pending.method,
+          code,
+          typeof error.message === "string" ? error.message : JSON.stringify(error),
+          error.data,
+        ),
+      );
     } else {
       pending.resolve(message.result);
     }

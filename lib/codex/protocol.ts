@@ -27,7 +27,11 @@ export const ThreadStartParams = Type.Object({
 });
 
 /** One item of a turn; only agent messages are read (their `text`). */
-export const ThreadItem = Type.Object({ type: Type.String(), id: Type.Optional(Type.String()), text: Type.Optional(Type.String()) });
+export const ThreadItem = Type.Object({
+  type: Type.String(),
+  id: Type.Optional(Type.String()),
+  text: Type.Optional(Type.String()),
+});
 export const TurnError = Type.Object({ message: Type.String() });
 export const Turn = Type.Object({
   id: Type.String(),
@@ -52,7 +56,12 @@ export type ClientMethod = keyof typeof ClientRequests;
 export type ParamsOf<M extends ClientMethod> = Static<(typeof ClientRequests)[M]["params"]>;
 export type ResultOf<M extends ClientMethod> = Static<(typeof ClientRequests)[M]["result"]>;
 
-const OutputDelta = Type.Object({ threadId: Type.String(), turnId: Type.Optional(Type.String()), itemId: Type.Optional(Type.String()), delta: Type.String() });
+const OutputDelta = Type.Object({
+  threadId: Type.String(),
+  turnId: Type.Optional(Type.String()),
+  itemId: Type.Optional(Type.String()),
+  delta: Type.String(),
+});
 
 /** Server -> client notifications we listen to: method -> params schema. */
 export const ServerNotifications = {

@@ -22,7 +22,11 @@ export type FlowCatalog = {
  * or any other error) keeps the last catalog, logs once until a reload succeeds, and is
  * tried again at the next check: a starved process never drops its flows or dies of it.
  */
-export function flowCatalog(cwd: string, log?: Logger, options: { checkEveryMs?: number; reportProblems?: boolean } = {}): FlowCatalog {
+export function flowCatalog(
+  cwd: string,
+  log?: Logger,
+  options: { checkEveryMs?: number; reportProblems?: boolean } = {},
+): FlowCatalog {
   const checkEveryMs = options.checkEveryMs ?? 2_000;
   const report = options.reportProblems === false ? undefined : log;
   let fingerprint = fingerprintOf(cwd);
@@ -42,7 +46,10 @@ export function flowCatalog(cwd: string, log?: Logger, options: { checkEveryMs?:
         if (failing) log?.info("flows can be read again");
         failing = false;
       } catch (error) {
-        if (!failing) log?.error(`cannot reload the flows, keeping the last catalog until they can be read: ${(error as Error).message}`);
+        if (!failing)
+          log?.error(
+            `cannot reload the flows, keeping the last catalog until they can be read: ${(error as Error).message}`,
+          );
         failing = true;
       }
     }
@@ -70,7 +77,9 @@ function build(cwd: string, log?: Logger): TriggerIndex & { discovery: Discovery
   const discovery = discoverFlows(cwd);
   const index = compileTriggers(discovery.flows, discovery.problems);
   // Discovery records unreadable files as problems; out of descriptors, those are not the flows' fault.
-  const starved = [...discovery.problems, ...index.problems].find((problem) => OUT_OF_DESCRIPTORS.test(problem.message));
+  const starved = [...discovery.problems, ...index.problems].find((problem) =>
+    OUT_OF_DESCRIPTORS.test(problem.message),
+  );
   if (starved) throw new Error(starved.message);
   for (const problem of [...discovery.problems, ...index.problems]) log?.warn(`flow problem: ${problem.message}`);
   return { ...index, discovery };

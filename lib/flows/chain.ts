@@ -9,7 +9,11 @@ export const DEFAULT_MAX_CHAIN_EVENTS = 1000;
 /** How far `next` events may fan out (CODEX_FLOW_MAX_CHAIN_DEPTH, CODEX_FLOW_MAX_NEXT_EVENTS, CODEX_FLOW_MAX_CHAIN_EVENTS). */
 export type ChainLimits = { maxDepth: number; maxNext: number; maxChainEvents: number };
 
-export const DEFAULT_CHAIN_LIMITS: ChainLimits = { maxDepth: DEFAULT_MAX_CHAIN_DEPTH, maxNext: DEFAULT_MAX_NEXT_EVENTS, maxChainEvents: DEFAULT_MAX_CHAIN_EVENTS };
+export const DEFAULT_CHAIN_LIMITS: ChainLimits = {
+  maxDepth: DEFAULT_MAX_CHAIN_DEPTH,
+  maxNext: DEFAULT_MAX_NEXT_EVENTS,
+  maxChainEvents: DEFAULT_MAX_CHAIN_EVENTS,
+};
 
 /** What a result started, why some were not, and how much of the run's budget it left (a run event carries that on). */
 export type Chained = { events: EventAccepted[]; problems: string[]; unspent: number };
@@ -21,7 +25,9 @@ export type Chained = { events: EventAccepted[]; problems: string[]; unspent: nu
  * same events twice.
  */
 export function runBudget(command: Pick<RunStep, "chainBudget" | "chainShares">, limits: ChainLimits): number {
-  return Math.floor(Math.min(command.chainBudget ?? limits.maxChainEvents, limits.maxChainEvents) / (command.chainShares ?? 1));
+  return Math.floor(
+    Math.min(command.chainBudget ?? limits.maxChainEvents, limits.maxChainEvents) / (command.chainShares ?? 1),
+  );
 }
 
 /**
@@ -36,13 +42,24 @@ export function runBudget(command: Pick<RunStep, "chainBudget" | "chainShares">,
  * everything one event's chain starts, through every step and every level, stays
  * within the budget. Pure: the time arrives as `now`.
  */
-export function chainedEvents(result: FlowResult | undefined, command: RunStep, now: string, limits: ChainLimits = DEFAULT_CHAIN_LIMITS): Chained {
+export function chainedEvents(
+  result: FlowResult | undefined,
+  command: RunStep,
+  now: string,
+  limits: ChainLimits = DEFAULT_CHAIN_LIMITS,
+): Chained {
   const next = result?.next ?? [];
   const budget = runBudget(command, limits);
   if (next.length === 0) return { events: [], problems: [], unspent: budget };
   const depth = (command.chainDepth ?? 0) + 1;
   if (depth > limits.maxDepth) {
-    return { events: [], problems: [`next events ${NEXT_NOT_STARTED} chain depth ${depth} is over the limit of ${limits.maxDepth} (CODEX_FLOW_MAX_CHAIN_DEPTH)`], unspent: budget };
+    return {
+      events: [],
+      problems: [
+        `next events ${NEXT_NOT_STARTED} chain depth ${depth} is over the limit of ${limits.maxDepth} (CODEX_FLOW_MAX_CHAIN_DEPTH)`,
+      ],
+      unspent: budget,
+    };
   }
   const allowed = Math.min(next.length, limits.maxNext, budget);
   const problems: string[] = [];
@@ -51,20 +68,34 @@ export function chainedEvents(result: FlowResult | undefined, command: RunStep, 
       allowed === limits.maxNext
         ? `one result may start at most ${limits.maxNext} (CODEX_FLOW_MAX_NEXT_EVENTS)`
         : `this run may start only ${budget} more of its chain's ${limits.maxChainEvents} events (CODEX_FLOW_MAX_CHAIN_EVENTS)`;
-    problems.push(`next events cut: the result asked for ${next.length}, ${allowed} started, ${next.length - allowed} ${NEXT_NOT_STARTED} ${why}`);
+    problems.push(
+      `next events cut: the result asked for ${next.length}, ${allowed} started, ${next.length - allowed} ${NEXT_NOT_STARTED} ${why}`,
+    );
   }
   const childBudget = allowed === 0 ? 0 : Math.floor((budget - allowed) / allowed);
   const events: EventAccepted[] = [];
   next.slice(0, allowed).forEach((candidate, index) => {
     // Only what the step chose is checked: the id given below is the system's own.
     const reserved = systemFieldProblems({ type: candidate.type, ...(candidate.id ? { id: candidate.id } : {}) });
-    const withDefaults = { source: `flow:${command.flow}/${command.step}`, ...candidate, id: candidate.id || `${command.runId}/next/${index}` };
+    const withDefaults = {
+      source: `flow:${command.flow}/${command.step}`,
+      ...candidate,
+      id: candidate.id || `${command.runId}/next/${index}`,
+    };
     const parsed = parseFlowEvent(withDefaults, new Date(now));
     if (!parsed.ok || reserved.length > 0) {
-      problems.push(`next[${index}] ${NEXT_NOT_STARTED} ${[...reserved, ...(parsed.ok ? [] : parsed.errors)].join("; ")}`);
+      problems.push(
+        `next[${index}] ${NEXT_NOT_STARTED} ${[...reserved, ...(parsed.ok ? [] : parsed.errors)].join("; ")}`,
+      );
       return;
     }
-    events.push({ v: 1, kind: "event.accepted", event: parsed.event, acceptedAt: now, chain: { depth, runId: command.runId, flow: command.flow, step: command.step, budget: childBudget } });
+    events.push({
+      v: 1,
+      kind: "event.accepted",
+      event: parsed.event,
+      acceptedAt: now,
+      chain: { depth, runId: command.runId, flow: command.flow, step: command.step, budget: childBudget },
+    });
   });
   // A slot given to an event that was not started stays spent: what was split cannot be taken back.
   return { events, problems, unspent: budget - allowed - allowed * childBudget };

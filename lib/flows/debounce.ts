@@ -15,11 +15,17 @@ export function parseDebounce(trigger: Record<string, unknown>, field: string, f
   const { debounce_ms: ms, debounce_key: key } = trigger;
   if (ms === undefined && key === undefined) return undefined;
   if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 1 || ms > MAX_DEBOUNCE_MS) {
-    return fail(`${field}.debounce_ms`, `expected an integer of milliseconds from 1 to ${MAX_DEBOUNCE_MS}, got ${JSON.stringify(ms)}`);
+    return fail(
+      `${field}.debounce_ms`,
+      `expected an integer of milliseconds from 1 to ${MAX_DEBOUNCE_MS}, got ${JSON.stringify(ms)}`,
+    );
   }
   const path = key ?? "type";
   if (typeof path !== "string" || !KEY_PATH.test(path)) {
-    return fail(`${field}.debounce_key`, `expected a path into the event such as "payload.repo" (id, type, source or payload, then .field...), got ${JSON.stringify(key)}`);
+    return fail(
+      `${field}.debounce_key`,
+      `expected a path into the event such as "payload.repo" (id, type, source or payload, then .field...), got ${JSON.stringify(key)}`,
+    );
   }
   return { ms, key: path };
 }
@@ -28,7 +34,10 @@ export function parseDebounce(trigger: Record<string, unknown>, field: string, f
 export function debounceKey(event: FlowEvent, path: string): string {
   let value: unknown = event;
   for (const part of path.split(".")) {
-    value = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[part] : undefined;
+    value =
+      typeof value === "object" && value !== null && !Array.isArray(value)
+        ? (value as Record<string, unknown>)[part]
+        : undefined;
   }
   return typeof value === "string" ? value : JSON.stringify(value ?? null);
 }
@@ -70,7 +79,13 @@ export function debounceVerdict(mine: Arrival, others: Arrival[], ms: number): D
  * deferred yet, so mine waits, at most MAX_MATCHER_LAG_MS past its due time (a stuck
  * matcher then delays debounced runs by that much, and no more). Pure: `now` in ms.
  */
-export function matcherWait(mine: Arrival, dueAt: string, unmatched: Pick<Arrival, "arrivedAt"> | undefined, ms: number, now: number): number {
+export function matcherWait(
+  mine: Arrival,
+  dueAt: string,
+  unmatched: Pick<Arrival, "arrivedAt"> | undefined,
+  ms: number,
+  now: number,
+): number {
   if (!unmatched || Date.parse(unmatched.arrivedAt) - Date.parse(mine.arrivedAt) > ms) return 0;
   return now - Date.parse(dueAt) < MAX_MATCHER_LAG_MS ? MATCHER_POLL_MS : 0;
 }
@@ -87,5 +102,15 @@ export function debounceDueAt(arrivedAt: string, ms: number): string {
  */
 export function deferredRun(command: RunStep, debounce: Debounce, arrivedAt: string, eventSeq: number): RunDeferred {
   const key = debounceKey(command.event, debounce.key);
-  return { v: 1, kind: "run.deferred", runId: command.runId, command, key, debounceMs: debounce.ms, arrivedAt, dueAt: debounceDueAt(arrivedAt, debounce.ms), eventSeq };
+  return {
+    v: 1,
+    kind: "run.deferred",
+    runId: command.runId,
+    command,
+    key,
+    debounceMs: debounce.ms,
+    arrivedAt,
+    dueAt: debounceDueAt(arrivedAt, debounce.ms),
+    eventSeq,
+  };
 }

@@ -29,18 +29,29 @@ export function discoverFlows(cwd: string): Discovery {
     for (const manifestPath of manifestsIn(resolve(cwd, dir), problems)) {
       // A flow folder may be a link (an installed copy), but only to somewhere inside the working directory.
       if (!resolvesInside(realCwd, dirname(manifestPath))) {
-        problems.push({ path: manifestPath, message: `${manifestPath}: the flow folder resolves through a symlink to ${realpathSync(dirname(manifestPath))}, outside the working directory ${realCwd}` });
+        problems.push({
+          path: manifestPath,
+          message: `${manifestPath}: the flow folder resolves through a symlink to ${realpathSync(dirname(manifestPath))}, outside the working directory ${realCwd}`,
+        });
         continue;
       }
       const flow = tryLoad(manifestPath, problems);
       if (!flow) continue;
       for (const broken of flow.brokenSteps ?? []) {
-        problems.push({ path: manifestPath, flow: flow.name, step: broken.step, message: `${manifestPath}: ${broken.field}: ${broken.message}` });
+        problems.push({
+          path: manifestPath,
+          flow: flow.name,
+          step: broken.step,
+          message: `${manifestPath}: ${broken.field}: ${broken.message}`,
+        });
       }
       const winner = byName.get(flow.name);
       if (winner && claimedHere.has(flow.name)) {
         // Two folders of one directory have no precedence between them, so this is a mistake to report.
-        problems.push({ path: manifestPath, message: `duplicate flow name "${flow.name}", already declared by ${winner.manifestPath}` });
+        problems.push({
+          path: manifestPath,
+          message: `duplicate flow name "${flow.name}", already declared by ${winner.manifestPath}`,
+        });
       } else if (winner) {
         shadowed.push({ name: flow.name, path: manifestPath, shadowedBy: winner.manifestPath });
       } else {
@@ -62,11 +73,13 @@ export function byFlowName(a: Flow, b: Flow): number {
 function manifestsIn(dir: string, problems: DiscoveryProblem[]): string[] {
   if (!existsSync(dir)) return [];
   try {
-    return readdirSync(dir)
-      .sort()
-      .map((entry) => join(dir, entry, MANIFEST_FILE))
-      // statSync follows symlinks, so a flow folder installed as a link is found too.
-      .filter((manifestPath) => existsSync(manifestPath) && statSync(manifestPath).isFile());
+    return (
+      readdirSync(dir)
+        .sort()
+        .map((entry) => join(dir, entry, MANIFEST_FILE))
+        // statSync follows symlinks, so a flow folder installed as a link is found too.
+        .filter((manifestPath) => existsSync(manifestPath) && statSync(manifestPath).isFile())
+    );
   } catch (error) {
     problems.push({ path: dir, message: `cannot read flow directory: ${(error as Error).message}` });
     return [];
@@ -80,7 +93,11 @@ function tryLoad(manifestPath: string, problems: DiscoveryProblem[]): Flow | und
     // ManifestError messages already start with the path; other errors (EACCES...) need it added. A manifest's every error is its own problem.
     for (const { message } of error instanceof ManifestError ? error.all : [error as Error]) {
       // The folder names the flow well enough when its manifest cannot say.
-      problems.push({ path: manifestPath, flow: basename(dirname(manifestPath)), message: message.startsWith(manifestPath) ? message : `${manifestPath}: ${message}` });
+      problems.push({
+        path: manifestPath,
+        flow: basename(dirname(manifestPath)),
+        message: message.startsWith(manifestPath) ? message : `${manifestPath}: ${message}`,
+      });
     }
     return undefined;
   }

@@ -10,10 +10,20 @@ export type Fail = (field: string, message: string) => never;
 export type Collect = <T>(read: () => T) => T | undefined;
 
 /** Every unknown key of a table, each kept by `collect` (or the first thrown, without one); true when there was none. */
-export function checkKeys(table: Table, allowed: string[], field: string, fail: Fail, collect: Collect = (read) => read()): boolean {
+export function checkKeys(
+  table: Table,
+  allowed: string[],
+  field: string,
+  fail: Fail,
+  collect: Collect = (read) => read(),
+): boolean {
   let ok = true;
   for (const key of Object.keys(table)) {
-    if (!allowed.includes(key)) ok = collect(() => fail(field === "" ? key : `${field}.${key}`, `unknown key "${key}" (expected one of ${allowed.join(", ")})`)) ?? false;
+    if (!allowed.includes(key))
+      ok =
+        collect(() =>
+          fail(field === "" ? key : `${field}.${key}`, `unknown key "${key}" (expected one of ${allowed.join(", ")})`),
+        ) ?? false;
   }
   return ok;
 }
@@ -24,7 +34,8 @@ export function readName(value: unknown, field: string, fail: Fail): string {
 }
 
 export function readString(value: unknown, field: string, fail: Fail): string {
-  if (typeof value !== "string" || value === "") return fail(field, `expected a non-empty string, got ${describe(value)}`);
+  if (typeof value !== "string" || value === "")
+    return fail(field, `expected a non-empty string, got ${describe(value)}`);
   return value;
 }
 

@@ -1,7 +1,17 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "../protocol/event.ts";
 import { type Debounce, DEBOUNCE_KEYS, parseDebounce } from "./debounce.ts";
-import { checkKeys, type Collect, describe, type Fail, isPositiveInteger, readName, readString, readTable, type Table } from "./manifest-read.ts";
+import {
+  checkKeys,
+  type Collect,
+  describe,
+  type Fail,
+  isPositiveInteger,
+  readName,
+  readString,
+  readTable,
+  type Table,
+} from "./manifest-read.ts";
 import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
 import { parseWarm, type WarmOptions } from "./warm.ts";
 
@@ -30,7 +40,13 @@ const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", "
 const TRIGGER_KEYS = ["type", "schema", ...DEBOUNCE_KEYS];
 
 /** One `[[steps]]` table; undefined when it had errors (kept by `collect`), each field checked whatever the others say. */
-export function parseStep(value: unknown, field: string, root: string, fail: Fail, collect: Collect): FlowStep | undefined {
+export function parseStep(
+  value: unknown,
+  field: string,
+  root: string,
+  fail: Fail,
+  collect: Collect,
+): FlowStep | undefined {
   const step = collect(() => readTable(value, field, fail));
   if (!step) return undefined;
   let ok = checkKeys(step, STEP_KEYS, field, fail, collect);
@@ -41,18 +57,38 @@ export function parseStep(value: unknown, field: string, root: string, fail: Fai
   };
   const name = need(() => readName(step.name, `${field}.name`, fail));
   const runner = step.runner;
-  need(() => RUNNERS.includes(runner as Runner) || fail(`${field}.runner`, `expected one of ${RUNNERS.map((r) => `"${r}"`).join(", ")}, got ${describe(runner)}`));
+  need(
+    () =>
+      RUNNERS.includes(runner as Runner) ||
+      fail(`${field}.runner`, `expected one of ${RUNNERS.map((r) => `"${r}"`).join(", ")}, got ${describe(runner)}`),
+  );
   const script = need(() => readString(step.script, `${field}.script`, fail));
   const scriptPath = script === undefined ? undefined : need(() => insideRoot(root, script, `${field}.script`, fail));
   const timeoutMs = step.timeout_ms ?? DEFAULT_TIMEOUT_MS;
-  need(() => isPositiveInteger(timeoutMs) || fail(`${field}.timeout_ms`, `expected a positive integer of milliseconds, got ${describe(timeoutMs)}`));
+  need(
+    () =>
+      isPositiveInteger(timeoutMs) ||
+      fail(`${field}.timeout_ms`, `expected a positive integer of milliseconds, got ${describe(timeoutMs)}`),
+  );
   // cwd may leave the flow folder on purpose (a flow that works on the repository holding it uses "../..").
   const cwd = step.cwd === undefined ? undefined : need(() => readString(step.cwd, `${field}.cwd`, fail));
-  if (cwd !== undefined) need(() => !isAbsolute(cwd) || fail(`${field}.cwd`, `expected a path relative to the flow folder, got "${cwd}"`));
-  const stepTrigger = need(() => parseTrigger(readTable(step.trigger, `${field}.trigger`, fail), `${field}.trigger`, root, fail, collect));
+  if (cwd !== undefined)
+    need(() => !isAbsolute(cwd) || fail(`${field}.cwd`, `expected a path relative to the flow folder, got "${cwd}"`));
+  const stepTrigger = need(() =>
+    parseTrigger(readTable(step.trigger, `${field}.trigger`, fail), `${field}.trigger`, root, fail, collect),
+  );
   const policy = need(() => parseStepPolicy(step, field, fail));
   if (!ok || !stepTrigger) return undefined;
-  const parsed: FlowStep = { name, runner: runner as Runner, script, scriptPath: scriptPath!, timeoutMs: timeoutMs as number, workingDirectory: resolve(root, cwd ?? "."), trigger: stepTrigger, policy };
+  const parsed: FlowStep = {
+    name,
+    runner: runner as Runner,
+    script,
+    scriptPath: scriptPath!,
+    timeoutMs: timeoutMs as number,
+    workingDirectory: resolve(root, cwd ?? "."),
+    trigger: stepTrigger,
+    policy,
+  };
   if (cwd !== undefined) parsed.cwd = cwd;
   const warm = parseWarm(step.warm, runner as Runner, `${field}.warm`, fail);
   if (warm) parsed.warm = warm;
@@ -60,16 +96,31 @@ export function parseStep(value: unknown, field: string, root: string, fail: Fai
 }
 
 /** A step's `[steps.trigger]`; undefined when one of its fields is wrong (each kept by `collect`). */
-function parseTrigger(trigger: Table, field: string, root: string, fail: Fail, collect: Collect): StepTrigger | undefined {
+function parseTrigger(
+  trigger: Table,
+  field: string,
+  root: string,
+  fail: Fail,
+  collect: Collect,
+): StepTrigger | undefined {
   let ok = checkKeys(trigger, TRIGGER_KEYS, field, fail, collect);
   const type = collect(() => readString(trigger.type, `${field}.type`, fail));
   if (type !== undefined && (type.length > EVENT_TYPE_MAX || !EVENT_TYPE.test(type))) {
-    ok = collect(() => fail(`${field}.type`, `expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release), got "${type}"`)) ?? false;
+    ok =
+      collect(() =>
+        fail(
+          `${field}.type`,
+          `expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release), got "${type}"`,
+        ),
+      ) ?? false;
   }
-  const schema = trigger.schema === undefined ? undefined : collect(() => readString(trigger.schema, `${field}.schema`, fail));
-  const schemaPath = schema === undefined ? undefined : collect(() => insideRoot(root, schema, `${field}.schema`, fail));
+  const schema =
+    trigger.schema === undefined ? undefined : collect(() => readString(trigger.schema, `${field}.schema`, fail));
+  const schemaPath =
+    schema === undefined ? undefined : collect(() => insideRoot(root, schema, `${field}.schema`, fail));
   const debounce = collect(() => parseDebounce(trigger, field, fail) ?? null);
-  if (!ok || type === undefined || (trigger.schema !== undefined && schemaPath === undefined) || debounce === undefined) return undefined;
+  if (!ok || type === undefined || (trigger.schema !== undefined && schemaPath === undefined) || debounce === undefined)
+    return undefined;
   const parsed: StepTrigger = schema === undefined ? { type } : { type, schema, schemaPath };
   if (debounce) parsed.debounce = debounce;
   return parsed;

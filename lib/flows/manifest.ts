@@ -6,7 +6,17 @@ import { isSystemSecret, validEnvNames } from "../runners/step-env.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { fieldLine } from "./toml-lines.ts";
 import { type FlowStep, parseStep } from "./manifest-step.ts";
-import { checkKeys, type Collect, describe, type Fail, isPositiveInteger, readName, readString, readTable, type Table } from "./manifest-read.ts";
+import {
+  checkKeys,
+  type Collect,
+  describe,
+  type Fail,
+  isPositiveInteger,
+  readName,
+  readString,
+  readTable,
+  type Table,
+} from "./manifest-read.ts";
 
 export { DEFAULT_TIMEOUT_MS, type FlowStep, type Runner, RUNNERS, type StepTrigger } from "./manifest-step.ts";
 
@@ -49,13 +59,10 @@ export class ManifestError extends Error {
   }
 }
 
-
-
 // Unknown keys are rejected because in a hand-written manifest they are almost always typos.
 const FLOW_KEYS = ["name", "version", "description", "config", "guidance", "env", "steps", "schedules", "retention"];
 const GUIDANCE_KEYS = ["skills"];
 const ENV_KEYS = ["secrets"];
-
 
 /**
  * Validates the text of a `flow.toml` and resolves its paths against the manifest's
@@ -85,25 +92,50 @@ export function parseManifest(text: string, manifestPath: string): Flow {
   const version = doc.version ?? 1;
   collect(() => isPositiveInteger(version) || fail("version", `expected an integer >= 1, got ${describe(version)}`));
   const description = doc.description;
-  collect(() => description === undefined || typeof description === "string" || fail("description", `expected a string, got ${describe(description)}`));
+  collect(
+    () =>
+      description === undefined ||
+      typeof description === "string" ||
+      fail("description", `expected a string, got ${describe(description)}`),
+  );
   const config = doc.config === undefined ? {} : collect(() => readTable(doc.config, "config", fail));
-  const guidance = doc.guidance === undefined ? undefined : collect(() => parseGuidance(readTable(doc.guidance, "guidance", fail), fail));
+  const guidance =
+    doc.guidance === undefined
+      ? undefined
+      : collect(() => parseGuidance(readTable(doc.guidance, "guidance", fail), fail));
   const env = doc.env === undefined ? undefined : collect(() => parseEnv(readTable(doc.env, "env", fail), fail));
 
   const steps = doc.steps;
-  collect(() => (Array.isArray(steps) && steps.length > 0) || fail("steps", `expected at least one [[steps]] table, got ${describe(steps)}`));
+  collect(
+    () =>
+      (Array.isArray(steps) && steps.length > 0) ||
+      fail("steps", `expected at least one [[steps]] table, got ${describe(steps)}`),
+  );
   const seen = new Set<string>();
   const flowSteps = (Array.isArray(steps) ? steps : []).map((step, index) => {
     const parsed = parseStep(step, `steps[${index}]`, root, fail, collect);
-    if (parsed && seen.has(parsed.name)) collect(() => fail(`steps[${index}].name`, `duplicate step name "${parsed.name}"; step names must be unique in a flow`));
+    if (parsed && seen.has(parsed.name))
+      collect(() =>
+        fail(`steps[${index}].name`, `duplicate step name "${parsed.name}"; step names must be unique in a flow`),
+      );
     if (parsed) seen.add(parsed.name);
     return parsed;
   });
   const schedules = doc.schedules === undefined ? undefined : parseSchedules(doc.schedules, fail, collect);
-  const retention = doc.retention === undefined ? undefined : collect(() => parseRetention(readTable(doc.retention, "retention", fail), "retention", fail));
+  const retention =
+    doc.retention === undefined
+      ? undefined
+      : collect(() => parseRetention(readTable(doc.retention, "retention", fail), "retention", fail));
   if (errors.length > 0) throw Object.assign(errors[0]!, { all: errors });
 
-  const flow: Flow = { name: name!, version: version as number, config: config!, steps: flowSteps as FlowStep[], root, manifestPath: path };
+  const flow: Flow = {
+    name: name!,
+    version: version as number,
+    config: config!,
+    steps: flowSteps as FlowStep[],
+    root,
+    manifestPath: path,
+  };
   if (schedules !== undefined) flow.schedules = schedules;
   if (retention !== undefined) flow.retention = retention;
   if (description !== undefined) flow.description = description as string;
@@ -126,10 +158,20 @@ export function loadManifest(manifestPath: string): Flow {
   const broken: BrokenStep[] = [];
   const healthy = flow.steps.filter((step, index) => {
     if (step.trigger.schemaPath !== undefined && existsSync(step.trigger.schemaPath)) {
-      checkResolvesInside(realRoot, step.trigger.schemaPath, step.trigger.schema ?? "", flow.manifestPath, `steps[${index}].trigger.schema`);
+      checkResolvesInside(
+        realRoot,
+        step.trigger.schemaPath,
+        step.trigger.schema ?? "",
+        flow.manifestPath,
+        `steps[${index}].trigger.schema`,
+      );
     }
     if (!existsSync(step.scriptPath) || !statSync(step.scriptPath).isFile()) {
-      broken.push({ step: step.name, field: `steps[${index}].script`, message: `script "${step.script}" not found at ${step.scriptPath}${at(`steps[${index}].script`)}` });
+      broken.push({
+        step: step.name,
+        field: `steps[${index}].script`,
+        message: `script "${step.script}" not found at ${step.scriptPath}${at(`steps[${index}].script`)}`,
+      });
       return false;
     }
     checkResolvesInside(realRoot, step.scriptPath, step.script, flow.manifestPath, `steps[${index}].script`);
@@ -145,9 +187,19 @@ export function resolvesInside(realDir: string, path: string): boolean {
   return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
-function checkResolvesInside(realRoot: string, path: string, written: string, manifestPath: string, field: string): void {
+function checkResolvesInside(
+  realRoot: string,
+  path: string,
+  written: string,
+  manifestPath: string,
+  field: string,
+): void {
   if (resolvesInside(realRoot, path)) return;
-  throw new ManifestError(manifestPath, field, `"${written}" resolves through a symlink to ${realpathSync(path)}, outside the flow folder ${realRoot}`);
+  throw new ManifestError(
+    manifestPath,
+    field,
+    `"${written}" resolves through a symlink to ${realpathSync(path)}, outside the flow folder ${realRoot}`,
+  );
 }
 
 function parseToml(text: string, path: string): Table {
@@ -161,12 +213,16 @@ function parseToml(text: string, path: string): Table {
 }
 
 function parseSchedules(value: unknown, fail: Fail, collect: Collect): Schedule[] | undefined {
-  if (!Array.isArray(value)) return collect(() => fail("schedules", `expected [[schedules]] tables, got ${describe(value)}`));
+  if (!Array.isArray(value))
+    return collect(() => fail("schedules", `expected [[schedules]] tables, got ${describe(value)}`));
   const seen = new Set<string>();
   return value.flatMap((table, index) => {
-    const schedule = collect(() => parseSchedule(readTable(table, `schedules[${index}]`, fail), `schedules[${index}]`, fail));
+    const schedule = collect(() =>
+      parseSchedule(readTable(table, `schedules[${index}]`, fail), `schedules[${index}]`, fail),
+    );
     if (!schedule) return [];
-    if (seen.has(schedule.name)) collect(() => fail(`schedules[${index}].name`, `duplicate schedule name "${schedule.name}"`));
+    if (seen.has(schedule.name))
+      collect(() => fail(`schedules[${index}].name`, `duplicate schedule name "${schedule.name}"`));
     seen.add(schedule.name);
     return [schedule];
   });
@@ -186,12 +242,14 @@ function parseGuidance(guidance: Table, fail: Fail): { skills?: string[] } {
 function parseEnv(env: Table, fail: Fail): { secrets: string[] } {
   checkKeys(env, ENV_KEYS, "env", fail);
   const secrets = env.secrets ?? [];
-  if (!Array.isArray(secrets)) return fail("env.secrets", `expected an array of variable names, got ${describe(secrets)}`);
+  if (!Array.isArray(secrets))
+    return fail("env.secrets", `expected an array of variable names, got ${describe(secrets)}`);
   secrets.forEach((name, index) => {
     const field = `env.secrets[${index}]`;
-    if (typeof name !== "string" || !validEnvNames([name])) fail(field, `expected an environment variable name (letters, digits, _), got ${describe(name)}`);
-    if (isSystemSecret(name)) fail(field, `${name} is one of the system's own secrets, which no step gets (docs/runners.md)`);
+    if (typeof name !== "string" || !validEnvNames([name]))
+      fail(field, `expected an environment variable name (letters, digits, _), got ${describe(name)}`);
+    if (isSystemSecret(name))
+      fail(field, `${name} is one of the system's own secrets, which no step gets (docs/runners.md)`);
   });
   return { secrets: secrets as string[] };
 }
-

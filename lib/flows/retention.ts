@@ -9,7 +9,12 @@ import type { PurgeRule } from "../protocol/messages.ts";
 export type Retention = { days?: number; runs?: number; failedDays?: number; failedRuns?: number };
 
 /** The keys of flow.toml's `[retention]` table, and which field each sets. */
-export const RETENTION_KEYS = { days: "days", runs: "runs", failed_days: "failedDays", failed_runs: "failedRuns" } as const;
+export const RETENTION_KEYS = {
+  days: "days",
+  runs: "runs",
+  failed_days: "failedDays",
+  failed_runs: "failedRuns",
+} as const;
 
 /**
  * One cut the projector makes (lib/protocol/messages.ts), resolved to times so that applying it
@@ -23,12 +28,17 @@ export type { PurgeRule };
 export type RetentionClass = NonNullable<PurgeRule["class"]>;
 
 /** Reads flow.toml's `[retention]` table; `fail` names the first bad key. */
-export function parseRetention(table: Record<string, unknown>, field: string, fail: (field: string, message: string) => never): Retention {
+export function parseRetention(
+  table: Record<string, unknown>,
+  field: string,
+  fail: (field: string, message: string) => never,
+): Retention {
   const retention: Retention = {};
   for (const [key, value] of Object.entries(table)) {
     const name = RETENTION_KEYS[key as keyof typeof RETENTION_KEYS];
     if (!name) fail(`${field}.${key}`, `unknown key; expected one of ${Object.keys(RETENTION_KEYS).join(", ")}`);
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) fail(`${field}.${key}`, `expected an integer >= 0 (0: kept for ever), got ${JSON.stringify(value)}`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
+      fail(`${field}.${key}`, `expected an integer >= 0 (0: kept for ever), got ${JSON.stringify(value)}`);
     if (value > 0) retention[name] = value;
   }
   return retention;
@@ -37,15 +47,33 @@ export function parseRetention(table: Record<string, unknown>, field: string, fa
 /** A flow's retention: its own keys over the defaults; failures default to the flow's own counts. */
 export function effectiveRetention(defaults: Retention, own: Retention = {}): Retention {
   const merged = { ...defaults, ...own };
-  return { days: merged.days, runs: merged.runs, failedDays: merged.failedDays ?? merged.days, failedRuns: merged.failedRuns ?? merged.runs };
+  return {
+    days: merged.days,
+    runs: merged.runs,
+    failedDays: merged.failedDays ?? merged.days,
+    failedRuns: merged.failedRuns ?? merged.runs,
+  };
 }
 
 const DAY_MS = 86_400_000;
 
 /** The rules of one class (none when that class is kept for ever). */
-function classRule(scope: { flow: string } | { except: string[] }, cls: RetentionClass, days: number | undefined, runs: number | undefined, now: number): PurgeRule[] {
+function classRule(
+  scope: { flow: string } | { except: string[] },
+  cls: RetentionClass,
+  days: number | undefined,
+  runs: number | undefined,
+  now: number,
+): PurgeRule[] {
   if (!days && !runs) return [];
-  return [{ ...scope, class: cls, ...(days ? { before: new Date(now - days * DAY_MS).toISOString() } : {}), ...(runs ? { keepRuns: runs } : {}) }];
+  return [
+    {
+      ...scope,
+      class: cls,
+      ...(days ? { before: new Date(now - days * DAY_MS).toISOString() } : {}),
+      ...(runs ? { keepRuns: runs } : {}),
+    },
+  ];
 }
 
 /**
@@ -56,7 +84,10 @@ function classRule(scope: { flow: string } | { except: string[] }, cls: Retentio
 export function retentionRules(defaults: Retention, flows: ReadonlyMap<string, Retention>, now: number): PurgeRule[] {
   const rules: PurgeRule[] = [];
   const add = (scope: { flow: string } | { except: string[] }, retention: Retention) => {
-    rules.push(...classRule(scope, "other", retention.days, retention.runs, now), ...classRule(scope, "attention", retention.failedDays, retention.failedRuns, now));
+    rules.push(
+      ...classRule(scope, "other", retention.days, retention.runs, now),
+      ...classRule(scope, "attention", retention.failedDays, retention.failedRuns, now),
+    );
   };
   for (const [flow, own] of flows) add({ flow }, effectiveRetention(defaults, own));
   // A flow with a policy of its own is never cut by the defaults (not even when it keeps everything).

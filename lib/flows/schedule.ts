@@ -26,31 +26,49 @@ type Fail = (field: string, message: string) => never;
 
 /** Reads one `[[schedules]]` table; `fail` names the field at fault (an unknown time zone or a bad cron included). */
 export function parseSchedule(table: Record<string, unknown>, field: string, fail: Fail): Schedule {
-  for (const key of Object.keys(table)) if (!SCHEDULE_KEYS.includes(key)) fail(`${field}.${key}`, `unknown key "${key}" (expected one of ${SCHEDULE_KEYS.join(", ")})`);
+  for (const key of Object.keys(table))
+    if (!SCHEDULE_KEYS.includes(key))
+      fail(`${field}.${key}`, `unknown key "${key}" (expected one of ${SCHEDULE_KEYS.join(", ")})`);
   const name = table.name;
-  if (typeof name !== "string" || !NAME.test(name)) fail(`${field}.name`, `expected a name of letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+  if (typeof name !== "string" || !NAME.test(name))
+    fail(`${field}.name`, `expected a name of letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
   const cron = table.cron;
-  if (typeof cron !== "string") return fail(`${field}.cron`, `expected a cron expression such as "0 3 * * *", got ${JSON.stringify(cron)}`);
+  if (typeof cron !== "string")
+    return fail(`${field}.cron`, `expected a cron expression such as "0 3 * * *", got ${JSON.stringify(cron)}`);
   const timezone = table.timezone ?? "UTC";
-  if (typeof timezone !== "string" || !isTimeZone(timezone)) fail(`${field}.timezone`, `expected an IANA time zone such as "Europe/Berlin", got ${JSON.stringify(timezone)}`);
+  if (typeof timezone !== "string" || !isTimeZone(timezone))
+    fail(`${field}.timezone`, `expected an IANA time zone such as "Europe/Berlin", got ${JSON.stringify(timezone)}`);
   try {
     new Cron(cron, { timezone: timezone as string });
   } catch (error) {
     fail(`${field}.cron`, `"${cron}" is not a cron expression: ${(error as Error).message}`);
   }
   const event = table.event;
-  if (typeof event !== "object" || event === null || Array.isArray(event)) return fail(`${field}.event`, "expected a table { type = ..., payload = {...} }");
+  if (typeof event !== "object" || event === null || Array.isArray(event))
+    return fail(`${field}.event`, "expected a table { type = ..., payload = {...} }");
   const { type, payload, ...rest } = event as Record<string, unknown>;
   const extra = Object.keys(rest)[0];
   if (extra) fail(`${field}.event.${extra}`, `unknown key "${extra}" (expected type, payload)`);
   if (typeof type !== "string" || type.length > EVENT_TYPE_MAX || !EVENT_TYPE.test(type)) {
-    fail(`${field}.event.type`, `expected dot-separated segments of letters, digits and _ - : / @ + (e.g. nightly.cleanup), got ${JSON.stringify(type)}`);
+    fail(
+      `${field}.event.type`,
+      `expected dot-separated segments of letters, digits and _ - : / @ + (e.g. nightly.cleanup), got ${JSON.stringify(type)}`,
+    );
   }
   const catchUp = table.catch_up ?? "latest";
-  if (!CATCH_UP_MODES.includes(catchUp as CatchUp)) fail(`${field}.catch_up`, `expected "latest", "none" or "all", got ${JSON.stringify(catchUp)}`);
+  if (!CATCH_UP_MODES.includes(catchUp as CatchUp))
+    fail(`${field}.catch_up`, `expected "latest", "none" or "all", got ${JSON.stringify(catchUp)}`);
   const overlap = table.overlap ?? "skip";
-  if (overlap !== "skip" && overlap !== "allow") fail(`${field}.overlap`, `expected "skip" or "allow", got ${JSON.stringify(overlap)}`);
-  return { name: name as string, cron, timezone: timezone as string, event: { type: type as string, payload: payload ?? {} }, catchUp: catchUp as CatchUp, overlap: overlap as "skip" | "allow" };
+  if (overlap !== "skip" && overlap !== "allow")
+    fail(`${field}.overlap`, `expected "skip" or "allow", got ${JSON.stringify(overlap)}`);
+  return {
+    name: name as string,
+    cron,
+    timezone: timezone as string,
+    event: { type: type as string, payload: payload ?? {} },
+    catchUp: catchUp as CatchUp,
+    overlap: overlap as "skip" | "allow",
+  };
 }
 
 function isTimeZone(zone: string): boolean {
@@ -85,7 +103,12 @@ export type DueTicks = { emit: Date[]; skip: { tick: Date; reason: string }[] };
  * gives how many and since when. Pure: the clock arrives as `now`; bounded by
  * 11 * MAX_CATCH_UP steps (a longer gap jumps to its newest ticks).
  */
-export function dueTicks(schedule: Pick<Schedule, "cron" | "timezone" | "catchUp">, last: Date | undefined, firstSeen: Date, now: Date): DueTicks {
+export function dueTicks(
+  schedule: Pick<Schedule, "cron" | "timezone" | "catchUp">,
+  last: Date | undefined,
+  firstSeen: Date,
+  now: Date,
+): DueTicks {
   const cron = new Cron(schedule.cron, { timezone: schedule.timezone });
   let due: Date[] = [];
   const dropped: Dropped = { count: 0, more: false };
@@ -102,7 +125,10 @@ export function dueTicks(schedule: Pick<Schedule, "cron" | "timezone" | "catchUp
     // Very old gaps: jump to the end instead of walking every tick (bounded work).
     if (dropped.count >= 10 * MAX_CATCH_UP) {
       // previousRuns looks strictly before its reference (to the second): a second on includes a tick at `now`.
-      due = cron.previousRuns(MAX_CATCH_UP + 1, new Date(now.getTime() + 1_000)).filter((tick) => tick.getTime() <= now.getTime()).reverse();
+      due = cron
+        .previousRuns(MAX_CATCH_UP + 1, new Date(now.getTime() + 1_000))
+        .filter((tick) => tick.getTime() <= now.getTime())
+        .reverse();
       dropped.newest = due.shift();
       dropped.more = true;
       break;
@@ -119,7 +145,10 @@ export function dueTicks(schedule: Pick<Schedule, "cron" | "timezone" | "catchUp
 type Dropped = { count: number; more: boolean; first?: Date; newest?: Date };
 
 function droppedReason(dropped: Dropped, firstSeen: Date): string {
-  const why = dropped.newest!.getTime() <= firstSeen.getTime() ? "missed while no scheduler ran" : "owed by a late scheduler pass";
+  const why =
+    dropped.newest!.getTime() <= firstSeen.getTime()
+      ? "missed while no scheduler ran"
+      : "owed by a late scheduler pass";
   const count = dropped.more ? `more than ${dropped.count}` : `${dropped.count}`;
   return `${why}: ${count} ticks from ${dropped.first!.toISOString()} up to this one are not emitted (at most the newest ${MAX_CATCH_UP} are caught up)`;
 }
@@ -127,7 +156,8 @@ function droppedReason(dropped: Dropped, firstSeen: Date): string {
 /** What `catch_up` does with ticks missed while no scheduler ran; a single tick due now (nothing older) is simply emitted. */
 function catchUp(mode: CatchUp, missed: Date[], older: boolean): DueTicks {
   if (missed.length <= 1 && !older) return { emit: missed, skip: [] };
-  const skipped = (ticks: Date[]) => ticks.map((tick) => ({ tick, reason: `missed while no scheduler ran (catch_up = ${mode})` }));
+  const skipped = (ticks: Date[]) =>
+    ticks.map((tick) => ({ tick, reason: `missed while no scheduler ran (catch_up = ${mode})` }));
   switch (mode) {
     case "latest":
       return { emit: missed.slice(-1), skip: skipped(missed.slice(0, -1)) };

@@ -31,22 +31,34 @@ export function parseStepPolicy(step: Record<string, unknown>, field: string, fa
     fail(`${field}.retries`, `expected an integer from 0 to ${MAX_RETRIES}, got ${JSON.stringify(retries)}`);
   }
   const maxMs = step.retry_backoff_max_ms ?? DEFAULT_BACKOFF_MAX_MS;
-  if (!isDelay(maxMs)) fail(`${field}.retry_backoff_max_ms`, `expected a non-negative integer of milliseconds, got ${JSON.stringify(maxMs)}`);
+  if (!isDelay(maxMs))
+    fail(
+      `${field}.retry_backoff_max_ms`,
+      `expected a non-negative integer of milliseconds, got ${JSON.stringify(maxMs)}`,
+    );
   const raw = step.retry_backoff_ms ?? DEFAULT_BACKOFF_MS;
   let backoff: StepPolicy["backoff"];
   if (Array.isArray(raw)) {
-    if (raw.length === 0 || !raw.every(isDelay)) fail(`${field}.retry_backoff_ms`, "expected a non-empty list of non-negative integers of milliseconds");
+    if (raw.length === 0 || !raw.every(isDelay))
+      fail(`${field}.retry_backoff_ms`, "expected a non-empty list of non-negative integers of milliseconds");
     backoff = { kind: "list", delaysMs: raw as number[] };
   } else if (isDelay(raw)) {
     backoff = { kind: "exponential", baseMs: raw, maxMs: maxMs as number };
   } else {
-    return fail(`${field}.retry_backoff_ms`, `expected milliseconds (exponential from there) or a list of them, got ${JSON.stringify(raw)}`);
+    return fail(
+      `${field}.retry_backoff_ms`,
+      `expected milliseconds (exponential from there) or a list of them, got ${JSON.stringify(raw)}`,
+    );
   }
   const policy: StepPolicy = { retries: retries as number, backoff };
-  for (const [key, name] of [["runs_on", "runsOn"], ["concurrency", "concurrency"]] as const) {
+  for (const [key, name] of [
+    ["runs_on", "runsOn"],
+    ["concurrency", "concurrency"],
+  ] as const) {
     const value = step[key];
     if (value === undefined) continue;
-    if (typeof value !== "string" || !QUEUE_NAME.test(value)) fail(`${field}.${key}`, `${QUEUE_RULE}, got ${JSON.stringify(value)}`);
+    if (typeof value !== "string" || !QUEUE_NAME.test(value))
+      fail(`${field}.${key}`, `${QUEUE_RULE}, got ${JSON.stringify(value)}`);
     policy[name] = value as string;
   }
   return policy;
@@ -80,4 +92,7 @@ function isDelay(value: unknown): value is number {
 }
 
 /** The policy of a step that sets none of the policy fields. */
-export const DEFAULT_STEP_POLICY: StepPolicy = { retries: 0, backoff: { kind: "exponential", baseMs: DEFAULT_BACKOFF_MS, maxMs: DEFAULT_BACKOFF_MAX_MS } };
+export const DEFAULT_STEP_POLICY: StepPolicy = {
+  retries: 0,
+  backoff: { kind: "exponential", baseMs: DEFAULT_BACKOFF_MS, maxMs: DEFAULT_BACKOFF_MAX_MS },
+};

@@ -12,7 +12,9 @@ export type StepContext<TPayload = unknown, TConfig = Record<string, unknown>> =
 };
 
 /** A module-style step: the run context in, a FlowResult out. */
-export type StepFunction<TPayload = unknown, TConfig = Record<string, unknown>> = (context: StepContext<TPayload, TConfig>) => FlowResult | Promise<FlowResult>;
+export type StepFunction<TPayload = unknown, TConfig = Record<string, unknown>> = (
+  context: StepContext<TPayload, TConfig>,
+) => FlowResult | Promise<FlowResult>;
 
 /** TypeBox schemas for the event's payload and the flow's `[config]`; each types the step and is checked before it runs. */
 export type StepSchemas<P extends TSchema, C extends TSchema> = { payload?: P; config?: C };
@@ -25,17 +27,24 @@ export type StepSchemas<P extends TSchema, C extends TSchema> = { payload?: P; c
  * `schemas/*.schema.json` can be the same document (`JSON.stringify(schema)`), and the
  * matcher and the step then check one contract.
  */
-export function defineStep<TPayload = unknown, TConfig = Record<string, unknown>>(run: StepFunction<TPayload, TConfig>): StepFunction;
+export function defineStep<TPayload = unknown, TConfig = Record<string, unknown>>(
+  run: StepFunction<TPayload, TConfig>,
+): StepFunction;
 export function defineStep<P extends TSchema = TSchema, C extends TSchema = TSchema>(
   schemas: StepSchemas<P, C>,
   run: StepFunction<TSchema extends P ? unknown : Static<P>, TSchema extends C ? Record<string, unknown> : Static<C>>,
 ): StepFunction;
-export function defineStep(first: StepFunction<never, never> | StepSchemas<TSchema, TSchema>, second?: StepFunction<never, never>): StepFunction {
+export function defineStep(
+  first: StepFunction<never, never> | StepSchemas<TSchema, TSchema>,
+  second?: StepFunction<never, never>,
+): StepFunction {
   if (typeof first === "function") return first as StepFunction;
   const schemas = first;
   const run = second as StepFunction;
   return (context) => {
-    const problem = mismatch("payload", schemas.payload, context.flow.event.payload) ?? mismatch("config", schemas.config, context.flow.config);
+    const problem =
+      mismatch("payload", schemas.payload, context.flow.event.payload) ??
+      mismatch("config", schemas.config, context.flow.config);
     return problem === undefined ? run(context) : { status: "failed", message: problem };
   };
 }

@@ -9,7 +9,12 @@ import { typeDiffers } from "./why-no-match.ts";
 export type StepMatch = { flow: Flow; step: FlowStep; matched: boolean; reasons: string[] };
 /** A flow or step that did not load, as a match decision says it: `flow X not loaded: why`. */
 export type NotLoaded = { flow: string; flowVersion: number; step: string; reason: string };
-export type TriggerIndex = { flows: Flow[]; problems: DiscoveryProblem[]; notLoaded: NotLoaded[]; match(event: FlowEvent): StepMatch[] };
+export type TriggerIndex = {
+  flows: Flow[];
+  problems: DiscoveryProblem[];
+  notLoaded: NotLoaded[];
+  match(event: FlowEvent): StepMatch[];
+};
 
 /** A step's payload check: the reasons it refuses a payload (empty when it accepts). */
 type PayloadCheck = (payload: unknown) => string[];
@@ -41,9 +46,18 @@ export function compileTriggers(flows: Flow[], discoveryProblems: DiscoveryProbl
 
   const ordered = [...flows].sort(byFlowName);
   const compiled: CompiledStep[] = ordered.flatMap((flow) =>
-    flow.steps.map((step) => ({ flow, step, check: step.trigger.schemaPath ? schemaCheck(step.trigger.schemaPath) : acceptAll })),
+    flow.steps.map((step) => ({
+      flow,
+      step,
+      check: step.trigger.schemaPath ? schemaCheck(step.trigger.schemaPath) : acceptAll,
+    })),
   );
-  return { flows: ordered, problems, notLoaded: notLoaded(flows, discoveryProblems), match: (event) => compiled.map((entry) => matchStep(entry, event)) };
+  return {
+    flows: ordered,
+    problems,
+    notLoaded: notLoaded(flows, discoveryProblems),
+    match: (event) => compiled.map((entry) => matchStep(entry, event)),
+  };
 }
 
 /** Every flow and step that discovery left out, with the reason an event's decisions will carry. */
@@ -74,7 +88,12 @@ function compileSchema(ajv: Ajv, schemaPath: string, problems: DiscoveryProblem[
     validate = ajv.compile(schema as object);
   } catch (error) {
     // Past JSON.parse, a SyntaxError is a `pattern` RegExp could not compile, not the JSON.
-    const cause = parsed && error instanceof SyntaxError ? new Error(`an invalid regular expression ${badPattern(JSON.parse(readFileSync(schemaPath, "utf8"))) ?? ""}(${error.message})`) : error;
+    const cause =
+      parsed && error instanceof SyntaxError
+        ? new Error(
+            `an invalid regular expression ${badPattern(JSON.parse(readFileSync(schemaPath, "utf8"))) ?? ""}(${error.message})`,
+          )
+        : error;
     const why = describeCompileError(cause);
     problems.push({ path: schemaPath, message: `${schemaPath}: trigger schema unusable: ${why}` });
     const reason = `schema: unusable trigger schema ${schemaPath} (${why}); this step never matches`;
@@ -91,9 +110,12 @@ function badPattern(schema: unknown): string | undefined {
     const [node, at] = stack.pop()!;
     if (typeof node !== "object" || node === null) continue;
     const entries = Object.entries(node);
-    const sources: [string, unknown][] = entries.filter(([key]) => key === "pattern").map(([, value]) => [`${at}/pattern`, value]);
+    const sources: [string, unknown][] = entries
+      .filter(([key]) => key === "pattern")
+      .map(([, value]) => [`${at}/pattern`, value]);
     const props = (node as Record<string, unknown>).patternProperties;
-    if (typeof props === "object" && props !== null) sources.push(...Object.keys(props).map((key): [string, unknown] => [`${at}/patternProperties`, key]));
+    if (typeof props === "object" && props !== null)
+      sources.push(...Object.keys(props).map((key): [string, unknown] => [`${at}/patternProperties`, key]));
     for (const [where, source] of sources) {
       if (typeof source !== "string") continue;
       try {

@@ -21,15 +21,24 @@ type Fail = (field: string, message: string) => never;
 /** Reads a step's `warm` (absent or false: a spawned step); `fail` names the field at fault. */
 export function parseWarm(value: unknown, runner: string, field: string, fail: Fail): WarmOptions | undefined {
   if (value === undefined || value === false) return undefined;
-  if (runner !== "bun") fail(field, `warm applies to runner = "bun" steps only (a module-style script), not "${runner}"`);
+  if (runner !== "bun")
+    fail(field, `warm applies to runner = "bun" steps only (a module-style script), not "${runner}"`);
   if (value === true) return { ...DEFAULT_WARM };
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) return fail(field, `expected true, false or a table [steps.warm], got ${JSON.stringify(value)}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date)
+    return fail(field, `expected true, false or a table [steps.warm], got ${JSON.stringify(value)}`);
   const table = value as Record<string, unknown>;
-  for (const key of Object.keys(table)) if (!WARM_KEYS.includes(key)) fail(`${field}.${key}`, `unknown key "${key}" (expected one of ${WARM_KEYS.join(", ")})`);
+  for (const key of Object.keys(table))
+    if (!WARM_KEYS.includes(key))
+      fail(`${field}.${key}`, `unknown key "${key}" (expected one of ${WARM_KEYS.join(", ")})`);
   const read = (key: keyof typeof LIMITS, fallback: number): number => {
     const raw = table[key] ?? fallback;
-    if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 1 || raw > LIMITS[key]) fail(`${field}.${key}`, `expected an integer from 1 to ${LIMITS[key]}, got ${JSON.stringify(raw)}`);
+    if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 1 || raw > LIMITS[key])
+      fail(`${field}.${key}`, `expected an integer from 1 to ${LIMITS[key]}, got ${JSON.stringify(raw)}`);
     return raw as number;
   };
-  return { workers: read("workers", DEFAULT_WARM.workers), maxRuns: read("max_runs", DEFAULT_WARM.maxRuns), maxRssMb: read("max_rss_mb", DEFAULT_WARM.maxRssMb) };
+  return {
+    workers: read("workers", DEFAULT_WARM.workers),
+    maxRuns: read("max_runs", DEFAULT_WARM.maxRuns),
+    maxRssMb: read("max_rss_mb", DEFAULT_WARM.maxRssMb),
+  };
 }

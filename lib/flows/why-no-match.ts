@@ -29,7 +29,8 @@ export function editDistance(a: string, b: string, limit = NEAR_MISS_EDITS): num
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, before[j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, before[j - 2]! + 1);
     }
     if (Math.min(...row) > limit) return limit + 1;
     before = previous;
@@ -61,6 +62,12 @@ export function whyNoMatch(eventId: string, eventType: string, decisions: StepDe
   const parts = shown.map(({ decision: d }) => `${d.flow}/${d.step}: ${d.reasons.join("; ") || "not matched"}`);
   const more = decisions.length - shown.length;
   const nearTypes = [...new Set(ranked.filter((r) => r.rank === 1).map((r) => r.wants))];
-  const hint = wanted.length === 0 && nearTypes.length > 0 ? `; did you mean ${nearTypes.slice(0, 3).map((t) => JSON.stringify(t)).join(" or ")}?` : "";
+  const hint =
+    wanted.length === 0 && nearTypes.length > 0
+      ? `; did you mean ${nearTypes
+          .slice(0, 3)
+          .map((t) => JSON.stringify(t))
+          .join(" or ")}?`
+      : "";
   return `no step matched: ${parts.join(" | ")}${more > 0 ? ` | ... ${more} more` : ""}${hint}; ${detail}`;
 }

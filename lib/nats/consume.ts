@@ -86,11 +86,17 @@ export function runPullLoop(options: PullLoopOptions): DurableLoop {
       } catch (error) {
         disposition = await failed(message, error);
       }
-      if (disposition === "ack") await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error }));
+      if (disposition === "ack")
+        await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error }));
       else if ("nak" in disposition) message.nak(disposition.nak);
       // Without the reason: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers; the reason is logged where it is decided.
       else if ("term" in disposition) message.term();
-      else log.warn("lease given up; leaving the message to its next holder", { subject: message.subject, seq: message.seq, why: disposition.abandon });
+      else
+        log.warn("lease given up; leaving the message to its next holder", {
+          subject: message.subject,
+          seq: message.seq,
+          why: disposition.abandon,
+        });
     } finally {
       release();
       inFlight--;
@@ -104,12 +110,24 @@ export function runPullLoop(options: PullLoopOptions): DurableLoop {
     const bug = isProgrammingError(error) && repeats >= PROGRAMMING_ERROR_REPEATS;
     const lastDelivery = spec.maxDeliver !== undefined && spec.maxDeliver > 0 && deliveries >= spec.maxDeliver;
     if (options.giveUp === undefined || !(bug || lastDelivery)) {
-      log.warn("handler failed; the message will be redelivered", { subject: message.subject, seq: message.seq, deliveries, error });
+      log.warn("handler failed; the message will be redelivered", {
+        subject: message.subject,
+        seq: message.seq,
+        deliveries,
+        error,
+      });
       return { nak: redeliveryDelayMs(deliveries) };
     }
     repeated.forget(message.seq);
-    const why = bug ? `failed the same way ${PROGRAMMING_ERROR_REPEATS} times in a row (a programming error)` : "failed on the last delivery";
-    log.error(`handler ${why}; recorded and terminated`, { subject: message.subject, seq: message.seq, deliveries, error });
+    const why = bug
+      ? `failed the same way ${PROGRAMMING_ERROR_REPEATS} times in a row (a programming error)`
+      : "failed on the last delivery";
+    log.error(`handler ${why}; recorded and terminated`, {
+      subject: message.subject,
+      seq: message.seq,
+      deliveries,
+      error,
+    });
     try {
       await options.giveUp!(message, error);
     } catch (recordError) {
@@ -131,7 +149,10 @@ export function runPullLoop(options: PullLoopOptions): DurableLoop {
         if (stopping) break;
         // Looked up once, and again only after a failure: each lookup is a request to the server.
         consumer ??= await js.consumers.get(stream, spec.durable);
-        const pull = await consumer.fetch({ max_messages: Math.max(1, Math.min(options.batch, slots.free)), expires: PULL_EXPIRES_MS });
+        const pull = await consumer.fetch({
+          max_messages: Math.max(1, Math.min(options.batch, slots.free)),
+          expires: PULL_EXPIRES_MS,
+        });
         pulls.add(pull);
         try {
           for await (const message of pull) {
@@ -213,22 +234,39 @@ export async function runDurableLoop<K extends Kind>(options: DurableLoopOptions
   const decode = (delivery: JsMsg): { message: MessageOf<K> } | { error: string } => {
     const decoded = decodeMessage(delivery.data);
     if (!decoded.ok) return { error: decoded.error };
-    if (!kinds.includes(decoded.message.kind)) return { error: `a ${decoded.message.kind} message where ${consumer.kinds.join(" or ")} was expected` };
+    if (!kinds.includes(decoded.message.kind))
+      return { error: `a ${decoded.message.kind} message where ${consumer.kinds.join(" or ")} was expected` };
     return { message: decoded.message as MessageOf<K> };
   };
   const { consumer: _, handle: __, giveUp, span, ...loop } = options;
   const handleTraced = (message: MessageOf<K>, delivery: JsMsg): Promise<Disposition> =>
     span === undefined
       ? options.handle(message, delivery)
-      : inSpan(span, { kind: SpanKind.CONSUMER, attributes: () => messagingAttributes(delivery.subject, "process", { "messaging.consumer.group.name": consumer.durable, "codex_flows.stream.seq": delivery.seq }) }, () => options.handle(message, delivery));
+      : inSpan(
+          span,
+          {
+            kind: SpanKind.CONSUMER,
+            attributes: () =>
+              messagingAttributes(delivery.subject, "process", {
+                "messaging.consumer.group.name": consumer.durable,
+                "codex_flows.stream.seq": delivery.seq,
+              }),
+          },
+          () => options.handle(message, delivery),
+        );
   return runPullLoop({
     ...loop,
     spec,
     handle: async (delivery) => {
       const decoded = decode(delivery);
       // The message's trace context (its headers) is current for the handler: what it publishes carries it on.
-      if ("message" in decoded) return await withContextFrom(delivery.headers, () => handleTraced(decoded.message, delivery));
-      log.error(`poison message for the ${consumer.durable} consumer; terminated`, { subject: delivery.subject, seq: delivery.seq, error: decoded.error });
+      if ("message" in decoded)
+        return await withContextFrom(delivery.headers, () => handleTraced(decoded.message, delivery));
+      log.error(`poison message for the ${consumer.durable} consumer; terminated`, {
+        subject: delivery.subject,
+        seq: delivery.seq,
+        error: decoded.error,
+      });
       return { term: decoded.error };
     },
     ...(giveUp

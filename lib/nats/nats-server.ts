@@ -68,9 +68,16 @@ wait "$pid"`;
 
 /** Runs the server under the watchdog, in its own session (a terminal's Ctrl-C reaches only us, and we stop it last). */
 function spawnGuarded(argv: string[], env: Record<string, string> = {}) {
-  if (argv.some((arg) => arg.includes("\n"))) throw new Error(`nats-server arguments cannot contain a newline: ${JSON.stringify(argv)}`);
+  if (argv.some((arg) => arg.includes("\n")))
+    throw new Error(`nats-server arguments cannot contain a newline: ${JSON.stringify(argv)}`);
   // Without the secrets (lib/runners/step-env.ts): nats-server reads none, and its /proc/PID/environ is open to every process of its user, steps among them.
-  return Bun.spawn(["sh", "-c", WATCHDOG], { env: { ...withoutWithheld(process.env), ...env, CODEX_FLOWS_NATS_ARGV: argv.join("\n") }, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+  return Bun.spawn(["sh", "-c", WATCHDOG], {
+    env: { ...withoutWithheld(process.env), ...env, CODEX_FLOWS_NATS_ARGV: argv.join("\n") },
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+  });
 }
 
 /** The server's pid, the first line the watchdog prints. */
@@ -102,9 +109,15 @@ export async function freePort(): Promise<number> {
 
 /** Finds the nats-server binary: the explicit one, `NATS_SERVER_BIN`, PATH, then Debian's /usr/sbin. */
 export function natsServerBinary(explicit?: string): string {
-  const found = explicit ?? process.env.NATS_SERVER_BIN ?? Bun.which("nats-server") ?? Bun.which("nats-server", { PATH: "/usr/sbin:/usr/local/sbin" });
+  const found =
+    explicit ??
+    process.env.NATS_SERVER_BIN ??
+    Bun.which("nats-server") ??
+    Bun.which("nats-server", { PATH: "/usr/sbin:/usr/local/sbin" });
   if (!found) {
-    throw new Error("nats-server not found: install it (Debian: apt-get install nats-server) or set NATS_SERVER_BIN or NATS_URL");
+    throw new Error(
+      "nats-server not found: install it (Debian: apt-get install nats-server) or set NATS_SERVER_BIN or NATS_URL",
+    );
   }
   return found;
 }
@@ -135,7 +148,22 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
     const port = options.port ?? (await freePort());
     const monitorPort = options.monitor ? await freePort() : undefined;
     const monitorArgs = monitorPort === undefined ? [] : ["-m", String(monitorPort)];
-    const child = spawnGuarded([binary, ...config, "-a", host, "-p", String(port), ...monitorArgs, "-js", "-sd", storeDir, ...(options.args ?? [])], options.memoryLimitMiB ? { GOMEMLIMIT: `${options.memoryLimitMiB}MiB` } : {});
+    const child = spawnGuarded(
+      [
+        binary,
+        ...config,
+        "-a",
+        host,
+        "-p",
+        String(port),
+        ...monitorArgs,
+        "-js",
+        "-sd",
+        storeDir,
+        ...(options.args ?? []),
+      ],
+      options.memoryLimitMiB ? { GOMEMLIMIT: `${options.memoryLimitMiB}MiB` } : {},
+    );
     const pid = await serverPid(child);
     const ready = await waitForPort(host, port, child, 10_000);
     const kill = (signal: NodeJS.Signals) => {
@@ -156,20 +184,36 @@ export async function startNatsServer(options: EmbeddedNatsOptions = {}): Promis
         if (temporary) rmSync(storeDir, { recursive: true, force: true });
         if (temporary && config.length > 0) rmSync(config[1]!, { force: true });
       };
-      const credentials = options.auth ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.password)}@` : "";
+      const credentials = options.auth
+        ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.password)}@`
+        : "";
       const killAndWait = async (signal: NodeJS.Signals) => {
         kill(signal);
         await child.exited;
         void child.stdin.end();
       };
       const monitorUrl = monitorPort === undefined ? {} : { monitorUrl: `http://${host}:${monitorPort}` };
-      return { url: `nats://${credentials}${host}:${port}`, port, ...monitorUrl, storeDir, process: child, pid, kill: killAndWait, stop };
+      return {
+        url: `nats://${credentials}${host}:${port}`,
+        port,
+        ...monitorUrl,
+        storeDir,
+        process: child,
+        pid,
+        kill: killAndWait,
+        stop,
+      };
     }
     kill("SIGKILL");
     void child.stdin.end();
     const stderr = await new Response(child.stderr as ReadableStream).text();
     // Another process may have taken the free port between our probe and the server's bind.
-    if ((options.port === undefined || monitorPort !== undefined) && tries < 3 && /address already in use/i.test(stderr)) continue;
+    if (
+      (options.port === undefined || monitorPort !== undefined) &&
+      tries < 3 &&
+      /address already in use/i.test(stderr)
+    )
+      continue;
     if (temporary) rmSync(storeDir, { recursive: true, force: true });
     throw new Error(`nats-server did not start on port ${port}: ${stderr.trim().slice(-2000) || ready}`);
   }
@@ -184,7 +228,10 @@ function configArgs(storeDir: string, options: EmbeddedNatsOptions): string[] {
   const lines: string[] = [];
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
   if (options.syncAlways) lines.push("jetstream {\n  sync_interval: always\n}");
-  if (options.auth) lines.push(`authorization {\n  user: ${JSON.stringify(options.auth.user)}\n  password: ${JSON.stringify(options.auth.password)}\n}`);
+  if (options.auth)
+    lines.push(
+      `authorization {\n  user: ${JSON.stringify(options.auth.user)}\n  password: ${JSON.stringify(options.auth.password)}\n}`,
+    );
   if (lines.length === 0) return [];
   mkdirSync(storeDir, { recursive: true });
   const path = `${storeDir}.conf`;

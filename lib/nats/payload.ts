@@ -26,7 +26,9 @@ export class PayloadTooLarge extends Error {
     readonly bytes: number,
     readonly limit: number,
   ) {
-    super(`${what} is too large to publish: ${bytes} bytes, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`);
+    super(
+      `${what} is too large to publish: ${bytes} bytes, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`,
+    );
   }
 }
 

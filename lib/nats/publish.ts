@@ -18,7 +18,11 @@ export type Publish = (message: FlowMessage, options?: PublishOptions) => Promis
 export function publisher(deps: { js: JetStreamClient; subjects: Subjects; publishTimeoutMs: number }): Publish {
   return (message, options = {}) => {
     const { subject, msgID } = addressOf(deps.subjects, message, options.after);
-    return deps.js.publish(subject, options.body ?? encodeMessage(message), { msgID, timeout: deps.publishTimeoutMs, ...traceHeaders() });
+    return deps.js.publish(subject, options.body ?? encodeMessage(message), {
+      msgID,
+      timeout: deps.publishTimeoutMs,
+      ...traceHeaders(),
+    });
   };
 }
 
@@ -27,7 +31,10 @@ export function publisher(deps: { js: JetStreamClient; subjects: Subjects; publi
  * for records that must reach the log while their writer holds the work (an attempt's
  * records under its lease). `onRetry` runs before each wait (the attempt renews its lease).
  */
-export function retrying(publish: Publish, options: { tries: number; onRetry(error: unknown, tries: number, message: FlowMessage): void }): Publish {
+export function retrying(
+  publish: Publish,
+  options: { tries: number; onRetry(error: unknown, tries: number, message: FlowMessage): void },
+): Publish {
   return async (message, publishOptions) => {
     for (let tries = 1; ; tries++) {
       try {

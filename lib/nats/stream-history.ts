@@ -38,7 +38,10 @@ export type TrimLimit = { consumer: string; ackFloor: number };
  * below the answer goes): one past the snapshot, or lower where a durable consumer still
  * has messages to deliver or to be acked (their work must not vanish). Pure.
  */
-export function trimPoint(snapshotSeq: number, consumers: readonly { name: string; pending: number; ackPending: number; ackFloor: number }[]): { upTo: number; limitedBy?: TrimLimit } {
+export function trimPoint(
+  snapshotSeq: number,
+  consumers: readonly { name: string; pending: number; ackPending: number; ackFloor: number }[],
+): { upTo: number; limitedBy?: TrimLimit } {
   let upTo = snapshotSeq + 1;
   let limitedBy: TrimLimit | undefined;
   for (const c of consumers) {
@@ -50,18 +53,32 @@ export function trimPoint(snapshotSeq: number, consumers: readonly { name: strin
 }
 
 /** The durable consumers of `stream` with what trimPoint needs of each. */
-export async function durableConsumers(jsm: JetStreamManager, stream: string): Promise<{ name: string; pending: number; ackPending: number; ackFloor: number }[]> {
+export async function durableConsumers(
+  jsm: JetStreamManager,
+  stream: string,
+): Promise<{ name: string; pending: number; ackPending: number; ackFloor: number }[]> {
   const out: { name: string; pending: number; ackPending: number; ackFloor: number }[] = [];
   for await (const info of jsm.consumers.list(stream)) {
     if (!info.config.durable_name) continue;
-    out.push({ name: info.name, pending: info.num_pending, ackPending: info.num_ack_pending, ackFloor: info.ack_floor.stream_seq });
+    out.push({
+      name: info.name,
+      pending: info.num_pending,
+      ackPending: info.num_ack_pending,
+      ackFloor: info.ack_floor.stream_seq,
+    });
   }
   return out;
 }
 
 /** Purges every history message below `upTo` (JetStream purge by subject and sequence); returns how many went. */
-export async function trimHistory(jsm: JetStreamManager, stream: string, subjects: Subjects, upTo: number): Promise<number> {
+export async function trimHistory(
+  jsm: JetStreamManager,
+  stream: string,
+  subjects: Subjects,
+  upTo: number,
+): Promise<number> {
   let purged = 0;
-  for (const filter of historySubjects(subjects)) purged += (await jsm.streams.purge(stream, { filter, seq: upTo })).purged;
+  for (const filter of historySubjects(subjects))
+    purged += (await jsm.streams.purge(stream, { filter, seq: upTo })).purged;
   return purged;
 }

@@ -14,19 +14,37 @@ export type Address = { subject: string; msgID: string };
 export function addressOf(subjects: Subjects, message: FlowMessage, after = 0): Address {
   switch (message.kind) {
     case "event.accepted":
-      return { subject: subjects.event(message.event.type), msgID: msgIds.event(message.event.id, message.replay?.generation ?? 0) };
+      return {
+        subject: subjects.event(message.event.type),
+        msgID: msgIds.event(message.event.id, message.replay?.generation ?? 0),
+      };
     case "event.matched":
       return { subject: subjects.matched(message.eventId), msgID: msgIds.matched(message.eventId, message.generation) };
     case "run.step":
-      return { subject: subjects.command(message.queue), msgID: msgIds.command(message.runId, (message.attemptBase ?? 0) + 1) };
+      return {
+        subject: subjects.command(message.queue),
+        msgID: msgIds.command(message.runId, (message.attemptBase ?? 0) + 1),
+      };
     case "run.started":
-      return { subject: subjects.run(message.runId, "started"), msgID: msgIds.lifecycle(message.runId, message.attempt, "started") };
+      return {
+        subject: subjects.run(message.runId, "started"),
+        msgID: msgIds.lifecycle(message.runId, message.attempt, "started"),
+      };
     case "run.finished":
-      return { subject: subjects.run(message.runId, "finished"), msgID: msgIds.lifecycle(message.runId, message.attempt, "finished") };
+      return {
+        subject: subjects.run(message.runId, "finished"),
+        msgID: msgIds.lifecycle(message.runId, message.attempt, "finished"),
+      };
     case "run.released":
-      return { subject: subjects.run(message.runId, "released"), msgID: msgIds.lifecycle(message.runId, message.attempt, "released") };
+      return {
+        subject: subjects.run(message.runId, "released"),
+        msgID: msgIds.lifecycle(message.runId, message.attempt, "released"),
+      };
     case "run.output":
-      return { subject: subjects.run(message.runId, "output"), msgID: msgIds.output(message.runId, message.attempt, message.chunk) };
+      return {
+        subject: subjects.run(message.runId, "output"),
+        msgID: msgIds.output(message.runId, message.attempt, message.chunk),
+      };
     case "run.cancel":
       return { subject: subjects.run(message.runId, "cancel"), msgID: msgIds.cancel(message.runId, after) };
     case "run.superseded":
@@ -34,16 +52,31 @@ export function addressOf(subjects: Subjects, message: FlowMessage, after = 0): 
     case "run.held": {
       // Held for its flow's pause (`pause` is the flow) or for its step's (`<flow>/<step>`).
       const step = message.pause === message.command.flow ? undefined : message.command.step;
-      return { subject: subjects.held(message.command.flow, step), msgID: msgIds.held(message.runId, message.pausedSeq) };
+      return {
+        subject: subjects.held(message.command.flow, step),
+        msgID: msgIds.held(message.runId, message.pausedSeq),
+      };
     }
     case "run.deferred":
-      return { subject: subjects.debounce(message.command.flow, message.command.step, message.key), msgID: msgIds.deferred(message.runId) };
+      return {
+        subject: subjects.debounce(message.command.flow, message.command.step, message.key),
+        msgID: msgIds.deferred(message.runId),
+      };
     case "flow.paused":
-      return { subject: subjects.control(message.flow, message.step), msgID: msgIds.control(message.kind, message.flow, message.step, after) };
+      return {
+        subject: subjects.control(message.flow, message.step),
+        msgID: msgIds.control(message.kind, message.flow, message.step, after),
+      };
     case "flow.resumed":
-      return { subject: subjects.control(message.flow, message.step), msgID: msgIds.control(message.kind, message.flow, message.step, message.pausedSeq) };
+      return {
+        subject: subjects.control(message.flow, message.step),
+        msgID: msgIds.control(message.kind, message.flow, message.step, message.pausedSeq),
+      };
     case "schedule.ticked":
-      return { subject: subjects.schedule(message.flow, message.schedule), msgID: msgIds.tick(message.flow, message.schedule, message.tick) };
+      return {
+        subject: subjects.schedule(message.flow, message.schedule),
+        msgID: msgIds.tick(message.flow, message.schedule, message.tick),
+      };
     case "runs.purge":
       return { subject: subjects.purge(message.purgeId), msgID: msgIds.purge(message.purgeId, message.round) };
     case "operator.acted":

@@ -14,8 +14,20 @@ export const EVENT_ID_PATTERN = "^[^\\u0000-\\u001f\\u007f]+$";
 export const EVENT_ID_MAX = 512;
 
 const eventFields = {
-  id: Type.String({ minLength: 1, maxLength: EVENT_ID_MAX, pattern: EVENT_ID_PATTERN, description: "The caller's idempotency key. POST /events refuses the forms the system generates: schedule:..., codex-flows...., run-<24 hex>/next/<n>." }),
-  type: Type.String({ minLength: 1, maxLength: EVENT_TYPE_MAX, pattern: EVENT_TYPE_PATTERN, description: "Dot-separated event type, e.g. upstream.release. POST /events refuses the system's namespace codex-flows.*." }),
+  id: Type.String({
+    minLength: 1,
+    maxLength: EVENT_ID_MAX,
+    pattern: EVENT_ID_PATTERN,
+    description:
+      "The caller's idempotency key. POST /events refuses the forms the system generates: schedule:..., codex-flows...., run-<24 hex>/next/<n>.",
+  }),
+  type: Type.String({
+    minLength: 1,
+    maxLength: EVENT_TYPE_MAX,
+    pattern: EVENT_TYPE_PATTERN,
+    description:
+      "Dot-separated event type, e.g. upstream.release. POST /events refuses the system's namespace codex-flows.*.",
+  }),
   source: Type.Optional(Type.String({ maxLength: 512 })),
   occurredAt: Type.Optional(Type.String({ maxLength: 64 })),
 };
@@ -28,7 +40,10 @@ export const FlowEventInput = Type.Object(
 export type FlowEventInput = Static<typeof FlowEventInput>;
 
 /** A FlowEvent as every step receives it (seed: flows.md). */
-export const FlowEvent = Type.Object({ ...eventFields, receivedAt: Type.String(), payload: Type.Unknown() }, { $id: "FlowEvent" });
+export const FlowEvent = Type.Object(
+  { ...eventFields, receivedAt: Type.String(), payload: Type.Unknown() },
+  { $id: "FlowEvent" },
+);
 export type FlowEvent<T = unknown> = Omit<Static<typeof FlowEvent>, "payload"> & { payload: T };
 
 /**
@@ -62,7 +77,9 @@ export function systemFieldProblems(event: { id?: string; type: string }): strin
     if (reserved) problems.push(reserved);
   }
   if (event.type === SYSTEM_TYPE_NAMESPACE || event.type.startsWith(`${SYSTEM_TYPE_NAMESPACE}.`)) {
-    problems.push(`type: ${JSON.stringify(event.type.slice(0, 80))} is in the system's namespace (${SYSTEM_TYPE_NAMESPACE}.*); only codex-flows itself emits these events`);
+    problems.push(
+      `type: ${JSON.stringify(event.type.slice(0, 80))} is in the system's namespace (${SYSTEM_TYPE_NAMESPACE}.*); only codex-flows itself emits these events`,
+    );
   }
   return problems;
 }
@@ -101,7 +118,8 @@ function describeError(error: SchemaError): string {
   if (field === "type" && error.message.startsWith("Expected string to match")) {
     return "type: expected dot-separated segments of letters, digits and _ - : / @ + (e.g. upstream.release)";
   }
-  if (field === "id" && error.message.startsWith("Expected string to match")) return "id: must not contain control characters";
+  if (field === "id" && error.message.startsWith("Expected string to match"))
+    return "id: must not contain control characters";
   return `${field}: ${error.message.toLowerCase()}`;
 }
 

@@ -17,13 +17,26 @@ export function nextWasCut(error: string | null | undefined): boolean {
 }
 
 /** What a step says about its own outcome (the statuses of the original's FLOW_RESULT, ../shared/seed/flows.md). */
-export const FLOW_RESULT_STATUSES = ["skipped", "completed", "changed", "needs_intervention", "blocked", "failed"] as const;
+export const FLOW_RESULT_STATUSES = [
+  "skipped",
+  "completed",
+  "changed",
+  "needs_intervention",
+  "blocked",
+  "failed",
+] as const;
 export const FlowResultStatus = Type.Union(FLOW_RESULT_STATUSES.map((status) => Type.Literal(status)));
 export type FlowResultStatus = (typeof FLOW_RESULT_STATUSES)[number];
 
 /** An event a step asks to start; its id may be left out (the executor derives one from the run). */
 export const NextEvent = Type.Object(
-  { id: Type.Optional(Type.String()), type: Type.String(), source: Type.Optional(Type.String()), occurredAt: Type.Optional(Type.String()), payload: Type.Optional(Type.Unknown()) },
+  {
+    id: Type.Optional(Type.String()),
+    type: Type.String(),
+    source: Type.Optional(Type.String()),
+    occurredAt: Type.Optional(Type.String()),
+    payload: Type.Optional(Type.Unknown()),
+  },
   { additionalProperties: true },
 );
 
@@ -66,11 +79,15 @@ export function parseFlowResult(stdout: string): FlowResultParse {
     if (line.startsWith(FLOW_RESULT_PREFIX)) return validateResultLine(line.slice(FLOW_RESULT_PREFIX.length));
     end = start - 1;
   }
-  return { ok: false, error: "the step printed no FLOW_RESULT line (expected a final line `FLOW_RESULT {\"status\":...}` on stdout)" };
+  return {
+    ok: false,
+    error: 'the step printed no FLOW_RESULT line (expected a final line `FLOW_RESULT {"status":...}` on stdout)',
+  };
 }
 
 function validateResultLine(json: string): FlowResultParse {
-  if (nestsDeeperThan(json)) return { ok: false, error: `FLOW_RESULT nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels, the limit` };
+  if (nestsDeeperThan(json))
+    return { ok: false, error: `FLOW_RESULT nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels, the limit` };
   let value: unknown;
   try {
     value = JSON.parse(json);
@@ -83,7 +100,8 @@ function validateResultLine(json: string): FlowResultParse {
   const first = Value.Errors(FlowResult, value).First();
   if (first) {
     const field = first.path === "" ? "FLOW_RESULT" : `FLOW_RESULT${first.path.replaceAll("/", ".")}`;
-    const expected = first.path === "/status" ? `expected one of ${FLOW_RESULT_STATUSES.join(", ")}` : first.message.toLowerCase();
+    const expected =
+      first.path === "/status" ? `expected one of ${FLOW_RESULT_STATUSES.join(", ")}` : first.message.toLowerCase();
     return { ok: false, error: `${field}: ${expected}` };
   }
   return { ok: true, result: value as FlowResult };

@@ -19,11 +19,13 @@ export function runIdFor(eventId: string, generation: number, flow: string, step
  * every earlier version: a message written again after an upgrade is still a duplicate.
  */
 export const msgIds = {
-  event: (eventId: string, generation: number) => (generation === 0 ? `event:${eventId}` : `replay:${generation}:${eventId}`),
+  event: (eventId: string, generation: number) =>
+    generation === 0 ? `event:${eventId}` : `replay:${generation}:${eventId}`,
   matched: (eventId: string, generation: number) => `matched:${generation}:${eventId}`,
   /** A run's command for its attempt `attempt` (1 for a matched run, the next attempt for an operator's retry). */
   command: (runId: string, attempt: number) => `run:${runId}:${attempt}`,
-  lifecycle: (runId: string, attempt: number, kind: "started" | "finished" | "released") => `run:${runId}:${attempt}:${kind}`,
+  lifecycle: (runId: string, attempt: number, kind: "started" | "finished" | "released") =>
+    `run:${runId}:${attempt}:${kind}`,
   output: (runId: string, attempt: number, chunk: number) => `run:${runId}:${attempt}:output:${chunk}`,
   /** A cancel of the run's attempt `attempt` (0: before any started, as the matcher's cancel of a superseded chain). */
   cancel: (runId: string, attempt: number) => `run:${runId}:cancel:${attempt}`,
@@ -31,7 +33,8 @@ export const msgIds = {
   held: (runId: string, pausedSeq: number) => `held:${runId}:${pausedSeq}`,
   deferred: (runId: string) => `deferred:${runId}`,
   /** A pause or resume names the state it leaves (the control subject's last sequence), so two operators' identical requests make one message. */
-  control: (kind: "flow.paused" | "flow.resumed", flow: string, step: string | undefined, lastSeq: number) => `${kind}:${flow}:${step ?? ""}:${lastSeq}`,
+  control: (kind: "flow.paused" | "flow.resumed", flow: string, step: string | undefined, lastSeq: number) =>
+    `${kind}:${flow}:${step ?? ""}:${lastSeq}`,
   tick: (flow: string, schedule: string, tick: string) => `tick:${flow}:${schedule}:${tick}`,
   purge: (purgeId: string, round: number) => `purge:${round}:${purgeId}`,
   /** An operator's action, by the action's own id (actionIdOf): a retried request that wrote the same messages is a duplicate. */
@@ -44,5 +47,8 @@ export const msgIds = {
  * JetStream), so it gets the same id and its audit record is a duplicate too.
  */
 export function actionIdOf(actor: string, action: string, parts: readonly string[]): string {
-  return createHash("sha256").update([actor, action, ...parts].join("\n")).digest("hex").slice(0, 32);
+  return createHash("sha256")
+    .update([actor, action, ...parts].join("\n"))
+    .digest("hex")
+    .slice(0, 32);
 }

@@ -77,7 +77,10 @@ export function decodeMessage(data: Uint8Array | string): Decoded {
   if (!checker) return { ok: false, error: `invalid message: unknown kind ${JSON.stringify(kind)}` };
   if (checker.Check(value)) return { ok: true, message: value as FlowMessage };
   const first = checker.Errors(value).First();
-  return { ok: false, error: `invalid ${kind} message: ${first ? `${first.path || "/"}: ${first.message}` : "does not match its schema"}` };
+  return {
+    ok: false,
+    error: `invalid ${kind} message: ${first ? `${first.path || "/"}: ${first.message}` : "does not match its schema"}`,
+  };
 }
 
 /** Encodes a message for publishing. */

@@ -27,10 +27,15 @@ export const ATTEMPT_STATUSES = ["running", ...PROCESS_STATUSES, "lost", "releas
 export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 
 /** Run statuses after which a run does not change unless a new attempt starts: all but queued and running. */
-export const FINAL_STATUSES: ReadonlySet<string> & { readonly list: readonly RunStatus[] } = statusSet(RUN_STATUSES.filter((status) => status !== "queued" && status !== "running"));
+export const FINAL_STATUSES: ReadonlySet<string> & { readonly list: readonly RunStatus[] } = statusSet(
+  RUN_STATUSES.filter((status) => status !== "queued" && status !== "running"),
+);
 
 /** What a run shows: the step's verdict (FLOW_RESULT status) when it gave one, else its run status. */
-export const EFFECTIVE_STATUSES = [...new Set<string>([...RUN_STATUSES, ...FLOW_RESULT_STATUSES])] as readonly (RunStatus | (typeof FLOW_RESULT_STATUSES)[number])[];
+export const EFFECTIVE_STATUSES = [...new Set<string>([...RUN_STATUSES, ...FLOW_RESULT_STATUSES])] as readonly (
+  | RunStatus
+  | (typeof FLOW_RESULT_STATUSES)[number]
+)[];
 export type EffectiveStatus = (typeof EFFECTIVE_STATUSES)[number];
 
 /** Effective statuses that ask a person to look (the original backend's later clients, seed/http-contract.md, derive the same); retention keeps them apart. */

@@ -31,7 +31,8 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     control: (flow: string, step?: string) => `${prefix}.control.${eventToken(`${flow}\n${step ?? ""}`)}`,
     allControl: `${prefix}.control.>`,
     held: (flow: string, step?: string) => `${prefix}.held.${eventToken(`${flow}\n${step ?? ""}`)}`,
-    debounce: (flow: string, step: string, key: string) => `${prefix}.debounce.${eventToken(`${flow}\n${step}\n${key}`)}`,
+    debounce: (flow: string, step: string, key: string) =>
+      `${prefix}.debounce.${eventToken(`${flow}\n${step}\n${key}`)}`,
     allDebounce: `${prefix}.debounce.>`,
     schedule: (flow: string, name: string) => `${prefix}.schedules.${eventToken(`${flow}\n${name}`)}`,
     // One purge (a retention tick or `flow purge`): its rounds, the last one says how far it got.
@@ -55,7 +56,8 @@ const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
 
 /** Queue names become one subject token and a consumer name: letters, digits, `_` and `-`. */
 export function queueToken(queue: string): string {
-  if (!QUEUE_PATTERN.test(queue)) throw new Error(`invalid queue name ${JSON.stringify(queue)}: expected letters, digits, _ or -`);
+  if (!QUEUE_PATTERN.test(queue))
+    throw new Error(`invalid queue name ${JSON.stringify(queue)}: expected letters, digits, _ or -`);
   return queue;
 }
 

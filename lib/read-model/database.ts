@@ -30,8 +30,6 @@ export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<num
   return row?.seq ?? 0;
 }
 
-
-
 /** What one committed projector batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
 export type AppliedChange = { seq: number; eventIds: ReadonlySet<string> };
 /** Told of every committed batch (an in-process ingress waits on it instead of polling). */
@@ -48,7 +46,10 @@ export function acceptedSeq(db: ReadModel, eventId: string): number | undefined 
   let statements = seqStatements.get(db);
   if (!statements) {
     const sqlite = rawSqlite(db);
-    statements = { event: sqlite.prepare("SELECT seq FROM events WHERE id = ?"), tombstone: sqlite.prepare("SELECT seq FROM tombstones WHERE id_hash = ?") };
+    statements = {
+      event: sqlite.prepare("SELECT seq FROM events WHERE id = ?"),
+      tombstone: sqlite.prepare("SELECT seq FROM tombstones WHERE id_hash = ?"),
+    };
     seqStatements.set(db, statements);
   }
   return statements.event.get(eventId)?.seq ?? statements.tombstone.get(tombstoneKey(eventId))?.seq;
@@ -130,10 +131,14 @@ const PAGE_SIZE = 8192;
  * `scratch`, a file only its builder uses (see below); `cacheKiB`: this connection's page
  * cache (SQLite's default is 2,000 KiB).
  */
-export async function openReadModel(path: string, options: { scratch?: boolean; cacheKiB?: number } = {}): Promise<ReadModel> {
+export async function openReadModel(
+  path: string,
+  options: { scratch?: boolean; cacheKiB?: number } = {},
+): Promise<ReadModel> {
   // A file that was there before is checked before use: a damaged one is refused at start
   // with its path and the fix, never found out later as a 500 (a scratch file is new).
-  const existing = path !== ":memory:" && !options.scratch && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) > 0;
+  const existing =
+    path !== ":memory:" && !options.scratch && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) > 0;
   if (path !== ":memory:") {
     mkdirSync(dirname(path), { recursive: true });
     // Its owner's alone: it holds every payload and result. SQLite gives the -wal and -shm files the database's mode.
@@ -205,7 +210,8 @@ const VACUUM_STEP_PAGES = 1024;
  */
 export async function incrementalVacuum(db: ReadModel): Promise<{ incremental: boolean; freedPages: number }> {
   const sqlite = rawSqlite(db);
-  if (sqlite.query<{ auto_vacuum: number }, []>("PRAGMA auto_vacuum").get()?.auto_vacuum !== 2) return { incremental: false, freedPages: 0 };
+  if (sqlite.query<{ auto_vacuum: number }, []>("PRAGMA auto_vacuum").get()?.auto_vacuum !== 2)
+    return { incremental: false, freedPages: 0 };
   let freedPages = 0;
   // Bounded: each step frees up to a step's worth, and the free list only shrinks meanwhile (or a purge adds to it).
   for (let step = 0; step < 100_000; step++) {

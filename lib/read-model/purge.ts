@@ -7,7 +7,15 @@ import { type ReadModelDatabase, tombstoneKey } from "./database.ts";
 type Db = Kysely<ReadModelDatabase>;
 
 /** What one round of a purge deleted; `full`: it hit its limit, so more may be left for the next round. */
-export type PurgeOutcome = { purgeId: string; round: number; runs: number; events: number; tombstonesDropped: number; full: boolean; ms: number };
+export type PurgeOutcome = {
+  purgeId: string;
+  round: number;
+  runs: number;
+  events: number;
+  tombstonesDropped: number;
+  full: boolean;
+  ms: number;
+};
 
 const effective = sql<string>`coalesce(result_status, status)`;
 
@@ -18,7 +26,11 @@ export function covered(eb: ExpressionBuilder<ReadModelDatabase, "runs">, rule: 
   const other = eb.and([eb(effective, "not in", [...ATTENTION]), eb(cut, "=", sql<boolean>`0`)]);
   return eb.and([
     eb("status", "in", FINAL_STATUSES.list),
-    ...(rule.flow !== undefined ? [eb("flow_name", "=", rule.flow)] : rule.except?.length ? [eb("flow_name", "not in", rule.except)] : []),
+    ...(rule.flow !== undefined
+      ? [eb("flow_name", "=", rule.flow)]
+      : rule.except?.length
+        ? [eb("flow_name", "not in", rule.except)]
+        : []),
     ...(rule.class === "attention" ? [attention] : rule.class === "other" ? [other] : []),
     ...(rule.statuses?.length ? [eb(effective, "in", rule.statuses)] : []),
   ]);
@@ -35,14 +47,41 @@ export async function selectRuns(db: Db, rules: readonly PurgeRule[], limit: num
   for (const rule of rules) {
     if (picked.size >= limit) break;
     if (rule.before !== undefined) {
-      const rows = await db.selectFrom("runs").select("id").where((eb) => covered(eb, rule)).where("created_at", "<", rule.before).orderBy("created_at").orderBy("id").limit(limit - picked.size).execute();
+      const rows = await db
+        .selectFrom("runs")
+        .select("id")
+        .where((eb) => covered(eb, rule))
+        .where("created_at", "<", rule.before)
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(limit - picked.size)
+        .execute();
       for (const { id } of rows) if (picked.size < limit) picked.add(id);
     }
     if (rule.keepRuns === undefined) continue;
-    const flows = rule.flow !== undefined ? [rule.flow] : (await db.selectFrom("runs").select("flow_name").distinct().where((eb) => covered(eb, { ...rule, class: undefined, statuses: undefined })).orderBy("flow_name").execute()).map((r) => r.flow_name);
+    const flows =
+      rule.flow !== undefined
+        ? [rule.flow]
+        : (
+            await db
+              .selectFrom("runs")
+              .select("flow_name")
+              .distinct()
+              .where((eb) => covered(eb, { ...rule, class: undefined, statuses: undefined }))
+              .orderBy("flow_name")
+              .execute()
+          ).map((r) => r.flow_name);
     for (const flow of flows) {
       if (picked.size >= limit) break;
-      const rows = await db.selectFrom("runs").select("id").where((eb) => covered(eb, { ...rule, flow })).orderBy("created_at", "desc").orderBy("id", "desc").limit(limit - picked.size).offset(rule.keepRuns).execute();
+      const rows = await db
+        .selectFrom("runs")
+        .select("id")
+        .where((eb) => covered(eb, { ...rule, flow }))
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .limit(limit - picked.size)
+        .offset(rule.keepRuns)
+        .execute();
       for (const { id } of rows) if (picked.size < limit) picked.add(id);
     }
   }
@@ -50,7 +89,12 @@ export async function selectRuns(db: Db, rules: readonly PurgeRule[], limit: num
 }
 
 /** Events accepted before `before` that started no run (nothing else keeps them), oldest first (after sequence `afterSeq`). */
-export async function selectRunlessEvents(db: Db, before: string, limit: number, afterSeq = 0): Promise<{ id: string; seq: number }[]> {
+export async function selectRunlessEvents(
+  db: Db,
+  before: string,
+  limit: number,
+  afterSeq = 0,
+): Promise<{ id: string; seq: number }[]> {
   if (limit <= 0) return [];
   return await db
     .selectFrom("events")
@@ -86,7 +130,8 @@ export async function applyPurge(db: Db, message: PurgeRuns): Promise<PurgeOutco
   const runIds = await selectRuns(db, message.rules, message.limit);
   const touched = new Set<string>();
   for (const chunk of chunks(runIds)) {
-    for (const row of await db.selectFrom("runs").select("event_id").distinct().where("id", "in", chunk).execute()) touched.add(row.event_id);
+    for (const row of await db.selectFrom("runs").select("event_id").distinct().where("id", "in", chunk).execute())
+      touched.add(row.event_id);
     await db.deleteFrom("output").where("run_id", "in", chunk).execute();
     await db.deleteFrom("attempts").where("run_id", "in", chunk).execute();
     await db.deleteFrom("runs").where("id", "in", chunk).execute();
@@ -98,7 +143,9 @@ export async function applyPurge(db: Db, message: PurgeRuns): Promise<PurgeOutco
         .selectFrom("events")
         .select(["id", "seq"])
         .where("id", "in", chunk)
-        .where((eb) => eb.not(eb.exists(eb.selectFrom("runs").select("id").whereRef("runs.event_id", "=", "events.id"))))
+        .where((eb) =>
+          eb.not(eb.exists(eb.selectFrom("runs").select("id").whereRef("runs.event_id", "=", "events.id"))),
+        )
         .execute()),
     );
   }
@@ -116,11 +163,25 @@ export async function applyPurge(db: Db, message: PurgeRuns): Promise<PurgeOutco
       .execute();
   }
   const horizon = dayOf(message.at) - message.tombstoneDays;
-  const expired = db.selectFrom("tombstones").select("id_hash").where("deleted_day", "<", horizon).orderBy("deleted_day").limit(message.limit);
+  const expired = db
+    .selectFrom("tombstones")
+    .select("id_hash")
+    .where("deleted_day", "<", horizon)
+    .orderBy("deleted_day")
+    .limit(message.limit);
   const dropped = await db.deleteFrom("tombstones").where("id_hash", "in", expired).executeTakeFirst();
   const tombstonesDropped = Number(dropped.numDeletedRows);
-  const full = runIds.length >= message.limit || (room > 0 && runless.length >= room) || tombstonesDropped >= message.limit;
-  return { purgeId: message.purgeId, round: message.round, runs: runIds.length, events: gone.length, tombstonesDropped, full, ms: performance.now() - started };
+  const full =
+    runIds.length >= message.limit || (room > 0 && runless.length >= room) || tombstonesDropped >= message.limit;
+  return {
+    purgeId: message.purgeId,
+    round: message.round,
+    runs: runIds.length,
+    events: gone.length,
+    tombstonesDropped,
+    full,
+    ms: performance.now() - started,
+  };
 }
 
 /** The day (since 1970-01-01, UTC) of an ISO time: a tombstone's age is counted in days, in 1-3 bytes instead of 24. */

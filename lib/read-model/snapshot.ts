@@ -1,5 +1,15 @@
 import { Database } from "bun:sqlite";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { CHECKPOINT } from "./database.ts";
 
@@ -30,7 +40,12 @@ const name = (seq: number) => `read-model-${String(seq).padStart(12, "0")}`;
  * written under a temporary name and renamed (0600), then its manifest likewise: a
  * snapshot without a manifest is one that did not finish and is never used.
  */
-export function takeSnapshot(path: string, dir: string, stream: { name: string; firstSeq: number }, now = new Date()): SnapshotManifest {
+export function takeSnapshot(
+  path: string,
+  dir: string,
+  stream: { name: string; firstSeq: number },
+  now = new Date(),
+): SnapshotManifest {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `.taking-${process.pid}.sqlite`);
   rmSync(temp, { force: true });
@@ -47,13 +62,23 @@ export function takeSnapshot(path: string, dir: string, stream: { name: string; 
     const copy = new Database(temp, { readwrite: true });
     let seq: number;
     try {
-      seq = copy.query<{ seq: number }, [string]>("SELECT seq FROM projector_state WHERE name = ?").get(CHECKPOINT)?.seq ?? 0;
+      seq =
+        copy.query<{ seq: number }, [string]>("SELECT seq FROM projector_state WHERE name = ?").get(CHECKPOINT)?.seq ??
+        0;
     } finally {
       copy.close();
     }
     const file = `${name(seq)}.sqlite`;
     renameSync(temp, join(dir, file));
-    const manifest: SnapshotManifest = { v: 1, seq, at: now.toISOString(), stream: stream.name, firstSeq: stream.firstSeq, file, bytes: statSync(join(dir, file)).size };
+    const manifest: SnapshotManifest = {
+      v: 1,
+      seq,
+      at: now.toISOString(),
+      stream: stream.name,
+      firstSeq: stream.firstSeq,
+      file,
+      bytes: statSync(join(dir, file)).size,
+    };
     const manifestTemp = join(dir, `.taking-${process.pid}.json`);
     writeFileSync(manifestTemp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     renameSync(manifestTemp, join(dir, `${name(seq)}.json`));
@@ -75,7 +100,8 @@ export function listSnapshots(dir: string, stream: string): SnapshotManifest[] {
   for (const file of files) {
     if (!/^read-model-\d{12}\.json$/.test(file)) continue;
     const manifest = JSON.parse(readFileSync(join(dir, file), "utf8")) as SnapshotManifest;
-    if (manifest.stream === stream && statSync(join(dir, manifest.file), { throwIfNoEntry: false })) found.push(manifest);
+    if (manifest.stream === stream && statSync(join(dir, manifest.file), { throwIfNoEntry: false }))
+      found.push(manifest);
   }
   return found.sort((a, b) => b.seq - a.seq);
 }

@@ -80,13 +80,37 @@ export type RunsTable = {
 };
 
 /** The pause state of a flow (`step` is "") or one step: the last pause or resume. */
-export type FlowControlsTable = { flow: string; step: string; paused: number; at: string; reason: string | null; seq: number };
+export type FlowControlsTable = {
+  flow: string;
+  step: string;
+  paused: number;
+  at: string;
+  reason: string | null;
+  seq: number;
+};
 
 /** One schedule tick a scheduler handled: `emitted` (its event id) or `skipped` (and why). */
-export type ScheduleTicksTable = { flow: string; schedule: string; tick: string; outcome: ScheduleTicked["outcome"]; event_id: string; reason: string | null; at: string; seq: number };
+export type ScheduleTicksTable = {
+  flow: string;
+  schedule: string;
+  tick: string;
+  outcome: ScheduleTicked["outcome"];
+  event_id: string;
+  reason: string | null;
+  at: string;
+  seq: number;
+};
 
 /** One chunk of an attempt's live output. */
-export type OutputTable = { run_id: string; attempt: number; chunk: number; stream: RunOutput["stream"]; text: string; at: string; seq: number };
+export type OutputTable = {
+  run_id: string;
+  attempt: number;
+  chunk: number;
+  stream: RunOutput["stream"];
+  text: string;
+  at: string;
+  seq: number;
+};
 
 /** One attempt (1-based) of one run, as one executor saw it. */
 export type AttemptsTable = {

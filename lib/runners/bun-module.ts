@@ -4,7 +4,16 @@ import { extname, join } from "node:path";
 /** The script that runs a module-style step: imports it, calls its default export, prints FLOW_RESULT. */
 export const MODULE_ENTRY = join(import.meta.dir, "bun-module-entry.ts");
 
-const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx" };
+const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = {
+  ".ts": "ts",
+  ".mts": "ts",
+  ".cts": "ts",
+  ".tsx": "tsx",
+  ".js": "js",
+  ".mjs": "js",
+  ".cjs": "js",
+  ".jsx": "jsx",
+};
 
 /** Scans are cached by path, size and mtime: a step runs many times, and its script rarely changes. */
 const scans = new Map<string, { key: string; answer: boolean }>();

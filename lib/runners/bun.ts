@@ -25,15 +25,33 @@ export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> 
   const { flow, step, event } = request;
   const finish = outcomeTimer(new Date());
 
-  if (request.signal?.aborted) return finish({ status: "canceled", exitCode: null, signal: null, error: "canceled", stoppedBy: stopReasonOf(request.signal), ...NO_OUTPUT });
+  if (request.signal?.aborted)
+    return finish({
+      status: "canceled",
+      exitCode: null,
+      signal: null,
+      error: "canceled",
+      stoppedBy: stopReasonOf(request.signal),
+      ...NO_OUTPUT,
+    });
   // One stat, because Bun's own "Module not found" arrives as exit code 1 and reads like a step failure.
-  if (!existsSync(step.scriptPath)) return finish({ status: "failed", exitCode: null, signal: null, error: `script not found: ${step.scriptPath}`, ...NO_OUTPUT });
+  if (!existsSync(step.scriptPath))
+    return finish({
+      status: "failed",
+      exitCode: null,
+      signal: null,
+      error: `script not found: ${step.scriptPath}`,
+      ...NO_OUTPUT,
+    });
 
   const { env, stepEnv } = stepEnvironment(request);
-  const context = { flow: { name: flow.name, version: flow.version, root: flow.root, step: step.name, config: flow.config, event } };
+  const context = {
+    flow: { name: flow.name, version: flow.version, root: flow.root, step: step.name, config: flow.config, event },
+  };
   const moduleStyle = await hasDefaultExport(step.scriptPath);
   // A warm step runs on a worker of its pool; under systemd-run every step is spawned into its own unit.
-  if (step.warm && request.executor !== "systemd-run") return runWarmStep(request, step.warm, { context, env, moduleStyle }, finish, verdict);
+  if (step.warm && request.executor !== "systemd-run")
+    return runWarmStep(request, step.warm, { context, env, moduleStyle }, finish, verdict);
   const input = JSON.stringify(context);
   const argv = moduleStyle ? [process.execPath, MODULE_ENTRY, step.scriptPath] : [process.execPath, step.scriptPath];
   // A buffer as stdin is written by Bun and the pipe closed after it; EPIPE from a step that never reads is absorbed.
@@ -50,15 +68,22 @@ export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> 
 
   // Wait for the pipes to empty; give up on a process that escaped the group and still holds them.
   let drainTimer: Timer | undefined;
-  const readErrors = await Promise.race([drained, new Promise<undefined>((resolve) => (drainTimer = setTimeout(resolve, DRAIN_AFTER_EXIT_MS)))]);
+  const readErrors = await Promise.race([
+    drained,
+    new Promise<undefined>((resolve) => (drainTimer = setTimeout(resolve, DRAIN_AFTER_EXIT_MS))),
+  ]);
   clearTimeout(drainTimer);
   const gaveUp = readErrors === undefined;
   if (gaveUp) await Promise.all([readers.stdout.cancel(), readers.stderr.cancel()]);
 
   const tails = output.tails();
   const { status, result, error } = verdict(ended, tails, output.parseResult(), request);
-  const drainProblem = gaveUp ? `output still open ${DRAIN_AFTER_EXIT_MS} ms after exit (held by a process outside the step's group); capture cut short` : undefined;
-  const problems = [error, drainProblem, ...(readErrors ?? []), ...launched.problems].filter((p): p is string => p !== undefined);
+  const drainProblem = gaveUp
+    ? `output still open ${DRAIN_AFTER_EXIT_MS} ms after exit (held by a process outside the step's group); capture cut short`
+    : undefined;
+  const problems = [error, drainProblem, ...(readErrors ?? []), ...launched.problems].filter(
+    (p): p is string => p !== undefined,
+  );
   return finish({
     status,
     exitCode: ended.exitCode,
@@ -82,15 +107,26 @@ async function waitForExit(launched: Launched<Uint8Array>, request: StepRunReque
     clearTimeout(timeoutTimer);
   }
   await launched.reap();
-  return { exitCode: child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), stoppedBy: launched.stoppedBy };
+  return {
+    exitCode: child.exitCode,
+    signal: child.signalCode === null ? null : String(child.signalCode),
+    stoppedBy: launched.stoppedBy,
+  };
 }
 
-function verdict(ended: Ended, out: { stdout: string; stderr: string }, parsed: FlowResultParse, request: StepRunRequest): Pick<StepOutcome, "status" | "result" | "error"> {
-  if (ended.stoppedBy === "timeout") return { status: "timed_out", error: `step timed out after ${request.step.timeoutMs} ms` };
+function verdict(
+  ended: Ended,
+  out: { stdout: string; stderr: string },
+  parsed: FlowResultParse,
+  request: StepRunRequest,
+): Pick<StepOutcome, "status" | "result" | "error"> {
+  if (ended.stoppedBy === "timeout")
+    return { status: "timed_out", error: `step timed out after ${request.step.timeoutMs} ms` };
   if (ended.stoppedBy === "cancel" || ended.stoppedBy === "shutdown") return { status: "canceled", error: "canceled" };
   // Fenced: the outcome reads as the kill left it.
   if (ended.signal !== null) return { status: "failed", error: `killed by ${ended.signal}` };
-  if (ended.exitCode === 0) return parsed.ok ? { status: "completed", result: parsed.result } : { status: "failed", error: parsed.error };
+  if (ended.exitCode === 0)
+    return parsed.ok ? { status: "completed", result: parsed.result } : { status: "failed", error: parsed.error };
   const lastLine = crashSummary(out.stderr);
   const error = `exited with code ${ended.exitCode}${lastLine ? `: ${lastLine}` : ""}`;
   return parsed.ok ? { status: "failed", error, result: parsed.result } : { status: "failed", error };

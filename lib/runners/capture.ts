@@ -9,7 +9,8 @@ export class TailBuffer {
   #truncated = false;
 
   constructor(readonly capBytes: number) {
-    if (!Number.isInteger(capBytes) || capBytes < 0) throw new RangeError(`capBytes: expected a non-negative integer, got ${capBytes}`);
+    if (!Number.isInteger(capBytes) || capBytes < 0)
+      throw new RangeError(`capBytes: expected a non-negative integer, got ${capBytes}`);
   }
 
   /** True once any byte has been dropped. */

@@ -1,6 +1,13 @@
 import { existsSync } from "node:fs";
 import { AppServerClient } from "../codex/client.ts";
-import { agentMessageText, APP_SERVER_ARGS, CODE_MODE_EXECUTE, codeModeSource, isUnknownMethod, missingCodeModeError } from "../codex/code-mode.ts";
+import {
+  agentMessageText,
+  APP_SERVER_ARGS,
+  CODE_MODE_EXECUTE,
+  codeModeSource,
+  isUnknownMethod,
+  missingCodeModeError,
+} from "../codex/code-mode.ts";
 import { ConnectionClosedError } from "../codex/jsonrpc.ts";
 import type { Turn } from "../codex/protocol.ts";
 import { parseFlowResult } from "../protocol/flow-result.ts";
@@ -18,7 +25,11 @@ const DRAIN_MS = 2000;
 const EXIT_AFTER_CLOSE_MS = 1000;
 
 type Verdict = Pick<StepOutcome, "status" | "result" | "error">;
-type Settled = { kind: "done"; verdict: Verdict } | { kind: "threw"; error: unknown } | { kind: "timed_out" } | { kind: "canceled" };
+type Settled =
+  | { kind: "done"; verdict: Verdict }
+  | { kind: "threw"; error: unknown }
+  | { kind: "timed_out" }
+  | { kind: "canceled" };
 
 /** True when CODEX_FLOWS_ENABLE_CODE_MODE is 1, true, yes or on (any case): Code Mode is opt-in (seed: flows.md). */
 export function codeModeEnabled(env: Record<string, string | undefined> = process.env): boolean {
@@ -38,15 +49,32 @@ export async function runCodeModeStep(request: StepRunRequest): Promise<StepOutc
   const finish = outcomeTimer(new Date());
   const failed = (error: string) => finish({ status: "failed", exitCode: null, signal: null, error, ...NO_OUTPUT });
   const { env, stepEnv } = stepEnvironment(request);
-  if (!codeModeEnabled(env)) return failed(`code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "${step.name}" of flow "${flow.name}"`);
-  if (request.signal?.aborted) return finish({ status: "canceled", exitCode: null, signal: null, error: "canceled", stoppedBy: stopReasonOf(request.signal), ...NO_OUTPUT });
+  if (!codeModeEnabled(env))
+    return failed(
+      `code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "${step.name}" of flow "${flow.name}"`,
+    );
+  if (request.signal?.aborted)
+    return finish({
+      status: "canceled",
+      exitCode: null,
+      signal: null,
+      error: "canceled",
+      stoppedBy: stopReasonOf(request.signal),
+      ...NO_OUTPUT,
+    });
   if (!existsSync(step.scriptPath)) return failed(`script not found: ${step.scriptPath}`);
 
   const body = await Bun.file(step.scriptPath).text();
-  const source = codeModeSource({ name: flow.name, version: flow.version, root: flow.root, step: step.name, config: flow.config, event }, body);
+  const source = codeModeSource(
+    { name: flow.name, version: flow.version, root: flow.root, step: step.name, config: flow.config, event },
+    body,
+  );
   const command = env.CODEX_APP_SERVER_CODEX_COMMAND?.trim() || "codex";
   const launch = launchStep(request, { argv: [command, ...APP_SERVER_ARGS], env, stepEnv, stdin: "pipe" });
-  if (!launch.ok) return failed(`${launch.error} (the Codex CLI comes from the npm package @openai/codex; CODEX_APP_SERVER_CODEX_COMMAND picks the build)`);
+  if (!launch.ok)
+    return failed(
+      `${launch.error} (the Codex CLI comes from the npm package @openai/codex; CODEX_APP_SERVER_CODEX_COMMAND picks the build)`,
+    );
   const { launched } = launch;
   const { child } = launched;
 
@@ -58,7 +86,10 @@ export async function runCodeModeStep(request: StepRunRequest): Promise<StepOutc
   const settled = await settle(request, drive(client, request, source, command, session, output));
 
   // A crash shows as a closed connection; wait briefly for the exit that explains it.
-  const crashed = settled.kind === "threw" && settled.error instanceof ConnectionClosedError && (await exitsWithin(child, EXIT_AFTER_CLOSE_MS));
+  const crashed =
+    settled.kind === "threw" &&
+    settled.error instanceof ConnectionClosedError &&
+    (await exitsWithin(child, EXIT_AFTER_CLOSE_MS));
   // Always end the app-server: its turn is over, or it must not go on without us (a cancel or a fence stopped it already: launchStep).
   if (settled.kind === "timed_out") launched.stop("timeout");
   launched.end();
@@ -68,7 +99,12 @@ export async function runCodeModeStep(request: StepRunRequest): Promise<StepOutc
 
   const tails = output.tails();
   const verdict = verdictOf(settled, crashed, child, tails.stderr, request);
-  const problems = [verdict.error, drainProblem, ...launched.problems, ...(verdict.status === "completed" ? [] : client.problems.slice(0, 3))].filter((p): p is string => p !== undefined);
+  const problems = [
+    verdict.error,
+    drainProblem,
+    ...launched.problems,
+    ...(verdict.status === "completed" ? [] : client.problems.slice(0, 3)),
+  ].filter((p): p is string => p !== undefined);
   return finish({
     status: verdict.status,
     exitCode: crashed ? child.exitCode : null,
@@ -84,7 +120,14 @@ export async function runCodeModeStep(request: StepRunRequest): Promise<StepOutc
 }
 
 /** The JSON-RPC conversation of one attempt, from `initialize` to the parsed FLOW_RESULT. */
-async function drive(client: AppServerClient, request: StepRunRequest, source: string, command: string, session: { threadId?: string }, output: StepOutput): Promise<Verdict> {
+async function drive(
+  client: AppServerClient,
+  request: StepRunRequest,
+  source: string,
+  command: string,
+  session: { threadId?: string },
+  output: StepOutput,
+): Promise<Verdict> {
   let threadId: string | undefined;
   const turnDone = Promise.withResolvers<Turn>();
   turnDone.promise.catch(() => {}); // awaited only once the source is running
@@ -96,18 +139,33 @@ async function drive(client: AppServerClient, request: StepRunRequest, source: s
     agentDeltas.push(params.delta);
     output.write("stdout", params.delta);
   });
-  client.on("item/commandExecution/outputDelta", (params) => params.threadId === threadId && output.write("stdout", params.delta));
-  client.on("item/completed", ({ threadId: id, item }) => id === threadId && item.type === "agentMessage" && item.text !== undefined && agentItems.push(item.text));
+  client.on(
+    "item/commandExecution/outputDelta",
+    (params) => params.threadId === threadId && output.write("stdout", params.delta),
+  );
+  client.on(
+    "item/completed",
+    ({ threadId: id, item }) =>
+      id === threadId && item.type === "agentMessage" && item.text !== undefined && agentItems.push(item.text),
+  );
   // The turn is not a request, so a server that dies mid-turn must end this wait too.
-  void client.done.then(() => turnDone.reject(new ConnectionClosedError("turn/completed", "the server closed its output")));
+  void client.done.then(() =>
+    turnDone.reject(new ConnectionClosedError("turn/completed", "the server closed its output")),
+  );
 
   const init = await client.initialize(CLIENT.name, CLIENT.version);
-  const started = await client.request("thread/start", { cwd: request.step.workingDirectory, approvalPolicy: "never", sandbox: "danger-full-access", ephemeral: false });
+  const started = await client.request("thread/start", {
+    cwd: request.step.workingDirectory,
+    approvalPolicy: "never",
+    sandbox: "danger-full-access",
+    ephemeral: false,
+  });
   threadId = session.threadId = started.thread.id;
   try {
     await client.request(CODE_MODE_EXECUTE, { threadId, source });
   } catch (error) {
-    if (isUnknownMethod(error, CODE_MODE_EXECUTE)) return { status: "failed", error: missingCodeModeError(command, init.userAgent) };
+    if (isUnknownMethod(error, CODE_MODE_EXECUTE))
+      return { status: "failed", error: missingCodeModeError(command, init.userAgent) };
     throw error;
   }
   const turn = await turnDone.promise;
@@ -134,7 +192,10 @@ function turnVerdict(turn: Turn, text: string, readProblem: string | undefined):
   if (parsed.ok) return { status: "completed", result: parsed.result };
   if (!/^FLOW_RESULT /m.test(text)) {
     const read = readProblem ? ` (${readProblem})` : "";
-    return { status: "failed", error: `the step ended without calling result(...): no FLOW_RESULT line in the thread's agent messages${read}` };
+    return {
+      status: "failed",
+      error: `the step ended without calling result(...): no FLOW_RESULT line in the thread's agent messages${read}`,
+    };
   }
   return { status: "failed", error: parsed.error };
 }
@@ -162,7 +223,13 @@ async function settle(request: StepRunRequest, work: Promise<Verdict>): Promise<
   }
 }
 
-function verdictOf(settled: Settled, crashed: boolean, child: Bun.Subprocess, stderr: string, request: StepRunRequest): Verdict {
+function verdictOf(
+  settled: Settled,
+  crashed: boolean,
+  child: Bun.Subprocess,
+  stderr: string,
+  request: StepRunRequest,
+): Verdict {
   switch (settled.kind) {
     case "done":
       return settled.verdict;
@@ -172,7 +239,8 @@ function verdictOf(settled: Settled, crashed: boolean, child: Bun.Subprocess, st
       return { status: "canceled", error: "canceled" };
     case "threw": {
       if (!crashed) return { status: "failed", error: `codex app-server: ${(settled.error as Error).message}` };
-      const how = child.signalCode !== null ? `was killed by ${child.signalCode}` : `exited with code ${child.exitCode}`;
+      const how =
+        child.signalCode !== null ? `was killed by ${child.signalCode}` : `exited with code ${child.exitCode}`;
       const line = errorLine(stderr);
       return { status: "failed", error: `codex app-server ${how} before the step finished${line ? `: ${line}` : ""}` };
     }
@@ -191,14 +259,20 @@ function errorLine(stderr: string): string {
 
 async function exitsWithin(child: Bun.Subprocess, ms: number): Promise<boolean> {
   let timer: Timer | undefined;
-  const exited = await Promise.race([child.exited.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  const exited = await Promise.race([
+    child.exited.then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
   clearTimeout(timer);
   return exited;
 }
 
 async function drain(done: Promise<string | undefined>, cancel: () => Promise<void>): Promise<string | undefined> {
   let timer: Timer | undefined;
-  const result = await Promise.race([done.then((problem) => ({ problem })), new Promise<undefined>((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
+  const result = await Promise.race([
+    done.then((problem) => ({ problem })),
+    new Promise<undefined>((resolve) => (timer = setTimeout(resolve, DRAIN_MS))),
+  ]);
   clearTimeout(timer);
   if (result !== undefined) return result.problem;
   await cancel();

@@ -11,8 +11,15 @@ import type { StepRunRequest } from "./types.ts";
  * step with an explicit forward list gets only those names (a systemd unit gets only them
  * anyway, see launchStep), the request's and its own.
  */
-export function stepEnvironment(request: StepRunRequest): { env: Record<string, string>; stepEnv: Record<string, string> } {
-  const own = { CODEX_FLOW_EVENT_ID: request.event.id, CODEX_FLOW_RUN_ID: request.runId, CODEX_FLOW_ATTEMPT: String(request.attempt) };
+export function stepEnvironment(request: StepRunRequest): {
+  env: Record<string, string>;
+  stepEnv: Record<string, string>;
+} {
+  const own = {
+    CODEX_FLOW_EVENT_ID: request.event.id,
+    CODEX_FLOW_RUN_ID: request.runId,
+    CODEX_FLOW_ATTEMPT: String(request.attempt),
+  };
   const merged: Record<string, string | undefined> = { ...process.env, ...request.env, ...own };
   const denied = request.envDeny ?? parseEnvNames(merged.CODEX_FLOW_STEP_ENV_DENY) ?? [];
   // Secret-looking variables reach only the steps of a flow that names them (flow.toml `[env] secrets`).

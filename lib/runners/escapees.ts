@@ -56,9 +56,13 @@ export function stepStart(pid: number): StepStart {
  * a wrap: it cannot descend from the step or hold its marker, so reading it costs a little
  * and finds nothing.
  */
-export function pidsSince(since: StepStart, now: { lastPid?: number; forks?: number; pidMax?: number }): ((pid: number) => boolean) | undefined {
+export function pidsSince(
+  since: StepStart,
+  now: { lastPid?: number; forks?: number; pidMax?: number },
+): ((pid: number) => boolean) | undefined {
   const { lastPid, forks, pidMax } = now;
-  if (lastPid === undefined || forks === undefined || pidMax === undefined || since.forks === undefined) return undefined;
+  if (lastPid === undefined || forks === undefined || pidMax === undefined || since.forks === undefined)
+    return undefined;
   if (forks - since.forks >= pidMax - RESERVED_PIDS) return undefined;
   const first = since.pid;
   return first <= lastPid ? (pid) => pid >= first && pid <= lastPid : (pid) => pid >= first || pid <= lastPid;
@@ -94,7 +98,13 @@ function readProcs(since?: StepStart): Proc[] {
   const procs: Proc[] = [];
   const names = readdirSync("/proc");
   // Read after the listing, so every pid listed was handed out by then.
-  const candidate = since && pidsSince(since, { lastPid: readNumber("/proc/sys/kernel/ns_last_pid"), forks: forkCount(), pidMax: readNumber("/proc/sys/kernel/pid_max") });
+  const candidate =
+    since &&
+    pidsSince(since, {
+      lastPid: readNumber("/proc/sys/kernel/ns_last_pid"),
+      forks: forkCount(),
+      pidMax: readNumber("/proc/sys/kernel/pid_max"),
+    });
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     if (candidate && !candidate(Number(name))) continue;

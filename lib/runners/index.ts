@@ -6,7 +6,14 @@ import type { StepOutcome, StepRunRequest } from "./types.ts";
 export { codeModeEnabled } from "./code-mode.ts";
 export { stopWarmPools } from "./warm/pool.ts";
 export { DEFAULT_FORWARD_ENV, parseForwardEnv, unitNameFor } from "./systemd.ts";
-export { DEFAULT_KILL_GRACE_MS, DEFAULT_OUTPUT_CAP_BYTES, type ProcessStatus, type StepOutcome, type StepRunRequest, type StopReason } from "./types.ts";
+export {
+  DEFAULT_KILL_GRACE_MS,
+  DEFAULT_OUTPUT_CAP_BYTES,
+  type ProcessStatus,
+  type StepOutcome,
+  type StepRunRequest,
+  type StopReason,
+} from "./types.ts";
 
 /**
  * Every runner a manifest may name, and its implementation. Runner selection is one

@@ -1,5 +1,13 @@
 import { existsSync } from "node:fs";
-import { checkSystemdRunSpec, parseForwardEnv, systemctlKillArgv, systemctlStopArgv, systemdRunArgv, unitEnvironment, unitNameFor } from "./systemd.ts";
+import {
+  checkSystemdRunSpec,
+  parseForwardEnv,
+  systemctlKillArgv,
+  systemctlStopArgv,
+  systemdRunArgv,
+  unitEnvironment,
+  unitNameFor,
+} from "./systemd.ts";
 import { escapedProcesses, stepStart } from "./escapees.ts";
 import { resolveProgram, signalGroup, signalProcess } from "./signals.ts";
 import { type Enders, type Stoppable, stoppable, stopReasonOf } from "./stops.ts";
@@ -38,7 +46,6 @@ export type Launched<In extends StepStdin> = Stoppable & {
 
 export type LaunchResult<In extends StepStdin> = { ok: true; launched: Launched<In> } | { ok: false; error: string };
 
-
 /**
  * Starts one attempt directly (its own process group, so a stop reaches every process
  * it started) or, when `request.executor` is `systemd-run`, inside a transient user unit
@@ -50,8 +57,13 @@ export type LaunchResult<In extends StepStdin> = { ok: true; launched: Launched<
 export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: LaunchSpec<In>): LaunchResult<In> {
   const { workingDirectory } = request.step;
   const program = resolveProgram(spec.argv[0] ?? "", spec.env.PATH);
-  if (program === undefined) return { ok: false, error: `could not start ${spec.argv[0]}: ${spec.argv[0]?.includes("/") ? "no such file" : "not found on PATH"}` };
-  if (!existsSync(workingDirectory)) return { ok: false, error: `could not start the step: working directory not found: ${workingDirectory}` };
+  if (program === undefined)
+    return {
+      ok: false,
+      error: `could not start ${spec.argv[0]}: ${spec.argv[0]?.includes("/") ? "no such file" : "not found on PATH"}`,
+    };
+  if (!existsSync(workingDirectory))
+    return { ok: false, error: `could not start the step: working directory not found: ${workingDirectory}` };
   const grace = request.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const argv = [program, ...spec.argv.slice(1)];
   if (request.executor !== "systemd-run") {
@@ -62,12 +74,22 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
 
   const unit = unitNameFor(request.runId);
   const forward = request.forwardEnv ?? parseForwardEnv(spec.env.CODEX_FLOW_BACKEND_FORWARD_ENV);
-  const runSpec = { unit, workingDirectory, env: unitEnvironment(spec.env, forward, spec.stepEnv), command: argv, killGraceMs: grace };
+  const runSpec = {
+    unit,
+    workingDirectory,
+    env: unitEnvironment(spec.env, forward, spec.stepEnv),
+    command: argv,
+    killGraceMs: grace,
+  };
   const problem = checkSystemdRunSpec(runSpec);
   if (problem !== undefined) return { ok: false, error: `could not start unit ${unit}: ${problem}` };
   const wrapped = systemdRunArgv(runSpec);
   const client = resolveProgram(wrapped[0]!, spec.env.PATH);
-  if (client === undefined) return { ok: false, error: "could not start the step: systemd-run not found on PATH (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run)" };
+  if (client === undefined)
+    return {
+      ok: false,
+      error: "could not start the step: systemd-run not found on PATH (CODEX_FLOW_BACKEND_EXECUTOR=systemd-run)",
+    };
   const started = spawnUnit([client, ...wrapped.slice(1)], unit, spec, grace);
   if (started.ok) request.onLaunch?.(started.launched.child.pid, unit);
   return stopOnAbort(started, request);
@@ -78,7 +100,10 @@ export function launchStep<In extends StepStdin>(request: StepRunRequest, spec: 
  * when that is the reason) or its `kill` does (fenced), also when they already have
  * (while the step was being launched).
  */
-function stopOnAbort<In extends StepStdin>(launch: LaunchResult<In>, { signal, kill }: StepRunRequest): LaunchResult<In> {
+function stopOnAbort<In extends StepStdin>(
+  launch: LaunchResult<In>,
+  { signal, kill }: StepRunRequest,
+): LaunchResult<In> {
   if (!launch.ok) return launch;
   const { launched } = launch;
   const cancel = () => launched.stop(stopReasonOf(signal!));
@@ -95,7 +120,11 @@ function stopOnAbort<In extends StepStdin>(launch: LaunchResult<In>, { signal, k
 }
 
 /** The Launched of a child: its stops, ended by `enders`, and the rest. */
-function launchedOf<In extends StepStdin>(child: StepChild<In>, enders: Enders, rest: Omit<Launched<In>, keyof Stoppable | "child">): Launched<In> {
+function launchedOf<In extends StepStdin>(
+  child: StepChild<In>,
+  enders: Enders,
+  rest: Omit<Launched<In>, keyof Stoppable | "child">,
+): Launched<In> {
   const stops = stoppable(child, enders);
   return {
     ...rest,
@@ -108,13 +137,25 @@ function launchedOf<In extends StepStdin>(child: StepChild<In>, enders: Enders, 
   };
 }
 
-function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: LaunchSpec<In>, grace: number): LaunchResult<In> {
+function spawnDirect<In extends StepStdin>(
+  argv: string[],
+  cwd: string,
+  spec: LaunchSpec<In>,
+  grace: number,
+): LaunchResult<In> {
   let child: StepChild<In>;
   // What marks this launch's processes for the escapee scan: random, because a run id and attempt repeat across systems on one host (run ids hash the event id).
   const marker = { [LAUNCH_MARKER_ENV]: crypto.randomUUID() };
   try {
     // `detached` calls setsid(): the step leads a process group of its own.
-    child = Bun.spawn(argv, { cwd, env: { ...spec.env, ...marker }, stdin: spec.stdin, stdout: "pipe", stderr: "pipe", detached: true }) as StepChild<In>;
+    child = Bun.spawn(argv, {
+      cwd,
+      env: { ...spec.env, ...marker },
+      stdin: spec.stdin,
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: true,
+    }) as StepChild<In>;
   } catch (error) {
     return { ok: false, error: `could not start ${argv[0]}: ${(error as Error).message}` };
   }
@@ -143,7 +184,9 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
         try {
           signalProcess(pid, "SIGKILL");
         } catch (error) {
-          problems.push(`could not end process ${pid}, which left the step's process group: ${(error as Error).message}`);
+          problems.push(
+            `could not end process ${pid}, which left the step's process group: ${(error as Error).message}`,
+          );
         }
       }
     },
@@ -151,11 +194,22 @@ function spawnDirect<In extends StepStdin>(argv: string[], cwd: string, spec: La
   return { ok: true, launched };
 }
 
-function spawnUnit<In extends StepStdin>(argv: string[], unit: string, spec: LaunchSpec<In>, grace: number): LaunchResult<In> {
+function spawnUnit<In extends StepStdin>(
+  argv: string[],
+  unit: string,
+  spec: LaunchSpec<In>,
+  grace: number,
+): LaunchResult<In> {
   let child: StepChild<In>;
   try {
     // systemd-run itself needs the executor's environment (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS) to reach the user manager.
-    child = Bun.spawn(argv, { env: spec.env, stdin: spec.stdin, stdout: "pipe", stderr: "pipe", detached: true }) as StepChild<In>;
+    child = Bun.spawn(argv, {
+      env: spec.env,
+      stdin: spec.stdin,
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: true,
+    }) as StepChild<In>;
   } catch (error) {
     return { ok: false, error: `could not start systemd-run: ${(error as Error).message}` };
   }
@@ -198,9 +252,11 @@ async function systemctl(argv: string[], env: Record<string, string>, problems: 
     const stopper = Bun.spawn([program, ...argv.slice(1)], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     const [code, stderr] = await Promise.all([stopper.exited, new Response(stopper.stderr).text()]);
     // 5 is "unit not loaded": it ended on its own between the timeout and the stop.
-    if (code !== 0 && code !== 5) problems.push(`${argv.join(" ")} exited with code ${code}${stderr.trim() ? `: ${stderr.trim().split("\n").pop()}` : ""}`);
+    if (code !== 0 && code !== 5)
+      problems.push(
+        `${argv.join(" ")} exited with code ${code}${stderr.trim() ? `: ${stderr.trim().split("\n").pop()}` : ""}`,
+      );
   } catch (error) {
     problems.push(`could not ${verb} unit ${unit}: ${(error as Error).message}`);
   }
 }
-

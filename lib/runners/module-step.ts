@@ -10,7 +10,8 @@ export type ModuleStep = (context: unknown) => unknown;
 export async function loadModuleStep(scriptPath: string): Promise<ModuleStep> {
   const module = (await import(pathToFileURL(scriptPath).href)) as { default?: unknown };
   const run = module.default;
-  if (typeof run !== "function") fail(`${scriptPath}: the default export is ${describe(run)}; expected a function (context) => FlowResult`);
+  if (typeof run !== "function")
+    fail(`${scriptPath}: the default export is ${describe(run)}; expected a function (context) => FlowResult`);
   return run as ModuleStep;
 }
 
@@ -25,7 +26,9 @@ export async function callModuleStep(run: ModuleStep, scriptPath: string, contex
     return 1;
   }
   if (typeof result !== "object" || result === null || Array.isArray(result)) {
-    console.error(`${scriptPath}: the default export returned ${describe(result)}; expected a FlowResult object such as { status: "completed" }`);
+    console.error(
+      `${scriptPath}: the default export returned ${describe(result)}; expected a FlowResult object such as { status: "completed" }`,
+    );
     return 1;
   }
   // console.log, like the step's own output, so the result line comes after everything the step printed.

@@ -81,7 +81,12 @@ export class StepOutput {
 
   /** The captured tails as text, and whether anything was dropped. */
   tails(): { stdout: string; stderr: string; stdoutTruncated: boolean; stderrTruncated: boolean } {
-    return { stdout: this.stdout.text(), stderr: this.stderr.text(), stdoutTruncated: this.stdout.truncated, stderrTruncated: this.stderr.truncated };
+    return {
+      stdout: this.stdout.text(),
+      stderr: this.stderr.text(),
+      stdoutTruncated: this.stdout.truncated,
+      stderrTruncated: this.stderr.truncated,
+    };
   }
 
   #emit(stream: Stream, text: string): void {
@@ -100,10 +105,17 @@ export class StepOutput {
 export const NO_OUTPUT = { stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false };
 
 /** Completes an outcome with the attempt's timing, measured from `started`. */
-export function outcomeTimer(started: Date): (fields: Omit<StepOutcome, "startedAt" | "finishedAt" | "durationMs">) => StepOutcome {
+export function outcomeTimer(
+  started: Date,
+): (fields: Omit<StepOutcome, "startedAt" | "finishedAt" | "durationMs">) => StepOutcome {
   return (fields) => {
     const finished = new Date();
-    return { ...fields, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
+    return {
+      ...fields,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+    };
   };
 }
 
@@ -119,7 +131,11 @@ export const LIVE_OUTPUT_STOPPED = "[live output stopped at";
  * the last line. Never the banner.
  */
 export function crashSummary(stderr: string): string {
-  const lines = stderr.slice(-64 * 1024).split("\n").map((line) => line.trimEnd()).filter((line) => line.trim() !== "" && !BUN_BANNER.test(line.trim()));
+  const lines = stderr
+    .slice(-64 * 1024)
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== "" && !BUN_BANNER.test(line.trim()));
   while (lines.length > 0 && STACK_FRAME.test(lines.at(-1)!)) lines.pop();
   const last = lines.at(-1);
   if (last === undefined) return "";

@@ -7,7 +7,11 @@
  */
 
 /** The variables the services read as secrets (lib/config.ts, bin/flow.ts). */
-export const SYSTEM_SECRET_ENV: readonly string[] = ["CODEX_FLOW_BACKEND_SECRET", "CODEX_FLOW_BACKEND_TOKEN", "CODEX_FLOW_GITHUB_WEBHOOK_SECRET"];
+export const SYSTEM_SECRET_ENV: readonly string[] = [
+  "CODEX_FLOW_BACKEND_SECRET",
+  "CODEX_FLOW_BACKEND_TOKEN",
+  "CODEX_FLOW_GITHUB_WEBHOOK_SECRET",
+];
 
 /**
  * Every variable with one of these prefixes is withheld: NATS_URL may carry
@@ -61,8 +65,13 @@ export function validEnvNames(names: readonly string[]): boolean {
 }
 
 /** `env` without the withheld variables (an `undefined` value is dropped too). */
-export function withoutWithheld(env: Record<string, string | undefined>, denied: readonly string[] = [], passed: readonly string[] = []): Record<string, string> {
+export function withoutWithheld(
+  env: Record<string, string | undefined>,
+  denied: readonly string[] = [],
+  passed: readonly string[] = [],
+): Record<string, string> {
   const kept: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && !isWithheld(name, denied, passed)) kept[name] = value;
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && !isWithheld(name, denied, passed)) kept[name] = value;
   return kept;
 }

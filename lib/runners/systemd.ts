@@ -6,7 +6,13 @@
 import { parseEnvNames } from "./step-env.ts";
 
 /** The original backend's defaults (seed/flows.md) for CODEX_FLOW_BACKEND_FORWARD_ENV. */
-export const DEFAULT_FORWARD_ENV: readonly string[] = ["CODEX_FLOWS_ENABLE_CODE_MODE", "CODEX_APP_SERVER_CODEX_COMMAND", "CODEX_HOME", "HOME", "PATH"];
+export const DEFAULT_FORWARD_ENV: readonly string[] = [
+  "CODEX_FLOWS_ENABLE_CODE_MODE",
+  "CODEX_APP_SERVER_CODEX_COMMAND",
+  "CODEX_HOME",
+  "HOME",
+  "PATH",
+];
 
 // systemd's own limit is 255 bytes including the ".service" it appends.
 const UNIT_NAME_MAX = 255 - ".service".length;
@@ -47,7 +53,11 @@ export function unitNameFor(runId: string): string {
  * `always` (the step's own variables, which win). An `undefined` in `always` drops the
  * variable even when it is forwarded.
  */
-export function unitEnvironment(from: Record<string, string | undefined>, forward: readonly string[], always: Record<string, string | undefined>): Record<string, string> {
+export function unitEnvironment(
+  from: Record<string, string | undefined>,
+  forward: readonly string[],
+  always: Record<string, string | undefined>,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of forward) {
     const value = from[name];
@@ -63,11 +73,14 @@ export function unitEnvironment(from: Record<string, string | undefined>, forwar
 /** A reason the spec cannot become a valid systemd-run command line, or undefined when it can. */
 export function checkSystemdRunSpec(spec: SystemdRunSpec): string | undefined {
   if (!UNIT_NAME.test(spec.unit) || spec.unit.length > UNIT_NAME_MAX) return `invalid unit name "${spec.unit}"`;
-  if (!spec.workingDirectory.startsWith("/")) return `the working directory must be absolute, got "${spec.workingDirectory}"`;
-  if (!spec.command[0]?.startsWith("/")) return `the command must start with an absolute path, got "${spec.command[0] ?? ""}"`;
+  if (!spec.workingDirectory.startsWith("/"))
+    return `the working directory must be absolute, got "${spec.workingDirectory}"`;
+  if (!spec.command[0]?.startsWith("/"))
+    return `the command must start with an absolute path, got "${spec.command[0] ?? ""}"`;
   for (const [name, value] of Object.entries(spec.env)) {
     if (!ENV_NAME.test(name)) return `environment variable name "${name}" cannot be passed to systemd-run`;
-    if (BAD_ENV_VALUE.test(value)) return `environment variable ${name} holds a control character systemd does not accept`;
+    if (BAD_ENV_VALUE.test(value))
+      return `environment variable ${name} holds a control character systemd does not accept`;
   }
   return undefined;
 }

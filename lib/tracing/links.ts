@@ -3,7 +3,10 @@
  * `{traceId}` replaced (e.g. `http://jaeger:16686/trace/{traceId}`). The API gives it with
  * each run and event that has a trace id, and the dashboard links to it (docs/tracing.md).
  */
-export function traceUrl(traceId: string | null | undefined, env: Record<string, string | undefined> = process.env): string | null {
+export function traceUrl(
+  traceId: string | null | undefined,
+  env: Record<string, string | undefined> = process.env,
+): string | null {
   const template = env.CODEX_FLOW_TRACE_URL_TEMPLATE?.trim();
   if (!traceId || !template || !template.includes("{traceId}")) return null;
   return template.replaceAll("{traceId}", encodeURIComponent(traceId));

@@ -25,6 +25,15 @@ export function traceIdOf(headers: MsgHdrs | undefined): string | null {
 }
 
 /** The messaging attributes of a NATS message's span (semantic conventions). */
-export function messagingAttributes(subject: string, operation: "send" | "process" | "receive", extra: Record<string, string | number | boolean> = {}) {
-  return { "messaging.system": "nats", "messaging.destination.name": subject, "messaging.operation.type": operation, ...extra };
+export function messagingAttributes(
+  subject: string,
+  operation: "send" | "process" | "receive",
+  extra: Record<string, string | number | boolean> = {},
+) {
+  return {
+    "messaging.system": "nats",
+    "messaging.destination.name": subject,
+    "messaging.operation.type": operation,
+    ...extra,
+  };
 }

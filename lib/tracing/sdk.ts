@@ -12,7 +12,15 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, envDetector, detectResources, resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, type Sampler, TraceIdRatioBasedSampler, TracerProvider } from "@opentelemetry/sdk-trace";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import { hostname } from "node:os";
 
@@ -26,19 +34,40 @@ export function samplerOf(env: Record<string, string | undefined>): Sampler {
   const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() ?? "parentbased_always_on";
   const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
   const ratio = new TraceIdRatioBasedSampler(Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1);
-  const root = { always_on: new AlwaysOnSampler(), always_off: new AlwaysOffSampler(), traceidratio: ratio }[name.replace(/^parentbased_/, "")] ?? new AlwaysOnSampler();
-  return name.startsWith("parentbased_") || !["always_on", "always_off", "traceidratio"].includes(name) ? new ParentBasedSampler({ root }) : root;
+  const root =
+    { always_on: new AlwaysOnSampler(), always_off: new AlwaysOffSampler(), traceidratio: ratio }[
+      name.replace(/^parentbased_/, "")
+    ] ?? new AlwaysOnSampler();
+  return name.startsWith("parentbased_") || !["always_on", "always_off", "traceidratio"].includes(name)
+    ? new ParentBasedSampler({ root })
+    : root;
 }
 
-export function installSdk(service: string, env: Record<string, string | undefined> = process.env): { flush(): Promise<void>; shutdown(): Promise<void> } {
+export function installSdk(
+  service: string,
+  env: Record<string, string | undefined> = process.env,
+): { flush(): Promise<void>; shutdown(): Promise<void> } {
   // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (envDetector) win over the defaults here.
   const resource = defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: service, [ATTR_SERVICE_VERSION]: "0.1.0", "host.name": hostname() }))
+    .merge(
+      resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: service,
+        [ATTR_SERVICE_VERSION]: "0.1.0",
+        "host.name": hostname(),
+      }),
+    )
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new TracerProvider({
     resource,
     sampler: samplerOf(env),
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: 500, maxQueueSize: 4_096, maxExportBatchSize: 512 })],
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: new OTLPTraceExporter(),
+        scheduledDelayMillis: 500,
+        maxQueueSize: 4_096,
+        maxExportBatchSize: 512,
+      }),
+    ],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());

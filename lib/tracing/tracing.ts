@@ -5,7 +5,19 @@
  * is loaded once per thread, spans go out over OTLP/HTTP in batches, and the context
  * current in a handler follows its awaits (AsyncLocalStorage).
  */
-import { type Attributes, context, type Context, type Link, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type TextMapGetter } from "@opentelemetry/api";
+import {
+  type Attributes,
+  context,
+  type Context,
+  type Link,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type TextMapGetter,
+} from "@opentelemetry/api";
 
 export { SpanKind } from "@opentelemetry/api";
 
@@ -20,7 +32,11 @@ let flushSdk: (() => Promise<void>) | undefined;
 /** Whether the environment turns tracing on: an OTLP endpoint is set, and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none says otherwise. */
 export function tracingWanted(env: Record<string, string | undefined> = process.env): boolean {
   const endpoint = (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "").trim();
-  return endpoint !== "" && env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== "true" && env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() !== "none";
+  return (
+    endpoint !== "" &&
+    env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== "true" &&
+    env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() !== "none"
+  );
 }
 
 /** Whether spans are being made in this thread. */
@@ -87,10 +103,23 @@ export type SpanOptions = {
  * Runs `work` inside a new span that is current for it (and ends when it settles; a
  * throw marks it failed). Tracing off: `work(undefined)`, nothing else.
  */
-export async function inSpan<T>(name: string, options: SpanOptions, work: (span: Span | undefined) => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  options: SpanOptions,
+  work: (span: Span | undefined) => Promise<T>,
+): Promise<T> {
   if (!on) return await work(undefined);
   const parent = options.parent ?? context.active();
-  const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes?.(), links: options.links?.(), startTime: options.startTime }, parent);
+  const span = tracer().startSpan(
+    name,
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      attributes: options.attributes?.(),
+      links: options.links?.(),
+      startTime: options.startTime,
+    },
+    parent,
+  );
   try {
     return await context.with(trace.setSpan(parent, span), () => work(span));
   } catch (error) {
@@ -103,7 +132,12 @@ export async function inSpan<T>(name: string, options: SpanOptions, work: (span:
 }
 
 /** A span that already happened (a queue wait), child of the current context. */
-export function recordSpan(name: string, startTime: Date | number, endTime: Date | number, attributes: Attributes): void {
+export function recordSpan(
+  name: string,
+  startTime: Date | number,
+  endTime: Date | number,
+  attributes: Attributes,
+): void {
   if (!on) return;
   tracer().startSpan(name, { startTime, attributes }, context.active()).end(endTime);
 }
@@ -137,7 +171,9 @@ export function currentTraceHeaders(): { traceparent: string; tracestate?: strin
   if (!on) return undefined;
   const out: Record<string, string> = {};
   propagation.inject(context.active(), out);
-  return out.traceparent ? { traceparent: out.traceparent, ...(out.tracestate ? { tracestate: out.tracestate } : {}) } : undefined;
+  return out.traceparent
+    ? { traceparent: out.traceparent, ...(out.tracestate ? { tracestate: out.tracestate } : {}) }
+    : undefined;
 }
 
 /** The trace and span ids of the current span (logs), or undefined. */

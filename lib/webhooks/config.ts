@@ -32,11 +32,16 @@ export function loadWebhookSources(path: string | undefined, env: Env): WebhookS
     throw new WebhookConfigError(`CODEX_FLOW_WEBHOOK_SOURCES=${path}: ${(error as Error).message.split("\n")[0]}`);
   }
   const sources = doc.sources ?? [];
-  if (!Array.isArray(sources) || sources.length > MAX_SOURCES) throw new WebhookConfigError(`CODEX_FLOW_WEBHOOK_SOURCES=${path}: expected up to ${MAX_SOURCES} [[sources]] tables`);
+  if (!Array.isArray(sources) || sources.length > MAX_SOURCES)
+    throw new WebhookConfigError(
+      `CODEX_FLOW_WEBHOOK_SOURCES=${path}: expected up to ${MAX_SOURCES} [[sources]] tables`,
+    );
   const names = new Set(["github"]);
   return sources.map((raw, i) => {
     const fail = (field: string, expected: string): never => {
-      throw new WebhookConfigError(`CODEX_FLOW_WEBHOOK_SOURCES=${path}: sources[${i}].${field}: expected ${expected}, got ${JSON.stringify((raw as Record<string, unknown>)?.[field])}`);
+      throw new WebhookConfigError(
+        `CODEX_FLOW_WEBHOOK_SOURCES=${path}: sources[${i}].${field}: expected ${expected}, got ${JSON.stringify((raw as Record<string, unknown>)?.[field])}`,
+      );
     };
     const field = (name: string, pattern: RegExp, expected: string, fallback?: string): string => {
       const value = (raw as Record<string, unknown>)[name] ?? fallback;
@@ -55,7 +60,8 @@ export function loadWebhookSources(path: string | undefined, env: Env): WebhookS
       const match = typeof value === "string" ? /^(header|body):(.+)$/.exec(value) : null;
       if (match?.[1] === "header" && HEADER.test(match[2]!)) return { header: match[2]!.toLowerCase() };
       const keys = match?.[2]?.split(".") ?? [];
-      if (match?.[1] === "body" && keys.length <= MAX_PATH_KEYS && keys.every((k) => PATH_KEY.test(k))) return { body: match[2]! };
+      if (match?.[1] === "body" && keys.length <= MAX_PATH_KEYS && keys.every((k) => PATH_KEY.test(k)))
+        return { body: match[2]! };
       return fail(key, `"header:<Name>" or "body:<dotted.path>" (at most ${MAX_PATH_KEYS} keys)`);
     };
     const type = (raw as Record<string, unknown>).type;

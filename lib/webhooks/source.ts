@@ -86,7 +86,10 @@ export function mapDelivery(source: WebhookSource, headers: Headers, body: unkno
   const [first, ...rest] = source.type;
   const head = first && read(first, headers, body);
   if (!head) return { ok: false, error: `no event type: the delivery has no ${first ? describeFrom(first) : "type"}` };
-  const parts = [head, ...rest.map((from) => read(from, headers, body)).filter((part): part is string => part !== undefined)];
+  const parts = [
+    head,
+    ...rest.map((from) => read(from, headers, body)).filter((part): part is string => part !== undefined),
+  ];
   const type = [source.name, ...parts.map(typeToken)].join(".").slice(0, EVENT_TYPE_MAX).replace(/\.+$/, "");
   return { ok: true, ping, id, type };
 }

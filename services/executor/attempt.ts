@@ -46,7 +46,12 @@ export type AttemptDeps = {
   /** The most bytes one message body may have (lib/nats/payload.ts bodyLimit of the connection). */
   payloadLimit: () => number;
   /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
-  ledger?: { probe(runId: string, attempt: number): void; record(pid: number, runId: string, attempt: number, unit?: string): void; forget(pid: number): void; guardFenced(pid: number): number | undefined };
+  ledger?: {
+    probe(runId: string, attempt: number): void;
+    record(pid: number, runId: string, attempt: number, unit?: string): void;
+    forget(pid: number): void;
+    guardFenced(pid: number): number | undefined;
+  };
   /**
    * Runs in progress on this host, by run id (one attempt at a time: a delivery of a run
    * still in hand is handed back): aborting with "cancel" cancels, with "shutdown" hands the run back.
@@ -82,17 +87,34 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
   // Fencing kills the step at once (no grace, every runner) and does not cancel it: the outcome says whether it was stopped.
   const fence = new AbortController();
   const lease = holdLease(deps.nc, message, deps.ackWaitMs, (silentMs) => {
-    log.warn("no lease renewal answered: fencing the step so that another host can take it", { runId: command.runId, attempt, silentMs });
+    log.warn("no lease renewal answered: fencing the step so that another host can take it", {
+      runId: command.runId,
+      attempt,
+      silentMs,
+    });
     fence.abort();
   });
   // The attempt's records must reach the log: the lease is kept and the publish retried until they do.
-  const publish = retrying(publisher(deps), { tries: 60, onRetry: (error, tries, message) => {
-    log.warn("publish failed; retrying", { kind: message.kind, runId: command.runId, tries, error });
-    lease.renewNow();
-  } });
+  const publish = retrying(publisher(deps), {
+    tries: 60,
+    onRetry: (error, tries, message) => {
+      log.warn("publish failed; retrying", { kind: message.kind, runId: command.runId, tries, error });
+      lease.renewNow();
+    },
+  });
   // Unless told what the result's `next` left, the run started nothing and leaves its whole share.
-  const finish = async (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent = runBudget(command, deps.chainLimits)) => {
-    const finished: RunFinished = { v: 1, kind: "run.finished", runId: command.runId, attempt, host: hostId, ...fields };
+  const finish = async (
+    fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">,
+    unspent = runBudget(command, deps.chainLimits),
+  ) => {
+    const finished: RunFinished = {
+      v: 1,
+      kind: "run.finished",
+      runId: command.runId,
+      attempt,
+      host: hostId,
+      ...fields,
+    };
     annotate(() => finishedAttributes(fields));
     // The run event goes first: once the record is written, a redelivery would not emit it.
     const runEvent = runEventFor(command, finished, new Date().toISOString(), unspent);
@@ -106,8 +128,13 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
   deps.inflight.set(command.runId, controller);
   try {
     recordQueueWait(command, message.info.deliveryCount);
-    const spanned = { kind: SpanKind.CONSUMER, attributes: () => attemptAttributes(command, attempt, hostId, message.subject) };
-    const disposition = await inSpan("attempt", spanned, () => attemptRun(deps, message, command, attempt, { controller, fence: fence.signal, lease }, finish, publish));
+    const spanned = {
+      kind: SpanKind.CONSUMER,
+      attributes: () => attemptAttributes(command, attempt, hostId, message.subject),
+    };
+    const disposition = await inSpan("attempt", spanned, () =>
+      attemptRun(deps, message, command, attempt, { controller, fence: fence.signal, lease }, finish, publish),
+    );
     // A delivery whose lease was given up is someone else's now: acking or naking it would touch theirs.
     return lease.fenced() ? { abandon: `fenced on ${hostId}` } : disposition;
   } catch (error) {
@@ -122,10 +149,21 @@ export async function handleCommand(deps: AttemptDeps, command: RunStep, message
 /** What may end an attempt early: a cancel or shutdown (`controller`), or its lease given up (`fence` aborts). */
 type Stops = { controller: AbortController; fence: AbortSignal; lease: Lease };
 
-async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, attempt: number, stops: Stops, finish: Finish, publish: Publish): Promise<Disposition> {
+async function attemptRun(
+  deps: AttemptDeps,
+  message: JsMsg,
+  command: RunStep,
+  attempt: number,
+  stops: Stops,
+  finish: Finish,
+  publish: Publish,
+): Promise<Disposition> {
   const { subjects, hostId, log } = deps;
   const { controller, fence, lease } = stops;
-  const [finished, cancel] = await Promise.all([lastMessage(deps, subjects.run(command.runId, "finished")), lastMessage(deps, subjects.run(command.runId, "cancel"))]);
+  const [finished, cancel] = await Promise.all([
+    lastMessage(deps, subjects.run(command.runId, "finished")),
+    lastMessage(deps, subjects.run(command.runId, "cancel")),
+  ]);
   const decision = decideAttempt({
     command,
     attempt,
@@ -142,7 +180,8 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   if (decision.kind === "abandon") return { abandon: decision.reason };
   if (decision.kind !== "run") {
     // A skip only acks; a cancel or a give-up records the attempt first.
-    if (decision.kind !== "skip") await finish(noRun(decision.kind === "cancel" ? "canceled" : "failed", decision.error));
+    if (decision.kind !== "skip")
+      await finish(noRun(decision.kind === "cancel" ? "canceled" : "failed", decision.error));
     return "ack";
   }
   const { found, lastFinished } = decision;
@@ -151,8 +190,17 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   let localError: LocalWriteError | undefined;
   const retryLocally = async (error: LocalWriteError): Promise<Disposition> => {
     const retryInMs = redeliveryDelayMs(message.info.deliveryCount);
-    log.error("a local write failed before the step started; retrying", { runId: command.runId, attempt, retryInMs, error: error.message });
-    await finish({ ...noRun("failed", localWriteReason(error, hostId, retryInMs)), failures: lastFinished?.failures ?? 0, retryInMs });
+    log.error("a local write failed before the step started; retrying", {
+      runId: command.runId,
+      attempt,
+      retryInMs,
+      error: error.message,
+    });
+    await finish({
+      ...noRun("failed", localWriteReason(error, hostId, retryInMs)),
+      failures: lastFinished?.failures ?? 0,
+      retryInMs,
+    });
     return { nak: retryInMs };
   };
   try {
@@ -163,10 +211,27 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
   }
 
   let ran: StepOutcome;
-  const started = { v: 1 as const, kind: "run.started" as const, runId: command.runId, attempt, host: hostId, startedAt: new Date().toISOString(), executor: deps.executorKind };
+  const started = {
+    v: 1 as const,
+    kind: "run.started" as const,
+    runId: command.runId,
+    attempt,
+    host: hostId,
+    startedAt: new Date().toISOString(),
+    executor: deps.executorKind,
+  };
   await publish(started);
   const recordFenced = async (what: string) => {
-    const fenced = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `fenced on ${hostId}: ${what}`, fenced: true };
+    const fenced = {
+      v: 1 as const,
+      kind: "run.released" as const,
+      runId: command.runId,
+      attempt,
+      host: hostId,
+      releasedAt: new Date().toISOString(),
+      reason: `fenced on ${hostId}: ${what}`,
+      fenced: true,
+    };
     await publish(fenced);
     return { abandon: "fenced" } satisfies Disposition;
   };
@@ -219,7 +284,15 @@ async function attemptRun(deps: AttemptDeps, message: JsMsg, command: RunStep, a
 
   if (localError) return await retryLocally(localError);
   if (controller.signal.reason === "shutdown") {
-    const released = { v: 1 as const, kind: "run.released" as const, runId: command.runId, attempt, host: hostId, releasedAt: new Date().toISOString(), reason: `executor on ${hostId} shut down before the step finished; handed back` };
+    const released = {
+      v: 1 as const,
+      kind: "run.released" as const,
+      runId: command.runId,
+      attempt,
+      host: hostId,
+      releasedAt: new Date().toISOString(),
+      reason: `executor on ${hostId} shut down before the step finished; handed back`,
+    };
     await publish(released);
     return { nak: HAND_BACK_DELAY_MS };
   }

@@ -24,11 +24,25 @@ type MaxDeliveries = { stream: string; consumer: string; stream_seq: number; del
  * advisories are captured in a small stream of their own, so one sent while no executor
  * was up is still handled when one starts.
  */
-export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; replicas: number; subjects: Subjects; hostId: string; publishTimeoutMs: number; log: Logger }): Promise<DurableLoop> {
+export async function startDeadLetters(options: {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  replicas: number;
+  subjects: Subjects;
+  hostId: string;
+  publishTimeoutMs: number;
+  log: Logger;
+}): Promise<DurableLoop> {
   const { jsm, stream, log } = options;
   const publish = publisher(options);
   const advisories = advisoryStream(stream);
-  await createStreamIfMissing(jsm, { name: advisories.name, subjects: [advisories.subject], max_age: nanos(7 * 24 * 3600_000), num_replicas: options.replicas });
+  await createStreamIfMissing(jsm, {
+    name: advisories.name,
+    subjects: [advisories.subject],
+    max_age: nanos(7 * 24 * 3600_000),
+    num_replicas: options.replicas,
+  });
   // Bounded like every consumer: an advisory that cannot be recorded in 20 tries is left (logged each time).
   const spec = { durable: DEAD_LETTER_DURABLE, filterSubject: advisories.subject, ackWaitMs: 30_000, maxDeliver: 20 };
   await ensureConsumer(jsm, advisories.name, spec);
@@ -40,7 +54,11 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
     const decoded = stored ? decodeMessage(stored.data) : undefined;
     if (decoded?.ok && decoded.message.kind === "event.accepted") {
       // The matcher records what fails in its handler (lib/nats/consume.ts giveUp); this is an event whose matcher died on it every time.
-      log.error("an event used up the matcher's deliveries without a decision; it stays unmatched until replayed", { eventId: decoded.message.event.id, deliveries: advisory.deliveries, consumer: advisory.consumer });
+      log.error("an event used up the matcher's deliveries without a decision; it stays unmatched until replayed", {
+        eventId: decoded.message.event.id,
+        deliveries: advisory.deliveries,
+        consumer: advisory.consumer,
+      });
       return "ack" as const;
     }
     if (!decoded?.ok || decoded.message.kind !== "run.step") return "ack" as const;
@@ -48,9 +66,22 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
     const attempt = (command.attemptBase ?? 0) + advisory.deliveries;
     const now = new Date().toISOString();
     const finished: RunFinished = {
-      v: 1, kind: "run.finished", runId: command.runId, attempt, host: options.hostId, status: "failed", exitCode: null, signal: null,
+      v: 1,
+      kind: "run.finished",
+      runId: command.runId,
+      attempt,
+      host: options.hostId,
+      status: "failed",
+      exitCode: null,
+      signal: null,
       error: `gave up after ${advisory.deliveries} deliveries without a result (max deliveries reached on ${advisory.consumer}: the executors that took it stopped)`,
-      stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0,
+      stdout: "",
+      stderr: "",
+      stdoutTruncated: false,
+      stderrTruncated: false,
+      startedAt: now,
+      finishedAt: now,
+      durationMs: 0,
     };
     // An attempt may have started `next` events before it was lost, and how many is not known here: its run event gets none of the budget.
     const runEvent = runEventFor(command, finished, now, 0);
@@ -60,5 +91,14 @@ export async function startDeadLetters(options: { js: JetStreamClient; jsm: JetS
     log.warn("dead letter recorded as a failed run", { runId: command.runId, deliveries: advisory.deliveries });
     return "ack" as const;
   };
-  return runPullLoop({ js: options.js, jsm, stream: advisories.name, spec, slots: new Slots(1), batch: 8, log, handle });
+  return runPullLoop({
+    js: options.js,
+    jsm,
+    stream: advisories.name,
+    spec,
+    slots: new Slots(1),
+    batch: 8,
+    log,
+    handle,
+  });
 }

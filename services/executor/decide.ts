@@ -48,15 +48,22 @@ export function decideAttempt<Found>(facts: AttemptFacts<Found>): AttemptDecisio
   const { command, attempt, finished, cancel } = facts;
   const base = command.attemptBase ?? 0;
   // A record of an attempt before this command's base is an earlier retry's (flow retry starts a new base).
-  const lastFinished = finished?.message.kind === "run.finished" && finished.message.attempt > base ? finished.message : undefined;
-  if (lastFinished && lastFinished.retryInMs === undefined) return { kind: "skip", reason: `attempt ${lastFinished.attempt} already finished` };
-  if ((cancel && cancel.seq > facts.seq) || facts.aborted === "cancel") return { kind: "cancel", error: "canceled before it started" };
+  const lastFinished =
+    finished?.message.kind === "run.finished" && finished.message.attempt > base ? finished.message : undefined;
+  if (lastFinished && lastFinished.retryInMs === undefined)
+    return { kind: "skip", reason: `attempt ${lastFinished.attempt} already finished` };
+  if ((cancel && cancel.seq > facts.seq) || facts.aborted === "cancel")
+    return { kind: "cancel", error: "canceled before it started" };
   if (facts.aborted === "shutdown") return { kind: "handBack" };
   if (facts.fenced) return { kind: "abandon", reason: "fenced before the step started" };
   const unfinished = attempt - 1 - (lastFinished?.attempt ?? base);
   if (unfinished >= facts.maxLostAttempts) {
-    return { kind: "giveUp", error: `gave up: the last ${unfinished} attempts ended without a result (their executors stopped mid-step)` };
+    return {
+      kind: "giveUp",
+      error: `gave up: the last ${unfinished} attempts ended without a result (their executors stopped mid-step)`,
+    };
   }
-  if (facts.found === undefined) return { kind: "giveUp", error: `flow "${command.flow}" has no step "${command.step}" on host ${facts.hostId}` };
+  if (facts.found === undefined)
+    return { kind: "giveUp", error: `flow "${command.flow}" has no step "${command.step}" on host ${facts.hostId}` };
   return { kind: "run", found: facts.found, lastFinished };
 }

@@ -30,7 +30,11 @@ export type Executor = {
  */
 export function servedQueues(hostId: string, labels: string[], catalog: FlowCatalog): string[] {
   const bases = new Set([SHARED_QUEUE, hostId, ...labels]);
-  const groups = catalog.current().flows.flatMap((flow) => flow.steps.map((step) => queueFor(step.policy)).filter((q) => isGroupQueue(q) && bases.has(queueBase(q))));
+  const groups = catalog
+    .current()
+    .flows.flatMap((flow) =>
+      flow.steps.map((step) => queueFor(step.policy)).filter((q) => isGroupQueue(q) && bases.has(queueBase(q))),
+    );
   return [...new Set([...bases, ...groups])];
 }
 
@@ -51,7 +55,10 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
     const consumer = consumers.executor(subjects, queue, options);
     // handleCommand holds the lease itself (renewed, and fenced when renewals go unanswered).
     const handle = (command: RunStep, delivery: JsMsg) => handleCommand(deps, command, delivery);
-    loops.set(queue, await runDurableLoop({ js, jsm, stream, consumer, slots, batch: options.concurrency, log, handle }));
+    loops.set(
+      queue,
+      await runDurableLoop({ js, jsm, stream, consumer, slots, batch: options.concurrency, log, handle }),
+    );
   };
   for (const queue of servedQueues(options.hostId, options.labels, catalog)) await serve(queue);
 
@@ -63,7 +70,13 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
   }, 2_000);
 
   const deadLetters = await startDeadLetters(options);
-  const stopBeat = startHeartbeat(nc, subjects, () => ({ host: options.hostId, labels: options.labels, queues: [...loops.keys()], slotsInUse: slots.used, capacity: slots.capacity }));
+  const stopBeat = startHeartbeat(nc, subjects, () => ({
+    host: options.hostId,
+    labels: options.labels,
+    queues: [...loops.keys()],
+    slotsInUse: slots.used,
+    capacity: slots.capacity,
+  }));
   const cancels = nc.subscribe(subjects.allCancels, {
     callback: (error, msg) => {
       if (error) return log.warn("cancel subscription", { error });

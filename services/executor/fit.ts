@@ -33,14 +33,23 @@ export function withResultThatFits(outcome: StepOutcome, limit: number): StepOut
  * only when even that cannot fit (a limit far below any real server's).
  */
 export function encodeFinished(finished: RunFinished, limit: number): string {
-  let record = finished.error !== undefined && finished.error.length > ERROR_MAX ? { ...finished, error: `${finished.error.slice(0, ERROR_MAX)}…` } : finished;
+  let record =
+    finished.error !== undefined && finished.error.length > ERROR_MAX
+      ? { ...finished, error: `${finished.error.slice(0, ERROR_MAX)}…` }
+      : finished;
   let body = encodeMessage(record);
   let cap = Math.max(bodyBytes(record.stdout), bodyBytes(record.stderr));
   while (bodyBytes(body) > limit && cap > 0) {
     cap = cap < 64 ? 0 : Math.floor(cap / 2);
     const stdout = tailOf(record.stdout, cap);
     const stderr = tailOf(record.stderr, cap);
-    record = { ...record, stdout: stdout.text, stderr: stderr.text, stdoutTruncated: record.stdoutTruncated || stdout.truncated, stderrTruncated: record.stderrTruncated || stderr.truncated };
+    record = {
+      ...record,
+      stdout: stdout.text,
+      stderr: stderr.text,
+      stdoutTruncated: record.stdoutTruncated || stdout.truncated,
+      stderrTruncated: record.stderrTruncated || stderr.truncated,
+    };
     body = encodeMessage(record);
   }
   return checkFits(`the run.finished record of ${finished.runId}`, body, limit);
@@ -52,7 +61,9 @@ export function eventsThatFit(events: EventAccepted[], limit: number): { events:
   const fitting = events.filter((accepted) => {
     const bytes = bodyBytes(encodeMessage(accepted));
     if (bytes <= limit) return true;
-    problems.push(`next event ${JSON.stringify(accepted.event.id)} not started: it is ${bytes} bytes with its envelope, over the limit of ${limit} (the NATS server's max_payload less headers)`);
+    problems.push(
+      `next event ${JSON.stringify(accepted.event.id)} not started: it is ${bytes} bytes with its envelope, over the limit of ${limit} (the NATS server's max_payload less headers)`,
+    );
     return false;
   });
   return { events: fitting, problems };

@@ -35,7 +35,14 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
     },
     /** Throws a LocalWriteError when the entry cannot be written (the caller ends the step at once). */
     record(pid: number, runId: string, attempt: number, unit?: string): void {
-      const entry: Entry = { pid, executorPid: process.pid, runId, attempt, cmdline: cmdlineOf(pid) ?? "", ...(unit ? { unit } : {}) };
+      const entry: Entry = {
+        pid,
+        executorPid: process.pid,
+        runId,
+        attempt,
+        cmdline: cmdlineOf(pid) ?? "",
+        ...(unit ? { unit } : {}),
+      };
       writeEntry(join(dir, String(pid)), JSON.stringify(entry));
     },
     forget(pid: number): void {
@@ -56,9 +63,17 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
      * `end()` retires it without touching any step (a graceful stop).
      */
     guard(leaseMs: number): { end(): void } {
-      const managerEnv = Object.fromEntries(USER_MANAGER_ENV.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+      const managerEnv = Object.fromEntries(
+        USER_MANAGER_ENV.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+      );
       const guard = Bun.spawn(["bash", GUARD], {
-        env: { ...managerEnv, PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOWS_LEDGER: dir, CODEX_FLOWS_EXECUTOR_PID: String(process.pid), CODEX_FLOWS_FENCE_MS: String(fenceAfterMs(leaseMs)) },
+        env: {
+          ...managerEnv,
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          CODEX_FLOWS_LEDGER: dir,
+          CODEX_FLOWS_EXECUTOR_PID: String(process.pid),
+          CODEX_FLOWS_FENCE_MS: String(fenceAfterMs(leaseMs)),
+        },
         stdin: "pipe",
         stdout: "ignore",
         stderr: "ignore",
@@ -71,11 +86,14 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
       const guardGone = (error: unknown) => {
         if (lost) return;
         lost = true;
-        log.error("the executor's guard is gone: a step of this executor is not fenced if it freezes or dies", { error });
+        log.error("the executor's guard is gone: a step of this executor is not fenced if it freezes or dies", {
+          error,
+        });
       };
       const beat = setInterval(() => {
         // Writing to a guard that is gone fails silently: its exit is what tells.
-        if (guard.exitCode !== null || guard.signalCode !== null) return guardGone(`exited with ${guard.signalCode ?? guard.exitCode}`);
+        if (guard.exitCode !== null || guard.signalCode !== null)
+          return guardGone(`exited with ${guard.signalCode ?? guard.exitCode}`);
         try {
           guard.stdin.write("beat\n");
           Promise.resolve(guard.stdin.flush()).catch(guardGone);
@@ -115,7 +133,11 @@ export function processLedger(dataDir: string, hostId: string, log: Logger) {
           try {
             process.kill(-entry.pid, "SIGKILL");
             reaped++;
-            log.warn("ended a step left running by an executor that died", { runId: entry.runId, attempt: entry.attempt, pid: entry.pid });
+            log.warn("ended a step left running by an executor that died", {
+              runId: entry.runId,
+              attempt: entry.attempt,
+              pid: entry.pid,
+            });
           } catch {
             // Gone between the look and the kill: nothing left to end.
           }

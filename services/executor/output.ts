@@ -21,7 +21,13 @@ export type LiveOutput = {
  * first chunk is due publishes none: its whole output is in the attempt's record, and
  * most steps are that short.
  */
-export function liveOutput(publishMessage: Publish, runId: string, attempt: number, capBytes: number, log: Logger): LiveOutput {
+export function liveOutput(
+  publishMessage: Publish,
+  runId: string,
+  attempt: number,
+  capBytes: number,
+  log: Logger,
+): LiveOutput {
   let pending: { stream: "stdout" | "stderr"; text: string } | undefined;
   let sent = 0;
   let chunk = 0;
@@ -30,7 +36,16 @@ export function liveOutput(publishMessage: Publish, runId: string, attempt: numb
   const inflight = new Set<Promise<unknown>>();
 
   const publish = (stream: "stdout" | "stderr", text: string) => {
-    const message: RunOutput = { v: 1, kind: "run.output", runId, attempt, chunk, stream, text, at: new Date().toISOString() };
+    const message: RunOutput = {
+      v: 1,
+      kind: "run.output",
+      runId,
+      attempt,
+      chunk,
+      stream,
+      text,
+      at: new Date().toISOString(),
+    };
     const done = publishMessage(message)
       .catch((error) => log.warn("live output chunk not published", { runId, chunk: message.chunk, error }))
       .finally(() => inflight.delete(done));

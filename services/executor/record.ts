@@ -12,7 +12,10 @@ import { isRetryable, retryAfter } from "./retry.ts";
 import { chainedAttributes } from "./trace.ts";
 
 /** Publishes an attempt's final record (and the run event before it); `unspent` is what the run leaves of its chain's budget. */
-export type Finish = (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">, unspent?: number) => Promise<void>;
+export type Finish = (
+  fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt">,
+  unspent?: number,
+) => Promise<void>;
 
 /**
  * Records how a step that ran ended: its result sized to fit, its retry (the step's
@@ -22,41 +25,65 @@ export type Finish = (fields: Omit<RunFinished, "v" | "kind" | "runId" | "host" 
 /** What recording an outcome needs of the attempt's dependencies. */
 type RecordDeps = { payloadLimit(): number; chainLimits: ChainLimits; outputTailBytes: number; log: Logger };
 
-export async function recordOutcome(deps: RecordDeps, command: RunStep, attempt: number, ran: StepOutcome, known: { policy: StepPolicy; lastFinished: RunFinished | undefined }, publish: Publish, finish: Finish): Promise<Disposition> {
+export async function recordOutcome(
+  deps: RecordDeps,
+  command: RunStep,
+  attempt: number,
+  ran: StepOutcome,
+  known: { policy: StepPolicy; lastFinished: RunFinished | undefined },
+  publish: Publish,
+  finish: Finish,
+): Promise<Disposition> {
   const { log } = deps;
   const { lastFinished } = known;
   const limit = deps.payloadLimit();
   const outcome = withResultThatFits(ran, limit);
   const failuresBefore = lastFinished?.failures ?? 0;
   const retryInMs = retryAfter(outcome, known.policy, failuresBefore);
-  const proposed = outcome.status === "completed" ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits) : { events: [], problems: [], unspent: runBudget(command, deps.chainLimits) };
+  const proposed =
+    outcome.status === "completed"
+      ? chainedEvents(outcome.result, command, outcome.finishedAt, deps.chainLimits)
+      : { events: [], problems: [], unspent: runBudget(command, deps.chainLimits) };
   const fitting = eventsThatFit(proposed.events, limit);
   const chained = { events: fitting.events, problems: [...proposed.problems, ...fitting.problems] };
   for (const accepted of chained.events) {
-    await inSpan("accept", { kind: SpanKind.PRODUCER, attributes: () => chainedAttributes(accepted) }, () => publish(accepted));
+    await inSpan("accept", { kind: SpanKind.PRODUCER, attributes: () => chainedAttributes(accepted) }, () =>
+      publish(accepted),
+    );
   }
   const stdout = tailOf(outcome.stdout, deps.outputTailBytes);
   const stderr = tailOf(outcome.stderr, deps.outputTailBytes);
   const error = [outcome.error, ...chained.problems].filter(Boolean).join("; ");
-  await finish({
+  await finish(
+    {
+      status: outcome.status,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      ...(outcome.result ? { result: outcome.result } : {}),
+      ...(error ? { error } : {}),
+      stdout: stdout.text,
+      stderr: stderr.text,
+      stdoutTruncated: outcome.stdoutTruncated || stdout.truncated,
+      stderrTruncated: outcome.stderrTruncated || stderr.truncated,
+      startedAt: outcome.startedAt,
+      finishedAt: outcome.finishedAt,
+      durationMs: outcome.durationMs,
+      failures: failuresBefore + (isRetryable(outcome) ? 1 : 0),
+      ...(retryInMs !== undefined ? { retryInMs } : {}),
+      ...(chained.events.length > 0 ? { next: chained.events.map((e) => e.event.id) } : {}),
+      ...(outcome.unit ? { unit: outcome.unit } : {}),
+    },
+    proposed.unspent,
+  );
+  log.info("run finished", {
+    runId: command.runId,
+    flow: command.flow,
+    step: command.step,
+    attempt,
     status: outcome.status,
-    exitCode: outcome.exitCode,
-    signal: outcome.signal,
-    ...(outcome.result ? { result: outcome.result } : {}),
-    ...(error ? { error } : {}),
-    stdout: stdout.text,
-    stderr: stderr.text,
-    stdoutTruncated: outcome.stdoutTruncated || stdout.truncated,
-    stderrTruncated: outcome.stderrTruncated || stderr.truncated,
-    startedAt: outcome.startedAt,
-    finishedAt: outcome.finishedAt,
-    durationMs: outcome.durationMs,
-    failures: failuresBefore + (isRetryable(outcome) ? 1 : 0),
+    ms: Math.round(outcome.durationMs),
     ...(retryInMs !== undefined ? { retryInMs } : {}),
-    ...(chained.events.length > 0 ? { next: chained.events.map((e) => e.event.id) } : {}),
-    ...(outcome.unit ? { unit: outcome.unit } : {}),
-  }, proposed.unspent);
-  log.info("run finished", { runId: command.runId, flow: command.flow, step: command.step, attempt, status: outcome.status, ms: Math.round(outcome.durationMs), ...(retryInMs !== undefined ? { retryInMs } : {}) });
+  });
   return retryInMs === undefined ? "ack" : { nak: retryInMs };
 }
 
@@ -71,7 +98,22 @@ export function stoppedByFence(ran: Pick<StepOutcome, "stoppedBy" | "signal">, g
 }
 
 /** An attempt that ends before any step process starts. */
-export function noRun(status: RunFinished["status"], error: string): Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt"> {
+export function noRun(
+  status: RunFinished["status"],
+  error: string,
+): Omit<RunFinished, "v" | "kind" | "runId" | "host" | "attempt"> {
   const now = new Date().toISOString();
-  return { status, exitCode: null, signal: null, error, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, startedAt: now, finishedAt: now, durationMs: 0 };
+  return {
+    status,
+    exitCode: null,
+    signal: null,
+    error,
+    stdout: "",
+    stderr: "",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 0,
+  };
 }

@@ -22,7 +22,11 @@ export function isRetryable(outcome: Pick<StepOutcome, "status" | "result" | "er
  * `failuresBefore` counts this command's earlier retryable failures (lost attempts,
  * whose executor died, are not failures of the step and do not count).
  */
-export function retryAfter(outcome: Pick<StepOutcome, "status" | "result" | "error">, policy: StepPolicy, failuresBefore: number): number | undefined {
+export function retryAfter(
+  outcome: Pick<StepOutcome, "status" | "result" | "error">,
+  policy: StepPolicy,
+  failuresBefore: number,
+): number | undefined {
   if (!isRetryable(outcome)) return undefined;
   const retry = failuresBefore + 1;
   return retry <= policy.retries ? retryDelayMs(policy, retry) : undefined;

@@ -14,7 +14,12 @@ export const NOTIFY_STATUSES: ReadonlySet<string> = new Set(["failed", "timed_ou
  * budget the run left unspent (`budget`), so a chain's budget stays one through its
  * run events too. Pure: host and time arrive as inputs.
  */
-export function runEventFor(command: RunStep, finished: Omit<RunFinished, "v" | "kind">, now: string, budget: number): EventAccepted | undefined {
+export function runEventFor(
+  command: RunStep,
+  finished: Omit<RunFinished, "v" | "kind">,
+  now: string,
+  budget: number,
+): EventAccepted | undefined {
   if (finished.retryInMs !== undefined || command.event.type.startsWith(RUN_EVENT_PREFIX)) return undefined;
   const status = finished.status === "completed" ? finished.result?.status : finished.status;
   if (!status || !NOTIFY_STATUSES.has(status)) return undefined;
@@ -42,6 +47,12 @@ export function runEventFor(command: RunStep, finished: Omit<RunFinished, "v" | 
       },
     },
     acceptedAt: now,
-    chain: { depth: (command.chainDepth ?? 0) + 1, runId: command.runId, flow: command.flow, step: command.step, budget },
+    chain: {
+      depth: (command.chainDepth ?? 0) + 1,
+      runId: command.runId,
+      flow: command.flow,
+      step: command.step,
+      budget,
+    },
   };
 }

@@ -35,12 +35,18 @@ export async function startExecutorService(ctx: ServiceContext): Promise<Executo
     outputTailBytes: config.outputTailBytes,
     liveOutputBytes: config.liveOutputBytes,
     maxLostAttempts: config.maxLostAttempts,
-    chainLimits: { maxDepth: config.maxChainDepth, maxNext: config.maxNextEvents, maxChainEvents: config.maxChainEvents },
+    chainLimits: {
+      maxDepth: config.maxChainDepth,
+      maxNext: config.maxNextEvents,
+      maxChainEvents: config.maxChainEvents,
+    },
     payloadLimit: () => bodyLimit(nc),
     ledger,
     log,
   });
-  log.info(`executing on host ${config.hostId}: queues ${executor.queues().join(", ")}, ${config.concurrency} at a time`);
+  log.info(
+    `executing on host ${config.hostId}: queues ${executor.queues().join(", ")}, ${config.concurrency} at a time`,
+  );
   return {
     name: "executor",
     executor,

@@ -24,23 +24,37 @@ export function attemptAttributes(command: RunStep, attempt: number, hostId: str
 
 /** What the attempt's record adds to its span: the status and the step's exit code (process.exit.code). */
 export function finishedAttributes(fields: Pick<RunFinished, "status" | "exitCode" | "signal">): Attributes {
-  return { "codex_flows.run.status": fields.status, ...(fields.exitCode !== null ? { "process.exit.code": fields.exitCode } : {}), ...(fields.signal ? { "codex_flows.signal": fields.signal } : {}) };
+  return {
+    "codex_flows.run.status": fields.status,
+    ...(fields.exitCode !== null ? { "process.exit.code": fields.exitCode } : {}),
+    ...(fields.signal ? { "codex_flows.signal": fields.signal } : {}),
+  };
 }
 
 /** The queue wait of a command's first delivery: from its creation (the match) to now (its attempt starts). */
 export function recordQueueWait(command: RunStep, deliveryCount: number): void {
   if (!tracing() || deliveryCount !== 1) return;
   const created = Date.parse(command.createdAt);
-  if (Number.isFinite(created)) recordSpan("queue wait", created, Math.max(created, Date.now()), { "codex_flows.run.id": command.runId, "codex_flows.queue": command.queue });
+  if (Number.isFinite(created))
+    recordSpan("queue wait", created, Math.max(created, Date.now()), {
+      "codex_flows.run.id": command.runId,
+      "codex_flows.queue": command.queue,
+    });
 }
 
 /** The accept span's attributes of an event a step started (its FLOW_RESULT `next`). */
 export function chainedAttributes(accepted: EventAccepted): Attributes {
-  return { "codex_flows.event.id": accepted.event.id, "codex_flows.event.type": accepted.event.type, "codex_flows.event.source": "next" };
+  return {
+    "codex_flows.event.id": accepted.event.id,
+    "codex_flows.event.type": accepted.event.type,
+    "codex_flows.event.source": "next",
+  };
 }
 
 /** TRACEPARENT (and TRACESTATE) for a step: the attempt span's context, so a step's own spans are its children; nothing when tracing is off. */
 export function stepTraceEnv(): { TRACEPARENT?: string; TRACESTATE?: string } {
   const current = currentTraceHeaders();
-  return current ? { TRACEPARENT: current.traceparent, ...(current.tracestate ? { TRACESTATE: current.tracestate } : {}) } : {};
+  return current
+    ? { TRACEPARENT: current.traceparent, ...(current.tracestate ? { TRACESTATE: current.tracestate } : {}) }
+    : {};
 }

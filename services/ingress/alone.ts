@@ -11,7 +11,10 @@ import { serveIngress } from "./service.ts";
  * refusal must come before anything is accepted and needs NATS to decide; not beside
  * other services (they need the stream at once).
  */
-export function startsWithoutNats(config: Pick<Config, "spoolDir" | "requireDurable">, names: readonly ServiceName[]): boolean {
+export function startsWithoutNats(
+  config: Pick<Config, "spoolDir" | "requireDurable">,
+  names: readonly ServiceName[],
+): boolean {
   return config.spoolDir !== undefined && !config.requireDurable && names.length === 1 && names[0] === "ingress";
 }
 
@@ -30,7 +33,9 @@ export async function startIngressAlone(config: Config, natsUrl: string): Promis
     await link.stop();
     throw error;
   }
-  void link.ready.then(() => checkDurability(config, natsUrl, log)).catch((error) => log.warn(`the durability check failed: ${(error as Error).message}`));
+  void link.ready
+    .then(() => checkDurability(config, natsUrl, log))
+    .catch((error) => log.warn(`the durability check failed: ${(error as Error).message}`));
   return {
     services: [ingress],
     ingressUrl: ingress.url,

@@ -62,7 +62,8 @@ export function createIngressApp(deps: IngressDeps) {
         beforeHandle: requireToken(deps),
         detail: {
           tags: ["system"],
-          summary: "Prometheus metrics: events, runs by status, step durations, projector lag, consumers' pending counts, executor slots, held requests and their bounds",
+          summary:
+            "Prometheus metrics: events, runs by status, step durations, projector lag, consumers' pending counts, executor slots, held requests and their bounds",
           responses: { 200: { description: "Prometheus text format 0.0.4" } },
         },
       },
@@ -74,7 +75,14 @@ export function createIngressApp(deps: IngressDeps) {
         set.status = health.ok ? 200 : 503;
         return health;
       },
-      { response: { 200: Health, 503: Health }, detail: { security: [], tags: ["system"], summary: "NATS connection, projector lag and free disk space (open, no token)" } },
+      {
+        response: { 200: Health, 503: Health },
+        detail: {
+          security: [],
+          tags: ["system"],
+          summary: "NATS connection, projector lag and free disk space (open, no token)",
+        },
+      },
     );
   return app.use(openApiRoutes(app));
 }

@@ -32,7 +32,9 @@ export function tokensOf(deps: Pick<AuthDeps, "token" | "tokens">): readonly Sco
  */
 function presentedToken(tokens: readonly ScopedToken[], request: Request): ScopedToken | undefined {
   const bearer = request.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i)?.[1];
-  const given = [bearer, request.headers.get("x-api-key")].filter((v): v is string => !!v).map((v) => Buffer.from(v.trim()));
+  const given = [bearer, request.headers.get("x-api-key")]
+    .filter((v): v is string => !!v)
+    .map((v) => Buffer.from(v.trim()));
   let found: ScopedToken | undefined;
   for (const token of tokens) {
     const expected = Buffer.from(token.token);
@@ -69,7 +71,8 @@ function withAccess<T extends object>(guard: T, access: Access): T & { access: A
   return Object.assign(guard, { access });
 }
 
-const UNAUTHORIZED = "missing or wrong token: send Authorization: Bearer <token> (CODEX_FLOW_BACKEND_TOKEN or one of CODEX_FLOW_BACKEND_TOKENS) or x-api-key";
+const UNAUTHORIZED =
+  "missing or wrong token: send Authorization: Bearer <token> (CODEX_FLOW_BACKEND_TOKEN or one of CODEX_FLOW_BACKEND_TOKENS) or x-api-key";
 
 /**
  * A route guard for the role `role` needs. With tokens configured a request needs one
@@ -85,14 +88,21 @@ export function requireRole(deps: AuthDeps, role: Role) {
     if (tokens.length > 0) {
       const token = presentedToken(tokens, request);
       if (!token) throw new HttpError(401, UNAUTHORIZED);
-      if (!allows(token.role, role)) throw new HttpError(403, `token ${JSON.stringify(token.name)} has role ${token.role}; ${request.method} ${new URL(request.url).pathname} needs ${role}`);
+      if (!allows(token.role, role))
+        throw new HttpError(
+          403,
+          `token ${JSON.stringify(token.name)} has role ${token.role}; ${request.method} ${new URL(request.url).pathname} needs ${role}`,
+        );
       identities.set(request, { name: token.name, role: token.role, ...(token.flows ? { flows: token.flows } : {}) });
       return;
     }
     if (role !== "read" && deps.secret) {
       const body = await readBody(request.clone() as Request, deps.maxBodyBytes);
       if (!verifySignature(deps.secret, body, request.headers)) {
-        throw new HttpError(401, "missing or wrong signature: with CODEX_FLOW_BACKEND_SECRET set, operations need x-flow-signature-256: sha256=<hex HMAC-SHA256 of the body> (of the empty string for an empty body), or a token when tokens are set");
+        throw new HttpError(
+          401,
+          "missing or wrong signature: with CODEX_FLOW_BACKEND_SECRET set, operations need x-flow-signature-256: sha256=<hex HMAC-SHA256 of the body> (of the empty string for an empty body), or a token when tokens are set",
+        );
       }
       identities.set(request, { name: SIGNER, role: "admin" });
     }
@@ -122,6 +132,14 @@ export function requireAdmin(deps: AuthDeps) {
 export function checkScope(request: Request, flow: string | undefined, what: string): void {
   const { name, flows } = identityOf(request);
   if (!flows) return;
-  if (flow === undefined) throw new HttpError(403, `token ${JSON.stringify(name)} may act only on flows ${flows.join(", ")}; ${what} is not limited to one flow: name one of them ("flow" in the body)`);
-  if (!flows.includes(flow)) throw new HttpError(403, `token ${JSON.stringify(name)} may act only on flows ${flows.join(", ")}; ${what} belongs to flow ${JSON.stringify(flow)}`);
+  if (flow === undefined)
+    throw new HttpError(
+      403,
+      `token ${JSON.stringify(name)} may act only on flows ${flows.join(", ")}; ${what} is not limited to one flow: name one of them ("flow" in the body)`,
+    );
+  if (!flows.includes(flow))
+    throw new HttpError(
+      403,
+      `token ${JSON.stringify(name)} may act only on flows ${flows.join(", ")}; ${what} belongs to flow ${JSON.stringify(flow)}`,
+    );
 }

@@ -8,7 +8,8 @@ import { HttpError } from "./errors.ts";
  * maxRequestBodySize is set well above (serverBodyLimit), so these answers are ours.
  */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const tooLarge = () => new HttpError(413, `request body is larger than ${maxBytes} bytes (CODEX_FLOW_MAX_BODY_BYTES)`);
+  const tooLarge = () =>
+    new HttpError(413, `request body is larger than ${maxBytes} bytes (CODEX_FLOW_MAX_BODY_BYTES)`);
   const length = request.headers.get("content-length");
   if (length !== null) {
     if (Number(length) > maxBytes) throw tooLarge();
@@ -36,7 +37,8 @@ export function serverBodyLimit(maxBytes: number): number {
 /** Parses a JSON body; 400 naming the parser's complaint, or the nesting limit (checked first, in linear time), otherwise. */
 export function parseJson(body: Uint8Array): unknown {
   if (body.byteLength === 0) throw new HttpError(400, "request body is empty: expected a FlowEvent as JSON");
-  if (nestsDeeperThan(body)) throw new HttpError(400, `request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels, the limit`);
+  if (nestsDeeperThan(body))
+    throw new HttpError(400, `request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels, the limit`);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
   } catch (error) {

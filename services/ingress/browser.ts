@@ -26,10 +26,14 @@ export function browserGuard(allowedOrigins: readonly string[]) {
     if (anyOrigin) return;
     const origin = headers.get("origin")?.toLowerCase();
     const site = headers.get("sec-fetch-site");
-    const sameOrigin = origin !== undefined && origin === `${new URL(request.url).protocol}//${headers.get("host")}`.toLowerCase();
+    const sameOrigin =
+      origin !== undefined && origin === `${new URL(request.url).protocol}//${headers.get("host")}`.toLowerCase();
     if (sameOrigin || (origin !== undefined && allowed.has(origin))) return;
     if (origin !== undefined || site === "cross-site" || site === "same-site") {
-      throw new HttpError(403, `cross-origin write refused (origin ${origin ?? "unknown"}, sec-fetch-site ${site ?? "unset"}): list the origin in CODEX_FLOW_ALLOWED_ORIGINS to allow it`);
+      throw new HttpError(
+        403,
+        `cross-origin write refused (origin ${origin ?? "unknown"}, sec-fetch-site ${site ?? "unset"}): list the origin in CODEX_FLOW_ALLOWED_ORIGINS to allow it`,
+      );
     }
   });
 }

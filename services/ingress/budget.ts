@@ -15,7 +15,10 @@ export const Elided = t.Object(
     bytes: t.Integer({ description: "Their size, about (characters)" }),
     href: t.String({ description: "Where the item is read whole, e.g. /runs/<id>" }),
   },
-  { description: "Present when this list answer's budget (CODEX_FLOW_RESPONSE_BUDGET_BYTES) left the item's large fields out" },
+  {
+    description:
+      "Present when this list answer's budget (CODEX_FLOW_RESPONSE_BUDGET_BYTES) left the item's large fields out",
+  },
 );
 
 /** One answer's budget, spent item by item. */

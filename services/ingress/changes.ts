@@ -29,7 +29,8 @@ export function changes(applied?: AppliedSignal): Changes {
     for (const id of eventIds) for (const wake of [...(byEvent.get(id) ?? [])]) wake();
   });
   const watch = (eventId?: string): Watch => {
-    const set = eventId === undefined ? anyChange : byEvent.get(eventId) ?? byEvent.set(eventId, new Set()).get(eventId)!;
+    const set =
+      eventId === undefined ? anyChange : (byEvent.get(eventId) ?? byEvent.set(eventId, new Set()).get(eventId)!);
     let changed = false;
     let waiting: (() => void) | undefined;
     const wake = () => {

@@ -36,10 +36,18 @@ export class HeldConnections {
   acquire(client: string): (() => void) | HeldRefusal {
     const mine = this.#byClient.get(client) ?? 0;
     if (mine >= this.limits.perClient) {
-      return { status: 429, retryAfterSeconds: HELD_RETRY_AFTER_SECONDS, message: `too many held requests from ${client}: ${mine} open (CODEX_FLOW_MAX_HELD_PER_CLIENT=${this.limits.perClient}); close one or retry later` };
+      return {
+        status: 429,
+        retryAfterSeconds: HELD_RETRY_AFTER_SECONDS,
+        message: `too many held requests from ${client}: ${mine} open (CODEX_FLOW_MAX_HELD_PER_CLIENT=${this.limits.perClient}); close one or retry later`,
+      };
     }
     if (this.#total >= this.limits.total) {
-      return { status: 503, retryAfterSeconds: HELD_RETRY_AFTER_SECONDS, message: `too many held requests: ${this.#total} open (CODEX_FLOW_MAX_HELD_CONNECTIONS=${this.limits.total}); retry later` };
+      return {
+        status: 503,
+        retryAfterSeconds: HELD_RETRY_AFTER_SECONDS,
+        message: `too many held requests: ${this.#total} open (CODEX_FLOW_MAX_HELD_CONNECTIONS=${this.limits.total}); retry later`,
+      };
     }
     this.#byClient.set(client, mine + 1);
     this.#total++;
@@ -63,6 +71,9 @@ export class HeldConnections {
 }
 
 /** The client address of a request as the server saw it (the peer: a proxy's, behind one). */
-export function clientOf(server: { requestIP(request: Request): { address: string } | null } | null | undefined, request: Request): string {
+export function clientOf(
+  server: { requestIP(request: Request): { address: string } | null } | null | undefined,
+  request: Request,
+): string {
   return server?.requestIP(request)?.address ?? "unknown";
 }

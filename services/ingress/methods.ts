@@ -16,7 +16,9 @@ function patternOf(path: string): RegExp {
   if (!pattern) {
     const source = path
       .split("/")
-      .map((part) => (part === "*" ? ".*" : part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+      .map((part) =>
+        part === "*" ? ".*" : part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+      )
       .join("/");
     pattern = new RegExp(`^${source}/?$`);
     patterns.set(path, pattern);

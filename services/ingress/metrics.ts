@@ -58,35 +58,81 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
     for (const [labels, value] of samples) out.push(`${name}${labelText(labels)} ${value}`);
   };
   const { counters, db } = sources;
-  metric("codex_flows_events_accepted_total", "counter", "Events this ingress accepted into the stream.", [[{}, counters.accepted]]);
-  metric("codex_flows_events_duplicate_total", "counter", "Events this ingress answered as duplicates (the id was accepted before).", [[{}, counters.duplicates]]);
-  metric("codex_flows_events_rejected_total", "counter", "Event posts this ingress refused, by HTTP status.", [...counters.rejected].map(([status, n]) => [{ status }, n]));
+  metric("codex_flows_events_accepted_total", "counter", "Events this ingress accepted into the stream.", [
+    [{}, counters.accepted],
+  ]);
+  metric(
+    "codex_flows_events_duplicate_total",
+    "counter",
+    "Events this ingress answered as duplicates (the id was accepted before).",
+    [[{}, counters.duplicates]],
+  );
+  metric(
+    "codex_flows_events_rejected_total",
+    "counter",
+    "Event posts this ingress refused, by HTTP status.",
+    [...counters.rejected].map(([status, n]) => [{ status }, n]),
+  );
 
   const { held } = sources;
-  metric("codex_flows_held_requests", "gauge", "Requests this ingress holds open now (GET /changes long polls, output streams).", [[{}, held.total]]);
-  metric("codex_flows_held_requests_clients", "gauge", "Client addresses holding at least one request open now.", [[{}, held.clients]]);
-  metric("codex_flows_held_requests_limit", "gauge", "The bound on held requests: in total (CODEX_FLOW_MAX_HELD_CONNECTIONS, 503 beyond) and per client address (CODEX_FLOW_MAX_HELD_PER_CLIENT, 429 beyond).", [
-    [{ scope: "total" }, held.limits.total],
-    [{ scope: "client" }, held.limits.perClient],
+  metric(
+    "codex_flows_held_requests",
+    "gauge",
+    "Requests this ingress holds open now (GET /changes long polls, output streams).",
+    [[{}, held.total]],
+  );
+  metric("codex_flows_held_requests_clients", "gauge", "Client addresses holding at least one request open now.", [
+    [{}, held.clients],
   ]);
+  metric(
+    "codex_flows_held_requests_limit",
+    "gauge",
+    "The bound on held requests: in total (CODEX_FLOW_MAX_HELD_CONNECTIONS, 503 beyond) and per client address (CODEX_FLOW_MAX_HELD_PER_CLIENT, 429 beyond).",
+    [
+      [{ scope: "total" }, held.limits.total],
+      [{ scope: "client" }, held.limits.perClient],
+    ],
+  );
 
-  const events = await db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  const events = await db
+    .selectFrom("events")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
   metric("codex_flows_events", "gauge", "Events in the read model.", [[{}, Number(events.n)]]);
-  const byStatus = await db.selectFrom("runs").select(["status", (eb) => eb.fn.countAll<number>().as("n")]).groupBy("status").execute();
-  metric("codex_flows_runs", "gauge", "Runs in the read model by process status.", byStatus.map((r) => [{ status: r.status }, Number(r.n)]));
+  const byStatus = await db
+    .selectFrom("runs")
+    .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
+    .groupBy("status")
+    .execute();
+  metric(
+    "codex_flows_runs",
+    "gauge",
+    "Runs in the read model by process status.",
+    byStatus.map((r) => [{ status: r.status }, Number(r.n)]),
+  );
 
   const histogram = await db
     .selectFrom("runs")
-    .select(["flow_name", "step_name", (eb) => eb.fn.countAll<number>().as("count"), (eb) => eb.fn.sum<number>("duration_ms").as("sum")])
+    .select([
+      "flow_name",
+      "step_name",
+      (eb) => eb.fn.countAll<number>().as("count"),
+      (eb) => eb.fn.sum<number>("duration_ms").as("sum"),
+    ])
     .select(BUCKETS.map((b, i) => sql<number>`sum(case when duration_ms <= ${b * 1000} then 1 else 0 end)`.as(`b${i}`)))
     .where("duration_ms", "is not", null)
     .groupBy(["flow_name", "step_name"])
     .execute();
-  out.push("# HELP codex_flows_step_duration_seconds How long attempts' steps ran, by flow and step (the latest attempt of each run).", "# TYPE codex_flows_step_duration_seconds histogram");
+  out.push(
+    "# HELP codex_flows_step_duration_seconds How long attempts' steps ran, by flow and step (the latest attempt of each run).",
+    "# TYPE codex_flows_step_duration_seconds histogram",
+  );
   for (const row of histogram) {
     const labels = { flow: row.flow_name, step: row.step_name };
     BUCKETS.forEach((b, i) => {
-      out.push(`codex_flows_step_duration_seconds_bucket${labelText({ ...labels, le: b })} ${Number((row as Record<string, unknown>)[`b${i}`])}`);
+      out.push(
+        `codex_flows_step_duration_seconds_bucket${labelText({ ...labels, le: b })} ${Number((row as Record<string, unknown>)[`b${i}`])}`,
+      );
     });
     out.push(`codex_flows_step_duration_seconds_bucket${labelText({ ...labels, le: "+Inf" })} ${Number(row.count)}`);
     out.push(`codex_flows_step_duration_seconds_sum${labelText(labels)} ${Number(row.sum) / 1000}`);
@@ -94,12 +140,29 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   }
 
   const health = await sources.health();
-  metric("codex_flows_nats_connected", "gauge", "1 while this ingress is connected to NATS.", [[{}, health.nats.connected ? 1 : 0]]);
-  metric("codex_flows_projector_applied_sequence", "gauge", "The last stream sequence the read model applied.", [[{}, health.projector.appliedSeq]]);
-  if (health.projector.lag !== null) metric("codex_flows_projector_lag", "gauge", "Stream sequence minus the read model's applied sequence.", [[{}, health.projector.lag]]);
+  metric("codex_flows_nats_connected", "gauge", "1 while this ingress is connected to NATS.", [
+    [{}, health.nats.connected ? 1 : 0],
+  ]);
+  metric("codex_flows_projector_applied_sequence", "gauge", "The last stream sequence the read model applied.", [
+    [{}, health.projector.appliedSeq],
+  ]);
+  if (health.projector.lag !== null)
+    metric("codex_flows_projector_lag", "gauge", "Stream sequence minus the read model's applied sequence.", [
+      [{}, health.projector.lag],
+    ]);
   const disks = health.disk.dirs.filter((d) => d.freeBytes !== null);
-  metric("codex_flows_disk_free_bytes", "gauge", "Free space under a directory the disk guard watches (as an unprivileged writer sees it).", disks.map((d) => [{ dir: d.dir, role: d.role }, d.freeBytes!]));
-  metric("codex_flows_disk_low", "gauge", "1 while a watched directory's disk is below its threshold: writes answer 507, the projector pauses.", health.disk.dirs.map((d) => [{ dir: d.dir, role: d.role }, d.low ? 1 : 0]));
+  metric(
+    "codex_flows_disk_free_bytes",
+    "gauge",
+    "Free space under a directory the disk guard watches (as an unprivileged writer sees it).",
+    disks.map((d) => [{ dir: d.dir, role: d.role }, d.freeBytes!]),
+  );
+  metric(
+    "codex_flows_disk_low",
+    "gauge",
+    "1 while a watched directory's disk is below its threshold: writes answer 507, the projector pauses.",
+    health.disk.dirs.map((d) => [{ dir: d.dir, role: d.role }, d.low ? 1 : 0]),
+  );
 
   const consumers: [Record<string, string>, number][][] = [[], [], []];
   try {
@@ -113,21 +176,65 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
     // NATS unreachable: codex_flows_nats_connected already says so; the rest still renders.
   }
   metric("codex_flows_consumer_pending", "gauge", "Messages a durable consumer has not delivered yet.", consumers[0]!);
-  metric("codex_flows_consumer_ack_pending", "gauge", "Messages delivered and not yet acknowledged (in progress, or waiting for a retry).", consumers[1]!);
-  metric("codex_flows_consumer_waiting_pulls", "gauge", "Open pull requests (executors or matchers ready for work).", consumers[2]!);
+  metric(
+    "codex_flows_consumer_ack_pending",
+    "gauge",
+    "Messages delivered and not yet acknowledged (in progress, or waiting for a retry).",
+    consumers[1]!,
+  );
+  metric(
+    "codex_flows_consumer_waiting_pulls",
+    "gauge",
+    "Open pull requests (executors or matchers ready for work).",
+    consumers[2]!,
+  );
 
   const spool = sources.spool?.();
   if (spool) {
-    metric("codex_flows_spool_depth", "gauge", "Events in this ingress's spool, not yet in the stream.", [[{}, spool.depth]]);
-    metric("codex_flows_spool_bytes", "gauge", "The spool's size on disk (507 beyond CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES).", [[{}, spool.bytes]]);
-    metric("codex_flows_spool_oldest_age_seconds", "gauge", "How long the oldest spooled event has waited (0 when none).", [[{}, (spool.oldestAgeMs ?? 0) / 1000]]);
-    metric("codex_flows_spool_spooled_total", "counter", "Events this process wrote to the spool.", [[{}, spool.spooled]]);
-    metric("codex_flows_spool_drained_total", "counter", "Spooled events this process moved to the stream (or found there already).", [[{}, spool.drained]]);
-    metric("codex_flows_spool_refused_total", "counter", "Spooled events the stream refused for good, kept in the spool's refused.log.", [[{}, spool.refused]]);
+    metric("codex_flows_spool_depth", "gauge", "Events in this ingress's spool, not yet in the stream.", [
+      [{}, spool.depth],
+    ]);
+    metric(
+      "codex_flows_spool_bytes",
+      "gauge",
+      "The spool's size on disk (507 beyond CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES).",
+      [[{}, spool.bytes]],
+    );
+    metric(
+      "codex_flows_spool_oldest_age_seconds",
+      "gauge",
+      "How long the oldest spooled event has waited (0 when none).",
+      [[{}, (spool.oldestAgeMs ?? 0) / 1000]],
+    );
+    metric("codex_flows_spool_spooled_total", "counter", "Events this process wrote to the spool.", [
+      [{}, spool.spooled],
+    ]);
+    metric(
+      "codex_flows_spool_drained_total",
+      "counter",
+      "Spooled events this process moved to the stream (or found there already).",
+      [[{}, spool.drained]],
+    );
+    metric(
+      "codex_flows_spool_refused_total",
+      "counter",
+      "Spooled events the stream refused for good, kept in the spool's refused.log.",
+      [[{}, spool.refused]],
+    );
   }
   const hosts = sources.hosts();
-  metric("codex_flows_executor_slots_in_use", "gauge", "Steps an executor is running, by host (from its heartbeat).", hosts.map((h) => [{ host: h.host }, h.slotsInUse]));
-  metric("codex_flows_executor_slots", "gauge", "An executor's concurrency limit, by host.", hosts.map((h) => [{ host: h.host }, h.capacity]));
+  metric(
+    "codex_flows_executor_slots_in_use",
+    "gauge",
+    "Steps an executor is running, by host (from its heartbeat).",
+    hosts.map((h) => [{ host: h.host }, h.slotsInUse]),
+  );
+  metric(
+    "codex_flows_executor_slots",
+    "gauge",
+    "An executor's concurrency limit, by host.",
+    hosts.map((h) => [{ host: h.host }, h.capacity]),
+  );
   return `${out.join("\n")}\n`;
 }
 

@@ -28,7 +28,16 @@ export type NatsLink = Pick<ServiceContext, "config" | "subjects" | "log"> & {
 
 /** A link over a context that is connected already. */
 export function linked(ctx: ServiceContext): NatsLink {
-  return { config: ctx.config, subjects: ctx.subjects, log: ctx.log, url: ctx.nc.getServer(), current: () => ctx, ready: Promise.resolve(ctx), why: () => "connected", stop: async () => undefined };
+  return {
+    config: ctx.config,
+    subjects: ctx.subjects,
+    log: ctx.log,
+    url: ctx.nc.getServer(),
+    current: () => ctx,
+    ready: Promise.resolve(ctx),
+    why: () => "connected",
+    stop: async () => undefined,
+  };
 }
 
 /**
@@ -47,14 +56,18 @@ export function dialNats(config: Config, natsUrl: string, name: string, pauseMs 
   let nc: NatsConnection | undefined;
   let stopped = false;
   let wake: (() => void) | undefined;
-  const pause = () => new Promise<void>((resolve) => {
-    wake = resolve;
-    setTimeout(resolve, pauseMs);
-  });
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      setTimeout(resolve, pauseMs);
+    });
   const failed = (what: string, error: unknown) => {
     const message = `${what}${(error as Error).message}`;
     // Once per distinct failure: a minute of dialling is one line, not sixty.
-    if (message !== last) log.warn(`${message}; ${nc ? "" : "the ingress runs without NATS meanwhile (events go to its spool); "}trying again every ${pauseMs} ms`);
+    if (message !== last)
+      log.warn(
+        `${message}; ${nc ? "" : "the ingress runs without NATS meanwhile (events go to its spool); "}trying again every ${pauseMs} ms`,
+      );
     last = message;
   };
   const ready = (async (): Promise<ServiceContext> => {
@@ -78,7 +91,9 @@ export function dialNats(config: Config, natsUrl: string, name: string, pauseMs 
       }
     }
     if (!ctx) return await new Promise<never>(() => undefined);
-    log.info(`connected to NATS at ${url} and checked the stream ${config.stream}`, { waitedMs: Date.now() - since.getTime() });
+    log.info(`connected to NATS at ${url} and checked the stream ${config.stream}`, {
+      waitedMs: Date.now() - since.getTime(),
+    });
     return ctx;
   })();
   return {
@@ -88,7 +103,8 @@ export function dialNats(config: Config, natsUrl: string, name: string, pauseMs 
     url,
     current: () => ctx,
     ready,
-    why: () => (ctx ? "connected" : `no connection to NATS since this ingress started at ${since.toISOString()} (${last})`),
+    why: () =>
+      ctx ? "connected" : `no connection to NATS since this ingress started at ${since.toISOString()} (${last})`,
     async stop() {
       stopped = true;
       wake?.();

@@ -7,14 +7,42 @@ import { ErrorBody } from "./schemas.ts";
 import { VIEWER_ASSETS } from "./viewer.ts";
 
 const DOCUMENTATION = {
-  info: { title: "codex-flows", version: "1", description: "Event-driven automation on NATS JetStream: accept FlowEvents, inspect and operate runs." },
-  tags: [{ name: "events" }, { name: "runs" }, { name: "flows" }, { name: "system" }, { name: "webhooks" }, { name: "audit" }],
+  info: {
+    title: "codex-flows",
+    version: "1",
+    description: "Event-driven automation on NATS JetStream: accept FlowEvents, inspect and operate runs.",
+  },
+  tags: [
+    { name: "events" },
+    { name: "runs" },
+    { name: "flows" },
+    { name: "system" },
+    { name: "webhooks" },
+    { name: "audit" },
+  ],
   components: {
     securitySchemes: {
-      bearer: { type: "http", scheme: "bearer", description: "CODEX_FLOW_BACKEND_TOKEN or one of CODEX_FLOW_BACKEND_TOKENS, needed on reads and operations when set; each operation's x-required-role names the role it needs (read < operate < admin)" },
+      bearer: {
+        type: "http",
+        scheme: "bearer",
+        description:
+          "CODEX_FLOW_BACKEND_TOKEN or one of CODEX_FLOW_BACKEND_TOKENS, needed on reads and operations when set; each operation's x-required-role names the role it needs (read < operate < admin)",
+      },
       apiKey: { type: "apiKey", in: "header", name: "x-api-key", description: "A token, as a header" },
-      hmac: { type: "apiKey", in: "header", name: "x-flow-signature-256", description: "sha256=<hex HMAC-SHA256 of the exact body with CODEX_FLOW_BACKEND_SECRET>: needed on POST /events when the secret is set, and on operations when the secret is set and no token is" },
-      githubSignature: { type: "apiKey", in: "header", name: "X-Hub-Signature-256", description: "sha256=<hex HMAC-SHA256 of the exact body with CODEX_FLOW_GITHUB_WEBHOOK_SECRET>, as GitHub signs its webhooks" },
+      hmac: {
+        type: "apiKey",
+        in: "header",
+        name: "x-flow-signature-256",
+        description:
+          "sha256=<hex HMAC-SHA256 of the exact body with CODEX_FLOW_BACKEND_SECRET>: needed on POST /events when the secret is set, and on operations when the secret is set and no token is",
+      },
+      githubSignature: {
+        type: "apiKey",
+        in: "header",
+        name: "X-Hub-Signature-256",
+        description:
+          "sha256=<hex HMAC-SHA256 of the exact body with CODEX_FLOW_GITHUB_WEBHOOK_SECRET>, as GitHub signs its webhooks",
+      },
     },
   },
 };
@@ -29,8 +57,17 @@ const EDGE_STATUSES: Record<number, string> = {
   421: "the Host is not loopback, an IP address, CODEX_FLOW_BACKEND_HOST or in CODEX_FLOW_ALLOWED_HOSTS (DNS rebinding)",
 };
 
-type RouteHooks = { beforeHandle?: { fn: unknown }[]; parse?: { fn: unknown }[]; detail?: { hide?: boolean; security?: unknown } };
-type Operation = { security?: unknown; responses?: Record<string, unknown>; description?: string; "x-required-role"?: Access };
+type RouteHooks = {
+  beforeHandle?: { fn: unknown }[];
+  parse?: { fn: unknown }[];
+  detail?: { hide?: boolean; security?: unknown };
+};
+type Operation = {
+  security?: unknown;
+  responses?: Record<string, unknown>;
+  description?: string;
+  "x-required-role"?: Access;
+};
 
 /** The statuses the edge itself answers for a route, besides those its handler declares. */
 export function edgeStatuses(method: string, access: Access | undefined, readsBody: boolean): number[] {
@@ -64,18 +101,32 @@ export function openApiDocument(app: AnyElysia) {
     const operation = paths[path]?.[route.method.toLowerCase()];
     if (!operation || hooks.detail?.hide) continue;
     const access = accessOf(hooks);
-    operation.security = access === "read" ? TOKEN_SECURITY : access ? OPERATOR_SECURITY : (hooks.detail?.security ?? []);
+    operation.security =
+      access === "read" ? TOKEN_SECURITY : access ? OPERATOR_SECURITY : (hooks.detail?.security ?? []);
     if (access) {
       operation["x-required-role"] = access;
-      operation.description = [`Needs a token of role ${access} or above (docs/security.md) when tokens are set.`, operation.description].filter(Boolean).join(" ");
+      operation.description = [
+        `Needs a token of role ${access} or above (docs/security.md) when tokens are set.`,
+        operation.description,
+      ]
+        .filter(Boolean)
+        .join(" ");
     }
     const readsBody = hooks.parse?.some((p) => p.fn === "none") ?? false;
     operation.responses ??= {};
     for (const status of edgeStatuses(route.method, access, readsBody)) {
-      operation.responses[status] ??= { description: EDGE_STATUSES[status], content: { "application/json": { schema: error } } };
+      operation.responses[status] ??= {
+        description: EDGE_STATUSES[status],
+        content: { "application/json": { schema: error } },
+      };
     }
   }
-  return { ...DOCUMENTATION, openapi: "3.1.2", paths, components: { ...DOCUMENTATION.components, schemas: generated.components.schemas } };
+  return {
+    ...DOCUMENTATION,
+    openapi: "3.1.2",
+    paths,
+    components: { ...DOCUMENTATION.components, schemas: generated.components.schemas },
+  };
 }
 
 /** The page's one inline script, allowed by its hash and nothing else inline. */
@@ -96,7 +147,14 @@ export function openApiRoutes(app: AnyElysia) {
   let document: ReturnType<typeof openApiDocument> | undefined;
   const page = () =>
     new Response(PAGE, {
-      headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": VIEWER_CSP, "x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-cache" },
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "content-security-policy": VIEWER_CSP,
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "cache-control": "no-cache",
+      },
     });
   return new Elysia({ name: "openapi" })
     .get("/openapi.json", () => (document ??= openApiDocument(app)), { detail: { hide: true } })

@@ -7,7 +7,8 @@ export const MAX_LIMIT = 500;
 export function parseLimit(raw: string | undefined): number {
   if (raw === undefined || raw === "") return DEFAULT_LIMIT;
   const limit = Number(raw);
-  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new HttpError(400, `limit=${JSON.stringify(raw)} is invalid: expected an integer from 1 to ${MAX_LIMIT}`);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT)
+    throw new HttpError(400, `limit=${JSON.stringify(raw)} is invalid: expected an integer from 1 to ${MAX_LIMIT}`);
   return limit;
 }
 
@@ -21,7 +22,8 @@ export function decodeCursor(raw: string | undefined, arity: number): (string | 
   if (raw === undefined || raw === "") return undefined;
   try {
     const key = JSON.parse(Buffer.from(raw, "base64url").toString("utf8"));
-    if (Array.isArray(key) && key.length === arity && key.every((k) => typeof k === "string" || typeof k === "number")) return key;
+    if (Array.isArray(key) && key.length === arity && key.every((k) => typeof k === "string" || typeof k === "number"))
+      return key;
   } catch {
     // fall through to the 400
   }
@@ -32,7 +34,11 @@ export function decodeCursor(raw: string | undefined, arity: number): (string | 
 export function parseTime(name: string, raw: string | undefined): string | undefined {
   if (raw === undefined || raw === "") return undefined;
   const time = Date.parse(raw);
-  if (Number.isNaN(time)) throw new HttpError(400, `${name}=${JSON.stringify(raw)} is invalid: expected an ISO-8601 time such as 2026-11-23T10:00:00Z`);
+  if (Number.isNaN(time))
+    throw new HttpError(
+      400,
+      `${name}=${JSON.stringify(raw)} is invalid: expected an ISO-8601 time such as 2026-11-23T10:00:00Z`,
+    );
   return new Date(time).toISOString();
 }
 

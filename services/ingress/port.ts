@@ -4,7 +4,9 @@ type Where = { host: string; port: number };
 
 /** The busy-port refusal: one line naming the port and how to choose another. */
 export function busyPort({ host, port }: Where): HintError {
-  return new HintError(`port ${port} on ${host} is already in use (another flow dev or serve?): stop it, or choose another with --port or CODEX_FLOW_BACKEND_PORT`);
+  return new HintError(
+    `port ${port} on ${host} is already in use (another flow dev or serve?): stop it, or choose another with --port or CODEX_FLOW_BACKEND_PORT`,
+  );
 }
 
 const reserved = new Map<string, Bun.TCPSocketListener<undefined>>();
@@ -18,9 +20,13 @@ const keyOf = ({ host, port }: Where) => `${host}:${port}`;
 export function reservePort(where: Where): void {
   if (where.port === 0 || reserved.has(keyOf(where))) return;
   try {
-    reserved.set(keyOf(where), Bun.listen({ hostname: where.host, port: where.port, exclusive: true, socket: { data() {} } }));
+    reserved.set(
+      keyOf(where),
+      Bun.listen({ hostname: where.host, port: where.port, exclusive: true, socket: { data() {} } }),
+    );
   } catch (error) {
-    if ((error as { code?: string }).code === "EADDRINUSE" || /in use|failed to listen/i.test(String(error))) throw busyPort(where);
+    if ((error as { code?: string }).code === "EADDRINUSE" || /in use|failed to listen/i.test(String(error)))
+      throw busyPort(where);
     throw error;
   }
 }

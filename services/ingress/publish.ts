@@ -21,7 +21,9 @@ export const RETRY_AFTER_S = 5;
 /** The 503 of a write JetStream did not take within the deadline; `Retry-After` says when to try again. */
 export class Unavailable extends HttpError {
   constructor(why: string, maybeStored = false) {
-    const outcome = maybeStored ? "it may have been stored (a retry with the same id is answered duplicate)" : "nothing was accepted";
+    const outcome = maybeStored
+      ? "it may have been stored (a retry with the same id is answered duplicate)"
+      : "nothing was accepted";
     super(503, `JetStream ${why}; ${outcome}, retry later`, undefined, { "retry-after": String(RETRY_AFTER_S) });
   }
 }
@@ -71,14 +73,22 @@ export type PublisherOptions = {
  * drops; then 503 with Retry-After. The deadline sits below a webhook sender's own
  * timeout (GitHub's is 10 s): a sender either gets its 202 or learns to retry.
  */
-export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, subjects: Subjects, options: PublisherOptions): Publisher {
+export function jetStreamPublisher(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  subjects: Subjects,
+  options: PublisherOptions,
+): Publisher {
   return async (message, publishOptions = {}) => {
     const { subject, msgID } = addressOf(subjects, message, publishOptions.after);
     const body = publishOptions.body ?? encodeMessage(message);
     const limit = bodyLimit(nc);
     // Retrying can never help a message over the server's max_payload: that is the sender's to fix.
     if (bodyBytes(body) > limit) {
-      throw new HttpError(413, `the ${message.kind} message is too large for the stream: ${bodyBytes(body)} bytes with its envelope, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`);
+      throw new HttpError(
+        413,
+        `the ${message.kind} message is too large for the stream: ${bodyBytes(body)} bytes with its envelope, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers)`,
+      );
     }
     const deadline = Date.now() + options.deadlineMs;
     // The request's trace context (the accept span), the same on every retry.
@@ -88,7 +98,8 @@ export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, subj
     let last = "is unavailable (not connected to NATS)";
     for (let n = 0; ; n++) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Unavailable(`${last}, for the whole publish deadline of ${options.deadlineMs} ms`, maybeStored);
+      if (left <= 0)
+        throw new Unavailable(`${last}, for the whole publish deadline of ${options.deadlineMs} ms`, maybeStored);
       if (nc.isClosed()) throw new Unavailable("is unavailable (the NATS connection is closed)", maybeStored);
       if (!isConnected(nc)) {
         last = "is unavailable (not connected to NATS)";
@@ -96,10 +107,18 @@ export function jetStreamPublisher(nc: NatsConnection, js: JetStreamClient, subj
         continue;
       }
       try {
-        const ack = await js.publish(subject, body, { msgID, timeout: Math.max(1, Math.min(options.timeoutMs, left)), ...traced });
+        const ack = await js.publish(subject, body, {
+          msgID,
+          timeout: Math.max(1, Math.min(options.timeoutMs, left)),
+          ...traced,
+        });
         return { seq: ack.seq, duplicate: ack.duplicate && !maybeStored };
       } catch (error) {
-        if (!passes(error)) throw new HttpError(503, `JetStream did not acknowledge the write (${(error as Error).message}); nothing was accepted, retry later`);
+        if (!passes(error))
+          throw new HttpError(
+            503,
+            `JetStream did not acknowledge the write (${(error as Error).message}); nothing was accepted, retry later`,
+          );
         // Only "no responders" says for sure that nothing was stored.
         if (!causedBy(error, coreErrors.NoRespondersError)) maybeStored = true;
         last = `did not acknowledge the write (${(error as Error).message})`;

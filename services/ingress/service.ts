@@ -41,7 +41,13 @@ export function idleTimeoutSeconds(waitTimeoutMs: number): number {
 function listenExclusively(app: ReturnType<typeof createIngressApp>, config: ServiceContext["config"]): void {
   releasePort(config);
   try {
-    app.listen({ hostname: config.host, port: config.port, reusePort: false, idleTimeout: idleTimeoutSeconds(config.waitTimeoutMs), maxRequestBodySize: serverBodyLimit(config.maxBodyBytes) });
+    app.listen({
+      hostname: config.host,
+      port: config.port,
+      reusePort: false,
+      idleTimeout: idleTimeoutSeconds(config.waitTimeoutMs),
+      maxRequestBodySize: serverBodyLimit(config.maxBodyBytes),
+    });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "EADDRINUSE" || /in use/i.test((error as Error).message)) {
@@ -58,7 +64,10 @@ export type IngressService = Service & { url: string };
  * (shared in-process when `db` is given); `applied` is the projector's commit signal,
  * from this thread or relayed from the projector's worker thread (services/runtime/threads.ts).
  */
-export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
+export async function startIngress(
+  ctx: ServiceContext,
+  shared?: { db?: ReadModel; applied: AppliedSignal },
+): Promise<IngressService> {
   return await serveIngress(linked(ctx), shared);
 }
 
@@ -67,21 +76,41 @@ export async function startIngress(ctx: ServiceContext, shared?: { db?: ReadMode
  * reads come from SQLite all along; until NATS answers, the spool takes events and every
  * other write, and anything else that asks NATS, is answered 503 with Retry-After.
  */
-export async function serveIngress(link: NatsLink, shared?: { db?: ReadModel; applied: AppliedSignal }): Promise<IngressService> {
+export async function serveIngress(
+  link: NatsLink,
+  shared?: { db?: ReadModel; applied: AppliedSignal },
+): Promise<IngressService> {
   const { config, subjects, log } = link;
   const db = shared?.db ?? (await openReadModel(readModelPath(config)));
   const catalog = flowCatalog(config.cwd, log, { reportProblems: false });
   const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
-  const disk = await watchDisk(watchedDirs(config), thresholds, { log, whileLow: "writes are answered 507", whenBack: "writes are accepted again" });
+  const disk = await watchDisk(watchedDirs(config), thresholds, {
+    log,
+    whileLow: "writes are answered 507",
+    whenBack: "writes are accepted again",
+  });
   const connected = () => {
     const ctx = link.current();
     return ctx !== undefined && isConnected(ctx.nc);
   };
-  const stream = streamProbe(async () => (await jsmOf(link).streams.info(config.stream)).state.last_seq, connected, config.stream);
+  const stream = streamProbe(
+    async () => (await jsmOf(link).streams.info(config.stream)).state.last_seq,
+    connected,
+    config.stream,
+  );
   const lastSeq = async (atLeast = 0): Promise<number | null> => (await stream.state(atLeast)).lastSeq;
   const publish = linkPublisher(link, { timeoutMs: config.publishTimeoutMs, deadlineMs: config.publishDeadlineMs });
   // The drain publishes events already answered 202: the disk guard is for new writes, not for them.
-  const spool = config.spoolDir ? startSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, publish, subjects, alreadyAccepted: (id) => acceptedSeq(db, id) !== undefined, log }) : undefined;
+  const spool = config.spoolDir
+    ? startSpool({
+        dir: config.spoolDir,
+        maxBytes: config.spoolMaxBytes,
+        publish,
+        subjects,
+        alreadyAccepted: (id) => acceptedSeq(db, id) !== undefined,
+        log,
+      })
+    : undefined;
   const health = async (): Promise<Health> => {
     const { lastSeq: streamSeq, error } = await stream.state();
     const appliedSeq = await readCheckpoint(db);
@@ -89,7 +118,16 @@ export async function serveIngress(link: NatsLink, shared?: { db?: ReadModel; ap
     const flows = catalog.current();
     const problems = [...flows.discovery.problems, ...flows.problems].map((p) => p.message);
     const spooled = spool?.state();
-    const spoolHealth = spooled ? { spool: { depth: spooled.depth, bytes: spooled.bytes, maxBytes: spooled.maxBytes, oldestAgeMs: spooled.oldestAgeMs } } : {};
+    const spoolHealth = spooled
+      ? {
+          spool: {
+            depth: spooled.depth,
+            bytes: spooled.bytes,
+            maxBytes: spooled.maxBytes,
+            oldestAgeMs: spooled.oldestAgeMs,
+          },
+        }
+      : {};
     // Not ok while a disk is low either: this ingress refuses writes, as it does without JetStream.
     const diskState = diskHealth(disk);
     const low = disk.low();

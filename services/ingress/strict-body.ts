@@ -14,7 +14,10 @@ export async function strictBody<T extends TSchema>(request: Request, schema: T,
   const body = raw.byteLength === 0 ? {} : parseJson(raw);
   const first = Value.Errors(schema, body).First();
   // A schema's own `error` says what it expects better than the validator's wording.
-  const expected = typeof first?.schema.error === "string" ? `${first.schema.error}, got ${JSON.stringify(first.value)}` : first?.message;
+  const expected =
+    typeof first?.schema.error === "string"
+      ? `${first.schema.error}, got ${JSON.stringify(first.value)}`
+      : first?.message;
   if (first) throw new HttpError(400, `invalid body: ${first.path || "/"}: ${expected}`);
   return body as Static<T>;
 }

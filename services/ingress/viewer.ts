@@ -5,7 +5,10 @@ import { Elysia } from "elysia";
 export const VIEWER_ASSETS = "/openapi/assets";
 
 const DIST = dirname(Bun.resolveSync("swagger-ui-dist/package.json", import.meta.dir));
-const FILES: Record<string, string> = { "swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css; charset=utf-8" };
+const FILES: Record<string, string> = {
+  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+  "swagger-ui.css": "text/css; charset=utf-8",
+};
 
 /** The /openapi viewer's two files, served from node_modules (swagger-ui-dist): the page works offline and trusts no CDN. */
 export const viewerAssets = new Elysia({ name: "openapi-viewer-assets" }).get(
@@ -16,7 +19,9 @@ export const viewerAssets = new Elysia({ name: "openapi-viewer-assets" }).get(
       set.status = 404;
       return { error: `no such asset: ${params.file}` };
     }
-    return new Response(Bun.file(join(DIST, params.file)), { headers: { "content-type": type, "cache-control": "public, max-age=86400" } });
+    return new Response(Bun.file(join(DIST, params.file)), {
+      headers: { "content-type": type, "cache-control": "public, max-age=86400" },
+    });
   },
   { detail: { hide: true } },
 );

@@ -30,7 +30,11 @@ export async function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; l
     // Two matchers defer runs in the order they finish: wait until none is still matching an event of the window.
     const behind = matcherWait(mine, deferred.dueAt, await oldestUnmatched(deps), deferred.debounceMs, Date.now());
     if (behind > 0) return { nak: behind };
-    const settled = settleDeferred(deferred, { storedSeq: message.seq, later: await deferredAfter(deps, message.subject, mine.seq), now: new Date().toISOString() });
+    const settled = settleDeferred(deferred, {
+      storedSeq: message.seq,
+      later: await deferredAfter(deps, message.subject, mine.seq),
+      now: new Date().toISOString(),
+    });
     if (settled.kind === "release") {
       if (!(await canceled(deps, deferred.runId))) await route(deps, deferred.command);
     } else {
@@ -38,7 +42,16 @@ export async function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; l
     }
     return "ack" as const;
   };
-  return await runDurableLoop({ js, jsm, stream, consumer: consumers.debouncer(subjects, deps), slots: new Slots(16), batch: 16, log, handle });
+  return await runDurableLoop({
+    js,
+    jsm,
+    stream,
+    consumer: consumers.debouncer(subjects, deps),
+    slots: new Slots(16),
+    batch: 16,
+    log,
+    handle,
+  });
 }
 
 /** The deferred runs on a key's subject stored after an event's sequence (a later event's run is always deferred after it). */
@@ -50,7 +63,8 @@ async function deferredAfter(deps: DispatchDeps, subject: string, seq: number): 
     if (!stored) break;
     cursor = stored.seq + 1;
     const decoded = decodeMessage(stored.data);
-    if (decoded.ok && decoded.message.kind === "run.deferred") found.push({ seq: stored.seq, message: decoded.message });
+    if (decoded.ok && decoded.message.kind === "run.deferred")
+      found.push({ seq: stored.seq, message: decoded.message });
   }
   return found;
 }
@@ -58,9 +72,14 @@ async function deferredAfter(deps: DispatchDeps, subject: string, seq: number): 
 /** The oldest event the matchers have not finished (the first after the `matcher` consumer's ack floor), if any. */
 async function oldestUnmatched(deps: DispatchDeps): Promise<{ arrivedAt: string } | undefined> {
   const info = await deps.jsm.consumers.info(deps.stream, MATCHER_DURABLE);
-  const stored = await deps.jsm.direct.getMessage(deps.stream, { seq: info.ack_floor.stream_seq + 1, next_by_subj: deps.subjects.allEvents });
+  const stored = await deps.jsm.direct.getMessage(deps.stream, {
+    seq: info.ack_floor.stream_seq + 1,
+    next_by_subj: deps.subjects.allEvents,
+  });
   if (!stored) return undefined;
   const decoded = decodeMessage(stored.data);
   // Whatever is not an event there is no run of ours to wait for (the matcher terms it).
-  return decoded.ok && decoded.message.kind === "event.accepted" ? { arrivedAt: decoded.message.acceptedAt } : undefined;
+  return decoded.ok && decoded.message.kind === "event.accepted"
+    ? { arrivedAt: decoded.message.acceptedAt }
+    : undefined;
 }

@@ -12,7 +12,11 @@ export type Decision = { matched: EventMatched; commands: RunStep[] };
  * names a flow starts only that flow's steps. Pure: the time
  * arrives as `now`.
  */
-export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match"> & Partial<Pick<TriggerIndex, "notLoaded">>, now: string): Decision {
+export function decide(
+  accepted: EventAccepted,
+  index: Pick<TriggerIndex, "match"> & Partial<Pick<TriggerIndex, "notLoaded">>,
+  now: string,
+): Decision {
   const { event } = accepted;
   const generation = accepted.replay?.generation ?? 0;
   const onlyFlow = accepted.replay?.flow;
@@ -24,7 +28,12 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
     const base = { flow: flow.name, flowVersion: flow.version, step: step.name, runner: step.runner, matched, reasons };
     if (!matched) return base;
     // A replay limited to one flow starts nothing elsewhere (a release flow that pushes must not run again unasked).
-    if (onlyFlow !== undefined && flow.name !== onlyFlow) return { ...base, matched: false, reasons: [...reasons, `not replayed: this replay is limited to flow ${JSON.stringify(onlyFlow)}`] };
+    if (onlyFlow !== undefined && flow.name !== onlyFlow)
+      return {
+        ...base,
+        matched: false,
+        reasons: [...reasons, `not replayed: this replay is limited to flow ${JSON.stringify(onlyFlow)}`],
+      };
     const runId = runIdFor(event.id, generation, flow.name, step.name);
     const queue = queueFor(step.policy);
     commands.push({
@@ -47,6 +56,23 @@ export function decide(accepted: EventAccepted, index: Pick<TriggerIndex, "match
     return { ...base, runId, queue };
   });
   // What did not load is part of every decision, so an event it would have matched is not silently ignored.
-  const broken = (index.notLoaded ?? []).map(({ flow, flowVersion, step, reason }) => ({ flow, flowVersion, step, runner: "-", matched: false, reasons: [reason] }));
-  return { matched: { v: 1, kind: "event.matched", eventId: event.id, generation, matchedAt: now, decisions: [...decisions, ...broken] }, commands };
+  const broken = (index.notLoaded ?? []).map(({ flow, flowVersion, step, reason }) => ({
+    flow,
+    flowVersion,
+    step,
+    runner: "-",
+    matched: false,
+    reasons: [reason],
+  }));
+  return {
+    matched: {
+      v: 1,
+      kind: "event.matched",
+      eventId: event.id,
+      generation,
+      matchedAt: now,
+      decisions: [...decisions, ...broken],
+    },
+    commands,
+  };
 }

@@ -5,7 +5,13 @@ import { decodeMessage, type RunDeferred, type RunStep } from "../../lib/protoco
 import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { releaseOrder, routeCommand, type Stored } from "./route.ts";
 
-export type DispatchDeps = { js: JetStreamClient; jsm: JetStreamManager; stream: string; subjects: Subjects; publishTimeoutMs: number };
+export type DispatchDeps = {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  subjects: Subjects;
+  publishTimeoutMs: number;
+};
 
 /**
  * Where a matched run goes (route.ts routeCommand): held while its flow or step is
@@ -16,7 +22,10 @@ export type DispatchDeps = { js: JetStreamClient; jsm: JetStreamManager; stream:
  */
 export async function route(deps: DispatchDeps, command: RunStep, eventSeq?: number): Promise<void> {
   const publish = publisher(deps);
-  const [ofFlow, ofStep] = await Promise.all([lastMessage(deps, deps.subjects.control(command.flow)), lastMessage(deps, deps.subjects.control(command.flow, command.step))]);
+  const [ofFlow, ofStep] = await Promise.all([
+    lastMessage(deps, deps.subjects.control(command.flow)),
+    lastMessage(deps, deps.subjects.control(command.flow, command.step)),
+  ]);
   const routed = routeCommand(command, { ofFlow, ofStep, eventSeq, now: new Date().toISOString() });
   if (routed.kind === "hold") {
     const { held, step } = routed;
@@ -40,7 +49,13 @@ export const MAX_RELEASE = 100_000;
  * the pause, before the resume), in route.ts releaseOrder. Each goes through `route`
  * again (another pause may still hold it); a run canceled meanwhile stays put.
  */
-export async function releaseHeld(deps: DispatchDeps, flow: string, step: string | undefined, pausedSeq: number, resumedSeq: number): Promise<number> {
+export async function releaseHeld(
+  deps: DispatchDeps,
+  flow: string,
+  step: string | undefined,
+  pausedSeq: number,
+  resumedSeq: number,
+): Promise<number> {
   const subject = deps.subjects.held(flow, step);
   const held: Stored[] = [];
   for (let cursor = pausedSeq + 1; held.length < MAX_RELEASE && cursor < resumedSeq; ) {
@@ -66,6 +81,10 @@ export async function canceled(deps: DispatchDeps, runId: string): Promise<boole
 
 /** Whether a run has any record in the stream: it started, ended, was superseded or canceled (its command was published). */
 export async function runRecorded(deps: DispatchDeps, runId: string): Promise<boolean> {
-  const records = await Promise.all((["started", "finished", "superseded", "cancel"] as const).map((kind) => lastMessage(deps, deps.subjects.run(runId, kind))));
+  const records = await Promise.all(
+    (["started", "finished", "superseded", "cancel"] as const).map((kind) =>
+      lastMessage(deps, deps.subjects.run(runId, kind)),
+    ),
+  );
   return records.some((record) => record !== undefined);
 }

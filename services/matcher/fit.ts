@@ -21,14 +21,21 @@ export type FittedDecision = { matched: string; commands: FittedCommand[] };
  * (`deferredOf`: the command and its debounce key) cannot fit. A match message that is
  * still too large keeps one short reason per step. Pure.
  */
-export function fitDecision(decision: Decision, limit: number, deferredOf: (command: RunStep) => RunDeferred | undefined = () => undefined): FittedDecision {
+export function fitDecision(
+  decision: Decision,
+  limit: number,
+  deferredOf: (command: RunStep) => RunDeferred | undefined = () => undefined,
+): FittedDecision {
   const commands: FittedCommand[] = [];
   const refused = new Map<string, string>();
   for (const command of decision.commands) {
     const body = encodeMessage(command);
     const bytes = bodyBytes(body);
     if (bytes + ENVELOPE_ALLOWANCE > limit) {
-      refused.set(command.runId, `not started: its run.step command would be ${bytes} bytes, over the limit of ${limit - ENVELOPE_ALLOWANCE} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers and ${ENVELOPE_ALLOWANCE} for the envelope of a paused or debounced run)`);
+      refused.set(
+        command.runId,
+        `not started: its run.step command would be ${bytes} bytes, over the limit of ${limit - ENVELOPE_ALLOWANCE} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers and ${ENVELOPE_ALLOWANCE} for the envelope of a paused or debounced run)`,
+      );
       continue;
     }
     const message = deferredOf(command);
@@ -39,7 +46,11 @@ export function fitDecision(decision: Decision, limit: number, deferredOf: (comm
     const deferredBody = encodeMessage(message);
     const deferredBytes = bodyBytes(deferredBody);
     if (deferredBytes <= limit) commands.push({ command, body, deferred: { message, body: deferredBody } });
-    else refused.set(command.runId, `not started: its run.deferred message (the run waiting out its debounce, with a debounce key of ${bodyBytes(message.key)} bytes) would be ${deferredBytes} bytes, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers); choose a debounce_key that names a short field`);
+    else
+      refused.set(
+        command.runId,
+        `not started: its run.deferred message (the run waiting out its debounce, with a debounce key of ${bodyBytes(message.key)} bytes) would be ${deferredBytes} bytes, over the limit of ${limit} (the NATS server's max_payload less ${HEADER_ALLOWANCE} for headers); choose a debounce_key that names a short field`,
+      );
   }
   const decisions = decision.matched.decisions.map((d) => {
     const why = d.runId === undefined ? undefined : refused.get(d.runId);
@@ -50,7 +61,13 @@ export function fitDecision(decision: Decision, limit: number, deferredOf: (comm
   let matched: EventMatched = { ...decision.matched, decisions };
   let body = encodeMessage(matched);
   if (bodyBytes(body) > limit) {
-    matched = { ...matched, decisions: decisions.map((d) => ({ ...d, reasons: d.reasons.slice(-1).map((r) => (r.length > REASON_MAX ? `${r.slice(0, REASON_MAX)}…` : r)) })) };
+    matched = {
+      ...matched,
+      decisions: decisions.map((d) => ({
+        ...d,
+        reasons: d.reasons.slice(-1).map((r) => (r.length > REASON_MAX ? `${r.slice(0, REASON_MAX)}…` : r)),
+      })),
+    };
     body = encodeMessage(matched);
   }
   return { matched: body, commands };

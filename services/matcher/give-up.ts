@@ -15,7 +15,11 @@ export function giveUpDecision(matched: EventMatched, recorded: ReadonlySet<stri
   const cancel: string[] = [];
   const decisions = matched.decisions.map((decision) => {
     if (!decision.matched || decision.runId === undefined) return decision;
-    if (recorded.has(decision.runId)) return { ...decision, reasons: [...decision.reasons, `the matcher gave up ${why}, after this run was published`] };
+    if (recorded.has(decision.runId))
+      return {
+        ...decision,
+        reasons: [...decision.reasons, `the matcher gave up ${why}, after this run was published`],
+      };
     cancel.push(decision.runId);
     const { runId: _runId, queue: _queue, ...rest } = decision;
     return { ...rest, matched: false, reasons: [...decision.reasons, `not started: the matcher gave up ${why}`] };

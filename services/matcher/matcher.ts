@@ -6,7 +6,12 @@ import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
 import { Slots } from "../../lib/slots.ts";
 import type { Logger } from "../../lib/log.ts";
 import { deferredRun } from "../../lib/flows/debounce.ts";
-import { decodeMessage, type EventAccepted, type RunCancelRequested, type RunStep } from "../../lib/protocol/messages.ts";
+import {
+  decodeMessage,
+  type EventAccepted,
+  type RunCancelRequested,
+  type RunStep,
+} from "../../lib/protocol/messages.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { decide } from "./decide.ts";
 import { defer, route, runRecorded } from "./dispatch.ts";
@@ -54,7 +59,11 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
     // Once the stream is trimmed its decision is gone: the read model still knows the id (a copy published again).
     if (seenBefore(options.prior?.(accepted.event.id), message.seq, generation)) {
-      log.info("event already handled (the read model knows it); nothing started again", { eventId: accepted.event.id, seq: message.seq, generation });
+      log.info("event already handled (the read model knows it); nothing started again", {
+        eventId: accepted.event.id,
+        seq: message.seq,
+        generation,
+      });
       return "ack" as const;
     }
     // A debounced step's run waits for newer events with its key (a replay is not debounced); a paused flow's run is held.
@@ -66,10 +75,21 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
     const { matched, commands } = fitDecision(decision, options.payloadLimit(), deferredOf);
     annotate(() => {
       const runs = decision.matched.decisions.filter((d) => d.matched);
-      return { "codex_flows.event.id": accepted.event.id, "codex_flows.event.type": accepted.event.type, "codex_flows.event.generation": generation, "codex_flows.match.steps": decision.matched.decisions.length, "codex_flows.match.matched": runs.map((d) => `${d.flow}/${d.step}`), "codex_flows.match.run_ids": runs.flatMap((d) => (d.runId ? [d.runId] : [])) };
+      return {
+        "codex_flows.event.id": accepted.event.id,
+        "codex_flows.event.type": accepted.event.type,
+        "codex_flows.event.generation": generation,
+        "codex_flows.match.steps": decision.matched.decisions.length,
+        "codex_flows.match.matched": runs.map((d) => `${d.flow}/${d.step}`),
+        "codex_flows.match.run_ids": runs.flatMap((d) => (d.runId ? [d.runId] : [])),
+      };
     });
     const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
-    await Promise.all(commands.map(({ command, deferred }) => (deferred ? defer(deps, deferred.message, deferred.body) : route(deps, command, message.seq))));
+    await Promise.all(
+      commands.map(({ command, deferred }) =>
+        deferred ? defer(deps, deferred.message, deferred.body) : route(deps, command, message.seq),
+      ),
+    );
     await publish(decision.matched, { body: matched });
     return "ack" as const;
   };
@@ -79,16 +99,26 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
     const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     const { matched } = decide(accepted, catalog.current(), new Date().toISOString());
     const runIds = matched.decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
-    const recorded = new Set((await Promise.all(runIds.map(async (runId) => ((await runRecorded(deps, runId)) ? [runId] : [])))).flat());
+    const recorded = new Set(
+      (await Promise.all(runIds.map(async (runId) => ((await runRecorded(deps, runId)) ? [runId] : [])))).flat(),
+    );
     const why = `after ${message.info.deliveryCount} deliveries: ${String(error).slice(0, 500)}`;
     const given = giveUpDecision(matched, recorded, why);
     const at = new Date().toISOString();
     for (const runId of given.cancel) {
-      const cancel: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: at, reason: `the matcher gave up on its event ${why}` };
+      const cancel: RunCancelRequested = {
+        v: 1,
+        kind: "run.cancel",
+        runId,
+        requestedAt: at,
+        reason: `the matcher gave up on its event ${why}`,
+      };
       await publish(cancel, { after: 0 });
     }
     // Sized like any decision (no commands: only the match message is fitted).
-    await publish(given.matched, { body: fitDecision({ matched: given.matched, commands: [] }, options.payloadLimit()).matched });
+    await publish(given.matched, {
+      body: fitDecision({ matched: given.matched, commands: [] }, options.payloadLimit()).matched,
+    });
   };
 
   return runDurableLoop({

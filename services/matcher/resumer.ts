@@ -16,9 +16,20 @@ export async function startResumer(deps: DispatchDeps & { ackWaitMs: number; log
   const handle = async (control: FlowPaused | FlowResumed, message: JsMsg) => {
     if (control.kind !== "flow.resumed") return "ack" as const;
     // A long release keeps its lease, so no other matcher starts the same one meanwhile.
-    const released = await whileWorking(message, deps.ackWaitMs, () => releaseHeld(deps, control.flow, control.step, control.pausedSeq, message.seq));
+    const released = await whileWorking(message, deps.ackWaitMs, () =>
+      releaseHeld(deps, control.flow, control.step, control.pausedSeq, message.seq),
+    );
     log.info("resumed", { flow: control.flow, ...(control.step ? { step: control.step } : {}), released });
     return "ack" as const;
   };
-  return await runDurableLoop({ js, jsm, stream, consumer: consumers.resumer(subjects, deps), slots: new Slots(1), batch: 1, log, handle });
+  return await runDurableLoop({
+    js,
+    jsm,
+    stream,
+    consumer: consumers.resumer(subjects, deps),
+    slots: new Slots(1),
+    batch: 1,
+    log,
+    handle,
+  });
 }

@@ -29,7 +29,17 @@ export function routeCommand(command: RunStep, facts: RouteFacts): Route {
         : undefined;
   if (!pause) return { kind: "publish" };
   const reason = `held: ${pause.step ? `step ${pause.key}` : `flow ${pause.key}`} is paused; the run starts when it is resumed`;
-  const held: RunHeld = { v: 1, kind: "run.held", runId: command.runId, command, pause: pause.key, pausedSeq: pause.seq, reason, heldAt: facts.now, ...(eventSeq ? { eventSeq } : {}) };
+  const held: RunHeld = {
+    v: 1,
+    kind: "run.held",
+    runId: command.runId,
+    command,
+    pause: pause.key,
+    pausedSeq: pause.seq,
+    reason,
+    heldAt: facts.now,
+    ...(eventSeq ? { eventSeq } : {}),
+  };
   return { kind: "hold", ...(pause.step ? { step: pause.step } : {}), held };
 }
 
@@ -40,7 +50,9 @@ export function routeCommand(command: RunStep, facts: RouteFacts): Route {
  * message of an older version, without eventSeq, is ordered by its own sequence).
  */
 export function releaseOrder(stored: readonly Stored[]): RunStep[] {
-  const held = stored.flatMap(({ seq, message }) => (message.kind === "run.held" ? [{ order: message.eventSeq ?? seq, command: message.command }] : []));
+  const held = stored.flatMap(({ seq, message }) =>
+    message.kind === "run.held" ? [{ order: message.eventSeq ?? seq, command: message.command }] : [],
+  );
   return held.sort((a, b) => a.order - b.order).map((h) => h.command);
 }
 
@@ -58,9 +70,23 @@ export type Settled = { kind: "release" } | { kind: "supersede"; superseded: Run
  * whose event came within the debounce time supersedes it, else it is released. Pure:
  * the time arrives in `facts`.
  */
-export function settleDeferred(deferred: RunDeferred, facts: { storedSeq: number; later: readonly Stored[]; now: string }): Settled {
-  const others = facts.later.flatMap(({ seq, message }) => (message.kind === "run.deferred" ? [arrivalOf(message, seq)] : []));
+export function settleDeferred(
+  deferred: RunDeferred,
+  facts: { storedSeq: number; later: readonly Stored[]; now: string },
+): Settled {
+  const others = facts.later.flatMap(({ seq, message }) =>
+    message.kind === "run.deferred" ? [arrivalOf(message, seq)] : [],
+  );
   const verdict = debounceVerdict(arrivalOf(deferred, facts.storedSeq), others, deferred.debounceMs);
   if (verdict.start) return { kind: "release" };
-  return { kind: "supersede", superseded: { v: 1, kind: "run.superseded", runId: deferred.runId, supersededBy: verdict.supersededBy, at: facts.now } };
+  return {
+    kind: "supersede",
+    superseded: {
+      v: 1,
+      kind: "run.superseded",
+      runId: deferred.runId,
+      supersededBy: verdict.supersededBy,
+      at: facts.now,
+    },
+  };
 }

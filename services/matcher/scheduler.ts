@@ -12,7 +12,7 @@ export const SCHEDULER_EVERY_MS = 1_000;
 /** A tick claimed this recently has its event published again (deduplicated) by a scheduler that has not seen it through. */
 const CONFIRM_WITHIN_MS = 60_000;
 
-export type Scheduler = { stop(): Promise<void>; /** One pass now (tests). */ pass(now?: Date): Promise<void> };
+export type Scheduler = { stop(): Promise<void> /** One pass now (tests). */; pass(now?: Date): Promise<void> };
 
 /**
  * Emits schedule ticks as ordinary events. Every host may run one: each tick is first
@@ -23,7 +23,9 @@ export type Scheduler = { stop(): Promise<void>; /** One pass now (tests). */ pa
  * duplicate when it exists), so a claimer that died in between loses no tick. The last
  * tick on the schedule's subject is where a scheduler resumes after everything was down.
  */
-export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log: Logger; everyMs?: number; duplicateWindowMs?: number }): Scheduler {
+export function startScheduler(
+  deps: DispatchDeps & { catalog: FlowCatalog; log: Logger; everyMs?: number; duplicateWindowMs?: number },
+): Scheduler {
   const { subjects, log } = deps;
   // Only inside the dedup window: a repeat there is dropped by its msgID and never enters the stream.
   const confirmWithinMs = Math.min(CONFIRM_WITHIN_MS, (deps.duplicateWindowMs ?? 120_000) / 2);
@@ -32,7 +34,14 @@ export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log:
   const confirmed = new Set<string>();
   const publish = publisher(deps);
 
-  const record = async (flow: Flow, schedule: Schedule, tick: Date, outcome: ScheduleTicked["outcome"], lastEmitted: string | undefined, reason?: string) => {
+  const record = async (
+    flow: Flow,
+    schedule: Schedule,
+    tick: Date,
+    outcome: ScheduleTicked["outcome"],
+    lastEmitted: string | undefined,
+    reason?: string,
+  ) => {
     const eventId = tickEventId(flow.name, schedule.name, tick);
     const ticked: ScheduleTicked = {
       v: 1,
@@ -42,7 +51,11 @@ export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log:
       tick: tick.toISOString(),
       outcome,
       eventId,
-      ...(outcome === "emitted" ? { lastEmittedEventId: eventId } : lastEmitted ? { lastEmittedEventId: lastEmitted } : {}),
+      ...(outcome === "emitted"
+        ? { lastEmittedEventId: eventId }
+        : lastEmitted
+          ? { lastEmittedEventId: lastEmitted }
+          : {}),
       ...(reason ? { reason } : {}),
       at: new Date().toISOString(),
     };
@@ -67,7 +80,11 @@ export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log:
     const last = await lastMessage(deps, subjects.schedule(flow.name, schedule.name));
     const lastTicked = last?.message.kind === "schedule.ticked" ? last.message : undefined;
     const due = dueTicks(schedule, lastTicked ? new Date(lastTicked.tick) : undefined, firstSeen.get(key)!, now);
-    if (lastTicked?.outcome === "emitted" && !confirmed.has(lastTicked.eventId) && now.getTime() - Date.parse(lastTicked.at) < confirmWithinMs) {
+    if (
+      lastTicked?.outcome === "emitted" &&
+      !confirmed.has(lastTicked.eventId) &&
+      now.getTime() - Date.parse(lastTicked.at) < confirmWithinMs
+    ) {
       await emit(flow, schedule, new Date(lastTicked.tick));
     }
     let lastEmitted = lastTicked?.lastEmittedEventId;
@@ -76,7 +93,14 @@ export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log:
     let caughtUp = false;
     for (const tick of due.emit) {
       if (schedule.overlap === "skip" && !caughtUp && lastEmitted && (await stillRunning(deps, lastEmitted))) {
-        await record(flow, schedule, tick, "skipped", lastEmitted, `the runs of the previous tick (${lastEmitted}) are still going (overlap = skip)`);
+        await record(
+          flow,
+          schedule,
+          tick,
+          "skipped",
+          lastEmitted,
+          `the runs of the previous tick (${lastEmitted}) are still going (overlap = skip)`,
+        );
         continue;
       }
       // Whoever stores the claim first publishes the event; the others stop here.
@@ -90,7 +114,9 @@ export function startScheduler(deps: DispatchDeps & { catalog: FlowCatalog; log:
   const pass = async (now = new Date()) => {
     for (const flow of deps.catalog.current().flows) {
       for (const schedule of flow.schedules ?? []) {
-        await handle(flow, schedule, now).catch((error) => log.warn("schedule pass failed; trying again next pass", { flow: flow.name, schedule: schedule.name, error }));
+        await handle(flow, schedule, now).catch((error) =>
+          log.warn("schedule pass failed; trying again next pass", { flow: flow.name, schedule: schedule.name, error }),
+        );
       }
     }
   };
@@ -118,9 +144,14 @@ export async function stillRunning(deps: DispatchDeps, eventId: string): Promise
   for (const decision of matched.message.decisions) {
     if (!decision.runId) continue;
     const [finished, superseded, cancel] = await Promise.all(
-      (["finished", "superseded", "cancel"] as const).map((kind) => lastMessage(deps, deps.subjects.run(decision.runId!, kind))),
+      (["finished", "superseded", "cancel"] as const).map((kind) =>
+        lastMessage(deps, deps.subjects.run(decision.runId!, kind)),
+      ),
     );
-    const ended = (finished?.message.kind === "run.finished" && finished.message.retryInMs === undefined) || superseded !== undefined || cancel !== undefined;
+    const ended =
+      (finished?.message.kind === "run.finished" && finished.message.retryInMs === undefined) ||
+      superseded !== undefined ||
+      cancel !== undefined;
     if (!ended) return true;
   }
   return false;

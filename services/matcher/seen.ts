@@ -21,9 +21,15 @@ export function seenBefore(prior: Prior | undefined, seq: number, generation: nu
 /** Looks an event id up in the read model (its events row, else its tombstone). */
 export function priorOf(db: ReadModel, eventId: string): Prior | undefined {
   const sqlite = rawSqlite(db);
-  const row = sqlite.query<{ seq: number; matched_generation: number | null }, [string]>("SELECT seq, matched_generation FROM events WHERE id = ?").get(eventId);
+  const row = sqlite
+    .query<{ seq: number; matched_generation: number | null }, [string]>(
+      "SELECT seq, matched_generation FROM events WHERE id = ?",
+    )
+    .get(eventId);
   if (row) return { seq: row.seq, matchedGeneration: row.matched_generation, deleted: false };
-  const tombstone = sqlite.query<{ seq: number }, [Uint8Array]>("SELECT seq FROM tombstones WHERE id_hash = ?").get(tombstoneKey(eventId));
+  const tombstone = sqlite
+    .query<{ seq: number }, [Uint8Array]>("SELECT seq FROM tombstones WHERE id_hash = ?")
+    .get(tombstoneKey(eventId));
   return tombstone ? { seq: tombstone.seq, deleted: true } : undefined;
 }
 
@@ -33,11 +39,16 @@ export function priorOf(db: ReadModel, eventId: string): Prior | undefined {
  * no projector): only the stream's guard, which lasts as long as the stream keeps the
  * event's decision.
  */
-export async function guardReadModel(ctx: ServiceContext, shared?: ReadModel): Promise<{ db?: ReadModel; close(): Promise<void> }> {
+export async function guardReadModel(
+  ctx: ServiceContext,
+  shared?: ReadModel,
+): Promise<{ db?: ReadModel; close(): Promise<void> }> {
   if (shared) return { db: shared, close: async () => undefined };
   const path = readModelPath(ctx.config);
   if (!existsSync(path)) {
-    ctx.log.warn(`no read model at ${path}: an event published into the stream again after a trim is matched again (docs/operations.md)`);
+    ctx.log.warn(
+      `no read model at ${path}: an event published into the stream again after a trim is matched again (docs/operations.md)`,
+    );
     return { close: async () => undefined };
   }
   const db = await openReadModel(path);

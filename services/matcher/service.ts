@@ -16,10 +16,30 @@ export async function startMatcherService(ctx: ServiceContext, shared?: ReadMode
   log.info(`matching against ${flows.length} flow(s) from ${config.cwd}`, { flows: flows.map((f) => f.name) });
   const guard = await guardReadModel(ctx, shared);
   const prior = guard.db && ((eventId: string) => priorOf(guard.db!, eventId));
-  const options = { js, jsm, stream: config.stream, subjects, catalog, ackWaitMs: config.ackWaitMs, publishTimeoutMs: config.publishTimeoutMs, payloadLimit: () => bodyLimit(nc), maxDeliver: config.maxDeliver, log, prior };
+  const options = {
+    js,
+    jsm,
+    stream: config.stream,
+    subjects,
+    catalog,
+    ackWaitMs: config.ackWaitMs,
+    publishTimeoutMs: config.publishTimeoutMs,
+    payloadLimit: () => bodyLimit(nc),
+    maxDeliver: config.maxDeliver,
+    log,
+    prior,
+  };
   const loop = await startMatcher(options);
   // Beside the matcher: debounced runs, resumed flows, and schedule ticks (every host may run them).
-  const deps = { js, jsm, stream: config.stream, subjects, publishTimeoutMs: config.publishTimeoutMs, ackWaitMs: config.ackWaitMs, log };
+  const deps = {
+    js,
+    jsm,
+    stream: config.stream,
+    subjects,
+    publishTimeoutMs: config.publishTimeoutMs,
+    ackWaitMs: config.ackWaitMs,
+    log,
+  };
   const loops = [loop, await startDebouncer(deps), await startResumer(deps)];
   const scheduler = startScheduler({ ...deps, catalog, duplicateWindowMs: config.duplicateWindowMs });
   return {

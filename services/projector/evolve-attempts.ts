@@ -28,7 +28,19 @@ export function runStarted(state: ReadState, message: RunStarted, seq: number): 
   });
   writes.push({
     table: "runs",
-    row: { ...run, status: "running", result_status: null, retry_at: null, attempt: message.attempt, host: message.host, executor: message.executor ?? run.executor, started_at: message.startedAt, completed_at: null, updated_at: message.startedAt, seq },
+    row: {
+      ...run,
+      status: "running",
+      result_status: null,
+      retry_at: null,
+      attempt: message.attempt,
+      host: message.host,
+      executor: message.executor ?? run.executor,
+      started_at: message.startedAt,
+      completed_at: null,
+      updated_at: message.startedAt,
+      seq,
+    },
   });
   return writes;
 }
@@ -68,7 +80,10 @@ export function runFinished(state: ReadState, message: RunFinished, seq: number)
       ...run,
       // A failed attempt that will be retried leaves the run waiting on its queue.
       status: message.retryInMs === undefined ? message.status : "queued",
-      retry_at: message.retryInMs === undefined ? null : new Date(Date.parse(message.finishedAt) + message.retryInMs).toISOString(),
+      retry_at:
+        message.retryInMs === undefined
+          ? null
+          : new Date(Date.parse(message.finishedAt) + message.retryInMs).toISOString(),
       next_json: message.next ? JSON.stringify(message.next) : run.next_json,
       unit: message.unit ?? run.unit,
       attempt: message.attempt,
@@ -98,9 +113,25 @@ export function runCancel(state: ReadState, message: RunCancelRequested, seq: nu
   // A run nobody has started yet is canceled now: any executor that takes it later finds the cancel and skips it.
   if (run.status === "queued") {
     const error = run.attempt === 0 ? "canceled before it started" : "canceled while waiting for a retry";
-    return [{ table: "runs", row: { ...run, status: "canceled", error, completed_at: message.requestedAt, updated_at: message.requestedAt, cancel_requested_at: message.requestedAt, retry_at: null, seq } }];
+    return [
+      {
+        table: "runs",
+        row: {
+          ...run,
+          status: "canceled",
+          error,
+          completed_at: message.requestedAt,
+          updated_at: message.requestedAt,
+          cancel_requested_at: message.requestedAt,
+          retry_at: null,
+          seq,
+        },
+      },
+    ];
   }
-  return [{ table: "runs", row: { ...run, cancel_requested_at: message.requestedAt, updated_at: message.requestedAt, seq } }];
+  return [
+    { table: "runs", row: { ...run, cancel_requested_at: message.requestedAt, updated_at: message.requestedAt, seq } },
+  ];
 }
 
 export function runReleased(state: ReadState, message: RunReleased, seq: number): Write[] {
@@ -110,7 +141,9 @@ export function runReleased(state: ReadState, message: RunReleased, seq: number)
   const open = attempt?.status === "running" || (message.fenced === true && attempt?.status === "lost");
   if (!run || !attempt || !open) return [];
   const status = message.fenced ? "fenced" : "released";
-  const writes: Write[] = [{ table: "attempts", row: { ...attempt, status, completed_at: message.releasedAt, error: message.reason } }];
+  const writes: Write[] = [
+    { table: "attempts", row: { ...attempt, status, completed_at: message.releasedAt, error: message.reason } },
+  ];
   if (run.attempt === message.attempt && run.status === "running") {
     writes.push({ table: "runs", row: { ...run, status: "queued", updated_at: message.releasedAt, seq } });
   }
@@ -122,5 +155,10 @@ function lostBefore(state: ReadState, run: RunsTable, attempt: number): Write[] 
   if (attempt <= run.attempt) return [];
   const previous = state.attempt(run.id, run.attempt);
   if (!previous || previous.status !== "running") return [];
-  return [{ table: "attempts", row: { ...previous, status: "lost", error: `executor on ${previous.host} stopped before the attempt finished` } }];
+  return [
+    {
+      table: "attempts",
+      row: { ...previous, status: "lost", error: `executor on ${previous.host} stopped before the attempt finished` },
+    },
+  ];
 }

@@ -1,4 +1,12 @@
-import type { FlowPaused, FlowResumed, OperatorActed, RunDeferred, RunHeld, RunSuperseded, ScheduleTicked } from "../../lib/protocol/messages.ts";
+import type {
+  FlowPaused,
+  FlowResumed,
+  OperatorActed,
+  RunDeferred,
+  RunHeld,
+  RunSuperseded,
+  ScheduleTicked,
+} from "../../lib/protocol/messages.ts";
 import { queuedRun, type ReadState, type Write } from "./writes.ts";
 
 /**
@@ -9,7 +17,10 @@ import { queuedRun, type ReadState, type Write } from "./writes.ts";
 /** A held run is a queued run that says which pause it waits for. */
 export function runHeld(state: ReadState, message: RunHeld, seq: number): Write[] {
   const existing = state.run(message.runId);
-  if (existing) return existing.status === "queued" && existing.attempt === 0 ? [{ table: "runs", row: { ...existing, held_reason: message.reason, seq } }] : [];
+  if (existing)
+    return existing.status === "queued" && existing.attempt === 0
+      ? [{ table: "runs", row: { ...existing, held_reason: message.reason, seq } }]
+      : [];
   return [{ table: "runs", row: queuedRun(message.command, seq, message.reason) }];
 }
 
@@ -25,23 +36,67 @@ export function runSuperseded(state: ReadState, message: RunSuperseded, seq: num
   const run = state.run(message.runId);
   if (!run || run.status !== "queued" || run.attempt > 0) return [];
   const error = `superseded by event ${message.supersededBy} (debounce)`;
-  return [{ table: "runs", row: { ...run, status: "superseded", superseded_by: message.supersededBy, held_reason: null, error, completed_at: message.at, updated_at: message.at, seq } }];
+  return [
+    {
+      table: "runs",
+      row: {
+        ...run,
+        status: "superseded",
+        superseded_by: message.supersededBy,
+        held_reason: null,
+        error,
+        completed_at: message.at,
+        updated_at: message.at,
+        seq,
+      },
+    },
+  ];
 }
 
 /** The last pause or resume of a flow or step is its state. */
 export function flowControl(message: FlowPaused | FlowResumed, seq: number): Write[] {
   const reason = message.kind === "flow.paused" ? (message.reason ?? null) : null;
-  return [{ table: "flow_controls", row: { flow: message.flow, step: message.step ?? "", paused: message.kind === "flow.paused" ? 1 : 0, at: message.at, reason, seq } }];
+  return [
+    {
+      table: "flow_controls",
+      row: {
+        flow: message.flow,
+        step: message.step ?? "",
+        paused: message.kind === "flow.paused" ? 1 : 0,
+        at: message.at,
+        reason,
+        seq,
+      },
+    },
+  ];
 }
 
 export function scheduleTicked(message: ScheduleTicked, seq: number): Write[] {
   const { flow, schedule, tick, outcome, eventId, at } = message;
-  return [{ table: "schedule_ticks", row: { flow, schedule, tick, outcome, event_id: eventId, reason: message.reason ?? null, at, seq } }];
+  return [
+    {
+      table: "schedule_ticks",
+      row: { flow, schedule, tick, outcome, event_id: eventId, reason: message.reason ?? null, at, seq },
+    },
+  ];
 }
 
 /** An operator's action is one audit row, keyed by the action's id (a repeat writes the same row). */
 export function operatorActed(message: OperatorActed, seq: number): Write[] {
   const { actionId, action, actor, at, target, summary } = message;
-  const row = { action_id: actionId, seq, at, actor, action, run_id: target.runId ?? null, event_id: target.eventId ?? null, flow: target.flow ?? null, step: target.step ?? null, summary, reason: message.reason ?? null, action_seq: message.seq ?? null };
+  const row = {
+    action_id: actionId,
+    seq,
+    at,
+    actor,
+    action,
+    run_id: target.runId ?? null,
+    event_id: target.eventId ?? null,
+    flow: target.flow ?? null,
+    step: target.step ?? null,
+    summary,
+    reason: message.reason ?? null,
+    action_seq: message.seq ?? null,
+  };
   return [{ table: "audit", row }];
 }

@@ -92,13 +92,21 @@ function eventMatched(state: ReadState, message: EventMatched): Write[] {
   const writes: Write[] = [
     {
       table: "matches",
-      row: { event_id: message.eventId, generation: message.generation, matched_at: message.matchedAt, decisions_json: JSON.stringify(message.decisions) },
+      row: {
+        event_id: message.eventId,
+        generation: message.generation,
+        matched_at: message.matchedAt,
+        decisions_json: JSON.stringify(message.decisions),
+      },
     },
   ];
   const event = state.event(message.eventId);
   if (event && (event.matched_generation === null || message.generation >= event.matched_generation)) {
     const matched_count = message.decisions.filter((d) => d.matched).length;
-    writes.push({ table: "events", row: { ...event, matched_generation: message.generation, matched_at: message.matchedAt, matched_count } });
+    writes.push({
+      table: "events",
+      row: { ...event, matched_generation: message.generation, matched_at: message.matchedAt, matched_count },
+    });
   }
   return writes;
 }
@@ -107,9 +115,24 @@ function queueRun(state: ReadState, command: RunStep, seq: number): Write[] {
   const existing = state.run(command.runId);
   const base = command.attemptBase ?? 0;
   // A held or debounced run reaches its queue now: it no longer says why it waits.
-  if (existing?.held_reason && existing.status === "queued") return [{ table: "runs", row: { ...existing, held_reason: null, seq } }];
+  if (existing?.held_reason && existing.status === "queued")
+    return [{ table: "runs", row: { ...existing, held_reason: null, seq } }];
   if (existing && !(FINAL_STATUSES.has(existing.status) && base >= existing.attempt && base > 0)) return [];
   // A retried run waits again: the verdict of its last attempt (kept on that attempt) no longer asks for attention.
-  if (existing) return [{ table: "runs", row: { ...existing, status: "queued", result_status: null, cancel_requested_at: null, retry_at: null, updated_at: command.createdAt, seq } }];
+  if (existing)
+    return [
+      {
+        table: "runs",
+        row: {
+          ...existing,
+          status: "queued",
+          result_status: null,
+          cancel_requested_at: null,
+          retry_at: null,
+          updated_at: command.createdAt,
+          seq,
+        },
+      },
+    ];
   return [{ table: "runs", row: queuedRun(command, seq, null) }];
 }

@@ -25,7 +25,6 @@ export type ProjectorOptions = {
   onPurged?: (outcomes: Committed["purges"]) => void;
 };
 
-
 export type Projector = {
   /** The last stream sequence applied to the read model. */
   appliedSeq(): number;
@@ -58,7 +57,11 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const committed = (batch: JsMsg[], answer: Committed) => {
     commitFailures = 0;
     for (const { seq, error } of answer.skipped) {
-      log.warn("skipping a message the read model cannot use", { seq, subject: batch.find((m) => m.seq === seq)?.subject, error });
+      log.warn("skipping a message the read model cannot use", {
+        seq,
+        subject: batch.find((m) => m.seq === seq)?.subject,
+        error,
+      });
     }
     applied = answer.last;
     if (answer.purges.length > 0) options.onPurged?.(answer.purges);
@@ -90,7 +93,17 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
             const batch = queue.splice(0, maxBatch);
             const after = sent;
             // One span per batch (tracing on), linked to the traces of its messages.
-            const answer = inSpan("apply", { attributes: () => ({ "codex_flows.batch.messages": batch.length, "codex_flows.batch.last_seq": batch.at(-1)!.seq }), links: () => applyLinks(batch) }, () => writer.commit({ after, messages: batch }));
+            const answer = inSpan(
+              "apply",
+              {
+                attributes: () => ({
+                  "codex_flows.batch.messages": batch.length,
+                  "codex_flows.batch.last_seq": batch.at(-1)!.seq,
+                }),
+                links: () => applyLinks(batch),
+              },
+              () => writer.commit({ after, messages: batch }),
+            );
             sent = batch.at(-1)!.seq;
             const done = (inFlight.at(-1) ?? Promise.resolve()).then(() => answer).then((a) => committed(batch, a));
             // Their failures are taken where `done` is awaited (a batch behind a failed one is never looked at).
@@ -105,7 +118,11 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       } catch (error) {
         // Nothing of a failed batch (or of any sent after it) was applied: start again from the checkpoint.
         commitFailures++;
-        log.error("projector commit failed; resuming from the checkpoint", { applied, retryInMs: redeliveryDelayMs(commitFailures), error });
+        log.error("projector commit failed; resuming from the checkpoint", {
+          applied,
+          retryInMs: redeliveryDelayMs(commitFailures),
+          error,
+        });
         failed = true;
         await Promise.allSettled(inFlight);
         queue.length = 0;
@@ -135,7 +152,9 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       try {
         const consumer = await js.consumers.get(options.stream, {
           filter_subjects: options.filterSubject,
-          ...(applied > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: applied + 1 } : { deliver_policy: DeliverPolicy.All }),
+          ...(applied > 0
+            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: applied + 1 }
+            : { deliver_policy: DeliverPolicy.All }),
         });
         // Short pulls, so idle heartbeats come every 2.5 s: in a cluster the ordered consumer lives on one
         // node, and when that node dies while our connection's node lives, missed heartbeats are the only sign.

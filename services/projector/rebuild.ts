@@ -17,7 +17,11 @@ export type RebuildProgress = { stage: "applying" | "indexing"; applied: number;
  * without a WAL). With `swapInto`, renames it over that path (and drops the old file's
  * WAL side files). Returns the path of the new read model.
  */
-export async function rebuildReadModel(ctx: ServiceContext, output: string, options: { swapInto?: string; snapshot?: string; onProgress?: (p: RebuildProgress) => void } = {}): Promise<{ path: string; applied: number; elapsedMs: number }> {
+export async function rebuildReadModel(
+  ctx: ServiceContext,
+  output: string,
+  options: { swapInto?: string; snapshot?: string; onProgress?: (p: RebuildProgress) => void } = {},
+): Promise<{ path: string; applied: number; elapsedMs: number }> {
   const started = Date.now();
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${output}${suffix}`, { force: true });
   const target = (await ctx.jsm.streams.info(ctx.config.stream)).state.last_seq;
@@ -32,8 +36,14 @@ export async function rebuildReadModel(ctx: ServiceContext, output: string, opti
   // Its SQLite work runs on a thread of its own while this one takes messages from NATS,
   // with a bigger page cache: the default 2 MB made every lookup of a million-message
   // rebuild a read (half the rate of a 100k one; docs/performance.md).
-  const service = await startProjectorService(ctx, output, { maxBatch: 2_000, scratch: true, thread: true, cacheKiB: REBUILD_CACHE_KIB });
-  const report = (stage: RebuildProgress["stage"]) => options.onProgress?.({ stage, applied: service.projector.appliedSeq(), target, elapsedMs: Date.now() - started });
+  const service = await startProjectorService(ctx, output, {
+    maxBatch: 2_000,
+    scratch: true,
+    thread: true,
+    cacheKiB: REBUILD_CACHE_KIB,
+  });
+  const report = (stage: RebuildProgress["stage"]) =>
+    options.onProgress?.({ stage, applied: service.projector.appliedSeq(), target, elapsedMs: Date.now() - started });
   const ticker = setInterval(() => report("applying"), 1_000);
   try {
     // However long it takes: progress is reported every second meanwhile.
@@ -51,7 +61,8 @@ export async function rebuildReadModel(ctx: ServiceContext, output: string, opti
   let path = output;
   if (options.swapInto) {
     renameSync(output, options.swapInto);
-    for (const suffix of ["-wal", "-shm"]) if (existsSync(`${options.swapInto}${suffix}`)) rmSync(`${options.swapInto}${suffix}`);
+    for (const suffix of ["-wal", "-shm"])
+      if (existsSync(`${options.swapInto}${suffix}`)) rmSync(`${options.swapInto}${suffix}`);
     path = options.swapInto;
   }
   return { path, applied: target, elapsedMs: Date.now() - started };
@@ -67,7 +78,11 @@ async function createWithoutIndexes(path: string): Promise<string[]> {
   await (await openReadModel(path, { scratch: true })).destroy();
   const sqlite = new Database(path);
   try {
-    const indexes = sqlite.query<{ name: string; sql: string }, []>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").all();
+    const indexes = sqlite
+      .query<{ name: string; sql: string }, []>(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+      )
+      .all();
     for (const { name } of indexes) sqlite.exec(`DROP INDEX "${name}"`);
     return indexes.map((index) => index.sql);
   } finally {

@@ -52,7 +52,8 @@ export function startRetention(ctx: ServiceContext, db: ReadModel, catalog: Flow
       tombstoneDays: config.tombstoneDays,
     });
   };
-  const failed = (what: string) => (error: unknown) => log.warn(`retention: ${what} failed; tried again later`, { error });
+  const failed = (what: string) => (error: unknown) =>
+    log.warn(`retention: ${what} failed; tried again later`, { error });
   const first = setTimeout(() => void tick().catch(failed("the tick")), 1_000);
   const timer = setInterval(() => void tick().catch(failed("the tick")), config.retentionIntervalMs);
   let vacuuming: Promise<unknown> | undefined;
@@ -61,7 +62,8 @@ export function startRetention(ctx: ServiceContext, db: ReadModel, catalog: Flow
   const next = async (outcome: PurgeOutcome, tries: number): Promise<void> => {
     try {
       const last = await lastMessage(deps, subjects.purge(outcome.purgeId));
-      if (last?.message.kind === "runs.purge" && last.message.round === outcome.round) await publish({ ...last.message, round: outcome.round + 1 });
+      if (last?.message.kind === "runs.purge" && last.message.round === outcome.round)
+        await publish({ ...last.message, round: outcome.round + 1 });
     } catch (error) {
       failed(`the next purge round (try ${tries} of 5)`)(error);
       if (tries < 5 && !stopped) setTimeout(() => void next(outcome, tries + 1), 1_000 * tries);
@@ -73,7 +75,10 @@ export function startRetention(ctx: ServiceContext, db: ReadModel, catalog: Flow
         if (outcome.runs + outcome.events + outcome.tombstonesDropped > 0) log.info("purge round applied", outcome);
         if (outcome.full) void next(outcome, 1);
       }
-      if (outcomes.some((o) => o.runs + o.events > 0)) vacuuming ??= incrementalVacuum(db).catch(failed("giving back free pages")).finally(() => (vacuuming = undefined));
+      if (outcomes.some((o) => o.runs + o.events > 0))
+        vacuuming ??= incrementalVacuum(db)
+          .catch(failed("giving back free pages"))
+          .finally(() => (vacuuming = undefined));
     },
     async stop() {
       stopped = true;

@@ -27,7 +27,11 @@ export type ProjectorServiceOptions = {
 };
 
 /** Builds this host's SQLite read model from the stream until stopped. */
-export async function startProjectorService(ctx: ServiceContext, path = readModelPath(ctx.config), options: ProjectorServiceOptions = {}): Promise<ProjectorService> {
+export async function startProjectorService(
+  ctx: ServiceContext,
+  path = readModelPath(ctx.config),
+  options: ProjectorServiceOptions = {},
+): Promise<ProjectorService> {
   const { config, js, subjects, log } = ctx;
   const { scratch, cacheKiB } = options;
   // With a writer thread this connection only reads the checkpoint: the page cache is the thread's.
@@ -35,32 +39,52 @@ export async function startProjectorService(ctx: ServiceContext, path = readMode
   let writer: Writer | undefined;
   try {
     await refuseGap(ctx, path, await readCheckpoint(db));
-    if (options.thread) writer = await threadWriter({ path, scratch, cacheKiB, outputRetentionBytes: config.outputRetentionBytes });
+    if (options.thread)
+      writer = await threadWriter({ path, scratch, cacheKiB, outputRetentionBytes: config.outputRetentionBytes });
   } catch (error) {
     await db.destroy();
     throw error;
   }
   // Only the read model's own disk pauses it: the projector writes nowhere else.
   const thresholds = { minFreeBytes: config.diskMinFreeBytes, minFreePercent: config.diskMinFreePercent };
-  const disk = await watchDisk([{ role: "read model", dir: dirname(path) }], thresholds, { log, whileLow: "the projector pauses", whenBack: "the projector goes on" });
+  const disk = await watchDisk([{ role: "read model", dir: dirname(path) }], thresholds, {
+    log,
+    whileLow: "the projector pauses",
+    whenBack: "the projector goes on",
+  });
   const pausedBy = () => {
     const low = disk.low();
     return low && lowDiskMessage(low);
   };
   // A rebuild (scratch) publishes nothing: the purges it applies are in the stream already.
-  const retainer: Retainer | undefined = scratch ? undefined : startRetention(ctx, db, flowCatalog(config.cwd, log, { reportProblems: false }));
+  const retainer: Retainer | undefined = scratch
+    ? undefined
+    : startRetention(ctx, db, flowCatalog(config.cwd, log, { reportProblems: false }));
   const onPurged: ProjectorOptions["onPurged"] = (outcomes) => {
     retainer?.purged(outcomes);
     options.onPurged?.(outcomes);
   };
-  const projector = await startProjector({ js, db, stream: config.stream, filterSubject: subjects.all, log, maxBatch: options.maxBatch, outputRetentionBytes: config.outputRetentionBytes, writer, pausedBy, onPurged }).catch(async (error: unknown) => {
+  const projector = await startProjector({
+    js,
+    db,
+    stream: config.stream,
+    filterSubject: subjects.all,
+    log,
+    maxBatch: options.maxBatch,
+    outputRetentionBytes: config.outputRetentionBytes,
+    writer,
+    pausedBy,
+    onPurged,
+  }).catch(async (error: unknown) => {
     await retainer?.stop();
     disk.stop();
     await writer?.close();
     await db.destroy();
     throw error;
   });
-  log.info(`projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}${options.thread ? " (writing on its own thread)" : ""}`);
+  log.info(
+    `projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}${options.thread ? " (writing on its own thread)" : ""}`,
+  );
   return {
     name: "projector",
     projector,

@@ -1,7 +1,15 @@
 import type { Database as Sqlite, SQLQueryBindings, Statement } from "bun:sqlite";
 import type { Transaction } from "kysely";
 import type { FlowMessage } from "../../lib/protocol/messages.ts";
-import { type AttemptsTable, CHECKPOINT, type EventsTable, type ReadModel, type ReadModelDatabase, type RunsTable, tombstoneKey } from "../../lib/read-model/database.ts";
+import {
+  type AttemptsTable,
+  CHECKPOINT,
+  type EventsTable,
+  type ReadModel,
+  type ReadModelDatabase,
+  type RunsTable,
+  tombstoneKey,
+} from "../../lib/read-model/database.ts";
 import { applyPurge, type PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { isPurge, type Purge, type ReadState, type Upsert, type Write } from "./writes.ts";
 
@@ -14,7 +22,8 @@ const PRIMARY_KEYS = {
   matches: (row: { event_id: string; generation: number }) => `${row.event_id}\n${row.generation}`,
   output: (row: { run_id: string; attempt: number; chunk: number }) => `${row.run_id}\n${row.attempt}\n${row.chunk}`,
   flow_controls: (row: { flow: string; step: string }) => `${row.flow}\n${row.step}`,
-  schedule_ticks: (row: { flow: string; schedule: string; tick: string }) => `${row.flow}\n${row.schedule}\n${row.tick}`,
+  schedule_ticks: (row: { flow: string; schedule: string; tick: string }) =>
+    `${row.flow}\n${row.schedule}\n${row.tick}`,
   audit: (row: { action_id: string }) => row.action_id,
 };
 
@@ -38,22 +47,33 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
   const runs = new Map<string, RunsTable>();
   const attempts = new Map<string, AttemptsTable>();
   for (const chunk of chunks([...eventIds])) {
-    for (const row of await db.selectFrom("events").selectAll().where("id", "in", chunk).execute()) events.set(row.id, row);
+    for (const row of await db.selectFrom("events").selectAll().where("id", "in", chunk).execute())
+      events.set(row.id, row);
   }
   for (const chunk of chunks([...runIds])) {
     for (const row of await db.selectFrom("runs").selectAll().where("id", "in", chunk).execute()) runs.set(row.id, row);
-    for (const row of await db.selectFrom("attempts").selectAll().where("run_id", "in", chunk).execute()) attempts.set(PRIMARY_KEYS.attempts(row), row);
+    for (const row of await db.selectFrom("attempts").selectAll().where("run_id", "in", chunk).execute())
+      attempts.set(PRIMARY_KEYS.attempts(row), row);
   }
   const outputs = new Set<string>();
   for (const chunk of chunks([...outputRuns])) {
-    for (const row of await db.selectFrom("output").select(["run_id", "attempt", "chunk"]).where("run_id", "in", chunk).execute()) outputs.add(PRIMARY_KEYS.output(row));
+    for (const row of await db
+      .selectFrom("output")
+      .select(["run_id", "attempt", "chunk"])
+      .where("run_id", "in", chunk)
+      .execute())
+      outputs.add(PRIMARY_KEYS.output(row));
   }
   // Only an id with no event row can be a tombstone's (and there are none in most batches).
   const tombstoned = new Set<string>();
   const missing = [...eventIds].filter((id) => !events.has(id));
   for (const chunk of chunks(missing)) {
     const keys = new Map(chunk.map((id) => [Buffer.from(tombstoneKey(id)).toString("hex"), id]));
-    const rows = await db.selectFrom("tombstones").select("id_hash").where("id_hash", "in", chunk.map(tombstoneKey)).execute();
+    const rows = await db
+      .selectFrom("tombstones")
+      .select("id_hash")
+      .where("id_hash", "in", chunk.map(tombstoneKey))
+      .execute();
     for (const row of rows) tombstoned.add(keys.get(Buffer.from(row.id_hash).toString("hex"))!);
   }
   const dirty = new Map<string, Upsert>();
@@ -90,7 +110,13 @@ export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<B
  * Rows go through one kept INSERT OR REPLACE statement per table and column set: building
  * statements was the larger part of a batch's cost.
  */
-export async function applyBatch(sqlite: Sqlite, trx: Transaction<ReadModelDatabase>, writes: Write[], seq: number, outputRetentionBytes = Number.POSITIVE_INFINITY): Promise<PurgeOutcome[]> {
+export async function applyBatch(
+  sqlite: Sqlite,
+  trx: Transaction<ReadModelDatabase>,
+  writes: Write[],
+  seq: number,
+  outputRetentionBytes = Number.POSITIVE_INFINITY,
+): Promise<PurgeOutcome[]> {
   const rows = writes.filter((w): w is Upsert => !isPurge(w));
   for (const write of rows) upsert(sqlite, write.table, write.row as unknown as Record<string, SQLQueryBindings>);
   upsert(sqlite, "projector_state", { name: CHECKPOINT, seq });
@@ -164,7 +190,12 @@ async function keepOutputTail(trx: Transaction<ReadModelDatabase>, runId: string
   await trx
     .deleteFrom("output")
     .where("run_id", "=", runId)
-    .where((eb) => eb.or([eb("attempt", "<", newestGone.attempt), eb.and([eb("attempt", "=", newestGone.attempt), eb("chunk", "<=", newestGone.chunk)])]))
+    .where((eb) =>
+      eb.or([
+        eb("attempt", "<", newestGone.attempt),
+        eb.and([eb("attempt", "=", newestGone.attempt), eb("chunk", "<=", newestGone.chunk)]),
+      ]),
+    )
     .execute();
   await trx.updateTable("runs").set({ output_cut: 1, output_bytes: limit }).where("id", "=", runId).execute();
 }

@@ -32,7 +32,13 @@ async function handle(message: ToWriterThread): Promise<FromWriterThread> {
 self.addEventListener("message", (event: MessageEvent<ToWriterThread>) => {
   const message = event.data;
   queue = queue.then(async () => {
-    const answer = await handle(message).catch((error: unknown): FromWriterThread => ({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }));
+    const answer = await handle(message).catch(
+      (error: unknown): FromWriterThread => ({
+        id: message.id,
+        ok: false,
+        error: error instanceof Error ? error.message : String(error),
+      }),
+    );
     self.postMessage(answer);
   });
 });

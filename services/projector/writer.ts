@@ -12,7 +12,8 @@ import { recordTraceIds, type Traced } from "./trace-ids.ts";
 /** One message of the stream, as the projector took it: its headers (a JsMsg's), or the trace id they named (a batch sent to a writer thread). */
 export type StreamMessage = { seq: number; data: Uint8Array; headers?: MsgHdrs; traceId?: string | null };
 
-const traceOf = (m: StreamMessage): string | null => (m.traceId !== undefined ? m.traceId : traceIdsWanted() ? traceIdOf(m.headers) : null);
+const traceOf = (m: StreamMessage): string | null =>
+  m.traceId !== undefined ? m.traceId : traceIdsWanted() ? traceIdOf(m.headers) : null;
 
 /**
  * One batch of stream messages for a commit, in order. `after` is the checkpoint the
@@ -21,7 +22,12 @@ const traceOf = (m: StreamMessage): string | null => (m.traceId !== undefined ? 
 export type Batch = { after: number; messages: readonly StreamMessage[] };
 
 /** What one commit did: its last sequence (the new checkpoint), the events whose rows it wrote, the messages it skipped, the purge rounds it applied. */
-export type Committed = { last: number; eventIds: string[]; skipped: { seq: number; error: string }[]; purges: PurgeOutcome[] };
+export type Committed = {
+  last: number;
+  eventIds: string[];
+  skipped: { seq: number; error: string }[];
+  purges: PurgeOutcome[];
+};
 
 /**
  * Applies batches to the read model, one transaction each, the checkpoint inside it, in
@@ -35,7 +41,13 @@ export type Writer = { depth: number; commit(batch: Batch): Promise<Committed>; 
  * is where message i's ends) and their sequences. Its buffers move to the thread without
  * a copy (they are transferred, not cloned).
  */
-type PackedBatch = { after: number; bytes: Uint8Array<ArrayBuffer>; ends: Uint32Array<ArrayBuffer>; seqs: Float64Array<ArrayBuffer>; traces?: (string | null)[] };
+type PackedBatch = {
+  after: number;
+  bytes: Uint8Array<ArrayBuffer>;
+  ends: Uint32Array<ArrayBuffer>;
+  seqs: Float64Array<ArrayBuffer>;
+  traces?: (string | null)[];
+};
 
 function pack({ after, messages }: Batch): PackedBatch {
   let size = 0;
@@ -56,7 +68,8 @@ function pack({ after, messages }: Batch): PackedBatch {
 /** The batch a writer thread was sent (its messages are views of the one buffer). */
 export function unpack({ after, bytes, ends, seqs, traces }: PackedBatch): Batch {
   const messages: StreamMessage[] = [];
-  for (let i = 0, start = 0; i < seqs.length; start = ends[i++]!) messages.push({ seq: seqs[i]!, data: bytes.subarray(start, ends[i]), traceId: traces?.[i] ?? null });
+  for (let i = 0, start = 0; i < seqs.length; start = ends[i++]!)
+    messages.push({ seq: seqs[i]!, data: bytes.subarray(start, ends[i]), traceId: traces?.[i] ?? null });
   return { after, messages };
 }
 
@@ -82,36 +95,45 @@ export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writ
       const last = messages[messages.length - 1]!.seq;
       const eventIds = new Set<string>();
       const purges: PurgeOutcome[] = [];
-      await db.transaction().execute(async (trx) => {
-        const at = await readCheckpoint(trx);
-        if (at !== after) throw new Error(`a batch that follows sequence ${after} came to a read model at ${at}`);
-        // Evolve's writes go to the store a batch at a time; a purge ends one (it deletes at its
-        // place in the stream), so what comes after it is evolved from a fresh read of the read model.
-        let rest = decoded;
-        do {
-          const state = await loadBatchState(trx, rest.map((d) => d.message));
-          let taken = 0;
-          while (taken < rest.length) {
-            const { seq, message } = rest[taken++]!;
-            const writes = evolve(state, message, seq);
-            state.apply(writes);
-            if (writes.some(isPurge)) break;
-          }
-          const written = state.dirty();
-          purges.push(...(await applyBatch(sqlite, trx, written, last, outputRetentionBytes)));
-          for (const write of written) {
-            if (isPurge(write)) continue;
-            if (write.table === "events") eventIds.add(write.row.id);
-            else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
-          }
-          rest = rest.slice(taken);
-        } while (rest.length > 0);
-        recordTraceIds(sqlite, traced);
-      }).catch((error: unknown) => {
-        // SQLite's own messages ("database or disk is full") name no file: say which.
-        if (!String((error as { code?: unknown }).code).startsWith("SQLITE_")) throw error;
-        throw new Error(`read model ${sqlite.filename}: ${(error as Error).message} (${(error as { code: string }).code})`, { cause: error });
-      });
+      await db
+        .transaction()
+        .execute(async (trx) => {
+          const at = await readCheckpoint(trx);
+          if (at !== after) throw new Error(`a batch that follows sequence ${after} came to a read model at ${at}`);
+          // Evolve's writes go to the store a batch at a time; a purge ends one (it deletes at its
+          // place in the stream), so what comes after it is evolved from a fresh read of the read model.
+          let rest = decoded;
+          do {
+            const state = await loadBatchState(
+              trx,
+              rest.map((d) => d.message),
+            );
+            let taken = 0;
+            while (taken < rest.length) {
+              const { seq, message } = rest[taken++]!;
+              const writes = evolve(state, message, seq);
+              state.apply(writes);
+              if (writes.some(isPurge)) break;
+            }
+            const written = state.dirty();
+            purges.push(...(await applyBatch(sqlite, trx, written, last, outputRetentionBytes)));
+            for (const write of written) {
+              if (isPurge(write)) continue;
+              if (write.table === "events") eventIds.add(write.row.id);
+              else if (write.table === "runs" || write.table === "matches") eventIds.add(write.row.event_id);
+            }
+            rest = rest.slice(taken);
+          } while (rest.length > 0);
+          recordTraceIds(sqlite, traced);
+        })
+        .catch((error: unknown) => {
+          // SQLite's own messages ("database or disk is full") name no file: say which.
+          if (!String((error as { code?: unknown }).code).startsWith("SQLITE_")) throw error;
+          throw new Error(
+            `read model ${sqlite.filename}: ${(error as Error).message} (${(error as { code: string }).code})`,
+            { cause: error },
+          );
+        });
       return { last, eventIds: [...eventIds], skipped, purges };
     },
     async close() {},
@@ -121,7 +143,10 @@ export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writ
 /** Where a writer thread keeps the read model, and how it opens it (see openReadModel). */
 export type WriterThreadOptions = { path: string; scratch?: boolean; cacheKiB?: number; outputRetentionBytes?: number };
 
-type WriterRequest = { type: "open"; options: WriterThreadOptions } | { type: "commit"; batch: PackedBatch } | { type: "close" };
+type WriterRequest =
+  | { type: "open"; options: WriterThreadOptions }
+  | { type: "commit"; batch: PackedBatch }
+  | { type: "close" };
 export type ToWriterThread = { id: number } & WriterRequest;
 export type FromWriterThread = { id: number } & ({ ok: true; value?: Committed } | { ok: false; error: string });
 
@@ -147,7 +172,11 @@ export async function threadWriter(options: WriterThreadOptions): Promise<Writer
     async commit(batch) {
       const writer = await start();
       const packed = pack(batch);
-      return (await writer.call({ type: "commit", batch: packed }, [packed.bytes.buffer, packed.ends.buffer, packed.seqs.buffer])) as Committed;
+      return (await writer.call({ type: "commit", batch: packed }, [
+        packed.bytes.buffer,
+        packed.ends.buffer,
+        packed.seqs.buffer,
+      ])) as Committed;
     },
     async close() {
       const writer = await thread?.catch(() => undefined);
@@ -158,7 +187,10 @@ export async function threadWriter(options: WriterThreadOptions): Promise<Writer
   };
 }
 
-type WriterThread = { worker: Worker; call(message: WriterRequest, transfer?: Bun.Transferable[]): Promise<Committed | undefined> };
+type WriterThread = {
+  worker: Worker;
+  call(message: WriterRequest, transfer?: Bun.Transferable[]): Promise<Committed | undefined>;
+};
 
 async function startWriterThread(options: WriterThreadOptions, ended: () => void): Promise<WriterThread> {
   const worker = new Worker(new URL("./writer-worker.ts", import.meta.url).href);

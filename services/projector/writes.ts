@@ -1,5 +1,14 @@
 import type { PurgeRuns, RunStep } from "../../lib/protocol/messages.ts";
-import type { AttemptsTable, AuditTable, EventsTable, FlowControlsTable, MatchesTable, OutputTable, RunsTable, ScheduleTicksTable } from "../../lib/read-model/database.ts";
+import type {
+  AttemptsTable,
+  AuditTable,
+  EventsTable,
+  FlowControlsTable,
+  MatchesTable,
+  OutputTable,
+  RunsTable,
+  ScheduleTicksTable,
+} from "../../lib/read-model/database.ts";
 
 /** The projector's vocabulary: what evolve reads (ReadState) and the writes it returns, applied by the store. */
 

@@ -13,7 +13,10 @@ import { startIngressAlone, startsWithoutNats } from "../ingress/alone.ts";
  * SIGTERM/SIGINT. A bad configuration or an unreachable NATS ends it with a message
  * that says what to fix; only the ingress alone with a spool starts without NATS.
  */
-export async function runServices(names: readonly ServiceName[], overrides: Partial<Config> = {}): Promise<RunningSystem> {
+export async function runServices(
+  names: readonly ServiceName[],
+  overrides: Partial<Config> = {},
+): Promise<RunningSystem> {
   const log = logger(names.join("+"));
   let config: Config;
   try {

@@ -20,11 +20,18 @@ export type RunningSystem = { services: Service[]; ingressUrl?: string; stop(): 
  * last. `stop` reverses that: the ingress stops accepting, consumers stop taking work
  * and finish what they hold, the projector commits, then the connection drains.
  */
-export async function startSystem(config: Config, natsUrl: string, names: readonly ServiceName[]): Promise<RunningSystem> {
+export async function startSystem(
+  config: Config,
+  natsUrl: string,
+  names: readonly ServiceName[],
+): Promise<RunningSystem> {
   // The port and the locks before anything connects: a second system refused either decides nothing.
   if (names.includes("ingress")) reservePort(config);
   // One projector (the SQLite writer) per data directory, and one executor per host id (its process ledger).
-  const roles = [...(names.includes("projector") ? ["projector"] : []), ...(names.includes("executor") ? [`executor-${config.hostId}`] : [])];
+  const roles = [
+    ...(names.includes("projector") ? ["projector"] : []),
+    ...(names.includes("executor") ? [`executor-${config.hostId}`] : []),
+  ];
   const locks: ReturnType<typeof lockDataDir>[] = [];
   const releaseLocks = () => {
     for (const lock of locks) lock.release();

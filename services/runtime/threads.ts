@@ -19,9 +19,15 @@ import { flushTracing, startTracing } from "../../lib/tracing/tracing.ts";
  * Without the ingress, with it alone, or with threads off (`config.threads`, else
  * `byDefault`): startSystem.
  */
-export async function startThreadedSystem(config: Config, natsUrl: string, names: readonly ServiceName[], byDefault = true): Promise<RunningSystem> {
+export async function startThreadedSystem(
+  config: Config,
+  natsUrl: string,
+  names: readonly ServiceName[],
+  byDefault = true,
+): Promise<RunningSystem> {
   const others = names.filter((name) => name !== "ingress");
-  if (!(config.threads ?? byDefault) || !names.includes("ingress") || others.length === 0) return await startSystem(config, natsUrl, names);
+  if (!(config.threads ?? byDefault) || !names.includes("ingress") || others.length === 0)
+    return await startSystem(config, natsUrl, names);
   // Bound before the worker starts any consumer: a busy port ends the start here.
   reservePort(config);
   const log = logger("threads");

@@ -7,7 +7,11 @@ import type { ProjectorService } from "../projector/service.ts";
 import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
 
 export type ToWorker = { type: "start"; config: Config; natsUrl: string; names: ServiceName[] } | { type: "stop" };
-export type FromWorker = { type: "ready" } | { type: "failed"; error: string } | { type: "applied"; seq: number; eventIds: string[] } | { type: "stopped" };
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "failed"; error: string }
+  | { type: "applied"; seq: number; eventIds: string[] }
+  | { type: "stopped" };
 
 declare const self: Worker;
 const post = (message: FromWorker) => self.postMessage(message);

@@ -9,7 +9,16 @@ import { type EmbeddedNats, startNatsServer } from "../../lib/nats/nats-server.t
 import { Deployment, killLeftoverSteps, prng, tempDir, withOutput } from "../support/cluster.ts";
 import { writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
-import { type Disruption, everyAnswerIsClear, loadFlows, nothingLost, quiescence, readExecutions, retriesAreAccepted, steadyLoad } from "../support/load.ts";
+import {
+  type Disruption,
+  everyAnswerIsClear,
+  loadFlows,
+  nothingLost,
+  quiescence,
+  readExecutions,
+  retriesAreAccepted,
+  steadyLoad,
+} from "../support/load.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
 
 // Nothing lost, nothing stuck: a steady load of events while every service in turn is
@@ -35,7 +44,11 @@ afterAll(async () => {
   await cli.stopAll();
   await server?.stop();
   // Steps of an executor killed mid-step run on by themselves (they lead their own process group).
-  if (executionLog) killLeftoverSteps(readExecutions(executionLog).map((e) => e.pid), flowsDir);
+  if (executionLog)
+    killLeftoverSteps(
+      readExecutions(executionLog).map((e) => e.pid),
+      flowsDir,
+    );
   deployment?.removeTempDirs();
 });
 
@@ -46,7 +59,11 @@ test(`given a steady load of events, when every service and then the nats-server
   const storeDir = mkdtempSync(join(tmpdir(), "codex-flows-e2e-nats-"));
   server = await startNatsServer({ storeDir });
   const natsUrl = server.url;
-  const env = await serviceEnv(natsUrl, { CODEX_FLOW_ACK_WAIT_MS: String(ACK_WAIT_MS), CODEX_FLOW_EXECUTOR_CONCURRENCY: "6", CODEX_FLOW_PUBLISH_TIMEOUT_MS: "2000" });
+  const env = await serviceEnv(natsUrl, {
+    CODEX_FLOW_ACK_WAIT_MS: String(ACK_WAIT_MS),
+    CODEX_FLOW_EXECUTOR_CONCURRENCY: "6",
+    CODEX_FLOW_PUBLISH_TIMEOUT_MS: "2000",
+  });
   const d = new Deployment(cli, env);
   deployment = d;
   d.tempDirs.push(storeDir);
@@ -58,7 +75,12 @@ test(`given a steady load of events, when every service and then the nats-server
   await withOutput(d, async () => {
     try {
       await d.start("projector", "projector");
-      await Promise.all([d.start("matcher", "matcher"), d.start("ingress", "ingress"), d.start("exec-1", "executor", { CODEX_FLOW_HOST_ID: "exec-1" }), d.start("exec-2", "executor", { CODEX_FLOW_HOST_ID: "exec-2" })]);
+      await Promise.all([
+        d.start("matcher", "matcher"),
+        d.start("ingress", "ingress"),
+        d.start("exec-1", "executor", { CODEX_FLOW_HOST_ID: "exec-1" }),
+        d.start("exec-2", "executor", { CODEX_FLOW_HOST_ID: "exec-2" }),
+      ]);
       const url = await ingressUrlOf(d.proc("ingress"));
 
       // The sender: one event every 1/RATE s, unique ids, never waiting for an earlier answer.
@@ -90,12 +112,22 @@ test(`given a steady load of events, when every service and then the nats-server
         report.kills = kills.map((k) => `${k.role} at +${k.at - started} ms, back at +${k.readyAt - started} ms`);
       }
       const answers = await load.stop();
-      Object.assign(report, { loadSeconds: Math.round((Date.now() - started) / 1000), eventsSent: answers.length, accepted202: answers.filter((a) => a.status === 202).length });
+      Object.assign(report, {
+        loadSeconds: Math.round((Date.now() - started) / 1000),
+        eventsSent: answers.length,
+        accepted202: answers.filter((a) => a.status === 202).length,
+      });
 
       everyAnswerIsClear(answers, kills, report);
       await retriesAreAccepted(url, answers, report);
       await quiescence(natsUrl, env, report, QUIESCENCE_MS);
-      await nothingLost(url, answers.map((a) => a.id), kills, executionLog, report);
+      await nothingLost(
+        url,
+        answers.map((a) => a.id),
+        kills,
+        executionLog,
+        report,
+      );
     } finally {
       report.seconds = Math.round((Date.now() - started) / 1000);
       console.log(`chaos summary: ${JSON.stringify(report, null, 2)}`);
@@ -112,7 +144,10 @@ describe("the read model after a burst", () => {
     const nats = await startNatsServer();
     const env = await serviceEnv(nats.url, { CODEX_FLOW_WAIT_TIMEOUT_MS: "5000" });
     const d = new Deployment(cli, env);
-    env.CODEX_FLOW_BACKEND_CWD = writeFlows({ quiet: [{ name: "never", type: "never.sent", source: "" }] }, tempDir(d, "codex-flows-e2e-cwd-"));
+    env.CODEX_FLOW_BACKEND_CWD = writeFlows(
+      { quiet: [{ name: "never", type: "never.sent", source: "" }] },
+      tempDir(d, "codex-flows-e2e-cwd-"),
+    );
     const rand = prng(SEED);
     try {
       await withOutput(d, async () => {
@@ -128,7 +163,12 @@ describe("the read model after a burst", () => {
             const now = new Date().toISOString();
             const acks = await Promise.all(
               Array.from({ length: size }, (_, i) => {
-                const message: EventAccepted = { v: 1, kind: "event.accepted", event: { id: `burst-${burst}-${i}`, type: "burst.tick", receivedAt: now, payload: {} }, acceptedAt: now };
+                const message: EventAccepted = {
+                  v: 1,
+                  kind: "event.accepted",
+                  event: { id: `burst-${burst}-${i}`, type: "burst.tick", receivedAt: now, payload: {} },
+                  acceptedAt: now,
+                };
                 return js.publish(`${env.CODEX_FLOW_SUBJECT_PREFIX}.events.burst.tick`, encodeMessage(message));
               }),
             );
@@ -138,13 +178,17 @@ describe("the read model after a burst", () => {
             const response = await fetch(`${url}/events?limit=1&after=${last}`);
             if (response.status !== 200) {
               const health = await json(fetch(`${url}/healthz`));
-              stuck.push(`burst ${burst} (${size} messages): stream at ${last}, read model at ${health.projector.appliedSeq} 5 s later`);
+              stuck.push(
+                `burst ${burst} (${size} messages): stream at ${last}, read model at ${health.projector.appliedSeq} 5 s later`,
+              );
             }
           }
         } finally {
           await nc.close();
         }
-        console.log(`bursts: ${total} messages in 20 bursts (seed ${SEED}); ${stuck.length} left the read model behind`);
+        console.log(
+          `bursts: ${total} messages in 20 bursts (seed ${SEED}); ${stuck.length} left the read model behind`,
+        );
         expect(stuck).toEqual([]);
       });
     } finally {

@@ -4,7 +4,17 @@ import { Deployment, killLeftoverSteps, tempDir, withOutput } from "../support/c
 import { findNatsCli, sh } from "../support/nats-cli.ts";
 import { skipWithoutTool } from "../support/tools.ts";
 import { type NatsCluster, startNatsCluster } from "../support/nats-cluster.ts";
-import { type Disruption, everyAnswerIsClear, loadFlows, nothingLost, quiescence, readExecutions, retriesAreAccepted, type Sent, steadyLoad } from "../support/load.ts";
+import {
+  type Disruption,
+  everyAnswerIsClear,
+  loadFlows,
+  nothingLost,
+  quiescence,
+  readExecutions,
+  retriesAreAccepted,
+  type Sent,
+  steadyLoad,
+} from "../support/load.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
 
 // Three nats-servers clustered on loopback, the stream created with 3 replicas
@@ -29,25 +39,40 @@ let url: string;
 
 beforeAll(async () => {
   cluster = await startNatsCluster(3);
-  env = await serviceEnv(cluster.urls, { CODEX_FLOW_EXECUTOR_CONCURRENCY: "6", CODEX_FLOW_PUBLISH_TIMEOUT_MS: "2000", CODEX_FLOW_SHUTDOWN_GRACE_MS: "2000", CODEX_FLOW_STREAM_REPLICAS: "3" });
+  env = await serviceEnv(cluster.urls, {
+    CODEX_FLOW_EXECUTOR_CONCURRENCY: "6",
+    CODEX_FLOW_PUBLISH_TIMEOUT_MS: "2000",
+    CODEX_FLOW_SHUTDOWN_GRACE_MS: "2000",
+    CODEX_FLOW_STREAM_REPLICAS: "3",
+  });
   deployment = new Deployment(cli, env);
   executionLog = join(tempDir(deployment, "codex-flows-e2e-cluster-"), "executions.log");
   flowsDir = loadFlows(executionLog, tempDir(deployment, "codex-flows-e2e-cwd-"));
   env.CODEX_FLOW_BACKEND_CWD = flowsDir;
   await deployment.start("projector", "projector");
-  await Promise.all([deployment.start("matcher", "matcher"), deployment.start("ingress", "ingress"), deployment.start("exec-1", "executor", { CODEX_FLOW_HOST_ID: "exec-1" }), deployment.start("exec-2", "executor", { CODEX_FLOW_HOST_ID: "exec-2" })]);
+  await Promise.all([
+    deployment.start("matcher", "matcher"),
+    deployment.start("ingress", "ingress"),
+    deployment.start("exec-1", "executor", { CODEX_FLOW_HOST_ID: "exec-1" }),
+    deployment.start("exec-2", "executor", { CODEX_FLOW_HOST_ID: "exec-2" }),
+  ]);
   url = await ingressUrlOf(deployment.proc("ingress"));
   const stream = env.CODEX_FLOW_STREAM!;
   await cluster.streamCurrent(stream);
   // The nats CLI's checks need the CLI (built with Go); the load below does not.
-  if (skipWithoutTool(findNatsCli() !== undefined, "the nats CLI (natscli v0.5.0)", "scripts/install-nats-cli.sh")) return;
+  if (skipWithoutTool(findNatsCli() !== undefined, "the nats CLI (natscli v0.5.0)", "scripts/install-nats-cli.sh"))
+    return;
   const info = await sh(`nats stream info ${stream}`, { NATS_URL: cluster.urls }, flowsDir);
   expect(info.stdout).toMatch(/Replicas: 3/);
   expect(info.stdout).toMatch(/Leader: nats-\d/);
   // docs/deploy.md's way to move an existing 1-replica stream to 3, on a stream of its own: on
   // 2.9.10, a stream scaled up this way lost acknowledged messages when nodes were killed
   // afterwards (this test, three runs of three), so the load runs on a stream created with 3.
-  const add = await sh(`nats stream add ${stream}_R1 --subjects '${stream.toLowerCase()}-r1.>' --replicas 1 --defaults`, { NATS_URL: cluster.urls }, flowsDir);
+  const add = await sh(
+    `nats stream add ${stream}_R1 --subjects '${stream.toLowerCase()}-r1.>' --replicas 1 --defaults`,
+    { NATS_URL: cluster.urls },
+    flowsDir,
+  );
   expect(add.code).toBe(0);
   const edit = await sh(`nats stream edit ${stream}_R1 --replicas 3 -f`, { NATS_URL: cluster.urls }, flowsDir);
   expect(edit.code).toBe(0);
@@ -57,7 +82,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await cli.stopAll();
   await cluster?.close();
-  if (executionLog) killLeftoverSteps(readExecutions(executionLog).map((e) => e.pid), flowsDir);
+  if (executionLog)
+    killLeftoverSteps(
+      readExecutions(executionLog).map((e) => e.pid),
+      flowsDir,
+    );
   deployment?.removeTempDirs();
 });
 
@@ -74,14 +103,26 @@ async function underLoad(name: string, disrupt: (disruptions: Disruption[]) => P
     await Bun.sleep(2_000);
   } finally {
     answers = await load.stop();
-    report.disruptions = disruptions.map((d) => `${d.role} ${d.how} at +${d.at - started} ms, back at +${d.readyAt - started} ms`);
+    report.disruptions = disruptions.map(
+      (d) => `${d.role} ${d.how} at +${d.at - started} ms, back at +${d.readyAt - started} ms`,
+    );
   }
   try {
-    Object.assign(report, { loadSeconds: Math.round((Date.now() - started) / 1000), eventsSent: answers.length, accepted202: answers.filter((a) => a.status === 202).length });
+    Object.assign(report, {
+      loadSeconds: Math.round((Date.now() - started) / 1000),
+      eventsSent: answers.length,
+      accepted202: answers.filter((a) => a.status === 202).length,
+    });
     everyAnswerIsClear(answers, disruptions, report);
     await retriesAreAccepted(url, answers, report);
     await quiescence(cluster.urls, env, report, QUIESCENCE_MS);
-    await nothingLost(url, answers.map((a) => a.id), disruptions, executionLog, report);
+    await nothingLost(
+      url,
+      answers.map((a) => a.id),
+      disruptions,
+      executionLog,
+      report,
+    );
   } finally {
     report.seconds = Math.round((Date.now() - started) / 1000);
     console.log(`cluster summary: ${JSON.stringify(report, null, 2)}`);

@@ -1,6 +1,15 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { api, Deployment, executions, killLeftoverSteps, lastSeq, recordingPrelude, tempDir, withOutput } from "../support/cluster.ts";
+import {
+  api,
+  Deployment,
+  executions,
+  killLeftoverSteps,
+  lastSeq,
+  recordingPrelude,
+  tempDir,
+  withOutput,
+} from "../support/cluster.ts";
 import { writeFlows } from "../support/flows.ts";
 import { useNatsServer } from "../support/nats.ts";
 import { type CliProcess, serviceEnv, useProcesses } from "../support/processes.ts";
@@ -23,14 +32,21 @@ const deployments: { deployment: Deployment; script: string; pids: string }[] = 
 afterAll(async () => {
   await cli.stopAll();
   for (const { deployment, script, pids } of deployments) {
-    killLeftoverSteps(executions(pids).map((e) => e.pid), script);
+    killLeftoverSteps(
+      executions(pids).map((e) => e.pid),
+      script,
+    );
     deployment.removeTempDirs();
   }
 });
 
 /** A deployment whose only step SIGKILLs its parent (the executor process) and exits. */
 async function deploy(extra: Record<string, string>) {
-  const env = await serviceEnv(nats.url, { CODEX_FLOW_ACK_WAIT_MS: "1000", CODEX_FLOW_EXECUTOR_CONCURRENCY: "2", ...extra });
+  const env = await serviceEnv(nats.url, {
+    CODEX_FLOW_ACK_WAIT_MS: "1000",
+    CODEX_FLOW_EXECUTOR_CONCURRENCY: "2",
+    ...extra,
+  });
   const deployment = new Deployment(cli, env);
   const pids = tempDir(deployment, "codex-flows-e2e-steps-");
   const cwd = writeFlows(
@@ -85,7 +101,8 @@ function supervise(deployment: Deployment, hostId: string) {
   return supervisor;
 }
 
-const attemptsOf = (run: { attempts: { attemptNumber: number; status: string }[] }) => run.attempts.map((a) => [a.attemptNumber, a.status]);
+const attemptsOf = (run: { attempts: { attemptNumber: number; status: string }[] }) =>
+  run.attempts.map((a) => [a.attemptNumber, a.status]);
 
 describe("dead letters: a command whose executor dies on it every time", () => {
   test("given CODEX_FLOW_MAX_LOST_ATTEMPTS=2, when the step kills its executor twice, then the next executor gives up and the run ends failed", async () => {
@@ -115,14 +132,19 @@ describe("dead letters: a command whose executor dies on it every time", () => {
 
   test("given CODEX_FLOW_MAX_DELIVER=2, when the step kills its executor twice, then the max-deliveries advisory makes the live executor record the run failed", async () => {
     // The lost-attempt limit is out of reach: only the advisory can end this run.
-    const { deployment, pids, client, executor, stream } = await deploy({ CODEX_FLOW_MAX_DELIVER: "2", CODEX_FLOW_MAX_LOST_ATTEMPTS: "10" });
+    const { deployment, pids, client, executor, stream } = await deploy({
+      CODEX_FLOW_MAX_DELIVER: "2",
+      CODEX_FLOW_MAX_LOST_ATTEMPTS: "10",
+    });
     await withOutput(deployment, async () => {
       const { runIds } = await client.post({ id: "doomed-advisory-1", type: "doomed.crash" }, "matched");
       const run = await client.waitForRun(runIds[0], (r) => r.status === "failed", 30_000, "the run to end failed");
       executor.stop();
       expect(executor.failures).toEqual([]);
 
-      expect(run.error).toContain("gave up after 2 deliveries without a result (max deliveries reached on executor-any");
+      expect(run.error).toContain(
+        "gave up after 2 deliveries without a result (max deliveries reached on executor-any",
+      );
       expect(attemptsOf(run)).toEqual([
         [1, "lost"],
         [2, "failed"],

@@ -11,7 +11,6 @@ import { isRunning } from "../fixtures/request.ts";
 setDefaultTimeout(90_000);
 const cli = useProcesses();
 
-
 /** The pid of the nats-server listening on `port`, from /proc (its command line names the port). */
 async function natsPid(port: string): Promise<number> {
   const found = Bun.spawn(["pgrep", "-f", `nats-server .*-p ${port} `], { stdout: "pipe" });
@@ -23,8 +22,15 @@ async function natsPid(port: string): Promise<number> {
 }
 
 test("flow dev: one per data directory, an embedded NATS that needs the printed credentials, Ctrl-C releases a running step, and kill -9 leaves no nats-server behind", async () => {
-  const cwd = writeFlows({ slow: [{ name: "nap", type: "slow.nap", timeoutMs: 120_000, source: "await Bun.sleep(60_000);" }] });
-  const env = await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_SHUTDOWN_GRACE_MS: "1000" });
+  const cwd = writeFlows({
+    slow: [{ name: "nap", type: "slow.nap", timeoutMs: 120_000, source: "await Bun.sleep(60_000);" }],
+  });
+  const env = await serviceEnv(undefined, {
+    CODEX_FLOW_STREAM: undefined,
+    CODEX_FLOW_SUBJECT_PREFIX: undefined,
+    CODEX_FLOW_BACKEND_CWD: cwd,
+    CODEX_FLOW_SHUTDOWN_GRACE_MS: "1000",
+  });
   const first = cli.start(["dev"], { env });
   await first.waitForLine("Ctrl-C stops everything.", 30_000);
   const url = first.stdout.join("\n").match(/API +(http:\/\/\S+)/)![1]!;
@@ -43,10 +49,18 @@ test("flow dev: one per data directory, an embedded NATS that needs the printed 
   const nc = await connectNats(natsUrl, "test", logger("test"));
   expect((await (await jetstreamManager(nc)).streams.info("FLOWS")).config.name).toBe("FLOWS");
   await nc.close();
-  await expect(connectNats(`nats://127.0.0.1:${port}`, "test", logger("test"))).rejects.toThrow("Authorization Violation");
+  await expect(connectNats(`nats://127.0.0.1:${port}`, "test", logger("test"))).rejects.toThrow(
+    "Authorization Violation",
+  );
 
   // Ctrl-C with a step running: it stops within the grace time and hands the step back.
-  const { runIds } = await json(fetch(`${url}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "nap-1", type: "slow.nap" }) }));
+  const { runIds } = await json(
+    fetch(`${url}/events?wait=matched`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "nap-1", type: "slow.nap" }),
+    }),
+  );
   await eventually(async () => (await json(fetch(`${url}/runs/${runIds[0]}`))).run.status === "running");
   const stopping = Date.now();
   first.signal("SIGINT");

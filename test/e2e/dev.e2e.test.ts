@@ -20,7 +20,12 @@ describe("flow dev --example, the quickstart", () => {
     // With a read token too: the example's ?wait=true and the printed curl line answer run data, so they must send it.
     const token = "dev-token";
     // No stream or subject overrides: the embedded server belongs to this run alone.
-    const env = await serviceEnv(undefined, { CODEX_FLOW_STREAM: undefined, CODEX_FLOW_SUBJECT_PREFIX: undefined, CODEX_FLOW_BACKEND_SECRET: secret, CODEX_FLOW_BACKEND_TOKEN: token });
+    const env = await serviceEnv(undefined, {
+      CODEX_FLOW_STREAM: undefined,
+      CODEX_FLOW_SUBJECT_PREFIX: undefined,
+      CODEX_FLOW_BACKEND_SECRET: secret,
+      CODEX_FLOW_BACKEND_TOKEN: token,
+    });
     const storeDir = join(env.CODEX_FLOW_BACKEND_DATA_DIR!, "nats");
     // Should anything below fail, the embedded server must not outlive the test.
     cli.cleanup(async () => {
@@ -31,14 +36,21 @@ describe("flow dev --example, the quickstart", () => {
     await dev.waitForLine("Ctrl-C stops everything.", 30_000);
     const out = dev.stdout.join("\n");
     expect(out).toContain(`API      http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}`);
-    expect(out).toMatch(new RegExp(`NATS     nats://codex-flows:[A-Za-z0-9_-]+@127\\.0\\.0\\.1:\\d+   stream FLOWS, subjects flows\\.> \\(embedded, store ${storeDir}, monitor http://127\\.0\\.0\\.1:\\d+\\)`));
+    expect(out).toMatch(
+      new RegExp(
+        `NATS     nats://codex-flows:[A-Za-z0-9_-]+@127\\.0\\.0\\.1:\\d+   stream FLOWS, subjects flows\\.> \\(embedded, store ${storeDir}, monitor http://127\\.0\\.0\\.1:\\d+\\)`,
+      ),
+    );
     expect(out).toContain("fired the example flow: POST /events?wait=true -> 202");
     expect(out).toContain('"status": "completed"');
     expect(out).toContain('"message": "hello, world"');
 
     // The disk guard watches the embedded server's store beside the read model.
     const health = await json(fetch(`http://127.0.0.1:${env.CODEX_FLOW_BACKEND_PORT}/healthz`));
-    expect(health.disk.dirs.map((d: { role: string; dir: string }) => [d.role, d.dir])).toEqual([["read model", env.CODEX_FLOW_BACKEND_DATA_DIR], ["NATS store", storeDir]]);
+    expect(health.disk.dirs.map((d: { role: string; dir: string }) => [d.role, d.dir])).toEqual([
+      ["read model", env.CODEX_FLOW_BACKEND_DATA_DIR],
+      ["NATS store", storeDir],
+    ]);
 
     const pids = await pidsMentioning(storeDir);
     expect(pids).toHaveLength(1);
@@ -47,13 +59,30 @@ describe("flow dev --example, the quickstart", () => {
     const lines = dev.stdout.map((line) => line.trim());
     const script = [lines.find((l) => l.startsWith("BODY=")), lines.find((l) => l.startsWith("curl "))];
     expect(script).not.toContain(undefined);
-    const curl = Bun.spawn(["bash", "-c", script.join("\n")], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CODEX_FLOW_BACKEND_SECRET: secret, CODEX_FLOW_BACKEND_TOKEN: token }, stdout: "pipe", stderr: "pipe" });
-    const [answer, curlErr, curlCode] = await Promise.all([new Response(curl.stdout).text(), new Response(curl.stderr).text(), curl.exited]);
+    const curl = Bun.spawn(["bash", "-c", script.join("\n")], {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        CODEX_FLOW_BACKEND_SECRET: secret,
+        CODEX_FLOW_BACKEND_TOKEN: token,
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [answer, curlErr, curlCode] = await Promise.all([
+      new Response(curl.stdout).text(),
+      new Response(curl.stderr).text(),
+      curl.exited,
+    ]);
     expect({ curlCode, curlErr }).toEqual({ curlCode: 0, curlErr: "" });
     const body = JSON.parse(answer);
     expect(body).toMatchObject({ status: "accepted", matched: 1 });
     expect(body.eventId).toMatch(/^hello-\d+$/);
-    expect(body.runs[0]).toMatchObject({ flowName: "example-flow", stepName: "greet", status: "completed", result: { status: "completed", message: "hello, you" } });
+    expect(body.runs[0]).toMatchObject({
+      flowName: "example-flow",
+      stepName: "greet",
+      status: "completed",
+      result: { status: "completed", message: "hello, you" },
+    });
 
     dev.signal("SIGINT");
     expect(await dev.exit(15_000)).toBe(0);

@@ -32,7 +32,12 @@ let env: Record<string, string | undefined>;
 beforeAll(async () => {
   cluster = await startNatsCluster(3);
   // No matcher here: the answer is the publish alone (CODEX_FLOW_MATCH_WAIT_MS=0).
-  env = await serviceEnv(cluster.urls, { CODEX_FLOW_STREAM_REPLICAS: "3", CODEX_FLOW_MATCH_WAIT_MS: "0", CODEX_FLOW_PUBLISH_TIMEOUT_MS: "2000", CODEX_FLOW_PUBLISH_DEADLINE_MS: "12000" });
+  env = await serviceEnv(cluster.urls, {
+    CODEX_FLOW_STREAM_REPLICAS: "3",
+    CODEX_FLOW_MATCH_WAIT_MS: "0",
+    CODEX_FLOW_PUBLISH_TIMEOUT_MS: "2000",
+    CODEX_FLOW_PUBLISH_DEADLINE_MS: "12000",
+  });
   deployment = new Deployment(cli, env);
   await deployment.start("ingress", "ingress");
   await cluster.streamCurrent(env.CODEX_FLOW_STREAM!);
@@ -67,7 +72,14 @@ async function killLeaderUnderLoad(url: string, name: string, report: Record<str
     const leader = await eventually(() => streamLeader(stream), 10_000, "the stream's leader");
     await cluster.stop(leader, "SIGKILL");
     report.killed = `${leader} at +${Date.now() - started} ms`;
-    const next = await eventually(async () => { const now = await streamLeader(stream); return now && now !== leader ? now : undefined; }, 30_000, "a new stream leader");
+    const next = await eventually(
+      async () => {
+        const now = await streamLeader(stream);
+        return now && now !== leader ? now : undefined;
+      },
+      30_000,
+      "a new stream leader",
+    );
     report.newLeader = `${next} at +${Date.now() - started} ms`;
     await Bun.sleep(5_000);
   } finally {
@@ -81,10 +93,21 @@ async function everyPostStoredOnce(answers: Sent[], report: Record<string, unkno
   const stored = await storedEvents(cluster.urls, env.CODEX_FLOW_STREAM!);
   const counts = countsById(stored);
   const accepted = answers.filter((a) => a.status === 202);
-  Object.assign(report, { sent: answers.length, ...latencyReport(answers), spooled: accepted.filter((a) => a.body?.spooled === true).length, heldPastDefaultDeadline: answers.filter((a) => a.to - a.from > DEFAULT_DEADLINE_MS).length });
+  Object.assign(report, {
+    sent: answers.length,
+    ...latencyReport(answers),
+    spooled: accepted.filter((a) => a.body?.spooled === true).length,
+    heldPastDefaultDeadline: answers.filter((a) => a.to - a.from > DEFAULT_DEADLINE_MS).length,
+  });
   console.log(`election summary: ${JSON.stringify(report)}`);
-  expect(answers.filter((a) => a.status !== 202).map((a) => ({ id: a.id, status: a.status, error: a.error ?? a.body?.error }))).toEqual([]);
-  expect(accepted.filter((a) => counts.get(a.id) !== 1).map((a) => ({ id: a.id, stored: counts.get(a.id) ?? 0 }))).toEqual([]);
+  expect(
+    answers
+      .filter((a) => a.status !== 202)
+      .map((a) => ({ id: a.id, status: a.status, error: a.error ?? a.body?.error })),
+  ).toEqual([]);
+  expect(
+    accepted.filter((a) => counts.get(a.id) !== 1).map((a) => ({ id: a.id, stored: counts.get(a.id) ?? 0 })),
+  ).toEqual([]);
   expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
 }
 
@@ -102,11 +125,19 @@ describe("an R3 stream whose leader is killed under load", () => {
       await cluster.start(down.name);
       await cluster.streamCurrent(env.CODEX_FLOW_STREAM!);
       await deployment.signal("ingress", "SIGTERM");
-      await deployment.start("spooling", "ingress", { CODEX_FLOW_BACKEND_PORT: String(await freePort()), CODEX_FLOW_PUBLISH_DEADLINE_MS: "1000", CODEX_FLOW_INGRESS_SPOOL: join(tempDir(deployment, "codex-flows-e2e-spool-"), "spool") });
+      await deployment.start("spooling", "ingress", {
+        CODEX_FLOW_BACKEND_PORT: String(await freePort()),
+        CODEX_FLOW_PUBLISH_DEADLINE_MS: "1000",
+        CODEX_FLOW_INGRESS_SPOOL: join(tempDir(deployment, "codex-flows-e2e-spool-"), "spool"),
+      });
       const url = await ingressUrlOf(deployment.proc("spooling"));
       const report: Record<string, unknown> = { ingress: "spool, 1 s deadline" };
       const answers = await killLeaderUnderLoad(url, "spooled", report);
-      await eventually(async () => (await json(await fetch(`${url}/healthz`))).spool?.depth === 0, 30_000, "the spool drained");
+      await eventually(
+        async () => (await json(await fetch(`${url}/healthz`))).spool?.depth === 0,
+        30_000,
+        "the spool drained",
+      );
       await everyPostStoredOnce(answers, report);
       expect(report.spooled).toBeGreaterThan(0);
     }));

@@ -27,26 +27,81 @@ const GITHUB_SECRET = "fuzz-github-secret";
 const CHECKS = ["all"];
 
 function schemathesis(): string | undefined {
-  const candidates = [Bun.which("schemathesis"), "/usr/local/bin/schemathesis", join(process.env.HOME ?? "/root", ".local/bin/schemathesis")];
+  const candidates = [
+    Bun.which("schemathesis"),
+    "/usr/local/bin/schemathesis",
+    join(process.env.HOME ?? "/root", ".local/bin/schemathesis"),
+  ];
   return candidates.find((path): path is string => !!path && existsSync(path));
 }
 
 const binary = schemathesis();
-if (!binary && !process.env.CI) console.warn("fuzz.e2e: schemathesis is not installed, so the API fuzz test is skipped (bash scripts/install-schemathesis.sh installs it; in CI it always runs)");
-
-test.skipIf(!binary && !process.env.CI)("schemathesis finds no 5xx and no answer that disagrees with the OpenAPI document", async () => {
-  expect(binary).toBeDefined();
-  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_TOKEN: TOKEN, CODEX_FLOW_BACKEND_SECRET: SECRET, CODEX_FLOW_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET, CODEX_FLOW_WAIT_TIMEOUT_MS: "2000", CODEX_FLOW_MATCH_WAIT_MS: "500" });
-  const url = await ingressUrlOf(cli.start(["serve", "all"], { env }));
-  const run = Bun.spawn(
-    [binary!, "run", `${url}/openapi.json`, "-H", `Authorization: Bearer ${TOKEN}`, "--checks", CHECKS.join(","), "--max-examples", "100", "--phases", "examples,coverage,fuzzing,stateful", "--workers", "1", "--request-timeout", "10", "--no-color", "--generation-database", "none", "--seed", String(Date.now() % 1_000_000)],
-    // Run in a temporary directory: schemathesis keeps a .schemathesis cache where it runs.
-    { cwd: tempDir("codex-flows-fuzz-"), env: { ...process.env, PYTHONPATH: join(import.meta.dir, "..", "fuzz"), SCHEMATHESIS_HOOKS: "hooks", CODEX_FLOW_FUZZ_SECRET: SECRET, CODEX_FLOW_FUZZ_GITHUB_SECRET: GITHUB_SECRET }, stdout: "pipe", stderr: "pipe" },
+if (!binary && !process.env.CI)
+  console.warn(
+    "fuzz.e2e: schemathesis is not installed, so the API fuzz test is skipped (bash scripts/install-schemathesis.sh installs it; in CI it always runs)",
   );
-  const timer = setTimeout(() => run.kill("SIGKILL"), 170_000);
-  const [out, err, code] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
-  clearTimeout(timer);
-  const report = `${out}\n${err}`;
-  expect({ code, failures: code === 0 ? "" : report.slice(report.indexOf("FAILURES") >= 0 ? report.indexOf("FAILURES") : -4000) }).toEqual({ code: 0, failures: "" });
-  expect(report).toMatch(/\d+ generated, \d+ passed/);
-});
+
+test.skipIf(!binary && !process.env.CI)(
+  "schemathesis finds no 5xx and no answer that disagrees with the OpenAPI document",
+  async () => {
+    expect(binary).toBeDefined();
+    const env = await serviceEnv(nats.url, {
+      CODEX_FLOW_BACKEND_TOKEN: TOKEN,
+      CODEX_FLOW_BACKEND_SECRET: SECRET,
+      CODEX_FLOW_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET,
+      CODEX_FLOW_WAIT_TIMEOUT_MS: "2000",
+      CODEX_FLOW_MATCH_WAIT_MS: "500",
+    });
+    const url = await ingressUrlOf(cli.start(["serve", "all"], { env }));
+    const run = Bun.spawn(
+      [
+        binary!,
+        "run",
+        `${url}/openapi.json`,
+        "-H",
+        `Authorization: Bearer ${TOKEN}`,
+        "--checks",
+        CHECKS.join(","),
+        "--max-examples",
+        "100",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "10",
+        "--no-color",
+        "--generation-database",
+        "none",
+        "--seed",
+        String(Date.now() % 1_000_000),
+      ],
+      // Run in a temporary directory: schemathesis keeps a .schemathesis cache where it runs.
+      {
+        cwd: tempDir("codex-flows-fuzz-"),
+        env: {
+          ...process.env,
+          PYTHONPATH: join(import.meta.dir, "..", "fuzz"),
+          SCHEMATHESIS_HOOKS: "hooks",
+          CODEX_FLOW_FUZZ_SECRET: SECRET,
+          CODEX_FLOW_FUZZ_GITHUB_SECRET: GITHUB_SECRET,
+        },
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const timer = setTimeout(() => run.kill("SIGKILL"), 170_000);
+    const [out, err, code] = await Promise.all([
+      new Response(run.stdout).text(),
+      new Response(run.stderr).text(),
+      run.exited,
+    ]);
+    clearTimeout(timer);
+    const report = `${out}\n${err}`;
+    expect({
+      code,
+      failures: code === 0 ? "" : report.slice(report.indexOf("FAILURES") >= 0 ? report.indexOf("FAILURES") : -4000),
+    }).toEqual({ code: 0, failures: "" });
+    expect(report).toMatch(/\d+ generated, \d+ passed/);
+  },
+);

@@ -1,5 +1,18 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { api, consumerInfo, Deployment, executions, firstAttemptEnds, killLeftoverSteps, lastSeq, recordingWorkFlow, summary, tempDir, withOutput, workMarks } from "../support/cluster.ts";
+import {
+  api,
+  consumerInfo,
+  Deployment,
+  executions,
+  firstAttemptEnds,
+  killLeftoverSteps,
+  lastSeq,
+  recordingWorkFlow,
+  summary,
+  tempDir,
+  withOutput,
+  workMarks,
+} from "../support/cluster.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
 import { isRunning } from "../fixtures/request.ts";
@@ -30,7 +43,12 @@ beforeAll(async () => {
   deployment = new Deployment(cli, env);
   pids = tempDir(deployment, "codex-flows-e2e-steps-");
   // `ms` is how long the step works; `firstAttemptMs`, when given, replaces it on attempt 1.
-  const flows = recordingWorkFlow(deployment, pids, "lease", "attempt === 1 && payload.firstAttemptMs !== undefined ? payload.firstAttemptMs : payload.ms");
+  const flows = recordingWorkFlow(
+    deployment,
+    pids,
+    "lease",
+    "attempt === 1 && payload.firstAttemptMs !== undefined ? payload.firstAttemptMs : payload.ms",
+  );
   script = flows.script;
   env.CODEX_FLOW_BACKEND_CWD = flows.cwd;
   url = await deployment.startControlPlane();
@@ -38,7 +56,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cli.stopAll();
-  killLeftoverSteps(executions(pids).map((e) => e.pid), script);
+  killLeftoverSteps(
+    executions(pids).map((e) => e.pid),
+    script,
+  );
   deployment.removeTempDirs();
 });
 
@@ -52,15 +73,25 @@ async function fire(payload: Record<string, number>): Promise<string> {
 /** Exactly these executors (roles named after their host ids) run: the others get SIGTERM (idle, they exit 0), missing ones start. */
 async function executors(...hosts: string[]) {
   for (const [role, entry] of deployment.roles) {
-    if (entry.service === "executor" && !hosts.includes(role) && deployment.running(role)) expect(await deployment.signal(role, "SIGTERM")).toBe(0);
+    if (entry.service === "executor" && !hosts.includes(role) && deployment.running(role))
+      expect(await deployment.signal(role, "SIGTERM")).toBe(0);
   }
   for (const host of hosts) await deployment.ensure(host, "executor", { CODEX_FLOW_HOST_ID: host });
 }
 
 /** Waits until attempt `n` of the run is running on some host and its step process has started. */
 async function runningAttempt(runId: string, n: number) {
-  const run = await client.waitForRun(runId, (r) => r.status === "running" && r.attempt === n, 15_000, `attempt ${n} to start`);
-  await eventually(() => executions(pids, runId).some((e) => e.attempt === n), 10_000, `the step process of attempt ${n}`);
+  const run = await client.waitForRun(
+    runId,
+    (r) => r.status === "running" && r.attempt === n,
+    15_000,
+    `attempt ${n} to start`,
+  );
+  await eventually(
+    () => executions(pids, runId).some((e) => e.attempt === n),
+    10_000,
+    `the step process of attempt ${n}`,
+  );
   return run;
 }
 
@@ -70,7 +101,8 @@ async function runningOn(host: string) {
   return await client.runs(`status=running&host=${host}&after=${after}`);
 }
 
-const attemptsOf = (run: { attempts: { attemptNumber: number; status: string; host: string }[] }) => run.attempts.map((a) => [a.attemptNumber, a.status, a.host]);
+const attemptsOf = (run: { attempts: { attemptNumber: number; status: string; host: string }[] }) =>
+  run.attempts.map((a) => [a.attemptNumber, a.status, a.host]);
 
 describe("leases: a running step keeps its command's lease", () => {
   test("given one executor and ack_wait 1.5 s, when a step works for 4 s, then it completes as attempt 1 and is never redelivered", () =>
@@ -104,7 +136,12 @@ describe("leases: a running step keeps its command's lease", () => {
       // Its step ends with it (the executor's guard), before the lease can pass on: never two at once.
       const stepGoneAt = await firstAttemptEnds(pids, runId, ACK_WAIT_MS / 2);
 
-      const run = await client.waitForRun(runId, (r) => r.status === "completed", 30_000, "the run to complete on the surviving executor");
+      const run = await client.waitForRun(
+        runId,
+        (r) => r.status === "completed",
+        30_000,
+        "the run to complete on the surviving executor",
+      );
       expect(attemptsOf(run)).toEqual([
         [1, "lost", victim],
         [2, "completed", survivor],
@@ -141,7 +178,12 @@ describe("fencing a frozen executor", () => {
       } finally {
         frozen.signal("SIGCONT");
       }
-      const run = await client.waitForRun(runId, (r) => r.status === "completed" && r.attempts[0]?.status === "fenced", 30_000, "the run to complete and attempt 1 to read fenced");
+      const run = await client.waitForRun(
+        runId,
+        (r) => r.status === "completed" && r.attempts[0]?.status === "fenced",
+        30_000,
+        "the run to complete and attempt 1 to read fenced",
+      );
       // Never both at once: attempt 1's last mark comes before attempt 2's first.
       const [one, two] = [workMarks(pids, runId, 1), workMarks(pids, runId, 2)];
       console.log(`frozen executor: attempt 1's last mark came ${two[0]! - one.at(-1)!} ms before attempt 2's first`);
@@ -169,7 +211,12 @@ describe("fencing a frozen executor", () => {
       } finally {
         frozen.signal("SIGCONT");
       }
-      const run = await client.waitForRun(runId, (r) => r.attempts[0]?.status === "completed" && r.attempts[1]?.status === "completed", 30_000, "both attempts' records");
+      const run = await client.waitForRun(
+        runId,
+        (r) => r.attempts[0]?.status === "completed" && r.attempts[1]?.status === "completed",
+        30_000,
+        "both attempts' records",
+      );
       const [one, two] = [workMarks(pids, runId, 1), workMarks(pids, runId, 2)];
       expect(one.at(-1)!).toBeLessThan(two[0]!);
       expect(run.attempts[0]).toMatchObject({ attemptNumber: 1, host: victim, status: "completed", exitCode: 0 });
@@ -202,10 +249,18 @@ describe("graceful shutdown: SIGTERM to an executor", () => {
       // Once the executor is gone, nothing is left `running` on it: the run waits on its queue.
       expect(await runningOn(victim)).toEqual([]);
       const handedBack = await client.run(runId);
-      expect(summary(handedBack)).toMatchObject({ status: "queued", attempts: [{ n: 1, status: "released", host: victim }] });
+      expect(summary(handedBack)).toMatchObject({
+        status: "queued",
+        attempts: [{ n: 1, status: "released", host: victim }],
+      });
       expect(handedBack.attempts[0].error).toContain(`executor on ${victim} shut down before the step finished`);
 
-      const run = await client.waitForRun(runId, (r) => r.status === "completed", 30_000, "the other executor to complete the run");
+      const run = await client.waitForRun(
+        runId,
+        (r) => r.status === "completed",
+        30_000,
+        "the other executor to complete the run",
+      );
       expect(attemptsOf(run)).toEqual([
         [1, "released", victim],
         [2, "completed", survivor],
@@ -217,7 +272,10 @@ describe("graceful shutdown: SIGTERM to an executor", () => {
     withOutput(deployment, async () => {
       // Only one executor, with a grace longer than the step: whatever it is running is its own.
       await executors();
-      await deployment.start("exec-c", "executor", { CODEX_FLOW_HOST_ID: "exec-c", CODEX_FLOW_SHUTDOWN_GRACE_MS: "10000" });
+      await deployment.start("exec-c", "executor", {
+        CODEX_FLOW_HOST_ID: "exec-c",
+        CODEX_FLOW_SHUTDOWN_GRACE_MS: "10000",
+      });
       const runId = await fire({ ms: 2_500 });
       await runningAttempt(runId, 1);
 
@@ -241,7 +299,12 @@ describe("graceful shutdown: SIGTERM to an executor", () => {
 
       // The next executor to come up takes it.
       await deployment.start("exec-d", "executor", { CODEX_FLOW_HOST_ID: "exec-d" });
-      const done = await client.waitForRun(laterId, (r) => r.status === "completed", 20_000, "exec-d to run the queued run");
+      const done = await client.waitForRun(
+        laterId,
+        (r) => r.status === "completed",
+        20_000,
+        "exec-d to run the queued run",
+      );
       expect(done.host).toBe("exec-d");
       expect(done.attempts.map((a: { host: string }) => a.host)).toEqual(["exec-d"]);
     }));

@@ -10,11 +10,24 @@ const cli = useProcesses();
 
 test("given a running step, when flow logs RUN -f follows it, then its lines appear as written and the command ends with the run; flow runs lists it", async () => {
   const cwd = writeFlows({
-    talk: [{ name: "count", type: "talk.count", source: 'for (let i = 1; i <= 3; i++) { console.log("tick " + i); await Bun.sleep(300); }\nconsole.error("done counting");\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");' }],
+    talk: [
+      {
+        name: "count",
+        type: "talk.count",
+        source:
+          'for (let i = 1; i <= 3; i++) { console.log("tick " + i); await Bun.sleep(300); }\nconsole.error("done counting");\nconsole.log("FLOW_RESULT {\\"status\\":\\"completed\\"}");',
+      },
+    ],
   });
   const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd });
   const url = await ingressUrlOf(cli.start(["serve", "all"], { env }));
-  const { runIds } = await json(fetch(`${url}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "count-1", type: "talk.count" }) }));
+  const { runIds } = await json(
+    fetch(`${url}/events?wait=matched`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "count-1", type: "talk.count" }),
+    }),
+  );
 
   const follow = cli.start(["logs", runIds[0], "-f", "--url", url], { env });
   await follow.waitForLine("tick 1", 10_000);

@@ -24,12 +24,20 @@ describe("flow serve ingress while NATS is down", () => {
     rmSync(storeDir, { recursive: true, force: true });
   });
 
-  const post = (url: string, id: string) => fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type: "demo.ping", payload: {} }) });
+  const post = (url: string, id: string) =>
+    fetch(`${url}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id, type: "demo.ping", payload: {} }),
+    });
 
   test("given the nats-server stops, when an event is posted, then 503 with Retry-After comes back by the publish deadline; once a server is back on the same port and store, events are accepted again", async () => {
     server = await startNatsServer({ storeDir });
     const port = server.port;
-    const env = await serviceEnv(server.url, { CODEX_FLOW_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), CODEX_FLOW_PUBLISH_DEADLINE_MS: String(DEADLINE_MS) });
+    const env = await serviceEnv(server.url, {
+      CODEX_FLOW_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS),
+      CODEX_FLOW_PUBLISH_DEADLINE_MS: String(DEADLINE_MS),
+    });
     const ingress = cli.start(["serve", "ingress"], { env });
     const url = await ingressUrlOf(ingress);
     expect((await post(url, "before-outage")).status).toBe(202);

@@ -30,7 +30,10 @@ const client = api(() => url);
 beforeAll(async () => {
   const hosts = [lab.host(1), lab.host(2)];
   nats = await startNatsServer({ host: lab.serverIp });
-  const env = await serviceEnv(nats.url, { CODEX_FLOW_ACK_WAIT_MS: String(LEASE_MS), CODEX_FLOW_EXECUTOR_CONCURRENCY: "2" });
+  const env = await serviceEnv(nats.url, {
+    CODEX_FLOW_ACK_WAIT_MS: String(LEASE_MS),
+    CODEX_FLOW_EXECUTOR_CONCURRENCY: "2",
+  });
   deployment = new Deployment(cli, env);
   markers = tempDir(deployment, "codex-flows-partition-markers-");
   const cwd = writeFlows(
@@ -60,7 +63,11 @@ console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "att
   script = join(cwd, "flows", "partition", "exec", "work.ts");
   env.CODEX_FLOW_BACKEND_CWD = cwd;
   url = await deployment.startControlPlane();
-  await Promise.all(hosts.map((host, i) => deployment.start(`exec-${i + 1}`, "executor", { CODEX_FLOW_HOST_ID: `exec-${i + 1}` }, 20_000, host.exec)));
+  await Promise.all(
+    hosts.map((host, i) =>
+      deployment.start(`exec-${i + 1}`, "executor", { CODEX_FLOW_HOST_ID: `exec-${i + 1}` }, 20_000, host.exec),
+    ),
+  );
   cuts.push(...hosts);
 });
 
@@ -70,7 +77,10 @@ afterAll(async () => {
   try {
     for (const host of cuts) host.heal();
     await cli.stopAll();
-    killLeftoverSteps(executions().map((e) => e.pid), script);
+    killLeftoverSteps(
+      executions().map((e) => e.pid),
+      script,
+    );
     await nats?.stop();
   } finally {
     lab.cleanup();
@@ -87,9 +97,19 @@ function executions(runId?: string): Execution[] {
     .filter((name) => runId === undefined || name.startsWith(`${runId}-`))
     .map((name) => {
       const [, attempt, host] = name.replace(/\.log$/, "").match(/-(\d+)-([^-]+-\d+)$/)!;
-      const lines = readFileSync(join(markers, name), "utf8").trim().split("\n").map((line) => line.split(" "));
+      const lines = readFileSync(join(markers, name), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => line.split(" "));
       const times = lines.map((parts) => Number(parts[1]));
-      return { attempt: Number(attempt), host: host!, pid: Number(lines[0]![2]), start: times[0]!, last: times.at(-1)!, ended: lines.at(-1)![0] === "end" };
+      return {
+        attempt: Number(attempt),
+        host: host!,
+        pid: Number(lines[0]![2]),
+        start: times[0]!,
+        last: times.at(-1)!,
+        ended: lines.at(-1)![0] === "end",
+      };
     })
     .sort((a, b) => a.attempt - b.attempt);
 }
@@ -98,8 +118,17 @@ test(`given two executors in their own network namespaces, when the one running 
   withOutput(deployment, async () => {
     const answer = await client.post({ id: "partition-1", type: "partition.work" }, "matched");
     const runId = answer.runIds[0] as string;
-    const first = await client.waitForRun(runId, (r) => r.status === "running" && r.attempt === 1, 20_000, "attempt 1 to start");
-    await eventually(() => executions(runId).length === 1 && Date.now() - executions(runId)[0]!.start > 300, 10_000, "the step of attempt 1 to be working");
+    const first = await client.waitForRun(
+      runId,
+      (r) => r.status === "running" && r.attempt === 1,
+      20_000,
+      "attempt 1 to start",
+    );
+    await eventually(
+      () => executions(runId).length === 1 && Date.now() - executions(runId)[0]!.start > 300,
+      10_000,
+      "the step of attempt 1 to be working",
+    );
     const victim = first.host as string;
     const survivor = victim === "exec-1" ? "exec-2" : "exec-1";
     const victimHost = cuts[Number(victim.split("-")[1]) - 1]!;
@@ -107,7 +136,11 @@ test(`given two executors in their own network namespaces, when the one running 
     const cutAt = Date.now();
     victimHost.cut();
     // The other host takes the run once the lease ran out, and completes it.
-    await eventually(() => executions(runId).some((e) => e.attempt === 2 && e.ended), 40_000, "attempt 2 to run to its end on the other host");
+    await eventually(
+      () => executions(runId).some((e) => e.attempt === 2 && e.ended),
+      40_000,
+      "attempt 2 to run to its end on the other host",
+    );
     const [one, two] = executions(runId);
     expect(one).toMatchObject({ attempt: 1, host: victim, ended: false });
     expect(two).toMatchObject({ attempt: 2, host: survivor, ended: true });
@@ -116,11 +149,24 @@ test(`given two executors in their own network namespaces, when the one running 
     expect(one!.last - cutAt).toBeLessThan(LEASE_MS);
     // Never both at once: the second execution began after the first one's last sign of life.
     expect(two!.start).toBeGreaterThan(one!.last);
-    console.log(`partition: cut at +0 ms; attempt 1 last alive at +${one!.last - cutAt} ms; attempt 2 started at +${two!.start - cutAt} ms on ${survivor}`);
+    console.log(
+      `partition: cut at +0 ms; attempt 1 last alive at +${one!.last - cutAt} ms; attempt 2 started at +${two!.start - cutAt} ms on ${survivor}`,
+    );
 
     victimHost.heal();
-    const run = await client.waitForRun(runId, (r) => r.status === "completed" && r.attempts[0]?.status === "fenced", 60_000, "the run to complete and attempt 1 to say fenced");
-    expect(run.attempts.map((a: { attemptNumber: number; status: string; host: string }) => [a.attemptNumber, a.status, a.host])).toEqual([
+    const run = await client.waitForRun(
+      runId,
+      (r) => r.status === "completed" && r.attempts[0]?.status === "fenced",
+      60_000,
+      "the run to complete and attempt 1 to say fenced",
+    );
+    expect(
+      run.attempts.map((a: { attemptNumber: number; status: string; host: string }) => [
+        a.attemptNumber,
+        a.status,
+        a.host,
+      ]),
+    ).toEqual([
       [1, "fenced", victim],
       [2, "completed", survivor],
     ]);

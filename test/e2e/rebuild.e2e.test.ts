@@ -12,13 +12,22 @@ const nats = useNatsServer();
 const cli = useProcesses();
 
 test("given a workload, when flow projector rebuild runs with the services stopped, then it reports progress and the swapped-in read model is identical", async () => {
-  const cwd = writeFlows({ tick: [{ name: "a", type: "t.tick", source: echoStep() }, { name: "b", type: "t.tick", source: echoStep("changed") }] });
+  const cwd = writeFlows({
+    tick: [
+      { name: "a", type: "t.tick", source: echoStep() },
+      { name: "b", type: "t.tick", source: echoStep("changed") },
+    ],
+  });
   const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_BACKEND_SECRET: "s" });
   const all = cli.start(["serve", "all"], { env });
   const url = await ingressUrlOf(all);
   for (let i = 0; i < 10; i++) {
     const body = JSON.stringify({ id: `tick-${i}`, type: "t.tick", payload: { i } });
-    const response = await fetch(`${url}/events?wait=true`, { method: "POST", body, headers: { "content-type": "application/json", "x-flow-signature-256": signBody("s", body) } });
+    const response = await fetch(`${url}/events?wait=true`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "x-flow-signature-256": signBody("s", body) },
+    });
     expect(response.status).toBe(202);
   }
   all.signal("SIGTERM");
@@ -37,15 +46,23 @@ test("given a workload, when flow projector rebuild runs with the services stopp
   // A rebuild builds the secondary indexes at the end: the file has every one the live file had.
   expect(indexesOf(path)).toEqual(indexes);
   // One self-contained file: no journal, WAL or half-built file beside it.
-  expect(readdirSync(env.CODEX_FLOW_BACKEND_DATA_DIR!).filter((name) => name.startsWith("read-model"))).toEqual(["read-model.sqlite"]);
+  expect(readdirSync(env.CODEX_FLOW_BACKEND_DATA_DIR!).filter((name) => name.startsWith("read-model"))).toEqual([
+    "read-model.sqlite",
+  ]);
 
   // The services open the rebuilt file as their live read model and go on from its checkpoint.
   const again = cli.start(["serve", "all"], { env });
   const againUrl = await ingressUrlOf(again);
   const body = JSON.stringify({ id: "tick-after", type: "t.tick", payload: {} });
-  const response = await fetch(`${againUrl}/events?wait=true`, { method: "POST", body, headers: { "content-type": "application/json", "x-flow-signature-256": signBody("s", body) } });
+  const response = await fetch(`${againUrl}/events?wait=true`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "x-flow-signature-256": signBody("s", body) },
+  });
   expect(response.status).toBe(202);
-  const runs = (await (await fetch(`${againUrl}/runs?limit=50`)).json()) as { runs: { eventId: string; status: string }[] };
+  const runs = (await (await fetch(`${againUrl}/runs?limit=50`)).json()) as {
+    runs: { eventId: string; status: string }[];
+  };
   expect(runs.runs.filter((r) => r.eventId === "tick-after").map((r) => r.status)).toEqual(["completed", "completed"]);
   expect(runs.runs.length).toBe(22);
   again.signal("SIGTERM");
@@ -53,7 +70,9 @@ test("given a workload, when flow projector rebuild runs with the services stopp
 });
 
 test("given --output, when flow projector rebuild runs, then it writes only that file", async () => {
-  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: writeFlows({ x: [{ name: "a", type: "t.x", source: echoStep() }] }) });
+  const env = await serviceEnv(nats.url, {
+    CODEX_FLOW_BACKEND_CWD: writeFlows({ x: [{ name: "a", type: "t.x", source: echoStep() }] }),
+  });
   const output = join(env.CODEX_FLOW_BACKEND_DATA_DIR!, "elsewhere.sqlite");
   const rebuild = await cli.run(["projector", "rebuild", "--output", output], { env, timeoutMs: 30_000 });
   expect(rebuild.code).toBe(0);
@@ -69,7 +88,12 @@ test("given a live projector, when flow projector rebuild runs without --output,
   const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd });
   const all = cli.start(["serve", "all"], { env });
   const url = await ingressUrlOf(all);
-  const post = (id: string) => fetch(`${url}/events?wait=true`, { method: "POST", body: JSON.stringify({ id, type: "t.tick", payload: {} }), headers: { "content-type": "application/json" } });
+  const post = (id: string) =>
+    fetch(`${url}/events?wait=true`, {
+      method: "POST",
+      body: JSON.stringify({ id, type: "t.tick", payload: {} }),
+      headers: { "content-type": "application/json" },
+    });
   expect((await post("before")).status).toBe(202);
   const dataDir = env.CODEX_FLOW_BACKEND_DATA_DIR!;
   const path = join(dataDir, "read-model.sqlite");

@@ -29,7 +29,11 @@ const READY = {
 
 function post(url: string, event: object, query = "") {
   const body = JSON.stringify(event);
-  return fetch(`${url}/events${query}`, { method: "POST", body, headers: { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, body) } });
+  return fetch(`${url}/events${query}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "x-flow-signature-256": signBody(SECRET, body) },
+  });
 }
 
 async function stopsCleanly(proc: CliProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
@@ -49,44 +53,74 @@ describe("flow serve: the four services as separate processes sharing one data d
     procs.projector = cli.start(["serve", "projector"], { env });
     await procs.projector.waitForLine(READY.projector);
     for (const name of ["matcher", "executor", "ingress"] as const) procs[name] = cli.start(["serve", name], { env });
-    await Promise.all((["matcher", "executor", "ingress"] as const).map((name) => procs[name].waitForLine(READY[name])));
+    await Promise.all(
+      (["matcher", "executor", "ingress"] as const).map((name) => procs[name].waitForLine(READY[name])),
+    );
     url = await ingressUrlOf(procs.ingress);
   });
 
   test("given a signed example.greet event, when posted with wait=true, then 202 comes back with the completed run and its FLOW_RESULT", async () => {
-    const event = { id: `e2e-greet-${Date.now()}`, type: "example.greet", source: "e2e", payload: { name: "processes" } };
+    const event = {
+      id: `e2e-greet-${Date.now()}`,
+      type: "example.greet",
+      source: "e2e",
+      payload: { name: "processes" },
+    };
     const response = await post(url, event, "?wait=true");
     expect(response.status).toBe(202);
     const answer = await json(response);
     expect(answer).toMatchObject({ status: "accepted", eventId: event.id, matched: 1 });
     expect(answer.waitTimedOut).toBeUndefined();
     expect(answer.runs).toHaveLength(1);
-    expect(answer.runs[0]).toMatchObject({ flowName: "example-flow", stepName: "greet", status: "completed", host: "e2e-host" });
+    expect(answer.runs[0]).toMatchObject({
+      flowName: "example-flow",
+      stepName: "greet",
+      status: "completed",
+      host: "e2e-host",
+    });
     expect(answer.runs[0].result).toEqual({ status: "completed", message: "hello, processes" });
 
     const runs = await json(fetch(`${url}/runs?eventId=${encodeURIComponent(event.id)}`));
     expect(runs.eventId).toBe(event.id);
     expect(runs.runs).toHaveLength(1);
-    expect(runs.runs[0]).toMatchObject({ id: answer.runIds[0], status: "completed", effectiveStatus: "completed", attempt: 1, error: null });
+    expect(runs.runs[0]).toMatchObject({
+      id: answer.runIds[0],
+      status: "completed",
+      effectiveStatus: "completed",
+      attempt: 1,
+      error: null,
+    });
     expect(runs.runs[0].stdout).toContain(`greeting processes for event ${event.id}`);
   });
 
   test("given an unsigned event, when posted, then the ingress process answers 401", async () => {
-    const response = await fetch(`${url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "unsigned", type: "example.greet" }) });
+    const response = await fetch(`${url}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "unsigned", type: "example.greet" }),
+    });
     expect(response.status).toBe(401);
   });
 
   test("given the running services, when each gets SIGTERM, then each logs that it is shutting down and exits 0", async () => {
     // The ingress first, as an operator would: stop accepting before the workers go.
     for (const name of ["ingress", "matcher", "executor", "projector"] as const) await stopsCleanly(procs[name]);
-    expect(await fetch(`${url}/healthz`).then(() => "answered", () => "refused")).toBe("refused");
+    expect(
+      await fetch(`${url}/healthz`).then(
+        () => "answered",
+        () => "refused",
+      ),
+    ).toBe("refused");
   });
 });
 
 describe("flow:backend serve --cwd DIR (the seed's command)", () => {
   test("given a flows directory, when the backend serves it against NATS_URL, then a posted event runs there and the read model is under DIR/.data", async () => {
     const cwd = writeFlows({ release: [{ name: "notes", type: "upstream.release", source: echoStep("changed") }] });
-    const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_DATA_DIR: undefined, CODEX_FLOW_BACKEND_SECRET: SECRET });
+    const env = await serviceEnv(nats.url, {
+      CODEX_FLOW_BACKEND_DATA_DIR: undefined,
+      CODEX_FLOW_BACKEND_SECRET: SECRET,
+    });
     const backend = cli.start(["serve", "--cwd", cwd], { entry: "bin/flow-backend.ts", env });
     const url = await ingressUrlOf(backend);
 
@@ -94,7 +128,9 @@ describe("flow:backend serve --cwd DIR (the seed's command)", () => {
     const response = await post(url, event, "?wait=true");
     expect(response.status).toBe(202);
     const answer = await json(response);
-    expect(answer.runs.map((r: { flowName: string; status: string }) => `${r.flowName}:${r.status}`)).toEqual(["release:completed"]);
+    expect(answer.runs.map((r: { flowName: string; status: string }) => `${r.flowName}:${r.status}`)).toEqual([
+      "release:completed",
+    ]);
     expect(answer.runs[0].result).toMatchObject({ status: "changed", message: 'payload {"tag":"v1.2.3"}' });
     expect(existsSync(join(cwd, ".data", "read-model.sqlite"))).toBe(true);
 
@@ -114,7 +150,15 @@ describe("services starting side by side on a fresh data dir", () => {
       // The ingress provisions the stream right before it opens the read model.
       const nc = await connect({ servers: nats.url });
       const jsm = await jetstreamManager(nc);
-      await eventually(() => jsm.streams.info(env.CODEX_FLOW_STREAM!).then(() => true, () => false), 15_000, "the ingress to create its stream");
+      await eventually(
+        () =>
+          jsm.streams.info(env.CODEX_FLOW_STREAM!).then(
+            () => true,
+            () => false,
+          ),
+        15_000,
+        "the ingress to create its stream",
+      );
       await nc.close();
       // Hold the lock a little longer than the ingress needs to reach it, well inside a 5 s busy timeout.
       await Promise.race([Bun.sleep(500), ingress.child.exited]);

@@ -47,7 +47,11 @@ describe("flow serve ingress with a spool while NATS is down", () => {
     const storeDir = tempDir(new Deployment(cli, {}), "codex-flows-e2e-spool-nats-");
     server = await startNatsServer({ storeDir });
     const port = server.port;
-    const env = await serviceEnv(server.url, { CODEX_FLOW_PUBLISH_DEADLINE_MS: String(DEADLINE_MS), CODEX_FLOW_PUBLISH_TIMEOUT_MS: "500", CODEX_FLOW_MATCH_WAIT_MS: "0" });
+    const env = await serviceEnv(server.url, {
+      CODEX_FLOW_PUBLISH_DEADLINE_MS: String(DEADLINE_MS),
+      CODEX_FLOW_PUBLISH_TIMEOUT_MS: "500",
+      CODEX_FLOW_MATCH_WAIT_MS: "0",
+    });
     deployment = new Deployment(cli, env);
     env.CODEX_FLOW_INGRESS_SPOOL = join(tempDir(deployment, "codex-flows-e2e-spool-"), "spool");
     const d = deployment;
@@ -62,12 +66,23 @@ describe("flow serve ingress with a spool while NATS is down", () => {
       let restartedAt = Infinity;
       let natsBackAt = Infinity;
       try {
-        await eventually(async () => (await storedEvents(server!.url, env.CODEX_FLOW_STREAM!)).length >= 10, 15_000, "ten events stored before the outage");
+        await eventually(
+          async () => (await storedEvents(server!.url, env.CODEX_FLOW_STREAM!)).length >= 10,
+          15_000,
+          "ten events stored before the outage",
+        );
         await server!.stop();
         server = undefined;
         const down = Date.now();
         // The spool takes what NATS cannot, and says so on /healthz and /metrics.
-        const during = await eventually(async () => { const s = await spoolOf(url); return s?.depth >= 5 && s.oldestAgeMs > 0 ? s : undefined; }, 15_000, "events spooled, shown on /healthz");
+        const during = await eventually(
+          async () => {
+            const s = await spoolOf(url);
+            return s?.depth >= 5 && s.oldestAgeMs > 0 ? s : undefined;
+          },
+          15_000,
+          "events spooled, shown on /healthz",
+        );
         const metrics = await (await fetch(`${url}/metrics`)).text();
         expect(metrics).toMatch(/^codex_flows_spool_depth [1-9]\d*$/m);
         expect(metrics).toMatch(/^codex_flows_spool_oldest_age_seconds \d/m);
@@ -104,13 +119,26 @@ describe("flow serve ingress with a spool while NATS is down", () => {
       const seqOf = new Map(stored.map((s) => [s.id, s.seq]));
       const accepted = all.filter((a) => a.status === 202);
       // Spooled by the restarted ingress before NATS was back: it took posts without ever having reached NATS.
-      const spooledByRestarted = accepted.filter((a) => a.body?.spooled === true && a.from >= restartedAt && a.to < natsBackAt).length;
-      Object.assign(report, { sent: all.length, accepted: accepted.length, spooled: accepted.filter((a) => a.body?.spooled === true).length, spooledByRestarted, ...latencyReport(all), stored: stored.length });
+      const spooledByRestarted = accepted.filter(
+        (a) => a.body?.spooled === true && a.from >= restartedAt && a.to < natsBackAt,
+      ).length;
+      Object.assign(report, {
+        sent: all.length,
+        accepted: accepted.length,
+        spooled: accepted.filter((a) => a.body?.spooled === true).length,
+        spooledByRestarted,
+        ...latencyReport(all),
+        stored: stored.length,
+      });
       console.log(`spool summary: ${JSON.stringify(report)}`);
       expect(accepted.filter((a) => a.body?.spooled === true).length).toBeGreaterThan(10);
       expect(spooledByRestarted).toBeGreaterThan(100);
       // Every 202 exactly once; a post cut by the kill may or may not have been stored, never twice.
-      expect(accepted.filter((a) => counts.get(a.id) !== 1).map((a) => ({ id: a.id, stored: counts.get(a.id) ?? 0, body: a.body }))).toEqual([]);
+      expect(
+        accepted
+          .filter((a) => counts.get(a.id) !== 1)
+          .map((a) => ({ id: a.id, stored: counts.get(a.id) ?? 0, body: a.body })),
+      ).toEqual([]);
       expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
       // In order per sender: the stream sequences of its accepted posts rise in the order it sent them.
       for (const mine of answers) {
@@ -118,7 +146,9 @@ describe("flow serve ingress with a spool while NATS is down", () => {
         expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
       }
       // Anything else was a clear refusal or the killed ingress's lost connection.
-      expect(all.filter((a) => a.status !== 202 && a.error === undefined).map((a) => ({ status: a.status, body: a.body }))).toEqual([]);
+      expect(
+        all.filter((a) => a.status !== 202 && a.error === undefined).map((a) => ({ status: a.status, body: a.body })),
+      ).toEqual([]);
     });
   });
 });

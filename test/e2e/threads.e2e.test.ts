@@ -19,10 +19,15 @@ function sleeper(dir: string, ms: number): string {
   return `import { writeFileSync } from "node:fs";\nconst input = JSON.parse(await Bun.stdin.text());\nwriteFileSync(${JSON.stringify(dir)} + "/" + input.flow.event.id + ".pid", String(process.pid));\nawait Bun.sleep(${ms});\nconsole.log('FLOW_RESULT {"status":"completed"}');`;
 }
 
-
 /** Posts the event and waits until its one run is running and its step wrote DIR/<id>.pid; its run id. */
 async function runningRun(url: string, id: string, type: string, dir: string): Promise<string> {
-  const { runIds } = await json(fetch(`${url}/events?wait=matched`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, type }) }));
+  const { runIds } = await json(
+    fetch(`${url}/events?wait=matched`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id, type }),
+    }),
+  );
   for (let i = 0; i < 200; i++) {
     const { run } = await json(fetch(`${url}/runs/${runIds[0]}`));
     if (run.status === "running" && existsSync(join(dir, `${id}.pid`))) return runIds[0];
@@ -32,12 +37,20 @@ async function runningRun(url: string, id: string, type: string, dir: string): P
 }
 
 test("given serve all with threads, when an event is posted with wait=true, then the answer shows the completed run (the projector's commits reach the ingress across threads)", async () => {
-  const cwd = writeFlows({ quick: [{ name: "a", type: "t.quick", source: 'console.log(\'FLOW_RESULT {"status":"completed"}\');' }] });
+  const cwd = writeFlows({
+    quick: [{ name: "a", type: "t.quick", source: 'console.log(\'FLOW_RESULT {"status":"completed"}\');' }],
+  });
   const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_THREADS: "on" });
   const all = cli.start(["serve", "all"], { env });
   const url = await ingressUrlOf(all);
   const started = Date.now();
-  const answer = await json(fetch(`${url}/events?wait=true`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "quick-1", type: "t.quick" }) }));
+  const answer = await json(
+    fetch(`${url}/events?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "quick-1", type: "t.quick" }),
+    }),
+  );
   expect(answer.runs.map((r: { status: string }) => r.status)).toEqual(["completed"]);
   // Woken by the relayed commit, not by a 1 s poll or the wait bound.
   expect(Date.now() - started).toBeLessThan(5_000);
@@ -48,7 +61,11 @@ test("given serve all with threads, when an event is posted with wait=true, then
 test("given serve all with threads and a running step, when SIGTERM arrives, then the step finishes within the grace, the process exits 0 and leaves no process behind", async () => {
   const pids = tempDir("codex-flows-pids-");
   const cwd = writeFlows({ slow: [{ name: "a", type: "t.slow", source: sleeper(pids, 1_500) }] });
-  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_THREADS: "on", CODEX_FLOW_SHUTDOWN_GRACE_MS: "10000" });
+  const env = await serviceEnv(nats.url, {
+    CODEX_FLOW_BACKEND_CWD: cwd,
+    CODEX_FLOW_THREADS: "on",
+    CODEX_FLOW_SHUTDOWN_GRACE_MS: "10000",
+  });
   const all = cli.start(["serve", "all"], { env });
   const url = await ingressUrlOf(all);
   const runId = await runningRun(url, "slow-1", "t.slow", pids);
@@ -68,7 +85,11 @@ test("given serve all with threads and a running step, when SIGTERM arrives, the
 test("given serve all with threads and a step longer than the grace, when SIGTERM arrives, then the step is stopped and released, and the process exits 0", async () => {
   const pids = tempDir("codex-flows-pids-");
   const cwd = writeFlows({ long: [{ name: "a", type: "t.long", source: sleeper(pids, 60_000) }] });
-  const env = await serviceEnv(nats.url, { CODEX_FLOW_BACKEND_CWD: cwd, CODEX_FLOW_THREADS: "on", CODEX_FLOW_SHUTDOWN_GRACE_MS: "300" });
+  const env = await serviceEnv(nats.url, {
+    CODEX_FLOW_BACKEND_CWD: cwd,
+    CODEX_FLOW_THREADS: "on",
+    CODEX_FLOW_SHUTDOWN_GRACE_MS: "300",
+  });
   const all = cli.start(["serve", "all"], { env });
   const url = await ingressUrlOf(all);
   const runId = await runningRun(url, "long-1", "t.long", pids);

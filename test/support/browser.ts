@@ -7,7 +7,16 @@ import { tempDir } from "./temp.ts";
 export const CHROMIUM = "/usr/bin/chromium";
 
 /** Headless, offline-friendly: no GPU, QUIC, first-run, background traffic, updates or sync. */
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 /** A page with what a person would notice going wrong: console errors and uncaught exceptions. */
 export type WatchedPage = { page: Page; errors: string[] };
@@ -24,7 +33,12 @@ export function useBrowser(): { open(viewport?: { width: number; height: number 
   return {
     async open(viewport = { width: 1280, height: 900 }) {
       if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-chromium.sh`);
-      context ??= await chromium.launchPersistentContext(tempDir("codex-flows-chromium-"), { executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 60_000 });
+      context ??= await chromium.launchPersistentContext(tempDir("codex-flows-chromium-"), {
+        executablePath: CHROMIUM,
+        args: ARGS,
+        headless: true,
+        timeout: 60_000,
+      });
       const page = await context.newPage();
       await page.setViewportSize(viewport);
       const errors: string[] = [];

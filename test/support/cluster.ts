@@ -27,7 +27,13 @@ export function readyLine(service: ServiceName, hostId: string): RegExp {
 type Processes = ReturnType<typeof useProcesses>;
 
 /** One generation of a role: the process, and when it was started and stopped (test clock, ms). */
-export type Generation = { proc: CliProcess; startedAt: number; readyAt?: number; stoppedAt?: number; how?: NodeJS.Signals };
+export type Generation = {
+  proc: CliProcess;
+  startedAt: number;
+  readyAt?: number;
+  stoppedAt?: number;
+  how?: NodeJS.Signals;
+};
 
 /**
  * One deployment of the services as separate processes (`flow serve <service>`), by
@@ -35,7 +41,10 @@ export type Generation = { proc: CliProcess; startedAt: number; readyAt?: number
  * environment; every generation is kept, so a failure can show what each printed.
  */
 export class Deployment {
-  readonly roles = new Map<string, { service: ServiceName; env: Record<string, string | undefined>; wrap?: string[]; generations: Generation[] }>();
+  readonly roles = new Map<
+    string,
+    { service: ServiceName; env: Record<string, string | undefined>; wrap?: string[]; generations: Generation[] }
+  >();
   readonly tempDirs: string[] = [];
 
   constructor(
@@ -61,7 +70,13 @@ export class Deployment {
    * Starts `flow serve <service>` as `role` and waits until it says it is ready. `wrap`
    * (kept for restarts) runs it inside something, e.g. a network namespace.
    */
-  async start(role: string, service: ServiceName, extra: Record<string, string | undefined> = {}, timeoutMs = 20_000, wrap?: string[]): Promise<CliProcess> {
+  async start(
+    role: string,
+    service: ServiceName,
+    extra: Record<string, string | undefined> = {},
+    timeoutMs = 20_000,
+    wrap?: string[],
+  ): Promise<CliProcess> {
     const known = this.roles.get(role);
     const env = known?.env ?? { ...this.env, ...extra };
     if (!known) this.roles.set(role, { service, env, wrap, generations: [] });
@@ -75,7 +90,11 @@ export class Deployment {
   }
 
   /** Starts the role unless its current process is running (a new role, or one that ended, starts now). */
-  async ensure(role: string, service: ServiceName, extra: Record<string, string | undefined> = {}): Promise<CliProcess> {
+  async ensure(
+    role: string,
+    service: ServiceName,
+    extra: Record<string, string | undefined> = {},
+  ): Promise<CliProcess> {
     const current = this.roles.get(role)?.generations.at(-1)?.proc;
     if (current && current.child.exitCode === null && current.child.signalCode === null) return current;
     return await this.start(role, service, extra);
@@ -107,7 +126,8 @@ export class Deployment {
 
   /** The executor role whose host id is `hostId`. */
   roleOfHost(hostId: string): string {
-    for (const [role, entry] of this.roles) if (entry.service === "executor" && entry.env.CODEX_FLOW_HOST_ID === hostId) return role;
+    for (const [role, entry] of this.roles)
+      if (entry.service === "executor" && entry.env.CODEX_FLOW_HOST_ID === hostId) return role;
     throw new Error(`no executor role with host id ${hostId}`);
   }
 
@@ -128,8 +148,12 @@ export class Deployment {
     for (const [role, entry] of this.roles) {
       entry.generations.forEach((g, i) => {
         const lines = g.proc.output().split("\n");
-        const shown = lines.length > maxLines ? [`... ${lines.length - maxLines} earlier lines`, ...lines.slice(-maxLines)] : lines;
-        const end = g.proc.child.exitCode !== null || g.proc.child.signalCode !== null ? `exit ${g.proc.child.signalCode ?? g.proc.child.exitCode}` : "running";
+        const shown =
+          lines.length > maxLines ? [`... ${lines.length - maxLines} earlier lines`, ...lines.slice(-maxLines)] : lines;
+        const end =
+          g.proc.child.exitCode !== null || g.proc.child.signalCode !== null
+            ? `exit ${g.proc.child.signalCode ?? g.proc.child.exitCode}`
+            : "running";
         parts.push(`--- ${role} #${i + 1} (${entry.service}, pid ${g.proc.pid}, ${end}) ---\n${shown.join("\n")}`);
       });
     }
@@ -165,7 +189,11 @@ export type Json = any;
 export function api(url: () => string) {
   const self = {
     async post(event: { id: string; type: string; payload?: unknown }, wait?: "matched" | "true"): Promise<Json> {
-      const response = await fetch(`${url()}/events${wait ? `?wait=${wait}` : ""}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) });
+      const response = await fetch(`${url()}/events${wait ? `?wait=${wait}` : ""}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(event),
+      });
       const body = await json(response);
       if (response.status !== 202) throw new Error(`POST /events answered ${response.status}: ${JSON.stringify(body)}`);
       return body;
@@ -173,13 +201,15 @@ export function api(url: () => string) {
     async run(id: string, after?: number): Promise<Json> {
       const response = await fetch(`${url()}/runs/${encodeURIComponent(id)}${after ? `?after=${after}` : ""}`);
       const body = await json(response);
-      if (response.status !== 200) throw new Error(`GET /runs/${id} answered ${response.status}: ${JSON.stringify(body)}`);
+      if (response.status !== 200)
+        throw new Error(`GET /runs/${id} answered ${response.status}: ${JSON.stringify(body)}`);
       return body.run;
     },
     async runs(query: string): Promise<Json[]> {
       const response = await fetch(`${url()}/runs?${query}`);
       const body = await json(response);
-      if (response.status !== 200) throw new Error(`GET /runs?${query} answered ${response.status}: ${JSON.stringify(body)}`);
+      if (response.status !== 200)
+        throw new Error(`GET /runs?${query} answered ${response.status}: ${JSON.stringify(body)}`);
       return body.runs;
     },
     /** Polls the run until `done` holds (progress, not a guessed sleep); the error names the last state seen. */
@@ -189,7 +219,10 @@ export function api(url: () => string) {
       for (;;) {
         last = await self.run(id).catch((error) => ({ unreadable: String(error) }));
         if (!("unreadable" in last) && done(last)) return last;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; run ${id} is ${JSON.stringify(summary(last))}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; run ${id} is ${JSON.stringify(summary(last))}`,
+          );
         await Bun.sleep(50);
       }
     },
@@ -200,7 +233,18 @@ export function api(url: () => string) {
 /** A run reduced to what these tests look at. */
 export function summary(run: Json) {
   if (!run || "unreadable" in run) return run;
-  return { status: run.status, attempt: run.attempt, host: run.host, error: run.error, attempts: (run.attempts ?? []).map((a: Json) => ({ n: a.attemptNumber, status: a.status, host: a.host, error: a.error })) };
+  return {
+    status: run.status,
+    attempt: run.attempt,
+    host: run.host,
+    error: run.error,
+    attempts: (run.attempts ?? []).map((a: Json) => ({
+      n: a.attemptNumber,
+      status: a.status,
+      host: a.host,
+      error: a.error,
+    })),
+  };
 }
 
 /** The stream's last sequence, read from JetStream directly (the read model is caught up once it applied this). */
@@ -243,7 +287,12 @@ export type Execution = { runId: string; attempt: number; pid: number; ppid: num
  * and `payload`) and reports its attempt and host. Returns the flows directory and the
  * step's script.
  */
-export function recordingWorkFlow(deployment: Deployment, pids: string, flow: string, sleepMs: string): { cwd: string; script: string } {
+export function recordingWorkFlow(
+  deployment: Deployment,
+  pids: string,
+  flow: string,
+  sleepMs: string,
+): { cwd: string; script: string } {
   // While it works it appends the time to `<runId>-<attempt>.marks` every 50 ms (see workMarks).
   const source = `${recordingPrelude(pids)}
 const marks = ${JSON.stringify(pids)} + "/" + process.env.CODEX_FLOW_RUN_ID + "-" + attempt + ".marks";
@@ -254,14 +303,21 @@ for (const end = Date.now() + (${sleepMs}); Date.now() < end; ) {
 }
 console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "attempt " + attempt + " on " + process.env.CODEX_FLOW_HOST_ID }));
 `;
-  const cwd = writeFlows({ [flow]: [{ name: "work", type: `${flow}.work`, timeoutMs: 120_000, source }] }, tempDir(deployment, "codex-flows-e2e-cwd-"));
+  const cwd = writeFlows(
+    { [flow]: [{ name: "work", type: `${flow}.work`, timeoutMs: 120_000, source }] },
+    tempDir(deployment, "codex-flows-e2e-cwd-"),
+  );
   return { cwd, script: join(cwd, "flows", flow, "exec", "work.ts") };
 }
 
 /** Waits (up to `timeoutMs`) until attempt 1's step process of `runId` has ended with its killed executor; returns when it was seen gone. */
 export async function firstAttemptEnds(pids: string, runId: string, timeoutMs: number): Promise<number> {
   const step = executions(pids, runId)[0]!;
-  await eventually(() => !isRunning(step.pid), timeoutMs, `attempt 1's step process ${step.pid} to end with its executor`);
+  await eventually(
+    () => !isRunning(step.pid),
+    timeoutMs,
+    `attempt 1's step process ${step.pid} to end with its executor`,
+  );
   return Date.now();
 }
 

@@ -4,12 +4,25 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-const IDENTITY = { GIT_AUTHOR_NAME: "Upstream", GIT_AUTHOR_EMAIL: "upstream@example.test", GIT_COMMITTER_NAME: "Upstream", GIT_COMMITTER_EMAIL: "upstream@example.test" };
+const IDENTITY = {
+  GIT_AUTHOR_NAME: "Upstream",
+  GIT_AUTHOR_EMAIL: "upstream@example.test",
+  GIT_COMMITTER_NAME: "Upstream",
+  GIT_COMMITTER_EMAIL: "upstream@example.test",
+};
 
 /** Runs git (or any argv) in `cwd`; throws with its output when it fails. Returns stdout, trimmed. */
 export function sh(cwd: string, argv: string[], env: Record<string, string> = {}): string {
-  const proc = Bun.spawnSync(argv, { cwd, env: { ...process.env, ...IDENTITY, ...env }, stdout: "pipe", stderr: "pipe" });
-  if (proc.exitCode !== 0) throw new Error(`${argv.join(" ")} in ${cwd} exited ${proc.exitCode}: ${proc.stdout.toString()}${proc.stderr.toString()}`);
+  const proc = Bun.spawnSync(argv, {
+    cwd,
+    env: { ...process.env, ...IDENTITY, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (proc.exitCode !== 0)
+    throw new Error(
+      `${argv.join(" ")} in ${cwd} exited ${proc.exitCode}: ${proc.stdout.toString()}${proc.stderr.toString()}`,
+    );
   return proc.stdout.toString().trim();
 }
 
@@ -32,10 +45,14 @@ const crate = (name: string, deps: string[], extra = "") =>
   `[package]\nname = "${name}"\nversion = "0.0.0"\nedition = "2021"\n${extra}\n[dependencies]\n${deps.map((d) => `${d} = { path = "../${d.replace("codex-", "")}" }`).join("\n")}\n`;
 
 function cli(version: string): string {
-  return crate("codex-cli", ["codex-core"], `\n[[bin]]\nname = "codex"\npath = "src/main.rs"\n`).replace('version = "0.0.0"', `version = "${version}"`);
+  return crate("codex-cli", ["codex-core"], `\n[[bin]]\nname = "codex"\npath = "src/main.rs"\n`).replace(
+    'version = "0.0.0"',
+    `version = "${version}"`,
+  );
 }
 
-export const CORE_LIB = (model: string) => `pub const DEFAULT_MODEL: &str = "${model}";\n\npub fn greeting() -> String {\n    let protocol = codex_protocol::PROTOCOL_NAME;\n    format!("codex {protocol} on {DEFAULT_MODEL}")\n}\n`;
+export const CORE_LIB = (model: string) =>
+  `pub const DEFAULT_MODEL: &str = "${model}";\n\npub fn greeting() -> String {\n    let protocol = codex_protocol::PROTOCOL_NAME;\n    format!("codex {protocol} on {DEFAULT_MODEL}")\n}\n`;
 
 const WORKSPACE: Record<string, string> = {
   ".gitignore": "target/\n",
@@ -62,7 +79,11 @@ export function makeUpstream(root: string): Upstream {
   const path = join(root, "upstream");
   mkdirSync(path, { recursive: true });
   git(path, "init", "-q", "-b", "main");
-  write(path, { ...WORKSPACE, "codex-rs/cli/Cargo.toml": cli("0.169.0"), "codex-rs/core/src/lib.rs": CORE_LIB("gpt-5") });
+  write(path, {
+    ...WORKSPACE,
+    "codex-rs/cli/Cargo.toml": cli("0.169.0"),
+    "codex-rs/core/src/lib.rs": CORE_LIB("gpt-5"),
+  });
   sh(join(path, "codex-rs"), ["cargo", "generate-lockfile", "--offline"]);
   const tag169 = commit(path, "codex 0.169.0");
   git(path, "tag", "-a", "rust-v0.169.0", "-m", "0.169.0");
@@ -82,7 +103,7 @@ export const PATCHES = {
   /** Changes the line upstream changed in rust-v0.170.0. */
   conflict: { "codex-rs/core/src/lib.rs": CORE_LIB("peezy-model") },
   /** Builds, but is not rustfmt-clean. */
-  misformatted: { "codex-rs/app-server/src/peezy.rs": "pub fn  fork_name( )->&'static str{\"peezy\"}\n" },
+  misformatted: { "codex-rs/app-server/src/peezy.rs": 'pub fn  fork_name( )->&\'static str{"peezy"}\n' },
 } as const;
 
 export type Fork = { path: string; origin: string; patchSubjects: string[] };
@@ -96,12 +117,20 @@ export function makeFork(root: string, upstream: Upstream, name: string, second:
   const work = join(root, `${name}-work`);
   git(root, "clone", "-q", "--no-tags", upstream.path, work);
   git(work, "checkout", "-q", "-B", "main", upstream.tag169);
-  const code = `${WORKSPACE["codex-rs/protocol/src/code_mode.rs"]!.replace("#[cfg(test)]", 'pub fn fork_enabled() -> bool {\n    true\n}\n\n#[cfg(test)]')}`;
-  write(work, { "codex-rs/protocol/src/code_mode.rs": code.replace("    #[test]\n    fn code_mode_method", "    #[test]\n    fn code_mode_fork_enabled() {\n        assert!(super::fork_enabled());\n    }\n\n    #[test]\n    fn code_mode_method") });
+  const code = `${WORKSPACE["codex-rs/protocol/src/code_mode.rs"]!.replace("#[cfg(test)]", "pub fn fork_enabled() -> bool {\n    true\n}\n\n#[cfg(test)]")}`;
+  write(work, {
+    "codex-rs/protocol/src/code_mode.rs": code.replace(
+      "    #[test]\n    fn code_mode_method",
+      "    #[test]\n    fn code_mode_fork_enabled() {\n        assert!(super::fork_enabled());\n    }\n\n    #[test]\n    fn code_mode_method",
+    ),
+  });
   const subjects = ["peezy: code mode in the protocol", `peezy: ${second} patch`];
   commit(work, subjects[0]!);
   write(work, second === "conflict" ? PATCHES.conflict : PATCHES[second]);
-  if (second !== "conflict") write(work, { "codex-rs/app-server/src/lib.rs": "pub mod peezy;\n\npub fn name() -> String {\n    codex_core::greeting()\n}\n" });
+  if (second !== "conflict")
+    write(work, {
+      "codex-rs/app-server/src/lib.rs": "pub mod peezy;\n\npub fn name() -> String {\n    codex_core::greeting()\n}\n",
+    });
   commit(work, subjects[1]!);
   const origin = join(root, `${name}-origin.git`);
   git(root, "clone", "-q", "--bare", work, origin);

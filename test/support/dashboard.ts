@@ -11,10 +11,19 @@ import { skipWithoutTool } from "./tools.ts";
 
 type Json = any;
 /** A running system (the four services in this process) and its API as a test reads it. */
-export type DashboardSystem = { url: string; config: Config; post(body: object, wait?: string): Promise<Json>; get(path: string): Promise<Json> };
+export type DashboardSystem = {
+  url: string;
+  config: Config;
+  post(body: object, wait?: string): Promise<Json>;
+  get(path: string): Promise<Json>;
+};
 
 /** Whether the browser tests run here: Chromium must be installed. */
-export const withoutChromium = skipWithoutTool(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, "scripts/install-chromium.sh");
+export const withoutChromium = skipWithoutTool(
+  existsSync(CHROMIUM),
+  `Chromium (${CHROMIUM})`,
+  "scripts/install-chromium.sh",
+);
 
 /** Where screenshots go: CODEX_FLOWS_UI_SHOTS, or a temporary folder. */
 export function screenshotFolder(): string {
@@ -24,7 +33,10 @@ export function screenshotFolder(): string {
 }
 
 /** Starts ingress, matcher, executor and projector over the flows in `cwd` (stopped with the file's server). */
-export async function startDashboardSystem(nats: ReturnType<typeof useNatsServer>, cwd: string): Promise<DashboardSystem> {
+export async function startDashboardSystem(
+  nats: ReturnType<typeof useNatsServer>,
+  cwd: string,
+): Promise<DashboardSystem> {
   const config = testConfig({ cwd, waitTimeoutMs: 10_000 });
   const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
   nats.cleanup(() => system.stop());
@@ -33,8 +45,13 @@ export async function startDashboardSystem(nats: ReturnType<typeof useNatsServer
     url,
     config,
     async post(body, wait = "matched") {
-      const response = await fetch(`${url}/events?wait=${wait}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      if (response.status !== 202) throw new Error(`POST /events answered ${response.status}: ${await response.text()}`);
+      const response = await fetch(`${url}/events?wait=${wait}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (response.status !== 202)
+        throw new Error(`POST /events answered ${response.status}: ${await response.text()}`);
       return await response.json();
     },
     async get(path) {

@@ -22,6 +22,7 @@ export function bashBlocks(doc: string): string[] {
 /** The one bash block of `doc` that contains `marker`; throws when none or several do, so a renamed command fails loudly. */
 export function bashBlock(doc: string, marker: string): string {
   const found = bashBlocks(doc).filter((block) => block.includes(marker));
-  if (found.length !== 1) throw new Error(`${doc}: expected one bash block with ${JSON.stringify(marker)}, found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`${doc}: expected one bash block with ${JSON.stringify(marker)}, found ${found.length}`);
   return found[0]!;
 }

@@ -2,7 +2,16 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { tempDir } from "./temp.ts";
 
-export type StepSpec = { name: string; type: string; source: string; schema?: object; timeoutMs?: number; runner?: string; /** Raw TOML lines for the step, e.g. `retries = 2`. */ extra?: string; /** Raw TOML lines for its trigger, e.g. `debounce_ms = 100`. */ trigger?: string };
+export type StepSpec = {
+  name: string;
+  type: string;
+  source: string;
+  schema?: object;
+  timeoutMs?: number;
+  runner?: string /** Raw TOML lines for the step, e.g. `retries = 2`. */;
+  extra?: string /** Raw TOML lines for its trigger, e.g. `debounce_ms = 100`. */;
+  trigger?: string;
+};
 
 /**
  * Writes a working directory with `flows/<name>/` packages: a flow.toml, one script per
@@ -14,7 +23,12 @@ export function writeFlows(flows: Record<string, StepSpec[]>, cwd = tempDir("cod
     const toml = [`name = "${name}"`, "version = 1", ""];
     for (const step of steps) {
       write(join(root, "exec", `${step.name}.ts`), step.source);
-      toml.push("[[steps]]", `name = "${step.name}"`, `runner = "${step.runner ?? "bun"}"`, `script = "exec/${step.name}.ts"`);
+      toml.push(
+        "[[steps]]",
+        `name = "${step.name}"`,
+        `runner = "${step.runner ?? "bun"}"`,
+        `script = "exec/${step.name}.ts"`,
+      );
       if (step.timeoutMs) toml.push(`timeout_ms = ${step.timeoutMs}`);
       if (step.extra) toml.push(step.extra);
       toml.push("", "[steps.trigger]", `type = "${step.type}"`);

@@ -20,16 +20,37 @@ export async function publishHistory(ctx: ServiceContext, runs: readonly PastRun
     const event = anEvent({ id: run.id, type: "demo.tick", receivedAt: at, payload: { run: run.id } });
     const runId = runIdFor(run.id, 0, run.flow, "a");
     ids.push(runId);
-    const decision = { flow: run.flow, flowVersion: 1, step: "a", runner: "bun", matched: true, runId, queue: "any", reasons: [] };
+    const decision = {
+      flow: run.flow,
+      flowVersion: 1,
+      step: "a",
+      runner: "bun",
+      matched: true,
+      runId,
+      queue: "any",
+      reasons: [],
+    };
     const messages: [string, FlowMessage][] = [
       [subjects.event("demo.tick"), accepted(event, { acceptedAt: at })],
       [subjects.command("any"), command(runId, event, { flow: run.flow, step: "a", createdAt: at })],
-      [subjects.matched(run.id), { v: 1, kind: "event.matched", eventId: run.id, generation: 0, matchedAt: at, decisions: [decision] }],
+      [
+        subjects.matched(run.id),
+        { v: 1, kind: "event.matched", eventId: run.id, generation: 0, matchedAt: at, decisions: [decision] },
+      ],
       [subjects.run(runId, "started"), started(runId, 1, "host-a", at)],
-      [subjects.run(runId, "output"), { v: 1, kind: "run.output", runId, attempt: 1, chunk: 0, stream: "stdout", text: run.output ?? "hello\n", at }],
+      [
+        subjects.run(runId, "output"),
+        { v: 1, kind: "run.output", runId, attempt: 1, chunk: 0, stream: "stdout", text: run.output ?? "hello\n", at },
+      ],
       [
         subjects.run(runId, "finished"),
-        finished(runId, 1, { status: run.status, exitCode: run.status === "completed" ? 0 : 1, result: run.status === "completed" ? { status: "completed" } : undefined, startedAt: at, finishedAt: later }),
+        finished(runId, 1, {
+          status: run.status,
+          exitCode: run.status === "completed" ? 0 : 1,
+          result: run.status === "completed" ? { status: "completed" } : undefined,
+          startedAt: at,
+          finishedAt: later,
+        }),
       ],
     ];
     for (const [subject, message] of messages) await js.publish(subject, encodeMessage(message));

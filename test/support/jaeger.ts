@@ -86,7 +86,11 @@ exporters:
         for await (const chunk of stream) output.push(new TextDecoder().decode(chunk));
       })();
     }
-    await eventually(async () => (await fetch(`http://127.0.0.1:${query}/api/services`).catch(() => undefined))?.ok, 60_000, `Jaeger's query API (output: ${output.join("").slice(-2_000)})`);
+    await eventually(
+      async () => (await fetch(`http://127.0.0.1:${query}/api/services`).catch(() => undefined))?.ok,
+      60_000,
+      `Jaeger's query API (output: ${output.join("").slice(-2_000)})`,
+    );
   }, 90_000);
   afterAll(async () => {
     child?.kill("SIGTERM");

@@ -19,7 +19,12 @@ export function natsCliBinary(): string {
 export type ShellResult = { code: number; stdout: string; stderr: string };
 
 /** Runs a bash command line (pipes, `$(...)`) with `nats` on PATH and the given variables; bounded by `timeoutMs`. */
-export async function sh(command: string, env: Record<string, string>, cwd: string, timeoutMs = 20_000): Promise<ShellResult> {
+export async function sh(
+  command: string,
+  env: Record<string, string>,
+  cwd: string,
+  timeoutMs = 20_000,
+): Promise<ShellResult> {
   const bin = natsCliBinary().replace(/\/nats$/, "");
   const child = Bun.spawn(["bash", "-euo", "pipefail", "-c", command], {
     cwd,
@@ -30,7 +35,11 @@ export async function sh(command: string, env: Record<string, string>, cwd: stri
   });
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   try {
-    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
     return { code, stdout, stderr };
   } finally {
     clearTimeout(timer);
@@ -44,7 +53,11 @@ const ESC = "\u001b";
  * prompts ask of a terminal: the cursor position (ESC[6n) and "Next Page?" (no, after
  * the first page). Returns what it printed, escape sequences removed.
  */
-export async function inTerminal(command: string, env: Record<string, string>, timeoutMs = 20_000): Promise<ShellResult> {
+export async function inTerminal(
+  command: string,
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<ShellResult> {
   const bin = natsCliBinary().replace(/\/nats$/, "");
   const child = Bun.spawn(["script", "-qec", command, "/dev/null"], {
     env: { ...process.env, ...env, PATH: `${bin}:${process.env.PATH ?? ""}`, TERM: "xterm" },

@@ -5,7 +5,15 @@ import { type EmbeddedNats, freePort, startNatsServer } from "../../lib/nats/nat
 import { tempDir } from "./temp.ts";
 
 /** One node of a loopback cluster: fixed client and route ports and a store that survive restarts. */
-export type ClusterNode = { name: string; port: number; routePort: number; monitorPort: number; storeDir: string; url: string; server?: EmbeddedNats };
+export type ClusterNode = {
+  name: string;
+  port: number;
+  routePort: number;
+  monitorPort: number;
+  storeDir: string;
+  url: string;
+  server?: EmbeddedNats;
+};
 
 let clusters = 0;
 
@@ -19,7 +27,14 @@ export async function startNatsCluster(size = 3) {
   const nodes: ClusterNode[] = [];
   for (let i = 1; i <= size; i++) {
     const port = await freePort();
-    nodes.push({ name: `nats-${i}`, port, routePort: await freePort(), monitorPort: await freePort(), storeDir: tempDir(`codex-flows-cluster-${i}-`), url: `nats://127.0.0.1:${port}` });
+    nodes.push({
+      name: `nats-${i}`,
+      port,
+      routePort: await freePort(),
+      monitorPort: await freePort(),
+      storeDir: tempDir(`codex-flows-cluster-${i}-`),
+      url: `nats://127.0.0.1:${port}`,
+    });
   }
   const routes = nodes.map((n) => `nats://127.0.0.1:${n.routePort}`).join(",");
 
@@ -27,7 +42,18 @@ export async function startNatsCluster(size = 3) {
     node.server = await startNatsServer({
       port: node.port,
       storeDir: node.storeDir,
-      args: ["-m", String(node.monitorPort), "-n", node.name, "--cluster_name", clusterName, "--cluster", `nats://127.0.0.1:${node.routePort}`, "--routes", routes],
+      args: [
+        "-m",
+        String(node.monitorPort),
+        "-n",
+        node.name,
+        "--cluster_name",
+        clusterName,
+        "--cluster",
+        `nats://127.0.0.1:${node.routePort}`,
+        "--routes",
+        routes,
+      ],
     });
   };
   const self = {
@@ -51,7 +77,9 @@ export async function startNatsCluster(size = 3) {
     /** The running node a client is connected to, found by its connection name in each node's /connz. */
     async nodeOf(connectionName: string): Promise<ClusterNode | undefined> {
       for (const node of nodes.filter((n) => n.server)) {
-        const connz = (await (await fetch(`http://127.0.0.1:${node.monitorPort}/connz?limit=1024`)).json()) as { connections?: { name?: string }[] };
+        const connz = (await (await fetch(`http://127.0.0.1:${node.monitorPort}/connz?limit=1024`)).json()) as {
+          connections?: { name?: string }[];
+        };
         if ((connz.connections ?? []).some((c) => c.name === connectionName)) return node;
       }
       return undefined;
@@ -62,7 +90,14 @@ export async function startNatsCluster(size = 3) {
       for (const node of nodes.filter((n) => n.server)) {
         for (;;) {
           const nc = await connect({ servers: node.url, timeout: 2_000 }).catch(() => undefined);
-          const ok = nc ? await jetstreamManager(nc, { timeout: 2_000 }).then((jsm) => jsm.getAccountInfo()).then(() => true, () => false) : false;
+          const ok = nc
+            ? await jetstreamManager(nc, { timeout: 2_000 })
+                .then((jsm) => jsm.getAccountInfo())
+                .then(
+                  () => true,
+                  () => false,
+                )
+            : false;
           await nc?.close();
           if (ok) break;
           if (Date.now() > deadline) throw new Error(`JetStream not ready through ${node.name} within ${timeoutMs} ms`);
@@ -85,13 +120,19 @@ export async function startNatsCluster(size = 3) {
             else {
               const replicas = info.cluster?.replicas ?? [];
               last = JSON.stringify(info.cluster);
-              if (info.cluster?.leader && replicas.length === nodes.length - 1 && replicas.every((r) => r.current && !r.offline)) return;
+              if (
+                info.cluster?.leader &&
+                replicas.length === nodes.length - 1 &&
+                replicas.every((r) => r.current && !r.offline)
+              )
+                return;
             }
           }
         } finally {
           await nc?.close();
         }
-        if (Date.now() > deadline) throw new Error(`stream ${stream} not current on every node within ${timeoutMs} ms: ${last}`);
+        if (Date.now() > deadline)
+          throw new Error(`stream ${stream} not current on every node within ${timeoutMs} ms: ${last}`);
         await Bun.sleep(250);
       }
     },

@@ -13,7 +13,11 @@ export { CURRENT_NATS_SERVER, freePort } from "../../lib/nats/nats-server.ts";
  * Starts one real nats-server (JetStream, temporary store, free port) for the test file.
  * `cleanup` registers work (stopping services) that must run before the server stops.
  */
-export function useNatsServer(options: EmbeddedNatsOptions = {}): { readonly url: string; readonly server: EmbeddedNats; cleanup(fn: () => Promise<unknown>): void } {
+export function useNatsServer(options: EmbeddedNatsOptions = {}): {
+  readonly url: string;
+  readonly server: EmbeddedNats;
+  cleanup(fn: () => Promise<unknown>): void;
+} {
   let server: EmbeddedNats | undefined;
   const cleanups: (() => Promise<unknown>)[] = [];
   beforeAll(async () => {
@@ -45,12 +49,24 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   const id = `${process.pid}x${counter}`;
   return loadConfig(
     {},
-    { stream: `T${id}`, subjectPrefix: `t${id}`, dataDir: tempDir("codex-flows-data-"), port: 0, hostId: "test-host", ackWaitMs: 5_000, ...overrides },
+    {
+      stream: `T${id}`,
+      subjectPrefix: `t${id}`,
+      dataDir: tempDir("codex-flows-data-"),
+      port: 0,
+      hostId: "test-host",
+      ackWaitMs: 5_000,
+      ...overrides,
+    },
   );
 }
 
 /** Polls `check` until it returns a value (not undefined/false) or `timeoutMs` passes. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

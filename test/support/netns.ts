@@ -19,7 +19,8 @@ type Host = {
 
 function ip(...args: string[]): void {
   const result = Bun.spawnSync(["ip", ...args], { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(`ip ${args.join(" ")} failed (exit ${result.exitCode}): ${result.stderr.toString().trim()}`);
+  if (result.exitCode !== 0)
+    throw new Error(`ip ${args.join(" ")} failed (exit ${result.exitCode}): ${result.stderr.toString().trim()}`);
 }
 
 let labs = 0;
@@ -66,8 +67,10 @@ export function netnsLab() {
     },
     /** Removes the namespaces (and their veth pairs with them) and the loopback address; errors are ignored. */
     cleanup(): void {
-      for (const name of namespaces.splice(0)) Bun.spawnSync(["ip", "netns", "del", name], { stdout: "ignore", stderr: "ignore" });
-      if (created) Bun.spawnSync(["ip", "addr", "del", `${serverIp}/32`, "dev", "lo"], { stdout: "ignore", stderr: "ignore" });
+      for (const name of namespaces.splice(0))
+        Bun.spawnSync(["ip", "netns", "del", name], { stdout: "ignore", stderr: "ignore" });
+      if (created)
+        Bun.spawnSync(["ip", "addr", "del", `${serverIp}/32`, "dev", "lo"], { stdout: "ignore", stderr: "ignore" });
       created = false;
     },
   };

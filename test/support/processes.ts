@@ -80,7 +80,8 @@ export function startCli(args: string[], options: StartOptions = {}): CliProcess
     if (rest) onLine(into, rest);
   };
   const drained = Promise.all([pump(child.stdout, stdout), pump(child.stderr, stderr)]).catch(() => undefined);
-  const describe = () => `\`bun run ${options.entry ?? "bin/flow.ts"} ${args.join(" ")}\` (pid ${child.pid}) printed:\n${all.join("\n") || "(nothing)"}`;
+  const describe = () =>
+    `\`bun run ${options.entry ?? "bin/flow.ts"} ${args.join(" ")}\` (pid ${child.pid}) printed:\n${all.join("\n") || "(nothing)"}`;
 
   return {
     pid: child.pid,
@@ -89,7 +90,8 @@ export function startCli(args: string[], options: StartOptions = {}): CliProcess
     stderr,
     output: () => all.join("\n"),
     async waitForLine(pattern, timeoutMs = 15_000) {
-      const test = typeof pattern === "string" ? (line: string) => line.includes(pattern) : (line: string) => pattern.test(line);
+      const test =
+        typeof pattern === "string" ? (line: string) => line.includes(pattern) : (line: string) => pattern.test(line);
       const seen = all.find(test);
       if (seen !== undefined) return seen;
       let waiter: Waiter | undefined;
@@ -98,13 +100,23 @@ export function startCli(args: string[], options: StartOptions = {}): CliProcess
         return await new Promise<string>((resolveLine, reject) => {
           waiter = { test, resolve: resolveLine };
           waiters.add(waiter);
-          timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; ${describe()}`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; ${describe()}`)),
+            timeoutMs,
+          );
           // Output can still arrive after the exit is noticed, so look once more when the streams end.
-          void child.exited.then(() => drained).then(() => {
-            const late = all.find(test);
-            if (late !== undefined) resolveLine(late);
-            else reject(new Error(`exited with code ${child.exitCode} before printing a line matching ${pattern}; ${describe()}`));
-          });
+          void child.exited
+            .then(() => drained)
+            .then(() => {
+              const late = all.find(test);
+              if (late !== undefined) resolveLine(late);
+              else
+                reject(
+                  new Error(
+                    `exited with code ${child.exitCode} before printing a line matching ${pattern}; ${describe()}`,
+                  ),
+                );
+            });
         });
       } finally {
         if (waiter) waiters.delete(waiter);
@@ -182,7 +194,10 @@ let deployments = 0;
  * directory and ingress port (so tests sharing a nats-server never see each other), a host
  * id, and the given NATS_URL. `extra` wins; an `undefined` in it removes a variable.
  */
-export async function serviceEnv(natsUrl: string | undefined, extra: Record<string, string | undefined> = {}): Promise<Record<string, string | undefined>> {
+export async function serviceEnv(
+  natsUrl: string | undefined,
+  extra: Record<string, string | undefined> = {},
+): Promise<Record<string, string | undefined>> {
   const id = `${process.pid}x${++deployments}`;
   return {
     NATS_URL: natsUrl,

@@ -36,10 +36,14 @@ export async function rawConnect(port: number): Promise<RawConnection> {
         const end = buffer.indexOf("\r\n\r\n");
         const length = Number(buffer.slice(0, Math.max(0, end)).match(/content-length:\s*(\d+)/i)?.[1] ?? Number.NaN);
         if (end >= 0 && buffer.length - end - 4 >= length) {
-          return { status: Number(buffer.match(/^HTTP\/1\.1 (\d{3})/)?.[1]), body: buffer.slice(end + 4, end + 4 + length) };
+          return {
+            status: Number(buffer.match(/^HTTP\/1\.1 (\d{3})/)?.[1]),
+            body: buffer.slice(end + 4, end + 4 + length),
+          };
         }
         if (closed) throw new Error(`connection closed before an answer to GET ${path}: ${JSON.stringify(buffer)}`);
-        if (Date.now() > deadline) throw new Error(`no answer to GET ${path} within ${timeoutMs} ms: ${JSON.stringify(buffer)}`);
+        if (Date.now() > deadline)
+          throw new Error(`no answer to GET ${path} within ${timeoutMs} ms: ${JSON.stringify(buffer)}`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 200);
           wake = () => (clearTimeout(timer), resolve());

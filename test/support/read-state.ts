@@ -32,6 +32,13 @@ export function memoryReadModel() {
     }
     return writes;
   };
-  const snapshot = () => JSON.stringify({ events: [...events], runs: [...runs], attempts: [...attempts], matches: [...matches], output: [...output] });
+  const snapshot = () =>
+    JSON.stringify({
+      events: [...events],
+      runs: [...runs],
+      attempts: [...attempts],
+      matches: [...matches],
+      output: [...output],
+    });
   return { state, apply, events, runs, attempts, matches, output, tombstones, snapshot };
 }

@@ -6,12 +6,24 @@ import { tempDir } from "./temp.ts";
 
 /** Runs git (or any argv) and returns its trimmed stdout; a failure throws with its stderr. */
 export function sh(cwd: string, ...argv: string[]): string {
-  const done = Bun.spawnSync(argv, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
-  if (done.exitCode !== 0) throw new Error(`${argv.join(" ")} in ${cwd} exited ${done.exitCode}: ${done.stderr.toString()}`);
+  const done = Bun.spawnSync(argv, {
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
+  });
+  if (done.exitCode !== 0)
+    throw new Error(`${argv.join(" ")} in ${cwd} exited ${done.exitCode}: ${done.stderr.toString()}`);
   return done.stdout.toString().trim();
 }
 
-export type ReleaseRepo = { dir: string; flowRoot: string; origin: string; initial: string; remote(name: string): string };
+export type ReleaseRepo = {
+  dir: string;
+  flowRoot: string;
+  origin: string;
+  initial: string;
+  remote(name: string): string;
+};
 
 /**
  * A throwaway repository the way a user has one: a package.json whose `test` script
@@ -19,13 +31,24 @@ export type ReleaseRepo = { dir: string; flowRoot: string; origin: string; initi
  * (`flows` or `.codex/flows`) with `config` merged into its `[config]`, a local bare
  * `origin` holding the first commit.
  */
-export function releaseRepo(flow: string, installDir: string, config: Record<string, unknown>, scripts: Record<string, string> = {}): ReleaseRepo {
+export function releaseRepo(
+  flow: string,
+  installDir: string,
+  config: Record<string, unknown>,
+  scripts: Record<string, string> = {},
+): ReleaseRepo {
   const dir = tempDir("codex-flows-release-repo-");
   sh(dir, "git", "init", "-q", "-b", "main");
   sh(dir, "git", "config", "user.email", "flows@example.test");
   sh(dir, "git", "config", "user.name", "Release Flow Test");
-  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "bindings-under-test", version: "0.168.0", private: true, scripts: { test: "bun check-bindings.ts", ...scripts } }, null, 2)}\n`);
-  writeFileSync(join(dir, "check-bindings.ts"), 'const bindings = await import("./src/generated/index.ts");\nconsole.log(`bindings load: ${Object.keys(bindings).length} runtime exports`);\n');
+  writeFileSync(
+    join(dir, "package.json"),
+    `${JSON.stringify({ name: "bindings-under-test", version: "0.168.0", private: true, scripts: { test: "bun check-bindings.ts", ...scripts } }, null, 2)}\n`,
+  );
+  writeFileSync(
+    join(dir, "check-bindings.ts"),
+    'const bindings = await import("./src/generated/index.ts");\nconsole.log(`bindings load: ${Object.keys(bindings).length} runtime exports`);\n',
+  );
   writeFileSync(join(dir, ".gitignore"), "node_modules/\n");
   const flowRoot = join(dir, installDir, flow);
   mkdirSync(join(dir, installDir), { recursive: true });
@@ -65,11 +88,20 @@ export function standInGh(): { bin: string; record: string; calls(): string[][] 
   const bin = tempDir("codex-flows-gh-bin-");
   const record = join(bin, "calls.jsonl");
   const script = join(bin, "gh");
-  writeFileSync(script, `#!${process.execPath}\nimport { appendFileSync } from "node:fs";\nappendFileSync(${JSON.stringify(record)}, JSON.stringify(process.argv.slice(2)) + "\\n");\nconsole.log("gh stand-in: recorded");\n`);
+  writeFileSync(
+    script,
+    `#!${process.execPath}\nimport { appendFileSync } from "node:fs";\nappendFileSync(${JSON.stringify(record)}, JSON.stringify(process.argv.slice(2)) + "\\n");\nconsole.log("gh stand-in: recorded");\n`,
+  );
   chmodSync(script, 0o755);
   return {
     bin,
     record,
-    calls: () => (existsSync(record) ? readFileSync(record, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as string[]) : []),
+    calls: () =>
+      existsSync(record)
+        ? readFileSync(record, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as string[])
+        : [],
   };
 }

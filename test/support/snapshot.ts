@@ -10,8 +10,17 @@ export async function snapshot(db: ReadModel): Promise<string> {
     attempts: await db.selectFrom("attempts").selectAll().orderBy("run_id").orderBy("attempt").execute(),
     output: await db.selectFrom("output").selectAll().orderBy("run_id").orderBy("attempt").orderBy("chunk").execute(),
     flowControls: await db.selectFrom("flow_controls").selectAll().orderBy("flow").orderBy("step").execute(),
-    scheduleTicks: await db.selectFrom("schedule_ticks").selectAll().orderBy("flow").orderBy("schedule").orderBy("tick").execute(),
-    tombstones: (await db.selectFrom("tombstones").selectAll().orderBy("id_hash").execute()).map((t) => ({ ...t, id_hash: Buffer.from(t.id_hash).toString("hex") })),
+    scheduleTicks: await db
+      .selectFrom("schedule_ticks")
+      .selectAll()
+      .orderBy("flow")
+      .orderBy("schedule")
+      .orderBy("tick")
+      .execute(),
+    tombstones: (await db.selectFrom("tombstones").selectAll().orderBy("id_hash").execute()).map((t) => ({
+      ...t,
+      id_hash: Buffer.from(t.id_hash).toString("hex"),
+    })),
     audit: await db.selectFrom("audit").selectAll().orderBy("action_id").execute(),
     checkpoint: await db.selectFrom("projector_state").selectAll().execute(),
   };

@@ -18,7 +18,12 @@ type Stopped = { outcome: StepOutcome; goneMs: number };
  * Runs `script` (a step that prints `trapped <pid>` and ignores SIGTERM), calls `stop`
  * once it printed, and measures from that call until its process is gone.
  */
-async function stopOnceTrapped(build: Build, script: string, options: Partial<RequestOptions>, stop: () => void): Promise<Stopped> {
+async function stopOnceTrapped(
+  build: Build,
+  script: string,
+  options: Partial<RequestOptions>,
+  stop: () => void,
+): Promise<Stopped> {
   const trapped = Promise.withResolvers<{ pid: number; at: number }>();
   const outcome = executeStep(
     build(script, {
@@ -32,7 +37,10 @@ async function stopOnceTrapped(build: Build, script: string, options: Partial<Re
       },
     }),
   );
-  const { pid, at } = await Promise.race([trapped.promise, outcome.then((o) => Promise.reject(new Error(`the step ended before it trapped SIGTERM: ${JSON.stringify(o)}`)))]);
+  const { pid, at } = await Promise.race([
+    trapped.promise,
+    outcome.then((o) => Promise.reject(new Error(`the step ended before it trapped SIGTERM: ${JSON.stringify(o)}`))),
+  ]);
   // Bounded: the step is SIGKILLed after the grace at the latest.
   while (isRunning(pid) && performance.now() - at < 30_000) await Bun.sleep(2);
   return { outcome: await outcome, goneMs: performance.now() - at };
@@ -44,7 +52,9 @@ export function stopSuite(kind: string, build: Build, trap: string): void {
 
   test(`${kind}: stop("fenced") kills a step that ignores SIGTERM within ${FENCED_GONE_MS} ms, and the outcome says fenced`, async () => {
     const fence = new AbortController();
-    const { outcome, goneMs } = await stopOnceTrapped(build, trap, { ...graceful, kill: fence.signal }, () => fence.abort());
+    const { outcome, goneMs } = await stopOnceTrapped(build, trap, { ...graceful, kill: fence.signal }, () =>
+      fence.abort(),
+    );
     console.log(`${kind}: gone ${goneMs.toFixed(0)} ms after stop("fenced")`);
     expect(goneMs).toBeLessThan(FENCED_GONE_MS);
     expect(outcome.stdout).not.toContain("ignoring SIGTERM");
@@ -53,7 +63,9 @@ export function stopSuite(kind: string, build: Build, trap: string): void {
 
   test(`${kind}: stop("cancel") gives a step that ignores SIGTERM the configured grace (${STOP_GRACE_MS} ms), then kills it`, async () => {
     const cancel = new AbortController();
-    const { outcome, goneMs } = await stopOnceTrapped(build, trap, { ...graceful, signal: cancel.signal }, () => cancel.abort("cancel"));
+    const { outcome, goneMs } = await stopOnceTrapped(build, trap, { ...graceful, signal: cancel.signal }, () =>
+      cancel.abort("cancel"),
+    );
     console.log(`${kind}: gone ${goneMs.toFixed(0)} ms after stop("cancel") with a ${STOP_GRACE_MS} ms grace`);
     expect(goneMs).toBeGreaterThanOrEqual(STOP_GRACE_MS - 20);
     expect(goneMs).toBeLessThan(STOP_GRACE_MS + 1_500);
@@ -67,7 +79,12 @@ export function stopSuite(kind: string, build: Build, trap: string): void {
       cancel.abort();
       setTimeout(() => fence.abort(), 200);
     };
-    const { outcome, goneMs } = await stopOnceTrapped(build, trap, { ...graceful, signal: cancel.signal, kill: fence.signal }, stop);
+    const { outcome, goneMs } = await stopOnceTrapped(
+      build,
+      trap,
+      { ...graceful, signal: cancel.signal, kill: fence.signal },
+      stop,
+    );
     expect(goneMs).toBeLessThan(200 + FENCED_GONE_MS);
     expect(outcome.stdout).toContain("ignoring SIGTERM");
     expect(outcome.stoppedBy).toBe("fenced");
@@ -76,7 +93,9 @@ export function stopSuite(kind: string, build: Build, trap: string): void {
   test(`${kind}: shutdown and timeout stop gracefully and say so; a step that ends on its own has no stoppedBy`, async () => {
     const shutdown = new AbortController();
     const short = { killGraceMs: 200, timeoutMs: 60_000 };
-    const handedBack = await stopOnceTrapped(build, trap, { ...short, signal: shutdown.signal }, () => shutdown.abort("shutdown"));
+    const handedBack = await stopOnceTrapped(build, trap, { ...short, signal: shutdown.signal }, () =>
+      shutdown.abort("shutdown"),
+    );
     expect(handedBack.outcome).toMatchObject({ status: "canceled", stoppedBy: "shutdown" });
     expect(handedBack.outcome.stdout).toContain("ignoring SIGTERM");
 

@@ -20,7 +20,8 @@ export async function storedEvents(natsUrls: string, stream: string): Promise<St
       const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
       if (!msg) continue;
       const decoded = decodeMessage(msg.data);
-      if (decoded.ok && decoded.message.kind === "event.accepted") out.push({ seq, id: decoded.message.event.id, msgId: msg.header?.get("Nats-Msg-Id") || undefined });
+      if (decoded.ok && decoded.message.kind === "event.accepted")
+        out.push({ seq, id: decoded.message.event.id, msgId: msg.header?.get("Nats-Msg-Id") || undefined });
     }
     return out;
   } finally {
@@ -36,7 +37,12 @@ export function countsById(stored: StoredEvent[]): Map<string, number> {
 }
 
 /** The answers' latency percentiles (ms) and counts by status, for a test's report. */
-export function latencyReport(answers: Sent[]): { byStatus: Record<string, number>; p50: number; p99: number; max: number } {
+export function latencyReport(answers: Sent[]): {
+  byStatus: Record<string, number>;
+  p50: number;
+  p99: number;
+  max: number;
+} {
   const byStatus: Record<string, number> = {};
   for (const a of answers) byStatus[String(a.status ?? a.kind)] = (byStatus[String(a.status ?? a.kind)] ?? 0) + 1;
   const ms = answers.map((a) => a.to - a.from).sort((x, y) => x - y);

@@ -7,16 +7,31 @@
  */
 export function skipWithoutTool(present: boolean, what: string, installer: string): boolean {
   if (present || process.env.CI) return false;
-  console.warn(`skipped: ${what} is not installed here, and \`bash ${installer}\` could not install it (\`bun run test\` tries; see its warning), so what needs it does not run here. CI always runs it.`);
+  console.warn(
+    `skipped: ${what} is not installed here, and \`bash ${installer}\` could not install it (\`bun run test\` tries; see its warning), so what needs it does not run here. CI always runs it.`,
+  );
   return true;
 }
 
 /** Runs a command to its end (SIGKILL after `timeoutMs`): its exit code and both streams, stdout first. */
-export async function runCommand(argv: string[], options: { cwd: string; env: Record<string, string>; timeoutMs?: number }): Promise<{ code: number; output: string }> {
-  const child = Bun.spawn(argv, { cwd: options.cwd, env: options.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+export async function runCommand(
+  argv: string[],
+  options: { cwd: string; env: Record<string, string>; timeoutMs?: number },
+): Promise<{ code: number; output: string }> {
+  const child = Bun.spawn(argv, {
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 100_000);
   try {
-    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
     return { code, output: `${stdout}${stderr}` };
   } finally {
     clearTimeout(timer);

@@ -24,7 +24,11 @@ try {
   facts.repo = repo;
   finish(await update(repo, tag, facts.version as string, settings));
 } catch (error) {
-  finish(error instanceof Outcome ? error : new Outcome("failed", `unexpected error: ${(error as Error)?.stack ?? String(error)}`));
+  finish(
+    error instanceof Outcome
+      ? error
+      : new Outcome("failed", `unexpected error: ${(error as Error)?.stack ?? String(error)}`),
+  );
 }
 
 async function update(repo: string, tag: string, version: string, s: Settings): Promise<Outcome> {
@@ -33,28 +37,48 @@ async function update(repo: string, tag: string, version: string, s: Settings): 
   const packageJson = inside(repo, s.packageJson, "package_json");
 
   if (await isPublished(s.packageName, version, repo)) {
-    if (!s.force) return new Outcome("skipped", `${s.packageName}@${version} is already published; nothing to do (set force = true or CODEX_FLOW_FORCE=1 to regenerate anyway)`);
+    if (!s.force)
+      return new Outcome(
+        "skipped",
+        `${s.packageName}@${version} is already published; nothing to do (set force = true or CODEX_FLOW_FORCE=1 to regenerate anyway)`,
+      );
   }
 
   const dirty = await commands.run("check the worktree is clean", ["git", "status", "--porcelain=v1"], at);
   if (dirty.output.trim()) {
     const paths = dirty.output.trimEnd().split("\n");
-    return new Outcome("blocked", `${repo} has local changes (${paths.length === 1 ? "1 path:" : `${paths.length} paths, e.g.`} ${paths.slice(0, 3).map((p) => p.slice(3)).join(", ")}${paths.length > 3 ? ", ..." : ""}); commit or stash them, then retry the run`, {
-      dirty: paths.slice(0, 50),
-    });
+    return new Outcome(
+      "blocked",
+      `${repo} has local changes (${paths.length === 1 ? "1 path:" : `${paths.length} paths, e.g.`} ${paths
+        .slice(0, 3)
+        .map((p) => p.slice(3))
+        .join(", ")}${paths.length > 3 ? ", ..." : ""}); commit or stash them, then retry the run`,
+      {
+        dirty: paths.slice(0, 50),
+      },
+    );
   }
   // Before anything is written: a repository without the configured package is the wrong one (or the config is).
-  if (!existsSync(packageJson)) return new Outcome("failed", `package_json "${s.packageJson}" does not exist in ${repo}; set package_json (and generated_dir) to this repository's bindings package`);
+  if (!existsSync(packageJson))
+    return new Outcome(
+      "failed",
+      `package_json "${s.packageJson}" does not exist in ${repo}; set package_json (and generated_dir) to this repository's bindings package`,
+    );
   await preflight(repo, s);
 
   facts.removedBeforeGenerating = await clearTracked(repo, generatedDir, commands);
   const codex = `@openai/codex@${version}`;
-  await commands.run(`regenerate the bindings with ${codex}`, ["npx", "-y", codex, "app-server", "generate-ts", "--experimental", "--out", generatedDir], at);
+  await commands.run(
+    `regenerate the bindings with ${codex}`,
+    ["npx", "-y", codex, "app-server", "generate-ts", "--experimental", "--out", generatedDir],
+    at,
+  );
   facts.previousVersion = setPackageVersion(packageJson, version) ?? null;
   await commands.run("refresh the lockfile", ["bun", "install"], at);
 
   const checks = s.checks ?? (hasTestScript(repo) ? [["bun", "run", "test"]] : []);
-  for (const [index, check] of checks.entries()) await commands.run(`check ${index + 1} of ${checks.length}`, check, at);
+  for (const [index, check] of checks.entries())
+    await commands.run(`check ${index + 1} of ${checks.length}`, check, at);
 
   const paths = [relative(repo, generatedDir), relative(repo, packageJson), ...lockfiles(repo)];
   await commands.run("stage the update", ["git", "add", "--", ...paths], at);
@@ -67,9 +91,15 @@ async function update(repo: string, tag: string, version: string, s: Settings): 
   facts.files = changed.slice(0, 20);
 
   if (!s.commit) {
-    return new Outcome("changed", `${s.packageName} regenerated for openai/codex ${tag}; left staged, not committed (commit = false)${s.push || s.publish ? ", so nothing was pushed or published" : ""}`, {
-      committed: false, pushed: false, published: false,
-    });
+    return new Outcome(
+      "changed",
+      `${s.packageName} regenerated for openai/codex ${tag}; left staged, not committed (commit = false)${s.push || s.publish ? ", so nothing was pushed or published" : ""}`,
+      {
+        committed: false,
+        pushed: false,
+        published: false,
+      },
+    );
   }
   await commands.run("commit", ["git", "commit", "-m", `flow: update codex-flows for openai codex ${version}`], at);
   const head = (await commands.run("read the new commit", ["git", "rev-parse", "HEAD"], at)).output.trim();
@@ -78,32 +108,58 @@ async function update(repo: string, tag: string, version: string, s: Settings): 
   if (leftover) facts.leftover = leftover.split("\n").slice(0, 20);
 
   await afterCommit(head, repo, s);
-  const did = [s.push && `pushed to ${s.pushRemote}/${s.branch}`, s.publish && `publish workflow ${s.githubPublishWorkflow} started on ${s.githubRepo}`].filter(Boolean);
-  return new Outcome("changed", `${s.packageName} ${version} regenerated for openai/codex ${tag} and committed (${head.slice(0, 12)})${did.length ? `; ${did.join("; ")}` : "; not pushed"}`, {
-    committed: true, pushed: s.push, published: s.publish,
-  });
+  const did = [
+    s.push && `pushed to ${s.pushRemote}/${s.branch}`,
+    s.publish && `publish workflow ${s.githubPublishWorkflow} started on ${s.githubRepo}`,
+  ].filter(Boolean);
+  return new Outcome(
+    "changed",
+    `${s.packageName} ${version} regenerated for openai/codex ${tag} and committed (${head.slice(0, 12)})${did.length ? `; ${did.join("; ")}` : "; not pushed"}`,
+    {
+      committed: true,
+      pushed: s.push,
+      published: s.publish,
+    },
+  );
 }
 
 /** `npm view NAME@VERSION version --json`: the version back means published; E404 means not; anything else is `failed`. */
 async function isPublished(name: string, version: string, cwd: string): Promise<boolean> {
-  const view = await commands.run("ask npm whether this version is published", ["npm", "view", `${name}@${version}`, "version", "--json"], { cwd, allowFailure: true });
+  const view = await commands.run(
+    "ask npm whether this version is published",
+    ["npm", "view", `${name}@${version}`, "version", "--json"],
+    { cwd, allowFailure: true },
+  );
   if (view.exitCode === 0) return view.output.includes(`"${version}"`);
   if (/E404/.test(view.output + view.stderr)) {
     commands.expect(view, "E404: this version is not published yet");
     return false;
   }
-  throw new Outcome("failed", `could not ask the npm registry whether ${name}@${version} is published (npm view ${view.error ?? `exited with code ${view.exitCode}`}); check the host's network and npm configuration`);
+  throw new Outcome(
+    "failed",
+    `could not ask the npm registry whether ${name}@${version} is published (npm view ${view.error ?? `exited with code ${view.exitCode}`}); check the host's network and npm configuration`,
+  );
 }
 
 /** Fail before doing any work when push or publish could not succeed afterwards. */
 async function preflight(repo: string, s: Settings): Promise<void> {
   if (!s.commit) return;
-  const remotes = [...new Set([s.push && s.pushRemote, s.publish && s.publishRemote].filter((r): r is string => typeof r === "string"))];
+  const remotes = [
+    ...new Set(
+      [s.push && s.pushRemote, s.publish && s.publishRemote].filter((r): r is string => typeof r === "string"),
+    ),
+  ];
   for (const remote of remotes) {
-    const url = await commands.run(`check remote ${remote}`, ["git", "remote", "get-url", remote], { cwd: repo, allowFailure: true });
+    const url = await commands.run(`check remote ${remote}`, ["git", "remote", "get-url", remote], {
+      cwd: repo,
+      allowFailure: true,
+    });
     if (url.exitCode !== 0) {
       const key = remote === s.pushRemote && s.push ? "push_remote" : "publish_remote";
-      throw new Outcome("failed", `${key} "${remote}" is not a remote of ${repo}: add it (git remote add ${remote} URL) or set ${key}`);
+      throw new Outcome(
+        "failed",
+        `${key} "${remote}" is not a remote of ${repo}: add it (git remote add ${remote} URL) or set ${key}`,
+      );
     }
   }
   if (s.publish) await commands.run("check gh is available for publish", ["gh", "--version"], { cwd: repo });
@@ -113,18 +169,39 @@ async function preflight(repo: string, s: Settings): Promise<void> {
 async function afterCommit(head: string, repo: string, s: Settings): Promise<void> {
   const at = { cwd: repo };
   try {
-    if (s.push) await commands.run(`push to ${s.pushRemote}`, ["git", "push", s.pushRemote, `HEAD:refs/heads/${s.branch}`], at);
+    if (s.push)
+      await commands.run(`push to ${s.pushRemote}`, ["git", "push", s.pushRemote, `HEAD:refs/heads/${s.branch}`], at);
     if (s.publish) {
       // The workflow builds what GitHub has, so the commit goes there first.
-      if (!(s.push && s.publishRemote === s.pushRemote)) await commands.run(`push to ${s.publishRemote}`, ["git", "push", s.publishRemote, `HEAD:refs/heads/${s.branch}`], at);
-      const workflow = ["gh", "workflow", "run", s.githubPublishWorkflow, "--repo", s.githubRepo, "--ref", s.branch, "-f", `confirm_package=${s.packageName}`];
+      if (!(s.push && s.publishRemote === s.pushRemote))
+        await commands.run(
+          `push to ${s.publishRemote}`,
+          ["git", "push", s.publishRemote, `HEAD:refs/heads/${s.branch}`],
+          at,
+        );
+      const workflow = [
+        "gh",
+        "workflow",
+        "run",
+        s.githubPublishWorkflow,
+        "--repo",
+        s.githubRepo,
+        "--ref",
+        s.branch,
+        "-f",
+        `confirm_package=${s.packageName}`,
+      ];
       await commands.run("start the publish workflow", workflow, at);
     }
   } catch (error) {
     if (!(error instanceof Outcome)) throw error;
-    throw new Outcome("failed", `${error.message} (commit ${head.slice(0, 12)} is made in ${repo}; a new run for this release finds nothing to regenerate, so finish by hand: push it, then start the publish workflow if wanted)`, {
-      committed: true,
-    });
+    throw new Outcome(
+      "failed",
+      `${error.message} (commit ${head.slice(0, 12)} is made in ${repo}; a new run for this release finds nothing to regenerate, so finish by hand: push it, then start the publish workflow if wanted)`,
+      {
+        committed: true,
+      },
+    );
   }
 }
 

@@ -94,5 +94,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ["projector_state", "attempts", "runs", "decisions", "events"]) await db.schema.dropTable(table).execute();
+  for (const table of ["projector_state", "attempts", "runs", "decisions", "events"])
+    await db.schema.dropTable(table).execute();
 }

@@ -10,6 +10,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const column of ["cancel_requested_at", "retry_at", "next_json", "unit"]) await db.schema.alterTable("runs").dropColumn(column).execute();
+  for (const column of ["cancel_requested_at", "retry_at", "next_json", "unit"])
+    await db.schema.alterTable("runs").dropColumn(column).execute();
   await db.schema.alterTable("attempts").dropColumn("unit").execute();
 }

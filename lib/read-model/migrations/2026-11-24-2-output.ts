@@ -13,8 +13,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("seq", "integer", (c) => c.notNull())
     .addPrimaryKeyConstraint("output_pk", ["run_id", "attempt", "chunk"])
     .execute();
-  await db.schema.alterTable("runs").addColumn("output_cut", "integer", (c) => c.notNull().defaultTo(0)).execute();
-  await db.schema.alterTable("runs").addColumn("output_bytes", "integer", (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable("runs")
+    .addColumn("output_cut", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .alterTable("runs")
+    .addColumn("output_bytes", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.createIndex("runs_flow_step").on("runs").columns(["flow_name", "step_name", "created_at"]).execute();
 }
 

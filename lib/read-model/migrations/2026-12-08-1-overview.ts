@@ -6,8 +6,16 @@ import type { Kysely } from "kysely";
  * alone), and one for the runs queued and running now (by queue, held, and host).
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.createIndex("runs_overview").on("runs").columns(["created_at", "flow_name", "status", "result_status", "duration_ms"]).execute();
-  await db.schema.createIndex("runs_now").on("runs").columns(["status", "queue", "host", "held_reason", "created_at"]).execute();
+  await db.schema
+    .createIndex("runs_overview")
+    .on("runs")
+    .columns(["created_at", "flow_name", "status", "result_status", "duration_ms"])
+    .execute();
+  await db.schema
+    .createIndex("runs_now")
+    .on("runs")
+    .columns(["status", "queue", "host", "held_reason", "created_at"])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -13,8 +13,10 @@ if (scriptPath === undefined || nonce === undefined) fail("usage: bun entry.ts <
 const run = await loadModuleStep(scriptPath);
 const spawnWithRunEnv = { spawn: Bun.spawn, spawnSync: Bun.spawnSync };
 // Bun.spawn without `env` passes the environment the process started with, not process.env as changed for the run.
-(Bun as { spawn: unknown }).spawn = (...args: unknown[]) => (spawnWithRunEnv.spawn as (...a: unknown[]) => unknown)(...withRunEnv(args));
-(Bun as { spawnSync: unknown }).spawnSync = (...args: unknown[]) => (spawnWithRunEnv.spawnSync as (...a: unknown[]) => unknown)(...withRunEnv(args));
+(Bun as { spawn: unknown }).spawn = (...args: unknown[]) =>
+  (spawnWithRunEnv.spawn as (...a: unknown[]) => unknown)(...withRunEnv(args));
+(Bun as { spawnSync: unknown }).spawnSync = (...args: unknown[]) =>
+  (spawnWithRunEnv.spawnSync as (...a: unknown[]) => unknown)(...withRunEnv(args));
 
 type Frame = { context: unknown; env: Record<string, string>; cwd: string };
 

@@ -24,7 +24,10 @@ export class RunMarks {
   }
 
   push(chunk: Uint8Array, out: (bytes: Uint8Array) => void, end: (code: number) => void): void {
-    const data = this.#held.byteLength === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.#held, chunk]);
+    const data =
+      this.#held.byteLength === 0
+        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        : Buffer.concat([this.#held, chunk]);
     this.#held = Buffer.alloc(0);
     let at = 0;
     while (at < data.byteLength) {

@@ -47,7 +47,12 @@ class WarmPool {
 const pools = new Map<string, WarmPool>();
 
 /** A worker of the pool a run's step has: its flow version's (the old version's pool is retired), or why none could start. */
-export async function acquireWorker(request: StepRunRequest, options: WarmOptions, env: Record<string, string>, signal: AbortSignal): Promise<{ worker: WarmWorker; release(): void } | { error: string }> {
+export async function acquireWorker(
+  request: StepRunRequest,
+  options: WarmOptions,
+  env: Record<string, string>,
+  signal: AbortSignal,
+): Promise<{ worker: WarmWorker; release(): void } | { error: string }> {
   const { flow, step } = request;
   const key = `${flow.root}\0${flow.name}\0${step.name}`;
   const version = versionOf(request, options);
@@ -138,5 +143,14 @@ function versionOf(request: StepRunRequest, options: WarmOptions): string {
   } catch {
     // Missing: the runner reports it before a worker is asked for.
   }
-  return JSON.stringify([flow.version, step.scriptPath, script, step.workingDirectory, options, flow.env?.secrets ?? [], request.envDeny ?? [], request.forwardEnv ?? []]);
+  return JSON.stringify([
+    flow.version,
+    step.scriptPath,
+    script,
+    step.workingDirectory,
+    options,
+    flow.env?.secrets ?? [],
+    request.envDeny ?? [],
+    request.forwardEnv ?? [],
+  ]);
 }

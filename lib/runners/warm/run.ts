@@ -7,7 +7,12 @@ import type { Served } from "./worker.ts";
 
 type Finish = (fields: Omit<StepOutcome, "startedAt" | "finishedAt" | "durationMs">) => StepOutcome;
 type Ended = { exitCode: number | null; signal: string | null; stoppedBy: StopReason | undefined };
-export type Verdict = (ended: Ended, out: { stdout: string; stderr: string }, parsed: ReturnType<StepOutput["parseResult"]>, request: StepRunRequest) => Pick<StepOutcome, "status" | "result" | "error">;
+export type Verdict = (
+  ended: Ended,
+  out: { stdout: string; stderr: string },
+  parsed: ReturnType<StepOutput["parseResult"]>,
+  request: StepRunRequest,
+) => Pick<StepOutcome, "status" | "result" | "error">;
 
 /**
  * Runs one attempt of a warm step (`warm` in flow.toml) on a worker of its pool: the same
@@ -18,9 +23,22 @@ export type Verdict = (ended: Ended, out: { stdout: string; stderr: string }, pa
  * starts another for the next run; so does a crash, which fails only this run.
  * `onLaunch` gets the worker's pid for each run, so the executor's ledger covers it.
  */
-export async function runWarmStep(request: StepRunRequest, options: WarmOptions, run: { context: unknown; env: Record<string, string>; moduleStyle: boolean }, finish: Finish, verdict: Verdict): Promise<StepOutcome> {
+export async function runWarmStep(
+  request: StepRunRequest,
+  options: WarmOptions,
+  run: { context: unknown; env: Record<string, string>; moduleStyle: boolean },
+  finish: Finish,
+  verdict: Verdict,
+): Promise<StepOutcome> {
   const { step } = request;
-  if (!run.moduleStyle) return finish({ status: "failed", exitCode: null, signal: null, error: `warm steps are module-style: ${step.scriptPath} has no default export (docs/runners.md "Warm steps")`, ...NO_OUTPUT });
+  if (!run.moduleStyle)
+    return finish({
+      status: "failed",
+      exitCode: null,
+      signal: null,
+      error: `warm steps are module-style: ${step.scriptPath} has no default export (docs/runners.md "Warm steps")`,
+      ...NO_OUTPUT,
+    });
   // The timeout counts from the request, the wait for a free worker included.
   let stop: ((reason: StopReason) => void) | undefined;
   let stopped: StopReason | undefined;
@@ -40,13 +58,26 @@ export async function runWarmStep(request: StepRunRequest, options: WarmOptions,
   if (request.kill?.aborted) onFence();
   // Stopped before it had a worker: no process ran.
   const notStarted = (reason: StopReason) => {
-    const { status, error } = reason === "fenced" ? { status: "failed" as const, error: "fenced before a warm worker was free" } : verdict({ exitCode: null, signal: null, stoppedBy: reason }, NO_OUTPUT, { ok: false, error: "" }, request);
-    return finish({ status, exitCode: null, signal: null, ...(error ? { error } : {}), stoppedBy: reason, ...NO_OUTPUT });
+    const { status, error } =
+      reason === "fenced"
+        ? { status: "failed" as const, error: "fenced before a warm worker was free" }
+        : verdict({ exitCode: null, signal: null, stoppedBy: reason }, NO_OUTPUT, { ok: false, error: "" }, request);
+    return finish({
+      status,
+      exitCode: null,
+      signal: null,
+      ...(error ? { error } : {}),
+      stoppedBy: reason,
+      ...NO_OUTPUT,
+    });
   };
   try {
     if (stopped !== undefined) return notStarted(stopped);
     const acquired = await acquireWorker(request, options, run.env, waiting.signal);
-    if ("error" in acquired) return stopped !== undefined ? notStarted(stopped) : finish({ status: "failed", exitCode: null, signal: null, error: acquired.error, ...NO_OUTPUT });
+    if ("error" in acquired)
+      return stopped !== undefined
+        ? notStarted(stopped)
+        : finish({ status: "failed", exitCode: null, signal: null, error: acquired.error, ...NO_OUTPUT });
     const { worker } = acquired;
     const stops = worker.stops(request.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
     stop = stops.stop;
@@ -60,7 +91,10 @@ export async function runWarmStep(request: StepRunRequest, options: WarmOptions,
       stop = undefined; // a stop from here on finds the run over
       acquired.release();
     }
-    const ended: Ended = served.kind === "marked" ? { exitCode: served.code, signal: null, stoppedBy: undefined } : { exitCode: served.exitCode, signal: served.signal, stoppedBy: stops.stoppedBy };
+    const ended: Ended =
+      served.kind === "marked"
+        ? { exitCode: served.code, signal: null, stoppedBy: undefined }
+        : { exitCode: served.exitCode, signal: served.signal, stoppedBy: stops.stoppedBy };
     const tails = output.tails();
     const { status, result, error } = verdict(ended, tails, output.parseResult(), request);
     return finish({

@@ -18,9 +18,17 @@ const PAGE_BYTES = 4096;
 /** What one run sends its worker (a JSON line of entry.ts). */
 export type RunFrame = { context: unknown; env: Record<string, string>; cwd: string };
 /** How a run on a worker ended: its marks (the code it reported), or the worker's exit while it served it. */
-export type Served = { kind: "marked"; code: number } | { kind: "exited"; exitCode: number | null; signal: string | null };
+export type Served =
+  | { kind: "marked"; code: number }
+  | { kind: "exited"; exitCode: number | null; signal: string | null };
 
-type Current = { output: StepOutput; decoders: Record<Stream, TextDecoder | undefined>; marked: Set<Stream>; code: number; done(served: Served): void };
+type Current = {
+  output: StepOutput;
+  decoders: Record<Stream, TextDecoder | undefined>;
+  marked: Set<Stream>;
+  code: number;
+  done(served: Served): void;
+};
 
 /**
  * One long-lived Bun process serving runs of one module-style step, one at a time: in
@@ -45,10 +53,20 @@ export class WarmWorker {
     const nonce = crypto.randomUUID();
     this.#marker = { [LAUNCH_MARKER_ENV]: crypto.randomUUID() };
     // `detached` calls setsid(): the worker leads a process group of its own. Throws when it cannot start.
-    this.child = Bun.spawn([process.execPath, WARM_ENTRY, scriptPath, nonce], { cwd, env: { ...env, ...this.#marker }, stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
+    this.child = Bun.spawn([process.execPath, WARM_ENTRY, scriptPath, nonce], {
+      cwd,
+      env: { ...env, ...this.#marker },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: true,
+    });
     this.pid = this.child.pid;
     this.#started = stepStart(this.pid);
-    this.#drained = Promise.all([this.#pump(this.child.stdout, "stdout", nonce), this.#pump(this.child.stderr, "stderr", nonce)]);
+    this.#drained = Promise.all([
+      this.#pump(this.child.stdout, "stdout", nonce),
+      this.#pump(this.child.stderr, "stderr", nonce),
+    ]);
     void this.child.exited.then(() => this.#exited());
   }
 
@@ -72,7 +90,13 @@ export class WarmWorker {
     if (this.#gone) return Promise.resolve(this.#gone);
     this.runs++;
     return new Promise<Served>((resolve) => {
-      this.#current = { output, decoders: { stdout: output.decoder(), stderr: output.decoder() }, marked: new Set(), code: 0, done: resolve };
+      this.#current = {
+        output,
+        decoders: { stdout: output.decoder(), stderr: output.decoder() },
+        marked: new Set(),
+        code: 0,
+        done: resolve,
+      };
       try {
         this.child.stdin.write(`${JSON.stringify({ ...frame, env: { ...frame.env, ...this.#marker } })}\n`);
         void Promise.resolve(this.child.stdin.flush()).catch(() => undefined); // a worker that died is its exit's to report
@@ -143,8 +167,14 @@ export class WarmWorker {
     await Promise.race([this.#drained, new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_AFTER_EXIT_MS)))]);
     clearTimeout(timer);
     const current = this.#current;
-    if (current) for (const name of ["stdout", "stderr"] as const) if (!current.marked.has(name)) current.output.end(name, current.decoders[name]);
-    this.#gone = { kind: "exited", exitCode: this.child.exitCode, signal: this.child.signalCode === null ? null : String(this.child.signalCode) };
+    if (current)
+      for (const name of ["stdout", "stderr"] as const)
+        if (!current.marked.has(name)) current.output.end(name, current.decoders[name]);
+    this.#gone = {
+      kind: "exited",
+      exitCode: this.child.exitCode,
+      signal: this.child.signalCode === null ? null : String(this.child.signalCode),
+    };
     this.#finish(this.#gone);
   }
 

@@ -6,24 +6,46 @@ import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts"
 import type { AuditEntry } from "./schemas.ts";
 
 /** The filters GET /audit takes (query parameters, as strings). */
-export type AuditFilters = Partial<Record<"action" | "actor" | "runId" | "eventId" | "flow" | "since" | "until" | "limit" | "cursor", string>>;
+export type AuditFilters = Partial<
+  Record<"action" | "actor" | "runId" | "eventId" | "flow" | "since" | "until" | "limit" | "cursor", string>
+>;
 
 function present(row: AuditTable): Static<typeof AuditEntry> {
-  return { seq: row.seq, at: row.at, actor: row.actor, action: row.action, runId: row.run_id, eventId: row.event_id, flow: row.flow, step: row.step, summary: row.summary, reason: row.reason, actionSeq: row.action_seq };
+  return {
+    seq: row.seq,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    runId: row.run_id,
+    eventId: row.event_id,
+    flow: row.flow,
+    step: row.step,
+    summary: row.summary,
+    reason: row.reason,
+    actionSeq: row.action_seq,
+  };
 }
 
 /** One page of audit records matching the filters, newest first (by stream sequence), with `nextCursor` when there is more. */
-export async function listAudit(db: ReadModel, filters: AuditFilters): Promise<{ entries: Static<typeof AuditEntry>[]; nextCursor?: string }> {
+export async function listAudit(
+  db: ReadModel,
+  filters: AuditFilters,
+): Promise<{ entries: Static<typeof AuditEntry>[]; nextCursor?: string }> {
   const limit = parseLimit(filters.limit);
   const cursor = decodeCursor(filters.cursor, 1) as [number] | undefined;
-  if (cursor && typeof cursor[0] !== "number") throw new HttpError(400, "cursor is invalid: pass the nextCursor of a previous page unchanged");
+  if (cursor && typeof cursor[0] !== "number")
+    throw new HttpError(400, "cursor is invalid: pass the nextCursor of a previous page unchanged");
   const since = parseTime("since", filters.since);
   const until = parseTime("until", filters.until);
   let query = db.selectFrom("audit").selectAll();
   if (filters.action) {
     const wanted = filters.action.split(",").map((a) => a.trim());
     const unknown = wanted.find((a) => !(OPERATOR_ACTIONS as readonly string[]).includes(a));
-    if (unknown !== undefined) throw new HttpError(400, `action=${JSON.stringify(filters.action)} is invalid: expected comma-separated actions from ${OPERATOR_ACTIONS.join(", ")}`);
+    if (unknown !== undefined)
+      throw new HttpError(
+        400,
+        `action=${JSON.stringify(filters.action)} is invalid: expected comma-separated actions from ${OPERATOR_ACTIONS.join(", ")}`,
+      );
     query = query.where("action", "in", wanted as AuditTable["action"][]);
   }
   if (filters.actor) query = query.where("actor", "=", filters.actor);
@@ -33,7 +55,10 @@ export async function listAudit(db: ReadModel, filters: AuditFilters): Promise<{
   if (since) query = query.where("at", ">=", since);
   if (until) query = query.where("at", "<", until);
   if (cursor) query = query.where("seq", "<", cursor[0]);
-  const rows = await query.orderBy("seq", "desc").limit(limit + 1).execute();
+  const rows = await query
+    .orderBy("seq", "desc")
+    .limit(limit + 1)
+    .execute();
   const entries = rows.slice(0, limit).map(present);
   const last = entries.at(-1);
   return rows.length > limit && last ? { entries, nextCursor: encodeCursor([last.seq]) } : { entries };

@@ -18,16 +18,29 @@ export const MAX_REASON = 2000;
 export const MAX_QUERY_REASON = 500;
 
 /** `?reason=`: why, recorded in the audit log (the body's `reason` wins when both are given). */
-export const ReasonQuery = { reason: t.Optional(t.String({ maxLength: MAX_QUERY_REASON, description: "Why: recorded in the audit log (GET /audit); a longer one goes in the body's reason" })) };
+export const ReasonQuery = {
+  reason: t.Optional(
+    t.String({
+      maxLength: MAX_QUERY_REASON,
+      description: "Why: recorded in the audit log (GET /audit); a longer one goes in the body's reason",
+    }),
+  ),
+};
 
 /** The optional body of an operation that takes nothing else (cancel, retry): `{"reason": "..."}`. */
-export const ReasonBody = t.Object({ reason: t.Optional(t.String({ maxLength: MAX_REASON, description: "Why: recorded in the audit log (GET /audit)" })) }, { additionalProperties: false });
+export const ReasonBody = t.Object(
+  {
+    reason: t.Optional(t.String({ maxLength: MAX_REASON, description: "Why: recorded in the audit log (GET /audit)" })),
+  },
+  { additionalProperties: false },
+);
 
 /** The reason of a request: the body's, else the query's; 400 when it is not text or too long. */
 export function reasonOf(body: unknown, query: string | undefined): string | undefined {
   const given = (body as { reason?: unknown } | undefined)?.reason ?? query;
   if (given === undefined || given === "") return undefined;
-  if (typeof given !== "string" || given.length > MAX_REASON) throw new HttpError(400, `reason: expected text of at most ${MAX_REASON} characters`);
+  if (typeof given !== "string" || given.length > MAX_REASON)
+    throw new HttpError(400, `reason: expected text of at most ${MAX_REASON} characters`);
   return given;
 }
 

@@ -4,7 +4,17 @@ import { HttpError } from "../errors.ts";
 import { CHAIN_NODE_LIMIT, type ChainEvent, type ChainRun, type ChainView } from "./schemas.ts";
 
 function chainEvent(row: EventsTable, level: number): ChainEvent {
-  return { id: row.id, type: row.type, source: row.source, acceptedAt: row.accepted_at, level, chainDepth: row.chain_depth, parentRunId: row.parent_run_id, generation: row.generation, matchedCount: row.matched_count };
+  return {
+    id: row.id,
+    type: row.type,
+    source: row.source,
+    acceptedAt: row.accepted_at,
+    level,
+    chainDepth: row.chain_depth,
+    parentRunId: row.parent_run_id,
+    generation: row.generation,
+    matchedCount: row.matched_count,
+  };
 }
 
 function nextIds(row: RunsTable): string[] {
@@ -29,7 +39,14 @@ function chainRun(row: RunsTable, attempts: AttemptsTable[]): ChainRun {
     retryAt: row.retry_at,
     supersededBy: row.superseded_by,
     next: nextIds(row),
-    attempts: attempts.map((a) => ({ attempt: a.attempt, host: a.host, status: a.status, startedAt: a.started_at, completedAt: a.completed_at, durationMs: a.duration_ms })),
+    attempts: attempts.map((a) => ({
+      attempt: a.attempt,
+      host: a.host,
+      status: a.status,
+      startedAt: a.started_at,
+      completedAt: a.completed_at,
+      durationMs: a.duration_ms,
+    })),
   };
 }
 
@@ -40,7 +57,12 @@ function chainRun(row: RunsTable, attempts: AttemptsTable[]): ChainRun {
  * queries by key (ids and run ids stay under `limit`, so under SQLite's variable limit);
  * an id seen before is not followed again, so a cycle cannot loop.
  */
-export async function eventChain(db: ReadModel, eventId: string, now: Date, limit = CHAIN_NODE_LIMIT): Promise<ChainView> {
+export async function eventChain(
+  db: ReadModel,
+  eventId: string,
+  now: Date,
+  limit = CHAIN_NODE_LIMIT,
+): Promise<ChainView> {
   const root = await db.selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
   if (!root) throw new HttpError(404, `no event with id ${JSON.stringify(eventId)}`);
   const events: ChainEvent[] = [chainEvent(root, 0)];
@@ -52,16 +74,38 @@ export async function eventChain(db: ReadModel, eventId: string, now: Date, limi
   // Each pass takes at least one node, so at most `limit` passes.
   for (let depth = 1; level.length > 0 && depth <= limit; depth++) {
     const room = limit - events.length - runs.length;
-    const runRows = await db.selectFrom("runs").selectAll().where("event_id", "in", level).orderBy("created_at").orderBy("id").limit(room + 1).execute();
+    const runRows = await db
+      .selectFrom("runs")
+      .selectAll()
+      .where("event_id", "in", level)
+      .orderBy("created_at")
+      .orderBy("id")
+      .limit(room + 1)
+      .execute();
     if (runRows.length > room) {
       cut = true;
       runRows.length = room;
     }
-    const attemptRows = runRows.length === 0 ? [] : await db.selectFrom("attempts").selectAll().where("run_id", "in", runRows.map((r) => r.id)).orderBy("run_id").orderBy("attempt").execute();
+    const attemptRows =
+      runRows.length === 0
+        ? []
+        : await db
+            .selectFrom("attempts")
+            .selectAll()
+            .where(
+              "run_id",
+              "in",
+              runRows.map((r) => r.id),
+            )
+            .orderBy("run_id")
+            .orderBy("attempt")
+            .execute();
     const byRun = Map.groupBy(attemptRows, (a) => a.run_id);
     // Runs grouped by their event in the level's order (the SQL order is by time across events).
     const order = new Map(level.map((id, i) => [id, i]));
-    const levelRuns = runRows.map((r) => chainRun(r, byRun.get(r.id) ?? [])).sort((a, b) => order.get(a.eventId)! - order.get(b.eventId)!);
+    const levelRuns = runRows
+      .map((r) => chainRun(r, byRun.get(r.id) ?? []))
+      .sort((a, b) => order.get(a.eventId)! - order.get(b.eventId)!);
     runs.push(...levelRuns);
     if (cut) break;
     const wanted = [...new Set(levelRuns.flatMap((r) => r.next))].filter((id) => !seen.has(id));
@@ -71,7 +115,8 @@ export async function eventChain(db: ReadModel, eventId: string, now: Date, limi
       cut = true;
       wanted.length = nextRoom;
     }
-    const rows = wanted.length === 0 ? [] : await db.selectFrom("events").selectAll().where("id", "in", wanted).execute();
+    const rows =
+      wanted.length === 0 ? [] : await db.selectFrom("events").selectAll().where("id", "in", wanted).execute();
     const found = new Map(rows.map((r) => [r.id, r]));
     level = [];
     for (const id of wanted) {

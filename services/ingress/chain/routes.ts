@@ -21,7 +21,8 @@ export function chainRoutes(deps: IngressDeps) {
       detail: {
         security: TOKEN_SECURITY,
         tags: ["events"],
-        summary: "An event's chain: its runs with their attempts (host, start, end), the events their FLOW_RESULT `next` started, their runs, and so on to any depth, up to 500 events and runs (then `cut`)",
+        summary:
+          "An event's chain: its runs with their attempts (host, start, end), the events their FLOW_RESULT `next` started, their runs, and so on to any depth, up to 500 events and runs (then `cut`)",
       },
     },
   );

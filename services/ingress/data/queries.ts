@@ -24,11 +24,24 @@ export function parseSelection(query: { before?: unknown; flow?: unknown; status
   // An empty value is an absent one, as a form sends it.
   const [before, flow, status] = [query.before, query.flow, query.status].map((v) => (v === "" ? undefined : v));
   if (typeof before !== "string" || !DATE.test(before) || Number.isNaN(Date.parse(before.toUpperCase()))) {
-    throw new HttpError(400, `before: expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z), got ${JSON.stringify(before ?? null)}`);
+    throw new HttpError(
+      400,
+      `before: expected a date (2026-01-31) or an ISO time (2026-01-31T12:00:00Z), got ${JSON.stringify(before ?? null)}`,
+    );
   }
-  if (flow !== undefined && (typeof flow !== "string" || flow === "")) throw new HttpError(400, `flow: expected a flow name, got ${JSON.stringify(flow)}`);
-  const statuses = status === undefined ? undefined : String(status).split(",").map((s) => s.trim());
-  if (statuses && !statuses.every((s) => STATUS.test(s))) throw new HttpError(400, `status: expected comma-separated statuses such as completed,failed,needs_intervention, got ${JSON.stringify(status)}`);
+  if (flow !== undefined && (typeof flow !== "string" || flow === ""))
+    throw new HttpError(400, `flow: expected a flow name, got ${JSON.stringify(flow)}`);
+  const statuses =
+    status === undefined
+      ? undefined
+      : String(status)
+          .split(",")
+          .map((s) => s.trim());
+  if (statuses && !statuses.every((s) => STATUS.test(s)))
+    throw new HttpError(
+      400,
+      `status: expected comma-separated statuses such as completed,failed,needs_intervention, got ${JSON.stringify(status)}`,
+    );
   const at = new Date(Date.parse(before.toUpperCase())).toISOString();
   const rule = { before: at, ...(flow ? { flow: flow as string } : {}), ...(statuses ? { statuses } : {}) };
   return { rule, ...(flow || statuses ? {} : { eventsBefore: at }) };
@@ -42,16 +55,32 @@ const runBytes = sql<number>`length(stdout) + length(stderr) + coalesce(length(r
 export async function purgeCounts(db: ReadModel, { rule, eventsBefore }: Selection) {
   const groups = await db
     .selectFrom("runs")
-    .select(["flow_name as flow", effective.as("status"), (eb) => eb.fn.countAll<number>().as("runs"), (eb) => eb.fn.sum<number>(runBytes).as("bytes")])
+    .select([
+      "flow_name as flow",
+      effective.as("status"),
+      (eb) => eb.fn.countAll<number>().as("runs"),
+      (eb) => eb.fn.sum<number>(runBytes).as("bytes"),
+    ])
     .where((eb) => covered(eb, rule))
     .where("created_at", "<", rule.before)
     .groupBy(["flow_name", effective])
     .orderBy("flow_name")
     .orderBy(effective)
     .execute();
-  const rows = groups.map((g) => ({ flow: g.flow, status: g.status, runs: Number(g.runs), bytes: Number(g.bytes ?? 0) }));
+  const rows = groups.map((g) => ({
+    flow: g.flow,
+    status: g.status,
+    runs: Number(g.runs),
+    bytes: Number(g.bytes ?? 0),
+  }));
   const events = eventsBefore ? await countRunlessEvents(db, eventsBefore) : 0;
-  return { before: rule.before, groups: rows, runs: rows.reduce((n, r) => n + r.runs, 0), bytes: rows.reduce((n, r) => n + r.bytes, 0), eventsWithoutRuns: events };
+  return {
+    before: rule.before,
+    groups: rows,
+    runs: rows.reduce((n, r) => n + r.runs, 0),
+    bytes: rows.reduce((n, r) => n + r.bytes, 0),
+    eventsWithoutRuns: events,
+  };
 }
 
 /**
@@ -59,18 +88,43 @@ export async function purgeCounts(db: ReadModel, { rule, eventsBefore }: Selecti
  * output and event (with its match decisions), then events that started no run. The
  * cursor says where the next page starts.
  */
-export async function archivePage(db: ReadModel, { rule, eventsBefore }: Selection, rawCursor: string | undefined, limit: number) {
+export async function archivePage(
+  db: ReadModel,
+  { rule, eventsBefore }: Selection,
+  rawCursor: string | undefined,
+  limit: number,
+) {
   const cursor = decodeCursor(rawCursor, 3) as [string, string, string] | undefined;
   const records: Record<string, unknown>[] = [];
   if (!cursor || cursor[0] === "runs") {
-    let query = db.selectFrom("runs").selectAll().where((eb) => covered(eb, rule)).where("created_at", "<", rule.before);
+    let query = db
+      .selectFrom("runs")
+      .selectAll()
+      .where((eb) => covered(eb, rule))
+      .where("created_at", "<", rule.before);
     if (cursor) query = query.where((eb) => eb(eb.refTuple("created_at", "id"), ">", eb.tuple(cursor[1], cursor[2])));
     const runs = await query.orderBy("created_at").orderBy("id").limit(limit).execute();
     for (const run of runs) {
-      const attempts = await db.selectFrom("attempts").selectAll().where("run_id", "=", run.id).orderBy("attempt").execute();
-      const output = await db.selectFrom("output").selectAll().where("run_id", "=", run.id).orderBy("attempt").orderBy("chunk").execute();
+      const attempts = await db
+        .selectFrom("attempts")
+        .selectAll()
+        .where("run_id", "=", run.id)
+        .orderBy("attempt")
+        .execute();
+      const output = await db
+        .selectFrom("output")
+        .selectAll()
+        .where("run_id", "=", run.id)
+        .orderBy("attempt")
+        .orderBy("chunk")
+        .execute();
       const event = await db.selectFrom("events").selectAll().where("id", "=", run.event_id).executeTakeFirst();
-      const matches = await db.selectFrom("matches").selectAll().where("event_id", "=", run.event_id).orderBy("generation").execute();
+      const matches = await db
+        .selectFrom("matches")
+        .selectAll()
+        .where("event_id", "=", run.event_id)
+        .orderBy("generation")
+        .execute();
       records.push({ kind: "run", run, attempts, output, event: event ?? null, matches });
     }
     const last = runs.at(-1);
@@ -81,9 +135,16 @@ export async function archivePage(db: ReadModel, { rule, eventsBefore }: Selecti
   const ids = await selectRunlessEvents(db, eventsBefore!, limit, after);
   for (const { id } of ids) {
     const event = await db.selectFrom("events").selectAll().where("id", "=", id).executeTakeFirst();
-    const matches = await db.selectFrom("matches").selectAll().where("event_id", "=", id).orderBy("generation").execute();
+    const matches = await db
+      .selectFrom("matches")
+      .selectAll()
+      .where("event_id", "=", id)
+      .orderBy("generation")
+      .execute();
     records.push({ kind: "event", event, matches });
   }
   const last = ids.at(-1);
-  return ids.length === limit && last ? { records, nextCursor: encodeCursor(["events", String(last.seq), ""]) } : { records };
+  return ids.length === limit && last
+    ? { records, nextCursor: encodeCursor(["events", String(last.seq), ""]) }
+    : { records };
 }

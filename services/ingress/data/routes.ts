@@ -27,7 +27,11 @@ const ARCHIVE_PAGE = 100;
 export function dataRoutes(deps: IngressDeps) {
   const guard = { beforeHandle: requireToken(deps) };
   const admin = { beforeHandle: requireAdmin(deps) };
-  const purge = async (request: Request, body: { before: string; flow?: string; status?: string; reason?: string }, queryReason: string | undefined) => {
+  const purge = async (
+    request: Request,
+    body: { before: string; flow?: string; status?: string; reason?: string },
+    queryReason: string | undefined,
+  ) => {
     const selection = parseSelection(body);
     const reason = reasonOf(body, queryReason);
     checkScope(request, body.flow, "a purge");
@@ -43,8 +47,19 @@ export function dataRoutes(deps: IngressDeps) {
       limit: deps.purgeRoundRuns ?? 500,
       tombstoneDays: deps.tombstoneDays ?? 400,
     };
-    const what = [`before ${selection.rule.before}`, body.flow ? `flow ${body.flow}` : "", body.status ? `status ${body.status}` : ""].filter(Boolean).join(", ");
-    const action = operatorAction(deps, request, { action: "purge", target: body.flow ? { flow: body.flow } : {}, summary: `POST /purge: ${what} (${purgeId})`, reason });
+    const what = [
+      `before ${selection.rule.before}`,
+      body.flow ? `flow ${body.flow}` : "",
+      body.status ? `status ${body.status}` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
+    const action = operatorAction(deps, request, {
+      action: "purge",
+      target: body.flow ? { flow: body.flow } : {},
+      summary: `POST /purge: ${what} (${purgeId})`,
+      reason,
+    });
     const { seq } = await action.publish(message);
     await action.record();
     return { purgeId, seq, before: selection.rule.before };
@@ -54,18 +69,32 @@ export function dataRoutes(deps: IngressDeps) {
       ...guard,
       query: SelectionQuery,
       response: { 200: PurgeCounts, ...errors(400, 401) },
-      detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "What a purge would delete (dry run): runs and bytes per flow and status, and events without runs" },
+      detail: {
+        security: TOKEN_SECURITY,
+        tags: ["system"],
+        summary: "What a purge would delete (dry run): runs and bytes per flow and status, and events without runs",
+      },
     })
-    .post("/purge", async ({ request, query, set }) => {
-      set.status = 202;
-      return await purge(request, await strictBody(request, PurgeBody, deps.maxBodyBytes), query.reason);
-    }, {
-      ...admin,
-      parse: "none",
-      query: t.Object(ReasonQuery, { additionalProperties: true }),
-      response: { 202: PurgeAnswer, ...errors(400, 401, 403, 503) },
-      detail: { security: OPERATOR_SECURITY, tags: ["system"], summary: "Delete final runs created before a date (and their events), through the stream: every read model deletes the same", requestBody: jsonRequestBody(PurgeBody, true) },
-    })
+    .post(
+      "/purge",
+      async ({ request, query, set }) => {
+        set.status = 202;
+        return await purge(request, await strictBody(request, PurgeBody, deps.maxBodyBytes), query.reason);
+      },
+      {
+        ...admin,
+        parse: "none",
+        query: t.Object(ReasonQuery, { additionalProperties: true }),
+        response: { 202: PurgeAnswer, ...errors(400, 401, 403, 503) },
+        detail: {
+          security: OPERATOR_SECURITY,
+          tags: ["system"],
+          summary:
+            "Delete final runs created before a date (and their events), through the stream: every read model deletes the same",
+          requestBody: jsonRequestBody(PurgeBody, true),
+        },
+      },
+    )
     .get(
       "/archive",
       async ({ query }) => {
@@ -76,7 +105,11 @@ export function dataRoutes(deps: IngressDeps) {
         ...admin,
         query: t.Object({ ...SelectionQuery.properties, cursor: t.Optional(t.String()) }),
         response: { 200: ArchivePage, ...errors(400, 401, 403) },
-        detail: { security: TOKEN_SECURITY, tags: ["system"], summary: "What a purge would delete, in full, a page at a time (flow archive writes it as gzip JSON Lines)" },
+        detail: {
+          security: TOKEN_SECURITY,
+          tags: ["system"],
+          summary: "What a purge would delete, in full, a page at a time (flow archive writes it as gzip JSON Lines)",
+        },
       },
     );
 }

@@ -19,22 +19,54 @@ export function eventAcceptor(deps: IngressDeps) {
   const spooledAnswer = (eventId: string, taken: { duplicate: boolean }, wait: Wait) => {
     if (taken.duplicate) deps.counters.duplicates++;
     else deps.counters.accepted++;
-    const base = { status: taken.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, spooled: true, ...(taken.duplicate ? { idempotent: true } : {}) };
-    return wait ? { ...base, matched: 0, runIds: [], ...(wait.explicit ? { runs: [] } : {}), waitTimedOut: true } : base;
+    const base = {
+      status: taken.duplicate ? ("duplicate" as const) : ("accepted" as const),
+      eventId,
+      spooled: true,
+      ...(taken.duplicate ? { idempotent: true } : {}),
+    };
+    return wait
+      ? { ...base, matched: 0, runIds: [], ...(wait.explicit ? { runs: [] } : {}), waitTimedOut: true }
+      : base;
   };
   // The brief default wait for runIds ends by the publish deadline (from the post's arrival): a publish that rode out an election must still answer before the sender gives up.
   const byDeadline = (wait: Wait, arrived: number): Wait => {
     if (!wait || wait.explicit || deps.publishDeadlineMs === undefined) return wait;
     return { ...wait, timeoutMs: Math.max(0, Math.min(wait.timeoutMs, arrived + deps.publishDeadlineMs - Date.now())) };
   };
-  const answer = async (eventId: string, generation: number, published: { seq: number; duplicate: boolean }, wait: Wait) => {
+  const answer = async (
+    eventId: string,
+    generation: number,
+    published: { seq: number; duplicate: boolean },
+    wait: Wait,
+  ) => {
     if (published.duplicate) deps.counters.duplicates++;
     else deps.counters.accepted++;
-    const base = { status: published.duplicate ? ("duplicate" as const) : ("accepted" as const), eventId, seq: published.seq, ...(published.duplicate ? { idempotent: true } : {}) };
+    const base = {
+      status: published.duplicate ? ("duplicate" as const) : ("accepted" as const),
+      eventId,
+      seq: published.seq,
+      ...(published.duplicate ? { idempotent: true } : {}),
+    };
     if (!wait) return base;
-    const outcome = await waitForMatch(db, eventId, generation, wait.mode, wait.timeoutMs, deps.changes, deps.responseBudgetBytes);
+    const outcome = await waitForMatch(
+      db,
+      eventId,
+      generation,
+      wait.mode,
+      wait.timeoutMs,
+      deps.changes,
+      deps.responseBudgetBytes,
+    );
     const runs = wait.explicit ? { runs: outcome.runs } : {};
-    return { ...base, matched: outcome.matched, runIds: outcome.runIds, ...runs, ...(outcome.why ? { why: outcome.why } : {}), ...(outcome.timedOut ? { waitTimedOut: true } : {}) };
+    return {
+      ...base,
+      matched: outcome.matched,
+      runIds: outcome.runIds,
+      ...runs,
+      ...(outcome.why ? { why: outcome.why } : {}),
+      ...(outcome.timedOut ? { waitTimedOut: true } : {}),
+    };
   };
 
   /**
@@ -47,13 +79,24 @@ export function eventAcceptor(deps: IngressDeps) {
     if (!parsed.ok) throw new HttpError(400, `not a FlowEvent: ${parsed.errors.join("; ")}`, parsed.errors);
     const { event } = parsed;
     const reserved = systemFieldProblems(event);
-    if (reserved.length > 0) throw new HttpError(400, `not a FlowEvent a client may post: ${reserved.join("; ")}`, reserved);
+    if (reserved.length > 0)
+      throw new HttpError(400, `not a FlowEvent a client may post: ${reserved.join("; ")}`, reserved);
     const knownSeq = acceptedSeq(db, event.id);
     // Accepted before (perhaps long before the dedup window): nothing new goes to the log.
     // A deleted one (a tombstone) has no match left to wait for.
-    if (knownSeq !== undefined) return await answer(event.id, 0, { seq: knownSeq, duplicate: true }, isTombstoned(db, event.id) ? undefined : mode);
+    if (knownSeq !== undefined)
+      return await answer(
+        event.id,
+        0,
+        { seq: knownSeq, duplicate: true },
+        isTombstoned(db, event.id) ? undefined : mode,
+      );
     const accepted: EventAccepted = { v: 1, kind: "event.accepted", event, acceptedAt: now.toISOString() };
-    const attributes = () => ({ "codex_flows.event.id": event.id, "codex_flows.event.type": event.type, ...(event.source ? { "codex_flows.event.source": event.source } : {}) });
+    const attributes = () => ({
+      "codex_flows.event.id": event.id,
+      "codex_flows.event.type": event.type,
+      ...(event.source ? { "codex_flows.event.source": event.source } : {}),
+    });
     const traced = { kind: SpanKind.SERVER, parent: contextFrom(request), attributes };
     if (deps.spool) {
       const taken = await inSpan("accept", traced, () => deps.spool!.take(accepted, publish));

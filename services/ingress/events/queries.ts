@@ -19,7 +19,16 @@ export type EventFilters = Partial<Record<"type" | "source" | "since" | "until" 
 export function presentEvent(row: EventsTable, runIds: string[], budget?: ResponseBudget) {
   const whole = budget === undefined || budget.take(row.payload_json.length);
   return {
-    ...(whole ? eventFromRow(row) : { ...eventFromRow({ ...row, payload_json: "null" }), elided: { fields: ["payload"], bytes: row.payload_json.length, href: `/events/${encodeURIComponent(row.id)}` } }),
+    ...(whole
+      ? eventFromRow(row)
+      : {
+          ...eventFromRow({ ...row, payload_json: "null" }),
+          elided: {
+            fields: ["payload"],
+            bytes: row.payload_json.length,
+            href: `/events/${encodeURIComponent(row.id)}`,
+          },
+        }),
     createdAt: row.accepted_at,
     acceptedAt: row.accepted_at,
     seq: row.seq,
@@ -46,11 +55,32 @@ export async function listEvents(db: ReadModel, filters: EventFilters, budgetByt
   if (since) query = query.where("accepted_at", ">=", since);
   if (until) query = query.where("accepted_at", "<", until);
   if (cursor) query = query.where("seq", "<", cursor[0]);
-  const rows = await query.orderBy("seq", "desc").limit(limit + 1).execute();
+  const rows = await query
+    .orderBy("seq", "desc")
+    .limit(limit + 1)
+    .execute();
   const page = rows.slice(0, limit);
-  const runs = page.length === 0 ? [] : await db.selectFrom("runs").select(["id", "event_id"]).where("event_id", "in", page.map((e) => e.id)).orderBy("created_at").execute();
+  const runs =
+    page.length === 0
+      ? []
+      : await db
+          .selectFrom("runs")
+          .select(["id", "event_id"])
+          .where(
+            "event_id",
+            "in",
+            page.map((e) => e.id),
+          )
+          .orderBy("created_at")
+          .execute();
   const budget = new ResponseBudget(budgetBytes);
-  const events = page.map((row) => presentEvent(row, runs.filter((r) => r.event_id === row.id).map((r) => r.id), budget));
+  const events = page.map((row) =>
+    presentEvent(
+      row,
+      runs.filter((r) => r.event_id === row.id).map((r) => r.id),
+      budget,
+    ),
+  );
   return rows.length > limit ? { events, nextCursor: encodeCursor([page.at(-1)!.seq]) } : { events };
 }
 
@@ -61,7 +91,10 @@ export async function getEvent(db: ReadModel, id: string, budgetBytes: number): 
   const matches = await db.selectFrom("matches").selectAll().where("event_id", "=", id).orderBy("generation").execute();
   const runs = await runsForEvent(db, id, budgetBytes);
   const event = {
-    ...presentEvent(row, runs.map((r) => r.id)),
+    ...presentEvent(
+      row,
+      runs.map((r) => r.id),
+    ),
     decisions: matches.flatMap((m) =>
       (JSON.parse(m.decisions_json) as StepDecision[]).map((d) => ({
         generation: m.generation,

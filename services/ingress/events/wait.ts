@@ -24,7 +24,8 @@ export function parseWait(raw: unknown, limits: { matchWaitMs: number; waitTimeo
   }
   if (raw === "none") return undefined;
   if (raw === "matched") return { mode: "matched", timeoutMs: limits.waitTimeoutMs, explicit: true };
-  if (raw === "true" || raw === "1" || raw === "final" || raw === true) return { mode: "final", timeoutMs: limits.waitTimeoutMs, explicit: true };
+  if (raw === "true" || raw === "1" || raw === "final" || raw === true)
+    return { mode: "final", timeoutMs: limits.waitTimeoutMs, explicit: true };
   throw new HttpError(400, `wait=${JSON.stringify(raw)} is invalid: expected none, false, matched or true`);
 }
 
@@ -34,13 +35,22 @@ export function parseWait(raw: unknown, limits: { matchWaitMs: number; waitTimeo
  * it has. Wakes when a commit touched the event (beside an in-process projector) or
  * polls.
  */
-export async function waitForMatch(db: ReadModel, eventId: string, generation: number, mode: WaitMode, timeoutMs: number, changes: Changes, budgetBytes = DEFAULT_RESPONSE_BUDGET_BYTES): Promise<MatchOutcome> {
+export async function waitForMatch(
+  db: ReadModel,
+  eventId: string,
+  generation: number,
+  mode: WaitMode,
+  timeoutMs: number,
+  changes: Changes,
+  budgetBytes = DEFAULT_RESPONSE_BUDGET_BYTES,
+): Promise<MatchOutcome> {
   const deadline = Date.now() + timeoutMs;
   const watch = changes.watch(eventId);
   try {
     for (;;) {
       const outcome = await readMatch(db, eventId, generation, budgetBytes);
-      const done = outcome !== undefined && (mode === "matched" || outcome.runs.every((run) => FINAL_STATUSES.has(run.status)));
+      const done =
+        outcome !== undefined && (mode === "matched" || outcome.runs.every((run) => FINAL_STATUSES.has(run.status)));
       if (done) return { ...outcome, timedOut: false };
       const left = deadline - Date.now();
       if (left <= 0) return { ...(outcome ?? { matched: 0, runIds: [], runs: [] }), timedOut: true };
@@ -51,12 +61,30 @@ export async function waitForMatch(db: ReadModel, eventId: string, generation: n
   }
 }
 
-async function readMatch(db: ReadModel, eventId: string, generation: number, budgetBytes: number): Promise<Omit<MatchOutcome, "timedOut"> | undefined> {
-  const event = await db.selectFrom("events").select(["matched_generation", "type"]).where("id", "=", eventId).executeTakeFirst();
+async function readMatch(
+  db: ReadModel,
+  eventId: string,
+  generation: number,
+  budgetBytes: number,
+): Promise<Omit<MatchOutcome, "timedOut"> | undefined> {
+  const event = await db
+    .selectFrom("events")
+    .select(["matched_generation", "type"])
+    .where("id", "=", eventId)
+    .executeTakeFirst();
   if (!event || event.matched_generation === null || event.matched_generation < generation) return undefined;
-  const match = await db.selectFrom("matches").select("decisions_json").where("event_id", "=", eventId).where("generation", "=", event.matched_generation).executeTakeFirst();
+  const match = await db
+    .selectFrom("matches")
+    .select("decisions_json")
+    .where("event_id", "=", eventId)
+    .where("generation", "=", event.matched_generation)
+    .executeTakeFirst();
   const decisions = match ? (JSON.parse(match.decisions_json) as StepDecision[]) : [];
   const runIds = decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
-  return { matched: runIds.length, runIds, runs: await runsById(db, runIds, budgetBytes), ...(runIds.length === 0 ? { why: whyNoMatch(eventId, event.type, decisions) } : {}) };
+  return {
+    matched: runIds.length,
+    runIds,
+    runs: await runsById(db, runIds, budgetBytes),
+    ...(runIds.length === 0 ? { why: whyNoMatch(eventId, event.type, decisions) } : {}),
+  };
 }
-

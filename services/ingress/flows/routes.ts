@@ -41,7 +41,8 @@ function presentStep(step: FlowStep, paused: boolean): StepView {
 
 /** The flows this host knows; 503 when the ingress was started without them. */
 function catalogOf(deps: IngressDeps) {
-  if (!deps.catalog || !deps.lastOn) throw new HttpError(503, "this ingress has no flow catalog (it reads flows from CODEX_FLOW_BACKEND_CWD)");
+  if (!deps.catalog || !deps.lastOn)
+    throw new HttpError(503, "this ingress has no flow catalog (it reads flows from CODEX_FLOW_BACKEND_CWD)");
   return { catalog: deps.catalog, lastOn: deps.lastOn };
 }
 
@@ -61,17 +62,25 @@ export function flowRoutes(deps: IngressDeps) {
     return new Map(rows.map((row) => [`${row.flow}\n${row.step}`, row]));
   };
 
-  const setPaused = async (request: Request, flowName: string, body: { step?: string; reason?: string }, pause: boolean, queryReason?: string) => {
+  const setPaused = async (
+    request: Request,
+    flowName: string,
+    body: { step?: string; reason?: string },
+    pause: boolean,
+    queryReason?: string,
+  ) => {
     checkScope(request, flowName, `flow ${flowName}`);
     const { catalog, lastOn } = catalogOf(deps);
     const flow = catalog.current().flows.find((f) => f.name === flowName);
     if (!flow) throw new HttpError(404, `no flow named ${JSON.stringify(flowName)} (see GET /flows)`);
-    if (body.step !== undefined && !flow.steps.some((s) => s.name === body.step)) throw new HttpError(404, `flow ${flowName} has no step ${JSON.stringify(body.step)}`);
+    if (body.step !== undefined && !flow.steps.some((s) => s.name === body.step))
+      throw new HttpError(404, `flow ${flowName} has no step ${JSON.stringify(body.step)}`);
     const what = body.step ? `step ${flowName}/${body.step}` : `flow ${flowName}`;
     const subject = deps.subjects.control(flowName, body.step);
     const last = await lastOn(subject);
     const paused = last?.message.kind === "flow.paused";
-    if (pause && paused) throw new HttpError(409, `${what} is already paused (since ${(last!.message as FlowPaused).at})`);
+    if (pause && paused)
+      throw new HttpError(409, `${what} is already paused (since ${(last!.message as FlowPaused).at})`);
     if (!pause && !paused) throw new HttpError(409, `${what} is not paused`);
     const at = new Date().toISOString();
     const step = body.step !== undefined ? { step: body.step } : {};
@@ -80,7 +89,12 @@ export function flowRoutes(deps: IngressDeps) {
       : { v: 1, kind: "flow.resumed", flow: flowName, ...step, at, pausedSeq: last!.seq };
     // Its message id names the state it leaves (lib/protocol/ids.ts), so two operators' identical requests make one message.
     const reason = reasonOf(body, queryReason);
-    const action = operatorAction(deps, request, { action: pause ? "pause" : "resume", target: { flow: flowName, ...step }, summary: `POST /flows/${flowName}/${pause ? "pause" : "resume"}${body.step ? ` (step ${body.step})` : ""}`, reason });
+    const action = operatorAction(deps, request, {
+      action: pause ? "pause" : "resume",
+      target: { flow: flowName, ...step },
+      summary: `POST /flows/${flowName}/${pause ? "pause" : "resume"}${body.step ? ` (step ${body.step})` : ""}`,
+      reason,
+    });
     const { seq } = await action.publish(message, { after: last?.seq ?? 0 });
     await action.record();
     await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
@@ -108,28 +122,69 @@ export function flowRoutes(deps: IngressDeps) {
             schedules: (flow.schedules ?? []).map((s) => s.name),
           };
         });
-        return { flows, problems: [...index.discovery.problems, ...index.problems], shadowed: index.discovery.shadowed };
+        return {
+          flows,
+          problems: [...index.discovery.problems, ...index.problems],
+          shadowed: index.discovery.shadowed,
+        };
       },
       {
         ...guarded,
         response: { 200: FlowsView, ...errors(401, 503) },
-        detail: { tags: ["flows"], summary: "The flow catalog: each step's trigger, schema, runner, policies and pause state, schedules, and load errors of broken flows" },
+        detail: {
+          tags: ["flows"],
+          summary:
+            "The flow catalog: each step's trigger, schema, runner, policies and pause state, schedules, and load errors of broken flows",
+        },
       },
     )
-    .post("/flows/:flow/pause", async ({ params, request, query }) => await setPaused(request, params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), true, query.reason), {
-      ...operator,
-      parse: "none",
-      query: t.Object(ReasonQuery, { additionalProperties: true }),
-      response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
-      detail: { security: OPERATOR_SECURITY, tags: ["flows"], summary: "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed", requestBody: jsonRequestBody(PauseBody, false) },
-    })
-    .post("/flows/:flow/resume", async ({ params, request, query }) => await setPaused(request, params.flow, await strictBody(request, PauseBody, deps.maxBodyBytes), false, query.reason), {
-      ...operator,
-      parse: "none",
-      query: t.Object(ReasonQuery, { additionalProperties: true }),
-      response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
-      detail: { security: OPERATOR_SECURITY, tags: ["flows"], summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held", requestBody: jsonRequestBody(PauseBody, false) },
-    })
+    .post(
+      "/flows/:flow/pause",
+      async ({ params, request, query }) =>
+        await setPaused(
+          request,
+          params.flow,
+          await strictBody(request, PauseBody, deps.maxBodyBytes),
+          true,
+          query.reason,
+        ),
+      {
+        ...operator,
+        parse: "none",
+        query: t.Object(ReasonQuery, { additionalProperties: true }),
+        response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
+        detail: {
+          security: OPERATOR_SECURITY,
+          tags: ["flows"],
+          summary:
+            "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed",
+          requestBody: jsonRequestBody(PauseBody, false),
+        },
+      },
+    )
+    .post(
+      "/flows/:flow/resume",
+      async ({ params, request, query }) =>
+        await setPaused(
+          request,
+          params.flow,
+          await strictBody(request, PauseBody, deps.maxBodyBytes),
+          false,
+          query.reason,
+        ),
+      {
+        ...operator,
+        parse: "none",
+        query: t.Object(ReasonQuery, { additionalProperties: true }),
+        response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
+        detail: {
+          security: OPERATOR_SECURITY,
+          tags: ["flows"],
+          summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held",
+          requestBody: jsonRequestBody(PauseBody, false),
+        },
+      },
+    )
     .get(
       "/schedules",
       async () => {
@@ -155,12 +210,22 @@ export function flowRoutes(deps: IngressDeps) {
               catchUp: schedule.catchUp,
               overlap: schedule.overlap,
               nextTick: nextTick(schedule, now)?.toISOString() ?? null,
-              lastTick: last ? { tick: last.tick, outcome: last.outcome, eventId: last.event_id, reason: last.reason } : null,
+              lastTick: last
+                ? { tick: last.tick, outcome: last.outcome, eventId: last.event_id, reason: last.reason }
+                : null,
             });
           }
         }
         return { schedules };
       },
-      { ...guarded, response: { 200: SchedulesAnswer, ...errors(401, 503) }, detail: { tags: ["flows"], summary: "Every schedule of every flow, with its next tick and the last tick handled (emitted or skipped, and why)" } },
+      {
+        ...guarded,
+        response: { 200: SchedulesAnswer, ...errors(401, 503) },
+        detail: {
+          tags: ["flows"],
+          summary:
+            "Every schedule of every flow, with its next tick and the last tick handled (emitted or skipped, and why)",
+        },
+      },
     );
 }

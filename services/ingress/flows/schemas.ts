@@ -7,7 +7,10 @@ export const StepView = t.Object({
   runner: t.String(),
   script: t.String(),
   timeoutMs: t.Integer(),
-  trigger: t.Object({ type: t.String(), schema: Nullable(t.String({ description: "The schema file, relative to the flow" })) }),
+  trigger: t.Object({
+    type: t.String(),
+    schema: Nullable(t.String({ description: "The schema file, relative to the flow" })),
+  }),
   schema: t.Unknown({ description: "The trigger schema's JSON, null when the step has none or it cannot be read" }),
   schemaError: Nullable(t.String()),
   policy: t.Object({
@@ -36,19 +39,32 @@ export const FlowsView = t.Object({
       schedules: t.Array(t.String()),
     }),
   ),
-  problems: t.Array(t.Object({ path: t.String(), message: t.String() }), { description: "Flows that failed to load and unusable schemas" }),
+  problems: t.Array(t.Object({ path: t.String(), message: t.String() }), {
+    description: "Flows that failed to load and unusable schemas",
+  }),
   shadowed: t.Array(t.Object({ name: t.String(), path: t.String(), shadowedBy: t.String() })),
 });
 
 export const PauseBody = t.Object(
   {
     step: t.Optional(t.String({ minLength: 1, description: "Pause or resume only this step" })),
-    reason: t.Optional(t.String({ maxLength: 500, description: "Shown with the held runs and in GET /flows (a pause's), and recorded in the audit log" })),
+    reason: t.Optional(
+      t.String({
+        maxLength: 500,
+        description: "Shown with the held runs and in GET /flows (a pause's), and recorded in the audit log",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 
-export const PauseAnswer = t.Object({ flow: t.String(), step: t.Optional(t.String()), paused: t.Boolean(), seq: t.Integer(), at: t.String() });
+export const PauseAnswer = t.Object({
+  flow: t.String(),
+  step: t.Optional(t.String()),
+  paused: t.Boolean(),
+  seq: t.Integer(),
+  at: t.String(),
+});
 
 export const SchedulesAnswer = t.Object({
   schedules: t.Array(
@@ -61,7 +77,10 @@ export const SchedulesAnswer = t.Object({
       catchUp: t.String(),
       overlap: t.String(),
       nextTick: Nullable(t.String()),
-      lastTick: t.Union([t.Object({ tick: t.String(), outcome: t.String(), eventId: t.String(), reason: Nullable(t.String()) }), t.Null()]),
+      lastTick: t.Union([
+        t.Object({ tick: t.String(), outcome: t.String(), eventId: t.String(), reason: Nullable(t.String()) }),
+        t.Null(),
+      ]),
     }),
   ),
 });

@@ -36,7 +36,10 @@ export async function overview(db: ReadModel, window: OverviewWindow, now: Date)
     .groupBy(["b", "flow_name", "status", "result_status"])
     .execute();
   const count = Math.ceil(ms / bucketMs);
-  const buckets = Array.from({ length: count }, (_, i) => ({ start: new Date(sinceMs + i * bucketMs).toISOString(), counts: {} as Record<string, number> }));
+  const buckets = Array.from({ length: count }, (_, i) => ({
+    start: new Date(sinceMs + i * bucketMs).toISOString(),
+    counts: {} as Record<string, number>,
+  }));
   const totals: Record<string, number> = {};
   const perFlow = new Map<string, { runs: number; finished: number; failed: number }>();
   for (const row of rows) {
@@ -57,7 +60,9 @@ export async function overview(db: ReadModel, window: OverviewWindow, now: Date)
   // Nearest rank: the value at position ceil(p × n) of each flow's sorted durations. Sorted
   // by SQLite and read as bare rows (cheaper than two window functions over the same sort).
   const sorted = rawSqlite(db)
-    .query("select flow_name, duration_ms from runs where created_at >= ? and created_at < ? and duration_ms is not null order by flow_name, duration_ms")
+    .query(
+      "select flow_name, duration_ms from runs where created_at >= ? and created_at < ? and duration_ms is not null order by flow_name, duration_ms",
+    )
     .values(since, until) as [string, number][];
   const percentiles = new Map<string, { p50: number; p95: number }>();
   for (let start = 0; start < sorted.length; ) {
@@ -68,19 +73,41 @@ export async function overview(db: ReadModel, window: OverviewWindow, now: Date)
     percentiles.set(flow, { p50: at(50), p95: at(95) });
     start = end;
   }
-  const flows = [...perFlow].sort(([a], [b]) => (a < b ? -1 : 1)).map(([flow, { runs, finished, failed }]) => {
-    const p = percentiles.get(flow);
-    return { flow, runs, finished, failed, failureRate: finished === 0 ? null : failed / finished, p50Ms: p?.p50 ?? null, p95Ms: p?.p95 ?? null };
-  });
+  const flows = [...perFlow]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([flow, { runs, finished, failed }]) => {
+      const p = percentiles.get(flow);
+      return {
+        flow,
+        runs,
+        finished,
+        failed,
+        failureRate: finished === 0 ? null : failed / finished,
+        p50Ms: p?.p50 ?? null,
+        p95Ms: p?.p95 ?? null,
+      };
+    });
 
   const queueRows = await db
     .selectFrom("runs")
-    .select(["queue", (eb) => eb.fn.countAll<number>().as("queued"), sql<number>`sum(held_reason is not null)`.as("held"), (eb) => eb.fn.min("created_at").as("oldest")])
+    .select([
+      "queue",
+      (eb) => eb.fn.countAll<number>().as("queued"),
+      sql<number>`sum(held_reason is not null)`.as("held"),
+      (eb) => eb.fn.min("created_at").as("oldest"),
+    ])
     .where("status", "=", "queued")
     .groupBy("queue")
     .orderBy("queue")
     .execute();
-  const hostRows = await db.selectFrom("runs").select(["host", (eb) => eb.fn.countAll<number>().as("running")]).where("status", "=", "running").where("host", "is not", null).groupBy("host").orderBy("host").execute();
+  const hostRows = await db
+    .selectFrom("runs")
+    .select(["host", (eb) => eb.fn.countAll<number>().as("running")])
+    .where("status", "=", "running")
+    .where("host", "is not", null)
+    .groupBy("host")
+    .orderBy("host")
+    .execute();
   return {
     window,
     since,
@@ -89,7 +116,12 @@ export async function overview(db: ReadModel, window: OverviewWindow, now: Date)
     buckets,
     totals,
     flows,
-    queues: queueRows.map((r) => ({ queue: r.queue, queued: Number(r.queued), held: Number(r.held ?? 0), oldestQueuedAt: (r.oldest as string | null) ?? null })),
+    queues: queueRows.map((r) => ({
+      queue: r.queue,
+      queued: Number(r.queued),
+      held: Number(r.held ?? 0),
+      oldestQueuedAt: (r.oldest as string | null) ?? null,
+    })),
     hosts: hostRows.map((r) => ({ host: r.host!, running: Number(r.running) })),
   };
 }

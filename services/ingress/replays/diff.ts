@@ -34,7 +34,13 @@ export function replayDiff(then: StepDecision[] | undefined, now: NowMatch[], fl
     const current = nowByKey.get(keyOf(decision));
     if (current?.matched) continue;
     const flowExists = now.some((m) => m.flow === decision.flow);
-    const reasons = current ? current.reasons : [flowExists ? `step "${decision.step}" no longer exists in flow "${decision.flow}"` : `flow "${decision.flow}" no longer exists`];
+    const reasons = current
+      ? current.reasons
+      : [
+          flowExists
+            ? `step "${decision.step}" no longer exists in flow "${decision.flow}"`
+            : `flow "${decision.flow}" no longer exists`,
+        ];
     diff.noLongerMatching.push({ flow: decision.flow, step: decision.step, reasons });
   }
   return diff;

@@ -6,10 +6,14 @@ export const ReplayBody = t.Object(
   {
     type: t.String({ minLength: 1, description: "The event type to replay" }),
     since: t.String({ format: "date-time", error: TIME, description: "Accepted at or after this ISO-8601 time" }),
-    until: t.Optional(t.String({ format: "date-time", error: TIME, description: "Accepted before this ISO-8601 time" })),
+    until: t.Optional(
+      t.String({ format: "date-time", error: TIME, description: "Accepted before this ISO-8601 time" }),
+    ),
     flow: t.Optional(t.String({ description: "Only the steps of this flow" })),
     dryRun: t.Optional(t.Boolean({ description: "Only say what a replay would do (default true)" })),
-    concurrency: t.Optional(t.Integer({ minimum: 1, maximum: 16, description: "Replays in flight at once (default 4)" })),
+    concurrency: t.Optional(
+      t.Integer({ minimum: 1, maximum: 16, description: "Replays in flight at once (default 4)" }),
+    ),
     reason: t.Optional(t.String({ maxLength: 2000, description: "Why: recorded in the audit log (GET /audit)" })),
   },
   { additionalProperties: false },

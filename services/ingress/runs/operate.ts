@@ -30,10 +30,23 @@ async function currentRun(deps: IngressDeps, runId: string): Promise<RunView> {
 export async function cancelRun(deps: IngressDeps, runId: string, asked: Asked): Promise<RunView> {
   const run = await currentRun(deps, runId);
   checkScope(asked.request, run.flowName, `run ${runId}`);
-  if (FINAL_STATUSES.has(run.status)) throw new HttpError(409, `run ${runId} already ended (${run.status}); there is nothing to cancel`);
-  if (run.cancelRequestedAt) throw new HttpError(409, `run ${runId} is already being canceled (requested at ${run.cancelRequestedAt})`);
-  const request: RunCancelRequested = { v: 1, kind: "run.cancel", runId, requestedAt: new Date().toISOString(), reason: asked.reason ?? "requested through the API" };
-  const action = operatorAction(deps, asked.request, { action: "cancel", target: { runId, eventId: run.eventId, flow: run.flowName, step: run.stepName }, summary: `POST /runs/${runId}/cancel`, reason: asked.reason });
+  if (FINAL_STATUSES.has(run.status))
+    throw new HttpError(409, `run ${runId} already ended (${run.status}); there is nothing to cancel`);
+  if (run.cancelRequestedAt)
+    throw new HttpError(409, `run ${runId} is already being canceled (requested at ${run.cancelRequestedAt})`);
+  const request: RunCancelRequested = {
+    v: 1,
+    kind: "run.cancel",
+    runId,
+    requestedAt: new Date().toISOString(),
+    reason: asked.reason ?? "requested through the API",
+  };
+  const action = operatorAction(deps, asked.request, {
+    action: "cancel",
+    target: { runId, eventId: run.eventId, flow: run.flowName, step: run.stepName },
+    summary: `POST /runs/${runId}/cancel`,
+    reason: asked.reason,
+  });
   const { seq } = await action.publish(request, { after: run.attempt });
   await action.record();
   await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);
@@ -46,7 +59,10 @@ export async function cancelRun(deps: IngressDeps, runId: string, asked: Asked):
 }
 
 /** What a retry of a run needs of it. */
-export type RetriedRun = Pick<RunsTable, "id" | "event_id" | "generation" | "flow_name" | "flow_version" | "step_name" | "runner" | "queue" | "attempt">;
+export type RetriedRun = Pick<
+  RunsTable,
+  "id" | "event_id" | "generation" | "flow_name" | "flow_version" | "step_name" | "runner" | "queue" | "attempt"
+>;
 
 /** The command that starts a new attempt of `run`, numbered after its last, with the step's whole retry budget again. */
 export function retryCommand(run: RetriedRun, event: EventsTable): RunStep {
@@ -75,11 +91,31 @@ export function retryCommand(run: RetriedRun, event: EventsTable): RunStep {
 export async function retryRun(deps: IngressDeps, runId: string, asked: Asked): Promise<RunView> {
   const run = await currentRun(deps, runId);
   checkScope(asked.request, run.flowName, `run ${runId}`);
-  if (!FINAL_STATUSES.has(run.status)) throw new HttpError(409, `run ${runId} is ${run.status}; only a run that ended can be retried`);
+  if (!FINAL_STATUSES.has(run.status))
+    throw new HttpError(409, `run ${runId} is ${run.status}; only a run that ended can be retried`);
   const event = await deps.db.selectFrom("events").selectAll().where("id", "=", run.eventId).executeTakeFirst();
-  if (!event) throw new HttpError(409, `run ${runId}'s event ${run.eventId} is not in the read model; it cannot be retried`);
-  const command = retryCommand({ id: runId, event_id: run.eventId, generation: run.generation, flow_name: run.flowName, flow_version: run.flowVersion, step_name: run.stepName, runner: run.runner, queue: run.queue, attempt: run.attempt }, event);
-  const action = operatorAction(deps, asked.request, { action: "retry", target: { runId, eventId: run.eventId, flow: run.flowName, step: run.stepName }, summary: `POST /runs/${runId}/retry (attempt ${run.attempt + 1})`, reason: asked.reason });
+  if (!event)
+    throw new HttpError(409, `run ${runId}'s event ${run.eventId} is not in the read model; it cannot be retried`);
+  const command = retryCommand(
+    {
+      id: runId,
+      event_id: run.eventId,
+      generation: run.generation,
+      flow_name: run.flowName,
+      flow_version: run.flowVersion,
+      step_name: run.stepName,
+      runner: run.runner,
+      queue: run.queue,
+      attempt: run.attempt,
+    },
+    event,
+  );
+  const action = operatorAction(deps, asked.request, {
+    action: "retry",
+    target: { runId, eventId: run.eventId, flow: run.flowName, step: run.stepName },
+    summary: `POST /runs/${runId}/retry (attempt ${run.attempt + 1})`,
+    reason: asked.reason,
+  });
   const { seq } = await action.publish(command);
   await action.record();
   await waitForSeq(deps.db, seq, deps.waitTimeoutMs, deps.changes);

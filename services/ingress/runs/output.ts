@@ -21,7 +21,12 @@ async function chunksAfter(db: ReadModel, runId: string, from: Position): Promis
     .selectFrom("output")
     .selectAll()
     .where("run_id", "=", runId)
-    .where((eb) => eb.or([eb("attempt", ">", from.attempt), eb.and([eb("attempt", "=", from.attempt), eb("chunk", ">", from.chunk)])]))
+    .where((eb) =>
+      eb.or([
+        eb("attempt", ">", from.attempt),
+        eb.and([eb("attempt", "=", from.attempt), eb("chunk", ">", from.chunk)]),
+      ]),
+    )
     .orderBy("attempt")
     .orderBy("chunk")
     .limit(500)
@@ -29,7 +34,11 @@ async function chunksAfter(db: ReadModel, runId: string, from: Position): Promis
 }
 
 async function runState(db: ReadModel, runId: string) {
-  const run = await db.selectFrom("runs").select(["status", "output_cut", "attempt"]).where("id", "=", runId).executeTakeFirst();
+  const run = await db
+    .selectFrom("runs")
+    .select(["status", "output_cut", "attempt"])
+    .where("id", "=", runId)
+    .executeTakeFirst();
   if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(runId)}`);
   return run;
 }
@@ -38,16 +47,39 @@ async function runState(db: ReadModel, runId: string) {
  * A step that ended before its first live chunk was due published none (services/executor
  * output.ts): its output is the attempt's record, stdout then stderr.
  */
-async function recordedTail(db: ReadModel, runId: string, attempt: number, liveStopped = false): Promise<OutputTable[]> {
-  const streamed = await db.selectFrom("output").select("chunk").where("run_id", "=", runId).where("attempt", "=", attempt).limit(1).execute();
+async function recordedTail(
+  db: ReadModel,
+  runId: string,
+  attempt: number,
+  liveStopped = false,
+): Promise<OutputTable[]> {
+  const streamed = await db
+    .selectFrom("output")
+    .select("chunk")
+    .where("run_id", "=", runId)
+    .where("attempt", "=", attempt)
+    .limit(1)
+    .execute();
   if (streamed.length > 0 && !liveStopped) return [];
-  const run = await db.selectFrom("runs").select(["stdout", "stderr", "completed_at"]).where("id", "=", runId).executeTakeFirstOrThrow();
+  const run = await db
+    .selectFrom("runs")
+    .select(["stdout", "stderr", "completed_at"])
+    .where("id", "=", runId)
+    .executeTakeFirstOrThrow();
   const at = run.completed_at ?? "";
   const tail = (["stdout", "stderr"] as const)
     .filter((stream) => run[stream] !== "")
     .map((stream, i) => ({ run_id: runId, attempt, chunk: i, stream, text: run[stream], at, seq: 0 }));
   // After the live output stopped at its cap, the end of the output is only in the attempt's record: say where it starts.
-  const note: OutputTable = { run_id: runId, attempt, chunk: -1, stream: "stderr", text: `[the end of the output follows: the last ${tail.map((c) => `${c.text.length} characters of ${c.stream}`).join(" and ")}; what lies between was not kept]\n`, at, seq: 0 };
+  const note: OutputTable = {
+    run_id: runId,
+    attempt,
+    chunk: -1,
+    stream: "stderr",
+    text: `[the end of the output follows: the last ${tail.map((c) => `${c.text.length} characters of ${c.stream}`).join(" and ")}; what lies between was not kept]\n`,
+    at,
+    seq: 0,
+  };
   return liveStopped && tail.length > 0 ? [note, ...tail] : tail;
 }
 
@@ -63,7 +95,14 @@ export async function outputJson(db: ReadModel, runId: string) {
   }
   if (FINAL_STATUSES.has(run.status) && run.attempt > 0) {
     const stopped = output.some((o) => o.attempt === run.attempt && o.text.includes(LIVE_OUTPUT_STOPPED));
-    output.push(...(await recordedTail(db, runId, run.attempt, stopped)).map((c) => ({ kind: c.stream, text: c.text, createdAt: c.at, attempt: c.attempt })));
+    output.push(
+      ...(await recordedTail(db, runId, run.attempt, stopped)).map((c) => ({
+        kind: c.stream,
+        text: c.text,
+        createdAt: c.at,
+        attempt: c.attempt,
+      })),
+    );
   }
   return { runId, status: run.status, cut: run.output_cut === 1, output };
 }
@@ -74,7 +113,14 @@ export async function outputJson(db: ReadModel, runId: string) {
  * first event says whether retention already cut the oldest output. With
  * `follow=false` it ends after what is stored.
  */
-export async function outputStream(deps: IngressDeps, runId: string, follow: boolean, request: Request, lastEventId?: string | null, onEnd?: () => void): Promise<Response> {
+export async function outputStream(
+  deps: IngressDeps,
+  runId: string,
+  follow: boolean,
+  request: Request,
+  lastEventId?: string | null,
+  onEnd?: () => void,
+): Promise<Response> {
   const first = await runState(deps.db, runId);
   const resumeFrom = parsePosition(lastEventId);
   const encoder = new TextEncoder();
@@ -85,8 +131,14 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
         lastWrite = Date.now();
         controller.enqueue(encoder.encode(text));
       };
-      const send = (event: string, data: unknown, id?: string) => write(`${id ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      send("run", { runId, status: first.status, cut: first.output_cut === 1, ...(resumeFrom ? { resumedAfter: lastEventId } : {}) });
+      const send = (event: string, data: unknown, id?: string) =>
+        write(`${id ? `id: ${id}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      send("run", {
+        runId,
+        status: first.status,
+        cut: first.output_cut === 1,
+        ...(resumeFrom ? { resumedAfter: lastEventId } : {}),
+      });
       let from: Position = resumeFrom ?? { attempt: 0, chunk: -1 };
       let stoppedIn = -1;
       try {
@@ -103,7 +155,8 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
           // Chunks are applied before the attempt's record, so a final run has no more to come.
           if (!follow || FINAL_STATUSES.has(status)) {
             if (FINAL_STATUSES.has(status) && attempt > 0) {
-              for (const c of await recordedTail(deps.db, runId, attempt, stoppedIn === attempt)) send("output", { stream: c.stream, text: c.text, attempt: c.attempt, at: c.at });
+              for (const c of await recordedTail(deps.db, runId, attempt, stoppedIn === attempt))
+                send("output", { stream: c.stream, text: c.text, attempt: c.attempt, at: c.at });
             }
             send("end", { status });
             break;
@@ -121,5 +174,7 @@ export async function outputStream(deps: IngressDeps, runId: string, follow: boo
       controller.close();
     },
   });
-  return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" } });
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" },
+  });
 }

@@ -62,7 +62,11 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = [], budge
     supersededBy: row.superseded_by,
     attempts: attempts.map(presentAttempt),
     ...traceFields(row.trace_id),
-    ...(whole ? {} : { elided: { fields: ["result", "stdout", "stderr"], bytes: heavy, href: `/runs/${encodeURIComponent(row.id)}` } }),
+    ...(whole
+      ? {}
+      : {
+          elided: { fields: ["result", "stdout", "stderr"], bytes: heavy, href: `/runs/${encodeURIComponent(row.id)}` },
+        }),
   };
 }
 

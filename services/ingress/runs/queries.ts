@@ -4,7 +4,13 @@ import { presentRun, type RunView } from "./present.ts";
 
 /** The runs of one event, oldest first, each with its attempts, within a list answer's budget (bytes). */
 export async function runsForEvent(db: ReadModel, eventId: string, budgetBytes: number): Promise<RunView[]> {
-  const rows = await db.selectFrom("runs").selectAll().where("event_id", "=", eventId).orderBy("created_at").orderBy("id").execute();
+  const rows = await db
+    .selectFrom("runs")
+    .selectAll()
+    .where("event_id", "=", eventId)
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
   return await withAttempts(db, rows, new ResponseBudget(budgetBytes));
 }
 
@@ -17,12 +23,20 @@ export async function runsById(db: ReadModel, ids: string[], budgetBytes?: numbe
   return await withAttempts(db, rows, budgetBytes === undefined ? undefined : new ResponseBudget(budgetBytes));
 }
 
-async function withAttempts(db: ReadModel, rows: Parameters<typeof presentRun>[0][], budget?: ResponseBudget): Promise<RunView[]> {
+async function withAttempts(
+  db: ReadModel,
+  rows: Parameters<typeof presentRun>[0][],
+  budget?: ResponseBudget,
+): Promise<RunView[]> {
   if (rows.length === 0) return [];
   const attempts = await db
     .selectFrom("attempts")
     .selectAll()
-    .where("run_id", "in", rows.map((r) => r.id))
+    .where(
+      "run_id",
+      "in",
+      rows.map((r) => r.id),
+    )
     .orderBy("attempt")
     .execute();
   const byRun = new Map<string, AttemptsTable[]>();

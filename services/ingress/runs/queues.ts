@@ -19,11 +19,15 @@ export function queueWatch(jsm: JetStreamManager, stream: string, cacheMs = 2_00
     try {
       info = await jsm.consumers.info(stream, executorDurable(queue));
     } catch (error) {
-      const missing = isApiError(error, JetStreamApiCodes.ConsumerNotFound) || isApiError(error, JetStreamApiCodes.StreamNotFound);
-      if (!missing) return `cannot tell whether an executor serves queue "${queue}": NATS did not answer (${error instanceof Error ? error.message : String(error)})`;
+      const missing =
+        isApiError(error, JetStreamApiCodes.ConsumerNotFound) || isApiError(error, JetStreamApiCodes.StreamNotFound);
+      if (!missing)
+        return `cannot tell whether an executor serves queue "${queue}": NATS did not answer (${error instanceof Error ? error.message : String(error)})`;
     }
-    if (!info) return `no executor has served queue "${queue}" yet (a step's runs_on names a host id or an executor label: CODEX_FLOW_EXECUTOR_LABELS)`;
-    if (info.num_waiting === 0 && info.num_ack_pending === 0) return `no executor is serving queue "${queue}" right now`;
+    if (!info)
+      return `no executor has served queue "${queue}" yet (a step's runs_on names a host id or an executor label: CODEX_FLOW_EXECUTOR_LABELS)`;
+    if (info.num_waiting === 0 && info.num_ack_pending === 0)
+      return `no executor is serving queue "${queue}" right now`;
     return undefined;
   };
   return (queue) => {
@@ -36,7 +40,11 @@ export function queueWatch(jsm: JetStreamManager, stream: string, cacheMs = 2_00
 }
 
 /** Adds `waiting` (why it has not started) to each queued run; null when nothing stands in its way. */
-export async function explainWaits<T extends { status: string; queue: string; heldReason?: string | null }>(runs: T[], watch?: QueueWatch): Promise<(T & { waiting: string | null })[]> {
-  const why = async (run: T) => (run.status !== "queued" ? null : (run.heldReason ?? (watch ? ((await watch(run.queue)) ?? null) : null)));
+export async function explainWaits<T extends { status: string; queue: string; heldReason?: string | null }>(
+  runs: T[],
+  watch?: QueueWatch,
+): Promise<(T & { waiting: string | null })[]> {
+  const why = async (run: T) =>
+    run.status !== "queued" ? null : (run.heldReason ?? (watch ? ((await watch(run.queue)) ?? null) : null));
   return await Promise.all(runs.map(async (run) => ({ ...run, waiting: await why(run) })));
 }

@@ -42,21 +42,33 @@ export function runRoutes(deps: IngressDeps) {
   const guarded = { beforeHandle: requireToken(deps) };
   const operator = { beforeHandle: requireOperator(deps) };
   // An operation's optional body `{"reason"}` (or `?reason=`): who asks and why.
-  const asked = async (request: Request, query: string | undefined) => ({ request, reason: reasonOf(await strictBody(request, ReasonBody, deps.maxBodyBytes), query) });
+  const asked = async (request: Request, query: string | undefined) => ({
+    request,
+    reason: reasonOf(await strictBody(request, ReasonBody, deps.maxBodyBytes), query),
+  });
   return new Elysia({ name: "runs" })
     .get(
       "/runs",
       async ({ query }) => {
         await readAfter(deps, query.after);
         const page = await listRuns(db, query, deps.responseBudgetBytes);
-        return { ...(query.eventId ? { eventId: query.eventId } : {}), ...page, runs: await explainWaits(page.runs, deps.queues) };
+        return {
+          ...(query.eventId ? { eventId: query.eventId } : {}),
+          ...page,
+          runs: await explainWaits(page.runs, deps.queues),
+        };
       },
       {
         ...guarded,
         query: RunQuery,
         response: { 200: RunsPage, ...errors(400, 401, 503) },
-        detail: { security: TOKEN_SECURITY, tags: ["runs"], summary: "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the original backend's listing, seed/flows.md, oldest first",
-          description: "Results and output tails beyond the answer's budget (CODEX_FLOW_RESPONSE_BUDGET_BYTES) are left out, marked `elided` with a link to the run, which GET /runs/:id gives whole.",
+        detail: {
+          security: TOKEN_SECURITY,
+          tags: ["runs"],
+          summary:
+            "List runs with filters (comma-separated statuses) and cursor paging; ?eventId= alone is the original backend's listing, seed/flows.md, oldest first",
+          description:
+            "Results and output tails beyond the answer's budget (CODEX_FLOW_RESPONSE_BUDGET_BYTES) are left out, marked `elided` with a link to the run, which GET /runs/:id gives whole.",
         },
       },
     )
@@ -82,7 +94,14 @@ export function runRoutes(deps: IngressDeps) {
         if (request.headers.get("accept")?.includes("application/json")) return await outputJson(db, params.id);
         const release = deps.held.hold(clientOf(server, request));
         try {
-          return await outputStream(deps, params.id, follow, request, request.headers.get("last-event-id") ?? query.lastEventId, release);
+          return await outputStream(
+            deps,
+            params.id,
+            follow,
+            request,
+            request.headers.get("last-event-id") ?? query.lastEventId,
+            release,
+          );
         } catch (error) {
           release();
           throw error;
@@ -90,13 +109,25 @@ export function runRoutes(deps: IngressDeps) {
       },
       {
         ...guarded,
-        query: t.Object({ follow: t.Optional(t.String()), lastEventId: t.Optional(t.String({ description: "Resume after this event id (as the Last-Event-ID header does)" })) }, { additionalProperties: true }),
+        query: t.Object(
+          {
+            follow: t.Optional(t.String()),
+            lastEventId: t.Optional(
+              t.String({ description: "Resume after this event id (as the Last-Event-ID header does)" }),
+            ),
+          },
+          { additionalProperties: true },
+        ),
         detail: {
           security: TOKEN_SECURITY,
           tags: ["runs"],
-          summary: "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends (a keep-alive comment every 15 s; Last-Event-ID resumes), or JSON with Accept: application/json",
+          summary:
+            "A run's output: Server-Sent Events (run, output..., end) that follow it until it ends (a keep-alive comment every 15 s; Last-Event-ID resumes), or JSON with Accept: application/json",
           responses: {
-            200: { description: "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}" },
+            200: {
+              description:
+                "text/event-stream, or application/json {runId, status, cut, output: [{kind, text, createdAt, attempt}]}",
+            },
             404: { description: "no such run" },
             429: { description: "this client holds CODEX_FLOW_MAX_HELD_PER_CLIENT requests open already" },
             503: { description: "the ingress holds CODEX_FLOW_MAX_HELD_CONNECTIONS requests open already" },
@@ -104,43 +135,85 @@ export function runRoutes(deps: IngressDeps) {
         },
       },
     )
-    .post("/bulk/cancel", async ({ request }) => await bulkAct(deps, "cancel", request, (await strictBody(request, BulkCancelBody, deps.maxBodyBytes)) as BulkBody), {
-      ...operator,
-      parse: "none",
-      response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
-      detail: {
-        security: OPERATOR_SECURITY,
-        tags: ["runs"],
-        summary: "Cancel many runs: a selection (ids) or a filter, the queued and running among them, at most 500 a request; a dry run (the default) counts and lists them first",
-        requestBody: jsonRequestBody(BulkCancelBody, true),
+    .post(
+      "/bulk/cancel",
+      async ({ request }) =>
+        await bulkAct(
+          deps,
+          "cancel",
+          request,
+          (await strictBody(request, BulkCancelBody, deps.maxBodyBytes)) as BulkBody,
+        ),
+      {
+        ...operator,
+        parse: "none",
+        response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
+        detail: {
+          security: OPERATOR_SECURITY,
+          tags: ["runs"],
+          summary:
+            "Cancel many runs: a selection (ids) or a filter, the queued and running among them, at most 500 a request; a dry run (the default) counts and lists them first",
+          requestBody: jsonRequestBody(BulkCancelBody, true),
+        },
       },
-    })
-    .post("/bulk/retry", async ({ request }) => await bulkAct(deps, "retry", request, (await strictBody(request, BulkRetryBody, deps.maxBodyBytes)) as BulkBody), {
-      ...operator,
-      parse: "none",
-      response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
-      detail: {
-        security: OPERATOR_SECURITY,
-        tags: ["runs"],
-        summary: "Retry many runs: a selection (ids) or a filter, the ended among them (a new attempt each), at most 500 a request; a dry run (the default) counts and lists them first",
-        requestBody: jsonRequestBody(BulkRetryBody, true),
+    )
+    .post(
+      "/bulk/retry",
+      async ({ request }) =>
+        await bulkAct(
+          deps,
+          "retry",
+          request,
+          (await strictBody(request, BulkRetryBody, deps.maxBodyBytes)) as BulkBody,
+        ),
+      {
+        ...operator,
+        parse: "none",
+        response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
+        detail: {
+          security: OPERATOR_SECURITY,
+          tags: ["runs"],
+          summary:
+            "Retry many runs: a selection (ids) or a filter, the ended among them (a new attempt each), at most 500 a request; a dry run (the default) counts and lists them first",
+          requestBody: jsonRequestBody(BulkRetryBody, true),
+        },
       },
-    })
-    .post("/runs/:id/cancel", async ({ params, query, request }) => ({ run: await cancelRun(deps, params.id, await asked(request, query.reason)) }), {
-      ...operator,
-      parse: "none",
-      query: t.Object(ReasonQuery, { additionalProperties: true }),
-      response: { 200: RunAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
-      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Cancel a queued or running run (409 when it already ended or is being canceled)", requestBody: jsonRequestBody(ReasonBody, false) },
-    })
-    .post("/runs/:id/retry", async ({ params, query, request, set }) => {
-      set.status = 202;
-      return { run: await retryRun(deps, params.id, await asked(request, query.reason)) };
-    }, {
-      ...operator,
-      parse: "none",
-      query: t.Object(ReasonQuery, { additionalProperties: true }),
-      response: { 202: RunAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
-      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary: "Start a new attempt of a run that ended (409 while it is queued or running)", requestBody: jsonRequestBody(ReasonBody, false) },
-    });
+    )
+    .post(
+      "/runs/:id/cancel",
+      async ({ params, query, request }) => ({
+        run: await cancelRun(deps, params.id, await asked(request, query.reason)),
+      }),
+      {
+        ...operator,
+        parse: "none",
+        query: t.Object(ReasonQuery, { additionalProperties: true }),
+        response: { 200: RunAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
+        detail: {
+          security: OPERATOR_SECURITY,
+          tags: ["runs"],
+          summary: "Cancel a queued or running run (409 when it already ended or is being canceled)",
+          requestBody: jsonRequestBody(ReasonBody, false),
+        },
+      },
+    )
+    .post(
+      "/runs/:id/retry",
+      async ({ params, query, request, set }) => {
+        set.status = 202;
+        return { run: await retryRun(deps, params.id, await asked(request, query.reason)) };
+      },
+      {
+        ...operator,
+        parse: "none",
+        query: t.Object(ReasonQuery, { additionalProperties: true }),
+        response: { 202: RunAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
+        detail: {
+          security: OPERATOR_SECURITY,
+          tags: ["runs"],
+          summary: "Start a new attempt of a run that ended (409 while it is queued or running)",
+          requestBody: jsonRequestBody(ReasonBody, false),
+        },
+      },
+    );
 }

@@ -14,5 +14,8 @@ export const ScheduleTicksView = Type.Object({
     }),
     { description: "Newest tick first" },
   ),
-  counts: Type.Object({ emitted: Type.Integer(), skipped: Type.Integer() }, { description: "Every tick recorded for these filters, by outcome" }),
+  counts: Type.Object(
+    { emitted: Type.Integer(), skipped: Type.Integer() },
+    { description: "Every tick recorded for these filters, by outcome" },
+  ),
 });

@@ -28,21 +28,45 @@ function parts(snippet: string | null): { text: string; match: boolean }[] | nul
 }
 
 type EventRow = { id: string; type: string; source: string | null; accepted_at: string; snip: string | null };
-type RunRow = { id: string; event_id: string; flow_name: string; step_name: string; status: string; result_status: string | null; created_at: string; snip: string | null };
+type RunRow = {
+  id: string;
+  event_id: string;
+  flow_name: string;
+  step_name: string;
+  status: string;
+  result_status: string | null;
+  created_at: string;
+  snip: string | null;
+};
 
 const SNIPPET = `snippet(search_text, 0, '${OPEN}', '${CLOSE}', '…', 12)`;
 
 /** One kind's hits: by the index when there are words (best first), else newest first; the filters as SQL conditions. */
-function hits<R>(db: ReadModel, kind: "event" | "run", columns: string, table: string, order: string, conditions: [string, SQLQueryBindings][], words: string[], limit: number): R[] {
+function hits<R>(
+  db: ReadModel,
+  kind: "event" | "run",
+  columns: string,
+  table: string,
+  order: string,
+  conditions: [string, SQLQueryBindings][],
+  words: string[],
+  limit: number,
+): R[] {
   const where = conditions.map(([c]) => c);
   const values = conditions.map(([, v]) => v);
   const sqlite = rawSqlite(db);
   if (words.length === 0) {
     if (where.length === 0) return [];
-    return sqlite.query(`select ${columns}, null as snip from ${table} where ${where.join(" and ")} order by ${order} limit ?`).all(...values, limit) as R[];
+    return sqlite
+      .query(`select ${columns}, null as snip from ${table} where ${where.join(" and ")} order by ${order} limit ?`)
+      .all(...values, limit) as R[];
   }
   const filters = where.map((c) => ` and ${c}`).join("");
-  return sqlite.query(`select ${columns}, ${SNIPPET} as snip from search_text join search_docs d on d.doc = search_text.rowid and d.kind = '${kind}' join ${table} on ${table.split(" ")[1]}.id = d.ref where search_text match ?${filters} order by rank limit ?`).all(matchExpression(words), ...values, limit) as R[];
+  return sqlite
+    .query(
+      `select ${columns}, ${SNIPPET} as snip from search_text join search_docs d on d.doc = search_text.rowid and d.kind = '${kind}' join ${table} on ${table.split(" ")[1]}.id = d.ref where search_text match ?${filters} order by rank limit ?`,
+    )
+    .all(matchExpression(words), ...values, limit) as R[];
 }
 
 /**
@@ -68,16 +92,53 @@ export function search(db: ReadModel, filters: SearchFilters): SearchView {
   }
   const eventColumns = "e.id, e.type, e.source, e.accepted_at";
   const runColumns = "r.id, r.event_id, r.flow_name, r.step_name, r.status, r.result_status, r.created_at";
-  const exactEvent = id && kind !== "run" ? (sqlite.query(`select ${eventColumns}, null as snip from events e where e.id = ?`).all(id) as EventRow[]) : [];
-  const exactRun = id && kind !== "event" ? (sqlite.query(`select ${runColumns}, null as snip from runs r where r.id = ?`).all(id) as RunRow[]) : [];
-  const events = kind === "run" ? [] : hits<EventRow>(db, "event", eventColumns, "events e", "e.seq desc", eventConditions, words, limit + 1).filter((e) => e.id !== id);
-  const runs = kind === "event" ? [] : hits<RunRow>(db, "run", runColumns, "runs r", "r.created_at desc", runConditions, words, limit + 1).filter((r) => r.id !== id);
+  const exactEvent =
+    id && kind !== "run"
+      ? (sqlite.query(`select ${eventColumns}, null as snip from events e where e.id = ?`).all(id) as EventRow[])
+      : [];
+  const exactRun =
+    id && kind !== "event"
+      ? (sqlite.query(`select ${runColumns}, null as snip from runs r where r.id = ?`).all(id) as RunRow[])
+      : [];
+  const events =
+    kind === "run"
+      ? []
+      : hits<EventRow>(db, "event", eventColumns, "events e", "e.seq desc", eventConditions, words, limit + 1).filter(
+          (e) => e.id !== id,
+        );
+  const runs =
+    kind === "event"
+      ? []
+      : hits<RunRow>(db, "run", runColumns, "runs r", "r.created_at desc", runConditions, words, limit + 1).filter(
+          (r) => r.id !== id,
+        );
   const more = events.length + exactEvent.length > limit || runs.length + exactRun.length > limit;
   return {
     q,
     words,
-    events: [...exactEvent.map((e) => ({ ...e, exact: true })), ...events.map((e) => ({ ...e, exact: false }))].slice(0, limit).map((e) => ({ id: e.id, type: e.type, source: e.source, acceptedAt: e.accepted_at, exact: e.exact, snippet: parts(e.snip) })),
-    runs: [...exactRun.map((r) => ({ ...r, exact: true })), ...runs.map((r) => ({ ...r, exact: false }))].slice(0, limit).map((r) => ({ id: r.id, eventId: r.event_id, flowName: r.flow_name, stepName: r.step_name, status: r.status, resultStatus: r.result_status, createdAt: r.created_at, exact: r.exact, snippet: parts(r.snip) })),
+    events: [...exactEvent.map((e) => ({ ...e, exact: true })), ...events.map((e) => ({ ...e, exact: false }))]
+      .slice(0, limit)
+      .map((e) => ({
+        id: e.id,
+        type: e.type,
+        source: e.source,
+        acceptedAt: e.accepted_at,
+        exact: e.exact,
+        snippet: parts(e.snip),
+      })),
+    runs: [...exactRun.map((r) => ({ ...r, exact: true })), ...runs.map((r) => ({ ...r, exact: false }))]
+      .slice(0, limit)
+      .map((r) => ({
+        id: r.id,
+        eventId: r.event_id,
+        flowName: r.flow_name,
+        stepName: r.step_name,
+        status: r.status,
+        resultStatus: r.result_status,
+        createdAt: r.created_at,
+        exact: r.exact,
+        snippet: parts(r.snip),
+      })),
     more,
   };
 }

@@ -24,7 +24,8 @@ export function searchRoutes(deps: IngressDeps) {
       detail: {
         security: TOKEN_SECURITY,
         tags: ["events"],
-        summary: "Search events and runs: by id (q is an event's or a run's id), and by the words of q in ids, types, flows, steps, payloads, FLOW_RESULTs and errors; narrowed by type, flow and kind (event or run); up to limit (default 25, at most 100) of each",
+        summary:
+          "Search events and runs: by id (q is an event's or a run's id), and by the words of q in ids, types, flows, steps, payloads, FLOW_RESULTs and errors; narrowed by type, flow and kind (event or run); up to limit (default 25, at most 100) of each",
       },
     },
   );

@@ -61,7 +61,16 @@ function recordAt(bytes: Uint8Array, view: DataView, at: number): { record: Spoo
 }
 
 function isRecord(r: SpoolRecord): boolean {
-  return typeof r === "object" && r !== null && typeof r.subject === "string" && typeof r.msgID === "string" && typeof r.eventId === "string" && typeof r.message === "object" && r.message !== null && typeof r.spooledAt === "number";
+  return (
+    typeof r === "object" &&
+    r !== null &&
+    typeof r.subject === "string" &&
+    typeof r.msgID === "string" &&
+    typeof r.eventId === "string" &&
+    typeof r.message === "object" &&
+    r.message !== null &&
+    typeof r.spooledAt === "number"
+  );
 }
 
 /** The drain's progress file: one u64 BE file offset per drained record, appended; the last whole one counts. */

@@ -8,7 +8,15 @@ import { encodeRecord, type SpoolRecord } from "./record.ts";
 import { openSpoolStore } from "./store.ts";
 
 /** What /healthz and /metrics show of the spool. */
-export type SpoolState = { depth: number; bytes: number; maxBytes: number; oldestAgeMs: number | null; spooled: number; drained: number; refused: number };
+export type SpoolState = {
+  depth: number;
+  bytes: number;
+  maxBytes: number;
+  oldestAgeMs: number | null;
+  spooled: number;
+  drained: number;
+  refused: number;
+};
 
 /** A write's outcome with the spool on: stored in the stream, or spooled (fsynced, to be drained). */
 export type Taken = (Published & { spooled?: false }) | { spooled: true; duplicate: boolean };
@@ -65,7 +73,15 @@ export function startSpool(options: SpoolOptions): Spool {
       for (const b of batch) b.done();
     } catch (error) {
       log.error("spool: append failed; the writes are refused", { error, records: batch.length });
-      for (const b of batch) b.done(new HttpError(507, `the spool could not store the event (${(error as Error).message}); nothing was accepted, retry later`, undefined, { "retry-after": String(RETRY_AFTER_S) }));
+      for (const b of batch)
+        b.done(
+          new HttpError(
+            507,
+            `the spool could not store the event (${(error as Error).message}); nothing was accepted, retry later`,
+            undefined,
+            { "retry-after": String(RETRY_AFTER_S) },
+          ),
+        );
     }
     wake?.();
   };
@@ -73,11 +89,18 @@ export function startSpool(options: SpoolOptions): Spool {
   const append = (record: SpoolRecord): Promise<void> => {
     const size = encodeRecord(record).byteLength;
     if (store.bytes() + queuedBytes + size > options.maxBytes) {
-      throw new HttpError(507, `the spool is full (${store.bytes() + queuedBytes} of CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES=${options.maxBytes} bytes) and JetStream cannot take the event; nothing was accepted, retry later`, undefined, { "retry-after": String(RETRY_AFTER_S) });
+      throw new HttpError(
+        507,
+        `the spool is full (${store.bytes() + queuedBytes} of CODEX_FLOW_INGRESS_SPOOL_MAX_BYTES=${options.maxBytes} bytes) and JetStream cannot take the event; nothing was accepted, retry later`,
+        undefined,
+        { "retry-after": String(RETRY_AFTER_S) },
+      );
     }
     if (queue.length === 0) setImmediate(flush);
     queuedBytes += size;
-    return new Promise((resolve, reject) => queue.push({ record, done: (error) => (error ? reject(error) : resolve()) }));
+    return new Promise((resolve, reject) =>
+      queue.push({ record, done: (error) => (error ? reject(error) : resolve()) }),
+    );
   };
 
   const depth = () => store.depth() + queue.length;
@@ -125,7 +148,8 @@ export function startSpool(options: SpoolOptions): Spool {
       const { subject, msgID } = addressOf(options.subjects, message);
       const eventId = message.event.id;
       const spool = async (): Promise<Taken> => {
-        if (store.holds(msgID) || queue.some((q) => q.record.msgID === msgID)) return { spooled: true, duplicate: true };
+        if (store.holds(msgID) || queue.some((q) => q.record.msgID === msgID))
+          return { spooled: true, duplicate: true };
         await append({ subject, msgID, eventId, message, spooledAt: Date.now() });
         return { spooled: true, duplicate: false };
       };
@@ -140,7 +164,13 @@ export function startSpool(options: SpoolOptions): Spool {
     state() {
       const oldest = queue[0]?.record.spooledAt;
       const first = store.oldest()?.spooledAt ?? oldest;
-      return { depth: depth(), bytes: store.bytes(), maxBytes: options.maxBytes, oldestAgeMs: first === undefined ? null : Math.max(0, Date.now() - first), ...counters };
+      return {
+        depth: depth(),
+        bytes: store.bytes(),
+        maxBytes: options.maxBytes,
+        oldestAgeMs: first === undefined ? null : Math.max(0, Date.now() - first),
+        ...counters,
+      };
     },
     async stop() {
       stopped = true;

@@ -1,9 +1,28 @@
-import { appendFileSync, closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  constants,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { HintError } from "../../../lib/hint.ts";
 import { type DataDirLock, LockHeldError, lockDataDir } from "../../../lib/lock.ts";
 import type { Logger } from "../../../lib/log.ts";
-import { decodeProgress, decodeRecords, encodeProgress, encodeRecord, type Located, type SpoolRecord } from "./record.ts";
+import {
+  decodeProgress,
+  decodeRecords,
+  encodeProgress,
+  encodeRecord,
+  type Located,
+  type SpoolRecord,
+} from "./record.ts";
 
 /** A spooled record not drained yet: where it is, and what /healthz and dedup need without reading it. */
 export type Entry = { offset: number; end: number; msgID: string; spooledAt: number };
@@ -58,7 +77,10 @@ export function openSpoolStore(dir: string, log: Logger): SpoolStore {
     appendFileSync(aside, readFileSync(logPath).subarray(scanned.validEnd), { mode: 0o600 });
     ftruncateSync(records, scanned.validEnd);
     fdatasyncSync(records);
-    log.warn("spool: dropped a torn last record (a write cut short by a crash, never answered)", { bytes: size - scanned.validEnd, keptAt: aside });
+    log.warn("spool: dropped a torn last record (a write cut short by a crash, never answered)", {
+      bytes: size - scanned.validEnd,
+      keptAt: aside,
+    });
     size = scanned.validEnd;
   }
   const entries: Entry[] = scanned.records.map(entryOf);
@@ -84,7 +106,12 @@ export function openSpoolStore(dir: string, log: Logger): SpoolStore {
       let at = 0;
       for (const [i, bytes] of encoded.entries()) {
         all.set(bytes, at);
-        added.push({ offset: size + at, end: size + at + bytes.byteLength, msgID: batch[i]!.msgID, spooledAt: batch[i]!.spooledAt });
+        added.push({
+          offset: size + at,
+          end: size + at + bytes.byteLength,
+          msgID: batch[i]!.msgID,
+          spooledAt: batch[i]!.spooledAt,
+        });
         at += bytes.byteLength;
       }
       try {
@@ -105,7 +132,8 @@ export function openSpoolStore(dir: string, log: Logger): SpoolStore {
       const bytes = new Uint8Array(entry.end - entry.offset);
       readSync(records, bytes, 0, bytes.byteLength, entry.offset);
       const decoded = decodeRecords(bytes, entry.offset);
-      if (decoded.records.length !== 1) throw new Error(`spool: the record at offset ${entry.offset} of ${logPath} no longer reads back`);
+      if (decoded.records.length !== 1)
+        throw new Error(`spool: the record at offset ${entry.offset} of ${logPath} no longer reads back`);
       return decoded.records[0]!.record;
     },
     drained(entry) {
@@ -143,7 +171,10 @@ function lockSpool(dir: string): DataDirLock {
   try {
     return lockDataDir(dir, "spool", "flow serve ingress");
   } catch (error) {
-    if (error instanceof LockHeldError) throw new HintError(`the spool ${dir} is in use by ${error.who}: give each ingress its own CODEX_FLOW_INGRESS_SPOOL`);
+    if (error instanceof LockHeldError)
+      throw new HintError(
+        `the spool ${dir} is in use by ${error.who}: give each ingress its own CODEX_FLOW_INGRESS_SPOOL`,
+      );
     throw error;
   }
 }

@@ -31,17 +31,30 @@ export function systemRoutes(deps: IngressDeps) {
         } catch (error) {
           queuesError = `cannot list the stream's consumers: ${(error as Error).message}`;
         }
-        const hosts = (deps.system?.hosts() ?? []).map((h) => ({ ...h, labels: h.labels ?? [] })).sort((a, b) => (a.host < b.host ? -1 : 1));
+        const hosts = (deps.system?.hosts() ?? [])
+          .map((h) => ({ ...h, labels: h.labels ?? [] }))
+          .sort((a, b) => (a.host < b.host ? -1 : 1));
         return { hosts, queues, queuesError, projector: health.projector, nats: health.nats };
       },
-      { ...guarded, response: { 200: HostsView, ...errors(401) }, detail: { tags: ["system"], summary: "Executors heard from (host, labels, queues, slots), consumers' backlogs and the projector's lag" } },
+      {
+        ...guarded,
+        response: { 200: HostsView, ...errors(401) },
+        detail: {
+          tags: ["system"],
+          summary: "Executors heard from (host, labels, queues, slots), consumers' backlogs and the projector's lag",
+        },
+      },
     )
     .get(
       "/changes",
       async ({ query, request, server }) => {
         const raw = query.after;
         if (raw === undefined || raw === "") return { seq: await readCheckpoint(deps.db) };
-        if (!/^\d+$/.test(raw)) throw new HttpError(400, `after=${JSON.stringify(raw)} is invalid: expected a stream sequence (the seq a previous answer gave)`);
+        if (!/^\d+$/.test(raw))
+          throw new HttpError(
+            400,
+            `after=${JSON.stringify(raw)} is invalid: expected a stream sequence (the seq a previous answer gave)`,
+          );
         const after = Number(raw);
         const deadline = Date.now() + CHANGES_HOLD_MS;
         const release = deps.held.hold(clientOf(server, request));
@@ -60,7 +73,11 @@ export function systemRoutes(deps: IngressDeps) {
         ...guarded,
         query: t.Object({ after: Query.after }, { additionalProperties: true }),
         response: { 200: Changed, ...errors(400, 401, 429, 503) },
-        detail: { tags: ["system"], summary: "Long poll: answers {seq} once the read model applied a sequence other than ?after= (or after 25 s); at once without ?after=" },
+        detail: {
+          tags: ["system"],
+          summary:
+            "Long poll: answers {seq} once the read model applied a sequence other than ?after= (or after 25 s); at once without ?after=",
+        },
       },
     );
 }

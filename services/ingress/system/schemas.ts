@@ -12,7 +12,9 @@ export const HostView = t.Object({
 
 export const HostsView = t.Object({
   hosts: t.Array(HostView),
-  queues: t.Array(t.Object({ consumer: t.String(), pending: t.Integer(), ackPending: t.Integer(), waiting: t.Integer() })),
+  queues: t.Array(
+    t.Object({ consumer: t.String(), pending: t.Integer(), ackPending: t.Integer(), waiting: t.Integer() }),
+  ),
   queuesError: t.Union([t.String(), t.Null()]),
   projector: Health.properties.projector,
   nats: Health.properties.nats,

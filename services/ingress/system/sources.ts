@@ -27,7 +27,12 @@ export async function consumerDepths(jsm: JetStreamManager, stream: string): Pro
   const out: ConsumerDepth[] = [];
   for await (const info of jsm.consumers.list(stream)) {
     if (isEphemeral(info)) continue;
-    out.push({ consumer: info.name, pending: info.num_pending, ackPending: info.num_ack_pending, waiting: info.num_waiting });
+    out.push({
+      consumer: info.name,
+      pending: info.num_pending,
+      ackPending: info.num_ack_pending,
+      waiting: info.num_waiting,
+    });
   }
   return out;
 }

@@ -23,7 +23,12 @@ export type StreamProbe = {
  * callers wait on it. `ask` returns the last sequence or throws; `connected` says whether
  * asking makes sense at all.
  */
-export function streamProbe(ask: () => Promise<number>, connected: () => boolean, stream: string, timeoutMs = STREAM_PROBE_TIMEOUT_MS): StreamProbe {
+export function streamProbe(
+  ask: () => Promise<number>,
+  connected: () => boolean,
+  stream: string,
+  timeoutMs = STREAM_PROBE_TIMEOUT_MS,
+): StreamProbe {
   let last: { state: StreamState; at: number } = { state: { lastSeq: null, error: "not asked yet" }, at: 0 };
   let inflight: Promise<StreamState> | undefined;
   const askBounded = async (): Promise<StreamState> => {

@@ -21,9 +21,15 @@ export function dashboardAssets(): Promise<DashboardAssets> {
 const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
 
 async function build(): Promise<DashboardAssets> {
-  const result = await Bun.build({ entrypoints: [join(APP_DIR, "main.ts")], target: "browser", minify: true, sourcemap: "none" });
+  const result = await Bun.build({
+    entrypoints: [join(APP_DIR, "main.ts")],
+    target: "browser",
+    minify: true,
+    sourcemap: "none",
+  });
   const output = result.outputs[0];
-  if (!result.success || !output) throw new Error(`the dashboard's bundle failed: ${result.logs.map(String).join("; ")}`);
+  if (!result.success || !output)
+    throw new Error(`the dashboard's bundle failed: ${result.logs.map(String).join("; ")}`);
   // Inside <script>, "</script" would end the element; in JS text "<\/" means the same.
   const js = (await output.text()).replaceAll("</script", "<\\/script");
   const css = await Bun.file(join(APP_DIR, "style.css")).text();

@@ -14,7 +14,13 @@ export function uiRoutes() {
   const html = async () => {
     const { html, csp } = await dashboardAssets();
     return new Response(html, {
-      headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", "content-security-policy": csp, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" },
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-cache",
+        "content-security-policy": csp,
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+      },
     });
   };
   return (

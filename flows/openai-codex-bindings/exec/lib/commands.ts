@@ -19,7 +19,12 @@ export type CommandRecord = {
 /** What a caller gets back: the record plus the whole stdout (up to MAX_KEPT), for parsing. */
 export type CommandRun = CommandRecord & { output: string };
 
-export type RunOptions = { cwd: string; allowFailure?: boolean; timeoutMs?: number; env?: Record<string, string | undefined> };
+export type RunOptions = {
+  cwd: string;
+  allowFailure?: boolean;
+  timeoutMs?: number;
+  env?: Record<string, string | undefined>;
+};
 
 const HEAD = 1_000;
 const TAIL = 3_000;
@@ -66,17 +71,35 @@ export class Commands {
       [stdout, stderr] = await Promise.all([readCapped(child.stdout), readCapped(child.stderr)]);
       await child.exited;
       exitCode = child.exitCode;
-      if (child.signalCode) error = child.killed ? `killed after ${options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS} ms (timeout)` : `killed by ${child.signalCode}`;
+      if (child.signalCode)
+        error = child.killed
+          ? `killed after ${options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS} ms (timeout)`
+          : `killed by ${child.signalCode}`;
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
-      error = code === "ENOENT" ? `${argv[0]} is not installed or not on PATH` : `could not start ${argv[0]}: ${(cause as Error).message}`;
+      error =
+        code === "ENOENT"
+          ? `${argv[0]} is not installed or not on PATH`
+          : `could not start ${argv[0]}: ${(cause as Error).message}`;
     }
-    const record: CommandRecord = { label, argv, cwd: options.cwd, exitCode, durationMs: Math.round(performance.now() - started), stdout: truncate(stdout), stderr: truncate(stderr) };
+    const record: CommandRecord = {
+      label,
+      argv,
+      cwd: options.cwd,
+      exitCode,
+      durationMs: Math.round(performance.now() - started),
+      stdout: truncate(stdout),
+      stderr: truncate(stderr),
+    };
     if (error) record.error = error;
     this.records.push(record);
     const ok = exitCode === 0 && !error;
     this.log(`  -> ${error ?? `exit ${exitCode}`} in ${record.durationMs} ms`);
-    if (!ok && !options.allowFailure) throw new Outcome("failed", `${label} failed: \`${argv.join(" ")}\` ${error ?? `exited with code ${exitCode}`}${lastLine(stderr, stdout)}`);
+    if (!ok && !options.allowFailure)
+      throw new Outcome(
+        "failed",
+        `${label} failed: \`${argv.join(" ")}\` ${error ?? `exited with code ${exitCode}`}${lastLine(stderr, stdout)}`,
+      );
     return { ...record, output: stdout };
   }
 
@@ -119,7 +142,11 @@ async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {
 export function boundRecords(records: CommandRecord[], budget = 96_000): CommandRecord[] {
   let bounded = records;
   const size = () => JSON.stringify(bounded).length;
-  if (size() > budget) bounded = bounded.map((r) => (r.exitCode === 0 ? { ...r, stdout: truncate(r.stdout, 0, 300), stderr: truncate(r.stderr, 0, 300) } : r));
-  if (size() > budget) bounded = bounded.map((r) => ({ ...r, stdout: truncate(r.stdout, 0, 300), stderr: truncate(r.stderr, 0, 300) }));
+  if (size() > budget)
+    bounded = bounded.map((r) =>
+      r.exitCode === 0 ? { ...r, stdout: truncate(r.stdout, 0, 300), stderr: truncate(r.stderr, 0, 300) } : r,
+    );
+  if (size() > budget)
+    bounded = bounded.map((r) => ({ ...r, stdout: truncate(r.stdout, 0, 300), stderr: truncate(r.stderr, 0, 300) }));
   return bounded;
 }

@@ -22,7 +22,12 @@ const SEMVER = /(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?/;
 /** The first MAJOR.MINOR.PATCH[-prerelease] in a release tag (`rust-v0.169.0` -> `0.169.0`); a tag without one is `failed`. */
 export function versionFromTag(tag: string): string {
   const match = SEMVER.exec(tag);
-  if (!match) throw new Outcome("failed", `release tag "${tag}" holds no MAJOR.MINOR.PATCH version (expected e.g. rust-v0.169.0)`, { tag });
+  if (!match)
+    throw new Outcome(
+      "failed",
+      `release tag "${tag}" holds no MAJOR.MINOR.PATCH version (expected e.g. rust-v0.169.0)`,
+      { tag },
+    );
   // A trailing "-" or "." belongs to the tag's punctuation, not to the prerelease.
   return match[0].replace(/[-.]+$/, "");
 }
@@ -46,7 +51,8 @@ export function flag(config: Config, env: Env, name: string, fallback: boolean):
   }
   const configured = config[name];
   if (configured === undefined) return fallback;
-  if (typeof configured !== "boolean") throw new Outcome("failed", `config ${name} must be true or false, got ${JSON.stringify(configured)}`);
+  if (typeof configured !== "boolean")
+    throw new Outcome("failed", `config ${name} must be true or false, got ${JSON.stringify(configured)}`);
   return configured;
 }
 
@@ -56,7 +62,8 @@ export function text(config: Config, name: string, fallback?: string): string | 
 export function text(config: Config, name: string, fallback?: string): string | undefined {
   const value = config[name];
   if (value === undefined) return fallback;
-  if (typeof value !== "string" || value.trim() === "") throw new Outcome("failed", `config ${name} must be a non-empty string, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || value.trim() === "")
+    throw new Outcome("failed", `config ${name} must be a non-empty string, got ${JSON.stringify(value)}`);
   return value.trim();
 }
 
@@ -72,7 +79,14 @@ export function fromEnvOrConfig(config: Config, env: Env, name: string): { value
   return value === undefined ? undefined : { value, from: `config ${name}` };
 }
 
-export type StepInput = { name: string; version: number; root: string; step: string; config: Config; event: { id: string; type: string; payload: Record<string, unknown> } };
+export type StepInput = {
+  name: string;
+  version: number;
+  root: string;
+  step: string;
+  config: Config;
+  event: { id: string; type: string; payload: Record<string, unknown> };
+};
 
 /** The seed's stdin, `{"flow": {name, version, root, step, config, event}}`, checked enough to use. */
 export function parseStepInput(raw: string): StepInput {
@@ -85,15 +99,18 @@ export function parseStepInput(raw: string): StepInput {
   const flow = (parsed as { flow?: unknown } | null)?.flow as Partial<StepInput> | undefined;
   if (!flow || typeof flow !== "object") throw new Outcome("failed", 'stdin must be {"flow": {...}}');
   const config = flow.config ?? {};
-  if (typeof config !== "object" || config === null || Array.isArray(config)) throw new Outcome("failed", "flow.config must be a table");
+  if (typeof config !== "object" || config === null || Array.isArray(config))
+    throw new Outcome("failed", "flow.config must be a table");
   const payload = flow.event?.payload;
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new Outcome("failed", "flow.event.payload must be an object");
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload))
+    throw new Outcome("failed", "flow.event.payload must be an object");
   return { ...(flow as StepInput), config };
 }
 
 /** The release tag from the event payload. */
 export function releaseTag(input: StepInput): string {
   const tag = input.event.payload.tag;
-  if (typeof tag !== "string" || tag.trim() === "") throw new Outcome("failed", `event payload.tag must be a non-empty string, got ${JSON.stringify(tag)}`);
+  if (typeof tag !== "string" || tag.trim() === "")
+    throw new Outcome("failed", `event payload.tag must be a non-empty string, got ${JSON.stringify(tag)}`);
   return tag.trim();
 }

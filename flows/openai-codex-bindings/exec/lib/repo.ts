@@ -12,14 +12,26 @@ type Env = Record<string, string | undefined>;
  * else the git top level of `cwd` (right both from a repository's `flows/` and from its
  * `.codex/flows/`). Not a checkout: `failed` when configured, `blocked` when not.
  */
-export async function findRepository(config: Record<string, unknown>, env: Env, cwd: string, commands: Commands): Promise<string> {
+export async function findRepository(
+  config: Record<string, unknown>,
+  env: Env,
+  cwd: string,
+  commands: Commands,
+): Promise<string> {
   const chosen = fromEnvOrConfig(config, env, "repo");
   const start = chosen ? resolve(cwd, chosen.value.replace(/^~(?=$|\/)/, homedir())) : cwd;
-  if (chosen && !existsSync(start)) throw new Outcome("failed", `${chosen.from} points at ${start}, which does not exist`);
-  const top = await commands.run("find the git repository", ["git", "rev-parse", "--show-toplevel"], { cwd: start, allowFailure: true });
+  if (chosen && !existsSync(start))
+    throw new Outcome("failed", `${chosen.from} points at ${start}, which does not exist`);
+  const top = await commands.run("find the git repository", ["git", "rev-parse", "--show-toplevel"], {
+    cwd: start,
+    allowFailure: true,
+  });
   if (top.exitCode === 0 && top.output.trim()) return top.output.trim();
   if (chosen) throw new Outcome("failed", `${chosen.from} points at ${start}, which is not inside a git checkout`);
-  throw new Outcome("blocked", `the step's working directory ${cwd} is not inside a git checkout: install the flow inside the repository to update (its flows/ or .codex/flows/), or point it at one with repo or the variable named by repo_env`);
+  throw new Outcome(
+    "blocked",
+    `the step's working directory ${cwd} is not inside a git checkout: install the flow inside the repository to update (its flows/ or .codex/flows/), or point it at one with repo or the variable named by repo_env`,
+  );
 }
 
 /** `written` resolved inside `repo`; anything outside it (or the root itself, for a folder) is `failed` naming the key. */
@@ -27,7 +39,8 @@ export function inside(repo: string, written: string, key: string, allowRoot = f
   const absolute = resolve(repo, written);
   const rel = relative(repo, absolute);
   const outside = rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
-  if (outside || (!allowRoot && rel === "")) throw new Outcome("failed", `config ${key} = "${written}" must name a path inside the repository ${repo}`);
+  if (outside || (!allowRoot && rel === ""))
+    throw new Outcome("failed", `config ${key} = "${written}" must name a path inside the repository ${repo}`);
   return absolute;
 }
 
@@ -37,7 +50,11 @@ export function inside(repo: string, written: string, key: string, allowRoot = f
  * back, and untracked files there are left alone.
  */
 export async function clearTracked(repo: string, dir: string, commands: Commands): Promise<number> {
-  const listed = await commands.run("list the tracked generated files", ["git", "ls-files", "-z", "--", relative(repo, dir)], { cwd: repo });
+  const listed = await commands.run(
+    "list the tracked generated files",
+    ["git", "ls-files", "-z", "--", relative(repo, dir)],
+    { cwd: repo },
+  );
   const files = listed.output.split("\0").filter(Boolean);
   for (const file of files) rmSync(join(repo, file), { force: true });
   return files.length;

@@ -46,19 +46,25 @@ export function readSettings(config: Config, env: Env): Settings {
 
 function name(config: Config, key: string, fallback: string, pattern = NAME): string {
   const value = text(config, key, fallback);
-  if (!pattern.test(value)) throw new Outcome("failed", `config ${key} = ${JSON.stringify(value)} is not a usable name`);
+  if (!pattern.test(value))
+    throw new Outcome("failed", `config ${key} = ${JSON.stringify(value)} is not a usable name`);
   return value;
 }
 
 /** `checks`: a list of commands, each a list of arguments or a string split on whitespace (no shell). */
 function readChecks(value: unknown): string[][] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value)) throw new Outcome("failed", `config checks must be a list of commands, got ${JSON.stringify(value)}`);
-  if (value.length > MAX_CHECKS) throw new Outcome("failed", `config checks lists ${value.length} commands; at most ${MAX_CHECKS}`);
+  if (!Array.isArray(value))
+    throw new Outcome("failed", `config checks must be a list of commands, got ${JSON.stringify(value)}`);
+  if (value.length > MAX_CHECKS)
+    throw new Outcome("failed", `config checks lists ${value.length} commands; at most ${MAX_CHECKS}`);
   return value.map((check, index) => {
     const argv = typeof check === "string" ? check.trim().split(/\s+/).filter(Boolean) : check;
     if (!Array.isArray(argv) || argv.length === 0 || !argv.every((arg) => typeof arg === "string" && arg !== "")) {
-      throw new Outcome("failed", `config checks[${index}] must be a command: a non-empty string or a list of non-empty strings, got ${JSON.stringify(check)}`);
+      throw new Outcome(
+        "failed",
+        `config checks[${index}] must be a command: a non-empty string or a list of non-empty strings, got ${JSON.stringify(check)}`,
+      );
     }
     return argv as string[];
   });

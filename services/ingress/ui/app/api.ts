@@ -7,7 +7,10 @@ export class TokenNeeded extends Error {}
 
 /** A non-2xx answer, with the API's own error text. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -42,7 +45,10 @@ export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
 
 /** POST an operator action (a JSON body when given); the API's answer, status and body, whatever it is. */
 export async function post<T>(path: string, json?: unknown): Promise<{ status: number; body: T }> {
-  const init = json === undefined ? { headers: headers() } : { headers: headers({ "content-type": "application/json" }), body: JSON.stringify(json) };
+  const init =
+    json === undefined
+      ? { headers: headers() }
+      : { headers: headers({ "content-type": "application/json" }), body: JSON.stringify(json) };
   const response = await fetch(path, { method: "POST", ...init });
   if (response.status === 401) return await failure(response, `POST ${path}`);
   const text = await response.text();
@@ -59,7 +65,11 @@ export async function post<T>(path: string, json?: unknown): Promise<{ status: n
  * Reads a Server-Sent Events endpoint with fetch (EventSource cannot send the token
  * header): calls `onEvent` per event until the stream ends or `signal` aborts.
  */
-export async function readEvents(path: string, signal: AbortSignal, onEvent: (event: string, data: unknown) => void): Promise<void> {
+export async function readEvents(
+  path: string,
+  signal: AbortSignal,
+  onEvent: (event: string, data: unknown) => void,
+): Promise<void> {
   const response = await fetch(path, { headers: headers({ accept: "text/event-stream" }), signal });
   if (!response.ok || !response.body) return await failure(response, `GET ${path}`);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -106,7 +116,11 @@ function whenVisible(signal: AbortSignal): Promise<void> {
  * server, and a few open tabs would use them up); it catches up when shown. Errors are
  * reported through `onStatus` and retried after a pause, never dropped.
  */
-export async function watchChanges(signal: AbortSignal, onChange: () => void | Promise<void>, onStatus: (live: boolean, problem?: string) => void): Promise<void> {
+export async function watchChanges(
+  signal: AbortSignal,
+  onChange: () => void | Promise<void>,
+  onStatus: (live: boolean, problem?: string) => void,
+): Promise<void> {
   let seq: number | undefined;
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   while (!signal.aborted) {

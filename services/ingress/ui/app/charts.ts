@@ -24,7 +24,8 @@ export function stackedChart(stacks: Stack[], order: string[], label: string): H
   const max = Math.max(1, ...stacks.map((s) => Object.values(s.counts).reduce((a, b) => a + b, 0)));
   const axis = document.createElement("div");
   axis.className = "axis";
-  for (const text of [stacks[0]?.label ?? "", `tallest bar: ${max}`, stacks.at(-1)?.label ?? ""]) axis.append(Object.assign(document.createElement("span"), { textContent: text }));
+  for (const text of [stacks[0]?.label ?? "", `tallest bar: ${max}`, stacks.at(-1)?.label ?? ""])
+    axis.append(Object.assign(document.createElement("span"), { textContent: text }));
   const figure = document.createElement("div");
   figure.className = "chart-frame";
   figure.append(stackedBars(stacks, order, label), axis);
@@ -43,7 +44,13 @@ export function stackedBars(stacks: Stack[], order: string[], label: string): SV
   const barWidth = Math.max(2, width / Math.max(1, stacks.length) - gap);
   const max = Math.max(1, ...stacks.map((s) => Object.values(s.counts).reduce((a, b) => a + b, 0)));
   // Stretched to the page's width; the axis labels are HTML beside it (stretched SVG text would be distorted).
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart bars", role: "img", "aria-label": label, preserveAspectRatio: "none" });
+  const chart = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    class: "chart bars",
+    role: "img",
+    "aria-label": label,
+    preserveAspectRatio: "none",
+  });
   stacks.forEach((stack, i) => {
     const x = i * (barWidth + gap);
     let y = height;
@@ -55,7 +62,12 @@ export function stackedBars(stacks: Stack[], order: string[], label: string): SV
       if (n === 0) continue;
       const h = (n / max) * (height - 4);
       y -= h;
-      group.append(titled(svg("rect", { x, y, width: barWidth, height: h, class: `c-${series}` }), `${stack.label}: ${n} ${series.replace(/_/g, " ")}`));
+      group.append(
+        titled(
+          svg("rect", { x, y, width: barWidth, height: h, class: `c-${series}` }),
+          `${stack.label}: ${n} ${series.replace(/_/g, " ")}`,
+        ),
+      );
     }
     titled(group, `${stack.label}: ${total} run${total === 1 ? "" : "s"}`);
     chart.append(group);
@@ -66,5 +78,10 @@ export function stackedBars(stacks: Stack[], order: string[], label: string): SV
 /** A horizontal bar for a table cell: `value` of `max`, with the number beside it in text. */
 export function inlineBar(value: number, max: number, kind = "neutral"): SVGElement {
   const share = max > 0 ? Math.min(1, value / max) : 0;
-  return svg("svg", { viewBox: "0 0 100 10", class: `chart inline ${kind}`, "aria-hidden": "true", preserveAspectRatio: "none" }, svg("rect", { x: 0, y: 0, width: 100, height: 10, class: "track" }), svg("rect", { x: 0, y: 0, width: Math.max(share * 100, value > 0 ? 1 : 0), height: 10, class: "fill" }));
+  return svg(
+    "svg",
+    { viewBox: "0 0 100 10", class: `chart inline ${kind}`, "aria-hidden": "true", preserveAspectRatio: "none" },
+    svg("rect", { x: 0, y: 0, width: 100, height: 10, class: "track" }),
+    svg("rect", { x: 0, y: 0, width: Math.max(share * 100, value > 0 ? 1 : 0), height: 10, class: "fill" }),
+  );
 }

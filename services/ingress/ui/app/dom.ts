@@ -4,26 +4,46 @@ type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | ((event: Event) => void)>;
 
 /** An element with attributes (`on…` functions become listeners) and children. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (typeof value === "function") el.addEventListener(name.slice(2), value);
     else el.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) if (child !== null && child !== undefined && child !== false) el.append(typeof child === "number" ? String(child) : child);
+  for (const child of children.flat())
+    if (child !== null && child !== undefined && child !== false)
+      el.append(typeof child === "number" ? String(child) : child);
   return el;
 }
 
 const SHORT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-const EXACT = new Intl.DateTimeFormat(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3, timeZoneName: "short" });
+const EXACT = new Intl.DateTimeFormat(undefined, {
+  weekday: "long",
+  year: "numeric",
+  month: "long",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  fractionalSecondDigits: 3,
+  timeZoneName: "short",
+});
 
 /** A time in the viewer's zone; hovering (or focusing) shows the exact time in that zone and in UTC. */
 export function time(iso: string | null | undefined): Node {
   if (!iso) return h("span", { class: "muted" }, "–");
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return document.createTextNode(iso);
-  return h("time", { datetime: iso, title: `${EXACT.format(date)}\n${date.toISOString()}`, tabindex: 0 }, SHORT.format(date));
+  return h(
+    "time",
+    { datetime: iso, title: `${EXACT.format(date)}\n${date.toISOString()}`, tabindex: 0 },
+    SHORT.format(date),
+  );
 }
 
 /** 850 ms, 12.3 s, 4 min 5 s, 2 h 3 min. */
@@ -47,7 +67,12 @@ export function jsonBlock(value: unknown): HTMLElement {
 
 /** Replaces a container's content. */
 export function show(container: Element, ...children: (Child | Child[])[]): void {
-  container.replaceChildren(...children.flat().filter((c): c is Node | string => c !== null && c !== undefined && c !== false).map((c) => (typeof c === "number" ? String(c) : c)));
+  container.replaceChildren(
+    ...children
+      .flat()
+      .filter((c): c is Node | string => c !== null && c !== undefined && c !== false)
+      .map((c) => (typeof c === "number" ? String(c) : c)),
+  );
 }
 
 /**
@@ -78,5 +103,23 @@ export function link(href: string, ...children: Child[]): HTMLAnchorElement {
 
 /** A table wrapped so it scrolls sideways on a narrow screen instead of squeezing. */
 export function table(head: string[], rows: Node[], caption?: string): HTMLElement {
-  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption ?? head.join(", ") }, h("table", {}, caption ? h("caption", {}, caption) : null, h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)));
+  return h(
+    "div",
+    { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption ?? head.join(", ") },
+    h(
+      "table",
+      {},
+      caption ? h("caption", {}, caption) : null,
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          head.map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      h("tbody", {}, rows),
+    ),
+  );
 }

@@ -50,7 +50,13 @@ function liveIndicator(ok: boolean, problem?: string): void {
 }
 
 function tokenForm(main: HTMLElement, refused: boolean): void {
-  const input = h("input", { id: "token", type: "password", autocomplete: "current-password", required: true, "aria-describedby": "token-help" });
+  const input = h("input", {
+    id: "token",
+    type: "password",
+    autocomplete: "current-password",
+    required: true,
+    "aria-describedby": "token-help",
+  });
   const form = h(
     "form",
     {
@@ -64,7 +70,11 @@ function tokenForm(main: HTMLElement, refused: boolean): void {
     },
     h("h1", {}, "Token needed"),
     refused ? h("p", { class: "error", role: "alert" }, "The API refused that token.") : null,
-    h("p", { id: "token-help" }, "This backend asks for its CODEX_FLOW_BACKEND_TOKEN. It is kept for this tab only (sessionStorage) and sent as a header."),
+    h(
+      "p",
+      { id: "token-help" },
+      "This backend asks for its CODEX_FLOW_BACKEND_TOKEN. It is kept for this tab only (sessionStorage) and sent as a header.",
+    ),
     h("label", { for: "token" }, "Token"),
     input,
     h("button", { type: "submit" }, "Continue"),
@@ -83,7 +93,8 @@ async function render(): Promise<void> {
   const path = location.pathname;
   const route = ROUTES.find(([pattern]) => pattern.test(path));
   for (const a of document.querySelectorAll<HTMLAnchorElement>("nav a")) {
-    if (path.startsWith(a.pathname) || (a.pathname === "/ui/runs" && /^\/ui\/?$/.test(path))) a.setAttribute("aria-current", "page");
+    if (path.startsWith(a.pathname) || (a.pathname === "/ui/runs" && /^\/ui\/?$/.test(path)))
+      a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   show(main, h("p", { class: "loading", role: "status" }, "Loading…"));
@@ -110,17 +121,28 @@ async function render(): Promise<void> {
   document.title = `${title} · codex-flows`;
   try {
     await learnRole();
-    await page({ main, params: new URLSearchParams(location.search), signal: controller.signal, fail, ok, live: liveIndicator }, id === undefined ? undefined : decodeURIComponent(id));
+    await page(
+      { main, params: new URLSearchParams(location.search), signal: controller.signal, fail, ok, live: liveIndicator },
+      id === undefined ? undefined : decodeURIComponent(id),
+    );
     if (!controller.signal.aborted) tokenRefused = false;
   } catch (error) {
     fail(error);
   }
 }
 
-
 document.addEventListener("click", (event) => {
   const a = (event.target as Element).closest?.("a");
-  if (!a || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  if (
+    !a ||
+    event.defaultPrevented ||
+    event.button !== 0 ||
+    event.metaKey ||
+    event.ctrlKey ||
+    event.shiftKey ||
+    event.altKey
+  )
+    return;
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || !url.pathname.startsWith("/ui/") || a.target) return;
   event.preventDefault();

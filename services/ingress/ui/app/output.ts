@@ -11,7 +11,12 @@ export const LONG_LINE = 300;
  * and "show all" unfolds it) and the step's FLOW_RESULT line is not shown as output:
  * a note points to the Result section, which shows it as pretty JSON.
  */
-export function outputPane(pre: HTMLElement): { write(text: string, stream?: string): void; note(text: string): void; end(): void; clear(): void } {
+export function outputPane(pre: HTMLElement): {
+  write(text: string, stream?: string): void;
+  note(text: string): void;
+  end(): void;
+  clear(): void;
+} {
   // The line each stream is still writing (no newline yet), while it is the pane's last.
   const open = new Map<string, HTMLElement>();
 
@@ -19,12 +24,23 @@ export function outputPane(pre: HTMLElement): { write(text: string, stream?: str
     const text = line.textContent ?? "";
     if (text.startsWith(RESULT_PREFIX)) {
       line.className = "line flow-result-line";
-      line.replaceChildren(h("a", { href: "#result" }, `FLOW_RESULT (${text.trimEnd().length - RESULT_PREFIX.length} characters of JSON): shown as the result above`), "\n");
+      line.replaceChildren(
+        h(
+          "a",
+          { href: "#result" },
+          `FLOW_RESULT (${text.trimEnd().length - RESULT_PREFIX.length} characters of JSON): shown as the result above`,
+        ),
+        "\n",
+      );
       return;
     }
     if (text.length <= LONG_LINE) return;
     line.classList.add("long", "folded");
-    const toggle = h("button", { type: "button", class: "show-all", "aria-expanded": "false" }, `show all (${text.trimEnd().length} characters)`);
+    const toggle = h(
+      "button",
+      { type: "button", class: "show-all", "aria-expanded": "false" },
+      `show all (${text.trimEnd().length} characters)`,
+    );
     toggle.addEventListener("click", () => {
       const folded = line.classList.toggle("folded");
       toggle.setAttribute("aria-expanded", String(!folded));

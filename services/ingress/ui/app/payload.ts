@@ -26,7 +26,11 @@ export function payloadTree(payload: unknown, errors: Map<string, string[]>): HT
     const list = errors.get(path);
     if (!list) return null;
     shown.add(path);
-    return h("ul", { class: "schema-errors", "aria-label": `schema errors at ${path || "/"}` }, list.map((e) => h("li", {}, e)));
+    return h(
+      "ul",
+      { class: "schema-errors", "aria-label": `schema errors at ${path || "/"}` },
+      list.map((e) => h("li", {}, e)),
+    );
   };
   const node = (value: unknown, path: string, key: string | null): HTMLElement => {
     nodes++;
@@ -34,13 +38,44 @@ export function payloadTree(payload: unknown, errors: Map<string, string[]>): HT
     const flagged = errors.has(path);
     if (nodes > MAX_NODES) return h("li", {}, "…");
     if (value !== null && typeof value === "object") {
-      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value as Record<string, unknown>);
-      return h("li", { class: flagged ? "flagged" : null, "data-path": path || "/" }, label, Array.isArray(value) ? `[${entries.length}]` : "{…}", notes(path), h("ul", {}, entries.map(([k, v]) => node(v, `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`, k))));
+      const entries = Array.isArray(value)
+        ? value.map((v, i) => [String(i), v] as const)
+        : Object.entries(value as Record<string, unknown>);
+      return h(
+        "li",
+        { class: flagged ? "flagged" : null, "data-path": path || "/" },
+        label,
+        Array.isArray(value) ? `[${entries.length}]` : "{…}",
+        notes(path),
+        h(
+          "ul",
+          {},
+          entries.map(([k, v]) => node(v, `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`, k)),
+        ),
+      );
     }
-    return h("li", { class: flagged ? "flagged" : null, "data-path": path || "/" }, label, h("code", {}, JSON.stringify(value)), notes(path));
+    return h(
+      "li",
+      { class: flagged ? "flagged" : null, "data-path": path || "/" },
+      label,
+      h("code", {}, JSON.stringify(value)),
+      notes(path),
+    );
   };
   const root = h("ul", { class: "payload" }, node(payload, "", null));
   const orphans = [...errors.entries()].filter(([path]) => !shown.has(path));
-  if (orphans.length) root.append(h("li", { class: "flagged", "data-path": "other" }, h("span", { class: "key" }, "not in the payload: "), h("ul", { class: "schema-errors" }, orphans.flatMap(([path, list]) => list.map((e) => h("li", {}, `${path}: ${e}`))))));
+  if (orphans.length)
+    root.append(
+      h(
+        "li",
+        { class: "flagged", "data-path": "other" },
+        h("span", { class: "key" }, "not in the payload: "),
+        h(
+          "ul",
+          { class: "schema-errors" },
+          orphans.flatMap(([path, list]) => list.map((e) => h("li", {}, `${path}: ${e}`))),
+        ),
+      ),
+    );
   return root;
 }

@@ -8,7 +8,8 @@ let scope: string[] | null = null;
 
 /** Hides the actions (`data-flow`: the flow they act on, "" for none in particular) a scoped token may not take. */
 function hideOutOfScope(root: ParentNode): void {
-  for (const el of root.querySelectorAll<HTMLElement>("[data-needs][data-flow]")) el.hidden = scope !== null && !scope.includes(el.dataset.flow ?? "");
+  for (const el of root.querySelectorAll<HTMLElement>("[data-needs][data-flow]"))
+    el.hidden = scope !== null && !scope.includes(el.dataset.flow ?? "");
 }
 
 // Pages redraw as the read model changes: every new action is checked as it appears.

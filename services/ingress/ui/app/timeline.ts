@@ -24,30 +24,76 @@ export function spansOf(run: ChainRun, now: number): Span[] {
   const firstStart = run.attempts[0] ? ms(run.attempts[0].startedAt) : null;
   const waitEnd = firstStart ?? (run.status === "queued" ? now : run.completedAt ? ms(run.completedAt) : now);
   const waitKind = run.status === "queued" && run.heldReason ? "held" : "wait";
-  const waitText = run.status === "queued" && run.heldReason ? `held (${run.heldReason})` : run.status === "superseded" ? "debounced, then superseded" : firstStart === null && run.status !== "queued" ? `never started (${run.status.replace(/_/g, " ")})` : "waited in queue";
-  spans.push({ from: ms(run.createdAt), to: waitEnd, kind: run.status === "superseded" ? "held" : waitKind, text: `${waitText} ${duration(waitEnd - ms(run.createdAt))}` });
+  const waitText =
+    run.status === "queued" && run.heldReason
+      ? `held (${run.heldReason})`
+      : run.status === "superseded"
+        ? "debounced, then superseded"
+        : firstStart === null && run.status !== "queued"
+          ? `never started (${run.status.replace(/_/g, " ")})`
+          : "waited in queue";
+  spans.push({
+    from: ms(run.createdAt),
+    to: waitEnd,
+    kind: run.status === "superseded" ? "held" : waitKind,
+    text: `${waitText} ${duration(waitEnd - ms(run.createdAt))}`,
+  });
   run.attempts.forEach((a, i) => {
     const from = ms(a.startedAt);
     const to = a.completedAt ? ms(a.completedAt) : now;
     // The gap before a retry: waiting again (retry backoff or the queue).
     const previous = run.attempts[i - 1];
-    if (previous?.completedAt && from > ms(previous.completedAt)) spans.push({ from: ms(previous.completedAt), to: from, kind: "wait", text: `waited ${duration(from - ms(previous.completedAt))} before attempt ${a.attempt}` });
-    spans.push({ from, to, kind: `attempt c-${a.status}`, text: `attempt ${a.attempt} on ${a.host}: ${a.status.replace(/_/g, " ")}, ${duration(to - from)}` });
+    if (previous?.completedAt && from > ms(previous.completedAt))
+      spans.push({
+        from: ms(previous.completedAt),
+        to: from,
+        kind: "wait",
+        text: `waited ${duration(from - ms(previous.completedAt))} before attempt ${a.attempt}`,
+      });
+    spans.push({
+      from,
+      to,
+      kind: `attempt c-${a.status}`,
+      text: `attempt ${a.attempt} on ${a.host}: ${a.status.replace(/_/g, " ")}, ${duration(to - from)}`,
+    });
   });
   if (run.status === "queued" && run.retryAt && run.attempts.length > 0) {
     const last = run.attempts.at(-1)!;
-    if (last.completedAt) spans.push({ from: ms(last.completedAt), to: now, kind: "wait", text: `retry due ${new Date(run.retryAt).toLocaleTimeString()}` });
+    if (last.completedAt)
+      spans.push({
+        from: ms(last.completedAt),
+        to: now,
+        kind: "wait",
+        text: `retry due ${new Date(run.retryAt).toLocaleTimeString()}`,
+      });
   }
   return spans;
 }
 
 /** The row's bars, scaled to the shared axis; each bar carries its words as a title. */
 export function timelineBars(spans: Span[], axis: Axis, label: string): SVGElement {
-  const scale = (t: number) => ((Math.min(Math.max(t, axis.start), axis.end) - axis.start) / Math.max(1, axis.end - axis.start)) * WIDTH;
-  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: "chart timeline", role: "img", "aria-label": label, preserveAspectRatio: "none" }, svg("rect", { x: 0, y: HEIGHT / 2 - 0.5, width: WIDTH, height: 1, class: "baseline" }));
+  const scale = (t: number) =>
+    ((Math.min(Math.max(t, axis.start), axis.end) - axis.start) / Math.max(1, axis.end - axis.start)) * WIDTH;
+  const chart = svg(
+    "svg",
+    {
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      class: "chart timeline",
+      role: "img",
+      "aria-label": label,
+      preserveAspectRatio: "none",
+    },
+    svg("rect", { x: 0, y: HEIGHT / 2 - 0.5, width: WIDTH, height: 1, class: "baseline" }),
+  );
   for (const span of spans) {
     const x = scale(span.from);
-    const bar = svg("rect", { x, y: span.kind.startsWith("attempt") ? 2 : 5, width: Math.max(2, scale(span.to) - x), height: span.kind.startsWith("attempt") ? HEIGHT - 4 : HEIGHT - 10, class: `span ${span.kind}` });
+    const bar = svg("rect", {
+      x,
+      y: span.kind.startsWith("attempt") ? 2 : 5,
+      width: Math.max(2, scale(span.to) - x),
+      height: span.kind.startsWith("attempt") ? HEIGHT - 4 : HEIGHT - 10,
+      class: `span ${span.kind}`,
+    });
     bar.append(svg("title", {}, document.createTextNode(span.text)));
     chart.append(bar);
   }
@@ -57,5 +103,16 @@ export function timelineBars(spans: Span[], axis: Axis, label: string): SVGEleme
 /** A mark where an event arrived on the shared axis. */
 export function eventMark(at: number, axis: Axis, label: string): SVGElement {
   const x = ((Math.min(Math.max(at, axis.start), axis.end) - axis.start) / Math.max(1, axis.end - axis.start)) * WIDTH;
-  return svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: "chart timeline", role: "img", "aria-label": label, preserveAspectRatio: "none" }, svg("rect", { x: 0, y: HEIGHT / 2 - 0.5, width: WIDTH, height: 1, class: "baseline" }), svg("rect", { x: Math.max(0, x - 2), y: 1, width: 4, height: HEIGHT - 2, class: "span arrived" }));
+  return svg(
+    "svg",
+    {
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      class: "chart timeline",
+      role: "img",
+      "aria-label": label,
+      preserveAspectRatio: "none",
+    },
+    svg("rect", { x: 0, y: HEIGHT / 2 - 0.5, width: WIDTH, height: 1, class: "baseline" }),
+    svg("rect", { x: Math.max(0, x - 2), y: 1, width: 4, height: HEIGHT - 2, class: "span arrived" }),
+  );
 }

@@ -10,8 +10,25 @@ const ACTIONS = ["cancel", "retry", "replay", "bulk-replay", "pause", "resume", 
 const PASSED = ["action", "actor", "flow", "since", "until", "cursor"];
 
 function filterForm(params: URLSearchParams): HTMLFormElement {
-  const field = (name: string, label: string) => h("div", { class: "field" }, h("label", { for: `f-${name}` }, label), h("input", { id: `f-${name}`, name, value: params.get(name) ?? "", autocomplete: "off", placeholder: name === "since" || name === "until" ? "2026-12-01T10:00:00Z" : null }));
-  const action = h("select", { id: "f-action", name: "action" }, h("option", { value: "" }, "any"), ...ACTIONS.map((a) => h("option", { value: a, selected: params.get("action") === a }, a)));
+  const field = (name: string, label: string) =>
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: `f-${name}` }, label),
+      h("input", {
+        id: `f-${name}`,
+        name,
+        value: params.get(name) ?? "",
+        autocomplete: "off",
+        placeholder: name === "since" || name === "until" ? "2026-12-01T10:00:00Z" : null,
+      }),
+    );
+  const action = h(
+    "select",
+    { id: "f-action", name: "action" },
+    h("option", { value: "" }, "any"),
+    ...ACTIONS.map((a) => h("option", { value: a, selected: params.get("action") === a }, a)),
+  );
   const form = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Filter the audit log" },
@@ -20,7 +37,12 @@ function filterForm(params: URLSearchParams): HTMLFormElement {
     field("flow", "Flow"),
     field("since", "From"),
     field("until", "Before"),
-    h("div", { class: "field actions" }, h("button", { type: "submit" }, "Apply"), h("a", { href: "/ui/audit", class: "button secondary" }, "Clear")),
+    h(
+      "div",
+      { class: "field actions" },
+      h("button", { type: "submit" }, "Apply"),
+      h("a", { href: "/ui/audit", class: "button secondary" }, "Clear"),
+    ),
   );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -76,7 +98,13 @@ export async function auditPage(ctx: PageContext): Promise<void> {
         here.set("cursor", page.nextCursor);
         paging.append(h("a", { href: `/ui/audit?${here}`, rel: "next" }, "Older »"));
       }
-      showKeepingFocus(results, rows.length ? table(["When", "Actor", "Action", "Target", "Reason", "Request"], rows, "Operator actions, newest first") : h("p", { class: "empty" }, "No operator actions match these filters."), paging);
+      showKeepingFocus(
+        results,
+        rows.length
+          ? table(["When", "Actor", "Action", "Target", "Reason", "Request"], rows, "Operator actions, newest first")
+          : h("p", { class: "empty" }, "No operator actions match these filters."),
+        paging,
+      );
     } catch (error) {
       if (!signal.aborted) ctx.fail(error);
     }

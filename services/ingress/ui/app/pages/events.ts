@@ -9,8 +9,33 @@ type Event = Static<typeof EventView>;
 const PASSED = ["type", "source", "since", "until", "cursor"];
 
 function filterForm(params: URLSearchParams): HTMLFormElement {
-  const field = (name: string, label: string) => h("div", { class: "field" }, h("label", { for: `f-${name}` }, label), h("input", { id: `f-${name}`, name, value: params.get(name) ?? "", autocomplete: "off", placeholder: name === "since" || name === "until" ? "2026-12-01T10:00:00Z" : null }));
-  const form = h("form", { class: "filters", role: "search", "aria-label": "Filter events" }, field("type", "Type"), field("source", "Source"), field("since", "Received from"), field("until", "Received before"), h("div", { class: "field actions" }, h("button", { type: "submit" }, "Apply"), h("a", { href: "/ui/events", class: "button secondary" }, "Clear")));
+  const field = (name: string, label: string) =>
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: `f-${name}` }, label),
+      h("input", {
+        id: `f-${name}`,
+        name,
+        value: params.get(name) ?? "",
+        autocomplete: "off",
+        placeholder: name === "since" || name === "until" ? "2026-12-01T10:00:00Z" : null,
+      }),
+    );
+  const form = h(
+    "form",
+    { class: "filters", role: "search", "aria-label": "Filter events" },
+    field("type", "Type"),
+    field("source", "Source"),
+    field("since", "Received from"),
+    field("until", "Received before"),
+    h(
+      "div",
+      { class: "field actions" },
+      h("button", { type: "submit" }, "Apply"),
+      h("a", { href: "/ui/events", class: "button secondary" }, "Clear"),
+    ),
+  );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const next = new URLSearchParams();
@@ -43,8 +68,22 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
           h("td", { class: "id" }, link(`/ui/events/${encodeURIComponent(e.id)}`, e.id)),
           h("td", {}, e.source ?? h("span", { class: "muted" }, "–")),
           h("td", {}, time(e.acceptedAt)),
-          h("td", { class: "num" }, e.matchedCount === null ? h("span", { class: "muted", title: "not matched yet" }, "…") : e.matchedCount),
-          h("td", {}, e.runIds.length ? link(`/ui/runs?eventId=${encodeURIComponent(e.id)}`, `${e.runIds.length} run${e.runIds.length === 1 ? "" : "s"}`) : h("span", { class: "muted" }, "none"), e.generation > 0 ? h("span", { class: "muted small" }, ` · replayed ${e.generation}×`) : null),
+          h(
+            "td",
+            { class: "num" },
+            e.matchedCount === null ? h("span", { class: "muted", title: "not matched yet" }, "…") : e.matchedCount,
+          ),
+          h(
+            "td",
+            {},
+            e.runIds.length
+              ? link(
+                  `/ui/runs?eventId=${encodeURIComponent(e.id)}`,
+                  `${e.runIds.length} run${e.runIds.length === 1 ? "" : "s"}`,
+                )
+              : h("span", { class: "muted" }, "none"),
+            e.generation > 0 ? h("span", { class: "muted small" }, ` · replayed ${e.generation}×`) : null,
+          ),
         ),
       );
       const here = new URLSearchParams(params);
@@ -57,7 +96,13 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
         here.set("cursor", page.nextCursor);
         paging.append(h("a", { href: `/ui/events?${here}`, rel: "next" }, "Older »"));
       }
-      showKeepingFocus(results, rows.length ? table(["Type", "Event", "Source", "Received", "Matched", "Runs"], rows, "Events") : h("p", { class: "empty" }, "No events match these filters."), paging);
+      showKeepingFocus(
+        results,
+        rows.length
+          ? table(["Type", "Event", "Source", "Received", "Matched", "Runs"], rows, "Events")
+          : h("p", { class: "empty" }, "No events match these filters."),
+        paging,
+      );
     } catch (error) {
       if (!signal.aborted) ctx.fail(error);
     }

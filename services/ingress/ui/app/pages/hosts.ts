@@ -8,17 +8,49 @@ const REFRESH_MS = 5_000;
 function render(view: HostsView): (Node | null)[] {
   const p = view.projector;
   const hosts = view.hosts.map((x) =>
-    h("tr", {}, h("td", {}, x.host), h("td", {}, x.labels.join(", ") || h("span", { class: "muted" }, "–")), h("td", {}, x.queues.join(", ")), h("td", { class: "num" }, `${x.slotsInUse} / ${x.capacity}`), h("td", {}, time(x.at))),
+    h(
+      "tr",
+      {},
+      h("td", {}, x.host),
+      h("td", {}, x.labels.join(", ") || h("span", { class: "muted" }, "–")),
+      h("td", {}, x.queues.join(", ")),
+      h("td", { class: "num" }, `${x.slotsInUse} / ${x.capacity}`),
+      h("td", {}, time(x.at)),
+    ),
   );
-  const queues = view.queues.map((q) => h("tr", { class: q.pending > 0 && q.waiting === 0 ? "attention" : null }, h("td", {}, q.consumer), h("td", { class: "num" }, q.pending), h("td", { class: "num" }, q.ackPending), h("td", { class: "num" }, q.waiting)));
+  const queues = view.queues.map((q) =>
+    h(
+      "tr",
+      { class: q.pending > 0 && q.waiting === 0 ? "attention" : null },
+      h("td", {}, q.consumer),
+      h("td", { class: "num" }, q.pending),
+      h("td", { class: "num" }, q.ackPending),
+      h("td", { class: "num" }, q.waiting),
+    ),
+  );
   return [
     h("h1", {}, "Hosts"),
-    h("dl", { class: "facts" }, h("dt", {}, "NATS"), h("dd", {}, view.nats.connected ? `connected${view.nats.server ? ` (${view.nats.server})` : ""}` : "disconnected"), h("dt", {}, "Projector"), h("dd", {}, `applied ${p.appliedSeq} of ${p.streamSeq ?? "?"}`, h("strong", {}, ` · lag ${p.lag ?? "unknown"}`))),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "NATS"),
+      h(
+        "dd",
+        {},
+        view.nats.connected ? `connected${view.nats.server ? ` (${view.nats.server})` : ""}` : "disconnected",
+      ),
+      h("dt", {}, "Projector"),
+      h("dd", {}, `applied ${p.appliedSeq} of ${p.streamSeq ?? "?"}`, h("strong", {}, ` · lag ${p.lag ?? "unknown"}`)),
+    ),
     h("h2", {}, "Executors heard from"),
-    hosts.length ? table(["Host", "Labels", "Queues", "Slots in use", "Last heartbeat"], hosts, "Executors") : h("p", { class: "empty" }, "No executor has sent a heartbeat in the last 15 s."),
+    hosts.length
+      ? table(["Host", "Labels", "Queues", "Slots in use", "Last heartbeat"], hosts, "Executors")
+      : h("p", { class: "empty" }, "No executor has sent a heartbeat in the last 15 s."),
     h("h2", {}, "Queues"),
     view.queuesError ? h("p", { class: "error" }, view.queuesError) : null,
-    queues.length ? table(["Consumer", "Waiting to be delivered", "In progress", "Open pulls"], queues, "Consumers") : h("p", { class: "empty" }, "No consumers."),
+    queues.length
+      ? table(["Consumer", "Waiting to be delivered", "In progress", "Open pulls"], queues, "Consumers")
+      : h("p", { class: "empty" }, "No consumers."),
   ];
 }
 

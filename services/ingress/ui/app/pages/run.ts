@@ -31,10 +31,21 @@ function attemptsTable(run: RunView): HTMLElement {
       h("td", {}, time(a.startedAt)),
       h("td", {}, time(a.completedAt)),
       h("td", { class: "num" }, duration(a.durationMs)),
-      h("td", {}, badge(a.resultStatus ?? a.status), " ", `${ENDINGS[a.status] ?? a.status}${retried}`, a.exitCode === null ? "" : ` (exit ${a.exitCode})`, a.signal ? ` (${a.signal})` : "", a.error ? h("div", { class: "muted small" }, a.error) : null),
+      h(
+        "td",
+        {},
+        badge(a.resultStatus ?? a.status),
+        " ",
+        `${ENDINGS[a.status] ?? a.status}${retried}`,
+        a.exitCode === null ? "" : ` (exit ${a.exitCode})`,
+        a.signal ? ` (${a.signal})` : "",
+        a.error ? h("div", { class: "muted small" }, a.error) : null,
+      ),
     );
   });
-  return rows.length ? table(["#", "Host", "Started", "Ended", "Duration", "Why it ended"], rows, "Attempts") : h("p", { class: "empty" }, "No attempt has started yet.");
+  return rows.length
+    ? table(["#", "Host", "Started", "Ended", "Duration", "Why it ended"], rows, "Attempts")
+    : h("p", { class: "empty" }, "No attempt has started yet.");
 }
 
 /** A result this long (as pretty JSON) starts folded: its artifacts are drawn above it anyway. */
@@ -49,14 +60,22 @@ function resultSection(result: { status?: string; message?: string } | null): HT
     { id: "result", "aria-labelledby": "msg-h" },
     h("h2", { id: "msg-h" }, "Result ", typeof result.status === "string" ? badge(result.status) : null),
     result.message ? h("p", { class: "message" }, result.message) : null,
-    h("details", { class: "result-json", open: pretty.length <= RESULT_OPEN_MAX }, h("summary", {}, "The step's FLOW_RESULT (JSON)"), jsonBlock(result)),
+    h(
+      "details",
+      { class: "result-json", open: pretty.length <= RESULT_OPEN_MAX },
+      h("summary", {}, "The step's FLOW_RESULT (JSON)"),
+      jsonBlock(result),
+    ),
   );
 }
 
 function summary(run: RunView): HTMLElement {
   const result = run.result as { status?: string; message?: string; artifacts?: unknown } | null;
   const facts: [string, Node | string][] = [
-    ["Status", h("span", {}, badge(run.effectiveStatus), run.effectiveStatus === run.status ? "" : ` (process: ${run.status})`)],
+    [
+      "Status",
+      h("span", {}, badge(run.effectiveStatus), run.effectiveStatus === run.status ? "" : ` (process: ${run.status})`),
+    ],
     ["Event", link(`/ui/events/${encodeURIComponent(run.eventId)}`, run.eventId)],
     ["Queue", run.queue],
     ["Host", run.host ?? "–"],
@@ -69,18 +88,40 @@ function summary(run: RunView): HTMLElement {
   ];
   if (run.generation > 0) facts.push(["Replay", `generation ${run.generation}`]);
   if (run.waiting) facts.push(["Waiting", run.waiting]);
-  if (run.traceUrl) facts.push(["Trace", h("a", { href: run.traceUrl, target: "_blank", rel: "noopener" }, run.traceId ?? "trace")]);
+  if (run.traceUrl)
+    facts.push(["Trace", h("a", { href: run.traceUrl, target: "_blank", rel: "noopener" }, run.traceId ?? "trace")]);
   return h(
     "div",
     {},
-    run.needsAttention ? h("p", { class: "attention-banner", role: "note" }, `This run needs attention: ${run.effectiveStatus.replace(/_/g, " ")}.`) : null,
-    h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    run.needsAttention
+      ? h(
+          "p",
+          { class: "attention-banner", role: "note" },
+          `This run needs attention: ${run.effectiveStatus.replace(/_/g, " ")}.`,
+        )
+      : null,
+    h(
+      "dl",
+      { class: "facts" },
+      facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+    ),
     resultSection(result),
     run.error ? h("section", {}, h("h2", {}, "Error"), h("pre", { class: "output" }, run.error)) : null,
     artifactsView(result?.artifacts),
     h("h2", {}, "Attempts"),
     attemptsTable(run),
-    run.nextEventIds.length ? h("section", {}, h("h2", {}, "Chained events"), h("ul", {}, run.nextEventIds.map((id) => h("li", {}, link(`/ui/events/${encodeURIComponent(id)}`, id))))) : null,
+    run.nextEventIds.length
+      ? h(
+          "section",
+          {},
+          h("h2", {}, "Chained events"),
+          h(
+            "ul",
+            {},
+            run.nextEventIds.map((id) => h("li", {}, link(`/ui/events/${encodeURIComponent(id)}`, id))),
+          ),
+        )
+      : null,
   );
 }
 
@@ -91,10 +132,15 @@ function actions(run: RunView, answer: HTMLElement, refresh: () => void): HTMLEl
     answer.className = "answer";
     answer.textContent = `${what === "cancel" ? "Canceling" : "Retrying"}…`;
     try {
-      const { status, body } = await post<{ run?: RunView; error?: string }>(`/runs/${encodeURIComponent(run.id)}/${what}`);
+      const { status, body } = await post<{ run?: RunView; error?: string }>(
+        `/runs/${encodeURIComponent(run.id)}/${what}`,
+      );
       const ok = status >= 200 && status < 300;
       answer.className = `answer ${ok ? "ok" : "error"}`;
-      answer.textContent = ok && body.run ? `${what === "cancel" ? "Cancel" : "Retry"}: ${status}, run is ${body.run.status} (attempt ${body.run.attempt})` : `${what === "cancel" ? "Cancel" : "Retry"}: ${status} ${body.error ?? JSON.stringify(body)}`;
+      answer.textContent =
+        ok && body.run
+          ? `${what === "cancel" ? "Cancel" : "Retry"}: ${status}, run is ${body.run.status} (attempt ${body.run.attempt})`
+          : `${what === "cancel" ? "Cancel" : "Retry"}: ${status} ${body.error ?? JSON.stringify(body)}`;
     } catch (error) {
       answer.className = "answer error";
       answer.textContent = error instanceof Error ? error.message : String(error);
@@ -103,15 +149,29 @@ function actions(run: RunView, answer: HTMLElement, refresh: () => void): HTMLEl
     refresh();
   };
   const final = FINAL.has(run.status);
-  const cancel = h("button", { type: "button", class: "danger", disabled: final, title: final ? "the run already ended" : "stop this run" }, "Cancel run");
-  const retry = h("button", { type: "button", disabled: !final, title: final ? "start a new attempt" : "only a run that ended can be retried" }, "Retry run");
+  const cancel = h(
+    "button",
+    { type: "button", class: "danger", disabled: final, title: final ? "the run already ended" : "stop this run" },
+    "Cancel run",
+  );
+  const retry = h(
+    "button",
+    { type: "button", disabled: !final, title: final ? "start a new attempt" : "only a run that ended can be retried" },
+    "Retry run",
+  );
   cancel.addEventListener("click", () => void act(cancel, "cancel"));
   retry.addEventListener("click", () => void act(retry, "retry"));
   return h("div", { class: "actions", "data-needs": "operate", "data-flow": run.flowName }, cancel, retry);
 }
 
 /** Output: every chunk so far and then live ones (GET /runs/:id/output, SSE) until the run ends. */
-function followOutput(runId: string, pre: HTMLElement, state: HTMLElement, signal: AbortSignal, ctx: PageContext): { following(): boolean; restart(): void } {
+function followOutput(
+  runId: string,
+  pre: HTMLElement,
+  state: HTMLElement,
+  signal: AbortSignal,
+  ctx: PageContext,
+): { following(): boolean; restart(): void } {
   let following = false;
   let controller: AbortController | undefined;
   const start = () => {
@@ -126,7 +186,14 @@ function followOutput(runId: string, pre: HTMLElement, state: HTMLElement, signa
     let attempt = 0;
     let ended = false;
     readEvents(`/runs/${encodeURIComponent(runId)}/output`, mine.signal, (event, data) => {
-      const d = data as { text?: string; stream?: string; attempt?: number; status?: string; cut?: boolean; error?: string };
+      const d = data as {
+        text?: string;
+        stream?: string;
+        attempt?: number;
+        status?: string;
+        cut?: boolean;
+        error?: string;
+      };
       if (event === "run" && d.cut) pane.note("[older output was dropped by retention]\n");
       if (event === "output" && d.text !== undefined) {
         if (d.attempt !== undefined && d.attempt !== attempt) {
@@ -144,7 +211,9 @@ function followOutput(runId: string, pre: HTMLElement, state: HTMLElement, signa
     }).then(
       () => {
         following = false;
-        if (!ended && !mine.signal.aborted) state.textContent = "the output stream was closed by the server (restarting?); reload the page to follow it again";
+        if (!ended && !mine.signal.aborted)
+          state.textContent =
+            "the output stream was closed by the server (restarting?); reload the page to follow it again";
       },
       (error) => {
         following = false;
@@ -168,9 +237,22 @@ export async function runPage(ctx: PageContext, id?: string): Promise<void> {
   const body = h("div", {});
   const pre = h("pre", { class: "output live-output", tabindex: 0, "aria-label": "Run output" });
   const outputState = h("p", { class: "muted small", role: "status" });
-  show(main, h("p", { class: "crumbs" }, h("a", { href: "/ui/runs" }, "Runs"), " / ", h("code", {}, runId)), heading, actionSlot, answer, body, h("h2", {}, "Output"), outputState, pre);
+  show(
+    main,
+    h("p", { class: "crumbs" }, h("a", { href: "/ui/runs" }, "Runs"), " / ", h("code", {}, runId)),
+    heading,
+    actionSlot,
+    answer,
+    body,
+    h("h2", {}, "Output"),
+    outputState,
+    pre,
+  );
   const draw = () => {
-    show(actionSlot, actions(run, answer, () => void refresh()));
+    show(
+      actionSlot,
+      actions(run, answer, () => void refresh()),
+    );
     show(body, summary(run));
   };
   draw();

@@ -20,11 +20,29 @@ function localInput(iso: string | null): string {
 
 function filterForm(params: URLSearchParams): HTMLFormElement {
   const status = params.get("needsAttention") === "true" ? "attention" : (params.get("status") ?? "");
-  const field = (name: string, label: string, input: HTMLElement) => h("div", { class: "field" }, h("label", { for: `f-${name}` }, label), input);
-  const text = (name: string) => h("input", { id: `f-${name}`, name, value: params.get(name) ?? "", autocomplete: "off" });
-  const select = h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, "any"), h("option", { value: "attention", selected: status === "attention" }, "needs attention"), STATUSES.map((s) => h("option", { value: s, selected: status === s }, s.replace("_", " "))));
-  const since = h("input", { id: "f-since", name: "since", type: "datetime-local", value: localInput(params.get("since")) });
-  const until = h("input", { id: "f-until", name: "until", type: "datetime-local", value: localInput(params.get("until")) });
+  const field = (name: string, label: string, input: HTMLElement) =>
+    h("div", { class: "field" }, h("label", { for: `f-${name}` }, label), input);
+  const text = (name: string) =>
+    h("input", { id: `f-${name}`, name, value: params.get(name) ?? "", autocomplete: "off" });
+  const select = h(
+    "select",
+    { id: "f-status", name: "status" },
+    h("option", { value: "" }, "any"),
+    h("option", { value: "attention", selected: status === "attention" }, "needs attention"),
+    STATUSES.map((s) => h("option", { value: s, selected: status === s }, s.replace("_", " "))),
+  );
+  const since = h("input", {
+    id: "f-since",
+    name: "since",
+    type: "datetime-local",
+    value: localInput(params.get("since")),
+  });
+  const until = h("input", {
+    id: "f-until",
+    name: "until",
+    type: "datetime-local",
+    value: localInput(params.get("until")),
+  });
   const form = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Filter runs" },
@@ -34,7 +52,12 @@ function filterForm(params: URLSearchParams): HTMLFormElement {
     field("host", "Host", text("host")),
     field("since", "Created from", since),
     field("until", "Created before", until),
-    h("div", { class: "field actions" }, h("button", { type: "submit" }, "Apply"), h("a", { href: "/ui/runs", class: "button secondary" }, "Clear")),
+    h(
+      "div",
+      { class: "field actions" },
+      h("button", { type: "submit" }, "Apply"),
+      h("a", { href: "/ui/runs", class: "button secondary" }, "Clear"),
+    ),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -64,7 +87,16 @@ export async function runsPage(ctx: PageContext): Promise<void> {
   // The runs picked for a bulk action: kept across live redraws.
   const picked = new Set<string>();
   const eventId = params.get("eventId");
-  const scope = eventId ? h("p", {}, "Runs of event ", h("a", { href: `/ui/events/${encodeURIComponent(eventId)}` }, eventId), " · ", h("a", { href: "/ui/runs" }, "all runs")) : null;
+  const scope = eventId
+    ? h(
+        "p",
+        {},
+        "Runs of event ",
+        h("a", { href: `/ui/events/${encodeURIComponent(eventId)}` }, eventId),
+        " · ",
+        h("a", { href: "/ui/runs" }, "all runs"),
+      )
+    : null;
   show(main, h("h1", {}, "Runs"), scope, filterForm(params), bulkSection(params, picked), results);
   const load = async () => {
     try {
@@ -88,8 +120,17 @@ export async function runsPage(ctx: PageContext): Promise<void> {
       const attention = page.runs.filter((r) => r.needsAttention).length;
       showKeepingFocus(
         results,
-        h("p", { class: "summary", role: "status" }, `${page.runs.length} run${page.runs.length === 1 ? "" : "s"} on this page`, attention ? h("strong", { class: "attention-count" }, ` · ${attention} need${attention === 1 ? "s" : ""} attention`) : null),
-        page.runs.length ? runsTable(page.runs, "Runs", picked) : h("p", { class: "empty" }, "No runs match these filters."),
+        h(
+          "p",
+          { class: "summary", role: "status" },
+          `${page.runs.length} run${page.runs.length === 1 ? "" : "s"} on this page`,
+          attention
+            ? h("strong", { class: "attention-count" }, ` · ${attention} need${attention === 1 ? "s" : ""} attention`)
+            : null,
+        ),
+        page.runs.length
+          ? runsTable(page.runs, "Runs", picked)
+          : h("p", { class: "empty" }, "No runs match these filters."),
         paging,
       );
       results.setAttribute("aria-busy", "false");
