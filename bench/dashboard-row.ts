@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import type { EmbeddedNats } from "../lib/nats/nats-server.ts";
-import { readLoad, serveReadModel } from "./data.ts";
 import type { DashboardReport } from "./dashboard.ts";
+import { readLoad, serveReadModel } from "./data.ts";
 import { runJson } from "./procs.ts";
 import type { ReadQuery } from "./read.ts";
 import { progress } from "./rows.ts";

@@ -5,13 +5,13 @@
  * figures into rows with targets and verdicts.
  */
 import { join } from "node:path";
-import { freePort, type EmbeddedNats } from "../lib/nats/nats-server.ts";
+import { type EmbeddedNats, freePort } from "../lib/nats/nats-server.ts";
 import { type Child, cpuMs, runJson, startServer, waitHealthy } from "./procs.ts";
 import type { Phase, ProjectorReport, ReadModelReport } from "./projector.ts";
 import type { ReadQuery, ReadReport } from "./read.ts";
 import { progress, serviceEnv, tempDir } from "./rows.ts";
 import type { Results } from "./run.ts";
-import { type Summary, round, summarize } from "./stats.ts";
+import { round, type Summary, summarize } from "./stats.ts";
 import type { Row } from "./table.ts";
 
 const ROOT = join(import.meta.dir, "..");

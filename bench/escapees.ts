@@ -5,8 +5,9 @@
  * processes started first (a busy host has hundreds). Prints one line per process count.
  *   bun bench/escapees.ts [--extra 0,300] [--rounds 200]
  */
-import { parseArgs } from "node:util";
+
 import { readdirSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { escapedProcesses, stepStart } from "../lib/runners/escapees.ts";
 
 const { values } = parseArgs({

@@ -18,13 +18,13 @@ import { parseArgs } from "node:util";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { loadConfig } from "../lib/config.ts";
 import { encodeMessage } from "../lib/protocol/messages.ts";
-import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
+import { encodeCursor } from "../services/ingress/paging.ts";
 import { type RebuildProgress, rebuildReadModel } from "../services/projector/rebuild.ts";
 import { startProjectorService } from "../services/projector/service.ts";
-import { encodeCursor } from "../services/ingress/paging.ts";
-import { cpuMs } from "./procs.ts";
-import { emptyCounts, workload, type WorkloadCounts } from "./workload.ts";
+import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
 import { amplifyReadModel } from "./amplify.ts";
+import { cpuMs } from "./procs.ts";
+import { emptyCounts, type WorkloadCounts, workload } from "./workload.ts";
 
 /** One phase: how long, how fast, and the CPU this process and nats-server spent on it. */
 export type Phase = { messages: number; elapsedMs: number; perSecond: number; cpuMs: { self: number; nats?: number } };

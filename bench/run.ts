@@ -11,7 +11,13 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nats/nats-server.ts";
+import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
+import { MESSAGES, measureProjection, measureRead, READ_1M_COPIES, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
+import { type FsyncFigures, measureFsync } from "./fsync.ts";
+import { type MemoryFigures, measureMemory } from "./memory.ts";
+import { measurePeers, type PeerFigures } from "./peers/row.ts";
 import { RESULTS_DIR, stopAll } from "./procs.ts";
+import type { ProjectorReport } from "./projector.ts";
 import {
   type AllFigures,
   type DispatchFigures,
@@ -28,15 +34,9 @@ import {
   tempDirs,
 } from "./rows.ts";
 import { formatTable, verdicts } from "./table.ts";
-import { MESSAGES, measureProjection, measureRead, READ_1M_COPIES, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
-import type { ProjectorReport } from "./projector.ts";
-import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
-import { type MemoryFigures, measureMemory } from "./memory.ts";
-import { type FsyncFigures, measureFsync } from "./fsync.ts";
-import { measureYear, type YearFigures } from "./year.ts";
-import { measurePeers, type PeerFigures } from "./peers/row.ts";
-import { measureWarm, type WarmFigures } from "./warm.ts";
 import { measureTracing, type TracingFigures } from "./tracing-row.ts";
+import { measureWarm, type WarmFigures } from "./warm.ts";
+import { measureYear, type YearFigures } from "./year.ts";
 
 const ROWS = [
   "minimal",

@@ -3,16 +3,17 @@
  * a request or a run failed, n/a when the row it is compared with was not run), and
  * prints them as a fixed-width table.
  */
-import type { Results } from "./run.ts";
-import type { LoadFigures } from "./rows.ts";
-import { round } from "./stats.ts";
-import { dataRows } from "./data.ts";
+
 import { dashboardRow } from "./dashboard-row.ts";
-import { memoryRows } from "./memory.ts";
+import { dataRows } from "./data.ts";
 import { fsyncRows } from "./fsync.ts";
-import { yearRows } from "./year.ts";
+import { memoryRows } from "./memory.ts";
 import { peerRows } from "./peers/row.ts";
+import type { LoadFigures } from "./rows.ts";
+import type { Results } from "./run.ts";
+import { round } from "./stats.ts";
 import { tracingRows } from "./tracing-row.ts";
+import { yearRows } from "./year.ts";
 
 export type Verdict = "ok" | "MISSED" | "INVALID" | "n/a" | "-";
 export type Row = {

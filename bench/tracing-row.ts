@@ -14,15 +14,15 @@ import { startServer, waitHealthy } from "./procs.ts";
 import {
   type AllFigures,
   catchUp,
-  loadWithCpu,
   type LoadOptions,
+  loadWithCpu,
   progress,
   ROOT,
   serviceEnv,
   tempDir,
 } from "./rows.ts";
-import { loadRow, type Row } from "./table.ts";
 import { round } from "./stats.ts";
+import { loadRow, type Row } from "./table.ts";
 
 export const TRACING_RATIO = 0.9;
 export type TracingFigures = { off: AllFigures; on: AllFigures; exportedBytes: number; exports: number };

@@ -9,9 +9,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_STEP_POLICY } from "../lib/flows/step-policy.ts";
 import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
-import { executeStep, stopWarmPools, type StepRunRequest } from "../lib/runners/index.ts";
+import { DEFAULT_STEP_POLICY } from "../lib/flows/step-policy.ts";
+import { executeStep, type StepRunRequest, stopWarmPools } from "../lib/runners/index.ts";
 import { round, type Summary, summarize } from "./stats.ts";
 import { measureSystem, type SystemMode } from "./warm-system.ts";
 

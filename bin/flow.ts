@@ -1,20 +1,20 @@
 #!/usr/bin/env bun
-import { type ClientConfig, ConfigError, type Config, loadClientConfig, loadConfig } from "../lib/config.ts";
-import { HintError } from "../lib/hint.ts";
 import { EXIT, parse, portFlag, UsageError } from "../cli/args.ts";
-import { COMMANDS, commandHelp, HELP } from "../cli/help.ts";
-import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
-import { operateRun, publish, replayEvent } from "../cli/client.ts";
-import { listEvents, listRuns, listSchedules } from "../cli/listings.ts";
-import { outputFormat } from "../cli/output.ts";
-import { archive, purge } from "../cli/data.ts";
 import { listAudit } from "../cli/audit.ts";
+import { operateRun, publish, replayEvent } from "../cli/client.ts";
+import { archive, purge } from "../cli/data.ts";
 import { bulkReplay, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
-import { logs } from "../cli/logs.ts";
-import { projectorCommand } from "../cli/projector.ts";
-import { trimCommand } from "../cli/snapshot.ts";
-import { dev, serve } from "../cli/serve.ts";
 import { redeliverGithub } from "../cli/github/redeliver.ts";
+import { COMMANDS, commandHelp, HELP } from "../cli/help.ts";
+import { listEvents, listRuns, listSchedules } from "../cli/listings.ts";
+import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
+import { logs } from "../cli/logs.ts";
+import { outputFormat } from "../cli/output.ts";
+import { projectorCommand } from "../cli/projector.ts";
+import { dev, serve } from "../cli/serve.ts";
+import { trimCommand } from "../cli/snapshot.ts";
+import { type ClientConfig, type Config, ConfigError, loadClientConfig, loadConfig } from "../lib/config.ts";
+import { HintError } from "../lib/hint.ts";
 
 /** Every command: its usage line and what it does; `flow <command> --help` prints its own. */
 const COMMON = { cwd: { type: "string" }, port: { type: "string" }, url: { type: "string" } } as const;

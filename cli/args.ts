@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 
 /** Exit codes (docs/cli.md): done, failed (an API error, a failed step), a usage mistake, and `flow fire` matching no step. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, nothingMatched: 3 } as const;

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { createReadStream, createWriteStream, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { once } from "node:events";
 import { createGunzip, createGzip } from "node:zlib";
 import { UsageError } from "./args.ts";
 import { type ApiTarget, callApi } from "./client.ts";

@@ -1,5 +1,5 @@
-import { type ApiTarget, apiFailure, callApi } from "./client.ts";
 import { UsageError } from "./args.ts";
+import { type ApiTarget, apiFailure, callApi } from "./client.ts";
 import { type Format, printResult } from "./output.ts";
 import { printJsonLine, printLine } from "./terminal.ts";
 
@@ -37,7 +37,7 @@ export async function pauseMarks(target: ApiTarget): Promise<Set<string> | undef
     headers,
     signal: AbortSignal.timeout(2_000),
   }).catch(() => undefined);
-  if (!response || response.status !== 200) return undefined;
+  if (response?.status !== 200) return undefined;
   const body = (await response.json().catch(() => undefined)) as { flows?: unknown } | undefined;
   if (!Array.isArray(body?.flows)) return undefined;
   const marks = new Set<string>();

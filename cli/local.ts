@@ -1,11 +1,11 @@
 import { loadConfig } from "../lib/config.ts";
 import { type FlowCatalog, flowCatalog } from "../lib/flows/catalog.ts";
-import { parseFlowEvent, type FlowEvent } from "../lib/protocol/event.ts";
-import { runIdFor } from "../lib/protocol/ids.ts";
 import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
+import { logger } from "../lib/log.ts";
+import { type FlowEvent, parseFlowEvent } from "../lib/protocol/event.ts";
+import { runIdFor } from "../lib/protocol/ids.ts";
 import { executeStep } from "../lib/runners/index.ts";
 import type { StepOutcome } from "../lib/runners/types.ts";
-import { logger } from "../lib/log.ts";
 import { hideFromSteps } from "../lib/undumpable.ts";
 import { EXIT, readJsonFile, UsageError } from "./args.ts";
 import { checkNext, printNextCheck } from "./next-check.ts";

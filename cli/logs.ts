@@ -1,6 +1,6 @@
-import { type ApiTarget, apiFailure, callApi } from "./client.ts";
 import { HintError } from "../lib/hint.ts";
 import { UsageError } from "./args.ts";
+import { type ApiTarget, apiFailure, callApi } from "./client.ts";
 import { printErrorLine, writeSafely } from "./terminal.ts";
 
 /** Consecutive failed connections `logs -f` tolerates before it gives up. */

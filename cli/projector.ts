@@ -1,13 +1,13 @@
 import { join, resolve } from "node:path";
 import { type Config, loadConfig, readModelPath } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
-import { snapshotsDir } from "../lib/read-model/snapshot.ts";
 import { type DataDirLock, LockHeldError, lockDataDir } from "../lib/lock.ts";
+import { snapshotsDir } from "../lib/read-model/snapshot.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
-import { rebuildStart, snapshotCommand } from "./snapshot.ts";
-import { vacuumCommand } from "./vacuum.ts";
 import { UsageError } from "./args.ts";
 import { connectForCommand } from "./nats-url.ts";
+import { rebuildStart, snapshotCommand } from "./snapshot.ts";
+import { vacuumCommand } from "./vacuum.ts";
 
 /** What `flow projector` takes besides its action. */
 export type ProjectorFlags = { output?: string; full?: boolean; keep?: string; fromScratch?: boolean };

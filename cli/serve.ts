@@ -1,12 +1,12 @@
+import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../lib/config.ts";
-import { logger } from "../lib/log.ts";
-import { lockDataDir } from "../lib/lock.ts";
-import { randomBytes } from "node:crypto";
 import { discoverFlows, FLOW_DIRS } from "../lib/flows/discovery.ts";
-import { checkDurability } from "../lib/nats/durability-check.ts";
+import { lockDataDir } from "../lib/lock.ts";
+import { logger } from "../lib/log.ts";
 import { supportsSyncAlways } from "../lib/nats/durability.ts";
+import { checkDurability } from "../lib/nats/durability-check.ts";
 import { devNatsServerBinary, natsServerVersion, startNatsServer } from "../lib/nats/nats-server.ts";
 import { hideFromSteps } from "../lib/undumpable.ts";
 import { forceStopAfterMs, stopOnSignal } from "../services/runtime/context.ts";

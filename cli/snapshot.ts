@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, readModelPath } from "../lib/config.ts";
 import { HintError } from "../lib/hint.ts";
+import { durableConsumers, streamStart, trimHistory, trimPoint } from "../lib/nats/stream-history.ts";
 import {
   listSnapshots,
   pruneSnapshots,
@@ -10,10 +11,9 @@ import {
   takeSnapshot,
   usableSnapshot,
 } from "../lib/read-model/snapshot.ts";
-import { durableConsumers, streamStart, trimHistory, trimPoint } from "../lib/nats/stream-history.ts";
 import type { ServiceContext } from "../services/runtime/context.ts";
-import { connectForCommand } from "./nats-url.ts";
 import { UsageError } from "./args.ts";
+import { connectForCommand } from "./nats-url.ts";
 
 /** Runs `work` with a connection to NATS (closed after). */
 export async function withContext<T>(

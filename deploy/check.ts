@@ -20,13 +20,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import type { Subprocess } from "bun";
 import { loadConfig } from "../lib/config.ts";
-import { connectNats, ensureStream } from "../lib/nats/jetstream.ts";
 import { logger } from "../lib/log.ts";
 import { supportsSyncAlways } from "../lib/nats/durability.ts";
+import { connectNats, ensureStream } from "../lib/nats/jetstream.ts";
 import { freePort, natsServerBinary, natsServerVersion } from "../lib/nats/nats-server.ts";
 
 const here = import.meta.dir;

@@ -3,16 +3,16 @@ import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { WatchedDir } from "./disk.ts";
 import { ConfigError, type Env, reader } from "./env-reader.ts";
-import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
 import { QUEUE_NAME } from "./flows/step-policy.ts";
 import { DEFAULT_SUBJECT_PREFIX, isValidPrefix } from "./protocol/subjects.ts";
+import { DEFAULT_KILL_GRACE_MS } from "./runners/types.ts";
+import { parseTokens, type ScopedToken, TokensError } from "./tokens.ts";
 import { loadWebhookSources, WebhookConfigError } from "./webhooks/config.ts";
 import type { WebhookSource } from "./webhooks/source.ts";
-import { parseTokens, type ScopedToken, TokensError } from "./tokens.ts";
-
-export type { ExecutorKind } from "./runners/types.ts";
 
 export type { Config } from "./config-type.ts";
+export type { ExecutorKind } from "./runners/types.ts";
+
 import type { Config } from "./config-type.ts";
 
 /** Where the services and the CLI look when nothing is set (CODEX_FLOW_BACKEND_HOST, CODEX_FLOW_BACKEND_PORT, NATS_URL). */

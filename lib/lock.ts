@@ -11,7 +11,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { constants as os, hostname } from "node:os";
+import { hostname, constants as os } from "node:os";
 import { join } from "node:path";
 import { HintError } from "./hint.ts";
 

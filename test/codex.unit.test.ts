@@ -13,7 +13,7 @@ function connected() {
   const client = new AppServerClient({ stdin: { write: (line: string) => sent.push(JSON.parse(line)) }, stdout });
   const serve = (...messages: unknown[]) =>
     feed.enqueue(
-      new TextEncoder().encode(messages.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join("\n") + "\n"),
+      new TextEncoder().encode(`${messages.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join("\n")}\n`),
     );
   return { client, sent, serve, end: () => feed.close() };
 }

@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { answer, type Answer, FIXTURE, fixtureEnv } from "./fixtures/old-main/scenario.ts";
+import { type Answer, answer, FIXTURE, fixtureEnv } from "./fixtures/old-main/scenario.ts";
 import { json } from "./support/http.ts";
 import { CURRENT_NATS_SERVER, eventually, freePort, useNatsServer } from "./support/nats.ts";
 import { type CliProcess, ingressUrlOf, useProcesses } from "./support/processes.ts";

@@ -1,11 +1,11 @@
 // The consumer-loop helper's poison path (issue 9, item 3): a handler that fails on every
 // delivery is given up on after the consumer's max_deliver, recorded once, terminated.
 import { expect, test } from "bun:test";
+import { logger } from "../lib/log.ts";
 import { runPullLoop } from "../lib/nats/consume.ts";
 import { ensureConsumer } from "../lib/nats/jetstream.ts";
-import { logger } from "../lib/log.ts";
-import { Slots } from "../lib/slots.ts";
 import { subjects } from "../lib/protocol/subjects.ts";
+import { Slots } from "../lib/slots.ts";
 import { eventually, freshStream, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();

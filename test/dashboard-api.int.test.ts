@@ -2,13 +2,14 @@
  * What the dashboard reads besides the runs and events API, as HTTP: the page itself,
  * GET /flows, GET /hosts and the GET /changes long poll, with and without a token.
  */
+
+import { beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";

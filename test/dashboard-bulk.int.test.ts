@@ -5,6 +5,7 @@
  * runs on a host that does not exist), so there is something to cancel.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { loadConfig } from "../lib/config.ts";
 import { startSystem } from "../services/runtime/system.ts";
 import { useBrowser } from "./support/browser.ts";
@@ -12,7 +13,6 @@ import { screenshotFolder, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
-import { join } from "node:path";
 
 type Json = any;
 const nats = useNatsServer();

@@ -2,13 +2,13 @@ import { afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { flowCatalog } from "../lib/flows/catalog.ts";
 import { loadConfig } from "../lib/config.ts";
+import { flowCatalog } from "../lib/flows/catalog.ts";
 import { discoverFlows } from "../lib/flows/discovery.ts";
-import type { RunSubjectKind } from "../lib/protocol/subjects.ts";
 import { compileTriggers } from "../lib/flows/trigger.ts";
-import { connectContext } from "../services/runtime/context.ts";
+import type { RunSubjectKind } from "../lib/protocol/subjects.ts";
 import { consumerDepths } from "../services/ingress/system/sources.ts";
+import { connectContext } from "../services/runtime/context.ts";
 import { startSystem } from "../services/runtime/system.ts";
 import { bashBlock, readRepoFile } from "./support/docs.ts";
 import { writeFlows } from "./support/flows.ts";

@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { logger } from "../lib/log.ts";
 import { durabilityFindings } from "../lib/nats/durability.ts";
 import { readDurabilityFacts } from "../lib/nats/durability-check.ts";
 import { connectNats } from "../lib/nats/jetstream.ts";
-import { logger } from "../lib/log.ts";
 import { CURRENT_NATS_SERVER, type EmbeddedNats, startNatsServer } from "../lib/nats/nats-server.ts";
 import { startNatsCluster } from "./support/nats-cluster.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "./support/processes.ts";

@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
+import { isRunning } from "./fixtures/request.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
-import { isRunning } from "./fixtures/request.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 
 const nats = useNatsServer();
@@ -218,7 +218,7 @@ describe("chaining", () => {
       let id = "loop-0";
       for (let depth = 0; depth <= 8; depth++) {
         const [run] = (await json(fetch(`${url}/runs?eventId=${encodeURIComponent(id)}`))).runs;
-        if (!run || run.status !== "completed") return false;
+        if (run?.status !== "completed") return false;
         if (depth === 8) return run;
         id = run.nextEventIds[0];
         if (!id) return false;

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO } from "./support/processes.ts";
 import { openReadModel } from "../lib/read-model/database.ts";
-import { connectContext } from "../services/runtime/context.ts";
 import { verifySignature } from "../lib/signature.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
+import { connectContext } from "../services/runtime/context.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { REPO } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 
 const nats = useNatsServer();

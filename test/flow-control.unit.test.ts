@@ -8,8 +8,8 @@ import {
   MAX_MATCHER_LAG_MS,
   matcherWait,
 } from "../lib/flows/debounce.ts";
+import { type ManifestError, parseManifest } from "../lib/flows/manifest.ts";
 import type { FlowEvent } from "../lib/protocol/event.ts";
-import { ManifestError, parseManifest } from "../lib/flows/manifest.ts";
 import type { RunFinished, RunStep, StepDecision } from "../lib/protocol/messages.ts";
 import { runEventFor } from "../services/executor/run-events.ts";
 import { replayDiff } from "../services/ingress/replays/diff.ts";

@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
-import { startSystem } from "../services/runtime/system.ts";
 import { STREAM_PROBE_TIMEOUT_MS } from "../services/ingress/system/stream-probe.ts";
+import { startSystem } from "../services/runtime/system.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 

@@ -1,14 +1,14 @@
 // The pure parts of issue 9's limits: nesting depth, result-line sizing, chain budgets,
 // output pieces and decision fitting, given/when/then.
 import { describe, expect, test } from "bun:test";
+import { type ChainLimits, chainedEvents, runBudget } from "../lib/flows/chain.ts";
 import { nestsDeeperThan } from "../lib/json-depth.ts";
 import { parseFlowEvent } from "../lib/protocol/event.ts";
 import { ResultLineMeter } from "../lib/runners/result-line.ts";
-import { chainedEvents, type ChainLimits, runBudget } from "../lib/flows/chain.ts";
-import { runEventFor } from "../services/executor/run-events.ts";
 import { utf8Pieces } from "../services/executor/output.ts";
-import { ENVELOPE_ALLOWANCE, fitDecision } from "../services/matcher/fit.ts";
+import { runEventFor } from "../services/executor/run-events.ts";
 import { decide } from "../services/matcher/decide.ts";
+import { ENVELOPE_ALLOWANCE, fitDecision } from "../services/matcher/fit.ts";
 import { accepted, anEvent, command, finished, T0 } from "./support/messages.ts";
 
 describe("nestsDeeperThan", () => {

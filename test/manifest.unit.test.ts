@@ -1,9 +1,9 @@
-import { DEFAULT_STEP_POLICY } from "../lib/flows/step-policy.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_TIMEOUT_MS, loadManifest, ManifestError, parseManifest } from "../lib/flows/manifest.ts";
+import { DEFAULT_STEP_POLICY } from "../lib/flows/step-policy.ts";
 
 const PATH = "/repo/flows/demo/flow.toml";
 const STEP = `

@@ -1,13 +1,13 @@
 import { describe, test } from "bun:test";
-import type { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunStep } from "../lib/protocol/messages.ts";
 import { deferredRun } from "../lib/flows/debounce.ts";
+import type { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunStep } from "../lib/protocol/messages.ts";
 import {
-  releaseOrder,
   type RouteFacts,
+  releaseOrder,
   routeCommand,
   type Settled,
-  settleDeferred,
   type Stored,
+  settleDeferred,
 } from "../services/matcher/route.ts";
 import { anEvent, command, T0 } from "./support/messages.ts";
 import { spec } from "./support/spec.ts";

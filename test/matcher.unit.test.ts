@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { deferredRun } from "../lib/flows/debounce.ts";
 import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
 import { DEFAULT_STEP_POLICY } from "../lib/flows/step-policy.ts";
 import type { StepMatch } from "../lib/flows/trigger.ts";
-import { deferredRun } from "../lib/flows/debounce.ts";
 import type { RunStep, StepDecision } from "../lib/protocol/messages.ts";
 import { decide } from "../services/matcher/decide.ts";
 import { fitDecision } from "../services/matcher/fit.ts";

@@ -1,14 +1,14 @@
 // Issue 9, item 3: every message we publish is sized against the server's max_payload
 // first; what cannot fit is recorded once as a failed match, never redelivered in a loop.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { flowCatalog } from "../lib/flows/catalog.ts";
-import { encodeMessage } from "../lib/protocol/messages.ts";
 import { HEADER_ALLOWANCE } from "../lib/nats/payload.ts";
+import { encodeMessage } from "../lib/protocol/messages.ts";
+import { subjects } from "../lib/protocol/subjects.ts";
 import { ENVELOPE_ALLOWANCE } from "../services/matcher/fit.ts";
 import { startMatcher } from "../services/matcher/matcher.ts";
-import { subjects } from "../lib/protocol/subjects.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";

@@ -8,8 +8,8 @@ import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { bashBlock } from "./support/docs.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
-import { findNatsCli, inTerminal, type ShellResult, sh } from "./support/nats-cli.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { findNatsCli, inTerminal, type ShellResult, sh } from "./support/nats-cli.ts";
 import { tempDir } from "./support/temp.ts";
 import { skipWithoutTool } from "./support/tools.ts";
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { encodeMessage, type EventAccepted } from "../lib/protocol/messages.ts";
+import { type EventAccepted, encodeMessage } from "../lib/protocol/messages.ts";
 import { subjects } from "../lib/protocol/subjects.ts";
 import { signBody } from "../lib/signature.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";

@@ -1,15 +1,15 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { readModelPath } from "../lib/config.ts";
 import { openReadModel } from "../lib/read-model/database.ts";
-import { snapshotOf } from "./support/snapshot.ts";
-import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
 import { startProjector } from "../services/projector/projector.ts";
 import { startProjectorService } from "../services/projector/service.ts";
 import { inlineWriter, type Writer } from "../services/projector/writer.ts";
+import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
 import { startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
-import { readModelPath } from "../lib/config.ts";
+import { snapshotOf } from "./support/snapshot.ts";
 
 const nats = useNatsServer();
 const EVENTS = 12;

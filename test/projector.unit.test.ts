@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { accepted, anEvent, command, finished, started, T0 } from "./support/messages.ts";
-import { memoryReadModel } from "./support/read-state.ts";
 import type { FlowMessage, PurgeRuns } from "../lib/protocol/messages.ts";
 import { isPurge } from "../services/projector/writes.ts";
+import { accepted, anEvent, command, finished, started, T0 } from "./support/messages.ts";
+import { memoryReadModel } from "./support/read-state.ts";
 import { spec } from "./support/spec.ts";
 
 const RUN = "run-aaaaaaaaaaaaaaaaaaaaaaaa";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { errors, RequestError } from "@nats-io/nats-core";
 import { JetStreamApiError } from "@nats-io/jetstream";
+import { errors, RequestError } from "@nats-io/nats-core";
 import { backoffMs, passes } from "../services/ingress/publish.ts";
 
 // Which publish failures the ingress rides out with the same message id (issue 24 item 1).

@@ -1,8 +1,8 @@
 // Why a queued run waits (issue 20, item 5): a NATS failure is told apart from a queue no executor has served.
 import { expect, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { executorDurable } from "../lib/protocol/consumers.ts";
 import { ensureConsumer } from "../lib/nats/jetstream.ts";
+import { executorDurable } from "../lib/protocol/consumers.ts";
 import { subjects } from "../lib/protocol/subjects.ts";
 import { queueWatch } from "../services/ingress/runs/queues.ts";
 import { freshStream, useNatsServer } from "./support/nats.ts";

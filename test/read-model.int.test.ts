@@ -1,5 +1,5 @@
-import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { expect, test } from "bun:test";
 import { join, resolve } from "node:path";
 import { openReadModel } from "../lib/read-model/database.ts";
 import { tempDir } from "./support/temp.ts";

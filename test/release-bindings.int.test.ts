@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { api, type Json } from "./support/cluster.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
-import { refs, type ReleaseRepo, releaseRepo, sh, standInGh } from "./support/release-repo.ts";
+import { type ReleaseRepo, refs, releaseRepo, sh, standInGh } from "./support/release-repo.ts";
 
 const nats = useNatsServer();
 const FLOW = "openai-codex-bindings";

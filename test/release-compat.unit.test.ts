@@ -2,9 +2,9 @@
 // installed, load with our loader and match the event Patch sends.
 import { describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { parseFlowEvent } from "../lib/protocol/event.ts";
 import { loadManifest } from "../lib/flows/manifest.ts";
 import { compileTriggers } from "../lib/flows/trigger.ts";
+import { parseFlowEvent } from "../lib/protocol/event.ts";
 
 const ORIGINAL = resolve(import.meta.dir, "fixtures/original-flows");
 const OURS = resolve(import.meta.dir, "../flows");

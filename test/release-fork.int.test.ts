@@ -5,16 +5,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { discoverFlows } from "../lib/flows/discovery.ts";
+import { executeStep } from "../lib/runners/index.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
+import { FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 import { api, type Json } from "./support/cluster.ts";
 import { CORE_LIB, type Fork, git, makeFork, makeUpstream, type Upstream } from "./support/codex-fork.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 import { skipWithoutTool } from "./support/tools.ts";
-import { discoverFlows } from "../lib/flows/discovery.ts";
-import { executeStep } from "../lib/runners/index.ts";
-import { FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 
 const nats = useNatsServer();
 const ROOT = tempDir("codex-fork-int-");
@@ -142,7 +142,7 @@ describe.skipIf(skip)("peezy-codex-fork", () => {
       expect(git(fork.origin, "rev-parse", "main")).toBe(originBefore);
       const labels = (run.result.artifacts.commands as Json[]).map((c) => c.command);
       for (const line of [
-        "git rebase " + `'${upstream.tag170}'`,
+        `git rebase '${upstream.tag170}'`,
         "cargo build -p codex-cli --bin codex",
         "cargo test -p codex-protocol code_mode",
         "cargo fmt --check",

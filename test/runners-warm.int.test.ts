@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WarmOptions } from "../lib/flows/warm.ts";
-import { executeStep, stopWarmPools, type StepOutcome, type StepRunRequest } from "../lib/runners/index.ts";
+import { executeStep, type StepOutcome, type StepRunRequest, stopWarmPools } from "../lib/runners/index.ts";
 import { EVENT, isRunning, stepRequest, waitUntilGone } from "./fixtures/request.ts";
 
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "warm-steps-")));

@@ -7,8 +7,8 @@ import { TailBuffer } from "../lib/runners/capture.ts";
 import {
   codeModeEnabled,
   DEFAULT_OUTPUT_CAP_BYTES,
-  RUNNER_IMPLEMENTATIONS,
   executeStep,
+  RUNNER_IMPLEMENTATIONS,
   type StepRunRequest,
 } from "../lib/runners/index.ts";
 import { EVENT, isRunning, type RequestOptions, STEPS, stepRequest, waitUntilGone } from "./fixtures/request.ts";

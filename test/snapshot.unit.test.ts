@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { type SnapshotManifest, usableSnapshot } from "../lib/read-model/snapshot.ts";
 import { trimPoint } from "../lib/nats/stream-history.ts";
+import { type SnapshotManifest, usableSnapshot } from "../lib/read-model/snapshot.ts";
 import { seenBefore } from "../services/matcher/seen.ts";
 
 const snap = (seq: number): SnapshotManifest => ({

@@ -12,8 +12,8 @@ import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { BIN, FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
-import { REPO } from "./support/processes.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { REPO } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 
 const SECRETS = {

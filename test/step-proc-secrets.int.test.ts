@@ -5,10 +5,10 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { freePort } from "../lib/nats/nats-server.ts";
 import { signBody } from "../lib/signature.ts";
 import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
-import { freePort } from "../lib/nats/nats-server.ts";
 import { REPO, serviceEnv, useProcesses } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 

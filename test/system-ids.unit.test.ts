@@ -1,9 +1,9 @@
 // Issue 18 items 11 and 12: the ids and types the system generates are out of every client's reach.
 import { describe, expect, test } from "bun:test";
+import { chainedEvents } from "../lib/flows/chain.ts";
+import { tickEventId } from "../lib/flows/schedule.ts";
 import { reservedEventId, systemFieldProblems } from "../lib/protocol/event.ts";
 import { runIdFor } from "../lib/protocol/ids.ts";
-import { tickEventId } from "../lib/flows/schedule.ts";
-import { chainedEvents } from "../lib/flows/chain.ts";
 import { runEventFor } from "../services/executor/run-events.ts";
 import { command, finished, T0 } from "./support/messages.ts";
 

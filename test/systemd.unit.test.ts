@@ -3,11 +3,11 @@ import {
   checkSystemdRunSpec,
   DEFAULT_FORWARD_ENV,
   parseForwardEnv,
+  type SystemdRunSpec,
   systemctlStopArgv,
   systemdRunArgv,
   unitEnvironment,
   unitNameFor,
-  type SystemdRunSpec,
 } from "../lib/runners/systemd.ts";
 
 const SPEC: SystemdRunSpec = {

@@ -2,9 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../lib/config.ts";
+import type { OperatorActed } from "../lib/protocol/messages.ts";
 import { allows, parseTokens } from "../lib/tokens.ts";
 import { operatorActed } from "../services/projector/evolve-waits.ts";
-import type { OperatorActed } from "../lib/protocol/messages.ts";
 import { spec } from "./support/spec.ts";
 import { tempDir } from "./support/temp.ts";
 

@@ -19,20 +19,18 @@ test("given tombstones older and younger than the horizon, when a purge round is
       ])
       .execute();
     expect([acceptedSeq(db, "old"), acceptedSeq(db, "recent")]).toEqual([1, 2]);
-    const outcome = await db
-      .transaction()
-      .execute((trx) =>
-        applyPurge(trx, {
-          v: 1,
-          kind: "runs.purge",
-          purgeId: "p",
-          round: 1,
-          at: AT,
-          rules: [],
-          limit: 500,
-          tombstoneDays: 400,
-        }),
-      );
+    const outcome = await db.transaction().execute((trx) =>
+      applyPurge(trx, {
+        v: 1,
+        kind: "runs.purge",
+        purgeId: "p",
+        round: 1,
+        at: AT,
+        rules: [],
+        limit: 500,
+        tombstoneDays: 400,
+      }),
+    );
     expect(outcome).toMatchObject({ runs: 0, events: 0, tombstonesDropped: 1, full: false });
     expect([acceptedSeq(db, "old"), acceptedSeq(db, "recent")]).toEqual([undefined, 2]);
   } finally {

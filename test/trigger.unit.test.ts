@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv from "ajv";
-import type { FlowEvent } from "../lib/protocol/event.ts";
 import { type Flow, parseManifest } from "../lib/flows/manifest.ts";
 import { compileTriggers } from "../lib/flows/trigger.ts";
+import type { FlowEvent } from "../lib/protocol/event.ts";
 
 const temp = mkdtempSync(join(tmpdir(), "trigger-"));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));

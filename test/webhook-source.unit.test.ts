@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../lib/config.ts";
 import { loadWebhookSources } from "../lib/webhooks/config.ts";
-import { atPath, githubSource, mapDelivery, MAX_PATH_KEYS } from "../lib/webhooks/source.ts";
+import { atPath, githubSource, MAX_PATH_KEYS, mapDelivery } from "../lib/webhooks/source.ts";
 import { tempDir } from "./support/temp.ts";
 
 const headers = (values: Record<string, string>) => new Headers(values);

@@ -7,10 +7,6 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadWebhookSources } from "../lib/webhooks/config.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
-import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
-import { tempDir } from "./support/temp.ts";
 import {
   GITEA_PUSH,
   GITHUB_PING,
@@ -19,6 +15,10 @@ import {
   GITHUB_RELEASE_PUBLISHED,
   GITLAB_PUSH,
 } from "./fixtures/webhooks.ts";
+import { echoStep, writeFlows } from "./support/flows.ts";
+import { json } from "./support/http.ts";
+import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { tempDir } from "./support/temp.ts";
 
 const GITHUB_SECRET = "It's a Secret to Everybody";
 const GITEA_SECRET = "gitea-secret-4b1d";

@@ -1,7 +1,7 @@
 // Issue 18 item 28: "why nothing matched" names the step that wants the type first, then near misses with a hint.
 import { describe, expect, test } from "bun:test";
-import type { StepDecision } from "../lib/protocol/messages.ts";
 import { editDistance, typeDiffers, WHY_SHOWN, whyNoMatch } from "../lib/flows/why-no-match.ts";
+import type { StepDecision } from "../lib/protocol/messages.ts";
 
 const decision = (flow: string, step: string, reasons: string[]): StepDecision => ({
   flow,

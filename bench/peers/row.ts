@@ -17,8 +17,8 @@ import { type Child, cpuMs, LOG_DIR, runJson, startServer, waitHealthy } from ".
 import { progress, serviceEnv, tempDir } from "../rows.ts";
 import { round, summarize } from "../stats.ts";
 import type { Row } from "../table.ts";
-import { BURSTS, IN_FLIGHT, type Phase, type PeerReport, rssMb, SINGLES, STEP_SLOTS, WARMUP } from "./workload.ts";
 import { TRIVIAL_STEP } from "./step.ts";
+import { BURSTS, IN_FLIGHT, type PeerReport, type Phase, rssMb, SINGLES, STEP_SLOTS, WARMUP } from "./workload.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;

@@ -1,8 +1,8 @@
 import { Value } from "@sinclair/typebox/value";
 import { JsonRpcPeer, type RequestAnswer } from "./jsonrpc.ts";
 import {
-  ClientRequests,
   type ClientMethod,
+  ClientRequests,
   type InitializeResponse,
   type NotificationMethod,
   type NotificationOf,

@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Discovery, discoverFlows, FLOW_DIRS } from "./discovery.ts";
 import type { Logger } from "../log.ts";
+import { type Discovery, discoverFlows, FLOW_DIRS } from "./discovery.ts";
 import type { Flow, FlowStep } from "./manifest.ts";
 import { compileTriggers, type TriggerIndex } from "./trigger.ts";
 

@@ -1,9 +1,9 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "../protocol/event.ts";
-import { type Debounce, DEBOUNCE_KEYS, parseDebounce } from "./debounce.ts";
+import { DEBOUNCE_KEYS, type Debounce, parseDebounce } from "./debounce.ts";
 import {
-  checkKeys,
   type Collect,
+  checkKeys,
   describe,
   type Fail,
   isPositiveInteger,

@@ -1,14 +1,10 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse, TomlError } from "smol-toml";
-import { parseRetention, type Retention } from "./retention.ts";
 import { isSystemSecret, validEnvNames } from "../runners/step-env.ts";
-import { parseSchedule, type Schedule } from "./schedule.ts";
-import { fieldLine } from "./toml-lines.ts";
-import { type FlowStep, parseStep } from "./manifest-step.ts";
 import {
-  checkKeys,
   type Collect,
+  checkKeys,
   describe,
   type Fail,
   isPositiveInteger,
@@ -17,8 +13,12 @@ import {
   readTable,
   type Table,
 } from "./manifest-read.ts";
+import { type FlowStep, parseStep } from "./manifest-step.ts";
+import { parseRetention, type Retention } from "./retention.ts";
+import { parseSchedule, type Schedule } from "./schedule.ts";
+import { fieldLine } from "./toml-lines.ts";
 
-export { DEFAULT_TIMEOUT_MS, type FlowStep, type Runner, RUNNERS, type StepTrigger } from "./manifest-step.ts";
+export { DEFAULT_TIMEOUT_MS, type FlowStep, RUNNERS, type Runner, type StepTrigger } from "./manifest-step.ts";
 
 /** A step left out of its flow because it cannot run (its script is missing); the rest of the flow loads. */
 export type BrokenStep = { step: string; field: string; message: string };

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
-import { byFlowName, type DiscoveryProblem } from "./discovery.ts";
 import type { FlowEvent } from "../protocol/event.ts";
+import { byFlowName, type DiscoveryProblem } from "./discovery.ts";
 import type { Flow, FlowStep } from "./manifest.ts";
 import { typeDiffers } from "./why-no-match.ts";
 

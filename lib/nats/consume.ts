@@ -1,12 +1,12 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { isProgrammingError, PROGRAMMING_ERROR_REPEATS, RepeatedFailures } from "../failure.ts";
-import { type DurableSpec, ensureConsumer } from "./jetstream.ts";
 import type { Logger } from "../log.ts";
-import type { Slots } from "../slots.ts";
 import type { ConsumerDef, Kind, MessageOf } from "../protocol/consumers.ts";
 import { decodeMessage } from "../protocol/messages.ts";
-import { inSpan, SpanKind, withContextFrom } from "../tracing/tracing.ts";
+import type { Slots } from "../slots.ts";
 import { messagingAttributes } from "../tracing/nats.ts";
+import { inSpan, SpanKind, withContextFrom } from "../tracing/tracing.ts";
+import { type DurableSpec, ensureConsumer } from "./jetstream.ts";
 
 /** How long one pull request waits on an idle stream. */
 export const PULL_EXPIRES_MS = 5_000;

@@ -7,6 +7,8 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Config } from "../config.ts";
+import { HintError } from "../hint.ts";
+import type { Logger } from "../log.ts";
 import {
   type DurabilityFacts,
   describeFinding,
@@ -15,9 +17,7 @@ import {
   type ServerFacts,
   supportsSyncAlways,
 } from "./durability.ts";
-import { HintError } from "../hint.ts";
 import { connectNats, isApiError } from "./jetstream.ts";
-import type { Logger } from "../log.ts";
 
 /** How long one /varz may take: the check must not hold a start up for long. */
 const VARZ_TIMEOUT_MS = 3_000;

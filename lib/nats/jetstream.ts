@@ -1,21 +1,21 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { nanos } from "@nats-io/nats-core";
 import {
   AckPolicy,
+  type ConsumerConfig,
   DeliverPolicy,
   DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
-  type ConsumerConfig,
   type JetStreamManager,
   RetentionPolicy,
-  type StreamConfig,
   StorageType,
+  type StreamConfig,
 } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config.ts";
-import { subjects } from "../protocol/subjects.ts";
-import type { Logger } from "../log.ts";
 import { HintError } from "../hint.ts";
+import type { Logger } from "../log.ts";
+import { subjects } from "../protocol/subjects.ts";
 
 export type StreamSettings = Pick<
   Config,

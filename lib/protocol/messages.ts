@@ -4,7 +4,7 @@ import { EventAccepted, EventMatched } from "./events.ts";
 import { OperatorActed } from "./operator.ts";
 import { PurgeRuns } from "./purge.ts";
 import { RunCancelRequested, RunFinished, RunOutput, RunReleased, RunStarted, RunStep } from "./runs.ts";
-import { FlowPaused, FlowResumed, RunHeld, RunDeferred, RunSuperseded, ScheduleTicked } from "./waits.ts";
+import { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunSuperseded, ScheduleTicked } from "./waits.ts";
 
 export * from "./events.ts";
 export { OPERATOR_ACTIONS, OperatorActed, type OperatorAction } from "./operator.ts";

@@ -1,20 +1,20 @@
-import { Database as Sqlite, type SQLQueryBindings, type Statement } from "bun:sqlite";
+import { type SQLQueryBindings, Database as Sqlite, type Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { type Dialect, Kysely, Migrator, type Migration } from "kysely";
+import { type Dialect, Kysely, type Migration, Migrator } from "kysely";
 import { BunSqliteDialect } from "kysely-bun-sqlite";
-import * as durableExecution from "./migrations/2026-11-24-1-durable-execution.ts";
+import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 import * as initial from "./migrations/2026-11-23-initial.ts";
-import * as matches from "./migrations/2026-11-24-3-matches.ts";
+import * as durableExecution from "./migrations/2026-11-24-1-durable-execution.ts";
 import * as output from "./migrations/2026-11-24-2-output.ts";
+import * as matches from "./migrations/2026-11-24-3-matches.ts";
 import * as schedulesPauseDebounce from "./migrations/2026-12-02-1-schedules-pause-debounce.ts";
 import * as tombstones from "./migrations/2026-12-07-1-tombstones.ts";
 import * as audit from "./migrations/2026-12-07-2-audit.ts";
-import * as overview from "./migrations/2026-12-08-1-overview.ts";
 import * as traceIds from "./migrations/2026-12-07-3-trace-ids.ts";
+import * as overview from "./migrations/2026-12-08-1-overview.ts";
 import * as search from "./migrations/2026-12-08-2-search.ts";
-import { checkIntegrity, damagedReadModel, isDamage } from "./integrity.ts";
 import type { ReadModelDatabase } from "./tables.ts";
 
 export type * from "./tables.ts";

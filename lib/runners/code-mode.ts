@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { AppServerClient } from "../codex/client.ts";
 import {
-  agentMessageText,
   APP_SERVER_ARGS,
+  agentMessageText,
   CODE_MODE_EXECUTE,
   codeModeSource,
   isUnknownMethod,

@@ -4,7 +4,6 @@ import { runCodeModeStep } from "./code-mode.ts";
 import type { StepOutcome, StepRunRequest } from "./types.ts";
 
 export { codeModeEnabled } from "./code-mode.ts";
-export { stopWarmPools } from "./warm/pool.ts";
 export { DEFAULT_FORWARD_ENV, parseForwardEnv, unitNameFor } from "./systemd.ts";
 export {
   DEFAULT_KILL_GRACE_MS,
@@ -14,6 +13,7 @@ export {
   type StepRunRequest,
   type StopReason,
 } from "./types.ts";
+export { stopWarmPools } from "./warm/pool.ts";
 
 /**
  * Every runner a manifest may name, and its implementation. Runner selection is one

@@ -1,4 +1,7 @@
 import { existsSync } from "node:fs";
+import { escapedProcesses, stepStart } from "./escapees.ts";
+import { resolveProgram, signalGroup, signalProcess } from "./signals.ts";
+import { type Enders, type Stoppable, stoppable, stopReasonOf } from "./stops.ts";
 import {
   checkSystemdRunSpec,
   parseForwardEnv,
@@ -8,9 +11,6 @@ import {
   unitEnvironment,
   unitNameFor,
 } from "./systemd.ts";
-import { escapedProcesses, stepStart } from "./escapees.ts";
-import { resolveProgram, signalGroup, signalProcess } from "./signals.ts";
-import { type Enders, type Stoppable, stoppable, stopReasonOf } from "./stops.ts";
 import { DEFAULT_KILL_GRACE_MS, type StepRunRequest } from "./types.ts";
 
 /** The variable a direct step's processes inherit with a nonce of its launch (docs/runners.md). */

@@ -1,4 +1,4 @@
-import { type FlowResultParse, FLOW_RESULT_PREFIX, parseFlowResult, resultTooLarge } from "../protocol/flow-result.ts";
+import { FLOW_RESULT_PREFIX, type FlowResultParse, parseFlowResult, resultTooLarge } from "../protocol/flow-result.ts";
 import { TailBuffer } from "./capture.ts";
 import { ResultLineMeter } from "./result-line.ts";
 import { DEFAULT_OUTPUT_CAP_BYTES, type StepOutcome, type StepRunRequest } from "./types.ts";

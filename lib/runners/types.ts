@@ -1,8 +1,9 @@
 /** How a host runs steps: as its own child processes, or each in a transient systemd unit. */
 export type ExecutorKind = "direct" | "systemd-run";
+
+import type { Flow, FlowStep } from "../flows/manifest.ts";
 import type { FlowEvent } from "../protocol/event.ts";
 import type { FlowResult } from "../protocol/flow-result.ts";
-import type { Flow, FlowStep } from "../flows/manifest.ts";
 
 /** Per-stream output kept by default: enough for any FLOW_RESULT line and a useful log tail. */
 export const DEFAULT_OUTPUT_CAP_BYTES = 1024 * 1024;
@@ -14,6 +15,7 @@ export const DEFAULT_KILL_GRACE_MS = 5000;
  * a step that reports `FLOW_RESULT {"status":"failed"}` still `completed` as a process.
  */
 export type { ProcessStatus } from "../protocol/status.ts";
+
 import type { ProcessStatus } from "../protocol/status.ts";
 
 /**

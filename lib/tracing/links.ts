@@ -8,7 +8,7 @@ export function traceUrl(
   env: Record<string, string | undefined> = process.env,
 ): string | null {
   const template = env.CODEX_FLOW_TRACE_URL_TEMPLATE?.trim();
-  if (!traceId || !template || !template.includes("{traceId}")) return null;
+  if (!traceId || !template?.includes("{traceId}")) return null;
   return template.replaceAll("{traceId}", encodeURIComponent(traceId));
 }
 

@@ -3,7 +3,7 @@
  * two publish paths (lib/nats/publish.ts, services/ingress/publish.ts) from the current
  * context, read by the consumer loop (lib/nats/consume.ts) and the projector.
  */
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
 import { currentTraceHeaders, tracing } from "./tracing.ts";
 
 /** The publish option that carries the current trace context, or nothing (tracing off, or no span current). */

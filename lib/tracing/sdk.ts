@@ -7,11 +7,13 @@
  * throughput in the bench's tracing row), the W3C trace-context propagator, and an
  * AsyncLocalStorage context manager, all registered globally for this thread.
  */
+
+import { hostname } from "node:os";
 import { context, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { defaultResource, envDetector, detectResources, resourceFromAttributes } from "@opentelemetry/resources";
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -22,7 +24,6 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
-import { hostname } from "node:os";
 
 /**
  * The sampler OTEL_TRACES_SAMPLER names (the specification's values: always_on,

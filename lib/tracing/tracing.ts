@@ -7,16 +7,16 @@
  */
 import {
   type Attributes,
-  context,
   type Context,
+  context,
   type Link,
   propagation,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
-  trace,
   type TextMapGetter,
+  trace,
 } from "@opentelemetry/api";
 
 export { SpanKind } from "@opentelemetry/api";

@@ -1,65 +1,23 @@
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
-import type { FlowCatalog } from "../../lib/flows/catalog.ts";
-import type { ExecutorKind } from "../../lib/runners/types.ts";
+import type { JsMsg } from "@nats-io/jetstream";
+import { runBudget } from "../../lib/flows/chain.ts";
 import { type Disposition, HAND_BACK_DELAY_MS, redeliveryDelayMs } from "../../lib/nats/consume.ts";
-import { type Publish, publisher, retrying } from "../../lib/nats/publish.ts";
-import { fenceAfterMs, holdLease, type Lease } from "../../lib/nats/lease.ts";
-import type { Logger } from "../../lib/log.ts";
-import type { RunFinished, RunStep } from "../../lib/protocol/messages.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
+import { fenceAfterMs, holdLease, type Lease } from "../../lib/nats/lease.ts";
+import { type Publish, publisher, retrying } from "../../lib/nats/publish.ts";
+import type { RunFinished, RunStep } from "../../lib/protocol/messages.ts";
 import { executeStep } from "../../lib/runners/index.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
-import type { Subjects } from "../../lib/protocol/subjects.ts";
-import { type ChainLimits, runBudget } from "../../lib/flows/chain.ts";
+import { annotate, inSpan, SpanKind } from "../../lib/tracing/tracing.ts";
+import type { AttemptDeps } from "./attempt-deps.ts";
+import { type AbortReason, decideAttempt } from "./decide.ts";
 import { encodeFinished } from "./fit.ts";
-import { type Finish, noRun, recordOutcome, stoppedByFence } from "./record.ts";
 import { LocalWriteError, localWriteReason } from "./local-write.ts";
 import { liveOutput } from "./output.ts";
-import { type AbortReason, decideAttempt } from "./decide.ts";
+import { type Finish, noRun, recordOutcome, stoppedByFence } from "./record.ts";
 import { runEventFor } from "./run-events.ts";
-import { annotate, inSpan, SpanKind } from "../../lib/tracing/tracing.ts";
 import { attemptAttributes, finishedAttributes, recordQueueWait, stepTraceEnv } from "./trace.ts";
 
-export type AttemptDeps = {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  stream: string;
-  subjects: Subjects;
-  catalog: FlowCatalog;
-  hostId: string;
-  /** The command consumers' ack wait: how long a step's lease lasts without a renewal. */
-  ackWaitMs: number;
-  /** A stopped step's SIGTERM -> SIGKILL grace (CODEX_FLOW_KILL_GRACE_MS); fencing never waits for it. */
-  killGraceMs: number;
-  executorKind: ExecutorKind;
-  forwardEnv: readonly string[] | undefined;
-  stepEnvDeny: readonly string[];
-  publishTimeoutMs: number;
-  outputCapBytes: number;
-  outputTailBytes: number;
-  /** Live output published per attempt (bytes). */
-  liveOutputBytes: number;
-  maxLostAttempts: number;
-  chainLimits: ChainLimits;
-  /** The most bytes one message body may have (lib/nats/payload.ts bodyLimit of the connection). */
-  payloadLimit: () => number;
-  /** Where this host's step processes are recorded, so a successor can end them if this executor dies. */
-  ledger?: {
-    probe(runId: string, attempt: number): void;
-    record(pid: number, runId: string, attempt: number, unit?: string): void;
-    forget(pid: number): void;
-    guardFenced(pid: number): number | undefined;
-  };
-  /**
-   * Runs in progress on this host, by run id (one attempt at a time: a delivery of a run
-   * still in hand is handed back): aborting with "cancel" cancels, with "shutdown" hands the run back.
-   */
-  inflight: Map<string, AbortController>;
-  log: Logger;
-};
-
+export type { AttemptDeps } from "./attempt-deps.ts";
 export type { AbortReason } from "./decide.ts";
 
 /**

@@ -1,12 +1,12 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { type DurableLoop, runPullLoop } from "../../lib/nats/consume.ts";
-import { publisher } from "../../lib/nats/publish.ts";
-import { createStreamIfMissing, ensureConsumer } from "../../lib/nats/jetstream.ts";
 import type { Logger } from "../../lib/log.ts";
+import { type DurableLoop, runPullLoop } from "../../lib/nats/consume.ts";
+import { createStreamIfMissing, ensureConsumer } from "../../lib/nats/jetstream.ts";
+import { publisher } from "../../lib/nats/publish.ts";
 import { decodeMessage, type RunFinished } from "../../lib/protocol/messages.ts";
-import { Slots } from "../../lib/slots.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
+import { Slots } from "../../lib/slots.ts";
 import { runEventFor } from "./run-events.ts";
 
 export const DEAD_LETTER_DURABLE = "dead-letters";

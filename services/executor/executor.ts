@@ -1,10 +1,10 @@
+import type { JsMsg } from "@nats-io/jetstream";
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
+import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/flows/step-policy.ts";
 import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
 import { consumers } from "../../lib/protocol/consumers.ts";
-import type { JsMsg } from "@nats-io/jetstream";
 import type { RunStep } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
-import { isGroupQueue, queueBase, queueFor, SHARED_QUEUE } from "../../lib/flows/step-policy.ts";
 import type { AbortReason, AttemptDeps } from "./attempt.ts";
 import { handleCommand } from "./attempt.ts";
 import { startDeadLetters } from "./dead-letters.ts";

@@ -1,6 +1,6 @@
-import { resultTooLarge } from "../../lib/protocol/flow-result.ts";
-import { encodeMessage, type EventAccepted, type RunFinished } from "../../lib/protocol/messages.ts";
 import { bodyBytes, checkFits } from "../../lib/nats/payload.ts";
+import { resultTooLarge } from "../../lib/protocol/flow-result.ts";
+import { type EventAccepted, encodeMessage, type RunFinished } from "../../lib/protocol/messages.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 

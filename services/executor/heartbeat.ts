@@ -1,7 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Subjects } from "../../lib/protocol/subjects.ts";
-
 import { BEAT_EVERY_MS, type HostBeat } from "../../lib/protocol/heartbeat.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
 
 /** Publishes this executor's presence and load until the returned function is called. */
 export function startHeartbeat(nc: NatsConnection, subjects: Subjects, beat: () => Omit<HostBeat, "at">): () => void {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fenceAfterMs, renewEveryMs } from "../../lib/nats/lease.ts";
 import type { Logger } from "../../lib/log.ts";
+import { fenceAfterMs, renewEveryMs } from "../../lib/nats/lease.ts";
 import { LocalWriteError } from "./local-write.ts";
 
 /** The guard's program (bash: POSIX sh cannot time out a read, and a Bun process would cost 20 MB). */

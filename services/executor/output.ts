@@ -1,7 +1,7 @@
-import { LIVE_OUTPUT_STOPPED } from "../../lib/runners/output.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Publish } from "../../lib/nats/publish.ts";
 import type { RunOutput } from "../../lib/protocol/messages.ts";
+import { LIVE_OUTPUT_STOPPED } from "../../lib/runners/output.ts";
 
 const FLUSH_BYTES = 16 * 1024;
 const FLUSH_EVERY_MS = 200;

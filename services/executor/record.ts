@@ -1,12 +1,12 @@
+import { type ChainLimits, chainedEvents, runBudget } from "../../lib/flows/chain.ts";
+import type { StepPolicy } from "../../lib/flows/step-policy.ts";
+import type { Logger } from "../../lib/log.ts";
 import type { Disposition } from "../../lib/nats/consume.ts";
 import type { Publish } from "../../lib/nats/publish.ts";
 import type { RunFinished, RunStep } from "../../lib/protocol/messages.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import { inSpan, SpanKind } from "../../lib/tracing/tracing.ts";
-import type { StepPolicy } from "../../lib/flows/step-policy.ts";
-import type { Logger } from "../../lib/log.ts";
-import { type ChainLimits, chainedEvents, runBudget } from "../../lib/flows/chain.ts";
 import { eventsThatFit, withResultThatFits } from "./fit.ts";
 import { isRetryable, retryAfter } from "./retry.ts";
 import { chainedAttributes } from "./trace.ts";

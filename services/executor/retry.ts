@@ -1,6 +1,6 @@
+import { retryDelayMs, type StepPolicy } from "../../lib/flows/step-policy.ts";
 import { type FlowResultStatus, isResultTooLarge } from "../../lib/protocol/flow-result.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
-import { retryDelayMs, type StepPolicy } from "../../lib/flows/step-policy.ts";
 
 /** FLOW_RESULT statuses that are the step's own verdict: never retried. */
 const VERDICTS: ReadonlySet<FlowResultStatus> = new Set(["needs_intervention", "blocked", "failed"]);

@@ -5,8 +5,8 @@
  */
 import type { Attributes } from "@opentelemetry/api";
 import type { EventAccepted, RunFinished, RunStep } from "../../lib/protocol/messages.ts";
-import { currentTraceHeaders, recordSpan, tracing } from "../../lib/tracing/tracing.ts";
 import { messagingAttributes } from "../../lib/tracing/nats.ts";
+import { currentTraceHeaders, recordSpan, tracing } from "../../lib/tracing/tracing.ts";
 
 /** The attempt span's attributes known before it runs. */
 export function attemptAttributes(command: RunStep, attempt: number, hostId: string, subject: string): Attributes {

@@ -1,6 +1,6 @@
 import type { Config } from "../../lib/config.ts";
-import { checkDurability } from "../../lib/nats/durability-check.ts";
 import { logger } from "../../lib/log.ts";
+import { checkDurability } from "../../lib/nats/durability-check.ts";
 import type { RunningSystem, ServiceName } from "../runtime/system.ts";
 import { dialNats } from "./nats-link.ts";
 import { serveIngress } from "./service.ts";

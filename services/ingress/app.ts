@@ -1,27 +1,27 @@
 import { Elysia } from "elysia";
+import { githubSource } from "../../lib/webhooks/source.ts";
+import { auditRoutes } from "./audit/routes.ts";
+import { requireToken } from "./auth.ts";
+import { browserGuard } from "./browser.ts";
+import { chainRoutes } from "./chain/routes.ts";
+import { dataRoutes } from "./data/routes.ts";
 import type { IngressDeps } from "./deps.ts";
 import { errors } from "./errors.ts";
-import { browserGuard } from "./browser.ts";
-import { dataRoutes } from "./data/routes.ts";
-import { auditRoutes } from "./audit/routes.ts";
-import { hostGuard } from "./host.ts";
 import { eventRoutes } from "./events/routes.ts";
 import { flowRoutes } from "./flows/routes.ts";
-import { githubSource } from "../../lib/webhooks/source.ts";
-import { webhookRoutes } from "./webhooks/routes.ts";
-import { runRoutes } from "./runs/routes.ts";
-import { replayRoutes } from "./replays/routes.ts";
-import { overviewRoutes } from "./overview/routes.ts";
-import { chainRoutes } from "./chain/routes.ts";
-import { searchRoutes } from "./search/routes.ts";
-import { scheduleTickRoutes } from "./schedules/routes.ts";
-import { systemRoutes } from "./system/routes.ts";
-import { uiRoutes } from "./ui/routes.ts";
-import { requireToken } from "./auth.ts";
+import { hostGuard } from "./host.ts";
 import { allowedMethods } from "./methods.ts";
 import { openApiRoutes } from "./openapi.ts";
-import { viewerAssets } from "./viewer.ts";
+import { overviewRoutes } from "./overview/routes.ts";
+import { replayRoutes } from "./replays/routes.ts";
+import { runRoutes } from "./runs/routes.ts";
+import { scheduleTickRoutes } from "./schedules/routes.ts";
 import { Health } from "./schemas.ts";
+import { searchRoutes } from "./search/routes.ts";
+import { systemRoutes } from "./system/routes.ts";
+import { uiRoutes } from "./ui/routes.ts";
+import { viewerAssets } from "./viewer.ts";
+import { webhookRoutes } from "./webhooks/routes.ts";
 
 /** The HTTP API: the write side publishes to the stream, the read side queries the projector's SQLite. */
 export function createIngressApp(deps: IngressDeps) {

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from "node:crypto";
-import { readBody } from "./body.ts";
-import { HttpError } from "./errors.ts";
 import { verifySignature } from "../../lib/signature.ts";
 import { allows, parseTokens, type Role, type ScopedToken } from "../../lib/tokens.ts";
+import { readBody } from "./body.ts";
+import { HttpError } from "./errors.ts";
 
 /** Who made a request: a token's name, role and flows; `hmac` for a signer; `anonymous` where nothing is configured. */
 export type Identity = { name: string; role: Role; flows?: readonly string[] };

@@ -1,18 +1,17 @@
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
 import type { FlowMessage } from "../../lib/protocol/messages.ts";
-import type { WebhookSource } from "../../lib/webhooks/source.ts";
-import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
+import type { ReadModel } from "../../lib/read-model/database.ts";
+import type { ScopedToken } from "../../lib/tokens.ts";
+import type { WebhookSource } from "../../lib/webhooks/source.ts";
 import type { Changes } from "./changes.ts";
-import type { IngressCounters } from "./metrics.ts";
 import type { HeldConnections } from "./held.ts";
+import type { IngressCounters } from "./metrics.ts";
 import type { Publisher } from "./publish.ts";
 import type { QueueWatch } from "./runs/queues.ts";
+import type { Health } from "./schemas.ts";
 import type { Spool } from "./spool/spool.ts";
 import type { SystemSources } from "./system/sources.ts";
-
-import type { Health } from "./schemas.ts";
-import type { ScopedToken } from "../../lib/tokens.ts";
 
 export type { Health };
 

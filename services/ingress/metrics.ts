@@ -1,11 +1,11 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { sql } from "kysely";
-import type { ReadModel } from "../../lib/read-model/database.ts";
-import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { BEAT_EVERY_MS, type HostBeat } from "../../lib/protocol/heartbeat.ts";
+import type { Subjects } from "../../lib/protocol/subjects.ts";
+import type { ReadModel } from "../../lib/read-model/database.ts";
+import type { HeldConnections } from "./held.ts";
 import type { Health } from "./schemas.ts";
 import type { SpoolState } from "./spool/spool.ts";
-import type { HeldConnections } from "./held.ts";
 import type { ConsumerDepth } from "./system/sources.ts";
 
 /** Counters this ingress process keeps (Prometheus counters restart with the process). */

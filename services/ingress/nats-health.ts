@@ -1,5 +1,5 @@
-import type { Health } from "./schemas.ts";
 import type { NatsLink } from "./nats-link.ts";
+import type { Health } from "./schemas.ts";
 import type { SpoolState } from "./spool/spool.ts";
 
 /**

@@ -1,8 +1,8 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Config } from "../../lib/config.ts";
 import { logger } from "../../lib/log.ts";
 import { connectNats, redactUrl } from "../../lib/nats/jetstream.ts";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { subjects } from "../../lib/protocol/subjects.ts";
 import { natsClientName, provisionedContext, type ServiceContext } from "../runtime/context.ts";
 import { jetStreamPublisher, type Publisher, type PublisherOptions, Unavailable } from "./publish.ts";

@@ -1,14 +1,14 @@
+import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { errors as coreErrors, RequestError } from "@nats-io/nats-core";
-import { type JetStreamClient, JetStreamApiError } from "@nats-io/jetstream";
 import { isConnected } from "../../lib/nats/jetstream.ts";
+import { bodyBytes, bodyLimit, HEADER_ALLOWANCE } from "../../lib/nats/payload.ts";
 import type { PublishOptions } from "../../lib/nats/publish.ts";
 import { addressOf } from "../../lib/protocol/address.ts";
 import { encodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
-import { bodyBytes, bodyLimit, HEADER_ALLOWANCE } from "../../lib/nats/payload.ts";
-import { HttpError } from "./errors.ts";
 import { traceHeaders } from "../../lib/tracing/nats.ts";
+import { HttpError } from "./errors.ts";
 
 export type Published = { seq: number; duplicate: boolean };
 

@@ -1,8 +1,8 @@
 import type { ReadModel } from "../../lib/read-model/database.ts";
-import type { IngressDeps } from "./deps.ts";
-import { HttpError } from "./errors.ts";
 import { readCheckpoint } from "../../lib/read-model/database.ts";
 import type { Changes } from "./changes.ts";
+import type { IngressDeps } from "./deps.ts";
+import { HttpError } from "./errors.ts";
 
 /**
  * Waits (bounded) until the read model has applied stream sequence `seq`, so an answer

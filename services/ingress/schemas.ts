@@ -1,4 +1,4 @@
-import { type Static, type TUnsafe, type TSchema, Type as t } from "@sinclair/typebox";
+import { type Static, type TSchema, type TUnsafe, Type as t } from "@sinclair/typebox";
 import { FlowEventInput } from "../../lib/protocol/event.ts";
 import { FLOW_RESULT_STATUSES } from "../../lib/protocol/flow-result.ts";
 import { ATTEMPT_STATUSES, EFFECTIVE_STATUSES, RUN_STATUSES } from "../../lib/protocol/status.ts";

@@ -1,28 +1,27 @@
-import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { readModelPath, watchedDirs } from "../../lib/config.ts";
 import { lowDiskMessage } from "../../lib/disk.ts";
 import { watchDisk } from "../../lib/disk-watch.ts";
-import { lastMessage } from "../../lib/nats/last-message.ts";
+import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { isConnected } from "../../lib/nats/jetstream.ts";
-import { openReadModel, type ReadModel } from "../../lib/read-model/database.ts";
-import { acceptedSeq, readCheckpoint } from "../../lib/read-model/database.ts";
+import { lastMessage } from "../../lib/nats/last-message.ts";
+import { acceptedSeq, openReadModel, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
+import { githubSource } from "../../lib/webhooks/source.ts";
 import type { Service, ServiceContext } from "../runtime/context.ts";
 import { createIngressApp } from "./app.ts";
-import type { Health } from "./deps.ts";
-import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
-import { startSpool } from "./spool/spool.ts";
 import { serverBodyLimit } from "./body.ts";
-import { type QueueWatch, queueWatch } from "./runs/queues.ts";
+import { exposureWarning } from "./browser.ts";
 import { type AppliedSignal, changes } from "./changes.ts";
+import type { Health } from "./deps.ts";
+import { diskGuarded, diskHealth } from "./disk.ts";
+import { HeldConnections } from "./held.ts";
+import { ingressCounters, renderMetrics, watchHosts } from "./metrics.ts";
+import { natsHealth } from "./nats-health.ts";
+import { jsmOf, linked, linkPublisher, type NatsLink } from "./nats-link.ts";
+import { busyPort, releasePort } from "./port.ts";
+import { type QueueWatch, queueWatch } from "./runs/queues.ts";
+import { startSpool } from "./spool/spool.ts";
 import { consumerDepths } from "./system/sources.ts";
 import { streamProbe } from "./system/stream-probe.ts";
-import { exposureWarning } from "./browser.ts";
-import { HeldConnections } from "./held.ts";
-import { busyPort, releasePort } from "./port.ts";
-import { diskGuarded, diskHealth } from "./disk.ts";
-import { githubSource } from "../../lib/webhooks/source.ts";
-import { jsmOf, linked, linkPublisher, type NatsLink } from "./nats-link.ts";
-import { natsHealth } from "./nats-health.ts";
 
 /**
  * Bun's idle timeout cuts a connection with no bytes moving, also one whose answer is

@@ -1,13 +1,13 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
 import { matcherWait } from "../../lib/flows/debounce.ts";
 import type { Logger } from "../../lib/log.ts";
+import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
 import { publisher } from "../../lib/nats/publish.ts";
+import { consumers, MATCHER_DURABLE } from "../../lib/protocol/consumers.ts";
 import { decodeMessage, type RunDeferred } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import { canceled, type DispatchDeps, route } from "./dispatch.ts";
-import { consumers, MATCHER_DURABLE } from "../../lib/protocol/consumers.ts";
-import { arrivalOf, settleDeferred, type Stored } from "./route.ts";
+import { arrivalOf, type Stored, settleDeferred } from "./route.ts";
 
 /** The most deferred runs of one key read to settle one run (a key's runs after its event, in stream order). */
 export const MAX_DEFERRED_SCAN = 1_000;

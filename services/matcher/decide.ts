@@ -1,7 +1,7 @@
-import { runIdFor } from "../../lib/protocol/ids.ts";
-import type { EventAccepted, EventMatched, RunStep } from "../../lib/protocol/messages.ts";
 import { queueFor } from "../../lib/flows/step-policy.ts";
 import type { TriggerIndex } from "../../lib/flows/trigger.ts";
+import { runIdFor } from "../../lib/protocol/ids.ts";
+import type { EventAccepted, EventMatched, RunStep } from "../../lib/protocol/messages.ts";
 
 export type Decision = { matched: EventMatched; commands: RunStep[] };
 

@@ -1,5 +1,5 @@
-import { encodeMessage, type EventMatched, type RunDeferred, type RunStep } from "../../lib/protocol/messages.ts";
 import { bodyBytes, HEADER_ALLOWANCE } from "../../lib/nats/payload.ts";
+import { type EventMatched, encodeMessage, type RunDeferred, type RunStep } from "../../lib/protocol/messages.ts";
 import type { Decision } from "./decide.ts";
 
 /** The longest reason a decision keeps when the decision must be shortened to fit. */

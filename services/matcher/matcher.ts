@@ -1,11 +1,10 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { FlowCatalog } from "../../lib/flows/catalog.ts";
+import { deferredRun } from "../../lib/flows/debounce.ts";
+import type { Logger } from "../../lib/log.ts";
+import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
 import { publisher } from "../../lib/nats/publish.ts";
 import { consumers } from "../../lib/protocol/consumers.ts";
-import type { FlowCatalog } from "../../lib/flows/catalog.ts";
-import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
-import { Slots } from "../../lib/slots.ts";
-import type { Logger } from "../../lib/log.ts";
-import { deferredRun } from "../../lib/flows/debounce.ts";
 import {
   decodeMessage,
   type EventAccepted,
@@ -13,12 +12,13 @@ import {
   type RunStep,
 } from "../../lib/protocol/messages.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
+import { Slots } from "../../lib/slots.ts";
+import { annotate } from "../../lib/tracing/tracing.ts";
 import { decide } from "./decide.ts";
 import { defer, route, runRecorded } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
 import { giveUpDecision } from "./give-up.ts";
 import { type Prior, seenBefore } from "./seen.ts";
-import { annotate } from "../../lib/tracing/tracing.ts";
 
 export type MatcherOptions = {
   js: JetStreamClient;

@@ -1,7 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../../lib/log.ts";
 import { type DurableLoop, runDurableLoop, whileWorking } from "../../lib/nats/consume.ts";
 import { consumers } from "../../lib/protocol/consumers.ts";
-import type { Logger } from "../../lib/log.ts";
 import type { FlowPaused, FlowResumed } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
 import { type DispatchDeps, releaseHeld } from "./dispatch.ts";

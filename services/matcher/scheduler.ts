@@ -1,10 +1,10 @@
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
-import type { Logger } from "../../lib/log.ts";
 import type { Flow } from "../../lib/flows/manifest.ts";
+import { dueTicks, type Schedule, tickEvent, tickEventId } from "../../lib/flows/schedule.ts";
+import type { Logger } from "../../lib/log.ts";
+import { lastMessage } from "../../lib/nats/last-message.ts";
 import { publisher } from "../../lib/nats/publish.ts";
 import type { EventAccepted, ScheduleTicked } from "../../lib/protocol/messages.ts";
-import { dueTicks, type Schedule, tickEvent, tickEventId } from "../../lib/flows/schedule.ts";
-import { lastMessage } from "../../lib/nats/last-message.ts";
 import type { DispatchDeps } from "./dispatch.ts";
 
 /** How often a scheduler looks for due ticks. */

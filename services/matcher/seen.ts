@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { readModelPath } from "../../lib/config.ts";
-import { openReadModel, rawSqlite, type ReadModel, tombstoneKey } from "../../lib/read-model/database.ts";
+import { openReadModel, type ReadModel, rawSqlite, tombstoneKey } from "../../lib/read-model/database.ts";
 import type { ServiceContext } from "../runtime/context.ts";
 
 /** What this host's read model knows of an event id: its row (first sequence, latest matched generation), or its tombstone. */

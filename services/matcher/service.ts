@@ -1,12 +1,12 @@
 import { flowCatalog } from "../../lib/flows/catalog.ts";
-import type { Service, ServiceContext } from "../runtime/context.ts";
 import { bodyLimit } from "../../lib/nats/payload.ts";
+import type { ReadModel } from "../../lib/read-model/database.ts";
+import type { Service, ServiceContext } from "../runtime/context.ts";
 import { startDebouncer } from "./debouncer.ts";
 import { startMatcher } from "./matcher.ts";
 import { startResumer } from "./resumer.ts";
 import { startScheduler } from "./scheduler.ts";
 import { guardReadModel, priorOf } from "./seen.ts";
-import type { ReadModel } from "../../lib/read-model/database.ts";
 
 /** Provisions the shared `matcher` consumer and matches events until stopped. */
 export async function startMatcherService(ctx: ServiceContext, shared?: ReadModel): Promise<Service> {

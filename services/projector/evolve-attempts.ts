@@ -1,5 +1,5 @@
-import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
 import type { RunCancelRequested, RunFinished, RunReleased, RunStarted } from "../../lib/protocol/messages.ts";
+import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
 import type { RunsTable } from "../../lib/read-model/database.ts";
 import type { ReadState, Write } from "./writes.ts";
 
@@ -154,7 +154,7 @@ export function runReleased(state: ReadState, message: RunReleased, seq: number)
 function lostBefore(state: ReadState, run: RunsTable, attempt: number): Write[] {
   if (attempt <= run.attempt) return [];
   const previous = state.attempt(run.id, run.attempt);
-  if (!previous || previous.status !== "running") return [];
+  if (previous?.status !== "running") return [];
   return [
     {
       table: "attempts",

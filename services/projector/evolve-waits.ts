@@ -34,7 +34,7 @@ export function runDeferred(state: ReadState, message: RunDeferred, seq: number)
 /** A superseded run ended without an attempt; it names the event that superseded it. */
 export function runSuperseded(state: ReadState, message: RunSuperseded, seq: number): Write[] {
   const run = state.run(message.runId);
-  if (!run || run.status !== "queued" || run.attempt > 0) return [];
+  if (run?.status !== "queued" || run.attempt > 0) return [];
   const error = `superseded by event ${message.supersededBy} (debounce)`;
   return [
     {

@@ -1,5 +1,5 @@
-import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
 import type { EventAccepted, EventMatched, FlowMessage, RunStep } from "../../lib/protocol/messages.ts";
+import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
 import { runCancel, runFinished, runReleased, runStarted } from "./evolve-attempts.ts";
 import { flowControl, operatorActed, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 import { queuedRun, type ReadState, type Write } from "./writes.ts";

@@ -1,10 +1,10 @@
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
-import { PULL_EXPIRES_MS, redeliveryDelayMs } from "../../lib/nats/consume.ts";
 import type { Logger } from "../../lib/log.ts";
+import { PULL_EXPIRES_MS, redeliveryDelayMs } from "../../lib/nats/consume.ts";
 import { type AppliedListener, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
-import { type Committed, inlineWriter, type Writer } from "./writer.ts";
 import { inSpan } from "../../lib/tracing/tracing.ts";
 import { applyLinks } from "./trace-ids.ts";
+import { type Committed, inlineWriter, type Writer } from "./writer.ts";
 
 export type ProjectorOptions = {
   js: JetStreamClient;

@@ -1,11 +1,11 @@
 import type { FlowCatalog } from "../../lib/flows/catalog.ts";
+import { eventsBefore, keepsEverything, type Retention, retentionRules } from "../../lib/flows/retention.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
 import { publisher } from "../../lib/nats/publish.ts";
 import type { PurgeRuns } from "../../lib/protocol/messages.ts";
 import { incrementalVacuum, type ReadModel } from "../../lib/read-model/database.ts";
-import { eventsBefore, keepsEverything, type Retention, retentionRules } from "../../lib/flows/retention.ts";
-import type { ServiceContext } from "../runtime/context.ts";
 import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
+import type { ServiceContext } from "../runtime/context.ts";
 
 export type Retainer = {
   /** Told of the purge rounds a commit applied: a full one is followed by the next round, and freed pages go back. */

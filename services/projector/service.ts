@@ -1,11 +1,11 @@
 import { dirname } from "node:path";
-import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { readModelPath } from "../../lib/config.ts";
 import { lowDiskMessage } from "../../lib/disk.ts";
 import { watchDisk } from "../../lib/disk-watch.ts";
-import { openReadModel, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
+import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { HintError } from "../../lib/hint.ts";
 import { streamStart } from "../../lib/nats/stream-history.ts";
+import { openReadModel, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../runtime/context.ts";
 import { type Projector, type ProjectorOptions, startProjector } from "./projector.ts";
 import { type Retainer, startRetention } from "./retention.ts";

@@ -1,4 +1,4 @@
-import type { Database as Sqlite, SQLQueryBindings, Statement } from "bun:sqlite";
+import type { SQLQueryBindings, Database as Sqlite, Statement } from "bun:sqlite";
 import type { Transaction } from "kysely";
 import type { FlowMessage } from "../../lib/protocol/messages.ts";
 import {
@@ -147,7 +147,7 @@ function upsert(sqlite: Sqlite, table: keyof typeof KEY_COLUMNS, row: Record<str
   const byTable = upserts.get(sqlite) ?? upserts.set(sqlite, new Map()).get(sqlite)!;
   // Every row evolve writes for a table has the same columns; the statement is built once.
   let prepared = byTable.get(table);
-  if (!prepared || !prepared.columns.every((c) => c in row)) {
+  if (!prepared?.columns.every((c) => c in row)) {
     const columns = Object.keys(row).sort();
     const keys = KEY_COLUMNS[table];
     const updates = columns.filter((c) => !keys.includes(c)).map((c) => `${c} = excluded.${c}`);

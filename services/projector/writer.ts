@@ -1,13 +1,13 @@
-import { decodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
-import { rawSqlite, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
-import { evolve } from "./evolve.ts";
-import { isPurge } from "./writes.ts";
-import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
-import { applyBatch, loadBatchState } from "./store.ts";
 import type { MsgHdrs } from "@nats-io/nats-core";
+import { decodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
+import { type ReadModel, rawSqlite, readCheckpoint } from "../../lib/read-model/database.ts";
+import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { traceIdOf } from "../../lib/tracing/nats.ts";
 import { traceIdsWanted } from "../../lib/tracing/tracing.ts";
+import { evolve } from "./evolve.ts";
+import { applyBatch, loadBatchState } from "./store.ts";
 import { recordTraceIds, type Traced } from "./trace-ids.ts";
+import { isPurge } from "./writes.ts";
 
 /** One message of the stream, as the projector took it: its headers (a JsMsg's), or the trace id they named (a batch sent to a writer thread). */
 export type StreamMessage = { seq: number; data: Uint8Array; headers?: MsgHdrs; traceId?: string | null };

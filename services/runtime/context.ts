@@ -1,8 +1,8 @@
-import type { NatsConnection } from "@nats-io/nats-core";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Config } from "../../lib/config.ts";
-import { connectNats, ensureStream } from "../../lib/nats/jetstream.ts";
 import { type Logger, logger } from "../../lib/log.ts";
+import { connectNats, ensureStream } from "../../lib/nats/jetstream.ts";
 import { type Subjects, subjects } from "../../lib/protocol/subjects.ts";
 
 /** What every service needs: its configuration, a NATS connection, and the provisioned stream. */

@@ -1,12 +1,12 @@
-import { ConfigError, type Config, DEFAULT_NATS_URL, loadConfig } from "../../lib/config.ts";
-import { checkDurability } from "../../lib/nats/durability-check.ts";
-import { redactUrl } from "../../lib/nats/jetstream.ts";
+import { type Config, ConfigError, DEFAULT_NATS_URL, loadConfig } from "../../lib/config.ts";
 import { HintError } from "../../lib/hint.ts";
 import { logger } from "../../lib/log.ts";
+import { checkDurability } from "../../lib/nats/durability-check.ts";
+import { redactUrl } from "../../lib/nats/jetstream.ts";
+import { startIngressAlone, startsWithoutNats } from "../ingress/alone.ts";
 import { forceStopAfterMs, stopOnSignal } from "./context.ts";
 import type { RunningSystem, ServiceName } from "./system.ts";
 import { startThreadedSystem } from "./threads.ts";
-import { startIngressAlone, startsWithoutNats } from "../ingress/alone.ts";
 
 /**
  * A service process: read the configuration, connect, start, stop gracefully on

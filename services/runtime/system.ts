@@ -1,13 +1,13 @@
 import type { Config } from "../../lib/config.ts";
 import { lockDataDir } from "../../lib/lock.ts";
 import { logger } from "../../lib/log.ts";
-import { connectContext, type Service } from "./context.ts";
+import { flushTracing, startTracing } from "../../lib/tracing/tracing.ts";
 import { startExecutorService } from "../executor/service.ts";
 import { releasePort, reservePort } from "../ingress/port.ts";
 import { startIngress } from "../ingress/service.ts";
 import { startMatcherService } from "../matcher/service.ts";
 import { startProjectorService } from "../projector/service.ts";
-import { flushTracing, startTracing } from "../../lib/tracing/tracing.ts";
+import { connectContext, type Service } from "./context.ts";
 
 export const SERVICE_NAMES = ["ingress", "matcher", "executor", "projector"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];

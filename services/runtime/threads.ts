@@ -1,12 +1,12 @@
 import type { Config } from "../../lib/config.ts";
 import { logger } from "../../lib/log.ts";
-import { connectContext } from "./context.ts";
 import type { AppliedListener } from "../../lib/read-model/database.ts";
+import { flushTracing, startTracing } from "../../lib/tracing/tracing.ts";
 import { releasePort, reservePort } from "../ingress/port.ts";
 import { startIngress } from "../ingress/service.ts";
+import { connectContext } from "./context.ts";
 import { type RunningSystem, type ServiceName, startSystem } from "./system.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
-import { flushTracing, startTracing } from "../../lib/tracing/tracing.ts";
 
 /**
  * Starts the named services with the ingress on this thread and the others (projector,

@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { Deployment, killLeftoverSteps, tempDir, withOutput } from "../support/cluster.ts";
-import { findNatsCli, sh } from "../support/nats-cli.ts";
-import { skipWithoutTool } from "../support/tools.ts";
-import { type NatsCluster, startNatsCluster } from "../support/nats-cluster.ts";
 import {
   type Disruption,
   everyAnswerIsClear,
@@ -15,7 +12,10 @@ import {
   type Sent,
   steadyLoad,
 } from "../support/load.ts";
+import { findNatsCli, sh } from "../support/nats-cli.ts";
+import { type NatsCluster, startNatsCluster } from "../support/nats-cluster.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
+import { skipWithoutTool } from "../support/tools.ts";
 
 // Three nats-servers clustered on loopback, the stream created with 3 replicas
 // (CODEX_FLOW_STREAM_REPLICAS=3, as docs/deploy.md says), and the services (two executors) as processes, each

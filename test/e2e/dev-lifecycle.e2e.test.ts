@@ -1,12 +1,12 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectNats } from "../../lib/nats/jetstream.ts";
 import { logger } from "../../lib/log.ts";
+import { connectNats } from "../../lib/nats/jetstream.ts";
+import { isRunning } from "../fixtures/request.ts";
 import { writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
 import { eventually } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
-import { isRunning } from "../fixtures/request.ts";
 
 setDefaultTimeout(90_000);
 const cli = useProcesses();

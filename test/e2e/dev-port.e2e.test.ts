@@ -1,7 +1,7 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectNats } from "../../lib/nats/jetstream.ts";
 import { logger } from "../../lib/log.ts";
+import { connectNats } from "../../lib/nats/jetstream.ts";
 import { echoStep, writeFlows } from "../support/flows.ts";
 import { useNatsServer } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";

@@ -1,10 +1,10 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { jetstream } from "@nats-io/jetstream";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { msgIds, runIdFor } from "../../lib/protocol/ids.ts";
-import { connectNats } from "../../lib/nats/jetstream.ts";
+import { jetstream } from "@nats-io/jetstream";
 import { logger } from "../../lib/log.ts";
+import { connectNats } from "../../lib/nats/jetstream.ts";
+import { msgIds, runIdFor } from "../../lib/protocol/ids.ts";
 import { encodeMessage } from "../../lib/protocol/messages.ts";
 import { subjects } from "../../lib/protocol/subjects.ts";
 import { canMount, fill, freeBytes, smallDisk } from "../support/disk.ts";

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { join } from "node:path";
 import { freePort } from "../../lib/nats/nats-server.ts";
 import { Deployment, tempDir, withOutput } from "../support/cluster.ts";
 import { json } from "../support/http.ts";
 import { type Sent, steadyLoad } from "../support/load.ts";
-import { type NatsCluster, startNatsCluster } from "../support/nats-cluster.ts";
 import { eventually } from "../support/nats.ts";
+import { type NatsCluster, startNatsCluster } from "../support/nats-cluster.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
 import { countsById, latencyReport, storedEvents } from "../support/stored.ts";
 

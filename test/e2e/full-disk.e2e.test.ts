@@ -1,17 +1,17 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { runIdFor } from "../../lib/protocol/ids.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { logger } from "../../lib/log.ts";
 import { connectNats } from "../../lib/nats/jetstream.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
-import { logger } from "../../lib/log.ts";
+import { runIdFor } from "../../lib/protocol/ids.ts";
 import { subjects } from "../../lib/protocol/subjects.ts";
+import { canMount, fill, smallDisk } from "../support/disk.ts";
 import { echoStep, writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
-import { canMount, fill, smallDisk } from "../support/disk.ts";
 
 setDefaultTimeout(90_000);
 // The disk guard off: this is the last line of defence, a disk that fills up before the guard sees it (test/e2e/disk-guard.e2e.test.ts has the guard).

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { isRunning } from "../fixtures/request.ts";
 import {
   api,
   consumerInfo,
@@ -15,7 +16,6 @@ import {
 } from "../support/cluster.ts";
 import { eventually, useNatsServer } from "../support/nats.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
-import { isRunning } from "../fixtures/request.ts";
 
 // Leases and graceful shutdown, with every service a process of its own and two executor
 // processes (distinct host ids) sharing the queue `any`.

@@ -3,12 +3,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fenceAfterMs } from "../../lib/nats/lease.ts";
 import { type EmbeddedNats, startNatsServer } from "../../lib/nats/nats-server.ts";
+import { isRunning } from "../fixtures/request.ts";
 import { api, Deployment, killLeftoverSteps, tempDir, withOutput } from "../support/cluster.ts";
 import { writeFlows } from "../support/flows.ts";
 import { eventually } from "../support/nats.ts";
 import { netnsLab } from "../support/netns.ts";
 import { serviceEnv, useProcesses } from "../support/processes.ts";
-import { isRunning } from "../fixtures/request.ts";
 
 // A partition, for real: two executors, each in a network namespace of its own (veth to
 // this one, where the nats-server and the other services are). The link of the host

@@ -2,7 +2,7 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { signBody } from "../../lib/signature.ts";
-import { writeFlows, echoStep } from "../support/flows.ts";
+import { echoStep, writeFlows } from "../support/flows.ts";
 import { useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
 import { indexesOf, snapshotOf } from "../support/snapshot.ts";

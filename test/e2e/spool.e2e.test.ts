@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type EmbeddedNats, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { Deployment, tempDir, withOutput } from "../support/cluster.ts";
 import { json } from "../support/http.ts";
-import { send, type Sent } from "../support/load.ts";
+import { type Sent, send } from "../support/load.ts";
 import { eventually } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
 import { countsById, latencyReport, storedEvents } from "../support/stored.ts";

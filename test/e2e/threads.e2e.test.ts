@@ -1,12 +1,12 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { isRunning } from "../fixtures/request.ts";
 import { writeFlows } from "../support/flows.ts";
 import { json } from "../support/http.ts";
 import { useNatsServer } from "../support/nats.ts";
 import { ingressUrlOf, serviceEnv, useProcesses } from "../support/processes.ts";
 import { tempDir } from "../support/temp.ts";
-import { isRunning } from "../fixtures/request.ts";
 
 // `flow serve all` runs the projector, matcher and executor on a worker thread beside
 // the ingress (services/runtime/threads.ts): these check what that must keep.

@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
 import { afterAll } from "bun:test";
+import { existsSync } from "node:fs";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { tempDir } from "./temp.ts";
 

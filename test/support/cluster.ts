@@ -3,11 +3,11 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { ServiceName } from "../../services/runtime/system.ts";
-import { json } from "./http.ts";
-import { type CliProcess, ingressUrlOf, type useProcesses } from "./processes.ts";
 import { isRunning } from "../fixtures/request.ts";
 import { writeFlows } from "./flows.ts";
+import { json } from "./http.ts";
 import { eventually } from "./nats.ts";
+import { type CliProcess, ingressUrlOf, type useProcesses } from "./processes.ts";
 import { tempDir as makeTempDir } from "./temp.ts";
 
 /** The line each service logs once it is ready (the executor's names its host id). */

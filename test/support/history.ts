@@ -1,6 +1,6 @@
-import type { ServiceContext } from "../../services/runtime/context.ts";
 import { runIdFor } from "../../lib/protocol/ids.ts";
 import { encodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
+import type { ServiceContext } from "../../services/runtime/context.ts";
 import { accepted, anEvent, command, finished, started } from "./messages.ts";
 
 /** One past run to write into the stream: its flow, when it was created and how it ended. */

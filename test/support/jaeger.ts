@@ -2,9 +2,9 @@ import { afterAll, beforeAll } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../../lib/nats/nats-server.ts";
+import { eventually } from "./nats.ts";
 import { REPO } from "./processes.ts";
 import { tempDir } from "./temp.ts";
-import { eventually } from "./nats.ts";
 
 /** Where scripts/install-jaeger.sh builds Jaeger (CODEX_FLOW_JAEGER_DIR overrides). */
 export const JAEGER = join(process.env.CODEX_FLOW_JAEGER_DIR ?? "/usr/local/lib/codex-flows/jaeger", "jaeger");

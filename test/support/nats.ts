@@ -1,8 +1,8 @@
 import { afterAll, beforeAll } from "bun:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { ensureStream } from "../../lib/nats/jetstream.ts";
 import { type Config, loadConfig } from "../../lib/config.ts";
+import { ensureStream } from "../../lib/nats/jetstream.ts";
 import { type EmbeddedNats, type EmbeddedNatsOptions, startNatsServer } from "../../lib/nats/nats-server.ts";
 import { tempDir } from "./temp.ts";
 

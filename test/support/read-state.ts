@@ -1,5 +1,5 @@
-import type { AttemptsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
 import type { FlowMessage } from "../../lib/protocol/messages.ts";
+import type { AttemptsTable, EventsTable, RunsTable } from "../../lib/read-model/database.ts";
 import { evolve } from "../../services/projector/evolve.ts";
 import { isPurge, type ReadState, type Upsert, type Write } from "../../services/projector/writes.ts";
 

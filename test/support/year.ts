@@ -1,6 +1,6 @@
+import { eventsBefore, type Retention, retentionRules } from "../../lib/flows/retention.ts";
 import { runIdFor } from "../../lib/protocol/ids.ts";
 import { encodeMessage, type FlowMessage, type PurgeRuns } from "../../lib/protocol/messages.ts";
-import { eventsBefore, type Retention, retentionRules } from "../../lib/flows/retention.ts";
 import type { ServiceContext } from "../../services/runtime/context.ts";
 import { accepted, anEvent, command, finished, started } from "./messages.ts";
 

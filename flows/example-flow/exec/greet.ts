@@ -17,4 +17,4 @@ const greeting = config.greeting ?? "hello";
 
 console.log(`${flow.name}@${flow.version} step ${flow.step}: greeting ${event.payload.name} for event ${event.id}`);
 console.error(`${flow.step}: stderr works too (root ${flow.root})`);
-console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: `${greeting}, ${event.payload.name}` }));
+console.log(`FLOW_RESULT ${JSON.stringify({ status: "completed", message: `${greeting}, ${event.payload.name}` })}`);

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { escapedProcesses, stepStart } from "../escapees.ts";
 import { LAUNCH_MARKER_ENV } from "../launch.ts";
-import { signalGroup } from "../signals.ts";
 import type { StepOutput, Stream } from "../output.ts";
+import { signalGroup } from "../signals.ts";
 import { type Stoppable, stoppable } from "../stops.ts";
 import { RunMarks } from "./marks.ts";
 

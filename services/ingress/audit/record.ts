@@ -1,8 +1,8 @@
 import { t } from "elysia";
+import type { PublishOptions } from "../../../lib/nats/publish.ts";
 import { addressOf } from "../../../lib/protocol/address.ts";
 import { actionIdOf } from "../../../lib/protocol/ids.ts";
-import type { FlowMessage, OperatorAction, OperatorActed } from "../../../lib/protocol/messages.ts";
-import type { PublishOptions } from "../../../lib/nats/publish.ts";
+import type { FlowMessage, OperatorActed, OperatorAction } from "../../../lib/protocol/messages.ts";
 import { identityOf } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";

@@ -1,8 +1,8 @@
-import { Elysia, t } from "elysia";
 import { randomUUID } from "node:crypto";
+import { Elysia, t } from "elysia";
 import type { PurgeRuns } from "../../../lib/protocol/messages.ts";
-import { checkScope, OPERATOR_SECURITY, requireAdmin, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
+import { checkScope, OPERATOR_SECURITY, requireAdmin, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { errors, Query } from "../schemas.ts";
 import { jsonRequestBody, strictBody } from "../strict-body.ts";

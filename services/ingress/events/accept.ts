@@ -1,10 +1,10 @@
 import { parseFlowEvent, systemFieldProblems } from "../../../lib/protocol/event.ts";
 import type { EventAccepted } from "../../../lib/protocol/messages.ts";
 import { acceptedSeq, isTombstoned } from "../../../lib/read-model/database.ts";
+import { contextFrom, inSpan, SpanKind } from "../../../lib/tracing/tracing.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { type Wait, waitForMatch } from "./wait.ts";
-import { contextFrom, inSpan, SpanKind } from "../../../lib/tracing/tracing.ts";
 
 /**
  * The one way an event from outside enters the stream, shared by POST /events,

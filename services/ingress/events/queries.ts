@@ -1,11 +1,11 @@
-import { traceFields } from "../../../lib/tracing/links.ts";
+import type { Static } from "@sinclair/typebox";
 import type { StepDecision } from "../../../lib/protocol/messages.ts";
 import type { EventsTable, ReadModel } from "../../../lib/read-model/database.ts";
+import { traceFields } from "../../../lib/tracing/links.ts";
 import { ResponseBudget } from "../budget.ts";
 import { HttpError } from "../errors.ts";
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts";
 import { runsForEvent } from "../runs/queries.ts";
-import type { Static } from "@sinclair/typebox";
 import type { EventDetail } from "../schemas.ts";
 import { eventFromRow, isNearMiss } from "./present.ts";
 

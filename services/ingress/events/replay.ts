@@ -1,9 +1,9 @@
 import type { EventAccepted } from "../../../lib/protocol/messages.ts";
 import type { EventsTable } from "../../../lib/read-model/database.ts";
+import { inSpan, linkTo, SpanKind } from "../../../lib/tracing/tracing.ts";
 import type { IngressDeps } from "../deps.ts";
 import type { Published } from "../publish.ts";
 import { eventFromRow } from "./present.ts";
-import { inSpan, linkTo, SpanKind } from "../../../lib/tracing/tracing.ts";
 
 /**
  * Publishes a stored event again, marked as the next replay generation: the matcher

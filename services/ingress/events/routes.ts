@@ -1,13 +1,13 @@
 import { Elysia, t } from "elysia";
 import { SYSTEM_EVENT_ID, SYSTEM_TYPE_NAMESPACE } from "../../../lib/protocol/event.ts";
+import { verifySignature } from "../../../lib/signature.ts";
+import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
+import { checkScope, mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
-import { checkScope, mayRead, OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
-import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
 import { readAfter } from "../read-your-writes.ts";
-import { verifySignature } from "../../../lib/signature.ts";
-import { errors, EventAnswer, EventDetail, EventsPage, FlowEventInput, Query } from "../schemas.ts";
+import { EventAnswer, EventDetail, EventsPage, errors, FlowEventInput, Query } from "../schemas.ts";
 import { eventAcceptor } from "./accept.ts";
 import { getEvent, listEvents } from "./queries.ts";
 import { replayStored } from "./replay.ts";

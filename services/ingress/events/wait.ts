@@ -1,12 +1,12 @@
-import type { StepDecision } from "../../../lib/protocol/messages.ts";
-import type { ReadModel } from "../../../lib/read-model/database.ts";
-import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
 import { whyNoMatch } from "../../../lib/flows/why-no-match.ts";
+import type { StepDecision } from "../../../lib/protocol/messages.ts";
+import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
+import type { ReadModel } from "../../../lib/read-model/database.ts";
 import { DEFAULT_RESPONSE_BUDGET_BYTES } from "../budget.ts";
 import type { Changes } from "../changes.ts";
 import { HttpError } from "../errors.ts";
-import { runsById } from "../runs/queries.ts";
 import type { RunView } from "../runs/present.ts";
+import { runsById } from "../runs/queries.ts";
 
 export type WaitMode = "matched" | "final";
 /** What a write waits for: the match decision (briefly by default, `matched` up to the limit) or every run's end; `undefined` for none. */

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { Elysia, t } from "elysia";
 import type { FlowStep } from "../../../lib/flows/manifest.ts";
-import type { FlowPaused, FlowResumed } from "../../../lib/protocol/messages.ts";
 import { nextTick } from "../../../lib/flows/schedule.ts";
 import { queueFor } from "../../../lib/flows/step-policy.ts";
-import { checkScope, OPERATOR_SECURITY, requireOperator, requireToken } from "../auth.ts";
+import type { FlowPaused, FlowResumed } from "../../../lib/protocol/messages.ts";
 import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
+import { checkScope, OPERATOR_SECURITY, requireOperator, requireToken } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { waitForSeq } from "../read-your-writes.ts";

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import { rawSqlite, type ReadModel } from "../../../lib/read-model/database.ts";
+import { type ReadModel, rawSqlite } from "../../../lib/read-model/database.ts";
 import type { OverviewView, OverviewWindow } from "./schemas.ts";
 
 const MINUTE = 60_000;

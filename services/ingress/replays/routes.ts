@@ -1,11 +1,11 @@
 import { Elysia, t } from "elysia";
-import { eventFromRow } from "../events/present.ts";
-import { replayStored } from "../events/replay.ts";
 import type { StepDecision } from "../../../lib/protocol/messages.ts";
-import { checkScope, OPERATOR_SECURITY, requireAdmin } from "../auth.ts";
 import { operatorAction, ReasonQuery, reasonOf } from "../audit/record.ts";
+import { checkScope, OPERATOR_SECURITY, requireAdmin } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
+import { eventFromRow } from "../events/present.ts";
+import { replayStored } from "../events/replay.ts";
 import { errors } from "../schemas.ts";
 import { jsonRequestBody, strictBody } from "../strict-body.ts";
 import { replayDiff } from "./diff.ts";

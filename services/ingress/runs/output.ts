@@ -1,5 +1,5 @@
-import type { OutputTable, ReadModel } from "../../../lib/read-model/database.ts";
 import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
+import type { OutputTable, ReadModel } from "../../../lib/read-model/database.ts";
 import { LIVE_OUTPUT_STOPPED } from "../../../lib/runners/output.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError, unexpected } from "../errors.ts";

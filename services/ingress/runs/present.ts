@@ -1,9 +1,9 @@
-import { traceFields } from "../../../lib/tracing/links.ts";
+import { nextWasCut } from "../../../lib/protocol/flow-result.ts";
 import { ATTENTION } from "../../../lib/protocol/status.ts";
 import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
+import { traceFields } from "../../../lib/tracing/links.ts";
 import type { ResponseBudget } from "../budget.ts";
 import type { RunView } from "../schemas.ts";
-import { nextWasCut } from "../../../lib/protocol/flow-result.ts";
 
 // Effective statuses that ask a person to look: lib/read-model (retention keeps them apart too).
 

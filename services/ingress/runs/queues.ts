@@ -1,6 +1,6 @@
 import { JetStreamApiCodes, type JetStreamManager } from "@nats-io/jetstream";
-import { executorDurable } from "../../../lib/protocol/consumers.ts";
 import { isApiError } from "../../../lib/nats/jetstream.ts";
+import { executorDurable } from "../../../lib/protocol/consumers.ts";
 
 /** Says why queued runs wait: whether any executor is pulling from their queue right now. */
 export type QueueWatch = (queue: string) => Promise<string | undefined>;

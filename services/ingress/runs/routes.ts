@@ -1,20 +1,19 @@
 import { Elysia, t } from "elysia";
+import { EFFECTIVE_STATUSES, RUN_STATUSES } from "../../../lib/protocol/status.ts";
+import { ReasonBody, ReasonQuery, reasonOf } from "../audit/record.ts";
 import { OPERATOR_SECURITY, requireOperator, requireToken, TOKEN_SECURITY } from "../auth.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { clientOf } from "../held.ts";
 import { readAfter } from "../read-your-writes.ts";
-import { RUN_STATUSES } from "../../../lib/protocol/status.ts";
-import { EFFECTIVE_STATUSES } from "../../../lib/protocol/status.ts";
-import { listRuns } from "./list.ts";
-import { outputJson, outputStream } from "./output.ts";
-import { cancelRun, retryRun } from "./operate.ts";
-import { BulkAnswer, type BulkBody, BulkCancelBody, BulkRetryBody, bulkAct } from "./bulk.ts";
-import { runsById } from "./queries.ts";
-import { explainWaits } from "./queues.ts";
 import { errors, Query, RunAnswer, RunsPage } from "../schemas.ts";
 import { jsonRequestBody, strictBody } from "../strict-body.ts";
-import { ReasonBody, ReasonQuery, reasonOf } from "../audit/record.ts";
+import { BulkAnswer, type BulkBody, BulkCancelBody, BulkRetryBody, bulkAct } from "./bulk.ts";
+import { listRuns } from "./list.ts";
+import { cancelRun, retryRun } from "./operate.ts";
+import { outputJson, outputStream } from "./output.ts";
+import { runsById } from "./queries.ts";
+import { explainWaits } from "./queues.ts";
 
 const RunQuery = t.Object(
   {

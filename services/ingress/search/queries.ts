@@ -1,5 +1,5 @@
 import type { SQLQueryBindings } from "bun:sqlite";
-import { rawSqlite, type ReadModel } from "../../../lib/read-model/database.ts";
+import { type ReadModel, rawSqlite } from "../../../lib/read-model/database.ts";
 import { SEARCH_WORDS, type SearchFilters, type SearchView } from "./schemas.ts";
 
 const OPEN = "\u0002";

@@ -4,7 +4,7 @@ import { parseJson, readBody } from "../body.ts";
 import type { IngressDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
 import { eventAcceptor } from "../events/accept.ts";
-import { errors, EventAnswer } from "../schemas.ts";
+import { EventAnswer, errors } from "../schemas.ts";
 import { verifyDelivery } from "./verify.ts";
 
 const Pong = t.Object({ status: t.Literal("pong"), source: t.String() });

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
-import type { WebhookSource } from "../../../lib/webhooks/source.ts";
 import { sameSecret } from "../../../lib/signature.ts";
+import type { WebhookSource } from "../../../lib/webhooks/source.ts";
 
 /**
  * Whether a delivery carries its source's signature: for `hmac-sha256`, the header is

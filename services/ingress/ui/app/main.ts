@@ -4,21 +4,22 @@
  * streams) when the reader navigates away.
  */
 performance.mark("dashboard-start");
+
 import { setToken, TokenNeeded } from "./api.ts";
+import { errorBox, h, show } from "./dom.ts";
 import { navigate } from "./nav.ts";
 import type { PageContext } from "./page.ts";
-import { errorBox, h, show } from "./dom.ts";
+import { auditPage } from "./pages/audit.ts";
 import { chainPage } from "./pages/chain.ts";
 import { eventPage } from "./pages/event.ts";
 import { eventsPage } from "./pages/events.ts";
 import { flowsPage } from "./pages/flows.ts";
 import { hostsPage } from "./pages/hosts.ts";
 import { overviewPage } from "./pages/overview.ts";
-import { schedulesPage } from "./pages/schedules.ts";
-import { searchPage } from "./pages/search.ts";
 import { runPage } from "./pages/run.ts";
 import { runsPage } from "./pages/runs.ts";
-import { auditPage } from "./pages/audit.ts";
+import { schedulesPage } from "./pages/schedules.ts";
+import { searchPage } from "./pages/search.ts";
 import { forgetRole, learnRole } from "./role.ts";
 
 /** What every page gets: where to draw, the URL's query, a signal that aborts on navigation, and how to report trouble. */

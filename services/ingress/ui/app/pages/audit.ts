@@ -2,8 +2,8 @@ import type { Static } from "@sinclair/typebox";
 import type { AuditEntry } from "../../../audit/schemas.ts";
 import { get, watchChanges } from "../api.ts";
 import { h, link, show, showKeepingFocus, table, time } from "../dom.ts";
-import type { PageContext } from "../page.ts";
 import { navigate } from "../nav.ts";
+import type { PageContext } from "../page.ts";
 
 type Entry = Static<typeof AuditEntry>;
 const ACTIONS = ["cancel", "retry", "replay", "bulk-replay", "pause", "resume", "purge"];

@@ -2,8 +2,8 @@ import type { Static } from "@sinclair/typebox";
 import type { EventView } from "../../../schemas.ts";
 import { get, watchChanges } from "../api.ts";
 import { h, link, show, showKeepingFocus, table, time } from "../dom.ts";
-import type { PageContext } from "../page.ts";
 import { navigate } from "../nav.ts";
+import type { PageContext } from "../page.ts";
 
 type Event = Static<typeof EventView>;
 const PASSED = ["type", "source", "since", "until", "cursor"];

@@ -1,5 +1,5 @@
-import type { OverviewView } from "../../../overview/schemas.ts";
 import { EFFECTIVE_STATUSES } from "../../../../../lib/protocol/status.ts";
+import type { OverviewView } from "../../../overview/schemas.ts";
 import { get, watchChanges } from "../api.ts";
 import { inlineBar, stackedChart } from "../charts.ts";
 import { badge, duration, h, link, show, showKeepingFocus, table, time } from "../dom.ts";

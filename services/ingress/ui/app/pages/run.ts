@@ -2,9 +2,9 @@ import { FINAL_STATUSES } from "../../../../../lib/protocol/status.ts";
 import { get, post, readEvents, watchChanges } from "../api.ts";
 import { artifactsView } from "../artifacts.ts";
 import { badge, duration, h, jsonBlock, link, show, table, time } from "../dom.ts";
-import type { PageContext } from "../page.ts";
 import { outputPane } from "../output.ts";
-import { runDuration, type RunView } from "../runs-table.ts";
+import type { PageContext } from "../page.ts";
+import { type RunView, runDuration } from "../runs-table.ts";
 
 const FINAL = FINAL_STATUSES;
 

@@ -1,10 +1,10 @@
 import { RUN_STATUSES } from "../../../../../lib/protocol/status.ts";
 import { get, watchChanges } from "../api.ts";
-import { h, show, showKeepingFocus } from "../dom.ts";
-import type { PageContext } from "../page.ts";
-import { navigate } from "../nav.ts";
-import { type RunView, runsTable } from "../runs-table.ts";
 import { bulkSection } from "../bulk.ts";
+import { h, show, showKeepingFocus } from "../dom.ts";
+import { navigate } from "../nav.ts";
+import type { PageContext } from "../page.ts";
+import { type RunView, runsTable } from "../runs-table.ts";
 
 const STATUSES = RUN_STATUSES;
 /** The URL's parameters that GET /runs takes as they are. */
