@@ -106,47 +106,33 @@ const RUN_COLUMNS: Column<Run>[] = [
 ];
 
 /** A run as `flow runs --json` prints it (docs/cli.md): the API's names, without output tails and compatibility aliases. */
-export function runRecord(r: Run) {
-  const {
-    id,
-    eventId,
-    flowName,
-    stepName,
-    status,
-    effectiveStatus,
-    needsAttention,
-    attempt,
-    generation,
-    host,
-    queue,
-    createdAt,
-    startedAt,
-    completedAt,
-    durationMs,
-    exitCode,
-    error,
-    result,
-  } = r;
-  return {
-    id,
-    eventId,
-    flowName,
-    stepName,
-    status,
-    effectiveStatus,
-    needsAttention,
-    attempt,
-    generation,
-    host,
-    queue,
-    createdAt,
-    startedAt,
-    completedAt,
-    durationMs,
-    exitCode,
-    error,
-    result,
-  };
+/** The fields of `flow runs --json`, in order. */
+const RUN_FIELDS = [
+  "id",
+  "eventId",
+  "flowName",
+  "stepName",
+  "status",
+  "effectiveStatus",
+  "needsAttention",
+  "attempt",
+  "generation",
+  "host",
+  "queue",
+  "createdAt",
+  "startedAt",
+  "completedAt",
+  "durationMs",
+  "exitCode",
+  "error",
+  "result",
+] as const;
+
+export function runRecord(r: Run): Record<(typeof RUN_FIELDS)[number], unknown> {
+  return Object.fromEntries(RUN_FIELDS.map((field) => [field, r[field]])) as Record<
+    (typeof RUN_FIELDS)[number],
+    unknown
+  >;
 }
 
 /** `flow runs [--event ID] [--flow F] [--step S] [--status S,..] [--host H] [--since T] [--until T] [--limit N]`: newest first (an event's oldest first). */

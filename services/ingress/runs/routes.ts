@@ -134,49 +134,21 @@ export function runRoutes(deps: IngressDeps) {
         },
       },
     )
-    .post(
-      "/bulk/cancel",
-      async ({ request }) =>
-        await bulkAct(
-          deps,
-          "cancel",
-          request,
-          (await strictBody(request, BulkCancelBody, deps.maxBodyBytes)) as BulkBody,
-        ),
-      {
-        ...operator,
-        parse: "none",
-        response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
-        detail: {
-          security: OPERATOR_SECURITY,
-          tags: ["runs"],
-          summary:
-            "Cancel many runs: a selection (ids) or a filter, the queued and running among them, at most 500 a request; a dry run (the default) counts and lists them first",
-          requestBody: jsonRequestBody(BulkCancelBody, true),
-        },
-      },
+    .use(
+      bulkRoute(
+        deps,
+        "cancel",
+        BulkCancelBody,
+        "Cancel many runs: a selection (ids) or a filter, the queued and running among them, at most 500 a request; a dry run (the default) counts and lists them first",
+      ),
     )
-    .post(
-      "/bulk/retry",
-      async ({ request }) =>
-        await bulkAct(
-          deps,
-          "retry",
-          request,
-          (await strictBody(request, BulkRetryBody, deps.maxBodyBytes)) as BulkBody,
-        ),
-      {
-        ...operator,
-        parse: "none",
-        response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
-        detail: {
-          security: OPERATOR_SECURITY,
-          tags: ["runs"],
-          summary:
-            "Retry many runs: a selection (ids) or a filter, the ended among them (a new attempt each), at most 500 a request; a dry run (the default) counts and lists them first",
-          requestBody: jsonRequestBody(BulkRetryBody, true),
-        },
-      },
+    .use(
+      bulkRoute(
+        deps,
+        "retry",
+        BulkRetryBody,
+        "Retry many runs: a selection (ids) or a filter, the ended among them (a new attempt each), at most 500 a request; a dry run (the default) counts and lists them first",
+      ),
     )
     .post(
       "/runs/:id/cancel",
@@ -215,4 +187,24 @@ export function runRoutes(deps: IngressDeps) {
         },
       },
     );
+}
+
+/** POST /bulk/<action>: one action on many runs (bulk.ts), its body schema and what the OpenAPI document says of it. */
+function bulkRoute(
+  deps: IngressDeps,
+  action: "cancel" | "retry",
+  body: typeof BulkCancelBody | typeof BulkRetryBody,
+  summary: string,
+) {
+  return new Elysia({ name: `bulk-${action}` }).post(
+    `/bulk/${action}`,
+    async ({ request }) =>
+      await bulkAct(deps, action, request, (await strictBody(request, body, deps.maxBodyBytes)) as BulkBody),
+    {
+      beforeHandle: requireOperator(deps),
+      parse: "none",
+      response: { 200: BulkAnswer, ...errors(400, 401, 403, 413, 503, 507) },
+      detail: { security: OPERATOR_SECURITY, tags: ["runs"], summary, requestBody: jsonRequestBody(body, true) },
+    },
+  );
 }

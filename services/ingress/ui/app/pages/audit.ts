@@ -4,6 +4,7 @@ import { get, watchChanges } from "../api.ts";
 import { h, link, show, showKeepingFocus, table, time } from "../dom.ts";
 import { navigate } from "../nav.ts";
 import type { PageContext } from "../page.ts";
+import { pagingNav } from "../paging.ts";
 
 type Entry = Static<typeof AuditEntry>;
 const ACTIONS = ["cancel", "retry", "replay", "bulk-replay", "pause", "resume", "purge"];
@@ -88,16 +89,7 @@ export async function auditPage(ctx: PageContext): Promise<void> {
           h("td", { class: "small" }, e.summary),
         ),
       );
-      const here = new URLSearchParams(params);
-      const paging = h("nav", { class: "paging", "aria-label": "Pages of the audit log" });
-      if (params.get("cursor")) {
-        here.delete("cursor");
-        paging.append(h("a", { href: `/ui/audit?${here}` }, "« Newest"));
-      }
-      if (page.nextCursor) {
-        here.set("cursor", page.nextCursor);
-        paging.append(h("a", { href: `/ui/audit?${here}`, rel: "next" }, "Older »"));
-      }
+      const paging = pagingNav("/ui/audit", params, page.nextCursor, "Pages of the audit log");
       showKeepingFocus(
         results,
         rows.length

@@ -4,6 +4,7 @@ import { get, watchChanges } from "../api.ts";
 import { h, link, show, showKeepingFocus, table, time } from "../dom.ts";
 import { navigate } from "../nav.ts";
 import type { PageContext } from "../page.ts";
+import { pagingNav } from "../paging.ts";
 
 type Event = Static<typeof EventView>;
 const PASSED = ["type", "source", "since", "until", "cursor"];
@@ -86,16 +87,7 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
           ),
         ),
       );
-      const here = new URLSearchParams(params);
-      const paging = h("nav", { class: "paging", "aria-label": "Pages of events" });
-      if (params.get("cursor")) {
-        here.delete("cursor");
-        paging.append(h("a", { href: `/ui/events?${here}` }, "« Newest"));
-      }
-      if (page.nextCursor) {
-        here.set("cursor", page.nextCursor);
-        paging.append(h("a", { href: `/ui/events?${here}`, rel: "next" }, "Older »"));
-      }
+      const paging = pagingNav("/ui/events", params, page.nextCursor, "Pages of events");
       showKeepingFocus(
         results,
         rows.length

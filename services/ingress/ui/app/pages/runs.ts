@@ -4,6 +4,7 @@ import { bulkSection } from "../bulk.ts";
 import { h, show, showKeepingFocus } from "../dom.ts";
 import { navigate } from "../nav.ts";
 import type { PageContext } from "../page.ts";
+import { pagingNav } from "../paging.ts";
 import { type RunView, runsTable } from "../runs-table.ts";
 
 const STATUSES = RUN_STATUSES;
@@ -107,16 +108,7 @@ export async function runsPage(ctx: PageContext): Promise<void> {
       const text = JSON.stringify(page);
       if (text === drawn) return;
       drawn = text;
-      const paging = h("nav", { class: "paging", "aria-label": "Pages of runs" });
-      const here = new URLSearchParams(params);
-      if (params.get("cursor")) {
-        here.delete("cursor");
-        paging.append(h("a", { href: `/ui/runs?${here}` }, "« Newest"));
-      }
-      if (page.nextCursor) {
-        here.set("cursor", page.nextCursor);
-        paging.append(h("a", { href: `/ui/runs?${here}`, rel: "next" }, "Older »"));
-      }
+      const paging = pagingNav("/ui/runs", params, page.nextCursor, "Pages of runs");
       const attention = page.runs.filter((r) => r.needsAttention).length;
       showKeepingFocus(
         results,
