@@ -7,6 +7,7 @@ import { publisher } from "../../lib/nats/publish.ts";
 import { decodeMessage, type RunFinished } from "../../lib/protocol/messages.ts";
 import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { Slots } from "../../lib/slots.ts";
+import { noRun } from "./record.ts";
 import { runEventFor } from "./run-events.ts";
 
 export const DEAD_LETTER_DURABLE = "dead-letters";
@@ -64,25 +65,16 @@ export async function startDeadLetters(options: {
     if (!decoded?.ok || decoded.message.kind !== "run.step") return "ack" as const;
     const command = decoded.message;
     const attempt = (command.attemptBase ?? 0) + advisory.deliveries;
-    const now = new Date().toISOString();
+    const error = `gave up after ${advisory.deliveries} deliveries without a result (max deliveries reached on ${advisory.consumer}: the executors that took it stopped)`;
     const finished: RunFinished = {
       v: 1,
       kind: "run.finished",
       runId: command.runId,
       attempt,
       host: options.hostId,
-      status: "failed",
-      exitCode: null,
-      signal: null,
-      error: `gave up after ${advisory.deliveries} deliveries without a result (max deliveries reached on ${advisory.consumer}: the executors that took it stopped)`,
-      stdout: "",
-      stderr: "",
-      stdoutTruncated: false,
-      stderrTruncated: false,
-      startedAt: now,
-      finishedAt: now,
-      durationMs: 0,
+      ...noRun("failed", error),
     };
+    const now = finished.finishedAt;
     // An attempt may have started `next` events before it was lost, and how many is not known here: its run event gets none of the budget.
     const runEvent = runEventFor(command, finished, now, 0);
     if (runEvent) await publish(runEvent);

@@ -101,6 +101,32 @@ export function flowRoutes(deps: IngressDeps) {
     return { flow: flowName, ...step, paused: pause, seq, at };
   };
 
+  /** POST /flows/:flow/pause and /resume: one route each, the same body, guard and answers. */
+  const pauseRoute = (action: "pause" | "resume", pause: boolean, summary: string) =>
+    new Elysia({ name: `flows-${action}` }).post(
+      `/flows/:flow/${action}`,
+      async ({ params, request, query }) =>
+        await setPaused(
+          request,
+          params.flow,
+          await strictBody(request, PauseBody, deps.maxBodyBytes),
+          pause,
+          query.reason,
+        ),
+      {
+        ...operator,
+        parse: "none",
+        query: t.Object(ReasonQuery, { additionalProperties: true }),
+        response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
+        detail: {
+          security: OPERATOR_SECURITY,
+          tags: ["flows"],
+          summary,
+          requestBody: jsonRequestBody(PauseBody, false),
+        },
+      },
+    );
+
   return new Elysia({ name: "flows" })
     .get(
       "/flows",
@@ -138,52 +164,19 @@ export function flowRoutes(deps: IngressDeps) {
         },
       },
     )
-    .post(
-      "/flows/:flow/pause",
-      async ({ params, request, query }) =>
-        await setPaused(
-          request,
-          params.flow,
-          await strictBody(request, PauseBody, deps.maxBodyBytes),
-          true,
-          query.reason,
-        ),
-      {
-        ...operator,
-        parse: "none",
-        query: t.Object(ReasonQuery, { additionalProperties: true }),
-        response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
-        detail: {
-          security: OPERATOR_SECURITY,
-          tags: ["flows"],
-          summary:
-            "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed",
-          requestBody: jsonRequestBody(PauseBody, false),
-        },
-      },
+    .use(
+      pauseRoute(
+        "pause",
+        true,
+        "Pause a flow (or one step, body {step}): its matched runs are held, queued in order when it is resumed",
+      ),
     )
-    .post(
-      "/flows/:flow/resume",
-      async ({ params, request, query }) =>
-        await setPaused(
-          request,
-          params.flow,
-          await strictBody(request, PauseBody, deps.maxBodyBytes),
-          false,
-          query.reason,
-        ),
-      {
-        ...operator,
-        parse: "none",
-        query: t.Object(ReasonQuery, { additionalProperties: true }),
-        response: { 200: PauseAnswer, ...errors(400, 401, 403, 404, 409, 503, 507) },
-        detail: {
-          security: OPERATOR_SECURITY,
-          tags: ["flows"],
-          summary: "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held",
-          requestBody: jsonRequestBody(PauseBody, false),
-        },
-      },
+    .use(
+      pauseRoute(
+        "resume",
+        false,
+        "Resume a paused flow (or step): the runs held meanwhile are queued, in the order they were held",
+      ),
     )
     .get(
       "/schedules",
