@@ -86,7 +86,10 @@ describe.skipIf(withoutChromium)("schedules", () => {
     await tabTo("Resume");
     await page.keyboard.press("Enter");
     await page.waitForSelector('p.answer.ok:text("flow ticker resumed")');
+    // The card is redrawn from the API after the answer shows (as the pause above waits for its badge).
+    await card.locator(".badge.s-paused").waitFor({ state: "detached" });
     expect(await card.locator(".badge.s-paused").count()).toBe(0);
+    expect((await sys.get("/flows")).flows.find((f: Json) => f.name === "ticker").paused).toBe(false);
     await done(watched);
   }, 90_000);
 });
