@@ -4,7 +4,7 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
     group: "local",
     usage: "list",
     about:
-      "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
+      "a table of the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins),\na row per step: trigger, schema, runner, script, schedules, paused (when an ingress answers at --url);\n--json: a flow a line; exits 1 when any flow or step did not load",
   },
   fire: {
     group: "local",

@@ -12,68 +12,6 @@ import { checkNext, printNextCheck } from "./next-check.ts";
 import type { Format } from "./output.ts";
 import { printJsonLine, printLine, writeSafely } from "./terminal.ts";
 
-/**
- * `flow list`: every flow and step found under the working directory, and what is wrong
- * with the rest; `paused` marks (from a running ingress) say which flows and steps are
- * paused. --json: a flow a line (docs/cli.md); problems stay on stderr.
- */
-export function listFlows(cwd: string, paused?: Set<string>, format: Format = "table"): number {
-  const { discovery, problems } = flowCatalog(cwd).current();
-  const failed = discovery.problems.length + problems.length > 0 ? EXIT.failed : EXIT.ok;
-  if (format === "json") {
-    for (const flow of discovery.flows) printJsonLine(flowRecord(flow, paused));
-    for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
-    return failed;
-  }
-  if (discovery.flows.length === 0) console.log(`no flows under ${cwd} (looked in .codex/flows and flows)`);
-  for (const flow of discovery.flows) {
-    console.log(
-      `${flow.name} v${flow.version}${paused?.has(flow.name) ? "  [paused]" : ""}  ${flow.description ?? ""}`.trimEnd(),
-    );
-    console.log(`  ${flow.root}`);
-    for (const step of flow.steps) {
-      const debounce = step.trigger.debounce
-        ? ` debounced ${step.trigger.debounce.ms} ms by ${step.trigger.debounce.key}`
-        : "";
-      console.log(
-        `  - ${step.name} (${step.runner}, ${step.script}) on ${step.trigger.type}${step.trigger.schema ? ` matching ${step.trigger.schema}` : ""}${debounce}${paused?.has(`${flow.name}/${step.name}`) ? "  [paused]" : ""}`,
-      );
-    }
-    for (const schedule of flow.schedules ?? [])
-      console.log(`  schedule ${schedule.name}: "${schedule.cron}" ${schedule.timezone} -> ${schedule.event.type}`);
-  }
-  for (const s of discovery.shadowed)
-    console.log(`shadowed: ${s.name} at ${s.path} (the copy at ${s.shadowedBy} wins)`);
-  for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
-  return failed;
-}
-
-function flowRecord(flow: Flow, paused: Set<string> | undefined) {
-  const pausedMark = (name: string) => (paused ? paused.has(name) : null);
-  return {
-    name: flow.name,
-    version: flow.version,
-    description: flow.description ?? null,
-    root: flow.root,
-    paused: pausedMark(flow.name),
-    steps: flow.steps.map((s) => ({
-      name: s.name,
-      runner: s.runner,
-      script: s.script,
-      triggerType: s.trigger.type,
-      schema: s.trigger.schema ?? null,
-      debounce: s.trigger.debounce ?? null,
-      paused: pausedMark(`${flow.name}/${s.name}`),
-    })),
-    schedules: (flow.schedules ?? []).map((s) => ({
-      name: s.name,
-      cron: s.cron,
-      timezone: s.timezone,
-      eventType: s.event.type,
-    })),
-  };
-}
-
 async function loadEvent(path: string | undefined): Promise<FlowEvent> {
   const parsed = parseFlowEvent(await readJsonFile(path, "--event"), new Date());
   if (!parsed.ok) throw new UsageError(`--event ${path}: not a FlowEvent: ${parsed.errors.join("; ")}`);
