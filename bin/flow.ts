@@ -49,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     until: { type: "string" },
     flow: { type: "string" },
     "dry-run": { type: "boolean" },
+    force: { type: "boolean" },
     concurrency: { type: "string" },
     before: { type: "string" },
     status: { type: "string" },
@@ -101,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     case "fire":
       return await fireLocally(cwd, values.event, format);
     case "run":
-      return await runLocally(cwd, positionals[0], positionals[1], values.event, format);
+      return await runLocally(cwd, positionals[0], positionals[1], values.event, format, values.force === true);
     case "serve":
       await serve(positionals[0], overrides);
       return -1;

@@ -13,9 +13,9 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
   },
   run: {
     group: "local",
-    usage: "run FLOW STEP --event FILE",
+    usage: "run FLOW STEP --event FILE [--force]",
     about:
-      "run one step for the event, here (warns when its trigger would not match); both check a result's\nnext events as the system would (docs/cli.md)",
+      "run one step for the event, here; exits 3 saying why when its trigger does not take the event\n(--force: run it anyway); both check a result's next events as the system would (docs/cli.md)",
   },
   dev: {
     group: "system",
@@ -145,7 +145,7 @@ ${section("system")}
 Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HOST:PORT):
 ${section("client")}
 
-Exit codes: 0 done, 1 failed (an API error, a failed step), 2 a usage mistake, 3 \`flow fire\` matched no step (docs/cli.md)
+Exit codes: 0 done, 1 failed (an API error, a failed step), 2 a usage mistake, 3 nothing matched (\`flow fire\`: no step; \`flow run\`: not that step) (docs/cli.md)
 
 ${OPTIONS}`;
 

@@ -158,6 +158,21 @@ describe("flow fire and flow run, locally without NATS", () => {
     expect(stdout).not.toContain("completed");
   });
 
+  test("given a step whose flow did not load, when run, then it exits 2 saying why it did not load", async () => {
+    const cwd = tempDir("codex-flows-cwd-");
+    const broken = join(cwd, "flows", "broken");
+    mkdirSync(join(broken, "exec"), { recursive: true });
+    writeFileSync(join(broken, "exec", "go.ts"), "console.log('FLOW_RESULT {}')\n");
+    writeFileSync(
+      join(broken, "flow.toml"),
+      'name = "broken"\n\n[[steps]]\nname = "go"\nrunner = "python"\nscript = "exec/go.ts"\n\n[steps.trigger]\ntype = "demo.hello"\n',
+    );
+    writeFileSync(join(cwd, "event.json"), JSON.stringify({ id: "b-1", type: "demo.hello" }));
+    const { code, stderr } = await cli.run(["run", "broken", "go", "--event", "event.json"], { cwd });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`flow broken not loaded: ${join(broken, "flow.toml")}: steps[0].runner: expected one of`);
+  });
+
   test("given run without FLOW and STEP, when started, then it exits 2 showing the expected form", async () => {
     const { code, stderr } = await cli.run(["run", "--event", GREET]);
     expect(code).toBe(2);
