@@ -21,7 +21,7 @@ import { HintError } from "../lib/hint.ts";
 const COMMON = { cwd: { type: "string" }, port: { type: "string" }, url: { type: "string" } } as const;
 
 /** Commands without a JSON form: `--json` (`--format`) is a usage mistake there, not ignored. */
-const NO_JSON = new Set(["dev", "serve", "projector", "stream", "logs", "archive", "purge", "sources"]);
+const NO_JSON = new Set(["dev", "serve", "projector", "stream", "logs", "archive", "sources"]);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -135,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
         target,
         { before: values.before, flow: values.flow, status: values.status },
         values["dry-run"] === true,
+        format,
       );
     case "logs":
       return await logs(target, positionals[0], values.follow === true, values.attempt);

@@ -89,7 +89,7 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
     group: "client",
     usage: "purge --before DATE [--flow F] [--status S] [--dry-run]",
     about:
-      "delete final runs created before DATE (with their events, attempts, output) through the\nstream, so every host's read model agrees; --dry-run: counts and bytes per flow and status",
+      "delete final runs created before DATE (with their events, attempts, output) through the\nstream, so every host's read model agrees; --dry-run: a table of runs and bytes per flow and\nstatus (--json: JSON Lines), the total on stderr",
   },
   audit: {
     group: "client",
