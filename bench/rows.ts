@@ -95,6 +95,11 @@ export async function loadWithCpu(
   };
 }
 
+/** The load generator's arguments for `url` under 16 connections for the warm-up and then the measured duration. */
+export function timedLoad(url: string, opts: LoadOptions, ...extra: string[]): string[] {
+  return ["--url", url, ...extra, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)];
+}
+
 /** Row 1: the minimal Elysia handler that only publishes the raw body. */
 export async function measureMinimal(nats: EmbeddedNats, opts: LoadOptions): Promise<LoadFigures> {
   const port = await freePort();
@@ -106,19 +111,7 @@ export async function measureMinimal(nats: EmbeddedNats, opts: LoadOptions): Pro
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
     progress(`minimal handler up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
-    return await loadWithCpu(
-      "load-minimal",
-      [
-        "--url",
-        `http://127.0.0.1:${port}/events`,
-        "--duration",
-        String(opts.durationS),
-        "--warmup",
-        String(opts.warmupS),
-      ],
-      server,
-      nats,
-    );
+    return await loadWithCpu("load-minimal", timedLoad(`http://127.0.0.1:${port}/events`, opts), server, nats);
   } finally {
     await server.stop();
   }
@@ -153,14 +146,7 @@ export async function measureIngress(nats: EmbeddedNats, opts: LoadOptions): Pro
     progress(`ingress up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`);
     return await loadWithCpu(
       "load-ingress",
-      [
-        "--url",
-        `http://127.0.0.1:${port}/events?wait=none`,
-        "--duration",
-        String(opts.durationS),
-        "--warmup",
-        String(opts.warmupS),
-      ],
+      timedLoad(`http://127.0.0.1:${port}/events?wait=none`, opts),
       server,
       nats,
     );
@@ -196,19 +182,18 @@ export async function measureDispatch(nats: EmbeddedNats, opts: LoadOptions): Pr
   );
   try {
     await waitHealthy(server, `http://127.0.0.1:${port}/healthz`);
-    const args = ["--duration", String(opts.durationS), "--warmup", String(opts.warmupS)];
     progress(
       `whole system up on :${port}; the default answer, then ?wait=none, ${opts.warmupS}+${opts.durationS} s each with 16 connections`,
     );
     const matched = await loadWithCpu(
       "load-dispatch-default",
-      ["--url", `http://127.0.0.1:${port}/events`, "--expect-matched", ...args],
+      timedLoad(`http://127.0.0.1:${port}/events`, opts, "--expect-matched"),
       server,
       nats,
     );
     const none = await loadWithCpu(
       "load-dispatch-none",
-      ["--url", `http://127.0.0.1:${port}/events?wait=none`, ...args],
+      timedLoad(`http://127.0.0.1:${port}/events?wait=none`, opts),
       server,
       nats,
     );
@@ -252,12 +237,7 @@ export async function measureAll(nats: EmbeddedNats, opts: LoadOptions, threads:
     progress(
       `flow serve all (threads ${threads ? "on" : "off"}) up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`,
     );
-    const figures = await loadWithCpu(
-      `load-${label}`,
-      ["--url", `${base}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)],
-      server,
-      nats,
-    );
+    const figures = await loadWithCpu(`load-${label}`, timedLoad(`${base}/events?wait=none`, opts), server, nats);
     const caught = await catchUp(base);
     return { ...figures, threads, catchUpMs: caught.ms, lagAfterLoad: caught.lag };
   } finally {

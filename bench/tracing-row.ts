@@ -20,6 +20,7 @@ import {
   ROOT,
   serviceEnv,
   tempDir,
+  timedLoad,
 } from "./rows.ts";
 import { round } from "./stats.ts";
 import { loadRow, type Row } from "./table.ts";
@@ -47,12 +48,7 @@ async function measureOnce(nats: EmbeddedNats, opts: LoadOptions, endpoint: stri
     progress(
       `flow serve all, tracing ${endpoint ? "on" : "off"}, up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`,
     );
-    const figures = await loadWithCpu(
-      `load-${label}`,
-      ["--url", `${base}/events?wait=none`, "--duration", String(opts.durationS), "--warmup", String(opts.warmupS)],
-      server,
-      nats,
-    );
+    const figures = await loadWithCpu(`load-${label}`, timedLoad(`${base}/events?wait=none`, opts), server, nats);
     const caught = await catchUp(base);
     return { ...figures, threads: true, catchUpMs: caught.ms, lagAfterLoad: caught.lag };
   } finally {

@@ -4,10 +4,11 @@ import { listAudit } from "../cli/audit.ts";
 import { operateRun, publish, replayEvent } from "../cli/client.ts";
 import { archive, purge } from "../cli/data.ts";
 import { bulkReplay, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
+import { listFlows } from "../cli/flow-list.ts";
 import { redeliverGithub } from "../cli/github/redeliver.ts";
 import { COMMANDS, commandHelp, HELP } from "../cli/help.ts";
 import { listEvents, listRuns, listSchedules } from "../cli/listings.ts";
-import { fireLocally, listFlows, runLocally } from "../cli/local.ts";
+import { fireLocally, runLocally } from "../cli/local.ts";
 import { logs } from "../cli/logs.ts";
 import { outputFormat } from "../cli/output.ts";
 import { projectorCommand } from "../cli/projector.ts";
@@ -20,7 +21,7 @@ import { HintError } from "../lib/hint.ts";
 const COMMON = { cwd: { type: "string" }, port: { type: "string" }, url: { type: "string" } } as const;
 
 /** Commands without a JSON form: `--json` (`--format`) is a usage mistake there, not ignored. */
-const NO_JSON = new Set(["dev", "serve", "projector", "stream", "logs", "archive", "purge", "sources"]);
+const NO_JSON = new Set(["dev", "serve", "projector", "stream", "logs", "archive", "sources"]);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     until: { type: "string" },
     flow: { type: "string" },
     "dry-run": { type: "boolean" },
+    force: { type: "boolean" },
     concurrency: { type: "string" },
     before: { type: "string" },
     status: { type: "string" },
@@ -100,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     case "fire":
       return await fireLocally(cwd, values.event, format);
     case "run":
-      return await runLocally(cwd, positionals[0], positionals[1], values.event, format);
+      return await runLocally(cwd, positionals[0], positionals[1], values.event, format, values.force === true);
     case "serve":
       await serve(positionals[0], overrides);
       return -1;
@@ -133,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
         target,
         { before: values.before, flow: values.flow, status: values.status },
         values["dry-run"] === true,
+        format,
       );
     case "logs":
       return await logs(target, positionals[0], values.follow === true, values.attempt);

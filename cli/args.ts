@@ -1,6 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 
-/** Exit codes (docs/cli.md): done, failed (an API error, a failed step), a usage mistake, and `flow fire` matching no step. */
+/** Exit codes (docs/cli.md): done, failed (an API error, a failed step), a usage mistake, and nothing matched (`flow fire`: no step; `flow run`: not the named step). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, nothingMatched: 3 } as const;
 
 /** A command-line mistake: printed with the command's usage, exit code 2. */

@@ -6,6 +6,8 @@ import { createInterface } from "node:readline";
 import { createGunzip, createGzip } from "node:zlib";
 import { UsageError } from "./args.ts";
 import { type ApiTarget, callApi } from "./client.ts";
+import { type Column, type Format, printRows } from "./output.ts";
+import { printErrorLine } from "./terminal.ts";
 
 /** What `flow archive` and `flow purge` cover: runs created before a date, of one flow, some statuses. */
 export type DataOptions = { before?: string; flow?: string; status?: string };
@@ -26,14 +28,32 @@ async function get(target: ApiTarget, path: string): Promise<any> {
   return answer.body;
 }
 
-/** `flow purge --before DATE [--flow F] [--status S] [--dry-run]`: counts and bytes, or the deletion (followed until done). */
-export async function purge(target: ApiTarget, options: DataOptions, dryRun: boolean): Promise<number> {
+type PurgeGroup = { flow: string; status: string; runs: number; bytes: number };
+
+const PURGE_COLUMNS: Column<PurgeGroup>[] = [
+  { header: "FLOW", cell: (g) => g.flow },
+  { header: "STATUS", cell: (g) => g.status },
+  { header: "RUNS", cell: (g) => g.runs },
+  { header: "BYTES", cell: (g) => g.bytes },
+];
+
+/**
+ * `flow purge --before DATE [--flow F] [--status S] [--dry-run]`: what it deletes, a table
+ * of runs and bytes per flow and status (--json with --dry-run: a group a line) and the
+ * total on stderr; then, without --dry-run, the deletion (followed until done).
+ */
+export async function purge(target: ApiTarget, options: DataOptions, dryRun: boolean, format: Format): Promise<number> {
+  if (format === "json" && !dryRun)
+    throw new UsageError("flow purge has a JSON form only with --dry-run (the counts): add --dry-run or drop --json");
   const counts = await get(target, `/purge?${query(options)}`);
-  for (const g of counts.groups)
-    console.log(
-      `${g.flow.padEnd(24)} ${g.status.padEnd(20)} ${String(g.runs).padStart(8)} runs ${String(g.bytes).padStart(12)} bytes`,
-    );
-  console.log(
+  printRows(
+    format,
+    counts.groups as PurgeGroup[],
+    PURGE_COLUMNS,
+    ({ flow, status, runs, bytes }) => ({ flow, status, runs, bytes }),
+    `no final runs created before ${counts.before} match`,
+  );
+  printErrorLine(
     `total: ${counts.runs} runs, ${counts.bytes} bytes, ${counts.eventsWithoutRuns} events without runs, created before ${counts.before}`,
   );
   if (dryRun) return 0;

@@ -4,7 +4,7 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
     group: "local",
     usage: "list",
     about:
-      "list the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins); marks paused\nflows and steps when an ingress answers at --url; exits 1 when any flow or step did not load",
+      "a table of the flows found under --cwd (.codex/flows and flows; on a name clash .codex/flows wins),\na row per step: trigger, schema, runner, script, schedules, paused (when an ingress answers at --url);\n--json: a flow a line; exits 1 when any flow or step did not load",
   },
   fire: {
     group: "local",
@@ -13,9 +13,9 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
   },
   run: {
     group: "local",
-    usage: "run FLOW STEP --event FILE",
+    usage: "run FLOW STEP --event FILE [--force]",
     about:
-      "run one step for the event, here (warns when its trigger would not match); both check a result's\nnext events as the system would (docs/cli.md)",
+      "run one step for the event, here; exits 3 saying why when its trigger does not take the event\n(--force: run it anyway); both check a result's next events as the system would (docs/cli.md)",
   },
   dev: {
     group: "system",
@@ -89,7 +89,7 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
     group: "client",
     usage: "purge --before DATE [--flow F] [--status S] [--dry-run]",
     about:
-      "delete final runs created before DATE (with their events, attempts, output) through the\nstream, so every host's read model agrees; --dry-run: counts and bytes per flow and status",
+      "delete final runs created before DATE (with their events, attempts, output) through the\nstream, so every host's read model agrees; --dry-run: a table of runs and bytes per flow and\nstatus (--json: JSON Lines), the total on stderr",
   },
   audit: {
     group: "client",
@@ -145,7 +145,7 @@ ${section("system")}
 Client (talks to a running ingress at --url, default CODEX_FLOW_URL or http://HOST:PORT):
 ${section("client")}
 
-Exit codes: 0 done, 1 failed (an API error, a failed step), 2 a usage mistake, 3 \`flow fire\` matched no step (docs/cli.md)
+Exit codes: 0 done, 1 failed (an API error, a failed step), 2 a usage mistake, 3 nothing matched (\`flow fire\`: no step; \`flow run\`: not that step) (docs/cli.md)
 
 ${OPTIONS}`;
 

@@ -105,8 +105,7 @@ const RUN_COLUMNS: Column<Run>[] = [
   { header: "MESSAGE", cell: (r) => r.error ?? r.result?.message, flexible: true },
 ];
 
-/** A run as `flow runs --json` prints it (docs/cli.md): the API's names, without output tails and compatibility aliases. */
-/** The fields of `flow runs --json`, in order. */
+/** The fields of `flow runs --json`, in order (docs/cli.md): the API's names, without output tails and compatibility aliases. */
 const RUN_FIELDS = [
   "id",
   "eventId",
@@ -128,11 +127,14 @@ const RUN_FIELDS = [
   "result",
 ] as const;
 
+/** `row`'s `fields`, in their order; one with no value is null (docs/cli.md), never left out. */
+function record<F extends string>(fields: readonly F[], row: Record<string, unknown>): Record<F, unknown> {
+  return Object.fromEntries(fields.map((field) => [field, row[field] ?? null])) as Record<F, unknown>;
+}
+
+/** A run as `flow runs --json` prints it. */
 export function runRecord(r: Run): Record<(typeof RUN_FIELDS)[number], unknown> {
-  return Object.fromEntries(RUN_FIELDS.map((field) => [field, r[field]])) as Record<
-    (typeof RUN_FIELDS)[number],
-    unknown
-  >;
+  return record(RUN_FIELDS, r);
 }
 
 /** `flow runs [--event ID] [--flow F] [--step S] [--status S,..] [--host H] [--since T] [--until T] [--limit N]`: newest first (an event's oldest first). */
@@ -174,36 +176,25 @@ const EVENT_COLUMNS: Column<Event>[] = [
   { header: "PARENT", cell: (e) => e.parentRunId },
 ];
 
-/** An event as `flow events --json` prints it (docs/cli.md). */
-export function eventRecord(e: Event) {
-  const {
-    id,
-    type,
-    source,
-    occurredAt,
-    acceptedAt,
-    seq,
-    generation,
-    matchedCount,
-    chainDepth,
-    parentRunId,
-    runIds,
-    payload,
-  } = e;
-  return {
-    id,
-    type,
-    source: source ?? null,
-    occurredAt: occurredAt ?? null,
-    acceptedAt,
-    seq,
-    generation,
-    matchedCount,
-    chainDepth,
-    parentRunId,
-    runIds,
-    payload: payload ?? null,
-  };
+/** The fields of `flow events --json`, in order (docs/cli.md). */
+const EVENT_FIELDS = [
+  "id",
+  "type",
+  "source",
+  "occurredAt",
+  "acceptedAt",
+  "seq",
+  "generation",
+  "matchedCount",
+  "chainDepth",
+  "parentRunId",
+  "runIds",
+  "payload",
+] as const;
+
+/** An event as `flow events --json` prints it. */
+export function eventRecord(e: Event): Record<(typeof EVENT_FIELDS)[number], unknown> {
+  return record(EVENT_FIELDS, e);
 }
 
 /** `flow events [--type T] [--source S] [--since T] [--until T] [--limit N]`: newest first. */

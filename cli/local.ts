@@ -1,6 +1,7 @@
 import { loadConfig } from "../lib/config.ts";
 import { type FlowCatalog, flowCatalog } from "../lib/flows/catalog.ts";
 import type { Flow, FlowStep } from "../lib/flows/manifest.ts";
+import type { StepMatch } from "../lib/flows/trigger.ts";
 import { logger } from "../lib/log.ts";
 import { type FlowEvent, parseFlowEvent } from "../lib/protocol/event.ts";
 import { runIdFor } from "../lib/protocol/ids.ts";
@@ -12,72 +13,26 @@ import { checkNext, printNextCheck } from "./next-check.ts";
 import type { Format } from "./output.ts";
 import { printJsonLine, printLine, writeSafely } from "./terminal.ts";
 
-/**
- * `flow list`: every flow and step found under the working directory, and what is wrong
- * with the rest; `paused` marks (from a running ingress) say which flows and steps are
- * paused. --json: a flow a line (docs/cli.md); problems stay on stderr.
- */
-export function listFlows(cwd: string, paused?: Set<string>, format: Format = "table"): number {
-  const { discovery, problems } = flowCatalog(cwd).current();
-  const failed = discovery.problems.length + problems.length > 0 ? EXIT.failed : EXIT.ok;
-  if (format === "json") {
-    for (const flow of discovery.flows) printJsonLine(flowRecord(flow, paused));
-    for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
-    return failed;
-  }
-  if (discovery.flows.length === 0) console.log(`no flows under ${cwd} (looked in .codex/flows and flows)`);
-  for (const flow of discovery.flows) {
-    console.log(
-      `${flow.name} v${flow.version}${paused?.has(flow.name) ? "  [paused]" : ""}  ${flow.description ?? ""}`.trimEnd(),
-    );
-    console.log(`  ${flow.root}`);
-    for (const step of flow.steps) {
-      const debounce = step.trigger.debounce
-        ? ` debounced ${step.trigger.debounce.ms} ms by ${step.trigger.debounce.key}`
-        : "";
-      console.log(
-        `  - ${step.name} (${step.runner}, ${step.script}) on ${step.trigger.type}${step.trigger.schema ? ` matching ${step.trigger.schema}` : ""}${debounce}${paused?.has(`${flow.name}/${step.name}`) ? "  [paused]" : ""}`,
-      );
-    }
-    for (const schedule of flow.schedules ?? [])
-      console.log(`  schedule ${schedule.name}: "${schedule.cron}" ${schedule.timezone} -> ${schedule.event.type}`);
-  }
-  for (const s of discovery.shadowed)
-    console.log(`shadowed: ${s.name} at ${s.path} (the copy at ${s.shadowedBy} wins)`);
-  for (const p of [...discovery.problems, ...problems]) console.error(`problem: ${p.message}`);
-  return failed;
-}
-
-function flowRecord(flow: Flow, paused: Set<string> | undefined) {
-  const pausedMark = (name: string) => (paused ? paused.has(name) : null);
-  return {
-    name: flow.name,
-    version: flow.version,
-    description: flow.description ?? null,
-    root: flow.root,
-    paused: pausedMark(flow.name),
-    steps: flow.steps.map((s) => ({
-      name: s.name,
-      runner: s.runner,
-      script: s.script,
-      triggerType: s.trigger.type,
-      schema: s.trigger.schema ?? null,
-      debounce: s.trigger.debounce ?? null,
-      paused: pausedMark(`${flow.name}/${s.name}`),
-    })),
-    schedules: (flow.schedules ?? []).map((s) => ({
-      name: s.name,
-      cron: s.cron,
-      timezone: s.timezone,
-      eventType: s.event.type,
-    })),
-  };
-}
-
 async function loadEvent(path: string | undefined): Promise<FlowEvent> {
   const parsed = parseFlowEvent(await readJsonFile(path, "--event"), new Date());
   if (!parsed.ok) throw new UsageError(`--event ${path}: not a FlowEvent: ${parsed.errors.join("; ")}`);
   return parsed.event;
+}
+
+/** Why a step's trigger said no to the event: the matcher's own reasons (the type, then the payload schema). */
+const whyNot = (m: StepMatch) => `${m.flow.name}/${m.step.name}: ${m.reasons.join("; ")}`;
+
+/**
+ * Says that nothing ran because the trigger said no (exit code 3, docs/cli.md): the `table`
+ * lines, or with --json each step's record (`matched: false`, `reasons`). The decisions are
+ * TriggerIndex.match's, the one services/matcher/decide.ts records for every step.
+ */
+function nothingMatched(event: FlowEvent, misses: StepMatch[], format: Format, table: string[]): number {
+  if (format === "json")
+    for (const m of misses)
+      printJsonLine({ flow: m.flow.name, step: m.step.name, eventId: event.id, matched: false, reasons: m.reasons });
+  else for (const line of table) printLine(line);
+  return EXIT.nothingMatched;
 }
 
 /**
@@ -94,46 +49,56 @@ export async function fireLocally(
   const catalog = flowCatalog(cwd);
   const matches = catalog.current().match(event);
   const matched = matches.filter((m) => m.matched);
-  if (matched.length === 0) {
-    if (format === "json")
-      for (const m of matches)
-        printJsonLine({ flow: m.flow.name, step: m.step.name, eventId: event.id, matched: false, reasons: m.reasons });
-    else printLine(`no step matched event ${event.id} (${event.type})`);
-    if (format === "table")
-      for (const m of matches) printLine(`  ${m.flow.name}/${m.step.name}: ${m.reasons.join("; ")}`);
-    return EXIT.nothingMatched;
-  }
+  if (matched.length === 0)
+    return nothingMatched(event, matches, format, [
+      `no step matched event ${event.id} (${event.type})`,
+      ...matches.map((m) => `  ${whyNot(m)}`),
+    ]);
   let failures = 0;
   for (const { flow, step } of matched)
     if (!(await runOne({ flow, step, event, catalog, shares: matched.length }, format))) failures++;
   return failures > 0 ? EXIT.failed : EXIT.ok;
 }
 
-/** `flow run FLOW STEP`: runs one step for the event here, whether or not its trigger matches. */
+/**
+ * `flow run FLOW STEP [--force]`: runs one step for the event here when its trigger matches
+ * the event as the matcher would decide; exit code 3 with the reason when it does not, unless
+ * --force (then a warning, and it runs).
+ */
 export async function runLocally(
   cwd: string,
   flowName: string | undefined,
   stepName: string | undefined,
   eventPath: string | undefined,
   format: Format = "table",
+  force = false,
 ): Promise<number> {
   hideFromSteps(logger("flow"));
   if (!flowName || !stepName)
     throw new UsageError("expected FLOW and STEP, e.g. flow run example-flow greet --event event.json");
   const catalog = flowCatalog(cwd);
   const found = catalog.find(flowName, stepName);
-  if (!found) throw new UsageError(`no step "${stepName}" in flow "${flowName}" under ${cwd} (see: flow list)`);
+  if (!found) {
+    // A step that did not load says why, as the matcher's decisions do.
+    const broken = catalog
+      .current()
+      .notLoaded.find((n) => n.flow === flowName && (n.step === stepName || n.step === "*"));
+    throw new UsageError(
+      broken ? broken.reason : `no step "${stepName}" in flow "${flowName}" under ${cwd} (see: flow list)`,
+    );
+  }
   const event = await loadEvent(eventPath);
-  // Running a step by name is how one tries it; still say when the system would not have started it.
   const decision = catalog
     .current()
     .match(event)
     .find((m) => m.flow.name === flowName && m.step.name === stepName);
-  if (decision && !decision.matched)
-    console.error(
-      `warning: ${flowName}/${stepName}'s trigger would not start it for this event (${decision.reasons.join("; ")}); running it anyway`,
-    );
-  return (await runOne({ ...found, event, catalog, shares: 1 }, format)) ? EXIT.ok : EXIT.failed;
+  if (decision && !decision.matched) {
+    const why = `event ${event.id} (${event.type}) does not match ${whyNot(decision)}`;
+    if (!force) return nothingMatched(event, [decision], format, [`not run: ${why} (--force runs it anyway)`]);
+    console.error(`warning: ${why}; running it anyway (--force)`);
+  }
+  const run = { ...found, event, catalog, shares: 1, matched: decision?.matched !== false };
+  return (await runOne(run, format)) ? EXIT.ok : EXIT.failed;
 }
 
 type LocalRun = {
@@ -142,6 +107,8 @@ type LocalRun = {
   event: FlowEvent;
   catalog: FlowCatalog /** The runs the event starts here, which share its chain's budget. */;
   shares: number;
+  /** False when --force runs a step whose trigger does not take the event. */
+  matched?: boolean;
 };
 
 /**
@@ -149,7 +116,10 @@ type LocalRun = {
  * then goes to stderr, so stdout is JSON Lines only). Its `next` is checked as the system
  * would; false when the step failed or asked for events the system would not start.
  */
-async function runOne({ flow, step, event, catalog, shares }: LocalRun, format: Format): Promise<boolean> {
+async function runOne(
+  { flow, step, event, catalog, shares, matched = true }: LocalRun,
+  format: Format,
+): Promise<boolean> {
   const runId = runIdFor(event.id, 0, flow.name, step.name);
   console.error(`running ${flow.name}/${step.name} (${runId}) for event ${event.id}`);
   const outcome = await executeStep({
@@ -172,7 +142,7 @@ async function runOne({ flow, step, event, catalog, shares }: LocalRun, format: 
       step: step.name,
       eventId: event.id,
       runId,
-      matched: true,
+      matched,
       status: outcome.status,
       result: outcome.result ?? null,
       error: outcome.error ?? null,

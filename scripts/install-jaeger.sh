@@ -6,14 +6,12 @@
 set -euo pipefail
 VERSION=v1.75.0
 DIR="${CODEX_FLOW_JAEGER_DIR:-/usr/local/lib/codex-flows/jaeger}"
-say() { printf '[install-jaeger] %s\n' "$*" >&2; }
-start=$SECONDS
+. "$(dirname "${BASH_SOURCE[0]}")/go-tool.sh"
 if [ -x "$DIR/jaeger" ] && [ "$(cat "$DIR/VERSION" 2>/dev/null)" = "$VERSION" ]; then
   say "jaeger $VERSION already at $DIR/jaeger"
   exit 0
 fi
-GO=$(command -v go || echo /usr/local/go/bin/go)
-[ -x "$GO" ] || { say "the Go toolchain is missing: cannot build jaeger"; exit 1; }
+need_go "build jaeger"
 mkdir -p "$DIR"
 # Not `go install cmd@version`: Jaeger's go.mod has replace directives, which that refuses.
 # The module is fetched from the proxy, copied somewhere writable and built as the main module.

@@ -5,14 +5,12 @@
 set -euo pipefail
 VERSION=v0.5.0
 BIN_DIR="${CODEX_FLOW_TOOLS_BIN:-/usr/local/bin}"
-say() { printf '[install-nats-cli] %s\n' "$*" >&2; }
-start=$SECONDS
+. "$(dirname "${BASH_SOURCE[0]}")/go-tool.sh"
 if [ -x "$BIN_DIR/nats" ] && [ "$("$BIN_DIR/nats" --version 2>/dev/null)" = "$VERSION" ]; then
   say "nats $VERSION already at $BIN_DIR/nats"
   exit 0
 fi
-GO=$(command -v go || echo /usr/local/go/bin/go)
-[ -x "$GO" ] || { say "the Go toolchain is missing: cannot install the nats CLI"; exit 1; }
+need_go "install the nats CLI"
 mkdir -p "$BIN_DIR"
 GOBIN="$BIN_DIR" "$GO" install "github.com/nats-io/natscli/nats@$VERSION" >&2
 say "installed $("$BIN_DIR/nats" --version) at $BIN_DIR/nats in $((SECONDS - start)) s"

@@ -6,15 +6,13 @@
 set -euo pipefail
 VERSION="${CODEX_FLOW_NATS_SERVER_CURRENT:-v2.15.3}"
 DIR="${CODEX_FLOW_NATS_SERVER_CURRENT_DIR:-/usr/local/lib/codex-flows/nats-server-current}"
-say() { printf '[install-nats-server-current] %s\n' "$*" >&2; }
-start=$SECONDS
+. "$(dirname "${BASH_SOURCE[0]}")/go-tool.sh"
 if [ -x "$DIR/nats-server" ] && [ "$("$DIR/nats-server" --version 2>/dev/null)" = "nats-server: $VERSION" ]; then
   say "nats-server $VERSION already at $DIR/nats-server"
   echo "$DIR/nats-server"
   exit 0
 fi
-GO=$(command -v go || echo /usr/local/go/bin/go)
-[ -x "$GO" ] || { say "the Go toolchain is missing: cannot install nats-server $VERSION"; exit 1; }
+need_go "install nats-server $VERSION"
 mkdir -p "$DIR"
 GOBIN="$DIR" "$GO" install "github.com/nats-io/nats-server/v2@$VERSION" >&2
 say "installed $("$DIR/nats-server" --version) at $DIR/nats-server in $((SECONDS - start)) s"

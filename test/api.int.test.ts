@@ -112,6 +112,18 @@ describe("events", () => {
       cursor = page.nextCursor;
     } while (cursor);
     expect(seen).toEqual(["note-6", "note-4", "note-2", "note-0"]);
+    // The time window is on when each was accepted: since inclusive, until exclusive.
+    const all = (await client("GET", "/events?type=note.posted&source=even")).events;
+    const at = all.find((e: { id: string }) => e.id === "note-2").acceptedAt;
+    const ids = async (query: string) =>
+      (await client("GET", `/events?type=note.posted&source=even&${query}`)).events.map((e: { id: string }) => e.id);
+    expect(await ids(`since=${encodeURIComponent(at)}`)).toEqual(
+      all.filter((e: { acceptedAt: string }) => e.acceptedAt >= at).map((e: { id: string }) => e.id),
+    );
+    expect(await ids(`until=${encodeURIComponent(at)}`)).toEqual(
+      all.filter((e: { acceptedAt: string }) => e.acceptedAt < at).map((e: { id: string }) => e.id),
+    );
+    expect(await ids("until=2000-01-01T00:00:00Z")).toEqual([]);
   });
 
   test("an unknown event is 404 as JSON; a bad cursor or limit is 400 naming it", async () => {

@@ -258,6 +258,34 @@ describe("exit codes", () => {
     expect(records(asJson.stdout).map((r) => [`${r.flow}/${r.step}`, r.matched])).toContainEqual(["shop/pack", false]);
   });
 
+  test("flow run exits 3 when the step's trigger does not take the event, as the matcher decides (type, then schema); --force runs it", async () => {
+    const file = join(tempDir("codex-flows-event-"), "event.json");
+    writeFileSync(file, JSON.stringify({ id: "note-9", type: "order.noted" }));
+    const refused = await cli.run(["run", "shop", "pack", "--event", file], { env });
+    expect(refused).toMatchObject({
+      code: 3,
+      stdout:
+        'not run: event note-9 (order.noted) does not match shop/pack: type differs: step wants "order.placed", event is "order.noted" (--force runs it anyway)',
+    });
+    const asJson = await cli.run(["run", "shop", "pack", "--event", file, "--json"], { env });
+    expect(asJson.code).toBe(3);
+    expect(records(asJson.stdout)).toEqual([
+      {
+        flow: "shop",
+        step: "pack",
+        eventId: "note-9",
+        matched: false,
+        reasons: ['type differs: step wants "order.placed", event is "order.noted"'],
+      },
+    ]);
+    const forced = await cli.run(["run", "shop", "pack", "--event", file, "--force", "--json"], { env });
+    expect(forced.code).toBe(0);
+    expect(records(forced.stdout)).toEqual([
+      expect.objectContaining({ flow: "shop", step: "pack", eventId: "note-9", matched: false, status: "completed" }),
+    ]);
+    expect(forced.stderr).toContain("running it anyway (--force)");
+  });
+
   test("flow fire --json: each step's outcome as a JSON line; the step's output on stderr", async () => {
     const file = join(tempDir("codex-flows-event-"), "event.json");
     writeFileSync(file, JSON.stringify({ id: "note-3", type: "order.noted" }));

@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../lib/nats/nats-server.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { REPO, useProcesses } from "./support/processes.ts";
+import { tableRows } from "./support/table.ts";
 import { tempDir } from "./support/temp.ts";
 
 const cli = useProcesses();
@@ -14,19 +15,46 @@ describe("flow list", () => {
   test("given the repository, when listed, then example-flow and its greet step are shown and the exit code is 0", async () => {
     const { code, stdout, stderr } = await cli.run(["list"]);
     expect(code).toBe(0);
-    expect(stdout).toContain("example-flow v1");
-    expect(stdout).toContain(join(REPO, "flows/example-flow"));
-    expect(stdout).toMatch(/- greet \(bun, exec\/greet\.ts\) on example\.greet matching schemas\/greet\.schema\.json/);
+    expect(stdout.split("\n")[0]).toMatch(
+      /^FLOW +VERSION +STEP +TRIGGER +SCHEMA +RUNNER +SCRIPT +SCHEDULE +PAUSED +ROOT +DESCRIPTION$/,
+    );
+    expect(tableRows(stdout).find((row) => row.FLOW === "example-flow")).toEqual({
+      FLOW: "example-flow",
+      VERSION: "1",
+      STEP: "greet",
+      TRIGGER: "example.greet",
+      SCHEMA: "schemas/greet.schema.json",
+      RUNNER: "bun",
+      SCRIPT: "exec/greet.ts",
+      SCHEDULE: "-",
+      // No ingress answers at the default --url: not known.
+      PAUSED: "-",
+      ROOT: "flows/example-flow",
+      DESCRIPTION: "Greets whoever an example.greet event names; the smallest working flow.",
+    });
     expect(stderr).not.toContain("problem");
   });
 
   test("given the repository, when listed, then the release flow openai-codex-bindings is shown beside example-flow", async () => {
     const { code, stdout } = await cli.run(["list"]);
     expect(code).toBe(0);
-    expect(stdout).toContain(join(REPO, "flows/openai-codex-bindings"));
-    expect(stdout).toMatch(
-      /- regenerate-bindings \(bun, exec\/update-bindings\.ts\) on upstream\.release matching schemas\/upstream-release\.schema\.json/,
+    expect(tableRows(stdout).find((row) => row.FLOW === "openai-codex-bindings")).toMatchObject({
+      STEP: "regenerate-bindings",
+      TRIGGER: "upstream.release",
+      SCHEMA: "schemas/upstream-release.schema.json",
+      RUNNER: "bun",
+      SCRIPT: "exec/update-bindings.ts",
+      ROOT: "flows/openai-codex-bindings",
+    });
+    // A debounced step says so in its trigger; --json keeps the absolute folder.
+    expect(tableRows(stdout).find((row) => row.STEP === "rebuild-on-main")?.TRIGGER).toBe(
+      "upstream.branch_update (debounced 300000 ms by payload.branch)",
     );
+    const flows = (await cli.run(["list", "--json"])).stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(flows.find((f) => f.name === "openai-codex-bindings")?.root).toBe(join(REPO, "flows/openai-codex-bindings"));
   });
 
   test("given a cwd with one broken manifest, when listed, then it exits 1 naming the path and field and still lists the good flow", async () => {
@@ -41,20 +69,45 @@ describe("flow list", () => {
 
     const { code, stdout, stderr } = await cli.run(["list", "--cwd", cwd]);
     expect(code).toBe(1);
-    expect(stdout).toContain("good v1");
-    expect(stdout).toContain("- hello (bun, exec/hello.ts) on demo.hello");
-    expect(stdout).not.toContain("broken v1");
+    expect(tableRows(stdout).map((row) => [row.FLOW, row.STEP, row.TRIGGER, row.RUNNER, row.SCRIPT])).toEqual([
+      ["good", "hello", "demo.hello", "bun", "exec/hello.ts"],
+    ]);
     expect(stderr).toContain(
       `problem: ${join(broken, "flow.toml")}: steps[0].runner: expected one of "bun", "code-mode", got string "python"`,
     );
+  });
+
+  test("given schedules, when listed, then each is on the row of the step that takes its event, or on a row of its own", async () => {
+    const cwd = writeFlows({ clock: [{ name: "tick", type: "clock.tick", source: echoStep() }] });
+    const manifest = join(cwd, "flows", "clock", "flow.toml");
+    writeFileSync(
+      manifest,
+      `${readFileSync(manifest, "utf8")}
+[[schedules]]
+name = "hourly"
+cron = "0 * * * *"
+event = { type = "clock.tick" }
+
+[[schedules]]
+name = "nightly"
+cron = "0 3 * * *"
+timezone = "Europe/Berlin"
+event = { type = "clock.elsewhere" }
+`,
+    );
+    const { code, stdout } = await cli.run(["list", "--cwd", cwd]);
+    expect(code).toBe(0);
+    expect(tableRows(stdout).map((row) => [row.STEP, row.TRIGGER, row.SCHEDULE])).toEqual([
+      ["tick", "clock.tick", 'hourly "0 * * * *" UTC'],
+      ["-", "-", 'nightly "0 3 * * *" Europe/Berlin -> clock.elsewhere'],
+    ]);
   });
 
   test("given CODEX_FLOW_BACKEND_CWD, when listed from elsewhere, then the flows of that directory are shown", async () => {
     const cwd = writeFlows({ elsewhere: [{ name: "only-here", type: "demo.here", source: echoStep() }] });
     const { code, stdout } = await cli.run(["list"], { cwd: tmpdir(), env: { CODEX_FLOW_BACKEND_CWD: cwd } });
     expect(code).toBe(0);
-    expect(stdout).toContain("elsewhere v1");
-    expect(stdout).not.toContain("example-flow");
+    expect(tableRows(stdout).map((row) => `${row.FLOW}/${row.STEP}`)).toEqual(["elsewhere/only-here"]);
   });
 });
 
@@ -103,6 +156,21 @@ describe("flow fire and flow run, locally without NATS", () => {
     expect(code).toBe(2);
     expect(stderr).toContain('no step "nope" in flow "example-flow"');
     expect(stdout).not.toContain("completed");
+  });
+
+  test("given a step whose flow did not load, when run, then it exits 2 saying why it did not load", async () => {
+    const cwd = tempDir("codex-flows-cwd-");
+    const broken = join(cwd, "flows", "broken");
+    mkdirSync(join(broken, "exec"), { recursive: true });
+    writeFileSync(join(broken, "exec", "go.ts"), "console.log('FLOW_RESULT {}')\n");
+    writeFileSync(
+      join(broken, "flow.toml"),
+      'name = "broken"\n\n[[steps]]\nname = "go"\nrunner = "python"\nscript = "exec/go.ts"\n\n[steps.trigger]\ntype = "demo.hello"\n',
+    );
+    writeFileSync(join(cwd, "event.json"), JSON.stringify({ id: "b-1", type: "demo.hello" }));
+    const { code, stderr } = await cli.run(["run", "broken", "go", "--event", "event.json"], { cwd });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`flow broken not loaded: ${join(broken, "flow.toml")}: steps[0].runner: expected one of`);
   });
 
   test("given run without FLOW and STEP, when started, then it exits 2 showing the expected form", async () => {

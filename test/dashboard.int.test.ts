@@ -208,6 +208,15 @@ describe.skipIf(skip)("the dashboard without a token", () => {
     const { page } = watched;
     await page.waitForSelector('tr[data-event="ui-strict-bad"]');
     await screenshot(page, "events");
+    // The type filter goes into the URL and narrows the list (blank fields stay out of it).
+    await page.fill("#f-type", " ui.strict ");
+    await page.click("form.filters button[type=submit]");
+    await page.waitForURL(/\/ui\/events\?type=ui\.strict$/);
+    await page.waitForFunction(() => {
+      const types = [...document.querySelectorAll("tr[data-event] td:first-child")].map((td) => td.textContent);
+      return types.length > 0 && types.every((type) => type === "ui.strict");
+    });
+    expect(await page.locator('tr[data-event="ui-strict-bad"]').count()).toBe(1);
     await page.click('tr[data-event="ui-strict-bad"] a');
     await page.waitForSelector('li[data-path="/repo"]');
     expect(await page.locator('li[data-path="/repo"] > .schema-errors').innerText()).toContain(

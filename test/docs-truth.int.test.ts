@@ -199,7 +199,10 @@ describe("first contact: what the docs say the commands do", () => {
         .replaceAll("$EDITOR", "true");
     const installed = await bash(asHere(install), repository);
     expect(installed).toMatchObject({ code: 0 });
-    expect(installed.output).toContain("regenerate-bindings (bun, exec/update-bindings.ts)");
+    // flow list's row of the installed copy (its ROOT under .codex/flows).
+    expect(installed.output).toMatch(
+      /^openai-codex-bindings +1 +regenerate-bindings +upstream\.release +\S+ +bun +exec\/update-bindings\.ts +- +- +\.codex\/flows\/openai-codex-bindings +/m,
+    );
     // Offline: the step's first question (is this version on npm?) fails at once.
     const ran = await bash(`cd ${repository}\n${asHere(byHand)}`, repository, {
       npm_config_registry: "http://127.0.0.1:9/",

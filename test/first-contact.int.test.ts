@@ -87,7 +87,7 @@ describe("answers that explain", () => {
     expect((await json(streamed)).error).toContain("CODEX_FLOW_MAX_BODY_BYTES");
   });
 
-  test("flow run warns when the event fails the step's schema, and runs it anyway", async () => {
+  test("flow run refuses (exit 3) an event that fails the step's schema, saying why; --force warns and runs it anyway", async () => {
     const cwd = writeFlows({
       notes: [
         {
@@ -99,11 +99,21 @@ describe("answers that explain", () => {
       ],
     });
     writeFileSync(join(cwd, "event.json"), JSON.stringify({ id: "run-1", type: "note.posted", payload: {} }));
-    const { code, stderr } = await cli.run(["run", "notes", "write", "--event", "event.json"], { cwd });
+    const refused = await cli.run(["run", "notes", "write", "--event", "event.json"], { cwd });
+    expect(refused).toMatchObject({
+      code: 3,
+      stdout:
+        "not run: event run-1 (note.posted) does not match notes/write: schema: / must have required property 'text' (--force runs it anyway)",
+    });
+    expect(refused.stderr).not.toContain("running notes/write");
+    const { code, stdout, stderr } = await cli.run(["run", "notes", "write", "--event", "event.json", "--force"], {
+      cwd,
+    });
     expect(code).toBe(0);
     expect(stderr).toContain(
-      "warning: notes/write's trigger would not start it for this event (schema: / must have required property 'text')",
+      "warning: event run-1 (note.posted) does not match notes/write: schema: / must have required property 'text'; running it anyway (--force)",
     );
+    expect(stdout).toMatch(/^notes\/write: completed result=completed in \d+ ms$/m);
   });
 });
 

@@ -13,6 +13,7 @@ import { publishHistory } from "./support/history.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { useProcesses } from "./support/processes.ts";
 import { snapshotOf } from "./support/snapshot.ts";
+import { tableRows } from "./support/table.ts";
 import { tempDir } from "./support/temp.ts";
 
 const nats = useNatsServer();
@@ -102,25 +103,39 @@ describe("archive and purge", () => {
     );
   });
 
-  test("purge --dry-run prints runs and bytes per flow and status, and deletes nothing", async () => {
+  test("purge --dry-run prints a table of runs and bytes per flow and status (--json: a group a line), and deletes nothing", async () => {
     await eventually(
       async () => (await runsIn(readModelPath(config))).length === 6 || undefined,
       15_000,
       "the history in the read model",
     );
-    const { code, stdout } = await flow(["purge", "--before", BEFORE, "--dry-run"]);
+    const { code, stdout, stderr } = await flow(["purge", "--before", BEFORE, "--dry-run"]);
     expect(code).toBe(0);
-    const lines = stdout.split("\n").map((l) => l.split(/\s+/).slice(0, 3).join(" "));
-    expect(lines).toEqual([
-      "alpha completed 2",
-      "alpha failed 1",
-      "beta completed 1",
-      "beta failed 1",
-      expect.stringMatching(/^total: 5 runs,$/),
+    expect(stdout.split("\n")[0]).toMatch(/^FLOW +STATUS +RUNS +BYTES$/);
+    const rows = tableRows(stdout);
+    expect(rows.map((r) => [r.FLOW, r.STATUS, r.RUNS])).toEqual([
+      ["alpha", "completed", "2"],
+      ["alpha", "failed", "1"],
+      ["beta", "completed", "1"],
+      ["beta", "failed", "1"],
     ]);
-    expect(Number(stdout.match(/total: 5 runs, (\d+) bytes/)![1])).toBeGreaterThanOrEqual(5 * BIG.length);
+    expect(Number(rows[0]!.BYTES)).toBeGreaterThanOrEqual(2 * BIG.length);
+    expect(Number(stderr.match(/^total: 5 runs, (\d+) bytes/m)![1])).toBeGreaterThanOrEqual(5 * BIG.length);
+    const asJson = await flow(["purge", "--before", BEFORE, "--dry-run", "--json"]);
+    expect(asJson.code).toBe(0);
+    expect(
+      asJson.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line)),
+    ).toEqual(rows.map((r) => ({ flow: r.FLOW, status: r.STATUS, runs: Number(r.RUNS), bytes: Number(r.BYTES) })));
     const narrowed = await flow(["purge", "--before", BEFORE, "--flow", "alpha", "--status", "failed", "--dry-run"]);
-    expect(narrowed.stdout).toContain("total: 1 runs");
+    expect(tableRows(narrowed.stdout).map((r) => [r.FLOW, r.STATUS, r.RUNS])).toEqual([["alpha", "failed", "1"]]);
+    expect(narrowed.stderr).toContain("total: 1 runs");
+    // The purge itself has no JSON form: a usage mistake before anything is deleted.
+    const refused = await flow(["purge", "--before", BEFORE, "--json"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("flow purge has a JSON form only with --dry-run");
     expect(await runsIn(readModelPath(config))).toHaveLength(6);
   });
 

@@ -3,7 +3,7 @@
 // and runs the source with text(), exit() and tools.exec_command. The real upstream
 // app-server is exercised in test/codex-app-server.int.test.ts.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { executeStep, type StepRunRequest } from "../lib/runners/index.ts";
@@ -46,6 +46,24 @@ const readRecord = (path: string) =>
   };
 
 describe("code-mode runner (app-server stand-in)", () => {
+  test("an attempt that cannot start ends as a bun step's does: an aborted signal cancels, a missing script fails, the app-server never starts", async () => {
+    const aborted = codeMode("code-mode-happy.js", { signal: AbortSignal.abort() });
+    expect(await executeStep(aborted.request)).toMatchObject({
+      status: "canceled",
+      error: "canceled",
+      exitCode: null,
+      stdout: "",
+    });
+    const scriptPath = join(WORKDIR, "no-such-step.js");
+    const missing = codeMode("no-such-step.js", { scriptPath });
+    expect(await executeStep(missing.request)).toMatchObject({
+      status: "failed",
+      error: `script not found: ${scriptPath}`,
+      exitCode: null,
+    });
+    for (const { record } of [aborted, missing]) expect(existsSync(record)).toBe(false);
+  });
+
   test("runs the source behind the prelude and parses result() like a bun step's FLOW_RESULT", async () => {
     const chunks: string[] = [];
     const { request, record } = codeMode("code-mode-happy.js", {

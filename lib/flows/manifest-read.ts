@@ -1,3 +1,5 @@
+import { isAbsolute, relative, sep } from "node:path";
+
 /** The small readers of a flow.toml's values (lib/flows/manifest.ts): each names the field at fault through `fail`. */
 
 // Flow and step names end up in run ids and NATS subjects, so they get a deliberately small alphabet.
@@ -58,4 +60,10 @@ export function describe(value: unknown): string {
   if (value instanceof Date) return "a date";
   if (isTable(value)) return "a table";
   return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** Whether `path` lies strictly inside `dir` (not `dir` itself), both already resolved: the one containment test of a flow's paths. */
+export function strictlyInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }

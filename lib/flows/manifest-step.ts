@@ -1,4 +1,4 @@
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "../protocol/event.ts";
 import { DEBOUNCE_KEYS, type Debounce, parseDebounce } from "./debounce.ts";
 import {
@@ -10,6 +10,7 @@ import {
   readName,
   readString,
   readTable,
+  strictlyInside,
   type Table,
 } from "./manifest-read.ts";
 import { parseStepPolicy, STEP_POLICY_KEYS, type StepPolicy } from "./step-policy.ts";
@@ -129,9 +130,6 @@ function parseTrigger(
 /** A path as written must resolve to something strictly inside the flow folder (absolute paths included). */
 export function insideRoot(root: string, written: string, field: string, fail: Fail): string {
   const absolute = resolve(root, written);
-  const rel = relative(root, absolute);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
-    fail(field, `"${written}" must be a path inside the flow folder ${root}`);
-  }
+  if (!strictlyInside(root, absolute)) fail(field, `"${written}" must be a path inside the flow folder ${root}`);
   return absolute;
 }

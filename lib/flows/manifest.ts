@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { dirname, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { isSystemSecret, validEnvNames } from "../runners/step-env.ts";
 import {
@@ -11,6 +11,7 @@ import {
   readName,
   readString,
   readTable,
+  strictlyInside,
   type Table,
 } from "./manifest-read.ts";
 import { type FlowStep, parseStep } from "./manifest-step.ts";
@@ -183,8 +184,7 @@ export function loadManifest(manifestPath: string): Flow {
 
 /** Whether `path`, with every symlink resolved, is strictly inside the real directory `realDir`. */
 export function resolvesInside(realDir: string, path: string): boolean {
-  const rel = relative(realDir, realpathSync(path));
-  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  return strictlyInside(realDir, realpathSync(path));
 }
 
 function checkResolvesInside(

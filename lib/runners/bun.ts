@@ -1,10 +1,8 @@
-import { existsSync } from "node:fs";
 import type { FlowResultParse } from "../protocol/flow-result.ts";
 import { hasDefaultExport, MODULE_ENTRY } from "./bun-module.ts";
 import { stepEnvironment } from "./environment.ts";
 import { type Launched, launchStep } from "./launch.ts";
-import { crashSummary, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
-import { stopReasonOf } from "./stops.ts";
+import { cannotStart, crashSummary, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
 import type { StepOutcome, StepRunRequest, StopReason } from "./types.ts";
 import { runWarmStep } from "./warm/run.ts";
 
@@ -25,24 +23,8 @@ export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> 
   const { flow, step, event } = request;
   const finish = outcomeTimer(new Date());
 
-  if (request.signal?.aborted)
-    return finish({
-      status: "canceled",
-      exitCode: null,
-      signal: null,
-      error: "canceled",
-      stoppedBy: stopReasonOf(request.signal),
-      ...NO_OUTPUT,
-    });
-  // One stat, because Bun's own "Module not found" arrives as exit code 1 and reads like a step failure.
-  if (!existsSync(step.scriptPath))
-    return finish({
-      status: "failed",
-      exitCode: null,
-      signal: null,
-      error: `script not found: ${step.scriptPath}`,
-      ...NO_OUTPUT,
-    });
+  const early = cannotStart(request, finish);
+  if (early) return early;
 
   const { env, stepEnv } = stepEnvironment(request);
   const context = {

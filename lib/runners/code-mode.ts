@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { AppServerClient } from "../codex/client.ts";
 import {
   APP_SERVER_ARGS,
@@ -13,8 +12,7 @@ import type { Turn } from "../codex/protocol.ts";
 import { parseFlowResult } from "../protocol/flow-result.ts";
 import { stepEnvironment } from "./environment.ts";
 import { launchStep } from "./launch.ts";
-import { lastNonEmptyLine, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
-import { stopReasonOf } from "./stops.ts";
+import { cannotStart, lastNonEmptyLine, NO_OUTPUT, outcomeTimer, StepOutput } from "./output.ts";
 import type { StepOutcome, StepRunRequest } from "./types.ts";
 
 const ENABLED_VALUES = new Set(["1", "true", "yes", "on"]);
@@ -53,16 +51,8 @@ export async function runCodeModeStep(request: StepRunRequest): Promise<StepOutc
     return failed(
       `code-mode runner is disabled: set CODEX_FLOWS_ENABLE_CODE_MODE=1 to run step "${step.name}" of flow "${flow.name}"`,
     );
-  if (request.signal?.aborted)
-    return finish({
-      status: "canceled",
-      exitCode: null,
-      signal: null,
-      error: "canceled",
-      stoppedBy: stopReasonOf(request.signal),
-      ...NO_OUTPUT,
-    });
-  if (!existsSync(step.scriptPath)) return failed(`script not found: ${step.scriptPath}`);
+  const early = cannotStart(request, finish);
+  if (early) return early;
 
   const body = await Bun.file(step.scriptPath).text();
   const source = codeModeSource(

@@ -1,6 +1,8 @@
+import { existsSync } from "node:fs";
 import { FLOW_RESULT_PREFIX, type FlowResultParse, parseFlowResult, resultTooLarge } from "../protocol/flow-result.ts";
 import { TailBuffer } from "./capture.ts";
 import { ResultLineMeter } from "./result-line.ts";
+import { stopReasonOf } from "./stops.ts";
 import { DEFAULT_OUTPUT_CAP_BYTES, type StepOutcome, type StepRunRequest } from "./types.ts";
 
 export type Stream = "stdout" | "stderr";
@@ -117,6 +119,21 @@ export function outcomeTimer(
       durationMs: finished.getTime() - started.getTime(),
     };
   };
+}
+
+/**
+ * The outcome of an attempt that cannot start, finished by `finish` (outcomeTimer):
+ * canceled before it began (its signal already aborted), or failed because its script is
+ * missing (one stat, because Bun's own "Module not found" arrives as exit code 1 and reads
+ * like a step failure). Undefined when it can start.
+ */
+export function cannotStart(request: StepRunRequest, finish: ReturnType<typeof outcomeTimer>): StepOutcome | undefined {
+  const never = { exitCode: null, signal: null, ...NO_OUTPUT };
+  if (request.signal?.aborted)
+    return finish({ status: "canceled", error: "canceled", stoppedBy: stopReasonOf(request.signal), ...never });
+  if (!existsSync(request.step.scriptPath))
+    return finish({ status: "failed", error: `script not found: ${request.step.scriptPath}`, ...never });
+  return undefined;
 }
 
 const LINE_MAX = 500;

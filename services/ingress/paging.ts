@@ -1,3 +1,4 @@
+import { type SelectQueryBuilder, type StringReference, sql } from "kysely";
 import { HttpError } from "./errors.ts";
 
 export const DEFAULT_LIMIT = 100;
@@ -40,6 +41,37 @@ export function parseTime(name: string, raw: string | undefined): string | undef
       `${name}=${JSON.stringify(raw)} is invalid: expected an ISO-8601 time such as 2026-11-23T10:00:00Z`,
     );
   return new Date(time).toISOString();
+}
+
+/** The paging filters of a listing read newest first by stream sequence (GET /events, GET /audit). */
+export type SeqPaging = { limit?: string; cursor?: string; since?: string; until?: string };
+
+/**
+ * One page of `query`, newest first by its `seq` column: `since` (inclusive) and `until`
+ * (exclusive) on the time column `at`, after the cursor's sequence, with `nextCursor`
+ * when more rows follow. Bad paging filters are a 400 naming the parameter.
+ */
+export async function newestBySeq<DB, TB extends keyof DB, O extends { seq: number }>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  at: StringReference<DB, TB>,
+  filters: SeqPaging,
+): Promise<{ rows: O[]; nextCursor?: string }> {
+  const limit = parseLimit(filters.limit);
+  const cursor = decodeCursor(filters.cursor, 1);
+  if (cursor && typeof cursor[0] !== "number")
+    throw new HttpError(400, "cursor is invalid: pass the nextCursor of a previous page unchanged");
+  const since = parseTime("since", filters.since);
+  const until = parseTime("until", filters.until);
+  let paged = query;
+  if (since) paged = paged.where(sql<boolean>`${sql.ref(at)} >= ${since}`);
+  if (until) paged = paged.where(sql<boolean>`${sql.ref(at)} < ${until}`);
+  if (cursor) paged = paged.where(sql<boolean>`seq < ${cursor[0]}`);
+  const rows = (await paged
+    .orderBy(sql`seq`, "desc")
+    .limit(limit + 1)
+    .execute()) as O[];
+  const page = rows.slice(0, limit);
+  return rows.length > limit ? { rows: page, nextCursor: encodeCursor([page.at(-1)!.seq]) } : { rows: page };
 }
 
 /** A boolean query parameter. */

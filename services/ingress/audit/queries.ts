@@ -2,7 +2,7 @@ import type { Static } from "elysia";
 import { OPERATOR_ACTIONS } from "../../../lib/protocol/messages.ts";
 import type { AuditTable, ReadModel } from "../../../lib/read-model/database.ts";
 import { HttpError } from "../errors.ts";
-import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts";
+import { newestBySeq } from "../paging.ts";
 import type { AuditEntry } from "./schemas.ts";
 
 /** The filters GET /audit takes (query parameters, as strings). */
@@ -31,12 +31,6 @@ export async function listAudit(
   db: ReadModel,
   filters: AuditFilters,
 ): Promise<{ entries: Static<typeof AuditEntry>[]; nextCursor?: string }> {
-  const limit = parseLimit(filters.limit);
-  const cursor = decodeCursor(filters.cursor, 1) as [number] | undefined;
-  if (cursor && typeof cursor[0] !== "number")
-    throw new HttpError(400, "cursor is invalid: pass the nextCursor of a previous page unchanged");
-  const since = parseTime("since", filters.since);
-  const until = parseTime("until", filters.until);
   let query = db.selectFrom("audit").selectAll();
   if (filters.action) {
     const wanted = filters.action.split(",").map((a) => a.trim());
@@ -52,14 +46,7 @@ export async function listAudit(
   if (filters.runId) query = query.where("run_id", "=", filters.runId);
   if (filters.eventId) query = query.where("event_id", "=", filters.eventId);
   if (filters.flow) query = query.where("flow", "=", filters.flow);
-  if (since) query = query.where("at", ">=", since);
-  if (until) query = query.where("at", "<", until);
-  if (cursor) query = query.where("seq", "<", cursor[0]);
-  const rows = await query
-    .orderBy("seq", "desc")
-    .limit(limit + 1)
-    .execute();
-  const entries = rows.slice(0, limit).map(present);
-  const last = entries.at(-1);
-  return rows.length > limit && last ? { entries, nextCursor: encodeCursor([last.seq]) } : { entries };
+  const { rows, nextCursor } = await newestBySeq(query, "at", filters);
+  const entries = rows.map(present);
+  return nextCursor ? { entries, nextCursor } : { entries };
 }

@@ -4,7 +4,7 @@ import type { EventsTable, ReadModel } from "../../../lib/read-model/database.ts
 import { traceFields } from "../../../lib/tracing/links.ts";
 import { ResponseBudget } from "../budget.ts";
 import { HttpError } from "../errors.ts";
-import { decodeCursor, encodeCursor, parseLimit, parseTime } from "../paging.ts";
+import { newestBySeq } from "../paging.ts";
 import { runsForEvent } from "../runs/queries.ts";
 import type { EventDetail } from "../schemas.ts";
 import { eventFromRow, isNearMiss } from "./present.ts";
@@ -45,21 +45,10 @@ export function presentEvent(row: EventsTable, runIds: string[], budget?: Respon
 
 /** One page of events, newest accepted first, filtered by type, source and time of receipt. */
 export async function listEvents(db: ReadModel, filters: EventFilters, budgetBytes: number) {
-  const limit = parseLimit(filters.limit);
-  const cursor = decodeCursor(filters.cursor, 1) as [number] | undefined;
-  const since = parseTime("since", filters.since);
-  const until = parseTime("until", filters.until);
   let query = db.selectFrom("events").selectAll();
   if (filters.type) query = query.where("type", "=", filters.type);
   if (filters.source) query = query.where("source", "=", filters.source);
-  if (since) query = query.where("accepted_at", ">=", since);
-  if (until) query = query.where("accepted_at", "<", until);
-  if (cursor) query = query.where("seq", "<", cursor[0]);
-  const rows = await query
-    .orderBy("seq", "desc")
-    .limit(limit + 1)
-    .execute();
-  const page = rows.slice(0, limit);
+  const { rows: page, nextCursor } = await newestBySeq(query, "accepted_at", filters);
   const runs =
     page.length === 0
       ? []
@@ -81,7 +70,7 @@ export async function listEvents(db: ReadModel, filters: EventFilters, budgetByt
       budget,
     ),
   );
-  return rows.length > limit ? { events, nextCursor: encodeCursor([page.at(-1)!.seq]) } : { events };
+  return nextCursor ? { events, nextCursor } : { events };
 }
 
 /** One event with every match decision (each step, matched or not, with the reasons) and its runs; 404 when unknown. */

@@ -1,6 +1,6 @@
 /** Small DOM helpers: elements, times, statuses. Text always goes in as text, never as HTML. */
 
-type Child = Node | string | number | null | undefined | false;
+export type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | ((event: Event) => void)>;
 
 /** An element with attributes (`on…` functions become listeners) and children. */

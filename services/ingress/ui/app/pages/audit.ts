@@ -2,7 +2,7 @@ import type { Static } from "@sinclair/typebox";
 import type { AuditEntry } from "../../../audit/schemas.ts";
 import { get, watchChanges } from "../api.ts";
 import { h, link, show, showKeepingFocus, table, time } from "../dom.ts";
-import { navigate } from "../nav.ts";
+import { filterField, filterForm } from "../filters.ts";
 import type { PageContext } from "../page.ts";
 import { pagingNav } from "../paging.ts";
 
@@ -10,48 +10,20 @@ type Entry = Static<typeof AuditEntry>;
 const ACTIONS = ["cancel", "retry", "replay", "bulk-replay", "pause", "resume", "purge"];
 const PASSED = ["action", "actor", "flow", "since", "until", "cursor"];
 
-function filterForm(params: URLSearchParams): HTMLFormElement {
-  const field = (name: string, label: string) =>
-    h(
-      "div",
-      { class: "field" },
-      h("label", { for: `f-${name}` }, label),
-      h("input", {
-        id: `f-${name}`,
-        name,
-        value: params.get(name) ?? "",
-        autocomplete: "off",
-        placeholder: name === "since" || name === "until" ? "2026-12-01T10:00:00Z" : null,
-      }),
-    );
+function filters(params: URLSearchParams): HTMLFormElement {
   const action = h(
     "select",
     { id: "f-action", name: "action" },
     h("option", { value: "" }, "any"),
     ...ACTIONS.map((a) => h("option", { value: a, selected: params.get("action") === a }, a)),
   );
-  const form = h(
-    "form",
-    { class: "filters", role: "search", "aria-label": "Filter the audit log" },
+  return filterForm("/ui/audit", "Filter the audit log", [
     h("div", { class: "field" }, h("label", { for: "f-action" }, "Action"), action),
-    field("actor", "Actor (token name)"),
-    field("flow", "Flow"),
-    field("since", "From"),
-    field("until", "Before"),
-    h(
-      "div",
-      { class: "field actions" },
-      h("button", { type: "submit" }, "Apply"),
-      h("a", { href: "/ui/audit", class: "button secondary" }, "Clear"),
-    ),
-  );
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const next = new URLSearchParams();
-    for (const [k, v] of new FormData(form)) if (String(v).trim()) next.set(k, String(v).trim());
-    navigate(`/ui/audit${next.size ? `?${next}` : ""}`);
-  });
-  return form;
+    filterField(params, "actor", "Actor (token name)"),
+    filterField(params, "flow", "Flow"),
+    filterField(params, "since", "From"),
+    filterField(params, "until", "Before"),
+  ]);
 }
 
 /** What an action was taken on, linked to its page where there is one. */
@@ -69,7 +41,7 @@ export async function auditPage(ctx: PageContext): Promise<void> {
   for (const name of PASSED) if (params.get(name)) api.set(name, params.get(name)!);
   const results = h("div", {}, h("p", { class: "loading", role: "status" }, "Loading the audit log…"));
   let drawn = "";
-  show(main, h("h1", {}, "Audit"), filterForm(params), results);
+  show(main, h("h1", {}, "Audit"), filters(params), results);
   const load = async () => {
     try {
       const page = await get<{ entries: Entry[]; nextCursor?: string }>(`/audit?${api}`, signal);

@@ -2,48 +2,20 @@ import type { Static } from "@sinclair/typebox";
 import type { EventView } from "../../../schemas.ts";
 import { get, watchChanges } from "../api.ts";
 import { h, link, show, showKeepingFocus, table, time } from "../dom.ts";
-import { navigate } from "../nav.ts";
+import { filterField, filterForm } from "../filters.ts";
 import type { PageContext } from "../page.ts";
 import { pagingNav } from "../paging.ts";
 
 type Event = Static<typeof EventView>;
 const PASSED = ["type", "source", "since", "until", "cursor"];
 
-function filterForm(params: URLSearchParams): HTMLFormElement {
-  const field = (name: string, label: string) =>
-    h(
-      "div",
-      { class: "field" },
-      h("label", { for: `f-${name}` }, label),
-      h("input", {
-        id: `f-${name}`,
-        name,
-        value: params.get(name) ?? "",
-        autocomplete: "off",
-        placeholder: name === "since" || name === "until" ? "2026-12-01T10:00:00Z" : null,
-      }),
-    );
-  const form = h(
-    "form",
-    { class: "filters", role: "search", "aria-label": "Filter events" },
-    field("type", "Type"),
-    field("source", "Source"),
-    field("since", "Received from"),
-    field("until", "Received before"),
-    h(
-      "div",
-      { class: "field actions" },
-      h("button", { type: "submit" }, "Apply"),
-      h("a", { href: "/ui/events", class: "button secondary" }, "Clear"),
-    ),
-  );
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const next = new URLSearchParams();
-    for (const [k, v] of new FormData(form)) if (String(v).trim()) next.set(k, String(v).trim());
-    navigate(`/ui/events${next.size ? `?${next}` : ""}`);
-  });
-  return form;
+function filters(params: URLSearchParams): HTMLFormElement {
+  return filterForm("/ui/events", "Filter events", [
+    filterField(params, "type", "Type"),
+    filterField(params, "source", "Source"),
+    filterField(params, "since", "Received from"),
+    filterField(params, "until", "Received before"),
+  ]);
 }
 
 /** The events page: type, source, received, matched count, runs; filters and paging in the URL; live. */
@@ -53,7 +25,7 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
   for (const name of PASSED) if (params.get(name)) api.set(name, params.get(name)!);
   const results = h("div", {}, h("p", { class: "loading", role: "status" }, "Loading events…"));
   let drawn = "";
-  show(main, h("h1", {}, "Events"), filterForm(params), results);
+  show(main, h("h1", {}, "Events"), filters(params), results);
   const load = async () => {
     try {
       const page = await get<{ events: Event[]; nextCursor?: string }>(`/events?${api}`, signal);
