@@ -1,8 +1,8 @@
 import { type Static, type TSchema, type TUnsafe, Type as t } from "@sinclair/typebox";
-import { APPROVAL_DECISIONS, APPROVAL_GATES } from "../../lib/protocol/approvals.ts";
 import { FlowEventInput } from "../../lib/protocol/event.ts";
 import { FLOW_RESULT_STATUSES } from "../../lib/protocol/flow-result.ts";
 import { ATTEMPT_STATUSES, EFFECTIVE_STATUSES, RUN_STATUSES } from "../../lib/protocol/status.ts";
+import { ApprovalView } from "./approvals/schemas.ts";
 import { Elided } from "./budget.ts";
 import { DiskHealth } from "./disk.ts";
 
@@ -47,25 +47,6 @@ export const AttemptView = t.Object(
     error: Nullable(t.String()),
   },
   { $id: "Attempt" },
-);
-
-/** A run's approval gate (docs/approvals.md): the request and, once decided, the decision. */
-export const ApprovalView = t.Object(
-  {
-    gate: OneOf(APPROVAL_GATES, "step: the run waits before it starts; result: its FLOW_RESULT's next events wait"),
-    attempt: t.Integer({ description: "The attempt whose result asked (0 for a step gate)" }),
-    approvers: t.Array(t.String(), { description: "Token names that may decide; empty: any operate token" }),
-    reason: t.Optional(t.String()),
-    requestedAt: Time,
-    expiresAt: Time,
-    onTimeout: OneOf(APPROVAL_DECISIONS),
-    decision: t.Optional(OneOf(APPROVAL_DECISIONS)),
-    by: t.Optional(t.String({ description: "The deciding token's name, or timeout" })),
-    comment: t.Optional(t.String()),
-    decidedAt: t.Optional(Time),
-    expired: t.Optional(t.Boolean()),
-  },
-  { $id: "Approval" },
 );
 
 export const RunView = t.Object(
