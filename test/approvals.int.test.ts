@@ -7,10 +7,12 @@ import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { useProcesses } from "./support/processes.ts";
 import { snapshotOf } from "./support/snapshot.ts";
 import { tempDir } from "./support/temp.ts";
 
 const nats = useNatsServer();
+const cli = useProcesses();
 const T = {
   alice: "alice-token-0123456789abcdef",
   bob: "bob-token-0123456789abcdef00",
@@ -148,6 +150,39 @@ describe("a step that requires approval", () => {
     const refused = await runWhen("lapse-2", "rejected");
     expect(refused.approval).toMatchObject({ decision: "reject", by: "timeout", expired: true });
     expect(refused.attempts).toEqual([]);
+  }, 60_000);
+});
+
+describe("the command line", () => {
+  test("flow approve and flow reject decide with a comment and print one line; a second decision exits 1 naming the first", async () => {
+    const env = (token: string) => ({ env: { CODEX_FLOW_URL: url, CODEX_FLOW_BACKEND_TOKEN: token } });
+    await post("cli-1", "demo.deploy", { n: 11 });
+    await post("cli-2", "demo.deploy", { n: 12 });
+    const first = await runWhen("cli-1", "awaiting_approval");
+    const second = await runWhen("cli-2", "awaiting_approval");
+    const listed = await cli.run(["runs", "--status", "awaiting_approval", "--json"], env(T.reader));
+    expect(listed.code).toBe(0);
+    const ids = listed.stdout.split("\n").map((line) => JSON.parse(line).id);
+    expect(ids).toContain(first.id);
+
+    const approved = await cli.run(["approve", first.id, "--comment", "looks right"], env(T.alice));
+    expect({ code: approved.code, stdout: approved.stdout }).toEqual({
+      code: 0,
+      stdout: `${first.id} approved by alice (queued)`,
+    });
+    const rejected = await cli.run(["reject", second.id, "--comment", "wrong env", "--json"], env(T.alice));
+    expect(rejected.code).toBe(0);
+    expect(JSON.parse(rejected.stdout)).toMatchObject({
+      id: second.id,
+      status: "rejected",
+      approval: { decision: "reject", by: "alice", comment: "wrong env" },
+    });
+    const late = await cli.run(["approve", second.id], env(T.alice));
+    expect(late.code).toBe(1);
+    expect(late.stderr).toContain("rejected by alice");
+    const refused = await cli.run(["approve", first.id], env(T.bob));
+    expect(refused.code).toBe(1);
+    await runWhen("cli-1", "completed");
   }, 60_000);
 });
 
