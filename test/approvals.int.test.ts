@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { type Config, loadConfig, readModelPath } from "../lib/config.ts";
 import { rebuildReadModel } from "../services/projector/rebuild.ts";
@@ -7,7 +8,7 @@ import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
-import { useProcesses } from "./support/processes.ts";
+import { REPO, useProcesses } from "./support/processes.ts";
 import { snapshotOf } from "./support/snapshot.ts";
 import { tempDir } from "./support/temp.ts";
 
@@ -30,6 +31,21 @@ const TOKENS = JSON.stringify([
 const holder = `const input = JSON.parse(await Bun.stdin.text());
 console.log("FLOW_RESULT " + JSON.stringify({ status: "completed", message: "built", approval: { reason: "publish " + input.flow.event.payload.v + "?" }, next: [{ type: "demo.after", payload: { v: input.flow.event.payload.v } }] }));
 `;
+
+// A local webhook receiver for the shipped notify-webhook flow: records every body it is sent.
+const received: Record<string, any>[] = [];
+const receiver = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  async fetch(request) {
+    received.push(await request.json());
+    return new Response("ok");
+  },
+});
+afterAll(() => {
+  receiver.stop(true);
+  delete process.env.NOTIFY_WEBHOOK_URL;
+});
 
 let config: Config;
 let system: RunningSystem;
@@ -84,6 +100,8 @@ beforeAll(async () => {
       { name: "after", type: "demo.after", source: echoStep() },
     ],
   });
+  cpSync(join(REPO, "flows", "notify-webhook"), join(cwd, "flows", "notify-webhook"), { recursive: true });
+  process.env.NOTIFY_WEBHOOK_URL = `http://127.0.0.1:${receiver.port}/hook`;
   const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: TOKENS }, { cwd });
   config = testConfig({ cwd, waitTimeoutMs: 10_000, tokens });
   system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
@@ -105,6 +123,15 @@ describe("a step that requires approval", () => {
     // The run event a notify flow can turn into a message for a person.
     const asked = await json(call(T.reader, "GET", "/events?type=codex-flows.run.awaiting_approval&limit=50"));
     expect(asked.events.map((e: { payload: { runId: string } }) => e.payload.runId)).toContain(waiting.id);
+    // notify-webhook tells a person: who may decide, until when, and how.
+    const note = await eventually(
+      () => received.find((body) => body.runId === waiting.id),
+      20_000,
+      "notify-webhook's post about the gate",
+    );
+    expect(note).toMatchObject({ status: "awaiting_approval", flow: "gated", step: "deploy", approvers: ["alice"] });
+    expect(note.text).toContain("awaits approval by alice until");
+    expect(note.text).toContain(`flow approve ${waiting.id}`);
 
     const byReader = await call(T.reader, "POST", `/runs/${waiting.id}/approve`, {});
     expect(byReader.status).toBe(403);
