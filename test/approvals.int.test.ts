@@ -38,7 +38,7 @@ const receiver = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
   async fetch(request) {
-    received.push(await request.json());
+    received.push((await request.json()) as Record<string, any>);
     return new Response("ok");
   },
 });
@@ -219,9 +219,12 @@ describe("a FLOW_RESULT that asks for approval", () => {
     const waiting = await runWhen("hold-1", "awaiting_approval");
     expect(waiting.attempts).toHaveLength(1);
     expect(waiting.approval).toMatchObject({ gate: "result", attempt: 1, reason: "publish 1.0.0?" });
+    // While it waits the run shows that, not the step's verdict; approved, the verdict shows.
+    expect(waiting.effectiveStatus).toBe("awaiting_approval");
+    expect((await runsOf("effectiveStatus=awaiting_approval")).map((r) => r.id)).toContain(waiting.id);
     expect((await runsOf("flow=holder&step=after")).length).toBe(0);
     const approved = await json(call(T.bob, "POST", `/runs/${waiting.id}/approve`, {}));
-    expect(approved.run.status).toBe("completed");
+    expect(approved.run).toMatchObject({ status: "completed", effectiveStatus: "completed", resultStatus: "completed" });
     const after = await eventually(
       async () => (await runsOf("flow=holder&step=after")).find((r) => r.status === "completed"),
       20_000,

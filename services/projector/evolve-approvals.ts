@@ -54,7 +54,8 @@ export function approvalRequested(state: ReadState, message: RunApprovalRequeste
   if (!run || (known && known.attempt >= message.attempt) || run.attempt > message.attempt) return [];
   // A cancel that came first wins: the held events are never released (the approver checks it too).
   if (run.cancel_requested_at !== null) return [{ table: "runs", row: { ...run, approval_json, seq } }];
-  return [{ table: "runs", row: { ...run, ...awaiting } }];
+  // While it waits (and once rejected) the run shows that, not the step's verdict; an approval brings the verdict back.
+  return [{ table: "runs", row: { ...run, ...awaiting, result_status: null } }];
 }
 
 export function approvalDecided(state: ReadState, message: RunApprovalDecided, seq: number): Write[] {
@@ -77,7 +78,9 @@ export function approvalDecided(state: ReadState, message: RunApprovalDecided, s
     return [{ table: "runs", row: { ...row, status: "rejected", error, completed_at: message.decidedAt } }];
   }
   // An approved step gate waits on its queue; an approved result gate shows how its attempt ended.
-  return [{ table: "runs", row: { ...row, status: known.gate === "step" ? "queued" : "completed" } }];
+  if (known.gate === "step") return [{ table: "runs", row: { ...row, status: "queued" } }];
+  const verdict = run.result_json ? (JSON.parse(run.result_json) as { status?: RunsTable["result_status"] }).status : null;
+  return [{ table: "runs", row: { ...row, status: "completed", result_status: verdict ?? null } }];
 }
 
 /**

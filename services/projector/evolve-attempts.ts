@@ -75,13 +75,15 @@ export function runFinished(state: ReadState, message: RunFinished, seq: number)
   ];
   // A late finish of an older attempt is history; the run shows its newest attempt.
   if (message.attempt < run.attempt) return writes;
+  // A result that asked for approval holds the run until a person decides (evolve-approvals.ts); its verdict shows once approved.
+  const status = message.retryInMs === undefined ? gatedStatus(run, message.attempt, message.status) : "queued";
+  const held = status === "awaiting_approval" || status === "rejected";
   writes.push({
     table: "runs",
     row: {
       ...run,
       // A failed attempt that will be retried leaves the run waiting on its queue.
-      // A result that asked for approval holds the run until a person decides (evolve-approvals.ts).
-      status: message.retryInMs === undefined ? gatedStatus(run, message.attempt, message.status) : "queued",
+      status,
       retry_at:
         message.retryInMs === undefined
           ? null
@@ -97,7 +99,7 @@ export function runFinished(state: ReadState, message: RunFinished, seq: number)
       signal: message.signal,
       error: message.error ?? null,
       result_json: message.result ? JSON.stringify(message.result) : null,
-      result_status: resultStatus,
+      result_status: held ? null : resultStatus,
       stdout: message.stdout,
       stderr: message.stderr,
       stdout_truncated: message.stdoutTruncated ? 1 : 0,
