@@ -224,7 +224,11 @@ describe("a FLOW_RESULT that asks for approval", () => {
     expect((await runsOf("effectiveStatus=awaiting_approval")).map((r) => r.id)).toContain(waiting.id);
     expect((await runsOf("flow=holder&step=after")).length).toBe(0);
     const approved = await json(call(T.bob, "POST", `/runs/${waiting.id}/approve`, {}));
-    expect(approved.run).toMatchObject({ status: "completed", effectiveStatus: "completed", resultStatus: "completed" });
+    expect(approved.run).toMatchObject({
+      status: "completed",
+      effectiveStatus: "completed",
+      resultStatus: "completed",
+    });
     const after = await eventually(
       async () => (await runsOf("flow=holder&step=after")).find((r) => r.status === "completed"),
       20_000,

@@ -79,7 +79,9 @@ export function approvalDecided(state: ReadState, message: RunApprovalDecided, s
   }
   // An approved step gate waits on its queue; an approved result gate shows how its attempt ended.
   if (known.gate === "step") return [{ table: "runs", row: { ...row, status: "queued" } }];
-  const verdict = run.result_json ? (JSON.parse(run.result_json) as { status?: RunsTable["result_status"] }).status : null;
+  const verdict = run.result_json
+    ? (JSON.parse(run.result_json) as { status?: RunsTable["result_status"] }).status
+    : null;
   return [{ table: "runs", row: { ...row, status: "completed", result_status: verdict ?? null } }];
 }
 
