@@ -53,9 +53,6 @@ export type EffectiveStatus = (typeof EFFECTIVE_STATUSES)[number];
 /** Effective statuses that ask a person to look (the original backend's later clients, seed/http-contract.md, derive the same); retention keeps them apart. */
 export const ATTENTION = statusSet<EffectiveStatus>(["needs_intervention", "blocked", "failed", "timed_out"]);
 
-/** Effective statuses that wait for a person's decision (the dashboard's attention views list them beside ATTENTION). */
-export const AWAITING = statusSet<EffectiveStatus>(["awaiting_approval"]);
-
 /** Whether a string is one of a status list (input from outside: a query, a row). */
 export function isOneOf<T extends string>(list: readonly T[], value: string): value is T {
   return (list as readonly string[]).includes(value);
