@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { EXIT, parse, portFlag, UsageError } from "../cli/args.ts";
 import { listAudit } from "../cli/audit.ts";
-import { operateRun, publish, replayEvent } from "../cli/client.ts";
+import { decideRun, operateRun, publish, replayEvent } from "../cli/client.ts";
 import { archive, purge } from "../cli/data.ts";
 import { bulkReplay, pauseFlow, pauseMarks } from "../cli/flow-control.ts";
 import { listFlows } from "../cli/flow-list.ts";
@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
     output: { type: "string" },
     step: { type: "string" },
     reason: { type: "string" },
+    comment: { type: "string" },
     type: { type: "string" },
     since: { type: "string" },
     until: { type: "string" },
@@ -142,6 +143,9 @@ async function main(argv: string[]): Promise<number> {
     case "cancel":
     case "retry":
       return await operateRun(target, command, positionals[0], format, values.reason);
+    case "approve":
+    case "reject":
+      return await decideRun(target, command, positionals[0], format, values.comment);
     case "replay":
       if (values.type !== undefined || values.since !== undefined || values["dry-run"]) {
         const bulk = { dryRun: values["dry-run"] === true, format, concurrency: values.concurrency };

@@ -106,6 +106,24 @@ export async function operateRun(
   return 0;
 }
 
+/** `flow approve RUN`, `flow reject RUN` (`--comment TEXT`, kept with the decision): decide a run that awaits approval; one line, or the run's record. */
+export async function decideRun(
+  target: ApiTarget,
+  decision: "approve" | "reject",
+  runId: string | undefined,
+  format: Format,
+  comment?: string,
+): Promise<number> {
+  if (!runId) throw new UsageError(`expected a run id: flow ${decision} RUN`);
+  const path = `/runs/${encodeURIComponent(runId)}/${decision}`;
+  const answer = await callApi(target, "POST", path, comment ? { comment } : {});
+  if (apiFailure(answer)) return 1;
+  const run = answer.body.run;
+  const by = run.approval?.by ? ` by ${run.approval.by}` : "";
+  printResult(format, `${run.id} ${decision === "approve" ? "approved" : "rejected"}${by} (${run.status})`, run);
+  return 0;
+}
+
 /** `flow replay EVENT [--wait true] [--flow F]`: matches a stored event again against today's flows (only F's steps run). */
 export async function replayEvent(
   target: ApiTarget,

@@ -73,6 +73,17 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
     usage: "retry RUN [--reason TEXT]",
     about: "start a new attempt of a run that ended (--reason: why, for the audit log)",
   },
+  approve: {
+    group: "client",
+    usage: "approve RUN [--comment TEXT]",
+    about:
+      "approve a run that awaits approval: a gated step starts, a held result's next events start\n(--comment: kept with the decision and in the audit log)",
+  },
+  reject: {
+    group: "client",
+    usage: "reject RUN [--comment TEXT]",
+    about: "reject a run that awaits approval: it ends rejected and what it held never starts",
+  },
   replay: {
     group: "client",
     usage: "replay EVENT [--wait none|matched|true] [--flow F] [--reason TEXT]",
@@ -96,7 +107,7 @@ export const COMMANDS: Record<string, { usage: string; about: string; group: "lo
     usage:
       "audit [--action A] [--actor NAME] [--flow F] [--run ID] [--event ID] [--since TIME] [--until TIME] [--limit N] [--json]",
     about:
-      "the operator actions (cancel, retry, replay, bulk-replay, pause, resume, purge), newest first:\nwho (the token's name), when, on what and why; --action takes a comma-separated list; at most\n--limit records (default 50); --json: one JSON object a line",
+      "the operator actions (cancel, retry, replay, bulk-replay, pause, resume, approve, reject,\npurge), newest first:\nwho (the token's name), when, on what and why; --action takes a comma-separated list; at most\n--limit records (default 50); --json: one JSON object a line",
   },
   schedules: { group: "client", usage: "schedules [--json]", about: "every schedule with its next and last tick" },
   pause: {

@@ -325,7 +325,7 @@ describe("first contact: what the docs say the commands do", () => {
     const flows = await names(config.stream);
     const advisories = await names(`${config.stream}_ADVISORIES`);
     await ctx.nc.close();
-    expect(flows).toEqual(["debouncer", "executor-<queue>", "matcher", "resumer"]);
+    expect(flows).toEqual(["approver", "debouncer", "executor-<queue>", "matcher", "resumer"]);
     expect(advisories).toEqual(["dead-letters"]);
     const consumerLs = read("docs/deploy.md")
       .split("\n")

@@ -11,7 +11,7 @@ import { subjects } from "../lib/protocol/subjects.ts";
 const doc = readFileSync(join(import.meta.dir, "..", "docs", "architecture.md"), "utf8");
 const rows = doc
   .split("\n")
-  .filter((line) => /^\| `[a-z]+\.[a-z]+`/.test(line))
+  .filter((line) => /^\| `[a-z_]+\.[a-z_]+`/.test(line))
   .map((line) => line.split("|").map((cell) => cell.trim()));
 
 /** A template such as `run:<runId>:<attempt>:<kind>` as a pattern: placeholders are one or more characters. */
@@ -106,6 +106,30 @@ const SAMPLES: Record<string, FlowMessage> = {
     target: { runId: "run-1" },
     summary: "POST /runs/run-1/cancel",
   },
+  "run.approval_requested": {
+    v: 1,
+    kind: "run.approval_requested",
+    runId: "run-1",
+    flow: "demo",
+    step: "hello",
+    gate: "step",
+    attempt: 0,
+    approvers: ["alice"],
+    requestedAt: at,
+    expiresAt: at,
+    onTimeout: "reject",
+    command,
+  },
+  "run.approval_decided": {
+    v: 1,
+    kind: "run.approval_decided",
+    runId: "run-1",
+    attempt: 0,
+    decision: "approve",
+    by: "alice",
+    decidedAt: at,
+    expired: false,
+  },
 };
 
 describe("docs/architecture.md's message table is lib/protocol", () => {
@@ -132,6 +156,7 @@ describe("docs/architecture.md's message table is lib/protocol", () => {
       consumers.matcher(s, { ackWaitMs: 1 }),
       consumers.debouncer(s, { ackWaitMs: 1 }),
       consumers.resumer(s, { ackWaitMs: 1 }),
+      consumers.approver(s, { ackWaitMs: 1 }),
       consumers.executor(s, "any", { ackWaitMs: 1 }),
     ];
     const documented = rows.length > 0 ? doc.split("\n").filter((line) => line.startsWith("| `")) : [];

@@ -1,6 +1,7 @@
 // The release-flow helpers inside flows/openai-codex-bindings/exec/lib: pure parts only.
 import { describe, expect, test } from "bun:test";
 import { boundRecords, type CommandRecord, truncate } from "../flows/openai-codex-bindings/exec/lib/commands.ts";
+import { splitDelivery } from "../flows/openai-codex-bindings/exec/lib/deliver.ts";
 import {
   flag,
   fromEnvOrConfig,
@@ -85,7 +86,7 @@ describe("fromEnvOrConfig (the *_env convention)", () => {
 });
 
 describe("readSettings", () => {
-  test("given an empty [config], then the original's defaults, push and publish off", () => {
+  test("given an empty [config], then the original's defaults, push and publish off (and no approval asked)", () => {
     expect(readSettings({}, {})).toEqual({
       packageName: "@peezy.tech/codex-flows",
       generatedDir: "packages/codex-client/src/app-server/generated",
@@ -95,6 +96,8 @@ describe("readSettings", () => {
       force: false,
       push: false,
       publish: false,
+      approvePush: false,
+      approvePublish: false,
       pushRemote: "origin",
       publishRemote: "github",
       branch: "main",
@@ -180,5 +183,36 @@ describe("command records stay small", () => {
     expect(JSON.stringify(bounded).length).toBeLessThanOrEqual(96_000);
     expect(bounded.at(-1)!.stderr).toHaveLength(4000);
     expect(bounded[0]!.stdout.length).toBeLessThan(400);
+  });
+});
+
+describe("splitDelivery (approve_push / approve_publish)", () => {
+  const settings = (config: Record<string, unknown>) => readSettings(config, {});
+  test("given neither approval key, then push and publish happen now, as before", () => {
+    expect(splitDelivery(settings({ push: true, publish: true }))).toEqual({
+      now: { push: true, publish: true },
+      held: { push: false, publish: false },
+    });
+  });
+  test("given approve_publish, then the push happens now and the publish waits", () => {
+    expect(splitDelivery(settings({ push: true, publish: true, approve_publish: true }))).toEqual({
+      now: { push: true, publish: false },
+      held: { push: false, publish: true },
+    });
+  });
+  test("given approve_push, then the push waits and the publish after it waits too", () => {
+    expect(splitDelivery(settings({ push: true, publish: true, approve_push: true }))).toEqual({
+      now: { push: false, publish: false },
+      held: { push: true, publish: true },
+    });
+  });
+  test("given approval keys for what is off, then nothing waits", () => {
+    expect(splitDelivery(settings({ approve_push: true, approve_publish: true }))).toEqual({
+      now: { push: false, publish: false },
+      held: { push: false, publish: false },
+    });
+  });
+  test("given CODEX_FLOW_APPROVE_PUBLISH=1, then the environment turns it on", () => {
+    expect(readSettings({}, { CODEX_FLOW_APPROVE_PUBLISH: "1" }).approvePublish).toBe(true);
   });
 });

@@ -90,7 +90,13 @@ describe("the original release-flow manifests", () => {
     expect(ourTrigger.schema).toBe(theirTrigger.schema!);
     expect(ours.config).toMatchObject(bindings.config);
     expect(ours.config).toMatchObject({ force: false, repo_env: "CODEX_FLOWS_BINDINGS_REPO" });
+    // Off by default, so the original manifest's behaviour is kept.
+    expect(ours.config).toMatchObject({ approve_push: false, approve_publish: false });
+    // A release starts the original step only (deliver-approved follows an approved run's held event).
     const matched = compileTriggers([ours]).match(release("openai/codex"));
-    expect(matched.map((m) => m.matched)).toEqual([true]);
+    expect(matched.map((m) => [m.step.name, m.matched])).toEqual([
+      ["regenerate-bindings", true],
+      ["deliver-approved", false],
+    ]);
   });
 });

@@ -11,7 +11,7 @@ import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 import { api, type Json } from "./support/cluster.ts";
 import { CORE_LIB, type Fork, git, makeFork, makeUpstream, type Upstream } from "./support/codex-fork.ts";
-import { testConfig, useNatsServer } from "./support/nats.ts";
+import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
 import { skipWithoutTool } from "./support/tools.ts";
@@ -25,6 +25,8 @@ const ENV = [
   "CARGO_TARGET_DIR",
   "PEEZY_CODEX_REPO",
   "CODEX_FLOW_PUSH",
+  "CODEX_FLOW_PUBLISH",
+  "CODEX_FLOW_APPROVE_PUSH",
   "CODEX_HOME",
 ] as const;
 const saved = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
@@ -73,8 +75,11 @@ afterAll(() => {
   for (const name of ENV) saved[name] === undefined ? delete process.env[name] : (process.env[name] = saved[name]);
 });
 
+// A run whose result asked for approval has ended its attempt too (once the attempt's record is in).
 const ended = (attempt: number) => (run: Json) =>
-  run.attempt >= attempt && ["completed", "failed", "timed_out", "canceled"].includes(run.status);
+  run.attempt >= attempt &&
+  (["completed", "failed", "timed_out", "canceled"].includes(run.status) ||
+    (run.status === "awaiting_approval" && run.attempts.every((a: Json) => a.completedAt)));
 
 /** Posts one event for `fork` and waits for its single run to end; prints the scenario's status and time. */
 async function fire(
@@ -273,6 +278,71 @@ describe.skipIf(skip)("peezy-codex-fork", () => {
     },
     RUN_MS * 2,
   );
+
+  test(
+    "with approve_push, the push and the tag wait for a person: approved, deliver-approved pushes the approved commit and publishes; rejected, origin keeps its refs",
+    async () => {
+      Object.assign(process.env, { CODEX_FLOW_PUSH: "1", CODEX_FLOW_PUBLISH: "1", CODEX_FLOW_APPROVE_PUSH: "1" });
+      try {
+        const fork = makeFork(ROOT, upstream, "approved", "clean");
+        const originBefore = git(fork.origin, "for-each-ref");
+        const held = await fire("held for approval", fork, "upstream.release", { tag: "rust-v0.170.0" });
+        expect(held).toMatchObject({ status: "awaiting_approval", effectiveStatus: "awaiting_approval" });
+        const head = git(fork.path, "rev-parse", "HEAD");
+        expect(held.result.artifacts).toMatchObject({ pushed: false, published: false, headAfter: head });
+        expect(held.result.message).toContain("push to origin/main and publish rust-v0.170.0 await approval");
+        expect(git(fork.origin, "for-each-ref")).toBe(originBefore);
+        const approve = await fetch(`${ingressUrl}/runs/${held.id}/approve`, { method: "POST" });
+        expect(approve.status).toBe(200);
+        const delivered = await eventually(
+          async () =>
+            (await client.runs("flow=peezy-codex-fork&step=deliver-approved")).find((r) => r.status === "completed"),
+          RUN_MS,
+          "the deliver-approved run",
+        );
+        expect(delivered.result).toMatchObject({
+          status: "changed",
+          artifacts: { commit: head, pushed: true, published: true },
+        });
+        expect(git(fork.origin, "rev-parse", "main")).toBe(head);
+        expect(git(fork.origin, "rev-parse", "rust-v0.170.0^{commit}")).toBe(head);
+
+        const refused = makeFork(ROOT, upstream, "refused", "clean");
+        const refusedBefore = git(refused.origin, "for-each-ref");
+        const waiting = await fire("held, then rejected", refused, "upstream.release", { tag: "rust-v0.170.0" });
+        expect(waiting.status).toBe("awaiting_approval");
+        const reject = await fetch(`${ingressUrl}/runs/${waiting.id}/reject`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ comment: "not this one" }),
+        });
+        expect(reject.status).toBe(200);
+        // A later approved gate's delivery arrives; the rejected one's never does.
+        const later = makeFork(ROOT, upstream, "later", "clean");
+        const next = await fire("held, approved after a rejection", later, "upstream.release", {
+          tag: "rust-v0.170.0",
+        });
+        await fetch(`${ingressUrl}/runs/${next.id}/approve`, { method: "POST" });
+        await eventually(
+          async () =>
+            (await client.runs("flow=peezy-codex-fork&step=deliver-approved")).filter((r) => r.status === "completed")
+              .length === 2,
+          RUN_MS,
+          "the later approved delivery",
+        );
+        expect(await client.runs("flow=peezy-codex-fork&step=deliver-approved")).toHaveLength(2);
+        expect(git(refused.origin, "for-each-ref")).toBe(refusedBefore);
+        expect(await client.run(waiting.id)).toMatchObject({
+          status: "rejected",
+          error: "rejected by anonymous: not this one",
+        });
+      } finally {
+        for (const name of ["CODEX_FLOW_PUSH", "CODEX_FLOW_PUBLISH", "CODEX_FLOW_APPROVE_PUSH"])
+          delete process.env[name];
+      }
+    },
+    RUN_MS * 4,
+  );
 });
 
 /** One attempt of the fork script on the code-mode runner directly, with `config` over the package's defaults. */
@@ -412,7 +482,7 @@ describe.skipIf(skip)("peezy-codex-fork's script on the code-mode runner", () =>
   );
 });
 
-test("the repository ships the package: both steps on one script, the [guidance] table accepted and ignored", () => {
+test("the repository ships the package: both rebase steps on one script, the approved delivery apart, the [guidance] table accepted and ignored", () => {
   const { flows, problems } = discoverFlows(REPO);
   expect(problems).toEqual([]);
   const fork = flows.find((f) => f.name === "peezy-codex-fork")!;
@@ -420,9 +490,12 @@ test("the repository ships the package: both steps on one script, the [guidance]
   expect(fork.steps.map((s) => [s.name, s.runner, s.script, s.timeoutMs, s.trigger.type])).toEqual([
     ["rebase-patch-stack", "code-mode", "exec/update-fork.code-mode.js", 3_600_000, "upstream.release"],
     ["rebuild-on-main", "code-mode", "exec/update-fork.code-mode.js", 3_600_000, "upstream.branch_update"],
+    ["deliver-approved", "bun", "exec/deliver-approved.ts", 600_000, "peezy-codex-fork.deliver"],
   ]);
   expect(Object.keys(fork.config).sort()).toEqual(
     [
+      "approve_publish",
+      "approve_push",
       "cargo_target_dir",
       "cargo_target_dir_env",
       "codex_repo",

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import { EVENT_TYPE_MAX, EVENT_TYPE_PATTERN } from "../protocol/event.ts";
+import { parseApproval, type StepApproval } from "./approval.ts";
 import { DEBOUNCE_KEYS, type Debounce, parseDebounce } from "./debounce.ts";
 import {
   type Collect,
@@ -35,9 +36,11 @@ export type FlowStep = {
   policy: StepPolicy;
   /** `warm`: served by long-lived workers that import the module once (lib/flows/warm.ts); absent: spawned per run. */
   warm?: WarmOptions;
+  /** `[steps.approval]`: a person approves each run before it starts (lib/flows/approval.ts). */
+  approval?: StepApproval;
 };
 const EVENT_TYPE = new RegExp(EVENT_TYPE_PATTERN);
-const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", "warm", ...STEP_POLICY_KEYS];
+const STEP_KEYS = ["name", "runner", "script", "timeout_ms", "cwd", "trigger", "warm", "approval", ...STEP_POLICY_KEYS];
 const TRIGGER_KEYS = ["type", "schema", ...DEBOUNCE_KEYS];
 
 /** One `[[steps]]` table; undefined when it had errors (kept by `collect`), each field checked whatever the others say. */
@@ -79,7 +82,8 @@ export function parseStep(
     parseTrigger(readTable(step.trigger, `${field}.trigger`, fail), `${field}.trigger`, root, fail, collect),
   );
   const policy = need(() => parseStepPolicy(step, field, fail));
-  if (!ok || !stepTrigger) return undefined;
+  const approval = collect(() => parseApproval(step.approval, `${field}.approval`, fail) ?? null);
+  if (!ok || !stepTrigger || approval === undefined) return undefined;
   const parsed: FlowStep = {
     name,
     runner: runner as Runner,
@@ -93,6 +97,7 @@ export function parseStep(
   if (cwd !== undefined) parsed.cwd = cwd;
   const warm = parseWarm(step.warm, runner as Runner, `${field}.warm`, fail);
   if (warm) parsed.warm = warm;
+  if (approval) parsed.approval = approval;
   return parsed;
 }
 

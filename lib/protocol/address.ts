@@ -79,6 +79,16 @@ export function addressOf(subjects: Subjects, message: FlowMessage, after = 0): 
       };
     case "runs.purge":
       return { subject: subjects.purge(message.purgeId), msgID: msgIds.purge(message.purgeId, message.round) };
+    case "run.approval_requested":
+      return {
+        subject: subjects.run(message.runId, "approval"),
+        msgID: msgIds.approval(message.runId, message.attempt, "requested"),
+      };
+    case "run.approval_decided":
+      return {
+        subject: subjects.run(message.runId, "approval"),
+        msgID: msgIds.approval(message.runId, message.attempt, "decided"),
+      };
     case "operator.acted":
       return { subject: subjects.audit(message.action), msgID: msgIds.acted(message.actionId) };
   }

@@ -25,6 +25,7 @@ type Settings = { ackWaitMs: number; maxDeliver?: number };
 export const MATCHER_DURABLE = "matcher";
 export const DEBOUNCER_DURABLE = "debouncer";
 export const RESUMER_DURABLE = "resumer";
+export const APPROVER_DURABLE = "approver";
 
 /** The durable consumer shared by every executor that serves a queue (the ingress reads its backlog). */
 export function executorDurable(queue: string): string {
@@ -58,6 +59,20 @@ export const consumers = {
     kinds: ["flow.paused", "flow.resumed"],
     ackWaitMs: settings.ackWaitMs,
     maxAckPending: 1,
+  }),
+  /**
+   * Approval requests and decisions: a request waits (redelivered) until it is decided or
+   * expires; a decision releases what its request held. Many runs may wait at once.
+   */
+  approver: (
+    subjects: Subjects,
+    settings: Settings,
+  ): ConsumerDef<"run.approval_requested" | "run.approval_decided"> => ({
+    durable: APPROVER_DURABLE,
+    filterSubject: subjects.allApprovals,
+    kinds: ["run.approval_requested", "run.approval_decided"],
+    ackWaitMs: settings.ackWaitMs,
+    maxAckPending: 10_000,
   }),
   /** One queue's run commands, shared by every executor that serves it; a concurrency group's never overlap. */
   executor: (subjects: Subjects, queue: string, settings: Settings): ConsumerDef<"run.step"> => ({

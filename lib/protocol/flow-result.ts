@@ -47,6 +47,10 @@ export const FlowResult = Type.Object(
     message: Type.Optional(Type.String()),
     artifacts: Type.Optional(Type.Unknown()),
     next: Type.Optional(Type.Array(NextEvent)),
+    /** Ask a person before the `next` events start (lib/flows/approval.ts): the run waits as awaiting_approval. */
+    approval: Type.Optional(
+      Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: true }),
+    ),
   },
   { additionalProperties: true, $id: "FlowResult" },
 );

@@ -37,6 +37,9 @@ export const msgIds = {
     `${kind}:${flow}:${step ?? ""}:${lastSeq}`,
   tick: (flow: string, schedule: string, tick: string) => `tick:${flow}:${schedule}:${tick}`,
   purge: (purgeId: string, round: number) => `purge:${round}:${purgeId}`,
+  /** A run's approval request, and its one decision (any second decision, approve or reject, is a duplicate of the first). */
+  approval: (runId: string, attempt: number, kind: "requested" | "decided") =>
+    `run:${runId}:approval:${attempt}:${kind}`,
   /** An operator's action, by the action's own id (actionIdOf): a retried request that wrote the same messages is a duplicate. */
   acted: (actionId: string) => `acted:${actionId}`,
 };

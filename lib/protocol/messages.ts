@@ -1,11 +1,13 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { RunApprovalDecided, RunApprovalRequested } from "./approvals.ts";
 import { EventAccepted, EventMatched } from "./events.ts";
 import { OperatorActed } from "./operator.ts";
 import { PurgeRuns } from "./purge.ts";
 import { RunCancelRequested, RunFinished, RunOutput, RunReleased, RunStarted, RunStep } from "./runs.ts";
 import { FlowPaused, FlowResumed, RunDeferred, RunHeld, RunSuperseded, ScheduleTicked } from "./waits.ts";
 
+export * from "./approvals.ts";
 export * from "./events.ts";
 export { OPERATOR_ACTIONS, OperatorActed, type OperatorAction } from "./operator.ts";
 export * from "./purge.ts";
@@ -14,7 +16,7 @@ export * from "./waits.ts";
 
 /**
  * Every message in the stream (each kind's schema lives with its family: events.ts,
- * runs.ts, waits.ts, purge.ts). Each carries `v` (schema version) and `kind` (the union
+ * runs.ts, waits.ts, purge.ts, approvals.ts). Each carries `v` (schema version) and `kind` (the union
  * tag). Events are named in the past tense, commands in the imperative.
  */
 export const FlowMessage = Type.Union([
@@ -34,6 +36,8 @@ export const FlowMessage = Type.Union([
   ScheduleTicked,
   PurgeRuns,
   OperatorActed,
+  RunApprovalRequested,
+  RunApprovalDecided,
 ]);
 
 export type FlowMessage = Static<typeof FlowMessage>;
@@ -60,6 +64,8 @@ export const KIND_SCHEMAS: Record<FlowMessage["kind"], TSchema> = {
   "schedule.ticked": ScheduleTicked,
   "runs.purge": PurgeRuns,
   "operator.acted": OperatorActed,
+  "run.approval_requested": RunApprovalRequested,
+  "run.approval_decided": RunApprovalDecided,
 };
 // One compiled check per kind, picked by the tag: checking the whole union tries every branch.
 const checkers = new Map(Object.entries(KIND_SCHEMAS).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]));

@@ -2,7 +2,17 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Time, V1 } from "./common.ts";
 
 /** The operator actions the audit log records (the API's writes other than POST /events). */
-export const OPERATOR_ACTIONS = ["cancel", "retry", "replay", "bulk-replay", "pause", "resume", "purge"] as const;
+export const OPERATOR_ACTIONS = [
+  "cancel",
+  "retry",
+  "replay",
+  "bulk-replay",
+  "pause",
+  "resume",
+  "purge",
+  "approve",
+  "reject",
+] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
 /**

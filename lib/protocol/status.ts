@@ -12,9 +12,18 @@ export type ProcessStatus = (typeof PROCESS_STATUSES)[number];
 
 /**
  * Every status a run can have in the read model. `superseded` is final: a debounced run
- * that a later event replaced never starts.
+ * that a later event replaced never starts. `awaiting_approval`: a person must approve it
+ * (its step's `[steps.approval]`, or its FLOW_RESULT held its `next` events); `rejected`
+ * is final: the approval was refused (or expired with `on_timeout = "reject"`).
  */
-export const RUN_STATUSES = ["queued", "running", ...PROCESS_STATUSES, "superseded"] as const;
+export const RUN_STATUSES = [
+  "queued",
+  "running",
+  "awaiting_approval",
+  ...PROCESS_STATUSES,
+  "superseded",
+  "rejected",
+] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
@@ -26,9 +35,12 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const ATTEMPT_STATUSES = ["running", ...PROCESS_STATUSES, "lost", "released", "fenced"] as const;
 export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 
-/** Run statuses after which a run does not change unless a new attempt starts: all but queued and running. */
+/** Run statuses that still change by themselves: waiting on a queue, running, or waiting for a person. */
+export const LIVE_STATUSES = statusSet<RunStatus>(["queued", "running", "awaiting_approval"]);
+
+/** Run statuses after which a run does not change unless a new attempt starts: all but the live ones. */
 export const FINAL_STATUSES: ReadonlySet<string> & { readonly list: readonly RunStatus[] } = statusSet(
-  RUN_STATUSES.filter((status) => status !== "queued" && status !== "running"),
+  RUN_STATUSES.filter((status) => !LIVE_STATUSES.has(status)),
 );
 
 /** What a run shows: the step's verdict (FLOW_RESULT status) when it gave one, else its run status. */

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 export const DEFAULT_SUBJECT_PREFIX = "flows";
 
 /** The lifecycle kinds a run publishes under `<prefix>.runs.<runId>.<kind>`. */
-export type RunSubjectKind = "started" | "output" | "finished" | "cancel" | "released" | "superseded";
+export type RunSubjectKind = "started" | "output" | "finished" | "cancel" | "released" | "superseded" | "approval";
 
 /**
  * Every subject the system writes, built from one prefix. User data never reaches a
@@ -23,6 +23,7 @@ export function subjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     allCommands: `${prefix}.commands.>`,
     allRuns: `${prefix}.runs.>`,
     allCancels: `${prefix}.runs.*.cancel`,
+    allApprovals: `${prefix}.runs.*.approval`,
     event: (type: string) => `${prefix}.events.${type}`,
     matched: (eventId: string) => `${prefix}.matched.${eventToken(eventId)}`,
     command: (queue: string) => `${prefix}.commands.${queueToken(queue)}`,

@@ -15,6 +15,7 @@ import * as audit from "./migrations/2026-12-07-2-audit.ts";
 import * as traceIds from "./migrations/2026-12-07-3-trace-ids.ts";
 import * as overview from "./migrations/2026-12-08-1-overview.ts";
 import * as search from "./migrations/2026-12-08-2-search.ts";
+import * as approvals from "./migrations/2026-12-08-3-approvals.ts";
 import type { ReadModelDatabase } from "./tables.ts";
 
 export type * from "./tables.ts";
@@ -86,6 +87,7 @@ const migrations: Record<string, Migration> = {
   "2026-12-08-1-overview": overview,
   "2026-12-07-3-trace-ids": traceIds,
   "2026-12-08-2-search": search,
+  "2026-12-08-3-approvals": approvals,
 };
 
 /**

@@ -77,6 +77,8 @@ export type RunsTable = {
   held_reason: string | null;
   /** The event that superseded this debounced run (status `superseded`). */
   superseded_by: string | null;
+  /** The run's latest approval gate, its request and decision (services/projector/evolve-approvals.ts), as JSON. */
+  approval_json: string | null;
 };
 
 /** The pause state of a flow (`step` is "") or one step: the last pause or resume. */

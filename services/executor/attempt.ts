@@ -263,5 +263,13 @@ async function attemptRun(
     );
   }
 
-  return await recordOutcome(deps, command, attempt, ran, { policy: found.step.policy, lastFinished }, publish, finish);
+  return await recordOutcome(
+    deps,
+    command,
+    attempt,
+    ran,
+    { policy: found.step.policy, approval: found.step.approval, lastFinished },
+    publish,
+    finish,
+  );
 }

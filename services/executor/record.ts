@@ -1,9 +1,16 @@
+import {
+  approvalRequest,
+  awaitingApprovalEvent,
+  DEFAULT_APPROVAL,
+  type StepApproval,
+} from "../../lib/flows/approval.ts";
 import { type ChainLimits, chainedEvents, runBudget } from "../../lib/flows/chain.ts";
 import type { StepPolicy } from "../../lib/flows/step-policy.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Disposition } from "../../lib/nats/consume.ts";
 import type { Publish } from "../../lib/nats/publish.ts";
-import type { RunFinished, RunStep } from "../../lib/protocol/messages.ts";
+import { NEXT_NOT_STARTED } from "../../lib/protocol/flow-result.ts";
+import { type EventAccepted, encodeMessage, type RunFinished, type RunStep } from "../../lib/protocol/messages.ts";
 import { tailOf } from "../../lib/runners/capture.ts";
 import type { StepOutcome } from "../../lib/runners/types.ts";
 import { inSpan, SpanKind } from "../../lib/tracing/tracing.ts";
@@ -30,7 +37,7 @@ export async function recordOutcome(
   command: RunStep,
   attempt: number,
   ran: StepOutcome,
-  known: { policy: StepPolicy; lastFinished: RunFinished | undefined },
+  known: { policy: StepPolicy; approval?: StepApproval; lastFinished: RunFinished | undefined },
   publish: Publish,
   finish: Finish,
 ): Promise<Disposition> {
@@ -46,6 +53,17 @@ export async function recordOutcome(
       : { events: [], problems: [], unspent: runBudget(command, deps.chainLimits) };
   const fitting = eventsThatFit(proposed.events, limit);
   const chained = { events: fitting.events, problems: [...proposed.problems, ...fitting.problems] };
+  // A result that asks for approval holds its `next` events in the request (released by the approver once approved).
+  const asks = outcome.status === "completed" && retryInMs === undefined ? outcome.result?.approval : undefined;
+  if (asks) {
+    const gated = await askApproval(command, attempt, chained.events, asks.reason ?? outcome.result?.message, {
+      approval: known.approval ?? DEFAULT_APPROVAL,
+      limit,
+      publish,
+    });
+    if (gated) chained.problems.push(gated);
+    chained.events = [];
+  }
   for (const accepted of chained.events) {
     await inSpan("accept", { kind: SpanKind.PRODUCER, attributes: () => chainedAttributes(accepted) }, () =>
       publish(accepted),
@@ -85,6 +103,32 @@ export async function recordOutcome(
     ...(retryInMs !== undefined ? { retryInMs } : {}),
   });
   return retryInMs === undefined ? "ack" : { nak: retryInMs };
+}
+
+/**
+ * Opens a result gate: the request holding the `next` events, then the
+ * `codex-flows.run.awaiting_approval` event. A request over max_payload holds no event
+ * (the run's error says so, as for any cut `next`); returns that problem, if any.
+ */
+async function askApproval(
+  command: RunStep,
+  attempt: number,
+  next: EventAccepted[],
+  reason: string | undefined,
+  how: { approval: StepApproval; limit: number; publish: Publish },
+): Promise<string | undefined> {
+  const now = new Date().toISOString();
+  let request = approvalRequest({ gate: "result", command, attempt, next, reason }, how.approval, now);
+  let problem: string | undefined;
+  const bytes = Buffer.byteLength(encodeMessage(request));
+  if (bytes > how.limit) {
+    problem = `next events ${NEXT_NOT_STARTED} the approval request holding them is ${bytes} bytes, over the limit of ${how.limit}`;
+    request = { ...request, next: [] };
+  }
+  await how.publish(request);
+  const asked = awaitingApprovalEvent(request, command, now);
+  if (asked) await how.publish(asked);
+  return problem;
 }
 
 /**

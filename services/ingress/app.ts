@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { githubSource } from "../../lib/webhooks/source.ts";
+import { approvalRoutes } from "./approvals/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { requireToken } from "./auth.ts";
 import { browserGuard } from "./browser.ts";
@@ -42,6 +43,7 @@ export function createIngressApp(deps: IngressDeps) {
     .use(eventRoutes(deps))
     .use(webhookRoutes(deps, deps.webhooks ?? [githubSource(undefined)]))
     .use(runRoutes(deps))
+    .use(approvalRoutes(deps))
     .use(flowRoutes(deps))
     .use(scheduleTickRoutes(deps))
     .use(overviewRoutes(deps))

@@ -2,6 +2,7 @@ import { type Static, type TSchema, type TUnsafe, Type as t } from "@sinclair/ty
 import { FlowEventInput } from "../../lib/protocol/event.ts";
 import { FLOW_RESULT_STATUSES } from "../../lib/protocol/flow-result.ts";
 import { ATTEMPT_STATUSES, EFFECTIVE_STATUSES, RUN_STATUSES } from "../../lib/protocol/status.ts";
+import { ApprovalView } from "./approvals/schemas.ts";
 import { Elided } from "./budget.ts";
 import { DiskHealth } from "./disk.ts";
 
@@ -119,6 +120,7 @@ export const RunView = t.Object(
     supersededBy: t.Optional(
       Nullable(t.String({ description: "The event that superseded this debounced run (status superseded)" })),
     ),
+    approval: t.Optional(ApprovalView),
   },
   { $id: "Run" },
 );

@@ -1,4 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import type { FlowCatalog } from "../../lib/flows/catalog.ts";
 import { matcherWait } from "../../lib/flows/debounce.ts";
 import type { Logger } from "../../lib/log.ts";
 import { type DurableLoop, runDurableLoop } from "../../lib/nats/consume.ts";
@@ -6,7 +7,7 @@ import { publisher } from "../../lib/nats/publish.ts";
 import { consumers, MATCHER_DURABLE } from "../../lib/protocol/consumers.ts";
 import { decodeMessage, type RunDeferred } from "../../lib/protocol/messages.ts";
 import { Slots } from "../../lib/slots.ts";
-import { canceled, type DispatchDeps, route } from "./dispatch.ts";
+import { admit, canceled, type DispatchDeps } from "./dispatch.ts";
 import { arrivalOf, type Stored, settleDeferred } from "./route.ts";
 
 /** The most deferred runs of one key read to settle one run (a key's runs after its event, in stream order). */
@@ -20,7 +21,9 @@ export const MAX_DEFERRED_SCAN = 1_000;
  * debounce time, supersedes it, otherwise it is routed to its queue. The timer is
  * JetStream's redelivery, so it survives restarts.
  */
-export async function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; log: Logger }): Promise<DurableLoop> {
+export async function startDebouncer(
+  deps: DispatchDeps & { ackWaitMs: number; log: Logger; catalog: FlowCatalog },
+): Promise<DurableLoop> {
   const { js, jsm, stream, subjects, log } = deps;
   const publish = publisher(deps);
   const handle = async (deferred: RunDeferred, message: JsMsg) => {
@@ -36,7 +39,9 @@ export async function startDebouncer(deps: DispatchDeps & { ackWaitMs: number; l
       now: new Date().toISOString(),
     });
     if (settled.kind === "release") {
-      if (!(await canceled(deps, deferred.runId))) await route(deps, deferred.command);
+      const { command } = deferred;
+      const approval = deps.catalog.find(command.flow, command.step)?.step.approval;
+      if (!(await canceled(deps, deferred.runId))) await admit(deps, command, approval);
     } else {
       await publish(settled.superseded);
     }

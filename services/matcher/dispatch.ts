@@ -1,4 +1,5 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { approvalRequest, awaitingApprovalEvent, type StepApproval } from "../../lib/flows/approval.ts";
 import { lastMessage } from "../../lib/nats/last-message.ts";
 import { publisher } from "../../lib/nats/publish.ts";
 import { decodeMessage, type RunDeferred, type RunStep } from "../../lib/protocol/messages.ts";
@@ -34,6 +35,27 @@ export async function route(deps: DispatchDeps, command: RunStep, eventSeq?: num
     if (now?.seq === held.pausedSeq) return;
   }
   await publish(command);
+}
+
+/**
+ * Where a run that may start goes: a step with `[steps.approval]` waits for a person (its
+ * request holds the command, and the `codex-flows.run.awaiting_approval` event tells
+ * whoever listens); any other goes through `route`. The approver (approver.ts) routes an
+ * approved run.
+ */
+export async function admit(
+  deps: DispatchDeps,
+  command: RunStep,
+  approval: StepApproval | undefined,
+  eventSeq?: number,
+): Promise<void> {
+  if (!approval) return await route(deps, command, eventSeq);
+  const publish = publisher(deps);
+  const now = new Date().toISOString();
+  const request = approvalRequest({ gate: "step", command }, approval, now);
+  await publish(request);
+  const asked = awaitingApprovalEvent(request, command, now);
+  if (asked) await publish(asked);
 }
 
 /** Publishes a debounced run's run.deferred message (lib/flows/debounce.ts deferredRun, sized by fit.ts) on its key's subject. */

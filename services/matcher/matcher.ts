@@ -15,7 +15,7 @@ import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { Slots } from "../../lib/slots.ts";
 import { annotate } from "../../lib/tracing/tracing.ts";
 import { decide } from "./decide.ts";
-import { defer, route, runRecorded } from "./dispatch.ts";
+import { admit, defer, runRecorded } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
 import { giveUpDecision } from "./give-up.ts";
 import { type Prior, seenBefore } from "./seen.ts";
@@ -87,7 +87,9 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
     const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     await Promise.all(
       commands.map(({ command, deferred }) =>
-        deferred ? defer(deps, deferred.message, deferred.body) : route(deps, command, message.seq),
+        deferred
+          ? defer(deps, deferred.message, deferred.body)
+          : admit(deps, command, catalog.find(command.flow, command.step)?.step.approval, message.seq),
       ),
     );
     await publish(decision.matched, { body: matched });

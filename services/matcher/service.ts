@@ -2,6 +2,7 @@ import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { bodyLimit } from "../../lib/nats/payload.ts";
 import type { ReadModel } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../runtime/context.ts";
+import { startApprover } from "./approver.ts";
 import { startDebouncer } from "./debouncer.ts";
 import { startMatcher } from "./matcher.ts";
 import { startResumer } from "./resumer.ts";
@@ -30,7 +31,7 @@ export async function startMatcherService(ctx: ServiceContext, shared?: ReadMode
     prior,
   };
   const loop = await startMatcher(options);
-  // Beside the matcher: debounced runs, resumed flows, and schedule ticks (every host may run them).
+  // Beside the matcher: debounced runs, resumed flows, approvals, and schedule ticks (every host may run them).
   const deps = {
     js,
     jsm,
@@ -40,7 +41,7 @@ export async function startMatcherService(ctx: ServiceContext, shared?: ReadMode
     ackWaitMs: config.ackWaitMs,
     log,
   };
-  const loops = [loop, await startDebouncer(deps), await startResumer(deps)];
+  const loops = [loop, await startDebouncer({ ...deps, catalog }), await startResumer(deps), await startApprover(deps)];
   const scheduler = startScheduler({ ...deps, catalog, duplicateWindowMs: config.duplicateWindowMs });
   return {
     name: "matcher",

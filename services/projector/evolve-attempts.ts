@@ -1,6 +1,7 @@
 import type { RunCancelRequested, RunFinished, RunReleased, RunStarted } from "../../lib/protocol/messages.ts";
 import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
 import type { RunsTable } from "../../lib/read-model/database.ts";
+import { gatedStatus } from "./evolve-approvals.ts";
 import type { ReadState, Write } from "./writes.ts";
 
 /** The read model of a run's attempts: started, finished, canceled, released (and lost, when the next one starts first). */
@@ -74,12 +75,15 @@ export function runFinished(state: ReadState, message: RunFinished, seq: number)
   ];
   // A late finish of an older attempt is history; the run shows its newest attempt.
   if (message.attempt < run.attempt) return writes;
+  // A result that asked for approval holds the run until a person decides (evolve-approvals.ts); its verdict shows once approved.
+  const status = message.retryInMs === undefined ? gatedStatus(run, message.attempt, message.status) : "queued";
+  const held = status === "awaiting_approval" || status === "rejected";
   writes.push({
     table: "runs",
     row: {
       ...run,
       // A failed attempt that will be retried leaves the run waiting on its queue.
-      status: message.retryInMs === undefined ? message.status : "queued",
+      status,
       retry_at:
         message.retryInMs === undefined
           ? null
@@ -95,7 +99,7 @@ export function runFinished(state: ReadState, message: RunFinished, seq: number)
       signal: message.signal,
       error: message.error ?? null,
       result_json: message.result ? JSON.stringify(message.result) : null,
-      result_status: resultStatus,
+      result_status: held ? null : resultStatus,
       stdout: message.stdout,
       stderr: message.stderr,
       stdout_truncated: message.stdoutTruncated ? 1 : 0,
@@ -111,8 +115,13 @@ export function runCancel(state: ReadState, message: RunCancelRequested, seq: nu
   const run = state.run(message.runId);
   if (!run || FINAL_STATUSES.has(run.status) || run.cancel_requested_at !== null) return [];
   // A run nobody has started yet is canceled now: any executor that takes it later finds the cancel and skips it.
-  if (run.status === "queued") {
-    const error = run.attempt === 0 ? "canceled before it started" : "canceled while waiting for a retry";
+  if (run.status === "queued" || run.status === "awaiting_approval") {
+    const error =
+      run.status === "awaiting_approval"
+        ? "canceled while awaiting approval"
+        : run.attempt === 0
+          ? "canceled before it started"
+          : "canceled while waiting for a retry";
     return [
       {
         table: "runs",

@@ -1,5 +1,6 @@
 import type { EventAccepted, EventMatched, FlowMessage, RunStep } from "../../lib/protocol/messages.ts";
 import { FINAL_STATUSES } from "../../lib/protocol/status.ts";
+import { approvalDecided, approvalRequested } from "./evolve-approvals.ts";
 import { runCancel, runFinished, runReleased, runStarted } from "./evolve-attempts.ts";
 import { flowControl, operatorActed, runDeferred, runHeld, runSuperseded, scheduleTicked } from "./evolve-waits.ts";
 import { queuedRun, type ReadState, type Write } from "./writes.ts";
@@ -50,6 +51,10 @@ export function evolve(state: ReadState, message: FlowMessage, seq: number): Wri
       return [{ purge: message }];
     case "operator.acted":
       return operatorActed(message, seq);
+    case "run.approval_requested":
+      return approvalRequested(state, message, seq);
+    case "run.approval_decided":
+      return approvalDecided(state, message, seq);
     default: {
       const unknown: never = message;
       throw new Error(`unhandled message kind ${(unknown as { kind: string }).kind}`);

@@ -78,5 +78,6 @@ export function queuedRun(command: RunStep, seq: number, heldReason: string | nu
     output_bytes: 0,
     held_reason: heldReason,
     superseded_by: null,
+    approval_json: null,
   };
 }

@@ -21,9 +21,12 @@ type RunEvent = {
     eventId: string;
     status: string;
     message: string | null;
-    host: string;
+    host?: string;
     attempt: number;
     link: string;
+    /** codex-flows.run.awaiting_approval: who may decide (empty: any operate token) and until when. */
+    approvers?: string[];
+    expiresAt?: string;
   };
 };
 type StepInput = { flow: { name: string; config: Config; event: RunEvent } };
@@ -65,7 +68,11 @@ if (publicUrl) {
   base.hash = "";
   link = new URL(path, base).href;
 }
-const text = `codex-flows: ${p.flow}/${p.step} ${p.status} (run ${p.runId}, attempt ${p.attempt} on ${p.host})${p.message ? `: ${p.message}` : ""} ${link}`;
+const awaiting = p.status === "awaiting_approval";
+const deciders = p.approvers?.length ? p.approvers.join(", ") : "an operator";
+const text = awaiting
+  ? `codex-flows: ${p.flow}/${p.step} awaits approval by ${deciders} until ${p.expiresAt} (run ${p.runId})${p.message ? `: ${p.message}` : ""} ${link} (flow approve ${p.runId} or flow reject ${p.runId})`
+  : `codex-flows: ${p.flow}/${p.step} ${p.status} (run ${p.runId}, attempt ${p.attempt} on ${p.host})${p.message ? `: ${p.message}` : ""} ${link}`;
 const summary = {
   text,
   event: event.id,
@@ -75,9 +82,10 @@ const summary = {
   runId: p.runId,
   eventId: p.eventId,
   attempt: p.attempt,
-  host: p.host,
+  host: p.host ?? null,
   message: p.message,
   link,
+  ...(awaiting ? { approvers: p.approvers ?? [], expiresAt: p.expiresAt ?? null } : {}),
 };
 const format = config.format ?? "json";
 const body = JSON.stringify(

@@ -1,10 +1,12 @@
 // openai-codex-bindings / regenerate-bindings: for an openai/codex release, regenerate
 // the app-server TypeScript bindings with that release's own CLI, bump the package
-// version, run the checks and commit; push and publish only when enabled.
+// version, run the checks and commit; push and publish only when enabled (and, with
+// approve_push / approve_publish, only once a person approved: deliver-approved.ts).
 // Reads the seed's stdin and prints one final `FLOW_RESULT {...}` line.
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { boundRecords, Commands } from "./lib/commands.ts";
+import { DELIVER_TYPE, deliver, describeDelivery, splitDelivery } from "./lib/deliver.ts";
 import { Outcome, parseStepInput, releaseTag, versionFromTag } from "./lib/release.ts";
 import { clearTracked, findRepository, hasTestScript, inside, lockfiles, setPackageVersion } from "./lib/repo.ts";
 import { readSettings, type Settings } from "./lib/settings.ts";
@@ -107,18 +109,26 @@ async function update(repo: string, tag: string, version: string, s: Settings): 
   const leftover = (await commands.run("look for leftovers", ["git", "status", "--porcelain=v1"], at)).output.trim();
   if (leftover) facts.leftover = leftover.split("\n").slice(0, 20);
 
-  await afterCommit(head, repo, s);
-  const did = [
-    s.push && `pushed to ${s.pushRemote}/${s.branch}`,
-    s.publish && `publish workflow ${s.githubPublishWorkflow} started on ${s.githubRepo}`,
-  ].filter(Boolean);
-  return new Outcome(
-    "changed",
-    `${s.packageName} ${version} regenerated for openai/codex ${tag} and committed (${head.slice(0, 12)})${did.length ? `; ${did.join("; ")}` : "; not pushed"}`,
-    {
+  const { now, held } = splitDelivery(s);
+  await deliver(commands, head, repo, s, now);
+  const did = describeDelivery(s, now, true);
+  const waits = describeDelivery(s, held, false);
+  const summary = `${s.packageName} ${version} regenerated for openai/codex ${tag} and committed (${head.slice(0, 12)})`;
+  if (waits.length === 0)
+    return new Outcome("changed", `${summary}${did.length ? `; ${did.join("; ")}` : "; not pushed"}`, {
       committed: true,
       pushed: s.push,
       published: s.publish,
+    });
+  // approve_push / approve_publish: the rest waits for a person; once approved, the deliver-approved step does it.
+  const reason = `${waits.join(" and ")} for ${s.packageName} ${version} (commit ${head.slice(0, 12)})?`;
+  return new Outcome(
+    "changed",
+    `${summary}${did.length ? `; ${did.join("; ")}` : ""}; ${waits.join(" and ")} await approval`,
+    { committed: true, pushed: now.push, published: now.publish, awaitingApproval: held },
+    {
+      approval: { reason },
+      next: [{ type: DELIVER_TYPE, payload: { repo, commit: head, tag, version, ...held } }],
     },
   );
 }
@@ -165,48 +175,9 @@ async function preflight(repo: string, s: Settings): Promise<void> {
   if (s.publish) await commands.run("check gh is available for publish", ["gh", "--version"], { cwd: repo });
 }
 
-/** Push and publish; a failure here says the commit exists and what to run by hand. */
-async function afterCommit(head: string, repo: string, s: Settings): Promise<void> {
-  const at = { cwd: repo };
-  try {
-    if (s.push)
-      await commands.run(`push to ${s.pushRemote}`, ["git", "push", s.pushRemote, `HEAD:refs/heads/${s.branch}`], at);
-    if (s.publish) {
-      // The workflow builds what GitHub has, so the commit goes there first.
-      if (!(s.push && s.publishRemote === s.pushRemote))
-        await commands.run(
-          `push to ${s.publishRemote}`,
-          ["git", "push", s.publishRemote, `HEAD:refs/heads/${s.branch}`],
-          at,
-        );
-      const workflow = [
-        "gh",
-        "workflow",
-        "run",
-        s.githubPublishWorkflow,
-        "--repo",
-        s.githubRepo,
-        "--ref",
-        s.branch,
-        "-f",
-        `confirm_package=${s.packageName}`,
-      ];
-      await commands.run("start the publish workflow", workflow, at);
-    }
-  } catch (error) {
-    if (!(error instanceof Outcome)) throw error;
-    throw new Outcome(
-      "failed",
-      `${error.message} (commit ${head.slice(0, 12)} is made in ${repo}; a new run for this release finds nothing to regenerate, so finish by hand: push it, then start the publish workflow if wanted)`,
-      {
-        committed: true,
-      },
-    );
-  }
-}
-
 function finish(outcome: Outcome): never {
   const artifacts = { ...facts, ...outcome.artifacts, commands: boundRecords(commands.records) };
-  console.log(`FLOW_RESULT ${JSON.stringify({ status: outcome.status, message: outcome.message, artifacts })}`);
+  const result = { status: outcome.status, message: outcome.message, artifacts, ...outcome.fields };
+  console.log(`FLOW_RESULT ${JSON.stringify(result)}`);
   process.exit(0);
 }

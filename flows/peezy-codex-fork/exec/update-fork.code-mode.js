@@ -161,13 +161,16 @@ async function main() {
     Object.assign(facts, { tag, version });
     baseRef = `refs/tags/${tag}`;
   }
-  const names = [config.codex_repo_env, config.target_branch_env, config.cargo_target_dir_env, "CODEX_FLOW_FORCE", "CODEX_FLOW_PUSH", "CODEX_FLOW_PUBLISH", "CODEX_FLOW_SQUASH_PATCH_STACK", "CODEX_FLOW_RUN_ID"];
+  const names = [config.codex_repo_env, config.target_branch_env, config.cargo_target_dir_env, "CODEX_FLOW_FORCE", "CODEX_FLOW_PUSH", "CODEX_FLOW_PUBLISH", "CODEX_FLOW_SQUASH_PATCH_STACK", "CODEX_FLOW_RUN_ID", "CODEX_FLOW_APPROVE_PUSH", "CODEX_FLOW_APPROVE_PUBLISH"];
   const env = await readEnv(names);
   facts.runId = env.CODEX_FLOW_RUN_ID || null;
   const force = flag("force", "CODEX_FLOW_FORCE", env, false);
   const push = flag("push", "CODEX_FLOW_PUSH", env, false);
   const publish = !onBranch && flag("publish", "CODEX_FLOW_PUBLISH", env, false);
   const squash = flag("squash_patch_stack", "CODEX_FLOW_SQUASH_PATCH_STACK", env, true);
+  // approve_push / approve_publish: held until a person approves the run (a held push holds the publish after it).
+  const held = { push: push && flag("approve_push", "CODEX_FLOW_APPROVE_PUSH", env, false) };
+  held.publish = publish && (held.push || flag("approve_publish", "CODEX_FLOW_APPROVE_PUBLISH", env, false));
   const written = (config.codex_repo_env && env[config.codex_repo_env]) || config.codex_repo || "";
   if (written === "") stop("blocked", `no fork checkout configured: set codex_repo in the flow's [config]${config.codex_repo_env ? ` or the ${config.codex_repo_env} environment variable` : ""}`);
   const target = (config.target_branch_env && env[config.target_branch_env]) || config.target_branch || "main";
@@ -269,14 +272,14 @@ async function main() {
     if (/--version/.test(line)) facts.binaryVersion = r.output.trim().split("\n").pop();
   }
 
-  // 10. Push and publish, only when enabled.
+  // 10. Push and publish, only when enabled (and not held for approval: the deliver-approved step does those).
   facts.pushed = false;
   facts.published = false;
-  if (push) {
+  if (push && !held.push) {
     await must("push", `git push origin ${q(`HEAD:${target}`)} --force-with-lease`, repo);
     facts.pushed = true;
   }
-  if (publish) {
+  if (publish && !held.publish) {
     const name = `rust-v${version}`;
     const ident = await must("tagger", "git var GIT_COMMITTER_IDENT", repo);
     const body = `object ${headAfter}\ntype commit\ntag ${name}\ntagger ${ident}\n\npeezy codex ${version} (upstream ${tag})\n`;
@@ -289,7 +292,12 @@ async function main() {
   // 11. Done.
   const onto = onBranch ? `${facts.branch}@${facts.sha.slice(0, 12)}` : tag;
   const moved = headBefore === headAfter ? "unchanged head" : `${headBefore.slice(0, 12)} -> ${headAfter.slice(0, 12)}`;
-  return { status: "changed", message: `rebased ${count} patch${count === 1 ? "" : "es"} of ${target} onto ${onto} (${moved})${facts.pushed ? ", pushed" : ""}${facts.published ? `, published ${facts.releaseTag}` : ""}` };
+  const message = `rebased ${count} patch${count === 1 ? "" : "es"} of ${target} onto ${onto} (${moved})${facts.pushed ? ", pushed" : ""}${facts.published ? `, published ${facts.releaseTag}` : ""}`;
+  if (!held.push && !held.publish) return { status: "changed", message };
+  const waits = [held.push && `push to origin/${target}`, held.publish && `publish rust-v${version}`].filter(Boolean).join(" and ");
+  facts.awaitingApproval = held;
+  const delivery = { repo, commit: headAfter, target, tag, version, ...held };
+  return { status: "changed", message: `${message}; ${waits} await approval`, approval: { reason: `${waits} (commit ${headAfter.slice(0, 12)})?` }, next: [{ type: "peezy-codex-fork.deliver", payload: delivery }] };
 }
 
 let verdict;
@@ -301,4 +309,5 @@ try {
 }
 if (scratch !== "") await tools.exec_command({ cmd: `rm -rf ${q(scratch)}`, yield_time_ms: YIELD_MS, max_output_tokens: 100 });
 text(`${verdict.status}: ${verdict.message}\n`);
-result({ status: verdict.status, message: verdict.message, artifacts: { event: flow.event.type, ...facts, ...verdict.extra, commands } });
+const gate = verdict.approval ? { approval: verdict.approval, next: verdict.next } : {};
+result({ status: verdict.status, message: verdict.message, artifacts: { event: flow.event.type, ...facts, ...verdict.extra, commands }, ...gate });

@@ -16,7 +16,8 @@ const CANCEL_SETTLE_MS = 5_000;
 /** Who asks, and why (the audit log records both). */
 export type Asked = { request: Request; reason?: string };
 
-async function currentRun(deps: IngressDeps, runId: string): Promise<RunView> {
+/** The run as the API shows it, or 404. */
+export async function currentRun(deps: IngressDeps, runId: string): Promise<RunView> {
   const [run] = await runsById(deps.db, [runId]);
   if (!run) throw new HttpError(404, `no run with id ${JSON.stringify(runId)}`);
   return run;

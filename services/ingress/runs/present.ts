@@ -60,6 +60,7 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = [], budge
     outputCut: row.output_cut === 1,
     heldReason: row.held_reason,
     supersededBy: row.superseded_by,
+    ...(row.approval_json ? { approval: JSON.parse(row.approval_json) as NonNullable<RunView["approval"]> } : {}),
     attempts: attempts.map(presentAttempt),
     ...traceFields(row.trace_id),
     ...(whole

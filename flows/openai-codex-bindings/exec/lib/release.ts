@@ -8,6 +8,8 @@ export class Outcome extends Error {
     readonly status: "changed" | "skipped" | "blocked" | "failed" | "needs_intervention",
     message: string,
     readonly artifacts: Record<string, unknown> = {},
+    /** More FLOW_RESULT fields: `approval` and the `next` events it holds. */
+    readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "Outcome";

@@ -14,6 +14,10 @@ export type Settings = {
   force: boolean;
   push: boolean;
   publish: boolean;
+  /** Hold the push (and a publish after it) until a person approves (docs/approvals.md). */
+  approvePush: boolean;
+  /** Hold the publish until a person approves. */
+  approvePublish: boolean;
   pushRemote: string;
   publishRemote: string;
   branch: string;
@@ -36,6 +40,8 @@ export function readSettings(config: Config, env: Env): Settings {
     force: flag(config, env, "force", false),
     push: flag(config, env, "push", false),
     publish: flag(config, env, "publish", false),
+    approvePush: flag(config, env, "approve_push", false),
+    approvePublish: flag(config, env, "approve_publish", false),
     pushRemote: name(config, "push_remote", "origin"),
     publishRemote: name(config, "publish_remote", "github"),
     branch: name(config, "branch", "main"),

@@ -1,5 +1,6 @@
 import { FINAL_STATUSES } from "../../../../../lib/protocol/status.ts";
 import { get, post, readEvents, watchChanges } from "../api.ts";
+import { approvalSection } from "../approval.ts";
 import { artifactsView } from "../artifacts.ts";
 import { badge, duration, h, jsonBlock, link, show, table, time } from "../dom.ts";
 import { outputPane } from "../output.ts";
@@ -251,6 +252,7 @@ export async function runPage(ctx: PageContext, id?: string): Promise<void> {
   const draw = () => {
     show(
       actionSlot,
+      approvalSection(run, answer, () => void refresh()),
       actions(run, answer, () => void refresh()),
     );
     show(body, summary(run));
