@@ -92,7 +92,7 @@ export function approvalDecided(state: ReadState, message: RunApprovalDecided, s
  */
 export function gatedStatus(run: RunsTable, attempt: number, status: RunStatus): RunStatus {
   const known = approvalOf(run);
-  if (!known || known.gate !== "result" || known.attempt !== attempt || status !== "completed") return status;
+  if (known?.gate !== "result" || known.attempt !== attempt || status !== "completed") return status;
   if (!known.decision) return "awaiting_approval";
   return known.decision === "reject" ? "rejected" : status;
 }
