@@ -26,8 +26,18 @@ export const CHECKPOINT = "checkpoint";
 
 /** The last stream sequence the read model has applied (0 for a new one). */
 export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<number> {
+  // A read model's own handle (not a transaction's): the kept statement, as the hot paths read it.
+  const sqlite = raw.get(db);
+  if (sqlite) return checkpointOf(sqlite);
   const row = await db.selectFrom("projector_state").select("seq").where("name", "=", CHECKPOINT).executeTakeFirst();
   return row?.seq ?? 0;
+}
+
+/** The checkpoint read straight on a bun:sqlite handle (the one that holds the transaction, inside one): a kept statement, no query building. */
+export function checkpointOf(sqlite: Sqlite): number {
+  return (
+    sqlite.query<{ seq: number }, [string]>("SELECT seq FROM projector_state WHERE name = ?").get(CHECKPOINT)?.seq ?? 0
+  );
 }
 
 /** What one committed projector batch changed: its last sequence, and the events whose rows (or runs) it wrote. */

@@ -1,7 +1,7 @@
 import { whyNoMatch } from "../../../lib/flows/why-no-match.ts";
 import type { StepDecision } from "../../../lib/protocol/messages.ts";
 import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
-import type { ReadModel } from "../../../lib/read-model/database.ts";
+import { type ReadModel, rawSqlite } from "../../../lib/read-model/database.ts";
 import { DEFAULT_RESPONSE_BUDGET_BYTES } from "../budget.ts";
 import type { Changes } from "../changes.ts";
 import { HttpError } from "../errors.ts";
@@ -67,18 +67,19 @@ async function readMatch(
   generation: number,
   budgetBytes: number,
 ): Promise<Omit<MatchOutcome, "timedOut"> | undefined> {
-  const event = await db
-    .selectFrom("events")
-    .select(["matched_generation", "type"])
-    .where("id", "=", eventId)
-    .executeTakeFirst();
+  // Straight on the handle: these reads answer every write that waits (lib/read-model/hot.ts).
+  const sqlite = rawSqlite(db);
+  const event = sqlite
+    .query<{ matched_generation: number | null; type: string }, [string]>(
+      "SELECT matched_generation, type FROM events WHERE id = ?",
+    )
+    .get(eventId);
   if (!event || event.matched_generation === null || event.matched_generation < generation) return undefined;
-  const match = await db
-    .selectFrom("matches")
-    .select("decisions_json")
-    .where("event_id", "=", eventId)
-    .where("generation", "=", event.matched_generation)
-    .executeTakeFirst();
+  const match = sqlite
+    .query<{ decisions_json: string }, [string, number]>(
+      "SELECT decisions_json FROM matches WHERE event_id = ? AND generation = ?",
+    )
+    .get(eventId, event.matched_generation);
   const decisions = match ? (JSON.parse(match.decisions_json) as StepDecision[]) : [];
   const runIds = decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
   return {
