@@ -103,6 +103,9 @@ describe("projector", () => {
       depth: 2,
       async commit(batch) {
         if (++commits === 3) throw new Error("disk on fire");
+        // The second batch takes a while, so the messages after the failing third one are taken
+        // meanwhile and the fourth batch is with the writer before the failure is looked at.
+        if (commits === 2) await Bun.sleep(300);
         return await inline.commit(batch).catch((error: Error) => {
           refusals.push(error.message);
           throw error;

@@ -86,9 +86,13 @@ export function runPullLoop(options: PullLoopOptions): DurableLoop {
       } catch (error) {
         disposition = await failed(message, error);
       }
-      if (disposition === "ack")
-        await message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error }));
-      else if ("nak" in disposition) message.nak(disposition.nak);
+      if (disposition === "ack") {
+        const acked = message.ackAck().catch((error) => log.warn("ack not confirmed", { seq: message.seq, error }));
+        // The work is done: its slot takes the next message while the server confirms the ack (a
+        // round trip that held the slot and set the pace of a busy executor); stop still waits for it.
+        release();
+        await acked;
+      } else if ("nak" in disposition) message.nak(disposition.nak);
       // Without the reason: nats-server before 2.10.4 ignores a "+TERM <reason>" and redelivers; the reason is logged where it is decided.
       else if ("term" in disposition) message.term();
       else

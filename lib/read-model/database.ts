@@ -1,4 +1,4 @@
-import { type SQLQueryBindings, Database as Sqlite, type Statement } from "bun:sqlite";
+import { Database as Sqlite, type Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
@@ -27,8 +27,18 @@ export const CHECKPOINT = "checkpoint";
 
 /** The last stream sequence the read model has applied (0 for a new one). */
 export async function readCheckpoint(db: Kysely<ReadModelDatabase>): Promise<number> {
+  // A read model's own handle (not a transaction's): the kept statement, as the hot paths read it.
+  const sqlite = raw.get(db);
+  if (sqlite) return checkpointOf(sqlite);
   const row = await db.selectFrom("projector_state").select("seq").where("name", "=", CHECKPOINT).executeTakeFirst();
   return row?.seq ?? 0;
+}
+
+/** The checkpoint read straight on a bun:sqlite handle (the one that holds the transaction, inside one): a kept statement, no query building. */
+export function checkpointOf(sqlite: Sqlite): number {
+  return (
+    sqlite.query<{ seq: number }, [string]>("SELECT seq FROM projector_state WHERE name = ?").get(CHECKPOINT)?.seq ?? 0
+  );
 }
 
 /** What one committed projector batch changed: its last sequence, and the events whose rows (or runs) it wrote. */
@@ -44,19 +54,17 @@ const raw = new WeakMap<ReadModel, Sqlite>();
  * /events, so it skips the query builder: compiled statements, kept.
  */
 export function acceptedSeq(db: ReadModel, eventId: string): number | undefined {
-  let statements = seqStatements.get(db);
-  if (!statements) {
-    const sqlite = rawSqlite(db);
-    statements = {
-      event: sqlite.prepare("SELECT seq FROM events WHERE id = ?"),
-      tombstone: sqlite.prepare("SELECT seq FROM tombstones WHERE id_hash = ?"),
-    };
-    seqStatements.set(db, statements);
+  let statement = seqStatements.get(db);
+  if (!statement) {
+    // One statement, so one read transaction (each costs SQLite its WAL checks): the row, else the tombstone.
+    statement = rawSqlite(db).prepare(
+      "SELECT coalesce((SELECT seq FROM events WHERE id = ?1), (SELECT seq FROM tombstones WHERE id_hash = ?2)) AS seq",
+    );
+    seqStatements.set(db, statement);
   }
-  return statements.event.get(eventId)?.seq ?? statements.tombstone.get(tombstoneKey(eventId))?.seq;
+  return statement.get(eventId, tombstoneKey(eventId))?.seq ?? undefined;
 }
-type SeqStatement<T extends SQLQueryBindings> = Statement<{ seq: number }, [T]>;
-const seqStatements = new WeakMap<ReadModel, { event: SeqStatement<string>; tombstone: SeqStatement<Uint8Array> }>();
+const seqStatements = new WeakMap<ReadModel, Statement<{ seq: number | null }, [string, Uint8Array]>>();
 
 /** Whether retention or a purge deleted this event (its tombstone is there, its row is not). */
 export function isTombstoned(db: ReadModel, eventId: string): boolean {

@@ -5,15 +5,13 @@ import {
   type AttemptsTable,
   CHECKPOINT,
   type EventsTable,
-  type ReadModel,
   type ReadModelDatabase,
   type RunsTable,
   tombstoneKey,
 } from "../../lib/read-model/database.ts";
+import { rowsWhereIn } from "../../lib/read-model/hot.ts";
 import { applyPurge, type PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { isPurge, type Purge, type ReadState, type Upsert, type Write } from "./writes.ts";
-
-type Db = ReadModel | Transaction<ReadModelDatabase>;
 
 const PRIMARY_KEYS = {
   events: (row: { id: string }) => row.id,
@@ -27,55 +25,54 @@ const PRIMARY_KEYS = {
   audit: (row: { action_id: string }) => row.action_id,
 };
 
-/** The rows one batch reads, loaded in three queries, plus what the batch has written so far (its rows, then its purges). */
+/** The rows one batch reads, loaded in a statement per table, plus what the batch has written so far (its rows, then its purges). */
 export type BatchState = ReadState & {
   apply(writes: Write[]): void;
   dirty(): Write[];
 };
 
-/** Loads every row the batch's messages can touch, so evolve can run without I/O. */
-export async function loadBatchState(db: Db, messages: FlowMessage[]): Promise<BatchState> {
+/**
+ * Loads every row the batch's messages can touch, so evolve can run without I/O: one
+ * kept statement per table (lib/read-model/hot.ts), on the handle that holds the batch's
+ * transaction.
+ */
+export function loadBatchState(sqlite: Sqlite, messages: FlowMessage[]): BatchState {
   const eventIds = new Set<string>();
   const runIds = new Set<string>();
+  const outputRuns = new Set<string>();
   for (const m of messages) {
     if (m.kind === "event.accepted") eventIds.add(m.event.id);
     else if (m.kind === "event.matched") eventIds.add(m.eventId);
-    else if ("runId" in m) runIds.add(m.runId);
+    else if ("runId" in m) {
+      runIds.add(m.runId);
+      if (m.kind === "run.output") outputRuns.add(m.runId);
+    }
   }
-  const outputRuns = new Set(messages.flatMap((m) => (m.kind === "run.output" ? [m.runId] : [])));
   const events = new Map<string, EventsTable>();
   const runs = new Map<string, RunsTable>();
   const attempts = new Map<string, AttemptsTable>();
-  for (const chunk of chunks([...eventIds])) {
-    for (const row of await db.selectFrom("events").selectAll().where("id", "in", chunk).execute())
-      events.set(row.id, row);
-  }
-  for (const chunk of chunks([...runIds])) {
-    for (const row of await db.selectFrom("runs").selectAll().where("id", "in", chunk).execute()) runs.set(row.id, row);
-    for (const row of await db.selectFrom("attempts").selectAll().where("run_id", "in", chunk).execute())
-      attempts.set(PRIMARY_KEYS.attempts(row), row);
-  }
+  for (const row of rowsWhereIn(sqlite, "events", "id", [...eventIds])) events.set(row.id, row);
+  for (const row of rowsWhereIn(sqlite, "runs", "id", [...runIds])) runs.set(row.id, row);
+  for (const row of rowsWhereIn(sqlite, "attempts", "run_id", [...runIds]))
+    attempts.set(PRIMARY_KEYS.attempts(row), row);
   const outputs = new Set<string>();
-  for (const chunk of chunks([...outputRuns])) {
-    for (const row of await db
-      .selectFrom("output")
-      .select(["run_id", "attempt", "chunk"])
-      .where("run_id", "in", chunk)
-      .execute())
-      outputs.add(PRIMARY_KEYS.output(row));
-  }
+  for (const row of rowsWhereIn(sqlite, "output", "run_id", [...outputRuns], {
+    select: ["run_id", "attempt", "chunk"],
+  }))
+    outputs.add(PRIMARY_KEYS.output(row));
   // Only an id with no event row can be a tombstone's (and there are none in most batches).
   const tombstoned = new Set<string>();
-  const missing = [...eventIds].filter((id) => !events.has(id));
-  for (const chunk of chunks(missing)) {
-    const keys = new Map(chunk.map((id) => [Buffer.from(tombstoneKey(id)).toString("hex"), id]));
-    const rows = await db
-      .selectFrom("tombstones")
-      .select("id_hash")
-      .where("id_hash", "in", chunk.map(tombstoneKey))
-      .execute();
-    for (const row of rows) tombstoned.add(keys.get(Buffer.from(row.id_hash).toString("hex"))!);
-  }
+  const missing = new Map<string, string>();
+  for (const id of eventIds) if (!events.has(id)) missing.set(Buffer.from(tombstoneKey(id)).toString("hex"), id);
+  const hashes =
+    missing.size === 0
+      ? []
+      : sqlite
+          .query<{ id_hash: Uint8Array }, [string]>(
+            "SELECT id_hash FROM tombstones WHERE id_hash IN (SELECT unhex(value) FROM json_each(?))",
+          )
+          .all(JSON.stringify([...missing.keys()]));
+  for (const row of hashes) tombstoned.add(missing.get(Buffer.from(row.id_hash).toString("hex"))!);
   const dirty = new Map<string, Upsert>();
   const purges: Purge[] = [];
   return {
@@ -219,10 +216,4 @@ function keyOf(write: Upsert): string {
     case "audit":
       return PRIMARY_KEYS.audit(write.row);
   }
-}
-
-function chunks<T>(items: T[], size = 500): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }

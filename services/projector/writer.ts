@@ -1,6 +1,6 @@
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { decodeMessage, type FlowMessage } from "../../lib/protocol/messages.ts";
-import { type ReadModel, rawSqlite, readCheckpoint } from "../../lib/read-model/database.ts";
+import { checkpointOf, type ReadModel, rawSqlite } from "../../lib/read-model/database.ts";
 import type { PurgeOutcome } from "../../lib/read-model/purge.ts";
 import { traceIdOf } from "../../lib/tracing/nats.ts";
 import { traceIdsWanted } from "../../lib/tracing/tracing.ts";
@@ -98,14 +98,14 @@ export function inlineWriter(db: ReadModel, outputRetentionBytes?: number): Writ
       await db
         .transaction()
         .execute(async (trx) => {
-          const at = await readCheckpoint(trx);
+          const at = checkpointOf(sqlite);
           if (at !== after) throw new Error(`a batch that follows sequence ${after} came to a read model at ${at}`);
           // Evolve's writes go to the store a batch at a time; a purge ends one (it deletes at its
           // place in the stream), so what comes after it is evolved from a fresh read of the read model.
           let rest = decoded;
           do {
-            const state = await loadBatchState(
-              trx,
+            const state = loadBatchState(
+              sqlite,
               rest.map((d) => d.message),
             );
             let taken = 0;

@@ -1,7 +1,9 @@
+import type { Database as Sqlite } from "bun:sqlite";
 import { whyNoMatch } from "../../../lib/flows/why-no-match.ts";
 import type { StepDecision } from "../../../lib/protocol/messages.ts";
 import { FINAL_STATUSES } from "../../../lib/protocol/status.ts";
-import type { ReadModel } from "../../../lib/read-model/database.ts";
+import { type ReadModel, rawSqlite } from "../../../lib/read-model/database.ts";
+import { rowsWhereIn } from "../../../lib/read-model/hot.ts";
 import { DEFAULT_RESPONSE_BUDGET_BYTES } from "../budget.ts";
 import type { Changes } from "../changes.ts";
 import { HttpError } from "../errors.ts";
@@ -46,14 +48,22 @@ export async function waitForMatch(
 ): Promise<MatchOutcome> {
   const deadline = Date.now() + timeoutMs;
   const watch = changes.watch(eventId);
+  const sqlite = rawSqlite(db);
+  // A generation's decision never changes: read again only when a later generation was matched.
+  let decision: Decision | undefined;
+  const answer = async (timedOut: boolean): Promise<MatchOutcome> =>
+    decision
+      ? { ...decision.outcome, runs: await runsById(db, decision.outcome.runIds, budgetBytes), timedOut }
+      : { matched: 0, runIds: [], runs: [], timedOut };
   try {
     for (;;) {
-      const outcome = await readMatch(db, eventId, generation, budgetBytes);
-      const done =
-        outcome !== undefined && (mode === "matched" || outcome.runs.every((run) => FINAL_STATUSES.has(run.status)));
-      if (done) return { ...outcome, timedOut: false };
+      const matched = matchedGeneration(sqlite, eventId);
+      if (matched !== undefined && matched >= generation && matched !== decision?.generation)
+        decision = readDecision(sqlite, eventId, matched);
+      // While runs are under way, only their statuses are read (the whole runs once, for the answer).
+      if (decision && (mode === "matched" || allFinal(sqlite, decision.outcome.runIds))) return await answer(false);
       const left = deadline - Date.now();
-      if (left <= 0) return { ...(outcome ?? { matched: 0, runIds: [], runs: [] }), timedOut: true };
+      if (left <= 0) return await answer(true);
       await watch.next(Math.min(left, 1_000));
     }
   } finally {
@@ -61,30 +71,40 @@ export async function waitForMatch(
   }
 }
 
-async function readMatch(
-  db: ReadModel,
-  eventId: string,
-  generation: number,
-  budgetBytes: number,
-): Promise<Omit<MatchOutcome, "timedOut"> | undefined> {
-  const event = await db
-    .selectFrom("events")
-    .select(["matched_generation", "type"])
-    .where("id", "=", eventId)
-    .executeTakeFirst();
-  if (!event || event.matched_generation === null || event.matched_generation < generation) return undefined;
-  const match = await db
-    .selectFrom("matches")
-    .select("decisions_json")
-    .where("event_id", "=", eventId)
-    .where("generation", "=", event.matched_generation)
-    .executeTakeFirst();
-  const decisions = match ? (JSON.parse(match.decisions_json) as StepDecision[]) : [];
+type Decision = { generation: number; outcome: Omit<MatchOutcome, "timedOut" | "runs"> };
+
+// Straight on the handle: these reads answer every write that waits (lib/read-model/hot.ts).
+function matchedGeneration(sqlite: Sqlite, eventId: string): number | undefined {
+  return (
+    sqlite
+      .query<{ matched_generation: number | null }, [string]>("SELECT matched_generation FROM events WHERE id = ?")
+      .get(eventId)?.matched_generation ?? undefined
+  );
+}
+
+function readDecision(sqlite: Sqlite, eventId: string, generation: number): Decision {
+  const row = sqlite
+    .query<{ decisions_json: string; type: string }, [string, number]>(
+      "SELECT m.decisions_json, e.type FROM matches m JOIN events e ON e.id = m.event_id WHERE m.event_id = ? AND m.generation = ?",
+    )
+    .get(eventId, generation);
+  const decisions = row ? (JSON.parse(row.decisions_json) as StepDecision[]) : [];
   const runIds = decisions.flatMap((d) => (d.matched && d.runId ? [d.runId] : []));
+  const type =
+    row?.type ?? sqlite.query<{ type: string }, [string]>("SELECT type FROM events WHERE id = ?").get(eventId)?.type;
   return {
-    matched: runIds.length,
-    runIds,
-    runs: await runsById(db, runIds, budgetBytes),
-    ...(runIds.length === 0 ? { why: whyNoMatch(eventId, event.type, decisions) } : {}),
+    generation,
+    outcome: {
+      matched: runIds.length,
+      runIds,
+      ...(runIds.length === 0 ? { why: whyNoMatch(eventId, type ?? "", decisions) } : {}),
+    },
   };
+}
+
+/** Whether every run of these ids that has a row has a final status (as the answer's runs would say). */
+function allFinal(sqlite: Sqlite, runIds: string[]): boolean {
+  return rowsWhereIn(sqlite, "runs", "id", runIds, { select: ["status"] }).every((run) =>
+    FINAL_STATUSES.has(run.status),
+  );
 }

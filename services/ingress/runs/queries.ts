@@ -1,4 +1,5 @@
-import type { AttemptsTable, ReadModel } from "../../../lib/read-model/database.ts";
+import { type AttemptsTable, type ReadModel, rawSqlite } from "../../../lib/read-model/database.ts";
+import { rowsWhereIn } from "../../../lib/read-model/hot.ts";
 import { ResponseBudget } from "../budget.ts";
 import { presentRun, type RunView } from "./present.ts";
 
@@ -17,7 +18,8 @@ export async function runsForEvent(db: ReadModel, eventId: string, budgetBytes: 
 /** Runs by id, in the order given (missing ids are left out); a list answer passes its budget (bytes), one run is sent whole. */
 export async function runsById(db: ReadModel, ids: string[], budgetBytes?: number): Promise<RunView[]> {
   if (ids.length === 0) return [];
-  const rows = await db.selectFrom("runs").selectAll().where("id", "in", ids).execute();
+  // Straight on the handle: this answers every `?wait=` (lib/read-model/hot.ts).
+  const rows = rowsWhereIn(rawSqlite(db), "runs", "id", ids);
   const order = new Map(ids.map((id, i) => [id, i]));
   rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
   return await withAttempts(db, rows, budgetBytes === undefined ? undefined : new ResponseBudget(budgetBytes));
@@ -29,16 +31,8 @@ async function withAttempts(
   budget?: ResponseBudget,
 ): Promise<RunView[]> {
   if (rows.length === 0) return [];
-  const attempts = await db
-    .selectFrom("attempts")
-    .selectAll()
-    .where(
-      "run_id",
-      "in",
-      rows.map((r) => r.id),
-    )
-    .orderBy("attempt")
-    .execute();
+  const ids = rows.map((r) => r.id);
+  const attempts = rowsWhereIn(rawSqlite(db), "attempts", "run_id", ids, { orderBy: "attempt" });
   const byRun = new Map<string, AttemptsTable[]>();
   for (const a of attempts) byRun.set(a.run_id, [...(byRun.get(a.run_id) ?? []), a]);
   return rows.map((row) => presentRun(row, byRun.get(row.id), budget));
