@@ -183,11 +183,22 @@ export function withContextFrom<T>(carrier: Readable, work: () => T): T {
   return context.with(contextFrom(carrier), work);
 }
 
+/** A trace context kept for later (a spooled event's, services/ingress/spool): W3C `traceparent` and `tracestate`. */
+export type SavedTrace = { traceparent: string; tracestate?: string };
+
+/** Runs `work` in a saved trace context (a spooled event drained later continues the trace it was accepted in); without one, as it is. */
+export function withSavedTrace<T>(saved: SavedTrace | undefined, work: () => T): T {
+  if (!on || typeof saved?.traceparent !== "string") return work();
+  const get = (name: string) =>
+    name === "traceparent" ? saved.traceparent : name === "tracestate" ? saved.tracestate : undefined;
+  return withContextFrom({ get }, work);
+}
+
 /** The key under which the SDK marks a context whose work makes no spans (@opentelemetry/core suppressTracing: an export). */
 const SUPPRESSED = createContextKey("OpenTelemetry SDK Context Key SUPPRESS_TRACING");
 
 /** The current context's `traceparent` and `tracestate` (W3C), or undefined when there is no sampled span. */
-export function currentTraceHeaders(): { traceparent: string; tracestate?: string } | undefined {
+export function currentTraceHeaders(): SavedTrace | undefined {
   if (!on) return undefined;
   // What the W3C propagator injects, written here: through the global propagation API it was 7% of tracing's profile.
   const active = context.active();
