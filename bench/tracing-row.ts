@@ -78,8 +78,17 @@ export async function measureTracing(nats: EmbeddedNats, opts: LoadOptions): Pro
   }
 }
 
+/** Server and nats-server CPU per request (µs), when /proc told us: on a machine others load, steadier than requests/s. */
+const cpuUs = (f: AllFigures) =>
+  f.cpuPerRequestMs ? (f.cpuPerRequestMs.server + f.cpuPerRequestMs.nats) * 1000 : undefined;
+
 export function tracingRows(t: TracingFigures): Row[] {
   const ratio = t.on.rps / t.off.rps;
+  const [cpuOff, cpuOn] = [cpuUs(t.off), cpuUs(t.on)];
+  const cpu =
+    cpuOff && cpuOn
+      ? `; CPU per request (ours and nats-server's) ${round(cpuOn)} us, off ${round(cpuOff)} us (+${round((cpuOn / cpuOff - 1) * 100)}%)`
+      : "";
   const caught = (f: AllFigures) =>
     f.catchUpMs === undefined ? "NOT caught up in 120 s" : `caught up ${round(f.catchUpMs / 1000)} s after`;
   return [
@@ -95,7 +104,7 @@ export function tracingRows(t: TracingFigures): Row[] {
       t.on,
       `>=${round(TRACING_RATIO * 100)}% of off`,
       ratio >= TRACING_RATIO,
-      `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.spans} spans in ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB`,
+      `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.spans} spans in ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB${cpu}`,
     ),
   ];
 }
