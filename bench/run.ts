@@ -103,7 +103,7 @@ spawns, \`flow serve all\` and BullMQ on Debian's redis-server (bench/peers/; Bu
 saying why, without redis-server or its bench-only package). warm = the trivial module step
 through the bun runner, warm (lib/runners/warm/) and spawned: single runs, a 2,000 burst (bench/warm.ts);
 tracing = the all row with
-OpenTelemetry tracing off and on, alternating, twice each, best of each (spans to an OTLP
+OpenTelemetry tracing off and on, alternating, three times each, best of each (spans to an OTLP
 sink in the bench), and the ratio (bench/tracing-row.ts).`;
 
 /** A wrong flag: printed with the usage line, exit code 2. */

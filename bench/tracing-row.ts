@@ -3,13 +3,15 @@
  * (POST /events ?wait=none, 16 connections, events no flow matches) with tracing off, then
  * on (OTEL_EXPORTER_OTLP_ENDPOINT set: an accept and a match span per event, the trace
  * context in every message's headers, spans exported over OTLP/HTTP to a sink in this
- * process that only counts them), and how long the projector then takes to catch up.
- * Off and on alternate, twice each, and each keeps its best run: on a shared machine the
- * load of the moment would otherwise decide more than tracing does.
+ * process that keeps them and counts them after the load, bench/otlp-sink.ts), and how
+ * long the projector then takes to catch up. Off and on alternate, ROUNDS times each, and
+ * each keeps its best run: on a shared machine the load of the moment would otherwise
+ * decide more than tracing does. The note gives the CPU per request too.
  * Target: with tracing on, at least TRACING_RATIO of the requests/s off.
  */
 import { join } from "node:path";
 import { type EmbeddedNats, freePort } from "../lib/nats/nats-server.ts";
+import { startOtlpSink } from "./otlp-sink.ts";
 import { startServer, waitHealthy } from "./procs.ts";
 import {
   type AllFigures,
@@ -26,7 +28,9 @@ import { round } from "./stats.ts";
 import { loadRow, type Row } from "./table.ts";
 
 export const TRACING_RATIO = 0.9;
-export type TracingFigures = { off: AllFigures; on: AllFigures; exportedBytes: number; exports: number };
+/** Off-then-on pairs measured; each side keeps its best. */
+const ROUNDS = 3;
+export type TracingFigures = { off: AllFigures; on: AllFigures; exportedBytes: number; exports: number; spans: number };
 
 async function measureOnce(nats: EmbeddedNats, opts: LoadOptions, endpoint: string | undefined): Promise<AllFigures> {
   const port = await freePort();
@@ -57,33 +61,35 @@ async function measureOnce(nats: EmbeddedNats, opts: LoadOptions, endpoint: stri
 }
 
 export async function measureTracing(nats: EmbeddedNats, opts: LoadOptions): Promise<TracingFigures> {
-  let exportedBytes = 0;
-  let exports = 0;
-  // The trace backend is a sink that answers at once: the row measures our side of tracing, not a backend's.
-  const sink = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(request) {
-      exportedBytes += (await request.arrayBuffer()).byteLength;
-      exports++;
-      return new Response("{}", { headers: { "content-type": "application/json" } });
-    },
-  });
+  // The trace backend is a sink that answers at once (bench/otlp-sink.ts): the row measures our side of tracing, not a backend's.
+  const sink = startOtlpSink();
   try {
     const best = (a: AllFigures, b: AllFigures) => (b.rps > a.rps ? b : a);
     let off = await measureOnce(nats, opts, undefined);
-    let on = await measureOnce(nats, opts, `http://127.0.0.1:${sink.port}`);
-    off = best(off, await measureOnce(nats, opts, undefined));
-    on = best(on, await measureOnce(nats, opts, `http://127.0.0.1:${sink.port}`));
-    if (exports === 0) throw new Error("tracing on, yet no span reached the OTLP sink");
-    return { off, on, exportedBytes, exports };
+    let on = await measureOnce(nats, opts, sink.url);
+    for (let round = 1; round < ROUNDS; round++) {
+      off = best(off, await measureOnce(nats, opts, undefined));
+      on = best(on, await measureOnce(nats, opts, sink.url));
+    }
+    const { exports, bytes, spans } = sink.count();
+    if (spans === 0) throw new Error("tracing on, yet no span reached the OTLP sink");
+    return { off, on, exportedBytes: bytes, exports, spans };
   } finally {
-    await sink.stop(true);
+    await sink.stop();
   }
 }
 
+/** Server and nats-server CPU per request (µs), when /proc told us: on a machine others load, steadier than requests/s. */
+const cpuUs = (f: AllFigures) =>
+  f.cpuPerRequestMs ? (f.cpuPerRequestMs.server + f.cpuPerRequestMs.nats) * 1000 : undefined;
+
 export function tracingRows(t: TracingFigures): Row[] {
   const ratio = t.on.rps / t.off.rps;
+  const [cpuOff, cpuOn] = [cpuUs(t.off), cpuUs(t.on)];
+  const cpu =
+    cpuOff && cpuOn
+      ? `; CPU per request (ours and nats-server's) ${round(cpuOn)} us, off ${round(cpuOff)} us (${cpuOn >= cpuOff ? "+" : "-"}${round(Math.abs(cpuOn / cpuOff - 1) * 100)}%)`
+      : "";
   const caught = (f: AllFigures) =>
     f.catchUpMs === undefined ? "NOT caught up in 120 s" : `caught up ${round(f.catchUpMs / 1000)} s after`;
   return [
@@ -99,7 +105,7 @@ export function tracingRows(t: TracingFigures): Row[] {
       t.on,
       `>=${round(TRACING_RATIO * 100)}% of off`,
       ratio >= TRACING_RATIO,
-      `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB`,
+      `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.spans} spans in ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB${cpu}`,
     ),
   ];
 }

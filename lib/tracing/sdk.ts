@@ -12,7 +12,6 @@ import { hostname } from "node:os";
 import { context, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
@@ -24,6 +23,7 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { traceExporter } from "./export.ts";
 
 /**
  * The sampler OTEL_TRACES_SAMPLER names (the specification's values: always_on,
@@ -44,6 +44,21 @@ export function samplerOf(env: Record<string, string | undefined>): Sampler {
     : root;
 }
 
+/** The batch span processor's settings: the standard OTEL_BSP_* variables, else ours (docs/tracing.md). */
+export function batchSettings(env: Record<string, string | undefined>) {
+  const read = (name: string, fallback: number) => {
+    const value = Number(env[name]?.trim() || Number.NaN);
+    return Number.isInteger(value) && value > 0 ? value : fallback;
+  };
+  const maxQueueSize = read("OTEL_BSP_MAX_QUEUE_SIZE", 4_096);
+  return {
+    scheduledDelayMillis: read("OTEL_BSP_SCHEDULE_DELAY", 500),
+    exportTimeoutMillis: read("OTEL_BSP_EXPORT_TIMEOUT", 30_000),
+    maxQueueSize,
+    maxExportBatchSize: Math.min(read("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512), maxQueueSize),
+  };
+}
+
 export function installSdk(
   service: string,
   env: Record<string, string | undefined> = process.env,
@@ -61,14 +76,7 @@ export function installSdk(
   const provider = new TracerProvider({
     resource,
     sampler: samplerOf(env),
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter: new OTLPTraceExporter(),
-        scheduledDelayMillis: 500,
-        maxQueueSize: 4_096,
-        maxExportBatchSize: 512,
-      }),
-    ],
+    spanProcessors: [new BatchSpanProcessor({ exporter: traceExporter(env), ...batchSettings(env) })],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());

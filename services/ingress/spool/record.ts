@@ -4,9 +4,21 @@
 // crash it is the half-written last record, which was never answered 202.
 
 import type { FlowMessage } from "../../../lib/protocol/messages.ts";
+import type { SavedTrace } from "../../../lib/tracing/tracing.ts";
 
-/** One spooled write: what is published when the spool drains, unchanged (same subject, message and message id). */
-export type SpoolRecord = { subject: string; msgID: string; eventId: string; message: FlowMessage; spooledAt: number };
+/**
+ * One spooled write: what is published when the spool drains, unchanged (same subject,
+ * message and message id), and the trace context it was accepted in (tracing on), which
+ * the drain continues. A record written before `trace` existed has none and drains as it did.
+ */
+export type SpoolRecord = {
+  subject: string;
+  msgID: string;
+  eventId: string;
+  message: FlowMessage;
+  spooledAt: number;
+  trace?: SavedTrace;
+};
 
 /** A record as it sits in the file: where it starts and ends. */
 export type Located = { record: SpoolRecord; offset: number; end: number };

@@ -2,6 +2,7 @@ import type { Logger } from "../../../lib/log.ts";
 import { addressOf } from "../../../lib/protocol/address.ts";
 import type { EventAccepted } from "../../../lib/protocol/messages.ts";
 import type { Subjects } from "../../../lib/protocol/subjects.ts";
+import { currentTraceHeaders, withSavedTrace } from "../../../lib/tracing/tracing.ts";
 import { HttpError } from "../errors.ts";
 import { type Published, type Publisher, RETRY_AFTER_S, Unavailable } from "../publish.ts";
 import { encodeRecord, type SpoolRecord } from "./record.ts";
@@ -110,8 +111,9 @@ export function startSpool(options: SpoolOptions): Spool {
     const record = store.read(entry);
     if (!options.alreadyAccepted(record.eventId)) {
       try {
-        // The record's own message id (the same addressOf gives; kept in the record since the first spool version).
-        await publish(record.message);
+        // The record's own message id (the same addressOf gives; kept in the record since the first spool version),
+        // in the trace the event was accepted in (its accept span's context, kept in the record; none in an older record).
+        await withSavedTrace(record.trace, () => publish(record.message));
       } catch (error) {
         if (error instanceof Unavailable || (error instanceof HttpError && error.status === 503)) {
           await Bun.sleep(options.pauseMs ?? 1_000);
@@ -150,7 +152,8 @@ export function startSpool(options: SpoolOptions): Spool {
       const spool = async (): Promise<Taken> => {
         if (store.holds(msgID) || queue.some((q) => q.record.msgID === msgID))
           return { spooled: true, duplicate: true };
-        await append({ subject, msgID, eventId, message, spooledAt: Date.now() });
+        const trace = currentTraceHeaders();
+        await append({ subject, msgID, eventId, message, spooledAt: Date.now(), ...(trace ? { trace } : {}) });
         return { spooled: true, duplicate: false };
       };
       if (depth() > 0) return await spool();
