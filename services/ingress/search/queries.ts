@@ -1,4 +1,4 @@
-import type { SQLQueryBindings } from "bun:sqlite";
+import type { SQLQueryBindings, Database as Sqlite } from "bun:sqlite";
 import { type ReadModel, rawSqlite } from "../../../lib/read-model/database.ts";
 import { SEARCH_WORDS, type SearchFilters, type SearchView } from "./schemas.ts";
 
@@ -10,9 +10,24 @@ export function searchWords(q: string): string[] {
   return (q.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, SEARCH_WORDS);
 }
 
-/** Every word, the last also as a prefix (so a word being typed finds). */
-function matchExpression(words: string[]): string {
-  return words.map((w, i) => (i === words.length - 1 ? `"${w}"*` : `"${w}"`)).join(" ");
+/** The most words a prefix stands for: the first ones in order (the word itself first when it is one). */
+export const PREFIX_WORDS = 32;
+
+/**
+ * Every word, the last also as a prefix: as the words of the index that start with it
+ * (search_terms, by range; FTS5's own prefix query merges every entry of every word it
+ * matches, about a second for a common word at a million runs), at most PREFIX_WORDS.
+ */
+function matchExpression(sqlite: Sqlite, words: string[]): string {
+  const last = words.at(-1)!;
+  const folded = last.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+  const terms = (
+    sqlite
+      .query("select term from search_terms where term >= ? and term < ? order by term limit ?")
+      .values(folded, `${folded}\u{10FFFF}`, PREFIX_WORDS) as [string][]
+  ).map(([term]) => `"${term.replaceAll('"', '""')}"`);
+  const prefix = terms.length > 0 ? `(${terms.join(" OR ")})` : `"${last}"`;
+  return [...words.slice(0, -1).map((w) => `"${w}"`), prefix].join(" AND ");
 }
 
 /** FTS5's snippet with its markers, as parts. */
@@ -41,7 +56,10 @@ type RunRow = {
 
 const SNIPPET = `snippet(search_text, 0, '${OPEN}', '${CLOSE}', '…', 12)`;
 
-/** One kind's hits: by the index when there are words (best first), else newest first; the filters as SQL conditions. */
+/** The most index matches one search looks at, newest first: a word in every run (a flow's name) costs no more than a rare one. */
+export const SEARCH_CANDIDATES = 10_000;
+
+/** One kind's hits, newest first (the index numbers rows in the order they were first written): by the index when there are words, else by the table; the filters as SQL conditions. */
 function hits<R>(
   db: ReadModel,
   kind: "event" | "run",
@@ -61,17 +79,25 @@ function hits<R>(
       .query(`select ${columns}, null as snip from ${table} where ${where.join(" and ")} order by ${order} limit ?`)
       .all(...values, limit) as R[];
   }
+  const match = matchExpression(sqlite, words);
+  // Below the SEARCH_CANDIDATES-th newest match nothing is looked at (walking the index's row numbers, no ranking).
+  const floor =
+    sqlite
+      .query<{ doc: number }, [string, number]>(
+        `select search_text.rowid as doc from search_text join search_docs d on d.doc = search_text.rowid and d.kind = '${kind}' where search_text match ? order by search_text.rowid desc limit 1 offset ?`,
+      )
+      .get(match, SEARCH_CANDIDATES - 1)?.doc ?? 0;
   const filters = where.map((c) => ` and ${c}`).join("");
   return sqlite
     .query(
-      `select ${columns}, ${SNIPPET} as snip from search_text join search_docs d on d.doc = search_text.rowid and d.kind = '${kind}' join ${table} on ${table.split(" ")[1]}.id = d.ref where search_text match ?${filters} order by rank limit ?`,
+      `select ${columns}, ${SNIPPET} as snip from search_text join search_docs d on d.doc = search_text.rowid and d.kind = '${kind}' join ${table} on ${table.split(" ")[1]}.id = d.ref where search_text match ? and search_text.rowid >= ?${filters} order by search_text.rowid desc limit ?`,
     )
-    .all(matchExpression(words), ...values, limit) as R[];
+    .all(match, floor, ...values, limit) as R[];
 }
 
 /**
  * Events and runs for a search: the event and run whose id is q (when one is), then what
- * the FTS5 index finds for q's words (ids' parts, types, flows, steps, payloads,
+ * the FTS5 index finds for q's words, newest first among the newest SEARCH_CANDIDATES matches (ids' parts, types, flows, steps, payloads,
  * FLOW_RESULTs, errors), narrowed by type (the event's, or the run's event's) and flow (the
  * run's, or an event with a run of it). Each kind's list stops at `limit` (`more` says so).
  */

@@ -1,0 +1,70 @@
+import type { Database as Sqlite } from "bun:sqlite";
+import { foldDurationsBatch } from "./fold-durations.ts";
+import { indexSearchBatch } from "./search-indexer.ts";
+
+/**
+ * The work that follows the projector's writes instead of sitting in them: the search
+ * index (search-indexer.ts) and the overview's duration histograms (fold-durations.ts).
+ * Runs on the projector's own connection (its thread, or its writer thread), between the
+ * projector's transactions, every `everyMs` and in batches of at most `batch` rows, each
+ * batch one transaction of its own; while rows wait it goes on at once after letting the
+ * projector take a turn.
+ */
+const JOBS = [indexSearchBatch, foldDurationsBatch];
+
+/** Does all of it (a rebuild's end, a bench's read model); returns how many rows. */
+export function catchUpIndexes(sqlite: Sqlite, batch = 50_000): number {
+  let total = 0;
+  for (const job of JOBS) {
+    // Bounded: each round takes `batch` rows or ends; new rows come only from writes, which wait for this thread.
+    for (let round = 0; round < 1_000_000; round++) {
+      const n = job(sqlite, batch);
+      total += n;
+      if (n < batch) break;
+    }
+  }
+  return total;
+}
+
+export type IndexersOptions = {
+  /** How often it looks for rows to index or fold (ms). */
+  everyMs?: number;
+  /** The most rows one transaction indexes. */
+  batch?: number;
+  /** The most time one turn spends before it lets the projector go on (ms); the next turn comes at once when rows wait. */
+  turnMs?: number;
+  /** Told of a batch that failed (a full disk): the rows wait and the next turn tries again. */
+  onError?: (error: unknown) => void;
+};
+
+export type Indexers = { stop(): void };
+
+/** Starts them on `sqlite` (the projector's connection). */
+export function startIndexers(sqlite: Sqlite, options: IndexersOptions = {}): Indexers {
+  const { everyMs = 100, batch = 2_000, turnMs = 20, onError } = options;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const turn = () => {
+    if (stopped) return;
+    let more = false;
+    // A transaction open on this connection is the projector's (its batch awaits in between): not now.
+    if (!sqlite.inTransaction) {
+      const started = performance.now();
+      try {
+        for (const job of JOBS)
+          for (let n = batch; n === batch && !(more = performance.now() - started >= turnMs); ) n = job(sqlite, batch);
+      } catch (error) {
+        more = false;
+        onError?.(error);
+      }
+    }
+    timer = setTimeout(turn, more ? 0 : everyMs);
+  };
+  timer = setTimeout(turn, everyMs);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
