@@ -29,20 +29,23 @@ export function indexSearchBatch(sqlite: Sqlite, batch: number): number {
       if (!bound?.upto) return 0;
       const upto = bound.upto;
       // A row indexed before (its text changed) leaves the index first; a new one is not in it.
-      sqlite
-        .query("delete from search_text where rowid in (select doc from search_docs where dirty = 1 and doc <= ?)")
-        .run(upto);
       // The batch's words also go into search_terms (through a scratch FTS5 table on this
       // connection, the same tokenizer): what a prefix stands for (services/ingress/search).
       sqlite.exec(SCRATCH);
       sqlite.query("insert into temp.search_batch (search_batch) values ('delete-all')").run();
-      for (const kind of ["event", "run"] as const)
-        for (const into of ["main.search_text", "temp.search_batch"])
+      for (const kind of ["event", "run"] as const) {
+        sqlite
+          .query(
+            `delete from search_${kind}_text where rowid in (select doc from search_docs where dirty = 1 and doc <= ? and kind = '${kind}')`,
+          )
+          .run(upto);
+        for (const into of [`main.search_${kind}_text`, "temp.search_batch"])
           sqlite
             .query(
               `insert into ${into} (rowid, body) select d.doc, ${TEXT[kind]} from search_docs d join ${TABLE[kind]} t on t.id = d.ref where d.dirty = 1 and d.doc <= ? and d.kind = '${kind}'`,
             )
             .run(upto);
+      }
       sqlite.query("insert or ignore into search_terms (term) select term from temp.search_batch_terms").run();
       sqlite.query("update search_docs set dirty = 0 where dirty = 1 and doc <= ?").run(upto);
       return bound.n;

@@ -92,27 +92,21 @@ export async function overview(db: ReadModel, window: OverviewWindow, now: Date)
   if (rollup)
     for (const row of periodCounts(sqlite, sinceMs, rawFromMs, counts))
       tally(row.at, row.flow, row.status, row.effective, row.n);
-  const bucket = sql<number>`cast((julianday(created_at) - julianday(${since})) * ${86_400_000 / bucketMs} as integer)`;
-  const rows = await db
-    .selectFrom("runs")
-    .select([bucket.as("b"), "flow_name", "status", "result_status", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("created_at", ">=", rawFrom)
-    .where("created_at", "<", until)
-    .groupBy(["b", "flow_name", "status", "result_status"])
-    .execute();
-  for (const row of rows)
-    tally(
-      sinceMs + Number(row.b) * bucketMs,
-      row.flow_name,
-      row.status,
-      row.result_status ?? row.status,
-      Number(row.n),
-    );
+  // Over runs_overview by name: with the planner's statistics of a big read model it took
+  // another index (flow first) and read the window flow by flow, three times slower.
+  const rows = sqlite
+    .query(
+      `select cast((julianday(created_at) - julianday(?)) * ${86_400_000 / bucketMs} as integer), flow_name, status, result_status, count(*)
+       from runs indexed by runs_overview where created_at >= ? and created_at < ? group by 1, 2, 3, 4`,
+    )
+    .values(since, rawFrom, until) as [number, string, string, string | null, number][];
+  for (const [b, flow, status, resultStatus, n] of rows)
+    tally(sinceMs + b * bucketMs, flow, status, resultStatus ?? status, n);
 
   // Sorted by SQLite and read as bare rows (cheaper than two window functions over the same sort).
   const sorted = sqlite
     .query(
-      "select flow_name, duration_ms from runs where created_at >= ? and created_at < ? and duration_ms is not null order by flow_name, duration_ms",
+      "select flow_name, duration_ms from runs indexed by runs_overview where created_at >= ? and created_at < ? and duration_ms is not null order by flow_name, duration_ms",
     )
     .values(rawFrom, until) as [string, number][];
   const percentiles = rollup ? bucketed(sqlite, sinceMs, rawFromMs, sorted) : exact(sorted);

@@ -54,8 +54,6 @@ type RunRow = {
   snip: string | null;
 };
 
-const SNIPPET = `snippet(search_text, 0, '${OPEN}', '${CLOSE}', '…', 12)`;
-
 /** The most index matches one search looks at, newest first: a word in every run (a flow's name) costs no more than a rare one. */
 export const SEARCH_CANDIDATES = 10_000;
 
@@ -81,16 +79,18 @@ function hits<R>(
   }
   const match = matchExpression(sqlite, words);
   // Below the SEARCH_CANDIDATES-th newest match nothing is looked at (walking the index's row numbers, no ranking).
+  const fts = `search_${kind}_text`;
   const floor =
     sqlite
       .query<{ doc: number }, [string, number]>(
-        `select search_text.rowid as doc from search_text join search_docs d on d.doc = search_text.rowid and d.kind = '${kind}' where search_text match ? order by search_text.rowid desc limit 1 offset ?`,
+        `select rowid as doc from ${fts} where ${fts} match ? order by rowid desc limit 1 offset ?`,
       )
       .get(match, SEARCH_CANDIDATES - 1)?.doc ?? 0;
   const filters = where.map((c) => ` and ${c}`).join("");
+  const snippet = `snippet(${fts}, 0, '${OPEN}', '${CLOSE}', '…', 12)`;
   return sqlite
     .query(
-      `select ${columns}, ${SNIPPET} as snip from search_text join search_docs d on d.doc = search_text.rowid and d.kind = '${kind}' join ${table} on ${table.split(" ")[1]}.id = d.ref where search_text match ? and search_text.rowid >= ?${filters} order by search_text.rowid desc limit ?`,
+      `select ${columns}, ${snippet} as snip from ${fts} join search_docs d on d.doc = ${fts}.rowid join ${table} on ${table.split(" ")[1]}.id = d.ref where ${fts} match ? and ${fts}.rowid >= ?${filters} order by ${fts}.rowid desc limit ?`,
     )
     .all(match, floor, ...values, limit) as R[];
 }
