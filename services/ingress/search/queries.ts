@@ -54,6 +54,9 @@ type RunRow = {
   snip: string | null;
 };
 
+/** With filters alone, the most rows of the other kind (the newest events of a type, runs of a flow) whose runs or events are listed. */
+export const FILTER_CANDIDATES = 1_000;
+
 /** The most index matches one search looks at, newest first: a word in every run (a flow's name) costs no more than a rare one. */
 export const SEARCH_CANDIDATES = 10_000;
 
@@ -108,12 +111,21 @@ export function search(db: ReadModel, filters: SearchFilters): SearchView {
   const sqlite = rawSqlite(db);
   const eventConditions: [string, SQLQueryBindings][] = [];
   const runConditions: [string, SQLQueryBindings][] = [];
+  // With words the index bounds the candidates; with filters alone, the other kind's newest
+  // SEARCH_CANDIDATES rows bound them (an EXISTS per row read the whole table for a rare type).
+  const newest = words.length === 0 ? ` limit ${SEARCH_CANDIDATES}` : "";
   if (type) {
     eventConditions.push(["e.type = ?", type]);
-    runConditions.push(["exists (select 1 from events t where t.id = r.event_id and t.type = ?)", type]);
+    runConditions.push([
+      `r.event_id in (select t.id from events t where t.type = ? order by t.seq desc${newest})`,
+      type,
+    ]);
   }
   if (flow) {
-    eventConditions.push(["exists (select 1 from runs f where f.event_id = e.id and f.flow_name = ?)", flow]);
+    eventConditions.push([
+      `e.id in (select f.event_id from runs f where f.flow_name = ? order by f.created_at desc${newest})`,
+      flow,
+    ]);
     runConditions.push(["r.flow_name = ?", flow]);
   }
   const eventColumns = "e.id, e.type, e.source, e.accepted_at";
