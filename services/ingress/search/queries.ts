@@ -111,19 +111,23 @@ export function search(db: ReadModel, filters: SearchFilters): SearchView {
   const sqlite = rawSqlite(db);
   const eventConditions: [string, SQLQueryBindings][] = [];
   const runConditions: [string, SQLQueryBindings][] = [];
-  // With words the index bounds the candidates; with filters alone, the other kind's newest
-  // SEARCH_CANDIDATES rows bound them (an EXISTS per row read the whole table for a rare type).
-  const newest = words.length === 0 ? ` limit ${SEARCH_CANDIDATES}` : "";
+  // With words the index bounds the candidates (each checked by key; LIMIT 1 keeps SQLite
+  // from making the check a join over every row of the type or flow first); with filters
+  // alone, the newest FILTER_CANDIDATES rows of the other kind bound them.
   if (type) {
     eventConditions.push(["e.type = ?", type]);
     runConditions.push([
-      `r.event_id in (select t.id from events t where t.type = ? order by t.seq desc${newest})`,
+      words.length > 0
+        ? "exists (select 1 from events t where t.id = r.event_id and t.type = ? limit 1)"
+        : `r.event_id in (select t.id from events t where t.type = ? order by t.seq desc limit ${FILTER_CANDIDATES})`,
       type,
     ]);
   }
   if (flow) {
     eventConditions.push([
-      `e.id in (select f.event_id from runs f where f.flow_name = ? order by f.created_at desc${newest})`,
+      words.length > 0
+        ? "exists (select 1 from runs f where f.event_id = e.id and f.flow_name = ? limit 1)"
+        : `e.id in (select f.event_id from runs f where f.flow_name = ? order by f.created_at desc limit ${FILTER_CANDIDATES})`,
       flow,
     ]);
     runConditions.push(["r.flow_name = ?", flow]);
