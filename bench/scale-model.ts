@@ -16,6 +16,18 @@ export const SCALE_TYPES = ["push", "release", "deploy", "issue", "schedule", "w
 
 export type ScaleModel = { runs: number; events: number; sampleRunId: string; buildMs: number; indexMs: number };
 
+/** What a model of `runs` runs holds (its build times unknown: 0). */
+export function scaleModelOf(runs: number): ScaleModel {
+  const events = Math.ceil(runs / 2);
+  return {
+    runs,
+    events,
+    sampleRunId: `run-${String(Math.floor(events / 2)).padStart(8, "0")}-1`,
+    buildMs: 0,
+    indexMs: 0,
+  };
+}
+
 export async function buildScaleModel(path: string, runs: number, now = Date.now()): Promise<ScaleModel> {
   const started = performance.now();
   const events = Math.ceil(runs / 2);
@@ -60,13 +72,7 @@ export async function buildScaleModel(path: string, runs: number, now = Date.now
     catchUpIndexes(sqlite);
     sqlite.exec("PRAGMA optimize");
     sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    return {
-      runs,
-      events,
-      sampleRunId: `run-${String(Math.floor(events / 2)).padStart(8, "0")}-1`,
-      buildMs,
-      indexMs: performance.now() - indexStarted,
-    };
+    return { ...scaleModelOf(runs), buildMs, indexMs: performance.now() - indexStarted };
   } finally {
     await db.destroy();
   }

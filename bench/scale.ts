@@ -5,14 +5,16 @@
  * of warm-up (bench/read.ts), p99 < 50 ms; each page in headless Chromium, 20 loads after
  * 2 (bench/dashboard.ts: navigation start to the data drawn), p99 < 300 ms.
  *   bun run bench --only scale          (SCALE_RUNS=N for another size)
+ * SCALE_MODEL=FILE measures a read model buildScaleModel wrote before (of SCALE_RUNS runs) instead of writing one.
  */
+import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { type EmbeddedNats, freePort } from "../lib/nats/nats-server.ts";
 import type { DashboardReport } from "./dashboard.ts";
 import { type Child, runJson, startServer, waitHealthy } from "./procs.ts";
 import type { ReadQuery, ReadReport } from "./read.ts";
 import { progress, serviceEnv, tempDir } from "./rows.ts";
-import { buildScaleModel, type ScaleModel } from "./scale-model.ts";
+import { buildScaleModel, type ScaleModel, scaleModelOf } from "./scale-model.ts";
 import { round, type Summary, summarize } from "./stats.ts";
 import type { Row } from "./table.ts";
 
@@ -54,7 +56,9 @@ export type ScaleFigures = {
 export async function measureScale(nats: EmbeddedNats, runs = 1_000_000): Promise<ScaleFigures> {
   const dir = tempDir("scale-data");
   progress(`scale: writing a read model of ${runs} runs straight into SQLite, then its search index`);
-  const model = await buildScaleModel(join(dir, "read-model.sqlite"), runs);
+  const reuse = process.env.SCALE_MODEL;
+  if (reuse) symlinkSync(reuse, join(dir, "read-model.sqlite"));
+  const model = reuse ? scaleModelOf(runs) : await buildScaleModel(join(dir, "read-model.sqlite"), runs);
   progress(`scale: written in ${round(model.buildMs / 1000)} s, indexed in ${round(model.indexMs / 1000)} s`);
   const port = await freePort();
   const env = { ...serviceEnv(nats.url, port, "scale", tempDir("scale-cwd")), CODEX_FLOW_BACKEND_DATA_DIR: dir };
