@@ -6,9 +6,10 @@ import { indexSearchBatch } from "./search-indexer.ts";
  * The work that follows the projector's writes instead of sitting in them: the search
  * index (search-indexer.ts) and the overview's duration histograms (fold-durations.ts).
  * Runs on the projector's own connection (its thread, or its writer thread), between the
- * projector's transactions, every `everyMs` and in batches of at most `batch` rows, each
- * batch one transaction of its own; while rows wait it goes on at once after letting the
- * projector take a turn.
+ * projector's transactions, every `everyMs`, each batch one transaction of its own. While
+ * the projector is busy (it committed within `everyMs`) a turn takes at most `busyBatch`
+ * rows a job, so the projector keeps its pace (the index falls behind during a long burst);
+ * when it is idle, batches of `batch` rows until nothing waits.
  */
 const JOBS = [indexSearchBatch, foldDurationsBatch];
 
@@ -29,21 +30,25 @@ export function catchUpIndexes(sqlite: Sqlite, batch = 50_000): number {
 export type IndexersOptions = {
   /** How often it looks for rows to index or fold (ms). */
   everyMs?: number;
-  /** The most rows one transaction indexes. */
+  /** The most rows one transaction indexes while the projector is idle. */
   batch?: number;
-  /** The most time one turn spends before it lets the projector go on (ms); the next turn comes at once when rows wait. */
+  /** While the projector committed in the last `everyMs`: the most rows a job takes in a turn, so the projector keeps its pace. */
+  busyBatch?: number;
+  /** The most time one idle turn spends before it lets the projector go on (ms); the next turn comes at once when rows wait. */
   turnMs?: number;
   /** Told of a batch that failed (a full disk): the rows wait and the next turn tries again. */
   onError?: (error: unknown) => void;
 };
 
-export type Indexers = { stop(): void };
+/** `busy()`: the projector just committed (call it after each commit). */
+export type Indexers = { busy(): void; stop(): void };
 
 /** Starts them on `sqlite` (the projector's connection). */
 export function startIndexers(sqlite: Sqlite, options: IndexersOptions = {}): Indexers {
-  const { everyMs = 100, batch = 2_000, turnMs = 20, onError } = options;
+  const { everyMs = 100, batch = 2_000, busyBatch = 200, turnMs = 20, onError } = options;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+  let lastBusy = Number.NEGATIVE_INFINITY;
   const turn = () => {
     if (stopped) return;
     let more = false;
@@ -51,8 +56,11 @@ export function startIndexers(sqlite: Sqlite, options: IndexersOptions = {}): In
     if (!sqlite.inTransaction) {
       const started = performance.now();
       try {
-        for (const job of JOBS)
-          for (let n = batch; n === batch && !(more = performance.now() - started >= turnMs); ) n = job(sqlite, batch);
+        if (started - lastBusy < everyMs) for (const job of JOBS) job(sqlite, busyBatch);
+        else
+          for (const job of JOBS)
+            for (let n = batch; n === batch && !(more = performance.now() - started >= turnMs); )
+              n = job(sqlite, batch);
       } catch (error) {
         more = false;
         onError?.(error);
@@ -62,6 +70,9 @@ export function startIndexers(sqlite: Sqlite, options: IndexersOptions = {}): In
   };
   timer = setTimeout(turn, everyMs);
   return {
+    busy() {
+      lastBusy = performance.now();
+    },
     stop() {
       stopped = true;
       clearTimeout(timer);

@@ -91,6 +91,7 @@ export async function startProjectorService(
       : startIndexers(rawSqlite(db), {
           onError: (error) => log.warn("search indexing failed; it tries again", { error: String(error) }),
         });
+  if (indexer) projector.onApplied(() => indexer.busy());
   log.info(
     `projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}${options.thread ? " (writing on its own thread)" : ""}`,
   );

@@ -25,7 +25,11 @@ async function handle(message: ToWriterThread): Promise<FromWriterThread> {
     }
     case "commit":
       if (!writer) throw new Error("the writer thread was not opened");
-      return { id: message.id, ok: true, value: await writer.commit(unpack(message.batch)) };
+      try {
+        return { id: message.id, ok: true, value: await writer.commit(unpack(message.batch)) };
+      } finally {
+        indexer?.busy();
+      }
     case "close":
       indexer?.stop();
       await db?.destroy();
