@@ -16,8 +16,6 @@ const LEVELS = {
   d: (hour: string) => hour.slice(0, 10),
 };
 
-const bucketCount = new WeakMap<Sqlite, number>();
-
 /** Folds the oldest `batch` deltas in one transaction; returns how many. The connection must be in no transaction. */
 export function foldDurationsBatch(sqlite: Sqlite, batch: number): number {
   return sqlite
@@ -41,11 +39,6 @@ export function foldDurationsBatch(sqlite: Sqlite, batch: number): number {
           change.add.push([bucket, n]);
         }
       }
-      let size = bucketCount.get(sqlite);
-      if (size === undefined) {
-        size = sqlite.query<{ n: number }, []>("select count(*) as n from duration_buckets").get()!.n;
-        bucketCount.set(sqlite, size);
-      }
       const read = sqlite.query<{ n: number; buckets: string }, [string, string, string]>(
         "select n, buckets from run_durations where level = ? and period = ? and flow_name = ?",
       );
@@ -55,14 +48,15 @@ export function foldDurationsBatch(sqlite: Sqlite, batch: number): number {
       const drop = sqlite.query("delete from run_durations where level = ? and period = ? and flow_name = ?");
       for (const { level, period, flow, add } of changes.values()) {
         const row = read.get(level, period, flow);
-        const buckets = row ? (JSON.parse(row.buckets) as number[]) : new Array<number>(size).fill(0);
+        const buckets = new Map<number, number>(row ? (JSON.parse(row.buckets) as [number, number][]) : []);
         let n = row?.n ?? 0;
         for (const [bucket, d] of add) {
-          buckets[bucket] = (buckets[bucket] ?? 0) + d;
+          buckets.set(bucket, (buckets.get(bucket) ?? 0) + d);
           n += d;
         }
+        const kept = [...buckets].filter(([, count]) => count !== 0).sort(([a], [b]) => a - b);
         if (n === 0) drop.run(level, period, flow);
-        else write.run(level, period, flow, n, JSON.stringify(buckets));
+        else write.run(level, period, flow, n, JSON.stringify(kept));
       }
       sqlite.query("delete from duration_deltas where id <= ?").run(bound.upto);
       return bound.n;

@@ -1,4 +1,5 @@
 import type { Database as Sqlite } from "bun:sqlite";
+import { statSync } from "node:fs";
 import { foldDurationsBatch } from "./fold-durations.ts";
 import { indexSearchBatch } from "./search-indexer.ts";
 
@@ -12,6 +13,15 @@ import { indexSearchBatch } from "./search-indexer.ts";
  * when it is idle, batches of `batch` rows until nothing waits.
  */
 const JOBS = [indexSearchBatch, foldDurationsBatch];
+
+/** The WAL size over which a caught-up, idle turn checkpoints and truncates it (the projector's own writes leave it short after a purge; these small transactions would grow it up to the autocheckpoint's 64 MB). */
+const WAL_TRUNCATE_BYTES = 4 << 20;
+
+function giveBackWal(sqlite: Sqlite): void {
+  if (sqlite.filename === ":memory:" || sqlite.inTransaction) return;
+  const wal = statSync(`${sqlite.filename}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+  if (wal > WAL_TRUNCATE_BYTES) sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
 
 /** Does all of it (a rebuild's end, a bench's read model); returns how many rows. */
 export function catchUpIndexes(sqlite: Sqlite, batch = 50_000): number {
@@ -49,6 +59,8 @@ export function startIndexers(sqlite: Sqlite, options: IndexersOptions = {}): In
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   let lastBusy = Number.NEGATIVE_INFINITY;
+  /** Rows written since the WAL was last looked at. */
+  let wrote = 0;
   const turn = () => {
     if (stopped) return;
     let more = false;
@@ -56,11 +68,17 @@ export function startIndexers(sqlite: Sqlite, options: IndexersOptions = {}): In
     if (!sqlite.inTransaction) {
       const started = performance.now();
       try {
-        if (started - lastBusy < everyMs) for (const job of JOBS) job(sqlite, busyBatch);
-        else
+        if (started - lastBusy < everyMs) for (const job of JOBS) wrote += job(sqlite, busyBatch);
+        else {
           for (const job of JOBS)
             for (let n = batch; n === batch && !(more = performance.now() - started >= turnMs); )
-              n = job(sqlite, batch);
+              wrote += n = job(sqlite, batch);
+          // Caught up and idle after writing: the WAL those small transactions grew goes back.
+          if (wrote > 0 && !more) {
+            giveBackWal(sqlite);
+            wrote = 0;
+          }
+        }
       } catch (error) {
         more = false;
         onError?.(error);

@@ -46,7 +46,13 @@ export function indexSearchBatch(sqlite: Sqlite, batch: number): number {
             )
             .run(upto);
       }
-      sqlite.query("insert or ignore into search_terms (term) select term from temp.search_batch_terms").run();
+      // Not words with a digit of 8 characters or more (ids, hashes, numbers, times): every run
+      // brings new ones, and the list would grow without end under retention.
+      sqlite
+        .query(
+          "insert or ignore into search_terms (term) select term from temp.search_batch_terms where length(term) < 8 or term not glob '*[0-9]*'",
+        )
+        .run();
       sqlite.query("update search_docs set dirty = 0 where dirty = 1 and doc <= ?").run(upto);
       return bound.n;
     })

@@ -45,15 +45,19 @@ export async function snapshot(db: ReadModel): Promise<string> {
 function durations(db: ReadModel): Record<string, number[]> {
   const sqlite = rawSqlite(db);
   const out: Record<string, number[]> = {};
+  const size = (sqlite.query("select count(*) as n from duration_buckets").get() as { n: number }).n;
   const rows = sqlite.query("select level, period, flow_name, buckets from run_durations").values() as string[][];
-  for (const [level, period, flow, buckets] of rows) out[`${level} ${period} ${flow}`] = JSON.parse(buckets!);
+  for (const [level, period, flow, buckets] of rows) {
+    const histogram = new Array<number>(size).fill(0);
+    for (const [bucket, n] of JSON.parse(buckets!) as [number, number][]) histogram[bucket] = n;
+    out[`${level} ${period} ${flow}`] = histogram;
+  }
   const deltas = sqlite.query("select period, flow_name, bucket, n from duration_deltas").values() as [
     string,
     string,
     number,
     number,
   ][];
-  const size = (sqlite.query("select count(*) as n from duration_buckets").get() as { n: number }).n;
   for (const [hour, flow, bucket, n] of deltas) {
     const q = `${hour.slice(0, 11)}${String(Math.floor(Number(hour.slice(11, 13)) / 6) * 6).padStart(2, "0")}`;
     for (const key of [`h ${hour} ${flow}`, `q ${q} ${flow}`, `d ${hour.slice(0, 10)} ${flow}`]) {

@@ -3,12 +3,15 @@ import { type Kysely, sql } from "kysely";
 /**
  * The overview's rollup (GET /overview?window=day|week): the runs counted per period of
  * their creation, flow, status and effective status (`run_counts`, per hour `h` and per
- * 6 hours `q`), and their durations per period and flow as one histogram of fixed
- * buckets (`run_durations`, per hour, 6 hours and day `d`; `buckets` a JSON array of
- * counts), so a window reads a few hundred rows instead of every run in it. Triggers on
- * `runs` keep both in step with every write, whoever makes it (the projector's upserts, a
- * purge, retention, a rebuild from the stream): a rebuild gives the same rollup, and a row
- * whose count falls to 0 goes (a rebuild never makes it). Filled here from the runs already there.
+ * 6 hours `q`), and their durations per period and flow as one histogram of fixed buckets
+ * (`run_durations`, per hour, 6 hours and day `d`; `buckets` the JSON `[[bucket, n], …]`
+ * of the buckets that hold any, in order), so a window reads a few hundred rows instead
+ * of every run in it. Triggers on `runs` keep the counts in step with every write, whoever
+ * makes it (the projector's upserts, a purge, retention, a rebuild from the stream), a row
+ * whose count falls to 0 going (a rebuild never makes it); a duration that comes or goes
+ * is one row appended to `duration_deltas`, which the projector's indexers fold into the
+ * histograms in batches (services/projector/fold-durations.ts; a reader adds the deltas
+ * not folded yet). So a rebuild gives the same rollup. Filled here from the runs there.
  *
  * Periods are the creation time cut to the hour (`YYYY-MM-DDTHH`, the 6-hour one at 00,
  * 06, 12 or 18) or the day (`YYYY-MM-DD`), UTC. `duration_buckets` fixes the buckets:
@@ -25,7 +28,6 @@ function bucketLows(): number[] {
   for (let k = 1; k <= DOUBLINGS * PER_DOUBLING; k++) lows.push(Math.ceil(EXACT * 2 ** (k / PER_DOUBLING)));
   return lows;
 }
-const ZEROS = JSON.stringify(bucketLows().map(() => 0));
 
 const PERIOD = {
   h: (row: string) => `substr(${row}.created_at, 1, 13)`,
@@ -97,16 +99,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     const { rows } = await sql<{ period: string; flow: string; bucket: number; n: number }>`
       select ${sql.raw(PERIOD[level]("r"))} as period, r.flow_name as flow, ${sql.raw(BUCKET("r"))} as bucket, count(*) as n
       from runs r where r.duration_ms is not null group by 1, 2, 3 order by 1, 2`.execute(db);
-    const histograms = new Map<string, { period: string; flow: string; n: number; buckets: number[] }>();
+    const histograms = new Map<string, { period: string; flow: string; n: number; buckets: [number, number][] }>();
     for (const { period, flow, bucket, n } of rows) {
       const key = `${period}\n${flow}`;
-      const h =
-        histograms.get(key) ?? histograms.set(key, { period, flow, n: 0, buckets: JSON.parse(ZEROS) }).get(key)!;
+      const h = histograms.get(key) ?? histograms.set(key, { period, flow, n: 0, buckets: [] }).get(key)!;
       h.n += n;
-      h.buckets[bucket] = n;
+      h.buckets.push([bucket, n]);
     }
     for (const h of histograms.values())
-      await sql`insert into run_durations (level, period, flow_name, n, buckets) values (${level}, ${h.period}, ${h.flow}, ${h.n}, ${JSON.stringify(h.buckets)})`.execute(
+      await sql`insert into run_durations (level, period, flow_name, n, buckets) values (${level}, ${h.period}, ${h.flow}, ${h.n}, ${JSON.stringify(h.buckets.sort(([a], [b]) => a - b))})`.execute(
         db,
       );
   }

@@ -13,7 +13,9 @@ import { type Kysely, sql } from "kysely";
  * `search_terms` lists every word the index has taken in (the indexer adds a batch's): what
  * a search's last word stands for as a prefix, looked up by range instead of FTS5's prefix
  * query, which merges the whole index's entries of every word it matches (about a second
- * for a common word at a million runs). Words of deleted rows stay (they find nothing).
+ * for a common word at a million runs). Words of deleted rows stay (they find nothing);
+ * words of 8 characters or more with a digit (ids, hashes, numbers) are not listed (each
+ * run brings new ones): such a word is found whole, not by a prefix.
  */
 const TEXT_CHANGED = {
   events: "old.type is not new.type or old.source is not new.source or old.payload_json is not new.payload_json",
@@ -47,7 +49,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create index search_docs_dirty on search_docs (doc) where dirty = 1`.execute(db);
   await sql`create table search_terms (term text primary key) without rowid`.execute(db);
   await sql`create virtual table temp.search_words using fts5vocab (main, search_text, 'row')`.execute(db);
-  await sql`insert into search_terms (term) select term from temp.search_words`.execute(db);
+  await sql`insert into search_terms (term) select term from temp.search_words where length(term) < 8 or term not glob '*[0-9]*'`.execute(
+    db,
+  );
   await sql`drop table temp.search_words`.execute(db);
   await sql`drop table search_text`.execute(db);
   for (const table of ["events", "runs"] as const) {

@@ -90,9 +90,8 @@ export function periodHistograms(sqlite: Sqlite, fromMs: number, toMs: number): 
     );
     for (const { level, from, to } of pieces(fromMs, toMs, ["d", "q", "h"])) {
       for (const [flow, json] of query.values(level, from, to) as [string, string][]) {
-        const counts = JSON.parse(json) as number[];
         const histogram = histogramOf(flow);
-        for (let i = 0; i < counts.length; i++) histogram[i]! += counts[i]!;
+        for (const [bucket, n] of JSON.parse(json) as [number, number][]) histogram[bucket]! += n;
       }
     }
     const [from, to] = [periodKey("h", fromMs), periodKey("h", toMs)];
