@@ -6,6 +6,8 @@
  * and measures from navigation start to the page's `dashboard-ready` mark (the first
  * page of runs drawn, its links and filters live). Prints one DashboardReport as JSON.
  *   bun bench/dashboard.ts --url http://127.0.0.1:PORT --paths '["/ui/runs"]' [--rounds 20] [--warmup-rounds 2]
+ *     [--ready runs] [--api /runs?]
+ * `--ready NAME`: the page's `body[data-ready=NAME]` (runs, overview, search); `--api PREFIX`: its API call's path.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +31,8 @@ const { values } = parseArgs({
     paths: { type: "string" },
     rounds: { type: "string", default: "20" },
     "warmup-rounds": { type: "string", default: "2" },
+    ready: { type: "string", default: "runs" },
+    api: { type: "string", default: "/runs?" },
   },
 });
 if (!values.url || !values.paths) {
@@ -54,8 +58,9 @@ const context = await chromium.launchPersistentContext(profile, {
   viewport: { width: 1280, height: 900 },
 });
 const report: DashboardReport = { readyMs: [], apiMs: [], phases: [], errors: [] };
+const API = JSON.stringify(values.api);
 const PHASES = `(() => {
-  const api = performance.getEntriesByType("resource").find((e) => /\\/runs\\?/.test(e.name));
+  const api = performance.getEntriesByType("resource").find((e) => (new URL(e.name).pathname + new URL(e.name).search).startsWith(${API}));
   return { html: performance.getEntriesByType("navigation")[0].responseEnd, script: performance.getEntriesByName("dashboard-start")[0].startTime, apiSent: api.startTime, apiAnswered: api.responseEnd };
 })()`;
 try {
@@ -66,10 +71,10 @@ try {
     for (const path of paths) {
       try {
         await page.goto(`${values.url}${path}`);
-        await page.waitForSelector("body[data-ready=runs]", { timeout: 10_000 });
+        await page.waitForSelector(`body[data-ready=${values.ready}]`, { timeout: 10_000 });
         const ready = (await page.evaluate('performance.getEntriesByName("dashboard-ready")[0].startTime')) as number;
         const api = (await page.evaluate(
-          'performance.getEntriesByType("resource").filter((e) => /\\/runs\\?/.test(e.name)).map((e) => e.duration)',
+          `performance.getEntriesByType("resource").filter((e) => (new URL(e.name).pathname + new URL(e.name).search).startsWith(${API})).map((e) => e.duration)`,
         )) as number[];
         if (round >= warmup) {
           report.readyMs.push(ready);

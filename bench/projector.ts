@@ -10,6 +10,8 @@
  * `--dir D` holds the files (the caller removes it); `--nats-pid P` charges nats-server's CPU.
  *   bun bench/projector.ts --nats URL --dir D [--messages 100000] [--rows consume,projector,rebuild]
  *   bun bench/projector.ts --nats URL --dir D --read-model-runs 100000 [--amplify 9]
+ * `--without search,rollup` drops those triggers from the projector row's read model first
+ * (what the search index and the overview's rollup cost the projector: docs/performance.md).
  * `--amplify K` then adds K copies of the rows with new ids (bench/amplify.ts): 10x the runs.
  */
 import { Database } from "bun:sqlite";
@@ -18,8 +20,10 @@ import { parseArgs } from "node:util";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { loadConfig } from "../lib/config.ts";
 import { encodeMessage } from "../lib/protocol/messages.ts";
+import { openReadModel, rawSqlite } from "../lib/read-model/database.ts";
 import { encodeCursor } from "../services/ingress/paging.ts";
 import { type RebuildProgress, rebuildReadModel } from "../services/projector/rebuild.ts";
+import { searchBacklog } from "../services/projector/search-indexer.ts";
 import { startProjectorService } from "../services/projector/service.ts";
 import { connectContext, type ServiceContext } from "../services/runtime/context.ts";
 import { amplifyReadModel } from "./amplify.ts";
@@ -122,6 +126,22 @@ async function consumeOnly(ctx: ServiceContext, last: number): Promise<number> {
   return bytes;
 }
 
+/** Triggers of the read model a `--without` name drops. */
+const TRIGGERS: Record<string, string[]> = {
+  search: ["events", "runs"].flatMap((t) => ["insert", "update", "delete"].map((op) => `${t}_search_${op}`)),
+  rollup: ["insert", "update", "delete"].map((op) => `runs_rollup_${op}`),
+};
+let without: string[] = [];
+
+async function dropTriggers(path: string, names: string[]): Promise<void> {
+  const db = await openReadModel(path);
+  try {
+    for (const name of names.flatMap((n) => TRIGGERS[n] ?? [])) rawSqlite(db).exec(`drop trigger ${name}`);
+  } finally {
+    await db.destroy();
+  }
+}
+
 /** Rows 1 to 3 over the first N messages of the workload. */
 async function projectorRows(
   ctx: ServiceContext,
@@ -143,7 +163,9 @@ async function projectorRows(
   }
   if (rows.includes("projector")) {
     // From start (a new file) until message N is committed; stopping is not counted.
-    const service = await startProjectorService(ctx, join(dir, "projector.sqlite"));
+    const path = join(dir, "projector.sqlite");
+    if (without.length > 0) await dropTriggers(path, without);
+    const service = await startProjectorService(ctx, path);
     try {
       let batches = 0;
       service.projector.onApplied(() => batches++);
@@ -154,6 +176,12 @@ async function projectorRows(
       report.projector = { ...figures, batches };
       progress(
         `projector: ${n} messages in ${Math.round(figures.elapsedMs)} ms = ${Math.round(figures.perSecond)}/s (${batches} commits)`,
+      );
+      const behind = searchBacklog(rawSqlite(service.db));
+      const started = performance.now();
+      while (searchBacklog(rawSqlite(service.db)) > 0 && performance.now() - started < 60_000) await Bun.sleep(5);
+      progress(
+        `search index: ${behind} rows behind when the projector was done, caught up ${Math.round(performance.now() - started)} ms later`,
       );
     } finally {
       await service.stop();
@@ -274,8 +302,12 @@ async function main(): Promise<ProjectorReport | ReadModelReport> {
       "read-model-runs": { type: "string" },
       amplify: { type: "string", default: "0" },
       "nats-pid": { type: "string" },
+      without: { type: "string", default: "" },
     },
   });
+  without = values.without.split(",").filter(Boolean);
+  const unknown = without.filter((n) => !TRIGGERS[n]);
+  if (unknown.length > 0) throw new Error(`--without: unknown ${unknown.join(", ")}; expected search, rollup`);
   if (!values.nats || !values.dir) throw new Error("usage: see the head of bench/projector.ts");
   const natsPid = values["nats-pid"] ? Number(values["nats-pid"]) : undefined;
   const config = loadConfig(

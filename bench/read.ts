@@ -43,8 +43,9 @@ async function once(path: string): Promise<{ ms: number; runs?: number; problem?
     const text = await response.text();
     const ms = performance.now() - started;
     if (response.status !== 200) return { ms, problem: `${path}: ${response.status} ${text.slice(0, 200)}` };
-    const answer = JSON.parse(text) as { runs?: unknown[]; events?: unknown[] };
-    return { ms, runs: (answer.runs ?? answer.events)?.length };
+    const answer = JSON.parse(text) as { runs?: unknown[]; events?: unknown[]; buckets?: unknown[] };
+    // A list's runs or events; GET /overview's buckets.
+    return { ms, runs: (answer.runs ?? answer.events ?? answer.buckets)?.length };
   } catch (error) {
     return { ms: performance.now() - started, problem: `${path}: ${(error as Error).message}` };
   }

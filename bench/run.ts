@@ -33,6 +33,7 @@ import {
   type SpawnFigures,
   tempDirs,
 } from "./rows.ts";
+import { measureScale, type ScaleFigures } from "./scale.ts";
 import { formatTable, verdicts } from "./table.ts";
 import { measureTracing, type TracingFigures } from "./tracing-row.ts";
 import { measureWarm, type WarmFigures } from "./warm.ts";
@@ -59,9 +60,10 @@ const ROWS = [
   "peers",
   "warm",
   "tracing",
+  "scale",
 ] as const;
 /** Rows run only when asked for with --only: they take minutes. */
-const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers", "tracing"];
+const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers", "tracing", "scale"];
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -102,7 +104,8 @@ spawned per job, 4 at a time, 200 in flight (single jobs, bursts of 200 and 2,00
 spawns, \`flow serve all\` and BullMQ on Debian's redis-server (bench/peers/; BullMQ skipped,
 saying why, without redis-server or its bench-only package). warm = the trivial module step
 through the bun runner, warm (lib/runners/warm/) and spawned: single runs, a 2,000 burst (bench/warm.ts);
-tracing = the all row with
+scale = the overview and search API calls and pages (headless Chromium) over 1,000,000 runs
+written straight into SQLite (bench/scale.ts; SCALE_RUNS=N for another size); tracing = the all row with
 OpenTelemetry tracing off and on, alternating, three times each, best of each (spans to an OTLP
 sink in the bench), and the ratio (bench/tracing-row.ts).`;
 
@@ -132,6 +135,7 @@ export type Results = {
   peers?: PeerFigures;
   warm?: WarmFigures;
   tracing?: TracingFigures;
+  scale?: ScaleFigures;
   /** Rows that could not be measured at all (a server that did not start, a crashed child), by row. */
   problems: Partial<Record<RowName, string>>;
 };
@@ -225,6 +229,7 @@ async function main(): Promise<number> {
     results.peers = await measure("peers", () => measurePeers());
     results.warm = await measure("warm", () => measureWarm(progress));
     results.tracing = await measure("tracing", () => measureTracing(server, opts));
+    results.scale = await measure("scale", () => measureScale(server, Number(process.env.SCALE_RUNS ?? 1_000_000)));
     results.year = await measure("year", () => measureYear(server, Number(process.env.YEAR_RUNS ?? 1_000_000)));
   } finally {
     await cleanup();

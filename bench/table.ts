@@ -11,6 +11,7 @@ import { memoryRows } from "./memory.ts";
 import { peerRows } from "./peers/row.ts";
 import type { LoadFigures } from "./rows.ts";
 import type { Results } from "./run.ts";
+import { scaleRows } from "./scale.ts";
 import { round } from "./stats.ts";
 import { tracingRows } from "./tracing-row.ts";
 import { yearRows } from "./year.ts";
@@ -162,6 +163,7 @@ export function verdicts(r: Results): Row[] {
     ...(r.memory ? memoryRows(r.memory) : []),
     ...(r.fsync ? fsyncRows(r.fsync) : []),
     ...(r.year ? yearRows(r.year) : []),
+    ...(r.scale ? scaleRows(r.scale) : []),
     ...(r.peers ? peerRows(r.peers) : []),
     ...(r.tracing ? tracingRows(r.tracing) : []),
   ];

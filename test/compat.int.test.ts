@@ -50,7 +50,9 @@ function rowsOf(path: string): Record<string, unknown[]> {
     // The search index is an index: its FTS5 storage and its row numbers follow the order rows
     // were written in (a migration's backfill, a rebuild's batches), so it is compared by what it holds.
     rows["search index (kind, id, text)"] = db
-      .query("SELECT d.kind, d.ref, t.body FROM search_text t JOIN search_docs d ON d.doc = t.rowid ORDER BY 1, 2")
+      .query(
+        "SELECT d.kind, d.ref, t.body FROM search_event_text t JOIN search_docs d ON d.doc = t.rowid UNION ALL SELECT d.kind, d.ref, t.body FROM search_run_text t JOIN search_docs d ON d.doc = t.rowid ORDER BY 1, 2",
+      )
       .all();
     for (const { name } of tables.filter(({ name }) => !name.startsWith("search_"))) {
       const count = db.query<{ n: number }, []>(`SELECT count(*) AS n FROM pragma_table_info('${name}')`).get()!.n;

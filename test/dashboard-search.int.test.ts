@@ -18,7 +18,7 @@ import {
   withoutChromium,
 } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { useNatsServer } from "./support/nats.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
 import { tempDir } from "./support/temp.ts";
 
 declare const document: any;
@@ -44,6 +44,12 @@ describe("search", () => {
     runId = answer.runIds[0];
     await sys.post({ id: "s-plain", type: "s.note", payload: { note: "nothing to see" } }, "true");
     await sys.post({ id: "s-other", type: "s.other", payload: { note: "zanzibar again, another type" } }, "true");
+    // The index follows the projector a moment behind (docs/dashboard.md, Search): both runs' FLOW_RESULTs indexed.
+    await eventually(
+      async () => (await sys.get("/search?q=zanzibar&kind=run")).runs.length === 2,
+      15_000,
+      "the search index to take in both runs' results",
+    );
   });
 
   test("GET /search: a word in a payload, a run by its id, a word of its FLOW_RESULT, filters narrowing", async () => {

@@ -291,6 +291,36 @@ describe.skipIf(skip)("runs, events, release runs and the overview", () => {
     expect(overview.queues).toEqual([
       { queue: "nowhere", queued: queued.length, held: 0, oldestQueuedAt: queued.at(-1).createdAt },
     ]);
+    // A day reads the hourly rollup and the hour under way: the same counts as the runs API
+    // over its window; its percentiles are the duration bucket's highest value, at most 4.5%
+    // over the exact nearest rank and never under it (docs/dashboard.md, Overview).
+    const day = await sys.get("/overview?window=day");
+    expect(day.buckets).toHaveLength(24);
+    expect(new Date(day.since).getTime() % 3_600_000).toBe(0);
+    const dayWindow = `since=${encodeURIComponent(day.since)}&until=${encodeURIComponent(day.until)}`;
+    const dayRuns = await allRuns(sys, dayWindow);
+    expect(Object.values(day.totals).reduce((a: number, b) => a + (b as number), 0)).toBe(dayRuns.length);
+    for (const [status, n] of Object.entries(day.totals))
+      expect({ status, n }).toEqual({ status, n: dayRuns.filter((r) => r.effectiveStatus === status).length });
+    for (const flow of day.flows) {
+      const runs = dayRuns.filter((r) => r.flowName === flow.flow);
+      expect(flow.runs).toBe(runs.length);
+      const durations = runs
+        .map((r) => r.durationMs)
+        .filter((d): d is number => d !== null)
+        .sort((a, b) => a - b);
+      for (const [p, got] of [
+        [50, flow.p50Ms],
+        [95, flow.p95Ms],
+      ] as const) {
+        const exact = durations.length ? durations[Math.ceil((p / 100) * durations.length) - 1]! : null;
+        if (exact === null) expect(got).toBeNull();
+        else {
+          expect(got).toBeGreaterThanOrEqual(exact);
+          expect(got).toBeLessThanOrEqual(exact < 64 ? exact : exact * 1.045);
+        }
+      }
+    }
     const bad = await fetch(`${sys.url}/overview?window=year`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as Json).error).toContain("expected hour, day or week");

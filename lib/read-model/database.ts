@@ -16,6 +16,8 @@ import * as traceIds from "./migrations/2026-12-07-3-trace-ids.ts";
 import * as overview from "./migrations/2026-12-08-1-overview.ts";
 import * as search from "./migrations/2026-12-08-2-search.ts";
 import * as approvals from "./migrations/2026-12-08-3-approvals.ts";
+import * as rollup from "./migrations/2026-12-08-4-rollup.ts";
+import * as searchBehind from "./migrations/2026-12-08-5-search-behind.ts";
 import type { ReadModelDatabase } from "./tables.ts";
 
 export type * from "./tables.ts";
@@ -96,6 +98,8 @@ const migrations: Record<string, Migration> = {
   "2026-12-07-3-trace-ids": traceIds,
   "2026-12-08-2-search": search,
   "2026-12-08-3-approvals": approvals,
+  "2026-12-08-4-rollup": rollup,
+  "2026-12-08-5-search-behind": searchBehind,
 };
 
 /**

@@ -151,7 +151,28 @@ export type AuditTable = {
 };
 
 /** A stable number for each event and run the search index holds (the FTS row's rowid); kept by triggers. */
-export type SearchDocsTable = { doc: number; kind: "event" | "run"; ref: string };
+/** A row of events or runs in the search index: its FTS rowid (`doc`, numbered in the order rows were first written), and 1 while its text waits for the indexer. */
+export type SearchDocsTable = { doc: number; kind: "event" | "run"; ref: string; dirty: number };
+
+/** Runs created in one hour (`h`) or 6 hours (`q`, `YYYY-MM-DDTHH` of its start) per flow, status and effective status (the overview's rollup). */
+export type RunCountsTable = {
+  level: "h" | "q";
+  period: string;
+  flow_name: string;
+  status: string;
+  effective: string;
+  n: number;
+};
+/** Runs with a duration created in one hour, 6 hours or day (`d`, `YYYY-MM-DD`) per flow: how many, and per duration bucket (a JSON array of counts). */
+export type RunDurationsTable = {
+  level: "h" | "q" | "d";
+  period: string;
+  flow_name: string;
+  n: number;
+  buckets: string;
+};
+/** The duration buckets: a duration is in the bucket with the greatest `lo` at or under it. */
+export type DurationBucketsTable = { lo: number; bucket: number };
 
 /** The FTS5 index (search_text, one `body` column) is read through raw SQL: Kysely has no MATCH. */
 
@@ -170,4 +191,7 @@ export type ReadModelDatabase = {
   tombstones: TombstonesTable;
   audit: AuditTable;
   search_docs: SearchDocsTable;
+  run_counts: RunCountsTable;
+  run_durations: RunDurationsTable;
+  duration_buckets: DurationBucketsTable;
 };

@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { chmodSync, copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { openReadModel } from "../../lib/read-model/database.ts";
 import type { ServiceContext } from "../runtime/context.ts";
+import { catchUpIndexes } from "./indexers.ts";
 import { startProjectorService } from "./service.ts";
 
 /** The rebuild's SQLite page cache (KiB). */
@@ -54,10 +55,9 @@ export async function rebuildReadModel(
     await service.stop();
   }
   report("applying");
-  if (indexes.length > 0) {
-    report("indexing");
-    createIndexes(output, indexes);
-  }
+  report("indexing");
+  if (indexes.length > 0) createIndexes(output, indexes);
+  indexSearch(output);
   let path = output;
   if (options.swapInto) {
     renameSync(output, options.swapInto);
@@ -85,6 +85,17 @@ async function createWithoutIndexes(path: string): Promise<string[]> {
       .all();
     for (const { name } of indexes) sqlite.exec(`DROP INDEX "${name}"`);
     return indexes.map((index) => index.sql);
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** Writes the search index of every row the rebuild wrote (services/projector/search-indexer.ts), in one pass at the end. */
+function indexSearch(path: string): void {
+  const sqlite = new Database(path);
+  try {
+    sqlite.exec(`PRAGMA cache_size = -${REBUILD_CACHE_KIB}`);
+    catchUpIndexes(sqlite);
   } finally {
     sqlite.close();
   }

@@ -5,8 +5,9 @@ import { watchDisk } from "../../lib/disk-watch.ts";
 import { flowCatalog } from "../../lib/flows/catalog.ts";
 import { HintError } from "../../lib/hint.ts";
 import { streamStart } from "../../lib/nats/stream-history.ts";
-import { openReadModel, type ReadModel, readCheckpoint } from "../../lib/read-model/database.ts";
+import { openReadModel, type ReadModel, rawSqlite, readCheckpoint } from "../../lib/read-model/database.ts";
 import type { Service, ServiceContext } from "../runtime/context.ts";
+import { type Indexers, startIndexers } from "./indexers.ts";
 import { type Projector, type ProjectorOptions, startProjector } from "./projector.ts";
 import { type Retainer, startRetention } from "./retention.ts";
 import { threadWriter, type Writer } from "./writer.ts";
@@ -82,6 +83,15 @@ export async function startProjectorService(
     await db.destroy();
     throw error;
   });
+  // The search index follows the projector's writes on the writing connection: here, or on the writer thread
+  // (writer-worker.ts). A rebuild (scratch) indexes once at its end (rebuild.ts).
+  const indexer: Indexers | undefined =
+    scratch || options.thread
+      ? undefined
+      : startIndexers(rawSqlite(db), {
+          onError: (error) => log.warn("search indexing failed; it tries again", { error: String(error) }),
+        });
+  if (indexer) projector.onApplied(() => indexer.busy());
   log.info(
     `projecting ${config.stream} into ${path} from sequence ${projector.appliedSeq() + 1}${options.thread ? " (writing on its own thread)" : ""}`,
   );
@@ -92,6 +102,7 @@ export async function startProjectorService(
     async stop() {
       await retainer?.stop();
       await projector.stop();
+      indexer?.stop();
       disk.stop();
       await writer?.close();
       await db.destroy();

@@ -129,5 +129,7 @@ export async function searchPage(ctx: PageContext): Promise<void> {
         ]
       : null,
   );
+  document.body.dataset.ready = "search";
+  performance.mark("dashboard-ready");
   ctx.ok();
 }
