@@ -5,9 +5,11 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { loadConfig } from "../lib/config.ts";
 import { startSystem } from "../services/runtime/system.ts";
 import { CHROMIUM, useBrowser, type WatchedPage } from "./support/browser.ts";
+import { screenshotFolder } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
@@ -17,6 +19,7 @@ declare const document: any;
 
 const nats = useNatsServer();
 const browser = useBrowser();
+const shots = screenshotFolder();
 const skip = skipWithoutTool(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, "scripts/install-chromium.sh");
 const READER = "reader-token-0123456789abcdef";
 const ONCALL = "oncall-token-0123456789abcdef";
@@ -104,6 +107,7 @@ describe.skipIf(skip)("a run that awaits approval", () => {
     expect(text).toContain("then rejected");
     expect(await page.locator(".badge.s-awaiting_approval").first().isVisible()).toBe(true);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: join(shots, "approval-390.png"), fullPage: true });
     // By keyboard: the comment, then Tab to Approve and Enter.
     await page.focus("#approval-comment");
     await page.keyboard.type("checked the diff");
@@ -124,6 +128,8 @@ describe.skipIf(skip)("a run that awaits approval", () => {
     const runId = await awaiting("ui-reject-1");
     const waitingId = await awaiting("ui-waiting-1");
     const { page, errors } = await signedIn(`/ui/runs/${runId}`, ONCALL);
+    await page.locator("section.approval-banner").waitFor();
+    await page.screenshot({ path: join(shots, "approval.png"), fullPage: true });
     await page.fill("#approval-comment", "wrong window");
     await page.click("button[data-key='reject']");
     await page.waitForSelector(".approval-decided.reject");
