@@ -8,7 +8,7 @@ export const BulkAnswer = t.Object({
   dryRun: t.Boolean(),
   matched: t.Integer({
     description:
-      "Runs the selection or filter names that can take the action (cancel: queued or running; retry: ended)",
+      "Runs the selection or filter names that can take the action (cancel: queued, running or awaiting approval; retry: ended)",
   }),
   runs: t.Array(Picked, {
     description: `The runs canceled or retried (or, on a dry run, that would be), at most ${BULK_LIMIT}`,

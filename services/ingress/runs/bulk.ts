@@ -12,7 +12,7 @@ import { retryCommand } from "./operate.ts";
 
 export { BulkAnswer } from "./bulk-schemas.ts";
 
-/** What a bulk action may take: cancel the runs still queued or running, retry the ones that ended. */
+/** What a bulk action may take: cancel the runs not ended (queued, running, awaiting approval), retry the ones that ended. */
 export type BulkVerb = "cancel" | "retry";
 const LIVE = RUN_STATUSES.filter((s) => !FINAL_STATUSES.has(s));
 const STATUSES: Record<BulkVerb, readonly string[]> = { cancel: LIVE, retry: FINAL_STATUSES.list };

@@ -24,7 +24,7 @@ export async function currentRun(deps: IngressDeps, runId: string): Promise<RunV
 }
 
 /**
- * Cancels a queued or running run: a queued run never starts, a running one has its
+ * Cancels a run that has not ended: a queued run (or one awaiting approval) never starts, a running one has its
  * process tree ended by whichever executor runs it. Answers with the run once the
  * cancel is in the read model (and, for a running run, once it stopped or a bound passed).
  */

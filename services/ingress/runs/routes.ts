@@ -139,7 +139,7 @@ export function runRoutes(deps: IngressDeps) {
         deps,
         "cancel",
         BulkCancelBody,
-        "Cancel many runs: a selection (ids) or a filter, the queued and running among them, at most 500 a request; a dry run (the default) counts and lists them first",
+        "Cancel many runs: a selection (ids) or a filter, the queued, running and awaiting approval among them, at most 500 a request; a dry run (the default) counts and lists them first",
       ),
     )
     .use(
@@ -163,7 +163,7 @@ export function runRoutes(deps: IngressDeps) {
         detail: {
           security: OPERATOR_SECURITY,
           tags: ["runs"],
-          summary: "Cancel a queued or running run (409 when it already ended or is being canceled)",
+          summary: "Cancel a queued, running or awaiting-approval run (409 when it already ended or is being canceled)",
           requestBody: jsonRequestBody(ReasonBody, false),
         },
       },

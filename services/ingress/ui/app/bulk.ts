@@ -11,7 +11,7 @@ const WORDS: Record<Verb, { ask: string; past: string; would: string; none: stri
     ask: "Cancel",
     past: "Canceled",
     would: "would be canceled",
-    none: "No queued or running run matches these filters: nothing to cancel.",
+    none: "No run that has not ended (queued, running or awaiting approval) matches these filters: nothing to cancel.",
   },
   retry: {
     ask: "Retry",
@@ -29,7 +29,9 @@ export function bulkFilter(params: URLSearchParams, verb: Verb): { filter: Recor
       ? { why: "Runs that need attention have ended: there is nothing to cancel." }
       : { why: "Pick a status (failed, timed out, …) to retry by filter." };
   if (status && verb === "cancel" && !LIVE.has(status))
-    return { why: `${status.replace(/_/g, " ")} runs have ended: only queued or running runs can be canceled.` };
+    return {
+      why: `${status.replace(/_/g, " ")} runs have ended: only runs that have not ended (queued, running or awaiting approval) can be canceled.`,
+    };
   if (status && verb === "retry" && LIVE.has(status))
     return { why: `${status} runs have not ended: only runs that ended can be retried.` };
   const filter: Record<string, string> = {};
