@@ -120,6 +120,18 @@ describe.skipIf(skip)("a run that awaits approval", () => {
     await page.waitForSelector("dl.facts .badge.s-completed", { timeout: 20_000 });
     const run = (await json(call(READER, "GET", `/runs/${runId}`))).run;
     expect(run).toMatchObject({ status: "completed", approval: { decision: "approve", by: "oncall" } });
+    // The chain timeline: the time the run awaited approval, then its attempt, in words and as bars.
+    const chain = await json(call(READER, "GET", "/events/ui-approve-1/chain"));
+    expect(chain.runs[0].approval).toMatchObject({ gate: "step", decision: "approve", by: "oncall" });
+    await page.goto(`${url}/ui/events/ui-approve-1/chain`);
+    const node = page.locator(`li.chain-node.run[data-run="${runId}"]`);
+    await node.waitFor();
+    const words = await node.locator(".chain-words").first().innerText();
+    expect(words).toContain("awaited approval");
+    expect(words).toContain("approved by oncall");
+    expect(words).toContain("attempt 1 on");
+    expect(await node.locator("> .chain-row svg rect.approval").count()).toBe(1);
+    expect(await node.locator("> .chain-row svg rect.attempt.c-completed").count()).toBe(1);
     expect(unauthorized(errors)).toEqual([]);
     await page.close();
   }, 60_000);

@@ -1,5 +1,6 @@
 import type { ReadModel } from "../../../lib/read-model/database.ts";
 import type { AttemptsTable, EventsTable, RunsTable } from "../../../lib/read-model/tables.ts";
+import { approvalField } from "../approvals/present.ts";
 import { HttpError } from "../errors.ts";
 import { CHAIN_NODE_LIMIT, type ChainEvent, type ChainRun, type ChainView } from "./schemas.ts";
 
@@ -38,6 +39,7 @@ function chainRun(row: RunsTable, attempts: AttemptsTable[]): ChainRun {
     heldReason: row.held_reason,
     retryAt: row.retry_at,
     supersededBy: row.superseded_by,
+    ...approvalField(row),
     next: nextIds(row),
     attempts: attempts.map((a) => ({
       attempt: a.attempt,

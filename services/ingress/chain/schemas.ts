@@ -1,4 +1,5 @@
 import { type Static, Type as t } from "@sinclair/typebox";
+import { ApprovalView } from "../approvals/schemas.ts";
 
 /** Nodes (events plus runs) one chain answer holds at most; past it the answer says `cut`. */
 export const CHAIN_NODE_LIMIT = 500;
@@ -51,6 +52,7 @@ const ChainRun = t.Object({
   }),
   retryAt: MaybeTime,
   supersededBy: t.Union([t.String(), t.Null()], { description: "The event that superseded this debounced run" }),
+  approval: t.Optional(ApprovalView),
   next: t.Array(t.String(), { description: "Ids of the events its FLOW_RESULT `next` started" }),
   attempts: t.Array(ChainAttempt, {
     description: "Oldest first; the wait in queue is createdAt to the first attempt's startedAt",

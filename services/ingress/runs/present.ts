@@ -2,6 +2,7 @@ import { nextWasCut } from "../../../lib/protocol/flow-result.ts";
 import { ATTENTION } from "../../../lib/protocol/status.ts";
 import type { AttemptsTable, RunsTable } from "../../../lib/read-model/database.ts";
 import { traceFields } from "../../../lib/tracing/links.ts";
+import { approvalField } from "../approvals/present.ts";
 import type { ResponseBudget } from "../budget.ts";
 import type { RunView } from "../schemas.ts";
 
@@ -60,7 +61,7 @@ export function presentRun(row: RunsTable, attempts: AttemptsTable[] = [], budge
     outputCut: row.output_cut === 1,
     heldReason: row.held_reason,
     supersededBy: row.superseded_by,
-    ...(row.approval_json ? { approval: JSON.parse(row.approval_json) as NonNullable<RunView["approval"]> } : {}),
+    ...approvalField(row),
     attempts: attempts.map(presentAttempt),
     ...traceFields(row.trace_id),
     ...(whole

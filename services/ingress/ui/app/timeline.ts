@@ -15,14 +15,21 @@ export type Span = { from: number; to: number; kind: string; text: string };
 const ms = (iso: string) => new Date(iso).getTime();
 
 /**
- * A run's spans: waiting in its queue from creation to the first attempt (held, when a
- * pause or debounce holds it, or waiting for a retry that is due later), then each
- * attempt from its start to its end (now while it runs) on its host.
+ * A run's spans: awaiting approval when its step has a gate, waiting in its queue until
+ * the first attempt (held, when a pause or debounce holds it, or waiting for a retry that
+ * is due later), then each attempt from its start to its end (now while it runs) on its
+ * host, and the time its result's next events awaited approval when the result asked.
  */
 export function spansOf(run: ChainRun, now: number): Span[] {
   const spans: Span[] = [];
   const firstStart = run.attempts[0] ? ms(run.attempts[0].startedAt) : null;
   const waitEnd = firstStart ?? (run.status === "queued" ? now : run.completedAt ? ms(run.completedAt) : now);
+  // A step gate: the run awaited approval from its creation; its queue wait starts at the decision.
+  const gate = run.approval?.gate === "step" ? gateSpan(run, ms(run.createdAt), now, "awaited approval") : undefined;
+  if (gate) spans.push(gate);
+  // Waiting or rejected: it never reached its queue.
+  if (gate && run.approval?.decision !== "approve") return spans;
+  const queuedFrom = Math.min(gate?.to ?? ms(run.createdAt), waitEnd);
   const waitKind = run.status === "queued" && run.heldReason ? "held" : "wait";
   const waitText =
     run.status === "queued" && run.heldReason
@@ -33,10 +40,10 @@ export function spansOf(run: ChainRun, now: number): Span[] {
           ? `never started (${run.status.replace(/_/g, " ")})`
           : "waited in queue";
   spans.push({
-    from: ms(run.createdAt),
+    from: queuedFrom,
     to: waitEnd,
     kind: run.status === "superseded" ? "held" : waitKind,
-    text: `${waitText} ${duration(waitEnd - ms(run.createdAt))}`,
+    text: `${waitText} ${duration(waitEnd - queuedFrom)}`,
   });
   run.attempts.forEach((a, i) => {
     const from = ms(a.startedAt);
@@ -67,7 +74,20 @@ export function spansOf(run: ChainRun, now: number): Span[] {
         text: `retry due ${new Date(run.retryAt).toLocaleTimeString()}`,
       });
   }
+  // A result gate: the step finished; its next events awaited approval.
+  if (run.approval?.gate === "result")
+    spans.push(gateSpan(run, ms(run.approval.requestedAt), now, "its next events awaited approval"));
   return spans;
+}
+
+/** The time a run's gate was open: from `from` to its decision (now while it awaits one). */
+function gateSpan(run: ChainRun, from: number, now: number, what: string): Span {
+  const approval = run.approval!;
+  const to = approval.decidedAt ? ms(approval.decidedAt) : run.status === "awaiting_approval" ? now : from;
+  const verdict = approval.decision
+    ? `: ${approval.decision === "approve" ? "approved" : "rejected"} by ${approval.by ?? "?"}`
+    : " (waiting)";
+  return { from, to, kind: "approval", text: `${what} ${duration(to - from)}${verdict}` };
 }
 
 /** The row's bars, scaled to the shared axis; each bar carries its words as a title. */

@@ -94,6 +94,7 @@ function eventNode(event: ChainEvent, tree: Tree): HTMLElement {
 const LEGEND: [string, string][] = [
   ["wait", "waiting in queue (or for a retry)"],
   ["held", "held by a pause or debounce"],
+  ["approval", "awaiting approval"],
   ["attempt c-running", "attempt running"],
   ["attempt c-completed", "attempt completed"],
   ["attempt c-failed", "attempt failed"],
