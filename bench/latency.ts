@@ -1,0 +1,184 @@
+/**
+ * Where one idle event's milliseconds go (issue 21, goal 3). `bun bench/latency.ts
+ * [--events N] [--gap MS] [--spans]` starts `flow serve all` with the peers row's
+ * one-step flow (bench/peers/row.ts startOurs), sends N events one at a time, GAP ms
+ * apart (POST /events?wait=true, answered once the run completed), then reads the stream
+ * back and prints each hop's p50/p99 from the messages' own JetStream timestamps and the
+ * client's times. With --spans, tracing exports to a sink here, and the matcher's,
+ * executor's and projector's spans (their start and end) split the hops further.
+ * Then the floor: the same step spawned bare as many times, as far apart. All times are
+ * this machine's wall clock (nats-server's, the services' and ours).
+ */
+
+import { rmSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { signBody } from "../lib/signature.ts";
+import { startOurs, stopOurs } from "./peers/row.ts";
+import { spawnStep, stepInput } from "./peers/step.ts";
+import { stopAll } from "./procs.ts";
+import { progress, tempDirs } from "./rows.ts";
+import { round, summarize } from "./stats.ts";
+
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: "50" },
+    gap: { type: "string", default: "150" },
+    spans: { type: "boolean", default: false },
+  },
+});
+const EVENTS = Number(values.events);
+const GAP_MS = Number(values.gap);
+
+/** Wall-clock milliseconds with sub-millisecond precision (comparable with JetStream's timestamps). */
+const wallMs = () => performance.timeOrigin + performance.now();
+
+type Span = { name: string; start: number; end: number; seq?: number; lastSeq?: number; runId?: string };
+const spans: Span[] = [];
+type OtlpValue = { intValue?: string | number; stringValue?: string };
+type OtlpSpan = {
+  name: string;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes?: { key: string; value: OtlpValue }[];
+};
+const sink = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  async fetch(request) {
+    const body = (await request.json()) as { resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[] };
+    for (const resource of body.resourceSpans ?? [])
+      for (const scope of resource.scopeSpans ?? [])
+        for (const s of scope.spans ?? []) {
+          const attr = (key: string) => {
+            const v = s.attributes?.find((a) => a.key === key)?.value;
+            return v?.intValue === undefined ? undefined : Number(v.intValue);
+          };
+          spans.push({
+            name: s.name,
+            start: Number(BigInt(s.startTimeUnixNano) / 1000n) / 1000,
+            end: Number(BigInt(s.endTimeUnixNano) / 1000n) / 1000,
+            seq: attr("codex_flows.stream.seq"),
+            lastSeq: attr("codex_flows.batch.last_seq"),
+            runId: s.attributes?.find((a) => a.key === "codex_flows.run.id")?.value.stringValue,
+          });
+        }
+    return new Response("{}", { headers: { "content-type": "application/json" } });
+  },
+});
+
+const ours = await startOurs(
+  "latency",
+  [],
+  values.spans ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.port}` } : {},
+);
+type Sent = { id: string; sent: number; answered: number };
+const sent: Sent[] = [];
+try {
+  progress(`latency: flow serve all up on :${ours.port}; ${EVENTS} events one at a time, ${GAP_MS} ms apart`);
+  for (let n = 0; n < EVENTS + 3; n++) {
+    const id = `latency-${n}`;
+    const body = JSON.stringify({ id, type: "bench.run", source: "codex-flows bench", payload: { n } });
+    const headers = { "content-type": "application/json", "x-flow-signature-256": signBody(ours.secret, body) };
+    const started = wallMs();
+    const response = await fetch(ours.url, { method: "POST", body, headers });
+    const text = await response.text();
+    const answered = wallMs();
+    if (response.status !== 202 || !text.includes('"completed"'))
+      throw new Error(`event ${id}: HTTP ${response.status} ${text.slice(0, 300)}`);
+    if (n >= 3) sent.push({ id, sent: started, answered }); // the first three warm up
+    await Bun.sleep(GAP_MS);
+  }
+  await Bun.sleep(values.spans ? 1_500 : 0); // the last spans' export
+  const stream = await readStream(ours.nats.url);
+  // The floor: the same step spawned bare (bench/peers/step.ts), as many times, as far apart.
+  const floor: number[] = [];
+  for (let n = 0; n < EVENTS; n++) {
+    const started = performance.now();
+    await spawnStep(stepInput(`floor-${n}`));
+    floor.push(performance.now() - started);
+    await Bun.sleep(GAP_MS);
+  }
+  printTimeline(sent, stream, floor);
+} finally {
+  await stopOurs(ours);
+  await stopAll();
+  sink.stop(true);
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+type Stored = { seq: number; at: number; kind: string; eventId?: string; runId?: string };
+
+/** Every message of the stream with its JetStream timestamp. */
+async function readStream(url: string): Promise<Stored[]> {
+  const nc = await connect({ servers: url });
+  try {
+    const name = `BENCH_LATENCY_${process.pid}`;
+    const last = (await (await jetstreamManager(nc)).streams.info(name)).state.last_seq;
+    const consumer = await jetstream(nc).consumers.get(name, { deliver_policy: DeliverPolicy.All });
+    const out: Stored[] = [];
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      const body = m.json<{ kind: string; eventId?: string; runId?: string; event?: { id: string } }>();
+      const eventId = body.eventId ?? body.event?.id;
+      out.push({
+        seq: m.seq,
+        at: Number(BigInt(m.info.timestampNanos) / 1000n) / 1000,
+        kind: body.kind,
+        eventId,
+        runId: body.runId,
+      });
+      if (m.seq >= last) break;
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+function printTimeline(events: Sent[], stream: Stored[], floor: number[]): void {
+  const hops = new Map<string, number[]>();
+  const add = (hop: string, ms: number | undefined) => {
+    if (ms === undefined || !Number.isFinite(ms)) return;
+    hops.set(hop, [...(hops.get(hop) ?? []), ms]);
+  };
+  for (const e of events) {
+    const accepted = stream.find((m) => m.kind === "event.accepted" && m.eventId === e.id);
+    const matched = stream.find((m) => m.kind === "event.matched" && m.eventId === e.id);
+    const step = stream.find((m) => m.kind === "run.step" && m.eventId === e.id);
+    const runId = step?.runId;
+    const started = stream.find((m) => m.kind === "run.started" && m.runId === runId);
+    const finished = stream.find((m) => m.kind === "run.finished" && m.runId === runId);
+    if (!accepted || !matched || !step || !started || !finished) throw new Error(`event ${e.id}: messages missing`);
+    const match = spans.find((s) => s.name === "match" && s.seq === accepted.seq);
+    const attempt = spans.find((s) => s.name === "attempt" && s.runId === runId);
+    const apply = spans
+      .filter((s) => s.name === "apply" && s.lastSeq !== undefined && s.lastSeq >= finished.seq)
+      .sort((a, b) => a.lastSeq! - b.lastSeq!)[0];
+    add("client sent -> event.accepted stored", accepted.at - e.sent);
+    if (match) {
+      add("  event.accepted -> matcher handles it", match.start - accepted.at);
+      add("  matcher handles it -> run.step stored", step.at - match.start);
+    } else add("event.accepted -> run.step stored", step.at - accepted.at);
+    add("(run.step stored -> event.matched stored)", matched.at - step.at);
+    if (attempt) {
+      add("  run.step -> executor handles it", attempt.start - step.at);
+      add("  executor handles it -> run.started stored", started.at - attempt.start);
+    } else add("run.step -> run.started stored", started.at - step.at);
+    add("run.started -> run.finished stored (spawn, step, exit)", finished.at - started.at);
+    if (apply) {
+      add("  run.finished -> projector's commit starts", apply.start - finished.at);
+      add("  projector's commit", apply.end - apply.start);
+      add("  commit done -> client got the answer", e.answered - apply.end);
+    } else add("run.finished -> client got the answer", e.answered - finished.at);
+    if (attempt) add("(executor's attempt span ends after run.finished)", attempt.end - finished.at);
+    add("total (client)", e.answered - e.sent);
+  }
+  hops.set("bare spawn of the step (the floor)", floor);
+  const lines = [...hops].map(([hop, ms]) => {
+    const s = summarize(ms);
+    return `| ${hop} | ${round(s.p50)} | ${round(s.p99)} | ${round(s.mean)} |`;
+  });
+  console.log(["| hop | p50 ms | p99 ms | mean ms |", "|---|---|---|---|", ...lines].join("\n"));
+}
