@@ -223,9 +223,9 @@ function timeline(events: Sent[], stream: Stored[], spans: Span[]): [string, num
 export function formatTimeline(f: LatencyFigures): string {
   const lines = [...f.hops, ["bare spawn of the step (the floor)", f.floor] as [string, number[]]].map(([hop, ms]) => {
     const s = summarize(ms);
-    return `| ${hop} | ${round(s.p50)} | ${round(s.p99)} | ${round(s.mean)} |`;
+    return `| ${hop} | ${round(s.p50)} | ${round(s.p99)} | ${round(s.max)} | ${round(s.mean)} |`;
   });
-  return ["| hop | p50 ms | p99 ms | mean ms |", "|---|---|---|---|", ...lines].join("\n");
+  return ["| hop | p50 ms | p99 ms | max ms | mean ms |", "|---|---|---|---|---|", ...lines].join("\n");
 }
 
 /** The bench's row: the client's latency against the floor's, in the same run. */
