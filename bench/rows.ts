@@ -2,14 +2,14 @@
  * How each row is measured. Every server under test is its own process (procs.ts), the
  * load comes from bench/load.ts in another, and figures are summarised by stats.ts.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../lib/config.ts";
 import { type EmbeddedNats, freePort } from "../lib/nats/nats-server.ts";
 import { writeFlows } from "../test/support/flows.ts";
 import type { LoadReport } from "./load.ts";
-import { type Child, cpuMs, runJson, startServer, waitHealthy } from "./procs.ts";
+import { type Child, cpuMs, RESULTS_DIR, runJson, startServer, waitHealthy } from "./procs.ts";
 import type { SpawnReport } from "./spawn.ts";
 import { type Summary, summarize } from "./stats.ts";
 
@@ -49,6 +49,21 @@ export const progress = (line: string) => console.error(`bench: ${line}`);
 export const tempDirs: string[] = [];
 export function tempDir(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `codex-flows-bench-${label}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/**
+ * A temporary directory for a flow package whose steps the bench times, under
+ * bench/results/steps/ rather than the system's temp directory: Bun reads every directory
+ * above a script it starts, and a shared /tmp with thousands of entries (11,000 on the
+ * bench machine) added about 10 ms to each spawn of a step there, which the floor's
+ * script (bench/fixtures/) never paid. Removed at the end like the others.
+ */
+export function stepDir(label: string): string {
+  const parent = join(RESULTS_DIR, "steps");
+  mkdirSync(parent, { recursive: true });
+  const dir = mkdtempSync(join(parent, `${label}-`));
   tempDirs.push(dir);
   return dir;
 }
@@ -270,7 +285,7 @@ export async function measureEndToEnd(nats: EmbeddedNats): Promise<E2eFigures> {
         },
       ],
     },
-    tempDir("e2e-cwd"),
+    stepDir("e2e-cwd"),
   );
   const port = await freePort();
   const env = serviceEnv(nats.url, port, "e2e", cwd);

@@ -14,6 +14,7 @@ import { type EmbeddedNats, natsServerBinary, startNatsServer } from "../lib/nat
 import { type DashboardFigures, measureDashboard } from "./dashboard-row.ts";
 import { MESSAGES, measureProjection, measureRead, READ_1M_COPIES, READ_MODEL_RUNS, type ReadFigures } from "./data.ts";
 import { type FsyncFigures, measureFsync } from "./fsync.ts";
+import { type LatencyFigures, measureLatency } from "./latency.ts";
 import { type MemoryFigures, measureMemory } from "./memory.ts";
 import { measurePeers, type PeerFigures } from "./peers/row.ts";
 import { RESULTS_DIR, stopAll } from "./procs.ts";
@@ -58,12 +59,13 @@ const ROWS = [
   "fsync",
   "year",
   "peers",
+  "latency",
   "warm",
   "tracing",
   "scale",
 ] as const;
 /** Rows run only when asked for with --only: they take minutes. */
-const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers", "tracing", "scale"];
+const OPT_IN: readonly RowName[] = ["rebuild1m", "read1m", "fsync", "year", "peers", "latency", "tracing", "scale"];
 /** The rows measured over one shared stream (bench/projector.ts). */
 const PROJECTION_ROWS: readonly RowName[] = ["consume", "projector", "rebuild"];
 type RowName = (typeof ROWS)[number];
@@ -102,7 +104,10 @@ bytes per 100k runs kept, vacuum time, final sizes against the stated bound, and
 rebuild from snapshot + tail (bench/year.ts; YEAR_RUNS=N for fewer); peers = the trivial step
 spawned per job, 4 at a time, 200 in flight (single jobs, bursts of 200 and 2,000) on bare
 spawns, \`flow serve all\` and BullMQ on Debian's redis-server (bench/peers/; BullMQ skipped,
-saying why, without redis-server or its bench-only package). warm = the trivial module step
+saying why, without redis-server or its bench-only package); latency = one idle event's path:
+50 events one at a time, 150 ms apart, through \`flow serve all\` (the peers row's flow,
+?wait=true) against the same step spawned bare as often, with each hop's p50 from the
+stream's timestamps (bench/latency.ts; run it alone with --spans for the services' spans). warm = the trivial module step
 through the bun runner, warm (lib/runners/warm/) and spawned: single runs, a 2,000 burst (bench/warm.ts);
 scale = the overview and search API calls and pages (headless Chromium) over 1,000,000 runs
 written straight into SQLite (bench/scale.ts; SCALE_RUNS=N for another size); tracing = the all row with
@@ -133,6 +138,7 @@ export type Results = {
   fsync?: FsyncFigures;
   year?: YearFigures;
   peers?: PeerFigures;
+  latency?: LatencyFigures;
   warm?: WarmFigures;
   tracing?: TracingFigures;
   scale?: ScaleFigures;
@@ -227,6 +233,7 @@ async function main(): Promise<number> {
     results.memory = await measure("memory", () => measureMemory());
     results.fsync = await measure("fsync", () => measureFsync(opts));
     results.peers = await measure("peers", () => measurePeers());
+    results.latency = await measure("latency", () => measureLatency(50, 150, false));
     results.warm = await measure("warm", () => measureWarm(progress));
     results.tracing = await measure("tracing", () => measureTracing(server, opts));
     results.scale = await measure("scale", () => measureScale(server, Number(process.env.SCALE_RUNS ?? 1_000_000)));

@@ -7,6 +7,7 @@
 import { dashboardRow } from "./dashboard-row.ts";
 import { dataRows } from "./data.ts";
 import { fsyncRows } from "./fsync.ts";
+import { latencyRows } from "./latency.ts";
 import { memoryRows } from "./memory.ts";
 import { peerRows } from "./peers/row.ts";
 import type { LoadFigures } from "./rows.ts";
@@ -165,6 +166,7 @@ export function verdicts(r: Results): Row[] {
     ...(r.year ? yearRows(r.year) : []),
     ...(r.scale ? scaleRows(r.scale) : []),
     ...(r.peers ? peerRows(r.peers) : []),
+    ...(r.latency ? latencyRows(r.latency) : []),
     ...(r.tracing ? tracingRows(r.tracing) : []),
   ];
 }

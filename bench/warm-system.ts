@@ -10,7 +10,7 @@ import { freePort, natsServerBinary, startNatsServer } from "../lib/nats/nats-se
 import { writeFlows } from "../test/support/flows.ts";
 import type { LoadReport } from "./load.ts";
 import { runJson, startServer, waitHealthy } from "./procs.ts";
-import { serviceEnv, tempDir } from "./rows.ts";
+import { serviceEnv, stepDir, tempDir } from "./rows.ts";
 import { round, type Summary, summarize } from "./stats.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -32,7 +32,7 @@ export async function measureSystem(label: string, warm: boolean, log: (line: st
         { name: "trivial", type: "bench.run", source: STEP, schema: { type: "object" }, ...(extra ? { extra } : {}) },
       ],
     },
-    tempDir(`${label}-cwd`),
+    stepDir(`${label}-cwd`),
   );
   const port = await freePort();
   const env: Record<string, string | undefined> = {

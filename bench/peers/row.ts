@@ -14,7 +14,7 @@ import { writeFlows } from "../../test/support/flows.ts";
 import type { LoadReport } from "../load.ts";
 import { processTree } from "../memory.ts";
 import { type Child, cpuMs, LOG_DIR, runJson, startServer, waitHealthy } from "../procs.ts";
-import { progress, serviceEnv, tempDir } from "../rows.ts";
+import { progress, serviceEnv, stepDir, tempDir } from "../rows.ts";
 import { round, summarize } from "../stats.ts";
 import type { Row } from "../table.ts";
 import { TRIVIAL_STEP } from "./step.ts";
@@ -53,7 +53,7 @@ export async function startOurs(
         { name: "trivial", type: "bench.run", source: readFileSync(TRIVIAL_STEP, "utf8"), schema: { type: "object" } },
       ],
     },
-    tempDir(`${label}-cwd`),
+    stepDir(`${label}-cwd`),
   );
   const port = await freePort();
   const env: Record<string, string | undefined> = {

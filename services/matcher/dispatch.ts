@@ -21,12 +21,14 @@ export type DispatchDeps = {
  * pause that ends while the run is being held is noticed right after: the resume
  * releases what was held before it, and this releases what came after.
  */
-export async function route(deps: DispatchDeps, command: RunStep, eventSeq?: number): Promise<void> {
+export async function route(
+  deps: DispatchDeps,
+  command: RunStep,
+  eventSeq?: number,
+  read: Promise<Pauses> = readPauses(deps, command),
+): Promise<void> {
   const publish = publisher(deps);
-  const [ofFlow, ofStep] = await Promise.all([
-    lastMessage(deps, deps.subjects.control(command.flow)),
-    lastMessage(deps, deps.subjects.control(command.flow, command.step)),
-  ]);
+  const { ofFlow, ofStep } = await read;
   const routed = routeCommand(command, { ofFlow, ofStep, eventSeq, now: new Date().toISOString() });
   if (routed.kind === "hold") {
     const { held, step } = routed;
@@ -35,6 +37,21 @@ export async function route(deps: DispatchDeps, command: RunStep, eventSeq?: num
     if (now?.seq === held.pausedSeq) return;
   }
   await publish(command);
+}
+
+/** The last pause or resume of the command's flow and of its step. */
+export type Pauses = { ofFlow: Stored | undefined; ofStep: Stored | undefined };
+
+/**
+ * The reads `route` decides by. Started before the caller's own checks when it wants the
+ * round trips to overlap (the matcher's), as long as the command is published after them.
+ */
+export async function readPauses(deps: DispatchDeps, command: RunStep): Promise<Pauses> {
+  const [ofFlow, ofStep] = await Promise.all([
+    lastMessage(deps, deps.subjects.control(command.flow)),
+    lastMessage(deps, deps.subjects.control(command.flow, command.step)),
+  ]);
+  return { ofFlow, ofStep };
 }
 
 /**
@@ -48,8 +65,9 @@ export async function admit(
   command: RunStep,
   approval: StepApproval | undefined,
   eventSeq?: number,
+  pauses?: Promise<Pauses>,
 ): Promise<void> {
-  if (!approval) return await route(deps, command, eventSeq);
+  if (!approval) return await route(deps, command, eventSeq, pauses);
   const publish = publisher(deps);
   const now = new Date().toISOString();
   const request = approvalRequest({ gate: "step", command }, approval, now);

@@ -15,7 +15,7 @@ import type { Subjects } from "../../lib/protocol/subjects.ts";
 import { Slots } from "../../lib/slots.ts";
 import { annotate } from "../../lib/tracing/tracing.ts";
 import { decide } from "./decide.ts";
-import { admit, defer, runRecorded } from "./dispatch.ts";
+import { admit, defer, readPauses, runRecorded } from "./dispatch.ts";
 import { fitDecision } from "./fit.ts";
 import { giveUpDecision } from "./give-up.ts";
 import { type Prior, seenBefore } from "./seen.ts";
@@ -56,6 +56,20 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
 
   const handle = async (accepted: EventAccepted, message: JsMsg) => {
     const generation = accepted.replay?.generation ?? 0;
+    // A debounced step's run waits for newer events with its key (a replay is not debounced); a paused flow's run is held.
+    const deferredOf = (command: RunStep) => {
+      const debounce = generation === 0 ? catalog.find(command.flow, command.step)?.step.trigger.debounce : undefined;
+      return debounce ? deferredRun(command, debounce, accepted.acceptedAt, message.seq) : undefined;
+    };
+    const decision = decide(accepted, catalog.current(), new Date().toISOString());
+    const { matched, commands } = fitDecision(decision, options.payloadLimit(), deferredOf);
+    const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
+    const approvalOf = (command: RunStep) => catalog.find(command.flow, command.step)?.step.approval;
+    // The routes' reads go out with the check below (one round trip, not two); nothing is published before both answered.
+    const pauses = commands.map(({ command, deferred }) =>
+      deferred || approvalOf(command) ? undefined : readPauses(deps, command),
+    );
+    for (const read of pauses) read?.catch(() => undefined); // awaited below, unless the event was matched already
     if (await alreadyMatched(accepted.event.id, generation)) return "ack" as const;
     // Once the stream is trimmed its decision is gone: the read model still knows the id (a copy published again).
     if (seenBefore(options.prior?.(accepted.event.id), message.seq, generation)) {
@@ -66,13 +80,6 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
       });
       return "ack" as const;
     }
-    // A debounced step's run waits for newer events with its key (a replay is not debounced); a paused flow's run is held.
-    const deferredOf = (command: RunStep) => {
-      const debounce = generation === 0 ? catalog.find(command.flow, command.step)?.step.trigger.debounce : undefined;
-      return debounce ? deferredRun(command, debounce, accepted.acceptedAt, message.seq) : undefined;
-    };
-    const decision = decide(accepted, catalog.current(), new Date().toISOString());
-    const { matched, commands } = fitDecision(decision, options.payloadLimit(), deferredOf);
     annotate(() => {
       const runs = decision.matched.decisions.filter((d) => d.matched);
       return {
@@ -84,12 +91,11 @@ export async function startMatcher(options: MatcherOptions): Promise<DurableLoop
         "codex_flows.match.run_ids": runs.flatMap((d) => (d.runId ? [d.runId] : [])),
       };
     });
-    const deps = { js, jsm, stream, subjects, publishTimeoutMs: options.publishTimeoutMs };
     await Promise.all(
-      commands.map(({ command, deferred }) =>
+      commands.map(({ command, deferred }, i) =>
         deferred
           ? defer(deps, deferred.message, deferred.body)
-          : admit(deps, command, catalog.find(command.flow, command.step)?.step.approval, message.seq),
+          : admit(deps, command, approvalOf(command), message.seq, pauses[i]),
       ),
     );
     await publish(decision.matched, { body: matched });
