@@ -16,6 +16,8 @@ import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 
 type Json = any;
+// Evaluated in the page, where the DOM is.
+declare const document: any;
 const nats = useNatsServer();
 const browser = useDashboardBrowser(screenshotFolder());
 const READER = "reader-token-0123456789abcdef";
