@@ -166,7 +166,9 @@ describe.skipIf(withoutChromium)("the Events page's bulk replay", () => {
     await browser.screenshot(page, "bulk-replay-390");
     // No sideways page scroll at 390 px (the table scrolls in its own box).
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    // The confirmation has the focus: Enter replays.
+    // By keyboard: a reason, then Tab to the confirmation and Enter.
+    await page.fill("#replay-picked-reason", "picked by hand");
+    await page.keyboard.press("Tab");
     await page.keyboard.press("Enter");
     await page.waitForSelector(".bulk .answer.ok");
     expect(await page.locator(".bulk .answer.ok").innerText()).toBe("Replayed 2 of 2 events.");
@@ -182,7 +184,8 @@ describe.skipIf(withoutChromium)("the Events page's bulk replay", () => {
       "two replay records",
     );
     expect(audit.map((e: Json) => e.eventId).sort()).toEqual(["r-picked-0", "r-picked-2"]);
-    for (const entry of audit) expect(entry).toMatchObject({ actor: "oncall", action: "replay" });
+    for (const entry of audit)
+      expect(entry).toMatchObject({ actor: "oncall", action: "replay", reason: "picked by hand" });
     // Nothing from other origins.
     expect(requested.filter((r) => !r.startsWith(`${url}/`))).toEqual([]);
     await closed(watched);

@@ -182,6 +182,7 @@ function pickedReplay(picked: Set<string>, answer: HTMLElement, say: Say): HTMLB
     );
     confirm.addEventListener("click", async () => {
       confirm.disabled = true;
+      const why = reason.value();
       const summary = h("p", { class: "answer" }, `Replaying ${plural(ids.length, "event")}…`);
       const items = ids.map((id) =>
         h("li", { "data-replay": id }, eventLink(id), h("span", { class: "muted" }, " · waiting")),
@@ -192,7 +193,7 @@ function pickedReplay(picked: Set<string>, answer: HTMLElement, say: Say): HTMLB
       const worker = async () => {
         while (next < ids.length) {
           const i = next++;
-          const result = await replayOne(ids[i]!, reason.value());
+          const result = await replayOne(ids[i]!, why);
           if (result.ok) ok++;
           items[i]!.replaceChildren(
             eventLink(ids[i]!),
