@@ -26,13 +26,16 @@ import {
 } from "./rows.ts";
 import { round } from "./stats.ts";
 import { loadRow, type Row } from "./table.ts";
+import { perRequest, THREAD_GROUPS, type ThreadCpu, threadCpuMs } from "./thread-cpu.ts";
 
 export const TRACING_RATIO = 0.9;
 /** Off-then-on pairs measured; each side keeps its best. */
 const ROUNDS = 3;
-export type TracingFigures = { off: AllFigures; on: AllFigures; exportedBytes: number; exports: number; spans: number };
+/** A run's figures, with the server's CPU per request split by thread (bench/thread-cpu.ts) where /proc tells. */
+type Run = AllFigures & { threadUs?: ThreadCpu };
+export type TracingFigures = { off: Run; on: Run; exportedBytes: number; exports: number; spans: number };
 
-async function measureOnce(nats: EmbeddedNats, opts: LoadOptions, endpoint: string | undefined): Promise<AllFigures> {
+async function measureOnce(nats: EmbeddedNats, opts: LoadOptions, endpoint: string | undefined): Promise<Run> {
   const port = await freePort();
   const label = endpoint ? "traced" : "untraced";
   const env = {
@@ -52,9 +55,13 @@ async function measureOnce(nats: EmbeddedNats, opts: LoadOptions, endpoint: stri
     progress(
       `flow serve all, tracing ${endpoint ? "on" : "off"}, up on :${port}; loading it for ${opts.warmupS}+${opts.durationS} s with 16 connections`,
     );
+    const before = threadCpuMs(server.proc.pid);
     const figures = await loadWithCpu(`load-${label}`, timedLoad(`${base}/events?wait=none`, opts), server, nats);
+    const after = threadCpuMs(server.proc.pid);
     const caught = await catchUp(base);
-    return { ...figures, threads: true, catchUpMs: caught.ms, lagAfterLoad: caught.lag };
+    const serverUs = (figures.cpuPerRequestMs?.server ?? 0) * 1000;
+    const threadUs = before && after && serverUs > 0 ? perRequest(before, after, serverUs) : undefined;
+    return { ...figures, threads: true, catchUpMs: caught.ms, lagAfterLoad: caught.lag, threadUs };
   } finally {
     await server.stop();
   }
@@ -64,7 +71,7 @@ export async function measureTracing(nats: EmbeddedNats, opts: LoadOptions): Pro
   // The trace backend is a sink that answers at once (bench/otlp-sink.ts): the row measures our side of tracing, not a backend's.
   const sink = startOtlpSink();
   try {
-    const best = (a: AllFigures, b: AllFigures) => (b.rps > a.rps ? b : a);
+    const best = (a: Run, b: Run) => (b.rps > a.rps ? b : a);
     let off = await measureOnce(nats, opts, undefined);
     let on = await measureOnce(nats, opts, sink.url);
     for (let round = 1; round < ROUNDS; round++) {
@@ -90,6 +97,10 @@ export function tracingRows(t: TracingFigures): Row[] {
     cpuOff && cpuOn
       ? `; CPU per request (ours and nats-server's) ${round(cpuOn)} us, off ${round(cpuOff)} us (${cpuOn >= cpuOff ? "+" : "-"}${round(Math.abs(cpuOn / cpuOff - 1) * 100)}%)`
       : "";
+  const split =
+    t.on.threadUs && t.off.threadUs
+      ? `; of ours, on / off per thread: ${THREAD_GROUPS.map((g) => `${g} ${round(t.on.threadUs![g])} / ${round(t.off.threadUs![g])} us`).join(", ")}`
+      : "";
   const caught = (f: AllFigures) =>
     f.catchUpMs === undefined ? "NOT caught up in 120 s" : `caught up ${round(f.catchUpMs / 1000)} s after`;
   return [
@@ -105,7 +116,7 @@ export function tracingRows(t: TracingFigures): Row[] {
       t.on,
       `>=${round(TRACING_RATIO * 100)}% of off`,
       ratio >= TRACING_RATIO,
-      `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.spans} spans in ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB${cpu}`,
+      `${round(ratio * 100)}% of off, ${t.on.latency.count} requests; projector ${caught(t.on)}; ${t.spans} spans in ${t.exports} OTLP exports, ${round(t.exportedBytes / 1e6)} MB${cpu}${split}`,
     ),
   ];
 }
