@@ -8,6 +8,18 @@ import { runWarmStep } from "./warm/run.ts";
 
 /** After the leader exits and its group is killed, pipes close at once unless an escaped process holds them. */
 const DRAIN_AFTER_EXIT_MS = 2000;
+/** How long the pipes may stay open after the step's exit before escaped processes are looked for again. */
+const RESCAN_AFTER_MS = 100;
+
+/** What `promise` gives within `ms`, or undefined. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: Timer | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 type Ended = { exitCode: number | null; signal: string | null; stoppedBy: StopReason | undefined };
 
@@ -49,12 +61,12 @@ export async function runBunStep(request: StepRunRequest): Promise<StepOutcome> 
   const ended = await waitForExit(launched, request);
 
   // Wait for the pipes to empty; give up on a process that escaped the group and still holds them.
-  let drainTimer: Timer | undefined;
-  const readErrors = await Promise.race([
-    drained,
-    new Promise<undefined>((resolve) => (drainTimer = setTimeout(resolve, DRAIN_AFTER_EXIT_MS))),
-  ]);
-  clearTimeout(drainTimer);
+  let readErrors = await within(drained, RESCAN_AFTER_MS);
+  // Still held: look for escaped processes once more (one caught mid-exec by the first look showed no environment yet).
+  if (readErrors === undefined) {
+    await launched.reap();
+    readErrors = await within(drained, DRAIN_AFTER_EXIT_MS - RESCAN_AFTER_MS);
+  }
   const gaveUp = readErrors === undefined;
   if (gaveUp) await Promise.all([readers.stdout.cancel(), readers.stderr.cancel()]);
 
