@@ -269,13 +269,19 @@ export async function consumerInfo(natsUrl: string, stream: string, durable: str
   }
 }
 
-/** A step script prelude: reads the input and records this execution as `<dir>/<runId>-<attempt>.json` (pid, parent pid, host). */
+/**
+ * A step script prelude: reads the input and records this execution as `<dir>/<runId>-<attempt>.json`
+ * (pid, parent pid, host), written whole or not at all (a temporary name, then a rename): a test
+ * polling the folder never reads half a record.
+ */
 export function recordingPrelude(dir: string): string {
-  return `import { writeFileSync } from "node:fs";
+  return `import { renameSync, writeFileSync } from "node:fs";
 const input = JSON.parse(await Bun.stdin.text());
 const payload = input.flow.event.payload ?? {};
 const attempt = Number(process.env.CODEX_FLOW_ATTEMPT);
-writeFileSync(${JSON.stringify(dir)} + "/" + process.env.CODEX_FLOW_RUN_ID + "-" + attempt + ".json", JSON.stringify({ runId: process.env.CODEX_FLOW_RUN_ID, attempt, pid: process.pid, ppid: process.ppid, host: process.env.CODEX_FLOW_HOST_ID }));
+const record = ${JSON.stringify(dir)} + "/" + process.env.CODEX_FLOW_RUN_ID + "-" + attempt + ".json";
+writeFileSync(record + ".tmp", JSON.stringify({ runId: process.env.CODEX_FLOW_RUN_ID, attempt, pid: process.pid, ppid: process.ppid, host: process.env.CODEX_FLOW_HOST_ID }));
+renameSync(record + ".tmp", record);
 `;
 }
 
