@@ -6,13 +6,12 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { startSystem } from "../services/runtime/system.ts";
 import { CHROMIUM, useBrowser, type WatchedPage } from "./support/browser.ts";
-import { screenshotFolder } from "./support/dashboard.ts";
+import { screenshotFolder, startDashboardSystem } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { authed, json } from "./support/http.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
+import { namedTokens } from "./support/system.ts";
 import { skipWithoutTool } from "./support/tools.ts";
 
 declare const document: any;
@@ -26,15 +25,7 @@ const ONCALL = "oncall-token-0123456789abcdef";
 const OTHER = "other-token-0123456789abcdef0";
 let url: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 
 /** Posts an event for the gated step and returns its run once it awaits approval. */
 async function awaiting(eventId: string): Promise<string> {
@@ -66,15 +57,7 @@ beforeAll(async () => {
     { name: "oncall", token: ONCALL, role: "operate" },
     { name: "other", token: OTHER, role: "operate" },
   ];
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
-  url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
+  url = (await startDashboardSystem(nats, cwd, { tokens: namedTokens(named, cwd) })).url;
 });
 
 /** Opens `path`, gives the token in the form, and waits for the page's heading. */

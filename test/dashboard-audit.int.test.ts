@@ -4,12 +4,12 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { loadConfig } from "../lib/config.ts";
-import { startSystem } from "../services/runtime/system.ts";
 import { CHROMIUM, useBrowser, type WatchedPage } from "./support/browser.ts";
+import { startDashboardSystem } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { authed, json } from "./support/http.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
+import { namedTokens } from "./support/system.ts";
 import { skipWithoutTool } from "./support/tools.ts";
 
 declare const document: any;
@@ -23,15 +23,7 @@ const SCOPED = "scoped-token-0123456789abcdef";
 let url: string;
 let runId: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 
 beforeAll(async () => {
   if (skip) return;
@@ -44,15 +36,7 @@ beforeAll(async () => {
     { name: "oncall", token: OPS, role: "operate" },
     { name: "extra-ci", token: SCOPED, role: "operate", flows: ["extra"] },
   ];
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
-  url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
+  url = (await startDashboardSystem(nats, cwd, { tokens: namedTokens(named, cwd) })).url;
   runId = (await json(call(OPS, "POST", "/events?wait=true", { id: "ui-audit-1", type: "ui.note", payload: {} })))
     .runIds[0];
   expect((await call(OPS, "POST", `/runs/${runId}/retry`, { reason: "checking the audit page" })).status).toBe(202);

@@ -6,13 +6,12 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { startSystem } from "../services/runtime/system.ts";
 import { useBrowser } from "./support/browser.ts";
-import { screenshotFolder, withoutChromium } from "./support/dashboard.ts";
+import { screenshotFolder, startDashboardSystem, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { authed, json } from "./support/http.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
+import { namedTokens } from "./support/system.ts";
 
 type Json = any;
 const nats = useNatsServer();
@@ -22,15 +21,7 @@ const OPS = "ops-token-0123456789abcdef0123";
 const SCOPED = "scoped-token-0123456789abcdef";
 let url: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 const runsOf = async (query: string): Promise<Json[]> =>
   (await json(call(READER, "GET", `/runs?limit=500&${query}`))).runs;
 
@@ -47,15 +38,7 @@ beforeAll(async () => {
     { name: "oncall", token: OPS, role: "operate" },
     { name: "picked-ci", token: SCOPED, role: "operate", flows: ["picked"] },
   ];
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
-  url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
+  url = (await startDashboardSystem(nats, cwd, { tokens: namedTokens(named, cwd) })).url;
   for (let i = 0; i < 3; i++)
     await json(call(OPS, "POST", "/events?wait=matched", { id: `b-stuck-${i}`, type: "b.stuck", payload: {} }));
   for (let i = 0; i < 2; i++)

@@ -7,13 +7,12 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
-import { loadConfig } from "../lib/config.ts";
-import { startSystem } from "../services/runtime/system.ts";
 import type { WatchedPage } from "./support/browser.ts";
-import { screenshotFolder, useDashboardBrowser, withoutChromium } from "./support/dashboard.ts";
+import { screenshotFolder, startDashboardSystem, useDashboardBrowser, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { authed, json } from "./support/http.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
+import { namedTokens } from "./support/system.ts";
 
 type Json = any;
 // Evaluated in the page, where the DOM is.
@@ -27,15 +26,7 @@ const SCOPED = "scoped-token-0123456789abcdef";
 let url: string;
 let since: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 /** The generations of an event's runs, in order. */
 const generations = async (eventId: string): Promise<number[]> =>
   (await json(call(READER, "GET", `/runs?limit=50&eventId=${encodeURIComponent(eventId)}`))).runs
@@ -74,15 +65,7 @@ beforeAll(async () => {
     { name: "root", token: ADMIN, role: "admin" },
     { name: "again-ci", token: SCOPED, role: "operate", flows: ["again"] },
   ];
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
-  url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
+  url = (await startDashboardSystem(nats, cwd, { tokens: namedTokens(named, cwd) })).url;
   since = new Date(Date.now() - 60_000).toISOString();
   for (let i = 0; i < 3; i++) await post(`r-filter-${i}`, "r.filter");
   for (let i = 0; i < 3; i++) await post(`r-picked-${i}`, "r.picked");

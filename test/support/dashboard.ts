@@ -3,9 +3,9 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import type { Config } from "../../lib/config.ts";
-import { startSystem } from "../../services/runtime/system.ts";
 import { CHROMIUM, useBrowser, type WatchedPage } from "./browser.ts";
 import { testConfig, type useNatsServer } from "./nats.ts";
+import { startTestSystem } from "./system.ts";
 import { tempDir } from "./temp.ts";
 import { skipWithoutTool } from "./tools.ts";
 
@@ -32,14 +32,14 @@ export function screenshotFolder(): string {
   return folder;
 }
 
-/** Starts ingress, matcher, executor and projector over the flows in `cwd` (stopped with the file's server). */
+/** Starts ingress, matcher, executor and projector over the flows in `cwd` (stopped with the file's server); `overrides` go into the config, e.g. tokens. */
 export async function startDashboardSystem(
   nats: ReturnType<typeof useNatsServer>,
   cwd: string,
+  overrides: Partial<Config> = {},
 ): Promise<DashboardSystem> {
-  const config = testConfig({ cwd, waitTimeoutMs: 10_000 });
-  const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
-  nats.cleanup(() => system.stop());
+  const config = testConfig({ cwd, waitTimeoutMs: 10_000, ...overrides });
+  const system = await startTestSystem(nats, config);
   const url = system.ingressUrl!;
   return {
     url,
