@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { useBrowser } from "./support/browser.ts";
-import { screenshotFolder, startDashboardSystem, withoutChromium } from "./support/dashboard.ts";
+import { enterToken, screenshotFolder, startDashboardSystem, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { authed, json } from "./support/http.ts";
 import { eventually, useNatsServer } from "./support/nats.ts";
@@ -149,9 +149,7 @@ describe.skipIf(withoutChromium)("the Runs page's bulk cancel and retry", () => 
   test("the count first, then the cancel of the filter's runs; retry likewise", async () => {
     const { page, errors } = await browser.open({ width: 390, height: 844 });
     await page.goto(`${url}/ui/runs?flow=ui`);
-    await page.waitForSelector("form.token");
-    await page.fill("#token", OPS);
-    await page.click("form.token button");
+    await enterToken(page, OPS);
     await page.waitForSelector("main table");
     await page.getByRole("button", { name: "Cancel runs matching these filters…" }).click();
     const dry = page.locator(".bulk .dry-run");

@@ -8,7 +8,13 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import type { WatchedPage } from "./support/browser.ts";
-import { screenshotFolder, startDashboardSystem, useDashboardBrowser, withoutChromium } from "./support/dashboard.ts";
+import {
+  enterToken,
+  screenshotFolder,
+  startDashboardSystem,
+  useDashboardBrowser,
+  withoutChromium,
+} from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { authed, json } from "./support/http.ts";
 import { eventually, useNatsServer } from "./support/nats.ts";
@@ -38,9 +44,7 @@ const post = (id: string, type: string) =>
 /** Opens a page and enters a token; resolves once the page knows the token's role. */
 async function signedIn(path: string, token: string, role: string, viewport?: { width: number; height: number }) {
   const watched = await browser.visit(url, path, viewport);
-  await watched.page.waitForSelector("form.token");
-  await watched.page.fill("#token", token);
-  await watched.page.click("form.token button");
+  await enterToken(watched.page, token);
   await watched.page.waitForSelector(`body[data-role="${role}"] main table`);
   return watched;
 }

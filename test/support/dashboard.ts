@@ -79,3 +79,26 @@ export function useDashboardBrowser(shots: string) {
     },
   };
 }
+
+/** Gives `token` in the page's token form (the dashboard asks for one when the API answers 401). */
+export async function enterToken(page: Page, token: string): Promise<void> {
+  await page.waitForSelector("form.token");
+  await page.fill("#token", token);
+  await page.click("form.token button");
+}
+
+/** Opens `path` at `url` in `browser`, gives `token`, and waits for `ready` (what the page shows once it has its data). */
+export async function signIn(
+  browser: ReturnType<typeof useBrowser>,
+  url: string,
+  path: string,
+  token: string,
+  ready: string,
+  viewport?: { width: number; height: number },
+): Promise<WatchedPage> {
+  const watched = await browser.open(viewport);
+  await watched.page.goto(`${url}${path}`);
+  await enterToken(watched.page, token);
+  await watched.page.waitForSelector(ready, { timeout: 15_000 });
+  return watched;
+}
