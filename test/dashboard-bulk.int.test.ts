@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { useBrowser } from "./support/browser.ts";
 import { enterToken, screenshotFolder, startDashboardSystem, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { authed, json } from "./support/http.ts";
+import { auditRecords, authed, json } from "./support/http.ts";
 import { eventually, useNatsServer } from "./support/nats.ts";
 import { namedTokens } from "./support/system.ts";
 
@@ -82,14 +82,7 @@ describe("POST /bulk/cancel", () => {
     );
     expect(answer).toMatchObject({ dryRun: false, matched: 2, skipped: [{ id: "run-nope", why: "no such run" }] });
     expect((await runsOf("flow=picked")).map((r) => r.status)).toEqual(["canceled", "canceled"]);
-    const audit = await eventually(
-      async () => {
-        const entries = (await json(call(READER, "GET", "/audit?action=cancel&flow=picked"))).entries;
-        return entries.length === 2 ? entries : false;
-      },
-      15_000,
-      "two audit records",
-    );
+    const audit = await auditRecords(call, READER, "action=cancel&flow=picked", 2);
     for (const entry of audit)
       expect(entry).toMatchObject({ actor: "picked-ci", action: "cancel", reason: "stale picks", flow: "picked" });
     expect(audit.map((e: Json) => e.runId).sort()).toEqual(picked.map((r) => r.id).sort());
@@ -126,14 +119,7 @@ describe("POST /bulk/retry", () => {
       15_000,
       "second attempts completed",
     );
-    const audit = await eventually(
-      async () => {
-        const entries = (await json(call(READER, "GET", "/audit?action=retry&flow=done"))).entries;
-        return entries.length === 2 ? entries : false;
-      },
-      15_000,
-      "two retry records",
-    );
+    const audit = await auditRecords(call, READER, "action=retry&flow=done", 2);
     for (const entry of audit) expect(entry).toMatchObject({ actor: "oncall", reason: "try again" });
     // Runs still queued are not retried.
     const queued = await runsOf("flow=ui&status=queued");

@@ -16,7 +16,7 @@ import {
   withoutChromium,
 } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { authed, json } from "./support/http.ts";
+import { auditRecords, authed, json } from "./support/http.ts";
 import { eventually, useNatsServer } from "./support/nats.ts";
 import { namedTokens } from "./support/system.ts";
 
@@ -162,14 +162,7 @@ describe.skipIf(withoutChromium)("the Events page's bulk replay", () => {
     for (const id of ["r-picked-0", "r-picked-2"])
       await eventually(async () => (await generations(id)).join() === "0,1", 15_000, `${id}'s generation-1 run`);
     for (const id of ["r-picked-1", "r-picked-3"]) expect(await generations(id)).toEqual([0]);
-    const audit = await eventually(
-      async () => {
-        const entries = (await json(call(READER, "GET", "/audit?action=replay"))).entries;
-        return entries.length === 2 ? entries : false;
-      },
-      15_000,
-      "two replay records",
-    );
+    const audit = await auditRecords(call, READER, "action=replay", 2);
     expect(audit.map((e: Json) => e.eventId).sort()).toEqual(["r-picked-0", "r-picked-2"]);
     for (const entry of audit)
       expect(entry).toMatchObject({ actor: "oncall", action: "replay", reason: "picked by hand" });

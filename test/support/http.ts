@@ -1,3 +1,5 @@
+import { eventually } from "./nats.ts";
+
 /** The JSON body of a response, untyped: tests assert on its shape. */
 export async function json(response: Response | Promise<Response>): Promise<any> {
   return await (await response).json();
@@ -14,4 +16,21 @@ export function authed(url: () => string) {
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
+}
+
+/** The audit records GET /audit?`query` answers, once there are exactly `count` (waits up to 15 s). */
+export function auditRecords(
+  call: ReturnType<typeof authed>,
+  token: string,
+  query: string,
+  count: number,
+): Promise<any[]> {
+  return eventually(
+    async () => {
+      const entries = (await json(call(token, "GET", `/audit?${query}`))).entries;
+      return entries.length === count ? entries : false;
+    },
+    15_000,
+    `${count} audit records for ${query}`,
+  );
 }
