@@ -6,7 +6,7 @@ import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { connectContext } from "../services/runtime/context.ts";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
+import { authed, json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO, useProcesses } from "./support/processes.ts";
 import { snapshotOf } from "./support/snapshot.ts";
@@ -52,15 +52,7 @@ let system: RunningSystem;
 let second: RunningSystem;
 let url: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 const runsOf = async (query: string) =>
   (await json(call(T.reader, "GET", `/runs?${query}&limit=200`))).runs as Record<string, any>[];
 const runOf = async (id: string) => (await json(call(T.reader, "GET", `/runs/${id}`))).run as Record<string, any>;

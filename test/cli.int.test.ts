@@ -11,6 +11,18 @@ import { tempDir } from "./support/temp.ts";
 const cli = useProcesses();
 const GREET = "flows/example-flow/events/greet.json";
 
+/** Writes flow "broken" into `cwd`: its step "go" names an unknown runner (python), so it does not load. Returns its folder. */
+function writeBrokenFlow(cwd: string): string {
+  const broken = join(cwd, "flows", "broken");
+  mkdirSync(join(broken, "exec"), { recursive: true });
+  writeFileSync(join(broken, "exec", "go.ts"), "console.log('FLOW_RESULT {}')\n");
+  writeFileSync(
+    join(broken, "flow.toml"),
+    'name = "broken"\n\n[[steps]]\nname = "go"\nrunner = "python"\nscript = "exec/go.ts"\n\n[steps.trigger]\ntype = "demo.hello"\n',
+  );
+  return broken;
+}
+
 describe("flow list", () => {
   test("given the repository, when listed, then example-flow and its greet step are shown and the exit code is 0", async () => {
     const { code, stdout, stderr } = await cli.run(["list"]);
@@ -59,13 +71,7 @@ describe("flow list", () => {
 
   test("given a cwd with one broken manifest, when listed, then it exits 1 naming the path and field and still lists the good flow", async () => {
     const cwd = writeFlows({ good: [{ name: "hello", type: "demo.hello", source: echoStep() }] });
-    const broken = join(cwd, "flows", "broken");
-    mkdirSync(join(broken, "exec"), { recursive: true });
-    writeFileSync(join(broken, "exec", "go.ts"), "console.log('FLOW_RESULT {}')\n");
-    writeFileSync(
-      join(broken, "flow.toml"),
-      'name = "broken"\n\n[[steps]]\nname = "go"\nrunner = "python"\nscript = "exec/go.ts"\n\n[steps.trigger]\ntype = "demo.hello"\n',
-    );
+    const broken = writeBrokenFlow(cwd);
 
     const { code, stdout, stderr } = await cli.run(["list", "--cwd", cwd]);
     expect(code).toBe(1);
@@ -160,13 +166,7 @@ describe("flow fire and flow run, locally without NATS", () => {
 
   test("given a step whose flow did not load, when run, then it exits 2 saying why it did not load", async () => {
     const cwd = tempDir("codex-flows-cwd-");
-    const broken = join(cwd, "flows", "broken");
-    mkdirSync(join(broken, "exec"), { recursive: true });
-    writeFileSync(join(broken, "exec", "go.ts"), "console.log('FLOW_RESULT {}')\n");
-    writeFileSync(
-      join(broken, "flow.toml"),
-      'name = "broken"\n\n[[steps]]\nname = "go"\nrunner = "python"\nscript = "exec/go.ts"\n\n[steps.trigger]\ntype = "demo.hello"\n',
-    );
+    const broken = writeBrokenFlow(cwd);
     writeFileSync(join(cwd, "event.json"), JSON.stringify({ id: "b-1", type: "demo.hello" }));
     const { code, stderr } = await cli.run(["run", "broken", "go", "--event", "event.json"], { cwd });
     expect(code).toBe(2);

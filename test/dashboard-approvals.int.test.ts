@@ -4,37 +4,25 @@
  * comment (by keyboard, at 390 px), the decision shown after, and who sees the form.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { startSystem } from "../services/runtime/system.ts";
-import { CHROMIUM, useBrowser, type WatchedPage } from "./support/browser.ts";
-import { screenshotFolder } from "./support/dashboard.ts";
+import { useBrowser } from "./support/browser.ts";
+import { screenshotFolder, signIn, startDashboardSystem, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
-import { skipWithoutTool } from "./support/tools.ts";
+import { authed, json } from "./support/http.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
+import { namedTokens } from "./support/system.ts";
 
 declare const document: any;
 
 const nats = useNatsServer();
 const browser = useBrowser();
 const shots = screenshotFolder();
-const skip = skipWithoutTool(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, "scripts/install-chromium.sh");
 const READER = "reader-token-0123456789abcdef";
 const ONCALL = "oncall-token-0123456789abcdef";
 const OTHER = "other-token-0123456789abcdef0";
 let url: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 
 /** Posts an event for the gated step and returns its run once it awaits approval. */
 async function awaiting(eventId: string): Promise<string> {
@@ -50,7 +38,7 @@ async function awaiting(eventId: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (skip) return;
+  if (withoutChromium) return;
   const cwd = writeFlows({
     deploy: [
       {
@@ -66,35 +54,16 @@ beforeAll(async () => {
     { name: "oncall", token: ONCALL, role: "operate" },
     { name: "other", token: OTHER, role: "operate" },
   ];
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
-  url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
+  url = (await startDashboardSystem(nats, cwd, { tokens: namedTokens(named, cwd) })).url;
 });
 
 /** Opens `path`, gives the token in the form, and waits for the page's heading. */
-async function signedIn(
-  path: string,
-  token: string,
-  viewport?: { width: number; height: number },
-): Promise<WatchedPage> {
-  const watched = await browser.open(viewport);
-  await watched.page.goto(`${url}${path}`);
-  await watched.page.waitForSelector("form.token");
-  await watched.page.fill("#token", token);
-  await watched.page.click("form.token button");
-  await watched.page.waitForSelector("main h1", { timeout: 15_000 });
-  return watched;
-}
+const signedIn = (path: string, token: string, viewport?: { width: number; height: number }) =>
+  signIn(browser, url, path, token, "main h1", viewport);
 
 const unauthorized = (errors: string[]) => errors.filter((e) => !/401/.test(e));
 
-describe.skipIf(skip)("a run that awaits approval", () => {
+describe.skipIf(withoutChromium)("a run that awaits approval", () => {
   test("at 390 px, by keyboard: the banner says why, until when and who; a comment and Approve start the run; the decision shows after", async () => {
     const runId = await awaiting("ui-approve-1");
     const { page, errors } = await signedIn(`/ui/runs/${runId}`, ONCALL, { width: 390, height: 800 });

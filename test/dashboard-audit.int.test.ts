@@ -3,38 +3,27 @@
  * system with named tokens (CODEX_FLOW_BACKEND_TOKENS): what a person with each role sees.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { loadConfig } from "../lib/config.ts";
-import { startSystem } from "../services/runtime/system.ts";
-import { CHROMIUM, useBrowser, type WatchedPage } from "./support/browser.ts";
+import { useBrowser } from "./support/browser.ts";
+import { signIn, startDashboardSystem, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
-import { skipWithoutTool } from "./support/tools.ts";
+import { authed, json } from "./support/http.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
+import { namedTokens } from "./support/system.ts";
 
 declare const document: any;
 
 const nats = useNatsServer();
 const browser = useBrowser();
-const skip = skipWithoutTool(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, "scripts/install-chromium.sh");
 const READER = "reader-token-0123456789abcdef";
 const OPS = "ops-token-0123456789abcdef0123";
 const SCOPED = "scoped-token-0123456789abcdef";
 let url: string;
 let runId: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 
 beforeAll(async () => {
-  if (skip) return;
+  if (withoutChromium) return;
   const cwd = writeFlows({
     notes: [{ name: "write", type: "ui.note", source: echoStep() }],
     extra: [{ name: "other", type: "ui.extra", source: echoStep() }],
@@ -44,15 +33,7 @@ beforeAll(async () => {
     { name: "oncall", token: OPS, role: "operate" },
     { name: "extra-ci", token: SCOPED, role: "operate", flows: ["extra"] },
   ];
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
-  url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
+  url = (await startDashboardSystem(nats, cwd, { tokens: namedTokens(named, cwd) })).url;
   runId = (await json(call(OPS, "POST", "/events?wait=true", { id: "ui-audit-1", type: "ui.note", payload: {} })))
     .runIds[0];
   expect((await call(OPS, "POST", `/runs/${runId}/retry`, { reason: "checking the audit page" })).status).toBe(202);
@@ -66,24 +47,13 @@ beforeAll(async () => {
 });
 
 /** Opens `path`, gives the token in the form, and waits for the page's data. */
-async function signedIn(
-  path: string,
-  token: string,
-  viewport?: { width: number; height: number },
-): Promise<WatchedPage> {
-  const watched = await browser.open(viewport);
-  await watched.page.goto(`${url}${path}`);
-  await watched.page.waitForSelector("form.token");
-  await watched.page.fill("#token", token);
-  await watched.page.click("form.token button");
-  await watched.page.waitForSelector("main :is(table, .empty)", { timeout: 15_000 });
-  return watched;
-}
+const signedIn = (path: string, token: string, viewport?: { width: number; height: number }) =>
+  signIn(browser, url, path, token, "main :is(table, .empty)", viewport);
 
 /** The 401s before the token was given are the browser's own log lines. */
 const unauthorized = (errors: string[]) => errors.filter((e) => !/401/.test(e));
 
-describe.skipIf(skip)("the Audit page", () => {
+describe.skipIf(withoutChromium)("the Audit page", () => {
   test("at 390 px, by keyboard: the records show who, what and why; a filter goes into the URL", async () => {
     const { page, errors } = await signedIn("/ui/audit", OPS, { width: 390, height: 800 });
     const rows = page.locator("tr[data-audit]");
@@ -112,7 +82,7 @@ describe.skipIf(skip)("the Audit page", () => {
   }, 60_000);
 });
 
-describe.skipIf(skip)("actions by role", () => {
+describe.skipIf(withoutChromium)("actions by role", () => {
   test("a read token sees the run and flows but no cancel, retry, replay or pause; an operate token sees them", async () => {
     const reader = await signedIn(`/ui/runs/${runId}`, READER);
     await reader.page.waitForSelector("h1");

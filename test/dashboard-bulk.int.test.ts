@@ -6,13 +6,12 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { startSystem } from "../services/runtime/system.ts";
 import { useBrowser } from "./support/browser.ts";
-import { screenshotFolder, withoutChromium } from "./support/dashboard.ts";
+import { enterToken, screenshotFolder, startDashboardSystem, withoutChromium } from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { auditRecords, authed, json } from "./support/http.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
+import { namedTokens } from "./support/system.ts";
 
 type Json = any;
 const nats = useNatsServer();
@@ -22,15 +21,7 @@ const OPS = "ops-token-0123456789abcdef0123";
 const SCOPED = "scoped-token-0123456789abcdef";
 let url: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 const runsOf = async (query: string): Promise<Json[]> =>
   (await json(call(READER, "GET", `/runs?limit=500&${query}`))).runs;
 
@@ -47,15 +38,7 @@ beforeAll(async () => {
     { name: "oncall", token: OPS, role: "operate" },
     { name: "picked-ci", token: SCOPED, role: "operate", flows: ["picked"] },
   ];
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
-  url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
+  url = (await startDashboardSystem(nats, cwd, { tokens: namedTokens(named, cwd) })).url;
   for (let i = 0; i < 3; i++)
     await json(call(OPS, "POST", "/events?wait=matched", { id: `b-stuck-${i}`, type: "b.stuck", payload: {} }));
   for (let i = 0; i < 2; i++)
@@ -99,14 +82,7 @@ describe("POST /bulk/cancel", () => {
     );
     expect(answer).toMatchObject({ dryRun: false, matched: 2, skipped: [{ id: "run-nope", why: "no such run" }] });
     expect((await runsOf("flow=picked")).map((r) => r.status)).toEqual(["canceled", "canceled"]);
-    const audit = await eventually(
-      async () => {
-        const entries = (await json(call(READER, "GET", "/audit?action=cancel&flow=picked"))).entries;
-        return entries.length === 2 ? entries : false;
-      },
-      15_000,
-      "two audit records",
-    );
+    const audit = await auditRecords(call, READER, "action=cancel&flow=picked", 2);
     for (const entry of audit)
       expect(entry).toMatchObject({ actor: "picked-ci", action: "cancel", reason: "stale picks", flow: "picked" });
     expect(audit.map((e: Json) => e.runId).sort()).toEqual(picked.map((r) => r.id).sort());
@@ -143,14 +119,7 @@ describe("POST /bulk/retry", () => {
       15_000,
       "second attempts completed",
     );
-    const audit = await eventually(
-      async () => {
-        const entries = (await json(call(READER, "GET", "/audit?action=retry&flow=done"))).entries;
-        return entries.length === 2 ? entries : false;
-      },
-      15_000,
-      "two retry records",
-    );
+    const audit = await auditRecords(call, READER, "action=retry&flow=done", 2);
     for (const entry of audit) expect(entry).toMatchObject({ actor: "oncall", reason: "try again" });
     // Runs still queued are not retried.
     const queued = await runsOf("flow=ui&status=queued");
@@ -166,9 +135,7 @@ describe.skipIf(withoutChromium)("the Runs page's bulk cancel and retry", () => 
   test("the count first, then the cancel of the filter's runs; retry likewise", async () => {
     const { page, errors } = await browser.open({ width: 390, height: 844 });
     await page.goto(`${url}/ui/runs?flow=ui`);
-    await page.waitForSelector("form.token");
-    await page.fill("#token", OPS);
-    await page.click("form.token button");
+    await enterToken(page, OPS);
     await page.waitForSelector("main table");
     await page.getByRole("button", { name: "Cancel runs matching these filters…" }).click();
     const dry = page.locator(".bulk .dry-run");

@@ -7,13 +7,18 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
-import { loadConfig } from "../lib/config.ts";
-import { startSystem } from "../services/runtime/system.ts";
 import type { WatchedPage } from "./support/browser.ts";
-import { screenshotFolder, useDashboardBrowser, withoutChromium } from "./support/dashboard.ts";
+import {
+  enterToken,
+  screenshotFolder,
+  startDashboardSystem,
+  useDashboardBrowser,
+  withoutChromium,
+} from "./support/dashboard.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
-import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { auditRecords, authed, json } from "./support/http.ts";
+import { eventually, useNatsServer } from "./support/nats.ts";
+import { namedTokens } from "./support/system.ts";
 
 type Json = any;
 // Evaluated in the page, where the DOM is.
@@ -27,15 +32,7 @@ const SCOPED = "scoped-token-0123456789abcdef";
 let url: string;
 let since: string;
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 /** The generations of an event's runs, in order. */
 const generations = async (eventId: string): Promise<number[]> =>
   (await json(call(READER, "GET", `/runs?limit=50&eventId=${encodeURIComponent(eventId)}`))).runs
@@ -47,9 +44,7 @@ const post = (id: string, type: string) =>
 /** Opens a page and enters a token; resolves once the page knows the token's role. */
 async function signedIn(path: string, token: string, role: string, viewport?: { width: number; height: number }) {
   const watched = await browser.visit(url, path, viewport);
-  await watched.page.waitForSelector("form.token");
-  await watched.page.fill("#token", token);
-  await watched.page.click("form.token button");
+  await enterToken(watched.page, token);
   await watched.page.waitForSelector(`body[data-role="${role}"] main table`);
   return watched;
 }
@@ -74,15 +69,7 @@ beforeAll(async () => {
     { name: "root", token: ADMIN, role: "admin" },
     { name: "again-ci", token: SCOPED, role: "operate", flows: ["again"] },
   ];
-  const { tokens } = loadConfig({ CODEX_FLOW_BACKEND_TOKENS: JSON.stringify(named) }, { cwd });
-  const system = await startSystem(testConfig({ cwd, tokens, waitTimeoutMs: 10_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
-  url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
+  url = (await startDashboardSystem(nats, cwd, { tokens: namedTokens(named, cwd) })).url;
   since = new Date(Date.now() - 60_000).toISOString();
   for (let i = 0; i < 3; i++) await post(`r-filter-${i}`, "r.filter");
   for (let i = 0; i < 3; i++) await post(`r-picked-${i}`, "r.picked");
@@ -175,14 +162,7 @@ describe.skipIf(withoutChromium)("the Events page's bulk replay", () => {
     for (const id of ["r-picked-0", "r-picked-2"])
       await eventually(async () => (await generations(id)).join() === "0,1", 15_000, `${id}'s generation-1 run`);
     for (const id of ["r-picked-1", "r-picked-3"]) expect(await generations(id)).toEqual([0]);
-    const audit = await eventually(
-      async () => {
-        const entries = (await json(call(READER, "GET", "/audit?action=replay"))).entries;
-        return entries.length === 2 ? entries : false;
-      },
-      15_000,
-      "two replay records",
-    );
+    const audit = await auditRecords(call, READER, "action=replay", 2);
     expect(audit.map((e: Json) => e.eventId).sort()).toEqual(["r-picked-0", "r-picked-2"]);
     for (const entry of audit)
       expect(entry).toMatchObject({ actor: "oncall", action: "replay", reason: "picked by hand" });

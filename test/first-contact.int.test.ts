@@ -7,6 +7,7 @@ import { writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO, serviceEnv, useProcesses } from "./support/processes.ts";
+import { startTestSystem } from "./support/system.ts";
 import { tempDir } from "./support/temp.ts";
 import { runCommand } from "./support/tools.ts";
 
@@ -26,14 +27,8 @@ beforeAll(async () => {
     ],
   });
   // Waits are long here, so an answer that comes at once did not wait.
-  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 30_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
+  const system = await startTestSystem(nats, testConfig({ cwd, waitTimeoutMs: 30_000 }));
   url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
 });
 
 describe("answers that explain", () => {

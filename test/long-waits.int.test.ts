@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { idleTimeoutSeconds } from "../services/ingress/service.ts";
-import { startSystem } from "../services/runtime/system.ts";
 import { writeFlows } from "./support/flows.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { startTestSystem } from "./support/system.ts";
 
 setDefaultTimeout(90_000);
 const nats = useNatsServer();
@@ -33,14 +33,8 @@ beforeAll(async () => {
       },
     ],
   });
-  const system = await startSystem(testConfig({ cwd, waitTimeoutMs: 45_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
+  const system = await startTestSystem(nats, testConfig({ cwd, waitTimeoutMs: 45_000 }));
   url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
 });
 
 /** The SSE frames of a response body, read to its end. */

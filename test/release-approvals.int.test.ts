@@ -11,27 +11,14 @@ import { APPROVER_DURABLE } from "../lib/protocol/consumers.ts";
 import { startSystem } from "../services/runtime/system.ts";
 import { api, type Json } from "./support/cluster.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
-import { refs, releaseRepo, sh, standInGh } from "./support/release-repo.ts";
+import { BINDINGS, PUBLISH_WORKFLOW, refs, releaseRepo, sh, standInGh } from "./support/release-repo.ts";
 
 const nats = useNatsServer();
 const FLOW = "openai-codex-bindings";
 const TAG = "rust-v0.169.0";
-const UNPUBLISHED = "@codex-flows-test/bindings-never-published";
-const BINDINGS = { package_name: UNPUBLISHED, generated_dir: "src/generated", package_json: "package.json" };
 const RUN_MS = 240_000;
 const gh = standInGh();
 const pathBefore = process.env.PATH;
-const WORKFLOW = [
-  "workflow",
-  "run",
-  "publish-codex-flows.yml",
-  "--repo",
-  "peezy-tech/codex-flows",
-  "--ref",
-  "main",
-  "-f",
-  `confirm_package=${UNPUBLISHED}`,
-];
 
 beforeAll(() => {
   // The executor runs in this process, so steps inherit this environment.
@@ -124,7 +111,7 @@ describe("openai-codex-bindings with approve_publish", () => {
         expect(delivered.result.message).toContain(`approved: publish workflow publish-codex-flows.yml started`);
         expect(refs(github)).toEqual([`${head} refs/heads/main`]);
         expect(refs(repo.origin)).toEqual([`${repo.initial} refs/heads/main`]);
-        expect(gh.calls()).toEqual([["--version"], WORKFLOW]);
+        expect(gh.calls()).toEqual([["--version"], PUBLISH_WORKFLOW]);
 
         // A client cannot skip the approval by posting the held event itself: the executor's id form is refused
         // at the door, and any other id is refused by the step, which pushes nothing.

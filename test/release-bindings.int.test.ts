@@ -8,14 +8,21 @@ import { join } from "node:path";
 import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
 import { api, type Json } from "./support/cluster.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
-import { type ReleaseRepo, refs, releaseRepo, sh, standInGh } from "./support/release-repo.ts";
+import {
+  BINDINGS,
+  PUBLISH_WORKFLOW,
+  type ReleaseRepo,
+  refs,
+  releaseRepo,
+  sh,
+  standInGh,
+  UNPUBLISHED,
+} from "./support/release-repo.ts";
 
 const nats = useNatsServer();
 const FLOW = "openai-codex-bindings";
 const TAG = "rust-v0.169.0";
 const PATCH_ID = `patch:upstream.release:openai/codex:${TAG}`;
-const UNPUBLISHED = "@codex-flows-test/bindings-never-published";
-const BINDINGS = { package_name: UNPUBLISHED, generated_dir: "src/generated", package_json: "package.json" };
 const RUN_MS = 240_000;
 const gh = standInGh();
 const timings: { scenario: string; status: string; ms: number }[] = [];
@@ -317,20 +324,7 @@ describe("openai-codex-bindings: publishing, published releases and failing chec
         const head = sh(repo.dir, "git", "rev-parse", "HEAD");
         expect(refs(github)).toEqual([`${head} refs/heads/main`]);
         expect(refs(repo.origin)).toEqual([`${repo.initial} refs/heads/main`]);
-        expect(gh.calls()).toEqual([
-          ["--version"],
-          [
-            "workflow",
-            "run",
-            "publish-codex-flows.yml",
-            "--repo",
-            "peezy-tech/codex-flows",
-            "--ref",
-            "main",
-            "-f",
-            `confirm_package=${UNPUBLISHED}`,
-          ],
-        ]);
+        expect(gh.calls()).toEqual([["--version"], PUBLISH_WORKFLOW]);
       } finally {
         await sys.stop();
         writeFileSync(gh.record, "");

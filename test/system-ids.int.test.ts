@@ -10,6 +10,7 @@ import { echoStep, writeFlows } from "./support/flows.ts";
 import { json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO } from "./support/processes.ts";
+import { startTestSystem } from "./support/system.ts";
 
 const nats = useNatsServer();
 const result = (fields: object) => `console.log("FLOW_RESULT " + ${JSON.stringify(JSON.stringify(fields))});\n`;
@@ -58,14 +59,8 @@ beforeAll(async () => {
   });
   cpSync(join(REPO, "flows", "notify-webhook"), join(cwd, "flows", "notify-webhook"), { recursive: true });
   process.env.NOTIFY_WEBHOOK_URL = hook;
-  system = await startSystem(testConfig({ cwd, maxNextEvents: 4, maxChainEvents: 20 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
+  system = await startTestSystem(nats, testConfig({ cwd, maxNextEvents: 4, maxChainEvents: 20 }));
   url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
 });
 afterAll(() => delete process.env.NOTIFY_WEBHOOK_URL);
 

@@ -9,7 +9,7 @@ import { rebuildReadModel } from "../services/projector/rebuild.ts";
 import { connectContext } from "../services/runtime/context.ts";
 import { startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
-import { json } from "./support/http.ts";
+import { authed, json } from "./support/http.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
 import { REPO } from "./support/processes.ts";
 import { tempDir } from "./support/temp.ts";
@@ -33,15 +33,7 @@ let config: Config;
 let releaseRun: string;
 let otherRun: string;
 
-const call = (token: string | undefined, method: string, path: string, body?: unknown) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const call = authed(() => url);
 const answer = async (response: Promise<Response>) => {
   const r = await response;
   return { status: r.status, body: await json(r) };

@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { executeStep } from "../lib/runners/index.ts";
-import { currentIds, inSpan, SpanKind, startTracing, stopTracing } from "../lib/tracing/tracing.ts";
+import { currentIds, inSpan, SpanKind } from "../lib/tracing/tracing.ts";
 import { stepTraceEnv } from "../services/executor/trace.ts";
 import { FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
+import { useTracingSink } from "./support/tracing.ts";
 
 // The code-mode runner's app-server gets the attempt's TRACEPARENT in its environment, as a
 // spawned step does: the app-server protocol we speak has no trace field, so the
@@ -13,18 +14,8 @@ import { FAKE_CODEX, stepRequest } from "./fixtures/request.ts";
 // (docs/tracing.md). The app-server is the project's stand-in (test/fixtures/bin/fake-codex.ts),
 // which lists its own environment through Code Mode's exec_command.
 const WORKDIR = realpathSync(mkdtempSync(join(tmpdir(), "code-mode-trace-")));
-let sink: ReturnType<typeof Bun.serve>;
-beforeAll(async () => {
-  sink = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("{}") });
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sink.port}`;
-  await startTracing("code-mode-test");
-});
-afterAll(async () => {
-  await stopTracing();
-  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  await sink.stop(true);
-  rmSync(WORKDIR, { recursive: true, force: true });
-});
+useTracingSink("code-mode-test");
+afterAll(() => rmSync(WORKDIR, { recursive: true, force: true }));
 
 describe("a code-mode step's trace context", () => {
   test("given tracing on, when a code-mode attempt runs, then the app-server's environment holds TRACEPARENT naming the attempt span", async () => {

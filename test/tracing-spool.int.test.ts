@@ -1,16 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
 import type { EventAccepted } from "../lib/protocol/messages.ts";
 import { subjects } from "../lib/protocol/subjects.ts";
 import { traceHeaders } from "../lib/tracing/nats.ts";
-import { contextFrom, currentIds, inSpan, SpanKind, startTracing, stopTracing } from "../lib/tracing/tracing.ts";
+import { contextFrom, currentIds, inSpan, SpanKind } from "../lib/tracing/tracing.ts";
 import { type Publisher, Unavailable } from "../services/ingress/publish.ts";
 import { encodeRecord } from "../services/ingress/spool/record.ts";
 import { type Spool, startSpool } from "../services/ingress/spool/spool.ts";
 import { eventually } from "./support/nats.ts";
 import { tempDir } from "./support/temp.ts";
+import { useTracingSink } from "./support/tracing.ts";
 
 // An event the ingress spooled (NATS away) and drained later, after a restart, continues the
 // trace it was accepted in: its message carries the accept span's context, as one published
@@ -51,18 +52,7 @@ const open = (dir: string, publish: Publisher): Spool =>
     pauseMs: 20,
   });
 
-let sink: ReturnType<typeof Bun.serve>;
-beforeAll(async () => {
-  // Tracing on in this process, spans exported to a sink that takes them (what is checked is the context, not the backend).
-  sink = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("{}") });
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sink.port}`;
-  await startTracing("spool-test");
-});
-afterAll(async () => {
-  await stopTracing();
-  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  await sink.stop(true);
-});
+useTracingSink("spool-test");
 
 describe("a spooled event's trace", () => {
   test("given an event spooled under a sender's traceparent, when it drains after a restart, then its message continues the sender's trace under its accept span", async () => {

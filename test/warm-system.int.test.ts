@@ -4,9 +4,10 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { signBody } from "../lib/signature.ts";
-import { type RunningSystem, startSystem } from "../services/runtime/system.ts";
+import type { RunningSystem } from "../services/runtime/system.ts";
 import { json } from "./support/http.ts";
 import { testConfig, useNatsServer } from "./support/nats.ts";
+import { startTestSystem } from "./support/system.ts";
 import { tempDir } from "./support/temp.ts";
 
 const nats = useNatsServer();
@@ -17,14 +18,8 @@ let url: string;
 beforeAll(async () => {
   const cwd = tempDir("warm-flow-");
   cpSync(join(import.meta.dir, "fixtures", "warm-flow"), cwd, { recursive: true });
-  system = await startSystem(testConfig({ cwd, secret: SECRET }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
+  system = await startTestSystem(nats, testConfig({ cwd, secret: SECRET }));
   url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
 });
 
 async function post(id: string, name: string) {

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { signBody } from "../lib/signature.ts";
-import { startSystem } from "../services/runtime/system.ts";
 import { echoStep, writeFlows } from "./support/flows.ts";
 import { eventually, testConfig, useNatsServer } from "./support/nats.ts";
+import { startTestSystem } from "./support/system.ts";
 
 const nats = useNatsServer();
 const TOKEN = "read-token";
@@ -34,14 +34,8 @@ beforeAll(async () => {
     notes: [{ name: "write", type: "note.posted", source: echoStep() }],
     other: [{ name: "log", type: "note.posted", source: echoStep() }],
   });
-  const system = await startSystem(testConfig({ cwd, secret: SECRET, token: TOKEN, waitTimeoutMs: 5_000 }), nats.url, [
-    "ingress",
-    "matcher",
-    "executor",
-    "projector",
-  ]);
+  const system = await startTestSystem(nats, testConfig({ cwd, secret: SECRET, token: TOKEN, waitTimeoutMs: 5_000 }));
   url = system.ingressUrl!;
-  nats.cleanup(() => system.stop());
 });
 
 describe("the runIds every dispatch and replay answer carries (the original client reads them)", () => {

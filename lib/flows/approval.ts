@@ -1,6 +1,7 @@
 import type { ApprovalDecision, RunApprovalRequested } from "../protocol/approvals.ts";
 import { SYSTEM_TYPE_NAMESPACE } from "../protocol/event.ts";
 import type { EventAccepted, RunStep } from "../protocol/messages.ts";
+import { chainAfter } from "./chain.ts";
 
 /**
  * A step's `[steps.approval]`: who may decide (token names; empty: any token with the
@@ -122,12 +123,6 @@ export function awaitingApprovalEvent(
       },
     },
     acceptedAt: now,
-    chain: {
-      depth: (command.chainDepth ?? 0) + 1,
-      runId: command.runId,
-      flow: command.flow,
-      step: command.step,
-      ...(command.chainBudget !== undefined ? { budget: command.chainBudget } : {}),
-    },
+    chain: chainAfter(command, command.chainBudget),
   };
 }

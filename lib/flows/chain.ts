@@ -30,6 +30,20 @@ export function runBudget(command: Pick<RunStep, "chainBudget" | "chainShares">,
   );
 }
 
+/** The chain of an event a run starts: one level deeper, naming the run; `budget` is what the event may spend (none: the chain's limit). */
+export function chainAfter(
+  command: Pick<RunStep, "chainDepth" | "runId" | "flow" | "step">,
+  budget?: number,
+): NonNullable<EventAccepted["chain"]> {
+  return {
+    depth: (command.chainDepth ?? 0) + 1,
+    runId: command.runId,
+    flow: command.flow,
+    step: command.step,
+    ...(budget !== undefined ? { budget } : {}),
+  };
+}
+
 /**
  * Turns a FLOW_RESULT's `next` into events to accept. An event without an id gets one
  * derived from the run (not the attempt), so a retried attempt that returns the same
@@ -51,7 +65,7 @@ export function chainedEvents(
   const next = result?.next ?? [];
   const budget = runBudget(command, limits);
   if (next.length === 0) return { events: [], problems: [], unspent: budget };
-  const depth = (command.chainDepth ?? 0) + 1;
+  const { depth } = chainAfter(command);
   if (depth > limits.maxDepth) {
     return {
       events: [],
@@ -94,7 +108,7 @@ export function chainedEvents(
       kind: "event.accepted",
       event: parsed.event,
       acceptedAt: now,
-      chain: { depth, runId: command.runId, flow: command.flow, step: command.step, budget: childBudget },
+      chain: chainAfter(command, childBudget),
     });
   });
   // A slot given to an event that was not started stays spent: what was split cannot be taken back.

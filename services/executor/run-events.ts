@@ -1,3 +1,4 @@
+import { chainAfter } from "../../lib/flows/chain.ts";
 import { SYSTEM_TYPE_NAMESPACE } from "../../lib/protocol/event.ts";
 import type { EventAccepted, RunFinished, RunStep } from "../../lib/protocol/messages.ts";
 
@@ -47,12 +48,6 @@ export function runEventFor(
       },
     },
     acceptedAt: now,
-    chain: {
-      depth: (command.chainDepth ?? 0) + 1,
-      runId: command.runId,
-      flow: command.flow,
-      step: command.step,
-      budget,
-    },
+    chain: chainAfter(command, budget),
   };
 }

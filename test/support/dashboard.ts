@@ -3,9 +3,9 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import type { Config } from "../../lib/config.ts";
-import { startSystem } from "../../services/runtime/system.ts";
 import { CHROMIUM, useBrowser, type WatchedPage } from "./browser.ts";
 import { testConfig, type useNatsServer } from "./nats.ts";
+import { startTestSystem } from "./system.ts";
 import { tempDir } from "./temp.ts";
 import { skipWithoutTool } from "./tools.ts";
 
@@ -32,14 +32,14 @@ export function screenshotFolder(): string {
   return folder;
 }
 
-/** Starts ingress, matcher, executor and projector over the flows in `cwd` (stopped with the file's server). */
+/** Starts ingress, matcher, executor and projector over the flows in `cwd` (stopped with the file's server); `overrides` go into the config, e.g. tokens. */
 export async function startDashboardSystem(
   nats: ReturnType<typeof useNatsServer>,
   cwd: string,
+  overrides: Partial<Config> = {},
 ): Promise<DashboardSystem> {
-  const config = testConfig({ cwd, waitTimeoutMs: 10_000 });
-  const system = await startSystem(config, nats.url, ["ingress", "matcher", "executor", "projector"]);
-  nats.cleanup(() => system.stop());
+  const config = testConfig({ cwd, waitTimeoutMs: 10_000, ...overrides });
+  const system = await startTestSystem(nats, config);
   const url = system.ingressUrl!;
   return {
     url,
@@ -78,4 +78,27 @@ export function useDashboardBrowser(shots: string) {
       expect(errors).toEqual([]);
     },
   };
+}
+
+/** Gives `token` in the page's token form (the dashboard asks for one when the API answers 401). */
+export async function enterToken(page: Page, token: string): Promise<void> {
+  await page.waitForSelector("form.token");
+  await page.fill("#token", token);
+  await page.click("form.token button");
+}
+
+/** Opens `path` at `url` in `browser`, gives `token`, and waits for `ready` (what the page shows once it has its data). */
+export async function signIn(
+  browser: ReturnType<typeof useBrowser>,
+  url: string,
+  path: string,
+  token: string,
+  ready: string,
+  viewport?: { width: number; height: number },
+): Promise<WatchedPage> {
+  const watched = await browser.open(viewport);
+  await watched.page.goto(`${url}${path}`);
+  await enterToken(watched.page, token);
+  await watched.page.waitForSelector(ready, { timeout: 15_000 });
+  return watched;
 }

@@ -4,6 +4,23 @@ import { parse, stringify } from "smol-toml";
 import { REPO } from "./processes.ts";
 import { tempDir } from "./temp.ts";
 
+/** A package name never published, so the release flow's publish step asks the stand-in gh to run the workflow. */
+export const UNPUBLISHED = "@codex-flows-test/bindings-never-published";
+/** The bindings section of a release flow's config for UNPUBLISHED. */
+export const BINDINGS = { package_name: UNPUBLISHED, generated_dir: "src/generated", package_json: "package.json" };
+/** The gh arguments that start the publish workflow for UNPUBLISHED. */
+export const PUBLISH_WORKFLOW = [
+  "workflow",
+  "run",
+  "publish-codex-flows.yml",
+  "--repo",
+  "peezy-tech/codex-flows",
+  "--ref",
+  "main",
+  "-f",
+  `confirm_package=${UNPUBLISHED}`,
+];
+
 /** Runs git (or any argv) and returns its trimmed stdout; a failure throws with its stderr. */
 export function sh(cwd: string, ...argv: string[]): string {
   const done = Bun.spawnSync(argv, {
