@@ -183,11 +183,18 @@ async function single(): Promise<void> {
   await server.exited;
 }
 
+/** `count` free loopback ports, no two the same (a port freed by one pick can be the next pick's). */
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const found = new Set<number>();
+  for (let tries = 0; found.size < count && tries < count * 20; tries++) found.add(await freePort());
+  if (found.size < count) throw new Error(`found only ${found.size} distinct free ports of ${count}`);
+  return [...found];
+}
+
 async function cluster(): Promise<void> {
   const nodes = [1, 2, 3];
-  const ports = await Promise.all(
-    nodes.map(async () => ({ client: await freePort(), http: await freePort(), cluster: await freePort() })),
-  );
+  const free = await distinctFreePorts(nodes.length * 3);
+  const ports = nodes.map((_, i) => ({ client: free[3 * i]!, http: free[3 * i + 1]!, cluster: free[3 * i + 2]! }));
   for (const n of nodes) {
     const file = join(here, "nats", "cluster", `node-${n}.conf`);
     shippedTest(file);
